@@ -1,0 +1,275 @@
+package policies
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// embeddedSet is loaded once for the read-only tests.
+var embeddedSet = sync.OnceValues(func() (*Set, error) { return Load("") })
+
+// loadEmbedded returns the Set of the built-in files.
+func loadEmbedded(t testing.TB) *Set {
+	t.Helper()
+	s, err := embeddedSet()
+	if err != nil {
+		t.Fatalf("Load(\"\"): %v", err)
+	}
+	return s
+}
+
+// writeDir writes the given files into a new temporary directory and returns it.
+func writeDir(t testing.TB, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// embeddedText returns a built-in file as a string.
+func embeddedText(t testing.TB, name string) string {
+	t.Helper()
+	b := Embedded(name)
+	if b == nil {
+		t.Fatalf("no embedded %s", name)
+	}
+	return string(b)
+}
+
+// replaceOnce replaces old by new in s, failing the test when old is absent.
+func replaceOnce(t testing.TB, s, old, new string) string {
+	t.Helper()
+	if !strings.Contains(s, old) {
+		t.Fatalf("%q not found", old)
+	}
+	return strings.Replace(s, old, new, 1)
+}
+
+func TestLoadEmbedded(t *testing.T) {
+	s := loadEmbedded(t)
+	files := s.Files()
+	if len(files) != 4 {
+		t.Fatalf("Files has %d entries", len(files))
+	}
+	for _, name := range FileNames() {
+		if !bytes.Equal(files[name], Embedded(name)) {
+			t.Errorf("Files()[%q] differs from the embedded file", name)
+		}
+	}
+	files[fileSchema][0] = 'X' // a copy: must not affect the Set
+	if s.Files()[fileSchema][0] == 'X' {
+		t.Error("Files returned shared bytes")
+	}
+	if len(s.Hash()) != 64 {
+		t.Errorf("Hash = %q", s.Hash())
+	}
+	want := []string{"admin", "analyst", "compliance_officer", "customer_service", "data_steward", "marketing", "subject"}
+	if got := s.Roles(); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("Roles = %v, want %v", got, want)
+	}
+	if !s.pruned {
+		t.Error("built-in model not compiled with the pruned enumeration")
+	}
+	t.Logf("compiled %d table entries with %d Casbin evaluations", len(s.table), s.enforceCalls)
+}
+
+func TestLoadOverride(t *testing.T) {
+	policy := embeddedText(t, filePolicy) + "\np, analyst, analytics, field:city, read, allow, full\n"
+	dir := writeDir(t, map[string]string{filePolicy: policy})
+	s, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Allowed([]string{"analyst"}, "analytics", "field:city", "read") {
+		t.Error("override rule not applied")
+	}
+	if loadEmbedded(t).Allowed([]string{"analyst"}, "analytics", "field:city", "read") {
+		t.Error("embedded set changed")
+	}
+	files := s.Files()
+	if string(files[filePolicy]) != policy {
+		t.Error("Files does not hold the overriding policy.csv")
+	}
+	for _, name := range []string{fileModel, filePurposes, fileSchema} {
+		if !bytes.Equal(files[name], Embedded(name)) {
+			t.Errorf("%s did not fall back to the embedded file", name)
+		}
+	}
+	if s.Hash() == loadEmbedded(t).Hash() {
+		t.Error("Hash unchanged by an overriding file")
+	}
+}
+
+func TestLoadEmptyDirEqualsEmbedded(t *testing.T) {
+	s, err := Load(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Hash() != loadEmbedded(t).Hash() {
+		t.Error("an empty directory gives a different hash")
+	}
+	same := writeDir(t, map[string]string{fileSchema: embeddedText(t, fileSchema)})
+	if s, err = Load(same); err != nil || s.Hash() != loadEmbedded(t).Hash() {
+		t.Errorf("identical override: err=%v, hash differs=%v", err, err == nil && s.Hash() != loadEmbedded(t).Hash())
+	}
+}
+
+func TestLoadMissingDir(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "nope"))
+	if !errors.Is(err, ErrInvalid) || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Load(missing dir) = %v", err)
+	}
+	file := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(file); !errors.Is(err, ErrInvalid) {
+		t.Errorf("Load(file) = %v", err)
+	}
+}
+
+func TestHashChangesWithEachFile(t *testing.T) {
+	base := loadEmbedded(t).Hash()
+	seen := map[string]string{base: "embedded"}
+	for _, name := range FileNames() {
+		t.Run(name, func(t *testing.T) {
+			content := embeddedText(t, name)
+			switch name {
+			case fileModel, filePolicy:
+				content += "\n# edited\n"
+			default:
+				content += "\n"
+			}
+			s, err := Load(writeDir(t, map[string]string{name: content}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if prev, dup := seen[s.Hash()]; dup {
+				t.Errorf("hash after editing %s equals the hash of %s", name, prev)
+			}
+			seen[s.Hash()] = name
+		})
+	}
+}
+
+func TestLoadBrokenFiles(t *testing.T) {
+	policy := embeddedText(t, filePolicy)
+	schema := embeddedText(t, fileSchema)
+	purposes := embeddedText(t, filePurposes)
+	model := embeddedText(t, fileModel)
+	tests := []struct {
+		name  string
+		files map[string]string
+		want  []string // substrings of the error
+	}{
+		{"bad CSV", map[string]string{filePolicy: policy + "p, \"marketing, marketing, contact, read, allow, full\n"},
+			[]string{"policy.csv:", "bad CSV"}},
+		{"wrong column count", map[string]string{filePolicy: "p, marketing, marketing, contact, read, allow\n"},
+			[]string{"policy.csv:1:", "6 columns"}},
+		{"unknown category in policy", map[string]string{filePolicy: "p, marketing, marketing, contacts, read, allow, full\n"},
+			[]string{"policy.csv:1:", "unknown object"}},
+		{"unknown field in policy", map[string]string{filePolicy: "p, marketing, marketing, field:mobile, read, allow, full\n"},
+			[]string{"policy.csv:1:", "unknown field"}},
+		{"unknown purpose in policy", map[string]string{filePolicy: "p, marketing, advertising, contact, read, allow, full\n"},
+			[]string{"policy.csv:1:", "unknown purpose"}},
+		{"action not valid on object", map[string]string{filePolicy: "p, admin, *, keys, read, allow, -\n"},
+			[]string{"policy.csv:1:", "not valid"}},
+		{"bad effect", map[string]string{filePolicy: "p, admin, *, keys, rotate, permit, -\n"},
+			[]string{"policy.csv:1:", "effect"}},
+		{"read without mask", map[string]string{filePolicy: "# c\np, marketing, marketing, contact, read, allow, -\n"},
+			[]string{"policy.csv:2:", "mask"}},
+		{"mask on a write", map[string]string{filePolicy: "p, marketing, marketing, contact, write, allow, full\n"},
+			[]string{"policy.csv:1:", "mask"}},
+		{"g2 written by hand", map[string]string{filePolicy: policy + "g2, field:phone, identity\n"},
+			[]string{"policy.csv:", "g2"}},
+		{"unknown rule type", map[string]string{filePolicy: "p2, a, b\n"}, []string{"policy.csv:1:", "unknown rule type"}},
+		{"duplicate rule", map[string]string{filePolicy: "p, admin, *, keys, rotate, allow, -\np, admin, *, keys, rotate, allow, -\n"},
+			[]string{"policy.csv:2:", "line 1"}},
+		{"conflicting masks", map[string]string{filePolicy: "p, a, *, contact, read, allow, full\np, a, *, contact, read, allow, masked\n"},
+			[]string{"policy.csv:2:", "line 1"}},
+		{"inheritance cycle", map[string]string{filePolicy: policy + "g, a, b\ng, b, a\n"}, []string{"policy.csv", "cycle"}},
+		{"empty policy", map[string]string{filePolicy: "# nothing\n"}, []string{"policy.csv", "no rules"}},
+		{"schema JSON syntax", map[string]string{fileSchema: "{\n  \"fields\": [\n    {\"name\": }\n  ]\n}\n"},
+			[]string{"schema.json:3:"}},
+		{"schema unknown category", map[string]string{fileSchema: replaceOnce(t, schema, `"category": "demographic"`, `"category": "demographics"`)},
+			[]string{"schema.json", "occupation", "unknown category"}},
+		{"schema duplicate field", map[string]string{fileSchema: replaceOnce(t, schema, `"name": "city"`, `"name": "province"`)},
+			[]string{"schema.json", "duplicate field name \"province\""}},
+		{"schema unknown type", map[string]string{fileSchema: replaceOnce(t, schema, `"type": "phone"`, `"type": "telephone"`)},
+			[]string{"schema.json", "unknown type"}},
+		{"schema unknown mask", map[string]string{fileSchema: replaceOnce(t, schema, `"mask": "tail4"`, `"mask": "tail5"`)},
+			[]string{"schema.json", "unknown mask"}},
+		{"schema sensitive flag", map[string]string{fileSchema: replaceOnce(t, schema, `"max_length": 34, "sensitive": true`, `"max_length": 34, "sensitive": false`)},
+			[]string{"schema.json", "bank_account", "sensitive"}},
+		{"schema enum without values", map[string]string{fileSchema: replaceOnce(t, schema, `, "values": ["female", "male", "other", "unknown"]`, ``)},
+			[]string{"schema.json", "gender", "values"}},
+		{"schema date length", map[string]string{fileSchema: replaceOnce(t, schema, `"type": "date", "max_length": 10`, `"type": "date", "max_length": 12`)},
+			[]string{"schema.json", "birth_date", "max_length"}},
+		{"schema zero length", map[string]string{fileSchema: replaceOnce(t, schema, `"max_length": 256`, `"max_length": 0`)},
+			[]string{"schema.json", "address_line", "max_length"}},
+		{"schema unknown key", map[string]string{fileSchema: replaceOnce(t, schema, `"mask": "none"`, `"mask": "none", "indexed": true`)},
+			[]string{"schema.json", "unknown field"}},
+		{"schema trailing data", map[string]string{fileSchema: schema + "{}"}, []string{"schema.json", "after the JSON"}},
+		{"schema removes a field the policy names", map[string]string{fileSchema: replaceOnce(t, schema, `"name": "city"`, `"name": "town"`)},
+			[]string{"policy.csv:", "unknown field \"city\""}},
+		{"purposes unknown legal basis", map[string]string{filePurposes: replaceOnce(t, purposes, `"legal_basis": "contract"`, `"legal_basis": "legitimate_interest"`)},
+			[]string{"purposes.json", "account_management", "unknown legal_basis"}},
+		{"purposes unknown category", map[string]string{filePurposes: replaceOnce(t, purposes, `"categories": ["identity", "sensitive_identity", "transactions"]`, `"categories": ["identity", "biometrics"]`)},
+			[]string{"purposes.json", "risk_control", "unknown category"}},
+		{"purposes duplicate", map[string]string{filePurposes: replaceOnce(t, purposes, `"name": "analytics"`, `"name": "marketing"`)},
+			[]string{"purposes.json", "duplicate purpose name \"marketing\""}},
+		{"purposes consent without kind", map[string]string{filePurposes: replaceOnce(t, purposes, `"consent_kind": "separate"`, `"consent_kind": ""`)},
+			[]string{"purposes.json", "third_party_sharing", "consent_kind"}},
+		{"purposes necessary consent", map[string]string{filePurposes: replaceOnce(t, purposes, `"consent_kind": "general",
+      "categories": ["identity", "contact", "address", "demographic", "transactions", "behavior", "interactions", "tags"],
+      "retention_days": 365,
+      "necessary": false`, `"consent_kind": "general",
+      "categories": ["identity", "contact", "address", "demographic", "transactions", "behavior", "interactions", "tags"],
+      "retention_days": 365,
+      "necessary": true`)},
+			[]string{"purposes.json", "marketing", "necessary"}},
+		{"purposes JSON type", map[string]string{filePurposes: replaceOnce(t, purposes, `"retention_days": 730`, `"retention_days": "730"`)},
+			[]string{"purposes.json:", "retention_days"}},
+		{"model syntax error", map[string]string{fileModel: replaceOnce(t, model, `r.act == p.act`, `r.act == && p.act`)},
+			[]string{"model.conf", "matcher"}},
+		{"model garbage", map[string]string{fileModel: "garbage\n"}, []string{"model.conf"}},
+		{"model missing section", map[string]string{fileModel: replaceOnce(t, model, "[policy_effect]", "[policy_effects]")},
+			[]string{"model.conf"}},
+		{"model without mask column", map[string]string{fileModel: replaceOnce(t, model, "p = sub, pur, obj, act, eft, mask", "p = sub, pur, obj, act, eft")},
+			[]string{"model.conf", "p must be"}},
+		{"model without g2", map[string]string{fileModel: replaceOnce(t, model, "g2 = _, _\n", "")},
+			[]string{"model.conf", "g2"}},
+		{"model other effect", map[string]string{fileModel: replaceOnce(t, model, "e = some(where (p.eft == allow)) && !some(where (p.eft == deny))", "e = some(where (p.eft == allow))")},
+			[]string{"model.conf", "policy_effect"}},
+		{"model unknown function", map[string]string{fileModel: replaceOnce(t, model, "g2(r.obj, p.obj)", "g3(r.obj, p.obj)")},
+			[]string{"model.conf"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Load(writeDir(t, tt.files))
+			if err == nil {
+				t.Fatalf("Load succeeded (hash %s)", s.Hash())
+			}
+			if s != nil {
+				t.Error("Load returned a Set with an error")
+			}
+			if !errors.Is(err, ErrInvalid) {
+				t.Errorf("error does not wrap ErrInvalid: %v", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,171 @@
+package policies
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// Legal bases of a purpose (PIPL Art. 13).
+const (
+	BasisContract        = "contract"
+	BasisLegalObligation = "legal_obligation"
+	BasisConsent         = "consent"
+)
+
+// Consent kinds a consent-based purpose requires (PIPL Art. 14, 23, 29, 39).
+const (
+	ConsentGeneral  = "general"
+	ConsentSeparate = "separate"
+)
+
+// Notice is the version of the privacy notice a purpose is currently presented under.
+type Notice struct {
+	// Version names the notice text, e.g. "2026-01"; consents record the version they were given under.
+	Version string `json:"version"`
+	// Material is true when this version changed the purpose, method or categories materially, so that
+	// consents given under earlier versions no longer count (PIPL Art. 14).
+	Material bool `json:"material"`
+}
+
+// Purpose is one entry of the purposes catalog.
+type Purpose struct {
+	// Name is the purpose's identifier, as declared in X-Purpose.
+	Name string `json:"name"`
+	// Description holds the human-readable description by language ("en", "zh"). Read-only.
+	Description map[string]string `json:"description"`
+	// LegalBasis is contract, legal_obligation or consent.
+	LegalBasis string `json:"legal_basis"`
+	// ConsentKind is general or separate for consent-based purposes, empty otherwise.
+	ConsentKind string `json:"consent_kind"`
+	// Categories lists the categories this purpose may process (compute on). Read-only.
+	Categories []string `json:"categories"`
+	// RetentionDays is how long data kept for this purpose is retained.
+	RetentionDays int `json:"retention_days"`
+	// Necessary is true when the purpose is necessary to provide the service (never for consent-based
+	// purposes): only necessary purposes may gate a feature (PIPL Art. 16).
+	Necessary bool `json:"necessary"`
+	// Recipients names the third parties data is provided to for this purpose; empty if none. Read-only.
+	Recipients []string `json:"recipients"`
+	// Notice is the current notice version.
+	Notice Notice `json:"notice"`
+}
+
+// NeedsConsent reports whether the purpose's legal basis is consent.
+func (p Purpose) NeedsConsent() bool { return p.LegalBasis == BasisConsent }
+
+// Processes reports whether the purpose may process the category.
+func (p Purpose) Processes(category string) bool { return slices.Contains(p.Categories, category) }
+
+// Catalog is the validated purposes catalog. It is immutable and safe for concurrent use.
+type Catalog struct {
+	purposes []Purpose
+	byName   map[string]int
+}
+
+// Purpose returns the named purpose and whether it exists.
+func (c *Catalog) Purpose(name string) (Purpose, bool) {
+	i, ok := c.byName[name]
+	if !ok {
+		return Purpose{}, false
+	}
+	return c.purposes[i], true
+}
+
+// All returns every purpose in file order. The slice is a copy; the purposes' maps and slices are shared
+// and must not be modified.
+func (c *Catalog) All() []Purpose { return slices.Clone(c.purposes) }
+
+// Names returns every purpose name in file order.
+func (c *Catalog) Names() []string {
+	out := make([]string, len(c.purposes))
+	for i, p := range c.purposes {
+		out[i] = p.Name
+	}
+	return out
+}
+
+// purposesFile is the JSON shape of purposes.json.
+type purposesFile struct {
+	Purposes []Purpose `json:"purposes"`
+}
+
+// parsePurposes decodes and validates purposes.json.
+func parsePurposes(data []byte) (*Catalog, error) {
+	var f purposesFile
+	if err := decodeStrict(filePurposes, data, &f); err != nil {
+		return nil, err
+	}
+	if len(f.Purposes) == 0 {
+		return nil, fmt.Errorf("%w: %s: no purposes", ErrInvalid, filePurposes)
+	}
+	c := &Catalog{purposes: f.Purposes, byName: make(map[string]int, len(f.Purposes))}
+	for i := range c.purposes {
+		p := &c.purposes[i]
+		if err := validatePurpose(p); err != nil {
+			return nil, fmt.Errorf("%w: %s: purposes[%d] (%q): %s", ErrInvalid, filePurposes, i, p.Name, err.Error())
+		}
+		if _, dup := c.byName[p.Name]; dup {
+			return nil, fmt.Errorf("%w: %s: purposes[%d]: duplicate purpose name %q", ErrInvalid, filePurposes, i, p.Name)
+		}
+		if p.Recipients == nil {
+			p.Recipients = []string{}
+		}
+		if p.Categories == nil {
+			p.Categories = []string{}
+		}
+		c.byName[p.Name] = i
+	}
+	return c, nil
+}
+
+// validatePurpose checks one catalog entry; the error text is a bare reason.
+func validatePurpose(p *Purpose) error {
+	if !validName(p.Name) {
+		return errors.New("name must be 1-64 lower-case letters, digits, '_', '-' or '.'")
+	}
+	for _, lang := range []string{"en", "zh"} {
+		if p.Description[lang] == "" {
+			return fmt.Errorf("description.%s is missing", lang)
+		}
+	}
+	switch p.LegalBasis {
+	case BasisConsent:
+		if p.ConsentKind != ConsentGeneral && p.ConsentKind != ConsentSeparate {
+			return fmt.Errorf("consent_kind %q: a consent-based purpose needs general or separate", p.ConsentKind)
+		}
+		if p.Necessary {
+			return errors.New("a consent-based purpose cannot be necessary")
+		}
+	case BasisContract, BasisLegalObligation:
+		if p.ConsentKind != "" {
+			return fmt.Errorf("consent_kind %q: only consent-based purposes have one", p.ConsentKind)
+		}
+	default:
+		return fmt.Errorf("unknown legal_basis %q", p.LegalBasis)
+	}
+	seen := map[string]bool{}
+	for _, c := range p.Categories {
+		if !IsCategory(c) {
+			return fmt.Errorf("unknown category %q", c)
+		}
+		if seen[c] {
+			return fmt.Errorf("category %q listed twice", c)
+		}
+		seen[c] = true
+	}
+	if p.RetentionDays <= 0 {
+		return errors.New("retention_days must be positive")
+	}
+	seen = map[string]bool{}
+	for _, r := range p.Recipients {
+		if !validName(r) || seen[r] {
+			return fmt.Errorf("recipient %q is not a valid name or is listed twice", r)
+		}
+		seen[r] = true
+	}
+	if p.Notice.Version == "" {
+		return errors.New("notice.version is missing")
+	}
+	return nil
+}

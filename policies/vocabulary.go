@@ -1,0 +1,218 @@
+package policies
+
+import (
+	"errors"
+	"slices"
+	"strings"
+)
+
+// Errors returned by this package. Each is wrapped with %w and a message that names the file and the line,
+// field or rule at fault; messages never contain personal data.
+var (
+	// ErrInvalid reports a policy file that cannot be read, parsed or validated.
+	ErrInvalid = errors.New("policies: invalid policy file")
+	// ErrUnknownRole reports a role that no policy rule mentions.
+	ErrUnknownRole = errors.New("policies: unknown role")
+	// ErrUnknownPurpose reports a purpose that is not in the purposes catalog.
+	ErrUnknownPurpose = errors.New("policies: unknown purpose")
+)
+
+// NoPurpose is the purpose used to decide routes that need no declared purpose (policies, audit verification,
+// jobs, operations). Only rules whose purpose is "*" apply to it.
+const NoPurpose = "-"
+
+// AnyPurpose is the purpose column value of a rule that applies to every purpose, including [NoPurpose].
+const AnyPurpose = "*"
+
+// FieldPrefix prefixes a field name to make a policy object for that single field ("field:city").
+const FieldPrefix = "field:"
+
+// FieldObject returns the policy object naming a single field, e.g. "field:city".
+func FieldObject(name string) string { return FieldPrefix + name }
+
+// Built-in role names (API.md). The roles a policy knows are those its rules mention; see [Set.Roles].
+const (
+	RoleAdmin             = "admin"
+	RoleDataSteward       = "data_steward"
+	RoleCustomerService   = "customer_service"
+	RoleMarketing         = "marketing"
+	RoleAnalyst           = "analyst"
+	RoleComplianceOfficer = "compliance_officer"
+	RoleSubject           = "subject"
+)
+
+// Built-in purpose names (API.md). The purposes a policy knows are those of its catalog; see [Set.Purposes].
+const (
+	PurposeAccountManagement   = "account_management"
+	PurposeOrderFulfillment    = "order_fulfillment"
+	PurposeCustomerService     = "customer_service"
+	PurposeMarketing           = "marketing"
+	PurposePersonalization     = "personalization"
+	PurposeAnalytics           = "analytics"
+	PurposeRiskControl         = "risk_control"
+	PurposeThirdPartySharing   = "third_party_sharing"
+	PurposeCrossBorderTransfer = "cross_border_transfer"
+	PurposeDataSubjectRequest  = "data_subject_request"
+	PurposeComplianceAudit     = "compliance_audit"
+)
+
+// Field categories. The set is fixed; schema fields and policy rules may only use these.
+const (
+	CategoryIdentity           = "identity"
+	CategoryContact            = "contact"
+	CategoryAddress            = "address"
+	CategoryDemographic        = "demographic"
+	CategorySensitiveIdentity  = "sensitive_identity"
+	CategorySensitiveFinancial = "sensitive_financial"
+	CategoryBehavior           = "behavior"
+	CategoryTransactions       = "transactions"
+	CategoryInteractions       = "interactions"
+	CategoryTags               = "tags"
+)
+
+// Resources: policy objects that are neither categories nor fields.
+const (
+	ResourceSubjects   = "subjects"
+	ResourceConsents   = "consents"
+	ResourceObjections = "objections"
+	ResourceRequests   = "requests"
+	ResourceAudit      = "audit"
+	ResourcePolicies   = "policies"
+	ResourceKeys       = "keys"
+	ResourceAudiences  = "audiences"
+	ResourceAggregates = "aggregates"
+	ResourceJobs       = "jobs"
+)
+
+// Actions.
+const (
+	ActRead       = "read"
+	ActWrite      = "write"
+	ActLookup     = "lookup"
+	ActCompute    = "compute"
+	ActCreate     = "create"
+	ActErase      = "erase"
+	ActTransition = "transition"
+	ActVerify     = "verify"
+	ActReload     = "reload"
+	ActRotate     = "rotate"
+)
+
+// Masks of a read grant.
+const (
+	MaskFull   = "full"
+	MaskMasked = "masked"
+	// maskNone is the mask column of rules that are not reads of categories or fields.
+	maskNone = "-"
+)
+
+// Effects of a rule.
+const (
+	effectAllow = "allow"
+	effectDeny  = "deny"
+)
+
+// categoryOrder is the canonical order of the fixed category vocabulary.
+var categoryOrder = []string{
+	CategoryIdentity, CategoryContact, CategoryAddress, CategoryDemographic,
+	CategorySensitiveIdentity, CategorySensitiveFinancial,
+	CategoryBehavior, CategoryTransactions, CategoryInteractions, CategoryTags,
+}
+
+// dataActions are the actions valid on categories and fields; categoryExtraActions adds per-category ones.
+var (
+	dataActions          = []string{ActRead, ActWrite, ActLookup}
+	categoryExtraActions = map[string][]string{CategoryTags: {ActCompute}}
+)
+
+// resourceActions lists, in canonical order, the actions valid on each resource.
+var resourceActions = map[string][]string{
+	ResourceSubjects:   {ActCreate, ActErase},
+	ResourceConsents:   {ActRead, ActWrite},
+	ResourceObjections: {ActWrite},
+	ResourceRequests:   {ActRead, ActCreate, ActTransition},
+	ResourceAudit:      {ActRead, ActVerify},
+	ResourcePolicies:   {ActRead, ActReload},
+	ResourceKeys:       {ActRotate},
+	ResourceAudiences:  {ActWrite},
+	ResourceAggregates: {ActRead},
+	ResourceJobs:       {ActRead},
+}
+
+// Categories returns the fixed category vocabulary in canonical order.
+func Categories() []string { return slices.Clone(categoryOrder) }
+
+// IsCategory reports whether name is one of the fixed field categories.
+func IsCategory(name string) bool { return slices.Contains(categoryOrder, name) }
+
+// IsSensitiveCategory reports whether a category holds sensitive personal information (PIPL Art. 28).
+func IsSensitiveCategory(name string) bool {
+	return IsCategory(name) && strings.HasPrefix(name, "sensitive_")
+}
+
+// Resources returns the resource vocabulary in sorted order.
+func Resources() []string {
+	out := make([]string, 0, len(resourceActions))
+	for r := range resourceActions {
+		out = append(out, r)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// ActionsFor returns the actions valid on a resource or a category, or nil for an unknown object. Fields
+// ("field:x") take the actions of categories without the per-category extras.
+func ActionsFor(obj string) []string {
+	if acts, ok := resourceActions[obj]; ok {
+		return slices.Clone(acts)
+	}
+	if strings.HasPrefix(obj, FieldPrefix) {
+		return slices.Clone(dataActions)
+	}
+	if IsCategory(obj) {
+		return append(slices.Clone(dataActions), categoryExtraActions[obj]...)
+	}
+	return nil
+}
+
+// allActions is every action of the vocabulary, sorted (used to validate and to test exhaustively).
+func allActions() []string {
+	set := map[string]bool{}
+	for _, a := range dataActions {
+		set[a] = true
+	}
+	for _, as := range categoryExtraActions {
+		for _, a := range as {
+			set[a] = true
+		}
+	}
+	for _, as := range resourceActions {
+		for _, a := range as {
+			set[a] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for a := range set {
+		out = append(out, a)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// validName reports whether s is a plain identifier usable as a role, purpose, field or recipient name:
+// 1-64 characters of lower-case ASCII letters, digits, '_', '-' and '.', starting with a letter or digit.
+func validName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case (c == '_' || c == '-' || c == '.') && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
