@@ -1,0 +1,124 @@
+// Package audit owns the audit trail's domain model: the Entry recorded for every access to personal data
+// (allowed or denied), its canonical encoding, and the hash chain that links entries together.
+//
+// An Entry never holds a personal data value: subjects appear as keyed pseudonyms, fields and categories by
+// name, free text (justifications) only as a hash. Storage lives in internal/sqlite; this package knows
+// nothing of SQL or HTTP.
+package audit
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"time"
+)
+
+// Decision is the outcome of an access as API.md defines it.
+type Decision string
+
+// Decisions.
+const (
+	// Allow means everything that was asked for was given.
+	Allow Decision = "allow"
+	// Partial means some of what was asked for was withheld.
+	Partial Decision = "partial"
+	// Deny means nothing was given.
+	Deny Decision = "deny"
+)
+
+// DecisionFor derives the decision from how many items were granted and withheld.
+func DecisionFor(granted, withheld int) Decision {
+	switch {
+	case withheld == 0:
+		return Allow
+	case granted == 0:
+		return Deny
+	default:
+		return Partial
+	}
+}
+
+// Actor is who acted: a staff member by their token subject, or a data subject by their pseudonym only.
+type Actor struct {
+	// Sub is the staff member's token subject; empty when the actor is a data subject.
+	Sub string `json:"sub,omitempty"`
+	// Pseudonym is set instead of Sub when a data subject acts on their own data.
+	Pseudonym string `json:"pseudonym,omitempty"`
+	// Roles are the roles claimed by the token.
+	Roles []string `json:"roles"`
+	// Team is the optional team claim.
+	Team string `json:"team,omitempty"`
+	// TokenID is the token's jti.
+	TokenID string `json:"token_id,omitempty"`
+}
+
+// Entry is one record of the audit trail. Field order is the canonical order.
+type Entry struct {
+	Seq               int64     `json:"seq"`
+	TS                time.Time `json:"ts"`
+	RequestID         string    `json:"request_id"`
+	Actor             Actor     `json:"actor"`
+	Purpose           string    `json:"purpose"`
+	JustificationHash string    `json:"justification_hash,omitempty"`
+	Action            string    `json:"action"`
+	SubjectRef        string    `json:"subject_ref,omitempty"`
+	Categories        []string  `json:"categories"`
+	FieldsRequested   []string  `json:"fields_requested"`
+	FieldsGranted     []string  `json:"fields_granted"`
+	FieldsWithheld    []string  `json:"fields_withheld"`
+	Decision          Decision  `json:"decision"`
+	Reason            string    `json:"reason,omitempty"`
+	ConsentIDs        []string  `json:"consent_ids"`
+	Status            int       `json:"status"`
+	PolicyHash        string    `json:"policy_hash"`
+	ClientRef         string    `json:"client_ref,omitempty"`
+	PrevHash          string    `json:"prev_hash"`
+}
+
+// Canonical returns the deterministic encoding of e that is hashed into the chain: compact JSON in field
+// order, times in UTC with nanoseconds, nil slices encoded as empty arrays.
+func (e Entry) Canonical() ([]byte, error) {
+	c := e
+	c.TS = e.TS.UTC()
+	c.Actor.Roles = nonNil(e.Actor.Roles)
+	c.Categories = nonNil(e.Categories)
+	c.FieldsRequested = nonNil(e.FieldsRequested)
+	c.FieldsGranted = nonNil(e.FieldsGranted)
+	c.FieldsWithheld = nonNil(e.FieldsWithheld)
+	c.ConsentIDs = nonNil(e.ConsentIDs)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(c); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+}
+
+// GenesisHash is the PrevHash of the first entry.
+const GenesisHash = "0000000000000000000000000000000000000000000000000000000000000000"
+
+// ChainHash returns the hash that links an entry to the next one: SHA-256 over the canonical bytes, which
+// already include the previous entry's hash.
+func ChainHash(canonical []byte) string {
+	sum := sha256.Sum256(canonical)
+	return hex.EncodeToString(sum[:])
+}
+
+// HashText returns the hex SHA-256 of free text (a justification) so the entry can commit to it without
+// holding it.
+func HashText(s string) string {
+	if s == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/profilevault/profilevault/internal/app"
+)
+
+// commonFlags are the flags shared by commands that open a data directory. Defaults come from the VAULT_*
+// environment variables, and a flag given on the command line wins over both.
+type commonFlags struct {
+	dataDir, db, kekFile, policyDir, issuer, audience, jwtKeys, logLevel, logFormat string
+}
+
+func (c *commonFlags) register(fs *flag.FlagSet, getenv func(string) string) {
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	fs.StringVar(&c.dataDir, "data-dir", env("VAULT_DATA_DIR", "data"), "data directory (VAULT_DATA_DIR)")
+	fs.StringVar(&c.db, "db", env("VAULT_DB", ""), "storage: empty for the embedded SQLite in the data dir (VAULT_DB)")
+	fs.StringVar(&c.kekFile, "kek-file", env("VAULT_KEK_FILE", ""), "key-encryption key ring file; default DATA_DIR/kek.json (VAULT_KEK_FILE)")
+	fs.StringVar(&c.policyDir, "policy-dir", env("VAULT_POLICY_DIR", ""), "directory overriding the embedded policy files (VAULT_POLICY_DIR)")
+	fs.StringVar(&c.issuer, "jwt-issuer", env("VAULT_JWT_ISSUER", "vaultd"), "required JWT iss (VAULT_JWT_ISSUER)")
+	fs.StringVar(&c.audience, "jwt-audience", env("VAULT_JWT_AUDIENCE", "profile-vault"), "required JWT aud (VAULT_JWT_AUDIENCE)")
+	fs.StringVar(&c.jwtKeys, "jwt-keys", env("VAULT_JWT_KEYS", ""), "JSON file of extra JWT verification keys (VAULT_JWT_KEYS)")
+	fs.StringVar(&c.logLevel, "log-level", env("VAULT_LOG_LEVEL", "info"), "debug, info, warn or error (VAULT_LOG_LEVEL)")
+	fs.StringVar(&c.logFormat, "log-format", env("VAULT_LOG_FORMAT", "json"), "json or text (VAULT_LOG_FORMAT)")
+}
+
+func (c *commonFlags) config(stderr io.Writer) (app.Config, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return app.Config{}, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler
+	switch strings.ToLower(c.logFormat) {
+	case "json":
+		h = slog.NewJSONHandler(stderr, opts)
+	case "text":
+		h = slog.NewTextHandler(stderr, opts)
+	default:
+		return app.Config{}, fmt.Errorf("--log-format must be json or text")
+	}
+	return app.Config{
+		DataDir: c.dataDir, DB: c.db, KEKFile: c.kekFile, PolicyDir: c.policyDir,
+		JWTIssuer: c.issuer, JWTAudience: c.audience, JWTKeysFile: c.jwtKeys,
+		Logger: slog.New(h), Notices: stderr,
+	}, nil
+}
+
+// parse parses args and turns -h into a clean exit.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return exitError{code: 0}
+		}
+		return exitError{code: 2}
+	}
+	if fs.NArg() > 0 {
+		return exitError{code: 2, msg: fmt.Sprintf("vaultd %s: unexpected argument %q", fs.Name(), fs.Arg(0))}
+	}
+	return nil
+}
+
+// rolesFlag collects repeated --role flags.
+type rolesFlag []string
+
+func (r *rolesFlag) String() string     { return strings.Join(*r, ",") }
+func (r *rolesFlag) Set(v string) error { *r = append(*r, v); return nil }
+
+func envDuration(getenv func(string) string, name string, def time.Duration) time.Duration {
+	if v := getenv(name); v != "" {
+		if d, err := time.ParseDuration(v); err == nil {
+			return d
+		}
+	}
+	return def
+}

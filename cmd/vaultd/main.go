@@ -1,0 +1,82 @@
+// Command vaultd runs Profile Vault and its operator commands: serve, demo, token, keys rotate and
+// policy explain. main only wires: run(ctx, args, env, stdout, stderr) does the work so tests can call it.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	if err != nil {
+		var ex exitError
+		if errors.As(err, &ex) {
+			if ex.msg != "" {
+				fmt.Fprintln(os.Stderr, ex.msg)
+			}
+			os.Exit(ex.code)
+		}
+		fmt.Fprintln(os.Stderr, "vaultd:", err)
+		os.Exit(1)
+	}
+}
+
+// exitError carries a specific exit code.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e exitError) Error() string { return e.msg }
+
+const usage = `usage: vaultd <command> [flags]
+
+commands:
+  serve            serve the API (creates the data dir on first start)
+  demo             seed demo subjects, print tokens and curl lines, then serve
+  token            print a signed JWT for local use
+  keys rotate      new KEK version, rewrap every DEK, retire unused KEKs
+  policy explain   what a role sees for a purpose, and why
+
+Run "vaultd <command> -h" for its flags. Every flag has a VAULT_* environment variable (see README).`
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return exitError{code: 2}
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return cmdServe(ctx, rest, getenv, stdout, stderr, false)
+	case "demo":
+		return cmdServe(ctx, rest, getenv, stdout, stderr, true)
+	case "token":
+		return cmdToken(rest, getenv, stdout, stderr)
+	case "keys":
+		if len(rest) == 0 || rest[0] != "rotate" {
+			fmt.Fprintln(stderr, "usage: vaultd keys rotate --data-dir DIR")
+			return exitError{code: 2}
+		}
+		return cmdKeysRotate(ctx, rest[1:], getenv, stdout, stderr)
+	case "policy":
+		if len(rest) == 0 || rest[0] != "explain" {
+			fmt.Fprintln(stderr, "usage: vaultd policy explain --role ROLE --purpose PURPOSE")
+			return exitError{code: 2}
+		}
+		return cmdPolicyExplain(rest[1:], getenv, stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
+	fmt.Fprintf(stderr, "vaultd: unknown command %q\n\n%s\n", cmd, usage)
+	return exitError{code: 2}
+}

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+// syncBuf lets the test read what a running command has written so far.
+type syncBuf struct {
+	mu  chan struct{}
+	buf bytes.Buffer
+}
+
+func newSyncBuf() *syncBuf { b := &syncBuf{mu: make(chan struct{}, 1)}; return b }
+func (b *syncBuf) Write(p []byte) (int, error) {
+	b.mu <- struct{}{}
+	defer func() { <-b.mu }()
+	return b.buf.Write(p)
+}
+func (b *syncBuf) String() string {
+	b.mu <- struct{}{}
+	defer func() { <-b.mu }()
+	return b.buf.String()
+}
+
+func TestDemoServesAndTokensWork(t *testing.T) {
+	dir := t.TempDir() + "/data"
+	ctx, cancel := context.WithCancel(context.Background())
+	stdout, stderr := newSyncBuf(), newSyncBuf()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"demo", "--subjects", "40", "--addr", "127.0.0.1:0", "--log-format", "text"}, env(map[string]string{"VAULT_DATA_DIR": dir}), stdout, stderr)
+	}()
+	addr := waitFor(t, stderr, regexp.MustCompile(`serving on http://([0-9.:]+)`))
+	for _, want := range []string{"created key-encryption key ring", "created JWT signing key", "created database", "seeded 40 synthetic subjects"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+		}
+	}
+	out := stdout.String()
+	tok := regexp.MustCompile(`CUSTOMER_SERVICE_TOKEN=(\S+)`).FindStringSubmatch(out)
+	id := regexp.MustCompile(`/v1/subjects/(sub_[a-z0-9]+)`).FindStringSubmatch(out)
+	if tok == nil || id == nil || !strings.Contains(out, "40 subjects") {
+		t.Fatalf("demo output lacks a token or subject id:\n%s", out)
+	}
+	req, _ := http.NewRequest("GET", "http://"+addr+"/v1/subjects/"+id[1], nil)
+	req.Header.Set("Authorization", "Bearer "+tok[1])
+	req.Header.Set("X-Purpose", "customer_service")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"name"`) {
+		t.Fatalf("demo read: %d %s", resp.StatusCode, body)
+	}
+
+	// A write command refuses while the server holds the data dir.
+	err = run(context.Background(), []string{"keys", "rotate", "--data-dir", dir}, env(nil), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("keys rotate beside a running server: %v", err)
+	}
+	// vaultd token works beside it and its token is accepted.
+	var tokOut bytes.Buffer
+	if err := run(context.Background(), []string{"token", "--data-dir", dir, "--role", "customer_service", "--sub", "agent-7", "--ttl", "10m"}, env(nil), &tokOut, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(tokOut.String()))
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("minted token refused: %d", resp.StatusCode)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve returned %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("server did not shut down")
+	}
+	// Offline rotation now works, and a restarted server still reads the data.
+	var rot bytes.Buffer
+	if err := run(context.Background(), []string{"keys", "rotate", "--data-dir", dir}, env(nil), &rot, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(rot.String(), "DEKs rewrapped: 40") {
+		t.Fatalf("rotation output: %s", rot.String())
+	}
+}
+
+func waitFor(t *testing.T, b *syncBuf, re *regexp.Regexp) string {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := re.FindStringSubmatch(b.String()); m != nil {
+			return m[1]
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %v in:\n%s", re, b.String())
+	return ""
+}
+
+func TestCommandErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{nil, 2},
+		{[]string{"frobnicate"}, 2},
+		{[]string{"token", "--data-dir", t.TempDir()}, 2},
+		{[]string{"policy", "explain", "--role", "marketing"}, 2},
+		{[]string{"policy", "explain", "--role", "marketing", "--purpose", "nope"}, 2},
+		{[]string{"serve", "stray"}, 2},
+	} {
+		err := run(context.Background(), tc.args, env(nil), io.Discard, io.Discard)
+		var ex exitError
+		if !errors.As(err, &ex) || ex.code != tc.code {
+			t.Errorf("%v: %v, want exit %d", tc.args, err, tc.code)
+		}
+	}
+	err := run(context.Background(), []string{"token", "--data-dir", t.TempDir(), "--role", "admin", "--sub", "x"}, env(nil), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "no signing key") {
+		t.Errorf("token without a data dir: %v", err)
+	}
+}
+
+func TestPolicyExplain(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"policy", "explain", "--role", "marketing", "--purpose", "marketing"}, env(nil), &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	s := out.String()
+	for _, want := range []string{"legal basis: consent", "phone", "masked", "id_number"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("explain output lacks %q:\n%s", want, s)
+		}
+	}
+	if !regexp.MustCompile(`(?m)^name\s+identity\s+no`).MatchString(s) {
+		t.Errorf("marketing should not read name:\n%s", s)
+	}
+}

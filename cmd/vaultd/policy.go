@@ -1,0 +1,66 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/profilevault/profilevault/policies"
+)
+
+// cmdPolicyExplain prints what a role sees for a purpose: per field, read and write, mask and the legal
+// basis the purpose needs.
+func cmdPolicyExplain(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("policy explain", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	role := fs.String("role", "", "role to explain")
+	purpose := fs.String("purpose", "", "purpose to explain")
+	policyDir := fs.String("policy-dir", envOr(getenv, "VAULT_POLICY_DIR", ""), "directory overriding the embedded policy files (VAULT_POLICY_DIR)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *role == "" || *purpose == "" {
+		return exitError{code: 2, msg: "vaultd policy explain: --role and --purpose are required"}
+	}
+	set, err := policies.Load(*policyDir)
+	if err != nil {
+		return err
+	}
+	p, ok := set.Purposes().Purpose(*purpose)
+	if !ok {
+		return exitError{code: 2, msg: fmt.Sprintf("vaultd policy explain: unknown purpose %q", *purpose)}
+	}
+	rows, err := set.Explain(*role, *purpose)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "role %s, purpose %s (legal basis: %s", *role, *purpose, p.LegalBasis)
+	if p.LegalBasis == "consent" {
+		fmt.Fprintf(stdout, ", %s consent of the subject, valid at the moment of access", p.ConsentKind)
+	}
+	fmt.Fprintf(stdout, "; policy %s)\n\n", set.Hash()[:12])
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "FIELD\tCATEGORY\tREAD\tMASK\tWRITE\tNEEDS")
+	for _, r := range rows {
+		read, mask, write := "no", "-", "no"
+		if r.Read {
+			read, mask = "yes", r.Mask
+		}
+		if r.Write {
+			write = "yes"
+		}
+		needs := r.LegalBasis
+		if r.LegalBasis == "consent" {
+			needs = r.ConsentKind + " consent"
+			if r.Sensitive {
+				needs = "separate consent (sensitive, PIPL Art. 29)"
+			}
+		}
+		if !r.Read && !r.Write {
+			needs = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Field, r.Category, read, mask, write, needs)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/profilevault/profilevault/internal/authn"
+	"github.com/profilevault/profilevault/internal/datadir"
+)
+
+// cmdToken prints a JWT signed with the data dir's own key. It reads the key only, so it works beside a
+// running server.
+func cmdToken(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("token", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dataDir := fs.String("data-dir", envOr(getenv, "VAULT_DATA_DIR", "data"), "data directory (VAULT_DATA_DIR)")
+	var roles rolesFlag
+	fs.Var(&roles, "role", "role claim (repeatable)")
+	sub := fs.String("sub", "", "subject claim: a staff member's id, or a subject id for role subject")
+	team := fs.String("team", "", "optional team claim")
+	ttl := fs.Duration("ttl", time.Hour, "lifetime (at most 24h)")
+	issuer := fs.String("jwt-issuer", envOr(getenv, "VAULT_JWT_ISSUER", "vaultd"), "iss claim (VAULT_JWT_ISSUER)")
+	audience := fs.String("jwt-audience", envOr(getenv, "VAULT_JWT_AUDIENCE", "profile-vault"), "aud claim (VAULT_JWT_AUDIENCE)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if len(roles) == 0 || *sub == "" {
+		return exitError{code: 2, msg: "vaultd token: --role and --sub are required"}
+	}
+	keyPath := filepath.Join(*dataDir, datadir.JWTKeyFile)
+	if _, err := os.Stat(keyPath); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("no signing key at %s: start the server once (vaultd serve or demo) to create the data dir", keyPath)
+	}
+	signer, _, err := authn.LoadOrCreateSigner(keyPath)
+	if err != nil {
+		return err
+	}
+	tok, err := signer.Mint(authn.MintRequest{Subject: *sub, Roles: roles, Team: *team, TTL: *ttl,
+		Issuer: *issuer, Audience: *audience, Now: time.Now()})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, tok)
+	return nil
+}

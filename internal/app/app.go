@@ -1,0 +1,174 @@
+// Package app wires Profile Vault together: it opens and locks the data directory, loads (or creates) the
+// key ring and the JWT signing key, loads the policy files, opens the store and builds the enforcement
+// point and the HTTP server. cmd/vaultd and the end-to-end tests both start the service through it.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/profilevault/profilevault/internal/authn"
+	"github.com/profilevault/profilevault/internal/datadir"
+	"github.com/profilevault/profilevault/internal/httpapi"
+	"github.com/profilevault/profilevault/internal/keys"
+	"github.com/profilevault/profilevault/internal/sqlite"
+	"github.com/profilevault/profilevault/policies"
+	"github.com/profilevault/profilevault/vault"
+)
+
+// Config is everything the service needs to start. Zero values take the documented defaults.
+type Config struct {
+	DataDir       string // default ./data
+	DB            string // "" or "sqlite" → DataDir/vault.db; postgres://… is refused for now
+	KEKFile       string // default DataDir/kek.json
+	PolicyDir     string // "" → embedded policy files
+	JWTIssuer     string // default vaultd
+	JWTAudience   string // default profile-vault
+	JWTKeysFile   string // extra verification keys (external identity providers)
+	CommitTimeout time.Duration
+	Logger        *slog.Logger
+	// Notices receives one line per file created on first start (stderr in the CLI).
+	Notices io.Writer
+}
+
+// App is a running vault: every part, wired.
+type App struct {
+	Config   Config
+	Dir      *datadir.Dir
+	Store    *sqlite.Store
+	Ring     *keys.Ring
+	Crypto   *keys.VaultCrypto
+	Signer   *authn.Signer
+	Verifier *authn.Verifier
+	Vault    *vault.Service
+	HTTP     *httpapi.Server
+}
+
+// Defaults fills in the documented defaults.
+func (c Config) Defaults() Config {
+	if c.DataDir == "" {
+		c.DataDir = "data"
+	}
+	if c.JWTIssuer == "" {
+		c.JWTIssuer = "vaultd"
+	}
+	if c.JWTAudience == "" {
+		c.JWTAudience = "profile-vault"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if c.Notices == nil {
+		c.Notices = io.Discard
+	}
+	return c
+}
+
+// Open starts the vault on cfg's data directory, creating what is missing.
+func Open(ctx context.Context, cfg Config) (_ *App, err error) {
+	cfg = cfg.Defaults()
+	if cfg.DB != "" && cfg.DB != "sqlite" {
+		if strings.HasPrefix(cfg.DB, "postgres://") || strings.HasPrefix(cfg.DB, "postgresql://") {
+			return nil, errors.New("PostgreSQL storage is not available in this build yet; use the embedded SQLite default")
+		}
+		return nil, fmt.Errorf("unknown --db value (want sqlite or postgres://…)")
+	}
+	a := &App{Config: cfg}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	if a.Dir, err = datadir.Open(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	kekPath := cfg.KEKFile
+	if kekPath == "" {
+		kekPath = a.Dir.File(datadir.KEKFile)
+	}
+	var created bool
+	if a.Ring, created, err = keys.LoadOrCreateRing(kekPath); err != nil {
+		return nil, fmt.Errorf("key ring: %w", err)
+	}
+	if created {
+		fmt.Fprintf(cfg.Notices, "vaultd: created key-encryption key ring %s (mode 0600)\n", kekPath)
+	}
+	if a.Signer, created, err = authn.LoadOrCreateSigner(a.Dir.File(datadir.JWTKeyFile)); err != nil {
+		return nil, fmt.Errorf("jwt signing key: %w", err)
+	}
+	if created {
+		fmt.Fprintf(cfg.Notices, "vaultd: created JWT signing key %s (mode 0600)\n", a.Dir.File(datadir.JWTKeyFile))
+	}
+	ks := authn.NewKeySet()
+	if err = ks.AddEd25519(a.Signer.KeyID(), a.Signer.PublicKey()); err != nil {
+		return nil, err
+	}
+	if cfg.JWTKeysFile != "" {
+		if err = ks.AddFromFile(cfg.JWTKeysFile); err != nil {
+			return nil, fmt.Errorf("jwt keys file: %w", err)
+		}
+	}
+	if a.Verifier, err = authn.NewVerifier(ks, authn.Config{Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience}); err != nil {
+		return nil, err
+	}
+	pol, err := policies.Load(cfg.PolicyDir)
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	dbPath := a.Dir.File(datadir.DatabaseFile)
+	_, statErr := os.Stat(dbPath)
+	if a.Store, err = sqlite.Open(ctx, dbPath, sqlite.Options{CommitTimeout: cfg.CommitTimeout, Logger: cfg.Logger}); err != nil {
+		return nil, err
+	}
+	if errors.Is(statErr, os.ErrNotExist) {
+		for _, f := range []string{dbPath, dbPath + "-wal", dbPath + "-shm"} {
+			_ = os.Chmod(f, 0o600)
+		}
+		fmt.Fprintf(cfg.Notices, "vaultd: created database %s (mode 0600)\n", dbPath)
+	}
+	if a.Crypto, err = keys.NewVaultCrypto(a.Ring, 100_000); err != nil {
+		return nil, err
+	}
+	if a.Vault, err = vault.New(vault.Config{
+		Store: a.Store, Crypto: a.Crypto, Normalize: keys.Normalize, Policy: pol, Logger: cfg.Logger,
+	}); err != nil {
+		return nil, err
+	}
+	if a.HTTP, err = httpapi.New(httpapi.Config{
+		Vault: a.Vault, Verifier: a.Verifier, Logger: cfg.Logger, Ready: a.Store.Ready,
+		LoadPolicy: func() (*policies.Set, error) { return policies.Load(cfg.PolicyDir) },
+		Keys:       a.Crypto,
+	}); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Mint signs a token with the server's own key for this deployment's issuer and audience.
+func (a *App) Mint(sub string, roles []string, team string, ttl time.Duration) (string, error) {
+	return a.Signer.Mint(authn.MintRequest{Subject: sub, Roles: roles, Team: team, TTL: ttl,
+		Issuer: a.Config.JWTIssuer, Audience: a.Config.JWTAudience, Now: time.Now()})
+}
+
+// Close stops the store (committing what is queued) and releases the data directory.
+func (a *App) Close() error {
+	var errs []error
+	if a.Store != nil {
+		errs = append(errs, a.Store.Close())
+	}
+	if a.Dir != nil {
+		errs = append(errs, a.Dir.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// DemoSubjects returns a few active subject ids for printed examples.
+func (a *App) DemoSubjects(ctx context.Context, n int) ([]string, error) {
+	return a.Store.ActiveSubjectIDs(ctx, n)
+}

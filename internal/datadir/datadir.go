@@ -1,0 +1,70 @@
+// Package datadir owns the layout of a vault's data directory and the exclusive lock that keeps two
+// processes from writing to it at once (so no command can fork the audit trail behind a running server).
+package datadir
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// File names inside a data directory.
+const (
+	DatabaseFile = "vault.db"
+	KEKFile      = "kek.json"
+	JWTKeyFile   = "jwt-signing-key.pem"
+	LockFile     = "vault.lock"
+)
+
+// ErrLocked means another process (usually a running `vaultd serve`) holds the directory.
+var ErrLocked = errors.New("data directory is in use by another vaultd process")
+
+// Dir is an opened, locked data directory.
+type Dir struct {
+	Path    string
+	Created bool // the directory did not exist or was empty
+	lock    *os.File
+}
+
+// Open creates path (0700) if needed and takes an exclusive, non-blocking lock on it. The lock is released
+// by Close or when the process exits (even by kill -9).
+func Open(path string) (*Dir, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	created := false
+	if _, err := os.Stat(filepath.Join(abs, DatabaseFile)); errors.Is(err, os.ErrNotExist) {
+		created = true
+	}
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(abs, LockFile), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open lock file: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w (%s): stop the server or send this request to it over HTTP", ErrLocked, abs)
+		}
+		return nil, fmt.Errorf("lock data dir: %w", err)
+	}
+	return &Dir{Path: abs, Created: created, lock: f}, nil
+}
+
+// File returns the path of a file inside the directory.
+func (d *Dir) File(name string) string { return filepath.Join(d.Path, name) }
+
+// Close releases the lock.
+func (d *Dir) Close() error {
+	if d.lock == nil {
+		return nil
+	}
+	err := d.lock.Close()
+	d.lock = nil
+	return err
+}

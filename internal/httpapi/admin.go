@@ -1,0 +1,96 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/profilevault/profilevault/policies"
+	"github.com/profilevault/profilevault/vault"
+)
+
+// mayRole answers 403 unless the caller's roles may act on a resource without a declared purpose.
+func (s *Server) mayRole(c *gin.Context, obj, act string) (vault.Access, bool) {
+	a, ok := s.access(c)
+	if !ok {
+		return a, false
+	}
+	if !s.vault.Policy().Allowed(a.Caller.Roles, policies.NoPurpose, obj, act) {
+		s.abortCode(c, vault.CodePermissionDenied, "your roles may not do this")
+		return a, false
+	}
+	return a, true
+}
+
+type policiesResponse struct {
+	Hash     string             `json:"hash"`
+	Model    string             `json:"model"`
+	Rules    string             `json:"rules"`
+	Purposes []policies.Purpose `json:"purposes"`
+	Schema   []policies.Field   `json:"schema"`
+	Roles    []string           `json:"roles"`
+}
+
+func (s *Server) getPolicies(c *gin.Context) {
+	if _, ok := s.mayRole(c, "policies", "read"); !ok {
+		return
+	}
+	pol := s.vault.Policy()
+	files := pol.Files()
+	c.JSON(http.StatusOK, policiesResponse{
+		Hash: pol.Hash(), Model: string(files["model.conf"]), Rules: string(files["policy.csv"]),
+		Purposes: pol.Purposes().All(), Schema: pol.Schema().Fields(), Roles: pol.Roles(),
+	})
+}
+
+func (s *Server) getPolicyMatrix(c *gin.Context) {
+	if _, ok := s.mayRole(c, "policies", "read"); !ok {
+		return
+	}
+	pol := s.vault.Policy()
+	c.JSON(http.StatusOK, gin.H{"hash": pol.Hash(), "matrix": pol.Matrix()})
+}
+
+func (s *Server) reloadPolicies(c *gin.Context) {
+	a, ok := s.mayRole(c, "policies", "reload")
+	if !ok {
+		return
+	}
+	if s.loadPolicy == nil {
+		s.abortCode(c, vault.CodeUnavailable, "policy reload is not configured")
+		return
+	}
+	next, err := s.loadPolicy()
+	if err != nil {
+		// The file names and line numbers in a load error are about policy files, not personal data.
+		s.log.Warn("policy reload refused; the old policy stays in force", "err", err)
+		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": gin.H{
+			"code": vault.CodeInvalidArgument, "message": "policy files refused: " + err.Error(), "request_id": requestID(c)}})
+		return
+	}
+	seq, err := s.vault.ReloadPolicy(c.Request.Context(), a, next)
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	setAuditSeq(c, seq)
+	c.JSON(http.StatusOK, gin.H{"reloaded": true, "hash": next.Hash(), "audit_seq": seq})
+}
+
+func (s *Server) rotateKeys(c *gin.Context) {
+	a, ok := s.mayRole(c, "keys", "rotate")
+	if !ok {
+		return
+	}
+	if s.keys == nil {
+		s.abortCode(c, vault.CodeUnavailable, "key rotation is not configured")
+		return
+	}
+	res, err := s.vault.RotateKeys(c.Request.Context(), a, s.keys)
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	setAuditSeq(c, res.AuditSeq)
+	c.JSON(http.StatusOK, res)
+}

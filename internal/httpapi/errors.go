@@ -1,0 +1,65 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/profilevault/profilevault/vault"
+)
+
+// statusOf maps each domain error code to its HTTP status. This is the only place that does.
+var statusOf = map[vault.Code]int{
+	vault.CodeInvalidArgument:         http.StatusBadRequest,
+	vault.CodePurposeRequired:         http.StatusBadRequest,
+	vault.CodeUnauthenticated:         http.StatusUnauthorized,
+	vault.CodePermissionDenied:        http.StatusForbidden,
+	vault.CodeGuardianConsentRequired: http.StatusForbidden,
+	vault.CodeConsentRequired:         http.StatusForbidden,
+	vault.CodeNotFound:                http.StatusNotFound,
+	vault.CodeConflict:                http.StatusConflict,
+	vault.CodeLegalHold:               http.StatusConflict,
+	vault.CodePayloadTooLarge:         http.StatusRequestEntityTooLarge,
+	vault.CodeRateLimited:             http.StatusTooManyRequests,
+	vault.CodeUnavailable:             http.StatusServiceUnavailable,
+	vault.CodeInternal:                http.StatusInternalServerError,
+}
+
+// errorBody is the JSON error shape of API.md.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code      vault.Code `json:"code"`
+	Message   string     `json:"message"`
+	RequestID string     `json:"request_id"`
+}
+
+// abortWith renders err as the API's JSON error and stops the handler chain. Internal causes are logged
+// (they never hold personal data: the domain's errors name fields, not values) and never sent.
+func (s *Server) abortWith(c *gin.Context, err error) {
+	code := vault.ErrorCode(err)
+	status, ok := statusOf[code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	if seq := vault.AuditSeqOf(err); seq > 0 {
+		c.Header("X-Audit-Seq", strconv.FormatInt(seq, 10))
+	}
+	if status >= 500 {
+		var ve *vault.Error
+		cause := err
+		if errors.As(err, &ve) && ve.Err != nil {
+			cause = ve.Err
+		}
+		s.log.Error("request failed", "request_id", requestID(c), "route", c.FullPath(), "code", string(code), "err", cause)
+	}
+	c.AbortWithStatusJSON(status, errorBody{Error: errorDetail{Code: code, Message: vault.ErrorMessage(err), RequestID: requestID(c)}})
+}
+
+func (s *Server) abortCode(c *gin.Context, code vault.Code, msg string) {
+	s.abortWith(c, &vault.Error{Code: code, Message: msg})
+}

@@ -1,0 +1,140 @@
+package httpapi
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/profilevault/profilevault/internal/authn"
+	"github.com/profilevault/profilevault/vault"
+)
+
+const (
+	ctxRequestID = "pv.request_id"
+	ctxPrincipal = "pv.principal"
+)
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
+
+func requestID(c *gin.Context) string { return c.GetString(ctxRequestID) }
+
+func newRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// withRequestID keeps a well-formed client X-Request-Id and otherwise makes one; every response carries it.
+func withRequestID(c *gin.Context) {
+	id := c.GetHeader("X-Request-Id")
+	if !requestIDPattern.MatchString(id) {
+		id = newRequestID()
+	}
+	c.Set(ctxRequestID, id)
+	c.Header("X-Request-Id", id)
+	c.Next()
+}
+
+// recovery turns a panic into a 500 JSON error without echoing anything about the request.
+func (s *Server) recovery(c *gin.Context) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("panic in handler", "request_id", requestID(c), "route", c.FullPath(), "panic", fmt.Sprint(r))
+			s.abortWith(c, fmt.Errorf("panic"))
+		}
+	}()
+	c.Next()
+}
+
+// accessLog writes one structured line per request. It logs the route template, never the raw path (which
+// holds subject ids) nor the query, headers or bodies.
+func (s *Server) accessLog(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	route := c.FullPath()
+	if route == "" {
+		route = "unmatched"
+	}
+	elapsed := time.Since(start)
+	status := c.Writer.Status()
+	s.metrics.observe(c.Request.Method, route, status, elapsed)
+	s.log.Info("http request", "request_id", requestID(c), "method", c.Request.Method, "route", route,
+		"status", status, "duration_ms", float64(elapsed.Microseconds())/1000, "bytes", c.Writer.Size())
+}
+
+// noStore marks API responses as uncacheable: they may hold personal data.
+func noStore(c *gin.Context) {
+	c.Header("Cache-Control", "no-store")
+	c.Header("X-Content-Type-Options", "nosniff")
+	c.Next()
+}
+
+// limitBody caps request bodies; the handler's read fails with payload_too_large past the cap.
+func limitBody(max int64) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if c.Request.ContentLength > max {
+			c.Header("Connection", "close")
+			c.AbortWithStatusJSON(http.StatusRequestEntityTooLarge, errorBody{Error: errorDetail{
+				Code: vault.CodePayloadTooLarge, Message: "request body too large", RequestID: requestID(c)}})
+			return
+		}
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, max)
+		c.Next()
+	}
+}
+
+// authenticate verifies the bearer token. A refusal is audited (auth.failure) and answered 401 with no hint
+// of which check failed.
+func (s *Server) authenticate(c *gin.Context) {
+	tok, err := authn.ParseBearer(c.GetHeader("Authorization"))
+	var p authn.Principal
+	if err == nil {
+		p, err = s.verifier.Verify(tok)
+	}
+	if err != nil {
+		s.log.Info("authentication failed", "request_id", requestID(c), "route", c.FullPath(), "reason", authn.Reason(err))
+		if seq, aerr := s.vault.RecordAuthFailure(c.Request.Context(), requestID(c), c.ClientIP(), authn.Reason(err)); aerr == nil {
+			c.Header("X-Audit-Seq", strconv.FormatInt(seq, 10))
+		}
+		c.Header("WWW-Authenticate", `Bearer realm="profile-vault"`)
+		s.abortCode(c, vault.CodeUnauthenticated, "missing or invalid bearer token")
+		return
+	}
+	c.Set(ctxPrincipal, p)
+	c.Next()
+}
+
+// access builds the domain's view of this request. Purpose checks (missing → purpose_required, unknown →
+// invalid_argument) are the domain's; the justification is bounded here.
+func (s *Server) access(c *gin.Context) (vault.Access, bool) {
+	p, _ := c.Get(ctxPrincipal)
+	pr, _ := p.(authn.Principal)
+	just := c.GetHeader("X-Justification")
+	if utf8.RuneCountInString(just) > 256 || !utf8.ValidString(just) {
+		s.abortCode(c, vault.CodeInvalidArgument, "X-Justification must be valid UTF-8 of at most 256 characters")
+		return vault.Access{}, false
+	}
+	return vault.Access{
+		Caller:        vault.Caller{Subject: pr.Subject, Roles: pr.Roles, Team: pr.Team, TokenID: pr.TokenID},
+		Purpose:       c.GetHeader("X-Purpose"),
+		Justification: just,
+		RequestID:     requestID(c),
+		ClientAddr:    c.ClientIP(),
+	}, true
+}
+
+// requirePurpose answers 400 purpose_required before anything else is decided when X-Purpose is missing.
+func (s *Server) requirePurpose(c *gin.Context) {
+	if c.GetHeader("X-Purpose") == "" {
+		s.abortCode(c, vault.CodePurposeRequired, "declare the purpose of this access in the X-Purpose header")
+		return
+	}
+	c.Next()
+}

@@ -1,0 +1,172 @@
+// Package httpapi is the HTTP adapter of Profile Vault: the Gin engine, middleware (request ids, recovery,
+// access log, body limits, authentication), handlers that bind a request, call the vault's enforcement
+// point and render the result, the mapping of domain error codes to HTTP statuses, and the OpenAPI document.
+// Handlers never touch the store or keys themselves.
+package httpapi
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/profilevault/profilevault/internal/authn"
+	"github.com/profilevault/profilevault/policies"
+	"github.com/profilevault/profilevault/vault"
+)
+
+// TokenVerifier checks a bearer token (internal/authn.Verifier implements it).
+type TokenVerifier interface {
+	Verify(token string) (authn.Principal, error)
+}
+
+// Config wires a Server.
+type Config struct {
+	Vault    *vault.Service
+	Verifier TokenVerifier
+	Logger   *slog.Logger
+	// Registry receives the HTTP metrics and is served at /metrics; default a fresh registry with the Go
+	// and process collectors.
+	Registry *prometheus.Registry
+	// Ready reports whether the store and audit writer are healthy (for /readyz).
+	Ready func(context.Context) error
+	// LoadPolicy loads the policy files again for POST /v1/policies/reload.
+	LoadPolicy func() (*policies.Set, error)
+	// Keys rotates the KEK for POST /v1/keys/rotate.
+	Keys vault.KeyRotator
+	// MaxBody caps request bodies (default 1 MiB).
+	MaxBody int64
+}
+
+// Server is the HTTP API.
+type Server struct {
+	engine     *gin.Engine
+	vault      *vault.Service
+	verifier   TokenVerifier
+	log        *slog.Logger
+	metrics    *httpMetrics
+	registry   *prometheus.Registry
+	ready      func(context.Context) error
+	loadPolicy func() (*policies.Set, error)
+	keys       vault.KeyRotator
+	maxBody    int64
+}
+
+// New builds the Server and its routes.
+func New(cfg Config) (*Server, error) {
+	if cfg.Vault == nil || cfg.Verifier == nil {
+		return nil, errors.New("httpapi: Vault and Verifier are required")
+	}
+	s := &Server{
+		vault: cfg.Vault, verifier: cfg.Verifier, log: cfg.Logger, registry: cfg.Registry,
+		ready: cfg.Ready, loadPolicy: cfg.LoadPolicy, keys: cfg.Keys, maxBody: cfg.MaxBody,
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = 1 << 20
+	}
+	if s.registry == nil {
+		s.registry = prometheus.NewRegistry()
+		s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	if s.ready == nil {
+		s.ready = func(context.Context) error { return nil }
+	}
+	m, err := newHTTPMetrics(s.registry)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics = m
+	s.engine = s.routes()
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
+
+// Routes lists "METHOD path" of every registered route (for the OpenAPI test).
+func (s *Server) Routes() []gin.RouteInfo { return s.engine.Routes() }
+
+func (s *Server) routes() *gin.Engine {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	_ = r.SetTrustedProxies(nil)
+	r.Use(withRequestID, s.accessLog, s.recovery)
+	r.NoRoute(func(c *gin.Context) { s.abortCode(c, vault.CodeNotFound, "no such route") })
+	r.NoMethod(func(c *gin.Context) {
+		c.Header("Allow", allowedMethods(r, c.Request.URL.Path))
+		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, errorBody{Error: errorDetail{
+			Code: "method_not_allowed", Message: "method not allowed on this route", RequestID: requestID(c)}})
+	})
+
+	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	r.GET("/readyz", s.readyz)
+	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})))
+	r.GET("/openapi.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json", openAPIDocument) })
+
+	v1 := r.Group("/v1", noStore, limitBody(s.maxBody), s.authenticate)
+	subjects := v1.Group("/subjects", s.requirePurpose)
+	subjects.POST("", s.createSubject)
+	subjects.POST("/lookup", s.lookupSubject)
+	subjects.GET("/:id", s.readSubject)
+	subjects.PATCH("/:id", s.updateSubject)
+	subjects.DELETE("/:id", s.eraseSubject)
+
+	v1.GET("/policies", s.getPolicies)
+	v1.GET("/policies/matrix", s.getPolicyMatrix)
+	v1.POST("/policies/reload", s.reloadPolicies)
+	v1.POST("/keys/rotate", s.rotateKeys)
+	return r
+}
+
+func (s *Server) readyz(c *gin.Context) {
+	if err := s.ready(c.Request.Context()); err != nil {
+		s.log.Warn("not ready", "err", err)
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable"})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+}
+
+//go:embed openapi.json
+var openAPIDocument []byte
+
+// allowedMethods lists the methods registered for path (for the Allow header of a 405).
+func allowedMethods(r *gin.Engine, path string) string {
+	var out []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		for _, ri := range r.Routes() {
+			if ri.Method == m && routeMatches(ri.Path, path) {
+				out = append(out, m)
+				break
+			}
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// routeMatches reports whether a concrete path fits a route template with :params.
+func routeMatches(template, path string) bool {
+	t, p := strings.Split(strings.Trim(template, "/"), "/"), strings.Split(strings.Trim(path, "/"), "/")
+	if len(t) != len(p) {
+		return false
+	}
+	for i := range t {
+		if !strings.HasPrefix(t[i], ":") && t[i] != p[i] {
+			return false
+		}
+	}
+	return true
+}

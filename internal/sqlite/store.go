@@ -1,0 +1,402 @@
+// Package sqlite implements the vault's stores on modernc.org/sqlite (pure Go, the embedded default).
+//
+// One write connection is owned by a single writer goroutine that commits in groups: every mutation runs in
+// a savepoint of the group's transaction together with its audit entry, and a request learns its result
+// only once the whole group is durable (WAL, synchronous=FULL). Reads use a separate pool of connections.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"sort"
+	"sync/atomic"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/profilevault/profilevault/audit"
+	"github.com/profilevault/profilevault/vault"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Options tune the store.
+type Options struct {
+	// CommitTimeout bounds how long a request waits for its audit entry to become durable before it fails
+	// with vault.ErrUnavailable. Default 5s.
+	CommitTimeout time.Duration
+	// MaxBatch is the most operations committed in one transaction. Default 256.
+	MaxBatch int
+	// Readers is the size of the read connection pool. Default 8.
+	Readers int
+	Logger  *slog.Logger
+}
+
+// Store is the SQLite implementation of vault.Store.
+type Store struct {
+	path     string
+	write    *sql.DB
+	read     *sql.DB
+	ops      chan *op
+	stop     chan struct{}
+	stopped  chan struct{}
+	timeout  time.Duration
+	maxBatch int
+	log      *slog.Logger
+	healthy  atomic.Bool
+	// head of the audit chain; touched only by the writer goroutine after Open.
+	checkpoints chan struct{}
+	headSeq     int64
+	headHash    string
+	metrics     Metrics
+}
+
+// Metrics counts the writer's work; read them with Stats.
+type Metrics struct {
+	Batches   atomic.Int64
+	Ops       atomic.Int64
+	Failures  atomic.Int64
+	Abandoned atomic.Int64
+}
+
+var _ vault.Store = (*Store)(nil)
+
+func dsn(path string, write bool) string {
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)", "busy_timeout(5000)", "secure_delete(1)"} {
+		q.Add("_pragma", p)
+	}
+	if write {
+		q.Set("_txlock", "immediate")
+	} else {
+		q.Add("_pragma", "query_only(1)")
+	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+// Open opens (creating if needed) the database at path, runs embedded migrations and starts the writer.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	if opts.CommitTimeout <= 0 {
+		opts.CommitTimeout = 5 * time.Second
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 256
+	}
+	if opts.Readers <= 0 {
+		opts.Readers = 8
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	w, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	if err := migrate(ctx, w); err != nil {
+		w.Close()
+		return nil, err
+	}
+	r, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite readers: %w", err)
+	}
+	r.SetMaxOpenConns(opts.Readers)
+	r.SetMaxIdleConns(opts.Readers)
+	s := &Store{
+		path: path, write: w, read: r,
+		ops:         make(chan *op, 4096),
+		stop:        make(chan struct{}),
+		stopped:     make(chan struct{}),
+		timeout:     opts.CommitTimeout,
+		maxBatch:    opts.MaxBatch,
+		log:         opts.Logger,
+		checkpoints: make(chan struct{}, 1),
+	}
+	if err := s.loadHead(ctx); err != nil {
+		s.closeDBs()
+		return nil, err
+	}
+	s.healthy.Store(true)
+	go s.writer()
+	go s.checkpointer()
+	return s, nil
+}
+
+func migrate(ctx context.Context, db *sql.DB) error {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
+		return fmt.Errorf("migrations table: %w", err)
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		var n int
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, name).Scan(&n); err != nil {
+			return fmt.Errorf("migration %s: %w", name, err)
+		}
+		if n > 0 {
+			continue
+		}
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("migration %s: %w", name, err)
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %s: %w", name, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, name, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %s: %w", name, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migration %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func (s *Store) loadHead(ctx context.Context) error {
+	s.headSeq, s.headHash = 0, audit.GenesisHash
+	err := s.write.QueryRowContext(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&s.headSeq, &s.headHash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read audit head: %w", err)
+	}
+	return nil
+}
+
+// Close stops the writer after it has committed what is queued, and closes the database.
+func (s *Store) Close() error {
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+	}
+	<-s.stopped
+	return s.closeDBs()
+}
+
+func (s *Store) closeDBs() error {
+	return errors.Join(s.read.Close(), s.write.Close())
+}
+
+// Ready reports whether the writer is running and its last commit succeeded.
+func (s *Store) Ready(ctx context.Context) error {
+	select {
+	case <-s.stopped:
+		return errors.New("store closed")
+	default:
+	}
+	if !s.healthy.Load() {
+		return vault.ErrUnavailable
+	}
+	return s.read.PingContext(ctx)
+}
+
+// Stats returns the writer's counters.
+func (s *Store) Stats() *Metrics { return &s.metrics }
+
+// Path returns the database file path.
+func (s *Store) Path() string { return s.path }
+
+const timeLayout = time.RFC3339Nano
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+func parseTime(s string) time.Time {
+	t, _ := time.Parse(timeLayout, s)
+	return t
+}
+
+// Subject implements vault.Store.
+func (s *Store) Subject(ctx context.Context, id string) (vault.SubjectRecord, error) {
+	conn, err := s.read.Conn(ctx)
+	if err != nil {
+		return vault.SubjectRecord{}, err
+	}
+	defer conn.Close()
+	// One read transaction so the subject, its keys and its fields come from the same snapshot.
+	if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
+		return vault.SubjectRecord{}, err
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+	rec := vault.SubjectRecord{ID: id}
+	var created, updated string
+	err = conn.QueryRowContext(ctx, `SELECT state, source, created_at, updated_at FROM subjects WHERE id = ?`, id).
+		Scan(&rec.State, &rec.Source, &created, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return vault.SubjectRecord{}, vault.ErrNotFound
+	}
+	if err != nil {
+		return vault.SubjectRecord{}, err
+	}
+	rec.CreatedAt, rec.UpdatedAt = parseTime(created), parseTime(updated)
+	rec.DEKs = map[string]vault.DEK{}
+	rows, err := conn.QueryContext(ctx, `SELECT class, version, kek_version, wrapped FROM deks WHERE subject_id = ? ORDER BY version`, id)
+	if err != nil {
+		return vault.SubjectRecord{}, err
+	}
+	for rows.Next() {
+		d := vault.DEK{Subject: id}
+		if err := rows.Scan(&d.Class, &d.Version, &d.KEKVersion, &d.Wrapped); err != nil {
+			rows.Close()
+			return vault.SubjectRecord{}, err
+		}
+		rec.DEKs[d.Class] = d
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return vault.SubjectRecord{}, err
+	}
+	rec.Fields = map[string]vault.SealedField{}
+	rows, err = conn.QueryContext(ctx, `SELECT name, class, dek_version, value, updated_at FROM fields WHERE subject_id = ?`, id)
+	if err != nil {
+		return vault.SubjectRecord{}, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var f vault.SealedField
+		var at string
+		if err := rows.Scan(&f.Name, &f.Class, &f.DEKVersion, &f.Value, &at); err != nil {
+			return vault.SubjectRecord{}, err
+		}
+		f.UpdatedAt = parseTime(at)
+		rec.Fields[f.Name] = f
+	}
+	return rec, rows.Err()
+}
+
+// LookupIndex implements vault.Store.
+func (s *Store) LookupIndex(ctx context.Context, field string, token []byte) ([]string, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT b.subject_id FROM blind_index b JOIN subjects s ON s.id = b.subject_id
+		WHERE b.field = ? AND b.token = ? AND s.state = 'active' ORDER BY b.subject_id LIMIT 100`, field, token)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// DEKs implements vault.Store. It reads in pages so it never holds a long read transaction.
+func (s *Store) DEKs(ctx context.Context, fn func(vault.DEK) error) error {
+	type key struct {
+		subject, class string
+		version        uint32
+	}
+	var after key
+	for {
+		rows, err := s.read.QueryContext(ctx, `SELECT subject_id, class, version, kek_version, wrapped FROM deks
+			WHERE (subject_id, class, version) > (?, ?, ?) ORDER BY subject_id, class, version LIMIT 1000`,
+			after.subject, after.class, after.version)
+		if err != nil {
+			return err
+		}
+		var page []vault.DEK
+		for rows.Next() {
+			var d vault.DEK
+			if err := rows.Scan(&d.Subject, &d.Class, &d.Version, &d.KEKVersion, &d.Wrapped); err != nil {
+				rows.Close()
+				return err
+			}
+			page = append(page, d)
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return err
+		}
+		for _, d := range page {
+			if err := fn(d); err != nil {
+				return err
+			}
+		}
+		if len(page) < 1000 {
+			return nil
+		}
+		last := page[len(page)-1]
+		after = key{last.Subject, last.Class, last.Version}
+	}
+}
+
+// checkpointer truncates the WAL after erasures, off the writer's path, until the store stops.
+func (s *Store) checkpointer() {
+	for {
+		select {
+		case <-s.stopped:
+			return
+		case <-s.checkpoints:
+			if err := s.Checkpoint(context.Background()); err != nil {
+				s.log.Debug("wal checkpoint after erasure postponed", "err", err)
+			}
+		}
+	}
+}
+
+// Checkpoint truncates the WAL so that pages freed by an erasure do not linger in it.
+func (s *Store) Checkpoint(ctx context.Context) error {
+	_, err := s.write.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	return err
+}
+
+// ActiveSubjectIDs returns up to limit ids of active subjects in creation order (for the demo's examples;
+// ids are random and carry no personal data).
+func (s *Store) ActiveSubjectIDs(ctx context.Context, limit int) ([]string, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT id FROM subjects WHERE state = 'active' ORDER BY created_at, id LIMIT ?`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// CountActiveSubjects returns how many subjects are not erased.
+func (s *Store) CountActiveSubjects(ctx context.Context) (int, error) {
+	var n int
+	err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM subjects WHERE state = 'active'`).Scan(&n)
+	return n, err
+}
+
+// CountRows counts the rows of one of the store's tables (for tests and operations).
+func (s *Store) CountRows(ctx context.Context, table string) (int, error) {
+	switch table {
+	case "subjects", "deks", "fields", "blind_index", "audit_log":
+	default:
+		return 0, fmt.Errorf("unknown table %q", table)
+	}
+	var n int
+	err := s.read.QueryRowContext(ctx, "SELECT count(*) FROM "+table).Scan(&n)
+	return n, err
+}

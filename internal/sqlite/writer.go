@@ -1,0 +1,297 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/profilevault/profilevault/audit"
+	"github.com/profilevault/profilevault/vault"
+)
+
+// op is one unit of work for the writer: an optional change and the audit entry that records it.
+type op struct {
+	change    func(vault.Tx) error
+	entry     func(error) audit.Entry
+	abandoned atomic.Bool
+	done      chan result
+}
+
+type result struct {
+	seq       int64
+	changeErr error
+	err       error
+}
+
+// Commit implements vault.Store.
+func (s *Store) Commit(ctx context.Context, change func(vault.Tx) error, entry func(error) audit.Entry) (int64, error) {
+	if entry == nil {
+		return 0, errors.New("sqlite: Commit needs an audit entry")
+	}
+	o := &op{change: change, entry: entry, done: make(chan result, 1)}
+	timer := time.NewTimer(s.timeout)
+	defer timer.Stop()
+	select {
+	case s.ops <- o:
+	case <-timer.C:
+		s.metrics.Abandoned.Add(1)
+		s.healthy.Store(false)
+		return 0, vault.ErrUnavailable
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case <-s.stop:
+		return 0, vault.ErrUnavailable
+	}
+	select {
+	case r := <-o.done:
+		if r.err != nil {
+			return 0, r.err
+		}
+		return r.seq, r.changeErr
+	case <-timer.C:
+		o.abandoned.Store(true)
+		s.metrics.Abandoned.Add(1)
+		s.healthy.Store(false)
+		return 0, vault.ErrUnavailable
+	case <-ctx.Done():
+		o.abandoned.Store(true)
+		return 0, ctx.Err()
+	}
+}
+
+// writer is the single goroutine that owns the write connection.
+func (s *Store) writer() {
+	defer close(s.stopped)
+	batch := make([]*op, 0, s.maxBatch)
+	for {
+		select {
+		case o := <-s.ops:
+			batch = append(batch[:0], o)
+		case <-s.stop:
+			// Commit whatever is still queued, then stop.
+			for {
+				select {
+				case o := <-s.ops:
+					s.commitBatch([]*op{o})
+				default:
+					return
+				}
+			}
+		}
+	drain:
+		for len(batch) < s.maxBatch {
+			select {
+			case o := <-s.ops:
+				batch = append(batch, o)
+			default:
+				break drain
+			}
+		}
+		s.commitBatch(batch)
+	}
+}
+
+// commitBatch runs every op of the batch in one transaction, each in its own savepoint, and answers them
+// only after COMMIT returned.
+func (s *Store) commitBatch(batch []*op) {
+	results := make([]result, len(batch))
+	seq, head := s.headSeq, s.headHash
+	erased := false
+	err := func() error {
+		ctx := context.Background()
+		tx, err := s.write.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		t := &txn{ctx: ctx, tx: tx}
+		for i, o := range batch {
+			if o.abandoned.Load() {
+				results[i].err = vault.ErrUnavailable
+				continue
+			}
+			var changeErr error
+			if o.change != nil {
+				if _, err := tx.ExecContext(ctx, "SAVEPOINT op"); err != nil {
+					return err
+				}
+				changeErr = safeChange(o.change, t)
+				if changeErr != nil {
+					if _, err := tx.ExecContext(ctx, "ROLLBACK TO op"); err != nil {
+						return err
+					}
+				}
+				if _, err := tx.ExecContext(ctx, "RELEASE op"); err != nil {
+					return err
+				}
+			}
+			e := o.entry(changeErr)
+			e.Seq, e.PrevHash = seq+1, head
+			canon, err := e.Canonical()
+			if err != nil {
+				return fmt.Errorf("encode audit entry: %w", err)
+			}
+			hash := audit.ChainHash(canon)
+			actor := e.Actor.Sub
+			if actor == "" {
+				actor = e.Actor.Pseudonym
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO audit_log (seq, ts, action, subject_ref, actor, purpose, decision, entry, hash)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.Seq, formatTime(e.TS), e.Action, e.SubjectRef, actor, e.Purpose,
+				string(e.Decision), canon, hash); err != nil {
+				return fmt.Errorf("append audit entry: %w", err)
+			}
+			seq, head = e.Seq, hash
+			results[i] = result{seq: e.Seq, changeErr: changeErr}
+		}
+		erased = t.erased
+		return tx.Commit()
+	}()
+	s.metrics.Batches.Add(1)
+	s.metrics.Ops.Add(int64(len(batch)))
+	if err != nil {
+		s.metrics.Failures.Add(1)
+		s.healthy.Store(false)
+		s.log.Error("audit group commit failed; requests in the group fail closed", "ops", len(batch), "err", err)
+		for _, o := range batch {
+			o.done <- result{err: fmt.Errorf("%w: %v", vault.ErrUnavailable, err)}
+		}
+		return
+	}
+	s.healthy.Store(true)
+	s.headSeq, s.headHash = seq, head
+	if erased {
+		select {
+		case s.checkpoints <- struct{}{}:
+		default:
+		}
+	}
+	for i, o := range batch {
+		o.done <- results[i]
+	}
+}
+
+// safeChange runs a change and turns a panic into an error so one bad request cannot stop the writer.
+func safeChange(change func(vault.Tx) error, t *txn) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("change panicked: %v", r)
+		}
+	}()
+	return change(t)
+}
+
+// txn implements vault.Tx on the writer's transaction.
+type txn struct {
+	ctx    context.Context
+	tx     *sql.Tx
+	erased bool
+}
+
+var _ vault.Tx = (*txn)(nil)
+
+func (t *txn) exec(q string, args ...any) error {
+	_, err := t.tx.ExecContext(t.ctx, q, args...)
+	return err
+}
+
+func (t *txn) CreateSubject(id, source string, at time.Time) error {
+	ts := formatTime(at)
+	return t.exec(`INSERT INTO subjects (id, state, source, created_at, updated_at) VALUES (?, 'active', ?, ?, ?)`, id, source, ts, ts)
+}
+
+func (t *txn) SubjectState(id string) (string, error) {
+	var st string
+	err := t.tx.QueryRowContext(t.ctx, `SELECT state FROM subjects WHERE id = ?`, id).Scan(&st)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", vault.ErrNotFound
+	}
+	return st, err
+}
+
+func (t *txn) DEK(subject, class string) (vault.DEK, error) {
+	d := vault.DEK{Subject: subject, Class: class}
+	err := t.tx.QueryRowContext(t.ctx, `SELECT version, kek_version, wrapped FROM deks WHERE subject_id = ? AND class = ? ORDER BY version DESC LIMIT 1`,
+		subject, class).Scan(&d.Version, &d.KEKVersion, &d.Wrapped)
+	if errors.Is(err, sql.ErrNoRows) {
+		return vault.DEK{}, vault.ErrNotFound
+	}
+	return d, err
+}
+
+func (t *txn) PutDEK(d vault.DEK) error {
+	return t.exec(`INSERT OR REPLACE INTO deks (subject_id, class, version, kek_version, wrapped, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		d.Subject, d.Class, d.Version, d.KEKVersion, d.Wrapped, formatTime(time.Now()))
+}
+
+func (t *txn) RewrapDEK(d vault.DEK, from uint32) (bool, error) {
+	r, err := t.tx.ExecContext(t.ctx, `UPDATE deks SET kek_version = ?, wrapped = ? WHERE subject_id = ? AND class = ? AND version = ? AND kek_version = ?`,
+		d.KEKVersion, d.Wrapped, d.Subject, d.Class, d.Version, from)
+	if err != nil {
+		return false, err
+	}
+	n, err := r.RowsAffected()
+	return n == 1, err
+}
+
+func (t *txn) PutField(subject string, f vault.SealedField) error {
+	return t.exec(`INSERT OR REPLACE INTO fields (subject_id, name, class, dek_version, value, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		subject, f.Name, f.Class, f.DEKVersion, f.Value, formatTime(f.UpdatedAt))
+}
+
+func (t *txn) DeleteField(subject, name string) error {
+	return t.exec(`DELETE FROM fields WHERE subject_id = ? AND name = ?`, subject, name)
+}
+
+func (t *txn) SetIndex(field, subject string, token []byte) error {
+	if err := t.exec(`DELETE FROM blind_index WHERE subject_id = ? AND field = ?`, subject, field); err != nil {
+		return err
+	}
+	if token == nil {
+		return nil
+	}
+	return t.exec(`INSERT INTO blind_index (field, token, subject_id) VALUES (?, ?, ?)`, field, token, subject)
+}
+
+func (t *txn) Touch(subject string, at time.Time) error {
+	return t.exec(`UPDATE subjects SET updated_at = ? WHERE id = ?`, formatTime(at), subject)
+}
+
+// Erase destroys the keys first, then the ciphertexts and index entries (secure_delete overwrites the
+// freed pages), and leaves a tombstone so the id is never reused and reads answer 404.
+func (t *txn) Erase(subject string, at time.Time) ([]string, error) {
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT DISTINCT class FROM deks WHERE subject_id = ? ORDER BY class`, subject)
+	if err != nil {
+		return nil, err
+	}
+	var classes []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		classes = append(classes, c)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, err
+	}
+	for _, q := range []string{
+		`DELETE FROM deks WHERE subject_id = ?`,
+		`DELETE FROM fields WHERE subject_id = ?`,
+		`DELETE FROM blind_index WHERE subject_id = ?`,
+	} {
+		if err := t.exec(q, subject); err != nil {
+			return nil, err
+		}
+	}
+	ts := formatTime(at)
+	if err := t.exec(`UPDATE subjects SET state = 'erased', source = '', updated_at = ?, erased_at = ? WHERE id = ?`, ts, ts, subject); err != nil {
+		return nil, err
+	}
+	t.erased = true
+	return classes, nil
+}

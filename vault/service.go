@@ -1,0 +1,198 @@
+// Package vault owns the profile domain and the one enforcement point: every read or write of personal data
+// passes through Service, which checks the declared purpose against the compiled policy and the subject's
+// legal basis, appends a durable audit entry (fail closed), and only then decrypts and masks what may be
+// returned. The package knows nothing of HTTP, SQL or JWT: storage and cryptography come in through the
+// Store and Crypto interfaces.
+package vault
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/profilevault/profilevault/policies"
+)
+
+// Crypto seals field values under per-subject DEKs and derives blind-index tokens and pseudonyms.
+// internal/keys implements it.
+type Crypto interface {
+	// NewDEK creates a fresh DEK for (subject, class, version), wrapped under the active KEK.
+	NewDEK(subject, class string, version uint32) (DEK, error)
+	// Seal encrypts plaintext as the value of field, bound to the DEK's subject, class and version.
+	Seal(d DEK, field string, plaintext []byte) ([]byte, error)
+	// Open decrypts a value sealed by Seal; it fails if the value was moved to another subject or field.
+	Open(d DEK, field string, sealed []byte) ([]byte, error)
+	// Forget drops every cached key of subject (after erasure).
+	Forget(subject string)
+	// BlindToken is the deterministic search token of a normalised value of field.
+	BlindToken(field, normalized string) []byte
+	// Pseudonym is the keyed pseudonym of a subject id (or another identifier) used in the audit trail.
+	Pseudonym(id string) string
+}
+
+// Normalizer returns the canonical form of a value of a typed field (E.164 phones, lower-case emails,
+// upper-case id numbers), or an error that does not echo the value.
+type Normalizer func(fieldType, value string) (string, error)
+
+// BasisResult says whether one category of a subject's data has a legal basis for a purpose right now.
+type BasisResult struct {
+	OK         bool
+	Reason     string // a withheld reason of API.md when !OK
+	ConsentIDs []string
+}
+
+// BasisChecker decides the legal basis (PIPL Art. 13) of a purpose for a subject at this moment, per
+// category. The consent package provides the full implementation; NoConsentRecords is the default.
+type BasisChecker interface {
+	Check(ctx context.Context, subjectID string, purpose policies.Purpose, categories []string, sensitive map[string]bool, now time.Time) (map[string]BasisResult, error)
+}
+
+// NoConsentRecords grants contract and legal-obligation purposes (the policy alone decides) and refuses
+// every consent-based purpose, because no consent has been recorded. Deny by default.
+type NoConsentRecords struct{}
+
+// Check implements BasisChecker.
+func (NoConsentRecords) Check(_ context.Context, _ string, p policies.Purpose, cats []string, sensitive map[string]bool, _ time.Time) (map[string]BasisResult, error) {
+	out := make(map[string]BasisResult, len(cats))
+	for _, c := range cats {
+		switch {
+		case p.LegalBasis != "consent":
+			out[c] = BasisResult{OK: true}
+		case sensitive[c]:
+			out[c] = BasisResult{Reason: ReasonSeparateConsentRequired}
+		default:
+			out[c] = BasisResult{Reason: ReasonConsentRequired}
+		}
+	}
+	return out, nil
+}
+
+// Withheld reasons (API.md).
+const (
+	ReasonNotPermitted             = "not_permitted_for_purpose"
+	ReasonConsentRequired          = "consent_required"
+	ReasonSeparateConsentRequired  = "separate_consent_required"
+	ReasonGuardianConsentRequired  = "guardian_consent_required"
+	ReasonObjection                = "objection"
+	ReasonRestricted               = "restricted"
+	ReasonRetentionExpired         = "retention_expired"
+	ReasonLegalHold                = "legal_hold"
+	reasonNoPolicy                 = "no_policy_for_purpose"
+	reasonSubjectNotFound          = "subject_not_found"
+	reasonInvalid                  = "invalid_change"
+	reasonUnavailable              = "store_unavailable"
+	reasonInternal                 = "internal_error"
+	defaultLookupsPerSecondPerUser = 5
+	defaultLookupBurst             = 50
+)
+
+// Caller is the authenticated principal as the domain sees it.
+type Caller struct {
+	Subject string
+	Roles   []string
+	Team    string
+	TokenID string
+}
+
+// IsDataSubject reports whether the caller acts as a data subject on their own data.
+func (c Caller) IsDataSubject() bool {
+	return len(c.Roles) == 1 && c.Roles[0] == RoleSubject
+}
+
+// RoleSubject is the role of a data subject acting on their own data.
+const RoleSubject = "subject"
+
+// Access describes one request for personal data: who asks, for which declared purpose, and why.
+type Access struct {
+	Caller        Caller
+	Purpose       string
+	Justification string // optional ticket id or short reason; only its hash enters the audit entry
+	RequestID     string
+	ClientAddr    string
+}
+
+// Config holds the Service's dependencies.
+type Config struct {
+	Store     Store
+	Crypto    Crypto
+	Normalize Normalizer
+	Policy    *policies.Set
+	Basis     BasisChecker // default NoConsentRecords
+	Logger    *slog.Logger // default slog.Default()
+	Now       func() time.Time
+	// LookupsPerSecond and LookupBurst rate-limit blind-index lookups per caller (phone numbers are a
+	// small space). Defaults 5/s with a burst of 50.
+	LookupsPerSecond float64
+	LookupBurst      int
+}
+
+// Service is the enforcement point.
+type Service struct {
+	store     Store
+	crypto    Crypto
+	normalize Normalizer
+	basis     BasisChecker
+	log       *slog.Logger
+	now       func() time.Time
+	policy    atomic.Pointer[policies.Set]
+	lookups   *rateLimiter
+}
+
+// New builds a Service.
+func New(cfg Config) (*Service, error) {
+	if cfg.Store == nil || cfg.Crypto == nil || cfg.Policy == nil || cfg.Normalize == nil {
+		return nil, errors.New("vault: Store, Crypto, Normalize and Policy are required")
+	}
+	s := &Service{
+		store:     cfg.Store,
+		crypto:    cfg.Crypto,
+		normalize: cfg.Normalize,
+		basis:     cfg.Basis,
+		log:       cfg.Logger,
+		now:       cfg.Now,
+	}
+	if s.basis == nil {
+		s.basis = NoConsentRecords{}
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	rps, burst := cfg.LookupsPerSecond, cfg.LookupBurst
+	if rps <= 0 {
+		rps = defaultLookupsPerSecondPerUser
+	}
+	if burst <= 0 {
+		burst = defaultLookupBurst
+	}
+	s.lookups = newRateLimiter(rps, burst, s.now)
+	s.policy.Store(cfg.Policy)
+	return s, nil
+}
+
+// Policy returns the policy in force.
+func (s *Service) Policy() *policies.Set { return s.policy.Load() }
+
+// checkPurpose validates the declared purpose and returns its catalog entry.
+func (s *Service) checkPurpose(pol *policies.Set, a Access) (policies.Purpose, error) {
+	if a.Purpose == "" {
+		return policies.Purpose{}, Errorf(CodePurposeRequired, "declare the purpose of this access in the X-Purpose header")
+	}
+	p, ok := pol.Purposes().Purpose(a.Purpose)
+	if !ok {
+		return policies.Purpose{}, Errorf(CodeInvalidArgument, "unknown purpose in X-Purpose")
+	}
+	return p, nil
+}
+
+func internalErr(op string, err error) error {
+	if errors.Is(err, ErrUnavailable) {
+		return &Error{Code: CodeUnavailable, Message: "the audit trail is unavailable; no data was returned", Err: err}
+	}
+	return &Error{Code: CodeInternal, Message: "internal error", Err: fmt.Errorf("%s: %w", op, err)}
+}

@@ -1,0 +1,93 @@
+package vault
+
+import (
+	"context"
+	"time"
+
+	"github.com/profilevault/profilevault/audit"
+)
+
+// Subject states.
+const (
+	StateActive = "active"
+	StateErased = "erased"
+)
+
+// Retention classes: one DEK per subject and class, so a class can be shredded on its own.
+const (
+	ClassGeneral      = "general"
+	ClassTransactions = "transactions"
+)
+
+// DEK is one data-encryption key as stored: wrapped under a KEK version, never in plaintext.
+type DEK struct {
+	Subject    string
+	Class      string
+	Version    uint32
+	KEKVersion uint32
+	Wrapped    []byte
+}
+
+// SealedField is one encrypted field value as stored.
+type SealedField struct {
+	Name       string
+	Class      string
+	DEKVersion uint32
+	Value      []byte
+	UpdatedAt  time.Time
+}
+
+// SubjectRecord is everything the store keeps about one subject, all of it sealed.
+type SubjectRecord struct {
+	ID        string
+	State     string
+	Source    string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	DEKs      map[string]DEK // by class (the current version)
+	Fields    map[string]SealedField
+}
+
+// Store persists subjects and the audit trail. Implementations serialise all writes through one writer that
+// commits in groups; a change and its audit entry are one atomic unit.
+type Store interface {
+	// Commit runs change (which may be nil, for reads) and appends the entry returned by entry in the same
+	// transaction; it returns once that entry is durable. entry receives change's error so the entry can
+	// record the failure. If change fails, nothing it did is kept but the entry is still appended, and Commit
+	// returns the entry's sequence number together with change's error. If the entry cannot be made durable
+	// in time, Commit returns ErrUnavailable and nothing of the change is visible.
+	Commit(ctx context.Context, change func(Tx) error, entry func(changeErr error) audit.Entry) (seq int64, err error)
+	// Subject reads a subject's record. ErrNotFound if it does not exist; an erased subject is returned with
+	// State == StateErased and no DEKs or fields.
+	Subject(ctx context.Context, id string) (SubjectRecord, error)
+	// LookupIndex returns the ids of active subjects whose blind-index token for field equals token.
+	LookupIndex(ctx context.Context, field string, token []byte) ([]string, error)
+	// DEKs streams every stored DEK to fn (for key rotation).
+	DEKs(ctx context.Context, fn func(DEK) error) error
+}
+
+// Tx is the view of the store inside the writer's transaction.
+type Tx interface {
+	// CreateSubject inserts a new active subject.
+	CreateSubject(id, source string, at time.Time) error
+	// SubjectState returns the subject's state; ErrNotFound if there is none.
+	SubjectState(id string) (string, error)
+	// DEK returns the subject's current DEK of class; ErrNotFound if none exists.
+	DEK(subject, class string) (DEK, error)
+	// PutDEK inserts or replaces a DEK row.
+	PutDEK(d DEK) error
+	// PutField inserts or replaces one sealed field.
+	PutField(subject string, f SealedField) error
+	// DeleteField removes one field (no error if absent).
+	DeleteField(subject, name string) error
+	// SetIndex replaces the blind-index token of (field, subject); a nil token removes it.
+	SetIndex(field, subject string, token []byte) error
+	// Erase destroys the subject's DEKs, then deletes every sealed field and index entry, and marks the
+	// subject erased. It returns the classes whose keys were destroyed.
+	Erase(subject string, at time.Time) ([]string, error)
+	// Touch sets the subject's updated_at.
+	Touch(subject string, at time.Time) error
+	// RewrapDEK replaces the wrapping of an existing DEK, but only if the stored row is still wrapped under
+	// fromKEKVersion (so an erased subject's key is never brought back). It reports whether a row changed.
+	RewrapDEK(d DEK, fromKEKVersion uint32) (bool, error)
+}

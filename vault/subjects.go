@@ -1,0 +1,601 @@
+package vault
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/profilevault/profilevault/audit"
+	"github.com/profilevault/profilevault/policies"
+)
+
+// Actions recorded in the audit trail (API.md).
+const (
+	ActionSubjectCreate = "subject.create"
+	ActionSubjectRead   = "subject.read"
+	ActionSubjectUpdate = "subject.update"
+	ActionSubjectLookup = "subject.lookup"
+	ActionSubjectErase  = "subject.erase"
+	ActionPolicyReload  = "policy.reload"
+	ActionKeyRotate     = "key.rotate"
+	ActionAuthFailure   = "auth.failure"
+)
+
+// NewSubject is the input of Create.
+type NewSubject struct {
+	ExternalID string
+	Source     string
+	Fields     map[string]*string
+}
+
+// Created is the result of Create.
+type Created struct {
+	ID        string
+	CreatedAt time.Time
+	AuditSeq  int64
+}
+
+// Withheld names a field that was not returned and why.
+type Withheld struct {
+	Field  string `json:"field"`
+	Reason string `json:"reason"`
+}
+
+// View is what a caller may see of one subject for one purpose.
+type View struct {
+	ID       string
+	Purpose  string
+	Fields   map[string]string
+	Withheld []Withheld
+	AuditSeq int64
+}
+
+// Receipt confirms an erasure.
+type Receipt struct {
+	SubjectID       string    `json:"subject_id"`
+	SubjectRef      string    `json:"subject_ref"`
+	ErasedAt        time.Time `json:"erased_at"`
+	ClassesShredded []string  `json:"classes_shredded"`
+	AuditSeq        int64     `json:"audit_seq"`
+}
+
+// LookupResult lists the subjects whose blind-indexed field matched.
+type LookupResult struct {
+	IDs      []string
+	AuditSeq int64
+}
+
+const idPrefix = "sub_"
+
+var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// NewSubjectID returns a fresh random subject id (128 bits).
+func NewSubjectID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("crypto/rand failed: " + err.Error())
+	}
+	return idPrefix + strings.ToLower(idEncoding.EncodeToString(b[:]))
+}
+
+// plausibleID rejects ids that cannot have been issued, so they are not looked up at all.
+func plausibleID(id string) bool {
+	if len(id) < 1 || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r == '_' || r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// staffOnly refuses data-subject tokens on staff routes: a subject reaches their own data through /v1/me.
+func staffOnly(a Access) *Error {
+	for _, r := range a.Caller.Roles {
+		if r == RoleSubject {
+			return Errorf(CodePermissionDenied, "this route is for staff; data subjects use /v1/me")
+		}
+	}
+	return nil
+}
+
+// Create stores a new subject with its fields sealed under a fresh DEK.
+func (s *Service) Create(ctx context.Context, a Access, in NewSubject) (Created, error) {
+	pol := s.Policy()
+	if _, err := s.checkPurpose(pol, a); err != nil {
+		return Created{}, err
+	}
+	schema := pol.Schema()
+	values, names, err := s.validateValues(schema, in.Fields, false)
+	if err != nil {
+		return Created{}, err
+	}
+	if len(in.Source) > 32 || len(in.ExternalID) > 128 || !utf8Safe(in.Source) || !utf8Safe(in.ExternalID) {
+		return Created{}, Errorf(CodeInvalidArgument, "source or external_id too long or not valid text")
+	}
+	id := NewSubjectID()
+	e := s.newEntry(a, pol, ActionSubjectCreate, id)
+	e.FieldsRequested = names
+	e.Categories = categoriesOf(schema, names)
+	if cerr := staffOnly(a); cerr != nil {
+		return Created{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy, cerr)
+	}
+	if !pol.Allowed(a.Caller.Roles, a.Purpose, "subjects", "create") || !s.mayWriteAll(pol, a, names) {
+		return Created{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy,
+			Errorf(CodePermissionDenied, "your roles may not create subjects with these fields for this purpose"))
+	}
+	now := s.now().UTC()
+	var extSealed []byte
+	seq, err := s.store.Commit(ctx, func(tx Tx) error {
+		if err := tx.CreateSubject(id, in.Source, now); err != nil {
+			return err
+		}
+		d, err := s.crypto.NewDEK(id, ClassGeneral, 1)
+		if err != nil {
+			return err
+		}
+		if err := tx.PutDEK(d); err != nil {
+			return err
+		}
+		if in.ExternalID != "" {
+			if extSealed, err = s.crypto.Seal(d, fieldExternalID, []byte(in.ExternalID)); err != nil {
+				return err
+			}
+			if err := tx.PutField(id, SealedField{Name: fieldExternalID, Class: ClassGeneral, DEKVersion: d.Version, Value: extSealed, UpdatedAt: now}); err != nil {
+				return err
+			}
+			if err := tx.SetIndex(fieldExternalID, id, s.crypto.BlindToken(fieldExternalID, in.Source+"\x00"+in.ExternalID)); err != nil {
+				return err
+			}
+		}
+		return s.writeFields(tx, schema, d, id, values, now)
+	}, func(changeErr error) audit.Entry {
+		return finish(e, changeErr, names)
+	})
+	if err != nil {
+		return Created{}, internalErr("create subject", err)
+	}
+	return Created{ID: id, CreatedAt: now, AuditSeq: seq}, nil
+}
+
+// fieldExternalID is the pseudo-field under which a source system's own id is kept (sealed, blind-indexed).
+const fieldExternalID = "_external_id"
+
+func utf8Safe(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || r == '\uFFFD' {
+			return false
+		}
+	}
+	return true
+}
+
+// finish completes a mutation's entry from the change's outcome.
+func finish(e audit.Entry, changeErr error, names []string) audit.Entry {
+	switch {
+	case changeErr == nil:
+		e.Decision, e.Status, e.FieldsGranted = audit.Allow, statusOK, names
+		if e.Action == ActionSubjectCreate {
+			e.Status = statusCreated
+		}
+	case errors.Is(changeErr, ErrNotFound):
+		e.Decision, e.Status, e.Reason, e.FieldsWithheld = audit.Deny, statusNotFound, reasonSubjectNotFound, names
+	default:
+		e.Decision, e.Status, e.Reason, e.FieldsWithheld = audit.Deny, statusInternal, reasonInternal, names
+	}
+	return e
+}
+
+func (s *Service) mayWriteAll(pol *policies.Set, a Access, names []string) bool {
+	grants := pol.FieldGrants(a.Caller.Roles, a.Purpose, "write")
+	for _, n := range names {
+		if _, ok := grants[n]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// writeFields seals and stores (or clears) values inside the writer's transaction.
+func (s *Service) writeFields(tx Tx, schema *policies.Schema, d DEK, id string, values map[string]*string, now time.Time) error {
+	for name, v := range values {
+		f, _ := schema.Field(name)
+		if v == nil {
+			if err := tx.DeleteField(id, name); err != nil {
+				return err
+			}
+			if f.BlindIndex {
+				if err := tx.SetIndex(name, id, nil); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		sealed, err := s.crypto.Seal(d, name, []byte(*v))
+		if err != nil {
+			return err
+		}
+		if err := tx.PutField(id, SealedField{Name: name, Class: d.Class, DEKVersion: d.Version, Value: sealed, UpdatedAt: now}); err != nil {
+			return err
+		}
+		if f.BlindIndex {
+			if err := tx.SetIndex(name, id, s.crypto.BlindToken(name, *v)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Read returns the fields of a subject that the caller may see for the declared purpose, masked per policy,
+// and lists the rest under Withheld. The audit entry is durable before anything is decrypted.
+func (s *Service) Read(ctx context.Context, a Access, id string, requested []string) (View, error) {
+	pol := s.Policy()
+	purpose, err := s.checkPurpose(pol, a)
+	if err != nil {
+		return View{}, err
+	}
+	schema := pol.Schema()
+	fields, err := parseFieldList(schema, requested)
+	if err != nil {
+		return View{}, err
+	}
+	e := s.newEntry(a, pol, ActionSubjectRead, id)
+	e.FieldsRequested = fields
+	e.Categories = categoriesOf(schema, fields)
+	if cerr := staffOnly(a); cerr != nil {
+		return View{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy, cerr)
+	}
+	grants := pol.FieldGrants(a.Caller.Roles, a.Purpose, "read")
+	if len(grants) == 0 {
+		return View{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy,
+			Errorf(CodePermissionDenied, "your roles may not read subject fields for this purpose"))
+	}
+	rec, err := s.activeSubject(ctx, id)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return View{}, s.deny(ctx, e, statusNotFound, reasonSubjectNotFound, Errorf(CodeNotFound, "subject not found"))
+		}
+		return View{}, internalErr("read subject", err)
+	}
+	granted, withheld, consentIDs, err := s.decide(ctx, pol, purpose, grants, id, fields)
+	if err != nil {
+		return View{}, internalErr("legal basis", err)
+	}
+	e.FieldsGranted = names(granted)
+	e.FieldsWithheld = withheldNames(withheld)
+	e.ConsentIDs = consentIDs
+	e.Decision = audit.DecisionFor(len(granted), len(withheld))
+	e.Status = statusOK
+	seq, err := s.store.Commit(ctx, nil, func(error) audit.Entry { return e })
+	if err != nil {
+		return View{}, internalErr("audit read", err)
+	}
+	values, err := s.open(rec, granted, schema)
+	if err != nil {
+		// The snapshot may predate a KEK rotation whose old key has since been retired: read the record
+		// again (its DEKs now rewrapped) and retry once.
+		if rec, err = s.activeSubject(ctx, id); err == nil {
+			values, err = s.open(rec, granted, schema)
+		}
+		if errors.Is(err, ErrNotFound) {
+			return View{}, &Error{Code: CodeNotFound, Message: "subject not found", AuditSeq: seq}
+		}
+		if err != nil {
+			return View{}, internalErr("open fields", err)
+		}
+	}
+	return View{ID: id, Purpose: a.Purpose, Fields: values, Withheld: withheld, AuditSeq: seq}, nil
+}
+
+func (s *Service) activeSubject(ctx context.Context, id string) (SubjectRecord, error) {
+	if !plausibleID(id) {
+		return SubjectRecord{}, ErrNotFound
+	}
+	rec, err := s.store.Subject(ctx, id)
+	if err != nil {
+		return SubjectRecord{}, err
+	}
+	if rec.State != StateActive {
+		return SubjectRecord{}, ErrNotFound
+	}
+	return rec, nil
+}
+
+// decide splits the requested fields into granted (with mask) and withheld (with reason): policy first,
+// then the legal basis of the purpose for this subject at this moment.
+func (s *Service) decide(ctx context.Context, pol *policies.Set, purpose policies.Purpose, grants map[string]policies.Grant,
+	id string, fields []string) (map[string]policies.Grant, []Withheld, []string, error) {
+	schema := pol.Schema()
+	granted := make(map[string]policies.Grant, len(fields))
+	var withheld []Withheld
+	var permitted []string
+	for _, f := range fields {
+		if _, ok := grants[f]; ok {
+			permitted = append(permitted, f)
+		} else {
+			withheld = append(withheld, Withheld{Field: f, Reason: ReasonNotPermitted})
+		}
+	}
+	cats := categoriesOf(schema, permitted)
+	sensitive := map[string]bool{}
+	for _, f := range permitted {
+		if fd, _ := schema.Field(f); fd.Sensitive {
+			sensitive[fd.Category] = true
+		}
+	}
+	var consentIDs []string
+	if len(cats) > 0 {
+		basis, err := s.basis.Check(ctx, id, purpose, cats, sensitive, s.now())
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		seen := map[string]bool{}
+		for _, f := range permitted {
+			fd, _ := schema.Field(f)
+			b, ok := basis[fd.Category]
+			if !ok || !b.OK {
+				reason := b.Reason
+				if reason == "" {
+					reason = ReasonConsentRequired
+				}
+				withheld = append(withheld, Withheld{Field: f, Reason: reason})
+				continue
+			}
+			granted[f] = grants[f]
+			for _, c := range b.ConsentIDs {
+				if !seen[c] {
+					seen[c] = true
+					consentIDs = append(consentIDs, c)
+				}
+			}
+		}
+	}
+	sort.Slice(withheld, func(i, j int) bool { return withheld[i].Field < withheld[j].Field })
+	sort.Strings(consentIDs)
+	return granted, withheld, consentIDs, nil
+}
+
+// open decrypts the granted fields that the subject has and applies each field's mask.
+func (s *Service) open(rec SubjectRecord, granted map[string]policies.Grant, schema *policies.Schema) (map[string]string, error) {
+	out := make(map[string]string, len(granted))
+	for name, g := range granted {
+		sf, ok := rec.Fields[name]
+		if !ok {
+			continue
+		}
+		d, ok := rec.DEKs[sf.Class]
+		if !ok || d.Version != sf.DEKVersion {
+			return nil, errors.New("field sealed under a missing DEK")
+		}
+		pt, err := s.crypto.Open(d, name, sf.Value)
+		if err != nil {
+			return nil, err
+		}
+		v := string(pt)
+		if g.Mask != "full" {
+			fd, _ := schema.Field(name)
+			v = fd.MaskValue(v)
+		}
+		out[name] = v
+	}
+	return out, nil
+}
+
+func names(m map[string]policies.Grant) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func withheldNames(w []Withheld) []string {
+	out := make([]string, len(w))
+	for i, x := range w {
+		out[i] = x.Field
+	}
+	return out
+}
+
+// Update changes (or, with a nil value, clears) fields of a subject. The response shows the changed fields
+// as the caller may read them for the declared purpose.
+func (s *Service) Update(ctx context.Context, a Access, id string, in map[string]*string) (View, error) {
+	pol := s.Policy()
+	purpose, err := s.checkPurpose(pol, a)
+	if err != nil {
+		return View{}, err
+	}
+	schema := pol.Schema()
+	values, fieldNames, err := s.validateValues(schema, in, true)
+	if err != nil {
+		return View{}, err
+	}
+	e := s.newEntry(a, pol, ActionSubjectUpdate, id)
+	e.FieldsRequested = fieldNames
+	e.Categories = categoriesOf(schema, fieldNames)
+	if cerr := staffOnly(a); cerr != nil {
+		return View{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy, cerr)
+	}
+	if !s.mayWriteAll(pol, a, fieldNames) {
+		return View{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy,
+			Errorf(CodePermissionDenied, "your roles may not change these fields for this purpose"))
+	}
+	if !plausibleID(id) {
+		return View{}, s.deny(ctx, e, statusNotFound, reasonSubjectNotFound, Errorf(CodeNotFound, "subject not found"))
+	}
+	// The legal basis of showing the changed values back is decided before the write; it is a read for the
+	// same purpose.
+	readGrants := pol.FieldGrants(a.Caller.Roles, a.Purpose, "read")
+	granted, withheld, consentIDs, err := s.decide(ctx, pol, purpose, readGrants, id, fieldNames)
+	if err != nil {
+		return View{}, internalErr("legal basis", err)
+	}
+	now := s.now().UTC()
+	seq, err := s.store.Commit(ctx, func(tx Tx) error {
+		st, err := tx.SubjectState(id)
+		if err != nil {
+			return err
+		}
+		if st != StateActive {
+			return ErrNotFound
+		}
+		d, err := tx.DEK(id, ClassGeneral)
+		if errors.Is(err, ErrNotFound) {
+			if d, err = s.crypto.NewDEK(id, ClassGeneral, 1); err == nil {
+				err = tx.PutDEK(d)
+			}
+		}
+		if err != nil {
+			return err
+		}
+		if err := s.writeFields(tx, schema, d, id, values, now); err != nil {
+			return err
+		}
+		return tx.Touch(id, now)
+	}, func(changeErr error) audit.Entry {
+		e.ConsentIDs = consentIDs
+		return finish(e, changeErr, fieldNames)
+	})
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return View{}, &Error{Code: CodeNotFound, Message: "subject not found", AuditSeq: seq}
+		}
+		return View{}, internalErr("update subject", err)
+	}
+	out := make(map[string]string, len(granted))
+	for name, g := range granted {
+		v := values[name]
+		if v == nil {
+			continue
+		}
+		if g.Mask != "full" {
+			fd, _ := schema.Field(name)
+			out[name] = fd.MaskValue(*v)
+		} else {
+			out[name] = *v
+		}
+	}
+	return View{ID: id, Purpose: a.Purpose, Fields: out, Withheld: withheld, AuditSeq: seq}, nil
+}
+
+// Lookup finds subjects by a blind-indexed field. The value is normalised and turned into a keyed token; it
+// never reaches the store, a log or the audit trail. Lookups are rate-limited per caller.
+func (s *Service) Lookup(ctx context.Context, a Access, field, value string) (LookupResult, error) {
+	pol := s.Policy()
+	if _, err := s.checkPurpose(pol, a); err != nil {
+		return LookupResult{}, err
+	}
+	schema := pol.Schema()
+	f, ok := schema.Field(field)
+	if !ok || !f.BlindIndex {
+		return LookupResult{}, Errorf(CodeInvalidArgument, "field %q cannot be looked up", safeName(field))
+	}
+	norm, err := s.validateValue(f, value)
+	if err != nil {
+		return LookupResult{}, err
+	}
+	e := s.newEntry(a, pol, ActionSubjectLookup, "")
+	e.FieldsRequested = []string{field}
+	e.Categories = []string{f.Category}
+	if cerr := staffOnly(a); cerr != nil {
+		return LookupResult{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy, cerr)
+	}
+	if !pol.Allowed(a.Caller.Roles, a.Purpose, "field:"+field, "lookup") {
+		return LookupResult{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy,
+			Errorf(CodePermissionDenied, "your roles may not look subjects up by this field for this purpose"))
+	}
+	if !s.lookups.allow(a.Caller.Subject) {
+		return LookupResult{}, s.deny(ctx, e, statusTooManyRequests, "rate_limited",
+			Errorf(CodeRateLimited, "too many lookups; slow down"))
+	}
+	ids, err := s.store.LookupIndex(ctx, field, s.crypto.BlindToken(field, norm))
+	if err != nil {
+		return LookupResult{}, internalErr("lookup", err)
+	}
+	e.Decision, e.Status, e.FieldsGranted = audit.Allow, statusOK, []string{field}
+	e.Reason = "matches:" + itoa(len(ids))
+	seq, err := s.store.Commit(ctx, nil, func(error) audit.Entry { return e })
+	if err != nil {
+		return LookupResult{}, internalErr("audit lookup", err)
+	}
+	if ids == nil {
+		ids = []string{}
+	}
+	return LookupResult{IDs: ids, AuditSeq: seq}, nil
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(b[i:])
+}
+
+// Erase crypto-shreds a subject: their DEKs are destroyed first, then every sealed value and index entry is
+// deleted, in one transaction with the audit entry; cached keys are evicted afterwards.
+func (s *Service) Erase(ctx context.Context, a Access, id string) (Receipt, error) {
+	pol := s.Policy()
+	if _, err := s.checkPurpose(pol, a); err != nil {
+		return Receipt{}, err
+	}
+	schema := pol.Schema()
+	e := s.newEntry(a, pol, ActionSubjectErase, id)
+	e.Categories = schema.Categories()
+	if cerr := staffOnly(a); cerr != nil {
+		return Receipt{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy, cerr)
+	}
+	if !pol.Allowed(a.Caller.Roles, a.Purpose, "subjects", "erase") {
+		return Receipt{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy,
+			Errorf(CodePermissionDenied, "your roles may not erase subjects for this purpose"))
+	}
+	if !plausibleID(id) {
+		return Receipt{}, s.deny(ctx, e, statusNotFound, reasonSubjectNotFound, Errorf(CodeNotFound, "subject not found"))
+	}
+	return s.erase(ctx, e, id)
+}
+
+func (s *Service) erase(ctx context.Context, e audit.Entry, id string) (Receipt, error) {
+	now := s.now().UTC()
+	var classes []string
+	seq, err := s.store.Commit(ctx, func(tx Tx) error {
+		st, err := tx.SubjectState(id)
+		if err != nil {
+			return err
+		}
+		if st != StateActive {
+			return ErrNotFound
+		}
+		classes, err = tx.Erase(id, now)
+		return err
+	}, func(changeErr error) audit.Entry {
+		e = finish(e, changeErr, nil)
+		if changeErr == nil {
+			e.Reason = "crypto_shredded:" + strings.Join(classes, ",")
+		}
+		return e
+	})
+	s.crypto.Forget(id)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return Receipt{}, &Error{Code: CodeNotFound, Message: "subject not found", AuditSeq: seq}
+		}
+		return Receipt{}, internalErr("erase subject", err)
+	}
+	sort.Strings(classes)
+	return Receipt{SubjectID: id, SubjectRef: e.SubjectRef, ErasedAt: now, ClassesShredded: classes, AuditSeq: seq}, nil
+}

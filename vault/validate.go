@@ -1,0 +1,132 @@
+package vault
+
+import (
+	"sort"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/profilevault/profilevault/policies"
+)
+
+// maxFieldsPerRequest bounds the work one request can cause.
+const maxFieldsPerRequest = 64
+
+// validateValues checks a set of field values against the schema and returns them normalised, with the
+// sorted field names. A nil value means "clear this field" and is accepted only when allowClear is set.
+// Messages name the field, never the value.
+func (s *Service) validateValues(schema *policies.Schema, in map[string]*string, allowClear bool) (map[string]*string, []string, error) {
+	if len(in) == 0 {
+		return nil, nil, Errorf(CodeInvalidArgument, "fields must name at least one field")
+	}
+	if len(in) > maxFieldsPerRequest {
+		return nil, nil, Errorf(CodeInvalidArgument, "too many fields")
+	}
+	out := make(map[string]*string, len(in))
+	names := make([]string, 0, len(in))
+	for name, v := range in {
+		f, ok := schema.Field(name)
+		if !ok {
+			return nil, nil, Errorf(CodeInvalidArgument, "unknown field %q", safeName(name))
+		}
+		names = append(names, name)
+		if v == nil {
+			if !allowClear {
+				return nil, nil, Errorf(CodeInvalidArgument, "field %q: must be a string", name)
+			}
+			out[name] = nil
+			continue
+		}
+		norm, err := s.validateValue(f, *v)
+		if err != nil {
+			return nil, nil, err
+		}
+		out[name] = &norm
+	}
+	sort.Strings(names)
+	return out, names, nil
+}
+
+func (s *Service) validateValue(f policies.Field, v string) (string, error) {
+	if !utf8.ValidString(v) {
+		return "", Errorf(CodeInvalidArgument, "field %q: not valid UTF-8", f.Name)
+	}
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return "", Errorf(CodeInvalidArgument, "field %q: empty value (use null to clear a field)", f.Name)
+	}
+	if f.MaxLength > 0 && utf8.RuneCountInString(v) > f.MaxLength {
+		return "", Errorf(CodeInvalidArgument, "field %q: longer than %d characters", f.Name, f.MaxLength)
+	}
+	for _, r := range v {
+		if unicode.IsControl(r) {
+			return "", Errorf(CodeInvalidArgument, "field %q: control characters are not allowed", f.Name)
+		}
+	}
+	switch f.Type {
+	case "string":
+		return v, nil
+	case "enum":
+		for _, allowed := range f.Values {
+			if v == allowed {
+				return v, nil
+			}
+		}
+		return "", Errorf(CodeInvalidArgument, "field %q: must be one of %s", f.Name, strings.Join(f.Values, ", "))
+	case "date":
+		t, err := time.Parse(time.DateOnly, v)
+		if err != nil || t.Year() < 1900 || t.After(s.now()) {
+			return "", Errorf(CodeInvalidArgument, "field %q: must be a past date as YYYY-MM-DD", f.Name)
+		}
+		return v, nil
+	case "phone", "email", "id_number":
+		norm, err := s.normalize(f.Type, v)
+		if err != nil {
+			return "", Errorf(CodeInvalidArgument, "field %q: not a valid %s", f.Name, strings.ReplaceAll(f.Type, "_", " "))
+		}
+		return norm, nil
+	}
+	return "", Errorf(CodeInternal, "field %q: unsupported type", f.Name)
+}
+
+// safeName returns a client-supplied field name fit to echo: field names are not personal data, but
+// anything that is not a plausible identifier is not repeated.
+func safeName(name string) string {
+	if len(name) > 64 {
+		return "(too long)"
+	}
+	for _, r := range name {
+		if !(r == '_' || r == '-' || r == ':' || unicode.IsLetter(r) || unicode.IsDigit(r)) || r > unicode.MaxASCII {
+			return "(not an identifier)"
+		}
+	}
+	return name
+}
+
+// parseFieldList validates a requested field list; empty means every schema field.
+func parseFieldList(schema *policies.Schema, requested []string) ([]string, error) {
+	if len(requested) == 0 {
+		all := schema.Fields()
+		out := make([]string, len(all))
+		for i, f := range all {
+			out[i] = f.Name
+		}
+		return out, nil
+	}
+	if len(requested) > maxFieldsPerRequest {
+		return nil, Errorf(CodeInvalidArgument, "too many fields")
+	}
+	seen := map[string]bool{}
+	out := make([]string, 0, len(requested))
+	for _, name := range requested {
+		if _, ok := schema.Field(name); !ok {
+			return nil, Errorf(CodeInvalidArgument, "unknown field %q", safeName(name))
+		}
+		if !seen[name] {
+			seen[name] = true
+			out = append(out, name)
+		}
+	}
+	return out, nil
+}
