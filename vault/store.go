@@ -58,7 +58,8 @@ type Store interface {
 	// in time, Commit returns ErrUnavailable and nothing of the change is visible.
 	Commit(ctx context.Context, change func(Tx) error, entry func(changeErr error) audit.Entry) (seq int64, err error)
 	// Subject reads a subject's record. ErrNotFound if it does not exist; an erased subject is returned with
-	// State == StateErased and no DEKs or fields.
+	// State == StateErased and no DEKs or fields. The record may be shared with a cache: callers must not
+	// modify its maps.
 	Subject(ctx context.Context, id string) (SubjectRecord, error)
 	// LookupIndex returns the ids of active subjects whose blind-index token for field equals token.
 	LookupIndex(ctx context.Context, field string, token []byte) ([]string, error)

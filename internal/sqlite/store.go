@@ -36,7 +36,10 @@ type Options struct {
 	MaxBatch int
 	// Readers is the size of the read connection pool. Default 8.
 	Readers int
-	Logger  *slog.Logger
+	// RecordCache is how many sealed subject records are cached in memory (ciphertexts only). Default
+	// 20,000; negative turns the cache off.
+	RecordCache int
+	Logger      *slog.Logger
 }
 
 // Store is the SQLite implementation of vault.Store.
@@ -53,9 +56,12 @@ type Store struct {
 	healthy  atomic.Bool
 	// head of the audit chain; touched only by the writer goroutine after Open.
 	checkpoints chan struct{}
-	headSeq     int64
-	headHash    string
-	metrics     Metrics
+	records     *recordCache
+	// prepared statements: modernc parses SQL on every unprepared call.
+	stmtSubject, stmtLookup, stmtAppend *sql.Stmt
+	headSeq                             int64
+	headHash                            string
+	metrics                             Metrics
 }
 
 // Metrics counts the writer's work; read them with Stats.
@@ -95,6 +101,13 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.RecordCache == 0 {
+		opts.RecordCache = 20_000
+	}
+	cache, err := newRecordCache(opts.RecordCache)
+	if err != nil {
+		return nil, err
+	}
 	w, err := sql.Open("sqlite", dsn(path, true))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
@@ -122,8 +135,13 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		maxBatch:    opts.MaxBatch,
 		log:         opts.Logger,
 		checkpoints: make(chan struct{}, 1),
+		records:     cache,
 	}
 	if err := s.loadHead(ctx); err != nil {
+		s.closeDBs()
+		return nil, err
+	}
+	if err := s.prepare(ctx); err != nil {
 		s.closeDBs()
 		return nil, err
 	}
@@ -131,6 +149,20 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	go s.writer()
 	go s.checkpointer()
 	return s, nil
+}
+
+func (s *Store) prepare(ctx context.Context) error {
+	var err error
+	if s.stmtSubject, err = s.read.PrepareContext(ctx, subjectQuery); err != nil {
+		return fmt.Errorf("prepare subject query: %w", err)
+	}
+	if s.stmtLookup, err = s.read.PrepareContext(ctx, lookupQuery); err != nil {
+		return fmt.Errorf("prepare lookup query: %w", err)
+	}
+	if s.stmtAppend, err = s.write.PrepareContext(ctx, appendQuery); err != nil {
+		return fmt.Errorf("prepare audit append: %w", err)
+	}
+	return nil
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {
@@ -197,6 +229,11 @@ func (s *Store) Close() error {
 }
 
 func (s *Store) closeDBs() error {
+	for _, st := range []*sql.Stmt{s.stmtSubject, s.stmtLookup, s.stmtAppend} {
+		if st != nil {
+			st.Close()
+		}
+	}
 	return errors.Join(s.read.Close(), s.write.Close())
 }
 
@@ -228,67 +265,99 @@ func parseTime(s string) time.Time {
 	return t
 }
 
+// subjectQuery reads a subject, its DEKs and its sealed fields in one statement — so in one snapshot,
+// without an explicit transaction — tagged by row kind: 0 subject, 1 DEK, 2 field.
+const subjectQuery = `
+SELECT 0, state, source, created_at, updated_at, NULL FROM subjects WHERE id = ?1
+UNION ALL
+SELECT 1, class, version, kek_version, wrapped, NULL FROM deks WHERE subject_id = ?1
+UNION ALL
+SELECT 2, name, class, dek_version, value, updated_at FROM fields WHERE subject_id = ?1`
+
 // Subject implements vault.Store.
 func (s *Store) Subject(ctx context.Context, id string) (vault.SubjectRecord, error) {
-	conn, err := s.read.Conn(ctx)
-	if err != nil {
-		return vault.SubjectRecord{}, err
+	if rec, ok := s.records.get(id); ok {
+		return rec, nil
 	}
-	defer conn.Close()
-	// One read transaction so the subject, its keys and its fields come from the same snapshot.
-	if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
-		return vault.SubjectRecord{}, err
+	gen := s.records.generation()
+	rec, err := s.readSubject(ctx, id)
+	if err == nil {
+		s.records.add(id, rec, gen)
 	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
-	rec := vault.SubjectRecord{ID: id}
-	var created, updated string
-	err = conn.QueryRowContext(ctx, `SELECT state, source, created_at, updated_at FROM subjects WHERE id = ?`, id).
-		Scan(&rec.State, &rec.Source, &created, &updated)
-	if errors.Is(err, sql.ErrNoRows) {
-		return vault.SubjectRecord{}, vault.ErrNotFound
-	}
-	if err != nil {
-		return vault.SubjectRecord{}, err
-	}
-	rec.CreatedAt, rec.UpdatedAt = parseTime(created), parseTime(updated)
-	rec.DEKs = map[string]vault.DEK{}
-	rows, err := conn.QueryContext(ctx, `SELECT class, version, kek_version, wrapped FROM deks WHERE subject_id = ? ORDER BY version`, id)
-	if err != nil {
-		return vault.SubjectRecord{}, err
-	}
-	for rows.Next() {
-		d := vault.DEK{Subject: id}
-		if err := rows.Scan(&d.Class, &d.Version, &d.KEKVersion, &d.Wrapped); err != nil {
-			rows.Close()
-			return vault.SubjectRecord{}, err
-		}
-		rec.DEKs[d.Class] = d
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return vault.SubjectRecord{}, err
-	}
-	rec.Fields = map[string]vault.SealedField{}
-	rows, err = conn.QueryContext(ctx, `SELECT name, class, dek_version, value, updated_at FROM fields WHERE subject_id = ?`, id)
+	return rec, err
+}
+
+func (s *Store) readSubject(ctx context.Context, id string) (vault.SubjectRecord, error) {
+	rows, err := s.stmtSubject.QueryContext(ctx, id)
 	if err != nil {
 		return vault.SubjectRecord{}, err
 	}
 	defer rows.Close()
+	rec := vault.SubjectRecord{ID: id, DEKs: map[string]vault.DEK{}, Fields: map[string]vault.SealedField{}}
+	found := false
 	for rows.Next() {
-		var f vault.SealedField
-		var at string
-		if err := rows.Scan(&f.Name, &f.Class, &f.DEKVersion, &f.Value, &at); err != nil {
+		var kind int
+		var a string
+		var b, c, d, e any
+		if err := rows.Scan(&kind, &a, &b, &c, &d, &e); err != nil {
 			return vault.SubjectRecord{}, err
 		}
-		f.UpdatedAt = parseTime(at)
-		rec.Fields[f.Name] = f
+		switch kind {
+		case 0:
+			found = true
+			rec.State, rec.Source = a, asString(b)
+			rec.CreatedAt, rec.UpdatedAt = parseTime(asString(c)), parseTime(asString(d))
+		case 1:
+			dk := vault.DEK{Subject: id, Class: a, Version: uint32(asInt(b)), KEKVersion: uint32(asInt(c)), Wrapped: asBytes(d)}
+			if cur, ok := rec.DEKs[dk.Class]; !ok || dk.Version > cur.Version {
+				rec.DEKs[dk.Class] = dk
+			}
+		case 2:
+			rec.Fields[a] = vault.SealedField{Name: a, Class: asString(b), DEKVersion: uint32(asInt(c)), Value: asBytes(d), UpdatedAt: parseTime(asString(e))}
+		}
 	}
-	return rec, rows.Err()
+	if err := rows.Err(); err != nil {
+		return vault.SubjectRecord{}, err
+	}
+	if !found {
+		return vault.SubjectRecord{}, vault.ErrNotFound
+	}
+	return rec, nil
 }
+
+func asString(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case []byte:
+		return string(x)
+	}
+	return ""
+}
+
+func asInt(v any) int64 {
+	if x, ok := v.(int64); ok {
+		return x
+	}
+	return 0
+}
+
+func asBytes(v any) []byte {
+	switch x := v.(type) {
+	case []byte:
+		return append([]byte(nil), x...)
+	case string:
+		return []byte(x)
+	}
+	return nil
+}
+
+const lookupQuery = `SELECT b.subject_id FROM blind_index b JOIN subjects s ON s.id = b.subject_id
+	WHERE b.field = ? AND b.token = ? AND s.state = 'active' ORDER BY b.subject_id LIMIT 100`
 
 // LookupIndex implements vault.Store.
 func (s *Store) LookupIndex(ctx context.Context, field string, token []byte) ([]string, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT b.subject_id FROM blind_index b JOIN subjects s ON s.id = b.subject_id
-		WHERE b.field = ? AND b.token = ? AND s.state = 'active' ORDER BY b.subject_id LIMIT 100`, field, token)
+	rows, err := s.stmtLookup.QueryContext(ctx, field, token)
 	if err != nil {
 		return nil, err
 	}

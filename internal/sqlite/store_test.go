@@ -219,3 +219,57 @@ func BenchmarkCommitAuditOnly(b *testing.B) {
 		})
 	}
 }
+
+func TestRecordCacheNeverServesStaleRecords(t *testing.T) {
+	s := openTest(t, Options{})
+	create := func(tx vault.Tx) error {
+		if err := tx.CreateSubject("sub_c", "", time.Now()); err != nil {
+			return err
+		}
+		return tx.PutField("sub_c", vault.SealedField{Name: "name", Class: vault.ClassGeneral, DEKVersion: 1, Value: []byte("v0"), UpdatedAt: time.Now()})
+	}
+	if _, err := s.Commit(t.Context(), create, entry("subject.create")); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for r := 0; r < 4; r++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					if _, err := s.Subject(context.Background(), "sub_c"); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	for i := 1; i <= 50; i++ {
+		want := []byte("v" + strconv.Itoa(i))
+		if _, err := s.Commit(t.Context(), func(tx vault.Tx) error {
+			return tx.PutField("sub_c", vault.SealedField{Name: "name", Class: vault.ClassGeneral, DEKVersion: 1, Value: want, UpdatedAt: time.Now()})
+		}, entry("subject.update")); err != nil {
+			t.Fatal(err)
+		}
+		// Once Commit has returned, every read sees the new value.
+		rec, err := s.Subject(t.Context(), "sub_c")
+		if err != nil || string(rec.Fields["name"].Value) != string(want) {
+			t.Fatalf("after update %d: %q, %v", i, rec.Fields["name"].Value, err)
+		}
+	}
+	if _, err := s.Commit(t.Context(), func(tx vault.Tx) error { _, err := tx.Erase("sub_c", time.Now()); return err }, entry("subject.erase")); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := s.Subject(t.Context(), "sub_c")
+	if err != nil || rec.State != vault.StateErased || len(rec.Fields) != 0 {
+		t.Fatalf("after erase: %+v %v", rec, err)
+	}
+	close(stop)
+	wg.Wait()
+}

@@ -12,6 +12,9 @@ import (
 	"github.com/profilevault/profilevault/vault"
 )
 
+const appendQuery = `INSERT INTO audit_log (seq, ts, action, subject_ref, actor, purpose, decision, entry, hash)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
 // op is one unit of work for the writer: an optional change and the audit entry that records it.
 type op struct {
 	change    func(vault.Tx) error
@@ -100,6 +103,7 @@ func (s *Store) commitBatch(batch []*op) {
 	results := make([]result, len(batch))
 	seq, head := s.headSeq, s.headHash
 	erased := false
+	touched := map[string]struct{}{}
 	err := func() error {
 		ctx := context.Background()
 		tx, err := s.write.BeginTx(ctx, nil)
@@ -107,7 +111,8 @@ func (s *Store) commitBatch(batch []*op) {
 			return err
 		}
 		defer tx.Rollback()
-		t := &txn{ctx: ctx, tx: tx}
+		t := &txn{ctx: ctx, tx: tx, touched: touched}
+		appendStmt := tx.StmtContext(ctx, s.stmtAppend)
 		for i, o := range batch {
 			if o.abandoned.Load() {
 				results[i].err = vault.ErrUnavailable
@@ -139,8 +144,7 @@ func (s *Store) commitBatch(batch []*op) {
 			if actor == "" {
 				actor = e.Actor.Pseudonym
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO audit_log (seq, ts, action, subject_ref, actor, purpose, decision, entry, hash)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.Seq, formatTime(e.TS), e.Action, e.SubjectRef, actor, e.Purpose,
+			if _, err := appendStmt.ExecContext(ctx, e.Seq, formatTime(e.TS), e.Action, e.SubjectRef, actor, e.Purpose,
 				string(e.Decision), canon, hash); err != nil {
 				return fmt.Errorf("append audit entry: %w", err)
 			}
@@ -150,6 +154,8 @@ func (s *Store) commitBatch(batch []*op) {
 		erased = t.erased
 		return tx.Commit()
 	}()
+	// Drop every touched record from the cache before anyone learns of the commit (or its failure).
+	s.records.invalidate(touched)
 	s.metrics.Batches.Add(1)
 	s.metrics.Ops.Add(int64(len(batch)))
 	if err != nil {
@@ -186,10 +192,13 @@ func safeChange(change func(vault.Tx) error, t *txn) (err error) {
 
 // txn implements vault.Tx on the writer's transaction.
 type txn struct {
-	ctx    context.Context
-	tx     *sql.Tx
-	erased bool
+	ctx     context.Context
+	tx      *sql.Tx
+	erased  bool
+	touched map[string]struct{} // subjects whose cached records must be dropped after commit
 }
+
+func (t *txn) touch(subject string) { t.touched[subject] = struct{}{} }
 
 var _ vault.Tx = (*txn)(nil)
 
@@ -199,6 +208,7 @@ func (t *txn) exec(q string, args ...any) error {
 }
 
 func (t *txn) CreateSubject(id, source string, at time.Time) error {
+	t.touch(id)
 	ts := formatTime(at)
 	return t.exec(`INSERT INTO subjects (id, state, source, created_at, updated_at) VALUES (?, 'active', ?, ?, ?)`, id, source, ts, ts)
 }
@@ -223,11 +233,13 @@ func (t *txn) DEK(subject, class string) (vault.DEK, error) {
 }
 
 func (t *txn) PutDEK(d vault.DEK) error {
+	t.touch(d.Subject)
 	return t.exec(`INSERT OR REPLACE INTO deks (subject_id, class, version, kek_version, wrapped, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 		d.Subject, d.Class, d.Version, d.KEKVersion, d.Wrapped, formatTime(time.Now()))
 }
 
 func (t *txn) RewrapDEK(d vault.DEK, from uint32) (bool, error) {
+	t.touch(d.Subject)
 	r, err := t.tx.ExecContext(t.ctx, `UPDATE deks SET kek_version = ?, wrapped = ? WHERE subject_id = ? AND class = ? AND version = ? AND kek_version = ?`,
 		d.KEKVersion, d.Wrapped, d.Subject, d.Class, d.Version, from)
 	if err != nil {
@@ -238,11 +250,13 @@ func (t *txn) RewrapDEK(d vault.DEK, from uint32) (bool, error) {
 }
 
 func (t *txn) PutField(subject string, f vault.SealedField) error {
+	t.touch(subject)
 	return t.exec(`INSERT OR REPLACE INTO fields (subject_id, name, class, dek_version, value, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
 		subject, f.Name, f.Class, f.DEKVersion, f.Value, formatTime(f.UpdatedAt))
 }
 
 func (t *txn) DeleteField(subject, name string) error {
+	t.touch(subject)
 	return t.exec(`DELETE FROM fields WHERE subject_id = ? AND name = ?`, subject, name)
 }
 
@@ -257,12 +271,14 @@ func (t *txn) SetIndex(field, subject string, token []byte) error {
 }
 
 func (t *txn) Touch(subject string, at time.Time) error {
+	t.touch(subject)
 	return t.exec(`UPDATE subjects SET updated_at = ? WHERE id = ?`, formatTime(at), subject)
 }
 
 // Erase destroys the keys first, then the ciphertexts and index entries (secure_delete overwrites the
 // freed pages), and leaves a tombstone so the id is never reused and reads answer 404.
 func (t *txn) Erase(subject string, at time.Time) ([]string, error) {
+	t.touch(subject)
 	rows, err := t.tx.QueryContext(t.ctx, `SELECT DISTINCT class FROM deks WHERE subject_id = ? ORDER BY class`, subject)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,150 @@
+package vault_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/profilevault/profilevault/internal/keys"
+	"github.com/profilevault/profilevault/internal/sqlite"
+	"github.com/profilevault/profilevault/policies"
+	"github.com/profilevault/profilevault/vault"
+)
+
+// newService builds the enforcement point on a real SQLite file, a real key ring and the built-in policy.
+func newService(t testing.TB, lookupsPerSecond float64) (*vault.Service, *sqlite.Store) {
+	t.Helper()
+	dir := t.TempDir()
+	store, err := sqlite.Open(context.Background(), filepath.Join(dir, "vault.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	ring, _, err := keys.LoadOrCreateRing(filepath.Join(dir, "kek.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	crypto, err := keys.NewVaultCrypto(ring, 10_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, err := policies.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := vault.New(vault.Config{Store: store, Crypto: crypto, Normalize: keys.Normalize, Policy: pol,
+		LookupsPerSecond: lookupsPerSecond, LookupBurst: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc, store
+}
+
+func str(s string) *string { return &s }
+
+var (
+	steward = vault.Access{Caller: vault.Caller{Subject: "st", Roles: []string{"data_steward"}}, Purpose: "account_management"}
+	agent   = vault.Access{Caller: vault.Caller{Subject: "cs", Roles: []string{"customer_service"}}, Purpose: "customer_service"}
+)
+
+func profile() map[string]*string {
+	return map[string]*string{
+		"name": str("王芳"), "gender": str("female"), "birth_date": str("1990-04-01"), "phone": str("+8613800001234"),
+		"email": str("wang.fang@example.cn"), "province": str("浙江"), "city": str("杭州"), "district": str("西湖区"),
+		"address_line": str("文三路99号"), "occupation": str("teacher"), "industry": str("education"),
+	}
+}
+
+func TestDecisionsAreRecorded(t *testing.T) {
+	svc, store := newService(t, 1000)
+	ctx := t.Context()
+	c, err := svc.Create(ctx, steward, vault.NewSubject{Fields: profile()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := svc.Read(ctx, agent, c.ID, []string{"name", "phone"})
+	if err != nil || len(full.Fields) != 2 || len(full.Withheld) != 0 {
+		t.Fatalf("allow: %+v %v", full, err)
+	}
+	part, err := svc.Read(ctx, agent, c.ID, []string{"name", "occupation"})
+	if err != nil || len(part.Fields) != 1 || part.Withheld[0].Field != "occupation" {
+		t.Fatalf("partial: %+v %v", part, err)
+	}
+	mk := vault.Access{Caller: vault.Caller{Subject: "mk", Roles: []string{"marketing"}}, Purpose: "marketing"}
+	none, err := svc.Read(ctx, mk, c.ID, []string{"phone"})
+	if err != nil || len(none.Fields) != 0 || none.Withheld[0].Reason != vault.ReasonConsentRequired {
+		t.Fatalf("deny: %+v %v", none, err)
+	}
+	if n, _ := store.CountRows(ctx, "audit_log"); n != 4 {
+		t.Fatalf("%d audit entries, want 4 (create + 3 reads)", n)
+	}
+	// A data-subject token never reaches staff operations, even with a purpose its role has.
+	self := vault.Access{Caller: vault.Caller{Subject: c.ID, Roles: []string{"subject"}}, Purpose: "data_subject_request"}
+	_, err = svc.Read(ctx, self, c.ID, nil)
+	if vault.ErrorCode(err) != vault.CodePermissionDenied || vault.AuditSeqOf(err) != 5 {
+		t.Fatalf("subject on a staff route: %v (audit seq %d)", err, vault.AuditSeqOf(err))
+	}
+}
+
+func TestClockIsInjected(t *testing.T) {
+	svc, _ := newService(t, 1000)
+	_, err := svc.Create(t.Context(), steward, vault.NewSubject{Fields: map[string]*string{"birth_date": str(time.Now().AddDate(0, 0, 2).Format(time.DateOnly))}})
+	if vault.ErrorCode(err) != vault.CodeInvalidArgument {
+		t.Fatalf("birth date in the future accepted: %v", err)
+	}
+}
+
+// BenchmarkLookup is a blind-index lookup through the enforcement point: normalise, HMAC token, indexed
+// SQLite query, durable audit entry.
+func BenchmarkLookup(b *testing.B) {
+	svc, _ := newService(b, 1e9)
+	ctx := context.Background()
+	for i := 0; i < 1000; i++ {
+		p := profile()
+		p["phone"] = str("+86139" + pad8(i))
+		if _, err := svc.Create(ctx, steward, vault.NewSubject{Fields: p}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetParallelism(32)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			res, err := svc.Lookup(ctx, steward, "phone", "139 "+pad8(i%1000))
+			if err != nil || len(res.IDs) != 1 {
+				b.Fatalf("lookup: %v %v", res, err)
+			}
+			i++
+		}
+	})
+}
+
+// BenchmarkRead is GET /v1/subjects/{id} without HTTP: policy, basis, durable audit entry, 9 fields opened.
+func BenchmarkRead(b *testing.B) {
+	svc, _ := newService(b, 1)
+	ctx := context.Background()
+	var ids []string
+	for i := 0; i < 200; i++ {
+		c, err := svc.Create(ctx, steward, vault.NewSubject{Fields: profile()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids = append(ids, c.ID)
+	}
+	b.SetParallelism(32)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			if _, err := svc.Read(ctx, agent, ids[i%len(ids)], nil); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+}
+
+func pad8(i int) string { return fmt.Sprintf("%08d", i) }
