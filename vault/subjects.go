@@ -95,6 +95,18 @@ func plausibleID(id string) bool {
 	return true
 }
 
+// beginStaff starts the audit entry of a staff operation on fields and refuses (audited) a data-subject
+// token, which reaches its own data through /v1/me only.
+func (s *Service) beginStaff(ctx context.Context, a Access, pol *policies.Set, action, id string, fields []string) (audit.Entry, error) {
+	e := s.newEntry(a, pol, action, id)
+	e.FieldsRequested = fields
+	e.Categories = categoriesOf(pol.Schema(), fields)
+	if cerr := staffOnly(a); cerr != nil {
+		return e, s.deny(ctx, e, statusForbidden, reasonNoPolicy, cerr)
+	}
+	return e, nil
+}
+
 // staffOnly refuses data-subject tokens on staff routes: a subject reaches their own data through /v1/me.
 func staffOnly(a Access) *Error {
 	for _, r := range a.Caller.Roles {
@@ -120,11 +132,9 @@ func (s *Service) Create(ctx context.Context, a Access, in NewSubject) (Created,
 		return Created{}, Errorf(CodeInvalidArgument, "source or external_id too long or not valid text")
 	}
 	id := NewSubjectID()
-	e := s.newEntry(a, pol, ActionSubjectCreate, id)
-	e.FieldsRequested = names
-	e.Categories = categoriesOf(schema, names)
-	if cerr := staffOnly(a); cerr != nil {
-		return Created{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy, cerr)
+	e, err := s.beginStaff(ctx, a, pol, ActionSubjectCreate, id, names)
+	if err != nil {
+		return Created{}, err
 	}
 	if !pol.Allowed(a.Caller.Roles, a.Purpose, "subjects", "create") || !s.mayWriteAll(pol, a, names) {
 		return Created{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy,
@@ -246,11 +256,9 @@ func (s *Service) Read(ctx context.Context, a Access, id string, requested []str
 	if err != nil {
 		return View{}, err
 	}
-	e := s.newEntry(a, pol, ActionSubjectRead, id)
-	e.FieldsRequested = fields
-	e.Categories = categoriesOf(schema, fields)
-	if cerr := staffOnly(a); cerr != nil {
-		return View{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy, cerr)
+	e, err := s.beginStaff(ctx, a, pol, ActionSubjectRead, id, fields)
+	if err != nil {
+		return View{}, err
 	}
 	grants := pol.FieldGrants(a.Caller.Roles, a.Purpose, "read")
 	if len(grants) == 0 {
@@ -418,11 +426,9 @@ func (s *Service) Update(ctx context.Context, a Access, id string, in map[string
 	if err != nil {
 		return View{}, err
 	}
-	e := s.newEntry(a, pol, ActionSubjectUpdate, id)
-	e.FieldsRequested = fieldNames
-	e.Categories = categoriesOf(schema, fieldNames)
-	if cerr := staffOnly(a); cerr != nil {
-		return View{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy, cerr)
+	e, err := s.beginStaff(ctx, a, pol, ActionSubjectUpdate, id, fieldNames)
+	if err != nil {
+		return View{}, err
 	}
 	if !s.mayWriteAll(pol, a, fieldNames) {
 		return View{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy,
@@ -502,11 +508,9 @@ func (s *Service) Lookup(ctx context.Context, a Access, field, value string) (Lo
 	if err != nil {
 		return LookupResult{}, err
 	}
-	e := s.newEntry(a, pol, ActionSubjectLookup, "")
-	e.FieldsRequested = []string{field}
-	e.Categories = []string{f.Category}
-	if cerr := staffOnly(a); cerr != nil {
-		return LookupResult{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy, cerr)
+	e, err := s.beginStaff(ctx, a, pol, ActionSubjectLookup, "", []string{field})
+	if err != nil {
+		return LookupResult{}, err
 	}
 	if !pol.Allowed(a.Caller.Roles, a.Purpose, "field:"+field, "lookup") {
 		return LookupResult{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy,
@@ -553,11 +557,10 @@ func (s *Service) Erase(ctx context.Context, a Access, id string) (Receipt, erro
 	if _, err := s.checkPurpose(pol, a); err != nil {
 		return Receipt{}, err
 	}
-	schema := pol.Schema()
-	e := s.newEntry(a, pol, ActionSubjectErase, id)
-	e.Categories = schema.Categories()
-	if cerr := staffOnly(a); cerr != nil {
-		return Receipt{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy, cerr)
+	e, err := s.beginStaff(ctx, a, pol, ActionSubjectErase, id, nil)
+	e.Categories = pol.Schema().Categories()
+	if err != nil {
+		return Receipt{}, err
 	}
 	if !pol.Allowed(a.Caller.Roles, a.Purpose, "subjects", "erase") {
 		return Receipt{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy,

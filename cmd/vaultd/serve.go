@@ -126,6 +126,11 @@ func runDemo(ctx context.Context, a *app.App, n int, seed uint64, addr string, s
 		return nil
 	}
 	id := ids[0]
+	subjectToken, err := a.Mint(id, []string{vault.RoleSubject}, "", 12*time.Hour)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "  export SUBJECT_TOKEN=%s   # data subject %s (role subject: only their own data, via /v1/me)\n", subjectToken, id)
 	fmt.Fprintf(stdout, `
 Try (subject %[2]s):
   # customer service sees contact details in full for its purpose

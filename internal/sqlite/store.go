@@ -357,20 +357,7 @@ const lookupQuery = `SELECT b.subject_id FROM blind_index b JOIN subjects s ON s
 
 // LookupIndex implements vault.Store.
 func (s *Store) LookupIndex(ctx context.Context, field string, token []byte) ([]string, error) {
-	rows, err := s.stmtLookup.QueryContext(ctx, field, token)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return scanIDs(s.stmtLookup.QueryContext(ctx, field, token))
 }
 
 // DEKs implements vault.Store. It reads in pages so it never holds a long read transaction.
@@ -435,7 +422,11 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 // ActiveSubjectIDs returns up to limit ids of active subjects in creation order (for the demo's examples;
 // ids are random and carry no personal data).
 func (s *Store) ActiveSubjectIDs(ctx context.Context, limit int) ([]string, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT id FROM subjects WHERE state = 'active' ORDER BY created_at, id LIMIT ?`, limit)
+	return scanIDs(s.read.QueryContext(ctx, `SELECT id FROM subjects WHERE state = 'active' ORDER BY created_at, id LIMIT ?`, limit))
+}
+
+// scanIDs collects a single text column.
+func scanIDs(rows *sql.Rows, err error) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
