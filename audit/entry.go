@@ -11,6 +11,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"strconv"
 	"time"
 )
 
@@ -74,12 +76,27 @@ type Entry struct {
 	PolicyHash        string    `json:"policy_hash"`
 	ClientRef         string    `json:"client_ref,omitempty"`
 	PrevHash          string    `json:"prev_hash"`
+	// Note is free text (a justification) sealed by the vault; it is stored beside the entry, never in it.
+	// Only its hash (JustificationHash) is part of the canonical entry.
+	Note []byte `json:"-"`
 }
 
 // Canonical returns the deterministic encoding of e that is hashed into the chain: compact JSON in field
-// order, times in UTC with nanoseconds, nil slices encoded as empty arrays.
+// order, times in UTC with nanoseconds, nil slices encoded as empty arrays. seq comes first and prev_hash
+// last, so Canonical == Assemble(e.Seq, e.Body(), e.PrevHash).
 func (e Entry) Canonical() ([]byte, error) {
+	body, err := e.Body()
+	if err != nil {
+		return nil, err
+	}
+	return Assemble(e.Seq, body, e.PrevHash), nil
+}
+
+// Body is the canonical encoding without its first member (seq) and last member (prev_hash), which only the
+// single writer knows. Requests encode their own bodies concurrently; the writer just splices.
+func (e Entry) Body() ([]byte, error) {
 	c := e
+	c.Seq, c.PrevHash = 0, ""
 	c.TS = e.TS.UTC()
 	c.Actor.Roles = nonNil(e.Actor.Roles)
 	c.Categories = nonNil(e.Categories)
@@ -93,17 +110,33 @@ func (e Entry) Canonical() ([]byte, error) {
 	if err := enc.Encode(c); err != nil {
 		return nil, err
 	}
-	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+	b := bytes.TrimRight(buf.Bytes(), "\n")
+	const head, tail = `{"seq":0,`, `,"prev_hash":""}`
+	if !bytes.HasPrefix(b, []byte(head)) || !bytes.HasSuffix(b, []byte(tail)) {
+		return nil, errors.New("audit: unexpected canonical layout")
+	}
+	return b[len(head) : len(b)-len(tail)], nil
+}
+
+// Assemble builds canonical bytes from a body and the two members the writer assigns.
+func Assemble(seq int64, body []byte, prevHash string) []byte {
+	out := make([]byte, 0, len(body)+len(prevHash)+40)
+	out = append(out, `{"seq":`...)
+	out = strconv.AppendInt(out, seq, 10)
+	out = append(out, ',')
+	out = append(out, body...)
+	out = append(out, `,"prev_hash":"`...)
+	out = append(out, prevHash...)
+	return append(out, `"}`...)
 }
 
 // GenesisHash is the PrevHash of the first entry.
 const GenesisHash = "0000000000000000000000000000000000000000000000000000000000000000"
 
-// ChainHash returns the hash that links an entry to the next one: SHA-256 over the canonical bytes, which
-// already include the previous entry's hash.
+// ChainHash returns the hex hash that links an entry to the next one: its Merkle leaf hash, SHA-256 over
+// 0x00 and the canonical bytes, which already include the previous entry's hash.
 func ChainHash(canonical []byte) string {
-	sum := sha256.Sum256(canonical)
-	return hex.EncodeToString(sum[:])
+	return HexHash(LeafHash(canonical))
 }
 
 // HashText returns the hex SHA-256 of free text (a justification) so the entry can commit to it without

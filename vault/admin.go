@@ -12,7 +12,7 @@ import (
 // policy. The swap is audited; requests already in flight finish under the policy they started with.
 func (s *Service) ReloadPolicy(ctx context.Context, a Access, next *policies.Set) (int64, error) {
 	cur := s.Policy()
-	e := s.newEntry(a, cur, ActionPolicyReload, "")
+	e := s.newEntry(ctx, a, cur, ActionPolicyReload, "")
 	if !cur.Allowed(a.Caller.Roles, policies.NoPurpose, "policies", "reload") {
 		return 0, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "only admin may reload policy"))
 	}
@@ -51,7 +51,7 @@ const rewrapBatch = 500
 // uses any more. Field ciphertexts are untouched.
 func (s *Service) RotateKeys(ctx context.Context, a Access, rot KeyRotator) (RotationResult, error) {
 	pol := s.Policy()
-	e := s.newEntry(a, pol, ActionKeyRotate, "")
+	e := s.newEntry(ctx, a, pol, ActionKeyRotate, "")
 	if !pol.Allowed(a.Caller.Roles, policies.NoPurpose, "keys", "rotate") {
 		return RotationResult{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "only admin may rotate keys"))
 	}
@@ -127,7 +127,7 @@ func (s *Service) RotateKeys(ctx context.Context, a Access, rot KeyRotator) (Rot
 // token contents, only a short reason class and the keyed hash of the client address.
 func (s *Service) RecordAuthFailure(ctx context.Context, requestID, clientAddr, reason string) (int64, error) {
 	pol := s.Policy()
-	e := s.newEntry(Access{RequestID: requestID, ClientAddr: clientAddr}, pol, ActionAuthFailure, "")
+	e := s.newEntry(ctx, Access{RequestID: requestID, ClientAddr: clientAddr}, pol, ActionAuthFailure, "")
 	e.Decision, e.Status, e.Reason = audit.Deny, statusUnauthorized, reason
 	seq, err := s.store.Commit(ctx, nil, func(error) audit.Entry { return e })
 	if err != nil {

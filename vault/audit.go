@@ -2,7 +2,8 @@ package vault
 
 import (
 	"context"
-
+	"crypto/rand"
+	"encoding/hex"
 	"sort"
 
 	"github.com/profilevault/profilevault/audit"
@@ -12,7 +13,7 @@ import (
 // newEntry starts the audit entry of one access. It never copies a personal data value: the subject is a
 // keyed pseudonym, a data subject acting on their own data appears as their pseudonym, the justification
 // only as a hash and the client address as a keyed hash.
-func (s *Service) newEntry(a Access, pol *policies.Set, action, subjectID string) audit.Entry {
+func (s *Service) newEntry(ctx context.Context, a Access, pol *policies.Set, action, subjectID string) audit.Entry {
 	e := audit.Entry{
 		TS:                s.now().UTC(),
 		RequestID:         a.RequestID,
@@ -27,17 +28,54 @@ func (s *Service) newEntry(a Access, pol *policies.Set, action, subjectID string
 		},
 	}
 	if a.Caller.IsDataSubject() {
-		e.Actor.Pseudonym = s.crypto.Pseudonym(a.Caller.Subject)
+		e.Actor.Pseudonym = s.SubjectRef(ctx, a.Caller.Subject)
 	} else {
 		e.Actor.Sub = a.Caller.Subject
 	}
 	if subjectID != "" {
-		e.SubjectRef = s.crypto.Pseudonym(subjectID)
+		e.SubjectRef = s.SubjectRef(ctx, subjectID)
+	}
+	if a.Justification != "" {
+		// Free text stays out of the leaf: sealed beside the entry, bound to its hash.
+		if sealed, err := s.crypto.SealNote([]byte(a.Justification), []byte(e.JustificationHash)); err == nil {
+			e.Note = sealed
+		} else {
+			s.log.Error("sealing a justification failed; only its hash is kept", "err", err)
+		}
 	}
 	if a.ClientAddr != "" {
 		e.ClientRef = s.crypto.Pseudonym("client-address:" + a.ClientAddr)
 	}
 	return e
+}
+
+// SubjectRef is the audit pseudonym of a subject id: an HMAC keyed by the vault's pseudonym key over the
+// subject's own random salt and id. A compliance officer filters by subject id and the server derives the
+// reference; when the subject is erased the salt is destroyed with the DEK, so nobody can derive it again
+// and the subject's old entries become unlinkable while the chain stays intact. Ids without a salt
+// (unknown or erased subjects) get a pseudonym of the bare id, so attempts on them are still grouped.
+func (s *Service) SubjectRef(ctx context.Context, id string) string {
+	if plausibleID(id) {
+		if rec, err := s.store.Subject(ctx, id); err == nil && rec.State == StateActive && len(rec.RefSalt) > 0 {
+			return refFor(s.crypto, id, rec.RefSalt)
+		}
+	}
+	return refFor(s.crypto, id, nil)
+}
+
+func refFor(c Crypto, id string, salt []byte) string {
+	if len(salt) == 0 {
+		return c.Pseudonym("subject-without-salt:" + id)
+	}
+	return c.Pseudonym("subject:" + hex.EncodeToString(salt) + ":" + id)
+}
+
+func newRefSalt() []byte {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		panic("crypto/rand failed: " + err.Error())
+	}
+	return b
 }
 
 // deny records a refused access durably and returns the client error carrying the entry's sequence number.

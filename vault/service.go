@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/profilevault/profilevault/audit"
 	"github.com/profilevault/profilevault/policies"
 )
 
@@ -29,8 +30,11 @@ type Crypto interface {
 	Forget(subject string)
 	// BlindToken is the deterministic search token of a normalised value of field.
 	BlindToken(field, normalized string) []byte
-	// Pseudonym is the keyed pseudonym of a subject id (or another identifier) used in the audit trail.
+	// Pseudonym is the keyed pseudonym of an identifier, used in the audit trail.
 	Pseudonym(id string) string
+	// SealNote encrypts free text kept beside an audit entry, bound to ad; OpenNote reverses it.
+	SealNote(plaintext, ad []byte) ([]byte, error)
+	OpenNote(sealed, ad []byte) ([]byte, error)
 }
 
 // Normalizer returns the canonical form of a value of a typed field (E.164 phones, lower-case emails,
@@ -116,13 +120,17 @@ type Access struct {
 
 // Config holds the Service's dependencies.
 type Config struct {
-	Store     Store
-	Crypto    Crypto
-	Normalize Normalizer
-	Policy    *policies.Set
-	Basis     BasisChecker // default NoConsentRecords
-	Logger    *slog.Logger // default slog.Default()
-	Now       func() time.Time
+	Store Store
+	// Trail reads the audit trail for review, export, verification and proofs.
+	Trail audit.Store
+	// Checkpoints is the checkpoint signing key (only its verifier is used here).
+	Checkpoints *audit.Signer
+	Crypto      Crypto
+	Normalize   Normalizer
+	Policy      *policies.Set
+	Basis       BasisChecker // default NoConsentRecords
+	Logger      *slog.Logger // default slog.Default()
+	Now         func() time.Time
 	// LookupsPerSecond and LookupBurst rate-limit blind-index lookups per caller (phone numbers are a
 	// small space). Defaults 5/s with a burst of 50.
 	LookupsPerSecond float64
@@ -132,6 +140,8 @@ type Config struct {
 // Service is the enforcement point.
 type Service struct {
 	store     Store
+	trail     audit.Store
+	signer    *audit.Signer
 	crypto    Crypto
 	normalize Normalizer
 	basis     BasisChecker
@@ -143,11 +153,13 @@ type Service struct {
 
 // New builds a Service.
 func New(cfg Config) (*Service, error) {
-	if cfg.Store == nil || cfg.Crypto == nil || cfg.Policy == nil || cfg.Normalize == nil {
-		return nil, errors.New("vault: Store, Crypto, Normalize and Policy are required")
+	if cfg.Store == nil || cfg.Trail == nil || cfg.Checkpoints == nil || cfg.Crypto == nil || cfg.Policy == nil || cfg.Normalize == nil {
+		return nil, errors.New("vault: Store, Trail, Checkpoints, Crypto, Normalize and Policy are required")
 	}
 	s := &Service{
 		store:     cfg.Store,
+		trail:     cfg.Trail,
+		signer:    cfg.Checkpoints,
 		crypto:    cfg.Crypto,
 		normalize: cfg.Normalize,
 		basis:     cfg.Basis,

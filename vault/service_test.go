@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/profilevault/profilevault/audit"
 	"github.com/profilevault/profilevault/internal/keys"
 	"github.com/profilevault/profilevault/internal/sqlite"
 	"github.com/profilevault/profilevault/policies"
@@ -34,7 +35,15 @@ func newService(t testing.TB, lookupsPerSecond float64) (*vault.Service, *sqlite
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := vault.New(vault.Config{Store: store, Crypto: crypto, Normalize: keys.Normalize, Policy: pol,
+	skey, vkey, err := audit.GenerateSignerKey("test/audit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := audit.NewSigner(skey, vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := vault.New(vault.Config{Store: store, Trail: store, Checkpoints: signer, Crypto: crypto, Normalize: keys.Normalize, Policy: pol,
 		LookupsPerSecond: lookupsPerSecond, LookupBurst: 1 << 30})
 	if err != nil {
 		t.Fatal(err)

@@ -44,8 +44,11 @@ type SubjectRecord struct {
 	Source    string
 	CreatedAt time.Time
 	UpdatedAt time.Time
-	DEKs      map[string]DEK // by class (the current version)
-	Fields    map[string]SealedField
+	// RefSalt keys the subject's audit pseudonym; it is destroyed at erasure so that old entries can no
+	// longer be linked to the subject id.
+	RefSalt []byte
+	DEKs    map[string]DEK // by class (the current version)
+	Fields  map[string]SealedField
 }
 
 // Store persists subjects and the audit trail. Implementations serialise all writes through one writer that
@@ -69,8 +72,8 @@ type Store interface {
 
 // Tx is the view of the store inside the writer's transaction.
 type Tx interface {
-	// CreateSubject inserts a new active subject.
-	CreateSubject(id, source string, at time.Time) error
+	// CreateSubject inserts a new active subject with the salt of its audit pseudonym.
+	CreateSubject(id, source string, refSalt []byte, at time.Time) error
 	// SubjectState returns the subject's state; ErrNotFound if there is none.
 	SubjectState(id string) (string, error)
 	// DEK returns the subject's current DEK of class; ErrNotFound if none exists.

@@ -98,7 +98,7 @@ func plausibleID(id string) bool {
 // beginStaff starts the audit entry of a staff operation on fields and refuses (audited) a data-subject
 // token, which reaches its own data through /v1/me only.
 func (s *Service) beginStaff(ctx context.Context, a Access, pol *policies.Set, action, id string, fields []string) (audit.Entry, error) {
-	e := s.newEntry(a, pol, action, id)
+	e := s.newEntry(ctx, a, pol, action, id)
 	e.FieldsRequested = fields
 	e.Categories = categoriesOf(pol.Schema(), fields)
 	if cerr := staffOnly(a); cerr != nil {
@@ -132,7 +132,9 @@ func (s *Service) Create(ctx context.Context, a Access, in NewSubject) (Created,
 		return Created{}, Errorf(CodeInvalidArgument, "source or external_id too long or not valid text")
 	}
 	id := NewSubjectID()
+	salt := newRefSalt()
 	e, err := s.beginStaff(ctx, a, pol, ActionSubjectCreate, id, names)
+	e.SubjectRef = refFor(s.crypto, id, salt)
 	if err != nil {
 		return Created{}, err
 	}
@@ -143,7 +145,7 @@ func (s *Service) Create(ctx context.Context, a Access, in NewSubject) (Created,
 	now := s.now().UTC()
 	var extSealed []byte
 	seq, err := s.store.Commit(ctx, func(tx Tx) error {
-		if err := tx.CreateSubject(id, in.Source, now); err != nil {
+		if err := tx.CreateSubject(id, in.Source, salt, now); err != nil {
 			return err
 		}
 		d, err := s.crypto.NewDEK(id, ClassGeneral, 1)

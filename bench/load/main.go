@@ -26,8 +26,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gin-gonic/gin"
-
+	"github.com/profilevault/profilevault/bench/bare"
 	"github.com/profilevault/profilevault/internal/app"
 	"github.com/profilevault/profilevault/internal/synth"
 	"github.com/profilevault/profilevault/vault"
@@ -73,7 +72,7 @@ func run(duration, warmup time.Duration, conns, n int) error {
 		return err
 	}
 	defer stopVault()
-	bareURL, stopBare, err := listen(bareGin())
+	bareURL, stopBare, err := listen(bare.Handler())
 	if err != nil {
 		return err
 	}
@@ -136,21 +135,6 @@ func seed(ctx context.Context, a *app.App, n int) ([]string, error) {
 		return nil, err
 	}
 	return ids, nil
-}
-
-// bareGin answers the same route with a fixed JSON body of the same shape: the floor of what Gin costs.
-func bareGin() http.Handler {
-	gin.SetMode(gin.ReleaseMode)
-	r := gin.New()
-	body := map[string]any{"id": "", "purpose": "customer_service", "fields": map[string]string{
-		"name": "王芳", "phone": "+8613800001234", "email": "user000001@example.cn", "city": "杭州", "province": "浙江",
-		"district": "西湖区", "address_line": "人民路1号2栋303室", "gender": "female", "birth_date": "1990-04-01"},
-		"withheld": []map[string]string{{"field": "id_number", "reason": "not_permitted_for_purpose"}}, "audit_seq": 1}
-	r.GET("/v1/subjects/:id", func(c *gin.Context) {
-		c.Header("Cache-Control", "no-store")
-		c.JSON(http.StatusOK, body)
-	})
-	return r
 }
 
 func listen(h http.Handler) (string, func(), error) {

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,6 +31,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	addr := fs.String("addr", envOr(getenv, "VAULT_ADDR", "127.0.0.1:8080"), "listen address (VAULT_ADDR)")
 	subjects := fs.Int("subjects", 2000, "demo: number of synthetic subjects to seed into a new data dir")
 	seed := fs.Uint64("seed", 1, "demo: seed of the synthetic data")
+	cpuProfile := fs.String("cpuprofile", "", "diagnostics: write a CPU profile of the whole run to this file")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -37,6 +40,17 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	cfg.CommitTimeout = envDuration(getenv, "VAULT_COMMIT_TIMEOUT", 5*time.Second)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	a, err := app.Open(ctx, cfg)
 	if err != nil {
 		return err

@@ -10,9 +10,14 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/profilevault/profilevault/audit"
 	"github.com/profilevault/profilevault/internal/authn"
 	"github.com/profilevault/profilevault/internal/datadir"
 	"github.com/profilevault/profilevault/internal/httpapi"
@@ -27,12 +32,17 @@ type Config struct {
 	DataDir       string // default ./data
 	DB            string // "" or "sqlite" → DataDir/vault.db; postgres://… is refused for now
 	KEKFile       string // default DataDir/kek.json
+	AuditKeyFile  string // checkpoint signing key; default DataDir/audit-checkpoint.key
 	PolicyDir     string // "" → embedded policy files
 	JWTIssuer     string // default vaultd
 	JWTAudience   string // default profile-vault
 	JWTKeysFile   string // extra verification keys (external identity providers)
 	CommitTimeout time.Duration
-	Logger        *slog.Logger
+	// CheckpointEvery and CheckpointInterval set how often the audit trail is signed (defaults 1000
+	// entries, 10s).
+	CheckpointEvery    int64
+	CheckpointInterval time.Duration
+	Logger             *slog.Logger
 	// Notices receives one line per file created on first start (stderr in the CLI).
 	Notices io.Writer
 }
@@ -44,6 +54,7 @@ type App struct {
 	Store    *sqlite.Store
 	Ring     *keys.Ring
 	Crypto   *keys.VaultCrypto
+	Auditor  *audit.Signer
 	Signer   *authn.Signer
 	Verifier *authn.Verifier
 	Vault    *vault.Service
@@ -117,13 +128,24 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	if a.Verifier, err = authn.NewVerifier(ks, authn.Config{Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience}); err != nil {
 		return nil, err
 	}
+	auditKey := cfg.AuditKeyFile
+	if auditKey == "" {
+		auditKey = a.Dir.File(datadir.AuditKeyFile)
+	}
+	if a.Auditor, created, err = loadOrCreateAuditSigner(auditKey); err != nil {
+		return nil, fmt.Errorf("audit checkpoint key: %w", err)
+	}
+	if created {
+		fmt.Fprintf(cfg.Notices, "vaultd: created audit checkpoint signing key %s (mode 0600; verifier key in %s.pub)\n", auditKey, auditKey)
+	}
 	pol, err := policies.Load(cfg.PolicyDir)
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
 	dbPath := a.Dir.File(datadir.DatabaseFile)
 	_, statErr := os.Stat(dbPath)
-	if a.Store, err = sqlite.Open(ctx, dbPath, sqlite.Options{CommitTimeout: cfg.CommitTimeout, Logger: cfg.Logger}); err != nil {
+	if a.Store, err = sqlite.Open(ctx, dbPath, sqlite.Options{CommitTimeout: cfg.CommitTimeout, Logger: cfg.Logger, Signer: a.Auditor,
+		CheckpointEvery: cfg.CheckpointEvery, CheckpointInterval: cfg.CheckpointInterval}); err != nil {
 		return nil, err
 	}
 	if errors.Is(statErr, os.ErrNotExist) {
@@ -136,12 +158,41 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, err
 	}
 	if a.Vault, err = vault.New(vault.Config{
-		Store: a.Store, Crypto: a.Crypto, Normalize: keys.Normalize, Policy: pol, Logger: cfg.Logger,
+		Store: a.Store, Trail: a.Store, Checkpoints: a.Auditor, Crypto: a.Crypto, Normalize: keys.Normalize, Policy: pol, Logger: cfg.Logger,
 	}); err != nil {
 		return nil, err
 	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	st := a.Store.Stats()
+	for name, help := range map[string]string{
+		"vault_audit_entries_total":         "Audit entries appended.",
+		"vault_audit_commits_total":         "Group commits of the audit writer.",
+		"vault_audit_commit_failures_total": "Group commits that failed (their requests failed closed).",
+		"vault_audit_abandoned_total":       "Requests that gave up waiting for their audit entry (503).",
+		"vault_audit_commit_seconds_total":  "Time spent in group commits.",
+		"vault_audit_sync_seconds_total":    "Time spent in COMMIT (WAL write and fsync).",
+	} {
+		var f func() float64
+		switch name {
+		case "vault_audit_entries_total":
+			f = func() float64 { return float64(st.Ops.Load()) }
+		case "vault_audit_commits_total":
+			f = func() float64 { return float64(st.Batches.Load()) }
+		case "vault_audit_commit_failures_total":
+			f = func() float64 { return float64(st.Failures.Load()) }
+		case "vault_audit_abandoned_total":
+			f = func() float64 { return float64(st.Abandoned.Load()) }
+		case "vault_audit_commit_seconds_total":
+			f = func() float64 { return time.Duration(st.CommitNanos.Load()).Seconds() }
+		case "vault_audit_sync_seconds_total":
+			f = func() float64 { return time.Duration(st.SyncNanos.Load()).Seconds() }
+		}
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f))
+	}
 	if a.HTTP, err = httpapi.New(httpapi.Config{
-		Vault: a.Vault, Verifier: a.Verifier, Logger: cfg.Logger, Ready: a.Store.Ready,
+		Registry: reg,
+		Vault:    a.Vault, Verifier: a.Verifier, Logger: cfg.Logger, Ready: a.Store.Ready,
 		LoadPolicy: func() (*policies.Set, error) { return policies.Load(cfg.PolicyDir) },
 		Keys:       a.Crypto,
 	}); err != nil {
@@ -171,4 +222,19 @@ func (a *App) Close() error {
 // DemoSubjects returns a few active subject ids for printed examples.
 func (a *App) DemoSubjects(ctx context.Context, n int) ([]string, error) {
 	return a.Store.ActiveSubjectIDs(ctx, n)
+}
+
+// Trail is the audit trail opened read-only for offline commands.
+type Trail interface {
+	audit.Store
+	Close() error
+}
+
+// OpenTrail opens the audit trail in dataDir read-only (no lock: it works beside a running server).
+func OpenTrail(dataDir string) (Trail, error) {
+	path := filepath.Join(dataDir, datadir.DatabaseFile)
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("no database at %s", path)
+	}
+	return sqlite.OpenTrail(path)
 }

@@ -16,6 +16,7 @@ const (
 	KEKFile      = "kek.json"
 	JWTKeyFile   = "jwt-signing-key.pem"
 	LockFile     = "vault.lock"
+	AuditKeyFile = "audit-checkpoint.key"
 )
 
 // ErrLocked means another process (usually a running `vaultd serve`) holds the directory.

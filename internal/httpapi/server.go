@@ -124,6 +124,12 @@ func (s *Server) routes() *gin.Engine {
 	subjects.PATCH("/:id", s.updateSubject)
 	subjects.DELETE("/:id", s.eraseSubject)
 
+	v1.GET("/audit/events", s.requirePurpose, s.auditEvents)
+	v1.GET("/audit/export", s.requirePurpose, s.auditExport)
+	v1.GET("/audit/verify", s.auditVerify)
+	v1.GET("/audit/checkpoint", s.auditCheckpoint)
+	v1.GET("/audit/proof/:seq", s.auditProof)
+
 	v1.GET("/policies", s.getPolicies)
 	v1.GET("/policies/matrix", s.getPolicyMatrix)
 	v1.POST("/policies/reload", s.reloadPolicies)

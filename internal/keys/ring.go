@@ -54,6 +54,7 @@ type Ring struct {
 	// formatted Ring value shows addresses, not bytes.
 	index  *BlindIndex
 	pseudo *Pseudonymizer
+	notes  *NoteSealer
 	now    func() time.Time
 }
 
@@ -253,7 +254,11 @@ func (r *Ring) initDerived(indexKey, pseudonymKey []byte) error {
 	if err != nil {
 		return err
 	}
-	r.index, r.pseudo = b, p
+	n, err := newNoteSealer(indexKey)
+	if err != nil {
+		return err
+	}
+	r.index, r.pseudo, r.notes = b, p, n
 	return nil
 }
 
@@ -495,6 +500,9 @@ func (r *Ring) BlindIndex() *BlindIndex { return r.index }
 // Pseudonymizer returns the ring's pseudonym generator for audit subject references. Its key
 // derives from the pseudonym root key, which KEK rotation never changes.
 func (r *Ring) Pseudonymizer() *Pseudonymizer { return r.pseudo }
+
+// NoteSealer returns the sealer of audit notes (justifications), keyed independently of KEK rotation.
+func (r *Ring) NoteSealer() *NoteSealer { return r.notes }
 
 // describe is the redacted description shared by String, GoString and Format.
 func (r *Ring) describe() string {

@@ -65,6 +65,16 @@ func (c *VaultCrypto) BlindToken(field, normalized string) []byte {
 // Pseudonym implements vault.Crypto.
 func (c *VaultCrypto) Pseudonym(id string) string { return c.pseud.Pseudonym(id) }
 
+// SealNote implements vault.Crypto.
+func (c *VaultCrypto) SealNote(plaintext, ad []byte) ([]byte, error) {
+	return c.ring.NoteSealer().Seal(plaintext, ad)
+}
+
+// OpenNote implements vault.Crypto.
+func (c *VaultCrypto) OpenNote(sealed, ad []byte) ([]byte, error) {
+	return c.ring.NoteSealer().Open(sealed, ad)
+}
+
 // Rotate implements vault.KeyRotator.
 func (c *VaultCrypto) Rotate() (uint32, error) { return c.ring.Rotate() }
 

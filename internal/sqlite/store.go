@@ -15,9 +15,11 @@ import (
 	"log/slog"
 	"net/url"
 	"sort"
+	"strings"
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/mod/sumdb/tlog"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/profilevault/profilevault/audit"
@@ -36,6 +38,12 @@ type Options struct {
 	MaxBatch int
 	// Readers is the size of the read connection pool. Default 8.
 	Readers int
+	// Signer signs checkpoints; nil disables them (tests of the store alone).
+	Signer *audit.Signer
+	// CheckpointEvery signs a checkpoint after this many entries (default 1000), and CheckpointInterval
+	// after this long when entries arrived since the last one (default 10s).
+	CheckpointEvery    int64
+	CheckpointInterval time.Duration
 	// RecordCache is how many sealed subject records are cached in memory (ciphertexts only). Default
 	// 20,000; negative turns the cache off.
 	RecordCache int
@@ -44,9 +52,11 @@ type Options struct {
 
 // Store is the SQLite implementation of vault.Store.
 type Store struct {
+	*Trail
 	path     string
 	write    *sql.DB
 	read     *sql.DB
+	ckpt     *sql.DB // one connection for WAL checkpoints
 	ops      chan *op
 	stop     chan struct{}
 	stopped  chan struct{}
@@ -58,14 +68,26 @@ type Store struct {
 	checkpoints chan struct{}
 	records     *recordCache
 	// prepared statements: modernc parses SQL on every unprepared call.
-	stmtSubject, stmtLookup, stmtAppend *sql.Stmt
-	headSeq                             int64
-	headHash                            string
-	metrics                             Metrics
+	stmtSubject, stmtLookup *sql.Stmt
+	// Merkle frontier and checkpoint state; touched only by the writer goroutine after Open.
+	frontier   audit.Frontier
+	signer     *audit.Signer
+	cpEvery    int64
+	cpInterval time.Duration
+	lastCPSize int64
+	lastCPTime time.Time
+	latestCP   atomic.Pointer[audit.StoredCheckpoint]
+	headSeq    int64
+	headHash   string
+	metrics    Metrics
 }
 
 // Metrics counts the writer's work; read them with Stats.
 type Metrics struct {
+	// CommitNanos is the total time spent in group commits (statements, COMMIT and its fsync).
+	CommitNanos atomic.Int64
+	// SyncNanos is the part of it spent in COMMIT.
+	SyncNanos atomic.Int64
 	Batches   atomic.Int64
 	Ops       atomic.Int64
 	Failures  atomic.Int64
@@ -101,6 +123,12 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.CheckpointEvery <= 0 {
+		opts.CheckpointEvery = 1000
+	}
+	if opts.CheckpointInterval <= 0 {
+		opts.CheckpointInterval = 10 * time.Second
+	}
 	if opts.RecordCache == 0 {
 		opts.RecordCache = 20_000
 	}
@@ -124,10 +152,18 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("open sqlite readers: %w", err)
 	}
+	ck, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("open sqlite checkpointer: %w", err)
+	}
+	ck.SetMaxOpenConns(1)
 	r.SetMaxOpenConns(opts.Readers)
 	r.SetMaxIdleConns(opts.Readers)
 	s := &Store{
-		path: path, write: w, read: r,
+		Trail: &Trail{db: r},
+		path:  path, write: w, read: r, ckpt: ck,
 		ops:         make(chan *op, 4096),
 		stop:        make(chan struct{}),
 		stopped:     make(chan struct{}),
@@ -136,6 +172,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		log:         opts.Logger,
 		checkpoints: make(chan struct{}, 1),
 		records:     cache,
+		signer:      opts.Signer,
+		cpEvery:     opts.CheckpointEvery,
+		cpInterval:  opts.CheckpointInterval,
 	}
 	if err := s.loadHead(ctx); err != nil {
 		s.closeDBs()
@@ -158,9 +197,6 @@ func (s *Store) prepare(ctx context.Context) error {
 	}
 	if s.stmtLookup, err = s.read.PrepareContext(ctx, lookupQuery); err != nil {
 		return fmt.Errorf("prepare lookup query: %w", err)
-	}
-	if s.stmtAppend, err = s.write.PrepareContext(ctx, appendQuery); err != nil {
-		return fmt.Errorf("prepare audit append: %w", err)
 	}
 	return nil
 }
@@ -205,16 +241,77 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	return nil
 }
 
+// loadHead restores the writer's state: the chain head, the Merkle frontier (from the stored subtree
+// roots) and the last checkpoint.
 func (s *Store) loadHead(ctx context.Context) error {
 	s.headSeq, s.headHash = 0, audit.GenesisHash
 	err := s.write.QueryRowContext(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&s.headSeq, &s.headHash)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("read audit head: %w", err)
 	}
+	roots, err := readHashes(ctx, s.write, audit.FrontierIndexes(s.headSeq))
+	if err != nil {
+		return fmt.Errorf("read audit tree frontier: %w", err)
+	}
+	s.frontier = audit.NewFrontier(s.headSeq, roots)
+	var cp audit.StoredCheckpoint
+	var created string
+	err = s.write.QueryRowContext(ctx, `SELECT size, note, created_at FROM audit_checkpoints ORDER BY size DESC LIMIT 1`).Scan(&cp.Size, &cp.Note, &created)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		s.lastCPTime = time.Now() // the first checkpoint comes after cpEvery entries or cpInterval
+	case err != nil:
+		return fmt.Errorf("read last checkpoint: %w", err)
+	default:
+		s.lastCPSize, s.lastCPTime = cp.Size, parseTime(created)
+		s.latestCP.Store(&cp)
+	}
 	return nil
+}
+
+// queryer is what readHashes needs of a *sql.DB or *sql.Conn.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// readHashes reads tlog stored hashes by index, in one query.
+func readHashes(ctx context.Context, q queryer, indexes []int64) ([]tlog.Hash, error) {
+	if len(indexes) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(indexes))
+	for i, idx := range indexes {
+		args[i] = idx
+	}
+	rows, err := q.QueryContext(ctx, `SELECT idx, hash FROM audit_tree WHERE idx IN (?`+strings.Repeat(",?", len(indexes)-1)+`)`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	found := make(map[int64]tlog.Hash, len(indexes))
+	for rows.Next() {
+		var idx int64
+		var b []byte
+		if err := rows.Scan(&idx, &b); err != nil {
+			return nil, err
+		}
+		if len(b) != tlog.HashSize {
+			return nil, fmt.Errorf("stored hash %d: bad length", idx)
+		}
+		found[idx] = tlog.Hash(b)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]tlog.Hash, len(indexes))
+	for i, idx := range indexes {
+		h, ok := found[idx]
+		if !ok {
+			return nil, fmt.Errorf("stored hash %d is missing", idx)
+		}
+		out[i] = h
+	}
+	return out, nil
 }
 
 // Close stops the writer after it has committed what is queued, and closes the database.
@@ -229,12 +326,12 @@ func (s *Store) Close() error {
 }
 
 func (s *Store) closeDBs() error {
-	for _, st := range []*sql.Stmt{s.stmtSubject, s.stmtLookup, s.stmtAppend} {
+	for _, st := range []*sql.Stmt{s.stmtSubject, s.stmtLookup} {
 		if st != nil {
 			st.Close()
 		}
 	}
-	return errors.Join(s.read.Close(), s.write.Close())
+	return errors.Join(s.read.Close(), s.ckpt.Close(), s.write.Close())
 }
 
 // Ready reports whether the writer is running and its last commit succeeded.
@@ -256,19 +353,20 @@ func (s *Store) Stats() *Metrics { return &s.metrics }
 // Path returns the database file path.
 func (s *Store) Path() string { return s.path }
 
-const timeLayout = time.RFC3339Nano
+// timeLayout is fixed-width so that stored times sort as text.
+const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
 
 func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
 
 func parseTime(s string) time.Time {
-	t, _ := time.Parse(timeLayout, s)
+	t, _ := time.Parse(time.RFC3339Nano, s)
 	return t
 }
 
 // subjectQuery reads a subject, its DEKs and its sealed fields in one statement — so in one snapshot,
 // without an explicit transaction — tagged by row kind: 0 subject, 1 DEK, 2 field.
 const subjectQuery = `
-SELECT 0, state, source, created_at, updated_at, NULL FROM subjects WHERE id = ?1
+SELECT 0, state, source, created_at, updated_at, ref_salt FROM subjects WHERE id = ?1
 UNION ALL
 SELECT 1, class, version, kek_version, wrapped, NULL FROM deks WHERE subject_id = ?1
 UNION ALL
@@ -307,6 +405,7 @@ func (s *Store) readSubject(ctx context.Context, id string) (vault.SubjectRecord
 			found = true
 			rec.State, rec.Source = a, asString(b)
 			rec.CreatedAt, rec.UpdatedAt = parseTime(asString(c)), parseTime(asString(d))
+			rec.RefSalt = asBytes(e)
 		case 1:
 			dk := vault.DEK{Subject: id, Class: a, Version: uint32(asInt(b)), KEKVersion: uint32(asInt(c)), Wrapped: asBytes(d)}
 			if cur, ok := rec.DEKs[dk.Class]; !ok || dk.Version > cur.Version {
@@ -399,7 +498,8 @@ func (s *Store) DEKs(ctx context.Context, fn func(vault.DEK) error) error {
 	}
 }
 
-// checkpointer truncates the WAL after erasures, off the writer's path, until the store stops.
+// checkpointer truncates the WAL after erasures, on its own connection and off the writer's path, so that
+// freed pages do not linger in it.
 func (s *Store) checkpointer() {
 	for {
 		select {
@@ -415,7 +515,7 @@ func (s *Store) checkpointer() {
 
 // Checkpoint truncates the WAL so that pages freed by an erasure do not linger in it.
 func (s *Store) Checkpoint(ctx context.Context) error {
-	_, err := s.write.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	_, err := s.ckpt.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
 	return err
 }
 

@@ -111,7 +111,7 @@ func TestFailedChangeRollsBackButIsAudited(t *testing.T) {
 	s := openTest(t, Options{})
 	boom := errors.New("boom")
 	seq, err := s.Commit(t.Context(), func(tx vault.Tx) error {
-		if err := tx.CreateSubject("sub_a", "crm", time.Now()); err != nil {
+		if err := tx.CreateSubject("sub_a", "crm", nil, time.Now()); err != nil {
 			return err
 		}
 		return boom
@@ -123,7 +123,7 @@ func TestFailedChangeRollsBackButIsAudited(t *testing.T) {
 		t.Fatalf("half-done change is visible: %v", err)
 	}
 	// A later change in the same store is unaffected and the chain is intact.
-	if _, err := s.Commit(t.Context(), func(tx vault.Tx) error { return tx.CreateSubject("sub_b", "", time.Now()) }, entry("subject.create")); err != nil {
+	if _, err := s.Commit(t.Context(), func(tx vault.Tx) error { return tx.CreateSubject("sub_b", "", nil, time.Now()) }, entry("subject.create")); err != nil {
 		t.Fatal(err)
 	}
 	if rec, err := s.Subject(t.Context(), "sub_b"); err != nil || rec.State != vault.StateActive {
@@ -223,7 +223,7 @@ func BenchmarkCommitAuditOnly(b *testing.B) {
 func TestRecordCacheNeverServesStaleRecords(t *testing.T) {
 	s := openTest(t, Options{})
 	create := func(tx vault.Tx) error {
-		if err := tx.CreateSubject("sub_c", "", time.Now()); err != nil {
+		if err := tx.CreateSubject("sub_c", "", nil, time.Now()); err != nil {
 			return err
 		}
 		return tx.PutField("sub_c", vault.SealedField{Name: "name", Class: vault.ClassGeneral, DEKVersion: 1, Value: []byte("v0"), UpdatedAt: time.Now()})

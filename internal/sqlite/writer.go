@@ -5,20 +5,24 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/profilevault/profilevault/audit"
 	"github.com/profilevault/profilevault/vault"
 )
 
-const appendQuery = `INSERT INTO audit_log (seq, ts, action, subject_ref, actor, purpose, decision, entry, hash)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
-
 // op is one unit of work for the writer: an optional change and the audit entry that records it.
 type op struct {
-	change    func(vault.Tx) error
-	entry     func(error) audit.Entry
+	change func(vault.Tx) error
+	entry  func(error) audit.Entry
+	// body is the entry pre-encoded by the caller when there is no change to wait for (reads), so the
+	// single writer only splices in seq and prev_hash.
+	body      []byte
+	pre       audit.Entry
 	abandoned atomic.Bool
 	done      chan result
 }
@@ -35,6 +39,14 @@ func (s *Store) Commit(ctx context.Context, change func(vault.Tx) error, entry f
 		return 0, errors.New("sqlite: Commit needs an audit entry")
 	}
 	o := &op{change: change, entry: entry, done: make(chan result, 1)}
+	if change == nil {
+		o.pre = entry(nil)
+		body, err := o.pre.Body()
+		if err != nil {
+			return 0, fmt.Errorf("encode audit entry: %w", err)
+		}
+		o.body = body
+	}
 	timer := time.NewTimer(s.timeout)
 	defer timer.Stop()
 	select {
@@ -69,20 +81,23 @@ func (s *Store) Commit(ctx context.Context, change func(vault.Tx) error, entry f
 func (s *Store) writer() {
 	defer close(s.stopped)
 	batch := make([]*op, 0, s.maxBatch)
+	tick := time.NewTicker(s.cpInterval)
+	defer tick.Stop()
 	for {
 		select {
 		case o := <-s.ops:
 			batch = append(batch[:0], o)
+		case <-tick.C:
+			s.commitBatch(nil) // signs a checkpoint if entries arrived since the last one
+			continue
 		case <-s.stop:
-			// Commit whatever is still queued, then stop.
-			for {
-				select {
-				case o := <-s.ops:
-					s.commitBatch([]*op{o})
-				default:
-					return
-				}
+			// Commit whatever is still queued, sign a final checkpoint, then stop.
+			batch = batch[:0]
+			for len(s.ops) > 0 {
+				batch = append(batch, <-s.ops)
 			}
+			s.commitBatch(batch)
+			return
 		}
 	drain:
 		for len(batch) < s.maxBatch {
@@ -97,22 +112,30 @@ func (s *Store) writer() {
 	}
 }
 
-// commitBatch runs every op of the batch in one transaction, each in its own savepoint, and answers them
-// only after COMMIT returned.
+// commitBatch runs every op of the batch in one transaction, each in its own savepoint, appends their
+// entries to the chain and the Merkle tree, signs a checkpoint when one is due, and answers the ops only
+// after COMMIT returned. An empty batch only signs a pending checkpoint.
 func (s *Store) commitBatch(batch []*op) {
 	results := make([]result, len(batch))
 	seq, head := s.headSeq, s.headHash
+	front := s.frontier.Clone()
 	erased := false
 	touched := map[string]struct{}{}
+	var cp *audit.StoredCheckpoint
+	now := time.Now()
 	err := func() error {
 		ctx := context.Background()
+		if len(batch) == 0 && !s.checkpointDue(front.Size(), now) {
+			return nil
+		}
 		tx, err := s.write.BeginTx(ctx, nil)
 		if err != nil {
 			return err
 		}
 		defer tx.Rollback()
 		t := &txn{ctx: ctx, tx: tx, touched: touched}
-		appendStmt := tx.StmtContext(ctx, s.stmtAppend)
+		// The batch's entries and tree hashes go in with one multi-row INSERT each, after every change ran.
+		var logRows, treeRows, noteRows []any
 		for i, o := range batch {
 			if o.abandoned.Load() {
 				results[i].err = vault.ErrUnavailable
@@ -133,31 +156,69 @@ func (s *Store) commitBatch(batch []*op) {
 					return err
 				}
 			}
-			e := o.entry(changeErr)
-			e.Seq, e.PrevHash = seq+1, head
-			canon, err := e.Canonical()
-			if err != nil {
-				return fmt.Errorf("encode audit entry: %w", err)
+			var e audit.Entry
+			var canon []byte
+			if o.body != nil {
+				e = o.pre
+				e.Seq, e.PrevHash = seq+1, head
+				canon = audit.Assemble(e.Seq, o.body, head)
+			} else {
+				e = o.entry(changeErr)
+				e.Seq, e.PrevHash = seq+1, head
+				if canon, err = e.Canonical(); err != nil {
+					return fmt.Errorf("encode audit entry: %w", err)
+				}
 			}
-			hash := audit.ChainHash(canon)
+			leaf := audit.LeafHash(canon)
+			hash := audit.HexHash(leaf)
 			actor := e.Actor.Sub
 			if actor == "" {
 				actor = e.Actor.Pseudonym
 			}
-			if _, err := appendStmt.ExecContext(ctx, e.Seq, formatTime(e.TS), e.Action, e.SubjectRef, actor, e.Purpose,
-				string(e.Decision), canon, hash); err != nil {
-				return fmt.Errorf("append audit entry: %w", err)
+			logRows = append(logRows, e.Seq, formatTime(e.TS), e.Action, e.SubjectRef, actor, e.Purpose, string(e.Decision), canon, hash)
+			base := tlog.StoredHashCount(e.Seq - 1)
+			for k, h := range front.Append(leaf) {
+				treeRows = append(treeRows, base+int64(k), h[:])
+			}
+			if len(e.Note) > 0 {
+				noteRows = append(noteRows, e.Seq, e.Note)
 			}
 			seq, head = e.Seq, hash
 			results[i] = result{seq: e.Seq, changeErr: changeErr}
 		}
+		if err := insertRows(ctx, tx, `INSERT INTO audit_log (seq, ts, action, subject_ref, actor, purpose, decision, entry, hash) VALUES `, 9, logRows); err != nil {
+			return fmt.Errorf("append audit entries: %w", err)
+		}
+		if err := insertRows(ctx, tx, `INSERT INTO audit_tree (idx, hash) VALUES `, 2, treeRows); err != nil {
+			return fmt.Errorf("append audit tree: %w", err)
+		}
+		if err := insertRows(ctx, tx, `INSERT INTO audit_notes (seq, sealed) VALUES `, 2, noteRows); err != nil {
+			return fmt.Errorf("append audit notes: %w", err)
+		}
+		if s.checkpointDue(front.Size(), now) {
+			root := front.Root()
+			signed, err := s.signer.Sign(front.Size(), root)
+			if err != nil {
+				return fmt.Errorf("sign checkpoint: %w", err)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO audit_checkpoints (size, root, note, created_at) VALUES (?, ?, ?, ?)`,
+				front.Size(), root[:], signed, formatTime(now)); err != nil {
+				return fmt.Errorf("store checkpoint: %w", err)
+			}
+			cp = &audit.StoredCheckpoint{Size: front.Size(), Note: signed}
+		}
 		erased = t.erased
+		syncStart := time.Now()
+		defer func() { s.metrics.SyncNanos.Add(int64(time.Since(syncStart))) }()
 		return tx.Commit()
 	}()
+	s.metrics.CommitNanos.Add(int64(time.Since(now)))
 	// Drop every touched record from the cache before anyone learns of the commit (or its failure).
 	s.records.invalidate(touched)
-	s.metrics.Batches.Add(1)
-	s.metrics.Ops.Add(int64(len(batch)))
+	if len(batch) > 0 {
+		s.metrics.Batches.Add(1)
+		s.metrics.Ops.Add(int64(len(batch)))
+	}
 	if err != nil {
 		s.metrics.Failures.Add(1)
 		s.healthy.Store(false)
@@ -168,7 +229,11 @@ func (s *Store) commitBatch(batch []*op) {
 		return
 	}
 	s.healthy.Store(true)
-	s.headSeq, s.headHash = seq, head
+	s.headSeq, s.headHash, s.frontier = seq, head, front
+	if cp != nil {
+		s.lastCPSize, s.lastCPTime = cp.Size, now
+		s.latestCP.Store(cp)
+	}
 	if erased {
 		select {
 		case s.checkpoints <- struct{}{}:
@@ -178,6 +243,27 @@ func (s *Store) commitBatch(batch []*op) {
 	for i, o := range batch {
 		o.done <- results[i]
 	}
+}
+
+// insertRows inserts rows of width columns (flattened in args) with as few statements as possible.
+func insertRows(ctx context.Context, tx *sql.Tx, prefix string, width int, args []any) error {
+	const maxRows = 256
+	for len(args) > 0 {
+		n := min(len(args)/width, maxRows)
+		row := "(?" + strings.Repeat(",?", width-1) + ")"
+		q := prefix + row + strings.Repeat(","+row, n-1)
+		if _, err := tx.ExecContext(ctx, q, args[:n*width]...); err != nil {
+			return err
+		}
+		args = args[n*width:]
+	}
+	return nil
+}
+
+// checkpointDue reports whether a tree of size n needs a new signed checkpoint: every cpEvery entries, or
+// cpInterval after the last one when entries arrived since.
+func (s *Store) checkpointDue(n int64, now time.Time) bool {
+	return s.signer != nil && n > s.lastCPSize && (n-s.lastCPSize >= s.cpEvery || now.Sub(s.lastCPTime) >= s.cpInterval)
 }
 
 // safeChange runs a change and turns a panic into an error so one bad request cannot stop the writer.
@@ -207,10 +293,10 @@ func (t *txn) exec(q string, args ...any) error {
 	return err
 }
 
-func (t *txn) CreateSubject(id, source string, at time.Time) error {
+func (t *txn) CreateSubject(id, source string, refSalt []byte, at time.Time) error {
 	t.touch(id)
 	ts := formatTime(at)
-	return t.exec(`INSERT INTO subjects (id, state, source, created_at, updated_at) VALUES (?, 'active', ?, ?, ?)`, id, source, ts, ts)
+	return t.exec(`INSERT INTO subjects (id, state, source, ref_salt, created_at, updated_at) VALUES (?, 'active', ?, ?, ?, ?)`, id, source, refSalt, ts, ts)
 }
 
 func (t *txn) SubjectState(id string) (string, error) {
@@ -305,7 +391,7 @@ func (t *txn) Erase(subject string, at time.Time) ([]string, error) {
 		}
 	}
 	ts := formatTime(at)
-	if err := t.exec(`UPDATE subjects SET state = 'erased', source = '', updated_at = ?, erased_at = ? WHERE id = ?`, ts, ts, subject); err != nil {
+	if err := t.exec(`UPDATE subjects SET state = 'erased', source = '', ref_salt = NULL, updated_at = ?, erased_at = ? WHERE id = ?`, ts, ts, subject); err != nil {
 		return nil, err
 	}
 	t.erased = true

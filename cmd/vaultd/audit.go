@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/profilevault/profilevault/audit"
+	"github.com/profilevault/profilevault/internal/app"
+	"github.com/profilevault/profilevault/internal/datadir"
+)
+
+// cmdAudit runs `vaultd audit verify|export`. Both only read the database (read-only, no lock), so they
+// work beside a running server; they need file access to the data dir, which is outside the API's access
+// model, so an export made here is not recorded in the trail — GET /v1/audit/export is.
+func cmdAudit(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "verify" && args[0] != "export") {
+		return exitError{code: 2, msg: "usage: vaultd audit verify|export --data-dir DIR"}
+	}
+	fs := flag.NewFlagSet("audit "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dataDir := fs.String("data-dir", envOr(getenv, "VAULT_DATA_DIR", "data"), "data directory (VAULT_DATA_DIR)")
+	keyFile := fs.String("audit-key-file", envOr(getenv, "VAULT_AUDIT_KEY_FILE", ""), "checkpoint key file; its .pub verifier key is read (VAULT_AUDIT_KEY_FILE)")
+	since := fs.String("since", "", "export: entries at or after this RFC 3339 time")
+	until := fs.String("until", "", "export: entries before this RFC 3339 time")
+	format := fs.String("format", "ndjson", "export: ndjson or csv")
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	trail, err := app.OpenTrail(*dataDir)
+	if err != nil {
+		return exitError{code: 2, msg: "vaultd audit: " + err.Error()}
+	}
+	defer trail.Close()
+	if args[0] == "export" {
+		return auditExport(ctx, trail, *since, *until, *format, stdout)
+	}
+	pub := *keyFile
+	if pub == "" {
+		pub = filepath.Join(*dataDir, datadir.AuditKeyFile)
+	}
+	raw, err := os.ReadFile(pub + ".pub")
+	if err != nil {
+		return exitError{code: 2, msg: "vaultd audit verify: cannot read the checkpoint verifier key: " + err.Error()}
+	}
+	v, err := audit.NewVerifier(string(raw))
+	if err != nil {
+		return exitError{code: 2, msg: "vaultd audit verify: " + err.Error()}
+	}
+	start := time.Now()
+	rep, err := audit.Verify(ctx, trail, v)
+	if err != nil {
+		return exitError{code: 2, msg: "vaultd audit verify: " + err.Error()}
+	}
+	if !rep.OK {
+		fmt.Fprintf(stdout, "first bad seq: %d\nreason: %s\n", rep.FirstBadSeq, rep.Reason)
+		return exitError{code: 1}
+	}
+	fmt.Fprintf(stdout, "ok: %d entries checked, %d checkpoints verified in %s\nhead: %s\n",
+		rep.Entries, rep.Checkpoints, time.Since(start).Round(time.Millisecond), rep.Head)
+	return nil
+}
+
+func auditExport(ctx context.Context, trail app.Trail, sinceS, untilS, format string, stdout io.Writer) error {
+	var since, until time.Time
+	var err error
+	if sinceS != "" {
+		if since, err = time.Parse(time.RFC3339, sinceS); err != nil {
+			return exitError{code: 2, msg: "vaultd audit export: --since must be an RFC 3339 time"}
+		}
+	}
+	if untilS != "" {
+		if until, err = time.Parse(time.RFC3339, untilS); err != nil {
+			return exitError{code: 2, msg: "vaultd audit export: --until must be an RFC 3339 time"}
+		}
+	}
+	x, err := audit.NewExportWriter(stdout, format)
+	if err != nil {
+		return exitError{code: 2, msg: "vaultd audit export: --format must be ndjson or csv"}
+	}
+	err = trail.Export(ctx, since, until, func(_ int64, canon []byte) error { return x.Write(canon) })
+	return errors.Join(err, x.Flush())
+}

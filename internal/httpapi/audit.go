@@ -1,0 +1,168 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/profilevault/profilevault/audit"
+	"github.com/profilevault/profilevault/vault"
+)
+
+type auditEventsResponse struct {
+	Events     []audit.Entry `json:"events"`
+	NextCursor string        `json:"next_cursor"`
+}
+
+func (s *Server) parseTimeParam(c *gin.Context, name string) (time.Time, bool) {
+	v := c.Query(name)
+	if v == "" {
+		return time.Time{}, true
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		s.abortCode(c, vault.CodeInvalidArgument, name+" must be an RFC 3339 time")
+		return time.Time{}, false
+	}
+	return t, true
+}
+
+func (s *Server) auditEvents(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	since, ok1 := s.parseTimeParam(c, "since")
+	until, ok2 := s.parseTimeParam(c, "until")
+	if !ok1 || !ok2 {
+		return
+	}
+	limit := 0
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			s.abortCode(c, vault.CodeInvalidArgument, "limit must be a positive integer")
+			return
+		}
+		limit = n
+	}
+	page, err := s.vault.AuditEvents(c.Request.Context(), a, vault.AuditQuery{
+		SubjectID: c.Query("subject_id"), Actor: c.Query("actor"), Purpose: c.Query("purpose"), Action: c.Query("action"),
+		Decision: audit.Decision(c.Query("decision")), Since: since, Until: until, Cursor: c.Query("cursor"), Limit: limit,
+	})
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	if page.Events == nil {
+		page.Events = []audit.Entry{}
+	}
+	setAuditSeq(c, page.AuditSeq)
+	c.JSON(http.StatusOK, auditEventsResponse{Events: page.Events, NextCursor: page.NextCursor})
+}
+
+// auditExport streams NDJSON (each line an entry's canonical bytes, so it can be re-hashed and checked
+// against proofs) or CSV, without holding the trail in memory.
+func (s *Server) auditExport(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	format := c.DefaultQuery("format", "ndjson")
+	if format != "ndjson" && format != "csv" {
+		s.abortCode(c, vault.CodeInvalidArgument, "format must be ndjson or csv")
+		return
+	}
+	since, ok1 := s.parseTimeParam(c, "since")
+	until, ok2 := s.parseTimeParam(c, "until")
+	if !ok1 || !ok2 {
+		return
+	}
+	var x *audit.ExportWriter
+	// start sends the headers once — on the first entry, or at the end of an empty export — after the
+	// export has been recorded.
+	start := func() error {
+		ct := "application/x-ndjson"
+		if format == "csv" {
+			ct = "text/csv; charset=utf-8"
+		}
+		c.Header("Content-Type", ct)
+		c.Status(http.StatusOK)
+		var err error
+		x, err = audit.NewExportWriter(c.Writer, format)
+		return err
+	}
+	_, err := s.vault.AuditExport(c.Request.Context(), a, since, until, func(seq int64) { setAuditSeq(c, seq) },
+		func(_ int64, canon []byte) error {
+			if x == nil {
+				if err := start(); err != nil {
+					return err
+				}
+			}
+			return x.Write(canon)
+		})
+	if err != nil {
+		if x == nil {
+			s.abortWith(c, err)
+			return
+		}
+		// Headers are gone: end the stream short; the client sees a truncated body, never a wrong one.
+		s.log.Error("audit export stopped", "request_id", requestID(c), "err", err)
+		_ = x.Flush()
+		return
+	}
+	if x == nil {
+		_ = start()
+	}
+	_ = x.Flush()
+}
+
+func (s *Server) auditVerify(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	rep, err := s.vault.VerifyTrail(c.Request.Context(), a)
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	if rep.OK {
+		c.JSON(http.StatusOK, gin.H{"ok": true, "entries": rep.Entries, "head": rep.Head, "checkpoints": rep.Checkpoints})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"ok": false, "first_bad_seq": rep.FirstBadSeq, "reason": rep.Reason, "entries": rep.Entries})
+}
+
+func (s *Server) auditCheckpoint(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	cp, err := s.vault.LatestCheckpoint(c.Request.Context(), a)
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, cp)
+}
+
+func (s *Server) auditProof(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	seq, err := strconv.ParseInt(c.Param("seq"), 10, 64)
+	if err != nil || seq < 1 {
+		s.abortCode(c, vault.CodeInvalidArgument, "seq must be a positive integer")
+		return
+	}
+	p, err := s.vault.Proof(c.Request.Context(), a, seq)
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, p)
+}

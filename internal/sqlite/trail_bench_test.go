@@ -1,0 +1,114 @@
+package sqlite
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/profilevault/profilevault/audit"
+)
+
+// benchTrail builds a trail of n realistic read entries through the writer's own batch path (1,000 per
+// transaction) and returns the closed database's path.
+func benchTrail(b *testing.B, signer *audit.Signer, n int) string {
+	b.Helper()
+	path := filepath.Join(b.TempDir(), "vault.db")
+	s, err := Open(context.Background(), path, Options{Signer: signer, CheckpointEvery: 10_000, CheckpointInterval: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Stop the writer goroutine and drive commitBatch directly.
+	close(s.stop)
+	<-s.stopped
+	e := audit.Entry{TS: time.Now(), RequestID: "0123456789abcdef01234567", Action: "subject.read", Purpose: "customer_service",
+		Actor:      audit.Actor{Sub: "agent-0042", Roles: []string{"customer_service"}, Team: "hangzhou", TokenID: "5f0c4e3b9a7d6e1f"},
+		SubjectRef: "ps_abcdefghijklmnopqrstuvwxyz234567", Categories: []string{"address", "contact", "identity"},
+		FieldsRequested: []string{"address_line", "birth_date", "city", "district", "email", "gender", "name", "phone", "province"},
+		FieldsGranted:   []string{"address_line", "birth_date", "city", "district", "email", "gender", "name", "phone", "province"},
+		Decision:        audit.Allow, Status: 200, PolicyHash: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+		ClientRef: "ps_clientclientclientclientclient"}
+	for done := 0; done < n; {
+		k := min(1000, n-done)
+		batch := make([]*op, k)
+		for i := range batch {
+			batch[i] = &op{entry: func(error) audit.Entry { return e }, done: make(chan result, 1)}
+		}
+		s.commitBatch(batch)
+		for _, o := range batch {
+			if r := <-o.done; r.err != nil {
+				b.Fatal(r.err)
+			}
+		}
+		done += k
+	}
+	s.lastCPTime = time.Time{}
+	s.commitBatch(nil) // final checkpoint
+	if err := s.closeDBs(); err != nil {
+		b.Fatal(err)
+	}
+	return path
+}
+
+// BenchmarkVerify measures `vaultd audit verify`'s work over a whole trail. Run it with
+// VAULT_BENCH_ENTRIES=1000000 for the 1M figure (building that trail takes a while).
+func BenchmarkVerify(b *testing.B) {
+	n := 100_000
+	if v, err := strconv.Atoi(os.Getenv("VAULT_BENCH_ENTRIES")); err == nil && v > 0 {
+		n = v
+	}
+	signer := testSigner(b)
+	path := benchTrail(b, signer, n)
+	tr, err := OpenTrail(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tr.Close()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		rep, err := audit.Verify(context.Background(), tr, signer.Verifier())
+		if err != nil || !rep.OK || rep.Entries != int64(n) {
+			b.Fatalf("%+v %v", rep, err)
+		}
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+}
+
+// BenchmarkInclusionProof builds and checks proofs against the last checkpoint of a 100k trail.
+func BenchmarkInclusionProof(b *testing.B) {
+	signer := testSigner(b)
+	path := benchTrail(b, signer, 100_000)
+	tr, err := OpenTrail(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tr.Close()
+	sc, err := tr.LatestCheckpoint(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	cp, err := audit.OpenCheckpoint(sc.Note, signer.Verifier())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		seq := int64(i%int(cp.Size)) + 1
+		p, err := tlog.ProveRecord(cp.Size, seq-1, tr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		leaf, err := tr.Leaf(context.Background(), seq)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := tlog.CheckRecord(p, cp.Size, cp.Root, seq-1, tlog.RecordHash(leaf)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "proofs/s")
+}

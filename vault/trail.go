@@ -1,0 +1,208 @@
+package vault
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"strconv"
+	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/profilevault/profilevault/audit"
+	"github.com/profilevault/profilevault/policies"
+)
+
+// Actions on the trail itself: reading it is recorded like any other access.
+const (
+	ActionAuditRead   = "audit.read"
+	ActionAuditExport = "audit.export"
+	ActionAuditVerify = "audit.verify"
+)
+
+// AuditQuery is a compliance officer's review request.
+type AuditQuery struct {
+	SubjectID, Actor, Purpose, Action string
+	Decision                          audit.Decision
+	Since, Until                      time.Time
+	Cursor                            string
+	Limit                             int
+}
+
+// AuditPage is one page of entries, newest first.
+type AuditPage struct {
+	Events     []audit.Entry
+	NextCursor string
+	AuditSeq   int64
+}
+
+const maxAuditPage = 500
+
+// mayReadTrail checks the purpose and the role for reading the trail, recording a refusal.
+func (s *Service) mayReadTrail(ctx context.Context, a Access, action, subjectID string) (*policies.Set, audit.Entry, error) {
+	pol := s.Policy()
+	if _, err := s.checkPurpose(pol, a); err != nil {
+		return nil, audit.Entry{}, err
+	}
+	e := s.newEntry(ctx, a, pol, action, subjectID)
+	if !pol.Allowed(a.Caller.Roles, a.Purpose, "audit", "read") {
+		return nil, e, s.deny(ctx, e, statusForbidden, reasonNoPolicy,
+			Errorf(CodePermissionDenied, "your roles may not read the audit trail for this purpose"))
+	}
+	return pol, e, nil
+}
+
+// AuditEvents returns entries matching q, newest first, with a cursor to the next page. The read is itself
+// recorded (durably, before the page is returned).
+func (s *Service) AuditEvents(ctx context.Context, a Access, q AuditQuery) (AuditPage, error) {
+	f := audit.Filter{Actor: q.Actor, Purpose: q.Purpose, Action: q.Action, Decision: q.Decision, Since: q.Since, Until: q.Until, Limit: q.Limit}
+	if f.Limit <= 0 || f.Limit > maxAuditPage {
+		f.Limit = 100
+	}
+	if q.Cursor != "" {
+		n, err := strconv.ParseInt(q.Cursor, 10, 64)
+		if err != nil || n < 1 {
+			return AuditPage{}, Errorf(CodeInvalidArgument, "bad cursor")
+		}
+		f.Before = n
+	}
+	switch q.Decision {
+	case "", audit.Allow, audit.Partial, audit.Deny:
+	default:
+		return AuditPage{}, Errorf(CodeInvalidArgument, "decision must be allow, partial or deny")
+	}
+	_, e, err := s.mayReadTrail(ctx, a, ActionAuditRead, q.SubjectID)
+	if err != nil {
+		return AuditPage{}, err
+	}
+	if q.SubjectID != "" {
+		f.SubjectRef = e.SubjectRef
+	}
+	events, err := s.trail.Query(ctx, f)
+	if err != nil {
+		return AuditPage{}, internalErr("query audit trail", err)
+	}
+	e.Decision, e.Status, e.Reason = audit.Allow, statusOK, "entries:"+strconv.Itoa(len(events))
+	seq, err := s.store.Commit(ctx, nil, func(error) audit.Entry { return e })
+	if err != nil {
+		return AuditPage{}, internalErr("audit the audit read", err)
+	}
+	page := AuditPage{Events: events, AuditSeq: seq}
+	if len(events) == f.Limit {
+		page.NextCursor = strconv.FormatInt(events[len(events)-1].Seq, 10)
+	}
+	return page, nil
+}
+
+// AuditExport records the export durably, tells recorded the entry's sequence number, then streams the
+// entries' canonical bytes (oldest first) to fn.
+func (s *Service) AuditExport(ctx context.Context, a Access, since, until time.Time, recorded func(auditSeq int64), fn func(seq int64, canonical []byte) error) (int64, error) {
+	_, e, err := s.mayReadTrail(ctx, a, ActionAuditExport, "")
+	if err != nil {
+		return 0, err
+	}
+	e.Decision, e.Status = audit.Allow, statusOK
+	seq, err := s.store.Commit(ctx, nil, func(error) audit.Entry { return e })
+	if err != nil {
+		return 0, internalErr("audit the audit export", err)
+	}
+	recorded(seq)
+	return seq, s.trail.Export(ctx, since, until, fn)
+}
+
+// mayCheckTrail allows the roles that may verify the trail (no declared purpose: it returns no personal
+// data).
+func (s *Service) mayCheckTrail(a Access) error {
+	pol := s.Policy()
+	if pol.Allowed(a.Caller.Roles, policies.NoPurpose, "audit", "verify") {
+		return nil
+	}
+	return Errorf(CodePermissionDenied, "your roles may not verify the audit trail")
+}
+
+// VerifyTrail recomputes the whole trail (see audit.Verify) and records that it did.
+func (s *Service) VerifyTrail(ctx context.Context, a Access) (audit.Report, error) {
+	if err := s.mayCheckTrail(a); err != nil {
+		return audit.Report{}, err
+	}
+	rep, err := audit.Verify(ctx, s.trail, s.signer.Verifier())
+	if err != nil {
+		return audit.Report{}, internalErr("verify audit trail", err)
+	}
+	e := s.newEntry(ctx, a, s.Policy(), ActionAuditVerify, "")
+	e.Decision, e.Status = audit.Allow, statusOK
+	e.Reason = "ok:" + strconv.FormatBool(rep.OK) + " entries:" + strconv.FormatInt(rep.Entries, 10)
+	if _, err := s.store.Commit(ctx, nil, func(error) audit.Entry { return e }); err != nil {
+		return audit.Report{}, internalErr("audit the verification", err)
+	}
+	return rep, nil
+}
+
+// CheckpointInfo is the newest signed checkpoint and the key that checks it.
+type CheckpointInfo struct {
+	Size      int64  `json:"size"`
+	RootHash  string `json:"root_hash"`
+	Note      string `json:"note"`
+	KeyID     string `json:"key_id"`
+	PublicKey string `json:"public_key"`
+	Origin    string `json:"origin"`
+}
+
+// LatestCheckpoint returns the newest signed checkpoint.
+func (s *Service) LatestCheckpoint(ctx context.Context, a Access) (CheckpointInfo, error) {
+	if err := s.mayCheckTrail(a); err != nil {
+		return CheckpointInfo{}, err
+	}
+	sc, err := s.trail.LatestCheckpoint(ctx)
+	if errors.Is(err, audit.ErrNoCheckpoint) {
+		return CheckpointInfo{}, Errorf(CodeNotFound, "no checkpoint has been signed yet")
+	}
+	if err != nil {
+		return CheckpointInfo{}, internalErr("read checkpoint", err)
+	}
+	c, err := audit.OpenCheckpoint(sc.Note, s.signer.Verifier())
+	if err != nil {
+		return CheckpointInfo{}, internalErr("open checkpoint", err)
+	}
+	return CheckpointInfo{Size: c.Size, RootHash: audit.HexHash(c.Root), Note: string(sc.Note),
+		KeyID: s.signer.KeyID(), PublicKey: s.signer.VerifierKey(), Origin: c.Origin}, nil
+}
+
+// InclusionProof proves that entry seq is in the tree of the newest checkpoint.
+type InclusionProof struct {
+	Seq       int64    `json:"seq"`
+	LeafIndex int64    `json:"leaf_index"`
+	TreeSize  int64    `json:"tree_size"`
+	RootHash  string   `json:"root_hash"`
+	Entry     string   `json:"entry"` // canonical bytes, base64
+	Hashes    []string `json:"hashes"`
+}
+
+// Proof returns an RFC 6962 inclusion proof of entry seq against the newest checkpoint; an auditor checks it
+// with the entry bytes and a checkpoint they kept (tlog.CheckRecord), without trusting the server.
+func (s *Service) Proof(ctx context.Context, a Access, seq int64) (InclusionProof, error) {
+	if err := s.mayCheckTrail(a); err != nil {
+		return InclusionProof{}, err
+	}
+	cp, err := s.LatestCheckpoint(ctx, a)
+	if err != nil {
+		return InclusionProof{}, err
+	}
+	if seq < 1 || seq > cp.Size {
+		return InclusionProof{}, Errorf(CodeNotFound, "entry not covered by the latest checkpoint (size %d)", cp.Size)
+	}
+	canon, err := s.trail.Leaf(ctx, seq)
+	if err != nil {
+		return InclusionProof{}, internalErr("read entry", err)
+	}
+	p, err := tlog.ProveRecord(cp.Size, seq-1, s.trail)
+	if err != nil {
+		return InclusionProof{}, internalErr("prove entry", err)
+	}
+	out := InclusionProof{Seq: seq, LeafIndex: seq - 1, TreeSize: cp.Size, RootHash: cp.RootHash,
+		Entry: base64.StdEncoding.EncodeToString(canon), Hashes: make([]string, len(p))}
+	for i, h := range p {
+		out.Hashes[i] = base64.StdEncoding.EncodeToString(h[:])
+	}
+	return out, nil
+}
