@@ -1,5 +1,7 @@
-// Package consent will own the purposes' legal bases at access time: append-only consent records per
-// subject, notice versions, guardian and separate consents, and the evaluation the vault's enforcement
-// point asks for (vault.BasisChecker). Until it lands, the vault uses vault.NoConsentRecords: contract and
-// legal-obligation purposes are decided by policy alone, and every consent-based purpose is refused.
+// Package consent owns the legal basis of a purpose at the moment of access (PIPL Art. 13): the append-only
+// history of consent events per subject, the current state derived from it, and the evaluation the vault's
+// enforcement point asks for — consent of the right kind, for a notice version no material change has
+// superseded, not withdrawn or expired; a guardian's consent for subjects under 14 (Art. 31); a separate
+// consent for sensitive categories (Art. 29); a separate consent naming the recipient for sharing and
+// cross-border purposes (Art. 23, 39). It is pure domain logic: storage and sealing live elsewhere.
 package consent

@@ -49,6 +49,9 @@ type Purpose struct {
 	Recipients []string `json:"recipients"`
 	// Notice is the current notice version.
 	Notice Notice `json:"notice"`
+	// NoticeHistory lists the earlier notice versions, oldest first, each marked material or not relative
+	// to its predecessor.
+	NoticeHistory []Notice `json:"notice_history,omitempty"`
 }
 
 // NeedsConsent reports whether the purpose's legal basis is consent.
@@ -56,6 +59,25 @@ func (p Purpose) NeedsConsent() bool { return p.LegalBasis == BasisConsent }
 
 // Processes reports whether the purpose may process the category.
 func (p Purpose) Processes(category string) bool { return slices.Contains(p.Categories, category) }
+
+// ConsentCounts reports whether a consent given under notice version v still counts: v must be a known
+// version and no later version may have changed the purpose, method or categories materially (PIPL
+// Art. 14: new consent is needed then).
+func (p Purpose) ConsentCounts(v string) bool {
+	versions := append(append([]Notice(nil), p.NoticeHistory...), p.Notice)
+	for i, n := range versions {
+		if n.Version != v {
+			continue
+		}
+		for _, later := range versions[i+1:] {
+			if later.Material {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
 
 // Catalog is the validated purposes catalog. It is immutable and safe for concurrent use.
 type Catalog struct {

@@ -147,7 +147,7 @@ func TestEmbeddedPurposes(t *testing.T) {
 			t.Errorf("%s = %+v, want %+v", p.Name, p, w)
 		}
 		if p.Description["en"] == "" || p.Description["zh"] == "" || p.RetentionDays <= 0 ||
-			p.Notice != (Notice{Version: "2026-01", Material: false}) || p.Recipients == nil || p.Categories == nil {
+			p.Notice.Version != "2026-01" || p.Notice.Material != (p.Name == "marketing") || p.Recipients == nil || p.Categories == nil {
 			t.Errorf("%s incomplete: %+v", p.Name, p)
 		}
 		if p.NeedsConsent() != (w.basis == "consent") {
@@ -191,6 +191,23 @@ func TestPurposesCoverPolicy(t *testing.T) {
 		p, _ := s.Purposes().Purpose(r.Purpose)
 		if !p.Processes(cat) {
 			t.Errorf("policy.csv:%d: %s may %s %s for %s, which does not process it", r.Line, r.Role, r.Action, cat, r.Purpose)
+		}
+	}
+}
+
+func TestConsentCountsOnlyWithoutALaterMaterialNotice(t *testing.T) {
+	mk := Purpose{Notice: Notice{Version: "v3", Material: true}, NoticeHistory: []Notice{{Version: "v1"}, {Version: "v2", Material: false}}}
+	pz := Purpose{Notice: Notice{Version: "v3"}, NoticeHistory: []Notice{{Version: "v1"}, {Version: "v2", Material: true}}}
+	for _, tc := range []struct {
+		p    Purpose
+		v    string
+		want bool
+	}{
+		{mk, "v3", true}, {mk, "v2", false}, {mk, "v1", false}, {mk, "v9", false},
+		{pz, "v3", true}, {pz, "v2", true}, {pz, "v1", false}, {pz, "", false},
+	} {
+		if got := tc.p.ConsentCounts(tc.v); got != tc.want {
+			t.Errorf("ConsentCounts(%q) = %v, want %v (%+v)", tc.v, got, tc.want, tc.p)
 		}
 	}
 }

@@ -6,7 +6,6 @@
 package vault
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/profilevault/profilevault/audit"
+	"github.com/profilevault/profilevault/consent"
 	"github.com/profilevault/profilevault/policies"
 )
 
@@ -41,45 +41,12 @@ type Crypto interface {
 // upper-case id numbers), or an error that does not echo the value.
 type Normalizer func(fieldType, value string) (string, error)
 
-// BasisResult says whether one category of a subject's data has a legal basis for a purpose right now.
-type BasisResult struct {
-	OK         bool
-	Reason     string // a withheld reason of API.md when !OK
-	ConsentIDs []string
-}
-
-// BasisChecker decides the legal basis (PIPL Art. 13) of a purpose for a subject at this moment, per
-// category. The consent package provides the full implementation; NoConsentRecords is the default.
-type BasisChecker interface {
-	Check(ctx context.Context, subjectID string, purpose policies.Purpose, categories []string, sensitive map[string]bool, now time.Time) (map[string]BasisResult, error)
-}
-
-// NoConsentRecords grants contract and legal-obligation purposes (the policy alone decides) and refuses
-// every consent-based purpose, because no consent has been recorded. Deny by default.
-type NoConsentRecords struct{}
-
-// Check implements BasisChecker.
-func (NoConsentRecords) Check(_ context.Context, _ string, p policies.Purpose, cats []string, sensitive map[string]bool, _ time.Time) (map[string]BasisResult, error) {
-	out := make(map[string]BasisResult, len(cats))
-	for _, c := range cats {
-		switch {
-		case p.LegalBasis != "consent":
-			out[c] = BasisResult{OK: true}
-		case sensitive[c]:
-			out[c] = BasisResult{Reason: ReasonSeparateConsentRequired}
-		default:
-			out[c] = BasisResult{Reason: ReasonConsentRequired}
-		}
-	}
-	return out, nil
-}
-
 // Withheld reasons (API.md).
 const (
 	ReasonNotPermitted             = "not_permitted_for_purpose"
-	ReasonConsentRequired          = "consent_required"
-	ReasonSeparateConsentRequired  = "separate_consent_required"
-	ReasonGuardianConsentRequired  = "guardian_consent_required"
+	ReasonConsentRequired          = consent.ReasonConsentRequired
+	ReasonSeparateConsentRequired  = consent.ReasonSeparateConsentRequired
+	ReasonGuardianConsentRequired  = consent.ReasonGuardianConsentRequired
 	ReasonObjection                = "objection"
 	ReasonRestricted               = "restricted"
 	ReasonRetentionExpired         = "retention_expired"
@@ -116,6 +83,9 @@ type Access struct {
 	Justification string // optional ticket id or short reason; only its hash enters the audit entry
 	RequestID     string
 	ClientAddr    string
+	// Recipient names who receives the data, for purposes with recipients (sharing, cross-border): the
+	// subject's separate consent must name the same recipient.
+	Recipient string
 }
 
 // Config holds the Service's dependencies.
@@ -128,7 +98,6 @@ type Config struct {
 	Crypto      Crypto
 	Normalize   Normalizer
 	Policy      *policies.Set
-	Basis       BasisChecker // default NoConsentRecords
 	Logger      *slog.Logger // default slog.Default()
 	Now         func() time.Time
 	// LookupsPerSecond and LookupBurst rate-limit blind-index lookups per caller (phone numbers are a
@@ -144,11 +113,12 @@ type Service struct {
 	signer    *audit.Signer
 	crypto    Crypto
 	normalize Normalizer
-	basis     BasisChecker
 	log       *slog.Logger
 	now       func() time.Time
 	policy    atomic.Pointer[policies.Set]
 	lookups   *rateLimiter
+	// withdrawHooks run inside a consent withdrawal's transaction.
+	withdrawHooks []WithdrawHook
 }
 
 // New builds a Service.
@@ -162,12 +132,8 @@ func New(cfg Config) (*Service, error) {
 		signer:    cfg.Checkpoints,
 		crypto:    cfg.Crypto,
 		normalize: cfg.Normalize,
-		basis:     cfg.Basis,
 		log:       cfg.Logger,
 		now:       cfg.Now,
-	}
-	if s.basis == nil {
-		s.basis = NoConsentRecords{}
 	}
 	if s.log == nil {
 		s.log = slog.Default()

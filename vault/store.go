@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/profilevault/profilevault/audit"
+	"github.com/profilevault/profilevault/consent"
 )
 
 // Subject states.
@@ -49,6 +50,9 @@ type SubjectRecord struct {
 	RefSalt []byte
 	DEKs    map[string]DEK // by class (the current version)
 	Fields  map[string]SealedField
+	// ConsentEvents is the subject's consent history; Consents is the state derived from it.
+	ConsentEvents []consent.Event
+	Consents      []consent.Record
 }
 
 // Store persists subjects and the audit trail. Implementations serialise all writes through one writer that
@@ -91,6 +95,10 @@ type Tx interface {
 	Erase(subject string, at time.Time) ([]string, error)
 	// Touch sets the subject's updated_at.
 	Touch(subject string, at time.Time) error
+	// ConsentEvents returns the subject's consent history as the transaction sees it.
+	ConsentEvents(subject string) ([]consent.Event, error)
+	// AppendConsent adds an event to the subject's consent history (never rewritten).
+	AppendConsent(subject string, e consent.Event) error
 	// RewrapDEK replaces the wrapping of an existing DEK, but only if the stored row is still wrapped under
 	// fromKEKVersion (so an erased subject's key is never brought back). It reports whether a row changed.
 	RewrapDEK(d DEK, fromKEKVersion uint32) (bool, error)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/profilevault/profilevault/audit"
+	"github.com/profilevault/profilevault/consent"
 	"github.com/profilevault/profilevault/policies"
 )
 
@@ -274,10 +275,7 @@ func (s *Service) Read(ctx context.Context, a Access, id string, requested []str
 		}
 		return View{}, internalErr("read subject", err)
 	}
-	granted, withheld, consentIDs, err := s.decide(ctx, pol, purpose, grants, id, fields)
-	if err != nil {
-		return View{}, internalErr("legal basis", err)
-	}
+	granted, withheld, consentIDs := s.decide(pol, purpose, grants, rec, a, fields)
 	e.FieldsGranted = names(granted)
 	e.FieldsWithheld = withheldNames(withheld)
 	e.ConsentIDs = consentIDs
@@ -319,10 +317,11 @@ func (s *Service) activeSubject(ctx context.Context, id string) (SubjectRecord, 
 }
 
 // decide splits the requested fields into granted (with mask) and withheld (with reason): policy first,
-// then the legal basis of the purpose for this subject at this moment.
-func (s *Service) decide(ctx context.Context, pol *policies.Set, purpose policies.Purpose, grants map[string]policies.Grant,
-	id string, fields []string) (map[string]policies.Grant, []Withheld, []string, error) {
+// then retention, then the legal basis of the purpose for this subject at this moment (consent.Evaluate).
+func (s *Service) decide(pol *policies.Set, purpose policies.Purpose, grants map[string]policies.Grant,
+	rec SubjectRecord, a Access, fields []string) (map[string]policies.Grant, []Withheld, []string) {
 	schema := pol.Schema()
+	now := s.now()
 	granted := make(map[string]policies.Grant, len(fields))
 	var withheld []Withheld
 	var permitted []string
@@ -333,29 +332,29 @@ func (s *Service) decide(ctx context.Context, pol *policies.Set, purpose policie
 			withheld = append(withheld, Withheld{Field: f, Reason: ReasonNotPermitted})
 		}
 	}
-	cats := categoriesOf(schema, permitted)
-	sensitive := map[string]bool{}
-	for _, f := range permitted {
-		if fd, _ := schema.Field(f); fd.Sensitive {
-			sensitive[fd.Category] = true
-		}
-	}
 	var consentIDs []string
-	if len(cats) > 0 {
-		basis, err := s.basis.Check(ctx, id, purpose, cats, sensitive, s.now())
-		if err != nil {
-			return nil, nil, nil, err
+	switch {
+	case len(permitted) == 0:
+	case retentionExpired(purpose, rec, now):
+		for _, f := range permitted {
+			withheld = append(withheld, Withheld{Field: f, Reason: ReasonRetentionExpired})
 		}
+	default:
+		cats := categoriesOf(schema, permitted)
+		sensitive := map[string]bool{}
+		for _, f := range permitted {
+			if fd, _ := schema.Field(f); fd.Sensitive {
+				sensitive[fd.Category] = true
+			}
+		}
+		basis := consent.Evaluate(consent.Query{Purpose: purpose, Categories: cats, Sensitive: sensitive,
+			Minor: s.isMinor(rec, now), Recipient: a.Recipient, Records: rec.Consents, Now: now})
 		seen := map[string]bool{}
 		for _, f := range permitted {
 			fd, _ := schema.Field(f)
-			b, ok := basis[fd.Category]
-			if !ok || !b.OK {
-				reason := b.Reason
-				if reason == "" {
-					reason = ReasonConsentRequired
-				}
-				withheld = append(withheld, Withheld{Field: f, Reason: reason})
+			b := basis[fd.Category]
+			if !b.OK {
+				withheld = append(withheld, Withheld{Field: f, Reason: b.Reason})
 				continue
 			}
 			granted[f] = grants[f]
@@ -369,7 +368,32 @@ func (s *Service) decide(ctx context.Context, pol *policies.Set, purpose policie
 	}
 	sort.Slice(withheld, func(i, j int) bool { return withheld[i].Field < withheld[j].Field })
 	sort.Strings(consentIDs)
-	return granted, withheld, consentIDs, nil
+	return granted, withheld, consentIDs
+}
+
+// retentionExpired reports whether the subject has been inactive for longer than the purpose may keep
+// using their data (PIPL Art. 19). Activity is the subject's last change.
+func retentionExpired(p policies.Purpose, rec SubjectRecord, now time.Time) bool {
+	return p.RetentionDays > 0 && !rec.UpdatedAt.IsZero() && now.Sub(rec.UpdatedAt) > time.Duration(p.RetentionDays)*24*time.Hour
+}
+
+// isMinor reads the subject's birth date (decrypted here, never returned) to apply PIPL Art. 31. An unknown
+// or unreadable birth date is not treated as a minor.
+func (s *Service) isMinor(rec SubjectRecord, now time.Time) bool {
+	sf, ok := rec.Fields["birth_date"]
+	if !ok {
+		return false
+	}
+	d, ok := rec.DEKs[sf.Class]
+	if !ok {
+		return false
+	}
+	pt, err := s.crypto.Open(d, "birth_date", sf.Value)
+	if err != nil {
+		return false
+	}
+	birth, err := time.Parse(time.DateOnly, string(pt))
+	return err == nil && consent.IsMinor(birth, now)
 }
 
 // open decrypts the granted fields that the subject has and applies each field's mask.
@@ -441,11 +465,15 @@ func (s *Service) Update(ctx context.Context, a Access, id string, in map[string
 	}
 	// The legal basis of showing the changed values back is decided before the write; it is a read for the
 	// same purpose.
-	readGrants := pol.FieldGrants(a.Caller.Roles, a.Purpose, "read")
-	granted, withheld, consentIDs, err := s.decide(ctx, pol, purpose, readGrants, id, fieldNames)
+	rec, err := s.activeSubject(ctx, id)
 	if err != nil {
-		return View{}, internalErr("legal basis", err)
+		if errors.Is(err, ErrNotFound) {
+			return View{}, s.deny(ctx, e, statusNotFound, reasonSubjectNotFound, Errorf(CodeNotFound, "subject not found"))
+		}
+		return View{}, internalErr("update subject", err)
 	}
+	readGrants := pol.FieldGrants(a.Caller.Roles, a.Purpose, "read")
+	granted, withheld, consentIDs := s.decide(pol, purpose, readGrants, rec, a, fieldNames)
 	now := s.now().UTC()
 	seq, err := s.store.Commit(ctx, func(tx Tx) error {
 		st, err := tx.SubjectState(id)

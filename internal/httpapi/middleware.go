@@ -127,6 +127,7 @@ func (s *Server) access(c *gin.Context) (vault.Access, bool) {
 		Justification: just,
 		RequestID:     requestID(c),
 		ClientAddr:    c.ClientIP(),
+		Recipient:     c.GetHeader("X-Recipient"),
 	}, true
 }
 

@@ -123,6 +123,9 @@ func (s *Server) routes() *gin.Engine {
 	subjects.GET("/:id", s.readSubject)
 	subjects.PATCH("/:id", s.updateSubject)
 	subjects.DELETE("/:id", s.eraseSubject)
+	subjects.GET("/:id/consents", s.listConsents)
+	subjects.POST("/:id/consents", s.grantConsent)
+	subjects.DELETE("/:id/consents/:purpose", s.withdrawConsent)
 
 	v1.GET("/audit/events", s.requirePurpose, s.auditEvents)
 	v1.GET("/audit/export", s.requirePurpose, s.auditExport)

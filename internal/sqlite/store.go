@@ -9,6 +9,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -23,6 +24,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/profilevault/profilevault/audit"
+	"github.com/profilevault/profilevault/consent"
 	"github.com/profilevault/profilevault/vault"
 )
 
@@ -370,7 +372,9 @@ SELECT 0, state, source, created_at, updated_at, ref_salt FROM subjects WHERE id
 UNION ALL
 SELECT 1, class, version, kek_version, wrapped, NULL FROM deks WHERE subject_id = ?1
 UNION ALL
-SELECT 2, name, class, dek_version, value, updated_at FROM fields WHERE subject_id = ?1`
+SELECT 2, name, class, dek_version, value, updated_at FROM fields WHERE subject_id = ?1
+UNION ALL
+SELECT 3, id, purpose, at, data, NULL FROM consent_events WHERE subject_id = ?1`
 
 // Subject implements vault.Store.
 func (s *Store) Subject(ctx context.Context, id string) (vault.SubjectRecord, error) {
@@ -413,6 +417,12 @@ func (s *Store) readSubject(ctx context.Context, id string) (vault.SubjectRecord
 			}
 		case 2:
 			rec.Fields[a] = vault.SealedField{Name: a, Class: asString(b), DEKVersion: uint32(asInt(c)), Value: asBytes(d), UpdatedAt: parseTime(asString(e))}
+		case 3:
+			var ev consent.Event
+			if err := json.Unmarshal(asBytes(d), &ev); err != nil {
+				return vault.SubjectRecord{}, fmt.Errorf("decode consent event: %w", err)
+			}
+			rec.ConsentEvents = append(rec.ConsentEvents, ev)
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -421,6 +431,7 @@ func (s *Store) readSubject(ctx context.Context, id string) (vault.SubjectRecord
 	if !found {
 		return vault.SubjectRecord{}, vault.ErrNotFound
 	}
+	rec.Consents = consent.Derive(rec.ConsentEvents)
 	return rec, nil
 }
 

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/profilevault/profilevault/audit"
+	"github.com/profilevault/profilevault/consent"
 	"github.com/profilevault/profilevault/vault"
 )
 
@@ -359,6 +361,39 @@ func (t *txn) SetIndex(field, subject string, token []byte) error {
 func (t *txn) Touch(subject string, at time.Time) error {
 	t.touch(subject)
 	return t.exec(`UPDATE subjects SET updated_at = ? WHERE id = ?`, formatTime(at), subject)
+}
+
+// ConsentEvents reads a subject's consent history inside the transaction.
+func (t *txn) ConsentEvents(subject string) ([]consent.Event, error) {
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT data FROM consent_events WHERE subject_id = ? ORDER BY at`, subject)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []consent.Event
+	for rows.Next() {
+		var data []byte
+		if err := rows.Scan(&data); err != nil {
+			return nil, err
+		}
+		var e consent.Event
+		if err := json.Unmarshal(data, &e); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// AppendConsent adds one event to a subject's consent history.
+func (t *txn) AppendConsent(subject string, e consent.Event) error {
+	t.touch(subject)
+	data, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	return t.exec(`INSERT INTO consent_events (id, subject_id, purpose, action, at, data) VALUES (?, ?, ?, ?, ?, ?)`,
+		e.ID, subject, e.Purpose, e.Action, formatTime(e.At), data)
 }
 
 // Erase destroys the keys first, then the ciphertexts and index entries (secure_delete overwrites the

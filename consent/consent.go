@@ -1,0 +1,169 @@
+package consent
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/profilevault/profilevault/policies"
+)
+
+// Kind is how a consent was given.
+type Kind string
+
+// Kinds of consent.
+const (
+	General  Kind = "general"
+	Separate Kind = "separate" // a consent given on its own for one processing (PIPL Art. 14, 23, 29, 39)
+	Written  Kind = "written"
+	Guardian Kind = "guardian" // given by the parent or guardian of a subject under 14 (Art. 31)
+)
+
+// Status is the derived state of a consent record.
+type Status string
+
+// Statuses.
+const (
+	Granted   Status = "granted"
+	Withdrawn Status = "withdrawn"
+	Expired   Status = "expired"
+)
+
+// Actions of consent events.
+const (
+	ActionGrant    = "grant"
+	ActionWithdraw = "withdraw"
+)
+
+// Event is one immutable entry of a subject's consent history: a grant, or the withdrawal of a grant.
+// Evidence (free text from the collection point) is personal data and is kept sealed by the vault; this
+// package only carries the sealed bytes.
+type Event struct {
+	ID             string     `json:"id"`
+	Action         string     `json:"action"`
+	Purpose        string     `json:"purpose"`
+	Kind           Kind       `json:"kind,omitempty"`
+	NoticeVersion  string     `json:"notice_version,omitempty"`
+	Method         string     `json:"method,omitempty"`
+	EvidenceSealed []byte     `json:"evidence_sealed,omitempty"`
+	Recipient      string     `json:"recipient,omitempty"`
+	ExpiresAt      *time.Time `json:"expires_at,omitempty"`
+	At             time.Time  `json:"at"`
+	RecordedBy     string     `json:"recorded_by"`
+	// Withdraws is the grant a withdrawal ends.
+	Withdraws string `json:"withdraws,omitempty"`
+}
+
+// Record is the current state of one grant, derived from the history.
+type Record struct {
+	ID             string
+	Purpose        string
+	Kind           Kind
+	NoticeVersion  string
+	Method         string
+	EvidenceSealed []byte
+	Recipient      string
+	GrantedAt      time.Time
+	WithdrawnAt    *time.Time
+	ExpiresAt      *time.Time
+	RecordedBy     string
+}
+
+// StatusAt is the record's status at t.
+func (r Record) StatusAt(t time.Time) Status {
+	switch {
+	case r.WithdrawnAt != nil && !r.WithdrawnAt.After(t):
+		return Withdrawn
+	case r.ExpiresAt != nil && !r.ExpiresAt.After(t):
+		return Expired
+	}
+	return Granted
+}
+
+// Derive folds a history (any order) into records, oldest grant first. The history is never rewritten:
+// a withdrawal only adds an event.
+func Derive(events []Event) []Record {
+	byID := map[string]int{}
+	var out []Record
+	evs := slices.Clone(events)
+	sort.SliceStable(evs, func(i, j int) bool { return evs[i].At.Before(evs[j].At) })
+	for _, e := range evs {
+		switch e.Action {
+		case ActionGrant:
+			byID[e.ID] = len(out)
+			out = append(out, Record{ID: e.ID, Purpose: e.Purpose, Kind: e.Kind, NoticeVersion: e.NoticeVersion, Method: e.Method,
+				EvidenceSealed: e.EvidenceSealed, Recipient: e.Recipient, GrantedAt: e.At, ExpiresAt: e.ExpiresAt, RecordedBy: e.RecordedBy})
+		case ActionWithdraw:
+			if i, ok := byID[e.Withdraws]; ok && out[i].WithdrawnAt == nil {
+				at := e.At
+				out[i].WithdrawnAt = &at
+			}
+		}
+	}
+	return out
+}
+
+// Active returns the records of purpose that are granted at t.
+func Active(records []Record, purpose string, t time.Time) []Record {
+	var out []Record
+	for _, r := range records {
+		if r.Purpose == purpose && r.StatusAt(t) == Granted {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Grant is a request to record a consent that a collection point captured.
+type Grant struct {
+	Purpose       string
+	Kind          Kind
+	NoticeVersion string
+	Method        string
+	Evidence      string
+	Recipient     string
+	ExpiresAt     *time.Time
+}
+
+// ErrInvalid wraps every validation failure of a grant; messages name fields, never values.
+var ErrInvalid = errors.New("invalid consent")
+
+// Validate checks a grant against the purposes catalog at now.
+func (g Grant) Validate(p policies.Purpose, now time.Time) error {
+	bad := func(format string, args ...any) error { return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...)) }
+	if !p.NeedsConsent() {
+		return bad("purpose %s rests on %s, not on consent", p.Name, p.LegalBasis)
+	}
+	switch g.Kind {
+	case General, Separate, Written, Guardian:
+	default:
+		return bad("kind must be general, separate, written or guardian")
+	}
+	if p.ConsentKind == string(Separate) && g.Kind == General {
+		return bad("purpose %s needs a separate consent", p.Name)
+	}
+	if g.NoticeVersion != p.Notice.Version {
+		return bad("notice_version must be the current notice of %s (%s)", p.Name, p.Notice.Version)
+	}
+	if g.Method == "" || utf8.RuneCountInString(g.Method) > 64 || strings.ContainsAny(g.Method, "\r\n") {
+		return bad("method is required (at most 64 characters)")
+	}
+	if utf8.RuneCountInString(g.Evidence) > 1024 {
+		return bad("evidence is at most 1024 characters")
+	}
+	if len(p.Recipients) > 0 {
+		if !slices.Contains(p.Recipients, g.Recipient) {
+			return bad("purpose %s needs a recipient named in the catalog (%s)", p.Name, strings.Join(p.Recipients, ", "))
+		}
+	} else if g.Recipient != "" {
+		return bad("purpose %s has no recipients", p.Name)
+	}
+	if g.ExpiresAt != nil && !g.ExpiresAt.After(now) {
+		return bad("expires_at must be in the future")
+	}
+	return nil
+}

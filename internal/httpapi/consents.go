@@ -1,0 +1,88 @@
+package httpapi
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/profilevault/profilevault/consent"
+	"github.com/profilevault/profilevault/vault"
+)
+
+type grantConsentRequest struct {
+	Purpose       string     `json:"purpose"`
+	NoticeVersion string     `json:"notice_version"`
+	Method        string     `json:"method"`
+	Kind          string     `json:"kind"`
+	Evidence      string     `json:"evidence"`
+	Recipient     *string    `json:"recipient"`
+	ExpiresAt     *time.Time `json:"expires_at"`
+}
+
+type consentsResponse struct {
+	Consents []vault.ConsentView `json:"consents"`
+	History  []vault.ConsentView `json:"history"`
+}
+
+func nonNilViews(v []vault.ConsentView) []vault.ConsentView {
+	if v == nil {
+		return []vault.ConsentView{}
+	}
+	return v
+}
+
+func (s *Server) listConsents(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	res, err := s.vault.ListConsents(c.Request.Context(), a, c.Param("id"))
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	setAuditSeq(c, res.AuditSeq)
+	c.JSON(http.StatusOK, consentsResponse{Consents: nonNilViews(res.Current), History: nonNilViews(res.History)})
+}
+
+func (s *Server) grantConsent(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	var req grantConsentRequest
+	if !s.bindJSON(c, &req) {
+		return
+	}
+	kind := req.Kind
+	if kind == "" {
+		kind = string(consent.General)
+	}
+	g := consent.Grant{Purpose: req.Purpose, Kind: consent.Kind(kind), NoticeVersion: req.NoticeVersion, Method: req.Method,
+		Evidence: req.Evidence, ExpiresAt: req.ExpiresAt}
+	if req.Recipient != nil {
+		g.Recipient = *req.Recipient
+	}
+	v, seq, err := s.vault.GrantConsent(c.Request.Context(), a, c.Param("id"), g)
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	setAuditSeq(c, seq)
+	c.JSON(http.StatusCreated, v)
+}
+
+func (s *Server) withdrawConsent(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	views, seq, err := s.vault.WithdrawConsent(c.Request.Context(), a, c.Param("id"), c.Param("purpose"))
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	setAuditSeq(c, seq)
+	c.JSON(http.StatusOK, gin.H{"withdrawn": views})
+}

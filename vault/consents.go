@@ -1,0 +1,313 @@
+package vault
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"sort"
+	"time"
+
+	"github.com/profilevault/profilevault/audit"
+	"github.com/profilevault/profilevault/consent"
+	"github.com/profilevault/profilevault/policies"
+)
+
+// Consent actions recorded in the audit trail.
+const (
+	ActionConsentRead     = "consent.read"
+	ActionConsentGrant    = "consent.grant"
+	ActionConsentWithdraw = "consent.withdraw"
+)
+
+// ConsentView is one consent record as API.md shows it; in a history, Action says whether the entry is the
+// grant or its withdrawal.
+type ConsentView struct {
+	ID            string     `json:"id"`
+	Action        string     `json:"action,omitempty"`
+	Purpose       string     `json:"purpose"`
+	Status        string     `json:"status"`
+	Kind          string     `json:"kind"`
+	NoticeVersion string     `json:"notice_version"`
+	Method        string     `json:"method"`
+	Evidence      string     `json:"evidence"`
+	Recipient     *string    `json:"recipient"`
+	GrantedAt     *time.Time `json:"granted_at"`
+	WithdrawnAt   *time.Time `json:"withdrawn_at"`
+	ExpiresAt     *time.Time `json:"expires_at"`
+	RecordedBy    string     `json:"recorded_by"`
+	Withdraws     string     `json:"withdraws,omitempty"`
+}
+
+// Consents is a subject's current consent state and full history.
+type Consents struct {
+	Current  []ConsentView
+	History  []ConsentView
+	AuditSeq int64
+}
+
+// WithdrawHook removes data derived from a consent when it is withdrawn (tags, audiences). It runs inside
+// the withdrawal's transaction: the withdrawal, the removal and the audit entry commit together or not at
+// all.
+type WithdrawHook func(tx Tx, subjectID, purpose string, consentIDs []string) error
+
+// OnConsentWithdrawn registers a hook. Call it before serving.
+func (s *Service) OnConsentWithdrawn(h WithdrawHook) { s.withdrawHooks = append(s.withdrawHooks, h) }
+
+func newConsentID() string {
+	var b [12]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("crypto/rand failed: " + err.Error())
+	}
+	return "cns_" + hex.EncodeToString(b[:])
+}
+
+// consentPreamble checks purpose, staff-ness and the consents permission, and finds the subject.
+func (s *Service) consentPreamble(ctx context.Context, a Access, action, id, act string) (*policies.Set, audit.Entry, SubjectRecord, error) {
+	pol := s.Policy()
+	if _, err := s.checkPurpose(pol, a); err != nil {
+		return nil, audit.Entry{}, SubjectRecord{}, err
+	}
+	e, err := s.beginStaff(ctx, a, pol, action, id, nil)
+	if err != nil {
+		return nil, e, SubjectRecord{}, err
+	}
+	if !pol.Allowed(a.Caller.Roles, a.Purpose, "consents", act) {
+		return nil, e, SubjectRecord{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy,
+			Errorf(CodePermissionDenied, "your roles may not %s consents for this purpose", act))
+	}
+	rec, err := s.activeSubject(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, e, rec, s.deny(ctx, e, statusNotFound, reasonSubjectNotFound, Errorf(CodeNotFound, "subject not found"))
+	}
+	if err != nil {
+		return nil, e, rec, internalErr("read subject", err)
+	}
+	return pol, e, rec, nil
+}
+
+// ListConsents returns the current state (one per purpose and recipient) and the whole history, newest
+// first.
+func (s *Service) ListConsents(ctx context.Context, a Access, id string) (Consents, error) {
+	_, e, rec, err := s.consentPreamble(ctx, a, ActionConsentRead, id, "read")
+	if err != nil {
+		return Consents{}, err
+	}
+	e.Decision, e.Status = audit.Allow, statusOK
+	for _, r := range rec.Consents {
+		e.ConsentIDs = append(e.ConsentIDs, r.ID)
+	}
+	seq, err := s.store.Commit(ctx, nil, func(error) audit.Entry { return e })
+	if err != nil {
+		return Consents{}, internalErr("audit consent read", err)
+	}
+	out := s.consentViews(rec)
+	out.AuditSeq = seq
+	return out, nil
+}
+
+// consentViews renders a subject's consents, opening evidence with their DEK.
+func (s *Service) consentViews(rec SubjectRecord) Consents {
+	now := s.now()
+	evidence := func(sealed []byte) string {
+		d, ok := rec.DEKs[ClassGeneral]
+		if len(sealed) == 0 || !ok {
+			return ""
+		}
+		pt, err := s.crypto.Open(d, "consent_evidence", sealed)
+		if err != nil {
+			return ""
+		}
+		return string(pt)
+	}
+	view := func(r consent.Record) ConsentView {
+		v := ConsentView{ID: r.ID, Purpose: r.Purpose, Status: string(r.StatusAt(now)), Kind: string(r.Kind),
+			NoticeVersion: r.NoticeVersion, Method: r.Method, Evidence: evidence(r.EvidenceSealed),
+			WithdrawnAt: r.WithdrawnAt, ExpiresAt: r.ExpiresAt, RecordedBy: r.RecordedBy}
+		at := r.GrantedAt
+		v.GrantedAt = &at
+		if r.Recipient != "" {
+			rc := r.Recipient
+			v.Recipient = &rc
+		}
+		return v
+	}
+	var out Consents
+	latest := map[string]int{}
+	for _, r := range rec.Consents {
+		key := r.Purpose + "\x00" + r.Recipient
+		if i, ok := latest[key]; ok {
+			// An active grant beats a newer withdrawn or expired one; otherwise the newest wins.
+			if out.Current[i].Status == string(consent.Granted) && r.StatusAt(now) != consent.Granted {
+				continue
+			}
+			out.Current[i] = view(r)
+			continue
+		}
+		latest[key] = len(out.Current)
+		out.Current = append(out.Current, view(r))
+	}
+	byID := map[string]consent.Record{}
+	for _, r := range rec.Consents {
+		byID[r.ID] = r
+	}
+	for _, ev := range rec.ConsentEvents {
+		if ev.Action == consent.ActionGrant {
+			v := view(byID[ev.ID])
+			v.Action, v.Status, v.WithdrawnAt = consent.ActionGrant, string(consent.Granted), nil
+			out.History = append(out.History, v)
+			continue
+		}
+		g := byID[ev.Withdraws]
+		v := view(g)
+		at := ev.At
+		v.ID, v.Action, v.Status, v.WithdrawnAt, v.RecordedBy, v.Withdraws = ev.ID, consent.ActionWithdraw, string(consent.Withdrawn), &at, ev.RecordedBy, ev.Withdraws
+		out.History = append(out.History, v)
+	}
+	sort.SliceStable(out.History, func(i, j int) bool { return historyTime(out.History[i]).After(historyTime(out.History[j])) })
+	sort.SliceStable(out.Current, func(i, j int) bool { return out.Current[i].Purpose < out.Current[j].Purpose })
+	return out
+}
+
+func historyTime(v ConsentView) time.Time {
+	if v.Action == consent.ActionWithdraw && v.WithdrawnAt != nil {
+		return *v.WithdrawnAt
+	}
+	return *v.GrantedAt
+}
+
+// GrantConsent records a consent that a collection point captured (staff: data_steward or
+// customer_service under account_management). Evidence is sealed under the subject's DEK.
+func (s *Service) GrantConsent(ctx context.Context, a Access, id string, g consent.Grant) (ConsentView, int64, error) {
+	pol := s.Policy()
+	p, ok := pol.Purposes().Purpose(g.Purpose)
+	if !ok {
+		return ConsentView{}, 0, Errorf(CodeInvalidArgument, "unknown purpose in consent")
+	}
+	if err := g.Validate(p, s.now()); err != nil {
+		return ConsentView{}, 0, &Error{Code: CodeInvalidArgument, Message: err.Error()}
+	}
+	_, e, rec, err := s.consentPreamble(ctx, a, ActionConsentGrant, id, "write")
+	if err != nil {
+		return ConsentView{}, 0, err
+	}
+	now := s.now().UTC()
+	if s.isMinor(rec, now) && g.Kind != consent.Guardian {
+		return ConsentView{}, 0, Errorf(CodeGuardianConsentRequired, "the subject is under 14: only a guardian's consent can be recorded (PIPL Art. 31)")
+	}
+	ev := consent.Event{ID: newConsentID(), Action: consent.ActionGrant, Purpose: g.Purpose, Kind: g.Kind, NoticeVersion: g.NoticeVersion,
+		Method: g.Method, Recipient: g.Recipient, ExpiresAt: g.ExpiresAt, At: now, RecordedBy: a.Caller.Subject}
+	seq, err := s.store.Commit(ctx, func(tx Tx) error {
+		st, err := tx.SubjectState(id)
+		if err != nil {
+			return err
+		}
+		if st != StateActive {
+			return ErrNotFound
+		}
+		if g.Evidence != "" {
+			d, err := tx.DEK(id, ClassGeneral)
+			if err != nil {
+				return err
+			}
+			if ev.EvidenceSealed, err = s.crypto.Seal(d, "consent_evidence", []byte(g.Evidence)); err != nil {
+				return err
+			}
+		}
+		return tx.AppendConsent(id, ev)
+	}, func(changeErr error) audit.Entry {
+		e.ConsentIDs = []string{ev.ID}
+		e.Reason = "purpose:" + g.Purpose
+		e = finish(e, changeErr, nil)
+		if changeErr == nil {
+			e.Status = statusCreated
+		}
+		return e
+	})
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return ConsentView{}, seq, &Error{Code: CodeNotFound, Message: "subject not found", AuditSeq: seq}
+		}
+		return ConsentView{}, 0, internalErr("grant consent", err)
+	}
+	rec.Consents = consent.Derive([]consent.Event{ev})
+	v := s.consentViews(SubjectRecord{DEKs: rec.DEKs, Consents: rec.Consents}).Current[0]
+	v.Evidence = g.Evidence
+	return v, seq, nil
+}
+
+// WithdrawConsent withdraws every active grant of purpose, effective for the very next request, and runs
+// the withdrawal hooks in the same transaction. ErrNotFound (404) if no consent for purpose was ever
+// granted.
+func (s *Service) WithdrawConsent(ctx context.Context, a Access, id, purpose string) ([]ConsentView, int64, error) {
+	pol := s.Policy()
+	if _, ok := pol.Purposes().Purpose(purpose); !ok {
+		return nil, 0, Errorf(CodeInvalidArgument, "unknown purpose")
+	}
+	_, e, rec, err := s.consentPreamble(ctx, a, ActionConsentWithdraw, id, "write")
+	if err != nil {
+		return nil, 0, err
+	}
+	now := s.now().UTC()
+	var withdrawn []consent.Record
+	seq, err := s.withdraw(ctx, e, id, purpose, a.Caller.Subject, now, &withdrawn)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, seq, &Error{Code: CodeNotFound, Message: "no consent for this purpose was ever granted", AuditSeq: seq}
+		}
+		return nil, 0, internalErr("withdraw consent", err)
+	}
+	views := s.consentViews(SubjectRecord{DEKs: rec.DEKs, Consents: withdrawn}).Current
+	if views == nil {
+		views = []ConsentView{}
+	}
+	return views, seq, nil
+}
+
+// withdraw appends a withdrawal event for each active grant of purpose, runs the hooks and records the
+// entry, all in one transaction.
+func (s *Service) withdraw(ctx context.Context, e audit.Entry, id, purpose, by string, now time.Time, out *[]consent.Record) (int64, error) {
+	return s.store.Commit(ctx, func(tx Tx) error {
+		events, err := tx.ConsentEvents(id)
+		if err != nil {
+			return err
+		}
+		ever := false
+		for _, ev := range events {
+			ever = ever || (ev.Action == consent.ActionGrant && ev.Purpose == purpose)
+		}
+		if !ever {
+			return ErrNotFound
+		}
+		var ids []string
+		for _, r := range consent.Active(consent.Derive(events), purpose, now) {
+			if err := tx.AppendConsent(id, consent.Event{ID: newConsentID(), Action: consent.ActionWithdraw, Purpose: purpose,
+				At: now, RecordedBy: by, Withdraws: r.ID}); err != nil {
+				return err
+			}
+			at := now
+			r.WithdrawnAt = &at
+			*out = append(*out, r)
+			ids = append(ids, r.ID)
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		for _, h := range s.withdrawHooks {
+			if err := h(tx, id, purpose, ids); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, func(changeErr error) audit.Entry {
+		e = finish(e, changeErr, nil)
+		e.Reason = "purpose:" + purpose
+		for _, r := range *out {
+			e.ConsentIDs = append(e.ConsentIDs, r.ID)
+		}
+		if changeErr != nil {
+			e.ConsentIDs = nil
+		}
+		return e
+	})
+}
