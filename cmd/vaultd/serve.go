@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/profilevault/profilevault/consent"
 	"github.com/profilevault/profilevault/internal/app"
 	"github.com/profilevault/profilevault/internal/synth"
 	"github.com/profilevault/profilevault/vault"
@@ -149,8 +150,11 @@ func runDemo(ctx context.Context, a *app.App, n int, seed uint64, addr string, s
 Try (subject %[2]s):
   # customer service sees contact details in full for its purpose
   curl -s -H "Authorization: Bearer $CUSTOMER_SERVICE_TOKEN" -H "X-Purpose: customer_service" %[1]s/v1/subjects/%[2]s
-  # marketing sees nothing without consent (consent records come with the consent module)
+  # marketing sees masked contact details and the city only with the subject's consent; never the name
   curl -s -H "Authorization: Bearer $MARKETING_TOKEN" -H "X-Purpose: marketing" "%[1]s/v1/subjects/%[2]s?fields=phone,city,name"
+  # the subject's consents (current state and history); withdraw one (effective for the next request)
+  curl -s -H "Authorization: Bearer $DATA_STEWARD_TOKEN" -H "X-Purpose: account_management" %[1]s/v1/subjects/%[2]s/consents
+  curl -s -X DELETE -H "Authorization: Bearer $DATA_STEWARD_TOKEN" -H "X-Purpose: account_management" %[1]s/v1/subjects/%[2]s/consents/marketing
   # no purpose declared -> 400 purpose_required
   curl -s -H "Authorization: Bearer $CUSTOMER_SERVICE_TOKEN" %[1]s/v1/subjects/%[2]s
   # create, look up by phone (the value travels only in the body), correct, erase
@@ -174,6 +178,28 @@ func envName(role string) string {
 		}
 	}
 	return string(out) + "_TOKEN"
+}
+
+// seedConsents records a realistic, deterministic consent mix for demo subject i: about 70 % consent to
+// marketing and 50 % to personalization, given by a guardian for subjects under 14.
+func seedConsents(ctx context.Context, a *app.App, access vault.Access, id string, i int, birthDate string) error {
+	kind := consent.General
+	if b, err := time.Parse(time.DateOnly, birthDate); err == nil && consent.IsMinor(b, time.Now()) {
+		kind = consent.Guardian
+	}
+	for _, c := range []struct {
+		purpose string
+		share   int // out of 10
+	}{{"marketing", 7}, {"personalization", 5}} {
+		if (i*7+len(c.purpose))%10 >= c.share {
+			continue
+		}
+		g := consent.Grant{Purpose: c.purpose, Kind: kind, NoticeVersion: "2026-01", Method: "app_checkbox", Evidence: "demo seed"}
+		if _, _, err := a.Vault.GrantConsent(ctx, access, id, g); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // seedDemo creates n synthetic subjects when the data dir is new, with 16 concurrent writers so their
@@ -214,6 +240,10 @@ func seedDemo(ctx context.Context, a *app.App, n int, seed uint64, stderr io.Wri
 					return
 				}
 				ids[i] = c.ID
+				if err := seedConsents(ctx, a, access, c.ID, i, p.Fields["birth_date"]); err != nil {
+					errs <- fmt.Errorf("seed consents of subject %d: %w", i, err)
+					return
+				}
 			}
 		}()
 	}
