@@ -134,7 +134,9 @@ var ErrInvalid = errors.New("invalid consent")
 
 // Validate checks a grant against the purposes catalog at now.
 func (g Grant) Validate(p policies.Purpose, now time.Time) error {
-	bad := func(format string, args ...any) error { return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...)) }
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+	}
 	if !p.NeedsConsent() {
 		return bad("purpose %s rests on %s, not on consent", p.Name, p.LegalBasis)
 	}
