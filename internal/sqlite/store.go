@@ -71,6 +71,7 @@ type Store struct {
 	records     *recordCache
 	// prepared statements: modernc parses SQL on every unprepared call.
 	stmtSubject, stmtLookup *sql.Stmt
+	insertStmts             map[string]*sql.Stmt // multi-row inserts by table and row count (writer only)
 	// Merkle frontier and checkpoint state; touched only by the writer goroutine after Open.
 	frontier   audit.Frontier
 	signer     *audit.Signer
@@ -173,6 +174,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		maxBatch:    opts.MaxBatch,
 		log:         opts.Logger,
 		checkpoints: make(chan struct{}, 1),
+		insertStmts: map[string]*sql.Stmt{},
 		records:     cache,
 		signer:      opts.Signer,
 		cpEvery:     opts.CheckpointEvery,
@@ -199,6 +201,9 @@ func (s *Store) prepare(ctx context.Context) error {
 	}
 	if s.stmtLookup, err = s.read.PrepareContext(ctx, lookupQuery); err != nil {
 		return fmt.Errorf("prepare lookup query: %w", err)
+	}
+	if err := s.prepareInserts(ctx); err != nil {
+		return fmt.Errorf("prepare audit inserts: %w", err)
 	}
 	return nil
 }
@@ -332,6 +337,9 @@ func (s *Store) closeDBs() error {
 		if st != nil {
 			st.Close()
 		}
+	}
+	for _, st := range s.insertStmts {
+		st.Close()
 	}
 	return errors.Join(s.read.Close(), s.ckpt.Close(), s.write.Close())
 }

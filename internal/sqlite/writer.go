@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -188,13 +189,13 @@ func (s *Store) commitBatch(batch []*op) {
 			seq, head = e.Seq, hash
 			results[i] = result{seq: e.Seq, changeErr: changeErr}
 		}
-		if err := insertRows(ctx, tx, `INSERT INTO audit_log (seq, ts, action, subject_ref, actor, purpose, decision, entry, hash) VALUES `, 9, logRows); err != nil {
+		if err := s.insertRows(ctx, tx, insertLog, logRows); err != nil {
 			return fmt.Errorf("append audit entries: %w", err)
 		}
-		if err := insertRows(ctx, tx, `INSERT INTO audit_tree (idx, hash) VALUES `, 2, treeRows); err != nil {
+		if err := s.insertRows(ctx, tx, insertTree, treeRows); err != nil {
 			return fmt.Errorf("append audit tree: %w", err)
 		}
-		if err := insertRows(ctx, tx, `INSERT INTO audit_notes (seq, sealed) VALUES `, 2, noteRows); err != nil {
+		if err := s.insertRows(ctx, tx, insertNotes, noteRows); err != nil {
 			return fmt.Errorf("append audit notes: %w", err)
 		}
 		if s.checkpointDue(front.Size(), now) {
@@ -247,14 +248,48 @@ func (s *Store) commitBatch(batch []*op) {
 	}
 }
 
-// insertRows inserts rows of width columns (flattened in args) with as few statements as possible.
-func insertRows(ctx context.Context, tx *sql.Tx, prefix string, width int, args []any) error {
-	const maxRows = 256
-	for len(args) > 0 {
-		n := min(len(args)/width, maxRows)
+// Multi-row inserts of the writer, by table: prepared at open for a few fixed row counts (modernc parses
+// unprepared SQL on every call, and nothing can be prepared on the single write connection while the
+// writer's transaction holds it).
+const (
+	insertLog   = `INSERT INTO audit_log (seq, ts, action, subject_ref, actor, purpose, decision, entry, hash) VALUES `
+	insertTree  = `INSERT INTO audit_tree (idx, hash) VALUES `
+	insertNotes = `INSERT INTO audit_notes (seq, sealed) VALUES `
+)
+
+var (
+	insertWidths = map[string]int{insertLog: 9, insertTree: 2, insertNotes: 2}
+	insertSizes  = []int{64, 16, 4, 1} // descending
+)
+
+// prepareInserts prepares every (table, row count) statement.
+func (s *Store) prepareInserts(ctx context.Context) error {
+	for prefix, width := range insertWidths {
 		row := "(?" + strings.Repeat(",?", width-1) + ")"
-		q := prefix + row + strings.Repeat(","+row, n-1)
-		if _, err := tx.ExecContext(ctx, q, args[:n*width]...); err != nil {
+		for _, n := range insertSizes {
+			st, err := s.write.PrepareContext(ctx, prefix+row+strings.Repeat(","+row, n-1))
+			if err != nil {
+				return err
+			}
+			s.insertStmts[prefix+strconv.Itoa(n)] = st
+		}
+	}
+	return nil
+}
+
+// insertRows inserts rows (flattened in args) with the prepared statements, largest first.
+func (s *Store) insertRows(ctx context.Context, tx *sql.Tx, prefix string, args []any) error {
+	width := insertWidths[prefix]
+	for len(args) > 0 {
+		rows := len(args) / width
+		n := insertSizes[len(insertSizes)-1]
+		for _, size := range insertSizes {
+			if size <= rows {
+				n = size
+				break
+			}
+		}
+		if _, err := tx.StmtContext(ctx, s.insertStmts[prefix+strconv.Itoa(n)]).ExecContext(ctx, args[:n*width]...); err != nil {
 			return err
 		}
 		args = args[n*width:]
