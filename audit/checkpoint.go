@@ -93,6 +93,12 @@ func (s *Signer) Sign(size int64, root tlog.Hash) ([]byte, error) {
 	return note.Sign(&note.Note{Text: Checkpoint{Origin: s.origin, Size: size, Root: root}.Text()}, s.signer)
 }
 
+// SignText signs any text (ending in a newline) as a signed note with the checkpoint key: export
+// manifests and erasure receipts are signed this way, checkable with the same verifier key.
+func (s *Signer) SignText(text string) ([]byte, error) {
+	return note.Sign(&note.Note{Text: text}, s.signer)
+}
+
 // OpenCheckpoint verifies a signed note against v and parses it.
 func OpenCheckpoint(signed []byte, v note.Verifier) (Checkpoint, error) {
 	n, err := note.Open(signed, note.VerifierList(v))

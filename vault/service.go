@@ -86,6 +86,8 @@ type Access struct {
 	// Recipient names who receives the data, for purposes with recipients (sharing, cross-border): the
 	// subject's separate consent must name the same recipient.
 	Recipient string
+	// self marks a data subject acting on their own data through /v1/me (set by meAccess only).
+	self bool
 }
 
 // Config holds the Service's dependencies.

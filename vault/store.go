@@ -53,6 +53,8 @@ type SubjectRecord struct {
 	// ConsentEvents is the subject's consent history; Consents is the state derived from it.
 	ConsentEvents []consent.Event
 	Consents      []consent.Record
+	// Objections the subject has raised (PIPL Art. 24), by kind, with when.
+	Objections map[string]time.Time
 }
 
 // Store persists subjects and the audit trail. Implementations serialise all writes through one writer that
@@ -97,6 +99,8 @@ type Tx interface {
 	Touch(subject string, at time.Time) error
 	// ConsentEvents returns the subject's consent history as the transaction sees it.
 	ConsentEvents(subject string) ([]consent.Event, error)
+	// SetObjection records (on) or removes (off) an objection; it reports whether anything changed.
+	SetObjection(subject, kind string, on bool, at time.Time) (bool, error)
 	// AppendConsent adds an event to the subject's consent history (never rewritten).
 	AppendConsent(subject string, e consent.Event) error
 	// RewrapDEK replaces the wrapping of an existing DEK, but only if the stored row is still wrapped under

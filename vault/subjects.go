@@ -62,6 +62,9 @@ type Receipt struct {
 	ErasedAt        time.Time `json:"erased_at"`
 	ClassesShredded []string  `json:"classes_shredded"`
 	AuditSeq        int64     `json:"audit_seq"`
+	// Signature is a C2SP signed note over the receipt's facts by the server's checkpoint key
+	// (GET /v1/audit/checkpoint publishes the verifier key).
+	Signature string `json:"signature"`
 }
 
 // LookupResult lists the subjects whose blind-indexed field matched.
@@ -96,16 +99,34 @@ func plausibleID(id string) bool {
 	return true
 }
 
-// beginStaff starts the audit entry of a staff operation on fields and refuses (audited) a data-subject
-// token, which reaches its own data through /v1/me only.
+// beginStaff starts the audit entry of an operation on a subject's fields. A staff operation refuses
+// (audited) a data-subject token, which reaches its own data through /v1/me only; a /v1/me operation
+// (Access made by meAccess) may touch the caller's own subject and nothing else.
 func (s *Service) beginStaff(ctx context.Context, a Access, pol *policies.Set, action, id string, fields []string) (audit.Entry, error) {
+	if a.self {
+		if a, ok := selfActions[action]; ok {
+			action = a
+		}
+	}
 	e := s.newEntry(ctx, a, pol, action, id)
 	e.FieldsRequested = fields
 	e.Categories = categoriesOf(pol.Schema(), fields)
+	if a.self {
+		if id != a.Caller.Subject {
+			return e, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "a data subject may act on their own data only"))
+		}
+		return e, nil
+	}
 	if cerr := staffOnly(a); cerr != nil {
 		return e, s.deny(ctx, e, statusForbidden, reasonNoPolicy, cerr)
 	}
 	return e, nil
+}
+
+// selfActions names what a data subject does through /v1/me.
+var selfActions = map[string]string{
+	ActionSubjectRead:   ActionMeRead,
+	ActionSubjectUpdate: ActionMeUpdate,
 }
 
 // staffOnly refuses data-subject tokens on staff routes: a subject reaches their own data through /v1/me.
@@ -338,6 +359,10 @@ func (s *Service) decide(pol *policies.Set, purpose policies.Purpose, grants map
 	case retentionExpired(purpose, rec, now):
 		for _, f := range permitted {
 			withheld = append(withheld, Withheld{Field: f, Reason: ReasonRetentionExpired})
+		}
+	case objected(rec, purpose.Name):
+		for _, f := range permitted {
+			withheld = append(withheld, Withheld{Field: f, Reason: ReasonObjection})
 		}
 	default:
 		cats := categoriesOf(schema, permitted)
@@ -630,5 +655,11 @@ func (s *Service) erase(ctx context.Context, e audit.Entry, id string) (Receipt,
 		return Receipt{}, internalErr("erase subject", err)
 	}
 	sort.Strings(classes)
-	return Receipt{SubjectID: id, SubjectRef: e.SubjectRef, ErasedAt: now, ClassesShredded: classes, AuditSeq: seq}, nil
+	r := Receipt{SubjectID: id, SubjectRef: e.SubjectRef, ErasedAt: now, ClassesShredded: classes, AuditSeq: seq}
+	r.Signature, err = s.SignDocument("erasure receipt", "subject "+id, "erased_at "+now.Format(time.RFC3339Nano),
+		"classes_shredded "+strings.Join(classes, ","), "audit_seq "+itoa(int(seq)))
+	if err != nil {
+		return r, internalErr("sign receipt", err)
+	}
+	return r, nil
 }

@@ -127,6 +127,17 @@ func (s *Server) routes() *gin.Engine {
 	subjects.POST("/:id/consents", s.grantConsent)
 	subjects.DELETE("/:id/consents/:purpose", s.withdrawConsent)
 
+	me := v1.Group("/me")
+	me.GET("", s.getMe)
+	me.PATCH("", s.patchMe)
+	me.DELETE("", s.deleteMe)
+	me.GET("/export", s.getMeExport)
+	me.PUT("/consents/:purpose", s.putMeConsent)
+	me.POST("/objections", s.postObjection)
+	me.DELETE("/objections/:kind", s.deleteObjection)
+	me.GET("/access-log", s.getMeAccessLog)
+	me.GET("/explanation", s.getMeExplanation)
+
 	v1.GET("/audit/events", s.requirePurpose, s.auditEvents)
 	v1.GET("/audit/export", s.requirePurpose, s.auditExport)
 	v1.GET("/audit/verify", s.auditVerify)

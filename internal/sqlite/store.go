@@ -382,7 +382,9 @@ SELECT 1, class, version, kek_version, wrapped, NULL FROM deks WHERE subject_id 
 UNION ALL
 SELECT 2, name, class, dek_version, value, updated_at FROM fields WHERE subject_id = ?1
 UNION ALL
-SELECT 3, id, purpose, at, data, NULL FROM consent_events WHERE subject_id = ?1`
+SELECT 3, id, purpose, at, data, NULL FROM consent_events WHERE subject_id = ?1
+UNION ALL
+SELECT 4, kind, created_at, NULL, NULL, NULL FROM objections WHERE subject_id = ?1`
 
 // Subject implements vault.Store.
 func (s *Store) Subject(ctx context.Context, id string) (vault.SubjectRecord, error) {
@@ -431,6 +433,11 @@ func (s *Store) readSubject(ctx context.Context, id string) (vault.SubjectRecord
 				return vault.SubjectRecord{}, fmt.Errorf("decode consent event: %w", err)
 			}
 			rec.ConsentEvents = append(rec.ConsentEvents, ev)
+		case 4:
+			if rec.Objections == nil {
+				rec.Objections = map[string]time.Time{}
+			}
+			rec.Objections[a] = parseTime(asString(b))
 		}
 	}
 	if err := rows.Err(); err != nil {

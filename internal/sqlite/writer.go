@@ -398,6 +398,23 @@ func (t *txn) Touch(subject string, at time.Time) error {
 	return t.exec(`UPDATE subjects SET updated_at = ? WHERE id = ?`, formatTime(at), subject)
 }
 
+// SetObjection implements vault.Tx.
+func (t *txn) SetObjection(subject, kind string, on bool, at time.Time) (bool, error) {
+	t.touch(subject)
+	var r sql.Result
+	var err error
+	if on {
+		r, err = t.tx.ExecContext(t.ctx, `INSERT OR IGNORE INTO objections (subject_id, kind, created_at) VALUES (?, ?, ?)`, subject, kind, formatTime(at))
+	} else {
+		r, err = t.tx.ExecContext(t.ctx, `DELETE FROM objections WHERE subject_id = ? AND kind = ?`, subject, kind)
+	}
+	if err != nil {
+		return false, err
+	}
+	n, err := r.RowsAffected()
+	return n > 0, err
+}
+
 // ConsentEvents reads a subject's consent history inside the transaction.
 func (t *txn) ConsentEvents(subject string) ([]consent.Event, error) {
 	rows, err := t.tx.QueryContext(t.ctx, `SELECT data FROM consent_events WHERE subject_id = ? ORDER BY at`, subject)
@@ -455,6 +472,7 @@ func (t *txn) Erase(subject string, at time.Time) ([]string, error) {
 		`DELETE FROM deks WHERE subject_id = ?`,
 		`DELETE FROM fields WHERE subject_id = ?`,
 		`DELETE FROM blind_index WHERE subject_id = ?`,
+		`DELETE FROM objections WHERE subject_id = ?`,
 	} {
 		if err := t.exec(q, subject); err != nil {
 			return nil, err

@@ -1,0 +1,326 @@
+package httpapi
+
+import (
+	"archive/zip"
+	"bytes"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/profilevault/profilevault/vault"
+)
+
+type meResponse struct {
+	ID         string              `json:"id"`
+	Fields     map[string]string   `json:"fields"`
+	Tags       []any               `json:"tags"`
+	Consents   []vault.ConsentView `json:"consents"`
+	Objections []string            `json:"objections"`
+}
+
+func (s *Server) getMe(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	m, err := s.vault.Me(c.Request.Context(), a)
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	setAuditSeq(c, m.AuditSeq)
+	c.JSON(http.StatusOK, meResponse{ID: m.ID, Fields: m.Fields, Tags: []any{}, Consents: nonNilViews(m.Consents), Objections: m.Objections})
+}
+
+func (s *Server) patchMe(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	var req updateSubjectRequest
+	if !s.bindJSON(c, &req) {
+		return
+	}
+	fields, err := fieldValues(req.Fields)
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	v, err := s.vault.MeUpdate(c.Request.Context(), a, fields)
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	setAuditSeq(c, v.AuditSeq)
+	c.JSON(http.StatusOK, toView(v))
+}
+
+func (s *Server) deleteMe(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	rec, err := s.vault.MeErase(c.Request.Context(), a)
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	setAuditSeq(c, rec.AuditSeq)
+	c.JSON(http.StatusOK, eraseResponse{Erased: true, Receipt: rec})
+}
+
+type meConsentRequest struct {
+	Granted       *bool  `json:"granted"`
+	NoticeVersion string `json:"notice_version"`
+	Recipient     string `json:"recipient"`
+}
+
+func (s *Server) putMeConsent(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	var req meConsentRequest
+	if !s.bindJSON(c, &req) {
+		return
+	}
+	if req.Granted == nil {
+		s.abortCode(c, vault.CodeInvalidArgument, "granted (true or false) is required")
+		return
+	}
+	res, err := s.vault.MeSetConsent(c.Request.Context(), a, c.Param("purpose"), *req.Granted, req.NoticeVersion, req.Recipient)
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	setAuditSeq(c, res.AuditSeq)
+	c.JSON(http.StatusOK, res)
+}
+
+type objectionRequest struct {
+	Kind string `json:"kind"`
+}
+
+func (s *Server) postObjection(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	var req objectionRequest
+	if !s.bindJSON(c, &req) {
+		return
+	}
+	seq, err := s.vault.SetObjection(c.Request.Context(), a, req.Kind, true)
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	setAuditSeq(c, seq)
+	c.JSON(http.StatusCreated, gin.H{"kind": req.Kind, "objected": true})
+}
+
+func (s *Server) deleteObjection(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	seq, err := s.vault.SetObjection(c.Request.Context(), a, c.Param("kind"), false)
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	setAuditSeq(c, seq)
+	c.JSON(http.StatusOK, gin.H{"kind": c.Param("kind"), "objected": false})
+}
+
+func (s *Server) getMeAccessLog(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	entries, seq, err := s.vault.MeAccessLog(c.Request.Context(), a)
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	setAuditSeq(c, seq)
+	c.JSON(http.StatusOK, gin.H{"entries": entries})
+}
+
+// language picks zh or en from Accept-Language (default en).
+func language(c *gin.Context) string {
+	for _, part := range strings.Split(c.GetHeader("Accept-Language"), ",") {
+		tag := strings.ToLower(strings.TrimSpace(strings.SplitN(part, ";", 2)[0]))
+		switch {
+		case strings.HasPrefix(tag, "zh"):
+			return "zh"
+		case strings.HasPrefix(tag, "en"):
+			return "en"
+		}
+	}
+	return "en"
+}
+
+func (s *Server) getMeExplanation(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	lang := language(c)
+	purposes, seq, err := s.vault.MeExplanation(c.Request.Context(), a, lang)
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	setAuditSeq(c, seq)
+	c.Header("Content-Language", lang)
+	c.JSON(http.StatusOK, gin.H{"language": lang, "purposes": purposes, "tags": []any{}})
+}
+
+// getMeExport returns the complete copy as JSON, or (?format=zip) as a ZIP of the same JSON, CSV files and a
+// manifest with the SHA-256 of every file, signed with the server's checkpoint key (PIPL Art. 45).
+func (s *Server) getMeExport(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	format := c.DefaultQuery("format", "json")
+	if format != "json" && format != "zip" {
+		s.abortCode(c, vault.CodeInvalidArgument, "format must be json or zip")
+		return
+	}
+	x, err := s.vault.MeExport(c.Request.Context(), a)
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	setAuditSeq(c, x.AuditSeq)
+	if format == "json" {
+		c.JSON(http.StatusOK, x)
+		return
+	}
+	body, err := s.exportZip(x)
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	c.Header("Content-Disposition", `attachment; filename="profile-export.zip"`)
+	c.Data(http.StatusOK, "application/zip", body)
+}
+
+// exportFile is one file of an export package with its digest.
+type exportFile struct {
+	Name   string `json:"name"`
+	SHA256 string `json:"sha256"`
+	Bytes  int    `json:"bytes"`
+}
+
+func (s *Server) exportZip(x vault.Export) ([]byte, error) {
+	files := map[string][]byte{}
+	j, err := json.MarshalIndent(x, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	files["export.json"] = j
+	keys := make([]string, 0, len(x.Profile))
+	for k := range x.Profile {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	profile := [][]string{{"field", "value"}}
+	for _, k := range keys {
+		profile = append(profile, []string{k, x.Profile[k]})
+	}
+	files["profile.csv"] = csvBytes(profile)
+	consentRows := func(vs []vault.ConsentView) [][]string {
+		rows := [][]string{{"id", "action", "purpose", "status", "kind", "notice_version", "method", "evidence", "recipient", "granted_at", "withdrawn_at", "expires_at"}}
+		for _, v := range vs {
+			rows = append(rows, []string{v.ID, v.Action, v.Purpose, v.Status, v.Kind, v.NoticeVersion, v.Method, v.Evidence,
+				strOrEmpty(v.Recipient), timeOrEmpty(v.GrantedAt), timeOrEmpty(v.WithdrawnAt), timeOrEmpty(v.ExpiresAt)})
+		}
+		return rows
+	}
+	files["consents.csv"] = csvBytes(consentRows(x.Consents))
+	files["consent_history.csv"] = csvBytes(consentRows(x.ConsentHistory))
+	access := [][]string{{"ts", "actor_roles", "team", "purpose", "action", "fields", "decision"}}
+	for _, e := range x.AccessLog {
+		access = append(access, []string{e.TS.Format(time.RFC3339Nano), strings.Join(e.ActorRoles, " "), e.Team, e.Purpose, e.Action, strings.Join(e.Fields, " "), e.Decision})
+	}
+	files["access_log.csv"] = csvBytes(access)
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	manifest := struct {
+		SubjectID   string       `json:"subject_id"`
+		ExportedAt  time.Time    `json:"exported_at"`
+		Files       []exportFile `json:"files"`
+		VerifierKey string       `json:"verifier_key"`
+	}{SubjectID: x.SubjectID, ExportedAt: x.ExportedAt, VerifierKey: s.vault.VerifierKey()}
+	for _, n := range names {
+		sum := sha256.Sum256(files[n])
+		manifest.Files = append(manifest.Files, exportFile{Name: n, SHA256: hex.EncodeToString(sum[:]), Bytes: len(files[n])})
+	}
+	mj, err := json.MarshalIndent(manifest, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	msum := sha256.Sum256(mj)
+	sig, err := s.vault.SignDocument("export manifest", "sha256 "+hex.EncodeToString(msum[:]), "subject "+x.SubjectID)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, n := range append(names, "manifest.json", "manifest.sig") {
+		var data []byte
+		switch n {
+		case "manifest.json":
+			data = mj
+		case "manifest.sig":
+			data = []byte(sig)
+		default:
+			data = files[n]
+		}
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: n, Method: zip.Deflate, Modified: x.ExportedAt})
+		if err != nil {
+			return nil, err
+		}
+		if _, err := w.Write(data); err != nil {
+			return nil, err
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func csvBytes(rows [][]string) []byte {
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	_ = w.WriteAll(rows)
+	return b.Bytes()
+}
+
+func strOrEmpty(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func timeOrEmpty(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}

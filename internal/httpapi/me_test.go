@@ -1,0 +1,232 @@
+package httpapi_test
+
+import (
+	"archive/zip"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/profilevault/profilevault/audit"
+	"github.com/profilevault/profilevault/internal/apptest"
+)
+
+func TestMeIsOnlyForTheSubjectsOwnToken(t *testing.T) {
+	s := apptest.Start(t)
+	a := s.CreateSubject(map[string]any{"name": "李雷", "phone": "+8613800001234"})
+	b := s.CreateSubject(map[string]any{"name": "韩梅梅", "phone": "+8613900009999"})
+	ta, tb := s.Token(a, "subject"), s.Token(b, "subject")
+	if r := s.Do("GET", "/v1/me", ta, "", nil); r.Status != 200 || r.JSON["id"] != a || r.JSON["fields"].(map[string]any)["name"] != "李雷" {
+		t.Fatalf("own data: %d %s", r.Status, r.Body)
+	}
+	if r := s.Do("GET", "/v1/me", tb, "", nil); strings.Contains(string(r.Body), "李雷") {
+		t.Fatal("one subject saw another's data")
+	}
+	for _, role := range []string{"customer_service", "data_steward", "admin", "compliance_officer"} {
+		if r := s.Do("GET", "/v1/me", s.Token(a, role), "", nil); r.Status != 403 {
+			t.Errorf("staff token (%s) on /v1/me: %d", role, r.Status)
+		}
+	}
+	if r := s.Do("GET", "/v1/me", s.Token(a, "subject", "marketing"), "", nil); r.Status != 403 {
+		t.Errorf("mixed roles on /v1/me: %d", r.Status)
+	}
+	if r := s.Do("GET", "/v1/me", ta, "marketing", nil); r.Status != 400 {
+		t.Errorf("another purpose on /v1/me: %d", r.Status)
+	}
+	if r := s.Do("GET", "/v1/me", ta, "data_subject_request", nil); r.Status != 200 {
+		t.Errorf("declared data_subject_request: %d", r.Status)
+	}
+	// A subject's token reaches no staff route, whatever the purpose.
+	if r := s.Do("GET", "/v1/subjects/"+b, ta, "data_subject_request", nil); r.Status != 403 {
+		t.Errorf("subject token on a staff route: %d", r.Status)
+	}
+	// Correction touches only the caller.
+	if r := s.Do("PATCH", "/v1/me", ta, "", map[string]any{"fields": map[string]any{"city": "武汉"}}); r.Status != 200 {
+		t.Fatalf("correction: %d %s", r.Status, r.Body)
+	}
+	if r := s.Do("PATCH", "/v1/me", ta, "", map[string]any{"fields": map[string]any{"phone": "not a phone"}}); r.Status != 400 {
+		t.Fatalf("bad correction: %d", r.Status)
+	}
+	if r := s.Do("GET", "/v1/me", tb, "", nil); r.JSON["fields"].(map[string]any)["city"] != nil {
+		t.Fatal("correction leaked to another subject")
+	}
+	// Erased: 404 on /v1/me afterwards.
+	r := s.Do("DELETE", "/v1/me", tb, "", nil)
+	if r.Status != 200 || r.JSON["receipt"].(map[string]any)["signature"] == "" {
+		t.Fatalf("erase: %d %s", r.Status, r.Body)
+	}
+	if r := s.Do("GET", "/v1/me", tb, "", nil); r.Status != 404 {
+		t.Fatalf("after erasure: %d", r.Status)
+	}
+	if r := s.Do("GET", "/v1/me", ta, "", nil); r.Status != 200 {
+		t.Fatal("erasing one subject touched another")
+	}
+}
+
+func TestMeConsentsObjectionsAndAccessLog(t *testing.T) {
+	s := apptest.Start(t)
+	id := s.CreateSubject(map[string]any{"name": "李雷", "city": "襄阳", "birth_date": "1990-04-01"})
+	kid := s.CreateSubject(map[string]any{"name": "小明", "birth_date": time.Now().AddDate(-10, 0, 0).Format(time.DateOnly)})
+	me, mk := s.Token(id, "subject"), s.Token("mk-7", "marketing")
+	readCity := func() apptest.Response {
+		return s.Do("GET", "/v1/subjects/"+id+"?fields=city", mk, "marketing", nil)
+	}
+	if r := s.Do("PUT", "/v1/me/consents/marketing", me, "", map[string]any{"granted": true}); r.Status != 200 || r.JSON["record"].(map[string]any)["status"] != "granted" {
+		t.Fatalf("self grant: %d %s", r.Status, r.Body)
+	}
+	if r := readCity(); r.JSON["fields"].(map[string]any)["city"] != "襄阳" {
+		t.Fatalf("marketing after self consent: %s", r.Body)
+	}
+	// An objection to personalised marketing shuts marketing off although consent stands.
+	if r := s.Do("POST", "/v1/me/objections", me, "", map[string]any{"kind": "personalized_marketing"}); r.Status != 201 {
+		t.Fatalf("objection: %d %s", r.Status, r.Body)
+	}
+	if r := readCity(); !withheldAs(r, "city", "objection") {
+		t.Fatalf("objection ignored: %s", r.Body)
+	}
+	if r := s.Do("DELETE", "/v1/me/objections/personalized_marketing", me, "", nil); r.Status != 200 {
+		t.Fatalf("lift objection: %d", r.Status)
+	}
+	if r := s.Do("DELETE", "/v1/me/objections/personalized_marketing", me, "", nil); r.Status != 404 {
+		t.Fatalf("lift again: %d", r.Status)
+	}
+	if r := s.Do("POST", "/v1/me/objections", me, "", map[string]any{"kind": "everything"}); r.Status != 400 {
+		t.Fatalf("unknown objection: %d", r.Status)
+	}
+	// Withdrawal is as easy as the grant.
+	if r := s.Do("PUT", "/v1/me/consents/marketing", me, "", map[string]any{"granted": false}); r.Status != 200 {
+		t.Fatalf("self withdraw: %d %s", r.Status, r.Body)
+	}
+	if r := readCity(); !withheldAs(r, "city", "consent_required") {
+		t.Fatalf("after self withdrawal: %s", r.Body)
+	}
+	// A child cannot consent themselves.
+	if r := s.Do("PUT", "/v1/me/consents/marketing", s.Token(kid, "subject"), "", map[string]any{"granted": true}); r.Status != 403 || r.ErrorCode() != "guardian_consent_required" {
+		t.Fatalf("child consent: %d %s", r.Status, r.Body)
+	}
+	// The access log shows roles and team, never the staff member's identity.
+	r := s.Do("GET", "/v1/me/access-log", me, "", nil)
+	if r.Status != 200 {
+		t.Fatalf("access log: %d", r.Status)
+	}
+	entries := r.JSON["entries"].([]any)
+	sawMarketing := false
+	for _, e := range entries {
+		m := e.(map[string]any)
+		if m["purpose"] == "marketing" && m["action"] == "subject.read" {
+			sawMarketing = true
+			if roles := m["actor_roles"].([]any); len(roles) != 1 || roles[0] != "marketing" || m["team"] != "team-a" {
+				t.Errorf("entry: %v", m)
+			}
+		}
+	}
+	if !sawMarketing || strings.Contains(string(r.Body), "mk-7") || strings.Contains(string(r.Body), "steward-1") {
+		t.Fatalf("access log: %s", r.Body)
+	}
+	// Explanation in both languages.
+	for lang, want := range map[string]string{"zh-CN,zh;q=0.9": "保存期限", "en": "Kept for", "": "Kept for"} {
+		req, _ := http.NewRequest("GET", s.Server.URL+"/v1/me/explanation", nil)
+		req.Header.Set("Authorization", "Bearer "+me)
+		req.Header.Set("Accept-Language", lang)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var x struct {
+			Purposes []map[string]any `json:"purposes"`
+		}
+		if resp.StatusCode != 200 || json.Unmarshal(body, &x) != nil || len(x.Purposes) != 11 || !strings.Contains(string(body), want) {
+			t.Fatalf("explanation (%q): %d %s", lang, resp.StatusCode, body)
+		}
+	}
+}
+
+func TestMeExportIsCompleteAndSigned(t *testing.T) {
+	s := apptest.Start(t)
+	id := s.CreateSubject(map[string]any{"name": "欧阳娜娜", "phone": "+8613711112222", "city": "成都", "id_number": "11010519491231002X"})
+	other := s.CreateSubject(map[string]any{"name": "司马光", "phone": "+8613733334444"})
+	me := s.Token(id, "subject")
+	s.Do("PUT", "/v1/me/consents/personalization", me, "", map[string]any{"granted": true})
+	s.Do("POST", "/v1/subjects/"+id+"/consents", s.Token("st", "data_steward"), "account_management", grantBody("marketing", nil))
+	s.Do("GET", "/v1/subjects/"+id, s.Token("cs", "customer_service"), "customer_service", nil)
+	s.Do("GET", "/v1/subjects/"+other, s.Token("cs", "customer_service"), "customer_service", nil)
+
+	r := s.Do("GET", "/v1/me/export", me, "", nil)
+	if r.Status != 200 {
+		t.Fatalf("export: %d %s", r.Status, r.Body)
+	}
+	for _, k := range []string{"subject_id", "exported_at", "profile", "consents", "consent_history", "events", "tags", "access_log", "requests"} {
+		if _, ok := r.JSON[k]; !ok {
+			t.Errorf("export lacks %q", k)
+		}
+	}
+	p := r.JSON["profile"].(map[string]any)
+	if p["name"] != "欧阳娜娜" || p["id_number"] != "11010519491231002X" || p["phone"] != "+8613711112222" {
+		t.Fatalf("profile incomplete: %v", p)
+	}
+	if len(r.JSON["consents"].([]any)) != 2 || len(r.JSON["consent_history"].([]any)) != 2 || len(r.JSON["access_log"].([]any)) < 2 {
+		t.Fatalf("consents/history/access log: %s", r.Body)
+	}
+	if bytes.Contains(r.Body, []byte("司马光")) || bytes.Contains(r.Body, []byte("13733334444")) || bytes.Contains(r.Body, []byte(other)) {
+		t.Fatal("export holds another subject's data")
+	}
+
+	z := s.Do("GET", "/v1/me/export?format=zip", me, "", nil)
+	zr, err := zip.NewReader(bytes.NewReader(z.Body), int64(len(z.Body)))
+	if err != nil {
+		t.Fatalf("zip: %v (%d)", err, z.Status)
+	}
+	files := map[string][]byte{}
+	for _, f := range zr.File {
+		rc, _ := f.Open()
+		files[f.Name], _ = io.ReadAll(rc)
+		rc.Close()
+	}
+	var manifest struct {
+		Files []struct {
+			Name, SHA256 string
+		}
+		VerifierKey string `json:"verifier_key"`
+	}
+	if err := json.Unmarshal(files["manifest.json"], &manifest); err != nil {
+		t.Fatal(err)
+	}
+	if len(manifest.Files) < 5 {
+		t.Fatalf("manifest lists %d files", len(manifest.Files))
+	}
+	for _, f := range manifest.Files {
+		sum := sha256.Sum256(files[f.Name])
+		if hex.EncodeToString(sum[:]) != f.SHA256 {
+			t.Errorf("%s: digest mismatch", f.Name)
+		}
+	}
+	if !bytes.Contains(files["profile.csv"], []byte("欧阳娜娜")) {
+		t.Error("profile.csv lacks the name")
+	}
+	v, err := audit.NewVerifier(manifest.VerifierKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := note.Open(files["manifest.sig"], note.VerifierList(v))
+	if err != nil {
+		t.Fatalf("manifest signature: %v", err)
+	}
+	msum := sha256.Sum256(files["manifest.json"])
+	if !strings.Contains(n.Text, hex.EncodeToString(msum[:])) {
+		t.Fatal("signature does not cover this manifest")
+	}
+	// A tampered manifest no longer matches the signed digest.
+	files["manifest.json"] = append(files["manifest.json"], ' ')
+	if msum2 := sha256.Sum256(files["manifest.json"]); strings.Contains(n.Text, hex.EncodeToString(msum2[:])) {
+		t.Fatal("signature covers a tampered manifest")
+	}
+}

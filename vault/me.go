@@ -1,0 +1,447 @@
+package vault
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/profilevault/profilevault/audit"
+	"github.com/profilevault/profilevault/consent"
+	"github.com/profilevault/profilevault/policies"
+)
+
+// Data-subject actions recorded in the audit trail.
+const (
+	ActionMeRead          = "me.read"
+	ActionMeUpdate        = "me.update"
+	ActionMeExport        = "me.export"
+	ActionMeAccessLog     = "me.access_log"
+	ActionMeExplanation   = "me.explanation"
+	ActionObjectionAdd    = "objection.add"
+	ActionObjectionRemove = "objection.remove"
+)
+
+// PurposeDataSubjectRequest is the purpose every /v1/me call implies (PIPL Art. 50, a legal obligation).
+const PurposeDataSubjectRequest = "data_subject_request"
+
+// ObjectionPersonalizedMarketing is the objection of PIPL Art. 24: no audiences, no personalised use.
+const ObjectionPersonalizedMarketing = "personalized_marketing"
+
+// objectionPurposes lists the purposes each objection shuts off.
+var objectionPurposes = map[string][]string{
+	ObjectionPersonalizedMarketing: {"marketing", "personalization"},
+}
+
+// objected reports whether an objection of the subject shuts off purpose.
+func objected(rec SubjectRecord, purpose string) bool {
+	for kind := range rec.Objections {
+		for _, p := range objectionPurposes[kind] {
+			if p == purpose {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// meAccess turns a request to /v1/me into an access by the data subject to their own data: only a token
+// whose sole role is "subject" qualifies (staff tokens get 403), and the purpose is data_subject_request
+// (any other declared purpose is refused).
+func meAccess(a Access) (Access, error) {
+	if !a.Caller.IsDataSubject() {
+		return a, Errorf(CodePermissionDenied, "/v1/me is for data subjects' own tokens")
+	}
+	if a.Purpose != "" && a.Purpose != PurposeDataSubjectRequest {
+		return a, Errorf(CodeInvalidArgument, "/v1/me implies the purpose data_subject_request; declare none or that one")
+	}
+	a.Purpose, a.self = PurposeDataSubjectRequest, true
+	return a, nil
+}
+
+// MeView is what a data subject sees of themselves.
+type MeView struct {
+	ID         string
+	Fields     map[string]string
+	Consents   []ConsentView
+	Objections []string
+	AuditSeq   int64
+}
+
+// Me returns the caller's own profile, unmasked, with their consents and objections.
+func (s *Service) Me(ctx context.Context, a Access) (MeView, error) {
+	a, err := meAccess(a)
+	if err != nil {
+		return MeView{}, err
+	}
+	v, err := s.Read(ctx, a, a.Caller.Subject, nil)
+	if err != nil {
+		return MeView{}, err
+	}
+	rec, err := s.activeSubject(ctx, a.Caller.Subject)
+	if err != nil {
+		return MeView{}, internalErr("read subject", err)
+	}
+	return MeView{ID: v.ID, Fields: v.Fields, Consents: s.consentViews(rec).Current, Objections: objectionKinds(rec), AuditSeq: v.AuditSeq}, nil
+}
+
+func objectionKinds(rec SubjectRecord) []string {
+	out := []string{}
+	for k := range rec.Objections {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// MeUpdate corrects the caller's own fields (PIPL Art. 46), validated like staff updates.
+func (s *Service) MeUpdate(ctx context.Context, a Access, in map[string]*string) (View, error) {
+	a, err := meAccess(a)
+	if err != nil {
+		return View{}, err
+	}
+	return s.Update(ctx, a, a.Caller.Subject, in)
+}
+
+// MeErase erases the caller (PIPL Art. 47).
+func (s *Service) MeErase(ctx context.Context, a Access) (Receipt, error) {
+	a, err := meAccess(a)
+	if err != nil {
+		return Receipt{}, err
+	}
+	return s.Erase(ctx, a, a.Caller.Subject)
+}
+
+// MeConsentResult is the answer to a consent change by the subject.
+type MeConsentResult struct {
+	Record    *ConsentView  `json:"record"`
+	Withdrawn []ConsentView `json:"withdrawn,omitempty"`
+	AuditSeq  int64         `json:"-"`
+}
+
+// MeSetConsent grants or withdraws the caller's consent for purpose as easily as it was given (Art. 14–15).
+// A subject under 14 cannot grant consent themselves (403 guardian_consent_required); refusing a purpose
+// that is not necessary never affects the rest of the account (Art. 16).
+func (s *Service) MeSetConsent(ctx context.Context, a Access, purpose string, granted bool, noticeVersion, recipient string) (MeConsentResult, error) {
+	a, err := meAccess(a)
+	if err != nil {
+		return MeConsentResult{}, err
+	}
+	p, ok := s.Policy().Purposes().Purpose(purpose)
+	if !ok {
+		return MeConsentResult{}, Errorf(CodeNotFound, "unknown purpose")
+	}
+	if !granted {
+		withdrawn, seq, err := s.WithdrawConsent(ctx, a, a.Caller.Subject, purpose)
+		if ErrorCode(err) == CodeNotFound && AuditSeqOf(err) > 0 {
+			return MeConsentResult{Withdrawn: []ConsentView{}, AuditSeq: AuditSeqOf(err)}, nil // nothing to withdraw
+		}
+		if err != nil {
+			return MeConsentResult{}, err
+		}
+		res := MeConsentResult{Withdrawn: withdrawn, AuditSeq: seq}
+		if len(withdrawn) > 0 {
+			res.Record = &withdrawn[len(withdrawn)-1]
+		}
+		return res, nil
+	}
+	if noticeVersion == "" {
+		noticeVersion = p.Notice.Version
+	}
+	kind := consent.General
+	if p.ConsentKind == string(consent.Separate) {
+		kind = consent.Separate
+	}
+	v, seq, err := s.GrantConsent(ctx, a, a.Caller.Subject, consent.Grant{Purpose: purpose, Kind: kind, NoticeVersion: noticeVersion,
+		Method: "self_service", Recipient: recipient})
+	if err != nil {
+		return MeConsentResult{}, err
+	}
+	return MeConsentResult{Record: &v, AuditSeq: seq}, nil
+}
+
+// SetObjection raises (on) or lifts an objection of the caller. Lifting one that was never raised is
+// ErrNotFound (404).
+func (s *Service) SetObjection(ctx context.Context, a Access, kind string, on bool) (int64, error) {
+	a, err := meAccess(a)
+	if err != nil {
+		return 0, err
+	}
+	if _, ok := objectionPurposes[kind]; !ok {
+		return 0, Errorf(CodeInvalidArgument, "kind must be %s", ObjectionPersonalizedMarketing)
+	}
+	pol := s.Policy()
+	action := ActionObjectionAdd
+	if !on {
+		action = ActionObjectionRemove
+	}
+	e, err := s.beginStaff(ctx, a, pol, action, a.Caller.Subject, nil)
+	if err != nil {
+		return 0, err
+	}
+	if !pol.Allowed(a.Caller.Roles, a.Purpose, "objections", "write") {
+		return 0, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "objections are not permitted"))
+	}
+	id, now := a.Caller.Subject, s.now().UTC()
+	seq, err := s.store.Commit(ctx, func(tx Tx) error {
+		st, err := tx.SubjectState(id)
+		if err != nil {
+			return err
+		}
+		if st != StateActive {
+			return ErrNotFound
+		}
+		changed, err := tx.SetObjection(id, kind, on, now)
+		if err != nil {
+			return err
+		}
+		if !on && !changed {
+			return ErrNotFound
+		}
+		return tx.Touch(id, now)
+	}, func(changeErr error) audit.Entry {
+		e.Reason = "objection:" + kind
+		e = finish(e, changeErr, nil)
+		if changeErr == nil && on {
+			e.Status = statusCreated
+		}
+		return e
+	})
+	if errors.Is(err, ErrNotFound) {
+		return seq, &Error{Code: CodeNotFound, Message: "no such objection", AuditSeq: seq}
+	}
+	if err != nil {
+		return 0, internalErr("objection", err)
+	}
+	return seq, nil
+}
+
+// AccessLogEntry is one access to the subject's data as the subject sees it: roles and team, never another
+// person's identity.
+type AccessLogEntry struct {
+	TS         time.Time `json:"ts"`
+	ActorRoles []string  `json:"actor_roles"`
+	Team       string    `json:"team,omitempty"`
+	Purpose    string    `json:"purpose"`
+	Action     string    `json:"action"`
+	Fields     []string  `json:"fields"`
+	Decision   string    `json:"decision"`
+}
+
+// accessLog reads the subject's entries from the trail, newest first.
+func (s *Service) accessLog(ctx context.Context, id string) ([]AccessLogEntry, error) {
+	entries, err := s.trail.Query(ctx, audit.Filter{SubjectRef: s.SubjectRef(ctx, id), Limit: 1000})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]AccessLogEntry, 0, len(entries))
+	for _, e := range entries {
+		fields := e.FieldsGranted
+		if e.Decision == audit.Deny {
+			fields = e.FieldsRequested
+		}
+		out = append(out, AccessLogEntry{TS: e.TS, ActorRoles: e.Actor.Roles, Team: e.Actor.Team, Purpose: e.Purpose,
+			Action: e.Action, Fields: nonNil(fields), Decision: string(e.Decision)})
+	}
+	return out, nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// recordSelf appends the entry of a /v1/me read that returns no field values (access log, explanation).
+func (s *Service) recordSelf(ctx context.Context, a Access, action string) (int64, error) {
+	e, err := s.beginStaff(ctx, a, s.Policy(), action, a.Caller.Subject, nil)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := s.activeSubject(ctx, a.Caller.Subject); err != nil {
+		return 0, s.deny(ctx, e, statusNotFound, reasonSubjectNotFound, Errorf(CodeNotFound, "subject not found"))
+	}
+	e.Decision, e.Status = audit.Allow, statusOK
+	seq, err := s.store.Commit(ctx, nil, func(error) audit.Entry { return e })
+	if err != nil {
+		return 0, internalErr("audit", err)
+	}
+	return seq, nil
+}
+
+// MeAccessLog returns who accessed the caller's data: when, which roles and team, for which purpose, which
+// fields, and whether it was allowed.
+func (s *Service) MeAccessLog(ctx context.Context, a Access) ([]AccessLogEntry, int64, error) {
+	a, err := meAccess(a)
+	if err != nil {
+		return nil, 0, err
+	}
+	seq, err := s.recordSelf(ctx, a, ActionMeAccessLog)
+	if err != nil {
+		return nil, 0, err
+	}
+	log, err := s.accessLog(ctx, a.Caller.Subject)
+	if err != nil {
+		return nil, 0, internalErr("read access log", err)
+	}
+	return log, seq, nil
+}
+
+// PurposeExplanation tells a subject what one purpose does with their data and on which basis (Art. 17, 48).
+type PurposeExplanation struct {
+	Purpose       string   `json:"purpose"`
+	Description   string   `json:"description"`
+	LegalBasis    string   `json:"legal_basis"`
+	ConsentKind   string   `json:"consent_kind,omitempty"`
+	Categories    []string `json:"categories"`
+	RetentionDays int      `json:"retention_days"`
+	Necessary     bool     `json:"necessary"`
+	Recipients    []string `json:"recipients"`
+	NoticeVersion string   `json:"notice_version"`
+	YourConsent   string   `json:"your_consent,omitempty"` // granted, withdrawn, expired, or empty when none was given
+	Objected      bool     `json:"objected"`
+	Why           string   `json:"why"`
+}
+
+// MeExplanation explains every purpose for the caller, in lang ("zh" or "en").
+func (s *Service) MeExplanation(ctx context.Context, a Access, lang string) ([]PurposeExplanation, int64, error) {
+	a, err := meAccess(a)
+	if err != nil {
+		return nil, 0, err
+	}
+	seq, err := s.recordSelf(ctx, a, ActionMeExplanation)
+	if err != nil {
+		return nil, 0, err
+	}
+	rec, err := s.activeSubject(ctx, a.Caller.Subject)
+	if err != nil {
+		return nil, 0, internalErr("read subject", err)
+	}
+	return s.explain(rec, lang), seq, nil
+}
+
+func (s *Service) explain(rec SubjectRecord, lang string) []PurposeExplanation {
+	if lang != "zh" {
+		lang = "en"
+	}
+	now := s.now()
+	var out []PurposeExplanation
+	for _, p := range s.Policy().Purposes().All() {
+		x := PurposeExplanation{Purpose: p.Name, Description: p.Description[lang], LegalBasis: p.LegalBasis, ConsentKind: p.ConsentKind,
+			Categories: p.Categories, RetentionDays: p.RetentionDays, Necessary: p.Necessary, Recipients: p.Recipients,
+			NoticeVersion: p.Notice.Version, Objected: objected(rec, p.Name)}
+		for _, r := range rec.Consents {
+			if r.Purpose == p.Name {
+				x.YourConsent = string(r.StatusAt(now))
+			}
+		}
+		x.Why = whyText(p, x, lang)
+		out = append(out, x)
+	}
+	return out
+}
+
+func whyText(p policies.Purpose, x PurposeExplanation, lang string) string {
+	days := strconv.Itoa(p.RetentionDays)
+	zh := lang == "zh"
+	var b strings.Builder
+	switch p.LegalBasis {
+	case "contract":
+		if zh {
+			b.WriteString("为履行与您的合同所必需（个人信息保护法第13条第1款第2项），无需另行同意。")
+		} else {
+			b.WriteString("Necessary to perform our contract with you (PIPL Art. 13(1)(2)); no separate consent is needed.")
+		}
+	case "legal_obligation":
+		if zh {
+			b.WriteString("为履行法定义务所必需（第13条第1款第3项）。")
+		} else {
+			b.WriteString("Necessary to meet a legal obligation (PIPL Art. 13(1)(3)).")
+		}
+	default:
+		switch {
+		case x.Objected && zh:
+			b.WriteString("基于您的同意；您已反对个性化营销，因此不会用于此目的。")
+		case x.Objected:
+			b.WriteString("Based on your consent; you objected to personalised marketing, so it is not used for this purpose.")
+		case x.YourConsent == "granted" && zh:
+			b.WriteString("基于您的同意，您可随时撤回。")
+		case x.YourConsent == "granted":
+			b.WriteString("Based on your consent, which you can withdraw at any time.")
+		case zh:
+			b.WriteString("需要您的同意；您尚未同意，因此不会用于此目的。")
+		default:
+			b.WriteString("Needs your consent; you have not given it, so your data is not used for this purpose.")
+		}
+	}
+	if zh {
+		b.WriteString("保存期限：" + days + "天。")
+	} else {
+		b.WriteString(" Kept for " + days + " days.")
+	}
+	return b.String()
+}
+
+// Export is a complete machine-readable copy of everything about the subject (PIPL Art. 45).
+type Export struct {
+	SubjectID      string            `json:"subject_id"`
+	ExportedAt     time.Time         `json:"exported_at"`
+	Profile        map[string]string `json:"profile"`
+	Consents       []ConsentView     `json:"consents"`
+	ConsentHistory []ConsentView     `json:"consent_history"`
+	Objections     []string          `json:"objections"`
+	Events         []map[string]any  `json:"events"`
+	Tags           []map[string]any  `json:"tags"`
+	AccessLog      []AccessLogEntry  `json:"access_log"`
+	Requests       []map[string]any  `json:"requests"`
+	AuditSeq       int64             `json:"-"`
+}
+
+// MeExport gathers the caller's complete copy. Events, tags and requests are empty until ingestion, the
+// tag engine and the request workflow store any.
+func (s *Service) MeExport(ctx context.Context, a Access) (Export, error) {
+	a, err := meAccess(a)
+	if err != nil {
+		return Export{}, err
+	}
+	v, err := s.Read(ctx, a, a.Caller.Subject, nil) // records the read of every field
+	if err != nil {
+		return Export{}, err
+	}
+	seq, err := s.recordSelf(ctx, a, ActionMeExport)
+	if err != nil {
+		return Export{}, err
+	}
+	rec, err := s.activeSubject(ctx, a.Caller.Subject)
+	if err != nil {
+		return Export{}, internalErr("read subject", err)
+	}
+	log, err := s.accessLog(ctx, a.Caller.Subject)
+	if err != nil {
+		return Export{}, internalErr("read access log", err)
+	}
+	cv := s.consentViews(rec)
+	return Export{SubjectID: rec.ID, ExportedAt: s.now().UTC(), Profile: v.Fields, Consents: nonNilC(cv.Current),
+		ConsentHistory: nonNilC(cv.History), Objections: objectionKinds(rec), Events: []map[string]any{}, Tags: []map[string]any{},
+		AccessLog: log, Requests: []map[string]any{}, AuditSeq: seq}, nil
+}
+
+func nonNilC(v []ConsentView) []ConsentView {
+	if v == nil {
+		return []ConsentView{}
+	}
+	return v
+}
+
+// SignDocument signs a document digest with the server's checkpoint key (a C2SP signed note), so a
+// receiving party can check an export manifest or an erasure receipt with the published verifier key.
+func (s *Service) SignDocument(kind string, lines ...string) (string, error) {
+	signed, err := s.signer.SignText("profile-vault " + kind + "\n" + strings.Join(lines, "\n") + "\n")
+	return string(signed), err
+}
+
+// VerifierKey is the public key that checks SignDocument signatures and checkpoints.
+func (s *Service) VerifierKey() string { return s.signer.VerifierKey() }
