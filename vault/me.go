@@ -396,12 +396,12 @@ type Export struct {
 	Events         []map[string]any  `json:"events"`
 	Tags           []map[string]any  `json:"tags"`
 	AccessLog      []AccessLogEntry  `json:"access_log"`
-	Requests       []map[string]any  `json:"requests"`
+	Requests       []RequestView     `json:"requests"`
 	AuditSeq       int64             `json:"-"`
 }
 
-// MeExport gathers the caller's complete copy. Events, tags and requests are empty until ingestion, the
-// tag engine and the request workflow store any.
+// MeExport gathers the caller's complete copy. Events and tags are empty until ingestion and the tag
+// engine store any.
 func (s *Service) MeExport(ctx context.Context, a Access) (Export, error) {
 	a, err := meAccess(a)
 	if err != nil {
@@ -423,10 +423,14 @@ func (s *Service) MeExport(ctx context.Context, a Access) (Export, error) {
 	if err != nil {
 		return Export{}, internalErr("read access log", err)
 	}
+	reqs, err := s.requestViews(ctx, rec)
+	if err != nil {
+		return Export{}, internalErr("read requests", err)
+	}
 	cv := s.consentViews(rec)
 	return Export{SubjectID: rec.ID, ExportedAt: s.now().UTC(), Profile: v.Fields, Consents: nonNilC(cv.Current),
 		ConsentHistory: nonNilC(cv.History), Objections: objectionKinds(rec), Events: []map[string]any{}, Tags: []map[string]any{},
-		AccessLog: log, Requests: []map[string]any{}, AuditSeq: seq}, nil
+		AccessLog: log, Requests: reqs, AuditSeq: seq}, nil
 }
 
 func nonNilC(v []ConsentView) []ConsentView {

@@ -95,6 +95,9 @@ type Config struct {
 	Store Store
 	// Trail reads the audit trail for review, export, verification and proofs.
 	Trail audit.Store
+	// Requests reads data-subject requests; Rules is their workflow (internal/dsr).
+	Requests RequestStore
+	Rules    RequestRules
 	// Checkpoints is the checkpoint signing key (only its verifier is used here).
 	Checkpoints *audit.Signer
 	Crypto      Crypto
@@ -112,6 +115,8 @@ type Config struct {
 type Service struct {
 	store     Store
 	trail     audit.Store
+	requests  RequestStore
+	rules     RequestRules
 	signer    *audit.Signer
 	crypto    Crypto
 	normalize Normalizer
@@ -125,12 +130,15 @@ type Service struct {
 
 // New builds a Service.
 func New(cfg Config) (*Service, error) {
-	if cfg.Store == nil || cfg.Trail == nil || cfg.Checkpoints == nil || cfg.Crypto == nil || cfg.Policy == nil || cfg.Normalize == nil {
-		return nil, errors.New("vault: Store, Trail, Checkpoints, Crypto, Normalize and Policy are required")
+	if cfg.Store == nil || cfg.Trail == nil || cfg.Checkpoints == nil || cfg.Crypto == nil || cfg.Policy == nil || cfg.Normalize == nil ||
+		cfg.Requests == nil || cfg.Rules == nil {
+		return nil, errors.New("vault: Store, Trail, Requests, Rules, Checkpoints, Crypto, Normalize and Policy are required")
 	}
 	s := &Service{
 		store:     cfg.Store,
 		trail:     cfg.Trail,
+		requests:  cfg.Requests,
+		rules:     cfg.Rules,
 		signer:    cfg.Checkpoints,
 		crypto:    cfg.Crypto,
 		normalize: cfg.Normalize,

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/profilevault/profilevault/audit"
+	"github.com/profilevault/profilevault/internal/dsr"
 	"github.com/profilevault/profilevault/internal/keys"
 	"github.com/profilevault/profilevault/internal/sqlite"
 	"github.com/profilevault/profilevault/policies"
@@ -43,7 +44,7 @@ func newService(t testing.TB, lookupsPerSecond float64) (*vault.Service, *sqlite
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := vault.New(vault.Config{Store: store, Trail: store, Checkpoints: signer, Crypto: crypto, Normalize: keys.Normalize, Policy: pol,
+	svc, err := vault.New(vault.Config{Store: store, Trail: store, Requests: store, Rules: dsr.NewRules(), Checkpoints: signer, Crypto: crypto, Normalize: keys.Normalize, Policy: pol,
 		LookupsPerSecond: lookupsPerSecond, LookupBurst: 1 << 30})
 	if err != nil {
 		t.Fatal(err)

@@ -101,6 +101,10 @@ type Tx interface {
 	ConsentEvents(subject string) ([]consent.Event, error)
 	// SetObjection records (on) or removes (off) an objection; it reports whether anything changed.
 	SetObjection(subject, kind string, on bool, at time.Time) (bool, error)
+	// PutRequest inserts or replaces a data-subject request.
+	PutRequest(r RequestRow) error
+	// Request reads a request inside the transaction; ErrNotFound if there is none.
+	Request(id string) (RequestRow, error)
 	// AppendConsent adds an event to the subject's consent history (never rewritten).
 	AppendConsent(subject string, e consent.Event) error
 	// RewrapDEK replaces the wrapping of an existing DEK, but only if the stored row is still wrapped under

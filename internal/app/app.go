@@ -20,6 +20,7 @@ import (
 	"github.com/profilevault/profilevault/audit"
 	"github.com/profilevault/profilevault/internal/authn"
 	"github.com/profilevault/profilevault/internal/datadir"
+	"github.com/profilevault/profilevault/internal/dsr"
 	"github.com/profilevault/profilevault/internal/httpapi"
 	"github.com/profilevault/profilevault/internal/keys"
 	"github.com/profilevault/profilevault/internal/sqlite"
@@ -158,7 +159,7 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, err
 	}
 	if a.Vault, err = vault.New(vault.Config{
-		Store: a.Store, Trail: a.Store, Checkpoints: a.Auditor, Crypto: a.Crypto, Normalize: keys.Normalize, Policy: pol, Logger: cfg.Logger,
+		Store: a.Store, Trail: a.Store, Requests: a.Store, Rules: dsr.NewRules(), Checkpoints: a.Auditor, Crypto: a.Crypto, Normalize: keys.Normalize, Policy: pol, Logger: cfg.Logger,
 	}); err != nil {
 		return nil, err
 	}

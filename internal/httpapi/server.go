@@ -137,6 +137,10 @@ func (s *Server) routes() *gin.Engine {
 	me.DELETE("/objections/:kind", s.deleteObjection)
 	me.GET("/access-log", s.getMeAccessLog)
 	me.GET("/explanation", s.getMeExplanation)
+	me.POST("/requests", s.postMeRequest)
+	me.GET("/requests", s.getMeRequests)
+	v1.GET("/requests", s.requirePurpose, s.getRequestQueue)
+	v1.POST("/requests/:id/transition", s.requirePurpose, s.postTransition)
 
 	v1.GET("/audit/events", s.requirePurpose, s.auditEvents)
 	v1.GET("/audit/export", s.requirePurpose, s.auditExport)

@@ -485,3 +485,26 @@ func (t *txn) Erase(subject string, at time.Time) ([]string, error) {
 	t.erased = true
 	return classes, nil
 }
+
+// PutRequest implements vault.Tx.
+func (t *txn) PutRequest(r vault.RequestRow) error {
+	return t.exec(`INSERT OR REPLACE INTO dsr_requests (id, subject_id, type, state, created_at, due_at, updated_at, reason, note)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, r.ID, r.SubjectID, r.Type, r.State, formatTime(r.CreatedAt), formatTime(r.DueAt),
+		formatTime(r.UpdatedAt), r.ReasonSealed, r.Note)
+}
+
+// Request implements vault.Tx.
+func (t *txn) Request(id string) (vault.RequestRow, error) {
+	rows, err := t.tx.QueryContext(t.ctx, requestColumns+` WHERE id = ?`, id)
+	if err != nil {
+		return vault.RequestRow{}, err
+	}
+	out, err := scanRequests(rows)
+	if err != nil {
+		return vault.RequestRow{}, err
+	}
+	if len(out) == 0 {
+		return vault.RequestRow{}, vault.ErrNotFound
+	}
+	return out[0], nil
+}

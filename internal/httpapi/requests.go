@@ -1,0 +1,90 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/profilevault/profilevault/vault"
+)
+
+type createRequestBody struct {
+	Type string `json:"type"`
+}
+
+func (s *Server) postMeRequest(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	var req createRequestBody
+	if !s.bindJSON(c, &req) {
+		return
+	}
+	v, seq, err := s.vault.MeCreateRequest(c.Request.Context(), a, req.Type)
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	setAuditSeq(c, seq)
+	c.JSON(http.StatusCreated, v)
+}
+
+func (s *Server) getMeRequests(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	views, seq, err := s.vault.MeRequests(c.Request.Context(), a)
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	setAuditSeq(c, seq)
+	if views == nil {
+		views = []vault.RequestView{}
+	}
+	c.JSON(http.StatusOK, gin.H{"requests": views})
+}
+
+func (s *Server) getRequestQueue(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	overdue := c.Query("overdue")
+	if overdue != "" && overdue != "true" && overdue != "false" {
+		s.abortCode(c, vault.CodeInvalidArgument, "overdue must be true or false")
+		return
+	}
+	items, seq, err := s.vault.RequestQueue(c.Request.Context(), a, c.Query("state"), overdue == "true")
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	setAuditSeq(c, seq)
+	c.JSON(http.StatusOK, gin.H{"requests": items})
+}
+
+type transitionBody struct {
+	To     string `json:"to"`
+	Reason string `json:"reason"`
+}
+
+func (s *Server) postTransition(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	var req transitionBody
+	if !s.bindJSON(c, &req) {
+		return
+	}
+	v, seq, err := s.vault.TransitionRequest(c.Request.Context(), a, c.Param("id"), req.To, req.Reason)
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	setAuditSeq(c, seq)
+	c.JSON(http.StatusOK, v)
+}

@@ -1,0 +1,90 @@
+package httpapi_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/profilevault/profilevault/internal/apptest"
+)
+
+func TestRequestWorkflow(t *testing.T) {
+	s := apptest.Start(t)
+	id := s.CreateSubject(map[string]any{"name": "李雷"})
+	other := s.CreateSubject(map[string]any{"name": "韩梅梅"})
+	me := s.Token(id, "subject")
+	co := s.Token("co-1", "compliance_officer")
+
+	auto := s.Do("POST", "/v1/me/requests", me, "", map[string]any{"type": "access"})
+	if auto.Status != 201 || auto.JSON["state"] != "completed" || auto.JSON["note"] == "" {
+		t.Fatalf("access request: %d %s", auto.Status, auto.Body)
+	}
+	del := s.Do("POST", "/v1/me/requests", me, "", map[string]any{"type": "deletion"})
+	if del.Status != 201 || del.JSON["state"] != "verified" {
+		t.Fatalf("deletion request: %d %s", del.Status, del.Body)
+	}
+	due, err := time.Parse(time.RFC3339, del.JSON["due_at"].(string))
+	created, _ := time.Parse(time.RFC3339, del.JSON["created_at"].(string))
+	if err != nil || due.Sub(created) < 15*24*time.Hour || due.Sub(created) > 40*24*time.Hour {
+		t.Fatalf("15 working days: created %v due %v", created, due)
+	}
+	if r := s.Do("POST", "/v1/me/requests", me, "", map[string]any{"type": "refund"}); r.Status != 400 {
+		t.Fatalf("unknown type: %d", r.Status)
+	}
+	s.Do("POST", "/v1/me/requests", s.Token(other, "subject"), "", map[string]any{"type": "correction"})
+
+	// The subject sees their own requests only.
+	mine := s.Do("GET", "/v1/me/requests", me, "", nil)
+	if n := len(mine.JSON["requests"].([]any)); n != 2 {
+		t.Fatalf("own requests: %d", n)
+	}
+	// The compliance queue sees all, by pseudonym.
+	q := s.Do("GET", "/v1/requests?state=verified", co, "compliance_audit", nil)
+	if q.Status != 200 || len(q.JSON["requests"].([]any)) != 2 {
+		t.Fatalf("queue: %d %s", q.Status, q.Body)
+	}
+	if r := s.Do("GET", "/v1/requests?overdue=true", co, "compliance_audit", nil); len(r.JSON["requests"].([]any)) != 0 {
+		t.Fatalf("nothing is overdue yet: %s", r.Body)
+	}
+	if r := s.Do("GET", "/v1/requests", s.Token("cs", "customer_service"), "customer_service", nil); r.Status != 403 {
+		t.Fatalf("customer service read the queue: %d", r.Status)
+	}
+	rid := del.JSON["id"].(string)
+	move := func(to, reason string) apptest.Response {
+		return s.Do("POST", "/v1/requests/"+rid+"/transition", co, "compliance_audit", map[string]any{"to": to, "reason": reason})
+	}
+	if r := move("received", ""); r.Status != 409 || r.ErrorCode() != "conflict" {
+		t.Fatalf("illegal transition: %d %s", r.Status, r.Body)
+	}
+	if r := move("in_progress", ""); r.Status != 200 || r.JSON["state"] != "in_progress" {
+		t.Fatalf("in_progress: %d %s", r.Status, r.Body)
+	}
+	if r := move("rejected", ""); r.Status != 400 {
+		t.Fatalf("rejection without reason: %d", r.Status)
+	}
+	if r := move("rejected", "订单记录须依法保存三年"); r.Status != 200 || r.JSON["state"] != "rejected" {
+		t.Fatalf("rejection: %d %s", r.Status, r.Body)
+	}
+	if r := move("completed", ""); r.Status != 409 {
+		t.Fatalf("a final state moved: %d", r.Status)
+	}
+	if r := s.Do("POST", "/v1/requests/req_nope/transition", co, "compliance_audit", map[string]any{"to": "completed"}); r.Status != 404 {
+		t.Fatalf("unknown request: %d", r.Status)
+	}
+	// The subject sees the reason.
+	mine = s.Do("GET", "/v1/me/requests", me, "", nil)
+	found := false
+	for _, x := range mine.JSON["requests"].([]any) {
+		m := x.(map[string]any)
+		if m["id"] == rid {
+			found = m["state"] == "rejected" && m["reason"] == "订单记录须依法保存三年"
+		}
+	}
+	if !found {
+		t.Fatalf("subject does not see the rejection reason: %s", mine.Body)
+	}
+	// The export lists the requests.
+	x := s.Do("GET", "/v1/me/export", me, "", nil)
+	if n := len(x.JSON["requests"].([]any)); n != 2 {
+		t.Fatalf("export requests: %d", n)
+	}
+}

@@ -1,0 +1,300 @@
+package vault
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/profilevault/profilevault/audit"
+)
+
+// Request workflow actions recorded in the audit trail.
+const (
+	ActionRequestCreate     = "request.create"
+	ActionRequestRead       = "request.read"
+	ActionRequestTransition = "request.transition"
+)
+
+// RequestRules is the domain logic of the data-subject request workflow (PIPL Art. 50): types, legal
+// transitions, working-day deadlines. internal/dsr implements it.
+type RequestRules interface {
+	// ValidType reports whether t is a request type.
+	ValidType(t string) bool
+	// Transition returns an error wrapping ErrIllegalTransition or ErrReasonRequired when the move is not
+	// allowed.
+	Transition(from, to, reason string) error
+	// DueAt is the deadline of a request of type t received at received.
+	DueAt(t string, received time.Time) time.Time
+	// Overdue reports whether a request in state, due at due, is overdue at now.
+	Overdue(due, now time.Time, state string) bool
+	// AutoCompletes reports whether the system fulfils requests of type t at once.
+	AutoCompletes(t string) bool
+}
+
+// Errors RequestRules.Transition wraps.
+var (
+	ErrIllegalTransition = errors.New("illegal request transition")
+	ErrReasonRequired    = errors.New("a rejection needs a reason")
+)
+
+// Request states the vault itself sets.
+const (
+	RequestVerified  = "verified"
+	RequestCompleted = "completed"
+)
+
+// RequestRow is a stored request. The rejection reason is sealed under the subject's DEK.
+type RequestRow struct {
+	ID, SubjectID, Type, State  string
+	CreatedAt, DueAt, UpdatedAt time.Time
+	ReasonSealed                []byte
+	Note                        string
+}
+
+// RequestFilter selects requests for the compliance queue or a subject.
+type RequestFilter struct {
+	SubjectID string
+	State     string
+	Limit     int
+}
+
+// RequestStore keeps requests (internal/sqlite implements it).
+type RequestStore interface {
+	Requests(ctx context.Context, f RequestFilter) ([]RequestRow, error)
+}
+
+// RequestView is a request as API.md shows it.
+type RequestView struct {
+	ID        string    `json:"id"`
+	Type      string    `json:"type"`
+	State     string    `json:"state"`
+	CreatedAt time.Time `json:"created_at"`
+	DueAt     time.Time `json:"due_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	Overdue   bool      `json:"overdue"`
+	Reason    string    `json:"reason,omitempty"`
+	Note      string    `json:"note,omitempty"`
+}
+
+func newRequestID() string {
+	var b [12]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("crypto/rand failed: " + err.Error())
+	}
+	return "req_" + hex.EncodeToString(b[:])
+}
+
+// autoNotes tells the subject where an automatically fulfilled request was answered.
+var autoNotes = map[string]string{
+	"access":      "fulfilled automatically: GET /v1/me/export",
+	"portability": "fulfilled automatically: GET /v1/me/export?format=zip",
+	"explanation": "fulfilled automatically: GET /v1/me/explanation",
+}
+
+// MeCreateRequest files a request by the caller. A subject's own token is verification, so it starts
+// verified; requests the system can fulfil at once complete at once and say where.
+func (s *Service) MeCreateRequest(ctx context.Context, a Access, typ string) (RequestView, int64, error) {
+	a, err := meAccess(a)
+	if err != nil {
+		return RequestView{}, 0, err
+	}
+	if !s.rules.ValidType(typ) {
+		return RequestView{}, 0, Errorf(CodeInvalidArgument, "type must be access, portability, correction, deletion, restriction or explanation")
+	}
+	pol := s.Policy()
+	e, err := s.beginStaff(ctx, a, pol, ActionRequestCreate, a.Caller.Subject, nil)
+	if err != nil {
+		return RequestView{}, 0, err
+	}
+	if !pol.Allowed(a.Caller.Roles, a.Purpose, "requests", "create") {
+		return RequestView{}, 0, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "requests are not permitted"))
+	}
+	now := s.now().UTC()
+	row := RequestRow{ID: newRequestID(), SubjectID: a.Caller.Subject, Type: typ, State: RequestVerified,
+		CreatedAt: now, DueAt: s.rules.DueAt(typ, now).UTC(), UpdatedAt: now}
+	if s.rules.AutoCompletes(typ) {
+		row.State, row.Note = RequestCompleted, autoNotes[typ]
+	}
+	seq, err := s.store.Commit(ctx, func(tx Tx) error {
+		st, err := tx.SubjectState(row.SubjectID)
+		if err != nil {
+			return err
+		}
+		if st != StateActive {
+			return ErrNotFound
+		}
+		return tx.PutRequest(row)
+	}, func(changeErr error) audit.Entry {
+		e.Reason = "request:" + typ + " state:" + row.State
+		e = finish(e, changeErr, nil)
+		if changeErr == nil {
+			e.Status = statusCreated
+		}
+		return e
+	})
+	if errors.Is(err, ErrNotFound) {
+		return RequestView{}, seq, &Error{Code: CodeNotFound, Message: "subject not found", AuditSeq: seq}
+	}
+	if err != nil {
+		return RequestView{}, 0, internalErr("create request", err)
+	}
+	return s.requestView(row, SubjectRecord{}), seq, nil
+}
+
+func (s *Service) requestView(r RequestRow, rec SubjectRecord) RequestView {
+	v := RequestView{ID: r.ID, Type: r.Type, State: r.State, CreatedAt: r.CreatedAt, DueAt: r.DueAt, UpdatedAt: r.UpdatedAt,
+		Overdue: s.rules.Overdue(r.DueAt, s.now(), r.State), Note: r.Note}
+	if d, ok := rec.DEKs[ClassGeneral]; ok && len(r.ReasonSealed) > 0 {
+		if pt, err := s.crypto.Open(d, "request_reason:"+r.ID, r.ReasonSealed); err == nil {
+			v.Reason = string(pt)
+		}
+	}
+	return v
+}
+
+// requestViews lists a subject's requests, newest first.
+func (s *Service) requestViews(ctx context.Context, rec SubjectRecord) ([]RequestView, error) {
+	rows, err := s.requests.Requests(ctx, RequestFilter{SubjectID: rec.ID, Limit: 1000})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]RequestView, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, s.requestView(r, rec))
+	}
+	return out, nil
+}
+
+// MeRequests lists the caller's requests with their states, deadlines and any rejection reason.
+func (s *Service) MeRequests(ctx context.Context, a Access) ([]RequestView, int64, error) {
+	a, err := meAccess(a)
+	if err != nil {
+		return nil, 0, err
+	}
+	seq, err := s.recordSelf(ctx, a, ActionRequestRead)
+	if err != nil {
+		return nil, 0, err
+	}
+	rec, err := s.activeSubject(ctx, a.Caller.Subject)
+	if err != nil {
+		return nil, 0, internalErr("read subject", err)
+	}
+	views, err := s.requestViews(ctx, rec)
+	if err != nil {
+		return nil, 0, internalErr("read requests", err)
+	}
+	return views, seq, nil
+}
+
+// QueueItem is a request in the compliance queue: the subject appears by pseudonym only.
+type QueueItem struct {
+	RequestView
+	SubjectRef string `json:"subject_ref"`
+}
+
+// RequestQueue is the compliance officer's queue (purpose compliance_audit), optionally by state or
+// overdue only. Reading it is recorded.
+func (s *Service) RequestQueue(ctx context.Context, a Access, state string, overdueOnly bool) ([]QueueItem, int64, error) {
+	pol := s.Policy()
+	if _, err := s.checkPurpose(pol, a); err != nil {
+		return nil, 0, err
+	}
+	e, err := s.beginStaff(ctx, a, pol, ActionRequestRead, "", nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	if !pol.Allowed(a.Caller.Roles, a.Purpose, "requests", "read") {
+		return nil, 0, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not read the request queue for this purpose"))
+	}
+	rows, err := s.requests.Requests(ctx, RequestFilter{State: state, Limit: 1000})
+	if err != nil {
+		return nil, 0, internalErr("read requests", err)
+	}
+	var out []QueueItem
+	for _, r := range rows {
+		rec, _ := s.activeSubject(ctx, r.SubjectID)
+		v := s.requestView(r, rec)
+		if overdueOnly && !v.Overdue {
+			continue
+		}
+		out = append(out, QueueItem{RequestView: v, SubjectRef: s.SubjectRef(ctx, r.SubjectID)})
+	}
+	e.Decision, e.Status, e.Reason = audit.Allow, statusOK, "requests:"+strconv.Itoa(len(out))
+	seq, err := s.store.Commit(ctx, nil, func(error) audit.Entry { return e })
+	if err != nil {
+		return nil, 0, internalErr("audit queue read", err)
+	}
+	if out == nil {
+		out = []QueueItem{}
+	}
+	return out, seq, nil
+}
+
+// TransitionRequest moves a request on (compliance officer, purpose compliance_audit): an illegal move is
+// 409 conflict, a rejection without a reason 400. The reason, shown to the subject, is sealed under their
+// DEK.
+func (s *Service) TransitionRequest(ctx context.Context, a Access, id, to, reason string) (RequestView, int64, error) {
+	pol := s.Policy()
+	if _, err := s.checkPurpose(pol, a); err != nil {
+		return RequestView{}, 0, err
+	}
+	var subjectID string
+	e, err := s.beginStaff(ctx, a, pol, ActionRequestTransition, "", nil)
+	if err != nil {
+		return RequestView{}, 0, err
+	}
+	if !pol.Allowed(a.Caller.Roles, a.Purpose, "requests", "transition") {
+		return RequestView{}, 0, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not move requests on"))
+	}
+	now := s.now().UTC()
+	var row RequestRow
+	var ruleErr error
+	seq, err := s.store.Commit(ctx, func(tx Tx) error {
+		r, err := tx.Request(id)
+		if err != nil {
+			return err
+		}
+		subjectID = r.SubjectID
+		if ruleErr = s.rules.Transition(r.State, to, reason); ruleErr != nil {
+			return ruleErr
+		}
+		r.State, r.UpdatedAt = to, now
+		if reason != "" {
+			if d, err := tx.DEK(r.SubjectID, ClassGeneral); err == nil {
+				if r.ReasonSealed, err = s.crypto.Seal(d, "request_reason:"+r.ID, []byte(reason)); err != nil {
+					return err
+				}
+			}
+		}
+		row = r
+		return tx.PutRequest(r)
+	}, func(changeErr error) audit.Entry {
+		if subjectID != "" {
+			e.SubjectRef = s.SubjectRef(ctx, subjectID)
+		}
+		e.Reason = "request:" + id + " to:" + to
+		e = finish(e, changeErr, nil)
+		switch {
+		case errors.Is(changeErr, ErrIllegalTransition):
+			e.Status = 409
+		case errors.Is(changeErr, ErrReasonRequired):
+			e.Status = 400
+		}
+		return e
+	})
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return RequestView{}, seq, &Error{Code: CodeNotFound, Message: "no such request", AuditSeq: seq}
+	case errors.Is(err, ErrIllegalTransition):
+		return RequestView{}, seq, &Error{Code: CodeConflict, Message: "illegal transition for this request's state", AuditSeq: seq}
+	case errors.Is(err, ErrReasonRequired):
+		return RequestView{}, seq, &Error{Code: CodeInvalidArgument, Message: "a rejection needs a reason (at most 1000 characters)", AuditSeq: seq}
+	case err != nil:
+		return RequestView{}, 0, internalErr("transition request", err)
+	}
+	rec, _ := s.activeSubject(ctx, row.SubjectID)
+	return s.requestView(row, rec), seq, nil
+}
