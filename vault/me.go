@@ -393,15 +393,14 @@ type Export struct {
 	Consents       []ConsentView     `json:"consents"`
 	ConsentHistory []ConsentView     `json:"consent_history"`
 	Objections     []string          `json:"objections"`
-	Events         []map[string]any  `json:"events"`
+	Events         []EventView       `json:"events"`
 	Tags           []map[string]any  `json:"tags"`
 	AccessLog      []AccessLogEntry  `json:"access_log"`
 	Requests       []RequestView     `json:"requests"`
 	AuditSeq       int64             `json:"-"`
 }
 
-// MeExport gathers the caller's complete copy. Events and tags are empty until ingestion and the tag
-// engine store any.
+// MeExport gathers the caller's complete copy. Tags are empty until the tag engine stores any.
 func (s *Service) MeExport(ctx context.Context, a Access) (Export, error) {
 	a, err := meAccess(a)
 	if err != nil {
@@ -427,9 +426,13 @@ func (s *Service) MeExport(ctx context.Context, a Access) (Export, error) {
 	if err != nil {
 		return Export{}, internalErr("read requests", err)
 	}
+	events := []EventView{}
+	if err := s.openEvents(ctx, rec, func(v EventView) error { events = append(events, v); return nil }); err != nil {
+		return Export{}, internalErr("read events", err)
+	}
 	cv := s.consentViews(rec)
 	return Export{SubjectID: rec.ID, ExportedAt: s.now().UTC(), Profile: v.Fields, Consents: nonNilC(cv.Current),
-		ConsentHistory: nonNilC(cv.History), Objections: objectionKinds(rec), Events: []map[string]any{}, Tags: []map[string]any{},
+		ConsentHistory: nonNilC(cv.History), Objections: objectionKinds(rec), Events: events, Tags: []map[string]any{},
 		AccessLog: log, Requests: reqs, AuditSeq: seq}, nil
 }
 

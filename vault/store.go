@@ -72,6 +72,8 @@ type Store interface {
 	Subject(ctx context.Context, id string) (SubjectRecord, error)
 	// LookupIndex returns the ids of active subjects whose blind-index token for field equals token.
 	LookupIndex(ctx context.Context, field string, token []byte) ([]string, error)
+	// Events streams a subject's stored events to fn, oldest first.
+	Events(ctx context.Context, subjectID string, fn func(StoredEvent) error) error
 	// DEKs streams every stored DEK to fn (for key rotation).
 	DEKs(ctx context.Context, fn func(DEK) error) error
 }
@@ -101,6 +103,8 @@ type Tx interface {
 	ConsentEvents(subject string) ([]consent.Event, error)
 	// SetObjection records (on) or removes (off) an objection; it reports whether anything changed.
 	SetObjection(subject, kind string, on bool, at time.Time) (bool, error)
+	// PutEvent stores an event unless its id exists; it reports whether it was inserted.
+	PutEvent(e StoredEvent) (bool, error)
 	// PutRequest inserts or replaces a data-subject request.
 	PutRequest(r RequestRow) error
 	// Request reads a request inside the transaction; ErrNotFound if there is none.

@@ -578,7 +578,7 @@ func (s *Store) CountActiveSubjects(ctx context.Context) (int, error) {
 // CountRows counts the rows of one of the store's tables (for tests and operations).
 func (s *Store) CountRows(ctx context.Context, table string) (int, error) {
 	switch table {
-	case "subjects", "deks", "fields", "blind_index", "audit_log":
+	case "subjects", "deks", "fields", "blind_index", "audit_log", "events", "consent_events":
 	default:
 		return 0, fmt.Errorf("unknown table %q", table)
 	}

@@ -473,6 +473,7 @@ func (t *txn) Erase(subject string, at time.Time) ([]string, error) {
 		`DELETE FROM fields WHERE subject_id = ?`,
 		`DELETE FROM blind_index WHERE subject_id = ?`,
 		`DELETE FROM objections WHERE subject_id = ?`,
+		`DELETE FROM events WHERE subject_id = ?`,
 	} {
 		if err := t.exec(q, subject); err != nil {
 			return nil, err
@@ -507,4 +508,15 @@ func (t *txn) Request(id string) (vault.RequestRow, error) {
 		return vault.RequestRow{}, vault.ErrNotFound
 	}
 	return out[0], nil
+}
+
+// PutEvent implements vault.Tx: idempotent by event id.
+func (t *txn) PutEvent(e vault.StoredEvent) (bool, error) {
+	r, err := t.tx.ExecContext(t.ctx, `INSERT OR IGNORE INTO events (id, subject_id, type, category, ts, source, class, dek_version, attrs)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.ID, e.SubjectID, e.Type, e.Category, formatTime(e.TS), e.Source, e.Class, e.DEKVersion, e.Attrs)
+	if err != nil {
+		return false, err
+	}
+	n, err := r.RowsAffected()
+	return n == 1, err
 }

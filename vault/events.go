@@ -1,0 +1,249 @@
+package vault
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/profilevault/profilevault/audit"
+	"github.com/profilevault/profilevault/consent"
+)
+
+// ActionEventIngest records a batch of collected events.
+const ActionEventIngest = "event.ingest"
+
+// eventCategories maps event types to their category (API.md).
+var eventCategories = map[string]string{
+	"page_view": "behavior", "click": "behavior", "search": "behavior", "favorite": "behavior", "cart_add": "behavior", "cart_remove": "behavior",
+	"order": "transactions", "cancel": "transactions", "return": "transactions", "pos_purchase": "transactions",
+	"review": "interactions", "chat": "interactions", "complaint": "interactions", "share": "interactions",
+}
+
+// EventCategory returns the category of an event type.
+func EventCategory(t string) (string, bool) { c, ok := eventCategories[t]; return c, ok }
+
+// EventInput is one event to collect, already parsed and its attributes checked by the caller
+// (internal/ingest). SubjectRef is a subject id or "external:<source>:<external id>".
+type EventInput struct {
+	EventID    string
+	SubjectRef string
+	Type       string
+	TS         time.Time
+	Source     string
+	Attrs      map[string]any
+}
+
+// StoredEvent is an event as stored: attributes sealed.
+type StoredEvent struct {
+	ID, SubjectID, Type, Category, Source, Class string
+	TS                                           time.Time
+	DEKVersion                                   uint32
+	Attrs                                        []byte
+}
+
+// EventRejection names a refused event by its index in the batch, with a stable code (never a value).
+type EventRejection struct {
+	Index int    `json:"index"`
+	Error string `json:"error"`
+}
+
+// IngestResult counts what a batch did.
+type IngestResult struct {
+	Accepted   int              `json:"accepted"`
+	Duplicates int              `json:"duplicates"`
+	Rejected   []EventRejection `json:"rejected"`
+	AuditSeq   int64            `json:"-"`
+}
+
+// classOf is the retention class of an event category: transaction records may be held by law (E-Commerce
+// Law Art. 31) and get their own key.
+func classOf(category string) string {
+	if category == "transactions" {
+		return ClassTransactions
+	}
+	return ClassGeneral
+}
+
+// ResolveSubject turns a subject reference into an active subject id: a vault id, or
+// "external:<source>:<external id>" through the external-id blind index.
+func (s *Service) ResolveSubject(ctx context.Context, ref string) (string, error) {
+	if rest, ok := strings.CutPrefix(ref, "external:"); ok {
+		source, ext, ok := strings.Cut(rest, ":")
+		if !ok || ext == "" {
+			return "", ErrNotFound
+		}
+		ids, err := s.store.LookupIndex(ctx, fieldExternalID, s.crypto.BlindToken(fieldExternalID, source+"\x00"+ext))
+		if err != nil {
+			return "", err
+		}
+		if len(ids) == 0 {
+			return "", ErrNotFound
+		}
+		return ids[0], nil
+	}
+	if _, err := s.activeSubject(ctx, ref); err != nil {
+		return "", err
+	}
+	return ref, nil
+}
+
+// IngestEvents collects a batch of events for the declared purpose of collection. Each event's category
+// must be one the caller's roles may write for that purpose; behaviour is collected only for subjects
+// whose consent for the purpose is valid now (collection is gated, not only use) and who have not
+// objected. A bad event never drops the good ones; an event id seen before is a duplicate and changes
+// nothing. Attributes are sealed under the subject's DEK of the event's class. One audit entry records the
+// batch (counts and categories, no values).
+func (s *Service) IngestEvents(ctx context.Context, a Access, in []EventInput) (IngestResult, error) {
+	pol := s.Policy()
+	purpose, err := s.checkPurpose(pol, a)
+	if err != nil {
+		return IngestResult{}, err
+	}
+	e, err := s.beginStaff(ctx, a, pol, ActionEventIngest, "", nil)
+	if err != nil {
+		return IngestResult{}, err
+	}
+	res := IngestResult{Rejected: []EventRejection{}}
+	reject := func(i int, code string) { res.Rejected = append(res.Rejected, EventRejection{Index: i, Error: code}) }
+	now := s.now()
+	type prepared struct {
+		subject string
+		ev      StoredEvent
+		plain   []byte
+	}
+	var ok []prepared
+	cats := map[string]bool{}
+	for i, ev := range in {
+		cat, known := eventCategories[ev.Type]
+		switch {
+		case !known:
+			reject(i, "unknown_type")
+			continue
+		case ev.EventID == "" || len(ev.EventID) > 128:
+			reject(i, "bad_event_id")
+			continue
+		case ev.TS.IsZero() || ev.TS.After(now.Add(5*time.Minute)):
+			reject(i, "bad_time")
+			continue
+		case !pol.Allowed(a.Caller.Roles, a.Purpose, cat, "write"):
+			reject(i, ReasonNotPermitted)
+			continue
+		}
+		id, err := s.ResolveSubject(ctx, ev.SubjectRef)
+		if errors.Is(err, ErrNotFound) {
+			reject(i, "unknown_subject")
+			continue
+		}
+		if err != nil {
+			return IngestResult{}, internalErr("resolve subject", err)
+		}
+		if purpose.NeedsConsent() {
+			rec, err := s.activeSubject(ctx, id)
+			if err != nil {
+				reject(i, "unknown_subject")
+				continue
+			}
+			if objected(rec, purpose.Name) {
+				reject(i, ReasonObjection)
+				continue
+			}
+			b := consent.Evaluate(consent.Query{Purpose: purpose, Categories: []string{cat}, Minor: s.isMinor(rec, now),
+				Records: rec.Consents, Now: now})[cat]
+			if !b.OK {
+				reject(i, b.Reason)
+				continue
+			}
+		}
+		attrs, err := json.Marshal(ev.Attrs)
+		if err != nil || len(attrs) > 4096 {
+			reject(i, "bad_attrs")
+			continue
+		}
+		cats[cat] = true
+		ok = append(ok, prepared{subject: id, plain: attrs, ev: StoredEvent{ID: ev.EventID, SubjectID: id, Type: ev.Type, Category: cat,
+			Source: ev.Source, Class: classOf(cat), TS: ev.TS.UTC()}})
+	}
+	for c := range cats {
+		e.Categories = append(e.Categories, c)
+	}
+	sort.Strings(e.Categories)
+	seq, err := s.store.Commit(ctx, func(tx Tx) error {
+		res.Accepted, res.Duplicates = 0, 0
+		keys := map[[2]string]DEK{}
+		for _, p := range ok {
+			k := [2]string{p.subject, p.ev.Class}
+			d, have := keys[k]
+			if !have {
+				var err error
+				d, err = tx.DEK(p.subject, p.ev.Class)
+				if errors.Is(err, ErrNotFound) {
+					if d, err = s.crypto.NewDEK(p.subject, p.ev.Class, 1); err == nil {
+						err = tx.PutDEK(d)
+					}
+				}
+				if err != nil {
+					return err
+				}
+				keys[k] = d
+			}
+			ev := p.ev
+			sealed, err := s.crypto.Seal(d, "event:"+ev.ID, p.plain)
+			if err != nil {
+				return err
+			}
+			ev.Attrs, ev.DEKVersion = sealed, d.Version
+			inserted, err := tx.PutEvent(ev)
+			if err != nil {
+				return err
+			}
+			if inserted {
+				res.Accepted++
+			} else {
+				res.Duplicates++
+			}
+		}
+		return nil
+	}, func(changeErr error) audit.Entry {
+		e = finish(e, changeErr, nil)
+		e.Reason = "accepted:" + strconv.Itoa(res.Accepted) + " duplicates:" + strconv.Itoa(res.Duplicates) + " rejected:" + strconv.Itoa(len(res.Rejected))
+		return e
+	})
+	if err != nil {
+		return IngestResult{}, internalErr("ingest events", err)
+	}
+	res.AuditSeq = seq
+	return res, nil
+}
+
+// EventView is an event as the subject's export shows it.
+type EventView struct {
+	ID       string         `json:"event_id"`
+	Type     string         `json:"type"`
+	Category string         `json:"category"`
+	TS       time.Time      `json:"ts"`
+	Source   string         `json:"source"`
+	Attrs    map[string]any `json:"attrs"`
+}
+
+// openEvents streams a subject's events, decrypted, oldest first.
+func (s *Service) openEvents(ctx context.Context, rec SubjectRecord, fn func(EventView) error) error {
+	return s.store.Events(ctx, rec.ID, func(ev StoredEvent) error {
+		d, ok := rec.DEKs[ev.Class]
+		if !ok {
+			return nil // shredded class
+		}
+		pt, err := s.crypto.Open(d, "event:"+ev.ID, ev.Attrs)
+		if err != nil {
+			return err
+		}
+		v := EventView{ID: ev.ID, Type: ev.Type, Category: ev.Category, TS: ev.TS, Source: ev.Source}
+		if err := json.Unmarshal(pt, &v.Attrs); err != nil {
+			return err
+		}
+		return fn(v)
+	})
+}

@@ -1,0 +1,81 @@
+package vault_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/profilevault/profilevault/consent"
+	"github.com/profilevault/profilevault/vault"
+)
+
+func TestIngestGatesCollection(t *testing.T) {
+	svc, store := newService(t, 1000)
+	ctx := t.Context()
+	c, err := svc.Create(ctx, steward, vault.NewSubject{ExternalID: "crm-1", Source: "crm", Fields: profile()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	noConsent, err := svc.Create(ctx, steward, vault.NewSubject{Fields: profile()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := svc.GrantConsent(ctx, steward, c.ID, consent.Grant{Purpose: "personalization", Kind: consent.General, NoticeVersion: "2026-01", Method: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().Add(-time.Hour)
+	order := func(id, ref string) vault.EventInput {
+		return vault.EventInput{EventID: id, SubjectRef: ref, Type: "order", TS: now, Source: "app",
+			Attrs: map[string]any{"order_id": "o-" + id, "amount": 99.5, "currency": "CNY", "items": []any{map[string]any{"sku": "s1", "category": "diapers", "brand": "b", "qty": 1, "price": 99.5}}}}
+	}
+	view := func(id, ref string) vault.EventInput {
+		return vault.EventInput{EventID: id, SubjectRef: ref, Type: "page_view", TS: now, Source: "web", Attrs: map[string]any{"page": "/p", "category": "toys", "dwell_ms": 1200, "session_id": "s"}}
+	}
+	fulfil := vault.Access{Caller: vault.Caller{Subject: "st", Roles: []string{"data_steward"}}, Purpose: "order_fulfillment"}
+	res, err := svc.IngestEvents(ctx, fulfil, []vault.EventInput{
+		order("e1", "external:crm:crm-1"), order("e2", c.ID), order("e1", c.ID), // the third repeats e1
+		view("e3", c.ID),                 // behaviour is not collected for order_fulfillment
+		order("e4", "external:crm:nope"), // unknown subject
+		{EventID: "e5", SubjectRef: c.ID, Type: "teleport", TS: now},
+		{EventID: "e6", SubjectRef: c.ID, Type: "order", TS: time.Now().Add(time.Hour), Attrs: map[string]any{}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int]string{3: "not_permitted_for_purpose", 4: "unknown_subject", 5: "unknown_type", 6: "bad_time"}
+	if res.Accepted != 2 || res.Duplicates != 1 || len(res.Rejected) != len(want) {
+		t.Fatalf("result %+v", res)
+	}
+	for _, r := range res.Rejected {
+		if want[r.Index] != r.Error {
+			t.Errorf("index %d: %s, want %s", r.Index, r.Error, want[r.Index])
+		}
+	}
+	// Behaviour under personalization is collected only with consent.
+	pers := vault.Access{Caller: vault.Caller{Subject: "st", Roles: []string{"data_steward"}}, Purpose: "personalization"}
+	res, err = svc.IngestEvents(ctx, pers, []vault.EventInput{view("b1", c.ID), view("b2", noConsent.ID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Accepted != 1 || len(res.Rejected) != 1 || res.Rejected[0].Error != "consent_required" {
+		t.Fatalf("gated collection: %+v", res)
+	}
+	// Re-sending changes nothing.
+	res, _ = svc.IngestEvents(ctx, pers, []vault.EventInput{view("b1", c.ID)})
+	if res.Accepted != 0 || res.Duplicates != 1 {
+		t.Fatalf("idempotence: %+v", res)
+	}
+	if n, _ := store.CountRows(ctx, "events"); n != 3 {
+		t.Fatalf("%d events stored, want 3", n)
+	}
+	// Transactions get their own key class; erasure shreds every class and deletes the events.
+	rec, _ := store.Subject(ctx, c.ID)
+	if _, ok := rec.DEKs[vault.ClassTransactions]; !ok {
+		t.Fatal("no transactions DEK")
+	}
+	if _, err := svc.Erase(ctx, steward, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := store.CountRows(ctx, "events"); n != 0 {
+		t.Fatalf("%d events survive erasure", n)
+	}
+}
