@@ -104,7 +104,10 @@ type Config struct {
 	Normalize   Normalizer
 	Policy      *policies.Set
 	Logger      *slog.Logger // default slog.Default()
-	Now         func() time.Time
+	// NameSimilarity scores two names in [0, 1] for identity resolution (internal/ingest provides one);
+	// without it, a shared phone is never enough to merge.
+	NameSimilarity func(a, b string) float64
+	Now            func() time.Time
 	// LookupsPerSecond and LookupBurst rate-limit blind-index lookups per caller (phone numbers are a
 	// small space). Defaults 5/s with a burst of 50.
 	LookupsPerSecond float64
@@ -124,6 +127,7 @@ type Service struct {
 	now       func() time.Time
 	policy    atomic.Pointer[policies.Set]
 	lookups   *rateLimiter
+	similar   func(a, b string) float64
 	// withdrawHooks run inside a consent withdrawal's transaction.
 	withdrawHooks []WithdrawHook
 }
@@ -142,6 +146,7 @@ func New(cfg Config) (*Service, error) {
 		signer:    cfg.Checkpoints,
 		crypto:    cfg.Crypto,
 		normalize: cfg.Normalize,
+		similar:   cfg.NameSimilarity,
 		log:       cfg.Logger,
 		now:       cfg.Now,
 	}

@@ -103,6 +103,11 @@ type Tx interface {
 	ConsentEvents(subject string) ([]consent.Event, error)
 	// SetObjection records (on) or removes (off) an objection; it reports whether anything changed.
 	SetObjection(subject, kind string, on bool, at time.Time) (bool, error)
+	// AddExternalID links another source's external id (its blind token) to a subject.
+	AddExternalID(subject string, token []byte) error
+	// PutMerge records an automatic merge; PutReview queues a weak match.
+	PutMerge(m MergeRow) error
+	PutReview(r ReviewRow) error
 	// PutEvent stores an event unless its id exists; it reports whether it was inserted.
 	PutEvent(e StoredEvent) (bool, error)
 	// PutRequest inserts or replaces a data-subject request.

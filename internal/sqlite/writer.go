@@ -520,3 +520,22 @@ func (t *txn) PutEvent(e vault.StoredEvent) (bool, error) {
 	n, err := r.RowsAffected()
 	return n == 1, err
 }
+
+// AddExternalID implements vault.Tx: the blind index allows several external ids per subject (field
+// "_external_id" keyed by token), so it inserts rather than replaces.
+func (t *txn) AddExternalID(subject string, token []byte) error {
+	t.touch(subject)
+	return t.exec(`INSERT OR IGNORE INTO blind_index (field, token, subject_id) VALUES ('_external_id', ?, ?)`, token, subject)
+}
+
+// PutMerge implements vault.Tx.
+func (t *txn) PutMerge(m vault.MergeRow) error {
+	return t.exec(`INSERT INTO merges (id, subject_id, source, matched_on, fields_added, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		m.ID, m.SubjectID, m.Source, m.MatchedOn, strings.Join(m.FieldsAdded, ","), formatTime(time.Now()))
+}
+
+// PutReview implements vault.Tx.
+func (t *txn) PutReview(r vault.ReviewRow) error {
+	return t.exec(`INSERT INTO merge_reviews (id, subject_a, subject_b, reason, created_at) VALUES (?, ?, ?, ?, ?)`,
+		r.ID, r.SubjectA, r.SubjectB, r.Reason, formatTime(time.Now()))
+}

@@ -1,0 +1,219 @@
+package vault
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"sort"
+
+	"github.com/profilevault/profilevault/audit"
+)
+
+// Identity-resolution actions recorded in the audit trail.
+const (
+	ActionSubjectMerge  = "subject.merge"
+	ActionMergeReview   = "subject.merge_review"
+	ActionSubjectImport = "subject.import"
+)
+
+// ImportOutcome says what happened to one imported subject record.
+type ImportOutcome struct {
+	ID        string // the subject the record now belongs to
+	Created   bool
+	Duplicate bool   // this source's record was imported before: nothing changed
+	Merged    bool   // merged into an existing subject on a verified identifier
+	Review    bool   // a weaker match was queued for a data steward
+	MatchedOn string // "email", "phone", "external_id"
+}
+
+// MergeRow is an automatic merge, kept so that it can be reverted.
+type MergeRow struct {
+	ID, SubjectID, Source, MatchedOn string
+	FieldsAdded                      []string
+}
+
+// ReviewRow is a weak match waiting for a data steward.
+type ReviewRow struct {
+	ID, SubjectA, SubjectB, Reason string
+}
+
+// nameMatchThreshold is the similarity above which two names count as the same person's (with a shared
+// verified phone).
+const nameMatchThreshold = 0.85
+
+func newID(prefix string) string {
+	var b [12]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("crypto/rand failed: " + err.Error())
+	}
+	return prefix + hex.EncodeToString(b[:])
+}
+
+// ImportSubject brings in one subject record from a source system, resolving identity on the way: the same
+// source's record seen before is a duplicate; a record that shares a verified email — or a verified phone
+// and a matching name — with an existing subject is merged into it (missing fields filled, nothing
+// overwritten, no consent carried across, reversible); a shared phone with a different name (a family
+// phone) creates a new subject and queues the pair for a data steward. Everything goes through the
+// enforcement point and is audited.
+func (s *Service) ImportSubject(ctx context.Context, a Access, in NewSubject) (ImportOutcome, error) {
+	pol := s.Policy()
+	if _, err := s.checkPurpose(pol, a); err != nil {
+		return ImportOutcome{}, err
+	}
+	schema := pol.Schema()
+	values, names, err := s.validateValues(schema, in.Fields, false)
+	if err != nil {
+		return ImportOutcome{}, err
+	}
+	if in.ExternalID != "" && in.Source != "" {
+		if id, err := s.ResolveSubject(ctx, "external:"+in.Source+":"+in.ExternalID); err == nil {
+			return ImportOutcome{ID: id, Duplicate: true, MatchedOn: "external_id"}, nil
+		}
+	}
+	match, on, review := s.findMatch(ctx, values)
+	if match == "" {
+		c, err := s.Create(ctx, a, in)
+		if err != nil {
+			return ImportOutcome{}, err
+		}
+		out := ImportOutcome{ID: c.ID, Created: true}
+		if review != "" {
+			if err := s.queueReview(ctx, a, c.ID, review, "shared_phone_different_name"); err != nil {
+				return out, err
+			}
+			out.Review = true
+		}
+		return out, nil
+	}
+	return s.merge(ctx, a, match, on, in, values, names)
+}
+
+// findMatch looks for an existing subject by verified identifiers. It returns the subject to merge into,
+// or a subject to queue for review.
+func (s *Service) findMatch(ctx context.Context, values map[string]*string) (match, on, review string) {
+	lookup := func(field string) []string {
+		v := values[field]
+		if v == nil {
+			return nil
+		}
+		ids, err := s.store.LookupIndex(ctx, field, s.crypto.BlindToken(field, *v))
+		if err != nil {
+			return nil
+		}
+		return ids
+	}
+	if ids := lookup("email"); len(ids) == 1 {
+		return ids[0], "email", ""
+	}
+	ids := lookup("phone")
+	if len(ids) != 1 {
+		return "", "", ""
+	}
+	name := values["name"]
+	if name != nil && s.similar != nil {
+		if rec, err := s.activeSubject(ctx, ids[0]); err == nil {
+			if other, ok := s.openField(rec, "name"); ok && s.similar(*name, other) >= nameMatchThreshold {
+				return ids[0], "phone", ""
+			}
+		}
+	}
+	return "", "", ids[0]
+}
+
+// openField decrypts one field for an internal decision (never returned).
+func (s *Service) openField(rec SubjectRecord, field string) (string, bool) {
+	sf, ok := rec.Fields[field]
+	if !ok {
+		return "", false
+	}
+	d, ok := rec.DEKs[sf.Class]
+	if !ok {
+		return "", false
+	}
+	pt, err := s.crypto.Open(d, field, sf.Value)
+	return string(pt), err == nil
+}
+
+// merge fills the existing subject's missing fields from the record and links the source's external id to
+// it, in one transaction with its audit entry.
+func (s *Service) merge(ctx context.Context, a Access, target, on string, in NewSubject, values map[string]*string, names []string) (ImportOutcome, error) {
+	pol := s.Policy()
+	e, err := s.beginStaff(ctx, a, pol, ActionSubjectMerge, target, names)
+	if err != nil {
+		return ImportOutcome{}, err
+	}
+	if !pol.Allowed(a.Caller.Roles, a.Purpose, "subjects", "create") || !s.mayWriteAll(pol, a, names) {
+		return ImportOutcome{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not import subjects for this purpose"))
+	}
+	rec, err := s.activeSubject(ctx, target)
+	if err != nil {
+		return ImportOutcome{}, internalErr("merge target", err)
+	}
+	add := map[string]*string{}
+	var added []string
+	for _, n := range names {
+		if _, has := rec.Fields[n]; !has {
+			add[n] = values[n]
+			added = append(added, n)
+		}
+	}
+	sort.Strings(added)
+	now := s.now().UTC()
+	row := MergeRow{ID: newID("mrg_"), SubjectID: target, Source: in.Source, MatchedOn: on, FieldsAdded: added}
+	_, err = s.store.Commit(ctx, func(tx Tx) error {
+		st, err := tx.SubjectState(target)
+		if err != nil {
+			return err
+		}
+		if st != StateActive {
+			return ErrNotFound
+		}
+		d, err := tx.DEK(target, ClassGeneral)
+		if err != nil {
+			return err
+		}
+		if err := s.writeFields(tx, pol.Schema(), d, target, add, now); err != nil {
+			return err
+		}
+		if in.ExternalID != "" {
+			if err := tx.AddExternalID(target, s.crypto.BlindToken(fieldExternalID, in.Source+"\x00"+in.ExternalID)); err != nil {
+				return err
+			}
+		}
+		if err := tx.PutMerge(row); err != nil {
+			return err
+		}
+		return tx.Touch(target, now)
+	}, func(changeErr error) audit.Entry {
+		e = finish(e, changeErr, added)
+		e.Reason = "matched_on:" + on + " source:" + in.Source + " merge:" + row.ID
+		return e
+	})
+	if errors.Is(err, ErrNotFound) {
+		return ImportOutcome{}, Errorf(CodeNotFound, "merge target vanished")
+	}
+	if err != nil {
+		return ImportOutcome{}, internalErr("merge", err)
+	}
+	return ImportOutcome{ID: target, Merged: true, MatchedOn: on}, nil
+}
+
+// queueReview records a weak match for a data steward (never merged silently).
+func (s *Service) queueReview(ctx context.Context, a Access, subject, other, reason string) error {
+	pol := s.Policy()
+	e, err := s.beginStaff(ctx, a, pol, ActionMergeReview, subject, nil)
+	if err != nil {
+		return err
+	}
+	row := ReviewRow{ID: newID("rev_"), SubjectA: subject, SubjectB: other, Reason: reason}
+	_, err = s.store.Commit(ctx, func(tx Tx) error { return tx.PutReview(row) }, func(changeErr error) audit.Entry {
+		e = finish(e, changeErr, nil)
+		e.Reason = "review:" + row.ID + " " + reason
+		return e
+	})
+	if err != nil {
+		return internalErr("queue review", err)
+	}
+	return nil
+}

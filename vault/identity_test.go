@@ -1,0 +1,57 @@
+package vault_test
+
+import (
+	"testing"
+
+	"github.com/profilevault/profilevault/consent"
+	"github.com/profilevault/profilevault/vault"
+)
+
+func TestImportResolvesIdentity(t *testing.T) {
+	svc, store := newService(t, 1000)
+	ctx := t.Context()
+	base, err := svc.ImportSubject(ctx, steward, vault.NewSubject{ExternalID: "c-1", Source: "crm",
+		Fields: map[string]*string{"name": str("王芳"), "phone": str("+8613800001234"), "email": str("wang@example.cn")}})
+	if err != nil || !base.Created {
+		t.Fatalf("first import: %+v %v", base, err)
+	}
+	if _, _, err := svc.GrantConsent(ctx, steward, base.ID, consent.Grant{Purpose: "marketing", Kind: consent.General, NoticeVersion: "2026-01", Method: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		in   vault.NewSubject
+		want func(vault.ImportOutcome) bool
+	}{
+		{"same source record again", vault.NewSubject{ExternalID: "c-1", Source: "crm", Fields: map[string]*string{"name": str("王芳")}},
+			func(o vault.ImportOutcome) bool { return o.Duplicate && o.ID == base.ID }},
+		{"same email from the app", vault.NewSubject{ExternalID: "a-9", Source: "app", Fields: map[string]*string{"email": str("WANG@example.cn"), "city": str("杭州")}},
+			func(o vault.ImportOutcome) bool { return o.Merged && o.ID == base.ID && o.MatchedOn == "email" }},
+		{"same phone and name at the till", vault.NewSubject{ExternalID: "p-3", Source: "pos", Fields: map[string]*string{"phone": str("138 0000 1234"), "name": str("王 芳"), "occupation": str("teacher")}},
+			func(o vault.ImportOutcome) bool { return o.Merged && o.ID == base.ID && o.MatchedOn == "phone" }},
+		{"family phone, another name", vault.NewSubject{ExternalID: "p-4", Source: "pos", Fields: map[string]*string{"phone": str("13800001234"), "name": str("王小明")}},
+			func(o vault.ImportOutcome) bool { return o.Created && o.Review && o.ID != base.ID }},
+	} {
+		o, err := svc.ImportSubject(ctx, steward, tc.in)
+		if err != nil || !tc.want(o) {
+			t.Fatalf("%s: %+v %v", tc.name, o, err)
+		}
+	}
+	// The merges filled missing fields and never overwrote; the app's external id now finds the subject.
+	v, err := svc.Read(ctx, agent, base.ID, []string{"name", "city"})
+	if err != nil || v.Fields["name"] != "王芳" || v.Fields["city"] != "杭州" {
+		t.Fatalf("after merges: %+v %v", v, err)
+	}
+	if id, err := svc.ResolveSubject(ctx, "external:app:a-9"); err != nil || id != base.ID {
+		t.Fatalf("external id after merge: %q %v", id, err)
+	}
+	if n, _ := store.CountRows(ctx, "subjects"); n != 2 {
+		t.Fatalf("%d subjects, want 2 (one merged person, one family member)", n)
+	}
+	// A merge never carries a consent across: the family member has none.
+	fam, _ := svc.ResolveSubject(ctx, "external:pos:p-4")
+	rec, _ := store.Subject(ctx, fam)
+	if len(rec.Consents) != 0 {
+		t.Fatal("consent carried to another subject")
+	}
+}
