@@ -117,6 +117,7 @@ func (s *Service) IngestEvents(ctx context.Context, a Access, in []EventInput) (
 	}
 	var ok []prepared
 	cats := map[string]bool{}
+	resolved := map[string]string{} // subject references resolved in this batch
 	for i, ev := range in {
 		cat, known := eventCategories[ev.Type]
 		switch {
@@ -133,13 +134,18 @@ func (s *Service) IngestEvents(ctx context.Context, a Access, in []EventInput) (
 			reject(i, ReasonNotPermitted)
 			continue
 		}
-		id, err := s.ResolveSubject(ctx, ev.SubjectRef)
-		if errors.Is(err, ErrNotFound) {
+		id, have := resolved[ev.SubjectRef]
+		if !have {
+			var err error
+			id, err = s.ResolveSubject(ctx, ev.SubjectRef)
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return IngestResult{}, internalErr("resolve subject", err)
+			}
+			resolved[ev.SubjectRef] = id
+		}
+		if id == "" {
 			reject(i, "unknown_subject")
 			continue
-		}
-		if err != nil {
-			return IngestResult{}, internalErr("resolve subject", err)
 		}
 		if purpose.NeedsConsent() {
 			rec, err := s.activeSubject(ctx, id)
@@ -246,4 +252,27 @@ func (s *Service) openEvents(ctx context.Context, rec SubjectRecord, fn func(Eve
 		}
 		return fn(v)
 	})
+}
+
+// ActionImportReport records a stored data-quality report.
+const ActionImportReport = "import.report"
+
+// SaveImportReport keeps an import's data-quality report (counts only) and records it.
+func (s *Service) SaveImportReport(ctx context.Context, a Access, lines []string) (int64, error) {
+	pol := s.Policy()
+	e, err := s.beginStaff(ctx, a, pol, ActionImportReport, "", nil)
+	if err != nil {
+		return 0, err
+	}
+	id := newID("imp_")
+	text := strings.Join(lines, "\n")
+	seq, err := s.store.Commit(ctx, func(tx Tx) error { return tx.PutImportReport(id, text, s.now().UTC()) }, func(changeErr error) audit.Entry {
+		e = finish(e, changeErr, nil)
+		e.Reason = "report:" + id
+		return e
+	})
+	if err != nil {
+		return 0, internalErr("save import report", err)
+	}
+	return seq, nil
 }

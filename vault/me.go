@@ -169,6 +169,19 @@ func (s *Service) SetObjection(ctx context.Context, a Access, kind string, on bo
 	if err != nil {
 		return 0, err
 	}
+	return s.setObjection(ctx, a, a.Caller.Subject, kind, on)
+}
+
+// RecordObjection records an objection a collection point captured (staff, e.g. a data steward under
+// account_management during import).
+func (s *Service) RecordObjection(ctx context.Context, a Access, id, kind string) (int64, error) {
+	if _, err := s.checkPurpose(s.Policy(), a); err != nil {
+		return 0, err
+	}
+	return s.setObjection(ctx, a, id, kind, true)
+}
+
+func (s *Service) setObjection(ctx context.Context, a Access, id, kind string, on bool) (int64, error) {
 	if _, ok := objectionPurposes[kind]; !ok {
 		return 0, Errorf(CodeInvalidArgument, "kind must be %s", ObjectionPersonalizedMarketing)
 	}
@@ -177,14 +190,14 @@ func (s *Service) SetObjection(ctx context.Context, a Access, kind string, on bo
 	if !on {
 		action = ActionObjectionRemove
 	}
-	e, err := s.beginStaff(ctx, a, pol, action, a.Caller.Subject, nil)
+	e, err := s.beginStaff(ctx, a, pol, action, id, nil)
 	if err != nil {
 		return 0, err
 	}
 	if !pol.Allowed(a.Caller.Roles, a.Purpose, "objections", "write") {
 		return 0, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "objections are not permitted"))
 	}
-	id, now := a.Caller.Subject, s.now().UTC()
+	now := s.now().UTC()
 	seq, err := s.store.Commit(ctx, func(tx Tx) error {
 		st, err := tx.SubjectState(id)
 		if err != nil {

@@ -108,6 +108,8 @@ type Tx interface {
 	// PutMerge records an automatic merge; PutReview queues a weak match.
 	PutMerge(m MergeRow) error
 	PutReview(r ReviewRow) error
+	// PutImportReport keeps a data-quality report.
+	PutImportReport(id, report string, at time.Time) error
 	// PutEvent stores an event unless its id exists; it reports whether it was inserted.
 	PutEvent(e StoredEvent) (bool, error)
 	// PutRequest inserts or replaces a data-subject request.

@@ -44,6 +44,8 @@ commands:
   demo             seed demo subjects, print tokens and curl lines, then serve
   token            print a signed JWT for local use
   keys rotate      new KEK version, rewrap every DEK, retire unused KEKs
+  import           import subjects, consents, objections and events (NDJSON or CSV files or directories)
+  synth            write the deterministic synthetic shop as NDJSON/CSV files
   audit verify     recheck the whole audit trail (exit 0 intact, 1 tampered, 2 cannot run)
   audit export     write audit entries to stdout (--since, --until, --format ndjson|csv)
   policy explain   what a role sees for a purpose, and why
@@ -75,6 +77,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return exitError{code: 2}
 		}
 		return cmdPolicyExplain(rest[1:], getenv, stdout, stderr)
+	case "import":
+		return cmdImport(ctx, rest, getenv, stdout, stderr)
+	case "synth":
+		return cmdSynth(rest, getenv, stdout, stderr)
 	case "audit":
 		return cmdAudit(ctx, rest, getenv, stdout, stderr)
 	case "-h", "--help", "help":

@@ -22,6 +22,7 @@ import (
 	"github.com/profilevault/profilevault/internal/datadir"
 	"github.com/profilevault/profilevault/internal/dsr"
 	"github.com/profilevault/profilevault/internal/httpapi"
+	"github.com/profilevault/profilevault/internal/ingest"
 	"github.com/profilevault/profilevault/internal/keys"
 	"github.com/profilevault/profilevault/internal/sqlite"
 	"github.com/profilevault/profilevault/policies"
@@ -159,7 +160,8 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, err
 	}
 	if a.Vault, err = vault.New(vault.Config{
-		Store: a.Store, Trail: a.Store, Requests: a.Store, Rules: dsr.NewRules(), Checkpoints: a.Auditor, Crypto: a.Crypto, Normalize: keys.Normalize, Policy: pol, Logger: cfg.Logger,
+		Store: a.Store, Trail: a.Store, Requests: a.Store, Rules: dsr.NewRules(), Checkpoints: a.Auditor, Crypto: a.Crypto,
+		NameSimilarity: ingest.NameSimilarity, Normalize: keys.Normalize, Policy: pol, Logger: cfg.Logger,
 	}); err != nil {
 		return nil, err
 	}

@@ -76,9 +76,14 @@ func noStore(c *gin.Context) {
 	c.Next()
 }
 
-// limitBody caps request bodies; the handler's read fails with payload_too_large past the cap.
-func limitBody(max int64) gin.HandlerFunc {
+// limitBody caps request bodies (bulk ingest has its own, larger cap); the handler's read fails with
+// payload_too_large past the cap.
+func limitBody(normal, bulk int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		max := normal
+		if c.FullPath() == "/v1/events" {
+			max = bulk
+		}
 		if c.Request.ContentLength > max {
 			c.Header("Connection", "close")
 			c.AbortWithStatusJSON(http.StatusRequestEntityTooLarge, errorBody{Error: errorDetail{

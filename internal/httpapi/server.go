@@ -41,8 +41,9 @@ type Config struct {
 	LoadPolicy func() (*policies.Set, error)
 	// Keys rotates the KEK for POST /v1/keys/rotate.
 	Keys vault.KeyRotator
-	// MaxBody caps request bodies (default 1 MiB).
-	MaxBody int64
+	// MaxBody caps request bodies (default 1 MiB); MaxBulkBody caps POST /v1/events (default 64 MiB).
+	MaxBody     int64
+	MaxBulkBody int64
 }
 
 // Server is the HTTP API.
@@ -57,6 +58,7 @@ type Server struct {
 	loadPolicy func() (*policies.Set, error)
 	keys       vault.KeyRotator
 	maxBody    int64
+	maxBulk    int64
 }
 
 // New builds the Server and its routes.
@@ -66,13 +68,16 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		vault: cfg.Vault, verifier: cfg.Verifier, log: cfg.Logger, registry: cfg.Registry,
-		ready: cfg.Ready, loadPolicy: cfg.LoadPolicy, keys: cfg.Keys, maxBody: cfg.MaxBody,
+		ready: cfg.Ready, loadPolicy: cfg.LoadPolicy, keys: cfg.Keys, maxBody: cfg.MaxBody, maxBulk: cfg.MaxBulkBody,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = 1 << 20
+	}
+	if s.maxBulk <= 0 {
+		s.maxBulk = 64 << 20
 	}
 	if s.registry == nil {
 		s.registry = prometheus.NewRegistry()
@@ -116,7 +121,8 @@ func (s *Server) routes() *gin.Engine {
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})))
 	r.GET("/openapi.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json", openAPIDocument) })
 
-	v1 := r.Group("/v1", noStore, limitBody(s.maxBody), s.authenticate)
+	v1 := r.Group("/v1", noStore, limitBody(s.maxBody, s.maxBulk), s.authenticate)
+	v1.POST("/events", s.requirePurpose, s.postEvents)
 	subjects := v1.Group("/subjects", s.requirePurpose)
 	subjects.POST("", s.createSubject)
 	subjects.POST("/lookup", s.lookupSubject)

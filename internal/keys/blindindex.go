@@ -66,7 +66,7 @@ func deriveKey(root []byte, info string) []byte {
 // HMAC-SHA256 of the normalised value under a per-field key derived with HKDF-SHA256 from the
 // ring's index root key (info "profile-vault blind-index v1 " + field). The index root key is
 // independent of KEK rotation, so tokens stay valid across rotations. Normalise values (for
-// example with NormalizePhone) before computing tokens. BlindIndex is safe for concurrent use and
+// example with normalize.Phone) before computing tokens. BlindIndex is safe for concurrent use and
 // never reveals key material through fmt, encoding/json or log/slog.
 type BlindIndex struct {
 	s *blindIndexState

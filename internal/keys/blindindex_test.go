@@ -1,6 +1,8 @@
 package keys
 
 import (
+	"github.com/profilevault/profilevault/internal/normalize"
+
 	"bytes"
 	"crypto/hkdf"
 	"crypto/hmac"
@@ -44,9 +46,9 @@ func TestBlindIndexToken(t *testing.T) {
 			norm  func(string) (string, error)
 			in    []string
 		}{
-			{"phone", NormalizePhone, []string{"+86 138-0000-1234", "13800001234", "008613800001234", "+8613800001234", "(+86) 138 0000 1234"}},
-			{"email", NormalizeEmail, []string{"LiLei@Example.CN", " lilei@example.cn ", "lilei@example.cn"}},
-			{"id_number", NormalizeIDNumber, []string{"11010519491231002x", " 11010519491231002X"}},
+			{"phone", normalize.Phone, []string{"+86 138-0000-1234", "13800001234", "008613800001234", "+8613800001234", "(+86) 138 0000 1234"}},
+			{"email", normalize.Email, []string{"LiLei@Example.CN", " lilei@example.cn ", "lilei@example.cn"}},
+			{"id_number", normalize.IDNumber, []string{"11010519491231002x", " 11010519491231002X"}},
 		}
 		for _, g := range groups {
 			var want []byte

@@ -1,8 +1,8 @@
 // Package keys owns the vault's envelope encryption: the versioned key-encryption-key (KEK) ring,
 // per-subject data-encryption keys (DEKs) wrapped under a KEK, field-level AES-256-GCM sealing with
 // those DEKs, deterministic blind-index tokens for lookups, keyed pseudonyms for audit subject
-// references, and the normalisers that put phone numbers, e-mail addresses and ID numbers into one
-// canonical form before they are blind-indexed.
+// references, and the sealer of audit notes. Values are put into canonical form before they are
+// blind-indexed by internal/normalize.
 //
 // # Key hierarchy
 //

@@ -17,10 +17,6 @@ var (
 	// ErrMalformedRing means the ring file exists but is not a valid ring document.
 	ErrMalformedRing = errors.New("keys: malformed ring file")
 
-	// ErrInvalidValue means a value given to a normaliser is not a valid phone number, e-mail
-	// address or ID number. The value itself is never part of the error.
-	ErrInvalidValue = errors.New("keys: invalid value")
-
 	// ErrInvalidArgument means a DEKRef, field name, cache size or path argument is unusable
 	// (for example an empty subject, class or field name).
 	ErrInvalidArgument = errors.New("keys: invalid argument")

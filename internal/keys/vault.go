@@ -3,6 +3,7 @@ package keys
 import (
 	"fmt"
 
+	"github.com/profilevault/profilevault/internal/normalize"
 	"github.com/profilevault/profilevault/vault"
 )
 
@@ -96,11 +97,11 @@ func (c *VaultCrypto) Retire(inUse map[uint32]bool) ([]uint32, error) { return c
 func Normalize(fieldType, value string) (string, error) {
 	switch fieldType {
 	case "phone":
-		return NormalizePhone(value)
+		return normalize.Phone(value)
 	case "email":
-		return NormalizeEmail(value)
+		return normalize.Email(value)
 	case "id_number":
-		return NormalizeIDNumber(value)
+		return normalize.IDNumber(value)
 	}
-	return "", fmt.Errorf("%w: no normaliser for this type", ErrInvalidValue)
+	return "", fmt.Errorf("%w: no normaliser for this type", normalize.ErrInvalidValue)
 }

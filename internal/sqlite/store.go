@@ -70,8 +70,8 @@ type Store struct {
 	checkpoints chan struct{}
 	records     *recordCache
 	// prepared statements: modernc parses SQL on every unprepared call.
-	stmtSubject, stmtLookup *sql.Stmt
-	insertStmts             map[string]*sql.Stmt // multi-row inserts by table and row count (writer only)
+	stmtSubject, stmtLookup, stmtPutEvent *sql.Stmt
+	insertStmts                           map[string]*sql.Stmt // multi-row inserts by table and row count (writer only)
 	// Merkle frontier and checkpoint state; touched only by the writer goroutine after Open.
 	frontier   audit.Frontier
 	signer     *audit.Signer
@@ -106,6 +106,7 @@ func dsn(path string, write bool) string {
 	}
 	if write {
 		q.Set("_txlock", "immediate")
+		q.Add("_pragma", "cache_size(-65536)") // 64 MiB: bulk imports insert at random positions of the event index
 	} else {
 		q.Add("_pragma", "query_only(1)")
 	}
@@ -201,6 +202,10 @@ func (s *Store) prepare(ctx context.Context) error {
 	}
 	if s.stmtLookup, err = s.read.PrepareContext(ctx, lookupQuery); err != nil {
 		return fmt.Errorf("prepare lookup query: %w", err)
+	}
+	if s.stmtPutEvent, err = s.write.PrepareContext(ctx, `INSERT OR IGNORE INTO events (id, subject_id, type, category, ts, source, class, dek_version, attrs)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`); err != nil {
+		return fmt.Errorf("prepare event insert: %w", err)
 	}
 	if err := s.prepareInserts(ctx); err != nil {
 		return fmt.Errorf("prepare audit inserts: %w", err)
@@ -333,7 +338,7 @@ func (s *Store) Close() error {
 }
 
 func (s *Store) closeDBs() error {
-	for _, st := range []*sql.Stmt{s.stmtSubject, s.stmtLookup} {
+	for _, st := range []*sql.Stmt{s.stmtSubject, s.stmtLookup, s.stmtPutEvent} {
 		if st != nil {
 			st.Close()
 		}

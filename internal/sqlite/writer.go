@@ -136,7 +136,7 @@ func (s *Store) commitBatch(batch []*op) {
 			return err
 		}
 		defer tx.Rollback()
-		t := &txn{ctx: ctx, tx: tx, touched: touched}
+		t := &txn{ctx: ctx, tx: tx, touched: touched, store: s}
 		// The batch's entries and tree hashes go in with one multi-row INSERT each, after every change ran.
 		var logRows, treeRows, noteRows []any
 		for i, o := range batch {
@@ -317,6 +317,8 @@ func safeChange(change func(vault.Tx) error, t *txn) (err error) {
 type txn struct {
 	ctx     context.Context
 	tx      *sql.Tx
+	putEvt  *sql.Stmt // the prepared event insert, bound to this transaction on first use
+	store   *Store
 	erased  bool
 	touched map[string]struct{} // subjects whose cached records must be dropped after commit
 }
@@ -512,8 +514,10 @@ func (t *txn) Request(id string) (vault.RequestRow, error) {
 
 // PutEvent implements vault.Tx: idempotent by event id.
 func (t *txn) PutEvent(e vault.StoredEvent) (bool, error) {
-	r, err := t.tx.ExecContext(t.ctx, `INSERT OR IGNORE INTO events (id, subject_id, type, category, ts, source, class, dek_version, attrs)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.ID, e.SubjectID, e.Type, e.Category, formatTime(e.TS), e.Source, e.Class, e.DEKVersion, e.Attrs)
+	if t.putEvt == nil {
+		t.putEvt = t.tx.StmtContext(t.ctx, t.store.stmtPutEvent)
+	}
+	r, err := t.putEvt.ExecContext(t.ctx, e.ID, e.SubjectID, e.Type, e.Category, formatTime(e.TS), e.Source, e.Class, e.DEKVersion, e.Attrs)
 	if err != nil {
 		return false, err
 	}
@@ -538,4 +542,9 @@ func (t *txn) PutMerge(m vault.MergeRow) error {
 func (t *txn) PutReview(r vault.ReviewRow) error {
 	return t.exec(`INSERT INTO merge_reviews (id, subject_a, subject_b, reason, created_at) VALUES (?, ?, ?, ?, ?)`,
 		r.ID, r.SubjectA, r.SubjectB, r.Reason, formatTime(time.Now()))
+}
+
+// PutImportReport implements vault.Tx.
+func (t *txn) PutImportReport(id, report string, at time.Time) error {
+	return t.exec(`INSERT INTO import_reports (id, created_at, report) VALUES (?, ?, ?)`, id, formatTime(at), report)
 }

@@ -1,4 +1,4 @@
-package keys
+package normalize
 
 import (
 	"errors"
@@ -32,17 +32,17 @@ func FuzzNormalizePhone(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		out, err := NormalizePhone(in)
+		out, err := Phone(in)
 		if err != nil {
 			checkRejection(t, in, out, err)
 			return
 		}
 		if !e164.MatchString(out) {
-			t.Fatalf("NormalizePhone(%q) = %q, not E.164", in, out)
+			t.Fatalf("Phone(%q) = %q, not E.164", in, out)
 		}
-		again, err := NormalizePhone(out)
+		again, err := Phone(out)
 		if err != nil || again != out {
-			t.Fatalf("not idempotent: NormalizePhone(%q) = %q, %v", out, again, err)
+			t.Fatalf("not idempotent: Phone(%q) = %q, %v", out, again, err)
 		}
 	})
 }
@@ -55,21 +55,21 @@ func FuzzNormalizeEmail(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		out, err := NormalizeEmail(in)
+		out, err := Email(in)
 		if err != nil {
 			checkRejection(t, in, out, err)
 			return
 		}
 		local, domain, ok := strings.Cut(out, "@")
 		if !ok || local == "" || strings.Contains(domain, "@") || !strings.Contains(domain, ".") {
-			t.Fatalf("NormalizeEmail(%q) = %q, not local@domain.tld", in, out)
+			t.Fatalf("Email(%q) = %q, not local@domain.tld", in, out)
 		}
 		if out != strings.TrimSpace(out) || strings.ContainsAny(out, " \t\r\n") {
-			t.Fatalf("NormalizeEmail(%q) = %q contains white space", in, out)
+			t.Fatalf("Email(%q) = %q contains white space", in, out)
 		}
-		again, err := NormalizeEmail(out)
+		again, err := Email(out)
 		if err != nil || again != out {
-			t.Fatalf("not idempotent: NormalizeEmail(%q) = %q, %v", out, again, err)
+			t.Fatalf("not idempotent: Email(%q) = %q, %v", out, again, err)
 		}
 	})
 }
@@ -79,7 +79,7 @@ func FuzzNormalizeIDNumber(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		out, err := NormalizeIDNumber(in)
+		out, err := IDNumber(in)
 		if err != nil {
 			checkRejection(t, in, out, err)
 			return
@@ -87,18 +87,18 @@ func FuzzNormalizeIDNumber(f *testing.F) {
 		switch len(out) {
 		case 18:
 			if idCheckChar(out[:17]) != out[17] {
-				t.Fatalf("NormalizeIDNumber(%q) = %q with a bad check digit", in, out)
+				t.Fatalf("IDNumber(%q) = %q with a bad check digit", in, out)
 			}
 		case 15:
 			if !allDigits(out) {
-				t.Fatalf("NormalizeIDNumber(%q) = %q, not 15 digits", in, out)
+				t.Fatalf("IDNumber(%q) = %q, not 15 digits", in, out)
 			}
 		default:
-			t.Fatalf("NormalizeIDNumber(%q) = %q, wrong length", in, out)
+			t.Fatalf("IDNumber(%q) = %q, wrong length", in, out)
 		}
-		again, err := NormalizeIDNumber(out)
+		again, err := IDNumber(out)
 		if err != nil || again != out {
-			t.Fatalf("not idempotent: NormalizeIDNumber(%q) = %q, %v", out, again, err)
+			t.Fatalf("not idempotent: IDNumber(%q) = %q, %v", out, again, err)
 		}
 	})
 }

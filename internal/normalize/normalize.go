@@ -1,6 +1,10 @@
-package keys
+// Package normalize puts identifiers into their canonical form before they are stored or blind-indexed:
+// phone numbers to E.164, e-mail addresses lower-cased, PRC resident id numbers upper-cased with their check
+// digit verified. Errors never contain the value.
+package normalize
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"unicode"
@@ -8,9 +12,9 @@ import (
 )
 
 const (
-	// maxPhoneInput bounds the raw length (bytes) NormalizePhone looks at.
+	// maxPhoneInput bounds the raw length (bytes) Phone looks at.
 	maxPhoneInput = 64
-	// maxEmailInput bounds the raw length (bytes) NormalizeEmail looks at.
+	// maxEmailInput bounds the raw length (bytes) Email looks at.
 	maxEmailInput = 512
 	// maxEmailLen is the longest normalised address accepted (RFC 5321 path limit).
 	maxEmailLen = 254
@@ -19,8 +23,11 @@ const (
 )
 
 // invalid returns ErrInvalidValue for kind, never echoing the value.
+// ErrInvalidValue means a value is not a valid phone number, e-mail address or id number.
+var ErrInvalidValue = errors.New("invalid value")
+
 func invalid(kind, reason string) error {
-	return fmt.Errorf("keys: %s %s: %w", kind, reason, ErrInvalidValue)
+	return fmt.Errorf("normalize: %s %s: %w", kind, reason, ErrInvalidValue)
 }
 
 // isPhoneSeparator reports whether r may appear between the digits of a phone number and is
@@ -34,7 +41,7 @@ func isPhoneSeparator(r rune) bool {
 	return unicode.IsSpace(r)
 }
 
-// NormalizePhone returns the E.164 form ("+" and 8 to 15 digits, the first not 0) of a phone
+// Phone returns the E.164 form ("+" and 8 to 15 digits, the first not 0) of a phone
 // number. Separators (white space, hyphens and dashes, parentheses) are dropped and full-width
 // digits and plus signs are read as ASCII. Accepted forms:
 //
@@ -46,7 +53,7 @@ func isPhoneSeparator(r rune) bool {
 //
 // Anything else returns ErrInvalidValue; the error never contains the value. The result is a
 // fixed point: normalising it again returns it unchanged.
-func NormalizePhone(s string) (string, error) {
+func Phone(s string) (string, error) {
 	if len(s) > maxPhoneInput {
 		return "", invalid("phone", "is too long")
 	}
@@ -92,12 +99,12 @@ func NormalizePhone(s string) (string, error) {
 	return "+" + string(intl), nil
 }
 
-// NormalizeEmail returns an e-mail address trimmed of surrounding white space and lower-cased.
+// Email returns an e-mail address trimmed of surrounding white space and lower-cased.
 // It returns ErrInvalidValue unless the address is valid UTF-8 without white space or control
 // characters, has exactly one "@" with a non-empty local part of at most 64 bytes, and a domain
 // that contains a dot and has no empty labels, and is at most 254 bytes long. The error never
 // contains the value.
-func NormalizeEmail(s string) (string, error) {
+func Email(s string) (string, error) {
 	if len(s) > maxEmailInput {
 		return "", invalid("email", "is too long")
 	}
@@ -144,11 +151,11 @@ func idCheckChar(first17 string) byte {
 	return idCheckChars[sum%11]
 }
 
-// NormalizeIDNumber returns a PRC resident identity card number trimmed and upper-cased. It
+// IDNumber returns a PRC resident identity card number trimmed and upper-cased. It
 // accepts the 18-character form (17 digits and a check character, a digit or X, which must match
 // the ISO 7064 MOD 11-2 checksum) and the legacy 15-digit form. Anything else returns
 // ErrInvalidValue; the error never contains the value.
-func NormalizeIDNumber(s string) (string, error) {
+func IDNumber(s string) (string, error) {
 	s = strings.ToUpper(strings.TrimSpace(s))
 	switch len(s) {
 	case 18:

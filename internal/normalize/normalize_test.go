@@ -1,4 +1,4 @@
-package keys
+package normalize
 
 import (
 	"errors"
@@ -40,7 +40,7 @@ func checkNormalizer(t *testing.T, fn func(string) (string, error), tests []stru
 }
 
 func TestNormalizePhone(t *testing.T) {
-	checkNormalizer(t, NormalizePhone, []struct{ name, in, want string }{
+	checkNormalizer(t, Phone, []struct{ name, in, want string }{
 		{"E.164", "+8613800001234", "+8613800001234"},
 		{"spaced international", "+86 138 0000 1234", "+8613800001234"},
 		{"dashes and spaces", "+86 138-0000-1234", "+8613800001234"},
@@ -80,7 +80,7 @@ func TestNormalizePhone(t *testing.T) {
 }
 
 func TestNormalizeEmail(t *testing.T) {
-	checkNormalizer(t, NormalizeEmail, []struct{ name, in, want string }{
+	checkNormalizer(t, Email, []struct{ name, in, want string }{
 		{"plain", "lilei@example.cn", "lilei@example.cn"},
 		{"upper case", "LiLei@Example.CN", "lilei@example.cn"},
 		{"trimmed", "  w.meimei@example.com.cn \n", "w.meimei@example.com.cn"},
@@ -108,7 +108,7 @@ func TestNormalizeEmail(t *testing.T) {
 }
 
 func TestNormalizeIDNumber(t *testing.T) {
-	checkNormalizer(t, NormalizeIDNumber, []struct{ name, in, want string }{
+	checkNormalizer(t, IDNumber, []struct{ name, in, want string }{
 		{"check digit X", "11010519491231002X", "11010519491231002X"},
 		{"lower-case x", "11010519491231002x", "11010519491231002X"},
 		{"trimmed", "  11010519491231002x ", "11010519491231002X"},

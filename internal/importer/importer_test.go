@@ -1,0 +1,60 @@
+package importer_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/profilevault/profilevault/internal/apptest"
+	"github.com/profilevault/profilevault/internal/importer"
+	"github.com/profilevault/profilevault/internal/synth"
+	"github.com/profilevault/profilevault/vault"
+)
+
+func TestImportSyntheticShopTwice(t *testing.T) {
+	dir := t.TempDir()
+	shop := synth.Generate(synth.Options{Seed: 3, Subjects: 120, Now: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)})
+	if err := shop.WriteDir(dir, "ndjson"); err != nil {
+		t.Fatal(err)
+	}
+	s := apptest.Start(t)
+	im := &importer.Importer{Vault: s.App.Vault, Steward: vault.Caller{Subject: "import-test", Roles: []string{"data_steward"}}}
+	rep, err := im.Run(t.Context(), []string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Accepted < len(shop.Events)/2 || rep.RejectedTotal() == 0 {
+		t.Fatalf("first import: %v", rep.Lines())
+	}
+	// Behaviour without consent and events of minors without guardian consent are refused, never stored.
+	if rep.Rejected["consent_required"] == 0 {
+		t.Fatalf("no gated behaviour: %v", rep.Lines())
+	}
+	events, _ := s.App.Store.CountRows(t.Context(), "events")
+	// Re-importing the same files changes nothing.
+	rep2, err := im.Run(t.Context(), []string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events2, _ := s.App.Store.CountRows(t.Context(), "events")
+	if events2 != events {
+		t.Fatalf("re-import changed the events: %d → %d", events, events2)
+	}
+	if rep2.Duplicates < events {
+		t.Fatalf("re-import: %d duplicates for %d events\n%s", rep2.Duplicates, events, strings.Join(rep2.Lines(), "\n"))
+	}
+	// A file with one bad row keeps the good rows around it.
+	bad := filepath.Join(t.TempDir(), "events-bad.ndjson")
+	lines, _ := os.ReadFile(filepath.Join(dir, "events.ndjson"))
+	first := strings.SplitN(string(lines), "\n", 3)
+	os.WriteFile(bad, []byte(first[0]+"\n{not json\n"+first[1]+"\n"), 0o600)
+	rep3, err := im.Run(t.Context(), []string{bad})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep3.RejectedTotal() != 1 || rep3.Duplicates+rep3.RejectedTotal() != 3 {
+		t.Fatalf("bad row: %v", rep3.Lines())
+	}
+}

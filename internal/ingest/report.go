@@ -1,0 +1,126 @@
+package ingest
+
+import (
+	"encoding/json"
+	"maps"
+	"slices"
+	"strconv"
+)
+
+// Report is the data-quality report of one import (or one POST /v1/events call): what was accepted,
+// what was changed and how, and what was rejected, by reason.
+type Report struct {
+	// Accepted counts records stored (or that would be stored).
+	Accepted int `json:"accepted"`
+	// Duplicates counts records already present (same event_id, same subject), which changed nothing.
+	Duplicates int `json:"duplicates"`
+	// Standardised counts records with at least one standardised value.
+	Standardised int `json:"standardised"`
+	// Anomalies counts records flagged as anomalous (outlying order amounts, bot-like subjects).
+	Anomalies int `json:"anomalies"`
+	// Imputed counts records with at least one imputed value.
+	Imputed int `json:"imputed"`
+	// Merged counts subjects merged into another by identity resolution.
+	Merged int `json:"merged"`
+	// ReviewQueued counts weaker matches sent to the data steward's review queue.
+	ReviewQueued int `json:"review_queued"`
+	// Rejected counts rejected records by reason code.
+	Rejected map[string]int `json:"rejected"`
+	// LinesRead counts the physical input lines read.
+	LinesRead int `json:"lines_read"`
+	// Details counts individual choices ("standardised.phone", "imputed.city", "anomalies.amount",
+	// "anomalies.bot", ...); see Count.
+	Details map[string]int `json:"details,omitempty"`
+}
+
+// Reject counts one record rejected for reason.
+func (r *Report) Reject(reason string) {
+	if r.Rejected == nil {
+		r.Rejected = map[string]int{}
+	}
+	r.Rejected[reason]++
+}
+
+// Count adds n to a detail counter.
+func (r *Report) Count(detail string, n int) {
+	if n == 0 {
+		return
+	}
+	if r.Details == nil {
+		r.Details = map[string]int{}
+	}
+	r.Details[detail] += n
+}
+
+// AddCleanCounts adds a Cleaner's per-field counters to the details, as "standardised.<name>" and
+// "imputed.<name>".
+func (r *Report) AddCleanCounts(c CleanCounts) {
+	for k, n := range c.Standardised {
+		r.Count("standardised."+k, n)
+	}
+	for k, n := range c.Imputed {
+		r.Count("imputed."+k, n)
+	}
+}
+
+// RejectedTotal returns the number of rejected records over all reasons.
+func (r Report) RejectedTotal() int {
+	n := 0
+	for _, c := range r.Rejected {
+		n += c
+	}
+	return n
+}
+
+// Merge adds another report's counts to r.
+func (r *Report) Merge(o Report) {
+	r.Accepted += o.Accepted
+	r.Duplicates += o.Duplicates
+	r.Standardised += o.Standardised
+	r.Anomalies += o.Anomalies
+	r.Imputed += o.Imputed
+	r.Merged += o.Merged
+	r.ReviewQueued += o.ReviewQueued
+	r.LinesRead += o.LinesRead
+	for k, n := range o.Rejected {
+		if r.Rejected == nil {
+			r.Rejected = map[string]int{}
+		}
+		r.Rejected[k] += n
+	}
+	for k, n := range o.Details {
+		r.Count(k, n)
+	}
+}
+
+// Lines returns the report as "name: value" lines in a stable order: accepted, duplicates,
+// standardised, anomalies, imputed, merged, review_queued, rejected (the total), then one
+// "rejected.<reason>: n" line per reason, sorted by reason, then the details sorted by name.
+func (r Report) Lines() []string {
+	out := []string{
+		"accepted: " + strconv.Itoa(r.Accepted),
+		"duplicates: " + strconv.Itoa(r.Duplicates),
+		"standardised: " + strconv.Itoa(r.Standardised),
+		"anomalies: " + strconv.Itoa(r.Anomalies),
+		"imputed: " + strconv.Itoa(r.Imputed),
+		"merged: " + strconv.Itoa(r.Merged),
+		"review_queued: " + strconv.Itoa(r.ReviewQueued),
+		"rejected: " + strconv.Itoa(r.RejectedTotal()),
+	}
+	for _, k := range slices.Sorted(maps.Keys(r.Rejected)) {
+		out = append(out, "rejected."+k+": "+strconv.Itoa(r.Rejected[k]))
+	}
+	for _, k := range slices.Sorted(maps.Keys(r.Details)) {
+		out = append(out, k+": "+strconv.Itoa(r.Details[k]))
+	}
+	return out
+}
+
+// MarshalJSON encodes the report with "rejected" always an object ({} rather than null).
+func (r Report) MarshalJSON() ([]byte, error) {
+	type plain Report // without this method
+	if r.Rejected == nil {
+		r.Rejected = map[string]int{}
+	}
+	return json.Marshal(plain(r))
+}

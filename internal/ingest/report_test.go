@@ -1,0 +1,80 @@
+package ingest
+
+import (
+	"encoding/json"
+	"errors"
+	"slices"
+	"testing"
+)
+
+func TestReportLines(t *testing.T) {
+	var r Report
+	r.Accepted, r.Duplicates, r.Standardised, r.Anomalies = 10, 2, 4, 1
+	r.Imputed, r.Merged, r.ReviewQueued, r.LinesRead = 3, 1, 2, 20
+	r.Reject("bad_time")
+	r.Reject("unknown_type")
+	r.Reject("bad_time")
+	r.AddCleanCounts(CleanCounts{Standardised: map[string]int{"phone": 3}, Imputed: map[string]int{"city": 2}})
+	want := []string{
+		"accepted: 10", "duplicates: 2", "standardised: 4", "anomalies: 1", "imputed: 3", "merged: 1",
+		"review_queued: 2", "rejected: 3", "rejected.bad_time: 2", "rejected.unknown_type: 1",
+		"imputed.city: 2", "standardised.phone: 3",
+	}
+	if got := r.Lines(); !slices.Equal(got, want) {
+		t.Errorf("Lines() =\n%q\nwant\n%q", got, want)
+	}
+	var total Report
+	total.Merge(r)
+	total.Merge(r)
+	if total.Accepted != 20 || total.Rejected["bad_time"] != 4 || total.RejectedTotal() != 6 || total.Details["standardised.phone"] != 6 || total.LinesRead != 40 {
+		t.Errorf("merged %+v", total)
+	}
+	empty := Report{}.Lines()
+	if len(empty) != 8 || empty[7] != "rejected: 0" {
+		t.Errorf("empty report lines %q", empty)
+	}
+}
+
+func TestDetectKind(t *testing.T) {
+	tests := []struct {
+		path   string
+		kind   Kind
+		format string
+		err    error
+	}{
+		{"/data/subjects.ndjson", KindSubjects, FormatNDJSON, nil},
+		{"subjects-crm.csv", KindSubjects, FormatCSV, nil},
+		{"dir/Events_2026-01.JSONL", KindEvents, FormatNDJSON, nil},
+		{"events.csv", KindEvents, FormatCSV, nil},
+		{"consents.ndjson", KindConsents, FormatNDJSON, nil},
+		{"objections.csv", KindObjections, FormatCSV, nil},
+		{"orders.csv", "", "", ErrUnknownKind},
+		{"events.json", "", "", ErrUnknownFormat},
+		{"events.csv.gz", "", "", ErrUnknownFormat},
+		{"subjects", "", "", ErrUnknownFormat},
+	}
+	for _, tt := range tests {
+		k, f, err := Detect(tt.path)
+		if k != tt.kind || f != tt.format || !errors.Is(err, tt.err) {
+			t.Errorf("Detect(%q) = %q, %q, %v", tt.path, k, f, err)
+		}
+		k2, err2 := DetectKind(tt.path)
+		if k2 != tt.kind || !errors.Is(err2, tt.err) {
+			t.Errorf("DetectKind(%q) = %q, %v", tt.path, k2, err2)
+		}
+	}
+	if !slices.Equal(Kinds(), []Kind{KindSubjects, KindEvents, KindConsents, KindObjections}) {
+		t.Error("Kinds order")
+	}
+}
+
+func TestReportJSON(t *testing.T) {
+	b, err := json.Marshal(Report{Accepted: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"accepted":1,"duplicates":0,"standardised":0,"anomalies":0,"imputed":0,"merged":0,"review_queued":0,"rejected":{},"lines_read":0}`
+	if string(b) != want {
+		t.Errorf("got %s\nwant %s", b, want)
+	}
+}
