@@ -104,6 +104,9 @@ type Config struct {
 	Normalize   Normalizer
 	Policy      *policies.Set
 	Logger      *slog.Logger // default slog.Default()
+	// TransactionHold is how long transaction records are kept after the last one before an erasure can
+	// shred them (E-Commerce Law Art. 31: 3 years); negative disables holds. Default 3 years.
+	TransactionHold time.Duration
 	// NameSimilarity scores two names in [0, 1] for identity resolution (internal/ingest provides one);
 	// without it, a shared phone is never enough to merge.
 	NameSimilarity func(a, b string) float64
@@ -128,6 +131,8 @@ type Service struct {
 	policy    atomic.Pointer[policies.Set]
 	lookups   *rateLimiter
 	similar   func(a, b string) float64
+	// transactionHold is how long transaction records survive an erasure.
+	transactionHold time.Duration
 	// withdrawHooks run inside a consent withdrawal's transaction.
 	withdrawHooks []WithdrawHook
 }
@@ -139,22 +144,26 @@ func New(cfg Config) (*Service, error) {
 		return nil, errors.New("vault: Store, Trail, Requests, Rules, Checkpoints, Crypto, Normalize and Policy are required")
 	}
 	s := &Service{
-		store:     cfg.Store,
-		trail:     cfg.Trail,
-		requests:  cfg.Requests,
-		rules:     cfg.Rules,
-		signer:    cfg.Checkpoints,
-		crypto:    cfg.Crypto,
-		normalize: cfg.Normalize,
-		similar:   cfg.NameSimilarity,
-		log:       cfg.Logger,
-		now:       cfg.Now,
+		store:           cfg.Store,
+		trail:           cfg.Trail,
+		requests:        cfg.Requests,
+		rules:           cfg.Rules,
+		signer:          cfg.Checkpoints,
+		crypto:          cfg.Crypto,
+		normalize:       cfg.Normalize,
+		similar:         cfg.NameSimilarity,
+		transactionHold: cfg.TransactionHold,
+		log:             cfg.Logger,
+		now:             cfg.Now,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.transactionHold == 0 {
+		s.transactionHold = 3 * 365 * 24 * time.Hour
 	}
 	rps, burst := cfg.LookupsPerSecond, cfg.LookupBurst
 	if rps <= 0 {
@@ -166,6 +175,16 @@ func New(cfg Config) (*Service, error) {
 	s.lookups = newRateLimiter(rps, burst, s.now)
 	s.policy.Store(cfg.Policy)
 	return s, nil
+}
+
+// WithClock returns a copy of the service that reads time from now (for retention runs and tests that
+// need another "now"); it shares the store, keys and policy.
+func (s *Service) WithClock(now func() time.Time) *Service {
+	c := &Service{store: s.store, trail: s.trail, requests: s.requests, rules: s.rules, signer: s.signer, crypto: s.crypto,
+		normalize: s.normalize, log: s.log, now: now, lookups: s.lookups, withdrawHooks: s.withdrawHooks,
+		similar: s.similar, transactionHold: s.transactionHold}
+	c.policy.Store(s.Policy())
+	return c
 }
 
 // Policy returns the policy in force.

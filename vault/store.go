@@ -74,6 +74,8 @@ type Store interface {
 	LookupIndex(ctx context.Context, field string, token []byte) ([]string, error)
 	// Events streams a subject's stored events to fn, oldest first.
 	Events(ctx context.Context, subjectID string, fn func(StoredEvent) error) error
+	// ExpiredHolds lists subjects whose legal hold ended before now.
+	ExpiredHolds(ctx context.Context, now time.Time) ([]string, error)
 	// DEKs streams every stored DEK to fn (for key rotation).
 	DEKs(ctx context.Context, fn func(DEK) error) error
 }
@@ -94,9 +96,14 @@ type Tx interface {
 	DeleteField(subject, name string) error
 	// SetIndex replaces the blind-index token of (field, subject); a nil token removes it.
 	SetIndex(field, subject string, token []byte) error
-	// Erase destroys the subject's DEKs, then deletes every sealed field and index entry, and marks the
-	// subject erased. It returns the classes whose keys were destroyed.
-	Erase(subject string, at time.Time) ([]string, error)
+	// Erase destroys the subject's DEKs, then deletes every sealed field, index entry and event, and marks
+	// the subject erased. Classes in keep (under a legal hold) keep their key and events until holdUntil.
+	// It returns the classes whose keys were destroyed.
+	Erase(subject string, at time.Time, keep []string, holdUntil time.Time) ([]string, error)
+	// LatestEvent returns the time of the subject's newest event of category (ok false if none).
+	LatestEvent(subject, category string) (time.Time, bool, error)
+	// Hold returns an erased subject's hold end and erasure time; ok is false without a hold.
+	Hold(subject string) (until, erasedAt time.Time, ok bool, err error)
 	// Touch sets the subject's updated_at.
 	Touch(subject string, at time.Time) error
 	// ConsentEvents returns the subject's consent history as the transaction sees it.

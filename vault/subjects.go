@@ -62,6 +62,8 @@ type Receipt struct {
 	ErasedAt        time.Time `json:"erased_at"`
 	ClassesShredded []string  `json:"classes_shredded"`
 	AuditSeq        int64     `json:"audit_seq"`
+	// Held lists what the law keeps (storage-only) and until when; empty when everything was erased.
+	Held []Hold `json:"held,omitempty"`
 	// Signature is a C2SP signed note over the receipt's facts by the server's checkpoint key
 	// (GET /v1/audit/checkpoint publishes the verifier key).
 	Signature string `json:"signature"`
@@ -630,36 +632,121 @@ func (s *Service) Erase(ctx context.Context, a Access, id string) (Receipt, erro
 func (s *Service) erase(ctx context.Context, e audit.Entry, id string) (Receipt, error) {
 	now := s.now().UTC()
 	var classes []string
+	var held []Hold
+	erasedAt := now
 	seq, err := s.store.Commit(ctx, func(tx Tx) error {
 		st, err := tx.SubjectState(id)
 		if err != nil {
 			return err
 		}
 		if st != StateActive {
+			// Erased before: under a hold that still runs, the answer is the same 409; otherwise 404.
+			until, at, ok, err := tx.Hold(id)
+			if err != nil {
+				return err
+			}
+			if ok && until.After(now) {
+				held, erasedAt = []Hold{{Category: "transactions", Until: until}}, at
+				return errHeld
+			}
 			return ErrNotFound
 		}
-		classes, err = tx.Erase(id, now)
+		var keep []string
+		var until time.Time
+		if last, ok, err := tx.LatestEvent(id, "transactions"); err != nil {
+			return err
+		} else if ok && s.transactionHold > 0 && last.Add(s.transactionHold).After(now) {
+			until = last.Add(s.transactionHold).UTC()
+			keep = []string{ClassTransactions}
+			held = []Hold{{Category: "transactions", Until: until}}
+		}
+		classes, err = tx.Erase(id, now, keep, until)
 		return err
 	}, func(changeErr error) audit.Entry {
+		if errors.Is(changeErr, errHeld) {
+			changeErr = nil
+		}
 		e = finish(e, changeErr, nil)
 		if changeErr == nil {
 			e.Reason = "crypto_shredded:" + strings.Join(classes, ",")
+			if len(held) > 0 {
+				e.Decision, e.Status = audit.Partial, 409
+				e.Reason += " legal_hold:transactions_until_" + held[0].Until.Format(time.DateOnly)
+			}
 		}
 		return e
 	})
 	s.crypto.Forget(id)
-	if err != nil {
+	if err != nil && !errors.Is(err, errHeld) {
 		if errors.Is(err, ErrNotFound) {
 			return Receipt{}, &Error{Code: CodeNotFound, Message: "subject not found", AuditSeq: seq}
 		}
 		return Receipt{}, internalErr("erase subject", err)
 	}
 	sort.Strings(classes)
-	r := Receipt{SubjectID: id, SubjectRef: e.SubjectRef, ErasedAt: now, ClassesShredded: classes, AuditSeq: seq}
-	r.Signature, err = s.SignDocument("erasure receipt", "subject "+id, "erased_at "+now.Format(time.RFC3339Nano),
-		"classes_shredded "+strings.Join(classes, ","), "audit_seq "+itoa(int(seq)))
+	if classes == nil {
+		classes = []string{}
+	}
+	r := Receipt{SubjectID: id, SubjectRef: e.SubjectRef, ErasedAt: erasedAt, ClassesShredded: classes, AuditSeq: seq, Held: held}
+	r.Signature, err = s.SignDocument("erasure receipt", "subject "+id, "erased_at "+erasedAt.Format(time.RFC3339Nano),
+		"classes_shredded "+strings.Join(classes, ","), "held "+holdText(held), "audit_seq "+itoa(int(seq)))
 	if err != nil {
 		return r, internalErr("sign receipt", err)
 	}
+	if len(held) > 0 {
+		return r, &Error{Code: CodeLegalHold, AuditSeq: seq, Held: held, Receipt: &r,
+			Message: "transaction records are kept by law (E-Commerce Law Art. 31) until the hold ends; they are storage-only until then"}
+	}
 	return r, nil
+}
+
+// Hold says which category of an erased subject's data the law keeps, and until when.
+type Hold struct {
+	Category string    `json:"category"`
+	Until    time.Time `json:"until"`
+}
+
+// errHeld marks an erasure repeated while a hold runs (nothing changes).
+var errHeld = errors.New("held")
+
+func holdText(h []Hold) string {
+	var parts []string
+	for _, x := range h {
+		parts = append(parts, x.Category+"_until_"+x.Until.Format(time.RFC3339))
+	}
+	return strings.Join(parts, ",")
+}
+
+// ActionRetentionExpire records the shredding of held data whose hold ended.
+const ActionRetentionExpire = "retention.expire"
+
+// RunRetention shreds the held data of every subject whose legal hold has ended (the key first, then the
+// events), each in its own transaction with its audit entry. It returns how many subjects it finished.
+func (s *Service) RunRetention(ctx context.Context, a Access) (int, error) {
+	now := s.now().UTC()
+	ids, err := s.store.ExpiredHolds(ctx, now)
+	if err != nil {
+		return 0, internalErr("find expired holds", err)
+	}
+	pol := s.Policy()
+	n := 0
+	for _, id := range ids {
+		e := s.newEntry(ctx, a, pol, ActionRetentionExpire, id)
+		var classes []string
+		_, err := s.store.Commit(ctx, func(tx Tx) error {
+			var err error
+			classes, err = tx.Erase(id, now, nil, time.Time{})
+			return err
+		}, func(changeErr error) audit.Entry {
+			e = finish(e, changeErr, nil)
+			e.Reason = "hold_ended crypto_shredded:" + strings.Join(classes, ",")
+			return e
+		})
+		s.crypto.Forget(id)
+		if err != nil {
+			return n, internalErr("expire hold", err)
+		}
+		n++
+	}
+	return n, nil
 }

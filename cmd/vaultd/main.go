@@ -46,6 +46,7 @@ commands:
   keys rotate      new KEK version, rewrap every DEK, retire unused KEKs
   import           import subjects, consents, objections and events (NDJSON or CSV files or directories)
   synth            write the deterministic synthetic shop as NDJSON/CSV files
+  retention run    shred data whose legal hold has ended (the server also does it hourly)
   audit verify     recheck the whole audit trail (exit 0 intact, 1 tampered, 2 cannot run)
   audit export     write audit entries to stdout (--since, --until, --format ndjson|csv)
   policy explain   what a role sees for a purpose, and why
@@ -81,6 +82,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdImport(ctx, rest, getenv, stdout, stderr)
 	case "synth":
 		return cmdSynth(rest, getenv, stdout, stderr)
+	case "retention":
+		return cmdRetention(ctx, rest, getenv, stdout, stderr)
 	case "audit":
 		return cmdAudit(ctx, rest, getenv, stdout, stderr)
 	case "-h", "--help", "help":

@@ -30,12 +30,16 @@ var statusOf = map[vault.Code]int{
 // errorBody is the JSON error shape of API.md.
 type errorBody struct {
 	Error errorDetail `json:"error"`
+	// Receipt repeats error.receipt at the top level for a legal hold: the erasure did happen.
+	Receipt *vault.Receipt `json:"receipt,omitempty"`
 }
 
 type errorDetail struct {
-	Code      vault.Code `json:"code"`
-	Message   string     `json:"message"`
-	RequestID string     `json:"request_id"`
+	Code      vault.Code     `json:"code"`
+	Message   string         `json:"message"`
+	RequestID string         `json:"request_id"`
+	Held      []vault.Hold   `json:"held,omitempty"`
+	Receipt   *vault.Receipt `json:"receipt,omitempty"`
 }
 
 // abortWith renders err as the API's JSON error and stops the handler chain. Internal causes are logged
@@ -57,7 +61,12 @@ func (s *Server) abortWith(c *gin.Context, err error) {
 		}
 		s.log.Error("request failed", "request_id", requestID(c), "route", c.FullPath(), "code", string(code), "err", cause)
 	}
-	c.AbortWithStatusJSON(status, errorBody{Error: errorDetail{Code: code, Message: vault.ErrorMessage(err), RequestID: requestID(c)}})
+	body := errorBody{Error: errorDetail{Code: code, Message: vault.ErrorMessage(err), RequestID: requestID(c)}}
+	var ve *vault.Error
+	if errors.As(err, &ve) && code == vault.CodeLegalHold {
+		body.Error.Held, body.Error.Receipt, body.Receipt = ve.Held, ve.Receipt, ve.Receipt
+	}
+	c.AbortWithStatusJSON(status, body)
 }
 
 func (s *Server) abortCode(c *gin.Context, code vault.Code, msg string) {

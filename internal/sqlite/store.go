@@ -591,3 +591,8 @@ func (s *Store) CountRows(ctx context.Context, table string) (int, error) {
 	err := s.read.QueryRowContext(ctx, "SELECT count(*) FROM "+table).Scan(&n)
 	return n, err
 }
+
+// ExpiredHolds implements vault.Store.
+func (s *Store) ExpiredHolds(ctx context.Context, now time.Time) ([]string, error) {
+	return scanIDs(s.read.QueryContext(ctx, `SELECT id FROM subjects WHERE hold_until IS NOT NULL AND hold_until <= ? ORDER BY hold_until LIMIT 10000`, formatTime(now)))
+}

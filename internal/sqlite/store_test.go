@@ -263,7 +263,7 @@ func TestRecordCacheNeverServesStaleRecords(t *testing.T) {
 			t.Fatalf("after update %d: %q, %v", i, rec.Fields["name"].Value, err)
 		}
 	}
-	if _, err := s.Commit(t.Context(), func(tx vault.Tx) error { _, err := tx.Erase("sub_c", time.Now()); return err }, entry("subject.erase")); err != nil {
+	if _, err := s.Commit(t.Context(), func(tx vault.Tx) error { _, err := tx.Erase("sub_c", time.Now(), nil, time.Time{}); return err }, entry("subject.erase")); err != nil {
 		t.Fatal(err)
 	}
 	rec, err := s.Subject(t.Context(), "sub_c")

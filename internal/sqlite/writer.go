@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -450,9 +451,10 @@ func (t *txn) AppendConsent(subject string, e consent.Event) error {
 		e.ID, subject, e.Purpose, e.Action, formatTime(e.At), data)
 }
 
-// Erase destroys the keys first, then the ciphertexts and index entries (secure_delete overwrites the
-// freed pages), and leaves a tombstone so the id is never reused and reads answer 404.
-func (t *txn) Erase(subject string, at time.Time) ([]string, error) {
+// Erase destroys the keys first, then the ciphertexts, index entries and events (secure_delete overwrites the
+// freed pages), and leaves a tombstone so the id is never reused and reads answer 404. Classes in keep (a
+// legal hold) keep their key and events until holdUntil. It returns the classes whose keys were destroyed.
+func (t *txn) Erase(subject string, at time.Time, keep []string, holdUntil time.Time) ([]string, error) {
 	t.touch(subject)
 	rows, err := t.tx.QueryContext(t.ctx, `SELECT DISTINCT class FROM deks WHERE subject_id = ? ORDER BY class`, subject)
 	if err != nil {
@@ -465,28 +467,66 @@ func (t *txn) Erase(subject string, at time.Time) ([]string, error) {
 			rows.Close()
 			return nil, err
 		}
-		classes = append(classes, c)
+		if !slices.Contains(keep, c) {
+			classes = append(classes, c)
+		}
 	}
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return nil, err
 	}
+	for _, c := range classes {
+		if err := t.exec(`DELETE FROM deks WHERE subject_id = ? AND class = ?`, subject, c); err != nil {
+			return nil, err
+		}
+		if err := t.exec(`DELETE FROM events WHERE subject_id = ? AND class = ?`, subject, c); err != nil {
+			return nil, err
+		}
+	}
 	for _, q := range []string{
-		`DELETE FROM deks WHERE subject_id = ?`,
 		`DELETE FROM fields WHERE subject_id = ?`,
 		`DELETE FROM blind_index WHERE subject_id = ?`,
 		`DELETE FROM objections WHERE subject_id = ?`,
-		`DELETE FROM events WHERE subject_id = ?`,
 	} {
 		if err := t.exec(q, subject); err != nil {
 			return nil, err
 		}
 	}
 	ts := formatTime(at)
-	if err := t.exec(`UPDATE subjects SET state = 'erased', source = '', ref_salt = NULL, updated_at = ?, erased_at = ? WHERE id = ?`, ts, ts, subject); err != nil {
+	var hold any
+	if len(keep) > 0 {
+		hold = formatTime(holdUntil)
+	}
+	if err := t.exec(`UPDATE subjects SET state = 'erased', source = '', ref_salt = NULL, updated_at = ?, erased_at = coalesce(erased_at, ?), hold_until = ? WHERE id = ?`,
+		ts, ts, hold, subject); err != nil {
 		return nil, err
 	}
 	t.erased = true
 	return classes, nil
+}
+
+// LatestEvent returns the time of the subject's newest event of a category.
+func (t *txn) LatestEvent(subject, category string) (time.Time, bool, error) {
+	var ts sql.NullString
+	if err := t.tx.QueryRowContext(t.ctx, `SELECT max(ts) FROM events WHERE subject_id = ? AND category = ?`, subject, category).Scan(&ts); err != nil {
+		return time.Time{}, false, err
+	}
+	if !ts.Valid {
+		return time.Time{}, false, nil
+	}
+	return parseTime(ts.String), true, nil
+}
+
+// Hold returns an erased subject's hold end and erasure time; ok is false without a hold.
+func (t *txn) Hold(subject string) (until, erasedAt time.Time, ok bool, err error) {
+	var u, e sql.NullString
+	err = t.tx.QueryRowContext(t.ctx, `SELECT hold_until, erased_at FROM subjects WHERE id = ?`, subject).Scan(&u, &e)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, time.Time{}, false, vault.ErrNotFound
+	}
+	if err != nil || !u.Valid {
+		return time.Time{}, parseTime(e.String), false, err
+	}
+	return parseTime(u.String), parseTime(e.String), true, nil
 }
 
 // PutRequest implements vault.Tx.

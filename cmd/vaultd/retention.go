@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/profilevault/profilevault/internal/app"
+	"github.com/profilevault/profilevault/vault"
+)
+
+// retentionCaller is the identity the retention job runs and is audited under.
+var retentionCaller = vault.Caller{Subject: "vaultd-retention", Roles: []string{"admin"}}
+
+// cmdRetention runs the retention job now: data whose legal hold has ended is shredded. It takes the data
+// dir's lock; a running server does the same every hour by itself.
+func cmdRetention(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "run" {
+		return exitError{code: 2, msg: "usage: vaultd retention run --data-dir DIR"}
+	}
+	fs := flag.NewFlagSet("retention run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var common commonFlags
+	common.register(fs, getenv)
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	cfg, err := common.config(stderr)
+	if err != nil {
+		return err
+	}
+	a, err := app.Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	n, err := a.Vault.RunRetention(ctx, vault.Access{Caller: retentionCaller, RequestID: "retention-run"})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "holds ended and shredded: %d\n", n)
+	return nil
+}
+
+// retentionLoop runs the retention job every interval until ctx ends.
+func retentionLoop(ctx context.Context, a *app.App, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := a.Vault.RunRetention(ctx, vault.Access{Caller: retentionCaller, RequestID: "retention-periodic"})
+			if err != nil {
+				a.Config.Logger.Error("retention run failed", "err", err)
+			} else if n > 0 {
+				a.Config.Logger.Info("retention run", "holds_ended", n)
+			}
+		}
+	}
+}
