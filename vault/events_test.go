@@ -76,6 +76,7 @@ func TestIngestGatesCollection(t *testing.T) {
 	if _, err := svc.Erase(ctx, steward, c.ID); vault.ErrorCode(err) != vault.CodeLegalHold {
 		t.Fatalf("erase with recent orders: %v", err)
 	}
+	svc.WaitPurges()
 	if n, _ := store.CountRows(ctx, "events"); n != 2 {
 		t.Fatalf("%d events after a held erasure, want the 2 orders", n)
 	}

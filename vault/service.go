@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -131,6 +132,8 @@ type Service struct {
 	policy    atomic.Pointer[policies.Set]
 	lookups   *rateLimiter
 	similar   func(a, b string) float64
+	// purges tracks background deletions of shredded events.
+	purges *sync.WaitGroup
 	// transactionHold is how long transaction records survive an erasure.
 	transactionHold time.Duration
 	// withdrawHooks run inside a consent withdrawal's transaction.
@@ -153,6 +156,7 @@ func New(cfg Config) (*Service, error) {
 		normalize:       cfg.Normalize,
 		similar:         cfg.NameSimilarity,
 		transactionHold: cfg.TransactionHold,
+		purges:          &sync.WaitGroup{},
 		log:             cfg.Logger,
 		now:             cfg.Now,
 	}
@@ -182,7 +186,7 @@ func New(cfg Config) (*Service, error) {
 func (s *Service) WithClock(now func() time.Time) *Service {
 	c := &Service{store: s.store, trail: s.trail, requests: s.requests, rules: s.rules, signer: s.signer, crypto: s.crypto,
 		normalize: s.normalize, log: s.log, now: now, lookups: s.lookups, withdrawHooks: s.withdrawHooks,
-		similar: s.similar, transactionHold: s.transactionHold}
+		similar: s.similar, transactionHold: s.transactionHold, purges: s.purges}
 	c.policy.Store(s.Policy())
 	return c
 }

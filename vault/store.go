@@ -96,10 +96,14 @@ type Tx interface {
 	DeleteField(subject, name string) error
 	// SetIndex replaces the blind-index token of (field, subject); a nil token removes it.
 	SetIndex(field, subject string, token []byte) error
-	// Erase destroys the subject's DEKs, then deletes every sealed field, index entry and event, and marks
-	// the subject erased. Classes in keep (under a legal hold) keep their key and events until holdUntil.
-	// It returns the classes whose keys were destroyed.
+	// Erase destroys the subject's DEKs, then deletes every sealed field and index entry, and marks the
+	// subject erased; events of the destroyed classes are unreadable at once and are deleted afterwards with
+	// PurgeEvents. Classes in keep (under a legal hold) keep their key and events until holdUntil. It
+	// returns the classes whose keys were destroyed.
 	Erase(subject string, at time.Time, keep []string, holdUntil time.Time) ([]string, error)
+	// PurgeEvents deletes up to limit events of the subject in classes (whose keys are already destroyed)
+	// and reports how many it deleted.
+	PurgeEvents(subject string, classes []string, limit int) (int, error)
 	// LatestEvent returns the time of the subject's newest event of category (ok false if none).
 	LatestEvent(subject, category string) (time.Time, bool, error)
 	// Hold returns an erased subject's hold end and erasure time; ok is false without a hold.

@@ -677,6 +677,9 @@ func (s *Service) erase(ctx context.Context, e audit.Entry, id string) (Receipt,
 		return e
 	})
 	s.crypto.Forget(id)
+	if err == nil && len(classes) > 0 {
+		s.purgeLater(id, classes)
+	}
 	if err != nil && !errors.Is(err, errHeld) {
 		if errors.Is(err, ErrNotFound) {
 			return Receipt{}, &Error{Code: CodeNotFound, Message: "subject not found", AuditSeq: seq}
@@ -699,6 +702,47 @@ func (s *Service) erase(ctx context.Context, e audit.Entry, id string) (Receipt,
 	}
 	return r, nil
 }
+
+// ActionSubjectPurge records the physical deletion of an erased subject's events after their keys were
+// destroyed.
+const ActionSubjectPurge = "subject.purge"
+
+// purgeLater deletes the events of shredded classes in the background, in chunks, each with an audit entry.
+// Their keys are already gone, so they are unreadable from the moment of erasure; this only frees space,
+// and keeps erasure latency independent of how much data a subject has.
+func (s *Service) purgeLater(id string, classes []string) {
+	s.purges.Add(1)
+	go func() {
+		defer s.purges.Done()
+		ctx := context.Background()
+		pol := s.Policy()
+		for {
+			// No subject reference: the subject's salt is gone, and a reference derived from the bare id would
+			// make their erasure linkable again.
+			e := s.newEntry(ctx, Access{Caller: Caller{Subject: "vaultd-purge", Roles: []string{"admin"}}, RequestID: "purge"}, pol, ActionSubjectPurge, "")
+			var n int
+			_, err := s.store.Commit(ctx, func(tx Tx) error {
+				var err error
+				n, err = tx.PurgeEvents(id, classes, 5000)
+				return err
+			}, func(changeErr error) audit.Entry {
+				e = finish(e, changeErr, nil)
+				e.Reason = "events_deleted:" + itoa(n)
+				return e
+			})
+			if err != nil {
+				s.log.Error("purging an erased subject's events failed; they stay unreadable and the next erasure or retention run retries", "err", err)
+				return
+			}
+			if n < 5000 {
+				return
+			}
+		}
+	}()
+}
+
+// WaitPurges waits for background purges to finish (before closing the store; in tests).
+func (s *Service) WaitPurges() { s.purges.Wait() }
 
 // Hold says which category of an erased subject's data the law keeps, and until when.
 type Hold struct {
@@ -731,7 +775,7 @@ func (s *Service) RunRetention(ctx context.Context, a Access) (int, error) {
 	pol := s.Policy()
 	n := 0
 	for _, id := range ids {
-		e := s.newEntry(ctx, a, pol, ActionRetentionExpire, id)
+		e := s.newEntry(ctx, a, pol, ActionRetentionExpire, "") // no reference: the subject is erased and unlinkable
 		var classes []string
 		_, err := s.store.Commit(ctx, func(tx Tx) error {
 			var err error
@@ -746,6 +790,7 @@ func (s *Service) RunRetention(ctx context.Context, a Access) (int, error) {
 		if err != nil {
 			return n, internalErr("expire hold", err)
 		}
+		s.purgeLater(id, classes)
 		n++
 	}
 	return n, nil

@@ -213,6 +213,9 @@ func (a *App) Mint(sub string, roles []string, team string, ttl time.Duration) (
 // Close stops the store (committing what is queued) and releases the data directory.
 func (a *App) Close() error {
 	var errs []error
+	if a.Vault != nil {
+		a.Vault.WaitPurges()
+	}
 	if a.Store != nil {
 		errs = append(errs, a.Store.Close())
 	}

@@ -40,6 +40,7 @@ func TestErasureUnderLegalHold(t *testing.T) {
 	if r := s.Do("POST", "/v1/subjects/lookup", st, "account_management", map[string]any{"field": "phone", "value": "13800001234"}); len(r.JSON["ids"].([]any)) != 0 {
 		t.Fatal("held subject still found by phone")
 	}
+	s.App.Vault.WaitPurges()
 	if n, _ := s.App.Store.CountRows(t.Context(), "events"); n != 1 {
 		t.Fatalf("%d events kept, want only the order", n)
 	}
@@ -77,6 +78,7 @@ func TestRetentionShredsWhenTheHoldEnds(t *testing.T) {
 	if len(rec.DEKs) != 0 {
 		t.Fatalf("keys survive the end of the hold: %v", rec.DEKs)
 	}
+	s.App.Vault.WaitPurges()
 	if c, _ := s.App.Store.CountRows(t.Context(), "events"); c != 0 {
 		t.Fatalf("%d events survive the end of the hold", c)
 	}

@@ -478,9 +478,6 @@ func (t *txn) Erase(subject string, at time.Time, keep []string, holdUntil time.
 		if err := t.exec(`DELETE FROM deks WHERE subject_id = ? AND class = ?`, subject, c); err != nil {
 			return nil, err
 		}
-		if err := t.exec(`DELETE FROM events WHERE subject_id = ? AND class = ?`, subject, c); err != nil {
-			return nil, err
-		}
 	}
 	for _, q := range []string{
 		`DELETE FROM fields WHERE subject_id = ?`,
@@ -502,6 +499,26 @@ func (t *txn) Erase(subject string, at time.Time, keep []string, holdUntil time.
 	}
 	t.erased = true
 	return classes, nil
+}
+
+// PurgeEvents deletes up to limit events of the subject in classes whose keys are gone; it reports how many.
+func (t *txn) PurgeEvents(subject string, classes []string, limit int) (int, error) {
+	total := 0
+	for _, c := range classes {
+		r, err := t.tx.ExecContext(t.ctx, `DELETE FROM events WHERE id IN (SELECT id FROM events WHERE subject_id = ? AND class = ? LIMIT ?)`, subject, c, limit-total)
+		if err != nil {
+			return total, err
+		}
+		n, err := r.RowsAffected()
+		if err != nil {
+			return total, err
+		}
+		total += int(n)
+		if total >= limit {
+			break
+		}
+	}
+	return total, nil
 }
 
 // LatestEvent returns the time of the subject's newest event of a category.
