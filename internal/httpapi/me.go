@@ -254,6 +254,18 @@ func (s *Server) exportZip(x vault.Export) ([]byte, error) {
 		access = append(access, []string{e.TS.Format(time.RFC3339Nano), strings.Join(e.ActorRoles, " "), e.Team, e.Purpose, e.Action, strings.Join(e.Fields, " "), e.Decision})
 	}
 	files["access_log.csv"] = csvBytes(access)
+	events := [][]string{{"event_id", "type", "category", "ts", "source", "attrs"}}
+	for _, e := range x.Events {
+		attrs, _ := json.Marshal(e.Attrs)
+		events = append(events, []string{e.ID, e.Type, e.Category, e.TS.Format(time.RFC3339Nano), e.Source, string(attrs)})
+	}
+	files["events.csv"] = csvBytes(events)
+	requests := [][]string{{"id", "type", "state", "created_at", "due_at", "updated_at", "reason", "note"}}
+	for _, r := range x.Requests {
+		requests = append(requests, []string{r.ID, r.Type, r.State, r.CreatedAt.Format(time.RFC3339Nano), r.DueAt.Format(time.RFC3339Nano),
+			r.UpdatedAt.Format(time.RFC3339Nano), r.Reason, r.Note})
+	}
+	files["requests.csv"] = csvBytes(requests)
 	names := make([]string, 0, len(files))
 	for n := range files {
 		names = append(names, n)

@@ -159,6 +159,19 @@ func TestMeExportIsCompleteAndSigned(t *testing.T) {
 	s.Do("POST", "/v1/subjects/"+id+"/consents", s.Token("st", "data_steward"), "account_management", grantBody("marketing", nil))
 	s.Do("GET", "/v1/subjects/"+id, s.Token("cs", "customer_service"), "customer_service", nil)
 	s.Do("GET", "/v1/subjects/"+other, s.Token("cs", "customer_service"), "customer_service", nil)
+	// Every other kind of data: events (a transaction and an interaction), an objection, a request; and an
+	// event of the other subject that must not appear.
+	ts := time.Now().Add(-2 * time.Hour).UTC().Format(time.RFC3339)
+	ev := func(eid, sid, typ, attrs string) string {
+		return `{"event_id":"` + eid + `","subject_id":"` + sid + `","type":"` + typ + `","ts":"` + ts + `","source":"app","attrs":` + attrs + `}`
+	}
+	body := `{"events":[` + ev("x-1", id, "order", `{"order_id":"o-9","amount":66,"currency":"CNY","items":[{"sku":"s9","category":"tea","brand":"西湖","qty":1,"price":66}]}`) + `,` +
+		ev("x-2", id, "chat", `{"text":"请帮我查一下快递"}`) + `,` + ev("x-3", other, "chat", `{"text":"别人的聊天记录"}`) + `]}`
+	if r := s.Do("POST", "/v1/events", s.Token("st", "data_steward"), "order_fulfillment", body); r.JSON["accepted"].(float64) != 3 {
+		t.Fatalf("events: %s", r.Body)
+	}
+	s.Do("POST", "/v1/me/objections", me, "", map[string]any{"kind": "personalized_marketing"})
+	s.Do("POST", "/v1/me/requests", me, "", map[string]any{"type": "correction"})
 
 	r := s.Do("GET", "/v1/me/export", me, "", nil)
 	if r.Status != 200 {
@@ -176,8 +189,15 @@ func TestMeExportIsCompleteAndSigned(t *testing.T) {
 	if len(r.JSON["consents"].([]any)) != 2 || len(r.JSON["consent_history"].([]any)) != 2 || len(r.JSON["access_log"].([]any)) < 2 {
 		t.Fatalf("consents/history/access log: %s", r.Body)
 	}
-	if bytes.Contains(r.Body, []byte("司马光")) || bytes.Contains(r.Body, []byte("13733334444")) || bytes.Contains(r.Body, []byte(other)) {
+	if bytes.Contains(r.Body, []byte("司马光")) || bytes.Contains(r.Body, []byte("13733334444")) || bytes.Contains(r.Body, []byte(other)) ||
+		bytes.Contains(r.Body, []byte("别人的聊天记录")) {
 		t.Fatal("export holds another subject's data")
+	}
+	if n := len(r.JSON["events"].([]any)); n != 2 || !bytes.Contains(r.Body, []byte("请帮我查一下快递")) {
+		t.Fatalf("export events: %d", n)
+	}
+	if len(r.JSON["requests"].([]any)) != 1 || len(r.JSON["objections"].([]any)) != 1 {
+		t.Fatalf("export requests/objections: %s", r.Body)
 	}
 
 	z := s.Do("GET", "/v1/me/export?format=zip", me, "", nil)
@@ -211,6 +231,11 @@ func TestMeExportIsCompleteAndSigned(t *testing.T) {
 	}
 	if !bytes.Contains(files["profile.csv"], []byte("欧阳娜娜")) {
 		t.Error("profile.csv lacks the name")
+	}
+	for _, name := range []string{"export.json", "profile.csv", "consents.csv", "consent_history.csv", "access_log.csv", "events.csv", "requests.csv"} {
+		if _, ok := files[name]; !ok {
+			t.Errorf("zip lacks %s", name)
+		}
 	}
 	v, err := audit.NewVerifier(manifest.VerifierKey)
 	if err != nil {
