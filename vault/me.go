@@ -411,10 +411,22 @@ type Export struct {
 	AccessLog      []AccessLogEntry  `json:"access_log"`
 	Requests       []RequestView     `json:"requests"`
 	AuditSeq       int64             `json:"-"`
+	// EachEvent streams the events (decrypted, oldest first) when Events was not loaded.
+	EachEvent func(fn func(EventView) error) error `json:"-"`
 }
 
 // MeExport gathers the caller's complete copy. Tags are empty until the tag engine stores any.
 func (s *Service) MeExport(ctx context.Context, a Access) (Export, error) {
+	return s.meExport(ctx, a, false)
+}
+
+// MeExportStream is MeExport without loading the events: the caller streams them with Export.EachEvent,
+// so memory stays bounded whatever the subject's history.
+func (s *Service) MeExportStream(ctx context.Context, a Access) (Export, error) {
+	return s.meExport(ctx, a, true)
+}
+
+func (s *Service) meExport(ctx context.Context, a Access, stream bool) (Export, error) {
 	a, err := meAccess(a)
 	if err != nil {
 		return Export{}, err
@@ -439,14 +451,18 @@ func (s *Service) MeExport(ctx context.Context, a Access) (Export, error) {
 	if err != nil {
 		return Export{}, internalErr("read requests", err)
 	}
-	events := []EventView{}
-	if err := s.openEvents(ctx, rec, func(v EventView) error { events = append(events, v); return nil }); err != nil {
-		return Export{}, internalErr("read events", err)
+	var events []EventView
+	each := func(fn func(EventView) error) error { return s.openEvents(ctx, rec, fn) }
+	if !stream {
+		events = []EventView{}
+		if err := each(func(v EventView) error { events = append(events, v); return nil }); err != nil {
+			return Export{}, internalErr("read events", err)
+		}
 	}
 	cv := s.consentViews(rec)
 	return Export{SubjectID: rec.ID, ExportedAt: s.now().UTC(), Profile: v.Fields, Consents: nonNilC(cv.Current),
 		ConsentHistory: nonNilC(cv.History), Objections: objectionKinds(rec), Events: events, Tags: []map[string]any{},
-		AccessLog: log, Requests: reqs, AuditSeq: seq}, nil
+		AccessLog: log, Requests: reqs, AuditSeq: seq, EachEvent: each}, nil
 }
 
 func nonNilC(v []ConsentView) []ConsentView {

@@ -2,11 +2,14 @@ package httpapi
 
 import (
 	"archive/zip"
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"sort"
 	"strings"
@@ -196,16 +199,27 @@ func (s *Server) getMeExport(c *gin.Context) {
 		s.abortCode(c, vault.CodeInvalidArgument, "format must be json or zip")
 		return
 	}
+	if format == "json" {
+		x, err := s.vault.MeExportStream(c.Request.Context(), a)
+		if err != nil {
+			s.abortWith(c, err)
+			return
+		}
+		setAuditSeq(c, x.AuditSeq)
+		c.Header("Content-Type", "application/json; charset=utf-8")
+		c.Status(http.StatusOK)
+		if err := writeExportJSON(c.Writer, x); err != nil {
+			// Headers are gone: the body ends short and does not parse; never a wrong export.
+			s.log.Error("export stream stopped", "request_id", requestID(c), "err", err)
+		}
+		return
+	}
 	x, err := s.vault.MeExport(c.Request.Context(), a)
 	if err != nil {
 		s.abortWith(c, err)
 		return
 	}
 	setAuditSeq(c, x.AuditSeq)
-	if format == "json" {
-		c.JSON(http.StatusOK, x)
-		return
-	}
 	body, err := s.exportZip(x)
 	if err != nil {
 		s.abortWith(c, err)
@@ -213,6 +227,62 @@ func (s *Server) getMeExport(c *gin.Context) {
 	}
 	c.Header("Content-Disposition", `attachment; filename="profile-export.zip"`)
 	c.Data(http.StatusOK, "application/zip", body)
+}
+
+// writeExportJSON writes the export object member by member, streaming the events, so a subject with a
+// long history never sits in memory whole. The members are those of vault.Export, in its order.
+func writeExportJSON(w io.Writer, x vault.Export) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	member := func(first bool, name string, v any) error {
+		if !first {
+			bw.WriteByte(',')
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(bw, "%q:", name)
+		_, err = bw.Write(b)
+		return err
+	}
+	bw.WriteByte('{')
+	for i, m := range []struct {
+		name string
+		v    any
+	}{{"subject_id", x.SubjectID}, {"exported_at", x.ExportedAt}, {"profile", x.Profile}, {"consents", x.Consents},
+		{"consent_history", x.ConsentHistory}, {"objections", x.Objections}} {
+		if err := member(i == 0, m.name, m.v); err != nil {
+			return err
+		}
+	}
+	bw.WriteString(`,"events":[`)
+	n := 0
+	err := x.EachEvent(func(e vault.EventView) error {
+		if n > 0 {
+			bw.WriteByte(',')
+		}
+		n++
+		b, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		_, err = bw.Write(b)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	bw.WriteByte(']')
+	for _, m := range []struct {
+		name string
+		v    any
+	}{{"tags", x.Tags}, {"access_log", x.AccessLog}, {"requests", x.Requests}} {
+		if err := member(false, m.name, m.v); err != nil {
+			return err
+		}
+	}
+	bw.WriteByte('}')
+	return bw.Flush()
 }
 
 // exportFile is one file of an export package with its digest.

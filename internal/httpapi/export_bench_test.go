@@ -1,0 +1,69 @@
+package httpapi_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/profilevault/profilevault/internal/apptest"
+)
+
+// BenchmarkStreamedExportWith10kEvents is GET /v1/me/export over HTTP for a subject with 10,000 events;
+// it reports the largest heap in use seen while the export streams.
+func BenchmarkStreamedExportWith10kEvents(b *testing.B) {
+	s := apptest.Start(b)
+	id := s.CreateSubject(map[string]any{"name": "李雷"})
+	st := s.Token("st", "data_steward")
+	base := time.Now().Add(-72 * time.Hour)
+	for done := 0; done < 10_000; done += 1000 {
+		var sb strings.Builder
+		sb.WriteString(`{"events":[`)
+		for i := done; i < done+1000; i++ {
+			if i > done {
+				sb.WriteByte(',')
+			}
+			fmt.Fprintf(&sb, `{"event_id":"b-%d","subject_id":"%s","type":"chat","ts":"%s","source":"app","attrs":{"text":"请问我的订单什么时候发货？谢谢，非常期待这次的商品。"}}`,
+				i, id, base.Add(time.Duration(i)*time.Second).UTC().Format(time.RFC3339))
+		}
+		sb.WriteString(`]}`)
+		if r := s.Do("POST", "/v1/events", st, "order_fulfillment", sb.String()); r.Status != 200 || r.JSON["accepted"].(float64) != 1000 {
+			b.Fatalf("seed: %d %s", r.Status, r.Body[:200])
+		}
+	}
+	tok := s.Token(id, "subject")
+	var peak uint64
+	stop := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+				var ms runtime.MemStats
+				runtime.ReadMemStats(&ms)
+				peak = max(peak, ms.HeapInuse)
+			}
+		}
+	}()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		req, _ := http.NewRequest("GET", s.Server.URL+"/v1/me/export", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, _ := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || n < 1_000_000 {
+			b.Fatalf("export: %d, %d bytes", resp.StatusCode, n)
+		}
+	}
+	b.StopTimer()
+	close(stop)
+	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+}
