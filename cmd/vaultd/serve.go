@@ -255,7 +255,8 @@ func seedDemo(ctx context.Context, a *app.App, n int, seed uint64, stderr io.Wri
 	}
 	fmt.Fprintf(stderr, "vaultd: seeded %d synthetic subjects in %s\n", len(ids), time.Since(start).Round(time.Millisecond))
 	if len(ids) > 3 {
-		ids = ids[:3]
+		// Subject 1 consented to marketing and subject 0 did not (seedConsents): show both.
+		ids = []string{ids[1], ids[0], ids[2]}
 	}
 	return ids, nil
 }
