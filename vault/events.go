@@ -11,6 +11,7 @@ import (
 
 	"github.com/profilevault/profilevault/audit"
 	"github.com/profilevault/profilevault/consent"
+	"github.com/profilevault/profilevault/policies"
 )
 
 // ActionEventIngest records a batch of collected events.
@@ -118,6 +119,7 @@ func (s *Service) IngestEvents(ctx context.Context, a Access, in []EventInput) (
 	var ok []prepared
 	cats := map[string]bool{}
 	resolved := map[string]string{} // subject references resolved in this batch
+	gate := map[string]string{}     // subject and category → refusal reason ("" collects)
 	for i, ev := range in {
 		cat, known := eventCategories[ev.Type]
 		switch {
@@ -148,19 +150,14 @@ func (s *Service) IngestEvents(ctx context.Context, a Access, in []EventInput) (
 			continue
 		}
 		if purpose.NeedsConsent() {
-			rec, err := s.activeSubject(ctx, id)
-			if err != nil {
-				reject(i, "unknown_subject")
-				continue
+			key := id + "\x00" + cat
+			reason, decided := gate[key]
+			if !decided {
+				reason = s.collectionRefusal(ctx, purpose, id, cat, now)
+				gate[key] = reason // one decision per subject and category per batch, not per event
 			}
-			if objected(rec, purpose.Name) {
-				reject(i, ReasonObjection)
-				continue
-			}
-			b := consent.Evaluate(consent.Query{Purpose: purpose, Categories: []string{cat}, Minor: s.isMinor(rec, now),
-				Records: rec.Consents, Now: now})[cat]
-			if !b.OK {
-				reject(i, b.Reason)
+			if reason != "" {
+				reject(i, reason)
 				continue
 			}
 		}
@@ -223,6 +220,24 @@ func (s *Service) IngestEvents(ctx context.Context, a Access, in []EventInput) (
 	}
 	res.AuditSeq = seq
 	return res, nil
+}
+
+// collectionRefusal says why behaviour of a subject may not be collected for a consent-based purpose now,
+// or "" when it may.
+func (s *Service) collectionRefusal(ctx context.Context, purpose policies.Purpose, id, cat string, now time.Time) string {
+	rec, err := s.activeSubject(ctx, id)
+	if err != nil {
+		return "unknown_subject"
+	}
+	if objected(rec, purpose.Name) {
+		return ReasonObjection
+	}
+	b := consent.Evaluate(consent.Query{Purpose: purpose, Categories: []string{cat}, Minor: s.isMinor(rec, now),
+		Records: rec.Consents, Now: now})[cat]
+	if !b.OK {
+		return b.Reason
+	}
+	return ""
 }
 
 // EventView is an event as the subject's export shows it.

@@ -375,7 +375,7 @@ func (s *Service) decide(pol *policies.Set, purpose policies.Purpose, grants map
 			}
 		}
 		basis := consent.Evaluate(consent.Query{Purpose: purpose, Categories: cats, Sensitive: sensitive,
-			Minor: s.isMinor(rec, now), Recipient: a.Recipient, Records: rec.Consents, Now: now})
+			Minor: purpose.NeedsConsent() && s.isMinor(rec, now), Recipient: a.Recipient, Records: rec.Consents, Now: now})
 		seen := map[string]bool{}
 		for _, f := range permitted {
 			fd, _ := schema.Field(f)
