@@ -2,8 +2,6 @@ package vault
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"sort"
 	"time"
@@ -53,14 +51,6 @@ type WithdrawHook func(tx Tx, subjectID, purpose string, consentIDs []string) er
 
 // OnConsentWithdrawn registers a hook. Call it before serving.
 func (s *Service) OnConsentWithdrawn(h WithdrawHook) { s.withdrawHooks = append(s.withdrawHooks, h) }
-
-func newConsentID() string {
-	var b [12]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic("crypto/rand failed: " + err.Error())
-	}
-	return "cns_" + hex.EncodeToString(b[:])
-}
 
 // consentPreamble checks purpose, staff-ness and the consents permission, and finds the subject.
 func (s *Service) consentPreamble(ctx context.Context, a Access, action, id, act string) (*policies.Set, audit.Entry, SubjectRecord, error) {
@@ -195,7 +185,7 @@ func (s *Service) GrantConsent(ctx context.Context, a Access, id string, g conse
 	if s.isMinor(rec, now) && g.Kind != consent.Guardian {
 		return ConsentView{}, 0, Errorf(CodeGuardianConsentRequired, "the subject is under 14: only a guardian's consent can be recorded (PIPL Art. 31)")
 	}
-	ev := consent.Event{ID: newConsentID(), Action: consent.ActionGrant, Purpose: g.Purpose, Kind: g.Kind, NoticeVersion: g.NoticeVersion,
+	ev := consent.Event{ID: newID("cns_"), Action: consent.ActionGrant, Purpose: g.Purpose, Kind: g.Kind, NoticeVersion: g.NoticeVersion,
 		Method: g.Method, Recipient: g.Recipient, ExpiresAt: g.ExpiresAt, At: now, RecordedBy: a.Caller.Subject}
 	seq, err := s.store.Commit(ctx, func(tx Tx) error {
 		st, err := tx.SubjectState(id)
@@ -281,7 +271,7 @@ func (s *Service) withdraw(ctx context.Context, e audit.Entry, id, purpose, by s
 		}
 		var ids []string
 		for _, r := range consent.Active(consent.Derive(events), purpose, now) {
-			if err := tx.AppendConsent(id, consent.Event{ID: newConsentID(), Action: consent.ActionWithdraw, Purpose: purpose,
+			if err := tx.AppendConsent(id, consent.Event{ID: newID("cns_"), Action: consent.ActionWithdraw, Purpose: purpose,
 				At: now, RecordedBy: by, Withdraws: r.ID}); err != nil {
 				return err
 			}

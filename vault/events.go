@@ -27,6 +27,16 @@ var eventCategories = map[string]string{
 // EventCategory returns the category of an event type.
 func EventCategory(t string) (string, bool) { c, ok := eventCategories[t]; return c, ok }
 
+// EventTypes returns every event type, sorted.
+func EventTypes() []string {
+	out := make([]string, 0, len(eventCategories))
+	for t := range eventCategories {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}
+
 // EventInput is one event to collect, already parsed and its attributes checked by the caller
 // (internal/ingest). SubjectRef is a subject id or "external:<source>:<external id>".
 type EventInput struct {

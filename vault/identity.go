@@ -2,8 +2,6 @@ package vault
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"sort"
 
@@ -41,14 +39,6 @@ type ReviewRow struct {
 // nameMatchThreshold is the similarity above which two names count as the same person's (with a shared
 // verified phone).
 const nameMatchThreshold = 0.85
-
-func newID(prefix string) string {
-	var b [12]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic("crypto/rand failed: " + err.Error())
-	}
-	return prefix + hex.EncodeToString(b[:])
-}
 
 // ImportSubject brings in one subject record from a source system, resolving identity on the way: the same
 // source's record seen before is a duplicate; a record that shares a verified email — or a verified phone

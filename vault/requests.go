@@ -2,8 +2,6 @@ package vault
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"strconv"
 	"time"
@@ -79,14 +77,6 @@ type RequestView struct {
 	Note      string    `json:"note,omitempty"`
 }
 
-func newRequestID() string {
-	var b [12]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic("crypto/rand failed: " + err.Error())
-	}
-	return "req_" + hex.EncodeToString(b[:])
-}
-
 // autoNotes tells the subject where an automatically fulfilled request was answered.
 var autoNotes = map[string]string{
 	"access":      "fulfilled automatically: GET /v1/me/export",
@@ -113,7 +103,7 @@ func (s *Service) MeCreateRequest(ctx context.Context, a Access, typ string) (Re
 		return RequestView{}, 0, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "requests are not permitted"))
 	}
 	now := s.now().UTC()
-	row := RequestRow{ID: newRequestID(), SubjectID: a.Caller.Subject, Type: typ, State: RequestVerified,
+	row := RequestRow{ID: newID("req_"), SubjectID: a.Caller.Subject, Type: typ, State: RequestVerified,
 		CreatedAt: now, DueAt: s.rules.DueAt(typ, now).UTC(), UpdatedAt: now}
 	if s.rules.AutoCompletes(typ) {
 		row.State, row.Note = RequestCompleted, autoNotes[typ]

@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
+	"encoding/hex"
 	"errors"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -86,6 +88,15 @@ func NewSubjectID() string {
 		panic("crypto/rand failed: " + err.Error())
 	}
 	return idPrefix + strings.ToLower(idEncoding.EncodeToString(b[:]))
+}
+
+// newID returns prefix followed by 96 random bits in hex (consent, request, merge and report ids).
+func newID(prefix string) string {
+	var b [12]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("crypto/rand failed: " + err.Error())
+	}
+	return prefix + hex.EncodeToString(b[:])
 }
 
 // plausibleID rejects ids that cannot have been issued, so they are not looked up at all.
@@ -559,7 +570,7 @@ func (s *Service) Lookup(ctx context.Context, a Access, field, value string) (Lo
 	schema := pol.Schema()
 	f, ok := schema.Field(field)
 	if !ok || !f.BlindIndex {
-		return LookupResult{}, Errorf(CodeInvalidArgument, "field %q cannot be looked up", safeName(field))
+		return LookupResult{}, Errorf(CodeInvalidArgument, "field %q cannot be looked up", SafeFieldName(field))
 	}
 	norm, err := s.validateValue(f, value)
 	if err != nil {
@@ -582,7 +593,7 @@ func (s *Service) Lookup(ctx context.Context, a Access, field, value string) (Lo
 		return LookupResult{}, internalErr("lookup", err)
 	}
 	e.Decision, e.Status, e.FieldsGranted = audit.Allow, statusOK, []string{field}
-	e.Reason = "matches:" + itoa(len(ids))
+	e.Reason = "matches:" + strconv.Itoa(len(ids))
 	seq, err := s.store.Commit(ctx, nil, func(error) audit.Entry { return e })
 	if err != nil {
 		return LookupResult{}, internalErr("audit lookup", err)
@@ -591,20 +602,6 @@ func (s *Service) Lookup(ctx context.Context, a Access, field, value string) (Lo
 		ids = []string{}
 	}
 	return LookupResult{IDs: ids, AuditSeq: seq}, nil
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(b[i:])
 }
 
 // Erase crypto-shreds a subject: their DEKs are destroyed first, then every sealed value and index entry is
@@ -692,7 +689,7 @@ func (s *Service) erase(ctx context.Context, e audit.Entry, id string) (Receipt,
 	}
 	r := Receipt{SubjectID: id, SubjectRef: e.SubjectRef, ErasedAt: erasedAt, ClassesShredded: classes, AuditSeq: seq, Held: held}
 	r.Signature, err = s.SignDocument("erasure receipt", "subject "+id, "erased_at "+erasedAt.Format(time.RFC3339Nano),
-		"classes_shredded "+strings.Join(classes, ","), "held "+holdText(held), "audit_seq "+itoa(int(seq)))
+		"classes_shredded "+strings.Join(classes, ","), "held "+holdText(held), "audit_seq "+strconv.FormatInt(seq, 10))
 	if err != nil {
 		return r, internalErr("sign receipt", err)
 	}
@@ -727,7 +724,7 @@ func (s *Service) purgeLater(id string, classes []string) {
 				return err
 			}, func(changeErr error) audit.Entry {
 				e = finish(e, changeErr, nil)
-				e.Reason = "events_deleted:" + itoa(n)
+				e.Reason = "events_deleted:" + strconv.Itoa(n)
 				return e
 			})
 			if err != nil {

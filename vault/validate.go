@@ -28,7 +28,7 @@ func (s *Service) validateValues(schema *policies.Schema, in map[string]*string,
 	for name, v := range in {
 		f, ok := schema.Field(name)
 		if !ok {
-			return nil, nil, Errorf(CodeInvalidArgument, "unknown field %q", safeName(name))
+			return nil, nil, Errorf(CodeInvalidArgument, "unknown field %q", SafeFieldName(name))
 		}
 		names = append(names, name)
 		if v == nil {
@@ -90,9 +90,9 @@ func (s *Service) validateValue(f policies.Field, v string) (string, error) {
 	return "", Errorf(CodeInternal, "field %q: unsupported type", f.Name)
 }
 
-// safeName returns a client-supplied field name fit to echo: field names are not personal data, but
+// SafeFieldName returns a client-supplied field name fit to echo in an error: field names are not personal data, but
 // anything that is not a plausible identifier is not repeated.
-func safeName(name string) string {
+func SafeFieldName(name string) string {
 	if len(name) > 64 {
 		return "(too long)"
 	}
@@ -121,7 +121,7 @@ func parseFieldList(schema *policies.Schema, requested []string) ([]string, erro
 	out := make([]string, 0, len(requested))
 	for _, name := range requested {
 		if _, ok := schema.Field(name); !ok {
-			return nil, Errorf(CodeInvalidArgument, "unknown field %q", safeName(name))
+			return nil, Errorf(CodeInvalidArgument, "unknown field %q", SafeFieldName(name))
 		}
 		if !seen[name] {
 			seen[name] = true

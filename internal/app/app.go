@@ -24,6 +24,7 @@ import (
 	"github.com/profilevault/profilevault/internal/httpapi"
 	"github.com/profilevault/profilevault/internal/ingest"
 	"github.com/profilevault/profilevault/internal/keys"
+	"github.com/profilevault/profilevault/internal/normalize"
 	"github.com/profilevault/profilevault/internal/sqlite"
 	"github.com/profilevault/profilevault/policies"
 	"github.com/profilevault/profilevault/vault"
@@ -161,7 +162,7 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	if a.Vault, err = vault.New(vault.Config{
 		Store: a.Store, Trail: a.Store, Requests: a.Store, Rules: dsr.NewRules(), Checkpoints: a.Auditor, Crypto: a.Crypto,
-		NameSimilarity: ingest.NameSimilarity, Normalize: keys.Normalize, Policy: pol, Logger: cfg.Logger,
+		NameSimilarity: ingest.NameSimilarity, Normalize: normalize.ByType, Policy: pol, Logger: cfg.Logger,
 	}); err != nil {
 		return nil, err
 	}

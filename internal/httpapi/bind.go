@@ -81,21 +81,9 @@ func fieldValues(raw map[string]json.RawMessage) (map[string]*string, error) {
 		}
 		var str string
 		if len(t) == 0 || t[0] != '"' || json.Unmarshal(t, &str) != nil {
-			return nil, vault.Errorf(vault.CodeInvalidArgument, "field %q: must be a string", safeFieldName(name))
+			return nil, vault.Errorf(vault.CodeInvalidArgument, "field %q: must be a string", vault.SafeFieldName(name))
 		}
 		out[name] = &str
 	}
 	return out, nil
-}
-
-func safeFieldName(name string) string {
-	if len(name) > 64 {
-		return "(too long)"
-	}
-	for _, r := range name {
-		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
-			return "(not an identifier)"
-		}
-	}
-	return name
 }

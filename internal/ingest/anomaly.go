@@ -208,7 +208,7 @@ type BotDetector struct {
 
 // Observe records one event; events of other categories are ignored.
 func (b *BotDetector) Observe(subjectRef string, ts time.Time, typ string) {
-	if eventCategory[typ] != CategoryBehavior {
+	if c, _ := Category(typ); c != CategoryBehavior {
 		return
 	}
 	if b.times == nil {

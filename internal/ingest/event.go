@@ -1,6 +1,8 @@
 package ingest
 
 import (
+	"github.com/profilevault/profilevault/vault"
+
 	"encoding/json"
 	"math"
 	"slices"
@@ -45,33 +47,13 @@ const (
 	TypeShare       = "share"
 )
 
-// eventCategory maps every event type to its category.
-var eventCategory = map[string]string{
-	TypePageView: CategoryBehavior, TypeClick: CategoryBehavior, TypeSearch: CategoryBehavior,
-	TypeFavorite: CategoryBehavior, TypeCartAdd: CategoryBehavior, TypeCartRemove: CategoryBehavior,
-	TypeOrder: CategoryTransactions, TypeCancel: CategoryTransactions, TypeReturn: CategoryTransactions,
-	TypePOSPurchase: CategoryTransactions,
-	TypeReview:      CategoryInteractions, TypeChat: CategoryInteractions, TypeComplaint: CategoryInteractions,
-	TypeShare: CategoryInteractions,
-}
-
 // Category returns the category of an event type — behavior (page_view, click, search, favorite,
 // cart_add, cart_remove), transactions (order, cancel, return, pos_purchase) or interactions (review,
-// chat, complaint, share) — and false for an unknown type.
-func Category(eventType string) (string, bool) {
-	c, ok := eventCategory[eventType]
-	return c, ok
-}
+// chat, complaint, share) — and false for an unknown type. The vault owns the mapping.
+func Category(eventType string) (string, bool) { return vault.EventCategory(eventType) }
 
 // EventTypes returns every event type, sorted.
-func EventTypes() []string {
-	out := make([]string, 0, len(eventCategory))
-	for t := range eventCategory {
-		out = append(out, t)
-	}
-	slices.Sort(out)
-	return out
-}
+func EventTypes() []string { return vault.EventTypes() }
 
 // Sources are the source systems a record may come from.
 var sources = []string{"app", "web", "pos", "crm", "erp"}
@@ -96,7 +78,7 @@ type EventRow struct {
 }
 
 // Category returns the event's category, or "" for an unknown type.
-func (e *EventRow) Category() string { return eventCategory[e.Type] }
+func (e *EventRow) Category() string { c, _ := Category(e.Type); return c }
 
 // SubjectRef is a parsed subject reference.
 type SubjectRef struct {
@@ -193,7 +175,7 @@ func ValidateEventAt(e *EventRow, now time.Time) *RowError {
 	if _, ok := ParseSubjectRef(e.SubjectRef); !ok {
 		return rowErr(ReasonBadSubjectRef, "")
 	}
-	if _, ok := eventCategory[e.Type]; !ok {
+	if _, ok := Category(e.Type); !ok {
 		return rowErr(ReasonUnknownType, "")
 	}
 	if !ValidSource(e.Source) {

@@ -1,9 +1,6 @@
 package keys
 
 import (
-	"fmt"
-
-	"github.com/profilevault/profilevault/internal/normalize"
 	"github.com/profilevault/profilevault/vault"
 )
 
@@ -92,16 +89,3 @@ func (c *VaultCrypto) Rewrap(d vault.DEK) (vault.DEK, error) {
 
 // Retire implements vault.KeyRotator.
 func (c *VaultCrypto) Retire(inUse map[uint32]bool) ([]uint32, error) { return c.ring.Retire(inUse) }
-
-// Normalize is the vault's Normalizer: the canonical form of phone, email and id_number values.
-func Normalize(fieldType, value string) (string, error) {
-	switch fieldType {
-	case "phone":
-		return normalize.Phone(value)
-	case "email":
-		return normalize.Email(value)
-	case "id_number":
-		return normalize.IDNumber(value)
-	}
-	return "", fmt.Errorf("%w: no normaliser for this type", normalize.ErrInvalidValue)
-}

@@ -191,3 +191,16 @@ func allDigits(s string) bool {
 	}
 	return true
 }
+
+// ByType is the vault's Normalizer: the canonical form of a value of a phone, email or id_number field.
+func ByType(fieldType, value string) (string, error) {
+	switch fieldType {
+	case "phone":
+		return Phone(value)
+	case "email":
+		return Email(value)
+	case "id_number":
+		return IDNumber(value)
+	}
+	return "", fmt.Errorf("normalize: no normaliser for this type: %w", ErrInvalidValue)
+}
