@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,7 +21,7 @@ func BenchmarkDecide(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := &Service{crypto: stubCrypto{}, now: time.Now}
+	s := &Service{crypto: stubCrypto{}, now: time.Now, policy: &atomic.Pointer[policies.Set]{}}
 	s.policy.Store(pol)
 	purpose, _ := pol.Purposes().Purpose("marketing")
 	now := time.Now()

@@ -129,7 +129,7 @@ type Service struct {
 	normalize Normalizer
 	log       *slog.Logger
 	now       func() time.Time
-	policy    atomic.Pointer[policies.Set]
+	policy    *atomic.Pointer[policies.Set] // shared by WithClock copies, so a reload reaches them
 	lookups   *rateLimiter
 	similar   func(a, b string) float64
 	// purges tracks background deletions of shredded events.
@@ -177,6 +177,7 @@ func New(cfg Config) (*Service, error) {
 		burst = defaultLookupBurst
 	}
 	s.lookups = newRateLimiter(rps, burst, s.now)
+	s.policy = &atomic.Pointer[policies.Set]{}
 	s.policy.Store(cfg.Policy)
 	return s, nil
 }
@@ -184,11 +185,9 @@ func New(cfg Config) (*Service, error) {
 // WithClock returns a copy of the service that reads time from now (for retention runs and tests that
 // need another "now"); it shares the store, keys and policy.
 func (s *Service) WithClock(now func() time.Time) *Service {
-	c := &Service{store: s.store, trail: s.trail, requests: s.requests, rules: s.rules, signer: s.signer, crypto: s.crypto,
-		normalize: s.normalize, log: s.log, now: now, lookups: s.lookups, withdrawHooks: s.withdrawHooks,
-		similar: s.similar, transactionHold: s.transactionHold, purges: s.purges}
-	c.policy.Store(s.Policy())
-	return c
+	c := *s
+	c.now = now
+	return &c
 }
 
 // Policy returns the policy in force.

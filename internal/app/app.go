@@ -169,30 +169,18 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	st := a.Store.Stats()
-	for name, help := range map[string]string{
-		"vault_audit_entries_total":         "Audit entries appended.",
-		"vault_audit_commits_total":         "Group commits of the audit writer.",
-		"vault_audit_commit_failures_total": "Group commits that failed (their requests failed closed).",
-		"vault_audit_abandoned_total":       "Requests that gave up waiting for their audit entry (503).",
-		"vault_audit_commit_seconds_total":  "Time spent in group commits.",
-		"vault_audit_sync_seconds_total":    "Time spent in COMMIT (WAL write and fsync).",
+	for _, m := range []struct {
+		name, help string
+		value      func() float64
+	}{
+		{"vault_audit_entries_total", "Audit entries appended.", func() float64 { return float64(st.Ops.Load()) }},
+		{"vault_audit_commits_total", "Group commits of the audit writer.", func() float64 { return float64(st.Batches.Load()) }},
+		{"vault_audit_commit_failures_total", "Group commits that failed (their requests failed closed).", func() float64 { return float64(st.Failures.Load()) }},
+		{"vault_audit_abandoned_total", "Requests that gave up waiting for their audit entry (503).", func() float64 { return float64(st.Abandoned.Load()) }},
+		{"vault_audit_commit_seconds_total", "Time spent in group commits.", func() float64 { return time.Duration(st.CommitNanos.Load()).Seconds() }},
+		{"vault_audit_sync_seconds_total", "Time spent in COMMIT (WAL write and fsync).", func() float64 { return time.Duration(st.SyncNanos.Load()).Seconds() }},
 	} {
-		var f func() float64
-		switch name {
-		case "vault_audit_entries_total":
-			f = func() float64 { return float64(st.Ops.Load()) }
-		case "vault_audit_commits_total":
-			f = func() float64 { return float64(st.Batches.Load()) }
-		case "vault_audit_commit_failures_total":
-			f = func() float64 { return float64(st.Failures.Load()) }
-		case "vault_audit_abandoned_total":
-			f = func() float64 { return float64(st.Abandoned.Load()) }
-		case "vault_audit_commit_seconds_total":
-			f = func() float64 { return time.Duration(st.CommitNanos.Load()).Seconds() }
-		case "vault_audit_sync_seconds_total":
-			f = func() float64 { return time.Duration(st.SyncNanos.Load()).Seconds() }
-		}
-		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f))
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: m.name, Help: m.help}, m.value))
 	}
 	if a.HTTP, err = httpapi.New(httpapi.Config{
 		Registry: reg,

@@ -87,3 +87,18 @@ func fieldValues(raw map[string]json.RawMessage) (map[string]*string, error) {
 	}
 	return out, nil
 }
+
+// bindFieldsBody binds a {"fields": {...}} body (PATCH /v1/subjects/{id}, PATCH /v1/me) and converts its
+// values; it has answered the request when ok is false.
+func (s *Server) bindFieldsBody(c *gin.Context) (map[string]*string, bool) {
+	var req updateSubjectRequest
+	if !s.bindJSON(c, &req) {
+		return nil, false
+	}
+	fields, err := fieldValues(req.Fields)
+	if err != nil {
+		s.abortWith(c, err)
+		return nil, false
+	}
+	return fields, true
+}

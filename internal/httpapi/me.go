@@ -47,13 +47,8 @@ func (s *Server) patchMe(c *gin.Context) {
 	if !ok {
 		return
 	}
-	var req updateSubjectRequest
-	if !s.bindJSON(c, &req) {
-		return
-	}
-	fields, err := fieldValues(req.Fields)
-	if err != nil {
-		s.abortWith(c, err)
+	fields, ok := s.bindFieldsBody(c)
+	if !ok {
 		return
 	}
 	v, err := s.vault.MeUpdate(c.Request.Context(), a, fields)

@@ -203,6 +203,19 @@ func (im *Importer) importFile(ctx context.Context, f file, cleaner *ingest.Clea
 
 func reject(rep *ingest.Report, reason string) { rep.Rejected[reason]++ }
 
+// badRow counts a row the reader refused (bad reports true) or returns the I/O error that ends the file.
+func badRow(row ingest.Row, rep *ingest.Report) (bad bool, err error) {
+	if row.Err == nil {
+		return false, nil
+	}
+	var re *ingest.RowError
+	if !errors.As(row.Err, &re) {
+		return false, row.Err
+	}
+	reject(rep, re.Reason)
+	return true, nil
+}
+
 // reasonOf turns a vault error into a stable rejection code.
 func reasonOf(err error) string {
 	var ve *vault.Error
@@ -267,13 +280,10 @@ func (im *Importer) subjects(ctx context.Context, r *ingest.Reader, cleaner *ing
 	}
 	for row, ok := r.Next(); ok; row, ok = r.Next() {
 		rep.LinesRead++
-		if row.Err != nil {
-			var re *ingest.RowError
-			if !errors.As(row.Err, &re) {
-				stop()
-				return row.Err
-			}
-			reject(rep, re.Reason)
+		if bad, err := badRow(row, rep); err != nil {
+			stop()
+			return err
+		} else if bad {
 			continue
 		}
 		s := row.Subject
@@ -321,12 +331,9 @@ func route(s *ingest.SubjectRow, n int) int {
 func (im *Importer) consents(ctx context.Context, r *ingest.Reader, rep *ingest.Report) error {
 	for row, ok := r.Next(); ok; row, ok = r.Next() {
 		rep.LinesRead++
-		if row.Err != nil {
-			var re *ingest.RowError
-			if !errors.As(row.Err, &re) {
-				return row.Err
-			}
-			reject(rep, re.Reason)
+		if bad, err := badRow(row, rep); err != nil {
+			return err
+		} else if bad {
 			continue
 		}
 		c := row.Consent
@@ -352,12 +359,9 @@ func (im *Importer) consents(ctx context.Context, r *ingest.Reader, rep *ingest.
 func (im *Importer) objections(ctx context.Context, r *ingest.Reader, rep *ingest.Report) error {
 	for row, ok := r.Next(); ok; row, ok = r.Next() {
 		rep.LinesRead++
-		if row.Err != nil {
-			var re *ingest.RowError
-			if !errors.As(row.Err, &re) {
-				return row.Err
-			}
-			reject(rep, re.Reason)
+		if bad, err := badRow(row, rep); err != nil {
+			return err
+		} else if bad {
 			continue
 		}
 		id, err := im.Vault.ResolveSubject(ctx, row.Objection.SubjectRef)
@@ -420,12 +424,9 @@ func (im *Importer) events(ctx context.Context, r *ingest.Reader, cleaner *inges
 	}
 	for row, ok := r.Next(); ok; row, ok = r.Next() {
 		rep.LinesRead++
-		if row.Err != nil {
-			var re *ingest.RowError
-			if !errors.As(row.Err, &re) {
-				return row.Err
-			}
-			reject(rep, re.Reason)
+		if bad, err := badRow(row, rep); err != nil {
+			return err
+		} else if bad {
 			continue
 		}
 		e := row.Event
