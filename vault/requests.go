@@ -210,7 +210,7 @@ func (s *Service) RequestQueue(ctx context.Context, a Access, state string, over
 		if overdueOnly && !v.Overdue {
 			continue
 		}
-		out = append(out, QueueItem{RequestView: v, SubjectRef: s.SubjectRef(ctx, r.SubjectID)})
+		out = append(out, QueueItem{RequestView: v, SubjectRef: refFor(s.crypto, r.SubjectID, rec.RefSalt)}) // the record is loaded: no second lookup
 	}
 	e.Decision, e.Status, e.Reason = audit.Allow, statusOK, "requests:"+strconv.Itoa(len(out))
 	seq, err := s.store.Commit(ctx, nil, func(error) audit.Entry { return e })
