@@ -121,8 +121,8 @@ type Tx interface {
 	PutReview(r ReviewRow) error
 	// PutImportReport keeps a data-quality report.
 	PutImportReport(id, report string, at time.Time) error
-	// PutEvent stores an event unless its id exists; it reports whether it was inserted.
-	PutEvent(e StoredEvent) (bool, error)
+	// PutEvents stores events whose ids do not exist yet and reports how many it inserted.
+	PutEvents(events []StoredEvent) (int, error)
 	// PutRequest inserts or replaces a data-subject request.
 	PutRequest(r RequestRow) error
 	// Request reads a request inside the transaction; ErrNotFound if there is none.

@@ -70,8 +70,10 @@ type Store struct {
 	checkpoints chan struct{}
 	records     *recordCache
 	// prepared statements: modernc parses SQL on every unprepared call.
-	stmtSubject, stmtLookup, stmtPutEvent *sql.Stmt
-	insertStmts                           map[string]*sql.Stmt // multi-row inserts by table and row count (writer only)
+	stmtSubject, stmtLookup *sql.Stmt
+	insertStmts             map[string]*sql.Stmt // multi-row inserts by table and row count (writer only)
+	writeStmts              map[string]*sql.Stmt // the writer's other statements by SQL text (writer only)
+	toPrepare               map[string]struct{}  // statements to prepare after the current transaction (writer only)
 	// Merkle frontier and checkpoint state; touched only by the writer goroutine after Open.
 	frontier   audit.Frontier
 	signer     *audit.Signer
@@ -107,6 +109,9 @@ func dsn(path string, write bool) string {
 	if write {
 		q.Set("_txlock", "immediate")
 		q.Add("_pragma", "cache_size(-65536)") // 64 MiB: bulk imports insert at random positions of the event index
+		// Each change runs in a savepoint, whose sub-journal holds the pages it touches: keep it in memory
+		// rather than in a temporary file written through the kernel.
+		q.Add("_pragma", "temp_store(2)")
 	} else {
 		q.Add("_pragma", "query_only(1)")
 	}
@@ -176,6 +181,8 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		log:         opts.Logger,
 		checkpoints: make(chan struct{}, 1),
 		insertStmts: map[string]*sql.Stmt{},
+		writeStmts:  map[string]*sql.Stmt{},
+		toPrepare:   map[string]struct{}{},
 		records:     cache,
 		signer:      opts.Signer,
 		cpEvery:     opts.CheckpointEvery,
@@ -203,12 +210,8 @@ func (s *Store) prepare(ctx context.Context) error {
 	if s.stmtLookup, err = s.read.PrepareContext(ctx, lookupQuery); err != nil {
 		return fmt.Errorf("prepare lookup query: %w", err)
 	}
-	if s.stmtPutEvent, err = s.write.PrepareContext(ctx, `INSERT OR IGNORE INTO events (id, subject_id, type, category, ts, source, class, dek_version, attrs)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`); err != nil {
-		return fmt.Errorf("prepare event insert: %w", err)
-	}
 	if err := s.prepareInserts(ctx); err != nil {
-		return fmt.Errorf("prepare audit inserts: %w", err)
+		return fmt.Errorf("prepare multi-row inserts: %w", err)
 	}
 	return nil
 }
@@ -338,13 +341,15 @@ func (s *Store) Close() error {
 }
 
 func (s *Store) closeDBs() error {
-	for _, st := range []*sql.Stmt{s.stmtSubject, s.stmtLookup, s.stmtPutEvent} {
+	for _, st := range []*sql.Stmt{s.stmtSubject, s.stmtLookup} {
 		if st != nil {
 			st.Close()
 		}
 	}
-	for _, st := range s.insertStmts {
-		st.Close()
+	for _, m := range []map[string]*sql.Stmt{s.insertStmts, s.writeStmts} {
+		for _, st := range m {
+			st.Close()
+		}
 	}
 	return errors.Join(s.read.Close(), s.ckpt.Close(), s.write.Close())
 }

@@ -190,13 +190,13 @@ func (s *Store) commitBatch(batch []*op) {
 			seq, head = e.Seq, hash
 			results[i] = result{seq: e.Seq, changeErr: changeErr}
 		}
-		if err := s.insertRows(ctx, tx, insertLog, logRows); err != nil {
+		if _, err := s.insertRows(ctx, tx, insertLog, logRows); err != nil {
 			return fmt.Errorf("append audit entries: %w", err)
 		}
-		if err := s.insertRows(ctx, tx, insertTree, treeRows); err != nil {
+		if _, err := s.insertRows(ctx, tx, insertTree, treeRows); err != nil {
 			return fmt.Errorf("append audit tree: %w", err)
 		}
-		if err := s.insertRows(ctx, tx, insertNotes, noteRows); err != nil {
+		if _, err := s.insertRows(ctx, tx, insertNotes, noteRows); err != nil {
 			return fmt.Errorf("append audit notes: %w", err)
 		}
 		if s.checkpointDue(front.Size(), now) {
@@ -217,6 +217,9 @@ func (s *Store) commitBatch(batch []*op) {
 		return tx.Commit()
 	}()
 	s.metrics.CommitNanos.Add(int64(time.Since(now)))
+	if len(s.toPrepare) > 0 {
+		s.preparePending()
+	}
 	// Drop every touched record from the cache before anyone learns of the commit (or its failure).
 	s.records.invalidate(touched)
 	if len(batch) > 0 {
@@ -256,10 +259,12 @@ const (
 	insertLog   = `INSERT INTO audit_log (seq, ts, action, subject_ref, actor, purpose, decision, entry, hash) VALUES `
 	insertTree  = `INSERT INTO audit_tree (idx, hash) VALUES `
 	insertNotes = `INSERT INTO audit_notes (seq, sealed) VALUES `
+	// Events are idempotent by id: a row whose id exists is skipped.
+	insertEvents = `INSERT OR IGNORE INTO events (id, subject_id, type, category, ts, source, class, dek_version, attrs) VALUES `
 )
 
 var (
-	insertWidths = map[string]int{insertLog: 9, insertTree: 2, insertNotes: 2}
+	insertWidths = map[string]int{insertLog: 9, insertTree: 2, insertNotes: 2, insertEvents: 9}
 	insertSizes  = []int{64, 16, 4, 1} // descending
 )
 
@@ -278,9 +283,11 @@ func (s *Store) prepareInserts(ctx context.Context) error {
 	return nil
 }
 
-// insertRows inserts rows (flattened in args) with the prepared statements, largest first.
-func (s *Store) insertRows(ctx context.Context, tx *sql.Tx, prefix string, args []any) error {
+// insertRows inserts rows (flattened in args) with the prepared statements, largest first, and returns how
+// many rows were inserted.
+func (s *Store) insertRows(ctx context.Context, tx *sql.Tx, prefix string, args []any) (int64, error) {
 	width := insertWidths[prefix]
+	var inserted int64
 	for len(args) > 0 {
 		rows := len(args) / width
 		n := insertSizes[len(insertSizes)-1]
@@ -290,12 +297,18 @@ func (s *Store) insertRows(ctx context.Context, tx *sql.Tx, prefix string, args 
 				break
 			}
 		}
-		if _, err := tx.StmtContext(ctx, s.insertStmts[prefix+strconv.Itoa(n)]).ExecContext(ctx, args[:n*width]...); err != nil {
-			return err
+		r, err := tx.StmtContext(ctx, s.insertStmts[prefix+strconv.Itoa(n)]).ExecContext(ctx, args[:n*width]...)
+		if err != nil {
+			return inserted, err
 		}
+		affected, err := r.RowsAffected()
+		if err != nil {
+			return inserted, err
+		}
+		inserted += affected
 		args = args[n*width:]
 	}
-	return nil
+	return inserted, nil
 }
 
 // checkpointDue reports whether a tree of size n needs a new signed checkpoint: every cpEvery entries, or
@@ -318,7 +331,6 @@ func safeChange(change func(vault.Tx) error, t *txn) (err error) {
 type txn struct {
 	ctx     context.Context
 	tx      *sql.Tx
-	putEvt  *sql.Stmt // the prepared event insert, bound to this transaction on first use
 	store   *Store
 	erased  bool
 	touched map[string]struct{} // subjects whose cached records must be dropped after commit
@@ -328,9 +340,53 @@ func (t *txn) touch(subject string) { t.touched[subject] = struct{}{} }
 
 var _ vault.Tx = (*txn)(nil)
 
+// stmt returns the write connection's prepared statement for q bound to this transaction, or nil the first
+// time q is seen: the transaction holds the only write connection, so q is queued and prepared after the
+// commit (preparePending), and runs unprepared this once. Preparing costs more than running most of them.
+func (t *txn) stmt(q string) *sql.Stmt {
+	st, ok := t.store.writeStmts[q]
+	if !ok {
+		t.store.toPrepare[q] = struct{}{}
+		return nil
+	}
+	return t.tx.StmtContext(t.ctx, st)
+}
+
 func (t *txn) exec(q string, args ...any) error {
-	_, err := t.tx.ExecContext(t.ctx, q, args...)
+	_, err := t.execResult(q, args...)
 	return err
+}
+
+func (t *txn) execResult(q string, args ...any) (sql.Result, error) {
+	if st := t.stmt(q); st != nil {
+		return st.ExecContext(t.ctx, args...)
+	}
+	return t.tx.ExecContext(t.ctx, q, args...)
+}
+
+func (t *txn) queryRow(q string, args ...any) *sql.Row {
+	if st := t.stmt(q); st != nil {
+		return st.QueryRowContext(t.ctx, args...)
+	}
+	return t.tx.QueryRowContext(t.ctx, q, args...)
+}
+
+func (t *txn) query(q string, args ...any) (*sql.Rows, error) {
+	if st := t.stmt(q); st != nil {
+		return st.QueryContext(t.ctx, args...)
+	}
+	return t.tx.QueryContext(t.ctx, q, args...)
+}
+
+// preparePending prepares the statements transactions queued (see txn.stmt); it runs in the writer between
+// transactions. A statement that fails to prepare keeps running unprepared.
+func (s *Store) preparePending() {
+	for q := range s.toPrepare {
+		delete(s.toPrepare, q)
+		if st, err := s.write.PrepareContext(context.Background(), q); err == nil {
+			s.writeStmts[q] = st
+		}
+	}
 }
 
 func (t *txn) CreateSubject(id, source string, refSalt []byte, at time.Time) error {
@@ -341,7 +397,7 @@ func (t *txn) CreateSubject(id, source string, refSalt []byte, at time.Time) err
 
 func (t *txn) SubjectState(id string) (string, error) {
 	var st string
-	err := t.tx.QueryRowContext(t.ctx, `SELECT state FROM subjects WHERE id = ?`, id).Scan(&st)
+	err := t.queryRow(`SELECT state FROM subjects WHERE id = ?`, id).Scan(&st)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", vault.ErrNotFound
 	}
@@ -350,7 +406,7 @@ func (t *txn) SubjectState(id string) (string, error) {
 
 func (t *txn) DEK(subject, class string) (vault.DEK, error) {
 	d := vault.DEK{Subject: subject, Class: class}
-	err := t.tx.QueryRowContext(t.ctx, `SELECT version, kek_version, wrapped FROM deks WHERE subject_id = ? AND class = ? ORDER BY version DESC LIMIT 1`,
+	err := t.queryRow(`SELECT version, kek_version, wrapped FROM deks WHERE subject_id = ? AND class = ? ORDER BY version DESC LIMIT 1`,
 		subject, class).Scan(&d.Version, &d.KEKVersion, &d.Wrapped)
 	if errors.Is(err, sql.ErrNoRows) {
 		return vault.DEK{}, vault.ErrNotFound
@@ -366,7 +422,7 @@ func (t *txn) PutDEK(d vault.DEK) error {
 
 func (t *txn) RewrapDEK(d vault.DEK, from uint32) (bool, error) {
 	t.touch(d.Subject)
-	r, err := t.tx.ExecContext(t.ctx, `UPDATE deks SET kek_version = ?, wrapped = ? WHERE subject_id = ? AND class = ? AND version = ? AND kek_version = ?`,
+	r, err := t.execResult(`UPDATE deks SET kek_version = ?, wrapped = ? WHERE subject_id = ? AND class = ? AND version = ? AND kek_version = ?`,
 		d.KEKVersion, d.Wrapped, d.Subject, d.Class, d.Version, from)
 	if err != nil {
 		return false, err
@@ -407,9 +463,9 @@ func (t *txn) SetObjection(subject, kind string, on bool, at time.Time) (bool, e
 	var r sql.Result
 	var err error
 	if on {
-		r, err = t.tx.ExecContext(t.ctx, `INSERT OR IGNORE INTO objections (subject_id, kind, created_at) VALUES (?, ?, ?)`, subject, kind, formatTime(at))
+		r, err = t.execResult(`INSERT OR IGNORE INTO objections (subject_id, kind, created_at) VALUES (?, ?, ?)`, subject, kind, formatTime(at))
 	} else {
-		r, err = t.tx.ExecContext(t.ctx, `DELETE FROM objections WHERE subject_id = ? AND kind = ?`, subject, kind)
+		r, err = t.execResult(`DELETE FROM objections WHERE subject_id = ? AND kind = ?`, subject, kind)
 	}
 	if err != nil {
 		return false, err
@@ -420,7 +476,7 @@ func (t *txn) SetObjection(subject, kind string, on bool, at time.Time) (bool, e
 
 // ConsentEvents reads a subject's consent history inside the transaction.
 func (t *txn) ConsentEvents(subject string) ([]consent.Event, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT data FROM consent_events WHERE subject_id = ? ORDER BY at`, subject)
+	rows, err := t.query(`SELECT data FROM consent_events WHERE subject_id = ? ORDER BY at`, subject)
 	if err != nil {
 		return nil, err
 	}
@@ -456,7 +512,7 @@ func (t *txn) AppendConsent(subject string, e consent.Event) error {
 // legal hold) keep their key and events until holdUntil. It returns the classes whose keys were destroyed.
 func (t *txn) Erase(subject string, at time.Time, keep []string, holdUntil time.Time) ([]string, error) {
 	t.touch(subject)
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT DISTINCT class FROM deks WHERE subject_id = ? ORDER BY class`, subject)
+	rows, err := t.query(`SELECT DISTINCT class FROM deks WHERE subject_id = ? ORDER BY class`, subject)
 	if err != nil {
 		return nil, err
 	}
@@ -505,7 +561,7 @@ func (t *txn) Erase(subject string, at time.Time, keep []string, holdUntil time.
 func (t *txn) PurgeEvents(subject string, classes []string, limit int) (int, error) {
 	total := 0
 	for _, c := range classes {
-		r, err := t.tx.ExecContext(t.ctx, `DELETE FROM events WHERE id IN (SELECT id FROM events WHERE subject_id = ? AND class = ? LIMIT ?)`, subject, c, limit-total)
+		r, err := t.execResult(`DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE subject_id = ? AND class = ? LIMIT ?)`, subject, c, limit-total)
 		if err != nil {
 			return total, err
 		}
@@ -524,7 +580,7 @@ func (t *txn) PurgeEvents(subject string, classes []string, limit int) (int, err
 // LatestEvent returns the time of the subject's newest event of a category.
 func (t *txn) LatestEvent(subject, category string) (time.Time, bool, error) {
 	var ts sql.NullString
-	if err := t.tx.QueryRowContext(t.ctx, `SELECT max(ts) FROM events WHERE subject_id = ? AND category = ?`, subject, category).Scan(&ts); err != nil {
+	if err := t.queryRow(`SELECT max(ts) FROM events WHERE subject_id = ? AND category = ?`, subject, category).Scan(&ts); err != nil {
 		return time.Time{}, false, err
 	}
 	if !ts.Valid {
@@ -536,7 +592,7 @@ func (t *txn) LatestEvent(subject, category string) (time.Time, bool, error) {
 // Hold returns an erased subject's hold end and erasure time; ok is false without a hold.
 func (t *txn) Hold(subject string) (until, erasedAt time.Time, ok bool, err error) {
 	var u, e sql.NullString
-	err = t.tx.QueryRowContext(t.ctx, `SELECT hold_until, erased_at FROM subjects WHERE id = ?`, subject).Scan(&u, &e)
+	err = t.queryRow(`SELECT hold_until, erased_at FROM subjects WHERE id = ?`, subject).Scan(&u, &e)
 	if errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, time.Time{}, false, vault.ErrNotFound
 	}
@@ -555,7 +611,7 @@ func (t *txn) PutRequest(r vault.RequestRow) error {
 
 // Request implements vault.Tx.
 func (t *txn) Request(id string) (vault.RequestRow, error) {
-	rows, err := t.tx.QueryContext(t.ctx, requestColumns+` WHERE id = ?`, id)
+	rows, err := t.query(requestColumns+` WHERE id = ?`, id)
 	if err != nil {
 		return vault.RequestRow{}, err
 	}
@@ -569,17 +625,14 @@ func (t *txn) Request(id string) (vault.RequestRow, error) {
 	return out[0], nil
 }
 
-// PutEvent implements vault.Tx: idempotent by event id.
-func (t *txn) PutEvent(e vault.StoredEvent) (bool, error) {
-	if t.putEvt == nil {
-		t.putEvt = t.tx.StmtContext(t.ctx, t.store.stmtPutEvent)
+// PutEvents implements vault.Tx: idempotent by event id, with multi-row inserts.
+func (t *txn) PutEvents(events []vault.StoredEvent) (int, error) {
+	args := make([]any, 0, len(events)*insertWidths[insertEvents])
+	for _, e := range events {
+		args = append(args, e.ID, e.SubjectID, e.Type, e.Category, formatTime(e.TS), e.Source, e.Class, e.DEKVersion, e.Attrs)
 	}
-	r, err := t.putEvt.ExecContext(t.ctx, e.ID, e.SubjectID, e.Type, e.Category, formatTime(e.TS), e.Source, e.Class, e.DEKVersion, e.Attrs)
-	if err != nil {
-		return false, err
-	}
-	n, err := r.RowsAffected()
-	return n == 1, err
+	n, err := t.store.insertRows(t.ctx, t.tx, insertEvents, args)
+	return int(n), err
 }
 
 // AddExternalID implements vault.Tx: the blind index allows several external ids per subject (field
