@@ -226,6 +226,30 @@ func (s *Service) GrantConsent(ctx context.Context, a Access, id string, g conse
 	return v, seq, nil
 }
 
+// ImportConsent records a grant read from an import file unless the subject already holds an active grant
+// of the same purpose, kind, notice version, method, recipient and expiry: re-importing a file then changes
+// nothing, and duplicate reports it. Otherwise it is GrantConsent.
+func (s *Service) ImportConsent(ctx context.Context, a Access, id string, g consent.Grant) (duplicate bool, err error) {
+	if rec, err := s.activeSubject(ctx, id); err == nil {
+		now := s.now()
+		for _, r := range rec.Consents {
+			if r.StatusAt(now) == consent.Granted && r.Purpose == g.Purpose && r.Kind == g.Kind && r.NoticeVersion == g.NoticeVersion &&
+				r.Method == g.Method && r.Recipient == g.Recipient && sameTime(r.ExpiresAt, g.ExpiresAt) {
+				return true, nil
+			}
+		}
+	}
+	_, _, err = s.GrantConsent(ctx, a, id, g)
+	return false, err
+}
+
+func sameTime(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
+}
+
 // WithdrawConsent withdraws every active grant of purpose, effective for the very next request, and runs
 // the withdrawal hooks in the same transaction. ErrNotFound (404) if no consent for purpose was ever
 // granted.

@@ -82,31 +82,36 @@ func classOf(category string) string {
 // ResolveSubject turns a subject reference into an active subject id: a vault id, or
 // "external:<source>:<external id>" through the external-id blind index.
 func (s *Service) ResolveSubject(ctx context.Context, ref string) (string, error) {
+	rec, err := s.resolveRecord(ctx, ref)
+	return rec.ID, err
+}
+
+// resolveRecord resolves a subject reference (see ResolveSubject) to the active subject's record.
+func (s *Service) resolveRecord(ctx context.Context, ref string) (SubjectRecord, error) {
+	id := ref
 	if rest, ok := strings.CutPrefix(ref, "external:"); ok {
 		source, ext, ok := strings.Cut(rest, ":")
 		if !ok || ext == "" {
-			return "", ErrNotFound
+			return SubjectRecord{}, ErrNotFound
 		}
 		ids, err := s.store.LookupIndex(ctx, fieldExternalID, s.crypto.BlindToken(fieldExternalID, source+"\x00"+ext))
 		if err != nil {
-			return "", err
+			return SubjectRecord{}, err
 		}
 		if len(ids) == 0 {
-			return "", ErrNotFound
+			return SubjectRecord{}, ErrNotFound
 		}
-		return ids[0], nil
+		id = ids[0]
 	}
-	if _, err := s.activeSubject(ctx, ref); err != nil {
-		return "", err
-	}
-	return ref, nil
+	return s.activeSubject(ctx, id)
 }
 
 // IngestEvents collects a batch of events for the declared purpose of collection. Each event's category
 // must be one the caller's roles may write for that purpose; behaviour is collected only for subjects
 // whose consent for the purpose is valid now (collection is gated, not only use) and who have not
 // objected. A bad event never drops the good ones; an event id seen before is a duplicate and changes
-// nothing. Attributes are sealed under the subject's DEK of the event's class. One audit entry records the
+// nothing. Attributes are sealed under the subject's DEK of the event's class — before the batch reaches
+// the writer, so that the single writer only checks keys and inserts rows. One audit entry records the
 // batch (counts and categories, no values).
 func (s *Service) IngestEvents(ctx context.Context, a Access, in []EventInput) (IngestResult, error) {
 	pol := s.Policy()
@@ -121,15 +126,10 @@ func (s *Service) IngestEvents(ctx context.Context, a Access, in []EventInput) (
 	res := IngestResult{Rejected: []EventRejection{}}
 	reject := func(i int, code string) { res.Rejected = append(res.Rejected, EventRejection{Index: i, Error: code}) }
 	now := s.now()
-	type prepared struct {
-		subject string
-		ev      StoredEvent
-		plain   []byte
-	}
-	var ok []prepared
+	var ok []pendingEvent
 	cats := map[string]bool{}
-	resolved := map[string]string{} // subject references resolved in this batch
-	gate := map[string]string{}     // subject and category → refusal reason ("" collects)
+	subjects := map[string]*SubjectRecord{} // subject references resolved in this batch (nil: unknown)
+	gate := map[string]string{}             // subject and category → refusal reason ("" collects)
 	for i, ev := range in {
 		cat, known := eventCategories[ev.Type]
 		switch {
@@ -146,24 +146,26 @@ func (s *Service) IngestEvents(ctx context.Context, a Access, in []EventInput) (
 			reject(i, ReasonNotPermitted)
 			continue
 		}
-		id, have := resolved[ev.SubjectRef]
+		rec, have := subjects[ev.SubjectRef]
 		if !have {
-			var err error
-			id, err = s.ResolveSubject(ctx, ev.SubjectRef)
+			r, err := s.resolveRecord(ctx, ev.SubjectRef)
 			if err != nil && !errors.Is(err, ErrNotFound) {
 				return IngestResult{}, internalErr("resolve subject", err)
 			}
-			resolved[ev.SubjectRef] = id
+			if err == nil {
+				rec = &r
+			}
+			subjects[ev.SubjectRef] = rec
 		}
-		if id == "" {
+		if rec == nil {
 			reject(i, "unknown_subject")
 			continue
 		}
 		if purpose.NeedsConsent() {
-			key := id + "\x00" + cat
+			key := rec.ID + "\x00" + cat
 			reason, decided := gate[key]
 			if !decided {
-				reason = s.collectionRefusal(ctx, purpose, id, cat, now)
+				reason = s.collectionRefusal(purpose, *rec, cat, now)
 				gate[key] = reason // one decision per subject and category per batch, not per event
 			}
 			if reason != "" {
@@ -176,69 +178,121 @@ func (s *Service) IngestEvents(ctx context.Context, a Access, in []EventInput) (
 			reject(i, "bad_attrs")
 			continue
 		}
+		p := pendingEvent{index: i, plain: attrs, ev: StoredEvent{ID: ev.EventID, SubjectID: rec.ID, Type: ev.Type, Category: cat,
+			Source: ev.Source, Class: classOf(cat), TS: ev.TS.UTC()}}
+		if d, have := rec.DEKs[p.ev.Class]; have {
+			if err := s.sealEvent(&p, d); err != nil {
+				return IngestResult{}, internalErr("seal event", err)
+			}
+		}
 		cats[cat] = true
-		ok = append(ok, prepared{subject: id, plain: attrs, ev: StoredEvent{ID: ev.EventID, SubjectID: id, Type: ev.Type, Category: cat,
-			Source: ev.Source, Class: classOf(cat), TS: ev.TS.UTC()}})
+		ok = append(ok, p)
 	}
 	for c := range cats {
 		e.Categories = append(e.Categories, c)
 	}
 	sort.Strings(e.Categories)
+	var late []EventRejection // events whose subject was erased after they were prepared
 	seq, err := s.store.Commit(ctx, func(tx Tx) error {
-		res.Accepted, res.Duplicates = 0, 0
-		keys := map[[2]string]DEK{}
-		for _, p := range ok {
-			k := [2]string{p.subject, p.ev.Class}
-			d, have := keys[k]
-			if !have {
-				var err error
-				d, err = tx.DEK(p.subject, p.ev.Class)
-				if errors.Is(err, ErrNotFound) {
-					if d, err = s.crypto.NewDEK(p.subject, p.ev.Class, 1); err == nil {
-						err = tx.PutDEK(d)
-					}
-				}
-				if err != nil {
-					return err
-				}
-				keys[k] = d
-			}
-			ev := p.ev
-			sealed, err := s.crypto.Seal(d, "event:"+ev.ID, p.plain)
-			if err != nil {
-				return err
-			}
-			ev.Attrs, ev.DEKVersion = sealed, d.Version
-			inserted, err := tx.PutEvent(ev)
-			if err != nil {
-				return err
-			}
-			if inserted {
-				res.Accepted++
-			} else {
-				res.Duplicates++
-			}
+		late = late[:0]
+		rows, gone, err := s.checkEventKeys(tx, ok)
+		if err != nil {
+			return err
 		}
+		for _, i := range gone {
+			late = append(late, EventRejection{Index: i, Error: "unknown_subject"})
+		}
+		inserted, err := tx.PutEvents(rows)
+		if err != nil {
+			return err
+		}
+		res.Accepted, res.Duplicates = inserted, len(rows)-inserted
 		return nil
 	}, func(changeErr error) audit.Entry {
 		e = finish(e, changeErr, nil)
-		e.Reason = "accepted:" + strconv.Itoa(res.Accepted) + " duplicates:" + strconv.Itoa(res.Duplicates) + " rejected:" + strconv.Itoa(len(res.Rejected))
+		e.Reason = "accepted:" + strconv.Itoa(res.Accepted) + " duplicates:" + strconv.Itoa(res.Duplicates) +
+			" rejected:" + strconv.Itoa(len(res.Rejected)+len(late))
 		return e
 	})
 	if err != nil {
 		return IngestResult{}, internalErr("ingest events", err)
 	}
+	res.Rejected = append(res.Rejected, late...)
+	sort.Slice(res.Rejected, func(i, j int) bool { return res.Rejected[i].Index < res.Rejected[j].Index })
 	res.AuditSeq = seq
 	return res, nil
 }
 
+// pendingEvent is an event on its way into a batch: sealed when its subject already had a key of the
+// event's class (ev.DEKVersion set), else sealed inside the transaction under a new key.
+type pendingEvent struct {
+	index int
+	ev    StoredEvent
+	plain []byte
+}
+
+func (s *Service) sealEvent(p *pendingEvent, d DEK) error {
+	sealed, err := s.crypto.Seal(d, "event:"+p.ev.ID, p.plain)
+	if err != nil {
+		return err
+	}
+	p.ev.Attrs, p.ev.DEKVersion = sealed, d.Version
+	return nil
+}
+
+// checkEventKeys runs in the writer: it confirms, once per subject and class, that the key each event was
+// sealed under is still the current one (re-sealing under the current key after a rotation, and under a new
+// key for a subject's first event of a class), and drops events of subjects erased since they were
+// prepared. It returns the rows to insert and the batch indexes it dropped.
+func (s *Service) checkEventKeys(tx Tx, batch []pendingEvent) ([]StoredEvent, []int, error) {
+	type slot struct {
+		dek   DEK
+		state string
+	}
+	keys := map[[2]string]*slot{}
+	rows := make([]StoredEvent, 0, len(batch))
+	var gone []int
+	for _, p := range batch {
+		k := [2]string{p.ev.SubjectID, p.ev.Class}
+		sl, have := keys[k]
+		if !have {
+			sl = &slot{}
+			state, err := tx.SubjectState(p.ev.SubjectID)
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return nil, nil, err
+			}
+			sl.state = state
+			if state == StateActive {
+				d, err := tx.DEK(p.ev.SubjectID, p.ev.Class)
+				if errors.Is(err, ErrNotFound) {
+					if d, err = s.crypto.NewDEK(p.ev.SubjectID, p.ev.Class, 1); err == nil {
+						err = tx.PutDEK(d)
+					}
+				}
+				if err != nil {
+					return nil, nil, err
+				}
+				sl.dek = d
+			}
+			keys[k] = sl
+		}
+		if sl.state != StateActive {
+			gone = append(gone, p.index)
+			continue
+		}
+		if p.ev.Attrs == nil || p.ev.DEKVersion != sl.dek.Version {
+			if err := s.sealEvent(&p, sl.dek); err != nil {
+				return nil, nil, err
+			}
+		}
+		rows = append(rows, p.ev)
+	}
+	return rows, gone, nil
+}
+
 // collectionRefusal says why behaviour of a subject may not be collected for a consent-based purpose now,
 // or "" when it may.
-func (s *Service) collectionRefusal(ctx context.Context, purpose policies.Purpose, id, cat string, now time.Time) string {
-	rec, err := s.activeSubject(ctx, id)
-	if err != nil {
-		return "unknown_subject"
-	}
+func (s *Service) collectionRefusal(purpose policies.Purpose, rec SubjectRecord, cat string, now time.Time) string {
 	if objected(rec, purpose.Name) {
 		return ReasonObjection
 	}
