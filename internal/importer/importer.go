@@ -107,10 +107,10 @@ func (im *Importer) Run(ctx context.Context, paths []string) (ingest.Report, err
 		return ingest.Report{}, errors.New("no subjects*, consents*, objections* or events* files (.ndjson, .jsonl or .csv) found")
 	}
 	if im.Workers <= 0 {
-		im.Workers = 16
+		im.Workers = 64
 	}
 	if im.BatchSize <= 0 {
-		im.BatchSize = 1000
+		im.BatchSize = 4000
 	}
 	rep := ingest.Report{Rejected: map[string]int{}}
 	if im.Stores == nil {
@@ -323,129 +323,201 @@ func route(s *ingest.SubjectRow, n int) int {
 	if key == "" {
 		key = s.Source + ":" + s.ExternalID
 	}
+	return routeKey(key, n)
+}
+
+// routeKey spreads keys over n workers, the same key always to the same worker.
+func routeKey(key string, n int) int {
 	h := fnv.New32a()
 	h.Write([]byte(key))
 	return int(h.Sum32() % uint32(n))
 }
 
+// consents imports consent records; records of one subject go to one worker, in file order, so a grant
+// and a later withdrawal keep their order.
 func (im *Importer) consents(ctx context.Context, r *ingest.Reader, rep *ingest.Report) error {
-	for row, ok := r.Next(); ok; row, ok = r.Next() {
-		rep.LinesRead++
-		if bad, err := badRow(row, rep); err != nil {
-			return err
-		} else if bad {
-			continue
-		}
+	return im.perSubject(ctx, r, rep, func(row ingest.Row) string { return row.Consent.SubjectRef }, func(id string, row ingest.Row) (bool, error) {
 		c := row.Consent
-		id, err := im.Vault.ResolveSubject(ctx, c.SubjectRef)
-		if err != nil {
-			reject(rep, "unknown_subject")
-			continue
-		}
-		_, _, err = im.Vault.GrantConsent(ctx, im.access("account_management"), id, consent.Grant{Purpose: c.Purpose, Kind: consent.Kind(c.Kind),
+		return im.Vault.ImportConsent(ctx, im.access("account_management"), id, consent.Grant{Purpose: c.Purpose, Kind: consent.Kind(c.Kind),
 			NoticeVersion: c.NoticeVersion, Method: c.Method, Evidence: c.Evidence, Recipient: c.Recipient, ExpiresAt: c.ExpiresAt})
-		if err != nil {
-			if c := vault.ErrorCode(err); c == vault.CodeInternal || c == vault.CodeUnavailable {
-				return err
-			}
-			reject(rep, reasonOf(err))
-			continue
-		}
-		rep.Accepted++
-	}
-	return nil
+	})
 }
 
+// objections imports objections to personalised marketing, per subject in file order.
 func (im *Importer) objections(ctx context.Context, r *ingest.Reader, rep *ingest.Report) error {
-	for row, ok := r.Next(); ok; row, ok = r.Next() {
-		rep.LinesRead++
-		if bad, err := badRow(row, rep); err != nil {
-			return err
-		} else if bad {
-			continue
-		}
-		id, err := im.Vault.ResolveSubject(ctx, row.Objection.SubjectRef)
-		if err != nil {
-			reject(rep, "unknown_subject")
-			continue
-		}
-		if _, err := im.Vault.RecordObjection(ctx, im.access("account_management"), id, row.Objection.Kind); err != nil {
-			if c := vault.ErrorCode(err); c == vault.CodeInternal || c == vault.CodeUnavailable {
-				return err
-			}
-			reject(rep, reasonOf(err))
-			continue
-		}
-		rep.Accepted++
-	}
-	return nil
+	return im.perSubject(ctx, r, rep, func(row ingest.Row) string { return row.Objection.SubjectRef }, func(id string, row ingest.Row) (bool, error) {
+		_, err := im.Vault.RecordObjection(ctx, im.access("account_management"), id, row.Objection.Kind)
+		return false, err // recording an objection twice changes nothing
+	})
 }
 
+// applyTo resolves the row's subject and applies apply: it returns the rejection reason of a row the vault
+// refused, or the error that must stop the import.
+func (im *Importer) applyTo(ctx context.Context, row ingest.Row, refOf func(ingest.Row) string, apply func(string, ingest.Row) (bool, error)) (duplicate bool, reason string, fatal error) {
+	id, err := im.Vault.ResolveSubject(ctx, refOf(row))
+	if errors.Is(err, vault.ErrNotFound) {
+		return false, "unknown_subject", nil
+	}
+	if err == nil {
+		duplicate, err = apply(id, row)
+	}
+	switch code := vault.ErrorCode(err); {
+	case err == nil:
+		return duplicate, "", nil
+	case code == vault.CodeInternal || code == vault.CodeUnavailable:
+		return false, "", err
+	default:
+		return false, reasonOf(err), nil
+	}
+}
+
+// perSubject applies apply to every good row with its resolved subject id, on several workers (their
+// audit entries share group commits); rows of one subject reference go to the same worker in file order.
+// A vault error that is about the row is counted as a rejection; an internal one stops the import.
+func (im *Importer) perSubject(ctx context.Context, r *ingest.Reader, rep *ingest.Report, refOf func(ingest.Row) string, apply func(id string, row ingest.Row) (duplicate bool, err error)) error {
+	var mu sync.Mutex // guards rep and firstErr
+	var firstErr error
+	queues := make([]chan ingest.Row, im.Workers)
+	var wg sync.WaitGroup
+	for w := range queues {
+		queues[w] = make(chan ingest.Row, 16)
+		wg.Add(1)
+		go func(rows <-chan ingest.Row) {
+			defer wg.Done()
+			for row := range rows {
+				duplicate, reason, fatal := im.applyTo(ctx, row, refOf, apply)
+				mu.Lock()
+				switch {
+				case fatal != nil:
+					if firstErr == nil {
+						firstErr = fatal
+					}
+				case reason != "":
+					reject(rep, reason)
+				case duplicate:
+					rep.Duplicates++
+				default:
+					rep.Accepted++
+				}
+				mu.Unlock()
+			}
+		}(queues[w])
+	}
+	var readErr error
+	for row, ok := r.Next(); ok; row, ok = r.Next() {
+		mu.Lock()
+		rep.LinesRead++
+		bad, err := badRow(row, rep)
+		failed := firstErr != nil
+		mu.Unlock()
+		if err != nil {
+			readErr = err
+			break
+		}
+		if failed {
+			break
+		}
+		if !bad {
+			queues[routeKey(refOf(row), len(queues))] <- row
+		}
+	}
+	for _, q := range queues {
+		close(q)
+	}
+	wg.Wait()
+	if readErr != nil {
+		return readErr
+	}
+	return firstErr
+}
+
+// events imports events in batches per collection purpose. The reader cleans and flags rows in file order
+// (anomaly statistics depend on it); batches go to several workers so that parsing, sealing and the
+// writer's commits overlap.
 func (im *Importer) events(ctx context.Context, r *ingest.Reader, cleaner *ingest.Cleaner, rep *ingest.Report) error {
 	var amounts ingest.AmountStats
 	var bots ingest.BotDetector
-	batches := map[string][]vault.EventInput{}
+	type job struct {
+		purpose string
+		batch   []vault.EventInput
+	}
+	// A few batches in flight keep the writer busy; more would only hold memory.
+	workers := min(im.Workers, 4)
+	jobs := make(chan job, workers)
+	var mu sync.Mutex // guards rep, total and firstErr
+	var firstErr error
 	total := 0
 	start := time.Now()
-	flush := func(purpose string) error {
-		batch := batches[purpose]
-		if len(batch) == 0 {
-			return nil
-		}
-		delete(batches, purpose)
-		res, err := im.Vault.IngestEvents(ctx, im.access(purpose), batch)
-		if err != nil {
-			return err
-		}
-		rep.Accepted += res.Accepted
-		rep.Duplicates += res.Duplicates
-		var retry []vault.EventInput
-		for _, rj := range res.Rejected {
-			if purpose == "personalization" && rj.Error == vault.ReasonConsentRequired {
-				retry = append(retry, batch[rj.Index]) // behaviour may still be collected for analytics
-				continue
+	failed := func() bool { mu.Lock(); defer mu.Unlock(); return firstErr != nil }
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				counts, err := im.ingestBatch(ctx, j.purpose, j.batch)
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				rep.Accepted += counts.Accepted
+				rep.Duplicates += counts.Duplicates
+				for reason, n := range counts.Rejected {
+					rep.Rejected[reason] += n
+				}
+				total += len(j.batch)
+				im.progress("events: %d (%.0f/s)", total, float64(total)/time.Since(start).Seconds())
+				mu.Unlock()
 			}
-			reject(rep, rj.Error)
-		}
-		if len(retry) > 0 {
-			res, err := im.Vault.IngestEvents(ctx, im.access("analytics"), retry)
-			if err != nil {
-				return err
-			}
-			rep.Accepted += res.Accepted
-			rep.Duplicates += res.Duplicates
-			for _, rj := range res.Rejected {
-				reject(rep, rj.Error)
-			}
-		}
-		total += len(batch)
-		im.progress("events: %d (%.0f/s)", total, float64(total)/time.Since(start).Seconds())
-		return nil
+		}()
 	}
-	for row, ok := r.Next(); ok; row, ok = r.Next() {
+	batches := map[string][]vault.EventInput{}
+	send := func(purpose string) {
+		if len(batches[purpose]) > 0 {
+			jobs <- job{purpose, batches[purpose]}
+			delete(batches, purpose)
+		}
+	}
+	var readErr error
+	for row, ok := r.Next(); ok && !failed(); row, ok = r.Next() {
+		mu.Lock()
 		rep.LinesRead++
-		if bad, err := badRow(row, rep); err != nil {
-			return err
+		bad, err := badRow(row, rep)
+		mu.Unlock()
+		if err != nil {
+			readErr = err
+			break
 		} else if bad {
 			continue
 		}
 		e := row.Event
 		if rerr := ingest.ValidateEvent(e); rerr != nil {
+			mu.Lock()
 			reject(rep, rerr.Reason)
+			mu.Unlock()
 			continue
 		}
-		if changed := cleaner.Event(e); len(changed) > 0 {
-			rep.Standardised++
-		}
+		standardised := len(cleaner.Event(e)) > 0
+		anomalous := false
 		cat, _ := ingest.Category(e.Type)
 		if e.Type == "order" || e.Type == "pos_purchase" {
 			if amt, ok := e.Attrs["amount"].(float64); ok {
 				if amounts.Anomalous(amt) {
 					e.Attrs["anomaly"] = "amount"
-					rep.Anomalies++
+					anomalous = true
 				}
 				amounts.Add(amt)
 			}
+		}
+		if standardised || anomalous {
+			mu.Lock()
+			if standardised {
+				rep.Standardised++
+			}
+			if anomalous {
+				rep.Anomalies++
+			}
+			mu.Unlock()
 		}
 		if cat == "behavior" {
 			bots.Observe(e.SubjectRef, e.TS, e.Type)
@@ -453,17 +525,60 @@ func (im *Importer) events(ctx context.Context, r *ingest.Reader, cleaner *inges
 		purpose := collectionPurpose[cat]
 		batches[purpose] = append(batches[purpose], vault.EventInput{EventID: e.EventID, SubjectRef: e.SubjectRef, Type: e.Type, TS: e.TS, Source: e.Source, Attrs: e.Attrs})
 		if len(batches[purpose]) >= im.BatchSize {
-			if err := flush(purpose); err != nil {
-				return err
-			}
+			send(purpose)
 		}
 	}
-	for _, p := range []string{"order_fulfillment", "personalization"} {
-		if err := flush(p); err != nil {
-			return err
+	if readErr == nil && !failed() {
+		for _, p := range []string{"order_fulfillment", "personalization"} {
+			send(p)
 		}
+	}
+	close(jobs)
+	wg.Wait()
+	if readErr != nil {
+		return readErr
+	}
+	if firstErr != nil {
+		return firstErr
 	}
 	rep.Anomalies += len(bots.Bots())
 	im.progress("events: %d\n", total)
 	return nil
+}
+
+// batchCounts is what one batch did.
+type batchCounts struct {
+	Accepted, Duplicates int
+	Rejected             map[string]int
+}
+
+// ingestBatch collects one batch for its purpose. Behaviour refused for personalization for lack of
+// consent may still be collected for analytics, so those events are offered again under that purpose.
+func (im *Importer) ingestBatch(ctx context.Context, purpose string, batch []vault.EventInput) (batchCounts, error) {
+	out := batchCounts{Rejected: map[string]int{}}
+	res, err := im.Vault.IngestEvents(ctx, im.access(purpose), batch)
+	if err != nil {
+		return out, err
+	}
+	out.Accepted, out.Duplicates = res.Accepted, res.Duplicates
+	var retry []vault.EventInput
+	for _, rj := range res.Rejected {
+		if purpose == "personalization" && rj.Error == vault.ReasonConsentRequired {
+			retry = append(retry, batch[rj.Index])
+			continue
+		}
+		out.Rejected[rj.Error]++
+	}
+	if len(retry) > 0 {
+		res, err := im.Vault.IngestEvents(ctx, im.access("analytics"), retry)
+		if err != nil {
+			return out, err
+		}
+		out.Accepted += res.Accepted
+		out.Duplicates += res.Duplicates
+		for _, rj := range res.Rejected {
+			out.Rejected[rj.Error]++
+		}
+	}
+	return out, nil
 }
