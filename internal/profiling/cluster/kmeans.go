@@ -1,0 +1,592 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+)
+
+// Sentinel errors returned (wrapped) by this package.
+var (
+	// ErrEmpty reports an input with no rows or no columns.
+	ErrEmpty = errors.New("cluster: empty input")
+	// ErrDimension reports rows of unequal length, or labels whose length differs from the rows.
+	ErrDimension = errors.New("cluster: dimension mismatch")
+	// ErrNonFinite reports a NaN or infinite value in the input.
+	ErrNonFinite = errors.New("cluster: non-finite value")
+	// ErrInvalidK reports a number of clusters outside 1..n (2..n for ChooseK) or an empty k range.
+	ErrInvalidK = errors.New("cluster: invalid number of clusters")
+	// ErrNilRand reports a nil random source where one is required.
+	ErrNilRand = errors.New("cluster: nil random source")
+	// ErrUndefined reports that the silhouette is undefined for every candidate k (e.g. all points equal).
+	ErrUndefined = errors.New("cluster: silhouette undefined")
+)
+
+// Default values used for zero fields of Options.
+const (
+	// DefaultMaxIter is the default bound on Lloyd iterations per restart.
+	DefaultMaxIter = 300
+	// DefaultRestarts is the default number of k-means++ seedings tried.
+	DefaultRestarts = 4
+	// DefaultTol is the default convergence tolerance, relative to the mean per-column variance.
+	DefaultTol = 1e-4
+)
+
+// chunkRows is the number of rows per unit of parallel work. It is fixed (not derived from the number of
+// workers) so that the order of floating-point reductions, and hence every result, is independent of it.
+const chunkRows = 2048
+
+// Options tunes KMeans and ChooseK. The zero value selects the defaults.
+type Options struct {
+	// MaxIter bounds the Lloyd iterations of one restart (default DefaultMaxIter).
+	MaxIter int
+	// Restarts is the number of k-means++ seedings tried; the lowest-inertia result wins (default DefaultRestarts).
+	Restarts int
+	// Tol stops a restart when the summed squared centroid movement of an iteration is at most Tol times the
+	// mean per-column variance of the data (default DefaultTol). A restart also stops when no label changes.
+	Tol float64
+	// Workers is the number of goroutines used (default runtime.GOMAXPROCS(0)); it never changes the result.
+	Workers int
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxIter <= 0 {
+		o.MaxIter = DefaultMaxIter
+	}
+	if o.Restarts <= 0 {
+		o.Restarts = DefaultRestarts
+	}
+	if o.Tol <= 0 || math.IsNaN(o.Tol) {
+		o.Tol = DefaultTol
+	}
+	if o.Workers <= 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	return o
+}
+
+// Model is a fitted k-means partition. Centroids, Sizes, Inertia and Iterations are population aggregates and
+// serialise to JSON so that a model can be frozen; Labels (one per training row) are per-row results and are
+// deliberately excluded from JSON.
+type Model struct {
+	// Centroids holds the k cluster centres, each of the data's dimension.
+	Centroids [][]float64 `json:"centroids"`
+	// Sizes holds the number of training rows assigned to each centroid (a size can be 0 only when the data
+	// has fewer than k distinct rows).
+	Sizes []int `json:"sizes"`
+	// Inertia is the sum of squared Euclidean distances of the training rows to their centroids.
+	Inertia float64 `json:"inertia"`
+	// Iterations is the number of Lloyd iterations of the winning restart.
+	Iterations int `json:"iterations"`
+	// Labels holds the centroid index of each training row, in input order. It is not serialised.
+	Labels []int `json:"-"`
+}
+
+// K returns the number of centroids of the model.
+func (m Model) K() int { return len(m.Centroids) }
+
+// Predict returns the index of the centroid nearest to row (squared Euclidean distance, lowest index on
+// ties), or -1 when the model is empty, the row's length differs from the centroids' or the row holds a
+// non-finite value.
+func (m Model) Predict(row []float64) int {
+	if len(m.Centroids) == 0 || len(row) != len(m.Centroids[0]) {
+		return -1
+	}
+	for _, v := range row {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return -1
+		}
+	}
+	best, bestD := -1, math.Inf(1)
+	for j, c := range m.Centroids {
+		if len(c) != len(row) {
+			return -1
+		}
+		var s float64
+		for t, v := range row {
+			dv := v - c[t]
+			s += dv * dv
+		}
+		if s < bestD {
+			best, bestD = j, s
+		}
+	}
+	return best
+}
+
+// dataset is a validated, row-major copy of the input.
+type dataset struct {
+	v    []float64
+	n, d int
+}
+
+func (ds *dataset) row(i int) []float64 { return ds.v[i*ds.d : (i+1)*ds.d : (i+1)*ds.d] }
+
+// flatten validates x (non-empty, rectangular, finite) and copies it into one contiguous slice.
+func flatten(x [][]float64) (*dataset, error) {
+	if len(x) == 0 || len(x[0]) == 0 {
+		return nil, ErrEmpty
+	}
+	d := len(x[0])
+	ds := &dataset{v: make([]float64, 0, len(x)*d), n: len(x), d: d}
+	for i, r := range x {
+		if len(r) != d {
+			return nil, fmt.Errorf("row %d has %d columns, want %d: %w", i, len(r), d, ErrDimension)
+		}
+		for j, v := range r {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, fmt.Errorf("row %d column %d: %w", i, j, ErrNonFinite)
+			}
+		}
+		ds.v = append(ds.v, r...)
+	}
+	return ds, nil
+}
+
+// meanVariance returns the mean over columns of the population variance of each column.
+func (ds *dataset) meanVariance() float64 {
+	var total float64
+	for j := 0; j < ds.d; j++ {
+		var s float64
+		for i := 0; i < ds.n; i++ {
+			s += ds.v[i*ds.d+j]
+		}
+		m := s / float64(ds.n)
+		var ss float64
+		for i := 0; i < ds.n; i++ {
+			dv := ds.v[i*ds.d+j] - m
+			ss += dv * dv
+		}
+		total += ss / float64(ds.n)
+	}
+	return total / float64(ds.d)
+}
+
+func numChunks(n int) int { return (n + chunkRows - 1) / chunkRows }
+
+// forChunks calls fn for every chunk of [0, n), spread over at most workers goroutines. fn must write only to
+// per-row or per-chunk state so that the outcome is independent of scheduling.
+func forChunks(n, workers int, fn func(c, lo, hi int)) {
+	nc := numChunks(n)
+	if workers > nc {
+		workers = nc
+	}
+	if workers <= 1 {
+		for c := 0; c < nc; c++ {
+			fn(c, c*chunkRows, min(n, (c+1)*chunkRows))
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Go(func() {
+			for {
+				c := int(next.Add(1) - 1)
+				if c >= nc {
+					return
+				}
+				fn(c, c*chunkRows, min(n, (c+1)*chunkRows))
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func sqDist(a, b []float64) float64 {
+	b = b[:len(a)] // bounds-check elimination
+	var s float64
+	for t := range a {
+		dv := a[t] - b[t]
+		s += dv * dv
+	}
+	return s
+}
+
+// KMeans partitions the rows of x into k clusters: k-means++ seeding (greedy, 2+ln k candidates per centre),
+// then Lloyd iterations until no label changes, the centroid movement falls under Options.Tol, or
+// Options.MaxIter; Options.Restarts seedings are tried and the lowest inertia wins (earliest on ties). The
+// result is a deterministic function of x, k, the state of rng and opts (except Workers, which never matters).
+func KMeans(x [][]float64, k int, rng *rand.Rand, opts Options) (Model, error) {
+	ds, err := flatten(x)
+	if err != nil {
+		return Model{}, err
+	}
+	if rng == nil {
+		return Model{}, ErrNilRand
+	}
+	if k < 1 || k > ds.n {
+		return Model{}, fmt.Errorf("k=%d with %d rows: %w", k, ds.n, ErrInvalidK)
+	}
+	return fit(ds, k, rng, opts.withDefaults(), ds.meanVariance()), nil
+}
+
+// fitState holds the buffers of one k-means run, reused across restarts.
+type fitState struct {
+	ds      *dataset
+	k       int
+	workers int
+
+	centers []float64 // k*d
+	labels  []int32
+	upper   []float64 // upper bound on the distance to the assigned centre
+	lower   []float64 // lower bound on the distance to every other centre
+	closest []float64 // seeding: squared distance to the nearest chosen centre
+	half    []float64 // half the distance from each centre to its nearest other centre
+	move    []float64 // distance each centre moved in the last update
+
+	chunkSums   [][]float64 // per chunk, k*d
+	chunkCounts [][]int     // per chunk, k
+	chunkVals   [][]float64 // per chunk scratch for scalar reductions
+	chunkInts   []int
+}
+
+func newFitState(ds *dataset, k, workers int) *fitState {
+	nc := numChunks(ds.n)
+	st := &fitState{
+		ds: ds, k: k, workers: workers,
+		centers:     make([]float64, k*ds.d),
+		labels:      make([]int32, ds.n),
+		upper:       make([]float64, ds.n),
+		lower:       make([]float64, ds.n),
+		closest:     make([]float64, ds.n),
+		half:        make([]float64, k),
+		move:        make([]float64, k),
+		chunkSums:   make([][]float64, nc),
+		chunkCounts: make([][]int, nc),
+		chunkVals:   make([][]float64, nc),
+		chunkInts:   make([]int, nc),
+	}
+	trials := seedTrials(k)
+	for c := 0; c < nc; c++ {
+		st.chunkSums[c] = make([]float64, k*ds.d)
+		st.chunkCounts[c] = make([]int, k)
+		st.chunkVals[c] = make([]float64, trials)
+	}
+	return st
+}
+
+func seedTrials(k int) int { return 2 + int(math.Log(float64(k))) }
+
+func (st *fitState) center(j int) []float64 {
+	d := st.ds.d
+	return st.centers[j*d : (j+1)*d : (j+1)*d]
+}
+
+// fit runs opts.Restarts seedings and returns the best model.
+func fit(ds *dataset, k int, rng *rand.Rand, opts Options, meanVar float64) Model {
+	st := newFitState(ds, k, opts.Workers)
+	tolAbs := opts.Tol * meanVar
+	var best Model
+	bestLabels := make([]int32, ds.n)
+	for r := 0; r < opts.Restarts; r++ {
+		st.seed(rng)
+		iters := st.lloyd(opts.MaxIter, tolAbs)
+		inertia := st.inertia()
+		if r == 0 || inertia < best.Inertia {
+			best.Inertia = inertia
+			best.Iterations = iters
+			best.Centroids = make([][]float64, k)
+			for j := range best.Centroids {
+				best.Centroids[j] = append([]float64(nil), st.center(j)...)
+			}
+			copy(bestLabels, st.labels)
+		}
+	}
+	best.Labels = make([]int, ds.n)
+	best.Sizes = make([]int, k)
+	for i, l := range bestLabels {
+		best.Labels[i] = int(l)
+		best.Sizes[l]++
+	}
+	return best
+}
+
+// seed chooses k initial centres by greedy k-means++.
+func (st *fitState) seed(rng *rand.Rand) {
+	ds, k, d := st.ds, st.k, st.ds.d
+	first := rng.IntN(ds.n)
+	copy(st.center(0), ds.row(first))
+	c0 := st.center(0)
+	forChunks(ds.n, st.workers, func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			st.closest[i] = sqDist(ds.row(i), c0)
+		}
+	})
+	trials := seedTrials(k)
+	cands := make([]int, trials)
+	cum := make([]float64, ds.n)
+	for j := 1; j < k; j++ {
+		var s float64
+		for i, v := range st.closest {
+			s += v
+			cum[i] = s
+		}
+		for t := range cands {
+			if s <= 0 {
+				cands[t] = rng.IntN(ds.n)
+				continue
+			}
+			r := rng.Float64() * s
+			idx := sort.Search(ds.n, func(i int) bool { return cum[i] > r })
+			if idx >= ds.n {
+				idx = ds.n - 1
+			}
+			cands[t] = idx
+		}
+		// Potential of each candidate: sum over rows of min(closest, distance to candidate).
+		forChunks(ds.n, st.workers, func(c, lo, hi int) {
+			vals := st.chunkVals[c]
+			for t, ci := range cands {
+				cr := ds.row(ci)
+				var p float64
+				for i := lo; i < hi; i++ {
+					dv := sqDist(ds.row(i), cr)
+					if c := st.closest[i]; c < dv {
+						dv = c
+					}
+					p += dv
+				}
+				vals[t] = p
+			}
+		})
+		bestT, bestPot := 0, math.Inf(1)
+		for t := range cands {
+			var p float64
+			for c := range st.chunkVals {
+				p += st.chunkVals[c][t]
+			}
+			if p < bestPot {
+				bestT, bestPot = t, p
+			}
+		}
+		chosen := ds.row(cands[bestT])
+		copy(st.centers[j*d:(j+1)*d], chosen)
+		forChunks(ds.n, st.workers, func(_, lo, hi int) {
+			for i := lo; i < hi; i++ {
+				if dv := sqDist(ds.row(i), chosen); dv < st.closest[i] {
+					st.closest[i] = dv
+				}
+			}
+		})
+	}
+}
+
+// lloyd runs Lloyd iterations with Hamerly's bounds from the current centres and returns the number of
+// iterations. On return the labels are the nearest centres of the final centroids.
+func (st *fitState) lloyd(maxIter int, tolAbs float64) int {
+	st.assignFull()
+	iter := 0
+	for {
+		iter++
+		shift := st.update()
+		st.computeHalf()
+		changed := st.assignBounded()
+		if changed == 0 || shift <= tolAbs || iter >= maxIter {
+			return iter
+		}
+	}
+}
+
+// assignFull assigns every row to its nearest centre with exact bounds and accumulates the chunk sums.
+func (st *fitState) assignFull() {
+	ds, k, d := st.ds, st.k, st.ds.d
+	forChunks(ds.n, st.workers, func(c, lo, hi int) {
+		sums, counts := st.chunkSums[c], st.chunkCounts[c]
+		clear(sums)
+		clear(counts)
+		for i := lo; i < hi; i++ {
+			r := ds.row(i)
+			b1, d1, d2 := 0, math.Inf(1), math.Inf(1)
+			for j := 0; j < k; j++ {
+				dj := sqDist(r, st.centers[j*d:(j+1)*d])
+				if dj < d1 {
+					d2 = d1
+					b1, d1 = j, dj
+				} else if dj < d2 {
+					d2 = dj
+				}
+			}
+			st.labels[i] = int32(b1)
+			st.upper[i] = math.Sqrt(d1)
+			st.lower[i] = math.Sqrt(d2)
+			counts[b1]++
+			s := sums[b1*d : (b1+1)*d]
+			for t, v := range r {
+				s[t] += v
+			}
+		}
+	})
+}
+
+// computeHalf sets half[j] to half the distance from centre j to its nearest other centre.
+func (st *fitState) computeHalf() {
+	for j := 0; j < st.k; j++ {
+		m := math.Inf(1)
+		for l := 0; l < st.k; l++ {
+			if l != j {
+				m = min(m, sqDist(st.center(j), st.center(l)))
+			}
+		}
+		st.half[j] = 0.5 * math.Sqrt(m)
+	}
+}
+
+// assignBounded reassigns rows whose bounds do not prove their label, accumulates the chunk sums and returns
+// the number of rows whose label changed.
+func (st *fitState) assignBounded() int {
+	ds, k, d := st.ds, st.k, st.ds.d
+	forChunks(ds.n, st.workers, func(c, lo, hi int) {
+		sums, counts := st.chunkSums[c], st.chunkCounts[c]
+		clear(sums)
+		clear(counts)
+		changed := 0
+		for i := lo; i < hi; i++ {
+			r := ds.row(i)
+			a := int(st.labels[i])
+			m := st.half[a]
+			if l := st.lower[i]; l > m {
+				m = l
+			}
+			if st.upper[i] > m {
+				st.upper[i] = math.Sqrt(sqDist(r, st.centers[a*d:(a+1)*d]))
+				if st.upper[i] > m {
+					b1, d1, d2 := 0, math.Inf(1), math.Inf(1)
+					for j := 0; j < k; j++ {
+						dj := sqDist(r, st.centers[j*d:(j+1)*d])
+						if dj < d1 {
+							d2 = d1
+							b1, d1 = j, dj
+						} else if dj < d2 {
+							d2 = dj
+						}
+					}
+					if b1 != a {
+						changed++
+						st.labels[i] = int32(b1)
+						a = b1
+					}
+					st.upper[i] = math.Sqrt(d1)
+					st.lower[i] = math.Sqrt(d2)
+				}
+			}
+			counts[a]++
+			s := sums[a*d : (a+1)*d]
+			for t, v := range r {
+				s[t] += v
+			}
+		}
+		st.chunkInts[c] = changed
+	})
+	total := 0
+	for _, v := range st.chunkInts {
+		total += v
+	}
+	return total
+}
+
+// update moves every centre to the mean of its rows (relocating empty clusters to the rows farthest from
+// their centres), shifts the bounds by the movements and returns the summed squared movement.
+func (st *fitState) update() float64 {
+	k, d := st.k, st.ds.d
+	sums := make([]float64, k*d)
+	counts := make([]int, k)
+	for c := range st.chunkSums {
+		for t, v := range st.chunkSums[c] {
+			sums[t] += v
+		}
+		for j, v := range st.chunkCounts[c] {
+			counts[j] += v
+		}
+	}
+	old := append([]float64(nil), st.centers...)
+	var empty []int
+	for j := 0; j < k; j++ {
+		if counts[j] == 0 {
+			empty = append(empty, j)
+			continue
+		}
+		inv := 1 / float64(counts[j])
+		for t := 0; t < d; t++ {
+			st.centers[j*d+t] = sums[j*d+t] * inv
+		}
+	}
+	if len(empty) > 0 {
+		st.relocate(empty, old)
+	}
+	var shift float64
+	max1, max2, arg1 := 0.0, 0.0, -1
+	for j := 0; j < k; j++ {
+		s := sqDist(old[j*d:(j+1)*d], st.center(j))
+		shift += s
+		m := math.Sqrt(s)
+		st.move[j] = m
+		if m > max1 {
+			max2 = max1
+			max1, arg1 = m, j
+		} else if m > max2 {
+			max2 = m
+		}
+	}
+	if max1 > 0 {
+		forChunks(st.ds.n, st.workers, func(_, lo, hi int) {
+			for i := lo; i < hi; i++ {
+				a := int(st.labels[i])
+				st.upper[i] += st.move[a]
+				if a == arg1 {
+					st.lower[i] -= max2
+				} else {
+					st.lower[i] -= max1
+				}
+			}
+		})
+	}
+	return shift
+}
+
+// relocate places each empty cluster's centre on a distinct row farthest from its current (old) centre.
+func (st *fitState) relocate(empty []int, old []float64) {
+	ds, d := st.ds, st.ds.d
+	dist := st.closest // scratch: seeding is over for this restart
+	forChunks(ds.n, st.workers, func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			a := int(st.labels[i])
+			dist[i] = sqDist(ds.row(i), old[a*d:(a+1)*d])
+		}
+	})
+	for _, j := range empty {
+		far, farD := 0, -1.0
+		for i, v := range dist {
+			if v > farD {
+				far, farD = i, v
+			}
+		}
+		dist[far] = -2 // not chosen again
+		copy(st.center(j), ds.row(far))
+	}
+}
+
+// inertia returns the exact sum of squared distances of the rows to their assigned centres.
+func (st *fitState) inertia() float64 {
+	ds, d := st.ds, st.ds.d
+	nc := numChunks(ds.n)
+	part := make([]float64, nc)
+	forChunks(ds.n, st.workers, func(c, lo, hi int) {
+		var s float64
+		for i := lo; i < hi; i++ {
+			a := int(st.labels[i])
+			s += sqDist(ds.row(i), st.centers[a*d:(a+1)*d])
+		}
+		part[c] = s
+	})
+	var total float64
+	for _, v := range part {
+		total += v
+	}
+	return total
+}
