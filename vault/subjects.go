@@ -79,23 +79,27 @@ type LookupResult struct {
 
 const idPrefix = "sub_"
 
-var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+// idEncoding is lower-case base32hex, whose alphabet sorts like the bytes it encodes.
+var idEncoding = base32.NewEncoding("0123456789abcdefghijklmnopqrstuv").WithPadding(base32.NoPadding)
 
-// NewSubjectID returns a fresh random subject id (128 bits).
+// NewSubjectID returns a fresh subject id: a millisecond timestamp and 80 random bits (see timeOrdered).
 func NewSubjectID() string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic("crypto/rand failed: " + err.Error())
-	}
-	return idPrefix + strings.ToLower(idEncoding.EncodeToString(b[:]))
+	b := timeOrdered()
+	return idPrefix + idEncoding.EncodeToString(b[:])
 }
 
-// newID returns prefix followed by a 48-bit millisecond timestamp and 80 random bits, in hex (subject,
-// consent, request, merge and report ids). Ids issued later sort later, so the rows keyed by them (a
-// subject's fields, keys and index entries) are appended to the tables' B-trees instead of scattered
-// over them, which keeps bulk imports from rewriting most pages on every commit. The timestamp reveals
-// only when the row was created, which the row records anyway.
+// newID returns prefix followed by a time-ordered id in hex (consent, request, merge and report ids).
 func newID(prefix string) string {
+	b := timeOrdered()
+	return prefix + hex.EncodeToString(b[:])
+}
+
+// timeOrdered returns 16 bytes: a 48-bit millisecond timestamp, big-endian, then 80 random bits. Ids
+// issued later sort later, so the rows keyed by them (a subject's fields, keys and index entries) are
+// appended to the tables' B-trees instead of scattered over them, which keeps bulk imports from rewriting
+// most pages on every commit. The timestamp reveals only when the row was created, which the row records
+// anyway; 80 random bits keep ids unguessable.
+func timeOrdered() [16]byte {
 	var b [16]byte
 	ms := uint64(time.Now().UnixMilli())
 	for i := range 6 {
@@ -104,7 +108,7 @@ func newID(prefix string) string {
 	if _, err := rand.Read(b[6:]); err != nil {
 		panic("crypto/rand failed: " + err.Error())
 	}
-	return prefix + hex.EncodeToString(b[:])
+	return b
 }
 
 // plausibleID rejects ids that cannot have been issued, so they are not looked up at all.
