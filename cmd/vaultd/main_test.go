@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -43,15 +44,20 @@ func TestDemoServesAndTokensWork(t *testing.T) {
 		done <- run(ctx, []string{"demo", "--subjects", "40", "--addr", "127.0.0.1:0", "--log-format", "text"}, env(map[string]string{"VAULT_DATA_DIR": dir}), stdout, stderr)
 	}()
 	addr := waitFor(t, stderr, regexp.MustCompile(`serving on http://([0-9.:]+)`))
-	for _, want := range []string{"created key-encryption key ring", "created JWT signing key", "created database", "seeded 40 synthetic subjects"} {
+	for _, want := range []string{"created key-encryption key ring", "created JWT signing key", "created database", "generated a synthetic shop: 40 subject records"} {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
 		}
 	}
+	// The shop's events went in through the importer, and behaviour without consent was refused.
+	imported := regexp.MustCompile(`imported in \S+: (\d+) accepted, \d+ merged, (\d+) rejected`).FindStringSubmatch(stderr.String())
+	if imported == nil || imported[1] == "0" || imported[2] == "0" {
+		t.Errorf("demo import summary missing or empty:\n%s", stderr.String())
+	}
 	out := stdout.String()
 	tok := regexp.MustCompile(`CUSTOMER_SERVICE_TOKEN=(\S+)`).FindStringSubmatch(out)
 	id := regexp.MustCompile(`/v1/subjects/(sub_[a-z0-9]+)`).FindStringSubmatch(out)
-	if tok == nil || id == nil || !strings.Contains(out, "40 subjects") {
+	if tok == nil || id == nil || !regexp.MustCompile(`demo — \d+ subjects`).MatchString(out) {
 		t.Fatalf("demo output lacks a token or subject id:\n%s", out)
 	}
 	req, _ := http.NewRequest("GET", "http://"+addr+"/v1/subjects/"+id[1], nil)
@@ -100,8 +106,14 @@ func TestDemoServesAndTokensWork(t *testing.T) {
 	if err := run(context.Background(), []string{"keys", "rotate", "--data-dir", dir}, env(nil), &rot, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(rot.String(), "DEKs rewrapped: 40") {
+	// Every subject has its general key, and buyers a transactions key too.
+	subjects, _ := strconv.Atoi(regexp.MustCompile(`demo — (\d+) subjects`).FindStringSubmatch(out)[1])
+	m := regexp.MustCompile(`DEKs rewrapped: (\d+)`).FindStringSubmatch(rot.String())
+	if m == nil {
 		t.Fatalf("rotation output: %s", rot.String())
+	}
+	if n, _ := strconv.Atoi(m[1]); n <= subjects {
+		t.Fatalf("rotation rewrapped %d DEKs for %d subjects: %s", n, subjects, rot.String())
 	}
 }
 

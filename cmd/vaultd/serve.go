@@ -9,13 +9,16 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
-	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/mattn/go-isatty"
 
 	"github.com/profilevault/profilevault/consent"
 	"github.com/profilevault/profilevault/internal/app"
+	"github.com/profilevault/profilevault/internal/importer"
+	"github.com/profilevault/profilevault/internal/ingest"
 	"github.com/profilevault/profilevault/internal/synth"
 	"github.com/profilevault/profilevault/vault"
 )
@@ -181,82 +184,72 @@ func envName(role string) string {
 	return string(out) + "_TOKEN"
 }
 
-// seedConsents records a realistic, deterministic consent mix for demo subject i: about 70 % consent to
-// marketing and 50 % to personalization, given by a guardian for subjects under 14.
-func seedConsents(ctx context.Context, a *app.App, access vault.Access, id string, i int, birthDate string) error {
-	kind := consent.General
-	if b, err := time.Parse(time.DateOnly, birthDate); err == nil && consent.IsMinor(b, time.Now()) {
-		kind = consent.Guardian
-	}
-	for _, c := range []struct {
-		purpose string
-		share   int // out of 10
-	}{{"marketing", 7}, {"personalization", 5}} {
-		if (i*7+len(c.purpose))%10 >= c.share {
-			continue
-		}
-		g := consent.Grant{Purpose: c.purpose, Kind: kind, NoticeVersion: "2026-01", Method: "app_checkbox", Evidence: "demo seed"}
-		if _, _, err := a.Vault.GrantConsent(ctx, access, id, g); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// seedDemo creates n synthetic subjects when the data dir is new, with 16 concurrent writers so their
-// audit entries share group commits. It returns the ids of a few subjects for the examples.
+// seedDemo imports a synthetic shop of n subjects (internal/synth: profiles from several source systems,
+// consents, objections and their events) when the data dir is new, through the importer and so through the
+// enforcement point: encrypted, gated and audited like any import. It returns a few subject ids for the
+// examples, the first one a subject who consented to marketing.
 func seedDemo(ctx context.Context, a *app.App, n int, seed uint64, stderr io.Writer) ([]string, error) {
 	if !a.Dir.Created {
 		fmt.Fprintln(stderr, "vaultd: data dir already seeded; serving it as it is")
 		return a.DemoSubjects(ctx, 3)
 	}
-	profiles := synth.Profiles(seed, n, time.Now())
-	access := vault.Access{
-		Caller:    vault.Caller{Subject: "vaultd-demo-seeder", Roles: []string{"data_steward"}},
-		Purpose:   "account_management",
-		RequestID: "demo-seed",
-	}
-	ids := make([]string, len(profiles))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, 16)
-	start := time.Now()
-	for w := 0; w < 16; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(profiles) {
-					return
-				}
-				p := profiles[i]
-				fields := make(map[string]*string, len(p.Fields))
-				for k, v := range p.Fields {
-					fields[k] = &v
-				}
-				c, err := a.Vault.Create(ctx, access, vault.NewSubject{ExternalID: p.ExternalID, Source: p.Source, Fields: fields})
-				if err != nil {
-					errs <- fmt.Errorf("seed subject %d: %w", i, err)
-					return
-				}
-				ids[i] = c.ID
-				if err := seedConsents(ctx, a, access, c.ID, i, p.Fields["birth_date"]); err != nil {
-					errs <- fmt.Errorf("seed consents of subject %d: %w", i, err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
+	files, err := os.MkdirTemp("", "vaultd-demo-")
+	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(stderr, "vaultd: seeded %d synthetic subjects in %s\n", len(ids), time.Since(start).Round(time.Millisecond))
-	if len(ids) > 3 {
-		// Subject 1 consented to marketing and subject 0 did not (seedConsents): show both.
-		ids = []string{ids[1], ids[0], ids[2]}
+	defer os.RemoveAll(files)
+	start := time.Now()
+	sum, err := synth.Write(synth.Options{Seed: seed, Subjects: n, Now: start}, files, "ndjson")
+	if err != nil {
+		return nil, fmt.Errorf("generate the synthetic shop: %w", err)
+	}
+	fmt.Fprintf(stderr, "vaultd: generated a synthetic shop: %d subject records, %d events, %d consents\n", sum.Subjects, sum.Events, sum.Consents)
+	stores := map[string]string{}
+	for _, st := range synth.Stores() {
+		stores[st.ID] = st.City
+	}
+	im := &importer.Importer{Vault: a.Vault, Steward: vault.Caller{Subject: "vaultd-demo-seeder", Roles: []string{"data_steward"}}, Stores: stores}
+	if f, ok := stderr.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+		im.Progress = stderr
+	}
+	rep, err := im.Run(ctx, []string{files})
+	if err != nil {
+		return nil, fmt.Errorf("import the synthetic shop: %w", err)
+	}
+	fmt.Fprintf(stderr, "vaultd: imported in %s: %d accepted, %d merged, %d rejected (behaviour without consent is refused at collection)\n",
+		time.Since(start).Round(time.Millisecond), rep.Accepted, rep.Merged, rep.RejectedTotal())
+	ids := exampleSubjects(ctx, a, filepath.Join(files, "consents.ndjson"))
+	if len(ids) == 0 {
+		return a.DemoSubjects(ctx, 3)
 	}
 	return ids, nil
+}
+
+// exampleSubjects returns up to three subjects for the printed examples: first the earliest subject in the
+// consents file with a general marketing consent, then two others.
+func exampleSubjects(ctx context.Context, a *app.App, consents string) []string {
+	f, err := os.Open(consents)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var ids []string
+	seen := map[string]bool{}
+	r := ingest.NewReader(f, ingest.KindConsents, ingest.FormatNDJSON)
+	for row, ok := r.Next(); ok && len(ids) < 3; row, ok = r.Next() {
+		if row.Err != nil || row.Consent == nil {
+			continue
+		}
+		c := row.Consent
+		if len(ids) == 0 && (c.Purpose != "marketing" || c.Kind != string(consent.General)) {
+			continue
+		}
+		id, err := a.Vault.ResolveSubject(ctx, c.SubjectRef)
+		if err != nil || seen[id] {
+			continue
+		}
+		seen[id] = true
+		ids = append(ids, id)
+	}
+	return ids
 }
