@@ -111,6 +111,7 @@ const (
 	statusUnauthorized    = 401
 	statusForbidden       = 403
 	statusNotFound        = 404
+	statusConflict        = 409
 	statusTooManyRequests = 429
 	statusInternal        = 500
 )

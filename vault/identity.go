@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sort"
+	"time"
 
 	"github.com/profilevault/profilevault/audit"
 )
@@ -25,15 +26,47 @@ type ImportOutcome struct {
 	MatchedOn string // "email", "phone", "external_id"
 }
 
-// MergeRow is an automatic merge, kept so that it can be reverted.
+// MergeRow is an automatic merge, kept so that it can be reverted: which fields it added to the subject
+// and the blind token of the external id it linked (never the id itself).
 type MergeRow struct {
-	ID, SubjectID, Source, MatchedOn string
-	FieldsAdded                      []string
+	ID                string     `json:"id"`
+	SubjectID         string     `json:"subject_id"`
+	Source            string     `json:"source"`
+	MatchedOn         string     `json:"matched_on"`
+	FieldsAdded       []string   `json:"fields_added"`
+	CreatedAt         time.Time  `json:"created_at"`
+	RevertedAt        *time.Time `json:"reverted_at,omitempty"`
+	RestoredSubjectID string     `json:"restored_subject_id,omitempty"`
+	ExternalToken     []byte     `json:"-"`
 }
 
-// ReviewRow is a weak match waiting for a data steward.
+// ReviewRow is a weak match for a data steward: open until decided distinct or same_person.
 type ReviewRow struct {
-	ID, SubjectA, SubjectB, Reason string
+	ID        string     `json:"id"`
+	SubjectA  string     `json:"subject_a"`
+	SubjectB  string     `json:"subject_b"`
+	Reason    string     `json:"reason"`
+	State     string     `json:"state"`
+	CreatedAt time.Time  `json:"created_at"`
+	DecidedAt *time.Time `json:"decided_at,omitempty"`
+}
+
+// ImportReport is a stored data-quality report (counts only, as "name: value" lines).
+type ImportReport struct {
+	ID        string    `json:"id"`
+	CreatedAt time.Time `json:"created_at"`
+	Lines     []string  `json:"lines"`
+}
+
+// IdentityStore reads what identity resolution and imports recorded.
+type IdentityStore interface {
+	// Merges lists automatic merges, newest first; Merge reads one (ErrNotFound if unknown).
+	Merges(ctx context.Context, limit int) ([]MergeRow, error)
+	Merge(ctx context.Context, id string) (MergeRow, error)
+	// Reviews lists the steward's review queue, oldest first, in one state or all ("").
+	Reviews(ctx context.Context, state string, limit int) ([]ReviewRow, error)
+	// ImportReports lists data-quality reports, newest first.
+	ImportReports(ctx context.Context, limit int) ([]ImportReport, error)
 }
 
 // nameMatchThreshold is the similarity above which two names count as the same person's (with a shared
@@ -150,7 +183,12 @@ func (s *Service) merge(ctx context.Context, a Access, target, on string, in New
 	}
 	sort.Strings(added)
 	now := s.now().UTC()
-	row := MergeRow{ID: newID("mrg_"), SubjectID: target, Source: in.Source, MatchedOn: on, FieldsAdded: added}
+	row := MergeRow{ID: newID("mrg_"), SubjectID: target, Source: in.Source, MatchedOn: on, FieldsAdded: added, CreatedAt: now}
+	var token []byte
+	if in.ExternalID != "" {
+		token = s.crypto.BlindToken(fieldExternalID, in.Source+"\x00"+in.ExternalID)
+		row.ExternalToken = token
+	}
 	_, err = s.store.Commit(ctx, func(tx Tx) error {
 		st, err := tx.SubjectState(target)
 		if err != nil {
@@ -166,8 +204,8 @@ func (s *Service) merge(ctx context.Context, a Access, target, on string, in New
 		if err := s.writeFields(tx, pol.Schema(), d, target, add, now); err != nil {
 			return err
 		}
-		if in.ExternalID != "" {
-			if err := tx.AddExternalID(target, s.crypto.BlindToken(fieldExternalID, in.Source+"\x00"+in.ExternalID)); err != nil {
+		if token != nil {
+			if err := tx.AddExternalID(target, token); err != nil {
 				return err
 			}
 		}
@@ -196,7 +234,7 @@ func (s *Service) queueReview(ctx context.Context, a Access, subject, other, rea
 	if err != nil {
 		return err
 	}
-	row := ReviewRow{ID: newID("rev_"), SubjectA: subject, SubjectB: other, Reason: reason}
+	row := ReviewRow{ID: newID("rev_"), SubjectA: subject, SubjectB: other, Reason: reason, State: ReviewOpen, CreatedAt: s.now().UTC()}
 	_, err = s.store.Commit(ctx, func(tx Tx) error { return tx.PutReview(row) }, func(changeErr error) audit.Entry {
 		e = finish(e, changeErr, nil)
 		e.Reason = "review:" + row.ID + " " + reason

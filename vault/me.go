@@ -261,13 +261,6 @@ func (s *Service) accessLog(ctx context.Context, id string) ([]AccessLogEntry, e
 	return out, nil
 }
 
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}
-
 // recordSelf appends the entry of a /v1/me read that returns no field values (access log, explanation).
 func (s *Service) recordSelf(ctx context.Context, a Access, action string) (int64, error) {
 	e, err := s.beginStaff(ctx, a, s.Policy(), action, a.Caller.Subject, nil)
@@ -460,16 +453,9 @@ func (s *Service) meExport(ctx context.Context, a Access, stream bool) (Export, 
 		}
 	}
 	cv := s.consentViews(rec)
-	return Export{SubjectID: rec.ID, ExportedAt: s.now().UTC(), Profile: v.Fields, Consents: nonNilC(cv.Current),
-		ConsentHistory: nonNilC(cv.History), Objections: objectionKinds(rec), Events: events, Tags: []map[string]any{},
+	return Export{SubjectID: rec.ID, ExportedAt: s.now().UTC(), Profile: v.Fields, Consents: nonNil(cv.Current),
+		ConsentHistory: nonNil(cv.History), Objections: objectionKinds(rec), Events: events, Tags: []map[string]any{},
 		AccessLog: log, Requests: reqs, AuditSeq: seq, EachEvent: each}, nil
-}
-
-func nonNilC(v []ConsentView) []ConsentView {
-	if v == nil {
-		return []ConsentView{}
-	}
-	return v
 }
 
 // SignDocument signs a document digest with the server's checkpoint key (a C2SP signed note), so a

@@ -99,6 +99,8 @@ type Config struct {
 	// Requests reads data-subject requests; Rules is their workflow (internal/dsr).
 	Requests RequestStore
 	Rules    RequestRules
+	// Identity reads merges, the steward's review queue and import reports.
+	Identity IdentityStore
 	// Checkpoints is the checkpoint signing key (only its verifier is used here).
 	Checkpoints *audit.Signer
 	Crypto      Crypto
@@ -124,6 +126,7 @@ type Service struct {
 	trail     audit.Store
 	requests  RequestStore
 	rules     RequestRules
+	identity  IdentityStore
 	signer    *audit.Signer
 	crypto    Crypto
 	normalize Normalizer
@@ -143,13 +146,14 @@ type Service struct {
 // New builds a Service.
 func New(cfg Config) (*Service, error) {
 	if cfg.Store == nil || cfg.Trail == nil || cfg.Checkpoints == nil || cfg.Crypto == nil || cfg.Policy == nil || cfg.Normalize == nil ||
-		cfg.Requests == nil || cfg.Rules == nil {
-		return nil, errors.New("vault: Store, Trail, Requests, Rules, Checkpoints, Crypto, Normalize and Policy are required")
+		cfg.Requests == nil || cfg.Rules == nil || cfg.Identity == nil {
+		return nil, errors.New("vault: Store, Trail, Requests, Rules, Identity, Checkpoints, Crypto, Normalize and Policy are required")
 	}
 	s := &Service{
 		store:           cfg.Store,
 		trail:           cfg.Trail,
 		requests:        cfg.Requests,
+		identity:        cfg.Identity,
 		rules:           cfg.Rules,
 		signer:          cfg.Checkpoints,
 		crypto:          cfg.Crypto,

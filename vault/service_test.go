@@ -46,7 +46,7 @@ func newService(t testing.TB, lookupsPerSecond float64) (*vault.Service, *sqlite
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := vault.New(vault.Config{Store: store, Trail: store, Requests: store, Rules: dsr.NewRules(), Checkpoints: signer, Crypto: crypto, Normalize: normalize.ByType, Policy: pol,
+	svc, err := vault.New(vault.Config{Store: store, Trail: store, Requests: store, Identity: store, Rules: dsr.NewRules(), Checkpoints: signer, Crypto: crypto, Normalize: normalize.ByType, Policy: pol,
 		LookupsPerSecond: lookupsPerSecond, LookupBurst: 1 << 30,
 		NameSimilarity: func(a, b string) float64 {
 			if strings.ReplaceAll(a, " ", "") == strings.ReplaceAll(b, " ", "") {

@@ -119,6 +119,14 @@ type Tx interface {
 	// PutMerge records an automatic merge; PutReview queues a weak match.
 	PutMerge(m MergeRow) error
 	PutReview(r ReviewRow) error
+	// Merge reads a merge inside the transaction (ErrNotFound if unknown); RevertMerge marks it reverted,
+	// naming the subject the merged record was restored to.
+	Merge(id string) (MergeRow, error)
+	RevertMerge(id, restored string, at time.Time) error
+	// RemoveExternalID unlinks an external id's blind token from a subject.
+	RemoveExternalID(subject string, token []byte) error
+	// DecideReview closes an open review with state; it reports whether an open review was closed.
+	DecideReview(id, state string, at time.Time) (bool, error)
 	// PutImportReport keeps a data-quality report.
 	PutImportReport(id, report string, at time.Time) error
 	// PutEvents stores events whose ids do not exist yet and reports how many it inserted.

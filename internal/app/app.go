@@ -161,7 +161,7 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, err
 	}
 	if a.Vault, err = vault.New(vault.Config{
-		Store: a.Store, Trail: a.Store, Requests: a.Store, Rules: dsr.NewRules(), Checkpoints: a.Auditor, Crypto: a.Crypto,
+		Store: a.Store, Trail: a.Store, Requests: a.Store, Identity: a.Store, Rules: dsr.NewRules(), Checkpoints: a.Auditor, Crypto: a.Crypto,
 		NameSimilarity: ingest.NameSimilarity, Normalize: normalize.ByType, Policy: pol, Logger: cfg.Logger,
 	}); err != nil {
 		return nil, err

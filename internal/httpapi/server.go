@@ -145,6 +145,11 @@ func (s *Server) routes() *gin.Engine {
 	me.GET("/explanation", s.getMeExplanation)
 	me.POST("/requests", s.postMeRequest)
 	me.GET("/requests", s.getMeRequests)
+	v1.GET("/identity/merges", s.requirePurpose, s.getMerges)
+	v1.POST("/identity/merges/:id/revert", s.requirePurpose, s.postMergeRevert)
+	v1.GET("/identity/reviews", s.requirePurpose, s.getReviews)
+	v1.POST("/identity/reviews/:id/decision", s.requirePurpose, s.postReviewDecision)
+	v1.GET("/imports", s.requirePurpose, s.getImportReports)
 	v1.GET("/requests", s.requirePurpose, s.getRequestQueue)
 	v1.POST("/requests/:id/transition", s.requirePurpose, s.postTransition)
 

@@ -644,14 +644,14 @@ func (t *txn) AddExternalID(subject string, token []byte) error {
 
 // PutMerge implements vault.Tx.
 func (t *txn) PutMerge(m vault.MergeRow) error {
-	return t.exec(`INSERT INTO merges (id, subject_id, source, matched_on, fields_added, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		m.ID, m.SubjectID, m.Source, m.MatchedOn, strings.Join(m.FieldsAdded, ","), formatTime(time.Now()))
+	return t.exec(`INSERT INTO merges (id, subject_id, source, matched_on, fields_added, created_at, external_token) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		m.ID, m.SubjectID, m.Source, m.MatchedOn, strings.Join(m.FieldsAdded, ","), formatTime(m.CreatedAt), m.ExternalToken)
 }
 
 // PutReview implements vault.Tx.
 func (t *txn) PutReview(r vault.ReviewRow) error {
 	return t.exec(`INSERT INTO merge_reviews (id, subject_a, subject_b, reason, created_at) VALUES (?, ?, ?, ?, ?)`,
-		r.ID, r.SubjectA, r.SubjectB, r.Reason, formatTime(time.Now()))
+		r.ID, r.SubjectA, r.SubjectB, r.Reason, formatTime(r.CreatedAt))
 }
 
 // PutImportReport implements vault.Tx.

@@ -1,0 +1,88 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+)
+
+// Identity stewardship (data steward, purpose account_management): automatic merges and their revert, the
+// review queue of weak matches, and the stored data-quality reports of imports.
+
+func (s *Server) getMerges(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	rows, seq, err := s.vault.Merges(c.Request.Context(), a)
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	setAuditSeq(c, seq)
+	c.JSON(http.StatusOK, gin.H{"merges": rows})
+}
+
+func (s *Server) postMergeRevert(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	res, err := s.vault.RevertMerge(c.Request.Context(), a, c.Param("id"))
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	setAuditSeq(c, res.AuditSeq)
+	c.JSON(http.StatusOK, res)
+}
+
+func (s *Server) getReviews(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	rows, seq, err := s.vault.Reviews(c.Request.Context(), a, c.DefaultQuery("state", "open"))
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	setAuditSeq(c, seq)
+	c.JSON(http.StatusOK, gin.H{"reviews": rows})
+}
+
+type decisionBody struct {
+	Decision string `json:"decision"`
+}
+
+func (s *Server) postReviewDecision(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	var req decisionBody
+	if !s.bindJSON(c, &req) {
+		return
+	}
+	seq, err := s.vault.DecideReview(c.Request.Context(), a, c.Param("id"), req.Decision)
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	setAuditSeq(c, seq)
+	c.JSON(http.StatusOK, gin.H{"id": c.Param("id"), "state": req.Decision})
+}
+
+func (s *Server) getImportReports(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	rows, seq, err := s.vault.ImportReports(c.Request.Context(), a)
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	setAuditSeq(c, seq)
+	c.JSON(http.StatusOK, gin.H{"reports": rows})
+}

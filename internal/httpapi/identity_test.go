@@ -1,0 +1,120 @@
+package httpapi_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/profilevault/profilevault/internal/apptest"
+	"github.com/profilevault/profilevault/vault"
+)
+
+func str(s string) *string { return &s }
+
+func TestIdentityStewardship(t *testing.T) {
+	s := apptest.Start(t)
+	ctx := t.Context()
+	st := s.Token("st", "data_steward")
+	steward := vault.Access{Caller: vault.Caller{Subject: "st", Roles: []string{"data_steward"}}, Purpose: "account_management"}
+	base, err := s.App.Vault.ImportSubject(ctx, steward, vault.NewSubject{ExternalID: "c-1", Source: "crm",
+		Fields: map[string]*string{"name": str("王芳"), "phone": str("+8613800001234"), "email": str("wang@example.cn")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	merged, err := s.App.Vault.ImportSubject(ctx, steward, vault.NewSubject{ExternalID: "a-9", Source: "app",
+		Fields: map[string]*string{"email": str("wang@example.cn"), "city": str("杭州"), "occupation": str("teacher")}})
+	if err != nil || !merged.Merged {
+		t.Fatalf("merge: %+v %v", merged, err)
+	}
+	family, err := s.App.Vault.ImportSubject(ctx, steward, vault.NewSubject{ExternalID: "p-4", Source: "pos",
+		Fields: map[string]*string{"phone": str("13800001234"), "name": str("王小明")}})
+	if err != nil || !family.Review {
+		t.Fatalf("review: %+v %v", family, err)
+	}
+
+	r := s.Do("GET", "/v1/identity/merges", st, "account_management", "")
+	merges, _ := r.JSON["merges"].([]any)
+	if r.Status != 200 || len(merges) != 1 {
+		t.Fatalf("merges: %d %s", r.Status, r.Body)
+	}
+	m := merges[0].(map[string]any)
+	if m["subject_id"] != base.ID || m["source"] != "app" || m["matched_on"] != "email" || strings.Contains(string(r.Body), "杭州") {
+		t.Fatalf("merge row: %s", r.Body)
+	}
+	mergeID := m["id"].(string)
+	if r := s.Do("GET", "/v1/identity/merges", s.Token("mk", "marketing"), "marketing", ""); r.Status != 403 {
+		t.Fatalf("marketing reading merges: %d", r.Status)
+	}
+
+	// Revert: the app record's fields and external id go to a restored subject; the CRM subject keeps its own.
+	r = s.Do("POST", "/v1/identity/merges/"+mergeID+"/revert", st, "account_management", "")
+	if r.Status != 200 {
+		t.Fatalf("revert: %d %s", r.Status, r.Body)
+	}
+	restored := r.JSON["restored_subject_id"].(string)
+	if got := r.JSON["fields_moved"].([]any); len(got) != 2 {
+		t.Fatalf("fields moved: %s", r.Body)
+	}
+	if id, err := s.App.Vault.ResolveSubject(ctx, "external:app:a-9"); err != nil || id != restored {
+		t.Fatalf("app external id after revert: %q %v", id, err)
+	}
+	if id, err := s.App.Vault.ResolveSubject(ctx, "external:crm:c-1"); err != nil || id != base.ID {
+		t.Fatalf("crm external id after revert: %q %v", id, err)
+	}
+	cs := s.Token("cs", "customer_service")
+	r = s.Do("GET", "/v1/subjects/"+base.ID+"?fields=name,city,occupation", cs, "customer_service", "")
+	if r.Status != 200 || strings.Contains(string(r.Body), "杭州") || !strings.Contains(string(r.Body), "王芳") {
+		t.Fatalf("merged subject after revert: %d %s", r.Status, r.Body)
+	}
+	r = s.Do("GET", "/v1/subjects/"+restored+"?fields=city", cs, "customer_service", "")
+	if r.Status != 200 || !strings.Contains(string(r.Body), "杭州") {
+		t.Fatalf("restored subject: %d %s", r.Status, r.Body)
+	}
+	if r := s.Do("POST", "/v1/identity/merges/"+mergeID+"/revert", st, "account_management", ""); r.Status != 409 {
+		t.Fatalf("second revert: %d %s", r.Status, r.Body)
+	}
+	if r := s.Do("POST", "/v1/identity/merges/mrg_nope/revert", st, "account_management", ""); r.Status != 404 {
+		t.Fatalf("unknown merge: %d %s", r.Status, r.Body)
+	}
+
+	// The review queue: the family phone waits for a decision, which is taken once.
+	r = s.Do("GET", "/v1/identity/reviews", st, "account_management", "")
+	reviews, _ := r.JSON["reviews"].([]any)
+	if r.Status != 200 || len(reviews) != 1 {
+		t.Fatalf("reviews: %d %s", r.Status, r.Body)
+	}
+	rev := reviews[0].(map[string]any)
+	if rev["subject_a"] != family.ID || rev["subject_b"] != base.ID || rev["state"] != "open" {
+		t.Fatalf("review row: %s", r.Body)
+	}
+	path := "/v1/identity/reviews/" + rev["id"].(string) + "/decision"
+	if r := s.Do("POST", path, st, "account_management", `{"decision":"merge_them"}`); r.Status != 400 {
+		t.Fatalf("bad decision: %d", r.Status)
+	}
+	if r := s.Do("POST", path, st, "account_management", `{"decision":"distinct"}`); r.Status != 200 {
+		t.Fatalf("decision: %d %s", r.Status, r.Body)
+	}
+	if r := s.Do("POST", path, st, "account_management", `{"decision":"same_person"}`); r.Status != 409 {
+		t.Fatalf("second decision: %d %s", r.Status, r.Body)
+	}
+	if r := s.Do("POST", "/v1/identity/reviews/rev_nope/decision", st, "account_management", `{"decision":"distinct"}`); r.Status != 404 {
+		t.Fatalf("unknown review: %d %s", r.Status, r.Body)
+	}
+	r = s.Do("GET", "/v1/identity/reviews", st, "account_management", "")
+	if left, _ := r.JSON["reviews"].([]any); len(left) != 0 {
+		t.Fatalf("open reviews after the decision: %s", r.Body)
+	}
+
+	// Stored import reports are readable, counts only.
+	if _, err := s.App.Vault.SaveImportReport(ctx, steward, []string{"accepted: 3", "rejected: 1"}); err != nil {
+		t.Fatal(err)
+	}
+	r = s.Do("GET", "/v1/imports", st, "account_management", "")
+	if r.Status != 200 || !strings.Contains(string(r.Body), "accepted: 3") {
+		t.Fatalf("import reports: %d %s", r.Status, r.Body)
+	}
+	// Every stewardship call left an audit entry.
+	r = s.Do("GET", "/v1/audit/events?action=subject.merge_revert", s.Token("co", "compliance_officer"), "compliance_audit", "")
+	if r.Status != 200 || !strings.Contains(string(r.Body), "subject.merge_revert") {
+		t.Fatalf("audit of the revert: %d %s", r.Status, r.Body)
+	}
+}

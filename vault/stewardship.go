@@ -1,0 +1,252 @@
+package vault
+
+import (
+	"context"
+	"errors"
+	"strconv"
+
+	"github.com/profilevault/profilevault/audit"
+)
+
+// Stewardship actions recorded in the audit trail.
+const (
+	ActionIdentityRead   = "identity.read"
+	ActionMergeRevert    = "subject.merge_revert"
+	ActionReviewDecision = "subject.merge_review_decision"
+	ActionImportRead     = "import.read"
+)
+
+// Review states: open until a data steward decides.
+const (
+	ReviewOpen       = "open"
+	ReviewDistinct   = "distinct"    // two people (e.g. a family sharing a phone): nothing to merge
+	ReviewSamePerson = "same_person" // one person: the steward consolidates the records (erase the copy)
+)
+
+// RevertResult says what reverting a merge did.
+type RevertResult struct {
+	MergeID           string   `json:"merge_id"`
+	SubjectID         string   `json:"subject_id"`
+	RestoredSubjectID string   `json:"restored_subject_id"`
+	FieldsMoved       []string `json:"fields_moved"`
+	AuditSeq          int64    `json:"-"`
+}
+
+// stewardship opens an audited identity-stewardship operation: the caller must be allowed to create
+// subjects for the declared purpose (the permission under which imports merge them).
+func (s *Service) stewardship(ctx context.Context, a Access, action, subject string) (audit.Entry, error) {
+	pol := s.Policy()
+	if _, err := s.checkPurpose(pol, a); err != nil {
+		return audit.Entry{}, err
+	}
+	e, err := s.beginStaff(ctx, a, pol, action, subject, nil)
+	if err != nil {
+		return audit.Entry{}, err
+	}
+	if !pol.Allowed(a.Caller.Roles, a.Purpose, "subjects", "create") {
+		return audit.Entry{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not steward identities for this purpose"))
+	}
+	return e, nil
+}
+
+// auditedList records an allowed list read (counts only) and returns its audit sequence number.
+func (s *Service) auditedList(ctx context.Context, e audit.Entry, what string, n int) (int64, error) {
+	e.Decision, e.Status, e.Reason = audit.Allow, statusOK, what+":"+strconv.Itoa(n)
+	seq, err := s.store.Commit(ctx, nil, func(error) audit.Entry { return e })
+	if err != nil {
+		return 0, internalErr("audit "+what+" read", err)
+	}
+	return seq, nil
+}
+
+// Merges lists automatic merges, newest first (ids, sources and field names only).
+func (s *Service) Merges(ctx context.Context, a Access) ([]MergeRow, int64, error) {
+	e, err := s.stewardship(ctx, a, ActionIdentityRead, "")
+	if err != nil {
+		return nil, 0, err
+	}
+	rows, err := s.identity.Merges(ctx, 1000)
+	if err != nil {
+		return nil, 0, internalErr("read merges", err)
+	}
+	seq, err := s.auditedList(ctx, e, "merges", len(rows))
+	return nonNil(rows), seq, err
+}
+
+// Reviews lists the steward's review queue (state "" for all), oldest first.
+func (s *Service) Reviews(ctx context.Context, a Access, state string) ([]ReviewRow, int64, error) {
+	switch state {
+	case "", ReviewOpen, ReviewDistinct, ReviewSamePerson:
+	default:
+		return nil, 0, Errorf(CodeInvalidArgument, "state must be open, distinct or same_person")
+	}
+	e, err := s.stewardship(ctx, a, ActionIdentityRead, "")
+	if err != nil {
+		return nil, 0, err
+	}
+	rows, err := s.identity.Reviews(ctx, state, 1000)
+	if err != nil {
+		return nil, 0, internalErr("read reviews", err)
+	}
+	seq, err := s.auditedList(ctx, e, "reviews", len(rows))
+	return nonNil(rows), seq, err
+}
+
+// ImportReports lists stored data-quality reports, newest first.
+func (s *Service) ImportReports(ctx context.Context, a Access) ([]ImportReport, int64, error) {
+	e, err := s.stewardship(ctx, a, ActionImportRead, "")
+	if err != nil {
+		return nil, 0, err
+	}
+	rows, err := s.identity.ImportReports(ctx, 100)
+	if err != nil {
+		return nil, 0, internalErr("read import reports", err)
+	}
+	seq, err := s.auditedList(ctx, e, "reports", len(rows))
+	return nonNil(rows), seq, err
+}
+
+// DecideReview closes an open review: distinct (two people) or same_person (the steward will consolidate
+// the records). 404 for an unknown review, 409 if it was already decided.
+func (s *Service) DecideReview(ctx context.Context, a Access, id, decision string) (int64, error) {
+	if decision != ReviewDistinct && decision != ReviewSamePerson {
+		return 0, Errorf(CodeInvalidArgument, "decision must be distinct or same_person")
+	}
+	e, err := s.stewardship(ctx, a, ActionReviewDecision, "")
+	if err != nil {
+		return 0, err
+	}
+	var closed bool
+	seq, err := s.store.Commit(ctx, func(tx Tx) error {
+		var err error
+		closed, err = tx.DecideReview(id, decision, s.now().UTC())
+		return err
+	}, func(changeErr error) audit.Entry {
+		e = finish(e, changeErr, nil)
+		e.Reason = "review:" + id + " decision:" + decision
+		return e
+	})
+	if err != nil {
+		return 0, internalErr("decide review", err)
+	}
+	if !closed {
+		rows, err := s.identity.Reviews(ctx, "", 1000)
+		if err != nil {
+			return 0, internalErr("read reviews", err)
+		}
+		for _, r := range rows {
+			if r.ID == id {
+				return seq, Errorf(CodeConflict, "the review was already decided")
+			}
+		}
+		return seq, Errorf(CodeNotFound, "no such review")
+	}
+	return seq, nil
+}
+
+// RevertMerge undoes an automatic merge: the fields the merge added move (re-sealed) to a restored subject
+// of the merged source, the source's external id links to it again, and the merge is marked reverted, in
+// one transaction with its audit entry. Fields the subject corrected since the merge stay where they are.
+// Events collected under the merged subject stay with it (they carry no source record id); no consent ever
+// crossed, so none moves back. 404 for an unknown merge, 409 if it was already reverted or its subject is
+// gone.
+func (s *Service) RevertMerge(ctx context.Context, a Access, id string) (RevertResult, error) {
+	m, err := s.identity.Merge(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return RevertResult{}, Errorf(CodeNotFound, "no such merge")
+	}
+	if err != nil {
+		return RevertResult{}, internalErr("read merge", err)
+	}
+	e, err := s.stewardship(ctx, a, ActionMergeRevert, m.SubjectID)
+	if err != nil {
+		return RevertResult{}, err
+	}
+	if m.RevertedAt != nil {
+		return RevertResult{}, s.deny(ctx, e, statusConflict, "already_reverted", Errorf(CodeConflict, "the merge was already reverted"))
+	}
+	rec, err := s.activeSubject(ctx, m.SubjectID)
+	if err != nil {
+		return RevertResult{}, s.deny(ctx, e, statusConflict, "subject_gone", Errorf(CodeConflict, "the merged subject no longer exists"))
+	}
+	pol := s.Policy()
+	values := map[string]*string{}
+	var moved []string
+	for _, name := range m.FieldsAdded {
+		sf, ok := rec.Fields[name]
+		if !ok || sf.UpdatedAt.After(m.CreatedAt) {
+			continue // gone or corrected since the merge: it is the subject's now
+		}
+		if v, ok := s.openField(rec, name); ok {
+			values[name], moved = &v, append(moved, name)
+		}
+	}
+	restored := NewSubjectID()
+	salt := newRefSalt()
+	now := s.now().UTC()
+	seq, err := s.store.Commit(ctx, func(tx Tx) error {
+		cur, err := tx.Merge(id)
+		if err != nil {
+			return err
+		}
+		if cur.RevertedAt != nil {
+			return errAlreadyReverted
+		}
+		if st, err := tx.SubjectState(m.SubjectID); err != nil || st != StateActive {
+			return errAlreadyReverted
+		}
+		if err := tx.CreateSubject(restored, m.Source, salt, now); err != nil {
+			return err
+		}
+		d, err := s.crypto.NewDEK(restored, ClassGeneral, 1)
+		if err != nil {
+			return err
+		}
+		if err := tx.PutDEK(d); err != nil {
+			return err
+		}
+		if err := s.writeFields(tx, pol.Schema(), d, restored, values, now); err != nil {
+			return err
+		}
+		gone := make(map[string]*string, len(moved))
+		for _, name := range moved {
+			gone[name] = nil
+		}
+		if err := s.writeFields(tx, pol.Schema(), DEK{}, m.SubjectID, gone, now); err != nil {
+			return err
+		}
+		if m.ExternalToken != nil {
+			if err := tx.RemoveExternalID(m.SubjectID, m.ExternalToken); err != nil {
+				return err
+			}
+			if err := tx.AddExternalID(restored, m.ExternalToken); err != nil {
+				return err
+			}
+		}
+		if err := tx.RevertMerge(id, restored, now); err != nil {
+			return err
+		}
+		return tx.Touch(m.SubjectID, now)
+	}, func(changeErr error) audit.Entry {
+		e = finish(e, changeErr, moved)
+		e.Reason = "merge:" + id
+		return e
+	})
+	if errors.Is(err, errAlreadyReverted) {
+		return RevertResult{}, &Error{Code: CodeConflict, Message: "the merge was already reverted or its subject is gone", AuditSeq: seq}
+	}
+	if err != nil {
+		return RevertResult{}, internalErr("revert merge", err)
+	}
+	return RevertResult{MergeID: id, SubjectID: m.SubjectID, RestoredSubjectID: restored, FieldsMoved: nonNil(moved), AuditSeq: seq}, nil
+}
+
+var errAlreadyReverted = errors.New("merge already reverted")
+
+// nonNil returns s, or an empty slice for nil (so that JSON shows [] rather than null).
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
