@@ -94,7 +94,7 @@ func (s *Service) ImportSubject(ctx context.Context, a Access, in NewSubject) (I
 			return ImportOutcome{ID: id, Duplicate: true, MatchedOn: "external_id"}, nil
 		}
 	}
-	match, on, review := s.findMatch(ctx, values)
+	match, on, review, reason := s.findMatch(ctx, values)
 	if match == "" {
 		c, err := s.Create(ctx, a, in)
 		if err != nil {
@@ -102,7 +102,7 @@ func (s *Service) ImportSubject(ctx context.Context, a Access, in NewSubject) (I
 		}
 		out := ImportOutcome{ID: c.ID, Created: true}
 		if review != "" {
-			if err := s.queueReview(ctx, a, c.ID, review, "shared_phone_different_name"); err != nil {
+			if err := s.queueReview(ctx, a, c.ID, review, reason); err != nil {
 				return out, err
 			}
 			out.Review = true
@@ -113,8 +113,8 @@ func (s *Service) ImportSubject(ctx context.Context, a Access, in NewSubject) (I
 }
 
 // findMatch looks for an existing subject by verified identifiers. It returns the subject to merge into,
-// or a subject to queue for review.
-func (s *Service) findMatch(ctx context.Context, values map[string]*string) (match, on, review string) {
+// or a subject to queue for review and why.
+func (s *Service) findMatch(ctx context.Context, values map[string]*string) (match, on, review, reason string) {
 	lookup := func(field string) []string {
 		v := values[field]
 		if v == nil {
@@ -127,21 +127,40 @@ func (s *Service) findMatch(ctx context.Context, values map[string]*string) (mat
 		return ids
 	}
 	if ids := lookup("email"); len(ids) == 1 {
-		return ids[0], "email", ""
+		return ids[0], "email", "", ""
 	}
 	ids := lookup("phone")
 	if len(ids) != 1 {
-		return "", "", ""
+		if other := s.similarName(ctx, values); other != "" {
+			return "", "", other, "similar_name_same_birth_date"
+		}
+		return "", "", "", ""
 	}
 	name := values["name"]
 	if name != nil && s.similar != nil {
 		if rec, err := s.activeSubject(ctx, ids[0]); err == nil {
 			if other, ok := s.openField(rec, "name"); ok && s.similar(*name, other) >= nameMatchThreshold {
-				return ids[0], "phone", ""
+				return ids[0], "phone", "", ""
 			}
 		}
 	}
-	return "", "", ids[0]
+	return "", "", ids[0], "shared_phone_different_name"
+}
+
+// similarName returns an existing subject whose name is within one edit of the record's and who shares its
+// birth date (see fieldNameKey), or "".
+func (s *Service) similarName(ctx context.Context, values map[string]*string) string {
+	name, birth := values["name"], values["birth_date"]
+	if name == nil || birth == nil {
+		return ""
+	}
+	for _, v := range nameKeyValues(*name, *birth) {
+		ids, err := s.store.LookupIndex(ctx, fieldNameKey, s.crypto.BlindToken(fieldNameKey, v))
+		if err == nil && len(ids) > 0 {
+			return ids[0]
+		}
+	}
+	return ""
 }
 
 // openField decrypts one field for an internal decision (never returned).
@@ -201,7 +220,7 @@ func (s *Service) merge(ctx context.Context, a Access, target, on string, in New
 		if err != nil {
 			return err
 		}
-		if err := s.writeFields(tx, pol.Schema(), d, target, add, now); err != nil {
+		if err := s.writeFields(tx, pol.Schema(), d, target, rec, add, now); err != nil {
 			return err
 		}
 		if token != nil {

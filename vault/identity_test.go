@@ -55,3 +55,52 @@ func TestImportResolvesIdentity(t *testing.T) {
 		t.Fatal("consent carried to another subject")
 	}
 }
+
+func TestNearIdenticalNameGoesToReview(t *testing.T) {
+	svc, store := newService(t, 1000)
+	ctx := t.Context()
+	first, err := svc.ImportSubject(ctx, steward, vault.NewSubject{ExternalID: "c-1", Source: "crm",
+		Fields: map[string]*string{"name": str("欧阳娜娜"), "birth_date": str("1990-05-01"), "city": str("杭州")}})
+	if err != nil || !first.Created {
+		t.Fatalf("first: %+v %v", first, err)
+	}
+	for _, tc := range []struct {
+		name, display, birth string
+		review               bool
+	}{
+		{"spacing only", "欧阳 娜娜", "1990-05-01", true},
+		{"one character dropped", "欧阳娜", "1990-05-01", true},
+		{"one character typed wrong", "欧阳那娜", "1990-05-01", true},
+		{"same name, other birth date", "欧阳娜娜", "1991-05-01", false},
+		{"different name", "李娜", "1990-05-01", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o, err := svc.ImportSubject(ctx, steward, vault.NewSubject{ExternalID: "x-" + tc.name, Source: "pos",
+				Fields: map[string]*string{"name": str(tc.display), "birth_date": str(tc.birth)}})
+			if err != nil || !o.Created || o.Merged {
+				t.Fatalf("%+v %v (a name never merges on its own)", o, err)
+			}
+			if o.Review != tc.review {
+				t.Fatalf("review %v, want %v", o.Review, tc.review)
+			}
+		})
+	}
+	// A correction of the name moves the subject's name keys with it.
+	if _, err := svc.Update(ctx, steward, first.ID, map[string]*string{"name": str("张伟明")}); err != nil {
+		t.Fatal(err)
+	}
+	o, err := svc.ImportSubject(ctx, steward, vault.NewSubject{ExternalID: "y-1", Source: "pos",
+		Fields: map[string]*string{"name": str("张伟朋"), "birth_date": str("1990-05-01")}})
+	if err != nil || !o.Review {
+		t.Fatalf("after the correction: %+v %v", o, err)
+	}
+	reviews, err := store.Reviews(ctx, "open", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range reviews {
+		if r.Reason != "similar_name_same_birth_date" {
+			t.Fatalf("review reason %q", r.Reason)
+		}
+	}
+}

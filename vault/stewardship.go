@@ -205,14 +205,14 @@ func (s *Service) RevertMerge(ctx context.Context, a Access, id string) (RevertR
 		if err := tx.PutDEK(d); err != nil {
 			return err
 		}
-		if err := s.writeFields(tx, pol.Schema(), d, restored, values, now); err != nil {
+		if err := s.writeFields(tx, pol.Schema(), d, restored, SubjectRecord{}, values, now); err != nil {
 			return err
 		}
 		gone := make(map[string]*string, len(moved))
 		for _, name := range moved {
 			gone[name] = nil
 		}
-		if err := s.writeFields(tx, pol.Schema(), DEK{}, m.SubjectID, gone, now); err != nil {
+		if err := s.writeFields(tx, pol.Schema(), DEK{}, m.SubjectID, rec, gone, now); err != nil {
 			return err
 		}
 		if m.ExternalToken != nil {

@@ -94,6 +94,8 @@ type Tx interface {
 	PutField(subject string, f SealedField) error
 	// DeleteField removes one field (no error if absent).
 	DeleteField(subject, name string) error
+	// SetIndexTokens replaces every blind-index token of (field, subject) with tokens (none removes them).
+	SetIndexTokens(field, subject string, tokens [][]byte) error
 	// SetIndex replaces the blind-index token of (field, subject); a nil token removes it.
 	SetIndex(field, subject string, token []byte) error
 	// Erase destroys the subject's DEKs, then deletes every sealed field and index entry, and marks the

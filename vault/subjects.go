@@ -213,7 +213,7 @@ func (s *Service) Create(ctx context.Context, a Access, in NewSubject) (Created,
 				return err
 			}
 		}
-		return s.writeFields(tx, schema, d, id, values, now)
+		return s.writeFields(tx, schema, d, id, SubjectRecord{}, values, now)
 	}, func(changeErr error) audit.Entry {
 		return finish(e, changeErr, names)
 	})
@@ -262,7 +262,12 @@ func (s *Service) mayWriteAll(pol *policies.Set, a Access, names []string) bool 
 }
 
 // writeFields seals and stores (or clears) values inside the writer's transaction.
-func (s *Service) writeFields(tx Tx, schema *policies.Schema, d DEK, id string, values map[string]*string, now time.Time) error {
+func (s *Service) writeFields(tx Tx, schema *policies.Schema, d DEK, id string, before SubjectRecord, values map[string]*string, now time.Time) error {
+	if tokens, changed := s.nameKeyTokens(before, values); changed {
+		if err := tx.SetIndexTokens(fieldNameKey, id, tokens); err != nil {
+			return err
+		}
+	}
 	for name, v := range values {
 		f, _ := schema.Field(name)
 		if v == nil {
@@ -542,7 +547,7 @@ func (s *Service) Update(ctx context.Context, a Access, id string, in map[string
 		if err != nil {
 			return err
 		}
-		if err := s.writeFields(tx, schema, d, id, values, now); err != nil {
+		if err := s.writeFields(tx, schema, d, id, rec, values, now); err != nil {
 			return err
 		}
 		return tx.Touch(id, now)

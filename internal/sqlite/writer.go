@@ -443,13 +443,23 @@ func (t *txn) DeleteField(subject, name string) error {
 }
 
 func (t *txn) SetIndex(field, subject string, token []byte) error {
+	if token == nil {
+		return t.SetIndexTokens(field, subject, nil)
+	}
+	return t.SetIndexTokens(field, subject, [][]byte{token})
+}
+
+// SetIndexTokens implements vault.Tx.
+func (t *txn) SetIndexTokens(field, subject string, tokens [][]byte) error {
 	if err := t.exec(`DELETE FROM blind_index WHERE subject_id = ? AND field = ?`, subject, field); err != nil {
 		return err
 	}
-	if token == nil {
-		return nil
+	for _, tok := range tokens {
+		if err := t.exec(`INSERT OR IGNORE INTO blind_index (field, token, subject_id) VALUES (?, ?, ?)`, field, tok, subject); err != nil {
+			return err
+		}
 	}
-	return t.exec(`INSERT INTO blind_index (field, token, subject_id) VALUES (?, ?, ?)`, field, token, subject)
+	return nil
 }
 
 func (t *txn) Touch(subject string, at time.Time) error {
