@@ -1,0 +1,122 @@
+package profiling
+
+import "slices"
+
+// Tag keys, exactly as in TAGS.md.
+const (
+	KeyAgeBand          = "basic.age_band"
+	KeyRegion           = "basic.region"
+	KeyCityTier         = "basic.city_tier"
+	KeyMemberSince      = "basic.member_since_band"
+	KeyActiveSlot       = "behavior.active_slot"
+	KeyBrowseDepth      = "behavior.browse_depth"
+	KeyCartAbandonRate  = "behavior.cart_abandon_rate"
+	KeyRepurchaseDays   = "behavior.repurchase_interval_days"
+	KeyAfterSalesRate   = "behavior.after_sales_rate"
+	KeyChannel          = "behavior.channel"
+	KeyPriceSensitivity = "behavior.price_sensitivity"
+	KeyTopCategories    = "interest.top_categories"
+	KeyTopBrands        = "interest.top_brands"
+	KeySeasonAffinity   = "interest.season_affinity"
+	KeyRFMScore         = "value.rfm_score"
+	KeyRFMSegment       = "value.rfm_segment"
+	KeyLTV12m           = "value.ltv_12m"
+	KeyChurnRisk        = "value.churn_risk"
+	KeyLifecycleStage   = "value.lifecycle_stage"
+	KeySentiment        = "attitude.sentiment"
+	KeySatisfaction     = "attitude.satisfaction"
+	KeyAdvocacy         = "attitude.advocacy"
+	KeyCluster          = "segment.cluster"
+)
+
+// definition is a Definition with its inputs as a set, for the hot path.
+type definition struct {
+	Definition
+	set CategorySet
+}
+
+func def(key, level, purpose, desc string, inputs ...string) definition {
+	set := NewCategorySet(inputs...)
+	return definition{Definition{Key: key, Level: level, Purpose: purpose, Inputs: set.Names(), Description: desc}, set}
+}
+
+// definitions is the tag table of TAGS.md, in its order. Purposes: the tags used to pick audiences, channels
+// and offers serve marketing; the ones that only steer recommendations and search (browse depth, interests,
+// season) serve personalization.
+var definitions = []definition{
+	def(KeyAgeBand, LevelBasic, PurposeMarketing,
+		"Age band from birth_date: <14, 14-17, 18-24, 25-34, 35-44, 45-59, 60+.", Identity),
+	def(KeyRegion, LevelBasic, PurposeMarketing,
+		"Province (canonical short name), from the province field or else the city table.", Address),
+	def(KeyCityTier, LevelBasic, PurposeMarketing,
+		"City tier 1, 2, 3 or 4+ from the shipped city table; cities not in the table are 4+.", Address),
+	def(KeyMemberSince, LevelBasic, PurposeMarketing,
+		"Tenure band since registration or the first event, whichever is earlier.", Identity),
+	def(KeyActiveSlot, LevelBehavior, PurposeMarketing,
+		"Time-of-day slot (local time) in which most browsing sessions start: morning 6-11, midday 11-14, "+
+			"afternoon 14-18, evening 18-23, night 23-6.", Behavior),
+	def(KeyBrowseDepth, LevelBehavior, PurposePersonalization,
+		"Mean page views per session; a session ends after a gap of more than 30 minutes.", Behavior),
+	def(KeyCartAbandonRate, LevelBehavior, PurposeMarketing,
+		"Share of cart additions not followed by an order within 24 hours (cart additions of the last 24 "+
+			"hours are not yet counted).", Behavior, Transactions),
+	def(KeyRepurchaseDays, LevelBehavior, PurposeMarketing,
+		"Median number of days between consecutive orders (at least two orders, cancelled ones excluded).",
+		Transactions),
+	def(KeyAfterSalesRate, LevelBehavior, PurposeMarketing,
+		"Returns plus complaints per order.", Transactions, Interactions),
+	def(KeyChannel, LevelBehavior, PurposeMarketing,
+		"online, offline or omnichannel from where the orders were placed (POS = offline).", Transactions),
+	def(KeyPriceSensitivity, LevelBehavior, PurposeMarketing,
+		"Share of orders with a coupon or discount of at least 20 %: price_sensitive at 50 % or more; "+
+			"quality_seeking below 20 % with a mean order value at or above the population median; else neutral.",
+		Transactions),
+	def(KeyTopCategories, LevelInterest, PurposePersonalization,
+		"Up to three categories by time-decayed interest (half-life 30 days) over views, carts, favourites "+
+			"and orders weighted 1/3/2/5.", Transactions, Behavior),
+	def(KeyTopBrands, LevelInterest, PurposePersonalization,
+		"Up to three brands by time-decayed interest (half-life 30 days) over carts, favourites and orders "+
+			"weighted 3/2/5.", Transactions, Behavior),
+	def(KeySeasonAffinity, LevelInterest, PurposePersonalization,
+		"Season whose categories the subject favours: the subject's category mix scored by each category's "+
+			"share in a season versus the population's share in that season.", Transactions, Behavior),
+	def(KeyRFMScore, LevelValue, PurposeMarketing,
+		"R-F-M, each 1-5 by quintile over consenting buyers (5 best); R = days since last order, F = orders, "+
+			"M = net revenue after cancels and returns; ties broken by subject id.", Transactions),
+	def(KeyRFMSegment, LevelValue, PurposeMarketing,
+		"Segment from the R x F grid (champions, loyal, potential_loyalists, new, promising, need_attention, "+
+			"about_to_sleep, at_risk, cant_lose, hibernating, lost).", Transactions),
+	def(KeyLTV12m, LevelValue, PurposeMarketing,
+		"Expected spend (CNY) in the next 12 months: BG/NBD expected purchases times Gamma-Gamma expected "+
+			"spend per purchase.", Transactions),
+	def(KeyChurnRisk, LevelValue, PurposeMarketing,
+		"high when orders in the last 90 days are more than 3 fewer than in the 90 days before, or P(alive) "+
+			"< 0.3; medium on any decline, P(alive) < 0.6, or (when P(alive) says nothing: no model or a single "+
+			"purchase day) no order for twice the median repurchase interval; else low.",
+		Transactions),
+	def(KeyLifecycleStage, LevelValue, PurposeMarketing,
+		"prospect, new (first order within 30 days), loyal (champions/loyal), active, dormant or churned.",
+		Transactions),
+	def(KeySentiment, LevelAttitude, PurposeMarketing,
+		"Mean lexicon sentiment (-1..1) of review and chat texts, two decimals.", Interactions),
+	def(KeySatisfaction, LevelAttitude, PurposeMarketing,
+		"satisfied, neutral or dissatisfied from the mean review rating and complaints per order.",
+		Transactions, Interactions),
+	def(KeyAdvocacy, LevelAttitude, PurposeMarketing,
+		"promoter when shares, recommendations and positive reviews outnumber negative reviews and complaints "+
+			"by 2 or more, detractor when the negatives are more, else passive (also after neutral reviews only).",
+		Interactions),
+	def(KeyCluster, LevelSegment, PurposeMarketing,
+		"K-Means++ segment on standardised log1p(R, F, M) and behaviour features; k chosen by silhouette.",
+		Transactions, Behavior),
+}
+
+// Definitions returns every tag definition, in the order of TAGS.md.
+func Definitions() []Definition {
+	out := make([]Definition, len(definitions))
+	for k, d := range definitions {
+		out[k] = d.Definition
+		out[k].Inputs = slices.Clone(d.Inputs)
+	}
+	return out
+}
