@@ -67,6 +67,7 @@ type MeView struct {
 	Fields     map[string]string
 	Consents   []ConsentView
 	Objections []string
+	Tags       []TagView
 	AuditSeq   int64
 }
 
@@ -84,7 +85,11 @@ func (s *Service) Me(ctx context.Context, a Access) (MeView, error) {
 	if err != nil {
 		return MeView{}, internalErr("read subject", err)
 	}
-	return MeView{ID: v.ID, Fields: v.Fields, Consents: s.consentViews(rec).Current, Objections: objectionKinds(rec), AuditSeq: v.AuditSeq}, nil
+	tags, err := s.tagViews(ctx, rec, "", "en")
+	if err != nil {
+		return MeView{}, internalErr("read tags", err)
+	}
+	return MeView{ID: v.ID, Fields: v.Fields, Consents: s.consentViews(rec).Current, Objections: objectionKinds(rec), Tags: tags, AuditSeq: v.AuditSeq}, nil
 }
 
 func objectionKinds(rec SubjectRecord) []string {
@@ -210,6 +215,13 @@ func (s *Service) setObjection(ctx context.Context, a Access, id, kind string, o
 		if err != nil {
 			return err
 		}
+		if on {
+			for _, p := range objectionPurposes[kind] {
+				if err := tx.DeleteTags(id, p); err != nil { // an objector gets no marketing tags
+					return err
+				}
+			}
+		}
 		if !on && !changed {
 			return ErrNotFound
 		}
@@ -313,20 +325,24 @@ type PurposeExplanation struct {
 }
 
 // MeExplanation explains every purpose for the caller, in lang ("zh" or "en").
-func (s *Service) MeExplanation(ctx context.Context, a Access, lang string) ([]PurposeExplanation, int64, error) {
+func (s *Service) MeExplanation(ctx context.Context, a Access, lang string) ([]PurposeExplanation, []TagView, int64, error) {
 	a, err := meAccess(a)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
 	seq, err := s.recordSelf(ctx, a, ActionMeExplanation)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
 	rec, err := s.activeSubject(ctx, a.Caller.Subject)
 	if err != nil {
-		return nil, 0, internalErr("read subject", err)
+		return nil, nil, 0, internalErr("read subject", err)
 	}
-	return s.explain(rec, lang), seq, nil
+	tags, err := s.tagViews(ctx, rec, "", lang)
+	if err != nil {
+		return nil, nil, 0, internalErr("read tags", err)
+	}
+	return s.explain(rec, lang), tags, seq, nil
 }
 
 func (s *Service) explain(rec SubjectRecord, lang string) []PurposeExplanation {
@@ -400,7 +416,7 @@ type Export struct {
 	ConsentHistory []ConsentView     `json:"consent_history"`
 	Objections     []string          `json:"objections"`
 	Events         []EventView       `json:"events"`
-	Tags           []map[string]any  `json:"tags"`
+	Tags           []TagView         `json:"tags"`
 	AccessLog      []AccessLogEntry  `json:"access_log"`
 	Requests       []RequestView     `json:"requests"`
 	AuditSeq       int64             `json:"-"`
@@ -408,7 +424,7 @@ type Export struct {
 	EachEvent func(fn func(EventView) error) error `json:"-"`
 }
 
-// MeExport gathers the caller's complete copy. Tags are empty until the tag engine stores any.
+// MeExport gathers the caller's complete copy, tags included.
 func (s *Service) MeExport(ctx context.Context, a Access) (Export, error) {
 	return s.meExport(ctx, a, false)
 }
@@ -444,6 +460,10 @@ func (s *Service) meExport(ctx context.Context, a Access, stream bool) (Export, 
 	if err != nil {
 		return Export{}, internalErr("read requests", err)
 	}
+	tags, err := s.tagViews(ctx, rec, "", "en")
+	if err != nil {
+		return Export{}, internalErr("read tags", err)
+	}
 	var events []EventView
 	each := func(fn func(EventView) error) error { return s.openEvents(ctx, rec, fn) }
 	if !stream {
@@ -454,7 +474,7 @@ func (s *Service) meExport(ctx context.Context, a Access, stream bool) (Export, 
 	}
 	cv := s.consentViews(rec)
 	return Export{SubjectID: rec.ID, ExportedAt: s.now().UTC(), Profile: v.Fields, Consents: nonNil(cv.Current),
-		ConsentHistory: nonNil(cv.History), Objections: objectionKinds(rec), Events: events, Tags: []map[string]any{},
+		ConsentHistory: nonNil(cv.History), Objections: objectionKinds(rec), Events: events, Tags: tags,
 		AccessLog: log, Requests: reqs, AuditSeq: seq, EachEvent: each}, nil
 }
 

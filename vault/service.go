@@ -141,6 +141,8 @@ type Service struct {
 	transactionHold time.Duration
 	// withdrawHooks run inside a consent withdrawal's transaction.
 	withdrawHooks []WithdrawHook
+	// tagVocabulary checks every stored tag's key and value (nil: unchecked).
+	tagVocabulary func(key, value string) error
 }
 
 // New builds a Service.
@@ -183,6 +185,8 @@ func New(cfg Config) (*Service, error) {
 	s.lookups = newRateLimiter(rps, burst, s.now)
 	s.policy = &atomic.Pointer[policies.Set]{}
 	s.policy.Store(cfg.Policy)
+	// Tags computed under a purpose rest on its consent: a withdrawal deletes them in its own transaction.
+	s.OnConsentWithdrawn(func(tx Tx, subjectID, purpose string, _ []string) error { return tx.DeleteTags(subjectID, purpose) })
 	return s, nil
 }
 

@@ -57,6 +57,16 @@ type SubjectRecord struct {
 	Objections map[string]time.Time
 }
 
+// StoredTag is a tag as stored: value and explanation sealed under the subject's general DEK; the rest is
+// what gating and deletion need.
+type StoredTag struct {
+	SubjectID, Purpose, Key, Level string
+	Inputs, ConsentIDs             []string
+	ComputedAt                     time.Time
+	DEKVersion                     uint32
+	Sealed                         []byte
+}
+
 // Store persists subjects and the audit trail. Implementations serialise all writes through one writer that
 // commits in groups; a change and its audit entry are one atomic unit.
 type Store interface {
@@ -76,6 +86,12 @@ type Store interface {
 	Events(ctx context.Context, subjectID string, fn func(StoredEvent) error) error
 	// ExpiredHolds lists subjects whose legal hold ended before now.
 	ExpiredHolds(ctx context.Context, now time.Time) ([]string, error)
+	// SubjectIDs lists active subject ids after the given one, in id order.
+	SubjectIDs(ctx context.Context, after string, limit int) ([]string, error)
+	// Tags returns the subject's stored tags (sealed); TagModel the frozen population model of the last
+	// full tag run (ok false before the first).
+	Tags(ctx context.Context, subject string) ([]StoredTag, error)
+	TagModel(ctx context.Context) (model []byte, fittedAt time.Time, ok bool, err error)
 	// DEKs streams every stored DEK to fn (for key rotation).
 	DEKs(ctx context.Context, fn func(DEK) error) error
 }
@@ -129,6 +145,11 @@ type Tx interface {
 	RemoveExternalID(subject string, token []byte) error
 	// DecideReview closes an open review with state; it reports whether an open review was closed.
 	DecideReview(id, state string, at time.Time) (bool, error)
+	// ReplaceTags makes tags the subject's tags of purpose; DeleteTags removes them ("" for every purpose).
+	ReplaceTags(subject, purpose string, tags []StoredTag) error
+	DeleteTags(subject, purpose string) error
+	// PutTagModel stores the frozen population model.
+	PutTagModel(model []byte, at time.Time) error
 	// PutImportReport keeps a data-quality report.
 	PutImportReport(id, report string, at time.Time) error
 	// PutEvents stores events whose ids do not exist yet and reports how many it inserted.

@@ -561,6 +561,11 @@ func (s *Store) ActiveSubjectIDs(ctx context.Context, limit int) ([]string, erro
 	return scanIDs(s.read.QueryContext(ctx, `SELECT id FROM subjects WHERE state = 'active' ORDER BY created_at, id LIMIT ?`, limit))
 }
 
+// SubjectIDs implements vault.Store: active subject ids after the given one, in id order (for batch jobs).
+func (s *Store) SubjectIDs(ctx context.Context, after string, limit int) ([]string, error) {
+	return scanIDs(s.read.QueryContext(ctx, `SELECT id FROM subjects WHERE state = 'active' AND id > ? ORDER BY id LIMIT ?`, after, limit))
+}
+
 // scanIDs collects a single text column.
 func scanIDs(rows *sql.Rows, err error) ([]string, error) {
 	if err != nil {

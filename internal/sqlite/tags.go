@@ -1,0 +1,80 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/profilevault/profilevault/vault"
+)
+
+// Tags implements vault.Store: the subject's stored tags, sealed.
+func (s *Store) Tags(ctx context.Context, subject string) ([]vault.StoredTag, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT purpose, key, level, inputs, consent_ids, computed_at, dek_version, sealed
+		FROM tags WHERE subject_id = ? ORDER BY purpose, key`, subject)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []vault.StoredTag
+	for rows.Next() {
+		t := vault.StoredTag{SubjectID: subject}
+		var inputs, consents, at string
+		if err := rows.Scan(&t.Purpose, &t.Key, &t.Level, &inputs, &consents, &at, &t.DEKVersion, &t.Sealed); err != nil {
+			return nil, err
+		}
+		t.Inputs, t.ConsentIDs, t.ComputedAt = splitList(inputs), splitList(consents), parseTime(at)
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// TagModel implements vault.Store: the frozen population model (ok false before the first full run).
+func (s *Store) TagModel(ctx context.Context) (model []byte, fittedAt time.Time, ok bool, err error) {
+	var at string
+	err = s.read.QueryRowContext(ctx, `SELECT model, fitted_at FROM tag_models WHERE id = 'current'`).Scan(&model, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, time.Time{}, false, nil
+	}
+	if err != nil {
+		return nil, time.Time{}, false, err
+	}
+	return model, parseTime(at), true, nil
+}
+
+// ReplaceTags implements vault.Tx: the subject's tags of purpose become tags.
+func (t *txn) ReplaceTags(subject, purpose string, tags []vault.StoredTag) error {
+	if err := t.DeleteTags(subject, purpose); err != nil {
+		return err
+	}
+	for _, tg := range tags {
+		if err := t.exec(`INSERT INTO tags (subject_id, purpose, key, level, inputs, consent_ids, computed_at, dek_version, sealed)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, subject, purpose, tg.Key, tg.Level, strings.Join(tg.Inputs, ","),
+			strings.Join(tg.ConsentIDs, ","), formatTime(tg.ComputedAt), tg.DEKVersion, tg.Sealed); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DeleteTags implements vault.Tx: every tag of the subject computed under purpose ("" for all).
+func (t *txn) DeleteTags(subject, purpose string) error {
+	if purpose == "" {
+		return t.exec(`DELETE FROM tags WHERE subject_id = ?`, subject)
+	}
+	return t.exec(`DELETE FROM tags WHERE subject_id = ? AND purpose = ?`, subject, purpose)
+}
+
+// PutTagModel implements vault.Tx.
+func (t *txn) PutTagModel(model []byte, at time.Time) error {
+	return t.exec(`INSERT OR REPLACE INTO tag_models (id, fitted_at, model) VALUES ('current', ?, ?)`, formatTime(at), model)
+}
+
+func splitList(s string) []string {
+	if s == "" {
+		return []string{}
+	}
+	return strings.Split(s, ",")
+}

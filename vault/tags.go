@@ -1,0 +1,445 @@
+package vault
+
+import (
+	"context"
+	"encoding/json"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/profilevault/profilevault/audit"
+	"github.com/profilevault/profilevault/consent"
+)
+
+// Tag actions recorded in the audit trail.
+const (
+	ActionTagCompute  = "tag.compute"
+	ActionTagRead     = "tag.read"
+	ActionInsightRead = "insight.read"
+)
+
+// TagPurposes are the purposes per-person tags are computed under; population models are fitted under
+// analytics.
+var TagPurposes = []string{"marketing", "personalization"}
+
+// tagInputCategories are the categories a tag may read, and tagInputFields the fields of them that are
+// released for tagging (data minimisation: no name, contact or street address ever reaches the engine).
+var (
+	tagInputCategories = []string{"identity", "address", "demographic", "transactions", "behavior", "interactions"}
+	tagInputFields     = []string{"birth_date", "gender", "province", "city"}
+)
+
+// TagInput is what the enforcement point releases to compute one subject's tags under one purpose: only
+// data of the input categories the subject's legal basis covers now.
+type TagInput struct {
+	SubjectID  string
+	Purpose    string
+	Allowed    []string          // input categories covered by the legal basis now
+	ConsentIDs []string          // the consent records that basis rests on
+	Fields     map[string]string // birth_date, gender, province, city (those allowed and present)
+	Events     []EventView       // events of allowed categories, oldest first
+	CreatedAt  time.Time
+}
+
+// TagValue is one computed tag, ready to be sealed and stored.
+type TagValue struct {
+	Key, Level, Value string
+	Inputs            []string
+	ExplanationZH     string
+	ExplanationEN     string
+	Algorithm         string
+}
+
+// SubjectTags are the tags computed for one subject under one purpose, with the consent records they rest on.
+type SubjectTags struct {
+	SubjectID  string
+	ConsentIDs []string
+	Tags       []TagValue
+}
+
+// TagView is a stored tag as a reader sees it.
+type TagView struct {
+	Key         string    `json:"key"`
+	Level       string    `json:"level"`
+	Purpose     string    `json:"purpose"`
+	Value       string    `json:"value"`
+	ComputedAt  time.Time `json:"computed_at"`
+	Inputs      []string  `json:"inputs"`
+	ConsentIDs  []string  `json:"consent_ids"`
+	Explanation string    `json:"explanation"`
+	Algorithm   string    `json:"algorithm_version"`
+	// ExplanationZH and ExplanationEN are both kept; Explanation is the one in the reader's language.
+	ExplanationZH string `json:"explanation_zh"`
+	ExplanationEN string `json:"explanation_en"`
+}
+
+// sealedTag is the sealed part of a stored tag.
+type sealedTag struct {
+	Value     string `json:"v"`
+	ZH        string `json:"zh"`
+	EN        string `json:"en"`
+	Algorithm string `json:"alg"`
+}
+
+// tagAD binds a sealed tag to its purpose and key.
+func tagAD(purpose, key string) string { return "tag:" + purpose + ":" + key }
+
+// tagCaller checks that a may compute tags for purpose and opens the batch's audit entry.
+func (s *Service) tagCaller(ctx context.Context, a Access, purpose, action string) (audit.Entry, error) {
+	pol := s.Policy()
+	a.Purpose = purpose
+	if _, ok := pol.Purposes().Purpose(purpose); !ok {
+		return audit.Entry{}, Errorf(CodeInvalidArgument, "unknown purpose")
+	}
+	e, err := s.beginStaff(ctx, a, pol, action, "", nil)
+	if err != nil {
+		return audit.Entry{}, err
+	}
+	if !pol.Allowed(a.Caller.Roles, purpose, "tags", "compute") {
+		return audit.Entry{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not compute tags"))
+	}
+	e.Categories = append([]string(nil), tagInputCategories...)
+	return e, nil
+}
+
+// AuthorizeTagCompute checks, and records, that a may start a tag computation (role data_steward or
+// admin) or read its progress.
+func (s *Service) AuthorizeTagCompute(ctx context.Context, a Access, what string) (int64, error) {
+	e, err := s.tagCaller(ctx, a, "marketing", ActionTagCompute)
+	if err != nil {
+		return 0, err
+	}
+	e.Decision, e.Status, e.Reason = audit.Allow, statusOK, what
+	seq, err := s.store.Commit(ctx, nil, func(error) audit.Entry { return e })
+	if err != nil {
+		return 0, internalErr("audit tag job", err)
+	}
+	return seq, nil
+}
+
+// TagInputs releases, for each subject in ids, the data its legal basis for purpose covers now, to fn:
+// nothing of erased subjects, of objectors (for the purposes their objection shuts off) or of input
+// categories without a basis (a minor's consent must be a guardian's); sensitive categories are never
+// inputs. One durable audit entry records the batch before any data is decrypted. It returns that
+// entry's sequence number and how many subjects had anything released.
+func (s *Service) TagInputs(ctx context.Context, a Access, purpose string, ids []string, fn func(TagInput) error) (int64, int, error) {
+	e, err := s.tagCaller(ctx, a, purpose, ActionTagCompute)
+	if err != nil {
+		return 0, 0, err
+	}
+	e.Decision, e.Status, e.Reason = audit.Allow, statusOK, "inputs purpose:"+purpose+" subjects:"+strconv.Itoa(len(ids))
+	seq, err := s.store.Commit(ctx, nil, func(error) audit.Entry { return e })
+	if err != nil {
+		return 0, 0, internalErr("audit tag inputs", err)
+	}
+	p, _ := s.Policy().Purposes().Purpose(purpose)
+	now := s.now()
+	released := 0
+	for _, id := range ids {
+		rec, err := s.activeSubject(ctx, id)
+		if err != nil {
+			continue // erased or unknown: nothing to compute
+		}
+		if objected(rec, purpose) {
+			continue
+		}
+		basis := consent.Evaluate(consent.Query{Purpose: p, Categories: tagInputCategories, Minor: s.isMinor(rec, now), Records: rec.Consents, Now: now})
+		in := TagInput{SubjectID: id, Purpose: purpose, Fields: map[string]string{}, CreatedAt: rec.CreatedAt}
+		allowed := map[string]bool{}
+		consentIDs := map[string]bool{}
+		for _, c := range tagInputCategories {
+			if r := basis[c]; r.OK {
+				allowed[c] = true
+				in.Allowed = append(in.Allowed, c)
+				for _, cid := range r.ConsentIDs {
+					consentIDs[cid] = true
+				}
+			}
+		}
+		if len(in.Allowed) == 0 {
+			continue
+		}
+		for cid := range consentIDs {
+			in.ConsentIDs = append(in.ConsentIDs, cid)
+		}
+		sort.Strings(in.ConsentIDs)
+		schema := s.Policy().Schema()
+		for _, name := range tagInputFields {
+			if f, ok := schema.Field(name); ok && allowed[f.Category] {
+				if v, ok := s.openField(rec, name); ok {
+					in.Fields[name] = v
+				}
+			}
+		}
+		if allowed["transactions"] || allowed["behavior"] || allowed["interactions"] {
+			err := s.openEvents(ctx, rec, func(ev EventView) error {
+				if allowed[ev.Category] {
+					in.Events = append(in.Events, ev)
+				}
+				return nil
+			})
+			if err != nil {
+				return seq, released, internalErr("read events for tags", err)
+			}
+		}
+		released++
+		if err := fn(in); err != nil {
+			return seq, released, err
+		}
+	}
+	return seq, released, nil
+}
+
+// StoreTags stores computed tags of purpose, each subject's replacing its previous ones, sealed under the
+// subject's general key, in one transaction with its audit entry. A subject whose relied-on consent was
+// withdrawn or expired since its inputs were released, or who was erased, gets no tags (and loses any
+// previous ones of purpose): a withdrawal can never be overtaken by a computation. It returns how many
+// subjects' tags were stored.
+func (s *Service) StoreTags(ctx context.Context, a Access, purpose string, batch []SubjectTags) (int, int64, error) {
+	e, err := s.tagCaller(ctx, a, purpose, ActionTagCompute)
+	if err != nil {
+		return 0, 0, err
+	}
+	vocab := s.tagVocabulary
+	now := s.now().UTC()
+	stored, tagCount := 0, 0
+	seq, err := s.store.Commit(ctx, func(tx Tx) error {
+		stored, tagCount = 0, 0
+		for _, st := range batch {
+			state, err := tx.SubjectState(st.SubjectID)
+			if err != nil || state != StateActive {
+				continue
+			}
+			if ok, err := consentsStillGranted(tx, st.SubjectID, st.ConsentIDs, now); err != nil {
+				return err
+			} else if !ok || len(st.Tags) == 0 {
+				if err := tx.DeleteTags(st.SubjectID, purpose); err != nil {
+					return err
+				}
+				continue
+			}
+			d, err := tx.DEK(st.SubjectID, ClassGeneral)
+			if err != nil {
+				return err
+			}
+			rows := make([]StoredTag, 0, len(st.Tags))
+			for _, t := range st.Tags {
+				if vocab != nil {
+					if err := vocab(t.Key, t.Value); err != nil {
+						return err
+					}
+				}
+				raw, err := json.Marshal(sealedTag{Value: t.Value, ZH: t.ExplanationZH, EN: t.ExplanationEN, Algorithm: t.Algorithm})
+				if err != nil {
+					return err
+				}
+				sealed, err := s.crypto.Seal(d, tagAD(purpose, t.Key), raw)
+				if err != nil {
+					return err
+				}
+				rows = append(rows, StoredTag{SubjectID: st.SubjectID, Purpose: purpose, Key: t.Key, Level: t.Level, Inputs: t.Inputs,
+					ConsentIDs: st.ConsentIDs, ComputedAt: now, DEKVersion: d.Version, Sealed: sealed})
+			}
+			if err := tx.ReplaceTags(st.SubjectID, purpose, rows); err != nil {
+				return err
+			}
+			stored++
+			tagCount += len(rows)
+		}
+		return nil
+	}, func(changeErr error) audit.Entry {
+		e = finish(e, changeErr, nil)
+		e.Reason = "store purpose:" + purpose + " subjects:" + strconv.Itoa(stored) + " tags:" + strconv.Itoa(tagCount)
+		return e
+	})
+	if err != nil {
+		return 0, 0, internalErr("store tags", err)
+	}
+	return stored, seq, nil
+}
+
+// consentsStillGranted reports whether every consent record in ids is granted and unexpired now, as the
+// transaction sees the subject's history.
+func consentsStillGranted(tx Tx, subject string, ids []string, now time.Time) (bool, error) {
+	if len(ids) == 0 {
+		return true, nil // a basis other than consent
+	}
+	events, err := tx.ConsentEvents(subject)
+	if err != nil {
+		return false, err
+	}
+	status := map[string]consent.Status{}
+	for _, r := range consent.Derive(events) {
+		status[r.ID] = r.StatusAt(now)
+	}
+	for _, id := range ids {
+		if status[id] != consent.Granted {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// SetTagVocabulary installs the check every stored tag's key and value must pass (internal/profiling's
+// vocabulary, validated against the deny list at load).
+func (s *Service) SetTagVocabulary(check func(key, value string) error) { s.tagVocabulary = check }
+
+// tagViews decrypts a subject's stored tags of purpose ("" for all) in lang ("zh" or "en").
+func (s *Service) tagViews(ctx context.Context, rec SubjectRecord, purpose, lang string) ([]TagView, error) {
+	rows, err := s.store.Tags(ctx, rec.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := []TagView{}
+	d, ok := rec.DEKs[ClassGeneral]
+	if !ok {
+		return out, nil
+	}
+	for _, t := range rows {
+		if purpose != "" && t.Purpose != purpose {
+			continue
+		}
+		raw, err := s.crypto.Open(d, tagAD(t.Purpose, t.Key), t.Sealed)
+		if err != nil {
+			return nil, err
+		}
+		var st sealedTag
+		if err := json.Unmarshal(raw, &st); err != nil {
+			return nil, err
+		}
+		v := TagView{Key: t.Key, Level: t.Level, Purpose: t.Purpose, Value: st.Value, ComputedAt: t.ComputedAt, Inputs: t.Inputs,
+			ConsentIDs: t.ConsentIDs, Algorithm: st.Algorithm, ExplanationZH: st.ZH, ExplanationEN: st.EN, Explanation: st.EN}
+		if lang == "zh" {
+			v.Explanation = st.ZH
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// TagsResult answers a tag read: the tags, or why they are withheld.
+type TagsResult struct {
+	Tags     []TagView  `json:"tags"`
+	Withheld []Withheld `json:"withheld"`
+	AuditSeq int64      `json:"-"`
+}
+
+// SubjectTags returns a subject's tags computed under the declared purpose (marketing or personalization),
+// if policy lets the caller read tags for it and the subject's legal basis for it covers tags now; otherwise
+// the tags are withheld with the reason. Audited like every read.
+func (s *Service) SubjectTags(ctx context.Context, a Access, id, lang string) (TagsResult, error) {
+	pol := s.Policy()
+	purpose, err := s.checkPurpose(pol, a)
+	if err != nil {
+		return TagsResult{}, err
+	}
+	e, err := s.beginStaff(ctx, a, pol, ActionTagRead, id, nil)
+	if err != nil {
+		return TagsResult{}, err
+	}
+	e.Categories = []string{"tags"}
+	if !pol.Allowed(a.Caller.Roles, a.Purpose, "tags", "read") {
+		return TagsResult{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not read tags for this purpose"))
+	}
+	rec, err := s.activeSubject(ctx, id)
+	if err != nil {
+		return TagsResult{}, s.deny(ctx, e, statusNotFound, reasonSubjectNotFound, Errorf(CodeNotFound, "subject not found"))
+	}
+	res := TagsResult{Tags: []TagView{}, Withheld: []Withheld{}}
+	now := s.now()
+	reason := ""
+	if objected(rec, a.Purpose) {
+		reason = ReasonObjection
+	} else if purpose.NeedsConsent() {
+		b := consent.Evaluate(consent.Query{Purpose: purpose, Categories: []string{"tags"}, Minor: s.isMinor(rec, now), Records: rec.Consents, Now: now})["tags"]
+		if !b.OK {
+			reason = b.Reason
+		} else {
+			e.ConsentIDs = b.ConsentIDs
+		}
+	}
+	if reason != "" {
+		res.Withheld = append(res.Withheld, Withheld{Field: "tags", Reason: reason})
+		e.Decision, e.Status, e.Reason = audit.Deny, statusOK, reason
+	} else {
+		if res.Tags, err = s.tagViews(ctx, rec, a.Purpose, lang); err != nil {
+			return TagsResult{}, internalErr("read tags", err)
+		}
+		e.Decision, e.Status, e.Reason = audit.Allow, statusOK, "tags:"+strconv.Itoa(len(res.Tags))
+	}
+	seq, err := s.store.Commit(ctx, nil, func(error) audit.Entry { return e })
+	if err != nil {
+		return TagsResult{}, internalErr("audit tag read", err)
+	}
+	res.AuditSeq = seq
+	return res, nil
+}
+
+// SaveTagModel stores the frozen population model of a full run (aggregates over consenting subjects).
+func (s *Service) SaveTagModel(ctx context.Context, a Access, model []byte) (int64, error) {
+	e, err := s.tagCaller(ctx, a, "analytics", ActionTagCompute)
+	if err != nil {
+		return 0, err
+	}
+	now := s.now().UTC()
+	seq, err := s.store.Commit(ctx, func(tx Tx) error { return tx.PutTagModel(model, now) }, func(changeErr error) audit.Entry {
+		e = finish(e, changeErr, nil)
+		e.Reason = "model bytes:" + strconv.Itoa(len(model))
+		return e
+	})
+	if err != nil {
+		return 0, internalErr("save tag model", err)
+	}
+	return seq, nil
+}
+
+// TagModel returns the frozen population model for the tag engine (nil before the first full run).
+func (s *Service) TagModel(ctx context.Context) ([]byte, error) {
+	m, _, ok, err := s.store.TagModel(ctx)
+	if err != nil {
+		return nil, internalErr("read tag model", err)
+	}
+	if !ok {
+		return nil, nil
+	}
+	return m, nil
+}
+
+// Insights returns the population model of the last full run for aggregate insights: role analyst or
+// marketing, purpose analytics (aggregates read). Nil before the first full run. Audited.
+func (s *Service) Insights(ctx context.Context, a Access, kind string) ([]byte, time.Time, int64, error) {
+	pol := s.Policy()
+	if _, err := s.checkPurpose(pol, a); err != nil {
+		return nil, time.Time{}, 0, err
+	}
+	e, err := s.beginStaff(ctx, a, pol, ActionInsightRead, "", nil)
+	if err != nil {
+		return nil, time.Time{}, 0, err
+	}
+	e.Categories = []string{"aggregates"}
+	if !pol.Allowed(a.Caller.Roles, a.Purpose, "aggregates", "read") {
+		return nil, time.Time{}, 0, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not read insights for this purpose"))
+	}
+	m, at, ok, err := s.store.TagModel(ctx)
+	if err != nil {
+		return nil, time.Time{}, 0, internalErr("read tag model", err)
+	}
+	e.Decision, e.Status, e.Reason = audit.Allow, statusOK, "insight:"+kind
+	seq, err := s.store.Commit(ctx, nil, func(error) audit.Entry { return e })
+	if err != nil {
+		return nil, time.Time{}, 0, internalErr("audit insight read", err)
+	}
+	if !ok {
+		return nil, time.Time{}, seq, nil
+	}
+	return m, at, seq, nil
+}
+
+// ActiveSubjectIDs lists active subject ids after the given id, in id order, for batch jobs.
+func (s *Service) ActiveSubjectIDs(ctx context.Context, after string, limit int) ([]string, error) {
+	ids, err := s.store.SubjectIDs(ctx, after, limit)
+	if err != nil {
+		return nil, internalErr("list subjects", err)
+	}
+	return ids, nil
+}
