@@ -14,7 +14,7 @@ import (
 // commonFlags are the flags shared by commands that open a data directory. Defaults come from the VAULT_*
 // environment variables, and a flag given on the command line wins over both.
 type commonFlags struct {
-	dataDir, db, kekFile, policyDir, issuer, audience, jwtKeys, logLevel, logFormat string
+	dataDir, db, kekFile, policyDir, timeZone, issuer, audience, jwtKeys, logLevel, logFormat string
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet, getenv func(string) string) {
@@ -27,6 +27,7 @@ func (c *commonFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&c.dataDir, "data-dir", env("VAULT_DATA_DIR", "data"), "data directory (VAULT_DATA_DIR)")
 	fs.StringVar(&c.db, "db", env("VAULT_DB", ""), "storage: empty for the embedded SQLite in the data dir (VAULT_DB)")
 	fs.StringVar(&c.kekFile, "kek-file", env("VAULT_KEK_FILE", ""), "key-encryption key ring file; default DATA_DIR/kek.json (VAULT_KEK_FILE)")
+	fs.StringVar(&c.timeZone, "tz", env("VAULT_TZ", "Asia/Shanghai"), "local time zone of time-of-day tags (VAULT_TZ)")
 	fs.StringVar(&c.policyDir, "policy-dir", env("VAULT_POLICY_DIR", ""), "directory overriding the embedded policy files (VAULT_POLICY_DIR)")
 	fs.StringVar(&c.issuer, "jwt-issuer", env("VAULT_JWT_ISSUER", "vaultd"), "required JWT iss (VAULT_JWT_ISSUER)")
 	fs.StringVar(&c.audience, "jwt-audience", env("VAULT_JWT_AUDIENCE", "profile-vault"), "required JWT aud (VAULT_JWT_AUDIENCE)")
@@ -51,7 +52,7 @@ func (c *commonFlags) config(stderr io.Writer) (app.Config, error) {
 		return app.Config{}, fmt.Errorf("--log-format must be json or text")
 	}
 	return app.Config{
-		DataDir: c.dataDir, DB: c.db, KEKFile: c.kekFile, PolicyDir: c.policyDir,
+		DataDir: c.dataDir, DB: c.db, KEKFile: c.kekFile, PolicyDir: c.policyDir, TimeZone: c.timeZone,
 		JWTIssuer: c.issuer, JWTAudience: c.audience, JWTKeysFile: c.jwtKeys,
 		Logger: slog.New(h), Notices: stderr,
 	}, nil

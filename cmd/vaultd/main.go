@@ -42,6 +42,7 @@ const usage = `usage: vaultd <command> [flags]
 commands:
   serve            serve the API (creates the data dir on first start)
   demo             seed demo subjects, print tokens and curl lines, then serve
+  tags compute     compute every subject's tags (population models, then per purpose; --subject ID for one)
   token            print a signed JWT for local use
   keys rotate      new KEK version, rewrap every DEK, retire unused KEKs
   import           import subjects, consents, objections and events (NDJSON or CSV files or directories)
@@ -66,6 +67,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdServe(ctx, rest, getenv, stdout, stderr, true)
 	case "token":
 		return cmdToken(rest, getenv, stdout, stderr)
+	case "tags":
+		return cmdTags(ctx, rest, getenv, stdout, stderr)
 	case "keys":
 		if len(rest) == 0 || rest[0] != "rotate" {
 			fmt.Fprintln(stderr, "usage: vaultd keys rotate --data-dir DIR")

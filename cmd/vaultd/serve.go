@@ -159,6 +159,13 @@ Try (subject %[2]s):
   # the subject's consents (current state and history); withdraw one (effective for the next request)
   curl -s -H "Authorization: Bearer $DATA_STEWARD_TOKEN" -H "X-Purpose: account_management" %[1]s/v1/subjects/%[2]s/consents
   curl -s -X DELETE -H "Authorization: Bearer $DATA_STEWARD_TOKEN" -H "X-Purpose: account_management" %[1]s/v1/subjects/%[2]s/consents/marketing
+  # the subject's marketing tags (five levels, with inputs, consent ids and a plain-language explanation)
+  curl -s -H "Authorization: Bearer $MARKETING_TOKEN" -H "X-Purpose: marketing" %[1]s/v1/subjects/%[2]s/tags
+  # population insights for analysts: aggregates over subjects consenting to analytics only
+  curl -s -H "Authorization: Bearer $ANALYST_TOKEN" -H "X-Purpose: analytics" %[1]s/v1/insights/rfm
+  curl -s -H "Authorization: Bearer $ANALYST_TOKEN" -H "X-Purpose: analytics" %[1]s/v1/insights/rules
+  # recompute every tag in the background and follow the job
+  curl -s -X POST -H "Authorization: Bearer $DATA_STEWARD_TOKEN" %[1]s/v1/tags/compute
   # no purpose declared -> 400 purpose_required
   curl -s -H "Authorization: Bearer $CUSTOMER_SERVICE_TOKEN" %[1]s/v1/subjects/%[2]s
   # create, look up by phone (the value travels only in the body), correct, erase
@@ -218,6 +225,10 @@ func seedDemo(ctx context.Context, a *app.App, n int, seed uint64, stderr io.Wri
 	}
 	fmt.Fprintf(stderr, "vaultd: imported in %s: %d accepted, %d merged, %d rejected (behaviour without consent is refused at collection)\n",
 		time.Since(start).Round(time.Millisecond), rep.Accepted, rep.Merged, rep.RejectedTotal())
+	fmt.Fprintln(stderr, "vaultd: computing tags (consented data only)")
+	if err := computeTags(ctx, a, "", stderr, stderr); err != nil {
+		return nil, fmt.Errorf("compute tags: %w", err)
+	}
 	ids := exampleSubjects(ctx, a, filepath.Join(files, "consents.ndjson"))
 	if len(ids) == 0 {
 		return a.DemoSubjects(ctx, 3)

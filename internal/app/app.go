@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	_ "time/tzdata" // VAULT_TZ works on machines without a zoneinfo database
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -25,13 +26,17 @@ import (
 	"github.com/profilevault/profilevault/internal/ingest"
 	"github.com/profilevault/profilevault/internal/keys"
 	"github.com/profilevault/profilevault/internal/normalize"
+	"github.com/profilevault/profilevault/internal/profiling"
 	"github.com/profilevault/profilevault/internal/sqlite"
+	"github.com/profilevault/profilevault/internal/tagrun"
 	"github.com/profilevault/profilevault/policies"
 	"github.com/profilevault/profilevault/vault"
 )
 
 // Config is everything the service needs to start. Zero values take the documented defaults.
 type Config struct {
+	// TimeZone is the local zone of time-of-day tags (VAULT_TZ); default Asia/Shanghai.
+	TimeZone      string
 	DataDir       string // default ./data
 	DB            string // "" or "sqlite" → DataDir/vault.db; postgres://… is refused for now
 	KEKFile       string // default DataDir/kek.json
@@ -62,6 +67,10 @@ type App struct {
 	Verifier *authn.Verifier
 	Vault    *vault.Service
 	HTTP     *httpapi.Server
+	// Tags runs the tag engine through the vault; Jobs runs it in the background for the HTTP API.
+	Tags     *tagrun.Runner
+	Jobs     *tagrun.Jobs
+	stopJobs context.CancelFunc
 }
 
 // Defaults fills in the documented defaults.
@@ -166,6 +175,25 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	}); err != nil {
 		return nil, err
 	}
+	vocab := profiling.DefaultVocabulary()
+	a.Vault.SetTagVocabulary(func(key, value string) error {
+		if !vocab.Allows(key, value) {
+			return fmt.Errorf("tag %s: value outside the vocabulary", key)
+		}
+		return nil
+	})
+	if cfg.TimeZone == "" {
+		cfg.TimeZone = "Asia/Shanghai"
+	}
+	loc, err := time.LoadLocation(cfg.TimeZone)
+	if err != nil {
+		return nil, fmt.Errorf("VAULT_TZ: %w", err)
+	}
+	a.Tags = &tagrun.Runner{Vault: a.Vault, Loc: loc}
+	jobCtx, stop := context.WithCancel(context.Background())
+	a.stopJobs = stop
+	a.Jobs = tagrun.NewJobs(jobCtx, a.Tags)
+	a.Jobs.OnError = func(id string, err error) { cfg.Logger.Error("tag computation failed", "job", id, "err", err) }
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	st := a.Store.Stats()
@@ -187,6 +215,7 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 		Vault:    a.Vault, Verifier: a.Verifier, Logger: cfg.Logger, Ready: a.Store.Ready,
 		LoadPolicy: func() (*policies.Set, error) { return policies.Load(cfg.PolicyDir) },
 		Keys:       a.Crypto,
+		Jobs:       a.Jobs,
 	}); err != nil {
 		return nil, err
 	}
@@ -202,6 +231,9 @@ func (a *App) Mint(sub string, roles []string, team string, ttl time.Duration) (
 // Close stops the store (committing what is queued) and releases the data directory.
 func (a *App) Close() error {
 	var errs []error
+	if a.stopJobs != nil {
+		a.stopJobs()
+	}
 	if a.Vault != nil {
 		a.Vault.WaitPurges()
 	}

@@ -23,7 +23,7 @@ import (
 type meResponse struct {
 	ID         string              `json:"id"`
 	Fields     map[string]string   `json:"fields"`
-	Tags       []any               `json:"tags"`
+	Tags       []vault.TagView     `json:"tags"`
 	Consents   []vault.ConsentView `json:"consents"`
 	Objections []string            `json:"objections"`
 }
@@ -39,7 +39,7 @@ func (s *Server) getMe(c *gin.Context) {
 		return
 	}
 	setAuditSeq(c, m.AuditSeq)
-	c.JSON(http.StatusOK, meResponse{ID: m.ID, Fields: m.Fields, Tags: []any{}, Consents: nonNilViews(m.Consents), Objections: m.Objections})
+	c.JSON(http.StatusOK, meResponse{ID: m.ID, Fields: m.Fields, Tags: m.Tags, Consents: nonNilViews(m.Consents), Objections: m.Objections})
 }
 
 func (s *Server) patchMe(c *gin.Context) {
@@ -172,14 +172,14 @@ func (s *Server) getMeExplanation(c *gin.Context) {
 		return
 	}
 	lang := language(c)
-	purposes, seq, err := s.vault.MeExplanation(c.Request.Context(), a, lang)
+	purposes, tags, seq, err := s.vault.MeExplanation(c.Request.Context(), a, lang)
 	if err != nil {
 		s.abortWith(c, err)
 		return
 	}
 	setAuditSeq(c, seq)
 	c.Header("Content-Language", lang)
-	c.JSON(http.StatusOK, gin.H{"language": lang, "purposes": purposes, "tags": []any{}})
+	c.JSON(http.StatusOK, gin.H{"language": lang, "purposes": purposes, "tags": tags})
 }
 
 // getMeExport returns the complete copy as JSON, or (?format=zip) as a ZIP of the same JSON, CSV files and a

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/profilevault/profilevault/internal/authn"
+	"github.com/profilevault/profilevault/internal/tagrun"
 	"github.com/profilevault/profilevault/policies"
 	"github.com/profilevault/profilevault/vault"
 )
@@ -44,6 +45,8 @@ type Config struct {
 	// MaxBody caps request bodies (default 1 MiB); MaxBulkBody caps POST /v1/events (default 64 MiB).
 	MaxBody     int64
 	MaxBulkBody int64
+	// Jobs runs tag computations for POST /v1/tags/compute (nil: not offered by this process).
+	Jobs *tagrun.Jobs
 }
 
 // Server is the HTTP API.
@@ -59,6 +62,7 @@ type Server struct {
 	keys       vault.KeyRotator
 	maxBody    int64
 	maxBulk    int64
+	jobs       *tagrun.Jobs
 }
 
 // New builds the Server and its routes.
@@ -68,7 +72,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		vault: cfg.Vault, verifier: cfg.Verifier, log: cfg.Logger, registry: cfg.Registry,
-		ready: cfg.Ready, loadPolicy: cfg.LoadPolicy, keys: cfg.Keys, maxBody: cfg.MaxBody, maxBulk: cfg.MaxBulkBody,
+		ready: cfg.Ready, loadPolicy: cfg.LoadPolicy, keys: cfg.Keys, maxBody: cfg.MaxBody, maxBulk: cfg.MaxBulkBody, jobs: cfg.Jobs,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -132,6 +136,7 @@ func (s *Server) routes() *gin.Engine {
 	subjects.GET("/:id/consents", s.listConsents)
 	subjects.POST("/:id/consents", s.grantConsent)
 	subjects.DELETE("/:id/consents/:purpose", s.withdrawConsent)
+	subjects.GET("/:id/tags", s.getSubjectTags)
 
 	me := v1.Group("/me")
 	me.GET("", s.getMe)
@@ -150,6 +155,9 @@ func (s *Server) routes() *gin.Engine {
 	v1.GET("/identity/reviews", s.requirePurpose, s.getReviews)
 	v1.POST("/identity/reviews/:id/decision", s.requirePurpose, s.postReviewDecision)
 	v1.GET("/imports", s.requirePurpose, s.getImportReports)
+	v1.POST("/tags/compute", s.postTagsCompute)
+	v1.GET("/jobs/:id", s.getJob)
+	v1.GET("/insights/:kind", s.requirePurpose, s.getInsight)
 	v1.GET("/requests", s.requirePurpose, s.getRequestQueue)
 	v1.POST("/requests/:id/transition", s.requirePurpose, s.postTransition)
 

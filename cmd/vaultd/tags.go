@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/mattn/go-isatty"
+
+	"github.com/profilevault/profilevault/internal/app"
+	"github.com/profilevault/profilevault/vault"
+)
+
+// tagsCaller is the identity offline tag runs act under.
+var tagsCaller = vault.Caller{Subject: "vaultd-tags", Roles: []string{"data_steward"}}
+
+// cmdTags runs `vaultd tags compute`: a full run (population models, then every subject's tags), or with
+// --subject ID one subject's tags with the frozen models. It takes the data dir's lock.
+func cmdTags(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "compute" {
+		return exitError{code: 2, msg: "usage: vaultd tags compute --data-dir DIR [--subject ID]"}
+	}
+	fs := flag.NewFlagSet("tags compute", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var common commonFlags
+	common.register(fs, getenv)
+	one := fs.String("subject", "", "recompute only this subject, with the frozen population models")
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	cfg, err := common.config(stderr)
+	if err != nil {
+		return err
+	}
+	a, err := app.Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return computeTags(ctx, a, *one, stdout, stderr)
+}
+
+// computeTags runs the tag engine, with a progress bar when stderr is a terminal.
+func computeTags(ctx context.Context, a *app.App, one string, stdout, stderr io.Writer) error {
+	r := *a.Tags
+	r.Caller = tagsCaller
+	start := time.Now()
+	if one != "" {
+		if err := r.One(ctx, one); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "subject recomputed in %s\n", time.Since(start).Round(time.Microsecond))
+		return nil
+	}
+	if f, ok := stderr.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+		r.Progress = func(done, total int) { progressBar(stderr, "tags", done, total) }
+	}
+	sum, err := r.Full(ctx)
+	if r.Progress != nil {
+		fmt.Fprintln(stderr)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "subjects: %d\nfitted_on: %d\n", sum.Subjects, sum.FittedOn)
+	for _, p := range vault.TagPurposes {
+		fmt.Fprintf(stdout, "tagged.%s: %d\n", p, sum.TaggedByPurp[p])
+	}
+	fmt.Fprintf(stdout, "duration: %s\n", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// progressBar redraws a one-line bar.
+func progressBar(w io.Writer, label string, done, total int) {
+	if total <= 0 {
+		return
+	}
+	const width = 30
+	n := done * width / total
+	bar := make([]byte, width)
+	for i := range bar {
+		bar[i] = '-'
+		if i < n {
+			bar[i] = '#'
+		}
+	}
+	fmt.Fprintf(w, "\r%s [%s] %d/%d", label, bar, done, total)
+}

@@ -1,0 +1,109 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/profilevault/profilevault/vault"
+)
+
+// Tags, tag jobs and population insights.
+
+func (s *Server) getSubjectTags(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	res, err := s.vault.SubjectTags(c.Request.Context(), a, c.Param("id"), language(c))
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	setAuditSeq(c, res.AuditSeq)
+	c.JSON(http.StatusOK, res)
+}
+
+func (s *Server) postTagsCompute(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	if s.jobs == nil {
+		s.abortCode(c, vault.CodeUnavailable, "tag computation is not available in this process")
+		return
+	}
+	seq, err := s.vault.AuthorizeTagCompute(c.Request.Context(), a, "job:start")
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	setAuditSeq(c, seq)
+	id, started := s.jobs.StartFull(a.Caller)
+	if !started {
+		c.JSON(http.StatusConflict, gin.H{"job_id": id, "error": gin.H{"code": "conflict", "message": "a tag computation is already running"}})
+		return
+	}
+	c.JSON(http.StatusAccepted, gin.H{"job_id": id})
+}
+
+func (s *Server) getJob(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	seq, err := s.vault.AuthorizeTagCompute(c.Request.Context(), a, "job:status")
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	setAuditSeq(c, seq)
+	if s.jobs == nil {
+		s.abortCode(c, vault.CodeNotFound, "no such job")
+		return
+	}
+	st, found := s.jobs.Status(c.Param("id"))
+	if !found {
+		s.abortCode(c, vault.CodeNotFound, "no such job")
+		return
+	}
+	c.JSON(http.StatusOK, st)
+}
+
+// insightKinds maps the insight routes to the part of the frozen model they show.
+var insightKinds = map[string]string{"rfm": "rfm", "segments": "segments", "rules": "rules", "purchase-factors": "purchase_factors"}
+
+func (s *Server) getInsight(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	part, known := insightKinds[c.Param("kind")]
+	if !known {
+		s.abortCode(c, vault.CodeNotFound, "no such insight")
+		return
+	}
+	raw, at, seq, err := s.vault.Insights(c.Request.Context(), a, part)
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	setAuditSeq(c, seq)
+	if raw == nil {
+		s.abortCode(c, vault.CodeNotFound, "no tag computation has run yet: POST /v1/tags/compute")
+		return
+	}
+	var m struct {
+		Insights map[string]json.RawMessage `json:"insights"`
+	}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	body, found := m.Insights[part]
+	if !found {
+		body = json.RawMessage("null")
+	}
+	c.JSON(http.StatusOK, gin.H{"insight": c.Param("kind"), "computed_at": at, "data": body})
+}

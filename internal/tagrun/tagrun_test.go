@@ -1,0 +1,272 @@
+package tagrun_test
+
+import (
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/profilevault/profilevault/consent"
+	"github.com/profilevault/profilevault/internal/apptest"
+	"github.com/profilevault/profilevault/internal/importer"
+	"github.com/profilevault/profilevault/internal/synth"
+	"github.com/profilevault/profilevault/internal/tagrun"
+	"github.com/profilevault/profilevault/vault"
+)
+
+var steward = vault.Caller{Subject: "tag-test", Roles: []string{"data_steward"}}
+
+// shop imports a small synthetic shop into a fresh vault and runs the tag engine over it.
+func shop(t *testing.T, subjects int) (*apptest.Stack, *tagrun.Runner) {
+	t.Helper()
+	dir := t.TempDir()
+	now := time.Now().UTC()
+	if err := synth.Generate(synth.Options{Seed: 11, Subjects: subjects, Now: now}).WriteDir(dir, "ndjson"); err != nil {
+		t.Fatal(err)
+	}
+	s := apptest.Start(t)
+	im := &importer.Importer{Vault: s.App.Vault, Steward: steward}
+	if _, err := im.Run(t.Context(), []string{dir}); err != nil {
+		t.Fatal(err)
+	}
+	r := *s.App.Tags
+	r.Caller = steward
+	sum, err := r.Full(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.FittedOn == 0 || sum.TaggedByPurp["marketing"] == 0 {
+		t.Fatalf("nothing computed: %+v", sum)
+	}
+	return s, &r
+}
+
+// checkGate asserts the gate's invariant over every stored tag: it rests on consent records of its own
+// purpose that are granted now, its subject has not objected, and its inputs are never sensitive.
+func checkGate(t *testing.T, s *apptest.Stack) (tags int) {
+	t.Helper()
+	ctx := t.Context()
+	ids, err := s.App.Store.SubjectIDs(ctx, "", 100_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for _, id := range ids {
+		rec, err := s.App.Store.Subject(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored, err := s.App.Store.Tags(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		granted := map[string]string{} // consent id → purpose, for records granted now
+		for _, r := range rec.Consents {
+			if r.StatusAt(now) == consent.Granted {
+				granted[r.ID] = r.Purpose
+			}
+		}
+		for _, tg := range stored {
+			tags++
+			if _, objected := rec.Objections[vault.ObjectionPersonalizedMarketing]; objected {
+				t.Fatalf("subject with an objection has tag %s/%s", tg.Purpose, tg.Key)
+			}
+			if len(tg.ConsentIDs) == 0 {
+				t.Fatalf("tag %s/%s rests on no consent", tg.Purpose, tg.Key)
+			}
+			for _, cid := range tg.ConsentIDs {
+				if granted[cid] != tg.Purpose {
+					t.Fatalf("tag %s/%s rests on consent %s, which is not a live %s consent", tg.Purpose, tg.Key, cid, tg.Purpose)
+				}
+			}
+			for _, in := range tg.Inputs {
+				if strings.HasPrefix(in, "sensitive") {
+					t.Fatalf("tag %s reads %s", tg.Key, in)
+				}
+			}
+		}
+	}
+	return tags
+}
+
+func TestTagsRestOnLiveConsentOnly(t *testing.T) {
+	s, r := shop(t, 60)
+	ctx := t.Context()
+	if n := checkGate(t, s); n == 0 {
+		t.Fatal("no tags stored")
+	}
+	// Random consent changes (seeded): withdrawals must take their tags along in the same transaction,
+	// and incremental recomputation must respect the new state.
+	ids, _ := s.App.Store.SubjectIDs(ctx, "", 1000)
+	rng := rand.New(rand.NewPCG(5, 5))
+	steward := vault.Access{Caller: steward, Purpose: "account_management"}
+	changed := 0
+	for _, id := range ids {
+		for _, purpose := range vault.TagPurposes {
+			if rng.IntN(3) != 0 {
+				continue
+			}
+			before, _ := s.App.Store.Tags(ctx, id)
+			_, _, err := s.App.Vault.WithdrawConsent(ctx, steward, id, purpose)
+			if vault.ErrorCode(err) == vault.CodeNotFound {
+				continue // never granted
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			changed++
+			after, _ := s.App.Store.Tags(ctx, id)
+			for _, tg := range after {
+				if tg.Purpose == purpose {
+					t.Fatalf("withdrawing %s left tag %s behind", purpose, tg.Key)
+				}
+			}
+			if kept := countPurpose(before, otherPurpose(purpose)); kept != countPurpose(after, otherPurpose(purpose)) {
+				t.Fatalf("withdrawing %s changed the %s tags", purpose, otherPurpose(purpose))
+			}
+			if err := r.One(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if changed == 0 {
+		t.Fatal("the seeded changes withdrew nothing")
+	}
+	checkGate(t, s)
+	// A full run after the changes keeps the invariant too.
+	if _, err := r.Full(ctx); err != nil {
+		t.Fatal(err)
+	}
+	checkGate(t, s)
+}
+
+func TestObjectionAndErasureRemoveTags(t *testing.T) {
+	s, r := shop(t, 40)
+	ctx := t.Context()
+	ids, _ := s.App.Store.SubjectIDs(ctx, "", 1000)
+	var tagged []string
+	for _, id := range ids {
+		if tg, _ := s.App.Store.Tags(ctx, id); len(tg) > 0 {
+			tagged = append(tagged, id)
+		}
+	}
+	if len(tagged) < 2 {
+		t.Fatalf("%d tagged subjects", len(tagged))
+	}
+	steward := vault.Access{Caller: steward, Purpose: "account_management"}
+	if _, err := s.App.Vault.RecordObjection(ctx, steward, tagged[0], vault.ObjectionPersonalizedMarketing); err != nil {
+		t.Fatal(err)
+	}
+	if tg, _ := s.App.Store.Tags(ctx, tagged[0]); len(tg) != 0 {
+		t.Fatalf("an objector keeps %d tags", len(tg))
+	}
+	if err := r.One(ctx, tagged[0]); err != nil {
+		t.Fatal(err)
+	}
+	if tg, _ := s.App.Store.Tags(ctx, tagged[0]); len(tg) != 0 {
+		t.Fatalf("recomputation gave an objector %d tags", len(tg))
+	}
+	if _, err := s.App.Vault.Erase(ctx, steward, tagged[1]); err != nil && vault.ErrorCode(err) != vault.CodeLegalHold {
+		t.Fatal(err)
+	}
+	if tg, _ := s.App.Store.Tags(ctx, tagged[1]); len(tg) != 0 {
+		t.Fatalf("an erased subject keeps %d tags", len(tg))
+	}
+}
+
+func TestTagsOverHTTP(t *testing.T) {
+	s, _ := shop(t, 40)
+	ctx := t.Context()
+	ids, _ := s.App.Store.SubjectIDs(ctx, "", 1000)
+	var id string
+	for _, cand := range ids {
+		tg, _ := s.App.Store.Tags(ctx, cand)
+		if slices.ContainsFunc(tg, func(x vault.StoredTag) bool { return x.Purpose == "marketing" }) {
+			id = cand
+			break
+		}
+	}
+	if id == "" {
+		t.Fatal("no subject with marketing tags")
+	}
+	mk := s.Token("mk", "marketing")
+	r := s.Do("GET", "/v1/subjects/"+id+"/tags", mk, "marketing", nil)
+	tags, _ := r.JSON["tags"].([]any)
+	if r.Status != 200 || len(tags) == 0 {
+		t.Fatalf("tags: %d %s", r.Status, r.Body)
+	}
+	first := tags[0].(map[string]any)
+	for _, k := range []string{"key", "level", "value", "computed_at", "inputs", "consent_ids", "explanation"} {
+		if _, ok := first[k]; !ok {
+			t.Fatalf("tag lacks %q: %s", k, r.Body)
+		}
+	}
+	if r := s.Do("GET", "/v1/subjects/"+id+"/tags", s.Token("cs", "customer_service"), "customer_service", nil); r.Status != 403 {
+		t.Fatalf("customer service reading tags: %d", r.Status)
+	}
+	// After the withdrawal the same read is withheld, with the reason.
+	st := s.Token("st", "data_steward")
+	if r := s.Do("DELETE", "/v1/subjects/"+id+"/consents/marketing", st, "account_management", nil); r.Status != 200 {
+		t.Fatalf("withdraw: %d %s", r.Status, r.Body)
+	}
+	r = s.Do("GET", "/v1/subjects/"+id+"/tags", mk, "marketing", nil)
+	if r.Status != 200 || len(r.JSON["tags"].([]any)) != 0 || !strings.Contains(string(r.Body), "consent_required") {
+		t.Fatalf("after withdrawal: %d %s", r.Status, r.Body)
+	}
+	// Insights are aggregates for analysts; jobs run the computation in the background.
+	an := s.Token("an", "analyst")
+	if r := s.Do("GET", "/v1/insights/rfm", an, "analytics", nil); r.Status != 200 {
+		t.Fatalf("insight: %d %s", r.Status, r.Body)
+	}
+	if r := s.Do("GET", "/v1/insights/rfm", mk, "marketing", nil); r.Status != 403 {
+		t.Fatalf("insight for marketing purpose: %d %s", r.Status, r.Body)
+	}
+	if r := s.Do("POST", "/v1/tags/compute", mk, "", nil); r.Status != 403 {
+		t.Fatalf("marketing starting a job: %d %s", r.Status, r.Body)
+	}
+	r = s.Do("POST", "/v1/tags/compute", st, "", nil)
+	if r.Status != 202 {
+		t.Fatalf("start job: %d %s", r.Status, r.Body)
+	}
+	job := r.JSON["job_id"].(string)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		r = s.Do("GET", "/v1/jobs/"+job, st, "", nil)
+		if r.Status != 200 {
+			t.Fatalf("job: %d %s", r.Status, r.Body)
+		}
+		if r.JSON["state"] != "running" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("job did not finish")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if r.JSON["state"] != "done" || r.JSON["done"] != r.JSON["total"] {
+		t.Fatalf("job finished as %s", r.Body)
+	}
+	// The subject's own view and export carry their tags.
+	me := s.Token(ids[0], vault.RoleSubject)
+	if r := s.Do("GET", "/v1/me", me, "", nil); r.Status != 200 || r.JSON["tags"] == nil {
+		t.Fatalf("me: %d %s", r.Status, r.Body)
+	}
+}
+
+func countPurpose(tags []vault.StoredTag, purpose string) int {
+	n := 0
+	for _, t := range tags {
+		if t.Purpose == purpose {
+			n++
+		}
+	}
+	return n
+}
+
+func otherPurpose(p string) string {
+	if p == "marketing" {
+		return "personalization"
+	}
+	return "marketing"
+}
