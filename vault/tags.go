@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/profilevault/profilevault/audit"
@@ -29,16 +30,21 @@ var (
 	tagInputFields     = []string{"birth_date", "gender", "province", "city"}
 )
 
-// TagInput is what the enforcement point releases to compute one subject's tags under one purpose: only
-// data of the input categories the subject's legal basis covers now.
+// TagInput is what the enforcement point releases to compute one subject's tags: the data of the input
+// categories that the subject's legal basis covers now for at least one of the requested purposes, and for
+// each purpose which categories that is. A purpose's computation must read only its own categories.
 type TagInput struct {
-	SubjectID  string
-	Purpose    string
-	Allowed    []string          // input categories covered by the legal basis now
-	ConsentIDs []string          // the consent records that basis rests on
-	Fields     map[string]string // birth_date, gender, province, city (those allowed and present)
-	Events     []EventView       // events of allowed categories, oldest first
-	CreatedAt  time.Time
+	SubjectID string
+	Fields    map[string]string // birth_date, gender, province, city (allowed for some purpose and present)
+	Events    []EventView       // events of categories allowed for some purpose, oldest first
+	CreatedAt time.Time
+	Bases     map[string]TagBasis // by purpose; absent when nothing is allowed for it
+}
+
+// TagBasis is what one purpose may use of a subject.
+type TagBasis struct {
+	Allowed    []string // input categories covered by the legal basis now
+	ConsentIDs []string // the consent records that basis rests on
 }
 
 // TagValue is one computed tag, ready to be sealed and stored.
@@ -50,9 +56,11 @@ type TagValue struct {
 	Algorithm         string
 }
 
-// SubjectTags are the tags computed for one subject under one purpose, with the consent records they rest on.
+// SubjectTags are the tags computed for one subject under one purpose, with the consent records they rest
+// on; no tags means the subject's tags of that purpose are removed.
 type SubjectTags struct {
 	SubjectID  string
+	Purpose    string
 	ConsentIDs []string
 	Tags       []TagValue
 }
@@ -84,19 +92,21 @@ type sealedTag struct {
 // tagAD binds a sealed tag to its purpose and key.
 func tagAD(purpose, key string) string { return "tag:" + purpose + ":" + key }
 
-// tagCaller checks that a may compute tags for purpose and opens the batch's audit entry.
-func (s *Service) tagCaller(ctx context.Context, a Access, purpose, action string) (audit.Entry, error) {
+// tagCaller checks that a may compute tags for every purpose and opens the batch's audit entry.
+func (s *Service) tagCaller(ctx context.Context, a Access, purposes []string, action string) (audit.Entry, error) {
 	pol := s.Policy()
-	a.Purpose = purpose
-	if _, ok := pol.Purposes().Purpose(purpose); !ok {
-		return audit.Entry{}, Errorf(CodeInvalidArgument, "unknown purpose")
-	}
+	a.Purpose = purposes[0]
 	e, err := s.beginStaff(ctx, a, pol, action, "", nil)
 	if err != nil {
 		return audit.Entry{}, err
 	}
-	if !pol.Allowed(a.Caller.Roles, purpose, "tags", "compute") {
-		return audit.Entry{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not compute tags"))
+	for _, p := range purposes {
+		if _, ok := pol.Purposes().Purpose(p); !ok {
+			return audit.Entry{}, Errorf(CodeInvalidArgument, "unknown purpose")
+		}
+		if !pol.Allowed(a.Caller.Roles, p, "tags", "compute") {
+			return audit.Entry{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not compute tags"))
+		}
 	}
 	e.Categories = append([]string(nil), tagInputCategories...)
 	return e, nil
@@ -105,7 +115,7 @@ func (s *Service) tagCaller(ctx context.Context, a Access, purpose, action strin
 // AuthorizeTagCompute checks, and records, that a may start a tag computation (role data_steward or
 // admin) or read its progress.
 func (s *Service) AuthorizeTagCompute(ctx context.Context, a Access, what string) (int64, error) {
-	e, err := s.tagCaller(ctx, a, "marketing", ActionTagCompute)
+	e, err := s.tagCaller(ctx, a, TagPurposes, ActionTagCompute)
 	if err != nil {
 		return 0, err
 	}
@@ -117,22 +127,27 @@ func (s *Service) AuthorizeTagCompute(ctx context.Context, a Access, what string
 	return seq, nil
 }
 
-// TagInputs releases, for each subject in ids, the data its legal basis for purpose covers now, to fn:
-// nothing of erased subjects, of objectors (for the purposes their objection shuts off) or of input
-// categories without a basis (a minor's consent must be a guardian's); sensitive categories are never
-// inputs. One durable audit entry records the batch before any data is decrypted. It returns that
+// TagInputs releases, for each subject in ids, the data its legal basis covers now for any of purposes,
+// to fn, with each purpose's share of it (TagInput.Bases): nothing of erased subjects, nothing for the
+// purposes an objection shuts off, nothing of input categories without a basis (a minor's consent must be a
+// guardian's); sensitive categories are never inputs. Each subject's data is decrypted once for all
+// purposes. One durable audit entry records the batch before any data is decrypted. It returns that
 // entry's sequence number and how many subjects had anything released.
-func (s *Service) TagInputs(ctx context.Context, a Access, purpose string, ids []string, fn func(TagInput) error) (int64, int, error) {
-	e, err := s.tagCaller(ctx, a, purpose, ActionTagCompute)
+func (s *Service) TagInputs(ctx context.Context, a Access, purposes []string, ids []string, fn func(TagInput) error) (int64, int, error) {
+	if len(purposes) == 0 {
+		return 0, 0, Errorf(CodeInvalidArgument, "no purpose")
+	}
+	e, err := s.tagCaller(ctx, a, purposes, ActionTagCompute)
 	if err != nil {
 		return 0, 0, err
 	}
-	e.Decision, e.Status, e.Reason = audit.Allow, statusOK, "inputs purpose:"+purpose+" subjects:"+strconv.Itoa(len(ids))
+	e.Decision, e.Status, e.Reason = audit.Allow, statusOK, "inputs purposes:"+strings.Join(purposes, ",")+" subjects:"+strconv.Itoa(len(ids))
 	seq, err := s.store.Commit(ctx, nil, func(error) audit.Entry { return e })
 	if err != nil {
 		return 0, 0, internalErr("audit tag inputs", err)
 	}
-	p, _ := s.Policy().Purposes().Purpose(purpose)
+	pol := s.Policy()
+	schema := pol.Schema()
 	now := s.now()
 	released := 0
 	for _, id := range ids {
@@ -140,40 +155,48 @@ func (s *Service) TagInputs(ctx context.Context, a Access, purpose string, ids [
 		if err != nil {
 			continue // erased or unknown: nothing to compute
 		}
-		if objected(rec, purpose) {
-			continue
-		}
-		basis := consent.Evaluate(consent.Query{Purpose: p, Categories: tagInputCategories, Minor: s.isMinor(rec, now), Records: rec.Consents, Now: now})
-		in := TagInput{SubjectID: id, Purpose: purpose, Fields: map[string]string{}, CreatedAt: rec.CreatedAt}
-		allowed := map[string]bool{}
-		consentIDs := map[string]bool{}
-		for _, c := range tagInputCategories {
-			if r := basis[c]; r.OK {
-				allowed[c] = true
-				in.Allowed = append(in.Allowed, c)
-				for _, cid := range r.ConsentIDs {
-					consentIDs[cid] = true
+		in := TagInput{SubjectID: id, Fields: map[string]string{}, CreatedAt: rec.CreatedAt, Bases: map[string]TagBasis{}}
+		union := map[string]bool{}
+		minor := s.isMinor(rec, now)
+		for _, purpose := range purposes {
+			if objected(rec, purpose) {
+				continue
+			}
+			p, _ := pol.Purposes().Purpose(purpose)
+			basis := consent.Evaluate(consent.Query{Purpose: p, Categories: tagInputCategories, Minor: minor, Records: rec.Consents, Now: now})
+			var b TagBasis
+			consentIDs := map[string]bool{}
+			for _, c := range tagInputCategories {
+				if r := basis[c]; r.OK {
+					b.Allowed = append(b.Allowed, c)
+					union[c] = true
+					for _, cid := range r.ConsentIDs {
+						consentIDs[cid] = true
+					}
 				}
 			}
+			if len(b.Allowed) == 0 {
+				continue
+			}
+			for cid := range consentIDs {
+				b.ConsentIDs = append(b.ConsentIDs, cid)
+			}
+			sort.Strings(b.ConsentIDs)
+			in.Bases[purpose] = b
 		}
-		if len(in.Allowed) == 0 {
+		if len(in.Bases) == 0 {
 			continue
 		}
-		for cid := range consentIDs {
-			in.ConsentIDs = append(in.ConsentIDs, cid)
-		}
-		sort.Strings(in.ConsentIDs)
-		schema := s.Policy().Schema()
 		for _, name := range tagInputFields {
-			if f, ok := schema.Field(name); ok && allowed[f.Category] {
+			if f, ok := schema.Field(name); ok && union[f.Category] {
 				if v, ok := s.openField(rec, name); ok {
 					in.Fields[name] = v
 				}
 			}
 		}
-		if allowed["transactions"] || allowed["behavior"] || allowed["interactions"] {
+		if union["transactions"] || union["behavior"] || union["interactions"] {
 			err := s.openEvents(ctx, rec, func(ev EventView) error {
-				if allowed[ev.Category] {
+				if union[ev.Category] {
 					in.Events = append(in.Events, ev)
 				}
 				return nil
@@ -190,13 +213,25 @@ func (s *Service) TagInputs(ctx context.Context, a Access, purpose string, ids [
 	return seq, released, nil
 }
 
-// StoreTags stores computed tags of purpose, each subject's replacing its previous ones, sealed under the
-// subject's general key, in one transaction with its audit entry. A subject whose relied-on consent was
-// withdrawn or expired since its inputs were released, or who was erased, gets no tags (and loses any
-// previous ones of purpose): a withdrawal can never be overtaken by a computation. It returns how many
-// subjects' tags were stored.
-func (s *Service) StoreTags(ctx context.Context, a Access, purpose string, batch []SubjectTags) (int, int64, error) {
-	e, err := s.tagCaller(ctx, a, purpose, ActionTagCompute)
+// StoreTags stores computed tags, each subject's tags of a purpose replacing its previous ones of that
+// purpose, sealed under the subject's general key, in one transaction with its audit entry. A subject whose
+// relied-on consent was withdrawn or expired since its inputs were released, or who was erased, gets no
+// tags (and loses any previous ones of the purpose): a withdrawal can never be overtaken by a computation.
+// It returns how many (subject, purpose) tag sets were stored.
+func (s *Service) StoreTags(ctx context.Context, a Access, batch []SubjectTags) (int, int64, error) {
+	purposes := map[string]bool{}
+	var list []string
+	for _, st := range batch {
+		if !purposes[st.Purpose] {
+			purposes[st.Purpose] = true
+			list = append(list, st.Purpose)
+		}
+	}
+	if len(list) == 0 {
+		return 0, 0, nil
+	}
+	sort.Strings(list)
+	e, err := s.tagCaller(ctx, a, list, ActionTagCompute)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -206,6 +241,7 @@ func (s *Service) StoreTags(ctx context.Context, a Access, purpose string, batch
 	seq, err := s.store.Commit(ctx, func(tx Tx) error {
 		stored, tagCount = 0, 0
 		for _, st := range batch {
+			purpose := st.Purpose
 			state, err := tx.SubjectState(st.SubjectID)
 			if err != nil || state != StateActive {
 				continue
@@ -249,7 +285,7 @@ func (s *Service) StoreTags(ctx context.Context, a Access, purpose string, batch
 		return nil
 	}, func(changeErr error) audit.Entry {
 		e = finish(e, changeErr, nil)
-		e.Reason = "store purpose:" + purpose + " subjects:" + strconv.Itoa(stored) + " tags:" + strconv.Itoa(tagCount)
+		e.Reason = "store purposes:" + strings.Join(list, ",") + " sets:" + strconv.Itoa(stored) + " tags:" + strconv.Itoa(tagCount)
 		return e
 	})
 	if err != nil {
@@ -377,7 +413,7 @@ func (s *Service) SubjectTags(ctx context.Context, a Access, id, lang string) (T
 
 // SaveTagModel stores the frozen population model of a full run (aggregates over consenting subjects).
 func (s *Service) SaveTagModel(ctx context.Context, a Access, model []byte) (int64, error) {
-	e, err := s.tagCaller(ctx, a, "analytics", ActionTagCompute)
+	e, err := s.tagCaller(ctx, a, []string{"analytics"}, ActionTagCompute)
 	if err != nil {
 		return 0, err
 	}

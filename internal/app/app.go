@@ -189,7 +189,7 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("VAULT_TZ: %w", err)
 	}
-	a.Tags = &tagrun.Runner{Vault: a.Vault, Loc: loc}
+	a.Tags = tagrun.NewRunner(a.Vault, loc)
 	jobCtx, stop := context.WithCancel(context.Background())
 	a.stopJobs = stop
 	a.Jobs = tagrun.NewJobs(jobCtx, a.Tags)

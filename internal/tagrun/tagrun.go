@@ -7,10 +7,12 @@
 package tagrun
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/profilevault/profilevault/internal/profiling"
@@ -31,6 +33,14 @@ type Runner struct {
 	BatchSize int
 	// Progress, if set, is told how many of the total subject passes are done.
 	Progress func(done, total int)
+
+	cache *modelCache // the decoded frozen model (shared by copies of the Runner)
+}
+
+type modelCache struct {
+	mu  sync.Mutex
+	raw []byte
+	pop profiling.Population
 }
 
 // Model is what a full run freezes: the population parameters and the aggregate insights.
@@ -59,6 +69,13 @@ type Summary struct {
 	Duration     time.Duration  `json:"-"`
 }
 
+// NewRunner returns a Runner over v with local zone loc; copies of it share the decoded frozen model.
+func NewRunner(v *vault.Service, loc *time.Location) *Runner {
+	r := &Runner{Vault: v, Loc: loc}
+	r.defaults()
+	return r
+}
+
 func (r *Runner) defaults() {
 	if r.Loc == nil {
 		r.Loc = time.FixedZone("CST", 8*3600)
@@ -69,22 +86,35 @@ func (r *Runner) defaults() {
 	if r.BatchSize <= 0 {
 		r.BatchSize = 256
 	}
+	if r.cache == nil {
+		r.cache = &modelCache{}
+	}
 }
 
 func (r *Runner) access() vault.Access {
 	return vault.Access{Caller: r.Caller, RequestID: "tag-run"}
 }
 
-// subject converts what the vault released into the engine's input.
-func subject(in vault.TagInput) profiling.Subject {
+// subject converts what the vault released into the engine's input for one purpose: only the categories
+// that purpose's basis allows are marked allowed, and Extract reads nothing else.
+func subject(in vault.TagInput, b vault.TagBasis) profiling.Subject {
 	s := profiling.Subject{ID: in.SubjectID, Fields: in.Fields, CreatedAt: in.CreatedAt, Allowed: map[string]bool{}, Events: make([]profiling.Event, len(in.Events))}
-	for _, c := range in.Allowed {
+	for _, c := range b.Allowed {
 		s.Allowed[c] = true
 	}
 	for i, e := range in.Events {
 		s.Events[i] = profiling.Event{ID: e.ID, Type: e.Type, Category: e.Category, Source: e.Source, TS: e.TS, Attrs: e.Attrs}
 	}
 	return s
+}
+
+// pending is one subject's features for one tag purpose, kept between the release and the fit.
+type pending struct {
+	purpose    string
+	subject    string
+	allowed    map[string]bool
+	consentIDs []string
+	features   profiling.Features
 }
 
 // allIDs lists every active subject id.
@@ -104,7 +134,9 @@ func (r *Runner) allIDs(ctx context.Context) ([]string, error) {
 	}
 }
 
-// Full fits the population models and recomputes every subject's tags.
+// Full fits the population models and recomputes every subject's tags. Each subject's data is released
+// and decrypted once: its analytics share feeds the population fit, and the features of its marketing and
+// personalization shares wait (compactly) for the frozen models.
 func (r *Runner) Full(ctx context.Context) (Summary, error) {
 	r.defaults()
 	start := time.Now()
@@ -114,7 +146,7 @@ func (r *Runner) Full(ctx context.Context) (Summary, error) {
 		return Summary{}, err
 	}
 	sum := Summary{Subjects: len(ids), TaggedByPurp: map[string]int{}}
-	total := len(ids) * (1 + len(vault.TagPurposes))
+	total := 2 * len(ids)
 	done := 0
 	progress := func(n int) {
 		done += n
@@ -122,33 +154,45 @@ func (r *Runner) Full(ctx context.Context) (Summary, error) {
 			r.Progress(done, total)
 		}
 	}
-	// Population models: fitted on the data of subjects whose analytics consent covers it.
-	var features []profiling.Features
+	purposes := append([]string{"analytics"}, vault.TagPurposes...)
+	var fitOn []profiling.Features
 	var baskets [][][]string
+	var waiting []pending
 	for b := 0; b < len(ids); b += r.BatchSize {
 		batch := ids[b:min(b+r.BatchSize, len(ids))]
-		_, _, err := r.Vault.TagInputs(ctx, r.access(), "analytics", batch, func(in vault.TagInput) error {
-			s := subject(in)
-			features = append(features, profiling.Extract(s, now, r.Loc))
-			if bs := profiling.Baskets(s); len(bs) > 0 {
-				baskets = append(baskets, bs)
+		_, _, err := r.Vault.TagInputs(ctx, r.access(), purposes, batch, func(in vault.TagInput) error {
+			for _, purpose := range purposes {
+				basis, ok := in.Bases[purpose]
+				if !ok {
+					continue
+				}
+				s := subject(in, basis)
+				f := profiling.Extract(s, now, r.Loc)
+				if purpose == "analytics" {
+					fitOn = append(fitOn, f)
+					if bs := profiling.Baskets(s); len(bs) > 0 {
+						baskets = append(baskets, bs)
+					}
+					continue
+				}
+				waiting = append(waiting, pending{purpose: purpose, subject: in.SubjectID, allowed: s.Allowed, consentIDs: basis.ConsentIDs, features: f})
 			}
 			return nil
 		})
 		if err != nil {
-			return sum, fmt.Errorf("fit pass: %w", err)
+			return sum, fmt.Errorf("release: %w", err)
 		}
 		progress(len(batch))
 	}
-	sum.FittedOn = len(features)
-	model := Model{Insights: Insights{Subjects: len(features), Status: map[string]string{}}}
-	if len(features) > 0 {
-		if model.Population, err = profiling.Fit(features, now, profiling.Options{}); err != nil {
+	sum.FittedOn = len(fitOn)
+	model := Model{Insights: Insights{Status: map[string]string{}}}
+	if len(fitOn) > 0 {
+		if model.Population, err = profiling.Fit(fitOn, now, profiling.Options{}); err != nil {
 			return sum, fmt.Errorf("fit: %w", err)
 		}
-		model.Insights = insights(features, baskets, model.Population, now)
+		model.Insights = insights(fitOn, baskets, model.Population, now)
 	}
-	features, baskets = nil, nil
+	fitOn, baskets = nil, nil
 	raw, err := json.Marshal(model)
 	if err != nil {
 		return sum, err
@@ -156,20 +200,51 @@ func (r *Runner) Full(ctx context.Context) (Summary, error) {
 	if _, err := r.Vault.SaveTagModel(ctx, r.access(), raw); err != nil {
 		return sum, err
 	}
-	// Per-person tags, purpose by purpose, with the frozen models.
-	for _, purpose := range vault.TagPurposes {
-		for b := 0; b < len(ids); b += r.BatchSize {
-			batch := ids[b:min(b+r.BatchSize, len(ids))]
-			n, err := r.tagBatch(ctx, purpose, batch, model.Population, now)
-			if err != nil {
-				return sum, fmt.Errorf("%s tags: %w", purpose, err)
+	r.remember(model, raw)
+	// Tags with the frozen models; a subject with nothing released for a purpose loses its tags of it.
+	has := map[[2]string]int{}
+	for i, p := range waiting {
+		has[[2]string{p.subject, p.purpose}] = i
+	}
+	for b := 0; b < len(ids); b += r.BatchSize {
+		batch := ids[b:min(b+r.BatchSize, len(ids))]
+		var sets []vault.SubjectTags
+		for _, id := range batch {
+			for _, purpose := range vault.TagPurposes {
+				i, ok := has[[2]string{id, purpose}]
+				if !ok {
+					sets = append(sets, vault.SubjectTags{SubjectID: id, Purpose: purpose})
+					continue
+				}
+				sets = append(sets, compute(waiting[i], model.Population, now, r.Loc))
 			}
-			sum.TaggedByPurp[purpose] += n
-			progress(len(batch))
 		}
+		if _, _, err := r.Vault.StoreTags(ctx, r.access(), sets); err != nil {
+			return sum, fmt.Errorf("store tags: %w", err)
+		}
+		for _, st := range sets {
+			if len(st.Tags) > 0 {
+				sum.TaggedByPurp[st.Purpose]++
+			}
+		}
+		progress(len(batch))
 	}
 	sum.Duration = time.Since(start)
 	return sum, nil
+}
+
+// compute turns one subject's features for one purpose into the tags to store.
+func compute(p pending, pop profiling.Population, now time.Time, loc *time.Location) vault.SubjectTags {
+	st := vault.SubjectTags{SubjectID: p.subject, Purpose: p.purpose, ConsentIDs: p.consentIDs}
+	s := profiling.Subject{ID: p.subject, Allowed: p.allowed}
+	for _, t := range profiling.Compute(s, p.features, pop, now, loc) {
+		if t.Purpose != p.purpose {
+			continue
+		}
+		st.Tags = append(st.Tags, vault.TagValue{Key: t.Key, Level: t.Level, Value: t.Value, Inputs: t.Inputs,
+			ExplanationZH: t.Explanation.ZH, ExplanationEN: t.Explanation.EN, Algorithm: t.AlgorithmVersion})
+	}
+	return st
 }
 
 // insights computes the population aggregates; a part without enough data is recorded by its status.
@@ -198,60 +273,66 @@ func insights(features []profiling.Features, baskets [][][]string, pop profiling
 	return in
 }
 
-// tagBatch computes and stores the tags of purpose for a batch of subjects; subjects whose basis releases
-// nothing lose their tags of purpose.
-func (r *Runner) tagBatch(ctx context.Context, purpose string, ids []string, pop profiling.Population, now time.Time) (int, error) {
-	out := map[string]vault.SubjectTags{}
-	for _, id := range ids {
-		out[id] = vault.SubjectTags{SubjectID: id}
-	}
-	_, _, err := r.Vault.TagInputs(ctx, r.access(), purpose, ids, func(in vault.TagInput) error {
-		s := subject(in)
-		f := profiling.Extract(s, now, r.Loc)
-		st := vault.SubjectTags{SubjectID: in.SubjectID, ConsentIDs: in.ConsentIDs}
-		for _, t := range profiling.Compute(s, f, pop, now, r.Loc) {
-			if t.Purpose != purpose {
-				continue
-			}
-			st.Tags = append(st.Tags, vault.TagValue{Key: t.Key, Level: t.Level, Value: t.Value, Inputs: t.Inputs,
-				ExplanationZH: t.Explanation.ZH, ExplanationEN: t.Explanation.EN, Algorithm: t.AlgorithmVersion})
-		}
-		out[in.SubjectID] = st
-		return nil
-	})
-	if err != nil {
-		return 0, err
-	}
-	batch := make([]vault.SubjectTags, 0, len(ids))
-	for _, id := range ids {
-		batch = append(batch, out[id])
-	}
-	n, _, err := r.Vault.StoreTags(ctx, r.access(), purpose, batch)
-	return n, err
-}
-
 // ErrNoModel means incremental recomputation was asked for before any full run froze the models.
 var ErrNoModel = errors.New("tagrun: no frozen model yet: run a full computation first")
 
-// One recomputes one subject's tags with the frozen models (after its data or consent changed).
+// One recomputes one subject's tags with the frozen models (after its data or consent changed): one
+// release and one store, each a durable audit entry.
 func (r *Runner) One(ctx context.Context, id string) error {
 	r.defaults()
-	raw, err := r.Vault.TagModel(ctx)
+	pop, err := r.frozen(ctx)
 	if err != nil {
 		return err
 	}
+	now := r.Now()
+	got := map[string]pending{}
+	_, _, err = r.Vault.TagInputs(ctx, r.access(), vault.TagPurposes, []string{id}, func(in vault.TagInput) error {
+		for purpose, basis := range in.Bases {
+			s := subject(in, basis)
+			got[purpose] = pending{purpose: purpose, subject: id, allowed: s.Allowed, consentIDs: basis.ConsentIDs, features: profiling.Extract(s, now, r.Loc)}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	sets := make([]vault.SubjectTags, 0, len(vault.TagPurposes))
+	for _, purpose := range vault.TagPurposes {
+		if p, ok := got[purpose]; ok {
+			sets = append(sets, compute(p, pop, now, r.Loc))
+		} else {
+			sets = append(sets, vault.SubjectTags{SubjectID: id, Purpose: purpose})
+		}
+	}
+	_, _, err = r.Vault.StoreTags(ctx, r.access(), sets)
+	return err
+}
+
+// frozen returns the population of the last full run, decoding the stored model only when it changed.
+func (r *Runner) frozen(ctx context.Context) (profiling.Population, error) {
+	raw, err := r.Vault.TagModel(ctx)
+	if err != nil {
+		return profiling.Population{}, err
+	}
 	if raw == nil {
-		return ErrNoModel
+		return profiling.Population{}, ErrNoModel
+	}
+	r.cache.mu.Lock()
+	defer r.cache.mu.Unlock()
+	if r.cache.raw != nil && bytes.Equal(r.cache.raw, raw) {
+		return r.cache.pop, nil
 	}
 	var m Model
 	if err := json.Unmarshal(raw, &m); err != nil {
-		return fmt.Errorf("frozen model: %w", err)
+		return profiling.Population{}, fmt.Errorf("frozen model: %w", err)
 	}
-	now := r.Now()
-	for _, purpose := range vault.TagPurposes {
-		if _, err := r.tagBatch(ctx, purpose, []string{id}, m.Population, now); err != nil {
-			return err
-		}
-	}
-	return nil
+	r.cache.raw, r.cache.pop = raw, m.Population
+	return m.Population, nil
+}
+
+// remember keeps a just-frozen model so that the next incremental run need not decode it.
+func (r *Runner) remember(m Model, raw []byte) {
+	r.cache.mu.Lock()
+	defer r.cache.mu.Unlock()
+	r.cache.raw, r.cache.pop = raw, m.Population
 }

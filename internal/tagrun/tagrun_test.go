@@ -18,7 +18,7 @@ import (
 var steward = vault.Caller{Subject: "tag-test", Roles: []string{"data_steward"}}
 
 // shop imports a small synthetic shop into a fresh vault and runs the tag engine over it.
-func shop(t *testing.T, subjects int) (*apptest.Stack, *tagrun.Runner) {
+func shop(t testing.TB, subjects int) (*apptest.Stack, *tagrun.Runner) {
 	t.Helper()
 	dir := t.TempDir()
 	now := time.Now().UTC()
