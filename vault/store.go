@@ -86,6 +86,8 @@ type Store interface {
 	Events(ctx context.Context, subjectID string, fn func(StoredEvent) error) error
 	// ExpiredHolds lists subjects whose legal hold ended before now.
 	ExpiredHolds(ctx context.Context, now time.Time) ([]string, error)
+	// DirtySubjects lists subjects whose tag inputs changed since their tags were computed.
+	DirtySubjects(ctx context.Context, limit int) ([]string, error)
 	// SubjectIDs lists active subject ids after the given one, in id order.
 	SubjectIDs(ctx context.Context, after string, limit int) ([]string, error)
 	// Tags returns the subject's stored tags (sealed); TagModel the frozen population model of the last
@@ -148,6 +150,9 @@ type Tx interface {
 	// ReplaceTags makes tags the subject's tags of purpose; DeleteTags removes them ("" for every purpose).
 	ReplaceTags(subject, purpose string, tags []StoredTag) error
 	DeleteTags(subject, purpose string) error
+	// ClearDirty marks the subject's tags current with every change marked before audit sequence number
+	// seen (changes marked later stay pending).
+	ClearDirty(subject string, seen int64) error
 	// PutTagModel stores the frozen population model.
 	PutTagModel(model []byte, at time.Time) error
 	// PutImportReport keeps a data-quality report.

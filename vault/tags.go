@@ -39,6 +39,9 @@ type TagInput struct {
 	Events    []EventView       // events of categories allowed for some purpose, oldest first
 	CreatedAt time.Time
 	Bases     map[string]TagBasis // by purpose; absent when nothing is allowed for it
+	// Seen is the audit sequence number of the release: every change committed before it was visible to
+	// it. Pass it on in SubjectTags.
+	Seen int64
 }
 
 // TagBasis is what one purpose may use of a subject.
@@ -63,6 +66,20 @@ type SubjectTags struct {
 	Purpose    string
 	ConsentIDs []string
 	Tags       []TagValue
+	// Seen is the audit sequence number of the release the tags were computed from (TagInput.Seen, or
+	// TagInputs' result for subjects it released nothing of): the subject's changes before it count as
+	// computed. Zero leaves the subject's pending changes as they are.
+	Seen int64
+}
+
+// DirtySubjects lists subjects whose fields, consents, objections or events changed since their tags were
+// last computed (ids only), for incremental recomputation.
+func (s *Service) DirtySubjects(ctx context.Context, limit int) ([]string, error) {
+	ids, err := s.store.DirtySubjects(ctx, limit)
+	if err != nil {
+		return nil, internalErr("list changed subjects", err)
+	}
+	return ids, nil
 }
 
 // TagView is a stored tag as a reader sees it.
@@ -155,7 +172,7 @@ func (s *Service) TagInputs(ctx context.Context, a Access, purposes []string, id
 		if err != nil {
 			continue // erased or unknown: nothing to compute
 		}
-		in := TagInput{SubjectID: id, Fields: map[string]string{}, CreatedAt: rec.CreatedAt, Bases: map[string]TagBasis{}}
+		in := TagInput{SubjectID: id, Fields: map[string]string{}, CreatedAt: rec.CreatedAt, Bases: map[string]TagBasis{}, Seen: seq}
 		union := map[string]bool{}
 		minor := s.isMinor(rec, now)
 		for _, purpose := range purposes {
@@ -242,6 +259,11 @@ func (s *Service) StoreTags(ctx context.Context, a Access, batch []SubjectTags) 
 		stored, tagCount = 0, 0
 		for _, st := range batch {
 			purpose := st.Purpose
+			if st.Seen > 0 {
+				if err := tx.ClearDirty(st.SubjectID, st.Seen); err != nil {
+					return err
+				}
+			}
 			state, err := tx.SubjectState(st.SubjectID)
 			if err != nil || state != StateActive {
 				continue

@@ -93,6 +93,7 @@ func serveHTTP(ctx context.Context, a *app.App, ln net.Listener, stderr io.Write
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	go retentionLoop(ctx, a, time.Hour)
+	go tagsLoop(ctx, a, time.Minute)
 	fmt.Fprintf(stderr, "vaultd: serving on http://%s (data dir %s)\n", ln.Addr(), a.Dir.Path)
 	a.Config.Logger.Info("serving", "addr", ln.Addr().String())
 	select {

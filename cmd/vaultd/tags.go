@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"github.com/mattn/go-isatty"
 
 	"github.com/profilevault/profilevault/internal/app"
+	"github.com/profilevault/profilevault/internal/tagrun"
 	"github.com/profilevault/profilevault/vault"
 )
 
@@ -28,6 +30,7 @@ func cmdTags(ctx context.Context, args []string, getenv func(string) string, std
 	var common commonFlags
 	common.register(fs, getenv)
 	one := fs.String("subject", "", "recompute only this subject, with the frozen population models")
+	changed := fs.Bool("changed", false, "recompute only subjects whose data or consent changed, with the frozen population models")
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
@@ -40,7 +43,39 @@ func cmdTags(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	defer a.Close()
+	if *changed {
+		r := *a.Tags
+		r.Caller = tagsCaller
+		start := time.Now()
+		n, err := r.Incremental(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "recomputed: %d\nduration: %s\n", n, time.Since(start).Round(time.Millisecond))
+		return nil
+	}
 	return computeTags(ctx, a, *one, stdout, stderr)
+}
+
+// tagsLoop recomputes, every interval, the tags of subjects whose data or consent changed (once a full run
+// has frozen the population models) until ctx ends.
+func tagsLoop(ctx context.Context, a *app.App, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	r := *a.Tags
+	r.Caller = tagsCaller
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := r.Incremental(ctx); err != nil && !errors.Is(err, tagrun.ErrNoModel) {
+				a.Config.Logger.Error("incremental tag recomputation failed", "err", err)
+			} else if n > 0 {
+				a.Config.Logger.Info("tags recomputed", "subjects", n)
+			}
+		}
+	}
 }
 
 // computeTags runs the tag engine, with a progress bar when stderr is a terminal.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/profilevault/profilevault/internal/tagrun"
 	"github.com/profilevault/profilevault/vault"
 )
 
@@ -34,13 +35,22 @@ func (s *Server) postTagsCompute(c *gin.Context) {
 		s.abortCode(c, vault.CodeUnavailable, "tag computation is not available in this process")
 		return
 	}
-	seq, err := s.vault.AuthorizeTagCompute(c.Request.Context(), a, "job:start")
+	kind := tagrun.KindFull
+	switch c.DefaultQuery("mode", "full") {
+	case "full":
+	case "changed":
+		kind = tagrun.KindChanged
+	default:
+		s.abortCode(c, vault.CodeInvalidArgument, "mode must be full or changed")
+		return
+	}
+	seq, err := s.vault.AuthorizeTagCompute(c.Request.Context(), a, "job:start "+kind)
 	if err != nil {
 		s.abortWith(c, err)
 		return
 	}
 	setAuditSeq(c, seq)
-	id, started := s.jobs.StartFull(a.Caller)
+	id, started := s.jobs.Start(a.Caller, kind)
 	if !started {
 		c.JSON(http.StatusConflict, gin.H{"job_id": id, "error": gin.H{"code": "conflict", "message": "a tag computation is already running"}})
 		return

@@ -78,3 +78,14 @@ func splitList(s string) []string {
 	}
 	return strings.Split(s, ",")
 }
+
+// DirtySubjects implements vault.Store: subjects whose tag inputs changed, oldest change first.
+func (s *Store) DirtySubjects(ctx context.Context, limit int) ([]string, error) {
+	return scanIDs(s.read.QueryContext(ctx, `SELECT subject_id FROM tag_dirty ORDER BY marked_seq, subject_id LIMIT ?`, limit))
+}
+
+// ClearDirty implements vault.Tx: the subject's tags reflect every change marked before audit sequence
+// number seen; a change marked later stays pending.
+func (t *txn) ClearDirty(subject string, seen int64) error {
+	return t.exec(`DELETE FROM tag_dirty WHERE subject_id = ? AND marked_seq < ?`, subject, seen)
+}

@@ -190,6 +190,9 @@ func (s *Store) commitBatch(batch []*op) {
 			seq, head = e.Seq, hash
 			results[i] = result{seq: e.Seq, changeErr: changeErr}
 		}
+		if err := t.markDirty(s.headSeq + 1); err != nil {
+			return fmt.Errorf("mark changed subjects: %w", err)
+		}
 		if _, err := s.insertRows(ctx, tx, insertLog, logRows); err != nil {
 			return fmt.Errorf("append audit entries: %w", err)
 		}
@@ -334,6 +337,20 @@ type txn struct {
 	store   *Store
 	erased  bool
 	touched map[string]struct{} // subjects whose cached records must be dropped after commit
+	evented map[string]struct{} // subjects that received events in this transaction
+}
+
+// markDirty records every subject the batch changed (record or events) as needing its tags recomputed, at
+// the batch's first audit sequence number.
+func (t *txn) markDirty(seq int64) error {
+	for _, set := range []map[string]struct{}{t.touched, t.evented} {
+		for id := range set {
+			if err := t.exec(`INSERT OR REPLACE INTO tag_dirty (subject_id, marked_seq) VALUES (?, ?)`, id, seq); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func (t *txn) touch(subject string) { t.touched[subject] = struct{}{} }
@@ -639,7 +656,11 @@ func (t *txn) Request(id string) (vault.RequestRow, error) {
 // PutEvents implements vault.Tx: idempotent by event id, with multi-row inserts.
 func (t *txn) PutEvents(events []vault.StoredEvent) (int, error) {
 	args := make([]any, 0, len(events)*insertWidths[insertEvents])
+	if t.evented == nil {
+		t.evented = map[string]struct{}{}
+	}
 	for _, e := range events {
+		t.evented[e.SubjectID] = struct{}{}
 		args = append(args, e.ID, e.SubjectID, e.Type, e.Category, formatTime(e.TS), e.Source, e.Class, e.DEKVersion, e.Attrs)
 	}
 	n, err := t.store.insertRows(t.ctx, t.tx, insertEvents, args)

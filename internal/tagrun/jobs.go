@@ -49,9 +49,15 @@ func NewJobs(ctx context.Context, r *Runner) *Jobs {
 	return &Jobs{Runner: r, ctx: ctx, jobs: map[string]*JobStatus{}}
 }
 
-// StartFull starts a full computation run as caller (whose roles every vault call checks) unless one is
+// Job kinds.
+const (
+	KindFull    = "tags.compute"         // population models, then every subject
+	KindChanged = "tags.compute_changed" // subjects whose data or consent changed, with the frozen models
+)
+
+// Start starts a computation of kind run as caller (whose roles every vault call checks) unless one is
 // running; ok is false when one is (its id is returned).
-func (j *Jobs) StartFull(caller vault.Caller) (id string, ok bool) {
+func (j *Jobs) Start(caller vault.Caller, kind string) (id string, ok bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.running {
@@ -64,7 +70,7 @@ func (j *Jobs) StartFull(caller vault.Caller) (id string, ok bool) {
 	var b [8]byte
 	rand.Read(b[:])
 	id = "job_" + hex.EncodeToString(b[:])
-	st := &JobStatus{ID: id, Kind: "tags.compute", State: StateRunning, StartedAt: time.Now().UTC()}
+	st := &JobStatus{ID: id, Kind: kind, State: StateRunning, StartedAt: time.Now().UTC()}
 	j.jobs[id] = st
 	j.running = true
 	r := *j.Runner
@@ -75,7 +81,12 @@ func (j *Jobs) StartFull(caller vault.Caller) (id string, ok bool) {
 		j.mu.Unlock()
 	}
 	go func() {
-		_, err := r.Full(j.ctx)
+		var err error
+		if kind == KindChanged {
+			_, err = r.Incremental(j.ctx)
+		} else {
+			_, err = r.Full(j.ctx)
+		}
 		j.mu.Lock()
 		defer j.mu.Unlock()
 		now := time.Now().UTC()

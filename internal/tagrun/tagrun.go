@@ -112,6 +112,7 @@ func subject(in vault.TagInput, b vault.TagBasis) profiling.Subject {
 type pending struct {
 	purpose    string
 	subject    string
+	seen       int64
 	allowed    map[string]bool
 	consentIDs []string
 	features   profiling.Features
@@ -158,9 +159,10 @@ func (r *Runner) Full(ctx context.Context) (Summary, error) {
 	var fitOn []profiling.Features
 	var baskets [][][]string
 	var waiting []pending
+	seen := map[int]int64{} // batch start → the audit sequence number of its release
 	for b := 0; b < len(ids); b += r.BatchSize {
 		batch := ids[b:min(b+r.BatchSize, len(ids))]
-		_, _, err := r.Vault.TagInputs(ctx, r.access(), purposes, batch, func(in vault.TagInput) error {
+		seq, _, err := r.Vault.TagInputs(ctx, r.access(), purposes, batch, func(in vault.TagInput) error {
 			for _, purpose := range purposes {
 				basis, ok := in.Bases[purpose]
 				if !ok {
@@ -175,13 +177,14 @@ func (r *Runner) Full(ctx context.Context) (Summary, error) {
 					}
 					continue
 				}
-				waiting = append(waiting, pending{purpose: purpose, subject: in.SubjectID, allowed: s.Allowed, consentIDs: basis.ConsentIDs, features: f})
+				waiting = append(waiting, pending{purpose: purpose, subject: in.SubjectID, seen: in.Seen, allowed: s.Allowed, consentIDs: basis.ConsentIDs, features: f})
 			}
 			return nil
 		})
 		if err != nil {
 			return sum, fmt.Errorf("release: %w", err)
 		}
+		seen[b] = seq
 		progress(len(batch))
 	}
 	sum.FittedOn = len(fitOn)
@@ -213,7 +216,7 @@ func (r *Runner) Full(ctx context.Context) (Summary, error) {
 			for _, purpose := range vault.TagPurposes {
 				i, ok := has[[2]string{id, purpose}]
 				if !ok {
-					sets = append(sets, vault.SubjectTags{SubjectID: id, Purpose: purpose})
+					sets = append(sets, vault.SubjectTags{SubjectID: id, Purpose: purpose, Seen: seen[b]})
 					continue
 				}
 				sets = append(sets, compute(waiting[i], model.Population, now, r.Loc))
@@ -235,7 +238,7 @@ func (r *Runner) Full(ctx context.Context) (Summary, error) {
 
 // compute turns one subject's features for one purpose into the tags to store.
 func compute(p pending, pop profiling.Population, now time.Time, loc *time.Location) vault.SubjectTags {
-	st := vault.SubjectTags{SubjectID: p.subject, Purpose: p.purpose, ConsentIDs: p.consentIDs}
+	st := vault.SubjectTags{SubjectID: p.subject, Purpose: p.purpose, ConsentIDs: p.consentIDs, Seen: p.seen}
 	s := profiling.Subject{ID: p.subject, Allowed: p.allowed}
 	for _, t := range profiling.Compute(s, p.features, pop, now, loc) {
 		if t.Purpose != p.purpose {
@@ -280,28 +283,55 @@ var ErrNoModel = errors.New("tagrun: no frozen model yet: run a full computation
 // release and one store, each a durable audit entry.
 func (r *Runner) One(ctx context.Context, id string) error {
 	r.defaults()
+	return r.recompute(ctx, []string{id})
+}
+
+// Incremental recomputes, with the frozen models, the tags of every subject whose fields, consents,
+// objections or events changed since its tags were computed, and returns how many it recomputed.
+func (r *Runner) Incremental(ctx context.Context) (int, error) {
+	r.defaults()
+	ids, err := r.Vault.DirtySubjects(ctx, 1_000_000)
+	if err != nil || len(ids) == 0 {
+		return 0, err
+	}
+	for b := 0; b < len(ids); b += r.BatchSize {
+		if err := r.recompute(ctx, ids[b:min(b+r.BatchSize, len(ids))]); err != nil {
+			return b, err
+		}
+		if r.Progress != nil {
+			r.Progress(min(b+r.BatchSize, len(ids)), len(ids))
+		}
+	}
+	return len(ids), nil
+}
+
+// recompute releases, computes and stores the tags of a batch of subjects with the frozen models.
+func (r *Runner) recompute(ctx context.Context, ids []string) error {
 	pop, err := r.frozen(ctx)
 	if err != nil {
 		return err
 	}
 	now := r.Now()
-	got := map[string]pending{}
-	_, _, err = r.Vault.TagInputs(ctx, r.access(), vault.TagPurposes, []string{id}, func(in vault.TagInput) error {
+	got := map[[2]string]pending{}
+	seq, _, err := r.Vault.TagInputs(ctx, r.access(), vault.TagPurposes, ids, func(in vault.TagInput) error {
 		for purpose, basis := range in.Bases {
 			s := subject(in, basis)
-			got[purpose] = pending{purpose: purpose, subject: id, allowed: s.Allowed, consentIDs: basis.ConsentIDs, features: profiling.Extract(s, now, r.Loc)}
+			got[[2]string{in.SubjectID, purpose}] = pending{purpose: purpose, subject: in.SubjectID, seen: in.Seen, allowed: s.Allowed,
+				consentIDs: basis.ConsentIDs, features: profiling.Extract(s, now, r.Loc)}
 		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	sets := make([]vault.SubjectTags, 0, len(vault.TagPurposes))
-	for _, purpose := range vault.TagPurposes {
-		if p, ok := got[purpose]; ok {
-			sets = append(sets, compute(p, pop, now, r.Loc))
-		} else {
-			sets = append(sets, vault.SubjectTags{SubjectID: id, Purpose: purpose})
+	sets := make([]vault.SubjectTags, 0, len(ids)*len(vault.TagPurposes))
+	for _, id := range ids {
+		for _, purpose := range vault.TagPurposes {
+			if p, ok := got[[2]string{id, purpose}]; ok {
+				sets = append(sets, compute(p, pop, now, r.Loc))
+			} else {
+				sets = append(sets, vault.SubjectTags{SubjectID: id, Purpose: purpose, Seen: seq})
+			}
 		}
 	}
 	_, _, err = r.Vault.StoreTags(ctx, r.access(), sets)

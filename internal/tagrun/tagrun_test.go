@@ -270,3 +270,41 @@ func otherPurpose(p string) string {
 	}
 	return "marketing"
 }
+
+func TestIncrementalRecomputesChangedSubjectsOnly(t *testing.T) {
+	s, r := shop(t, 40)
+	ctx := t.Context()
+	if dirty, _ := s.App.Vault.DirtySubjects(ctx, 1000); len(dirty) != 0 {
+		t.Fatalf("%d subjects still pending after a full run", len(dirty))
+	}
+	ids, _ := s.App.Store.SubjectIDs(ctx, "", 1000)
+	var tagged string
+	for _, id := range ids {
+		if tg, _ := s.App.Store.Tags(ctx, id); len(tg) > 0 {
+			tagged = id
+			break
+		}
+	}
+	before, _ := s.App.Store.Tags(ctx, tagged)
+	// A correction to one subject's city marks it, and only it.
+	steward := vault.Access{Caller: steward, Purpose: "account_management"}
+	city := "成都"
+	if _, err := s.App.Vault.Update(ctx, steward, tagged, map[string]*string{"city": &city}); err != nil {
+		t.Fatal(err)
+	}
+	dirty, _ := s.App.Vault.DirtySubjects(ctx, 1000)
+	if len(dirty) != 1 || dirty[0] != tagged {
+		t.Fatalf("pending after one correction: %v", dirty)
+	}
+	n, err := r.Incremental(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("incremental: %d %v", n, err)
+	}
+	if dirty, _ := s.App.Vault.DirtySubjects(ctx, 1000); len(dirty) != 0 {
+		t.Fatalf("still pending: %v", dirty)
+	}
+	after, _ := s.App.Store.Tags(ctx, tagged)
+	if len(after) == 0 || !after[0].ComputedAt.After(before[0].ComputedAt) {
+		t.Fatalf("tags not recomputed: %d before, %d after", len(before), len(after))
+	}
+}
