@@ -25,19 +25,20 @@ func cmdSynth(args []string, getenv func(string) string, stdout, stderr io.Write
 	out := fs.String("out", "", "output directory (created)")
 	seed := fs.Uint64("seed", 1, "seed")
 	format := fs.String("format", "ndjson", "ndjson or csv")
-	asOf := fs.String("as-of", synthAsOf, "reference date (YYYY-MM-DD): events span the 24 months before it")
+	asOf := fs.String("as-of", synthAsOf, "reference date (YYYY-MM-DD): events span the --months before it")
+	months := fs.Int("months", 24, "length of the observation window in months (fewer months, fewer events per subject)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *out == "" || *subjects < 1 || (*format != "ndjson" && *format != "csv") {
-		return exitError{code: 2, msg: "usage: vaultd synth --subjects N --out DIR [--seed S] [--format ndjson|csv] [--as-of YYYY-MM-DD]"}
+	if *out == "" || *subjects < 1 || *months < 1 || (*format != "ndjson" && *format != "csv") {
+		return exitError{code: 2, msg: "usage: vaultd synth --subjects N --out DIR [--seed S] [--format ndjson|csv] [--as-of YYYY-MM-DD] [--months M]"}
 	}
 	now, err := time.Parse(time.DateOnly, *asOf)
 	if err != nil {
 		return exitError{code: 2, msg: "vaultd synth: --as-of must be YYYY-MM-DD"}
 	}
 	start := time.Now()
-	sum, err := synth.Write(synth.Options{Seed: *seed, Subjects: *subjects, Now: now}, *out, *format)
+	sum, err := synth.Write(synth.Options{Seed: *seed, Subjects: *subjects, Now: now, Start: now.AddDate(0, -*months, 0)}, *out, *format)
 	if err != nil {
 		return err
 	}
