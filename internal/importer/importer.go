@@ -14,8 +14,10 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/profilevault/profilevault/consent"
@@ -36,6 +38,9 @@ type Importer struct {
 	Workers int
 	// BatchSize is how many events go into one transaction.
 	BatchSize int
+
+	fileSize  int64        // size of the file being imported, for the progress bar
+	bytesRead atomic.Int64 // how much of it the reader consumed (the reader stores, workers read)
 }
 
 // StoresFile is the name of the POS store table (JSON: store id → city) that Run picks up from an imported
@@ -175,10 +180,18 @@ func (im *Importer) access(purpose string) vault.Access {
 	return vault.Access{Caller: im.Steward, Purpose: purpose, RequestID: "import"}
 }
 
+// progress redraws the terminal's progress line: a bar of the file read so far and a count.
 func (im *Importer) progress(format string, args ...any) {
-	if im.Progress != nil {
-		fmt.Fprintf(im.Progress, "\r"+format, args...)
+	if im.Progress == nil {
+		return
 	}
+	bar := ""
+	if read := im.bytesRead.Load(); im.fileSize > 0 {
+		const width = 24
+		n := int(min(read*width/im.fileSize, width))
+		bar = "[" + strings.Repeat("#", n) + strings.Repeat("-", width-n) + "] " + strconv.Itoa(int(min(read*100/im.fileSize, 100))) + "% "
+	}
+	fmt.Fprintf(im.Progress, "\r%s"+format, append([]any{bar}, args...)...)
 }
 
 func (im *Importer) importFile(ctx context.Context, f file, cleaner *ingest.Cleaner, stores map[string]string, rep *ingest.Report) error {
@@ -187,6 +200,10 @@ func (im *Importer) importFile(ctx context.Context, f file, cleaner *ingest.Clea
 		return err
 	}
 	defer fh.Close()
+	im.bytesRead.Store(0)
+	if fi, err := fh.Stat(); err == nil {
+		im.fileSize = fi.Size()
+	}
 	r := ingest.NewReader(fh, f.kind, f.format)
 	switch f.kind {
 	case ingest.KindSubjects:
@@ -279,6 +296,7 @@ func (im *Importer) subjects(ctx context.Context, r *ingest.Reader, cleaner *ing
 		wg.Wait()
 	}
 	for row, ok := r.Next(); ok; row, ok = r.Next() {
+		im.bytesRead.Store(r.BytesRead())
 		rep.LinesRead++
 		if bad, err := badRow(row, rep); err != nil {
 			stop()
@@ -480,6 +498,7 @@ func (im *Importer) events(ctx context.Context, r *ingest.Reader, cleaner *inges
 	}
 	var readErr error
 	for row, ok := r.Next(); ok && !failed(); row, ok = r.Next() {
+		im.bytesRead.Store(r.BytesRead())
 		mu.Lock()
 		rep.LinesRead++
 		bad, err := badRow(row, rep)

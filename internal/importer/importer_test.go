@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -67,4 +68,40 @@ func TestImportSyntheticShopTwice(t *testing.T) {
 	if rep3.RejectedTotal() != 1 || rep3.Duplicates+rep3.RejectedTotal() != 3 {
 		t.Fatalf("bad row: %v", rep3.Lines())
 	}
+}
+
+func TestImportDrawsProgress(t *testing.T) {
+	dir := t.TempDir()
+	shop := synth.Generate(synth.Options{Seed: 4, Subjects: 30, Now: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)})
+	if err := shop.WriteDir(dir, "ndjson"); err != nil {
+		t.Fatal(err)
+	}
+	s := apptest.Start(t)
+	var progress syncBuffer
+	im := &importer.Importer{Vault: s.App.Vault, Steward: vault.Caller{Subject: "import-test", Roles: []string{"data_steward"}}, Progress: &progress, BatchSize: 500}
+	if _, err := im.Run(t.Context(), []string{dir}); err != nil {
+		t.Fatal(err)
+	}
+	out := progress.String()
+	if !strings.Contains(out, "] 100% events:") || !strings.Contains(out, "\r[") {
+		t.Fatalf("progress output: %q", out[max(0, len(out)-300):])
+	}
+}
+
+// syncBuffer is a goroutine-safe writer for the progress line.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
