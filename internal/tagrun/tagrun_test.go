@@ -80,9 +80,16 @@ func checkGate(t *testing.T, s *apptest.Stack) (tags int) {
 					t.Fatalf("tag %s/%s rests on consent %s, which is not a live %s consent", tg.Purpose, tg.Key, cid, tg.Purpose)
 				}
 			}
+			purpose, _ := s.App.Vault.Policy().Purposes().Purpose(tg.Purpose)
 			for _, in := range tg.Inputs {
 				if strings.HasPrefix(in, "sensitive") {
 					t.Fatalf("tag %s reads %s", tg.Key, in)
+				}
+				// Independently of the vault's gate: the subject's consent records must give this purpose a
+				// basis for every input category (evaluated as for an adult, the most permissive case).
+				b := consent.Evaluate(consent.Query{Purpose: purpose, Categories: []string{in}, Records: rec.Consents, Now: now})[in]
+				if !b.OK {
+					t.Fatalf("tag %s/%s reads %s without a basis (%s)", tg.Purpose, tg.Key, in, b.Reason)
 				}
 			}
 		}
