@@ -254,51 +254,85 @@ func (s *Service) StoreTags(ctx context.Context, a Access, batch []SubjectTags) 
 	}
 	vocab := s.tagVocabulary
 	now := s.now().UTC()
+	// Seal outside the writer, under the key the cached record holds; the writer only confirms the key.
+	sealed := make([][]StoredTag, len(batch))
+	for i, st := range batch {
+		if len(st.Tags) == 0 {
+			continue
+		}
+		for _, t := range st.Tags {
+			if vocab != nil {
+				if err := vocab(t.Key, t.Value); err != nil {
+					return 0, 0, internalErr("tag outside the vocabulary", err)
+				}
+			}
+		}
+		if rec, err := s.activeSubject(ctx, st.SubjectID); err == nil {
+			if d, ok := rec.DEKs[ClassGeneral]; ok {
+				if sealed[i], err = s.sealTags(st, d, now); err != nil {
+					return 0, 0, internalErr("seal tags", err)
+				}
+			}
+		}
+	}
 	stored, tagCount := 0, 0
 	seq, err := s.store.Commit(ctx, func(tx Tx) error {
 		stored, tagCount = 0, 0
-		for _, st := range batch {
-			purpose := st.Purpose
+		type subjectState struct {
+			active  bool
+			granted map[string]bool // consent ids granted now
+			dek     DEK
+		}
+		states := map[string]*subjectState{}
+		stateOf := func(id string) (*subjectState, error) {
+			if st, ok := states[id]; ok {
+				return st, nil
+			}
+			st := &subjectState{}
+			states[id] = st
+			state, err := tx.SubjectState(id)
+			if err != nil || state != StateActive {
+				return st, nil
+			}
+			st.active = true
+			if st.granted, err = grantedNow(tx, id, now); err != nil {
+				return nil, err
+			}
+			if st.dek, err = tx.DEK(id, ClassGeneral); err != nil {
+				return nil, err
+			}
+			return st, nil
+		}
+		for i, st := range batch {
 			if st.Seen > 0 {
 				if err := tx.ClearDirty(st.SubjectID, st.Seen); err != nil {
 					return err
 				}
 			}
-			state, err := tx.SubjectState(st.SubjectID)
-			if err != nil || state != StateActive {
-				continue
-			}
-			if ok, err := consentsStillGranted(tx, st.SubjectID, st.ConsentIDs, now); err != nil {
-				return err
-			} else if !ok || len(st.Tags) == 0 {
-				if err := tx.DeleteTags(st.SubjectID, purpose); err != nil {
-					return err
-				}
-				continue
-			}
-			d, err := tx.DEK(st.SubjectID, ClassGeneral)
+			subj, err := stateOf(st.SubjectID)
 			if err != nil {
 				return err
 			}
-			rows := make([]StoredTag, 0, len(st.Tags))
-			for _, t := range st.Tags {
-				if vocab != nil {
-					if err := vocab(t.Key, t.Value); err != nil {
-						return err
-					}
-				}
-				raw, err := json.Marshal(sealedTag{Value: t.Value, ZH: t.ExplanationZH, EN: t.ExplanationEN, Algorithm: t.Algorithm})
-				if err != nil {
-					return err
-				}
-				sealed, err := s.crypto.Seal(d, tagAD(purpose, t.Key), raw)
-				if err != nil {
-					return err
-				}
-				rows = append(rows, StoredTag{SubjectID: st.SubjectID, Purpose: purpose, Key: t.Key, Level: t.Level, Inputs: t.Inputs,
-					ConsentIDs: st.ConsentIDs, ComputedAt: now, DEKVersion: d.Version, Sealed: sealed})
+			if !subj.active {
+				continue
 			}
-			if err := tx.ReplaceTags(st.SubjectID, purpose, rows); err != nil {
+			ok := true
+			for _, id := range st.ConsentIDs {
+				ok = ok && subj.granted[id]
+			}
+			if !ok || len(st.Tags) == 0 {
+				if err := tx.DeleteTags(st.SubjectID, st.Purpose); err != nil {
+					return err
+				}
+				continue
+			}
+			rows := sealed[i]
+			if len(rows) == 0 || rows[0].DEKVersion != subj.dek.Version {
+				if rows, err = s.sealTags(st, subj.dek, now); err != nil {
+					return err
+				}
+			}
+			if err := tx.ReplaceTags(st.SubjectID, st.Purpose, rows); err != nil {
 				return err
 			}
 			stored++
@@ -316,26 +350,38 @@ func (s *Service) StoreTags(ctx context.Context, a Access, batch []SubjectTags) 
 	return stored, seq, nil
 }
 
-// consentsStillGranted reports whether every consent record in ids is granted and unexpired now, as the
-// transaction sees the subject's history.
-func consentsStillGranted(tx Tx, subject string, ids []string, now time.Time) (bool, error) {
-	if len(ids) == 0 {
-		return true, nil // a basis other than consent
+// sealTags seals one subject's tags of one purpose under d.
+func (s *Service) sealTags(st SubjectTags, d DEK, now time.Time) ([]StoredTag, error) {
+	rows := make([]StoredTag, 0, len(st.Tags))
+	for _, t := range st.Tags {
+		raw, err := json.Marshal(sealedTag{Value: t.Value, ZH: t.ExplanationZH, EN: t.ExplanationEN, Algorithm: t.Algorithm})
+		if err != nil {
+			return nil, err
+		}
+		sealed, err := s.crypto.Seal(d, tagAD(st.Purpose, t.Key), raw)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, StoredTag{SubjectID: st.SubjectID, Purpose: st.Purpose, Key: t.Key, Level: t.Level, Inputs: t.Inputs,
+			ConsentIDs: st.ConsentIDs, ComputedAt: now, DEKVersion: d.Version, Sealed: sealed})
 	}
+	return rows, nil
+}
+
+// grantedNow returns the subject's consent records that are granted and unexpired now, as the transaction
+// sees the history (a withdrawal committed before this transaction is seen).
+func grantedNow(tx Tx, subject string, now time.Time) (map[string]bool, error) {
 	events, err := tx.ConsentEvents(subject)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	status := map[string]consent.Status{}
+	out := map[string]bool{}
 	for _, r := range consent.Derive(events) {
-		status[r.ID] = r.StatusAt(now)
-	}
-	for _, id := range ids {
-		if status[id] != consent.Granted {
-			return false, nil
+		if r.StatusAt(now) == consent.Granted {
+			out[r.ID] = true
 		}
 	}
-	return true, nil
+	return out, nil
 }
 
 // SetTagVocabulary installs the check every stored tag's key and value must pass (internal/profiling's

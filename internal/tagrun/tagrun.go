@@ -12,7 +12,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/profilevault/profilevault/internal/profiling"
@@ -156,36 +158,75 @@ func (r *Runner) Full(ctx context.Context) (Summary, error) {
 		}
 	}
 	purposes := append([]string{"analytics"}, vault.TagPurposes...)
+	// Batches are released and extracted on every core; their results are joined in batch order so that
+	// a run is deterministic.
+	type released struct {
+		fitOn   []profiling.Features
+		baskets [][][]string
+		waiting []pending
+		seq     int64
+		err     error
+	}
+	starts := make([]int, 0, len(ids)/r.BatchSize+1)
+	for b := 0; b < len(ids); b += r.BatchSize {
+		starts = append(starts, b)
+	}
+	results := make([]released, len(starts))
+	var next atomic.Int64
+	var mu sync.Mutex // guards progress
+	var wg sync.WaitGroup
+	for range max(1, runtime.GOMAXPROCS(0)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				k := int(next.Add(1)) - 1
+				if k >= len(starts) {
+					return
+				}
+				b := starts[k]
+				batch := ids[b:min(b+r.BatchSize, len(ids))]
+				res := &results[k]
+				res.seq, _, res.err = r.Vault.TagInputs(ctx, r.access(), purposes, batch, func(in vault.TagInput) error {
+					for _, purpose := range purposes {
+						basis, ok := in.Bases[purpose]
+						if !ok {
+							continue
+						}
+						s := subject(in, basis)
+						f := profiling.Extract(s, now, r.Loc)
+						if purpose == "analytics" {
+							res.fitOn = append(res.fitOn, f)
+							if bs := profiling.Baskets(s); len(bs) > 0 {
+								res.baskets = append(res.baskets, bs)
+							}
+							continue
+						}
+						res.waiting = append(res.waiting, pending{purpose: purpose, subject: in.SubjectID, seen: in.Seen, allowed: s.Allowed, consentIDs: basis.ConsentIDs, features: f})
+					}
+					return nil
+				})
+				if res.err != nil {
+					return
+				}
+				mu.Lock()
+				progress(len(batch))
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
 	var fitOn []profiling.Features
 	var baskets [][][]string
 	var waiting []pending
 	seen := map[int]int64{} // batch start → the audit sequence number of its release
-	for b := 0; b < len(ids); b += r.BatchSize {
-		batch := ids[b:min(b+r.BatchSize, len(ids))]
-		seq, _, err := r.Vault.TagInputs(ctx, r.access(), purposes, batch, func(in vault.TagInput) error {
-			for _, purpose := range purposes {
-				basis, ok := in.Bases[purpose]
-				if !ok {
-					continue
-				}
-				s := subject(in, basis)
-				f := profiling.Extract(s, now, r.Loc)
-				if purpose == "analytics" {
-					fitOn = append(fitOn, f)
-					if bs := profiling.Baskets(s); len(bs) > 0 {
-						baskets = append(baskets, bs)
-					}
-					continue
-				}
-				waiting = append(waiting, pending{purpose: purpose, subject: in.SubjectID, seen: in.Seen, allowed: s.Allowed, consentIDs: basis.ConsentIDs, features: f})
-			}
-			return nil
-		})
-		if err != nil {
-			return sum, fmt.Errorf("release: %w", err)
+	for k, res := range results {
+		if res.err != nil {
+			return sum, fmt.Errorf("release: %w", res.err)
 		}
-		seen[b] = seq
-		progress(len(batch))
+		fitOn, baskets, waiting = append(fitOn, res.fitOn...), append(baskets, res.baskets...), append(waiting, res.waiting...)
+		seen[starts[k]] = res.seq
+		results[k] = released{}
 	}
 	sum.FittedOn = len(fitOn)
 	model := Model{Insights: Insights{Status: map[string]string{}}}
