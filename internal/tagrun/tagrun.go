@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -110,6 +111,8 @@ func subject(in vault.TagInput, b vault.TagBasis) profiling.Subject {
 	return s
 }
 
+func ptr[T any](v T) *T { return &v }
+
 // pending is one subject's features for one tag purpose, kept between the release and the fit.
 type pending struct {
 	purpose    string
@@ -117,7 +120,7 @@ type pending struct {
 	seen       int64
 	allowed    map[string]bool
 	consentIDs []string
-	features   profiling.Features
+	features   *profiling.Features // shared by the purposes of a subject whose bases allow the same categories
 }
 
 // allIDs lists every active subject id.
@@ -188,15 +191,22 @@ func (r *Runner) Full(ctx context.Context) (Summary, error) {
 				batch := ids[b:min(b+r.BatchSize, len(ids))]
 				res := &results[k]
 				res.seq, _, res.err = r.Vault.TagInputs(ctx, r.access(), purposes, batch, func(in vault.TagInput) error {
+					extracted := map[string]*profiling.Features{} // by allowed categories: purposes with the same basis share
 					for _, purpose := range purposes {
 						basis, ok := in.Bases[purpose]
 						if !ok {
 							continue
 						}
 						s := subject(in, basis)
-						f := profiling.Extract(s, now, r.Loc)
+						key := strings.Join(basis.Allowed, ",")
+						f, done := extracted[key]
+						if !done {
+							x := profiling.Extract(s, now, r.Loc)
+							f = &x
+							extracted[key] = f
+						}
 						if purpose == "analytics" {
-							res.fitOn = append(res.fitOn, f)
+							res.fitOn = append(res.fitOn, *f)
 							if bs := profiling.Baskets(s); len(bs) > 0 {
 								res.baskets = append(res.baskets, bs)
 							}
@@ -281,7 +291,7 @@ func (r *Runner) Full(ctx context.Context) (Summary, error) {
 func compute(p pending, pop profiling.Population, now time.Time, loc *time.Location) vault.SubjectTags {
 	st := vault.SubjectTags{SubjectID: p.subject, Purpose: p.purpose, ConsentIDs: p.consentIDs, Seen: p.seen}
 	s := profiling.Subject{ID: p.subject, Allowed: p.allowed}
-	for _, t := range profiling.Compute(s, p.features, pop, now, loc) {
+	for _, t := range profiling.Compute(s, *p.features, pop, now, loc) {
 		if t.Purpose != p.purpose {
 			continue
 		}
@@ -358,7 +368,7 @@ func (r *Runner) recompute(ctx context.Context, ids []string) error {
 		for purpose, basis := range in.Bases {
 			s := subject(in, basis)
 			got[[2]string{in.SubjectID, purpose}] = pending{purpose: purpose, subject: in.SubjectID, seen: in.Seen, allowed: s.Allowed,
-				consentIDs: basis.ConsentIDs, features: profiling.Extract(s, now, r.Loc)}
+				consentIDs: basis.ConsentIDs, features: ptr(profiling.Extract(s, now, r.Loc))}
 		}
 		return nil
 	})
