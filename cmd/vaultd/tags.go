@@ -30,6 +30,7 @@ func cmdTags(ctx context.Context, args []string, getenv func(string) string, std
 	var common commonFlags
 	common.register(fs, getenv)
 	one := fs.String("subject", "", "recompute only this subject, with the frozen population models")
+	cpuProfile := fs.String("cpuprofile", "", "diagnostics: write a CPU profile of the computation to this file")
 	changed := fs.Bool("changed", false, "recompute only subjects whose data or consent changed, with the frozen population models")
 	if err := parse(fs, args[1:]); err != nil {
 		return err
@@ -43,6 +44,11 @@ func cmdTags(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	defer a.Close()
+	stop, err := startCPUProfile(*cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer stop()
 	if *changed {
 		r := *a.Tags
 		r.Caller = tagsCaller
