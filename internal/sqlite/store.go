@@ -62,6 +62,7 @@ type Store struct {
 	ops      chan *op
 	stop     chan struct{}
 	stopped  chan struct{}
+	ckptDone chan struct{} // closed when the checkpointer goroutine has returned
 	timeout  time.Duration
 	maxBatch int
 	log      *slog.Logger
@@ -176,6 +177,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		ops:         make(chan *op, 4096),
 		stop:        make(chan struct{}),
 		stopped:     make(chan struct{}),
+		ckptDone:    make(chan struct{}),
 		timeout:     opts.CommitTimeout,
 		maxBatch:    opts.MaxBatch,
 		log:         opts.Logger,
@@ -337,6 +339,7 @@ func (s *Store) Close() error {
 		close(s.stop)
 	}
 	<-s.stopped
+	<-s.ckptDone // no WAL checkpoint may run while, or after, the connections close
 	return s.closeDBs()
 }
 
@@ -537,6 +540,7 @@ func (s *Store) DEKs(ctx context.Context, fn func(vault.DEK) error) error {
 // checkpointer truncates the WAL after erasures, on its own connection and off the writer's path, so that
 // freed pages do not linger in it.
 func (s *Store) checkpointer() {
+	defer close(s.ckptDone)
 	for {
 		select {
 		case <-s.stopped:
