@@ -228,15 +228,23 @@ func (s *Service) GrantConsent(ctx context.Context, a Access, id string, g conse
 
 // ImportConsent records a grant read from an import file unless the subject already holds an active grant
 // of the same purpose, kind, notice version, method, recipient and expiry: re-importing a file then changes
-// nothing, and duplicate reports it. Otherwise it is GrantConsent.
+// nothing (the check is audited like any consent access), and duplicate reports it. Otherwise it is GrantConsent.
 func (s *Service) ImportConsent(ctx context.Context, a Access, id string, g consent.Grant) (duplicate bool, err error) {
-	if rec, err := s.activeSubject(ctx, id); err == nil {
-		now := s.now()
-		for _, r := range rec.Consents {
-			if r.StatusAt(now) == consent.Granted && r.Purpose == g.Purpose && r.Kind == g.Kind && r.NoticeVersion == g.NoticeVersion &&
-				r.Method == g.Method && r.Recipient == g.Recipient && sameTime(r.ExpiresAt, g.ExpiresAt) {
-				return true, nil
+	_, e, rec, err := s.consentPreamble(ctx, a, ActionConsentGrant, id, "write")
+	if err != nil {
+		return false, err
+	}
+	now := s.now()
+	for _, r := range rec.Consents {
+		if r.StatusAt(now) == consent.Granted && r.Purpose == g.Purpose && r.Kind == g.Kind && r.NoticeVersion == g.NoticeVersion &&
+			r.Method == g.Method && r.Recipient == g.Recipient && sameTime(r.ExpiresAt, g.ExpiresAt) {
+			// The check read the subject's consent state: it is recorded like any access.
+			e.Decision, e.Status, e.Reason = audit.Allow, statusOK, "unchanged: identical grant active purpose:"+g.Purpose
+			e.ConsentIDs = []string{r.ID}
+			if _, err := s.store.Commit(ctx, nil, func(error) audit.Entry { return e }); err != nil {
+				return false, internalErr("audit consent import", err)
 			}
+			return true, nil
 		}
 	}
 	_, _, err = s.GrantConsent(ctx, a, id, g)
