@@ -10,6 +10,7 @@ import (
 
 	"github.com/profilevault/profilevault/audit"
 	"github.com/profilevault/profilevault/consent"
+	"github.com/profilevault/profilevault/policies"
 )
 
 // Tag actions recorded in the audit trail.
@@ -165,6 +166,10 @@ func (s *Service) TagInputs(ctx context.Context, a Access, purposes []string, id
 	}
 	pol := s.Policy()
 	schema := pol.Schema()
+	catalog := make(map[string]policies.Purpose, len(purposes))
+	for _, name := range purposes {
+		catalog[name], _ = pol.Purposes().Purpose(name) // known: tagCaller checked
+	}
 	now := s.now()
 	released := 0
 	for _, id := range ids {
@@ -179,8 +184,7 @@ func (s *Service) TagInputs(ctx context.Context, a Access, purposes []string, id
 			if objected(rec, purpose) {
 				continue
 			}
-			p, _ := pol.Purposes().Purpose(purpose)
-			basis := consent.Evaluate(consent.Query{Purpose: p, Categories: tagInputCategories, Minor: minor, Records: rec.Consents, Now: now})
+			basis := consent.Evaluate(consent.Query{Purpose: catalog[purpose], Categories: tagInputCategories, Minor: minor, Records: rec.Consents, Now: now})
 			var b TagBasis
 			consentIDs := map[string]bool{}
 			for _, c := range tagInputCategories {

@@ -19,6 +19,13 @@ import (
 // tagsCaller is the identity offline tag runs act under.
 var tagsCaller = vault.Caller{Subject: "vaultd-tags", Roles: []string{"data_steward"}}
 
+// offlineRunner is the app's tag runner acting as tagsCaller (a copy: it shares the frozen-model cache).
+func offlineRunner(a *app.App) tagrun.Runner {
+	r := *a.Tags
+	r.Caller = tagsCaller
+	return r
+}
+
 // cmdTags runs `vaultd tags compute`: a full run (population models, then every subject's tags), or with
 // --subject ID one subject's tags with the frozen models. It takes the data dir's lock.
 func cmdTags(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -50,8 +57,7 @@ func cmdTags(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	defer stop()
 	if *changed {
-		r := *a.Tags
-		r.Caller = tagsCaller
+		r := offlineRunner(a)
 		start := time.Now()
 		n, err := r.Incremental(ctx)
 		if err != nil {
@@ -68,8 +74,7 @@ func cmdTags(ctx context.Context, args []string, getenv func(string) string, std
 func tagsLoop(ctx context.Context, a *app.App, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
-	r := *a.Tags
-	r.Caller = tagsCaller
+	r := offlineRunner(a)
 	for {
 		select {
 		case <-ctx.Done():
@@ -86,8 +91,7 @@ func tagsLoop(ctx context.Context, a *app.App, every time.Duration) {
 
 // computeTags runs the tag engine, with a progress bar when stderr is a terminal.
 func computeTags(ctx context.Context, a *app.App, one string, stdout, stderr io.Writer) error {
-	r := *a.Tags
-	r.Caller = tagsCaller
+	r := offlineRunner(a)
 	start := time.Now()
 	if one != "" {
 		if err := r.One(ctx, one); err != nil {

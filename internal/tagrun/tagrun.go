@@ -98,15 +98,21 @@ func (r *Runner) access() vault.Access {
 	return vault.Access{Caller: r.Caller, RequestID: "tag-run"}
 }
 
-// subject converts what the vault released into the engine's input for one purpose: only the categories
-// that purpose's basis allows are marked allowed, and Extract reads nothing else.
-func subject(in vault.TagInput, b vault.TagBasis) profiling.Subject {
-	s := profiling.Subject{ID: in.SubjectID, Fields: in.Fields, CreatedAt: in.CreatedAt, Allowed: map[string]bool{}, Events: make([]profiling.Event, len(in.Events))}
-	for _, c := range b.Allowed {
-		s.Allowed[c] = true
-	}
+// engineInput converts what the vault released into the engine's input, once per subject; forPurpose then
+// marks the categories one purpose's basis allows, and Extract reads nothing else.
+func engineInput(in vault.TagInput) profiling.Subject {
+	s := profiling.Subject{ID: in.SubjectID, Fields: in.Fields, CreatedAt: in.CreatedAt, Events: make([]profiling.Event, len(in.Events))}
 	for i, e := range in.Events {
 		s.Events[i] = profiling.Event{ID: e.ID, Type: e.Type, Category: e.Category, Source: e.Source, TS: e.TS, Attrs: e.Attrs}
+	}
+	return s
+}
+
+// forPurpose returns s with only the categories of basis b allowed.
+func forPurpose(s profiling.Subject, b vault.TagBasis) profiling.Subject {
+	s.Allowed = make(map[string]bool, len(b.Allowed))
+	for _, c := range b.Allowed {
+		s.Allowed[c] = true
 	}
 	return s
 }
@@ -191,13 +197,14 @@ func (r *Runner) Full(ctx context.Context) (Summary, error) {
 				batch := ids[b:min(b+r.BatchSize, len(ids))]
 				res := &results[k]
 				res.seq, _, res.err = r.Vault.TagInputs(ctx, r.access(), purposes, batch, func(in vault.TagInput) error {
+					all := engineInput(in)
 					extracted := map[string]*profiling.Features{} // by allowed categories: purposes with the same basis share
 					for _, purpose := range purposes {
 						basis, ok := in.Bases[purpose]
 						if !ok {
 							continue
 						}
-						s := subject(in, basis)
+						s := forPurpose(all, basis)
 						key := strings.Join(basis.Allowed, ",")
 						f, done := extracted[key]
 						if !done {
@@ -365,8 +372,9 @@ func (r *Runner) recompute(ctx context.Context, ids []string) error {
 	now := r.Now()
 	got := map[[2]string]pending{}
 	seq, _, err := r.Vault.TagInputs(ctx, r.access(), vault.TagPurposes, ids, func(in vault.TagInput) error {
+		all := engineInput(in)
 		for purpose, basis := range in.Bases {
-			s := subject(in, basis)
+			s := forPurpose(all, basis)
 			got[[2]string{in.SubjectID, purpose}] = pending{purpose: purpose, subject: in.SubjectID, seen: in.Seen, allowed: s.Allowed,
 				consentIDs: basis.ConsentIDs, features: ptr(profiling.Extract(s, now, r.Loc))}
 		}
