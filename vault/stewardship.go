@@ -116,30 +116,23 @@ func (s *Service) DecideReview(ctx context.Context, a Access, id, decision strin
 	if err != nil {
 		return 0, err
 	}
-	var closed bool
+	var was string
 	seq, err := s.store.Commit(ctx, func(tx Tx) error {
 		var err error
-		closed, err = tx.DecideReview(id, decision, s.now().UTC())
+		was, err = tx.DecideReview(id, decision, s.now().UTC())
 		return err
 	}, func(changeErr error) audit.Entry {
 		e = finish(e, changeErr, nil)
 		e.Reason = "review:" + id + " decision:" + decision
 		return e
 	})
-	if err != nil {
+	switch {
+	case err != nil:
 		return 0, internalErr("decide review", err)
-	}
-	if !closed {
-		rows, err := s.identity.Reviews(ctx, "", 1000)
-		if err != nil {
-			return 0, internalErr("read reviews", err)
-		}
-		for _, r := range rows {
-			if r.ID == id {
-				return seq, Errorf(CodeConflict, "the review was already decided")
-			}
-		}
+	case was == "":
 		return seq, Errorf(CodeNotFound, "no such review")
+	case was != ReviewOpen:
+		return seq, Errorf(CodeConflict, "the review was already decided")
 	}
 	return seq, nil
 }

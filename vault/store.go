@@ -145,8 +145,9 @@ type Tx interface {
 	RevertMerge(id, restored string, at time.Time) error
 	// RemoveExternalID unlinks an external id's blind token from a subject.
 	RemoveExternalID(subject string, token []byte) error
-	// DecideReview closes an open review with state; it reports whether an open review was closed.
-	DecideReview(id, state string, at time.Time) (bool, error)
+	// DecideReview closes the review with state if it is open; it returns the state the review had ("" if
+	// there is none).
+	DecideReview(id, state string, at time.Time) (string, error)
 	// ReplaceTags makes tags the subject's tags of purpose; DeleteTags removes them ("" for every purpose).
 	ReplaceTags(subject, purpose string, tags []StoredTag) error
 	DeleteTags(subject, purpose string) error

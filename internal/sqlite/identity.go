@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"strings"
 	"time"
 
@@ -100,14 +101,18 @@ func (t *txn) RemoveExternalID(subject string, token []byte) error {
 	return t.exec(`DELETE FROM blind_index WHERE field = '_external_id' AND token = ? AND subject_id = ?`, token, subject)
 }
 
-// DecideReview implements vault.Tx: it reports whether an open review was closed.
-func (t *txn) DecideReview(id, state string, at time.Time) (bool, error) {
-	r, err := t.execResult(`UPDATE merge_reviews SET state = ?, decided_at = ? WHERE id = ? AND state = 'open'`, state, formatTime(at), id)
-	if err != nil {
-		return false, err
+// DecideReview implements vault.Tx: it closes the review if it is open and returns the state it had ("" if
+// there is no such review).
+func (t *txn) DecideReview(id, state string, at time.Time) (string, error) {
+	var was string
+	err := t.queryRow(`SELECT state FROM merge_reviews WHERE id = ?`, id).Scan(&was)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
 	}
-	n, err := r.RowsAffected()
-	return n == 1, err
+	if err != nil || was != vault.ReviewOpen {
+		return was, err
+	}
+	return was, t.exec(`UPDATE merge_reviews SET state = ?, decided_at = ? WHERE id = ?`, state, formatTime(at), id)
 }
 
 func firstMerge(rows *sql.Rows) (vault.MergeRow, error) {
