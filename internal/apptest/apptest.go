@@ -24,22 +24,24 @@ type Stack struct {
 	App    *app.App
 	Server *httptest.Server
 	Dir    string
-	logs   *syncBuffer
+	logs   *SyncBuffer
 }
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
+// SyncBuffer is a goroutine-safe writer (the stack's log sink; tests use it for progress output too).
+type SyncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+// Write appends p.
+func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+// String returns everything written so far.
+func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
@@ -49,7 +51,7 @@ func (b *syncBuffer) String() string {
 func Start(t testing.TB, mutate ...func(*app.Config)) *Stack {
 	t.Helper()
 	dir := t.TempDir()
-	logs := &syncBuffer{}
+	logs := &SyncBuffer{}
 	cfg := app.Config{
 		DataDir: dir,
 		Logger:  slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),

@@ -4,7 +4,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -77,7 +76,7 @@ func TestImportDrawsProgress(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := apptest.Start(t)
-	var progress syncBuffer
+	var progress apptest.SyncBuffer
 	im := &importer.Importer{Vault: s.App.Vault, Steward: vault.Caller{Subject: "import-test", Roles: []string{"data_steward"}}, Progress: &progress, BatchSize: 500}
 	if _, err := im.Run(t.Context(), []string{dir}); err != nil {
 		t.Fatal(err)
@@ -86,22 +85,4 @@ func TestImportDrawsProgress(t *testing.T) {
 	if !strings.Contains(out, "] 100% events:") || !strings.Contains(out, "\r[") {
 		t.Fatalf("progress output: %q", out[max(0, len(out)-300):])
 	}
-}
-
-// syncBuffer is a goroutine-safe writer for the progress line.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
