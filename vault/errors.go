@@ -22,6 +22,7 @@ const (
 	CodeLegalHold               Code = "legal_hold"
 	CodePayloadTooLarge         Code = "payload_too_large"
 	CodeRateLimited             Code = "rate_limited"
+	CodeRotationInProgress      Code = "rotation_in_progress"
 	CodeUnavailable             Code = "unavailable"
 	CodeInternal                Code = "internal"
 )

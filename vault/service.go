@@ -104,9 +104,15 @@ type Config struct {
 	// Checkpoints is the checkpoint signing key (only its verifier is used here).
 	Checkpoints *audit.Signer
 	Crypto      Crypto
-	Normalize   Normalizer
-	Policy      *policies.Set
-	Logger      *slog.Logger // default slog.Default()
+	// KeyRing and KeyStore serve key rotation, purge and the key check (nil: not offered by this process).
+	KeyRing  KeyRing
+	KeyStore KeyStore
+	// ExclusiveStore says that this process alone uses the store (the SQLite data dir is locked), so a
+	// rotation lease left by another process is known to be dead and is taken over at once.
+	ExclusiveStore bool
+	Normalize      Normalizer
+	Policy         *policies.Set
+	Logger         *slog.Logger // default slog.Default()
 	// TransactionHold is how long transaction records are kept after the last one before an erasure can
 	// shred them (E-Commerce Law Art. 31: 3 years); negative disables holds. Default 3 years.
 	TransactionHold time.Duration
@@ -122,13 +128,21 @@ type Config struct {
 
 // Service is the enforcement point.
 type Service struct {
-	store     Store
-	trail     audit.Store
-	requests  RequestStore
-	rules     RequestRules
-	identity  IdentityStore
-	signer    *audit.Signer
-	crypto    Crypto
+	store    Store
+	trail    audit.Store
+	requests RequestStore
+	rules    RequestRules
+	identity IdentityStore
+	signer   *audit.Signer
+	crypto   Crypto
+	ring     KeyRing
+	keyStore KeyStore
+	// exclusiveStore: no other process uses the store (see Config.ExclusiveStore).
+	exclusiveStore bool
+	// instance names this process as a rotation lease holder; rotation serialises rotations in it.
+	instance  string
+	rotation  *rotationGuard
+	keyReport *atomic.Pointer[KeyReport]
 	normalize Normalizer
 	log       *slog.Logger
 	now       func() time.Time
@@ -159,6 +173,12 @@ func New(cfg Config) (*Service, error) {
 		rules:           cfg.Rules,
 		signer:          cfg.Checkpoints,
 		crypto:          cfg.Crypto,
+		ring:            cfg.KeyRing,
+		keyStore:        cfg.KeyStore,
+		exclusiveStore:  cfg.ExclusiveStore,
+		instance:        newRotationID()[len(rotationIDPrefix):],
+		rotation:        &rotationGuard{},
+		keyReport:       &atomic.Pointer[KeyReport]{},
 		normalize:       cfg.Normalize,
 		similar:         cfg.NameSimilarity,
 		transactionHold: cfg.TransactionHold,

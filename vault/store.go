@@ -94,12 +94,11 @@ type Store interface {
 	// full tag run (ok false before the first).
 	Tags(ctx context.Context, subject string) ([]StoredTag, error)
 	TagModel(ctx context.Context) (model []byte, fittedAt time.Time, ok bool, err error)
-	// DEKs streams every stored DEK to fn (for key rotation).
-	DEKs(ctx context.Context, fn func(DEK) error) error
 }
 
 // Tx is the view of the store inside the writer's transaction.
 type Tx interface {
+	KeyTx
 	// CreateSubject inserts a new active subject with the salt of its audit pseudonym.
 	CreateSubject(id, source string, refSalt []byte, at time.Time) error
 	// SubjectState returns the subject's state; ErrNotFound if there is none.
@@ -168,5 +167,7 @@ type Tx interface {
 	AppendConsent(subject string, e consent.Event) error
 	// RewrapDEK replaces the wrapping of an existing DEK, but only if the stored row is still wrapped under
 	// fromKEKVersion (so an erased subject's key is never brought back). It reports whether a row changed.
+	// Unlike the other changes it does not mark the subject's tags for recomputation: nothing about the
+	// subject changed.
 	RewrapDEK(d DEK, fromKEKVersion uint32) (bool, error)
 }

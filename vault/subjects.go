@@ -25,6 +25,7 @@ const (
 	ActionSubjectErase  = "subject.erase"
 	ActionPolicyReload  = "policy.reload"
 	ActionKeyRotate     = "key.rotate"
+	ActionKeyPurge      = "key.purge"
 	ActionAuthFailure   = "auth.failure"
 )
 

@@ -44,7 +44,9 @@ commands:
   demo             seed demo subjects, print tokens and curl lines, then serve
   tags compute     compute every subject's tags (population models, then per purpose; --subject ID for one)
   token            print a signed JWT for local use
-  keys rotate      new KEK version, rewrap every DEK, retire unused KEKs
+  keys rotate      new KEK version, rewrap every DEK, retire unused KEKs (resumes an interrupted one)
+  keys check       unwrap every stored DEK, count them per KEK version (exit 1 if any fails)
+  keys purge       destroy retired KEK versions' key material (--retired-before T)
   import           import subjects, consents, objections and events (NDJSON or CSV files or directories)
   synth            write the deterministic synthetic shop as NDJSON/CSV files
   retention run    shred data whose legal hold has ended (the server also does it hourly)
@@ -70,11 +72,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "tags":
 		return cmdTags(ctx, rest, getenv, stdout, stderr)
 	case "keys":
-		if len(rest) == 0 || rest[0] != "rotate" {
-			fmt.Fprintln(stderr, "usage: vaultd keys rotate --data-dir DIR")
-			return exitError{code: 2}
-		}
-		return cmdKeysRotate(ctx, rest[1:], getenv, stdout, stderr)
+		return cmdKeys(ctx, rest, getenv, stdout, stderr)
 	case "policy":
 		if len(rest) == 0 || rest[0] != "explain" {
 			fmt.Fprintln(stderr, "usage: vaultd policy explain --role ROLE --purpose PURPOSE")

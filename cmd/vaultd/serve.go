@@ -53,6 +53,9 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer a.Close()
+	if err := a.RequireKeys(); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -85,6 +88,7 @@ func serveHTTP(ctx context.Context, a *app.App, ln net.Listener, stderr io.Write
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	go resumeRotation(ctx, a)
 	go retentionLoop(ctx, a, time.Hour)
 	go tagsLoop(ctx, a, time.Minute)
 	fmt.Fprintf(stderr, "vaultd: serving on http://%s (data dir %s)\n", ln.Addr(), a.Dir.Path)
@@ -101,6 +105,18 @@ func serveHTTP(ctx context.Context, a *app.App, ln net.Listener, stderr io.Write
 	shutCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutCtx)
+}
+
+// resumeRotation finishes a key rotation that a crash or shutdown interrupted.
+func resumeRotation(ctx context.Context, a *app.App) {
+	res, ok, err := a.ResumeRotation(ctx, nil)
+	switch {
+	case err != nil:
+		a.Config.Logger.Error("resuming the interrupted key rotation failed; POST /v1/keys/rotate resumes it", "err", err)
+	case ok:
+		a.Config.Logger.Info("resumed an interrupted key rotation", "rotation", res.JobID, "kek_version", res.NewVersion,
+			"rewrapped", res.Rewrapped, "retired", res.Retired)
+	}
 }
 
 // demoRoles are the staff roles that get a ready token, with the purpose their example uses.

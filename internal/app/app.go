@@ -116,7 +116,14 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 		kekPath = a.Dir.File(datadir.KEKFile)
 	}
 	var created bool
-	if a.Ring, created, err = keys.LoadOrCreateRing(kekPath); err != nil {
+	dbPath := a.Dir.File(datadir.DatabaseFile)
+	_, statErr := os.Stat(dbPath)
+	if statErr == nil {
+		// The database holds DEKs wrapped under this ring: a new ring would make all of them unreadable.
+		if a.Ring, err = keys.OpenRing(kekPath); err != nil {
+			return nil, fmt.Errorf("key ring (the data dir already has a database, so no new ring is created): %w", err)
+		}
+	} else if a.Ring, created, err = keys.LoadOrCreateRing(kekPath); err != nil {
 		return nil, fmt.Errorf("key ring: %w", err)
 	}
 	if created {
@@ -154,8 +161,6 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
-	dbPath := a.Dir.File(datadir.DatabaseFile)
-	_, statErr := os.Stat(dbPath)
 	if a.Store, err = sqlite.Open(ctx, dbPath, sqlite.Options{CommitTimeout: cfg.CommitTimeout, Logger: cfg.Logger, Signer: a.Auditor,
 		CheckpointEvery: cfg.CheckpointEvery, CheckpointInterval: cfg.CheckpointInterval}); err != nil {
 		return nil, err
@@ -171,8 +176,13 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	if a.Vault, err = vault.New(vault.Config{
 		Store: a.Store, Trail: a.Store, Requests: a.Store, Identity: a.Store, Rules: dsr.NewRules(), Checkpoints: a.Auditor, Crypto: a.Crypto,
+		KeyRing: a.Crypto, KeyStore: a.Store, ExclusiveStore: true,
 		NameSimilarity: ingest.NameSimilarity, Normalize: normalize.ByType, Policy: pol, Logger: cfg.Logger,
 	}); err != nil {
+		return nil, err
+	}
+	// Every stored DEK must unwrap; serve refuses to start otherwise (RequireKeys), and /readyz reports it.
+	if _, err = a.Vault.CheckKeys(ctx); err != nil {
 		return nil, err
 	}
 	vocab := profiling.DefaultVocabulary()
@@ -212,14 +222,50 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	if a.HTTP, err = httpapi.New(httpapi.Config{
 		Registry: reg,
-		Vault:    a.Vault, Verifier: a.Verifier, Logger: cfg.Logger, Ready: a.Store.Ready,
+		Vault:    a.Vault, Verifier: a.Verifier, Logger: cfg.Logger, Ready: a.ready,
 		LoadPolicy: func() (*policies.Set, error) { return policies.Load(cfg.PolicyDir) },
-		Keys:       a.Crypto,
 		Jobs:       a.Jobs,
+		Background: jobCtx,
 	}); err != nil {
 		return nil, err
 	}
 	return a, nil
+}
+
+// ready reports whether the store and the audit writer are healthy and every stored DEK unwraps.
+func (a *App) ready(ctx context.Context) error {
+	if err := a.Store.Ready(ctx); err != nil {
+		return err
+	}
+	return a.Vault.KeyHealth()
+}
+
+// RequireKeys returns an error naming how many DEKs and subjects are affected if the key check at start
+// found DEKs that do not unwrap (a KEK version missing from the ring): serving would answer 500 for every
+// one of those subjects.
+func (a *App) RequireKeys() error {
+	if err := a.Vault.KeyHealth(); err != nil {
+		return fmt.Errorf("%w; restore the key ring (%s; the previous ring is kept as %s.prev) and run `vaultd keys check`",
+			err, a.Ring.Path(), a.Ring.Path())
+	}
+	return nil
+}
+
+// ResumeRotation finishes a key rotation that a crash or a shutdown interrupted, if there is one. It
+// reports the rotation's result, or ok false when none was pending.
+func (a *App) ResumeRotation(ctx context.Context, progress func(done, total int)) (res vault.RotationResult, ok bool, err error) {
+	_, pending, err := a.Vault.PendingRotation(ctx)
+	if err != nil || !pending {
+		return vault.RotationResult{}, false, err
+	}
+	res, err = a.Vault.RotateKeys(ctx, SystemAccess("resume-key-rotation"), progress)
+	return res, true, err
+}
+
+// SystemAccess is the access of vaultd's own offline and background operations: the admin role, named
+// as vaultd in the trail.
+func SystemAccess(requestID string) vault.Access {
+	return vault.Access{Caller: vault.Caller{Subject: "vaultd-cli", Roles: []string{"admin"}}, RequestID: requestID}
 }
 
 // Mint signs a token with the server's own key for this deployment's issuer and audience.
@@ -233,6 +279,10 @@ func (a *App) Close() error {
 	var errs []error
 	if a.stopJobs != nil {
 		a.stopJobs()
+	}
+	if a.Vault != nil {
+		// A rotation stops at its next batch and stays resumable.
+		a.Vault.WaitRotation()
 	}
 	if a.Vault != nil {
 		a.Vault.WaitPurges()

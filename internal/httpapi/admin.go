@@ -76,21 +76,3 @@ func (s *Server) reloadPolicies(c *gin.Context) {
 	setAuditSeq(c, seq)
 	c.JSON(http.StatusOK, gin.H{"reloaded": true, "hash": next.Hash(), "audit_seq": seq})
 }
-
-func (s *Server) rotateKeys(c *gin.Context) {
-	a, ok := s.mayRole(c, "keys", "rotate")
-	if !ok {
-		return
-	}
-	if s.keys == nil {
-		s.abortCode(c, vault.CodeUnavailable, "key rotation is not configured")
-		return
-	}
-	res, err := s.vault.RotateKeys(c.Request.Context(), a, s.keys)
-	if err != nil {
-		s.abortWith(c, err)
-		return
-	}
-	setAuditSeq(c, res.AuditSeq)
-	c.JSON(http.StatusOK, res)
-}

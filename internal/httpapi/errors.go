@@ -23,6 +23,7 @@ var statusOf = map[vault.Code]int{
 	vault.CodeLegalHold:               http.StatusConflict,
 	vault.CodePayloadTooLarge:         http.StatusRequestEntityTooLarge,
 	vault.CodeRateLimited:             http.StatusTooManyRequests,
+	vault.CodeRotationInProgress:      http.StatusConflict,
 	vault.CodeUnavailable:             http.StatusServiceUnavailable,
 	vault.CodeInternal:                http.StatusInternalServerError,
 }

@@ -40,8 +40,9 @@ type Config struct {
 	Ready func(context.Context) error
 	// LoadPolicy loads the policy files again for POST /v1/policies/reload.
 	LoadPolicy func() (*policies.Set, error)
-	// Keys rotates the KEK for POST /v1/keys/rotate.
-	Keys vault.KeyRotator
+	// Background outlives requests: key rotations started over HTTP run under it (and stop, resumable, when
+	// it ends). Default context.Background().
+	Background context.Context
 	// MaxBody caps request bodies (default 1 MiB); MaxBulkBody caps POST /v1/events (default 64 MiB).
 	MaxBody     int64
 	MaxBulkBody int64
@@ -59,7 +60,7 @@ type Server struct {
 	registry   *prometheus.Registry
 	ready      func(context.Context) error
 	loadPolicy func() (*policies.Set, error)
-	keys       vault.KeyRotator
+	background context.Context
 	maxBody    int64
 	maxBulk    int64
 	jobs       *tagrun.Jobs
@@ -72,7 +73,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		vault: cfg.Vault, verifier: cfg.Verifier, log: cfg.Logger, registry: cfg.Registry,
-		ready: cfg.Ready, loadPolicy: cfg.LoadPolicy, keys: cfg.Keys, maxBody: cfg.MaxBody, maxBulk: cfg.MaxBulkBody, jobs: cfg.Jobs,
+		ready: cfg.Ready, loadPolicy: cfg.LoadPolicy, background: cfg.Background, maxBody: cfg.MaxBody, maxBulk: cfg.MaxBulkBody, jobs: cfg.Jobs,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -86,6 +87,9 @@ func New(cfg Config) (*Server, error) {
 	if s.registry == nil {
 		s.registry = prometheus.NewRegistry()
 		s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	if s.background == nil {
+		s.background = context.Background()
 	}
 	if s.ready == nil {
 		s.ready = func(context.Context) error { return nil }
@@ -171,16 +175,24 @@ func (s *Server) routes() *gin.Engine {
 	v1.GET("/policies/matrix", s.getPolicyMatrix)
 	v1.POST("/policies/reload", s.reloadPolicies)
 	v1.POST("/keys/rotate", s.rotateKeys)
+	v1.GET("/keys", s.getKeys)
 	return r
 }
 
 func (s *Server) readyz(c *gin.Context) {
+	body := gin.H{"status": "ready"}
+	if rep, ok := s.vault.LastKeyReport(); ok {
+		// Counts only: which subjects are affected is for `vaultd keys check`, not for an open route.
+		body["keys"] = gin.H{"ok": rep.OK(), "deks": rep.DEKs, "missing": rep.Missing, "corrupt": rep.Corrupt,
+			"affected_subjects": rep.Affected, "checked_at": rep.CheckedAt}
+	}
 	if err := s.ready(c.Request.Context()); err != nil {
 		s.log.Warn("not ready", "err", err)
-		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable"})
+		body["status"] = "unavailable"
+		c.JSON(http.StatusServiceUnavailable, body)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+	c.JSON(http.StatusOK, body)
 }
 
 //go:embed openapi.json

@@ -63,6 +63,10 @@ func (s *Server) getJob(c *gin.Context) {
 	if !ok {
 		return
 	}
+	if vault.IsRotationJob(c.Param("id")) {
+		s.getRotationJob(c, a)
+		return
+	}
 	seq, err := s.vault.AuthorizeTagCompute(c.Request.Context(), a, "job:status")
 	if err != nil {
 		s.abortWith(c, err)

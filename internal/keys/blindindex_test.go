@@ -83,7 +83,10 @@ func TestBlindIndexToken(t *testing.T) {
 		if _, err := r.Rotate(); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := r.Retire(nil); err != nil {
+		if err := r.Retire([]uint32{1}); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Purge([]uint32{1}); err != nil {
 			t.Fatal(err)
 		}
 		r2, _, err := LoadOrCreateRing(r.Path())

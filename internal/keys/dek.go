@@ -92,7 +92,7 @@ func wrap(k *kek, ref DEKRef, dek []byte) WrappedDEK {
 }
 
 // Unwrap returns the 32-byte DEK that w holds for ref. It returns ErrKEKUnavailable if w names a
-// KEK version the ring does not hold (unknown or retired) and ErrDecrypt if w fails
+// KEK version the ring does not hold (unknown or purged; a retired version still unwraps) and ErrDecrypt if w fails
 // authentication, including when w belongs to another subject, class or DEK version. The caller
 // owns the returned slice and should clear it when done.
 func (r *Ring) Unwrap(ref DEKRef, w WrappedDEK) ([]byte, error) {
@@ -102,7 +102,7 @@ func (r *Ring) Unwrap(ref DEKRef, w WrappedDEK) ([]byte, error) {
 	r.mu.RLock()
 	k := r.keks[w.KEKVersion]
 	r.mu.RUnlock()
-	if k == nil {
+	if k == nil || k.aead == nil {
 		return nil, fmt.Errorf("keys: unwrap DEK under KEK version %d: %w", w.KEKVersion, ErrKEKUnavailable)
 	}
 	return unwrap(k, ref, w)
@@ -131,7 +131,7 @@ func (r *Ring) Rewrap(ref DEKRef, w WrappedDEK) (WrappedDEK, error) {
 	r.mu.RLock()
 	from, to := r.keks[w.KEKVersion], r.keks[r.active]
 	r.mu.RUnlock()
-	if from == nil {
+	if from == nil || from.aead == nil {
 		return WrappedDEK{}, fmt.Errorf("keys: rewrap DEK from KEK version %d: %w", w.KEKVersion, ErrKEKUnavailable)
 	}
 	dek, err := unwrap(from, ref, w)

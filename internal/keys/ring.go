@@ -22,33 +22,51 @@ import (
 )
 
 const (
-	// ringFormat is the only ring file format this package reads and writes.
-	ringFormat = 1
+	// ringFormat is the ring file format this package writes. Format 1 (no retirement marks) is still read.
+	ringFormat = 2
 	// keySize is the size of every key in the ring and of every DEK (AES-256).
 	keySize = 32
 	// maxRingFileSize bounds how much of a ring file is read.
 	maxRingFileSize = 1 << 20
 )
 
-// kek is one key-encryption-key version with its AEAD built once.
+// kek is one key-encryption-key version with its AEAD built once. A retired version still unwraps (so a
+// reader holding an older snapshot of a DEK row keeps working) but never wraps; a purged version is a
+// tombstone without key material.
 type kek struct {
 	version uint32
-	key     secret
+	key     secret // nil once purged
 	created time.Time
+	retired time.Time // zero while live
+	purged  time.Time // zero unless purged
 	aead    cipher.AEAD
+}
+
+// live reports whether the version is neither retired nor purged.
+func (k *kek) live() bool { return k.retired.IsZero() }
+
+// KEKInfo describes one KEK version of the ring, without key material.
+type KEKInfo struct {
+	Version   uint32
+	Active    bool
+	CreatedAt time.Time
+	RetiredAt time.Time // zero while live
+	PurgedAt  time.Time // zero unless the key material was destroyed
 }
 
 // Ring is the versioned key-encryption-key ring, persisted as one JSON file (mode 0600), plus an
 // independent blind-index root key and a pseudonym root key that are not rotated with the KEK.
-// The highest live version is the active KEK: new DEKs are wrapped under it, older live versions
-// only unwrap until they are retired. A Ring is safe for concurrent use.
+// The highest version is the active KEK: new DEKs are wrapped under it. Older versions only unwrap;
+// Retire marks a version that nothing uses any more (it keeps unwrapping), and only Purge destroys its
+// key material. Every change is written atomically, and the file it replaces is kept beside it as
+// PATH.prev until the next successful write. A Ring is safe for concurrent use.
 //
 // A Ring never reveals key material through fmt, encoding/json or log/slog.
 type Ring struct {
 	mu     sync.RWMutex
 	path   string
 	active uint32
-	keks   map[uint32]*kek // live versions; replaced (never mutated) on Rotate and Retire
+	keks   map[uint32]*kek // every version, purged ones as tombstones; replaced (never mutated) on change
 
 	// Immutable after construction; key material sits behind pointers so that even a
 	// formatted Ring value shows addresses, not bytes.
@@ -67,11 +85,13 @@ type ringFile struct {
 	PseudonymKey []byte        `json:"pseudonym_key"`
 }
 
-// ringFileKEK is one entry of ringFile.KEKs.
+// ringFileKEK is one entry of ringFile.KEKs. A purged entry has no key.
 type ringFileKEK struct {
-	Version   uint32    `json:"version"`
-	Key       []byte    `json:"key"`
-	CreatedAt time.Time `json:"created_at"`
+	Version   uint32     `json:"version"`
+	Key       []byte     `json:"key,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+	RetiredAt *time.Time `json:"retired_at,omitempty"`
+	PurgedAt  *time.Time `json:"purged_at,omitempty"`
 }
 
 // LoadOrCreateRing opens the ring stored at path, or creates a new one (KEK version 1 plus fresh
@@ -92,6 +112,11 @@ func LoadOrCreateRing(path string) (r *Ring, created bool, err error) {
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
 		return nil, false, err
+	}
+	if _, perr := os.Stat(path + prevSuffix); perr == nil {
+		// A new ring would make every DEK wrapped under the lost one unreadable.
+		return nil, false, fmt.Errorf("keys: ring %s is missing but its previous copy %s exists; restore it instead of starting a new ring: %w",
+			path, path+prevSuffix, ErrMalformedRing)
 	}
 
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
@@ -129,6 +154,17 @@ func newRing(path string, now func() time.Time) (*Ring, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// OpenRing opens the ring stored at path and never creates one: for a data directory whose database
+// already holds wrapped DEKs, a new ring would make all of them unreadable. Errors are those of
+// LoadOrCreateRing; a missing file matches fs.ErrNotExist.
+func OpenRing(path string) (*Ring, error) {
+	r, err := openRing(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("keys: ring %s does not exist: %w", path, err)
+	}
+	return r, err
 }
 
 // openRing reads and validates the ring file at path. A missing file yields an error
@@ -181,7 +217,7 @@ func decodeRing(path string, data []byte) (*Ring, error) {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("trailing data after the ring document: %w", ErrMalformedRing)
 	}
-	if doc.Format != ringFormat {
+	if doc.Format != 1 && doc.Format != ringFormat {
 		return nil, fmt.Errorf("unsupported format %d: %w", doc.Format, ErrMalformedRing)
 	}
 	if len(doc.KEKs) == 0 {
@@ -196,25 +232,41 @@ func decodeRing(path string, data []byte) (*Ring, error) {
 	keks := make(map[uint32]*kek, len(doc.KEKs))
 	var highest uint32
 	for i, e := range doc.KEKs {
+		purged := e.PurgedAt != nil
 		switch {
 		case e.Version == 0:
 			return nil, fmt.Errorf("keks[%d]: version 0: %w", i, ErrMalformedRing)
 		case keks[e.Version] != nil:
 			return nil, fmt.Errorf("keks[%d]: duplicate version %d: %w", i, e.Version, ErrMalformedRing)
-		case len(e.Key) != keySize:
+		case !purged && len(e.Key) != keySize:
 			return nil, fmt.Errorf("keks[%d]: key is not %d bytes: %w", i, keySize, ErrMalformedRing)
+		case purged && len(e.Key) != 0:
+			return nil, fmt.Errorf("keks[%d]: purged version still holds a key: %w", i, ErrMalformedRing)
+		case purged && e.RetiredAt == nil:
+			return nil, fmt.Errorf("keks[%d]: purged version was never retired: %w", i, ErrMalformedRing)
 		case e.CreatedAt.IsZero():
 			return nil, fmt.Errorf("keks[%d]: created_at missing: %w", i, ErrMalformedRing)
 		}
-		k, err := newKEK(e.Version, e.Key, e.CreatedAt)
-		if err != nil {
-			return nil, err
+		k := &kek{version: e.Version, created: e.CreatedAt.UTC()}
+		if !purged {
+			var err error
+			if k, err = newKEK(e.Version, e.Key, e.CreatedAt); err != nil {
+				return nil, err
+			}
+		} else {
+			k.purged = e.PurgedAt.UTC()
+		}
+		if e.RetiredAt != nil {
+			k.retired = e.RetiredAt.UTC()
 		}
 		keks[e.Version] = k
 		highest = max(highest, e.Version)
 	}
 	if keks[doc.Active] == nil {
 		return nil, fmt.Errorf("active version %d is not among the KEKs: %w", doc.Active, ErrMalformedRing)
+	}
+	if !keks[doc.Active].live() {
+		return nil, fmt.Errorf("active version %d is retired: %w", doc.Active, ErrMalformedRing)
 	}
 	if doc.Active != highest {
 		return nil, fmt.Errorf("active version %d is not the highest version %d: %w", doc.Active, highest, ErrMalformedRing)
@@ -304,17 +356,35 @@ func (r *Ring) ActiveVersion() uint32 {
 	return r.active
 }
 
-// Versions returns the live (not retired) KEK versions in ascending order.
+// Versions returns the live (neither retired nor purged) KEK versions in ascending order.
 func (r *Ring) Versions() []uint32 {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return slices.Sorted(maps.Keys(r.keks))
+	var out []uint32
+	for _, v := range slices.Sorted(maps.Keys(r.keks)) {
+		if r.keks[v].live() {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// KEKs describes every version the ring knows, purged ones included, in ascending order.
+func (r *Ring) KEKs() []KEKInfo {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]KEKInfo, 0, len(r.keks))
+	for _, v := range slices.Sorted(maps.Keys(r.keks)) {
+		k := r.keks[v]
+		out = append(out, KEKInfo{Version: v, Active: v == r.active, CreatedAt: k.created, RetiredAt: k.retired, PurgedAt: k.purged})
+	}
+	return out
 }
 
 // Rotate adds KEK version ActiveVersion()+1, makes it active and persists the ring atomically
 // (temporary file in the same directory, fsync, rename, fsync of the directory). Existing wrapped
-// DEKs keep unwrapping under their old version until Rewrap moves them and Retire drops it. If
-// persisting fails the ring is unchanged.
+// DEKs keep unwrapping under their old version until Rewrap moves them. If persisting fails the
+// ring is unchanged.
 func (r *Ring) Rotate() (uint32, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -335,40 +405,80 @@ func (r *Ring) Rotate() (uint32, error) {
 	return v, nil
 }
 
-// Retire removes the key material of every live KEK version that is neither active nor in inUse,
-// persists the ring atomically and returns the removed versions in ascending order (nil if none).
-// Wrapped DEKs under a removed version can never be unwrapped again (ErrKEKUnavailable).
-//
-// inUse must list every KEK version still named by any stored WrappedDEK, computed after the
-// last Rotate and after the rewrap pass finished: a DEK wrapped under a version that was active
-// when inUse was computed but has since been superseded would otherwise be lost. The active
-// version is never removed. If persisting fails the ring is unchanged.
-func (r *Ring) Retire(inUse map[uint32]bool) ([]uint32, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	keep := make(map[uint32]*kek, len(r.keks))
-	var removed []uint32
-	for v, k := range r.keks {
-		if v == r.active || inUse[v] {
-			keep[v] = k
-		} else {
-			removed = append(removed, v)
+// Retire marks versions as retired: they are never wrapped under again (only the active version ever
+// is) and keep unwrapping until Purge destroys them. The caller must have established, in the same
+// write transaction that records the retirement, that no stored DEK is wrapped under them. Retiring
+// the active or an unknown version is an error (ErrInvalidArgument) and changes nothing; an already
+// retired version is left as it is. If persisting fails the ring is unchanged.
+func (r *Ring) Retire(versions []uint32) error {
+	return r.change(versions, func(k *kek, now time.Time) (*kek, error) {
+		if !k.live() {
+			return nil, nil
+		}
+		n := *k
+		n.retired = now
+		return &n, nil
+	})
+}
+
+// Purge destroys the key material of retired versions; wrapped DEKs under a purged version can never be
+// unwrapped again (ErrKEKUnavailable). The caller must have re-checked, in a write transaction, that no
+// stored DEK is wrapped under them. Purging a live or unknown version is an error (ErrInvalidArgument)
+// and changes nothing. If persisting fails the ring is unchanged.
+func (r *Ring) Purge(versions []uint32) error {
+	var purged []*kek
+	err := r.change(versions, func(k *kek, now time.Time) (*kek, error) {
+		switch {
+		case k.live():
+			return nil, fmt.Errorf("keys: KEK version %d is not retired: %w", k.version, ErrInvalidArgument)
+		case !k.purged.IsZero():
+			return nil, nil
+		}
+		purged = append(purged, k)
+		return &kek{version: k.version, created: k.created, retired: k.retired, purged: now}, nil
+	})
+	if err == nil {
+		for _, k := range purged {
+			// Best effort: the AEAD's expanded key schedule is dropped with the kek, not zeroed.
+			wipe(k.key)
 		}
 	}
-	if len(removed) == 0 {
-		return nil, nil
+	return err
+}
+
+// change applies fn to each named non-active version (nil from fn: leave it) and persists the result.
+func (r *Ring) change(versions []uint32, fn func(*kek, time.Time) (*kek, error)) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now().UTC().Truncate(time.Second)
+	var keks map[uint32]*kek
+	for _, v := range versions {
+		k := r.keks[v]
+		switch {
+		case k == nil:
+			return fmt.Errorf("keys: unknown KEK version %d: %w", v, ErrInvalidArgument)
+		case v == r.active:
+			return fmt.Errorf("keys: KEK version %d is active: %w", v, ErrInvalidArgument)
+		}
+		n, err := fn(k, now)
+		if err != nil {
+			return err
+		}
+		if n != nil {
+			if keks == nil {
+				keks = maps.Clone(r.keks)
+			}
+			keks[v] = n
+		}
 	}
-	slices.Sort(removed)
-	if err := r.persistLocked(r.active, keep); err != nil {
-		return nil, err
+	if keks == nil {
+		return nil
 	}
-	old := r.keks
-	r.keks = keep
-	for _, v := range removed {
-		// Best effort: the AEAD's expanded key schedule is dropped with the kek, not zeroed.
-		wipe(old[v].key)
+	if err := r.persistLocked(r.active, keks); err != nil {
+		return err
 	}
-	return removed, nil
+	r.keks = keks
+	return nil
 }
 
 // persistLocked writes the given state to r.path atomically. r.mu must be held for writing.
@@ -391,7 +501,14 @@ func (r *Ring) encodeLocked(active uint32, keks map[uint32]*kek) ([]byte, error)
 	}
 	for _, v := range slices.Sorted(maps.Keys(keks)) {
 		k := keks[v]
-		doc.KEKs = append(doc.KEKs, ringFileKEK{Version: v, Key: k.key, CreatedAt: k.created})
+		e := ringFileKEK{Version: v, Key: k.key, CreatedAt: k.created}
+		if !k.retired.IsZero() {
+			e.RetiredAt = &k.retired
+		}
+		if !k.purged.IsZero() {
+			e.PurgedAt = &k.purged
+		}
+		doc.KEKs = append(doc.KEKs, e)
 	}
 	data, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
@@ -433,10 +550,19 @@ func writeTemp(path string, data []byte) (string, error) {
 	return name, nil
 }
 
-// writeAtomic replaces path with data: temporary file, fsync, rename, fsync of the directory.
+// prevSuffix names the copy of the ring file that the last successful write replaced.
+const prevSuffix = ".prev"
+
+// writeAtomic replaces path with data: temporary file, fsync, rename, fsync of the directory. The file
+// it replaces stays beside it as path+".prev" (hard-linked there before the rename), so at every
+// instant of a crash both the current ring and the one before it exist on disk.
 func writeAtomic(path string, data []byte) error {
 	tmp, err := writeTemp(path, data)
 	if err != nil {
+		return err
+	}
+	if err := keepPrevious(path); err != nil {
+		_ = os.Remove(tmp)
 		return err
 	}
 	if err := os.Rename(tmp, path); err != nil {
@@ -444,6 +570,27 @@ func writeAtomic(path string, data []byte) error {
 		return fmt.Errorf("keys: replace ring file: %w", err)
 	}
 	return syncDir(filepath.Dir(path))
+}
+
+// keepPrevious hard-links the current file at path to path+".prev" (replacing an older copy atomically).
+func keepPrevious(path string) error {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	tmp := filepath.Join(dir, "."+base+".prev-tmp")
+	_ = os.Remove(tmp)
+	if err := os.Link(path, tmp); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("keys: keep previous ring file: %w", err)
+	}
+	if err := os.Rename(tmp, path+prevSuffix); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("keys: keep previous ring file: %w", err)
+	}
+	return nil
 }
 
 // createExclusive writes data to path only if path does not exist yet (an error matching

@@ -54,7 +54,7 @@ func TestLoadOrCreateRingCreatesAndReloads(t *testing.T) {
 	}
 
 	doc := ringFileKeys(t, path)
-	if doc.Format != 1 || doc.Active != 1 || len(doc.KEKs) != 1 || doc.KEKs[0].Version != 1 ||
+	if doc.Format != 2 || doc.Active != 1 || len(doc.KEKs) != 1 || doc.KEKs[0].Version != 1 ||
 		len(doc.KEKs[0].Key) != 32 || len(doc.IndexKey) != 32 || len(doc.PseudonymKey) != 32 ||
 		doc.KEKs[0].CreatedAt.IsZero() {
 		t.Errorf("unexpected ring document: format=%d active=%d keks=%d", doc.Format, doc.Active, len(doc.KEKs))
@@ -167,7 +167,10 @@ func TestLoadOrCreateRingRejectsMalformed(t *testing.T) {
 		{"truncated", valid[:len(valid)/2]},
 		{"JSON array", "[]"},
 		{"empty object", "{}"},
-		{"format 2", doc(2, 1, kek(1, key), key, key)},
+		{"format 3", doc(3, 1, kek(1, key), key, key)},
+		{"active retired", doc(2, 2, kek(1, key)+`,{"version":2,"key":"`+key+`","created_at":"2025-01-02T03:04:05Z","retired_at":"2025-02-02T03:04:05Z"}`, key, key)},
+		{"purged with key", doc(2, 2, `{"version":1,"key":"`+key+`","created_at":"2025-01-02T03:04:05Z","retired_at":"2025-02-02T03:04:05Z","purged_at":"2025-02-03T03:04:05Z"},`+kek(2, key), key, key)},
+		{"purged never retired", doc(2, 2, `{"version":1,"created_at":"2025-01-02T03:04:05Z","purged_at":"2025-02-03T03:04:05Z"},`+kek(2, key), key, key)},
 		{"no KEKs", doc(1, 1, "", key, key)},
 		{"active missing", doc(1, 2, kek(1, key), key, key)},
 		{"active not highest", doc(1, 1, kek(1, key)+","+kek(2, key), key, key)},
@@ -284,48 +287,140 @@ func TestRotateRetireAndReload(t *testing.T) {
 	mustOpen(t, c2, ref, w1, "name", sealed, "李雷")
 	mustOpen(t, c2, ref, w2, "name", sealed, "李雷")
 
-	// Rotate once more: versions 1, 2, 3. Version 1 still in use, 2 not.
+	// Rotate once more: versions 1, 2, 3. Retire 2: it is marked, keeps unwrapping, and never wraps.
 	if v, err := r2.Rotate(); err != nil || v != 3 {
 		t.Fatalf("Rotate: %d, %v", v, err)
 	}
-	removed, err := r2.Retire(map[uint32]bool{1: true})
-	if err != nil {
+	if err := r2.Retire([]uint32{2}); err != nil {
 		t.Fatalf("Retire: %v", err)
 	}
-	if !slices.Equal(removed, []uint32{2}) || !slices.Equal(r2.Versions(), []uint32{1, 3}) {
-		t.Fatalf("Retire removed %v, versions %v; want [2], [1 3]", removed, r2.Versions())
+	if !slices.Equal(r2.Versions(), []uint32{1, 3}) {
+		t.Fatalf("live versions after Retire(2) = %v, want [1 3]", r2.Versions())
+	}
+	mustOpen(t, newTestCipher(t, r2, 4), ref, w2, "name", sealed, "李雷")
+	if w, err := r2.Rewrap(ref, w2); err != nil || w.KEKVersion != 3 {
+		t.Fatalf("Rewrap from a retired version: %v (version %d), want a move to 3", err, w.KEKVersion)
+	}
+	// The active version is never retired, an unknown one is refused, and a refusal changes nothing.
+	for _, vs := range [][]uint32{{3}, {1, 3}, {9}} {
+		if err := r2.Retire(vs); !errors.Is(err, ErrInvalidArgument) {
+			t.Errorf("Retire(%v) = %v, want ErrInvalidArgument", vs, err)
+		}
+	}
+	if !slices.Equal(r2.Versions(), []uint32{1, 3}) {
+		t.Fatalf("a refused Retire changed the ring: %v", r2.Versions())
+	}
+	// Purge destroys only retired versions.
+	if err := r2.Purge([]uint32{1}); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("Purge of a live version = %v, want ErrInvalidArgument", err)
+	}
+	if err := r2.Purge([]uint32{2}); err != nil {
+		t.Fatalf("Purge: %v", err)
 	}
 	if _, err := r2.Unwrap(ref, w2); !errors.Is(err, ErrKEKUnavailable) {
-		t.Errorf("Unwrap under retired version: %v, want ErrKEKUnavailable", err)
+		t.Errorf("Unwrap under a purged version: %v, want ErrKEKUnavailable", err)
 	}
 	if _, err := r2.Rewrap(ref, w2); !errors.Is(err, ErrKEKUnavailable) {
-		t.Errorf("Rewrap from retired version: %v, want ErrKEKUnavailable", err)
+		t.Errorf("Rewrap from a purged version: %v, want ErrKEKUnavailable", err)
 	}
-	// The active version is never removed, even when not listed as in use.
-	removed, err = r2.Retire(nil)
-	if err != nil || !slices.Equal(removed, []uint32{1}) || !slices.Equal(r2.Versions(), []uint32{3}) {
-		t.Fatalf("Retire(nil): removed %v, versions %v, err %v", removed, r2.Versions(), err)
-	}
-	removed, err = r2.Retire(nil)
-	if err != nil || removed != nil || r2.ActiveVersion() != 3 {
-		t.Fatalf("Retire with nothing to do: removed %v, err %v", removed, err)
+	if err := r2.Purge([]uint32{2}); err != nil {
+		t.Errorf("Purge of a purged version: %v, want no-op", err)
 	}
 
 	r3, _, err := LoadOrCreateRing(r.Path())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r3.ActiveVersion() != 3 || !slices.Equal(r3.Versions(), []uint32{3}) {
-		t.Fatalf("reloaded after Retire: active=%d versions=%v", r3.ActiveVersion(), r3.Versions())
+	if r3.ActiveVersion() != 3 || !slices.Equal(r3.Versions(), []uint32{1, 3}) {
+		t.Fatalf("reloaded after Purge: active=%d versions=%v", r3.ActiveVersion(), r3.Versions())
 	}
-	if _, err := r3.Unwrap(ref, w1); !errors.Is(err, ErrKEKUnavailable) {
-		t.Errorf("retired version survived reload: %v", err)
+	infos := r3.KEKs()
+	if len(infos) != 3 || infos[1].Version != 2 || infos[1].RetiredAt.IsZero() || infos[1].PurgedAt.IsZero() || !infos[2].Active {
+		t.Fatalf("reloaded KEKs = %+v, want 2 retired and purged, 3 active", infos)
 	}
+	if _, err := r3.Unwrap(ref, w2); !errors.Is(err, ErrKEKUnavailable) {
+		t.Errorf("purged version survived reload: %v", err)
+	}
+	mustOpen(t, newTestCipher(t, r3, 4), ref, w1, "name", sealed, "李雷")
 	if v, err := r3.Rotate(); err != nil || v != 4 {
-		t.Errorf("Rotate after Retire: %d, %v; want 4", v, err)
+		t.Errorf("Rotate after Purge: %d, %v; want 4", v, err)
 	}
 	if fi, err := os.Stat(r.Path()); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("ring file mode after rewrite: %v %v", fi.Mode(), err)
+	}
+}
+
+// TestRingKeepsPreviousFile checks that every write leaves the file it replaced beside it, and that a ring
+// whose file is gone but whose previous copy exists is never silently recreated.
+func TestRingKeepsPreviousFile(t *testing.T) {
+	r := newTestRing(t)
+	first, err := os.ReadFile(r.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Rotate(); err != nil {
+		t.Fatal(err)
+	}
+	prev, err := os.ReadFile(r.Path() + ".prev")
+	if err != nil || !bytes.Equal(prev, first) {
+		t.Fatalf("after Rotate, .prev is not the file it replaced: %v", err)
+	}
+	second, _ := os.ReadFile(r.Path())
+	if err := r.Retire([]uint32{1}); err != nil {
+		t.Fatal(err)
+	}
+	if prev, _ = os.ReadFile(r.Path() + ".prev"); !bytes.Equal(prev, second) {
+		t.Fatal("after Retire, .prev is not the file it replaced")
+	}
+	if fi, err := os.Stat(r.Path() + ".prev"); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf(".prev mode: %v %v", fi, err)
+	}
+	// The ring file lost (say, by a restore gone wrong): no new ring over the old one's data.
+	if err := os.Remove(r.Path()); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := LoadOrCreateRing(r.Path()); !errors.Is(err, ErrMalformedRing) {
+		t.Fatalf("LoadOrCreateRing with only .prev present = %v, want a refusal", err)
+	}
+	if _, err := os.Stat(r.Path()); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("a new ring was written over the lost one")
+	}
+	if _, err := OpenRing(r.Path()); err == nil {
+		t.Fatal("OpenRing of a missing file succeeded")
+	}
+	// Restoring the previous file brings back every version it had.
+	if err := os.WriteFile(r.Path(), prev, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r2, err := OpenRing(r.Path())
+	if err != nil || r2.ActiveVersion() != 2 || !slices.Equal(r2.Versions(), []uint32{1, 2}) {
+		t.Fatalf("restored ring: %v active=%d versions=%v", err, r2.ActiveVersion(), r2.Versions())
+	}
+}
+
+// TestRingReadsFormat1 keeps rings written before retirement marks readable.
+func TestRingReadsFormat1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kek.json")
+	key := bytes.Repeat([]byte{7}, keySize)
+	doc := map[string]any{"format": 1, "active": 2, "index_key": key, "pseudonym_key": key, "keks": []map[string]any{
+		{"version": 1, "key": key, "created_at": "2026-01-01T00:00:00Z"},
+		{"version": 2, "key": key, "created_at": "2026-02-01T00:00:00Z"},
+	}}
+	data, _ := json.Marshal(doc)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenRing(path)
+	if err != nil || r.ActiveVersion() != 2 || !slices.Equal(r.Versions(), []uint32{1, 2}) {
+		t.Fatalf("format 1 ring: %v active=%d versions=%v", err, r.ActiveVersion(), r.Versions())
+	}
+	// Its next write is format 2 and reads back the same.
+	if err := r.Retire([]uint32{1}); err != nil {
+		t.Fatal(err)
+	}
+	r2, err := OpenRing(path)
+	if err != nil || !slices.Equal(r2.Versions(), []uint32{2}) || r2.KEKs()[0].RetiredAt.IsZero() {
+		t.Fatalf("rewritten ring: %v versions=%v", err, r2.Versions())
 	}
 }
 
@@ -347,7 +442,7 @@ func TestRotateAndRetireLeaveRingUnchangedOnPersistFailure(t *testing.T) {
 	if r.ActiveVersion() != 2 || !slices.Equal(r.Versions(), []uint32{1, 2}) {
 		t.Fatalf("failed Rotate changed the ring: active=%d versions=%v", r.ActiveVersion(), r.Versions())
 	}
-	if _, err := r.Retire(nil); err == nil {
+	if err := r.Retire([]uint32{1}); err == nil {
 		t.Fatal("Retire succeeded without a directory")
 	}
 	if !slices.Equal(r.Versions(), []uint32{1, 2}) {

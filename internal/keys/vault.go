@@ -1,11 +1,14 @@
 package keys
 
 import (
+	"errors"
+	"fmt"
+
 	"github.com/profilevault/profilevault/vault"
 )
 
 // VaultCrypto adapts the ring, the field cipher, the blind index and the pseudonymizer to the vault's
-// Crypto and KeyRotator interfaces.
+// Crypto and KeyRing interfaces.
 type VaultCrypto struct {
 	ring   *Ring
 	fields *FieldCipher
@@ -15,7 +18,7 @@ type VaultCrypto struct {
 
 var (
 	_ vault.Crypto     = (*VaultCrypto)(nil)
-	_ vault.KeyRotator = (*VaultCrypto)(nil)
+	_ vault.KeyRing = (*VaultCrypto)(nil)
 )
 
 // NewVaultCrypto builds the adapter with a cache of up to cacheSize built ciphers.
@@ -73,19 +76,68 @@ func (c *VaultCrypto) OpenNote(sealed, ad []byte) ([]byte, error) {
 	return c.ring.NoteSealer().Open(sealed, ad)
 }
 
-// Rotate implements vault.KeyRotator.
+// Rotate implements vault.KeyRing.
 func (c *VaultCrypto) Rotate() (uint32, error) { return c.ring.Rotate() }
 
-// Rewrap implements vault.KeyRotator.
+// ActiveVersion implements vault.KeyRing.
+func (c *VaultCrypto) ActiveVersion() uint32 { return c.ring.ActiveVersion() }
+
+// KEKs implements vault.KeyRing.
+func (c *VaultCrypto) KEKs() []vault.KEKState {
+	infos := c.ring.KEKs()
+	out := make([]vault.KEKState, len(infos))
+	for i, k := range infos {
+		out[i] = kekState(k)
+	}
+	return out
+}
+
+// kekState converts a ring version's description to the vault's.
+func kekState(k KEKInfo) vault.KEKState {
+	st := vault.KEKState{Version: k.Version, Active: k.Active, CreatedAt: k.CreatedAt}
+	if !k.RetiredAt.IsZero() {
+		t := k.RetiredAt
+		st.RetiredAt = &t
+	}
+	if !k.PurgedAt.IsZero() {
+		t := k.PurgedAt
+		st.PurgedAt = &t
+	}
+	return st
+}
+
+// Rewrap implements vault.KeyRing.
 func (c *VaultCrypto) Rewrap(d vault.DEK) (vault.DEK, error) {
 	ref, w := refOf(d)
 	nw, err := c.ring.Rewrap(ref, w)
 	if err != nil {
-		return vault.DEK{}, err
+		return vault.DEK{}, vaultKeyErr(err)
 	}
 	d.KEKVersion, d.Wrapped = nw.KEKVersion, nw.Ciphertext
 	return d, nil
 }
 
-// Retire implements vault.KeyRotator.
-func (c *VaultCrypto) Retire(inUse map[uint32]bool) ([]uint32, error) { return c.ring.Retire(inUse) }
+// CheckDEK implements vault.KeyRing.
+func (c *VaultCrypto) CheckDEK(d vault.DEK) error {
+	ref, w := refOf(d)
+	dek, err := c.ring.Unwrap(ref, w)
+	if err != nil {
+		return vaultKeyErr(err)
+	}
+	wipe(dek)
+	return nil
+}
+
+// vaultKeyErr marks a missing KEK version with vault.ErrKEKMissing, keeping the ring's error.
+func vaultKeyErr(err error) error {
+	if errors.Is(err, ErrKEKUnavailable) {
+		return fmt.Errorf("%w: %w", vault.ErrKEKMissing, err)
+	}
+	return err
+}
+
+// Retire implements vault.KeyRing.
+func (c *VaultCrypto) Retire(versions []uint32) error { return c.ring.Retire(versions) }
+
+// Purge implements vault.KeyRing.
+func (c *VaultCrypto) Purge(versions []uint32) error { return c.ring.Purge(versions) }

@@ -498,45 +498,6 @@ func (s *Store) LookupIndex(ctx context.Context, field string, token []byte) ([]
 	return scanIDs(s.stmtLookup.QueryContext(ctx, field, token))
 }
 
-// DEKs implements vault.Store. It reads in pages so it never holds a long read transaction.
-func (s *Store) DEKs(ctx context.Context, fn func(vault.DEK) error) error {
-	type key struct {
-		subject, class string
-		version        uint32
-	}
-	var after key
-	for {
-		rows, err := s.read.QueryContext(ctx, `SELECT subject_id, class, version, kek_version, wrapped FROM deks
-			WHERE (subject_id, class, version) > (?, ?, ?) ORDER BY subject_id, class, version LIMIT 1000`,
-			after.subject, after.class, after.version)
-		if err != nil {
-			return err
-		}
-		var page []vault.DEK
-		for rows.Next() {
-			var d vault.DEK
-			if err := rows.Scan(&d.Subject, &d.Class, &d.Version, &d.KEKVersion, &d.Wrapped); err != nil {
-				rows.Close()
-				return err
-			}
-			page = append(page, d)
-		}
-		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-			return err
-		}
-		for _, d := range page {
-			if err := fn(d); err != nil {
-				return err
-			}
-		}
-		if len(page) < 1000 {
-			return nil
-		}
-		last := page[len(page)-1]
-		after = key{last.Subject, last.Class, last.Version}
-	}
-}
-
 // checkpointer truncates the WAL after erasures, on its own connection and off the writer's path, so that
 // freed pages do not linger in it.
 func (s *Store) checkpointer() {

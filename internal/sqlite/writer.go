@@ -124,7 +124,7 @@ func (s *Store) commitBatch(batch []*op) {
 	seq, head := s.headSeq, s.headHash
 	front := s.frontier.Clone()
 	erased := false
-	touched := map[string]struct{}{}
+	touched, rewrapped := map[string]struct{}{}, map[string]struct{}{}
 	var cp *audit.StoredCheckpoint
 	now := time.Now()
 	err := func() error {
@@ -137,7 +137,7 @@ func (s *Store) commitBatch(batch []*op) {
 			return err
 		}
 		defer tx.Rollback()
-		t := &txn{ctx: ctx, tx: tx, touched: touched, store: s}
+		t := &txn{ctx: ctx, tx: tx, touched: touched, rewrapped: rewrapped, store: s}
 		// The batch's entries and tree hashes go in with one multi-row INSERT each, after every change ran.
 		var logRows, treeRows, noteRows []any
 		for i, o := range batch {
@@ -225,6 +225,7 @@ func (s *Store) commitBatch(batch []*op) {
 	}
 	// Drop every touched record from the cache before anyone learns of the commit (or its failure).
 	s.records.invalidate(touched)
+	s.records.invalidate(rewrapped)
 	if len(batch) > 0 {
 		s.metrics.Batches.Add(1)
 		s.metrics.Ops.Add(int64(len(batch)))
@@ -338,6 +339,9 @@ type txn struct {
 	erased  bool
 	touched map[string]struct{} // subjects whose cached records must be dropped after commit
 	evented map[string]struct{} // subjects that received events in this transaction
+	// rewrapped holds subjects whose DEKs were only rewrapped: their cached records are dropped too, but
+	// their tags stay current.
+	rewrapped map[string]struct{}
 }
 
 // markDirty records every subject the batch changed (record or events) as needing its tags recomputed, at
@@ -438,7 +442,8 @@ func (t *txn) PutDEK(d vault.DEK) error {
 }
 
 func (t *txn) RewrapDEK(d vault.DEK, from uint32) (bool, error) {
-	t.touch(d.Subject)
+	// The cached record holds the old wrapping: drop it, but do not mark the subject's tags stale.
+	t.rewrapped[d.Subject] = struct{}{}
 	r, err := t.execResult(`UPDATE deks SET kek_version = ?, wrapped = ? WHERE subject_id = ? AND class = ? AND version = ? AND kek_version = ?`,
 		d.KEKVersion, d.Wrapped, d.Subject, d.Class, d.Version, from)
 	if err != nil {
