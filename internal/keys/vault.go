@@ -17,7 +17,7 @@ type VaultCrypto struct {
 }
 
 var (
-	_ vault.Crypto     = (*VaultCrypto)(nil)
+	_ vault.Crypto  = (*VaultCrypto)(nil)
 	_ vault.KeyRing = (*VaultCrypto)(nil)
 )
 
