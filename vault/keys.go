@@ -195,13 +195,34 @@ func (j *RotationJob) Resumed() bool { return j.resumed }
 // NewVersion is the KEK version every DEK is moved to.
 func (j *RotationJob) NewVersion() uint32 { return j.row.KEKVersion }
 
+// RotationStep names a point of a rotation that has just become durable (RunOptions.Step).
+type RotationStep string
+
+// Rotation steps, in order; StepBatch repeats once per committed batch.
+const (
+	StepStarted   RotationStep = "started"   // lease taken, new version active in the ring (reported by Run)
+	StepBatch     RotationStep = "batch"     // one batch of DEKs rewrapped
+	StepRewrapped RotationStep = "rewrapped" // no DEK left under an old version, nothing retired yet
+	StepRetired   RotationStep = "retired"   // old versions retired, rotation marked done
+)
+
+// RunOptions tunes and observes a rotation run.
+type RunOptions struct {
+	// Progress receives DEKs moved and DEKs to move, after every batch.
+	Progress func(done, total int)
+	// Step is told each durable step (for logs, and for crash tests that stop the process there).
+	Step func(RotationStep)
+	// BatchSize is the number of DEKs rewrapped per transaction (default 500).
+	BatchSize int
+}
+
 // RotateKeys rotates the KEK and waits for the end: StartRotation, then Run.
-func (s *Service) RotateKeys(ctx context.Context, a Access, progress func(done, total int)) (RotationResult, error) {
+func (s *Service) RotateKeys(ctx context.Context, a Access, opts RunOptions) (RotationResult, error) {
 	j, err := s.StartRotation(ctx, a)
 	if err != nil {
 		return RotationResult{}, err
 	}
-	return j.Run(ctx, progress)
+	return j.Run(ctx, opts)
 }
 
 // StartRotation checks that a may rotate keys (role admin), takes the rotation lease and either resumes an
@@ -301,9 +322,8 @@ func newRotationID() string {
 // Run moves every DEK under the job's KEK version in batches (each batch one transaction with its audit
 // entry, renewing the lease), then retires, in one transaction with the count of their DEKs, every older
 // version nothing uses. Reads keep working throughout: an old wrapping stays valid, and retired versions
-// keep unwrapping. progress (optional) receives DEKs moved and DEKs to move. If ctx ends, the rotation
-// stops where it is and stays resumable.
-func (j *RotationJob) Run(ctx context.Context, progress func(done, total int)) (res RotationResult, err error) {
+// keep unwrapping. If ctx ends, the rotation stops where it is and stays resumable.
+func (j *RotationJob) Run(ctx context.Context, opts RunOptions) (res RotationResult, err error) {
 	if j.done {
 		return RotationResult{}, errors.New("vault: rotation job already ran")
 	}
@@ -322,9 +342,17 @@ func (j *RotationJob) Run(ctx context.Context, progress func(done, total int)) (
 			j.fail(err)
 		}
 	}()
+	progress, step, batch := opts.Progress, opts.Step, opts.BatchSize
 	if progress == nil {
 		progress = func(int, int) {}
 	}
+	if step == nil {
+		step = func(RotationStep) {}
+	}
+	if batch <= 0 {
+		batch = rewrapBatch
+	}
+	step(StepStarted)
 	for pass := 0; ; pass++ {
 		left, err := s.keyStore.CountDEKsBelow(ctx, j.row.KEKVersion)
 		if err != nil {
@@ -334,23 +362,26 @@ func (j *RotationJob) Run(ctx context.Context, progress func(done, total int)) (
 			j.row.Total = j.row.Rewrapped + left
 		}
 		progress(j.row.Rewrapped, j.row.Total)
-		if err := s.keyStore.DEKsBelow(ctx, j.row.KEKVersion, rewrapBatch, func(page []DEK) error {
+		if err := s.keyStore.DEKsBelow(ctx, j.row.KEKVersion, batch, func(page []DEK) error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 			if err := j.rewrap(ctx, page); err != nil {
 				return err
 			}
+			step(StepBatch)
 			progress(j.row.Rewrapped, j.row.Total)
 			return nil
 		}); err != nil {
 			return res, internalErr("rewrap DEKs", err)
 		}
+		step(StepRewrapped)
 		kept, seq, err := j.retire(ctx, pass+1 == rotationPasses)
 		if err != nil {
 			return res, internalErr("retire KEK versions", err)
 		}
 		if len(kept) == 0 || pass+1 == rotationPasses {
+			step(StepRetired)
 			res.Rewrapped, res.Retired, res.Kept, res.AuditSeq = j.row.Rewrapped, j.row.Retired, kept, seq
 			if _, err := s.CheckKeys(ctx); err != nil {
 				s.log.Warn("key check after rotation failed", "rotation", j.row.ID, "err", err)

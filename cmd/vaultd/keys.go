@@ -81,7 +81,7 @@ func cmdKeysRotate(ctx context.Context, args []string, getenv func(string) strin
 		progress = func(done, total int) { progressBar(stderr, "rewrap", done, total) }
 	}
 	start := time.Now()
-	res, err := job.Run(ctx, progress)
+	res, err := job.Run(ctx, vault.RunOptions{Progress: progress})
 	if progress != nil {
 		fmt.Fprintln(stderr)
 	}

@@ -258,7 +258,7 @@ func (a *App) ResumeRotation(ctx context.Context, progress func(done, total int)
 	if err != nil || !pending {
 		return vault.RotationResult{}, false, err
 	}
-	res, err = a.Vault.RotateKeys(ctx, SystemAccess("resume-key-rotation"), progress)
+	res, err = a.Vault.RotateKeys(ctx, SystemAccess("resume-key-rotation"), vault.RunOptions{Progress: progress})
 	return res, true, err
 }
 

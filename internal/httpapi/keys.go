@@ -30,7 +30,7 @@ func (s *Server) rotateKeys(c *gin.Context) {
 	}
 	done := make(chan outcome, 1)
 	go func() {
-		res, err := job.Run(s.background, nil)
+		res, err := job.Run(s.background, vault.RunOptions{})
 		if err != nil {
 			s.log.Error("key rotation stopped", "rotation", job.ID(), "err", err)
 		}
