@@ -25,6 +25,7 @@ type Stack struct {
 	Server *httptest.Server
 	Dir    string
 	logs   *SyncBuffer
+	cfg    app.Config
 }
 
 // SyncBuffer is a goroutine-safe writer (the stack's log sink; tests use it for progress output too).
@@ -65,14 +66,36 @@ func Start(t testing.TB, mutate ...func(*app.Config)) *Stack {
 		t.Fatalf("open app: %v", err)
 	}
 	srv := httptest.NewServer(a.HTTP)
-	s := &Stack{T: t, App: a, Server: srv, Dir: dir, logs: logs}
+	s := &Stack{T: t, App: a, Server: srv, Dir: dir, logs: logs, cfg: cfg}
 	t.Cleanup(func() {
-		srv.Close()
-		if err := a.Close(); err != nil {
+		s.Server.Close()
+		if err := s.App.Close(); err != nil {
 			t.Errorf("close app: %v", err)
 		}
 	})
 	return s
+}
+
+// Restart stops the server and the vault and opens them again on the same data dir, as a new process
+// would: nothing cached survives (tokens minted before stay valid: the signing key is in the data dir).
+func (s *Stack) Restart() { s.T.Helper(); s.RestartWith(nil) }
+
+// RestartWith is Restart with offline runs between the stop and the start (nil: none): fn gets the data
+// dir, which no process holds then.
+func (s *Stack) RestartWith(fn func(dir string)) {
+	s.T.Helper()
+	s.Server.Close()
+	if err := s.App.Close(); err != nil {
+		s.T.Fatalf("close app: %v", err)
+	}
+	if fn != nil {
+		fn(s.Dir)
+	}
+	a, err := app.Open(context.Background(), s.cfg)
+	if err != nil {
+		s.T.Fatalf("reopen app: %v", err)
+	}
+	s.App, s.Server = a, httptest.NewServer(a.HTTP)
 }
 
 // Logs returns everything the service logged so far.

@@ -1,0 +1,328 @@
+package app_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/profilevault/profilevault/audit"
+	"github.com/profilevault/profilevault/internal/app"
+	"github.com/profilevault/profilevault/internal/apptest"
+	"github.com/profilevault/profilevault/internal/datadir"
+	"github.com/profilevault/profilevault/internal/dsr"
+	"github.com/profilevault/profilevault/internal/keys"
+	"github.com/profilevault/profilevault/internal/normalize"
+	"github.com/profilevault/profilevault/policies"
+	"github.com/profilevault/profilevault/vault"
+)
+
+// seed creates n subjects with a name and returns id → name.
+func seed(t *testing.T, s *apptest.Stack, n int) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("韩梅梅%d", i)
+		out[s.CreateSubject(map[string]any{"name": name, "phone": fmt.Sprintf("+86135%08d", i)})] = name
+	}
+	return out
+}
+
+// readAll checks that every subject decrypts to its name through the real HTTP stack.
+func readAll(t *testing.T, s *apptest.Stack, names map[string]string, when string) {
+	t.Helper()
+	tok := s.Token("cs", "customer_service")
+	for id, name := range names {
+		r := s.Do("GET", "/v1/subjects/"+id+"?fields=name", tok, "customer_service", nil)
+		if r.Status != 200 || r.JSON["fields"].(map[string]any)["name"] != name {
+			t.Errorf("%s: subject %s: %d %s", when, id, r.Status, r.Body)
+		}
+	}
+}
+
+// deksByVersion counts the stored DEKs per KEK version.
+func deksByVersion(t *testing.T, s *apptest.Stack) map[uint32]int {
+	t.Helper()
+	out := map[uint32]int{}
+	if err := s.App.Store.DEKs(context.Background(), func(d vault.DEK) error { out[d.KEKVersion]++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// retiredVersions lists the ring's retired (or purged) versions.
+func retiredVersions(s *apptest.Stack) []uint32 {
+	var out []uint32
+	for _, k := range s.App.Crypto.KEKs() {
+		if k.RetiredAt != nil {
+			out = append(out, k.Version)
+		}
+	}
+	return out
+}
+
+func entry(reason string) func(error) audit.Entry {
+	return func(error) audit.Entry {
+		return audit.Entry{TS: time.Now(), Action: "test.setup", Decision: audit.Allow, Status: 200, Reason: reason,
+			Actor: audit.Actor{Sub: "test", Roles: []string{"admin"}}}
+	}
+}
+
+// TestRetirementCountsDEKsInItsOwnTransaction puts a DEK back under the old version after the rewrap pass
+// and before retirement — as a writer that wrapped a DEK just before the rotation and committed just after
+// the scan would. The old version must not be retired while that DEK exists: the rotation sweeps again,
+// retires it only once nothing uses it, and a purge afterwards loses nothing. Retiring regardless of the
+// count fails this test.
+func TestRetirementCountsDEKsInItsOwnTransaction(t *testing.T) {
+	s := apptest.Start(t)
+	names := seed(t, s, 12)
+	var straggler vault.DEK
+	if err := s.App.Store.DEKs(context.Background(), func(d vault.DEK) error { straggler = d; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if straggler.KEKVersion != 1 {
+		t.Fatalf("seeded DEK under version %d, want 1", straggler.KEKVersion)
+	}
+	ctx := context.Background()
+	put := false
+	res, err := s.App.Vault.RotateKeys(ctx, app.SystemAccess("test"), vault.RunOptions{BatchSize: 5, Step: func(st vault.RotationStep) {
+		if st != vault.StepRewrapped || put {
+			return
+		}
+		put = true
+		if by := deksByVersion(t, s); by[1] != 0 {
+			t.Errorf("after the rewrap pass %d DEKs are still under version 1", by[1])
+		}
+		if _, err := s.App.Store.Commit(ctx, func(tx vault.Tx) error { return tx.PutDEK(straggler) }, entry("straggler")); err != nil {
+			t.Fatalf("put the straggler back: %v", err)
+		}
+	}})
+	if err != nil {
+		t.Fatalf("rotate: %v", err)
+	}
+	if !put {
+		t.Fatal("the rotation never reported the rewrapped step")
+	}
+	if !slices.Equal(res.Retired, []uint32{1}) || len(res.Kept) != 0 || res.Rewrapped != len(names)+1 {
+		t.Errorf("rotation result %+v, want version 1 retired after %d rewraps", res, len(names)+1)
+	}
+	if by := deksByVersion(t, s); by[1] != 0 || by[2] != len(names) {
+		t.Errorf("DEKs by version after the rotation: %v", by)
+	}
+	// The store refuses any DEK row under a retired version from now on.
+	if _, err := s.App.Store.Commit(ctx, func(tx vault.Tx) error { return tx.PutDEK(straggler) }, entry("late straggler")); err == nil {
+		t.Error("a DEK under a retired KEK version was stored")
+	}
+	// Purging the retired version loses nothing, now and after a restart.
+	p, err := s.App.Vault.PurgeKeys(ctx, app.SystemAccess("test"), time.Now().Add(time.Hour))
+	if err != nil || !slices.Equal(p.Purged, []uint32{1}) {
+		t.Fatalf("purge: %+v %v", p, err)
+	}
+	readAll(t, s, names, "after the purge")
+	s.Restart()
+	if rep, _ := s.App.Vault.LastKeyReport(); !rep.OK() || rep.DEKs != len(names) {
+		t.Errorf("key check after restart: %+v", rep)
+	}
+	readAll(t, s, names, "after the purge and a restart")
+}
+
+// TestPurgeRechecksReferences restores a database backup taken before a rotation beside the rotated ring:
+// its DEKs name the now-retired version. The key check still passes (retired versions unwrap), the purge
+// refuses and destroys nothing, a rotation moves those DEKs, and then the purge goes through.
+func TestPurgeRechecksReferences(t *testing.T) {
+	s := apptest.Start(t)
+	names := seed(t, s, 6)
+	db := filepath.Join(s.Dir, datadir.DatabaseFile)
+	backup := filepath.Join(t.TempDir(), "backup.db")
+	s.RestartWith(func(string) { copyFile(t, db, backup) })
+	ctx := context.Background()
+	if _, err := s.App.Vault.RotateKeys(ctx, app.SystemAccess("test"), vault.RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := retiredVersions(s); !slices.Equal(got, []uint32{1}) {
+		t.Fatalf("retired after the rotation: %v", got)
+	}
+	s.RestartWith(func(string) {
+		copyFile(t, backup, db)
+		for _, suffix := range []string{"-wal", "-shm"} {
+			_ = os.Remove(db + suffix)
+		}
+	})
+	if rep, _ := s.App.Vault.LastKeyReport(); !rep.OK() {
+		t.Fatalf("key check on the restored backup: %+v", rep)
+	}
+	readAll(t, s, names, "restored backup")
+	_, err := s.App.Vault.PurgeKeys(ctx, app.SystemAccess("test"), time.Now().Add(time.Hour))
+	if vault.ErrorCode(err) != vault.CodeConflict || vault.AuditSeqOf(err) == 0 {
+		t.Fatalf("purge with DEKs under the retired version: %v, want an audited conflict", err)
+	}
+	if ks := s.App.Crypto.KEKs(); ks[0].PurgedAt != nil {
+		t.Fatal("the refused purge destroyed version 1")
+	}
+	readAll(t, s, names, "after the refused purge")
+	if _, err := s.App.Vault.RotateKeys(ctx, app.SystemAccess("test"), vault.RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.App.Vault.PurgeKeys(ctx, app.SystemAccess("test"), time.Now().Add(time.Hour))
+	if err != nil || !slices.Equal(p.Purged, []uint32{1, 2}) {
+		t.Fatalf("purge after the rotation: %+v %v", p, err)
+	}
+	readAll(t, s, names, "after rotation and purge")
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestMissingKEKStopsTheServer loses a KEK version that DEKs still use (purged behind the vault's back):
+// opening the data dir reports how many DEKs and subjects are affected, RequireKeys refuses, /readyz says
+// so, and no rotation starts.
+func TestMissingKEKStopsTheServer(t *testing.T) {
+	s := apptest.Start(t)
+	names := seed(t, s, 4)
+	ringPath := s.App.Ring.Path()
+	s.RestartWith(func(string) {
+		r, err := keys.OpenRing(ringPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Rotate(); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Retire([]uint32{1}); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Purge([]uint32{1}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	rep, _ := s.App.Vault.LastKeyReport()
+	if rep.OK() || rep.Missing != len(names) || rep.Affected != len(names) {
+		t.Fatalf("key report %+v, want %d missing", rep, len(names))
+	}
+	err := s.App.RequireKeys()
+	if !errors.Is(err, vault.ErrKeysUnusable) || !strings.Contains(err.Error(), fmt.Sprintf("data of %d subject(s)", len(names))) ||
+		!strings.Contains(err.Error(), "version(s) [1]") {
+		t.Fatalf("RequireKeys = %v", err)
+	}
+	for id := range names {
+		if strings.Contains(err.Error(), id) {
+			t.Fatal("the message names a subject")
+		}
+	}
+	if r := s.Do("GET", "/readyz", "", "", nil); r.Status != 503 || r.JSON["keys"].(map[string]any)["missing"] != float64(len(names)) {
+		t.Errorf("readyz: %d %s", r.Status, r.Body)
+	}
+	// Restoring the previous ring file brings the data back.
+	s.RestartWith(func(string) {
+		prev, err := os.ReadFile(ringPath + ".prev")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(ringPath, prev, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if err := s.App.RequireKeys(); err != nil {
+		t.Fatalf("after restoring the previous ring: %v", err)
+	}
+	readAll(t, s, names, "restored ring")
+}
+
+// TestNoNewRingBesideADatabase refuses to start a data dir whose database exists but whose ring is gone:
+// a fresh ring would make every stored DEK unreadable.
+func TestNoNewRingBesideADatabase(t *testing.T) {
+	dir := t.TempDir()
+	a, err := app.Open(context.Background(), app.Config{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	if err := os.Remove(filepath.Join(dir, datadir.KEKFile)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = app.Open(context.Background(), app.Config{DataDir: dir, Notices: io.Discard})
+	if err == nil || !strings.Contains(err.Error(), "no new ring is created") {
+		t.Fatalf("open without a ring: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, datadir.KEKFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("a new ring was created")
+	}
+}
+
+// TestRotationLeaseAcrossNodes runs two enforcement points on one store, as two nodes sharing a database
+// would (neither may assume it is alone): while one rotates, the other is refused; a lease whose holder
+// stopped renewing it is taken over and the rotation resumed, and the old holder cannot write any more.
+func TestRotationLeaseAcrossNodes(t *testing.T) {
+	s := apptest.Start(t)
+	names := seed(t, s, 8)
+	clock := time.Now()
+	node := func(now func() time.Time) *vault.Service {
+		pol, err := policies.Load("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := vault.New(vault.Config{Store: s.App.Store, Trail: s.App.Store, Requests: s.App.Store, Identity: s.App.Store,
+			Rules: dsr.NewRules(), Checkpoints: s.App.Auditor, Crypto: s.App.Crypto, KeyRing: s.App.Crypto, KeyStore: s.App.Store,
+			Normalize: normalize.ByType, Policy: pol, Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	a := node(time.Now)
+	ctx := context.Background()
+	job, err := a.StartRotation(ctx, app.SystemAccess("node-a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Node A stalls after its first batch (a paused process, a network partition).
+	stalled := make(chan struct{})
+	release := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		_, err := job.Run(ctx, vault.RunOptions{BatchSize: 3, Step: func(st vault.RotationStep) {
+			if st == vault.StepBatch {
+				select {
+				case <-stalled:
+				default:
+					close(stalled)
+					<-release
+				}
+			}
+		}})
+		done <- err
+	}()
+	<-stalled
+	b := node(func() time.Time { return clock })
+	if _, err := b.StartRotation(ctx, app.SystemAccess("node-b")); vault.ErrorCode(err) != vault.CodeRotationInProgress || vault.AuditSeqOf(err) == 0 {
+		t.Fatalf("node B while A holds the lease: %v, want an audited rotation_in_progress", err)
+	}
+	// Two minutes later A's lease has expired: B takes over and resumes the same rotation.
+	clock = clock.Add(2 * time.Minute)
+	res, err := b.RotateKeys(ctx, app.SystemAccess("node-b"), vault.RunOptions{})
+	if err != nil || !res.Resumed || res.JobID != job.ID() || res.NewVersion != 2 || !slices.Equal(res.Retired, []uint32{1}) {
+		t.Fatalf("node B's takeover: %+v %v", res, err)
+	}
+	close(release)
+	if err := <-done; err == nil {
+		t.Fatal("node A went on writing after losing its lease")
+	}
+	if by := deksByVersion(t, s); by[2] != len(names) || len(by) != 1 {
+		t.Errorf("DEKs by version: %v", by)
+	}
+	readAll(t, s, names, "after the takeover")
+}
