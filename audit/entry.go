@@ -69,13 +69,16 @@ type Entry struct {
 	FieldsRequested   []string  `json:"fields_requested"`
 	FieldsGranted     []string  `json:"fields_granted"`
 	FieldsWithheld    []string  `json:"fields_withheld"`
-	Decision          Decision  `json:"decision"`
-	Reason            string    `json:"reason,omitempty"`
-	ConsentIDs        []string  `json:"consent_ids"`
-	Status            int       `json:"status"`
-	PolicyHash        string    `json:"policy_hash"`
-	ClientRef         string    `json:"client_ref,omitempty"`
-	PrevHash          string    `json:"prev_hash"`
+	// DecisionInputs names the fields the enforcement point decrypted to decide (the birth date for the
+	// age rule, a name for a duplicate match) before this entry was durable. Never their values.
+	DecisionInputs []string `json:"decision_inputs,omitempty"`
+	Decision       Decision `json:"decision"`
+	Reason         string   `json:"reason,omitempty"`
+	ConsentIDs     []string `json:"consent_ids"`
+	Status         int      `json:"status"`
+	PolicyHash     string   `json:"policy_hash"`
+	ClientRef      string   `json:"client_ref,omitempty"`
+	PrevHash       string   `json:"prev_hash"`
 	// Note is free text (a justification) sealed by the vault; it is stored beside the entry, never in it.
 	// Only its hash (JustificationHash) is part of the canonical entry.
 	Note []byte `json:"-"`

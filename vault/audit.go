@@ -37,14 +37,14 @@ func (s *Service) newEntry(ctx context.Context, a Access, pol *policies.Set, act
 	}
 	if a.Justification != "" {
 		// Free text stays out of the leaf: sealed beside the entry, bound to its hash.
-		if sealed, err := s.crypto.SealNote([]byte(a.Justification), []byte(e.JustificationHash)); err == nil {
+		if sealed, err := s.gate.sealNote([]byte(a.Justification), []byte(e.JustificationHash)); err == nil {
 			e.Note = sealed
 		} else {
 			s.log.Error("sealing a justification failed; only its hash is kept", "err", err)
 		}
 	}
 	if a.ClientAddr != "" {
-		e.ClientRef = s.crypto.Pseudonym("client-address:" + a.ClientAddr)
+		e.ClientRef = s.gate.pseudonym("client-address:" + a.ClientAddr)
 	}
 	return e
 }
@@ -57,17 +57,17 @@ func (s *Service) newEntry(ctx context.Context, a Access, pol *policies.Set, act
 func (s *Service) SubjectRef(ctx context.Context, id string) string {
 	if plausibleID(id) {
 		if rec, err := s.store.Subject(ctx, id); err == nil && rec.State == StateActive && len(rec.RefSalt) > 0 {
-			return refFor(s.crypto, id, rec.RefSalt)
+			return refFor(s.gate, id, rec.RefSalt)
 		}
 	}
-	return refFor(s.crypto, id, nil)
+	return refFor(s.gate, id, nil)
 }
 
-func refFor(c Crypto, id string, salt []byte) string {
+func refFor(g *gate, id string, salt []byte) string {
 	if len(salt) == 0 {
-		return c.Pseudonym("subject-without-salt:" + id)
+		return g.pseudonym("subject-without-salt:" + id)
 	}
-	return c.Pseudonym("subject:" + hex.EncodeToString(salt) + ":" + id)
+	return g.pseudonym("subject:" + hex.EncodeToString(salt) + ":" + id)
 }
 
 func newRefSalt() []byte {

@@ -87,24 +87,24 @@ func (s *Service) ListConsents(ctx context.Context, a Access, id string) (Consen
 	for _, r := range rec.Consents {
 		e.ConsentIDs = append(e.ConsentIDs, r.ID)
 	}
-	seq, err := s.store.Commit(ctx, nil, func(error) audit.Entry { return e })
+	rel, seq, err := s.gate.commit(ctx, nil, func(error) audit.Entry { return e }, id)
 	if err != nil {
 		return Consents{}, internalErr("audit consent read", err)
 	}
-	out := s.consentViews(rec)
+	out := s.consentViews(rel, rec)
 	out.AuditSeq = seq
 	return out, nil
 }
 
-// consentViews renders a subject's consents, opening evidence with their DEK.
-func (s *Service) consentViews(rec SubjectRecord) Consents {
+// consentViews renders a subject's consents, opening evidence under rel (none without one).
+func (s *Service) consentViews(rel *release, rec SubjectRecord) Consents {
 	now := s.now()
 	evidence := func(sealed []byte) string {
 		d, ok := rec.DEKs[ClassGeneral]
-		if len(sealed) == 0 || !ok {
+		if len(sealed) == 0 || !ok || rel == nil {
 			return ""
 		}
-		pt, err := s.crypto.Open(d, "consent_evidence", sealed)
+		pt, err := rel.open(d, "consent_evidence", sealed)
 		if err != nil {
 			return ""
 		}
@@ -182,8 +182,9 @@ func (s *Service) GrantConsent(ctx context.Context, a Access, id string, g conse
 		return ConsentView{}, 0, err
 	}
 	now := s.now().UTC()
-	if s.isMinor(rec, now) && g.Kind != consent.Guardian {
-		return ConsentView{}, 0, Errorf(CodeGuardianConsentRequired, "the subject is under 14: only a guardian's consent can be recorded (PIPL Art. 31)")
+	if g.Kind != consent.Guardian && s.minorAtDecision(&e, rec, now) {
+		return ConsentView{}, 0, s.deny(ctx, e, statusForbidden, consent.ReasonGuardianConsentRequired,
+			Errorf(CodeGuardianConsentRequired, "the subject is under 14: only a guardian's consent can be recorded (PIPL Art. 31)"))
 	}
 	ev := consent.Event{ID: newID("cns_"), Action: consent.ActionGrant, Purpose: g.Purpose, Kind: g.Kind, NoticeVersion: g.NoticeVersion,
 		Method: g.Method, Recipient: g.Recipient, ExpiresAt: g.ExpiresAt, At: now, RecordedBy: a.Caller.Subject}
@@ -200,7 +201,7 @@ func (s *Service) GrantConsent(ctx context.Context, a Access, id string, g conse
 			if err != nil {
 				return err
 			}
-			if ev.EvidenceSealed, err = s.crypto.Seal(d, "consent_evidence", []byte(g.Evidence)); err != nil {
+			if ev.EvidenceSealed, err = s.gate.seal(d, "consent_evidence", []byte(g.Evidence)); err != nil {
 				return err
 			}
 		}
@@ -221,7 +222,7 @@ func (s *Service) GrantConsent(ctx context.Context, a Access, id string, g conse
 		return ConsentView{}, 0, internalErr("grant consent", err)
 	}
 	rec.Consents = consent.Derive([]consent.Event{ev})
-	v := s.consentViews(SubjectRecord{DEKs: rec.DEKs, Consents: rec.Consents}).Current[0]
+	v := s.consentViews(nil, SubjectRecord{DEKs: rec.DEKs, Consents: rec.Consents}).Current[0]
 	v.Evidence = g.Evidence
 	return v, seq, nil
 }
@@ -272,14 +273,14 @@ func (s *Service) WithdrawConsent(ctx context.Context, a Access, id, purpose str
 	}
 	now := s.now().UTC()
 	var withdrawn []consent.Record
-	seq, err := s.withdraw(ctx, e, id, purpose, a.Caller.Subject, now, &withdrawn)
+	rel, seq, err := s.withdraw(ctx, e, id, purpose, a.Caller.Subject, now, &withdrawn)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return nil, seq, &Error{Code: CodeNotFound, Message: "no consent for this purpose was ever granted", AuditSeq: seq}
 		}
 		return nil, 0, internalErr("withdraw consent", err)
 	}
-	views := s.consentViews(SubjectRecord{DEKs: rec.DEKs, Consents: withdrawn}).Current
+	views := s.consentViews(rel, SubjectRecord{DEKs: rec.DEKs, Consents: withdrawn}).Current
 	if views == nil {
 		views = []ConsentView{}
 	}
@@ -287,9 +288,9 @@ func (s *Service) WithdrawConsent(ctx context.Context, a Access, id, purpose str
 }
 
 // withdraw appends a withdrawal event for each active grant of purpose, runs the hooks and records the
-// entry, all in one transaction.
-func (s *Service) withdraw(ctx context.Context, e audit.Entry, id, purpose, by string, now time.Time, out *[]consent.Record) (int64, error) {
-	return s.store.Commit(ctx, func(tx Tx) error {
+// entry, all in one transaction; the release covers the withdrawn records' evidence.
+func (s *Service) withdraw(ctx context.Context, e audit.Entry, id, purpose, by string, now time.Time, out *[]consent.Record) (*release, int64, error) {
+	return s.gate.commit(ctx, func(tx Tx) error {
 		events, err := tx.ConsentEvents(id)
 		if err != nil {
 			return err
@@ -331,5 +332,5 @@ func (s *Service) withdraw(ctx context.Context, e audit.Entry, id, purpose, by s
 			e.ConsentIDs = nil
 		}
 		return e
-	})
+	}, id)
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/profilevault/profilevault/audit"
 	"github.com/profilevault/profilevault/consent"
 	"github.com/profilevault/profilevault/policies"
 )
@@ -21,7 +22,7 @@ func BenchmarkDecide(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := &Service{crypto: stubCrypto{}, now: time.Now, policy: &atomic.Pointer[policies.Set]{}}
+	s := &Service{gate: newGate(stubCrypto{}, nil), now: time.Now, policy: &atomic.Pointer[policies.Set]{}}
 	s.policy.Store(pol)
 	purpose, _ := pol.Purposes().Purpose("marketing")
 	now := time.Now()
@@ -40,7 +41,8 @@ func BenchmarkDecide(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		grants := pol.FieldGrants(a.Caller.Roles, a.Purpose, "read")
-		granted, _, ids := s.decide(pol, purpose, grants, rec, a, fields)
+		var e audit.Entry
+		granted, _, ids := s.decide(&e, pol, purpose, grants, rec, a, fields)
 		if len(granted) == 0 || len(ids) != 1 {
 			b.Fatalf("granted %v ids %v", granted, ids)
 		}

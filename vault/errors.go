@@ -108,6 +108,7 @@ var (
 // plain numbers so the domain does not depend on net/http.
 const (
 	statusOK              = 200
+	statusBadRequest      = 400
 	statusCreated         = 201
 	statusUnauthorized    = 401
 	statusForbidden       = 403

@@ -94,7 +94,7 @@ func (s *Service) resolveRecord(ctx context.Context, ref string) (SubjectRecord,
 		if !ok || ext == "" {
 			return SubjectRecord{}, ErrNotFound
 		}
-		ids, err := s.store.LookupIndex(ctx, fieldExternalID, s.crypto.BlindToken(fieldExternalID, source+"\x00"+ext))
+		ids, err := s.store.LookupIndex(ctx, fieldExternalID, s.gate.blindToken(fieldExternalID, source+"\x00"+ext))
 		if err != nil {
 			return SubjectRecord{}, err
 		}
@@ -129,7 +129,7 @@ func (s *Service) IngestEvents(ctx context.Context, a Access, in []EventInput) (
 	var ok []pendingEvent
 	cats := map[string]bool{}
 	subjects := map[string]*SubjectRecord{} // subject references resolved in this batch (nil: unknown)
-	gate := map[string]string{}             // subject and category → refusal reason ("" collects)
+	refusals := map[string]string{}         // subject and category → refusal reason ("" collects)
 	for i, ev := range in {
 		cat, known := eventCategories[ev.Type]
 		switch {
@@ -163,10 +163,10 @@ func (s *Service) IngestEvents(ctx context.Context, a Access, in []EventInput) (
 		}
 		if purpose.NeedsConsent() {
 			key := rec.ID + "\x00" + cat
-			reason, decided := gate[key]
+			reason, decided := refusals[key]
 			if !decided {
-				reason = s.collectionRefusal(purpose, *rec, cat, now)
-				gate[key] = reason // one decision per subject and category per batch, not per event
+				reason = s.collectionRefusal(&e, purpose, *rec, cat, now)
+				refusals[key] = reason // one decision per subject and category per batch, not per event
 			}
 			if reason != "" {
 				reject(i, reason)
@@ -232,7 +232,7 @@ type pendingEvent struct {
 }
 
 func (s *Service) sealEvent(p *pendingEvent, d DEK) error {
-	sealed, err := s.crypto.Seal(d, "event:"+p.ev.ID, p.plain)
+	sealed, err := s.gate.seal(d, "event:"+p.ev.ID, p.plain)
 	if err != nil {
 		return err
 	}
@@ -265,7 +265,7 @@ func (s *Service) checkEventKeys(tx Tx, batch []pendingEvent) ([]StoredEvent, []
 			if state == StateActive {
 				d, err := tx.DEK(p.ev.SubjectID, p.ev.Class)
 				if errors.Is(err, ErrNotFound) {
-					if d, err = s.crypto.NewDEK(p.ev.SubjectID, p.ev.Class, 1); err == nil {
+					if d, err = s.gate.newDEK(p.ev.SubjectID, p.ev.Class, 1); err == nil {
 						err = tx.PutDEK(d)
 					}
 				}
@@ -291,12 +291,12 @@ func (s *Service) checkEventKeys(tx Tx, batch []pendingEvent) ([]StoredEvent, []
 }
 
 // collectionRefusal says why behaviour of a subject may not be collected for a consent-based purpose now,
-// or "" when it may.
-func (s *Service) collectionRefusal(purpose policies.Purpose, rec SubjectRecord, cat string, now time.Time) string {
+// or "" when it may. The age rule's birth date is opened inside the gate and named in the batch's entry e.
+func (s *Service) collectionRefusal(e *audit.Entry, purpose policies.Purpose, rec SubjectRecord, cat string, now time.Time) string {
 	if objected(rec, purpose.Name) {
 		return ReasonObjection
 	}
-	b := consent.Evaluate(consent.Query{Purpose: purpose, Categories: []string{cat}, Minor: s.isMinor(rec, now),
+	b := consent.Evaluate(consent.Query{Purpose: purpose, Categories: []string{cat}, Minor: s.minorAtDecision(e, rec, now),
 		Records: rec.Consents, Now: now})[cat]
 	if !b.OK {
 		return b.Reason
@@ -314,14 +314,14 @@ type EventView struct {
 	Attrs    map[string]any `json:"attrs"`
 }
 
-// openEvents streams a subject's events, decrypted, oldest first.
-func (s *Service) openEvents(ctx context.Context, rec SubjectRecord, fn func(EventView) error) error {
+// openEvents streams a subject's events, decrypted under rel, oldest first.
+func (s *Service) openEvents(ctx context.Context, rel *release, rec SubjectRecord, fn func(EventView) error) error {
 	return s.store.Events(ctx, rec.ID, func(ev StoredEvent) error {
 		d, ok := rec.DEKs[ev.Class]
 		if !ok {
 			return nil // shredded class
 		}
-		pt, err := s.crypto.Open(d, "event:"+ev.ID, ev.Attrs)
+		pt, err := rel.open(d, "event:"+ev.ID, ev.Attrs)
 		if err != nil {
 			return err
 		}

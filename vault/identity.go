@@ -89,14 +89,25 @@ func (s *Service) ImportSubject(ctx context.Context, a Access, in NewSubject) (I
 	if err != nil {
 		return ImportOutcome{}, err
 	}
+	// Permission first: nothing is looked up, let alone opened, for a caller who may not import.
+	if !pol.Allowed(a.Caller.Roles, a.Purpose, "subjects", "create") || !s.mayWriteAll(pol, a, names) {
+		e, err := s.beginStaff(ctx, a, pol, ActionSubjectCreate, "", names)
+		if err != nil {
+			return ImportOutcome{}, err
+		}
+		return ImportOutcome{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy,
+			Errorf(CodePermissionDenied, "your roles may not import subjects with these fields for this purpose"))
+	}
 	if in.ExternalID != "" && in.Source != "" {
-		if id, err := s.ResolveSubject(ctx, "external:"+in.Source+":"+in.ExternalID); err == nil {
-			return ImportOutcome{ID: id, Duplicate: true, MatchedOn: "external_id"}, nil
+		if rec, err := s.resolveRecord(ctx, "external:"+in.Source+":"+in.ExternalID); err == nil {
+			return ImportOutcome{ID: rec.ID, Duplicate: true, MatchedOn: "external_id"}, nil
 		}
 	}
-	match, on, review, reason := s.findMatch(ctx, values)
+	// A name opened to compare it is named in the entry of whatever the import then does.
+	var decided audit.Entry
+	match, on, review, reason := s.findMatch(ctx, &decided, values)
 	if match == "" {
-		c, err := s.Create(ctx, a, in)
+		c, err := s.create(ctx, a, in, decided.DecisionInputs)
 		if err != nil {
 			return ImportOutcome{}, err
 		}
@@ -109,18 +120,19 @@ func (s *Service) ImportSubject(ctx context.Context, a Access, in NewSubject) (I
 		}
 		return out, nil
 	}
-	return s.merge(ctx, a, match, on, in, values, names)
+	return s.merge(ctx, a, match, on, in, values, names, decided.DecisionInputs)
 }
 
 // findMatch looks for an existing subject by verified identifiers. It returns the subject to merge into,
-// or a subject to queue for review and why.
-func (s *Service) findMatch(ctx context.Context, values map[string]*string) (match, on, review, reason string) {
+// or a subject to queue for review and why. Comparing names opens the candidate's name inside the gate,
+// named in e.
+func (s *Service) findMatch(ctx context.Context, e *audit.Entry, values map[string]*string) (match, on, review, reason string) {
 	lookup := func(field string) []string {
 		v := values[field]
 		if v == nil {
 			return nil
 		}
-		ids, err := s.store.LookupIndex(ctx, field, s.crypto.BlindToken(field, *v))
+		ids, err := s.store.LookupIndex(ctx, field, s.gate.blindToken(field, *v))
 		if err != nil {
 			return nil
 		}
@@ -139,7 +151,7 @@ func (s *Service) findMatch(ctx context.Context, values map[string]*string) (mat
 	name := values["name"]
 	if name != nil && s.similar != nil {
 		if rec, err := s.activeSubject(ctx, ids[0]); err == nil {
-			if other, ok := s.openField(rec, "name"); ok && s.similar(*name, other) >= nameMatchThreshold {
+			if other, ok := s.gate.decisionOpen(e, rec, "name"); ok && s.similar(*name, string(other)) >= nameMatchThreshold {
 				return ids[0], "phone", "", ""
 			}
 		}
@@ -155,7 +167,7 @@ func (s *Service) similarName(ctx context.Context, values map[string]*string) st
 		return ""
 	}
 	for _, v := range nameKeyValues(*name, *birth) {
-		ids, err := s.store.LookupIndex(ctx, fieldNameKey, s.crypto.BlindToken(fieldNameKey, v))
+		ids, err := s.store.LookupIndex(ctx, fieldNameKey, s.gate.blindToken(fieldNameKey, v))
 		if err == nil && len(ids) > 0 {
 			return ids[0]
 		}
@@ -163,28 +175,15 @@ func (s *Service) similarName(ctx context.Context, values map[string]*string) st
 	return ""
 }
 
-// openField decrypts one field for an internal decision (never returned).
-func (s *Service) openField(rec SubjectRecord, field string) (string, bool) {
-	sf, ok := rec.Fields[field]
-	if !ok {
-		return "", false
-	}
-	d, ok := rec.DEKs[sf.Class]
-	if !ok {
-		return "", false
-	}
-	pt, err := s.crypto.Open(d, field, sf.Value)
-	return string(pt), err == nil
-}
-
 // merge fills the existing subject's missing fields from the record and links the source's external id to
-// it, in one transaction with its audit entry.
-func (s *Service) merge(ctx context.Context, a Access, target, on string, in NewSubject, values map[string]*string, names []string) (ImportOutcome, error) {
+// it, in one transaction with its audit entry (which names the fields the match decision opened).
+func (s *Service) merge(ctx context.Context, a Access, target, on string, in NewSubject, values map[string]*string, names, opened []string) (ImportOutcome, error) {
 	pol := s.Policy()
 	e, err := s.beginStaff(ctx, a, pol, ActionSubjectMerge, target, names)
 	if err != nil {
 		return ImportOutcome{}, err
 	}
+	e.DecisionInputs = opened
 	if !pol.Allowed(a.Caller.Roles, a.Purpose, "subjects", "create") || !s.mayWriteAll(pol, a, names) {
 		return ImportOutcome{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not import subjects for this purpose"))
 	}
@@ -205,7 +204,7 @@ func (s *Service) merge(ctx context.Context, a Access, target, on string, in New
 	row := MergeRow{ID: newID("mrg_"), SubjectID: target, Source: in.Source, MatchedOn: on, FieldsAdded: added, CreatedAt: now}
 	var token []byte
 	if in.ExternalID != "" {
-		token = s.crypto.BlindToken(fieldExternalID, in.Source+"\x00"+in.ExternalID)
+		token = s.gate.blindToken(fieldExternalID, in.Source+"\x00"+in.ExternalID)
 		row.ExternalToken = token
 	}
 	_, err = s.store.Commit(ctx, func(tx Tx) error {
@@ -220,7 +219,7 @@ func (s *Service) merge(ctx context.Context, a Access, target, on string, in New
 		if err != nil {
 			return err
 		}
-		if err := s.writeFields(tx, pol.Schema(), d, target, rec, add, now); err != nil {
+		if err := s.writeFields(tx, &e, pol.Schema(), d, target, rec, add, now); err != nil {
 			return err
 		}
 		if token != nil {

@@ -77,19 +77,16 @@ func (s *Service) Me(ctx context.Context, a Access) (MeView, error) {
 	if err != nil {
 		return MeView{}, err
 	}
-	v, err := s.Read(ctx, a, a.Caller.Subject, nil)
+	// One entry (me.read, fields and tags) releases everything the page shows, from one record.
+	v, rel, rec, err := s.read(ctx, a, a.Caller.Subject, nil)
 	if err != nil {
 		return MeView{}, err
 	}
-	rec, err := s.activeSubject(ctx, a.Caller.Subject)
-	if err != nil {
-		return MeView{}, internalErr("read subject", err)
-	}
-	tags, err := s.tagViews(ctx, rec, "", "en")
+	tags, err := s.tagViews(ctx, rel, rec, "", "en")
 	if err != nil {
 		return MeView{}, internalErr("read tags", err)
 	}
-	return MeView{ID: v.ID, Fields: v.Fields, Consents: s.consentViews(rec).Current, Objections: objectionKinds(rec), Tags: tags, AuditSeq: v.AuditSeq}, nil
+	return MeView{ID: v.ID, Fields: v.Fields, Consents: s.consentViews(rel, rec).Current, Objections: objectionKinds(rec), Tags: tags, AuditSeq: v.AuditSeq}, nil
 }
 
 func objectionKinds(rec SubjectRecord) []string {
@@ -274,20 +271,37 @@ func (s *Service) accessLog(ctx context.Context, id string) ([]AccessLogEntry, e
 }
 
 // recordSelf appends the entry of a /v1/me read that returns no field values (access log, explanation).
-func (s *Service) recordSelf(ctx context.Context, a Access, action string) (int64, error) {
+func (s *Service) recordSelf(ctx context.Context, a Access, action string) (selfRecord, error) {
+	return superseded(func() (selfRecord, error) { return s.recordSelfOnce(ctx, a, action) })
+}
+
+// selfRecord is a data subject's own access, recorded: the entry's place and the release of their data
+// under it, with the record it was decided on.
+type selfRecord struct {
+	seq int64
+	rel *release
+	rec SubjectRecord
+}
+
+func (s *Service) recordSelfOnce(ctx context.Context, a Access, action string) (selfRecord, error) {
 	e, err := s.beginStaff(ctx, a, s.Policy(), action, a.Caller.Subject, nil)
 	if err != nil {
-		return 0, err
+		return selfRecord{}, err
 	}
-	if _, err := s.activeSubject(ctx, a.Caller.Subject); err != nil {
-		return 0, s.deny(ctx, e, statusNotFound, reasonSubjectNotFound, Errorf(CodeNotFound, "subject not found"))
+	guard := s.store.Guard(a.Caller.Subject)
+	rec, err := s.activeSubject(ctx, a.Caller.Subject)
+	if err != nil {
+		return selfRecord{}, s.deny(ctx, e, statusNotFound, reasonSubjectNotFound, Errorf(CodeNotFound, "subject not found"))
 	}
 	e.Decision, e.Status = audit.Allow, statusOK
-	seq, err := s.store.Commit(ctx, nil, func(error) audit.Entry { return e })
-	if err != nil {
-		return 0, internalErr("audit", err)
+	rel, err := s.gate.authorize(ctx, guard, e)
+	if errors.Is(err, ErrSuperseded) {
+		return selfRecord{}, err
 	}
-	return seq, nil
+	if err != nil {
+		return selfRecord{}, internalErr("audit", err)
+	}
+	return selfRecord{seq: rel.seq, rel: rel, rec: rec}, nil
 }
 
 // MeAccessLog returns who accessed the caller's data: when, which roles and team, for which purpose, which
@@ -297,7 +311,7 @@ func (s *Service) MeAccessLog(ctx context.Context, a Access) ([]AccessLogEntry, 
 	if err != nil {
 		return nil, 0, err
 	}
-	seq, err := s.recordSelf(ctx, a, ActionMeAccessLog)
+	self, err := s.recordSelf(ctx, a, ActionMeAccessLog)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -305,7 +319,7 @@ func (s *Service) MeAccessLog(ctx context.Context, a Access) ([]AccessLogEntry, 
 	if err != nil {
 		return nil, 0, internalErr("read access log", err)
 	}
-	return log, seq, nil
+	return log, self.seq, nil
 }
 
 // PurposeExplanation tells a subject what one purpose does with their data and on which basis (Art. 17, 48).
@@ -330,15 +344,12 @@ func (s *Service) MeExplanation(ctx context.Context, a Access, lang string) ([]P
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	seq, err := s.recordSelf(ctx, a, ActionMeExplanation)
+	self, err := s.recordSelf(ctx, a, ActionMeExplanation)
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	rec, err := s.activeSubject(ctx, a.Caller.Subject)
-	if err != nil {
-		return nil, nil, 0, internalErr("read subject", err)
-	}
-	tags, err := s.tagViews(ctx, rec, "", lang)
+	seq, rec := self.seq, self.rec
+	tags, err := s.tagViews(ctx, self.rel, rec, "", lang)
 	if err != nil {
 		return nil, nil, 0, internalErr("read tags", err)
 	}
@@ -444,35 +455,33 @@ func (s *Service) meExport(ctx context.Context, a Access, stream bool) (Export, 
 	if err != nil {
 		return Export{}, err
 	}
-	seq, err := s.recordSelf(ctx, a, ActionMeExport)
+	// The export's own entry releases the rest of the copy, from the record it was decided on.
+	self, err := s.recordSelf(ctx, a, ActionMeExport)
 	if err != nil {
 		return Export{}, err
 	}
-	rec, err := s.activeSubject(ctx, a.Caller.Subject)
-	if err != nil {
-		return Export{}, internalErr("read subject", err)
-	}
+	seq, rel, rec := self.seq, self.rel, self.rec
 	log, err := s.accessLog(ctx, a.Caller.Subject)
 	if err != nil {
 		return Export{}, internalErr("read access log", err)
 	}
-	reqs, err := s.requestViews(ctx, rec)
+	reqs, err := s.requestViews(ctx, rel, rec)
 	if err != nil {
 		return Export{}, internalErr("read requests", err)
 	}
-	tags, err := s.tagViews(ctx, rec, "", "en")
+	tags, err := s.tagViews(ctx, rel, rec, "", "en")
 	if err != nil {
 		return Export{}, internalErr("read tags", err)
 	}
 	var events []EventView
-	each := func(fn func(EventView) error) error { return s.openEvents(ctx, rec, fn) }
+	each := func(fn func(EventView) error) error { return s.openEvents(ctx, rel, rec, fn) }
 	if !stream {
 		events = []EventView{}
 		if err := each(func(v EventView) error { events = append(events, v); return nil }); err != nil {
 			return Export{}, internalErr("read events", err)
 		}
 	}
-	cv := s.consentViews(rec)
+	cv := s.consentViews(rel, rec)
 	return Export{SubjectID: rec.ID, ExportedAt: s.now().UTC(), Profile: v.Fields, Consents: nonNil(cv.Current),
 		ConsentHistory: nonNil(cv.History), Objections: objectionKinds(rec), Events: events, Tags: tags,
 		AccessLog: log, Requests: reqs, AuditSeq: seq, EachEvent: each}, nil

@@ -3,6 +3,8 @@ package vault
 import (
 	"strings"
 	"unicode"
+
+	"github.com/profilevault/profilevault/audit"
 )
 
 // fieldNameKey is the blind-index pseudo-field of a subject's name keys: tokens of the normalised name
@@ -50,8 +52,9 @@ func normaliseName(name string) string {
 }
 
 // nameKeyTokens returns the blind tokens of the name keys of a subject whose current record is rec after
-// values (changes: nil removes) apply, and whether the write changes them at all.
-func (s *Service) nameKeyTokens(rec SubjectRecord, values map[string]*string) ([][]byte, bool) {
+// values (changes: nil removes) apply, and whether the write changes them at all. A kept value is opened
+// inside the gate and named in e.
+func (s *Service) nameKeyTokens(e *audit.Entry, rec SubjectRecord, values map[string]*string) ([][]byte, bool) {
 	nv, nameChanged := values["name"]
 	bv, birthChanged := values["birth_date"]
 	if !nameChanged && !birthChanged {
@@ -64,12 +67,12 @@ func (s *Service) nameKeyTokens(rec SubjectRecord, values map[string]*string) ([
 			}
 			return *v
 		}
-		got, _ := s.openField(rec, field)
-		return got
+		got, _ := s.gate.decisionOpen(e, rec, field)
+		return string(got)
 	}
 	var tokens [][]byte
 	for _, v := range nameKeyValues(current(nv, nameChanged, "name"), current(bv, birthChanged, "birth_date")) {
-		tokens = append(tokens, s.crypto.BlindToken(fieldNameKey, v))
+		tokens = append(tokens, s.gate.blindToken(fieldNameKey, v))
 	}
 	return tokens, true
 }

@@ -131,29 +131,30 @@ func (s *Service) MeCreateRequest(ctx context.Context, a Access, typ string) (Re
 	if err != nil {
 		return RequestView{}, 0, internalErr("create request", err)
 	}
-	return s.requestView(row, SubjectRecord{}), seq, nil
+	return s.requestView(nil, row, SubjectRecord{}), seq, nil
 }
 
-func (s *Service) requestView(r RequestRow, rec SubjectRecord) RequestView {
+// requestView renders a request, its sealed rejection reason opened under rel (none without one).
+func (s *Service) requestView(rel *release, r RequestRow, rec SubjectRecord) RequestView {
 	v := RequestView{ID: r.ID, Type: r.Type, State: r.State, CreatedAt: r.CreatedAt, DueAt: r.DueAt, UpdatedAt: r.UpdatedAt,
 		Overdue: s.rules.Overdue(r.DueAt, s.now(), r.State), Note: r.Note}
-	if d, ok := rec.DEKs[ClassGeneral]; ok && len(r.ReasonSealed) > 0 {
-		if pt, err := s.crypto.Open(d, "request_reason:"+r.ID, r.ReasonSealed); err == nil {
+	if d, ok := rec.DEKs[ClassGeneral]; ok && len(r.ReasonSealed) > 0 && rel != nil {
+		if pt, err := rel.open(d, "request_reason:"+r.ID, r.ReasonSealed); err == nil {
 			v.Reason = string(pt)
 		}
 	}
 	return v
 }
 
-// requestViews lists a subject's requests, newest first.
-func (s *Service) requestViews(ctx context.Context, rec SubjectRecord) ([]RequestView, error) {
+// requestViews lists a subject's requests, newest first, reasons opened under rel.
+func (s *Service) requestViews(ctx context.Context, rel *release, rec SubjectRecord) ([]RequestView, error) {
 	rows, err := s.requests.Requests(ctx, RequestFilter{SubjectID: rec.ID, Limit: 1000})
 	if err != nil {
 		return nil, err
 	}
 	out := make([]RequestView, 0, len(rows))
 	for _, r := range rows {
-		out = append(out, s.requestView(r, rec))
+		out = append(out, s.requestView(rel, r, rec))
 	}
 	return out, nil
 }
@@ -164,15 +165,12 @@ func (s *Service) MeRequests(ctx context.Context, a Access) ([]RequestView, int6
 	if err != nil {
 		return nil, 0, err
 	}
-	seq, err := s.recordSelf(ctx, a, ActionRequestRead)
+	self, err := s.recordSelf(ctx, a, ActionRequestRead)
 	if err != nil {
 		return nil, 0, err
 	}
-	rec, err := s.activeSubject(ctx, a.Caller.Subject)
-	if err != nil {
-		return nil, 0, internalErr("read subject", err)
-	}
-	views, err := s.requestViews(ctx, rec)
+	seq, rel, rec := self.seq, self.rel, self.rec
+	views, err := s.requestViews(ctx, rel, rec)
 	if err != nil {
 		return nil, 0, internalErr("read requests", err)
 	}
@@ -203,19 +201,25 @@ func (s *Service) RequestQueue(ctx context.Context, a Access, state string, over
 	if err != nil {
 		return nil, 0, internalErr("read requests", err)
 	}
-	var out []QueueItem
+	// Which requests to show needs no decryption; their reasons are opened once the read is recorded.
+	var shown []RequestRow
+	var subjects []string
 	for _, r := range rows {
-		rec, _ := s.activeSubject(ctx, r.SubjectID)
-		v := s.requestView(r, rec)
-		if overdueOnly && !v.Overdue {
+		if overdueOnly && !s.rules.Overdue(r.DueAt, s.now(), r.State) {
 			continue
 		}
-		out = append(out, QueueItem{RequestView: v, SubjectRef: refFor(s.crypto, r.SubjectID, rec.RefSalt)}) // the record is loaded: no second lookup
+		shown, subjects = append(shown, r), append(subjects, r.SubjectID)
 	}
-	e.Decision, e.Status, e.Reason = audit.Allow, statusOK, "requests:"+strconv.Itoa(len(out))
-	seq, err := s.store.Commit(ctx, nil, func(error) audit.Entry { return e })
+	e.Decision, e.Status, e.Reason = audit.Allow, statusOK, "requests:"+strconv.Itoa(len(shown))
+	rel, seq, err := s.gate.commit(ctx, nil, func(error) audit.Entry { return e }, subjects...)
 	if err != nil {
 		return nil, 0, internalErr("audit queue read", err)
+	}
+	var out []QueueItem
+	for _, r := range shown {
+		rec, _ := s.activeSubject(ctx, r.SubjectID)
+		v := s.requestView(rel, r, rec)
+		out = append(out, QueueItem{RequestView: v, SubjectRef: refFor(s.gate, r.SubjectID, rec.RefSalt)}) // the record is loaded: no second lookup
 	}
 	if out == nil {
 		out = []QueueItem{}
@@ -254,7 +258,7 @@ func (s *Service) TransitionRequest(ctx context.Context, a Access, id, to, reaso
 		r.State, r.UpdatedAt = to, now
 		if reason != "" {
 			if d, err := tx.DEK(r.SubjectID, ClassGeneral); err == nil {
-				if r.ReasonSealed, err = s.crypto.Seal(d, "request_reason:"+r.ID, []byte(reason)); err != nil {
+				if r.ReasonSealed, err = s.gate.seal(d, "request_reason:"+r.ID, []byte(reason)); err != nil {
 					return err
 				}
 			}
@@ -286,5 +290,9 @@ func (s *Service) TransitionRequest(ctx context.Context, a Access, id, to, reaso
 		return RequestView{}, 0, internalErr("transition request", err)
 	}
 	rec, _ := s.activeSubject(ctx, row.SubjectID)
-	return s.requestView(row, rec), seq, nil
+	v := s.requestView(nil, row, rec)
+	if reason != "" && len(row.ReasonSealed) > 0 {
+		v.Reason = reason // the officer's own words, just sealed: nothing to open
+	}
+	return v, seq, nil
 }

@@ -33,9 +33,8 @@ type Crypto interface {
 	BlindToken(field, normalized string) []byte
 	// Pseudonym is the keyed pseudonym of an identifier, used in the audit trail.
 	Pseudonym(id string) string
-	// SealNote encrypts free text kept beside an audit entry, bound to ad; OpenNote reverses it.
+	// SealNote encrypts free text kept beside an audit entry, bound to ad.
 	SealNote(plaintext, ad []byte) ([]byte, error)
-	OpenNote(sealed, ad []byte) ([]byte, error)
 }
 
 // Normalizer returns the canonical form of a value of a typed field (E.164 phones, lower-case emails,
@@ -134,7 +133,8 @@ type Service struct {
 	rules    RequestRules
 	identity IdentityStore
 	signer   *audit.Signer
-	crypto   Crypto
+	// gate alone holds the Crypto (see gate.go).
+	gate     *gate
 	ring     KeyRing
 	keyStore KeyStore
 	// exclusiveStore: no other process uses the store (see Config.ExclusiveStore).
@@ -172,7 +172,7 @@ func New(cfg Config) (*Service, error) {
 		identity:        cfg.Identity,
 		rules:           cfg.Rules,
 		signer:          cfg.Checkpoints,
-		crypto:          cfg.Crypto,
+		gate:            newGate(cfg.Crypto, cfg.Store),
 		ring:            cfg.KeyRing,
 		keyStore:        cfg.KeyStore,
 		exclusiveStore:  cfg.ExclusiveStore,

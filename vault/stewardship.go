@@ -170,7 +170,9 @@ func (s *Service) RevertMerge(ctx context.Context, a Access, id string) (RevertR
 		if !ok || sf.UpdatedAt.After(m.CreatedAt) {
 			continue // gone or corrected since the merge: it is the subject's now
 		}
-		if v, ok := s.openField(rec, name); ok {
+		// Re-sealing under the restored subject's key needs the value: opened in the gate, named in e.
+		if pt, ok := s.gate.decisionOpen(&e, rec, name); ok {
+			v := string(pt)
 			values[name], moved = &v, append(moved, name)
 		}
 	}
@@ -191,21 +193,21 @@ func (s *Service) RevertMerge(ctx context.Context, a Access, id string) (RevertR
 		if err := tx.CreateSubject(restored, m.Source, salt, now); err != nil {
 			return err
 		}
-		d, err := s.crypto.NewDEK(restored, ClassGeneral, 1)
+		d, err := s.gate.newDEK(restored, ClassGeneral, 1)
 		if err != nil {
 			return err
 		}
 		if err := tx.PutDEK(d); err != nil {
 			return err
 		}
-		if err := s.writeFields(tx, pol.Schema(), d, restored, SubjectRecord{}, values, now); err != nil {
+		if err := s.writeFields(tx, &e, pol.Schema(), d, restored, SubjectRecord{}, values, now); err != nil {
 			return err
 		}
 		gone := make(map[string]*string, len(moved))
 		for _, name := range moved {
 			gone[name] = nil
 		}
-		if err := s.writeFields(tx, pol.Schema(), DEK{}, m.SubjectID, rec, gone, now); err != nil {
+		if err := s.writeFields(tx, &e, pol.Schema(), DEK{}, m.SubjectID, rec, gone, now); err != nil {
 			return err
 		}
 		if m.ExternalToken != nil {

@@ -76,6 +76,13 @@ type Store interface {
 	// returns the entry's sequence number together with change's error. If the entry cannot be made durable
 	// in time, Commit returns ErrUnavailable and nothing of the change is visible.
 	Commit(ctx context.Context, change func(Tx) error, entry func(changeErr error) audit.Entry) (seq int64, err error)
+	// Guard takes the subject's change generation (Generations.Guard); take it before reading the record a
+	// release decides on.
+	Guard(subject string) Guard
+	// Release appends the entry of a release decided under guard, like Commit without a change, unless the
+	// ordering step finds guard stale (Generations.Stale): then it appends nothing and returns ErrSuperseded.
+	// Every change a Commit makes to a subject advances its generation once committed.
+	Release(ctx context.Context, guard Guard, e audit.Entry) (seq int64, err error)
 	// Subject reads a subject's record. ErrNotFound if it does not exist; an erased subject is returned with
 	// State == StateErased and no DEKs or fields. The record may be shared with a cache: callers must not
 	// modify its maps.

@@ -167,6 +167,11 @@ func staffOnly(a Access) *Error {
 
 // Create stores a new subject with its fields sealed under a fresh DEK.
 func (s *Service) Create(ctx context.Context, a Access, in NewSubject) (Created, error) {
+	return s.create(ctx, a, in, nil)
+}
+
+// create is Create; opened names the fields an import's match decision opened (see ImportSubject).
+func (s *Service) create(ctx context.Context, a Access, in NewSubject, opened []string) (Created, error) {
 	pol := s.Policy()
 	if _, err := s.checkPurpose(pol, a); err != nil {
 		return Created{}, err
@@ -182,7 +187,8 @@ func (s *Service) Create(ctx context.Context, a Access, in NewSubject) (Created,
 	id := NewSubjectID()
 	salt := newRefSalt()
 	e, err := s.beginStaff(ctx, a, pol, ActionSubjectCreate, id, names)
-	e.SubjectRef = refFor(s.crypto, id, salt)
+	e.SubjectRef = refFor(s.gate, id, salt)
+	e.DecisionInputs = opened
 	if err != nil {
 		return Created{}, err
 	}
@@ -196,7 +202,7 @@ func (s *Service) Create(ctx context.Context, a Access, in NewSubject) (Created,
 		if err := tx.CreateSubject(id, in.Source, salt, now); err != nil {
 			return err
 		}
-		d, err := s.crypto.NewDEK(id, ClassGeneral, 1)
+		d, err := s.gate.newDEK(id, ClassGeneral, 1)
 		if err != nil {
 			return err
 		}
@@ -204,17 +210,17 @@ func (s *Service) Create(ctx context.Context, a Access, in NewSubject) (Created,
 			return err
 		}
 		if in.ExternalID != "" {
-			if extSealed, err = s.crypto.Seal(d, fieldExternalID, []byte(in.ExternalID)); err != nil {
+			if extSealed, err = s.gate.seal(d, fieldExternalID, []byte(in.ExternalID)); err != nil {
 				return err
 			}
 			if err := tx.PutField(id, SealedField{Name: fieldExternalID, Class: ClassGeneral, DEKVersion: d.Version, Value: extSealed, UpdatedAt: now}); err != nil {
 				return err
 			}
-			if err := tx.SetIndex(fieldExternalID, id, s.crypto.BlindToken(fieldExternalID, in.Source+"\x00"+in.ExternalID)); err != nil {
+			if err := tx.SetIndex(fieldExternalID, id, s.gate.blindToken(fieldExternalID, in.Source+"\x00"+in.ExternalID)); err != nil {
 				return err
 			}
 		}
-		return s.writeFields(tx, schema, d, id, SubjectRecord{}, values, now)
+		return s.writeFields(tx, &e, schema, d, id, SubjectRecord{}, values, now)
 	}, func(changeErr error) audit.Entry {
 		return finish(e, changeErr, names)
 	})
@@ -262,9 +268,10 @@ func (s *Service) mayWriteAll(pol *policies.Set, a Access, names []string) bool 
 	return true
 }
 
-// writeFields seals and stores (or clears) values inside the writer's transaction.
-func (s *Service) writeFields(tx Tx, schema *policies.Schema, d DEK, id string, before SubjectRecord, values map[string]*string, now time.Time) error {
-	if tokens, changed := s.nameKeyTokens(before, values); changed {
+// writeFields seals and stores (or clears) values inside the writer's transaction. Recomputing the name
+// keys may open the name or birth date that the change keeps; those opens are named in e, the change's entry.
+func (s *Service) writeFields(tx Tx, e *audit.Entry, schema *policies.Schema, d DEK, id string, before SubjectRecord, values map[string]*string, now time.Time) error {
+	if tokens, changed := s.nameKeyTokens(e, before, values); changed {
 		if err := tx.SetIndexTokens(fieldNameKey, id, tokens); err != nil {
 			return err
 		}
@@ -282,7 +289,7 @@ func (s *Service) writeFields(tx Tx, schema *policies.Schema, d DEK, id string, 
 			}
 			continue
 		}
-		sealed, err := s.crypto.Seal(d, name, []byte(*v))
+		sealed, err := s.gate.seal(d, name, []byte(*v))
 		if err != nil {
 			return err
 		}
@@ -290,7 +297,7 @@ func (s *Service) writeFields(tx Tx, schema *policies.Schema, d DEK, id string, 
 			return err
 		}
 		if f.BlindIndex {
-			if err := tx.SetIndex(name, id, s.crypto.BlindToken(name, *v)); err != nil {
+			if err := tx.SetIndex(name, id, s.gate.blindToken(name, *v)); err != nil {
 				return err
 			}
 		}
@@ -299,59 +306,96 @@ func (s *Service) writeFields(tx Tx, schema *policies.Schema, d DEK, id string, 
 }
 
 // Read returns the fields of a subject that the caller may see for the declared purpose, masked per policy,
-// and lists the rest under Withheld. The audit entry is durable before anything is decrypted.
+// and lists the rest under Withheld. The audit entry is durable before anything is decrypted, and is
+// ordered after every change to the subject that the decision saw (see order.go).
 func (s *Service) Read(ctx context.Context, a Access, id string, requested []string) (View, error) {
+	v, _, _, err := s.read(ctx, a, id, requested)
+	return v, err
+}
+
+// maxDecisions bounds how often a release is decided again because changes to its subject kept being
+// ordered before it.
+const maxDecisions = 4
+
+// superseded retries decide while a change to the subject is ordered before its release; after
+// maxDecisions attempts it answers unavailable.
+func superseded[T any](decide func() (T, error)) (T, error) {
+	for range maxDecisions - 1 {
+		v, err := decide()
+		if !errors.Is(err, ErrSuperseded) {
+			return v, err
+		}
+	}
+	v, err := decide()
+	if errors.Is(err, ErrSuperseded) {
+		err = &Error{Code: CodeUnavailable, Message: "the subject is changing too fast to be read; try again", Err: err}
+	}
+	return v, err
+}
+
+// readResult is what read decided and released.
+type readResult struct {
+	view View
+	rel  *release
+	rec  SubjectRecord
+}
+
+// read is Read, also returning the release of the subject's data under the read's entry and the record it
+// decided on (for /v1/me, which shows more of the same subject under the same entry).
+func (s *Service) read(ctx context.Context, a Access, id string, requested []string) (View, *release, SubjectRecord, error) {
+	r, err := superseded(func() (readResult, error) { return s.readOnce(ctx, a, id, requested) })
+	return r.view, r.rel, r.rec, err
+}
+
+func (s *Service) readOnce(ctx context.Context, a Access, id string, requested []string) (readResult, error) {
 	pol := s.Policy()
 	purpose, err := s.checkPurpose(pol, a)
 	if err != nil {
-		return View{}, err
+		return readResult{}, err
 	}
 	schema := pol.Schema()
 	fields, err := parseFieldList(schema, requested)
 	if err != nil {
-		return View{}, err
+		return readResult{}, err
 	}
 	e, err := s.beginStaff(ctx, a, pol, ActionSubjectRead, id, fields)
 	if err != nil {
-		return View{}, err
+		return readResult{}, err
+	}
+	if a.self {
+		e.Categories = append(e.Categories, "tags")
 	}
 	grants := pol.FieldGrants(a.Caller.Roles, a.Purpose, "read")
 	if len(grants) == 0 {
-		return View{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy,
+		return readResult{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy,
 			Errorf(CodePermissionDenied, "your roles may not read subject fields for this purpose"))
 	}
+	guard := s.store.Guard(id)
 	rec, err := s.activeSubject(ctx, id)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
-			return View{}, s.deny(ctx, e, statusNotFound, reasonSubjectNotFound, Errorf(CodeNotFound, "subject not found"))
+			return readResult{}, s.deny(ctx, e, statusNotFound, reasonSubjectNotFound, Errorf(CodeNotFound, "subject not found"))
 		}
-		return View{}, internalErr("read subject", err)
+		return readResult{}, internalErr("read subject", err)
 	}
-	granted, withheld, consentIDs := s.decide(pol, purpose, grants, rec, a, fields)
+	granted, withheld, consentIDs := s.decide(&e, pol, purpose, grants, rec, a, fields)
 	e.FieldsGranted = names(granted)
 	e.FieldsWithheld = withheldNames(withheld)
 	e.ConsentIDs = consentIDs
 	e.Decision = audit.DecisionFor(len(granted), len(withheld))
 	e.Status = statusOK
-	seq, err := s.store.Commit(ctx, nil, func(error) audit.Entry { return e })
-	if err != nil {
-		return View{}, internalErr("audit read", err)
+	rel, err := s.gate.authorize(ctx, guard, e)
+	if errors.Is(err, ErrSuperseded) {
+		return readResult{}, err
 	}
-	values, err := s.open(rec, granted, schema)
 	if err != nil {
-		// The snapshot may predate a KEK rotation whose old key has since been retired: read the record
-		// again (its DEKs now rewrapped) and retry once.
-		if rec, err = s.activeSubject(ctx, id); err == nil {
-			values, err = s.open(rec, granted, schema)
-		}
-		if errors.Is(err, ErrNotFound) {
-			return View{}, &Error{Code: CodeNotFound, Message: "subject not found", AuditSeq: seq}
-		}
-		if err != nil {
-			return View{}, internalErr("open fields", err)
-		}
+		return readResult{}, internalErr("audit read", err)
 	}
-	return View{ID: id, Purpose: a.Purpose, Fields: values, Withheld: withheld, AuditSeq: seq}, nil
+	values, err := s.open(rel, rec, granted, schema)
+	if err != nil {
+		return readResult{}, internalErr("open fields", err)
+	}
+	return readResult{view: View{ID: id, Purpose: a.Purpose, Fields: values, Withheld: withheld, AuditSeq: rel.seq}, rel: rel, rec: rec}, nil
 }
 
 func (s *Service) activeSubject(ctx context.Context, id string) (SubjectRecord, error) {
@@ -370,7 +414,10 @@ func (s *Service) activeSubject(ctx context.Context, id string) (SubjectRecord, 
 
 // decide splits the requested fields into granted (with mask) and withheld (with reason): policy first,
 // then retention, then the legal basis of the purpose for this subject at this moment (consent.Evaluate).
-func (s *Service) decide(pol *policies.Set, purpose policies.Purpose, grants map[string]policies.Grant,
+//
+// A consent-based purpose needs the subject's age: the birth date is opened inside the gate for that and
+// named in e.
+func (s *Service) decide(e *audit.Entry, pol *policies.Set, purpose policies.Purpose, grants map[string]policies.Grant,
 	rec SubjectRecord, a Access, fields []string) (map[string]policies.Grant, []Withheld, []string) {
 	schema := pol.Schema()
 	now := s.now()
@@ -404,7 +451,7 @@ func (s *Service) decide(pol *policies.Set, purpose policies.Purpose, grants map
 			}
 		}
 		basis := consent.Evaluate(consent.Query{Purpose: purpose, Categories: cats, Sensitive: sensitive,
-			Minor: purpose.NeedsConsent() && s.isMinor(rec, now), Recipient: a.Recipient, Records: rec.Consents, Now: now})
+			Minor: purpose.NeedsConsent() && s.minorAtDecision(e, rec, now), Recipient: a.Recipient, Records: rec.Consents, Now: now})
 		seen := map[string]bool{}
 		for _, f := range permitted {
 			fd, _ := schema.Field(f)
@@ -433,27 +480,22 @@ func retentionExpired(p policies.Purpose, rec SubjectRecord, now time.Time) bool
 	return p.RetentionDays > 0 && !rec.UpdatedAt.IsZero() && now.Sub(rec.UpdatedAt) > time.Duration(p.RetentionDays)*24*time.Hour
 }
 
-// isMinor reads the subject's birth date (decrypted here, never returned) to apply PIPL Art. 31. An unknown
-// or unreadable birth date is not treated as a minor.
-func (s *Service) isMinor(rec SubjectRecord, now time.Time) bool {
-	sf, ok := rec.Fields["birth_date"]
-	if !ok {
-		return false
-	}
-	d, ok := rec.DEKs[sf.Class]
-	if !ok {
-		return false
-	}
-	pt, err := s.crypto.Open(d, "birth_date", sf.Value)
-	if err != nil {
-		return false
-	}
-	birth, err := time.Parse(time.DateOnly, string(pt))
+// minorAtDecision applies PIPL Art. 31 while deciding: the birth date is opened inside the gate, never
+// returned, and named in e.
+func (s *Service) minorAtDecision(e *audit.Entry, rec SubjectRecord, now time.Time) bool {
+	pt, ok := s.gate.decisionOpen(e, rec, "birth_date")
+	return ok && minorBorn(pt, now)
+}
+
+// minorBorn reports whether a birth date (YYYY-MM-DD) makes the subject a minor now. An unknown or unreadable
+// birth date is not treated as a minor.
+func minorBorn(birthDate []byte, now time.Time) bool {
+	birth, err := time.Parse(time.DateOnly, string(birthDate))
 	return err == nil && consent.IsMinor(birth, now)
 }
 
-// open decrypts the granted fields that the subject has and applies each field's mask.
-func (s *Service) open(rec SubjectRecord, granted map[string]policies.Grant, schema *policies.Schema) (map[string]string, error) {
+// open decrypts, under rel, the granted fields that the subject has and applies each field's mask.
+func (s *Service) open(rel *release, rec SubjectRecord, granted map[string]policies.Grant, schema *policies.Schema) (map[string]string, error) {
 	out := make(map[string]string, len(granted))
 	for name, g := range granted {
 		sf, ok := rec.Fields[name]
@@ -464,7 +506,7 @@ func (s *Service) open(rec SubjectRecord, granted map[string]policies.Grant, sch
 		if !ok || d.Version != sf.DEKVersion {
 			return nil, errors.New("field sealed under a missing DEK")
 		}
-		pt, err := s.crypto.Open(d, name, sf.Value)
+		pt, err := rel.open(d, name, sf.Value)
 		if err != nil {
 			return nil, err
 		}
@@ -529,7 +571,7 @@ func (s *Service) Update(ctx context.Context, a Access, id string, in map[string
 		return View{}, internalErr("update subject", err)
 	}
 	readGrants := pol.FieldGrants(a.Caller.Roles, a.Purpose, "read")
-	granted, withheld, consentIDs := s.decide(pol, purpose, readGrants, rec, a, fieldNames)
+	granted, withheld, consentIDs := s.decide(&e, pol, purpose, readGrants, rec, a, fieldNames)
 	now := s.now().UTC()
 	seq, err := s.store.Commit(ctx, func(tx Tx) error {
 		st, err := tx.SubjectState(id)
@@ -541,14 +583,14 @@ func (s *Service) Update(ctx context.Context, a Access, id string, in map[string
 		}
 		d, err := tx.DEK(id, ClassGeneral)
 		if errors.Is(err, ErrNotFound) {
-			if d, err = s.crypto.NewDEK(id, ClassGeneral, 1); err == nil {
+			if d, err = s.gate.newDEK(id, ClassGeneral, 1); err == nil {
 				err = tx.PutDEK(d)
 			}
 		}
 		if err != nil {
 			return err
 		}
-		if err := s.writeFields(tx, schema, d, id, rec, values, now); err != nil {
+		if err := s.writeFields(tx, &e, schema, d, id, rec, values, now); err != nil {
 			return err
 		}
 		return tx.Touch(id, now)
@@ -606,7 +648,7 @@ func (s *Service) Lookup(ctx context.Context, a Access, field, value string) (Lo
 		return LookupResult{}, s.deny(ctx, e, statusTooManyRequests, "rate_limited",
 			Errorf(CodeRateLimited, "too many lookups; slow down"))
 	}
-	ids, err := s.store.LookupIndex(ctx, field, s.crypto.BlindToken(field, norm))
+	ids, err := s.store.LookupIndex(ctx, field, s.gate.blindToken(field, norm))
 	if err != nil {
 		return LookupResult{}, internalErr("lookup", err)
 	}
@@ -691,7 +733,7 @@ func (s *Service) erase(ctx context.Context, e audit.Entry, id string) (Receipt,
 		}
 		return e
 	})
-	s.crypto.Forget(id)
+	s.gate.forget(id)
 	if err == nil && len(classes) > 0 {
 		s.purgeLater(id, classes)
 	}
@@ -801,7 +843,7 @@ func (s *Service) RunRetention(ctx context.Context, a Access) (int, error) {
 			e.Reason = "hold_ended crypto_shredded:" + strings.Join(classes, ",")
 			return e
 		})
-		s.crypto.Forget(id)
+		s.gate.forget(id)
 		if err != nil {
 			return n, internalErr("expire hold", err)
 		}

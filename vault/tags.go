@@ -3,6 +3,7 @@ package vault
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"sort"
 	"strconv"
 	"strings"
@@ -120,7 +121,7 @@ func (s *Service) tagCaller(ctx context.Context, a Access, purposes []string, ac
 	}
 	for _, p := range purposes {
 		if _, ok := pol.Purposes().Purpose(p); !ok {
-			return audit.Entry{}, Errorf(CodeInvalidArgument, "unknown purpose")
+			return audit.Entry{}, s.deny(ctx, e, statusBadRequest, "unknown_purpose", Errorf(CodeInvalidArgument, "unknown purpose"))
 		}
 		if !pol.Allowed(a.Caller.Roles, p, "tags", "compute") {
 			return audit.Entry{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not compute tags"))
@@ -160,7 +161,7 @@ func (s *Service) TagInputs(ctx context.Context, a Access, purposes []string, id
 		return 0, 0, err
 	}
 	e.Decision, e.Status, e.Reason = audit.Allow, statusOK, "inputs purposes:"+strings.Join(purposes, ",")+" subjects:"+strconv.Itoa(len(ids))
-	seq, err := s.store.Commit(ctx, nil, func(error) audit.Entry { return e })
+	rel, seq, err := s.gate.commit(ctx, nil, func(error) audit.Entry { return e }, ids...)
 	if err != nil {
 		return 0, 0, internalErr("audit tag inputs", err)
 	}
@@ -179,7 +180,8 @@ func (s *Service) TagInputs(ctx context.Context, a Access, purposes []string, id
 		}
 		in := TagInput{SubjectID: id, Fields: map[string]string{}, CreatedAt: rec.CreatedAt, Bases: map[string]TagBasis{}, Seen: seq}
 		union := map[string]bool{}
-		minor := s.isMinor(rec, now)
+		birth, _ := rel.field(rec, "birth_date")
+		minor := minorBorn([]byte(birth), now)
 		for _, purpose := range purposes {
 			if objected(rec, purpose) {
 				continue
@@ -210,13 +212,13 @@ func (s *Service) TagInputs(ctx context.Context, a Access, purposes []string, id
 		}
 		for _, name := range tagInputFields {
 			if f, ok := schema.Field(name); ok && union[f.Category] {
-				if v, ok := s.openField(rec, name); ok {
+				if v, ok := rel.field(rec, name); ok {
 					in.Fields[name] = v
 				}
 			}
 		}
 		if union["transactions"] || union["behavior"] || union["interactions"] {
-			err := s.openEvents(ctx, rec, func(ev EventView) error {
+			err := s.openEvents(ctx, rel, rec, func(ev EventView) error {
 				if union[ev.Category] {
 					in.Events = append(in.Events, ev)
 				}
@@ -362,7 +364,7 @@ func (s *Service) sealTags(st SubjectTags, d DEK, now time.Time) ([]StoredTag, e
 		if err != nil {
 			return nil, err
 		}
-		sealed, err := s.crypto.Seal(d, tagAD(st.Purpose, t.Key), raw)
+		sealed, err := s.gate.seal(d, tagAD(st.Purpose, t.Key), raw)
 		if err != nil {
 			return nil, err
 		}
@@ -392,22 +394,39 @@ func grantedNow(tx Tx, subject string, now time.Time) (map[string]bool, error) {
 // vocabulary, validated against the deny list at load).
 func (s *Service) SetTagVocabulary(check func(key, value string) error) { s.tagVocabulary = check }
 
-// tagViews decrypts a subject's stored tags of purpose ("" for all) in lang ("zh" or "en").
-func (s *Service) tagViews(ctx context.Context, rec SubjectRecord, purpose, lang string) ([]TagView, error) {
+// tagViews decrypts, under rel, a subject's stored tags of purpose ("" for all) in lang ("zh" or "en").
+func (s *Service) tagViews(ctx context.Context, rel *release, rec SubjectRecord, purpose, lang string) ([]TagView, error) {
+	stored, err := s.storedTags(ctx, rec, purpose)
+	if err != nil {
+		return nil, err
+	}
+	return s.openTags(rel, rec, stored, lang)
+}
+
+// storedTags reads a subject's sealed tags of purpose ("" for all) without opening them.
+func (s *Service) storedTags(ctx context.Context, rec SubjectRecord, purpose string) ([]StoredTag, error) {
 	rows, err := s.store.Tags(ctx, rec.ID)
 	if err != nil {
 		return nil, err
 	}
-	out := []TagView{}
-	d, ok := rec.DEKs[ClassGeneral]
-	if !ok {
-		return out, nil
+	if _, ok := rec.DEKs[ClassGeneral]; !ok {
+		return nil, nil
 	}
+	out := rows[:0:0]
 	for _, t := range rows {
-		if purpose != "" && t.Purpose != purpose {
-			continue
+		if purpose == "" || t.Purpose == purpose {
+			out = append(out, t)
 		}
-		raw, err := s.crypto.Open(d, tagAD(t.Purpose, t.Key), t.Sealed)
+	}
+	return out, nil
+}
+
+// openTags decrypts stored tags under rel, in lang.
+func (s *Service) openTags(rel *release, rec SubjectRecord, stored []StoredTag, lang string) ([]TagView, error) {
+	out := []TagView{}
+	d := rec.DEKs[ClassGeneral]
+	for _, t := range stored {
+		raw, err := rel.open(d, tagAD(t.Purpose, t.Key), t.Sealed)
 		if err != nil {
 			return nil, err
 		}
@@ -434,8 +453,13 @@ type TagsResult struct {
 
 // SubjectTags returns a subject's tags computed under the declared purpose (marketing or personalization),
 // if policy lets the caller read tags for it and the subject's legal basis for it covers tags now; otherwise
-// the tags are withheld with the reason. Audited like every read.
+// the tags are withheld with the reason. Audited like every read: the entry is durable, and ordered after
+// every change the decision saw, before a tag is decrypted.
 func (s *Service) SubjectTags(ctx context.Context, a Access, id, lang string) (TagsResult, error) {
+	return superseded(func() (TagsResult, error) { return s.subjectTagsOnce(ctx, a, id, lang) })
+}
+
+func (s *Service) subjectTagsOnce(ctx context.Context, a Access, id, lang string) (TagsResult, error) {
 	pol := s.Policy()
 	purpose, err := s.checkPurpose(pol, a)
 	if err != nil {
@@ -449,6 +473,7 @@ func (s *Service) SubjectTags(ctx context.Context, a Access, id, lang string) (T
 	if !pol.Allowed(a.Caller.Roles, a.Purpose, "tags", "read") {
 		return TagsResult{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not read tags for this purpose"))
 	}
+	guard := s.store.Guard(id)
 	rec, err := s.activeSubject(ctx, id)
 	if err != nil {
 		return TagsResult{}, s.deny(ctx, e, statusNotFound, reasonSubjectNotFound, Errorf(CodeNotFound, "subject not found"))
@@ -459,27 +484,37 @@ func (s *Service) SubjectTags(ctx context.Context, a Access, id, lang string) (T
 	if objected(rec, a.Purpose) {
 		reason = ReasonObjection
 	} else if purpose.NeedsConsent() {
-		b := consent.Evaluate(consent.Query{Purpose: purpose, Categories: []string{"tags"}, Minor: s.isMinor(rec, now), Records: rec.Consents, Now: now})["tags"]
+		b := consent.Evaluate(consent.Query{Purpose: purpose, Categories: []string{"tags"}, Minor: s.minorAtDecision(&e, rec, now), Records: rec.Consents, Now: now})["tags"]
 		if !b.OK {
 			reason = b.Reason
 		} else {
 			e.ConsentIDs = b.ConsentIDs
 		}
 	}
+	var stored []StoredTag
 	if reason != "" {
 		res.Withheld = append(res.Withheld, Withheld{Field: "tags", Reason: reason})
 		e.Decision, e.Status, e.Reason = audit.Deny, statusOK, reason
 	} else {
-		if res.Tags, err = s.tagViews(ctx, rec, a.Purpose, lang); err != nil {
+		// The entry counts the sealed tags it releases; they are opened only once it is durable.
+		if stored, err = s.storedTags(ctx, rec, a.Purpose); err != nil {
 			return TagsResult{}, internalErr("read tags", err)
 		}
-		e.Decision, e.Status, e.Reason = audit.Allow, statusOK, "tags:"+strconv.Itoa(len(res.Tags))
+		e.Decision, e.Status, e.Reason = audit.Allow, statusOK, "tags:"+strconv.Itoa(len(stored))
 	}
-	seq, err := s.store.Commit(ctx, nil, func(error) audit.Entry { return e })
+	rel, err := s.gate.authorize(ctx, guard, e)
+	if errors.Is(err, ErrSuperseded) {
+		return TagsResult{}, err
+	}
 	if err != nil {
 		return TagsResult{}, internalErr("audit tag read", err)
 	}
-	res.AuditSeq = seq
+	if len(stored) > 0 {
+		if res.Tags, err = s.openTags(rel, rec, stored, lang); err != nil {
+			return TagsResult{}, internalErr("open tags", err)
+		}
+	}
+	res.AuditSeq = rel.seq
 	return res, nil
 }
 

@@ -70,6 +70,8 @@ type Store struct {
 	// head of the audit chain; touched only by the writer goroutine after Open.
 	checkpoints chan struct{}
 	records     *recordCache
+	// gens orders releases against changes (vault.Generations): the writer checks and advances it.
+	gens *vault.Generations
 	// prepared statements: modernc parses SQL on every unprepared call.
 	stmtSubject, stmtLookup *sql.Stmt
 	insertStmts             map[string]*sql.Stmt // multi-row inserts by table and row count (writer only)
@@ -186,6 +188,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		writeStmts:  map[string]*sql.Stmt{},
 		toPrepare:   map[string]struct{}{},
 		records:     cache,
+		gens:        vault.NewGenerations(),
 		signer:      opts.Signer,
 		cpEvery:     opts.CheckpointEvery,
 		cpInterval:  opts.CheckpointInterval,

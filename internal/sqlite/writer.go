@@ -26,7 +26,9 @@ type op struct {
 	// body is the entry pre-encoded by the caller when there is no change to wait for (reads), so the
 	// single writer only splices in seq and prev_hash.
 	body      []byte
-	pre       audit.Entry
+	pre audit.Entry
+	// guard, when set, makes the op a release: dropped (vault.ErrSuperseded) if its subject changed since.
+	guard     *vault.Guard
 	abandoned atomic.Bool
 	done      chan result
 }
@@ -51,6 +53,11 @@ func (s *Store) Commit(ctx context.Context, change func(vault.Tx) error, entry f
 		}
 		o.body = body
 	}
+	return s.enqueue(ctx, o)
+}
+
+// enqueue hands o to the writer and waits for its result, failing closed after the commit timeout.
+func (s *Store) enqueue(ctx context.Context, o *op) (int64, error) {
 	timer := time.NewTimer(s.timeout)
 	defer timer.Stop()
 	select {
@@ -79,6 +86,19 @@ func (s *Store) Commit(ctx context.Context, change func(vault.Tx) error, entry f
 		o.abandoned.Store(true)
 		return 0, ctx.Err()
 	}
+}
+
+// Guard implements vault.Store.
+func (s *Store) Guard(subject string) vault.Guard { return s.gens.Guard(subject) }
+
+// Release implements vault.Store: the entry is appended only if, where the writer orders it, guard's
+// subject has not changed since (vault.Generations.Stale).
+func (s *Store) Release(ctx context.Context, guard vault.Guard, e audit.Entry) (int64, error) {
+	body, err := e.Body()
+	if err != nil {
+		return 0, fmt.Errorf("encode audit entry: %w", err)
+	}
+	return s.enqueue(ctx, &op{pre: e, body: body, guard: &guard, entry: func(error) audit.Entry { return e }, done: make(chan result, 1)})
 }
 
 // writer is the single goroutine that owns the write connection.
@@ -143,6 +163,12 @@ func (s *Store) commitBatch(batch []*op) {
 		for i, o := range batch {
 			if o.abandoned.Load() {
 				results[i].err = vault.ErrUnavailable
+				continue
+			}
+			// The ordering step: a release whose subject a change ordered before it (in this batch, or
+			// committed since its guard was taken) is dropped, unappended, to be decided again.
+			if o.guard != nil && s.gens.Stale(*o.guard, func(id string) bool { _, ok := touched[id]; return ok }) {
+				results[i].err = vault.ErrSuperseded
 				continue
 			}
 			var changeErr error
@@ -226,6 +252,8 @@ func (s *Store) commitBatch(batch []*op) {
 	// Drop every touched record from the cache before anyone learns of the commit (or its failure).
 	s.records.invalidate(touched)
 	s.records.invalidate(rewrapped)
+	// Only now may a new guard be taken for a changed subject: its record is fresh from here on.
+	s.gens.Advance(touched)
 	if len(batch) > 0 {
 		s.metrics.Batches.Add(1)
 		s.metrics.Ops.Add(int64(len(batch)))

@@ -1,0 +1,144 @@
+package vault
+
+import (
+	"context"
+	"errors"
+	"slices"
+
+	"github.com/profilevault/profilevault/audit"
+)
+
+// gate is the enforcement point's hold on the data keys: the only value in the vault that holds its Crypto,
+// and the only code that may call Crypto.Open (gate_test.go checks both on the package's syntax).
+//
+// Everything else asks the gate. Sealing, key creation, blind tokens and pseudonyms reveal nothing and are
+// open to all. Decrypting is not: a release — which only authorize and commit create, and only once the
+// audit entry that covers it is durable — opens what that entry released, for the subjects it names; and
+// a decision-time open (the birth date for the age rule, a name for a duplicate match) names the field in
+// the entry it decides, which the caller then appends whatever the decision.
+type gate struct {
+	crypto Crypto
+	store  Store
+}
+
+func newGate(c Crypto, st Store) *gate { return &gate{crypto: c, store: st} }
+
+// ErrNotReleased means code asked a release to open data of a subject the release does not cover (a bug).
+var ErrNotReleased = errors.New("vault: no durable audit entry released this data")
+
+// newDEK creates a fresh DEK wrapped under the active KEK.
+func (g *gate) newDEK(subject, class string, version uint32) (DEK, error) {
+	return g.crypto.NewDEK(subject, class, version)
+}
+
+// seal encrypts plaintext under d, bound to ad.
+func (g *gate) seal(d DEK, ad string, plaintext []byte) ([]byte, error) {
+	return g.crypto.Seal(d, ad, plaintext)
+}
+
+// blindToken is the search token of a normalised value.
+func (g *gate) blindToken(field, normalized string) []byte { return g.crypto.BlindToken(field, normalized) }
+
+// pseudonym is the keyed pseudonym of an identifier.
+func (g *gate) pseudonym(id string) string { return g.crypto.Pseudonym(id) }
+
+// sealNote encrypts free text kept beside an audit entry.
+func (g *gate) sealNote(plaintext, ad []byte) ([]byte, error) { return g.crypto.SealNote(plaintext, ad) }
+
+// forget drops every cached key of subject (after erasure).
+func (g *gate) forget(subject string) { g.crypto.Forget(subject) }
+
+// release is the right to decrypt what one durable audit entry released: data of the subjects it names.
+type release struct {
+	crypto  Crypto
+	seq     int64
+	subject string              // the one subject of most releases
+	batch   map[string]struct{} // the subjects of a batch release (tag inputs, queues)
+}
+
+// newRelease covers subjects under the durable entry seq.
+func newRelease(c Crypto, seq int64, subjects []string) *release {
+	r := &release{crypto: c, seq: seq}
+	if len(subjects) == 1 {
+		r.subject = subjects[0]
+		return r
+	}
+	r.batch = make(map[string]struct{}, len(subjects))
+	for _, s := range subjects {
+		r.batch[s] = struct{}{}
+	}
+	return r
+}
+
+// covers reports whether the release covers subject.
+func (r *release) covers(subject string) bool {
+	if r.batch != nil {
+		_, ok := r.batch[subject]
+		return ok
+	}
+	return subject != "" && subject == r.subject
+}
+
+// authorize appends e — a decision that releases data of guard's subject — once the sequencer has checked,
+// where the entry gets its place in the trail, that no change to the subject was ordered since guard was
+// taken; then it returns the release. ErrSuperseded (nothing appended) means decide again.
+func (g *gate) authorize(ctx context.Context, guard Guard, e audit.Entry) (*release, error) {
+	seq, err := g.store.Release(ctx, guard, e)
+	if err != nil {
+		return nil, err
+	}
+	return newRelease(g.crypto, seq, []string{guard.Subject}), nil
+}
+
+// commit runs change with its entry (Store.Commit) and, once both are durable, returns the release of
+// subjects' data under that entry (nil when change failed: the entry then recorded the failure).
+func (g *gate) commit(ctx context.Context, change func(Tx) error, entry func(error) audit.Entry, subjects ...string) (*release, int64, error) {
+	seq, err := g.store.Commit(ctx, change, entry)
+	if err != nil {
+		return nil, seq, err
+	}
+	return newRelease(g.crypto, seq, subjects), seq, nil
+}
+
+// open decrypts a value of one of the release's subjects.
+func (r *release) open(d DEK, ad string, sealed []byte) ([]byte, error) {
+	if r == nil || r.seq <= 0 || !r.covers(d.Subject) {
+		return nil, ErrNotReleased
+	}
+	return r.crypto.Open(d, ad, sealed)
+}
+
+// field decrypts one field of rec (ok false if the subject has none, or it does not open).
+func (r *release) field(rec SubjectRecord, name string) (string, bool) {
+	pt, ok := openField(r.open, rec, name)
+	return string(pt), ok
+}
+
+// decisionOpen decrypts field of rec to decide on it and names the field in e.DecisionInputs; the caller
+// appends e whatever it decides. ok is false if the subject has no such field or it does not open.
+func (g *gate) decisionOpen(e *audit.Entry, rec SubjectRecord, field string) ([]byte, bool) {
+	if _, has := rec.Fields[field]; !has {
+		return nil, false
+	}
+	if !slices.Contains(e.DecisionInputs, field) {
+		e.DecisionInputs = append(e.DecisionInputs, field)
+	}
+	return openField(g.crypto.Open, rec, field)
+}
+
+// opener decrypts one sealed value under a DEK: a release's open, or the gate's decision-time open.
+type opener func(d DEK, ad string, sealed []byte) ([]byte, error)
+
+// openField decrypts one field of rec with open.
+func openField(open opener, rec SubjectRecord, field string) ([]byte, bool) {
+	sf, ok := rec.Fields[field]
+	if !ok {
+		return nil, false
+	}
+	d, ok := rec.DEKs[sf.Class]
+	if !ok {
+		return nil, false
+	}
+	pt, err := open(d, field, sf.Value)
+	return pt, err == nil
+}
