@@ -37,13 +37,17 @@ func (g *gate) seal(d DEK, ad string, plaintext []byte) ([]byte, error) {
 }
 
 // blindToken is the search token of a normalised value.
-func (g *gate) blindToken(field, normalized string) []byte { return g.crypto.BlindToken(field, normalized) }
+func (g *gate) blindToken(field, normalized string) []byte {
+	return g.crypto.BlindToken(field, normalized)
+}
 
 // pseudonym is the keyed pseudonym of an identifier.
 func (g *gate) pseudonym(id string) string { return g.crypto.Pseudonym(id) }
 
 // sealNote encrypts free text kept beside an audit entry.
-func (g *gate) sealNote(plaintext, ad []byte) ([]byte, error) { return g.crypto.SealNote(plaintext, ad) }
+func (g *gate) sealNote(plaintext, ad []byte) ([]byte, error) {
+	return g.crypto.SealNote(plaintext, ad)
+}
 
 // forget drops every cached key of subject (after erasure).
 func (g *gate) forget(subject string) { g.crypto.Forget(subject) }

@@ -25,8 +25,8 @@ type op struct {
 	entry  func(error) audit.Entry
 	// body is the entry pre-encoded by the caller when there is no change to wait for (reads), so the
 	// single writer only splices in seq and prev_hash.
-	body      []byte
-	pre audit.Entry
+	body []byte
+	pre  audit.Entry
 	// guard, when set, makes the op a release: dropped (vault.ErrSuperseded) if its subject changed since.
 	guard     *vault.Guard
 	abandoned atomic.Bool
