@@ -1,0 +1,140 @@
+package httpapi_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/profilevault/profilevault/internal/apptest"
+)
+
+// trailEntry is the part of an exported audit entry the ordering test reads.
+type trailEntry struct {
+	Seq           int64    `json:"seq"`
+	Action        string   `json:"action"`
+	SubjectRef    string   `json:"subject_ref"`
+	Decision      string   `json:"decision"`
+	ConsentIDs    []string `json:"consent_ids"`
+	FieldsGranted []string `json:"fields_granted"`
+}
+
+func exportTrail(t *testing.T, s *apptest.Stack) []trailEntry {
+	t.Helper()
+	r := s.Do("GET", "/v1/audit/export?format=ndjson", s.Token("co", "compliance_officer"), "compliance_audit", nil)
+	if r.Status != http.StatusOK {
+		t.Fatalf("export: %d", r.Status)
+	}
+	var out []trailEntry
+	sc := bufio.NewScanner(bytes.NewReader(r.Body))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var e trailEntry
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// TestTrailOrderIsTheTruth races reads against consent withdrawals and erasures of the same subjects. In
+// the trail, no read entry ordered after a withdrawal may release a field under the withdrawn consent, and
+// none ordered after an erasure may release anything of the erased subject — whatever the reads decided
+// from the record they had read before.
+func TestTrailOrderIsTheTruth(t *testing.T) {
+	s := apptest.Start(t)
+	steward := s.Token("st", "data_steward")
+	mk := s.Token("mk", "marketing")
+	cs := s.Token("cs", "customer_service")
+	const rounds = 12
+	var refs []string // subject_ref of each round's subject
+	for round := 0; round < rounds; round++ {
+		id := s.CreateSubject(map[string]any{"name": fmt.Sprintf("赵%d", round), "phone": fmt.Sprintf("+86136%08d", round), "city": "苏州"})
+		if r := s.Do("POST", "/v1/subjects/"+id+"/consents", steward, "account_management", grantBody("marketing", nil)); r.Status != http.StatusCreated {
+			t.Fatalf("grant: %d %s", r.Status, r.Body)
+		}
+		ev := s.Do("GET", "/v1/audit/events?subject_id="+id+"&limit=1", s.Token("co", "compliance_officer"), "compliance_audit", nil)
+		refs = append(refs, ev.JSON["events"].([]any)[0].(map[string]any)["subject_ref"].(string))
+
+		// Readers hammer the subject while, a moment in, its consent is withdrawn and then it is erased.
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for w := 0; w < 6; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if w%2 == 0 {
+						s.Do("GET", "/v1/subjects/"+id+"?fields=phone,city", mk, "marketing", nil)
+					} else {
+						s.Do("GET", "/v1/subjects/"+id+"?fields=name", cs, "customer_service", nil)
+					}
+				}
+			}(w)
+		}
+		time.Sleep(15 * time.Millisecond)
+		if r := s.Do("DELETE", "/v1/subjects/"+id+"/consents/marketing", steward, "account_management", nil); r.Status != http.StatusOK {
+			t.Fatalf("withdraw: %d %s", r.Status, r.Body)
+		}
+		time.Sleep(15 * time.Millisecond)
+		if r := s.Do("DELETE", "/v1/subjects/"+id, steward, "account_management", nil); r.Status != http.StatusOK {
+			t.Fatalf("erase: %d %s", r.Status, r.Body)
+		}
+		time.Sleep(10 * time.Millisecond)
+		close(stop)
+		wg.Wait()
+	}
+
+	trail := exportTrail(t, s)
+	checked := 0
+	for _, ref := range refs {
+		var withdrawn []string
+		var withdrawnAt, erasedAt int64
+		readsAfter := 0
+		for _, e := range trail {
+			if e.SubjectRef != ref {
+				continue
+			}
+			switch {
+			case e.Action == "consent.withdraw" && e.Decision == "allow":
+				withdrawn, withdrawnAt = e.ConsentIDs, e.Seq
+			case e.Action == "subject.erase":
+				erasedAt = e.Seq
+			case e.Action == "subject.read" && e.Decision != "deny":
+				if withdrawnAt > 0 {
+					readsAfter++
+					for _, c := range e.ConsentIDs {
+						if slices.Contains(withdrawn, c) {
+							t.Errorf("read %d (after withdrawal %d) releases %v under withdrawn consent %s", e.Seq, withdrawnAt, e.FieldsGranted, c)
+						}
+					}
+				}
+				if erasedAt > 0 {
+					t.Errorf("read %d releases %v of a subject erased at %d", e.Seq, e.FieldsGranted, erasedAt)
+				}
+				checked++
+			}
+		}
+		if withdrawnAt == 0 || erasedAt == 0 || len(withdrawn) == 0 {
+			t.Fatalf("subject %s: withdrawal %d, erasure %d missing from the trail", ref, withdrawnAt, erasedAt)
+		}
+		if readsAfter == 0 {
+			t.Logf("subject %s: no read landed between the withdrawal and the erasure", ref)
+		}
+	}
+	if checked < rounds*10 {
+		t.Fatalf("only %d reads were checked", checked)
+	}
+	t.Logf("%d reads checked against %d withdrawals and erasures", checked, rounds)
+}
