@@ -25,6 +25,20 @@ func (s *Service) ReloadPolicy(ctx context.Context, a Access, next *policies.Set
 	return seq, nil
 }
 
+// ActionPolicyRead records a refused read of the policy files or the compiled matrix.
+const ActionPolicyRead = "policy.read"
+
+// AuthorizeRole checks that a's roles may do act on obj without a declared purpose (the policy files and
+// matrix, which hold no personal data); a refusal is recorded under action and answered permission_denied.
+func (s *Service) AuthorizeRole(ctx context.Context, a Access, obj, act, action string) error {
+	pol := s.Policy()
+	if pol.Allowed(a.Caller.Roles, policies.NoPurpose, obj, act) {
+		return nil
+	}
+	e := s.newEntry(ctx, a, pol, action, "")
+	return s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not do this"))
+}
+
 // RecordAuthFailure appends an auth.failure entry for a request whose token was refused. The entry holds no
 // token contents, only a short reason class and the keyed hash of the client address.
 func (s *Service) RecordAuthFailure(ctx context.Context, requestID, clientAddr, reason string) (int64, error) {

@@ -80,8 +80,15 @@ func classOf(category string) string {
 }
 
 // ResolveSubject turns a subject reference into an active subject id: a vault id, or
-// "external:<source>:<external id>" through the external-id blind index.
-func (s *Service) ResolveSubject(ctx context.Context, ref string) (string, error) {
+// "external:<source>:<external id>" through the external-id blind index. It is for importers that then
+// act on the subject (each such act audited): the caller's roles must be allowed to create subjects or
+// record consents for the declared purpose; a refusal is recorded.
+func (s *Service) ResolveSubject(ctx context.Context, a Access, ref string) (string, error) {
+	pol := s.Policy()
+	if !pol.Allowed(a.Caller.Roles, a.Purpose, "subjects", "create") && !pol.Allowed(a.Caller.Roles, a.Purpose, "consents", "write") {
+		e := s.newEntry(ctx, a, pol, ActionSubjectImport, "")
+		return "", s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not resolve subjects for this purpose"))
+	}
 	rec, err := s.resolveRecord(ctx, ref)
 	return rec.ID, err
 }

@@ -42,14 +42,14 @@ func TestImportResolvesIdentity(t *testing.T) {
 	if err != nil || v.Fields["name"] != "王芳" || v.Fields["city"] != "杭州" {
 		t.Fatalf("after merges: %+v %v", v, err)
 	}
-	if id, err := svc.ResolveSubject(ctx, "external:app:a-9"); err != nil || id != base.ID {
+	if id, err := svc.ResolveSubject(ctx, steward, "external:app:a-9"); err != nil || id != base.ID {
 		t.Fatalf("external id after merge: %q %v", id, err)
 	}
 	if n, _ := store.CountRows(ctx, "subjects"); n != 2 {
 		t.Fatalf("%d subjects, want 2 (one merged person, one family member)", n)
 	}
 	// A merge never carries a consent across: the family member has none.
-	fam, _ := svc.ResolveSubject(ctx, "external:pos:p-4")
+	fam, _ := svc.ResolveSubject(ctx, steward, "external:pos:p-4")
 	rec, _ := store.Subject(ctx, fam)
 	if len(rec.Consents) != 0 {
 		t.Fatal("consent carried to another subject")

@@ -50,9 +50,12 @@ func objected(rec SubjectRecord, purpose string) bool {
 // meAccess turns a request to /v1/me into an access by the data subject to their own data: only a token
 // whose sole role is "subject" qualifies (staff tokens get 403), and the purpose is data_subject_request
 // (any other declared purpose is refused).
-func meAccess(a Access) (Access, error) {
+//
+// A staff token is refused, and the refusal recorded (action names what was attempted).
+func (s *Service) meAccess(ctx context.Context, a Access, action string) (Access, error) {
 	if !a.Caller.IsDataSubject() {
-		return a, Errorf(CodePermissionDenied, "/v1/me is for data subjects' own tokens")
+		e := s.newEntry(ctx, a, s.Policy(), action, "")
+		return a, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "/v1/me is for data subjects' own tokens"))
 	}
 	if a.Purpose != "" && a.Purpose != PurposeDataSubjectRequest {
 		return a, Errorf(CodeInvalidArgument, "/v1/me implies the purpose data_subject_request; declare none or that one")
@@ -73,7 +76,7 @@ type MeView struct {
 
 // Me returns the caller's own profile, unmasked, with their consents and objections.
 func (s *Service) Me(ctx context.Context, a Access) (MeView, error) {
-	a, err := meAccess(a)
+	a, err := s.meAccess(ctx, a, ActionMeRead)
 	if err != nil {
 		return MeView{}, err
 	}
@@ -100,7 +103,7 @@ func objectionKinds(rec SubjectRecord) []string {
 
 // MeUpdate corrects the caller's own fields (PIPL Art. 46), validated like staff updates.
 func (s *Service) MeUpdate(ctx context.Context, a Access, in map[string]*string) (View, error) {
-	a, err := meAccess(a)
+	a, err := s.meAccess(ctx, a, ActionMeUpdate)
 	if err != nil {
 		return View{}, err
 	}
@@ -109,7 +112,7 @@ func (s *Service) MeUpdate(ctx context.Context, a Access, in map[string]*string)
 
 // MeErase erases the caller (PIPL Art. 47).
 func (s *Service) MeErase(ctx context.Context, a Access) (Receipt, error) {
-	a, err := meAccess(a)
+	a, err := s.meAccess(ctx, a, ActionSubjectErase)
 	if err != nil {
 		return Receipt{}, err
 	}
@@ -127,7 +130,7 @@ type MeConsentResult struct {
 // A subject under 14 cannot grant consent themselves (403 guardian_consent_required); refusing a purpose
 // that is not necessary never affects the rest of the account (Art. 16).
 func (s *Service) MeSetConsent(ctx context.Context, a Access, purpose string, granted bool, noticeVersion, recipient string) (MeConsentResult, error) {
-	a, err := meAccess(a)
+	a, err := s.meAccess(ctx, a, ActionConsentGrant)
 	if err != nil {
 		return MeConsentResult{}, err
 	}
@@ -167,7 +170,7 @@ func (s *Service) MeSetConsent(ctx context.Context, a Access, purpose string, gr
 // SetObjection raises (on) or lifts an objection of the caller. Lifting one that was never raised is
 // ErrNotFound (404).
 func (s *Service) SetObjection(ctx context.Context, a Access, kind string, on bool) (int64, error) {
-	a, err := meAccess(a)
+	a, err := s.meAccess(ctx, a, ActionObjectionAdd)
 	if err != nil {
 		return 0, err
 	}
@@ -307,7 +310,7 @@ func (s *Service) recordSelfOnce(ctx context.Context, a Access, action string) (
 // MeAccessLog returns who accessed the caller's data: when, which roles and team, for which purpose, which
 // fields, and whether it was allowed.
 func (s *Service) MeAccessLog(ctx context.Context, a Access) ([]AccessLogEntry, int64, error) {
-	a, err := meAccess(a)
+	a, err := s.meAccess(ctx, a, ActionMeAccessLog)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -340,7 +343,7 @@ type PurposeExplanation struct {
 
 // MeExplanation explains every purpose for the caller, in lang ("zh" or "en").
 func (s *Service) MeExplanation(ctx context.Context, a Access, lang string) ([]PurposeExplanation, []TagView, int64, error) {
-	a, err := meAccess(a)
+	a, err := s.meAccess(ctx, a, ActionMeExplanation)
 	if err != nil {
 		return nil, nil, 0, err
 	}
@@ -447,7 +450,7 @@ func (s *Service) MeExportStream(ctx context.Context, a Access) (Export, error) 
 }
 
 func (s *Service) meExport(ctx context.Context, a Access, stream bool) (Export, error) {
-	a, err := meAccess(a)
+	a, err := s.meAccess(ctx, a, ActionMeExport)
 	if err != nil {
 		return Export{}, err
 	}

@@ -87,7 +87,7 @@ var autoNotes = map[string]string{
 // MeCreateRequest files a request by the caller. A subject's own token is verification, so it starts
 // verified; requests the system can fulfil at once complete at once and say where.
 func (s *Service) MeCreateRequest(ctx context.Context, a Access, typ string) (RequestView, int64, error) {
-	a, err := meAccess(a)
+	a, err := s.meAccess(ctx, a, ActionRequestCreate)
 	if err != nil {
 		return RequestView{}, 0, err
 	}
@@ -161,7 +161,7 @@ func (s *Service) requestViews(ctx context.Context, rel *release, rec SubjectRec
 
 // MeRequests lists the caller's requests with their states, deadlines and any rejection reason.
 func (s *Service) MeRequests(ctx context.Context, a Access) ([]RequestView, int64, error) {
-	a, err := meAccess(a)
+	a, err := s.meAccess(ctx, a, ActionRequestRead)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -112,17 +112,18 @@ func (s *Service) AuditExport(ctx context.Context, a Access, since, until time.T
 
 // mayCheckTrail allows the roles that may verify the trail (no declared purpose: it returns no personal
 // data).
-func (s *Service) mayCheckTrail(a Access) error {
+func (s *Service) mayCheckTrail(ctx context.Context, a Access) error {
 	pol := s.Policy()
 	if pol.Allowed(a.Caller.Roles, policies.NoPurpose, "audit", "verify") {
 		return nil
 	}
-	return Errorf(CodePermissionDenied, "your roles may not verify the audit trail")
+	e := s.newEntry(ctx, a, pol, ActionAuditVerify, "")
+	return s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not verify the audit trail"))
 }
 
 // VerifyTrail recomputes the whole trail (see audit.Verify) and records that it did.
 func (s *Service) VerifyTrail(ctx context.Context, a Access) (audit.Report, error) {
-	if err := s.mayCheckTrail(a); err != nil {
+	if err := s.mayCheckTrail(ctx, a); err != nil {
 		return audit.Report{}, err
 	}
 	rep, err := audit.Verify(ctx, s.trail, s.signer.Verifier())
@@ -150,7 +151,7 @@ type CheckpointInfo struct {
 
 // LatestCheckpoint returns the newest signed checkpoint.
 func (s *Service) LatestCheckpoint(ctx context.Context, a Access) (CheckpointInfo, error) {
-	if err := s.mayCheckTrail(a); err != nil {
+	if err := s.mayCheckTrail(ctx, a); err != nil {
 		return CheckpointInfo{}, err
 	}
 	sc, err := s.trail.LatestCheckpoint(ctx)
@@ -181,7 +182,7 @@ type InclusionProof struct {
 // Proof returns an RFC 6962 inclusion proof of entry seq against the newest checkpoint; an auditor checks it
 // with the entry bytes and a checkpoint they kept (tlog.CheckRecord), without trusting the server.
 func (s *Service) Proof(ctx context.Context, a Access, seq int64) (InclusionProof, error) {
-	if err := s.mayCheckTrail(a); err != nil {
+	if err := s.mayCheckTrail(ctx, a); err != nil {
 		return InclusionProof{}, err
 	}
 	cp, err := s.LatestCheckpoint(ctx, a)

@@ -9,14 +9,15 @@ import (
 	"github.com/profilevault/profilevault/vault"
 )
 
-// mayRole answers 403 unless the caller's roles may act on a resource without a declared purpose.
-func (s *Server) mayRole(c *gin.Context, obj, act string) (vault.Access, bool) {
+// mayRole answers 403 (recorded under action) unless the caller's roles may act on a resource without a
+// declared purpose.
+func (s *Server) mayRole(c *gin.Context, obj, act, action string) (vault.Access, bool) {
 	a, ok := s.access(c)
 	if !ok {
 		return a, false
 	}
-	if !s.vault.Policy().Allowed(a.Caller.Roles, policies.NoPurpose, obj, act) {
-		s.abortCode(c, vault.CodePermissionDenied, "your roles may not do this")
+	if err := s.vault.AuthorizeRole(c.Request.Context(), a, obj, act, action); err != nil {
+		s.abortWith(c, err)
 		return a, false
 	}
 	return a, true
@@ -32,7 +33,7 @@ type policiesResponse struct {
 }
 
 func (s *Server) getPolicies(c *gin.Context) {
-	if _, ok := s.mayRole(c, "policies", "read"); !ok {
+	if _, ok := s.mayRole(c, "policies", "read", vault.ActionPolicyRead); !ok {
 		return
 	}
 	pol := s.vault.Policy()
@@ -44,7 +45,7 @@ func (s *Server) getPolicies(c *gin.Context) {
 }
 
 func (s *Server) getPolicyMatrix(c *gin.Context) {
-	if _, ok := s.mayRole(c, "policies", "read"); !ok {
+	if _, ok := s.mayRole(c, "policies", "read", vault.ActionPolicyRead); !ok {
 		return
 	}
 	pol := s.vault.Policy()
@@ -52,7 +53,7 @@ func (s *Server) getPolicyMatrix(c *gin.Context) {
 }
 
 func (s *Server) reloadPolicies(c *gin.Context) {
-	a, ok := s.mayRole(c, "policies", "reload")
+	a, ok := s.mayRole(c, "policies", "reload", vault.ActionPolicyReload)
 	if !ok {
 		return
 	}

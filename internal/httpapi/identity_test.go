@@ -54,10 +54,10 @@ func TestIdentityStewardship(t *testing.T) {
 	if got := r.JSON["fields_moved"].([]any); len(got) != 2 {
 		t.Fatalf("fields moved: %s", r.Body)
 	}
-	if id, err := s.App.Vault.ResolveSubject(ctx, "external:app:a-9"); err != nil || id != restored {
+	if id, err := s.App.Vault.ResolveSubject(ctx, steward, "external:app:a-9"); err != nil || id != restored {
 		t.Fatalf("app external id after revert: %q %v", id, err)
 	}
-	if id, err := s.App.Vault.ResolveSubject(ctx, "external:crm:c-1"); err != nil || id != base.ID {
+	if id, err := s.App.Vault.ResolveSubject(ctx, steward, "external:crm:c-1"); err != nil || id != base.ID {
 		t.Fatalf("crm external id after revert: %q %v", id, err)
 	}
 	cs := s.Token("cs", "customer_service")

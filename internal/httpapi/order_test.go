@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -137,4 +138,47 @@ func TestTrailOrderIsTheTruth(t *testing.T) {
 		t.Fatalf("only %d reads were checked", checked)
 	}
 	t.Logf("%d reads checked against %d withdrawals and erasures", checked, rounds)
+}
+
+// TestEveryRefusalIsAudited covers refusals that used to leave no entry: staff tokens on /v1/me, the
+// policy routes and audit checks for roles without them, and key management for non-admins. Each answers
+// 403 with the X-Audit-Seq of its deny entry, and the entry is in the trail.
+func TestEveryRefusalIsAudited(t *testing.T) {
+	s := apptest.Start(t)
+	cs := s.Token("cs", "customer_service")
+	mk := s.Token("mk", "marketing")
+	want := map[string]string{} // audit seq → request
+	for _, tc := range []struct{ method, path, token string }{
+		{"GET", "/v1/me", cs},
+		{"GET", "/v1/me/export", cs},
+		{"GET", "/v1/me/access-log", mk},
+		{"GET", "/v1/me/requests", mk},
+		{"GET", "/v1/policies", cs},
+		{"GET", "/v1/policies/matrix", mk},
+		{"POST", "/v1/policies/reload", cs},
+		{"GET", "/v1/audit/verify", mk},
+		{"GET", "/v1/audit/checkpoint", cs},
+		{"GET", "/v1/audit/proof/1", cs},
+		{"POST", "/v1/keys/rotate", cs},
+		{"GET", "/v1/keys", mk},
+	} {
+		r := s.Do(tc.method, tc.path, tc.token, "", nil)
+		seq := r.Header.Get("X-Audit-Seq")
+		if r.Status != http.StatusForbidden || seq == "" {
+			t.Errorf("%s %s: %d, audit seq %q; want 403 with its entry", tc.method, tc.path, r.Status, seq)
+			continue
+		}
+		want[seq] = tc.method + " " + tc.path
+	}
+	for _, e := range exportTrail(t, s) {
+		if what, ok := want[strconv.FormatInt(e.Seq, 10)]; ok {
+			if e.Decision != "deny" {
+				t.Errorf("%s: entry %d is %s", what, e.Seq, e.Decision)
+			}
+			delete(want, strconv.FormatInt(e.Seq, 10))
+		}
+	}
+	for seq, what := range want {
+		t.Errorf("%s: entry %s is not in the trail", what, seq)
+	}
 }

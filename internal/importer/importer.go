@@ -372,7 +372,7 @@ func (im *Importer) objections(ctx context.Context, r *ingest.Reader, rep *inges
 // applyTo resolves the row's subject and applies apply: it returns the rejection reason of a row the vault
 // refused, or the error that must stop the import.
 func (im *Importer) applyTo(ctx context.Context, row ingest.Row, refOf func(ingest.Row) string, apply func(string, ingest.Row) (bool, error)) (duplicate bool, reason string, fatal error) {
-	id, err := im.Vault.ResolveSubject(ctx, refOf(row))
+	id, err := im.Vault.ResolveSubject(ctx, im.access("account_management"), refOf(row))
 	if errors.Is(err, vault.ErrNotFound) {
 		return false, "unknown_subject", nil
 	}
