@@ -28,12 +28,12 @@ func (s *Service) newEntry(ctx context.Context, a Access, pol *policies.Set, act
 		},
 	}
 	if a.Caller.IsDataSubject() {
-		e.Actor.Pseudonym = s.SubjectRef(ctx, a.Caller.Subject)
+		e.Actor.Pseudonym = s.subjectRef(ctx, a.Caller.Subject)
 	} else {
 		e.Actor.Sub = a.Caller.Subject
 	}
 	if subjectID != "" {
-		e.SubjectRef = s.SubjectRef(ctx, subjectID)
+		e.SubjectRef = s.subjectRef(ctx, subjectID)
 	}
 	if a.Justification != "" {
 		// Free text stays out of the leaf: sealed beside the entry, bound to its hash.
@@ -49,12 +49,12 @@ func (s *Service) newEntry(ctx context.Context, a Access, pol *policies.Set, act
 	return e
 }
 
-// SubjectRef is the audit pseudonym of a subject id: an HMAC keyed by the vault's pseudonym key over the
+// subjectRef is the audit pseudonym of a subject id: an HMAC keyed by the vault's pseudonym key over the
 // subject's own random salt and id. A compliance officer filters by subject id and the server derives the
 // reference; when the subject is erased the salt is destroyed with the DEK, so nobody can derive it again
 // and the subject's old entries become unlinkable while the chain stays intact. Ids without a salt
 // (unknown or erased subjects) get a pseudonym of the bare id, so attempts on them are still grouped.
-func (s *Service) SubjectRef(ctx context.Context, id string) string {
+func (s *Service) subjectRef(ctx context.Context, id string) string {
 	if plausibleID(id) {
 		if rec, err := s.store.Subject(ctx, id); err == nil && rec.State == StateActive && len(rec.RefSalt) > 0 {
 			return refFor(s.gate, id, rec.RefSalt)

@@ -257,7 +257,7 @@ type AccessLogEntry struct {
 
 // accessLog reads the subject's entries from the trail, newest first.
 func (s *Service) accessLog(ctx context.Context, id string) ([]AccessLogEntry, error) {
-	entries, err := s.trail.Query(ctx, audit.Filter{SubjectRef: s.SubjectRef(ctx, id), Limit: 1000})
+	entries, err := s.trail.Query(ctx, audit.Filter{SubjectRef: s.subjectRef(ctx, id), Limit: 1000})
 	if err != nil {
 		return nil, err
 	}

@@ -267,7 +267,7 @@ func (s *Service) TransitionRequest(ctx context.Context, a Access, id, to, reaso
 		return tx.PutRequest(r)
 	}, func(changeErr error) audit.Entry {
 		if subjectID != "" {
-			e.SubjectRef = s.SubjectRef(ctx, subjectID)
+			e.SubjectRef = s.subjectRef(ctx, subjectID)
 		}
 		e.Reason = "request:" + id + " to:" + to
 		e = finish(e, changeErr, nil)

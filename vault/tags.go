@@ -75,8 +75,11 @@ type SubjectTags struct {
 }
 
 // DirtySubjects lists subjects whose fields, consents, objections or events changed since their tags were
-// last computed (ids only), for incremental recomputation.
-func (s *Service) DirtySubjects(ctx context.Context, limit int) ([]string, error) {
+// last computed (ids only), for incremental recomputation by a caller who may compute tags.
+func (s *Service) DirtySubjects(ctx context.Context, a Access, limit int) ([]string, error) {
+	if _, err := s.tagCaller(ctx, a, TagPurposes, ActionTagCompute); err != nil {
+		return nil, err
+	}
 	ids, err := s.store.DirtySubjects(ctx, limit)
 	if err != nil {
 		return nil, internalErr("list changed subjects", err)
@@ -536,8 +539,12 @@ func (s *Service) SaveTagModel(ctx context.Context, a Access, model []byte) (int
 	return seq, nil
 }
 
-// TagModel returns the frozen population model for the tag engine (nil before the first full run).
-func (s *Service) TagModel(ctx context.Context) ([]byte, error) {
+// TagModel returns the frozen population model (aggregates) to a caller who may compute tags (nil before
+// the first full run).
+func (s *Service) TagModel(ctx context.Context, a Access) ([]byte, error) {
+	if _, err := s.tagCaller(ctx, a, TagPurposes, ActionTagCompute); err != nil {
+		return nil, err
+	}
 	m, _, ok, err := s.store.TagModel(ctx)
 	if err != nil {
 		return nil, internalErr("read tag model", err)
@@ -579,7 +586,10 @@ func (s *Service) Insights(ctx context.Context, a Access, kind string) ([]byte, 
 }
 
 // ActiveSubjectIDs lists active subject ids after the given id, in id order, for batch jobs.
-func (s *Service) ActiveSubjectIDs(ctx context.Context, after string, limit int) ([]string, error) {
+func (s *Service) ActiveSubjectIDs(ctx context.Context, a Access, after string, limit int) ([]string, error) {
+	if _, err := s.tagCaller(ctx, a, TagPurposes, ActionTagCompute); err != nil {
+		return nil, err
+	}
 	ids, err := s.store.SubjectIDs(ctx, after, limit)
 	if err != nil {
 		return nil, internalErr("list subjects", err)

@@ -134,7 +134,7 @@ func (r *Runner) allIDs(ctx context.Context) ([]string, error) {
 	var ids []string
 	after := ""
 	for {
-		page, err := r.Vault.ActiveSubjectIDs(ctx, after, 10_000)
+		page, err := r.Vault.ActiveSubjectIDs(ctx, r.access(), after, 10_000)
 		if err != nil {
 			return nil, err
 		}
@@ -348,7 +348,7 @@ func (r *Runner) One(ctx context.Context, id string) error {
 // objections or events changed since its tags were computed, and returns how many it recomputed.
 func (r *Runner) Incremental(ctx context.Context) (int, error) {
 	r.defaults()
-	ids, err := r.Vault.DirtySubjects(ctx, 1_000_000)
+	ids, err := r.Vault.DirtySubjects(ctx, r.access(), 1_000_000)
 	if err != nil || len(ids) == 0 {
 		return 0, err
 	}
@@ -399,7 +399,7 @@ func (r *Runner) recompute(ctx context.Context, ids []string) error {
 
 // frozen returns the population of the last full run, decoding the stored model only when it changed.
 func (r *Runner) frozen(ctx context.Context) (profiling.Population, error) {
-	raw, err := r.Vault.TagModel(ctx)
+	raw, err := r.Vault.TagModel(ctx, r.access())
 	if err != nil {
 		return profiling.Population{}, err
 	}
