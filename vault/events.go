@@ -346,9 +346,15 @@ const ActionImportReport = "import.report"
 // SaveImportReport keeps an import's data-quality report (counts only) and records it.
 func (s *Service) SaveImportReport(ctx context.Context, a Access, lines []string) (int64, error) {
 	pol := s.Policy()
+	if _, err := s.checkPurpose(pol, a); err != nil {
+		return 0, err
+	}
 	e, err := s.beginStaff(ctx, a, pol, ActionImportReport, "", nil)
 	if err != nil {
 		return 0, err
+	}
+	if !pol.Allowed(a.Caller.Roles, a.Purpose, "subjects", "create") {
+		return 0, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not record imports for this purpose"))
 	}
 	id := newID("imp_")
 	text := strings.Join(lines, "\n")

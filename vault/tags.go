@@ -254,7 +254,9 @@ func (s *Service) StoreTags(ctx context.Context, a Access, batch []SubjectTags) 
 		}
 	}
 	if len(list) == 0 {
-		return 0, 0, nil
+		// Nothing to store, but still only for a caller who may compute tags.
+		_, err := s.tagCaller(ctx, a, TagPurposes, ActionTagCompute)
+		return 0, 0, err
 	}
 	sort.Strings(list)
 	e, err := s.tagCaller(ctx, a, list, ActionTagCompute)

@@ -1,0 +1,523 @@
+package vault_test
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/profilevault/profilevault/audit"
+	"github.com/profilevault/profilevault/consent"
+	"github.com/profilevault/profilevault/internal/dsr"
+	"github.com/profilevault/profilevault/internal/keys"
+	"github.com/profilevault/profilevault/internal/normalize"
+	"github.com/profilevault/profilevault/internal/sqlite"
+	"github.com/profilevault/profilevault/policies"
+	"github.com/profilevault/profilevault/vault"
+)
+
+// The spy test runs every exported operation of the enforcement point on a real SQLite store and key
+// ring, with a Crypto and a Store that record, in order, each decryption and each audit entry made
+// durable. It asserts two things for every operation:
+//
+//   - no Open precedes the durable entry that covers it: an entry of the same operation, durable before
+//     the Open, about the opened subject (or a batch entry naming no subject); the one exception is a
+//     decision-time open, which the entry appended after it must name in decision_inputs;
+//   - every refusal left an entry: run as a caller it must refuse, the operation fails and a deny entry
+//     became durable during it.
+//
+// The table must have a row for every exported method (reflection checks it), so a new operation
+// without one fails here.
+
+type spyEvent struct {
+	open    bool
+	subject string // open: the DEK's subject
+	ad      string // open: what was opened
+	ref     string // open: the subject's audit pseudonym when it was opened
+	entry   audit.Entry
+}
+
+type spyLog struct {
+	mu     sync.Mutex
+	events []spyEvent
+	ref    func(subject string) string
+}
+
+func (l *spyLog) add(e spyEvent) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.events = append(l.events, e)
+}
+
+func (l *spyLog) take() []spyEvent {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := l.events
+	l.events = nil
+	return out
+}
+
+type spyCrypto struct {
+	vault.Crypto
+	log *spyLog
+}
+
+func (c spyCrypto) Open(d vault.DEK, ad string, sealed []byte) ([]byte, error) {
+	c.log.add(spyEvent{open: true, subject: d.Subject, ad: ad, ref: c.log.ref(d.Subject)})
+	return c.Crypto.Open(d, ad, sealed)
+}
+
+type spyStore struct {
+	*sqlite.Store
+	log *spyLog
+}
+
+func (s spyStore) Commit(ctx context.Context, change func(vault.Tx) error, entry func(error) audit.Entry) (int64, error) {
+	var e audit.Entry
+	seq, err := s.Store.Commit(ctx, change, func(cerr error) audit.Entry { e = entry(cerr); return e })
+	if seq > 0 {
+		e.Seq = seq
+		s.log.add(spyEvent{entry: e})
+	}
+	return seq, err
+}
+
+func (s spyStore) Release(ctx context.Context, g vault.Guard, e audit.Entry) (int64, error) {
+	seq, err := s.Store.Release(ctx, g, e)
+	if err == nil {
+		e.Seq = seq
+		s.log.add(spyEvent{entry: e})
+	}
+	return seq, err
+}
+
+// fixture is a vault with subjects, consents, events, tags, requests, a merge and a review.
+type fixture struct {
+	svc                 *vault.Service
+	log                 *spyLog
+	adult, child, other string
+	leaver              string // erases themselves
+	subjectAccess       vault.Access
+	requestID, mergeID  string
+	reviewID            string
+}
+
+var (
+	marketer   = vault.Access{Caller: vault.Caller{Subject: "mk", Roles: []string{"marketing"}}, Purpose: "marketing"}
+	analyst    = vault.Access{Caller: vault.Caller{Subject: "an", Roles: []string{"analyst"}}, Purpose: "analytics"}
+	compliance = vault.Access{Caller: vault.Caller{Subject: "co", Roles: []string{"compliance_officer"}}, Purpose: "compliance_audit"}
+	admin      = vault.Access{Caller: vault.Caller{Subject: "root", Roles: []string{"admin"}}}
+	fulfil     = vault.Access{Caller: vault.Caller{Subject: "st", Roles: []string{"data_steward"}}, Purpose: "order_fulfillment"}
+	tagger     = vault.Access{Caller: vault.Caller{Subject: "st", Roles: []string{"data_steward"}}}
+)
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	store, err := sqlite.Open(context.Background(), filepath.Join(dir, "vault.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	ring, _, err := keys.LoadOrCreateRing(filepath.Join(dir, "kek.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	real, err := keys.NewVaultCrypto(ring, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, err := policies.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	skey, vkey, err := audit.GenerateSignerKey("test/audit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := audit.NewSigner(skey, vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := &spyLog{}
+	sst := spyStore{Store: store, log: log}
+	svc, err := vault.New(vault.Config{Store: sst, Trail: store, Requests: store, Identity: store, Rules: dsr.NewRules(),
+		Checkpoints: signer, Crypto: spyCrypto{Crypto: real, log: log}, KeyRing: real, KeyStore: store, ExclusiveStore: true,
+		Normalize: normalize.ByType, Policy: pol, LookupBurst: 1 << 20,
+		NameSimilarity: func(a, b string) float64 {
+			if a == b {
+				return 1
+			}
+			return 0
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The pseudonym of a subject as entries name it, derived like the vault does from the stored salt (read
+	// from the store's readers: an open may happen inside the writer's transaction).
+	log.ref = func(subject string) string {
+		rec, err := store.Subject(context.Background(), subject)
+		if err != nil || len(rec.RefSalt) == 0 {
+			return real.Pseudonym("subject-without-salt:" + subject)
+		}
+		return real.Pseudonym("subject:" + hex.EncodeToString(rec.RefSalt) + ":" + subject)
+	}
+	f := &fixture{svc: svc, log: log}
+	ctx := context.Background()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, err := svc.ImportSubject(ctx, steward, vault.NewSubject{Source: "crm", ExternalID: "c-1", Fields: profile()})
+	must(err)
+	f.adult = a.ID
+	c, err := svc.Create(ctx, steward, vault.NewSubject{Fields: map[string]*string{"name": str("小明"), "birth_date": str("2018-05-01"), "phone": str("+8613900002222")}})
+	must(err)
+	f.child = c.ID
+	o, err := svc.ImportSubject(ctx, steward, vault.NewSubject{Source: "app", ExternalID: "a-1", Fields: map[string]*string{"email": str("wang.fang@example.cn"), "occupation": str("teacher")}})
+	must(err)
+	if !o.Merged {
+		t.Fatalf("fixture merge: %+v", o)
+	}
+	r, err := svc.ImportSubject(ctx, steward, vault.NewSubject{Source: "pos", ExternalID: "p-1", Fields: map[string]*string{"phone": str("+8613800001234"), "name": str("王小红")}})
+	must(err)
+	f.other = r.ID
+	l, err := svc.Create(ctx, steward, vault.NewSubject{Fields: map[string]*string{"name": str("离开"), "birth_date": str("1970-01-01")}})
+	must(err)
+	f.leaver = l.ID
+	for _, p := range []string{"marketing", "analytics", "personalization"} {
+		_, _, err := svc.GrantConsent(ctx, steward, f.adult, consent.Grant{Purpose: p, Kind: consent.General, NoticeVersion: "2026-01", Method: "web", Evidence: "form 7"})
+		must(err)
+	}
+	now := time.Now().Add(-time.Hour)
+	_, err = svc.IngestEvents(ctx, fulfil, []vault.EventInput{
+		{EventID: "e1", SubjectRef: f.adult, Type: "order", TS: now, Source: "shop", Attrs: map[string]any{"amount": 99.5, "items": []string{"tea"}}},
+		{EventID: "e2", SubjectRef: f.adult, Type: "order", TS: now.Add(time.Minute), Source: "shop", Attrs: map[string]any{"amount": 12.0, "items": []string{"cup"}}},
+	})
+	must(err)
+	_, _, err = svc.StoreTags(ctx, tagger, []vault.SubjectTags{{SubjectID: f.adult, Purpose: "marketing", ConsentIDs: consentIDs(svc, f.adult, "marketing"),
+		Tags: []vault.TagValue{{Key: "value.rfm_segment", Level: "value", Value: "champions", Inputs: []string{"transactions"}, ExplanationZH: "常买", ExplanationEN: "buys often", Algorithm: "rfm-1"}}}})
+	must(err)
+	f.subjectAccess = vault.Access{Caller: vault.Caller{Subject: f.adult, Roles: []string{vault.RoleSubject}}}
+	req, _, err := svc.MeCreateRequest(ctx, f.subjectAccess, "correction")
+	must(err)
+	f.requestID = req.ID
+	_, _, err = svc.TransitionRequest(ctx, compliance, req.ID, "rejected", "nothing to correct")
+	must(err)
+	merges, _, err := svc.Merges(ctx, steward)
+	must(err)
+	f.mergeID = merges[0].ID
+	reviews, _, err := svc.Reviews(ctx, steward, "open")
+	must(err)
+	if len(reviews) == 0 {
+		t.Fatal("fixture has no review")
+	}
+	f.reviewID = reviews[0].ID
+	log.take()
+	return f
+}
+
+// consentIDs lists the subject's current consents of purpose (none if they cannot be read).
+func consentIDs(svc *vault.Service, id, purpose string) []string {
+	cs, _ := svc.ListConsents(context.Background(), steward, id)
+	var out []string
+	for _, c := range cs.Current {
+		if c.Purpose == purpose {
+			out = append(out, c.ID)
+		}
+	}
+	return out
+}
+
+// op is one row: how to run the operation as it is meant to be used, and as a caller it must refuse.
+type op struct {
+	run    func(f *fixture) error
+	refuse func(f *fixture) error
+	// exempt says why the method needs neither (it touches no personal data and decides nothing).
+	exempt string
+}
+
+func ops() map[string]op {
+	ctx := context.Background()
+	e1 := func(_ any, err error) error { return err }
+	e2 := func(_, _ any, err error) error { return err }
+	e3 := func(_, _, _ any, err error) error { return err }
+	noData := "touches no personal data"
+	return map[string]op{
+		"Read": {run: func(f *fixture) error { return e1(f.svc.Read(ctx, marketer, f.adult, []string{"phone", "city", "birth_date"})) },
+			refuse: func(f *fixture) error { return e1(f.svc.Read(ctx, analyst, f.adult, nil)) }},
+		"Update": {run: func(f *fixture) error {
+			return e1(f.svc.Update(ctx, steward, f.adult, map[string]*string{"name": str("王芳芳")}))
+		}, refuse: func(f *fixture) error { return e1(f.svc.Update(ctx, marketer, f.adult, map[string]*string{"city": str("x")})) }},
+		"Create": {run: func(f *fixture) error {
+			return e1(f.svc.Create(ctx, steward, vault.NewSubject{Fields: map[string]*string{"name": str("新人")}}))
+		}, refuse: func(f *fixture) error { return e1(f.svc.Create(ctx, marketer, vault.NewSubject{Fields: map[string]*string{"name": str("x")}})) }},
+		"ImportSubject": {run: func(f *fixture) error {
+			return e1(f.svc.ImportSubject(ctx, steward, vault.NewSubject{Source: "pos", ExternalID: "p-9", Fields: map[string]*string{"phone": str("+8613800001234"), "name": str("王芳芳")}}))
+		}, refuse: func(f *fixture) error {
+			return e1(f.svc.ImportSubject(ctx, marketer, vault.NewSubject{Source: "pos", ExternalID: "p-8", Fields: map[string]*string{"phone": str("+8613800001234"), "name": str("王芳")}}))
+		}},
+		"ResolveSubject": {run: func(f *fixture) error { return e1(f.svc.ResolveSubject(ctx, steward, "external:crm:c-1")) },
+			refuse: func(f *fixture) error { return e1(f.svc.ResolveSubject(ctx, marketer, "external:crm:c-1")) }},
+		"Lookup": {run: func(f *fixture) error { return e1(f.svc.Lookup(ctx, steward, "phone", "13800001234")) },
+			refuse: func(f *fixture) error { return e1(f.svc.Lookup(ctx, analyst, "phone", "13800001234")) }},
+		"Erase": {run: func(f *fixture) error { return e1(f.svc.Erase(ctx, steward, f.other)) },
+			refuse: func(f *fixture) error { return e1(f.svc.Erase(ctx, marketer, f.child)) }},
+		"ListConsents": {run: func(f *fixture) error { return e1(f.svc.ListConsents(ctx, steward, f.adult)) },
+			refuse: func(f *fixture) error { return e1(f.svc.ListConsents(ctx, analyst, f.adult)) }},
+		"GrantConsent": {run: func(f *fixture) error {
+			return e2(f.svc.GrantConsent(ctx, steward, f.adult, consent.Grant{Purpose: "marketing", Kind: consent.General, NoticeVersion: "2026-01", Method: "app", Evidence: "tap"}))
+		}, refuse: func(f *fixture) error {
+			return e2(f.svc.GrantConsent(ctx, steward, f.child, consent.Grant{Purpose: "marketing", Kind: consent.General, NoticeVersion: "2026-01", Method: "app"}))
+		}},
+		"ImportConsent": {run: func(f *fixture) error {
+			return e1(f.svc.ImportConsent(ctx, steward, f.adult, consent.Grant{Purpose: "analytics", Kind: consent.General, NoticeVersion: "2026-01", Method: "web", Evidence: "form 7"}))
+		}, refuse: func(f *fixture) error {
+			return e1(f.svc.ImportConsent(ctx, marketer, f.adult, consent.Grant{Purpose: "analytics", Kind: consent.General, NoticeVersion: "2026-01", Method: "web"}))
+		}},
+		"WithdrawConsent": {run: func(f *fixture) error { return e2(f.svc.WithdrawConsent(ctx, steward, f.adult, "personalization")) },
+			refuse: func(f *fixture) error { return e2(f.svc.WithdrawConsent(ctx, analyst, f.adult, "marketing")) }},
+		"RecordObjection": {run: func(f *fixture) error { return e1(f.svc.RecordObjection(ctx, steward, f.child, "personalized_marketing")) },
+			refuse: func(f *fixture) error { return e1(f.svc.RecordObjection(ctx, analyst, f.child, "personalized_marketing")) }},
+		"IngestEvents": {run: func(f *fixture) error {
+			return e1(f.svc.IngestEvents(ctx, vault.Access{Caller: steward.Caller, Purpose: "personalization"}, []vault.EventInput{
+				{EventID: "v1", SubjectRef: f.child, Type: "page_view", TS: time.Now().Add(-time.Minute), Source: "app"}}))
+		}, refuse: func(f *fixture) error {
+			// (A staff role without the category is refused per event, in the batch's entry: API.md.)
+			return e1(f.svc.IngestEvents(ctx, vault.Access{Caller: f.subjectAccess.Caller, Purpose: "order_fulfillment"}, []vault.EventInput{
+				{EventID: "o9", SubjectRef: f.adult, Type: "order", TS: time.Now().Add(-time.Minute), Source: "shop"}}))
+		}},
+		"SaveImportReport": {run: func(f *fixture) error { return e1(f.svc.SaveImportReport(ctx, steward, []string{"accepted: 1"})) },
+			refuse: func(f *fixture) error { return e1(f.svc.SaveImportReport(ctx, marketer, []string{"accepted: 1"})) }},
+		"Merges": {run: func(f *fixture) error { return e2(f.svc.Merges(ctx, steward)) },
+			refuse: func(f *fixture) error { return e2(f.svc.Merges(ctx, marketer)) }},
+		"Reviews": {run: func(f *fixture) error { return e2(f.svc.Reviews(ctx, steward, "open")) },
+			refuse: func(f *fixture) error { return e2(f.svc.Reviews(ctx, marketer, "open")) }},
+		"ImportReports": {run: func(f *fixture) error { return e2(f.svc.ImportReports(ctx, steward)) },
+			refuse: func(f *fixture) error { return e2(f.svc.ImportReports(ctx, marketer)) }},
+		"DecideReview": {run: func(f *fixture) error { return e1(f.svc.DecideReview(ctx, steward, f.reviewID, "distinct")) },
+			refuse: func(f *fixture) error { return e1(f.svc.DecideReview(ctx, marketer, f.reviewID, "distinct")) }},
+		"RevertMerge": {run: func(f *fixture) error { return e1(f.svc.RevertMerge(ctx, steward, f.mergeID)) },
+			refuse: func(f *fixture) error { return e1(f.svc.RevertMerge(ctx, marketer, f.mergeID)) }},
+		"Me":        {run: func(f *fixture) error { return e1(f.svc.Me(ctx, f.subjectAccess)) }, refuse: func(f *fixture) error { return e1(f.svc.Me(ctx, marketer)) }},
+		"MeExport":  {run: func(f *fixture) error { return e1(f.svc.MeExport(ctx, f.subjectAccess)) }, refuse: func(f *fixture) error { return e1(f.svc.MeExport(ctx, steward)) }},
+		"MeUpdate":  {run: func(f *fixture) error { return e1(f.svc.MeUpdate(ctx, f.subjectAccess, map[string]*string{"city": str("宁波")})) }, refuse: func(f *fixture) error { return e1(f.svc.MeUpdate(ctx, steward, nil)) }},
+		"MeErase":   {run: func(f *fixture) error { return e1(f.svc.MeErase(ctx, leaverAccess(f))) }, refuse: func(f *fixture) error { return e1(f.svc.MeErase(ctx, steward)) }},
+		"MeRequests": {run: func(f *fixture) error { return e2(f.svc.MeRequests(ctx, f.subjectAccess)) }, refuse: func(f *fixture) error { return e2(f.svc.MeRequests(ctx, compliance)) }},
+		"MeExportStream": {run: func(f *fixture) error {
+			x, err := f.svc.MeExportStream(ctx, f.subjectAccess)
+			if err != nil {
+				return err
+			}
+			return x.EachEvent(func(vault.EventView) error { return nil })
+		}, refuse: func(f *fixture) error { return e1(f.svc.MeExportStream(ctx, marketer)) }},
+		"MeAccessLog": {run: func(f *fixture) error { return e2(f.svc.MeAccessLog(ctx, f.subjectAccess)) },
+			refuse: func(f *fixture) error { return e2(f.svc.MeAccessLog(ctx, compliance)) }},
+		"MeExplanation": {run: func(f *fixture) error { return e3(f.svc.MeExplanation(ctx, f.subjectAccess, "zh")) },
+			refuse: func(f *fixture) error { return e3(f.svc.MeExplanation(ctx, marketer, "zh")) }},
+		"MeSetConsent": {run: func(f *fixture) error { return e1(f.svc.MeSetConsent(ctx, f.subjectAccess, "analytics", false, "", "")) },
+			refuse: func(f *fixture) error { return e1(f.svc.MeSetConsent(ctx, childAccess(f), "marketing", true, "2026-01", "")) }},
+		"SetObjection": {run: func(f *fixture) error { return e1(f.svc.SetObjection(ctx, f.subjectAccess, "personalized_marketing", true)) },
+			refuse: func(f *fixture) error { return e1(f.svc.SetObjection(ctx, marketer, "personalized_marketing", true)) }},
+		"MeCreateRequest": {run: func(f *fixture) error { return e2(f.svc.MeCreateRequest(ctx, f.subjectAccess, "explanation")) },
+			refuse: func(f *fixture) error { return e2(f.svc.MeCreateRequest(ctx, steward, "explanation")) }},
+		"RequestQueue": {run: func(f *fixture) error { return e2(f.svc.RequestQueue(ctx, compliance, "", false)) },
+			refuse: func(f *fixture) error { return e2(f.svc.RequestQueue(ctx, marketer, "", false)) }},
+		"TransitionRequest": {run: func(f *fixture) error {
+			r, _, err := f.svc.MeCreateRequest(ctx, f.subjectAccess, "correction")
+			if err != nil {
+				return err
+			}
+			return e2(f.svc.TransitionRequest(ctx, compliance, r.ID, "rejected", "already correct"))
+		}, refuse: func(f *fixture) error { return e2(f.svc.TransitionRequest(ctx, marketer, f.requestID, "completed", "")) }},
+		"SubjectTags": {run: func(f *fixture) error { return e1(f.svc.SubjectTags(ctx, marketer, f.adult, "en")) },
+			refuse: func(f *fixture) error { return e1(f.svc.SubjectTags(ctx, vault.Access{Caller: steward.Caller, Purpose: "marketing"}, f.adult, "en")) }},
+		"TagInputs": {run: func(f *fixture) error {
+			return e2(f.svc.TagInputs(ctx, tagger, vault.TagPurposes, []string{f.adult, f.child}, func(vault.TagInput) error { return nil }))
+		}, refuse: func(f *fixture) error {
+			return e2(f.svc.TagInputs(ctx, marketer, vault.TagPurposes, []string{f.adult}, func(vault.TagInput) error { return nil }))
+		}},
+		"StoreTags": {run: func(f *fixture) error {
+			return e2(f.svc.StoreTags(ctx, tagger, []vault.SubjectTags{{SubjectID: f.adult, Purpose: "analytics", ConsentIDs: consentIDs(f.svc, f.adult, "analytics"),
+				Tags: []vault.TagValue{{Key: "value.rfm_segment", Level: "value", Value: "loyal", Inputs: []string{"transactions"}, Algorithm: "rfm-1"}}}}))
+		}, refuse: func(f *fixture) error {
+			return e2(f.svc.StoreTags(ctx, marketer, []vault.SubjectTags{{SubjectID: f.adult, Purpose: "marketing"}}))
+		}},
+		"AuthorizeTagCompute": {run: func(f *fixture) error { return e1(f.svc.AuthorizeTagCompute(ctx, tagger, "job:status")) },
+			refuse: func(f *fixture) error { return e1(f.svc.AuthorizeTagCompute(ctx, marketer, "job:status")) }},
+		"SaveTagModel": {run: func(f *fixture) error { return e1(f.svc.SaveTagModel(ctx, tagger, []byte(`{}`))) },
+			refuse: func(f *fixture) error { return e1(f.svc.SaveTagModel(ctx, marketer, []byte(`{}`))) }},
+		"TagModel": {run: func(f *fixture) error { return e1(f.svc.TagModel(ctx, tagger)) },
+			refuse: func(f *fixture) error { return e1(f.svc.TagModel(ctx, marketer)) }},
+		"DirtySubjects": {run: func(f *fixture) error { return e1(f.svc.DirtySubjects(ctx, tagger, 10)) },
+			refuse: func(f *fixture) error { return e1(f.svc.DirtySubjects(ctx, analyst, 10)) }},
+		"ActiveSubjectIDs": {run: func(f *fixture) error { return e1(f.svc.ActiveSubjectIDs(ctx, tagger, "", 10)) },
+			refuse: func(f *fixture) error { return e1(f.svc.ActiveSubjectIDs(ctx, compliance, "", 10)) }},
+		"Insights": {run: func(f *fixture) error { return e3(f.svc.Insights(ctx, analyst, "rfm")) },
+			refuse: func(f *fixture) error { return e3(f.svc.Insights(ctx, vault.Access{Caller: steward.Caller, Purpose: "analytics"}, "rfm")) }},
+		"AuditEvents": {run: func(f *fixture) error { return e1(f.svc.AuditEvents(ctx, compliance, vault.AuditQuery{SubjectID: f.adult})) },
+			refuse: func(f *fixture) error { return e1(f.svc.AuditEvents(ctx, marketer, vault.AuditQuery{})) }},
+		"AuditExport": {run: func(f *fixture) error {
+			return e1(f.svc.AuditExport(ctx, compliance, time.Time{}, time.Time{}, func(int64) {}, func(int64, []byte) error { return nil }))
+		}, refuse: func(f *fixture) error {
+			return e1(f.svc.AuditExport(ctx, marketer, time.Time{}, time.Time{}, func(int64) {}, func(int64, []byte) error { return nil }))
+		}},
+		"VerifyTrail":      {run: func(f *fixture) error { return e1(f.svc.VerifyTrail(ctx, admin)) }, refuse: func(f *fixture) error { return e1(f.svc.VerifyTrail(ctx, marketer)) }},
+		"LatestCheckpoint": {exempt: "returns a signed tree head (no personal data); its refusal is audited (TestEveryRefusalIsAudited)"},
+		"Proof":            {exempt: "returns hashes and an entry, which holds no personal data; refusal audited (TestEveryRefusalIsAudited)"},
+		"ReloadPolicy": {run: func(f *fixture) error { return e1(f.svc.ReloadPolicy(ctx, admin, f.svc.Policy())) },
+			refuse: func(f *fixture) error { return e1(f.svc.ReloadPolicy(ctx, marketer, f.svc.Policy())) }},
+		"AuthorizeRole": {run: func(f *fixture) error { return f.svc.AuthorizeRole(ctx, admin, "policies", "read", vault.ActionPolicyRead) },
+			refuse: func(f *fixture) error { return f.svc.AuthorizeRole(ctx, marketer, "policies", "read", vault.ActionPolicyRead) }},
+		"RotateKeys": {run: func(f *fixture) error { return e1(f.svc.RotateKeys(ctx, admin, vault.RunOptions{})) },
+			refuse: func(f *fixture) error { return e1(f.svc.RotateKeys(ctx, marketer, vault.RunOptions{})) }},
+		"StartRotation": {exempt: "the first half of RotateKeys (same row); rotation unwraps keys, it opens no data"},
+		"PurgeKeys": {run: func(f *fixture) error { return e1(f.svc.PurgeKeys(ctx, admin, time.Now())) },
+			refuse: func(f *fixture) error { return e1(f.svc.PurgeKeys(ctx, marketer, time.Now())) }},
+		"KeyStatus": {run: func(f *fixture) error { return e1(f.svc.KeyStatus(ctx, admin)) },
+			refuse: func(f *fixture) error { return e1(f.svc.KeyStatus(ctx, marketer)) }},
+		"RotationStatus": {run: func(f *fixture) error {
+			r, err := f.svc.RotateKeys(ctx, admin, vault.RunOptions{})
+			if err != nil {
+				return err
+			}
+			return e2(f.svc.RotationStatus(ctx, admin, r.JobID))
+		}, refuse: func(f *fixture) error { return e2(f.svc.RotationStatus(ctx, marketer, "rot_x")) }},
+		"RunRetention": {run: func(f *fixture) error { return e1(f.svc.RunRetention(ctx, admin)) }},
+		"RecordAuthFailure": {exempt: "an unauthenticated request has no caller; it only appends its entry"},
+		"CheckKeys":         {exempt: "unwraps each DEK and forgets it; opens no field, event or tag"},
+		"KeyHealth":         {exempt: noData}, "LastKeyReport": {exempt: noData}, "PendingRotation": {exempt: noData},
+		"WaitRotation": {exempt: noData}, "WaitPurges": {exempt: noData}, "Policy": {exempt: noData},
+		"WithClock": {exempt: "returns a copy of the service with another clock"}, "OnConsentWithdrawn": {exempt: "registers a hook at start"},
+		"SetTagVocabulary": {exempt: "registers a check at start"}, "SignDocument": {exempt: "signs a digest the caller already holds"},
+		"VerifierKey": {exempt: "a public key"},
+	}
+}
+
+func childAccess(f *fixture) vault.Access {
+	return vault.Access{Caller: vault.Caller{Subject: f.child, Roles: []string{vault.RoleSubject}}}
+}
+
+func leaverAccess(f *fixture) vault.Access {
+	return vault.Access{Caller: vault.Caller{Subject: f.leaver, Roles: []string{vault.RoleSubject}}}
+}
+
+func TestEveryOperationOpensOnlyUnderADurableEntry(t *testing.T) {
+	table := ops()
+	var methods []string
+	for i := range reflect.TypeFor[*vault.Service]().NumMethod() {
+		methods = append(methods, reflect.TypeFor[*vault.Service]().Method(i).Name)
+	}
+	for _, m := range methods {
+		if _, ok := table[m]; !ok {
+			t.Errorf("exported operation %s has no row in the spy table", m)
+		}
+	}
+	for name := range table {
+		if !slices.Contains(methods, name) {
+			t.Errorf("row %s names no exported operation", name)
+		}
+	}
+	sort.Strings(methods)
+	f := newFixture(t)
+	opened := 0
+	for _, name := range methods {
+		row, ok := table[name]
+		if !ok || row.exempt != "" {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			f.svc.WaitPurges()
+			f.log.take()
+			if err := row.run(f); err != nil {
+				t.Fatalf("run: %v", err)
+			}
+			f.svc.WaitPurges()
+			events := f.log.take()
+			opened += checkOpens(t, events)
+			if row.refuse == nil {
+				return
+			}
+			err := row.refuse(f)
+			events = f.log.take()
+			if err == nil {
+				t.Fatal("the caller it must refuse was served")
+			}
+			denied := false
+			for _, e := range events {
+				denied = denied || (!e.open && e.entry.Decision == audit.Deny)
+			}
+			if !denied {
+				t.Errorf("refused (%v) without a durable deny entry", err)
+			}
+			if n := checkOpens(t, events); n > 0 && vault.ErrorCode(err) == vault.CodePermissionDenied {
+				t.Errorf("a caller without permission had %d values opened", n)
+			}
+		})
+	}
+	if opened < 20 {
+		t.Fatalf("only %d opens were checked: the spy does not see the vault's decryptions", opened)
+	}
+}
+
+// checkOpens fails for any open in events not covered by an entry, and returns how many opens it saw.
+func checkOpens(t *testing.T, events []spyEvent) int {
+	t.Helper()
+	n := 0
+	for i, ev := range events {
+		if !ev.open {
+			continue
+		}
+		n++
+		if coveredBefore(events[:i], ev) || namedAfter(events[i+1:], ev) {
+			continue
+		}
+		t.Errorf("open of %q (subject %s) at step %d is covered by no durable entry before it, nor named by one after it:\n%s",
+			ev.ad, ev.ref, i, describe(events))
+	}
+	return n
+}
+
+func coveredBefore(before []spyEvent, ev spyEvent) bool {
+	for _, e := range before {
+		if e.open {
+			continue
+		}
+		if e.entry.Decision != audit.Deny && (e.entry.SubjectRef == ev.ref || (e.entry.SubjectRef == "" && batchActions[e.entry.Action])) {
+			return true
+		}
+	}
+	return false
+}
+
+// batchActions name entries that release several subjects' data at once (their reasons count them).
+var batchActions = map[string]bool{vault.ActionTagCompute: true, vault.ActionRequestRead: true}
+
+func namedAfter(after []spyEvent, ev spyEvent) bool {
+	for _, e := range after {
+		if !e.open && slices.Contains(e.entry.DecisionInputs, ev.ad) {
+			return true
+		}
+	}
+	return false
+}
+
+func describe(events []spyEvent) string {
+	s := ""
+	for i, e := range events {
+		if e.open {
+			s += fmt.Sprintf("  %d open %s of %s\n", i, e.ad, e.ref)
+		} else {
+			s += fmt.Sprintf("  %d entry %d %s %s subject %s inputs %v\n", i, e.entry.Seq, e.entry.Action, e.entry.Decision, e.entry.SubjectRef, e.entry.DecisionInputs)
+		}
+	}
+	return s
+}
