@@ -252,14 +252,20 @@ func ops() map[string]op {
 	e3 := func(_, _, _ any, err error) error { return err }
 	noData := "touches no personal data"
 	return map[string]op{
-		"Read": {run: func(f *fixture) error { return e1(f.svc.Read(ctx, marketer, f.adult, []string{"phone", "city", "birth_date"})) },
+		"Read": {run: func(f *fixture) error {
+			return e1(f.svc.Read(ctx, marketer, f.adult, []string{"phone", "city", "birth_date"}))
+		},
 			refuse: func(f *fixture) error { return e1(f.svc.Read(ctx, analyst, f.adult, nil)) }},
 		"Update": {run: func(f *fixture) error {
 			return e1(f.svc.Update(ctx, steward, f.adult, map[string]*string{"name": str("王芳芳")}))
-		}, refuse: func(f *fixture) error { return e1(f.svc.Update(ctx, marketer, f.adult, map[string]*string{"city": str("x")})) }},
+		}, refuse: func(f *fixture) error {
+			return e1(f.svc.Update(ctx, marketer, f.adult, map[string]*string{"city": str("x")}))
+		}},
 		"Create": {run: func(f *fixture) error {
 			return e1(f.svc.Create(ctx, steward, vault.NewSubject{Fields: map[string]*string{"name": str("新人")}}))
-		}, refuse: func(f *fixture) error { return e1(f.svc.Create(ctx, marketer, vault.NewSubject{Fields: map[string]*string{"name": str("x")}})) }},
+		}, refuse: func(f *fixture) error {
+			return e1(f.svc.Create(ctx, marketer, vault.NewSubject{Fields: map[string]*string{"name": str("x")}}))
+		}},
 		"ImportSubject": {run: func(f *fixture) error {
 			return e1(f.svc.ImportSubject(ctx, steward, vault.NewSubject{Source: "pos", ExternalID: "p-9", Fields: map[string]*string{"phone": str("+8613800001234"), "name": str("王芳芳")}}))
 		}, refuse: func(f *fixture) error {
@@ -285,8 +291,12 @@ func ops() map[string]op {
 		}},
 		"WithdrawConsent": {run: func(f *fixture) error { return e2(f.svc.WithdrawConsent(ctx, steward, f.adult, "personalization")) },
 			refuse: func(f *fixture) error { return e2(f.svc.WithdrawConsent(ctx, analyst, f.adult, "marketing")) }},
-		"RecordObjection": {run: func(f *fixture) error { return e1(f.svc.RecordObjection(ctx, steward, f.child, "personalized_marketing")) },
-			refuse: func(f *fixture) error { return e1(f.svc.RecordObjection(ctx, analyst, f.child, "personalized_marketing")) }},
+		"RecordObjection": {run: func(f *fixture) error {
+			return e1(f.svc.RecordObjection(ctx, steward, f.child, "personalized_marketing"))
+		},
+			refuse: func(f *fixture) error {
+				return e1(f.svc.RecordObjection(ctx, analyst, f.child, "personalized_marketing"))
+			}},
 		"IngestEvents": {run: func(f *fixture) error {
 			return e1(f.svc.IngestEvents(ctx, vault.Access{Caller: steward.Caller, Purpose: "personalization"}, []vault.EventInput{
 				{EventID: "v1", SubjectRef: f.child, Type: "page_view", TS: time.Now().Add(-time.Minute), Source: "app"}}))
@@ -307,10 +317,12 @@ func ops() map[string]op {
 			refuse: func(f *fixture) error { return e1(f.svc.DecideReview(ctx, marketer, f.reviewID, "distinct")) }},
 		"RevertMerge": {run: func(f *fixture) error { return e1(f.svc.RevertMerge(ctx, steward, f.mergeID)) },
 			refuse: func(f *fixture) error { return e1(f.svc.RevertMerge(ctx, marketer, f.mergeID)) }},
-		"Me":        {run: func(f *fixture) error { return e1(f.svc.Me(ctx, f.subjectAccess)) }, refuse: func(f *fixture) error { return e1(f.svc.Me(ctx, marketer)) }},
-		"MeExport":  {run: func(f *fixture) error { return e1(f.svc.MeExport(ctx, f.subjectAccess)) }, refuse: func(f *fixture) error { return e1(f.svc.MeExport(ctx, steward)) }},
-		"MeUpdate":  {run: func(f *fixture) error { return e1(f.svc.MeUpdate(ctx, f.subjectAccess, map[string]*string{"city": str("宁波")})) }, refuse: func(f *fixture) error { return e1(f.svc.MeUpdate(ctx, steward, nil)) }},
-		"MeErase":   {run: func(f *fixture) error { return e1(f.svc.MeErase(ctx, leaverAccess(f))) }, refuse: func(f *fixture) error { return e1(f.svc.MeErase(ctx, steward)) }},
+		"Me":       {run: func(f *fixture) error { return e1(f.svc.Me(ctx, f.subjectAccess)) }, refuse: func(f *fixture) error { return e1(f.svc.Me(ctx, marketer)) }},
+		"MeExport": {run: func(f *fixture) error { return e1(f.svc.MeExport(ctx, f.subjectAccess)) }, refuse: func(f *fixture) error { return e1(f.svc.MeExport(ctx, steward)) }},
+		"MeUpdate": {run: func(f *fixture) error {
+			return e1(f.svc.MeUpdate(ctx, f.subjectAccess, map[string]*string{"city": str("宁波")}))
+		}, refuse: func(f *fixture) error { return e1(f.svc.MeUpdate(ctx, steward, nil)) }},
+		"MeErase":    {run: func(f *fixture) error { return e1(f.svc.MeErase(ctx, leaverAccess(f))) }, refuse: func(f *fixture) error { return e1(f.svc.MeErase(ctx, steward)) }},
 		"MeRequests": {run: func(f *fixture) error { return e2(f.svc.MeRequests(ctx, f.subjectAccess)) }, refuse: func(f *fixture) error { return e2(f.svc.MeRequests(ctx, compliance)) }},
 		"MeExportStream": {run: func(f *fixture) error {
 			x, err := f.svc.MeExportStream(ctx, f.subjectAccess)
@@ -323,9 +335,15 @@ func ops() map[string]op {
 			refuse: func(f *fixture) error { return e2(f.svc.MeAccessLog(ctx, compliance)) }},
 		"MeExplanation": {run: func(f *fixture) error { return e3(f.svc.MeExplanation(ctx, f.subjectAccess, "zh")) },
 			refuse: func(f *fixture) error { return e3(f.svc.MeExplanation(ctx, marketer, "zh")) }},
-		"MeSetConsent": {run: func(f *fixture) error { return e1(f.svc.MeSetConsent(ctx, f.subjectAccess, "analytics", false, "", "")) },
-			refuse: func(f *fixture) error { return e1(f.svc.MeSetConsent(ctx, childAccess(f), "marketing", true, "2026-01", "")) }},
-		"SetObjection": {run: func(f *fixture) error { return e1(f.svc.SetObjection(ctx, f.subjectAccess, "personalized_marketing", true)) },
+		"MeSetConsent": {run: func(f *fixture) error {
+			return e1(f.svc.MeSetConsent(ctx, f.subjectAccess, "analytics", false, "", ""))
+		},
+			refuse: func(f *fixture) error {
+				return e1(f.svc.MeSetConsent(ctx, childAccess(f), "marketing", true, "2026-01", ""))
+			}},
+		"SetObjection": {run: func(f *fixture) error {
+			return e1(f.svc.SetObjection(ctx, f.subjectAccess, "personalized_marketing", true))
+		},
 			refuse: func(f *fixture) error { return e1(f.svc.SetObjection(ctx, marketer, "personalized_marketing", true)) }},
 		"MeCreateRequest": {run: func(f *fixture) error { return e2(f.svc.MeCreateRequest(ctx, f.subjectAccess, "explanation")) },
 			refuse: func(f *fixture) error { return e2(f.svc.MeCreateRequest(ctx, steward, "explanation")) }},
@@ -337,9 +355,13 @@ func ops() map[string]op {
 				return err
 			}
 			return e2(f.svc.TransitionRequest(ctx, compliance, r.ID, "rejected", "already correct"))
-		}, refuse: func(f *fixture) error { return e2(f.svc.TransitionRequest(ctx, marketer, f.requestID, "completed", "")) }},
+		}, refuse: func(f *fixture) error {
+			return e2(f.svc.TransitionRequest(ctx, marketer, f.requestID, "completed", ""))
+		}},
 		"SubjectTags": {run: func(f *fixture) error { return e1(f.svc.SubjectTags(ctx, marketer, f.adult, "en")) },
-			refuse: func(f *fixture) error { return e1(f.svc.SubjectTags(ctx, vault.Access{Caller: steward.Caller, Purpose: "marketing"}, f.adult, "en")) }},
+			refuse: func(f *fixture) error {
+				return e1(f.svc.SubjectTags(ctx, vault.Access{Caller: steward.Caller, Purpose: "marketing"}, f.adult, "en"))
+			}},
 		"TagInputs": {run: func(f *fixture) error {
 			return e2(f.svc.TagInputs(ctx, tagger, vault.TagPurposes, []string{f.adult, f.child}, func(vault.TagInput) error { return nil }))
 		}, refuse: func(f *fixture) error {
@@ -362,8 +384,12 @@ func ops() map[string]op {
 		"ActiveSubjectIDs": {run: func(f *fixture) error { return e1(f.svc.ActiveSubjectIDs(ctx, tagger, "", 10)) },
 			refuse: func(f *fixture) error { return e1(f.svc.ActiveSubjectIDs(ctx, compliance, "", 10)) }},
 		"Insights": {run: func(f *fixture) error { return e3(f.svc.Insights(ctx, analyst, "rfm")) },
-			refuse: func(f *fixture) error { return e3(f.svc.Insights(ctx, vault.Access{Caller: steward.Caller, Purpose: "analytics"}, "rfm")) }},
-		"AuditEvents": {run: func(f *fixture) error { return e1(f.svc.AuditEvents(ctx, compliance, vault.AuditQuery{SubjectID: f.adult})) },
+			refuse: func(f *fixture) error {
+				return e3(f.svc.Insights(ctx, vault.Access{Caller: steward.Caller, Purpose: "analytics"}, "rfm"))
+			}},
+		"AuditEvents": {run: func(f *fixture) error {
+			return e1(f.svc.AuditEvents(ctx, compliance, vault.AuditQuery{SubjectID: f.adult}))
+		},
 			refuse: func(f *fixture) error { return e1(f.svc.AuditEvents(ctx, marketer, vault.AuditQuery{})) }},
 		"AuditExport": {run: func(f *fixture) error {
 			return e1(f.svc.AuditExport(ctx, compliance, time.Time{}, time.Time{}, func(int64) {}, func(int64, []byte) error { return nil }))
@@ -375,8 +401,12 @@ func ops() map[string]op {
 		"Proof":            {exempt: "returns hashes and an entry, which holds no personal data; refusal audited (TestEveryRefusalIsAudited)"},
 		"ReloadPolicy": {run: func(f *fixture) error { return e1(f.svc.ReloadPolicy(ctx, admin, f.svc.Policy())) },
 			refuse: func(f *fixture) error { return e1(f.svc.ReloadPolicy(ctx, marketer, f.svc.Policy())) }},
-		"AuthorizeRole": {run: func(f *fixture) error { return f.svc.AuthorizeRole(ctx, admin, "policies", "read", vault.ActionPolicyRead) },
-			refuse: func(f *fixture) error { return f.svc.AuthorizeRole(ctx, marketer, "policies", "read", vault.ActionPolicyRead) }},
+		"AuthorizeRole": {run: func(f *fixture) error {
+			return f.svc.AuthorizeRole(ctx, admin, "policies", "read", vault.ActionPolicyRead)
+		},
+			refuse: func(f *fixture) error {
+				return f.svc.AuthorizeRole(ctx, marketer, "policies", "read", vault.ActionPolicyRead)
+			}},
 		"RotateKeys": {run: func(f *fixture) error { return e1(f.svc.RotateKeys(ctx, admin, vault.RunOptions{})) },
 			refuse: func(f *fixture) error { return e1(f.svc.RotateKeys(ctx, marketer, vault.RunOptions{})) }},
 		"StartRotation": {exempt: "the first half of RotateKeys (same row); rotation unwraps keys, it opens no data"},
@@ -391,7 +421,7 @@ func ops() map[string]op {
 			}
 			return e2(f.svc.RotationStatus(ctx, admin, r.JobID))
 		}, refuse: func(f *fixture) error { return e2(f.svc.RotationStatus(ctx, marketer, "rot_x")) }},
-		"RunRetention": {run: func(f *fixture) error { return e1(f.svc.RunRetention(ctx, admin)) }},
+		"RunRetention":      {run: func(f *fixture) error { return e1(f.svc.RunRetention(ctx, admin)) }},
 		"RecordAuthFailure": {exempt: "an unauthenticated request has no caller; it only appends its entry"},
 		"CheckKeys":         {exempt: "unwraps each DEK and forgets it; opens no field, event or tag"},
 		"KeyHealth":         {exempt: noData}, "LastKeyReport": {exempt: noData}, "PendingRotation": {exempt: noData},
