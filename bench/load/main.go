@@ -98,7 +98,7 @@ func run(duration, warmup time.Duration, conns, n int) error {
 		fmt.Printf("%-34s %10.0f %9s %9s %9s %7d\n", r.name, r.rps, r.p50, r.p99, r.max, r.errors)
 	}
 	fmt.Printf("\nratio vault/bare = %.1f%%\n", 100*full.rps/bare.rps)
-	st := a.Store.Stats()
+	st := a.Stats()
 	fmt.Printf("audit: %d entries in %d group commits (%.1f entries/commit)\n",
 		st.Ops.Load(), st.Batches.Load(), float64(st.Ops.Load())/float64(max(1, st.Batches.Load())))
 	return nil

@@ -408,7 +408,7 @@ func (l *load) auditStats() [4]int64 {
 	if l.a == nil {
 		return [4]int64{}
 	}
-	st := l.a.Store.Stats()
+	st := l.a.Stats()
 	return [4]int64{st.Batches.Load(), st.Ops.Load(), st.Failures.Load(), st.Abandoned.Load()}
 }
 

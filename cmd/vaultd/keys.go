@@ -107,7 +107,7 @@ func cmdKeysCheck(ctx context.Context, args []string, getenv func(string) string
 	if !ok {
 		return exitError{code: 2, msg: "vaultd: the key check did not run"}
 	}
-	fmt.Fprintf(stdout, "ring: %s\n", a.Ring.Path())
+	fmt.Fprintf(stdout, "ring: %s\n", a.KeyRingPath())
 	fmt.Fprintln(stdout, "KEK versions:")
 	for _, k := range rep.KEKs {
 		state := "live"

@@ -136,7 +136,7 @@ func runDemo(ctx context.Context, a *app.App, n int, seed uint64, addr string, s
 	if err != nil {
 		return err
 	}
-	total, err := a.Store.CountActiveSubjects(ctx)
+	total, err := a.CountActiveSubjects(ctx)
 	if err != nil {
 		return err
 	}

@@ -55,13 +55,15 @@ type Config struct {
 	Notices io.Writer
 }
 
-// App is a running vault: every part, wired.
+// App is a running vault: every part, wired. It exposes services — the enforcement point, the HTTP API,
+// the tag runner — never the store or the keys, so that nothing outside this package can reach data
+// without going through the vault (tests that inspect storage use Internals).
 type App struct {
 	Config   Config
 	Dir      *datadir.Dir
-	Store    *sqlite.Store
-	Ring     *keys.Ring
-	Crypto   *keys.VaultCrypto
+	store    *sqlite.Store
+	ring     *keys.Ring
+	crypto   *keys.VaultCrypto
 	Auditor  *audit.Signer
 	Signer   *authn.Signer
 	Verifier *authn.Verifier
@@ -120,10 +122,10 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	_, statErr := os.Stat(dbPath)
 	if statErr == nil {
 		// The database holds DEKs wrapped under this ring: a new ring would make all of them unreadable.
-		if a.Ring, err = keys.OpenRing(kekPath); err != nil {
+		if a.ring, err = keys.OpenRing(kekPath); err != nil {
 			return nil, fmt.Errorf("key ring (the data dir already has a database, so no new ring is created): %w", err)
 		}
-	} else if a.Ring, created, err = keys.LoadOrCreateRing(kekPath); err != nil {
+	} else if a.ring, created, err = keys.LoadOrCreateRing(kekPath); err != nil {
 		return nil, fmt.Errorf("key ring: %w", err)
 	}
 	if created {
@@ -161,7 +163,7 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
-	if a.Store, err = sqlite.Open(ctx, dbPath, sqlite.Options{CommitTimeout: cfg.CommitTimeout, Logger: cfg.Logger, Signer: a.Auditor,
+	if a.store, err = sqlite.Open(ctx, dbPath, sqlite.Options{CommitTimeout: cfg.CommitTimeout, Logger: cfg.Logger, Signer: a.Auditor,
 		CheckpointEvery: cfg.CheckpointEvery, CheckpointInterval: cfg.CheckpointInterval}); err != nil {
 		return nil, err
 	}
@@ -171,12 +173,12 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 		}
 		fmt.Fprintf(cfg.Notices, "vaultd: created database %s (mode 0600)\n", dbPath)
 	}
-	if a.Crypto, err = keys.NewVaultCrypto(a.Ring, 100_000); err != nil {
+	if a.crypto, err = keys.NewVaultCrypto(a.ring, 100_000); err != nil {
 		return nil, err
 	}
 	if a.Vault, err = vault.New(vault.Config{
-		Store: a.Store, Trail: a.Store, Requests: a.Store, Identity: a.Store, Rules: dsr.NewRules(), Checkpoints: a.Auditor, Crypto: a.Crypto,
-		KeyRing: a.Crypto, KeyStore: a.Store, ExclusiveStore: true,
+		Store: a.store, Trail: a.store, Requests: a.store, Identity: a.store, Rules: dsr.NewRules(), Checkpoints: a.Auditor, Crypto: a.crypto,
+		KeyRing: a.crypto, KeyStore: a.store, ExclusiveStore: true,
 		NameSimilarity: ingest.NameSimilarity, Normalize: normalize.ByType, Policy: pol, Logger: cfg.Logger,
 	}); err != nil {
 		return nil, err
@@ -206,7 +208,7 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	a.Jobs.OnError = func(id string, err error) { cfg.Logger.Error("tag computation failed", "job", id, "err", err) }
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	st := a.Store.Stats()
+	st := a.store.Stats()
 	for _, m := range []struct {
 		name, help string
 		value      func() float64
@@ -234,7 +236,7 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 
 // ready reports whether the store and the audit writer are healthy and every stored DEK unwraps.
 func (a *App) ready(ctx context.Context) error {
-	if err := a.Store.Ready(ctx); err != nil {
+	if err := a.store.Ready(ctx); err != nil {
 		return err
 	}
 	return a.Vault.KeyHealth()
@@ -246,7 +248,7 @@ func (a *App) ready(ctx context.Context) error {
 func (a *App) RequireKeys() error {
 	if err := a.Vault.KeyHealth(); err != nil {
 		return fmt.Errorf("%w; restore the key ring (%s; the previous ring is kept as %s.prev) and run `vaultd keys check`",
-			err, a.Ring.Path(), a.Ring.Path())
+			err, a.ring.Path(), a.ring.Path())
 	}
 	return nil
 }
@@ -268,6 +270,26 @@ func SystemAccess(requestID string) vault.Access {
 	return vault.Access{Caller: vault.Caller{Subject: "vaultd-cli", Roles: []string{"admin"}}, RequestID: requestID}
 }
 
+// Stats returns the audit writer's counters (group commits, their time), for benchmarks and metrics.
+func (a *App) Stats() *sqlite.Metrics { return a.store.Stats() }
+
+// CountActiveSubjects counts the subjects that are not erased (a number, for the demo's banner).
+func (a *App) CountActiveSubjects(ctx context.Context) (int, error) { return a.store.CountActiveSubjects(ctx) }
+
+// KeyRingPath is the file the key ring is kept in.
+func (a *App) KeyRingPath() string { return a.ring.Path() }
+
+// Internals are the parts behind the services. Only tests may use them — to look at what storage holds
+// or to break a key on purpose; the architecture test refuses any use of Internals in non-test code.
+type Internals struct {
+	Store  *sqlite.Store
+	Ring   *keys.Ring
+	Crypto *keys.VaultCrypto
+}
+
+// Internals returns the parts behind the services (tests only; see Internals).
+func (a *App) Internals() Internals { return Internals{Store: a.store, Ring: a.ring, Crypto: a.crypto} }
+
 // Mint signs a token with the server's own key for this deployment's issuer and audience.
 func (a *App) Mint(sub string, roles []string, team string, ttl time.Duration) (string, error) {
 	return a.Signer.Mint(authn.MintRequest{Subject: sub, Roles: roles, Team: team, TTL: ttl,
@@ -287,8 +309,8 @@ func (a *App) Close() error {
 	if a.Vault != nil {
 		a.Vault.WaitPurges()
 	}
-	if a.Store != nil {
-		errs = append(errs, a.Store.Close())
+	if a.store != nil {
+		errs = append(errs, a.store.Close())
 	}
 	if a.Dir != nil {
 		errs = append(errs, a.Dir.Close())
@@ -298,7 +320,7 @@ func (a *App) Close() error {
 
 // DemoSubjects returns a few active subject ids for printed examples.
 func (a *App) DemoSubjects(ctx context.Context, n int) ([]string, error) {
-	return a.Store.ActiveSubjectIDs(ctx, n)
+	return a.store.ActiveSubjectIDs(ctx, n)
 }
 
 // Trail is the audit trail opened read-only for offline commands.

@@ -1,46 +1,89 @@
 package app_test
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
 
-// TestArchitecture enforces the dependency rules of ARCHITECTURE.md on the real import graph: the domain
-// packages know nothing of HTTP, SQL or JWT, and only the wiring opens the store or holds keys, so every
-// data path goes through the vault's enforcement point.
-func TestArchitecture(t *testing.T) {
-	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}:{{join .Imports ","}}`, "github.com/profilevault/profilevault/...").CombinedOutput()
+const mod = "github.com/profilevault/profilevault/"
+
+// goList runs go list over the module with a template and returns its lines.
+func goList(t *testing.T, args ...string) []string {
+	t.Helper()
+	out, err := exec.Command("go", append([]string{"list"}, args...)...).CombinedOutput()
 	if err != nil {
-		t.Fatalf("go list: %v\n%s", err, out)
+		t.Fatalf("go list %v: %v\n%s", args, err, out)
 	}
-	const mod = "github.com/profilevault/profilevault/"
+	return strings.Split(strings.TrimSpace(string(out)), "\n")
+}
+
+// TestArchitecture enforces the dependency rules of ARCHITECTURE.md on the real import graph, transitively
+// and without exemptions:
+//
+//   - the domain packages (vault, consent, audit, policies) reach nothing of HTTP, SQL, JWT or internal/;
+//   - no package reaches the store (internal/sqlite, modernc.org/sqlite) or the keys (internal/keys) except
+//     through internal/app, which wires them and exposes only services — so every data path goes through
+//     the vault's enforcement point, from cmd/vaultd and bench/ too;
+//   - no non-test code outside internal/app calls App.Internals.
+func TestArchitecture(t *testing.T) {
 	imports := map[string][]string{}
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+	for _, line := range goList(t, "-f", `{{.ImportPath}}:{{join .Imports ","}}`, mod+"...") {
 		pkg, deps, _ := strings.Cut(line, ":")
 		imports[strings.TrimPrefix(pkg, mod)] = strings.Split(deps, ",")
 	}
 	if len(imports) < 8 {
 		t.Fatalf("only %d packages listed", len(imports))
 	}
-	domain := map[string]bool{"vault": true, "consent": true, "audit": true, "policies": true}
-	forbiddenInDomain := []string{"net/http", "database/sql", "github.com/gin-gonic/gin", "github.com/golang-jwt/jwt/v5", "modernc.org/sqlite", mod + "internal/"}
-	mayOpenStore := map[string]bool{"internal/app": true, "internal/sqlite": true}
-	mayHoldKeys := map[string]bool{"internal/app": true, "internal/keys": true}
-	for pkg, deps := range imports {
-		for _, d := range deps {
-			if domain[pkg] {
-				for _, f := range forbiddenInDomain {
-					if d == f || strings.HasSuffix(f, "/") && strings.HasPrefix(d, f) {
-						t.Errorf("domain package %s imports %s", pkg, d)
-					}
+	for _, pkg := range []string{"vault", "consent", "audit", "policies"} {
+		for _, d := range goList(t, "-deps", mod+pkg) {
+			switch {
+			case d == "net/http", d == "database/sql", strings.HasPrefix(d, "github.com/gin-gonic/"),
+				strings.HasPrefix(d, "github.com/golang-jwt/"), strings.HasPrefix(d, "modernc.org/sqlite"),
+				strings.HasPrefix(d, mod+"internal/"):
+				t.Errorf("domain package %s reaches %s", pkg, d)
+			}
+		}
+	}
+	guarded := map[string]bool{mod + "internal/sqlite": true, mod + "internal/keys": true, "modernc.org/sqlite": true}
+	owners := map[string]bool{"internal/app": true, "internal/sqlite": true, "internal/keys": true}
+	for pkg := range imports {
+		if owners[pkg] {
+			continue
+		}
+		// Walk the module's packages from pkg, never through internal/app.
+		seen := map[string]bool{}
+		var walk func(p string, path []string)
+		walk = func(p string, path []string) {
+			for _, d := range imports[p] {
+				if guarded[d] {
+					t.Errorf("%s reaches %s (via %s); only internal/app may wire it", pkg, d, strings.Join(append(path, d), " → "))
+					continue
 				}
+				local := strings.TrimPrefix(d, mod)
+				if local == d || local == "internal/app" || seen[local] {
+					continue
+				}
+				seen[local] = true
+				walk(local, append(path, local))
 			}
-			if d == mod+"internal/sqlite" && !mayOpenStore[pkg] {
-				t.Errorf("%s imports the store directly; go through vault.Service", pkg)
+		}
+		walk(pkg, []string{pkg})
+	}
+	for _, line := range goList(t, "-f", `{{.Dir}}:{{join .GoFiles ","}}`, mod+"...") {
+		dir, files, _ := strings.Cut(line, ":")
+		if strings.HasSuffix(dir, filepath.Join("internal", "app")) || files == "" {
+			continue
+		}
+		for _, f := range strings.Split(files, ",") {
+			src, err := os.ReadFile(filepath.Join(dir, f))
+			if err != nil {
+				t.Fatal(err)
 			}
-			if d == mod+"internal/keys" && !mayHoldKeys[pkg] && pkg != "cmd/vaultd" {
-				t.Errorf("%s imports internal/keys; only the wiring may hold keys", pkg)
+			if strings.Contains(string(src), ".Internals()") {
+				t.Errorf("%s calls App.Internals outside a test", filepath.Join(dir, f))
 			}
 		}
 	}

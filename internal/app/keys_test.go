@@ -50,7 +50,7 @@ func readAll(t *testing.T, s *apptest.Stack, names map[string]string, when strin
 func deksByVersion(t *testing.T, s *apptest.Stack) map[uint32]int {
 	t.Helper()
 	out := map[uint32]int{}
-	if err := s.App.Store.DEKs(context.Background(), func(d vault.DEK) error { out[d.KEKVersion]++; return nil }); err != nil {
+	if err := s.App.Internals().Store.DEKs(context.Background(), func(d vault.DEK) error { out[d.KEKVersion]++; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return out
@@ -59,7 +59,7 @@ func deksByVersion(t *testing.T, s *apptest.Stack) map[uint32]int {
 // retiredVersions lists the ring's retired (or purged) versions.
 func retiredVersions(s *apptest.Stack) []uint32 {
 	var out []uint32
-	for _, k := range s.App.Crypto.KEKs() {
+	for _, k := range s.App.Internals().Crypto.KEKs() {
 		if k.RetiredAt != nil {
 			out = append(out, k.Version)
 		}
@@ -83,7 +83,7 @@ func TestRetirementCountsDEKsInItsOwnTransaction(t *testing.T) {
 	s := apptest.Start(t)
 	names := seed(t, s, 12)
 	var straggler vault.DEK
-	if err := s.App.Store.DEKs(context.Background(), func(d vault.DEK) error { straggler = d; return nil }); err != nil {
+	if err := s.App.Internals().Store.DEKs(context.Background(), func(d vault.DEK) error { straggler = d; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if straggler.KEKVersion != 1 {
@@ -99,7 +99,7 @@ func TestRetirementCountsDEKsInItsOwnTransaction(t *testing.T) {
 		if by := deksByVersion(t, s); by[1] != 0 {
 			t.Errorf("after the rewrap pass %d DEKs are still under version 1", by[1])
 		}
-		if _, err := s.App.Store.Commit(ctx, func(tx vault.Tx) error { return tx.PutDEK(straggler) }, entry("straggler")); err != nil {
+		if _, err := s.App.Internals().Store.Commit(ctx, func(tx vault.Tx) error { return tx.PutDEK(straggler) }, entry("straggler")); err != nil {
 			t.Fatalf("put the straggler back: %v", err)
 		}
 	}})
@@ -116,7 +116,7 @@ func TestRetirementCountsDEKsInItsOwnTransaction(t *testing.T) {
 		t.Errorf("DEKs by version after the rotation: %v", by)
 	}
 	// The store refuses any DEK row under a retired version from now on.
-	if _, err := s.App.Store.Commit(ctx, func(tx vault.Tx) error { return tx.PutDEK(straggler) }, entry("late straggler")); err == nil {
+	if _, err := s.App.Internals().Store.Commit(ctx, func(tx vault.Tx) error { return tx.PutDEK(straggler) }, entry("late straggler")); err == nil {
 		t.Error("a DEK under a retired KEK version was stored")
 	}
 	// Purging the retired version loses nothing, now and after a restart.
@@ -162,7 +162,7 @@ func TestPurgeRechecksReferences(t *testing.T) {
 	if vault.ErrorCode(err) != vault.CodeConflict || vault.AuditSeqOf(err) == 0 {
 		t.Fatalf("purge with DEKs under the retired version: %v, want an audited conflict", err)
 	}
-	if ks := s.App.Crypto.KEKs(); ks[0].PurgedAt != nil {
+	if ks := s.App.Internals().Crypto.KEKs(); ks[0].PurgedAt != nil {
 		t.Fatal("the refused purge destroyed version 1")
 	}
 	readAll(t, s, names, "after the refused purge")
@@ -193,7 +193,7 @@ func copyFile(t *testing.T, from, to string) {
 func TestMissingKEKStopsTheServer(t *testing.T) {
 	s := apptest.Start(t)
 	names := seed(t, s, 4)
-	ringPath := s.App.Ring.Path()
+	ringPath := s.App.Internals().Ring.Path()
 	s.RestartWith(func(string) {
 		r, err := keys.OpenRing(ringPath)
 		if err != nil {
@@ -275,8 +275,8 @@ func TestRotationLeaseAcrossNodes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		v, err := vault.New(vault.Config{Store: s.App.Store, Trail: s.App.Store, Requests: s.App.Store, Identity: s.App.Store,
-			Rules: dsr.NewRules(), Checkpoints: s.App.Auditor, Crypto: s.App.Crypto, KeyRing: s.App.Crypto, KeyStore: s.App.Store,
+		v, err := vault.New(vault.Config{Store: s.App.Internals().Store, Trail: s.App.Internals().Store, Requests: s.App.Internals().Store, Identity: s.App.Internals().Store,
+			Rules: dsr.NewRules(), Checkpoints: s.App.Auditor, Crypto: s.App.Internals().Crypto, KeyRing: s.App.Internals().Crypto, KeyStore: s.App.Internals().Store,
 			Normalize: normalize.ByType, Policy: pol, Now: now})
 		if err != nil {
 			t.Fatal(err)

@@ -270,7 +270,7 @@ func TestRequestID(t *testing.T) {
 
 func countRows(t *testing.T, s *apptest.Stack, table string) int {
 	t.Helper()
-	n, err := s.App.Store.CountRows(t.Context(), table)
+	n, err := s.App.Internals().Store.CountRows(t.Context(), table)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -159,7 +159,7 @@ func TestAuditExportAndJustification(t *testing.T) {
 	if bytes.Contains(sealed, []byte("CS-4711")) {
 		t.Fatal("note stored in clear")
 	}
-	pt, err := s.App.Ring.NoteSealer().Open(sealed, []byte(audit.HashText("ticket CS-4711 王先生投诉")))
+	pt, err := s.App.Internals().Ring.NoteSealer().Open(sealed, []byte(audit.HashText("ticket CS-4711 王先生投诉")))
 	if err != nil || string(pt) != "ticket CS-4711 王先生投诉" {
 		t.Fatalf("note does not open to the justification: %v", err)
 	}

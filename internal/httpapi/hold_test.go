@@ -41,10 +41,10 @@ func TestErasureUnderLegalHold(t *testing.T) {
 		t.Fatal("held subject still found by phone")
 	}
 	s.App.Vault.WaitPurges()
-	if n, _ := s.App.Store.CountRows(t.Context(), "events"); n != 1 {
+	if n, _ := s.App.Internals().Store.CountRows(t.Context(), "events"); n != 1 {
 		t.Fatalf("%d events kept, want only the order", n)
 	}
-	rec, _ := s.App.Store.Subject(t.Context(), id)
+	rec, _ := s.App.Internals().Store.Subject(t.Context(), id)
 	if _, ok := rec.DEKs[vault.ClassTransactions]; !ok || len(rec.DEKs) != 1 {
 		t.Fatalf("keys after held erasure: %v", rec.DEKs)
 	}
@@ -74,12 +74,12 @@ func TestRetentionShredsWhenTheHoldEnds(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("retention: %d %v", n, err)
 	}
-	rec, _ := s.App.Store.Subject(t.Context(), id)
+	rec, _ := s.App.Internals().Store.Subject(t.Context(), id)
 	if len(rec.DEKs) != 0 {
 		t.Fatalf("keys survive the end of the hold: %v", rec.DEKs)
 	}
 	s.App.Vault.WaitPurges()
-	if c, _ := s.App.Store.CountRows(t.Context(), "events"); c != 0 {
+	if c, _ := s.App.Internals().Store.CountRows(t.Context(), "events"); c != 0 {
 		t.Fatalf("%d events survive the end of the hold", c)
 	}
 	if r := s.Do("DELETE", "/v1/subjects/"+id, st, "account_management", nil); r.Status != 404 {

@@ -222,10 +222,10 @@ func TestConcurrentRotationsNeverLoseAKey(t *testing.T) {
 func assertNoDEKUnderRetiredKEK(t *testing.T, s *apptest.Stack) {
 	t.Helper()
 	states := map[uint32]vault.KEKState{}
-	for _, k := range s.App.Crypto.KEKs() {
+	for _, k := range s.App.Internals().Crypto.KEKs() {
 		states[k.Version] = k
 	}
-	err := s.App.Store.DEKs(t.Context(), func(d vault.DEK) error {
+	err := s.App.Internals().Store.DEKs(t.Context(), func(d vault.DEK) error {
 		k, known := states[d.KEKVersion]
 		if !known || k.RetiredAt != nil {
 			return fmt.Errorf("a DEK is wrapped under KEK version %d (known %v, state %+v)", d.KEKVersion, known, k)

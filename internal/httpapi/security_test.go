@@ -114,7 +114,7 @@ func TestErasureIsCryptoShredding(t *testing.T) {
 
 	// Take what an attacker with a copy of the live database and the KEK would have: the sealed values and
 	// the wrapped DEK.
-	rec, err := s.App.Store.Subject(t.Context(), id)
+	rec, err := s.App.Internals().Store.Subject(t.Context(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,13 +141,13 @@ func TestErasureIsCryptoShredding(t *testing.T) {
 	if r := s.Do("POST", "/v1/subjects/lookup", st, "account_management", map[string]any{"field": "phone", "value": secrets[0]["phone"]}); len(r.JSON["ids"].([]any)) != 0 {
 		t.Errorf("erased subject still found by lookup")
 	}
-	after, err := s.App.Store.Subject(t.Context(), id)
+	after, err := s.App.Internals().Store.Subject(t.Context(), id)
 	if err != nil || after.State != vault.StateErased || len(after.DEKs) != 0 || len(after.Fields) != 0 {
 		t.Fatalf("after erasure: %+v %v", after, err)
 	}
 	// Even with the KEK ring, nothing opens: the DEK is gone from the store, and no other subject's DEK
 	// opens the sealed value.
-	if err := s.App.Store.Checkpoint(t.Context()); err != nil {
+	if err := s.App.Internals().Store.Checkpoint(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	var raw []byte
@@ -161,11 +161,11 @@ func TestErasureIsCryptoShredding(t *testing.T) {
 	if bytes.Contains(raw, sealedName) {
 		t.Error("the erased subject's sealed value is still in the database files")
 	}
-	other, err := s.App.Store.Subject(t.Context(), keep)
+	other, err := s.App.Internals().Store.Subject(t.Context(), keep)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.App.Crypto.Open(other.DEKs[vault.ClassGeneral], "name", sealedName); err == nil {
+	if _, err := s.App.Internals().Crypto.Open(other.DEKs[vault.ClassGeneral], "name", sealedName); err == nil {
 		t.Error("another subject's DEK opened the erased subject's value")
 	}
 	// The other subject is untouched.
@@ -288,7 +288,7 @@ func TestKeyRotationKeepsReadsWorking(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	failures.Range(func(k, v any) bool { t.Errorf("read of %v failed during rotation: %v", k, v); return true })
-	if got := s.App.Ring.Versions(); len(got) != 1 || got[0] != 3 {
+	if got := s.App.Internals().Ring.Versions(); len(got) != 1 || got[0] != 3 {
 		t.Errorf("live KEK versions after two rotations = %v, want [3]", got)
 	}
 	if r := s.Do("POST", "/v1/keys/rotate", cs, "", nil); r.Status != 403 {

@@ -35,7 +35,7 @@ func TestImportSyntheticShopTwice(t *testing.T) {
 	tables := []string{"events", "consent_events", "subjects", "fields"}
 	before := map[string]int{}
 	for _, table := range tables {
-		n, err := s.App.Store.CountRows(t.Context(), table)
+		n, err := s.App.Internals().Store.CountRows(t.Context(), table)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -48,7 +48,7 @@ func TestImportSyntheticShopTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, table := range tables {
-		if n, _ := s.App.Store.CountRows(t.Context(), table); n != before[table] {
+		if n, _ := s.App.Internals().Store.CountRows(t.Context(), table); n != before[table] {
 			t.Errorf("re-import changed %s: %d → %d rows", table, before[table], n)
 		}
 	}

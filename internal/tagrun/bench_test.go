@@ -6,7 +6,7 @@ import "testing"
 // release (one durable audit entry), extract, compute both purposes, seal and store (another).
 func BenchmarkOneSubject(b *testing.B) {
 	s, r := shop(b, 120)
-	ids, err := s.App.Store.SubjectIDs(b.Context(), "", 1000)
+	ids, err := s.App.Internals().Store.SubjectIDs(b.Context(), "", 1000)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -47,17 +47,17 @@ func shop(t testing.TB, subjects int) (*apptest.Stack, *tagrun.Runner) {
 func checkGate(t *testing.T, s *apptest.Stack) (tags int) {
 	t.Helper()
 	ctx := t.Context()
-	ids, err := s.App.Store.SubjectIDs(ctx, "", 100_000)
+	ids, err := s.App.Internals().Store.SubjectIDs(ctx, "", 100_000)
 	if err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now()
 	for _, id := range ids {
-		rec, err := s.App.Store.Subject(ctx, id)
+		rec, err := s.App.Internals().Store.Subject(ctx, id)
 		if err != nil {
 			t.Fatal(err)
 		}
-		stored, err := s.App.Store.Tags(ctx, id)
+		stored, err := s.App.Internals().Store.Tags(ctx, id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -105,7 +105,7 @@ func TestTagsRestOnLiveConsentOnly(t *testing.T) {
 	}
 	// Random consent changes (seeded): withdrawals must take their tags along in the same transaction,
 	// and incremental recomputation must respect the new state.
-	ids, _ := s.App.Store.SubjectIDs(ctx, "", 1000)
+	ids, _ := s.App.Internals().Store.SubjectIDs(ctx, "", 1000)
 	rng := rand.New(rand.NewPCG(5, 5))
 	steward := vault.Access{Caller: steward, Purpose: "account_management"}
 	changed := 0
@@ -114,7 +114,7 @@ func TestTagsRestOnLiveConsentOnly(t *testing.T) {
 			if rng.IntN(3) != 0 {
 				continue
 			}
-			before, _ := s.App.Store.Tags(ctx, id)
+			before, _ := s.App.Internals().Store.Tags(ctx, id)
 			_, _, err := s.App.Vault.WithdrawConsent(ctx, steward, id, purpose)
 			if vault.ErrorCode(err) == vault.CodeNotFound {
 				continue // never granted
@@ -123,7 +123,7 @@ func TestTagsRestOnLiveConsentOnly(t *testing.T) {
 				t.Fatal(err)
 			}
 			changed++
-			after, _ := s.App.Store.Tags(ctx, id)
+			after, _ := s.App.Internals().Store.Tags(ctx, id)
 			for _, tg := range after {
 				if tg.Purpose == purpose {
 					t.Fatalf("withdrawing %s left tag %s behind", purpose, tg.Key)
@@ -151,10 +151,10 @@ func TestTagsRestOnLiveConsentOnly(t *testing.T) {
 func TestObjectionAndErasureRemoveTags(t *testing.T) {
 	s, r := shop(t, 40)
 	ctx := t.Context()
-	ids, _ := s.App.Store.SubjectIDs(ctx, "", 1000)
+	ids, _ := s.App.Internals().Store.SubjectIDs(ctx, "", 1000)
 	var tagged []string
 	for _, id := range ids {
-		if tg, _ := s.App.Store.Tags(ctx, id); len(tg) > 0 {
+		if tg, _ := s.App.Internals().Store.Tags(ctx, id); len(tg) > 0 {
 			tagged = append(tagged, id)
 		}
 	}
@@ -165,19 +165,19 @@ func TestObjectionAndErasureRemoveTags(t *testing.T) {
 	if _, err := s.App.Vault.RecordObjection(ctx, steward, tagged[0], vault.ObjectionPersonalizedMarketing); err != nil {
 		t.Fatal(err)
 	}
-	if tg, _ := s.App.Store.Tags(ctx, tagged[0]); len(tg) != 0 {
+	if tg, _ := s.App.Internals().Store.Tags(ctx, tagged[0]); len(tg) != 0 {
 		t.Fatalf("an objector keeps %d tags", len(tg))
 	}
 	if err := r.One(ctx, tagged[0]); err != nil {
 		t.Fatal(err)
 	}
-	if tg, _ := s.App.Store.Tags(ctx, tagged[0]); len(tg) != 0 {
+	if tg, _ := s.App.Internals().Store.Tags(ctx, tagged[0]); len(tg) != 0 {
 		t.Fatalf("recomputation gave an objector %d tags", len(tg))
 	}
 	if _, err := s.App.Vault.Erase(ctx, steward, tagged[1]); err != nil && vault.ErrorCode(err) != vault.CodeLegalHold {
 		t.Fatal(err)
 	}
-	if tg, _ := s.App.Store.Tags(ctx, tagged[1]); len(tg) != 0 {
+	if tg, _ := s.App.Internals().Store.Tags(ctx, tagged[1]); len(tg) != 0 {
 		t.Fatalf("an erased subject keeps %d tags", len(tg))
 	}
 }
@@ -185,10 +185,10 @@ func TestObjectionAndErasureRemoveTags(t *testing.T) {
 func TestTagsOverHTTP(t *testing.T) {
 	s, _ := shop(t, 40)
 	ctx := t.Context()
-	ids, _ := s.App.Store.SubjectIDs(ctx, "", 1000)
+	ids, _ := s.App.Internals().Store.SubjectIDs(ctx, "", 1000)
 	var id string
 	for _, cand := range ids {
-		tg, _ := s.App.Store.Tags(ctx, cand)
+		tg, _ := s.App.Internals().Store.Tags(ctx, cand)
 		if slices.ContainsFunc(tg, func(x vault.StoredTag) bool { return x.Purpose == "marketing" }) {
 			id = cand
 			break
@@ -284,15 +284,15 @@ func TestIncrementalRecomputesChangedSubjectsOnly(t *testing.T) {
 	if dirty, _ := s.App.Vault.DirtySubjects(ctx, vault.Access{Caller: steward}, 1000); len(dirty) != 0 {
 		t.Fatalf("%d subjects still pending after a full run", len(dirty))
 	}
-	ids, _ := s.App.Store.SubjectIDs(ctx, "", 1000)
+	ids, _ := s.App.Internals().Store.SubjectIDs(ctx, "", 1000)
 	var tagged string
 	for _, id := range ids {
-		if tg, _ := s.App.Store.Tags(ctx, id); len(tg) > 0 {
+		if tg, _ := s.App.Internals().Store.Tags(ctx, id); len(tg) > 0 {
 			tagged = id
 			break
 		}
 	}
-	before, _ := s.App.Store.Tags(ctx, tagged)
+	before, _ := s.App.Internals().Store.Tags(ctx, tagged)
 	// A correction to one subject's city marks it, and only it.
 	steward := vault.Access{Caller: steward, Purpose: "account_management"}
 	city := "成都"
@@ -310,7 +310,7 @@ func TestIncrementalRecomputesChangedSubjectsOnly(t *testing.T) {
 	if dirty, _ := s.App.Vault.DirtySubjects(ctx, steward, 1000); len(dirty) != 0 {
 		t.Fatalf("still pending: %v", dirty)
 	}
-	after, _ := s.App.Store.Tags(ctx, tagged)
+	after, _ := s.App.Internals().Store.Tags(ctx, tagged)
 	if len(after) == 0 || !after[0].ComputedAt.After(before[0].ComputedAt) {
 		t.Fatalf("tags not recomputed: %d before, %d after", len(before), len(after))
 	}
