@@ -274,7 +274,9 @@ func SystemAccess(requestID string) vault.Access {
 func (a *App) Stats() *sqlite.Metrics { return a.store.Stats() }
 
 // CountActiveSubjects counts the subjects that are not erased (a number, for the demo's banner).
-func (a *App) CountActiveSubjects(ctx context.Context) (int, error) { return a.store.CountActiveSubjects(ctx) }
+func (a *App) CountActiveSubjects(ctx context.Context) (int, error) {
+	return a.store.CountActiveSubjects(ctx)
+}
 
 // KeyRingPath is the file the key ring is kept in.
 func (a *App) KeyRingPath() string { return a.ring.Path() }
