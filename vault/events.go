@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -199,8 +200,9 @@ func (s *Service) IngestEvents(ctx context.Context, a Access, in []EventInput) (
 		e.Categories = append(e.Categories, c)
 	}
 	sort.Strings(e.Categories)
+	collected := collectedBySubject(ok, subjects)
 	var late []EventRejection // events whose subject was erased after they were prepared
-	seq, err := s.store.Commit(ctx, func(tx Tx) error {
+	seq, err := s.store.CommitMany(ctx, func(tx Tx) error {
 		late = late[:0]
 		rows, gone, err := s.checkEventKeys(tx, ok)
 		if err != nil {
@@ -215,11 +217,26 @@ func (s *Service) IngestEvents(ctx context.Context, a Access, in []EventInput) (
 		}
 		res.Accepted, res.Duplicates = inserted, len(rows)-inserted
 		return nil
-	}, func(changeErr error) audit.Entry {
+	}, func(changeErr error) []audit.Entry {
 		e = finish(e, changeErr, nil)
 		e.Reason = "accepted:" + strconv.Itoa(res.Accepted) + " duplicates:" + strconv.Itoa(res.Duplicates) +
 			" rejected:" + strconv.Itoa(len(res.Rejected)+len(late))
-		return e
+		entries := []audit.Entry{e}
+		if changeErr != nil {
+			return entries
+		}
+		// Then one entry per subject whose events were collected, for their access log.
+		for _, c := range collected {
+			if slices.ContainsFunc(late, func(r EventRejection) bool { return slices.Contains(c.indexes, r.Index) }) {
+				continue
+			}
+			se := e
+			se.SubjectRef = refFor(s.gate, c.rec.ID, c.rec.RefSalt)
+			se.Categories, se.DecisionInputs = c.categories, nil
+			se.Reason = "events:" + strconv.Itoa(len(c.indexes)) + " sources:" + strings.Join(c.sources, ",")
+			entries = append(entries, se)
+		}
+		return entries
 	})
 	if err != nil {
 		return IngestResult{}, internalErr("ingest events", err)
@@ -228,6 +245,61 @@ func (s *Service) IngestEvents(ctx context.Context, a Access, in []EventInput) (
 	sort.Slice(res.Rejected, func(i, j int) bool { return res.Rejected[i].Index < res.Rejected[j].Index })
 	res.AuditSeq = seq
 	return res, nil
+}
+
+// collection is what one batch collects of one subject.
+type collection struct {
+	rec        *SubjectRecord
+	categories []string
+	sources    []string
+	indexes    []int // of the batch's events
+}
+
+// collectedBySubject groups a batch's accepted events by subject, in the order subjects first appear.
+func collectedBySubject(events []pendingEvent, recs map[string]*SubjectRecord) []*collection {
+	byID := map[string]*SubjectRecord{}
+	for _, r := range recs {
+		if r != nil {
+			byID[r.ID] = r
+		}
+	}
+	var out []*collection
+	index := map[string]*collection{}
+	for _, p := range events {
+		c := index[p.ev.SubjectID]
+		if c == nil {
+			c = &collection{rec: byID[p.ev.SubjectID]}
+			index[p.ev.SubjectID] = c
+			out = append(out, c)
+		}
+		if !slices.Contains(c.categories, p.ev.Category) {
+			c.categories = append(c.categories, p.ev.Category)
+			slices.Sort(c.categories)
+		}
+		if src := sourceLabel(p.ev.Source); src != "" && !slices.Contains(c.sources, src) && len(c.sources) < 8 {
+			c.sources = append(c.sources, src)
+			slices.Sort(c.sources)
+		}
+		c.indexes = append(c.indexes, p.index)
+	}
+	return out
+}
+
+// sourceLabel is how an event's source appears in an audit entry: a system name (lower-case letters,
+// digits, '.', '_', '-', at most 32), or "other" — entries hold no free text.
+func sourceLabel(src string) string {
+	if src == "" {
+		return ""
+	}
+	if len(src) > 32 {
+		return "other"
+	}
+	for _, r := range src {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return "other"
+		}
+	}
+	return src
 }
 
 // pendingEvent is an event on its way into a batch: sealed when its subject already had a key of the

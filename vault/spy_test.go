@@ -88,6 +88,18 @@ func (s spyStore) Commit(ctx context.Context, change func(vault.Tx) error, entry
 	return seq, err
 }
 
+func (s spyStore) CommitMany(ctx context.Context, change func(vault.Tx) error, entries func(error) []audit.Entry) (int64, error) {
+	var es []audit.Entry
+	seq, err := s.Store.CommitMany(ctx, change, func(cerr error) []audit.Entry { es = entries(cerr); return es })
+	if seq > 0 {
+		for k, e := range es {
+			e.Seq = seq + int64(k)
+			s.log.add(spyEvent{entry: e})
+		}
+	}
+	return seq, err
+}
+
 func (s spyStore) Release(ctx context.Context, g vault.Guard, e audit.Entry) (int64, error) {
 	seq, err := s.Store.Release(ctx, g, e)
 	if err == nil {
@@ -529,7 +541,7 @@ func coveredBefore(before []spyEvent, ev spyEvent) bool {
 }
 
 // batchActions name entries that release several subjects' data at once (their reasons count them).
-var batchActions = map[string]bool{vault.ActionTagCompute: true, vault.ActionRequestRead: true}
+var batchActions = map[string]bool{vault.ActionRequestRead: true}
 
 func namedAfter(after []spyEvent, ev spyEvent) bool {
 	for _, e := range after {

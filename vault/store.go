@@ -76,6 +76,10 @@ type Store interface {
 	// returns the entry's sequence number together with change's error. If the entry cannot be made durable
 	// in time, Commit returns ErrUnavailable and nothing of the change is visible.
 	Commit(ctx context.Context, change func(Tx) error, entry func(changeErr error) audit.Entry) (seq int64, err error)
+	// CommitMany is Commit with several entries for one change: entries receives change's error and returns
+	// at least one entry; they are appended in order, in the change's transaction. It returns the first
+	// entry's sequence number.
+	CommitMany(ctx context.Context, change func(Tx) error, entries func(changeErr error) []audit.Entry) (seq int64, err error)
 	// Guard takes the subject's change generation (Generations.Guard); take it before reading the record a
 	// release decides on.
 	Guard(subject string) Guard

@@ -1,12 +1,15 @@
 package vault
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/profilevault/profilevault/audit"
@@ -153,8 +156,15 @@ func (s *Service) AuthorizeTagCompute(ctx context.Context, a Access, what string
 // to fn, with each purpose's share of it (TagInput.Bases): nothing of erased subjects, nothing for the
 // purposes an objection shuts off, nothing of input categories without a basis (a minor's consent must be a
 // guardian's); sensitive categories are never inputs. Each subject's data is decrypted once for all
-// purposes. One durable audit entry records the batch before any data is decrypted. It returns that
-// entry's sequence number and how many subjects had anything released.
+// purposes.
+//
+// Every release is the subject's own: one entry per subject and purpose (tag.compute, the categories and
+// consent records it rests on; the birth date, if the age rule needed it, named as a decision input), so
+// the subject's access log shows that their data went to the tag engine and for what. The entries of a
+// batch are group-committed, each ordered after every change to its subject that the decision saw; a
+// subject changed meanwhile is left for the next run (its change marks it). A summary entry, appended
+// before any record is read, counts the batch: its sequence number is returned, and a subject's changes
+// before it were visible to this run. It also returns how many subjects had anything released.
 func (s *Service) TagInputs(ctx context.Context, a Access, purposes []string, ids []string, fn func(TagInput) error) (int64, int, error) {
 	if len(purposes) == 0 {
 		return 0, 0, Errorf(CodeInvalidArgument, "no purpose")
@@ -163,28 +173,72 @@ func (s *Service) TagInputs(ctx context.Context, a Access, purposes []string, id
 	if err != nil {
 		return 0, 0, err
 	}
-	e.Decision, e.Status, e.Reason = audit.Allow, statusOK, "inputs purposes:"+strings.Join(purposes, ",")+" subjects:"+strconv.Itoa(len(ids))
-	rel, seq, err := s.gate.commit(ctx, nil, func(error) audit.Entry { return e }, ids...)
+	summary := e
+	summary.Decision, summary.Status, summary.Reason = audit.Allow, statusOK, "inputs purposes:"+strings.Join(purposes, ",")+" subjects:"+strconv.Itoa(len(ids))
+	seq, err := s.store.Commit(ctx, nil, func(error) audit.Entry { return summary })
 	if err != nil {
 		return 0, 0, internalErr("audit tag inputs", err)
 	}
+	decided := s.decideTagInputs(ctx, e, purposes, ids, seq)
+	if err := s.releaseTagInputs(ctx, decided); err != nil {
+		return seq, 0, err
+	}
+	released := 0
+	for _, d := range decided {
+		if d.rel == nil {
+			continue // superseded: the change that overtook the decision marked the subject for the next run
+		}
+		if err := s.openTagInput(ctx, d); err != nil {
+			return seq, released, internalErr("read tag inputs", err)
+		}
+		released++
+		if err := fn(d.in); err != nil {
+			return seq, released, err
+		}
+	}
+	return seq, released, nil
+}
+
+// tagDecision is what TagInputs decided for one subject, and, once its entries are durable, its release.
+type tagDecision struct {
+	guard   Guard
+	rec     SubjectRecord
+	in      TagInput
+	union   map[string]bool
+	entries []audit.Entry // one per purpose released (or the one refusal, when withheld)
+	// withheld: nothing may be released; the entry records the decision-time open alone.
+	withheld bool
+	rel      *release
+}
+
+// decideTagInputs decides, for each subject, what each purpose may use of it now (nothing is opened but the
+// birth date for the age rule, named in the subject's entries).
+func (s *Service) decideTagInputs(ctx context.Context, e audit.Entry, purposes, ids []string, seen int64) []*tagDecision {
 	pol := s.Policy()
-	schema := pol.Schema()
 	catalog := make(map[string]policies.Purpose, len(purposes))
 	for _, name := range purposes {
 		catalog[name], _ = pol.Purposes().Purpose(name) // known: tagCaller checked
 	}
 	now := s.now()
-	released := 0
+	var out []*tagDecision
 	for _, id := range ids {
+		guard := s.store.Guard(id)
 		rec, err := s.activeSubject(ctx, id)
 		if err != nil {
 			continue // erased or unknown: nothing to compute
 		}
-		in := TagInput{SubjectID: id, Fields: map[string]string{}, CreatedAt: rec.CreatedAt, Bases: map[string]TagBasis{}, Seen: seq}
-		union := map[string]bool{}
-		birth, _ := rel.field(rec, "birth_date")
-		minor := minorBorn([]byte(birth), now)
+		base := e
+		base.SubjectRef = refFor(s.gate, id, rec.RefSalt)
+		base.Decision, base.Status = audit.Allow, statusOK
+		minor := false
+		for _, purpose := range purposes {
+			if catalog[purpose].NeedsConsent() {
+				minor = s.minorAtDecision(&base, rec, now)
+				break
+			}
+		}
+		d := &tagDecision{guard: guard, rec: rec, union: map[string]bool{},
+			in: TagInput{SubjectID: id, Fields: map[string]string{}, CreatedAt: rec.CreatedAt, Bases: map[string]TagBasis{}, Seen: seen}}
 		for _, purpose := range purposes {
 			if objected(rec, purpose) {
 				continue
@@ -195,7 +249,7 @@ func (s *Service) TagInputs(ctx context.Context, a Access, purposes []string, id
 			for _, c := range tagInputCategories {
 				if r := basis[c]; r.OK {
 					b.Allowed = append(b.Allowed, c)
-					union[c] = true
+					d.union[c] = true
 					for _, cid := range r.ConsentIDs {
 						consentIDs[cid] = true
 					}
@@ -208,35 +262,90 @@ func (s *Service) TagInputs(ctx context.Context, a Access, purposes []string, id
 				b.ConsentIDs = append(b.ConsentIDs, cid)
 			}
 			sort.Strings(b.ConsentIDs)
-			in.Bases[purpose] = b
+			d.in.Bases[purpose] = b
+			pe := base
+			pe.Purpose, pe.Categories, pe.ConsentIDs = purpose, b.Allowed, b.ConsentIDs
+			pe.Reason = "tag_inputs"
+			d.entries = append(d.entries, pe)
 		}
-		if len(in.Bases) == 0 {
-			continue
-		}
-		for _, name := range tagInputFields {
-			if f, ok := schema.Field(name); ok && union[f.Category] {
-				if v, ok := rel.field(rec, name); ok {
-					in.Fields[name] = v
-				}
-			}
-		}
-		if union["transactions"] || union["behavior"] || union["interactions"] {
-			err := s.openEvents(ctx, rel, rec, func(ev EventView) error {
-				if union[ev.Category] {
-					in.Events = append(in.Events, ev)
-				}
-				return nil
-			})
-			if err != nil {
-				return seq, released, internalErr("read events for tags", err)
-			}
-		}
-		released++
-		if err := fn(in); err != nil {
-			return seq, released, err
+		switch {
+		case len(d.entries) > 0:
+			out = append(out, d)
+		case len(base.DecisionInputs) > 0:
+			// Nothing released, but the age rule opened the birth date: that decision is recorded too.
+			base.Decision, base.Reason = audit.Deny, "no_basis"
+			d.entries, d.withheld = []audit.Entry{base}, true
+			out = append(out, d)
 		}
 	}
-	return seq, released, nil
+	return out
+}
+
+// releaseTagInputs appends every subject's entries at once, so that they share group commits. A subject
+// whose entries were superseded keeps rel nil.
+func (s *Service) releaseTagInputs(ctx context.Context, decided []*tagDecision) error {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	sem := make(chan struct{}, 256) // entries in flight: enough to fill several group commits
+	rels := make([][]*release, len(decided))
+	for i, d := range decided {
+		rels[i] = make([]*release, len(d.entries))
+		for k, pe := range d.entries {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				rel, err := s.gate.authorize(ctx, d.guard, pe)
+				if errors.Is(err, ErrSuperseded) {
+					// Nothing is released, but the decision (and what it opened) is still recorded.
+					pe.Decision, pe.Reason = audit.Deny, "superseded"
+					_, err = s.store.Commit(ctx, nil, func(error) audit.Entry { return pe })
+				}
+				if err != nil {
+					mu.Lock()
+					firstErr = cmp.Or(firstErr, err)
+					mu.Unlock()
+				}
+				rels[i][k] = rel
+			}()
+		}
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return internalErr("audit tag inputs", firstErr)
+	}
+	for i, d := range decided {
+		if d.withheld || slices.Contains(rels[i], nil) {
+			continue // withheld, or superseded: nothing of the subject is released
+		}
+		for _, r := range rels[i] {
+			d.in.Seen = max(d.in.Seen, r.seq)
+		}
+		d.rel = rels[i][0]
+	}
+	return nil
+}
+
+// openTagInput decrypts, under the subject's release, the fields and events its purposes may use.
+func (s *Service) openTagInput(ctx context.Context, d *tagDecision) error {
+	schema := s.Policy().Schema()
+	for _, name := range tagInputFields {
+		if f, ok := schema.Field(name); ok && d.union[f.Category] {
+			if v, ok := d.rel.field(d.rec, name); ok {
+				d.in.Fields[name] = v
+			}
+		}
+	}
+	if d.union["transactions"] || d.union["behavior"] || d.union["interactions"] {
+		return s.openEvents(ctx, d.rel, d.rec, func(ev EventView) error {
+			if d.union[ev.Category] {
+				d.in.Events = append(d.in.Events, ev)
+			}
+			return nil
+		})
+	}
+	return nil
 }
 
 // StoreTags stores computed tags, each subject's tags of a purpose replacing its previous ones of that

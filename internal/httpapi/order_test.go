@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/profilevault/profilevault/internal/apptest"
+	"github.com/profilevault/profilevault/vault"
 )
 
 // trailEntry is the part of an exported audit entry the ordering test reads.
@@ -181,4 +182,50 @@ func TestEveryRefusalIsAudited(t *testing.T) {
 	for seq, what := range want {
 		t.Errorf("%s: entry %s is not in the trail", what, seq)
 	}
+}
+
+// TestAccessLogShowsCollectionAndTagEngine checks that batch releases are recorded per subject: a person's
+// access log shows that their events were collected (and from where) and that their data went to the tag
+// engine, for which purpose.
+func TestAccessLogShowsCollectionAndTagEngine(t *testing.T) {
+	s := apptest.Start(t)
+	st := s.Token("st", "data_steward")
+	id := s.CreateSubject(map[string]any{"name": "钱七", "birth_date": "1985-02-03", "city": "上海"})
+	if r := s.Do("POST", "/v1/subjects/"+id+"/consents", st, "account_management", grantBody("marketing", nil)); r.Status != http.StatusCreated {
+		t.Fatalf("grant: %d %s", r.Status, r.Body)
+	}
+	ts := time.Now().Add(-48 * time.Hour).UTC().Format(time.RFC3339)
+	order := `{"event_id":"o-1","subject_id":"` + id + `","type":"order","ts":"` + ts + `","source":"pos","attrs":{"order_id":"o-1","amount":88,"currency":"CNY","items":[{"sku":"s1","category":"tea","brand":"Longjing","qty":1,"price":88}]}}`
+	if r := s.Do("POST", "/v1/events", st, "order_fulfillment", `{"events":[`+order+`]}`); r.Status != http.StatusOK || r.JSON["accepted"] != float64(1) {
+		t.Fatalf("events: %d %s", r.Status, r.Body)
+	}
+	runner := *s.App.Tags
+	runner.Caller = vault.Caller{Subject: "st", Roles: []string{"data_steward"}}
+	if _, err := runner.Full(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	r := s.Do("GET", "/v1/me/access-log", s.Token(id, "subject"), "", nil)
+	if r.Status != http.StatusOK {
+		t.Fatalf("access log: %d %s", r.Status, r.Body)
+	}
+	var collected, tagged bool
+	for _, x := range r.JSON["entries"].([]any) {
+		e := x.(map[string]any)
+		switch {
+		case e["action"] == "event.ingest" && e["purpose"] == "order_fulfillment":
+			collected = true
+		case e["action"] == "tag.compute" && e["purpose"] == "marketing" && e["decision"] == "allow":
+			tagged = true
+		}
+	}
+	if !collected || !tagged {
+		t.Fatalf("the subject's access log lacks the collection (%v) or the tag engine (%v): %s", collected, tagged, r.Body)
+	}
+	// The collection entry says where from, with no free text.
+	for _, e := range exportTrail(t, s) {
+		if e.Action == "event.ingest" && e.SubjectRef != "" {
+			return
+		}
+	}
+	t.Fatal("no per-subject collection entry in the trail")
 }

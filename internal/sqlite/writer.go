@@ -23,6 +23,8 @@ import (
 type op struct {
 	change func(vault.Tx) error
 	entry  func(error) audit.Entry
+	// entries, when set, replaces entry with several entries for the one change (CommitMany).
+	entries func(error) []audit.Entry
 	// body is the entry pre-encoded by the caller when there is no change to wait for (reads), so the
 	// single writer only splices in seq and prev_hash.
 	body []byte
@@ -86,6 +88,14 @@ func (s *Store) enqueue(ctx context.Context, o *op) (int64, error) {
 		o.abandoned.Store(true)
 		return 0, ctx.Err()
 	}
+}
+
+// CommitMany implements vault.Store.
+func (s *Store) CommitMany(ctx context.Context, change func(vault.Tx) error, entries func(error) []audit.Entry) (int64, error) {
+	if entries == nil {
+		return 0, errors.New("sqlite: CommitMany needs audit entries")
+	}
+	return s.enqueue(ctx, &op{change: change, entries: entries, done: make(chan result, 1)})
 }
 
 // Guard implements vault.Store.
@@ -186,35 +196,48 @@ func (s *Store) commitBatch(batch []*op) {
 					return err
 				}
 			}
-			var e audit.Entry
-			var canon []byte
-			if o.body != nil {
-				e = o.pre
-				e.Seq, e.PrevHash = seq+1, head
-				canon = audit.Assemble(e.Seq, o.body, head)
-			} else {
-				e = o.entry(changeErr)
-				e.Seq, e.PrevHash = seq+1, head
-				if canon, err = e.Canonical(); err != nil {
-					return fmt.Errorf("encode audit entry: %w", err)
+			var entries []audit.Entry
+			switch {
+			case o.body != nil:
+			case o.entries != nil:
+				if entries = o.entries(changeErr); len(entries) == 0 {
+					return errors.New("an operation returned no audit entry")
 				}
+			default:
+				entries = []audit.Entry{o.entry(changeErr)}
 			}
-			leaf := audit.LeafHash(canon)
-			hash := audit.HexHash(leaf)
-			actor := e.Actor.Sub
-			if actor == "" {
-				actor = e.Actor.Pseudonym
+			first := seq + 1
+			for k := 0; k == 0 || k < len(entries); k++ {
+				var e audit.Entry
+				var canon []byte
+				if o.body != nil {
+					e = o.pre
+					e.Seq, e.PrevHash = seq+1, head
+					canon = audit.Assemble(e.Seq, o.body, head)
+				} else {
+					e = entries[k]
+					e.Seq, e.PrevHash = seq+1, head
+					if canon, err = e.Canonical(); err != nil {
+						return fmt.Errorf("encode audit entry: %w", err)
+					}
+				}
+				leaf := audit.LeafHash(canon)
+				hash := audit.HexHash(leaf)
+				actor := e.Actor.Sub
+				if actor == "" {
+					actor = e.Actor.Pseudonym
+				}
+				logRows = append(logRows, e.Seq, formatTime(e.TS), e.Action, e.SubjectRef, actor, e.Purpose, string(e.Decision), canon, hash)
+				base := tlog.StoredHashCount(e.Seq - 1)
+				for k, h := range front.Append(leaf) {
+					treeRows = append(treeRows, base+int64(k), h[:])
+				}
+				if len(e.Note) > 0 {
+					noteRows = append(noteRows, e.Seq, e.Note)
+				}
+				seq, head = e.Seq, hash
 			}
-			logRows = append(logRows, e.Seq, formatTime(e.TS), e.Action, e.SubjectRef, actor, e.Purpose, string(e.Decision), canon, hash)
-			base := tlog.StoredHashCount(e.Seq - 1)
-			for k, h := range front.Append(leaf) {
-				treeRows = append(treeRows, base+int64(k), h[:])
-			}
-			if len(e.Note) > 0 {
-				noteRows = append(noteRows, e.Seq, e.Note)
-			}
-			seq, head = e.Seq, hash
-			results[i] = result{seq: e.Seq, changeErr: changeErr}
+			results[i] = result{seq: first, changeErr: changeErr}
 		}
 		if err := t.markDirty(s.headSeq + 1); err != nil {
 			return fmt.Errorf("mark changed subjects: %w", err)
