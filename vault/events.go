@@ -18,25 +18,6 @@ import (
 // ActionEventIngest records a batch of collected events.
 const ActionEventIngest = "event.ingest"
 
-// eventCategories maps event types to their category (API.md).
-var eventCategories = map[string]string{
-	"page_view": "behavior", "click": "behavior", "search": "behavior", "favorite": "behavior", "cart_add": "behavior", "cart_remove": "behavior",
-	"order": "transactions", "cancel": "transactions", "return": "transactions", "pos_purchase": "transactions",
-	"review": "interactions", "chat": "interactions", "complaint": "interactions", "share": "interactions",
-}
-
-// EventCategory returns the category of an event type.
-func EventCategory(t string) (string, bool) { c, ok := eventCategories[t]; return c, ok }
-
-// EventTypes returns every event type, sorted.
-func EventTypes() []string {
-	out := make([]string, 0, len(eventCategories))
-	for t := range eventCategories {
-		out = append(out, t)
-	}
-	sort.Strings(out)
-	return out
-}
 
 // EventInput is one event to collect, already parsed and its attributes checked by the caller
 // (internal/ingest). SubjectRef is a subject id or "external:<source>:<external id>".
@@ -139,7 +120,7 @@ func (s *Service) IngestEvents(ctx context.Context, a Access, in []EventInput) (
 	subjects := map[string]*SubjectRecord{} // subject references resolved in this batch (nil: unknown)
 	refusals := map[string]string{}         // subject and category → refusal reason ("" collects)
 	for i, ev := range in {
-		cat, known := eventCategories[ev.Type]
+		cat, known := policies.EventCategory(ev.Type)
 		switch {
 		case !known:
 			reject(i, "unknown_type")

@@ -1,8 +1,6 @@
 package ingest
 
 import (
-	"github.com/profilevault/profilevault/vault"
-
 	"encoding/json"
 	"math"
 	"slices"
@@ -10,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/profilevault/profilevault/policies"
 )
 
 // Limits of one event.
@@ -50,10 +50,10 @@ const (
 // Category returns the category of an event type — behavior (page_view, click, search, favorite,
 // cart_add, cart_remove), transactions (order, cancel, return, pos_purchase) or interactions (review,
 // chat, complaint, share) — and false for an unknown type. The vault owns the mapping.
-func Category(eventType string) (string, bool) { return vault.EventCategory(eventType) }
+func Category(eventType string) (string, bool) { return policies.EventCategory(eventType) }
 
 // EventTypes returns every event type, sorted.
-func EventTypes() []string { return vault.EventTypes() }
+func EventTypes() []string { return policies.EventTypes() }
 
 // Sources are the source systems a record may come from.
 var sources = []string{"app", "web", "pos", "crm", "erp"}

@@ -289,11 +289,12 @@ func (x *extractor) event(e *Event, mask CategorySet) {
 	if e.TS.After(x.now) {
 		return
 	}
+	typeCat := EventCategory(e.Type)
 	cat := e.Category
 	if cat == "" {
-		cat = eventCategories[e.Type]
+		cat = typeCat
 	}
-	if cat == "" || !mask.Has(cat) || eventCategories[e.Type] != cat {
+	if cat == "" || !mask.Has(cat) || typeCat != cat {
 		return
 	}
 	f := x.f

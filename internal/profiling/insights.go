@@ -209,7 +209,7 @@ func Baskets(s Subject) [][]string {
 
 // okCategory reports whether an event's category (given or derived) is c.
 func okCategory(e *Event, c string) bool {
-	return eventCategories[e.Type] == c && (e.Category == "" || e.Category == c)
+	return EventCategory(e.Type) == c && (e.Category == "" || e.Category == c)
 }
 
 // RulesReport is the association-rules insight.

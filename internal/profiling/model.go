@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/profilevault/profilevault/policies"
 )
 
 // Version identifies the tag engine's feature definitions, thresholds and model choices; it is recorded as
@@ -56,16 +58,12 @@ var inputOrder = [...]string{Transactions, Behavior, Interactions, Identity, Add
 // InputCategories returns every input category, in a fixed order.
 func InputCategories() []string { return slices.Clone(inputOrder[:]) }
 
-// eventCategories maps each event type of API.md to its category.
-var eventCategories = map[string]string{
-	"page_view": Behavior, "click": Behavior, "search": Behavior, "favorite": Behavior, "cart_add": Behavior,
-	"cart_remove": Behavior,
-	"order":       Transactions, "cancel": Transactions, "return": Transactions, "pos_purchase": Transactions,
-	"review": Interactions, "chat": Interactions, "complaint": Interactions, "share": Interactions,
+// EventCategory returns the category of an event type (policies.EventCategory, the one definition), or ""
+// for an unknown type.
+func EventCategory(eventType string) string {
+	c, _ := policies.EventCategory(eventType)
+	return c
 }
-
-// EventCategory returns the category of an event type (API.md), or "" for an unknown type.
-func EventCategory(eventType string) string { return eventCategories[eventType] }
 
 // Event is one decrypted event of a subject.
 type Event struct {
