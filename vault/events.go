@@ -18,7 +18,6 @@ import (
 // ActionEventIngest records a batch of collected events.
 const ActionEventIngest = "event.ingest"
 
-
 // EventInput is one event to collect, already parsed and its attributes checked by the caller
 // (internal/ingest). SubjectRef is a subject id or "external:<source>:<external id>".
 type EventInput struct {
