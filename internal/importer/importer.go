@@ -122,7 +122,8 @@ func (im *Importer) Run(ctx context.Context, paths []string) (ingest.Report, err
 		im.Stores = storesFrom(paths)
 	}
 	stores := im.storeOf(files)
-	cleaner := ingest.NewCleaner(im.Stores)
+	// Records are checked against the schema the vault runs with (--policy-dir may add fields), not the embedded one.
+	cleaner := ingest.NewCleanerWithSchema(im.Vault.Policy().Schema(), im.Stores)
 	for _, f := range files {
 		if err := im.importFile(ctx, f, cleaner, stores, &rep); err != nil {
 			return rep, fmt.Errorf("%s: %w", f.path, err)

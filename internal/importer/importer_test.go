@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/profilevault/profilevault/internal/app"
 	"github.com/profilevault/profilevault/internal/apptest"
 	"github.com/profilevault/profilevault/internal/importer"
 	"github.com/profilevault/profilevault/internal/synth"
@@ -84,5 +85,34 @@ func TestImportDrawsProgress(t *testing.T) {
 	out := progress.String()
 	if !strings.Contains(out, "] 100% events:") || !strings.Contains(out, "\r[") {
 		t.Fatalf("progress output: %q", out[max(0, len(out)-300):])
+	}
+}
+
+// TestImportUsesTheLoadedSchema adds a field through --policy-dir (a schema.json beside the built-in
+// policy): an import accepts it, as the API does, instead of checking records against the embedded schema.
+func TestImportUsesTheLoadedSchema(t *testing.T) {
+	policyDir := t.TempDir()
+	schema, err := os.ReadFile(filepath.Join("..", "..", "policies", "schema.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	extra := `{"name": "loyalty_tier", "category": "demographic", "type": "string", "max_length": 16, "sensitive": false, "blind_index": false, "mask": "none"},` + "\n    "
+	edited := strings.Replace(string(schema), `{"name": "occupation"`, extra+`{"name": "occupation"`, 1)
+	if edited == string(schema) {
+		t.Fatal("could not edit the schema")
+	}
+	if err := os.WriteFile(filepath.Join(policyDir, "schema.json"), []byte(edited), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := apptest.Start(t, func(c *app.Config) { c.PolicyDir = policyDir })
+	dir := t.TempDir()
+	row := `{"source":"crm","external_id":"c-77","fields":{"name":"孙八","loyalty_tier":"gold"}}` + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "subjects.ndjson"), []byte(row), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	im := &importer.Importer{Vault: s.App.Vault, Steward: vault.Caller{Subject: "import-test", Roles: []string{"data_steward"}}}
+	rep, err := im.Run(t.Context(), []string{dir})
+	if err != nil || rep.RejectedTotal() != 0 {
+		t.Fatalf("import with a policy-dir field: %v %v", err, rep.Lines())
 	}
 }
