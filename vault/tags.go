@@ -184,7 +184,8 @@ func (s *Service) TagInputs(ctx context.Context, a Access, purposes []string, id
 		return seq, 0, err
 	}
 	released := 0
-	for _, d := range decided {
+	for i, d := range decided {
+		decided[i] = nil // once handed on, a subject's decrypted inputs are not kept for the rest of the batch
 		if d.rel == nil {
 			continue // superseded: the change that overtook the decision marked the subject for the next run
 		}
