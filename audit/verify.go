@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -21,9 +22,10 @@ type StoredCheckpoint struct {
 // Source is the trail as verification reads it. internal/sqlite implements it.
 type Source interface {
 	// Scan calls fn with every stored entry in ascending seq order, all from one snapshot: its seq column,
-	// canonical bytes, stored chain hash (hex), and the Merkle tree hashes stored for it (tlog stored-hash
-	// indexes tlog.StoredHashCount(seq-1) up to tlog.StoredHashCount(seq); nil where one is missing).
-	Scan(ctx context.Context, fn func(seq int64, canonical []byte, hash string, tree [][]byte) error) error
+	// canonical bytes, stored chain hash (hex), the Merkle tree hashes stored for it (tlog stored-hash
+	// indexes tlog.StoredHashCount(seq-1) up to tlog.StoredHashCount(seq); nil where one is missing), and
+	// the review index row stored beside it.
+	Scan(ctx context.Context, fn func(seq int64, canonical []byte, hash string, tree [][]byte, index IndexRow) error) error
 	// Checkpoints returns every stored checkpoint in ascending size order.
 	Checkpoints(ctx context.Context) ([]StoredCheckpoint, error)
 }
@@ -74,7 +76,7 @@ func Verify(ctx context.Context, src Source, v note.Verifier) (Report, error) {
 	var front Frontier
 	next := 0
 	var want int64 = 1
-	err = src.Scan(ctx, func(seq int64, canonical []byte, hash string, tree [][]byte) error {
+	err = src.Scan(ctx, func(seq int64, canonical []byte, hash string, tree [][]byte, index IndexRow) error {
 		if seq != want {
 			return fail(want, "entry %d is missing (next stored entry is %d)", want, seq)
 		}
@@ -96,6 +98,15 @@ func Verify(ctx context.Context, src Source, v note.Verifier) (Report, error) {
 			if !bytes.Equal(tree[k], h[:]) {
 				return fail(seq, "entry %d: stored Merkle tree hash differs from the recomputed one", seq)
 			}
+		}
+		// The columns that reviews filter on must say what the entry says: an index row edited to hide an
+		// entry from a filtered review (or relabel it) is tampering like any other.
+		var e indexed
+		if err := json.Unmarshal(canonical, &e); err != nil {
+			return fail(seq, "entry %d does not decode: %v", seq, err)
+		}
+		if col := IndexOf(Entry{TS: e.TS, Action: e.Action, SubjectRef: e.SubjectRef, Actor: e.Actor, Purpose: e.Purpose, Decision: e.Decision}).differs(index); col != "" {
+			return fail(seq, "entry %d: its review index column %s differs from the entry", seq, col)
 		}
 		for next < len(checks) && checks[next].cp.Size == seq {
 			c := checks[next]
@@ -126,6 +137,55 @@ func Verify(ctx context.Context, src Source, v note.Verifier) (Report, error) {
 	}
 	rep.OK = true
 	return rep, nil
+}
+
+// IndexRow is what the review queries filter on, stored beside each entry. It is derived from the entry
+// (IndexOf) and checked against it by Verify.
+type IndexRow struct {
+	TS         time.Time
+	Action     string
+	SubjectRef string
+	Actor      string // the staff sub, or the data subject's pseudonym
+	Purpose    string
+	Decision   Decision
+}
+
+// indexed is the part of an entry that its index row repeats (decoding only it keeps verify fast).
+type indexed struct {
+	TS         time.Time `json:"ts"`
+	Actor      Actor     `json:"actor"`
+	Purpose    string    `json:"purpose"`
+	Action     string    `json:"action"`
+	SubjectRef string    `json:"subject_ref"`
+	Decision   Decision  `json:"decision"`
+}
+
+// IndexOf is the review index row of an entry: the one definition of how entries are indexed.
+func IndexOf(e Entry) IndexRow {
+	actor := e.Actor.Sub
+	if actor == "" {
+		actor = e.Actor.Pseudonym
+	}
+	return IndexRow{TS: e.TS, Action: e.Action, SubjectRef: e.SubjectRef, Actor: actor, Purpose: e.Purpose, Decision: e.Decision}
+}
+
+// differs names the first column in which r and stored differ ("" if none).
+func (r IndexRow) differs(stored IndexRow) string {
+	switch {
+	case !r.TS.Equal(stored.TS):
+		return "ts"
+	case r.Action != stored.Action:
+		return "action"
+	case r.SubjectRef != stored.SubjectRef:
+		return "subject_ref"
+	case r.Actor != stored.Actor:
+		return "actor"
+	case r.Purpose != stored.Purpose:
+		return "purpose"
+	case r.Decision != stored.Decision:
+		return "decision"
+	}
+	return ""
 }
 
 // Filter selects entries for review.

@@ -44,7 +44,7 @@ func OpenTrail(path string) (*Trail, error) {
 func (t *Trail) Close() error { return t.db.Close() }
 
 // Scan implements audit.Source: entries and tree hashes merge-joined from one read transaction.
-func (t *Trail) Scan(ctx context.Context, fn func(seq int64, canonical []byte, hash string, tree [][]byte) error) error {
+func (t *Trail) Scan(ctx context.Context, fn func(seq int64, canonical []byte, hash string, tree [][]byte, index audit.IndexRow) error) error {
 	conn, err := t.db.Conn(ctx)
 	if err != nil {
 		return err
@@ -54,7 +54,7 @@ func (t *Trail) Scan(ctx context.Context, fn func(seq int64, canonical []byte, h
 		return err
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
-	entries, err := conn.QueryContext(ctx, `SELECT seq, entry, hash FROM audit_log ORDER BY seq`)
+	entries, err := conn.QueryContext(ctx, `SELECT seq, entry, hash, ts, action, coalesce(subject_ref, ''), coalesce(actor, ''), coalesce(purpose, ''), decision FROM audit_log ORDER BY seq`)
 	if err != nil {
 		return err
 	}
@@ -82,13 +82,15 @@ func (t *Trail) Scan(ctx context.Context, fn func(seq int64, canonical []byte, h
 	for entries.Next() {
 		var seq int64
 		var canon sql.RawBytes
-		var hash string
-		if err := entries.Scan(&seq, &canon, &hash); err != nil {
+		var hash, ts, decision string
+		var ix audit.IndexRow
+		if err := entries.Scan(&seq, &canon, &hash, &ts, &ix.Action, &ix.SubjectRef, &ix.Actor, &ix.Purpose, &decision); err != nil {
 			return err
 		}
+		ix.TS, ix.Decision = parseTime(ts), audit.Decision(decision)
 		tree = tree[:0]
 		if seq < 1 {
-			if err := fn(seq, canon, hash, nil); err != nil {
+			if err := fn(seq, canon, hash, nil, ix); err != nil {
 				return err
 			}
 			continue
@@ -109,7 +111,7 @@ func (t *Trail) Scan(ctx context.Context, fn func(seq int64, canonical []byte, h
 				tree = append(tree, nil)
 			}
 		}
-		if err := fn(seq, canon, hash, tree); err != nil {
+		if err := fn(seq, canon, hash, tree, ix); err != nil {
 			return err
 		}
 	}

@@ -141,6 +141,16 @@ func TestVerifyDetectsAndLocatesTampering(t *testing.T) {
 			canon, _ := forged.Canonical()
 			exec(t, db, `INSERT INTO audit_log (seq, ts, action, decision, entry, hash) VALUES (41, '', 'subject.read', 'allow', ?, ?)`, canon, audit.ChainHash(canon))
 		}, 41, "Merkle tree hash"},
+		{"relabel an entry's decision in the review index", func(t *testing.T, db *sql.DB) {
+			exec(t, db, `UPDATE audit_log SET decision = CASE decision WHEN 'allow' THEN 'deny' ELSE 'allow' END WHERE seq = 12`)
+		}, 12, "index column decision"},
+		{"hide an entry from a subject's review", func(t *testing.T, db *sql.DB) {
+			exec(t, db, `UPDATE audit_log SET subject_ref = 'ps_someone_else' WHERE seq = 14`)
+		}, 14, "index column subject_ref"},
+		{"relabel the actor, purpose, action or time", func(t *testing.T, db *sql.DB) {
+			exec(t, db, `UPDATE audit_log SET purpose = 'marketing' WHERE seq = 15`)
+			exec(t, db, `UPDATE audit_log SET actor = 'nobody', action = 'x', ts = '2001-01-01T00:00:00.000000000Z' WHERE seq = 16`)
+		}, 15, "index column purpose"},
 		{"truncate the tail behind the last checkpoint", func(t *testing.T, db *sql.DB) {
 			exec(t, db, `DELETE FROM audit_log WHERE seq > 45`)
 		}, 46, "truncated"},
@@ -227,7 +237,8 @@ func rewriteFrom(t *testing.T, db *sql.DB, from int64) {
 				t.Fatal(err)
 			}
 		}
-		if _, err := db.Exec(`UPDATE audit_log SET entry = ?, hash = ? WHERE seq = ?`, canon, audit.HexHash(leaf), r.seq); err != nil {
+		// The index column goes along with the entry, or verify would stop at the first rewritten entry.
+		if _, err := db.Exec(`UPDATE audit_log SET entry = ?, hash = ?, decision = ? WHERE seq = ?`, canon, audit.HexHash(leaf), string(e.Decision), r.seq); err != nil {
 			t.Fatal(err)
 		}
 		prev = audit.HexHash(leaf)

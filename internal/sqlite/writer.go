@@ -223,11 +223,8 @@ func (s *Store) commitBatch(batch []*op) {
 				}
 				leaf := audit.LeafHash(canon)
 				hash := audit.HexHash(leaf)
-				actor := e.Actor.Sub
-				if actor == "" {
-					actor = e.Actor.Pseudonym
-				}
-				logRows = append(logRows, e.Seq, formatTime(e.TS), e.Action, e.SubjectRef, actor, e.Purpose, string(e.Decision), canon, hash)
+				ix := audit.IndexOf(e)
+				logRows = append(logRows, e.Seq, formatTime(ix.TS), ix.Action, ix.SubjectRef, ix.Actor, ix.Purpose, string(ix.Decision), canon, hash)
 				base := tlog.StoredHashCount(e.Seq - 1)
 				for k, h := range front.Append(leaf) {
 					treeRows = append(treeRows, base+int64(k), h[:])
