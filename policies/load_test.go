@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -271,5 +272,54 @@ func TestLoadBrokenFiles(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPurposeBehaviourComesFromTheCatalog checks that which purposes feed the tag engine and which an
+// objection shuts off is read from purposes.json, validated, and changeable there alone.
+func TestPurposeBehaviourComesFromTheCatalog(t *testing.T) {
+	c := loadEmbedded(t).Purposes()
+	if got := c.Tagged(); !slices.Equal(got, []string{"marketing", "personalization"}) {
+		t.Errorf("Tagged = %v", got)
+	}
+	if got := c.Population(); !slices.Equal(got, []string{"analytics"}) {
+		t.Errorf("Population = %v", got)
+	}
+	if got := c.ShutOffBy(ObjectionPersonalizedMarketing); !slices.Equal(got, []string{"marketing", "personalization"}) {
+		t.Errorf("ShutOffBy = %v", got)
+	}
+	embedded := embeddedText(t, filePurposes)
+	// A new consent purpose that feeds per-person tags and yields to the objection: purposes.json alone.
+	added := strings.Replace(embedded, `"name": "analytics",`, `"name": "loyalty",
+      "description": {"en": "Loyalty offers.", "zh": "会员优惠。"},
+      "legal_basis": "consent", "consent_kind": "general", "categories": ["transactions", "tags"],
+      "retention_days": 365, "necessary": false, "recipients": [],
+      "tags": "subject", "objections": ["personalized_marketing"],
+      "notice": {"version": "2026-01", "material": false}
+    },
+    {
+      "name": "analytics",`, 1)
+	s, err := Load(writeDir(t, map[string]string{filePurposes: added}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Purposes().Tagged(); !slices.Equal(got, []string{"marketing", "personalization", "loyalty"}) {
+		t.Errorf("Tagged with loyalty = %v", got)
+	}
+	if got := s.Purposes().ShutOffBy(ObjectionPersonalizedMarketing); !slices.Contains(got, "loyalty") {
+		t.Errorf("ShutOffBy with loyalty = %v", got)
+	}
+	for name, edit := range map[string][2]string{
+		"tags on a contract purpose": {`"name": "order_fulfillment",`, `"name": "order_fulfillment", "tags": "subject",`},
+		"unknown tags":               {`"tags": "population",`, `"tags": "everything",`},
+		"unknown objection":          {`"objections": ["personalized_marketing"],`, `"objections": ["everything"],`},
+	} {
+		broken := strings.Replace(embedded, edit[0], edit[1], 1)
+		if broken == embedded {
+			t.Fatalf("%s: edit did not apply", name)
+		}
+		if _, err := Load(writeDir(t, map[string]string{filePurposes: broken})); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: Load = %v, want ErrInvalid", name, err)
+		}
 	}
 }

@@ -52,7 +52,26 @@ type Purpose struct {
 	// NoticeHistory lists the earlier notice versions, oldest first, each marked material or not relative
 	// to its predecessor.
 	NoticeHistory []Notice `json:"notice_history,omitempty"`
+	// Tags says what the tag engine computes under the purpose: TagsSubject (per-person tags, stored and
+	// shown), TagsPopulation (population models and aggregate insights only) or "" (nothing). Only
+	// consent-based purposes may feed the tag engine.
+	Tags string `json:"tags,omitempty"`
+	// Objections lists the objection kinds (PIPL Art. 24) that shut the purpose off for a subject.
+	Objections []string `json:"objections,omitempty"`
 }
+
+// What the tag engine does under a purpose (Purpose.Tags).
+const (
+	TagsSubject    = "subject"
+	TagsPopulation = "population"
+)
+
+// ObjectionPersonalizedMarketing is the objection of PIPL Art. 24 ¶3: no personalised marketing or
+// recommendations from automated decisions. It is the one objection kind purposes may name.
+const ObjectionPersonalizedMarketing = "personalized_marketing"
+
+// ShutOffBy reports whether an objection of kind shuts the purpose off.
+func (p Purpose) ShutOffBy(kind string) bool { return slices.Contains(p.Objections, kind) }
 
 // NeedsConsent reports whether the purpose's legal basis is consent.
 func (p Purpose) NeedsConsent() bool { return p.LegalBasis == BasisConsent }
@@ -97,6 +116,29 @@ func (c *Catalog) Purpose(name string) (Purpose, bool) {
 // All returns every purpose in file order. The slice is a copy; the purposes' maps and slices are shared
 // and must not be modified.
 func (c *Catalog) All() []Purpose { return slices.Clone(c.purposes) }
+
+// Tagged returns, in file order, the purposes under which per-person tags are computed (Tags "subject").
+func (c *Catalog) Tagged() []string { return c.named(func(p Purpose) bool { return p.Tags == TagsSubject }) }
+
+// Population returns, in file order, the purposes population models are fitted under (Tags "population").
+func (c *Catalog) Population() []string {
+	return c.named(func(p Purpose) bool { return p.Tags == TagsPopulation })
+}
+
+// ShutOffBy returns, in file order, the purposes an objection of kind shuts off.
+func (c *Catalog) ShutOffBy(kind string) []string {
+	return c.named(func(p Purpose) bool { return p.ShutOffBy(kind) })
+}
+
+func (c *Catalog) named(keep func(Purpose) bool) []string {
+	var out []string
+	for _, p := range c.purposes {
+		if keep(p) {
+			out = append(out, p.Name)
+		}
+	}
+	return out
+}
 
 // Names returns every purpose name in file order.
 func (c *Catalog) Names() []string {
@@ -188,6 +230,20 @@ func validatePurpose(p *Purpose) error {
 	}
 	if p.Notice.Version == "" {
 		return errors.New("notice.version is missing")
+	}
+	switch p.Tags {
+	case "":
+	case TagsSubject, TagsPopulation:
+		if p.LegalBasis != BasisConsent {
+			return fmt.Errorf("tags %q: only a consent-based purpose may feed the tag engine", p.Tags)
+		}
+	default:
+		return fmt.Errorf("unknown tags %q (want subject, population or none)", p.Tags)
+	}
+	for _, k := range p.Objections {
+		if k != ObjectionPersonalizedMarketing {
+			return fmt.Errorf("unknown objection kind %q", k)
+		}
 	}
 	return nil
 }

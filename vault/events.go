@@ -352,7 +352,7 @@ func (s *Service) checkEventKeys(tx Tx, batch []pendingEvent) ([]StoredEvent, []
 // collectionRefusal says why behaviour of a subject may not be collected for a consent-based purpose now,
 // or "" when it may. The age rule's birth date is opened inside the gate and named in the batch's entry e.
 func (s *Service) collectionRefusal(e *audit.Entry, purpose policies.Purpose, rec SubjectRecord, cat string, now time.Time) string {
-	if objected(rec, purpose.Name) {
+	if objected(rec, purpose) {
 		return ReasonObjection
 	}
 	b := consent.Evaluate(consent.Query{Purpose: purpose, Categories: []string{cat}, Minor: s.minorAtDecision(e, rec, now),

@@ -27,21 +27,15 @@ const (
 // PurposeDataSubjectRequest is the purpose every /v1/me call implies (PIPL Art. 50, a legal obligation).
 const PurposeDataSubjectRequest = "data_subject_request"
 
-// ObjectionPersonalizedMarketing is the objection of PIPL Art. 24: no audiences, no personalised use.
-const ObjectionPersonalizedMarketing = "personalized_marketing"
-
-// objectionPurposes lists the purposes each objection shuts off.
-var objectionPurposes = map[string][]string{
-	ObjectionPersonalizedMarketing: {"marketing", "personalization"},
-}
+// ObjectionPersonalizedMarketing is the objection of PIPL Art. 24: no audiences, no personalised use. Which
+// purposes it shuts off is the purposes catalog's to say (Purpose.Objections).
+const ObjectionPersonalizedMarketing = policies.ObjectionPersonalizedMarketing
 
 // objected reports whether an objection of the subject shuts off purpose.
-func objected(rec SubjectRecord, purpose string) bool {
+func objected(rec SubjectRecord, purpose policies.Purpose) bool {
 	for kind := range rec.Objections {
-		for _, p := range objectionPurposes[kind] {
-			if p == purpose {
-				return true
-			}
+		if purpose.ShutOffBy(kind) {
+			return true
 		}
 	}
 	return false
@@ -187,7 +181,7 @@ func (s *Service) RecordObjection(ctx context.Context, a Access, id, kind string
 }
 
 func (s *Service) setObjection(ctx context.Context, a Access, id, kind string, on bool) (int64, error) {
-	if _, ok := objectionPurposes[kind]; !ok {
+	if kind != ObjectionPersonalizedMarketing {
 		return 0, Errorf(CodeInvalidArgument, "kind must be %s", ObjectionPersonalizedMarketing)
 	}
 	pol := s.Policy()
@@ -216,7 +210,7 @@ func (s *Service) setObjection(ctx context.Context, a Access, id, kind string, o
 			return err
 		}
 		if on {
-			for _, p := range objectionPurposes[kind] {
+			for _, p := range pol.Purposes().ShutOffBy(kind) {
 				if err := tx.DeleteTags(id, p); err != nil { // an objector gets no marketing tags
 					return err
 				}
@@ -368,7 +362,7 @@ func (s *Service) explain(rec SubjectRecord, lang string) []PurposeExplanation {
 	for _, p := range s.Policy().Purposes().All() {
 		x := PurposeExplanation{Purpose: p.Name, Description: p.Description[lang], LegalBasis: p.LegalBasis, ConsentKind: p.ConsentKind,
 			Categories: p.Categories, RetentionDays: p.RetentionDays, Necessary: p.Necessary, Recipients: p.Recipients,
-			NoticeVersion: p.Notice.Version, Objected: objected(rec, p.Name)}
+			NoticeVersion: p.Notice.Version, Objected: objected(rec, p)}
 		for _, r := range rec.Consents {
 			if r.Purpose == p.Name {
 				x.YourConsent = string(r.StatusAt(now))

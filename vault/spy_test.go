@@ -375,9 +375,9 @@ func ops() map[string]op {
 				return e1(f.svc.SubjectTags(ctx, vault.Access{Caller: steward.Caller, Purpose: "marketing"}, f.adult, "en"))
 			}},
 		"TagInputs": {run: func(f *fixture) error {
-			return e2(f.svc.TagInputs(ctx, tagger, vault.TagPurposes, []string{f.adult, f.child}, func(vault.TagInput) error { return nil }))
+			return e2(f.svc.TagInputs(ctx, tagger, f.svc.TagPurposes(), []string{f.adult, f.child}, func(vault.TagInput) error { return nil }))
 		}, refuse: func(f *fixture) error {
-			return e2(f.svc.TagInputs(ctx, marketer, vault.TagPurposes, []string{f.adult}, func(vault.TagInput) error { return nil }))
+			return e2(f.svc.TagInputs(ctx, marketer, f.svc.TagPurposes(), []string{f.adult}, func(vault.TagInput) error { return nil }))
 		}},
 		"StoreTags": {run: func(f *fixture) error {
 			return e2(f.svc.StoreTags(ctx, tagger, []vault.SubjectTags{{SubjectID: f.adult, Purpose: "analytics", ConsentIDs: consentIDs(f.svc, f.adult, "analytics"),
@@ -440,7 +440,7 @@ func ops() map[string]op {
 		"WaitRotation": {exempt: noData}, "WaitPurges": {exempt: noData}, "Policy": {exempt: noData},
 		"WithClock": {exempt: "returns a copy of the service with another clock"}, "OnConsentWithdrawn": {exempt: "registers a hook at start"},
 		"SetTagVocabulary": {exempt: "registers a check at start"}, "SignDocument": {exempt: "signs a digest the caller already holds"},
-		"VerifierKey": {exempt: "a public key"},
+		"VerifierKey": {exempt: "a public key"}, "TagPurposes": {exempt: "names from the purposes catalog"},
 	}
 }
 

@@ -438,7 +438,7 @@ func (s *Service) decide(e *audit.Entry, pol *policies.Set, purpose policies.Pur
 		for _, f := range permitted {
 			withheld = append(withheld, Withheld{Field: f, Reason: ReasonRetentionExpired})
 		}
-	case objected(rec, purpose.Name):
+	case objected(rec, purpose):
 		for _, f := range permitted {
 			withheld = append(withheld, Withheld{Field: f, Reason: ReasonObjection})
 		}

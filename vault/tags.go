@@ -24,9 +24,9 @@ const (
 	ActionInsightRead = "insight.read"
 )
 
-// TagPurposes are the purposes per-person tags are computed under; population models are fitted under
-// analytics.
-var TagPurposes = []string{"marketing", "personalization"}
+// TagPurposes are the purposes per-person tags are computed under (the purposes catalog's "tags":
+// "subject"); population models are fitted under its "population" purposes.
+func (s *Service) TagPurposes() []string { return s.Policy().Purposes().Tagged() }
 
 // tagInputCategories are the categories a tag may read, and tagInputFields the fields of them that are
 // released for tagging (data minimisation: no name, contact or street address ever reaches the engine).
@@ -80,7 +80,7 @@ type SubjectTags struct {
 // DirtySubjects lists subjects whose fields, consents, objections or events changed since their tags were
 // last computed (ids only), for incremental recomputation by a caller who may compute tags.
 func (s *Service) DirtySubjects(ctx context.Context, a Access, limit int) ([]string, error) {
-	if _, err := s.tagCaller(ctx, a, TagPurposes, ActionTagCompute); err != nil {
+	if _, err := s.tagCaller(ctx, a, s.TagPurposes(), ActionTagCompute); err != nil {
 		return nil, err
 	}
 	ids, err := s.store.DirtySubjects(ctx, limit)
@@ -140,7 +140,7 @@ func (s *Service) tagCaller(ctx context.Context, a Access, purposes []string, ac
 // AuthorizeTagCompute checks, and records, that a may start a tag computation (role data_steward or
 // admin) or read its progress.
 func (s *Service) AuthorizeTagCompute(ctx context.Context, a Access, what string) (int64, error) {
-	e, err := s.tagCaller(ctx, a, TagPurposes, ActionTagCompute)
+	e, err := s.tagCaller(ctx, a, s.TagPurposes(), ActionTagCompute)
 	if err != nil {
 		return 0, err
 	}
@@ -241,7 +241,7 @@ func (s *Service) decideTagInputs(ctx context.Context, e audit.Entry, purposes, 
 		d := &tagDecision{guard: guard, rec: rec, union: map[string]bool{},
 			in: TagInput{SubjectID: id, Fields: map[string]string{}, CreatedAt: rec.CreatedAt, Bases: map[string]TagBasis{}, Seen: seen}}
 		for _, purpose := range purposes {
-			if objected(rec, purpose) {
+			if objected(rec, catalog[purpose]) {
 				continue
 			}
 			basis := consent.Evaluate(consent.Query{Purpose: catalog[purpose], Categories: tagInputCategories, Minor: minor, Records: rec.Consents, Now: now})
@@ -365,7 +365,7 @@ func (s *Service) StoreTags(ctx context.Context, a Access, batch []SubjectTags) 
 	}
 	if len(list) == 0 {
 		// Nothing to store, but still only for a caller who may compute tags.
-		_, err := s.tagCaller(ctx, a, TagPurposes, ActionTagCompute)
+		_, err := s.tagCaller(ctx, a, s.TagPurposes(), ActionTagCompute)
 		return 0, 0, err
 	}
 	sort.Strings(list)
@@ -596,7 +596,7 @@ func (s *Service) subjectTagsOnce(ctx context.Context, a Access, id, lang string
 	res := TagsResult{Tags: []TagView{}, Withheld: []Withheld{}}
 	now := s.now()
 	reason := ""
-	if objected(rec, a.Purpose) {
+	if objected(rec, purpose) {
 		reason = ReasonObjection
 	} else if purpose.NeedsConsent() {
 		b := consent.Evaluate(consent.Query{Purpose: purpose, Categories: []string{"tags"}, Minor: s.minorAtDecision(&e, rec, now), Records: rec.Consents, Now: now})["tags"]
@@ -654,7 +654,7 @@ func (s *Service) SaveTagModel(ctx context.Context, a Access, model []byte) (int
 // TagModel returns the frozen population model (aggregates) to a caller who may compute tags (nil before
 // the first full run).
 func (s *Service) TagModel(ctx context.Context, a Access) ([]byte, error) {
-	if _, err := s.tagCaller(ctx, a, TagPurposes, ActionTagCompute); err != nil {
+	if _, err := s.tagCaller(ctx, a, s.TagPurposes(), ActionTagCompute); err != nil {
 		return nil, err
 	}
 	m, _, ok, err := s.store.TagModel(ctx)
@@ -699,7 +699,7 @@ func (s *Service) Insights(ctx context.Context, a Access, kind string) ([]byte, 
 
 // ActiveSubjectIDs lists active subject ids after the given id, in id order, for batch jobs.
 func (s *Service) ActiveSubjectIDs(ctx context.Context, a Access, after string, limit int) ([]string, error) {
-	if _, err := s.tagCaller(ctx, a, TagPurposes, ActionTagCompute); err != nil {
+	if _, err := s.tagCaller(ctx, a, s.TagPurposes(), ActionTagCompute); err != nil {
 		return nil, err
 	}
 	ids, err := s.store.SubjectIDs(ctx, after, limit)

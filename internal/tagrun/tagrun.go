@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -166,7 +167,9 @@ func (r *Runner) Full(ctx context.Context) (Summary, error) {
 			r.Progress(done, total)
 		}
 	}
-	purposes := append([]string{"analytics"}, vault.TagPurposes...)
+	catalog := r.Vault.Policy().Purposes()
+	population := catalog.Population()
+	purposes := append(slices.Clone(population), catalog.Tagged()...)
 	// Batches are released and extracted on every core; their results are joined in batch order so that
 	// a run is deterministic.
 	type released struct {
@@ -212,7 +215,7 @@ func (r *Runner) Full(ctx context.Context) (Summary, error) {
 							f = &x
 							extracted[key] = f
 						}
-						if purpose == "analytics" {
+						if slices.Contains(population, purpose) {
 							res.fitOn = append(res.fitOn, *f)
 							if bs := profiling.Baskets(s); len(bs) > 0 {
 								res.baskets = append(res.baskets, bs)
@@ -271,7 +274,7 @@ func (r *Runner) Full(ctx context.Context) (Summary, error) {
 		batch := ids[b:min(b+r.BatchSize, len(ids))]
 		var sets []vault.SubjectTags
 		for _, id := range batch {
-			for _, purpose := range vault.TagPurposes {
+			for _, purpose := range r.Vault.TagPurposes() {
 				i, ok := has[[2]string{id, purpose}]
 				if !ok {
 					sets = append(sets, vault.SubjectTags{SubjectID: id, Purpose: purpose, Seen: seen[b]})
@@ -371,7 +374,8 @@ func (r *Runner) recompute(ctx context.Context, ids []string) error {
 	}
 	now := r.Now()
 	got := map[[2]string]pending{}
-	seq, _, err := r.Vault.TagInputs(ctx, r.access(), vault.TagPurposes, ids, func(in vault.TagInput) error {
+	tagged := r.Vault.TagPurposes()
+	seq, _, err := r.Vault.TagInputs(ctx, r.access(), tagged, ids, func(in vault.TagInput) error {
 		all := engineInput(in)
 		for purpose, basis := range in.Bases {
 			s := forPurpose(all, basis)
@@ -383,9 +387,9 @@ func (r *Runner) recompute(ctx context.Context, ids []string) error {
 	if err != nil {
 		return err
 	}
-	sets := make([]vault.SubjectTags, 0, len(ids)*len(vault.TagPurposes))
+	sets := make([]vault.SubjectTags, 0, len(ids)*len(tagged))
 	for _, id := range ids {
-		for _, purpose := range vault.TagPurposes {
+		for _, purpose := range tagged {
 			if p, ok := got[[2]string{id, purpose}]; ok {
 				sets = append(sets, compute(p, pop, now, r.Loc))
 			} else {

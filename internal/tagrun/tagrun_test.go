@@ -110,7 +110,7 @@ func TestTagsRestOnLiveConsentOnly(t *testing.T) {
 	steward := vault.Access{Caller: steward, Purpose: "account_management"}
 	changed := 0
 	for _, id := range ids {
-		for _, purpose := range vault.TagPurposes {
+		for _, purpose := range s.App.Vault.TagPurposes() {
 			if rng.IntN(3) != 0 {
 				continue
 			}
