@@ -118,7 +118,9 @@ func (c *Catalog) Purpose(name string) (Purpose, bool) {
 func (c *Catalog) All() []Purpose { return slices.Clone(c.purposes) }
 
 // Tagged returns, in file order, the purposes under which per-person tags are computed (Tags "subject").
-func (c *Catalog) Tagged() []string { return c.named(func(p Purpose) bool { return p.Tags == TagsSubject }) }
+func (c *Catalog) Tagged() []string {
+	return c.named(func(p Purpose) bool { return p.Tags == TagsSubject })
+}
 
 // Population returns, in file order, the purposes population models are fitted under (Tags "population").
 func (c *Catalog) Population() []string {
