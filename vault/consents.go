@@ -55,7 +55,7 @@ func (s *Service) OnConsentWithdrawn(h WithdrawHook) { s.withdrawHooks = append(
 // consentPreamble checks purpose, staff-ness and the consents permission, and finds the subject.
 func (s *Service) consentPreamble(ctx context.Context, a Access, action, id, act string) (*policies.Set, audit.Entry, SubjectRecord, error) {
 	pol := s.Policy()
-	if _, err := s.checkPurpose(pol, a); err != nil {
+	if _, err := s.checkPurpose(ctx, pol, a, action); err != nil {
 		return nil, audit.Entry{}, SubjectRecord{}, err
 	}
 	e, err := s.beginStaff(ctx, a, pol, action, id, nil)

@@ -103,7 +103,7 @@ func (s *Service) resolveRecord(ctx context.Context, ref string) (SubjectRecord,
 // batch (counts and categories, no values).
 func (s *Service) IngestEvents(ctx context.Context, a Access, in []EventInput) (IngestResult, error) {
 	pol := s.Policy()
-	purpose, err := s.checkPurpose(pol, a)
+	purpose, err := s.checkPurpose(ctx, pol, a, ActionEventIngest)
 	if err != nil {
 		return IngestResult{}, err
 	}
@@ -398,7 +398,7 @@ const ActionImportReport = "import.report"
 // SaveImportReport keeps an import's data-quality report (counts only) and records it.
 func (s *Service) SaveImportReport(ctx context.Context, a Access, lines []string) (int64, error) {
 	pol := s.Policy()
-	if _, err := s.checkPurpose(pol, a); err != nil {
+	if _, err := s.checkPurpose(ctx, pol, a, ActionImportReport); err != nil {
 		return 0, err
 	}
 	e, err := s.beginStaff(ctx, a, pol, ActionImportReport, "", nil)

@@ -81,7 +81,7 @@ const nameMatchThreshold = 0.85
 // enforcement point and is audited.
 func (s *Service) ImportSubject(ctx context.Context, a Access, in NewSubject) (ImportOutcome, error) {
 	pol := s.Policy()
-	if _, err := s.checkPurpose(pol, a); err != nil {
+	if _, err := s.checkPurpose(ctx, pol, a, ActionSubjectImport); err != nil {
 		return ImportOutcome{}, err
 	}
 	schema := pol.Schema()

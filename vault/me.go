@@ -174,7 +174,7 @@ func (s *Service) SetObjection(ctx context.Context, a Access, kind string, on bo
 // RecordObjection records an objection a collection point captured (staff, e.g. a data steward under
 // account_management during import).
 func (s *Service) RecordObjection(ctx context.Context, a Access, id, kind string) (int64, error) {
-	if _, err := s.checkPurpose(s.Policy(), a); err != nil {
+	if _, err := s.checkPurpose(ctx, s.Policy(), a, ActionObjectionAdd); err != nil {
 		return 0, err
 	}
 	return s.setObjection(ctx, a, id, kind, true)

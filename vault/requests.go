@@ -187,7 +187,7 @@ type QueueItem struct {
 // overdue only. Reading it is recorded.
 func (s *Service) RequestQueue(ctx context.Context, a Access, state string, overdueOnly bool) ([]QueueItem, int64, error) {
 	pol := s.Policy()
-	if _, err := s.checkPurpose(pol, a); err != nil {
+	if _, err := s.checkPurpose(ctx, pol, a, ActionRequestRead); err != nil {
 		return nil, 0, err
 	}
 	e, err := s.beginStaff(ctx, a, pol, ActionRequestRead, "", nil)
@@ -232,7 +232,7 @@ func (s *Service) RequestQueue(ctx context.Context, a Access, state string, over
 // DEK.
 func (s *Service) TransitionRequest(ctx context.Context, a Access, id, to, reason string) (RequestView, int64, error) {
 	pol := s.Policy()
-	if _, err := s.checkPurpose(pol, a); err != nil {
+	if _, err := s.checkPurpose(ctx, pol, a, ActionRequestTransition); err != nil {
 		return RequestView{}, 0, err
 	}
 	var subjectID string

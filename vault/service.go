@@ -6,6 +6,7 @@
 package vault
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -222,15 +223,39 @@ func (s *Service) WithClock(now func() time.Time) *Service {
 func (s *Service) Policy() *policies.Set { return s.policy.Load() }
 
 // checkPurpose validates the declared purpose and returns its catalog entry.
-func (s *Service) checkPurpose(pol *policies.Set, a Access) (policies.Purpose, error) {
+func (s *Service) checkPurpose(ctx context.Context, pol *policies.Set, a Access, action string) (policies.Purpose, error) {
 	if a.Purpose == "" {
-		return policies.Purpose{}, Errorf(CodePurposeRequired, "declare the purpose of this access in the X-Purpose header")
+		return policies.Purpose{}, s.refusePurpose(ctx, pol, a, action, reasonPurposeRequired,
+			Errorf(CodePurposeRequired, "declare the purpose of this access"))
 	}
 	p, ok := pol.Purposes().Purpose(a.Purpose)
 	if !ok {
-		return policies.Purpose{}, Errorf(CodeInvalidArgument, "unknown purpose in X-Purpose")
+		return policies.Purpose{}, s.refusePurpose(ctx, pol, a, action, reasonUnknownPurpose,
+			Errorf(CodeInvalidArgument, "unknown purpose"))
 	}
 	return p, nil
+}
+
+const (
+	reasonPurposeRequired = "purpose_required"
+	reasonUnknownPurpose  = "unknown_purpose"
+)
+
+// refusePurpose records a request refused for its declared purpose (missing or unknown). The entry names
+// no purpose: an unknown one is the client's free text.
+func (s *Service) refusePurpose(ctx context.Context, pol *policies.Set, a Access, action, reason string, cerr *Error) error {
+	a.Purpose = ""
+	e := s.newEntry(ctx, a, pol, action, "")
+	return s.deny(ctx, e, statusBadRequest, reason, cerr)
+}
+
+// ActionAccess records an access refused before any operation was chosen (a missing purpose at the door).
+const ActionAccess = "access"
+
+// RefuseMissingPurpose records, and returns as an error, a request to a route that needs a declared purpose
+// but came without one.
+func (s *Service) RefuseMissingPurpose(ctx context.Context, a Access) error {
+	return s.refusePurpose(ctx, s.Policy(), a, ActionAccess, reasonPurposeRequired, Errorf(CodePurposeRequired, "declare the purpose of this access"))
 }
 
 func internalErr(op string, err error) error {

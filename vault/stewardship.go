@@ -36,7 +36,7 @@ type RevertResult struct {
 // subjects for the declared purpose (the permission under which imports merge them).
 func (s *Service) stewardship(ctx context.Context, a Access, action, subject string) (audit.Entry, error) {
 	pol := s.Policy()
-	if _, err := s.checkPurpose(pol, a); err != nil {
+	if _, err := s.checkPurpose(ctx, pol, a, action); err != nil {
 		return audit.Entry{}, err
 	}
 	e, err := s.beginStaff(ctx, a, pol, action, subject, nil)

@@ -173,7 +173,7 @@ func (s *Service) Create(ctx context.Context, a Access, in NewSubject) (Created,
 // create is Create; opened names the fields an import's match decision opened (see ImportSubject).
 func (s *Service) create(ctx context.Context, a Access, in NewSubject, opened []string) (Created, error) {
 	pol := s.Policy()
-	if _, err := s.checkPurpose(pol, a); err != nil {
+	if _, err := s.checkPurpose(ctx, pol, a, ActionSubjectCreate); err != nil {
 		return Created{}, err
 	}
 	schema := pol.Schema()
@@ -349,7 +349,7 @@ func (s *Service) read(ctx context.Context, a Access, id string, requested []str
 
 func (s *Service) readOnce(ctx context.Context, a Access, id string, requested []string) (readResult, error) {
 	pol := s.Policy()
-	purpose, err := s.checkPurpose(pol, a)
+	purpose, err := s.checkPurpose(ctx, pol, a, ActionSubjectRead)
 	if err != nil {
 		return readResult{}, err
 	}
@@ -541,7 +541,7 @@ func withheldNames(w []Withheld) []string {
 // as the caller may read them for the declared purpose.
 func (s *Service) Update(ctx context.Context, a Access, id string, in map[string]*string) (View, error) {
 	pol := s.Policy()
-	purpose, err := s.checkPurpose(pol, a)
+	purpose, err := s.checkPurpose(ctx, pol, a, ActionSubjectUpdate)
 	if err != nil {
 		return View{}, err
 	}
@@ -624,7 +624,7 @@ func (s *Service) Update(ctx context.Context, a Access, id string, in map[string
 // never reaches the store, a log or the audit trail. Lookups are rate-limited per caller.
 func (s *Service) Lookup(ctx context.Context, a Access, field, value string) (LookupResult, error) {
 	pol := s.Policy()
-	if _, err := s.checkPurpose(pol, a); err != nil {
+	if _, err := s.checkPurpose(ctx, pol, a, ActionSubjectLookup); err != nil {
 		return LookupResult{}, err
 	}
 	schema := pol.Schema()
@@ -668,7 +668,7 @@ func (s *Service) Lookup(ctx context.Context, a Access, field, value string) (Lo
 // deleted, in one transaction with the audit entry; cached keys are evicted afterwards.
 func (s *Service) Erase(ctx context.Context, a Access, id string) (Receipt, error) {
 	pol := s.Policy()
-	if _, err := s.checkPurpose(pol, a); err != nil {
+	if _, err := s.checkPurpose(ctx, pol, a, ActionSubjectErase); err != nil {
 		return Receipt{}, err
 	}
 	e, err := s.beginStaff(ctx, a, pol, ActionSubjectErase, id, nil)

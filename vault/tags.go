@@ -576,7 +576,7 @@ func (s *Service) SubjectTags(ctx context.Context, a Access, id, lang string) (T
 
 func (s *Service) subjectTagsOnce(ctx context.Context, a Access, id, lang string) (TagsResult, error) {
 	pol := s.Policy()
-	purpose, err := s.checkPurpose(pol, a)
+	purpose, err := s.checkPurpose(ctx, pol, a, ActionTagRead)
 	if err != nil {
 		return TagsResult{}, err
 	}
@@ -671,7 +671,7 @@ func (s *Service) TagModel(ctx context.Context, a Access) ([]byte, error) {
 // marketing, purpose analytics (aggregates read). Nil before the first full run. Audited.
 func (s *Service) Insights(ctx context.Context, a Access, kind string) ([]byte, time.Time, int64, error) {
 	pol := s.Policy()
-	if _, err := s.checkPurpose(pol, a); err != nil {
+	if _, err := s.checkPurpose(ctx, pol, a, ActionInsightRead); err != nil {
 		return nil, time.Time{}, 0, err
 	}
 	e, err := s.beginStaff(ctx, a, pol, ActionInsightRead, "", nil)

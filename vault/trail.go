@@ -41,7 +41,7 @@ const maxAuditPage = 500
 // mayReadTrail checks the purpose and the role for reading the trail, recording a refusal.
 func (s *Service) mayReadTrail(ctx context.Context, a Access, action, subjectID string) (*policies.Set, audit.Entry, error) {
 	pol := s.Policy()
-	if _, err := s.checkPurpose(pol, a); err != nil {
+	if _, err := s.checkPurpose(ctx, pol, a, action); err != nil {
 		return nil, audit.Entry{}, err
 	}
 	e := s.newEntry(ctx, a, pol, action, subjectID)

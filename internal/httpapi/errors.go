@@ -63,6 +63,9 @@ func (s *Server) abortWith(c *gin.Context, err error) {
 		s.log.Error("request failed", "request_id", requestID(c), "route", c.FullPath(), "code", string(code), "err", cause)
 	}
 	body := errorBody{Error: errorDetail{Code: code, Message: vault.ErrorMessage(err), RequestID: requestID(c)}}
+	if code == vault.CodePurposeRequired {
+		body.Error.Message += " in the X-Purpose header" // the domain names no headers; the wire does
+	}
 	var ve *vault.Error
 	if errors.As(err, &ve) && code == vault.CodeLegalHold {
 		body.Error.Held, body.Error.Receipt, body.Receipt = ve.Held, ve.Receipt, ve.Receipt

@@ -137,9 +137,14 @@ func (s *Server) access(c *gin.Context) (vault.Access, bool) {
 }
 
 // requirePurpose answers 400 purpose_required before anything else is decided when X-Purpose is missing.
+// The refusal is recorded like every other.
 func (s *Server) requirePurpose(c *gin.Context) {
 	if c.GetHeader("X-Purpose") == "" {
-		s.abortCode(c, vault.CodePurposeRequired, "declare the purpose of this access in the X-Purpose header")
+		a, ok := s.access(c)
+		if !ok {
+			return
+		}
+		s.abortWith(c, s.vault.RefuseMissingPurpose(c.Request.Context(), a))
 		return
 	}
 	c.Next()

@@ -164,12 +164,32 @@ func TestEveryRefusalIsAudited(t *testing.T) {
 		{"GET", "/v1/keys", mk},
 	} {
 		r := s.Do(tc.method, tc.path, tc.token, "", nil)
+		if r.Status != http.StatusForbidden {
+			t.Errorf("%s %s: %d, want 403", tc.method, tc.path, r.Status)
+		}
 		seq := r.Header.Get("X-Audit-Seq")
-		if r.Status != http.StatusForbidden || seq == "" {
-			t.Errorf("%s %s: %d, audit seq %q; want 403 with its entry", tc.method, tc.path, r.Status, seq)
+		if seq == "" {
+			t.Errorf("%s %s: %d without an audit entry", tc.method, tc.path, r.Status)
 			continue
 		}
 		want[seq] = tc.method + " " + tc.path
+	}
+	// A missing or unknown purpose is a 400, recorded too — without the unknown purpose's text.
+	id := s.CreateSubject(map[string]any{"name": "周九"})
+	for _, purpose := range []string{"", "my-own-reasons-13800001234"} {
+		for _, path := range []string{"/v1/subjects/" + id, "/v1/audit/events"} {
+			r := s.Do("GET", path, cs, purpose, nil)
+			seq := r.Header.Get("X-Audit-Seq")
+			if r.Status != http.StatusBadRequest || seq == "" {
+				t.Errorf("GET %s with purpose %q: %d, audit seq %q; want 400 with its entry", path, purpose, r.Status, seq)
+				continue
+			}
+			want[seq] = "GET " + path + " purpose " + purpose
+		}
+	}
+	r := s.Do("GET", "/v1/audit/export?format=ndjson", s.Token("co", "compliance_officer"), "compliance_audit", nil)
+	if bytes.Contains(r.Body, []byte("13800001234")) {
+		t.Error("the client's unknown purpose text reached the trail")
 	}
 	for _, e := range exportTrail(t, s) {
 		if what, ok := want[strconv.FormatInt(e.Seq, 10)]; ok {
