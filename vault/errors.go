@@ -34,10 +34,7 @@ type Error struct {
 	Message string
 	// AuditSeq is the sequence number of the durable audit entry that recorded this refusal, if any.
 	AuditSeq int64
-	// Held and Receipt accompany CodeLegalHold: what the law keeps, and the receipt of what was erased.
-	Held    []Hold
-	Receipt *Receipt
-	Err     error
+	Err      error
 }
 
 func (e *Error) Error() string {

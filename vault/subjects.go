@@ -753,10 +753,7 @@ func (s *Service) erase(ctx context.Context, e audit.Entry, id string) (Receipt,
 	if err != nil {
 		return r, internalErr("sign receipt", err)
 	}
-	if len(held) > 0 {
-		return r, &Error{Code: CodeLegalHold, AuditSeq: seq, Held: held, Receipt: &r,
-			Message: "transaction records are kept by law (E-Commerce Law Art. 31) until the hold ends; they are storage-only until then"}
-	}
+	// A legal hold is part of the result, not an error: the erasure happened; Held says what the law keeps.
 	return r, nil
 }
 

@@ -66,11 +66,20 @@ func (s *Server) abortWith(c *gin.Context, err error) {
 	if code == vault.CodePurposeRequired {
 		body.Error.Message += " in the X-Purpose header" // the domain names no headers; the wire does
 	}
-	var ve *vault.Error
-	if errors.As(err, &ve) && code == vault.CodeLegalHold {
-		body.Error.Held, body.Error.Receipt, body.Receipt = ve.Held, ve.Receipt, ve.Receipt
-	}
 	c.AbortWithStatusJSON(status, body)
+}
+
+// erased answers an erasure: 200 with the receipt, or — when the law keeps part of the data — 409
+// legal_hold with what is held, until when, and the receipt of what was erased (API.md).
+func (s *Server) erased(c *gin.Context, rec vault.Receipt) {
+	setAuditSeq(c, rec.AuditSeq)
+	if len(rec.Held) == 0 {
+		c.JSON(http.StatusOK, eraseResponse{Erased: true, Receipt: rec})
+		return
+	}
+	c.AbortWithStatusJSON(http.StatusConflict, errorBody{Error: errorDetail{Code: vault.CodeLegalHold, RequestID: requestID(c),
+		Message: "transaction records are kept by law (E-Commerce Law Art. 31) until the hold ends; they are storage-only until then",
+		Held:    rec.Held, Receipt: &rec}, Receipt: &rec})
 }
 
 func (s *Server) abortCode(c *gin.Context, code vault.Code, msg string) {

@@ -70,8 +70,7 @@ func (s *Server) deleteMe(c *gin.Context) {
 		s.abortWith(c, err)
 		return
 	}
-	setAuditSeq(c, rec.AuditSeq)
-	c.JSON(http.StatusOK, eraseResponse{Erased: true, Receipt: rec})
+	s.erased(c, rec)
 }
 
 type meConsentRequest struct {

@@ -158,6 +158,5 @@ func (s *Server) eraseSubject(c *gin.Context) {
 		s.abortWith(c, err)
 		return
 	}
-	setAuditSeq(c, rec.AuditSeq)
-	c.JSON(http.StatusOK, eraseResponse{Erased: true, Receipt: rec})
+	s.erased(c, rec)
 }
