@@ -21,20 +21,20 @@ const (
 // ConsentView is one consent record as API.md shows it; in a history, Action says whether the entry is the
 // grant or its withdrawal.
 type ConsentView struct {
-	ID            string     `json:"id"`
-	Action        string     `json:"action,omitempty"`
-	Purpose       string     `json:"purpose"`
-	Status        string     `json:"status"`
-	Kind          string     `json:"kind"`
-	NoticeVersion string     `json:"notice_version"`
-	Method        string     `json:"method"`
-	Evidence      string     `json:"evidence"`
-	Recipient     *string    `json:"recipient"`
-	GrantedAt     *time.Time `json:"granted_at"`
-	WithdrawnAt   *time.Time `json:"withdrawn_at"`
-	ExpiresAt     *time.Time `json:"expires_at"`
-	RecordedBy    string     `json:"recorded_by"`
-	Withdraws     string     `json:"withdraws,omitempty"`
+	ID            string
+	Action        string
+	Purpose       string
+	Status        string
+	Kind          string
+	NoticeVersion string
+	Method        string
+	Evidence      string
+	Recipient     *string
+	GrantedAt     *time.Time
+	WithdrawnAt   *time.Time
+	ExpiresAt     *time.Time
+	RecordedBy    string
+	Withdraws     string
 }
 
 // Consents is a subject's current consent state and full history.

@@ -39,16 +39,16 @@ type StoredEvent struct {
 
 // EventRejection names a refused event by its index in the batch, with a stable code (never a value).
 type EventRejection struct {
-	Index int    `json:"index"`
-	Error string `json:"error"`
+	Index int
+	Error string
 }
 
 // IngestResult counts what a batch did.
 type IngestResult struct {
-	Accepted   int              `json:"accepted"`
-	Duplicates int              `json:"duplicates"`
-	Rejected   []EventRejection `json:"rejected"`
-	AuditSeq   int64            `json:"-"`
+	Accepted   int
+	Duplicates int
+	Rejected   []EventRejection
+	AuditSeq   int64
 }
 
 // classOf is the retention class of an event category: transaction records may be held by law (E-Commerce
@@ -365,12 +365,12 @@ func (s *Service) collectionRefusal(e *audit.Entry, purpose policies.Purpose, re
 
 // EventView is an event as the subject's export shows it.
 type EventView struct {
-	ID       string         `json:"event_id"`
-	Type     string         `json:"type"`
-	Category string         `json:"category"`
-	TS       time.Time      `json:"ts"`
-	Source   string         `json:"source"`
-	Attrs    map[string]any `json:"attrs"`
+	ID       string
+	Type     string
+	Category string
+	TS       time.Time
+	Source   string
+	Attrs    map[string]any
 }
 
 // openEvents streams a subject's events, decrypted under rel, oldest first.

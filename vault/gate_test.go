@@ -123,3 +123,33 @@ func keys(m map[string]bool) []string {
 	}
 	return out
 }
+
+// TestDomainTypesCarryNoWireFormat keeps the API's JSON shape in internal/httpapi's DTOs: no vault type
+// has a struct tag, except the sealed encoding of a stored tag (a storage format, never sent).
+func TestDomainTypesCarryNoWireFormat(t *testing.T) {
+	fset := token.NewFileSet()
+	files, _ := filepath.Glob("*.go")
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			ts, ok := n.(*ast.TypeSpec)
+			if !ok || ts.Name.Name == "sealedTag" {
+				return true
+			}
+			if st, ok := ts.Type.(*ast.StructType); ok {
+				for _, field := range st.Fields.List {
+					if field.Tag != nil {
+						t.Errorf("%s: %s has a struct tag %s; the wire format belongs in internal/httpapi", fset.Position(field.Pos()), ts.Name.Name, field.Tag.Value)
+					}
+				}
+			}
+			return true
+		})
+	}
+}

@@ -29,33 +29,33 @@ type ImportOutcome struct {
 // MergeRow is an automatic merge, kept so that it can be reverted: which fields it added to the subject
 // and the blind token of the external id it linked (never the id itself).
 type MergeRow struct {
-	ID                string     `json:"id"`
-	SubjectID         string     `json:"subject_id"`
-	Source            string     `json:"source"`
-	MatchedOn         string     `json:"matched_on"`
-	FieldsAdded       []string   `json:"fields_added"`
-	CreatedAt         time.Time  `json:"created_at"`
-	RevertedAt        *time.Time `json:"reverted_at,omitempty"`
-	RestoredSubjectID string     `json:"restored_subject_id,omitempty"`
-	ExternalToken     []byte     `json:"-"`
+	ID                string
+	SubjectID         string
+	Source            string
+	MatchedOn         string
+	FieldsAdded       []string
+	CreatedAt         time.Time
+	RevertedAt        *time.Time
+	RestoredSubjectID string
+	ExternalToken     []byte
 }
 
 // ReviewRow is a weak match for a data steward: open until decided distinct or same_person.
 type ReviewRow struct {
-	ID        string     `json:"id"`
-	SubjectA  string     `json:"subject_a"`
-	SubjectB  string     `json:"subject_b"`
-	Reason    string     `json:"reason"`
-	State     string     `json:"state"`
-	CreatedAt time.Time  `json:"created_at"`
-	DecidedAt *time.Time `json:"decided_at,omitempty"`
+	ID        string
+	SubjectA  string
+	SubjectB  string
+	Reason    string
+	State     string
+	CreatedAt time.Time
+	DecidedAt *time.Time
 }
 
 // ImportReport is a stored data-quality report (counts only, as "name: value" lines).
 type ImportReport struct {
-	ID        string    `json:"id"`
-	CreatedAt time.Time `json:"created_at"`
-	Lines     []string  `json:"lines"`
+	ID        string
+	CreatedAt time.Time
+	Lines     []string
 }
 
 // IdentityStore reads what identity resolution and imports recorded.

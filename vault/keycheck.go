@@ -15,24 +15,24 @@ import (
 
 // KEKUse counts the stored DEKs wrapped under one KEK version, and how many of them do not unwrap.
 type KEKUse struct {
-	Version uint32 `json:"version"`
-	DEKs    int    `json:"deks"`
+	Version uint32
+	DEKs    int
 	// Missing DEKs name a version the ring does not hold; Corrupt ones fail authentication.
-	Missing int `json:"missing"`
-	Corrupt int `json:"corrupt"`
+	Missing int
+	Corrupt int
 }
 
 // KeyReport is the result of unwrapping every stored DEK (CheckKeys).
 type KeyReport struct {
-	CheckedAt time.Time  `json:"checked_at"`
-	DEKs      int        `json:"deks"`
-	Subjects  int        `json:"subjects"`
-	ByVersion []KEKUse   `json:"by_kek_version"`
-	KEKs      []KEKState `json:"keks"`
-	Missing   int        `json:"missing"`
-	Corrupt   int        `json:"corrupt"`
+	CheckedAt time.Time
+	DEKs      int
+	Subjects  int
+	ByVersion []KEKUse
+	KEKs      []KEKState
+	Missing   int
+	Corrupt   int
 	// Affected counts the subjects with at least one DEK that does not unwrap.
-	Affected int `json:"affected_subjects"`
+	Affected int
 }
 
 // OK reports whether every stored DEK unwraps.
@@ -127,8 +127,8 @@ func (s *Service) LastKeyReport() (KeyReport, bool) {
 
 // PurgeResult reports a purge of retired KEK versions.
 type PurgeResult struct {
-	Purged   []uint32 `json:"purged"`
-	AuditSeq int64    `json:"audit_seq"`
+	Purged   []uint32
+	AuditSeq int64
 }
 
 // PurgeKeys destroys the key material of every KEK version retired before `before` (role admin). In one
@@ -207,11 +207,11 @@ func (s *Service) PurgeKeys(ctx context.Context, a Access, before time.Time) (Pu
 // KeyStatus is the state of the key ring as an admin sees it: versions without key material, the last
 // key check, and the latest rotation.
 type KeyStatus struct {
-	ActiveVersion  uint32     `json:"active_version"`
-	KEKs           []KEKState `json:"keks"`
-	Check          *KeyReport `json:"check,omitempty"`
-	LatestRotation *JobStatus `json:"latest_rotation,omitempty"`
-	AuditSeq       int64      `json:"audit_seq"`
+	ActiveVersion  uint32
+	KEKs           []KEKState
+	Check          *KeyReport
+	LatestRotation *JobStatus
+	AuditSeq       int64
 }
 
 // KeyStatus returns the key ring's state to a caller who may rotate keys (role admin); audited.

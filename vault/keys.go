@@ -74,11 +74,11 @@ type KeyRing interface {
 
 // KEKState describes one KEK version, without key material.
 type KEKState struct {
-	Version   uint32     `json:"version"`
-	Active    bool       `json:"active"`
-	CreatedAt time.Time  `json:"created_at"`
-	RetiredAt *time.Time `json:"retired_at,omitempty"`
-	PurgedAt  *time.Time `json:"purged_at,omitempty"`
+	Version   uint32
+	Active    bool
+	CreatedAt time.Time
+	RetiredAt *time.Time
+	PurgedAt  *time.Time
 }
 
 // ErrKEKMissing means a DEK is wrapped under a KEK version the ring does not hold (unknown or purged).
@@ -129,29 +129,29 @@ type Rotation struct {
 
 // RotationResult reports a finished KEK rotation.
 type RotationResult struct {
-	JobID      string   `json:"job_id"`
-	NewVersion uint32   `json:"new_version"`
-	Resumed    bool     `json:"resumed"`
-	Rewrapped  int      `json:"rewrapped"`
-	Retired    []uint32 `json:"retired"`
+	JobID      string
+	NewVersion uint32
+	Resumed    bool
+	Rewrapped  int
+	Retired    []uint32
 	// Kept lists old versions still in use when the rotation gave up sweeping (normally empty).
-	Kept     []uint32 `json:"kept,omitempty"`
-	AuditSeq int64    `json:"audit_seq"`
+	Kept     []uint32
+	AuditSeq int64
 }
 
 // JobStatus is a background job's progress as GET /v1/jobs/{id} shows it.
 type JobStatus struct {
-	ID         string     `json:"id"`
-	Kind       string     `json:"kind"`
-	State      string     `json:"state"`
-	Done       int        `json:"done"`
-	Total      int        `json:"total"`
-	StartedAt  time.Time  `json:"started_at"`
-	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	ID         string
+	Kind       string
+	State      string
+	Done       int
+	Total      int
+	StartedAt  time.Time
+	FinishedAt *time.Time
 	// NewVersion and Retired describe a key rotation.
-	NewVersion uint32   `json:"new_version,omitempty"`
-	Retired    []uint32 `json:"retired,omitempty"`
-	Error      string   `json:"error,omitempty"`
+	NewVersion uint32
+	Retired    []uint32
+	Error      string
 }
 
 // IsRotationJob reports whether a job id names a key rotation.

@@ -115,9 +115,9 @@ func (s *Service) MeErase(ctx context.Context, a Access) (Receipt, error) {
 
 // MeConsentResult is the answer to a consent change by the subject.
 type MeConsentResult struct {
-	Record    *ConsentView  `json:"record"`
-	Withdrawn []ConsentView `json:"withdrawn,omitempty"`
-	AuditSeq  int64         `json:"-"`
+	Record    *ConsentView
+	Withdrawn []ConsentView
+	AuditSeq  int64
 }
 
 // MeSetConsent grants or withdraws the caller's consent for purpose as easily as it was given (Art. 14–15).
@@ -240,13 +240,13 @@ func (s *Service) setObjection(ctx context.Context, a Access, id, kind string, o
 // AccessLogEntry is one access to the subject's data as the subject sees it: roles and team, never another
 // person's identity.
 type AccessLogEntry struct {
-	TS         time.Time `json:"ts"`
-	ActorRoles []string  `json:"actor_roles"`
-	Team       string    `json:"team,omitempty"`
-	Purpose    string    `json:"purpose"`
-	Action     string    `json:"action"`
-	Fields     []string  `json:"fields"`
-	Decision   string    `json:"decision"`
+	TS         time.Time
+	ActorRoles []string
+	Team       string
+	Purpose    string
+	Action     string
+	Fields     []string
+	Decision   string
 }
 
 // accessLog reads the subject's entries from the trail, newest first.
@@ -321,18 +321,18 @@ func (s *Service) MeAccessLog(ctx context.Context, a Access) ([]AccessLogEntry, 
 
 // PurposeExplanation tells a subject what one purpose does with their data and on which basis (Art. 17, 48).
 type PurposeExplanation struct {
-	Purpose       string   `json:"purpose"`
-	Description   string   `json:"description"`
-	LegalBasis    string   `json:"legal_basis"`
-	ConsentKind   string   `json:"consent_kind,omitempty"`
-	Categories    []string `json:"categories"`
-	RetentionDays int      `json:"retention_days"`
-	Necessary     bool     `json:"necessary"`
-	Recipients    []string `json:"recipients"`
-	NoticeVersion string   `json:"notice_version"`
-	YourConsent   string   `json:"your_consent,omitempty"` // granted, withdrawn, expired, or empty when none was given
-	Objected      bool     `json:"objected"`
-	Why           string   `json:"why"`
+	Purpose       string
+	Description   string
+	LegalBasis    string
+	ConsentKind   string
+	Categories    []string
+	RetentionDays int
+	Necessary     bool
+	Recipients    []string
+	NoticeVersion string
+	YourConsent   string // granted, withdrawn, expired, or empty when none was given
+	Objected      bool
+	Why           string
 }
 
 // MeExplanation explains every purpose for the caller, in lang ("zh" or "en").
@@ -417,19 +417,19 @@ func whyText(p policies.Purpose, x PurposeExplanation, lang string) string {
 
 // Export is a complete machine-readable copy of everything about the subject (PIPL Art. 45).
 type Export struct {
-	SubjectID      string            `json:"subject_id"`
-	ExportedAt     time.Time         `json:"exported_at"`
-	Profile        map[string]string `json:"profile"`
-	Consents       []ConsentView     `json:"consents"`
-	ConsentHistory []ConsentView     `json:"consent_history"`
-	Objections     []string          `json:"objections"`
-	Events         []EventView       `json:"events"`
-	Tags           []TagView         `json:"tags"`
-	AccessLog      []AccessLogEntry  `json:"access_log"`
-	Requests       []RequestView     `json:"requests"`
-	AuditSeq       int64             `json:"-"`
+	SubjectID      string
+	ExportedAt     time.Time
+	Profile        map[string]string
+	Consents       []ConsentView
+	ConsentHistory []ConsentView
+	Objections     []string
+	Events         []EventView
+	Tags           []TagView
+	AccessLog      []AccessLogEntry
+	Requests       []RequestView
+	AuditSeq       int64
 	// EachEvent streams the events (decrypted, oldest first) when Events was not loaded.
-	EachEvent func(fn func(EventView) error) error `json:"-"`
+	EachEvent func(fn func(EventView) error) error
 }
 
 // MeExport gathers the caller's complete copy, tags included.

@@ -66,15 +66,15 @@ type RequestStore interface {
 
 // RequestView is a request as API.md shows it.
 type RequestView struct {
-	ID        string    `json:"id"`
-	Type      string    `json:"type"`
-	State     string    `json:"state"`
-	CreatedAt time.Time `json:"created_at"`
-	DueAt     time.Time `json:"due_at"`
-	UpdatedAt time.Time `json:"updated_at"`
-	Overdue   bool      `json:"overdue"`
-	Reason    string    `json:"reason,omitempty"`
-	Note      string    `json:"note,omitempty"`
+	ID        string
+	Type      string
+	State     string
+	CreatedAt time.Time
+	DueAt     time.Time
+	UpdatedAt time.Time
+	Overdue   bool
+	Reason    string
+	Note      string
 }
 
 // autoNotes tells the subject where an automatically fulfilled request was answered.
@@ -180,7 +180,7 @@ func (s *Service) MeRequests(ctx context.Context, a Access) ([]RequestView, int6
 // QueueItem is a request in the compliance queue: the subject appears by pseudonym only.
 type QueueItem struct {
 	RequestView
-	SubjectRef string `json:"subject_ref"`
+	SubjectRef string
 }
 
 // RequestQueue is the compliance officer's queue (purpose compliance_audit), optionally by state or

@@ -25,11 +25,11 @@ const (
 
 // RevertResult says what reverting a merge did.
 type RevertResult struct {
-	MergeID           string   `json:"merge_id"`
-	SubjectID         string   `json:"subject_id"`
-	RestoredSubjectID string   `json:"restored_subject_id"`
-	FieldsMoved       []string `json:"fields_moved"`
-	AuditSeq          int64    `json:"-"`
+	MergeID           string
+	SubjectID         string
+	RestoredSubjectID string
+	FieldsMoved       []string
+	AuditSeq          int64
 }
 
 // stewardship opens an audited identity-stewardship operation: the caller must be allowed to create

@@ -45,8 +45,8 @@ type Created struct {
 
 // Withheld names a field that was not returned and why.
 type Withheld struct {
-	Field  string `json:"field"`
-	Reason string `json:"reason"`
+	Field  string
+	Reason string
 }
 
 // View is what a caller may see of one subject for one purpose.
@@ -60,16 +60,16 @@ type View struct {
 
 // Receipt confirms an erasure.
 type Receipt struct {
-	SubjectID       string    `json:"subject_id"`
-	SubjectRef      string    `json:"subject_ref"`
-	ErasedAt        time.Time `json:"erased_at"`
-	ClassesShredded []string  `json:"classes_shredded"`
-	AuditSeq        int64     `json:"audit_seq"`
+	SubjectID       string
+	SubjectRef      string
+	ErasedAt        time.Time
+	ClassesShredded []string
+	AuditSeq        int64
 	// Held lists what the law keeps (storage-only) and until when; empty when everything was erased.
-	Held []Hold `json:"held,omitempty"`
+	Held []Hold
 	// Signature is a C2SP signed note over the receipt's facts by the server's checkpoint key
 	// (GET /v1/audit/checkpoint publishes the verifier key).
-	Signature string `json:"signature"`
+	Signature string
 }
 
 // LookupResult lists the subjects whose blind-indexed field matched.
@@ -800,8 +800,8 @@ func (s *Service) WaitPurges() { s.purges.Wait() }
 
 // Hold says which category of an erased subject's data the law keeps, and until when.
 type Hold struct {
-	Category string    `json:"category"`
-	Until    time.Time `json:"until"`
+	Category string
+	Until    time.Time
 }
 
 // errHeld marks an erasure repeated while a hold runs (nothing changes).

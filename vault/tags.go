@@ -92,18 +92,18 @@ func (s *Service) DirtySubjects(ctx context.Context, a Access, limit int) ([]str
 
 // TagView is a stored tag as a reader sees it.
 type TagView struct {
-	Key         string    `json:"key"`
-	Level       string    `json:"level"`
-	Purpose     string    `json:"purpose"`
-	Value       string    `json:"value"`
-	ComputedAt  time.Time `json:"computed_at"`
-	Inputs      []string  `json:"inputs"`
-	ConsentIDs  []string  `json:"consent_ids"`
-	Explanation string    `json:"explanation"`
-	Algorithm   string    `json:"algorithm_version"`
+	Key         string
+	Level       string
+	Purpose     string
+	Value       string
+	ComputedAt  time.Time
+	Inputs      []string
+	ConsentIDs  []string
+	Explanation string
+	Algorithm   string
 	// ExplanationZH and ExplanationEN are both kept; Explanation is the one in the reader's language.
-	ExplanationZH string `json:"explanation_zh"`
-	ExplanationEN string `json:"explanation_en"`
+	ExplanationZH string
+	ExplanationEN string
 }
 
 // sealedTag is the sealed part of a stored tag.
@@ -561,9 +561,9 @@ func (s *Service) openTags(rel *release, rec SubjectRecord, stored []StoredTag, 
 
 // TagsResult answers a tag read: the tags, or why they are withheld.
 type TagsResult struct {
-	Tags     []TagView  `json:"tags"`
-	Withheld []Withheld `json:"withheld"`
-	AuditSeq int64      `json:"-"`
+	Tags     []TagView
+	Withheld []Withheld
+	AuditSeq int64
 }
 
 // SubjectTags returns a subject's tags computed under the declared purpose (marketing or personalization),

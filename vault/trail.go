@@ -141,12 +141,12 @@ func (s *Service) VerifyTrail(ctx context.Context, a Access) (audit.Report, erro
 
 // CheckpointInfo is the newest signed checkpoint and the key that checks it.
 type CheckpointInfo struct {
-	Size      int64  `json:"size"`
-	RootHash  string `json:"root_hash"`
-	Note      string `json:"note"`
-	KeyID     string `json:"key_id"`
-	PublicKey string `json:"public_key"`
-	Origin    string `json:"origin"`
+	Size      int64
+	RootHash  string
+	Note      string
+	KeyID     string
+	PublicKey string
+	Origin    string
 }
 
 // LatestCheckpoint returns the newest signed checkpoint.
@@ -171,12 +171,12 @@ func (s *Service) LatestCheckpoint(ctx context.Context, a Access) (CheckpointInf
 
 // InclusionProof proves that entry seq is in the tree of the newest checkpoint.
 type InclusionProof struct {
-	Seq       int64    `json:"seq"`
-	LeafIndex int64    `json:"leaf_index"`
-	TreeSize  int64    `json:"tree_size"`
-	RootHash  string   `json:"root_hash"`
-	Entry     string   `json:"entry"` // canonical bytes, base64
-	Hashes    []string `json:"hashes"`
+	Seq       int64
+	LeafIndex int64
+	TreeSize  int64
+	RootHash  string
+	Entry     string // canonical bytes, base64
+	Hashes    []string
 }
 
 // Proof returns an RFC 6962 inclusion proof of entry seq against the newest checkpoint; an auditor checks it

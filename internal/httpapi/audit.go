@@ -146,7 +146,7 @@ func (s *Server) auditCheckpoint(c *gin.Context) {
 		s.abortWith(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, cp)
+	c.JSON(http.StatusOK, toCheckpointInfoDTO(cp))
 }
 
 func (s *Server) auditProof(c *gin.Context) {
@@ -164,5 +164,5 @@ func (s *Server) auditProof(c *gin.Context) {
 		s.abortWith(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, p)
+	c.JSON(http.StatusOK, toInclusionProofDTO(p))
 }

@@ -21,15 +21,16 @@ type grantConsentRequest struct {
 }
 
 type consentsResponse struct {
-	Consents []vault.ConsentView `json:"consents"`
-	History  []vault.ConsentView `json:"history"`
+	Consents []consentViewDTO `json:"consents"`
+	History  []consentViewDTO `json:"history"`
 }
 
-func nonNilViews(v []vault.ConsentView) []vault.ConsentView {
+// nonNilViews converts consent views for the wire, none as [] rather than null.
+func nonNilViews(v []vault.ConsentView) []consentViewDTO {
 	if v == nil {
-		return []vault.ConsentView{}
+		return []consentViewDTO{}
 	}
-	return v
+	return dtos(v, toConsentViewDTO)
 }
 
 func (s *Server) listConsents(c *gin.Context) {
@@ -70,7 +71,7 @@ func (s *Server) grantConsent(c *gin.Context) {
 		return
 	}
 	setAuditSeq(c, seq)
-	c.JSON(http.StatusCreated, v)
+	c.JSON(http.StatusCreated, toConsentViewDTO(v))
 }
 
 func (s *Server) withdrawConsent(c *gin.Context) {
@@ -84,5 +85,5 @@ func (s *Server) withdrawConsent(c *gin.Context) {
 		return
 	}
 	setAuditSeq(c, seq)
-	c.JSON(http.StatusOK, gin.H{"withdrawn": views})
+	c.JSON(http.StatusOK, gin.H{"withdrawn": dtos(views, toConsentViewDTO)})
 }

@@ -32,15 +32,15 @@ var statusOf = map[vault.Code]int{
 type errorBody struct {
 	Error errorDetail `json:"error"`
 	// Receipt repeats error.receipt at the top level for a legal hold: the erasure did happen.
-	Receipt *vault.Receipt `json:"receipt,omitempty"`
+	Receipt *receiptDTO `json:"receipt,omitempty"`
 }
 
 type errorDetail struct {
-	Code      vault.Code     `json:"code"`
-	Message   string         `json:"message"`
-	RequestID string         `json:"request_id"`
-	Held      []vault.Hold   `json:"held,omitempty"`
-	Receipt   *vault.Receipt `json:"receipt,omitempty"`
+	Code      vault.Code  `json:"code"`
+	Message   string      `json:"message"`
+	RequestID string      `json:"request_id"`
+	Held      []holdDTO   `json:"held,omitempty"`
+	Receipt   *receiptDTO `json:"receipt,omitempty"`
 }
 
 // abortWith renders err as the API's JSON error and stops the handler chain. Internal causes are logged
@@ -73,13 +73,14 @@ func (s *Server) abortWith(c *gin.Context, err error) {
 // legal_hold with what is held, until when, and the receipt of what was erased (API.md).
 func (s *Server) erased(c *gin.Context, rec vault.Receipt) {
 	setAuditSeq(c, rec.AuditSeq)
+	r := toReceiptDTO(rec)
 	if len(rec.Held) == 0 {
-		c.JSON(http.StatusOK, eraseResponse{Erased: true, Receipt: rec})
+		c.JSON(http.StatusOK, eraseResponse{Erased: true, Receipt: r})
 		return
 	}
 	c.AbortWithStatusJSON(http.StatusConflict, errorBody{Error: errorDetail{Code: vault.CodeLegalHold, RequestID: requestID(c),
 		Message: "transaction records are kept by law (E-Commerce Law Art. 31) until the hold ends; they are storage-only until then",
-		Held:    rec.Held, Receipt: &rec}, Receipt: &rec})
+		Held:    r.Held, Receipt: &r}, Receipt: &r})
 }
 
 func (s *Server) abortCode(c *gin.Context, code vault.Code, msg string) {

@@ -18,9 +18,9 @@ type eventsEnvelope struct {
 }
 
 type ingestResponse struct {
-	Accepted   int                    `json:"accepted"`
-	Duplicates int                    `json:"duplicates"`
-	Rejected   []vault.EventRejection `json:"rejected"`
+	Accepted   int                 `json:"accepted"`
+	Duplicates int                 `json:"duplicates"`
+	Rejected   []eventRejectionDTO `json:"rejected"`
 }
 
 // postEvents collects events: JSON {"events": [...]} or NDJSON. A bad event is rejected with its index and
@@ -61,7 +61,7 @@ func (s *Server) postEvents(c *gin.Context) {
 	}
 	var inputs []vault.EventInput
 	var index []int // position in the request of each input
-	res := ingestResponse{Rejected: []vault.EventRejection{}}
+	res := ingestResponse{Rejected: []eventRejectionDTO{}}
 	r := ingest.NewReader(bytes.NewReader(lines), ingest.KindEvents, "ndjson")
 	for i := 0; ; i++ {
 		row, more := r.Next()
@@ -74,11 +74,11 @@ func (s *Server) postEvents(c *gin.Context) {
 			if errors.As(row.Err, &re) {
 				reason = re.Reason
 			}
-			res.Rejected = append(res.Rejected, vault.EventRejection{Index: i, Error: reason})
+			res.Rejected = append(res.Rejected, eventRejectionDTO{Index: i, Error: reason})
 			continue
 		}
 		if rerr := ingest.ValidateEvent(row.Event); rerr != nil {
-			res.Rejected = append(res.Rejected, vault.EventRejection{Index: i, Error: rerr.Reason})
+			res.Rejected = append(res.Rejected, eventRejectionDTO{Index: i, Error: rerr.Reason})
 			continue
 		}
 		e := row.Event
@@ -92,7 +92,7 @@ func (s *Server) postEvents(c *gin.Context) {
 	}
 	res.Accepted, res.Duplicates = out.Accepted, out.Duplicates
 	for _, rj := range out.Rejected {
-		res.Rejected = append(res.Rejected, vault.EventRejection{Index: index[rj.Index], Error: rj.Error})
+		res.Rejected = append(res.Rejected, eventRejectionDTO{Index: index[rj.Index], Error: rj.Error})
 	}
 	setAuditSeq(c, out.AuditSeq)
 	c.JSON(http.StatusOK, res)

@@ -20,7 +20,7 @@ func (s *Server) getMerges(c *gin.Context) {
 		return
 	}
 	setAuditSeq(c, seq)
-	c.JSON(http.StatusOK, gin.H{"merges": rows})
+	c.JSON(http.StatusOK, gin.H{"merges": dtos(rows, toMergeRowDTO)})
 }
 
 func (s *Server) postMergeRevert(c *gin.Context) {
@@ -34,7 +34,7 @@ func (s *Server) postMergeRevert(c *gin.Context) {
 		return
 	}
 	setAuditSeq(c, res.AuditSeq)
-	c.JSON(http.StatusOK, res)
+	c.JSON(http.StatusOK, toRevertResultDTO(res))
 }
 
 func (s *Server) getReviews(c *gin.Context) {
@@ -48,7 +48,7 @@ func (s *Server) getReviews(c *gin.Context) {
 		return
 	}
 	setAuditSeq(c, seq)
-	c.JSON(http.StatusOK, gin.H{"reviews": rows})
+	c.JSON(http.StatusOK, gin.H{"reviews": dtos(rows, toReviewRowDTO)})
 }
 
 type decisionBody struct {
@@ -84,5 +84,5 @@ func (s *Server) getImportReports(c *gin.Context) {
 		return
 	}
 	setAuditSeq(c, seq)
-	c.JSON(http.StatusOK, gin.H{"reports": rows})
+	c.JSON(http.StatusOK, gin.H{"reports": dtos(rows, toImportReportDTO)})
 }

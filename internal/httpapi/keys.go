@@ -47,7 +47,7 @@ func (s *Server) rotateKeys(c *gin.Context) {
 			return
 		}
 		setAuditSeq(c, o.res.AuditSeq)
-		c.JSON(http.StatusOK, o.res)
+		c.JSON(http.StatusOK, toRotationResultDTO(o.res))
 	case <-c.Request.Context().Done():
 		// The client left; the rotation goes on and its job records the outcome.
 	}
@@ -60,7 +60,7 @@ func (s *Server) getRotationJob(c *gin.Context, a vault.Access) {
 		return
 	}
 	setAuditSeq(c, seq)
-	c.JSON(http.StatusOK, st)
+	c.JSON(http.StatusOK, toJobStatusDTO(st))
 }
 
 // getKeys shows the KEK versions (never key material), the last key check and the latest rotation.
@@ -75,5 +75,5 @@ func (s *Server) getKeys(c *gin.Context) {
 		return
 	}
 	setAuditSeq(c, st.AuditSeq)
-	c.JSON(http.StatusOK, st)
+	c.JSON(http.StatusOK, toKeyStatusDTO(st))
 }

@@ -21,11 +21,11 @@ import (
 )
 
 type meResponse struct {
-	ID         string              `json:"id"`
-	Fields     map[string]string   `json:"fields"`
-	Tags       []vault.TagView     `json:"tags"`
-	Consents   []vault.ConsentView `json:"consents"`
-	Objections []string            `json:"objections"`
+	ID         string            `json:"id"`
+	Fields     map[string]string `json:"fields"`
+	Tags       []tagViewDTO      `json:"tags"`
+	Consents   []consentViewDTO  `json:"consents"`
+	Objections []string          `json:"objections"`
 }
 
 func (s *Server) getMe(c *gin.Context) {
@@ -39,7 +39,7 @@ func (s *Server) getMe(c *gin.Context) {
 		return
 	}
 	setAuditSeq(c, m.AuditSeq)
-	c.JSON(http.StatusOK, meResponse{ID: m.ID, Fields: m.Fields, Tags: m.Tags, Consents: nonNilViews(m.Consents), Objections: m.Objections})
+	c.JSON(http.StatusOK, meResponse{ID: m.ID, Fields: m.Fields, Tags: dtos(m.Tags, toTagViewDTO), Consents: nonNilViews(m.Consents), Objections: m.Objections})
 }
 
 func (s *Server) patchMe(c *gin.Context) {
@@ -98,7 +98,7 @@ func (s *Server) putMeConsent(c *gin.Context) {
 		return
 	}
 	setAuditSeq(c, res.AuditSeq)
-	c.JSON(http.StatusOK, res)
+	c.JSON(http.StatusOK, toMeConsentResultDTO(res))
 }
 
 type objectionRequest struct {
@@ -148,7 +148,7 @@ func (s *Server) getMeAccessLog(c *gin.Context) {
 		return
 	}
 	setAuditSeq(c, seq)
-	c.JSON(http.StatusOK, gin.H{"entries": entries})
+	c.JSON(http.StatusOK, gin.H{"entries": dtos(entries, toAccessLogEntryDTO)})
 }
 
 // language picks zh or en from Accept-Language (default en).
@@ -178,7 +178,7 @@ func (s *Server) getMeExplanation(c *gin.Context) {
 	}
 	setAuditSeq(c, seq)
 	c.Header("Content-Language", lang)
-	c.JSON(http.StatusOK, gin.H{"language": lang, "purposes": purposes, "tags": tags})
+	c.JSON(http.StatusOK, gin.H{"language": lang, "purposes": dtos(purposes, toPurposeExplanationDTO), "tags": dtos(tags, toTagViewDTO)})
 }
 
 // getMeExport returns the complete copy as JSON, or (?format=zip) as a ZIP of the same JSON, CSV files and a
@@ -243,8 +243,8 @@ func writeExportJSON(w io.Writer, x vault.Export) error {
 	for i, m := range []struct {
 		name string
 		v    any
-	}{{"subject_id", x.SubjectID}, {"exported_at", x.ExportedAt}, {"profile", x.Profile}, {"consents", x.Consents},
-		{"consent_history", x.ConsentHistory}, {"objections", x.Objections}} {
+	}{{"subject_id", x.SubjectID}, {"exported_at", x.ExportedAt}, {"profile", x.Profile}, {"consents", dtos(x.Consents, toConsentViewDTO)},
+		{"consent_history", dtos(x.ConsentHistory, toConsentViewDTO)}, {"objections", x.Objections}} {
 		if err := member(i == 0, m.name, m.v); err != nil {
 			return err
 		}
@@ -256,7 +256,7 @@ func writeExportJSON(w io.Writer, x vault.Export) error {
 			bw.WriteByte(',')
 		}
 		n++
-		b, err := json.Marshal(e)
+		b, err := json.Marshal(toEventViewDTO(e))
 		if err != nil {
 			return err
 		}
@@ -270,7 +270,7 @@ func writeExportJSON(w io.Writer, x vault.Export) error {
 	for _, m := range []struct {
 		name string
 		v    any
-	}{{"tags", x.Tags}, {"access_log", x.AccessLog}, {"requests", x.Requests}} {
+	}{{"tags", dtos(x.Tags, toTagViewDTO)}, {"access_log", dtos(x.AccessLog, toAccessLogEntryDTO)}, {"requests", dtos(x.Requests, toRequestViewDTO)}} {
 		if err := member(false, m.name, m.v); err != nil {
 			return err
 		}
@@ -288,7 +288,7 @@ type exportFile struct {
 
 func (s *Server) exportZip(x vault.Export) ([]byte, error) {
 	files := map[string][]byte{}
-	j, err := json.MarshalIndent(x, "", "  ")
+	j, err := json.MarshalIndent(toExportDTO(x), "", "  ")
 	if err != nil {
 		return nil, err
 	}

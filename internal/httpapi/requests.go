@@ -27,7 +27,7 @@ func (s *Server) postMeRequest(c *gin.Context) {
 		return
 	}
 	setAuditSeq(c, seq)
-	c.JSON(http.StatusCreated, v)
+	c.JSON(http.StatusCreated, toRequestViewDTO(v))
 }
 
 func (s *Server) getMeRequests(c *gin.Context) {
@@ -44,7 +44,7 @@ func (s *Server) getMeRequests(c *gin.Context) {
 	if views == nil {
 		views = []vault.RequestView{}
 	}
-	c.JSON(http.StatusOK, gin.H{"requests": views})
+	c.JSON(http.StatusOK, gin.H{"requests": dtos(views, toRequestViewDTO)})
 }
 
 func (s *Server) getRequestQueue(c *gin.Context) {
@@ -63,7 +63,7 @@ func (s *Server) getRequestQueue(c *gin.Context) {
 		return
 	}
 	setAuditSeq(c, seq)
-	c.JSON(http.StatusOK, gin.H{"requests": items})
+	c.JSON(http.StatusOK, gin.H{"requests": dtos(items, toQueueItemDTO)})
 }
 
 type transitionBody struct {
@@ -86,5 +86,5 @@ func (s *Server) postTransition(c *gin.Context) {
 		return
 	}
 	setAuditSeq(c, seq)
-	c.JSON(http.StatusOK, v)
+	c.JSON(http.StatusOK, toRequestViewDTO(v))
 }

@@ -28,7 +28,7 @@ type subjectView struct {
 	ID       string            `json:"id"`
 	Purpose  string            `json:"purpose"`
 	Fields   map[string]string `json:"fields"`
-	Withheld []vault.Withheld  `json:"withheld"`
+	Withheld []withheldDTO     `json:"withheld"`
 	AuditSeq int64             `json:"audit_seq"`
 }
 
@@ -47,14 +47,14 @@ type lookupResponse struct {
 }
 
 type eraseResponse struct {
-	Erased  bool          `json:"erased"`
-	Receipt vault.Receipt `json:"receipt"`
+	Erased  bool       `json:"erased"`
+	Receipt receiptDTO `json:"receipt"`
 }
 
 func toView(v vault.View) subjectView {
-	w := v.Withheld
+	w := dtos(v.Withheld, toWithheldDTO)
 	if w == nil {
-		w = []vault.Withheld{}
+		w = []withheldDTO{}
 	}
 	return subjectView{ID: v.ID, Purpose: v.Purpose, Fields: v.Fields, Withheld: w, AuditSeq: v.AuditSeq}
 }

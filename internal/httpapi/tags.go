@@ -23,7 +23,7 @@ func (s *Server) getSubjectTags(c *gin.Context) {
 		return
 	}
 	setAuditSeq(c, res.AuditSeq)
-	c.JSON(http.StatusOK, res)
+	c.JSON(http.StatusOK, toTagsResultDTO(res))
 }
 
 func (s *Server) postTagsCompute(c *gin.Context) {
