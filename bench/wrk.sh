@@ -15,13 +15,13 @@ cleanup() { kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -r
 trap cleanup EXIT
 go build -o "$tmp/vaultd" ./cmd/vaultd
 go build -o "$tmp/baregin" ./bench/baregin
-"$tmp/vaultd" demo --data-dir "$tmp/data" --subjects "$SUBJECTS" --addr 127.0.0.1:18181 --log-level error >"$tmp/demo.out" 2>"$tmp/demo.err" &
+"$tmp/vaultd" demo --data-dir "$tmp/data" --subjects "$SUBJECTS" --addr 127.0.0.1:18181 --log-level error --ids-out "$tmp/ids.txt" >"$tmp/demo.out" 2>"$tmp/demo.err" &
 "$tmp/baregin" -addr 127.0.0.1:18182 &
 for _ in $(seq 1 600); do grep -q "serving on" "$tmp/demo.err" && break; sleep 0.1; done
 grep -q "serving on" "$tmp/demo.err" || { cat "$tmp/demo.err" >&2; exit 1; }
 export TOKEN IDS
 TOKEN=$(sed -n 's/.*CUSTOMER_SERVICE_TOKEN=\([^ ]*\).*/\1/p' "$tmp/demo.out")
-IDS=$(grep -o 'sub_[a-z0-9]*' "$tmp/demo.out" | sort -u | paste -sd, -)
+IDS=$(paste -sd, "$tmp/ids.txt") # every seeded subject, so reads spread over the shop as real ones would
 run() { wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s bench/subjects.lua "$1" > "$tmp/$2.txt"; }
 run http://127.0.0.1:18182 bare
 run http://127.0.0.1:18181 vault

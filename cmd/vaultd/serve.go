@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/mattn/go-isatty"
@@ -35,6 +36,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	subjects := fs.Int("subjects", 2000, "demo: number of synthetic subjects to seed into a new data dir")
 	seed := fs.Uint64("seed", 1, "demo: seed of the synthetic data")
 	cpuProfile := fs.String("cpuprofile", "", "diagnostics: write a CPU profile of the whole run to this file")
+	idsOut := fs.String("ids-out", "", "demo: write the ids of up to 10,000 active subjects to this file, one per line (for load tests)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -64,6 +66,12 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		if err := runDemo(ctx, a, *subjects, *seed, ln.Addr().String(), stdout, stderr); err != nil {
 			ln.Close()
 			return err
+		}
+		if *idsOut != "" {
+			if err := writeSubjectIDs(ctx, a, *idsOut, 10_000); err != nil {
+				ln.Close()
+				return err
+			}
 		}
 	}
 	return serveHTTP(ctx, a, ln, stderr)
@@ -105,6 +113,16 @@ func serveHTTP(ctx context.Context, a *app.App, ln net.Listener, stderr io.Write
 	shutCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutCtx)
+}
+
+// writeSubjectIDs writes up to n active subject ids to path, one per line (mode 0600: ids are not personal
+// data, but they are the vault's).
+func writeSubjectIDs(ctx context.Context, a *app.App, path string, n int) error {
+	ids, err := a.DemoSubjects(ctx, n)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte(strings.Join(ids, "\n")+"\n"), 0o600)
 }
 
 // resumeRotation finishes a key rotation that a crash or shutdown interrupted.
