@@ -109,6 +109,11 @@ type KeyTx interface {
 	LatestRotation() (Rotation, error)
 	// PutRotation inserts or replaces a rotation row.
 	PutRotation(r Rotation) error
+	// RewrapDEK replaces the wrapping of an existing DEK, but only if the stored row is still wrapped under
+	// fromKEKVersion (so an erased subject's key is never brought back). It reports whether a row changed.
+	// Unlike the other changes it does not mark the subject's tags for recomputation: nothing about the
+	// subject changed.
+	RewrapDEK(d DEK, fromKEKVersion uint32) (bool, error)
 }
 
 // Rotation is one key rotation as stored: its lease and its progress.

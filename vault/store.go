@@ -67,9 +67,13 @@ type StoredTag struct {
 	Sealed                         []byte
 }
 
-// Store persists subjects and the audit trail. Implementations serialise all writes through one writer that
-// commits in groups; a change and its audit entry are one atomic unit.
-type Store interface {
+// The storage the enforcement point needs, as small per-domain storers (a few methods each). A store adapter
+// (internal/sqlite) implements all of them; Store and Tx are only their unions, so that each piece of domain
+// code can take the narrow view it uses and the conformance of an adapter can be tested storer by storer.
+
+// Sequencer is the single ordered writer: every change and every release is appended to the audit trail
+// through it, in one order.
+type Sequencer interface {
 	// Commit runs change (which may be nil, for reads) and appends the entry returned by entry in the same
 	// transaction; it returns once that entry is durable. entry receives change's error so the entry can
 	// record the failure. If change fails, nothing it did is kept but the entry is still appended, and Commit
@@ -87,29 +91,48 @@ type Store interface {
 	// ordering step finds guard stale (Generations.Stale): then it appends nothing and returns ErrSuperseded.
 	// Every change a Commit makes to a subject advances its generation once committed.
 	Release(ctx context.Context, guard Guard, e audit.Entry) (seq int64, err error)
+}
+
+// ProfileStore reads subjects.
+type ProfileStore interface {
 	// Subject reads a subject's record. ErrNotFound if it does not exist; an erased subject is returned with
 	// State == StateErased and no DEKs or fields. The record may be shared with a cache: callers must not
 	// modify its maps.
 	Subject(ctx context.Context, id string) (SubjectRecord, error)
 	// LookupIndex returns the ids of active subjects whose blind-index token for field equals token.
 	LookupIndex(ctx context.Context, field string, token []byte) ([]string, error)
-	// Events streams a subject's stored events to fn, oldest first.
-	Events(ctx context.Context, subjectID string, fn func(StoredEvent) error) error
-	// ExpiredHolds lists subjects whose legal hold ended before now.
-	ExpiredHolds(ctx context.Context, now time.Time) ([]string, error)
-	// DirtySubjects lists subjects whose tag inputs changed since their tags were computed.
-	DirtySubjects(ctx context.Context, limit int) ([]string, error)
 	// SubjectIDs lists active subject ids after the given one, in id order.
 	SubjectIDs(ctx context.Context, after string, limit int) ([]string, error)
+	// ExpiredHolds lists subjects whose legal hold ended before now.
+	ExpiredHolds(ctx context.Context, now time.Time) ([]string, error)
+}
+
+// EventStore reads collected events.
+type EventStore interface {
+	// Events streams a subject's stored events to fn, oldest first.
+	Events(ctx context.Context, subjectID string, fn func(StoredEvent) error) error
+}
+
+// TagStore reads stored tags and the tag engine's frozen model.
+type TagStore interface {
+	// DirtySubjects lists subjects whose tag inputs changed since their tags were computed.
+	DirtySubjects(ctx context.Context, limit int) ([]string, error)
 	// Tags returns the subject's stored tags (sealed); TagModel the frozen population model of the last
 	// full tag run (ok false before the first).
 	Tags(ctx context.Context, subject string) ([]StoredTag, error)
 	TagModel(ctx context.Context) (model []byte, fittedAt time.Time, ok bool, err error)
 }
 
-// Tx is the view of the store inside the writer's transaction.
-type Tx interface {
-	KeyTx
+// Store is everything the enforcement point reads, with the sequencer it writes through.
+type Store interface {
+	Sequencer
+	ProfileStore
+	EventStore
+	TagStore
+}
+
+// ProfileTx changes subjects' records, keys and blind index inside the writer's transaction.
+type ProfileTx interface {
 	// CreateSubject inserts a new active subject with the salt of its audit pseudonym.
 	CreateSubject(id, source string, refSalt []byte, at time.Time) error
 	// SubjectState returns the subject's state; ErrNotFound if there is none.
@@ -126,6 +149,12 @@ type Tx interface {
 	SetIndexTokens(field, subject string, tokens [][]byte) error
 	// SetIndex replaces the blind-index token of (field, subject); a nil token removes it.
 	SetIndex(field, subject string, token []byte) error
+	// Touch sets the subject's updated_at.
+	Touch(subject string, at time.Time) error
+}
+
+// ErasureTx erases subjects and keeps what the law holds.
+type ErasureTx interface {
 	// Erase destroys the subject's DEKs, then deletes every sealed field and index entry, and marks the
 	// subject erased; events of the destroyed classes are unreadable at once and are deleted afterwards with
 	// PurgeEvents. Classes in keep (under a legal hold) keep their key and events until holdUntil. It
@@ -138,14 +167,24 @@ type Tx interface {
 	LatestEvent(subject, category string) (time.Time, bool, error)
 	// Hold returns an erased subject's hold end and erasure time; ok is false without a hold.
 	Hold(subject string) (until, erasedAt time.Time, ok bool, err error)
-	// Touch sets the subject's updated_at.
-	Touch(subject string, at time.Time) error
+}
+
+// ConsentTx changes consent histories and objections.
+type ConsentTx interface {
 	// ConsentEvents returns the subject's consent history as the transaction sees it.
 	ConsentEvents(subject string) ([]consent.Event, error)
+	// AppendConsent adds an event to the subject's consent history (never rewritten).
+	AppendConsent(subject string, e consent.Event) error
 	// SetObjection records (on) or removes (off) an objection; it reports whether anything changed.
 	SetObjection(subject, kind string, on bool, at time.Time) (bool, error)
+}
+
+// IdentityTx changes identity resolution's records: external ids, merges, reviews, import reports.
+type IdentityTx interface {
 	// AddExternalID links another source's external id (its blind token) to a subject.
 	AddExternalID(subject string, token []byte) error
+	// RemoveExternalID unlinks an external id's blind token from a subject.
+	RemoveExternalID(subject string, token []byte) error
 	// PutMerge records an automatic merge; PutReview queues a weak match.
 	PutMerge(m MergeRow) error
 	PutReview(r ReviewRow) error
@@ -153,11 +192,21 @@ type Tx interface {
 	// naming the subject the merged record was restored to.
 	Merge(id string) (MergeRow, error)
 	RevertMerge(id, restored string, at time.Time) error
-	// RemoveExternalID unlinks an external id's blind token from a subject.
-	RemoveExternalID(subject string, token []byte) error
 	// DecideReview closes the review with state if it is open; it returns the state the review had ("" if
 	// there is none).
 	DecideReview(id, state string, at time.Time) (string, error)
+	// PutImportReport keeps a data-quality report.
+	PutImportReport(id, report string, at time.Time) error
+}
+
+// EventTx stores collected events.
+type EventTx interface {
+	// PutEvents stores events whose ids do not exist yet and reports how many it inserted.
+	PutEvents(events []StoredEvent) (int, error)
+}
+
+// TagTx changes stored tags and the frozen model.
+type TagTx interface {
 	// ReplaceTags makes tags the subject's tags of purpose; DeleteTags removes them ("" for every purpose).
 	ReplaceTags(subject, purpose string, tags []StoredTag) error
 	DeleteTags(subject, purpose string) error
@@ -166,19 +215,25 @@ type Tx interface {
 	ClearDirty(subject string, seen int64) error
 	// PutTagModel stores the frozen population model.
 	PutTagModel(model []byte, at time.Time) error
-	// PutImportReport keeps a data-quality report.
-	PutImportReport(id, report string, at time.Time) error
-	// PutEvents stores events whose ids do not exist yet and reports how many it inserted.
-	PutEvents(events []StoredEvent) (int, error)
+}
+
+// RequestTx changes data-subject requests.
+type RequestTx interface {
 	// PutRequest inserts or replaces a data-subject request.
 	PutRequest(r RequestRow) error
 	// Request reads a request inside the transaction; ErrNotFound if there is none.
 	Request(id string) (RequestRow, error)
-	// AppendConsent adds an event to the subject's consent history (never rewritten).
-	AppendConsent(subject string, e consent.Event) error
-	// RewrapDEK replaces the wrapping of an existing DEK, but only if the stored row is still wrapped under
-	// fromKEKVersion (so an erased subject's key is never brought back). It reports whether a row changed.
-	// Unlike the other changes it does not mark the subject's tags for recomputation: nothing about the
-	// subject changed.
-	RewrapDEK(d DEK, fromKEKVersion uint32) (bool, error)
+}
+
+// Tx is the writer's transaction: the union of the per-domain views, so that a change spanning domains (a
+// withdrawal and the deletion of the tags that relied on it) is still one transaction.
+type Tx interface {
+	ProfileTx
+	ErasureTx
+	ConsentTx
+	IdentityTx
+	EventTx
+	TagTx
+	RequestTx
+	KeyTx
 }

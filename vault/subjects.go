@@ -270,7 +270,7 @@ func (s *Service) mayWriteAll(pol *policies.Set, a Access, names []string) bool 
 
 // writeFields seals and stores (or clears) values inside the writer's transaction. Recomputing the name
 // keys may open the name or birth date that the change keeps; those opens are named in e, the change's entry.
-func (s *Service) writeFields(tx Tx, e *audit.Entry, schema *policies.Schema, d DEK, id string, before SubjectRecord, values map[string]*string, now time.Time) error {
+func (s *Service) writeFields(tx ProfileTx, e *audit.Entry, schema *policies.Schema, d DEK, id string, before SubjectRecord, values map[string]*string, now time.Time) error {
 	if tokens, changed := s.nameKeyTokens(e, before, values); changed {
 		if err := tx.SetIndexTokens(fieldNameKey, id, tokens); err != nil {
 			return err
