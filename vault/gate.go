@@ -18,10 +18,10 @@ import (
 // the entry it decides, which the caller then appends whatever the decision.
 type gate struct {
 	crypto Crypto
-	store  Store
+	store  Sequencer
 }
 
-func newGate(c Crypto, st Store) *gate { return &gate{crypto: c, store: st} }
+func newGate(c Crypto, st Sequencer) *gate { return &gate{crypto: c, store: st} }
 
 // ErrNotReleased means code asked a release to open data of a subject the release does not cover (a bug).
 var ErrNotReleased = errors.New("vault: no durable audit entry released this data")
