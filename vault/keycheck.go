@@ -68,7 +68,7 @@ var ErrKeysUnusable = errors.New("stored DEKs do not unwrap under the key ring")
 
 // CheckKeys unwraps every stored DEK under the ring and counts them per KEK version. It decrypts no
 // personal data: each DEK is a key, wiped as soon as it unwrapped. The report is kept for KeyHealth.
-func (s *Service) CheckKeys(ctx context.Context) (KeyReport, error) {
+func (s *Keys) CheckKeys(ctx context.Context) (KeyReport, error) {
 	if s.ring == nil || s.keyStore == nil {
 		return KeyReport{}, errors.New("vault: key check is not configured")
 	}
@@ -110,7 +110,7 @@ func (s *Service) CheckKeys(ctx context.Context) (KeyReport, error) {
 
 // KeyHealth returns the last key check's problem as an error (nil if every DEK unwrapped, or before any
 // check ran).
-func (s *Service) KeyHealth() error {
+func (s *Keys) KeyHealth() error {
 	if r := s.keyReport.Load(); r != nil && !r.OK() {
 		return fmt.Errorf("%w: %s", ErrKeysUnusable, r.Problem())
 	}
@@ -118,7 +118,7 @@ func (s *Service) KeyHealth() error {
 }
 
 // LastKeyReport returns the report of the last key check (ok false before the first).
-func (s *Service) LastKeyReport() (KeyReport, bool) {
+func (s *Keys) LastKeyReport() (KeyReport, bool) {
 	if r := s.keyReport.Load(); r != nil {
 		return *r, true
 	}
@@ -135,7 +135,7 @@ type PurgeResult struct {
 // write transaction it re-counts the DEKs of each such version and refuses (CodeConflict, nothing purged)
 // if any is still referenced; only then is the ring rewritten without their keys. It never runs beside a
 // rotation. The purge and its refusals are audited.
-func (s *Service) PurgeKeys(ctx context.Context, a Access, before time.Time) (PurgeResult, error) {
+func (s *Keys) PurgeKeys(ctx context.Context, a Access, before time.Time) (PurgeResult, error) {
 	pol := s.Policy()
 	e := s.newEntry(ctx, a, pol, ActionKeyPurge, "")
 	if !pol.Allowed(a.Caller.Roles, policies.NoPurpose, "keys", "rotate") {
@@ -215,7 +215,7 @@ type KeyStatus struct {
 }
 
 // KeyStatus returns the key ring's state to a caller who may rotate keys (role admin); audited.
-func (s *Service) KeyStatus(ctx context.Context, a Access) (KeyStatus, error) {
+func (s *Keys) KeyStatus(ctx context.Context, a Access) (KeyStatus, error) {
 	pol := s.Policy()
 	e := s.newEntry(ctx, a, pol, ActionKeyRotate, "")
 	if !pol.Allowed(a.Caller.Roles, policies.NoPurpose, "keys", "rotate") {

@@ -6,11 +6,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/profilevault/profilevault/audit"
@@ -159,6 +161,42 @@ type JobStatus struct {
 	Error      string
 }
 
+// Keys is key management — KEK rotation, retirement, purge and the key check — with its own storer
+// (KeyStore, KeyTx) and the key ring. It shares the enforcement point's policy and audit trail: every
+// rotation, purge and status read is decided and recorded like any other access.
+type Keys struct {
+	svc      *Service // the enforcement point whose policy and trail key management uses
+	store    Sequencer
+	ring     KeyRing
+	keyStore KeyStore
+	// exclusiveStore: no other process uses the store (see Config.ExclusiveStore).
+	exclusiveStore bool
+	// instance names this process as a rotation lease holder; rotation serialises rotations in it.
+	instance  string
+	rotation  *rotationGuard
+	keyReport *atomic.Pointer[KeyReport]
+	now       func() time.Time
+	log       *slog.Logger
+}
+
+// newKeys builds key management for svc from cfg.
+func newKeys(svc *Service, cfg Config) *Keys {
+	return &Keys{svc: svc, store: cfg.Store, ring: cfg.KeyRing, keyStore: cfg.KeyStore, exclusiveStore: cfg.ExclusiveStore,
+		instance: newRotationID()[len(rotationIDPrefix):], rotation: &rotationGuard{}, keyReport: &atomic.Pointer[KeyReport]{},
+		now: svc.now, log: svc.log}
+}
+
+// Policy is the policy in force (the enforcement point's).
+func (s *Keys) Policy() *policies.Set { return s.svc.Policy() }
+
+func (s *Keys) newEntry(ctx context.Context, a Access, pol *policies.Set, action, subjectID string) audit.Entry {
+	return s.svc.newEntry(ctx, a, pol, action, subjectID)
+}
+
+func (s *Keys) deny(ctx context.Context, e audit.Entry, status int, reason string, cerr *Error) error {
+	return s.svc.deny(ctx, e, status, reason, cerr)
+}
+
 // IsRotationJob reports whether a job id names a key rotation.
 func IsRotationJob(id string) bool { return strings.HasPrefix(id, rotationIDPrefix) }
 
@@ -184,7 +222,7 @@ func rotationBusy(id string) *Error {
 // RotationJob is a rotation that holds the lease. Run it to the end (or until its context ends); until Run
 // returns, every other rotation request is refused with CodeRotationInProgress.
 type RotationJob struct {
-	s       *Service
+	s       *Keys
 	entry   audit.Entry // the template of the rotation's audit entries
 	row     Rotation
 	resumed bool
@@ -222,7 +260,7 @@ type RunOptions struct {
 }
 
 // RotateKeys rotates the KEK and waits for the end: StartRotation, then Run.
-func (s *Service) RotateKeys(ctx context.Context, a Access, opts RunOptions) (RotationResult, error) {
+func (s *Keys) RotateKeys(ctx context.Context, a Access, opts RunOptions) (RotationResult, error) {
 	j, err := s.StartRotation(ctx, a)
 	if err != nil {
 		return RotationResult{}, err
@@ -233,7 +271,7 @@ func (s *Service) RotateKeys(ctx context.Context, a Access, opts RunOptions) (Ro
 // StartRotation checks that a may rotate keys (role admin), takes the rotation lease and either resumes an
 // interrupted rotation or makes a new KEK version active. While another rotation runs it answers
 // CodeRotationInProgress; every refusal has its audit entry. The caller must Run the returned job.
-func (s *Service) StartRotation(ctx context.Context, a Access) (*RotationJob, error) {
+func (s *Keys) StartRotation(ctx context.Context, a Access) (*RotationJob, error) {
 	pol := s.Policy()
 	e := s.newEntry(ctx, a, pol, ActionKeyRotate, "")
 	if !pol.Allowed(a.Caller.Roles, policies.NoPurpose, "keys", "rotate") {
@@ -263,7 +301,7 @@ func (s *Service) StartRotation(ctx context.Context, a Access) (*RotationJob, er
 
 // takeRotationLease runs the lease transaction: resume the latest rotation if it is still marked running
 // and its holder is gone, refuse if its holder lives, or start a new one on a new KEK version.
-func (s *Service) takeRotationLease(ctx context.Context, e audit.Entry) (*RotationJob, error) {
+func (s *Keys) takeRotationLease(ctx context.Context, e audit.Entry) (*RotationJob, error) {
 	j := &RotationJob{s: s, entry: e}
 	var holder string
 	seq, err := s.store.Commit(ctx, func(tx Tx) error {
@@ -554,11 +592,11 @@ func versionList(vs []uint32) string {
 }
 
 // WaitRotation waits until no rotation runs in this process (for shutdown, after cancelling its context).
-func (s *Service) WaitRotation() { s.rotation.wg.Wait() }
+func (s *Keys) WaitRotation() { s.rotation.wg.Wait() }
 
 // PendingRotation returns the id of a rotation that is marked running in the store but not running in this
 // process: one interrupted by a crash or a shutdown, to be resumed by the next StartRotation.
-func (s *Service) PendingRotation(ctx context.Context) (string, bool, error) {
+func (s *Keys) PendingRotation(ctx context.Context) (string, bool, error) {
 	if s.keyStore == nil {
 		return "", false, nil
 	}
@@ -575,7 +613,7 @@ func (s *Service) PendingRotation(ctx context.Context) (string, bool, error) {
 }
 
 // RotationStatus returns a rotation job's progress to a caller who may rotate keys; the read is audited.
-func (s *Service) RotationStatus(ctx context.Context, a Access, id string) (JobStatus, int64, error) {
+func (s *Keys) RotationStatus(ctx context.Context, a Access, id string) (JobStatus, int64, error) {
 	pol := s.Policy()
 	e := s.newEntry(ctx, a, pol, ActionKeyRotate, "")
 	if !pol.Allowed(a.Caller.Roles, policies.NoPurpose, "keys", "rotate") {

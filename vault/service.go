@@ -135,15 +135,9 @@ type Service struct {
 	identity IdentityStore
 	signer   *audit.Signer
 	// gate alone holds the Crypto (see gate.go).
-	gate     *gate
-	ring     KeyRing
-	keyStore KeyStore
-	// exclusiveStore: no other process uses the store (see Config.ExclusiveStore).
-	exclusiveStore bool
-	// instance names this process as a rotation lease holder; rotation serialises rotations in it.
-	instance  string
-	rotation  *rotationGuard
-	keyReport *atomic.Pointer[KeyReport]
+	gate *gate
+	// keys is key management (keys.go), a service of its own.
+	keys      *Keys
 	normalize Normalizer
 	log       *slog.Logger
 	now       func() time.Time
@@ -174,12 +168,6 @@ func New(cfg Config) (*Service, error) {
 		rules:           cfg.Rules,
 		signer:          cfg.Checkpoints,
 		gate:            newGate(cfg.Crypto, cfg.Store),
-		ring:            cfg.KeyRing,
-		keyStore:        cfg.KeyStore,
-		exclusiveStore:  cfg.ExclusiveStore,
-		instance:        newRotationID()[len(rotationIDPrefix):],
-		rotation:        &rotationGuard{},
-		keyReport:       &atomic.Pointer[KeyReport]{},
 		normalize:       cfg.Normalize,
 		similar:         cfg.NameSimilarity,
 		transactionHold: cfg.TransactionHold,
@@ -206,10 +194,14 @@ func New(cfg Config) (*Service, error) {
 	s.lookups = newRateLimiter(rps, burst, s.now)
 	s.policy = &atomic.Pointer[policies.Set]{}
 	s.policy.Store(cfg.Policy)
+	s.keys = newKeys(s, cfg)
 	// Tags computed under a purpose rest on its consent: a withdrawal deletes them in its own transaction.
 	s.OnConsentWithdrawn(func(tx Tx, subjectID, purpose string, _ []string) error { return tx.DeleteTags(subjectID, purpose) })
 	return s, nil
 }
+
+// Keys is key management: rotation, retirement, purge and the key check.
+func (s *Service) Keys() *Keys { return s.keys }
 
 // WithClock returns a copy of the service that reads time from now (for retention runs and tests that
 // need another "now"); it shares the store, keys and policy.

@@ -419,29 +419,30 @@ func ops() map[string]op {
 			refuse: func(f *fixture) error {
 				return f.svc.AuthorizeRole(ctx, marketer, "policies", "read", vault.ActionPolicyRead)
 			}},
-		"RotateKeys": {run: func(f *fixture) error { return e1(f.svc.RotateKeys(ctx, admin, vault.RunOptions{})) },
-			refuse: func(f *fixture) error { return e1(f.svc.RotateKeys(ctx, marketer, vault.RunOptions{})) }},
-		"StartRotation": {exempt: "the first half of RotateKeys (same row); rotation unwraps keys, it opens no data"},
-		"PurgeKeys": {run: func(f *fixture) error { return e1(f.svc.PurgeKeys(ctx, admin, time.Now())) },
-			refuse: func(f *fixture) error { return e1(f.svc.PurgeKeys(ctx, marketer, time.Now())) }},
-		"KeyStatus": {run: func(f *fixture) error { return e1(f.svc.KeyStatus(ctx, admin)) },
-			refuse: func(f *fixture) error { return e1(f.svc.KeyStatus(ctx, marketer)) }},
-		"RotationStatus": {run: func(f *fixture) error {
-			r, err := f.svc.RotateKeys(ctx, admin, vault.RunOptions{})
+		"Keys.RotateKeys": {run: func(f *fixture) error { return e1(f.svc.Keys().RotateKeys(ctx, admin, vault.RunOptions{})) },
+			refuse: func(f *fixture) error { return e1(f.svc.Keys().RotateKeys(ctx, marketer, vault.RunOptions{})) }},
+		"Keys.StartRotation": {exempt: "the first half of RotateKeys (same row); rotation unwraps keys, it opens no data"},
+		"Keys.PurgeKeys": {run: func(f *fixture) error { return e1(f.svc.Keys().PurgeKeys(ctx, admin, time.Now())) },
+			refuse: func(f *fixture) error { return e1(f.svc.Keys().PurgeKeys(ctx, marketer, time.Now())) }},
+		"Keys.KeyStatus": {run: func(f *fixture) error { return e1(f.svc.Keys().KeyStatus(ctx, admin)) },
+			refuse: func(f *fixture) error { return e1(f.svc.Keys().KeyStatus(ctx, marketer)) }},
+		"Keys.RotationStatus": {run: func(f *fixture) error {
+			r, err := f.svc.Keys().RotateKeys(ctx, admin, vault.RunOptions{})
 			if err != nil {
 				return err
 			}
-			return e2(f.svc.RotationStatus(ctx, admin, r.JobID))
-		}, refuse: func(f *fixture) error { return e2(f.svc.RotationStatus(ctx, marketer, "rot_x")) }},
+			return e2(f.svc.Keys().RotationStatus(ctx, admin, r.JobID))
+		}, refuse: func(f *fixture) error { return e2(f.svc.Keys().RotationStatus(ctx, marketer, "rot_x")) }},
 		"RunRetention":         {run: func(f *fixture) error { return e1(f.svc.RunRetention(ctx, admin)) }},
 		"RefuseMissingPurpose": {refuse: func(f *fixture) error { return f.svc.RefuseMissingPurpose(ctx, marketer) }},
 		"RecordAuthFailure":    {exempt: "an unauthenticated request has no caller; it only appends its entry"},
-		"CheckKeys":            {exempt: "unwraps each DEK and forgets it; opens no field, event or tag"},
-		"KeyHealth":            {exempt: noData}, "LastKeyReport": {exempt: noData}, "PendingRotation": {exempt: noData},
-		"WaitRotation": {exempt: noData}, "WaitPurges": {exempt: noData}, "Policy": {exempt: noData},
+		"Keys.CheckKeys":       {exempt: "unwraps each DEK and forgets it; opens no field, event or tag"},
+		"Keys.KeyHealth":       {exempt: noData}, "Keys.LastKeyReport": {exempt: noData}, "Keys.PendingRotation": {exempt: noData},
+		"Keys.WaitRotation": {exempt: noData}, "WaitPurges": {exempt: noData}, "Policy": {exempt: noData},
 		"WithClock": {exempt: "returns a copy of the service with another clock"}, "OnConsentWithdrawn": {exempt: "registers a hook at start"},
 		"SetTagVocabulary": {exempt: "registers a check at start"}, "SignDocument": {exempt: "signs a digest the caller already holds"},
-		"VerifierKey": {exempt: "a public key"}, "TagPurposes": {exempt: "names from the purposes catalog"},
+		"VerifierKey": {exempt: "a public key"}, "Keys": {exempt: "returns the key management service (rows Keys.*)"},
+		"Keys.Policy": {exempt: "the policy in force"}, "TagPurposes": {exempt: "names from the purposes catalog"},
 	}
 }
 
@@ -458,6 +459,9 @@ func TestEveryOperationOpensOnlyUnderADurableEntry(t *testing.T) {
 	var methods []string
 	for i := range reflect.TypeFor[*vault.Service]().NumMethod() {
 		methods = append(methods, reflect.TypeFor[*vault.Service]().Method(i).Name)
+	}
+	for i := range reflect.TypeFor[*vault.Keys]().NumMethod() {
+		methods = append(methods, "Keys."+reflect.TypeFor[*vault.Keys]().Method(i).Name)
 	}
 	for _, m := range methods {
 		if _, ok := table[m]; !ok {

@@ -105,7 +105,7 @@ func run(o options) error {
 	}
 
 	start = time.Now()
-	rep, err := a.Vault.CheckKeys(ctx)
+	rep, err := a.Vault.Keys().CheckKeys(ctx)
 	if err != nil {
 		return err
 	}
@@ -138,7 +138,7 @@ func run(o options) error {
 	var lastReport time.Time
 	rctx, cancel := context.WithTimeout(ctx, rotationLimit)
 	defer cancel()
-	res, rerr := a.Vault.RotateKeys(rctx, app.SystemAccess("bench-rotation"), vault.RunOptions{
+	res, rerr := a.Vault.Keys().RotateKeys(rctx, app.SystemAccess("bench-rotation"), vault.RunOptions{
 		BatchSize: o.batch,
 		Progress: func(done, total int) {
 			if now := time.Now(); now.Sub(lastReport) >= time.Second || done == total {
@@ -165,7 +165,7 @@ func run(o options) error {
 	fmt.Printf("rotation steps (since RotateKeys was called): started %s, rewrapped %s, retired %s, returned %s\n",
 		stepAt(steps, vault.StepStarted), stepAt(steps, vault.StepRewrapped), stepAt(steps, vault.StepRetired), rotWall.Round(time.Millisecond))
 	fmt.Println("(between \"retired\" and \"returned\" Run re-checks every DEK: CheckKeys)")
-	after, err := a.Vault.CheckKeys(ctx)
+	after, err := a.Vault.Keys().CheckKeys(ctx)
 	if err != nil {
 		fmt.Printf("!!! key check after the rotation: %v\n", err)
 	} else {

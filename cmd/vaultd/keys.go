@@ -69,7 +69,7 @@ func cmdKeysRotate(ctx context.Context, args []string, getenv func(string) strin
 	if err := a.RequireKeys(); err != nil {
 		return err
 	}
-	job, err := a.Vault.StartRotation(ctx, app.SystemAccess("cli-keys-rotate"))
+	job, err := a.Vault.Keys().StartRotation(ctx, app.SystemAccess("cli-keys-rotate"))
 	if err != nil {
 		return err
 	}
@@ -103,7 +103,7 @@ func cmdKeysCheck(ctx context.Context, args []string, getenv func(string) string
 		return exitError{code: 2, msg: "vaultd: " + err.Error()}
 	}
 	defer a.Close()
-	rep, ok := a.Vault.LastKeyReport()
+	rep, ok := a.Vault.Keys().LastKeyReport()
 	if !ok {
 		return exitError{code: 2, msg: "vaultd: the key check did not run"}
 	}
@@ -147,7 +147,7 @@ func cmdKeysPurge(ctx context.Context, args []string, getenv func(string) string
 	if err != nil {
 		return exitError{code: 2, msg: "vaultd: --retired-before: " + err.Error()}
 	}
-	res, err := a.Vault.PurgeKeys(ctx, app.SystemAccess("cli-keys-purge"), t)
+	res, err := a.Vault.Keys().PurgeKeys(ctx, app.SystemAccess("cli-keys-purge"), t)
 	if err != nil {
 		if vault.ErrorCode(err) == vault.CodeConflict {
 			return exitError{code: 1, msg: "vaultd: " + vault.ErrorMessage(err)}

@@ -45,7 +45,7 @@ func rotateAndDie(dir, at string) int {
 		return 2
 	}
 	seen := 0
-	_, err = a.Vault.RotateKeys(context.Background(), app.SystemAccess("crash-test"), vault.RunOptions{BatchSize: 4,
+	_, err = a.Vault.Keys().RotateKeys(context.Background(), app.SystemAccess("crash-test"), vault.RunOptions{BatchSize: 4,
 		Step: func(st vault.RotationStep) {
 			if string(st) != name {
 				return
@@ -104,11 +104,11 @@ func TestKill9AtEveryRotationStep(t *testing.T) {
 				}
 			})
 			readAll("after kill -9 and restart")
-			_, pending, err := s.App.Vault.PendingRotation(context.Background())
+			_, pending, err := s.App.Vault.Keys().PendingRotation(context.Background())
 			if err != nil || pending != (at != "retired") {
 				t.Fatalf("pending rotation after a kill at %s: %v %v", at, pending, err)
 			}
-			res, err := s.App.Vault.RotateKeys(context.Background(), app.SystemAccess("test"), vault.RunOptions{})
+			res, err := s.App.Vault.Keys().RotateKeys(context.Background(), app.SystemAccess("test"), vault.RunOptions{})
 			if err != nil {
 				t.Fatalf("rotation after the crash: %v", err)
 			}
@@ -120,11 +120,11 @@ func TestKill9AtEveryRotationStep(t *testing.T) {
 				t.Fatalf("rotation after a kill at %s: %+v", at, res)
 			}
 			readAll("after the resumed rotation")
-			next, err := s.App.Vault.RotateKeys(context.Background(), app.SystemAccess("test"), vault.RunOptions{})
+			next, err := s.App.Vault.Keys().RotateKeys(context.Background(), app.SystemAccess("test"), vault.RunOptions{})
 			if err != nil || next.Resumed || next.NewVersion != wantVersion+1 || next.Rewrapped != len(names) {
 				t.Fatalf("a new rotation after the crash: %+v %v", next, err)
 			}
-			if rep, _ := s.App.Vault.LastKeyReport(); !rep.OK() || rep.DEKs != len(names) {
+			if rep, _ := s.App.Vault.Keys().LastKeyReport(); !rep.OK() || rep.DEKs != len(names) {
 				t.Fatalf("key report: %+v", rep)
 			}
 			s.Restart()

@@ -184,7 +184,7 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, err
 	}
 	// Every stored DEK must unwrap; serve refuses to start otherwise (RequireKeys), and /readyz reports it.
-	if _, err = a.Vault.CheckKeys(ctx); err != nil {
+	if _, err = a.Vault.Keys().CheckKeys(ctx); err != nil {
 		return nil, err
 	}
 	vocab := profiling.DefaultVocabulary()
@@ -239,14 +239,14 @@ func (a *App) ready(ctx context.Context) error {
 	if err := a.store.Ready(ctx); err != nil {
 		return err
 	}
-	return a.Vault.KeyHealth()
+	return a.Vault.Keys().KeyHealth()
 }
 
 // RequireKeys returns an error naming how many DEKs and subjects are affected if the key check at start
 // found DEKs that do not unwrap (a KEK version missing from the ring): serving would answer 500 for every
 // one of those subjects.
 func (a *App) RequireKeys() error {
-	if err := a.Vault.KeyHealth(); err != nil {
+	if err := a.Vault.Keys().KeyHealth(); err != nil {
 		return fmt.Errorf("%w; restore the key ring (%s; the previous ring is kept as %s.prev) and run `vaultd keys check`",
 			err, a.ring.Path(), a.ring.Path())
 	}
@@ -256,11 +256,11 @@ func (a *App) RequireKeys() error {
 // ResumeRotation finishes a key rotation that a crash or a shutdown interrupted, if there is one. It
 // reports the rotation's result, or ok false when none was pending.
 func (a *App) ResumeRotation(ctx context.Context, progress func(done, total int)) (res vault.RotationResult, ok bool, err error) {
-	_, pending, err := a.Vault.PendingRotation(ctx)
+	_, pending, err := a.Vault.Keys().PendingRotation(ctx)
 	if err != nil || !pending {
 		return vault.RotationResult{}, false, err
 	}
-	res, err = a.Vault.RotateKeys(ctx, SystemAccess("resume-key-rotation"), vault.RunOptions{Progress: progress})
+	res, err = a.Vault.Keys().RotateKeys(ctx, SystemAccess("resume-key-rotation"), vault.RunOptions{Progress: progress})
 	return res, true, err
 }
 
@@ -306,7 +306,7 @@ func (a *App) Close() error {
 	}
 	if a.Vault != nil {
 		// A rotation stops at its next batch and stays resumable.
-		a.Vault.WaitRotation()
+		a.Vault.Keys().WaitRotation()
 	}
 	if a.Vault != nil {
 		a.Vault.WaitPurges()

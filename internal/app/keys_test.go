@@ -91,7 +91,7 @@ func TestRetirementCountsDEKsInItsOwnTransaction(t *testing.T) {
 	}
 	ctx := context.Background()
 	put := false
-	res, err := s.App.Vault.RotateKeys(ctx, app.SystemAccess("test"), vault.RunOptions{BatchSize: 5, Step: func(st vault.RotationStep) {
+	res, err := s.App.Vault.Keys().RotateKeys(ctx, app.SystemAccess("test"), vault.RunOptions{BatchSize: 5, Step: func(st vault.RotationStep) {
 		if st != vault.StepRewrapped || put {
 			return
 		}
@@ -120,13 +120,13 @@ func TestRetirementCountsDEKsInItsOwnTransaction(t *testing.T) {
 		t.Error("a DEK under a retired KEK version was stored")
 	}
 	// Purging the retired version loses nothing, now and after a restart.
-	p, err := s.App.Vault.PurgeKeys(ctx, app.SystemAccess("test"), time.Now().Add(time.Hour))
+	p, err := s.App.Vault.Keys().PurgeKeys(ctx, app.SystemAccess("test"), time.Now().Add(time.Hour))
 	if err != nil || !slices.Equal(p.Purged, []uint32{1}) {
 		t.Fatalf("purge: %+v %v", p, err)
 	}
 	readAll(t, s, names, "after the purge")
 	s.Restart()
-	if rep, _ := s.App.Vault.LastKeyReport(); !rep.OK() || rep.DEKs != len(names) {
+	if rep, _ := s.App.Vault.Keys().LastKeyReport(); !rep.OK() || rep.DEKs != len(names) {
 		t.Errorf("key check after restart: %+v", rep)
 	}
 	readAll(t, s, names, "after the purge and a restart")
@@ -142,7 +142,7 @@ func TestPurgeRechecksReferences(t *testing.T) {
 	backup := filepath.Join(t.TempDir(), "backup.db")
 	s.RestartWith(func(string) { copyFile(t, db, backup) })
 	ctx := context.Background()
-	if _, err := s.App.Vault.RotateKeys(ctx, app.SystemAccess("test"), vault.RunOptions{}); err != nil {
+	if _, err := s.App.Vault.Keys().RotateKeys(ctx, app.SystemAccess("test"), vault.RunOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := retiredVersions(s); !slices.Equal(got, []uint32{1}) {
@@ -154,11 +154,11 @@ func TestPurgeRechecksReferences(t *testing.T) {
 			_ = os.Remove(db + suffix)
 		}
 	})
-	if rep, _ := s.App.Vault.LastKeyReport(); !rep.OK() {
+	if rep, _ := s.App.Vault.Keys().LastKeyReport(); !rep.OK() {
 		t.Fatalf("key check on the restored backup: %+v", rep)
 	}
 	readAll(t, s, names, "restored backup")
-	_, err := s.App.Vault.PurgeKeys(ctx, app.SystemAccess("test"), time.Now().Add(time.Hour))
+	_, err := s.App.Vault.Keys().PurgeKeys(ctx, app.SystemAccess("test"), time.Now().Add(time.Hour))
 	if vault.ErrorCode(err) != vault.CodeConflict || vault.AuditSeqOf(err) == 0 {
 		t.Fatalf("purge with DEKs under the retired version: %v, want an audited conflict", err)
 	}
@@ -166,10 +166,10 @@ func TestPurgeRechecksReferences(t *testing.T) {
 		t.Fatal("the refused purge destroyed version 1")
 	}
 	readAll(t, s, names, "after the refused purge")
-	if _, err := s.App.Vault.RotateKeys(ctx, app.SystemAccess("test"), vault.RunOptions{}); err != nil {
+	if _, err := s.App.Vault.Keys().RotateKeys(ctx, app.SystemAccess("test"), vault.RunOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	p, err := s.App.Vault.PurgeKeys(ctx, app.SystemAccess("test"), time.Now().Add(time.Hour))
+	p, err := s.App.Vault.Keys().PurgeKeys(ctx, app.SystemAccess("test"), time.Now().Add(time.Hour))
 	if err != nil || !slices.Equal(p.Purged, []uint32{1, 2}) {
 		t.Fatalf("purge after the rotation: %+v %v", p, err)
 	}
@@ -209,7 +209,7 @@ func TestMissingKEKStopsTheServer(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	rep, _ := s.App.Vault.LastKeyReport()
+	rep, _ := s.App.Vault.Keys().LastKeyReport()
 	if rep.OK() || rep.Missing != len(names) || rep.Affected != len(names) {
 		t.Fatalf("key report %+v, want %d missing", rep, len(names))
 	}
@@ -285,7 +285,7 @@ func TestRotationLeaseAcrossNodes(t *testing.T) {
 	}
 	a := node(time.Now)
 	ctx := context.Background()
-	job, err := a.StartRotation(ctx, app.SystemAccess("node-a"))
+	job, err := a.Keys().StartRotation(ctx, app.SystemAccess("node-a"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,12 +308,12 @@ func TestRotationLeaseAcrossNodes(t *testing.T) {
 	}()
 	<-stalled
 	b := node(func() time.Time { return clock })
-	if _, err := b.StartRotation(ctx, app.SystemAccess("node-b")); vault.ErrorCode(err) != vault.CodeRotationInProgress || vault.AuditSeqOf(err) == 0 {
+	if _, err := b.Keys().StartRotation(ctx, app.SystemAccess("node-b")); vault.ErrorCode(err) != vault.CodeRotationInProgress || vault.AuditSeqOf(err) == 0 {
 		t.Fatalf("node B while A holds the lease: %v, want an audited rotation_in_progress", err)
 	}
 	// Two minutes later A's lease has expired: B takes over and resumes the same rotation.
 	clock = clock.Add(2 * time.Minute)
-	res, err := b.RotateKeys(ctx, app.SystemAccess("node-b"), vault.RunOptions{})
+	res, err := b.Keys().RotateKeys(ctx, app.SystemAccess("node-b"), vault.RunOptions{})
 	if err != nil || !res.Resumed || res.JobID != job.ID() || res.NewVersion != 2 || !slices.Equal(res.Retired, []uint32{1}) {
 		t.Fatalf("node B's takeover: %+v %v", res, err)
 	}

@@ -19,7 +19,7 @@ func (s *Server) rotateKeys(c *gin.Context) {
 	if !ok {
 		return
 	}
-	job, err := s.vault.StartRotation(c.Request.Context(), a)
+	job, err := s.vault.Keys().StartRotation(c.Request.Context(), a)
 	if err != nil {
 		s.abortWith(c, err)
 		return
@@ -54,7 +54,7 @@ func (s *Server) rotateKeys(c *gin.Context) {
 }
 
 func (s *Server) getRotationJob(c *gin.Context, a vault.Access) {
-	st, seq, err := s.vault.RotationStatus(c.Request.Context(), a, c.Param("id"))
+	st, seq, err := s.vault.Keys().RotationStatus(c.Request.Context(), a, c.Param("id"))
 	if err != nil {
 		s.abortWith(c, err)
 		return
@@ -69,7 +69,7 @@ func (s *Server) getKeys(c *gin.Context) {
 	if !ok {
 		return
 	}
-	st, err := s.vault.KeyStatus(c.Request.Context(), a)
+	st, err := s.vault.Keys().KeyStatus(c.Request.Context(), a)
 	if err != nil {
 		s.abortWith(c, err)
 		return

@@ -189,7 +189,7 @@ func TestConcurrentRotationsNeverLoseAKey(t *testing.T) {
 
 	check := func(when string) {
 		t.Helper()
-		rep, ran := s.App.Vault.LastKeyReport()
+		rep, ran := s.App.Vault.Keys().LastKeyReport()
 		if !ran || !rep.OK() || rep.DEKs == 0 {
 			t.Fatalf("%s: key check %+v (ran %v), want every DEK to unwrap", when, rep, ran)
 		}

@@ -181,7 +181,7 @@ func (s *Server) routes() *gin.Engine {
 
 func (s *Server) readyz(c *gin.Context) {
 	body := gin.H{"status": "ready"}
-	if rep, ok := s.vault.LastKeyReport(); ok {
+	if rep, ok := s.vault.Keys().LastKeyReport(); ok {
 		// Counts only: which subjects are affected is for `vaultd keys check`, not for an open route.
 		body["keys"] = gin.H{"ok": rep.OK(), "deks": rep.DEKs, "missing": rep.Missing, "corrupt": rep.Corrupt,
 			"affected_subjects": rep.Affected, "checked_at": rep.CheckedAt}
