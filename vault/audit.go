@@ -13,7 +13,7 @@ import (
 // newEntry starts the audit entry of one access. It never copies a personal data value: the subject is a
 // keyed pseudonym, a data subject acting on their own data appears as their pseudonym, the justification
 // only as a hash and the client address as a keyed hash.
-func (s *Service) newEntry(ctx context.Context, a Access, pol *policies.Set, action, subjectID string) audit.Entry {
+func (s *core) newEntry(ctx context.Context, a Access, pol *policies.Set, action, subjectID string) audit.Entry {
 	e := audit.Entry{
 		TS:                s.now().UTC(),
 		RequestID:         a.RequestID,
@@ -54,7 +54,7 @@ func (s *Service) newEntry(ctx context.Context, a Access, pol *policies.Set, act
 // reference; when the subject is erased the salt is destroyed with the DEK, so nobody can derive it again
 // and the subject's old entries become unlinkable while the chain stays intact. Ids without a salt
 // (unknown or erased subjects) get a pseudonym of the bare id, so attempts on them are still grouped.
-func (s *Service) subjectRef(ctx context.Context, id string) string {
+func (s *core) subjectRef(ctx context.Context, id string) string {
 	if plausibleID(id) {
 		if rec, err := s.store.Subject(ctx, id); err == nil && rec.State == StateActive && len(rec.RefSalt) > 0 {
 			return refFor(s.gate, id, rec.RefSalt)
@@ -79,7 +79,7 @@ func newRefSalt() []byte {
 }
 
 // deny records a refused access durably and returns the client error carrying the entry's sequence number.
-func (s *Service) deny(ctx context.Context, e audit.Entry, status int, reason string, cerr *Error) error {
+func (s *core) deny(ctx context.Context, e audit.Entry, status int, reason string, cerr *Error) error {
 	e.Decision = audit.Deny
 	e.Status = status
 	e.Reason = reason

@@ -53,7 +53,7 @@ type WithdrawHook func(tx Tx, subjectID, purpose string, consentIDs []string) er
 func (s *Service) OnConsentWithdrawn(h WithdrawHook) { s.withdrawHooks = append(s.withdrawHooks, h) }
 
 // consentPreamble checks purpose, staff-ness and the consents permission, and finds the subject.
-func (s *Service) consentPreamble(ctx context.Context, a Access, action, id, act string) (*policies.Set, audit.Entry, SubjectRecord, error) {
+func (s *core) consentPreamble(ctx context.Context, a Access, action, id, act string) (*policies.Set, audit.Entry, SubjectRecord, error) {
 	pol := s.Policy()
 	if _, err := s.checkPurpose(ctx, pol, a, action); err != nil {
 		return nil, audit.Entry{}, SubjectRecord{}, err
@@ -97,7 +97,7 @@ func (s *Service) ListConsents(ctx context.Context, a Access, id string) (Consen
 }
 
 // consentViews renders a subject's consents, opening evidence under rel (none without one).
-func (s *Service) consentViews(rel *release, rec SubjectRecord) Consents {
+func (s *core) consentViews(rel *release, rec SubjectRecord) Consents {
 	now := s.now()
 	evidence := func(sealed []byte) string {
 		d, ok := rec.DEKs[ClassGeneral]
@@ -289,7 +289,7 @@ func (s *Service) WithdrawConsent(ctx context.Context, a Access, id, purpose str
 
 // withdraw appends a withdrawal event for each active grant of purpose, runs the hooks and records the
 // entry, all in one transaction; the release covers the withdrawn records' evidence.
-func (s *Service) withdraw(ctx context.Context, e audit.Entry, id, purpose, by string, now time.Time, out *[]consent.Record) (*release, int64, error) {
+func (s *core) withdraw(ctx context.Context, e audit.Entry, id, purpose, by string, now time.Time, out *[]consent.Record) (*release, int64, error) {
 	return s.gate.commit(ctx, func(tx Tx) error {
 		events, err := tx.ConsentEvents(id)
 		if err != nil {

@@ -75,7 +75,7 @@ func (s *Service) ResolveSubject(ctx context.Context, a Access, ref string) (str
 }
 
 // resolveRecord resolves a subject reference (see ResolveSubject) to the active subject's record.
-func (s *Service) resolveRecord(ctx context.Context, ref string) (SubjectRecord, error) {
+func (s *core) resolveRecord(ctx context.Context, ref string) (SubjectRecord, error) {
 	id := ref
 	if rest, ok := strings.CutPrefix(ref, "external:"); ok {
 		source, ext, ok := strings.Cut(rest, ":")
@@ -290,7 +290,7 @@ type pendingEvent struct {
 	plain []byte
 }
 
-func (s *Service) sealEvent(p *pendingEvent, d DEK) error {
+func (s *core) sealEvent(p *pendingEvent, d DEK) error {
 	sealed, err := s.gate.seal(d, "event:"+p.ev.ID, p.plain)
 	if err != nil {
 		return err
@@ -303,7 +303,7 @@ func (s *Service) sealEvent(p *pendingEvent, d DEK) error {
 // sealed under is still the current one (re-sealing under the current key after a rotation, and under a new
 // key for a subject's first event of a class), and drops events of subjects erased since they were
 // prepared. It returns the rows to insert and the batch indexes it dropped.
-func (s *Service) checkEventKeys(tx ProfileTx, batch []pendingEvent) ([]StoredEvent, []int, error) {
+func (s *core) checkEventKeys(tx ProfileTx, batch []pendingEvent) ([]StoredEvent, []int, error) {
 	type slot struct {
 		dek   DEK
 		state string
@@ -351,7 +351,7 @@ func (s *Service) checkEventKeys(tx ProfileTx, batch []pendingEvent) ([]StoredEv
 
 // collectionRefusal says why behaviour of a subject may not be collected for a consent-based purpose now,
 // or "" when it may. The age rule's birth date is opened inside the gate and named in the batch's entry e.
-func (s *Service) collectionRefusal(e *audit.Entry, purpose policies.Purpose, rec SubjectRecord, cat string, now time.Time) string {
+func (s *core) collectionRefusal(e *audit.Entry, purpose policies.Purpose, rec SubjectRecord, cat string, now time.Time) string {
 	if objected(rec, purpose) {
 		return ReasonObjection
 	}
@@ -374,7 +374,7 @@ type EventView struct {
 }
 
 // openEvents streams a subject's events, decrypted under rel, oldest first.
-func (s *Service) openEvents(ctx context.Context, rel *release, rec SubjectRecord, fn func(EventView) error) error {
+func (s *core) openEvents(ctx context.Context, rel *release, rec SubjectRecord, fn func(EventView) error) error {
 	return s.store.Events(ctx, rec.ID, func(ev StoredEvent) error {
 		d, ok := rec.DEKs[ev.Class]
 		if !ok {

@@ -126,7 +126,7 @@ func (s *Service) ImportSubject(ctx context.Context, a Access, in NewSubject) (I
 // findMatch looks for an existing subject by verified identifiers. It returns the subject to merge into,
 // or a subject to queue for review and why. Comparing names opens the candidate's name inside the gate,
 // named in e.
-func (s *Service) findMatch(ctx context.Context, e *audit.Entry, values map[string]*string) (match, on, review, reason string) {
+func (s *core) findMatch(ctx context.Context, e *audit.Entry, values map[string]*string) (match, on, review, reason string) {
 	lookup := func(field string) []string {
 		v := values[field]
 		if v == nil {
@@ -161,7 +161,7 @@ func (s *Service) findMatch(ctx context.Context, e *audit.Entry, values map[stri
 
 // similarName returns an existing subject whose name is within one edit of the record's and who shares its
 // birth date (see fieldNameKey), or "".
-func (s *Service) similarName(ctx context.Context, values map[string]*string) string {
+func (s *core) similarName(ctx context.Context, values map[string]*string) string {
 	name, birth := values["name"], values["birth_date"]
 	if name == nil || birth == nil {
 		return ""
@@ -177,7 +177,7 @@ func (s *Service) similarName(ctx context.Context, values map[string]*string) st
 
 // merge fills the existing subject's missing fields from the record and links the source's external id to
 // it, in one transaction with its audit entry (which names the fields the match decision opened).
-func (s *Service) merge(ctx context.Context, a Access, target, on string, in NewSubject, values map[string]*string, names, opened []string) (ImportOutcome, error) {
+func (s *core) merge(ctx context.Context, a Access, target, on string, in NewSubject, values map[string]*string, names, opened []string) (ImportOutcome, error) {
 	pol := s.Policy()
 	e, err := s.beginStaff(ctx, a, pol, ActionSubjectMerge, target, names)
 	if err != nil {
@@ -246,7 +246,7 @@ func (s *Service) merge(ctx context.Context, a Access, target, on string, in New
 }
 
 // queueReview records a weak match for a data steward (never merged silently).
-func (s *Service) queueReview(ctx context.Context, a Access, subject, other, reason string) error {
+func (s *core) queueReview(ctx context.Context, a Access, subject, other, reason string) error {
 	pol := s.Policy()
 	e, err := s.beginStaff(ctx, a, pol, ActionMergeReview, subject, nil)
 	if err != nil {

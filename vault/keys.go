@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"log/slog"
 	"maps"
 	"slices"
 	"strconv"
@@ -165,8 +164,7 @@ type JobStatus struct {
 // (KeyStore, KeyTx) and the key ring. It shares the enforcement point's policy and audit trail: every
 // rotation, purge and status read is decided and recorded like any other access.
 type Keys struct {
-	svc      *Service // the enforcement point whose policy and trail key management uses
-	store    Sequencer
+	*core    // the enforcement point's policy, trail and audit helpers
 	ring     KeyRing
 	keyStore KeyStore
 	// exclusiveStore: no other process uses the store (see Config.ExclusiveStore).
@@ -175,26 +173,12 @@ type Keys struct {
 	instance  string
 	rotation  *rotationGuard
 	keyReport *atomic.Pointer[KeyReport]
-	now       func() time.Time
-	log       *slog.Logger
 }
 
-// newKeys builds key management for svc from cfg.
-func newKeys(svc *Service, cfg Config) *Keys {
-	return &Keys{svc: svc, store: cfg.Store, ring: cfg.KeyRing, keyStore: cfg.KeyStore, exclusiveStore: cfg.ExclusiveStore,
-		instance: newRotationID()[len(rotationIDPrefix):], rotation: &rotationGuard{}, keyReport: &atomic.Pointer[KeyReport]{},
-		now: svc.now, log: svc.log}
-}
-
-// Policy is the policy in force (the enforcement point's).
-func (s *Keys) Policy() *policies.Set { return s.svc.Policy() }
-
-func (s *Keys) newEntry(ctx context.Context, a Access, pol *policies.Set, action, subjectID string) audit.Entry {
-	return s.svc.newEntry(ctx, a, pol, action, subjectID)
-}
-
-func (s *Keys) deny(ctx context.Context, e audit.Entry, status int, reason string, cerr *Error) error {
-	return s.svc.deny(ctx, e, status, reason, cerr)
+// newKeys builds key management on the enforcement point's core from cfg.
+func newKeys(c *core, cfg Config) *Keys {
+	return &Keys{core: c, ring: cfg.KeyRing, keyStore: cfg.KeyStore, exclusiveStore: cfg.ExclusiveStore,
+		instance: newRotationID()[len(rotationIDPrefix):], rotation: &rotationGuard{}, keyReport: &atomic.Pointer[KeyReport]{}}
 }
 
 // IsRotationJob reports whether a job id names a key rotation.

@@ -46,7 +46,7 @@ func objected(rec SubjectRecord, purpose policies.Purpose) bool {
 // (any other declared purpose is refused).
 //
 // A staff token is refused, and the refusal recorded (action names what was attempted).
-func (s *Service) meAccess(ctx context.Context, a Access, action string) (Access, error) {
+func (s *core) meAccess(ctx context.Context, a Access, action string) (Access, error) {
 	if !a.Caller.IsDataSubject() {
 		e := s.newEntry(ctx, a, s.Policy(), action, "")
 		return a, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "/v1/me is for data subjects' own tokens"))
@@ -180,7 +180,7 @@ func (s *Service) RecordObjection(ctx context.Context, a Access, id, kind string
 	return s.setObjection(ctx, a, id, kind, true)
 }
 
-func (s *Service) setObjection(ctx context.Context, a Access, id, kind string, on bool) (int64, error) {
+func (s *core) setObjection(ctx context.Context, a Access, id, kind string, on bool) (int64, error) {
 	if kind != ObjectionPersonalizedMarketing {
 		return 0, Errorf(CodeInvalidArgument, "kind must be %s", ObjectionPersonalizedMarketing)
 	}
@@ -250,7 +250,7 @@ type AccessLogEntry struct {
 }
 
 // accessLog reads the subject's entries from the trail, newest first.
-func (s *Service) accessLog(ctx context.Context, id string) ([]AccessLogEntry, error) {
+func (s *core) accessLog(ctx context.Context, id string) ([]AccessLogEntry, error) {
 	entries, err := s.trail.Query(ctx, audit.Filter{SubjectRef: s.subjectRef(ctx, id), Limit: 1000})
 	if err != nil {
 		return nil, err
@@ -268,7 +268,7 @@ func (s *Service) accessLog(ctx context.Context, id string) ([]AccessLogEntry, e
 }
 
 // recordSelf appends the entry of a /v1/me read that returns no field values (access log, explanation).
-func (s *Service) recordSelf(ctx context.Context, a Access, action string) (selfRecord, error) {
+func (s *core) recordSelf(ctx context.Context, a Access, action string) (selfRecord, error) {
 	return superseded(func() (selfRecord, error) { return s.recordSelfOnce(ctx, a, action) })
 }
 
@@ -280,7 +280,7 @@ type selfRecord struct {
 	rec SubjectRecord
 }
 
-func (s *Service) recordSelfOnce(ctx context.Context, a Access, action string) (selfRecord, error) {
+func (s *core) recordSelfOnce(ctx context.Context, a Access, action string) (selfRecord, error) {
 	e, err := s.beginStaff(ctx, a, s.Policy(), action, a.Caller.Subject, nil)
 	if err != nil {
 		return selfRecord{}, err
@@ -353,7 +353,7 @@ func (s *Service) MeExplanation(ctx context.Context, a Access, lang string) ([]P
 	return s.explain(rec, lang), tags, seq, nil
 }
 
-func (s *Service) explain(rec SubjectRecord, lang string) []PurposeExplanation {
+func (s *core) explain(rec SubjectRecord, lang string) []PurposeExplanation {
 	if lang != "zh" {
 		lang = "en"
 	}
@@ -443,12 +443,12 @@ func (s *Service) MeExportStream(ctx context.Context, a Access) (Export, error) 
 	return s.meExport(ctx, a, true)
 }
 
-func (s *Service) meExport(ctx context.Context, a Access, stream bool) (Export, error) {
+func (s *core) meExport(ctx context.Context, a Access, stream bool) (Export, error) {
 	a, err := s.meAccess(ctx, a, ActionMeExport)
 	if err != nil {
 		return Export{}, err
 	}
-	v, err := s.Read(ctx, a, a.Caller.Subject, nil) // records the read of every field
+	v, _, _, err := s.read(ctx, a, a.Caller.Subject, nil) // records the read of every field
 	if err != nil {
 		return Export{}, err
 	}
@@ -487,6 +487,10 @@ func (s *Service) meExport(ctx context.Context, a Access, stream bool) (Export, 
 // SignDocument signs a document digest with the server's checkpoint key (a C2SP signed note), so a
 // receiving party can check an export manifest or an erasure receipt with the published verifier key.
 func (s *Service) SignDocument(kind string, lines ...string) (string, error) {
+	return s.signDocument(kind, lines...)
+}
+
+func (s *core) signDocument(kind string, lines ...string) (string, error) {
 	signed, err := s.signer.SignText("profile-vault " + kind + "\n" + strings.Join(lines, "\n") + "\n")
 	return string(signed), err
 }

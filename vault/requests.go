@@ -9,6 +9,13 @@ import (
 	"github.com/profilevault/profilevault/audit"
 )
 
+// Requests is the data-subject request workflow: requests filed by subjects, the compliance officer's queue
+// and its transitions, with working-day deadlines.
+type Requests struct{ *core }
+
+// Requests returns the service; it shares the enforcement point's core.
+func (s *Service) Requests() *Requests { return &Requests{core: s.core} }
+
 // Request workflow actions recorded in the audit trail.
 const (
 	ActionRequestCreate     = "request.create"
@@ -86,7 +93,7 @@ var autoNotes = map[string]string{
 
 // MeCreateRequest files a request by the caller. A subject's own token is verification, so it starts
 // verified; requests the system can fulfil at once complete at once and say where.
-func (s *Service) MeCreateRequest(ctx context.Context, a Access, typ string) (RequestView, int64, error) {
+func (s *Requests) MeCreateRequest(ctx context.Context, a Access, typ string) (RequestView, int64, error) {
 	a, err := s.meAccess(ctx, a, ActionRequestCreate)
 	if err != nil {
 		return RequestView{}, 0, err
@@ -135,7 +142,7 @@ func (s *Service) MeCreateRequest(ctx context.Context, a Access, typ string) (Re
 }
 
 // requestView renders a request, its sealed rejection reason opened under rel (none without one).
-func (s *Service) requestView(rel *release, r RequestRow, rec SubjectRecord) RequestView {
+func (s *core) requestView(rel *release, r RequestRow, rec SubjectRecord) RequestView {
 	v := RequestView{ID: r.ID, Type: r.Type, State: r.State, CreatedAt: r.CreatedAt, DueAt: r.DueAt, UpdatedAt: r.UpdatedAt,
 		Overdue: s.rules.Overdue(r.DueAt, s.now(), r.State), Note: r.Note}
 	if d, ok := rec.DEKs[ClassGeneral]; ok && len(r.ReasonSealed) > 0 && rel != nil {
@@ -147,7 +154,7 @@ func (s *Service) requestView(rel *release, r RequestRow, rec SubjectRecord) Req
 }
 
 // requestViews lists a subject's requests, newest first, reasons opened under rel.
-func (s *Service) requestViews(ctx context.Context, rel *release, rec SubjectRecord) ([]RequestView, error) {
+func (s *core) requestViews(ctx context.Context, rel *release, rec SubjectRecord) ([]RequestView, error) {
 	rows, err := s.requests.Requests(ctx, RequestFilter{SubjectID: rec.ID, Limit: 1000})
 	if err != nil {
 		return nil, err
@@ -160,7 +167,7 @@ func (s *Service) requestViews(ctx context.Context, rel *release, rec SubjectRec
 }
 
 // MeRequests lists the caller's requests with their states, deadlines and any rejection reason.
-func (s *Service) MeRequests(ctx context.Context, a Access) ([]RequestView, int64, error) {
+func (s *Requests) MeRequests(ctx context.Context, a Access) ([]RequestView, int64, error) {
 	a, err := s.meAccess(ctx, a, ActionRequestRead)
 	if err != nil {
 		return nil, 0, err
@@ -185,7 +192,7 @@ type QueueItem struct {
 
 // RequestQueue is the compliance officer's queue (purpose compliance_audit), optionally by state or
 // overdue only. Reading it is recorded.
-func (s *Service) RequestQueue(ctx context.Context, a Access, state string, overdueOnly bool) ([]QueueItem, int64, error) {
+func (s *Requests) RequestQueue(ctx context.Context, a Access, state string, overdueOnly bool) ([]QueueItem, int64, error) {
 	pol := s.Policy()
 	if _, err := s.checkPurpose(ctx, pol, a, ActionRequestRead); err != nil {
 		return nil, 0, err
@@ -230,7 +237,7 @@ func (s *Service) RequestQueue(ctx context.Context, a Access, state string, over
 // TransitionRequest moves a request on (compliance officer, purpose compliance_audit): an illegal move is
 // 409 conflict, a rejection without a reason 400. The reason, shown to the subject, is sealed under their
 // DEK.
-func (s *Service) TransitionRequest(ctx context.Context, a Access, id, to, reason string) (RequestView, int64, error) {
+func (s *Requests) TransitionRequest(ctx context.Context, a Access, id, to, reason string) (RequestView, int64, error) {
 	pol := s.Policy()
 	if _, err := s.checkPurpose(ctx, pol, a, ActionRequestTransition); err != nil {
 		return RequestView{}, 0, err

@@ -128,6 +128,12 @@ type Config struct {
 
 // Service is the enforcement point.
 type Service struct {
+	*core
+}
+
+// core is what the enforcement point's services share: the stores, the gate, the policy, the clock, the log,
+// and the helpers that decide and record an access. Each domain service embeds it.
+type core struct {
 	store    Store
 	trail    audit.Store
 	requests RequestStore
@@ -160,7 +166,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.Requests == nil || cfg.Rules == nil || cfg.Identity == nil {
 		return nil, errors.New("vault: Store, Trail, Requests, Rules, Identity, Checkpoints, Crypto, Normalize and Policy are required")
 	}
-	s := &Service{
+	s := &Service{core: &core{
 		store:           cfg.Store,
 		trail:           cfg.Trail,
 		requests:        cfg.Requests,
@@ -174,7 +180,7 @@ func New(cfg Config) (*Service, error) {
 		purges:          &sync.WaitGroup{},
 		log:             cfg.Logger,
 		now:             cfg.Now,
-	}
+	}}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -194,7 +200,7 @@ func New(cfg Config) (*Service, error) {
 	s.lookups = newRateLimiter(rps, burst, s.now)
 	s.policy = &atomic.Pointer[policies.Set]{}
 	s.policy.Store(cfg.Policy)
-	s.keys = newKeys(s, cfg)
+	s.keys = newKeys(s.core, cfg)
 	// Tags computed under a purpose rest on its consent: a withdrawal deletes them in its own transaction.
 	s.OnConsentWithdrawn(func(tx Tx, subjectID, purpose string, _ []string) error { return tx.DeleteTags(subjectID, purpose) })
 	return s, nil
@@ -206,16 +212,16 @@ func (s *Service) Keys() *Keys { return s.keys }
 // WithClock returns a copy of the service that reads time from now (for retention runs and tests that
 // need another "now"); it shares the store, keys and policy.
 func (s *Service) WithClock(now func() time.Time) *Service {
-	c := *s
+	c := *s.core
 	c.now = now
-	return &c
+	return &Service{core: &c}
 }
 
 // Policy returns the policy in force.
-func (s *Service) Policy() *policies.Set { return s.policy.Load() }
+func (s *core) Policy() *policies.Set { return s.policy.Load() }
 
 // checkPurpose validates the declared purpose and returns its catalog entry.
-func (s *Service) checkPurpose(ctx context.Context, pol *policies.Set, a Access, action string) (policies.Purpose, error) {
+func (s *core) checkPurpose(ctx context.Context, pol *policies.Set, a Access, action string) (policies.Purpose, error) {
 	if a.Purpose == "" {
 		return policies.Purpose{}, s.refusePurpose(ctx, pol, a, action, reasonPurposeRequired,
 			Errorf(CodePurposeRequired, "declare the purpose of this access"))
@@ -235,7 +241,7 @@ const (
 
 // refusePurpose records a request refused for its declared purpose (missing or unknown). The entry names
 // no purpose: an unknown one is the client's free text.
-func (s *Service) refusePurpose(ctx context.Context, pol *policies.Set, a Access, action, reason string, cerr *Error) error {
+func (s *core) refusePurpose(ctx context.Context, pol *policies.Set, a Access, action, reason string, cerr *Error) error {
 	a.Purpose = ""
 	e := s.newEntry(ctx, a, pol, action, "")
 	return s.deny(ctx, e, statusBadRequest, reason, cerr)

@@ -219,15 +219,15 @@ func newFixture(t *testing.T) *fixture {
 		Tags: []vault.TagValue{{Key: "value.rfm_segment", Level: "value", Value: "champions", Inputs: []string{"transactions"}, ExplanationZH: "常买", ExplanationEN: "buys often", Algorithm: "rfm-1"}}}})
 	must(err)
 	f.subjectAccess = vault.Access{Caller: vault.Caller{Subject: f.adult, Roles: []string{vault.RoleSubject}}}
-	req, _, err := svc.MeCreateRequest(ctx, f.subjectAccess, "correction")
+	req, _, err := svc.Requests().MeCreateRequest(ctx, f.subjectAccess, "correction")
 	must(err)
 	f.requestID = req.ID
-	_, _, err = svc.TransitionRequest(ctx, compliance, req.ID, "rejected", "nothing to correct")
+	_, _, err = svc.Requests().TransitionRequest(ctx, compliance, req.ID, "rejected", "nothing to correct")
 	must(err)
-	merges, _, err := svc.Merges(ctx, steward)
+	merges, _, err := svc.Stewardship().Merges(ctx, steward)
 	must(err)
 	f.mergeID = merges[0].ID
-	reviews, _, err := svc.Reviews(ctx, steward, "open")
+	reviews, _, err := svc.Stewardship().Reviews(ctx, steward, "open")
 	must(err)
 	if len(reviews) == 0 {
 		t.Fatal("fixture has no review")
@@ -319,23 +319,27 @@ func ops() map[string]op {
 		}},
 		"SaveImportReport": {run: func(f *fixture) error { return e1(f.svc.SaveImportReport(ctx, steward, []string{"accepted: 1"})) },
 			refuse: func(f *fixture) error { return e1(f.svc.SaveImportReport(ctx, marketer, []string{"accepted: 1"})) }},
-		"Merges": {run: func(f *fixture) error { return e2(f.svc.Merges(ctx, steward)) },
-			refuse: func(f *fixture) error { return e2(f.svc.Merges(ctx, marketer)) }},
-		"Reviews": {run: func(f *fixture) error { return e2(f.svc.Reviews(ctx, steward, "open")) },
-			refuse: func(f *fixture) error { return e2(f.svc.Reviews(ctx, marketer, "open")) }},
-		"ImportReports": {run: func(f *fixture) error { return e2(f.svc.ImportReports(ctx, steward)) },
-			refuse: func(f *fixture) error { return e2(f.svc.ImportReports(ctx, marketer)) }},
-		"DecideReview": {run: func(f *fixture) error { return e1(f.svc.DecideReview(ctx, steward, f.reviewID, "distinct")) },
-			refuse: func(f *fixture) error { return e1(f.svc.DecideReview(ctx, marketer, f.reviewID, "distinct")) }},
-		"RevertMerge": {run: func(f *fixture) error { return e1(f.svc.RevertMerge(ctx, steward, f.mergeID)) },
-			refuse: func(f *fixture) error { return e1(f.svc.RevertMerge(ctx, marketer, f.mergeID)) }},
+		"Stewardship.Merges": {run: func(f *fixture) error { return e2(f.svc.Stewardship().Merges(ctx, steward)) },
+			refuse: func(f *fixture) error { return e2(f.svc.Stewardship().Merges(ctx, marketer)) }},
+		"Stewardship.Reviews": {run: func(f *fixture) error { return e2(f.svc.Stewardship().Reviews(ctx, steward, "open")) },
+			refuse: func(f *fixture) error { return e2(f.svc.Stewardship().Reviews(ctx, marketer, "open")) }},
+		"Stewardship.ImportReports": {run: func(f *fixture) error { return e2(f.svc.Stewardship().ImportReports(ctx, steward)) },
+			refuse: func(f *fixture) error { return e2(f.svc.Stewardship().ImportReports(ctx, marketer)) }},
+		"Stewardship.DecideReview": {run: func(f *fixture) error {
+			return e1(f.svc.Stewardship().DecideReview(ctx, steward, f.reviewID, "distinct"))
+		},
+			refuse: func(f *fixture) error {
+				return e1(f.svc.Stewardship().DecideReview(ctx, marketer, f.reviewID, "distinct"))
+			}},
+		"Stewardship.RevertMerge": {run: func(f *fixture) error { return e1(f.svc.Stewardship().RevertMerge(ctx, steward, f.mergeID)) },
+			refuse: func(f *fixture) error { return e1(f.svc.Stewardship().RevertMerge(ctx, marketer, f.mergeID)) }},
 		"Me":       {run: func(f *fixture) error { return e1(f.svc.Me(ctx, f.subjectAccess)) }, refuse: func(f *fixture) error { return e1(f.svc.Me(ctx, marketer)) }},
 		"MeExport": {run: func(f *fixture) error { return e1(f.svc.MeExport(ctx, f.subjectAccess)) }, refuse: func(f *fixture) error { return e1(f.svc.MeExport(ctx, steward)) }},
 		"MeUpdate": {run: func(f *fixture) error {
 			return e1(f.svc.MeUpdate(ctx, f.subjectAccess, map[string]*string{"city": str("宁波")}))
 		}, refuse: func(f *fixture) error { return e1(f.svc.MeUpdate(ctx, steward, nil)) }},
-		"MeErase":    {run: func(f *fixture) error { return e1(f.svc.MeErase(ctx, leaverAccess(f))) }, refuse: func(f *fixture) error { return e1(f.svc.MeErase(ctx, steward)) }},
-		"MeRequests": {run: func(f *fixture) error { return e2(f.svc.MeRequests(ctx, f.subjectAccess)) }, refuse: func(f *fixture) error { return e2(f.svc.MeRequests(ctx, compliance)) }},
+		"MeErase":             {run: func(f *fixture) error { return e1(f.svc.MeErase(ctx, leaverAccess(f))) }, refuse: func(f *fixture) error { return e1(f.svc.MeErase(ctx, steward)) }},
+		"Requests.MeRequests": {run: func(f *fixture) error { return e2(f.svc.Requests().MeRequests(ctx, f.subjectAccess)) }, refuse: func(f *fixture) error { return e2(f.svc.Requests().MeRequests(ctx, compliance)) }},
 		"MeExportStream": {run: func(f *fixture) error {
 			x, err := f.svc.MeExportStream(ctx, f.subjectAccess)
 			if err != nil {
@@ -357,18 +361,20 @@ func ops() map[string]op {
 			return e1(f.svc.SetObjection(ctx, f.subjectAccess, "personalized_marketing", true))
 		},
 			refuse: func(f *fixture) error { return e1(f.svc.SetObjection(ctx, marketer, "personalized_marketing", true)) }},
-		"MeCreateRequest": {run: func(f *fixture) error { return e2(f.svc.MeCreateRequest(ctx, f.subjectAccess, "explanation")) },
-			refuse: func(f *fixture) error { return e2(f.svc.MeCreateRequest(ctx, steward, "explanation")) }},
-		"RequestQueue": {run: func(f *fixture) error { return e2(f.svc.RequestQueue(ctx, compliance, "", false)) },
-			refuse: func(f *fixture) error { return e2(f.svc.RequestQueue(ctx, marketer, "", false)) }},
-		"TransitionRequest": {run: func(f *fixture) error {
-			r, _, err := f.svc.MeCreateRequest(ctx, f.subjectAccess, "correction")
+		"Requests.MeCreateRequest": {run: func(f *fixture) error {
+			return e2(f.svc.Requests().MeCreateRequest(ctx, f.subjectAccess, "explanation"))
+		},
+			refuse: func(f *fixture) error { return e2(f.svc.Requests().MeCreateRequest(ctx, steward, "explanation")) }},
+		"Requests.RequestQueue": {run: func(f *fixture) error { return e2(f.svc.Requests().RequestQueue(ctx, compliance, "", false)) },
+			refuse: func(f *fixture) error { return e2(f.svc.Requests().RequestQueue(ctx, marketer, "", false)) }},
+		"Requests.TransitionRequest": {run: func(f *fixture) error {
+			r, _, err := f.svc.Requests().MeCreateRequest(ctx, f.subjectAccess, "correction")
 			if err != nil {
 				return err
 			}
-			return e2(f.svc.TransitionRequest(ctx, compliance, r.ID, "rejected", "already correct"))
+			return e2(f.svc.Requests().TransitionRequest(ctx, compliance, r.ID, "rejected", "already correct"))
 		}, refuse: func(f *fixture) error {
-			return e2(f.svc.TransitionRequest(ctx, marketer, f.requestID, "completed", ""))
+			return e2(f.svc.Requests().TransitionRequest(ctx, marketer, f.requestID, "completed", ""))
 		}},
 		"SubjectTags": {run: func(f *fixture) error { return e1(f.svc.SubjectTags(ctx, marketer, f.adult, "en")) },
 			refuse: func(f *fixture) error {
@@ -399,18 +405,18 @@ func ops() map[string]op {
 			refuse: func(f *fixture) error {
 				return e3(f.svc.Insights(ctx, vault.Access{Caller: steward.Caller, Purpose: "analytics"}, "rfm"))
 			}},
-		"AuditEvents": {run: func(f *fixture) error {
-			return e1(f.svc.AuditEvents(ctx, compliance, vault.AuditQuery{SubjectID: f.adult}))
+		"Review.AuditEvents": {run: func(f *fixture) error {
+			return e1(f.svc.Review().AuditEvents(ctx, compliance, vault.AuditQuery{SubjectID: f.adult}))
 		},
-			refuse: func(f *fixture) error { return e1(f.svc.AuditEvents(ctx, marketer, vault.AuditQuery{})) }},
-		"AuditExport": {run: func(f *fixture) error {
-			return e1(f.svc.AuditExport(ctx, compliance, time.Time{}, time.Time{}, func(int64) {}, func(int64, []byte) error { return nil }))
+			refuse: func(f *fixture) error { return e1(f.svc.Review().AuditEvents(ctx, marketer, vault.AuditQuery{})) }},
+		"Review.AuditExport": {run: func(f *fixture) error {
+			return e1(f.svc.Review().AuditExport(ctx, compliance, time.Time{}, time.Time{}, func(int64) {}, func(int64, []byte) error { return nil }))
 		}, refuse: func(f *fixture) error {
-			return e1(f.svc.AuditExport(ctx, marketer, time.Time{}, time.Time{}, func(int64) {}, func(int64, []byte) error { return nil }))
+			return e1(f.svc.Review().AuditExport(ctx, marketer, time.Time{}, time.Time{}, func(int64) {}, func(int64, []byte) error { return nil }))
 		}},
-		"VerifyTrail":      {run: func(f *fixture) error { return e1(f.svc.VerifyTrail(ctx, admin)) }, refuse: func(f *fixture) error { return e1(f.svc.VerifyTrail(ctx, marketer)) }},
-		"LatestCheckpoint": {exempt: "returns a signed tree head (no personal data); its refusal is audited (TestEveryRefusalIsAudited)"},
-		"Proof":            {exempt: "returns hashes and an entry, which holds no personal data; refusal audited (TestEveryRefusalIsAudited)"},
+		"Review.VerifyTrail":      {run: func(f *fixture) error { return e1(f.svc.Review().VerifyTrail(ctx, admin)) }, refuse: func(f *fixture) error { return e1(f.svc.Review().VerifyTrail(ctx, marketer)) }},
+		"Review.LatestCheckpoint": {exempt: "returns a signed tree head (no personal data); its refusal is audited (TestEveryRefusalIsAudited)"},
+		"Review.Proof":            {exempt: "returns hashes and an entry, which holds no personal data; refusal audited (TestEveryRefusalIsAudited)"},
 		"ReloadPolicy": {run: func(f *fixture) error { return e1(f.svc.ReloadPolicy(ctx, admin, f.svc.Policy())) },
 			refuse: func(f *fixture) error { return e1(f.svc.ReloadPolicy(ctx, marketer, f.svc.Policy())) }},
 		"AuthorizeRole": {run: func(f *fixture) error {
@@ -442,7 +448,8 @@ func ops() map[string]op {
 		"WithClock": {exempt: "returns a copy of the service with another clock"}, "OnConsentWithdrawn": {exempt: "registers a hook at start"},
 		"SetTagVocabulary": {exempt: "registers a check at start"}, "SignDocument": {exempt: "signs a digest the caller already holds"},
 		"VerifierKey": {exempt: "a public key"}, "Keys": {exempt: "returns the key management service (rows Keys.*)"},
-		"Keys.Policy": {exempt: "the policy in force"}, "TagPurposes": {exempt: "names from the purposes catalog"},
+		"Stewardship": {exempt: "returns the service (rows Stewardship.*)"}, "Requests": {exempt: "returns the service (rows Requests.*)"},
+		"Review": {exempt: "returns the service (rows Review.*)"}, "TagPurposes": {exempt: "names from the purposes catalog"},
 	}
 }
 
@@ -460,8 +467,19 @@ func TestEveryOperationOpensOnlyUnderADurableEntry(t *testing.T) {
 	for i := range reflect.TypeFor[*vault.Service]().NumMethod() {
 		methods = append(methods, reflect.TypeFor[*vault.Service]().Method(i).Name)
 	}
-	for i := range reflect.TypeFor[*vault.Keys]().NumMethod() {
-		methods = append(methods, "Keys."+reflect.TypeFor[*vault.Keys]().Method(i).Name)
+	// Each domain service's methods, as "Service.Method" (Policy, shared by all, is the enforcement point's).
+	for _, svc := range []struct {
+		name string
+		typ  reflect.Type
+	}{
+		{"Keys", reflect.TypeFor[*vault.Keys]()}, {"Stewardship", reflect.TypeFor[*vault.Stewardship]()},
+		{"Requests", reflect.TypeFor[*vault.Requests]()}, {"Review", reflect.TypeFor[*vault.Review]()},
+	} {
+		for i := range svc.typ.NumMethod() {
+			if name := svc.typ.Method(i).Name; name != "Policy" {
+				methods = append(methods, svc.name+"."+name)
+			}
+		}
 	}
 	for _, m := range methods {
 		if _, ok := table[m]; !ok {

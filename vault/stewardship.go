@@ -8,6 +8,13 @@ import (
 	"github.com/profilevault/profilevault/audit"
 )
 
+// Stewardship is identity stewardship for data stewards: automatic merges (and their reversal), the review
+// queue of weak matches, and import reports.
+type Stewardship struct{ *core }
+
+// Stewardship returns the service; it shares the enforcement point's core.
+func (s *Service) Stewardship() *Stewardship { return &Stewardship{core: s.core} }
+
 // Stewardship actions recorded in the audit trail.
 const (
 	ActionIdentityRead   = "identity.read"
@@ -34,7 +41,7 @@ type RevertResult struct {
 
 // stewardship opens an audited identity-stewardship operation: the caller must be allowed to create
 // subjects for the declared purpose (the permission under which imports merge them).
-func (s *Service) stewardship(ctx context.Context, a Access, action, subject string) (audit.Entry, error) {
+func (s *core) stewardship(ctx context.Context, a Access, action, subject string) (audit.Entry, error) {
 	pol := s.Policy()
 	if _, err := s.checkPurpose(ctx, pol, a, action); err != nil {
 		return audit.Entry{}, err
@@ -50,7 +57,7 @@ func (s *Service) stewardship(ctx context.Context, a Access, action, subject str
 }
 
 // auditedList records an allowed list read (counts only) and returns its audit sequence number.
-func (s *Service) auditedList(ctx context.Context, e audit.Entry, what string, n int) (int64, error) {
+func (s *core) auditedList(ctx context.Context, e audit.Entry, what string, n int) (int64, error) {
 	e.Decision, e.Status, e.Reason = audit.Allow, statusOK, what+":"+strconv.Itoa(n)
 	seq, err := s.store.Commit(ctx, nil, func(error) audit.Entry { return e })
 	if err != nil {
@@ -60,7 +67,7 @@ func (s *Service) auditedList(ctx context.Context, e audit.Entry, what string, n
 }
 
 // Merges lists automatic merges, newest first (ids, sources and field names only).
-func (s *Service) Merges(ctx context.Context, a Access) ([]MergeRow, int64, error) {
+func (s *Stewardship) Merges(ctx context.Context, a Access) ([]MergeRow, int64, error) {
 	e, err := s.stewardship(ctx, a, ActionIdentityRead, "")
 	if err != nil {
 		return nil, 0, err
@@ -74,7 +81,7 @@ func (s *Service) Merges(ctx context.Context, a Access) ([]MergeRow, int64, erro
 }
 
 // Reviews lists the steward's review queue (state "" for all), oldest first.
-func (s *Service) Reviews(ctx context.Context, a Access, state string) ([]ReviewRow, int64, error) {
+func (s *Stewardship) Reviews(ctx context.Context, a Access, state string) ([]ReviewRow, int64, error) {
 	switch state {
 	case "", ReviewOpen, ReviewDistinct, ReviewSamePerson:
 	default:
@@ -93,7 +100,7 @@ func (s *Service) Reviews(ctx context.Context, a Access, state string) ([]Review
 }
 
 // ImportReports lists stored data-quality reports, newest first.
-func (s *Service) ImportReports(ctx context.Context, a Access) ([]ImportReport, int64, error) {
+func (s *Stewardship) ImportReports(ctx context.Context, a Access) ([]ImportReport, int64, error) {
 	e, err := s.stewardship(ctx, a, ActionImportRead, "")
 	if err != nil {
 		return nil, 0, err
@@ -108,7 +115,7 @@ func (s *Service) ImportReports(ctx context.Context, a Access) ([]ImportReport, 
 
 // DecideReview closes an open review: distinct (two people) or same_person (the steward will consolidate
 // the records). 404 for an unknown review, 409 if it was already decided.
-func (s *Service) DecideReview(ctx context.Context, a Access, id, decision string) (int64, error) {
+func (s *Stewardship) DecideReview(ctx context.Context, a Access, id, decision string) (int64, error) {
 	if decision != ReviewDistinct && decision != ReviewSamePerson {
 		return 0, Errorf(CodeInvalidArgument, "decision must be distinct or same_person")
 	}
@@ -143,7 +150,7 @@ func (s *Service) DecideReview(ctx context.Context, a Access, id, decision strin
 // Events collected under the merged subject stay with it (they carry no source record id); no consent ever
 // crossed, so none moves back. 404 for an unknown merge, 409 if it was already reverted or its subject is
 // gone.
-func (s *Service) RevertMerge(ctx context.Context, a Access, id string) (RevertResult, error) {
+func (s *Stewardship) RevertMerge(ctx context.Context, a Access, id string) (RevertResult, error) {
 	m, err := s.identity.Merge(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		return RevertResult{}, Errorf(CodeNotFound, "no such merge")

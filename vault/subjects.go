@@ -128,7 +128,7 @@ func plausibleID(id string) bool {
 // beginStaff starts the audit entry of an operation on a subject's fields. A staff operation refuses
 // (audited) a data-subject token, which reaches its own data through /v1/me only; a /v1/me operation
 // (Access made by meAccess) may touch the caller's own subject and nothing else.
-func (s *Service) beginStaff(ctx context.Context, a Access, pol *policies.Set, action, id string, fields []string) (audit.Entry, error) {
+func (s *core) beginStaff(ctx context.Context, a Access, pol *policies.Set, action, id string, fields []string) (audit.Entry, error) {
 	if a.self {
 		if a, ok := selfActions[action]; ok {
 			action = a
@@ -171,7 +171,7 @@ func (s *Service) Create(ctx context.Context, a Access, in NewSubject) (Created,
 }
 
 // create is Create; opened names the fields an import's match decision opened (see ImportSubject).
-func (s *Service) create(ctx context.Context, a Access, in NewSubject, opened []string) (Created, error) {
+func (s *core) create(ctx context.Context, a Access, in NewSubject, opened []string) (Created, error) {
 	pol := s.Policy()
 	if _, err := s.checkPurpose(ctx, pol, a, ActionSubjectCreate); err != nil {
 		return Created{}, err
@@ -258,7 +258,7 @@ func finish(e audit.Entry, changeErr error, names []string) audit.Entry {
 	return e
 }
 
-func (s *Service) mayWriteAll(pol *policies.Set, a Access, names []string) bool {
+func (s *core) mayWriteAll(pol *policies.Set, a Access, names []string) bool {
 	grants := pol.FieldGrants(a.Caller.Roles, a.Purpose, "write")
 	for _, n := range names {
 		if _, ok := grants[n]; !ok {
@@ -270,7 +270,7 @@ func (s *Service) mayWriteAll(pol *policies.Set, a Access, names []string) bool 
 
 // writeFields seals and stores (or clears) values inside the writer's transaction. Recomputing the name
 // keys may open the name or birth date that the change keeps; those opens are named in e, the change's entry.
-func (s *Service) writeFields(tx ProfileTx, e *audit.Entry, schema *policies.Schema, d DEK, id string, before SubjectRecord, values map[string]*string, now time.Time) error {
+func (s *core) writeFields(tx ProfileTx, e *audit.Entry, schema *policies.Schema, d DEK, id string, before SubjectRecord, values map[string]*string, now time.Time) error {
 	if tokens, changed := s.nameKeyTokens(e, before, values); changed {
 		if err := tx.SetIndexTokens(fieldNameKey, id, tokens); err != nil {
 			return err
@@ -342,12 +342,12 @@ type readResult struct {
 
 // read is Read, also returning the release of the subject's data under the read's entry and the record it
 // decided on (for /v1/me, which shows more of the same subject under the same entry).
-func (s *Service) read(ctx context.Context, a Access, id string, requested []string) (View, *release, SubjectRecord, error) {
+func (s *core) read(ctx context.Context, a Access, id string, requested []string) (View, *release, SubjectRecord, error) {
 	r, err := superseded(func() (readResult, error) { return s.readOnce(ctx, a, id, requested) })
 	return r.view, r.rel, r.rec, err
 }
 
-func (s *Service) readOnce(ctx context.Context, a Access, id string, requested []string) (readResult, error) {
+func (s *core) readOnce(ctx context.Context, a Access, id string, requested []string) (readResult, error) {
 	pol := s.Policy()
 	purpose, err := s.checkPurpose(ctx, pol, a, ActionSubjectRead)
 	if err != nil {
@@ -398,7 +398,7 @@ func (s *Service) readOnce(ctx context.Context, a Access, id string, requested [
 	return readResult{view: View{ID: id, Purpose: a.Purpose, Fields: values, Withheld: withheld, AuditSeq: rel.seq}, rel: rel, rec: rec}, nil
 }
 
-func (s *Service) activeSubject(ctx context.Context, id string) (SubjectRecord, error) {
+func (s *core) activeSubject(ctx context.Context, id string) (SubjectRecord, error) {
 	if !plausibleID(id) {
 		return SubjectRecord{}, ErrNotFound
 	}
@@ -417,7 +417,7 @@ func (s *Service) activeSubject(ctx context.Context, id string) (SubjectRecord, 
 //
 // A consent-based purpose needs the subject's age: the birth date is opened inside the gate for that and
 // named in e.
-func (s *Service) decide(e *audit.Entry, pol *policies.Set, purpose policies.Purpose, grants map[string]policies.Grant,
+func (s *core) decide(e *audit.Entry, pol *policies.Set, purpose policies.Purpose, grants map[string]policies.Grant,
 	rec SubjectRecord, a Access, fields []string) (map[string]policies.Grant, []Withheld, []string) {
 	schema := pol.Schema()
 	now := s.now()
@@ -482,7 +482,7 @@ func retentionExpired(p policies.Purpose, rec SubjectRecord, now time.Time) bool
 
 // minorAtDecision applies PIPL Art. 31 while deciding: the birth date is opened inside the gate, never
 // returned, and named in e.
-func (s *Service) minorAtDecision(e *audit.Entry, rec SubjectRecord, now time.Time) bool {
+func (s *core) minorAtDecision(e *audit.Entry, rec SubjectRecord, now time.Time) bool {
 	pt, ok := s.gate.decisionOpen(e, rec, "birth_date")
 	return ok && minorBorn(pt, now)
 }
@@ -495,7 +495,7 @@ func minorBorn(birthDate []byte, now time.Time) bool {
 }
 
 // open decrypts, under rel, the granted fields that the subject has and applies each field's mask.
-func (s *Service) open(rel *release, rec SubjectRecord, granted map[string]policies.Grant, schema *policies.Schema) (map[string]string, error) {
+func (s *core) open(rel *release, rec SubjectRecord, granted map[string]policies.Grant, schema *policies.Schema) (map[string]string, error) {
 	out := make(map[string]string, len(granted))
 	for name, g := range granted {
 		sf, ok := rec.Fields[name]
@@ -686,7 +686,7 @@ func (s *Service) Erase(ctx context.Context, a Access, id string) (Receipt, erro
 	return s.erase(ctx, e, id)
 }
 
-func (s *Service) erase(ctx context.Context, e audit.Entry, id string) (Receipt, error) {
+func (s *core) erase(ctx context.Context, e audit.Entry, id string) (Receipt, error) {
 	now := s.now().UTC()
 	var classes []string
 	var held []Hold
@@ -748,7 +748,7 @@ func (s *Service) erase(ctx context.Context, e audit.Entry, id string) (Receipt,
 		classes = []string{}
 	}
 	r := Receipt{SubjectID: id, SubjectRef: e.SubjectRef, ErasedAt: erasedAt, ClassesShredded: classes, AuditSeq: seq, Held: held}
-	r.Signature, err = s.SignDocument("erasure receipt", "subject "+id, "erased_at "+erasedAt.Format(time.RFC3339Nano),
+	r.Signature, err = s.signDocument("erasure receipt", "subject "+id, "erased_at "+erasedAt.Format(time.RFC3339Nano),
 		"classes_shredded "+strings.Join(classes, ","), "held "+holdText(held), "audit_seq "+strconv.FormatInt(seq, 10))
 	if err != nil {
 		return r, internalErr("sign receipt", err)
@@ -764,7 +764,7 @@ const ActionSubjectPurge = "subject.purge"
 // purgeLater deletes the events of shredded classes in the background, in chunks, each with an audit entry.
 // Their keys are already gone, so they are unreadable from the moment of erasure; this only frees space,
 // and keeps erasure latency independent of how much data a subject has.
-func (s *Service) purgeLater(id string, classes []string) {
+func (s *core) purgeLater(id string, classes []string) {
 	s.purges.Add(1)
 	go func() {
 		defer s.purges.Done()

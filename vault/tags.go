@@ -118,7 +118,7 @@ type sealedTag struct {
 func tagAD(purpose, key string) string { return "tag:" + purpose + ":" + key }
 
 // tagCaller checks that a may compute tags for every purpose and opens the batch's audit entry.
-func (s *Service) tagCaller(ctx context.Context, a Access, purposes []string, action string) (audit.Entry, error) {
+func (s *core) tagCaller(ctx context.Context, a Access, purposes []string, action string) (audit.Entry, error) {
 	pol := s.Policy()
 	a.Purpose = purposes[0]
 	e, err := s.beginStaff(ctx, a, pol, action, "", nil)
@@ -214,7 +214,7 @@ type tagDecision struct {
 
 // decideTagInputs decides, for each subject, what each purpose may use of it now (nothing is opened but the
 // birth date for the age rule, named in the subject's entries).
-func (s *Service) decideTagInputs(ctx context.Context, e audit.Entry, purposes, ids []string, seen int64) []*tagDecision {
+func (s *core) decideTagInputs(ctx context.Context, e audit.Entry, purposes, ids []string, seen int64) []*tagDecision {
 	pol := s.Policy()
 	catalog := make(map[string]policies.Purpose, len(purposes))
 	for _, name := range purposes {
@@ -284,7 +284,7 @@ func (s *Service) decideTagInputs(ctx context.Context, e audit.Entry, purposes, 
 
 // releaseTagInputs appends every subject's entries at once, so that they share group commits. A subject
 // whose entries were superseded keeps rel nil.
-func (s *Service) releaseTagInputs(ctx context.Context, decided []*tagDecision) error {
+func (s *core) releaseTagInputs(ctx context.Context, decided []*tagDecision) error {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var firstErr error
@@ -329,7 +329,7 @@ func (s *Service) releaseTagInputs(ctx context.Context, decided []*tagDecision) 
 }
 
 // openTagInput decrypts, under the subject's release, the fields and events its purposes may use.
-func (s *Service) openTagInput(ctx context.Context, d *tagDecision) error {
+func (s *core) openTagInput(ctx context.Context, d *tagDecision) error {
 	schema := s.Policy().Schema()
 	for _, name := range tagInputFields {
 		if f, ok := schema.Field(name); ok && d.union[f.Category] {
@@ -472,7 +472,7 @@ func (s *Service) StoreTags(ctx context.Context, a Access, batch []SubjectTags) 
 }
 
 // sealTags seals one subject's tags of one purpose under d.
-func (s *Service) sealTags(st SubjectTags, d DEK, now time.Time) ([]StoredTag, error) {
+func (s *core) sealTags(st SubjectTags, d DEK, now time.Time) ([]StoredTag, error) {
 	rows := make([]StoredTag, 0, len(st.Tags))
 	for _, t := range st.Tags {
 		raw, err := json.Marshal(sealedTag{Value: t.Value, ZH: t.ExplanationZH, EN: t.ExplanationEN, Algorithm: t.Algorithm})
@@ -510,7 +510,7 @@ func grantedNow(tx Tx, subject string, now time.Time) (map[string]bool, error) {
 func (s *Service) SetTagVocabulary(check func(key, value string) error) { s.tagVocabulary = check }
 
 // tagViews decrypts, under rel, a subject's stored tags of purpose ("" for all) in lang ("zh" or "en").
-func (s *Service) tagViews(ctx context.Context, rel *release, rec SubjectRecord, purpose, lang string) ([]TagView, error) {
+func (s *core) tagViews(ctx context.Context, rel *release, rec SubjectRecord, purpose, lang string) ([]TagView, error) {
 	stored, err := s.storedTags(ctx, rec, purpose)
 	if err != nil {
 		return nil, err
@@ -519,7 +519,7 @@ func (s *Service) tagViews(ctx context.Context, rel *release, rec SubjectRecord,
 }
 
 // storedTags reads a subject's sealed tags of purpose ("" for all) without opening them.
-func (s *Service) storedTags(ctx context.Context, rec SubjectRecord, purpose string) ([]StoredTag, error) {
+func (s *core) storedTags(ctx context.Context, rec SubjectRecord, purpose string) ([]StoredTag, error) {
 	rows, err := s.store.Tags(ctx, rec.ID)
 	if err != nil {
 		return nil, err
@@ -537,7 +537,7 @@ func (s *Service) storedTags(ctx context.Context, rec SubjectRecord, purpose str
 }
 
 // openTags decrypts stored tags under rel, in lang.
-func (s *Service) openTags(rel *release, rec SubjectRecord, stored []StoredTag, lang string) ([]TagView, error) {
+func (s *core) openTags(rel *release, rec SubjectRecord, stored []StoredTag, lang string) ([]TagView, error) {
 	out := []TagView{}
 	d := rec.DEKs[ClassGeneral]
 	for _, t := range stored {
@@ -574,7 +574,7 @@ func (s *Service) SubjectTags(ctx context.Context, a Access, id, lang string) (T
 	return superseded(func() (TagsResult, error) { return s.subjectTagsOnce(ctx, a, id, lang) })
 }
 
-func (s *Service) subjectTagsOnce(ctx context.Context, a Access, id, lang string) (TagsResult, error) {
+func (s *core) subjectTagsOnce(ctx context.Context, a Access, id, lang string) (TagsResult, error) {
 	pol := s.Policy()
 	purpose, err := s.checkPurpose(ctx, pol, a, ActionTagRead)
 	if err != nil {

@@ -13,6 +13,13 @@ import (
 	"github.com/profilevault/profilevault/policies"
 )
 
+// Review is the audit trail as compliance officers and auditors read it: filtered review, export,
+// verification, checkpoints and inclusion proofs. Every read of the trail is itself recorded.
+type Review struct{ *core }
+
+// Review returns the service; it shares the enforcement point's core.
+func (s *Service) Review() *Review { return &Review{core: s.core} }
+
 // Actions on the trail itself: reading it is recorded like any other access.
 const (
 	ActionAuditRead   = "audit.read"
@@ -39,7 +46,7 @@ type AuditPage struct {
 const maxAuditPage = 500
 
 // mayReadTrail checks the purpose and the role for reading the trail, recording a refusal.
-func (s *Service) mayReadTrail(ctx context.Context, a Access, action, subjectID string) (*policies.Set, audit.Entry, error) {
+func (s *core) mayReadTrail(ctx context.Context, a Access, action, subjectID string) (*policies.Set, audit.Entry, error) {
 	pol := s.Policy()
 	if _, err := s.checkPurpose(ctx, pol, a, action); err != nil {
 		return nil, audit.Entry{}, err
@@ -54,7 +61,7 @@ func (s *Service) mayReadTrail(ctx context.Context, a Access, action, subjectID 
 
 // AuditEvents returns entries matching q, newest first, with a cursor to the next page. The read is itself
 // recorded (durably, before the page is returned).
-func (s *Service) AuditEvents(ctx context.Context, a Access, q AuditQuery) (AuditPage, error) {
+func (s *Review) AuditEvents(ctx context.Context, a Access, q AuditQuery) (AuditPage, error) {
 	f := audit.Filter{Actor: q.Actor, Purpose: q.Purpose, Action: q.Action, Decision: q.Decision, Since: q.Since, Until: q.Until, Limit: q.Limit}
 	if f.Limit <= 0 || f.Limit > maxAuditPage {
 		f.Limit = 100
@@ -96,7 +103,7 @@ func (s *Service) AuditEvents(ctx context.Context, a Access, q AuditQuery) (Audi
 
 // AuditExport records the export durably, tells recorded the entry's sequence number, then streams the
 // entries' canonical bytes (oldest first) to fn.
-func (s *Service) AuditExport(ctx context.Context, a Access, since, until time.Time, recorded func(auditSeq int64), fn func(seq int64, canonical []byte) error) (int64, error) {
+func (s *Review) AuditExport(ctx context.Context, a Access, since, until time.Time, recorded func(auditSeq int64), fn func(seq int64, canonical []byte) error) (int64, error) {
 	_, e, err := s.mayReadTrail(ctx, a, ActionAuditExport, "")
 	if err != nil {
 		return 0, err
@@ -112,7 +119,7 @@ func (s *Service) AuditExport(ctx context.Context, a Access, since, until time.T
 
 // mayCheckTrail allows the roles that may verify the trail (no declared purpose: it returns no personal
 // data).
-func (s *Service) mayCheckTrail(ctx context.Context, a Access) error {
+func (s *core) mayCheckTrail(ctx context.Context, a Access) error {
 	pol := s.Policy()
 	if pol.Allowed(a.Caller.Roles, policies.NoPurpose, "audit", "verify") {
 		return nil
@@ -122,7 +129,7 @@ func (s *Service) mayCheckTrail(ctx context.Context, a Access) error {
 }
 
 // VerifyTrail recomputes the whole trail (see audit.Verify) and records that it did.
-func (s *Service) VerifyTrail(ctx context.Context, a Access) (audit.Report, error) {
+func (s *Review) VerifyTrail(ctx context.Context, a Access) (audit.Report, error) {
 	if err := s.mayCheckTrail(ctx, a); err != nil {
 		return audit.Report{}, err
 	}
@@ -150,7 +157,7 @@ type CheckpointInfo struct {
 }
 
 // LatestCheckpoint returns the newest signed checkpoint.
-func (s *Service) LatestCheckpoint(ctx context.Context, a Access) (CheckpointInfo, error) {
+func (s *Review) LatestCheckpoint(ctx context.Context, a Access) (CheckpointInfo, error) {
 	if err := s.mayCheckTrail(ctx, a); err != nil {
 		return CheckpointInfo{}, err
 	}
@@ -181,7 +188,7 @@ type InclusionProof struct {
 
 // Proof returns an RFC 6962 inclusion proof of entry seq against the newest checkpoint; an auditor checks it
 // with the entry bytes and a checkpoint they kept (tlog.CheckRecord), without trusting the server.
-func (s *Service) Proof(ctx context.Context, a Access, seq int64) (InclusionProof, error) {
+func (s *Review) Proof(ctx context.Context, a Access, seq int64) (InclusionProof, error) {
 	if err := s.mayCheckTrail(ctx, a); err != nil {
 		return InclusionProof{}, err
 	}

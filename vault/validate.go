@@ -16,7 +16,7 @@ const maxFieldsPerRequest = 64
 // validateValues checks a set of field values against the schema and returns them normalised, with the
 // sorted field names. A nil value means "clear this field" and is accepted only when allowClear is set.
 // Messages name the field, never the value.
-func (s *Service) validateValues(schema *policies.Schema, in map[string]*string, allowClear bool) (map[string]*string, []string, error) {
+func (s *core) validateValues(schema *policies.Schema, in map[string]*string, allowClear bool) (map[string]*string, []string, error) {
 	if len(in) == 0 {
 		return nil, nil, Errorf(CodeInvalidArgument, "fields must name at least one field")
 	}
@@ -48,7 +48,7 @@ func (s *Service) validateValues(schema *policies.Schema, in map[string]*string,
 	return out, names, nil
 }
 
-func (s *Service) validateValue(f policies.Field, v string) (string, error) {
+func (s *core) validateValue(f policies.Field, v string) (string, error) {
 	if !utf8.ValidString(v) {
 		return "", Errorf(CodeInvalidArgument, "field %q: not valid UTF-8", f.Name)
 	}

@@ -48,7 +48,7 @@ func (s *Server) auditEvents(c *gin.Context) {
 		}
 		limit = n
 	}
-	page, err := s.vault.AuditEvents(c.Request.Context(), a, vault.AuditQuery{
+	page, err := s.vault.Review().AuditEvents(c.Request.Context(), a, vault.AuditQuery{
 		SubjectID: c.Query("subject_id"), Actor: c.Query("actor"), Purpose: c.Query("purpose"), Action: c.Query("action"),
 		Decision: audit.Decision(c.Query("decision")), Since: since, Until: until, Cursor: c.Query("cursor"), Limit: limit,
 	})
@@ -94,7 +94,7 @@ func (s *Server) auditExport(c *gin.Context) {
 		x, err = audit.NewExportWriter(c.Writer, format)
 		return err
 	}
-	_, err := s.vault.AuditExport(c.Request.Context(), a, since, until, func(seq int64) { setAuditSeq(c, seq) },
+	_, err := s.vault.Review().AuditExport(c.Request.Context(), a, since, until, func(seq int64) { setAuditSeq(c, seq) },
 		func(_ int64, canon []byte) error {
 			if x == nil {
 				if err := start(); err != nil {
@@ -124,7 +124,7 @@ func (s *Server) auditVerify(c *gin.Context) {
 	if !ok {
 		return
 	}
-	rep, err := s.vault.VerifyTrail(c.Request.Context(), a)
+	rep, err := s.vault.Review().VerifyTrail(c.Request.Context(), a)
 	if err != nil {
 		s.abortWith(c, err)
 		return
@@ -141,7 +141,7 @@ func (s *Server) auditCheckpoint(c *gin.Context) {
 	if !ok {
 		return
 	}
-	cp, err := s.vault.LatestCheckpoint(c.Request.Context(), a)
+	cp, err := s.vault.Review().LatestCheckpoint(c.Request.Context(), a)
 	if err != nil {
 		s.abortWith(c, err)
 		return
@@ -159,7 +159,7 @@ func (s *Server) auditProof(c *gin.Context) {
 		s.abortCode(c, vault.CodeInvalidArgument, "seq must be a positive integer")
 		return
 	}
-	p, err := s.vault.Proof(c.Request.Context(), a, seq)
+	p, err := s.vault.Review().Proof(c.Request.Context(), a, seq)
 	if err != nil {
 		s.abortWith(c, err)
 		return

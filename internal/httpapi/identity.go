@@ -14,7 +14,7 @@ func (s *Server) getMerges(c *gin.Context) {
 	if !ok {
 		return
 	}
-	rows, seq, err := s.vault.Merges(c.Request.Context(), a)
+	rows, seq, err := s.vault.Stewardship().Merges(c.Request.Context(), a)
 	if err != nil {
 		s.abortWith(c, err)
 		return
@@ -28,7 +28,7 @@ func (s *Server) postMergeRevert(c *gin.Context) {
 	if !ok {
 		return
 	}
-	res, err := s.vault.RevertMerge(c.Request.Context(), a, c.Param("id"))
+	res, err := s.vault.Stewardship().RevertMerge(c.Request.Context(), a, c.Param("id"))
 	if err != nil {
 		s.abortWith(c, err)
 		return
@@ -42,7 +42,7 @@ func (s *Server) getReviews(c *gin.Context) {
 	if !ok {
 		return
 	}
-	rows, seq, err := s.vault.Reviews(c.Request.Context(), a, c.DefaultQuery("state", "open"))
+	rows, seq, err := s.vault.Stewardship().Reviews(c.Request.Context(), a, c.DefaultQuery("state", "open"))
 	if err != nil {
 		s.abortWith(c, err)
 		return
@@ -64,7 +64,7 @@ func (s *Server) postReviewDecision(c *gin.Context) {
 	if !s.bindJSON(c, &req) {
 		return
 	}
-	seq, err := s.vault.DecideReview(c.Request.Context(), a, c.Param("id"), req.Decision)
+	seq, err := s.vault.Stewardship().DecideReview(c.Request.Context(), a, c.Param("id"), req.Decision)
 	if err != nil {
 		s.abortWith(c, err)
 		return
@@ -78,7 +78,7 @@ func (s *Server) getImportReports(c *gin.Context) {
 	if !ok {
 		return
 	}
-	rows, seq, err := s.vault.ImportReports(c.Request.Context(), a)
+	rows, seq, err := s.vault.Stewardship().ImportReports(c.Request.Context(), a)
 	if err != nil {
 		s.abortWith(c, err)
 		return

@@ -21,7 +21,7 @@ func (s *Server) postMeRequest(c *gin.Context) {
 	if !s.bindJSON(c, &req) {
 		return
 	}
-	v, seq, err := s.vault.MeCreateRequest(c.Request.Context(), a, req.Type)
+	v, seq, err := s.vault.Requests().MeCreateRequest(c.Request.Context(), a, req.Type)
 	if err != nil {
 		s.abortWith(c, err)
 		return
@@ -35,7 +35,7 @@ func (s *Server) getMeRequests(c *gin.Context) {
 	if !ok {
 		return
 	}
-	views, seq, err := s.vault.MeRequests(c.Request.Context(), a)
+	views, seq, err := s.vault.Requests().MeRequests(c.Request.Context(), a)
 	if err != nil {
 		s.abortWith(c, err)
 		return
@@ -57,7 +57,7 @@ func (s *Server) getRequestQueue(c *gin.Context) {
 		s.abortCode(c, vault.CodeInvalidArgument, "overdue must be true or false")
 		return
 	}
-	items, seq, err := s.vault.RequestQueue(c.Request.Context(), a, c.Query("state"), overdue == "true")
+	items, seq, err := s.vault.Requests().RequestQueue(c.Request.Context(), a, c.Query("state"), overdue == "true")
 	if err != nil {
 		s.abortWith(c, err)
 		return
@@ -80,7 +80,7 @@ func (s *Server) postTransition(c *gin.Context) {
 	if !s.bindJSON(c, &req) {
 		return
 	}
-	v, seq, err := s.vault.TransitionRequest(c.Request.Context(), a, c.Param("id"), req.To, req.Reason)
+	v, seq, err := s.vault.Requests().TransitionRequest(c.Request.Context(), a, c.Param("id"), req.To, req.Reason)
 	if err != nil {
 		s.abortWith(c, err)
 		return
