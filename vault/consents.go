@@ -11,6 +11,13 @@ import (
 	"github.com/profilevault/profilevault/policies"
 )
 
+// ConsentRecords records and withdraws consents (append-only histories) for staff at collection points, and
+// runs the withdrawal hooks in the withdrawal's transaction.
+type ConsentRecords struct{ *core }
+
+// ConsentRecords returns the service; it shares the enforcement point's core.
+func (s *Service) ConsentRecords() *ConsentRecords { return &ConsentRecords{core: s.core} }
+
 // Consent actions recorded in the audit trail.
 const (
 	ActionConsentRead     = "consent.read"
@@ -49,8 +56,8 @@ type Consents struct {
 // all.
 type WithdrawHook func(tx Tx, subjectID, purpose string, consentIDs []string) error
 
-// OnConsentWithdrawn registers a hook. Call it before serving.
-func (s *Service) OnConsentWithdrawn(h WithdrawHook) { s.withdrawHooks = append(s.withdrawHooks, h) }
+// onConsentWithdrawn registers a hook. Call it before serving.
+func (s *core) onConsentWithdrawn(h WithdrawHook) { s.withdrawHooks = append(s.withdrawHooks, h) }
 
 // consentPreamble checks purpose, staff-ness and the consents permission, and finds the subject.
 func (s *core) consentPreamble(ctx context.Context, a Access, action, id, act string) (*policies.Set, audit.Entry, SubjectRecord, error) {
@@ -78,7 +85,7 @@ func (s *core) consentPreamble(ctx context.Context, a Access, action, id, act st
 
 // ListConsents returns the current state (one per purpose and recipient) and the whole history, newest
 // first.
-func (s *Service) ListConsents(ctx context.Context, a Access, id string) (Consents, error) {
+func (s *ConsentRecords) ListConsents(ctx context.Context, a Access, id string) (Consents, error) {
 	_, e, rec, err := s.consentPreamble(ctx, a, ActionConsentRead, id, "read")
 	if err != nil {
 		return Consents{}, err
@@ -166,9 +173,9 @@ func historyTime(v ConsentView) time.Time {
 	return *v.GrantedAt
 }
 
-// GrantConsent records a consent that a collection point captured (staff: data_steward or
+// grantConsent records a consent that a collection point captured (staff: data_steward or
 // customer_service under account_management). Evidence is sealed under the subject's DEK.
-func (s *Service) GrantConsent(ctx context.Context, a Access, id string, g consent.Grant) (ConsentView, int64, error) {
+func (s *core) grantConsent(ctx context.Context, a Access, id string, g consent.Grant) (ConsentView, int64, error) {
 	pol := s.Policy()
 	p, ok := pol.Purposes().Purpose(g.Purpose)
 	if !ok {
@@ -230,7 +237,7 @@ func (s *Service) GrantConsent(ctx context.Context, a Access, id string, g conse
 // ImportConsent records a grant read from an import file unless the subject already holds an active grant
 // of the same purpose, kind, notice version, method, recipient and expiry: re-importing a file then changes
 // nothing (the check is audited like any consent access), and duplicate reports it. Otherwise it is GrantConsent.
-func (s *Service) ImportConsent(ctx context.Context, a Access, id string, g consent.Grant) (duplicate bool, err error) {
+func (s *ConsentRecords) ImportConsent(ctx context.Context, a Access, id string, g consent.Grant) (duplicate bool, err error) {
 	_, e, rec, err := s.consentPreamble(ctx, a, ActionConsentGrant, id, "write")
 	if err != nil {
 		return false, err
@@ -259,10 +266,10 @@ func sameTime(a, b *time.Time) bool {
 	return a.Equal(*b)
 }
 
-// WithdrawConsent withdraws every active grant of purpose, effective for the very next request, and runs
+// withdrawConsent withdraws every active grant of purpose, effective for the very next request, and runs
 // the withdrawal hooks in the same transaction. ErrNotFound (404) if no consent for purpose was ever
 // granted.
-func (s *Service) WithdrawConsent(ctx context.Context, a Access, id, purpose string) ([]ConsentView, int64, error) {
+func (s *core) withdrawConsent(ctx context.Context, a Access, id, purpose string) ([]ConsentView, int64, error) {
 	pol := s.Policy()
 	if _, ok := pol.Purposes().Purpose(purpose); !ok {
 		return nil, 0, Errorf(CodeInvalidArgument, "unknown purpose")
@@ -334,3 +341,16 @@ func (s *core) withdraw(ctx context.Context, e audit.Entry, id, purpose, by stri
 		return e
 	}, id)
 }
+
+// GrantConsent is the staff form of grantConsent (see there).
+func (s *ConsentRecords) GrantConsent(ctx context.Context, a Access, id string, g consent.Grant) (ConsentView, int64, error) {
+	return s.grantConsent(ctx, a, id, g)
+}
+
+// WithdrawConsent is the staff form of withdrawConsent (see there).
+func (s *ConsentRecords) WithdrawConsent(ctx context.Context, a Access, id, purpose string) ([]ConsentView, int64, error) {
+	return s.withdrawConsent(ctx, a, id, purpose)
+}
+
+// OnConsentWithdrawn registers a hook that runs inside every withdrawal's transaction. Call it before serving.
+func (s *ConsentRecords) OnConsentWithdrawn(h WithdrawHook) { s.onConsentWithdrawn(h) }

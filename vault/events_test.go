@@ -19,7 +19,7 @@ func TestIngestGatesCollection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := svc.GrantConsent(ctx, steward, c.ID, consent.Grant{Purpose: "personalization", Kind: consent.General, NoticeVersion: "2026-01", Method: "t"}); err != nil {
+	if _, _, err := svc.ConsentRecords().GrantConsent(ctx, steward, c.ID, consent.Grant{Purpose: "personalization", Kind: consent.General, NoticeVersion: "2026-01", Method: "t"}); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now().Add(-time.Hour)

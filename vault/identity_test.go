@@ -15,7 +15,7 @@ func TestImportResolvesIdentity(t *testing.T) {
 	if err != nil || !base.Created {
 		t.Fatalf("first import: %+v %v", base, err)
 	}
-	if _, _, err := svc.GrantConsent(ctx, steward, base.ID, consent.Grant{Purpose: "marketing", Kind: consent.General, NoticeVersion: "2026-01", Method: "t"}); err != nil {
+	if _, _, err := svc.ConsentRecords().GrantConsent(ctx, steward, base.ID, consent.Grant{Purpose: "marketing", Kind: consent.General, NoticeVersion: "2026-01", Method: "t"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {

@@ -36,14 +36,14 @@ func TestAccessMatrix(t *testing.T) {
 				if len(p.Recipients) > 0 {
 					g.Recipient = p.Recipients[0]
 				}
-				if _, _, err := svc.GrantConsent(ctx, steward, c.ID, g); err != nil {
+				if _, _, err := svc.ConsentRecords().GrantConsent(ctx, steward, c.ID, g); err != nil {
 					if st.kind == consent.General && p.ConsentKind == "separate" {
 						continue // refused at recording time, as it should be
 					}
 					t.Fatalf("grant %s %s: %v", p.Name, st.name, err)
 				}
 				if st.withdraw {
-					if _, _, err := svc.WithdrawConsent(ctx, steward, c.ID, p.Name); err != nil {
+					if _, _, err := svc.ConsentRecords().WithdrawConsent(ctx, steward, c.ID, p.Name); err != nil {
 						t.Fatal(err)
 					}
 				}

@@ -133,7 +133,7 @@ func (s *Service) MeSetConsent(ctx context.Context, a Access, purpose string, gr
 		return MeConsentResult{}, Errorf(CodeNotFound, "unknown purpose")
 	}
 	if !granted {
-		withdrawn, seq, err := s.WithdrawConsent(ctx, a, a.Caller.Subject, purpose)
+		withdrawn, seq, err := s.withdrawConsent(ctx, a, a.Caller.Subject, purpose)
 		if ErrorCode(err) == CodeNotFound && AuditSeqOf(err) > 0 {
 			return MeConsentResult{Withdrawn: []ConsentView{}, AuditSeq: AuditSeqOf(err)}, nil // nothing to withdraw
 		}
@@ -153,7 +153,7 @@ func (s *Service) MeSetConsent(ctx context.Context, a Access, purpose string, gr
 	if p.ConsentKind == string(consent.Separate) {
 		kind = consent.Separate
 	}
-	v, seq, err := s.GrantConsent(ctx, a, a.Caller.Subject, consent.Grant{Purpose: purpose, Kind: kind, NoticeVersion: noticeVersion,
+	v, seq, err := s.grantConsent(ctx, a, a.Caller.Subject, consent.Grant{Purpose: purpose, Kind: kind, NoticeVersion: noticeVersion,
 		Method: "self_service", Recipient: recipient})
 	if err != nil {
 		return MeConsentResult{}, err

@@ -202,7 +202,7 @@ func New(cfg Config) (*Service, error) {
 	s.policy.Store(cfg.Policy)
 	s.keys = newKeys(s.core, cfg)
 	// Tags computed under a purpose rest on its consent: a withdrawal deletes them in its own transaction.
-	s.OnConsentWithdrawn(func(tx Tx, subjectID, purpose string, _ []string) error { return tx.DeleteTags(subjectID, purpose) })
+	s.onConsentWithdrawn(func(tx Tx, subjectID, purpose string, _ []string) error { return tx.DeleteTags(subjectID, purpose) })
 	return s, nil
 }
 

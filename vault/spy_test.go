@@ -206,7 +206,7 @@ func newFixture(t *testing.T) *fixture {
 	must(err)
 	f.leaver = l.ID
 	for _, p := range []string{"marketing", "analytics", "personalization"} {
-		_, _, err := svc.GrantConsent(ctx, steward, f.adult, consent.Grant{Purpose: p, Kind: consent.General, NoticeVersion: "2026-01", Method: "web", Evidence: "form 7"})
+		_, _, err := svc.ConsentRecords().GrantConsent(ctx, steward, f.adult, consent.Grant{Purpose: p, Kind: consent.General, NoticeVersion: "2026-01", Method: "web", Evidence: "form 7"})
 		must(err)
 	}
 	now := time.Now().Add(-time.Hour)
@@ -215,7 +215,7 @@ func newFixture(t *testing.T) *fixture {
 		{EventID: "e2", SubjectRef: f.adult, Type: "order", TS: now.Add(time.Minute), Source: "shop", Attrs: map[string]any{"amount": 12.0, "items": []string{"cup"}}},
 	})
 	must(err)
-	_, _, err = svc.StoreTags(ctx, tagger, []vault.SubjectTags{{SubjectID: f.adult, Purpose: "marketing", ConsentIDs: consentIDs(svc, f.adult, "marketing"),
+	_, _, err = svc.Tags().StoreTags(ctx, tagger, []vault.SubjectTags{{SubjectID: f.adult, Purpose: "marketing", ConsentIDs: consentIDs(svc, f.adult, "marketing"),
 		Tags: []vault.TagValue{{Key: "value.rfm_segment", Level: "value", Value: "champions", Inputs: []string{"transactions"}, ExplanationZH: "常买", ExplanationEN: "buys often", Algorithm: "rfm-1"}}}})
 	must(err)
 	f.subjectAccess = vault.Access{Caller: vault.Caller{Subject: f.adult, Roles: []string{vault.RoleSubject}}}
@@ -239,7 +239,7 @@ func newFixture(t *testing.T) *fixture {
 
 // consentIDs lists the subject's current consents of purpose (none if they cannot be read).
 func consentIDs(svc *vault.Service, id, purpose string) []string {
-	cs, _ := svc.ListConsents(context.Background(), steward, id)
+	cs, _ := svc.ConsentRecords().ListConsents(context.Background(), steward, id)
 	var out []string
 	for _, c := range cs.Current {
 		if c.Purpose == purpose {
@@ -289,20 +289,24 @@ func ops() map[string]op {
 			refuse: func(f *fixture) error { return e1(f.svc.Lookup(ctx, analyst, "phone", "13800001234")) }},
 		"Erase": {run: func(f *fixture) error { return e1(f.svc.Erase(ctx, steward, f.other)) },
 			refuse: func(f *fixture) error { return e1(f.svc.Erase(ctx, marketer, f.child)) }},
-		"ListConsents": {run: func(f *fixture) error { return e1(f.svc.ListConsents(ctx, steward, f.adult)) },
-			refuse: func(f *fixture) error { return e1(f.svc.ListConsents(ctx, analyst, f.adult)) }},
-		"GrantConsent": {run: func(f *fixture) error {
-			return e2(f.svc.GrantConsent(ctx, steward, f.adult, consent.Grant{Purpose: "marketing", Kind: consent.General, NoticeVersion: "2026-01", Method: "app", Evidence: "tap"}))
+		"ConsentRecords.ListConsents": {run: func(f *fixture) error { return e1(f.svc.ConsentRecords().ListConsents(ctx, steward, f.adult)) },
+			refuse: func(f *fixture) error { return e1(f.svc.ConsentRecords().ListConsents(ctx, analyst, f.adult)) }},
+		"ConsentRecords.GrantConsent": {run: func(f *fixture) error {
+			return e2(f.svc.ConsentRecords().GrantConsent(ctx, steward, f.adult, consent.Grant{Purpose: "marketing", Kind: consent.General, NoticeVersion: "2026-01", Method: "app", Evidence: "tap"}))
 		}, refuse: func(f *fixture) error {
-			return e2(f.svc.GrantConsent(ctx, steward, f.child, consent.Grant{Purpose: "marketing", Kind: consent.General, NoticeVersion: "2026-01", Method: "app"}))
+			return e2(f.svc.ConsentRecords().GrantConsent(ctx, steward, f.child, consent.Grant{Purpose: "marketing", Kind: consent.General, NoticeVersion: "2026-01", Method: "app"}))
 		}},
-		"ImportConsent": {run: func(f *fixture) error {
-			return e1(f.svc.ImportConsent(ctx, steward, f.adult, consent.Grant{Purpose: "analytics", Kind: consent.General, NoticeVersion: "2026-01", Method: "web", Evidence: "form 7"}))
+		"ConsentRecords.ImportConsent": {run: func(f *fixture) error {
+			return e1(f.svc.ConsentRecords().ImportConsent(ctx, steward, f.adult, consent.Grant{Purpose: "analytics", Kind: consent.General, NoticeVersion: "2026-01", Method: "web", Evidence: "form 7"}))
 		}, refuse: func(f *fixture) error {
-			return e1(f.svc.ImportConsent(ctx, marketer, f.adult, consent.Grant{Purpose: "analytics", Kind: consent.General, NoticeVersion: "2026-01", Method: "web"}))
+			return e1(f.svc.ConsentRecords().ImportConsent(ctx, marketer, f.adult, consent.Grant{Purpose: "analytics", Kind: consent.General, NoticeVersion: "2026-01", Method: "web"}))
 		}},
-		"WithdrawConsent": {run: func(f *fixture) error { return e2(f.svc.WithdrawConsent(ctx, steward, f.adult, "personalization")) },
-			refuse: func(f *fixture) error { return e2(f.svc.WithdrawConsent(ctx, analyst, f.adult, "marketing")) }},
+		"ConsentRecords.WithdrawConsent": {run: func(f *fixture) error {
+			return e2(f.svc.ConsentRecords().WithdrawConsent(ctx, steward, f.adult, "personalization"))
+		},
+			refuse: func(f *fixture) error {
+				return e2(f.svc.ConsentRecords().WithdrawConsent(ctx, analyst, f.adult, "marketing"))
+			}},
 		"RecordObjection": {run: func(f *fixture) error {
 			return e1(f.svc.RecordObjection(ctx, steward, f.child, "personalized_marketing"))
 		},
@@ -376,34 +380,34 @@ func ops() map[string]op {
 		}, refuse: func(f *fixture) error {
 			return e2(f.svc.Requests().TransitionRequest(ctx, marketer, f.requestID, "completed", ""))
 		}},
-		"SubjectTags": {run: func(f *fixture) error { return e1(f.svc.SubjectTags(ctx, marketer, f.adult, "en")) },
+		"Tags.SubjectTags": {run: func(f *fixture) error { return e1(f.svc.Tags().SubjectTags(ctx, marketer, f.adult, "en")) },
 			refuse: func(f *fixture) error {
-				return e1(f.svc.SubjectTags(ctx, vault.Access{Caller: steward.Caller, Purpose: "marketing"}, f.adult, "en"))
+				return e1(f.svc.Tags().SubjectTags(ctx, vault.Access{Caller: steward.Caller, Purpose: "marketing"}, f.adult, "en"))
 			}},
-		"TagInputs": {run: func(f *fixture) error {
-			return e2(f.svc.TagInputs(ctx, tagger, f.svc.TagPurposes(), []string{f.adult, f.child}, func(vault.TagInput) error { return nil }))
+		"Tags.TagInputs": {run: func(f *fixture) error {
+			return e2(f.svc.Tags().TagInputs(ctx, tagger, f.svc.Tags().TagPurposes(), []string{f.adult, f.child}, func(vault.TagInput) error { return nil }))
 		}, refuse: func(f *fixture) error {
-			return e2(f.svc.TagInputs(ctx, marketer, f.svc.TagPurposes(), []string{f.adult}, func(vault.TagInput) error { return nil }))
+			return e2(f.svc.Tags().TagInputs(ctx, marketer, f.svc.Tags().TagPurposes(), []string{f.adult}, func(vault.TagInput) error { return nil }))
 		}},
-		"StoreTags": {run: func(f *fixture) error {
-			return e2(f.svc.StoreTags(ctx, tagger, []vault.SubjectTags{{SubjectID: f.adult, Purpose: "analytics", ConsentIDs: consentIDs(f.svc, f.adult, "analytics"),
+		"Tags.StoreTags": {run: func(f *fixture) error {
+			return e2(f.svc.Tags().StoreTags(ctx, tagger, []vault.SubjectTags{{SubjectID: f.adult, Purpose: "analytics", ConsentIDs: consentIDs(f.svc, f.adult, "analytics"),
 				Tags: []vault.TagValue{{Key: "value.rfm_segment", Level: "value", Value: "loyal", Inputs: []string{"transactions"}, Algorithm: "rfm-1"}}}}))
 		}, refuse: func(f *fixture) error {
-			return e2(f.svc.StoreTags(ctx, marketer, []vault.SubjectTags{{SubjectID: f.adult, Purpose: "marketing"}}))
+			return e2(f.svc.Tags().StoreTags(ctx, marketer, []vault.SubjectTags{{SubjectID: f.adult, Purpose: "marketing"}}))
 		}},
-		"AuthorizeTagCompute": {run: func(f *fixture) error { return e1(f.svc.AuthorizeTagCompute(ctx, tagger, "job:status")) },
-			refuse: func(f *fixture) error { return e1(f.svc.AuthorizeTagCompute(ctx, marketer, "job:status")) }},
-		"SaveTagModel": {run: func(f *fixture) error { return e1(f.svc.SaveTagModel(ctx, tagger, []byte(`{}`))) },
-			refuse: func(f *fixture) error { return e1(f.svc.SaveTagModel(ctx, marketer, []byte(`{}`))) }},
-		"TagModel": {run: func(f *fixture) error { return e1(f.svc.TagModel(ctx, tagger)) },
-			refuse: func(f *fixture) error { return e1(f.svc.TagModel(ctx, marketer)) }},
-		"DirtySubjects": {run: func(f *fixture) error { return e1(f.svc.DirtySubjects(ctx, tagger, 10)) },
-			refuse: func(f *fixture) error { return e1(f.svc.DirtySubjects(ctx, analyst, 10)) }},
-		"ActiveSubjectIDs": {run: func(f *fixture) error { return e1(f.svc.ActiveSubjectIDs(ctx, tagger, "", 10)) },
-			refuse: func(f *fixture) error { return e1(f.svc.ActiveSubjectIDs(ctx, compliance, "", 10)) }},
-		"Insights": {run: func(f *fixture) error { return e3(f.svc.Insights(ctx, analyst, "rfm")) },
+		"Tags.AuthorizeTagCompute": {run: func(f *fixture) error { return e1(f.svc.Tags().AuthorizeTagCompute(ctx, tagger, "job:status")) },
+			refuse: func(f *fixture) error { return e1(f.svc.Tags().AuthorizeTagCompute(ctx, marketer, "job:status")) }},
+		"Tags.SaveTagModel": {run: func(f *fixture) error { return e1(f.svc.Tags().SaveTagModel(ctx, tagger, []byte(`{}`))) },
+			refuse: func(f *fixture) error { return e1(f.svc.Tags().SaveTagModel(ctx, marketer, []byte(`{}`))) }},
+		"Tags.TagModel": {run: func(f *fixture) error { return e1(f.svc.Tags().TagModel(ctx, tagger)) },
+			refuse: func(f *fixture) error { return e1(f.svc.Tags().TagModel(ctx, marketer)) }},
+		"Tags.DirtySubjects": {run: func(f *fixture) error { return e1(f.svc.Tags().DirtySubjects(ctx, tagger, 10)) },
+			refuse: func(f *fixture) error { return e1(f.svc.Tags().DirtySubjects(ctx, analyst, 10)) }},
+		"Tags.ActiveSubjectIDs": {run: func(f *fixture) error { return e1(f.svc.Tags().ActiveSubjectIDs(ctx, tagger, "", 10)) },
+			refuse: func(f *fixture) error { return e1(f.svc.Tags().ActiveSubjectIDs(ctx, compliance, "", 10)) }},
+		"Tags.Insights": {run: func(f *fixture) error { return e3(f.svc.Tags().Insights(ctx, analyst, "rfm")) },
 			refuse: func(f *fixture) error {
-				return e3(f.svc.Insights(ctx, vault.Access{Caller: steward.Caller, Purpose: "analytics"}, "rfm"))
+				return e3(f.svc.Tags().Insights(ctx, vault.Access{Caller: steward.Caller, Purpose: "analytics"}, "rfm"))
 			}},
 		"Review.AuditEvents": {run: func(f *fixture) error {
 			return e1(f.svc.Review().AuditEvents(ctx, compliance, vault.AuditQuery{SubjectID: f.adult}))
@@ -445,11 +449,12 @@ func ops() map[string]op {
 		"Keys.CheckKeys":       {exempt: "unwraps each DEK and forgets it; opens no field, event or tag"},
 		"Keys.KeyHealth":       {exempt: noData}, "Keys.LastKeyReport": {exempt: noData}, "Keys.PendingRotation": {exempt: noData},
 		"Keys.WaitRotation": {exempt: noData}, "WaitPurges": {exempt: noData}, "Policy": {exempt: noData},
-		"WithClock": {exempt: "returns a copy of the service with another clock"}, "OnConsentWithdrawn": {exempt: "registers a hook at start"},
-		"SetTagVocabulary": {exempt: "registers a check at start"}, "SignDocument": {exempt: "signs a digest the caller already holds"},
+		"WithClock": {exempt: "returns a copy of the service with another clock"}, "ConsentRecords.OnConsentWithdrawn": {exempt: "registers a hook at start"},
+		"Tags.SetTagVocabulary": {exempt: "registers a check at start"}, "SignDocument": {exempt: "signs a digest the caller already holds"},
 		"VerifierKey": {exempt: "a public key"}, "Keys": {exempt: "returns the key management service (rows Keys.*)"},
 		"Stewardship": {exempt: "returns the service (rows Stewardship.*)"}, "Requests": {exempt: "returns the service (rows Requests.*)"},
-		"Review": {exempt: "returns the service (rows Review.*)"}, "TagPurposes": {exempt: "names from the purposes catalog"},
+		"Review": {exempt: "returns the service (rows Review.*)"}, "Tags": {exempt: "returns the service (rows Tags.*)"},
+		"ConsentRecords": {exempt: "returns the service (rows ConsentRecords.*)"}, "Tags.TagPurposes": {exempt: "names from the purposes catalog"},
 	}
 }
 
@@ -474,6 +479,7 @@ func TestEveryOperationOpensOnlyUnderADurableEntry(t *testing.T) {
 	}{
 		{"Keys", reflect.TypeFor[*vault.Keys]()}, {"Stewardship", reflect.TypeFor[*vault.Stewardship]()},
 		{"Requests", reflect.TypeFor[*vault.Requests]()}, {"Review", reflect.TypeFor[*vault.Review]()},
+		{"Tags", reflect.TypeFor[*vault.Tags]()}, {"ConsentRecords", reflect.TypeFor[*vault.ConsentRecords]()},
 	} {
 		for i := range svc.typ.NumMethod() {
 			if name := svc.typ.Method(i).Name; name != "Policy" {

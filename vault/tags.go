@@ -17,6 +17,13 @@ import (
 	"github.com/profilevault/profilevault/policies"
 )
 
+// Tags is the tag engine as the enforcement point serves it: gated inputs, sealed storage, reads of a
+// subject's tags, the frozen population model and its aggregate insights.
+type Tags struct{ *core }
+
+// Tags returns the service; it shares the enforcement point's core.
+func (s *Service) Tags() *Tags { return &Tags{core: s.core} }
+
 // Tag actions recorded in the audit trail.
 const (
 	ActionTagCompute  = "tag.compute"
@@ -26,7 +33,7 @@ const (
 
 // TagPurposes are the purposes per-person tags are computed under (the purposes catalog's "tags":
 // "subject"); population models are fitted under its "population" purposes.
-func (s *Service) TagPurposes() []string { return s.Policy().Purposes().Tagged() }
+func (s *Tags) TagPurposes() []string { return s.Policy().Purposes().Tagged() }
 
 // tagInputCategories are the categories a tag may read, and tagInputFields the fields of them that are
 // released for tagging (data minimisation: no name, contact or street address ever reaches the engine).
@@ -79,7 +86,7 @@ type SubjectTags struct {
 
 // DirtySubjects lists subjects whose fields, consents, objections or events changed since their tags were
 // last computed (ids only), for incremental recomputation by a caller who may compute tags.
-func (s *Service) DirtySubjects(ctx context.Context, a Access, limit int) ([]string, error) {
+func (s *Tags) DirtySubjects(ctx context.Context, a Access, limit int) ([]string, error) {
 	if _, err := s.tagCaller(ctx, a, s.TagPurposes(), ActionTagCompute); err != nil {
 		return nil, err
 	}
@@ -139,7 +146,7 @@ func (s *core) tagCaller(ctx context.Context, a Access, purposes []string, actio
 
 // AuthorizeTagCompute checks, and records, that a may start a tag computation (role data_steward or
 // admin) or read its progress.
-func (s *Service) AuthorizeTagCompute(ctx context.Context, a Access, what string) (int64, error) {
+func (s *Tags) AuthorizeTagCompute(ctx context.Context, a Access, what string) (int64, error) {
 	e, err := s.tagCaller(ctx, a, s.TagPurposes(), ActionTagCompute)
 	if err != nil {
 		return 0, err
@@ -165,7 +172,7 @@ func (s *Service) AuthorizeTagCompute(ctx context.Context, a Access, what string
 // subject changed meanwhile is left for the next run (its change marks it). A summary entry, appended
 // before any record is read, counts the batch: its sequence number is returned, and a subject's changes
 // before it were visible to this run. It also returns how many subjects had anything released.
-func (s *Service) TagInputs(ctx context.Context, a Access, purposes []string, ids []string, fn func(TagInput) error) (int64, int, error) {
+func (s *Tags) TagInputs(ctx context.Context, a Access, purposes []string, ids []string, fn func(TagInput) error) (int64, int, error) {
 	if len(purposes) == 0 {
 		return 0, 0, Errorf(CodeInvalidArgument, "no purpose")
 	}
@@ -354,7 +361,7 @@ func (s *core) openTagInput(ctx context.Context, d *tagDecision) error {
 // relied-on consent was withdrawn or expired since its inputs were released, or who was erased, gets no
 // tags (and loses any previous ones of the purpose): a withdrawal can never be overtaken by a computation.
 // It returns how many (subject, purpose) tag sets were stored.
-func (s *Service) StoreTags(ctx context.Context, a Access, batch []SubjectTags) (int, int64, error) {
+func (s *Tags) StoreTags(ctx context.Context, a Access, batch []SubjectTags) (int, int64, error) {
 	purposes := map[string]bool{}
 	var list []string
 	for _, st := range batch {
@@ -507,7 +514,7 @@ func grantedNow(tx Tx, subject string, now time.Time) (map[string]bool, error) {
 
 // SetTagVocabulary installs the check every stored tag's key and value must pass (internal/profiling's
 // vocabulary, validated against the deny list at load).
-func (s *Service) SetTagVocabulary(check func(key, value string) error) { s.tagVocabulary = check }
+func (s *Tags) SetTagVocabulary(check func(key, value string) error) { s.tagVocabulary = check }
 
 // tagViews decrypts, under rel, a subject's stored tags of purpose ("" for all) in lang ("zh" or "en").
 func (s *core) tagViews(ctx context.Context, rel *release, rec SubjectRecord, purpose, lang string) ([]TagView, error) {
@@ -570,7 +577,7 @@ type TagsResult struct {
 // if policy lets the caller read tags for it and the subject's legal basis for it covers tags now; otherwise
 // the tags are withheld with the reason. Audited like every read: the entry is durable, and ordered after
 // every change the decision saw, before a tag is decrypted.
-func (s *Service) SubjectTags(ctx context.Context, a Access, id, lang string) (TagsResult, error) {
+func (s *Tags) SubjectTags(ctx context.Context, a Access, id, lang string) (TagsResult, error) {
 	return superseded(func() (TagsResult, error) { return s.subjectTagsOnce(ctx, a, id, lang) })
 }
 
@@ -634,7 +641,7 @@ func (s *core) subjectTagsOnce(ctx context.Context, a Access, id, lang string) (
 }
 
 // SaveTagModel stores the frozen population model of a full run (aggregates over consenting subjects).
-func (s *Service) SaveTagModel(ctx context.Context, a Access, model []byte) (int64, error) {
+func (s *Tags) SaveTagModel(ctx context.Context, a Access, model []byte) (int64, error) {
 	e, err := s.tagCaller(ctx, a, []string{"analytics"}, ActionTagCompute)
 	if err != nil {
 		return 0, err
@@ -653,7 +660,7 @@ func (s *Service) SaveTagModel(ctx context.Context, a Access, model []byte) (int
 
 // TagModel returns the frozen population model (aggregates) to a caller who may compute tags (nil before
 // the first full run).
-func (s *Service) TagModel(ctx context.Context, a Access) ([]byte, error) {
+func (s *Tags) TagModel(ctx context.Context, a Access) ([]byte, error) {
 	if _, err := s.tagCaller(ctx, a, s.TagPurposes(), ActionTagCompute); err != nil {
 		return nil, err
 	}
@@ -669,7 +676,7 @@ func (s *Service) TagModel(ctx context.Context, a Access) ([]byte, error) {
 
 // Insights returns the population model of the last full run for aggregate insights: role analyst or
 // marketing, purpose analytics (aggregates read). Nil before the first full run. Audited.
-func (s *Service) Insights(ctx context.Context, a Access, kind string) ([]byte, time.Time, int64, error) {
+func (s *Tags) Insights(ctx context.Context, a Access, kind string) ([]byte, time.Time, int64, error) {
 	pol := s.Policy()
 	if _, err := s.checkPurpose(ctx, pol, a, ActionInsightRead); err != nil {
 		return nil, time.Time{}, 0, err
@@ -698,7 +705,7 @@ func (s *Service) Insights(ctx context.Context, a Access, kind string) ([]byte, 
 }
 
 // ActiveSubjectIDs lists active subject ids after the given id, in id order, for batch jobs.
-func (s *Service) ActiveSubjectIDs(ctx context.Context, a Access, after string, limit int) ([]string, error) {
+func (s *Tags) ActiveSubjectIDs(ctx context.Context, a Access, after string, limit int) ([]string, error) {
 	if _, err := s.tagCaller(ctx, a, s.TagPurposes(), ActionTagCompute); err != nil {
 		return nil, err
 	}

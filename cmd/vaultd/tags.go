@@ -111,7 +111,7 @@ func computeTags(ctx context.Context, a *app.App, one string, stdout, stderr io.
 		return err
 	}
 	fmt.Fprintf(stdout, "subjects: %d\nfitted_on: %d\n", sum.Subjects, sum.FittedOn)
-	for _, p := range a.Vault.TagPurposes() {
+	for _, p := range a.Vault.Tags().TagPurposes() {
 		fmt.Fprintf(stdout, "tagged.%s: %d\n", p, sum.TaggedByPurp[p])
 	}
 	fmt.Fprintf(stdout, "duration: %s\n", time.Since(start).Round(time.Millisecond))

@@ -188,7 +188,7 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, err
 	}
 	vocab := profiling.DefaultVocabulary()
-	a.Vault.SetTagVocabulary(func(key, value string) error {
+	a.Vault.Tags().SetTagVocabulary(func(key, value string) error {
 		if !vocab.Allows(key, value) {
 			return fmt.Errorf("tag %s: value outside the vocabulary", key)
 		}

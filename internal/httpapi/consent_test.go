@@ -245,7 +245,7 @@ func TestWithdrawHookRunsInTheSameTransaction(t *testing.T) {
 	s.Do("POST", "/v1/subjects/"+id+"/consents", st, "account_management", grantBody("marketing", nil))
 	var called []string
 	fail := true
-	s.App.Vault.OnConsentWithdrawn(func(tx vault.Tx, subject, purpose string, ids []string) error {
+	s.App.Vault.ConsentRecords().OnConsentWithdrawn(func(tx vault.Tx, subject, purpose string, ids []string) error {
 		called = append(called, purpose)
 		if fail {
 			return errors.New("derived data could not be removed")

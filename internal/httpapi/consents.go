@@ -38,7 +38,7 @@ func (s *Server) listConsents(c *gin.Context) {
 	if !ok {
 		return
 	}
-	res, err := s.vault.ListConsents(c.Request.Context(), a, c.Param("id"))
+	res, err := s.vault.ConsentRecords().ListConsents(c.Request.Context(), a, c.Param("id"))
 	if err != nil {
 		s.abortWith(c, err)
 		return
@@ -65,7 +65,7 @@ func (s *Server) grantConsent(c *gin.Context) {
 	if req.Recipient != nil {
 		g.Recipient = *req.Recipient
 	}
-	v, seq, err := s.vault.GrantConsent(c.Request.Context(), a, c.Param("id"), g)
+	v, seq, err := s.vault.ConsentRecords().GrantConsent(c.Request.Context(), a, c.Param("id"), g)
 	if err != nil {
 		s.abortWith(c, err)
 		return
@@ -79,7 +79,7 @@ func (s *Server) withdrawConsent(c *gin.Context) {
 	if !ok {
 		return
 	}
-	views, seq, err := s.vault.WithdrawConsent(c.Request.Context(), a, c.Param("id"), c.Param("purpose"))
+	views, seq, err := s.vault.ConsentRecords().WithdrawConsent(c.Request.Context(), a, c.Param("id"), c.Param("purpose"))
 	if err != nil {
 		s.abortWith(c, err)
 		return

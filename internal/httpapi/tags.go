@@ -17,7 +17,7 @@ func (s *Server) getSubjectTags(c *gin.Context) {
 	if !ok {
 		return
 	}
-	res, err := s.vault.SubjectTags(c.Request.Context(), a, c.Param("id"), language(c))
+	res, err := s.vault.Tags().SubjectTags(c.Request.Context(), a, c.Param("id"), language(c))
 	if err != nil {
 		s.abortWith(c, err)
 		return
@@ -44,7 +44,7 @@ func (s *Server) postTagsCompute(c *gin.Context) {
 		s.abortCode(c, vault.CodeInvalidArgument, "mode must be full or changed")
 		return
 	}
-	seq, err := s.vault.AuthorizeTagCompute(c.Request.Context(), a, "job:start "+kind)
+	seq, err := s.vault.Tags().AuthorizeTagCompute(c.Request.Context(), a, "job:start "+kind)
 	if err != nil {
 		s.abortWith(c, err)
 		return
@@ -67,7 +67,7 @@ func (s *Server) getJob(c *gin.Context) {
 		s.getRotationJob(c, a)
 		return
 	}
-	seq, err := s.vault.AuthorizeTagCompute(c.Request.Context(), a, "job:status")
+	seq, err := s.vault.Tags().AuthorizeTagCompute(c.Request.Context(), a, "job:status")
 	if err != nil {
 		s.abortWith(c, err)
 		return
@@ -98,7 +98,7 @@ func (s *Server) getInsight(c *gin.Context) {
 		s.abortCode(c, vault.CodeNotFound, "no such insight")
 		return
 	}
-	raw, at, seq, err := s.vault.Insights(c.Request.Context(), a, part)
+	raw, at, seq, err := s.vault.Tags().Insights(c.Request.Context(), a, part)
 	if err != nil {
 		s.abortWith(c, err)
 		return

@@ -357,7 +357,7 @@ func routeKey(key string, n int) int {
 func (im *Importer) consents(ctx context.Context, r *ingest.Reader, rep *ingest.Report) error {
 	return im.perSubject(ctx, r, rep, func(row ingest.Row) string { return row.Consent.SubjectRef }, func(id string, row ingest.Row) (bool, error) {
 		c := row.Consent
-		return im.Vault.ImportConsent(ctx, im.access("account_management"), id, consent.Grant{Purpose: c.Purpose, Kind: consent.Kind(c.Kind),
+		return im.Vault.ConsentRecords().ImportConsent(ctx, im.access("account_management"), id, consent.Grant{Purpose: c.Purpose, Kind: consent.Kind(c.Kind),
 			NoticeVersion: c.NoticeVersion, Method: c.Method, Evidence: c.Evidence, Recipient: c.Recipient, ExpiresAt: c.ExpiresAt})
 	})
 }

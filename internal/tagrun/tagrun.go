@@ -135,7 +135,7 @@ func (r *Runner) allIDs(ctx context.Context) ([]string, error) {
 	var ids []string
 	after := ""
 	for {
-		page, err := r.Vault.ActiveSubjectIDs(ctx, r.access(), after, 10_000)
+		page, err := r.Vault.Tags().ActiveSubjectIDs(ctx, r.access(), after, 10_000)
 		if err != nil {
 			return nil, err
 		}
@@ -199,7 +199,7 @@ func (r *Runner) Full(ctx context.Context) (Summary, error) {
 				b := starts[k]
 				batch := ids[b:min(b+r.BatchSize, len(ids))]
 				res := &results[k]
-				res.seq, _, res.err = r.Vault.TagInputs(ctx, r.access(), purposes, batch, func(in vault.TagInput) error {
+				res.seq, _, res.err = r.Vault.Tags().TagInputs(ctx, r.access(), purposes, batch, func(in vault.TagInput) error {
 					all := engineInput(in)
 					extracted := map[string]*profiling.Features{} // by allowed categories: purposes with the same basis share
 					for _, purpose := range purposes {
@@ -261,7 +261,7 @@ func (r *Runner) Full(ctx context.Context) (Summary, error) {
 	if err != nil {
 		return sum, err
 	}
-	if _, err := r.Vault.SaveTagModel(ctx, r.access(), raw); err != nil {
+	if _, err := r.Vault.Tags().SaveTagModel(ctx, r.access(), raw); err != nil {
 		return sum, err
 	}
 	r.remember(model, raw)
@@ -274,7 +274,7 @@ func (r *Runner) Full(ctx context.Context) (Summary, error) {
 		batch := ids[b:min(b+r.BatchSize, len(ids))]
 		var sets []vault.SubjectTags
 		for _, id := range batch {
-			for _, purpose := range r.Vault.TagPurposes() {
+			for _, purpose := range r.Vault.Tags().TagPurposes() {
 				i, ok := has[[2]string{id, purpose}]
 				if !ok {
 					sets = append(sets, vault.SubjectTags{SubjectID: id, Purpose: purpose, Seen: seen[b]})
@@ -283,7 +283,7 @@ func (r *Runner) Full(ctx context.Context) (Summary, error) {
 				sets = append(sets, compute(waiting[i], model.Population, now, r.Loc))
 			}
 		}
-		if _, _, err := r.Vault.StoreTags(ctx, r.access(), sets); err != nil {
+		if _, _, err := r.Vault.Tags().StoreTags(ctx, r.access(), sets); err != nil {
 			return sum, fmt.Errorf("store tags: %w", err)
 		}
 		for _, st := range sets {
@@ -351,7 +351,7 @@ func (r *Runner) One(ctx context.Context, id string) error {
 // objections or events changed since its tags were computed, and returns how many it recomputed.
 func (r *Runner) Incremental(ctx context.Context) (int, error) {
 	r.defaults()
-	ids, err := r.Vault.DirtySubjects(ctx, r.access(), 1_000_000)
+	ids, err := r.Vault.Tags().DirtySubjects(ctx, r.access(), 1_000_000)
 	if err != nil || len(ids) == 0 {
 		return 0, err
 	}
@@ -374,8 +374,8 @@ func (r *Runner) recompute(ctx context.Context, ids []string) error {
 	}
 	now := r.Now()
 	got := map[[2]string]pending{}
-	tagged := r.Vault.TagPurposes()
-	seq, _, err := r.Vault.TagInputs(ctx, r.access(), tagged, ids, func(in vault.TagInput) error {
+	tagged := r.Vault.Tags().TagPurposes()
+	seq, _, err := r.Vault.Tags().TagInputs(ctx, r.access(), tagged, ids, func(in vault.TagInput) error {
 		all := engineInput(in)
 		for purpose, basis := range in.Bases {
 			s := forPurpose(all, basis)
@@ -397,13 +397,13 @@ func (r *Runner) recompute(ctx context.Context, ids []string) error {
 			}
 		}
 	}
-	_, _, err = r.Vault.StoreTags(ctx, r.access(), sets)
+	_, _, err = r.Vault.Tags().StoreTags(ctx, r.access(), sets)
 	return err
 }
 
 // frozen returns the population of the last full run, decoding the stored model only when it changed.
 func (r *Runner) frozen(ctx context.Context) (profiling.Population, error) {
-	raw, err := r.Vault.TagModel(ctx, r.access())
+	raw, err := r.Vault.Tags().TagModel(ctx, r.access())
 	if err != nil {
 		return profiling.Population{}, err
 	}

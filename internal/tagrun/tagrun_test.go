@@ -110,12 +110,12 @@ func TestTagsRestOnLiveConsentOnly(t *testing.T) {
 	steward := vault.Access{Caller: steward, Purpose: "account_management"}
 	changed := 0
 	for _, id := range ids {
-		for _, purpose := range s.App.Vault.TagPurposes() {
+		for _, purpose := range s.App.Vault.Tags().TagPurposes() {
 			if rng.IntN(3) != 0 {
 				continue
 			}
 			before, _ := s.App.Internals().Store.Tags(ctx, id)
-			_, _, err := s.App.Vault.WithdrawConsent(ctx, steward, id, purpose)
+			_, _, err := s.App.Vault.ConsentRecords().WithdrawConsent(ctx, steward, id, purpose)
 			if vault.ErrorCode(err) == vault.CodeNotFound {
 				continue // never granted
 			}
@@ -281,7 +281,7 @@ func otherPurpose(p string) string {
 func TestIncrementalRecomputesChangedSubjectsOnly(t *testing.T) {
 	s, r := shop(t, 40)
 	ctx := t.Context()
-	if dirty, _ := s.App.Vault.DirtySubjects(ctx, vault.Access{Caller: steward}, 1000); len(dirty) != 0 {
+	if dirty, _ := s.App.Vault.Tags().DirtySubjects(ctx, vault.Access{Caller: steward}, 1000); len(dirty) != 0 {
 		t.Fatalf("%d subjects still pending after a full run", len(dirty))
 	}
 	ids, _ := s.App.Internals().Store.SubjectIDs(ctx, "", 1000)
@@ -299,7 +299,7 @@ func TestIncrementalRecomputesChangedSubjectsOnly(t *testing.T) {
 	if _, err := s.App.Vault.Update(ctx, steward, tagged, map[string]*string{"city": &city}); err != nil {
 		t.Fatal(err)
 	}
-	dirty, _ := s.App.Vault.DirtySubjects(ctx, steward, 1000)
+	dirty, _ := s.App.Vault.Tags().DirtySubjects(ctx, steward, 1000)
 	if len(dirty) != 1 || dirty[0] != tagged {
 		t.Fatalf("pending after one correction: %v", dirty)
 	}
@@ -307,7 +307,7 @@ func TestIncrementalRecomputesChangedSubjectsOnly(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("incremental: %d %v", n, err)
 	}
-	if dirty, _ := s.App.Vault.DirtySubjects(ctx, steward, 1000); len(dirty) != 0 {
+	if dirty, _ := s.App.Vault.Tags().DirtySubjects(ctx, steward, 1000); len(dirty) != 0 {
 		t.Fatalf("still pending: %v", dirty)
 	}
 	after, _ := s.App.Internals().Store.Tags(ctx, tagged)
