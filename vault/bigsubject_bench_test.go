@@ -13,7 +13,7 @@ import (
 func seedEvents(b *testing.B, svc *vault.Service, n int) (string, vault.Access) {
 	b.Helper()
 	ctx := b.Context()
-	c, err := svc.Create(ctx, steward, vault.NewSubject{Fields: profile()})
+	c, err := svc.Profiles().Create(ctx, steward, vault.NewSubject{Fields: profile()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -25,7 +25,7 @@ func seedEvents(b *testing.B, svc *vault.Service, n int) (string, vault.Access) 
 			batch = append(batch, vault.EventInput{EventID: fmt.Sprintf("%s-%d", c.ID, i), SubjectRef: c.ID, Type: "chat", TS: ts.Add(time.Duration(i) * time.Second),
 				Source: "app", Attrs: map[string]any{"text": "请问我的订单什么时候发货？谢谢，非常期待这次的商品。"}})
 		}
-		if res, err := svc.IngestEvents(ctx, fulfil, batch); err != nil || res.Accepted != len(batch) {
+		if res, err := svc.Ingestion().IngestEvents(ctx, fulfil, batch); err != nil || res.Accepted != len(batch) {
 			b.Fatalf("seed: %+v %v", res, err)
 		}
 	}
@@ -40,11 +40,11 @@ func BenchmarkEraseSubjectWith10kEvents(b *testing.B) {
 		b.StopTimer()
 		id, _ := seedEvents(b, svc, 10_000)
 		b.StartTimer()
-		if _, err := svc.Erase(b.Context(), steward, id); err != nil {
+		if _, err := svc.Profiles().Erase(b.Context(), steward, id); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()
-		svc.WaitPurges() // the events' physical deletion runs after the response, keys already gone
+		svc.Profiles().WaitPurges() // the events' physical deletion runs after the response, keys already gone
 		b.StartTimer()
 	}
 }
@@ -57,7 +57,7 @@ func BenchmarkExportSubjectWith10kEvents(b *testing.B) {
 	b.ResetTimer()
 	var peak uint64
 	for i := 0; i < b.N; i++ {
-		x, err := svc.MeExport(b.Context(), me)
+		x, err := svc.DataSubjects().MeExport(b.Context(), me)
 		if err != nil || len(x.Events) != 10_000 {
 			b.Fatalf("%d events, %v", len(x.Events), err)
 		}

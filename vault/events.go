@@ -15,6 +15,13 @@ import (
 	"github.com/profilevault/profilevault/policies"
 )
 
+// Ingestion collects data from source systems through the enforcement point: events (gated by purpose and
+// consent at collection), subject records with identity resolution, and import reports.
+type Ingestion struct{ *core }
+
+// Ingestion returns the service; it shares the enforcement point's core.
+func (s *Service) Ingestion() *Ingestion { return &Ingestion{core: s.core} }
+
 // ActionEventIngest records a batch of collected events.
 const ActionEventIngest = "event.ingest"
 
@@ -64,7 +71,7 @@ func classOf(category string) string {
 // "external:<source>:<external id>" through the external-id blind index. It is for importers that then
 // act on the subject (each such act audited): the caller's roles must be allowed to create subjects or
 // record consents for the declared purpose; a refusal is recorded.
-func (s *Service) ResolveSubject(ctx context.Context, a Access, ref string) (string, error) {
+func (s *Ingestion) ResolveSubject(ctx context.Context, a Access, ref string) (string, error) {
 	pol := s.Policy()
 	if !pol.Allowed(a.Caller.Roles, a.Purpose, "subjects", "create") && !pol.Allowed(a.Caller.Roles, a.Purpose, "consents", "write") {
 		e := s.newEntry(ctx, a, pol, ActionSubjectImport, "")
@@ -101,7 +108,7 @@ func (s *core) resolveRecord(ctx context.Context, ref string) (SubjectRecord, er
 // nothing. Attributes are sealed under the subject's DEK of the event's class — before the batch reaches
 // the writer, so that the single writer only checks keys and inserts rows. One audit entry records the
 // batch (counts and categories, no values).
-func (s *Service) IngestEvents(ctx context.Context, a Access, in []EventInput) (IngestResult, error) {
+func (s *Ingestion) IngestEvents(ctx context.Context, a Access, in []EventInput) (IngestResult, error) {
 	pol := s.Policy()
 	purpose, err := s.checkPurpose(ctx, pol, a, ActionEventIngest)
 	if err != nil {
@@ -396,7 +403,7 @@ func (s *core) openEvents(ctx context.Context, rel *release, rec SubjectRecord, 
 const ActionImportReport = "import.report"
 
 // SaveImportReport keeps an import's data-quality report (counts only) and records it.
-func (s *Service) SaveImportReport(ctx context.Context, a Access, lines []string) (int64, error) {
+func (s *Ingestion) SaveImportReport(ctx context.Context, a Access, lines []string) (int64, error) {
 	pol := s.Policy()
 	if _, err := s.checkPurpose(ctx, pol, a, ActionImportReport); err != nil {
 		return 0, err

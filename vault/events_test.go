@@ -11,11 +11,11 @@ import (
 func TestIngestGatesCollection(t *testing.T) {
 	svc, store := newService(t, 1000)
 	ctx := t.Context()
-	c, err := svc.Create(ctx, steward, vault.NewSubject{ExternalID: "crm-1", Source: "crm", Fields: profile()})
+	c, err := svc.Profiles().Create(ctx, steward, vault.NewSubject{ExternalID: "crm-1", Source: "crm", Fields: profile()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	noConsent, err := svc.Create(ctx, steward, vault.NewSubject{Fields: profile()})
+	noConsent, err := svc.Profiles().Create(ctx, steward, vault.NewSubject{Fields: profile()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +31,7 @@ func TestIngestGatesCollection(t *testing.T) {
 		return vault.EventInput{EventID: id, SubjectRef: ref, Type: "page_view", TS: now, Source: "web", Attrs: map[string]any{"page": "/p", "category": "toys", "dwell_ms": 1200, "session_id": "s"}}
 	}
 	fulfil := vault.Access{Caller: vault.Caller{Subject: "st", Roles: []string{"data_steward"}}, Purpose: "order_fulfillment"}
-	res, err := svc.IngestEvents(ctx, fulfil, []vault.EventInput{
+	res, err := svc.Ingestion().IngestEvents(ctx, fulfil, []vault.EventInput{
 		order("e1", "external:crm:crm-1"), order("e2", c.ID), order("e1", c.ID), // the third repeats e1
 		view("e3", c.ID),                 // behaviour is not collected for order_fulfillment
 		order("e4", "external:crm:nope"), // unknown subject
@@ -52,7 +52,7 @@ func TestIngestGatesCollection(t *testing.T) {
 	}
 	// Behaviour under personalization is collected only with consent.
 	pers := vault.Access{Caller: vault.Caller{Subject: "st", Roles: []string{"data_steward"}}, Purpose: "personalization"}
-	res, err = svc.IngestEvents(ctx, pers, []vault.EventInput{view("b1", c.ID), view("b2", noConsent.ID)})
+	res, err = svc.Ingestion().IngestEvents(ctx, pers, []vault.EventInput{view("b1", c.ID), view("b2", noConsent.ID)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestIngestGatesCollection(t *testing.T) {
 		t.Fatalf("gated collection: %+v", res)
 	}
 	// Re-sending changes nothing.
-	res, _ = svc.IngestEvents(ctx, pers, []vault.EventInput{view("b1", c.ID)})
+	res, _ = svc.Ingestion().IngestEvents(ctx, pers, []vault.EventInput{view("b1", c.ID)})
 	if res.Accepted != 0 || res.Duplicates != 1 {
 		t.Fatalf("idempotence: %+v", res)
 	}
@@ -73,10 +73,10 @@ func TestIngestGatesCollection(t *testing.T) {
 	if _, ok := rec.DEKs[vault.ClassTransactions]; !ok {
 		t.Fatal("no transactions DEK")
 	}
-	if r, err := svc.Erase(ctx, steward, c.ID); err != nil || len(r.Held) == 0 || r.Held[0].Category != "transactions" {
+	if r, err := svc.Profiles().Erase(ctx, steward, c.ID); err != nil || len(r.Held) == 0 || r.Held[0].Category != "transactions" {
 		t.Fatalf("erase with recent orders: %+v %v, want the transactions held", r, err)
 	}
-	svc.WaitPurges()
+	svc.Profiles().WaitPurges()
 	if n, _ := store.CountRows(ctx, "events"); n != 2 {
 		t.Fatalf("%d events after a held erasure, want the 2 orders", n)
 	}

@@ -79,7 +79,7 @@ const nameMatchThreshold = 0.85
 // overwritten, no consent carried across, reversible); a shared phone with a different name (a family
 // phone) creates a new subject and queues the pair for a data steward. Everything goes through the
 // enforcement point and is audited.
-func (s *Service) ImportSubject(ctx context.Context, a Access, in NewSubject) (ImportOutcome, error) {
+func (s *Ingestion) ImportSubject(ctx context.Context, a Access, in NewSubject) (ImportOutcome, error) {
 	pol := s.Policy()
 	if _, err := s.checkPurpose(ctx, pol, a, ActionSubjectImport); err != nil {
 		return ImportOutcome{}, err

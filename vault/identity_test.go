@@ -10,7 +10,7 @@ import (
 func TestImportResolvesIdentity(t *testing.T) {
 	svc, store := newService(t, 1000)
 	ctx := t.Context()
-	base, err := svc.ImportSubject(ctx, steward, vault.NewSubject{ExternalID: "c-1", Source: "crm",
+	base, err := svc.Ingestion().ImportSubject(ctx, steward, vault.NewSubject{ExternalID: "c-1", Source: "crm",
 		Fields: map[string]*string{"name": str("王芳"), "phone": str("+8613800001234"), "email": str("wang@example.cn")}})
 	if err != nil || !base.Created {
 		t.Fatalf("first import: %+v %v", base, err)
@@ -32,24 +32,24 @@ func TestImportResolvesIdentity(t *testing.T) {
 		{"family phone, another name", vault.NewSubject{ExternalID: "p-4", Source: "pos", Fields: map[string]*string{"phone": str("13800001234"), "name": str("王小明")}},
 			func(o vault.ImportOutcome) bool { return o.Created && o.Review && o.ID != base.ID }},
 	} {
-		o, err := svc.ImportSubject(ctx, steward, tc.in)
+		o, err := svc.Ingestion().ImportSubject(ctx, steward, tc.in)
 		if err != nil || !tc.want(o) {
 			t.Fatalf("%s: %+v %v", tc.name, o, err)
 		}
 	}
 	// The merges filled missing fields and never overwrote; the app's external id now finds the subject.
-	v, err := svc.Read(ctx, agent, base.ID, []string{"name", "city"})
+	v, err := svc.Profiles().Read(ctx, agent, base.ID, []string{"name", "city"})
 	if err != nil || v.Fields["name"] != "王芳" || v.Fields["city"] != "杭州" {
 		t.Fatalf("after merges: %+v %v", v, err)
 	}
-	if id, err := svc.ResolveSubject(ctx, steward, "external:app:a-9"); err != nil || id != base.ID {
+	if id, err := svc.Ingestion().ResolveSubject(ctx, steward, "external:app:a-9"); err != nil || id != base.ID {
 		t.Fatalf("external id after merge: %q %v", id, err)
 	}
 	if n, _ := store.CountRows(ctx, "subjects"); n != 2 {
 		t.Fatalf("%d subjects, want 2 (one merged person, one family member)", n)
 	}
 	// A merge never carries a consent across: the family member has none.
-	fam, _ := svc.ResolveSubject(ctx, steward, "external:pos:p-4")
+	fam, _ := svc.Ingestion().ResolveSubject(ctx, steward, "external:pos:p-4")
 	rec, _ := store.Subject(ctx, fam)
 	if len(rec.Consents) != 0 {
 		t.Fatal("consent carried to another subject")
@@ -59,7 +59,7 @@ func TestImportResolvesIdentity(t *testing.T) {
 func TestNearIdenticalNameGoesToReview(t *testing.T) {
 	svc, store := newService(t, 1000)
 	ctx := t.Context()
-	first, err := svc.ImportSubject(ctx, steward, vault.NewSubject{ExternalID: "c-1", Source: "crm",
+	first, err := svc.Ingestion().ImportSubject(ctx, steward, vault.NewSubject{ExternalID: "c-1", Source: "crm",
 		Fields: map[string]*string{"name": str("欧阳娜娜"), "birth_date": str("1990-05-01"), "city": str("杭州")}})
 	if err != nil || !first.Created {
 		t.Fatalf("first: %+v %v", first, err)
@@ -75,7 +75,7 @@ func TestNearIdenticalNameGoesToReview(t *testing.T) {
 		{"different name", "李娜", "1990-05-01", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			o, err := svc.ImportSubject(ctx, steward, vault.NewSubject{ExternalID: "x-" + tc.name, Source: "pos",
+			o, err := svc.Ingestion().ImportSubject(ctx, steward, vault.NewSubject{ExternalID: "x-" + tc.name, Source: "pos",
 				Fields: map[string]*string{"name": str(tc.display), "birth_date": str(tc.birth)}})
 			if err != nil || !o.Created || o.Merged {
 				t.Fatalf("%+v %v (a name never merges on its own)", o, err)
@@ -86,10 +86,10 @@ func TestNearIdenticalNameGoesToReview(t *testing.T) {
 		})
 	}
 	// A correction of the name moves the subject's name keys with it.
-	if _, err := svc.Update(ctx, steward, first.ID, map[string]*string{"name": str("张伟明")}); err != nil {
+	if _, err := svc.Profiles().Update(ctx, steward, first.ID, map[string]*string{"name": str("张伟明")}); err != nil {
 		t.Fatal(err)
 	}
-	o, err := svc.ImportSubject(ctx, steward, vault.NewSubject{ExternalID: "y-1", Source: "pos",
+	o, err := svc.Ingestion().ImportSubject(ctx, steward, vault.NewSubject{ExternalID: "y-1", Source: "pos",
 		Fields: map[string]*string{"name": str("张伟朋"), "birth_date": str("1990-05-01")}})
 	if err != nil || !o.Review {
 		t.Fatalf("after the correction: %+v %v", o, err)

@@ -27,7 +27,7 @@ func TestAccessMatrix(t *testing.T) {
 	checked := 0
 	for _, p := range pol.Purposes().All() {
 		for _, st := range states {
-			c, err := svc.Create(ctx, steward, vault.NewSubject{Fields: full})
+			c, err := svc.Profiles().Create(ctx, steward, vault.NewSubject{Fields: full})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -54,7 +54,7 @@ func TestAccessMatrix(t *testing.T) {
 					a.Recipient = p.Recipients[0]
 				}
 				grants := pol.FieldGrants(a.Caller.Roles, p.Name, "read")
-				v, err := svc.Read(ctx, a, c.ID, nil)
+				v, err := svc.Profiles().Read(ctx, a, c.ID, nil)
 				if role == vault.RoleSubject || len(grants) == 0 {
 					if vault.ErrorCode(err) != vault.CodePermissionDenied {
 						t.Fatalf("%s/%s: want 403, got %v", role, p.Name, err)

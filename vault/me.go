@@ -13,6 +13,13 @@ import (
 	"github.com/profilevault/profilevault/policies"
 )
 
+// DataSubjects is /v1/me: a person acting on their own data — see it, correct it, erase it, grant and
+// withdraw consents, object, see who accessed it, export it (PIPL Art. 44–50).
+type DataSubjects struct{ *core }
+
+// DataSubjects returns the service; it shares the enforcement point's core.
+func (s *Service) DataSubjects() *DataSubjects { return &DataSubjects{core: s.core} }
+
 // Data-subject actions recorded in the audit trail.
 const (
 	ActionMeRead          = "me.read"
@@ -69,7 +76,7 @@ type MeView struct {
 }
 
 // Me returns the caller's own profile, unmasked, with their consents and objections.
-func (s *Service) Me(ctx context.Context, a Access) (MeView, error) {
+func (s *DataSubjects) Me(ctx context.Context, a Access) (MeView, error) {
 	a, err := s.meAccess(ctx, a, ActionMeRead)
 	if err != nil {
 		return MeView{}, err
@@ -96,21 +103,21 @@ func objectionKinds(rec SubjectRecord) []string {
 }
 
 // MeUpdate corrects the caller's own fields (PIPL Art. 46), validated like staff updates.
-func (s *Service) MeUpdate(ctx context.Context, a Access, in map[string]*string) (View, error) {
+func (s *DataSubjects) MeUpdate(ctx context.Context, a Access, in map[string]*string) (View, error) {
 	a, err := s.meAccess(ctx, a, ActionMeUpdate)
 	if err != nil {
 		return View{}, err
 	}
-	return s.Update(ctx, a, a.Caller.Subject, in)
+	return s.updateSubject(ctx, a, a.Caller.Subject, in)
 }
 
 // MeErase erases the caller (PIPL Art. 47).
-func (s *Service) MeErase(ctx context.Context, a Access) (Receipt, error) {
+func (s *DataSubjects) MeErase(ctx context.Context, a Access) (Receipt, error) {
 	a, err := s.meAccess(ctx, a, ActionSubjectErase)
 	if err != nil {
 		return Receipt{}, err
 	}
-	return s.Erase(ctx, a, a.Caller.Subject)
+	return s.eraseSubject(ctx, a, a.Caller.Subject)
 }
 
 // MeConsentResult is the answer to a consent change by the subject.
@@ -123,7 +130,7 @@ type MeConsentResult struct {
 // MeSetConsent grants or withdraws the caller's consent for purpose as easily as it was given (Art. 14–15).
 // A subject under 14 cannot grant consent themselves (403 guardian_consent_required); refusing a purpose
 // that is not necessary never affects the rest of the account (Art. 16).
-func (s *Service) MeSetConsent(ctx context.Context, a Access, purpose string, granted bool, noticeVersion, recipient string) (MeConsentResult, error) {
+func (s *DataSubjects) MeSetConsent(ctx context.Context, a Access, purpose string, granted bool, noticeVersion, recipient string) (MeConsentResult, error) {
 	a, err := s.meAccess(ctx, a, ActionConsentGrant)
 	if err != nil {
 		return MeConsentResult{}, err
@@ -163,7 +170,7 @@ func (s *Service) MeSetConsent(ctx context.Context, a Access, purpose string, gr
 
 // SetObjection raises (on) or lifts an objection of the caller. Lifting one that was never raised is
 // ErrNotFound (404).
-func (s *Service) SetObjection(ctx context.Context, a Access, kind string, on bool) (int64, error) {
+func (s *DataSubjects) SetObjection(ctx context.Context, a Access, kind string, on bool) (int64, error) {
 	a, err := s.meAccess(ctx, a, ActionObjectionAdd)
 	if err != nil {
 		return 0, err
@@ -173,7 +180,7 @@ func (s *Service) SetObjection(ctx context.Context, a Access, kind string, on bo
 
 // RecordObjection records an objection a collection point captured (staff, e.g. a data steward under
 // account_management during import).
-func (s *Service) RecordObjection(ctx context.Context, a Access, id, kind string) (int64, error) {
+func (s *ConsentRecords) RecordObjection(ctx context.Context, a Access, id, kind string) (int64, error) {
 	if _, err := s.checkPurpose(ctx, s.Policy(), a, ActionObjectionAdd); err != nil {
 		return 0, err
 	}
@@ -303,7 +310,7 @@ func (s *core) recordSelfOnce(ctx context.Context, a Access, action string) (sel
 
 // MeAccessLog returns who accessed the caller's data: when, which roles and team, for which purpose, which
 // fields, and whether it was allowed.
-func (s *Service) MeAccessLog(ctx context.Context, a Access) ([]AccessLogEntry, int64, error) {
+func (s *DataSubjects) MeAccessLog(ctx context.Context, a Access) ([]AccessLogEntry, int64, error) {
 	a, err := s.meAccess(ctx, a, ActionMeAccessLog)
 	if err != nil {
 		return nil, 0, err
@@ -336,7 +343,7 @@ type PurposeExplanation struct {
 }
 
 // MeExplanation explains every purpose for the caller, in lang ("zh" or "en").
-func (s *Service) MeExplanation(ctx context.Context, a Access, lang string) ([]PurposeExplanation, []TagView, int64, error) {
+func (s *DataSubjects) MeExplanation(ctx context.Context, a Access, lang string) ([]PurposeExplanation, []TagView, int64, error) {
 	a, err := s.meAccess(ctx, a, ActionMeExplanation)
 	if err != nil {
 		return nil, nil, 0, err
@@ -433,13 +440,13 @@ type Export struct {
 }
 
 // MeExport gathers the caller's complete copy, tags included.
-func (s *Service) MeExport(ctx context.Context, a Access) (Export, error) {
+func (s *DataSubjects) MeExport(ctx context.Context, a Access) (Export, error) {
 	return s.meExport(ctx, a, false)
 }
 
 // MeExportStream is MeExport without loading the events: the caller streams them with Export.EachEvent,
 // so memory stays bounded whatever the subject's history.
-func (s *Service) MeExportStream(ctx context.Context, a Access) (Export, error) {
+func (s *DataSubjects) MeExportStream(ctx context.Context, a Access) (Export, error) {
 	return s.meExport(ctx, a, true)
 }
 

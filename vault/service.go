@@ -1,8 +1,10 @@
 // Package vault owns the profile domain and the one enforcement point: every read or write of personal data
-// passes through Service, which checks the declared purpose against the compiled policy and the subject's
-// legal basis, appends a durable audit entry (fail closed), and only then decrypts and masks what may be
-// returned. The package knows nothing of HTTP, SQL or JWT: storage and cryptography come in through the
-// Store and Crypto interfaces.
+// checks the declared purpose against the compiled policy and the subject's legal basis, appends a durable
+// audit entry (fail closed), and only then decrypts and masks what may be returned — through the gate
+// (gate.go), the only holder of the Crypto. The domain services (Profiles, DataSubjects, ConsentRecords,
+// Tags, Ingestion, Stewardship, Requests, Review, Keys) share one core and reach storage through small
+// per-domain storers; Service builds them and keeps the policy. The package knows nothing of HTTP, SQL or
+// JWT: storage and cryptography come in through the Store and Crypto interfaces.
 package vault
 
 import (
@@ -126,7 +128,9 @@ type Config struct {
 	LookupBurst      int
 }
 
-// Service is the enforcement point.
+// Service is the enforcement point: it builds the domain services on their shared core (Profiles(),
+// DataSubjects(), ConsentRecords(), Tags(), Ingestion(), Stewardship(), Requests(), Review(), Keys()) and
+// itself answers for the policy (reload, role checks) and the refusals that precede any domain.
 type Service struct {
 	*core
 }

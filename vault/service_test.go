@@ -78,20 +78,20 @@ func profile() map[string]*string {
 func TestDecisionsAreRecorded(t *testing.T) {
 	svc, store := newService(t, 1000)
 	ctx := t.Context()
-	c, err := svc.Create(ctx, steward, vault.NewSubject{Fields: profile()})
+	c, err := svc.Profiles().Create(ctx, steward, vault.NewSubject{Fields: profile()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	full, err := svc.Read(ctx, agent, c.ID, []string{"name", "phone"})
+	full, err := svc.Profiles().Read(ctx, agent, c.ID, []string{"name", "phone"})
 	if err != nil || len(full.Fields) != 2 || len(full.Withheld) != 0 {
 		t.Fatalf("allow: %+v %v", full, err)
 	}
-	part, err := svc.Read(ctx, agent, c.ID, []string{"name", "occupation"})
+	part, err := svc.Profiles().Read(ctx, agent, c.ID, []string{"name", "occupation"})
 	if err != nil || len(part.Fields) != 1 || part.Withheld[0].Field != "occupation" {
 		t.Fatalf("partial: %+v %v", part, err)
 	}
 	mk := vault.Access{Caller: vault.Caller{Subject: "mk", Roles: []string{"marketing"}}, Purpose: "marketing"}
-	none, err := svc.Read(ctx, mk, c.ID, []string{"phone"})
+	none, err := svc.Profiles().Read(ctx, mk, c.ID, []string{"phone"})
 	if err != nil || len(none.Fields) != 0 || none.Withheld[0].Reason != vault.ReasonConsentRequired {
 		t.Fatalf("deny: %+v %v", none, err)
 	}
@@ -100,7 +100,7 @@ func TestDecisionsAreRecorded(t *testing.T) {
 	}
 	// A data-subject token never reaches staff operations, even with a purpose its role has.
 	self := vault.Access{Caller: vault.Caller{Subject: c.ID, Roles: []string{"subject"}}, Purpose: "data_subject_request"}
-	_, err = svc.Read(ctx, self, c.ID, nil)
+	_, err = svc.Profiles().Read(ctx, self, c.ID, nil)
 	if vault.ErrorCode(err) != vault.CodePermissionDenied || vault.AuditSeqOf(err) != 5 {
 		t.Fatalf("subject on a staff route: %v (audit seq %d)", err, vault.AuditSeqOf(err))
 	}
@@ -108,7 +108,7 @@ func TestDecisionsAreRecorded(t *testing.T) {
 
 func TestClockIsInjected(t *testing.T) {
 	svc, _ := newService(t, 1000)
-	_, err := svc.Create(t.Context(), steward, vault.NewSubject{Fields: map[string]*string{"birth_date": str(time.Now().AddDate(0, 0, 2).Format(time.DateOnly))}})
+	_, err := svc.Profiles().Create(t.Context(), steward, vault.NewSubject{Fields: map[string]*string{"birth_date": str(time.Now().AddDate(0, 0, 2).Format(time.DateOnly))}})
 	if vault.ErrorCode(err) != vault.CodeInvalidArgument {
 		t.Fatalf("birth date in the future accepted: %v", err)
 	}
@@ -122,7 +122,7 @@ func BenchmarkLookup(b *testing.B) {
 	for i := 0; i < 1000; i++ {
 		p := profile()
 		p["phone"] = str("+86139" + pad8(i))
-		if _, err := svc.Create(ctx, steward, vault.NewSubject{Fields: p}); err != nil {
+		if _, err := svc.Profiles().Create(ctx, steward, vault.NewSubject{Fields: p}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -131,7 +131,7 @@ func BenchmarkLookup(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		i := 0
 		for pb.Next() {
-			res, err := svc.Lookup(ctx, steward, "phone", "139 "+pad8(i%1000))
+			res, err := svc.Profiles().Lookup(ctx, steward, "phone", "139 "+pad8(i%1000))
 			if err != nil || len(res.IDs) != 1 {
 				b.Fatalf("lookup: %v %v", res, err)
 			}
@@ -146,7 +146,7 @@ func BenchmarkRead(b *testing.B) {
 	ctx := context.Background()
 	var ids []string
 	for i := 0; i < 200; i++ {
-		c, err := svc.Create(ctx, steward, vault.NewSubject{Fields: profile()})
+		c, err := svc.Profiles().Create(ctx, steward, vault.NewSubject{Fields: profile()})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -157,7 +157,7 @@ func BenchmarkRead(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		i := 0
 		for pb.Next() {
-			if _, err := svc.Read(ctx, agent, ids[i%len(ids)], nil); err != nil {
+			if _, err := svc.Profiles().Read(ctx, agent, ids[i%len(ids)], nil); err != nil {
 				b.Fatal(err)
 			}
 			i++

@@ -188,21 +188,21 @@ func newFixture(t *testing.T) *fixture {
 			t.Fatal(err)
 		}
 	}
-	a, err := svc.ImportSubject(ctx, steward, vault.NewSubject{Source: "crm", ExternalID: "c-1", Fields: profile()})
+	a, err := svc.Ingestion().ImportSubject(ctx, steward, vault.NewSubject{Source: "crm", ExternalID: "c-1", Fields: profile()})
 	must(err)
 	f.adult = a.ID
-	c, err := svc.Create(ctx, steward, vault.NewSubject{Fields: map[string]*string{"name": str("小明"), "birth_date": str("2018-05-01"), "phone": str("+8613900002222")}})
+	c, err := svc.Profiles().Create(ctx, steward, vault.NewSubject{Fields: map[string]*string{"name": str("小明"), "birth_date": str("2018-05-01"), "phone": str("+8613900002222")}})
 	must(err)
 	f.child = c.ID
-	o, err := svc.ImportSubject(ctx, steward, vault.NewSubject{Source: "app", ExternalID: "a-1", Fields: map[string]*string{"email": str("wang.fang@example.cn"), "occupation": str("teacher")}})
+	o, err := svc.Ingestion().ImportSubject(ctx, steward, vault.NewSubject{Source: "app", ExternalID: "a-1", Fields: map[string]*string{"email": str("wang.fang@example.cn"), "occupation": str("teacher")}})
 	must(err)
 	if !o.Merged {
 		t.Fatalf("fixture merge: %+v", o)
 	}
-	r, err := svc.ImportSubject(ctx, steward, vault.NewSubject{Source: "pos", ExternalID: "p-1", Fields: map[string]*string{"phone": str("+8613800001234"), "name": str("王小红")}})
+	r, err := svc.Ingestion().ImportSubject(ctx, steward, vault.NewSubject{Source: "pos", ExternalID: "p-1", Fields: map[string]*string{"phone": str("+8613800001234"), "name": str("王小红")}})
 	must(err)
 	f.other = r.ID
-	l, err := svc.Create(ctx, steward, vault.NewSubject{Fields: map[string]*string{"name": str("离开"), "birth_date": str("1970-01-01")}})
+	l, err := svc.Profiles().Create(ctx, steward, vault.NewSubject{Fields: map[string]*string{"name": str("离开"), "birth_date": str("1970-01-01")}})
 	must(err)
 	f.leaver = l.ID
 	for _, p := range []string{"marketing", "analytics", "personalization"} {
@@ -210,7 +210,7 @@ func newFixture(t *testing.T) *fixture {
 		must(err)
 	}
 	now := time.Now().Add(-time.Hour)
-	_, err = svc.IngestEvents(ctx, fulfil, []vault.EventInput{
+	_, err = svc.Ingestion().IngestEvents(ctx, fulfil, []vault.EventInput{
 		{EventID: "e1", SubjectRef: f.adult, Type: "order", TS: now, Source: "shop", Attrs: map[string]any{"amount": 99.5, "items": []string{"tea"}}},
 		{EventID: "e2", SubjectRef: f.adult, Type: "order", TS: now.Add(time.Minute), Source: "shop", Attrs: map[string]any{"amount": 12.0, "items": []string{"cup"}}},
 	})
@@ -264,31 +264,31 @@ func ops() map[string]op {
 	e3 := func(_, _, _ any, err error) error { return err }
 	noData := "touches no personal data"
 	return map[string]op{
-		"Read": {run: func(f *fixture) error {
-			return e1(f.svc.Read(ctx, marketer, f.adult, []string{"phone", "city", "birth_date"}))
+		"Profiles.Read": {run: func(f *fixture) error {
+			return e1(f.svc.Profiles().Read(ctx, marketer, f.adult, []string{"phone", "city", "birth_date"}))
 		},
-			refuse: func(f *fixture) error { return e1(f.svc.Read(ctx, analyst, f.adult, nil)) }},
-		"Update": {run: func(f *fixture) error {
-			return e1(f.svc.Update(ctx, steward, f.adult, map[string]*string{"name": str("王芳芳")}))
+			refuse: func(f *fixture) error { return e1(f.svc.Profiles().Read(ctx, analyst, f.adult, nil)) }},
+		"Profiles.Update": {run: func(f *fixture) error {
+			return e1(f.svc.Profiles().Update(ctx, steward, f.adult, map[string]*string{"name": str("王芳芳")}))
 		}, refuse: func(f *fixture) error {
-			return e1(f.svc.Update(ctx, marketer, f.adult, map[string]*string{"city": str("x")}))
+			return e1(f.svc.Profiles().Update(ctx, marketer, f.adult, map[string]*string{"city": str("x")}))
 		}},
-		"Create": {run: func(f *fixture) error {
-			return e1(f.svc.Create(ctx, steward, vault.NewSubject{Fields: map[string]*string{"name": str("新人")}}))
+		"Profiles.Create": {run: func(f *fixture) error {
+			return e1(f.svc.Profiles().Create(ctx, steward, vault.NewSubject{Fields: map[string]*string{"name": str("新人")}}))
 		}, refuse: func(f *fixture) error {
-			return e1(f.svc.Create(ctx, marketer, vault.NewSubject{Fields: map[string]*string{"name": str("x")}}))
+			return e1(f.svc.Profiles().Create(ctx, marketer, vault.NewSubject{Fields: map[string]*string{"name": str("x")}}))
 		}},
-		"ImportSubject": {run: func(f *fixture) error {
-			return e1(f.svc.ImportSubject(ctx, steward, vault.NewSubject{Source: "pos", ExternalID: "p-9", Fields: map[string]*string{"phone": str("+8613800001234"), "name": str("王芳芳")}}))
+		"Ingestion.ImportSubject": {run: func(f *fixture) error {
+			return e1(f.svc.Ingestion().ImportSubject(ctx, steward, vault.NewSubject{Source: "pos", ExternalID: "p-9", Fields: map[string]*string{"phone": str("+8613800001234"), "name": str("王芳芳")}}))
 		}, refuse: func(f *fixture) error {
-			return e1(f.svc.ImportSubject(ctx, marketer, vault.NewSubject{Source: "pos", ExternalID: "p-8", Fields: map[string]*string{"phone": str("+8613800001234"), "name": str("王芳")}}))
+			return e1(f.svc.Ingestion().ImportSubject(ctx, marketer, vault.NewSubject{Source: "pos", ExternalID: "p-8", Fields: map[string]*string{"phone": str("+8613800001234"), "name": str("王芳")}}))
 		}},
-		"ResolveSubject": {run: func(f *fixture) error { return e1(f.svc.ResolveSubject(ctx, steward, "external:crm:c-1")) },
-			refuse: func(f *fixture) error { return e1(f.svc.ResolveSubject(ctx, marketer, "external:crm:c-1")) }},
-		"Lookup": {run: func(f *fixture) error { return e1(f.svc.Lookup(ctx, steward, "phone", "13800001234")) },
-			refuse: func(f *fixture) error { return e1(f.svc.Lookup(ctx, analyst, "phone", "13800001234")) }},
-		"Erase": {run: func(f *fixture) error { return e1(f.svc.Erase(ctx, steward, f.other)) },
-			refuse: func(f *fixture) error { return e1(f.svc.Erase(ctx, marketer, f.child)) }},
+		"Ingestion.ResolveSubject": {run: func(f *fixture) error { return e1(f.svc.Ingestion().ResolveSubject(ctx, steward, "external:crm:c-1")) },
+			refuse: func(f *fixture) error { return e1(f.svc.Ingestion().ResolveSubject(ctx, marketer, "external:crm:c-1")) }},
+		"Profiles.Lookup": {run: func(f *fixture) error { return e1(f.svc.Profiles().Lookup(ctx, steward, "phone", "13800001234")) },
+			refuse: func(f *fixture) error { return e1(f.svc.Profiles().Lookup(ctx, analyst, "phone", "13800001234")) }},
+		"Profiles.Erase": {run: func(f *fixture) error { return e1(f.svc.Profiles().Erase(ctx, steward, f.other)) },
+			refuse: func(f *fixture) error { return e1(f.svc.Profiles().Erase(ctx, marketer, f.child)) }},
 		"ConsentRecords.ListConsents": {run: func(f *fixture) error { return e1(f.svc.ConsentRecords().ListConsents(ctx, steward, f.adult)) },
 			refuse: func(f *fixture) error { return e1(f.svc.ConsentRecords().ListConsents(ctx, analyst, f.adult)) }},
 		"ConsentRecords.GrantConsent": {run: func(f *fixture) error {
@@ -307,22 +307,26 @@ func ops() map[string]op {
 			refuse: func(f *fixture) error {
 				return e2(f.svc.ConsentRecords().WithdrawConsent(ctx, analyst, f.adult, "marketing"))
 			}},
-		"RecordObjection": {run: func(f *fixture) error {
-			return e1(f.svc.RecordObjection(ctx, steward, f.child, "personalized_marketing"))
+		"ConsentRecords.RecordObjection": {run: func(f *fixture) error {
+			return e1(f.svc.ConsentRecords().RecordObjection(ctx, steward, f.child, "personalized_marketing"))
 		},
 			refuse: func(f *fixture) error {
-				return e1(f.svc.RecordObjection(ctx, analyst, f.child, "personalized_marketing"))
+				return e1(f.svc.ConsentRecords().RecordObjection(ctx, analyst, f.child, "personalized_marketing"))
 			}},
-		"IngestEvents": {run: func(f *fixture) error {
-			return e1(f.svc.IngestEvents(ctx, vault.Access{Caller: steward.Caller, Purpose: "personalization"}, []vault.EventInput{
+		"Ingestion.IngestEvents": {run: func(f *fixture) error {
+			return e1(f.svc.Ingestion().IngestEvents(ctx, vault.Access{Caller: steward.Caller, Purpose: "personalization"}, []vault.EventInput{
 				{EventID: "v1", SubjectRef: f.child, Type: "page_view", TS: time.Now().Add(-time.Minute), Source: "app"}}))
 		}, refuse: func(f *fixture) error {
 			// (A staff role without the category is refused per event, in the batch's entry: API.md.)
-			return e1(f.svc.IngestEvents(ctx, vault.Access{Caller: f.subjectAccess.Caller, Purpose: "order_fulfillment"}, []vault.EventInput{
+			return e1(f.svc.Ingestion().IngestEvents(ctx, vault.Access{Caller: f.subjectAccess.Caller, Purpose: "order_fulfillment"}, []vault.EventInput{
 				{EventID: "o9", SubjectRef: f.adult, Type: "order", TS: time.Now().Add(-time.Minute), Source: "shop"}}))
 		}},
-		"SaveImportReport": {run: func(f *fixture) error { return e1(f.svc.SaveImportReport(ctx, steward, []string{"accepted: 1"})) },
-			refuse: func(f *fixture) error { return e1(f.svc.SaveImportReport(ctx, marketer, []string{"accepted: 1"})) }},
+		"Ingestion.SaveImportReport": {run: func(f *fixture) error {
+			return e1(f.svc.Ingestion().SaveImportReport(ctx, steward, []string{"accepted: 1"}))
+		},
+			refuse: func(f *fixture) error {
+				return e1(f.svc.Ingestion().SaveImportReport(ctx, marketer, []string{"accepted: 1"}))
+			}},
 		"Stewardship.Merges": {run: func(f *fixture) error { return e2(f.svc.Stewardship().Merges(ctx, steward)) },
 			refuse: func(f *fixture) error { return e2(f.svc.Stewardship().Merges(ctx, marketer)) }},
 		"Stewardship.Reviews": {run: func(f *fixture) error { return e2(f.svc.Stewardship().Reviews(ctx, steward, "open")) },
@@ -337,34 +341,36 @@ func ops() map[string]op {
 			}},
 		"Stewardship.RevertMerge": {run: func(f *fixture) error { return e1(f.svc.Stewardship().RevertMerge(ctx, steward, f.mergeID)) },
 			refuse: func(f *fixture) error { return e1(f.svc.Stewardship().RevertMerge(ctx, marketer, f.mergeID)) }},
-		"Me":       {run: func(f *fixture) error { return e1(f.svc.Me(ctx, f.subjectAccess)) }, refuse: func(f *fixture) error { return e1(f.svc.Me(ctx, marketer)) }},
-		"MeExport": {run: func(f *fixture) error { return e1(f.svc.MeExport(ctx, f.subjectAccess)) }, refuse: func(f *fixture) error { return e1(f.svc.MeExport(ctx, steward)) }},
-		"MeUpdate": {run: func(f *fixture) error {
-			return e1(f.svc.MeUpdate(ctx, f.subjectAccess, map[string]*string{"city": str("宁波")}))
-		}, refuse: func(f *fixture) error { return e1(f.svc.MeUpdate(ctx, steward, nil)) }},
-		"MeErase":             {run: func(f *fixture) error { return e1(f.svc.MeErase(ctx, leaverAccess(f))) }, refuse: func(f *fixture) error { return e1(f.svc.MeErase(ctx, steward)) }},
-		"Requests.MeRequests": {run: func(f *fixture) error { return e2(f.svc.Requests().MeRequests(ctx, f.subjectAccess)) }, refuse: func(f *fixture) error { return e2(f.svc.Requests().MeRequests(ctx, compliance)) }},
-		"MeExportStream": {run: func(f *fixture) error {
-			x, err := f.svc.MeExportStream(ctx, f.subjectAccess)
+		"DataSubjects.Me":       {run: func(f *fixture) error { return e1(f.svc.DataSubjects().Me(ctx, f.subjectAccess)) }, refuse: func(f *fixture) error { return e1(f.svc.DataSubjects().Me(ctx, marketer)) }},
+		"DataSubjects.MeExport": {run: func(f *fixture) error { return e1(f.svc.DataSubjects().MeExport(ctx, f.subjectAccess)) }, refuse: func(f *fixture) error { return e1(f.svc.DataSubjects().MeExport(ctx, steward)) }},
+		"DataSubjects.MeUpdate": {run: func(f *fixture) error {
+			return e1(f.svc.DataSubjects().MeUpdate(ctx, f.subjectAccess, map[string]*string{"city": str("宁波")}))
+		}, refuse: func(f *fixture) error { return e1(f.svc.DataSubjects().MeUpdate(ctx, steward, nil)) }},
+		"DataSubjects.MeErase": {run: func(f *fixture) error { return e1(f.svc.DataSubjects().MeErase(ctx, leaverAccess(f))) }, refuse: func(f *fixture) error { return e1(f.svc.DataSubjects().MeErase(ctx, steward)) }},
+		"Requests.MeRequests":  {run: func(f *fixture) error { return e2(f.svc.Requests().MeRequests(ctx, f.subjectAccess)) }, refuse: func(f *fixture) error { return e2(f.svc.Requests().MeRequests(ctx, compliance)) }},
+		"DataSubjects.MeExportStream": {run: func(f *fixture) error {
+			x, err := f.svc.DataSubjects().MeExportStream(ctx, f.subjectAccess)
 			if err != nil {
 				return err
 			}
 			return x.EachEvent(func(vault.EventView) error { return nil })
-		}, refuse: func(f *fixture) error { return e1(f.svc.MeExportStream(ctx, marketer)) }},
-		"MeAccessLog": {run: func(f *fixture) error { return e2(f.svc.MeAccessLog(ctx, f.subjectAccess)) },
-			refuse: func(f *fixture) error { return e2(f.svc.MeAccessLog(ctx, compliance)) }},
-		"MeExplanation": {run: func(f *fixture) error { return e3(f.svc.MeExplanation(ctx, f.subjectAccess, "zh")) },
-			refuse: func(f *fixture) error { return e3(f.svc.MeExplanation(ctx, marketer, "zh")) }},
-		"MeSetConsent": {run: func(f *fixture) error {
-			return e1(f.svc.MeSetConsent(ctx, f.subjectAccess, "analytics", false, "", ""))
+		}, refuse: func(f *fixture) error { return e1(f.svc.DataSubjects().MeExportStream(ctx, marketer)) }},
+		"DataSubjects.MeAccessLog": {run: func(f *fixture) error { return e2(f.svc.DataSubjects().MeAccessLog(ctx, f.subjectAccess)) },
+			refuse: func(f *fixture) error { return e2(f.svc.DataSubjects().MeAccessLog(ctx, compliance)) }},
+		"DataSubjects.MeExplanation": {run: func(f *fixture) error { return e3(f.svc.DataSubjects().MeExplanation(ctx, f.subjectAccess, "zh")) },
+			refuse: func(f *fixture) error { return e3(f.svc.DataSubjects().MeExplanation(ctx, marketer, "zh")) }},
+		"DataSubjects.MeSetConsent": {run: func(f *fixture) error {
+			return e1(f.svc.DataSubjects().MeSetConsent(ctx, f.subjectAccess, "analytics", false, "", ""))
 		},
 			refuse: func(f *fixture) error {
-				return e1(f.svc.MeSetConsent(ctx, childAccess(f), "marketing", true, "2026-01", ""))
+				return e1(f.svc.DataSubjects().MeSetConsent(ctx, childAccess(f), "marketing", true, "2026-01", ""))
 			}},
-		"SetObjection": {run: func(f *fixture) error {
-			return e1(f.svc.SetObjection(ctx, f.subjectAccess, "personalized_marketing", true))
+		"DataSubjects.SetObjection": {run: func(f *fixture) error {
+			return e1(f.svc.DataSubjects().SetObjection(ctx, f.subjectAccess, "personalized_marketing", true))
 		},
-			refuse: func(f *fixture) error { return e1(f.svc.SetObjection(ctx, marketer, "personalized_marketing", true)) }},
+			refuse: func(f *fixture) error {
+				return e1(f.svc.DataSubjects().SetObjection(ctx, marketer, "personalized_marketing", true))
+			}},
 		"Requests.MeCreateRequest": {run: func(f *fixture) error {
 			return e2(f.svc.Requests().MeCreateRequest(ctx, f.subjectAccess, "explanation"))
 		},
@@ -443,18 +449,19 @@ func ops() map[string]op {
 			}
 			return e2(f.svc.Keys().RotationStatus(ctx, admin, r.JobID))
 		}, refuse: func(f *fixture) error { return e2(f.svc.Keys().RotationStatus(ctx, marketer, "rot_x")) }},
-		"RunRetention":         {run: func(f *fixture) error { return e1(f.svc.RunRetention(ctx, admin)) }},
-		"RefuseMissingPurpose": {refuse: func(f *fixture) error { return f.svc.RefuseMissingPurpose(ctx, marketer) }},
-		"RecordAuthFailure":    {exempt: "an unauthenticated request has no caller; it only appends its entry"},
-		"Keys.CheckKeys":       {exempt: "unwraps each DEK and forgets it; opens no field, event or tag"},
-		"Keys.KeyHealth":       {exempt: noData}, "Keys.LastKeyReport": {exempt: noData}, "Keys.PendingRotation": {exempt: noData},
-		"Keys.WaitRotation": {exempt: noData}, "WaitPurges": {exempt: noData}, "Policy": {exempt: noData},
+		"Profiles.RunRetention": {run: func(f *fixture) error { return e1(f.svc.Profiles().RunRetention(ctx, admin)) }},
+		"RefuseMissingPurpose":  {refuse: func(f *fixture) error { return f.svc.RefuseMissingPurpose(ctx, marketer) }},
+		"RecordAuthFailure":     {exempt: "an unauthenticated request has no caller; it only appends its entry"},
+		"Keys.CheckKeys":        {exempt: "unwraps each DEK and forgets it; opens no field, event or tag"},
+		"Keys.KeyHealth":        {exempt: noData}, "Keys.LastKeyReport": {exempt: noData}, "Keys.PendingRotation": {exempt: noData},
+		"Keys.WaitRotation": {exempt: noData}, "Profiles.WaitPurges": {exempt: noData}, "Policy": {exempt: noData},
 		"WithClock": {exempt: "returns a copy of the service with another clock"}, "ConsentRecords.OnConsentWithdrawn": {exempt: "registers a hook at start"},
 		"Tags.SetTagVocabulary": {exempt: "registers a check at start"}, "SignDocument": {exempt: "signs a digest the caller already holds"},
 		"VerifierKey": {exempt: "a public key"}, "Keys": {exempt: "returns the key management service (rows Keys.*)"},
 		"Stewardship": {exempt: "returns the service (rows Stewardship.*)"}, "Requests": {exempt: "returns the service (rows Requests.*)"},
 		"Review": {exempt: "returns the service (rows Review.*)"}, "Tags": {exempt: "returns the service (rows Tags.*)"},
-		"ConsentRecords": {exempt: "returns the service (rows ConsentRecords.*)"}, "Tags.TagPurposes": {exempt: "names from the purposes catalog"},
+		"ConsentRecords": {exempt: "returns the service (rows ConsentRecords.*)"}, "Profiles": {exempt: "returns the service (rows Profiles.*)"},
+		"Ingestion": {exempt: "returns the service (rows Ingestion.*)"}, "DataSubjects": {exempt: "returns the service (rows DataSubjects.*)"}, "Tags.TagPurposes": {exempt: "names from the purposes catalog"},
 	}
 }
 
@@ -480,6 +487,8 @@ func TestEveryOperationOpensOnlyUnderADurableEntry(t *testing.T) {
 		{"Keys", reflect.TypeFor[*vault.Keys]()}, {"Stewardship", reflect.TypeFor[*vault.Stewardship]()},
 		{"Requests", reflect.TypeFor[*vault.Requests]()}, {"Review", reflect.TypeFor[*vault.Review]()},
 		{"Tags", reflect.TypeFor[*vault.Tags]()}, {"ConsentRecords", reflect.TypeFor[*vault.ConsentRecords]()},
+		{"Profiles", reflect.TypeFor[*vault.Profiles]()}, {"Ingestion", reflect.TypeFor[*vault.Ingestion]()},
+		{"DataSubjects", reflect.TypeFor[*vault.DataSubjects]()},
 	} {
 		for i := range svc.typ.NumMethod() {
 			if name := svc.typ.Method(i).Name; name != "Policy" {
@@ -506,14 +515,14 @@ func TestEveryOperationOpensOnlyUnderADurableEntry(t *testing.T) {
 			continue
 		}
 		t.Run(name, func(t *testing.T) {
-			f.svc.WaitPurges()
+			f.svc.Profiles().WaitPurges()
 			f.log.take()
 			if row.run != nil {
 				if err := row.run(f); err != nil {
 					t.Fatalf("run: %v", err)
 				}
 			}
-			f.svc.WaitPurges()
+			f.svc.Profiles().WaitPurges()
 			events := f.log.take()
 			opened += checkOpens(t, events)
 			if row.refuse == nil {

@@ -16,6 +16,13 @@ import (
 	"github.com/profilevault/profilevault/policies"
 )
 
+// Profiles is the profile service for staff: create, read for a declared purpose, correct, look up by a
+// blind-indexed value, erase (keeping what the law holds), and the retention run.
+type Profiles struct{ *core }
+
+// Profiles returns the service; it shares the enforcement point's core.
+func (s *Service) Profiles() *Profiles { return &Profiles{core: s.core} }
+
 // Actions recorded in the audit trail (API.md).
 const (
 	ActionSubjectCreate = "subject.create"
@@ -166,7 +173,7 @@ func staffOnly(a Access) *Error {
 }
 
 // Create stores a new subject with its fields sealed under a fresh DEK.
-func (s *Service) Create(ctx context.Context, a Access, in NewSubject) (Created, error) {
+func (s *Profiles) Create(ctx context.Context, a Access, in NewSubject) (Created, error) {
 	return s.create(ctx, a, in, nil)
 }
 
@@ -308,7 +315,7 @@ func (s *core) writeFields(tx ProfileTx, e *audit.Entry, schema *policies.Schema
 // Read returns the fields of a subject that the caller may see for the declared purpose, masked per policy,
 // and lists the rest under Withheld. The audit entry is durable before anything is decrypted, and is
 // ordered after every change to the subject that the decision saw (see order.go).
-func (s *Service) Read(ctx context.Context, a Access, id string, requested []string) (View, error) {
+func (s *Profiles) Read(ctx context.Context, a Access, id string, requested []string) (View, error) {
 	v, _, _, err := s.read(ctx, a, id, requested)
 	return v, err
 }
@@ -537,9 +544,9 @@ func withheldNames(w []Withheld) []string {
 	return out
 }
 
-// Update changes (or, with a nil value, clears) fields of a subject. The response shows the changed fields
+// updateSubject changes (or, with a nil value, clears) fields of a subject. The response shows the changed fields
 // as the caller may read them for the declared purpose.
-func (s *Service) Update(ctx context.Context, a Access, id string, in map[string]*string) (View, error) {
+func (s *core) updateSubject(ctx context.Context, a Access, id string, in map[string]*string) (View, error) {
 	pol := s.Policy()
 	purpose, err := s.checkPurpose(ctx, pol, a, ActionSubjectUpdate)
 	if err != nil {
@@ -622,7 +629,7 @@ func (s *Service) Update(ctx context.Context, a Access, id string, in map[string
 
 // Lookup finds subjects by a blind-indexed field. The value is normalised and turned into a keyed token; it
 // never reaches the store, a log or the audit trail. Lookups are rate-limited per caller.
-func (s *Service) Lookup(ctx context.Context, a Access, field, value string) (LookupResult, error) {
+func (s *Profiles) Lookup(ctx context.Context, a Access, field, value string) (LookupResult, error) {
 	pol := s.Policy()
 	if _, err := s.checkPurpose(ctx, pol, a, ActionSubjectLookup); err != nil {
 		return LookupResult{}, err
@@ -664,9 +671,9 @@ func (s *Service) Lookup(ctx context.Context, a Access, field, value string) (Lo
 	return LookupResult{IDs: ids, AuditSeq: seq}, nil
 }
 
-// Erase crypto-shreds a subject: their DEKs are destroyed first, then every sealed value and index entry is
+// eraseSubject crypto-shreds a subject: their DEKs are destroyed first, then every sealed value and index entry is
 // deleted, in one transaction with the audit entry; cached keys are evicted afterwards.
-func (s *Service) Erase(ctx context.Context, a Access, id string) (Receipt, error) {
+func (s *core) eraseSubject(ctx context.Context, a Access, id string) (Receipt, error) {
 	pol := s.Policy()
 	if _, err := s.checkPurpose(ctx, pol, a, ActionSubjectErase); err != nil {
 		return Receipt{}, err
@@ -796,7 +803,7 @@ func (s *core) purgeLater(id string, classes []string) {
 }
 
 // WaitPurges waits for background purges to finish (before closing the store; in tests).
-func (s *Service) WaitPurges() { s.purges.Wait() }
+func (s *Profiles) WaitPurges() { s.purges.Wait() }
 
 // Hold says which category of an erased subject's data the law keeps, and until when.
 type Hold struct {
@@ -820,7 +827,7 @@ const ActionRetentionExpire = "retention.expire"
 
 // RunRetention shreds the held data of every subject whose legal hold has ended (the key first, then the
 // events), each in its own transaction with its audit entry. It returns how many subjects it finished.
-func (s *Service) RunRetention(ctx context.Context, a Access) (int, error) {
+func (s *Profiles) RunRetention(ctx context.Context, a Access) (int, error) {
 	now := s.now().UTC()
 	ids, err := s.store.ExpiredHolds(ctx, now)
 	if err != nil {
@@ -848,4 +855,14 @@ func (s *Service) RunRetention(ctx context.Context, a Access) (int, error) {
 		n++
 	}
 	return n, nil
+}
+
+// Update changes (or, with a nil value, clears) fields of a subject: see updateSubject.
+func (s *Profiles) Update(ctx context.Context, a Access, id string, in map[string]*string) (View, error) {
+	return s.updateSubject(ctx, a, id, in)
+}
+
+// Erase crypto-shreds a subject: see eraseSubject.
+func (s *Profiles) Erase(ctx context.Context, a Access, id string) (Receipt, error) {
+	return s.eraseSubject(ctx, a, id)
 }

@@ -121,7 +121,7 @@ func seed(ctx context.Context, a *app.App, n int) ([]string, error) {
 				for k, v := range profiles[i].Fields {
 					f[k] = &v
 				}
-				c, err := a.Vault.Create(ctx, acc, vault.NewSubject{Fields: f})
+				c, err := a.Vault.Profiles().Create(ctx, acc, vault.NewSubject{Fields: f})
 				if err != nil {
 					firstErr.CompareAndSwap(nil, err)
 					return

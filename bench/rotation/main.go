@@ -245,7 +245,7 @@ func seed(ctx context.Context, a *app.App, from, n int) ([]string, error) {
 			for i := int(next.Add(1)) - 1; i < n && firstErr.Load() == nil; i = int(next.Add(1)) - 1 {
 				name, city := profiles[i].Fields["name"], profiles[i].Fields["city"]
 				phone := fmt.Sprintf("+86139%08d", from+i)
-				c, err := a.Vault.Create(ctx, acc, vault.NewSubject{Source: "bench", Fields: map[string]*string{
+				c, err := a.Vault.Profiles().Create(ctx, acc, vault.NewSubject{Source: "bench", Fields: map[string]*string{
 					"name": &name, "phone": &phone, "city": &city,
 				}})
 				if err != nil {

@@ -36,7 +36,7 @@ func cmdRetention(ctx context.Context, args []string, getenv func(string) string
 		return err
 	}
 	defer a.Close()
-	n, err := a.Vault.RunRetention(ctx, vault.Access{Caller: retentionCaller, RequestID: "retention-run"})
+	n, err := a.Vault.Profiles().RunRetention(ctx, vault.Access{Caller: retentionCaller, RequestID: "retention-run"})
 	if err != nil {
 		return err
 	}
@@ -53,7 +53,7 @@ func retentionLoop(ctx context.Context, a *app.App, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			n, err := a.Vault.RunRetention(ctx, vault.Access{Caller: retentionCaller, RequestID: "retention-periodic"})
+			n, err := a.Vault.Profiles().RunRetention(ctx, vault.Access{Caller: retentionCaller, RequestID: "retention-periodic"})
 			if err != nil {
 				a.Config.Logger.Error("retention run failed", "err", err)
 			} else if n > 0 {

@@ -283,7 +283,7 @@ func exampleSubjects(ctx context.Context, a *app.App, consents string) []string 
 		if len(ids) == 0 && (c.Purpose != "marketing" || c.Kind != string(consent.General)) {
 			continue
 		}
-		id, err := a.Vault.ResolveSubject(ctx, vault.Access{Caller: vault.Caller{Subject: "vaultd-demo", Roles: []string{"data_steward"}},
+		id, err := a.Vault.Ingestion().ResolveSubject(ctx, vault.Access{Caller: vault.Caller{Subject: "vaultd-demo", Roles: []string{"data_steward"}},
 			Purpose: "account_management", RequestID: "demo"}, c.SubjectRef)
 		if err != nil || seen[id] {
 			continue

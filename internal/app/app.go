@@ -309,7 +309,7 @@ func (a *App) Close() error {
 		a.Vault.Keys().WaitRotation()
 	}
 	if a.Vault != nil {
-		a.Vault.WaitPurges()
+		a.Vault.Profiles().WaitPurges()
 	}
 	if a.store != nil {
 		errs = append(errs, a.store.Close())

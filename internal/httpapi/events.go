@@ -85,7 +85,7 @@ func (s *Server) postEvents(c *gin.Context) {
 		inputs = append(inputs, vault.EventInput{EventID: e.EventID, SubjectRef: e.SubjectRef, Type: e.Type, TS: e.TS, Source: e.Source, Attrs: e.Attrs})
 		index = append(index, i)
 	}
-	out, err := s.vault.IngestEvents(c.Request.Context(), a, inputs)
+	out, err := s.vault.Ingestion().IngestEvents(c.Request.Context(), a, inputs)
 	if err != nil {
 		s.abortWith(c, err)
 		return

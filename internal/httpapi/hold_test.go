@@ -40,7 +40,7 @@ func TestErasureUnderLegalHold(t *testing.T) {
 	if r := s.Do("POST", "/v1/subjects/lookup", st, "account_management", map[string]any{"field": "phone", "value": "13800001234"}); len(r.JSON["ids"].([]any)) != 0 {
 		t.Fatal("held subject still found by phone")
 	}
-	s.App.Vault.WaitPurges()
+	s.App.Vault.Profiles().WaitPurges()
 	if n, _ := s.App.Internals().Store.CountRows(t.Context(), "events"); n != 1 {
 		t.Fatalf("%d events kept, want only the order", n)
 	}
@@ -54,7 +54,7 @@ func TestErasureUnderLegalHold(t *testing.T) {
 		t.Fatalf("repeat: %d %s", r2.Status, r2.Body)
 	}
 	// Nothing expires before the hold ends.
-	if n, err := s.App.Vault.RunRetention(t.Context(), vault.Access{Caller: vault.Caller{Subject: "retention", Roles: []string{"admin"}}}); err != nil || n != 0 {
+	if n, err := s.App.Vault.Profiles().RunRetention(t.Context(), vault.Access{Caller: vault.Caller{Subject: "retention", Roles: []string{"admin"}}}); err != nil || n != 0 {
 		t.Fatalf("retention before the hold ends: %d %v", n, err)
 	}
 }
@@ -70,7 +70,7 @@ func TestRetentionShredsWhenTheHoldEnds(t *testing.T) {
 		t.Fatalf("erase: %d %s", r.Status, r.Body)
 	}
 	later := time.Now().Add(72 * time.Hour)
-	n, err := s.App.Vault.WithClock(func() time.Time { return later }).RunRetention(t.Context(), vault.Access{Caller: vault.Caller{Subject: "retention", Roles: []string{"admin"}}})
+	n, err := s.App.Vault.WithClock(func() time.Time { return later }).Profiles().RunRetention(t.Context(), vault.Access{Caller: vault.Caller{Subject: "retention", Roles: []string{"admin"}}})
 	if err != nil || n != 1 {
 		t.Fatalf("retention: %d %v", n, err)
 	}
@@ -78,7 +78,7 @@ func TestRetentionShredsWhenTheHoldEnds(t *testing.T) {
 	if len(rec.DEKs) != 0 {
 		t.Fatalf("keys survive the end of the hold: %v", rec.DEKs)
 	}
-	s.App.Vault.WaitPurges()
+	s.App.Vault.Profiles().WaitPurges()
 	if c, _ := s.App.Internals().Store.CountRows(t.Context(), "events"); c != 0 {
 		t.Fatalf("%d events survive the end of the hold", c)
 	}

@@ -15,17 +15,17 @@ func TestIdentityStewardship(t *testing.T) {
 	ctx := t.Context()
 	st := s.Token("st", "data_steward")
 	steward := vault.Access{Caller: vault.Caller{Subject: "st", Roles: []string{"data_steward"}}, Purpose: "account_management"}
-	base, err := s.App.Vault.ImportSubject(ctx, steward, vault.NewSubject{ExternalID: "c-1", Source: "crm",
+	base, err := s.App.Vault.Ingestion().ImportSubject(ctx, steward, vault.NewSubject{ExternalID: "c-1", Source: "crm",
 		Fields: map[string]*string{"name": str("王芳"), "phone": str("+8613800001234"), "email": str("wang@example.cn")}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	merged, err := s.App.Vault.ImportSubject(ctx, steward, vault.NewSubject{ExternalID: "a-9", Source: "app",
+	merged, err := s.App.Vault.Ingestion().ImportSubject(ctx, steward, vault.NewSubject{ExternalID: "a-9", Source: "app",
 		Fields: map[string]*string{"email": str("wang@example.cn"), "city": str("杭州"), "occupation": str("teacher")}})
 	if err != nil || !merged.Merged {
 		t.Fatalf("merge: %+v %v", merged, err)
 	}
-	family, err := s.App.Vault.ImportSubject(ctx, steward, vault.NewSubject{ExternalID: "p-4", Source: "pos",
+	family, err := s.App.Vault.Ingestion().ImportSubject(ctx, steward, vault.NewSubject{ExternalID: "p-4", Source: "pos",
 		Fields: map[string]*string{"phone": str("13800001234"), "name": str("王小明")}})
 	if err != nil || !family.Review {
 		t.Fatalf("review: %+v %v", family, err)
@@ -54,10 +54,10 @@ func TestIdentityStewardship(t *testing.T) {
 	if got := r.JSON["fields_moved"].([]any); len(got) != 2 {
 		t.Fatalf("fields moved: %s", r.Body)
 	}
-	if id, err := s.App.Vault.ResolveSubject(ctx, steward, "external:app:a-9"); err != nil || id != restored {
+	if id, err := s.App.Vault.Ingestion().ResolveSubject(ctx, steward, "external:app:a-9"); err != nil || id != restored {
 		t.Fatalf("app external id after revert: %q %v", id, err)
 	}
-	if id, err := s.App.Vault.ResolveSubject(ctx, steward, "external:crm:c-1"); err != nil || id != base.ID {
+	if id, err := s.App.Vault.Ingestion().ResolveSubject(ctx, steward, "external:crm:c-1"); err != nil || id != base.ID {
 		t.Fatalf("crm external id after revert: %q %v", id, err)
 	}
 	cs := s.Token("cs", "customer_service")
@@ -105,7 +105,7 @@ func TestIdentityStewardship(t *testing.T) {
 	}
 
 	// Stored import reports are readable, counts only.
-	if _, err := s.App.Vault.SaveImportReport(ctx, steward, []string{"accepted: 3", "rejected: 1"}); err != nil {
+	if _, err := s.App.Vault.Ingestion().SaveImportReport(ctx, steward, []string{"accepted: 3", "rejected: 1"}); err != nil {
 		t.Fatal(err)
 	}
 	r = s.Do("GET", "/v1/imports", st, "account_management", "")

@@ -33,7 +33,7 @@ func (s *Server) getMe(c *gin.Context) {
 	if !ok {
 		return
 	}
-	m, err := s.vault.Me(c.Request.Context(), a)
+	m, err := s.vault.DataSubjects().Me(c.Request.Context(), a)
 	if err != nil {
 		s.abortWith(c, err)
 		return
@@ -51,7 +51,7 @@ func (s *Server) patchMe(c *gin.Context) {
 	if !ok {
 		return
 	}
-	v, err := s.vault.MeUpdate(c.Request.Context(), a, fields)
+	v, err := s.vault.DataSubjects().MeUpdate(c.Request.Context(), a, fields)
 	if err != nil {
 		s.abortWith(c, err)
 		return
@@ -65,7 +65,7 @@ func (s *Server) deleteMe(c *gin.Context) {
 	if !ok {
 		return
 	}
-	rec, err := s.vault.MeErase(c.Request.Context(), a)
+	rec, err := s.vault.DataSubjects().MeErase(c.Request.Context(), a)
 	if err != nil {
 		s.abortWith(c, err)
 		return
@@ -92,7 +92,7 @@ func (s *Server) putMeConsent(c *gin.Context) {
 		s.abortCode(c, vault.CodeInvalidArgument, "granted (true or false) is required")
 		return
 	}
-	res, err := s.vault.MeSetConsent(c.Request.Context(), a, c.Param("purpose"), *req.Granted, req.NoticeVersion, req.Recipient)
+	res, err := s.vault.DataSubjects().MeSetConsent(c.Request.Context(), a, c.Param("purpose"), *req.Granted, req.NoticeVersion, req.Recipient)
 	if err != nil {
 		s.abortWith(c, err)
 		return
@@ -114,7 +114,7 @@ func (s *Server) postObjection(c *gin.Context) {
 	if !s.bindJSON(c, &req) {
 		return
 	}
-	seq, err := s.vault.SetObjection(c.Request.Context(), a, req.Kind, true)
+	seq, err := s.vault.DataSubjects().SetObjection(c.Request.Context(), a, req.Kind, true)
 	if err != nil {
 		s.abortWith(c, err)
 		return
@@ -128,7 +128,7 @@ func (s *Server) deleteObjection(c *gin.Context) {
 	if !ok {
 		return
 	}
-	seq, err := s.vault.SetObjection(c.Request.Context(), a, c.Param("kind"), false)
+	seq, err := s.vault.DataSubjects().SetObjection(c.Request.Context(), a, c.Param("kind"), false)
 	if err != nil {
 		s.abortWith(c, err)
 		return
@@ -142,7 +142,7 @@ func (s *Server) getMeAccessLog(c *gin.Context) {
 	if !ok {
 		return
 	}
-	entries, seq, err := s.vault.MeAccessLog(c.Request.Context(), a)
+	entries, seq, err := s.vault.DataSubjects().MeAccessLog(c.Request.Context(), a)
 	if err != nil {
 		s.abortWith(c, err)
 		return
@@ -171,7 +171,7 @@ func (s *Server) getMeExplanation(c *gin.Context) {
 		return
 	}
 	lang := language(c)
-	purposes, tags, seq, err := s.vault.MeExplanation(c.Request.Context(), a, lang)
+	purposes, tags, seq, err := s.vault.DataSubjects().MeExplanation(c.Request.Context(), a, lang)
 	if err != nil {
 		s.abortWith(c, err)
 		return
@@ -194,7 +194,7 @@ func (s *Server) getMeExport(c *gin.Context) {
 		return
 	}
 	if format == "json" {
-		x, err := s.vault.MeExportStream(c.Request.Context(), a)
+		x, err := s.vault.DataSubjects().MeExportStream(c.Request.Context(), a)
 		if err != nil {
 			s.abortWith(c, err)
 			return
@@ -208,7 +208,7 @@ func (s *Server) getMeExport(c *gin.Context) {
 		}
 		return
 	}
-	x, err := s.vault.MeExport(c.Request.Context(), a)
+	x, err := s.vault.DataSubjects().MeExport(c.Request.Context(), a)
 	if err != nil {
 		s.abortWith(c, err)
 		return

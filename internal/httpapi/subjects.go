@@ -77,7 +77,7 @@ func (s *Server) createSubject(c *gin.Context) {
 		s.abortWith(c, err)
 		return
 	}
-	created, err := s.vault.Create(c.Request.Context(), a, vault.NewSubject{ExternalID: req.ExternalID, Source: req.Source, Fields: fields})
+	created, err := s.vault.Profiles().Create(c.Request.Context(), a, vault.NewSubject{ExternalID: req.ExternalID, Source: req.Source, Fields: fields})
 	if err != nil {
 		s.abortWith(c, err)
 		return
@@ -103,7 +103,7 @@ func (s *Server) readSubject(c *gin.Context) {
 			return
 		}
 	}
-	v, err := s.vault.Read(c.Request.Context(), a, c.Param("id"), fields)
+	v, err := s.vault.Profiles().Read(c.Request.Context(), a, c.Param("id"), fields)
 	if err != nil {
 		s.abortWith(c, err)
 		return
@@ -121,7 +121,7 @@ func (s *Server) updateSubject(c *gin.Context) {
 	if !ok {
 		return
 	}
-	v, err := s.vault.Update(c.Request.Context(), a, c.Param("id"), fields)
+	v, err := s.vault.Profiles().Update(c.Request.Context(), a, c.Param("id"), fields)
 	if err != nil {
 		s.abortWith(c, err)
 		return
@@ -139,7 +139,7 @@ func (s *Server) lookupSubject(c *gin.Context) {
 	if !s.bindJSON(c, &req) {
 		return
 	}
-	res, err := s.vault.Lookup(c.Request.Context(), a, req.Field, req.Value)
+	res, err := s.vault.Profiles().Lookup(c.Request.Context(), a, req.Field, req.Value)
 	if err != nil {
 		s.abortWith(c, err)
 		return
@@ -153,7 +153,7 @@ func (s *Server) eraseSubject(c *gin.Context) {
 	if !ok {
 		return
 	}
-	rec, err := s.vault.Erase(c.Request.Context(), a, c.Param("id"))
+	rec, err := s.vault.Profiles().Erase(c.Request.Context(), a, c.Param("id"))
 	if err != nil {
 		s.abortWith(c, err)
 		return

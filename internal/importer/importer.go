@@ -263,7 +263,7 @@ func (im *Importer) subjects(ctx context.Context, r *ingest.Reader, cleaner *ing
 					v := v
 					fields[k] = &v
 				}
-				o, err := im.Vault.ImportSubject(ctx, im.access("account_management"), vault.NewSubject{ExternalID: row.ExternalID, Source: row.Source, Fields: fields})
+				o, err := im.Vault.Ingestion().ImportSubject(ctx, im.access("account_management"), vault.NewSubject{ExternalID: row.ExternalID, Source: row.Source, Fields: fields})
 				mu.Lock()
 				switch code := vault.ErrorCode(err); {
 				case err != nil && (code == vault.CodeInternal || code == vault.CodeUnavailable):
@@ -365,7 +365,7 @@ func (im *Importer) consents(ctx context.Context, r *ingest.Reader, rep *ingest.
 // objections imports objections to personalised marketing, per subject in file order.
 func (im *Importer) objections(ctx context.Context, r *ingest.Reader, rep *ingest.Report) error {
 	return im.perSubject(ctx, r, rep, func(row ingest.Row) string { return row.Objection.SubjectRef }, func(id string, row ingest.Row) (bool, error) {
-		_, err := im.Vault.RecordObjection(ctx, im.access("account_management"), id, row.Objection.Kind)
+		_, err := im.Vault.ConsentRecords().RecordObjection(ctx, im.access("account_management"), id, row.Objection.Kind)
 		return false, err // recording an objection twice changes nothing
 	})
 }
@@ -373,7 +373,7 @@ func (im *Importer) objections(ctx context.Context, r *ingest.Reader, rep *inges
 // applyTo resolves the row's subject and applies apply: it returns the rejection reason of a row the vault
 // refused, or the error that must stop the import.
 func (im *Importer) applyTo(ctx context.Context, row ingest.Row, refOf func(ingest.Row) string, apply func(string, ingest.Row) (bool, error)) (duplicate bool, reason string, fatal error) {
-	id, err := im.Vault.ResolveSubject(ctx, im.access("account_management"), refOf(row))
+	id, err := im.Vault.Ingestion().ResolveSubject(ctx, im.access("account_management"), refOf(row))
 	if errors.Is(err, vault.ErrNotFound) {
 		return false, "unknown_subject", nil
 	}
@@ -576,7 +576,7 @@ type batchCounts struct {
 // consent may still be collected for analytics, so those events are offered again under that purpose.
 func (im *Importer) ingestBatch(ctx context.Context, purpose string, batch []vault.EventInput) (batchCounts, error) {
 	out := batchCounts{Rejected: map[string]int{}}
-	res, err := im.Vault.IngestEvents(ctx, im.access(purpose), batch)
+	res, err := im.Vault.Ingestion().IngestEvents(ctx, im.access(purpose), batch)
 	if err != nil {
 		return out, err
 	}
@@ -590,7 +590,7 @@ func (im *Importer) ingestBatch(ctx context.Context, purpose string, batch []vau
 		out.Rejected[rj.Error]++
 	}
 	if len(retry) > 0 {
-		res, err := im.Vault.IngestEvents(ctx, im.access("analytics"), retry)
+		res, err := im.Vault.Ingestion().IngestEvents(ctx, im.access("analytics"), retry)
 		if err != nil {
 			return out, err
 		}

@@ -162,7 +162,7 @@ func TestObjectionAndErasureRemoveTags(t *testing.T) {
 		t.Fatalf("%d tagged subjects", len(tagged))
 	}
 	steward := vault.Access{Caller: steward, Purpose: "account_management"}
-	if _, err := s.App.Vault.RecordObjection(ctx, steward, tagged[0], vault.ObjectionPersonalizedMarketing); err != nil {
+	if _, err := s.App.Vault.ConsentRecords().RecordObjection(ctx, steward, tagged[0], vault.ObjectionPersonalizedMarketing); err != nil {
 		t.Fatal(err)
 	}
 	if tg, _ := s.App.Internals().Store.Tags(ctx, tagged[0]); len(tg) != 0 {
@@ -174,7 +174,7 @@ func TestObjectionAndErasureRemoveTags(t *testing.T) {
 	if tg, _ := s.App.Internals().Store.Tags(ctx, tagged[0]); len(tg) != 0 {
 		t.Fatalf("recomputation gave an objector %d tags", len(tg))
 	}
-	if _, err := s.App.Vault.Erase(ctx, steward, tagged[1]); err != nil {
+	if _, err := s.App.Vault.Profiles().Erase(ctx, steward, tagged[1]); err != nil {
 		t.Fatal(err)
 	}
 	if tg, _ := s.App.Internals().Store.Tags(ctx, tagged[1]); len(tg) != 0 {
@@ -296,7 +296,7 @@ func TestIncrementalRecomputesChangedSubjectsOnly(t *testing.T) {
 	// A correction to one subject's city marks it, and only it.
 	steward := vault.Access{Caller: steward, Purpose: "account_management"}
 	city := "成都"
-	if _, err := s.App.Vault.Update(ctx, steward, tagged, map[string]*string{"city": &city}); err != nil {
+	if _, err := s.App.Vault.Profiles().Update(ctx, steward, tagged, map[string]*string{"city": &city}); err != nil {
 		t.Fatal(err)
 	}
 	dirty, _ := s.App.Vault.Tags().DirtySubjects(ctx, steward, 1000)
