@@ -198,7 +198,7 @@ var errRotating = errors.New("another rotation holds the lease")
 func rotationBusy(id string) *Error {
 	msg := "a key rotation is already running"
 	if id != "" {
-		msg += "; follow it at GET /v1/jobs/" + id
+		msg += " (job " + id + ")"
 	}
 	return &Error{Code: CodeRotationInProgress, Message: msg}
 }

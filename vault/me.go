@@ -56,10 +56,10 @@ func objected(rec SubjectRecord, purpose policies.Purpose) bool {
 func (s *core) meAccess(ctx context.Context, a Access, action string) (Access, error) {
 	if !a.Caller.IsDataSubject() {
 		e := s.newEntry(ctx, a, s.Policy(), action, "")
-		return a, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "/v1/me is for data subjects' own tokens"))
+		return a, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "only a data subject's own token may do this"))
 	}
 	if a.Purpose != "" && a.Purpose != PurposeDataSubjectRequest {
-		return a, Errorf(CodeInvalidArgument, "/v1/me implies the purpose data_subject_request; declare none or that one")
+		return a, Errorf(CodeInvalidArgument, "a data subject's own access implies the purpose data_subject_request; declare none or that one")
 	}
 	a.Purpose, a.self = PurposeDataSubjectRequest, true
 	return a, nil

@@ -166,7 +166,7 @@ var selfActions = map[string]string{
 func staffOnly(a Access) *Error {
 	for _, r := range a.Caller.Roles {
 		if r == RoleSubject {
-			return Errorf(CodePermissionDenied, "this route is for staff; data subjects use /v1/me")
+			return Errorf(CodePermissionDenied, "staff only: a data subject acts on their own data as themselves")
 		}
 	}
 	return nil

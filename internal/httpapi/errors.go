@@ -63,8 +63,11 @@ func (s *Server) abortWith(c *gin.Context, err error) {
 		s.log.Error("request failed", "request_id", requestID(c), "route", c.FullPath(), "code", string(code), "err", cause)
 	}
 	body := errorBody{Error: errorDetail{Code: code, Message: vault.ErrorMessage(err), RequestID: requestID(c)}}
-	if code == vault.CodePurposeRequired {
-		body.Error.Message += " in the X-Purpose header" // the domain names no headers; the wire does
+	switch code { // the domain names no headers or routes; the wire does
+	case vault.CodePurposeRequired:
+		body.Error.Message += " in the X-Purpose header"
+	case vault.CodeRotationInProgress:
+		body.Error.Message += "; follow it at GET /v1/jobs/{job}"
 	}
 	c.AbortWithStatusJSON(status, body)
 }
