@@ -17,7 +17,7 @@ func (s *Service) ReloadPolicy(ctx context.Context, a Access, next *policies.Set
 	}
 	e.Decision, e.Status = audit.Allow, statusOK
 	e.Reason = "new_policy_hash:" + next.Hash()
-	seq, err := s.store.Commit(ctx, func(Tx) error { return nil }, func(error) audit.Entry { return e })
+	seq, err := s.seq.Commit(ctx, func(Tx) error { return nil }, func(error) audit.Entry { return e })
 	if err != nil {
 		return 0, internalErr("audit policy reload", err)
 	}
@@ -45,7 +45,7 @@ func (s *Service) RecordAuthFailure(ctx context.Context, requestID, clientAddr, 
 	pol := s.Policy()
 	e := s.newEntry(ctx, Access{RequestID: requestID, ClientAddr: clientAddr}, pol, ActionAuthFailure, "")
 	e.Decision, e.Status, e.Reason = audit.Deny, statusUnauthorized, reason
-	seq, err := s.store.Commit(ctx, nil, func(error) audit.Entry { return e })
+	seq, err := s.seq.Commit(ctx, nil, func(error) audit.Entry { return e })
 	if err != nil {
 		return 0, internalErr("audit auth failure", err)
 	}

@@ -56,7 +56,7 @@ func (s *core) newEntry(ctx context.Context, a Access, pol *policies.Set, action
 // (unknown or erased subjects) get a pseudonym of the bare id, so attempts on them are still grouped.
 func (s *core) subjectRef(ctx context.Context, id string) string {
 	if plausibleID(id) {
-		if rec, err := s.store.Subject(ctx, id); err == nil && rec.State == StateActive && len(rec.RefSalt) > 0 {
+		if rec, err := s.profiles.Subject(ctx, id); err == nil && rec.State == StateActive && len(rec.RefSalt) > 0 {
 			return refFor(s.gate, id, rec.RefSalt)
 		}
 	}
@@ -84,7 +84,7 @@ func (s *core) deny(ctx context.Context, e audit.Entry, status int, reason strin
 	e.Status = status
 	e.Reason = reason
 	e.FieldsWithheld = e.FieldsRequested
-	seq, err := s.store.Commit(ctx, nil, func(error) audit.Entry { return e })
+	seq, err := s.seq.Commit(ctx, nil, func(error) audit.Entry { return e })
 	if err != nil {
 		return internalErr("audit deny", err)
 	}

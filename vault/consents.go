@@ -195,7 +195,7 @@ func (s *core) grantConsent(ctx context.Context, a Access, id string, g consent.
 	}
 	ev := consent.Event{ID: newID("cns_"), Action: consent.ActionGrant, Purpose: g.Purpose, Kind: g.Kind, NoticeVersion: g.NoticeVersion,
 		Method: g.Method, Recipient: g.Recipient, ExpiresAt: g.ExpiresAt, At: now, RecordedBy: a.Caller.Subject}
-	seq, err := s.store.Commit(ctx, func(tx Tx) error {
+	seq, err := s.seq.Commit(ctx, func(tx Tx) error {
 		st, err := tx.SubjectState(id)
 		if err != nil {
 			return err
@@ -249,7 +249,7 @@ func (s *ConsentRecords) ImportConsent(ctx context.Context, a Access, id string,
 			// The check read the subject's consent state: it is recorded like any access.
 			e.Decision, e.Status, e.Reason = audit.Allow, statusOK, "unchanged: identical grant active purpose:"+g.Purpose
 			e.ConsentIDs = []string{r.ID}
-			if _, err := s.store.Commit(ctx, nil, func(error) audit.Entry { return e }); err != nil {
+			if _, err := s.seq.Commit(ctx, nil, func(error) audit.Entry { return e }); err != nil {
 				return false, internalErr("audit consent import", err)
 			}
 			return true, nil

@@ -89,7 +89,7 @@ func (s *core) resolveRecord(ctx context.Context, ref string) (SubjectRecord, er
 		if !ok || ext == "" {
 			return SubjectRecord{}, ErrNotFound
 		}
-		ids, err := s.store.LookupIndex(ctx, fieldExternalID, s.gate.blindToken(fieldExternalID, source+"\x00"+ext))
+		ids, err := s.profiles.LookupIndex(ctx, fieldExternalID, s.gate.blindToken(fieldExternalID, source+"\x00"+ext))
 		if err != nil {
 			return SubjectRecord{}, err
 		}
@@ -189,7 +189,7 @@ func (s *Ingestion) IngestEvents(ctx context.Context, a Access, in []EventInput)
 	sort.Strings(e.Categories)
 	collected := collectedBySubject(ok, subjects)
 	var late []EventRejection // events whose subject was erased after they were prepared
-	seq, err := s.store.CommitMany(ctx, func(tx Tx) error {
+	seq, err := s.seq.CommitMany(ctx, func(tx Tx) error {
 		late = late[:0]
 		rows, gone, err := s.checkEventKeys(tx, ok)
 		if err != nil {
@@ -382,7 +382,7 @@ type EventView struct {
 
 // openEvents streams a subject's events, decrypted under rel, oldest first.
 func (s *core) openEvents(ctx context.Context, rel *release, rec SubjectRecord, fn func(EventView) error) error {
-	return s.store.Events(ctx, rec.ID, func(ev StoredEvent) error {
+	return s.events.Events(ctx, rec.ID, func(ev StoredEvent) error {
 		d, ok := rec.DEKs[ev.Class]
 		if !ok {
 			return nil // shredded class
@@ -417,7 +417,7 @@ func (s *Ingestion) SaveImportReport(ctx context.Context, a Access, lines []stri
 	}
 	id := newID("imp_")
 	text := strings.Join(lines, "\n")
-	seq, err := s.store.Commit(ctx, func(tx Tx) error { return tx.PutImportReport(id, text, s.now().UTC()) }, func(changeErr error) audit.Entry {
+	seq, err := s.seq.Commit(ctx, func(tx Tx) error { return tx.PutImportReport(id, text, s.now().UTC()) }, func(changeErr error) audit.Entry {
 		e = finish(e, changeErr, nil)
 		e.Reason = "report:" + id
 		return e

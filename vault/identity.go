@@ -132,7 +132,7 @@ func (s *core) findMatch(ctx context.Context, e *audit.Entry, values map[string]
 		if v == nil {
 			return nil
 		}
-		ids, err := s.store.LookupIndex(ctx, field, s.gate.blindToken(field, *v))
+		ids, err := s.profiles.LookupIndex(ctx, field, s.gate.blindToken(field, *v))
 		if err != nil {
 			return nil
 		}
@@ -167,7 +167,7 @@ func (s *core) similarName(ctx context.Context, values map[string]*string) strin
 		return ""
 	}
 	for _, v := range nameKeyValues(*name, *birth) {
-		ids, err := s.store.LookupIndex(ctx, fieldNameKey, s.gate.blindToken(fieldNameKey, v))
+		ids, err := s.profiles.LookupIndex(ctx, fieldNameKey, s.gate.blindToken(fieldNameKey, v))
 		if err == nil && len(ids) > 0 {
 			return ids[0]
 		}
@@ -207,7 +207,7 @@ func (s *core) merge(ctx context.Context, a Access, target, on string, in NewSub
 		token = s.gate.blindToken(fieldExternalID, in.Source+"\x00"+in.ExternalID)
 		row.ExternalToken = token
 	}
-	_, err = s.store.Commit(ctx, func(tx Tx) error {
+	_, err = s.seq.Commit(ctx, func(tx Tx) error {
 		st, err := tx.SubjectState(target)
 		if err != nil {
 			return err
@@ -253,7 +253,7 @@ func (s *core) queueReview(ctx context.Context, a Access, subject, other, reason
 		return err
 	}
 	row := ReviewRow{ID: newID("rev_"), SubjectA: subject, SubjectB: other, Reason: reason, State: ReviewOpen, CreatedAt: s.now().UTC()}
-	_, err = s.store.Commit(ctx, func(tx Tx) error { return tx.PutReview(row) }, func(changeErr error) audit.Entry {
+	_, err = s.seq.Commit(ctx, func(tx Tx) error { return tx.PutReview(row) }, func(changeErr error) audit.Entry {
 		e = finish(e, changeErr, nil)
 		e.Reason = "review:" + row.ID + " " + reason
 		return e

@@ -150,7 +150,7 @@ func (s *Keys) PurgeKeys(ctx context.Context, a Access, before time.Time) (Purge
 	defer s.rotation.mu.Unlock()
 	var res PurgeResult
 	var refused error
-	seq, err := s.store.Commit(ctx, func(tx Tx) error {
+	seq, err := s.seq.Commit(ctx, func(tx Tx) error {
 		usage, err := tx.KEKUsage()
 		if err != nil {
 			return err
@@ -237,7 +237,7 @@ func (s *Keys) KeyStatus(ctx context.Context, a Access) (KeyStatus, error) {
 		return KeyStatus{}, internalErr("read latest rotation", err)
 	}
 	e.Decision, e.Status, e.Reason = audit.Allow, statusOK, "keys:status"
-	if st.AuditSeq, err = s.store.Commit(ctx, nil, func(error) audit.Entry { return e }); err != nil {
+	if st.AuditSeq, err = s.seq.Commit(ctx, nil, func(error) audit.Entry { return e }); err != nil {
 		return KeyStatus{}, internalErr("audit key status", err)
 	}
 	return st, nil

@@ -288,7 +288,7 @@ func (s *Keys) StartRotation(ctx context.Context, a Access) (*RotationJob, error
 func (s *Keys) takeRotationLease(ctx context.Context, e audit.Entry) (*RotationJob, error) {
 	j := &RotationJob{s: s, entry: e}
 	var holder string
-	seq, err := s.store.Commit(ctx, func(tx Tx) error {
+	seq, err := s.seq.Commit(ctx, func(tx Tx) error {
 		now := s.now().UTC()
 		latest, err := tx.LatestRotation()
 		switch {
@@ -438,7 +438,7 @@ func (j *RotationJob) ownLease(tx Tx) error {
 func (j *RotationJob) rewrap(ctx context.Context, page []DEK) error {
 	s := j.s
 	next := j.row
-	_, err := s.store.Commit(ctx, func(tx Tx) error {
+	_, err := s.seq.Commit(ctx, func(tx Tx) error {
 		if err := j.ownLease(tx); err != nil {
 			return err
 		}
@@ -483,7 +483,7 @@ func (j *RotationJob) rewrap(ctx context.Context, page []DEK) error {
 func (j *RotationJob) retire(ctx context.Context, final bool) (kept []uint32, seq int64, err error) {
 	s := j.s
 	next := j.row
-	seq, err = s.store.Commit(ctx, func(tx Tx) error {
+	seq, err = s.seq.Commit(ctx, func(tx Tx) error {
 		kept = nil
 		if err := j.ownLease(tx); err != nil {
 			return err
@@ -554,7 +554,7 @@ func (j *RotationJob) fail(cause error) {
 	now := s.now().UTC()
 	next.State, next.FinishedAt, next.UpdatedAt = RotationFailed, now, now
 	next.Error = "the rotation failed; see the server log"
-	_, _ = s.store.Commit(context.Background(), func(tx Tx) error {
+	_, _ = s.seq.Commit(context.Background(), func(tx Tx) error {
 		if err := j.ownLease(tx); err != nil {
 			return err
 		}
@@ -614,7 +614,7 @@ func (s *Keys) RotationStatus(ctx context.Context, a Access, id string) (JobStat
 	if errors.Is(err, ErrNotFound) {
 		e.Status = statusNotFound
 	}
-	seq, cerr := s.store.Commit(ctx, nil, func(error) audit.Entry { return e })
+	seq, cerr := s.seq.Commit(ctx, nil, func(error) audit.Entry { return e })
 	if cerr != nil {
 		return JobStatus{}, 0, internalErr("audit rotation status", cerr)
 	}

@@ -204,7 +204,7 @@ func (s *core) setObjection(ctx context.Context, a Access, id, kind string, on b
 		return 0, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "objections are not permitted"))
 	}
 	now := s.now().UTC()
-	seq, err := s.store.Commit(ctx, func(tx Tx) error {
+	seq, err := s.seq.Commit(ctx, func(tx Tx) error {
 		st, err := tx.SubjectState(id)
 		if err != nil {
 			return err
@@ -292,7 +292,7 @@ func (s *core) recordSelfOnce(ctx context.Context, a Access, action string) (sel
 	if err != nil {
 		return selfRecord{}, err
 	}
-	guard := s.store.Guard(a.Caller.Subject)
+	guard := s.seq.Guard(a.Caller.Subject)
 	rec, err := s.activeSubject(ctx, a.Caller.Subject)
 	if err != nil {
 		return selfRecord{}, s.deny(ctx, e, statusNotFound, reasonSubjectNotFound, Errorf(CodeNotFound, "subject not found"))

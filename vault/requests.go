@@ -115,7 +115,7 @@ func (s *Requests) MeCreateRequest(ctx context.Context, a Access, typ string) (R
 	if s.rules.AutoCompletes(typ) {
 		row.State, row.Note = RequestCompleted, autoNotes[typ]
 	}
-	seq, err := s.store.Commit(ctx, func(tx Tx) error {
+	seq, err := s.seq.Commit(ctx, func(tx Tx) error {
 		st, err := tx.SubjectState(row.SubjectID)
 		if err != nil {
 			return err
@@ -253,7 +253,7 @@ func (s *Requests) TransitionRequest(ctx context.Context, a Access, id, to, reas
 	now := s.now().UTC()
 	var row RequestRow
 	var ruleErr error
-	seq, err := s.store.Commit(ctx, func(tx Tx) error {
+	seq, err := s.seq.Commit(ctx, func(tx Tx) error {
 		r, err := tx.Request(id)
 		if err != nil {
 			return err

@@ -138,7 +138,11 @@ type Service struct {
 // core is what the enforcement point's services share: the stores, the gate, the policy, the clock, the log,
 // and the helpers that decide and record an access. Each domain service embeds it.
 type core struct {
-	store    Store
+	// The stores, one per concern: every change and release goes through seq; the rest only read.
+	seq      Sequencer
+	profiles ProfileStore
+	events   EventStore
+	tagStore TagStore
 	trail    audit.Store
 	requests RequestStore
 	rules    RequestRules
@@ -171,7 +175,10 @@ func New(cfg Config) (*Service, error) {
 		return nil, errors.New("vault: Store, Trail, Requests, Rules, Identity, Checkpoints, Crypto, Normalize and Policy are required")
 	}
 	s := &Service{core: &core{
-		store:           cfg.Store,
+		seq:             cfg.Store,
+		profiles:        cfg.Store,
+		events:          cfg.Store,
+		tagStore:        cfg.Store,
 		trail:           cfg.Trail,
 		requests:        cfg.Requests,
 		identity:        cfg.Identity,

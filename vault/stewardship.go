@@ -59,7 +59,7 @@ func (s *core) stewardship(ctx context.Context, a Access, action, subject string
 // auditedList records an allowed list read (counts only) and returns its audit sequence number.
 func (s *core) auditedList(ctx context.Context, e audit.Entry, what string, n int) (int64, error) {
 	e.Decision, e.Status, e.Reason = audit.Allow, statusOK, what+":"+strconv.Itoa(n)
-	seq, err := s.store.Commit(ctx, nil, func(error) audit.Entry { return e })
+	seq, err := s.seq.Commit(ctx, nil, func(error) audit.Entry { return e })
 	if err != nil {
 		return 0, internalErr("audit "+what+" read", err)
 	}
@@ -124,7 +124,7 @@ func (s *Stewardship) DecideReview(ctx context.Context, a Access, id, decision s
 		return 0, err
 	}
 	var was string
-	seq, err := s.store.Commit(ctx, func(tx Tx) error {
+	seq, err := s.seq.Commit(ctx, func(tx Tx) error {
 		var err error
 		was, err = tx.DecideReview(id, decision, s.now().UTC())
 		return err
@@ -186,7 +186,7 @@ func (s *Stewardship) RevertMerge(ctx context.Context, a Access, id string) (Rev
 	restored := NewSubjectID()
 	salt := newRefSalt()
 	now := s.now().UTC()
-	seq, err := s.store.Commit(ctx, func(tx Tx) error {
+	seq, err := s.seq.Commit(ctx, func(tx Tx) error {
 		cur, err := tx.Merge(id)
 		if err != nil {
 			return err

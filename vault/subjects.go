@@ -205,7 +205,7 @@ func (s *core) create(ctx context.Context, a Access, in NewSubject, opened []str
 	}
 	now := s.now().UTC()
 	var extSealed []byte
-	seq, err := s.store.Commit(ctx, func(tx Tx) error {
+	seq, err := s.seq.Commit(ctx, func(tx Tx) error {
 		if err := tx.CreateSubject(id, in.Source, salt, now); err != nil {
 			return err
 		}
@@ -377,7 +377,7 @@ func (s *core) readOnce(ctx context.Context, a Access, id string, requested []st
 		return readResult{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy,
 			Errorf(CodePermissionDenied, "your roles may not read subject fields for this purpose"))
 	}
-	guard := s.store.Guard(id)
+	guard := s.seq.Guard(id)
 	rec, err := s.activeSubject(ctx, id)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
@@ -409,7 +409,7 @@ func (s *core) activeSubject(ctx context.Context, id string) (SubjectRecord, err
 	if !plausibleID(id) {
 		return SubjectRecord{}, ErrNotFound
 	}
-	rec, err := s.store.Subject(ctx, id)
+	rec, err := s.profiles.Subject(ctx, id)
 	if err != nil {
 		return SubjectRecord{}, err
 	}
@@ -580,7 +580,7 @@ func (s *core) updateSubject(ctx context.Context, a Access, id string, in map[st
 	readGrants := pol.FieldGrants(a.Caller.Roles, a.Purpose, "read")
 	granted, withheld, consentIDs := s.decide(&e, pol, purpose, readGrants, rec, a, fieldNames)
 	now := s.now().UTC()
-	seq, err := s.store.Commit(ctx, func(tx Tx) error {
+	seq, err := s.seq.Commit(ctx, func(tx Tx) error {
 		st, err := tx.SubjectState(id)
 		if err != nil {
 			return err
@@ -655,13 +655,13 @@ func (s *Profiles) Lookup(ctx context.Context, a Access, field, value string) (L
 		return LookupResult{}, s.deny(ctx, e, statusTooManyRequests, "rate_limited",
 			Errorf(CodeRateLimited, "too many lookups; slow down"))
 	}
-	ids, err := s.store.LookupIndex(ctx, field, s.gate.blindToken(field, norm))
+	ids, err := s.profiles.LookupIndex(ctx, field, s.gate.blindToken(field, norm))
 	if err != nil {
 		return LookupResult{}, internalErr("lookup", err)
 	}
 	e.Decision, e.Status, e.FieldsGranted = audit.Allow, statusOK, []string{field}
 	e.Reason = "matches:" + strconv.Itoa(len(ids))
-	seq, err := s.store.Commit(ctx, nil, func(error) audit.Entry { return e })
+	seq, err := s.seq.Commit(ctx, nil, func(error) audit.Entry { return e })
 	if err != nil {
 		return LookupResult{}, internalErr("audit lookup", err)
 	}
@@ -698,7 +698,7 @@ func (s *core) erase(ctx context.Context, e audit.Entry, id string) (Receipt, er
 	var classes []string
 	var held []Hold
 	erasedAt := now
-	seq, err := s.store.Commit(ctx, func(tx Tx) error {
+	seq, err := s.seq.Commit(ctx, func(tx Tx) error {
 		st, err := tx.SubjectState(id)
 		if err != nil {
 			return err
@@ -782,7 +782,7 @@ func (s *core) purgeLater(id string, classes []string) {
 			// make their erasure linkable again.
 			e := s.newEntry(ctx, Access{Caller: Caller{Subject: "vaultd-purge", Roles: []string{"admin"}}, RequestID: "purge"}, pol, ActionSubjectPurge, "")
 			var n int
-			_, err := s.store.Commit(ctx, func(tx Tx) error {
+			_, err := s.seq.Commit(ctx, func(tx Tx) error {
 				var err error
 				n, err = tx.PurgeEvents(id, classes, 5000)
 				return err
@@ -829,7 +829,7 @@ const ActionRetentionExpire = "retention.expire"
 // events), each in its own transaction with its audit entry. It returns how many subjects it finished.
 func (s *Profiles) RunRetention(ctx context.Context, a Access) (int, error) {
 	now := s.now().UTC()
-	ids, err := s.store.ExpiredHolds(ctx, now)
+	ids, err := s.profiles.ExpiredHolds(ctx, now)
 	if err != nil {
 		return 0, internalErr("find expired holds", err)
 	}
@@ -838,7 +838,7 @@ func (s *Profiles) RunRetention(ctx context.Context, a Access) (int, error) {
 	for _, id := range ids {
 		e := s.newEntry(ctx, a, pol, ActionRetentionExpire, "") // no reference: the subject is erased and unlinkable
 		var classes []string
-		_, err := s.store.Commit(ctx, func(tx Tx) error {
+		_, err := s.seq.Commit(ctx, func(tx Tx) error {
 			var err error
 			classes, err = tx.Erase(id, now, nil, time.Time{})
 			return err

@@ -90,7 +90,7 @@ func (s *Tags) DirtySubjects(ctx context.Context, a Access, limit int) ([]string
 	if _, err := s.tagCaller(ctx, a, s.TagPurposes(), ActionTagCompute); err != nil {
 		return nil, err
 	}
-	ids, err := s.store.DirtySubjects(ctx, limit)
+	ids, err := s.tagStore.DirtySubjects(ctx, limit)
 	if err != nil {
 		return nil, internalErr("list changed subjects", err)
 	}
@@ -152,7 +152,7 @@ func (s *Tags) AuthorizeTagCompute(ctx context.Context, a Access, what string) (
 		return 0, err
 	}
 	e.Decision, e.Status, e.Reason = audit.Allow, statusOK, what
-	seq, err := s.store.Commit(ctx, nil, func(error) audit.Entry { return e })
+	seq, err := s.seq.Commit(ctx, nil, func(error) audit.Entry { return e })
 	if err != nil {
 		return 0, internalErr("audit tag job", err)
 	}
@@ -182,7 +182,7 @@ func (s *Tags) TagInputs(ctx context.Context, a Access, purposes []string, ids [
 	}
 	summary := e
 	summary.Decision, summary.Status, summary.Reason = audit.Allow, statusOK, "inputs purposes:"+strings.Join(purposes, ",")+" subjects:"+strconv.Itoa(len(ids))
-	seq, err := s.store.Commit(ctx, nil, func(error) audit.Entry { return summary })
+	seq, err := s.seq.Commit(ctx, nil, func(error) audit.Entry { return summary })
 	if err != nil {
 		return 0, 0, internalErr("audit tag inputs", err)
 	}
@@ -230,7 +230,7 @@ func (s *core) decideTagInputs(ctx context.Context, e audit.Entry, purposes, ids
 	now := s.now()
 	var out []*tagDecision
 	for _, id := range ids {
-		guard := s.store.Guard(id)
+		guard := s.seq.Guard(id)
 		rec, err := s.activeSubject(ctx, id)
 		if err != nil {
 			continue // erased or unknown: nothing to compute
@@ -308,7 +308,7 @@ func (s *core) releaseTagInputs(ctx context.Context, decided []*tagDecision) err
 				if errors.Is(err, ErrSuperseded) {
 					// Nothing is released, but the decision (and what it opened) is still recorded.
 					pe.Decision, pe.Reason = audit.Deny, "superseded"
-					_, err = s.store.Commit(ctx, nil, func(error) audit.Entry { return pe })
+					_, err = s.seq.Commit(ctx, nil, func(error) audit.Entry { return pe })
 				}
 				if err != nil {
 					mu.Lock()
@@ -404,7 +404,7 @@ func (s *Tags) StoreTags(ctx context.Context, a Access, batch []SubjectTags) (in
 		}
 	}
 	stored, tagCount := 0, 0
-	seq, err := s.store.Commit(ctx, func(tx Tx) error {
+	seq, err := s.seq.Commit(ctx, func(tx Tx) error {
 		stored, tagCount = 0, 0
 		type subjectState struct {
 			active  bool
@@ -527,7 +527,7 @@ func (s *core) tagViews(ctx context.Context, rel *release, rec SubjectRecord, pu
 
 // storedTags reads a subject's sealed tags of purpose ("" for all) without opening them.
 func (s *core) storedTags(ctx context.Context, rec SubjectRecord, purpose string) ([]StoredTag, error) {
-	rows, err := s.store.Tags(ctx, rec.ID)
+	rows, err := s.tagStore.Tags(ctx, rec.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -595,7 +595,7 @@ func (s *core) subjectTagsOnce(ctx context.Context, a Access, id, lang string) (
 	if !pol.Allowed(a.Caller.Roles, a.Purpose, "tags", "read") {
 		return TagsResult{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not read tags for this purpose"))
 	}
-	guard := s.store.Guard(id)
+	guard := s.seq.Guard(id)
 	rec, err := s.activeSubject(ctx, id)
 	if err != nil {
 		return TagsResult{}, s.deny(ctx, e, statusNotFound, reasonSubjectNotFound, Errorf(CodeNotFound, "subject not found"))
@@ -647,7 +647,7 @@ func (s *Tags) SaveTagModel(ctx context.Context, a Access, model []byte) (int64,
 		return 0, err
 	}
 	now := s.now().UTC()
-	seq, err := s.store.Commit(ctx, func(tx Tx) error { return tx.PutTagModel(model, now) }, func(changeErr error) audit.Entry {
+	seq, err := s.seq.Commit(ctx, func(tx Tx) error { return tx.PutTagModel(model, now) }, func(changeErr error) audit.Entry {
 		e = finish(e, changeErr, nil)
 		e.Reason = "model bytes:" + strconv.Itoa(len(model))
 		return e
@@ -664,7 +664,7 @@ func (s *Tags) TagModel(ctx context.Context, a Access) ([]byte, error) {
 	if _, err := s.tagCaller(ctx, a, s.TagPurposes(), ActionTagCompute); err != nil {
 		return nil, err
 	}
-	m, _, ok, err := s.store.TagModel(ctx)
+	m, _, ok, err := s.tagStore.TagModel(ctx)
 	if err != nil {
 		return nil, internalErr("read tag model", err)
 	}
@@ -689,12 +689,12 @@ func (s *Tags) Insights(ctx context.Context, a Access, kind string) ([]byte, tim
 	if !pol.Allowed(a.Caller.Roles, a.Purpose, "aggregates", "read") {
 		return nil, time.Time{}, 0, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not read insights for this purpose"))
 	}
-	m, at, ok, err := s.store.TagModel(ctx)
+	m, at, ok, err := s.tagStore.TagModel(ctx)
 	if err != nil {
 		return nil, time.Time{}, 0, internalErr("read tag model", err)
 	}
 	e.Decision, e.Status, e.Reason = audit.Allow, statusOK, "insight:"+kind
-	seq, err := s.store.Commit(ctx, nil, func(error) audit.Entry { return e })
+	seq, err := s.seq.Commit(ctx, nil, func(error) audit.Entry { return e })
 	if err != nil {
 		return nil, time.Time{}, 0, internalErr("audit insight read", err)
 	}
@@ -709,7 +709,7 @@ func (s *Tags) ActiveSubjectIDs(ctx context.Context, a Access, after string, lim
 	if _, err := s.tagCaller(ctx, a, s.TagPurposes(), ActionTagCompute); err != nil {
 		return nil, err
 	}
-	ids, err := s.store.SubjectIDs(ctx, after, limit)
+	ids, err := s.profiles.SubjectIDs(ctx, after, limit)
 	if err != nil {
 		return nil, internalErr("list subjects", err)
 	}

@@ -90,7 +90,7 @@ func (s *Review) AuditEvents(ctx context.Context, a Access, q AuditQuery) (Audit
 		return AuditPage{}, internalErr("query audit trail", err)
 	}
 	e.Decision, e.Status, e.Reason = audit.Allow, statusOK, "entries:"+strconv.Itoa(len(events))
-	seq, err := s.store.Commit(ctx, nil, func(error) audit.Entry { return e })
+	seq, err := s.seq.Commit(ctx, nil, func(error) audit.Entry { return e })
 	if err != nil {
 		return AuditPage{}, internalErr("audit the audit read", err)
 	}
@@ -109,7 +109,7 @@ func (s *Review) AuditExport(ctx context.Context, a Access, since, until time.Ti
 		return 0, err
 	}
 	e.Decision, e.Status = audit.Allow, statusOK
-	seq, err := s.store.Commit(ctx, nil, func(error) audit.Entry { return e })
+	seq, err := s.seq.Commit(ctx, nil, func(error) audit.Entry { return e })
 	if err != nil {
 		return 0, internalErr("audit the audit export", err)
 	}
@@ -140,7 +140,7 @@ func (s *Review) VerifyTrail(ctx context.Context, a Access) (audit.Report, error
 	e := s.newEntry(ctx, a, s.Policy(), ActionAuditVerify, "")
 	e.Decision, e.Status = audit.Allow, statusOK
 	e.Reason = "ok:" + strconv.FormatBool(rep.OK) + " entries:" + strconv.FormatInt(rep.Entries, 10)
-	if _, err := s.store.Commit(ctx, nil, func(error) audit.Entry { return e }); err != nil {
+	if _, err := s.seq.Commit(ctx, nil, func(error) audit.Entry { return e }); err != nil {
 		return audit.Report{}, internalErr("audit the verification", err)
 	}
 	return rep, nil
