@@ -21,5 +21,17 @@ func EventCategory(eventType string) (string, bool) {
 	return c, ok
 }
 
+// EventCategories returns the categories events fall into, sorted.
+func EventCategories() []string {
+	var out []string
+	for _, c := range eventCategories {
+		if !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // EventTypes returns every event type, sorted.
 func EventTypes() []string { return slices.Sorted(maps.Keys(eventCategories)) }

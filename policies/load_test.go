@@ -288,6 +288,12 @@ func TestPurposeBehaviourComesFromTheCatalog(t *testing.T) {
 	if got := c.ShutOffBy(ObjectionPersonalizedMarketing); !slices.Equal(got, []string{"marketing", "personalization"}) {
 		t.Errorf("ShutOffBy = %v", got)
 	}
+	if got := c.CollectingFor("behavior"); !slices.Equal(got, []string{"personalization", "analytics"}) {
+		t.Errorf("CollectingFor(behavior) = %v", got)
+	}
+	if got := c.CollectingFor("transactions"); !slices.Equal(got, []string{"order_fulfillment"}) {
+		t.Errorf("CollectingFor(transactions) = %v", got)
+	}
 	embedded := embeddedText(t, filePurposes)
 	// A new consent purpose that feeds per-person tags and yields to the objection: purposes.json alone.
 	added := strings.Replace(embedded, `"name": "analytics",`, `"name": "loyalty",
@@ -310,9 +316,11 @@ func TestPurposeBehaviourComesFromTheCatalog(t *testing.T) {
 		t.Errorf("ShutOffBy with loyalty = %v", got)
 	}
 	for name, edit := range map[string][2]string{
-		"tags on a contract purpose": {`"name": "order_fulfillment",`, `"name": "order_fulfillment", "tags": "subject",`},
-		"unknown tags":               {`"tags": "population",`, `"tags": "everything",`},
-		"unknown objection":          {`"objections": ["personalized_marketing"],`, `"objections": ["everything"],`},
+		"tags on a contract purpose":       {`"name": "order_fulfillment",`, `"name": "order_fulfillment", "tags": "subject",`},
+		"unknown tags":                     {`"tags": "population",`, `"tags": "everything",`},
+		"unknown objection":                {`"objections": ["personalized_marketing"],`, `"objections": ["everything"],`},
+		"collects a non-event category":    {`"collects": ["transactions", "interactions"],`, `"collects": ["contact"],`},
+		"collects what it may not process": {`"collects": ["transactions", "interactions"],`, `"collects": ["behavior"],`},
 	} {
 		broken := strings.Replace(embedded, edit[0], edit[1], 1)
 		if broken == embedded {

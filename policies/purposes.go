@@ -58,6 +58,10 @@ type Purpose struct {
 	Tags string `json:"tags,omitempty"`
 	// Objections lists the objection kinds (PIPL Art. 24) that shut the purpose off for a subject.
 	Objections []string `json:"objections,omitempty"`
+	// Collects lists the event categories that importers collect under this purpose. A category may be
+	// collected under several purposes, tried in catalog order: an event refused for lack of consent under
+	// one is offered under the next.
+	Collects []string `json:"collects,omitempty"`
 }
 
 // What the tag engine does under a purpose (Purpose.Tags).
@@ -125,6 +129,11 @@ func (c *Catalog) Tagged() []string {
 // Population returns, in file order, the purposes population models are fitted under (Tags "population").
 func (c *Catalog) Population() []string {
 	return c.named(func(p Purpose) bool { return p.Tags == TagsPopulation })
+}
+
+// CollectingFor returns, in file order, the purposes events of category are collected under.
+func (c *Catalog) CollectingFor(category string) []string {
+	return c.named(func(p Purpose) bool { return slices.Contains(p.Collects, category) })
 }
 
 // ShutOffBy returns, in file order, the purposes an objection of kind shuts off.
@@ -245,6 +254,11 @@ func validatePurpose(p *Purpose) error {
 	for _, k := range p.Objections {
 		if k != ObjectionPersonalizedMarketing {
 			return fmt.Errorf("unknown objection kind %q", k)
+		}
+	}
+	for _, c := range p.Collects {
+		if !slices.Contains(EventCategories(), c) || !p.Processes(c) {
+			return fmt.Errorf("collects %q: not an event category the purpose processes", c)
 		}
 	}
 	return nil

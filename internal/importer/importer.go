@@ -11,8 +11,10 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -46,9 +48,6 @@ type Importer struct {
 // StoresFile is the name of the POS store table (JSON: store id → city) that Run picks up from an imported
 // directory when no table was given.
 const StoresFile = "stores.json"
-
-// Collection purposes by event category: behaviour is consent-gated (personalization, else analytics).
-var collectionPurpose = map[string]string{"transactions": "order_fulfillment", "interactions": "order_fulfillment", "behavior": "personalization"}
 
 type file struct {
 	path, format string
@@ -491,6 +490,7 @@ func (im *Importer) events(ctx context.Context, r *ingest.Reader, cleaner *inges
 		}()
 	}
 	batches := map[string][]vault.EventInput{}
+	catalog := im.Vault.Policy().Purposes()
 	send := func(purpose string) {
 		if len(batches[purpose]) > 0 {
 			jobs <- job{purpose, batches[purpose]}
@@ -542,14 +542,22 @@ func (im *Importer) events(ctx context.Context, r *ingest.Reader, cleaner *inges
 		if cat == "behavior" {
 			bots.Observe(e.SubjectRef, e.TS, e.Type)
 		}
-		purpose := collectionPurpose[cat]
+		// The first purpose the catalog collects the category under; refusals move on to the next.
+		collecting := catalog.CollectingFor(cat)
+		if len(collecting) == 0 {
+			mu.Lock()
+			reject(rep, "not_collected")
+			mu.Unlock()
+			continue
+		}
+		purpose := collecting[0]
 		batches[purpose] = append(batches[purpose], vault.EventInput{EventID: e.EventID, SubjectRef: e.SubjectRef, Type: e.Type, TS: e.TS, Source: e.Source, Attrs: e.Attrs})
 		if len(batches[purpose]) >= im.BatchSize {
 			send(purpose)
 		}
 	}
 	if readErr == nil && !failed() {
-		for _, p := range []string{"order_fulfillment", "personalization"} {
+		for _, p := range slices.Sorted(maps.Keys(batches)) {
 			send(p)
 		}
 	}
@@ -572,33 +580,60 @@ type batchCounts struct {
 	Rejected             map[string]int
 }
 
-// ingestBatch collects one batch for its purpose. Behaviour refused for personalization for lack of
-// consent may still be collected for analytics, so those events are offered again under that purpose.
+// ingestBatch collects one batch for its purpose. An event refused for lack of consent is offered again
+// under the next purpose the catalog collects its category under (behaviour without a personalization
+// consent may still be collected for analytics), until none is left.
 func (im *Importer) ingestBatch(ctx context.Context, purpose string, batch []vault.EventInput) (batchCounts, error) {
 	out := batchCounts{Rejected: map[string]int{}}
-	res, err := im.Vault.Ingestion().IngestEvents(ctx, im.access(purpose), batch)
-	if err != nil {
-		return out, err
-	}
-	out.Accepted, out.Duplicates = res.Accepted, res.Duplicates
-	var retry []vault.EventInput
-	for _, rj := range res.Rejected {
-		if purpose == "personalization" && rj.Error == vault.ReasonConsentRequired {
-			retry = append(retry, batch[rj.Index])
-			continue
-		}
-		out.Rejected[rj.Error]++
-	}
-	if len(retry) > 0 {
-		res, err := im.Vault.Ingestion().IngestEvents(ctx, im.access("analytics"), retry)
+	catalog := im.Vault.Policy().Purposes()
+	for len(batch) > 0 {
+		res, err := im.Vault.Ingestion().IngestEvents(ctx, im.access(purpose), batch)
 		if err != nil {
 			return out, err
 		}
 		out.Accepted += res.Accepted
 		out.Duplicates += res.Duplicates
+		retry := map[string][]vault.EventInput{} // by the next purpose to try
 		for _, rj := range res.Rejected {
+			ev := batch[rj.Index]
+			if rj.Error == vault.ReasonConsentRequired {
+				cat, _ := ingest.Category(ev.Type)
+				if next := nextPurpose(catalog.CollectingFor(cat), purpose); next != "" {
+					retry[next] = append(retry[next], ev)
+					continue
+				}
+			}
 			out.Rejected[rj.Error]++
+		}
+		batch, purpose = nil, ""
+		for _, p := range slices.Sorted(maps.Keys(retry)) {
+			if purpose == "" {
+				purpose, batch = p, retry[p]
+				continue
+			}
+			more, err := im.ingestBatch(ctx, p, retry[p])
+			if err != nil {
+				return out, err
+			}
+			out.add(more)
 		}
 	}
 	return out, nil
+}
+
+// nextPurpose is the purpose after current in order ("" when current is the last).
+func nextPurpose(order []string, current string) string {
+	if i := slices.Index(order, current); i >= 0 && i+1 < len(order) {
+		return order[i+1]
+	}
+	return ""
+}
+
+// add merges another batch's counts into b.
+func (b *batchCounts) add(o batchCounts) {
+	b.Accepted += o.Accepted
+	b.Duplicates += o.Duplicates
+	for k, n := range o.Rejected {
+		b.Rejected[k] += n
+	}
 }
