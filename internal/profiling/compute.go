@@ -75,7 +75,7 @@ func ComputeWith(s Subject, f Features, pop Population, now time.Time, loc *time
 		if !allowed.Contains(d.set) {
 			continue
 		}
-		value, ex, ok := computers[k](c)
+		value, ex, ok := d.compute(c)
 		if !ok || !v.allowsDefinition(d, value) {
 			continue
 		}
@@ -104,27 +104,6 @@ func (v Vocabulary) allowsDefinition(d *definition, value string) bool {
 
 // computer computes one tag: its value, explanation and whether it applies.
 type computer func(c *evalCtx) (string, Explanation, bool)
-
-// computers holds the computer of each definition, by index.
-var computers = func() []computer {
-	byKey := map[string]computer{
-		KeyAgeBand: ageBandTag, KeyRegion: regionTag, KeyCityTier: cityTierTag, KeyMemberSince: memberSinceTag,
-		KeyActiveSlot: activeSlotTag, KeyBrowseDepth: browseDepthTag, KeyCartAbandonRate: cartAbandonTag,
-		KeyRepurchaseDays: repurchaseTag, KeyAfterSalesRate: afterSalesTag, KeyChannel: channelTag,
-		KeyPriceSensitivity: priceSensitivityTag, KeyTopCategories: topCategoriesTag, KeyTopBrands: topBrandsTag,
-		KeySeasonAffinity: seasonTag, KeyRFMScore: rfmScoreTag, KeyRFMSegment: rfmSegmentTag, KeyLTV12m: ltvTag,
-		KeyChurnRisk: churnTag, KeyLifecycleStage: lifecycleTag, KeySentiment: sentimentTag,
-		KeySatisfaction: satisfactionTag, KeyAdvocacy: advocacyTag, KeyCluster: clusterTag,
-	}
-	out := make([]computer, len(definitions))
-	for k, d := range definitions {
-		out[k] = byKey[d.Key]
-		if out[k] == nil {
-			panic("profiling: no computer for " + d.Key)
-		}
-	}
-	return out
-}()
 
 // --- basic ---
 
