@@ -73,7 +73,7 @@ func TestLoadEmbedded(t *testing.T) {
 	if len(s.Hash()) != 64 {
 		t.Errorf("Hash = %q", s.Hash())
 	}
-	want := []string{"admin", "analyst", "compliance_officer", "customer_service", "data_steward", "marketing", "subject"}
+	want := []string{"admin", "analyst", "compliance_officer", "customer_service", "data_steward", "marketing", "subject", "witness"}
 	if got := s.Roles(); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("Roles = %v, want %v", got, want)
 	}

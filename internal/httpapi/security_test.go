@@ -318,7 +318,7 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	for _, rt := range routes {
 		path := rt.Path
 		for _, seg := range strings.Split(path, "/") {
-			if strings.HasPrefix(seg, ":") {
+			if strings.HasPrefix(seg, ":") || strings.HasPrefix(seg, "*") { // *path: a catch-all, documented as {path}
 				path = strings.Replace(path, seg, "{"+seg[1:]+"}", 1)
 			}
 		}

@@ -129,6 +129,10 @@ func (s *Server) routes() *gin.Engine {
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})))
 	r.GET("/openapi.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json", openAPIDocument) })
 
+	logTiles := r.Group("/audit", limitBody(s.maxBody, s.maxBulk), s.authenticate)
+	logTiles.GET("/checkpoint", s.getLogCheckpoint)
+	logTiles.GET("/tile/*path", s.getLogTile)
+
 	v1 := r.Group("/v1", noStore, limitBody(s.maxBody, s.maxBulk), s.authenticate)
 	v1.POST("/events", s.requirePurpose, s.postEvents)
 	subjects := v1.Group("/subjects", s.requirePurpose)

@@ -1,0 +1,75 @@
+package httpapi
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/profilevault/profilevault/vault"
+)
+
+// The audit log as a C2SP tlog-tiles log (API.md "Audit"): GET /audit/checkpoint (the signed note, text),
+// GET /audit/tile/{L}/{N}[.p/{W}] (hash tiles) and GET /audit/tile/entries/{N}[.p/{W}] (entry bundles), so
+// that an auditor verifies the trail with off-the-shelf code (golang.org/x/mod/sumdb/tlog, or any
+// tlog-tiles client) instead of trusting this server.
+
+func (s *Server) getLogCheckpoint(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	note, err := s.vault.Review().SignedCheckpoint(c.Request.Context(), a)
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.Data(http.StatusOK, "text/plain; charset=utf-8", note)
+}
+
+func (s *Server) getLogTile(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	rest := strings.TrimPrefix(c.Param("path"), "/")
+	entries := strings.HasPrefix(rest, "entries/")
+	if entries {
+		rest = "data/" + strings.TrimPrefix(rest, "entries/")
+	}
+	t, err := tlog.ParseTilePath("tile/8/" + rest)
+	if err != nil || t.H != vault.TileHeight {
+		s.abortCode(c, vault.CodeNotFound, "no such tile")
+		return
+	}
+	width := t.W
+	if width == 1<<vault.TileHeight {
+		width = 0
+	}
+	var data []byte
+	if entries {
+		if a.Purpose == "" {
+			a.Purpose = "compliance_audit" // a tlog-tiles client sends no X-Purpose: reading entries is an audit
+		}
+		var seq int64
+		data, seq, err = s.vault.Review().EntryBundle(c.Request.Context(), a, t.N, width)
+		if err == nil {
+			setAuditSeq(c, seq)
+		}
+	} else {
+		data, err = s.vault.Review().HashTile(c.Request.Context(), a, int64(t.L), t.N, width)
+	}
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	// A full tile never changes; a partial one is superseded when the log grows.
+	if width == 0 {
+		c.Header("Cache-Control", "private, max-age=31536000, immutable")
+	} else {
+		c.Header("Cache-Control", "no-store")
+	}
+	c.Data(http.StatusOK, "application/octet-stream", data)
+}

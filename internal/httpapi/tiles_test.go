@@ -1,0 +1,173 @@
+package httpapi_test
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/profilevault/profilevault/internal/app"
+	"github.com/profilevault/profilevault/internal/apptest"
+)
+
+// httpTiles is a tlog.TileReader over the vault's /audit/tile endpoints: what an outside auditor would
+// write with nothing but golang.org/x/mod.
+type httpTiles struct {
+	t     *testing.T
+	base  string
+	token string
+}
+
+func (h httpTiles) Height() int { return 8 }
+
+func (h httpTiles) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
+	out := make([][]byte, len(tiles))
+	for i, tile := range tiles {
+		body, status := h.get("/audit/tile/" + strings.TrimPrefix(tile.Path(), "tile/8/"))
+		if status != http.StatusOK {
+			return nil, fmt.Errorf("tile %s: %d %s", tile.Path(), status, body)
+		}
+		out[i] = body
+	}
+	return out, nil
+}
+
+func (h httpTiles) SaveTiles([]tlog.Tile, [][]byte) {}
+
+func (h httpTiles) get(path string) ([]byte, int) {
+	req, _ := http.NewRequest("GET", h.base+path, nil)
+	req.Header.Set("Authorization", "Bearer "+h.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return b, resp.StatusCode
+}
+
+// checkpoint fetches and verifies the signed checkpoint with the pinned key, as a witness would.
+func (h httpTiles) checkpoint(v note.Verifier) tlog.Tree {
+	h.t.Helper()
+	body, status := h.get("/audit/checkpoint")
+	if status != http.StatusOK {
+		h.t.Fatalf("checkpoint: %d %s", status, body)
+	}
+	n, err := note.Open(body, note.VerifierList(v))
+	if err != nil {
+		h.t.Fatalf("checkpoint signature: %v", err)
+	}
+	lines := strings.Split(n.Text, "\n")
+	size, err1 := strconv.ParseInt(lines[1], 10, 64)
+	root, err2 := base64.StdEncoding.DecodeString(lines[2])
+	if err1 != nil || err2 != nil || len(root) != tlog.HashSize {
+		h.t.Fatalf("checkpoint text %q", n.Text)
+	}
+	var hash tlog.Hash
+	copy(hash[:], root)
+	return tlog.Tree{N: size, Hash: hash}
+}
+
+// TestLogVerifiesWithOffTheShelfTlog reads the audit trail as a C2SP tlog-tiles log with nothing but
+// golang.org/x/mod/sumdb: the checkpoint verifies under the pinned key, entries prove their inclusion from
+// served hash tiles and entry bundles, and a later checkpoint proves consistent with an earlier one.
+func TestLogVerifiesWithOffTheShelfTlog(t *testing.T) {
+	s := apptest.Start(t, func(c *app.Config) { c.CheckpointEvery = 40; c.CheckpointInterval = 20 * time.Millisecond })
+	admin := s.Token("root", "admin")
+	vkey := s.Do("GET", "/v1/audit/checkpoint", admin, "", nil)
+	for i := 0; i < 100 && vkey.Status != http.StatusOK; i++ {
+		s.CreateSubject(map[string]any{"name": "甲"})
+		time.Sleep(20 * time.Millisecond)
+		vkey = s.Do("GET", "/v1/audit/checkpoint", admin, "", nil)
+	}
+	verifier, err := note.NewVerifier(vkey.JSON["public_key"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	witness := httpTiles{t: t, base: s.Server.URL, token: s.Token("w", "witness")}
+	grow := func(n int) tlog.Tree {
+		t.Helper()
+		want := witness.checkpoint(verifier).N + int64(n)
+		for i := 0; i < n; i++ {
+			s.CreateSubject(map[string]any{"name": fmt.Sprintf("乙%d", i)})
+		}
+		for i := 0; i < 200; i++ {
+			if tree := witness.checkpoint(verifier); tree.N >= want {
+				return tree
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Fatal("no checkpoint covered the new entries")
+		return tlog.Tree{}
+	}
+	old := grow(30)
+	tree := grow(280) // past one full tile of 256 leaves
+	thr := tlog.TileHashReader(tree, witness)
+
+	// Consistency of the later tree with the earlier one, from hash tiles alone.
+	proof, err := tlog.ProveTree(tree.N, old.N, thr)
+	if err != nil {
+		t.Fatalf("prove tree: %v", err)
+	}
+	if err := tlog.CheckTree(proof, tree.N, tree.Hash, old.N, old.Hash); err != nil {
+		t.Fatalf("consistency %d → %d: %v", old.N, tree.N, err)
+	}
+	// Inclusion of entries read from the entry bundles (compliance officers only).
+	officer := httpTiles{t: t, base: s.Server.URL, token: s.Token("co", "compliance_officer")}
+	bundle, status := officer.get("/audit/tile/entries/000")
+	if status != http.StatusOK {
+		t.Fatalf("entry bundle: %d %s", status, bundle)
+	}
+	var entries [][]byte
+	for len(bundle) >= 2 {
+		n := int(binary.BigEndian.Uint16(bundle))
+		entries, bundle = append(entries, bundle[2:2+n]), bundle[2+n:]
+	}
+	if len(entries) != 256 {
+		t.Fatalf("a full bundle holds %d entries", len(entries))
+	}
+	for _, k := range []int64{0, 1, 100, 255} {
+		p, err := tlog.ProveRecord(tree.N, k, thr)
+		if err != nil {
+			t.Fatalf("prove record %d: %v", k, err)
+		}
+		if err := tlog.CheckRecord(p, tree.N, tree.Hash, k, tlog.RecordHash(entries[k])); err != nil {
+			t.Fatalf("record %d is not in the tree: %v", k, err)
+		}
+	}
+	if err := tlog.CheckRecord(mustProve(t, tree, 5, thr), tree.N, tree.Hash, 5, tlog.RecordHash(entries[6])); err == nil {
+		t.Fatal("a wrong entry proved its inclusion")
+	}
+	// A witness sees checkpoints and hashes, never entries; other roles see nothing.
+	if _, status := witness.get("/audit/tile/entries/000"); status != http.StatusForbidden {
+		t.Errorf("witness reading entries: %d", status)
+	}
+	cs := httpTiles{t: t, base: s.Server.URL, token: s.Token("cs", "customer_service")}
+	for _, path := range []string{"/audit/checkpoint", "/audit/tile/0/000"} {
+		if _, status := cs.get(path); status != http.StatusForbidden {
+			t.Errorf("customer service %s: %d", path, status)
+		}
+	}
+	for _, path := range []string{"/audit/tile/0/999", "/audit/tile/0/000.p/3", "/audit/tile/9/000", "/audit/tile/nonsense"} {
+		if _, status := witness.get(path); status != http.StatusNotFound {
+			t.Errorf("witness %s: %d, want 404", path, status)
+		}
+	}
+}
+
+func mustProve(t *testing.T, tree tlog.Tree, k int64, thr tlog.HashReader) tlog.RecordProof {
+	t.Helper()
+	p, err := tlog.ProveRecord(tree.N, k, thr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
