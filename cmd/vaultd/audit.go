@@ -19,8 +19,11 @@ import (
 // work beside a running server; they need file access to the data dir, which is outside the API's access
 // model, so an export made here is not recorded in the trail — GET /v1/audit/export is.
 func cmdAudit(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "witness" {
+		return cmdAuditWitness(ctx, args[1:], getenv, stdout, stderr)
+	}
 	if len(args) == 0 || (args[0] != "verify" && args[0] != "export") {
-		return exitError{code: 2, msg: "usage: vaultd audit verify|export --data-dir DIR"}
+		return exitError{code: 2, msg: "usage: vaultd audit verify|export --data-dir DIR, or vaultd audit witness --url URL --state FILE [--pubkey KEY] [--token T]"}
 	}
 	fs := flag.NewFlagSet("audit "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)

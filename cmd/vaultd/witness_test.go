@@ -1,0 +1,92 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/profilevault/profilevault/internal/app"
+	"github.com/profilevault/profilevault/internal/apptest"
+)
+
+// TestWitness runs vaultd audit witness against a live vault: the first run pins the key and keeps the
+// checkpoint, a later run proves the grown log consistent with it, and a kept checkpoint of a different
+// history (signed with the log's own key, as a log forking its history would) is reported inconsistent.
+func TestWitness(t *testing.T) {
+	s := apptest.Start(t, func(c *app.Config) { c.CheckpointEvery = 10; c.CheckpointInterval = 20 * time.Millisecond })
+	admin := s.Token("root", "admin")
+	grow := func(n int) {
+		t.Helper()
+		for i := 0; i < n; i++ {
+			s.CreateSubject(map[string]any{"name": fmt.Sprintf("丙%d", i)})
+		}
+		time.Sleep(100 * time.Millisecond) // a checkpoint covers them within the interval
+	}
+	grow(20)
+	cp := s.Do("GET", "/v1/audit/checkpoint", admin, "", nil)
+	pub, _ := cp.JSON["public_key"].(string)
+	if pub == "" {
+		t.Fatalf("checkpoint: %d %s", cp.Status, cp.Body)
+	}
+	state := filepath.Join(t.TempDir(), "witness.json")
+	witness := func(extra ...string) (string, error) {
+		var out bytes.Buffer
+		args := append([]string{"audit", "witness", "--url", s.Server.URL, "--state", state, "--token", s.Token("w", "witness")}, extra...)
+		err := run(context.Background(), args, env(nil), &out, io.Discard)
+		return out.String(), err
+	}
+	if _, err := witness(); exitCode(err) != 2 {
+		t.Fatalf("first run without --pubkey: %v, want exit 2", err)
+	}
+	if out, err := witness("--pubkey", pub); err != nil || !strings.HasPrefix(out, "consistent: size ") {
+		t.Fatalf("first run: %q %v", out, err)
+	}
+	grow(300)
+	if out, err := witness(); err != nil || !strings.HasPrefix(out, "consistent: size ") {
+		t.Fatalf("after growth: %q %v", out, err)
+	}
+	// Keep a checkpoint of another history at a size the log has passed: a fork.
+	var st witnessState
+	raw, _ := os.ReadFile(state)
+	if err := json.Unmarshal(raw, &st); err != nil {
+		t.Fatal(err)
+	}
+	forged, err := s.App.Auditor.Sign(50, tlog.Hash{7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Checkpoint = string(forged)
+	raw, _ = json.Marshal(st)
+	if err := os.WriteFile(state, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = witness()
+	if exitCode(err) != 1 || !strings.Contains(err.Error(), "checkpoint kept at size 50") {
+		t.Fatalf("forked history: %v, want exit 1 naming size 50", err)
+	}
+	// A key that is not the log's: the checkpoint does not verify.
+	if _, err := witness("--pubkey", "other+00000000+AXKU0fdj7iT2TSxYbvl5LBmd4/PGUCjGAZdyzTA9GS1b"); exitCode(err) != 2 {
+		t.Fatalf("another pinned key: %v, want exit 2", err)
+	}
+}
+
+func exitCode(err error) int {
+	var ex exitError
+	if errors.As(err, &ex) {
+		return ex.code
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
+}
