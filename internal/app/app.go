@@ -47,7 +47,7 @@ type Config struct {
 	JWTKeysFile   string // extra verification keys (external identity providers)
 	CommitTimeout time.Duration
 	// CheckpointEvery and CheckpointInterval set how often the audit trail is signed (defaults 1000
-	// entries, 10s).
+	// entries, 1s).
 	CheckpointEvery    int64
 	CheckpointInterval time.Duration
 	Logger             *slog.Logger

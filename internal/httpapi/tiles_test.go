@@ -171,3 +171,25 @@ func mustProve(t *testing.T, tree tlog.Tree, k int64, thr tlog.HashReader) tlog.
 	}
 	return p
 }
+
+// TestCheckpointWithinTwoSeconds: a client that just got X-Audit-Seq can prove its entry shortly after
+// (API.md: a checkpoint covering every entry is signed within 2 s of it), with the default cadence.
+func TestCheckpointWithinTwoSeconds(t *testing.T) {
+	s := apptest.Start(t)
+	r := s.Do("POST", "/v1/subjects", s.Token("st", "data_steward"), "account_management", map[string]any{"fields": map[string]any{"name": "丁"}})
+	seq := r.Header.Get("X-Audit-Seq")
+	if seq == "" {
+		t.Fatalf("no audit seq: %d", r.Status)
+	}
+	admin := s.Token("root", "admin")
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		if p := s.Do("GET", "/v1/audit/proof/"+seq, admin, "", nil); p.Status == http.StatusOK {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("entry %s is not covered by a checkpoint 2 s after it was acknowledged", seq)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
