@@ -364,9 +364,10 @@ func (s *Store) insertRows(ctx context.Context, tx *sql.Tx, prefix string, args 
 }
 
 // checkpointDue reports whether a tree of size n needs a new signed checkpoint: every cpEvery entries, or
-// cpInterval after the last one when entries arrived since.
+// cpInterval after the last one when entries arrived since. The writer's ticker runs every cpInterval; a
+// quarter of slack keeps a tick that fires a little early from putting the checkpoint off by a whole period.
 func (s *Store) checkpointDue(n int64, now time.Time) bool {
-	return s.signer != nil && n > s.lastCPSize && (n-s.lastCPSize >= s.cpEvery || now.Sub(s.lastCPTime) >= s.cpInterval)
+	return s.signer != nil && n > s.lastCPSize && (n-s.lastCPSize >= s.cpEvery || now.Sub(s.lastCPTime) >= s.cpInterval-s.cpInterval/4)
 }
 
 // safeChange runs a change and turns a panic into an error so one bad request cannot stop the writer.
