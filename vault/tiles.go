@@ -115,8 +115,8 @@ func (s *Review) checkpointSize(ctx context.Context) (int64, error) {
 	return sc.Size, nil
 }
 
-// coveredWidth checks that tile (level, index, width) exists in a tree of size leaves and returns its width
-// in hashes (256 for a full tile).
+// coveredWidth checks that tile (level, index, width) exists in the tree of size leaves (or, partial, in a
+// smaller one) and returns its width in hashes (256 for a full tile).
 func coveredWidth(size, level, index int64, width int) (int, error) {
 	if level < 0 || level > 6 || index < 0 || width < 0 || width >= tileWidth {
 		return 0, Errorf(CodeNotFound, "no such tile")
@@ -125,7 +125,9 @@ func coveredWidth(size, level, index int64, width int) (int, error) {
 	switch {
 	case width == 0 && (index+1)*tileWidth <= n:
 		return tileWidth, nil
-	case width > 0 && index*tileWidth+int64(width) == n:
+	case width > 0 && index*tileWidth+int64(width) <= n:
+		// A partial tile of an older, smaller tree: its hashes never change once stored, so a verifier
+		// holding an older checkpoint still gets the tile it asks for.
 		return width, nil
 	}
 	return 0, Errorf(CodeNotFound, "no such tile in the tree of the latest checkpoint")

@@ -156,7 +156,7 @@ func TestLogVerifiesWithOffTheShelfTlog(t *testing.T) {
 			t.Errorf("customer service %s: %d", path, status)
 		}
 	}
-	for _, path := range []string{"/audit/tile/0/999", "/audit/tile/0/000.p/3", "/audit/tile/9/000", "/audit/tile/nonsense"} {
+	for _, path := range []string{"/audit/tile/0/999", "/audit/tile/0/009.p/3", "/audit/tile/9/000", "/audit/tile/nonsense"} {
 		if _, status := witness.get(path); status != http.StatusNotFound {
 			t.Errorf("witness %s: %d, want 404", path, status)
 		}
