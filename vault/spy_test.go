@@ -439,6 +439,7 @@ func ops() map[string]op {
 			refuse: func(f *fixture) error { return e1(f.svc.Keys().RotateKeys(ctx, marketer, vault.RunOptions{})) }},
 		"Review.SignedCheckpoint": {refuse: func(f *fixture) error { return e1(f.svc.Review().SignedCheckpoint(ctx, marketer)) }},
 		"Review.HashTile":         {refuse: func(f *fixture) error { return e1(f.svc.Review().HashTile(ctx, marketer, 0, 0, 0)) }},
+		"Review.Consistency":      {refuse: func(f *fixture) error { return e1(f.svc.Review().Consistency(ctx, marketer, 1, 2)) }},
 		"Review.EntryBundle":      {refuse: func(f *fixture) error { return e2(f.svc.Review().EntryBundle(ctx, marketer, 0, 0)) }},
 		"Keys.StartRotation":      {exempt: "the first half of RotateKeys (same row); rotation unwraps keys, it opens no data"},
 		"Keys.PurgeKeys": {run: func(f *fixture) error { return e1(f.svc.Keys().PurgeKeys(ctx, admin, time.Now())) },

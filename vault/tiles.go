@@ -132,3 +132,36 @@ func coveredWidth(size, level, index int64, width int) (int, error) {
 	}
 	return 0, Errorf(CodeNotFound, "no such tile in the tree of the latest checkpoint")
 }
+
+// ConsistencyProof is the RFC 6962 proof that the tree of size To extends the tree of size From.
+type ConsistencyProof struct {
+	From, To int64
+	Hashes   []tlog.Hash
+}
+
+// Consistency proves that the log's tree of size to extends its tree of size from; both sizes must be
+// signed checkpoints' sizes, so that a holder of either checkpoint can check the proof (tlog.CheckTree).
+func (s *Review) Consistency(ctx context.Context, a Access, from, to int64) (ConsistencyProof, error) {
+	if err := s.mayCheckTrail(ctx, a); err != nil {
+		return ConsistencyProof{}, err
+	}
+	if from < 1 || from > to {
+		return ConsistencyProof{}, Errorf(CodeInvalidArgument, "want 1 <= from <= to")
+	}
+	signed, err := s.trail.Checkpoints(ctx)
+	if err != nil {
+		return ConsistencyProof{}, internalErr("read checkpoints", err)
+	}
+	var haveFrom, haveTo bool
+	for _, c := range signed {
+		haveFrom, haveTo = haveFrom || c.Size == from, haveTo || c.Size == to
+	}
+	if !haveFrom || !haveTo {
+		return ConsistencyProof{}, Errorf(CodeNotFound, "from and to must both be sizes of signed checkpoints")
+	}
+	p, err := tlog.ProveTree(to, from, s.trail)
+	if err != nil {
+		return ConsistencyProof{}, internalErr("prove consistency", err)
+	}
+	return ConsistencyProof{From: from, To: to, Hashes: p}, nil
+}

@@ -120,6 +120,24 @@ func TestLogVerifiesWithOffTheShelfTlog(t *testing.T) {
 	if err := tlog.CheckTree(proof, tree.N, tree.Hash, old.N, old.Hash); err != nil {
 		t.Fatalf("consistency %d → %d: %v", old.N, tree.N, err)
 	}
+	// The same from the API's consistency proof, checked with tlog alone.
+	cr := s.Do("GET", fmt.Sprintf("/v1/audit/consistency?from=%d&to=%d", old.N, tree.N), witness.token, "", nil)
+	if cr.Status != http.StatusOK {
+		t.Fatalf("consistency: %d %s", cr.Status, cr.Body)
+	}
+	var apiProof tlog.TreeProof
+	for _, h := range cr.JSON["hashes"].([]any) {
+		b, _ := base64.StdEncoding.DecodeString(h.(string))
+		var x tlog.Hash
+		copy(x[:], b)
+		apiProof = append(apiProof, x)
+	}
+	if err := tlog.CheckTree(apiProof, tree.N, tree.Hash, old.N, old.Hash); err != nil {
+		t.Fatalf("API consistency proof %d → %d: %v", old.N, tree.N, err)
+	}
+	if r := s.Do("GET", fmt.Sprintf("/v1/audit/consistency?from=%d&to=%d", old.N, tree.N+100_000), witness.token, "", nil); r.Status != http.StatusNotFound {
+		t.Errorf("consistency to a size never signed: %d", r.Status)
+	}
 	// Inclusion of entries read from the entry bundles (compliance officers only).
 	officer := httpTiles{t: t, base: s.Server.URL, token: s.Token("co", "compliance_officer")}
 	bundle, status := officer.get("/audit/tile/entries/000")
