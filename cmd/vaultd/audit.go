@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/profilevault/profilevault/audit"
@@ -32,6 +33,7 @@ func cmdAudit(ctx context.Context, args []string, getenv func(string) string, st
 	since := fs.String("since", "", "export: entries at or after this RFC 3339 time")
 	until := fs.String("until", "", "export: entries before this RFC 3339 time")
 	format := fs.String("format", "ndjson", "export: ndjson or csv")
+	pubkey := fs.String("pubkey", "", "verify: the pinned checkpoint verifier key (note format), or a file holding it; without it the host's own .pub is trusted")
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
@@ -43,15 +45,22 @@ func cmdAudit(ctx context.Context, args []string, getenv func(string) string, st
 	if args[0] == "export" {
 		return auditExport(ctx, trail, *since, *until, *format, stdout)
 	}
-	pub := *keyFile
-	if pub == "" {
-		pub = filepath.Join(*dataDir, datadir.AuditKeyFile)
+	keyText, trusted := *pubkey, ""
+	if raw, err := os.ReadFile(*pubkey); *pubkey != "" && err == nil {
+		keyText = string(raw)
 	}
-	raw, err := os.ReadFile(pub + ".pub")
-	if err != nil {
-		return exitError{code: 2, msg: "vaultd audit verify: cannot read the checkpoint verifier key: " + err.Error()}
+	if keyText == "" {
+		pub := *keyFile
+		if pub == "" {
+			pub = filepath.Join(*dataDir, datadir.AuditKeyFile)
+		}
+		raw, err := os.ReadFile(pub + ".pub")
+		if err != nil {
+			return exitError{code: 2, msg: "vaultd audit verify: cannot read the checkpoint verifier key: " + err.Error()}
+		}
+		keyText, trusted = string(raw), pub+".pub"
 	}
-	v, err := audit.NewVerifier(string(raw))
+	v, err := audit.NewVerifier(strings.TrimSpace(keyText))
 	if err != nil {
 		return exitError{code: 2, msg: "vaultd audit verify: " + err.Error()}
 	}
@@ -66,6 +75,11 @@ func cmdAudit(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	fmt.Fprintf(stdout, "ok: %d entries checked, %d checkpoints verified in %s\nhead: %s\n",
 		rep.Entries, rep.Checkpoints, time.Since(start).Round(time.Millisecond), rep.Head)
+	if trusted != "" {
+		fmt.Fprintf(stdout, "key: trusted the host's own key %s; pin one with --pubkey\n", trusted)
+	} else {
+		fmt.Fprintln(stdout, "key: pinned (--pubkey)")
+	}
 	return nil
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/profilevault/profilevault/audit"
 	"github.com/profilevault/profilevault/internal/app"
 	"github.com/profilevault/profilevault/internal/apptest"
 )
@@ -89,4 +90,41 @@ func exitCode(err error) int {
 		return -1
 	}
 	return 0
+}
+
+// TestAuditVerifyWithPinnedKey checks the trail offline against a pinned verifier key: the log's own key
+// passes and says it was pinned; without --pubkey the output says the host's key was trusted; another key
+// fails at the first checkpoint.
+func TestAuditVerifyWithPinnedKey(t *testing.T) {
+	s := apptest.Start(t, func(c *app.Config) { c.CheckpointEvery = 5 })
+	for i := 0; i < 12; i++ {
+		s.CreateSubject(map[string]any{"name": fmt.Sprintf("戊%d", i)})
+	}
+	pub := s.Do("GET", "/v1/audit/checkpoint", s.Token("root", "admin"), "", nil).JSON["public_key"].(string)
+	verify := func(extra ...string) (string, error) {
+		var out bytes.Buffer
+		err := run(context.Background(), append([]string{"audit", "verify", "--data-dir", s.Dir}, extra...), env(nil), &out, io.Discard)
+		return out.String(), err
+	}
+	if out, err := verify("--pubkey", pub); err != nil || !strings.Contains(out, "key: pinned") {
+		t.Fatalf("pinned: %q %v", out, err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "pub")
+	if err := os.WriteFile(keyFile, []byte(pub+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := verify("--pubkey", keyFile); err != nil || !strings.Contains(out, "key: pinned") {
+		t.Fatalf("pinned from a file: %q %v", out, err)
+	}
+	if out, err := verify(); err != nil || !strings.Contains(out, "trusted the host's own key") {
+		t.Fatalf("host key: %q %v", out, err)
+	}
+	// A key of the same name that is not the log's: the first checkpoint does not verify.
+	_, other, err := audit.GenerateSignerKey(strings.SplitN(pub, "+", 2)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := verify("--pubkey", other); exitCode(err) != 1 || !strings.Contains(out, "first bad seq") {
+		t.Fatalf("another key: %q %v, want exit 1 with the first bad seq", out, err)
+	}
 }
