@@ -169,6 +169,9 @@ func IndexOf(e Entry) IndexRow {
 	return IndexRow{TS: e.TS, Action: e.Action, SubjectRef: e.SubjectRef, Actor: actor, Purpose: e.Purpose, Decision: e.Decision}
 }
 
+// Equal reports whether two index rows say the same (times compared as instants).
+func (r IndexRow) Equal(o IndexRow) bool { return r.differs(o) == "" }
+
 // differs names the first column in which r and stored differ ("" if none).
 func (r IndexRow) differs(stored IndexRow) string {
 	switch {

@@ -23,6 +23,20 @@ func cmdAudit(ctx context.Context, args []string, getenv func(string) string, st
 	if len(args) > 0 && args[0] == "witness" {
 		return cmdAuditWitness(ctx, args[1:], getenv, stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "reindex" {
+		fs := flag.NewFlagSet("audit reindex", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		dataDir := fs.String("data-dir", envOr(getenv, "VAULT_DATA_DIR", "data"), "data directory (VAULT_DATA_DIR)")
+		if err := parse(fs, args[1:]); err != nil {
+			return err
+		}
+		n, err := app.ReindexTrail(ctx, *dataDir)
+		if err != nil {
+			return exitError{code: 2, msg: "vaultd audit reindex: " + err.Error()}
+		}
+		fmt.Fprintf(stdout, "review index rows corrected: %d\n", n)
+		return nil
+	}
 	if len(args) == 0 || (args[0] != "verify" && args[0] != "export") {
 		return exitError{code: 2, msg: "usage: vaultd audit verify|export --data-dir DIR, or vaultd audit witness --url URL --state FILE [--pubkey KEY] [--token T]"}
 	}

@@ -52,6 +52,7 @@ commands:
   retention run    shred data whose legal hold has ended (the server also does it hourly)
   audit verify     recheck the whole audit trail (exit 0 intact, 1 tampered, 2 cannot run)
   audit export     write audit entries to stdout (--since, --until, --format ndjson|csv)
+  audit reindex    rebuild the review index from the log's entries
   audit witness    an outside auditor's check over HTTP: checkpoint signature and consistency (exit 0 ok, 1 inconsistent, 2 cannot run)
   policy explain   what a role sees for a purpose, and why
 

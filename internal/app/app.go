@@ -331,6 +331,21 @@ type Trail interface {
 	Close() error
 }
 
+// ReindexTrail rebuilds the audit trail's review index from its entries (vaultd audit reindex). It takes the
+// data dir's lock, so it refuses while a server runs.
+func ReindexTrail(ctx context.Context, dataDir string) (int, error) {
+	dir, err := datadir.Open(dataDir)
+	if err != nil {
+		return 0, err
+	}
+	defer dir.Close()
+	path := dir.File(datadir.DatabaseFile)
+	if _, err := os.Stat(path); err != nil {
+		return 0, fmt.Errorf("no database at %s", path)
+	}
+	return sqlite.ReindexTrail(ctx, path)
+}
+
 // OpenTrail opens the audit trail in dataDir read-only (no lock: it works beside a running server).
 func OpenTrail(dataDir string) (Trail, error) {
 	path := filepath.Join(dataDir, datadir.DatabaseFile)

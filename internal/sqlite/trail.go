@@ -263,3 +263,57 @@ func (t *Trail) Export(ctx context.Context, since, until time.Time, fn func(seq 
 		}
 	}
 }
+
+// ReindexTrail rebuilds the review index columns of every audit_log row from the row's canonical entry
+// (audit.IndexOf) and reports how many rows it corrected. The entries are what the chain, the tree and
+// the checkpoints protect; the index is derived from them. The caller must hold the data dir's lock.
+func ReindexTrail(ctx context.Context, path string) (int, error) {
+	db, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT seq, entry, ts, action, coalesce(subject_ref, ''), coalesce(actor, ''), coalesce(purpose, ''), decision FROM audit_log ORDER BY seq`)
+	if err != nil {
+		return 0, err
+	}
+	type fix struct {
+		seq int64
+		ix  audit.IndexRow
+	}
+	var fixes []fix
+	for rows.Next() {
+		var seq int64
+		var canon []byte
+		var ts, decision string
+		var stored audit.IndexRow
+		if err := rows.Scan(&seq, &canon, &ts, &stored.Action, &stored.SubjectRef, &stored.Actor, &stored.Purpose, &decision); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		stored.TS, stored.Decision = parseTime(ts), audit.Decision(decision)
+		var e audit.Entry
+		if err := json.Unmarshal(canon, &e); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("entry %d does not decode: %w", seq, err)
+		}
+		if ix := audit.IndexOf(e); !ix.Equal(stored) {
+			fixes = append(fixes, fix{seq, ix})
+		}
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return 0, err
+	}
+	for _, f := range fixes {
+		if _, err := tx.ExecContext(ctx, `UPDATE audit_log SET ts = ?, action = ?, subject_ref = ?, actor = ?, purpose = ?, decision = ? WHERE seq = ?`,
+			formatTime(f.ix.TS), f.ix.Action, f.ix.SubjectRef, f.ix.Actor, f.ix.Purpose, string(f.ix.Decision), f.seq); err != nil {
+			return 0, err
+		}
+	}
+	return len(fixes), tx.Commit()
+}
