@@ -2,7 +2,6 @@ package audit
 
 import (
 	"bufio"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"io"
@@ -30,7 +29,7 @@ func (e Entry) CSVRecord() []string {
 type ExportWriter struct {
 	format string
 	bw     *bufio.Writer
-	cw     *csv.Writer
+	cw     *CSVWriter
 }
 
 // NewExportWriter starts an export in format "ndjson" or "csv" (a CSV export begins with its header).
@@ -39,7 +38,7 @@ func NewExportWriter(w io.Writer, format string) (*ExportWriter, error) {
 		return nil, errors.New("format must be ndjson or csv")
 	}
 	bw := bufio.NewWriterSize(w, 64<<10)
-	x := &ExportWriter{format: format, bw: bw, cw: csv.NewWriter(bw)}
+	x := &ExportWriter{format: format, bw: bw, cw: NewCSVWriter(bw)}
 	if format == "csv" {
 		if err := x.cw.Write(CSVHeader); err != nil {
 			return nil, err
@@ -65,6 +64,5 @@ func (x *ExportWriter) Write(canonical []byte) error {
 
 // Flush writes out what is buffered.
 func (x *ExportWriter) Flush() error {
-	x.cw.Flush()
-	return errors.Join(x.cw.Error(), x.bw.Flush())
+	return errors.Join(x.cw.Flush(), x.bw.Flush())
 }

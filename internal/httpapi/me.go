@@ -5,7 +5,6 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/sha256"
-	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/profilevault/profilevault/audit"
 	"github.com/profilevault/profilevault/vault"
 )
 
@@ -380,10 +380,14 @@ func (s *Server) exportZip(x vault.Export) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// csvBytes renders rows with the vault's formula-safe CSV writer.
 func csvBytes(rows [][]string) []byte {
 	var b bytes.Buffer
-	w := csv.NewWriter(&b)
-	_ = w.WriteAll(rows)
+	w := audit.NewCSVWriter(&b)
+	for _, r := range rows {
+		_ = w.Write(r)
+	}
+	_ = w.Flush()
 	return b.Bytes()
 }
 

@@ -1,0 +1,89 @@
+package httpapi_test
+
+import (
+	"archive/zip"
+	"bytes"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/profilevault/profilevault/internal/apptest"
+)
+
+// metricSeries counts the series of the request counter on /metrics.
+func metricSeries(t *testing.T, s *apptest.Stack) int {
+	t.Helper()
+	resp, err := http.Get(s.Server.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return strings.Count(string(b), "\nvault_http_requests_total{")
+}
+
+// TestMetricLabelsAreAClosedSet sends invented methods and paths: the number of series does not grow with
+// them (methods outside the standard set are "OTHER", unmatched paths "unmatched").
+func TestMetricLabelsAreAClosedSet(t *testing.T) {
+	s := apptest.Start(t)
+	send := func(round int) {
+		for i := 0; i < 50; i++ {
+			req, _ := http.NewRequest("FOO"+strconv.Itoa(round*100+i), s.Server.URL+"/no/such/"+strconv.Itoa(i), nil)
+			if resp, err := http.DefaultClient.Do(req); err == nil {
+				resp.Body.Close()
+			}
+		}
+	}
+	metricSeries(t, s) // the scrape's own series
+	send(1)
+	after1 := metricSeries(t, s)
+	send(2)
+	if after2 := metricSeries(t, s); after2 != after1 || after1 > 10 {
+		t.Fatalf("series: %d after the first 50 invented requests, %d after 50 more", after1, after2)
+	}
+}
+
+// TestCSVExportsNeutraliseFormulas puts formula-leading values where a client controls them — a staff
+// token's sub and team claims in the audit CSV, a consent's method and evidence in the subject's ZIP — and
+// checks every such cell is written as text.
+func TestCSVExportsNeutraliseFormulas(t *testing.T) {
+	s := apptest.Start(t)
+	hostile := s.Token("=HYPERLINK(\"http://x\")", "data_steward")
+	id := s.CreateSubject(map[string]any{"name": "庚"})
+	g := grantBody("marketing", map[string]any{"method": "@SUM(1+1)", "evidence": "+cmd|' /C calc'!A0"})
+	if r := s.Do("POST", "/v1/subjects/"+id+"/consents", hostile, "account_management", g); r.Status != http.StatusCreated {
+		t.Fatalf("grant: %d %s", r.Status, r.Body)
+	}
+	csvOut := s.Do("GET", "/v1/audit/export?format=csv", s.Token("co", "compliance_officer"), "compliance_audit", nil)
+	if csvOut.Status != http.StatusOK || !strings.Contains(string(csvOut.Body), `'=HYPERLINK`) {
+		t.Fatalf("audit CSV: %d, the hostile sub is not neutralised:\n%.600s", csvOut.Status, csvOut.Body)
+	}
+	z := s.Do("GET", "/v1/me/export?format=zip", s.Token(id, "subject"), "", nil)
+	zr, err := zip.NewReader(bytes.NewReader(z.Body), int64(len(z.Body)))
+	if err != nil {
+		t.Fatalf("zip: %v (%d)", err, z.Status)
+	}
+	checked := 0
+	for _, f := range zr.File {
+		if !strings.HasSuffix(f.Name, ".csv") {
+			continue
+		}
+		rc, _ := f.Open()
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		for _, line := range strings.Split(string(b), "\n") {
+			for _, cell := range strings.Split(line, ",") {
+				cell = strings.Trim(cell, `"`)
+				if cell != "" && strings.ContainsRune("=+-@", rune(cell[0])) {
+					t.Errorf("%s: a cell starts with %q: %q", f.Name, cell[0], cell)
+				}
+			}
+		}
+		checked++
+	}
+	if checked < 3 {
+		t.Fatalf("only %d CSV files in the export", checked)
+	}
+}
