@@ -78,7 +78,9 @@ type Entry struct {
 	Status         int      `json:"status"`
 	PolicyHash     string   `json:"policy_hash"`
 	ClientRef      string   `json:"client_ref,omitempty"`
-	PrevHash       string   `json:"prev_hash"`
+	// ClientRequestRef is a keyed hash of the client's own X-Request-Id (never its text).
+	ClientRequestRef string `json:"client_request_ref,omitempty"`
+	PrevHash         string `json:"prev_hash"`
 	// Note is free text (a justification) sealed by the vault; it is stored beside the entry, never in it.
 	// Only its hash (JustificationHash) is part of the canonical entry.
 	Note []byte `json:"-"`

@@ -46,6 +46,9 @@ func (s *core) newEntry(ctx context.Context, a Access, pol *policies.Set, action
 	if a.ClientAddr != "" {
 		e.ClientRef = s.gate.pseudonym("client-address:" + a.ClientAddr)
 	}
+	if a.ClientRequestID != "" {
+		e.ClientRequestRef = s.gate.pseudonym("client-request-id:" + a.ClientRequestID)
+	}
 	return e
 }
 

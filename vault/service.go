@@ -85,7 +85,9 @@ type Access struct {
 	Purpose       string
 	Justification string // optional ticket id or short reason; only its hash enters the audit entry
 	RequestID     string
-	ClientAddr    string
+	// ClientRequestID is a client's own request id; only a keyed hash of it is recorded.
+	ClientRequestID string
+	ClientAddr      string
 	// Recipient names who receives the data, for purposes with recipients (sharing, cross-border): the
 	// subject's separate consent must name the same recipient.
 	Recipient string

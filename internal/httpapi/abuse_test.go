@@ -87,3 +87,30 @@ func TestCSVExportsNeutraliseFormulas(t *testing.T) {
 		t.Fatalf("only %d CSV files in the export", checked)
 	}
 }
+
+// TestClientRequestIDNeverStored sends a well-formed X-Request-Id that carries a phone number: it is echoed
+// back, but the trail, its export and the logs keep the vault's own id and at most a keyed hash of it.
+func TestClientRequestIDNeverStored(t *testing.T) {
+	s := apptest.Start(t)
+	id := s.CreateSubject(map[string]any{"name": "辛"})
+	req, _ := http.NewRequest("GET", s.Server.URL+"/v1/subjects/"+id+"?fields=name", nil)
+	req.Header.Set("Authorization", "Bearer "+s.Token("cs", "customer_service"))
+	req.Header.Set("X-Purpose", "customer_service")
+	req.Header.Set("X-Request-Id", "ZZ-8613912345678")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	own := resp.Header.Get("X-Vault-Request-Id")
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Request-Id") != "ZZ-8613912345678" || own == "" || own == "ZZ-8613912345678" {
+		t.Fatalf("%d, X-Request-Id %q, X-Vault-Request-Id %q", resp.StatusCode, resp.Header.Get("X-Request-Id"), own)
+	}
+	export := s.Do("GET", "/v1/audit/export?format=ndjson", s.Token("co", "compliance_officer"), "compliance_audit", nil)
+	if strings.Contains(string(export.Body), "8613912345678") || strings.Contains(s.Logs(), "8613912345678") {
+		t.Fatal("the client's request id reached the trail or the logs")
+	}
+	if !strings.Contains(string(export.Body), `"request_id":"`+own+`"`) || !strings.Contains(string(export.Body), `"client_request_ref":"`) {
+		t.Fatal("the read's entry lacks the vault's own id or the keyed hash of the client's")
+	}
+}

@@ -18,10 +18,12 @@ import (
 
 const (
 	ctxRequestID = "pv.request_id"
-	ctxPrincipal = "pv.principal"
+	// ctxClientRequestID is a client's own X-Request-Id, when it has the allowed shape.
+	ctxClientRequestID = "pv.client_request_id"
+	ctxPrincipal       = "pv.principal"
 )
 
-var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 func requestID(c *gin.Context) string { return c.GetString(ctxRequestID) }
 
@@ -32,13 +34,20 @@ func newRequestID() string {
 }
 
 // withRequestID keeps a well-formed client X-Request-Id and otherwise makes one; every response carries it.
+//
+// The vault always uses its own id — in logs, error bodies and the audit trail (X-Vault-Request-Id). A client's
+// X-Request-Id is echoed back only if it has the allowed shape, and reaches the trail only as a keyed hash:
+// even a well-formed one can carry a phone number ("ZZ-8613912345678").
 func withRequestID(c *gin.Context) {
-	id := c.GetHeader("X-Request-Id")
-	if !requestIDPattern.MatchString(id) {
-		id = newRequestID()
+	own := newRequestID()
+	c.Set(ctxRequestID, own)
+	c.Header("X-Vault-Request-Id", own)
+	if client := c.GetHeader("X-Request-Id"); requestIDPattern.MatchString(client) {
+		c.Set(ctxClientRequestID, client)
+		c.Header("X-Request-Id", client)
+	} else {
+		c.Header("X-Request-Id", own)
 	}
-	c.Set(ctxRequestID, id)
-	c.Header("X-Request-Id", id)
 	c.Next()
 }
 
@@ -127,12 +136,13 @@ func (s *Server) access(c *gin.Context) (vault.Access, bool) {
 		return vault.Access{}, false
 	}
 	return vault.Access{
-		Caller:        vault.Caller{Subject: pr.Subject, Roles: pr.Roles, Team: pr.Team, TokenID: pr.TokenID},
-		Purpose:       c.GetHeader("X-Purpose"),
-		Justification: just,
-		RequestID:     requestID(c),
-		ClientAddr:    c.ClientIP(),
-		Recipient:     c.GetHeader("X-Recipient"),
+		Caller:          vault.Caller{Subject: pr.Subject, Roles: pr.Roles, Team: pr.Team, TokenID: pr.TokenID},
+		Purpose:         c.GetHeader("X-Purpose"),
+		Justification:   just,
+		RequestID:       requestID(c),
+		ClientRequestID: c.GetString(ctxClientRequestID),
+		ClientAddr:      c.ClientIP(),
+		Recipient:       c.GetHeader("X-Recipient"),
 	}, true
 }
 
