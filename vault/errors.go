@@ -3,6 +3,7 @@ package vault
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Code is a stable, client-visible error code (API.md "HTTP conventions"). The HTTP layer maps each code to
@@ -34,7 +35,9 @@ type Error struct {
 	Message string
 	// AuditSeq is the sequence number of the durable audit entry that recorded this refusal, if any.
 	AuditSeq int64
-	Err      error
+	// RetryAfter accompanies CodeRateLimited: how long until the caller may try again (0: soon).
+	RetryAfter time.Duration
+	Err        error
 }
 
 func (e *Error) Error() string {

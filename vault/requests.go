@@ -3,6 +3,7 @@ package vault
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"time"
 
@@ -110,6 +111,12 @@ func (s *Requests) MeCreateRequest(ctx context.Context, a Access, typ string) (R
 		return RequestView{}, 0, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "requests are not permitted"))
 	}
 	now := s.now().UTC()
+	if wait, err := s.requestBudget(ctx, a.Caller.Subject, now); err != nil {
+		return RequestView{}, 0, internalErr("count requests", err)
+	} else if wait > 0 {
+		return RequestView{}, 0, s.deny(ctx, e, statusTooManyRequests, "rate_limited",
+			&Error{Code: CodeRateLimited, Message: "too many requests in 24 hours", RetryAfter: wait})
+	}
 	row := RequestRow{ID: newID("req_"), SubjectID: a.Caller.Subject, Type: typ, State: RequestVerified,
 		CreatedAt: now, DueAt: s.rules.DueAt(typ, now).UTC(), UpdatedAt: now}
 	if s.rules.AutoCompletes(typ) {
@@ -139,6 +146,28 @@ func (s *Requests) MeCreateRequest(ctx context.Context, a Access, typ string) (R
 		return RequestView{}, 0, internalErr("create request", err)
 	}
 	return s.requestView(nil, row, SubjectRecord{}), seq, nil
+}
+
+// requestBudget returns how long subject must wait before filing another request (0 if they may now): at
+// most requestsPerDay in any 24 hours.
+func (s *core) requestBudget(ctx context.Context, subject string, now time.Time) (time.Duration, error) {
+	rows, err := s.requests.Requests(ctx, RequestFilter{SubjectID: subject, Limit: s.requestsPerDay + 1})
+	if err != nil {
+		return 0, err
+	}
+	window := now.Add(-24 * time.Hour)
+	var recent []time.Time
+	for _, r := range rows {
+		if r.CreatedAt.After(window) {
+			recent = append(recent, r.CreatedAt)
+		}
+	}
+	if len(recent) < s.requestsPerDay {
+		return 0, nil
+	}
+	// Another may be filed once the requestsPerDay-th newest leaves the window.
+	slices.SortFunc(recent, func(a, b time.Time) int { return b.Compare(a) })
+	return max(recent[s.requestsPerDay-1].Add(24*time.Hour).Sub(now), time.Second), nil
 }
 
 // requestView renders a request, its sealed rejection reason opened under rel (none without one).

@@ -128,6 +128,9 @@ type Config struct {
 	// small space). Defaults 5/s with a burst of 50.
 	LookupsPerSecond float64
 	LookupBurst      int
+	// RequestsPerDay caps the data-subject requests one subject may file in 24 hours (default 20): more are
+	// refused with rate_limited and the time until the oldest leaves the window.
+	RequestsPerDay int
 }
 
 // Service is the enforcement point: it builds the domain services on their shared core (Profiles(),
@@ -162,6 +165,8 @@ type core struct {
 	similar   func(a, b string) float64
 	// purges tracks background deletions of shredded events.
 	purges *sync.WaitGroup
+	// requestsPerDay caps a subject's requests per 24 hours (Config.RequestsPerDay).
+	requestsPerDay int
 	// transactionHold is how long transaction records survive an erasure.
 	transactionHold time.Duration
 	// withdrawHooks run inside a consent withdrawal's transaction.
@@ -190,6 +195,7 @@ func New(cfg Config) (*Service, error) {
 		normalize:       cfg.Normalize,
 		similar:         cfg.NameSimilarity,
 		transactionHold: cfg.TransactionHold,
+		requestsPerDay:  cfg.RequestsPerDay,
 		purges:          &sync.WaitGroup{},
 		log:             cfg.Logger,
 		now:             cfg.Now,
@@ -199,6 +205,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.requestsPerDay <= 0 {
+		s.requestsPerDay = 20
 	}
 	if s.transactionHold == 0 {
 		s.transactionHold = 3 * 365 * 24 * time.Hour

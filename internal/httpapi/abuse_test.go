@@ -114,3 +114,26 @@ func TestClientRequestIDNeverStored(t *testing.T) {
 		t.Fatal("the read's entry lacks the vault's own id or the keyed hash of the client's")
 	}
 }
+
+// TestRequestsPerSubjectAreLimited files requests in a row: after the daily budget the subject gets 429
+// rate_limited with Retry-After, recorded like any refusal, and nothing more is queued.
+func TestRequestsPerSubjectAreLimited(t *testing.T) {
+	s := apptest.Start(t)
+	id := s.CreateSubject(map[string]any{"name": "壬"})
+	me := s.Token(id, "subject")
+	for i := 0; i < 20; i++ {
+		if r := s.Do("POST", "/v1/me/requests", me, "", map[string]any{"type": "explanation"}); r.Status != http.StatusCreated {
+			t.Fatalf("request %d: %d %s", i, r.Status, r.Body)
+		}
+	}
+	r := s.Do("POST", "/v1/me/requests", me, "", map[string]any{"type": "correction"})
+	if r.Status != http.StatusTooManyRequests || r.ErrorCode() != "rate_limited" || r.Header.Get("X-Audit-Seq") == "" {
+		t.Fatalf("21st request: %d %s (audit seq %q)", r.Status, r.Body, r.Header.Get("X-Audit-Seq"))
+	}
+	if after, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || after < 60*60*23 || after > 24*60*60 {
+		t.Errorf("Retry-After = %q, want about a day", r.Header.Get("Retry-After"))
+	}
+	if l := s.Do("GET", "/v1/me/requests", me, "", nil); len(l.JSON["requests"].([]any)) != 20 {
+		t.Errorf("%d requests queued, want 20", len(l.JSON["requests"].([]any)))
+	}
+}

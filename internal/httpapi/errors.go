@@ -2,8 +2,10 @@ package httpapi
 
 import (
 	"errors"
+	"math"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -50,6 +52,14 @@ func (s *Server) abortWith(c *gin.Context, err error) {
 	status, ok := statusOf[code]
 	if !ok {
 		status = http.StatusInternalServerError
+	}
+	if code == vault.CodeRateLimited {
+		retry := time.Second
+		var ve *vault.Error
+		if errors.As(err, &ve) && ve.RetryAfter > retry {
+			retry = ve.RetryAfter
+		}
+		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(retry.Seconds()))))
 	}
 	if seq := vault.AuditSeqOf(err); seq > 0 {
 		c.Header("X-Audit-Seq", strconv.FormatInt(seq, 10))
