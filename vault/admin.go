@@ -38,16 +38,3 @@ func (s *Service) AuthorizeRole(ctx context.Context, a Access, obj, act, action 
 	e := s.newEntry(ctx, a, pol, action, "")
 	return s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not do this"))
 }
-
-// RecordAuthFailure appends an auth.failure entry for a request whose token was refused. The entry holds no
-// token contents, only a short reason class and the keyed hash of the client address.
-func (s *Service) RecordAuthFailure(ctx context.Context, requestID, clientAddr, reason string) (int64, error) {
-	pol := s.Policy()
-	e := s.newEntry(ctx, Access{RequestID: requestID, ClientAddr: clientAddr}, pol, ActionAuthFailure, "")
-	e.Decision, e.Status, e.Reason = audit.Deny, statusUnauthorized, reason
-	seq, err := s.seq.Commit(ctx, nil, func(error) audit.Entry { return e })
-	if err != nil {
-		return 0, internalErr("audit auth failure", err)
-	}
-	return seq, nil
-}

@@ -39,8 +39,14 @@ func (l *rateLimiter) allow(key string) bool {
 				}
 			}
 		}
-		b = &bucket{tokens: l.burst, last: now}
-		l.buckets[key] = b
+		if len(l.buckets) >= maxBuckets {
+			// Still full of live buckets (many keys at once): the newcomers share one, so memory stays bounded.
+			key = "\x00overflow"
+		}
+		if b, ok = l.buckets[key]; !ok {
+			b = &bucket{tokens: l.burst, last: now}
+			l.buckets[key] = b
+		}
 	}
 	b.tokens += now.Sub(b.last).Seconds() * l.rate
 	if b.tokens > l.burst {

@@ -165,6 +165,8 @@ type core struct {
 	similar   func(a, b string) float64
 	// purges tracks background deletions of shredded events.
 	purges *sync.WaitGroup
+	// authFails budgets and folds the recording of authentication failures (authfail.go).
+	authFails *authFolder
 	// requestsPerDay caps a subject's requests per 24 hours (Config.RequestsPerDay).
 	requestsPerDay int
 	// transactionHold is how long transaction records survive an erasure.
@@ -220,6 +222,7 @@ func New(cfg Config) (*Service, error) {
 		burst = defaultLookupBurst
 	}
 	s.lookups = newRateLimiter(rps, burst, s.now)
+	s.authFails = newAuthFolder(s.now)
 	s.policy = &atomic.Pointer[policies.Set]{}
 	s.policy.Store(cfg.Policy)
 	s.keys = newKeys(s.core, cfg)

@@ -456,6 +456,7 @@ func ops() map[string]op {
 		"Profiles.RunRetention": {run: func(f *fixture) error { return e1(f.svc.Profiles().RunRetention(ctx, admin)) }},
 		"RefuseMissingPurpose":  {refuse: func(f *fixture) error { return f.svc.RefuseMissingPurpose(ctx, marketer) }},
 		"RecordAuthFailure":     {exempt: "an unauthenticated request has no caller; it only appends its entry"},
+		"FlushAuthFailures":     {exempt: "records folded authentication failures (no caller, no personal data)"},
 		"Keys.CheckKeys":        {exempt: "unwraps each DEK and forgets it; opens no field, event or tag"},
 		"Keys.KeyHealth":        {exempt: noData}, "Keys.LastKeyReport": {exempt: noData}, "Keys.PendingRotation": {exempt: noData},
 		"Keys.WaitRotation": {exempt: noData}, "Profiles.WaitPurges": {exempt: noData}, "Policy": {exempt: noData},

@@ -97,6 +97,7 @@ func serveHTTP(ctx context.Context, a *app.App, ln net.Listener, stderr io.Write
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	go resumeRotation(ctx, a)
+	go foldedAuthFailuresLoop(ctx, a, 10*time.Second)
 	go retentionLoop(ctx, a, time.Hour)
 	go tagsLoop(ctx, a, time.Minute)
 	fmt.Fprintf(stderr, "vaultd: serving on http://%s (data dir %s)\n", ln.Addr(), a.Dir.Path)
@@ -123,6 +124,22 @@ func writeSubjectIDs(ctx context.Context, a *app.App, path string, n int) error 
 		return err
 	}
 	return os.WriteFile(path, []byte(strings.Join(ids, "\n")+"\n"), 0o600)
+}
+
+// foldedAuthFailuresLoop records, every interval, the authentication failures a flood had folded.
+func foldedAuthFailuresLoop(ctx context.Context, a *app.App, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := a.Vault.FlushAuthFailures(ctx); err != nil {
+				a.Config.Logger.Error("recording folded authentication failures failed", "err", err)
+			}
+		}
+	}
 }
 
 // resumeRotation finishes a key rotation that a crash or shutdown interrupted.

@@ -307,6 +307,10 @@ func (a *App) Close() error {
 	if a.Vault != nil {
 		// A rotation stops at its next batch and stays resumable.
 		a.Vault.Keys().WaitRotation()
+		// Authentication failures folded since their last entry are recorded before the trail closes.
+		if err := a.Vault.FlushAuthFailures(context.Background()); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if a.Vault != nil {
 		a.Vault.Profiles().WaitPurges()

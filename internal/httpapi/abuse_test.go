@@ -137,3 +137,47 @@ func TestRequestsPerSubjectAreLimited(t *testing.T) {
 		t.Errorf("%d requests queued, want 20", len(l.JSON["requests"].([]any)))
 	}
 }
+
+// TestAuthFailureFloodIsBounded floods one address with bad tokens: the first failures are 401 with their
+// entries, the rest 429 with none of their own; a flush records how many were folded, so the trail shows
+// the whole attack in a bounded number of entries, and a valid token still works meanwhile.
+func TestAuthFailureFloodIsBounded(t *testing.T) {
+	s := apptest.Start(t)
+	authFailures := func() (entries, folded int) {
+		for _, e := range exportTrail(t, s) {
+			if e.Action == "auth.failure" {
+				entries++
+			}
+		}
+		r := s.Do("GET", "/v1/audit/export?format=ndjson", s.Token("co", "compliance_officer"), "compliance_audit", nil)
+		for _, line := range strings.Split(string(r.Body), "\n") {
+			if i := strings.Index(line, "folded:"); i >= 0 {
+				n, _ := strconv.Atoi(strings.TrimRightFunc(line[i+len("folded:"):i+len("folded:")+6], func(r rune) bool { return r < '0' || r > '9' }))
+				folded += n
+			}
+		}
+		return entries, folded
+	}
+	const flood = 400
+	got := map[int]int{}
+	for i := 0; i < flood; i++ {
+		got[s.Do("GET", "/v1/subjects/x", "garbage", "customer_service", nil).Status]++
+	}
+	if got[http.StatusUnauthorized] == 0 || got[http.StatusTooManyRequests] == 0 || got[401]+got[429] != flood {
+		t.Fatalf("answers to the flood: %v", got)
+	}
+	if r := s.Do("GET", "/v1/policies", s.Token("root", "admin"), "", nil); r.Status != http.StatusOK {
+		t.Fatalf("a valid token during the flood: %d", r.Status)
+	}
+	entries, _ := authFailures()
+	if entries != got[401] || entries > 150 {
+		t.Fatalf("%d auth.failure entries for %d failures (%d answered 401)", entries, flood, got[401])
+	}
+	if err := s.App.Vault.FlushAuthFailures(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	entries, folded := authFailures()
+	if entries != got[401]+1 || folded != got[429] {
+		t.Fatalf("after the flush: %d entries, %d folded; want %d and %d", entries, folded, got[401]+1, got[429])
+	}
+}

@@ -114,7 +114,12 @@ func (s *Server) authenticate(c *gin.Context) {
 	}
 	if err != nil {
 		s.log.Info("authentication failed", "request_id", requestID(c), "route", c.FullPath(), "reason", authn.Reason(err))
-		if seq, aerr := s.vault.RecordAuthFailure(c.Request.Context(), requestID(c), c.ClientIP(), authn.Reason(err)); aerr == nil {
+		seq, aerr := s.vault.RecordAuthFailure(c.Request.Context(), requestID(c), c.ClientIP(), authn.Reason(err))
+		if vault.ErrorCode(aerr) == vault.CodeRateLimited {
+			s.abortWith(c, aerr) // a flood: folded into the address's next entry
+			return
+		}
+		if aerr == nil {
 			c.Header("X-Audit-Seq", strconv.FormatInt(seq, 10))
 		}
 		c.Header("WWW-Authenticate", `Bearer realm="profile-vault"`)
