@@ -85,11 +85,12 @@ type RequestView struct {
 	Note      string
 }
 
-// autoNotes tells the subject where an automatically fulfilled request was answered.
+// autoNotes tells the subject what an automatically fulfilled request gave them; where to fetch it is
+// the transport's business (the HTTP layer adds the route).
 var autoNotes = map[string]string{
-	"access":      "fulfilled automatically: GET /v1/me/export",
-	"portability": "fulfilled automatically: GET /v1/me/export?format=zip",
-	"explanation": "fulfilled automatically: GET /v1/me/explanation",
+	"access":      "fulfilled automatically: your data export is available at any time",
+	"portability": "fulfilled automatically: your data export is available as a portable archive at any time",
+	"explanation": "fulfilled automatically: the explanation of how your data is used is available at any time",
 }
 
 // MeCreateRequest files a request by the caller. A subject's own token is verification, so it starts

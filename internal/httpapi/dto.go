@@ -421,19 +421,33 @@ type requestViewDTO struct {
 	Overdue   bool      `json:"overdue"`
 	Reason    string    `json:"reason,omitempty"`
 	Note      string    `json:"note,omitempty"`
+	// AnswerRoute names the route that answers a completed request the subject can fetch themselves.
+	AnswerRoute string `json:"answer_route,omitempty"`
+}
+
+// answerRoutes maps a request type to the route that answers it once the request is completed.
+var answerRoutes = map[string]string{
+	"access":      "GET /v1/me/export",
+	"portability": "GET /v1/me/export?format=zip",
+	"explanation": "GET /v1/me/explanation",
 }
 
 func toRequestViewDTO(x vault.RequestView) requestViewDTO {
+	var answer string
+	if x.State == vault.RequestCompleted {
+		answer = answerRoutes[x.Type]
+	}
 	return requestViewDTO{
-		ID:        x.ID,
-		Type:      x.Type,
-		State:     x.State,
-		CreatedAt: x.CreatedAt,
-		DueAt:     x.DueAt,
-		UpdatedAt: x.UpdatedAt,
-		Overdue:   x.Overdue,
-		Reason:    x.Reason,
-		Note:      x.Note,
+		ID:          x.ID,
+		Type:        x.Type,
+		State:       x.State,
+		CreatedAt:   x.CreatedAt,
+		DueAt:       x.DueAt,
+		UpdatedAt:   x.UpdatedAt,
+		Overdue:     x.Overdue,
+		Reason:      x.Reason,
+		Note:        x.Note,
+		AnswerRoute: answer,
 	}
 }
 

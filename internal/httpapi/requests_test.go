@@ -15,11 +15,12 @@ func TestRequestWorkflow(t *testing.T) {
 	co := s.Token("co-1", "compliance_officer")
 
 	auto := s.Do("POST", "/v1/me/requests", me, "", map[string]any{"type": "access"})
-	if auto.Status != 201 || auto.JSON["state"] != "completed" || auto.JSON["note"] == "" {
+	if auto.Status != 201 || auto.JSON["state"] != "completed" || auto.JSON["note"] == "" ||
+		auto.JSON["answer_route"] != "GET /v1/me/export" {
 		t.Fatalf("access request: %d %s", auto.Status, auto.Body)
 	}
 	del := s.Do("POST", "/v1/me/requests", me, "", map[string]any{"type": "deletion"})
-	if del.Status != 201 || del.JSON["state"] != "verified" {
+	if del.Status != 201 || del.JSON["state"] != "verified" || del.JSON["answer_route"] != nil {
 		t.Fatalf("deletion request: %d %s", del.Status, del.Body)
 	}
 	due, err := time.Parse(time.RFC3339, del.JSON["due_at"].(string))
