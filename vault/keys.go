@@ -34,11 +34,11 @@ import (
 // Every step is idempotent, so a rotation interrupted at any point (crash, kill -9, shutdown) is resumed
 // from its lease row: DEKs already under the new version are not touched again.
 
-// Rotation states.
+// Background job states (key rotations and tag computations), as GET /v1/jobs/{id} shows them.
 const (
-	RotationRunning = "running"
-	RotationDone    = "done"
-	RotationFailed  = "failed"
+	JobRunning = "running"
+	JobDone    = "done"
+	JobFailed  = "failed"
 )
 
 // KindKeyRotation is the job kind of a key rotation (GET /v1/jobs/{id}).
@@ -157,7 +157,8 @@ type JobStatus struct {
 	// NewVersion and Retired describe a key rotation.
 	NewVersion uint32
 	Retired    []uint32
-	Error      string
+	// Error is a stable message; details go to the server log, never to the client.
+	Error string
 }
 
 // Keys is key management — KEK rotation, retirement, purge and the key check — with its own storer
@@ -295,7 +296,7 @@ func (s *Keys) takeRotationLease(ctx context.Context, e audit.Entry) (*RotationJ
 		case errors.Is(err, ErrNotFound):
 		case err != nil:
 			return err
-		case latest.State == RotationRunning:
+		case latest.State == JobRunning:
 			if latest.Holder != s.instance && latest.LeaseUntil.After(now) && !s.exclusiveStore {
 				holder = latest.ID
 				return errRotating
@@ -308,7 +309,7 @@ func (s *Keys) takeRotationLease(ctx context.Context, e audit.Entry) (*RotationJ
 			if err != nil {
 				return err
 			}
-			j.row = Rotation{ID: newRotationID(), KEKVersion: v, State: RotationRunning, StartedAt: now}
+			j.row = Rotation{ID: newRotationID(), KEKVersion: v, State: JobRunning, StartedAt: now}
 		}
 		j.row.Holder, j.row.LeaseUntil, j.row.UpdatedAt = s.instance, now.Add(rotationLease), now
 		return tx.PutRotation(j.row)
@@ -427,7 +428,7 @@ func (j *RotationJob) ownLease(tx Tx) error {
 	if err != nil {
 		return err
 	}
-	if cur.ID != j.row.ID || cur.Holder != j.s.instance || cur.State != RotationRunning {
+	if cur.ID != j.row.ID || cur.Holder != j.s.instance || cur.State != JobRunning {
 		return errLeaseLost
 	}
 	return nil
@@ -523,7 +524,7 @@ func (j *RotationJob) retire(ctx context.Context, final bool) (kept []uint32, se
 			return err
 		}
 		next.Retired = append(next.Retired, retire...)
-		next.State, next.FinishedAt, next.UpdatedAt = RotationDone, now, now
+		next.State, next.FinishedAt, next.UpdatedAt = JobDone, now, now
 		return tx.PutRotation(next)
 	}, func(changeErr error) audit.Entry {
 		fe := j.entry
@@ -552,7 +553,7 @@ func (j *RotationJob) fail(cause error) {
 	j.s.log.Error("key rotation failed", "rotation", j.row.ID, "err", cause)
 	next := j.row
 	now := s.now().UTC()
-	next.State, next.FinishedAt, next.UpdatedAt = RotationFailed, now, now
+	next.State, next.FinishedAt, next.UpdatedAt = JobFailed, now, now
 	next.Error = "the rotation failed; see the server log"
 	_, _ = s.seq.Commit(context.Background(), func(tx Tx) error {
 		if err := j.ownLease(tx); err != nil {
@@ -588,7 +589,7 @@ func (s *Keys) PendingRotation(ctx context.Context) (string, bool, error) {
 	if errors.Is(err, ErrNotFound) {
 		return "", false, nil
 	}
-	if err != nil || r.State != RotationRunning {
+	if err != nil || r.State != JobRunning {
 		return "", false, err
 	}
 	s.rotation.current.Lock()

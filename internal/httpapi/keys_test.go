@@ -252,11 +252,11 @@ func TestRotationJobAndKeyStatus(t *testing.T) {
 	id := r.JSON["job_id"].(string)
 	var st apptest.Response
 	for i := 0; i < 500; i++ {
-		if st = s.Do("GET", "/v1/jobs/"+id, admin, "", nil); st.Status != http.StatusOK || st.JSON["state"] != vault.RotationRunning {
+		if st = s.Do("GET", "/v1/jobs/"+id, admin, "", nil); st.Status != http.StatusOK || st.JSON["state"] != vault.JobRunning {
 			break
 		}
 	}
-	if st.Status != http.StatusOK || st.JSON["state"] != vault.RotationDone || st.JSON["kind"] != vault.KindKeyRotation ||
+	if st.Status != http.StatusOK || st.JSON["state"] != vault.JobDone || st.JSON["kind"] != vault.KindKeyRotation ||
 		st.JSON["done"] != float64(5) || st.JSON["total"] != float64(5) || st.JSON["new_version"] != float64(2) {
 		t.Fatalf("job status: %d %s", st.Status, st.Body)
 	}

@@ -82,7 +82,7 @@ func (s *Server) getJob(c *gin.Context) {
 		s.abortCode(c, vault.CodeNotFound, "no such job")
 		return
 	}
-	c.JSON(http.StatusOK, st)
+	c.JSON(http.StatusOK, toJobStatusDTO(st))
 }
 
 // insightKinds maps the insight routes to the part of the frozen model they show.

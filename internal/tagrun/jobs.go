@@ -10,26 +10,6 @@ import (
 	"github.com/profilevault/profilevault/vault"
 )
 
-// Job states.
-const (
-	StateRunning = "running"
-	StateDone    = "done"
-	StateFailed  = "failed"
-)
-
-// JobStatus is what GET /v1/jobs/{id} shows.
-type JobStatus struct {
-	ID         string     `json:"id"`
-	Kind       string     `json:"kind"`
-	State      string     `json:"state"`
-	Done       int        `json:"done"`
-	Total      int        `json:"total"`
-	StartedAt  time.Time  `json:"started_at"`
-	FinishedAt *time.Time `json:"finished_at,omitempty"`
-	// Error is a stable message; details go to the server log, never to the client.
-	Error string `json:"error,omitempty"`
-}
-
 // Jobs runs tag computations in the background, one at a time, and remembers their status (in memory: a
 // restart forgets finished jobs, and the next run recomputes everything anyway).
 type Jobs struct {
@@ -40,13 +20,13 @@ type Jobs struct {
 	ctx context.Context
 
 	mu      sync.Mutex
-	jobs    map[string]*JobStatus
+	jobs    map[string]*vault.JobStatus
 	running bool
 }
 
 // NewJobs returns a job registry whose jobs run until ctx ends.
 func NewJobs(ctx context.Context, r *Runner) *Jobs {
-	return &Jobs{Runner: r, ctx: ctx, jobs: map[string]*JobStatus{}}
+	return &Jobs{Runner: r, ctx: ctx, jobs: map[string]*vault.JobStatus{}}
 }
 
 // Job kinds.
@@ -62,7 +42,7 @@ func (j *Jobs) Start(caller vault.Caller, kind string) (id string, ok bool) {
 	defer j.mu.Unlock()
 	if j.running {
 		for id, st := range j.jobs {
-			if st.State == StateRunning {
+			if st.State == vault.JobRunning {
 				return id, false
 			}
 		}
@@ -70,7 +50,7 @@ func (j *Jobs) Start(caller vault.Caller, kind string) (id string, ok bool) {
 	var b [8]byte
 	rand.Read(b[:])
 	id = "job_" + hex.EncodeToString(b[:])
-	st := &JobStatus{ID: id, Kind: kind, State: StateRunning, StartedAt: time.Now().UTC()}
+	st := &vault.JobStatus{ID: id, Kind: kind, State: vault.JobRunning, StartedAt: time.Now().UTC()}
 	j.jobs[id] = st
 	j.running = true
 	r := *j.Runner
@@ -93,24 +73,24 @@ func (j *Jobs) Start(caller vault.Caller, kind string) (id string, ok bool) {
 		st.FinishedAt = &now
 		j.running = false
 		if err != nil {
-			st.State, st.Error = StateFailed, "the computation failed; see the server log"
+			st.State, st.Error = vault.JobFailed, "the computation failed; see the server log"
 			if j.OnError != nil {
 				j.OnError(id, err)
 			}
 			return
 		}
-		st.State = StateDone
+		st.State = vault.JobDone
 	}()
 	return id, true
 }
 
 // Status returns a job's status (ok false if unknown).
-func (j *Jobs) Status(id string) (JobStatus, bool) {
+func (j *Jobs) Status(id string) (vault.JobStatus, bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	st, ok := j.jobs[id]
 	if !ok {
-		return JobStatus{}, false
+		return vault.JobStatus{}, false
 	}
 	return *st, true
 }
