@@ -89,6 +89,10 @@ func (s *Ingestion) ImportSubject(ctx context.Context, a Access, in NewSubject) 
 	if err != nil {
 		return ImportOutcome{}, err
 	}
+	// Before any name is opened to match: a bad source reference must not end the import after an open.
+	if err := checkSourceRef(in); err != nil {
+		return ImportOutcome{}, err
+	}
 	// Permission first: nothing is looked up, let alone opened, for a caller who may not import.
 	if !pol.Allowed(a.Caller.Roles, a.Purpose, "subjects", "create") || !s.mayWriteAll(pol, a, names) {
 		e, err := s.beginStaff(ctx, a, pol, ActionSubjectCreate, "", names)
@@ -189,7 +193,8 @@ func (s *core) merge(ctx context.Context, a Access, target, on string, in NewSub
 	}
 	rec, err := s.activeSubject(ctx, target)
 	if err != nil {
-		return ImportOutcome{}, internalErr("merge target", err)
+		// The entry still records the name opened to find this target.
+		return ImportOutcome{}, s.deny(ctx, e, statusInternal, "merge_target_unreadable", internalErr("merge target", err))
 	}
 	add := map[string]*string{}
 	var added []string
@@ -233,7 +238,7 @@ func (s *core) merge(ctx context.Context, a Access, target, on string, in NewSub
 		return tx.Touch(target, now)
 	}, func(changeErr error) audit.Entry {
 		e = finish(e, changeErr, added)
-		e.Reason = "matched_on:" + on + " source:" + in.Source + " merge:" + row.ID
+		e.Reason = "matched_on:" + on + " source:" + sourceLabel(in.Source) + " merge:" + row.ID
 		return e
 	})
 	if errors.Is(err, ErrNotFound) {

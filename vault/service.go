@@ -281,7 +281,7 @@ func (s *Service) RefuseMissingPurpose(ctx context.Context, a Access) error {
 	return s.refusePurpose(ctx, s.Policy(), a, ActionAccess, reasonPurposeRequired, Errorf(CodePurposeRequired, "declare the purpose of this access"))
 }
 
-func internalErr(op string, err error) error {
+func internalErr(op string, err error) *Error {
 	if errors.Is(err, ErrUnavailable) {
 		return &Error{Code: CodeUnavailable, Message: "the audit trail is unavailable; no data was returned", Err: err}
 	}

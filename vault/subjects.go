@@ -178,6 +178,14 @@ func (s *Profiles) Create(ctx context.Context, a Access, in NewSubject) (Created
 }
 
 // create is Create; opened names the fields an import's match decision opened (see ImportSubject).
+// checkSourceRef checks a new subject's source reference (source and external id).
+func checkSourceRef(in NewSubject) error {
+	if len(in.Source) > 32 || len(in.ExternalID) > 128 || !utf8Safe(in.Source) || !utf8Safe(in.ExternalID) {
+		return Errorf(CodeInvalidArgument, "source or external_id too long or not valid text")
+	}
+	return nil
+}
+
 func (s *core) create(ctx context.Context, a Access, in NewSubject, opened []string) (Created, error) {
 	pol := s.Policy()
 	if _, err := s.checkPurpose(ctx, pol, a, ActionSubjectCreate); err != nil {
@@ -188,8 +196,8 @@ func (s *core) create(ctx context.Context, a Access, in NewSubject, opened []str
 	if err != nil {
 		return Created{}, err
 	}
-	if len(in.Source) > 32 || len(in.ExternalID) > 128 || !utf8Safe(in.Source) || !utf8Safe(in.ExternalID) {
-		return Created{}, Errorf(CodeInvalidArgument, "source or external_id too long or not valid text")
+	if err := checkSourceRef(in); err != nil {
+		return Created{}, err
 	}
 	id := NewSubjectID()
 	salt := newRefSalt()
