@@ -83,14 +83,25 @@ func (s *Service) FlushAuthFailures(ctx context.Context) error {
 	pending := f.folded
 	f.folded = map[string]int{}
 	f.mu.Unlock()
+	if len(pending) == 0 {
+		return nil
+	}
 	pol := s.Policy()
+	var entries []audit.Entry
 	for _, ref := range slices.Sorted(maps.Keys(pending)) {
 		e := s.newEntry(ctx, Access{RequestID: "auth-failure-fold"}, pol, ActionAuthFailure, "")
 		e.ClientRef = ref
 		e.Decision, e.Status, e.Reason = audit.Deny, statusTooManyRequests, "rate_limited folded:"+strconv.Itoa(pending[ref])
-		if _, err := s.seq.Commit(ctx, nil, func(error) audit.Entry { return e }); err != nil {
-			return internalErr("audit folded auth failures", err)
+		entries = append(entries, e)
+	}
+	// One commit for all addresses; if it fails the counts go back to be flushed next time.
+	if _, err := s.seq.CommitMany(ctx, nil, func(error) []audit.Entry { return entries }); err != nil {
+		f.mu.Lock()
+		for ref, n := range pending {
+			f.folded[ref] += n
 		}
+		f.mu.Unlock()
+		return internalErr("audit folded auth failures", err)
 	}
 	return nil
 }
