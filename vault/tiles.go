@@ -58,10 +58,17 @@ func (s *Review) HashTile(ctx context.Context, a Access, level, index int64, wid
 	return data, nil
 }
 
+// PurposeComplianceAudit is the purpose of reading the audit trail.
+const PurposeComplianceAudit = "compliance_audit"
+
 // EntryBundle returns the entries of data tile index (width entries, 0 for 256) of the newest checkpoint's
 // tree, each as a big-endian uint16 length and the entry's canonical bytes (C2SP tlog-tiles). Compliance
-// officers only (purpose compliance_audit); the read is recorded.
+// officers only (purpose compliance_audit); the read is recorded. A tlog-tiles client declares no purpose,
+// so none implies PurposeComplianceAudit: reading entries is an audit.
 func (s *Review) EntryBundle(ctx context.Context, a Access, index int64, width int) ([]byte, int64, error) {
+	if a.Purpose == "" {
+		a.Purpose = PurposeComplianceAudit
+	}
 	_, e, err := s.mayReadTrail(ctx, a, ActionAuditRead, "")
 	if err != nil {
 		return nil, 0, err

@@ -52,9 +52,6 @@ func (s *Server) getLogTile(c *gin.Context) {
 	}
 	var data []byte
 	if entries {
-		if a.Purpose == "" {
-			a.Purpose = "compliance_audit" // a tlog-tiles client sends no X-Purpose: reading entries is an audit
-		}
 		var seq int64
 		data, seq, err = s.vault.Review().EntryBundle(c.Request.Context(), a, t.N, width)
 		if err == nil {
@@ -67,8 +64,9 @@ func (s *Server) getLogTile(c *gin.Context) {
 		s.abortWith(c, err)
 		return
 	}
-	// A full tile never changes; a partial one is superseded when the log grows.
-	if width == 0 {
+	// A full hash tile never changes; a partial one is superseded when the log grows. Entry bundles are
+	// never cached: every read of the entries is recorded, so each must reach the server.
+	if width == 0 && !entries {
 		c.Header("Cache-Control", "private, max-age=31536000, immutable")
 	} else {
 		c.Header("Cache-Control", "no-store")
