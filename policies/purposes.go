@@ -106,6 +106,8 @@ func (p Purpose) ConsentCounts(v string) bool {
 type Catalog struct {
 	purposes []Purpose
 	byName   map[string]int
+	// collecting is CollectingFor's answer per category, built once at load (the importer asks per event).
+	collecting map[string][]string
 }
 
 // Purpose returns the named purpose and whether it exists.
@@ -133,7 +135,7 @@ func (c *Catalog) Population() []string {
 
 // CollectingFor returns, in file order, the purposes events of category are collected under.
 func (c *Catalog) CollectingFor(category string) []string {
-	return c.named(func(p Purpose) bool { return slices.Contains(p.Collects, category) })
+	return c.collecting[category]
 }
 
 // ShutOffBy returns, in file order, the purposes an objection of kind shuts off.
@@ -190,6 +192,15 @@ func parsePurposes(data []byte) (*Catalog, error) {
 			p.Categories = []string{}
 		}
 		c.byName[p.Name] = i
+	}
+	c.collecting = map[string][]string{}
+	for _, p := range c.purposes {
+		for _, cat := range p.Collects {
+			if !slices.Contains(c.collecting[cat], p.Name) {
+				// Clipped, so a caller's append cannot reach the next purpose's slot.
+				c.collecting[cat] = slices.Clip(append(c.collecting[cat], p.Name))
+			}
+		}
 	}
 	return c, nil
 }

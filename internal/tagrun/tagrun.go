@@ -169,7 +169,8 @@ func (r *Runner) Full(ctx context.Context) (Summary, error) {
 	}
 	catalog := r.Vault.Policy().Purposes()
 	population := catalog.Population()
-	purposes := append(slices.Clone(population), catalog.Tagged()...)
+	tagged := catalog.Tagged()
+	purposes := append(slices.Clone(population), tagged...)
 	// Batches are released and extracted on every core; their results are joined in batch order so that
 	// a run is deterministic.
 	type released struct {
@@ -274,7 +275,7 @@ func (r *Runner) Full(ctx context.Context) (Summary, error) {
 		batch := ids[b:min(b+r.BatchSize, len(ids))]
 		var sets []vault.SubjectTags
 		for _, id := range batch {
-			for _, purpose := range r.Vault.Tags().TagPurposes() {
+			for _, purpose := range tagged {
 				i, ok := has[[2]string{id, purpose}]
 				if !ok {
 					sets = append(sets, vault.SubjectTags{SubjectID: id, Purpose: purpose, Seen: seen[b]})
