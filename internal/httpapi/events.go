@@ -17,12 +17,6 @@ type eventsEnvelope struct {
 	Events []json.RawMessage `json:"events"`
 }
 
-type ingestResponse struct {
-	Accepted   int                 `json:"accepted"`
-	Duplicates int                 `json:"duplicates"`
-	Rejected   []eventRejectionDTO `json:"rejected"`
-}
-
 // postEvents collects events: JSON {"events": [...]} or NDJSON. A bad event is rejected with its index and
 // a stable code and never drops the good ones; 400 only when the envelope itself cannot be parsed.
 func (s *Server) postEvents(c *gin.Context) {
@@ -61,7 +55,8 @@ func (s *Server) postEvents(c *gin.Context) {
 	}
 	var inputs []vault.EventInput
 	var index []int // position in the request of each input
-	res := ingestResponse{Rejected: []eventRejectionDTO{}}
+	// Rejections carry the event's index in this request; an empty list is sent as [].
+	res := vault.IngestResult{Rejected: []vault.EventRejection{}}
 	r := ingest.NewReader(bytes.NewReader(lines), ingest.KindEvents, "ndjson")
 	for i := 0; ; i++ {
 		row, more := r.Next()
@@ -74,11 +69,11 @@ func (s *Server) postEvents(c *gin.Context) {
 			if errors.As(row.Err, &re) {
 				reason = re.Reason
 			}
-			res.Rejected = append(res.Rejected, eventRejectionDTO{Index: i, Error: reason})
+			res.Rejected = append(res.Rejected, vault.EventRejection{Index: i, Error: reason})
 			continue
 		}
 		if rerr := ingest.ValidateEvent(row.Event); rerr != nil {
-			res.Rejected = append(res.Rejected, eventRejectionDTO{Index: i, Error: rerr.Reason})
+			res.Rejected = append(res.Rejected, vault.EventRejection{Index: i, Error: rerr.Reason})
 			continue
 		}
 		e := row.Event
@@ -92,8 +87,8 @@ func (s *Server) postEvents(c *gin.Context) {
 	}
 	res.Accepted, res.Duplicates = out.Accepted, out.Duplicates
 	for _, rj := range out.Rejected {
-		res.Rejected = append(res.Rejected, eventRejectionDTO{Index: index[rj.Index], Error: rj.Error})
+		res.Rejected = append(res.Rejected, vault.EventRejection{Index: index[rj.Index], Error: rj.Error})
 	}
 	setAuditSeq(c, out.AuditSeq)
-	c.JSON(http.StatusOK, res)
+	c.JSON(http.StatusOK, toIngestResultDTO(res))
 }
