@@ -108,7 +108,7 @@ func (s *Store) Release(ctx context.Context, guard vault.Guard, e audit.Entry) (
 	if err != nil {
 		return 0, fmt.Errorf("encode audit entry: %w", err)
 	}
-	return s.enqueue(ctx, &op{pre: e, body: body, guard: &guard, entry: func(error) audit.Entry { return e }, done: make(chan result, 1)})
+	return s.enqueue(ctx, &op{pre: e, body: body, guard: &guard, done: make(chan result, 1)})
 }
 
 // writer is the single goroutine that owns the write connection.
@@ -170,6 +170,21 @@ func (s *Store) commitBatch(batch []*op) {
 		t := &txn{ctx: ctx, tx: tx, touched: touched, rewrapped: rewrapped, store: s}
 		// The batch's entries and tree hashes go in with one multi-row INSERT each, after every change ran.
 		var logRows, treeRows, noteRows []any
+		// appendEntry queues entry e (seq and prev_hash set, canon its canonical bytes) and moves the head.
+		appendEntry := func(e audit.Entry, canon []byte) {
+			leaf := audit.LeafHash(canon)
+			hash := audit.HexHash(leaf)
+			ix := audit.IndexOf(e)
+			logRows = append(logRows, e.Seq, formatTime(ix.TS), ix.Action, ix.SubjectRef, ix.Actor, ix.Purpose, string(ix.Decision), canon, hash)
+			base := tlog.StoredHashCount(e.Seq - 1)
+			for k, h := range front.Append(leaf) {
+				treeRows = append(treeRows, base+int64(k), h[:])
+			}
+			if len(e.Note) > 0 {
+				noteRows = append(noteRows, e.Seq, e.Note)
+			}
+			seq, head = e.Seq, hash
+		}
 		for i, o := range batch {
 			if o.abandoned.Load() {
 				results[i].err = vault.ErrUnavailable
@@ -196,43 +211,28 @@ func (s *Store) commitBatch(batch []*op) {
 					return err
 				}
 			}
-			var entries []audit.Entry
-			switch {
-			case o.body != nil:
-			case o.entries != nil:
-				if entries = o.entries(changeErr); len(entries) == 0 {
-					return errors.New("an operation returned no audit entry")
-				}
-			default:
-				entries = []audit.Entry{o.entry(changeErr)}
-			}
 			first := seq + 1
-			for k := 0; k == 0 || k < len(entries); k++ {
-				var e audit.Entry
-				var canon []byte
-				if o.body != nil {
-					e = o.pre
-					e.Seq, e.PrevHash = seq+1, head
-					canon = audit.Assemble(e.Seq, o.body, head)
+			if o.body != nil {
+				e := o.pre
+				e.Seq, e.PrevHash = seq+1, head
+				appendEntry(e, audit.Assemble(e.Seq, o.body, head))
+			} else {
+				var entries []audit.Entry
+				if o.entries != nil {
+					if entries = o.entries(changeErr); len(entries) == 0 {
+						return errors.New("an operation returned no audit entry")
+					}
 				} else {
-					e = entries[k]
+					entries = []audit.Entry{o.entry(changeErr)}
+				}
+				for _, e := range entries {
 					e.Seq, e.PrevHash = seq+1, head
-					if canon, err = e.Canonical(); err != nil {
+					canon, err := e.Canonical()
+					if err != nil {
 						return fmt.Errorf("encode audit entry: %w", err)
 					}
+					appendEntry(e, canon)
 				}
-				leaf := audit.LeafHash(canon)
-				hash := audit.HexHash(leaf)
-				ix := audit.IndexOf(e)
-				logRows = append(logRows, e.Seq, formatTime(ix.TS), ix.Action, ix.SubjectRef, ix.Actor, ix.Purpose, string(ix.Decision), canon, hash)
-				base := tlog.StoredHashCount(e.Seq - 1)
-				for k, h := range front.Append(leaf) {
-					treeRows = append(treeRows, base+int64(k), h[:])
-				}
-				if len(e.Note) > 0 {
-					noteRows = append(noteRows, e.Seq, e.Note)
-				}
-				seq, head = e.Seq, hash
 			}
 			results[i] = result{seq: first, changeErr: changeErr}
 		}
