@@ -439,17 +439,22 @@ func (j *RotationJob) ownLease(tx Tx) error {
 func (j *RotationJob) rewrap(ctx context.Context, page []DEK) error {
 	s := j.s
 	next := j.row
+	// The key work happens before the single writer's transaction, which only stores the results.
+	moved := make([]DEK, len(page))
+	for i, d := range page {
+		nd, err := s.ring.Rewrap(d)
+		if err != nil {
+			return fmt.Errorf("rewrap a DEK from KEK version %d: %w", d.KEKVersion, err)
+		}
+		moved[i] = nd
+	}
 	_, err := s.seq.Commit(ctx, func(tx Tx) error {
 		if err := j.ownLease(tx); err != nil {
 			return err
 		}
 		n := 0
-		for _, d := range page {
-			nd, err := s.ring.Rewrap(d)
-			if err != nil {
-				return fmt.Errorf("rewrap a DEK from KEK version %d: %w", d.KEKVersion, err)
-			}
-			ok, err := tx.RewrapDEK(nd, d.KEKVersion)
+		for i, d := range page {
+			ok, err := tx.RewrapDEK(moved[i], d.KEKVersion)
 			if err != nil {
 				return err
 			}
