@@ -117,7 +117,7 @@ func (s *Ingestion) ImportSubject(ctx context.Context, a Access, in NewSubject) 
 		}
 		out := ImportOutcome{ID: c.ID, Created: true}
 		if review != "" {
-			if err := s.queueReview(ctx, a, c.ID, review, reason); err != nil {
+			if err := s.queueReview(ctx, a, c.ID, review, reason, decided.DecisionInputs); err != nil {
 				return out, err
 			}
 			out.Review = true
@@ -251,17 +251,31 @@ func (s *core) merge(ctx context.Context, a Access, target, on string, in NewSub
 }
 
 // queueReview records a weak match for a data steward (never merged silently).
-func (s *core) queueReview(ctx context.Context, a Access, subject, other, reason string) error {
+func (s *core) queueReview(ctx context.Context, a Access, subject, other, reason string, opened []string) error {
 	pol := s.Policy()
 	e, err := s.beginStaff(ctx, a, pol, ActionMergeReview, subject, nil)
 	if err != nil {
 		return err
 	}
+	// A field of other opened to compare it (findMatch) is recorded on other's own trail too, so the
+	// person whose name was read sees the read in their access log.
+	var oe audit.Entry
+	if len(opened) > 0 {
+		if oe, err = s.beginStaff(ctx, a, pol, ActionMergeReview, other, nil); err != nil {
+			return err
+		}
+		oe.DecisionInputs = opened
+	}
 	row := ReviewRow{ID: newID("rev_"), SubjectA: subject, SubjectB: other, Reason: reason, State: ReviewOpen, CreatedAt: s.now().UTC()}
-	_, err = s.seq.Commit(ctx, func(tx Tx) error { return tx.PutReview(row) }, func(changeErr error) audit.Entry {
+	_, err = s.seq.CommitMany(ctx, func(tx Tx) error { return tx.PutReview(row) }, func(changeErr error) []audit.Entry {
 		e = finish(e, changeErr, nil)
 		e.Reason = "review:" + row.ID + " " + reason
-		return e
+		if len(opened) == 0 {
+			return []audit.Entry{e}
+		}
+		oe = finish(oe, changeErr, nil)
+		oe.Reason = e.Reason
+		return []audit.Entry{e, oe}
 	})
 	if err != nil {
 		return internalErr("queue review", err)

@@ -1,6 +1,7 @@
 package vault_test
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/profilevault/profilevault/consent"
@@ -36,6 +37,13 @@ func TestImportResolvesIdentity(t *testing.T) {
 		if err != nil || !tc.want(o) {
 			t.Fatalf("%s: %+v %v", tc.name, o, err)
 		}
+	}
+	// The family-phone import opened the existing subject's name to compare it: that read is on the
+	// existing subject's own access log.
+	self := vault.Access{Caller: vault.Caller{Subject: base.ID, Roles: []string{vault.RoleSubject}}}
+	log, _, err := svc.DataSubjects().MeAccessLog(ctx, self)
+	if err != nil || !slices.ContainsFunc(log, func(e vault.AccessLogEntry) bool { return e.Action == vault.ActionMergeReview }) {
+		t.Fatalf("the compared name's owner does not see the comparison: %+v %v", log, err)
 	}
 	// The merges filled missing fields and never overwrote; the app's external id now finds the subject.
 	v, err := svc.Profiles().Read(ctx, agent, base.ID, []string{"name", "city"})
