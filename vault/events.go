@@ -125,6 +125,8 @@ func (s *Ingestion) IngestEvents(ctx context.Context, a Access, in []EventInput)
 	cats := map[string]bool{}
 	subjects := map[string]*SubjectRecord{} // subject references resolved in this batch (nil: unknown)
 	refusals := map[string]string{}         // subject and category → refusal reason ("" collects)
+	opened := map[string][]string{}         // subject id → fields opened to decide for it (the age rule)
+	var openedOrder []*SubjectRecord        // subjects with an opened field, in first-seen order
 	for i, ev := range in {
 		cat, known := policies.EventCategory(ev.Type)
 		switch {
@@ -160,7 +162,20 @@ func (s *Ingestion) IngestEvents(ctx context.Context, a Access, in []EventInput)
 			key := rec.ID + "\x00" + cat
 			reason, decided := refusals[key]
 			if !decided {
-				reason = s.collectionRefusal(&e, purpose, *rec, cat, now)
+				// The subject's own inputs, then named in the batch's entry as well.
+				se := audit.Entry{DecisionInputs: opened[rec.ID]}
+				reason = s.collectionRefusal(&se, purpose, *rec, cat, now)
+				if len(se.DecisionInputs) > 0 {
+					if _, seen := opened[rec.ID]; !seen {
+						openedOrder = append(openedOrder, rec)
+					}
+					opened[rec.ID] = se.DecisionInputs
+					for _, f := range se.DecisionInputs {
+						if !slices.Contains(e.DecisionInputs, f) {
+							e.DecisionInputs = append(e.DecisionInputs, f)
+						}
+					}
+				}
 				refusals[key] = reason // one decision per subject and category per batch, not per event
 			}
 			if reason != "" {
@@ -212,15 +227,33 @@ func (s *Ingestion) IngestEvents(ctx context.Context, a Access, in []EventInput)
 		if changeErr != nil {
 			return entries
 		}
-		// Then one entry per subject whose events were collected, for their access log.
+		// Then one entry per subject whose events were collected, for their access log, naming what was
+		// opened to decide for them; a subject whose field was opened but nothing collected gets a refusal.
+		lateIdx := make(map[int]bool, len(late))
+		for _, r := range late {
+			lateIdx[r.Index] = true
+		}
+		recorded := map[string]bool{}
 		for _, c := range collected {
-			if slices.ContainsFunc(late, func(r EventRejection) bool { return slices.Contains(c.indexes, r.Index) }) {
+			if slices.ContainsFunc(c.indexes, func(i int) bool { return lateIdx[i] }) {
 				continue
 			}
 			se := e
 			se.SubjectRef = refFor(s.gate, c.rec.ID, c.rec.RefSalt)
-			se.Categories, se.DecisionInputs = c.categories, nil
+			se.Categories, se.DecisionInputs = c.categories, opened[c.rec.ID]
 			se.Reason = "events:" + strconv.Itoa(len(c.indexes)) + " sources:" + strings.Join(c.sources, ",")
+			entries = append(entries, se)
+			recorded[c.rec.ID] = true
+		}
+		for _, rec := range openedOrder {
+			if recorded[rec.ID] {
+				continue
+			}
+			se := e
+			se.SubjectRef = refFor(s.gate, rec.ID, rec.RefSalt)
+			se.Categories, se.DecisionInputs = nil, opened[rec.ID]
+			se.Decision, se.Status, se.Reason = audit.Deny, statusForbidden, "not_collected"
+			se.FieldsGranted = nil
 			entries = append(entries, se)
 		}
 		return entries
@@ -357,7 +390,7 @@ func (s *core) checkEventKeys(tx ProfileTx, batch []pendingEvent) ([]StoredEvent
 }
 
 // collectionRefusal says why behaviour of a subject may not be collected for a consent-based purpose now,
-// or "" when it may. The age rule's birth date is opened inside the gate and named in the batch's entry e.
+// or "" when it may. The age rule's birth date is opened inside the gate and named in e (the subject's own inputs).
 func (s *core) collectionRefusal(e *audit.Entry, purpose policies.Purpose, rec SubjectRecord, cat string, now time.Time) string {
 	if objected(rec, purpose) {
 		return ReasonObjection

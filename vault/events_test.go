@@ -1,9 +1,11 @@
 package vault_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/profilevault/profilevault/audit"
 	"github.com/profilevault/profilevault/consent"
 	"github.com/profilevault/profilevault/vault"
 )
@@ -58,6 +60,21 @@ func TestIngestGatesCollection(t *testing.T) {
 	}
 	if res.Accepted != 1 || len(res.Rejected) != 1 || res.Rejected[0].Error != "consent_required" {
 		t.Fatalf("gated collection: %+v", res)
+	}
+	// The birth date opened for the age rule is named on each subject's own entry: the collected one's,
+	// and a refusal for the one whose events were not collected.
+	entries, err := store.Query(ctx, audit.Filter{Action: vault.ActionEventIngest, Purpose: "personalization", Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	perSubject := map[audit.Decision]int{}
+	for _, e := range entries {
+		if e.SubjectRef != "" && slices.Contains(e.DecisionInputs, "birth_date") {
+			perSubject[e.Decision]++
+		}
+	}
+	if perSubject[audit.Allow] != 1 || perSubject[audit.Deny] != 1 {
+		t.Fatalf("per-subject entries naming the opened birth date: %v", perSubject)
 	}
 	// Re-sending changes nothing.
 	res, _ = svc.Ingestion().IngestEvents(ctx, pers, []vault.EventInput{view("b1", c.ID)})

@@ -590,7 +590,8 @@ var batchActions = map[string]bool{vault.ActionRequestRead: true}
 
 func namedAfter(after []spyEvent, ev spyEvent) bool {
 	for _, e := range after {
-		if !e.open && slices.Contains(e.entry.DecisionInputs, ev.ad) {
+		// On the subject's own trail, so the read shows in their access log.
+		if !e.open && e.entry.SubjectRef == ev.ref && slices.Contains(e.entry.DecisionInputs, ev.ad) {
 			return true
 		}
 	}
