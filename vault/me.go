@@ -256,9 +256,9 @@ type AccessLogEntry struct {
 	Decision   string
 }
 
-// accessLog reads the subject's entries from the trail, newest first.
-func (s *core) accessLog(ctx context.Context, id string) ([]AccessLogEntry, error) {
-	entries, err := s.trail.Query(ctx, audit.Filter{SubjectRef: s.subjectRef(ctx, id), Limit: 1000})
+// accessLog reads the entries of the subject of rec (already loaded) from the trail, newest first.
+func (s *core) accessLog(ctx context.Context, rec SubjectRecord) ([]AccessLogEntry, error) {
+	entries, err := s.trail.Query(ctx, audit.Filter{SubjectRef: refFor(s.gate, rec.ID, rec.RefSalt), Limit: 1000})
 	if err != nil {
 		return nil, err
 	}
@@ -319,7 +319,7 @@ func (s *DataSubjects) MeAccessLog(ctx context.Context, a Access) ([]AccessLogEn
 	if err != nil {
 		return nil, 0, err
 	}
-	log, err := s.accessLog(ctx, a.Caller.Subject)
+	log, err := s.accessLog(ctx, self.rec)
 	if err != nil {
 		return nil, 0, internalErr("read access log", err)
 	}
@@ -465,7 +465,7 @@ func (s *core) meExport(ctx context.Context, a Access, stream bool) (Export, err
 		return Export{}, err
 	}
 	seq, rel, rec := self.seq, self.rel, self.rec
-	log, err := s.accessLog(ctx, a.Caller.Subject)
+	log, err := s.accessLog(ctx, rec)
 	if err != nil {
 		return Export{}, internalErr("read access log", err)
 	}

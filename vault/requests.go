@@ -241,8 +241,9 @@ func (s *Requests) RequestQueue(ctx context.Context, a Access, state string, ove
 	// Which requests to show needs no decryption; their reasons are opened once the read is recorded.
 	var shown []RequestRow
 	var subjects []string
+	now := s.now()
 	for _, r := range rows {
-		if overdueOnly && !s.rules.Overdue(r.DueAt, s.now(), r.State) {
+		if overdueOnly && !s.rules.Overdue(r.DueAt, now, r.State) {
 			continue
 		}
 		shown, subjects = append(shown, r), append(subjects, r.SubjectID)
@@ -253,8 +254,13 @@ func (s *Requests) RequestQueue(ctx context.Context, a Access, state string, ove
 		return nil, 0, internalErr("audit queue read", err)
 	}
 	var out []QueueItem
+	recs := map[string]SubjectRecord{} // a subject with several requests is loaded once
 	for _, r := range shown {
-		rec, _ := s.activeSubject(ctx, r.SubjectID)
+		rec, loaded := recs[r.SubjectID]
+		if !loaded {
+			rec, _ = s.activeSubject(ctx, r.SubjectID)
+			recs[r.SubjectID] = rec
+		}
 		v := s.requestView(rel, r, rec)
 		out = append(out, QueueItem{RequestView: v, SubjectRef: refFor(s.gate, r.SubjectID, rec.RefSalt)}) // the record is loaded: no second lookup
 	}
