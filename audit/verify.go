@@ -101,11 +101,11 @@ func Verify(ctx context.Context, src Source, v note.Verifier) (Report, error) {
 		}
 		// The columns that reviews filter on must say what the entry says: an index row edited to hide an
 		// entry from a filtered review (or relabel it) is tampering like any other.
-		var e indexed
-		if err := json.Unmarshal(canonical, &e); err != nil {
+		ix, err := IndexOfCanonical(canonical)
+		if err != nil {
 			return fail(seq, "entry %d does not decode: %v", seq, err)
 		}
-		if col := IndexOf(Entry{TS: e.TS, Action: e.Action, SubjectRef: e.SubjectRef, Actor: e.Actor, Purpose: e.Purpose, Decision: e.Decision}).differs(index); col != "" {
+		if col := ix.differs(index); col != "" {
 			return fail(seq, "entry %d: its review index column %s differs from the entry", seq, col)
 		}
 		for next < len(checks) && checks[next].cp.Size == seq {
@@ -167,6 +167,15 @@ func IndexOf(e Entry) IndexRow {
 		actor = e.Actor.Pseudonym
 	}
 	return IndexRow{TS: e.TS, Action: e.Action, SubjectRef: e.SubjectRef, Actor: actor, Purpose: e.Purpose, Decision: e.Decision}
+}
+
+// IndexOfCanonical is IndexOf of an entry in its canonical encoding, decoding only the indexed part.
+func IndexOfCanonical(canonical []byte) (IndexRow, error) {
+	var e indexed
+	if err := json.Unmarshal(canonical, &e); err != nil {
+		return IndexRow{}, err
+	}
+	return IndexOf(Entry{TS: e.TS, Action: e.Action, SubjectRef: e.SubjectRef, Actor: e.Actor, Purpose: e.Purpose, Decision: e.Decision}), nil
 }
 
 // Equal reports whether two index rows say the same (times compared as instants).

@@ -297,12 +297,12 @@ func ReindexTrail(ctx context.Context, path string) (int, error) {
 			return 0, err
 		}
 		stored.TS, stored.Decision = parseTime(ts), audit.Decision(decision)
-		var e audit.Entry
-		if err := json.Unmarshal(canon, &e); err != nil {
+		ix, err := audit.IndexOfCanonical(canon)
+		if err != nil {
 			rows.Close()
 			return 0, fmt.Errorf("entry %d does not decode: %w", seq, err)
 		}
-		if ix := audit.IndexOf(e); !ix.Equal(stored) {
+		if !ix.Equal(stored) {
 			fixes = append(fixes, fix{seq, ix})
 		}
 	}
