@@ -9,8 +9,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/mattn/go-isatty"
-
 	"github.com/profilevault/profilevault/internal/app"
 	"github.com/profilevault/profilevault/internal/importer"
 	"github.com/profilevault/profilevault/vault"
@@ -59,7 +57,7 @@ func cmdImport(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	defer stop()
 	im := &importer.Importer{Vault: a.Vault, Steward: vault.Caller{Subject: "vaultd-import", Roles: []string{"data_steward"}}, Stores: stores}
-	if f, ok := stderr.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+	if isTerminal(stderr) {
 		im.Progress = stderr
 	}
 	start := time.Now()

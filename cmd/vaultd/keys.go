@@ -5,11 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
-
-	"github.com/mattn/go-isatty"
 
 	"github.com/profilevault/profilevault/internal/app"
 	"github.com/profilevault/profilevault/vault"
@@ -76,10 +73,7 @@ func cmdKeysRotate(ctx context.Context, args []string, getenv func(string) strin
 	if job.Resumed() {
 		fmt.Fprintf(stderr, "vaultd: resuming the interrupted rotation %s to KEK version %d\n", job.ID(), job.NewVersion())
 	}
-	var progress func(done, total int)
-	if f, ok := stderr.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
-		progress = func(done, total int) { progressBar(stderr, "rewrap", done, total) }
-	}
+	progress := terminalProgress(stderr, "rewrap")
 	start := time.Now()
 	res, err := job.Run(ctx, vault.RunOptions{Progress: progress})
 	if progress != nil {

@@ -13,8 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mattn/go-isatty"
-
 	"github.com/profilevault/profilevault/consent"
 	"github.com/profilevault/profilevault/internal/app"
 	"github.com/profilevault/profilevault/internal/importer"
@@ -261,7 +259,7 @@ func seedDemo(ctx context.Context, a *app.App, n int, seed uint64, stderr io.Wri
 		stores[st.ID] = st.City
 	}
 	im := &importer.Importer{Vault: a.Vault, Steward: vault.Caller{Subject: "vaultd-demo-seeder", Roles: []string{"data_steward"}}, Stores: stores}
-	if f, ok := stderr.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+	if isTerminal(stderr) {
 		im.Progress = stderr
 	}
 	rep, err := im.Run(ctx, []string{files})

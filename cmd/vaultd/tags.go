@@ -100,9 +100,7 @@ func computeTags(ctx context.Context, a *app.App, one string, stdout, stderr io.
 		fmt.Fprintf(stdout, "subject recomputed in %s\n", time.Since(start).Round(time.Microsecond))
 		return nil
 	}
-	if f, ok := stderr.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
-		r.Progress = func(done, total int) { progressBar(stderr, "tags", done, total) }
-	}
+	r.Progress = terminalProgress(stderr, "tags")
 	sum, err := r.Full(ctx)
 	if r.Progress != nil {
 		fmt.Fprintln(stderr)
@@ -116,6 +114,21 @@ func computeTags(ctx context.Context, a *app.App, one string, stdout, stderr io.
 	}
 	fmt.Fprintf(stdout, "duration: %s\n", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// isTerminal reports whether w is a terminal (progress is drawn only there).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && isatty.IsTerminal(f.Fd())
+}
+
+// terminalProgress returns a progress callback drawing a bar labelled label on w, or nil when w is not a
+// terminal.
+func terminalProgress(w io.Writer, label string) func(done, total int) {
+	if !isTerminal(w) {
+		return nil
+	}
+	return func(done, total int) { progressBar(w, label, done, total) }
 }
 
 // progressBar redraws a one-line bar.
