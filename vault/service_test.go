@@ -20,6 +20,20 @@ import (
 // newService builds the enforcement point on a real SQLite file, a real key ring and the built-in policy.
 func newService(t testing.TB, lookupsPerSecond float64) (*vault.Service, *sqlite.Store) {
 	t.Helper()
+	cfg, store, _ := testConfig(t)
+	cfg.LookupsPerSecond, cfg.LookupBurst = lookupsPerSecond, 1<<30
+	svc, err := vault.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc, store
+}
+
+// testConfig is a vault.Config over a real SQLite file and a real key ring in a temporary directory, with a
+// real checkpoint signer and the built-in policy; tests adjust it before vault.New. It also returns the
+// store and the crypto.
+func testConfig(t testing.TB) (vault.Config, *sqlite.Store, *keys.VaultCrypto) {
+	t.Helper()
 	dir := t.TempDir()
 	store, err := sqlite.Open(context.Background(), filepath.Join(dir, "vault.db"), sqlite.Options{})
 	if err != nil {
@@ -46,18 +60,14 @@ func newService(t testing.TB, lookupsPerSecond float64) (*vault.Service, *sqlite
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := vault.New(vault.Config{Store: store, Trail: store, Requests: store, Identity: store, Rules: dsr.NewRules(), Checkpoints: signer, Crypto: crypto, Normalize: normalize.ByType, Policy: pol,
-		LookupsPerSecond: lookupsPerSecond, LookupBurst: 1 << 30,
+	return vault.Config{Store: store, Trail: store, Requests: store, Identity: store, Rules: dsr.NewRules(), Checkpoints: signer,
+		Crypto: crypto, Normalize: normalize.ByType, Policy: pol,
 		NameSimilarity: func(a, b string) float64 {
 			if strings.ReplaceAll(a, " ", "") == strings.ReplaceAll(b, " ", "") {
 				return 1
 			}
 			return 0
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return svc, store
+		}}, store, crypto
 }
 
 func str(s string) *string { return &s }

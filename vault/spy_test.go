@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"sort"
@@ -14,11 +13,7 @@ import (
 
 	"github.com/profilevault/profilevault/audit"
 	"github.com/profilevault/profilevault/consent"
-	"github.com/profilevault/profilevault/internal/dsr"
-	"github.com/profilevault/profilevault/internal/keys"
-	"github.com/profilevault/profilevault/internal/normalize"
 	"github.com/profilevault/profilevault/internal/sqlite"
-	"github.com/profilevault/profilevault/policies"
 	"github.com/profilevault/profilevault/vault"
 )
 
@@ -131,43 +126,17 @@ var (
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	dir := t.TempDir()
-	store, err := sqlite.Open(context.Background(), filepath.Join(dir, "vault.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	ring, _, err := keys.LoadOrCreateRing(filepath.Join(dir, "kek.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	real, err := keys.NewVaultCrypto(ring, 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pol, err := policies.Load("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	skey, vkey, err := audit.GenerateSignerKey("test/audit")
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := audit.NewSigner(skey, vkey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, store, real := testConfig(t)
 	log := &spyLog{}
-	sst := spyStore{Store: store, log: log}
-	svc, err := vault.New(vault.Config{Store: sst, Trail: store, Requests: store, Identity: store, Rules: dsr.NewRules(),
-		Checkpoints: signer, Crypto: spyCrypto{Crypto: real, log: log}, KeyRing: real, KeyStore: store, ExclusiveStore: true,
-		Normalize: normalize.ByType, Policy: pol, LookupBurst: 1 << 20,
-		NameSimilarity: func(a, b string) float64 {
-			if a == b {
-				return 1
-			}
-			return 0
-		}})
+	cfg.Store, cfg.Crypto = spyStore{Store: store, log: log}, spyCrypto{Crypto: real, log: log}
+	cfg.KeyRing, cfg.KeyStore, cfg.ExclusiveStore, cfg.LookupBurst = real, store, true, 1<<20
+	cfg.NameSimilarity = func(a, b string) float64 {
+		if a == b {
+			return 1
+		}
+		return 0
+	}
+	svc, err := vault.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
