@@ -9,18 +9,21 @@ import (
 // subject's export package): it neutralises formula injection by OWASP's rule — a cell that begins with
 // '=', '+', '-', '@', a tab or a carriage return is prefixed with a single quote, so a spreadsheet shows it
 // as text instead of evaluating it.
-type CSVWriter struct{ w *csv.Writer }
+type CSVWriter struct {
+	w   *csv.Writer
+	buf []string // reused for the neutralised record
+}
 
 // NewCSVWriter returns a CSVWriter on w.
 func NewCSVWriter(w io.Writer) *CSVWriter { return &CSVWriter{w: csv.NewWriter(w)} }
 
 // Write writes one record, neutralised.
 func (c *CSVWriter) Write(record []string) error {
-	safe := make([]string, len(record))
-	for i, cell := range record {
-		safe[i] = NeutralizeCell(cell)
+	c.buf = c.buf[:0]
+	for _, cell := range record {
+		c.buf = append(c.buf, NeutralizeCell(cell))
 	}
-	return c.w.Write(safe)
+	return c.w.Write(c.buf)
 }
 
 // Flush writes out what is buffered and reports any write error.

@@ -311,8 +311,6 @@ func (a *App) Close() error {
 		if err := a.Vault.FlushAuthFailures(context.Background()); err != nil {
 			errs = append(errs, err)
 		}
-	}
-	if a.Vault != nil {
 		a.Vault.Profiles().WaitPurges()
 	}
 	if a.store != nil {
