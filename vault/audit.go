@@ -59,7 +59,7 @@ func (s *core) newEntry(ctx context.Context, a Access, pol *policies.Set, action
 // (unknown or erased subjects) get a pseudonym of the bare id, so attempts on them are still grouped.
 func (s *core) subjectRef(ctx context.Context, id string) string {
 	if plausibleID(id) {
-		if rec, err := s.profiles.Subject(ctx, id); err == nil && rec.State == StateActive && len(rec.RefSalt) > 0 {
+		if rec, err := s.records.Subject(ctx, id); err == nil && rec.State == StateActive && len(rec.RefSalt) > 0 {
 			return refFor(s.gate, id, rec.RefSalt)
 		}
 	}

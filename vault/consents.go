@@ -12,11 +12,16 @@ import (
 )
 
 // ConsentRecords records and withdraws consents (append-only histories) for staff at collection points, and
-// runs the withdrawal hooks in the withdrawal's transaction.
-type ConsentRecords struct{ *core }
+// deletes, through the tag service, the tags that rested on a withdrawn consent in the withdrawal's own
+// transaction.
+type ConsentRecords struct {
+	*core
+	// tags is called inside a withdrawal's or objection's transaction to delete the tags that relied on it.
+	tags *Tags
+}
 
 // ConsentRecords returns the service; it shares the enforcement point's core.
-func (s *Service) ConsentRecords() *ConsentRecords { return &ConsentRecords{core: s.core} }
+func (s *Service) ConsentRecords() *ConsentRecords { return s.consents }
 
 // Consent actions recorded in the audit trail.
 const (
@@ -51,16 +56,8 @@ type Consents struct {
 	AuditSeq int64
 }
 
-// WithdrawHook removes data derived from a consent when it is withdrawn (tags, audiences). It runs inside
-// the withdrawal's transaction: the withdrawal, the removal and the audit entry commit together or not at
-// all.
-type WithdrawHook func(tx Tx, subjectID, purpose string, consentIDs []string) error
-
-// onConsentWithdrawn registers a hook. Call it before serving.
-func (s *core) onConsentWithdrawn(h WithdrawHook) { s.withdrawHooks = append(s.withdrawHooks, h) }
-
 // consentPreamble checks purpose, staff-ness and the consents permission, and finds the subject.
-func (s *core) consentPreamble(ctx context.Context, a Access, action, id, act string) (*policies.Set, audit.Entry, SubjectRecord, error) {
+func (s *ConsentRecords) consentPreamble(ctx context.Context, a Access, action, id, act string) (*policies.Set, audit.Entry, SubjectRecord, error) {
 	pol := s.Policy()
 	if _, err := s.checkPurpose(ctx, pol, a, action); err != nil {
 		return nil, audit.Entry{}, SubjectRecord{}, err
@@ -104,7 +101,7 @@ func (s *ConsentRecords) ListConsents(ctx context.Context, a Access, id string) 
 }
 
 // consentViews renders a subject's consents, opening evidence under rel (none without one).
-func (s *core) consentViews(rel *release, rec SubjectRecord) Consents {
+func (s *ConsentRecords) consentViews(rel *release, rec SubjectRecord) Consents {
 	now := s.now()
 	evidence := func(sealed []byte) string {
 		d, ok := rec.DEKs[ClassGeneral]
@@ -175,7 +172,7 @@ func historyTime(v ConsentView) time.Time {
 
 // grantConsent records a consent that a collection point captured (staff: data_steward or
 // customer_service under account_management). Evidence is sealed under the subject's DEK.
-func (s *core) grantConsent(ctx context.Context, a Access, id string, g consent.Grant) (ConsentView, int64, error) {
+func (s *ConsentRecords) grantConsent(ctx context.Context, a Access, id string, g consent.Grant) (ConsentView, int64, error) {
 	pol := s.Policy()
 	p, ok := pol.Purposes().Purpose(g.Purpose)
 	if !ok {
@@ -267,9 +264,9 @@ func sameTime(a, b *time.Time) bool {
 }
 
 // withdrawConsent withdraws every active grant of purpose, effective for the very next request, and runs
-// the withdrawal hooks in the same transaction. ErrNotFound (404) if no consent for purpose was ever
+// the tag deletion in the same transaction. ErrNotFound (404) if no consent for purpose was ever
 // granted.
-func (s *core) withdrawConsent(ctx context.Context, a Access, id, purpose string) ([]ConsentView, int64, error) {
+func (s *ConsentRecords) withdrawConsent(ctx context.Context, a Access, id, purpose string) ([]ConsentView, int64, error) {
 	pol := s.Policy()
 	if _, ok := pol.Purposes().Purpose(purpose); !ok {
 		return nil, 0, Errorf(CodeInvalidArgument, "unknown purpose")
@@ -294,9 +291,9 @@ func (s *core) withdrawConsent(ctx context.Context, a Access, id, purpose string
 	return views, seq, nil
 }
 
-// withdraw appends a withdrawal event for each active grant of purpose, runs the hooks and records the
+// withdraw appends a withdrawal event for each active grant of purpose, deletes the tags that rested on it and records the
 // entry, all in one transaction; the release covers the withdrawn records' evidence.
-func (s *core) withdraw(ctx context.Context, e audit.Entry, id, purpose, by string, now time.Time, out *[]consent.Record) (*release, int64, error) {
+func (s *ConsentRecords) withdraw(ctx context.Context, e audit.Entry, id, purpose, by string, now time.Time, out *[]consent.Record) (*release, int64, error) {
 	return s.gate.commit(ctx, func(tx Tx) error {
 		events, err := tx.ConsentEvents(id)
 		if err != nil {
@@ -323,12 +320,8 @@ func (s *core) withdraw(ctx context.Context, e audit.Entry, id, purpose, by stri
 		if len(ids) == 0 {
 			return nil
 		}
-		for _, h := range s.withdrawHooks {
-			if err := h(tx, id, purpose, ids); err != nil {
-				return err
-			}
-		}
-		return nil
+		// Tags computed under the purpose rested on its consent: they go in the same transaction.
+		return s.tags.consentWithdrawn(tx, id, purpose)
 	}, func(changeErr error) audit.Entry {
 		e = finish(e, changeErr, nil)
 		e.Reason = "purpose:" + purpose
@@ -352,5 +345,67 @@ func (s *ConsentRecords) WithdrawConsent(ctx context.Context, a Access, id, purp
 	return s.withdrawConsent(ctx, a, id, purpose)
 }
 
-// OnConsentWithdrawn registers a hook that runs inside every withdrawal's transaction. Call it before serving.
-func (s *ConsentRecords) OnConsentWithdrawn(h WithdrawHook) { s.onConsentWithdrawn(h) }
+// RecordObjection records an objection a collection point captured (staff, e.g. a data steward under
+// account_management during import).
+func (s *ConsentRecords) RecordObjection(ctx context.Context, a Access, id, kind string) (int64, error) {
+	if _, err := s.checkPurpose(ctx, s.Policy(), a, ActionObjectionAdd); err != nil {
+		return 0, err
+	}
+	return s.setObjection(ctx, a, id, kind, true)
+}
+
+func (s *ConsentRecords) setObjection(ctx context.Context, a Access, id, kind string, on bool) (int64, error) {
+	if kind != ObjectionPersonalizedMarketing {
+		return 0, Errorf(CodeInvalidArgument, "kind must be %s", ObjectionPersonalizedMarketing)
+	}
+	pol := s.Policy()
+	action := ActionObjectionAdd
+	if !on {
+		action = ActionObjectionRemove
+	}
+	e, err := s.beginStaff(ctx, a, pol, action, id, nil)
+	if err != nil {
+		return 0, err
+	}
+	if !pol.Allowed(a.Caller.Roles, a.Purpose, "objections", "write") {
+		return 0, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "objections are not permitted"))
+	}
+	now := s.now().UTC()
+	seq, err := s.seq.Commit(ctx, func(tx Tx) error {
+		st, err := tx.SubjectState(id)
+		if err != nil {
+			return err
+		}
+		if st != StateActive {
+			return ErrNotFound
+		}
+		changed, err := tx.SetObjection(id, kind, on, now)
+		if err != nil {
+			return err
+		}
+		if on {
+			// The purposes the objection shuts off keep no tags of the objector.
+			if err := s.tags.objectionRaised(tx, id, pol.Purposes().ShutOffBy(kind)); err != nil {
+				return err
+			}
+		}
+		if !on && !changed {
+			return ErrNotFound
+		}
+		return tx.Touch(id, now)
+	}, func(changeErr error) audit.Entry {
+		e.Reason = "objection:" + kind
+		e = finish(e, changeErr, nil)
+		if changeErr == nil && on {
+			e.Status = statusCreated
+		}
+		return e
+	})
+	if errors.Is(err, ErrNotFound) {
+		return seq, &Error{Code: CodeNotFound, Message: "no such objection", AuditSeq: seq}
+	}
+	if err != nil {
+		return 0, internalErr("objection", err)
+	}
+	return seq, nil
+}

@@ -22,7 +22,7 @@ func BenchmarkDecide(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := &core{gate: newGate(stubCrypto{}, nil), now: time.Now, policy: &atomic.Pointer[policies.Set]{}}
+	s := &Profiles{core: &core{gate: newGate(stubCrypto{}, nil), now: time.Now, policy: &atomic.Pointer[policies.Set]{}}}
 	s.policy.Store(pol)
 	purpose, _ := pol.Purposes().Purpose("marketing")
 	now := time.Now()

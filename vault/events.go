@@ -17,10 +17,15 @@ import (
 
 // Ingestion collects data from source systems through the enforcement point: events (gated by purpose and
 // consent at collection), subject records with identity resolution, and import reports.
-type Ingestion struct{ *core }
+type Ingestion struct {
+	*core
+	events EventStore
+	// profiles creates and corrects imported subjects and finds candidates by blind index.
+	profiles *Profiles
+}
 
 // Ingestion returns the service; it shares the enforcement point's core.
-func (s *Service) Ingestion() *Ingestion { return &Ingestion{core: s.core} }
+func (s *Service) Ingestion() *Ingestion { return s.ingestion }
 
 // ActionEventIngest records a batch of collected events.
 const ActionEventIngest = "event.ingest"
@@ -82,14 +87,14 @@ func (s *Ingestion) ResolveSubject(ctx context.Context, a Access, ref string) (s
 }
 
 // resolveRecord resolves a subject reference (see ResolveSubject) to the active subject's record.
-func (s *core) resolveRecord(ctx context.Context, ref string) (SubjectRecord, error) {
+func (s *Ingestion) resolveRecord(ctx context.Context, ref string) (SubjectRecord, error) {
 	id := ref
 	if rest, ok := strings.CutPrefix(ref, "external:"); ok {
 		source, ext, ok := strings.Cut(rest, ":")
 		if !ok || ext == "" {
 			return SubjectRecord{}, ErrNotFound
 		}
-		ids, err := s.profiles.LookupIndex(ctx, fieldExternalID, s.gate.blindToken(fieldExternalID, source+"\x00"+ext))
+		ids, err := s.profiles.holding(ctx, fieldExternalID, source+"\x00"+ext)
 		if err != nil {
 			return SubjectRecord{}, err
 		}
@@ -330,7 +335,7 @@ type pendingEvent struct {
 	plain []byte
 }
 
-func (s *core) sealEvent(p *pendingEvent, d DEK) error {
+func (s *Ingestion) sealEvent(p *pendingEvent, d DEK) error {
 	sealed, err := s.gate.seal(d, "event:"+p.ev.ID, p.plain)
 	if err != nil {
 		return err
@@ -343,7 +348,7 @@ func (s *core) sealEvent(p *pendingEvent, d DEK) error {
 // sealed under is still the current one (re-sealing under the current key after a rotation, and under a new
 // key for a subject's first event of a class), and drops events of subjects erased since they were
 // prepared. It returns the rows to insert and the batch indexes it dropped.
-func (s *core) checkEventKeys(tx ProfileTx, batch []pendingEvent) ([]StoredEvent, []int, error) {
+func (s *Ingestion) checkEventKeys(tx ProfileTx, batch []pendingEvent) ([]StoredEvent, []int, error) {
 	type slot struct {
 		dek   DEK
 		state string
@@ -391,7 +396,7 @@ func (s *core) checkEventKeys(tx ProfileTx, batch []pendingEvent) ([]StoredEvent
 
 // collectionRefusal says why behaviour of a subject may not be collected for a consent-based purpose now,
 // or "" when it may. The age rule's birth date is opened inside the gate and named in e (the subject's own inputs).
-func (s *core) collectionRefusal(e *audit.Entry, purpose policies.Purpose, rec SubjectRecord, cat string, now time.Time) string {
+func (s *Ingestion) collectionRefusal(e *audit.Entry, purpose policies.Purpose, rec SubjectRecord, cat string, now time.Time) string {
 	if objected(rec, purpose) {
 		return ReasonObjection
 	}
@@ -414,7 +419,7 @@ type EventView struct {
 }
 
 // openEvents streams a subject's events, decrypted under rel, oldest first.
-func (s *core) openEvents(ctx context.Context, rel *release, rec SubjectRecord, fn func(EventView) error) error {
+func (s *Ingestion) openEvents(ctx context.Context, rel *release, rec SubjectRecord, fn func(EventView) error) error {
 	return s.events.Events(ctx, rec.ID, func(ev StoredEvent) error {
 		d, ok := rec.DEKs[ev.Class]
 		if !ok {

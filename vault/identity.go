@@ -111,7 +111,7 @@ func (s *Ingestion) ImportSubject(ctx context.Context, a Access, in NewSubject) 
 	var decided audit.Entry
 	match, on, review, reason := s.findMatch(ctx, &decided, values)
 	if match == "" {
-		c, err := s.create(ctx, a, in, decided.DecisionInputs)
+		c, err := s.profiles.create(ctx, a, in, decided.DecisionInputs)
 		if err != nil {
 			return ImportOutcome{}, err
 		}
@@ -130,13 +130,13 @@ func (s *Ingestion) ImportSubject(ctx context.Context, a Access, in NewSubject) 
 // findMatch looks for an existing subject by verified identifiers. It returns the subject to merge into,
 // or a subject to queue for review and why. Comparing names opens the candidate's name inside the gate,
 // named in e.
-func (s *core) findMatch(ctx context.Context, e *audit.Entry, values map[string]*string) (match, on, review, reason string) {
+func (s *Ingestion) findMatch(ctx context.Context, e *audit.Entry, values map[string]*string) (match, on, review, reason string) {
 	lookup := func(field string) []string {
 		v := values[field]
 		if v == nil {
 			return nil
 		}
-		ids, err := s.profiles.LookupIndex(ctx, field, s.gate.blindToken(field, *v))
+		ids, err := s.profiles.holding(ctx, field, *v)
 		if err != nil {
 			return nil
 		}
@@ -165,13 +165,13 @@ func (s *core) findMatch(ctx context.Context, e *audit.Entry, values map[string]
 
 // similarName returns an existing subject whose name is within one edit of the record's and who shares its
 // birth date (see fieldNameKey), or "".
-func (s *core) similarName(ctx context.Context, values map[string]*string) string {
+func (s *Ingestion) similarName(ctx context.Context, values map[string]*string) string {
 	name, birth := values["name"], values["birth_date"]
 	if name == nil || birth == nil {
 		return ""
 	}
 	for _, v := range nameKeyValues(*name, *birth) {
-		ids, err := s.profiles.LookupIndex(ctx, fieldNameKey, s.gate.blindToken(fieldNameKey, v))
+		ids, err := s.profiles.holding(ctx, fieldNameKey, v)
 		if err == nil && len(ids) > 0 {
 			return ids[0]
 		}
@@ -181,7 +181,7 @@ func (s *core) similarName(ctx context.Context, values map[string]*string) strin
 
 // merge fills the existing subject's missing fields from the record and links the source's external id to
 // it, in one transaction with its audit entry (which names the fields the match decision opened).
-func (s *core) merge(ctx context.Context, a Access, target, on string, in NewSubject, values map[string]*string, names, opened []string) (ImportOutcome, error) {
+func (s *Ingestion) merge(ctx context.Context, a Access, target, on string, in NewSubject, values map[string]*string, names, opened []string) (ImportOutcome, error) {
 	pol := s.Policy()
 	e, err := s.beginStaff(ctx, a, pol, ActionSubjectMerge, target, names)
 	if err != nil {
@@ -224,7 +224,7 @@ func (s *core) merge(ctx context.Context, a Access, target, on string, in NewSub
 		if err != nil {
 			return err
 		}
-		if err := s.writeFields(tx, &e, pol.Schema(), d, target, rec, add, now); err != nil {
+		if err := s.profiles.writeFields(tx, &e, pol.Schema(), d, target, rec, add, now); err != nil {
 			return err
 		}
 		if token != nil {
@@ -251,7 +251,7 @@ func (s *core) merge(ctx context.Context, a Access, target, on string, in NewSub
 }
 
 // queueReview records a weak match for a data steward (never merged silently).
-func (s *core) queueReview(ctx context.Context, a Access, subject, other, reason string, opened []string) error {
+func (s *Ingestion) queueReview(ctx context.Context, a Access, subject, other, reason string, opened []string) error {
 	pol := s.Policy()
 	e, err := s.beginStaff(ctx, a, pol, ActionMergeReview, subject, nil)
 	if err != nil {

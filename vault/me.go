@@ -15,10 +15,19 @@ import (
 
 // DataSubjects is /v1/me: a person acting on their own data — see it, correct it, erase it, grant and
 // withdraw consents, object, see who accessed it, export it (PIPL Art. 44–50).
-type DataSubjects struct{ *core }
+type DataSubjects struct {
+	*core
+	// The domains a data subject's own requests reach, called explicitly.
+	profiles  *Profiles
+	consents  *ConsentRecords
+	tags      *Tags
+	ingestion *Ingestion
+	requests  *Requests
+	review    *Review
+}
 
 // DataSubjects returns the service; it shares the enforcement point's core.
-func (s *Service) DataSubjects() *DataSubjects { return &DataSubjects{core: s.core} }
+func (s *Service) DataSubjects() *DataSubjects { return s.subjects }
 
 // Data-subject actions recorded in the audit trail.
 const (
@@ -82,15 +91,15 @@ func (s *DataSubjects) Me(ctx context.Context, a Access) (MeView, error) {
 		return MeView{}, err
 	}
 	// One entry (me.read, fields and tags) releases everything the page shows, from one record.
-	v, rel, rec, err := s.read(ctx, a, a.Caller.Subject, nil)
+	v, rel, rec, err := s.profiles.read(ctx, a, a.Caller.Subject, nil)
 	if err != nil {
 		return MeView{}, err
 	}
-	tags, err := s.tagViews(ctx, rel, rec, "", "en")
+	tags, err := s.tags.tagViews(ctx, rel, rec, "", "en")
 	if err != nil {
 		return MeView{}, internalErr("read tags", err)
 	}
-	return MeView{ID: v.ID, Fields: v.Fields, Consents: s.consentViews(rel, rec).Current, Objections: objectionKinds(rec), Tags: tags, AuditSeq: v.AuditSeq}, nil
+	return MeView{ID: v.ID, Fields: v.Fields, Consents: s.consents.consentViews(rel, rec).Current, Objections: objectionKinds(rec), Tags: tags, AuditSeq: v.AuditSeq}, nil
 }
 
 func objectionKinds(rec SubjectRecord) []string {
@@ -108,7 +117,7 @@ func (s *DataSubjects) MeUpdate(ctx context.Context, a Access, in map[string]*st
 	if err != nil {
 		return View{}, err
 	}
-	return s.updateSubject(ctx, a, a.Caller.Subject, in)
+	return s.profiles.updateSubject(ctx, a, a.Caller.Subject, in)
 }
 
 // MeErase erases the caller (PIPL Art. 47).
@@ -117,7 +126,7 @@ func (s *DataSubjects) MeErase(ctx context.Context, a Access) (Receipt, error) {
 	if err != nil {
 		return Receipt{}, err
 	}
-	return s.eraseSubject(ctx, a, a.Caller.Subject)
+	return s.profiles.eraseSubject(ctx, a, a.Caller.Subject)
 }
 
 // MeConsentResult is the answer to a consent change by the subject.
@@ -140,7 +149,7 @@ func (s *DataSubjects) MeSetConsent(ctx context.Context, a Access, purpose strin
 		return MeConsentResult{}, Errorf(CodeNotFound, "unknown purpose")
 	}
 	if !granted {
-		withdrawn, seq, err := s.withdrawConsent(ctx, a, a.Caller.Subject, purpose)
+		withdrawn, seq, err := s.consents.withdrawConsent(ctx, a, a.Caller.Subject, purpose)
 		if ErrorCode(err) == CodeNotFound && AuditSeqOf(err) > 0 {
 			return MeConsentResult{Withdrawn: []ConsentView{}, AuditSeq: AuditSeqOf(err)}, nil // nothing to withdraw
 		}
@@ -160,7 +169,7 @@ func (s *DataSubjects) MeSetConsent(ctx context.Context, a Access, purpose strin
 	if p.ConsentKind == string(consent.Separate) {
 		kind = consent.Separate
 	}
-	v, seq, err := s.grantConsent(ctx, a, a.Caller.Subject, consent.Grant{Purpose: purpose, Kind: kind, NoticeVersion: noticeVersion,
+	v, seq, err := s.consents.grantConsent(ctx, a, a.Caller.Subject, consent.Grant{Purpose: purpose, Kind: kind, NoticeVersion: noticeVersion,
 		Method: "self_service", Recipient: recipient})
 	if err != nil {
 		return MeConsentResult{}, err
@@ -175,73 +184,7 @@ func (s *DataSubjects) SetObjection(ctx context.Context, a Access, kind string, 
 	if err != nil {
 		return 0, err
 	}
-	return s.setObjection(ctx, a, a.Caller.Subject, kind, on)
-}
-
-// RecordObjection records an objection a collection point captured (staff, e.g. a data steward under
-// account_management during import).
-func (s *ConsentRecords) RecordObjection(ctx context.Context, a Access, id, kind string) (int64, error) {
-	if _, err := s.checkPurpose(ctx, s.Policy(), a, ActionObjectionAdd); err != nil {
-		return 0, err
-	}
-	return s.setObjection(ctx, a, id, kind, true)
-}
-
-func (s *core) setObjection(ctx context.Context, a Access, id, kind string, on bool) (int64, error) {
-	if kind != ObjectionPersonalizedMarketing {
-		return 0, Errorf(CodeInvalidArgument, "kind must be %s", ObjectionPersonalizedMarketing)
-	}
-	pol := s.Policy()
-	action := ActionObjectionAdd
-	if !on {
-		action = ActionObjectionRemove
-	}
-	e, err := s.beginStaff(ctx, a, pol, action, id, nil)
-	if err != nil {
-		return 0, err
-	}
-	if !pol.Allowed(a.Caller.Roles, a.Purpose, "objections", "write") {
-		return 0, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "objections are not permitted"))
-	}
-	now := s.now().UTC()
-	seq, err := s.seq.Commit(ctx, func(tx Tx) error {
-		st, err := tx.SubjectState(id)
-		if err != nil {
-			return err
-		}
-		if st != StateActive {
-			return ErrNotFound
-		}
-		changed, err := tx.SetObjection(id, kind, on, now)
-		if err != nil {
-			return err
-		}
-		if on {
-			for _, p := range pol.Purposes().ShutOffBy(kind) {
-				if err := tx.DeleteTags(id, p); err != nil { // an objector gets no marketing tags
-					return err
-				}
-			}
-		}
-		if !on && !changed {
-			return ErrNotFound
-		}
-		return tx.Touch(id, now)
-	}, func(changeErr error) audit.Entry {
-		e.Reason = "objection:" + kind
-		e = finish(e, changeErr, nil)
-		if changeErr == nil && on {
-			e.Status = statusCreated
-		}
-		return e
-	})
-	if errors.Is(err, ErrNotFound) {
-		return seq, &Error{Code: CodeNotFound, Message: "no such objection", AuditSeq: seq}
-	}
-	if err != nil {
-		return 0, internalErr("objection", err)
-	}
-	return seq, nil
+	return s.consents.setObjection(ctx, a, a.Caller.Subject, kind, on)
 }
 
 // AccessLogEntry is one access to the subject's data as the subject sees it: roles and team, never another
@@ -257,7 +200,7 @@ type AccessLogEntry struct {
 }
 
 // accessLog reads the entries of the subject of rec (already loaded) from the trail, newest first.
-func (s *core) accessLog(ctx context.Context, rec SubjectRecord) ([]AccessLogEntry, error) {
+func (s *Review) accessLog(ctx context.Context, rec SubjectRecord) ([]AccessLogEntry, error) {
 	entries, err := s.trail.Query(ctx, audit.Filter{SubjectRef: refFor(s.gate, rec.ID, rec.RefSalt), Limit: 1000})
 	if err != nil {
 		return nil, err
@@ -319,7 +262,7 @@ func (s *DataSubjects) MeAccessLog(ctx context.Context, a Access) ([]AccessLogEn
 	if err != nil {
 		return nil, 0, err
 	}
-	log, err := s.accessLog(ctx, self.rec)
+	log, err := s.review.accessLog(ctx, self.rec)
 	if err != nil {
 		return nil, 0, internalErr("read access log", err)
 	}
@@ -353,14 +296,14 @@ func (s *DataSubjects) MeExplanation(ctx context.Context, a Access, lang string)
 		return nil, nil, 0, err
 	}
 	seq, rec := self.seq, self.rec
-	tags, err := s.tagViews(ctx, self.rel, rec, "", lang)
+	tags, err := s.tags.tagViews(ctx, self.rel, rec, "", lang)
 	if err != nil {
 		return nil, nil, 0, internalErr("read tags", err)
 	}
 	return s.explain(rec, lang), tags, seq, nil
 }
 
-func (s *core) explain(rec SubjectRecord, lang string) []PurposeExplanation {
+func (s *DataSubjects) explain(rec SubjectRecord, lang string) []PurposeExplanation {
 	if lang != "zh" {
 		lang = "en"
 	}
@@ -450,12 +393,12 @@ func (s *DataSubjects) MeExportStream(ctx context.Context, a Access) (Export, er
 	return s.meExport(ctx, a, true)
 }
 
-func (s *core) meExport(ctx context.Context, a Access, stream bool) (Export, error) {
+func (s *DataSubjects) meExport(ctx context.Context, a Access, stream bool) (Export, error) {
 	a, err := s.meAccess(ctx, a, ActionMeExport)
 	if err != nil {
 		return Export{}, err
 	}
-	v, _, _, err := s.read(ctx, a, a.Caller.Subject, nil) // records the read of every field
+	v, _, _, err := s.profiles.read(ctx, a, a.Caller.Subject, nil) // records the read of every field
 	if err != nil {
 		return Export{}, err
 	}
@@ -465,27 +408,27 @@ func (s *core) meExport(ctx context.Context, a Access, stream bool) (Export, err
 		return Export{}, err
 	}
 	seq, rel, rec := self.seq, self.rel, self.rec
-	log, err := s.accessLog(ctx, rec)
+	log, err := s.review.accessLog(ctx, rec)
 	if err != nil {
 		return Export{}, internalErr("read access log", err)
 	}
-	reqs, err := s.requestViews(ctx, rel, rec)
+	reqs, err := s.requests.requestViews(ctx, rel, rec)
 	if err != nil {
 		return Export{}, internalErr("read requests", err)
 	}
-	tags, err := s.tagViews(ctx, rel, rec, "", "en")
+	tags, err := s.tags.tagViews(ctx, rel, rec, "", "en")
 	if err != nil {
 		return Export{}, internalErr("read tags", err)
 	}
 	var events []EventView
-	each := func(fn func(EventView) error) error { return s.openEvents(ctx, rel, rec, fn) }
+	each := func(fn func(EventView) error) error { return s.ingestion.openEvents(ctx, rel, rec, fn) }
 	if !stream {
 		events = []EventView{}
 		if err := each(func(v EventView) error { events = append(events, v); return nil }); err != nil {
 			return Export{}, internalErr("read events", err)
 		}
 	}
-	cv := s.consentViews(rel, rec)
+	cv := s.consents.consentViews(rel, rec)
 	return Export{SubjectID: rec.ID, ExportedAt: s.now().UTC(), Profile: v.Fields, Consents: nonNil(cv.Current),
 		ConsentHistory: nonNil(cv.History), Objections: objectionKinds(rec), Events: events, Tags: tags,
 		AccessLog: log, Requests: reqs, AuditSeq: seq, EachEvent: each}, nil

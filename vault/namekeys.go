@@ -54,7 +54,7 @@ func normaliseName(name string) string {
 // nameKeyTokens returns the blind tokens of the name keys of a subject whose current record is rec after
 // values (changes: nil removes) apply, and whether the write changes them at all. A kept value is opened
 // inside the gate and named in e.
-func (s *core) nameKeyTokens(e *audit.Entry, rec SubjectRecord, values map[string]*string) ([][]byte, bool) {
+func (s *Profiles) nameKeyTokens(e *audit.Entry, rec SubjectRecord, values map[string]*string) ([][]byte, bool) {
 	nv, nameChanged := values["name"]
 	bv, birthChanged := values["birth_date"]
 	if !nameChanged && !birthChanged {

@@ -12,10 +12,14 @@ import (
 
 // Requests is the data-subject request workflow: requests filed by subjects, the compliance officer's queue
 // and its transitions, with working-day deadlines.
-type Requests struct{ *core }
+type Requests struct {
+	*core
+	store RequestStore
+	rules RequestRules
+}
 
 // Requests returns the service; it shares the enforcement point's core.
-func (s *Service) Requests() *Requests { return &Requests{core: s.core} }
+func (s *Service) Requests() *Requests { return s.requests }
 
 // Request workflow actions recorded in the audit trail.
 const (
@@ -151,8 +155,8 @@ func (s *Requests) MeCreateRequest(ctx context.Context, a Access, typ string) (R
 
 // requestBudget returns how long subject must wait before filing another request (0 if they may now): at
 // most requestsPerDay in any 24 hours.
-func (s *core) requestBudget(ctx context.Context, subject string, now time.Time) (time.Duration, error) {
-	rows, err := s.requests.Requests(ctx, RequestFilter{SubjectID: subject, Limit: s.requestsPerDay + 1})
+func (s *Requests) requestBudget(ctx context.Context, subject string, now time.Time) (time.Duration, error) {
+	rows, err := s.store.Requests(ctx, RequestFilter{SubjectID: subject, Limit: s.requestsPerDay + 1})
 	if err != nil {
 		return 0, err
 	}
@@ -172,7 +176,7 @@ func (s *core) requestBudget(ctx context.Context, subject string, now time.Time)
 }
 
 // requestView renders a request, its sealed rejection reason opened under rel (none without one).
-func (s *core) requestView(rel *release, r RequestRow, rec SubjectRecord) RequestView {
+func (s *Requests) requestView(rel *release, r RequestRow, rec SubjectRecord) RequestView {
 	v := RequestView{ID: r.ID, Type: r.Type, State: r.State, CreatedAt: r.CreatedAt, DueAt: r.DueAt, UpdatedAt: r.UpdatedAt,
 		Overdue: s.rules.Overdue(r.DueAt, s.now(), r.State), Note: r.Note}
 	if d, ok := rec.DEKs[ClassGeneral]; ok && len(r.ReasonSealed) > 0 && rel != nil {
@@ -184,8 +188,8 @@ func (s *core) requestView(rel *release, r RequestRow, rec SubjectRecord) Reques
 }
 
 // requestViews lists a subject's requests, newest first, reasons opened under rel.
-func (s *core) requestViews(ctx context.Context, rel *release, rec SubjectRecord) ([]RequestView, error) {
-	rows, err := s.requests.Requests(ctx, RequestFilter{SubjectID: rec.ID, Limit: 1000})
+func (s *Requests) requestViews(ctx context.Context, rel *release, rec SubjectRecord) ([]RequestView, error) {
+	rows, err := s.store.Requests(ctx, RequestFilter{SubjectID: rec.ID, Limit: 1000})
 	if err != nil {
 		return nil, err
 	}
@@ -234,7 +238,7 @@ func (s *Requests) RequestQueue(ctx context.Context, a Access, state string, ove
 	if !pol.Allowed(a.Caller.Roles, a.Purpose, "requests", "read") {
 		return nil, 0, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not read the request queue for this purpose"))
 	}
-	rows, err := s.requests.Requests(ctx, RequestFilter{State: state, Limit: 1000})
+	rows, err := s.store.Requests(ctx, RequestFilter{State: state, Limit: 1000})
 	if err != nil {
 		return nil, 0, internalErr("read requests", err)
 	}

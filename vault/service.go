@@ -2,8 +2,9 @@
 // checks the declared purpose against the compiled policy and the subject's legal basis, appends a durable
 // audit entry (fail closed), and only then decrypts and masks what may be returned — through the gate
 // (gate.go), the only holder of the Crypto. The domain services (Profiles, DataSubjects, ConsentRecords,
-// Tags, Ingestion, Stewardship, Requests, Review, Keys) share one core and reach storage through small
-// per-domain storers; Service builds them and keeps the policy. The package knows nothing of HTTP, SQL or
+// Tags, Ingestion, Stewardship, Requests, Review, Keys) share one core (sequencer, gate, subject records);
+// each holds only its own small storer and calls the others explicitly where one domain's change reaches
+// another's data; Service builds them and keeps the policy. The package knows nothing of HTTP, SQL or
 // JWT: storage and cryptography come in through the Store and Crypto interfaces.
 package vault
 
@@ -138,21 +139,40 @@ type Config struct {
 // itself answers for the policy (reload, role checks) and the refusals that precede any domain.
 type Service struct {
 	*core
+	stores stores
+	// The domain services, each holding only its own storer and calling the others explicitly where one
+	// domain's change reaches another's data (a withdrawal deleting the tags that relied on it).
+	profiles    *Profiles
+	subjects    *DataSubjects
+	consents    *ConsentRecords
+	tags        *Tags
+	ingestion   *Ingestion
+	stewardship *Stewardship
+	requests    *Requests
+	review      *Review
 }
 
-// core is what the enforcement point's services share: the stores, the gate, the policy, the clock, the log,
-// and the helpers that decide and record an access. Each domain service embeds it.
-type core struct {
-	// The stores, one per concern: every change and release goes through seq; the rest only read.
-	seq      Sequencer
+// stores are the read storers of the domains, each handed to the service that owns it. Every change goes
+// through the core's sequencer instead.
+type stores struct {
 	profiles ProfileStore
 	events   EventStore
-	tagStore TagStore
+	tags     TagStore
 	trail    audit.Store
 	requests RequestStore
 	rules    RequestRules
 	identity IdentityStore
-	signer   *audit.Signer
+}
+
+// core is what the enforcement point's services share: the sequencer, the subject records every decision
+// rests on, the gate, the policy, the clock, the log, and the helpers that decide and record an access.
+// Each domain service embeds it; no domain's storer lives here.
+type core struct {
+	// seq is the single ordered writer: every change and every release goes through it.
+	seq Sequencer
+	// records reads the subject records that decisions rest on (consents, state, age).
+	records recordReader
+	signer  *audit.Signer
 	// gate alone holds the Crypto (see gate.go).
 	gate *gate
 	// keys is key management (keys.go), a service of its own.
@@ -171,10 +191,13 @@ type core struct {
 	requestsPerDay int
 	// transactionHold is how long transaction records survive an erasure.
 	transactionHold time.Duration
-	// withdrawHooks run inside a consent withdrawal's transaction.
-	withdrawHooks []WithdrawHook
 	// tagVocabulary checks every stored tag's key and value (nil: unchecked).
-	tagVocabulary func(key, value string) error
+	tagVocabulary *atomic.Pointer[func(key, value string) error]
+}
+
+// recordReader reads one subject's record: what every decision rests on.
+type recordReader interface {
+	Subject(ctx context.Context, id string) (SubjectRecord, error)
 }
 
 // New builds a Service.
@@ -183,15 +206,9 @@ func New(cfg Config) (*Service, error) {
 		cfg.Requests == nil || cfg.Rules == nil || cfg.Identity == nil {
 		return nil, errors.New("vault: Store, Trail, Requests, Rules, Identity, Checkpoints, Crypto, Normalize and Policy are required")
 	}
-	s := &Service{core: &core{
+	c := &core{
 		seq:             cfg.Store,
-		profiles:        cfg.Store,
-		events:          cfg.Store,
-		tagStore:        cfg.Store,
-		trail:           cfg.Trail,
-		requests:        cfg.Requests,
-		identity:        cfg.Identity,
-		rules:           cfg.Rules,
+		records:         cfg.Store,
 		signer:          cfg.Checkpoints,
 		gate:            newGate(cfg.Crypto, cfg.Store),
 		normalize:       cfg.Normalize,
@@ -201,18 +218,19 @@ func New(cfg Config) (*Service, error) {
 		purges:          &sync.WaitGroup{},
 		log:             cfg.Logger,
 		now:             cfg.Now,
-	}}
-	if s.log == nil {
-		s.log = slog.Default()
+		tagVocabulary:   &atomic.Pointer[func(key, value string) error]{},
 	}
-	if s.now == nil {
-		s.now = time.Now
+	if c.log == nil {
+		c.log = slog.Default()
 	}
-	if s.requestsPerDay <= 0 {
-		s.requestsPerDay = 20
+	if c.now == nil {
+		c.now = time.Now
 	}
-	if s.transactionHold == 0 {
-		s.transactionHold = 3 * 365 * 24 * time.Hour
+	if c.requestsPerDay <= 0 {
+		c.requestsPerDay = 20
+	}
+	if c.transactionHold == 0 {
+		c.transactionHold = 3 * 365 * 24 * time.Hour
 	}
 	rps, burst := cfg.LookupsPerSecond, cfg.LookupBurst
 	if rps <= 0 {
@@ -221,14 +239,29 @@ func New(cfg Config) (*Service, error) {
 	if burst <= 0 {
 		burst = defaultLookupBurst
 	}
-	s.lookups = newRateLimiter(rps, burst, s.now)
-	s.authFails = newAuthFolder(s.now)
-	s.policy = &atomic.Pointer[policies.Set]{}
-	s.policy.Store(cfg.Policy)
-	s.keys = newKeys(s.core, cfg)
-	// Tags computed under a purpose rest on its consent: a withdrawal deletes them in its own transaction.
-	s.onConsentWithdrawn(func(tx Tx, subjectID, purpose string, _ []string) error { return tx.DeleteTags(subjectID, purpose) })
-	return s, nil
+	c.lookups = newRateLimiter(rps, burst, c.now)
+	c.authFails = newAuthFolder(c.now)
+	c.policy = &atomic.Pointer[policies.Set]{}
+	c.policy.Store(cfg.Policy)
+	c.keys = newKeys(c, cfg)
+	return build(c, stores{profiles: cfg.Store, events: cfg.Store, tags: cfg.Store, trail: cfg.Trail,
+		requests: cfg.Requests, rules: cfg.Rules, identity: cfg.Identity}), nil
+}
+
+// build wires the domain services on c: each gets its own storer and the services it calls.
+func build(c *core, st stores) *Service {
+	s := &Service{core: c, stores: st}
+	s.review = &Review{core: c, trail: st.trail}
+	s.profiles = &Profiles{core: c, store: st.profiles}
+	s.ingestion = &Ingestion{core: c, events: st.events, profiles: s.profiles}
+	s.tags = &Tags{core: c, store: st.tags, profiles: s.profiles, ingestion: s.ingestion}
+	s.profiles.tags = s.tags
+	s.consents = &ConsentRecords{core: c, tags: s.tags}
+	s.requests = &Requests{core: c, store: st.requests, rules: st.rules}
+	s.stewardship = &Stewardship{core: c, identity: st.identity, profiles: s.profiles}
+	s.subjects = &DataSubjects{core: c, profiles: s.profiles, consents: s.consents, tags: s.tags,
+		ingestion: s.ingestion, requests: s.requests, review: s.review}
+	return s
 }
 
 // Keys is key management: rotation, retirement, purge and the key check.
@@ -239,7 +272,7 @@ func (s *Service) Keys() *Keys { return s.keys }
 func (s *Service) WithClock(now func() time.Time) *Service {
 	c := *s.core
 	c.now = now
-	return &Service{core: &c}
+	return build(&c, s.stores)
 }
 
 // Policy returns the policy in force.

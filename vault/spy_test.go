@@ -429,7 +429,7 @@ func ops() map[string]op {
 		"Keys.CheckKeys":        {exempt: "unwraps each DEK and forgets it; opens no field, event or tag"},
 		"Keys.KeyHealth":        {exempt: noData}, "Keys.LastKeyReport": {exempt: noData}, "Keys.PendingRotation": {exempt: noData},
 		"Keys.WaitRotation": {exempt: noData}, "Profiles.WaitPurges": {exempt: noData}, "Policy": {exempt: noData},
-		"WithClock": {exempt: "returns a copy of the service with another clock"}, "ConsentRecords.OnConsentWithdrawn": {exempt: "registers a hook at start"},
+		"WithClock":             {exempt: "returns a copy of the service with another clock"},
 		"Tags.SetTagVocabulary": {exempt: "registers a check at start"}, "SignDocument": {exempt: "signs a digest the caller already holds"},
 		"VerifierKey": {exempt: "a public key"}, "Keys": {exempt: "returns the key management service (rows Keys.*)"},
 		"Stewardship": {exempt: "returns the service (rows Stewardship.*)"}, "Requests": {exempt: "returns the service (rows Requests.*)"},

@@ -10,10 +10,15 @@ import (
 
 // Stewardship is identity stewardship for data stewards: automatic merges (and their reversal), the review
 // queue of weak matches, and import reports.
-type Stewardship struct{ *core }
+type Stewardship struct {
+	*core
+	identity IdentityStore
+	// profiles re-seals the fields a reverted merge gives back.
+	profiles *Profiles
+}
 
 // Stewardship returns the service; it shares the enforcement point's core.
-func (s *Service) Stewardship() *Stewardship { return &Stewardship{core: s.core} }
+func (s *Service) Stewardship() *Stewardship { return s.stewardship }
 
 // Stewardship actions recorded in the audit trail.
 const (
@@ -41,7 +46,7 @@ type RevertResult struct {
 
 // stewardship opens an audited identity-stewardship operation: the caller must be allowed to create
 // subjects for the declared purpose (the permission under which imports merge them).
-func (s *core) stewardship(ctx context.Context, a Access, action, subject string) (audit.Entry, error) {
+func (s *Stewardship) stewardship(ctx context.Context, a Access, action, subject string) (audit.Entry, error) {
 	pol := s.Policy()
 	if _, err := s.checkPurpose(ctx, pol, a, action); err != nil {
 		return audit.Entry{}, err
@@ -57,7 +62,7 @@ func (s *core) stewardship(ctx context.Context, a Access, action, subject string
 }
 
 // auditedList records an allowed list read (counts only) and returns its audit sequence number.
-func (s *core) auditedList(ctx context.Context, e audit.Entry, what string, n int) (int64, error) {
+func (s *Stewardship) auditedList(ctx context.Context, e audit.Entry, what string, n int) (int64, error) {
 	e.Decision, e.Status, e.Reason = audit.Allow, statusOK, what+":"+strconv.Itoa(n)
 	seq, err := s.seq.Commit(ctx, nil, func(error) audit.Entry { return e })
 	if err != nil {
@@ -207,14 +212,14 @@ func (s *Stewardship) RevertMerge(ctx context.Context, a Access, id string) (Rev
 		if err := tx.PutDEK(d); err != nil {
 			return err
 		}
-		if err := s.writeFields(tx, &e, pol.Schema(), d, restored, SubjectRecord{}, values, now); err != nil {
+		if err := s.profiles.writeFields(tx, &e, pol.Schema(), d, restored, SubjectRecord{}, values, now); err != nil {
 			return err
 		}
 		gone := make(map[string]*string, len(moved))
 		for _, name := range moved {
 			gone[name] = nil
 		}
-		if err := s.writeFields(tx, &e, pol.Schema(), DEK{}, m.SubjectID, rec, gone, now); err != nil {
+		if err := s.profiles.writeFields(tx, &e, pol.Schema(), DEK{}, m.SubjectID, rec, gone, now); err != nil {
 			return err
 		}
 		if m.ExternalToken != nil {

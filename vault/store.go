@@ -155,8 +155,8 @@ type ProfileTx interface {
 
 // ErasureTx erases subjects and keeps what the law holds.
 type ErasureTx interface {
-	// Erase destroys the subject's DEKs, then deletes every sealed field and index entry, and marks the
-	// subject erased; events of the destroyed classes are unreadable at once and are deleted afterwards with
+	// Erase destroys the subject's DEKs, then deletes every sealed field, index entry and objection, and
+	// marks the subject erased (its tags are the tag domain's: TagTx.DeleteTags in the same transaction); events of the destroyed classes are unreadable at once and are deleted afterwards with
 	// PurgeEvents. Classes in keep (under a legal hold) keep their key and events until holdUntil. It
 	// returns the classes whose keys were destroyed.
 	Erase(subject string, at time.Time, keep []string, holdUntil time.Time) ([]string, error)

@@ -18,10 +18,15 @@ import (
 
 // Profiles is the profile service for staff: create, read for a declared purpose, correct, look up by a
 // blind-indexed value, erase (keeping what the law holds), and the retention run.
-type Profiles struct{ *core }
+type Profiles struct {
+	*core
+	store ProfileStore
+	// tags is called inside an erasure's transaction to delete the subject's tags.
+	tags *Tags
+}
 
 // Profiles returns the service; it shares the enforcement point's core.
-func (s *Service) Profiles() *Profiles { return &Profiles{core: s.core} }
+func (s *Service) Profiles() *Profiles { return s.profiles }
 
 // Actions recorded in the audit trail (API.md).
 const (
@@ -186,7 +191,7 @@ func checkSourceRef(in NewSubject) error {
 	return nil
 }
 
-func (s *core) create(ctx context.Context, a Access, in NewSubject, opened []string) (Created, error) {
+func (s *Profiles) create(ctx context.Context, a Access, in NewSubject, opened []string) (Created, error) {
 	pol := s.Policy()
 	if _, err := s.checkPurpose(ctx, pol, a, ActionSubjectCreate); err != nil {
 		return Created{}, err
@@ -285,7 +290,7 @@ func (s *core) mayWriteAll(pol *policies.Set, a Access, names []string) bool {
 
 // writeFields seals and stores (or clears) values inside the writer's transaction. Recomputing the name
 // keys may open the name or birth date that the change keeps; those opens are named in e, the change's entry.
-func (s *core) writeFields(tx ProfileTx, e *audit.Entry, schema *policies.Schema, d DEK, id string, before SubjectRecord, values map[string]*string, now time.Time) error {
+func (s *Profiles) writeFields(tx ProfileTx, e *audit.Entry, schema *policies.Schema, d DEK, id string, before SubjectRecord, values map[string]*string, now time.Time) error {
 	if tokens, changed := s.nameKeyTokens(e, before, values); changed {
 		if err := tx.SetIndexTokens(fieldNameKey, id, tokens); err != nil {
 			return err
@@ -357,12 +362,12 @@ type readResult struct {
 
 // read is Read, also returning the release of the subject's data under the read's entry and the record it
 // decided on (for /v1/me, which shows more of the same subject under the same entry).
-func (s *core) read(ctx context.Context, a Access, id string, requested []string) (View, *release, SubjectRecord, error) {
+func (s *Profiles) read(ctx context.Context, a Access, id string, requested []string) (View, *release, SubjectRecord, error) {
 	r, err := superseded(func() (readResult, error) { return s.readOnce(ctx, a, id, requested) })
 	return r.view, r.rel, r.rec, err
 }
 
-func (s *core) readOnce(ctx context.Context, a Access, id string, requested []string) (readResult, error) {
+func (s *Profiles) readOnce(ctx context.Context, a Access, id string, requested []string) (readResult, error) {
 	pol := s.Policy()
 	purpose, err := s.checkPurpose(ctx, pol, a, ActionSubjectRead)
 	if err != nil {
@@ -417,7 +422,7 @@ func (s *core) activeSubject(ctx context.Context, id string) (SubjectRecord, err
 	if !plausibleID(id) {
 		return SubjectRecord{}, ErrNotFound
 	}
-	rec, err := s.profiles.Subject(ctx, id)
+	rec, err := s.records.Subject(ctx, id)
 	if err != nil {
 		return SubjectRecord{}, err
 	}
@@ -432,7 +437,7 @@ func (s *core) activeSubject(ctx context.Context, id string) (SubjectRecord, err
 //
 // A consent-based purpose needs the subject's age: the birth date is opened inside the gate for that and
 // named in e.
-func (s *core) decide(e *audit.Entry, pol *policies.Set, purpose policies.Purpose, grants map[string]policies.Grant,
+func (s *Profiles) decide(e *audit.Entry, pol *policies.Set, purpose policies.Purpose, grants map[string]policies.Grant,
 	rec SubjectRecord, a Access, fields []string) (map[string]policies.Grant, []Withheld, []string) {
 	schema := pol.Schema()
 	now := s.now()
@@ -510,7 +515,7 @@ func minorBorn(birthDate []byte, now time.Time) bool {
 }
 
 // open decrypts, under rel, the granted fields that the subject has and applies each field's mask.
-func (s *core) open(rel *release, rec SubjectRecord, granted map[string]policies.Grant, schema *policies.Schema) (map[string]string, error) {
+func (s *Profiles) open(rel *release, rec SubjectRecord, granted map[string]policies.Grant, schema *policies.Schema) (map[string]string, error) {
 	out := make(map[string]string, len(granted))
 	for name, g := range granted {
 		sf, ok := rec.Fields[name]
@@ -554,7 +559,7 @@ func withheldNames(w []Withheld) []string {
 
 // updateSubject changes (or, with a nil value, clears) fields of a subject. The response shows the changed fields
 // as the caller may read them for the declared purpose.
-func (s *core) updateSubject(ctx context.Context, a Access, id string, in map[string]*string) (View, error) {
+func (s *Profiles) updateSubject(ctx context.Context, a Access, id string, in map[string]*string) (View, error) {
 	pol := s.Policy()
 	purpose, err := s.checkPurpose(ctx, pol, a, ActionSubjectUpdate)
 	if err != nil {
@@ -663,7 +668,7 @@ func (s *Profiles) Lookup(ctx context.Context, a Access, field, value string) (L
 		return LookupResult{}, s.deny(ctx, e, statusTooManyRequests, "rate_limited",
 			Errorf(CodeRateLimited, "too many lookups; slow down"))
 	}
-	ids, err := s.profiles.LookupIndex(ctx, field, s.gate.blindToken(field, norm))
+	ids, err := s.holding(ctx, field, norm)
 	if err != nil {
 		return LookupResult{}, internalErr("lookup", err)
 	}
@@ -679,9 +684,19 @@ func (s *Profiles) Lookup(ctx context.Context, a Access, field, value string) (L
 	return LookupResult{IDs: ids, AuditSeq: seq}, nil
 }
 
+// holding returns the active subjects whose blind-indexed field (or pseudo-field) has the normalised value.
+func (s *Profiles) holding(ctx context.Context, field, normalized string) ([]string, error) {
+	return s.store.LookupIndex(ctx, field, s.gate.blindToken(field, normalized))
+}
+
+// activeIDs lists active subject ids after the given one, in id order.
+func (s *Profiles) activeIDs(ctx context.Context, after string, limit int) ([]string, error) {
+	return s.store.SubjectIDs(ctx, after, limit)
+}
+
 // eraseSubject crypto-shreds a subject: their DEKs are destroyed first, then every sealed value and index entry is
 // deleted, in one transaction with the audit entry; cached keys are evicted afterwards.
-func (s *core) eraseSubject(ctx context.Context, a Access, id string) (Receipt, error) {
+func (s *Profiles) eraseSubject(ctx context.Context, a Access, id string) (Receipt, error) {
 	pol := s.Policy()
 	if _, err := s.checkPurpose(ctx, pol, a, ActionSubjectErase); err != nil {
 		return Receipt{}, err
@@ -701,7 +716,7 @@ func (s *core) eraseSubject(ctx context.Context, a Access, id string) (Receipt, 
 	return s.erase(ctx, e, id)
 }
 
-func (s *core) erase(ctx context.Context, e audit.Entry, id string) (Receipt, error) {
+func (s *Profiles) erase(ctx context.Context, e audit.Entry, id string) (Receipt, error) {
 	now := s.now().UTC()
 	var classes []string
 	var held []Hold
@@ -732,8 +747,10 @@ func (s *core) erase(ctx context.Context, e audit.Entry, id string) (Receipt, er
 			keep = []string{ClassTransactions}
 			held = []Hold{{Category: "transactions", Until: until}}
 		}
-		classes, err = tx.Erase(id, now, keep, until)
-		return err
+		if classes, err = tx.Erase(id, now, keep, until); err != nil {
+			return err
+		}
+		return s.tags.subjectErased(tx, id)
 	}, func(changeErr error) audit.Entry {
 		if errors.Is(changeErr, errHeld) {
 			changeErr = nil
@@ -779,7 +796,7 @@ const ActionSubjectPurge = "subject.purge"
 // purgeLater deletes the events of shredded classes in the background, in chunks, each with an audit entry.
 // Their keys are already gone, so they are unreadable from the moment of erasure; this only frees space,
 // and keeps erasure latency independent of how much data a subject has.
-func (s *core) purgeLater(id string, classes []string) {
+func (s *Profiles) purgeLater(id string, classes []string) {
 	s.purges.Add(1)
 	go func() {
 		defer s.purges.Done()
@@ -837,7 +854,7 @@ const ActionRetentionExpire = "retention.expire"
 // events), each in its own transaction with its audit entry. It returns how many subjects it finished.
 func (s *Profiles) RunRetention(ctx context.Context, a Access) (int, error) {
 	now := s.now().UTC()
-	ids, err := s.profiles.ExpiredHolds(ctx, now)
+	ids, err := s.store.ExpiredHolds(ctx, now)
 	if err != nil {
 		return 0, internalErr("find expired holds", err)
 	}

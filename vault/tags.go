@@ -19,10 +19,16 @@ import (
 
 // Tags is the tag engine as the enforcement point serves it: gated inputs, sealed storage, reads of a
 // subject's tags, the frozen population model and its aggregate insights.
-type Tags struct{ *core }
+type Tags struct {
+	*core
+	store TagStore
+	// profiles lists the subjects a full run covers; ingestion opens the events a run was released.
+	profiles  *Profiles
+	ingestion *Ingestion
+}
 
 // Tags returns the service; it shares the enforcement point's core.
-func (s *Service) Tags() *Tags { return &Tags{core: s.core} }
+func (s *Service) Tags() *Tags { return s.tags }
 
 // Tag actions recorded in the audit trail.
 const (
@@ -90,7 +96,7 @@ func (s *Tags) DirtySubjects(ctx context.Context, a Access, limit int) ([]string
 	if _, err := s.tagCaller(ctx, a, s.TagPurposes(), ActionTagCompute); err != nil {
 		return nil, err
 	}
-	ids, err := s.tagStore.DirtySubjects(ctx, limit)
+	ids, err := s.store.DirtySubjects(ctx, limit)
 	if err != nil {
 		return nil, internalErr("list changed subjects", err)
 	}
@@ -125,7 +131,7 @@ type sealedTag struct {
 func tagAD(purpose, key string) string { return "tag:" + purpose + ":" + key }
 
 // tagCaller checks that a may compute tags for every purpose and opens the batch's audit entry.
-func (s *core) tagCaller(ctx context.Context, a Access, purposes []string, action string) (audit.Entry, error) {
+func (s *Tags) tagCaller(ctx context.Context, a Access, purposes []string, action string) (audit.Entry, error) {
 	pol := s.Policy()
 	a.Purpose = purposes[0]
 	e, err := s.beginStaff(ctx, a, pol, action, "", nil)
@@ -221,7 +227,7 @@ type tagDecision struct {
 
 // decideTagInputs decides, for each subject, what each purpose may use of it now (nothing is opened but the
 // birth date for the age rule, named in the subject's entries).
-func (s *core) decideTagInputs(ctx context.Context, e audit.Entry, purposes, ids []string, seen int64) []*tagDecision {
+func (s *Tags) decideTagInputs(ctx context.Context, e audit.Entry, purposes, ids []string, seen int64) []*tagDecision {
 	pol := s.Policy()
 	catalog := make(map[string]policies.Purpose, len(purposes))
 	for _, name := range purposes {
@@ -291,7 +297,7 @@ func (s *core) decideTagInputs(ctx context.Context, e audit.Entry, purposes, ids
 
 // releaseTagInputs appends every subject's entries at once, so that they share group commits. A subject
 // whose entries were superseded keeps rel nil.
-func (s *core) releaseTagInputs(ctx context.Context, decided []*tagDecision) error {
+func (s *Tags) releaseTagInputs(ctx context.Context, decided []*tagDecision) error {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var firstErr error
@@ -336,7 +342,7 @@ func (s *core) releaseTagInputs(ctx context.Context, decided []*tagDecision) err
 }
 
 // openTagInput decrypts, under the subject's release, the fields and events its purposes may use.
-func (s *core) openTagInput(ctx context.Context, d *tagDecision) error {
+func (s *Tags) openTagInput(ctx context.Context, d *tagDecision) error {
 	schema := s.Policy().Schema()
 	for _, name := range tagInputFields {
 		if f, ok := schema.Field(name); ok && d.union[f.Category] {
@@ -346,7 +352,7 @@ func (s *core) openTagInput(ctx context.Context, d *tagDecision) error {
 		}
 	}
 	if d.union["transactions"] || d.union["behavior"] || d.union["interactions"] {
-		return s.openEvents(ctx, d.rel, d.rec, func(ev EventView) error {
+		return s.ingestion.openEvents(ctx, d.rel, d.rec, func(ev EventView) error {
 			if d.union[ev.Category] {
 				d.in.Events = append(d.in.Events, ev)
 			}
@@ -380,7 +386,7 @@ func (s *Tags) StoreTags(ctx context.Context, a Access, batch []SubjectTags) (in
 	if err != nil {
 		return 0, 0, err
 	}
-	vocab := s.tagVocabulary
+	vocab := s.tagVocabulary.Load()
 	now := s.now().UTC()
 	// Seal outside the writer, under the key the cached record holds; the writer only confirms the key.
 	sealed := make([][]StoredTag, len(batch))
@@ -389,8 +395,8 @@ func (s *Tags) StoreTags(ctx context.Context, a Access, batch []SubjectTags) (in
 			continue
 		}
 		for _, t := range st.Tags {
-			if vocab != nil {
-				if err := vocab(t.Key, t.Value); err != nil {
+			if vocab != nil && *vocab != nil {
+				if err := (*vocab)(t.Key, t.Value); err != nil {
 					return 0, 0, internalErr("tag outside the vocabulary", err)
 				}
 			}
@@ -479,7 +485,7 @@ func (s *Tags) StoreTags(ctx context.Context, a Access, batch []SubjectTags) (in
 }
 
 // sealTags seals one subject's tags of one purpose under d.
-func (s *core) sealTags(st SubjectTags, d DEK, now time.Time) ([]StoredTag, error) {
+func (s *Tags) sealTags(st SubjectTags, d DEK, now time.Time) ([]StoredTag, error) {
 	rows := make([]StoredTag, 0, len(st.Tags))
 	for _, t := range st.Tags {
 		raw, err := json.Marshal(sealedTag{Value: t.Value, ZH: t.ExplanationZH, EN: t.ExplanationEN, Algorithm: t.Algorithm})
@@ -514,10 +520,10 @@ func grantedNow(tx Tx, subject string, now time.Time) (map[string]bool, error) {
 
 // SetTagVocabulary installs the check every stored tag's key and value must pass (internal/profiling's
 // vocabulary, validated against the deny list at load).
-func (s *Tags) SetTagVocabulary(check func(key, value string) error) { s.tagVocabulary = check }
+func (s *Tags) SetTagVocabulary(check func(key, value string) error) { s.tagVocabulary.Store(&check) }
 
 // tagViews decrypts, under rel, a subject's stored tags of purpose ("" for all) in lang ("zh" or "en").
-func (s *core) tagViews(ctx context.Context, rel *release, rec SubjectRecord, purpose, lang string) ([]TagView, error) {
+func (s *Tags) tagViews(ctx context.Context, rel *release, rec SubjectRecord, purpose, lang string) ([]TagView, error) {
 	stored, err := s.storedTags(ctx, rec, purpose)
 	if err != nil {
 		return nil, err
@@ -526,8 +532,8 @@ func (s *core) tagViews(ctx context.Context, rel *release, rec SubjectRecord, pu
 }
 
 // storedTags reads a subject's sealed tags of purpose ("" for all) without opening them.
-func (s *core) storedTags(ctx context.Context, rec SubjectRecord, purpose string) ([]StoredTag, error) {
-	rows, err := s.tagStore.Tags(ctx, rec.ID)
+func (s *Tags) storedTags(ctx context.Context, rec SubjectRecord, purpose string) ([]StoredTag, error) {
+	rows, err := s.store.Tags(ctx, rec.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -544,7 +550,7 @@ func (s *core) storedTags(ctx context.Context, rec SubjectRecord, purpose string
 }
 
 // openTags decrypts stored tags under rel, in lang.
-func (s *core) openTags(rel *release, rec SubjectRecord, stored []StoredTag, lang string) ([]TagView, error) {
+func (s *Tags) openTags(rel *release, rec SubjectRecord, stored []StoredTag, lang string) ([]TagView, error) {
 	out := []TagView{}
 	d := rec.DEKs[ClassGeneral]
 	for _, t := range stored {
@@ -581,7 +587,7 @@ func (s *Tags) SubjectTags(ctx context.Context, a Access, id, lang string) (Tags
 	return superseded(func() (TagsResult, error) { return s.subjectTagsOnce(ctx, a, id, lang) })
 }
 
-func (s *core) subjectTagsOnce(ctx context.Context, a Access, id, lang string) (TagsResult, error) {
+func (s *Tags) subjectTagsOnce(ctx context.Context, a Access, id, lang string) (TagsResult, error) {
 	pol := s.Policy()
 	purpose, err := s.checkPurpose(ctx, pol, a, ActionTagRead)
 	if err != nil {
@@ -664,7 +670,7 @@ func (s *Tags) TagModel(ctx context.Context, a Access) ([]byte, error) {
 	if _, err := s.tagCaller(ctx, a, s.TagPurposes(), ActionTagCompute); err != nil {
 		return nil, err
 	}
-	m, _, ok, err := s.tagStore.TagModel(ctx)
+	m, _, ok, err := s.store.TagModel(ctx)
 	if err != nil {
 		return nil, internalErr("read tag model", err)
 	}
@@ -689,7 +695,7 @@ func (s *Tags) Insights(ctx context.Context, a Access, kind string) ([]byte, tim
 	if !pol.Allowed(a.Caller.Roles, a.Purpose, "aggregates", "read") {
 		return nil, time.Time{}, 0, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not read insights for this purpose"))
 	}
-	m, at, ok, err := s.tagStore.TagModel(ctx)
+	m, at, ok, err := s.store.TagModel(ctx)
 	if err != nil {
 		return nil, time.Time{}, 0, internalErr("read tag model", err)
 	}
@@ -709,9 +715,31 @@ func (s *Tags) ActiveSubjectIDs(ctx context.Context, a Access, after string, lim
 	if _, err := s.tagCaller(ctx, a, s.TagPurposes(), ActionTagCompute); err != nil {
 		return nil, err
 	}
-	ids, err := s.profiles.SubjectIDs(ctx, after, limit)
+	ids, err := s.profiles.activeIDs(ctx, after, limit)
 	if err != nil {
 		return nil, internalErr("list subjects", err)
 	}
 	return ids, nil
+}
+
+// consentWithdrawn deletes, inside a withdrawal's transaction, the subject's tags computed under purpose:
+// they rested on the consent withdrawn.
+func (s *Tags) consentWithdrawn(tx TagTx, subject, purpose string) error {
+	return tx.DeleteTags(subject, purpose)
+}
+
+// objectionRaised deletes, inside an objection's transaction, the subject's tags of the purposes it shuts
+// off.
+func (s *Tags) objectionRaised(tx TagTx, subject string, purposes []string) error {
+	for _, p := range purposes {
+		if err := tx.DeleteTags(subject, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// subjectErased deletes, inside an erasure's transaction, every tag of the subject.
+func (s *Tags) subjectErased(tx TagTx, subject string) error {
+	return tx.DeleteTags(subject, "")
 }

@@ -15,10 +15,13 @@ import (
 
 // Review is the audit trail as compliance officers and auditors read it: filtered review, export,
 // verification, checkpoints and inclusion proofs. Every read of the trail is itself recorded.
-type Review struct{ *core }
+type Review struct {
+	*core
+	trail audit.Store
+}
 
 // Review returns the service; it shares the enforcement point's core.
-func (s *Service) Review() *Review { return &Review{core: s.core} }
+func (s *Service) Review() *Review { return s.review }
 
 // Actions on the trail itself: reading it is recorded like any other access.
 const (
@@ -46,7 +49,7 @@ type AuditPage struct {
 const maxAuditPage = 500
 
 // mayReadTrail checks the purpose and the role for reading the trail, recording a refusal.
-func (s *core) mayReadTrail(ctx context.Context, a Access, action, subjectID string) (*policies.Set, audit.Entry, error) {
+func (s *Review) mayReadTrail(ctx context.Context, a Access, action, subjectID string) (*policies.Set, audit.Entry, error) {
 	pol := s.Policy()
 	if _, err := s.checkPurpose(ctx, pol, a, action); err != nil {
 		return nil, audit.Entry{}, err
@@ -119,7 +122,7 @@ func (s *Review) AuditExport(ctx context.Context, a Access, since, until time.Ti
 
 // mayCheckTrail allows the roles that may verify the trail (no declared purpose: it returns no personal
 // data).
-func (s *core) mayCheckTrail(ctx context.Context, a Access) error {
+func (s *Review) mayCheckTrail(ctx context.Context, a Access) error {
 	pol := s.Policy()
 	if pol.Allowed(a.Caller.Roles, policies.NoPurpose, "audit", "verify") {
 		return nil

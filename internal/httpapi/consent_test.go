@@ -2,7 +2,6 @@ package httpapi_test
 
 import (
 	"bytes"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,7 +13,6 @@ import (
 	"github.com/profilevault/profilevault/internal/apptest"
 	"github.com/profilevault/profilevault/internal/datadir"
 	"github.com/profilevault/profilevault/policies"
-	"github.com/profilevault/profilevault/vault"
 )
 
 func grantBody(purpose string, extra map[string]any) map[string]any {
@@ -235,35 +233,5 @@ func TestWithdrawalUnderConcurrentReads(t *testing.T) {
 	}
 	if before == 0 || after == 0 {
 		t.Fatalf("test did not exercise both sides: %d granted reads before, %d reads after", before, after)
-	}
-}
-
-func TestWithdrawHookRunsInTheSameTransaction(t *testing.T) {
-	s := apptest.Start(t)
-	id := s.CreateSubject(map[string]any{"city": "杭州"})
-	st := s.Token("st", "data_steward")
-	s.Do("POST", "/v1/subjects/"+id+"/consents", st, "account_management", grantBody("marketing", nil))
-	var called []string
-	fail := true
-	s.App.Vault.ConsentRecords().OnConsentWithdrawn(func(tx vault.Tx, subject, purpose string, ids []string) error {
-		called = append(called, purpose)
-		if fail {
-			return errors.New("derived data could not be removed")
-		}
-		return nil
-	})
-	if r := s.Do("DELETE", "/v1/subjects/"+id+"/consents/marketing", st, "account_management", nil); r.Status != 500 {
-		t.Fatalf("failing hook: %d %s", r.Status, r.Body)
-	}
-	// The withdrawal was rolled back with the hook: the consent still counts.
-	if r := s.Do("GET", "/v1/subjects/"+id+"?fields=city", s.Token("mk", "marketing"), "marketing", nil); len(r.JSON["fields"].(map[string]any)) != 1 {
-		t.Fatalf("withdrawal half-applied: %s", r.Body)
-	}
-	fail = false
-	if r := s.Do("DELETE", "/v1/subjects/"+id+"/consents/marketing", st, "account_management", nil); r.Status != 200 {
-		t.Fatalf("withdraw: %d", r.Status)
-	}
-	if len(called) != 2 || called[1] != "marketing" {
-		t.Fatalf("hook calls: %v", called)
 	}
 }

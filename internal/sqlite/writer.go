@@ -620,7 +620,6 @@ func (t *txn) Erase(subject string, at time.Time, keep []string, holdUntil time.
 		`DELETE FROM fields WHERE subject_id = ?`,
 		`DELETE FROM blind_index WHERE subject_id = ?`,
 		`DELETE FROM objections WHERE subject_id = ?`,
-		`DELETE FROM tags WHERE subject_id = ?`,
 	} {
 		if err := t.exec(q, subject); err != nil {
 			return nil, err
