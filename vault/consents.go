@@ -209,7 +209,10 @@ func (s *ConsentRecords) grantConsent(ctx context.Context, a Access, id string, 
 				return err
 			}
 		}
-		return tx.AppendConsent(id, ev)
+		if err := tx.AppendConsent(id, ev); err != nil {
+			return err
+		}
+		return s.tags.inputsChanged(tx, id)
 	}, func(changeErr error) audit.Entry {
 		e.ConsentIDs = []string{ev.ID}
 		e.Reason = "purpose:" + g.Purpose
@@ -321,7 +324,10 @@ func (s *ConsentRecords) withdraw(ctx context.Context, e audit.Entry, id, purpos
 			return nil
 		}
 		// Tags computed under the purpose rested on its consent: they go in the same transaction.
-		return s.tags.consentWithdrawn(tx, id, purpose)
+		if err := s.tags.consentWithdrawn(tx, id, purpose); err != nil {
+			return err
+		}
+		return s.tags.inputsChanged(tx, id)
 	}, func(changeErr error) audit.Entry {
 		e = finish(e, changeErr, nil)
 		e.Reason = "purpose:" + purpose
@@ -391,6 +397,9 @@ func (s *ConsentRecords) setObjection(ctx context.Context, a Access, id, kind st
 		}
 		if !on && !changed {
 			return ErrNotFound
+		}
+		if err := s.tags.inputsChanged(tx, id); err != nil {
+			return err
 		}
 		return tx.Touch(id, now)
 	}, func(changeErr error) audit.Entry {

@@ -3,8 +3,12 @@ package vault_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
+	"slices"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/profilevault/profilevault/audit"
 	"github.com/profilevault/profilevault/consent"
@@ -137,5 +141,94 @@ func TestErasureAndObjectionDeleteStoredTags(t *testing.T) {
 	}
 	if n := stored(objector); n != 0 {
 		t.Fatalf("objection left %d marketing tag rows", n)
+	}
+}
+
+// Every change to a subject's tag inputs — fields, consents, objections, events, merges and their
+// reverts — marks the subject's tags stale in the change's own transaction (an explicit call to the tag
+// service, not a side effect of the adapter), and a read marks nothing.
+func TestEveryInputChangeMarksTagsStale(t *testing.T) {
+	ctx := context.Background()
+	svc, _ := newService(t, 100)
+	imported, err := svc.Ingestion().ImportSubject(ctx, steward, vault.NewSubject{ExternalID: "c-1", Source: "crm",
+		Fields: map[string]*string{"name": str("王芳"), "email": str("wang@example.cn"), "birth_date": str("1980-02-03")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := imported.ID
+	dirty := func() bool {
+		t.Helper()
+		ids, err := svc.Tags().DirtySubjects(ctx, tagger, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return slices.Contains(ids, id)
+	}
+	settle := func() {
+		t.Helper()
+		if _, _, err := svc.Tags().StoreTags(ctx, tagger, []vault.SubjectTags{{SubjectID: id, Purpose: "analytics", Seen: math.MaxInt64 - 1}}); err != nil {
+			t.Fatal(err)
+		}
+		if dirty() {
+			t.Fatal("storing tags left the subject pending")
+		}
+	}
+	if !dirty() {
+		t.Fatal("a new subject is not pending")
+	}
+	fulfil := vault.Access{Caller: steward.Caller, Purpose: "order_fulfillment"}
+	var mergeID string
+	for _, c := range []struct {
+		name   string
+		change func() error
+		marks  bool
+	}{
+		{"read", func() error { _, err := svc.Profiles().Read(ctx, steward, id, []string{"name"}); return err }, false},
+		{"correction", func() error {
+			_, err := svc.Profiles().Update(ctx, steward, id, map[string]*string{"city": str("杭州")})
+			return err
+		}, true},
+		{"consent grant", func() error {
+			_, _, err := svc.ConsentRecords().GrantConsent(ctx, steward, id, consent.Grant{Purpose: "marketing", Kind: consent.General, NoticeVersion: "2026-01", Method: "t"})
+			return err
+		}, true},
+		{"consent withdrawal", func() error {
+			_, _, err := svc.ConsentRecords().WithdrawConsent(ctx, steward, id, "marketing")
+			return err
+		}, true},
+		{"objection", func() error {
+			_, err := svc.ConsentRecords().RecordObjection(ctx, steward, id, vault.ObjectionPersonalizedMarketing)
+			return err
+		}, true},
+		{"events", func() error {
+			_, err := svc.Ingestion().IngestEvents(ctx, fulfil, []vault.EventInput{{EventID: "o1", SubjectRef: id, Type: "order", TS: time.Now().Add(-time.Hour), Source: "app",
+				Attrs: map[string]any{"order_id": "o-1", "amount": 9.5, "currency": "CNY", "items": []any{map[string]any{"sku": "s1", "category": "tea", "brand": "b", "qty": 1, "price": 9.5}}}}})
+			return err
+		}, true},
+		{"merge", func() error {
+			o, err := svc.Ingestion().ImportSubject(ctx, steward, vault.NewSubject{ExternalID: "a-9", Source: "app",
+				Fields: map[string]*string{"email": str("WANG@example.cn"), "occupation": str("teacher")}})
+			if err == nil && (!o.Merged || o.ID != id) {
+				err = fmt.Errorf("not merged: %+v", o)
+			}
+			return err
+		}, true},
+		{"merge revert", func() error {
+			merges, _, err := svc.Stewardship().Merges(ctx, steward)
+			if err != nil || len(merges) != 1 {
+				return fmt.Errorf("merges: %v %v", merges, err)
+			}
+			mergeID = merges[0].ID
+			_, err = svc.Stewardship().RevertMerge(ctx, steward, mergeID)
+			return err
+		}, true},
+	} {
+		settle()
+		if err := c.change(); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if got := dirty(); got != c.marks {
+			t.Errorf("%s: pending = %v, want %v", c.name, got, c.marks)
+		}
 	}
 }

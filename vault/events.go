@@ -20,8 +20,10 @@ import (
 type Ingestion struct {
 	*core
 	events EventStore
-	// profiles creates and corrects imported subjects and finds candidates by blind index.
+	// profiles creates and corrects imported subjects and finds candidates by blind index; tags learns which
+	// subjects' tag inputs a batch changed.
 	profiles *Profiles
+	tags     *Tags
 }
 
 // Ingestion returns the service; it shares the enforcement point's core.
@@ -220,6 +222,9 @@ func (s *Ingestion) IngestEvents(ctx context.Context, a Access, in []EventInput)
 		}
 		inserted, err := tx.PutEvents(rows)
 		if err != nil {
+			return err
+		}
+		if err := s.tags.inputsChanged(tx, eventSubjects(rows)...); err != nil {
 			return err
 		}
 		res.Accepted, res.Duplicates = inserted, len(rows)-inserted
@@ -464,4 +469,17 @@ func (s *Ingestion) SaveImportReport(ctx context.Context, a Access, lines []stri
 		return 0, internalErr("save import report", err)
 	}
 	return seq, nil
+}
+
+// eventSubjects lists the subjects of rows, each once.
+func eventSubjects(rows []StoredEvent) []string {
+	seen := make(map[string]struct{}, len(rows))
+	var out []string
+	for _, r := range rows {
+		if _, ok := seen[r.SubjectID]; !ok {
+			seen[r.SubjectID] = struct{}{}
+			out = append(out, r.SubjectID)
+		}
+	}
+	return out
 }

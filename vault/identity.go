@@ -235,6 +235,9 @@ func (s *Ingestion) merge(ctx context.Context, a Access, target, on string, in N
 		if err := tx.PutMerge(row); err != nil {
 			return err
 		}
+		if err := s.tags.inputsChanged(tx, target); err != nil {
+			return err
+		}
 		return tx.Touch(target, now)
 	}, func(changeErr error) audit.Entry {
 		e = finish(e, changeErr, added)

@@ -13,8 +13,9 @@ import (
 type Stewardship struct {
 	*core
 	identity IdentityStore
-	// profiles re-seals the fields a reverted merge gives back.
+	// profiles re-seals the fields a reverted merge gives back; tags learns whose tag inputs it changed.
 	profiles *Profiles
+	tags     *Tags
 }
 
 // Stewardship returns the service; it shares the enforcement point's core.
@@ -231,6 +232,9 @@ func (s *Stewardship) RevertMerge(ctx context.Context, a Access, id string) (Rev
 			}
 		}
 		if err := tx.RevertMerge(id, restored, now); err != nil {
+			return err
+		}
+		if err := s.tags.inputsChanged(tx, restored, m.SubjectID); err != nil {
 			return err
 		}
 		return tx.Touch(m.SubjectID, now)

@@ -210,6 +210,9 @@ type TagTx interface {
 	// ReplaceTags makes tags the subject's tags of purpose; DeleteTags removes them ("" for every purpose).
 	ReplaceTags(subject, purpose string, tags []StoredTag) error
 	DeleteTags(subject, purpose string) error
+	// MarkStale records that the subject's tag inputs (fields, consents, objections, events) changed in
+	// this transaction: its tags are stale as of the change's audit sequence number (DirtySubjects).
+	MarkStale(subject string) error
 	// ClearDirty marks the subject's tags current with every change marked before audit sequence number
 	// seen (changes marked later stay pending).
 	ClearDirty(subject string, seen int64) error

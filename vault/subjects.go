@@ -240,7 +240,10 @@ func (s *Profiles) create(ctx context.Context, a Access, in NewSubject, opened [
 				return err
 			}
 		}
-		return s.writeFields(tx, &e, schema, d, id, SubjectRecord{}, values, now)
+		if err := s.writeFields(tx, &e, schema, d, id, SubjectRecord{}, values, now); err != nil {
+			return err
+		}
+		return s.tags.inputsChanged(tx, id)
 	}, func(changeErr error) audit.Entry {
 		return finish(e, changeErr, names)
 	})
@@ -611,6 +614,9 @@ func (s *Profiles) updateSubject(ctx context.Context, a Access, id string, in ma
 			return err
 		}
 		if err := s.writeFields(tx, &e, schema, d, id, rec, values, now); err != nil {
+			return err
+		}
+		if err := s.tags.inputsChanged(tx, id); err != nil {
 			return err
 		}
 		return tx.Touch(id, now)

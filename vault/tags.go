@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"slices"
 	"sort"
 	"strconv"
@@ -739,7 +740,22 @@ func (s *Tags) objectionRaised(tx TagTx, subject string, purposes []string) erro
 	return nil
 }
 
-// subjectErased deletes, inside an erasure's transaction, every tag of the subject.
+// subjectErased deletes, inside an erasure's transaction, every tag of the subject, and its pending
+// recomputation: nothing is left to compute.
 func (s *Tags) subjectErased(tx TagTx, subject string) error {
-	return tx.DeleteTags(subject, "")
+	if err := tx.DeleteTags(subject, ""); err != nil {
+		return err
+	}
+	return tx.ClearDirty(subject, math.MaxInt64)
+}
+
+// inputsChanged marks, inside a change's transaction, the subjects whose tag inputs the change altered, so
+// that an incremental run recomputes them. Every change to fields, consents, objections or events calls it.
+func (s *Tags) inputsChanged(tx TagTx, subjects ...string) error {
+	for _, id := range subjects {
+		if err := tx.MarkStale(id); err != nil {
+			return err
+		}
+	}
+	return nil
 }

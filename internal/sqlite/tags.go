@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"math"
 	"strings"
 	"time"
 
@@ -87,5 +88,17 @@ func (s *Store) DirtySubjects(ctx context.Context, limit int) ([]string, error) 
 // ClearDirty implements vault.Tx: the subject's tags reflect every change marked before audit sequence
 // number seen; a change marked later stays pending.
 func (t *txn) ClearDirty(subject string, seen int64) error {
+	if seen == math.MaxInt64 {
+		delete(t.stale, subject) // nothing of this batch stays pending either
+	}
 	return t.exec(`DELETE FROM tag_dirty WHERE subject_id = ? AND marked_seq < ?`, subject, seen)
+}
+
+// MarkStale implements vault.Tx: the row is written with the batch's first sequence number (markDirty).
+func (t *txn) MarkStale(subject string) error {
+	if t.stale == nil {
+		t.stale = map[string]struct{}{}
+	}
+	t.stale[subject] = struct{}{}
+	return nil
 }

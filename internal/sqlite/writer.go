@@ -387,20 +387,18 @@ type txn struct {
 	store   *Store
 	erased  bool
 	touched map[string]struct{} // subjects whose cached records must be dropped after commit
-	evented map[string]struct{} // subjects that received events in this transaction
+	stale   map[string]struct{} // subjects whose tag inputs changed (vault.TagTx.MarkStale)
 	// rewrapped holds subjects whose DEKs were only rewrapped: their cached records are dropped too, but
 	// their tags stay current.
 	rewrapped map[string]struct{}
 }
 
-// markDirty records every subject the batch changed (record or events) as needing its tags recomputed, at
-// the batch's first audit sequence number.
+// markDirty records the subjects whose tag inputs the batch's changes marked stale as needing their tags
+// recomputed, at the batch's first audit sequence number.
 func (t *txn) markDirty(seq int64) error {
-	for _, set := range []map[string]struct{}{t.touched, t.evented} {
-		for id := range set {
-			if err := t.exec(`INSERT OR REPLACE INTO tag_dirty (subject_id, marked_seq) VALUES (?, ?)`, id, seq); err != nil {
-				return err
-			}
+	for id := range t.stale {
+		if err := t.exec(`INSERT OR REPLACE INTO tag_dirty (subject_id, marked_seq) VALUES (?, ?)`, id, seq); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -709,11 +707,7 @@ func (t *txn) Request(id string) (vault.RequestRow, error) {
 // PutEvents implements vault.Tx: idempotent by event id, with multi-row inserts.
 func (t *txn) PutEvents(events []vault.StoredEvent) (int, error) {
 	args := make([]any, 0, len(events)*insertWidths[insertEvents])
-	if t.evented == nil {
-		t.evented = map[string]struct{}{}
-	}
 	for _, e := range events {
-		t.evented[e.SubjectID] = struct{}{}
 		args = append(args, e.ID, e.SubjectID, e.Type, e.Category, formatTime(e.TS), e.Source, e.Class, e.DEKVersion, e.Attrs)
 	}
 	n, err := t.store.insertRows(t.ctx, t.tx, insertEvents, args)
