@@ -418,3 +418,19 @@ func (s *ConsentRecords) setObjection(ctx context.Context, a Access, id, kind st
 	}
 	return seq, nil
 }
+
+// grantedNow returns the subject's consent records that are granted and unexpired now, as the transaction
+// sees the history (a withdrawal committed before this transaction is seen).
+func (s *ConsentRecords) grantedNow(tx ConsentTx, subject string, now time.Time) (map[string]bool, error) {
+	events, err := tx.ConsentEvents(subject)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, r := range consent.Derive(events) {
+		if r.StatusAt(now) == consent.Granted {
+			out[r.ID] = true
+		}
+	}
+	return out, nil
+}

@@ -353,7 +353,7 @@ func (s *Ingestion) sealEvent(p *pendingEvent, d DEK) error {
 // sealed under is still the current one (re-sealing under the current key after a rotation, and under a new
 // key for a subject's first event of a class), and drops events of subjects erased since they were
 // prepared. It returns the rows to insert and the batch indexes it dropped.
-func (s *Ingestion) checkEventKeys(tx ProfileTx, batch []pendingEvent) ([]StoredEvent, []int, error) {
+func (s *Ingestion) checkEventKeys(tx SubjectTx, batch []pendingEvent) ([]StoredEvent, []int, error) {
 	type slot struct {
 		dek   DEK
 		state string

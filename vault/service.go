@@ -257,6 +257,7 @@ func build(c *core, st stores) *Service {
 	s.tags = &Tags{core: c, store: st.tags, profiles: s.profiles, ingestion: s.ingestion}
 	s.profiles.tags, s.ingestion.tags = s.tags, s.tags
 	s.consents = &ConsentRecords{core: c, tags: s.tags}
+	s.tags.consents = s.consents
 	s.requests = &Requests{core: c, store: st.requests, rules: st.rules}
 	s.stewardship = &Stewardship{core: c, identity: st.identity, profiles: s.profiles, tags: s.tags}
 	s.subjects = &DataSubjects{core: c, profiles: s.profiles, consents: s.consents, tags: s.tags,

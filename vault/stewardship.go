@@ -203,14 +203,8 @@ func (s *Stewardship) RevertMerge(ctx context.Context, a Access, id string) (Rev
 		if st, err := tx.SubjectState(m.SubjectID); err != nil || st != StateActive {
 			return errAlreadyReverted
 		}
-		if err := tx.CreateSubject(restored, m.Source, salt, now); err != nil {
-			return err
-		}
-		d, err := s.gate.newDEK(restored, ClassGeneral, 1)
+		d, err := s.profiles.newSubjectIn(tx, restored, m.Source, salt, now)
 		if err != nil {
-			return err
-		}
-		if err := tx.PutDEK(d); err != nil {
 			return err
 		}
 		if err := s.profiles.writeFields(tx, &e, pol.Schema(), d, restored, SubjectRecord{}, values, now); err != nil {

@@ -131,16 +131,24 @@ type Store interface {
 	TagStore
 }
 
-// ProfileTx changes subjects' records, keys and blind index inside the writer's transaction.
-type ProfileTx interface {
-	// CreateSubject inserts a new active subject with the salt of its audit pseudonym.
-	CreateSubject(id, source string, refSalt []byte, at time.Time) error
+// SubjectTx is what every domain's change needs of the subject it changes, inside the writer's
+// transaction: that it is still active, its key, and its last-change time.
+type SubjectTx interface {
 	// SubjectState returns the subject's state; ErrNotFound if there is none.
 	SubjectState(id string) (string, error)
 	// DEK returns the subject's current DEK of class; ErrNotFound if none exists.
 	DEK(subject, class string) (DEK, error)
 	// PutDEK inserts or replaces a DEK row.
 	PutDEK(d DEK) error
+	// Touch sets the subject's updated_at.
+	Touch(subject string, at time.Time) error
+}
+
+// ProfileTx changes subjects' records and blind index inside the writer's transaction.
+type ProfileTx interface {
+	SubjectTx
+	// CreateSubject inserts a new active subject with the salt of its audit pseudonym.
+	CreateSubject(id, source string, refSalt []byte, at time.Time) error
 	// PutField inserts or replaces one sealed field.
 	PutField(subject string, f SealedField) error
 	// DeleteField removes one field (no error if absent).
@@ -149,8 +157,6 @@ type ProfileTx interface {
 	SetIndexTokens(field, subject string, tokens [][]byte) error
 	// SetIndex replaces the blind-index token of (field, subject); a nil token removes it.
 	SetIndex(field, subject string, token []byte) error
-	// Touch sets the subject's updated_at.
-	Touch(subject string, at time.Time) error
 }
 
 // ErasureTx erases subjects and keeps what the law holds.

@@ -219,14 +219,8 @@ func (s *Profiles) create(ctx context.Context, a Access, in NewSubject, opened [
 	now := s.now().UTC()
 	var extSealed []byte
 	seq, err := s.seq.Commit(ctx, func(tx Tx) error {
-		if err := tx.CreateSubject(id, in.Source, salt, now); err != nil {
-			return err
-		}
-		d, err := s.gate.newDEK(id, ClassGeneral, 1)
+		d, err := s.newSubjectIn(tx, id, in.Source, salt, now)
 		if err != nil {
-			return err
-		}
-		if err := tx.PutDEK(d); err != nil {
 			return err
 		}
 		if in.ExternalID != "" {
@@ -251,6 +245,18 @@ func (s *Profiles) create(ctx context.Context, a Access, in NewSubject, opened [
 		return Created{}, internalErr("create subject", err)
 	}
 	return Created{ID: id, CreatedAt: now, AuditSeq: seq}, nil
+}
+
+// newSubjectIn inserts an active subject with its first general DEK inside a change's transaction.
+func (s *Profiles) newSubjectIn(tx ProfileTx, id, source string, salt []byte, now time.Time) (DEK, error) {
+	if err := tx.CreateSubject(id, source, salt, now); err != nil {
+		return DEK{}, err
+	}
+	d, err := s.gate.newDEK(id, ClassGeneral, 1)
+	if err != nil {
+		return DEK{}, err
+	}
+	return d, tx.PutDEK(d)
 }
 
 // fieldExternalID is the pseudo-field under which a source system's own id is kept (sealed, blind-indexed).

@@ -23,9 +23,11 @@ import (
 type Tags struct {
 	*core
 	store TagStore
-	// profiles lists the subjects a full run covers; ingestion opens the events a run was released.
+	// profiles lists the subjects a full run covers; ingestion opens the events a run was released;
+	// consents says which consents a stored tag may still rest on.
 	profiles  *Profiles
 	ingestion *Ingestion
+	consents  *ConsentRecords
 }
 
 // Tags returns the service; it shares the enforcement point's core.
@@ -430,7 +432,7 @@ func (s *Tags) StoreTags(ctx context.Context, a Access, batch []SubjectTags) (in
 				return st, nil
 			}
 			st.active = true
-			if st.granted, err = grantedNow(tx, id, now); err != nil {
+			if st.granted, err = s.consents.grantedNow(tx, id, now); err != nil {
 				return nil, err
 			}
 			if st.dek, err = tx.DEK(id, ClassGeneral); err != nil {
@@ -501,22 +503,6 @@ func (s *Tags) sealTags(st SubjectTags, d DEK, now time.Time) ([]StoredTag, erro
 			ConsentIDs: st.ConsentIDs, ComputedAt: now, DEKVersion: d.Version, Sealed: sealed})
 	}
 	return rows, nil
-}
-
-// grantedNow returns the subject's consent records that are granted and unexpired now, as the transaction
-// sees the history (a withdrawal committed before this transaction is seen).
-func grantedNow(tx Tx, subject string, now time.Time) (map[string]bool, error) {
-	events, err := tx.ConsentEvents(subject)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]bool{}
-	for _, r := range consent.Derive(events) {
-		if r.StatusAt(now) == consent.Granted {
-			out[r.ID] = true
-		}
-	}
-	return out, nil
 }
 
 // SetTagVocabulary installs the check every stored tag's key and value must pass (internal/profiling's

@@ -1,0 +1,136 @@
+package vault
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// txViews says which views of the writer's transaction each file's domain may call: its own, and
+// SubjectTx (the subject's liveness and key, which every change needs). What one domain's change does to
+// another's data goes through the owning service (s.tags.inputsChanged(tx, id)), which takes the narrow
+// view it needs. Files not listed may call none.
+var txViews = map[string][]string{
+	"subjects.go":    {"SubjectTx", "ProfileTx", "ErasureTx"},
+	"namekeys.go":    {"SubjectTx", "ProfileTx"},
+	"consents.go":    {"SubjectTx", "ConsentTx"},
+	"events.go":      {"SubjectTx", "EventTx", "IdentityTx"},
+	"identity.go":    {"SubjectTx", "EventTx", "IdentityTx"},
+	"stewardship.go": {"SubjectTx", "IdentityTx"},
+	"requests.go":    {"SubjectTx", "RequestTx"},
+	"tags.go":        {"SubjectTx", "TagTx"},
+	"keys.go":        {"KeyTx"},
+	"keycheck.go":    {"KeyTx"},
+}
+
+// serviceFields are the fields through which one domain service calls another; storerFields are the
+// fields that hold a domain's own storer.
+var (
+	serviceFields = map[string]bool{"profiles": true, "subjects": true, "consents": true, "tags": true, "ingestion": true,
+		"stewardship": true, "requests": true, "review": true, "keys": true}
+	storerFields = map[string]bool{"store": true, "events": true, "trail": true, "identity": true, "rules": true, "keyStore": true, "ring": true}
+)
+
+// TestEachDomainKeepsToItsOwnData checks on the package's syntax that
+//   - every parameter of a transaction view type (Tx, SubjectTx, ConsentTx, …) is named tx;
+//   - each file calls on tx only the methods of its domain's views (txViews): a consent change cannot
+//     delete tags itself, it asks the tag service;
+//   - no service reaches another service's storer (s.profiles.store): it calls the other service.
+//
+// Calling tx.DeleteTags from consents.go, or s.profiles.store.SubjectIDs from tags.go, fails it.
+func TestEachDomainKeepsToItsOwnData(t *testing.T) {
+	fset := token.NewFileSet()
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed := map[string]*ast.File{}
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed[name] = f
+	}
+	// The transaction views and the view that declares each method.
+	views, declaredIn := map[string]bool{"Tx": true}, map[string]string{}
+	for _, f := range parsed {
+		for _, d := range f.Decls {
+			g, ok := d.(*ast.GenDecl)
+			if !ok {
+				continue
+			}
+			for _, spec := range g.Specs {
+				ts, ok := spec.(*ast.TypeSpec)
+				if !ok || !strings.HasSuffix(ts.Name.Name, "Tx") {
+					continue
+				}
+				it, ok := ts.Type.(*ast.InterfaceType)
+				if !ok {
+					continue
+				}
+				views[ts.Name.Name] = true
+				for _, m := range it.Methods.List {
+					for _, n := range m.Names {
+						if prev, dup := declaredIn[n.Name]; dup {
+							t.Fatalf("%s is declared by both %s and %s", n.Name, prev, ts.Name.Name)
+						}
+						declaredIn[n.Name] = ts.Name.Name
+					}
+				}
+			}
+		}
+	}
+	if len(declaredIn) < 30 || !views["SubjectTx"] || !views["TagTx"] {
+		t.Fatalf("found only %d transaction methods in %d views", len(declaredIn), len(views))
+	}
+	calls := 0
+	for name, f := range parsed {
+		allowed := txViews[name]
+		ast.Inspect(f, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.FuncType:
+				for _, p := range n.Params.List {
+					id, ok := p.Type.(*ast.Ident)
+					if !ok || !views[id.Name] {
+						continue
+					}
+					for _, pn := range p.Names {
+						if pn.Name != "tx" && pn.Name != "_" {
+							t.Errorf("%s: parameter %s of type %s must be named tx", fset.Position(pn.Pos()), pn.Name, id.Name)
+						}
+					}
+				}
+			case *ast.CallExpr:
+				sel, ok := n.Fun.(*ast.SelectorExpr)
+				if !ok {
+					return true
+				}
+				if x, ok := sel.X.(*ast.Ident); ok && x.Name == "tx" {
+					view, known := declaredIn[sel.Sel.Name]
+					calls++
+					if known && !slices.Contains(allowed, view) {
+						t.Errorf("%s: tx.%s belongs to %s, which %s may not call: ask the service that owns it", fset.Position(n.Pos()), sel.Sel.Name, view, name)
+					}
+				}
+			case *ast.SelectorExpr:
+				// s.<service>.<storer>
+				inner, ok := n.X.(*ast.SelectorExpr)
+				if ok && serviceFields[inner.Sel.Name] && storerFields[n.Sel.Name] {
+					t.Errorf("%s: %s.%s reaches another service's storer: call the service", fset.Position(n.Pos()), inner.Sel.Name, n.Sel.Name)
+				}
+			}
+			return true
+		})
+	}
+	if calls < 40 {
+		t.Fatalf("checked only %d transaction calls", calls)
+	}
+}
