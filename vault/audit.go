@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"sort"
 
 	"github.com/profilevault/profilevault/audit"
@@ -93,6 +94,22 @@ func (s *core) deny(ctx context.Context, e audit.Entry, status int, reason strin
 	}
 	cerr.AuditSeq = seq
 	return cerr
+}
+
+// refuseInvalid records a request refused for its input (400) and returns the client error carrying the
+// entry's sequence number. The entry names the operation, the caller and the subject, never the input; a
+// declared purpose the catalog does not know is client text and is left out too.
+func (s *core) refuseInvalid(ctx context.Context, a Access, action, subjectID string, err error) error {
+	var cerr *Error
+	if !errors.As(err, &cerr) || cerr.Code != CodeInvalidArgument {
+		return err
+	}
+	pol := s.Policy()
+	if _, ok := pol.Purposes().Purpose(a.Purpose); !ok {
+		a.Purpose = ""
+	}
+	e := s.newEntry(ctx, a, pol, action, subjectID)
+	return s.deny(ctx, e, statusBadRequest, reasonInvalidArgument, cerr)
 }
 
 func categoriesOf(schema *policies.Schema, fields []string) []string {

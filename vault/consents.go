@@ -176,10 +176,10 @@ func (s *ConsentRecords) grantConsent(ctx context.Context, a Access, id string, 
 	pol := s.Policy()
 	p, ok := pol.Purposes().Purpose(g.Purpose)
 	if !ok {
-		return ConsentView{}, 0, Errorf(CodeInvalidArgument, "unknown purpose in consent")
+		return ConsentView{}, 0, s.refuseInvalid(ctx, a, ActionConsentGrant, id, Errorf(CodeInvalidArgument, "unknown purpose in consent"))
 	}
 	if err := g.Validate(p, s.now()); err != nil {
-		return ConsentView{}, 0, &Error{Code: CodeInvalidArgument, Message: err.Error()}
+		return ConsentView{}, 0, s.refuseInvalid(ctx, a, ActionConsentGrant, id, &Error{Code: CodeInvalidArgument, Message: err.Error()})
 	}
 	_, e, rec, err := s.consentPreamble(ctx, a, ActionConsentGrant, id, "write")
 	if err != nil {
@@ -272,7 +272,7 @@ func sameTime(a, b *time.Time) bool {
 func (s *ConsentRecords) withdrawConsent(ctx context.Context, a Access, id, purpose string) ([]ConsentView, int64, error) {
 	pol := s.Policy()
 	if _, ok := pol.Purposes().Purpose(purpose); !ok {
-		return nil, 0, Errorf(CodeInvalidArgument, "unknown purpose")
+		return nil, 0, s.refuseInvalid(ctx, a, ActionConsentWithdraw, id, Errorf(CodeInvalidArgument, "unknown purpose"))
 	}
 	_, e, rec, err := s.consentPreamble(ctx, a, ActionConsentWithdraw, id, "write")
 	if err != nil {
@@ -361,13 +361,13 @@ func (s *ConsentRecords) RecordObjection(ctx context.Context, a Access, id, kind
 }
 
 func (s *ConsentRecords) setObjection(ctx context.Context, a Access, id, kind string, on bool) (int64, error) {
-	if kind != ObjectionPersonalizedMarketing {
-		return 0, Errorf(CodeInvalidArgument, "kind must be %s", ObjectionPersonalizedMarketing)
-	}
 	pol := s.Policy()
 	action := ActionObjectionAdd
 	if !on {
 		action = ActionObjectionRemove
+	}
+	if kind != ObjectionPersonalizedMarketing {
+		return 0, s.refuseInvalid(ctx, a, action, id, Errorf(CodeInvalidArgument, "kind must be %s", ObjectionPersonalizedMarketing))
 	}
 	e, err := s.beginStaff(ctx, a, pol, action, id, nil)
 	if err != nil {

@@ -86,12 +86,12 @@ func (s *Ingestion) ImportSubject(ctx context.Context, a Access, in NewSubject) 
 	}
 	schema := pol.Schema()
 	values, names, err := s.validateValues(schema, in.Fields, false)
-	if err != nil {
-		return ImportOutcome{}, err
+	if err == nil {
+		// Before any name is opened to match: a bad source reference must not end the import after an open.
+		err = checkSourceRef(in)
 	}
-	// Before any name is opened to match: a bad source reference must not end the import after an open.
-	if err := checkSourceRef(in); err != nil {
-		return ImportOutcome{}, err
+	if err != nil {
+		return ImportOutcome{}, s.refuseInvalid(ctx, a, ActionSubjectImport, "", err)
 	}
 	// Permission first: nothing is looked up, let alone opened, for a caller who may not import.
 	if !pol.Allowed(a.Caller.Roles, a.Purpose, "subjects", "create") || !s.mayWriteAll(pol, a, names) {

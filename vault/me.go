@@ -68,7 +68,8 @@ func (s *core) meAccess(ctx context.Context, a Access, action string) (Access, e
 		return a, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "only a data subject's own token may do this"))
 	}
 	if a.Purpose != "" && a.Purpose != PurposeDataSubjectRequest {
-		return a, Errorf(CodeInvalidArgument, "a data subject's own access implies the purpose data_subject_request; declare none or that one")
+		return a, s.refuseInvalid(ctx, a, action, a.Caller.Subject,
+			Errorf(CodeInvalidArgument, "a data subject's own access implies the purpose data_subject_request; declare none or that one"))
 	}
 	a.Purpose, a.self = PurposeDataSubjectRequest, true
 	return a, nil

@@ -105,7 +105,8 @@ func (s *Requests) MeCreateRequest(ctx context.Context, a Access, typ string) (R
 		return RequestView{}, 0, err
 	}
 	if !s.rules.ValidType(typ) {
-		return RequestView{}, 0, Errorf(CodeInvalidArgument, "type must be access, portability, correction, deletion, restriction or explanation")
+		return RequestView{}, 0, s.refuseInvalid(ctx, a, ActionRequestCreate, a.Caller.Subject,
+			Errorf(CodeInvalidArgument, "type must be access, portability, correction, deletion, restriction or explanation"))
 	}
 	pol := s.Policy()
 	e, err := s.beginStaff(ctx, a, pol, ActionRequestCreate, a.Caller.Subject, nil)

@@ -57,7 +57,7 @@ const (
 	ReasonLegalHold                = "legal_hold"
 	reasonNoPolicy                 = "no_policy_for_purpose"
 	reasonSubjectNotFound          = "subject_not_found"
-	reasonInvalid                  = "invalid_change"
+	reasonInvalidArgument          = "invalid_argument"
 	reasonUnavailable              = "store_unavailable"
 	reasonInternal                 = "internal_error"
 	defaultLookupsPerSecondPerUser = 5
@@ -313,6 +313,13 @@ const ActionAccess = "access"
 // but came without one.
 func (s *Service) RefuseMissingPurpose(ctx context.Context, a Access) error {
 	return s.refusePurpose(ctx, s.Policy(), a, ActionAccess, reasonPurposeRequired, Errorf(CodePurposeRequired, "declare the purpose of this access"))
+}
+
+// RefuseInvalidRequest records, and returns as an error carrying the entry's sequence number, a request
+// refused before any operation for its form (bad JSON, a bad query parameter). subjectID is the subject the
+// route names, if any. Only invalid_argument errors are recorded; others are returned as they are.
+func (s *Service) RefuseInvalidRequest(ctx context.Context, a Access, subjectID string, err error) error {
+	return s.refuseInvalid(ctx, a, ActionAccess, subjectID, err)
 }
 
 func internalErr(op string, err error) *Error {

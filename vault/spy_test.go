@@ -424,10 +424,13 @@ func ops() map[string]op {
 		}, refuse: func(f *fixture) error { return e2(f.svc.Keys().RotationStatus(ctx, marketer, "rot_x")) }},
 		"Profiles.RunRetention": {run: func(f *fixture) error { return e1(f.svc.Profiles().RunRetention(ctx, admin)) }},
 		"RefuseMissingPurpose":  {refuse: func(f *fixture) error { return f.svc.RefuseMissingPurpose(ctx, marketer) }},
-		"RecordAuthFailure":     {exempt: "an unauthenticated request has no caller; it only appends its entry"},
-		"FlushAuthFailures":     {exempt: "records folded authentication failures (no caller, no personal data)"},
-		"Keys.CheckKeys":        {exempt: "unwraps each DEK and forgets it; opens no field, event or tag"},
-		"Keys.KeyHealth":        {exempt: noData}, "Keys.LastKeyReport": {exempt: noData}, "Keys.PendingRotation": {exempt: noData},
+		"RefuseInvalidRequest": {refuse: func(f *fixture) error {
+			return f.svc.RefuseInvalidRequest(ctx, marketer, f.adult, vault.Errorf(vault.CodeInvalidArgument, "bad body"))
+		}},
+		"RecordAuthFailure": {exempt: "an unauthenticated request has no caller; it only appends its entry"},
+		"FlushAuthFailures": {exempt: "records folded authentication failures (no caller, no personal data)"},
+		"Keys.CheckKeys":    {exempt: "unwraps each DEK and forgets it; opens no field, event or tag"},
+		"Keys.KeyHealth":    {exempt: noData}, "Keys.LastKeyReport": {exempt: noData}, "Keys.PendingRotation": {exempt: noData},
 		"Keys.WaitRotation": {exempt: noData}, "Profiles.WaitPurges": {exempt: noData}, "Policy": {exempt: noData},
 		"WithClock":             {exempt: "returns a copy of the service with another clock"},
 		"Tags.SetTagVocabulary": {exempt: "registers a check at start"}, "SignDocument": {exempt: "signs a digest the caller already holds"},

@@ -91,7 +91,7 @@ func (s *Stewardship) Reviews(ctx context.Context, a Access, state string) ([]Re
 	switch state {
 	case "", ReviewOpen, ReviewDistinct, ReviewSamePerson:
 	default:
-		return nil, 0, Errorf(CodeInvalidArgument, "state must be open, distinct or same_person")
+		return nil, 0, s.refuseInvalid(ctx, a, ActionIdentityRead, "", Errorf(CodeInvalidArgument, "state must be open, distinct or same_person"))
 	}
 	e, err := s.stewardship(ctx, a, ActionIdentityRead, "")
 	if err != nil {
@@ -123,7 +123,7 @@ func (s *Stewardship) ImportReports(ctx context.Context, a Access) ([]ImportRepo
 // the records). 404 for an unknown review, 409 if it was already decided.
 func (s *Stewardship) DecideReview(ctx context.Context, a Access, id, decision string) (int64, error) {
 	if decision != ReviewDistinct && decision != ReviewSamePerson {
-		return 0, Errorf(CodeInvalidArgument, "decision must be distinct or same_person")
+		return 0, s.refuseInvalid(ctx, a, ActionReviewDecision, "", Errorf(CodeInvalidArgument, "decision must be distinct or same_person"))
 	}
 	e, err := s.stewardship(ctx, a, ActionReviewDecision, "")
 	if err != nil {

@@ -141,11 +141,7 @@ func plausibleID(id string) bool {
 // (audited) a data-subject token, which reaches its own data through /v1/me only; a /v1/me operation
 // (Access made by meAccess) may touch the caller's own subject and nothing else.
 func (s *core) beginStaff(ctx context.Context, a Access, pol *policies.Set, action, id string, fields []string) (audit.Entry, error) {
-	if a.self {
-		if a, ok := selfActions[action]; ok {
-			action = a
-		}
-	}
+	action = selfAction(a, action)
 	e := s.newEntry(ctx, a, pol, action, id)
 	e.FieldsRequested = fields
 	e.Categories = categoriesOf(pol.Schema(), fields)
@@ -159,6 +155,17 @@ func (s *core) beginStaff(ctx context.Context, a Access, pol *policies.Set, acti
 		return e, s.deny(ctx, e, statusForbidden, reasonNoPolicy, cerr)
 	}
 	return e, nil
+}
+
+// selfAction is the action as the trail names it: a data subject's own read or correction through /v1/me
+// is me.read or me.update.
+func selfAction(a Access, action string) string {
+	if a.self {
+		if sa, ok := selfActions[action]; ok {
+			return sa
+		}
+	}
+	return action
 }
 
 // selfActions names what a data subject does through /v1/me.
@@ -198,11 +205,11 @@ func (s *Profiles) create(ctx context.Context, a Access, in NewSubject, opened [
 	}
 	schema := pol.Schema()
 	values, names, err := s.validateValues(schema, in.Fields, false)
-	if err != nil {
-		return Created{}, err
+	if err == nil {
+		err = checkSourceRef(in)
 	}
-	if err := checkSourceRef(in); err != nil {
-		return Created{}, err
+	if err != nil {
+		return Created{}, s.refuseInvalid(ctx, a, ActionSubjectCreate, "", err)
 	}
 	id := NewSubjectID()
 	salt := newRefSalt()
@@ -385,7 +392,7 @@ func (s *Profiles) readOnce(ctx context.Context, a Access, id string, requested 
 	schema := pol.Schema()
 	fields, err := parseFieldList(schema, requested)
 	if err != nil {
-		return readResult{}, err
+		return readResult{}, s.refuseInvalid(ctx, a, selfAction(a, ActionSubjectRead), id, err)
 	}
 	e, err := s.beginStaff(ctx, a, pol, ActionSubjectRead, id, fields)
 	if err != nil {
@@ -577,7 +584,7 @@ func (s *Profiles) updateSubject(ctx context.Context, a Access, id string, in ma
 	schema := pol.Schema()
 	values, fieldNames, err := s.validateValues(schema, in, true)
 	if err != nil {
-		return View{}, err
+		return View{}, s.refuseInvalid(ctx, a, selfAction(a, ActionSubjectUpdate), id, err)
 	}
 	e, err := s.beginStaff(ctx, a, pol, ActionSubjectUpdate, id, fieldNames)
 	if err != nil {
@@ -662,11 +669,11 @@ func (s *Profiles) Lookup(ctx context.Context, a Access, field, value string) (L
 	schema := pol.Schema()
 	f, ok := schema.Field(field)
 	if !ok || !f.BlindIndex {
-		return LookupResult{}, Errorf(CodeInvalidArgument, "field %q cannot be looked up", SafeFieldName(field))
+		return LookupResult{}, s.refuseInvalid(ctx, a, ActionSubjectLookup, "", Errorf(CodeInvalidArgument, "field %q cannot be looked up", SafeFieldName(field)))
 	}
 	norm, err := s.validateValue(f, value)
 	if err != nil {
-		return LookupResult{}, err
+		return LookupResult{}, s.refuseInvalid(ctx, a, ActionSubjectLookup, "", err)
 	}
 	e, err := s.beginStaff(ctx, a, pol, ActionSubjectLookup, "", []string{field})
 	if err != nil {

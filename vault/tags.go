@@ -183,7 +183,7 @@ func (s *Tags) AuthorizeTagCompute(ctx context.Context, a Access, what string) (
 // before it were visible to this run. It also returns how many subjects had anything released.
 func (s *Tags) TagInputs(ctx context.Context, a Access, purposes []string, ids []string, fn func(TagInput) error) (int64, int, error) {
 	if len(purposes) == 0 {
-		return 0, 0, Errorf(CodeInvalidArgument, "no purpose")
+		return 0, 0, s.refuseInvalid(ctx, a, ActionTagCompute, "", Errorf(CodeInvalidArgument, "no purpose"))
 	}
 	e, err := s.tagCaller(ctx, a, purposes, ActionTagCompute)
 	if err != nil {

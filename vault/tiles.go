@@ -153,7 +153,7 @@ func (s *Review) Consistency(ctx context.Context, a Access, from, to int64) (Con
 		return ConsistencyProof{}, err
 	}
 	if from < 1 || from > to {
-		return ConsistencyProof{}, Errorf(CodeInvalidArgument, "want 1 <= from <= to")
+		return ConsistencyProof{}, s.refuseInvalid(ctx, a, ActionAuditVerify, "", Errorf(CodeInvalidArgument, "want 1 <= from <= to"))
 	}
 	signed, err := s.trail.Checkpoints(ctx)
 	if err != nil {

@@ -72,14 +72,14 @@ func (s *Review) AuditEvents(ctx context.Context, a Access, q AuditQuery) (Audit
 	if q.Cursor != "" {
 		n, err := strconv.ParseInt(q.Cursor, 10, 64)
 		if err != nil || n < 1 {
-			return AuditPage{}, Errorf(CodeInvalidArgument, "bad cursor")
+			return AuditPage{}, s.refuseInvalid(ctx, a, ActionAuditRead, "", Errorf(CodeInvalidArgument, "bad cursor"))
 		}
 		f.Before = n
 	}
 	switch q.Decision {
 	case "", audit.Allow, audit.Partial, audit.Deny:
 	default:
-		return AuditPage{}, Errorf(CodeInvalidArgument, "decision must be allow, partial or deny")
+		return AuditPage{}, s.refuseInvalid(ctx, a, ActionAuditRead, "", Errorf(CodeInvalidArgument, "decision must be allow, partial or deny"))
 	}
 	_, e, err := s.mayReadTrail(ctx, a, ActionAuditRead, q.SubjectID)
 	if err != nil {

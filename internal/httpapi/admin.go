@@ -65,8 +65,7 @@ func (s *Server) reloadPolicies(c *gin.Context) {
 	if err != nil {
 		// The file names and line numbers in a load error are about policy files, not personal data.
 		s.log.Warn("policy reload refused; the old policy stays in force", "err", err)
-		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": gin.H{
-			"code": vault.CodeInvalidArgument, "message": "policy files refused: " + err.Error(), "request_id": requestID(c)}})
+		s.abortWith(c, &vault.Error{Code: vault.CodeInvalidArgument, Message: "policy files refused: " + err.Error()})
 		return
 	}
 	seq, err := s.vault.ReloadPolicy(c.Request.Context(), a, next)

@@ -48,6 +48,7 @@ type errorDetail struct {
 // abortWith renders err as the API's JSON error and stops the handler chain. Internal causes are logged
 // (they never hold personal data: the domain's errors name fields, not values) and never sent.
 func (s *Server) abortWith(c *gin.Context, err error) {
+	err = s.recordRefusal(c, err)
 	code := vault.ErrorCode(err)
 	status, ok := statusOf[code]
 	if !ok {
@@ -94,6 +95,20 @@ func (s *Server) erased(c *gin.Context, rec vault.Receipt) {
 	c.AbortWithStatusJSON(http.StatusConflict, errorBody{Error: errorDetail{Code: vault.CodeLegalHold, RequestID: requestID(c),
 		Message: "transaction records are kept by law (E-Commerce Law Art. 31) until the hold ends; they are storage-only until then",
 		Held:    r.Held, Receipt: &r}, Receipt: &r})
+}
+
+// recordRefusal records an authenticated request refused here for its form (bad JSON, a bad query
+// parameter, a bad header) — the domain records what it refuses itself — and returns the error carrying
+// the entry's sequence number.
+func (s *Server) recordRefusal(c *gin.Context, err error) error {
+	if vault.ErrorCode(err) != vault.CodeInvalidArgument || vault.AuditSeqOf(err) > 0 {
+		return err
+	}
+	a, ok := accessOf(c)
+	if !ok {
+		return err
+	}
+	return s.vault.RefuseInvalidRequest(c.Request.Context(), a, c.Param("id"), err)
 }
 
 func (s *Server) abortCode(c *gin.Context, code vault.Code, msg string) {

@@ -133,22 +133,27 @@ func (s *Server) authenticate(c *gin.Context) {
 // access builds the domain's view of this request. Purpose checks (missing → purpose_required, unknown →
 // invalid_argument) are the domain's; the justification is bounded here.
 func (s *Server) access(c *gin.Context) (vault.Access, bool) {
-	p, _ := c.Get(ctxPrincipal)
-	pr, _ := p.(authn.Principal)
-	just := c.GetHeader("X-Justification")
-	if utf8.RuneCountInString(just) > 256 || !utf8.ValidString(just) {
+	a, _ := accessOf(c)
+	if utf8.RuneCountInString(a.Justification) > 256 || !utf8.ValidString(a.Justification) {
 		s.abortCode(c, vault.CodeInvalidArgument, "X-Justification must be valid UTF-8 of at most 256 characters")
 		return vault.Access{}, false
 	}
+	return a, true
+}
+
+// accessOf is the request's access as sent (unchecked); ok is false before authentication.
+func accessOf(c *gin.Context) (vault.Access, bool) {
+	p, ok := c.Get(ctxPrincipal)
+	pr, _ := p.(authn.Principal)
 	return vault.Access{
 		Caller:          vault.Caller{Subject: pr.Subject, Roles: pr.Roles, Team: pr.Team, TokenID: pr.TokenID},
 		Purpose:         c.GetHeader("X-Purpose"),
-		Justification:   just,
+		Justification:   c.GetHeader("X-Justification"),
 		RequestID:       requestID(c),
 		ClientRequestID: c.GetString(ctxClientRequestID),
 		ClientAddr:      c.ClientIP(),
 		Recipient:       c.GetHeader("X-Recipient"),
-	}, true
+	}, ok
 }
 
 // requirePurpose answers 400 purpose_required before anything else is decided when X-Purpose is missing.

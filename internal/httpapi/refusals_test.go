@@ -1,0 +1,74 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"database/sql"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/profilevault/profilevault/internal/apptest"
+	"github.com/profilevault/profilevault/internal/datadir"
+)
+
+// Every request refused for its form — bad JSON, an unknown field, a bad value, a bad query parameter, a bad
+// header — leaves a deny entry with status 400, whether the handler or the domain refused it, and the entry
+// holds none of the client's input.
+func TestEveryBadRequestLeavesAnEntry(t *testing.T) {
+	s := apptest.Start(t)
+	id := s.CreateSubject(map[string]any{"city": "杭州"})
+	st := s.Token("st", "data_steward")
+	co := s.Token("co", "compliance_officer")
+	cs := s.Token("cs", "customer_service")
+	me := s.Token(id, "subject")
+	const marker = "Zq9marker"
+	for _, c := range []struct {
+		name, method, path, token, purpose string
+		body                               any
+	}{
+		{"broken JSON", "POST", "/v1/subjects", st, "account_management", `{"fields": {"city": "` + marker},
+		{"two JSON objects", "PATCH", "/v1/subjects/" + id, st, "account_management", `{"fields":{}} {"` + marker + `":1}`},
+		{"unknown field", "POST", "/v1/subjects", st, "account_management", map[string]any{"fields": map[string]any{marker: "x"}}},
+		{"bad value", "PATCH", "/v1/subjects/" + id, st, "account_management", map[string]any{"fields": map[string]any{"email": marker}}},
+		{"unknown read field", "GET", "/v1/subjects/" + id + "?fields=" + marker, cs, "customer_service", nil},
+		{"bad lookup value", "POST", "/v1/subjects/lookup", cs, "customer_service", map[string]any{"field": "phone", "value": marker}},
+		{"bad consent", "POST", "/v1/subjects/" + id + "/consents", st, "account_management", map[string]any{"purpose": marker}},
+		{"bad audit cursor", "GET", "/v1/audit/events?cursor=" + marker, co, "compliance_audit", nil},
+		{"bad audit time", "GET", "/v1/audit/events?since=" + marker, co, "compliance_audit", nil},
+		{"bad request type", "POST", "/v1/me/requests", me, "", map[string]any{"type": marker}},
+		{"bad objection kind", "POST", "/v1/me/objections", me, "", map[string]any{"kind": marker}},
+	} {
+		r := s.Do(c.method, c.path, c.token, c.purpose, c.body)
+		if r.Status != 400 {
+			t.Errorf("%s: %d %s", c.name, r.Status, r.Body)
+			continue
+		}
+		seq, err := strconv.ParseInt(r.Header.Get("X-Audit-Seq"), 10, 64)
+		if err != nil || seq <= 0 {
+			t.Errorf("%s: no audit entry (X-Audit-Seq %q)", c.name, r.Header.Get("X-Audit-Seq"))
+			continue
+		}
+		entry := rawEntry(t, s, seq)
+		if !bytes.Contains(entry, []byte(`"decision":"deny"`)) || !bytes.Contains(entry, []byte(`"status":400`)) {
+			t.Errorf("%s: entry %d is not a 400 refusal: %s", c.name, seq, entry)
+		}
+		if bytes.Contains(entry, []byte(marker)) {
+			t.Errorf("%s: entry %d holds the client's input: %s", c.name, seq, entry)
+		}
+	}
+}
+
+// rawEntry reads one entry's canonical bytes straight from the database file.
+func rawEntry(t *testing.T, s *apptest.Stack, seq int64) []byte {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(s.Dir, datadir.DatabaseFile)+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var e []byte
+	if err := db.QueryRow(`SELECT entry FROM audit_log WHERE seq = ?`, seq).Scan(&e); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
