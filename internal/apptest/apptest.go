@@ -129,6 +129,12 @@ func (r Response) ErrorCode() string {
 // Do sends a request. body may be nil, a string (sent as is) or any value (sent as JSON).
 func (s *Stack) Do(method, path, token, purpose string, body any) Response {
 	s.T.Helper()
+	return s.DoHeaders(method, path, token, purpose, body, nil)
+}
+
+// DoHeaders is Do with extra request headers.
+func (s *Stack) DoHeaders(method, path, token, purpose string, body any, headers map[string]string) Response {
+	s.T.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -155,6 +161,9 @@ func (s *Stack) Do(method, path, token, purpose string, body any) Response {
 	}
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
 	}
 	resp, err := s.Server.Client().Do(req)
 	if err != nil {

@@ -364,7 +364,8 @@ type purposeExplanationDTO struct {
 	Why           string   `json:"why"`
 }
 
-func toPurposeExplanationDTO(x vault.PurposeExplanation) purposeExplanationDTO {
+// toPurposeExplanationDTO renders x for a reader of lang (zh or en).
+func toPurposeExplanationDTO(x vault.PurposeExplanation, lang string) purposeExplanationDTO {
 	return purposeExplanationDTO{
 		Purpose:       x.Purpose,
 		Description:   x.Description,
@@ -377,7 +378,7 @@ func toPurposeExplanationDTO(x vault.PurposeExplanation) purposeExplanationDTO {
 		NoticeVersion: x.NoticeVersion,
 		YourConsent:   x.YourConsent,
 		Objected:      x.Objected,
-		Why:           x.Why,
+		Why:           whyText(x, lang),
 	}
 }
 

@@ -85,7 +85,7 @@ var dtoCases = []struct {
 	{"PurposeExplanation", func() (any, any) {
 		var x vault.PurposeExplanation
 		fill(reflect.ValueOf(&x).Elem())
-		return x, toPurposeExplanationDTO(x)
+		return x, toPurposeExplanationDTO(x, "en")
 	}},
 	{"Export", func() (any, any) { var x vault.Export; fill(reflect.ValueOf(&x).Elem()); return x, toExportDTO(x) }},
 	{"RequestView", func() (any, any) {

@@ -178,7 +178,7 @@ func (s *Server) getMeExplanation(c *gin.Context) {
 	}
 	setAuditSeq(c, seq)
 	c.Header("Content-Language", lang)
-	c.JSON(http.StatusOK, gin.H{"language": lang, "purposes": dtos(purposes, toPurposeExplanationDTO), "tags": dtos(tags, toTagViewDTO)})
+	c.JSON(http.StatusOK, gin.H{"language": lang, "purposes": dtos(purposes, func(x vault.PurposeExplanation) purposeExplanationDTO { return toPurposeExplanationDTO(x, lang) }), "tags": dtos(tags, toTagViewDTO)})
 }
 
 // getMeExport returns the complete copy as JSON, or (?format=zip) as a ZIP of the same JSON, CSV files and a

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/profilevault/profilevault/internal/apptest"
@@ -71,4 +72,33 @@ func rawEntry(t *testing.T, s *apptest.Stack, seq int64) []byte {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// The explanation of each purpose is worded by the wire in the reader's language: the contract basis in
+// Chinese for a zh Accept-Language, in English otherwise, and a consent purpose says whether the
+// subject consented.
+func TestExplanationIsWordedInTheReadersLanguage(t *testing.T) {
+	s := apptest.Start(t)
+	id := s.CreateSubject(map[string]any{"city": "杭州"})
+	me := s.Token(id, "subject")
+	why := func(lang string) map[string]string {
+		t.Helper()
+		r := s.DoHeaders("GET", "/v1/me/explanation", me, "", nil, map[string]string{"Accept-Language": lang})
+		if r.Status != 200 {
+			t.Fatalf("explanation: %d %s", r.Status, r.Body)
+		}
+		out := map[string]string{}
+		for _, p := range r.JSON["purposes"].([]any) {
+			m := p.(map[string]any)
+			out[m["purpose"].(string)] = m["why"].(string)
+		}
+		return out
+	}
+	zh, en := why("zh-CN,zh;q=0.9"), why("en-GB")
+	if !strings.Contains(zh["order_fulfillment"], "合同") || !strings.Contains(en["order_fulfillment"], "contract") {
+		t.Fatalf("contract basis: zh %q en %q", zh["order_fulfillment"], en["order_fulfillment"])
+	}
+	if !strings.Contains(en["marketing"], "not given it") || !strings.Contains(zh["marketing"], "尚未同意") {
+		t.Fatalf("marketing without consent: zh %q en %q", zh["marketing"], en["marketing"])
+	}
 }
