@@ -169,3 +169,14 @@ func (g Grant) Validate(p policies.Purpose, now time.Time) error {
 	}
 	return nil
 }
+
+// Store keeps consent histories and objections, inside the vault writer's transaction (vault.ConsentTx).
+// Histories are append-only: a withdrawal is a new event, never an edit.
+type Store interface {
+	// ConsentEvents returns the subject's consent history as the transaction sees it.
+	ConsentEvents(subject string) ([]Event, error)
+	// AppendConsent adds an event to the subject's consent history (never rewritten).
+	AppendConsent(subject string, e Event) error
+	// SetObjection records (on) or removes (off) an objection; it reports whether anything changed.
+	SetObjection(subject, kind string, on bool, at time.Time) (bool, error)
+}

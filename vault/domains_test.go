@@ -48,6 +48,12 @@ func TestEachDomainKeepsToItsOwnData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// consent.Store is the vault's ConsentTx (an alias): its methods belong to that view.
+	consentFiles, err := filepath.Glob("../consent/*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, consentFiles...)
 	parsed := map[string]*ast.File{}
 	for _, name := range files {
 		if strings.HasSuffix(name, "_test.go") {
@@ -69,20 +75,27 @@ func TestEachDomainKeepsToItsOwnData(t *testing.T) {
 			}
 			for _, spec := range g.Specs {
 				ts, ok := spec.(*ast.TypeSpec)
-				if !ok || !strings.HasSuffix(ts.Name.Name, "Tx") {
+				if !ok {
+					continue
+				}
+				view := ts.Name.Name
+				if f.Name.Name == "consent" && view == "Store" {
+					view = "ConsentTx"
+				}
+				if !strings.HasSuffix(view, "Tx") {
 					continue
 				}
 				it, ok := ts.Type.(*ast.InterfaceType)
 				if !ok {
 					continue
 				}
-				views[ts.Name.Name] = true
+				views[view] = true
 				for _, m := range it.Methods.List {
 					for _, n := range m.Names {
 						if prev, dup := declaredIn[n.Name]; dup {
-							t.Fatalf("%s is declared by both %s and %s", n.Name, prev, ts.Name.Name)
+							t.Fatalf("%s is declared by both %s and %s", n.Name, prev, view)
 						}
-						declaredIn[n.Name] = ts.Name.Name
+						declaredIn[n.Name] = view
 					}
 				}
 			}
@@ -93,6 +106,9 @@ func TestEachDomainKeepsToItsOwnData(t *testing.T) {
 	}
 	calls := 0
 	for name, f := range parsed {
+		if f.Name.Name != "vault" {
+			continue
+		}
 		allowed := txViews[name]
 		ast.Inspect(f, func(n ast.Node) bool {
 			switch n := n.(type) {

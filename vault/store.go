@@ -175,15 +175,9 @@ type ErasureTx interface {
 	Hold(subject string) (until, erasedAt time.Time, ok bool, err error)
 }
 
-// ConsentTx changes consent histories and objections.
-type ConsentTx interface {
-	// ConsentEvents returns the subject's consent history as the transaction sees it.
-	ConsentEvents(subject string) ([]consent.Event, error)
-	// AppendConsent adds an event to the subject's consent history (never rewritten).
-	AppendConsent(subject string, e consent.Event) error
-	// SetObjection records (on) or removes (off) an objection; it reports whether anything changed.
-	SetObjection(subject, kind string, on bool, at time.Time) (bool, error)
-}
+// ConsentTx changes consent histories and objections: the consent package's Store, inside the writer's
+// transaction.
+type ConsentTx = consent.Store
 
 // IdentityTx changes identity resolution's records: external ids, merges, reviews, import reports.
 type IdentityTx interface {
