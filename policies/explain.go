@@ -25,9 +25,9 @@ func (s *Set) Matrix() []MatrixCell {
 		rs := []string{role}
 		for _, pur := range s.catalog.Names() {
 			for _, cat := range categoryOrder {
-				for _, act := range []string{ActRead, ActWrite} {
-					g, ok := s.Access(rs, pur, cat, act)
-					cellOut := MatrixCell{Role: role, Purpose: pur, Category: cat, Action: act, Allowed: ok, Mask: g.Mask}
+				for _, act := range []Act{ActRead, ActWrite} {
+					g, ok := s.Access(rs, pur, CategoryObject(cat), act)
+					cellOut := MatrixCell{Role: role, Purpose: pur, Category: cat, Action: string(act), Allowed: ok, Mask: g.Mask}
 					grants := s.FieldGrants(rs, pur, act)
 					for _, f := range s.schema.fields {
 						if f.Category != cat {
@@ -140,13 +140,13 @@ func (s *Set) ExplainCategories(role, purpose string) ([]CategoryExplanation, er
 	rs := []string{role}
 	out := make([]CategoryExplanation, 0, len(categoryOrder))
 	for _, c := range categoryOrder {
-		g, read := s.Access(rs, purpose, c, ActRead)
+		g, read := s.Access(rs, purpose, CategoryObject(c), ActRead)
 		out = append(out, CategoryExplanation{
 			Category:  c,
 			Read:      read,
 			Mask:      g.Mask,
-			Write:     s.Allowed(rs, purpose, c, ActWrite),
-			Lookup:    s.Allowed(rs, purpose, c, ActLookup),
+			Write:     s.Allowed(rs, purpose, CategoryObject(c), ActWrite),
+			Lookup:    s.Allowed(rs, purpose, CategoryObject(c), ActLookup),
 			Processed: p.Processes(c),
 			Sensitive: IsSensitiveCategory(c),
 		})

@@ -154,7 +154,7 @@ func validateRule(r Rule, schema *Schema, catalog *Catalog) error {
 	if r.Effect != effectAllow && r.Effect != effectDeny {
 		return fmt.Errorf("effect %q: want allow or deny", r.Effect)
 	}
-	if r.Effect == effectAllow && r.Action == ActRead && isDataObject(r.Object) {
+	if r.Effect == effectAllow && r.Action == string(ActRead) && isDataObject(r.Object) {
 		if r.Mask != MaskFull && r.Mask != MaskMasked {
 			return fmt.Errorf("mask %q: a read of a category or field is full or masked", r.Mask)
 		}
@@ -310,7 +310,7 @@ func casbinRows(rules []Rule, inherits []Inheritance, schema *Schema, extra ...[
 		rows = append(rows, []string{"g", g.Role, g.Parent})
 	}
 	for _, f := range schema.fields {
-		rows = append(rows, []string{"g2", FieldObject(f.Name), f.Category})
+		rows = append(rows, []string{"g2", fieldObject(f.Name), f.Category})
 	}
 	return append(rows, extra...)
 }

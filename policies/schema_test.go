@@ -180,7 +180,7 @@ func TestEmbeddedPurposes(t *testing.T) {
 func TestPurposesCoverPolicy(t *testing.T) {
 	s := loadEmbedded(t)
 	for _, r := range s.Rules() {
-		if r.Effect != "allow" || r.Purpose == AnyPurpose || !isDataObject(r.Object) || r.Action == ActCompute {
+		if r.Effect != "allow" || r.Purpose == AnyPurpose || !isDataObject(r.Object) || r.Action == string(ActCompute) {
 			continue
 		}
 		cat := r.Object

@@ -166,7 +166,7 @@ func (s *Set) enumerate() {
 	s.dataActs = slices.Sorted(maps.Keys(dataActs))
 	s.actions = map[string][]string{}
 	for _, f := range s.schema.fields {
-		obj := FieldObject(f.Name)
+		obj := fieldObject(f.Name)
 		s.objects = append(s.objects, obj)
 		s.actions[obj] = s.dataActs
 	}
@@ -203,7 +203,7 @@ func (c *compiler) decide(role, purpose, obj, act string) error {
 		return nil
 	}
 	ce := cell{dec: decAllow}
-	if act == ActRead && isDataObject(obj) {
+	if act == string(ActRead) && isDataObject(obj) {
 		// The mask of the most specific matching allow rule: a rule naming this very object beats one
 		// reaching it through g2 (field → category); among equally specific rules, full beats masked.
 		exact, err := c.enf.EnforceWithMatcher(c.exact, role, purpose, obj, act)
@@ -269,7 +269,7 @@ func (s *Set) compilePruned(c *compiler) error {
 				if IsCategory(r.Object) {
 					for _, f := range s.schema.fields {
 						if f.Category == r.Object {
-							add(FieldObject(f.Name), r.Action)
+							add(fieldObject(f.Name), r.Action)
 						}
 					}
 				}
@@ -324,7 +324,7 @@ func (s *Set) buildFieldGrants() {
 			for _, act := range s.dataActs {
 				var g map[string]Grant
 				for _, f := range s.schema.fields {
-					ce := s.table[tupleKey{role, pur, FieldObject(f.Name), act}]
+					ce := s.table[tupleKey{role, pur, fieldObject(f.Name), act}]
 					if ce.dec != decAllow {
 						continue
 					}
@@ -344,7 +344,7 @@ func (s *Set) buildFieldGrants() {
 // grantOf returns the grant of an allowed tuple.
 func grantOf(act string, full bool) Grant {
 	switch {
-	case act != ActRead:
+	case act != string(ActRead):
 		return Grant{}
 	case full:
 		return Grant{Mask: MaskFull}
@@ -391,10 +391,10 @@ func (s *Set) Files() map[string][]byte {
 // it and none of the roles' rules deny it. obj is a category, a single field ("field:city") or a resource;
 // routes without a declared purpose use [NoPurpose]. Purposes outside the catalog, unknown roles, objects
 // and actions are never allowed. It does not allocate.
-func (s *Set) Allowed(roles []string, purpose, obj, act string) bool {
+func (s *Set) Allowed(roles []string, purpose string, obj Object, act Act) bool {
 	allowed := false
 	for _, r := range roles {
-		switch s.table[tupleKey{r, purpose, obj, act}].dec {
+		switch s.table[tupleKey{r, purpose, string(obj), string(act)}].dec {
 		case decDeny:
 			return false
 		case decAllow:
@@ -406,10 +406,10 @@ func (s *Set) Allowed(roles []string, purpose, obj, act string) bool {
 
 // Access is [Set.Allowed] with the grant: for reads of categories and fields, the mask is full when any
 // allowing role has it full, else masked.
-func (s *Set) Access(roles []string, purpose, obj, act string) (Grant, bool) {
+func (s *Set) Access(roles []string, purpose string, obj Object, act Act) (Grant, bool) {
 	allowed, full := false, false
 	for _, r := range roles {
-		ce := s.table[tupleKey{r, purpose, obj, act}]
+		ce := s.table[tupleKey{r, purpose, string(obj), string(act)}]
 		switch ce.dec {
 		case decDeny:
 			return Grant{}, false
@@ -421,10 +421,10 @@ func (s *Set) Access(roles []string, purpose, obj, act string) (Grant, bool) {
 	if !allowed {
 		return Grant{}, false
 	}
-	if act != ActRead || !isDataObject(obj) {
+	if act != ActRead || !isDataObject(string(obj)) {
 		return Grant{}, true
 	}
-	return grantOf(act, full), true
+	return grantOf(string(act), full), true
 }
 
 // FieldGrants returns every schema field the role set may act on for purpose, with its grant. For reads
@@ -432,9 +432,9 @@ func (s *Set) Access(roles []string, purpose, obj, act string) (Grant, bool) {
 // several roles the result is their union, full beating masked, and an explicit deny from any role for a
 // field wins over the others' allows. The returned map is shared and read-only: callers must not modify
 // it. It is nil when nothing is granted.
-func (s *Set) FieldGrants(roles []string, purpose, act string) map[string]Grant {
+func (s *Set) FieldGrants(roles []string, purpose string, act Act) map[string]Grant {
 	if len(roles) == 1 {
-		return s.fieldGrants[grantKey{roles[0], purpose, act}]
+		return s.fieldGrants[grantKey{roles[0], purpose, string(act)}]
 	}
 	var bits uint64
 	known, first := 0, ""
@@ -458,14 +458,14 @@ func (s *Set) FieldGrants(roles []string, purpose, act string) map[string]Grant 
 	case known == 0:
 		return nil
 	case known == 1:
-		return s.fieldGrants[grantKey{first, purpose, act}]
+		return s.fieldGrants[grantKey{first, purpose, string(act)}]
 	case len(s.roles) > 64:
 		return s.unionGrants(roles, purpose, act)
 	}
-	if !slices.Contains(s.purposes, purpose) || !slices.Contains(s.dataActs, act) {
+	if !slices.Contains(s.purposes, purpose) || !slices.Contains(s.dataActs, string(act)) {
 		return nil
 	}
-	key := multiKey{bits, purpose, act}
+	key := multiKey{bits, purpose, string(act)}
 	s.multiMu.RLock()
 	g, ok := s.multi[key]
 	s.multiMu.RUnlock()
@@ -480,7 +480,7 @@ func (s *Set) FieldGrants(roles []string, purpose, act string) map[string]Grant 
 }
 
 // unionGrants computes the field grants of several roles.
-func (s *Set) unionGrants(roles []string, purpose, act string) map[string]Grant {
+func (s *Set) unionGrants(roles []string, purpose string, act Act) map[string]Grant {
 	var out map[string]Grant
 	for _, f := range s.schema.fields {
 		if g, ok := s.Access(roles, purpose, FieldObject(f.Name), act); ok {
@@ -494,7 +494,7 @@ func (s *Set) unionGrants(roles []string, purpose, act string) map[string]Grant 
 }
 
 // HasFieldAccess reports whether the role set may act on at least one schema field for purpose.
-func (s *Set) HasFieldAccess(roles []string, purpose, act string) bool {
+func (s *Set) HasFieldAccess(roles []string, purpose string, act Act) bool {
 	return len(s.FieldGrants(roles, purpose, act)) > 0
 }
 

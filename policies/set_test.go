@@ -12,14 +12,18 @@ import (
 )
 
 // tuple is one (purpose, object, action) request.
-type tuple struct{ purpose, obj, act string }
+type tuple struct {
+	purpose string
+	obj     Object
+	act     Act
+}
 
 // testTuples returns every purpose (catalog and NoPurpose) × object × action of the vocabulary — a superset
 // of the compiled domain — plus unknown objects and actions, which must never be allowed.
 func testTuples(s *Set) []tuple {
 	objs := map[string][]string{}
 	for _, f := range s.Schema().FieldNames() {
-		objs[FieldObject(f)] = ActionsFor(FieldObject(f))
+		objs[fieldObject(f)] = ActionsFor(fieldObject(f))
 	}
 	for _, c := range Categories() {
 		objs[c] = ActionsFor(c)
@@ -27,14 +31,14 @@ func testTuples(s *Set) []tuple {
 	for _, r := range Resources() {
 		objs[r] = ActionsFor(r)
 	}
-	objs["field:nope"] = []string{ActRead}
-	objs["nothing"] = []string{ActRead, "bogus"}
+	objs["field:nope"] = acts(ActRead)
+	objs["nothing"] = acts(ActRead, "bogus")
 	objs[CategoryContact] = append(objs[CategoryContact], "bogus")
 	var out []tuple
 	for _, pur := range append(s.Purposes().Names(), NoPurpose) {
 		for _, obj := range slices.Sorted(maps.Keys(objs)) {
 			for _, act := range objs[obj] {
-				out = append(out, tuple{pur, obj, act})
+				out = append(out, tuple{pur, Object(obj), Act(act)})
 			}
 		}
 	}
@@ -50,7 +54,7 @@ func checkTableEqualsEnforce(t *testing.T, s *Set) {
 	n := 0
 	for _, role := range roles {
 		for _, tu := range tuples {
-			want, err := s.Enforce(role, tu.purpose, tu.obj, tu.act)
+			want, err := s.Enforce(role, tu.purpose, string(tu.obj), string(tu.act))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -64,8 +68,8 @@ func checkTableEqualsEnforce(t *testing.T, s *Set) {
 			if ok != got {
 				t.Errorf("Access(%s, %v) allowed = %v, Allowed = %v", role, tu, ok, got)
 			}
-			if ok && tu.act == ActRead && isDataObject(tu.obj) {
-				if wantMask := oracleMask(s, role, tu.purpose, tu.obj); g.Mask != wantMask {
+			if ok && tu.act == ActRead && isDataObject(string(tu.obj)) {
+				if wantMask := oracleMask(s, role, tu.purpose, string(tu.obj)); g.Mask != wantMask {
 					t.Errorf("Access(%s, %v) mask = %q, rules say %q", role, tu, g.Mask, wantMask)
 				}
 			} else if g.Mask != "" {
@@ -97,7 +101,7 @@ func oracleMask(s *Set, role, purpose, obj string) string {
 	}
 	var exact, viaCategory []string
 	for _, r := range s.Rules() {
-		if !subjects[r.Role] || (r.Purpose != purpose && r.Purpose != AnyPurpose) || r.Action != ActRead || r.Effect != "allow" {
+		if !subjects[r.Role] || (r.Purpose != purpose && r.Purpose != AnyPurpose) || r.Action != string(ActRead) || r.Effect != "allow" {
 			continue
 		}
 		switch r.Object {
@@ -144,15 +148,15 @@ func TestTableEqualsEnforceRolePairs(t *testing.T) {
 	for _, p := range pairs {
 		rs := []string{p.a, p.b}
 		for _, tu := range tuples {
-			want, err := enf.Enforce(p.user, tu.purpose, tu.obj, tu.act)
+			want, err := enf.Enforce(p.user, tu.purpose, string(tu.obj), string(tu.act))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if got := s.Allowed(rs, tu.purpose, tu.obj, tu.act); got != want {
 				t.Errorf("Allowed(%v, %v) = %v, Enforce(user of both) = %v", rs, tu, got, want)
 			}
-			if strings.HasPrefix(tu.obj, FieldPrefix) && (tu.act == ActRead || tu.act == ActWrite) {
-				_, got := s.FieldGrants(rs, tu.purpose, tu.act)[strings.TrimPrefix(tu.obj, FieldPrefix)]
+			if strings.HasPrefix(string(tu.obj), FieldPrefix) && (tu.act == ActRead || tu.act == ActWrite) {
+				_, got := s.FieldGrants(rs, tu.purpose, tu.act)[strings.TrimPrefix(string(tu.obj), FieldPrefix)]
 				if got != want {
 					t.Errorf("FieldGrants(%v, %s, %s) has %s = %v, Enforce = %v", rs, tu.purpose, tu.act, tu.obj, got, want)
 				}
@@ -192,9 +196,10 @@ func TestCustomPolicy(t *testing.T) {
 	s := loadCustom(t, map[string]string{filePolicy: customPolicy})
 	checkTableEqualsEnforce(t, s)
 	tests := []struct {
-		roles        []string
-		purpose, act string
-		want         map[string]Grant
+		roles   []string
+		purpose string
+		act     Act
+		want    map[string]Grant
 	}{
 		{[]string{"reader"}, "marketing", "read", map[string]Grant{
 			"phone": {"masked"}, "email": {"full"}, "name": {"full"}, "gender": {"masked"}, "birth_date": {"masked"},
@@ -300,7 +305,7 @@ func TestDenyOverride(t *testing.T) {
 				}
 			}
 			for _, c := range []string{CategorySensitiveIdentity, CategorySensitiveFinancial} {
-				if s.Allowed(roles, pur, c, ActRead) {
+				if s.Allowed(roles, pur, CategoryObject(c), ActRead) {
 					t.Errorf("Allowed(%v, %s, %s)", roles, pur, c)
 				}
 			}
@@ -350,7 +355,7 @@ func TestBuiltInTable(t *testing.T) {
 	})
 	t.Run("analyst", func(t *testing.T) {
 		for _, pur := range append(s.Purposes().Names(), NoPurpose) {
-			for _, act := range []string{ActRead, ActWrite, ActLookup} {
+			for _, act := range []Act{ActRead, ActWrite, ActLookup} {
 				if s.HasFieldAccess([]string{"analyst"}, pur, act) {
 					t.Errorf("analyst may %s fields for %s", act, pur)
 				}
@@ -366,13 +371,13 @@ func TestBuiltInTable(t *testing.T) {
 	t.Run("no field values for staff without data roles", func(t *testing.T) {
 		for _, role := range []string{"compliance_officer", "admin"} {
 			for _, pur := range append(s.Purposes().Names(), NoPurpose) {
-				for _, act := range []string{ActRead, ActWrite, ActLookup} {
+				for _, act := range []Act{ActRead, ActWrite, ActLookup} {
 					if s.HasFieldAccess([]string{role}, pur, act) {
 						t.Errorf("%s may %s fields for %s", role, act, pur)
 					}
 				}
 				for _, c := range Categories() {
-					if s.Allowed([]string{role}, pur, c, ActRead) {
+					if s.Allowed([]string{role}, pur, CategoryObject(c), ActRead) {
 						t.Errorf("%s reads %s for %s", role, c, pur)
 					}
 				}
@@ -437,7 +442,7 @@ func TestBuiltInTable(t *testing.T) {
 			t.Errorf("subject writes %v", fieldsOf(w))
 		}
 		for _, c := range Categories() {
-			if !s.Allowed([]string{"subject"}, PurposeDataSubjectRequest, c, ActRead) {
+			if !s.Allowed([]string{"subject"}, PurposeDataSubjectRequest, CategoryObject(c), ActRead) {
 				t.Errorf("subject cannot read %s", c)
 			}
 		}
@@ -519,7 +524,7 @@ func TestConcurrentUse(t *testing.T) {
 					_ = s.Allowed(rs, pur, "contact", ActRead)
 				}
 				if j%50 == 0 {
-					if _, err := s.Enforce(rs[0], PurposeMarketing, "contact", ActRead); err != nil {
+					if _, err := s.Enforce(rs[0], PurposeMarketing, "contact", string(ActRead)); err != nil {
 						t.Error(err)
 					}
 				}
@@ -567,7 +572,7 @@ func TestMatrix(t *testing.T) {
 		if (c.Role == "analyst" || c.Role == "admin" || c.Role == "compliance_officer") && (c.Allowed || c.Fields != nil) {
 			t.Errorf("%+v grants personal data", c)
 		}
-		if c.Allowed != s.Allowed([]string{c.Role}, c.Purpose, c.Category, c.Action) {
+		if c.Allowed != s.Allowed([]string{c.Role}, c.Purpose, CategoryObject(c.Category), Act(c.Action)) {
 			t.Errorf("%+v disagrees with Allowed", c)
 		}
 	}
@@ -661,7 +666,7 @@ func TestVocabulary(t *testing.T) {
 	if ActionsFor("nothing") != nil {
 		t.Error("ActionsFor(nothing) not nil")
 	}
-	if !slices.Contains(ActionsFor("tags"), ActCompute) || slices.Contains(ActionsFor("field:city"), ActCompute) {
+	if !slices.Contains(ActionsFor("tags"), string(ActCompute)) || slices.Contains(ActionsFor("field:city"), string(ActCompute)) {
 		t.Error("compute is only for tags")
 	}
 	if len(Resources()) != 10 || len(Categories()) != 10 {

@@ -27,8 +27,20 @@ const AnyPurpose = "*"
 // FieldPrefix prefixes a field name to make a policy object for that single field ("field:city").
 const FieldPrefix = "field:"
 
+// Object is what a policy rule is about: a category, a single field ("field:city") or a resource.
+type Object string
+
+// Act is what a policy rule allows or denies on an object.
+type Act string
+
 // FieldObject returns the policy object naming a single field, e.g. "field:city".
-func FieldObject(name string) string { return FieldPrefix + name }
+func FieldObject(name string) Object { return Object(fieldObject(name)) }
+
+// fieldObject is FieldObject as the rule tables hold it.
+func fieldObject(name string) string { return FieldPrefix + name }
+
+// CategoryObject returns the policy object naming a field category.
+func CategoryObject(category string) Object { return Object(category) }
 
 // Built-in role names (API.md). The roles a policy knows are those its rules mention; see [Set.Roles].
 const (
@@ -72,30 +84,32 @@ const (
 
 // Resources: policy objects that are neither categories nor fields.
 const (
-	ResourceSubjects   = "subjects"
-	ResourceConsents   = "consents"
-	ResourceObjections = "objections"
-	ResourceRequests   = "requests"
-	ResourceAudit      = "audit"
-	ResourcePolicies   = "policies"
-	ResourceKeys       = "keys"
-	ResourceAudiences  = "audiences"
-	ResourceAggregates = "aggregates"
-	ResourceJobs       = "jobs"
+	ResourceSubjects   Object = "subjects"
+	ResourceConsents   Object = "consents"
+	ResourceObjections Object = "objections"
+	ResourceRequests   Object = "requests"
+	ResourceAudit      Object = "audit"
+	ResourcePolicies   Object = "policies"
+	ResourceKeys       Object = "keys"
+	ResourceAudiences  Object = "audiences"
+	ResourceAggregates Object = "aggregates"
+	ResourceJobs       Object = "jobs"
+	// ResourceTags is the tags category as the object of computing tags.
+	ResourceTags Object = CategoryTags
 )
 
 // Actions.
 const (
-	ActRead       = "read"
-	ActWrite      = "write"
-	ActLookup     = "lookup"
-	ActCompute    = "compute"
-	ActCreate     = "create"
-	ActErase      = "erase"
-	ActTransition = "transition"
-	ActVerify     = "verify"
-	ActReload     = "reload"
-	ActRotate     = "rotate"
+	ActRead       Act = "read"
+	ActWrite      Act = "write"
+	ActLookup     Act = "lookup"
+	ActCompute    Act = "compute"
+	ActCreate     Act = "create"
+	ActErase      Act = "erase"
+	ActTransition Act = "transition"
+	ActVerify     Act = "verify"
+	ActReload     Act = "reload"
+	ActRotate     Act = "rotate"
 )
 
 // Masks of a read grant.
@@ -121,22 +135,31 @@ var categoryOrder = []string{
 
 // dataActions are the actions valid on categories and fields; categoryExtraActions adds per-category ones.
 var (
-	dataActions          = []string{ActRead, ActWrite, ActLookup}
-	categoryExtraActions = map[string][]string{CategoryTags: {ActCompute}}
+	dataActions          = acts(ActRead, ActWrite, ActLookup)
+	categoryExtraActions = map[string][]string{CategoryTags: acts(ActCompute)}
 )
 
 // resourceActions lists, in canonical order, the actions valid on each resource.
 var resourceActions = map[string][]string{
-	ResourceSubjects:   {ActCreate, ActErase},
-	ResourceConsents:   {ActRead, ActWrite},
-	ResourceObjections: {ActWrite},
-	ResourceRequests:   {ActRead, ActCreate, ActTransition},
-	ResourceAudit:      {ActRead, ActVerify},
-	ResourcePolicies:   {ActRead, ActReload},
-	ResourceKeys:       {ActRotate},
-	ResourceAudiences:  {ActWrite},
-	ResourceAggregates: {ActRead},
-	ResourceJobs:       {ActRead},
+	string(ResourceSubjects):   acts(ActCreate, ActErase),
+	string(ResourceConsents):   acts(ActRead, ActWrite),
+	string(ResourceObjections): acts(ActWrite),
+	string(ResourceRequests):   acts(ActRead, ActCreate, ActTransition),
+	string(ResourceAudit):      acts(ActRead, ActVerify),
+	string(ResourcePolicies):   acts(ActRead, ActReload),
+	string(ResourceKeys):       acts(ActRotate),
+	string(ResourceAudiences):  acts(ActWrite),
+	string(ResourceAggregates): acts(ActRead),
+	string(ResourceJobs):       acts(ActRead),
+}
+
+// acts lists actions as the rule tables hold them (the policy files' text).
+func acts(a ...Act) []string {
+	out := make([]string, len(a))
+	for i, x := range a {
+		out[i] = string(x)
+	}
+	return out
 }
 
 // Categories returns the fixed category vocabulary in canonical order.

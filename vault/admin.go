@@ -12,7 +12,7 @@ import (
 func (s *Service) ReloadPolicy(ctx context.Context, a Access, next *policies.Set) (int64, error) {
 	cur := s.Policy()
 	e := s.newEntry(ctx, a, cur, ActionPolicyReload, "")
-	if !cur.Allowed(a.Caller.Roles, policies.NoPurpose, "policies", "reload") {
+	if !cur.Allowed(a.Caller.Roles, policies.NoPurpose, policies.ResourcePolicies, policies.ActReload) {
 		return 0, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "only admin may reload policy"))
 	}
 	e.Decision, e.Status = audit.Allow, statusOK
@@ -30,7 +30,7 @@ const ActionPolicyRead = "policy.read"
 
 // AuthorizeRole checks that a's roles may do act on obj without a declared purpose (the policy files and
 // matrix, which hold no personal data); a refusal is recorded under action and answered permission_denied.
-func (s *Service) AuthorizeRole(ctx context.Context, a Access, obj, act, action string) error {
+func (s *Service) AuthorizeRole(ctx context.Context, a Access, obj policies.Object, act policies.Act, action string) error {
 	pol := s.Policy()
 	if pol.Allowed(a.Caller.Roles, policies.NoPurpose, obj, act) {
 		return nil

@@ -57,7 +57,7 @@ type Consents struct {
 }
 
 // consentPreamble checks purpose, staff-ness and the consents permission, and finds the subject.
-func (s *ConsentRecords) consentPreamble(ctx context.Context, a Access, action, id, act string) (*policies.Set, audit.Entry, SubjectRecord, error) {
+func (s *ConsentRecords) consentPreamble(ctx context.Context, a Access, action, id string, act policies.Act) (*policies.Set, audit.Entry, SubjectRecord, error) {
 	pol := s.Policy()
 	if _, err := s.checkPurpose(ctx, pol, a, action); err != nil {
 		return nil, audit.Entry{}, SubjectRecord{}, err
@@ -66,7 +66,7 @@ func (s *ConsentRecords) consentPreamble(ctx context.Context, a Access, action, 
 	if err != nil {
 		return nil, e, SubjectRecord{}, err
 	}
-	if !pol.Allowed(a.Caller.Roles, a.Purpose, "consents", act) {
+	if !pol.Allowed(a.Caller.Roles, a.Purpose, policies.ResourceConsents, act) {
 		return nil, e, SubjectRecord{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy,
 			Errorf(CodePermissionDenied, "your roles may not %s consents for this purpose", act))
 	}
@@ -83,7 +83,7 @@ func (s *ConsentRecords) consentPreamble(ctx context.Context, a Access, action, 
 // ListConsents returns the current state (one per purpose and recipient) and the whole history, newest
 // first.
 func (s *ConsentRecords) ListConsents(ctx context.Context, a Access, id string) (Consents, error) {
-	_, e, rec, err := s.consentPreamble(ctx, a, ActionConsentRead, id, "read")
+	_, e, rec, err := s.consentPreamble(ctx, a, ActionConsentRead, id, policies.ActRead)
 	if err != nil {
 		return Consents{}, err
 	}
@@ -181,7 +181,7 @@ func (s *ConsentRecords) grantConsent(ctx context.Context, a Access, id string, 
 	if err := g.Validate(p, s.now()); err != nil {
 		return ConsentView{}, 0, s.refuseInvalid(ctx, a, ActionConsentGrant, id, &Error{Code: CodeInvalidArgument, Message: err.Error()})
 	}
-	_, e, rec, err := s.consentPreamble(ctx, a, ActionConsentGrant, id, "write")
+	_, e, rec, err := s.consentPreamble(ctx, a, ActionConsentGrant, id, policies.ActWrite)
 	if err != nil {
 		return ConsentView{}, 0, err
 	}
@@ -238,7 +238,7 @@ func (s *ConsentRecords) grantConsent(ctx context.Context, a Access, id string, 
 // of the same purpose, kind, notice version, method, recipient and expiry: re-importing a file then changes
 // nothing (the check is audited like any consent access), and duplicate reports it. Otherwise it is GrantConsent.
 func (s *ConsentRecords) ImportConsent(ctx context.Context, a Access, id string, g consent.Grant) (duplicate bool, err error) {
-	_, e, rec, err := s.consentPreamble(ctx, a, ActionConsentGrant, id, "write")
+	_, e, rec, err := s.consentPreamble(ctx, a, ActionConsentGrant, id, policies.ActWrite)
 	if err != nil {
 		return false, err
 	}
@@ -274,7 +274,7 @@ func (s *ConsentRecords) withdrawConsent(ctx context.Context, a Access, id, purp
 	if _, ok := pol.Purposes().Purpose(purpose); !ok {
 		return nil, 0, s.refuseInvalid(ctx, a, ActionConsentWithdraw, id, Errorf(CodeInvalidArgument, "unknown purpose"))
 	}
-	_, e, rec, err := s.consentPreamble(ctx, a, ActionConsentWithdraw, id, "write")
+	_, e, rec, err := s.consentPreamble(ctx, a, ActionConsentWithdraw, id, policies.ActWrite)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -373,7 +373,7 @@ func (s *ConsentRecords) setObjection(ctx context.Context, a Access, id, kind st
 	if err != nil {
 		return 0, err
 	}
-	if !pol.Allowed(a.Caller.Roles, a.Purpose, "objections", "write") {
+	if !pol.Allowed(a.Caller.Roles, a.Purpose, policies.ResourceObjections, policies.ActWrite) {
 		return 0, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "objections are not permitted"))
 	}
 	now := s.now().UTC()

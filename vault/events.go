@@ -80,7 +80,7 @@ func classOf(category string) string {
 // record consents for the declared purpose; a refusal is recorded.
 func (s *Ingestion) ResolveSubject(ctx context.Context, a Access, ref string) (string, error) {
 	pol := s.Policy()
-	if !pol.Allowed(a.Caller.Roles, a.Purpose, "subjects", "create") && !pol.Allowed(a.Caller.Roles, a.Purpose, "consents", "write") {
+	if !pol.Allowed(a.Caller.Roles, a.Purpose, policies.ResourceSubjects, policies.ActCreate) && !pol.Allowed(a.Caller.Roles, a.Purpose, policies.ResourceConsents, policies.ActWrite) {
 		e := s.newEntry(ctx, a, pol, ActionSubjectImport, "")
 		return "", s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not resolve subjects for this purpose"))
 	}
@@ -146,7 +146,7 @@ func (s *Ingestion) IngestEvents(ctx context.Context, a Access, in []EventInput)
 		case ev.TS.IsZero() || ev.TS.After(now.Add(5*time.Minute)):
 			reject(i, "bad_time")
 			continue
-		case !pol.Allowed(a.Caller.Roles, a.Purpose, cat, "write"):
+		case !pol.Allowed(a.Caller.Roles, a.Purpose, policies.CategoryObject(cat), policies.ActWrite):
 			reject(i, ReasonNotPermitted)
 			continue
 		}
@@ -455,7 +455,7 @@ func (s *Ingestion) SaveImportReport(ctx context.Context, a Access, lines []stri
 	if err != nil {
 		return 0, err
 	}
-	if !pol.Allowed(a.Caller.Roles, a.Purpose, "subjects", "create") {
+	if !pol.Allowed(a.Caller.Roles, a.Purpose, policies.ResourceSubjects, policies.ActCreate) {
 		return 0, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not record imports for this purpose"))
 	}
 	id := newID("imp_")

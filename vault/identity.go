@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/profilevault/profilevault/audit"
+	"github.com/profilevault/profilevault/policies"
 )
 
 // Identity-resolution actions recorded in the audit trail.
@@ -94,7 +95,7 @@ func (s *Ingestion) ImportSubject(ctx context.Context, a Access, in NewSubject) 
 		return ImportOutcome{}, s.refuseInvalid(ctx, a, ActionSubjectImport, "", err)
 	}
 	// Permission first: nothing is looked up, let alone opened, for a caller who may not import.
-	if !pol.Allowed(a.Caller.Roles, a.Purpose, "subjects", "create") || !s.mayWriteAll(pol, a, names) {
+	if !pol.Allowed(a.Caller.Roles, a.Purpose, policies.ResourceSubjects, policies.ActCreate) || !s.mayWriteAll(pol, a, names) {
 		e, err := s.beginStaff(ctx, a, pol, ActionSubjectCreate, "", names)
 		if err != nil {
 			return ImportOutcome{}, err
@@ -188,7 +189,7 @@ func (s *Ingestion) merge(ctx context.Context, a Access, target, on string, in N
 		return ImportOutcome{}, err
 	}
 	e.DecisionInputs = opened
-	if !pol.Allowed(a.Caller.Roles, a.Purpose, "subjects", "create") || !s.mayWriteAll(pol, a, names) {
+	if !pol.Allowed(a.Caller.Roles, a.Purpose, policies.ResourceSubjects, policies.ActCreate) || !s.mayWriteAll(pol, a, names) {
 		return ImportOutcome{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not import subjects for this purpose"))
 	}
 	rec, err := s.activeSubject(ctx, target)

@@ -138,7 +138,7 @@ type PurgeResult struct {
 func (s *Keys) PurgeKeys(ctx context.Context, a Access, before time.Time) (PurgeResult, error) {
 	pol := s.Policy()
 	e := s.newEntry(ctx, a, pol, ActionKeyPurge, "")
-	if !pol.Allowed(a.Caller.Roles, policies.NoPurpose, "keys", "rotate") {
+	if !pol.Allowed(a.Caller.Roles, policies.NoPurpose, policies.ResourceKeys, policies.ActRotate) {
 		return PurgeResult{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "only admin may purge keys"))
 	}
 	if s.ring == nil {
@@ -218,7 +218,7 @@ type KeyStatus struct {
 func (s *Keys) KeyStatus(ctx context.Context, a Access) (KeyStatus, error) {
 	pol := s.Policy()
 	e := s.newEntry(ctx, a, pol, ActionKeyRotate, "")
-	if !pol.Allowed(a.Caller.Roles, policies.NoPurpose, "keys", "rotate") {
+	if !pol.Allowed(a.Caller.Roles, policies.NoPurpose, policies.ResourceKeys, policies.ActRotate) {
 		return KeyStatus{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "only admin may read the key ring's state"))
 	}
 	if s.ring == nil || s.keyStore == nil {

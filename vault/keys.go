@@ -259,7 +259,7 @@ func (s *Keys) RotateKeys(ctx context.Context, a Access, opts RunOptions) (Rotat
 func (s *Keys) StartRotation(ctx context.Context, a Access) (*RotationJob, error) {
 	pol := s.Policy()
 	e := s.newEntry(ctx, a, pol, ActionKeyRotate, "")
-	if !pol.Allowed(a.Caller.Roles, policies.NoPurpose, "keys", "rotate") {
+	if !pol.Allowed(a.Caller.Roles, policies.NoPurpose, policies.ResourceKeys, policies.ActRotate) {
 		return nil, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "only admin may rotate keys"))
 	}
 	if s.ring == nil || s.keyStore == nil {
@@ -606,7 +606,7 @@ func (s *Keys) PendingRotation(ctx context.Context) (string, bool, error) {
 func (s *Keys) RotationStatus(ctx context.Context, a Access, id string) (JobStatus, int64, error) {
 	pol := s.Policy()
 	e := s.newEntry(ctx, a, pol, ActionKeyRotate, "")
-	if !pol.Allowed(a.Caller.Roles, policies.NoPurpose, "keys", "rotate") {
+	if !pol.Allowed(a.Caller.Roles, policies.NoPurpose, policies.ResourceKeys, policies.ActRotate) {
 		return JobStatus{}, 0, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "only admin may follow key rotations"))
 	}
 	if s.keyStore == nil {

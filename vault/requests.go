@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/profilevault/profilevault/audit"
+	"github.com/profilevault/profilevault/policies"
 )
 
 // Requests is the data-subject request workflow: requests filed by subjects, the compliance officer's queue
@@ -113,7 +114,7 @@ func (s *Requests) MeCreateRequest(ctx context.Context, a Access, typ string) (R
 	if err != nil {
 		return RequestView{}, 0, err
 	}
-	if !pol.Allowed(a.Caller.Roles, a.Purpose, "requests", "create") {
+	if !pol.Allowed(a.Caller.Roles, a.Purpose, policies.ResourceRequests, policies.ActCreate) {
 		return RequestView{}, 0, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "requests are not permitted"))
 	}
 	now := s.now().UTC()
@@ -236,7 +237,7 @@ func (s *Requests) RequestQueue(ctx context.Context, a Access, state string, ove
 	if err != nil {
 		return nil, 0, err
 	}
-	if !pol.Allowed(a.Caller.Roles, a.Purpose, "requests", "read") {
+	if !pol.Allowed(a.Caller.Roles, a.Purpose, policies.ResourceRequests, policies.ActRead) {
 		return nil, 0, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not read the request queue for this purpose"))
 	}
 	rows, err := s.store.Requests(ctx, RequestFilter{State: state, Limit: 1000})
@@ -288,7 +289,7 @@ func (s *Requests) TransitionRequest(ctx context.Context, a Access, id, to, reas
 	if err != nil {
 		return RequestView{}, 0, err
 	}
-	if !pol.Allowed(a.Caller.Roles, a.Purpose, "requests", "transition") {
+	if !pol.Allowed(a.Caller.Roles, a.Purpose, policies.ResourceRequests, policies.ActTransition) {
 		return RequestView{}, 0, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not move requests on"))
 	}
 	now := s.now().UTC()

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/profilevault/profilevault/audit"
+	"github.com/profilevault/profilevault/policies"
 )
 
 // Stewardship is identity stewardship for data stewards: automatic merges (and their reversal), the review
@@ -56,7 +57,7 @@ func (s *Stewardship) stewardship(ctx context.Context, a Access, action, subject
 	if err != nil {
 		return audit.Entry{}, err
 	}
-	if !pol.Allowed(a.Caller.Roles, a.Purpose, "subjects", "create") {
+	if !pol.Allowed(a.Caller.Roles, a.Purpose, policies.ResourceSubjects, policies.ActCreate) {
 		return audit.Entry{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not steward identities for this purpose"))
 	}
 	return e, nil

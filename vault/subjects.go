@@ -219,7 +219,7 @@ func (s *Profiles) create(ctx context.Context, a Access, in NewSubject, opened [
 	if err != nil {
 		return Created{}, err
 	}
-	if !pol.Allowed(a.Caller.Roles, a.Purpose, "subjects", "create") || !s.mayWriteAll(pol, a, names) {
+	if !pol.Allowed(a.Caller.Roles, a.Purpose, policies.ResourceSubjects, policies.ActCreate) || !s.mayWriteAll(pol, a, names) {
 		return Created{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy,
 			Errorf(CodePermissionDenied, "your roles may not create subjects with these fields for this purpose"))
 	}
@@ -295,7 +295,7 @@ func finish(e audit.Entry, changeErr error, names []string) audit.Entry {
 }
 
 func (s *core) mayWriteAll(pol *policies.Set, a Access, names []string) bool {
-	grants := pol.FieldGrants(a.Caller.Roles, a.Purpose, "write")
+	grants := pol.FieldGrants(a.Caller.Roles, a.Purpose, policies.ActWrite)
 	for _, n := range names {
 		if _, ok := grants[n]; !ok {
 			return false
@@ -401,7 +401,7 @@ func (s *Profiles) readOnce(ctx context.Context, a Access, id string, requested 
 	if a.self {
 		e.Categories = append(e.Categories, "tags")
 	}
-	grants := pol.FieldGrants(a.Caller.Roles, a.Purpose, "read")
+	grants := pol.FieldGrants(a.Caller.Roles, a.Purpose, policies.ActRead)
 	if len(grants) == 0 {
 		return readResult{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy,
 			Errorf(CodePermissionDenied, "your roles may not read subject fields for this purpose"))
@@ -606,7 +606,7 @@ func (s *Profiles) updateSubject(ctx context.Context, a Access, id string, in ma
 		}
 		return View{}, internalErr("update subject", err)
 	}
-	readGrants := pol.FieldGrants(a.Caller.Roles, a.Purpose, "read")
+	readGrants := pol.FieldGrants(a.Caller.Roles, a.Purpose, policies.ActRead)
 	granted, withheld, consentIDs := s.decide(&e, pol, purpose, readGrants, rec, a, fieldNames)
 	now := s.now().UTC()
 	seq, err := s.seq.Commit(ctx, func(tx Tx) error {
@@ -679,7 +679,7 @@ func (s *Profiles) Lookup(ctx context.Context, a Access, field, value string) (L
 	if err != nil {
 		return LookupResult{}, err
 	}
-	if !pol.Allowed(a.Caller.Roles, a.Purpose, "field:"+field, "lookup") {
+	if !pol.Allowed(a.Caller.Roles, a.Purpose, policies.FieldObject(field), policies.ActLookup) {
 		return LookupResult{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy,
 			Errorf(CodePermissionDenied, "your roles may not look subjects up by this field for this purpose"))
 	}
@@ -725,7 +725,7 @@ func (s *Profiles) eraseSubject(ctx context.Context, a Access, id string) (Recei
 	if err != nil {
 		return Receipt{}, err
 	}
-	if !pol.Allowed(a.Caller.Roles, a.Purpose, "subjects", "erase") {
+	if !pol.Allowed(a.Caller.Roles, a.Purpose, policies.ResourceSubjects, policies.ActErase) {
 		return Receipt{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy,
 			Errorf(CodePermissionDenied, "your roles may not erase subjects for this purpose"))
 	}

@@ -145,7 +145,7 @@ func (s *Tags) tagCaller(ctx context.Context, a Access, purposes []string, actio
 		if _, ok := pol.Purposes().Purpose(p); !ok {
 			return audit.Entry{}, s.deny(ctx, e, statusBadRequest, "unknown_purpose", Errorf(CodeInvalidArgument, "unknown purpose"))
 		}
-		if !pol.Allowed(a.Caller.Roles, p, "tags", "compute") {
+		if !pol.Allowed(a.Caller.Roles, p, policies.ResourceTags, policies.ActCompute) {
 			return audit.Entry{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not compute tags"))
 		}
 	}
@@ -585,7 +585,7 @@ func (s *Tags) subjectTagsOnce(ctx context.Context, a Access, id, lang string) (
 		return TagsResult{}, err
 	}
 	e.Categories = []string{"tags"}
-	if !pol.Allowed(a.Caller.Roles, a.Purpose, "tags", "read") {
+	if !pol.Allowed(a.Caller.Roles, a.Purpose, policies.ResourceTags, policies.ActRead) {
 		return TagsResult{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not read tags for this purpose"))
 	}
 	guard := s.seq.Guard(id)
@@ -679,7 +679,7 @@ func (s *Tags) Insights(ctx context.Context, a Access, kind string) ([]byte, tim
 		return nil, time.Time{}, 0, err
 	}
 	e.Categories = []string{"aggregates"}
-	if !pol.Allowed(a.Caller.Roles, a.Purpose, "aggregates", "read") {
+	if !pol.Allowed(a.Caller.Roles, a.Purpose, policies.ResourceAggregates, policies.ActRead) {
 		return nil, time.Time{}, 0, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not read insights for this purpose"))
 	}
 	m, at, ok, err := s.store.TagModel(ctx)

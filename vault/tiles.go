@@ -104,7 +104,7 @@ func (s *Review) EntryBundle(ctx context.Context, a Access, index int64, width i
 // mayReadTiles refuses (recorded) roles that may not verify the trail; witnesses may.
 func (s *Review) mayReadTiles(ctx context.Context, a Access) error {
 	pol := s.Policy()
-	if pol.Allowed(a.Caller.Roles, policies.NoPurpose, "audit", "verify") {
+	if pol.Allowed(a.Caller.Roles, policies.NoPurpose, policies.ResourceAudit, policies.ActVerify) {
 		return nil
 	}
 	e := s.newEntry(ctx, a, pol, ActionAuditVerify, "")

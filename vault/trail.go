@@ -55,7 +55,7 @@ func (s *Review) mayReadTrail(ctx context.Context, a Access, action, subjectID s
 		return nil, audit.Entry{}, err
 	}
 	e := s.newEntry(ctx, a, pol, action, subjectID)
-	if !pol.Allowed(a.Caller.Roles, a.Purpose, "audit", "read") {
+	if !pol.Allowed(a.Caller.Roles, a.Purpose, policies.ResourceAudit, policies.ActRead) {
 		return nil, e, s.deny(ctx, e, statusForbidden, reasonNoPolicy,
 			Errorf(CodePermissionDenied, "your roles may not read the audit trail for this purpose"))
 	}
@@ -124,7 +124,7 @@ func (s *Review) AuditExport(ctx context.Context, a Access, since, until time.Ti
 // data).
 func (s *Review) mayCheckTrail(ctx context.Context, a Access) error {
 	pol := s.Policy()
-	if pol.Allowed(a.Caller.Roles, policies.NoPurpose, "audit", "verify") {
+	if pol.Allowed(a.Caller.Roles, policies.NoPurpose, policies.ResourceAudit, policies.ActVerify) {
 		return nil
 	}
 	e := s.newEntry(ctx, a, pol, ActionAuditVerify, "")

@@ -1,6 +1,9 @@
 package app_test
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -86,5 +89,51 @@ func TestArchitecture(t *testing.T) {
 				t.Errorf("%s calls App.Internals outside a test", filepath.Join(dir, f))
 			}
 		}
+	}
+}
+
+// policyDecisions are the calls that decide on the policy: their objects, actions and purposes are named
+// values (policies.ResourceSubjects, policies.ActRead, a declared purpose), never string literals — an
+// untyped literal would silently convert to policies.Object or policies.Act, so the compiler alone cannot
+// refuse it.
+var policyDecisions = map[string]bool{"Allowed": true, "Access": true, "FieldGrants": true, "HasFieldAccess": true,
+	"AuthorizeRole": true, "mayRole": true, "consentPreamble": true}
+
+// TestPolicyDecisionsUseNamedValues parses every non-test file of the module and fails on a string literal
+// passed to a policy decision.
+func TestPolicyDecisionsUseNamedValues(t *testing.T) {
+	fset := token.NewFileSet()
+	calls := 0
+	for _, line := range goList(t, "-f", `{{.Dir}}:{{join .GoFiles ","}}`, mod+"...") {
+		dir, files, _ := strings.Cut(line, ":")
+		if files == "" {
+			continue
+		}
+		for _, name := range strings.Split(files, ",") {
+			f, err := parser.ParseFile(fset, filepath.Join(dir, name), nil, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ast.Inspect(f, func(n ast.Node) bool {
+				call, ok := n.(*ast.CallExpr)
+				if !ok {
+					return true
+				}
+				sel, ok := call.Fun.(*ast.SelectorExpr)
+				if !ok || !policyDecisions[sel.Sel.Name] {
+					return true
+				}
+				calls++
+				for _, arg := range call.Args {
+					if lit, ok := arg.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+						t.Errorf("%s: %s(…, %s, …): name the policy value, not a literal", fset.Position(lit.Pos()), sel.Sel.Name, lit.Value)
+					}
+				}
+				return true
+			})
+		}
+	}
+	if calls < 40 {
+		t.Fatalf("found only %d policy decisions", calls)
 	}
 }

@@ -11,7 +11,7 @@ import (
 
 // mayRole answers 403 (recorded under action) unless the caller's roles may act on a resource without a
 // declared purpose.
-func (s *Server) mayRole(c *gin.Context, obj, act, action string) (vault.Access, bool) {
+func (s *Server) mayRole(c *gin.Context, obj policies.Object, act policies.Act, action string) (vault.Access, bool) {
 	a, ok := s.access(c)
 	if !ok {
 		return a, false
@@ -33,7 +33,7 @@ type policiesResponse struct {
 }
 
 func (s *Server) getPolicies(c *gin.Context) {
-	if _, ok := s.mayRole(c, "policies", "read", vault.ActionPolicyRead); !ok {
+	if _, ok := s.mayRole(c, policies.ResourcePolicies, policies.ActRead, vault.ActionPolicyRead); !ok {
 		return
 	}
 	pol := s.vault.Policy()
@@ -45,7 +45,7 @@ func (s *Server) getPolicies(c *gin.Context) {
 }
 
 func (s *Server) getPolicyMatrix(c *gin.Context) {
-	if _, ok := s.mayRole(c, "policies", "read", vault.ActionPolicyRead); !ok {
+	if _, ok := s.mayRole(c, policies.ResourcePolicies, policies.ActRead, vault.ActionPolicyRead); !ok {
 		return
 	}
 	pol := s.vault.Policy()
@@ -53,7 +53,7 @@ func (s *Server) getPolicyMatrix(c *gin.Context) {
 }
 
 func (s *Server) reloadPolicies(c *gin.Context) {
-	a, ok := s.mayRole(c, "policies", "reload", vault.ActionPolicyReload)
+	a, ok := s.mayRole(c, policies.ResourcePolicies, policies.ActReload, vault.ActionPolicyReload)
 	if !ok {
 		return
 	}
