@@ -4,7 +4,7 @@ import "testing"
 
 func BenchmarkAllowed(b *testing.B) {
 	s := loadEmbedded(b)
-	roles := []string{"marketing"}
+	roles := []Role{"marketing"}
 	b.ReportAllocs()
 	for b.Loop() {
 		if !s.Allowed(roles, PurposeMarketing, "field:phone", ActRead) {
@@ -15,7 +15,7 @@ func BenchmarkAllowed(b *testing.B) {
 
 func BenchmarkAllowedMultiRole(b *testing.B) {
 	s := loadEmbedded(b)
-	roles := []string{"marketing", "data_steward", "customer_service"}
+	roles := []Role{"marketing", "data_steward", "customer_service"}
 	b.ReportAllocs()
 	for b.Loop() {
 		if s.Allowed(roles, PurposeRiskControl, "field:id_number", ActRead) {
@@ -26,7 +26,7 @@ func BenchmarkAllowedMultiRole(b *testing.B) {
 
 func BenchmarkFieldGrantsSingleRole(b *testing.B) {
 	s := loadEmbedded(b)
-	roles := []string{"marketing"}
+	roles := []Role{"marketing"}
 	b.ReportAllocs()
 	for b.Loop() {
 		if len(s.FieldGrants(roles, PurposeMarketing, ActRead)) == 0 {
@@ -37,7 +37,7 @@ func BenchmarkFieldGrantsSingleRole(b *testing.B) {
 
 func BenchmarkFieldGrantsMultiRole(b *testing.B) {
 	s := loadEmbedded(b)
-	roles := []string{"marketing", "customer_service"}
+	roles := []Role{"marketing", "customer_service"}
 	b.ReportAllocs()
 	for b.Loop() {
 		if len(s.FieldGrants(roles, PurposeCustomerService, ActRead)) == 0 {
@@ -49,7 +49,7 @@ func BenchmarkFieldGrantsMultiRole(b *testing.B) {
 // BenchmarkFieldGrantsMultiRoleUncached measures the union computed on a cache miss.
 func BenchmarkFieldGrantsMultiRoleUncached(b *testing.B) {
 	s := loadEmbedded(b)
-	roles := []string{"marketing", "customer_service"}
+	roles := []Role{"marketing", "customer_service"}
 	b.ReportAllocs()
 	for b.Loop() {
 		if len(s.unionGrants(roles, PurposeCustomerService, ActRead)) == 0 {

@@ -22,7 +22,7 @@ type MatrixCell struct {
 func (s *Set) Matrix() []MatrixCell {
 	var out []MatrixCell
 	for _, role := range s.roles {
-		rs := []string{role}
+		rs := []Role{Role(role)}
 		for _, pur := range s.catalog.Names() {
 			for _, cat := range categoryOrder {
 				for _, act := range []Act{ActRead, ActWrite} {
@@ -104,7 +104,7 @@ func (s *Set) Explain(role, purpose string) ([]FieldExplanation, error) {
 	if err != nil {
 		return nil, err
 	}
-	rs := []string{role}
+	rs := []Role{Role(role)}
 	out := make([]FieldExplanation, 0, len(s.schema.fields))
 	for _, f := range s.schema.fields {
 		obj := FieldObject(f.Name)
@@ -137,7 +137,7 @@ func (s *Set) ExplainCategories(role, purpose string) ([]CategoryExplanation, er
 	if err != nil {
 		return nil, err
 	}
-	rs := []string{role}
+	rs := []Role{Role(role)}
 	out := make([]CategoryExplanation, 0, len(categoryOrder))
 	for _, c := range categoryOrder {
 		g, read := s.Access(rs, purpose, CategoryObject(c), ActRead)

@@ -90,10 +90,10 @@ func TestLoadOverride(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !s.Allowed([]string{"analyst"}, "analytics", "field:city", "read") {
+	if !s.Allowed([]Role{"analyst"}, "analytics", "field:city", "read") {
 		t.Error("override rule not applied")
 	}
-	if loadEmbedded(t).Allowed([]string{"analyst"}, "analytics", "field:city", "read") {
+	if loadEmbedded(t).Allowed([]Role{"analyst"}, "analytics", "field:city", "read") {
 		t.Error("embedded set changed")
 	}
 	files := s.Files()

@@ -42,15 +42,36 @@ func fieldObject(name string) string { return FieldPrefix + name }
 // CategoryObject returns the policy object naming a field category.
 func CategoryObject(category string) Object { return Object(category) }
 
+// Role is a role a token carries and policy rules name.
+type Role string
+
+// RoleNames returns roles as text (for the audit trail and the wire), in a new slice.
+func RoleNames(roles []Role) []string {
+	out := make([]string, len(roles))
+	for i, r := range roles {
+		out[i] = string(r)
+	}
+	return out
+}
+
+// Roles returns names as roles (a token's claim), in a new slice.
+func Roles(names []string) []Role {
+	out := make([]Role, len(names))
+	for i, n := range names {
+		out[i] = Role(n)
+	}
+	return out
+}
+
 // Built-in role names (API.md). The roles a policy knows are those its rules mention; see [Set.Roles].
 const (
-	RoleAdmin             = "admin"
-	RoleDataSteward       = "data_steward"
-	RoleCustomerService   = "customer_service"
-	RoleMarketing         = "marketing"
-	RoleAnalyst           = "analyst"
-	RoleComplianceOfficer = "compliance_officer"
-	RoleSubject           = "subject"
+	RoleAdmin             Role = "admin"
+	RoleDataSteward       Role = "data_steward"
+	RoleCustomerService   Role = "customer_service"
+	RoleMarketing         Role = "marketing"
+	RoleAnalyst           Role = "analyst"
+	RoleComplianceOfficer Role = "compliance_officer"
+	RoleSubject           Role = "subject"
 )
 
 // Built-in purpose names (API.md). The purposes a policy knows are those of its catalog; see [Set.Purposes].

@@ -23,7 +23,7 @@ func (s *core) newEntry(ctx context.Context, a Access, pol *policies.Set, action
 		Action:            action,
 		PolicyHash:        pol.Hash(),
 		Actor: audit.Actor{
-			Roles:   append([]string(nil), a.Caller.Roles...),
+			Roles:   policies.RoleNames(a.Caller.Roles),
 			Team:    a.Caller.Team,
 			TokenID: a.Caller.TokenID,
 		},

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/profilevault/profilevault/policies"
 	"github.com/profilevault/profilevault/vault"
 )
 
@@ -17,7 +18,7 @@ func seedEvents(b *testing.B, svc *vault.Service, n int) (string, vault.Access) 
 	if err != nil {
 		b.Fatal(err)
 	}
-	fulfil := vault.Access{Caller: vault.Caller{Subject: "st", Roles: []string{"data_steward"}}, Purpose: "order_fulfillment"}
+	fulfil := vault.Access{Caller: vault.Caller{Subject: "st", Roles: []policies.Role{"data_steward"}}, Purpose: "order_fulfillment"}
 	ts := time.Now().Add(-72 * time.Hour)
 	for done := 0; done < n; done += 1000 {
 		batch := make([]vault.EventInput, 0, 1000)
@@ -29,7 +30,7 @@ func seedEvents(b *testing.B, svc *vault.Service, n int) (string, vault.Access) 
 			b.Fatalf("seed: %+v %v", res, err)
 		}
 	}
-	return c.ID, vault.Access{Caller: vault.Caller{Subject: c.ID, Roles: []string{vault.RoleSubject}}}
+	return c.ID, vault.Access{Caller: vault.Caller{Subject: c.ID, Roles: []policies.Role{vault.RoleSubject}}}
 }
 
 // BenchmarkEraseSubjectWith10kEvents is the erasure latency of a subject with 10,000 events: keys, profile

@@ -37,7 +37,7 @@ func BenchmarkDecide(b *testing.B) {
 	for _, f := range pol.Schema().Fields() {
 		fields = append(fields, f.Name)
 	}
-	a := Access{Caller: Caller{Subject: "mk", Roles: []string{"marketing"}}, Purpose: "marketing"}
+	a := Access{Caller: Caller{Subject: "mk", Roles: []policies.Role{"marketing"}}, Purpose: "marketing"}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		grants := pol.FieldGrants(a.Caller.Roles, a.Purpose, "read")

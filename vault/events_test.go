@@ -7,6 +7,7 @@ import (
 
 	"github.com/profilevault/profilevault/audit"
 	"github.com/profilevault/profilevault/consent"
+	"github.com/profilevault/profilevault/policies"
 	"github.com/profilevault/profilevault/vault"
 )
 
@@ -32,7 +33,7 @@ func TestIngestGatesCollection(t *testing.T) {
 	view := func(id, ref string) vault.EventInput {
 		return vault.EventInput{EventID: id, SubjectRef: ref, Type: "page_view", TS: now, Source: "web", Attrs: map[string]any{"page": "/p", "category": "toys", "dwell_ms": 1200, "session_id": "s"}}
 	}
-	fulfil := vault.Access{Caller: vault.Caller{Subject: "st", Roles: []string{"data_steward"}}, Purpose: "order_fulfillment"}
+	fulfil := vault.Access{Caller: vault.Caller{Subject: "st", Roles: []policies.Role{"data_steward"}}, Purpose: "order_fulfillment"}
 	res, err := svc.Ingestion().IngestEvents(ctx, fulfil, []vault.EventInput{
 		order("e1", "external:crm:crm-1"), order("e2", c.ID), order("e1", c.ID), // the third repeats e1
 		view("e3", c.ID),                 // behaviour is not collected for order_fulfillment
@@ -53,7 +54,7 @@ func TestIngestGatesCollection(t *testing.T) {
 		}
 	}
 	// Behaviour under personalization is collected only with consent.
-	pers := vault.Access{Caller: vault.Caller{Subject: "st", Roles: []string{"data_steward"}}, Purpose: "personalization"}
+	pers := vault.Access{Caller: vault.Caller{Subject: "st", Roles: []policies.Role{"data_steward"}}, Purpose: "personalization"}
 	res, err = svc.Ingestion().IngestEvents(ctx, pers, []vault.EventInput{view("b1", c.ID), view("b2", noConsent.ID)})
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/profilevault/profilevault/consent"
+	"github.com/profilevault/profilevault/policies"
 	"github.com/profilevault/profilevault/vault"
 )
 
@@ -40,7 +41,7 @@ func TestImportResolvesIdentity(t *testing.T) {
 	}
 	// The family-phone import opened the existing subject's name to compare it: that read is on the
 	// existing subject's own access log.
-	self := vault.Access{Caller: vault.Caller{Subject: base.ID, Roles: []string{vault.RoleSubject}}}
+	self := vault.Access{Caller: vault.Caller{Subject: base.ID, Roles: []policies.Role{vault.RoleSubject}}}
 	log, _, err := svc.DataSubjects().MeAccessLog(ctx, self)
 	if err != nil || !slices.ContainsFunc(log, func(e vault.AccessLogEntry) bool { return e.Action == vault.ActionMergeReview }) {
 		t.Fatalf("the compared name's owner does not see the comparison: %+v %v", log, err)

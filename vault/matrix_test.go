@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/profilevault/profilevault/consent"
+	"github.com/profilevault/profilevault/policies"
 	"github.com/profilevault/profilevault/vault"
 )
 
@@ -49,13 +50,13 @@ func TestAccessMatrix(t *testing.T) {
 				}
 			}
 			for _, role := range pol.Roles() {
-				a := vault.Access{Caller: vault.Caller{Subject: "m-" + role, Roles: []string{role}}, Purpose: p.Name}
+				a := vault.Access{Caller: vault.Caller{Subject: "m-" + role, Roles: []policies.Role{policies.Role(role)}}, Purpose: p.Name}
 				if len(p.Recipients) > 0 {
 					a.Recipient = p.Recipients[0]
 				}
 				grants := pol.FieldGrants(a.Caller.Roles, p.Name, "read")
 				v, err := svc.Profiles().Read(ctx, a, c.ID, nil)
-				if role == vault.RoleSubject || len(grants) == 0 {
+				if policies.Role(role) == vault.RoleSubject || len(grants) == 0 {
 					if vault.ErrorCode(err) != vault.CodePermissionDenied {
 						t.Fatalf("%s/%s: want 403, got %v", role, p.Name, err)
 					}

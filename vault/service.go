@@ -67,7 +67,7 @@ const (
 // Caller is the authenticated principal as the domain sees it.
 type Caller struct {
 	Subject string
-	Roles   []string
+	Roles   []policies.Role
 	Team    string
 	TokenID string
 }
@@ -78,7 +78,7 @@ func (c Caller) IsDataSubject() bool {
 }
 
 // RoleSubject is the role of a data subject acting on their own data.
-const RoleSubject = "subject"
+const RoleSubject = policies.RoleSubject
 
 // Access describes one request for personal data: who asks, for which declared purpose, and why.
 type Access struct {

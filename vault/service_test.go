@@ -73,8 +73,8 @@ func testConfig(t testing.TB) (vault.Config, *sqlite.Store, *keys.VaultCrypto) {
 func str(s string) *string { return &s }
 
 var (
-	steward = vault.Access{Caller: vault.Caller{Subject: "st", Roles: []string{"data_steward"}}, Purpose: "account_management"}
-	agent   = vault.Access{Caller: vault.Caller{Subject: "cs", Roles: []string{"customer_service"}}, Purpose: "customer_service"}
+	steward = vault.Access{Caller: vault.Caller{Subject: "st", Roles: []policies.Role{"data_steward"}}, Purpose: "account_management"}
+	agent   = vault.Access{Caller: vault.Caller{Subject: "cs", Roles: []policies.Role{"customer_service"}}, Purpose: "customer_service"}
 )
 
 func profile() map[string]*string {
@@ -100,7 +100,7 @@ func TestDecisionsAreRecorded(t *testing.T) {
 	if err != nil || len(part.Fields) != 1 || part.Withheld[0].Field != "occupation" {
 		t.Fatalf("partial: %+v %v", part, err)
 	}
-	mk := vault.Access{Caller: vault.Caller{Subject: "mk", Roles: []string{"marketing"}}, Purpose: "marketing"}
+	mk := vault.Access{Caller: vault.Caller{Subject: "mk", Roles: []policies.Role{"marketing"}}, Purpose: "marketing"}
 	none, err := svc.Profiles().Read(ctx, mk, c.ID, []string{"phone"})
 	if err != nil || len(none.Fields) != 0 || none.Withheld[0].Reason != vault.ReasonConsentRequired {
 		t.Fatalf("deny: %+v %v", none, err)
@@ -109,7 +109,7 @@ func TestDecisionsAreRecorded(t *testing.T) {
 		t.Fatalf("%d audit entries, want 4 (create + 3 reads)", n)
 	}
 	// A data-subject token never reaches staff operations, even with a purpose its role has.
-	self := vault.Access{Caller: vault.Caller{Subject: c.ID, Roles: []string{"subject"}}, Purpose: "data_subject_request"}
+	self := vault.Access{Caller: vault.Caller{Subject: c.ID, Roles: []policies.Role{"subject"}}, Purpose: "data_subject_request"}
 	_, err = svc.Profiles().Read(ctx, self, c.ID, nil)
 	if vault.ErrorCode(err) != vault.CodePermissionDenied || vault.AuditSeqOf(err) != 5 {
 		t.Fatalf("subject on a staff route: %v (audit seq %d)", err, vault.AuditSeqOf(err))

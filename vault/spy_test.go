@@ -14,6 +14,7 @@ import (
 	"github.com/profilevault/profilevault/audit"
 	"github.com/profilevault/profilevault/consent"
 	"github.com/profilevault/profilevault/internal/sqlite"
+	"github.com/profilevault/profilevault/policies"
 	"github.com/profilevault/profilevault/vault"
 )
 
@@ -116,12 +117,12 @@ type fixture struct {
 }
 
 var (
-	marketer   = vault.Access{Caller: vault.Caller{Subject: "mk", Roles: []string{"marketing"}}, Purpose: "marketing"}
-	analyst    = vault.Access{Caller: vault.Caller{Subject: "an", Roles: []string{"analyst"}}, Purpose: "analytics"}
-	compliance = vault.Access{Caller: vault.Caller{Subject: "co", Roles: []string{"compliance_officer"}}, Purpose: "compliance_audit"}
-	admin      = vault.Access{Caller: vault.Caller{Subject: "root", Roles: []string{"admin"}}}
-	fulfil     = vault.Access{Caller: vault.Caller{Subject: "st", Roles: []string{"data_steward"}}, Purpose: "order_fulfillment"}
-	tagger     = vault.Access{Caller: vault.Caller{Subject: "st", Roles: []string{"data_steward"}}}
+	marketer   = vault.Access{Caller: vault.Caller{Subject: "mk", Roles: []policies.Role{"marketing"}}, Purpose: "marketing"}
+	analyst    = vault.Access{Caller: vault.Caller{Subject: "an", Roles: []policies.Role{"analyst"}}, Purpose: "analytics"}
+	compliance = vault.Access{Caller: vault.Caller{Subject: "co", Roles: []policies.Role{"compliance_officer"}}, Purpose: "compliance_audit"}
+	admin      = vault.Access{Caller: vault.Caller{Subject: "root", Roles: []policies.Role{"admin"}}}
+	fulfil     = vault.Access{Caller: vault.Caller{Subject: "st", Roles: []policies.Role{"data_steward"}}, Purpose: "order_fulfillment"}
+	tagger     = vault.Access{Caller: vault.Caller{Subject: "st", Roles: []policies.Role{"data_steward"}}}
 )
 
 func newFixture(t *testing.T) *fixture {
@@ -187,7 +188,7 @@ func newFixture(t *testing.T) *fixture {
 	_, _, err = svc.Tags().StoreTags(ctx, tagger, []vault.SubjectTags{{SubjectID: f.adult, Purpose: "marketing", ConsentIDs: consentIDs(svc, f.adult, "marketing"),
 		Tags: []vault.TagValue{{Key: "value.rfm_segment", Level: "value", Value: "champions", Inputs: []string{"transactions"}, ExplanationZH: "常买", ExplanationEN: "buys often", Algorithm: "rfm-1"}}}})
 	must(err)
-	f.subjectAccess = vault.Access{Caller: vault.Caller{Subject: f.adult, Roles: []string{vault.RoleSubject}}}
+	f.subjectAccess = vault.Access{Caller: vault.Caller{Subject: f.adult, Roles: []policies.Role{vault.RoleSubject}}}
 	req, _, err := svc.Requests().MeCreateRequest(ctx, f.subjectAccess, "correction")
 	must(err)
 	f.requestID = req.ID
@@ -443,11 +444,11 @@ func ops() map[string]op {
 }
 
 func childAccess(f *fixture) vault.Access {
-	return vault.Access{Caller: vault.Caller{Subject: f.child, Roles: []string{vault.RoleSubject}}}
+	return vault.Access{Caller: vault.Caller{Subject: f.child, Roles: []policies.Role{vault.RoleSubject}}}
 }
 
 func leaverAccess(f *fixture) vault.Access {
-	return vault.Access{Caller: vault.Caller{Subject: f.leaver, Roles: []string{vault.RoleSubject}}}
+	return vault.Access{Caller: vault.Caller{Subject: f.leaver, Roles: []policies.Role{vault.RoleSubject}}}
 }
 
 func TestEveryOperationOpensOnlyUnderADurableEntry(t *testing.T) {

@@ -824,7 +824,7 @@ func (s *Profiles) purgeLater(id string, classes []string) {
 		for {
 			// No subject reference: the subject's salt is gone, and a reference derived from the bare id would
 			// make their erasure linkable again.
-			e := s.newEntry(ctx, Access{Caller: Caller{Subject: "vaultd-purge", Roles: []string{"admin"}}, RequestID: "purge"}, pol, ActionSubjectPurge, "")
+			e := s.newEntry(ctx, Access{Caller: Caller{Subject: "vaultd-purge", Roles: []policies.Role{policies.RoleAdmin}}, RequestID: "purge"}, pol, ActionSubjectPurge, "")
 			var n int
 			_, err := s.seq.Commit(ctx, func(tx Tx) error {
 				var err error

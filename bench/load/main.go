@@ -29,6 +29,7 @@ import (
 	"github.com/profilevault/profilevault/bench/bare"
 	"github.com/profilevault/profilevault/internal/app"
 	"github.com/profilevault/profilevault/internal/synth"
+	"github.com/profilevault/profilevault/policies"
 	"github.com/profilevault/profilevault/vault"
 )
 
@@ -106,7 +107,7 @@ func run(duration, warmup time.Duration, conns, n int) error {
 
 // seed creates n synthetic subjects through the enforcement point.
 func seed(ctx context.Context, a *app.App, n int) ([]string, error) {
-	acc := vault.Access{Caller: vault.Caller{Subject: "load-seeder", Roles: []string{"data_steward"}}, Purpose: "account_management"}
+	acc := vault.Access{Caller: vault.Caller{Subject: "load-seeder", Roles: []policies.Role{policies.RoleDataSteward}}, Purpose: "account_management"}
 	profiles := synth.Profiles(7, n, time.Now())
 	ids := make([]string, n)
 	var wg sync.WaitGroup

@@ -34,6 +34,7 @@ import (
 
 	"github.com/profilevault/profilevault/internal/app"
 	"github.com/profilevault/profilevault/internal/synth"
+	"github.com/profilevault/profilevault/policies"
 	"github.com/profilevault/profilevault/vault"
 )
 
@@ -216,7 +217,7 @@ func run(o options) error {
 // seed creates n subjects through the enforcement point, each with a name, a phone and a city (one
 // general-class DEK); from is the number already stored, so that phones stay distinct across runs.
 func seed(ctx context.Context, a *app.App, from, n int) ([]string, error) {
-	acc := vault.Access{Caller: vault.Caller{Subject: "bench-seeder", Roles: []string{"data_steward"}}, Purpose: "account_management"}
+	acc := vault.Access{Caller: vault.Caller{Subject: "bench-seeder", Roles: []policies.Role{policies.RoleDataSteward}}, Purpose: "account_management"}
 	profiles := synth.Profiles(uint64(7+from), n, time.Now())
 	ids := make([]string, n)
 	start := time.Now()

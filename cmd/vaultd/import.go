@@ -11,6 +11,7 @@ import (
 
 	"github.com/profilevault/profilevault/internal/app"
 	"github.com/profilevault/profilevault/internal/importer"
+	"github.com/profilevault/profilevault/policies"
 	"github.com/profilevault/profilevault/vault"
 )
 
@@ -56,7 +57,7 @@ func cmdImport(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer stop()
-	im := &importer.Importer{Vault: a.Vault, Steward: vault.Caller{Subject: "vaultd-import", Roles: []string{"data_steward"}}, Stores: stores}
+	im := &importer.Importer{Vault: a.Vault, Steward: vault.Caller{Subject: "vaultd-import", Roles: []policies.Role{policies.RoleDataSteward}}, Stores: stores}
 	if isTerminal(stderr) {
 		im.Progress = stderr
 	}

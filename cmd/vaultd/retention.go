@@ -8,11 +8,12 @@ import (
 	"time"
 
 	"github.com/profilevault/profilevault/internal/app"
+	"github.com/profilevault/profilevault/policies"
 	"github.com/profilevault/profilevault/vault"
 )
 
 // retentionCaller is the identity the retention job runs and is audited under.
-var retentionCaller = vault.Caller{Subject: "vaultd-retention", Roles: []string{"admin"}}
+var retentionCaller = vault.Caller{Subject: "vaultd-retention", Roles: []policies.Role{policies.RoleAdmin}}
 
 // cmdRetention runs the retention job now: data whose legal hold has ended is shredded. It takes the data
 // dir's lock; a running server does the same every hour by itself.

@@ -18,6 +18,7 @@ import (
 	"github.com/profilevault/profilevault/internal/importer"
 	"github.com/profilevault/profilevault/internal/ingest"
 	"github.com/profilevault/profilevault/internal/synth"
+	"github.com/profilevault/profilevault/policies"
 	"github.com/profilevault/profilevault/vault"
 )
 
@@ -153,13 +154,16 @@ func resumeRotation(ctx context.Context, a *app.App) {
 }
 
 // demoRoles are the staff roles that get a ready token, with the purpose their example uses.
-var demoRoles = []struct{ role, purpose string }{
-	{"data_steward", "account_management"},
-	{"customer_service", "customer_service"},
-	{"marketing", "marketing"},
-	{"analyst", "analytics"},
-	{"compliance_officer", "compliance_audit"},
-	{"admin", ""},
+var demoRoles = []struct {
+	role    policies.Role
+	purpose string
+}{
+	{policies.RoleDataSteward, policies.PurposeAccountManagement},
+	{policies.RoleCustomerService, policies.PurposeCustomerService},
+	{policies.RoleMarketing, policies.PurposeMarketing},
+	{policies.RoleAnalyst, policies.PurposeAnalytics},
+	{policies.RoleComplianceOfficer, policies.PurposeComplianceAudit},
+	{policies.RoleAdmin, ""},
 }
 
 // runDemo seeds a new data dir with synthetic subjects (through the enforcement point, so every creation is
@@ -177,18 +181,18 @@ func runDemo(ctx context.Context, a *app.App, n int, seed uint64, addr string, s
 	fmt.Fprintf(stdout, "\nProfile Vault demo — %d subjects in %s\n\nTokens (valid 12h):\n", total, a.Dir.Path)
 	tokens := map[string]string{}
 	for _, r := range demoRoles {
-		tok, err := a.Mint("demo-"+r.role, []string{r.role}, "demo", 12*time.Hour)
+		tok, err := a.Mint("demo-"+string(r.role), []string{string(r.role)}, "demo", 12*time.Hour)
 		if err != nil {
 			return err
 		}
-		tokens[r.role] = tok
-		fmt.Fprintf(stdout, "  export %s=%s\n", envName(r.role), tok)
+		tokens[string(r.role)] = tok
+		fmt.Fprintf(stdout, "  export %s=%s\n", envName(string(r.role)), tok)
 	}
 	if len(ids) == 0 {
 		return nil
 	}
 	id := ids[0]
-	subjectToken, err := a.Mint(id, []string{vault.RoleSubject}, "", 12*time.Hour)
+	subjectToken, err := a.Mint(id, []string{string(vault.RoleSubject)}, "", 12*time.Hour)
 	if err != nil {
 		return err
 	}
@@ -258,7 +262,7 @@ func seedDemo(ctx context.Context, a *app.App, n int, seed uint64, stderr io.Wri
 	for _, st := range synth.Stores() {
 		stores[st.ID] = st.City
 	}
-	im := &importer.Importer{Vault: a.Vault, Steward: vault.Caller{Subject: "vaultd-demo-seeder", Roles: []string{"data_steward"}}, Stores: stores}
+	im := &importer.Importer{Vault: a.Vault, Steward: vault.Caller{Subject: "vaultd-demo-seeder", Roles: []policies.Role{policies.RoleDataSteward}}, Stores: stores}
 	if isTerminal(stderr) {
 		im.Progress = stderr
 	}
@@ -298,7 +302,7 @@ func exampleSubjects(ctx context.Context, a *app.App, consents string) []string 
 		if len(ids) == 0 && (c.Purpose != "marketing" || c.Kind != string(consent.General)) {
 			continue
 		}
-		id, err := a.Vault.Ingestion().ResolveSubject(ctx, vault.Access{Caller: vault.Caller{Subject: "vaultd-demo", Roles: []string{"data_steward"}},
+		id, err := a.Vault.Ingestion().ResolveSubject(ctx, vault.Access{Caller: vault.Caller{Subject: "vaultd-demo", Roles: []policies.Role{policies.RoleDataSteward}},
 			Purpose: "account_management", RequestID: "demo"}, c.SubjectRef)
 		if err != nil || seen[id] {
 			continue

@@ -13,11 +13,12 @@ import (
 
 	"github.com/profilevault/profilevault/internal/app"
 	"github.com/profilevault/profilevault/internal/tagrun"
+	"github.com/profilevault/profilevault/policies"
 	"github.com/profilevault/profilevault/vault"
 )
 
 // tagsCaller is the identity offline tag runs act under.
-var tagsCaller = vault.Caller{Subject: "vaultd-tags", Roles: []string{"data_steward"}}
+var tagsCaller = vault.Caller{Subject: "vaultd-tags", Roles: []policies.Role{policies.RoleDataSteward}}
 
 // offlineRunner is the app's tag runner acting as tagsCaller (a copy: it shares the frozen-model cache).
 func offlineRunner(a *app.App) tagrun.Runner {

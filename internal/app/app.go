@@ -267,7 +267,7 @@ func (a *App) ResumeRotation(ctx context.Context, progress func(done, total int)
 // SystemAccess is the access of vaultd's own offline and background operations: the admin role, named
 // as vaultd in the trail.
 func SystemAccess(requestID string) vault.Access {
-	return vault.Access{Caller: vault.Caller{Subject: "vaultd-cli", Roles: []string{"admin"}}, RequestID: requestID}
+	return vault.Access{Caller: vault.Caller{Subject: "vaultd-cli", Roles: []policies.Role{policies.RoleAdmin}}, RequestID: requestID}
 }
 
 // Stats returns the audit writer's counters (group commits, their time), for benchmarks and metrics.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"slices"
 	"time"
+
+	"github.com/profilevault/profilevault/policies"
 )
 
 // Principal is the authenticated caller.
@@ -12,7 +14,7 @@ type Principal struct {
 	// subject the token was issued to.
 	Subject string
 	// Roles is the token's "roles" claim; it is never empty in a verified token.
-	Roles []string
+	Roles []policies.Role
 	// Team is the token's optional "team" claim.
 	Team string
 	// TokenID is the token's "jti" claim, empty when the issuer did not set one.
@@ -24,7 +26,7 @@ type Principal struct {
 }
 
 // HasRole reports whether the principal holds the named role.
-func (p Principal) HasRole(role string) bool {
+func (p Principal) HasRole(role policies.Role) bool {
 	return slices.Contains(p.Roles, role)
 }
 

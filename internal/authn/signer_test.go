@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/profilevault/profilevault/policies"
 )
 
 func TestLoadOrCreateSigner(t *testing.T) {
@@ -166,7 +168,7 @@ func TestPrincipalContext(t *testing.T) {
 	if _, ok := FromContext(ctx); ok {
 		t.Fatal("FromContext found a principal in an empty context")
 	}
-	want := Principal{Subject: "s", Roles: []string{"r"}}
+	want := Principal{Subject: "s", Roles: []policies.Role{"r"}}
 	got, ok := FromContext(NewContext(ctx, want))
 	if !ok || got.Subject != want.Subject || !got.HasRole("r") {
 		t.Fatalf("FromContext = %+v, %v", got, ok)

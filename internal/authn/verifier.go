@@ -11,6 +11,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/profilevault/profilevault/policies"
 )
 
 // ErrUnauthenticated is wrapped by every error that Verify and ParseBearer
@@ -226,7 +227,7 @@ func (v *Verifier) verify(token string) (cacheEntry, error) {
 
 	e := cacheEntry{p: Principal{
 		Subject:   c.Subject,
-		Roles:     c.Roles,
+		Roles:     policies.Roles(c.Roles),
 		Team:      c.Team,
 		TokenID:   c.ID,
 		IssuedAt:  iat,

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/profilevault/profilevault/policies"
 )
 
 func TestSignerVerifierRoundTrip(t *testing.T) {
@@ -47,7 +48,7 @@ func TestSignerVerifierRoundTrip(t *testing.T) {
 				t.Fatalf("Verify: %v", err)
 			}
 			now := tt.req.Now.Truncate(time.Second)
-			if p.Subject != tt.req.Subject || !slices.Equal(p.Roles, tt.req.Roles) || p.Team != tt.req.Team {
+			if p.Subject != tt.req.Subject || !slices.Equal(policies.RoleNames(p.Roles), tt.req.Roles) || p.Team != tt.req.Team {
 				t.Errorf("principal = %+v, want subject %q roles %v team %q", p, tt.req.Subject, tt.req.Roles, tt.req.Team)
 			}
 			if !p.IssuedAt.Equal(now) || !p.ExpiresAt.Equal(now.Add(tt.req.TTL)) {
@@ -57,7 +58,7 @@ func TestSignerVerifierRoundTrip(t *testing.T) {
 				t.Errorf("TokenID = %q, want 32 hex chars", p.TokenID)
 			}
 			for _, r := range tt.req.Roles {
-				if !p.HasRole(r) {
+				if !p.HasRole(policies.Role(r)) {
 					t.Errorf("HasRole(%q) = false", r)
 				}
 			}
@@ -423,7 +424,7 @@ func TestVerifyCacheHonoursExpiry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(p.Roles, []string{"r1"}) {
+	if !slices.Equal(p.Roles, []policies.Role{"r1"}) {
 		t.Fatalf("roles = %v", p.Roles)
 	}
 	clock.Set(t0.Add(9 * time.Hour))
@@ -650,7 +651,7 @@ func TestKeysFileExternalProviders(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Verify: %v", err)
 				}
-				if p.Subject != "staff-42" || !slices.Equal(p.Roles, []string{"support", "analyst"}) || p.Team != "emea" {
+				if p.Subject != "staff-42" || !slices.Equal(p.Roles, []policies.Role{"support", "analyst"}) || p.Team != "emea" {
 					t.Fatalf("principal = %+v", p)
 				}
 				return

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/profilevault/profilevault/internal/apptest"
+	"github.com/profilevault/profilevault/policies"
 	"github.com/profilevault/profilevault/vault"
 )
 
@@ -54,7 +55,7 @@ func TestErasureUnderLegalHold(t *testing.T) {
 		t.Fatalf("repeat: %d %s", r2.Status, r2.Body)
 	}
 	// Nothing expires before the hold ends.
-	if n, err := s.App.Vault.Profiles().RunRetention(t.Context(), vault.Access{Caller: vault.Caller{Subject: "retention", Roles: []string{"admin"}}}); err != nil || n != 0 {
+	if n, err := s.App.Vault.Profiles().RunRetention(t.Context(), vault.Access{Caller: vault.Caller{Subject: "retention", Roles: []policies.Role{"admin"}}}); err != nil || n != 0 {
 		t.Fatalf("retention before the hold ends: %d %v", n, err)
 	}
 }
@@ -70,7 +71,7 @@ func TestRetentionShredsWhenTheHoldEnds(t *testing.T) {
 		t.Fatalf("erase: %d %s", r.Status, r.Body)
 	}
 	later := time.Now().Add(72 * time.Hour)
-	n, err := s.App.Vault.WithClock(func() time.Time { return later }).Profiles().RunRetention(t.Context(), vault.Access{Caller: vault.Caller{Subject: "retention", Roles: []string{"admin"}}})
+	n, err := s.App.Vault.WithClock(func() time.Time { return later }).Profiles().RunRetention(t.Context(), vault.Access{Caller: vault.Caller{Subject: "retention", Roles: []policies.Role{"admin"}}})
 	if err != nil || n != 1 {
 		t.Fatalf("retention: %d %v", n, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/profilevault/profilevault/internal/apptest"
+	"github.com/profilevault/profilevault/policies"
 	"github.com/profilevault/profilevault/vault"
 )
 
@@ -14,7 +15,7 @@ func TestIdentityStewardship(t *testing.T) {
 	s := apptest.Start(t)
 	ctx := t.Context()
 	st := s.Token("st", "data_steward")
-	steward := vault.Access{Caller: vault.Caller{Subject: "st", Roles: []string{"data_steward"}}, Purpose: "account_management"}
+	steward := vault.Access{Caller: vault.Caller{Subject: "st", Roles: []policies.Role{"data_steward"}}, Purpose: "account_management"}
 	base, err := s.App.Vault.Ingestion().ImportSubject(ctx, steward, vault.NewSubject{ExternalID: "c-1", Source: "crm",
 		Fields: map[string]*string{"name": str("王芳"), "phone": str("+8613800001234"), "email": str("wang@example.cn")}})
 	if err != nil {

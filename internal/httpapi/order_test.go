@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/profilevault/profilevault/internal/apptest"
+	"github.com/profilevault/profilevault/policies"
 	"github.com/profilevault/profilevault/vault"
 )
 
@@ -220,7 +221,7 @@ func TestAccessLogShowsCollectionAndTagEngine(t *testing.T) {
 		t.Fatalf("events: %d %s", r.Status, r.Body)
 	}
 	runner := *s.App.Tags
-	runner.Caller = vault.Caller{Subject: "st", Roles: []string{"data_steward"}}
+	runner.Caller = vault.Caller{Subject: "st", Roles: []policies.Role{"data_steward"}}
 	if _, err := runner.Full(t.Context()); err != nil {
 		t.Fatal(err)
 	}

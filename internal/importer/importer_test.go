@@ -11,6 +11,7 @@ import (
 	"github.com/profilevault/profilevault/internal/apptest"
 	"github.com/profilevault/profilevault/internal/importer"
 	"github.com/profilevault/profilevault/internal/synth"
+	"github.com/profilevault/profilevault/policies"
 	"github.com/profilevault/profilevault/vault"
 )
 
@@ -21,7 +22,7 @@ func TestImportSyntheticShopTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := apptest.Start(t)
-	im := &importer.Importer{Vault: s.App.Vault, Steward: vault.Caller{Subject: "import-test", Roles: []string{"data_steward"}}}
+	im := &importer.Importer{Vault: s.App.Vault, Steward: vault.Caller{Subject: "import-test", Roles: []policies.Role{"data_steward"}}}
 	rep, err := im.Run(t.Context(), []string{dir})
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +79,7 @@ func TestImportDrawsProgress(t *testing.T) {
 	}
 	s := apptest.Start(t)
 	var progress apptest.SyncBuffer
-	im := &importer.Importer{Vault: s.App.Vault, Steward: vault.Caller{Subject: "import-test", Roles: []string{"data_steward"}}, Progress: &progress, BatchSize: 500}
+	im := &importer.Importer{Vault: s.App.Vault, Steward: vault.Caller{Subject: "import-test", Roles: []policies.Role{"data_steward"}}, Progress: &progress, BatchSize: 500}
 	if _, err := im.Run(t.Context(), []string{dir}); err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +111,7 @@ func TestImportUsesTheLoadedSchema(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "subjects.ndjson"), []byte(row), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	im := &importer.Importer{Vault: s.App.Vault, Steward: vault.Caller{Subject: "import-test", Roles: []string{"data_steward"}}}
+	im := &importer.Importer{Vault: s.App.Vault, Steward: vault.Caller{Subject: "import-test", Roles: []policies.Role{"data_steward"}}}
 	rep, err := im.Run(t.Context(), []string{dir})
 	if err != nil || rep.RejectedTotal() != 0 {
 		t.Fatalf("import with a policy-dir field: %v %v", err, rep.Lines())

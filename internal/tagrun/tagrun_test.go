@@ -12,10 +12,11 @@ import (
 	"github.com/profilevault/profilevault/internal/importer"
 	"github.com/profilevault/profilevault/internal/synth"
 	"github.com/profilevault/profilevault/internal/tagrun"
+	"github.com/profilevault/profilevault/policies"
 	"github.com/profilevault/profilevault/vault"
 )
 
-var steward = vault.Caller{Subject: "tag-test", Roles: []string{"data_steward"}}
+var steward = vault.Caller{Subject: "tag-test", Roles: []policies.Role{"data_steward"}}
 
 // shop imports a small synthetic shop into a fresh vault and runs the tag engine over it.
 func shop(t testing.TB, subjects int) (*apptest.Stack, *tagrun.Runner) {
@@ -255,7 +256,7 @@ func TestTagsOverHTTP(t *testing.T) {
 		t.Fatalf("job finished as %s", r.Body)
 	}
 	// The subject's own view and export carry their tags.
-	me := s.Token(ids[0], vault.RoleSubject)
+	me := s.Token(ids[0], string(vault.RoleSubject))
 	if r := s.Do("GET", "/v1/me", me, "", nil); r.Status != 200 || r.JSON["tags"] == nil {
 		t.Fatalf("me: %d %s", r.Status, r.Body)
 	}
