@@ -43,17 +43,17 @@ const (
 // Evidence (free text from the collection point) is personal data and is kept sealed by the vault; this
 // package only carries the sealed bytes.
 type Event struct {
-	ID             string     `json:"id"`
-	Action         string     `json:"action"`
-	Purpose        string     `json:"purpose"`
-	Kind           Kind       `json:"kind,omitempty"`
-	NoticeVersion  string     `json:"notice_version,omitempty"`
-	Method         string     `json:"method,omitempty"`
-	EvidenceSealed []byte     `json:"evidence_sealed,omitempty"`
-	Recipient      string     `json:"recipient,omitempty"`
-	ExpiresAt      *time.Time `json:"expires_at,omitempty"`
-	At             time.Time  `json:"at"`
-	RecordedBy     string     `json:"recorded_by"`
+	ID             string               `json:"id"`
+	Action         string               `json:"action"`
+	Purpose        policies.PurposeName `json:"purpose"`
+	Kind           Kind                 `json:"kind,omitempty"`
+	NoticeVersion  string               `json:"notice_version,omitempty"`
+	Method         string               `json:"method,omitempty"`
+	EvidenceSealed []byte               `json:"evidence_sealed,omitempty"`
+	Recipient      string               `json:"recipient,omitempty"`
+	ExpiresAt      *time.Time           `json:"expires_at,omitempty"`
+	At             time.Time            `json:"at"`
+	RecordedBy     string               `json:"recorded_by"`
 	// Withdraws is the grant a withdrawal ends.
 	Withdraws string `json:"withdraws,omitempty"`
 }
@@ -61,7 +61,7 @@ type Event struct {
 // Record is the current state of one grant, derived from the history.
 type Record struct {
 	ID             string
-	Purpose        string
+	Purpose        policies.PurposeName
 	Kind           Kind
 	NoticeVersion  string
 	Method         string
@@ -108,7 +108,7 @@ func Derive(events []Event) []Record {
 }
 
 // Active returns the records of purpose that are granted at t.
-func Active(records []Record, purpose string, t time.Time) []Record {
+func Active(records []Record, purpose policies.PurposeName, t time.Time) []Record {
 	var out []Record
 	for _, r := range records {
 		if r.Purpose == purpose && r.StatusAt(t) == Granted {
@@ -120,7 +120,7 @@ func Active(records []Record, purpose string, t time.Time) []Record {
 
 // Grant is a request to record a consent that a collection point captured.
 type Grant struct {
-	Purpose       string
+	Purpose       policies.PurposeName
 	Kind          Kind
 	NoticeVersion string
 	Method        string

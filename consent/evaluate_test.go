@@ -20,7 +20,7 @@ func purposes(t testing.TB) *policies.Catalog {
 	return set.Purposes()
 }
 
-func grant(id, purpose string, kind Kind, notice string, at time.Time) Event {
+func grant(id string, purpose policies.PurposeName, kind Kind, notice string, at time.Time) Event {
 	return Event{ID: id, Action: ActionGrant, Purpose: purpose, Kind: kind, NoticeVersion: notice, Method: "app_checkbox", At: at, RecordedBy: "t"}
 }
 

@@ -62,7 +62,7 @@ func BenchmarkCasbinEnforce(b *testing.B) {
 	s := loadEmbedded(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		ok, err := s.Enforce("marketing", PurposeMarketing, "field:phone", string(ActRead))
+		ok, err := s.Enforce("marketing", string(PurposeMarketing), "field:phone", string(ActRead))
 		if err != nil || !ok {
 			b.Fatal(ok, err)
 		}

@@ -27,7 +27,7 @@ func (s *Set) Matrix() []MatrixCell {
 			for _, cat := range categoryOrder {
 				for _, act := range []Act{ActRead, ActWrite} {
 					g, ok := s.Access(rs, pur, CategoryObject(cat), act)
-					cellOut := MatrixCell{Role: role, Purpose: pur, Category: cat, Action: string(act), Allowed: ok, Mask: g.Mask}
+					cellOut := MatrixCell{Role: role, Purpose: string(pur), Category: cat, Action: string(act), Allowed: ok, Mask: g.Mask}
 					grants := s.FieldGrants(rs, pur, act)
 					for _, f := range s.schema.fields {
 						if f.Category != cat {
@@ -83,7 +83,7 @@ type CategoryExplanation struct {
 }
 
 // explainTarget resolves a role and purpose for Explain.
-func (s *Set) explainTarget(role, purpose string) (Purpose, error) {
+func (s *Set) explainTarget(role string, purpose PurposeName) (Purpose, error) {
 	if !s.HasRole(role) {
 		return Purpose{}, fmt.Errorf("%w: %q", ErrUnknownRole, role)
 	}
@@ -99,7 +99,7 @@ func (s *Set) explainTarget(role, purpose string) (Purpose, error) {
 
 // Explain lists, for every schema field in file order, what role may do with it for purpose (as printed by
 // `vaultd policy explain`). It fails with [ErrUnknownRole] or [ErrUnknownPurpose].
-func (s *Set) Explain(role, purpose string) ([]FieldExplanation, error) {
+func (s *Set) Explain(role string, purpose PurposeName) ([]FieldExplanation, error) {
 	p, err := s.explainTarget(role, purpose)
 	if err != nil {
 		return nil, err
@@ -132,7 +132,7 @@ func (s *Set) Explain(role, purpose string) ([]FieldExplanation, error) {
 
 // ExplainCategories lists, for every category in canonical order, what role may do with it for purpose.
 // It fails with [ErrUnknownRole] or [ErrUnknownPurpose].
-func (s *Set) ExplainCategories(role, purpose string) ([]CategoryExplanation, error) {
+func (s *Set) ExplainCategories(role string, purpose PurposeName) ([]CategoryExplanation, error) {
 	p, err := s.explainTarget(role, purpose)
 	if err != nil {
 		return nil, err

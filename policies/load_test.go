@@ -279,19 +279,19 @@ func TestLoadBrokenFiles(t *testing.T) {
 // objection shuts off is read from purposes.json, validated, and changeable there alone.
 func TestPurposeBehaviourComesFromTheCatalog(t *testing.T) {
 	c := loadEmbedded(t).Purposes()
-	if got := c.Tagged(); !slices.Equal(got, []string{"marketing", "personalization"}) {
+	if got := c.Tagged(); !slices.Equal(got, []PurposeName{"marketing", "personalization"}) {
 		t.Errorf("Tagged = %v", got)
 	}
-	if got := c.Population(); !slices.Equal(got, []string{"analytics"}) {
+	if got := c.Population(); !slices.Equal(got, []PurposeName{"analytics"}) {
 		t.Errorf("Population = %v", got)
 	}
-	if got := c.ShutOffBy(ObjectionPersonalizedMarketing); !slices.Equal(got, []string{"marketing", "personalization"}) {
+	if got := c.ShutOffBy(ObjectionPersonalizedMarketing); !slices.Equal(got, []PurposeName{"marketing", "personalization"}) {
 		t.Errorf("ShutOffBy = %v", got)
 	}
-	if got := c.CollectingFor("behavior"); !slices.Equal(got, []string{"personalization", "analytics"}) {
+	if got := c.CollectingFor("behavior"); !slices.Equal(got, []PurposeName{"personalization", "analytics"}) {
 		t.Errorf("CollectingFor(behavior) = %v", got)
 	}
-	if got := c.CollectingFor("transactions"); !slices.Equal(got, []string{"order_fulfillment"}) {
+	if got := c.CollectingFor("transactions"); !slices.Equal(got, []PurposeName{"order_fulfillment"}) {
 		t.Errorf("CollectingFor(transactions) = %v", got)
 	}
 	embedded := embeddedText(t, filePurposes)
@@ -309,7 +309,7 @@ func TestPurposeBehaviourComesFromTheCatalog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := s.Purposes().Tagged(); !slices.Equal(got, []string{"marketing", "personalization", "loyalty"}) {
+	if got := s.Purposes().Tagged(); !slices.Equal(got, []PurposeName{"marketing", "personalization", "loyalty"}) {
 		t.Errorf("Tagged with loyalty = %v", got)
 	}
 	if got := s.Purposes().ShutOffBy(ObjectionPersonalizedMarketing); !slices.Contains(got, "loyalty") {

@@ -31,7 +31,7 @@ type Notice struct {
 // Purpose is one entry of the purposes catalog.
 type Purpose struct {
 	// Name is the purpose's identifier, as declared in X-Purpose.
-	Name string `json:"name"`
+	Name PurposeName `json:"name"`
 	// Description holds the human-readable description by language ("en", "zh"). Read-only.
 	Description map[string]string `json:"description"`
 	// LegalBasis is contract, legal_obligation or consent.
@@ -105,13 +105,13 @@ func (p Purpose) ConsentCounts(v string) bool {
 // Catalog is the validated purposes catalog. It is immutable and safe for concurrent use.
 type Catalog struct {
 	purposes []Purpose
-	byName   map[string]int
+	byName   map[PurposeName]int
 	// collecting is CollectingFor's answer per category, built once at load (the importer asks per event).
-	collecting map[string][]string
+	collecting map[string][]PurposeName
 }
 
 // Purpose returns the named purpose and whether it exists.
-func (c *Catalog) Purpose(name string) (Purpose, bool) {
+func (c *Catalog) Purpose(name PurposeName) (Purpose, bool) {
 	i, ok := c.byName[name]
 	if !ok {
 		return Purpose{}, false
@@ -124,27 +124,27 @@ func (c *Catalog) Purpose(name string) (Purpose, bool) {
 func (c *Catalog) All() []Purpose { return slices.Clone(c.purposes) }
 
 // Tagged returns, in file order, the purposes under which per-person tags are computed (Tags "subject").
-func (c *Catalog) Tagged() []string {
+func (c *Catalog) Tagged() []PurposeName {
 	return c.named(func(p Purpose) bool { return p.Tags == TagsSubject })
 }
 
 // Population returns, in file order, the purposes population models are fitted under (Tags "population").
-func (c *Catalog) Population() []string {
+func (c *Catalog) Population() []PurposeName {
 	return c.named(func(p Purpose) bool { return p.Tags == TagsPopulation })
 }
 
 // CollectingFor returns, in file order, the purposes events of category are collected under.
-func (c *Catalog) CollectingFor(category string) []string {
+func (c *Catalog) CollectingFor(category string) []PurposeName {
 	return c.collecting[category]
 }
 
 // ShutOffBy returns, in file order, the purposes an objection of kind shuts off.
-func (c *Catalog) ShutOffBy(kind string) []string {
+func (c *Catalog) ShutOffBy(kind string) []PurposeName {
 	return c.named(func(p Purpose) bool { return p.ShutOffBy(kind) })
 }
 
-func (c *Catalog) named(keep func(Purpose) bool) []string {
-	var out []string
+func (c *Catalog) named(keep func(Purpose) bool) []PurposeName {
+	var out []PurposeName
 	for _, p := range c.purposes {
 		if keep(p) {
 			out = append(out, p.Name)
@@ -154,8 +154,8 @@ func (c *Catalog) named(keep func(Purpose) bool) []string {
 }
 
 // Names returns every purpose name in file order.
-func (c *Catalog) Names() []string {
-	out := make([]string, len(c.purposes))
+func (c *Catalog) Names() []PurposeName {
+	out := make([]PurposeName, len(c.purposes))
 	for i, p := range c.purposes {
 		out[i] = p.Name
 	}
@@ -176,7 +176,7 @@ func parsePurposes(data []byte) (*Catalog, error) {
 	if len(f.Purposes) == 0 {
 		return nil, fmt.Errorf("%w: %s: no purposes", ErrInvalid, filePurposes)
 	}
-	c := &Catalog{purposes: f.Purposes, byName: make(map[string]int, len(f.Purposes))}
+	c := &Catalog{purposes: f.Purposes, byName: make(map[PurposeName]int, len(f.Purposes))}
 	for i := range c.purposes {
 		p := &c.purposes[i]
 		if err := validatePurpose(p); err != nil {
@@ -193,7 +193,7 @@ func parsePurposes(data []byte) (*Catalog, error) {
 		}
 		c.byName[p.Name] = i
 	}
-	c.collecting = map[string][]string{}
+	c.collecting = map[string][]PurposeName{}
 	for _, p := range c.purposes {
 		for _, cat := range p.Collects {
 			if !slices.Contains(c.collecting[cat], p.Name) {
@@ -207,7 +207,7 @@ func parsePurposes(data []byte) (*Catalog, error) {
 
 // validatePurpose checks one catalog entry; the error text is a bare reason.
 func validatePurpose(p *Purpose) error {
-	if !validName(p.Name) {
+	if !validName(string(p.Name)) {
 		return errors.New("name must be 1-64 lower-case letters, digits, '_', '-' or '.'")
 	}
 	for _, lang := range []string{"en", "zh"} {

@@ -135,7 +135,7 @@ func validateRule(r Rule, schema *Schema, catalog *Catalog) error {
 		return fmt.Errorf("role %q: names are 1-64 lower-case letters, digits, '_', '-' or '.'", r.Role)
 	}
 	if r.Purpose != AnyPurpose {
-		if _, ok := catalog.Purpose(r.Purpose); !ok {
+		if _, ok := catalog.Purpose(PurposeName(r.Purpose)); !ok {
 			return fmt.Errorf("unknown purpose %q (not in %s; use * for every purpose)", r.Purpose, filePurposes)
 		}
 	}

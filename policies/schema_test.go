@@ -138,7 +138,7 @@ func TestEmbeddedPurposes(t *testing.T) {
 		t.Fatalf("catalog has %d purposes, want %d", len(all), len(wants))
 	}
 	for _, p := range all {
-		w, ok := wants[p.Name]
+		w, ok := wants[string(p.Name)]
 		if !ok {
 			t.Errorf("unexpected purpose %q", p.Name)
 			continue
@@ -188,7 +188,7 @@ func TestPurposesCoverPolicy(t *testing.T) {
 			f, _ := s.Schema().Field(name)
 			cat = f.Category
 		}
-		p, _ := s.Purposes().Purpose(r.Purpose)
+		p, _ := s.Purposes().Purpose(PurposeName(r.Purpose))
 		if !p.Processes(cat) {
 			t.Errorf("policy.csv:%d: %s may %s %s for %s, which does not process it", r.Line, r.Role, r.Action, cat, r.Purpose)
 		}

@@ -162,7 +162,7 @@ func (s *Set) enumerate() {
 	for i, r := range s.roles {
 		s.roleIndex[r] = i
 	}
-	s.purposes = append(s.catalog.Names(), NoPurpose)
+	s.purposes = Texts(append(s.catalog.Names(), NoPurpose))
 	s.dataActs = slices.Sorted(maps.Keys(dataActs))
 	s.actions = map[string][]string{}
 	for _, f := range s.schema.fields {
@@ -391,10 +391,10 @@ func (s *Set) Files() map[string][]byte {
 // it and none of the roles' rules deny it. obj is a category, a single field ("field:city") or a resource;
 // routes without a declared purpose use [NoPurpose]. Purposes outside the catalog, unknown roles, objects
 // and actions are never allowed. It does not allocate.
-func (s *Set) Allowed(roles []Role, purpose string, obj Object, act Act) bool {
+func (s *Set) Allowed(roles []Role, purpose PurposeName, obj Object, act Act) bool {
 	allowed := false
 	for _, r := range roles {
-		switch s.table[tupleKey{string(r), purpose, string(obj), string(act)}].dec {
+		switch s.table[tupleKey{string(r), string(purpose), string(obj), string(act)}].dec {
 		case decDeny:
 			return false
 		case decAllow:
@@ -406,10 +406,10 @@ func (s *Set) Allowed(roles []Role, purpose string, obj Object, act Act) bool {
 
 // Access is [Set.Allowed] with the grant: for reads of categories and fields, the mask is full when any
 // allowing role has it full, else masked.
-func (s *Set) Access(roles []Role, purpose string, obj Object, act Act) (Grant, bool) {
+func (s *Set) Access(roles []Role, purpose PurposeName, obj Object, act Act) (Grant, bool) {
 	allowed, full := false, false
 	for _, r := range roles {
-		ce := s.table[tupleKey{string(r), purpose, string(obj), string(act)}]
+		ce := s.table[tupleKey{string(r), string(purpose), string(obj), string(act)}]
 		switch ce.dec {
 		case decDeny:
 			return Grant{}, false
@@ -432,9 +432,9 @@ func (s *Set) Access(roles []Role, purpose string, obj Object, act Act) (Grant, 
 // several roles the result is their union, full beating masked, and an explicit deny from any role for a
 // field wins over the others' allows. The returned map is shared and read-only: callers must not modify
 // it. It is nil when nothing is granted.
-func (s *Set) FieldGrants(roles []Role, purpose string, act Act) map[string]Grant {
+func (s *Set) FieldGrants(roles []Role, purpose PurposeName, act Act) map[string]Grant {
 	if len(roles) == 1 {
-		return s.fieldGrants[grantKey{string(roles[0]), purpose, string(act)}]
+		return s.fieldGrants[grantKey{string(roles[0]), string(purpose), string(act)}]
 	}
 	var bits uint64
 	known, first := 0, ""
@@ -458,14 +458,14 @@ func (s *Set) FieldGrants(roles []Role, purpose string, act Act) map[string]Gran
 	case known == 0:
 		return nil
 	case known == 1:
-		return s.fieldGrants[grantKey{first, purpose, string(act)}]
+		return s.fieldGrants[grantKey{first, string(purpose), string(act)}]
 	case len(s.roles) > 64:
 		return s.unionGrants(roles, purpose, act)
 	}
-	if !slices.Contains(s.purposes, purpose) || !slices.Contains(s.dataActs, string(act)) {
+	if !slices.Contains(s.purposes, string(purpose)) || !slices.Contains(s.dataActs, string(act)) {
 		return nil
 	}
-	key := multiKey{bits, purpose, string(act)}
+	key := multiKey{bits, string(purpose), string(act)}
 	s.multiMu.RLock()
 	g, ok := s.multi[key]
 	s.multiMu.RUnlock()
@@ -480,7 +480,7 @@ func (s *Set) FieldGrants(roles []Role, purpose string, act Act) map[string]Gran
 }
 
 // unionGrants computes the field grants of several roles.
-func (s *Set) unionGrants(roles []Role, purpose string, act Act) map[string]Grant {
+func (s *Set) unionGrants(roles []Role, purpose PurposeName, act Act) map[string]Grant {
 	var out map[string]Grant
 	for _, f := range s.schema.fields {
 		if g, ok := s.Access(roles, purpose, FieldObject(f.Name), act); ok {
@@ -494,7 +494,7 @@ func (s *Set) unionGrants(roles []Role, purpose string, act Act) map[string]Gran
 }
 
 // HasFieldAccess reports whether the role set may act on at least one schema field for purpose.
-func (s *Set) HasFieldAccess(roles []Role, purpose string, act Act) bool {
+func (s *Set) HasFieldAccess(roles []Role, purpose PurposeName, act Act) bool {
 	return len(s.FieldGrants(roles, purpose, act)) > 0
 }
 

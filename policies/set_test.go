@@ -13,7 +13,7 @@ import (
 
 // tuple is one (purpose, object, action) request.
 type tuple struct {
-	purpose string
+	purpose PurposeName
 	obj     Object
 	act     Act
 }
@@ -54,7 +54,7 @@ func checkTableEqualsEnforce(t *testing.T, s *Set) {
 	n := 0
 	for _, role := range roles {
 		for _, tu := range tuples {
-			want, err := s.Enforce(role, tu.purpose, string(tu.obj), string(tu.act))
+			want, err := s.Enforce(role, string(tu.purpose), string(tu.obj), string(tu.act))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -69,7 +69,7 @@ func checkTableEqualsEnforce(t *testing.T, s *Set) {
 				t.Errorf("Access(%s, %v) allowed = %v, Allowed = %v", role, tu, ok, got)
 			}
 			if ok && tu.act == ActRead && isDataObject(string(tu.obj)) {
-				if wantMask := oracleMask(s, role, tu.purpose, string(tu.obj)); g.Mask != wantMask {
+				if wantMask := oracleMask(s, role, string(tu.purpose), string(tu.obj)); g.Mask != wantMask {
 					t.Errorf("Access(%s, %v) mask = %q, rules say %q", role, tu, g.Mask, wantMask)
 				}
 			} else if g.Mask != "" {
@@ -148,7 +148,7 @@ func TestTableEqualsEnforceRolePairs(t *testing.T) {
 	for _, p := range pairs {
 		rs := []Role{Role(p.a), Role(p.b)}
 		for _, tu := range tuples {
-			want, err := enf.Enforce(p.user, tu.purpose, string(tu.obj), string(tu.act))
+			want, err := enf.Enforce(p.user, string(tu.purpose), string(tu.obj), string(tu.act))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -197,7 +197,7 @@ func TestCustomPolicy(t *testing.T) {
 	checkTableEqualsEnforce(t, s)
 	tests := []struct {
 		roles   []Role
-		purpose string
+		purpose PurposeName
 		act     Act
 		want    map[string]Grant
 	}{
@@ -326,7 +326,7 @@ func TestDenyOverride(t *testing.T) {
 
 func TestBuiltInTable(t *testing.T) {
 	s := loadEmbedded(t)
-	read := func(roles []Role, pur string) map[string]Grant { return s.FieldGrants(roles, pur, ActRead) }
+	read := func(roles []Role, pur PurposeName) map[string]Grant { return s.FieldGrants(roles, pur, ActRead) }
 	fieldsOf := func(g map[string]Grant) []string { return slices.Sorted(maps.Keys(g)) }
 
 	t.Run("marketing/marketing", func(t *testing.T) {
@@ -524,7 +524,7 @@ func TestConcurrentUse(t *testing.T) {
 					_ = s.Allowed(rs, pur, "contact", ActRead)
 				}
 				if j%50 == 0 {
-					if _, err := s.Enforce(string(rs[0]), PurposeMarketing, "contact", string(ActRead)); err != nil {
+					if _, err := s.Enforce(string(rs[0]), string(PurposeMarketing), "contact", string(ActRead)); err != nil {
 						t.Error(err)
 					}
 				}
@@ -572,7 +572,7 @@ func TestMatrix(t *testing.T) {
 		if (c.Role == "analyst" || c.Role == "admin" || c.Role == "compliance_officer") && (c.Allowed || c.Fields != nil) {
 			t.Errorf("%+v grants personal data", c)
 		}
-		if c.Allowed != s.Allowed([]Role{Role(c.Role)}, c.Purpose, CategoryObject(c.Category), Act(c.Action)) {
+		if c.Allowed != s.Allowed([]Role{Role(c.Role)}, PurposeName(c.Purpose), CategoryObject(c.Category), Act(c.Action)) {
 			t.Errorf("%+v disagrees with Allowed", c)
 		}
 	}
@@ -702,7 +702,7 @@ func TestCasbinModelAssumptions(t *testing.T) {
 		wantEffect, wantMask string // of the explaining rule; "" when none
 	}{
 		{"g2(x, x) on categories", "marketing", "marketing", "contact", "read", true, "allow", "masked"},
-		{"g2(x, x) on resources", "admin", NoPurpose, "keys", "rotate", true, "allow", "-"},
+		{"g2(x, x) on resources", "admin", string(NoPurpose), "keys", "rotate", true, "allow", "-"},
 		{"g2 field to category", "marketing", "marketing", "field:phone", "read", true, "allow", "masked"},
 		{"field rule", "marketing", "marketing", "field:city", "read", true, "allow", "full"},
 		{"no category from a field rule", "marketing", "marketing", "address", "read", false, "", ""},

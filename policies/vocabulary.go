@@ -17,9 +17,12 @@ var (
 	ErrUnknownPurpose = errors.New("policies: unknown purpose")
 )
 
+// PurposeName names a purpose of the catalog, as a client declares it in X-Purpose.
+type PurposeName string
+
 // NoPurpose is the purpose used to decide routes that need no declared purpose (policies, audit verification,
 // jobs, operations). Only rules whose purpose is "*" apply to it.
-const NoPurpose = "-"
+const NoPurpose PurposeName = "-"
 
 // AnyPurpose is the purpose column value of a rule that applies to every purpose, including [NoPurpose].
 const AnyPurpose = "*"
@@ -45,14 +48,17 @@ func CategoryObject(category string) Object { return Object(category) }
 // Role is a role a token carries and policy rules name.
 type Role string
 
-// RoleNames returns roles as text (for the audit trail and the wire), in a new slice.
-func RoleNames(roles []Role) []string {
-	out := make([]string, len(roles))
-	for i, r := range roles {
-		out[i] = string(r)
+// Texts returns named strings (purposes, roles, actions) as plain text, in a new slice.
+func Texts[T ~string](xs []T) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = string(x)
 	}
 	return out
 }
+
+// RoleNames returns roles as text (for the audit trail and the wire), in a new slice.
+func RoleNames(roles []Role) []string { return Texts(roles) }
 
 // Roles returns names as roles (a token's claim), in a new slice.
 func Roles(names []string) []Role {
@@ -76,17 +82,17 @@ const (
 
 // Built-in purpose names (API.md). The purposes a policy knows are those of its catalog; see [Set.Purposes].
 const (
-	PurposeAccountManagement   = "account_management"
-	PurposeOrderFulfillment    = "order_fulfillment"
-	PurposeCustomerService     = "customer_service"
-	PurposeMarketing           = "marketing"
-	PurposePersonalization     = "personalization"
-	PurposeAnalytics           = "analytics"
-	PurposeRiskControl         = "risk_control"
-	PurposeThirdPartySharing   = "third_party_sharing"
-	PurposeCrossBorderTransfer = "cross_border_transfer"
-	PurposeDataSubjectRequest  = "data_subject_request"
-	PurposeComplianceAudit     = "compliance_audit"
+	PurposeAccountManagement   PurposeName = "account_management"
+	PurposeOrderFulfillment    PurposeName = "order_fulfillment"
+	PurposeCustomerService     PurposeName = "customer_service"
+	PurposeMarketing           PurposeName = "marketing"
+	PurposePersonalization     PurposeName = "personalization"
+	PurposeAnalytics           PurposeName = "analytics"
+	PurposeRiskControl         PurposeName = "risk_control"
+	PurposeThirdPartySharing   PurposeName = "third_party_sharing"
+	PurposeCrossBorderTransfer PurposeName = "cross_border_transfer"
+	PurposeDataSubjectRequest  PurposeName = "data_subject_request"
+	PurposeComplianceAudit     PurposeName = "compliance_audit"
 )
 
 // Field categories. The set is fixed; schema fields and policy rules may only use these.
@@ -175,13 +181,7 @@ var resourceActions = map[string][]string{
 }
 
 // acts lists actions as the rule tables hold them (the policy files' text).
-func acts(a ...Act) []string {
-	out := make([]string, len(a))
-	for i, x := range a {
-		out[i] = string(x)
-	}
-	return out
-}
+func acts(a ...Act) []string { return Texts(a) }
 
 // Categories returns the fixed category vocabulary in canonical order.
 func Categories() []string { return slices.Clone(categoryOrder) }

@@ -18,7 +18,7 @@ func (s *core) newEntry(ctx context.Context, a Access, pol *policies.Set, action
 	e := audit.Entry{
 		TS:                s.now().UTC(),
 		RequestID:         a.RequestID,
-		Purpose:           a.Purpose,
+		Purpose:           string(a.Purpose),
 		JustificationHash: audit.HashText(a.Justification),
 		Action:            action,
 		PolicyHash:        pol.Hash(),

@@ -35,7 +35,7 @@ const (
 type ConsentView struct {
 	ID            string
 	Action        string
-	Purpose       string
+	Purpose       policies.PurposeName
 	Status        string
 	Kind          string
 	NoticeVersion string
@@ -129,7 +129,7 @@ func (s *ConsentRecords) consentViews(rel *release, rec SubjectRecord) Consents 
 	var out Consents
 	latest := map[string]int{}
 	for _, r := range rec.Consents {
-		key := r.Purpose + "\x00" + r.Recipient
+		key := string(r.Purpose) + "\x00" + r.Recipient
 		if i, ok := latest[key]; ok {
 			// An active grant beats a newer withdrawn or expired one; otherwise the newest wins.
 			if out.Current[i].Status == string(consent.Granted) && r.StatusAt(now) != consent.Granted {
@@ -215,7 +215,7 @@ func (s *ConsentRecords) grantConsent(ctx context.Context, a Access, id string, 
 		return s.tags.inputsChanged(tx, id)
 	}, func(changeErr error) audit.Entry {
 		e.ConsentIDs = []string{ev.ID}
-		e.Reason = "purpose:" + g.Purpose
+		e.Reason = "purpose:" + string(g.Purpose)
 		e = finish(e, changeErr, nil)
 		if changeErr == nil {
 			e.Status = statusCreated
@@ -247,7 +247,7 @@ func (s *ConsentRecords) ImportConsent(ctx context.Context, a Access, id string,
 		if r.StatusAt(now) == consent.Granted && r.Purpose == g.Purpose && r.Kind == g.Kind && r.NoticeVersion == g.NoticeVersion &&
 			r.Method == g.Method && r.Recipient == g.Recipient && sameTime(r.ExpiresAt, g.ExpiresAt) {
 			// The check read the subject's consent state: it is recorded like any access.
-			e.Decision, e.Status, e.Reason = audit.Allow, statusOK, "unchanged: identical grant active purpose:"+g.Purpose
+			e.Decision, e.Status, e.Reason = audit.Allow, statusOK, "unchanged: identical grant active purpose:"+string(g.Purpose)
 			e.ConsentIDs = []string{r.ID}
 			if _, err := s.seq.Commit(ctx, nil, func(error) audit.Entry { return e }); err != nil {
 				return false, internalErr("audit consent import", err)
@@ -269,7 +269,7 @@ func sameTime(a, b *time.Time) bool {
 // withdrawConsent withdraws every active grant of purpose, effective for the very next request, and runs
 // the tag deletion in the same transaction. ErrNotFound (404) if no consent for purpose was ever
 // granted.
-func (s *ConsentRecords) withdrawConsent(ctx context.Context, a Access, id, purpose string) ([]ConsentView, int64, error) {
+func (s *ConsentRecords) withdrawConsent(ctx context.Context, a Access, id string, purpose policies.PurposeName) ([]ConsentView, int64, error) {
 	pol := s.Policy()
 	if _, ok := pol.Purposes().Purpose(purpose); !ok {
 		return nil, 0, s.refuseInvalid(ctx, a, ActionConsentWithdraw, id, Errorf(CodeInvalidArgument, "unknown purpose"))
@@ -296,7 +296,7 @@ func (s *ConsentRecords) withdrawConsent(ctx context.Context, a Access, id, purp
 
 // withdraw appends a withdrawal event for each active grant of purpose, deletes the tags that rested on it and records the
 // entry, all in one transaction; the release covers the withdrawn records' evidence.
-func (s *ConsentRecords) withdraw(ctx context.Context, e audit.Entry, id, purpose, by string, now time.Time, out *[]consent.Record) (*release, int64, error) {
+func (s *ConsentRecords) withdraw(ctx context.Context, e audit.Entry, id string, purpose policies.PurposeName, by string, now time.Time, out *[]consent.Record) (*release, int64, error) {
 	return s.gate.commit(ctx, func(tx Tx) error {
 		events, err := tx.ConsentEvents(id)
 		if err != nil {
@@ -330,7 +330,7 @@ func (s *ConsentRecords) withdraw(ctx context.Context, e audit.Entry, id, purpos
 		return s.tags.inputsChanged(tx, id)
 	}, func(changeErr error) audit.Entry {
 		e = finish(e, changeErr, nil)
-		e.Reason = "purpose:" + purpose
+		e.Reason = "purpose:" + string(purpose)
 		for _, r := range *out {
 			e.ConsentIDs = append(e.ConsentIDs, r.ID)
 		}
@@ -347,7 +347,7 @@ func (s *ConsentRecords) GrantConsent(ctx context.Context, a Access, id string, 
 }
 
 // WithdrawConsent is the staff form of withdrawConsent (see there).
-func (s *ConsentRecords) WithdrawConsent(ctx context.Context, a Access, id, purpose string) ([]ConsentView, int64, error) {
+func (s *ConsentRecords) WithdrawConsent(ctx context.Context, a Access, id string, purpose policies.PurposeName) ([]ConsentView, int64, error) {
 	return s.withdrawConsent(ctx, a, id, purpose)
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/profilevault/profilevault/audit"
 	"github.com/profilevault/profilevault/consent"
 	"github.com/profilevault/profilevault/internal/sqlite"
+	"github.com/profilevault/profilevault/policies"
 	"github.com/profilevault/profilevault/vault"
 )
 
@@ -34,7 +35,7 @@ type tagFailTx struct {
 	fail *atomic.Bool
 }
 
-func (t tagFailTx) DeleteTags(subject, purpose string) error {
+func (t tagFailTx) DeleteTags(subject string, purpose policies.PurposeName) error {
 	if t.fail.Load() {
 		return errors.New("derived data could not be removed")
 	}

@@ -40,7 +40,7 @@ const (
 )
 
 // PurposeDataSubjectRequest is the purpose every /v1/me call implies (PIPL Art. 50, a legal obligation).
-const PurposeDataSubjectRequest = "data_subject_request"
+const PurposeDataSubjectRequest = policies.PurposeDataSubjectRequest
 
 // ObjectionPersonalizedMarketing is the objection of PIPL Art. 24: no audiences, no personalised use. Which
 // purposes it shuts off is the purposes catalog's to say (Purpose.Objections).
@@ -139,7 +139,7 @@ type MeConsentResult struct {
 // MeSetConsent grants or withdraws the caller's consent for purpose as easily as it was given (Art. 14–15).
 // A subject under 14 cannot grant consent themselves (403 guardian_consent_required); refusing a purpose
 // that is not necessary never affects the rest of the account (Art. 16).
-func (s *DataSubjects) MeSetConsent(ctx context.Context, a Access, purpose string, granted bool, noticeVersion, recipient string) (MeConsentResult, error) {
+func (s *DataSubjects) MeSetConsent(ctx context.Context, a Access, purpose policies.PurposeName, granted bool, noticeVersion, recipient string) (MeConsentResult, error) {
 	a, err := s.meAccess(ctx, a, ActionConsentGrant)
 	if err != nil {
 		return MeConsentResult{}, err
@@ -271,7 +271,7 @@ func (s *DataSubjects) MeAccessLog(ctx context.Context, a Access) ([]AccessLogEn
 
 // PurposeExplanation tells a subject what one purpose does with their data and on which basis (Art. 17, 48).
 type PurposeExplanation struct {
-	Purpose       string
+	Purpose       policies.PurposeName
 	Description   string
 	LegalBasis    string
 	ConsentKind   string

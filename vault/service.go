@@ -83,7 +83,7 @@ const RoleSubject = policies.RoleSubject
 // Access describes one request for personal data: who asks, for which declared purpose, and why.
 type Access struct {
 	Caller        Caller
-	Purpose       string
+	Purpose       policies.PurposeName
 	Justification string // optional ticket id or short reason; only its hash enters the audit entry
 	RequestID     string
 	// ClientRequestID is a client's own request id; only a keyed hash of it is recorded.

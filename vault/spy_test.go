@@ -175,7 +175,7 @@ func newFixture(t *testing.T) *fixture {
 	l, err := svc.Profiles().Create(ctx, steward, vault.NewSubject{Fields: map[string]*string{"name": str("离开"), "birth_date": str("1970-01-01")}})
 	must(err)
 	f.leaver = l.ID
-	for _, p := range []string{"marketing", "analytics", "personalization"} {
+	for _, p := range []policies.PurposeName{"marketing", "analytics", "personalization"} {
 		_, _, err := svc.ConsentRecords().GrantConsent(ctx, steward, f.adult, consent.Grant{Purpose: p, Kind: consent.General, NoticeVersion: "2026-01", Method: "web", Evidence: "form 7"})
 		must(err)
 	}
@@ -208,7 +208,7 @@ func newFixture(t *testing.T) *fixture {
 }
 
 // consentIDs lists the subject's current consents of purpose (none if they cannot be read).
-func consentIDs(svc *vault.Service, id, purpose string) []string {
+func consentIDs(svc *vault.Service, id string, purpose policies.PurposeName) []string {
 	cs, _ := svc.ConsentRecords().ListConsents(context.Background(), steward, id)
 	var out []string
 	for _, c := range cs.Current {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/profilevault/profilevault/audit"
 	"github.com/profilevault/profilevault/consent"
+	"github.com/profilevault/profilevault/policies"
 )
 
 // Subject states.
@@ -60,11 +61,13 @@ type SubjectRecord struct {
 // StoredTag is a tag as stored: value and explanation sealed under the subject's general DEK; the rest is
 // what gating and deletion need.
 type StoredTag struct {
-	SubjectID, Purpose, Key, Level string
-	Inputs, ConsentIDs             []string
-	ComputedAt                     time.Time
-	DEKVersion                     uint32
-	Sealed                         []byte
+	SubjectID          string
+	Purpose            policies.PurposeName
+	Key, Level         string
+	Inputs, ConsentIDs []string
+	ComputedAt         time.Time
+	DEKVersion         uint32
+	Sealed             []byte
 }
 
 // The storage the enforcement point needs, as small per-domain storers (a few methods each). A store adapter
@@ -208,8 +211,8 @@ type EventTx interface {
 // TagTx changes stored tags and the frozen model.
 type TagTx interface {
 	// ReplaceTags makes tags the subject's tags of purpose; DeleteTags removes them ("" for every purpose).
-	ReplaceTags(subject, purpose string, tags []StoredTag) error
-	DeleteTags(subject, purpose string) error
+	ReplaceTags(subject string, purpose policies.PurposeName, tags []StoredTag) error
+	DeleteTags(subject string, purpose policies.PurposeName) error
 	// MarkStale records that the subject's tag inputs (fields, consents, objections, events) changed in
 	// this transaction: its tags are stale as of the change's audit sequence number (DirtySubjects).
 	MarkStale(subject string) error

@@ -64,7 +64,7 @@ type Withheld struct {
 // View is what a caller may see of one subject for one purpose.
 type View struct {
 	ID       string
-	Purpose  string
+	Purpose  policies.PurposeName
 	Fields   map[string]string
 	Withheld []Withheld
 	AuditSeq int64

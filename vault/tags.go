@@ -42,7 +42,7 @@ const (
 
 // TagPurposes are the purposes per-person tags are computed under (the purposes catalog's "tags":
 // "subject"); population models are fitted under its "population" purposes.
-func (s *Tags) TagPurposes() []string { return s.Policy().Purposes().Tagged() }
+func (s *Tags) TagPurposes() []policies.PurposeName { return s.Policy().Purposes().Tagged() }
 
 // tagInputCategories are the categories a tag may read, and tagInputFields the fields of them that are
 // released for tagging (data minimisation: no name, contact or street address ever reaches the engine).
@@ -59,7 +59,7 @@ type TagInput struct {
 	Fields    map[string]string // birth_date, gender, province, city (allowed for some purpose and present)
 	Events    []EventView       // events of categories allowed for some purpose, oldest first
 	CreatedAt time.Time
-	Bases     map[string]TagBasis // by purpose; absent when nothing is allowed for it
+	Bases     map[policies.PurposeName]TagBasis // by purpose; absent when nothing is allowed for it
 	// Seen is the audit sequence number of the release: every change committed before it was visible to
 	// it. Pass it on in SubjectTags.
 	Seen int64
@@ -84,7 +84,7 @@ type TagValue struct {
 // on; no tags means the subject's tags of that purpose are removed.
 type SubjectTags struct {
 	SubjectID  string
-	Purpose    string
+	Purpose    policies.PurposeName
 	ConsentIDs []string
 	Tags       []TagValue
 	// Seen is the audit sequence number of the release the tags were computed from (TagInput.Seen, or
@@ -110,7 +110,7 @@ func (s *Tags) DirtySubjects(ctx context.Context, a Access, limit int) ([]string
 type TagView struct {
 	Key         string
 	Level       string
-	Purpose     string
+	Purpose     policies.PurposeName
 	Value       string
 	ComputedAt  time.Time
 	Inputs      []string
@@ -131,10 +131,12 @@ type sealedTag struct {
 }
 
 // tagAD binds a sealed tag to its purpose and key.
-func tagAD(purpose, key string) string { return "tag:" + purpose + ":" + key }
+func tagAD(purpose policies.PurposeName, key string) string {
+	return "tag:" + string(purpose) + ":" + key
+}
 
 // tagCaller checks that a may compute tags for every purpose and opens the batch's audit entry.
-func (s *Tags) tagCaller(ctx context.Context, a Access, purposes []string, action string) (audit.Entry, error) {
+func (s *Tags) tagCaller(ctx context.Context, a Access, purposes []policies.PurposeName, action string) (audit.Entry, error) {
 	pol := s.Policy()
 	a.Purpose = purposes[0]
 	e, err := s.beginStaff(ctx, a, pol, action, "", nil)
@@ -181,7 +183,7 @@ func (s *Tags) AuthorizeTagCompute(ctx context.Context, a Access, what string) (
 // subject changed meanwhile is left for the next run (its change marks it). A summary entry, appended
 // before any record is read, counts the batch: its sequence number is returned, and a subject's changes
 // before it were visible to this run. It also returns how many subjects had anything released.
-func (s *Tags) TagInputs(ctx context.Context, a Access, purposes []string, ids []string, fn func(TagInput) error) (int64, int, error) {
+func (s *Tags) TagInputs(ctx context.Context, a Access, purposes []policies.PurposeName, ids []string, fn func(TagInput) error) (int64, int, error) {
 	if len(purposes) == 0 {
 		return 0, 0, s.refuseInvalid(ctx, a, ActionTagCompute, "", Errorf(CodeInvalidArgument, "no purpose"))
 	}
@@ -190,7 +192,7 @@ func (s *Tags) TagInputs(ctx context.Context, a Access, purposes []string, ids [
 		return 0, 0, err
 	}
 	summary := e
-	summary.Decision, summary.Status, summary.Reason = audit.Allow, statusOK, "inputs purposes:"+strings.Join(purposes, ",")+" subjects:"+strconv.Itoa(len(ids))
+	summary.Decision, summary.Status, summary.Reason = audit.Allow, statusOK, "inputs purposes:"+strings.Join(policies.Texts(purposes), ",")+" subjects:"+strconv.Itoa(len(ids))
 	seq, err := s.seq.Commit(ctx, nil, func(error) audit.Entry { return summary })
 	if err != nil {
 		return 0, 0, internalErr("audit tag inputs", err)
@@ -230,9 +232,9 @@ type tagDecision struct {
 
 // decideTagInputs decides, for each subject, what each purpose may use of it now (nothing is opened but the
 // birth date for the age rule, named in the subject's entries).
-func (s *Tags) decideTagInputs(ctx context.Context, e audit.Entry, purposes, ids []string, seen int64) []*tagDecision {
+func (s *Tags) decideTagInputs(ctx context.Context, e audit.Entry, purposes []policies.PurposeName, ids []string, seen int64) []*tagDecision {
 	pol := s.Policy()
-	catalog := make(map[string]policies.Purpose, len(purposes))
+	catalog := make(map[policies.PurposeName]policies.Purpose, len(purposes))
 	for _, name := range purposes {
 		catalog[name], _ = pol.Purposes().Purpose(name) // known: tagCaller checked
 	}
@@ -255,7 +257,7 @@ func (s *Tags) decideTagInputs(ctx context.Context, e audit.Entry, purposes, ids
 			}
 		}
 		d := &tagDecision{guard: guard, rec: rec, union: map[string]bool{},
-			in: TagInput{SubjectID: id, Fields: map[string]string{}, CreatedAt: rec.CreatedAt, Bases: map[string]TagBasis{}, Seen: seen}}
+			in: TagInput{SubjectID: id, Fields: map[string]string{}, CreatedAt: rec.CreatedAt, Bases: map[policies.PurposeName]TagBasis{}, Seen: seen}}
 		for _, purpose := range purposes {
 			if objected(rec, catalog[purpose]) {
 				continue
@@ -281,7 +283,7 @@ func (s *Tags) decideTagInputs(ctx context.Context, e audit.Entry, purposes, ids
 			sort.Strings(b.ConsentIDs)
 			d.in.Bases[purpose] = b
 			pe := base
-			pe.Purpose, pe.Categories, pe.ConsentIDs = purpose, b.Allowed, b.ConsentIDs
+			pe.Purpose, pe.Categories, pe.ConsentIDs = string(purpose), b.Allowed, b.ConsentIDs
 			pe.Reason = "tag_inputs"
 			d.entries = append(d.entries, pe)
 		}
@@ -371,8 +373,8 @@ func (s *Tags) openTagInput(ctx context.Context, d *tagDecision) error {
 // tags (and loses any previous ones of the purpose): a withdrawal can never be overtaken by a computation.
 // It returns how many (subject, purpose) tag sets were stored.
 func (s *Tags) StoreTags(ctx context.Context, a Access, batch []SubjectTags) (int, int64, error) {
-	purposes := map[string]bool{}
-	var list []string
+	purposes := map[policies.PurposeName]bool{}
+	var list []policies.PurposeName
 	for _, st := range batch {
 		if !purposes[st.Purpose] {
 			purposes[st.Purpose] = true
@@ -384,7 +386,7 @@ func (s *Tags) StoreTags(ctx context.Context, a Access, batch []SubjectTags) (in
 		_, err := s.tagCaller(ctx, a, s.TagPurposes(), ActionTagCompute)
 		return 0, 0, err
 	}
-	sort.Strings(list)
+	slices.Sort(list)
 	e, err := s.tagCaller(ctx, a, list, ActionTagCompute)
 	if err != nil {
 		return 0, 0, err
@@ -478,7 +480,7 @@ func (s *Tags) StoreTags(ctx context.Context, a Access, batch []SubjectTags) (in
 		return nil
 	}, func(changeErr error) audit.Entry {
 		e = finish(e, changeErr, nil)
-		e.Reason = "store purposes:" + strings.Join(list, ",") + " sets:" + strconv.Itoa(stored) + " tags:" + strconv.Itoa(tagCount)
+		e.Reason = "store purposes:" + strings.Join(policies.Texts(list), ",") + " sets:" + strconv.Itoa(stored) + " tags:" + strconv.Itoa(tagCount)
 		return e
 	})
 	if err != nil {
@@ -510,7 +512,7 @@ func (s *Tags) sealTags(st SubjectTags, d DEK, now time.Time) ([]StoredTag, erro
 func (s *Tags) SetTagVocabulary(check func(key, value string) error) { s.tagVocabulary.Store(&check) }
 
 // tagViews decrypts, under rel, a subject's stored tags of purpose ("" for all) in lang ("zh" or "en").
-func (s *Tags) tagViews(ctx context.Context, rel *release, rec SubjectRecord, purpose, lang string) ([]TagView, error) {
+func (s *Tags) tagViews(ctx context.Context, rel *release, rec SubjectRecord, purpose policies.PurposeName, lang string) ([]TagView, error) {
 	stored, err := s.storedTags(ctx, rec, purpose)
 	if err != nil {
 		return nil, err
@@ -519,7 +521,7 @@ func (s *Tags) tagViews(ctx context.Context, rel *release, rec SubjectRecord, pu
 }
 
 // storedTags reads a subject's sealed tags of purpose ("" for all) without opening them.
-func (s *Tags) storedTags(ctx context.Context, rec SubjectRecord, purpose string) ([]StoredTag, error) {
+func (s *Tags) storedTags(ctx context.Context, rec SubjectRecord, purpose policies.PurposeName) ([]StoredTag, error) {
 	rows, err := s.store.Tags(ctx, rec.ID)
 	if err != nil {
 		return nil, err
@@ -635,7 +637,7 @@ func (s *Tags) subjectTagsOnce(ctx context.Context, a Access, id, lang string) (
 
 // SaveTagModel stores the frozen population model of a full run (aggregates over consenting subjects).
 func (s *Tags) SaveTagModel(ctx context.Context, a Access, model []byte) (int64, error) {
-	e, err := s.tagCaller(ctx, a, []string{"analytics"}, ActionTagCompute)
+	e, err := s.tagCaller(ctx, a, []policies.PurposeName{policies.PurposeAnalytics}, ActionTagCompute)
 	if err != nil {
 		return 0, err
 	}
@@ -711,13 +713,13 @@ func (s *Tags) ActiveSubjectIDs(ctx context.Context, a Access, after string, lim
 
 // consentWithdrawn deletes, inside a withdrawal's transaction, the subject's tags computed under purpose:
 // they rested on the consent withdrawn.
-func (s *Tags) consentWithdrawn(tx TagTx, subject, purpose string) error {
+func (s *Tags) consentWithdrawn(tx TagTx, subject string, purpose policies.PurposeName) error {
 	return tx.DeleteTags(subject, purpose)
 }
 
 // objectionRaised deletes, inside an objection's transaction, the subject's tags of the purposes it shuts
 // off.
-func (s *Tags) objectionRaised(tx TagTx, subject string, purposes []string) error {
+func (s *Tags) objectionRaised(tx TagTx, subject string, purposes []policies.PurposeName) error {
 	for _, p := range purposes {
 		if err := tx.DeleteTags(subject, p); err != nil {
 			return err

@@ -59,7 +59,7 @@ func (s *Review) HashTile(ctx context.Context, a Access, level, index int64, wid
 }
 
 // PurposeComplianceAudit is the purpose of reading the audit trail.
-const PurposeComplianceAudit = "compliance_audit"
+const PurposeComplianceAudit = policies.PurposeComplianceAudit
 
 // EntryBundle returns the entries of data tile index (width entries, 0 for 256) of the newest checkpoint's
 // tree, each as a big-endian uint16 length and the entry's canonical bytes (C2SP tlog-tiles). Compliance

@@ -107,7 +107,7 @@ func run(duration, warmup time.Duration, conns, n int) error {
 
 // seed creates n synthetic subjects through the enforcement point.
 func seed(ctx context.Context, a *app.App, n int) ([]string, error) {
-	acc := vault.Access{Caller: vault.Caller{Subject: "load-seeder", Roles: []policies.Role{policies.RoleDataSteward}}, Purpose: "account_management"}
+	acc := vault.Access{Caller: vault.Caller{Subject: "load-seeder", Roles: []policies.Role{policies.RoleDataSteward}}, Purpose: policies.PurposeAccountManagement}
 	profiles := synth.Profiles(7, n, time.Now())
 	ids := make([]string, n)
 	var wg sync.WaitGroup

@@ -217,7 +217,7 @@ func run(o options) error {
 // seed creates n subjects through the enforcement point, each with a name, a phone and a city (one
 // general-class DEK); from is the number already stored, so that phones stay distinct across runs.
 func seed(ctx context.Context, a *app.App, from, n int) ([]string, error) {
-	acc := vault.Access{Caller: vault.Caller{Subject: "bench-seeder", Roles: []policies.Role{policies.RoleDataSteward}}, Purpose: "account_management"}
+	acc := vault.Access{Caller: vault.Caller{Subject: "bench-seeder", Roles: []policies.Role{policies.RoleDataSteward}}, Purpose: policies.PurposeAccountManagement}
 	profiles := synth.Profiles(uint64(7+from), n, time.Now())
 	ids := make([]string, n)
 	start := time.Now()

@@ -70,6 +70,6 @@ func cmdImport(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	_, err = a.Vault.Ingestion().SaveImportReport(ctx, vault.Access{Caller: im.Steward, Purpose: "account_management", RequestID: "import"}, rep.Lines())
+	_, err = a.Vault.Ingestion().SaveImportReport(ctx, vault.Access{Caller: im.Steward, Purpose: policies.PurposeAccountManagement, RequestID: "import"}, rep.Lines())
 	return err
 }

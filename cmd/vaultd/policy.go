@@ -27,11 +27,11 @@ func cmdPolicyExplain(args []string, getenv func(string) string, stdout, stderr 
 	if err != nil {
 		return err
 	}
-	p, ok := set.Purposes().Purpose(*purpose)
+	p, ok := set.Purposes().Purpose(policies.PurposeName(*purpose))
 	if !ok {
 		return exitError{code: 2, msg: fmt.Sprintf("vaultd policy explain: unknown purpose %q", *purpose)}
 	}
-	rows, err := set.Explain(*role, *purpose)
+	rows, err := set.Explain(*role, policies.PurposeName(*purpose))
 	if err != nil {
 		return err
 	}

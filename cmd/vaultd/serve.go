@@ -156,7 +156,7 @@ func resumeRotation(ctx context.Context, a *app.App) {
 // demoRoles are the staff roles that get a ready token, with the purpose their example uses.
 var demoRoles = []struct {
 	role    policies.Role
-	purpose string
+	purpose policies.PurposeName
 }{
 	{policies.RoleDataSteward, policies.PurposeAccountManagement},
 	{policies.RoleCustomerService, policies.PurposeCustomerService},
@@ -299,11 +299,11 @@ func exampleSubjects(ctx context.Context, a *app.App, consents string) []string 
 			continue
 		}
 		c := row.Consent
-		if len(ids) == 0 && (c.Purpose != "marketing" || c.Kind != string(consent.General)) {
+		if len(ids) == 0 && (c.Purpose != string(policies.PurposeMarketing) || c.Kind != string(consent.General)) {
 			continue
 		}
 		id, err := a.Vault.Ingestion().ResolveSubject(ctx, vault.Access{Caller: vault.Caller{Subject: "vaultd-demo", Roles: []policies.Role{policies.RoleDataSteward}},
-			Purpose: "account_management", RequestID: "demo"}, c.SubjectRef)
+			Purpose: policies.PurposeAccountManagement, RequestID: "demo"}, c.SubjectRef)
 		if err != nil || seen[id] {
 			continue
 		}

@@ -100,7 +100,8 @@ var policyDecisions = map[string]bool{"Allowed": true, "Access": true, "FieldGra
 	"AuthorizeRole": true, "mayRole": true, "consentPreamble": true}
 
 // TestPolicyDecisionsUseNamedValues parses every non-test file of the module and fails on a string literal
-// passed to a policy decision.
+// passed to a policy decision, or written as a caller's purpose or role (Purpose: "marketing",
+// Roles: []policies.Role{"admin"}): purposes and roles are named (policies.PurposeMarketing, policies.RoleAdmin).
 func TestPolicyDecisionsUseNamedValues(t *testing.T) {
 	fset := token.NewFileSet()
 	calls := 0
@@ -115,6 +116,10 @@ func TestPolicyDecisionsUseNamedValues(t *testing.T) {
 				t.Fatal(err)
 			}
 			ast.Inspect(f, func(n ast.Node) bool {
+				if kv, ok := n.(*ast.KeyValueExpr); ok {
+					checkNamedField(t, fset, kv)
+					return true
+				}
 				call, ok := n.(*ast.CallExpr)
 				if !ok {
 					return true
@@ -135,5 +140,23 @@ func TestPolicyDecisionsUseNamedValues(t *testing.T) {
 	}
 	if calls < 40 {
 		t.Fatalf("found only %d policy decisions", calls)
+	}
+}
+
+// checkNamedField fails on a Purpose or Roles field set from a non-empty string literal.
+func checkNamedField(t *testing.T, fset *token.FileSet, kv *ast.KeyValueExpr) {
+	t.Helper()
+	key, ok := kv.Key.(*ast.Ident)
+	if !ok || (key.Name != "Purpose" && key.Name != "Roles") {
+		return
+	}
+	lits := []ast.Expr{kv.Value}
+	if cl, ok := kv.Value.(*ast.CompositeLit); ok {
+		lits = cl.Elts
+	}
+	for _, e := range lits {
+		if lit, ok := e.(*ast.BasicLit); ok && lit.Kind == token.STRING && lit.Value != `""` {
+			t.Errorf("%s: %s: %s: name the purpose or role, not a literal", fset.Position(lit.Pos()), key.Name, lit.Value)
+		}
 	}
 }

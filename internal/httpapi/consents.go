@@ -7,6 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/profilevault/profilevault/consent"
+	"github.com/profilevault/profilevault/policies"
 	"github.com/profilevault/profilevault/vault"
 )
 
@@ -60,7 +61,7 @@ func (s *Server) grantConsent(c *gin.Context) {
 	if kind == "" {
 		kind = string(consent.General)
 	}
-	g := consent.Grant{Purpose: req.Purpose, Kind: consent.Kind(kind), NoticeVersion: req.NoticeVersion, Method: req.Method,
+	g := consent.Grant{Purpose: policies.PurposeName(req.Purpose), Kind: consent.Kind(kind), NoticeVersion: req.NoticeVersion, Method: req.Method,
 		Evidence: req.Evidence, ExpiresAt: req.ExpiresAt}
 	if req.Recipient != nil {
 		g.Recipient = *req.Recipient
@@ -79,7 +80,7 @@ func (s *Server) withdrawConsent(c *gin.Context) {
 	if !ok {
 		return
 	}
-	views, seq, err := s.vault.ConsentRecords().WithdrawConsent(c.Request.Context(), a, c.Param("id"), c.Param("purpose"))
+	views, seq, err := s.vault.ConsentRecords().WithdrawConsent(c.Request.Context(), a, c.Param("id"), policies.PurposeName(c.Param("purpose")))
 	if err != nil {
 		s.abortWith(c, err)
 		return

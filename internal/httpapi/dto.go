@@ -53,7 +53,7 @@ func toConsentViewDTO(x vault.ConsentView) consentViewDTO {
 	return consentViewDTO{
 		ID:            x.ID,
 		Action:        x.Action,
-		Purpose:       x.Purpose,
+		Purpose:       string(x.Purpose),
 		Status:        x.Status,
 		Kind:          x.Kind,
 		NoticeVersion: x.NoticeVersion,
@@ -367,7 +367,7 @@ type purposeExplanationDTO struct {
 // toPurposeExplanationDTO renders x for a reader of lang (zh or en).
 func toPurposeExplanationDTO(x vault.PurposeExplanation, lang string) purposeExplanationDTO {
 	return purposeExplanationDTO{
-		Purpose:       x.Purpose,
+		Purpose:       string(x.Purpose),
 		Description:   x.Description,
 		LegalBasis:    x.LegalBasis,
 		ConsentKind:   x.ConsentKind,
@@ -550,7 +550,7 @@ func toTagViewDTO(x vault.TagView) tagViewDTO {
 	return tagViewDTO{
 		Key:           x.Key,
 		Level:         x.Level,
-		Purpose:       x.Purpose,
+		Purpose:       string(x.Purpose),
 		Value:         x.Value,
 		ComputedAt:    x.ComputedAt,
 		Inputs:        x.Inputs,

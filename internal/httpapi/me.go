@@ -17,6 +17,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/profilevault/profilevault/audit"
+	"github.com/profilevault/profilevault/policies"
 	"github.com/profilevault/profilevault/vault"
 )
 
@@ -92,7 +93,7 @@ func (s *Server) putMeConsent(c *gin.Context) {
 		s.abortCode(c, vault.CodeInvalidArgument, "granted (true or false) is required")
 		return
 	}
-	res, err := s.vault.DataSubjects().MeSetConsent(c.Request.Context(), a, c.Param("purpose"), *req.Granted, req.NoticeVersion, req.Recipient)
+	res, err := s.vault.DataSubjects().MeSetConsent(c.Request.Context(), a, policies.PurposeName(c.Param("purpose")), *req.Granted, req.NoticeVersion, req.Recipient)
 	if err != nil {
 		s.abortWith(c, err)
 		return
@@ -306,7 +307,7 @@ func (s *Server) exportZip(x vault.Export) ([]byte, error) {
 	consentRows := func(vs []vault.ConsentView) [][]string {
 		rows := [][]string{{"id", "action", "purpose", "status", "kind", "notice_version", "method", "evidence", "recipient", "granted_at", "withdrawn_at", "expires_at"}}
 		for _, v := range vs {
-			rows = append(rows, []string{v.ID, v.Action, v.Purpose, v.Status, v.Kind, v.NoticeVersion, v.Method, v.Evidence,
+			rows = append(rows, []string{v.ID, v.Action, string(v.Purpose), v.Status, v.Kind, v.NoticeVersion, v.Method, v.Evidence,
 				strOrEmpty(v.Recipient), timeOrEmpty(v.GrantedAt), timeOrEmpty(v.WithdrawnAt), timeOrEmpty(v.ExpiresAt)})
 		}
 		return rows

@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/profilevault/profilevault/internal/authn"
+	"github.com/profilevault/profilevault/policies"
 	"github.com/profilevault/profilevault/vault"
 )
 
@@ -147,7 +148,7 @@ func accessOf(c *gin.Context) (vault.Access, bool) {
 	pr, _ := p.(authn.Principal)
 	return vault.Access{
 		Caller:          vault.Caller{Subject: pr.Subject, Roles: pr.Roles, Team: pr.Team, TokenID: pr.TokenID},
-		Purpose:         c.GetHeader("X-Purpose"),
+		Purpose:         policies.PurposeName(c.GetHeader("X-Purpose")),
 		Justification:   c.GetHeader("X-Justification"),
 		RequestID:       requestID(c),
 		ClientRequestID: c.GetString(ctxClientRequestID),

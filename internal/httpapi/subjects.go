@@ -56,7 +56,7 @@ func toView(v vault.View) subjectView {
 	if w == nil {
 		w = []withheldDTO{}
 	}
-	return subjectView{ID: v.ID, Purpose: v.Purpose, Fields: v.Fields, Withheld: w, AuditSeq: v.AuditSeq}
+	return subjectView{ID: v.ID, Purpose: string(v.Purpose), Fields: v.Fields, Withheld: w, AuditSeq: v.AuditSeq}
 }
 
 func setAuditSeq(c *gin.Context, seq int64) {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/profilevault/profilevault/consent"
 	"github.com/profilevault/profilevault/internal/ingest"
+	"github.com/profilevault/profilevault/policies"
 	"github.com/profilevault/profilevault/vault"
 )
 
@@ -176,7 +177,7 @@ func (im *Importer) storeOf(files []file) map[string]string {
 	return out
 }
 
-func (im *Importer) access(purpose string) vault.Access {
+func (im *Importer) access(purpose policies.PurposeName) vault.Access {
 	return vault.Access{Caller: im.Steward, Purpose: purpose, RequestID: "import"}
 }
 
@@ -262,7 +263,7 @@ func (im *Importer) subjects(ctx context.Context, r *ingest.Reader, cleaner *ing
 					v := v
 					fields[k] = &v
 				}
-				o, err := im.Vault.Ingestion().ImportSubject(ctx, im.access("account_management"), vault.NewSubject{ExternalID: row.ExternalID, Source: row.Source, Fields: fields})
+				o, err := im.Vault.Ingestion().ImportSubject(ctx, im.access(policies.PurposeAccountManagement), vault.NewSubject{ExternalID: row.ExternalID, Source: row.Source, Fields: fields})
 				mu.Lock()
 				switch code := vault.ErrorCode(err); {
 				case err != nil && (code == vault.CodeInternal || code == vault.CodeUnavailable):
@@ -356,7 +357,7 @@ func routeKey(key string, n int) int {
 func (im *Importer) consents(ctx context.Context, r *ingest.Reader, rep *ingest.Report) error {
 	return im.perSubject(ctx, r, rep, func(row ingest.Row) string { return row.Consent.SubjectRef }, func(id string, row ingest.Row) (bool, error) {
 		c := row.Consent
-		return im.Vault.ConsentRecords().ImportConsent(ctx, im.access("account_management"), id, consent.Grant{Purpose: c.Purpose, Kind: consent.Kind(c.Kind),
+		return im.Vault.ConsentRecords().ImportConsent(ctx, im.access(policies.PurposeAccountManagement), id, consent.Grant{Purpose: policies.PurposeName(c.Purpose), Kind: consent.Kind(c.Kind),
 			NoticeVersion: c.NoticeVersion, Method: c.Method, Evidence: c.Evidence, Recipient: c.Recipient, ExpiresAt: c.ExpiresAt})
 	})
 }
@@ -364,7 +365,7 @@ func (im *Importer) consents(ctx context.Context, r *ingest.Reader, rep *ingest.
 // objections imports objections to personalised marketing, per subject in file order.
 func (im *Importer) objections(ctx context.Context, r *ingest.Reader, rep *ingest.Report) error {
 	return im.perSubject(ctx, r, rep, func(row ingest.Row) string { return row.Objection.SubjectRef }, func(id string, row ingest.Row) (bool, error) {
-		_, err := im.Vault.ConsentRecords().RecordObjection(ctx, im.access("account_management"), id, row.Objection.Kind)
+		_, err := im.Vault.ConsentRecords().RecordObjection(ctx, im.access(policies.PurposeAccountManagement), id, row.Objection.Kind)
 		return false, err // recording an objection twice changes nothing
 	})
 }
@@ -372,7 +373,7 @@ func (im *Importer) objections(ctx context.Context, r *ingest.Reader, rep *inges
 // applyTo resolves the row's subject and applies apply: it returns the rejection reason of a row the vault
 // refused, or the error that must stop the import.
 func (im *Importer) applyTo(ctx context.Context, row ingest.Row, refOf func(ingest.Row) string, apply func(string, ingest.Row) (bool, error)) (duplicate bool, reason string, fatal error) {
-	id, err := im.Vault.Ingestion().ResolveSubject(ctx, im.access("account_management"), refOf(row))
+	id, err := im.Vault.Ingestion().ResolveSubject(ctx, im.access(policies.PurposeAccountManagement), refOf(row))
 	if errors.Is(err, vault.ErrNotFound) {
 		return false, "unknown_subject", nil
 	}
@@ -456,7 +457,7 @@ func (im *Importer) events(ctx context.Context, r *ingest.Reader, cleaner *inges
 	var amounts ingest.AmountStats
 	var bots ingest.BotDetector
 	type job struct {
-		purpose string
+		purpose policies.PurposeName
 		batch   []vault.EventInput
 	}
 	// A few batches in flight keep the writer busy; more would only hold memory.
@@ -489,9 +490,9 @@ func (im *Importer) events(ctx context.Context, r *ingest.Reader, cleaner *inges
 			}
 		}()
 	}
-	batches := map[string][]vault.EventInput{}
+	batches := map[policies.PurposeName][]vault.EventInput{}
 	catalog := im.Vault.Policy().Purposes()
-	send := func(purpose string) {
+	send := func(purpose policies.PurposeName) {
 		if len(batches[purpose]) > 0 {
 			jobs <- job{purpose, batches[purpose]}
 			delete(batches, purpose)
@@ -583,7 +584,7 @@ type batchCounts struct {
 // ingestBatch collects one batch for its purpose. An event refused for lack of consent is offered again
 // under the next purpose the catalog collects its category under (behaviour without a personalization
 // consent may still be collected for analytics), until none is left.
-func (im *Importer) ingestBatch(ctx context.Context, purpose string, batch []vault.EventInput) (batchCounts, error) {
+func (im *Importer) ingestBatch(ctx context.Context, purpose policies.PurposeName, batch []vault.EventInput) (batchCounts, error) {
 	out := batchCounts{Rejected: map[string]int{}}
 	catalog := im.Vault.Policy().Purposes()
 	for len(batch) > 0 {
@@ -593,7 +594,7 @@ func (im *Importer) ingestBatch(ctx context.Context, purpose string, batch []vau
 		}
 		out.Accepted += res.Accepted
 		out.Duplicates += res.Duplicates
-		retry := map[string][]vault.EventInput{} // by the next purpose to try
+		retry := map[policies.PurposeName][]vault.EventInput{} // by the next purpose to try
 		for _, rj := range res.Rejected {
 			ev := batch[rj.Index]
 			if rj.Error == vault.ReasonConsentRequired {
@@ -622,7 +623,7 @@ func (im *Importer) ingestBatch(ctx context.Context, purpose string, batch []vau
 }
 
 // nextPurpose is the purpose after current in order ("" when current is the last).
-func nextPurpose(order []string, current string) string {
+func nextPurpose(order []policies.PurposeName, current policies.PurposeName) policies.PurposeName {
 	if i := slices.Index(order, current); i >= 0 && i+1 < len(order) {
 		return order[i+1]
 	}

@@ -46,12 +46,6 @@ const (
 	LevelSegment  = "segment"
 )
 
-// Purposes a tag serves.
-const (
-	PurposeMarketing       = "marketing"
-	PurposePersonalization = "personalization"
-)
-
 // inputOrder lists the input categories in a fixed order; a CategorySet's bit k stands for inputOrder[k].
 var inputOrder = [...]string{Transactions, Behavior, Interactions, Identity, Address, Demographic}
 
@@ -177,7 +171,7 @@ type Definition struct {
 	// Level is basic, behavior, interest, value, attitude or segment.
 	Level string `json:"level"`
 	// Purpose is marketing or personalization.
-	Purpose string `json:"purpose"`
+	Purpose policies.PurposeName `json:"purpose"`
 	// Inputs are the input categories the tag reads.
 	Inputs []string `json:"inputs"`
 	// Description says in English how the value is computed.
@@ -195,9 +189,9 @@ type Explanation struct {
 // Tag is one computed tag of a subject.
 type Tag struct {
 	// Key, Level and Purpose repeat the definition.
-	Key     string `json:"key"`
-	Level   string `json:"level"`
-	Purpose string `json:"purpose"`
+	Key     string               `json:"key"`
+	Level   string               `json:"level"`
+	Purpose policies.PurposeName `json:"purpose"`
 	// Value is the tag value from the vocabulary.
 	Value string `json:"value"`
 	// Inputs are the input categories the value was computed from (the definition's, and for

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/profilevault/profilevault/policies"
 )
 
 //go:embed vocabulary.json
@@ -18,10 +20,10 @@ var embeddedVocabulary []byte
 // allowed values or, for numeric and list-valued tags, a pattern every value must match.
 type VocabularyEntry struct {
 	// Key, Level, Purpose and Inputs must equal the tag's Definition.
-	Key     string   `json:"key"`
-	Level   string   `json:"level"`
-	Purpose string   `json:"purpose"`
-	Inputs  []string `json:"inputs"`
+	Key     string               `json:"key"`
+	Level   string               `json:"level"`
+	Purpose policies.PurposeName `json:"purpose"`
+	Inputs  []string             `json:"inputs"`
 	// Values lists the allowed values (empty for a pattern tag).
 	Values []string `json:"values,omitempty"`
 	// Pattern is an anchored regular expression (RE2) every value must match (empty for an enumerated tag).

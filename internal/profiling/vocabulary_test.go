@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/profilevault/profilevault/policies"
 )
 
 // keysInTAGS are the tag keys of the table in TAGS.md, in its order.
@@ -57,7 +59,7 @@ func TestDefinitionsMatchTAGSAndVocabulary(t *testing.T) {
 			if !strings.HasPrefix(d.Key, d.Level+".") || !slices.Contains(levels, d.Level) {
 				t.Errorf("level %q does not match key", d.Level)
 			}
-			if d.Purpose != PurposeMarketing && d.Purpose != PurposePersonalization {
+			if d.Purpose != policies.PurposeMarketing && d.Purpose != policies.PurposePersonalization {
 				t.Errorf("purpose %q", d.Purpose)
 			}
 			if len(d.Inputs) == 0 || d.Description == "" {

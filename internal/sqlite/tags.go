@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/profilevault/profilevault/policies"
 	"github.com/profilevault/profilevault/vault"
 )
 
@@ -46,7 +47,7 @@ func (s *Store) TagModel(ctx context.Context) (model []byte, fittedAt time.Time,
 }
 
 // ReplaceTags implements vault.Tx: the subject's tags of purpose become tags.
-func (t *txn) ReplaceTags(subject, purpose string, tags []vault.StoredTag) error {
+func (t *txn) ReplaceTags(subject string, purpose policies.PurposeName, tags []vault.StoredTag) error {
 	if err := t.DeleteTags(subject, purpose); err != nil {
 		return err
 	}
@@ -61,7 +62,7 @@ func (t *txn) ReplaceTags(subject, purpose string, tags []vault.StoredTag) error
 }
 
 // DeleteTags implements vault.Tx: every tag of the subject computed under purpose ("" for all).
-func (t *txn) DeleteTags(subject, purpose string) error {
+func (t *txn) DeleteTags(subject string, purpose policies.PurposeName) error {
 	if purpose == "" {
 		return t.exec(`DELETE FROM tags WHERE subject_id = ?`, subject)
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/profilevault/profilevault/internal/profiling"
 	"github.com/profilevault/profilevault/internal/profiling/rules"
+	"github.com/profilevault/profilevault/policies"
 	"github.com/profilevault/profilevault/vault"
 )
 
@@ -67,10 +68,10 @@ type Insights struct {
 
 // Summary says what a run did.
 type Summary struct {
-	Subjects     int            `json:"subjects"`
-	FittedOn     int            `json:"fitted_on"`
-	TaggedByPurp map[string]int `json:"tagged"`
-	Duration     time.Duration  `json:"-"`
+	Subjects     int                          `json:"subjects"`
+	FittedOn     int                          `json:"fitted_on"`
+	TaggedByPurp map[policies.PurposeName]int `json:"tagged"`
+	Duration     time.Duration                `json:"-"`
 }
 
 // NewRunner returns a Runner over v with local zone loc; copies of it share the decoded frozen model.
@@ -122,7 +123,7 @@ func ptr[T any](v T) *T { return &v }
 
 // pending is one subject's features for one tag purpose, kept between the release and the fit.
 type pending struct {
-	purpose    string
+	purpose    policies.PurposeName
 	subject    string
 	seen       int64
 	allowed    map[string]bool
@@ -158,7 +159,7 @@ func (r *Runner) Full(ctx context.Context) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
-	sum := Summary{Subjects: len(ids), TaggedByPurp: map[string]int{}}
+	sum := Summary{Subjects: len(ids), TaggedByPurp: map[policies.PurposeName]int{}}
 	total := 2 * len(ids)
 	done := 0
 	progress := func(n int) {
@@ -269,14 +270,14 @@ func (r *Runner) Full(ctx context.Context) (Summary, error) {
 	// Tags with the frozen models; a subject with nothing released for a purpose loses its tags of it.
 	has := map[[2]string]int{}
 	for i, p := range waiting {
-		has[[2]string{p.subject, p.purpose}] = i
+		has[[2]string{p.subject, string(p.purpose)}] = i
 	}
 	for b := 0; b < len(ids); b += r.BatchSize {
 		batch := ids[b:min(b+r.BatchSize, len(ids))]
 		var sets []vault.SubjectTags
 		for _, id := range batch {
 			for _, purpose := range tagged {
-				i, ok := has[[2]string{id, purpose}]
+				i, ok := has[[2]string{id, string(purpose)}]
 				if !ok {
 					sets = append(sets, vault.SubjectTags{SubjectID: id, Purpose: purpose, Seen: seen[b]})
 					continue
@@ -380,7 +381,7 @@ func (r *Runner) recompute(ctx context.Context, ids []string) error {
 		all := engineInput(in)
 		for purpose, basis := range in.Bases {
 			s := forPurpose(all, basis)
-			got[[2]string{in.SubjectID, purpose}] = pending{purpose: purpose, subject: in.SubjectID, seen: in.Seen, allowed: s.Allowed,
+			got[[2]string{in.SubjectID, string(purpose)}] = pending{purpose: purpose, subject: in.SubjectID, seen: in.Seen, allowed: s.Allowed,
 				consentIDs: basis.ConsentIDs, features: ptr(profiling.Extract(s, now, r.Loc))}
 		}
 		return nil
@@ -391,7 +392,7 @@ func (r *Runner) recompute(ctx context.Context, ids []string) error {
 	sets := make([]vault.SubjectTags, 0, len(ids)*len(tagged))
 	for _, id := range ids {
 		for _, purpose := range tagged {
-			if p, ok := got[[2]string{id, purpose}]; ok {
+			if p, ok := got[[2]string{id, string(purpose)}]; ok {
 				sets = append(sets, compute(p, pop, now, r.Loc))
 			} else {
 				sets = append(sets, vault.SubjectTags{SubjectID: id, Purpose: purpose, Seen: seq})

@@ -62,7 +62,7 @@ func checkGate(t *testing.T, s *apptest.Stack) (tags int) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		granted := map[string]string{} // consent id → purpose, for records granted now
+		granted := map[string]policies.PurposeName{} // consent id → purpose, for records granted now
 		for _, r := range rec.Consents {
 			if r.StatusAt(now) == consent.Granted {
 				granted[r.ID] = r.Purpose
@@ -262,7 +262,7 @@ func TestTagsOverHTTP(t *testing.T) {
 	}
 }
 
-func countPurpose(tags []vault.StoredTag, purpose string) int {
+func countPurpose(tags []vault.StoredTag, purpose policies.PurposeName) int {
 	n := 0
 	for _, t := range tags {
 		if t.Purpose == purpose {
@@ -272,7 +272,7 @@ func countPurpose(tags []vault.StoredTag, purpose string) int {
 	return n
 }
 
-func otherPurpose(p string) string {
+func otherPurpose(p policies.PurposeName) policies.PurposeName {
 	if p == "marketing" {
 		return "personalization"
 	}
