@@ -26,11 +26,11 @@ func (s *Service) ReloadPolicy(ctx context.Context, a Access, next *policies.Set
 }
 
 // ActionPolicyRead records a refused read of the policy files or the compiled matrix.
-const ActionPolicyRead = "policy.read"
+const ActionPolicyRead Action = "policy.read"
 
 // AuthorizeRole checks that a's roles may do act on obj without a declared purpose (the policy files and
 // matrix, which hold no personal data); a refusal is recorded under action and answered permission_denied.
-func (s *Service) AuthorizeRole(ctx context.Context, a Access, obj policies.Object, act policies.Act, action string) error {
+func (s *Service) AuthorizeRole(ctx context.Context, a Access, obj policies.Object, act policies.Act, action Action) error {
 	pol := s.Policy()
 	if pol.Allowed(a.Caller.Roles, policies.NoPurpose, obj, act) {
 		return nil

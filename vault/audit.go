@@ -14,13 +14,13 @@ import (
 // newEntry starts the audit entry of one access. It never copies a personal data value: the subject is a
 // keyed pseudonym, a data subject acting on their own data appears as their pseudonym, the justification
 // only as a hash and the client address as a keyed hash.
-func (s *core) newEntry(ctx context.Context, a Access, pol *policies.Set, action, subjectID string) audit.Entry {
+func (s *core) newEntry(ctx context.Context, a Access, pol *policies.Set, action Action, subjectID string) audit.Entry {
 	e := audit.Entry{
 		TS:                s.now().UTC(),
 		RequestID:         a.RequestID,
 		Purpose:           string(a.Purpose),
 		JustificationHash: audit.HashText(a.Justification),
-		Action:            action,
+		Action:            string(action),
 		PolicyHash:        pol.Hash(),
 		Actor: audit.Actor{
 			Roles:   policies.RoleNames(a.Caller.Roles),
@@ -99,7 +99,7 @@ func (s *core) deny(ctx context.Context, e audit.Entry, status int, reason strin
 // refuseInvalid records a request refused for its input (400) and returns the client error carrying the
 // entry's sequence number. The entry names the operation, the caller and the subject, never the input; a
 // declared purpose the catalog does not know is client text and is left out too.
-func (s *core) refuseInvalid(ctx context.Context, a Access, action, subjectID string, err error) error {
+func (s *core) refuseInvalid(ctx context.Context, a Access, action Action, subjectID string, err error) error {
 	var cerr *Error
 	if !errors.As(err, &cerr) || cerr.Code != CodeInvalidArgument {
 		return err

@@ -25,9 +25,9 @@ func (s *Service) ConsentRecords() *ConsentRecords { return s.consents }
 
 // Consent actions recorded in the audit trail.
 const (
-	ActionConsentRead     = "consent.read"
-	ActionConsentGrant    = "consent.grant"
-	ActionConsentWithdraw = "consent.withdraw"
+	ActionConsentRead     Action = "consent.read"
+	ActionConsentGrant    Action = "consent.grant"
+	ActionConsentWithdraw Action = "consent.withdraw"
 )
 
 // ConsentView is one consent record as API.md shows it; in a history, Action says whether the entry is the
@@ -57,7 +57,7 @@ type Consents struct {
 }
 
 // consentPreamble checks purpose, staff-ness and the consents permission, and finds the subject.
-func (s *ConsentRecords) consentPreamble(ctx context.Context, a Access, action, id string, act policies.Act) (*policies.Set, audit.Entry, SubjectRecord, error) {
+func (s *ConsentRecords) consentPreamble(ctx context.Context, a Access, action Action, id string, act policies.Act) (*policies.Set, audit.Entry, SubjectRecord, error) {
 	pol := s.Policy()
 	if _, err := s.checkPurpose(ctx, pol, a, action); err != nil {
 		return nil, audit.Entry{}, SubjectRecord{}, err

@@ -30,7 +30,7 @@ type Ingestion struct {
 func (s *Service) Ingestion() *Ingestion { return s.ingestion }
 
 // ActionEventIngest records a batch of collected events.
-const ActionEventIngest = "event.ingest"
+const ActionEventIngest Action = "event.ingest"
 
 // EventInput is one event to collect, already parsed and its attributes checked by the caller
 // (internal/ingest). SubjectRef is a subject id or "external:<source>:<external id>".
@@ -443,7 +443,7 @@ func (s *Ingestion) openEvents(ctx context.Context, rel *release, rec SubjectRec
 }
 
 // ActionImportReport records a stored data-quality report.
-const ActionImportReport = "import.report"
+const ActionImportReport Action = "import.report"
 
 // SaveImportReport keeps an import's data-quality report (counts only) and records it.
 func (s *Ingestion) SaveImportReport(ctx context.Context, a Access, lines []string) (int64, error) {

@@ -64,7 +64,7 @@ func TestIngestGatesCollection(t *testing.T) {
 	}
 	// The birth date opened for the age rule is named on each subject's own entry: the collected one's,
 	// and a refusal for the one whose events were not collected.
-	entries, err := store.Query(ctx, audit.Filter{Action: vault.ActionEventIngest, Purpose: "personalization", Limit: 100})
+	entries, err := store.Query(ctx, audit.Filter{Action: string(vault.ActionEventIngest), Purpose: "personalization", Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,9 +12,9 @@ import (
 
 // Identity-resolution actions recorded in the audit trail.
 const (
-	ActionSubjectMerge  = "subject.merge"
-	ActionMergeReview   = "subject.merge_review"
-	ActionSubjectImport = "subject.import"
+	ActionSubjectMerge  Action = "subject.merge"
+	ActionMergeReview   Action = "subject.merge_review"
+	ActionSubjectImport Action = "subject.import"
 )
 
 // ImportOutcome says what happened to one imported subject record.

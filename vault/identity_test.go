@@ -43,7 +43,7 @@ func TestImportResolvesIdentity(t *testing.T) {
 	// existing subject's own access log.
 	self := vault.Access{Caller: vault.Caller{Subject: base.ID, Roles: []policies.Role{vault.RoleSubject}}}
 	log, _, err := svc.DataSubjects().MeAccessLog(ctx, self)
-	if err != nil || !slices.ContainsFunc(log, func(e vault.AccessLogEntry) bool { return e.Action == vault.ActionMergeReview }) {
+	if err != nil || !slices.ContainsFunc(log, func(e vault.AccessLogEntry) bool { return e.Action == string(vault.ActionMergeReview) }) {
 		t.Fatalf("the compared name's owner does not see the comparison: %+v %v", log, err)
 	}
 	// The merges filled missing fields and never overwrote; the app's external id now finds the subject.

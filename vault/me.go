@@ -30,13 +30,13 @@ func (s *Service) DataSubjects() *DataSubjects { return s.subjects }
 
 // Data-subject actions recorded in the audit trail.
 const (
-	ActionMeRead          = "me.read"
-	ActionMeUpdate        = "me.update"
-	ActionMeExport        = "me.export"
-	ActionMeAccessLog     = "me.access_log"
-	ActionMeExplanation   = "me.explanation"
-	ActionObjectionAdd    = "objection.add"
-	ActionObjectionRemove = "objection.remove"
+	ActionMeRead          Action = "me.read"
+	ActionMeUpdate        Action = "me.update"
+	ActionMeExport        Action = "me.export"
+	ActionMeAccessLog     Action = "me.access_log"
+	ActionMeExplanation   Action = "me.explanation"
+	ActionObjectionAdd    Action = "objection.add"
+	ActionObjectionRemove Action = "objection.remove"
 )
 
 // PurposeDataSubjectRequest is the purpose every /v1/me call implies (PIPL Art. 50, a legal obligation).
@@ -61,7 +61,7 @@ func objected(rec SubjectRecord, purpose policies.Purpose) bool {
 // (any other declared purpose is refused).
 //
 // A staff token is refused, and the refusal recorded (action names what was attempted).
-func (s *core) meAccess(ctx context.Context, a Access, action string) (Access, error) {
+func (s *core) meAccess(ctx context.Context, a Access, action Action) (Access, error) {
 	if !a.Caller.IsDataSubject() {
 		e := s.newEntry(ctx, a, s.Policy(), action, "")
 		return a, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "only a data subject's own token may do this"))
@@ -218,7 +218,7 @@ func (s *Review) accessLog(ctx context.Context, rec SubjectRecord) ([]AccessLogE
 }
 
 // recordSelf appends the entry of a /v1/me read that returns no field values (access log, explanation).
-func (s *core) recordSelf(ctx context.Context, a Access, action string) (selfRecord, error) {
+func (s *core) recordSelf(ctx context.Context, a Access, action Action) (selfRecord, error) {
 	return superseded(func() (selfRecord, error) { return s.recordSelfOnce(ctx, a, action) })
 }
 
@@ -230,7 +230,7 @@ type selfRecord struct {
 	rec SubjectRecord
 }
 
-func (s *core) recordSelfOnce(ctx context.Context, a Access, action string) (selfRecord, error) {
+func (s *core) recordSelfOnce(ctx context.Context, a Access, action Action) (selfRecord, error) {
 	e, err := s.beginStaff(ctx, a, s.Policy(), action, a.Caller.Subject, nil)
 	if err != nil {
 		return selfRecord{}, err

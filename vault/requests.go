@@ -24,9 +24,9 @@ func (s *Service) Requests() *Requests { return s.requests }
 
 // Request workflow actions recorded in the audit trail.
 const (
-	ActionRequestCreate     = "request.create"
-	ActionRequestRead       = "request.read"
-	ActionRequestTransition = "request.transition"
+	ActionRequestCreate     Action = "request.create"
+	ActionRequestRead       Action = "request.read"
+	ActionRequestTransition Action = "request.transition"
 )
 
 // RequestRules is the domain logic of the data-subject request workflow (PIPL Art. 50): types, legal

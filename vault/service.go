@@ -64,6 +64,9 @@ const (
 	defaultLookupBurst             = 50
 )
 
+// Action names what an audit entry records (API.md: subject.read, consent.withdraw, …).
+type Action string
+
 // Caller is the authenticated principal as the domain sees it.
 type Caller struct {
 	Subject string
@@ -280,7 +283,7 @@ func (s *Service) WithClock(now func() time.Time) *Service {
 func (s *core) Policy() *policies.Set { return s.policy.Load() }
 
 // checkPurpose validates the declared purpose and returns its catalog entry.
-func (s *core) checkPurpose(ctx context.Context, pol *policies.Set, a Access, action string) (policies.Purpose, error) {
+func (s *core) checkPurpose(ctx context.Context, pol *policies.Set, a Access, action Action) (policies.Purpose, error) {
 	if a.Purpose == "" {
 		return policies.Purpose{}, s.refusePurpose(ctx, pol, a, action, reasonPurposeRequired,
 			Errorf(CodePurposeRequired, "declare the purpose of this access"))
@@ -300,14 +303,14 @@ const (
 
 // refusePurpose records a request refused for its declared purpose (missing or unknown). The entry names
 // no purpose: an unknown one is the client's free text.
-func (s *core) refusePurpose(ctx context.Context, pol *policies.Set, a Access, action, reason string, cerr *Error) error {
+func (s *core) refusePurpose(ctx context.Context, pol *policies.Set, a Access, action Action, reason string, cerr *Error) error {
 	a.Purpose = ""
 	e := s.newEntry(ctx, a, pol, action, "")
 	return s.deny(ctx, e, statusBadRequest, reason, cerr)
 }
 
 // ActionAccess records an access refused before any operation was chosen (a missing purpose at the door).
-const ActionAccess = "access"
+const ActionAccess Action = "access"
 
 // RefuseMissingPurpose records, and returns as an error, a request to a route that needs a declared purpose
 // but came without one.

@@ -551,7 +551,7 @@ func coveredBefore(before []spyEvent, ev spyEvent) bool {
 		if e.open {
 			continue
 		}
-		if e.entry.Decision != audit.Deny && (e.entry.SubjectRef == ev.ref || (e.entry.SubjectRef == "" && batchActions[e.entry.Action])) {
+		if e.entry.Decision != audit.Deny && (e.entry.SubjectRef == ev.ref || (e.entry.SubjectRef == "" && batchActions[vault.Action(e.entry.Action)])) {
 			return true
 		}
 	}
@@ -559,7 +559,7 @@ func coveredBefore(before []spyEvent, ev spyEvent) bool {
 }
 
 // batchActions name entries that release several subjects' data at once (their reasons count them).
-var batchActions = map[string]bool{vault.ActionRequestRead: true}
+var batchActions = map[vault.Action]bool{vault.ActionRequestRead: true}
 
 func namedAfter(after []spyEvent, ev spyEvent) bool {
 	for _, e := range after {

@@ -24,10 +24,10 @@ func (s *Service) Stewardship() *Stewardship { return s.stewardship }
 
 // Stewardship actions recorded in the audit trail.
 const (
-	ActionIdentityRead   = "identity.read"
-	ActionMergeRevert    = "subject.merge_revert"
-	ActionReviewDecision = "subject.merge_review_decision"
-	ActionImportRead     = "import.read"
+	ActionIdentityRead   Action = "identity.read"
+	ActionMergeRevert    Action = "subject.merge_revert"
+	ActionReviewDecision Action = "subject.merge_review_decision"
+	ActionImportRead     Action = "import.read"
 )
 
 // Review states: open until a data steward decides.
@@ -48,7 +48,7 @@ type RevertResult struct {
 
 // stewardship opens an audited identity-stewardship operation: the caller must be allowed to create
 // subjects for the declared purpose (the permission under which imports merge them).
-func (s *Stewardship) stewardship(ctx context.Context, a Access, action, subject string) (audit.Entry, error) {
+func (s *Stewardship) stewardship(ctx context.Context, a Access, action Action, subject string) (audit.Entry, error) {
 	pol := s.Policy()
 	if _, err := s.checkPurpose(ctx, pol, a, action); err != nil {
 		return audit.Entry{}, err

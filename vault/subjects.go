@@ -30,15 +30,15 @@ func (s *Service) Profiles() *Profiles { return s.profiles }
 
 // Actions recorded in the audit trail (API.md).
 const (
-	ActionSubjectCreate = "subject.create"
-	ActionSubjectRead   = "subject.read"
-	ActionSubjectUpdate = "subject.update"
-	ActionSubjectLookup = "subject.lookup"
-	ActionSubjectErase  = "subject.erase"
-	ActionPolicyReload  = "policy.reload"
-	ActionKeyRotate     = "key.rotate"
-	ActionKeyPurge      = "key.purge"
-	ActionAuthFailure   = "auth.failure"
+	ActionSubjectCreate Action = "subject.create"
+	ActionSubjectRead   Action = "subject.read"
+	ActionSubjectUpdate Action = "subject.update"
+	ActionSubjectLookup Action = "subject.lookup"
+	ActionSubjectErase  Action = "subject.erase"
+	ActionPolicyReload  Action = "policy.reload"
+	ActionKeyRotate     Action = "key.rotate"
+	ActionKeyPurge      Action = "key.purge"
+	ActionAuthFailure   Action = "auth.failure"
 )
 
 // NewSubject is the input of Create.
@@ -140,7 +140,7 @@ func plausibleID(id string) bool {
 // beginStaff starts the audit entry of an operation on a subject's fields. A staff operation refuses
 // (audited) a data-subject token, which reaches its own data through /v1/me only; a /v1/me operation
 // (Access made by meAccess) may touch the caller's own subject and nothing else.
-func (s *core) beginStaff(ctx context.Context, a Access, pol *policies.Set, action, id string, fields []string) (audit.Entry, error) {
+func (s *core) beginStaff(ctx context.Context, a Access, pol *policies.Set, action Action, id string, fields []string) (audit.Entry, error) {
 	action = selfAction(a, action)
 	e := s.newEntry(ctx, a, pol, action, id)
 	e.FieldsRequested = fields
@@ -159,7 +159,7 @@ func (s *core) beginStaff(ctx context.Context, a Access, pol *policies.Set, acti
 
 // selfAction is the action as the trail names it: a data subject's own read or correction through /v1/me
 // is me.read or me.update.
-func selfAction(a Access, action string) string {
+func selfAction(a Access, action Action) Action {
 	if a.self {
 		if sa, ok := selfActions[action]; ok {
 			return sa
@@ -169,7 +169,7 @@ func selfAction(a Access, action string) string {
 }
 
 // selfActions names what a data subject does through /v1/me.
-var selfActions = map[string]string{
+var selfActions = map[Action]Action{
 	ActionSubjectRead:   ActionMeRead,
 	ActionSubjectUpdate: ActionMeUpdate,
 }
@@ -283,7 +283,7 @@ func finish(e audit.Entry, changeErr error, names []string) audit.Entry {
 	switch {
 	case changeErr == nil:
 		e.Decision, e.Status, e.FieldsGranted = audit.Allow, statusOK, names
-		if e.Action == ActionSubjectCreate {
+		if e.Action == string(ActionSubjectCreate) {
 			e.Status = statusCreated
 		}
 	case errors.Is(changeErr, ErrNotFound):
@@ -810,7 +810,7 @@ func (s *Profiles) erase(ctx context.Context, e audit.Entry, id string) (Receipt
 
 // ActionSubjectPurge records the physical deletion of an erased subject's events after their keys were
 // destroyed.
-const ActionSubjectPurge = "subject.purge"
+const ActionSubjectPurge Action = "subject.purge"
 
 // purgeLater deletes the events of shredded classes in the background, in chunks, each with an audit entry.
 // Their keys are already gone, so they are unreadable from the moment of erasure; this only frees space,
@@ -867,7 +867,7 @@ func holdText(h []Hold) string {
 }
 
 // ActionRetentionExpire records the shredding of held data whose hold ended.
-const ActionRetentionExpire = "retention.expire"
+const ActionRetentionExpire Action = "retention.expire"
 
 // RunRetention shreds the held data of every subject whose legal hold has ended (the key first, then the
 // events), each in its own transaction with its audit entry. It returns how many subjects it finished.

@@ -35,9 +35,9 @@ func (s *Service) Tags() *Tags { return s.tags }
 
 // Tag actions recorded in the audit trail.
 const (
-	ActionTagCompute  = "tag.compute"
-	ActionTagRead     = "tag.read"
-	ActionInsightRead = "insight.read"
+	ActionTagCompute  Action = "tag.compute"
+	ActionTagRead     Action = "tag.read"
+	ActionInsightRead Action = "insight.read"
 )
 
 // TagPurposes are the purposes per-person tags are computed under (the purposes catalog's "tags":
@@ -136,7 +136,7 @@ func tagAD(purpose policies.PurposeName, key string) string {
 }
 
 // tagCaller checks that a may compute tags for every purpose and opens the batch's audit entry.
-func (s *Tags) tagCaller(ctx context.Context, a Access, purposes []policies.PurposeName, action string) (audit.Entry, error) {
+func (s *Tags) tagCaller(ctx context.Context, a Access, purposes []policies.PurposeName, action Action) (audit.Entry, error) {
 	pol := s.Policy()
 	a.Purpose = purposes[0]
 	e, err := s.beginStaff(ctx, a, pol, action, "", nil)

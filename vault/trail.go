@@ -25,9 +25,9 @@ func (s *Service) Review() *Review { return s.review }
 
 // Actions on the trail itself: reading it is recorded like any other access.
 const (
-	ActionAuditRead   = "audit.read"
-	ActionAuditExport = "audit.export"
-	ActionAuditVerify = "audit.verify"
+	ActionAuditRead   Action = "audit.read"
+	ActionAuditExport Action = "audit.export"
+	ActionAuditVerify Action = "audit.verify"
 )
 
 // AuditQuery is a compliance officer's review request.
@@ -49,7 +49,7 @@ type AuditPage struct {
 const maxAuditPage = 500
 
 // mayReadTrail checks the purpose and the role for reading the trail, recording a refusal.
-func (s *Review) mayReadTrail(ctx context.Context, a Access, action, subjectID string) (*policies.Set, audit.Entry, error) {
+func (s *Review) mayReadTrail(ctx context.Context, a Access, action Action, subjectID string) (*policies.Set, audit.Entry, error) {
 	pol := s.Policy()
 	if _, err := s.checkPurpose(ctx, pol, a, action); err != nil {
 		return nil, audit.Entry{}, err

@@ -11,7 +11,7 @@ import (
 
 // mayRole answers 403 (recorded under action) unless the caller's roles may act on a resource without a
 // declared purpose.
-func (s *Server) mayRole(c *gin.Context, obj policies.Object, act policies.Act, action string) (vault.Access, bool) {
+func (s *Server) mayRole(c *gin.Context, obj policies.Object, act policies.Act, action vault.Action) (vault.Access, bool) {
 	a, ok := s.access(c)
 	if !ok {
 		return a, false
