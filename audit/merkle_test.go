@@ -145,3 +145,74 @@ func bytesOf(p []tlog.Hash) [][]byte {
 	}
 	return out
 }
+
+// A Tree integrating batches of every shape emits, batch by batch, exactly the hash tiles tlog reads from
+// its own reference hashes and the entry bundles of the entries, at C2SP paths; after the last batch the
+// tiles written so far are every tile a tree of that size has (tlog.NewTiles from 0).
+func TestTreeEmitsTlogTilesAndBundles(t *testing.T) {
+	var ref hashStore
+	var all [][]byte
+	written := map[string][]byte{}
+	var tree Tree
+	n := 0
+	for b, size := range []int{1, 255, 1, 256, 3, 600, 70000 - 1116, 1} {
+		var batch [][]byte
+		for range size {
+			e := []byte(fmt.Sprintf(`{"seq":%d}`, n))
+			hs, err := tlog.StoredHashes(int64(n), e, ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref = append(ref, hs...)
+			batch, all = append(batch, e), append(all, e)
+			n++
+		}
+		var in TreeIntegration
+		tree, in = tree.Integrate(batch)
+		if want, _ := tlog.TreeHash(int64(n), ref); in.Root != want || in.NewSize != int64(n) {
+			t.Fatalf("batch %d: root or size differs from tlog's", b)
+		}
+		for _, td := range in.Tiles {
+			var want []byte
+			if td.Tile.L == -1 {
+				want = bundleOf(all[td.Tile.N<<TileHeight : td.Tile.N<<TileHeight+int64(td.Tile.W)])
+			} else {
+				var err error
+				if want, err = tlog.ReadTileData(td.Tile, ref); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !bytes.Equal(td.Data, want) {
+				t.Fatalf("batch %d: %s differs from tlog's", b, td.Path())
+			}
+			written[td.Path()] = td.Data
+		}
+	}
+	for _, tile := range tlog.NewTiles(TileHeight, 0, int64(n)) {
+		if _, ok := written[C2SPPath(tile)]; !ok {
+			t.Errorf("tile %s of the final tree was never written", C2SPPath(tile))
+		}
+		data := tile
+		data.L = -1
+		if tile.L == 0 {
+			if _, ok := written[C2SPPath(data)]; !ok {
+				t.Errorf("entry bundle %s was never written", C2SPPath(data))
+			}
+		}
+	}
+	if got := C2SPPath(tlog.Tile{H: 8, L: 1, N: 1234067, W: 5}); got != "tile/1/x001/x234/067.p/5" {
+		t.Errorf("C2SP path %q", got)
+	}
+	if got := C2SPPath(tlog.Tile{H: 8, L: -1, N: 3, W: 256}); got != "tile/entries/003" {
+		t.Errorf("C2SP bundle path %q", got)
+	}
+}
+
+func bundleOf(entries [][]byte) []byte {
+	var out []byte
+	for _, e := range entries {
+		out = append(out, byte(len(e)>>8), byte(len(e)))
+		out = append(out, e...)
+	}
+	return out
+}
