@@ -146,9 +146,10 @@ func bytesOf(p []tlog.Hash) [][]byte {
 	return out
 }
 
-// A Tree integrating batches of every shape emits, batch by batch, exactly the hash tiles tlog reads from
-// its own reference hashes and the entry bundles of the entries, at C2SP paths; after the last batch the
-// tiles written so far are every tile a tree of that size has (tlog.NewTiles from 0).
+// A Tree integrating batches of every shape yields, batch by batch, the tiles it completed and (Edge) the
+// partial ones, exactly as tlog reads them from its own reference hashes, and the entry bundles of the
+// entries, at C2SP paths; after the last batch the tiles written so far are every tile a tree of that size
+// has (tlog.NewTiles from 0).
 func TestTreeEmitsTlogTilesAndBundles(t *testing.T) {
 	var ref hashStore
 	var all [][]byte
@@ -167,12 +168,11 @@ func TestTreeEmitsTlogTilesAndBundles(t *testing.T) {
 			batch, all = append(batch, e), append(all, e)
 			n++
 		}
-		var in TreeIntegration
-		tree, in = tree.Integrate(batch)
-		if want, _ := tlog.TreeHash(int64(n), ref); in.Root != want || in.NewSize != int64(n) {
+		in := tree.Integrate(batch)
+		if want, _ := tlog.TreeHash(int64(n), ref); tree.Frontier.Root() != want || in.NewSize != int64(n) {
 			t.Fatalf("batch %d: root or size differs from tlog's", b)
 		}
-		for _, td := range in.Tiles {
+		for _, td := range append(in.Tiles, tree.Edge()...) {
 			var want []byte
 			if td.Tile.L == -1 {
 				want = bundleOf(all[td.Tile.N<<TileHeight : td.Tile.N<<TileHeight+int64(td.Tile.W)])
@@ -186,6 +186,11 @@ func TestTreeEmitsTlogTilesAndBundles(t *testing.T) {
 				t.Fatalf("batch %d: %s differs from tlog's", b, td.Path())
 			}
 			written[td.Path()] = td.Data
+		}
+		for _, td := range in.Tiles {
+			if td.Tile.W != 1<<TileHeight {
+				t.Fatalf("batch %d: Integrate returned the partial tile %s", b, td.Path())
+			}
 		}
 	}
 	for _, tile := range tlog.NewTiles(TileHeight, 0, int64(n)) {

@@ -8,8 +8,8 @@ import (
 
 // Tree is a log writer's in-memory state: the frontier, and the right edge of the log in tiles — the
 // hashes of the partial hash tile at each level and the entries of the partial entry bundle. With it,
-// integrating a batch yields every tile and bundle the batch created or extended, ready to persist, and
-// reads nothing back.
+// integrating a batch yields every tile and bundle it completed, and Edge the partial ones, ready to
+// persist; nothing is read back. A Tree is used by one goroutine.
 type Tree struct {
 	Frontier Frontier
 	edge     [][]tlog.Hash // by tile level: hashes of the partial tile (tree level 8·L), in order
@@ -37,63 +37,57 @@ func C2SPPath(t tlog.Tile) string {
 
 // TreeIntegration is what appending a batch to a Tree yields.
 type TreeIntegration struct {
-	Integration
-	// Tiles are the hash tiles and entry bundles the batch created or extended, each at its new width;
-	// a tile that became full is written once as full (width 256).
+	OldSize, NewSize int64
+	// Tiles are the hash tiles and entry bundles the batch completed (width 256); the partial tiles of
+	// the right edge are Edge's.
 	Tiles []TileData
 }
 
-// Integrate appends canonical entries to the tree and returns the new tree (t is not changed) with what to
-// persist.
-func (t Tree) Integrate(entries [][]byte) (Tree, TreeIntegration) {
-	next := Tree{Frontier: t.Frontier.Clone(), bundle: append([][]byte(nil), t.bundle...)}
-	for _, e := range t.edge {
-		next.edge = append(next.edge, append([]tlog.Hash(nil), e...))
-	}
-	out := TreeIntegration{Integration: Integration{OldSize: t.Frontier.Size()}}
-	changed := map[int]bool{} // tile levels touched, -1 for the entry bundle
+// Integrate appends canonical entries to the tree, in place, and returns the tiles they completed.
+func (t *Tree) Integrate(entries [][]byte) TreeIntegration {
+	out := TreeIntegration{OldSize: t.Frontier.Size()}
 	for _, e := range entries {
-		n := next.Frontier.Size()
+		n := t.Frontier.Size()
 		base := tlog.StoredHashCount(n)
-		stored := next.Frontier.Append(LeafHash(e))
-		out.Hashes = append(out.Hashes, stored...)
-		for k, h := range stored {
+		for k, h := range t.Frontier.Append(LeafHash(e)) {
 			level, idx := tlog.SplitStoredHashIndex(base + int64(k))
 			if level%TileHeight != 0 {
 				continue
 			}
 			tl := level / TileHeight
-			for len(next.edge) <= tl {
-				next.edge = append(next.edge, nil)
+			for len(t.edge) <= tl {
+				t.edge = append(t.edge, nil)
 			}
-			next.edge[tl] = append(next.edge[tl], h)
-			changed[tl] = true
-			if len(next.edge[tl]) == 1<<TileHeight {
-				out.Tiles = append(out.Tiles, hashTile(tl, idx>>TileHeight, next.edge[tl]))
-				next.edge[tl] = nil
-				delete(changed, tl)
+			t.edge[tl] = append(t.edge[tl], h)
+			if len(t.edge[tl]) == 1<<TileHeight {
+				out.Tiles = append(out.Tiles, hashTile(tl, idx>>TileHeight, t.edge[tl]))
+				t.edge[tl] = t.edge[tl][:0]
 			}
 		}
-		next.bundle = append(next.bundle, e)
-		changed[-1] = true
-		if len(next.bundle) == 1<<TileHeight {
-			out.Tiles = append(out.Tiles, entryBundle(n>>TileHeight, next.bundle))
-			next.bundle = nil
-			delete(changed, -1)
+		t.bundle = append(t.bundle, e)
+		if len(t.bundle) == 1<<TileHeight {
+			out.Tiles = append(out.Tiles, entryBundle(n>>TileHeight, t.bundle))
+			t.bundle = t.bundle[:0]
 		}
 	}
-	size := next.Frontier.Size()
-	for tl := range next.edge {
-		if changed[tl] && len(next.edge[tl]) > 0 {
-			index := (size >> (TileHeight * tl)) >> TileHeight
-			out.Tiles = append(out.Tiles, hashTile(tl, index, next.edge[tl]))
+	out.NewSize = t.Frontier.Size()
+	return out
+}
+
+// Edge returns the partial tiles of the right edge at their current widths: the partial hash tile at each
+// level and the partial entry bundle (none where the tree ends on a tile boundary).
+func (t *Tree) Edge() []TileData {
+	size := t.Frontier.Size()
+	var out []TileData
+	for tl, hashes := range t.edge {
+		if len(hashes) > 0 {
+			out = append(out, hashTile(tl, (size>>(TileHeight*tl))>>TileHeight, hashes))
 		}
 	}
-	if changed[-1] && len(next.bundle) > 0 {
-		out.Tiles = append(out.Tiles, entryBundle(size>>TileHeight, next.bundle))
+	if len(t.bundle) > 0 {
+		out = append(out, entryBundle(size>>TileHeight, t.bundle))
 	}
-	out.NewSize, out.Root, out.Frontier = size, next.Frontier.Root(), next.Frontier
-	return next, out
+	return out
 }
 
 func hashTile(level int, index int64, hashes []tlog.Hash) TileData {

@@ -1,0 +1,739 @@
+// Package seglog is the audit log's embedded storage: canonical entries appended to segment files by one
+// writer with group commit — one write and one fdatasync per group, and an entry is acknowledged only once
+// it is on disk — and, beside them, the log's hash tiles, entry bundles and signed checkpoints in the C2SP
+// tlog-tiles layout, so that any tlog-tiles client can read and verify the log from the files alone.
+//
+// The tree math is audit.Tree's; this package persists what it is given and recovers after a crash: a torn
+// last frame (the process died mid-write) is cut off at startup, and tiles a crash left unwritten are
+// rewritten from the segments. The segments are the source of truth; tiles and checkpoints are derived
+// from them and written at checkpoint time (at most CheckpointInterval after an entry, and on Close).
+//
+// Layout under the directory:
+//
+//	segments/<first seq, 20 digits>.log   frames: uint32 BE length, canonical entry, uint32 BE CRC-32C
+//	tile/<L>/<N>[.p/<W>]                   hash tiles (C2SP tlog-tiles)
+//	tile/entries/<N>[.p/<W>]               entry bundles
+//	checkpoint                             the newest signed checkpoint note
+//	checkpoints                            every signed checkpoint, framed like the segments
+package seglog
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/profilevault/profilevault/audit"
+)
+
+// MaxEntry is the largest canonical entry the log takes: entry bundles store lengths as uint16.
+const MaxEntry = 1<<16 - 1
+
+const frameOverhead = 8
+
+var (
+	// ErrClosed is returned by appends after Close.
+	ErrClosed = errors.New("seglog: log closed")
+	// ErrRefused is returned for an entry whose admit check declined it in the sequencing step.
+	ErrRefused = errors.New("seglog: entry refused at sequencing")
+	// ErrTooLarge is returned for an entry longer than MaxEntry.
+	ErrTooLarge = errors.New("seglog: entry too large")
+	// ErrCorrupt is returned by Open when a segment other than the last is damaged.
+	ErrCorrupt = errors.New("seglog: log corrupted")
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Options tune a Log.
+type Options struct {
+	// SegmentSize is the size past which a new segment file is started (default 64 MiB).
+	SegmentSize int64
+	// Signer signs checkpoints; without one the log writes no tiles or checkpoints.
+	Signer *audit.Signer
+	// CheckpointInterval is how long an entry may stay uncovered by a checkpoint (default 1 s).
+	CheckpointInterval time.Duration
+	// MaxBatch bounds a group commit (default 4096 entries).
+	MaxBatch int
+	// ReadOnly opens the log for reading and verification only: nothing is written or cut off, and a log
+	// shorter than its checkpoints opens (so that Verify can say where it ends).
+	ReadOnly bool
+}
+
+// Stats are counters of the writer, for benchmarks and metrics.
+type Stats struct {
+	Entries, Groups, Syncs int64
+	SyncTime               time.Duration
+}
+
+// Log is an open audit log. Append is safe for concurrent use; one goroutine writes.
+type Log struct {
+	dir  string
+	opts Options
+	reqs chan *request
+	quit chan struct{}
+	done chan struct{}
+	shut atomic.Bool
+
+	mu   sync.RWMutex // guards segs and size for readers
+	segs []*segment
+	size int64
+
+	// Writer goroutine state.
+	tree     audit.Tree
+	head     string
+	full     []audit.TileData // tiles completed since the last checkpoint, written with the next one
+	cpSize   int64            // size the newest checkpoint covers, or the one being written (writer's view)
+	cpAt     time.Time        // when the writer last handed a checkpoint to the checkpointer
+	cps      chan checkpointJob
+	cpDone   chan struct{}
+	cpFile   *os.File
+	checkErr atomic.Pointer[error]
+
+	entries, groups, syncs atomic.Int64
+	syncNanos              atomic.Int64
+}
+
+type segment struct {
+	first   int64
+	f       *os.File
+	offsets []int64 // offset of each frame
+	end     int64
+}
+
+type request struct {
+	body  []byte // audit.Entry.Body: the canonical entry without the seq and prev_hash the writer assigns
+	admit func() bool
+	done  chan result
+}
+
+type result struct {
+	seq int64
+	err error
+}
+
+// Open opens (creating if needed) the log in dir, cutting off a torn last frame and rewriting tiles a
+// crash left unwritten.
+func Open(dir string, opts Options) (*Log, error) {
+	if opts.SegmentSize <= 0 {
+		opts.SegmentSize = 64 << 20
+	}
+	if opts.CheckpointInterval <= 0 {
+		opts.CheckpointInterval = time.Second
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 4096
+	}
+	for _, d := range []string{dir, filepath.Join(dir, "segments"), filepath.Join(dir, "tile")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, err
+		}
+	}
+	l := &Log{dir: dir, opts: opts, reqs: make(chan *request, 1024), quit: make(chan struct{}), done: make(chan struct{}),
+		head: audit.GenesisHash}
+	if err := l.recover(); err != nil {
+		l.closeFiles()
+		return nil, err
+	}
+	var err error
+	if l.cpSize, err = l.lastCheckpointSize(); err != nil {
+		l.closeFiles()
+		return nil, err
+	}
+	if l.cpSize > l.size && !opts.ReadOnly {
+		l.closeFiles()
+		return nil, fmt.Errorf("%w: a checkpoint covers %d entries but only %d are stored (truncated)", ErrCorrupt, l.cpSize, l.size)
+	}
+	if opts.ReadOnly {
+		l.shut.Store(true)
+		close(l.done)
+		return l, nil
+	}
+	if opts.Signer != nil {
+		if l.cpFile, err = os.OpenFile(filepath.Join(dir, "checkpoints"), os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o600); err != nil {
+			l.closeFiles()
+			return nil, err
+		}
+	}
+	if opts.Signer != nil {
+		l.cps, l.cpDone = make(chan checkpointJob, 1), make(chan struct{})
+		go l.checkpointer()
+	}
+	go l.write()
+	return l, nil
+}
+
+// recover scans every segment, cuts a torn tail off the last, and rebuilds the tree and the chain head.
+func (l *Log) recover() error {
+	names, err := filepath.Glob(filepath.Join(l.dir, "segments", "*.log"))
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	var chunk [][]byte
+	integrate := func() error {
+		in := l.tree.Integrate(chunk)
+		chunk = chunk[:0]
+		if l.opts.ReadOnly {
+			return nil
+		}
+		return l.writeMissingTiles(in.Tiles)
+	}
+	for i, name := range names {
+		first, err := strconv.ParseInt(strings.TrimSuffix(filepath.Base(name), ".log"), 10, 64)
+		if err != nil || first != l.size+1 {
+			return fmt.Errorf("%w: segment %s does not follow entry %d", ErrCorrupt, filepath.Base(name), l.size)
+		}
+		f, err := os.OpenFile(name, os.O_RDWR, 0o600)
+		if err != nil {
+			return err
+		}
+		seg := &segment{first: first, f: f}
+		l.segs = append(l.segs, seg)
+		last := i == len(names)-1
+		err = scanFrames(f, func(off int64, payload []byte) error {
+			seg.offsets = append(seg.offsets, off)
+			seg.end = off + frameOverhead + int64(len(payload))
+			l.size++
+			l.head = audit.HexHash(audit.LeafHash(payload))
+			chunk = append(chunk, slices.Clone(payload))
+			if len(chunk) == 4096 {
+				return integrate()
+			}
+			return nil
+		})
+		var torn *tornError
+		switch {
+		case errors.As(err, &torn) && last && l.opts.ReadOnly:
+		case errors.As(err, &torn) && last:
+			// The process died mid-write: the frame was never acknowledged. Cut it off.
+			if err := f.Truncate(seg.end); err != nil {
+				return err
+			}
+			if err := datasync(f); err != nil {
+				return err
+			}
+		case errors.As(err, &torn):
+			return fmt.Errorf("%w: segment %s is damaged at offset %d (entry %d)", ErrCorrupt, filepath.Base(name), torn.off, l.size+1)
+		case err != nil:
+			return err
+		}
+	}
+	if len(chunk) > 0 {
+		if err := integrate(); err != nil {
+			return err
+		}
+	}
+	if l.opts.ReadOnly {
+		return nil
+	}
+	return l.writeMissingTiles(l.tree.Edge())
+}
+
+// tornError marks a frame that is cut short or fails its checksum.
+type tornError struct{ off int64 }
+
+func (e *tornError) Error() string { return fmt.Sprintf("torn frame at offset %d", e.off) }
+
+// scanFrames reads frames from the start of f.
+func scanFrames(f *os.File, fn func(off int64, payload []byte) error) error {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	r := bufio.NewReaderSize(f, 1<<20)
+	var off int64
+	var hdr [4]byte
+	buf := make([]byte, 0, 4096)
+	for {
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return &tornError{off}
+		}
+		n := binary.BigEndian.Uint32(hdr[:])
+		if n == 0 || n > MaxEntry {
+			return &tornError{off}
+		}
+		buf = slices.Grow(buf[:0], int(n)+4)[:n+4]
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return &tornError{off}
+		}
+		payload := buf[:n]
+		if crc32.Checksum(payload, castagnoli) != binary.BigEndian.Uint32(buf[n:]) {
+			return &tornError{off}
+		}
+		if err := fn(off, payload); err != nil {
+			return err
+		}
+		off += frameOverhead + int64(n)
+	}
+}
+
+// Append sequences e — its Seq and PrevHash are set here — and returns its sequence number once it is on
+// disk. admit, if not nil, is called in the sequencing step, in log order, just before the entry is given
+// its number (the place for an ordering check); if it returns false nothing is appended and Append returns
+// ErrRefused.
+func (l *Log) Append(ctx context.Context, e audit.Entry, admit func() bool) (int64, error) {
+	if l.shut.Load() {
+		return 0, ErrClosed
+	}
+	// The body is encoded here, concurrently; the writer only splices in the two members it assigns.
+	body, err := e.Body()
+	if err != nil {
+		return 0, err
+	}
+	if len(body) > MaxEntry-200 {
+		return 0, ErrTooLarge
+	}
+	r := &request{body: body, admit: admit, done: make(chan result, 1)}
+	select {
+	case l.reqs <- r:
+	case <-l.quit:
+		return 0, ErrClosed
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	// Once queued the entry may be written: wait for the outcome even if ctx ends, so that an entry on disk
+	// is never reported as not written.
+	res := <-r.done
+	return res.seq, res.err
+}
+
+// write is the writer goroutine: it takes what is queued as one group.
+func (l *Log) write() {
+	defer close(l.done)
+	tick := time.NewTicker(l.opts.CheckpointInterval / 2)
+	defer tick.Stop()
+	batch := make([]*request, 0, l.opts.MaxBatch)
+	for {
+		select {
+		case r := <-l.reqs:
+			batch = append(batch[:0], r)
+		drain:
+			for len(batch) < l.opts.MaxBatch {
+				select {
+				case r := <-l.reqs:
+					batch = append(batch, r)
+				default:
+					break drain
+				}
+			}
+			l.commit(batch)
+			l.maybeCheckpoint(false)
+		case <-tick.C:
+			l.maybeCheckpoint(false)
+		case <-l.quit:
+			for {
+				select {
+				case r := <-l.reqs:
+					r.done <- result{err: ErrClosed}
+				default:
+					l.maybeCheckpoint(true)
+					return
+				}
+			}
+		}
+	}
+}
+
+// commit appends one group: frames in one write, one fdatasync, then the answers.
+func (l *Log) commit(batch []*request) {
+	seq, head := l.size, l.head
+	var frames []byte
+	canons := make([][]byte, 0, len(batch))
+	results := make([]result, len(batch))
+	for i, r := range batch {
+		if r.admit != nil && !r.admit() {
+			results[i].err = ErrRefused
+			continue
+		}
+		canon := audit.Assemble(seq+1, r.body, head)
+		frames = binary.BigEndian.AppendUint32(frames, uint32(len(canon)))
+		frames = append(frames, canon...)
+		frames = binary.BigEndian.AppendUint32(frames, crc32.Checksum(canon, castagnoli))
+		canons = append(canons, canon)
+		seq, head = seq+1, audit.HexHash(audit.LeafHash(canon))
+		results[i].seq = seq
+	}
+	appended := false
+	if len(canons) > 0 {
+		if err := l.appendFrames(frames, canons); err != nil {
+			for i := range results {
+				if results[i].err == nil {
+					results[i] = result{err: fmt.Errorf("seglog: append: %w", err)}
+				}
+			}
+		} else {
+			l.head, appended = head, true
+			l.entries.Add(int64(len(canons)))
+			l.groups.Add(1)
+		}
+	}
+	// The entries are on disk: answer first, then integrate them into the tree (tiles are written at the
+	// next checkpoint, and recovery recomputes them from the segments).
+	for i, r := range batch {
+		r.done <- results[i]
+	}
+	if appended {
+		l.full = append(l.full, l.tree.Integrate(canons).Tiles...)
+	}
+}
+
+// appendFrames writes frames at the end of the last segment (starting a new one when it is full) and syncs
+// them; on failure the segment is cut back so that nothing half-written stays.
+func (l *Log) appendFrames(frames []byte, canons [][]byte) error {
+	l.mu.RLock()
+	var seg *segment
+	if n := len(l.segs); n > 0 {
+		seg = l.segs[n-1]
+	}
+	l.mu.RUnlock()
+	if seg == nil || (seg.end > 0 && seg.end+int64(len(frames)) > l.opts.SegmentSize) {
+		var err error
+		if seg, err = l.newSegment(l.size + 1); err != nil {
+			return err
+		}
+	}
+	if _, err := seg.f.WriteAt(frames, seg.end); err != nil {
+		_ = seg.f.Truncate(seg.end)
+		return err
+	}
+	start := time.Now()
+	err := datasync(seg.f)
+	l.syncNanos.Add(int64(time.Since(start)))
+	l.syncs.Add(1)
+	if err != nil {
+		_ = seg.f.Truncate(seg.end)
+		return err
+	}
+	l.mu.Lock()
+	off := seg.end
+	for _, c := range canons {
+		seg.offsets = append(seg.offsets, off)
+		off += frameOverhead + int64(len(c))
+	}
+	seg.end = off
+	l.size += int64(len(canons))
+	l.mu.Unlock()
+	return nil
+}
+
+// newSegment creates the segment file whose first entry is first, and makes its name durable.
+func (l *Log) newSegment(first int64) (*segment, error) {
+	name := filepath.Join(l.dir, "segments", fmt.Sprintf("%020d.log", first))
+	f, err := os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syncDir(filepath.Dir(name)); err != nil {
+		f.Close()
+		return nil, err
+	}
+	seg := &segment{first: first, f: f}
+	l.mu.Lock()
+	l.segs = append(l.segs, seg)
+	l.mu.Unlock()
+	return seg, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// checkpointJob is what the checkpointer needs to publish a checkpoint: the tiles to write first, and the
+// tree size and root to sign.
+type checkpointJob struct {
+	tiles []audit.TileData
+	size  int64
+	root  tlog.Hash
+}
+
+// maybeCheckpoint hands the tiles completed since the last checkpoint, the right edge and the tree head to
+// the checkpointer when entries have waited long enough (final: always, and waits for it). Tiles are
+// written off the writer's path, before the checkpoint that needs them is published; if the checkpointer
+// is still busy the next tick takes more.
+func (l *Log) maybeCheckpoint(final bool) {
+	if l.opts.Signer == nil {
+		return
+	}
+	if final {
+		defer func() {
+			close(l.cps)
+			<-l.cpDone
+		}()
+	}
+	if l.size == l.cpSize || !final && time.Since(l.cpAt) < l.opts.CheckpointInterval/2 {
+		return
+	}
+	job := checkpointJob{tiles: append(slices.Clone(l.full), l.tree.Edge()...), size: l.size, root: l.tree.Frontier.Root()}
+	if final {
+		l.cps <- job
+	} else {
+		select {
+		case l.cps <- job:
+		default:
+			return // busy: the tiles stay pending
+		}
+	}
+	l.full = l.full[:0]
+	l.cpSize, l.cpAt = job.size, time.Now()
+}
+
+// checkpointer writes each job's tiles, then signs and publishes its checkpoint.
+func (l *Log) checkpointer() {
+	defer close(l.cpDone)
+	for job := range l.cps {
+		err := l.checkpoint(job)
+		if err != nil {
+			l.checkErr.Store(&err)
+			continue
+		}
+		l.checkErr.Store(nil)
+	}
+}
+
+func (l *Log) checkpoint(job checkpointJob) error {
+	if err := l.writeTiles(job.tiles); err != nil {
+		return err
+	}
+	signed, err := l.opts.Signer.Sign(job.size, job.root)
+	if err != nil {
+		return err
+	}
+	frame := binary.BigEndian.AppendUint32(nil, uint32(len(signed)))
+	frame = append(frame, signed...)
+	frame = binary.BigEndian.AppendUint32(frame, crc32.Checksum(signed, castagnoli))
+	if _, err := l.cpFile.Write(frame); err != nil {
+		return err
+	}
+	if err := datasync(l.cpFile); err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(l.dir, "checkpoint"), signed)
+}
+
+// writeTiles writes the tiles not on disk yet. Each width of a tile has its own path (tile/0/001.p/5 is
+// never rewritten as tile/0/001.p/6) and its content is fixed by the append-only log, so a tile already
+// there is left alone; a tile is published only by the checkpoint signed after it is written. Tiles are
+// derived, so not synced: a crash leaves them to be rewritten from the segments (writeMissingTiles).
+func (l *Log) writeTiles(tiles []audit.TileData) error {
+	made := map[string]bool{}
+	for _, t := range tiles {
+		path := filepath.Join(l.dir, filepath.FromSlash(t.Path()))
+		if dir := filepath.Dir(path); !made[dir] {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return err
+			}
+			made[dir] = true
+		}
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if errors.Is(err, os.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		_, err = f.Write(t.Data)
+		if err = errors.Join(err, f.Close()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeMissingTiles writes, at startup, the tiles recovery recomputed that are missing or cut short on
+// disk (a crash in the middle of writeTiles), each replaced atomically.
+func (l *Log) writeMissingTiles(tiles []audit.TileData) error {
+	for _, t := range tiles {
+		path := filepath.Join(l.dir, filepath.FromSlash(t.Path()))
+		if fi, err := os.Stat(path); err == nil && fi.Size() == int64(len(t.Data)) {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return err
+		}
+		if err := os.WriteFile(path+".tmp", t.Data, 0o600); err != nil {
+			return err
+		}
+		if err := os.Rename(path+".tmp", path); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// lastCheckpointSize reads the size of the newest checkpoint (0 without one).
+func (l *Log) lastCheckpointSize() (int64, error) {
+	cps, err := l.Checkpoints()
+	if err != nil || len(cps) == 0 {
+		return 0, err
+	}
+	return cps[len(cps)-1].Size, nil
+}
+
+// Size is the number of durable entries.
+func (l *Log) Size() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.size
+}
+
+// Stats returns the writer's counters.
+func (l *Log) Stats() Stats {
+	return Stats{Entries: l.entries.Load(), Groups: l.groups.Load(), Syncs: l.syncs.Load(), SyncTime: time.Duration(l.syncNanos.Load())}
+}
+
+// Entry returns the canonical bytes of entry seq.
+func (l *Log) Entry(seq int64) ([]byte, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if seq < 1 || seq > l.size {
+		return nil, audit.ErrNoEntry
+	}
+	i := sort.Search(len(l.segs), func(i int) bool { return l.segs[i].first > seq }) - 1
+	seg := l.segs[i]
+	off := seg.offsets[seq-seg.first]
+	var hdr [4]byte
+	if _, err := seg.f.ReadAt(hdr[:], off); err != nil {
+		return nil, err
+	}
+	buf := make([]byte, binary.BigEndian.Uint32(hdr[:]))
+	if _, err := seg.f.ReadAt(buf, off+4); err != nil {
+		return nil, err
+	}
+	return buf, nil
+}
+
+// Scan calls fn with every entry from seq from on, in order, up to the size when it was called.
+func (l *Log) Scan(from int64, fn func(seq int64, canonical []byte) error) error {
+	end := l.Size()
+	for seq := max(from, 1); seq <= end; seq++ {
+		c, err := l.Entry(seq)
+		if err != nil {
+			return err
+		}
+		if err := fn(seq, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ReadTile returns a tile or entry bundle by its C2SP path (tile/0/x001/234.p/5, tile/entries/000).
+func (l *Log) ReadTile(path string) ([]byte, error) {
+	if strings.Contains(path, "..") || !strings.HasPrefix(path, "tile/") {
+		return nil, os.ErrNotExist
+	}
+	return os.ReadFile(filepath.Join(l.dir, filepath.FromSlash(path)))
+}
+
+// Checkpoint returns the newest signed checkpoint note, or audit.ErrNoCheckpoint.
+func (l *Log) Checkpoint() ([]byte, error) {
+	b, err := os.ReadFile(filepath.Join(l.dir, "checkpoint"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, audit.ErrNoCheckpoint
+	}
+	return b, err
+}
+
+// Checkpoints returns every signed checkpoint, oldest first, with the size it covers.
+func (l *Log) Checkpoints() ([]audit.StoredCheckpoint, error) {
+	f, err := os.Open(filepath.Join(l.dir, "checkpoints"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []audit.StoredCheckpoint
+	err = scanFrames(f, func(_ int64, signed []byte) error {
+		text := string(signed)
+		if i := strings.Index(text, "\n\n"); i >= 0 {
+			text = text[:i+1]
+		}
+		c, err := audit.ParseCheckpoint(text)
+		if err != nil {
+			return err
+		}
+		out = append(out, audit.StoredCheckpoint{Size: c.Size, Note: slices.Clone(signed)})
+		return nil
+	})
+	var torn *tornError
+	if errors.As(err, &torn) {
+		err = nil // a checkpoint torn by a crash was never relied on; the next one supersedes it
+	}
+	return out, err
+}
+
+// Close stops the writer after a final checkpoint covering every entry, and closes the files.
+func (l *Log) Close() error {
+	if l.opts.ReadOnly {
+		return l.closeFiles()
+	}
+	if l.shut.Swap(true) {
+		return nil
+	}
+	close(l.quit)
+	<-l.done
+	var err error
+	if p := l.checkErr.Load(); p != nil {
+		err = *p
+	}
+	return errors.Join(err, l.closeFiles())
+}
+
+func (l *Log) closeFiles() error {
+	var errs []error
+	for _, s := range l.segs {
+		errs = append(errs, s.f.Close())
+	}
+	if l.cpFile != nil {
+		errs = append(errs, l.cpFile.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func crc32Sum(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }

@@ -1,0 +1,312 @@
+package seglog
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/profilevault/profilevault/audit"
+)
+
+func signer(t testing.TB) *audit.Signer {
+	t.Helper()
+	sk, vk, err := audit.GenerateSignerKey("profile-vault.test/audit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := audit.NewSigner(sk, vk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func entry(i int) audit.Entry {
+	return audit.Entry{TS: time.Unix(1_700_000_000+int64(i), 0).UTC(), RequestID: fmt.Sprintf("req-%d", i), Action: "subject.read",
+		Decision: audit.Allow, Status: 200, Purpose: "customer_service"}
+}
+
+func open(t testing.TB, dir string, s *audit.Signer) *Log {
+	t.Helper()
+	l, err := Open(dir, Options{Signer: s, SegmentSize: 64 << 10, CheckpointInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// appendN appends n entries from 16 goroutines and returns the sequence numbers acknowledged.
+func appendN(t testing.TB, l *Log, n int) []int64 {
+	t.Helper()
+	var mu sync.Mutex
+	var seqs []int64
+	var wg sync.WaitGroup
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 16 {
+				seq, err := l.Append(context.Background(), entry(i), nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				seqs = append(seqs, seq)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return seqs
+}
+
+func mustVerify(t testing.TB, l *Log, v note.Verifier) audit.Report {
+	t.Helper()
+	rep, err := l.Verify(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK {
+		t.Fatalf("log does not verify: first bad seq %d: %s", rep.FirstBadSeq, rep.Reason)
+	}
+	return rep
+}
+
+// Concurrent appends get every sequence number once, the log survives a restart across several segments,
+// verifies, ends with a checkpoint covering every entry, and its tiles and proofs check with tlog's own
+// checkers: TileHashReader verifies each tile against the signed root as it reads it.
+func TestAppendReopenVerifyAndCheckWithTlog(t *testing.T) {
+	dir, s := t.TempDir(), signer(t)
+	l := open(t, dir, s)
+	seqs := appendN(t, l, 3000)
+	seen := map[int64]bool{}
+	for _, q := range seqs {
+		if q < 1 || q > 3000 || seen[q] {
+			t.Fatalf("sequence number %d out of range or given twice", q)
+		}
+		seen[q] = true
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	segs, _ := filepath.Glob(filepath.Join(dir, "segments", "*.log"))
+	if len(segs) < 3 {
+		t.Fatalf("%d segments; the test wants several", len(segs))
+	}
+	l = open(t, dir, s)
+	defer l.Close()
+	if l.Size() != 3000 {
+		t.Fatalf("size after reopen %d", l.Size())
+	}
+	rep := mustVerify(t, l, s.Verifier())
+	cps, _ := l.Checkpoints()
+	if rep.Entries != 3000 || len(cps) == 0 || cps[len(cps)-1].Size != 3000 {
+		t.Fatalf("report %+v, last checkpoint %v", rep, cps[len(cps)-1].Size)
+	}
+	// Appending after a restart continues the chain.
+	if seq, err := l.Append(context.Background(), entry(9999), nil); err != nil || seq != 3001 {
+		t.Fatalf("append after reopen: %d %v", seq, err)
+	}
+	signed, err := l.Checkpoint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := audit.OpenCheckpoint(signed, s.Verifier())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree := tlog.Tree{N: c.Size, Hash: c.Root}
+	hr := tlog.TileHashReader(tree, tileReader{l})
+	for _, i := range []int64{0, 1, 255, 256, 2999} {
+		p, err := tlog.ProveRecord(tree.N, i, hr)
+		if err != nil {
+			t.Fatalf("prove %d from the tiles: %v", i, err)
+		}
+		e, err := l.Entry(i + 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tlog.CheckRecord(p, tree.N, tree.Hash, i, tlog.RecordHash(e)); err != nil {
+			t.Fatalf("tlog rejects the proof of entry %d: %v", i+1, err)
+		}
+	}
+}
+
+// tileReader serves the log's tiles to tlog by their C2SP paths.
+type tileReader struct{ l *Log }
+
+func (r tileReader) Height() int { return audit.TileHeight }
+
+func (r tileReader) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
+	out := make([][]byte, len(tiles))
+	for i, t := range tiles {
+		b, err := r.l.ReadTile(audit.C2SPPath(t))
+		if err != nil {
+			return nil, err
+		}
+		out[i] = b
+	}
+	return out, nil
+}
+
+func (r tileReader) SaveTiles([]tlog.Tile, [][]byte) {}
+
+// A frame torn by a crash mid-write (never acknowledged) is cut off at startup and the log goes on; damage
+// inside an earlier segment is refused and located.
+func TestTornTailIsCutAndEarlierDamageRefused(t *testing.T) {
+	dir, s := t.TempDir(), signer(t)
+	l := open(t, dir, s)
+	appendN(t, l, 1000)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	segs, _ := filepath.Glob(filepath.Join(dir, "segments", "*.log"))
+	last := segs[len(segs)-1]
+	for name, tail := range map[string][]byte{
+		"half a header":   {0, 0},
+		"half a frame":    {0, 0, 1, 0, '{', '"'},
+		"bad checksum":    append([]byte{0, 0, 0, 2, '{', '}'}, 1, 2, 3, 4),
+		"absurd length":   {0xff, 0xff, 0xff, 0xff, 1},
+		"zero length run": make([]byte, 64),
+	} {
+		f, err := os.OpenFile(last, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Write(tail)
+		f.Close()
+		l, err := Open(dir, Options{Signer: s})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if l.Size() != 1000 {
+			t.Fatalf("%s: size %d after recovery", name, l.Size())
+		}
+		mustVerify(t, l, s.Verifier())
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A flipped byte inside the first segment is not a torn tail: the log refuses to open and says where.
+	b, _ := os.ReadFile(segs[0])
+	b[100] ^= 0x20
+	os.WriteFile(segs[0], b, 0o600)
+	if _, err := Open(dir, Options{Signer: s}); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("damaged first segment opened: %v", err)
+	}
+}
+
+// Verify locates tampering: an edited entry (re-framed with a valid checksum), a deleted entry, two
+// swapped entries, a truncated tail behind a checkpoint, an edited tile, a forged checkpoint.
+func TestVerifyLocatesTampering(t *testing.T) {
+	s := signer(t)
+	build := func(t *testing.T) string {
+		dir := t.TempDir()
+		l := open(t, dir, s)
+		for i := range 600 {
+			if _, err := l.Append(context.Background(), entry(i), nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	rewrite := func(t *testing.T, dir string, edit func(entries [][]byte) [][]byte) {
+		l, err := Open(dir, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var entries [][]byte
+		l.Scan(1, func(_ int64, c []byte) error { entries = append(entries, c); return nil })
+		l.Close()
+		segs, _ := filepath.Glob(filepath.Join(dir, "segments", "*.log"))
+		for _, s := range segs {
+			os.Remove(s)
+		}
+		var frames []byte
+		for _, e := range edit(entries) {
+			frames = appendFrame(frames, e)
+		}
+		os.WriteFile(filepath.Join(dir, "segments", fmt.Sprintf("%020d.log", 1)), frames, 0o600)
+	}
+	for _, c := range []struct {
+		name   string
+		tamper func(t *testing.T, dir string)
+		want   int64 // first bad seq
+		short  bool  // fewer entries than the checkpoint covers: the writer refuses to open
+	}{
+		{"edited entry", func(t *testing.T, dir string) {
+			rewrite(t, dir, func(es [][]byte) [][]byte {
+				es[99] = bytes.Replace(es[99], []byte(`"allow"`), []byte(`"deny"`), 1)
+				return es
+			})
+		}, 101, false},
+		{"deleted entry", func(t *testing.T, dir string) {
+			rewrite(t, dir, func(es [][]byte) [][]byte { return append(es[:199:199], es[200:]...) })
+		}, 200, true},
+		{"swapped entries", func(t *testing.T, dir string) {
+			rewrite(t, dir, func(es [][]byte) [][]byte { es[299], es[300] = es[300], es[299]; return es })
+		}, 300, false},
+		{"truncated tail", func(t *testing.T, dir string) {
+			rewrite(t, dir, func(es [][]byte) [][]byte { return es[:590] })
+		}, 591, true},
+		{"edited tile", func(t *testing.T, dir string) {
+			p := filepath.Join(dir, "tile", "0", "001")
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b[40] ^= 1
+			os.WriteFile(p, b, 0o600)
+		}, 257, false},
+		{"forged checkpoint", func(t *testing.T, dir string) {
+			forger := signer(t)
+			l, _ := Open(dir, Options{})
+			size := l.Size()
+			l.Close()
+			signed, _ := forger.Sign(size, tlog.Hash{1})
+			f, _ := os.OpenFile(filepath.Join(dir, "checkpoints"), os.O_APPEND|os.O_WRONLY, 0)
+			f.Write(appendFrame(nil, signed))
+			f.Close()
+		}, 600, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := build(t)
+			c.tamper(t, dir)
+			if _, err := Open(dir, Options{Signer: s}); c.short && !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("the writer opened a log shorter than its checkpoint: %v", err)
+			}
+			l, err := Open(dir, Options{ReadOnly: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			rep, err := l.Verify(s.Verifier())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.OK || rep.FirstBadSeq != c.want {
+				t.Fatalf("report %+v, want first bad seq %d", rep, c.want)
+			}
+		})
+	}
+}
+
+func appendFrame(b, payload []byte) []byte {
+	b = append(b, byte(len(payload)>>24), byte(len(payload)>>16), byte(len(payload)>>8), byte(len(payload)))
+	b = append(b, payload...)
+	sum := crc32Sum(payload)
+	return append(b, byte(sum>>24), byte(sum>>16), byte(sum>>8), byte(sum))
+}
