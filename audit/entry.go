@@ -55,9 +55,15 @@ type Actor struct {
 	TokenID string `json:"token_id,omitempty"`
 }
 
+// FormatVersion is the version of the entry format that new entries carry ("v"). Version 1 entries (the
+// first format) carry none; version 2 added "v", "grant_id" and "recipient".
+const FormatVersion = 2
+
 // Entry is one record of the audit trail. Field order is the canonical order.
 type Entry struct {
-	Seq               int64     `json:"seq"`
+	Seq int64 `json:"seq"`
+	// Version is the entry format's version (FormatVersion for new entries; 0 in version 1 entries).
+	Version           int       `json:"v,omitempty"`
 	TS                time.Time `json:"ts"`
 	RequestID         string    `json:"request_id"`
 	Actor             Actor     `json:"actor"`
@@ -80,7 +86,11 @@ type Entry struct {
 	ClientRef      string   `json:"client_ref,omitempty"`
 	// ClientRequestRef is a keyed hash of the client's own X-Request-Id (never its text).
 	ClientRequestRef string `json:"client_request_ref,omitempty"`
-	PrevHash         string `json:"prev_hash"`
+	// GrantID names the access grant a read relied on (reserved for access requests; empty until then).
+	GrantID string `json:"grant_id,omitempty"`
+	// Recipient names who received the data, for purposes with recipients (reserved; empty until then).
+	Recipient string `json:"recipient,omitempty"`
+	PrevHash  string `json:"prev_hash"`
 	// Note is free text (a justification) sealed by the vault; it is stored beside the entry, never in it.
 	// Only its hash (JustificationHash) is part of the canonical entry.
 	Note []byte `json:"-"`
@@ -102,6 +112,9 @@ func (e Entry) Canonical() ([]byte, error) {
 func (e Entry) Body() ([]byte, error) {
 	c := e
 	c.Seq, c.PrevHash = 0, ""
+	if c.Version == 0 {
+		c.Version = FormatVersion
+	}
 	c.TS = e.TS.UTC()
 	c.Actor.Roles = nonNil(e.Actor.Roles)
 	c.Categories = nonNil(e.Categories)

@@ -49,3 +49,25 @@ func TestHashText(t *testing.T) {
 		t.Fatal("HashText")
 	}
 }
+
+// New entries carry the format version right after seq, and the reserved grant and recipient members when
+// set; a version 1 entry (no "v") still decodes and indexes.
+func TestEntryFormatVersion(t *testing.T) {
+	e := Entry{Seq: 7, TS: time.Unix(1, 0), Action: "subject.read", Decision: Allow, PrevHash: GenesisHash}
+	c, err := e.Canonical()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(c), `{"seq":7,"v":2,`) || strings.Contains(string(c), "grant_id") {
+		t.Fatalf("canonical %s", c)
+	}
+	e.GrantID, e.Recipient = "grt_1", "partner-a"
+	if c, _ = e.Canonical(); !strings.Contains(string(c), `"grant_id":"grt_1","recipient":"partner-a","prev_hash"`) {
+		t.Fatalf("reserved members: %s", c)
+	}
+	v1 := []byte(`{"seq":1,"ts":"2026-01-01T00:00:00Z","request_id":"r","actor":{"roles":["admin"]},"purpose":"","action":"policy.reload","categories":[],"fields_requested":[],"fields_granted":[],"fields_withheld":[],"decision":"allow","consent_ids":[],"status":200,"policy_hash":"h","prev_hash":"` + GenesisHash + `"}`)
+	ix, err := IndexOfCanonical(v1)
+	if err != nil || ix.Action != "policy.reload" {
+		t.Fatalf("version 1 entry: %+v %v", ix, err)
+	}
+}
