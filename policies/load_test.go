@@ -232,14 +232,20 @@ func TestLoadBrokenFiles(t *testing.T) {
 			[]string{"purposes.json", "third_party_sharing", "consent_kind"}},
 		{"purposes necessary consent", map[string]string{filePurposes: replaceOnce(t, purposes, `"consent_kind": "general",
       "categories": ["identity", "contact", "address", "demographic", "transactions", "behavior", "interactions", "tags"],
-      "retention_days": 365,
+      "retention": {"days": 365, "clock": ["consent.grant", "order", "cancel", "return", "pos_purchase", "page_view", "cart_add", "favorite", "review", "profile.update"]},
       "necessary": false`, `"consent_kind": "general",
       "categories": ["identity", "contact", "address", "demographic", "transactions", "behavior", "interactions", "tags"],
-      "retention_days": 365,
+      "retention": {"days": 365, "clock": ["consent.grant", "order", "cancel", "return", "pos_purchase", "page_view", "cart_add", "favorite", "review", "profile.update"]},
       "necessary": true`)},
 			[]string{"purposes.json", "marketing", "necessary"}},
-		{"purposes JSON type", map[string]string{filePurposes: replaceOnce(t, purposes, `"retention_days": 730`, `"retention_days": "730"`)},
-			[]string{"purposes.json:", "retention_days"}},
+		{"purposes JSON type", map[string]string{filePurposes: replaceOnce(t, purposes, `"retention": {"days": 730`, `"retention": {"days": "730"`)},
+			[]string{"purposes.json:", "retention"}},
+		{"purposes unknown clock activity", map[string]string{filePurposes: replaceOnce(t, purposes, `"retention": {"days": 730, "clock": ["order"`, `"retention": {"days": 730, "clock": ["login"`)},
+			[]string{"purposes.json", "customer_service", "unknown activity \"login\""}},
+		{"purposes empty clock", map[string]string{filePurposes: replaceOnce(t, purposes, `"retention": {"days": 180, "clock": ["consent.grant"]}`, `"retention": {"days": 180, "clock": []}`)},
+			[]string{"purposes.json", "third_party_sharing", "retention.clock"}},
+		{"purposes two retentions", map[string]string{filePurposes: replaceOnce(t, purposes, `"retention": {"days": 730,`, `"retention_days": 365, "retention": {"days": 730,`)},
+			[]string{"purposes.json", "customer_service", "differ"}},
 		{"model syntax error", map[string]string{fileModel: replaceOnce(t, model, `r.act == p.act`, `r.act == && p.act`)},
 			[]string{"model.conf", "matcher"}},
 		{"model garbage", map[string]string{fileModel: "garbage\n"}, []string{"model.conf"}},
@@ -329,5 +335,20 @@ func TestPurposeBehaviourComesFromTheCatalog(t *testing.T) {
 		if _, err := Load(writeDir(t, map[string]string{filePurposes: broken})); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: Load = %v, want ErrInvalid", name, err)
 		}
+	}
+}
+
+// A purpose in the catalog's first format (retention_days only) keeps its period with a clock of every
+// activity; the current format names its clock.
+func TestRetentionClockFormats(t *testing.T) {
+	c := loadEmbedded(t).Purposes()
+	cs, _ := c.Purpose(PurposeCustomerService)
+	if cs.Retention.Days != 730 || cs.RetentionDays != 730 || !slices.Contains(cs.Retention.Clock, "order") || slices.Contains(cs.Retention.Clock, "page_view") {
+		t.Errorf("customer_service retention %+v", cs.Retention)
+	}
+	old := strings.Replace(embeddedText(t, filePurposes), `"retention": {"days": 730, "clock": ["order", "cancel", "return", "pos_purchase", "review", "chat", "complaint", "profile.update"]}`, `"retention_days": 730`, 1)
+	cs, _ = loadCustom(t, map[string]string{filePurposes: old}).Purposes().Purpose(PurposeCustomerService)
+	if cs.Retention.Days != 730 || len(cs.Retention.Clock) != len(EventTypes())+2 {
+		t.Errorf("first-format retention %+v", cs.Retention)
 	}
 }

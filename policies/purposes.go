@@ -40,7 +40,11 @@ type Purpose struct {
 	ConsentKind string `json:"consent_kind"`
 	// Categories lists the categories this purpose may process (compute on). Read-only.
 	Categories []string `json:"categories"`
-	// RetentionDays is how long data kept for this purpose is retained.
+	// Retention is how long the purpose keeps using a subject's data after the last activity it relies
+	// on (PIPL Art. 19).
+	Retention Retention `json:"retention"`
+	// RetentionDays repeats Retention.Days (the catalog's first format, still accepted: a purpose with only
+	// retention_days gets a clock of every activity).
 	RetentionDays int `json:"retention_days"`
 	// Necessary is true when the purpose is necessary to provide the service (never for consent-based
 	// purposes): only necessary purposes may gate a feature (PIPL Art. 16).
@@ -63,6 +67,24 @@ type Purpose struct {
 	// one is offered under the next.
 	Collects []string `json:"collects,omitempty"`
 }
+
+// Retention is a purpose's retention period and the clock it runs on.
+type Retention struct {
+	// Days is the period, counted from the newest activity on the clock.
+	Days int `json:"days"`
+	// Clock lists the activities that restart the period: event types (order, page_view, …),
+	// ClockConsentGrant and ClockProfileUpdate. A subject with none of them counts from their creation.
+	Clock []string `json:"clock"`
+}
+
+// Retention clock activities besides event types.
+const (
+	// ClockConsentGrant is a consent granted for the purpose (for a purpose not based on consent: any
+	// consent the subject granted).
+	ClockConsentGrant = "consent.grant"
+	// ClockProfileUpdate is a change to the subject's profile.
+	ClockProfileUpdate = "profile.update"
+)
 
 // What the tag engine does under a purpose (Purpose.Tags).
 const (
@@ -240,8 +262,24 @@ func validatePurpose(p *Purpose) error {
 		}
 		seen[c] = true
 	}
-	if p.RetentionDays <= 0 {
-		return errors.New("retention_days must be positive")
+	if p.Retention.Days == 0 && len(p.Retention.Clock) == 0 && p.RetentionDays > 0 {
+		// The first catalog format: every activity restarts the period.
+		p.Retention = Retention{Days: p.RetentionDays, Clock: append(EventTypes(), ClockConsentGrant, ClockProfileUpdate)}
+	}
+	if p.Retention.Days <= 0 {
+		return errors.New("retention.days must be positive")
+	}
+	if p.RetentionDays != 0 && p.RetentionDays != p.Retention.Days {
+		return errors.New("retention_days and retention.days differ")
+	}
+	p.RetentionDays = p.Retention.Days
+	if len(p.Retention.Clock) == 0 {
+		return errors.New("retention.clock must name at least one activity")
+	}
+	for _, c := range p.Retention.Clock {
+		if _, ok := EventCategory(c); !ok && c != ClockConsentGrant && c != ClockProfileUpdate {
+			return fmt.Errorf("retention.clock: unknown activity %q (an event type, %s or %s)", c, ClockConsentGrant, ClockProfileUpdate)
+		}
 	}
 	seen = map[string]bool{}
 	for _, r := range p.Recipients {

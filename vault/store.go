@@ -56,6 +56,8 @@ type SubjectRecord struct {
 	Consents      []consent.Record
 	// Objections the subject has raised (PIPL Art. 24), by kind, with when.
 	Objections map[string]time.Time
+	// Activity is the time of the subject's newest event of each type (retention clocks, PIPL Art. 19).
+	Activity map[string]time.Time
 }
 
 // StoredTag is a tag as stored: value and explanation sealed under the subject's general DEK; the rest is

@@ -470,7 +470,8 @@ func (s *Profiles) decide(e *audit.Entry, pol *policies.Set, purpose policies.Pu
 	var consentIDs []string
 	switch {
 	case len(permitted) == 0:
-	case retentionExpired(purpose, rec, now):
+	case !a.self && retentionExpired(purpose, rec, now):
+		// A subject's own data is never hidden from them (PIPL Art. 45): retention limits what staff use.
 		for _, f := range permitted {
 			withheld = append(withheld, Withheld{Field: f, Reason: ReasonRetentionExpired})
 		}
@@ -510,10 +511,40 @@ func (s *Profiles) decide(e *audit.Entry, pol *policies.Set, purpose policies.Pu
 	return granted, withheld, consentIDs
 }
 
-// retentionExpired reports whether the subject has been inactive for longer than the purpose may keep
-// using their data (PIPL Art. 19). Activity is the subject's last change.
+// retentionExpired reports whether the purpose's retention period has run out for the subject (PIPL
+// Art. 19): more than Retention.Days calendar days since the newest activity on the purpose's clock.
 func retentionExpired(p policies.Purpose, rec SubjectRecord, now time.Time) bool {
-	return p.RetentionDays > 0 && !rec.UpdatedAt.IsZero() && now.Sub(rec.UpdatedAt) > time.Duration(p.RetentionDays)*24*time.Hour
+	if p.Retention.Days <= 0 {
+		return false
+	}
+	last := retentionClock(p, rec)
+	return !last.IsZero() && now.After(last.AddDate(0, 0, p.Retention.Days))
+}
+
+// retentionClock is when the purpose's retention period last restarted for the subject: the newest
+// activity on the purpose's clock (an event of a listed type, a consent granted for the purpose — any
+// consent, for a purpose not based on consent — or a profile change), and at the earliest their creation.
+func retentionClock(p policies.Purpose, rec SubjectRecord) time.Time {
+	last := rec.CreatedAt
+	for _, c := range p.Retention.Clock {
+		var at time.Time
+		switch c {
+		case policies.ClockProfileUpdate:
+			at = rec.UpdatedAt
+		case policies.ClockConsentGrant:
+			for _, r := range rec.Consents {
+				if (!p.NeedsConsent() || r.Purpose == p.Name) && r.GrantedAt.After(at) {
+					at = r.GrantedAt
+				}
+			}
+		default:
+			at = rec.Activity[c]
+		}
+		if at.After(last) {
+			last = at
+		}
+	}
+	return last
 }
 
 // minorAtDecision applies PIPL Art. 31 while deciding: the birth date is opened inside the gate, never

@@ -259,8 +259,8 @@ func (s *Tags) decideTagInputs(ctx context.Context, e audit.Entry, purposes []po
 		d := &tagDecision{guard: guard, rec: rec, union: map[string]bool{},
 			in: TagInput{SubjectID: id, Fields: map[string]string{}, CreatedAt: rec.CreatedAt, Bases: map[policies.PurposeName]TagBasis{}, Seen: seen}}
 		for _, purpose := range purposes {
-			if objected(rec, catalog[purpose]) {
-				continue
+			if objected(rec, catalog[purpose]) || retentionExpired(catalog[purpose], rec, now) {
+				continue // nothing of the subject may feed the purpose any longer
 			}
 			basis := consent.Evaluate(consent.Query{Purpose: catalog[purpose], Categories: tagInputCategories, Minor: minor, Records: rec.Consents, Now: now})
 			var b TagBasis
@@ -600,6 +600,8 @@ func (s *Tags) subjectTagsOnce(ctx context.Context, a Access, id, lang string) (
 	reason := ""
 	if objected(rec, purpose) {
 		reason = ReasonObjection
+	} else if retentionExpired(purpose, rec, now) {
+		reason = ReasonRetentionExpired
 	} else if purpose.NeedsConsent() {
 		b := consent.Evaluate(consent.Query{Purpose: purpose, Categories: []string{"tags"}, Minor: s.minorAtDecision(&e, rec, now), Records: rec.Consents, Now: now})["tags"]
 		if !b.OK {

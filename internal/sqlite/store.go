@@ -391,7 +391,8 @@ func parseTime(s string) time.Time {
 }
 
 // subjectQuery reads a subject, its DEKs and its sealed fields in one statement — so in one snapshot,
-// without an explicit transaction — tagged by row kind: 0 subject, 1 DEK, 2 field.
+// without an explicit transaction — tagged by row kind: 0 subject, 1 DEK, 2 field, 3 consent event,
+// 4 objection, 5 newest event of a type.
 const subjectQuery = `
 SELECT 0, state, source, created_at, updated_at, ref_salt FROM subjects WHERE id = ?1
 UNION ALL
@@ -401,7 +402,9 @@ SELECT 2, name, class, dek_version, value, updated_at FROM fields WHERE subject_
 UNION ALL
 SELECT 3, id, purpose, at, data, NULL FROM consent_events WHERE subject_id = ?1
 UNION ALL
-SELECT 4, kind, created_at, NULL, NULL, NULL FROM objections WHERE subject_id = ?1`
+SELECT 4, kind, created_at, NULL, NULL, NULL FROM objections WHERE subject_id = ?1
+UNION ALL
+SELECT 5, type, last_at, NULL, NULL, NULL FROM subject_activity WHERE subject_id = ?1`
 
 // Subject implements vault.Store.
 func (s *Store) Subject(ctx context.Context, id string) (vault.SubjectRecord, error) {
@@ -455,6 +458,11 @@ func (s *Store) readSubject(ctx context.Context, id string) (vault.SubjectRecord
 				rec.Objections = map[string]time.Time{}
 			}
 			rec.Objections[a] = parseTime(asString(b))
+		case 5:
+			if rec.Activity == nil {
+				rec.Activity = map[string]time.Time{}
+			}
+			rec.Activity[a] = parseTime(asString(b))
 		}
 	}
 	if err := rows.Err(); err != nil {

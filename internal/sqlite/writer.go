@@ -618,6 +618,7 @@ func (t *txn) Erase(subject string, at time.Time, keep []string, holdUntil time.
 		`DELETE FROM fields WHERE subject_id = ?`,
 		`DELETE FROM blind_index WHERE subject_id = ?`,
 		`DELETE FROM objections WHERE subject_id = ?`,
+		`DELETE FROM subject_activity WHERE subject_id = ?`,
 	} {
 		if err := t.exec(q, subject); err != nil {
 			return nil, err
@@ -711,7 +712,25 @@ func (t *txn) PutEvents(events []vault.StoredEvent) (int, error) {
 		args = append(args, e.ID, e.SubjectID, e.Type, e.Category, formatTime(e.TS), e.Source, e.Class, e.DEKVersion, e.Attrs)
 	}
 	n, err := t.store.insertRows(t.ctx, t.tx, insertEvents, args)
-	return int(n), err
+	if err != nil {
+		return int(n), err
+	}
+	// The newest event of each type per subject is part of the subject's record (retention clocks).
+	latest := map[[2]string]time.Time{}
+	for _, e := range events {
+		k := [2]string{e.SubjectID, e.Type}
+		if at, ok := latest[k]; !ok || e.TS.After(at) {
+			latest[k] = e.TS
+		}
+	}
+	for k, at := range latest {
+		if err := t.exec(`INSERT INTO subject_activity (subject_id, type, last_at) VALUES (?, ?, ?)
+			ON CONFLICT (subject_id, type) DO UPDATE SET last_at = max(last_at, excluded.last_at)`, k[0], k[1], formatTime(at)); err != nil {
+			return int(n), err
+		}
+		t.touch(k[0])
+	}
+	return int(n), nil
 }
 
 // AddExternalID implements vault.Tx: the blind index allows several external ids per subject (field

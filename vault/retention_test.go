@@ -1,0 +1,106 @@
+package vault_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/profilevault/profilevault/consent"
+	"github.com/profilevault/profilevault/policies"
+	"github.com/profilevault/profilevault/vault"
+)
+
+// Retention (PIPL Art. 19) runs from the newest activity on each purpose's clock, in calendar days, and
+// never hides a subject's own data from them. customer_service keeps 730 days from an order, a
+// complaint or a profile change; marketing 365 days from a marketing consent or a purchase.
+func TestRetentionRunsFromTheActivityEachPurposeReliesOn(t *testing.T) {
+	ctx := context.Background()
+	svc, _ := newService(t, 100)
+	t0 := time.Now()
+	day := func(n int) time.Time { return t0.AddDate(0, 0, n) }
+	at := func(ts time.Time) *vault.Service { return svc.WithClock(func() time.Time { return ts }) }
+	create := func() string {
+		t.Helper()
+		c, err := svc.Profiles().Create(ctx, steward, vault.NewSubject{Fields: map[string]*string{"name": str("李雷"), "phone": str("+8613800005678"), "birth_date": str("1985-03-04"), "city": str("杭州")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.ID
+	}
+	granted := func(s *vault.Service, a vault.Access, id string) (bool, string) {
+		t.Helper()
+		field := "name"
+		if a.Purpose == "marketing" {
+			field = "city"
+		}
+		v, err := s.Profiles().Read(ctx, a, id, []string{field})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(v.Withheld) > 0 {
+			return false, v.Withheld[0].Reason
+		}
+		return v.Fields[field] != "", ""
+	}
+	expect := func(what string, ok bool, reason string, want bool) {
+		t.Helper()
+		if ok != want || (!want && reason != vault.ReasonRetentionExpired) {
+			t.Errorf("%s: granted %v (%s), want granted %v", what, ok, reason, want)
+		}
+	}
+
+	idle := create()
+	ok, r := granted(at(day(730)), agent, idle)
+	expect("customer service, no activity, day 730", ok, r, true)
+	ok, r = granted(at(day(730).Add(time.Second)), agent, idle)
+	expect("customer service, no activity, just after day 730", ok, r, false)
+
+	buyer := create()
+	fulfil := vault.Access{Caller: steward.Caller, Purpose: "order_fulfillment"}
+	if _, err := at(day(700)).Ingestion().IngestEvents(ctx, fulfil, []vault.EventInput{{EventID: "o-700", SubjectRef: buyer, Type: "order", TS: day(700), Source: "app",
+		Attrs: map[string]any{"order_id": "o-700", "amount": 30.0, "currency": "CNY", "items": []any{map[string]any{"sku": "s", "category": "tea", "brand": "b", "qty": 1, "price": 30.0}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	ok, r = granted(at(day(732)), agent, buyer)
+	expect("customer service, ordered on day 700, day 732", ok, r, true)
+	ok, r = granted(at(day(1430)), agent, buyer)
+	expect("customer service, ordered on day 700, day 1430", ok, r, true)
+	ok, r = granted(at(day(1430).Add(time.Second)), agent, buyer)
+	expect("customer service, ordered on day 700, just after day 1430", ok, r, false)
+
+	fan := create()
+	if _, _, err := at(day(366)).ConsentRecords().GrantConsent(ctx, steward, fan, consent.Grant{Purpose: "marketing", Kind: consent.General, NoticeVersion: "2026-01", Method: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	ok, r = granted(at(day(366)), marketer, fan)
+	expect("marketing, consent given on day 366", ok, r, true)
+	ok, r = granted(at(day(731).Add(time.Second)), marketer, fan)
+	expect("marketing, consent given on day 366, just after day 731", ok, r, false)
+	if res, err := at(day(800)).Tags().SubjectTags(ctx, marketer, fan, "en"); err != nil || len(res.Withheld) != 1 || res.Withheld[0].Reason != vault.ReasonRetentionExpired {
+		t.Errorf("marketing tags past retention: %+v %v", res, err)
+	}
+
+	// Nor does the tag engine get the subject's data for marketing any longer.
+	bases := func(ts time.Time) int {
+		t.Helper()
+		n := 0
+		_, _, err := at(ts).Tags().TagInputs(ctx, tagger, []policies.PurposeName{"marketing"}, []string{fan}, func(in vault.TagInput) error {
+			n += len(in.Bases)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if bases(day(400)) != 1 || bases(day(800)) != 0 {
+		t.Errorf("tag inputs for marketing: %d on day 400 (want 1), %d on day 800 (want 0)", bases(day(400)), bases(day(800)))
+	}
+
+	// The subject's own view is never cut by retention.
+	self := vault.Access{Caller: vault.Caller{Subject: idle, Roles: []policies.Role{vault.RoleSubject}}}
+	me, err := at(day(1200)).DataSubjects().Me(ctx, self)
+	if err != nil || me.Fields["name"] != "李雷" || me.Fields["phone"] == "" {
+		t.Errorf("own data on day 1200: %+v %v", me.Fields, err)
+	}
+}
