@@ -2,6 +2,7 @@ package vault_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -102,5 +103,41 @@ func TestRetentionRunsFromTheActivityEachPurposeReliesOn(t *testing.T) {
 	me, err := at(day(1200)).DataSubjects().Me(ctx, self)
 	if err != nil || me.Fields["name"] != "李雷" || me.Fields["phone"] == "" {
 		t.Errorf("own data on day 1200: %+v %v", me.Fields, err)
+	}
+}
+
+// The E-Commerce Law hold is three calendar years from the transaction's completion (its newest
+// transaction event), so an order on 29 February 2024 is held until 1 March 2027, not 1,095 days.
+func TestTransactionHoldIsThreeCalendarYears(t *testing.T) {
+	ctx := context.Background()
+	svc, _ := newService(t, 100)
+	leap := time.Date(2024, 2, 29, 10, 0, 0, 0, time.UTC)
+	at := func(ts time.Time) *vault.Service { return svc.WithClock(func() time.Time { return ts }) }
+	c, err := at(leap.Add(-time.Hour)).Profiles().Create(ctx, steward, vault.NewSubject{Fields: map[string]*string{"name": str("韩梅梅")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fulfil := vault.Access{Caller: steward.Caller, Purpose: "order_fulfillment"}
+	for i, ts := range []time.Time{leap.AddDate(0, 0, -10), leap} { // the newest transaction event counts
+		if _, err := at(leap).Ingestion().IngestEvents(ctx, fulfil, []vault.EventInput{{EventID: "o-" + strconv.Itoa(i), SubjectRef: c.ID, Type: "order", TS: ts, Source: "pos",
+			Attrs: map[string]any{"order_id": "o", "amount": 9.0, "currency": "CNY", "items": []any{map[string]any{"sku": "s", "category": "tea", "brand": "b", "qty": 1, "price": 9.0}}}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := at(leap.AddDate(0, 0, 1)).Profiles().Erase(ctx, steward, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := time.Date(2027, 3, 1, 10, 0, 0, 0, time.UTC)
+	if len(r.Held) != 1 || !r.Held[0].Until.Equal(want) {
+		t.Fatalf("held %+v, want until %s", r.Held, want)
+	}
+	// The hold ends then, not a day earlier.
+	admin := vault.Access{Caller: vault.Caller{Subject: "retention", Roles: []policies.Role{policies.RoleAdmin}}}
+	if n, err := at(want.Add(-time.Second)).Profiles().RunRetention(ctx, admin); err != nil || n != 0 {
+		t.Fatalf("retention a second before the hold ends: %d %v", n, err)
+	}
+	if n, err := at(want.Add(time.Second)).Profiles().RunRetention(ctx, admin); err != nil || n != 1 {
+		t.Fatalf("retention a second after the hold ends: %d %v", n, err)
 	}
 }

@@ -121,8 +121,9 @@ type Config struct {
 	Normalize      Normalizer
 	Policy         *policies.Set
 	Logger         *slog.Logger // default slog.Default()
-	// TransactionHold is how long transaction records are kept after the last one before an erasure can
-	// shred them (E-Commerce Law Art. 31: 3 years); negative disables holds. Default 3 years.
+	// TransactionHold is how long transaction records are kept after the transaction completed (its last
+	// order, cancellation, return or purchase event) before an erasure can shred them. Zero is the law's
+	// three calendar years (E-Commerce Law Art. 31); negative disables holds.
 	TransactionHold time.Duration
 	// NameSimilarity scores two names in [0, 1] for identity resolution (internal/ingest provides one);
 	// without it, a shared phone is never enough to merge.
@@ -231,9 +232,6 @@ func New(cfg Config) (*Service, error) {
 	}
 	if c.requestsPerDay <= 0 {
 		c.requestsPerDay = 20
-	}
-	if c.transactionHold == 0 {
-		c.transactionHold = 3 * 365 * 24 * time.Hour
 	}
 	rps, burst := cfg.LookupsPerSecond, cfg.LookupBurst
 	if rps <= 0 {

@@ -792,8 +792,8 @@ func (s *Profiles) erase(ctx context.Context, e audit.Entry, id string) (Receipt
 		var until time.Time
 		if last, ok, err := tx.LatestEvent(id, "transactions"); err != nil {
 			return err
-		} else if ok && s.transactionHold > 0 && last.Add(s.transactionHold).After(now) {
-			until = last.Add(s.transactionHold).UTC()
+		} else if ok && s.transactionHold >= 0 && holdEnd(last, s.transactionHold).After(now) {
+			until = holdEnd(last, s.transactionHold).UTC()
 			keep = []string{ClassTransactions}
 			held = []Hold{{Category: "transactions", Until: until}}
 		}
@@ -884,6 +884,16 @@ func (s *Profiles) WaitPurges() { s.purges.Wait() }
 type Hold struct {
 	Category string
 	Until    time.Time
+}
+
+// holdEnd is when the E-Commerce Law Art. 31 hold of transaction records completed at last ends: three
+// calendar years later (so across 29 February it ends on 1 March, not a day early), or after an explicit
+// period (Config.TransactionHold).
+func holdEnd(last time.Time, period time.Duration) time.Time {
+	if period > 0 {
+		return last.Add(period)
+	}
+	return last.AddDate(3, 0, 0)
 }
 
 // errHeld marks an erasure repeated while a hold runs (nothing changes).
