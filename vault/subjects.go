@@ -547,10 +547,17 @@ func retentionClock(p policies.Purpose, rec SubjectRecord) time.Time {
 	return last
 }
 
+// fieldBirthDate is the schema field the age rule reads.
+const fieldBirthDate = "birth_date"
+
+// reasonAgeVerification records a subject's own birth date change refused because it would end the
+// guardian rule.
+const reasonAgeVerification = "age_verification_required"
+
 // minorAtDecision applies PIPL Art. 31 while deciding: the birth date is opened inside the gate, never
 // returned, and named in e.
 func (s *core) minorAtDecision(e *audit.Entry, rec SubjectRecord, now time.Time) bool {
-	pt, ok := s.gate.decisionOpen(e, rec, "birth_date")
+	pt, ok := s.gate.decisionOpen(e, rec, fieldBirthDate)
 	return ok && minorBorn(pt, now)
 }
 
@@ -636,6 +643,14 @@ func (s *Profiles) updateSubject(ctx context.Context, a Access, id string, in ma
 			return View{}, s.deny(ctx, e, statusNotFound, reasonSubjectNotFound, Errorf(CodeNotFound, "subject not found"))
 		}
 		return View{}, internalErr("update subject", err)
+	}
+	if a.self {
+		// A child cannot leave the guardian rule (PIPL Art. 31) alone: clearing the birth date or moving it
+		// past 14 years ago needs a data steward, who verifies the evidence.
+		if v, touched := values[fieldBirthDate]; touched && s.minorAtDecision(&e, rec, s.now()) && (v == nil || !minorBorn([]byte(*v), s.now())) {
+			return View{}, s.deny(ctx, e, statusForbidden, reasonAgeVerification,
+				Errorf(CodePermissionDenied, "a birth date change that ends the guardian rule needs a data steward's verification"))
+		}
 	}
 	readGrants := pol.FieldGrants(a.Caller.Roles, a.Purpose, policies.ActRead)
 	granted, withheld, consentIDs := s.decide(&e, pol, purpose, readGrants, rec, a, fieldNames)

@@ -262,6 +262,11 @@ func (s *Tags) decideTagInputs(ctx context.Context, e audit.Entry, purposes []po
 			if objected(rec, catalog[purpose]) || retentionExpired(catalog[purpose], rec, now) {
 				continue // nothing of the subject may feed the purpose any longer
 			}
+			if minor && catalog[purpose].Tags == policies.TagsSubject {
+				// A child's data is sensitive (PIPL Art. 28): no marketing or personalisation tags for
+				// anyone under 14, guardian consent or not (TAGS.md).
+				continue
+			}
 			basis := consent.Evaluate(consent.Query{Purpose: catalog[purpose], Categories: tagInputCategories, Minor: minor, Records: rec.Consents, Now: now})
 			var b TagBasis
 			consentIDs := map[string]bool{}

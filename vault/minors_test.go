@@ -1,0 +1,55 @@
+package vault_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/profilevault/profilevault/consent"
+	"github.com/profilevault/profilevault/policies"
+	"github.com/profilevault/profilevault/vault"
+)
+
+// A child's data is sensitive (PIPL Art. 28, 31): no marketing or personalisation tag inputs for anyone
+// under 14, guardian consent or not; and a child cannot leave the guardian rule by clearing or changing
+// their own birth date — a data steward can, after checking the evidence.
+func TestMinorsGetNoTagsAndCannotLeaveTheGuardianRuleAlone(t *testing.T) {
+	ctx := context.Background()
+	svc, _ := newService(t, 100)
+	child, err := svc.Profiles().Create(ctx, steward, vault.NewSubject{Fields: map[string]*string{"name": str("小明"), "birth_date": str("2016-05-01"), "city": str("杭州")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []policies.PurposeName{"marketing", "personalization"} {
+		if _, _, err := svc.ConsentRecords().GrantConsent(ctx, steward, child.ID, consent.Grant{Purpose: p, Kind: consent.Guardian, NoticeVersion: "2026-01", Method: "guardian form"}); err != nil {
+			t.Fatalf("guardian consent for %s: %v", p, err)
+		}
+	}
+	bases := 0
+	if _, _, err := svc.Tags().TagInputs(ctx, tagger, svc.Tags().TagPurposes(), []string{child.ID}, func(in vault.TagInput) error {
+		bases += len(in.Bases)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if bases != 0 {
+		t.Fatalf("a child under guardian consent got tag inputs for %d purposes", bases)
+	}
+
+	self := vault.Access{Caller: vault.Caller{Subject: child.ID, Roles: []policies.Role{vault.RoleSubject}}}
+	for name, v := range map[string]*string{"cleared": nil, "adult": str("1990-01-01")} {
+		_, err := svc.DataSubjects().MeUpdate(ctx, self, map[string]*string{"birth_date": v})
+		if vault.ErrorCode(err) != vault.CodePermissionDenied || vault.AuditSeqOf(err) == 0 {
+			t.Errorf("child's own birth date %s: %v (want an audited 403)", name, err)
+		}
+	}
+	if _, err := svc.DataSubjects().MeSetConsent(ctx, self, "marketing", true, "2026-01", ""); vault.ErrorCode(err) != vault.CodeGuardianConsentRequired {
+		t.Errorf("the child's own marketing consent: %v (want 403 guardian_consent_required)", err)
+	}
+	// Another minor date is the child's to correct; the steward may end the guardian rule.
+	if _, err := svc.DataSubjects().MeUpdate(ctx, self, map[string]*string{"birth_date": str("2016-06-01")}); err != nil {
+		t.Errorf("a correction that keeps the child under 14: %v", err)
+	}
+	if _, err := svc.Profiles().Update(ctx, steward, child.ID, map[string]*string{"birth_date": str("1990-01-01")}); err != nil {
+		t.Errorf("the steward's verified correction: %v", err)
+	}
+}
