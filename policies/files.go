@@ -12,22 +12,25 @@ import (
 	"strconv"
 )
 
-// Names of the four policy files.
+// Names of the policy files.
 const (
-	fileModel    = "model.conf"
-	filePolicy   = "policy.csv"
-	filePurposes = "purposes.json"
-	fileSchema   = "schema.json"
+	fileInferences = "inferences.json"
+	fileModel      = "model.conf"
+	filePolicy     = "policy.csv"
+	filePurposes   = "purposes.json"
+	fileSchema     = "schema.json"
 )
 
 // maxFileSize bounds a policy file read from disk.
 const maxFileSize = 4 << 20
 
-//go:embed model.conf policy.csv purposes.json schema.json
+//go:embed inferences.json model.conf policy.csv purposes.json schema.json
 var embedded embed.FS
 
 // FileNames returns the names of the policy files in canonical (sorted) order.
-func FileNames() []string { return []string{fileModel, filePolicy, filePurposes, fileSchema} }
+func FileNames() []string {
+	return []string{fileInferences, fileModel, filePolicy, filePurposes, fileSchema}
+}
 
 // Embedded returns a copy of the built-in policy file with that name, or nil for an unknown name.
 func Embedded(name string) []byte {
@@ -38,7 +41,7 @@ func Embedded(name string) []byte {
 	return b
 }
 
-// readFiles returns the four files: each from dir when dir is not empty and holds a file of that name,
+// readFiles returns the policy files: each from dir when dir is not empty and holds a file of that name,
 // otherwise the embedded one.
 func readFiles(dir string) (map[string][]byte, error) {
 	if dir != "" {

@@ -47,12 +47,14 @@ type multiKey struct {
 // Set is one loaded, validated, compiled policy version. It is immutable and safe for concurrent use;
 // reload by calling [Load] again and swapping the pointer.
 type Set struct {
-	files    map[string][]byte
-	hash     string
-	schema   *Schema
-	catalog  *Catalog
-	rules    []Rule
-	inherits []Inheritance
+	files   map[string][]byte
+	hash    string
+	schema  *Schema
+	catalog *Catalog
+	// inferences is the sensitive-inference lexicon (inferences.json).
+	inferences *Inferences
+	rules      []Rule
+	inherits   []Inheritance
 
 	roles     []string       // sorted
 	roleIndex map[string]int // position in roles
@@ -100,19 +102,24 @@ func compile(files map[string][]byte, forceFull bool) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
+	inferences, err := parseInferences(files[fileInferences])
+	if err != nil {
+		return nil, err
+	}
 	enf, pm, err := newEnforcer(files[fileModel], casbinRows(rules, inherits, schema))
 	if err != nil {
 		return nil, err
 	}
 	s := &Set{
-		files:    files,
-		hash:     hashFiles(files),
-		schema:   schema,
-		catalog:  catalog,
-		rules:    rules,
-		inherits: inherits,
-		enf:      enf,
-		multi:    map[multiKey]map[string]Grant{},
+		files:      files,
+		hash:       hashFiles(files),
+		schema:     schema,
+		catalog:    catalog,
+		inferences: inferences,
+		rules:      rules,
+		inherits:   inherits,
+		enf:        enf,
+		multi:      map[multiKey]map[string]Grant{},
 	}
 	s.enumerate()
 	s.pruned = !forceFull && sameMatcher(pm.matcher, embeddedMatcher())

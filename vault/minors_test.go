@@ -2,6 +2,7 @@ package vault_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/profilevault/profilevault/consent"
@@ -51,5 +52,32 @@ func TestMinorsGetNoTagsAndCannotLeaveTheGuardianRuleAlone(t *testing.T) {
 	}
 	if _, err := svc.Profiles().Update(ctx, steward, child.ID, map[string]*string{"birth_date": str("1990-01-01")}); err != nil {
 		t.Errorf("the steward's verified correction: %v", err)
+	}
+}
+
+// The enforcement point never stores a tag value that lets one infer sensitive information, whatever
+// computed it: the tag is left out (and the other tags of the set kept), and the entry counts it.
+func TestSensitiveTagValuesAreNeverStored(t *testing.T) {
+	ctx := context.Background()
+	svc, store := newService(t, 100)
+	id := taggedSubject(t, svc)
+	tags := []vault.TagValue{
+		{Key: "interest.top_categories", Level: "interest", Value: "降压药,茶叶", Inputs: []string{"transactions"}, ExplanationZH: "品类", ExplanationEN: "categories", Algorithm: "t"},
+		{Key: "value.rfm_segment", Level: "value", Value: "champions", Inputs: []string{"transactions"}, ExplanationZH: "常买", ExplanationEN: "buys often", Algorithm: "t"},
+	}
+	_, seq, err := svc.Tags().StoreTags(ctx, tagger, []vault.SubjectTags{{SubjectID: id, Purpose: "marketing", ConsentIDs: consentIDs(svc, id, "marketing"), Tags: tags}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := store.Tags(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 || rows[0].Key != "value.rfm_segment" {
+		t.Fatalf("stored %d tags: %+v", len(rows), rows)
+	}
+	e, err := store.Leaf(ctx, seq)
+	if err != nil || !strings.Contains(string(e), "screened_sensitive:1") {
+		t.Fatalf("entry %d does not count the screened tag: %s %v", seq, e, err)
 	}
 }

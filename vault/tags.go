@@ -398,6 +398,9 @@ func (s *Tags) StoreTags(ctx context.Context, a Access, batch []SubjectTags) (in
 	}
 	vocab := s.tagVocabulary.Load()
 	now := s.now().UTC()
+	// A tag value that lets one infer sensitive information (health, religion, pregnancy, …) is never
+	// stored, whatever computed it: the engine screens names, and the enforcement point checks again.
+	batch, screened := screenSensitive(s.Policy().Inferences(), batch)
 	// Seal outside the writer, under the key the cached record holds; the writer only confirms the key.
 	sealed := make([][]StoredTag, len(batch))
 	for i, st := range batch {
@@ -486,6 +489,9 @@ func (s *Tags) StoreTags(ctx context.Context, a Access, batch []SubjectTags) (in
 	}, func(changeErr error) audit.Entry {
 		e = finish(e, changeErr, nil)
 		e.Reason = "store purposes:" + strings.Join(policies.Texts(list), ",") + " sets:" + strconv.Itoa(stored) + " tags:" + strconv.Itoa(tagCount)
+		if screened > 0 {
+			e.Reason += " screened_sensitive:" + strconv.Itoa(screened)
+		}
 		return e
 	})
 	if err != nil {
@@ -753,4 +759,35 @@ func (s *Tags) inputsChanged(tx TagTx, subjects ...string) error {
 		}
 	}
 	return nil
+}
+
+// screenSensitive returns batch without the tags whose value (or explanation) matches the
+// sensitive-inference lexicon, and how many it left out. The batch is not modified.
+func screenSensitive(x *policies.Inferences, batch []SubjectTags) ([]SubjectTags, int) {
+	out, n := batch, 0
+	for i, st := range batch {
+		var keep []TagValue
+		for k, t := range st.Tags {
+			_, v := x.Match(t.Value)
+			_, zh := x.Match(t.ExplanationZH)
+			_, en := x.Match(t.ExplanationEN)
+			if v || zh || en {
+				if keep == nil {
+					keep = append(make([]TagValue, 0, len(st.Tags)), st.Tags[:k]...)
+				}
+				n++
+				continue
+			}
+			if keep != nil {
+				keep = append(keep, t)
+			}
+		}
+		if keep != nil {
+			if n > 0 && &out[0] == &batch[0] {
+				out = slices.Clone(batch)
+			}
+			out[i].Tags = keep
+		}
+	}
+	return out, n
 }

@@ -231,6 +231,8 @@ type extractor struct {
 	halfLife float64
 	f        *Features
 
+	// sensitive screens category and brand names (Subject.Sensitive; nil: none).
+	sensitive  func(string) bool
 	cat, brand map[string]float64
 	season     map[string][4]float64
 	purchases  []purchase
@@ -263,7 +265,7 @@ func ExtractWith(s Subject, now time.Time, loc *time.Location, o ExtractOptions)
 	if !s.CreatedAt.IsZero() && !s.CreatedAt.After(now) {
 		f.MemberSince = s.CreatedAt
 	}
-	x := extractor{now: now, cut: now.AddDate(0, 0, -WindowDays), loc: loc, halfLife: hl, f: &f}
+	x := extractor{now: now, cut: now.AddDate(0, 0, -WindowDays), loc: loc, halfLife: hl, f: &f, sensitive: s.Sensitive}
 	events := s.Events
 	if slices.IsSortedFunc(events, func(a, b Event) int { return a.TS.Compare(b.TS) }) {
 		for i := range events {
@@ -451,6 +453,14 @@ func recommends(text string) bool {
 
 // interest adds a decayed weight for a category and brand.
 func (x *extractor) interest(ts time.Time, category, brand string, w float64) {
+	if x.sensitive != nil {
+		if category != "" && x.sensitive(category) {
+			category = ""
+		}
+		if brand != "" && x.sensitive(brand) {
+			brand = ""
+		}
+	}
 	if category == "" && brand == "" {
 		return
 	}

@@ -90,6 +90,9 @@ type Subject struct {
 	Events []Event
 	// Allowed lists the input categories the legal basis covers for the purpose being computed.
 	Allowed map[string]bool
+	// Sensitive, when set, reports product category and brand names that reveal or let one infer
+	// sensitive personal information (policies.Inferences): they feed no interest, season or segment.
+	Sensitive func(name string) bool
 }
 
 // CategorySet is a set of input categories. It serialises to JSON as a sorted list of category names.

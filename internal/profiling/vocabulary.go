@@ -7,8 +7,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/profilevault/profilevault/policies"
 )
@@ -37,7 +35,7 @@ type VocabularyEntry struct {
 // matches the deny list. A Vocabulary is immutable once loaded and safe for concurrent use.
 type Vocabulary struct {
 	version string
-	deny    denyList
+	deny    policies.Terms
 	entries map[string]*VocabularyEntry
 	keys    []string
 }
@@ -64,9 +62,9 @@ func LoadVocabulary(raw []byte) (Vocabulary, error) {
 	if len(f.Deny) == 0 {
 		return Vocabulary{}, fmt.Errorf("%w: empty deny list", ErrVocabulary)
 	}
-	deny, err := newDenyList(f.Deny)
+	deny, err := policies.NewTerms(f.Deny)
 	if err != nil {
-		return Vocabulary{}, err
+		return Vocabulary{}, fmt.Errorf("%w: deny list: %w", ErrVocabulary, err)
 	}
 	v := Vocabulary{version: f.Version, deny: deny, entries: make(map[string]*VocabularyEntry, len(f.Tags))}
 	for i, e := range f.Tags {
@@ -76,7 +74,7 @@ func LoadVocabulary(raw []byte) (Vocabulary, error) {
 		if _, dup := v.entries[e.Key]; dup {
 			return Vocabulary{}, fmt.Errorf("%w: tag %q listed twice", ErrVocabulary, e.Key)
 		}
-		if term, bad := deny.match(e.Key); bad {
+		if term, bad := deny.Match(e.Key); bad {
 			return Vocabulary{}, fmt.Errorf("%w: tag key %q matches %q", ErrDenied, e.Key, term)
 		}
 		if (len(e.Values) == 0) == (e.Pattern == "") {
@@ -87,7 +85,7 @@ func LoadVocabulary(raw []byte) (Vocabulary, error) {
 			if val == "" || e.values[val] {
 				return Vocabulary{}, fmt.Errorf("%w: tag %q has an empty or repeated value", ErrVocabulary, e.Key)
 			}
-			if term, bad := deny.match(val); bad {
+			if term, bad := deny.Match(val); bad {
 				return Vocabulary{}, fmt.Errorf("%w: a value of tag %q matches %q", ErrDenied, e.Key, term)
 			}
 			e.values[val] = true
@@ -96,7 +94,7 @@ func LoadVocabulary(raw []byte) (Vocabulary, error) {
 			if !strings.HasPrefix(e.Pattern, "^") || !strings.HasSuffix(e.Pattern, "$") {
 				return Vocabulary{}, fmt.Errorf("%w: pattern of tag %q is not anchored", ErrVocabulary, e.Key)
 			}
-			if term, bad := deny.match(e.Pattern); bad {
+			if term, bad := deny.Match(e.Pattern); bad {
 				return Vocabulary{}, fmt.Errorf("%w: pattern of tag %q matches %q", ErrDenied, e.Key, term)
 			}
 			re, err := regexp.Compile(e.Pattern)
@@ -164,81 +162,9 @@ func (v Vocabulary) Allows(key, value string) bool {
 	if !e.pattern.MatchString(value) {
 		return false
 	}
-	_, bad := v.deny.match(value)
+	_, bad := v.deny.Match(value)
 	return !bad
 }
 
 // Denied reports whether s matches a term of the vocabulary's deny list.
-func (v Vocabulary) Denied(s string) bool { _, bad := v.deny.match(s); return bad }
-
-// denyList matches deny terms: a term with Han (or other non-Latin) letters matches as a substring; a Latin
-// term matches whole words, a word counting as a match when it starts with the term's last word ("religions",
-// "violently"), and a multi-word term ("sexual life") matches a run of consecutive words.
-type denyList struct {
-	substrings []string
-	words      [][]string
-}
-
-func newDenyList(terms []string) (denyList, error) {
-	var d denyList
-	for _, t := range terms {
-		t = strings.ToLower(strings.TrimSpace(t))
-		if t == "" {
-			return denyList{}, fmt.Errorf("%w: empty deny term", ErrVocabulary)
-		}
-		if isLatin(t) {
-			d.words = append(d.words, splitWords(t))
-		} else {
-			d.substrings = append(d.substrings, t)
-		}
-	}
-	return d, nil
-}
-
-// isLatin reports whether s holds only ASCII characters.
-func isLatin(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			return false
-		}
-	}
-	return true
-}
-
-// splitWords lower-cases s and splits it into runs of ASCII letters and digits.
-func splitWords(s string) []string {
-	return strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
-		return r >= utf8.RuneSelf || !(unicode.IsLetter(r) || unicode.IsDigit(r))
-	})
-}
-
-// match returns the first term that s matches.
-func (d denyList) match(s string) (string, bool) {
-	low := strings.ToLower(s)
-	for _, t := range d.substrings {
-		if strings.Contains(low, t) {
-			return t, true
-		}
-	}
-	if len(d.words) == 0 {
-		return "", false
-	}
-	words := splitWords(low)
-	for _, t := range d.words {
-		n := len(t)
-		for i := 0; i+n <= len(words); i++ {
-			ok := true
-			for j := range n {
-				w := words[i+j]
-				if j < n-1 && w != t[j] || j == n-1 && !strings.HasPrefix(w, t[j]) {
-					ok = false
-					break
-				}
-			}
-			if ok {
-				return strings.Join(t, " "), true
-			}
-		}
-	}
-	return "", false
-}
+func (v Vocabulary) Denied(s string) bool { _, bad := v.deny.Match(s); return bad }

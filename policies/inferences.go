@@ -1,0 +1,65 @@
+package policies
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Inferences is the sensitive-inference lexicon (inferences.json): terms whose presence in a tag value
+// reveals, or lets one infer, sensitive personal information — health, religion, ethnicity, disability,
+// pregnancy, sexual life, finances (PIPL Art. 28; GB/T 35273 §7.4) — by category. The tag engine leaves
+// matching names out of the lists it builds, and the vault never stores a tag value that matches.
+type Inferences struct {
+	categories []string
+	terms      map[string]Terms
+}
+
+type inferencesFile struct {
+	About      string              `json:"about"`
+	Categories map[string][]string `json:"categories"`
+}
+
+// parseInferences decodes and validates inferences.json.
+func parseInferences(raw []byte) (*Inferences, error) {
+	var f inferencesFile
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrInvalid, fileInferences, err)
+	}
+	if len(f.Categories) == 0 {
+		return nil, fmt.Errorf("%w: %s: no categories", ErrInvalid, fileInferences)
+	}
+	x := &Inferences{terms: make(map[string]Terms, len(f.Categories))}
+	for name, list := range f.Categories {
+		if !validName(name) || len(list) == 0 {
+			return nil, fmt.Errorf("%w: %s: category %q needs a valid name and at least one term", ErrInvalid, fileInferences, name)
+		}
+		t, err := NewTerms(list)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: category %q: %w", ErrInvalid, fileInferences, name, err)
+		}
+		x.terms[name] = t
+		x.categories = append(x.categories, name)
+	}
+	slices.Sort(x.categories)
+	return x, nil
+}
+
+// Categories returns the lexicon's categories, sorted.
+func (x *Inferences) Categories() []string { return slices.Clone(x.categories) }
+
+// Match reports the sensitive category a value lets one infer, if any (the first in sorted order).
+func (x *Inferences) Match(value string) (category string, ok bool) {
+	for _, c := range x.categories {
+		if _, hit := x.terms[c].Match(value); hit {
+			return c, true
+		}
+	}
+	return "", false
+}
+
+// Inferences returns the sensitive-inference lexicon in force.
+func (s *Set) Inferences() *Inferences { return s.inferences }
