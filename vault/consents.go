@@ -434,3 +434,84 @@ func (s *ConsentRecords) grantedNow(tx ConsentTx, subject string, now time.Time)
 	}
 	return out, nil
 }
+
+// RestrictionKind is the standing choice of PIPL Art. 44 (restricting processing), kept beside the
+// objections: while it stands, staff reads, tags and collection are withheld with ReasonRestricted
+// (purposes under a legal obligation excepted), and the subject's own access is untouched. A verified
+// restriction request sets it; the subject lifts it (DELETE /v1/me/restriction), or staff record the
+// lift, and a rejected restriction request lifts it.
+const RestrictionKind = "restriction"
+
+// ActionRestrictionLift records that processing of a subject may resume.
+const ActionRestrictionLift Action = "restriction.lift"
+
+// restricted reports whether processing of the subject is restricted (RestrictionKind).
+func restricted(rec SubjectRecord) bool {
+	_, ok := rec.Objections[RestrictionKind]
+	return ok
+}
+
+// restrictsPurpose reports whether a standing restriction withholds processing for purpose: every purpose
+// but those the law requires.
+func restrictsPurpose(rec SubjectRecord, purpose policies.Purpose) bool {
+	return restricted(rec) && purpose.LegalBasis != policies.BasisLegalObligation
+}
+
+// restrictionIn sets (on) or lifts the subject's restriction inside a change's transaction; a change marks
+// the subject's tag inputs changed. It reports whether anything changed.
+func (s *ConsentRecords) restrictionIn(tx Tx, subject string, on bool, at time.Time) (bool, error) {
+	changed, err := tx.SetObjection(subject, RestrictionKind, on, at)
+	if err != nil || !changed {
+		return changed, err
+	}
+	return true, s.tags.inputsChanged(tx, subject)
+}
+
+// LiftRestriction records, for staff (the objections permission of the declared purpose), that the
+// subject lifted their restriction by other means (a signed letter, a call): processing resumes. 404 if
+// none stands.
+func (s *ConsentRecords) LiftRestriction(ctx context.Context, a Access, id string) (int64, error) {
+	if _, err := s.checkPurpose(ctx, s.Policy(), a, ActionRestrictionLift); err != nil {
+		return 0, err
+	}
+	return s.liftRestriction(ctx, a, id)
+}
+
+func (s *ConsentRecords) liftRestriction(ctx context.Context, a Access, id string) (int64, error) {
+	pol := s.Policy()
+	e, err := s.beginStaff(ctx, a, pol, ActionRestrictionLift, id, nil)
+	if err != nil {
+		return 0, err
+	}
+	if !pol.Allowed(a.Caller.Roles, a.Purpose, policies.ResourceObjections, policies.ActWrite) {
+		return 0, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not lift restrictions for this purpose"))
+	}
+	now := s.now().UTC()
+	seq, err := s.seq.Commit(ctx, func(tx Tx) error {
+		st, err := tx.SubjectState(id)
+		if err != nil {
+			return err
+		}
+		if st != StateActive {
+			return ErrNotFound
+		}
+		changed, err := s.restrictionIn(tx, id, false, now)
+		if err != nil {
+			return err
+		}
+		if !changed {
+			return ErrNotFound
+		}
+		return tx.Touch(id, now)
+	}, func(changeErr error) audit.Entry {
+		e.Reason = "restriction:lifted"
+		return finish(e, changeErr, nil)
+	})
+	if errors.Is(err, ErrNotFound) {
+		return seq, &Error{Code: CodeNotFound, Message: "no restriction stands", AuditSeq: seq}
+	}
+	if err != nil {
+		return 0, internalErr("lift restriction", err)
+	}
+	return seq, nil
+}

@@ -165,6 +165,10 @@ func (s *Ingestion) IngestEvents(ctx context.Context, a Access, in []EventInput)
 			reject(i, "unknown_subject")
 			continue
 		}
+		if restrictsPurpose(*rec, purpose) {
+			reject(i, ReasonRestricted) // the subject restricted processing (PIPL Art. 44)
+			continue
+		}
 		if purpose.NeedsConsent() {
 			key := rec.ID + "\x00" + cat
 			reason, decided := refusals[key]

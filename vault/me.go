@@ -111,6 +111,15 @@ func objectionKinds(rec SubjectRecord) []string {
 	return out
 }
 
+// MeLiftRestriction lifts the caller's own restriction of processing (PIPL Art. 44): processing resumes.
+func (s *DataSubjects) MeLiftRestriction(ctx context.Context, a Access) (int64, error) {
+	a, err := s.meAccess(ctx, a, ActionRestrictionLift)
+	if err != nil {
+		return 0, err
+	}
+	return s.consents.liftRestriction(ctx, a, a.Caller.Subject)
+}
+
 // MeUpdate corrects the caller's own fields (PIPL Art. 46), validated like staff updates.
 func (s *DataSubjects) MeUpdate(ctx context.Context, a Access, in map[string]*string) (View, error) {
 	a, err := s.meAccess(ctx, a, ActionMeUpdate)

@@ -17,6 +17,8 @@ type Requests struct {
 	*core
 	store RequestStore
 	rules RequestRules
+	// consents sets and lifts a restriction with the request that asks for it.
+	consents *ConsentRecords
 }
 
 // Requests returns the service; it shares the enforcement point's core.
@@ -51,11 +53,15 @@ var (
 	ErrReasonRequired    = errors.New("a rejection needs a reason")
 )
 
-// Request states the vault itself sets.
+// Request states the vault itself sets or acts on.
 const (
 	RequestVerified  = "verified"
 	RequestCompleted = "completed"
+	RequestRejected  = "rejected"
 )
+
+// RequestRestriction is the request type of PIPL Art. 44: the vault restricts processing while it stands.
+const RequestRestriction = "restriction"
 
 // RequestRow is a stored request. The rejection reason is sealed under the subject's DEK.
 type RequestRow struct {
@@ -137,7 +143,14 @@ func (s *Requests) MeCreateRequest(ctx context.Context, a Access, typ string) (R
 		if st != StateActive {
 			return ErrNotFound
 		}
-		return tx.PutRequest(row)
+		if err := tx.PutRequest(row); err != nil {
+			return err
+		}
+		if typ == RequestRestriction {
+			// The subject's own token verified the request: processing is restricted from now on.
+			_, err = s.consents.restrictionIn(tx, row.SubjectID, true, now)
+		}
+		return err
 	}, func(changeErr error) audit.Entry {
 		e.Reason = "request:" + typ + " state:" + row.State
 		e = finish(e, changeErr, nil)
@@ -313,7 +326,14 @@ func (s *Requests) TransitionRequest(ctx context.Context, a Access, id, to, reas
 			}
 		}
 		row = r
-		return tx.PutRequest(r)
+		if err := tx.PutRequest(r); err != nil {
+			return err
+		}
+		if r.Type == RequestRestriction && to == RequestRejected {
+			// A rejected restriction request lifts the restriction it set.
+			_, err = s.consents.restrictionIn(tx, r.SubjectID, false, now)
+		}
+		return err
 	}, func(changeErr error) audit.Entry {
 		if subjectID != "" {
 			e.SubjectRef = s.subjectRef(ctx, subjectID)

@@ -341,6 +341,20 @@ func ops() map[string]op {
 			refuse: func(f *fixture) error {
 				return e1(f.svc.DataSubjects().SetObjection(ctx, marketer, "personalized_marketing", true))
 			}},
+		"DataSubjects.MeLiftRestriction": {run: func(f *fixture) error {
+			if _, _, err := f.svc.Requests().MeCreateRequest(ctx, f.subjectAccess, "restriction"); err != nil {
+				return err
+			}
+			return e1(f.svc.DataSubjects().MeLiftRestriction(ctx, f.subjectAccess))
+		},
+			refuse: func(f *fixture) error { return e1(f.svc.DataSubjects().MeLiftRestriction(ctx, steward)) }},
+		"ConsentRecords.LiftRestriction": {run: func(f *fixture) error {
+			if _, _, err := f.svc.Requests().MeCreateRequest(ctx, f.subjectAccess, "restriction"); err != nil {
+				return err
+			}
+			return e1(f.svc.ConsentRecords().LiftRestriction(ctx, steward, f.adult))
+		},
+			refuse: func(f *fixture) error { return e1(f.svc.ConsentRecords().LiftRestriction(ctx, analyst, f.adult)) }},
 		"Requests.MeCreateRequest": {run: func(f *fixture) error {
 			return e2(f.svc.Requests().MeCreateRequest(ctx, f.subjectAccess, "explanation"))
 		},

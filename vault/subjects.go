@@ -475,6 +475,11 @@ func (s *Profiles) decide(e *audit.Entry, pol *policies.Set, purpose policies.Pu
 		for _, f := range permitted {
 			withheld = append(withheld, Withheld{Field: f, Reason: ReasonRetentionExpired})
 		}
+	case !a.self && restrictsPurpose(rec, purpose):
+		// The subject restricted processing (PIPL Art. 44); their own access stays.
+		for _, f := range permitted {
+			withheld = append(withheld, Withheld{Field: f, Reason: ReasonRestricted})
+		}
 	case objected(rec, purpose):
 		for _, f := range permitted {
 			withheld = append(withheld, Withheld{Field: f, Reason: ReasonObjection})

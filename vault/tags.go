@@ -259,7 +259,7 @@ func (s *Tags) decideTagInputs(ctx context.Context, e audit.Entry, purposes []po
 		d := &tagDecision{guard: guard, rec: rec, union: map[string]bool{},
 			in: TagInput{SubjectID: id, Fields: map[string]string{}, CreatedAt: rec.CreatedAt, Bases: map[policies.PurposeName]TagBasis{}, Seen: seen}}
 		for _, purpose := range purposes {
-			if objected(rec, catalog[purpose]) || retentionExpired(catalog[purpose], rec, now) {
+			if objected(rec, catalog[purpose]) || retentionExpired(catalog[purpose], rec, now) || restrictsPurpose(rec, catalog[purpose]) {
 				continue // nothing of the subject may feed the purpose any longer
 			}
 			if minor && catalog[purpose].Tags == policies.TagsSubject {
@@ -613,6 +613,8 @@ func (s *Tags) subjectTagsOnce(ctx context.Context, a Access, id, lang string) (
 		reason = ReasonObjection
 	} else if retentionExpired(purpose, rec, now) {
 		reason = ReasonRetentionExpired
+	} else if restrictsPurpose(rec, purpose) {
+		reason = ReasonRestricted
 	} else if purpose.NeedsConsent() {
 		b := consent.Evaluate(consent.Query{Purpose: purpose, Categories: []string{"tags"}, Minor: s.minorAtDecision(&e, rec, now), Records: rec.Consents, Now: now})["tags"]
 		if !b.OK {

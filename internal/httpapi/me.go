@@ -405,3 +405,18 @@ func timeOrEmpty(t *time.Time) string {
 	}
 	return t.UTC().Format(time.RFC3339Nano)
 }
+
+// deleteMeRestriction lifts the caller's own restriction of processing (PIPL Art. 44).
+func (s *Server) deleteMeRestriction(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	seq, err := s.vault.DataSubjects().MeLiftRestriction(c.Request.Context(), a)
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	setAuditSeq(c, seq)
+	c.JSON(http.StatusOK, gin.H{"restricted": false})
+}

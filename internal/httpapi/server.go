@@ -145,6 +145,7 @@ func (s *Server) routes() *gin.Engine {
 	subjects.POST("/:id/consents", s.grantConsent)
 	subjects.DELETE("/:id/consents/:purpose", s.withdrawConsent)
 	subjects.GET("/:id/tags", s.getSubjectTags)
+	subjects.DELETE("/:id/restriction", s.liftRestriction)
 
 	me := v1.Group("/me")
 	me.GET("", s.getMe)
@@ -154,6 +155,7 @@ func (s *Server) routes() *gin.Engine {
 	me.PUT("/consents/:purpose", s.putMeConsent)
 	me.POST("/objections", s.postObjection)
 	me.DELETE("/objections/:kind", s.deleteObjection)
+	me.DELETE("/restriction", s.deleteMeRestriction)
 	me.GET("/access-log", s.getMeAccessLog)
 	me.GET("/explanation", s.getMeExplanation)
 	me.POST("/requests", s.postMeRequest)

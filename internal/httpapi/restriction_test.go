@@ -1,0 +1,80 @@
+package httpapi_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/profilevault/profilevault/internal/apptest"
+)
+
+// A restriction request (PIPL Art. 44) restricts at once: staff reads, tag reads and collection are
+// withheld as "restricted" while the subject's own access stays; the subject lifts it with
+// DELETE /v1/me/restriction, staff record a lift, and a rejected restriction request lifts it too.
+func TestRestrictionIsEnforcedUntilLifted(t *testing.T) {
+	s := apptest.Start(t)
+	id := s.CreateSubject(map[string]any{"name": "王芳", "phone": "+8613800007777", "city": "杭州"})
+	me := s.Token(id, "subject")
+	cs := s.Token("cs", "customer_service")
+	st := s.Token("st", "data_steward")
+	co := s.Token("co", "compliance_officer")
+	readName := func() (granted bool, reason string) {
+		t.Helper()
+		r := s.Do("GET", "/v1/subjects/"+id+"?fields=name", cs, "customer_service", nil)
+		if r.Status != 200 {
+			t.Fatalf("read: %d %s", r.Status, r.Body)
+		}
+		if w, _ := r.JSON["withheld"].([]any); len(w) > 0 {
+			return false, w[0].(map[string]any)["reason"].(string)
+		}
+		return r.JSON["fields"].(map[string]any)["name"] == "王芳", ""
+	}
+	restrict := func() string {
+		t.Helper()
+		r := s.Do("POST", "/v1/me/requests", me, "", map[string]any{"type": "restriction"})
+		if r.Status != 201 {
+			t.Fatalf("restriction request: %d %s", r.Status, r.Body)
+		}
+		return r.JSON["id"].(string)
+	}
+	if ok, _ := readName(); !ok {
+		t.Fatal("not readable before the restriction")
+	}
+	restrict()
+	if ok, reason := readName(); ok || reason != "restricted" {
+		t.Fatalf("read under restriction: granted %v reason %q", ok, reason)
+	}
+	ts := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+	ev := `{"events":[{"event_id":"ev-rs1","subject_id":"` + id + `","type":"order","ts":"` + ts + `","source":"app","attrs":{"order_id":"o","amount":5,"currency":"CNY","items":[{"sku":"s","category":"c","brand":"b","qty":1,"price":5}]}}]}`
+	if r := s.Do("POST", "/v1/events", st, "order_fulfillment", ev); r.JSON["accepted"].(float64) != 0 {
+		t.Fatalf("collected under restriction: %s", r.Body)
+	}
+	if r := s.Do("GET", "/v1/me", me, "", nil); r.Status != 200 || r.JSON["fields"].(map[string]any)["name"] != "王芳" {
+		t.Fatalf("own data under restriction: %d %s", r.Status, r.Body)
+	}
+	// The subject lifts it; lifting twice is 404.
+	if r := s.Do("DELETE", "/v1/me/restriction", me, "", nil); r.Status != 200 || r.Header.Get("X-Audit-Seq") == "" {
+		t.Fatalf("lift: %d %s", r.Status, r.Body)
+	}
+	if r := s.Do("DELETE", "/v1/me/restriction", me, "", nil); r.Status != 404 {
+		t.Fatalf("second lift: %d", r.Status)
+	}
+	if ok, reason := readName(); !ok {
+		t.Fatalf("read after the lift: %q", reason)
+	}
+	// Staff record a lift the subject asked for another way.
+	restrict()
+	if r := s.Do("DELETE", "/v1/subjects/"+id+"/restriction", st, "account_management", nil); r.Status != 200 {
+		t.Fatalf("staff lift: %d %s", r.Status, r.Body)
+	}
+	if ok, _ := readName(); !ok {
+		t.Fatal("read after the staff lift")
+	}
+	// A rejected restriction request lifts what it set.
+	rid := restrict()
+	if r := s.Do("POST", "/v1/requests/"+rid+"/transition", co, "compliance_audit", map[string]any{"to": "rejected", "reason": "the data are accurate and needed for the open order"}); r.Status != 200 {
+		t.Fatalf("reject: %d %s", r.Status, r.Body)
+	}
+	if ok, reason := readName(); !ok {
+		t.Fatalf("read after the rejection: %q", reason)
+	}
+}
