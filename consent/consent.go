@@ -127,7 +127,13 @@ type Grant struct {
 	Evidence      string
 	Recipient     string
 	ExpiresAt     *time.Time
+	// GrantedAt is when the collection point captured the consent, for records imported from another
+	// system (nil: now). Behaviour is collected under a consent only from this time on.
+	GrantedAt *time.Time
 }
+
+// MaxClockSkew is how far in the future a stated grant time may lie (a collection point's clock).
+const MaxClockSkew = 5 * time.Minute
 
 // ErrInvalid wraps every validation failure of a grant; messages name fields, never values.
 var ErrInvalid = errors.New("invalid consent")
@@ -156,6 +162,14 @@ func (g Grant) Validate(p policies.Purpose, now time.Time) error {
 	}
 	if utf8.RuneCountInString(g.Evidence) > 1024 {
 		return bad("evidence is at most 1024 characters")
+	}
+	if g.GrantedAt != nil {
+		if g.GrantedAt.IsZero() || g.GrantedAt.After(now.Add(MaxClockSkew)) {
+			return bad("granted_at must be a past time")
+		}
+		if g.ExpiresAt != nil && !g.ExpiresAt.After(*g.GrantedAt) {
+			return bad("expires_at must be after granted_at")
+		}
 	}
 	if len(p.Recipients) > 0 {
 		if !slices.Contains(p.Recipients, g.Recipient) {

@@ -215,21 +215,30 @@ func TestGrantValidation(t *testing.T) {
 	if err := ok.Validate(mk, now); err != nil {
 		t.Fatal(err)
 	}
+	imported := ok
+	imported.GrantedAt = &past
+	if err := imported.Validate(mk, now); err != nil {
+		t.Fatalf("an imported grant with its past time: %v", err)
+	}
 	for name, tc := range map[string]struct {
 		g Grant
 		p policies.Purpose
 	}{
-		"contract purpose":      {Grant{Purpose: "account_management", Kind: General, NoticeVersion: "2026-01", Method: "m"}, acct},
-		"bad kind":              {Grant{Purpose: "marketing", Kind: "verbal", NoticeVersion: mk.Notice.Version, Method: "m"}, mk},
-		"old notice":            {Grant{Purpose: "marketing", Kind: General, NoticeVersion: "2025-06", Method: "m"}, mk},
-		"no method":             {Grant{Purpose: "marketing", Kind: General, NoticeVersion: mk.Notice.Version}, mk},
-		"past expiry":           {Grant{Purpose: "marketing", Kind: General, NoticeVersion: mk.Notice.Version, Method: "m", ExpiresAt: &past}, mk},
-		"sharing general":       {Grant{Purpose: "third_party_sharing", Kind: General, NoticeVersion: share.Notice.Version, Method: "m", Recipient: share.Recipients[0]}, share},
-		"sharing no recipient":  {Grant{Purpose: "third_party_sharing", Kind: Separate, NoticeVersion: share.Notice.Version, Method: "m"}, share},
-		"recipient not allowed": {Grant{Purpose: "marketing", Kind: General, NoticeVersion: mk.Notice.Version, Method: "m", Recipient: "x"}, mk},
+		"contract purpose":       {Grant{Purpose: "account_management", Kind: General, NoticeVersion: "2026-01", Method: "m"}, acct},
+		"bad kind":               {Grant{Purpose: "marketing", Kind: "verbal", NoticeVersion: mk.Notice.Version, Method: "m"}, mk},
+		"old notice":             {Grant{Purpose: "marketing", Kind: General, NoticeVersion: "2025-06", Method: "m"}, mk},
+		"no method":              {Grant{Purpose: "marketing", Kind: General, NoticeVersion: mk.Notice.Version}, mk},
+		"past expiry":            {Grant{Purpose: "marketing", Kind: General, NoticeVersion: mk.Notice.Version, Method: "m", ExpiresAt: &past}, mk},
+		"sharing general":        {Grant{Purpose: "third_party_sharing", Kind: General, NoticeVersion: share.Notice.Version, Method: "m", Recipient: share.Recipients[0]}, share},
+		"sharing no recipient":   {Grant{Purpose: "third_party_sharing", Kind: Separate, NoticeVersion: share.Notice.Version, Method: "m"}, share},
+		"recipient not allowed":  {Grant{Purpose: "marketing", Kind: General, NoticeVersion: mk.Notice.Version, Method: "m", Recipient: "x"}, mk},
+		"granted in the future":  {Grant{Purpose: "marketing", Kind: General, NoticeVersion: mk.Notice.Version, Method: "m", GrantedAt: ptr(now.Add(time.Hour))}, mk},
+		"expires before granted": {Grant{Purpose: "marketing", Kind: General, NoticeVersion: mk.Notice.Version, Method: "m", GrantedAt: ptr(now.Add(-time.Hour)), ExpiresAt: ptr(now.Add(-2 * time.Hour))}, mk},
 	} {
 		if err := tc.g.Validate(tc.p, now); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -154,6 +154,20 @@ func validateRule(r Rule, schema *Schema, catalog *Catalog) error {
 	if r.Effect != effectAllow && r.Effect != effectDeny {
 		return fmt.Errorf("effect %q: want allow or deny", r.Effect)
 	}
+	if r.Effect == effectAllow && isDataObject(r.Object) && r.Action != string(ActCompute) {
+		// A grant may not reach beyond what the purposes catalog lets the purpose process (PIPL Art. 6);
+		// a grant for every purpose (*) only for a category every purpose processes.
+		cat := r.Object
+		if name, ok := strings.CutPrefix(cat, FieldPrefix); ok {
+			f, _ := schema.Field(name)
+			cat = f.Category
+		}
+		for _, p := range catalog.All() {
+			if (r.Purpose == AnyPurpose || p.Name == PurposeName(r.Purpose)) && !p.Processes(cat) {
+				return fmt.Errorf("purpose %q may not process %q (%s lists what it may): the rule grants beyond it", p.Name, cat, filePurposes)
+			}
+		}
+	}
 	if r.Effect == effectAllow && r.Action == string(ActRead) && isDataObject(r.Object) {
 		if r.Mask != MaskFull && r.Mask != MaskMasked {
 			return fmt.Errorf("mask %q: a read of a category or field is full or masked", r.Mask)

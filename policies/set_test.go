@@ -171,7 +171,8 @@ p, reader, marketing, contact, read, allow, full
 p, reader, marketing, field:phone, read, allow, masked
 p, reader, marketing, identity, read, allow, masked
 p, reader, marketing, field:name, read, allow, full
-p, reader, *, address, read, allow, masked
+p, reader, marketing, address, read, allow, masked
+p, reader, analytics, address, read, allow, masked
 p, lead, marketing, contact, read, allow, masked
 p, lead, marketing, address, read, allow, full
 p, lead, marketing, field:email, write, allow, -

@@ -190,8 +190,12 @@ func (s *ConsentRecords) grantConsent(ctx context.Context, a Access, id string, 
 		return ConsentView{}, 0, s.deny(ctx, e, statusForbidden, consent.ReasonGuardianConsentRequired,
 			Errorf(CodeGuardianConsentRequired, "the subject is under 14: only a guardian's consent can be recorded (PIPL Art. 31)"))
 	}
+	at := now
+	if g.GrantedAt != nil { // imported: when the collection point captured it
+		at = g.GrantedAt.UTC()
+	}
 	ev := consent.Event{ID: newID("cns_"), Action: consent.ActionGrant, Purpose: g.Purpose, Kind: g.Kind, NoticeVersion: g.NoticeVersion,
-		Method: g.Method, Recipient: g.Recipient, ExpiresAt: g.ExpiresAt, At: now, RecordedBy: a.Caller.Subject}
+		Method: g.Method, Recipient: g.Recipient, ExpiresAt: g.ExpiresAt, At: at, RecordedBy: a.Caller.Subject}
 	seq, err := s.seq.Commit(ctx, func(tx Tx) error {
 		st, err := tx.SubjectState(id)
 		if err != nil {

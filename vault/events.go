@@ -130,10 +130,10 @@ func (s *Ingestion) IngestEvents(ctx context.Context, a Access, in []EventInput)
 	now := s.now()
 	var ok []pendingEvent
 	cats := map[string]bool{}
-	subjects := map[string]*SubjectRecord{} // subject references resolved in this batch (nil: unknown)
-	refusals := map[string]string{}         // subject and category → refusal reason ("" collects)
-	opened := map[string][]string{}         // subject id → fields opened to decide for it (the age rule)
-	var openedOrder []*SubjectRecord        // subjects with an opened field, in first-seen order
+	subjects := map[string]*SubjectRecord{}  // subject references resolved in this batch (nil: unknown)
+	refusals := map[string]collectionBasis{} // subject and category → the decision, once per batch
+	opened := map[string][]string{}          // subject id → fields opened to decide for it (the age rule)
+	var openedOrder []*SubjectRecord         // subjects with an opened field, in first-seen order
 	for i, ev := range in {
 		cat, known := policies.EventCategory(ev.Type)
 		switch {
@@ -171,11 +171,11 @@ func (s *Ingestion) IngestEvents(ctx context.Context, a Access, in []EventInput)
 		}
 		if purpose.NeedsConsent() {
 			key := rec.ID + "\x00" + cat
-			reason, decided := refusals[key]
+			basis, decided := refusals[key]
 			if !decided {
 				// The subject's own inputs, then named in the batch's entry as well.
 				se := audit.Entry{DecisionInputs: opened[rec.ID]}
-				reason = s.collectionRefusal(&se, purpose, *rec, cat, now)
+				basis = s.collectionRefusal(&se, purpose, *rec, cat, now)
 				if len(se.DecisionInputs) > 0 {
 					if _, seen := opened[rec.ID]; !seen {
 						openedOrder = append(openedOrder, rec)
@@ -187,10 +187,15 @@ func (s *Ingestion) IngestEvents(ctx context.Context, a Access, in []EventInput)
 						}
 					}
 				}
-				refusals[key] = reason // one decision per subject and category per batch, not per event
+				refusals[key] = basis // one decision per subject and category per batch, not per event
 			}
-			if reason != "" {
-				reject(i, reason)
+			if basis.refusal != "" {
+				reject(i, basis.refusal)
+				continue
+			}
+			if ev.TS.Before(basis.since) {
+				// Behaviour from before the consent was given is not collected once it is (PIPL Art. 14).
+				reject(i, ReasonConsentRequired)
 				continue
 			}
 		}
@@ -403,18 +408,34 @@ func (s *Ingestion) checkEventKeys(tx SubjectTx, batch []pendingEvent) ([]Stored
 	return rows, gone, nil
 }
 
-// collectionRefusal says why behaviour of a subject may not be collected for a consent-based purpose now,
-// or "" when it may. The age rule's birth date is opened inside the gate and named in e (the subject's own inputs).
-func (s *Ingestion) collectionRefusal(e *audit.Entry, purpose policies.Purpose, rec SubjectRecord, cat string, now time.Time) string {
+// collectionBasis is the decision on collecting one category of a subject's behaviour for a consent-based
+// purpose: a refusal reason, or "" and the time from which events are covered.
+type collectionBasis struct {
+	refusal string
+	// since is when the earliest consent that covers the category now was granted: an event dated
+	// before it was not collected under that consent.
+	since time.Time
+}
+
+// collectionRefusal decides whether behaviour of a subject may be collected for a consent-based purpose
+// now, and from when: only events dated at or after a consent that is still valid now. The age rule's
+// birth date is opened inside the gate and named in e (the subject's own inputs).
+func (s *Ingestion) collectionRefusal(e *audit.Entry, purpose policies.Purpose, rec SubjectRecord, cat string, now time.Time) collectionBasis {
 	if objected(rec, purpose) {
-		return ReasonObjection
+		return collectionBasis{refusal: ReasonObjection}
 	}
 	b := consent.Evaluate(consent.Query{Purpose: purpose, Categories: []string{cat}, Minor: s.minorAtDecision(e, rec, now),
 		Records: rec.Consents, Now: now})[cat]
 	if !b.OK {
-		return b.Reason
+		return collectionBasis{refusal: b.Reason}
 	}
-	return ""
+	var since time.Time
+	for _, r := range rec.Consents {
+		if slices.Contains(b.ConsentIDs, r.ID) && (since.IsZero() || r.GrantedAt.Before(since)) {
+			since = r.GrantedAt
+		}
+	}
+	return collectionBasis{since: since}
 }
 
 // EventView is an event as the subject's export shows it.

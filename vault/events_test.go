@@ -30,9 +30,11 @@ func TestIngestGatesCollection(t *testing.T) {
 		return vault.EventInput{EventID: id, SubjectRef: ref, Type: "order", TS: now, Source: "app",
 			Attrs: map[string]any{"order_id": "o-" + id, "amount": 99.5, "currency": "CNY", "items": []any{map[string]any{"sku": "s1", "category": "diapers", "brand": "b", "qty": 1, "price": 99.5}}}}
 	}
-	view := func(id, ref string) vault.EventInput {
-		return vault.EventInput{EventID: id, SubjectRef: ref, Type: "page_view", TS: now, Source: "web", Attrs: map[string]any{"page": "/p", "category": "toys", "dwell_ms": 1200, "session_id": "s"}}
+	// Behaviour dated after the consent was given (a minute ago, at the latest).
+	viewAt := func(id, ref string, ts time.Time) vault.EventInput {
+		return vault.EventInput{EventID: id, SubjectRef: ref, Type: "page_view", TS: ts, Source: "web", Attrs: map[string]any{"page": "/p", "category": "toys", "dwell_ms": 1200, "session_id": "s"}}
 	}
+	view := func(id, ref string) vault.EventInput { return viewAt(id, ref, time.Now()) }
 	fulfil := vault.Access{Caller: vault.Caller{Subject: "st", Roles: []policies.Role{"data_steward"}}, Purpose: "order_fulfillment"}
 	res, err := svc.Ingestion().IngestEvents(ctx, fulfil, []vault.EventInput{
 		order("e1", "external:crm:crm-1"), order("e2", c.ID), order("e1", c.ID), // the third repeats e1
@@ -76,6 +78,11 @@ func TestIngestGatesCollection(t *testing.T) {
 	}
 	if perSubject[audit.Allow] != 1 || perSubject[audit.Deny] != 1 {
 		t.Fatalf("per-subject entries naming the opened birth date: %v", perSubject)
+	}
+	// Behaviour dated before the consent was given is not collected now that it exists.
+	if res, err := svc.Ingestion().IngestEvents(ctx, pers, []vault.EventInput{viewAt("b0", c.ID, now)}); err != nil || res.Accepted != 0 ||
+		len(res.Rejected) != 1 || res.Rejected[0].Error != "consent_required" {
+		t.Fatalf("behaviour from before the consent: %+v %v", res, err)
 	}
 	// Re-sending changes nothing.
 	res, _ = svc.Ingestion().IngestEvents(ctx, pers, []vault.EventInput{view("b1", c.ID)})

@@ -358,7 +358,8 @@ func (im *Importer) consents(ctx context.Context, r *ingest.Reader, rep *ingest.
 	return im.perSubject(ctx, r, rep, func(row ingest.Row) string { return row.Consent.SubjectRef }, func(id string, row ingest.Row) (bool, error) {
 		c := row.Consent
 		return im.Vault.ConsentRecords().ImportConsent(ctx, im.access(policies.PurposeAccountManagement), id, consent.Grant{Purpose: policies.PurposeName(c.Purpose), Kind: consent.Kind(c.Kind),
-			NoticeVersion: c.NoticeVersion, Method: c.Method, Evidence: c.Evidence, Recipient: c.Recipient, ExpiresAt: c.ExpiresAt})
+			NoticeVersion: c.NoticeVersion, Method: c.Method, Evidence: c.Evidence, Recipient: c.Recipient, ExpiresAt: c.ExpiresAt,
+			GrantedAt: &c.GrantedAt})
 	})
 }
 

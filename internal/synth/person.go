@@ -427,8 +427,10 @@ func (g *generator) makePerson(i int, ps *person) {
 	granted := [...]bool{r.Float64() < shareMarketing, r.Float64() < sharePersonal, r.Float64() < shareAnalytics,
 		!p.minor && r.Float64() < shareSharing}
 	ps.behavior = granted[1] || granted[2]
-	lo := max(pr.reg, g.now-120*86400)
-	hi := g.now - 3600
+	// Consents are given at sign-up or within the first weeks after it: behaviour is collected under a
+	// consent only from the moment it was given.
+	lo := pr.reg
+	hi := min(pr.reg+30*86400, g.now-3600)
 	if lo >= hi {
 		lo = hi - 3600
 	}

@@ -124,7 +124,7 @@ type ConsentRecord struct {
 	NoticeVersion string
 	// Method is how the consent was captured (app_checkbox, web_form, phone_call, paper_form, guardian_form).
 	Method string
-	// GrantedAt is when it was given (UTC, within the last 120 days of the window and after registration).
+	// GrantedAt is when it was given (UTC, within 30 days after registration).
 	GrantedAt time.Time
 	// Recipient is the named recipient of a third-party-sharing consent, or "".
 	Recipient string
