@@ -193,4 +193,6 @@ type Store interface {
 	AppendConsent(subject string, e Event) error
 	// SetObjection records (on) or removes (off) an objection; it reports whether anything changed.
 	SetObjection(subject, kind string, on bool, at time.Time) (bool, error)
+	// Objections returns the kinds of the subject's standing objections as the transaction sees them.
+	Objections(subject string) ([]string, error)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/profilevault/profilevault/audit"
@@ -516,6 +517,98 @@ func (s *ConsentRecords) liftRestriction(ctx context.Context, a Access, id strin
 	}
 	if err != nil {
 		return 0, internalErr("lift restriction", err)
+	}
+	return seq, nil
+}
+
+// Actions of a subject's choice about one tag (Algorithmic Recommendation Provisions Art. 17).
+const (
+	ActionTagRefuse Action = "tag.refuse"
+	ActionTagAllow  Action = "tag.allow"
+)
+
+// tagRefusalKind is the standing choice of a subject not to carry the tag key, kept beside the
+// objections ("tag:<key>"): the tag is deleted under every purpose and not stored again while it stands.
+func tagRefusalKind(key string) string { return "tag:" + key }
+
+// validTagKey reports whether key has the form of a tag key (level.name).
+func validTagKey(key string) bool {
+	level, name, ok := strings.Cut(key, ".")
+	if !ok || len(key) > 64 || level == "" || name == "" {
+		return false
+	}
+	for _, r := range level + name {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// refusedTags returns the tag keys the subject refused, as the change's transaction sees them.
+func (s *ConsentRecords) refusedTags(tx ConsentTx, subject string) (map[string]bool, error) {
+	kinds, err := tx.Objections(subject)
+	if err != nil {
+		return nil, err
+	}
+	var out map[string]bool
+	for _, k := range kinds {
+		if key, ok := strings.CutPrefix(k, "tag:"); ok {
+			if out == nil {
+				out = map[string]bool{}
+			}
+			out[key] = true
+		}
+	}
+	return out, nil
+}
+
+// setTagRefusal records the subject's refusal of a tag key (on) — deleting the tag under every purpose in
+// the same transaction — or withdraws it, so that the tag may be computed again. 404 when nothing changes.
+func (s *ConsentRecords) setTagRefusal(ctx context.Context, a Access, key string, on bool) (int64, error) {
+	action := ActionTagAllow
+	if on {
+		action = ActionTagRefuse
+	}
+	id := a.Caller.Subject
+	if !validTagKey(key) {
+		return 0, s.refuseInvalid(ctx, a, action, id, Errorf(CodeInvalidArgument, "not a tag key (level.name)"))
+	}
+	pol := s.Policy()
+	e, err := s.beginStaff(ctx, a, pol, action, id, nil)
+	if err != nil {
+		return 0, err
+	}
+	e.Categories = []string{policies.CategoryTags}
+	now := s.now().UTC()
+	seq, err := s.seq.Commit(ctx, func(tx Tx) error {
+		st, err := tx.SubjectState(id)
+		if err != nil {
+			return err
+		}
+		if st != StateActive {
+			return ErrNotFound
+		}
+		changed, err := tx.SetObjection(id, tagRefusalKind(key), on, now)
+		if err != nil {
+			return err
+		}
+		if !changed {
+			return ErrNotFound
+		}
+		if on {
+			return s.tags.tagRefused(tx, id, key)
+		}
+		return s.tags.inputsChanged(tx, id)
+	}, func(changeErr error) audit.Entry {
+		e.Reason = "tag:" + key
+		return finish(e, changeErr, nil)
+	})
+	if errors.Is(err, ErrNotFound) {
+		return seq, &Error{Code: CodeNotFound, Message: "nothing to change for this tag", AuditSeq: seq}
+	}
+	if err != nil {
+		return 0, internalErr("tag choice", err)
 	}
 	return seq, nil
 }

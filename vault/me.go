@@ -111,6 +111,25 @@ func objectionKinds(rec SubjectRecord) []string {
 	return out
 }
 
+// MeRefuseTag deletes one of the caller's tags under every purpose and keeps it from being computed again
+// while the choice stands (Algorithmic Recommendation Provisions Art. 17); MeAllowTag withdraws the choice.
+func (s *DataSubjects) MeRefuseTag(ctx context.Context, a Access, key string) (int64, error) {
+	a, err := s.meAccess(ctx, a, ActionTagRefuse)
+	if err != nil {
+		return 0, err
+	}
+	return s.consents.setTagRefusal(ctx, a, key, true)
+}
+
+// MeAllowTag withdraws the caller's refusal of a tag key: it is computed again at the next run.
+func (s *DataSubjects) MeAllowTag(ctx context.Context, a Access, key string) (int64, error) {
+	a, err := s.meAccess(ctx, a, ActionTagAllow)
+	if err != nil {
+		return 0, err
+	}
+	return s.consents.setTagRefusal(ctx, a, key, false)
+}
+
 // MeLiftRestriction lifts the caller's own restriction of processing (PIPL Art. 44): processing resumes.
 func (s *DataSubjects) MeLiftRestriction(ctx context.Context, a Access) (int64, error) {
 	a, err := s.meAccess(ctx, a, ActionRestrictionLift)

@@ -341,6 +341,19 @@ func ops() map[string]op {
 			refuse: func(f *fixture) error {
 				return e1(f.svc.DataSubjects().SetObjection(ctx, marketer, "personalized_marketing", true))
 			}},
+		"DataSubjects.MeRefuseTag": {run: func(f *fixture) error {
+			return e1(f.svc.DataSubjects().MeRefuseTag(ctx, f.subjectAccess, "value.rfm_segment"))
+		},
+			refuse: func(f *fixture) error {
+				return e1(f.svc.DataSubjects().MeRefuseTag(ctx, marketer, "value.rfm_segment"))
+			}},
+		"DataSubjects.MeAllowTag": {run: func(f *fixture) error {
+			if _, err := f.svc.DataSubjects().MeRefuseTag(ctx, f.subjectAccess, "value.churn_risk"); err != nil {
+				return err
+			}
+			return e1(f.svc.DataSubjects().MeAllowTag(ctx, f.subjectAccess, "value.churn_risk"))
+		},
+			refuse: func(f *fixture) error { return e1(f.svc.DataSubjects().MeAllowTag(ctx, steward, "value.churn_risk")) }},
 		"DataSubjects.MeLiftRestriction": {run: func(f *fixture) error {
 			if _, _, err := f.svc.Requests().MeCreateRequest(ctx, f.subjectAccess, "restriction"); err != nil {
 				return err

@@ -215,6 +215,8 @@ type TagTx interface {
 	// ReplaceTags makes tags the subject's tags of purpose; DeleteTags removes them ("" for every purpose).
 	ReplaceTags(subject string, purpose policies.PurposeName, tags []StoredTag) error
 	DeleteTags(subject string, purpose policies.PurposeName) error
+	// DeleteTag removes the subject's tag of key under every purpose.
+	DeleteTag(subject, key string) error
 	// MarkStale records that the subject's tag inputs (fields, consents, objections, events) changed in
 	// this transaction: its tags are stale as of the change's audit sequence number (DirtySubjects).
 	MarkStale(subject string) error

@@ -428,6 +428,7 @@ func (s *Tags) StoreTags(ctx context.Context, a Access, batch []SubjectTags) (in
 		type subjectState struct {
 			active  bool
 			granted map[string]bool // consent ids granted now
+			refused map[string]bool // tag keys the subject refused
 			dek     DEK
 		}
 		states := map[string]*subjectState{}
@@ -443,6 +444,9 @@ func (s *Tags) StoreTags(ctx context.Context, a Access, batch []SubjectTags) (in
 			}
 			st.active = true
 			if st.granted, err = s.consents.grantedNow(tx, id, now); err != nil {
+				return nil, err
+			}
+			if st.refused, err = s.consents.refusedTags(tx, id); err != nil {
 				return nil, err
 			}
 			if st.dek, err = tx.DEK(id, ClassGeneral); err != nil {
@@ -478,6 +482,9 @@ func (s *Tags) StoreTags(ctx context.Context, a Access, batch []SubjectTags) (in
 				if rows, err = s.sealTags(st, subj.dek, now); err != nil {
 					return err
 				}
+			}
+			if len(subj.refused) > 0 {
+				rows = slices.DeleteFunc(slices.Clone(rows), func(t StoredTag) bool { return subj.refused[t.Key] })
 			}
 			if err := tx.ReplaceTags(st.SubjectID, st.Purpose, rows); err != nil {
 				return err
@@ -792,4 +799,9 @@ func screenSensitive(x *policies.Inferences, batch []SubjectTags) ([]SubjectTags
 		}
 	}
 	return out, n
+}
+
+// tagRefused deletes, inside the refusal's transaction, the subject's tag of key under every purpose.
+func (s *Tags) tagRefused(tx TagTx, subject, key string) error {
+	return tx.DeleteTag(subject, key)
 }

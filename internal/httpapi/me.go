@@ -420,3 +420,27 @@ func (s *Server) deleteMeRestriction(c *gin.Context) {
 	setAuditSeq(c, seq)
 	c.JSON(http.StatusOK, gin.H{"restricted": false})
 }
+
+// deleteMeTag deletes one of the caller's tags and keeps it from being computed again while the choice
+// stands; putMeTag withdraws that choice (Algorithmic Recommendation Provisions Art. 17).
+func (s *Server) deleteMeTag(c *gin.Context) { s.meTagChoice(c, true) }
+
+func (s *Server) putMeTag(c *gin.Context) { s.meTagChoice(c, false) }
+
+func (s *Server) meTagChoice(c *gin.Context, refuse bool) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	choose := s.vault.DataSubjects().MeAllowTag
+	if refuse {
+		choose = s.vault.DataSubjects().MeRefuseTag
+	}
+	seq, err := choose(c.Request.Context(), a, c.Param("key"))
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	setAuditSeq(c, seq)
+	c.JSON(http.StatusOK, gin.H{"key": c.Param("key"), "refused": refuse})
+}

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/profilevault/profilevault/internal/apptest"
+	"github.com/profilevault/profilevault/policies"
+	"github.com/profilevault/profilevault/vault"
 )
 
 // A restriction request (PIPL Art. 44) restricts at once: staff reads, tag reads and collection are
@@ -76,5 +78,63 @@ func TestRestrictionIsEnforcedUntilLifted(t *testing.T) {
 	}
 	if ok, reason := readName(); !ok {
 		t.Fatalf("read after the rejection: %q", reason)
+	}
+}
+
+// A subject deletes one tag: it is gone under every purpose, a later tag run does not store it again while
+// the choice stands, and withdrawing the choice lets it back.
+func TestSubjectDeletesASingleTag(t *testing.T) {
+	s := apptest.Start(t)
+	id := s.CreateSubject(map[string]any{"name": "韩梅梅", "city": "杭州", "birth_date": "1990-01-01"})
+	st := s.Token("st", "data_steward")
+	me := s.Token(id, "subject")
+	s.Do("POST", "/v1/subjects/"+id+"/consents", st, "account_management", grantBody("marketing", nil))
+	var consentID string
+	for _, c := range s.Do("GET", "/v1/subjects/"+id+"/consents", st, "account_management", nil).JSON["consents"].([]any) {
+		if c.(map[string]any)["purpose"] == "marketing" {
+			consentID = c.(map[string]any)["id"].(string)
+		}
+	}
+	store := func() {
+		t.Helper()
+		_, _, err := s.App.Vault.Tags().StoreTags(t.Context(), vault.Access{Caller: vault.Caller{Subject: "st", Roles: []policies.Role{policies.RoleDataSteward}}},
+			[]vault.SubjectTags{{SubjectID: id, Purpose: "marketing", ConsentIDs: []string{consentID}, Tags: []vault.TagValue{
+				{Key: "value.rfm_segment", Level: "value", Value: "champions", Inputs: []string{"transactions"}, ExplanationZH: "常买", ExplanationEN: "buys often", Algorithm: "t"},
+				{Key: "value.churn_risk", Level: "value", Value: "low", Inputs: []string{"transactions"}, ExplanationZH: "低", ExplanationEN: "low", Algorithm: "t"}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys := func() map[string]bool {
+		t.Helper()
+		out := map[string]bool{}
+		for _, tg := range s.Do("GET", "/v1/subjects/"+id+"/tags", s.Token("mk", "marketing"), "marketing", nil).JSON["tags"].([]any) {
+			out[tg.(map[string]any)["key"].(string)] = true
+		}
+		return out
+	}
+	store()
+	if k := keys(); !k["value.rfm_segment"] || !k["value.churn_risk"] {
+		t.Fatalf("tags before: %v", k)
+	}
+	if r := s.Do("DELETE", "/v1/me/tags/value.rfm_segment", me, "", nil); r.Status != 200 {
+		t.Fatalf("delete tag: %d %s", r.Status, r.Body)
+	}
+	if k := keys(); k["value.rfm_segment"] || !k["value.churn_risk"] {
+		t.Fatalf("right after the subject deleted value.rfm_segment: %v", k)
+	}
+	store() // a later run
+	if k := keys(); k["value.rfm_segment"] || !k["value.churn_risk"] {
+		t.Fatalf("after the subject deleted value.rfm_segment and a run: %v", k)
+	}
+	if r := s.Do("DELETE", "/v1/me/tags/not-a-key", me, "", nil); r.Status != 400 {
+		t.Fatalf("bad key: %d", r.Status)
+	}
+	if r := s.Do("PUT", "/v1/me/tags/value.rfm_segment", me, "", nil); r.Status != 200 {
+		t.Fatalf("allow again: %d %s", r.Status, r.Body)
+	}
+	store()
+	if k := keys(); !k["value.rfm_segment"] {
+		t.Fatalf("after withdrawing the choice: %v", k)
 	}
 }

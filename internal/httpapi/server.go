@@ -156,6 +156,8 @@ func (s *Server) routes() *gin.Engine {
 	me.POST("/objections", s.postObjection)
 	me.DELETE("/objections/:kind", s.deleteObjection)
 	me.DELETE("/restriction", s.deleteMeRestriction)
+	me.DELETE("/tags/:key", s.deleteMeTag)
+	me.PUT("/tags/:key", s.putMeTag)
 	me.GET("/access-log", s.getMeAccessLog)
 	me.GET("/explanation", s.getMeExplanation)
 	me.POST("/requests", s.postMeRequest)

@@ -103,3 +103,8 @@ func (t *txn) MarkStale(subject string) error {
 	t.stale[subject] = struct{}{}
 	return nil
 }
+
+// DeleteTag implements vault.Tx.
+func (t *txn) DeleteTag(subject, key string) error {
+	return t.exec(`DELETE FROM tags WHERE subject_id = ? AND key = ?`, subject, key)
+}

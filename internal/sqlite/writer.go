@@ -553,6 +553,11 @@ func (t *txn) SetObjection(subject, kind string, on bool, at time.Time) (bool, e
 	return n > 0, err
 }
 
+// Objections implements vault.Tx: the kinds of the subject's standing objections.
+func (t *txn) Objections(subject string) ([]string, error) {
+	return scanIDs(t.query(`SELECT kind FROM objections WHERE subject_id = ? ORDER BY kind`, subject))
+}
+
 // ConsentEvents reads a subject's consent history inside the transaction.
 func (t *txn) ConsentEvents(subject string) ([]consent.Event, error) {
 	rows, err := t.query(`SELECT data FROM consent_events WHERE subject_id = ? ORDER BY at`, subject)
