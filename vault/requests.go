@@ -17,8 +17,10 @@ type Requests struct {
 	*core
 	store RequestStore
 	rules RequestRules
-	// consents sets and lifts a restriction with the request that asks for it.
+	// consents sets and lifts a restriction with the request that asks for it; profiles erases the subject
+	// of a deletion request when it is completed.
 	consents *ConsentRecords
+	profiles *Profiles
 }
 
 // Requests returns the service; it shares the enforcement point's core.
@@ -63,6 +65,9 @@ const (
 // RequestRestriction is the request type of PIPL Art. 44: the vault restricts processing while it stands.
 const RequestRestriction = "restriction"
 
+// RequestDeletion is the request type of PIPL Art. 47: completing it erases the subject.
+const RequestDeletion = "deletion"
+
 // RequestRow is a stored request. The rejection reason is sealed under the subject's DEK.
 type RequestRow struct {
 	ID, SubjectID, Type, State  string
@@ -73,6 +78,7 @@ type RequestRow struct {
 
 // RequestFilter selects requests for the compliance queue or a subject.
 type RequestFilter struct {
+	ID        string
 	SubjectID string
 	State     string
 	Limit     int
@@ -305,6 +311,14 @@ func (s *Requests) TransitionRequest(ctx context.Context, a Access, id, to, reas
 	if !pol.Allowed(a.Caller.Roles, a.Purpose, policies.ResourceRequests, policies.ActTransition) {
 		return RequestView{}, 0, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not move requests on"))
 	}
+	// Completing a deletion request performs the erasure through the gate first (its own entry), and the
+	// completion says which entry fulfilled it.
+	fulfilled := ""
+	if to == RequestCompleted {
+		if fulfilled, err = s.fulfil(ctx, a, pol, id, reason); err != nil {
+			return RequestView{}, 0, err
+		}
+	}
 	now := s.now().UTC()
 	var row RequestRow
 	var ruleErr error
@@ -318,6 +332,9 @@ func (s *Requests) TransitionRequest(ctx context.Context, a Access, id, to, reas
 			return ruleErr
 		}
 		r.State, r.UpdatedAt = to, now
+		if fulfilled != "" {
+			r.Note = fulfilled
+		}
 		if reason != "" {
 			if d, err := tx.DEK(r.SubjectID, ClassGeneral); err == nil {
 				if r.ReasonSealed, err = s.gate.seal(d, "request_reason:"+r.ID, []byte(reason)); err != nil {
@@ -364,4 +381,35 @@ func (s *Requests) TransitionRequest(ctx context.Context, a Access, id, to, reas
 		v.Reason = reason // the officer's own words, just sealed: nothing to open
 	}
 	return v, seq, nil
+}
+
+// fulfil performs what completing a request means and returns the note that links the request to it: a
+// deletion request erases its subject through the gate (or answers the legal hold). Requests of other types,
+// and moves the workflow refuses, change nothing here.
+func (s *Requests) fulfil(ctx context.Context, a Access, pol *policies.Set, id, reason string) (string, error) {
+	rows, err := s.store.Requests(ctx, RequestFilter{ID: id, Limit: 1})
+	if err != nil {
+		return "", internalErr("read request", err)
+	}
+	if len(rows) != 1 || rows[0].Type != RequestDeletion || s.rules.Transition(rows[0].State, RequestCompleted, reason) != nil {
+		return "", nil
+	}
+	r := rows[0]
+	// The subject's own verified request is the basis of this erasure; the officer who completes it acts.
+	on := a
+	on.Purpose = PurposeDataSubjectRequest
+	e := s.newEntry(ctx, on, pol, ActionSubjectErase, r.SubjectID)
+	e.Categories = pol.Schema().Categories()
+	receipt, err := s.profiles.erase(ctx, e, r.SubjectID)
+	switch {
+	case ErrorCode(err) == CodeNotFound:
+		return "fulfilled: the subject was already erased", nil
+	case err != nil:
+		return "", err
+	}
+	note := "fulfilled: erased, audit entry " + strconv.FormatInt(receipt.AuditSeq, 10)
+	if len(receipt.Held) > 0 {
+		note += "; transaction records held by law until " + receipt.Held[0].Until.Format(time.DateOnly)
+	}
+	return note, nil
 }

@@ -1,6 +1,8 @@
 package httpapi_test
 
 import (
+	"bytes"
+	"fmt"
 	"testing"
 	"time"
 
@@ -136,5 +138,40 @@ func TestSubjectDeletesASingleTag(t *testing.T) {
 	store()
 	if k := keys(); !k["value.rfm_segment"] {
 		t.Fatalf("after withdrawing the choice: %v", k)
+	}
+}
+
+// Completing a deletion request erases the subject through the gate, and the request says which audit
+// entry did it; a subject already erased completes with that said.
+func TestCompletingADeletionRequestErases(t *testing.T) {
+	s := apptest.Start(t)
+	id := s.CreateSubject(map[string]any{"name": "李雷", "phone": "+8613800009999"})
+	me := s.Token(id, "subject")
+	co := s.Token("co", "compliance_officer")
+	r := s.Do("POST", "/v1/me/requests", me, "", map[string]any{"type": "deletion"})
+	if r.Status != 201 {
+		t.Fatalf("deletion request: %d %s", r.Status, r.Body)
+	}
+	rid := r.JSON["id"].(string)
+	if r := s.Do("POST", "/v1/requests/"+rid+"/transition", co, "compliance_audit", map[string]any{"to": "in_progress"}); r.Status != 200 {
+		t.Fatalf("in_progress: %d %s", r.Status, r.Body)
+	}
+	if r := s.Do("GET", "/v1/subjects/"+id, s.Token("cs", "customer_service"), "customer_service", nil); r.Status != 200 {
+		t.Fatalf("erased before completion: %d", r.Status)
+	}
+	done := s.Do("POST", "/v1/requests/"+rid+"/transition", co, "compliance_audit", map[string]any{"to": "completed"})
+	if done.Status != 200 || done.JSON["state"] != "completed" {
+		t.Fatalf("completed: %d %s", done.Status, done.Body)
+	}
+	note, _ := done.JSON["note"].(string)
+	var seq int64
+	if _, err := fmt.Sscanf(note, "fulfilled: erased, audit entry %d", &seq); err != nil || seq <= 0 {
+		t.Fatalf("the request does not name the erasure's entry: %q", note)
+	}
+	if entry := rawEntry(t, s, seq); !bytes.Contains(entry, []byte(`"action":"subject.erase"`)) || !bytes.Contains(entry, []byte(`"decision":"allow"`)) {
+		t.Fatalf("entry %d is not the erasure: %s", seq, entry)
+	}
+	if r := s.Do("GET", "/v1/subjects/"+id, s.Token("cs", "customer_service"), "customer_service", nil); r.Status != 404 {
+		t.Fatalf("read after the completed deletion request: %d", r.Status)
 	}
 }

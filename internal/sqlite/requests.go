@@ -16,6 +16,9 @@ var _ vault.RequestStore = (*Store)(nil)
 func (s *Store) Requests(ctx context.Context, f vault.RequestFilter) ([]vault.RequestRow, error) {
 	var where []string
 	var args []any
+	if f.ID != "" {
+		where, args = append(where, "id = ?"), append(args, f.ID)
+	}
 	if f.SubjectID != "" {
 		where, args = append(where, "subject_id = ?"), append(args, f.SubjectID)
 	}
