@@ -42,7 +42,8 @@ func TestImportResolvesIdentity(t *testing.T) {
 	// The family-phone import opened the existing subject's name to compare it: that read is on the
 	// existing subject's own access log.
 	self := vault.Access{Caller: vault.Caller{Subject: base.ID, Roles: []policies.Role{vault.RoleSubject}}}
-	log, _, err := svc.DataSubjects().MeAccessLog(ctx, self)
+	page, err := svc.DataSubjects().MeAccessLog(ctx, self, "", 1000)
+	log := page.Entries
 	if err != nil || !slices.ContainsFunc(log, func(e vault.AccessLogEntry) bool { return e.Action == string(vault.ActionMergeReview) }) {
 		t.Fatalf("the compared name's owner does not see the comparison: %+v %v", log, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -227,11 +228,46 @@ type AccessLogEntry struct {
 	Decision   string
 }
 
-// accessLog reads the entries of the subject of rec (already loaded) from the trail, newest first.
+// AccessLogPage is one page of a subject's access log, newest first. Next continues it (empty at the end).
+type AccessLogPage struct {
+	Entries  []AccessLogEntry
+	Next     string
+	AuditSeq int64
+}
+
+// Access log page sizes.
+const (
+	defaultAccessLogPage = 100
+	maxAccessLogPage     = 1000
+)
+
+// accessLog reads the whole access log of the subject of rec (already loaded), newest first, page by page.
 func (s *Review) accessLog(ctx context.Context, rec SubjectRecord) ([]AccessLogEntry, error) {
-	entries, err := s.trail.Query(ctx, audit.Filter{SubjectRef: refFor(s.gate, rec.ID, rec.RefSalt), Limit: 1000})
+	var out []AccessLogEntry
+	var before int64
+	for {
+		page, next, err := s.accessLogPage(ctx, rec, before, maxAccessLogPage)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page...)
+		if next == 0 {
+			return nonNil(out), nil
+		}
+		before = next
+	}
+}
+
+// accessLogPage reads up to limit entries of the subject of rec older than before (0: the newest), newest
+// first, and the cursor of the next page (0 at the end).
+func (s *Review) accessLogPage(ctx context.Context, rec SubjectRecord, before int64, limit int) ([]AccessLogEntry, int64, error) {
+	entries, err := s.trail.Query(ctx, audit.Filter{SubjectRef: refFor(s.gate, rec.ID, rec.RefSalt), Before: before, Limit: limit + 1})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
+	}
+	var next int64
+	if len(entries) > limit {
+		entries, next = entries[:limit], entries[limit-1].Seq
 	}
 	out := make([]AccessLogEntry, 0, len(entries))
 	for _, e := range entries {
@@ -242,7 +278,7 @@ func (s *Review) accessLog(ctx context.Context, rec SubjectRecord) ([]AccessLogE
 		out = append(out, AccessLogEntry{TS: e.TS, ActorRoles: e.Actor.Roles, Team: e.Actor.Team, Purpose: e.Purpose,
 			Action: e.Action, Fields: nonNil(fields), Decision: string(e.Decision)})
 	}
-	return out, nil
+	return out, next, nil
 }
 
 // recordSelf appends the entry of a /v1/me read that returns no field values (access log, explanation).
@@ -279,22 +315,36 @@ func (s *core) recordSelfOnce(ctx context.Context, a Access, action Action) (sel
 	return selfRecord{seq: rel.seq, rel: rel, rec: rec}, nil
 }
 
-// MeAccessLog returns who accessed the caller's data: when, which roles and team, for which purpose, which
-// fields, and whether it was allowed.
-func (s *DataSubjects) MeAccessLog(ctx context.Context, a Access) ([]AccessLogEntry, int64, error) {
+// MeAccessLog returns a page of who accessed the caller's data, newest first: when, which roles and team,
+// for which purpose, which fields, and whether it was allowed. cursor continues a page's Next (empty: the
+// newest); limit is 1 to 1000 (default 100). The whole log is in the export.
+func (s *DataSubjects) MeAccessLog(ctx context.Context, a Access, cursor string, limit int) (AccessLogPage, error) {
 	a, err := s.meAccess(ctx, a, ActionMeAccessLog)
 	if err != nil {
-		return nil, 0, err
+		return AccessLogPage{}, err
+	}
+	var before int64
+	if cursor != "" {
+		if before, err = strconv.ParseInt(cursor, 10, 64); err != nil || before < 1 {
+			return AccessLogPage{}, s.refuseInvalid(ctx, a, ActionMeAccessLog, a.Caller.Subject, Errorf(CodeInvalidArgument, "bad cursor"))
+		}
+	}
+	if limit <= 0 || limit > maxAccessLogPage {
+		limit = defaultAccessLogPage
 	}
 	self, err := s.recordSelf(ctx, a, ActionMeAccessLog)
 	if err != nil {
-		return nil, 0, err
+		return AccessLogPage{}, err
 	}
-	log, err := s.review.accessLog(ctx, self.rec)
+	log, next, err := s.review.accessLogPage(ctx, self.rec, before, limit)
 	if err != nil {
-		return nil, 0, internalErr("read access log", err)
+		return AccessLogPage{}, internalErr("read access log", err)
 	}
-	return log, self.seq, nil
+	page := AccessLogPage{Entries: log, AuditSeq: self.seq}
+	if next > 0 {
+		page.Next = strconv.FormatInt(next, 10)
+	}
+	return page, nil
 }
 
 // PurposeExplanation tells a subject what one purpose does with their data and on which basis (Art. 17, 48).

@@ -325,8 +325,8 @@ func ops() map[string]op {
 			}
 			return x.EachEvent(func(vault.EventView) error { return nil })
 		}, refuse: func(f *fixture) error { return e1(f.svc.DataSubjects().MeExportStream(ctx, marketer)) }},
-		"DataSubjects.MeAccessLog": {run: func(f *fixture) error { return e2(f.svc.DataSubjects().MeAccessLog(ctx, f.subjectAccess)) },
-			refuse: func(f *fixture) error { return e2(f.svc.DataSubjects().MeAccessLog(ctx, compliance)) }},
+		"DataSubjects.MeAccessLog": {run: func(f *fixture) error { return e1(f.svc.DataSubjects().MeAccessLog(ctx, f.subjectAccess, "", 0)) },
+			refuse: func(f *fixture) error { return e1(f.svc.DataSubjects().MeAccessLog(ctx, compliance, "", 0)) }},
 		"DataSubjects.MeExplanation": {run: func(f *fixture) error { return e3(f.svc.DataSubjects().MeExplanation(ctx, f.subjectAccess, "zh")) },
 			refuse: func(f *fixture) error { return e3(f.svc.DataSubjects().MeExplanation(ctx, marketer, "zh")) }},
 		"DataSubjects.MeSetConsent": {run: func(f *fixture) error {

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -143,13 +144,18 @@ func (s *Server) getMeAccessLog(c *gin.Context) {
 	if !ok {
 		return
 	}
-	entries, seq, err := s.vault.DataSubjects().MeAccessLog(c.Request.Context(), a)
+	limit, _ := strconv.Atoi(c.Query("limit"))
+	page, err := s.vault.DataSubjects().MeAccessLog(c.Request.Context(), a, c.Query("cursor"), limit)
 	if err != nil {
 		s.abortWith(c, err)
 		return
 	}
-	setAuditSeq(c, seq)
-	c.JSON(http.StatusOK, gin.H{"entries": dtos(entries, toAccessLogEntryDTO)})
+	setAuditSeq(c, page.AuditSeq)
+	body := gin.H{"entries": dtos(page.Entries, toAccessLogEntryDTO)}
+	if page.Next != "" {
+		body["next_cursor"] = page.Next
+	}
+	c.JSON(http.StatusOK, body)
 }
 
 // language picks zh or en from Accept-Language (default en).

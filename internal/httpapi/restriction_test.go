@@ -175,3 +175,50 @@ func TestCompletingADeletionRequestErases(t *testing.T) {
 		t.Fatalf("read after the completed deletion request: %d", r.Status)
 	}
 }
+
+// The access log is complete: paged with a cursor, every access once, and the export holds all of it.
+func TestAccessLogIsPagedAndComplete(t *testing.T) {
+	s := apptest.Start(t)
+	id := s.CreateSubject(map[string]any{"name": "李雷"})
+	me := s.Token(id, "subject")
+	cs := s.Token("cs", "customer_service")
+	for range 1010 { // more than one page of the export's reads (1,000), too
+		if r := s.Do("GET", "/v1/subjects/"+id+"?fields=name", cs, "customer_service", nil); r.Status != 200 {
+			t.Fatalf("read: %d", r.Status)
+		}
+	}
+	reads, pages, cursor := 0, 0, ""
+	for {
+		r := s.Do("GET", "/v1/me/access-log?limit=500&cursor="+cursor, me, "", nil)
+		if r.Status != 200 {
+			t.Fatalf("page: %d %s", r.Status, r.Body)
+		}
+		pages++
+		for _, e := range r.JSON["entries"].([]any) {
+			if e.(map[string]any)["action"] == "subject.read" {
+				reads++
+			}
+		}
+		next, _ := r.JSON["next_cursor"].(string)
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	if reads != 1010 || pages < 3 {
+		t.Fatalf("%d reads over %d pages, want 1010 over at least 3", reads, pages)
+	}
+	if r := s.Do("GET", "/v1/me/access-log?cursor=abc", me, "", nil); r.Status != 400 {
+		t.Fatalf("bad cursor: %d", r.Status)
+	}
+	x := s.Do("GET", "/v1/me/export", me, "", nil)
+	exported := 0
+	for _, e := range x.JSON["access_log"].([]any) {
+		if e.(map[string]any)["action"] == "subject.read" {
+			exported++
+		}
+	}
+	if exported != 1010 {
+		t.Fatalf("the export holds %d of 1010 reads", exported)
+	}
+}
