@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,8 +18,10 @@ import (
 // transaction.
 type ConsentRecords struct {
 	*core
-	// tags is called inside a withdrawal's or objection's transaction to delete the tags that relied on it.
-	tags *Tags
+	// tags is called inside a withdrawal's or objection's transaction to delete the tags that relied on it;
+	// ingestion to delete the events collected under the withdrawn consent.
+	tags      *Tags
+	ingestion *Ingestion
 }
 
 // ConsentRecords returns the service; it shares the enforcement point's core.
@@ -302,6 +305,7 @@ func (s *ConsentRecords) withdrawConsent(ctx context.Context, a Access, id strin
 // withdraw appends a withdrawal event for each active grant of purpose, deletes the tags that rested on it and records the
 // entry, all in one transaction; the release covers the withdrawn records' evidence.
 func (s *ConsentRecords) withdraw(ctx context.Context, e audit.Entry, id string, purpose policies.PurposeName, by string, now time.Time, out *[]consent.Record) (*release, int64, error) {
+	deleted := 0
 	return s.gate.commit(ctx, func(tx Tx) error {
 		events, err := tx.ConsentEvents(id)
 		if err != nil {
@@ -328,14 +332,21 @@ func (s *ConsentRecords) withdraw(ctx context.Context, e audit.Entry, id string,
 		if len(ids) == 0 {
 			return nil
 		}
-		// Tags computed under the purpose rested on its consent: they go in the same transaction.
+		// Tags computed under the purpose rested on its consent, and events collected under it were
+		// collected on it alone: they go in the same transaction.
 		if err := s.tags.consentWithdrawn(tx, id, purpose); err != nil {
+			return err
+		}
+		if deleted, err = s.ingestion.consentWithdrawn(tx, id, purpose); err != nil {
 			return err
 		}
 		return s.tags.inputsChanged(tx, id)
 	}, func(changeErr error) audit.Entry {
 		e = finish(e, changeErr, nil)
 		e.Reason = "purpose:" + string(purpose)
+		if deleted > 0 && changeErr == nil {
+			e.Reason += " events_deleted:" + strconv.Itoa(deleted)
+		}
 		for _, r := range *out {
 			e.ConsentIDs = append(e.ConsentIDs, r.ID)
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -231,5 +232,47 @@ func TestEveryInputChangeMarksTagsStale(t *testing.T) {
 		if got := dirty(); got != c.marks {
 			t.Errorf("%s: pending = %v, want %v", c.name, got, c.marks)
 		}
+	}
+}
+
+// A withdrawal deletes, in its own transaction, the behaviour collected under that consent alone; what
+// was collected under another purpose (an order, for the contract) stays.
+func TestWithdrawalDeletesWhatWasCollectedUnderIt(t *testing.T) {
+	ctx := context.Background()
+	svc, store := newService(t, 100)
+	c, err := svc.Profiles().Create(ctx, steward, vault.NewSubject{Fields: map[string]*string{"city": str("杭州"), "birth_date": str("1980-02-03")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := svc.ConsentRecords().GrantConsent(ctx, steward, c.ID, consent.Grant{Purpose: "personalization", Kind: consent.General, NoticeVersion: "2026-01", Method: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	pers := vault.Access{Caller: steward.Caller, Purpose: "personalization"}
+	fulfil := vault.Access{Caller: steward.Caller, Purpose: "order_fulfillment"}
+	if res, err := svc.Ingestion().IngestEvents(ctx, pers, []vault.EventInput{{EventID: "v1", SubjectRef: c.ID, Type: "page_view", TS: now, Source: "web",
+		Attrs: map[string]any{"page": "/p", "category": "toys", "dwell_ms": 1200, "session_id": "s"}}}); err != nil || res.Accepted != 1 {
+		t.Fatalf("behaviour: %+v %v", res, err)
+	}
+	if res, err := svc.Ingestion().IngestEvents(ctx, fulfil, []vault.EventInput{{EventID: "o1", SubjectRef: c.ID, Type: "order", TS: now, Source: "app",
+		Attrs: map[string]any{"order_id": "o1", "amount": 9.0, "currency": "CNY", "items": []any{map[string]any{"sku": "s", "category": "tea", "brand": "b", "qty": 1, "price": 9.0}}}}}); err != nil || res.Accepted != 1 {
+		t.Fatalf("order: %+v %v", res, err)
+	}
+	if n, _ := store.CountRows(ctx, "events"); n != 2 {
+		t.Fatalf("%d events before the withdrawal", n)
+	}
+	_, seq, err := svc.ConsentRecords().WithdrawConsent(ctx, steward, c.ID, "personalization")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	if err := store.Events(ctx, c.ID, func(e vault.StoredEvent) error { types = append(types, e.Type); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(types) != 1 || types[0] != "order" {
+		t.Fatalf("events after withdrawing personalization: %v", types)
+	}
+	if e, err := store.Leaf(ctx, seq); err != nil || !strings.Contains(string(e), "events_deleted:1") {
+		t.Fatalf("the withdrawal's entry does not count the deleted events: %s %v", e, err)
 	}
 }

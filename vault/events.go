@@ -46,9 +46,11 @@ type EventInput struct {
 // StoredEvent is an event as stored: attributes sealed.
 type StoredEvent struct {
 	ID, SubjectID, Type, Category, Source, Class string
-	TS                                           time.Time
-	DEKVersion                                   uint32
-	Attrs                                        []byte
+	// Purpose is the purpose the event was collected under.
+	Purpose    policies.PurposeName
+	TS         time.Time
+	DEKVersion uint32
+	Attrs      []byte
 }
 
 // EventRejection names a refused event by its index in the batch, with a stable code (never a value).
@@ -205,7 +207,7 @@ func (s *Ingestion) IngestEvents(ctx context.Context, a Access, in []EventInput)
 			continue
 		}
 		p := pendingEvent{index: i, plain: attrs, ev: StoredEvent{ID: ev.EventID, SubjectID: rec.ID, Type: ev.Type, Category: cat,
-			Source: ev.Source, Class: classOf(cat), TS: ev.TS.UTC()}}
+			Source: ev.Source, Class: classOf(cat), TS: ev.TS.UTC(), Purpose: purpose.Name}}
 		if d, have := rec.DEKs[p.ev.Class]; have {
 			if err := s.sealEvent(&p, d); err != nil {
 				return IngestResult{}, internalErr("seal event", err)
@@ -507,4 +509,10 @@ func eventSubjects(rows []StoredEvent) []string {
 		}
 	}
 	return out
+}
+
+// consentWithdrawn deletes, inside a withdrawal's transaction, the subject's events collected under
+// purpose: they were collected on that consent alone (PIPL Art. 47). It reports how many.
+func (s *Ingestion) consentWithdrawn(tx EventTx, subject string, purpose policies.PurposeName) (int, error) {
+	return tx.DeleteEventsCollectedUnder(subject, purpose)
 }

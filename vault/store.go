@@ -208,6 +208,8 @@ type IdentityTx interface {
 type EventTx interface {
 	// PutEvents stores events whose ids do not exist yet and reports how many it inserted.
 	PutEvents(events []StoredEvent) (int, error)
+	// DeleteEventsCollectedUnder deletes the subject's events collected under purpose and reports how many.
+	DeleteEventsCollectedUnder(subject string, purpose policies.PurposeName) (int, error)
 }
 
 // TagTx changes stored tags and the frozen model.

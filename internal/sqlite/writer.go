@@ -16,6 +16,7 @@ import (
 
 	"github.com/profilevault/profilevault/audit"
 	"github.com/profilevault/profilevault/consent"
+	"github.com/profilevault/profilevault/policies"
 	"github.com/profilevault/profilevault/vault"
 )
 
@@ -312,11 +313,11 @@ const (
 	insertTree  = `INSERT INTO audit_tree (idx, hash) VALUES `
 	insertNotes = `INSERT INTO audit_notes (seq, sealed) VALUES `
 	// Events are idempotent by id: a row whose id exists is skipped.
-	insertEvents = `INSERT OR IGNORE INTO events (id, subject_id, type, category, ts, source, class, dek_version, attrs) VALUES `
+	insertEvents = `INSERT OR IGNORE INTO events (id, subject_id, type, category, ts, source, class, dek_version, attrs, purpose) VALUES `
 )
 
 var (
-	insertWidths = map[string]int{insertLog: 9, insertTree: 2, insertNotes: 2, insertEvents: 9}
+	insertWidths = map[string]int{insertLog: 9, insertTree: 2, insertNotes: 2, insertEvents: 10}
 	insertSizes  = []int{64, 16, 4, 1} // descending
 )
 
@@ -714,7 +715,7 @@ func (t *txn) Request(id string) (vault.RequestRow, error) {
 func (t *txn) PutEvents(events []vault.StoredEvent) (int, error) {
 	args := make([]any, 0, len(events)*insertWidths[insertEvents])
 	for _, e := range events {
-		args = append(args, e.ID, e.SubjectID, e.Type, e.Category, formatTime(e.TS), e.Source, e.Class, e.DEKVersion, e.Attrs)
+		args = append(args, e.ID, e.SubjectID, e.Type, e.Category, formatTime(e.TS), e.Source, e.Class, e.DEKVersion, e.Attrs, e.Purpose)
 	}
 	n, err := t.store.insertRows(t.ctx, t.tx, insertEvents, args)
 	if err != nil {
@@ -736,6 +737,16 @@ func (t *txn) PutEvents(events []vault.StoredEvent) (int, error) {
 		t.touch(k[0])
 	}
 	return int(n), nil
+}
+
+// DeleteEventsCollectedUnder implements vault.Tx.
+func (t *txn) DeleteEventsCollectedUnder(subject string, purpose policies.PurposeName) (int, error) {
+	r, err := t.execResult(`DELETE FROM events WHERE subject_id = ? AND purpose = ?`, subject, purpose)
+	if err != nil {
+		return 0, err
+	}
+	n, err := r.RowsAffected()
+	return int(n), err
 }
 
 // AddExternalID implements vault.Tx: the blind index allows several external ids per subject (field
