@@ -201,12 +201,8 @@ func (s *ConsentRecords) grantConsent(ctx context.Context, a Access, id string, 
 	ev := consent.Event{ID: newID("cns_"), Action: consent.ActionGrant, Purpose: g.Purpose, Kind: g.Kind, NoticeVersion: g.NoticeVersion,
 		Method: g.Method, Recipient: g.Recipient, ExpiresAt: g.ExpiresAt, At: at, RecordedBy: a.Caller.Subject}
 	seq, err := s.seq.Commit(ctx, func(tx Tx) error {
-		st, err := tx.SubjectState(id)
-		if err != nil {
+		if err := activeIn(tx, id); err != nil {
 			return err
-		}
-		if st != StateActive {
-			return ErrNotFound
 		}
 		if g.Evidence != "" {
 			d, err := tx.DEK(id, ClassGeneral)
@@ -377,7 +373,6 @@ func (s *ConsentRecords) RecordObjection(ctx context.Context, a Access, id, kind
 }
 
 func (s *ConsentRecords) setObjection(ctx context.Context, a Access, id, kind string, on bool) (int64, error) {
-	pol := s.Policy()
 	action := ActionObjectionAdd
 	if !on {
 		action = ActionObjectionRemove
@@ -385,52 +380,76 @@ func (s *ConsentRecords) setObjection(ctx context.Context, a Access, id, kind st
 	if kind != ObjectionPersonalizedMarketing {
 		return 0, s.refuseInvalid(ctx, a, action, id, Errorf(CodeInvalidArgument, "kind must be %s", ObjectionPersonalizedMarketing))
 	}
-	e, err := s.beginStaff(ctx, a, pol, action, id, nil)
+	pol := s.Policy()
+	return s.recordChoice(ctx, a, id, choice{action: action, reason: "objection:" + kind, created: on,
+		forbidden: "objections are not permitted", notFound: "no such objection",
+		apply: func(tx Tx, now time.Time) error {
+			changed, err := tx.SetObjection(id, kind, on, now)
+			if err != nil {
+				return err
+			}
+			if on {
+				// The purposes the objection shuts off keep no tags of the objector.
+				if err := s.tags.objectionRaised(tx, id, pol.Purposes().ShutOffBy(kind)); err != nil {
+					return err
+				}
+			}
+			if !on && !changed {
+				return ErrNotFound
+			}
+			return s.tags.inputsChanged(tx, id)
+		}})
+}
+
+// choice is one change to a subject's standing choices about their data — an objection, a restriction, a
+// refused tag — as recordChoice makes it.
+type choice struct {
+	action     Action
+	reason     string                           // the entry's reason
+	categories []string                         // the entry's categories, if any
+	created    bool                             // a new choice: 201
+	forbidden  string                           // the 403 message without the objections permission
+	notFound   string                           // the 404 message when nothing changes
+	apply      func(tx Tx, now time.Time) error // ErrNotFound when nothing changes
+}
+
+// recordChoice records a change to a standing choice, for staff (the objections permission of the declared
+// purpose) or the subject themself: the subject must be active, the change and its entry commit together,
+// and the subject's last change moves.
+func (s *ConsentRecords) recordChoice(ctx context.Context, a Access, id string, c choice) (int64, error) {
+	pol := s.Policy()
+	e, err := s.beginStaff(ctx, a, pol, c.action, id, nil)
 	if err != nil {
 		return 0, err
 	}
+	if c.categories != nil {
+		e.Categories = c.categories
+	}
 	if !pol.Allowed(a.Caller.Roles, a.Purpose, policies.ResourceObjections, policies.ActWrite) {
-		return 0, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "objections are not permitted"))
+		return 0, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "%s", c.forbidden))
 	}
 	now := s.now().UTC()
 	seq, err := s.seq.Commit(ctx, func(tx Tx) error {
-		st, err := tx.SubjectState(id)
-		if err != nil {
+		if err := activeIn(tx, id); err != nil {
 			return err
 		}
-		if st != StateActive {
-			return ErrNotFound
-		}
-		changed, err := tx.SetObjection(id, kind, on, now)
-		if err != nil {
-			return err
-		}
-		if on {
-			// The purposes the objection shuts off keep no tags of the objector.
-			if err := s.tags.objectionRaised(tx, id, pol.Purposes().ShutOffBy(kind)); err != nil {
-				return err
-			}
-		}
-		if !on && !changed {
-			return ErrNotFound
-		}
-		if err := s.tags.inputsChanged(tx, id); err != nil {
+		if err := c.apply(tx, now); err != nil {
 			return err
 		}
 		return tx.Touch(id, now)
 	}, func(changeErr error) audit.Entry {
-		e.Reason = "objection:" + kind
+		e.Reason = c.reason
 		e = finish(e, changeErr, nil)
-		if changeErr == nil && on {
+		if changeErr == nil && c.created {
 			e.Status = statusCreated
 		}
 		return e
 	})
 	if errors.Is(err, ErrNotFound) {
-		return seq, &Error{Code: CodeNotFound, Message: "no such objection", AuditSeq: seq}
+		return seq, &Error{Code: CodeNotFound, Message: c.notFound, AuditSeq: seq}
 	}
 	if err != nil {
-		return 0, internalErr("objection", err)
+		return 0, internalErr(string(c.action), err)
 	}
 	return seq, nil
 }
@@ -494,42 +513,15 @@ func (s *ConsentRecords) LiftRestriction(ctx context.Context, a Access, id strin
 }
 
 func (s *ConsentRecords) liftRestriction(ctx context.Context, a Access, id string) (int64, error) {
-	pol := s.Policy()
-	e, err := s.beginStaff(ctx, a, pol, ActionRestrictionLift, id, nil)
-	if err != nil {
-		return 0, err
-	}
-	if !pol.Allowed(a.Caller.Roles, a.Purpose, policies.ResourceObjections, policies.ActWrite) {
-		return 0, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not lift restrictions for this purpose"))
-	}
-	now := s.now().UTC()
-	seq, err := s.seq.Commit(ctx, func(tx Tx) error {
-		st, err := tx.SubjectState(id)
-		if err != nil {
+	return s.recordChoice(ctx, a, id, choice{action: ActionRestrictionLift, reason: "restriction:lifted",
+		forbidden: "your roles may not lift restrictions for this purpose", notFound: "no restriction stands",
+		apply: func(tx Tx, now time.Time) error {
+			changed, err := s.restrictionIn(tx, id, false, now)
+			if err == nil && !changed {
+				err = ErrNotFound
+			}
 			return err
-		}
-		if st != StateActive {
-			return ErrNotFound
-		}
-		changed, err := s.restrictionIn(tx, id, false, now)
-		if err != nil {
-			return err
-		}
-		if !changed {
-			return ErrNotFound
-		}
-		return tx.Touch(id, now)
-	}, func(changeErr error) audit.Entry {
-		e.Reason = "restriction:lifted"
-		return finish(e, changeErr, nil)
-	})
-	if errors.Is(err, ErrNotFound) {
-		return seq, &Error{Code: CodeNotFound, Message: "no restriction stands", AuditSeq: seq}
-	}
-	if err != nil {
-		return 0, internalErr("lift restriction", err)
-	}
-	return seq, nil
+		}})
 }
 
 // Actions of a subject's choice about one tag (Algorithmic Recommendation Provisions Art. 17).
@@ -585,41 +577,19 @@ func (s *ConsentRecords) setTagRefusal(ctx context.Context, a Access, key string
 	if !validTagKey(key) {
 		return 0, s.refuseInvalid(ctx, a, action, id, Errorf(CodeInvalidArgument, "not a tag key (level.name)"))
 	}
-	pol := s.Policy()
-	e, err := s.beginStaff(ctx, a, pol, action, id, nil)
-	if err != nil {
-		return 0, err
-	}
-	e.Categories = []string{policies.CategoryTags}
-	now := s.now().UTC()
-	seq, err := s.seq.Commit(ctx, func(tx Tx) error {
-		st, err := tx.SubjectState(id)
-		if err != nil {
-			return err
-		}
-		if st != StateActive {
-			return ErrNotFound
-		}
-		changed, err := tx.SetObjection(id, tagRefusalKind(key), on, now)
-		if err != nil {
-			return err
-		}
-		if !changed {
-			return ErrNotFound
-		}
-		if on {
-			return s.tags.tagRefused(tx, id, key)
-		}
-		return s.tags.inputsChanged(tx, id)
-	}, func(changeErr error) audit.Entry {
-		e.Reason = "tag:" + key
-		return finish(e, changeErr, nil)
-	})
-	if errors.Is(err, ErrNotFound) {
-		return seq, &Error{Code: CodeNotFound, Message: "nothing to change for this tag", AuditSeq: seq}
-	}
-	if err != nil {
-		return 0, internalErr("tag choice", err)
-	}
-	return seq, nil
+	return s.recordChoice(ctx, a, id, choice{action: action, reason: "tag:" + key, categories: []string{policies.CategoryTags},
+		forbidden: "tag choices are not permitted", notFound: "nothing to change for this tag",
+		apply: func(tx Tx, now time.Time) error {
+			changed, err := tx.SetObjection(id, tagRefusalKind(key), on, now)
+			switch {
+			case err != nil:
+				return err
+			case !changed:
+				return ErrNotFound
+			case on:
+				return s.tags.tagRefused(tx, id, key)
+			default:
+				return s.tags.inputsChanged(tx, id)
+			}
+		}})
 }

@@ -54,24 +54,14 @@ func TestWithdrawalDeletesTagsInItsTransaction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := svc.Profiles().Create(ctx, steward, vault.NewSubject{Fields: map[string]*string{"city": str("杭州"), "birth_date": str("1980-02-03")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := svc.ConsentRecords().GrantConsent(ctx, steward, c.ID, consent.Grant{Purpose: "marketing", Kind: consent.General, NoticeVersion: "2026-01", Method: "t"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := svc.Tags().StoreTags(ctx, tagger, []vault.SubjectTags{{SubjectID: c.ID, Purpose: "marketing", ConsentIDs: consentIDs(svc, c.ID, "marketing"),
-		Tags: []vault.TagValue{{Key: "value.rfm_segment", Level: "value", Value: "champions", Inputs: []string{"transactions"}, ExplanationZH: "常买", ExplanationEN: "buys often", Algorithm: "rfm-1"}}}}); err != nil {
-		t.Fatal(err)
-	}
+	id := taggedSubject(t, svc)
 	state := func() (fields, tags int) {
 		t.Helper()
-		v, err := svc.Profiles().Read(ctx, marketer, c.ID, []string{"city"})
+		v, err := svc.Profiles().Read(ctx, marketer, id, []string{"city"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		tr, err := svc.Tags().SubjectTags(ctx, marketer, c.ID, "en")
+		tr, err := svc.Tags().SubjectTags(ctx, marketer, id, "en")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -81,14 +71,14 @@ func TestWithdrawalDeletesTagsInItsTransaction(t *testing.T) {
 		t.Fatalf("before: %d fields, %d tags", f, n)
 	}
 	fail.Store(true)
-	if _, _, err := svc.ConsentRecords().WithdrawConsent(ctx, steward, c.ID, "marketing"); err == nil {
+	if _, _, err := svc.ConsentRecords().WithdrawConsent(ctx, steward, id, "marketing"); err == nil {
 		t.Fatal("withdrawal committed although its tags could not be deleted")
 	}
 	if f, n := state(); f != 1 || n != 1 {
 		t.Fatalf("withdrawal half-applied: %d fields, %d tags", f, n)
 	}
 	fail.Store(false)
-	if _, _, err := svc.ConsentRecords().WithdrawConsent(ctx, steward, c.ID, "marketing"); err != nil {
+	if _, _, err := svc.ConsentRecords().WithdrawConsent(ctx, steward, id, "marketing"); err != nil {
 		t.Fatal(err)
 	}
 	if f, n := state(); f != 0 || n != 0 {

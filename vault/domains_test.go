@@ -2,9 +2,7 @@ package vault
 
 import (
 	"go/ast"
-	"go/parser"
 	"go/token"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -44,27 +42,8 @@ var (
 // Calling tx.DeleteTags from consents.go, or s.profiles.store.SubjectIDs from tags.go, fails it.
 func TestEachDomainKeepsToItsOwnData(t *testing.T) {
 	fset := token.NewFileSet()
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
 	// consent.Store is the vault's ConsentTx (an alias): its methods belong to that view.
-	consentFiles, err := filepath.Glob("../consent/*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	files = append(files, consentFiles...)
-	parsed := map[string]*ast.File{}
-	for _, name := range files {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, name, nil, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		parsed[name] = f
-	}
+	parsed := sourceFiles(t, fset, "*.go", "../consent/*.go")
 	// The transaction views and the view that declares each method.
 	views, declaredIn := map[string]bool{"Tx": true}, map[string]string{}
 	for _, f := range parsed {

@@ -128,15 +128,7 @@ func keys(m map[string]bool) []string {
 // has a struct tag, except the sealed encoding of a stored tag (a storage format, never sent).
 func TestDomainTypesCarryNoWireFormat(t *testing.T) {
 	fset := token.NewFileSet()
-	files, _ := filepath.Glob("*.go")
-	for _, name := range files {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, name, nil, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, f := range sourceFiles(t, fset, "*.go") {
 		ast.Inspect(f, func(n ast.Node) bool {
 			ts, ok := n.(*ast.TypeSpec)
 			if !ok || ts.Name.Name == "sealedTag" {
@@ -152,4 +144,30 @@ func TestDomainTypesCarryNoWireFormat(t *testing.T) {
 			return true
 		})
 	}
+}
+
+// sourceFiles parses the non-test Go files matching the globs, by path.
+func sourceFiles(t *testing.T, fset *token.FileSet, globs ...string) map[string]*ast.File {
+	t.Helper()
+	out := map[string]*ast.File{}
+	for _, g := range globs {
+		names, err := filepath.Glob(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range names {
+			if strings.HasSuffix(name, "_test.go") {
+				continue
+			}
+			f, err := parser.ParseFile(fset, name, nil, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[name] = f
+		}
+	}
+	if len(out) < 5 {
+		t.Fatalf("parsed only %d files", len(out))
+	}
+	return out
 }

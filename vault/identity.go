@@ -214,12 +214,8 @@ func (s *Ingestion) merge(ctx context.Context, a Access, target, on string, in N
 		row.ExternalToken = token
 	}
 	_, err = s.seq.Commit(ctx, func(tx Tx) error {
-		st, err := tx.SubjectState(target)
-		if err != nil {
+		if err := activeIn(tx, target); err != nil {
 			return err
-		}
-		if st != StateActive {
-			return ErrNotFound
 		}
 		d, err := tx.DEK(target, ClassGeneral)
 		if err != nil {

@@ -142,12 +142,8 @@ func (s *Requests) MeCreateRequest(ctx context.Context, a Access, typ string) (R
 		row.State, row.Note = RequestCompleted, autoNotes[typ]
 	}
 	seq, err := s.seq.Commit(ctx, func(tx Tx) error {
-		st, err := tx.SubjectState(row.SubjectID)
-		if err != nil {
+		if err := activeIn(tx, row.SubjectID); err != nil {
 			return err
-		}
-		if st != StateActive {
-			return ErrNotFound
 		}
 		if err := tx.PutRequest(row); err != nil {
 			return err

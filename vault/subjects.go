@@ -254,6 +254,18 @@ func (s *Profiles) create(ctx context.Context, a Access, in NewSubject, opened [
 	return Created{ID: id, CreatedAt: now, AuditSeq: seq}, nil
 }
 
+// activeIn checks, inside a change's transaction, that the subject is still active (ErrNotFound if not).
+func activeIn(tx SubjectTx, id string) error {
+	st, err := tx.SubjectState(id)
+	if err != nil {
+		return err
+	}
+	if st != StateActive {
+		return ErrNotFound
+	}
+	return nil
+}
+
 // newSubjectIn inserts an active subject with its first general DEK inside a change's transaction.
 func (s *Profiles) newSubjectIn(tx ProfileTx, id, source string, salt []byte, now time.Time) (DEK, error) {
 	if err := tx.CreateSubject(id, source, salt, now); err != nil {
@@ -661,12 +673,8 @@ func (s *Profiles) updateSubject(ctx context.Context, a Access, id string, in ma
 	granted, withheld, consentIDs := s.decide(&e, pol, purpose, readGrants, rec, a, fieldNames)
 	now := s.now().UTC()
 	seq, err := s.seq.Commit(ctx, func(tx Tx) error {
-		st, err := tx.SubjectState(id)
-		if err != nil {
+		if err := activeIn(tx, id); err != nil {
 			return err
-		}
-		if st != StateActive {
-			return ErrNotFound
 		}
 		d, err := tx.DEK(id, ClassGeneral)
 		if errors.Is(err, ErrNotFound) {
