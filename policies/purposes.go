@@ -130,6 +130,9 @@ type Catalog struct {
 	byName   map[PurposeName]int
 	// collecting is CollectingFor's answer per category, built once at load (the importer asks per event).
 	collecting map[string][]PurposeName
+	// handler and recipients are the notice's content beyond the purposes (notice.go).
+	handler    Handler
+	recipients map[string]RecipientInfo
 }
 
 // Purpose returns the named purpose and whether it exists.
@@ -186,7 +189,9 @@ func (c *Catalog) Names() []PurposeName {
 
 // purposesFile is the JSON shape of purposes.json.
 type purposesFile struct {
-	Purposes []Purpose `json:"purposes"`
+	Handler    *Handler                 `json:"handler"`
+	Recipients map[string]RecipientInfo `json:"recipients"`
+	Purposes   []Purpose                `json:"purposes"`
 }
 
 // parsePurposes decodes and validates purposes.json.
@@ -198,7 +203,10 @@ func parsePurposes(data []byte) (*Catalog, error) {
 	if len(f.Purposes) == 0 {
 		return nil, fmt.Errorf("%w: %s: no purposes", ErrInvalid, filePurposes)
 	}
-	c := &Catalog{purposes: f.Purposes, byName: make(map[PurposeName]int, len(f.Purposes))}
+	c := &Catalog{purposes: f.Purposes, byName: make(map[PurposeName]int, len(f.Purposes)), recipients: f.Recipients}
+	if f.Handler != nil {
+		c.handler = *f.Handler
+	}
 	for i := range c.purposes {
 		p := &c.purposes[i]
 		if err := validatePurpose(p); err != nil {
@@ -223,6 +231,9 @@ func parsePurposes(data []byte) (*Catalog, error) {
 				c.collecting[cat] = slices.Clip(append(c.collecting[cat], p.Name))
 			}
 		}
+	}
+	if err := validateNotice(f.Handler, f.Recipients, c.purposes); err != nil {
+		return nil, fmt.Errorf("%w: %s: %s", ErrInvalid, filePurposes, err.Error())
 	}
 	return c, nil
 }

@@ -102,3 +102,34 @@ func TestExplanationIsWordedInTheReadersLanguage(t *testing.T) {
 		t.Fatalf("marketing without consent: zh %q en %q", zh["marketing"], en["marketing"])
 	}
 }
+
+// The privacy notice is public (no token) and complete in both languages: handler, officer, rights, every
+// purpose, and recipients with their country and, abroad, the transfer mechanism.
+func TestPublicNotice(t *testing.T) {
+	s := apptest.Start(t)
+	for _, lang := range []string{"zh", "en"} {
+		r := s.Do("GET", "/v1/notice?lang="+lang, "", "", nil)
+		if r.Status != 200 || r.JSON["language"] != lang {
+			t.Fatalf("%s: %d %s", lang, r.Status, r.Body)
+		}
+		h := r.JSON["handler"].(map[string]any)
+		officer := h["pi_protection_officer"].(map[string]any)
+		if h["name"] == "" || h["contact"] == "" || officer["contact"] == "" || r.JSON["rights"] == "" {
+			t.Fatalf("%s: handler or rights missing: %s", lang, r.Body)
+		}
+		purposes := map[string]map[string]any{}
+		for _, p := range r.JSON["purposes"].([]any) {
+			purposes[p.(map[string]any)["purpose"].(string)] = p.(map[string]any)
+		}
+		if len(purposes) != len(s.App.Vault.Policy().Purposes().All()) {
+			t.Fatalf("%s: %d purposes", lang, len(purposes))
+		}
+		abroad := purposes["cross_border_transfer"]["recipients"].([]any)[0].(map[string]any)
+		if abroad["country"] != "SG" || abroad["transfer_mechanism"] != "standard_contract" || abroad["name"] == "" {
+			t.Fatalf("%s: cross-border recipient %v", lang, abroad)
+		}
+	}
+	if r := s.DoHeaders("GET", "/v1/notice", "", "", nil, map[string]string{"Accept-Language": "zh-CN"}); r.Status != 200 || r.JSON["language"] != "zh" {
+		t.Fatalf("Accept-Language: %s", r.Body)
+	}
+}

@@ -128,6 +128,7 @@ func (s *Server) routes() *gin.Engine {
 	r.GET("/readyz", s.readyz)
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})))
 	r.GET("/openapi.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json", openAPIDocument) })
+	r.GET("/v1/notice", s.getNotice) // public: the notice comes before any collection
 
 	logTiles := r.Group("/audit", limitBody(s.maxBody, s.maxBulk), s.authenticate)
 	logTiles.GET("/checkpoint", s.getLogCheckpoint)

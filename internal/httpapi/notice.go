@@ -1,0 +1,86 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/profilevault/profilevault/policies"
+)
+
+// GET /v1/notice is the public privacy notice (PIPL Art. 17, 30, 39), before any collection and without a
+// token: who handles the data and how to reach them and their personal information protection officer,
+// every purpose with its legal basis, categories, retention and recipients (name, contact, country and, for
+// one abroad, the transfer mechanism), and how to exercise one's rights — in Chinese or English
+// (?lang=zh|en, else Accept-Language). It holds no personal data and is not recorded.
+
+type noticeDTO struct {
+	Language string             `json:"language"`
+	Version  string             `json:"version"`
+	Handler  noticeHandlerDTO   `json:"handler"`
+	Rights   string             `json:"rights"`
+	Purposes []noticePurposeDTO `json:"purposes"`
+}
+
+type noticeHandlerDTO struct {
+	Name    string           `json:"name"`
+	Address string           `json:"address"`
+	Contact string           `json:"contact"`
+	Officer noticeOfficerDTO `json:"pi_protection_officer"`
+}
+
+type noticeOfficerDTO struct {
+	Name    string `json:"name"`
+	Contact string `json:"contact"`
+}
+
+type noticePurposeDTO struct {
+	Purpose       string               `json:"purpose"`
+	Description   string               `json:"description"`
+	LegalBasis    string               `json:"legal_basis"`
+	ConsentKind   string               `json:"consent_kind,omitempty"`
+	Categories    []string             `json:"categories"`
+	RetentionDays int                  `json:"retention_days"`
+	Necessary     bool                 `json:"necessary"`
+	NoticeVersion string               `json:"notice_version"`
+	Recipients    []noticeRecipientDTO `json:"recipients"`
+}
+
+type noticeRecipientDTO struct {
+	ID                string `json:"id"`
+	Name              string `json:"name"`
+	Contact           string `json:"contact"`
+	Country           string `json:"country"`
+	TransferMechanism string `json:"transfer_mechanism,omitempty"`
+}
+
+func (s *Server) getNotice(c *gin.Context) {
+	lang := c.Query("lang")
+	if lang != "zh" && lang != "en" {
+		lang = language(c)
+	}
+	pol := s.vault.Policy()
+	c.Header("Content-Language", lang)
+	c.JSON(http.StatusOK, toNoticeDTO(pol, lang))
+}
+
+// toNoticeDTO renders the catalog's notice content in lang.
+func toNoticeDTO(pol *policies.Set, lang string) noticeDTO {
+	cat := pol.Purposes()
+	h := cat.Handler()
+	out := noticeDTO{Language: lang, Version: pol.Hash(), Rights: h.Rights[lang],
+		Handler: noticeHandlerDTO{Name: h.Name[lang], Address: h.Address[lang], Contact: h.Contact,
+			Officer: noticeOfficerDTO{Name: h.Officer.Name[lang], Contact: h.Officer.Contact}}}
+	for _, p := range cat.All() {
+		np := noticePurposeDTO{Purpose: string(p.Name), Description: p.Description[lang], LegalBasis: p.LegalBasis, ConsentKind: p.ConsentKind,
+			Categories: p.Categories, RetentionDays: p.Retention.Days, Necessary: p.Necessary, NoticeVersion: p.Notice.Version,
+			Recipients: []noticeRecipientDTO{}}
+		for _, r := range p.Recipients {
+			info, _ := cat.Recipient(r)
+			np.Recipients = append(np.Recipients, noticeRecipientDTO{ID: r, Name: info.Name[lang], Contact: info.Contact,
+				Country: info.Country, TransferMechanism: info.TransferMechanism})
+		}
+		out.Purposes = append(out.Purposes, np)
+	}
+	return out
+}
