@@ -368,3 +368,18 @@ func TestRetentionClockFormats(t *testing.T) {
 		t.Errorf("first-format retention %+v", cs.Retention)
 	}
 }
+
+// Prices never depend on a profile (PIPL Art. 24 ¶1): the pricing purpose does not process tags, so no
+// policy can let any role read a tag (value tier, price sensitivity) for it, while it may read orders.
+func TestPricingNeverReadsTags(t *testing.T) {
+	base := embeddedText(t, filePolicy)
+	for _, rule := range []string{"p, marketing, pricing, tags, read, allow, full", "p, analyst, pricing, field:gender, read, allow, full"} {
+		if _, err := Load(writeDir(t, map[string]string{filePolicy: base + rule + "\n"})); err == nil || !strings.Contains(err.Error(), `purpose "pricing" may not process`) {
+			t.Errorf("%s: %v", rule, err)
+		}
+	}
+	s := loadCustom(t, map[string]string{filePolicy: base + "p, pricer, pricing, transactions, read, allow, masked\n"})
+	if s.Allowed([]Role{"pricer"}, PurposePricing, ResourceTags, ActRead) || !s.Allowed([]Role{"pricer"}, PurposePricing, CategoryObject(CategoryTransactions), ActRead) {
+		t.Error("pricing reads orders only")
+	}
+}

@@ -127,6 +127,7 @@ func TestEmbeddedPurposes(t *testing.T) {
 		"marketing":             {"consent", "general", false, false},
 		"personalization":       {"consent", "general", false, false},
 		"analytics":             {"consent", "general", false, false},
+		"pricing":               {"contract", "", true, false},
 		"risk_control":          {"legal_obligation", "", true, false},
 		"third_party_sharing":   {"consent", "separate", false, true},
 		"cross_border_transfer": {"consent", "separate", false, true},

@@ -93,6 +93,7 @@ const (
 	PurposeCrossBorderTransfer PurposeName = "cross_border_transfer"
 	PurposeDataSubjectRequest  PurposeName = "data_subject_request"
 	PurposeComplianceAudit     PurposeName = "compliance_audit"
+	PurposePricing             PurposeName = "pricing"
 )
 
 // Field categories. The set is fixed; schema fields and policy rules may only use these.
