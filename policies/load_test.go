@@ -254,6 +254,10 @@ func TestLoadBrokenFiles(t *testing.T) {
 			[]string{"purposes.json", "\"zto\"", "does not describe"}},
 		{"officer without contact", map[string]string{filePurposes: replaceOnce(t, purposes, `"contact": "dpo@example-shop.cn"`, `"contact": ""`)},
 			[]string{"purposes.json", "pi_protection_officer.contact"}},
+		{"consent purpose without impact assessment", map[string]string{filePurposes: replaceOnce(t, purposes, `"impact_assessment": {"id": "PIA-2026-02", "date": "2026-01-15", "conclusion": "Tags from consented data only, no minors, sensitive inferences screened, objection honoured; risk acceptable with these measures."},`, ``)},
+			[]string{"purposes.json", "marketing", "impact_assessment is required"}},
+		{"impact assessment without a date", map[string]string{filePurposes: replaceOnce(t, purposes, `"id": "PIA-2026-02", "date": "2026-01-15"`, `"id": "PIA-2026-02", "date": "soon"`)},
+			[]string{"purposes.json", "marketing", "impact_assessment needs"}},
 		{"purposes JSON type", map[string]string{filePurposes: replaceOnce(t, purposes, `"retention": {"days": 730`, `"retention": {"days": "730"`)},
 			[]string{"purposes.json:", "retention"}},
 		{"purposes unknown clock activity", map[string]string{filePurposes: replaceOnce(t, purposes, `"retention": {"days": 730, "clock": ["order"`, `"retention": {"days": 730, "clock": ["login"`)},
@@ -323,6 +327,7 @@ func TestPurposeBehaviourComesFromTheCatalog(t *testing.T) {
       "legal_basis": "consent", "consent_kind": "general", "categories": ["transactions", "tags"],
       "retention_days": 365, "necessary": false, "recipients": [],
       "tags": "subject", "objections": ["personalized_marketing"],
+      "impact_assessment": {"id": "PIA-2026-09", "date": "2026-02-01", "conclusion": "acceptable"},
       "notice": {"version": "2026-01", "material": false}
     },
     {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 )
 
 // Legal bases of a purpose (PIPL Art. 13).
@@ -62,10 +63,35 @@ type Purpose struct {
 	Tags string `json:"tags,omitempty"`
 	// Objections lists the objection kinds (PIPL Art. 24) that shut the purpose off for a subject.
 	Objections []string `json:"objections,omitempty"`
+	// ImpactAssessment is the personal information protection impact assessment of the purpose (PIPL Art.
+	// 55-56), required for a purpose that rests on consent, provides data to recipients, feeds automated
+	// decisions (tags) or processes sensitive categories.
+	ImpactAssessment *ImpactAssessment `json:"impact_assessment,omitempty"`
 	// Collects lists the event categories that importers collect under this purpose. A category may be
 	// collected under several purposes, tried in catalog order: an event refused for lack of consent under
 	// one is offered under the next.
 	Collects []string `json:"collects,omitempty"`
+}
+
+// ImpactAssessment records a purpose's impact assessment: its register id, the date it was made and its
+// conclusion. The assessment itself is kept for at least three years (Art. 56) where the id points.
+type ImpactAssessment struct {
+	ID         string `json:"id"`
+	Date       string `json:"date"`
+	Conclusion string `json:"conclusion"`
+}
+
+// needsImpactAssessment reports whether PIPL Art. 55 requires an assessment before the purpose's processing.
+func (p Purpose) needsImpactAssessment() bool {
+	if p.LegalBasis == BasisConsent || len(p.Recipients) > 0 || p.Tags != "" {
+		return true
+	}
+	for _, c := range p.Categories {
+		if IsSensitiveCategory(c) {
+			return true
+		}
+	}
+	return false
 }
 
 // Retention is a purpose's retention period and the clock it runs on.
@@ -301,6 +327,13 @@ func validatePurpose(p *Purpose) error {
 	}
 	if p.Notice.Version == "" {
 		return errors.New("notice.version is missing")
+	}
+	if a := p.ImpactAssessment; a != nil {
+		if _, err := time.Parse(time.DateOnly, a.Date); err != nil || a.ID == "" || a.Conclusion == "" {
+			return errors.New("impact_assessment needs an id, a date (YYYY-MM-DD) and a conclusion")
+		}
+	} else if p.needsImpactAssessment() {
+		return errors.New("impact_assessment is required: the purpose rests on consent, has recipients, feeds tags or processes sensitive categories (PIPL Art. 55)")
 	}
 	switch p.Tags {
 	case "":
