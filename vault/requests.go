@@ -5,7 +5,9 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/profilevault/profilevault/audit"
 	"github.com/profilevault/profilevault/policies"
@@ -57,6 +59,7 @@ var (
 
 // Request states the vault itself sets or acts on.
 const (
+	RequestReceived  = "received"
 	RequestVerified  = "verified"
 	RequestCompleted = "completed"
 	RequestRejected  = "rejected"
@@ -68,12 +71,21 @@ const RequestRestriction = "restriction"
 // RequestDeletion is the request type of PIPL Art. 47: completing it erases the subject.
 const RequestDeletion = "deletion"
 
+// RequestDeceasedRelative is a close relative of a deceased subject exercising their rights (PIPL Art. 49).
+const RequestDeceasedRelative = "deceased_relative"
+
+// Relationships a deceased subject's relative may claim (Civil Code Art. 1045: close relatives).
+var relativeRelationships = []string{"spouse", "parent", "child", "sibling", "grandparent", "grandchild"}
+
 // RequestRow is a stored request. The rejection reason is sealed under the subject's DEK.
 type RequestRow struct {
 	ID, SubjectID, Type, State  string
 	CreatedAt, DueAt, UpdatedAt time.Time
 	ReasonSealed                []byte
 	Note                        string
+	// Relationship and EvidenceSealed are a deceased subject's relative's (RequestDeceasedRelative).
+	Relationship   string
+	EvidenceSealed []byte
 }
 
 // RequestFilter selects requests for the compliance queue or a subject.
@@ -100,6 +112,8 @@ type RequestView struct {
 	Overdue   bool
 	Reason    string
 	Note      string
+	// Relationship is a deceased subject's relative's (RequestDeceasedRelative).
+	Relationship string
 }
 
 // autoNotes tells the subject what an automatically fulfilled request gave them; where to fetch it is
@@ -117,7 +131,7 @@ func (s *Requests) MeCreateRequest(ctx context.Context, a Access, typ string) (R
 	if err != nil {
 		return RequestView{}, 0, err
 	}
-	if !s.rules.ValidType(typ) {
+	if !s.rules.ValidType(typ) || typ == RequestDeceasedRelative {
 		return RequestView{}, 0, s.refuseInvalid(ctx, a, ActionRequestCreate, a.Caller.Subject,
 			Errorf(CodeInvalidArgument, "type must be access, portability, correction, deletion, restriction or explanation"))
 	}
@@ -195,7 +209,7 @@ func (s *Requests) requestBudget(ctx context.Context, subject string, now time.T
 // requestView renders a request, its sealed rejection reason opened under rel (none without one).
 func (s *Requests) requestView(rel *release, r RequestRow, rec SubjectRecord) RequestView {
 	v := RequestView{ID: r.ID, Type: r.Type, State: r.State, CreatedAt: r.CreatedAt, DueAt: r.DueAt, UpdatedAt: r.UpdatedAt,
-		Overdue: s.rules.Overdue(r.DueAt, s.now(), r.State), Note: r.Note}
+		Overdue: s.rules.Overdue(r.DueAt, s.now(), r.State), Note: r.Note, Relationship: r.Relationship}
 	if d, ok := rec.DEKs[ClassGeneral]; ok && len(r.ReasonSealed) > 0 && rel != nil {
 		if pt, err := rel.open(d, "request_reason:"+r.ID, r.ReasonSealed); err == nil {
 			v.Reason = string(pt)
@@ -408,4 +422,56 @@ func (s *Requests) fulfil(ctx context.Context, a Access, pol *policies.Set, id, 
 		note += "; transaction records held by law until " + receipt.Held[0].Until.Format(time.DateOnly)
 	}
 	return note, nil
+}
+
+// RecordRelativeRequest records, for staff (the requests permission of the declared purpose: a compliance
+// officer or customer service), a request by a close relative of a deceased subject (PIPL Art. 49): the
+// relationship, and the evidence (a death certificate, proof of kinship) sealed under the subject's key.
+// It starts received; a compliance officer verifies it (received → verified) before anything is done.
+func (s *Requests) RecordRelativeRequest(ctx context.Context, a Access, id, relationship, evidence string) (RequestView, int64, error) {
+	pol := s.Policy()
+	if _, err := s.checkPurpose(ctx, pol, a, ActionRequestCreate); err != nil {
+		return RequestView{}, 0, err
+	}
+	if !slices.Contains(relativeRelationships, relationship) || evidence == "" || utf8.RuneCountInString(evidence) > 1024 {
+		return RequestView{}, 0, s.refuseInvalid(ctx, a, ActionRequestCreate, id, Errorf(CodeInvalidArgument,
+			"relationship must be one of %s, and evidence is required (at most 1024 characters)", strings.Join(relativeRelationships, ", ")))
+	}
+	e, err := s.beginStaff(ctx, a, pol, ActionRequestCreate, id, nil)
+	if err != nil {
+		return RequestView{}, 0, err
+	}
+	if !pol.Allowed(a.Caller.Roles, a.Purpose, policies.ResourceRequests, policies.ActCreate) {
+		return RequestView{}, 0, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not record requests for this purpose"))
+	}
+	now := s.now().UTC()
+	row := RequestRow{ID: newID("req_"), SubjectID: id, Type: RequestDeceasedRelative, State: RequestReceived, Relationship: relationship,
+		CreatedAt: now, DueAt: s.rules.DueAt(RequestDeceasedRelative, now).UTC(), UpdatedAt: now}
+	seq, err := s.seq.Commit(ctx, func(tx Tx) error {
+		if err := activeIn(tx, id); err != nil {
+			return err
+		}
+		d, err := tx.DEK(id, ClassGeneral)
+		if err != nil {
+			return err
+		}
+		if row.EvidenceSealed, err = s.gate.seal(d, "request_evidence:"+row.ID, []byte(evidence)); err != nil {
+			return err
+		}
+		return tx.PutRequest(row)
+	}, func(changeErr error) audit.Entry {
+		e.Reason = "request:" + RequestDeceasedRelative + " state:" + row.State + " relationship:" + relationship
+		e = finish(e, changeErr, nil)
+		if changeErr == nil {
+			e.Status = statusCreated
+		}
+		return e
+	})
+	if errors.Is(err, ErrNotFound) {
+		return RequestView{}, seq, &Error{Code: CodeNotFound, Message: "subject not found", AuditSeq: seq}
+	}
+	if err != nil {
+		return RequestView{}, 0, internalErr("record request", err)
+	}
+	return s.requestView(nil, row, SubjectRecord{}), seq, nil
 }

@@ -368,6 +368,12 @@ func ops() map[string]op {
 			return e1(f.svc.ConsentRecords().LiftRestriction(ctx, steward, f.adult))
 		},
 			refuse: func(f *fixture) error { return e1(f.svc.ConsentRecords().LiftRestriction(ctx, analyst, f.adult)) }},
+		"Requests.RecordRelativeRequest": {run: func(f *fixture) error {
+			return e2(f.svc.Requests().RecordRelativeRequest(ctx, vault.Access{Caller: compliance.Caller, Purpose: "compliance_audit"}, f.adult, "child", "death certificate no. 123"))
+		},
+			refuse: func(f *fixture) error {
+				return e2(f.svc.Requests().RecordRelativeRequest(ctx, marketer, f.adult, "child", "certificate"))
+			}},
 		"Requests.MeCreateRequest": {run: func(f *fixture) error {
 			return e2(f.svc.Requests().MeCreateRequest(ctx, f.subjectAccess, "explanation"))
 		},

@@ -19,6 +19,9 @@ const (
 	TypeDeletion    Type = "deletion"    // deletion (Art. 47)
 	TypeRestriction Type = "restriction" // restriction or refusal of processing (Art. 44)
 	TypeExplanation Type = "explanation" // explanation of the processing rules (Art. 48)
+	// TypeDeceasedRelative is a close relative of a deceased subject exercising the rights of Art. 45-47
+	// for their own lawful, legitimate interests (Art. 49); staff record it, and it starts received.
+	TypeDeceasedRelative Type = "deceased_relative"
 )
 
 // State is where a data-subject request stands in the workflow.
@@ -60,7 +63,7 @@ var (
 )
 
 // allTypes lists the request types in a stable order.
-var allTypes = []Type{TypeAccess, TypePortability, TypeCorrection, TypeDeletion, TypeRestriction, TypeExplanation}
+var allTypes = []Type{TypeAccess, TypePortability, TypeCorrection, TypeDeletion, TypeRestriction, TypeExplanation, TypeDeceasedRelative}
 
 // allStates lists the request states in workflow order.
 var allStates = []State{StateReceived, StateVerified, StateInProgress, StateCompleted, StateRejected}
@@ -90,7 +93,7 @@ func ParseType(s string) (Type, error) {
 			return t, nil
 		}
 	}
-	return "", fmt.Errorf("%w: want one of access, portability, correction, deletion, restriction, explanation", ErrUnknownType)
+	return "", fmt.Errorf("%w: want one of access, portability, correction, deletion, restriction, explanation, deceased_relative", ErrUnknownType)
 }
 
 // ParseState returns the request state named exactly by s, or an error wrapping ErrUnknownState.

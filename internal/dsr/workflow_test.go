@@ -144,8 +144,8 @@ func TestParseType(t *testing.T) {
 			}
 		})
 	}
-	if n := len(Types()); n != 6 {
-		t.Errorf("Types() has %d entries, want 6", n)
+	if n := len(Types()); n != 7 {
+		t.Errorf("Types() has %d entries, want 7", n)
 	}
 }
 

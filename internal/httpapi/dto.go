@@ -422,6 +422,8 @@ type requestViewDTO struct {
 	Overdue   bool      `json:"overdue"`
 	Reason    string    `json:"reason,omitempty"`
 	Note      string    `json:"note,omitempty"`
+	// Relationship is a deceased subject's relative's, for a deceased_relative request.
+	Relationship string `json:"relationship,omitempty"`
 	// AnswerRoute names the route that answers a completed request the subject can fetch themselves.
 	AnswerRoute string `json:"answer_route,omitempty"`
 }
@@ -439,16 +441,17 @@ func toRequestViewDTO(x vault.RequestView) requestViewDTO {
 		answer = answerRoutes[x.Type]
 	}
 	return requestViewDTO{
-		ID:          x.ID,
-		Type:        x.Type,
-		State:       x.State,
-		CreatedAt:   x.CreatedAt,
-		DueAt:       x.DueAt,
-		UpdatedAt:   x.UpdatedAt,
-		Overdue:     x.Overdue,
-		Reason:      x.Reason,
-		Note:        x.Note,
-		AnswerRoute: answer,
+		ID:           x.ID,
+		Type:         x.Type,
+		State:        x.State,
+		CreatedAt:    x.CreatedAt,
+		DueAt:        x.DueAt,
+		UpdatedAt:    x.UpdatedAt,
+		Overdue:      x.Overdue,
+		Reason:       x.Reason,
+		Note:         x.Note,
+		Relationship: x.Relationship,
+		AnswerRoute:  answer,
 	}
 }
 

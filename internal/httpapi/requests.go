@@ -88,3 +88,33 @@ func (s *Server) postTransition(c *gin.Context) {
 	setAuditSeq(c, seq)
 	c.JSON(http.StatusOK, toRequestViewDTO(v))
 }
+
+// relativeRequestBody is POST /v1/subjects/{id}/requests: a deceased subject's close relative's request
+// (PIPL Art. 49), recorded by staff.
+type relativeRequestBody struct {
+	Type         string `json:"type"`
+	Relationship string `json:"relationship"`
+	Evidence     string `json:"evidence"`
+}
+
+func (s *Server) postRelativeRequest(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	var req relativeRequestBody
+	if !s.bindJSON(c, &req) {
+		return
+	}
+	if req.Type != vault.RequestDeceasedRelative {
+		s.abortCode(c, vault.CodeInvalidArgument, "type must be deceased_relative (a subject files their own requests at /v1/me/requests)")
+		return
+	}
+	v, seq, err := s.vault.Requests().RecordRelativeRequest(c.Request.Context(), a, c.Param("id"), req.Relationship, req.Evidence)
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	setAuditSeq(c, seq)
+	c.JSON(http.StatusCreated, toRequestViewDTO(v))
+}

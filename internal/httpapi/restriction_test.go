@@ -2,11 +2,15 @@ package httpapi_test
 
 import (
 	"bytes"
+	"database/sql"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/profilevault/profilevault/internal/apptest"
+	"github.com/profilevault/profilevault/internal/datadir"
 	"github.com/profilevault/profilevault/policies"
 	"github.com/profilevault/profilevault/vault"
 )
@@ -221,4 +225,52 @@ func TestAccessLogIsPagedAndComplete(t *testing.T) {
 	if exported != 1010 {
 		t.Fatalf("the export holds %d of 1010 reads", exported)
 	}
+}
+
+// A deceased subject's close relative's request (PIPL Art. 49) is recorded by staff with the relationship
+// and sealed evidence, starts received, and is verified by a compliance officer; marketing cannot record
+// one, a subject cannot file one for themselves, and a bad relationship is refused.
+func TestDeceasedRelativeRequest(t *testing.T) {
+	s := apptest.Start(t)
+	id := s.CreateSubject(map[string]any{"name": "张伟"})
+	co := s.Token("co", "compliance_officer")
+	body := map[string]any{"type": "deceased_relative", "relationship": "child", "evidence": "死亡证明 2026-沪-0042；户口簿亲属关系页"}
+	r := s.Do("POST", "/v1/subjects/"+id+"/requests", s.Token("cs", "customer_service"), "customer_service", body)
+	if r.Status != 201 || r.JSON["state"] != "received" || r.JSON["relationship"] != "child" || r.Header.Get("X-Audit-Seq") == "" {
+		t.Fatalf("record: %d %s", r.Status, r.Body)
+	}
+	if strings.Contains(string(r.Body), "死亡证明") {
+		t.Fatal("the evidence is echoed")
+	}
+	rid := r.JSON["id"].(string)
+	if r := s.Do("POST", "/v1/requests/"+rid+"/transition", co, "compliance_audit", map[string]any{"to": "verified"}); r.Status != 200 || r.JSON["state"] != "verified" {
+		t.Fatalf("verify: %d %s", r.Status, r.Body)
+	}
+	if r := s.Do("POST", "/v1/subjects/"+id+"/requests", s.Token("mk", "marketing"), "marketing", body); r.Status != 403 {
+		t.Fatalf("marketing recorded a relative's request: %d", r.Status)
+	}
+	bad := map[string]any{"type": "deceased_relative", "relationship": "friend", "evidence": "x"}
+	if r := s.Do("POST", "/v1/subjects/"+id+"/requests", co, "compliance_audit", bad); r.Status != 400 {
+		t.Fatalf("a friend: %d", r.Status)
+	}
+	if r := s.Do("POST", "/v1/me/requests", s.Token(id, "subject"), "", map[string]any{"type": "deceased_relative"}); r.Status != 400 {
+		t.Fatalf("a subject filed a relative's request for themselves: %d", r.Status)
+	}
+	// The evidence is stored sealed, never in clear.
+	db := rawDB(t, s)
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM dsr_requests WHERE evidence IS NOT NULL AND instr(evidence, CAST('死亡证明' AS BLOB)) = 0`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("sealed evidence rows: %d %v", n, err)
+	}
+}
+
+// rawDB opens the stack's database file read-only.
+func rawDB(t *testing.T, s *apptest.Stack) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(s.Dir, datadir.DatabaseFile)+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }

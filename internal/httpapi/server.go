@@ -147,6 +147,7 @@ func (s *Server) routes() *gin.Engine {
 	subjects.DELETE("/:id/consents/:purpose", s.withdrawConsent)
 	subjects.GET("/:id/tags", s.getSubjectTags)
 	subjects.DELETE("/:id/restriction", s.liftRestriction)
+	subjects.POST("/:id/requests", s.postRelativeRequest)
 
 	me := v1.Group("/me")
 	me.GET("", s.getMe)

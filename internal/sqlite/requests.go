@@ -8,7 +8,7 @@ import (
 	"github.com/profilevault/profilevault/vault"
 )
 
-const requestColumns = `SELECT id, subject_id, type, state, created_at, due_at, updated_at, reason, note FROM dsr_requests`
+const requestColumns = `SELECT id, subject_id, type, state, created_at, due_at, updated_at, reason, note, relationship, evidence FROM dsr_requests`
 
 var _ vault.RequestStore = (*Store)(nil)
 
@@ -45,7 +45,7 @@ func scanRequests(rows *sql.Rows) ([]vault.RequestRow, error) {
 	for rows.Next() {
 		var r vault.RequestRow
 		var created, due, updated string
-		if err := rows.Scan(&r.ID, &r.SubjectID, &r.Type, &r.State, &created, &due, &updated, &r.ReasonSealed, &r.Note); err != nil {
+		if err := rows.Scan(&r.ID, &r.SubjectID, &r.Type, &r.State, &created, &due, &updated, &r.ReasonSealed, &r.Note, &r.Relationship, &r.EvidenceSealed); err != nil {
 			return nil, err
 		}
 		r.CreatedAt, r.DueAt, r.UpdatedAt = parseTime(created), parseTime(due), parseTime(updated)

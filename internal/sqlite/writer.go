@@ -690,9 +690,9 @@ func (t *txn) Hold(subject string) (until, erasedAt time.Time, ok bool, err erro
 
 // PutRequest implements vault.Tx.
 func (t *txn) PutRequest(r vault.RequestRow) error {
-	return t.exec(`INSERT OR REPLACE INTO dsr_requests (id, subject_id, type, state, created_at, due_at, updated_at, reason, note)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, r.ID, r.SubjectID, r.Type, r.State, formatTime(r.CreatedAt), formatTime(r.DueAt),
-		formatTime(r.UpdatedAt), r.ReasonSealed, r.Note)
+	return t.exec(`INSERT OR REPLACE INTO dsr_requests (id, subject_id, type, state, created_at, due_at, updated_at, reason, note, relationship, evidence)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, r.ID, r.SubjectID, r.Type, r.State, formatTime(r.CreatedAt), formatTime(r.DueAt),
+		formatTime(r.UpdatedAt), r.ReasonSealed, r.Note, r.Relationship, r.EvidenceSealed)
 }
 
 // Request implements vault.Tx.
