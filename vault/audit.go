@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"sort"
 
 	"github.com/profilevault/profilevault/audit"
@@ -35,6 +36,13 @@ func (s *core) newEntry(ctx context.Context, a Access, pol *policies.Set, action
 	}
 	if subjectID != "" {
 		e.SubjectRef = s.subjectRef(ctx, subjectID)
+	}
+	if a.Recipient != "" {
+		// The recipient a purpose provides data to (a catalog name, never client text), for the
+		// cross-border report.
+		if p, ok := pol.Purposes().Purpose(a.Purpose); ok && slices.Contains(p.Recipients, a.Recipient) {
+			e.Recipient = a.Recipient
+		}
 	}
 	if a.Justification != "" {
 		// Free text stays out of the leaf: sealed beside the entry, bound to its hash.

@@ -418,6 +418,8 @@ func ops() map[string]op {
 			refuse: func(f *fixture) error {
 				return e3(f.svc.Tags().Insights(ctx, vault.Access{Caller: steward.Caller, Purpose: "analytics"}, "rfm"))
 			}},
+		"Review.CrossBorderReport": {run: func(f *fixture) error { return e1(f.svc.Review().CrossBorderReport(ctx, compliance, 2026)) },
+			refuse: func(f *fixture) error { return e1(f.svc.Review().CrossBorderReport(ctx, marketer, 2026)) }},
 		"Review.AuditEvents": {run: func(f *fixture) error {
 			return e1(f.svc.Review().AuditEvents(ctx, compliance, vault.AuditQuery{SubjectID: f.adult}))
 		},

@@ -3,8 +3,12 @@ package vault
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"maps"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -216,4 +220,80 @@ func (s *Review) Proof(ctx context.Context, a Access, seq int64) (InclusionProof
 		out.Hashes[i] = base64.StdEncoding.EncodeToString(h[:])
 	}
 	return out, nil
+}
+
+// ActionAuditReport records the production of a report from the trail.
+const ActionAuditReport Action = "audit.report"
+
+// RecipientVolume is how many distinct individuals' data one recipient received in a year, and how many of
+// them with sensitive categories.
+type RecipientVolume struct {
+	Recipient            string
+	Country              string
+	TransferMechanism    string
+	Individuals          int
+	SensitiveIndividuals int
+}
+
+// CrossBorderReport is the yearly volume of personal information provided abroad, per recipient (PIPL
+// Art. 38-40 and the CAC rules on outbound data: thresholds count distinct individuals, and sensitive ones
+// apart), counted from the trail's allowed releases to recipients outside China.
+type CrossBorderReport struct {
+	Year       int
+	Recipients []RecipientVolume
+	AuditSeq   int64
+}
+
+// CrossBorderReport counts, for year, the distinct subjects whose data each recipient abroad received
+// (compliance officers; recorded). Subjects are counted by their audit pseudonym, so erased subjects still
+// count and nobody's identity is needed.
+func (s *Review) CrossBorderReport(ctx context.Context, a Access, year int) (CrossBorderReport, error) {
+	pol, e, err := s.mayReadTrail(ctx, a, ActionAuditReport, "")
+	if err != nil {
+		return CrossBorderReport{}, err
+	}
+	if year < 2000 || year > 9999 {
+		return CrossBorderReport{}, s.refuseInvalid(ctx, a, ActionAuditReport, "", Errorf(CodeInvalidArgument, "year must be a four-digit year"))
+	}
+	cat := pol.Purposes()
+	since := time.Date(year, 1, 1, 0, 0, 0, 0, time.UTC)
+	seen := map[string]map[string]bool{}      // recipient → subject refs
+	sensitive := map[string]map[string]bool{} // recipient → subject refs with sensitive categories
+	err = s.trail.Export(ctx, since, since.AddDate(1, 0, 0), func(_ int64, canonical []byte) error {
+		var x audit.Entry
+		if err := json.Unmarshal(canonical, &x); err != nil {
+			return err
+		}
+		if x.Recipient == "" || x.SubjectRef == "" || x.Decision == audit.Deny {
+			return nil
+		}
+		if info, ok := cat.Recipient(x.Recipient); !ok || strings.EqualFold(info.Country, "CN") {
+			return nil
+		}
+		add := func(m map[string]map[string]bool) {
+			if m[x.Recipient] == nil {
+				m[x.Recipient] = map[string]bool{}
+			}
+			m[x.Recipient][x.SubjectRef] = true
+		}
+		add(seen)
+		if slices.ContainsFunc(x.Categories, policies.IsSensitiveCategory) {
+			add(sensitive)
+		}
+		return nil
+	})
+	if err != nil {
+		return CrossBorderReport{}, internalErr("read trail", err)
+	}
+	rep := CrossBorderReport{Year: year, Recipients: []RecipientVolume{}}
+	for _, r := range slices.Sorted(maps.Keys(seen)) {
+		info, _ := cat.Recipient(r)
+		rep.Recipients = append(rep.Recipients, RecipientVolume{Recipient: r, Country: info.Country, TransferMechanism: info.TransferMechanism,
+			Individuals: len(seen[r]), SensitiveIndividuals: len(sensitive[r])})
+	}
+	e.Decision, e.Status, e.Reason = audit.Allow, statusOK, "report:cross_border year:"+strconv.Itoa(year)
+	if rep.AuditSeq, err = s.seq.Commit(ctx, nil, func(error) audit.Entry { return e }); err != nil {
+		return CrossBorderReport{}, internalErr("audit report", err)
+	}
+	return rep, nil
 }

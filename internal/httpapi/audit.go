@@ -166,3 +166,42 @@ func (s *Server) auditProof(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, toInclusionProofDTO(p))
 }
+
+// crossBorderReportDTO is GET /v1/audit/reports/cross-border's body.
+type crossBorderReportDTO struct {
+	Year       int                  `json:"year"`
+	Recipients []recipientVolumeDTO `json:"recipients"`
+}
+
+type recipientVolumeDTO struct {
+	Recipient            string `json:"recipient"`
+	Country              string `json:"country"`
+	TransferMechanism    string `json:"transfer_mechanism,omitempty"`
+	Individuals          int    `json:"individuals"`
+	SensitiveIndividuals int    `json:"sensitive_individuals"`
+}
+
+func toRecipientVolumeDTO(x vault.RecipientVolume) recipientVolumeDTO {
+	return recipientVolumeDTO{Recipient: x.Recipient, Country: x.Country, TransferMechanism: x.TransferMechanism,
+		Individuals: x.Individuals, SensitiveIndividuals: x.SensitiveIndividuals}
+}
+
+// crossBorderReport answers the yearly count of individuals whose data went abroad, per recipient.
+func (s *Server) crossBorderReport(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	year, err := strconv.Atoi(c.Query("year"))
+	if err != nil {
+		s.abortCode(c, vault.CodeInvalidArgument, "year must be a four-digit year")
+		return
+	}
+	rep, err := s.vault.Review().CrossBorderReport(c.Request.Context(), a, year)
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	setAuditSeq(c, rep.AuditSeq)
+	c.JSON(http.StatusOK, crossBorderReportDTO{Year: rep.Year, Recipients: dtos(rep.Recipients, toRecipientVolumeDTO)})
+}

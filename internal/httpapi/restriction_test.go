@@ -274,3 +274,22 @@ func rawDB(t *testing.T, s *apptest.Stack) *sql.DB {
 	t.Cleanup(func() { db.Close() })
 	return db
 }
+
+// The cross-border report is served to compliance officers, recorded, and refused to others.
+func TestCrossBorderReportRoute(t *testing.T) {
+	s := apptest.Start(t)
+	co := s.Token("co", "compliance_officer")
+	r := s.Do("GET", "/v1/audit/reports/cross-border?year=2026", co, "compliance_audit", nil)
+	if r.Status != 200 || r.JSON["year"].(float64) != 2026 || r.Header.Get("X-Audit-Seq") == "" {
+		t.Fatalf("report: %d %s", r.Status, r.Body)
+	}
+	if _, ok := r.JSON["recipients"].([]any); !ok {
+		t.Fatalf("no recipients list: %s", r.Body)
+	}
+	if r := s.Do("GET", "/v1/audit/reports/cross-border?year=soon", co, "compliance_audit", nil); r.Status != 400 {
+		t.Fatalf("bad year: %d", r.Status)
+	}
+	if r := s.Do("GET", "/v1/audit/reports/cross-border?year=2026", s.Token("mk", "marketing"), "marketing", nil); r.Status != 403 {
+		t.Fatalf("marketing: %d", r.Status)
+	}
+}

@@ -181,6 +181,7 @@ func (s *Server) routes() *gin.Engine {
 	v1.GET("/audit/checkpoint", s.auditCheckpoint)
 	v1.GET("/audit/proof/:seq", s.auditProof)
 	v1.GET("/audit/consistency", s.auditConsistency)
+	v1.GET("/audit/reports/cross-border", s.requirePurpose, s.crossBorderReport)
 
 	v1.GET("/policies", s.getPolicies)
 	v1.GET("/policies/matrix", s.getPolicyMatrix)
