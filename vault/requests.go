@@ -23,6 +23,8 @@ type Requests struct {
 	// of a deletion request when it is completed.
 	consents *ConsentRecords
 	profiles *Profiles
+	// review finds the correction that fulfilled a correction request.
+	review *Review
 }
 
 // Requests returns the service; it shares the enforcement point's core.
@@ -70,6 +72,9 @@ const RequestRestriction = "restriction"
 
 // RequestDeletion is the request type of PIPL Art. 47: completing it erases the subject.
 const RequestDeletion = "deletion"
+
+// RequestCorrection is the request type of PIPL Art. 46: it is complete once the subject's data was corrected.
+const RequestCorrection = "correction"
 
 // RequestDeceasedRelative is a close relative of a deceased subject exercising their rights (PIPL Art. 49).
 const RequestDeceasedRelative = "deceased_relative"
@@ -401,10 +406,17 @@ func (s *Requests) fulfil(ctx context.Context, a Access, pol *policies.Set, id, 
 	if err != nil {
 		return "", internalErr("read request", err)
 	}
-	if len(rows) != 1 || rows[0].Type != RequestDeletion || s.rules.Transition(rows[0].State, RequestCompleted, reason) != nil {
+	if len(rows) != 1 || s.rules.Transition(rows[0].State, RequestCompleted, reason) != nil {
 		return "", nil
 	}
 	r := rows[0]
+	switch r.Type {
+	case RequestCorrection:
+		return s.fulfilCorrection(ctx, r)
+	case RequestDeletion:
+	default:
+		return "", nil
+	}
 	// The subject's own verified request is the basis of this erasure; the officer who completes it acts.
 	on := a
 	on.Purpose = PurposeDataSubjectRequest
@@ -474,4 +486,22 @@ func (s *Requests) RecordRelativeRequest(ctx context.Context, a Access, id, rela
 		return RequestView{}, 0, internalErr("record request", err)
 	}
 	return s.requestView(nil, row, SubjectRecord{}), seq, nil
+}
+
+// fulfilCorrection links a correction request to the correction that fulfilled it: the newest allowed
+// change of the subject's fields (by the subject or by staff) since the request was filed. A request with no
+// such change cannot be completed (409): correct the data first, or reject the request with a reason.
+func (s *Requests) fulfilCorrection(ctx context.Context, r RequestRow) (string, error) {
+	rec, err := s.activeSubject(ctx, r.SubjectID)
+	if err != nil {
+		return "", &Error{Code: CodeConflict, Message: "the subject is erased: reject the request with a reason"}
+	}
+	seq, err := s.review.latestChange(ctx, rec, r.CreatedAt, ActionMeUpdate, ActionSubjectUpdate)
+	if err != nil {
+		return "", internalErr("find correction", err)
+	}
+	if seq == 0 {
+		return "", &Error{Code: CodeConflict, Message: "no correction of the subject's data since the request: correct it first, or reject the request with a reason"}
+	}
+	return "fulfilled: corrected, audit entry " + strconv.FormatInt(seq, 10), nil
 }

@@ -259,7 +259,7 @@ func build(c *core, st stores) *Service {
 	s.profiles.tags, s.ingestion.tags = s.tags, s.tags
 	s.consents = &ConsentRecords{core: c, tags: s.tags, ingestion: s.ingestion}
 	s.tags.consents = s.consents
-	s.requests = &Requests{core: c, store: st.requests, rules: st.rules, consents: s.consents, profiles: s.profiles}
+	s.requests = &Requests{core: c, store: st.requests, rules: st.rules, consents: s.consents, profiles: s.profiles, review: s.review}
 	s.stewardship = &Stewardship{core: c, identity: st.identity, profiles: s.profiles, tags: s.tags}
 	s.subjects = &DataSubjects{core: c, profiles: s.profiles, consents: s.consents, tags: s.tags,
 		ingestion: s.ingestion, requests: s.requests, review: s.review}

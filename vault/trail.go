@@ -297,3 +297,19 @@ func (s *Review) CrossBorderReport(ctx context.Context, a Access, year int) (Cro
 	}
 	return rep, nil
 }
+
+// latestChange returns the sequence number of the newest allowed entry of one of actions about the subject
+// of rec at or after since (0 if none): the change that fulfilled a request.
+func (s *Review) latestChange(ctx context.Context, rec SubjectRecord, since time.Time, actions ...Action) (int64, error) {
+	var latest int64
+	for _, act := range actions {
+		entries, err := s.trail.Query(ctx, audit.Filter{SubjectRef: refFor(s.gate, rec.ID, rec.RefSalt), Action: string(act), Decision: audit.Allow, Since: since, Limit: 1})
+		if err != nil {
+			return 0, err
+		}
+		if len(entries) > 0 && entries[0].Seq > latest {
+			latest = entries[0].Seq
+		}
+	}
+	return latest, nil
+}

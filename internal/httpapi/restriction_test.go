@@ -293,3 +293,30 @@ func TestCrossBorderReportRoute(t *testing.T) {
 		t.Fatalf("marketing: %d", r.Status)
 	}
 }
+
+// A correction request completes only once the data was corrected, and names the entry of the correction.
+func TestCompletingACorrectionRequestNamesTheCorrection(t *testing.T) {
+	s := apptest.Start(t)
+	id := s.CreateSubject(map[string]any{"name": "王 芳"})
+	me := s.Token(id, "subject")
+	co := s.Token("co", "compliance_officer")
+	r := s.Do("POST", "/v1/me/requests", me, "", map[string]any{"type": "correction"})
+	if r.Status != 201 {
+		t.Fatalf("request: %d %s", r.Status, r.Body)
+	}
+	rid := r.JSON["id"].(string)
+	complete := func() apptest.Response {
+		return s.Do("POST", "/v1/requests/"+rid+"/transition", co, "compliance_audit", map[string]any{"to": "completed"})
+	}
+	if r := complete(); r.Status != 409 {
+		t.Fatalf("completed with nothing corrected: %d %s", r.Status, r.Body)
+	}
+	fix := s.Do("PATCH", "/v1/me", me, "", map[string]any{"fields": map[string]any{"name": "王芳"}})
+	if fix.Status != 200 {
+		t.Fatalf("correction: %d %s", fix.Status, fix.Body)
+	}
+	done := complete()
+	if done.Status != 200 || done.JSON["note"] != "fulfilled: corrected, audit entry "+fix.Header.Get("X-Audit-Seq") {
+		t.Fatalf("completed: %d %s (the correction was entry %s)", done.Status, done.Body, fix.Header.Get("X-Audit-Seq"))
+	}
+}
