@@ -63,6 +63,10 @@ type Purpose struct {
 	Tags string `json:"tags,omitempty"`
 	// Objections lists the objection kinds (PIPL Art. 24) that shut the purpose off for a subject.
 	Objections []string `json:"objections,omitempty"`
+	// Keeps says whether the purpose's retention keeps data stored (default true). A purpose that only
+	// serves requests or the audit of others (data_subject_request, compliance_audit) processes whatever is
+	// stored but is no reason to keep it: false.
+	Keeps *bool `json:"keeps_data,omitempty"`
 	// ImpactAssessment is the personal information protection impact assessment of the purpose (PIPL Art.
 	// 55-56), required for a purpose that rests on consent, provides data to recipients, feeds automated
 	// decisions (tags) or processes sensitive categories.
@@ -124,6 +128,9 @@ const ObjectionPersonalizedMarketing = "personalized_marketing"
 
 // ShutOffBy reports whether an objection of kind shuts the purpose off.
 func (p Purpose) ShutOffBy(kind string) bool { return slices.Contains(p.Objections, kind) }
+
+// KeepsData reports whether the purpose's retention is a reason to keep data stored (Keeps, default true).
+func (p Purpose) KeepsData() bool { return p.Keeps == nil || *p.Keeps }
 
 // NeedsConsent reports whether the purpose's legal basis is consent.
 func (p Purpose) NeedsConsent() bool { return p.LegalBasis == BasisConsent }

@@ -516,3 +516,9 @@ func eventSubjects(rows []StoredEvent) []string {
 func (s *Ingestion) consentWithdrawn(tx EventTx, subject string, purpose policies.PurposeName) (int, error) {
 	return tx.DeleteEventsCollectedUnder(subject, purpose)
 }
+
+// retentionEnded deletes, inside a retention change's transaction, the subject's events of category: no
+// purpose may keep them any longer. It reports how many.
+func (s *Ingestion) retentionEnded(tx EventTx, subject, category string) (int, error) {
+	return tx.DeleteEventsOfCategory(subject, category)
+}

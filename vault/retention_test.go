@@ -141,3 +141,84 @@ func TestTransactionHoldIsThreeCalendarYears(t *testing.T) {
 		t.Fatalf("retention a second after the hold ends: %d %v", n, err)
 	}
 }
+
+// The retention job deletes what no purpose may keep any longer: behaviour once personalization's year has
+// run out (nobody else keeps it), then the whole subject once every purpose's period has; a customer who
+// ordered recently keeps their record.
+func TestExpireRetainedDeletesWhatNoPurposeKeeps(t *testing.T) {
+	ctx := context.Background()
+	svc, store := newService(t, 100)
+	t0 := time.Now()
+	day := func(n int) time.Time { return t0.AddDate(0, 0, n) }
+	at := func(ts time.Time) *vault.Service { return svc.WithClock(func() time.Time { return ts }) }
+	admin := vault.Access{Caller: vault.Caller{Subject: "retention", Roles: []policies.Role{policies.RoleAdmin}}}
+	create := func() string {
+		t.Helper()
+		c, err := svc.Profiles().Create(ctx, steward, vault.NewSubject{Fields: map[string]*string{"name": str("李雷"), "phone": str("+8613800005678"), "city": str("杭州")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.ID
+	}
+	idle, buyer := create(), create()
+	if _, _, err := svc.ConsentRecords().GrantConsent(ctx, steward, idle, consent.Grant{Purpose: "personalization", Kind: consent.General, NoticeVersion: "2026-01", Method: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	pers := vault.Access{Caller: steward.Caller, Purpose: "personalization"}
+	if res, err := at(day(1)).Ingestion().IngestEvents(ctx, pers, []vault.EventInput{{EventID: "v1", SubjectRef: idle, Type: "page_view", TS: day(1), Source: "web",
+		Attrs: map[string]any{"page": "/p", "category": "toys", "dwell_ms": 1200, "session_id": "s"}}}); err != nil || res.Accepted != 1 {
+		t.Fatalf("behaviour: %+v %v", res, err)
+	}
+	fulfil := vault.Access{Caller: steward.Caller, Purpose: "order_fulfillment"}
+	if _, err := at(day(1000)).Ingestion().IngestEvents(ctx, fulfil, []vault.EventInput{{EventID: "o1", SubjectRef: buyer, Type: "order", TS: day(1000), Source: "app",
+		Attrs: map[string]any{"order_id": "o1", "amount": 9.0, "currency": "CNY", "items": []any{map[string]any{"sku": "s", "category": "tea", "brand": "b", "qty": 1, "price": 9.0}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	events := func(id string) int {
+		t.Helper()
+		n := 0
+		if err := store.Events(ctx, id, func(vault.StoredEvent) error { n++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	run := func(ts time.Time) int {
+		t.Helper()
+		n, err := at(ts).Profiles().ExpireRetained(ctx, admin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := run(day(300)); n != 0 || events(idle) != 1 {
+		t.Fatalf("day 300: %d changed, %d events", n, events(idle))
+	}
+	if n := run(day(400)); n != 1 || events(idle) != 0 {
+		t.Fatalf("day 400: %d changed, %d behaviour events left", n, events(idle))
+	}
+	if v, err := at(day(400)).Profiles().Read(ctx, agent, idle, []string{"name"}); err != nil || v.Fields["name"] != "李雷" {
+		t.Fatalf("the profile went with the behaviour: %+v %v", v, err)
+	}
+	// Day 1100: account management's three years from the last activity are over; only risk control (five
+	// years, identity) still keeps something, so contact and address go and the name stays.
+	if n := run(day(1100)); n != 1 {
+		t.Fatalf("day 1100: %d changed, want the idle subject's contact and address deleted", n)
+	}
+	rec, _ := store.Subject(ctx, idle)
+	if _, ok := rec.Fields["phone"]; ok || rec.State != vault.StateActive {
+		t.Fatalf("day 1100: phone kept or subject erased (%s)", rec.State)
+	}
+	if _, ok := rec.Fields["name"]; !ok {
+		t.Fatal("day 1100: the name went, though risk control keeps identity")
+	}
+	// Day 1900: nothing may be kept any longer: the subject is erased.
+	if n := run(day(1900)); n < 1 {
+		t.Fatalf("day 1900: %d changed", n)
+	}
+	if rec, _ := store.Subject(ctx, idle); rec.State != vault.StateErased {
+		t.Fatalf("idle subject after every period: %s", rec.State)
+	}
+	if rec, _ := store.Subject(ctx, buyer); rec.State != vault.StateActive {
+		t.Fatalf("the buyer who ordered on day 1000 was erased by day 1900")
+	}
+}

@@ -257,6 +257,7 @@ func build(c *core, st stores) *Service {
 	s.ingestion = &Ingestion{core: c, events: st.events, profiles: s.profiles}
 	s.tags = &Tags{core: c, store: st.tags, profiles: s.profiles, ingestion: s.ingestion}
 	s.profiles.tags, s.ingestion.tags = s.tags, s.tags
+	s.profiles.ingestion = s.ingestion
 	s.consents = &ConsentRecords{core: c, tags: s.tags, ingestion: s.ingestion}
 	s.tags.consents = s.consents
 	s.requests = &Requests{core: c, store: st.requests, rules: st.rules, consents: s.consents, profiles: s.profiles, review: s.review}

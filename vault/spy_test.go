@@ -459,7 +459,10 @@ func ops() map[string]op {
 			return e2(f.svc.Keys().RotationStatus(ctx, admin, r.JobID))
 		}, refuse: func(f *fixture) error { return e2(f.svc.Keys().RotationStatus(ctx, marketer, "rot_x")) }},
 		"Profiles.RunRetention": {run: func(f *fixture) error { return e1(f.svc.Profiles().RunRetention(ctx, admin)) }},
-		"RefuseMissingPurpose":  {refuse: func(f *fixture) error { return f.svc.RefuseMissingPurpose(ctx, marketer) }},
+		"Profiles.ExpireRetained": {run: func(f *fixture) error {
+			return e1(f.svc.WithClock(func() time.Time { return time.Now().AddDate(0, 0, 400) }).Profiles().ExpireRetained(ctx, admin))
+		}},
+		"RefuseMissingPurpose": {refuse: func(f *fixture) error { return f.svc.RefuseMissingPurpose(ctx, marketer) }},
 		"RefuseInvalidRequest": {refuse: func(f *fixture) error {
 			return f.svc.RefuseInvalidRequest(ctx, marketer, f.adult, vault.Errorf(vault.CodeInvalidArgument, "bad body"))
 		}},

@@ -210,6 +210,9 @@ type EventTx interface {
 	PutEvents(events []StoredEvent) (int, error)
 	// DeleteEventsCollectedUnder deletes the subject's events collected under purpose and reports how many.
 	DeleteEventsCollectedUnder(subject string, purpose policies.PurposeName) (int, error)
+	// DeleteEventsOfCategory deletes the subject's events of category, with their activity times, and
+	// reports how many.
+	DeleteEventsOfCategory(subject, category string) (int, error)
 }
 
 // TagTx changes stored tags and the frozen model.

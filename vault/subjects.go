@@ -6,6 +6,8 @@ import (
 	"encoding/base32"
 	"encoding/hex"
 	"errors"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,8 +23,10 @@ import (
 type Profiles struct {
 	*core
 	store ProfileStore
-	// tags is called inside an erasure's transaction to delete the subject's tags.
-	tags *Tags
+	// tags is called inside an erasure's transaction to delete the subject's tags; ingestion to delete
+	// events no purpose may keep any longer.
+	tags      *Tags
+	ingestion *Ingestion
 }
 
 // Profiles returns the service; it shares the enforcement point's core.
@@ -968,6 +972,123 @@ func (s *Profiles) RunRetention(ctx context.Context, a Access) (int, error) {
 		n++
 	}
 	return n, nil
+}
+
+// ActionRetentionDelete records data deleted because no purpose may keep it any longer (PIPL Art. 47 ¶1 (2)).
+const ActionRetentionDelete Action = "retention.delete"
+
+// keptCategories returns the categories some purpose may still keep for the subject at now: a purpose that
+// keeps data (Purpose.KeepsData) and processes the category, whose retention has not run out and — if it
+// rests on consent — with a consent of the subject's in force for it.
+func keptCategories(pol *policies.Set, rec SubjectRecord, now time.Time) map[string]bool {
+	kept := map[string]bool{}
+	for _, p := range pol.Purposes().All() {
+		if !p.KeepsData() || retentionExpired(p, rec, now) {
+			continue
+		}
+		if p.NeedsConsent() && len(consent.Active(rec.Consents, p.Name, now)) == 0 {
+			continue
+		}
+		for _, c := range p.Categories {
+			kept[c] = true
+		}
+	}
+	return kept
+}
+
+// ExpireRetained deletes what no purpose may keep any longer (PIPL Art. 19, 47): for each active subject,
+// the fields and events of every category no purpose keeps (keptCategories), each subject in its own
+// transaction with a retention.delete entry; a subject of whom nothing may be kept is erased (keys shredded,
+// the E-Commerce Law hold answered). It returns how many subjects it changed.
+func (s *Profiles) ExpireRetained(ctx context.Context, a Access) (int, error) {
+	pol := s.Policy()
+	schema := pol.Schema()
+	n, after := 0, ""
+	for {
+		ids, err := s.store.SubjectIDs(ctx, after, 500)
+		if err != nil {
+			return n, internalErr("list subjects", err)
+		}
+		if len(ids) == 0 {
+			return n, nil
+		}
+		after = ids[len(ids)-1]
+		for _, id := range ids {
+			changed, err := s.expireSubject(ctx, a, pol, schema, id)
+			if err != nil {
+				return n, err
+			}
+			if changed {
+				n++
+			}
+		}
+	}
+}
+
+// expireSubject applies retention to one subject; it reports whether anything was deleted.
+func (s *Profiles) expireSubject(ctx context.Context, a Access, pol *policies.Set, schema *policies.Schema, id string) (bool, error) {
+	rec, err := s.activeSubject(ctx, id)
+	if err != nil {
+		return false, nil // erased meanwhile
+	}
+	now := s.now().UTC()
+	kept := keptCategories(pol, rec, now)
+	e := s.newEntry(ctx, a, pol, ActionRetentionDelete, id)
+	if len(kept) == 0 {
+		e.Categories = schema.Categories()
+		if _, err := s.erase(ctx, e, id); err != nil && ErrorCode(err) != CodeNotFound {
+			return false, err
+		}
+		return true, nil
+	}
+	drop := map[string]*string{}
+	var cats []string
+	for name := range rec.Fields {
+		if f, ok := schema.Field(name); ok && !kept[f.Category] {
+			drop[name] = nil
+			if !slices.Contains(cats, f.Category) {
+				cats = append(cats, f.Category)
+			}
+		}
+	}
+	var eventCats []string
+	for typ := range rec.Activity {
+		if c, ok := policies.EventCategory(typ); ok && !kept[c] && !slices.Contains(eventCats, c) {
+			eventCats = append(eventCats, c)
+		}
+	}
+	if len(drop) == 0 && len(eventCats) == 0 {
+		return false, nil
+	}
+	cats = append(cats, eventCats...)
+	slices.Sort(cats)
+	e.Categories, e.FieldsRequested = cats, slices.Sorted(maps.Keys(drop))
+	deleted := 0
+	_, err = s.seq.Commit(ctx, func(tx Tx) error {
+		deleted = 0
+		if err := activeIn(tx, id); err != nil {
+			return err
+		}
+		if err := s.writeFields(tx, &e, schema, DEK{}, id, rec, drop, now); err != nil {
+			return err
+		}
+		for _, c := range eventCats {
+			k, err := s.ingestion.retentionEnded(tx, id, c)
+			if err != nil {
+				return err
+			}
+			deleted += k
+		}
+		return s.tags.inputsChanged(tx, id)
+	}, func(changeErr error) audit.Entry {
+		e = finish(e, changeErr, e.FieldsRequested)
+		e.Reason = "retention_ended:" + strings.Join(cats, ",") + " events_deleted:" + strconv.Itoa(deleted)
+		return e
+	})
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return false, internalErr("expire retained data", err)
+	}
+	return err == nil, nil
 }
 
 // Update changes (or, with a nil value, clears) fields of a subject: see updateSubject.

@@ -42,6 +42,11 @@ func cmdRetention(ctx context.Context, args []string, getenv func(string) string
 		return err
 	}
 	fmt.Fprintf(stdout, "holds ended and shredded: %d\n", n)
+	m, err := a.Vault.Profiles().ExpireRetained(ctx, vault.Access{Caller: retentionCaller, RequestID: "retention-run"})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "subjects with data past every purpose's retention deleted: %d\n", m)
 	return nil
 }
 
@@ -59,6 +64,12 @@ func retentionLoop(ctx context.Context, a *app.App, every time.Duration) {
 				a.Config.Logger.Error("retention run failed", "err", err)
 			} else if n > 0 {
 				a.Config.Logger.Info("retention run", "holds_ended", n)
+			}
+			m, err := a.Vault.Profiles().ExpireRetained(ctx, vault.Access{Caller: retentionCaller, RequestID: "retention-periodic"})
+			if err != nil {
+				a.Config.Logger.Error("retention expiry failed", "err", err)
+			} else if m > 0 {
+				a.Config.Logger.Info("retention expiry", "subjects_changed", m)
 			}
 		}
 	}

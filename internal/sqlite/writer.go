@@ -749,6 +749,27 @@ func (t *txn) DeleteEventsCollectedUnder(subject string, purpose policies.Purpos
 	return int(n), err
 }
 
+// DeleteEventsOfCategory implements vault.Tx.
+func (t *txn) DeleteEventsOfCategory(subject, category string) (int, error) {
+	r, err := t.execResult(`DELETE FROM events WHERE subject_id = ? AND category = ?`, subject, category)
+	if err != nil {
+		return 0, err
+	}
+	n, err := r.RowsAffected()
+	if err != nil {
+		return 0, err
+	}
+	for _, typ := range policies.EventTypes() {
+		if c, _ := policies.EventCategory(typ); c == category {
+			if err := t.exec(`DELETE FROM subject_activity WHERE subject_id = ? AND type = ?`, subject, typ); err != nil {
+				return 0, err
+			}
+		}
+	}
+	t.touch(subject)
+	return int(n), nil
+}
+
 // AddExternalID implements vault.Tx: the blind index allows several external ids per subject (field
 // "_external_id" keyed by token), so it inserts rather than replaces.
 func (t *txn) AddExternalID(subject string, token []byte) error {
