@@ -2,6 +2,8 @@ package vault
 
 import (
 	"context"
+	"encoding/json"
+	"time"
 
 	"github.com/profilevault/profilevault/audit"
 	"github.com/profilevault/profilevault/policies"
@@ -17,7 +19,12 @@ func (s *Service) ReloadPolicy(ctx context.Context, a Access, next *policies.Set
 	}
 	e.Decision, e.Status = audit.Allow, statusOK
 	e.Reason = "new_policy_hash:" + next.Hash()
-	seq, err := s.seq.Commit(ctx, func(Tx) error { return nil }, func(error) audit.Entry { return e })
+	files, err := encodePolicyFiles(next)
+	if err != nil {
+		return 0, internalErr("encode policy", err)
+	}
+	now := s.now().UTC()
+	seq, err := s.seq.Commit(ctx, func(tx Tx) error { return tx.PutPolicyInForce(next.Hash(), files, now) }, func(error) audit.Entry { return e })
 	if err != nil {
 		return 0, internalErr("audit policy reload", err)
 	}
@@ -37,4 +44,94 @@ func (s *Service) AuthorizeRole(ctx context.Context, a Access, obj policies.Obje
 	}
 	e := s.newEntry(ctx, a, pol, action, "")
 	return s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not do this"))
+}
+
+// ActionPolicyLoad records the policy a process started with, when it differs from the last one in force.
+const ActionPolicyLoad Action = "policy.load"
+
+// encodePolicyFiles encodes a policy version's files for the record (JSON: name → text).
+func encodePolicyFiles(p *policies.Set) ([]byte, error) {
+	files := map[string]string{}
+	for name, b := range p.Files() {
+		files[name] = string(b)
+	}
+	return json.Marshal(files)
+}
+
+// RecordPolicyInForce records, at start, that the policy this process serves is in force from now, unless it
+// is already the last version in force. Every version that was ever in force is kept with its dates, so the
+// processing record as of any past date can be produced (PolicyAt).
+func (s *Service) RecordPolicyInForce(ctx context.Context, a Access) error {
+	if s.stores.policies == nil {
+		return nil
+	}
+	pol := s.Policy()
+	hist, err := s.stores.policies.PolicyHistory(ctx)
+	if err != nil {
+		return internalErr("read policy history", err)
+	}
+	if n := len(hist); n > 0 && hist[n-1].Hash == pol.Hash() {
+		return nil
+	}
+	files, err := encodePolicyFiles(pol)
+	if err != nil {
+		return internalErr("encode policy", err)
+	}
+	e := s.newEntry(ctx, a, pol, ActionPolicyLoad, "")
+	e.Decision, e.Status, e.Reason = audit.Allow, statusOK, "policy_hash:"+pol.Hash()
+	now := s.now().UTC()
+	if _, err := s.seq.Commit(ctx, func(tx Tx) error { return tx.PutPolicyInForce(pol.Hash(), files, now) }, func(error) audit.Entry { return e }); err != nil {
+		return internalErr("record policy in force", err)
+	}
+	return nil
+}
+
+// PolicyVersion is a policy as it was in force: its hash, when it came into force, and its files.
+type PolicyVersion struct {
+	Hash  string
+	Since time.Time
+	Files map[string]string
+}
+
+// PolicyHistory lists every policy version that came into force, oldest first (roles that may read the
+// policy; a refusal is recorded).
+func (s *Service) PolicyHistory(ctx context.Context, a Access) ([]PolicyInForce, error) {
+	if err := s.AuthorizeRole(ctx, a, policies.ResourcePolicies, policies.ActRead, ActionPolicyRead); err != nil {
+		return nil, err
+	}
+	if s.stores.policies == nil {
+		return nil, Errorf(CodeUnavailable, "policy history is not kept by this store")
+	}
+	hist, err := s.stores.policies.PolicyHistory(ctx)
+	if err != nil {
+		return nil, internalErr("read policy history", err)
+	}
+	return nonNil(hist), nil
+}
+
+// PolicyAt returns the policy that was in force at the given time (roles that may read the policy): the
+// processing record as of that date. 404 before the first recorded version.
+func (s *Service) PolicyAt(ctx context.Context, a Access, at time.Time) (PolicyVersion, error) {
+	hist, err := s.PolicyHistory(ctx, a)
+	if err != nil {
+		return PolicyVersion{}, err
+	}
+	var v *PolicyInForce
+	for i := range hist {
+		if !hist[i].Since.After(at) {
+			v = &hist[i]
+		}
+	}
+	if v == nil {
+		return PolicyVersion{}, Errorf(CodeNotFound, "no policy was recorded in force at that time")
+	}
+	raw, err := s.stores.policies.PolicyFiles(ctx, v.Hash)
+	if err != nil {
+		return PolicyVersion{}, internalErr("read policy version", err)
+	}
+	out := PolicyVersion{Hash: v.Hash, Since: v.Since}
+	if err := json.Unmarshal(raw, &out.Files); err != nil {
+		return PolicyVersion{}, internalErr("decode policy version", err)
+	}
+	return out, nil
 }

@@ -22,6 +22,7 @@ var txViews = map[string][]string{
 	"requests.go":    {"SubjectTx", "RequestTx"},
 	"tags.go":        {"SubjectTx", "TagTx"},
 	"keys.go":        {"KeyTx"},
+	"admin.go":       {"PolicyTx"},
 	"keycheck.go":    {"KeyTx"},
 }
 

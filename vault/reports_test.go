@@ -68,3 +68,48 @@ func TestCrossBorderReport(t *testing.T) {
 		t.Fatalf("marketing read the report: %v", err)
 	}
 }
+
+// Every policy version that came into force is kept with its date: the policy at a past time is the one
+// then in force, and a process starting with the same policy records nothing new.
+func TestPolicyVersionsAreKeptWithTheirDates(t *testing.T) {
+	ctx := context.Background()
+	svc, _ := newService(t, 100)
+	t0 := time.Now().UTC()
+	at := func(ts time.Time) *vault.Service { return svc.WithClock(func() time.Time { return ts }) }
+	if err := at(t0).RecordPolicyInForce(ctx, admin); err != nil {
+		t.Fatal(err)
+	}
+	if err := at(t0.Add(time.Hour)).RecordPolicyInForce(ctx, admin); err != nil { // same policy: nothing new
+		t.Fatal(err)
+	}
+	first := svc.Policy().Hash()
+	dir := t.TempDir()
+	rules := string(policies.Embedded("policy.csv")) + "\np, analyst, analytics, field:city, read, allow, full\n"
+	if err := os.WriteFile(filepath.Join(dir, "policy.csv"), []byte(rules), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	next, err := policies.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := at(t0.Add(48*time.Hour)).ReloadPolicy(ctx, admin, next); err != nil {
+		t.Fatal(err)
+	}
+	hist, err := svc.PolicyHistory(ctx, admin)
+	if err != nil || len(hist) != 2 || hist[0].Hash != first || hist[1].Hash != next.Hash() {
+		t.Fatalf("history %+v %v", hist, err)
+	}
+	then, err := svc.PolicyAt(ctx, admin, t0.Add(24*time.Hour))
+	if err != nil || then.Hash != first || then.Files["policy.csv"] != string(policies.Embedded("policy.csv")) {
+		t.Fatalf("policy a day after start: %s %v", then.Hash, err)
+	}
+	if now, err := svc.PolicyAt(ctx, admin, t0.Add(72*time.Hour)); err != nil || now.Hash != next.Hash() {
+		t.Fatalf("policy after the reload: %s %v", now.Hash, err)
+	}
+	if _, err := svc.PolicyAt(ctx, admin, t0.Add(-time.Hour)); vault.ErrorCode(err) != vault.CodeNotFound {
+		t.Fatalf("before the first version: %v", err)
+	}
+	if _, err := svc.PolicyHistory(ctx, marketer); vault.ErrorCode(err) != vault.CodePermissionDenied {
+		t.Fatalf("marketing read the policy history: %v", err)
+	}
+}

@@ -109,6 +109,8 @@ type Config struct {
 	Rules    RequestRules
 	// Identity reads merges, the steward's review queue and import reports.
 	Identity IdentityStore
+	// Policies reads the history of the policy in force (nil: not kept).
+	Policies PolicyStore
 	// Checkpoints is the checkpoint signing key (only its verifier is used here).
 	Checkpoints *audit.Signer
 	Crypto      Crypto
@@ -166,6 +168,7 @@ type stores struct {
 	requests RequestStore
 	rules    RequestRules
 	identity IdentityStore
+	policies PolicyStore // nil: no policy history
 }
 
 // core is what the enforcement point's services share: the sequencer, the subject records every decision
@@ -246,7 +249,7 @@ func New(cfg Config) (*Service, error) {
 	c.policy.Store(cfg.Policy)
 	c.keys = newKeys(c, cfg)
 	return build(c, stores{profiles: cfg.Store, events: cfg.Store, tags: cfg.Store, trail: cfg.Trail,
-		requests: cfg.Requests, rules: cfg.Rules, identity: cfg.Identity}), nil
+		requests: cfg.Requests, rules: cfg.Rules, identity: cfg.Identity, policies: cfg.Policies}), nil
 }
 
 // build wires the domain services on c: each gets its own storer and the services it calls.

@@ -158,6 +158,7 @@ func newFixture(t *testing.T) *fixture {
 			t.Fatal(err)
 		}
 	}
+	must(svc.RecordPolicyInForce(ctx, admin))
 	a, err := svc.Ingestion().ImportSubject(ctx, steward, vault.NewSubject{Source: "crm", ExternalID: "c-1", Fields: profile()})
 	must(err)
 	f.adult = a.ID
@@ -463,6 +464,11 @@ func ops() map[string]op {
 			return e1(f.svc.WithClock(func() time.Time { return time.Now().AddDate(0, 0, 400) }).Profiles().ExpireRetained(ctx, admin))
 		}},
 		"RefuseMissingPurpose": {refuse: func(f *fixture) error { return f.svc.RefuseMissingPurpose(ctx, marketer) }},
+		"RecordPolicyInForce":  {exempt: "records the policy a process starts with (no personal data, no caller choice)"},
+		"PolicyHistory": {run: func(f *fixture) error { return e1(f.svc.PolicyHistory(ctx, admin)) },
+			refuse: func(f *fixture) error { return e1(f.svc.PolicyHistory(ctx, marketer)) }},
+		"PolicyAt": {run: func(f *fixture) error { return e1(f.svc.PolicyAt(ctx, admin, time.Now())) },
+			refuse: func(f *fixture) error { return e1(f.svc.PolicyAt(ctx, marketer, time.Now())) }},
 		"RefuseInvalidRequest": {refuse: func(f *fixture) error {
 			return f.svc.RefuseInvalidRequest(ctx, marketer, f.adult, vault.Errorf(vault.CodeInvalidArgument, "bad body"))
 		}},

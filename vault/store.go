@@ -240,6 +240,26 @@ type RequestTx interface {
 	Request(id string) (RequestRow, error)
 }
 
+// PolicyTx keeps the policy versions in force.
+type PolicyTx interface {
+	// PutPolicyInForce records that the policy of hash (its files, encoded) is in force from since.
+	PutPolicyInForce(hash string, files []byte, since time.Time) error
+}
+
+// PolicyStore reads the history of the policy in force.
+type PolicyStore interface {
+	// PolicyHistory lists every policy version that came into force, oldest first.
+	PolicyHistory(ctx context.Context) ([]PolicyInForce, error)
+	// PolicyFiles returns a version's files, encoded as recorded; ErrNotFound for an unknown hash.
+	PolicyFiles(ctx context.Context, hash string) ([]byte, error)
+}
+
+// PolicyInForce is a policy version and when it came into force.
+type PolicyInForce struct {
+	Hash  string
+	Since time.Time
+}
+
 // Tx is the writer's transaction: the union of the per-domain views, so that a change spanning domains (a
 // withdrawal and the deletion of the tags that relied on it) is still one transaction.
 type Tx interface {
@@ -251,4 +271,5 @@ type Tx interface {
 	TagTx
 	RequestTx
 	KeyTx
+	PolicyTx
 }

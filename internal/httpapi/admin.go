@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -75,4 +76,47 @@ func (s *Server) reloadPolicies(c *gin.Context) {
 	}
 	setAuditSeq(c, seq)
 	c.JSON(http.StatusOK, gin.H{"reloaded": true, "hash": next.Hash(), "audit_seq": seq})
+}
+
+// policyInForceDTO is a policy version and when it came into force.
+type policyInForceDTO struct {
+	Hash  string    `json:"hash"`
+	Since time.Time `json:"since"`
+}
+
+func toPolicyInForceDTO(x vault.PolicyInForce) policyInForceDTO {
+	return policyInForceDTO{Hash: x.Hash, Since: x.Since}
+}
+
+// getPolicyHistory lists every policy version that came into force.
+func (s *Server) getPolicyHistory(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	hist, err := s.vault.PolicyHistory(c.Request.Context(), a)
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"versions": dtos(hist, toPolicyInForceDTO)})
+}
+
+// getPolicyAt answers the policy in force at ?at= (RFC 3339): the processing record as of that time.
+func (s *Server) getPolicyAt(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	at, err := time.Parse(time.RFC3339, c.Query("at"))
+	if err != nil {
+		s.abortCode(c, vault.CodeInvalidArgument, "at must be an RFC 3339 time")
+		return
+	}
+	v, err := s.vault.PolicyAt(c.Request.Context(), a, at)
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"hash": v.Hash, "since": v.Since, "files": v.Files})
 }

@@ -185,6 +185,8 @@ func (s *Server) routes() *gin.Engine {
 
 	v1.GET("/policies", s.getPolicies)
 	v1.GET("/policies/matrix", s.getPolicyMatrix)
+	v1.GET("/policies/history", s.getPolicyHistory)
+	v1.GET("/policies/at", s.getPolicyAt)
 	v1.POST("/policies/reload", s.reloadPolicies)
 	v1.POST("/keys/rotate", s.rotateKeys)
 	v1.GET("/keys", s.getKeys)

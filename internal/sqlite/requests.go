@@ -3,7 +3,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"strings"
+	"time"
 
 	"github.com/profilevault/profilevault/vault"
 )
@@ -52,4 +54,40 @@ func scanRequests(rows *sql.Rows) ([]vault.RequestRow, error) {
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+// PutPolicyInForce implements vault.Tx.
+func (t *txn) PutPolicyInForce(hash string, files []byte, since time.Time) error {
+	if err := t.exec(`INSERT OR IGNORE INTO policy_versions (hash, files) VALUES (?, ?)`, hash, files); err != nil {
+		return err
+	}
+	return t.exec(`INSERT INTO policy_in_force (since, hash) VALUES (?, ?)`, formatTime(since), hash)
+}
+
+// PolicyHistory implements vault.PolicyStore.
+func (s *Store) PolicyHistory(ctx context.Context) ([]vault.PolicyInForce, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT since, hash FROM policy_in_force ORDER BY since, rowid`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []vault.PolicyInForce
+	for rows.Next() {
+		var since, hash string
+		if err := rows.Scan(&since, &hash); err != nil {
+			return nil, err
+		}
+		out = append(out, vault.PolicyInForce{Hash: hash, Since: parseTime(since)})
+	}
+	return out, rows.Err()
+}
+
+// PolicyFiles implements vault.PolicyStore.
+func (s *Store) PolicyFiles(ctx context.Context, hash string) ([]byte, error) {
+	var b []byte
+	err := s.read.QueryRowContext(ctx, `SELECT files FROM policy_versions WHERE hash = ?`, hash).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, vault.ErrNotFound
+	}
+	return b, err
 }
