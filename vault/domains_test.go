@@ -23,6 +23,7 @@ var txViews = map[string][]string{
 	"tags.go":        {"SubjectTx", "TagTx"},
 	"keys.go":        {"KeyTx"},
 	"admin.go":       {"PolicyTx"},
+	"incidents.go":   {"IncidentTx"},
 	"keycheck.go":    {"KeyTx"},
 }
 
@@ -31,7 +32,8 @@ var txViews = map[string][]string{
 var (
 	serviceFields = map[string]bool{"profiles": true, "subjects": true, "consents": true, "tags": true, "ingestion": true,
 		"stewardship": true, "requests": true, "review": true, "keys": true}
-	storerFields = map[string]bool{"store": true, "events": true, "trail": true, "identity": true, "rules": true, "keyStore": true, "ring": true}
+	storerFields = map[string]bool{"store": true, "events": true, "trail": true, "identity": true, "rules": true, "keyStore": true, "ring": true,
+		"incidents": true, "policies": true}
 )
 
 // TestEachDomainKeepsToItsOwnData checks on the package's syntax that

@@ -111,6 +111,8 @@ type Config struct {
 	Identity IdentityStore
 	// Policies reads the history of the policy in force (nil: not kept).
 	Policies PolicyStore
+	// Incidents reads incident records (nil: not kept).
+	Incidents IncidentStore
 	// Checkpoints is the checkpoint signing key (only its verifier is used here).
 	Checkpoints *audit.Signer
 	Crypto      Crypto
@@ -161,14 +163,15 @@ type Service struct {
 // stores are the read storers of the domains, each handed to the service that owns it. Every change goes
 // through the core's sequencer instead.
 type stores struct {
-	profiles ProfileStore
-	events   EventStore
-	tags     TagStore
-	trail    audit.Store
-	requests RequestStore
-	rules    RequestRules
-	identity IdentityStore
-	policies PolicyStore // nil: no policy history
+	profiles  ProfileStore
+	events    EventStore
+	tags      TagStore
+	trail     audit.Store
+	requests  RequestStore
+	rules     RequestRules
+	identity  IdentityStore
+	policies  PolicyStore   // nil: no policy history
+	incidents IncidentStore // nil: no incident records
 }
 
 // core is what the enforcement point's services share: the sequencer, the subject records every decision
@@ -249,14 +252,14 @@ func New(cfg Config) (*Service, error) {
 	c.policy.Store(cfg.Policy)
 	c.keys = newKeys(c, cfg)
 	return build(c, stores{profiles: cfg.Store, events: cfg.Store, tags: cfg.Store, trail: cfg.Trail,
-		requests: cfg.Requests, rules: cfg.Rules, identity: cfg.Identity, policies: cfg.Policies}), nil
+		requests: cfg.Requests, rules: cfg.Rules, identity: cfg.Identity, policies: cfg.Policies, incidents: cfg.Incidents}), nil
 }
 
 // build wires the domain services on c: each gets its own storer and the services it calls.
 func build(c *core, st stores) *Service {
 	s := &Service{core: c, stores: st}
-	s.review = &Review{core: c, trail: st.trail}
 	s.profiles = &Profiles{core: c, store: st.profiles}
+	s.review = &Review{core: c, trail: st.trail, incidents: st.incidents, profiles: s.profiles}
 	s.ingestion = &Ingestion{core: c, events: st.events, profiles: s.profiles}
 	s.tags = &Tags{core: c, store: st.tags, profiles: s.profiles, ingestion: s.ingestion}
 	s.profiles.tags, s.ingestion.tags = s.tags, s.tags

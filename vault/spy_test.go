@@ -419,6 +419,25 @@ func ops() map[string]op {
 			refuse: func(f *fixture) error {
 				return e3(f.svc.Tags().Insights(ctx, vault.Access{Caller: steward.Caller, Purpose: "analytics"}, "rfm"))
 			}},
+		"Review.RecordIncident": {run: func(f *fixture) error {
+			return e1(f.svc.Review().RecordIncident(ctx, compliance, vault.IncidentInput{DiscoveredAt: time.Now(), Since: time.Now().Add(-time.Hour),
+				Until: time.Now().Add(time.Minute), Actor: "st", Notice: "an account was misused; we reset it"}))
+		},
+			refuse: func(f *fixture) error {
+				return e1(f.svc.Review().RecordIncident(ctx, marketer, vault.IncidentInput{DiscoveredAt: time.Now(), Since: time.Now().Add(-time.Hour),
+					Until: time.Now(), Actor: "st", Notice: "x"}))
+			}},
+		"Review.Incident": {run: func(f *fixture) error {
+			inc, err := f.svc.Review().RecordIncident(ctx, compliance, vault.IncidentInput{DiscoveredAt: time.Now(), Since: time.Now().Add(-time.Hour),
+				Until: time.Now().Add(time.Minute), Actor: "mk", Notice: "n"})
+			if err != nil {
+				return err
+			}
+			return e2(f.svc.Review().Incident(ctx, compliance, inc.ID))
+		},
+			refuse: func(f *fixture) error { return e2(f.svc.Review().Incident(ctx, marketer, "inc_x")) }},
+		"DataSubjects.MeNotices": {run: func(f *fixture) error { return e2(f.svc.DataSubjects().MeNotices(ctx, f.subjectAccess)) },
+			refuse: func(f *fixture) error { return e2(f.svc.DataSubjects().MeNotices(ctx, steward)) }},
 		"Review.CrossBorderReport": {run: func(f *fixture) error { return e1(f.svc.Review().CrossBorderReport(ctx, compliance, 2026)) },
 			refuse: func(f *fixture) error { return e1(f.svc.Review().CrossBorderReport(ctx, marketer, 2026)) }},
 		"Review.AuditEvents": {run: func(f *fixture) error {

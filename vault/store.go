@@ -272,4 +272,5 @@ type Tx interface {
 	RequestTx
 	KeyTx
 	PolicyTx
+	IncidentTx
 }

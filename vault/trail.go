@@ -22,6 +22,10 @@ import (
 type Review struct {
 	*core
 	trail audit.Store
+	// incidents keeps incident records (nil: not kept); profiles lists the subjects an incident's scope
+	// is matched against.
+	incidents IncidentStore
+	profiles  *Profiles
 }
 
 // Review returns the service; it shares the enforcement point's core.

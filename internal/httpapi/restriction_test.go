@@ -320,3 +320,39 @@ func TestCompletingACorrectionRequestNamesTheCorrection(t *testing.T) {
 		t.Fatalf("completed: %d %s (the correction was entry %s)", done.Status, done.Body, fix.Header.Get("X-Audit-Seq"))
 	}
 }
+
+// An incident (PIPL Art. 57): the compliance officer names the actor and the window; the vault finds in
+// the trail the subjects whose data that actor was given, queues a notice to each and one to the
+// regulator; the subjects concerned (and no one else) see it, without learning who the actor was.
+func TestIncidentScopeAndNotices(t *testing.T) {
+	s := apptest.Start(t)
+	a, b, c := s.CreateSubject(map[string]any{"name": "甲"}), s.CreateSubject(map[string]any{"name": "乙"}), s.CreateSubject(map[string]any{"name": "丙"})
+	start := time.Now().Add(-time.Minute).UTC()
+	rogue := s.Token("cs-rogue", "customer_service")
+	for _, id := range []string{a, b} {
+		if r := s.Do("GET", "/v1/subjects/"+id+"?fields=name", rogue, "customer_service", nil); r.Status != 200 {
+			t.Fatalf("read: %d", r.Status)
+		}
+	}
+	s.Do("GET", "/v1/subjects/"+c+"?fields=name", s.Token("cs-ok", "customer_service"), "customer_service", nil)
+	co := s.Token("co", "compliance_officer")
+	body := map[string]any{"discovered_at": time.Now().UTC(), "since": start, "until": time.Now().Add(time.Minute).UTC(), "actor": "cs-rogue",
+		"notice": "An account of our customer service was misused to view customer names; it was locked and its sessions ended. Contact dpo@example-shop.cn."}
+	r := s.Do("POST", "/v1/incidents", co, "compliance_audit", body)
+	if r.Status != 201 || r.JSON["affected"].(float64) != 2 || r.JSON["subject_notices_queued"].(float64) != 2 || r.JSON["regulator_notice"] != "queued" {
+		t.Fatalf("incident: %d %s", r.Status, r.Body)
+	}
+	id := r.JSON["id"].(string)
+	for sub, want := range map[string]int{a: 1, b: 1, c: 0} {
+		n := s.Do("GET", "/v1/me/notices", s.Token(sub, "subject"), "", nil)
+		if n.Status != 200 || len(n.JSON["notices"].([]any)) != want || strings.Contains(string(n.Body), "cs-rogue") {
+			t.Fatalf("notices of %s: %d %s (want %d)", sub, n.Status, n.Body, want)
+		}
+	}
+	if g := s.Do("GET", "/v1/incidents/"+id, co, "compliance_audit", nil); g.Status != 200 || g.JSON["id"] != id {
+		t.Fatalf("read incident: %d %s", g.Status, g.Body)
+	}
+	if g := s.Do("POST", "/v1/incidents", s.Token("mk", "marketing"), "marketing", body); g.Status != 403 {
+		t.Fatalf("marketing recorded an incident: %d", g.Status)
+	}
+}

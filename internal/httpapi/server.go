@@ -158,6 +158,7 @@ func (s *Server) routes() *gin.Engine {
 	me.POST("/objections", s.postObjection)
 	me.DELETE("/objections/:kind", s.deleteObjection)
 	me.DELETE("/restriction", s.deleteMeRestriction)
+	me.GET("/notices", s.getMeNotices)
 	me.DELETE("/tags/:key", s.deleteMeTag)
 	me.PUT("/tags/:key", s.putMeTag)
 	me.GET("/access-log", s.getMeAccessLog)
@@ -182,6 +183,8 @@ func (s *Server) routes() *gin.Engine {
 	v1.GET("/audit/proof/:seq", s.auditProof)
 	v1.GET("/audit/consistency", s.auditConsistency)
 	v1.GET("/audit/reports/cross-border", s.requirePurpose, s.crossBorderReport)
+	v1.POST("/incidents", s.requirePurpose, s.postIncident)
+	v1.GET("/incidents/:id", s.requirePurpose, s.getIncident)
 
 	v1.GET("/policies", s.getPolicies)
 	v1.GET("/policies/matrix", s.getPolicyMatrix)

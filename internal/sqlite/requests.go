@@ -91,3 +91,59 @@ func (s *Store) PolicyFiles(ctx context.Context, hash string) ([]byte, error) {
 	}
 	return b, err
 }
+
+// PutIncident implements vault.Tx.
+func (t *txn) PutIncident(i vault.Incident) error {
+	return t.exec(`INSERT INTO incidents (id, created_at, discovered_at, since, until, actor, affected, categories, description, regulator)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, i.ID, formatTime(i.CreatedAt), formatTime(i.DiscoveredAt), formatTime(i.Since), formatTime(i.Until),
+		i.Actor, i.Affected, strings.Join(i.Categories, ","), []byte(i.Notice), i.Regulator)
+}
+
+// QueueIncidentNotice implements vault.Tx.
+func (t *txn) QueueIncidentNotice(incidentID, subject string) error {
+	return t.exec(`INSERT OR IGNORE INTO incident_notices (incident_id, subject_id, state) VALUES (?, ?, 'queued')`, incidentID, subject)
+}
+
+const incidentColumns = `SELECT id, created_at, discovered_at, since, until, actor, affected, categories, description, regulator,
+	(SELECT count(*) FROM incident_notices n WHERE n.incident_id = incidents.id) FROM incidents`
+
+// Incident implements vault.IncidentStore.
+func (s *Store) Incident(ctx context.Context, id string) (vault.Incident, error) {
+	list, err := s.scanIncidents(ctx, incidentColumns+` WHERE id = ?`, id)
+	if err != nil {
+		return vault.Incident{}, err
+	}
+	if len(list) == 0 {
+		return vault.Incident{}, vault.ErrNotFound
+	}
+	return list[0], nil
+}
+
+// IncidentsOf implements vault.IncidentStore.
+func (s *Store) IncidentsOf(ctx context.Context, subject string) ([]vault.Incident, error) {
+	return s.scanIncidents(ctx, incidentColumns+` WHERE id IN (SELECT incident_id FROM incident_notices WHERE subject_id = ?) ORDER BY created_at DESC`, subject)
+}
+
+func (s *Store) scanIncidents(ctx context.Context, q string, args ...any) ([]vault.Incident, error) {
+	rows, err := s.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []vault.Incident
+	for rows.Next() {
+		var i vault.Incident
+		var created, discovered, since, until, cats string
+		var notice []byte
+		if err := rows.Scan(&i.ID, &created, &discovered, &since, &until, &i.Actor, &i.Affected, &cats, &notice, &i.Regulator, &i.NoticesQueued); err != nil {
+			return nil, err
+		}
+		i.CreatedAt, i.DiscoveredAt, i.Since, i.Until = parseTime(created), parseTime(discovered), parseTime(since), parseTime(until)
+		i.Categories, i.Notice = []string{}, string(notice)
+		if cats != "" {
+			i.Categories = strings.Split(cats, ",")
+		}
+		out = append(out, i)
+	}
+	return out, rows.Err()
+}
