@@ -81,3 +81,36 @@ func TestSensitiveTagValuesAreNeverStored(t *testing.T) {
 		t.Fatalf("entry %d does not count the screened tag: %s %v", seq, e, err)
 	}
 }
+
+// An unknown birth date is unverified, not adult: no per-person tags until the age is known.
+func TestUnknownAgeGetsNoTags(t *testing.T) {
+	ctx := context.Background()
+	svc, _ := newService(t, 100)
+	c, err := svc.Profiles().Create(ctx, steward, vault.NewSubject{Fields: map[string]*string{"name": str("无名"), "city": str("杭州")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := svc.ConsentRecords().GrantConsent(ctx, steward, c.ID, consent.Grant{Purpose: "marketing", Kind: consent.General, NoticeVersion: "2026-01", Method: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	bases := func() int {
+		t.Helper()
+		n := 0
+		if _, _, err := svc.Tags().TagInputs(ctx, tagger, []policies.PurposeName{"marketing"}, []string{c.ID}, func(in vault.TagInput) error {
+			n += len(in.Bases)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := bases(); n != 0 {
+		t.Fatalf("tag inputs with an unknown age: %d", n)
+	}
+	if _, err := svc.Profiles().Update(ctx, steward, c.ID, map[string]*string{"birth_date": str("1990-01-01")}); err != nil {
+		t.Fatal(err)
+	}
+	if n := bases(); n != 1 {
+		t.Fatalf("tag inputs once the age is known: %d", n)
+	}
+}

@@ -582,6 +582,20 @@ func (s *core) minorAtDecision(e *audit.Entry, rec SubjectRecord, now time.Time)
 	return ok && minorBorn(pt, now)
 }
 
+// ageAtDecision is minorAtDecision that also says whether the age is known: false without a birth date
+// or with one that does not read as a date.
+func (s *core) ageAtDecision(e *audit.Entry, rec SubjectRecord, now time.Time) (minor, known bool) {
+	pt, ok := s.gate.decisionOpen(e, rec, fieldBirthDate)
+	if !ok {
+		return false, false
+	}
+	birth, err := time.Parse(time.DateOnly, string(pt))
+	if err != nil {
+		return false, false
+	}
+	return consent.IsMinor(birth, now), true
+}
+
 // minorBorn reports whether a birth date (YYYY-MM-DD) makes the subject a minor now. An unknown or unreadable
 // birth date is not treated as a minor.
 func minorBorn(birthDate []byte, now time.Time) bool {

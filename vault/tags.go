@@ -249,10 +249,10 @@ func (s *Tags) decideTagInputs(ctx context.Context, e audit.Entry, purposes []po
 		base := e
 		base.SubjectRef = refFor(s.gate, id, rec.RefSalt)
 		base.Decision, base.Status = audit.Allow, statusOK
-		minor := false
+		minor, ageKnown := false, false
 		for _, purpose := range purposes {
 			if catalog[purpose].NeedsConsent() {
-				minor = s.minorAtDecision(&base, rec, now)
+				minor, ageKnown = s.ageAtDecision(&base, rec, now)
 				break
 			}
 		}
@@ -262,9 +262,10 @@ func (s *Tags) decideTagInputs(ctx context.Context, e audit.Entry, purposes []po
 			if objected(rec, catalog[purpose]) || retentionExpired(catalog[purpose], rec, now) || restrictsPurpose(rec, catalog[purpose]) {
 				continue // nothing of the subject may feed the purpose any longer
 			}
-			if minor && catalog[purpose].Tags == policies.TagsSubject {
+			if (minor || !ageKnown) && catalog[purpose].Tags == policies.TagsSubject {
 				// A child's data is sensitive (PIPL Art. 28): no marketing or personalisation tags for
-				// anyone under 14, guardian consent or not (TAGS.md).
+				// anyone under 14, guardian consent or not (TAGS.md) — nor for anyone whose age is
+				// unknown: an unknown birth date is unverified, not adult.
 				continue
 			}
 			basis := consent.Evaluate(consent.Query{Purpose: catalog[purpose], Categories: tagInputCategories, Minor: minor, Records: rec.Consents, Now: now})
