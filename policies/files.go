@@ -19,17 +19,18 @@ const (
 	filePolicy     = "policy.csv"
 	filePurposes   = "purposes.json"
 	fileSchema     = "schema.json"
+	fileTaxonomy   = "taxonomy.json"
 )
 
 // maxFileSize bounds a policy file read from disk.
 const maxFileSize = 4 << 20
 
-//go:embed inferences.json model.conf policy.csv purposes.json schema.json
+//go:embed inferences.json model.conf policy.csv purposes.json schema.json taxonomy.json
 var embedded embed.FS
 
 // FileNames returns the names of the policy files in canonical (sorted) order.
 func FileNames() []string {
-	return []string{fileInferences, fileModel, filePolicy, filePurposes, fileSchema}
+	return []string{fileInferences, fileModel, filePolicy, filePurposes, fileSchema, fileTaxonomy}
 }
 
 // Embedded returns a copy of the built-in policy file with that name, or nil for an unknown name.

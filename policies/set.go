@@ -51,8 +51,10 @@ type Set struct {
 	hash    string
 	schema  *Schema
 	catalog *Catalog
-	// inferences is the sensitive-inference lexicon (inferences.json).
+	// inferences is the sensitive-inference lexicon (inferences.json); taxonomy the product categories
+	// interest tags may name (taxonomy.json).
 	inferences *Inferences
+	taxonomy   *Taxonomy
 	rules      []Rule
 	inherits   []Inheritance
 
@@ -106,6 +108,10 @@ func compile(files map[string][]byte, forceFull bool) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
+	taxonomy, err := parseTaxonomy(files[fileTaxonomy], inferences)
+	if err != nil {
+		return nil, err
+	}
 	enf, pm, err := newEnforcer(files[fileModel], casbinRows(rules, inherits, schema))
 	if err != nil {
 		return nil, err
@@ -116,6 +122,7 @@ func compile(files map[string][]byte, forceFull bool) (*Set, error) {
 		schema:     schema,
 		catalog:    catalog,
 		inferences: inferences,
+		taxonomy:   taxonomy,
 		rules:      rules,
 		inherits:   inherits,
 		enf:        enf,

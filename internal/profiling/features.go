@@ -231,8 +231,8 @@ type extractor struct {
 	halfLife float64
 	f        *Features
 
-	// sensitive screens category and brand names (Subject.Sensitive; nil: none).
-	sensitive  func(string) bool
+	// s screens and maps category and brand names (Subject.category, Subject.brand).
+	s          *Subject
 	cat, brand map[string]float64
 	season     map[string][4]float64
 	purchases  []purchase
@@ -265,7 +265,7 @@ func ExtractWith(s Subject, now time.Time, loc *time.Location, o ExtractOptions)
 	if !s.CreatedAt.IsZero() && !s.CreatedAt.After(now) {
 		f.MemberSince = s.CreatedAt
 	}
-	x := extractor{now: now, cut: now.AddDate(0, 0, -WindowDays), loc: loc, halfLife: hl, f: &f, sensitive: s.Sensitive}
+	x := extractor{now: now, cut: now.AddDate(0, 0, -WindowDays), loc: loc, halfLife: hl, f: &f, s: &s}
 	events := s.Events
 	if slices.IsSortedFunc(events, func(a, b Event) int { return a.TS.Compare(b.TS) }) {
 		for i := range events {
@@ -453,14 +453,7 @@ func recommends(text string) bool {
 
 // interest adds a decayed weight for a category and brand.
 func (x *extractor) interest(ts time.Time, category, brand string, w float64) {
-	if x.sensitive != nil {
-		if category != "" && x.sensitive(category) {
-			category = ""
-		}
-		if brand != "" && x.sensitive(brand) {
-			brand = ""
-		}
-	}
+	category, brand = x.s.category(category), x.s.brand(brand)
 	if category == "" && brand == "" {
 		return
 	}

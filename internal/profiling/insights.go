@@ -168,8 +168,8 @@ func SegmentsInsight(pop Population) (SegmentsReport, error) {
 }
 
 // Baskets returns a subject's purchase baskets for association rules: the sorted distinct item categories
-// of each non-cancelled order and POS purchase (one per order id). It returns nil unless transactions are
-// allowed.
+// (as Subject.category screens and maps them) of each non-cancelled order and POS purchase (one per order
+// id). It returns nil unless transactions are allowed.
 func Baskets(s Subject) [][]string {
 	if !s.Allowed[Transactions] {
 		return nil
@@ -195,7 +195,7 @@ func Baskets(s Subject) [][]string {
 		seen[id] = true
 		var b []string
 		for _, it := range attrItems(e.Attrs) {
-			if c := attrString(it, "category"); c != "" && !slices.Contains(b, c) {
+			if c := s.category(attrString(it, "category")); c != "" && !slices.Contains(b, c) {
 				b = append(b, c)
 			}
 		}

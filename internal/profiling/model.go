@@ -93,6 +93,34 @@ type Subject struct {
 	// Sensitive, when set, reports product category and brand names that reveal or let one infer
 	// sensitive personal information (policies.Inferences): they feed no interest, season or segment.
 	Sensitive func(name string) bool
+	// Categories, when set, maps a product category name to its key in the policy's taxonomy
+	// (policies.Taxonomy); a name outside it feeds no interest, season, segment or basket. Nil keeps names
+	// as they are.
+	Categories func(name string) (key string, ok bool)
+}
+
+// category returns the name under which a product category feeds the profile, or "" when it feeds nothing:
+// screened as sensitive, or outside the taxonomy.
+func (s *Subject) category(name string) string {
+	if name == "" || s.Sensitive != nil && s.Sensitive(name) {
+		return ""
+	}
+	if s.Categories != nil {
+		key, ok := s.Categories(name)
+		if !ok {
+			return ""
+		}
+		return key
+	}
+	return name
+}
+
+// brand returns the brand name as it feeds the profile, or "" when screened as sensitive.
+func (s *Subject) brand(name string) string {
+	if name == "" || s.Sensitive != nil && s.Sensitive(name) {
+		return ""
+	}
+	return name
 }
 
 // CategorySet is a set of input categories. It serialises to JSON as a sorted list of category names.

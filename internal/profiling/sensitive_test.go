@@ -42,3 +42,28 @@ func TestSensitiveNamesFeedNoInterest(t *testing.T) {
 		}
 	}
 }
+
+// With the policy's taxonomy, interest tags and baskets name taxonomy keys only: 茶叶 and "Coffee" become tea
+// and coffee, a free product name outside the allow list feeds nothing.
+func TestCategoriesOutsideTheTaxonomyFeedNothing(t *testing.T) {
+	pol, err := policies.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := Subject{ID: "s", Allowed: allowAll(), Categories: pol.Taxonomy().Key, Events: []Event{
+		order("o1", ago(3), 90, 0, "茶叶", "某品牌保健品", "Coffee"),
+		order("o2", ago(2), 90, 0, "tea", "rare orchid"),
+	}}
+	f := Extract(s, testNow, shanghai(t))
+	var got []string
+	for _, w := range f.TopCategories {
+		got = append(got, w.Name)
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"coffee", "tea"}) {
+		t.Errorf("categories %v, want [coffee tea]", got)
+	}
+	if b := Baskets(s); len(b) != 2 || !slices.Equal(b[0], []string{"coffee", "tea"}) || !slices.Equal(b[1], []string{"tea"}) {
+		t.Errorf("baskets %v", b)
+	}
+}

@@ -96,10 +96,21 @@ func (r *Runner) defaults() {
 	}
 }
 
-// sensitiveNames is the policy's sensitive-inference lexicon as the engine's screen of names.
-func (r *Runner) sensitiveNames() func(string) bool {
-	inf := r.Vault.Policy().Inferences()
-	return func(name string) bool { _, hit := inf.Match(name); return hit }
+// nameScreen is how the policy in force lets product names into the engine: the sensitive-inference
+// lexicon screens category and brand names, and the taxonomy maps category names to its keys.
+type nameScreen struct {
+	sensitive  func(string) bool
+	categories func(string) (string, bool)
+}
+
+// names returns the policy's name screen, read once per run so one run sees one policy version.
+func (r *Runner) names() nameScreen {
+	pol := r.Vault.Policy()
+	inf := pol.Inferences()
+	return nameScreen{
+		sensitive:  func(name string) bool { _, hit := inf.Match(name); return hit },
+		categories: pol.Taxonomy().Key,
+	}
 }
 
 func (r *Runner) access() vault.Access {
@@ -108,10 +119,11 @@ func (r *Runner) access() vault.Access {
 
 // engineInput converts what the vault released into the engine's input, once per subject; forPurpose then
 // marks the categories one purpose's basis allows, and Extract reads nothing else. sensitive screens
-// product category and brand names that let one infer sensitive information (sensitiveNames).
-func engineInput(in vault.TagInput, sensitive func(string) bool) profiling.Subject {
+// product category and brand names that let one infer sensitive information and maps categories to the
+// taxonomy (names).
+func engineInput(in vault.TagInput, names nameScreen) profiling.Subject {
 	s := profiling.Subject{ID: in.SubjectID, Fields: in.Fields, CreatedAt: in.CreatedAt, Events: make([]profiling.Event, len(in.Events)),
-		Sensitive: sensitive}
+		Sensitive: names.sensitive, Categories: names.categories}
 	for i, e := range in.Events {
 		s.Events[i] = profiling.Event{ID: e.ID, Type: e.Type, Category: e.Category, Source: e.Source, TS: e.TS, Attrs: e.Attrs}
 	}
@@ -163,7 +175,7 @@ func (r *Runner) Full(ctx context.Context) (Summary, error) {
 	r.defaults()
 	start := time.Now()
 	now := r.Now()
-	sensitive := r.sensitiveNames()
+	names := r.names()
 	ids, err := r.allIDs(ctx)
 	if err != nil {
 		return Summary{}, err
@@ -211,7 +223,7 @@ func (r *Runner) Full(ctx context.Context) (Summary, error) {
 				batch := ids[b:min(b+r.BatchSize, len(ids))]
 				res := &results[k]
 				res.seq, _, res.err = r.Vault.Tags().TagInputs(ctx, r.access(), purposes, batch, func(in vault.TagInput) error {
-					all := engineInput(in, sensitive)
+					all := engineInput(in, names)
 					extracted := map[string]*profiling.Features{} // by allowed categories: purposes with the same basis share
 					for _, purpose := range purposes {
 						basis, ok := in.Bases[purpose]
@@ -379,7 +391,7 @@ func (r *Runner) Incremental(ctx context.Context) (int, error) {
 
 // recompute releases, computes and stores the tags of a batch of subjects with the frozen models.
 func (r *Runner) recompute(ctx context.Context, ids []string) error {
-	sensitive := r.sensitiveNames()
+	names := r.names()
 	pop, err := r.frozen(ctx)
 	if err != nil {
 		return err
@@ -388,7 +400,7 @@ func (r *Runner) recompute(ctx context.Context, ids []string) error {
 	got := map[[2]string]pending{}
 	tagged := r.Vault.Tags().TagPurposes()
 	seq, _, err := r.Vault.Tags().TagInputs(ctx, r.access(), tagged, ids, func(in vault.TagInput) error {
-		all := engineInput(in, sensitive)
+		all := engineInput(in, names)
 		for purpose, basis := range in.Bases {
 			s := forPurpose(all, basis)
 			got[[2]string{in.SubjectID, string(purpose)}] = pending{purpose: purpose, subject: in.SubjectID, seen: in.Seen, allowed: s.Allowed,

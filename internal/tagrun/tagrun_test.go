@@ -1,13 +1,17 @@
 package tagrun_test
 
 import (
+	"encoding/json"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/profilevault/profilevault/consent"
+	"github.com/profilevault/profilevault/internal/app"
 	"github.com/profilevault/profilevault/internal/apptest"
 	"github.com/profilevault/profilevault/internal/importer"
 	"github.com/profilevault/profilevault/internal/synth"
@@ -19,14 +23,14 @@ import (
 var steward = vault.Caller{Subject: "tag-test", Roles: []policies.Role{"data_steward"}}
 
 // shop imports a small synthetic shop into a fresh vault and runs the tag engine over it.
-func shop(t testing.TB, subjects int) (*apptest.Stack, *tagrun.Runner) {
+func shop(t testing.TB, subjects int, mutate ...func(*app.Config)) (*apptest.Stack, *tagrun.Runner) {
 	t.Helper()
 	dir := t.TempDir()
 	now := time.Now().UTC()
 	if err := synth.Generate(synth.Options{Seed: 11, Subjects: subjects, Now: now}).WriteDir(dir, "ndjson"); err != nil {
 		t.Fatal(err)
 	}
-	s := apptest.Start(t)
+	s := apptest.Start(t, mutate...)
 	im := &importer.Importer{Vault: s.App.Vault, Steward: steward}
 	if _, err := im.Run(t.Context(), []string{dir}); err != nil {
 		t.Fatal(err)
@@ -314,5 +318,50 @@ func TestIncrementalRecomputesChangedSubjectsOnly(t *testing.T) {
 	after, _ := s.App.Internals().Store.Tags(ctx, tagged)
 	if len(after) == 0 || !after[0].ComputedAt.After(before[0].ComputedAt) {
 		t.Fatalf("tags not recomputed: %d before, %d after", len(before), len(after))
+	}
+}
+
+// A deployment's taxonomy decides which product categories interest tags may name: with snacks and women's
+// clothing left out of it, no stored tag names them, and the other categories still make tags.
+func TestInterestTagsNameTheTaxonomyOnly(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range policies.FileNames() {
+		raw := policies.Embedded(name)
+		if name == "taxonomy.json" {
+			var tx map[string]any
+			if err := json.Unmarshal(raw, &tx); err != nil {
+				t.Fatal(err)
+			}
+			cats := tx["categories"].([]any)
+			tx["categories"] = slices.DeleteFunc(cats, func(c any) bool {
+				k := c.(map[string]any)["key"]
+				return k == "snacks" || k == "women_clothing"
+			})
+			raw, _ = json.Marshal(tx)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), raw, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, _ := shop(t, 40, func(c *app.Config) { c.PolicyDir = dir })
+	mk := s.Token("mk", "marketing")
+	ids, _ := s.App.Internals().Store.SubjectIDs(t.Context(), "", 1000)
+	named := 0
+	for _, id := range ids {
+		r := s.Do("GET", "/v1/subjects/"+id+"/tags", mk, "personalization", nil)
+		tags, _ := r.JSON["tags"].([]any)
+		for _, x := range tags {
+			tg := x.(map[string]any)
+			if tg["key"] != "interest.top_categories" {
+				continue
+			}
+			named++
+			if v := tg["value"].(string); strings.Contains(v, "snacks") || strings.Contains(v, "women_clothing") {
+				t.Fatalf("subject %s: top categories %q name a category outside the taxonomy", id, v)
+			}
+		}
+	}
+	if named == 0 {
+		t.Fatal("no interest.top_categories tag at all")
 	}
 }
