@@ -11,6 +11,9 @@ const (
 	ReasonConsentRequired         = "consent_required"
 	ReasonSeparateConsentRequired = "separate_consent_required"
 	ReasonGuardianConsentRequired = "guardian_consent_required"
+	// ReasonAgeVerificationRequired withholds a purpose that needs an age (policies.Purpose.NeedsAge) from a
+	// subject whose birth date is unknown, unless a guardian consented.
+	ReasonAgeVerificationRequired = "age_verification_required"
 )
 
 // Query asks whether a purpose has a legal basis for a subject's categories at Now.
@@ -18,8 +21,11 @@ type Query struct {
 	Purpose    policies.Purpose
 	Categories []string
 	Sensitive  map[string]bool // categories that are sensitive (PIPL Art. 28)
-	Minor      bool            // under 14 at Now, from birth_date; unknown birth_date is not a minor
-	Recipient  string          // for sharing and cross-border purposes: who receives the data
+	Minor      bool            // under 14 at Now, from birth_date
+	// AgeUnknown says that the subject's birth date is unknown (or unreadable): for a purpose that needs
+	// an age only a guardian's consent counts, as for a minor.
+	AgeUnknown bool
+	Recipient  string // for sharing and cross-border purposes: who receives the data
 	Records    []Record
 	Now        time.Time
 }
@@ -35,7 +41,7 @@ type Result struct {
 // decides and every category passes. Under consent, a category passes only with a record that is granted
 // now, for a notice version that still counts, of a kind that fits: guardian for a minor, separate (or
 // written) for a sensitive category or a purpose that needs one, naming the recipient where the purpose
-// has recipients.
+// has recipients. A subject of unknown age is treated as a minor by a purpose that needs an age.
 func Evaluate(q Query) map[string]Result {
 	out := make(map[string]Result, len(q.Categories))
 	if !q.Purpose.NeedsConsent() {
@@ -52,6 +58,10 @@ func Evaluate(q Query) map[string]Result {
 }
 
 func decide(q Query, active []Record, sensitive bool) Result {
+	unverified := q.AgeUnknown && q.Purpose.NeedsAge()
+	if unverified {
+		q.Minor = true
+	}
 	needSeparate := sensitive || q.Purpose.ConsentKind == string(Separate)
 	var ids []string
 	reason := ReasonConsentRequired
@@ -76,7 +86,9 @@ func decide(q Query, active []Record, sensitive bool) Result {
 	if len(ids) > 0 {
 		return Result{OK: true, ConsentIDs: ids}
 	}
-	if q.Minor {
+	if unverified {
+		reason = ReasonAgeVerificationRequired
+	} else if q.Minor {
 		reason = ReasonGuardianConsentRequired
 	} else if needSeparate && reason == ReasonConsentRequired {
 		reason = ReasonSeparateConsentRequired

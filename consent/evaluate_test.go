@@ -47,13 +47,17 @@ func TestDeriveKeepsHistoryAndWithdrawals(t *testing.T) {
 
 // expected is the test's own statement of the rules (PIPL Art. 13, 14, 23, 29, 31, 39), written from the
 // design documents, against which Evaluate is checked for every combination.
-func expected(p policies.Purpose, sensitive, minor bool, recipient string, r *Record) (bool, string) {
+func expected(p policies.Purpose, sensitive, minor, ageUnknown bool, recipient string, r *Record) (bool, string) {
 	if !p.NeedsConsent() {
 		return true, ""
 	}
 	needSeparate := sensitive || p.ConsentKind == "separate"
 	fallback := "consent_required"
-	if minor {
+	// A purpose that profiles individuals needs an age: unknown is unverified, treated as a child.
+	if ageUnknown && p.Tags == policies.TagsSubject {
+		minor = true
+		fallback = "age_verification_required"
+	} else if minor {
 		fallback = "guardian_consent_required"
 	} else if needSeparate {
 		fallback = "separate_consent_required"
@@ -114,7 +118,8 @@ func TestEvaluateMatrix(t *testing.T) {
 	for _, p := range cat.All() {
 		for name, state := range states {
 			for _, cats := range []string{"contact", "sensitive_identity"} {
-				for _, minor := range []bool{false, true} {
+				for _, age := range []string{"adult", "minor", "unknown"} {
+					minor, unknown := age == "minor", age == "unknown"
 					for _, recipient := range []string{"", first(p.Recipients)} {
 						r := state(p)
 						var recs []Record
@@ -123,11 +128,11 @@ func TestEvaluateMatrix(t *testing.T) {
 						}
 						sens := cats == "sensitive_identity"
 						got := Evaluate(Query{Purpose: p, Categories: []string{cats}, Sensitive: map[string]bool{cats: sens}, Minor: minor,
-							Recipient: recipient, Records: recs, Now: now})[cats]
-						wantOK, wantReason := expected(p, sens, minor, recipient, r)
+							AgeUnknown: unknown, Recipient: recipient, Records: recs, Now: now})[cats]
+						wantOK, wantReason := expected(p, sens, minor, unknown, recipient, r)
 						n++
 						if got.OK != wantOK || (!wantOK && got.Reason != wantReason) {
-							t.Errorf("%s, %s, %s, minor=%v, recipient=%q: got %+v, want ok=%v reason=%q", p.Name, name, cats, minor, recipient, got, wantOK, wantReason)
+							t.Errorf("%s, %s, %s, age %s, recipient=%q: got %+v, want ok=%v reason=%q", p.Name, name, cats, age, recipient, got, wantOK, wantReason)
 						}
 						if got.OK && p.NeedsConsent() && (len(got.ConsentIDs) != 1 || got.ConsentIDs[0] != "c1") {
 							t.Errorf("%s, %s: consent ids %v", p.Name, name, got.ConsentIDs)

@@ -132,6 +132,11 @@ func (p Purpose) ShutOffBy(kind string) bool { return slices.Contains(p.Objectio
 // KeepsData reports whether the purpose's retention is a reason to keep data stored (Keeps, default true).
 func (p Purpose) KeepsData() bool { return p.Keeps == nil || *p.Keeps }
 
+// NeedsAge reports whether the purpose needs the subject's age to be known: a consent-based purpose that
+// profiles individuals (per-person tags), because what it may do differs for a child (PIPL Art. 31; no
+// marketing or personalisation tags under 14). An unknown birth date is unverified, not adult.
+func (p Purpose) NeedsAge() bool { return p.NeedsConsent() && p.Tags == TagsSubject }
+
 // NeedsConsent reports whether the purpose's legal basis is consent.
 func (p Purpose) NeedsConsent() bool { return p.LegalBasis == BasisConsent }
 

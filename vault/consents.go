@@ -190,9 +190,16 @@ func (s *ConsentRecords) grantConsent(ctx context.Context, a Access, id string, 
 		return ConsentView{}, 0, err
 	}
 	now := s.now().UTC()
-	if g.Kind != consent.Guardian && s.minorAtDecision(&e, rec, now) {
-		return ConsentView{}, 0, s.deny(ctx, e, statusForbidden, consent.ReasonGuardianConsentRequired,
-			Errorf(CodeGuardianConsentRequired, "the subject is under 14: only a guardian's consent can be recorded (PIPL Art. 31)"))
+	if g.Kind != consent.Guardian {
+		switch minor, known := s.ageAtDecision(&e, rec, now); {
+		case minor:
+			return ConsentView{}, 0, s.deny(ctx, e, statusForbidden, consent.ReasonGuardianConsentRequired,
+				Errorf(CodeGuardianConsentRequired, "the subject is under 14: only a guardian's consent can be recorded (PIPL Art. 31)"))
+		case !known && p.NeedsAge():
+			// Unverified, not adult: the purpose treats a child differently, so it needs the age first.
+			return ConsentView{}, 0, s.deny(ctx, e, statusForbidden, consent.ReasonAgeVerificationRequired,
+				Errorf(CodePermissionDenied, "the subject's birth date is unknown: record it (or a guardian's consent) before consent to this purpose"))
+		}
 	}
 	at := now
 	if g.GrantedAt != nil { // imported: when the collection point captured it

@@ -426,8 +426,7 @@ func (s *Ingestion) collectionRefusal(e *audit.Entry, purpose policies.Purpose, 
 	if objected(rec, purpose) {
 		return collectionBasis{refusal: ReasonObjection}
 	}
-	b := consent.Evaluate(consent.Query{Purpose: purpose, Categories: []string{cat}, Minor: s.minorAtDecision(e, rec, now),
-		Records: rec.Consents, Now: now})[cat]
+	b := consent.Evaluate(s.withAge(consent.Query{Purpose: purpose, Categories: []string{cat}, Records: rec.Consents, Now: now}, e, rec))[cat]
 	if !b.OK {
 		return collectionBasis{refusal: b.Reason}
 	}

@@ -13,7 +13,7 @@ func TestImportResolvesIdentity(t *testing.T) {
 	svc, store := newService(t, 1000)
 	ctx := t.Context()
 	base, err := svc.Ingestion().ImportSubject(ctx, steward, vault.NewSubject{ExternalID: "c-1", Source: "crm",
-		Fields: map[string]*string{"name": str("王芳"), "phone": str("+8613800001234"), "email": str("wang@example.cn")}})
+		Fields: map[string]*string{"name": str("王芳"), "phone": str("+8613800001234"), "email": str("wang@example.cn"), "birth_date": str("1990-04-01")}})
 	if err != nil || !base.Created {
 		t.Fatalf("first import: %+v %v", base, err)
 	}

@@ -82,15 +82,28 @@ func TestSensitiveTagValuesAreNeverStored(t *testing.T) {
 	}
 }
 
-// An unknown birth date is unverified, not adult: no per-person tags until the age is known.
-func TestUnknownAgeGetsNoTags(t *testing.T) {
+// An unknown birth date is unverified, not adult: a purpose that needs an age (marketing) takes no consent
+// of the subject's own, reads and tag inputs under it are withheld as age_verification_required, and a
+// guardian's consent counts as for a child; once the age is known, all of it works again.
+func TestUnknownAgeIsUnverifiedNotAdult(t *testing.T) {
 	ctx := context.Background()
 	svc, _ := newService(t, 100)
-	c, err := svc.Profiles().Create(ctx, steward, vault.NewSubject{Fields: map[string]*string{"name": str("无名"), "city": str("杭州")}})
+	grant := func(id string, kind consent.Kind) error {
+		_, _, err := svc.ConsentRecords().GrantConsent(ctx, steward, id, consent.Grant{Purpose: "marketing", Kind: kind, NoticeVersion: "2026-01", Method: "t"})
+		return err
+	}
+	unknown, err := svc.Profiles().Create(ctx, steward, vault.NewSubject{Fields: map[string]*string{"name": str("无名"), "city": str("杭州")}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := svc.ConsentRecords().GrantConsent(ctx, steward, c.ID, consent.Grant{Purpose: "marketing", Kind: consent.General, NoticeVersion: "2026-01", Method: "t"}); err != nil {
+	if err := grant(unknown.ID, consent.General); vault.ErrorCode(err) != vault.CodePermissionDenied || !strings.Contains(err.Error(), "birth date is unknown") {
+		t.Fatalf("own consent with an unknown age: %v", err)
+	}
+	c, err := svc.Profiles().Create(ctx, steward, vault.NewSubject{Fields: map[string]*string{"name": str("有名"), "city": str("杭州"), "birth_date": str("1990-01-01")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := grant(c.ID, consent.General); err != nil {
 		t.Fatal(err)
 	}
 	bases := func() int {
@@ -104,8 +117,31 @@ func TestUnknownAgeGetsNoTags(t *testing.T) {
 		}
 		return n
 	}
-	if n := bases(); n != 0 {
-		t.Fatalf("tag inputs with an unknown age: %d", n)
+	city := func() string {
+		t.Helper()
+		v, err := svc.Profiles().Read(ctx, marketer, c.ID, []string{"city"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(v.Withheld) > 0 {
+			return v.Withheld[0].Reason
+		}
+		return v.Fields["city"]
+	}
+	if got, n := city(), bases(); got != "杭州" || n != 1 {
+		t.Fatalf("adult with consent: city %q, %d tag bases", got, n)
+	}
+	if _, err := svc.Profiles().Update(ctx, steward, c.ID, map[string]*string{"birth_date": nil}); err != nil {
+		t.Fatal(err)
+	}
+	if got, n := city(), bases(); got != consent.ReasonAgeVerificationRequired || n != 0 {
+		t.Fatalf("age unknown: city %q, %d tag bases", got, n)
+	}
+	if err := grant(c.ID, consent.Guardian); err != nil {
+		t.Fatal(err)
+	}
+	if got, n := city(), bases(); got != "杭州" || n != 0 {
+		t.Fatalf("age unknown with a guardian's consent: city %q, %d tag bases (no tags, as for a child)", got, n)
 	}
 	if _, err := svc.Profiles().Update(ctx, steward, c.ID, map[string]*string{"birth_date": str("1990-01-01")}); err != nil {
 		t.Fatal(err)

@@ -154,7 +154,7 @@ func TestExpireRetainedDeletesWhatNoPurposeKeeps(t *testing.T) {
 	admin := vault.Access{Caller: vault.Caller{Subject: "retention", Roles: []policies.Role{policies.RoleAdmin}}}
 	create := func() string {
 		t.Helper()
-		c, err := svc.Profiles().Create(ctx, steward, vault.NewSubject{Fields: map[string]*string{"name": str("李雷"), "phone": str("+8613800005678"), "city": str("杭州")}})
+		c, err := svc.Profiles().Create(ctx, steward, vault.NewSubject{Fields: map[string]*string{"name": str("李雷"), "phone": str("+8613800005678"), "city": str("杭州"), "birth_date": str("1980-01-02")}})
 		if err != nil {
 			t.Fatal(err)
 		}

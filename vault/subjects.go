@@ -508,8 +508,11 @@ func (s *Profiles) decide(e *audit.Entry, pol *policies.Set, purpose policies.Pu
 				sensitive[fd.Category] = true
 			}
 		}
-		basis := consent.Evaluate(consent.Query{Purpose: purpose, Categories: cats, Sensitive: sensitive,
-			Minor: purpose.NeedsConsent() && s.minorAtDecision(e, rec, now), Recipient: a.Recipient, Records: rec.Consents, Now: now})
+		q := consent.Query{Purpose: purpose, Categories: cats, Sensitive: sensitive, Recipient: a.Recipient, Records: rec.Consents, Now: now}
+		if purpose.NeedsConsent() {
+			q = s.withAge(q, e, rec)
+		}
+		basis := consent.Evaluate(q)
 		seen := map[string]bool{}
 		for _, f := range permitted {
 			fd, _ := schema.Field(f)
@@ -573,7 +576,15 @@ const fieldBirthDate = "birth_date"
 
 // reasonAgeVerification records a subject's own birth date change refused because it would end the
 // guardian rule.
-const reasonAgeVerification = "age_verification_required"
+const reasonAgeVerification = consent.ReasonAgeVerificationRequired
+
+// withAge fills in q's Minor and AgeUnknown at q.Now (PIPL Art. 31) from the subject's birth date, opened
+// inside the gate and named in e.
+func (s *core) withAge(q consent.Query, e *audit.Entry, rec SubjectRecord) consent.Query {
+	minor, known := s.ageAtDecision(e, rec, q.Now)
+	q.Minor, q.AgeUnknown = minor, !known
+	return q
+}
 
 // minorAtDecision applies PIPL Art. 31 while deciding: the birth date is opened inside the gate, never
 // returned, and named in e.

@@ -624,7 +624,7 @@ func (s *Tags) subjectTagsOnce(ctx context.Context, a Access, id, lang string) (
 	} else if restrictsPurpose(rec, purpose) {
 		reason = ReasonRestricted
 	} else if purpose.NeedsConsent() {
-		b := consent.Evaluate(consent.Query{Purpose: purpose, Categories: []string{"tags"}, Minor: s.minorAtDecision(&e, rec, now), Records: rec.Consents, Now: now})["tags"]
+		b := consent.Evaluate(s.withAge(consent.Query{Purpose: purpose, Categories: []string{"tags"}, Records: rec.Consents, Now: now}, &e, rec))["tags"]
 		if !b.OK {
 			reason = b.Reason
 		} else {

@@ -51,7 +51,7 @@ func TestMetricLabelsAreAClosedSet(t *testing.T) {
 func TestCSVExportsNeutraliseFormulas(t *testing.T) {
 	s := apptest.Start(t)
 	hostile := s.Token("=HYPERLINK(\"http://x\")", "data_steward")
-	id := s.CreateSubject(map[string]any{"name": "庚"})
+	id := s.CreateSubject(map[string]any{"name": "庚", "birth_date": "1988-02-03"})
 	g := grantBody("marketing", map[string]any{"method": "@SUM(1+1)", "evidence": "+cmd|' /C calc'!A0"})
 	if r := s.Do("POST", "/v1/subjects/"+id+"/consents", hostile, "account_management", g); r.Status != http.StatusCreated {
 		t.Fatalf("grant: %d %s", r.Status, r.Body)

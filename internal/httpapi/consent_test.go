@@ -26,7 +26,7 @@ func grantBody(purpose string, extra map[string]any) map[string]any {
 func TestConsentGatesMarketing(t *testing.T) {
 	s := apptest.Start(t)
 	st, mk := s.Token("st", "data_steward"), s.Token("mk", "marketing")
-	id := s.CreateSubject(map[string]any{"name": "李雷", "phone": "+8613800001234", "email": "wei@example.cn", "city": "襄阳", "province": "湖北", "occupation": "teacher"})
+	id := s.CreateSubject(map[string]any{"name": "李雷", "phone": "+8613800001234", "email": "wei@example.cn", "city": "襄阳", "province": "湖北", "occupation": "teacher", "birth_date": "1984-09-10"})
 	read := func() apptest.Response {
 		return s.Do("GET", "/v1/subjects/"+id+"?fields=name,phone,email,city,province,occupation", mk, "marketing", nil)
 	}
@@ -138,7 +138,7 @@ func TestMaterialNoticeChangeVoidsOldConsents(t *testing.T) {
 		}
 	}
 	s := apptest.Start(t, func(c *app.Config) { c.PolicyDir = dir })
-	id := s.CreateSubject(map[string]any{"city": "杭州"})
+	id := s.CreateSubject(map[string]any{"city": "杭州", "birth_date": "1991-03-04"})
 	s.Do("POST", "/v1/subjects/"+id+"/consents", s.Token("st", "data_steward"), "account_management", grantBody("marketing", nil))
 	mk := s.Token("mk", "marketing")
 	read := func() apptest.Response { return s.Do("GET", "/v1/subjects/"+id+"?fields=city", mk, "marketing", nil) }
@@ -183,7 +183,7 @@ func TestMaterialNoticeChangeVoidsOldConsents(t *testing.T) {
 // started after the withdrawal had returned got a consent-based field.
 func TestWithdrawalUnderConcurrentReads(t *testing.T) {
 	s := apptest.Start(t)
-	id := s.CreateSubject(map[string]any{"city": "杭州", "phone": "+8613800001234"})
+	id := s.CreateSubject(map[string]any{"city": "杭州", "phone": "+8613800001234", "birth_date": "1991-03-04"})
 	st, mk := s.Token("st", "data_steward"), s.Token("mk", "marketing")
 	s.Do("POST", "/v1/subjects/"+id+"/consents", st, "account_management", grantBody("marketing", nil))
 	type sample struct {

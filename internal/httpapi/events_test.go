@@ -17,7 +17,7 @@ import (
 func TestPostEvents(t *testing.T) {
 	s := apptest.Start(t)
 	st := s.Token("st", "data_steward")
-	id := s.CreateSubject(map[string]any{"name": "李雷"})
+	id := s.CreateSubject(map[string]any{"name": "李雷", "birth_date": "1990-07-08"})
 	ts := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
 	order := `{"event_id":"ev-1","subject_id":"` + id + `","type":"order","ts":"` + ts + `","source":"app","attrs":{"order_id":"o-1","amount":128.5,"currency":"CNY","items":[{"sku":"s1","category":"diapers","brand":"Pampers","qty":2,"price":64.25}]}}`
 	review := `{"event_id":"ev-2","subject_id":"` + id + `","type":"review","ts":"` + ts + `","source":"app","attrs":{"order_id":"o-1","rating":5,"text":"质量非常好，宝宝很喜欢"}}`

@@ -28,7 +28,7 @@ func TestConcurrentRotationsNeverLoseAKey(t *testing.T) {
 	add := func(id, name string) { mu.Lock(); names[id] = name; mu.Unlock() }
 	for i := 0; i < 40; i++ {
 		name := fmt.Sprintf("预置%d", i)
-		add(s.CreateSubject(map[string]any{"name": name, "phone": fmt.Sprintf("+86137%08d", i)}), name)
+		add(s.CreateSubject(map[string]any{"name": name, "phone": fmt.Sprintf("+86137%08d", i), "birth_date": "1985-06-07"}), name)
 	}
 	pick := func(i int) (string, string, bool) {
 		mu.Lock()
@@ -73,7 +73,7 @@ func TestConcurrentRotationsNeverLoseAKey(t *testing.T) {
 	worker(func(i int) { // creates
 		name := fmt.Sprintf("新建%d", i)
 		r := s.Do("POST", "/v1/subjects", steward, "account_management",
-			map[string]any{"fields": map[string]any{"name": name, "city": "杭州"}})
+			map[string]any{"fields": map[string]any{"name": name, "city": "杭州", "birth_date": "1985-06-07"}})
 		if r.Status != http.StatusCreated {
 			fail("create", r)
 			return

@@ -152,7 +152,7 @@ func TestMeConsentsObjectionsAndAccessLog(t *testing.T) {
 
 func TestMeExportIsCompleteAndSigned(t *testing.T) {
 	s := apptest.Start(t)
-	id := s.CreateSubject(map[string]any{"name": "欧阳娜娜", "phone": "+8613711112222", "city": "成都", "id_number": "11010519491231002X"})
+	id := s.CreateSubject(map[string]any{"name": "欧阳娜娜", "phone": "+8613711112222", "city": "成都", "id_number": "11010519491231002X", "birth_date": "1949-12-31"})
 	other := s.CreateSubject(map[string]any{"name": "司马光", "phone": "+8613733334444"})
 	me := s.Token(id, "subject")
 	s.Do("PUT", "/v1/me/consents/personalization", me, "", map[string]any{"granted": true})

@@ -58,7 +58,7 @@ func TestTrailOrderIsTheTruth(t *testing.T) {
 	const rounds = 12
 	var refs []string // subject_ref of each round's subject
 	for round := 0; round < rounds; round++ {
-		id := s.CreateSubject(map[string]any{"name": fmt.Sprintf("赵%d", round), "phone": fmt.Sprintf("+86136%08d", round), "city": "苏州"})
+		id := s.CreateSubject(map[string]any{"name": fmt.Sprintf("赵%d", round), "phone": fmt.Sprintf("+86136%08d", round), "city": "苏州", "birth_date": "1979-10-11"})
 		if r := s.Do("POST", "/v1/subjects/"+id+"/consents", steward, "account_management", grantBody("marketing", nil)); r.Status != http.StatusCreated {
 			t.Fatalf("grant: %d %s", r.Status, r.Body)
 		}
