@@ -173,7 +173,7 @@ func (s *Requests) MeCreateRequest(ctx context.Context, a Access, typ string) (R
 		}
 		return err
 	}, func(changeErr error) audit.Entry {
-		e.Reason = "request:" + typ + " state:" + row.State
+		e.Reason = "request:" + row.ID + " type:" + typ + " state:" + row.State
 		e = finish(e, changeErr, nil)
 		if changeErr == nil {
 			e.Status = statusCreated
@@ -413,6 +413,8 @@ func (s *Requests) fulfil(ctx context.Context, a Access, pol *policies.Set, id, 
 	switch r.Type {
 	case RequestCorrection:
 		return s.fulfilCorrection(ctx, r)
+	case RequestRestriction:
+		return s.fulfilRestriction(ctx, r)
 	case RequestDeletion:
 	default:
 		return "", nil
@@ -432,6 +434,24 @@ func (s *Requests) fulfil(ctx context.Context, a Access, pol *policies.Set, id, 
 	note := "fulfilled: erased, audit entry " + strconv.FormatInt(receipt.AuditSeq, 10)
 	if len(receipt.Held) > 0 {
 		note += "; transaction records held by law until " + receipt.Held[0].Until.Format(time.DateOnly)
+	}
+	return note, nil
+}
+
+// fulfilRestriction names the entry that restricted processing: the request's own creation, which set the
+// restriction in its transaction (and says whether the subject has lifted it since).
+func (s *Requests) fulfilRestriction(ctx context.Context, r RequestRow) (string, error) {
+	rec, err := s.activeSubject(ctx, r.SubjectID)
+	if err != nil {
+		return "", &Error{Code: CodeConflict, Message: "the subject is erased: reject the request with a reason"}
+	}
+	seq, err := s.review.requestCreated(ctx, rec, r)
+	if err != nil {
+		return "", internalErr("find restriction", err)
+	}
+	note := "fulfilled: processing restricted, audit entry " + strconv.FormatInt(seq, 10)
+	if !restricted(rec) {
+		note += "; lifted since"
 	}
 	return note, nil
 }

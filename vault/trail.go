@@ -317,3 +317,19 @@ func (s *Review) latestChange(ctx context.Context, rec SubjectRecord, since time
 	}
 	return latest, nil
 }
+
+// requestCreated returns the sequence number of the entry that filed request r (its reason names the
+// request id).
+func (s *Review) requestCreated(ctx context.Context, rec SubjectRecord, r RequestRow) (int64, error) {
+	entries, err := s.trail.Query(ctx, audit.Filter{SubjectRef: refFor(s.gate, rec.ID, rec.RefSalt), Action: string(ActionRequestCreate),
+		Decision: audit.Allow, Since: r.CreatedAt.Add(-time.Minute), Limit: maxAuditPage})
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Reason, "request:"+r.ID+" ") {
+			return e.Seq, nil
+		}
+	}
+	return 0, errors.New("the request's entry is not in the trail")
+}

@@ -47,9 +47,23 @@ func TestRestrictionIsEnforcedUntilLifted(t *testing.T) {
 	if ok, _ := readName(); !ok {
 		t.Fatal("not readable before the restriction")
 	}
-	restrict()
+	first := restrict()
 	if ok, reason := readName(); ok || reason != "restricted" {
 		t.Fatalf("read under restriction: granted %v reason %q", ok, reason)
+	}
+	// Completing the request names the entry that restricted processing: the request's own.
+	restrictedAt := ""
+	if r := s.Do("GET", "/v1/audit/events?action=request.create&subject_id="+id, co, "compliance_audit", nil); r.Status == 200 {
+		for _, e := range r.JSON["events"].([]any) {
+			restrictedAt = fmt.Sprint(e.(map[string]any)["seq"])
+		}
+	}
+	done := s.Do("POST", "/v1/requests/"+first+"/transition", co, "compliance_audit", map[string]any{"to": "completed"})
+	if done.Status != 200 || restrictedAt == "" || done.JSON["note"] != "fulfilled: processing restricted, audit entry "+restrictedAt {
+		t.Fatalf("complete: %d %s (the request's entry is %s)", done.Status, done.Body, restrictedAt)
+	}
+	if ok, _ := readName(); ok {
+		t.Fatal("completing the request lifted the restriction")
 	}
 	ts := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
 	ev := `{"events":[{"event_id":"ev-rs1","subject_id":"` + id + `","type":"order","ts":"` + ts + `","source":"app","attrs":{"order_id":"o","amount":5,"currency":"CNY","items":[{"sku":"s","category":"c","brand":"b","qty":1,"price":5}]}}]}`
