@@ -19,6 +19,7 @@ package seglog
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -117,7 +118,11 @@ type segment struct {
 type request struct {
 	body  []byte // audit.Entry.Body: the canonical entry without the seq and prev_hash the writer assigns
 	admit func() bool
-	done  chan result
+	// canons, when set, replaces body: canonical entries an outside sequencer numbered and chained
+	// (AppendBatch), the first numbered first.
+	canons [][]byte
+	first  int64
+	done   chan result
 }
 
 type result struct {
@@ -313,6 +318,61 @@ func (l *Log) Append(ctx context.Context, e audit.Entry, admit func() bool) (int
 	return res.seq, res.err
 }
 
+// ErrOutOfOrder is returned by AppendBatch for entries that do not continue the log: the first is not
+// numbered Size()+1, or an entry is not numbered and chained after the one before it.
+var ErrOutOfOrder = errors.New("seglog: entries do not continue the log")
+
+// AppendBatch appends canonical entries that an outside sequencer numbered and chained (audit.Assemble),
+// first being the first one's number, and returns once all of them are on disk. The entries join the
+// group being written; a batch that does not continue the log exactly is refused whole (ErrOutOfOrder).
+// This is the log's storage interface for a store that orders entries itself: append a batch durably.
+func (l *Log) AppendBatch(ctx context.Context, first int64, canons [][]byte) error {
+	if l.shut.Load() {
+		return ErrClosed
+	}
+	if len(canons) == 0 {
+		return nil
+	}
+	for _, c := range canons {
+		if len(c) > MaxEntry {
+			return ErrTooLarge
+		}
+	}
+	r := &request{canons: canons, first: first, done: make(chan result, 1)}
+	select {
+	case l.reqs <- r:
+	case <-l.quit:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return (<-r.done).err
+}
+
+// Head returns the number of durable entries and the chain hash of the last (audit.GenesisHash for an
+// empty log): where an outside sequencer continues.
+func (l *Log) Head() (int64, string) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.size, l.head
+}
+
+// continues reports whether canons, the first numbered first, follow an entry numbered seq with chain hash
+// head, and returns the chain hash of the last.
+func continues(seq int64, head string, first int64, canons [][]byte) (string, bool) {
+	if first != seq+1 {
+		return head, false
+	}
+	for _, c := range canons {
+		seq++
+		if !bytes.HasPrefix(c, []byte(`{"seq":`+strconv.FormatInt(seq, 10)+`,`)) || !bytes.HasSuffix(c, []byte(`,"prev_hash":"`+head+`"}`)) {
+			return head, false
+		}
+		head = audit.HexHash(audit.LeafHash(c))
+	}
+	return head, true
+}
+
 // write is the writer goroutine: it takes what is queued as one group.
 func (l *Log) write() {
 	defer close(l.done)
@@ -357,14 +417,26 @@ func (l *Log) commit(batch []*request) {
 	canons := make([][]byte, 0, len(batch))
 	results := make([]result, len(batch))
 	for i, r := range batch {
+		if r.canons != nil {
+			next, ok := continues(seq, head, r.first, r.canons)
+			if !ok {
+				results[i].err = ErrOutOfOrder
+				continue
+			}
+			for _, canon := range r.canons {
+				frames = appendFrame(frames, canon)
+			}
+			canons = append(canons, r.canons...)
+			seq, head = seq+int64(len(r.canons)), next
+			results[i].seq = r.first
+			continue
+		}
 		if r.admit != nil && !r.admit() {
 			results[i].err = ErrRefused
 			continue
 		}
 		canon := audit.Assemble(seq+1, r.body, head)
-		frames = binary.BigEndian.AppendUint32(frames, uint32(len(canon)))
-		frames = append(frames, canon...)
-		frames = binary.BigEndian.AppendUint32(frames, crc32.Checksum(canon, castagnoli))
+		frames = appendFrame(frames, canon)
 		canons = append(canons, canon)
 		seq, head = seq+1, audit.HexHash(audit.LeafHash(canon))
 		results[i].seq = seq
@@ -378,7 +450,10 @@ func (l *Log) commit(batch []*request) {
 				}
 			}
 		} else {
-			l.head, appended = head, true
+			l.mu.Lock()
+			l.head = head
+			l.mu.Unlock()
+			appended = true
 			l.entries.Add(int64(len(canons)))
 			l.groups.Add(1)
 		}
@@ -391,6 +466,13 @@ func (l *Log) commit(batch []*request) {
 	if appended {
 		l.full = append(l.full, l.tree.Integrate(canons).Tiles...)
 	}
+}
+
+// appendFrame appends the frame of payload to frames: length, payload, CRC-32C.
+func appendFrame(frames, payload []byte) []byte {
+	frames = binary.BigEndian.AppendUint32(frames, uint32(len(payload)))
+	frames = append(frames, payload...)
+	return binary.BigEndian.AppendUint32(frames, crc32.Checksum(payload, castagnoli))
 }
 
 // appendFrames writes frames at the end of the last segment (starting a new one when it is full) and syncs
@@ -736,4 +818,3 @@ func (l *Log) closeFiles() error {
 	return errors.Join(errs...)
 }
 
-func crc32Sum(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }

@@ -303,10 +303,3 @@ func TestVerifyLocatesTampering(t *testing.T) {
 		})
 	}
 }
-
-func appendFrame(b, payload []byte) []byte {
-	b = append(b, byte(len(payload)>>24), byte(len(payload)>>16), byte(len(payload)>>8), byte(len(payload)))
-	b = append(b, payload...)
-	sum := crc32Sum(payload)
-	return append(b, byte(sum>>24), byte(sum>>16), byte(sum>>8), byte(sum))
-}
