@@ -56,8 +56,8 @@ type Actor struct {
 }
 
 // FormatVersion is the version of the entry format that new entries carry ("v"). Version 1 entries (the
-// first format) carry none; version 2 added "v", "grant_id" and "recipient".
-const FormatVersion = 2
+// first format) carry none; version 2 added "v", "grant_id" and "recipient"; version 3 "intent".
+const FormatVersion = 3
 
 // Entry is one record of the audit trail. Field order is the canonical order.
 type Entry struct {
@@ -90,7 +90,11 @@ type Entry struct {
 	GrantID string `json:"grant_id,omitempty"`
 	// Recipient names who received the data, for purposes with recipients (reserved; empty until then).
 	Recipient string `json:"recipient,omitempty"`
-	PrevHash  string `json:"prev_hash"`
+	// Intent marks the entry of a change as a write-ahead intent: the id (the sequence number of the first
+	// entry of the group commit) that the store records with the change when it commits. An intent the
+	// store never recorded is followed by an ActionAborted entry: the change did not happen.
+	Intent   int64  `json:"intent,omitempty"`
+	PrevHash string `json:"prev_hash"`
 	// Note is free text (a justification) sealed by the vault; it is stored beside the entry, never in it.
 	// Only its hash (JustificationHash) is part of the canonical entry.
 	Note []byte `json:"-"`
@@ -172,4 +176,16 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// ActionAborted records that the change of a write-ahead intent entry did not happen: the store never
+// committed it (the process stopped, or the commit failed, after the intent was durable).
+const ActionAborted = "audit.aborted"
+
+// Aborted returns the entry that cancels intent, an entry whose change was never committed: it names the
+// intent's sequence number and keeps its subject and purpose, so that a review of either finds both.
+func Aborted(intent Entry, at time.Time) Entry {
+	return Entry{TS: at.UTC(), RequestID: intent.RequestID, Actor: Actor{Sub: "vaultd", Roles: []string{}}, Purpose: intent.Purpose,
+		Action: ActionAborted, SubjectRef: intent.SubjectRef, Decision: Deny, Status: 503, PolicyHash: intent.PolicyHash,
+		Reason: "intent:" + strconv.FormatInt(intent.Seq, 10) + " not committed"}
 }

@@ -58,7 +58,7 @@ func TestEntryFormatVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(string(c), `{"seq":7,"v":2,`) || strings.Contains(string(c), "grant_id") {
+	if !strings.HasPrefix(string(c), `{"seq":7,"v":3,`) || strings.Contains(string(c), "grant_id") {
 		t.Fatalf("canonical %s", c)
 	}
 	e.GrantID, e.Recipient = "grt_1", "partner-a"

@@ -334,5 +334,8 @@ func internalErr(op string, err error) *Error {
 	if errors.Is(err, ErrUnavailable) {
 		return &Error{Code: CodeUnavailable, Message: "the audit trail is unavailable; no data was returned", Err: err}
 	}
+	if errors.Is(err, audit.ErrIndexBehind) {
+		return &Error{Code: CodeUnavailable, Message: "the audit review index has not reached the requested entry yet; retry", Err: err}
+	}
 	return &Error{Code: CodeInternal, Message: "internal error", Err: fmt.Errorf("%s: %w", op, err)}
 }

@@ -45,6 +45,9 @@ type AuditQuery struct {
 	Since, Until                      time.Time
 	Cursor                            string
 	Limit                             int
+	// MinSeq is the entry the review must include (the index is fed off the hot path); 0 means every entry
+	// acknowledged when the query began.
+	MinSeq int64
 }
 
 // AuditPage is one page of entries, newest first.
@@ -73,7 +76,7 @@ func (s *Review) mayReadTrail(ctx context.Context, a Access, action Action, subj
 // AuditEvents returns entries matching q, newest first, with a cursor to the next page. The read is itself
 // recorded (durably, before the page is returned).
 func (s *Review) AuditEvents(ctx context.Context, a Access, q AuditQuery) (AuditPage, error) {
-	f := audit.Filter{Actor: q.Actor, Purpose: q.Purpose, Action: q.Action, Decision: q.Decision, Since: q.Since, Until: q.Until, Limit: q.Limit}
+	f := audit.Filter{Actor: q.Actor, Purpose: q.Purpose, Action: q.Action, Decision: q.Decision, Since: q.Since, Until: q.Until, Limit: q.Limit, MinSeq: q.MinSeq}
 	if f.Limit <= 0 || f.Limit > maxAuditPage {
 		f.Limit = 100
 	}
@@ -144,7 +147,7 @@ func (s *Review) VerifyTrail(ctx context.Context, a Access) (audit.Report, error
 	if err := s.mayCheckTrail(ctx, a); err != nil {
 		return audit.Report{}, err
 	}
-	rep, err := audit.Verify(ctx, s.trail, s.signer.Verifier())
+	rep, err := s.trail.Verify(ctx, s.signer.Verifier())
 	if err != nil {
 		return audit.Report{}, internalErr("verify audit trail", err)
 	}

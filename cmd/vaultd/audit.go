@@ -79,7 +79,7 @@ func cmdAudit(ctx context.Context, args []string, getenv func(string) string, st
 		return exitError{code: 2, msg: "vaultd audit verify: " + err.Error()}
 	}
 	start := time.Now()
-	rep, err := audit.Verify(ctx, trail, v)
+	rep, err := trail.Verify(ctx, v)
 	if err != nil {
 		return exitError{code: 2, msg: "vaultd audit verify: " + err.Error()}
 	}

@@ -2,7 +2,7 @@ package main
 
 import (
 	"bufio"
-	"database/sql"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/profilevault/profilevault/internal/app"
 	_ "modernc.org/sqlite"
 )
 
@@ -143,17 +144,17 @@ func TestKill9KeepsEveryAcknowledgedEntry(t *testing.T) {
 		t.Fatalf("audit verify after kill -9: %v\n%s", err, out)
 	}
 	// ...and every acknowledged read has its entry, with its request id.
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "vault.db")+"?mode=ro")
+	trail, err := app.OpenTrail(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer trail.Close()
 	for _, a := range acks {
-		var entry string
-		if err := db.QueryRow(`SELECT entry FROM audit_log WHERE seq = ?`, a.seq).Scan(&entry); err != nil {
+		entry, err := trail.Leaf(context.Background(), a.seq)
+		if err != nil {
 			t.Fatalf("acknowledged read %s (seq %d) has no entry: %v", a.reqID, a.seq, err)
 		}
-		if !strings.Contains(entry, `"request_id":"`+a.reqID+`"`) {
+		if !strings.Contains(string(entry), `"request_id":"`+a.reqID+`"`) {
 			t.Fatalf("entry %d is not request %s", a.seq, a.reqID)
 		}
 	}

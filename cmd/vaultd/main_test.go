@@ -3,11 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -206,15 +207,21 @@ func TestAuditCommands(t *testing.T) {
 	if err := run(context.Background(), []string{"audit", "export", "--data-dir", dir, "--since", "2999-01-01T00:00:00Z"}, env(nil), &out, io.Discard); err != nil || out.Len() != 0 {
 		t.Fatalf("export since the future: %v %q", err, out.String())
 	}
-	// Tamper with one entry: exit 1 and the bad sequence number.
-	db, err := sql.Open("sqlite", "file:"+dir+"/vault.db")
+	// Tamper with one entry in the log's segment file: exit 1 and the bad sequence number.
+	segs, err := filepath.Glob(filepath.Join(dir, "audit", "segments", "*.log"))
+	if err != nil || len(segs) != 1 {
+		t.Fatalf("segments: %v %v", segs, err)
+	}
+	raw, err := os.ReadFile(segs[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec(`UPDATE audit_log SET entry = replace(entry, '"action":"', '"action":"x') WHERE seq = 7`); err != nil {
+	at := bytes.Index(raw, []byte(`{"seq":7,`))
+	edit := at + bytes.Index(raw[at:], []byte(`"action":"`)) + len(`"action":"`)
+	raw[edit] ^= 0x20 // one letter's case
+	if err := os.WriteFile(segs[0], raw, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	db.Close()
 	out.Reset()
 	err = run(context.Background(), []string{"audit", "verify", "--data-dir", dir}, env(nil), &out, io.Discard)
 	var ex exitError

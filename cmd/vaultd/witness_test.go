@@ -25,7 +25,7 @@ import (
 // checkpoint, a later run proves the grown log consistent with it, and a kept checkpoint of a different
 // history (signed with the log's own key, as a log forking its history would) is reported inconsistent.
 func TestWitness(t *testing.T) {
-	s := apptest.Start(t, func(c *app.Config) { c.CheckpointEvery = 10; c.CheckpointInterval = 20 * time.Millisecond })
+	s := apptest.Start(t, func(c *app.Config) { c.CheckpointInterval = 20 * time.Millisecond })
 	admin := s.Token("root", "admin")
 	grow := func(n int) {
 		t.Helper()
@@ -97,7 +97,7 @@ func exitCode(err error) int {
 // passes and says it was pinned; without --pubkey the output says the host's key was trusted; another key
 // fails at the first checkpoint.
 func TestAuditVerifyWithPinnedKey(t *testing.T) {
-	s := apptest.Start(t, func(c *app.Config) { c.CheckpointEvery = 5 })
+	s := apptest.Start(t, func(c *app.Config) { c.CheckpointInterval = 20 * time.Millisecond })
 	for i := 0; i < 12; i++ {
 		s.CreateSubject(map[string]any{"name": fmt.Sprintf("戊%d", i)})
 	}
@@ -133,7 +133,7 @@ func TestAuditVerifyWithPinnedKey(t *testing.T) {
 // TestAuditReindex edits a review index column by hand: verify reports the row, reindex rebuilds the index
 // from the entries, and verify passes again.
 func TestAuditReindex(t *testing.T) {
-	s := apptest.Start(t, func(c *app.Config) { c.CheckpointEvery = 5 })
+	s := apptest.Start(t, func(c *app.Config) { c.CheckpointInterval = 20 * time.Millisecond })
 	for i := 0; i < 8; i++ {
 		s.CreateSubject(map[string]any{"name": fmt.Sprintf("己%d", i)})
 	}
@@ -142,7 +142,7 @@ func TestAuditReindex(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := db.Exec(`UPDATE audit_log SET decision = 'deny', purpose = 'marketing' WHERE seq = 3`); err != nil {
+		if _, err := db.Exec(`UPDATE audit_index SET decision = 'deny', purpose = 'marketing' WHERE seq = 3`); err != nil {
 			t.Fatal(err)
 		}
 		db.Close()

@@ -46,9 +46,7 @@ type Config struct {
 	JWTAudience   string // default profile-vault
 	JWTKeysFile   string // extra verification keys (external identity providers)
 	CommitTimeout time.Duration
-	// CheckpointEvery and CheckpointInterval set how often the audit trail is signed (defaults 1000
-	// entries, 1s).
-	CheckpointEvery    int64
+	// CheckpointInterval is how long an audit entry may stay uncovered by a signed checkpoint (default 1s).
 	CheckpointInterval time.Duration
 	Logger             *slog.Logger
 	// Notices receives one line per file created on first start (stderr in the CLI).
@@ -164,7 +162,7 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
 	if a.store, err = sqlite.Open(ctx, dbPath, sqlite.Options{CommitTimeout: cfg.CommitTimeout, Logger: cfg.Logger, Signer: a.Auditor,
-		CheckpointEvery: cfg.CheckpointEvery, CheckpointInterval: cfg.CheckpointInterval}); err != nil {
+		LogDir: a.Dir.File(datadir.AuditLogDir), CheckpointInterval: cfg.CheckpointInterval}); err != nil {
 		return nil, err
 	}
 	if errors.Is(statErr, os.ErrNotExist) {
@@ -222,10 +220,13 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 		{"vault_audit_commit_failures_total", "Group commits that failed (their requests failed closed).", func() float64 { return float64(st.Failures.Load()) }},
 		{"vault_audit_abandoned_total", "Requests that gave up waiting for their audit entry (503).", func() float64 { return float64(st.Abandoned.Load()) }},
 		{"vault_audit_commit_seconds_total", "Time spent in group commits.", func() float64 { return time.Duration(st.CommitNanos.Load()).Seconds() }},
-		{"vault_audit_sync_seconds_total", "Time spent in COMMIT (WAL write and fsync).", func() float64 { return time.Duration(st.SyncNanos.Load()).Seconds() }},
+		{"vault_audit_sync_seconds_total", "Time spent in database COMMIT (WAL write and fsync).", func() float64 { return time.Duration(st.SyncNanos.Load()).Seconds() }},
+		{"vault_audit_log_sync_seconds_total", "Time spent appending to the audit log (write and fdatasync).", func() float64 { return time.Duration(st.LogSyncNanos.Load()).Seconds() }},
 	} {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: m.name, Help: m.help}, m.value))
 	}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "vault_audit_index_lag_entries",
+		Help: "Audit log entries the review index does not cover yet."}, func() float64 { return float64(a.store.IndexLag()) }))
 	if a.HTTP, err = httpapi.New(httpapi.Config{
 		Registry: reg,
 		Vault:    a.Vault, Verifier: a.Verifier, Logger: cfg.Logger, Ready: a.ready,
@@ -349,7 +350,7 @@ func ReindexTrail(ctx context.Context, dataDir string) (int, error) {
 	if _, err := os.Stat(path); err != nil {
 		return 0, fmt.Errorf("no database at %s", path)
 	}
-	return sqlite.ReindexTrail(ctx, path)
+	return sqlite.ReindexTrail(ctx, path, dir.File(datadir.AuditLogDir))
 }
 
 // OpenTrail opens the audit trail in dataDir read-only (no lock: it works beside a running server).
@@ -358,5 +359,5 @@ func OpenTrail(dataDir string) (Trail, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("no database at %s", path)
 	}
-	return sqlite.OpenTrail(path)
+	return sqlite.OpenTrail(path, filepath.Join(dataDir, datadir.AuditLogDir))
 }

@@ -17,6 +17,8 @@ const (
 	JWTKeyFile   = "jwt-signing-key.pem"
 	LockFile     = "vault.lock"
 	AuditKeyFile = "audit-checkpoint.key"
+	// AuditLogDir holds the audit log: segments, tiles and checkpoints (internal/seglog).
+	AuditLogDir = "audit"
 )
 
 // ErrLocked means another process (usually a running `vaultd serve`) holds the directory.

@@ -48,9 +48,18 @@ func (s *Server) auditEvents(c *gin.Context) {
 		}
 		limit = n
 	}
+	var minSeq int64
+	if v := c.Query("min_seq"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			s.abortCode(c, vault.CodeInvalidArgument, "min_seq must be a positive integer")
+			return
+		}
+		minSeq = n
+	}
 	page, err := s.vault.Review().AuditEvents(c.Request.Context(), a, vault.AuditQuery{
 		SubjectID: c.Query("subject_id"), Actor: c.Query("actor"), Purpose: c.Query("purpose"), Action: c.Query("action"),
-		Decision: audit.Decision(c.Query("decision")), Since: since, Until: until, Cursor: c.Query("cursor"), Limit: limit,
+		Decision: audit.Decision(c.Query("decision")), Since: since, Until: until, Cursor: c.Query("cursor"), Limit: limit, MinSeq: minSeq,
 	})
 	if err != nil {
 		s.abortWith(c, err)

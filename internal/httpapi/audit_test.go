@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -153,7 +154,7 @@ func TestAuditExportAndJustification(t *testing.T) {
 	defer db.Close()
 	var sealed []byte
 	var seq int64
-	if err := db.QueryRow(`SELECT seq, sealed FROM audit_notes`).Scan(&seq, &sealed); err != nil {
+	if err := db.QueryRow(`SELECT seq, sealed FROM audit_note`).Scan(&seq, &sealed); err != nil {
 		t.Fatalf("no sealed note: %v", err)
 	}
 	if bytes.Contains(sealed, []byte("CS-4711")) {
@@ -169,7 +170,7 @@ func TestAuditExportAndJustification(t *testing.T) {
 }
 
 func TestAuditVerifyCheckpointAndProof(t *testing.T) {
-	s := apptest.Start(t, func(c *app.Config) { c.CheckpointEvery = 5 })
+	s := apptest.Start(t, func(c *app.Config) { c.CheckpointInterval = 20 * time.Millisecond })
 	id := s.CreateSubject(map[string]any{"name": "李雷"})
 	cs := s.Token("cs", "customer_service")
 	for i := 0; i < 12; i++ {
@@ -184,10 +185,27 @@ func TestAuditVerifyCheckpointAndProof(t *testing.T) {
 	if r := s.Do("GET", "/v1/audit/verify", cs, "", nil); r.Status != 403 {
 		t.Fatalf("customer service verified: %d", r.Status)
 	}
-	// An outside auditor keeps the checkpoint and its key, then checks an entry against them.
-	cpr := s.Do("GET", "/v1/audit/checkpoint", s.Token("co", "compliance_officer"), "", nil)
-	if cpr.Status != 200 {
-		t.Fatalf("checkpoint: %d %s", cpr.Status, cpr.Body)
+	// ?min_seq= names the entry the review must include; a bad value is refused.
+	co := s.Token("co", "compliance_officer")
+	read := s.Do("GET", "/v1/subjects/"+id, cs, "customer_service", nil)
+	if r := s.Do("GET", "/v1/audit/events?limit=1&min_seq="+read.Header.Get("X-Audit-Seq"), co, "compliance_audit", nil); r.Status != 200 ||
+		strconv.FormatFloat(r.JSON["events"].([]any)[0].(map[string]any)["seq"].(float64), 'f', -1, 64) != read.Header.Get("X-Audit-Seq") {
+		t.Fatalf("min_seq: %d %s", r.Status, r.Body)
+	}
+	if r := s.Do("GET", "/v1/audit/events?min_seq=x", co, "compliance_audit", nil); r.Status != 400 {
+		t.Fatalf("min_seq=x: %d", r.Status)
+	}
+	// An outside auditor keeps the checkpoint and its key, then checks an entry against them. A checkpoint
+	// covers every entry within 2 s (API.md).
+	var cpr apptest.Response
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		cpr = s.Do("GET", "/v1/audit/checkpoint", s.Token("co", "compliance_officer"), "", nil)
+		if cpr.Status != 200 {
+			t.Fatalf("checkpoint: %d %s", cpr.Status, cpr.Body)
+		}
+		if cpr.JSON["size"].(float64) >= 13 || time.Now().After(deadline) {
+			break
+		}
 	}
 	v, err := audit.NewVerifier(cpr.JSON["public_key"].(string))
 	if err != nil {

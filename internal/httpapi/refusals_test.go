@@ -2,14 +2,11 @@ package httpapi_test
 
 import (
 	"bytes"
-	"database/sql"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/profilevault/profilevault/internal/apptest"
-	"github.com/profilevault/profilevault/internal/datadir"
 )
 
 // Every request refused for its form — bad JSON, an unknown field, a bad value, a bad query parameter, a bad
@@ -59,16 +56,11 @@ func TestEveryBadRequestLeavesAnEntry(t *testing.T) {
 	}
 }
 
-// rawEntry reads one entry's canonical bytes straight from the database file.
+// rawEntry reads one entry's canonical bytes straight from the audit log.
 func rawEntry(t *testing.T, s *apptest.Stack, seq int64) []byte {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(s.Dir, datadir.DatabaseFile)+"?mode=ro")
+	e, err := s.App.Internals().Store.Leaf(t.Context(), seq)
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var e []byte
-	if err := db.QueryRow(`SELECT entry FROM audit_log WHERE seq = ?`, seq).Scan(&e); err != nil {
 		t.Fatal(err)
 	}
 	return e

@@ -80,7 +80,7 @@ func (h httpTiles) checkpoint(v note.Verifier) tlog.Tree {
 // golang.org/x/mod/sumdb: the checkpoint verifies under the pinned key, entries prove their inclusion from
 // served hash tiles and entry bundles, and a later checkpoint proves consistent with an earlier one.
 func TestLogVerifiesWithOffTheShelfTlog(t *testing.T) {
-	s := apptest.Start(t, func(c *app.Config) { c.CheckpointEvery = 40; c.CheckpointInterval = 20 * time.Millisecond })
+	s := apptest.Start(t, func(c *app.Config) { c.CheckpointInterval = 20 * time.Millisecond })
 	admin := s.Token("root", "admin")
 	vkey := s.Do("GET", "/v1/audit/checkpoint", admin, "", nil)
 	for i := 0; i < 100 && vkey.Status != http.StatusOK; i++ {

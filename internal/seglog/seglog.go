@@ -817,4 +817,3 @@ func (l *Log) closeFiles() error {
 	}
 	return errors.Join(errs...)
 }
-

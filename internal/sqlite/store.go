@@ -1,8 +1,14 @@
-// Package sqlite implements the vault's stores on modernc.org/sqlite (pure Go, the embedded default).
+// Package sqlite implements the vault's stores on modernc.org/sqlite (pure Go, the embedded default), with
+// the audit log in segment files beside the database (internal/seglog).
 //
-// One write connection is owned by a single writer goroutine that commits in groups: every mutation runs in
-// a savepoint of the group's transaction together with its audit entry, and a request learns its result
-// only once the whole group is durable (WAL, synchronous=FULL). Reads use a separate pool of connections.
+// One write connection is owned by a single writer goroutine, which is also the trail's sequencer: it
+// numbers and chains every entry in one order. A group of reads only appends its entries to the log (one
+// write and one fdatasync); a group with changes runs them in savepoints of one transaction, appends the
+// entries to the log first — write-ahead intents, durable before anything is committed — and records the
+// intent's id in the transaction before COMMIT (WAL, synchronous=FULL). A request learns its result only once
+// its entry is durable. Recovery appends an aborted entry for each intent the database never recorded.
+// The review index (audit_index) is derived from the log and fed off the hot path. Reads use a separate
+// pool of connections.
 package sqlite
 
 import (
@@ -15,16 +21,16 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/url"
+	"path/filepath"
 	"sort"
-	"strings"
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/mod/sumdb/tlog"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/profilevault/profilevault/audit"
 	"github.com/profilevault/profilevault/consent"
+	"github.com/profilevault/profilevault/internal/seglog"
 	"github.com/profilevault/profilevault/vault"
 )
 
@@ -40,12 +46,12 @@ type Options struct {
 	MaxBatch int
 	// Readers is the size of the read connection pool. Default 8.
 	Readers int
+	// LogDir is the audit log's directory (default: "audit" beside the database).
+	LogDir string
 	// Signer signs checkpoints; nil disables them (tests of the store alone).
 	Signer *audit.Signer
-	// CheckpointEvery signs a checkpoint after this many entries (default 1000), and CheckpointInterval
-	// after this long when entries arrived since the last one (default 1s: a client holding X-Audit-Seq can
-	// prove its entry within 2 s, API.md).
-	CheckpointEvery    int64
+	// CheckpointInterval is how long an entry may stay uncovered by a signed checkpoint (default 1s: a
+	// client holding X-Audit-Seq can prove its entry within 2 s, API.md).
 	CheckpointInterval time.Duration
 	// RecordCache is how many sealed subject records are cached in memory (ciphertexts only). Default
 	// 20,000; negative turns the cache off.
@@ -78,17 +84,19 @@ type Store struct {
 	insertStmts             map[string]*sql.Stmt // multi-row inserts by table and row count (writer only)
 	writeStmts              map[string]*sql.Stmt // the writer's other statements by SQL text (writer only)
 	toPrepare               map[string]struct{}  // statements to prepare after the current transaction (writer only)
-	// Merkle frontier and checkpoint state; touched only by the writer goroutine after Open.
-	frontier   audit.Frontier
-	signer     *audit.Signer
-	cpEvery    int64
-	cpInterval time.Duration
-	lastCPSize int64
-	lastCPTime time.Time
-	latestCP   atomic.Pointer[audit.StoredCheckpoint]
-	headSeq    int64
-	headHash   string
-	metrics    Metrics
+	// auditLog holds the entries, tiles and checkpoints; the writer appends to it.
+	auditLog *seglog.Log
+	// The writer's state: the chain head, and the review index rows of logged entries not yet in the
+	// database (flushed with the next transaction, when there are many, or when a query waits for them).
+	headSeq      int64
+	headHash     string
+	pending      []any // flattened audit_index rows
+	pendingSince time.Time
+	// broken is set when an intent whose change failed to commit could not be cancelled in the log: the
+	// writer then refuses everything until a restart's recovery cancels it.
+	broken  bool
+	index   *indexProgress
+	metrics Metrics
 }
 
 // Metrics counts the writer's work; read them with Stats.
@@ -101,6 +109,8 @@ type Metrics struct {
 	Ops       atomic.Int64
 	Failures  atomic.Int64
 	Abandoned atomic.Int64
+	// LogSyncNanos is the part of commits spent appending to the audit log (write and fdatasync).
+	LogSyncNanos atomic.Int64
 }
 
 var _ vault.Store = (*Store)(nil)
@@ -136,8 +146,8 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	if opts.CheckpointEvery <= 0 {
-		opts.CheckpointEvery = 1000
+	if opts.LogDir == "" {
+		opts.LogDir = filepath.Join(filepath.Dir(path), "audit")
 	}
 	if opts.CheckpointInterval <= 0 {
 		opts.CheckpointInterval = time.Second
@@ -174,9 +184,22 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	ck.SetMaxOpenConns(1)
 	r.SetMaxOpenConns(opts.Readers)
 	r.SetMaxIdleConns(opts.Readers)
+	if err := importLegacyTrail(ctx, w, opts.LogDir, opts.Signer); err != nil {
+		w.Close()
+		r.Close()
+		ck.Close()
+		return nil, err
+	}
+	l, err := seglog.Open(opts.LogDir, seglog.Options{Signer: opts.Signer, CheckpointInterval: opts.CheckpointInterval})
+	if err != nil {
+		w.Close()
+		r.Close()
+		ck.Close()
+		return nil, fmt.Errorf("open audit log: %w", err)
+	}
 	s := &Store{
-		Trail: &Trail{db: r},
-		path:  path, write: w, read: r, ckpt: ck,
+		Trail: &Trail{db: r, log: l},
+		path:  path, write: w, read: r, ckpt: ck, auditLog: l,
 		ops:         make(chan *op, 4096),
 		stop:        make(chan struct{}),
 		stopped:     make(chan struct{}),
@@ -190,11 +213,8 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		toPrepare:   map[string]struct{}{},
 		records:     cache,
 		gens:        vault.NewGenerations(),
-		signer:      opts.Signer,
-		cpEvery:     opts.CheckpointEvery,
-		cpInterval:  opts.CheckpointInterval,
 	}
-	if err := s.loadHead(ctx); err != nil {
+	if err := s.recoverLog(ctx); err != nil {
 		s.closeDBs()
 		return nil, err
 	}
@@ -262,79 +282,6 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	return nil
 }
 
-// loadHead restores the writer's state: the chain head, the Merkle frontier (from the stored subtree
-// roots) and the last checkpoint.
-func (s *Store) loadHead(ctx context.Context) error {
-	s.headSeq, s.headHash = 0, audit.GenesisHash
-	err := s.write.QueryRowContext(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&s.headSeq, &s.headHash)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("read audit head: %w", err)
-	}
-	roots, err := readHashes(ctx, s.write, audit.FrontierIndexes(s.headSeq))
-	if err != nil {
-		return fmt.Errorf("read audit tree frontier: %w", err)
-	}
-	s.frontier = audit.NewFrontier(s.headSeq, roots)
-	var cp audit.StoredCheckpoint
-	var created string
-	err = s.write.QueryRowContext(ctx, `SELECT size, note, created_at FROM audit_checkpoints ORDER BY size DESC LIMIT 1`).Scan(&cp.Size, &cp.Note, &created)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		s.lastCPTime = time.Now() // the first checkpoint comes after cpEvery entries or cpInterval
-	case err != nil:
-		return fmt.Errorf("read last checkpoint: %w", err)
-	default:
-		s.lastCPSize, s.lastCPTime = cp.Size, parseTime(created)
-		s.latestCP.Store(&cp)
-	}
-	return nil
-}
-
-// queryer is what readHashes needs of a *sql.DB or *sql.Conn.
-type queryer interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
-// readHashes reads tlog stored hashes by index, in one query.
-func readHashes(ctx context.Context, q queryer, indexes []int64) ([]tlog.Hash, error) {
-	if len(indexes) == 0 {
-		return nil, nil
-	}
-	args := make([]any, len(indexes))
-	for i, idx := range indexes {
-		args[i] = idx
-	}
-	rows, err := q.QueryContext(ctx, `SELECT idx, hash FROM audit_tree WHERE idx IN (?`+strings.Repeat(",?", len(indexes)-1)+`)`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	found := make(map[int64]tlog.Hash, len(indexes))
-	for rows.Next() {
-		var idx int64
-		var b []byte
-		if err := rows.Scan(&idx, &b); err != nil {
-			return nil, err
-		}
-		if len(b) != tlog.HashSize {
-			return nil, fmt.Errorf("stored hash %d: bad length", idx)
-		}
-		found[idx] = tlog.Hash(b)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	out := make([]tlog.Hash, len(indexes))
-	for i, idx := range indexes {
-		h, ok := found[idx]
-		if !ok {
-			return nil, fmt.Errorf("stored hash %d is missing", idx)
-		}
-		out[i] = h
-	}
-	return out, nil
-}
-
 // Close stops the writer after it has committed what is queued, and closes the database.
 func (s *Store) Close() error {
 	select {
@@ -347,7 +294,9 @@ func (s *Store) Close() error {
 	return s.closeDBs()
 }
 
+// closeDBs closes the audit log (after a final checkpoint) and the database.
 func (s *Store) closeDBs() error {
+	logErr := s.auditLog.Close()
 	for _, st := range []*sql.Stmt{s.stmtSubject, s.stmtLookup} {
 		if st != nil {
 			st.Close()
@@ -358,7 +307,7 @@ func (s *Store) closeDBs() error {
 			st.Close()
 		}
 	}
-	return errors.Join(s.read.Close(), s.ckpt.Close(), s.write.Close())
+	return errors.Join(logErr, s.read.Close(), s.ckpt.Close(), s.write.Close())
 }
 
 // Ready reports whether the writer is running and its last commit succeeded.
@@ -376,6 +325,9 @@ func (s *Store) Ready(ctx context.Context) error {
 
 // Stats returns the writer's counters.
 func (s *Store) Stats() *Metrics { return &s.metrics }
+
+// IndexLag is how many entries of the audit log the review index does not cover yet.
+func (s *Store) IndexLag() int64 { return max(s.auditLog.Size()-s.index.Through(), 0) }
 
 // Path returns the database file path.
 func (s *Store) Path() string { return s.path }
@@ -570,7 +522,7 @@ func (s *Store) CountActiveSubjects(ctx context.Context) (int, error) {
 // CountRows counts the rows of one of the store's tables (for tests and operations).
 func (s *Store) CountRows(ctx context.Context, table string) (int, error) {
 	switch table {
-	case "subjects", "deks", "fields", "blind_index", "audit_log", "events", "consent_events":
+	case "subjects", "deks", "fields", "blind_index", "audit_index", "events", "consent_events":
 	default:
 		return 0, fmt.Errorf("unknown table %q", table)
 	}

@@ -6,173 +6,250 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
+	"sync"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/profilevault/profilevault/audit"
+	"github.com/profilevault/profilevault/internal/seglog"
 )
 
-// Trail reads the audit trail: verification, review queries, export and proofs. The Store embeds one over
-// its reader pool; OpenTrail opens one read-only for offline commands, beside a running server if need be.
+// Trail reads the audit trail: the entries, tiles and checkpoints from the log (internal/seglog), which is
+// the record, and the review index from the database, which is derived from it (audit_index: the columns
+// that review filters on). Every entry a query returns is read from the log and checked against its index
+// row, so an edited row can neither relabel nor hide an entry unnoticed. The Store embeds one; OpenTrail
+// opens one read-only for offline commands, beside a running server if need be.
 type Trail struct {
-	db *sql.DB
+	db  *sql.DB
+	log *seglog.Log
+	// index, set in a running store, lets queries wait for the index to cover what the log holds.
+	index *indexProgress
 }
 
 var _ audit.Store = (*Trail)(nil)
 
-// OpenTrail opens the database at path read-only.
-func OpenTrail(path string) (*Trail, error) {
-	// A read-only scan of the whole trail: map the file and keep a large page cache to spare the syscalls.
+// IndexWait is how long a query waits for the review index to reach the entries it must cover.
+const IndexWait = 5 * time.Second
+
+// indexProgress is how far the review index covers the log, shared by the writer that feeds it and the
+// queries that wait for it.
+type indexProgress struct {
+	limit   time.Duration // how long a query waits (IndexWait)
+	mu      sync.Mutex
+	through int64         // every entry up to this seq has its index row
+	moved   chan struct{} // closed (and replaced) whenever through moves
+	flush   chan struct{} // asks the writer to flush the pending rows now
+}
+
+func newIndexProgress(through int64) *indexProgress {
+	return &indexProgress{limit: IndexWait, through: through, moved: make(chan struct{}), flush: make(chan struct{}, 1)}
+}
+
+// advance records that the index covers every entry up to seq.
+func (p *indexProgress) advance(seq int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if seq > p.through {
+		p.through = seq
+		close(p.moved)
+		p.moved = make(chan struct{})
+	}
+}
+
+// Through returns the sequence number the index covers.
+func (p *indexProgress) Through() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.through
+}
+
+// wait returns once the index covers seq, asking the writer to flush; ErrIndexBehind after p.limit.
+func (p *indexProgress) wait(ctx context.Context, seq int64) error {
+	timer := time.NewTimer(p.limit)
+	defer timer.Stop()
+	for {
+		p.mu.Lock()
+		through, moved := p.through, p.moved
+		p.mu.Unlock()
+		if through >= seq {
+			return nil
+		}
+		select {
+		case p.flush <- struct{}{}:
+		default:
+		}
+		select {
+		case <-moved:
+		case <-timer.C:
+			return fmt.Errorf("%w: it covers entry %d, entry %d was asked for", audit.ErrIndexBehind, through, seq)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// OpenTrail opens the trail of the database at path and the log in logDir read-only.
+func OpenTrail(path, logDir string) (*Trail, error) {
+	if _, err := os.Stat(logDir); err != nil {
+		return nil, fmt.Errorf("open audit trail: no log at %s", logDir)
+	}
 	db, err := sql.Open("sqlite", dsn(path, false)+"&mode=ro&_pragma=mmap_size(1073741824)&_pragma=cache_size(-65536)")
 	if err != nil {
 		return nil, err
 	}
 	var n int
-	if err := db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE name = 'audit_log'`).Scan(&n); err != nil || n == 0 {
+	if err := db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE name = 'audit_index'`).Scan(&n); err != nil || n == 0 {
 		db.Close()
 		if err == nil {
-			err = errors.New("no audit trail in this database")
+			err = errors.New("no audit index in this database")
 		}
 		return nil, fmt.Errorf("open audit trail: %w", err)
 	}
-	return &Trail{db: db}, nil
+	l, err := seglog.Open(logDir, seglog.Options{ReadOnly: true})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open audit log: %w", err)
+	}
+	return &Trail{db: db, log: l}, nil
 }
 
 // Close closes a trail opened with OpenTrail.
-func (t *Trail) Close() error { return t.db.Close() }
+func (t *Trail) Close() error { return errors.Join(t.log.Close(), t.db.Close()) }
 
-// Scan implements audit.Source: entries and tree hashes merge-joined from one read transaction.
-func (t *Trail) Scan(ctx context.Context, fn func(seq int64, canonical []byte, hash string, tree [][]byte, index audit.IndexRow) error) error {
-	conn, err := t.db.Conn(ctx)
-	if err != nil {
-		return err
+// Size is the number of entries in the log.
+func (t *Trail) Size() int64 { return t.log.Size() }
+
+// IndexedThrough is the sequence number up to which the review index covers the log.
+func (t *Trail) IndexedThrough(ctx context.Context) (int64, error) {
+	if t.index != nil {
+		return t.index.Through(), nil
 	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
-		return err
-	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
-	entries, err := conn.QueryContext(ctx, `SELECT seq, entry, hash, ts, action, coalesce(subject_ref, ''), coalesce(actor, ''), coalesce(purpose, ''), decision FROM audit_log ORDER BY seq`)
-	if err != nil {
-		return err
-	}
-	defer entries.Close()
-	nodes, err := conn.QueryContext(ctx, `SELECT idx, hash FROM audit_tree ORDER BY idx`)
-	if err != nil {
-		return err
-	}
-	defer nodes.Close()
-	var (
-		pendingIdx  int64 = -1
-		pendingHash []byte
-		tree        [][]byte
-	)
-	nextNode := func() error {
-		pendingIdx, pendingHash = -1, nil
-		if nodes.Next() {
-			return nodes.Scan(&pendingIdx, &pendingHash)
-		}
-		return nodes.Err()
-	}
-	if err := nextNode(); err != nil {
-		return err
-	}
-	for entries.Next() {
-		var seq int64
-		var canon sql.RawBytes
-		var hash, ts, decision string
-		var ix audit.IndexRow
-		if err := entries.Scan(&seq, &canon, &hash, &ts, &ix.Action, &ix.SubjectRef, &ix.Actor, &ix.Purpose, &decision); err != nil {
-			return err
-		}
-		ix.TS, ix.Decision = parseTime(ts), audit.Decision(decision)
-		tree = tree[:0]
-		if seq < 1 {
-			if err := fn(seq, canon, hash, nil, ix); err != nil {
-				return err
-			}
-			continue
-		}
-		lo, hi := tlog.StoredHashCount(seq-1), tlog.StoredHashCount(seq)
-		for idx := lo; idx < hi; idx++ {
-			for pendingIdx >= 0 && pendingIdx < idx {
-				if err := nextNode(); err != nil {
-					return err
-				}
-			}
-			if pendingIdx == idx {
-				tree = append(tree, pendingHash)
-				if err := nextNode(); err != nil {
-					return err
-				}
-			} else {
-				tree = append(tree, nil)
-			}
-		}
-		if err := fn(seq, canon, hash, tree, ix); err != nil {
-			return err
-		}
-	}
-	return entries.Err()
+	var n sql.NullInt64
+	err := t.db.QueryRowContext(ctx, `SELECT max(seq) FROM audit_index`).Scan(&n)
+	return n.Int64, err
 }
 
-// Checkpoints implements audit.Source.
-func (t *Trail) Checkpoints(ctx context.Context) ([]audit.StoredCheckpoint, error) {
-	rows, err := t.db.QueryContext(ctx, `SELECT size, note FROM audit_checkpoints ORDER BY size`)
-	if err != nil {
-		return nil, err
+// covered waits (in a running store) until the review index covers min, or the whole log when min is 0.
+func (t *Trail) covered(ctx context.Context, min int64) error {
+	if t.index == nil {
+		return nil
 	}
-	defer rows.Close()
-	var out []audit.StoredCheckpoint
-	for rows.Next() {
-		var c audit.StoredCheckpoint
-		if err := rows.Scan(&c.Size, &c.Note); err != nil {
-			return nil, err
-		}
-		out = append(out, c)
+	if min <= 0 {
+		min = t.log.Size()
 	}
-	return out, rows.Err()
+	return t.index.wait(ctx, min)
+}
+
+// Checkpoints returns every signed checkpoint, oldest first.
+func (t *Trail) Checkpoints(context.Context) ([]audit.StoredCheckpoint, error) {
+	return t.log.Checkpoints()
 }
 
 // LatestCheckpoint implements audit.Store.
-func (t *Trail) LatestCheckpoint(ctx context.Context) (audit.StoredCheckpoint, error) {
-	var c audit.StoredCheckpoint
-	err := t.db.QueryRowContext(ctx, `SELECT size, note FROM audit_checkpoints ORDER BY size DESC LIMIT 1`).Scan(&c.Size, &c.Note)
-	if errors.Is(err, sql.ErrNoRows) {
-		return c, audit.ErrNoCheckpoint
+func (t *Trail) LatestCheckpoint(context.Context) (audit.StoredCheckpoint, error) {
+	signed, err := t.log.Checkpoint()
+	if err != nil {
+		return audit.StoredCheckpoint{}, err
 	}
-	return c, err
+	c, err := noteCheckpoint(signed)
+	if err != nil {
+		return audit.StoredCheckpoint{}, err
+	}
+	return audit.StoredCheckpoint{Size: c.Size, Note: signed}, nil
+}
+
+// noteCheckpoint reads the checkpoint a signed note carries (its signature is the verifier's business).
+func noteCheckpoint(signed []byte) (audit.Checkpoint, error) {
+	text := string(signed)
+	if i := strings.Index(text, "\n\n"); i >= 0 {
+		text = text[:i+1]
+	}
+	return audit.ParseCheckpoint(text)
 }
 
 // Leaf implements audit.Store.
-func (t *Trail) Leaf(ctx context.Context, seq int64) ([]byte, error) {
-	var canon []byte
-	err := t.db.QueryRowContext(ctx, `SELECT entry FROM audit_log WHERE seq = ?`, seq).Scan(&canon)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, audit.ErrNoEntry
+func (t *Trail) Leaf(_ context.Context, seq int64) ([]byte, error) { return t.log.Entry(seq) }
+
+// ReadHashes implements tlog.HashReader over the log's hash tiles, for the tree of the newest checkpoint:
+// every hash read is checked against that checkpoint's root (tlog.TileHashReader).
+func (t *Trail) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	signed, err := t.log.Checkpoint()
+	if err != nil {
+		return nil, err
 	}
-	return canon, err
+	c, err := noteCheckpoint(signed)
+	if err != nil {
+		return nil, err
+	}
+	return tlog.TileHashReader(tlog.Tree{N: c.Size, Hash: c.Root}, logTiles{t.log}).ReadHashes(indexes)
 }
 
-// ReadHashes implements tlog.HashReader over the stored tree.
-func (t *Trail) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
-	return readHashes(context.Background(), t.db, indexes)
+// logTiles is tlog.TileReader over the log's C2SP tile files.
+type logTiles struct{ log *seglog.Log }
+
+func (r logTiles) Height() int { return audit.TileHeight }
+
+func (r logTiles) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
+	out := make([][]byte, len(tiles))
+	for i, tile := range tiles {
+		data, err := r.log.ReadTile(audit.C2SPPath(tile))
+		if err != nil {
+			return nil, fmt.Errorf("read tile %s: %w", audit.C2SPPath(tile), err)
+		}
+		out[i] = data
+	}
+	return out, nil
 }
+
+func (r logTiles) SaveTiles([]tlog.Tile, [][]byte) {}
 
 // Note returns the sealed free text stored beside an entry, or nil.
 func (t *Trail) Note(ctx context.Context, seq int64) ([]byte, error) {
 	var b []byte
-	err := t.db.QueryRowContext(ctx, `SELECT sealed FROM audit_notes WHERE seq = ?`, seq).Scan(&b)
+	err := t.db.QueryRowContext(ctx, `SELECT sealed FROM audit_note WHERE seq = ?`, seq).Scan(&b)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
 	return b, err
 }
 
-// Query implements audit.Store. Filters use the indexed copy columns; the entry bytes are the record.
+// entry reads entry seq from the log and checks it against the index row that selected it.
+func (t *Trail) entry(seq int64, row audit.IndexRow) ([]byte, error) {
+	canon, err := t.log.Entry(seq)
+	if err != nil {
+		return nil, fmt.Errorf("read audit entry %d: %w", seq, err)
+	}
+	ix, err := audit.IndexOfCanonical(canon)
+	if err != nil {
+		return nil, fmt.Errorf("decode audit entry %d: %w", seq, err)
+	}
+	if col := ix.Differs(row); col != "" {
+		return nil, fmt.Errorf("%w: review index row %d differs from its entry in %s (run vaultd audit verify)", audit.ErrIndexTampered, seq, col)
+	}
+	return canon, nil
+}
+
+const indexColumns = `seq, ts, action, subject_ref, actor, purpose, decision`
+
+func scanIndexRow(rows *sql.Rows) (int64, audit.IndexRow, error) {
+	var seq int64
+	var ts, decision string
+	var ix audit.IndexRow
+	err := rows.Scan(&seq, &ts, &ix.Action, &ix.SubjectRef, &ix.Actor, &ix.Purpose, &decision)
+	ix.TS, ix.Decision = parseTime(ts), audit.Decision(decision)
+	return seq, ix, err
+}
+
+// Query implements audit.Store: the index selects, the log answers. It first waits for the index to cover
+// f.MinSeq (every entry acknowledged when the query began, if 0).
 func (t *Trail) Query(ctx context.Context, f audit.Filter) ([]audit.Entry, error) {
+	if err := t.covered(ctx, f.MinSeq); err != nil {
+		return nil, err
+	}
 	var where []string
 	var args []any
 	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
@@ -200,7 +277,7 @@ func (t *Trail) Query(ctx context.Context, f audit.Filter) ([]audit.Entry, error
 	if f.Before > 0 {
 		add("seq < ?", f.Before)
 	}
-	q := `SELECT entry FROM audit_log`
+	q := `SELECT ` + indexColumns + ` FROM audit_index`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -213,8 +290,12 @@ func (t *Trail) Query(ctx context.Context, f audit.Filter) ([]audit.Entry, error
 	defer rows.Close()
 	var out []audit.Entry
 	for rows.Next() {
-		var canon []byte
-		if err := rows.Scan(&canon); err != nil {
+		seq, row, err := scanIndexRow(rows)
+		if err != nil {
+			return nil, err
+		}
+		canon, err := t.entry(seq, row)
+		if err != nil {
 			return nil, err
 		}
 		var e audit.Entry
@@ -229,6 +310,9 @@ func (t *Trail) Query(ctx context.Context, f audit.Filter) ([]audit.Entry, error
 // Export implements audit.Store, streaming in pages by seq so memory stays bounded and no read
 // transaction is held for the whole export.
 func (t *Trail) Export(ctx context.Context, since, until time.Time, fn func(seq int64, canonical []byte) error) error {
+	if err := t.covered(ctx, 0); err != nil {
+		return err
+	}
 	lo, hi := "", "9999"
 	if !since.IsZero() {
 		lo = formatTime(since)
@@ -238,82 +322,88 @@ func (t *Trail) Export(ctx context.Context, since, until time.Time, fn func(seq 
 	}
 	var after int64
 	for {
-		rows, err := t.db.QueryContext(ctx, `SELECT seq, entry FROM audit_log WHERE seq > ? AND ts >= ? AND ts < ? ORDER BY seq LIMIT 1000`, after, lo, hi)
+		rows, err := t.db.QueryContext(ctx, `SELECT `+indexColumns+` FROM audit_index WHERE seq > ? AND ts >= ? AND ts < ? ORDER BY seq LIMIT 1000`, after, lo, hi)
 		if err != nil {
 			return err
 		}
-		n := 0
+		type hit struct {
+			seq int64
+			row audit.IndexRow
+		}
+		var page []hit
 		for rows.Next() {
-			var canon []byte
-			if err := rows.Scan(&after, &canon); err != nil {
+			seq, row, err := scanIndexRow(rows)
+			if err != nil {
 				rows.Close()
 				return err
 			}
-			n++
-			if err := fn(after, canon); err != nil {
-				rows.Close()
-				return err
-			}
+			page = append(page, hit{seq, row})
 		}
 		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 			return err
 		}
-		if n < 1000 {
+		for _, h := range page {
+			canon, err := t.entry(h.seq, h.row)
+			if err != nil {
+				return err
+			}
+			if err := fn(h.seq, canon); err != nil {
+				return err
+			}
+			after = h.seq
+		}
+		if len(page) < 1000 {
 			return nil
 		}
 	}
 }
 
-// ReindexTrail rebuilds the review index columns of every audit_log row from the row's canonical entry
-// (audit.IndexOf) and reports how many rows it corrected. The entries are what the chain, the tree and
-// the checkpoints protect; the index is derived from them. The caller must hold the data dir's lock.
-func ReindexTrail(ctx context.Context, path string) (int, error) {
-	db, err := sql.Open("sqlite", dsn(path, true))
+// Verify implements audit.Store: the log (chain, checkpoints under v, tiles; seglog.Log.Verify), then
+// every review index row against its entry — a missing row hides an entry from review, an edited one
+// relabels it, a row past the log invents one; each is tampering and named by its seq. Rows the index
+// has not reached yet (lag) are not.
+func (t *Trail) Verify(ctx context.Context, v note.Verifier) (audit.Report, error) {
+	rep, err := t.log.Verify(v)
+	if err != nil || !rep.OK {
+		return rep, err
+	}
+	fail := func(seq int64, format string, args ...any) (audit.Report, error) {
+		rep.OK, rep.FirstBadSeq, rep.Reason = false, seq, fmt.Sprintf(format, args...)
+		return rep, nil
+	}
+	rows, err := t.db.QueryContext(ctx, `SELECT `+indexColumns+` FROM audit_index ORDER BY seq`)
 	if err != nil {
-		return 0, err
+		return audit.Report{}, err
 	}
-	defer db.Close()
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, err
-	}
-	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, `SELECT seq, entry, ts, action, coalesce(subject_ref, ''), coalesce(actor, ''), coalesce(purpose, ''), decision FROM audit_log ORDER BY seq`)
-	if err != nil {
-		return 0, err
-	}
-	type fix struct {
-		seq int64
-		ix  audit.IndexRow
-	}
-	var fixes []fix
+	defer rows.Close()
+	next := int64(1)
 	for rows.Next() {
-		var seq int64
-		var canon []byte
-		var ts, decision string
-		var stored audit.IndexRow
-		if err := rows.Scan(&seq, &canon, &ts, &stored.Action, &stored.SubjectRef, &stored.Actor, &stored.Purpose, &decision); err != nil {
-			rows.Close()
-			return 0, err
+		seq, stored, err := scanIndexRow(rows)
+		if err != nil {
+			return audit.Report{}, err
 		}
-		stored.TS, stored.Decision = parseTime(ts), audit.Decision(decision)
+		switch {
+		case seq > rep.Entries:
+			return fail(seq, "review index row %d has no entry in the log", seq)
+		case seq != next:
+			return fail(next, "review index row %d is missing: the entry is hidden from review", next)
+		}
+		canon, err := t.log.Entry(seq)
+		if err != nil {
+			return audit.Report{}, err
+		}
 		ix, err := audit.IndexOfCanonical(canon)
 		if err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("entry %d does not decode: %w", seq, err)
+			return fail(seq, "entry %d does not decode: %v", seq, err)
 		}
-		if !ix.Equal(stored) {
-			fixes = append(fixes, fix{seq, ix})
+		if col := ix.Differs(stored); col != "" {
+			return fail(seq, "review index row %d differs from its entry in %s", seq, col)
 		}
+		next++
 	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return 0, err
+	if err := rows.Err(); err != nil {
+		return audit.Report{}, err
 	}
-	for _, f := range fixes {
-		if _, err := tx.ExecContext(ctx, `UPDATE audit_log SET ts = ?, action = ?, subject_ref = ?, actor = ?, purpose = ?, decision = ? WHERE seq = ?`,
-			formatTime(f.ix.TS), f.ix.Action, f.ix.SubjectRef, f.ix.Actor, f.ix.Purpose, string(f.ix.Decision), f.seq); err != nil {
-			return 0, err
-		}
-	}
-	return len(fixes), tx.Commit()
+	rep.Indexed = next - 1
+	return rep, nil
 }

@@ -14,11 +14,11 @@ import (
 )
 
 // benchTrail builds a trail of n realistic read entries through the writer's own batch path (1,000 per
-// transaction) and returns the closed database's path.
+// group) and returns the closed database's path; the log is in "audit" beside it.
 func benchTrail(b *testing.B, signer *audit.Signer, n int) string {
 	b.Helper()
 	path := filepath.Join(b.TempDir(), "vault.db")
-	s, err := Open(context.Background(), path, Options{Signer: signer, CheckpointEvery: 10_000, CheckpointInterval: time.Hour})
+	s, err := Open(context.Background(), path, Options{Signer: signer, CheckpointInterval: time.Hour})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func benchTrail(b *testing.B, signer *audit.Signer, n int) string {
 		for i := range batch {
 			batch[i] = &op{entry: func(error) audit.Entry { return e }, done: make(chan result, 1)}
 		}
-		s.commitBatch(batch)
+		s.commitBatch(batch, done%(indexFlushRows*4) == 0)
 		for _, o := range batch {
 			if r := <-o.done; r.err != nil {
 				b.Fatal(r.err)
@@ -46,9 +46,8 @@ func benchTrail(b *testing.B, signer *audit.Signer, n int) string {
 		}
 		done += k
 	}
-	s.lastCPTime = time.Time{}
-	s.commitBatch(nil) // final checkpoint
-	if err := s.closeDBs(); err != nil {
+	s.commitBatch(nil, true)             // the pending index rows
+	if err := s.closeDBs(); err != nil { // the final checkpoint
 		b.Fatal(err)
 	}
 	return path
@@ -63,15 +62,15 @@ func BenchmarkVerify(b *testing.B) {
 	}
 	signer := testSigner(b)
 	path := benchTrail(b, signer, n)
-	tr, err := OpenTrail(path)
+	tr, err := OpenTrail(path, filepath.Join(filepath.Dir(path), "audit"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer tr.Close()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		rep, err := audit.Verify(context.Background(), tr, signer.Verifier())
-		if err != nil || !rep.OK || rep.Entries != int64(n) {
+		rep, err := tr.Verify(context.Background(), signer.Verifier())
+		if err != nil || !rep.OK || rep.Entries != int64(n) || rep.Indexed != int64(n) {
 			b.Fatalf("%+v %v", rep, err)
 		}
 	}
@@ -82,7 +81,7 @@ func BenchmarkVerify(b *testing.B) {
 func BenchmarkInclusionProof(b *testing.B) {
 	signer := testSigner(b)
 	path := benchTrail(b, signer, 100_000)
-	tr, err := OpenTrail(path)
+	tr, err := OpenTrail(path, filepath.Join(filepath.Dir(path), "audit"))
 	if err != nil {
 		b.Fatal(err)
 	}

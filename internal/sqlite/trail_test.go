@@ -3,11 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
-	"encoding/json"
-	"io"
+	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/profilevault/profilevault/audit"
+	"github.com/profilevault/profilevault/vault"
 )
 
 func testSigner(t testing.TB) *audit.Signer {
@@ -30,14 +30,21 @@ func testSigner(t testing.TB) *audit.Signer {
 	return s
 }
 
-// buildTrail writes n entries with a checkpoint every 10, closes the store and returns the database path.
-func buildTrail(t *testing.T, signer *audit.Signer, n int) string {
+// openStore opens a store at dir/vault.db with its log in dir/audit.
+func openStore(t testing.TB, dir string, signer *audit.Signer) *Store {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "vault.db")
-	s, err := Open(t.Context(), path, Options{Signer: signer, CheckpointEvery: 10, CheckpointInterval: time.Hour})
+	s, err := Open(context.Background(), filepath.Join(dir, "vault.db"), Options{Signer: signer, CheckpointInterval: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s
+}
+
+// buildTrail writes n entries, closes the store (which signs a final checkpoint) and returns its directory.
+func buildTrail(t *testing.T, signer *audit.Signer, n int) string {
+	t.Helper()
+	dir := t.TempDir()
+	s := openStore(t, dir, signer)
 	for i := 0; i < n; i++ {
 		if _, err := s.Commit(t.Context(), nil, entry("subject.read")); err != nil {
 			t.Fatal(err)
@@ -46,51 +53,59 @@ func buildTrail(t *testing.T, signer *audit.Signer, n int) string {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	return path
+	return dir
 }
 
-func copyDB(t *testing.T, src string) string {
+// copyDir copies a store's directory (database and log).
+func copyDir(t *testing.T, src string) string {
 	t.Helper()
-	dst := filepath.Join(t.TempDir(), "copy.db")
-	for _, suffix := range []string{"", "-wal", "-shm"} {
-		in, err := os.Open(src + suffix)
-		if os.IsNotExist(err) {
-			continue
-		}
+	dst := t.TempDir()
+	err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
-		out, err := os.Create(dst + suffix)
+		rel, _ := filepath.Rel(src, path)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o700)
+		}
+		b, err := os.ReadFile(path)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
-		if _, err := io.Copy(out, in); err != nil {
-			t.Fatal(err)
-		}
-		in.Close()
-		out.Close()
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o600)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	return dst
 }
 
-func verifyFile(t *testing.T, path string, signer *audit.Signer) audit.Report {
+func openTrail(t *testing.T, dir string) *Trail {
 	t.Helper()
-	tr, err := OpenTrail(path)
+	tr, err := OpenTrail(filepath.Join(dir, "vault.db"), filepath.Join(dir, "audit"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tr.Close()
-	rep, err := audit.Verify(t.Context(), tr, signer.Verifier())
+	t.Cleanup(func() { tr.Close() })
+	return tr
+}
+
+func verifyDir(t *testing.T, dir string, signer *audit.Signer) audit.Report {
+	t.Helper()
+	rep, err := openTrail(t, dir).Verify(t.Context(), signer.Verifier())
 	if err != nil {
 		t.Fatal(err)
 	}
 	return rep
 }
 
+// The review index is derived from the log and checked against it: an edited, deleted or invented row is
+// located like any other tampering, and a query refuses to return an entry through a row that lies about
+// it. (Tampering with the log itself is seglog's tests'; one case here shows verify runs them.)
 func TestVerifyDetectsAndLocatesTampering(t *testing.T) {
 	signer := testSigner(t)
 	orig := buildTrail(t, signer, 55)
-	if rep := verifyFile(t, orig, signer); !rep.OK || rep.Entries != 55 || rep.Checkpoints != 5 {
+	if rep := verifyDir(t, orig, signer); !rep.OK || rep.Entries != 55 || rep.Indexed != 55 || rep.Checkpoints < 1 {
 		t.Fatalf("untouched trail: %+v", rep)
 	}
 	exec := func(t *testing.T, db *sql.DB, q string, args ...any) {
@@ -99,166 +114,80 @@ func TestVerifyDetectsAndLocatesTampering(t *testing.T) {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	rowOf := func(t *testing.T, db *sql.DB, seq int64) ([]byte, string) {
-		var e []byte
-		var h string
-		if err := db.QueryRow(`SELECT entry, hash FROM audit_log WHERE seq = ?`, seq).Scan(&e, &h); err != nil {
-			t.Fatal(err)
-		}
-		return e, h
-	}
-	other := testSigner(t)
 	cases := []struct {
 		name     string
-		tamper   func(t *testing.T, db *sql.DB)
+		tamper   func(t *testing.T, dir string, db *sql.DB)
 		firstBad int64
 		reason   string
 	}{
-		{"change one byte of an entry", func(t *testing.T, db *sql.DB) {
-			e, _ := rowOf(t, db, 17)
-			e = []byte(strings.Replace(string(e), "subject.read", "subject.reae", 1))
-			exec(t, db, `UPDATE audit_log SET entry = ? WHERE seq = 17`, e)
-		}, 17, "content changed"},
-		{"change an entry and its hash column", func(t *testing.T, db *sql.DB) {
-			e, _ := rowOf(t, db, 17)
-			e = []byte(strings.Replace(string(e), `"status":200`, `"status":403`, 1))
-			exec(t, db, `UPDATE audit_log SET entry = ?, hash = ? WHERE seq = 17`, e, audit.ChainHash(e))
-		}, 17, "Merkle tree hash"},
-		{"delete an entry", func(t *testing.T, db *sql.DB) {
-			exec(t, db, `DELETE FROM audit_log WHERE seq = 23`)
-		}, 23, "missing"},
-		{"swap two entries", func(t *testing.T, db *sql.DB) {
-			e30, h30 := rowOf(t, db, 30)
-			e31, h31 := rowOf(t, db, 31)
-			exec(t, db, `UPDATE audit_log SET entry = ?, hash = ? WHERE seq = 30`, e31, h31)
-			exec(t, db, `UPDATE audit_log SET entry = ?, hash = ? WHERE seq = 31`, e30, h30)
-		}, 30, "sequence number"},
-		{"insert one", func(t *testing.T, db *sql.DB) {
-			_, h40 := rowOf(t, db, 40)
-			exec(t, db, `UPDATE audit_log SET seq = seq + 1000 WHERE seq > 40`)
-			exec(t, db, `UPDATE audit_log SET seq = seq - 999 WHERE seq > 1000`)
-			forged := audit.Entry{Seq: 41, TS: time.Now(), Action: "subject.read", Decision: audit.Allow, Status: 200, PrevHash: h40}
-			canon, _ := forged.Canonical()
-			exec(t, db, `INSERT INTO audit_log (seq, ts, action, decision, entry, hash) VALUES (41, '', 'subject.read', 'allow', ?, ?)`, canon, audit.ChainHash(canon))
-		}, 41, "Merkle tree hash"},
-		{"relabel an entry's decision in the review index", func(t *testing.T, db *sql.DB) {
-			exec(t, db, `UPDATE audit_log SET decision = CASE decision WHEN 'allow' THEN 'deny' ELSE 'allow' END WHERE seq = 12`)
-		}, 12, "index column decision"},
-		{"hide an entry from a subject's review", func(t *testing.T, db *sql.DB) {
-			exec(t, db, `UPDATE audit_log SET subject_ref = 'ps_someone_else' WHERE seq = 14`)
-		}, 14, "index column subject_ref"},
-		{"relabel the actor, purpose, action or time", func(t *testing.T, db *sql.DB) {
-			exec(t, db, `UPDATE audit_log SET purpose = 'marketing' WHERE seq = 15`)
-			exec(t, db, `UPDATE audit_log SET actor = 'nobody', action = 'x', ts = '2001-01-01T00:00:00.000000000Z' WHERE seq = 16`)
-		}, 15, "index column purpose"},
-		{"truncate the tail behind the last checkpoint", func(t *testing.T, db *sql.DB) {
-			exec(t, db, `DELETE FROM audit_log WHERE seq > 45`)
-		}, 46, "truncated"},
-		{"forge a checkpoint", func(t *testing.T, db *sql.DB) {
-			signed, err := other.Sign(30, tlog.Hash{1})
+		{"relabel an entry's decision in the review index", func(t *testing.T, _ string, db *sql.DB) {
+			exec(t, db, `UPDATE audit_index SET decision = CASE decision WHEN 'allow' THEN 'deny' ELSE 'allow' END WHERE seq = 12`)
+		}, 12, "differs from its entry in decision"},
+		{"hide an entry from a subject's review", func(t *testing.T, _ string, db *sql.DB) {
+			exec(t, db, `UPDATE audit_index SET subject_ref = 'ps_someone_else' WHERE seq = 14`)
+		}, 14, "in subject_ref"},
+		{"relabel the actor, purpose, action or time", func(t *testing.T, _ string, db *sql.DB) {
+			exec(t, db, `UPDATE audit_index SET purpose = 'marketing' WHERE seq = 15`)
+			exec(t, db, `UPDATE audit_index SET actor = 'nobody', action = 'x', ts = '2001-01-01T00:00:00.000000000Z' WHERE seq = 16`)
+		}, 15, "in purpose"},
+		{"delete an index row", func(t *testing.T, _ string, db *sql.DB) {
+			exec(t, db, `DELETE FROM audit_index WHERE seq = 23`)
+		}, 23, "hidden from review"},
+		{"invent an index row", func(t *testing.T, _ string, db *sql.DB) {
+			exec(t, db, `INSERT INTO audit_index (seq, ts, action, decision) VALUES (56, '2026-01-01T00:00:00.000000000Z', 'subject.read', 'allow')`)
+		}, 56, "no entry in the log"},
+		{"change one byte of an entry in the log", func(t *testing.T, dir string, _ *sql.DB) {
+			seg := filepath.Join(dir, "audit", "segments", "00000000000000000001.log")
+			b, err := os.ReadFile(seg)
 			if err != nil {
 				t.Fatal(err)
 			}
-			exec(t, db, `UPDATE audit_checkpoints SET note = ? WHERE size = 30`, signed)
-		}, 30, "checkpoint at size 30"},
-		{"alter a checkpoint's root", func(t *testing.T, db *sql.DB) {
-			var note []byte
-			if err := db.QueryRow(`SELECT note FROM audit_checkpoints WHERE size = 20`).Scan(&note); err != nil {
+			if err := os.WriteFile(seg, []byte(strings.Replace(string(b), "subject.read", "subject.reae", 1)), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			lines := strings.SplitN(string(note), "\n", 4)
-			lines[2] = base64.StdEncoding.EncodeToString(make([]byte, 32))
-			exec(t, db, `UPDATE audit_checkpoints SET note = ? WHERE size = 20`, []byte(strings.Join(lines, "\n")))
-		}, 20, "checkpoint at size 20"},
-		{"rewrite the chain from an entry on", func(t *testing.T, db *sql.DB) {
-			// The attacker rewrites entry 33 and re-chains everything after it, tree included; only the
-			// signed checkpoint at 40 can tell.
-			rewriteFrom(t, db, 33)
-		}, 40, "Merkle root differs"},
+		}, 1, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			path := copyDB(t, orig)
-			db, err := sql.Open("sqlite", "file:"+path)
+			dir := copyDir(t, orig)
+			db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "vault.db"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			tc.tamper(t, db)
+			tc.tamper(t, dir, db)
 			db.Close()
-			rep := verifyFile(t, path, signer)
+			rep := verifyDir(t, dir, signer)
 			if rep.OK || rep.FirstBadSeq != tc.firstBad || !strings.Contains(rep.Reason, tc.reason) {
 				t.Fatalf("got ok=%v first_bad_seq=%d reason=%q; want %d containing %q", rep.OK, rep.FirstBadSeq, rep.Reason, tc.firstBad, tc.reason)
 			}
 		})
 	}
-	// With the wrong verifier key, the first checkpoint fails.
-	if rep := verifyFile(t, orig, other); rep.OK || rep.FirstBadSeq != 10 {
-		t.Fatalf("wrong key: %+v", rep)
-	}
-}
-
-// rewriteFrom changes entry `from` and recomputes every later entry, chain hash and tree hash, as an
-// attacker with database access (but without the checkpoint key) would.
-func rewriteFrom(t *testing.T, db *sql.DB, from int64) {
-	t.Helper()
-	rows, err := db.Query(`SELECT seq, entry FROM audit_log ORDER BY seq`)
+	// A review query reads entries from the log and refuses one whose row was edited.
+	dir := copyDir(t, orig)
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "vault.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	type row struct {
-		seq   int64
-		entry audit.Entry
+	exec(t, db, `UPDATE audit_index SET decision = 'deny' WHERE seq = 9`)
+	db.Close()
+	if _, err := openTrail(t, dir).Query(t.Context(), audit.Filter{Decision: audit.Deny, Limit: 10}); !errors.Is(err, audit.ErrIndexTampered) {
+		t.Fatalf("query through an edited row: %v", err)
 	}
-	var all []row
-	for rows.Next() {
-		var r row
-		var canon []byte
-		if err := rows.Scan(&r.seq, &canon); err != nil {
-			t.Fatal(err)
-		}
-		if err := jsonUnmarshal(canon, &r.entry); err != nil {
-			t.Fatal(err)
-		}
-		all = append(all, r)
-	}
-	rows.Close()
-	var front audit.Frontier
-	prev := audit.GenesisHash
-	for _, r := range all {
-		e := r.entry
-		if r.seq == from {
-			e.Decision = audit.Deny
-		}
-		e.PrevHash = prev
-		canon, _ := e.Canonical()
-		leaf := audit.LeafHash(canon)
-		for k, h := range front.Append(leaf) {
-			if _, err := db.Exec(`UPDATE audit_tree SET hash = ? WHERE idx = ?`, h[:], tlog.StoredHashCount(r.seq-1)+int64(k)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		// The index column goes along with the entry, or verify would stop at the first rewritten entry.
-		if _, err := db.Exec(`UPDATE audit_log SET entry = ?, hash = ?, decision = ? WHERE seq = ?`, canon, audit.HexHash(leaf), string(e.Decision), r.seq); err != nil {
-			t.Fatal(err)
-		}
-		prev = audit.HexHash(leaf)
+	// With the wrong verifier key, the first checkpoint fails.
+	if rep := verifyDir(t, orig, testSigner(t)); rep.OK || !strings.Contains(rep.Reason, "checkpoint at size") {
+		t.Fatalf("wrong key: %+v", rep)
 	}
 }
 
 func TestInclusionProofsCheckAgainstCheckpoint(t *testing.T) {
 	signer := testSigner(t)
-	path := buildTrail(t, signer, 37)
-	tr, err := OpenTrail(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
+	tr := openTrail(t, buildTrail(t, signer, 37))
 	sc, err := tr.LatestCheckpoint(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	cp, err := audit.OpenCheckpoint(sc.Note, signer.Verifier())
-	if err != nil || cp.Size != 30 {
+	if err != nil || cp.Size != 37 {
 		t.Fatalf("checkpoint: %+v %v", cp, err)
 	}
 	for seq := int64(1); seq <= cp.Size; seq++ {
@@ -281,14 +210,11 @@ func TestInclusionProofsCheckAgainstCheckpoint(t *testing.T) {
 	}
 }
 
-func TestFrontierSurvivesRestart(t *testing.T) {
+func TestLogSurvivesRestart(t *testing.T) {
 	signer := testSigner(t)
-	path := filepath.Join(t.TempDir(), "vault.db")
+	dir := t.TempDir()
 	for round := 0; round < 3; round++ {
-		s, err := Open(t.Context(), path, Options{Signer: signer, CheckpointEvery: 7, CheckpointInterval: time.Hour})
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := openStore(t, dir, signer)
 		for i := 0; i < 13; i++ {
 			if _, err := s.Commit(t.Context(), nil, entry("subject.read")); err != nil {
 				t.Fatal(err)
@@ -296,9 +222,205 @@ func TestFrontierSurvivesRestart(t *testing.T) {
 		}
 		s.Close()
 	}
-	if rep := verifyFile(t, path, signer); !rep.OK || rep.Entries != 39 {
+	if rep := verifyDir(t, dir, signer); !rep.OK || rep.Entries != 39 || rep.Indexed != 39 || rep.Checkpoints < 3 {
 		t.Fatalf("after restarts: %+v", rep)
 	}
 }
 
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+// failingCommit is a change whose transaction cannot commit: a deferred foreign key is violated, which
+// SQLite reports only at COMMIT, after the change's intent is in the log.
+func failingCommit(tx vault.Tx) error {
+	t := tx.(*txn)
+	if err := t.exec(`PRAGMA defer_foreign_keys = ON`); err != nil {
+		return err
+	}
+	return t.exec(`INSERT INTO deks (subject_id, class, version, kek_version, wrapped, created_at) VALUES ('no-such-subject', 'general', 1, 1, x'00', '')`)
+}
+
+// A change's entry is a write-ahead intent: durable in the log before the change commits. When the commit
+// fails the intent is cancelled by an aborted entry at once; when the process stops between the two,
+// recovery at the next start cancels it — once. Committed intents are never cancelled.
+func TestIntentsOfUncommittedChangesAreAborted(t *testing.T) {
+	signer := testSigner(t)
+	dir := t.TempDir()
+	s := openStore(t, dir, signer)
+	ctx := t.Context()
+	if _, err := s.Commit(ctx, func(vault.Tx) error { return nil }, entry("subject.update")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Commit(ctx, failingCommit, entry("subject.update")); !errors.Is(err, vault.ErrUnavailable) {
+		t.Fatalf("a failing commit: %v", err)
+	}
+	if _, err := s.Commit(ctx, nil, entry("subject.read")); err != nil {
+		t.Fatalf("the writer did not recover from a failed commit: %v", err)
+	}
+	aborted := func(tr *Trail) []string {
+		t.Helper()
+		es, err := tr.Query(ctx, audit.Filter{Action: audit.ActionAborted, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range es {
+			out = append(out, e.Reason)
+		}
+		return out
+	}
+	if got := aborted(s.Trail); len(got) != 1 || got[0] != "intent:2 not committed" {
+		t.Fatalf("after a failed commit: %v", got)
+	}
+	// Now a crash between the log and the database: the writer stops, an intent reaches the log, the
+	// process dies before the database records it.
+	close(s.stop)
+	<-s.stopped
+	e := entry("consent.withdraw")(nil)
+	e.Intent = s.headSeq + 1
+	canons, _, err := s.chain([]audit.Entry{e})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.auditLog.AppendBatch(ctx, s.headSeq+1, canons); err != nil {
+		t.Fatal(err)
+	}
+	crashed := s.headSeq + 1
+	if err := s.closeDBs(); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 2 {
+		s = openStore(t, dir, signer)
+		if got := aborted(s.Trail); len(got) != 2 || got[0] != "intent:"+strconv.FormatInt(crashed, 10)+" not committed" {
+			t.Fatalf("after restart %d: %v", round, got)
+		}
+		s.Close()
+	}
+	if rep := verifyDir(t, dir, signer); !rep.OK || rep.Entries != crashed+1 {
+		t.Fatalf("verify: %+v", rep)
+	}
+}
+
+// writeLegacyTrail writes n entries and a checkpoint at each of cps into the database's audit_log and
+// audit_checkpoints, as the store kept its trail before the segment log.
+func writeLegacyTrail(t *testing.T, dbPath string, signer *audit.Signer, n int, cps ...int64) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	prev := audit.GenesisHash
+	var front audit.Frontier
+	for i := 1; i <= n; i++ {
+		e := entry("subject.read")(nil)
+		e.Seq, e.PrevHash, e.Version = int64(i), prev, 2
+		canon, err := e.Canonical()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ix := audit.IndexOf(e)
+		prev = audit.ChainHash(canon)
+		if _, err := db.Exec(`INSERT INTO audit_log (seq, ts, action, subject_ref, actor, purpose, decision, entry, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			e.Seq, formatTime(ix.TS), ix.Action, ix.SubjectRef, ix.Actor, ix.Purpose, string(ix.Decision), canon, prev); err != nil {
+			t.Fatal(err)
+		}
+		front.Append(audit.LeafHash(canon))
+		for _, size := range cps {
+			if size == int64(i) {
+				signed, err := signer.Sign(size, front.Root())
+				if err != nil {
+					t.Fatal(err)
+				}
+				root := front.Root()
+				if _, err := db.Exec(`INSERT INTO audit_checkpoints (size, root, note, created_at) VALUES (?, ?, ?, ?)`, size, root[:], signed, formatTime(time.Now())); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+}
+
+// A data dir from before the segment log moves its trail into the log on first start: entries, checkpoints
+// (consistency from an old checkpoint still proves), and a review index rebuilt from the entries. A trail
+// whose checkpoint does not sign its entries does not move, and the store does not open.
+func TestLegacyTrailMovesIntoTheLog(t *testing.T) {
+	signer := testSigner(t)
+	dir := t.TempDir()
+	openStore(t, dir, signer).Close() // the schema, as an older release left it (plus the new tables)
+	if err := os.RemoveAll(filepath.Join(dir, "audit")); err != nil {
+		t.Fatal(err)
+	}
+	bad := copyDir(t, dir)
+	writeLegacyTrail(t, filepath.Join(dir, "vault.db"), signer, 300, 100, 256)
+	writeLegacyTrail(t, filepath.Join(bad, "vault.db"), testSigner(t), 300, 100, 256)
+	if _, err := Open(t.Context(), filepath.Join(bad, "vault.db"), Options{Signer: signer}); err == nil {
+		t.Fatal("a trail signed by another key moved")
+	}
+	if names, _ := filepath.Glob(filepath.Join(bad, "audit", "segments", "*")); len(names) > 0 {
+		t.Fatalf("a refused move left %v", names)
+	}
+	s := openStore(t, dir, signer)
+	if _, err := s.Commit(t.Context(), nil, entry("subject.read")); err != nil {
+		t.Fatal(err)
+	}
+	page, err := s.Query(t.Context(), audit.Filter{Limit: 500})
+	if err != nil || len(page) != 301 || page[0].Seq != 301 || page[300].Seq != 1 {
+		t.Fatalf("review after the move: %d entries, %v", len(page), err)
+	}
+	cps, err := s.Checkpoints(t.Context())
+	if err != nil || len(cps) < 2 || cps[0].Size != 100 || cps[1].Size != 256 {
+		t.Fatalf("checkpoints after the move: %+v %v", cps, err)
+	}
+	s.Close()
+	tr := openTrail(t, dir)
+	rep, err := tr.Verify(t.Context(), signer.Verifier())
+	if err != nil || !rep.OK || rep.Entries != 301 || rep.Indexed != 301 {
+		t.Fatalf("verify after the move: %+v %v", rep, err)
+	}
+	latest, err := tr.LatestCheckpoint(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	newest, err := audit.OpenCheckpoint(latest.Note, signer.Verifier())
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := audit.OpenCheckpoint(cps[0].Note, signer.Verifier())
+	if err != nil {
+		t.Fatal(err)
+	}
+	proof, err := tlog.ProveTree(newest.Size, old.Size, tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tlog.CheckTree(proof, newest.Size, newest.Root, old.Size, old.Root); err != nil {
+		t.Fatalf("the old checkpoint is not consistent with the log: %v", err)
+	}
+}
+
+// The review index is fed off the hot path, yet a query sees every entry acknowledged before it (it asks
+// the writer to flush and waits); a query for an entry the log does not hold yet gives up with
+// ErrIndexBehind after the wait.
+func TestQueriesWaitForTheIndex(t *testing.T) {
+	s := openStore(t, t.TempDir(), testSigner(t))
+	defer s.Close()
+	ctx := t.Context()
+	for i := range 50 {
+		seq, err := s.Commit(ctx, nil, entry("subject.read"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Query(ctx, audit.Filter{Limit: 1})
+		if err != nil || len(got) != 1 || got[0].Seq != seq {
+			t.Fatalf("round %d: the review does not show entry %d: %v %v", i, seq, got, err)
+		}
+	}
+	if got, err := s.Query(ctx, audit.Filter{Limit: 100, MinSeq: 50}); err != nil || len(got) != 50 {
+		t.Fatalf("min_seq 50: %d entries, %v", len(got), err)
+	}
+	s.index.limit = 50 * time.Millisecond
+	if _, err := s.Query(ctx, audit.Filter{Limit: 1, MinSeq: 51}); !errors.Is(err, audit.ErrIndexBehind) {
+		t.Fatalf("an entry not in the log yet: %v", err)
+	}
+	if lag := s.IndexLag(); lag != 0 {
+		t.Fatalf("index lag %d after a query", lag)
+	}
+}

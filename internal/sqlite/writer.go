@@ -12,8 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/mod/sumdb/tlog"
-
 	"github.com/profilevault/profilevault/audit"
 	"github.com/profilevault/profilevault/consent"
 	"github.com/profilevault/profilevault/policies"
@@ -112,26 +110,39 @@ func (s *Store) Release(ctx context.Context, guard vault.Guard, e audit.Entry) (
 	return s.enqueue(ctx, &op{pre: e, body: body, guard: &guard, done: make(chan result, 1)})
 }
 
-// writer is the single goroutine that owns the write connection.
+// Index flushing: the review index rows of logged entries are written with the next transaction, or once
+// this many are pending, or this long after the oldest, or at once when a query waits for them.
+const (
+	indexFlushRows  = 4096
+	indexFlushAfter = 100 * time.Millisecond
+)
+
+// writer is the single goroutine that owns the write connection and numbers the trail's entries.
 func (s *Store) writer() {
 	defer close(s.stopped)
 	batch := make([]*op, 0, s.maxBatch)
-	tick := time.NewTicker(s.cpInterval)
+	tick := time.NewTicker(indexFlushAfter / 2)
 	defer tick.Stop()
 	for {
+		flush := false
 		select {
 		case o := <-s.ops:
 			batch = append(batch[:0], o)
 		case <-tick.C:
-			s.commitBatch(nil) // signs a checkpoint if entries arrived since the last one
+			if len(s.pending) > 0 && time.Since(s.pendingSince) >= indexFlushAfter {
+				s.commitBatch(nil, true)
+			}
+			continue
+		case <-s.index.flush:
+			s.commitBatch(nil, true)
 			continue
 		case <-s.stop:
-			// Commit whatever is still queued, sign a final checkpoint, then stop.
+			// Commit whatever is still queued and the pending index rows, then stop.
 			batch = batch[:0]
 			for len(s.ops) > 0 {
 				batch = append(batch, <-s.ops)
 			}
-			s.commitBatch(batch)
+			s.commitBatch(batch, true)
 			return
 		}
 	drain:
@@ -139,53 +150,86 @@ func (s *Store) writer() {
 			select {
 			case o := <-s.ops:
 				batch = append(batch, o)
+			case <-s.index.flush:
+				flush = true
 			default:
 				break drain
 			}
 		}
-		s.commitBatch(batch)
+		s.commitBatch(batch, flush || len(s.pending) >= indexFlushRows)
 	}
 }
 
-// commitBatch runs every op of the batch in one transaction, each in its own savepoint, appends their
-// entries to the chain and the Merkle tree, signs a checkpoint when one is due, and answers the ops only
-// after COMMIT returned. An empty batch only signs a pending checkpoint.
-func (s *Store) commitBatch(batch []*op) {
+// commitBatch numbers and chains the entries of every op of the batch and appends them to the audit log,
+// and answers the ops only once their entries are durable. Ops with a change run in savepoints of one
+// transaction first; their entries are write-ahead intents (audit.Entry.Intent): durable in the log before
+// the transaction, which records the intent's id, commits. A batch of reads touches the database only to
+// flush the review index (flush, or with a transaction anyway).
+func (s *Store) commitBatch(batch []*op, flush bool) {
+	if s.broken {
+		for _, o := range batch {
+			o.done <- result{err: fmt.Errorf("%w: an uncommitted change could not be cancelled in the audit log; restart to recover", vault.ErrUnavailable)}
+		}
+		return
+	}
 	results := make([]result, len(batch))
 	seq, head := s.headSeq, s.headHash
-	front := s.frontier.Clone()
 	erased := false
 	touched, rewrapped := map[string]struct{}{}, map[string]struct{}{}
-	var cp *audit.StoredCheckpoint
-	now := time.Now()
+	var (
+		canons  [][]byte
+		rows    []any // this batch's audit_index rows, flattened
+		notes   []any
+		intents []audit.Entry // entries whose changes this transaction commits
+		logged  bool          // the batch's entries are durable in the log
+	)
+	start := time.Now()
+	needTx := flush && len(s.pending) > 0
+	for _, o := range batch {
+		needTx = needTx || o.change != nil
+	}
 	err := func() error {
 		ctx := context.Background()
-		if len(batch) == 0 && !s.checkpointDue(front.Size(), now) {
+		var tx *sql.Tx
+		var t *txn
+		// ensureTx begins the group's transaction, for a change, a sealed note or the index rows.
+		ensureTx := func() error {
+			if tx != nil {
+				return nil
+			}
+			var err error
+			if tx, err = s.write.BeginTx(ctx, nil); err != nil {
+				return err
+			}
+			t = &txn{ctx: ctx, tx: tx, touched: touched, rewrapped: rewrapped, store: s}
+			needTx = true
 			return nil
 		}
-		tx, err := s.write.BeginTx(ctx, nil)
-		if err != nil {
-			return err
+		defer func() {
+			if tx != nil {
+				tx.Rollback() // after a COMMIT: sql.ErrTxDone, nothing done
+			}
+		}()
+		if needTx {
+			if err := ensureTx(); err != nil {
+				return err
+			}
 		}
-		defer tx.Rollback()
-		t := &txn{ctx: ctx, tx: tx, touched: touched, rewrapped: rewrapped, store: s}
-		// The batch's entries and tree hashes go in with one multi-row INSERT each, after every change ran.
-		var logRows, treeRows, noteRows []any
 		// appendEntry queues entry e (seq and prev_hash set, canon its canonical bytes) and moves the head.
-		appendEntry := func(e audit.Entry, canon []byte) {
-			leaf := audit.LeafHash(canon)
-			hash := audit.HexHash(leaf)
-			ix := audit.IndexOf(e)
-			logRows = append(logRows, e.Seq, formatTime(ix.TS), ix.Action, ix.SubjectRef, ix.Actor, ix.Purpose, string(ix.Decision), canon, hash)
-			base := tlog.StoredHashCount(e.Seq - 1)
-			for k, h := range front.Append(leaf) {
-				treeRows = append(treeRows, base+int64(k), h[:])
-			}
+		// A sealed note goes in the transaction, committed before the entry is acknowledged.
+		appendEntry := func(e audit.Entry, canon []byte) error {
 			if len(e.Note) > 0 {
-				noteRows = append(noteRows, e.Seq, e.Note)
+				if err := ensureTx(); err != nil {
+					return err
+				}
+				notes = append(notes, e.Seq, e.Note)
 			}
-			seq, head = e.Seq, hash
+			canons = append(canons, canon)
+			rows = append(rows, indexArgs(e.Seq, audit.IndexOf(e))...)
+			seq, head = e.Seq, audit.HexHash(audit.LeafHash(canon))
+			return nil
 		}
+		intent := int64(0) // the batch's intent id: the seq of its first intent entry
 		for i, o := range batch {
 			if o.abandoned.Load() {
 				results[i].err = vault.ErrUnavailable
@@ -216,7 +260,9 @@ func (s *Store) commitBatch(batch []*op) {
 			if o.body != nil {
 				e := o.pre
 				e.Seq, e.PrevHash = seq+1, head
-				appendEntry(e, audit.Assemble(e.Seq, o.body, head))
+				if err := appendEntry(e, audit.Assemble(e.Seq, o.body, head)); err != nil {
+					return err
+				}
 			} else {
 				var entries []audit.Entry
 				if o.entries != nil {
@@ -228,45 +274,61 @@ func (s *Store) commitBatch(batch []*op) {
 				}
 				for _, e := range entries {
 					e.Seq, e.PrevHash = seq+1, head
+					if o.change != nil && changeErr == nil {
+						// The change is kept: its entry is an intent until the transaction commits.
+						if intent == 0 {
+							intent = e.Seq
+						}
+						e.Intent = intent
+						intents = append(intents, e)
+					}
 					canon, err := e.Canonical()
 					if err != nil {
 						return fmt.Errorf("encode audit entry: %w", err)
 					}
-					appendEntry(e, canon)
+					if err := appendEntry(e, canon); err != nil {
+						return err
+					}
 				}
 			}
 			results[i] = result{seq: first, changeErr: changeErr}
 		}
-		if err := t.markDirty(s.headSeq + 1); err != nil {
-			return fmt.Errorf("mark changed subjects: %w", err)
+		if t != nil {
+			if err := t.markDirty(s.headSeq + 1); err != nil {
+				return fmt.Errorf("mark changed subjects: %w", err)
+			}
 		}
-		if _, err := s.insertRows(ctx, tx, insertLog, logRows); err != nil {
-			return fmt.Errorf("append audit entries: %w", err)
-		}
-		if _, err := s.insertRows(ctx, tx, insertTree, treeRows); err != nil {
-			return fmt.Errorf("append audit tree: %w", err)
-		}
-		if _, err := s.insertRows(ctx, tx, insertNotes, noteRows); err != nil {
-			return fmt.Errorf("append audit notes: %w", err)
-		}
-		if s.checkpointDue(front.Size(), now) {
-			root := front.Root()
-			signed, err := s.signer.Sign(front.Size(), root)
+		// Write-ahead: every entry is durable in the log before the database commits anything.
+		if len(canons) > 0 {
+			logStart := time.Now()
+			err := s.auditLog.AppendBatch(ctx, s.headSeq+1, canons)
+			s.metrics.LogSyncNanos.Add(int64(time.Since(logStart)))
 			if err != nil {
-				return fmt.Errorf("sign checkpoint: %w", err)
+				return fmt.Errorf("append to the audit log: %w", err)
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO audit_checkpoints (size, root, note, created_at) VALUES (?, ?, ?, ?)`,
-				front.Size(), root[:], signed, formatTime(now)); err != nil {
-				return fmt.Errorf("store checkpoint: %w", err)
+			logged = true
+			s.headSeq, s.headHash = seq, head
+		}
+		if tx == nil {
+			return nil
+		}
+		if intent != 0 {
+			if err := t.exec(`INSERT INTO audit_intents (id) VALUES (?)`, intent); err != nil {
+				return fmt.Errorf("record intent: %w", err)
 			}
-			cp = &audit.StoredCheckpoint{Size: front.Size(), Note: signed}
+		}
+		if _, err := s.insertRows(ctx, tx, insertIndex, append(s.pending, rows...)); err != nil {
+			return fmt.Errorf("index audit entries: %w", err)
+		}
+		if _, err := s.insertRows(ctx, tx, insertNotes, notes); err != nil {
+			return fmt.Errorf("store audit notes: %w", err)
 		}
 		erased = t.erased
 		syncStart := time.Now()
 		defer func() { s.metrics.SyncNanos.Add(int64(time.Since(syncStart))) }()
 		return tx.Commit()
 	}()
-	s.metrics.CommitNanos.Add(int64(time.Since(now)))
+	s.metrics.CommitNanos.Add(int64(time.Since(start)))
 	if len(s.toPrepare) > 0 {
 		s.preparePending()
 	}
@@ -279,6 +341,21 @@ func (s *Store) commitBatch(batch []*op) {
 		s.metrics.Batches.Add(1)
 		s.metrics.Ops.Add(int64(len(batch)))
 	}
+	switch {
+	case err == nil && needTx:
+		s.pending, s.pendingSince = s.pending[:0], time.Time{}
+		s.index.advance(s.headSeq)
+	case logged:
+		// The entries are in the log: their index rows wait for the next transaction.
+		if len(s.pending) == 0 {
+			s.pendingSince = time.Now()
+		}
+		s.pending = append(s.pending, rows...)
+	}
+	if err != nil && logged && len(intents) > 0 {
+		// The intents are durable but their changes did not commit: cancel them now (recovery would).
+		s.cancelIntents(intents)
+	}
 	if err != nil {
 		s.metrics.Failures.Add(1)
 		s.healthy.Store(false)
@@ -289,11 +366,6 @@ func (s *Store) commitBatch(batch []*op) {
 		return
 	}
 	s.healthy.Store(true)
-	s.headSeq, s.headHash, s.frontier = seq, head, front
-	if cp != nil {
-		s.lastCPSize, s.lastCPTime = cp.Size, now
-		s.latestCP.Store(cp)
-	}
 	if erased {
 		select {
 		case s.checkpoints <- struct{}{}:
@@ -305,19 +377,44 @@ func (s *Store) commitBatch(batch []*op) {
 	}
 }
 
+// cancelIntents appends an aborted entry for each intent whose change failed to commit. If even that
+// fails, the writer refuses everything from now on: only a restart's recovery can cancel them.
+func (s *Store) cancelIntents(intents []audit.Entry) {
+	aborted := make([]audit.Entry, len(intents))
+	for i, e := range intents {
+		aborted[i] = audit.Aborted(e, time.Now())
+	}
+	canons, head, err := s.chain(aborted)
+	if err == nil {
+		err = s.auditLog.AppendBatch(context.Background(), s.headSeq+1, canons)
+	}
+	if err != nil {
+		s.broken = true
+		s.log.Error("an uncommitted change could not be cancelled in the audit log; refusing everything until a restart recovers", "err", err)
+		return
+	}
+	first := s.headSeq + 1
+	s.headSeq, s.headHash = s.headSeq+int64(len(canons)), head
+	if len(s.pending) == 0 {
+		s.pendingSince = time.Now()
+	}
+	for i, e := range aborted {
+		s.pending = append(s.pending, indexArgs(first+int64(i), audit.IndexOf(e))...)
+	}
+}
+
 // Multi-row inserts of the writer, by table: prepared at open for a few fixed row counts (modernc parses
 // unprepared SQL on every call, and nothing can be prepared on the single write connection while the
 // writer's transaction holds it).
 const (
-	insertLog   = `INSERT INTO audit_log (seq, ts, action, subject_ref, actor, purpose, decision, entry, hash) VALUES `
-	insertTree  = `INSERT INTO audit_tree (idx, hash) VALUES `
-	insertNotes = `INSERT INTO audit_notes (seq, sealed) VALUES `
+	insertIndex = `INSERT INTO audit_index (seq, ts, action, subject_ref, actor, purpose, decision) VALUES `
+	insertNotes = `INSERT INTO audit_note (seq, sealed) VALUES `
 	// Events are idempotent by id: a row whose id exists is skipped.
 	insertEvents = `INSERT OR IGNORE INTO events (id, subject_id, type, category, ts, source, class, dek_version, attrs, purpose) VALUES `
 )
 
 var (
-	insertWidths = map[string]int{insertLog: 9, insertTree: 2, insertNotes: 2, insertEvents: 10}
+	insertWidths = map[string]int{insertIndex: 7, insertNotes: 2, insertEvents: 10}
 	insertSizes  = []int{64, 16, 4, 1} // descending
 )
 
@@ -362,13 +459,6 @@ func (s *Store) insertRows(ctx context.Context, tx *sql.Tx, prefix string, args 
 		args = args[n*width:]
 	}
 	return inserted, nil
-}
-
-// checkpointDue reports whether a tree of size n needs a new signed checkpoint: every cpEvery entries, or
-// cpInterval after the last one when entries arrived since. The writer's ticker runs every cpInterval; a
-// quarter of slack keeps a tick that fires a little early from putting the checkpoint off by a whole period.
-func (s *Store) checkpointDue(n int64, now time.Time) bool {
-	return s.signer != nil && n > s.lastCPSize && (n-s.lastCPSize >= s.cpEvery || now.Sub(s.lastCPTime) >= s.cpInterval-s.cpInterval/4)
 }
 
 // safeChange runs a change and turns a panic into an error so one bad request cannot stop the writer.
