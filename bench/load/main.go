@@ -33,7 +33,7 @@ import (
 	"github.com/profilevault/profilevault/vault"
 )
 
-var profilePath string
+var profilePath, blockPath string
 
 func main() {
 	duration := flag.Duration("duration", 10*time.Second, "how long each target is loaded")
@@ -41,8 +41,9 @@ func main() {
 	subjects := flag.Int("subjects", 1000, "subjects seeded into the vault")
 	warmup := flag.Duration("warmup", 2*time.Second, "unmeasured load before each measurement")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the vault measurement to this file")
+	blockProfile := flag.String("blockprofile", "", "write block and mutex profiles of the vault measurement to this file (.block, .mutex)")
 	flag.Parse()
-	profilePath = *cpuProfile
+	profilePath, blockPath = *cpuProfile, *blockProfile
 	if err := run(*duration, *warmup, *conns, *subjects); err != nil {
 		log.Fatal(err)
 	}
@@ -92,8 +93,24 @@ func run(duration, warmup time.Duration, conns, n int) error {
 			return err
 		}
 	}
+	if blockPath != "" {
+		runtime.SetBlockProfileRate(10_000) // one sample per 10 µs blocked
+		runtime.SetMutexProfileFraction(10)
+	}
 	full := measure(vaultURL+"/v1/subjects/", token, ids, conns, warmup, duration)
 	pprof.StopCPUProfile()
+	if blockPath != "" {
+		for _, name := range []string{"block", "mutex"} {
+			f, err := os.Create(blockPath + "." + name)
+			if err != nil {
+				return err
+			}
+			if err := pprof.Lookup(name).WriteTo(f, 0); err != nil {
+				return err
+			}
+			f.Close()
+		}
+	}
 	fmt.Printf("%-34s %10s %9s %9s %9s %7s\n", "target", "req/s", "p50", "p99", "max", "errors")
 	for _, r := range []result{bare, full} {
 		fmt.Printf("%-34s %10.0f %9s %9s %9s %7d\n", r.name, r.rps, r.p50, r.p99, r.max, r.errors)
