@@ -190,7 +190,27 @@ func (s *Review) LatestCheckpoint(ctx context.Context, a Access) (CheckpointInfo
 		KeyID: s.signer.KeyID(), PublicKey: s.signer.VerifierKey(), Origin: c.Origin}, nil
 }
 
-// InclusionProof proves that entry seq is in the tree of the newest checkpoint.
+// signedCheckpoint returns the signed checkpoint of the given size; not found if none was signed.
+func (s *Review) signedCheckpoint(ctx context.Context, size int64) (CheckpointInfo, error) {
+	signed, err := s.trail.Checkpoints(ctx)
+	if err != nil {
+		return CheckpointInfo{}, internalErr("read checkpoints", err)
+	}
+	for _, sc := range signed {
+		if sc.Size != size {
+			continue
+		}
+		c, err := audit.OpenCheckpoint(sc.Note, s.signer.Verifier())
+		if err != nil {
+			return CheckpointInfo{}, internalErr("open checkpoint", err)
+		}
+		return CheckpointInfo{Size: c.Size, RootHash: audit.HexHash(c.Root), Note: string(sc.Note),
+			KeyID: s.signer.KeyID(), PublicKey: s.signer.VerifierKey(), Origin: c.Origin}, nil
+	}
+	return CheckpointInfo{}, Errorf(CodeNotFound, "no checkpoint of that size was signed")
+}
+
+// InclusionProof proves that entry seq is in the tree of a signed checkpoint.
 type InclusionProof struct {
 	Seq       int64
 	LeafIndex int64
@@ -200,9 +220,10 @@ type InclusionProof struct {
 	Hashes    []string
 }
 
-// Proof returns an RFC 6962 inclusion proof of entry seq against the newest checkpoint; an auditor checks it
-// with the entry bytes and a checkpoint they kept (tlog.CheckRecord), without trusting the server.
-func (s *Review) Proof(ctx context.Context, a Access, seq int64) (InclusionProof, error) {
+// Proof returns an RFC 6962 inclusion proof of entry seq against the newest checkpoint, or against the
+// signed checkpoint of size treeSize (one an auditor kept); the auditor checks it with the entry bytes and
+// that checkpoint (tlog.CheckRecord), without trusting the server.
+func (s *Review) Proof(ctx context.Context, a Access, seq, treeSize int64) (InclusionProof, error) {
 	if err := s.mayCheckTrail(ctx, a); err != nil {
 		return InclusionProof{}, err
 	}
@@ -210,8 +231,13 @@ func (s *Review) Proof(ctx context.Context, a Access, seq int64) (InclusionProof
 	if err != nil {
 		return InclusionProof{}, err
 	}
+	if treeSize != 0 && treeSize != cp.Size {
+		if cp, err = s.signedCheckpoint(ctx, treeSize); err != nil {
+			return InclusionProof{}, err
+		}
+	}
 	if seq < 1 || seq > cp.Size {
-		return InclusionProof{}, Errorf(CodeNotFound, "entry not covered by the latest checkpoint (size %d)", cp.Size)
+		return InclusionProof{}, Errorf(CodeNotFound, "entry not covered by the checkpoint (size %d)", cp.Size)
 	}
 	canon, err := s.trail.Leaf(ctx, seq)
 	if err != nil {

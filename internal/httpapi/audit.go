@@ -168,7 +168,14 @@ func (s *Server) auditProof(c *gin.Context) {
 		s.abortCode(c, vault.CodeInvalidArgument, "seq must be a positive integer")
 		return
 	}
-	p, err := s.vault.Review().Proof(c.Request.Context(), a, seq)
+	var size int64
+	if v := c.Query("tree_size"); v != "" {
+		if size, err = strconv.ParseInt(v, 10, 64); err != nil || size < 1 {
+			s.abortCode(c, vault.CodeInvalidArgument, "tree_size must be a positive integer")
+			return
+		}
+	}
+	p, err := s.vault.Review().Proof(c.Request.Context(), a, seq, size)
 	if err != nil {
 		s.abortWith(c, err)
 		return

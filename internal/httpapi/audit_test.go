@@ -216,7 +216,8 @@ func TestAuditVerifyCheckpointAndProof(t *testing.T) {
 		t.Fatalf("checkpoint note: %+v %v", cp, err)
 	}
 	for seq := int64(1); seq <= cp.Size; seq++ {
-		r := s.Do("GET", "/v1/audit/proof/"+strconv.FormatInt(seq, 10), s.Token("co", "compliance_officer"), "", nil)
+		// Against the checkpoint the auditor kept (every proof read is itself an entry: newer checkpoints follow).
+		r := s.Do("GET", "/v1/audit/proof/"+strconv.FormatInt(seq, 10)+"?tree_size="+strconv.FormatInt(cp.Size, 10), s.Token("co", "compliance_officer"), "", nil)
 		if r.Status != 200 {
 			t.Fatalf("proof %d: %d %s", seq, r.Status, r.Body)
 		}
@@ -240,6 +241,12 @@ func TestAuditVerifyCheckpointAndProof(t *testing.T) {
 	}
 	if r := s.Do("GET", "/v1/audit/proof/abc", s.Token("co", "compliance_officer"), "", nil); r.Status != 400 {
 		t.Errorf("proof of abc: %d", r.Status)
+	}
+	if r := s.Do("GET", "/v1/audit/proof/1?tree_size="+strconv.FormatInt(cp.Size+100000, 10), s.Token("co", "compliance_officer"), "", nil); r.Status != 404 {
+		t.Errorf("proof against a size never signed: %d", r.Status)
+	}
+	if r := s.Do("GET", "/v1/audit/proof/1", s.Token("co", "compliance_officer"), "", nil); r.Status != 200 || r.JSON["tree_size"].(float64) < float64(cp.Size) {
+		t.Errorf("proof against the newest checkpoint: %d %s", r.Status, r.Body)
 	}
 }
 
