@@ -171,6 +171,8 @@ type Catalog struct {
 	// handler and recipients are the notice's content beyond the purposes (notice.go).
 	handler    Handler
 	recipients map[string]RecipientInfo
+	// processors are the entrusted processors (PIPL Art. 21; processors.go).
+	processors map[string]ProcessorInfo
 }
 
 // Purpose returns the named purpose and whether it exists.
@@ -229,6 +231,7 @@ func (c *Catalog) Names() []PurposeName {
 type purposesFile struct {
 	Handler    *Handler                 `json:"handler"`
 	Recipients map[string]RecipientInfo `json:"recipients"`
+	Processors map[string]ProcessorInfo `json:"processors,omitempty"`
 	Purposes   []Purpose                `json:"purposes"`
 }
 
@@ -241,7 +244,7 @@ func parsePurposes(data []byte) (*Catalog, error) {
 	if len(f.Purposes) == 0 {
 		return nil, fmt.Errorf("%w: %s: no purposes", ErrInvalid, filePurposes)
 	}
-	c := &Catalog{purposes: f.Purposes, byName: make(map[PurposeName]int, len(f.Purposes)), recipients: f.Recipients}
+	c := &Catalog{purposes: f.Purposes, byName: make(map[PurposeName]int, len(f.Purposes)), recipients: f.Recipients, processors: f.Processors}
 	if f.Handler != nil {
 		c.handler = *f.Handler
 	}
@@ -271,6 +274,9 @@ func parsePurposes(data []byte) (*Catalog, error) {
 		}
 	}
 	if err := validateNotice(f.Handler, f.Recipients, c.purposes); err != nil {
+		return nil, fmt.Errorf("%w: %s: %s", ErrInvalid, filePurposes, err.Error())
+	}
+	if err := validateProcessors(f.Processors, f.Recipients, c); err != nil {
 		return nil, fmt.Errorf("%w: %s: %s", ErrInvalid, filePurposes, err.Error())
 	}
 	return c, nil

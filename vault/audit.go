@@ -44,6 +44,9 @@ func (s *core) newEntry(ctx context.Context, a Access, pol *policies.Set, action
 			e.Recipient = a.Recipient
 		}
 	}
+	if _, ok := pol.Purposes().Processor(a.Processor); ok && a.Processor != "" {
+		e.Recipient = a.Processor // a catalog name: the processor the data goes to
+	}
 	if a.Justification != "" {
 		// Free text stays out of the leaf: sealed beside the entry, bound to its hash.
 		if sealed, err := s.gate.sealNote([]byte(a.Justification), []byte(e.JustificationHash)); err == nil {

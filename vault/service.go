@@ -47,12 +47,16 @@ type Normalizer func(fieldType, value string) (string, error)
 
 // Withheld reasons (API.md).
 const (
-	ReasonNotPermitted             = "not_permitted_for_purpose"
-	ReasonConsentRequired          = consent.ReasonConsentRequired
-	ReasonSeparateConsentRequired  = consent.ReasonSeparateConsentRequired
-	ReasonGuardianConsentRequired  = consent.ReasonGuardianConsentRequired
-	ReasonObjection                = "objection"
-	ReasonRestricted               = "restricted"
+	ReasonNotPermitted            = "not_permitted_for_purpose"
+	ReasonConsentRequired         = consent.ReasonConsentRequired
+	ReasonSeparateConsentRequired = consent.ReasonSeparateConsentRequired
+	ReasonGuardianConsentRequired = consent.ReasonGuardianConsentRequired
+	ReasonObjection               = "objection"
+	ReasonRestricted              = "restricted"
+	// ReasonNotEntrusted withholds a field from a read for an entrusted processor (X-Processor) whose
+	// contract does not cover it now: unknown processor, another purpose, a category outside the
+	// contract, or a contract not in force (PIPL Art. 21).
+	ReasonNotEntrusted             = "not_entrusted"
 	ReasonRetentionExpired         = "retention_expired"
 	ReasonLegalHold                = "legal_hold"
 	reasonNoPolicy                 = "no_policy_for_purpose"
@@ -95,6 +99,9 @@ type Access struct {
 	// Recipient names who receives the data, for purposes with recipients (sharing, cross-border): the
 	// subject's separate consent must name the same recipient.
 	Recipient string
+	// Processor names the entrusted processor (PIPL Art. 21) the read is for (X-Processor): it receives only
+	// what its contract in the catalog covers, and the entry names it.
+	Processor string
 	// self marks a data subject acting on their own data through /v1/me (set by meAccess only).
 	self bool
 }

@@ -483,6 +483,9 @@ func (s *Profiles) decide(e *audit.Entry, pol *policies.Set, purpose policies.Pu
 			withheld = append(withheld, Withheld{Field: f, Reason: ReasonNotPermitted})
 		}
 	}
+	if a.Processor != "" {
+		permitted, withheld = entrusted(pol.Purposes(), purpose.Name, a.Processor, schema, now, permitted, withheld)
+	}
 	var consentIDs []string
 	switch {
 	case len(permitted) == 0:
@@ -533,6 +536,24 @@ func (s *Profiles) decide(e *audit.Entry, pol *policies.Set, purpose policies.Pu
 	sort.Slice(withheld, func(i, j int) bool { return withheld[i].Field < withheld[j].Field })
 	sort.Strings(consentIDs)
 	return granted, withheld, consentIDs
+}
+
+// entrusted keeps of permitted the fields that an entrusted processor may receive for purpose at now (PIPL
+// Art. 21): its contract in the catalog is in force, covers the purpose and the field's category; the rest
+// join withheld as not_entrusted.
+func entrusted(cat *policies.Catalog, purpose policies.PurposeName, processor string, schema *policies.Schema, now time.Time,
+	permitted []string, withheld []Withheld) ([]string, []Withheld) {
+	p, ok := cat.Processor(processor)
+	ok = ok && p.Entrusted(purpose, now)
+	kept := permitted[:0:0]
+	for _, f := range permitted {
+		if fd, _ := schema.Field(f); ok && p.Covers(fd.Category) {
+			kept = append(kept, f)
+		} else {
+			withheld = append(withheld, Withheld{Field: f, Reason: ReasonNotEntrusted})
+		}
+	}
+	return kept, withheld
 }
 
 // retentionExpired reports whether the purpose's retention period has run out for the subject (PIPL

@@ -300,7 +300,7 @@ func (s *Review) CrossBorderReport(ctx context.Context, a Access, year int) (Cro
 		if x.Recipient == "" || x.SubjectRef == "" || x.Decision == audit.Deny {
 			return nil
 		}
-		if info, ok := cat.Recipient(x.Recipient); !ok || strings.EqualFold(info.Country, "CN") {
+		if info, ok := cat.Party(x.Recipient); !ok || strings.EqualFold(info.Country, "CN") {
 			return nil
 		}
 		add := func(m map[string]map[string]bool) {
@@ -320,7 +320,7 @@ func (s *Review) CrossBorderReport(ctx context.Context, a Access, year int) (Cro
 	}
 	rep := CrossBorderReport{Year: year, Recipients: []RecipientVolume{}}
 	for _, r := range slices.Sorted(maps.Keys(seen)) {
-		info, _ := cat.Recipient(r)
+		info, _ := cat.Party(r)
 		rep.Recipients = append(rep.Recipients, RecipientVolume{Recipient: r, Country: info.Country, TransferMechanism: info.TransferMechanism,
 			Individuals: len(seen[r]), SensitiveIndividuals: len(sensitive[r])})
 	}

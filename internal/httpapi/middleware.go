@@ -154,6 +154,7 @@ func accessOf(c *gin.Context) (vault.Access, bool) {
 		ClientRequestID: c.GetString(ctxClientRequestID),
 		ClientAddr:      c.ClientIP(),
 		Recipient:       c.GetHeader("X-Recipient"),
+		Processor:       c.GetHeader("X-Processor"),
 	}, ok
 }
 
