@@ -61,6 +61,14 @@ func IndexOf(e Entry) IndexRow {
 
 // IndexOfCanonical is IndexOf of an entry in its canonical encoding, decoding only the indexed part.
 func IndexOfCanonical(canonical []byte) (IndexRow, error) {
+	if row, ok := indexOfFast(canonical); ok {
+		return row, nil
+	}
+	return indexOfDecoded(canonical)
+}
+
+// indexOfDecoded is IndexOfCanonical by encoding/json: the reference.
+func indexOfDecoded(canonical []byte) (IndexRow, error) {
 	var e indexed
 	if err := json.Unmarshal(canonical, &e); err != nil {
 		return IndexRow{}, err

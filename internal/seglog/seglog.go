@@ -728,16 +728,52 @@ func (l *Log) Entry(seq int64) ([]byte, error) {
 	return buf, nil
 }
 
-// Scan calls fn with every entry from seq from on, in order, up to the size when it was called.
+// errScanned ends a segment's scan once the entries asked for are read.
+var errScanned = errors.New("scanned")
+
+// Scan calls fn with every entry from seq from on, in order, up to the size when it was called, reading
+// each segment sequentially through its own file handle. canonical is valid only during the call.
 func (l *Log) Scan(from int64, fn func(seq int64, canonical []byte) error) error {
-	end := l.Size()
-	for seq := max(from, 1); seq <= end; seq++ {
-		c, err := l.Entry(seq)
+	l.mu.RLock()
+	end, segs := l.size, slices.Clone(l.segs)
+	l.mu.RUnlock()
+	from = max(from, 1)
+	for i, seg := range segs {
+		last := end
+		if i+1 < len(segs) {
+			last = segs[i+1].first - 1
+		}
+		if last < from || seg.first > end {
+			continue
+		}
+		f, err := os.Open(seg.f.Name())
 		if err != nil {
 			return err
 		}
-		if err := fn(seq, c); err != nil {
+		seq := seg.first
+		err = scanFrames(f, func(_ int64, payload []byte) error {
+			if seq > last {
+				return errScanned
+			}
+			defer func() { seq++ }()
+			if seq < from {
+				return nil
+			}
+			return fn(seq, payload)
+		})
+		f.Close()
+		if errors.Is(err, errScanned) {
+			err = nil
+		}
+		var torn *tornError
+		if errors.As(err, &torn) && seq > last {
+			err = nil // a frame being written past the size this scan covers
+		}
+		if err != nil {
 			return err
+		}
+		if seq <= last {
+			return fmt.Errorf("%w: segment %s ends at entry %d, want %d", ErrCorrupt, filepath.Base(seg.f.Name()), seq-1, last)
 		}
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -229,7 +230,7 @@ func TestVerifyLocatesTampering(t *testing.T) {
 			t.Fatal(err)
 		}
 		var entries [][]byte
-		l.Scan(1, func(_ int64, c []byte) error { entries = append(entries, c); return nil })
+		l.Scan(1, func(_ int64, c []byte) error { entries = append(entries, slices.Clone(c)); return nil })
 		l.Close()
 		segs, _ := filepath.Glob(filepath.Join(dir, "segments", "*.log"))
 		for _, s := range segs {

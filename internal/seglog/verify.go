@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"golang.org/x/mod/sumdb/note"
@@ -62,7 +63,7 @@ func (l *Log) Verify(v note.Verifier) (audit.Report, error) {
 			return stop(seq, "entry %d is not chained to entry %d", seq, seq-1)
 		}
 		prev = audit.HexHash(audit.LeafHash(canonical))
-		chunk = append(chunk, canonical)
+		chunk = append(chunk, slices.Clone(canonical)) // Scan reuses its buffer
 		if root, ok := roots[seq]; ok {
 			integrate(true)
 			if r := tree.Frontier.Root(); !bytes.Equal(r[:], root) {

@@ -96,14 +96,10 @@ func (s *Store) recoverLog(ctx context.Context) error {
 	size, head := s.auditLog.Head()
 	var open []audit.Entry         // intents after the last committed one, in log order
 	cancelled := map[string]bool{} // reasons of the aborted entries already in the log
-	for seq := max(committed.Int64, through.Int64) + 1; seq <= size; seq++ {
-		canon, err := s.auditLog.Entry(seq)
-		if err != nil {
-			return err
-		}
+	err := s.auditLog.Scan(max(committed.Int64, through.Int64)+1, func(seq int64, canon []byte) error {
 		isIntent, isAbort := bytes.Contains(canon, []byte(`"intent":`)), bytes.Contains(canon, []byte(`"action":"`+audit.ActionAborted+`"`))
 		if !isIntent && !isAbort {
-			continue
+			return nil
 		}
 		var e audit.Entry
 		if err := json.Unmarshal(canon, &e); err != nil {
@@ -115,6 +111,10 @@ func (s *Store) recoverLog(ctx context.Context) error {
 		case e.Intent > committed.Int64:
 			open = append(open, e)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	var aborted []audit.Entry
 	now := time.Now()
@@ -164,39 +164,38 @@ func (s *Store) chain(entries []audit.Entry) ([][]byte, string, error) {
 	return out, head, nil
 }
 
-// catchUpIndex adds the review index rows of the log's entries after the last indexed one and returns the
-// sequence number the index then covers.
+// catchUpIndex adds the review index rows of the log's entries after the last indexed one, in one
+// sequential pass over the log and a transaction per 4,096 rows, and returns the sequence number the index
+// then covers.
 func catchUpIndex(ctx context.Context, db *sql.DB, l *seglog.Log) (int64, error) {
 	var last sql.NullInt64
 	if err := db.QueryRowContext(ctx, `SELECT max(seq) FROM audit_index`).Scan(&last); err != nil {
 		return 0, err
 	}
-	size := l.Size()
-	for from := last.Int64 + 1; from <= size; from += 4096 {
-		to := min(from+4095, size)
-		if err := indexRange(ctx, db, l, from, to); err != nil {
-			return 0, err
+	var (
+		tx *sql.Tx
+		st *sql.Stmt
+	)
+	defer func() {
+		if tx != nil {
+			tx.Rollback()
 		}
-	}
-	return max(last.Int64, size), nil
-}
-
-// indexRange inserts the index rows of entries from..to in one transaction.
-func indexRange(ctx context.Context, db *sql.DB, l *seglog.Log, from, to int64) error {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
+	}()
+	commit := func() error {
+		err := errors.Join(st.Close(), tx.Commit())
+		tx = nil
 		return err
 	}
-	defer tx.Rollback()
-	st, err := tx.PrepareContext(ctx, `INSERT INTO audit_index (`+indexColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	for seq := from; seq <= to; seq++ {
-		canon, err := l.Entry(seq)
-		if err != nil {
-			return err
+	indexed := last.Int64
+	err := l.Scan(last.Int64+1, func(seq int64, canon []byte) error {
+		if tx == nil {
+			var err error
+			if tx, err = db.BeginTx(ctx, nil); err != nil {
+				return err
+			}
+			if st, err = tx.PrepareContext(ctx, `INSERT INTO audit_index (`+indexColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`); err != nil {
+				return err
+			}
 		}
 		ix, err := audit.IndexOfCanonical(canon)
 		if err != nil {
@@ -205,8 +204,15 @@ func indexRange(ctx context.Context, db *sql.DB, l *seglog.Log, from, to int64) 
 		if _, err := st.ExecContext(ctx, indexArgs(seq, ix)...); err != nil {
 			return err
 		}
+		if indexed = seq; seq%4096 == 0 {
+			return commit()
+		}
+		return nil
+	})
+	if err == nil && tx != nil {
+		err = commit()
 	}
-	return tx.Commit()
+	return indexed, err
 }
 
 // indexArgs are the audit_index column values of entry seq.
@@ -254,24 +260,24 @@ func ReindexTrail(ctx context.Context, path, logDir string) (int, error) {
 		return 0, err
 	}
 	changed := 0
-	for seq := int64(1); seq <= l.Size(); seq++ {
-		canon, err := l.Entry(seq)
-		if err != nil {
-			return 0, err
-		}
+	err = l.Scan(1, func(seq int64, canon []byte) error {
 		ix, err := audit.IndexOfCanonical(canon)
 		if err != nil {
-			return 0, fmt.Errorf("entry %d does not decode: %w", seq, err)
+			return fmt.Errorf("entry %d does not decode: %w", seq, err)
 		}
 		old, ok := stored[seq]
 		delete(stored, seq)
 		if ok && old.Equal(ix) {
-			continue
+			return nil
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO audit_index (`+indexColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`, indexArgs(seq, ix)...); err != nil {
-			return 0, err
+			return err
 		}
 		changed++
+		return nil
+	})
+	if err != nil {
+		return 0, err
 	}
 	for seq := range stored { // rows past the log
 		if _, err := tx.ExecContext(ctx, `DELETE FROM audit_index WHERE seq = ?`, seq); err != nil {

@@ -376,34 +376,58 @@ func (t *Trail) Verify(ctx context.Context, v note.Verifier) (audit.Report, erro
 		return audit.Report{}, err
 	}
 	defer rows.Close()
-	next := int64(1)
-	for rows.Next() {
-		seq, stored, err := scanIndexRow(rows)
-		if err != nil {
-			return audit.Report{}, err
+	// A merge of the index rows with one sequential pass over the log.
+	var (
+		rowSeq int64
+		stored audit.IndexRow
+		more   bool
+	)
+	nextRow := func() error {
+		if more = rows.Next(); more {
+			var err error
+			rowSeq, stored, err = scanIndexRow(rows)
+			return err
 		}
+		return rows.Err()
+	}
+	if err := nextRow(); err != nil {
+		return audit.Report{}, err
+	}
+	var bad audit.Report
+	stop := errors.New("stop")
+	indexed := int64(0)
+	err = t.log.Scan(1, func(seq int64, canon []byte) error {
 		switch {
-		case seq > rep.Entries:
-			return fail(seq, "review index row %d has no entry in the log", seq)
-		case seq != next:
-			return fail(next, "review index row %d is missing: the entry is hidden from review", next)
-		}
-		canon, err := t.log.Entry(seq)
-		if err != nil {
-			return audit.Report{}, err
+		case !more:
+			return stop // the index ends here: what follows is lag
+		case rowSeq > seq:
+			bad, _ = fail(seq, "review index row %d is missing: the entry is hidden from review", seq)
+			return stop
 		}
 		ix, err := audit.IndexOfCanonical(canon)
 		if err != nil {
-			return fail(seq, "entry %d does not decode: %v", seq, err)
+			bad, _ = fail(seq, "entry %d does not decode: %v", seq, err)
+			return stop
 		}
 		if col := ix.Differs(stored); col != "" {
-			return fail(seq, "review index row %d differs from its entry in %s", seq, col)
+			bad, _ = fail(seq, "review index row %d differs from its entry in %s", seq, col)
+			return stop
 		}
-		next++
+		indexed = seq
+		return nextRow()
+	})
+	if errors.Is(err, stop) {
+		err = nil
 	}
-	if err := rows.Err(); err != nil {
+	if err != nil {
 		return audit.Report{}, err
 	}
-	rep.Indexed = next - 1
+	if bad.FirstBadSeq != 0 {
+		return bad, nil
+	}
+	if more && rowSeq > rep.Entries {
+		return fail(rowSeq, "review index row %d has no entry in the log", rowSeq)
+	}
+	rep.Indexed = indexed
 	return rep, nil
 }
