@@ -81,17 +81,16 @@ type Store struct {
 	gens *vault.Generations
 	// prepared statements: modernc parses SQL on every unprepared call.
 	stmtSubject, stmtLookup *sql.Stmt
-	insertStmts             map[string]*sql.Stmt // multi-row inserts by table and row count (writer only)
+	insertStmts             inserts              // multi-row inserts by table and row count (writer only)
 	writeStmts              map[string]*sql.Stmt // the writer's other statements by SQL text (writer only)
 	toPrepare               map[string]struct{}  // statements to prepare after the current transaction (writer only)
 	// auditLog holds the entries, tiles and checkpoints; the writer appends to it.
 	auditLog *seglog.Log
-	// The writer's state: the chain head, and the review index rows of logged entries not yet in the
-	// database (flushed with the next transaction, when there are many, or when a query waits for them).
-	headSeq      int64
-	headHash     string
-	pending      []any // flattened audit_index rows
-	pendingSince time.Time
+	// The writer's state: the chain head.
+	headSeq  int64
+	headHash string
+	// indexer writes the review index rows of logged entries, on its own connection.
+	indexer *indexer
 	// broken is set when an intent whose change failed to commit could not be cancelled in the log: the
 	// writer then refuses everything until a restart's recovery cancels it.
 	broken  bool
@@ -208,7 +207,6 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		maxBatch:    opts.MaxBatch,
 		log:         opts.Logger,
 		checkpoints: make(chan struct{}, 1),
-		insertStmts: map[string]*sql.Stmt{},
 		writeStmts:  map[string]*sql.Stmt{},
 		toPrepare:   map[string]struct{}{},
 		records:     cache,
@@ -221,6 +219,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err := s.prepare(ctx); err != nil {
 		s.closeDBs()
 		return nil, err
+	}
+	if s.indexer, err = newIndexer(ctx, path, s.index, s.log); err != nil {
+		s.closeDBs()
+		return nil, fmt.Errorf("open the audit indexer: %w", err)
 	}
 	s.healthy.Store(true)
 	go s.writer()
@@ -236,7 +238,7 @@ func (s *Store) prepare(ctx context.Context) error {
 	if s.stmtLookup, err = s.read.PrepareContext(ctx, lookupQuery); err != nil {
 		return fmt.Errorf("prepare lookup query: %w", err)
 	}
-	if err := s.prepareInserts(ctx); err != nil {
+	if s.insertStmts, err = prepareInserts(ctx, s.write, insertNotes, insertEvents); err != nil {
 		return fmt.Errorf("prepare multi-row inserts: %w", err)
 	}
 	return nil
@@ -296,16 +298,19 @@ func (s *Store) Close() error {
 
 // closeDBs closes the audit log (after a final checkpoint) and the database.
 func (s *Store) closeDBs() error {
-	logErr := s.auditLog.Close()
+	var idxErr error
+	if s.indexer != nil {
+		idxErr = s.indexer.close() // the last index rows, before the log closes
+	}
+	logErr := errors.Join(idxErr, s.auditLog.Close())
 	for _, st := range []*sql.Stmt{s.stmtSubject, s.stmtLookup} {
 		if st != nil {
 			st.Close()
 		}
 	}
-	for _, m := range []map[string]*sql.Stmt{s.insertStmts, s.writeStmts} {
-		for _, st := range m {
-			st.Close()
-		}
+	s.insertStmts.close()
+	for _, st := range s.writeStmts {
+		st.Close()
 	}
 	return errors.Join(logErr, s.read.Close(), s.ckpt.Close(), s.write.Close())
 }

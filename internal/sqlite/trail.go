@@ -41,8 +41,9 @@ type indexProgress struct {
 	limit   time.Duration // how long a query waits (IndexWait)
 	mu      sync.Mutex
 	through int64         // every entry up to this seq has its index row
+	want    int64         // the highest seq a query has waited for
 	moved   chan struct{} // closed (and replaced) whenever through moves
-	flush   chan struct{} // asks the writer to flush the pending rows now
+	flush   chan struct{} // asks the indexer to flush the queued rows now
 }
 
 func newIndexProgress(through int64) *indexProgress {
@@ -67,8 +68,18 @@ func (p *indexProgress) Through() int64 {
 	return p.through
 }
 
-// wait returns once the index covers seq, asking the writer to flush; ErrIndexBehind after p.limit.
+// wanted returns the highest seq a query has waited for.
+func (p *indexProgress) wanted() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.want
+}
+
+// wait returns once the index covers seq, asking the indexer to flush; ErrIndexBehind after p.limit.
 func (p *indexProgress) wait(ctx context.Context, seq int64) error {
+	p.mu.Lock()
+	p.want = max(p.want, seq)
+	p.mu.Unlock()
 	timer := time.NewTimer(p.limit)
 	defer timer.Stop()
 	for {

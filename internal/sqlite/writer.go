@@ -110,39 +110,21 @@ func (s *Store) Release(ctx context.Context, guard vault.Guard, e audit.Entry) (
 	return s.enqueue(ctx, &op{pre: e, body: body, guard: &guard, done: make(chan result, 1)})
 }
 
-// Index flushing: the review index rows of logged entries are written with the next transaction, or once
-// this many are pending, or this long after the oldest, or at once when a query waits for them.
-const (
-	indexFlushRows  = 4096
-	indexFlushAfter = 100 * time.Millisecond
-)
-
 // writer is the single goroutine that owns the write connection and numbers the trail's entries.
 func (s *Store) writer() {
 	defer close(s.stopped)
 	batch := make([]*op, 0, s.maxBatch)
-	tick := time.NewTicker(indexFlushAfter / 2)
-	defer tick.Stop()
 	for {
-		flush := false
 		select {
 		case o := <-s.ops:
 			batch = append(batch[:0], o)
-		case <-tick.C:
-			if len(s.pending) > 0 && time.Since(s.pendingSince) >= indexFlushAfter {
-				s.commitBatch(nil, true)
-			}
-			continue
-		case <-s.index.flush:
-			s.commitBatch(nil, true)
-			continue
 		case <-s.stop:
-			// Commit whatever is still queued and the pending index rows, then stop.
+			// Commit whatever is still queued, then stop.
 			batch = batch[:0]
 			for len(s.ops) > 0 {
 				batch = append(batch, <-s.ops)
 			}
-			s.commitBatch(batch, true)
+			s.commitBatch(batch)
 			return
 		}
 	drain:
@@ -150,22 +132,20 @@ func (s *Store) writer() {
 			select {
 			case o := <-s.ops:
 				batch = append(batch, o)
-			case <-s.index.flush:
-				flush = true
 			default:
 				break drain
 			}
 		}
-		s.commitBatch(batch, flush || len(s.pending) >= indexFlushRows)
+		s.commitBatch(batch)
 	}
 }
 
 // commitBatch numbers and chains the entries of every op of the batch and appends them to the audit log,
 // and answers the ops only once their entries are durable. Ops with a change run in savepoints of one
 // transaction first; their entries are write-ahead intents (audit.Entry.Intent): durable in the log before
-// the transaction, which records the intent's id, commits. A batch of reads touches the database only to
-// flush the review index (flush, or with a transaction anyway).
-func (s *Store) commitBatch(batch []*op, flush bool) {
+// the transaction, which records the intent's id, commits. A batch of reads never touches the database;
+// the index rows of every logged entry go to the indexer.
+func (s *Store) commitBatch(batch []*op) {
 	if s.broken {
 		for _, o := range batch {
 			o.done <- result{err: fmt.Errorf("%w: an uncommitted change could not be cancelled in the audit log; restart to recover", vault.ErrUnavailable)}
@@ -184,7 +164,7 @@ func (s *Store) commitBatch(batch []*op, flush bool) {
 		logged  bool          // the batch's entries are durable in the log
 	)
 	start := time.Now()
-	needTx := flush && len(s.pending) > 0
+	needTx := false
 	for _, o := range batch {
 		needTx = needTx || o.change != nil
 	}
@@ -192,7 +172,7 @@ func (s *Store) commitBatch(batch []*op, flush bool) {
 		ctx := context.Background()
 		var tx *sql.Tx
 		var t *txn
-		// ensureTx begins the group's transaction, for a change, a sealed note or the index rows.
+		// ensureTx begins the group's transaction, for a change or a sealed note.
 		ensureTx := func() error {
 			if tx != nil {
 				return nil
@@ -317,10 +297,7 @@ func (s *Store) commitBatch(batch []*op, flush bool) {
 				return fmt.Errorf("record intent: %w", err)
 			}
 		}
-		if _, err := s.insertRows(ctx, tx, insertIndex, append(s.pending, rows...)); err != nil {
-			return fmt.Errorf("index audit entries: %w", err)
-		}
-		if _, err := s.insertRows(ctx, tx, insertNotes, notes); err != nil {
+		if _, err := s.insertStmts.insertRows(ctx, tx, insertNotes, notes); err != nil {
 			return fmt.Errorf("store audit notes: %w", err)
 		}
 		erased = t.erased
@@ -341,16 +318,8 @@ func (s *Store) commitBatch(batch []*op, flush bool) {
 		s.metrics.Batches.Add(1)
 		s.metrics.Ops.Add(int64(len(batch)))
 	}
-	switch {
-	case err == nil && needTx:
-		s.pending, s.pendingSince = s.pending[:0], time.Time{}
-		s.index.advance(s.headSeq)
-	case logged:
-		// The entries are in the log: their index rows wait for the next transaction.
-		if len(s.pending) == 0 {
-			s.pendingSince = time.Now()
-		}
-		s.pending = append(s.pending, rows...)
+	if logged {
+		s.indexer.add(rows, seq) // the entries are in the log, whatever the transaction did
 	}
 	if err != nil && logged && len(intents) > 0 {
 		// The intents are durable but their changes did not commit: cancel them now (recovery would).
@@ -395,17 +364,15 @@ func (s *Store) cancelIntents(intents []audit.Entry) {
 	}
 	first := s.headSeq + 1
 	s.headSeq, s.headHash = s.headSeq+int64(len(canons)), head
-	if len(s.pending) == 0 {
-		s.pendingSince = time.Now()
-	}
+	var rows []any
 	for i, e := range aborted {
-		s.pending = append(s.pending, indexArgs(first+int64(i), audit.IndexOf(e))...)
+		rows = append(rows, indexArgs(first+int64(i), audit.IndexOf(e))...)
 	}
+	s.indexer.add(rows, s.headSeq)
 }
 
-// Multi-row inserts of the writer, by table: prepared at open for a few fixed row counts (modernc parses
-// unprepared SQL on every call, and nothing can be prepared on the single write connection while the
-// writer's transaction holds it).
+// Multi-row inserts, by table: prepared at open for a few fixed row counts (modernc parses unprepared SQL on
+// every call, and nothing can be prepared on a write connection while a transaction holds it).
 const (
 	insertIndex = `INSERT INTO audit_index (seq, ts, action, subject_ref, actor, purpose, decision) VALUES `
 	insertNotes = `INSERT INTO audit_note (seq, sealed) VALUES `
@@ -418,24 +385,36 @@ var (
 	insertSizes  = []int{64, 16, 4, 1} // descending
 )
 
-// prepareInserts prepares every (table, row count) statement.
-func (s *Store) prepareInserts(ctx context.Context) error {
-	for prefix, width := range insertWidths {
+// inserts holds the prepared multi-row inserts of one write connection, by table prefix and row count.
+type inserts map[string]*sql.Stmt
+
+// prepareInserts prepares every (table, row count) statement of the given tables on db.
+func prepareInserts(ctx context.Context, db *sql.DB, prefixes ...string) (inserts, error) {
+	out := inserts{}
+	for _, prefix := range prefixes {
+		width := insertWidths[prefix]
 		row := "(?" + strings.Repeat(",?", width-1) + ")"
 		for _, n := range insertSizes {
-			st, err := s.write.PrepareContext(ctx, prefix+row+strings.Repeat(","+row, n-1))
+			st, err := db.PrepareContext(ctx, prefix+row+strings.Repeat(","+row, n-1))
 			if err != nil {
-				return err
+				out.close()
+				return nil, err
 			}
-			s.insertStmts[prefix+strconv.Itoa(n)] = st
+			out[prefix+strconv.Itoa(n)] = st
 		}
 	}
-	return nil
+	return out, nil
+}
+
+func (in inserts) close() {
+	for _, st := range in {
+		st.Close()
+	}
 }
 
 // insertRows inserts rows (flattened in args) with the prepared statements, largest first, and returns how
 // many rows were inserted.
-func (s *Store) insertRows(ctx context.Context, tx *sql.Tx, prefix string, args []any) (int64, error) {
+func (in inserts) insertRows(ctx context.Context, tx *sql.Tx, prefix string, args []any) (int64, error) {
 	width := insertWidths[prefix]
 	var inserted int64
 	for len(args) > 0 {
@@ -447,7 +426,7 @@ func (s *Store) insertRows(ctx context.Context, tx *sql.Tx, prefix string, args 
 				break
 			}
 		}
-		r, err := tx.StmtContext(ctx, s.insertStmts[prefix+strconv.Itoa(n)]).ExecContext(ctx, args[:n*width]...)
+		r, err := tx.StmtContext(ctx, in[prefix+strconv.Itoa(n)]).ExecContext(ctx, args[:n*width]...)
 		if err != nil {
 			return inserted, err
 		}
@@ -807,7 +786,7 @@ func (t *txn) PutEvents(events []vault.StoredEvent) (int, error) {
 	for _, e := range events {
 		args = append(args, e.ID, e.SubjectID, e.Type, e.Category, formatTime(e.TS), e.Source, e.Class, e.DEKVersion, e.Attrs, e.Purpose)
 	}
-	n, err := t.store.insertRows(t.ctx, t.tx, insertEvents, args)
+	n, err := t.store.insertStmts.insertRows(t.ctx, t.tx, insertEvents, args)
 	if err != nil {
 		return int(n), err
 	}
