@@ -45,11 +45,21 @@ type TreeIntegration struct {
 
 // Integrate appends canonical entries to the tree, in place, and returns the tiles they completed.
 func (t *Tree) Integrate(entries [][]byte) TreeIntegration {
+	leaves := make([]tlog.Hash, len(entries))
+	for i, e := range entries {
+		leaves[i] = LeafHash(e)
+	}
+	return t.IntegrateHashed(entries, leaves)
+}
+
+// IntegrateHashed is Integrate for a caller that has already computed each entry's leaf hash (its chain
+// hash: LeafHash), so that no entry is hashed twice.
+func (t *Tree) IntegrateHashed(entries [][]byte, leaves []tlog.Hash) TreeIntegration {
 	out := TreeIntegration{OldSize: t.Frontier.Size()}
-	for _, e := range entries {
+	for i, e := range entries {
 		n := t.Frontier.Size()
 		base := tlog.StoredHashCount(n)
-		for k, h := range t.Frontier.Append(LeafHash(e)) {
+		for k, h := range t.Frontier.Append(leaves[i]) {
 			level, idx := tlog.SplitStoredHashIndex(base + int64(k))
 			if level%TileHeight != 0 {
 				continue
@@ -100,7 +110,11 @@ func hashTile(level int, index int64, hashes []tlog.Hash) TileData {
 
 // entryBundle encodes entries as C2SP tlog-tiles does: each a big-endian uint16 length, then the bytes.
 func entryBundle(index int64, entries [][]byte) TileData {
-	var data []byte
+	n := 0
+	for _, e := range entries {
+		n += 2 + len(e)
+	}
+	data := make([]byte, 0, n)
 	for _, e := range entries {
 		data = append(data, byte(len(e)>>8), byte(len(e)))
 		data = append(data, e...)

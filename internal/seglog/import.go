@@ -51,12 +51,13 @@ func Import(dir string, entries func(yield func(canonical []byte) error) error, 
 		frames []byte
 	)
 	err = entries(func(canonical []byte) error {
-		next, ok := continues(size, head, size+1, [][]byte{canonical})
+		one := [][]byte{canonical}
+		next, leaf, ok := continuesHashed(size, head, size+1, one, nil)
 		if !ok {
 			return fmt.Errorf("%w: entry %d is not numbered and chained after entry %d", ErrOutOfOrder, size+1, size)
 		}
 		size, head = size+1, next
-		tree.Integrate([][]byte{canonical})
+		tree.IntegrateHashed(one, leaf)
 		if c, ok := roots[size]; ok && tree.Frontier.Root() != c.Root {
 			return fmt.Errorf("%w: the checkpoint at size %d does not sign the tree of the entries", ErrCorrupt, size)
 		}

@@ -188,13 +188,12 @@ func (l *Log) recover() error {
 		return err
 	}
 	sort.Strings(names)
+	// The writer needs the tree (a read-only log never writes, and Verify recomputes it itself).
 	var chunk [][]byte
+	var leaves []tlog.Hash
 	integrate := func() error {
-		in := l.tree.Integrate(chunk)
-		chunk = chunk[:0]
-		if l.opts.ReadOnly {
-			return nil
-		}
+		in := l.tree.IntegrateHashed(chunk, leaves)
+		chunk, leaves = chunk[:0], leaves[:0]
 		return l.writeMissingTiles(in.Tiles)
 	}
 	for i, name := range names {
@@ -213,8 +212,12 @@ func (l *Log) recover() error {
 			seg.offsets = append(seg.offsets, off)
 			seg.end = off + frameOverhead + int64(len(payload))
 			l.size++
-			l.head = audit.HexHash(audit.LeafHash(payload))
-			chunk = append(chunk, slices.Clone(payload))
+			leaf := audit.LeafHash(payload)
+			l.head = audit.HexHash(leaf)
+			if l.opts.ReadOnly {
+				return nil
+			}
+			chunk, leaves = append(chunk, slices.Clone(payload)), append(leaves, leaf)
 			if len(chunk) == 4096 {
 				return integrate()
 			}
@@ -357,20 +360,23 @@ func (l *Log) Head() (int64, string) {
 	return l.size, l.head
 }
 
-// continues reports whether canons, the first numbered first, follow an entry numbered seq with chain hash
-// head, and returns the chain hash of the last.
-func continues(seq int64, head string, first int64, canons [][]byte) (string, bool) {
+// continuesHashed reports whether canons, the first numbered first, follow an entry numbered seq with
+// chain hash head; it returns the chain hash of the last and appends each entry's leaf hash to leaves.
+func continuesHashed(seq int64, head string, first int64, canons [][]byte, leaves []tlog.Hash) (string, []tlog.Hash, bool) {
 	if first != seq+1 {
-		return head, false
+		return head, leaves, false
 	}
+	n := len(leaves)
 	for _, c := range canons {
 		seq++
 		if !bytes.HasPrefix(c, []byte(`{"seq":`+strconv.FormatInt(seq, 10)+`,`)) || !bytes.HasSuffix(c, []byte(`,"prev_hash":"`+head+`"}`)) {
-			return head, false
+			return head, leaves[:n], false
 		}
-		head = audit.HexHash(audit.LeafHash(c))
+		leaf := audit.LeafHash(c)
+		leaves = append(leaves, leaf)
+		head = audit.HexHash(leaf)
 	}
-	return head, true
+	return head, leaves, true
 }
 
 // write is the writer goroutine: it takes what is queued as one group.
@@ -415,10 +421,11 @@ func (l *Log) commit(batch []*request) {
 	seq, head := l.size, l.head
 	var frames []byte
 	canons := make([][]byte, 0, len(batch))
+	leaves := make([]tlog.Hash, 0, len(batch))
 	results := make([]result, len(batch))
 	for i, r := range batch {
 		if r.canons != nil {
-			next, ok := continues(seq, head, r.first, r.canons)
+			next, hashed, ok := continuesHashed(seq, head, r.first, r.canons, leaves)
 			if !ok {
 				results[i].err = ErrOutOfOrder
 				continue
@@ -426,7 +433,7 @@ func (l *Log) commit(batch []*request) {
 			for _, canon := range r.canons {
 				frames = appendFrame(frames, canon)
 			}
-			canons = append(canons, r.canons...)
+			canons, leaves = append(canons, r.canons...), hashed
 			seq, head = seq+int64(len(r.canons)), next
 			results[i].seq = r.first
 			continue
@@ -437,8 +444,9 @@ func (l *Log) commit(batch []*request) {
 		}
 		canon := audit.Assemble(seq+1, r.body, head)
 		frames = appendFrame(frames, canon)
-		canons = append(canons, canon)
-		seq, head = seq+1, audit.HexHash(audit.LeafHash(canon))
+		leaf := audit.LeafHash(canon)
+		canons, leaves = append(canons, canon), append(leaves, leaf)
+		seq, head = seq+1, audit.HexHash(leaf)
 		results[i].seq = seq
 	}
 	appended := false
@@ -464,7 +472,7 @@ func (l *Log) commit(batch []*request) {
 		r.done <- results[i]
 	}
 	if appended {
-		l.full = append(l.full, l.tree.Integrate(canons).Tiles...)
+		l.full = append(l.full, l.tree.IntegrateHashed(canons, leaves).Tiles...)
 	}
 }
 

@@ -35,26 +35,46 @@ func (l *Log) Verify(v note.Verifier) (audit.Report, error) {
 		}
 		roots[c.Size] = c.Root[:]
 	}
-	var tree audit.Tree
-	var chunk [][]byte
-	onDisk := map[string][]byte{} // the newest version of each tile the entries make, by path
-	integrate := func(edge bool) {
-		tiles := tree.Integrate(chunk).Tiles
-		if edge {
-			tiles = append(tiles, tree.Edge()...)
-		}
-		for _, t := range tiles {
-			onDisk[t.Path()] = t.Data
-		}
-		chunk = chunk[:0]
+	// Tiles are written at checkpoint time: every tile and entry bundle of the newest checkpoint's tree
+	// must be on disk as the entries make it. Each is compared as the entries complete it.
+	newest := int64(0)
+	if n := len(cps); n > 0 {
+		newest = cps[n-1].Size
 	}
-	prev := audit.GenesisHash
+	var (
+		tree   audit.Tree
+		chunk  [][]byte
+		leaves []tlog.Hash
+		bad    audit.Report
+	)
 	errStop := errors.New("stop")
-	var bad audit.Report
 	stop := func(seq int64, format string, args ...any) error {
 		bad, _ = fail(seq, format, args...)
 		return errStop
 	}
+	integrate := func(edge bool) error {
+		in := tree.IntegrateHashed(chunk, leaves)
+		chunk, leaves = chunk[:0], leaves[:0]
+		if in.NewSize > newest {
+			return nil // written with the next checkpoint
+		}
+		tiles := in.Tiles
+		if edge && in.NewSize == newest {
+			tiles = append(tiles, tree.Edge()...)
+		}
+		for _, t := range tiles {
+			path := t.Path()
+			got, err := l.ReadTile(path)
+			if err != nil {
+				return stop(firstLeaf(t.Tile), "tile %s of the checkpointed tree is missing", path)
+			}
+			if !bytes.Equal(got, t.Data) {
+				return stop(firstLeaf(t.Tile), "tile %s differs from the entries", path)
+			}
+		}
+		return nil
+	}
+	prev := audit.GenesisHash
 	err = l.Scan(1, func(seq int64, canonical []byte) error {
 		if !bytes.HasPrefix(canonical, []byte(`{"seq":`+strconv.FormatInt(seq, 10)+`,`)) {
 			return stop(seq, "entry %d does not hold its own sequence number (moved or swapped)", seq)
@@ -62,15 +82,21 @@ func (l *Log) Verify(v note.Verifier) (audit.Report, error) {
 		if !bytes.HasSuffix(canonical, []byte(`,"prev_hash":"`+prev+`"}`)) {
 			return stop(seq, "entry %d is not chained to entry %d", seq, seq-1)
 		}
-		prev = audit.HexHash(audit.LeafHash(canonical))
+		leaf := audit.LeafHash(canonical) // the chain hash and the tree's leaf: hashed once
+		prev = audit.HexHash(leaf)
 		chunk = append(chunk, slices.Clone(canonical)) // Scan reuses its buffer
+		leaves = append(leaves, leaf)
 		if root, ok := roots[seq]; ok {
-			integrate(true)
+			if err := integrate(true); err != nil {
+				return err
+			}
 			if r := tree.Frontier.Root(); !bytes.Equal(r[:], root) {
 				return stop(seq, "checkpoint at size %d: Merkle root differs from the entries", seq)
 			}
 		} else if len(chunk) == 4096 {
-			integrate(false)
+			if err := integrate(false); err != nil {
+				return err
+			}
 		}
 		rep.Entries, rep.Head = seq, prev
 		return nil
@@ -81,36 +107,12 @@ func (l *Log) Verify(v note.Verifier) (audit.Report, error) {
 	if err != nil {
 		return audit.Report{}, err
 	}
-	if len(chunk) > 0 {
-		integrate(false)
-	}
 	if n := len(cps); n > 0 && cps[n-1].Size > rep.Entries {
 		return fail(rep.Entries+1, "the log ends at %d but a checkpoint covers %d entries (truncated)", rep.Entries, cps[n-1].Size)
-	}
-	// Tiles are written at checkpoint time: every tile and entry bundle of the newest checkpoint's tree
-	// must be on disk as the entries make it.
-	if n := len(cps); n > 0 {
-		for _, t := range tlog.NewTiles(audit.TileHeight, 0, cps[n-1].Size) {
-			paths := []string{audit.C2SPPath(t)}
-			if t.L == 0 {
-				b := t
-				b.L = -1
-				paths = append(paths, audit.C2SPPath(b))
-			}
-			for _, path := range paths {
-				got, err := l.ReadTile(path)
-				if err != nil {
-					return fail(firstLeaf(t), "tile %s of the checkpointed tree is missing", path)
-				}
-				if !bytes.Equal(got, onDisk[path]) {
-					return fail(firstLeaf(t), "tile %s differs from the entries", path)
-				}
-			}
-		}
 	}
 	rep.OK = true
 	return rep, nil
 }
 
-// firstLeaf is the sequence number of the first entry a tile covers.
-func firstLeaf(t tlog.Tile) int64 { return t.N<<(audit.TileHeight*(t.L+1)) + 1 }
+// firstLeaf is the sequence number of the first entry a tile (or entry bundle, L -1) covers.
+func firstLeaf(t tlog.Tile) int64 { return t.N<<(audit.TileHeight*(max(t.L, 0)+1)) + 1 }
