@@ -107,12 +107,7 @@ func SafeFieldName(name string) string {
 // parseFieldList validates a requested field list; empty means every schema field.
 func parseFieldList(schema *policies.Schema, requested []string) ([]string, error) {
 	if len(requested) == 0 {
-		all := schema.Fields()
-		out := make([]string, len(all))
-		for i, f := range all {
-			out[i] = f.Name
-		}
-		return out, nil
+		return schema.FieldNames(), nil
 	}
 	if len(requested) > maxFieldsPerRequest {
 		return nil, Errorf(CodeInvalidArgument, "too many fields")

@@ -96,6 +96,7 @@ type Log struct {
 	// Writer goroutine state.
 	tree     audit.Tree
 	head     string
+	frames   []byte           // the group being written (its buffer reused)
 	full     []audit.TileData // tiles completed since the last checkpoint, written with the next one
 	cpSize   int64            // size the newest checkpoint covers, or the one being written (writer's view)
 	cpAt     time.Time        // when the writer last handed a checkpoint to the checkpointer
@@ -419,7 +420,7 @@ func (l *Log) write() {
 // commit appends one group: frames in one write, one fdatasync, then the answers.
 func (l *Log) commit(batch []*request) {
 	seq, head := l.size, l.head
-	var frames []byte
+	frames := l.frames[:0] // reused: written and synced before the next group
 	canons := make([][]byte, 0, len(batch))
 	leaves := make([]tlog.Hash, 0, len(batch))
 	results := make([]result, len(batch))
@@ -449,6 +450,7 @@ func (l *Log) commit(batch []*request) {
 		seq, head = seq+1, audit.HexHash(leaf)
 		results[i].seq = seq
 	}
+	defer func() { l.frames = frames[:0] }()
 	appended := false
 	if len(canons) > 0 {
 		if err := l.appendFrames(frames, canons); err != nil {
