@@ -62,17 +62,26 @@ func validateNotice(h *Handler, recipients map[string]RecipientInfo, purposes []
 			if !ok {
 				return fmt.Errorf("purpose %q names recipient %q, which recipients does not describe", p.Name, r)
 			}
-			if info.Name["zh"] == "" || info.Name["en"] == "" || info.Contact == "" || len(info.Country) != 2 {
-				return fmt.Errorf("recipient %q needs name (zh, en), contact and a two-letter country", r)
-			}
-			abroad := strings.ToUpper(info.Country) != "CN"
-			switch {
-			case abroad && !slices.Contains(transferMechanisms, info.TransferMechanism):
-				return fmt.Errorf("recipient %q is abroad (%s): transfer_mechanism must be one of %s", r, info.Country, strings.Join(transferMechanisms, ", "))
-			case !abroad && info.TransferMechanism != "":
-				return fmt.Errorf("recipient %q is in China: no transfer_mechanism", r)
+			if err := validateParty("recipient", r, info); err != nil {
+				return err
 			}
 		}
+	}
+	return nil
+}
+
+// validateParty checks how a recipient or processor is described: names, contact and country, and a transfer
+// mechanism exactly when it is abroad.
+func validateParty(kind, name string, info RecipientInfo) error {
+	if info.Name["zh"] == "" || info.Name["en"] == "" || info.Contact == "" || len(info.Country) != 2 {
+		return fmt.Errorf("%s %q needs name (zh, en), contact and a two-letter country", kind, name)
+	}
+	abroad := strings.ToUpper(info.Country) != "CN"
+	switch {
+	case abroad && !slices.Contains(transferMechanisms, info.TransferMechanism):
+		return fmt.Errorf("%s %q is abroad (%s): transfer_mechanism must be one of %s", kind, name, info.Country, strings.Join(transferMechanisms, ", "))
+	case !abroad && info.TransferMechanism != "":
+		return fmt.Errorf("%s %q is in China: no transfer_mechanism", kind, name)
 	}
 	return nil
 }

@@ -3,7 +3,6 @@ package policies
 import (
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -13,11 +12,9 @@ import (
 // its contract covers, only while the contract is in force. It lives in purposes.json, so every version of the
 // processing record names the processors of its time.
 type ProcessorInfo struct {
-	Name    Text   `json:"name"`
-	Contact string `json:"contact"`
-	// Country and TransferMechanism are as for a recipient: a processor abroad is a transfer abroad.
-	Country           string `json:"country"`
-	TransferMechanism string `json:"transfer_mechanism,omitempty"`
+	// RecipientInfo describes the processor as a recipient is described (name, contact, country, and the
+	// transfer mechanism: a processor abroad is a transfer abroad).
+	RecipientInfo
 	// Contract is the entrustment agreement: its register id and the dates it is in force (inclusive).
 	Contract struct {
 		ID     string `json:"id"`
@@ -54,15 +51,8 @@ func validateProcessors(procs map[string]ProcessorInfo, recipients map[string]Re
 		if _, both := recipients[name]; both {
 			return fmt.Errorf("processor %q is also a recipient: a party either receives data for itself or handles it for the handler", name)
 		}
-		if p.Name["zh"] == "" || p.Name["en"] == "" || p.Contact == "" || len(p.Country) != 2 {
-			return fmt.Errorf("processor %q needs name (zh, en), contact and a two-letter country", name)
-		}
-		abroad := strings.ToUpper(p.Country) != "CN"
-		switch {
-		case abroad && !slices.Contains(transferMechanisms, p.TransferMechanism):
-			return fmt.Errorf("processor %q is abroad (%s): transfer_mechanism must be one of %s", name, p.Country, strings.Join(transferMechanisms, ", "))
-		case !abroad && p.TransferMechanism != "":
-			return fmt.Errorf("processor %q is in China: no transfer_mechanism", name)
+		if err := validateParty("processor", name, p.RecipientInfo); err != nil {
+			return err
 		}
 		var err error
 		p.signed, err = time.ParseInLocation(time.DateOnly, p.Contract.Signed, chinaTime)
@@ -109,5 +99,5 @@ func (c *Catalog) Party(name string) (RecipientInfo, bool) {
 		return r, true
 	}
 	p, ok := c.processors[name]
-	return RecipientInfo{Name: p.Name, Contact: p.Contact, Country: p.Country, TransferMechanism: p.TransferMechanism}, ok
+	return p.RecipientInfo, ok
 }
