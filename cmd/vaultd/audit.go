@@ -87,8 +87,8 @@ func cmdAudit(ctx context.Context, args []string, getenv func(string) string, st
 		fmt.Fprintf(stdout, "first bad seq: %d\nreason: %s\n", rep.FirstBadSeq, rep.Reason)
 		return exitError{code: 1}
 	}
-	fmt.Fprintf(stdout, "ok: %d entries checked, %d checkpoints verified in %s\nhead: %s\n",
-		rep.Entries, rep.Checkpoints, time.Since(start).Round(time.Millisecond), rep.Head)
+	fmt.Fprintf(stdout, "ok: %d entries checked, %d checkpoints verified in %s\nhead: %s\nindex: %d rows checked against their entries\n",
+		rep.Entries, rep.Checkpoints, time.Since(start).Round(time.Millisecond), rep.Head, rep.Indexed)
 	if trusted != "" {
 		fmt.Fprintf(stdout, "key: trusted the host's own key %s; pin one with --pubkey\n", trusted)
 	} else {

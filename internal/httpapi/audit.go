@@ -139,7 +139,7 @@ func (s *Server) auditVerify(c *gin.Context) {
 		return
 	}
 	if rep.OK {
-		c.JSON(http.StatusOK, gin.H{"ok": true, "entries": rep.Entries, "head": rep.Head, "checkpoints": rep.Checkpoints})
+		c.JSON(http.StatusOK, gin.H{"ok": true, "entries": rep.Entries, "head": rep.Head, "checkpoints": rep.Checkpoints, "indexed": rep.Indexed})
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"ok": false, "first_bad_seq": rep.FirstBadSeq, "reason": rep.Reason, "entries": rep.Entries})

@@ -178,7 +178,7 @@ func TestAuditVerifyCheckpointAndProof(t *testing.T) {
 	}
 	for _, role := range []string{"compliance_officer", "admin"} {
 		r := s.Do("GET", "/v1/audit/verify", s.Token("x", role), "", nil)
-		if r.Status != 200 || r.JSON["ok"] != true || r.JSON["entries"].(float64) < 13 {
+		if r.Status != 200 || r.JSON["ok"] != true || r.JSON["entries"].(float64) < 13 || r.JSON["indexed"] != r.JSON["entries"] {
 			t.Fatalf("verify as %s: %d %s", role, r.Status, r.Body)
 		}
 	}
