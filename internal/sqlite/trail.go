@@ -369,28 +369,56 @@ func (t *Trail) Export(ctx context.Context, since, until time.Time, fn func(seq 
 	}
 }
 
-// Verify implements audit.Store: the log (chain, checkpoints under v, tiles; seglog.Log.Verify), then
-// every review index row against its entry — a missing row hides an entry from review, an edited one
-// relabels it, a row past the log invents one; each is tampering and named by its seq. Rows the index
-// has not reached yet (lag) are not.
+// Verify implements audit.Store: the log (chain, checkpoints under v, tiles; seglog.Log.Verify) and, at the
+// same time on another core, every review index row against its entry — a missing row hides an entry from
+// review, an edited one relabels it, a row past the log invents one; each is tampering. The first bad seq of
+// either is reported. Rows the index has not reached yet (lag) are not tampering; in a running store the
+// index is first brought up to the log.
 func (t *Trail) Verify(ctx context.Context, v note.Verifier) (audit.Report, error) {
-	if err := t.covered(ctx, 0); err != nil { // in a running store: check every row the log asks for
+	if err := t.covered(ctx, 0); err != nil {
 		return audit.Report{}, err
 	}
-	rep, err := t.log.Verify(v)
-	if err != nil || !rep.OK {
-		return rep, err
+	type logResult struct {
+		rep audit.Report
+		err error
 	}
-	fail := func(seq int64, format string, args ...any) (audit.Report, error) {
-		rep.OK, rep.FirstBadSeq, rep.Reason = false, seq, fmt.Sprintf(format, args...)
-		return rep, nil
+	logDone := make(chan logResult, 1)
+	go func() {
+		rep, err := t.log.Verify(v)
+		logDone <- logResult{rep, err}
+	}()
+	ix, ixErr := t.verifyIndex(ctx)
+	lr := <-logDone
+	if err := errors.Join(lr.err, ixErr); err != nil {
+		return audit.Report{}, err
 	}
-	rows, err := t.db.QueryContext(ctx, `SELECT `+indexColumns+` FROM audit_index ORDER BY seq`)
+	rep := lr.rep
+	if ix.badSeq != 0 && (rep.OK || ix.badSeq < rep.FirstBadSeq) {
+		rep.OK, rep.FirstBadSeq, rep.Reason = false, ix.badSeq, ix.reason
+	}
+	if rep.OK {
+		rep.Indexed = ix.indexed
+	}
+	return rep, nil
+}
+
+// indexCheck is what verifyIndex found: how far the rows reach, or the first bad one.
+type indexCheck struct {
+	indexed int64
+	badSeq  int64
+	reason  string
+}
+
+// verifyIndex merges the index rows with one sequential pass over the log, up to the log's size when it
+// starts; a row past the log's size when it ends has no entry.
+func (t *Trail) verifyIndex(ctx context.Context) (indexCheck, error) {
+	var out indexCheck
+	size := t.log.Size()
+	rows, err := t.db.QueryContext(ctx, `SELECT `+indexColumns+` FROM audit_index WHERE seq <= ? ORDER BY seq`, size)
 	if err != nil {
-		return audit.Report{}, err
+		return out, err
 	}
 	defer rows.Close()
-	// A merge of the index rows with one sequential pass over the log.
 	var (
 		rowSeq int64
 		stored audit.IndexRow
@@ -405,43 +433,42 @@ func (t *Trail) Verify(ctx context.Context, v note.Verifier) (audit.Report, erro
 		return rows.Err()
 	}
 	if err := nextRow(); err != nil {
-		return audit.Report{}, err
+		return out, err
 	}
-	var bad audit.Report
 	stop := errors.New("stop")
-	indexed := int64(0)
+	bad := func(seq int64, format string, args ...any) error {
+		out.badSeq, out.reason = seq, fmt.Sprintf(format, args...)
+		return stop
+	}
 	err = t.log.Scan(1, func(seq int64, canon []byte) error {
 		switch {
-		case !more:
+		case !more || seq > size:
 			return stop // the index ends here: what follows is lag
 		case rowSeq > seq:
-			bad, _ = fail(seq, "review index row %d is missing: the entry is hidden from review", seq)
-			return stop
+			return bad(seq, "review index row %d is missing: the entry is hidden from review", seq)
 		}
 		ix, err := audit.IndexOfCanonical(canon)
 		if err != nil {
-			bad, _ = fail(seq, "entry %d does not decode: %v", seq, err)
-			return stop
+			return bad(seq, "entry %d does not decode: %v", seq, err)
 		}
 		if col := ix.Differs(stored); col != "" {
-			bad, _ = fail(seq, "review index row %d differs from its entry in %s", seq, col)
-			return stop
+			return bad(seq, "review index row %d differs from its entry in %s", seq, col)
 		}
-		indexed = seq
+		out.indexed = seq
 		return nextRow()
 	})
-	if errors.Is(err, stop) {
-		err = nil
+	if err != nil && !errors.Is(err, stop) {
+		return out, err
 	}
-	if err != nil {
-		return audit.Report{}, err
+	if out.badSeq != 0 {
+		return out, nil
 	}
-	if bad.FirstBadSeq != 0 {
-		return bad, nil
+	var past sql.NullInt64
+	if err := t.db.QueryRowContext(ctx, `SELECT min(seq) FROM audit_index WHERE seq > ?`, t.log.Size()).Scan(&past); err != nil {
+		return out, err
 	}
-	if more && rowSeq > rep.Entries {
-		return fail(rowSeq, "review index row %d has no entry in the log", rowSeq)
+	if past.Valid {
+		out.badSeq, out.reason = past.Int64, fmt.Sprintf("review index row %d has no entry in the log", past.Int64)
 	}
-	rep.Indexed = indexed
-	return rep, nil
+	return out, nil
 }
