@@ -368,9 +368,10 @@ func continuesHashed(seq int64, head string, first int64, canons [][]byte, leave
 		return head, leaves, false
 	}
 	n := len(leaves)
+	var scratch []byte
 	for _, c := range canons {
 		seq++
-		if !bytes.HasPrefix(c, []byte(`{"seq":`+strconv.FormatInt(seq, 10)+`,`)) || !bytes.HasSuffix(c, []byte(`,"prev_hash":"`+head+`"}`)) {
+		if !holdsSeq(c, seq, &scratch) || !chainedTo(c, head) {
 			return head, leaves[:n], false
 		}
 		leaf := audit.LeafHash(c)
@@ -862,4 +863,23 @@ func (l *Log) closeFiles() error {
 		errs = append(errs, l.cpFile.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// holdsSeq reports whether a canonical entry begins with its sequence number seq ({"seq":N,); scratch is
+// reused so that the check allocates nothing.
+func holdsSeq(canonical []byte, seq int64, scratch *[]byte) bool {
+	b := append((*scratch)[:0], `{"seq":`...)
+	b = strconv.AppendInt(b, seq, 10)
+	b = append(b, ',')
+	*scratch = b
+	return bytes.HasPrefix(canonical, b)
+}
+
+// chainedTo reports whether a canonical entry ends with prev_hash prev (,"prev_hash":"<prev>"}), without
+// allocating.
+func chainedTo(canonical []byte, prev string) bool {
+	const member = `,"prev_hash":"`
+	n := len(canonical) - 2 - len(prev)
+	return n >= len(member) && string(canonical[n-len(member):n]) == member &&
+		string(canonical[n:n+len(prev)]) == prev && string(canonical[n+len(prev):]) == `"}`
 }

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"slices"
-	"strconv"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -75,16 +73,23 @@ func (l *Log) Verify(v note.Verifier) (audit.Report, error) {
 		return nil
 	}
 	prev := audit.GenesisHash
+	var scratch, arena []byte
 	err = l.Scan(1, func(seq int64, canonical []byte) error {
-		if !bytes.HasPrefix(canonical, []byte(`{"seq":`+strconv.FormatInt(seq, 10)+`,`)) {
+		if !holdsSeq(canonical, seq, &scratch) {
 			return stop(seq, "entry %d does not hold its own sequence number (moved or swapped)", seq)
 		}
-		if !bytes.HasSuffix(canonical, []byte(`,"prev_hash":"`+prev+`"}`)) {
+		if !chainedTo(canonical, prev) {
 			return stop(seq, "entry %d is not chained to entry %d", seq, seq-1)
 		}
 		leaf := audit.LeafHash(canonical) // the chain hash and the tree's leaf: hashed once
 		prev = audit.HexHash(leaf)
-		chunk = append(chunk, slices.Clone(canonical)) // Scan reuses its buffer
+		// Scan reuses its buffer: the chunk's entries are copied into one arena per chunk.
+		if len(chunk) == 0 {
+			arena = make([]byte, 0, 4096*(len(canonical)+64))
+		}
+		start := len(arena)
+		arena = append(arena, canonical...)
+		chunk = append(chunk, arena[start:len(arena):len(arena)])
 		leaves = append(leaves, leaf)
 		if root, ok := roots[seq]; ok {
 			if err := integrate(true); err != nil {

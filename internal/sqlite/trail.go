@@ -402,19 +402,66 @@ func (t *Trail) Verify(ctx context.Context, v note.Verifier) (audit.Report, erro
 	return rep, nil
 }
 
-// indexCheck is what verifyIndex found: how far the rows reach, or the first bad one.
-type indexCheck struct {
-	indexed int64
-	badSeq  int64
-	reason  string
+// verifyIndex checks the index rows up to the log's size when it starts, in two halves at once (each a
+// merge of its rows with a sequential pass over its part of the log); a row past the log's size when it
+// ends has no entry.
+func (t *Trail) verifyIndex(ctx context.Context) (indexCheck, error) {
+	size := t.log.Size()
+	mid := size / 2
+	type half struct {
+		c   indexCheck
+		err error
+	}
+	second := make(chan half, 1)
+	go func() {
+		c, err := t.verifyRange(ctx, mid+1, size)
+		second <- half{c, err}
+	}()
+	out, err := t.verifyRange(ctx, 1, mid)
+	h := <-second
+	if err := errors.Join(err, h.err); err != nil {
+		return indexCheck{}, err
+	}
+	switch {
+	case out.badSeq != 0:
+	case out.indexed < mid && h.c.first != 0:
+		// The first half's rows end early while the second half has rows: the rows between are missing
+		// (before anything the second half found).
+		out.badSeq, out.reason = out.indexed+1, fmt.Sprintf("review index row %d is missing: the entry is hidden from review", out.indexed+1)
+	case h.c.badSeq != 0:
+		out = h.c
+	case out.indexed == mid && h.c.first != 0:
+		out.indexed = h.c.indexed
+	}
+	if out.badSeq != 0 {
+		return out, nil
+	}
+	var past sql.NullInt64
+	if err := t.db.QueryRowContext(ctx, `SELECT min(seq) FROM audit_index WHERE seq > ?`, t.log.Size()).Scan(&past); err != nil {
+		return indexCheck{}, err
+	}
+	if past.Valid {
+		out.badSeq, out.reason = past.Int64, fmt.Sprintf("review index row %d has no entry in the log", past.Int64)
+	}
+	return out, nil
 }
 
-// verifyIndex merges the index rows with one sequential pass over the log, up to the log's size when it
-// starts; a row past the log's size when it ends has no entry.
-func (t *Trail) verifyIndex(ctx context.Context) (indexCheck, error) {
-	var out indexCheck
-	size := t.log.Size()
-	rows, err := t.db.QueryContext(ctx, `SELECT `+indexColumns+` FROM audit_index WHERE seq <= ? ORDER BY seq`, size)
+// indexCheck is what a check of index rows found: the first row's seq, how far the rows reach without a
+// gap, or the first bad one.
+type indexCheck struct {
+	first, indexed int64
+	badSeq         int64
+	reason         string
+}
+
+// verifyRange merges the index rows of entries lo..hi with one sequential pass over that part of the log:
+// from lo, every entry up to the last row must have its row, and each row must say what its entry says.
+func (t *Trail) verifyRange(ctx context.Context, lo, hi int64) (indexCheck, error) {
+	out := indexCheck{indexed: lo - 1}
+	if lo > hi {
+		return out, nil
+	}
+	rows, err := t.db.QueryContext(ctx, `SELECT `+indexColumns+` FROM audit_index WHERE seq BETWEEN ? AND ? ORDER BY seq`, lo, hi)
 	if err != nil {
 		return out, err
 	}
@@ -435,15 +482,18 @@ func (t *Trail) verifyIndex(ctx context.Context) (indexCheck, error) {
 	if err := nextRow(); err != nil {
 		return out, err
 	}
+	if more {
+		out.first = rowSeq
+	}
 	stop := errors.New("stop")
 	bad := func(seq int64, format string, args ...any) error {
 		out.badSeq, out.reason = seq, fmt.Sprintf(format, args...)
 		return stop
 	}
-	err = t.log.Scan(1, func(seq int64, canon []byte) error {
+	err = t.log.Scan(lo, func(seq int64, canon []byte) error {
 		switch {
-		case !more || seq > size:
-			return stop // the index ends here: what follows is lag
+		case !more || seq > hi:
+			return stop // the rows end here: what follows is lag (or the other half's)
 		case rowSeq > seq:
 			return bad(seq, "review index row %d is missing: the entry is hidden from review", seq)
 		}
@@ -459,16 +509,6 @@ func (t *Trail) verifyIndex(ctx context.Context) (indexCheck, error) {
 	})
 	if err != nil && !errors.Is(err, stop) {
 		return out, err
-	}
-	if out.badSeq != 0 {
-		return out, nil
-	}
-	var past sql.NullInt64
-	if err := t.db.QueryRowContext(ctx, `SELECT min(seq) FROM audit_index WHERE seq > ?`, t.log.Size()).Scan(&past); err != nil {
-		return out, err
-	}
-	if past.Valid {
-		out.badSeq, out.reason = past.Int64, fmt.Sprintf("review index row %d has no entry in the log", past.Int64)
 	}
 	return out, nil
 }

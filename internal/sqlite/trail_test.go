@@ -133,6 +133,12 @@ func TestVerifyDetectsAndLocatesTampering(t *testing.T) {
 		{"delete an index row", func(t *testing.T, _ string, db *sql.DB) {
 			exec(t, db, `DELETE FROM audit_index WHERE seq = 23`)
 		}, 23, "hidden from review"},
+		{"delete an index row in the second half", func(t *testing.T, _ string, db *sql.DB) {
+			exec(t, db, `DELETE FROM audit_index WHERE seq = 41`)
+		}, 41, "hidden from review"},
+		{"delete rows across the middle", func(t *testing.T, _ string, db *sql.DB) {
+			exec(t, db, `DELETE FROM audit_index WHERE seq BETWEEN 20 AND 40`)
+		}, 20, "hidden from review"},
 		{"invent an index row", func(t *testing.T, _ string, db *sql.DB) {
 			exec(t, db, `INSERT INTO audit_index (seq, ts, action, decision) VALUES (56, '2026-01-01T00:00:00.000000000Z', 'subject.read', 'allow')`)
 		}, 56, "no entry in the log"},
