@@ -93,7 +93,8 @@ type Store struct {
 	indexer *indexer
 	// broken is set when an intent whose change failed to commit could not be cancelled in the log: the
 	// writer then refuses everything until a restart's recovery cancels it.
-	broken  bool
+	broken bool
+	// index is how far the review index covers the log (shared with the Trail's queries and the indexer).
 	index   *indexProgress
 	metrics Metrics
 }
@@ -183,17 +184,18 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	ck.SetMaxOpenConns(1)
 	r.SetMaxOpenConns(opts.Readers)
 	r.SetMaxIdleConns(opts.Readers)
-	if err := importLegacyTrail(ctx, w, opts.LogDir, opts.Signer); err != nil {
+	closeConns := func() {
 		w.Close()
 		r.Close()
 		ck.Close()
+	}
+	if err := importLegacyTrail(ctx, w, opts.LogDir, opts.Signer); err != nil {
+		closeConns()
 		return nil, err
 	}
 	l, err := seglog.Open(opts.LogDir, seglog.Options{Signer: opts.Signer, CheckpointInterval: opts.CheckpointInterval})
 	if err != nil {
-		w.Close()
-		r.Close()
-		ck.Close()
+		closeConns()
 		return nil, fmt.Errorf("open audit log: %w", err)
 	}
 	s := &Store{
