@@ -36,7 +36,12 @@ func buildVaultd(t *testing.T) string {
 // on stdout so far.
 func startVaultd(t *testing.T, bin string, args ...string) (*exec.Cmd, string, *syncBuf) {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
+	return startVaultdCmd(t, exec.Command(bin, args...))
+}
+
+// startVaultdCmd is startVaultd for a command prepared by the caller (its environment, say).
+func startVaultdCmd(t *testing.T, cmd *exec.Cmd) (*exec.Cmd, string, *syncBuf) {
+	t.Helper()
 	stdout := newSyncBuf()
 	cmd.Stdout = stdout
 	stderr, err := cmd.StderrPipe()

@@ -293,6 +293,9 @@ func (s *Store) commitBatch(batch []*op) {
 			return nil
 		}
 		if intent != 0 {
+			failpoint("after-intent") // the intents are durable, their changes not committed
+		}
+		if intent != 0 {
 			if err := t.exec(`INSERT INTO audit_intents (id) VALUES (?)`, intent); err != nil {
 				return fmt.Errorf("record intent: %w", err)
 			}
