@@ -44,6 +44,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	cfg.CommitTimeout = envDuration(getenv, "VAULT_COMMIT_TIMEOUT", 5*time.Second)
+	cfg.DemoSignIn = demo // the consoles' demo sign-in page: demo only, never serve
 	stop, err := startCPUProfile(*cpuProfile)
 	if err != nil {
 		return err

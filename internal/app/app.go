@@ -29,6 +29,7 @@ import (
 	"github.com/profilevault/profilevault/internal/profiling"
 	"github.com/profilevault/profilevault/internal/sqlite"
 	"github.com/profilevault/profilevault/internal/tagrun"
+	"github.com/profilevault/profilevault/internal/webui"
 	"github.com/profilevault/profilevault/policies"
 	"github.com/profilevault/profilevault/vault"
 )
@@ -51,6 +52,9 @@ type Config struct {
 	Logger             *slog.Logger
 	// Notices receives one line per file created on first start (stderr in the CLI).
 	Notices io.Writer
+	// DemoSignIn adds the web consoles' demo sign-in page, which mints tokens for demo people and staff
+	// roles (vaultd demo only; never serve).
+	DemoSignIn bool
 }
 
 // App is a running vault: every part, wired. It exposes services — the enforcement point, the HTTP API,
@@ -71,6 +75,8 @@ type App struct {
 	Tags     *tagrun.Runner
 	Jobs     *tagrun.Jobs
 	stopJobs context.CancelFunc
+	// Sessions are the web consoles' signed-in browsers.
+	Sessions *webui.Sessions
 }
 
 // Defaults fills in the documented defaults.
@@ -227,12 +233,23 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "vault_audit_index_lag_entries",
 		Help: "Audit log entries the review index does not cover yet."}, func() float64 { return float64(a.store.IndexLag()) }))
+	a.Sessions = webui.NewSessions(0, nil)
+	var demo *webui.Demo
+	if cfg.DemoSignIn {
+		demo = &webui.Demo{Mint: a.Mint, People: func(ctx context.Context) ([]string, error) { return a.DemoSubjects(ctx, 5) }}
+	}
+	ui, err := webui.New(webui.Config{Verifier: a.Verifier, Policy: a.Vault.Policy, Sessions: a.Sessions, Demo: demo})
+	if err != nil {
+		return nil, err
+	}
 	if a.HTTP, err = httpapi.New(httpapi.Config{
 		Registry: reg,
 		Vault:    a.Vault, Verifier: a.Verifier, Logger: cfg.Logger, Ready: a.ready,
 		LoadPolicy: func() (*policies.Set, error) { return policies.Load(cfg.PolicyDir) },
 		Jobs:       a.Jobs,
 		Background: jobCtx,
+		Pages:      ui,
+		Sessions:   a.Sessions,
 	}); err != nil {
 		return nil, err
 	}

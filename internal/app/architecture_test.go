@@ -30,6 +30,7 @@ func goList(t *testing.T, args ...string) []string {
 //   - no package reaches the store (internal/sqlite, modernc.org/sqlite) or the keys (internal/keys) except
 //     through internal/app, which wires them and exposes only services — so every data path goes through
 //     the vault's enforcement point, from cmd/vaultd and bench/ too;
+//   - internal/webui reaches neither vault nor internal/httpapi (its pages fetch data from /v1);
 //   - no non-test code outside internal/app calls App.Internals.
 func TestArchitecture(t *testing.T) {
 	imports := map[string][]string{}
@@ -48,6 +49,13 @@ func TestArchitecture(t *testing.T) {
 				strings.HasPrefix(d, mod+"internal/"):
 				t.Errorf("domain package %s reaches %s", pkg, d)
 			}
+		}
+	}
+	// The web consoles show and change data only through the browser's calls to /v1: the page package
+	// reaches neither the enforcement point nor the HTTP API.
+	for _, d := range goList(t, "-deps", mod+"internal/webui") {
+		if d == mod+"vault" || d == mod+"internal/httpapi" {
+			t.Errorf("internal/webui reaches %s; its pages must get data from /v1 in the browser", d)
 		}
 	}
 	guarded := map[string]bool{mod + "internal/sqlite": true, mod + "internal/keys": true, "modernc.org/sqlite": true}

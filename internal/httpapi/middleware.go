@@ -3,6 +3,7 @@ package httpapi
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -13,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/profilevault/profilevault/internal/authn"
+	"github.com/profilevault/profilevault/internal/webui"
 	"github.com/profilevault/profilevault/policies"
 	"github.com/profilevault/profilevault/vault"
 )
@@ -105,17 +107,31 @@ func limitBody(normal, bulk int64) gin.HandlerFunc {
 	}
 }
 
-// authenticate verifies the bearer token. A refusal is audited (auth.failure) and answered 401 with no hint
-// of which check failed.
+// authenticate verifies the bearer token: from the Authorization header, or else the one behind the web
+// consoles' session cookie, which authenticates a state-changing request only with the session's CSRF token
+// in X-CSRF-Token. A refusal is audited (auth.failure) and answered 401 with no hint of which check failed.
 func (s *Server) authenticate(c *gin.Context) {
-	tok, err := authn.ParseBearer(c.GetHeader("Authorization"))
+	header := c.GetHeader("Authorization")
+	tok, err := authn.ParseBearer(header)
+	if header == "" && s.sessions != nil {
+		if token, csrf, ok := s.sessions.Lookup(c.Request); ok {
+			tok, err = token, nil
+			if !safeMethod(c.Request.Method) && !webui.SameToken(c.GetHeader("X-CSRF-Token"), csrf) {
+				err = errCSRF
+			}
+		}
+	}
 	var p authn.Principal
 	if err == nil {
 		p, err = s.verifier.Verify(tok)
 	}
 	if err != nil {
-		s.log.Info("authentication failed", "request_id", requestID(c), "route", c.FullPath(), "reason", authn.Reason(err))
-		seq, aerr := s.vault.RecordAuthFailure(c.Request.Context(), requestID(c), c.ClientIP(), authn.Reason(err))
+		reason := authn.Reason(err)
+		if err == errCSRF {
+			reason = "csrf_token_invalid"
+		}
+		s.log.Info("authentication failed", "request_id", requestID(c), "route", c.FullPath(), "reason", reason)
+		seq, aerr := s.vault.RecordAuthFailure(c.Request.Context(), requestID(c), c.ClientIP(), reason)
 		if vault.ErrorCode(aerr) == vault.CodeRateLimited {
 			s.abortWith(c, aerr) // a flood: folded into the address's next entry
 			return
@@ -124,11 +140,22 @@ func (s *Server) authenticate(c *gin.Context) {
 			c.Header("X-Audit-Seq", strconv.FormatInt(seq, 10))
 		}
 		c.Header("WWW-Authenticate", `Bearer realm="profile-vault"`)
-		s.abortCode(c, vault.CodeUnauthenticated, "missing or invalid bearer token")
+		msg := "missing or invalid bearer token"
+		if err == errCSRF {
+			msg = "a request signed in by session cookie needs the session's X-CSRF-Token on this method"
+		}
+		s.abortCode(c, vault.CodeUnauthenticated, msg)
 		return
 	}
 	c.Set(ctxPrincipal, p)
 	c.Next()
+}
+
+// errCSRF refuses a state-changing request that a session cookie alone would have authenticated.
+var errCSRF = errors.New("session cookie without its CSRF token")
+
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
 }
 
 // access builds the domain's view of this request. Purpose checks (missing → purpose_required, unknown →

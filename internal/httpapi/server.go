@@ -19,6 +19,7 @@ import (
 
 	"github.com/profilevault/profilevault/internal/authn"
 	"github.com/profilevault/profilevault/internal/tagrun"
+	"github.com/profilevault/profilevault/internal/webui"
 	"github.com/profilevault/profilevault/policies"
 	"github.com/profilevault/profilevault/vault"
 )
@@ -26,6 +27,18 @@ import (
 // TokenVerifier checks a bearer token (internal/authn.Verifier implements it).
 type TokenVerifier interface {
 	Verify(token string) (authn.Principal, error)
+}
+
+// Sessions resolves a browser's session cookie to the bearer token it stands for and the CSRF token that
+// a state-changing request with that cookie must carry in X-CSRF-Token (internal/webui implements it).
+type Sessions interface {
+	Lookup(r *http.Request) (token, csrf string, ok bool)
+}
+
+// Pages are the web consoles (internal/webui): an http.Handler and the routes it answers.
+type Pages interface {
+	http.Handler
+	Routes() []webui.Route
 }
 
 // Config wires a Server.
@@ -48,6 +61,9 @@ type Config struct {
 	MaxBulkBody int64
 	// Jobs runs tag computations for POST /v1/tags/compute (nil: not offered by this process).
 	Jobs *tagrun.Jobs
+	// Pages and Sessions serve the web consoles; with Sessions, /v1 also accepts the session cookie.
+	Pages    Pages
+	Sessions Sessions
 }
 
 // Server is the HTTP API.
@@ -64,6 +80,8 @@ type Server struct {
 	maxBody    int64
 	maxBulk    int64
 	jobs       *tagrun.Jobs
+	pages      Pages
+	sessions   Sessions
 }
 
 // New builds the Server and its routes.
@@ -74,6 +92,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		vault: cfg.Vault, verifier: cfg.Verifier, log: cfg.Logger, registry: cfg.Registry,
 		ready: cfg.Ready, loadPolicy: cfg.LoadPolicy, background: cfg.Background, maxBody: cfg.MaxBody, maxBulk: cfg.MaxBulkBody, jobs: cfg.Jobs,
+		pages: cfg.Pages, sessions: cfg.Sessions,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -129,6 +148,12 @@ func (s *Server) routes() *gin.Engine {
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})))
 	r.GET("/openapi.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json", openAPIDocument) })
 	r.GET("/v1/notice", s.getNotice) // public: the notice comes before any collection
+	if s.pages != nil {
+		pages := gin.WrapH(s.pages)
+		for _, rt := range s.pages.Routes() {
+			r.Handle(rt.Method, rt.Path, pages)
+		}
+	}
 
 	logTiles := r.Group("/audit", limitBody(s.maxBody, s.maxBulk), s.authenticate)
 	logTiles.GET("/checkpoint", s.getLogCheckpoint)

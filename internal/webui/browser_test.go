@@ -1,0 +1,340 @@
+package webui_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/profilevault/profilevault/internal/app"
+	"github.com/profilevault/profilevault/internal/apptest"
+)
+
+// The end-to-end tests of the consoles drive headless Chromium against the real server on loopback. They
+// skip loudly when no browser is installed, except in CI (CI=true), where a missing browser fails them.
+
+// browserPath finds Chromium: $CHROME_PATH, then the usual names.
+func browserPath() string {
+	if p := os.Getenv("CHROME_PATH"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "headless-shell"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// browser starts a fresh headless browser (its own profile, so no cookie is shared between tests).
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path := browserPath()
+	if path == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("no Chromium found and CI=true: the browser tests must run in CI (apt-get install chromium)")
+		}
+		t.Skip("SKIPPING BROWSER TESTS: no Chromium found (install the Debian package chromium or set CHROME_PATH)")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox, // CI runs as root, where Chromium's sandbox cannot start
+		chromedp.WindowSize(1280, 900),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(func() { cancelTimeout(); cancel(); cancelAlloc() })
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start %s: %v", path, err)
+	}
+	return ctx
+}
+
+// screenshots is where the tests write a PNG of each page: $VAULT_SCREENSHOTS, or the test's artefact
+// directory (kept with go test -artifacts). The directory is named in the log.
+func screenshots(t *testing.T) string {
+	dir := os.Getenv("VAULT_SCREENSHOTS")
+	if dir == "" {
+		dir = t.ArtifactDir()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshots in %s", dir)
+	return dir
+}
+
+func shot(dir, name string) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		png, err := chromedp.FullScreenshot(100)(ctx, t) // 100: PNG
+		if err != nil {
+			return chromedp.Void{}, err
+		}
+		return chromedp.Void{}, os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644)
+	}
+}
+
+// signIn pastes token into the sign-in page.
+func signIn(base, token string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.Navigate(base+"/signin"),
+		chromedp.WaitVisible(chromedp.CSS("#token")),
+		chromedp.SetValue(chromedp.CSS("#token"), token),
+		chromedp.Click(chromedp.CSS("#signin-submit")),
+	)
+}
+
+// text reads an element's text, waiting for it.
+func text(ctx context.Context, t *testing.T, sel string) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		t.Fatalf("text of %s: %v", sel, err)
+	}
+	return s
+}
+
+func grantMarketing(t *testing.T, s *apptest.Stack, id string) {
+	t.Helper()
+	r := s.Do("POST", "/v1/subjects/"+id+"/consents", s.Token("st", "data_steward"), "account_management",
+		map[string]any{"purpose": "marketing", "notice_version": "2026-01", "method": "app_checkbox", "kind": "general"})
+	if r.Status != 201 {
+		t.Fatalf("grant: %d %s", r.Status, r.Body)
+	}
+}
+
+func withheld(r apptest.Response, field string) string {
+	w, _ := r.JSON["withheld"].([]any)
+	for _, x := range w {
+		if m := x.(map[string]any); m["field"] == field {
+			s, _ := m["reason"].(string)
+			return s
+		}
+	}
+	return ""
+}
+
+// Tests 1 and 2 of the issue: a subject withdraws marketing consent in the privacy centre, the next
+// marketing read withholds the phone; a compliance officer finds that read in the audit browser and the
+// page checks its inclusion proof.
+func TestBrowserConsentWithdrawalAndAuditProof(t *testing.T) {
+	s := apptest.Start(t, func(c *app.Config) { c.CheckpointInterval = 200 * time.Millisecond })
+	dir := screenshots(t)
+	id := s.CreateSubject(map[string]any{"name": "韩梅梅", "phone": "+8613912345678", "city": "杭州", "birth_date": "1990-05-01"})
+	grantMarketing(t, s, id)
+	mk := s.Token("mk", "marketing")
+	read := func() apptest.Response {
+		return s.Do("GET", "/v1/subjects/"+id+"?fields=phone,city", mk, "marketing", nil)
+	}
+	if r := read(); r.Status != 200 || r.JSON["fields"].(map[string]any)["phone"] == nil {
+		t.Fatalf("before: marketing should see the masked phone: %d %s", r.Status, r.Body)
+	}
+
+	ctx := browser(t)
+	base := s.Server.URL
+	err := chromedp.Do(ctx,
+		signIn(base, s.Token(id, "subject")),
+		chromedp.WaitVisible(chromedp.CSS(`article[data-purpose="marketing"] button.withdraw`)),
+		shot(dir, "privacy"),
+	)
+	if err != nil {
+		t.Fatalf("privacy centre: %v", err)
+	}
+	phone := text(ctx, t, `#profile tr[data-field="phone"] td`)
+	err = chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`article[data-purpose="marketing"] button.withdraw`)),
+		chromedp.WaitVisible(chromedp.CSS(`article[data-purpose="marketing"] button.grant`)),
+	)
+	if err != nil {
+		t.Fatalf("withdraw: %v", err)
+	}
+	state := text(ctx, t, `article[data-purpose="marketing"] .consent-state`)
+	if phone != "+8613912345678" || state != "withdrawn" {
+		t.Fatalf("privacy centre showed phone %q, consent %q", phone, state)
+	}
+	after := read()
+	if got := withheld(after, "phone"); after.Status != 200 || got != "consent_required" {
+		t.Fatalf("after withdrawal the marketing read must withhold the phone as consent_required: %d %s", after.Status, after.Body)
+	}
+	seq := after.Header.Get("X-Audit-Seq")
+
+	// Test 2, in a fresh browser: the officer filters by the subject, opens that read, checks its proof.
+	ctx = browser(t)
+	row := `#entries tr[data-seq="` + seq + `"]`
+	err = chromedp.Do(ctx,
+		signIn(base, s.Token("co", "compliance_officer")),
+		chromedp.WaitVisible(chromedp.CSS(`a[href="/console/audit"]`)),
+		shot(dir, "console"),
+		chromedp.Navigate(base+"/console/audit"),
+		chromedp.WaitVisible(chromedp.CSS("#f-subject")),
+		chromedp.SetValue(chromedp.CSS("#f-subject"), id),
+		chromedp.Click(chromedp.CSS("#search")),
+		chromedp.WaitVisible(chromedp.CSS(`#entries[data-query^="subject_id="]`)),
+		chromedp.WaitVisible(chromedp.CSS(row)),
+		chromedp.Click(chromedp.CSS(row)),
+		chromedp.WaitVisible(chromedp.CSS("#entry-json")),
+		chromedp.Click(chromedp.CSS("#prove")),
+		chromedp.WaitVisible(chromedp.CSS(`#proof[data-result]`)),
+		shot(dir, "console-audit"),
+	)
+	if err != nil {
+		t.Fatalf("audit browser: %v", err)
+	}
+	result, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS("#proof"), "data-result"))
+	if err != nil || result.Value != "verified" {
+		t.Fatalf("in-page proof of entry %s: %v %q (%s)", seq, err, result.Value, text(ctx, t, "#proof"))
+	}
+	detail := text(ctx, t, "#entry-json")
+	if !strings.Contains(detail, `"action": "subject.read"`) || !strings.Contains(detail, `"purpose": "marketing"`) {
+		t.Fatalf("entry detail is not the marketing read: %s", detail)
+	}
+
+	// The page's SHA-256 agrees with Go's on the block-boundary lengths.
+	for _, n := range []int{0, 1, 55, 56, 63, 64, 65, 119, 1000} {
+		msg := strings.Repeat("a", n)
+		js := fmt.Sprintf(`PV.hex(PVSHA256(new TextEncoder().encode(%q)))`, msg)
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := sha256.Sum256([]byte(msg))
+		if got != hex.EncodeToString(want[:]) {
+			t.Errorf("sha256.js of %d bytes = %s, want %x", n, got, want)
+		}
+	}
+
+	// The page's check can fail: a flipped byte of the entry, or of a proof hash, is caught.
+	checks, err := chromedp.Run(ctx, chromedp.Evaluate[[]bool](`(async () => {
+		const cp = await PV.api('GET', '/v1/audit/checkpoint');
+		const p = await PV.api('GET', '/v1/audit/proof/`+seq+`?tree_size=' + cp.size);
+		const good = PVAudit.verifyInclusion(cp, p, `+seq+`).length === 0;
+		const b = PV.fromBase64(p.entry);
+		const i = new TextDecoder().decode(b).indexOf('"decision":"') + 12;
+		b[i] = 'x'.charCodeAt(0);
+		const badEntry = PVAudit.verifyInclusion(cp, Object.assign({}, p, { entry: btoa(String.fromCharCode(...b)) }), `+seq+`).length > 0;
+		const hashes = p.hashes.slice();
+		hashes[0] = (hashes[0][0] === 'A' ? 'B' : 'A') + hashes[0].slice(1);
+		const badHash = PVAudit.verifyInclusion(cp, Object.assign({}, p, { hashes }), `+seq+`).length > 0;
+		return [good, badEntry, badHash];
+	})()`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(checks) != 3 || !checks[0] || !checks[1] || !checks[2] {
+		t.Fatalf("in-page proof check [untouched verifies, tampered entry fails, tampered hash fails] = %v", checks)
+	}
+}
+
+// Test 3: a marketing user opening the audit browser is refused, with the reason on the page, and its
+// console lists no audit page.
+func TestBrowserConsolePageRefusedToOtherRoles(t *testing.T) {
+	s := apptest.Start(t)
+	dir := screenshots(t)
+	ctx := browser(t)
+	err := chromedp.Do(ctx,
+		signIn(s.Server.URL, s.Token("mk", "marketing")),
+		chromedp.WaitVisible(chromedp.CSS("#no-pages")),
+		chromedp.Navigate(s.Server.URL+"/console/audit"),
+		chromedp.WaitVisible(chromedp.CSS("#refused")),
+		shot(dir, "refused"),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg := text(ctx, t, "#refused"); !strings.Contains(msg, "marketing") {
+		t.Fatalf("refusal should name the roles held: %q", msg)
+	}
+	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#entries').length`)); err != nil || n != 0 {
+		t.Fatalf("the refused page must not carry the audit browser: %d %v", n, err)
+	}
+}
+
+// Test 4: with the session cookie, an API call or a form post without the session's CSRF token is
+// refused, and the same call with it goes through.
+func TestBrowserCSRF(t *testing.T) {
+	s := apptest.Start(t)
+	id := s.CreateSubject(map[string]any{"name": "李雷", "city": "襄阳", "birth_date": "1984-09-10"})
+	ctx := browser(t)
+	if err := chromedp.Do(ctx, signIn(s.Server.URL, s.Token(id, "subject")), chromedp.WaitVisible(chromedp.CSS("#objection-toggle"))); err != nil {
+		t.Fatal(err)
+	}
+	statuses, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](`(async () => {
+		const body = JSON.stringify({ kind: 'personalized_marketing' });
+		const headers = { 'Content-Type': 'application/json' };
+		const without = await fetch('/v1/me/objections', { method: 'POST', body, headers });
+		const wrong = await fetch('/v1/me/objections', { method: 'POST', body, headers: Object.assign({ 'X-CSRF-Token': 'forged' }, headers) });
+		const read = await fetch('/v1/me');
+		const token = document.querySelector('meta[name="pv-csrf"]').content;
+		const withToken = await fetch('/v1/me/objections', { method: 'POST', body, headers: Object.assign({ 'X-CSRF-Token': token }, headers) });
+		return [without.status, wrong.status, read.status, withToken.status];
+	})()`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{401, 401, 200, 201}; fmt.Sprint(statuses) != fmt.Sprint(want) {
+		t.Fatalf("POST without, with a forged, GET, POST with the CSRF token: %v, want %v", statuses, want)
+	}
+	// A form post (sign out) with its token removed is refused and the session stays.
+	err = chromedp.Do(ctx,
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('form[action="/signout"] input[name="csrf"]').remove()`),
+		chromedp.Submit(chromedp.CSS(`form[action="/signout"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#refused")),
+		chromedp.Navigate(s.Server.URL+"/privacy"),
+		chromedp.WaitVisible(chromedp.CSS("#objection-toggle")),
+	)
+	if err != nil {
+		t.Fatalf("a sign-out without its token must be refused and leave the session: %v", err)
+	}
+	// With the token, sign-out ends the session: the API no longer accepts the cookie.
+	err = chromedp.Do(ctx,
+		chromedp.Submit(chromedp.CSS(`form[action="/signout"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#token")),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := chromedp.Run(ctx, chromedp.Evaluate[int](`fetch('/v1/me').then(r => r.status)`, chromedp.EvalAwaitPromise)); err != nil || st != 401 {
+		t.Fatalf("after sign-out GET /v1/me = %d %v, want 401", st, err)
+	}
+}
+
+// Test 5: the demo sign-in page exists under vaultd demo only; there it signs in as a demo person.
+func TestBrowserDemoSignInOnlyUnderDemo(t *testing.T) {
+	serve := apptest.Start(t)
+	for _, m := range []string{"GET", "POST"} {
+		if r := serve.Do(m, "/signin/demo", "", "", nil); r.Status != 404 {
+			t.Fatalf("%s /signin/demo under serve: %d, want 404", m, r.Status)
+		}
+	}
+	if r := serve.Do("GET", "/signin", "", "", nil); r.Status != 200 || strings.Contains(string(r.Body), "/signin/demo") {
+		t.Fatalf("the serve sign-in page must not link a demo page: %d", r.Status)
+	}
+	demo := apptest.Start(t, func(c *app.Config) { c.DemoSignIn = true })
+	demo.CreateSubject(map[string]any{"name": "张伟", "city": "成都", "birth_date": "1988-03-02"})
+	dir := screenshots(t)
+	ctx := browser(t)
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(demo.Server.URL+"/signin"),
+		chromedp.Click(chromedp.CSS("#demo-link")),
+		chromedp.WaitVisible(chromedp.CSS("button.demo-person")),
+		shot(dir, "demo-signin"),
+		chromedp.Click(chromedp.CSS("button.demo-person")),
+		chromedp.WaitVisible(chromedp.CSS(`#profile tr[data-field="city"]`)),
+	)
+	if err != nil {
+		t.Fatalf("demo sign-in: %v", err)
+	}
+	if city := text(ctx, t, `#profile tr[data-field="city"] td`); city != "成都" {
+		t.Fatalf("signed in as the demo person, the privacy centre shows city %q", city)
+	}
+}

@@ -1,0 +1,144 @@
+package webui
+
+import (
+	"net/http"
+	"strings"
+)
+
+// languages the pages are written in; the first is the default.
+var languages = []string{"en", "zh"}
+
+// strings are the pages' texts, by key, in each language. The scripts get the same table (as JSON in the
+// page), so a text is written once for the server and the browser.
+var phrases = map[string][2]string{ // [en, zh]
+	"brand":             {"Profile Vault", "用户画像保险库"},
+	"lang.switch":       {"中文", "English"},
+	"signout":           {"Sign out", "退出"},
+	"signin.title":      {"Sign in", "登录"},
+	"signin.lead":       {"Paste your access token once. It stays on the server, behind a session cookie this browser cannot read; it is never stored in the page.", "粘贴一次访问令牌。令牌只保存在服务器上，浏览器只持有一个脚本无法读取的会话 Cookie，页面中不保存令牌。"},
+	"signin.token":      {"Access token (JWT)", "访问令牌（JWT）"},
+	"signin.submit":     {"Sign in", "登录"},
+	"signin.bad":        {"That token was not accepted (expired, wrong issuer or audience, or a bad signature).", "该令牌未被接受（已过期、签发方或受众不符，或签名无效）。"},
+	"signin.full":       {"Too many open sessions; try again later.", "当前会话过多，请稍后再试。"},
+	"signin.demo":       {"Demo: sign in as a demo person or a demo staff role", "演示：以演示用户或演示员工角色登录"},
+	"demo.title":        {"Demo sign-in", "演示登录"},
+	"demo.lead":         {"This page exists only under vaultd demo. Pick who to be; a token is minted for you and kept on the server.", "此页面仅在 vaultd demo 下存在。选择身份后，服务器为你签发令牌并保存在服务器端。"},
+	"demo.person":       {"Demo person", "演示用户"},
+	"demo.staff":        {"Staff role", "员工角色"},
+	"refused.title":     {"Not for your roles", "你的角色无权访问"},
+	"refused.lead":      {"This page is for other roles. Your roles:", "此页面属于其他角色。你的角色："},
+	"csrf.title":        {"Request refused", "请求被拒绝"},
+	"csrf.lead":         {"The form did not carry this session's anti-forgery token. Reload the page and try again.", "表单未携带本会话的防伪令牌。请刷新页面后重试。"},
+	"privacy.title":     {"Privacy centre", "隐私中心"},
+	"privacy.profile":   {"Your profile", "你的资料"},
+	"privacy.correct":   {"Correct a field", "更正字段"},
+	"privacy.field":     {"Field", "字段"},
+	"privacy.value":     {"Value", "值"},
+	"privacy.save":      {"Save", "保存"},
+	"privacy.tags":      {"Your tags and why you have them", "你的标签及其原因"},
+	"privacy.purposes":  {"Purposes, legal bases and your consent", "处理目的、法律依据与你的同意"},
+	"privacy.basis":     {"Legal basis", "法律依据"},
+	"privacy.notice":    {"Notice version", "告知版本"},
+	"privacy.retention": {"Kept for (days)", "保存期限（天）"},
+	"privacy.consent":   {"Your consent", "你的同意"},
+	"privacy.grant":     {"Grant", "同意"},
+	"privacy.withdraw":  {"Withdraw", "撤回"},
+	"privacy.objection": {"Personalised marketing", "个性化营销"},
+	"privacy.object":    {"Object to personalised marketing", "拒绝个性化营销"},
+	"privacy.unobject":  {"Lift my objection", "撤销拒绝"},
+	"privacy.objected":  {"You object to personalised marketing.", "你已拒绝个性化营销。"},
+	"privacy.notobj":    {"You do not object to personalised marketing.", "你未拒绝个性化营销。"},
+	"privacy.log":       {"Who accessed your data and why", "谁访问了你的数据及原因"},
+	"privacy.more":      {"More", "更多"},
+	"privacy.export":    {"Export your data", "导出你的数据"},
+	"privacy.json":      {"Download JSON", "下载 JSON"},
+	"privacy.zip":       {"Download ZIP (JSON, CSV, signed manifest)", "下载 ZIP（JSON、CSV、签名清单）"},
+	"privacy.requests":  {"Your requests", "你的申请"},
+	"privacy.file":      {"File a request", "提交申请"},
+	"privacy.delete":    {"Delete your account and data", "删除你的账户和数据"},
+	"privacy.confirm":   {"I understand that this cannot be undone", "我了解此操作无法撤销"},
+	"privacy.erase":     {"Delete", "删除"},
+	"privacy.erased":    {"Erased. Receipt:", "已删除。回执："},
+	"privacy.held":      {"Erased, except records the law keeps until the hold ends:", "已删除，但法律要求保留的记录在保留期结束前仍保存："},
+	"col.time":          {"Time", "时间"},
+	"col.roles":         {"Roles", "角色"},
+	"col.team":          {"Team", "团队"},
+	"col.purpose":       {"Purpose", "目的"},
+	"col.action":        {"Action", "操作"},
+	"col.fields":        {"Fields", "字段"},
+	"col.decision":      {"Decision", "决定"},
+	"col.type":          {"Type", "类型"},
+	"col.state":         {"State", "状态"},
+	"col.created":       {"Filed", "提交时间"},
+	"col.due":           {"Due", "截止时间"},
+	"col.seq":           {"Seq", "序号"},
+	"col.actor":         {"Actor", "操作者"},
+	"col.subject":       {"Subject ref", "主体引用"},
+	"col.tag":           {"Tag", "标签"},
+	"col.why":           {"Why", "原因"},
+	"none":              {"None.", "无。"},
+	"loading":           {"Loading…", "加载中…"},
+	"error":             {"Refused:", "被拒绝："},
+	"done":              {"Done.", "已完成。"},
+	"console.title":     {"Staff console", "员工控制台"},
+	"console.lead":      {"The pages your roles may use. Every action goes through the same API and is recorded in the audit trail.", "你的角色可以使用的页面。每个操作都经过同一 API，并记录在审计日志中。"},
+	"console.nopages":   {"No console page is open to your roles.", "你的角色没有可用的控制台页面。"},
+	"page.audit":        {"Audit browser", "审计日志浏览"},
+	"audit.filters":     {"Filters", "筛选"},
+	"audit.subject":     {"Subject id", "主体 ID"},
+	"audit.since":       {"Since", "开始时间"},
+	"audit.until":       {"Until", "结束时间"},
+	"audit.any":         {"any", "全部"},
+	"audit.search":      {"Search", "查询"},
+	"audit.first":       {"First page", "第一页"},
+	"audit.next":        {"Next page", "下一页"},
+	"audit.entry":       {"Entry", "条目"},
+	"audit.prove":       {"Check its inclusion proof here", "在本页校验其包含证明"},
+	"audit.verified":    {"Verified: the entry is in the tree of the signed checkpoint", "已验证：该条目包含在已签名检查点的树中"},
+	"audit.failed":      {"NOT verified", "验证失败"},
+	"audit.pending":     {"Not covered by a checkpoint yet; retrying…", "尚未被检查点覆盖，正在重试…"},
+	"audit.checkpoint":  {"Latest checkpoint", "最新检查点"},
+	"audit.size":        {"Tree size", "树大小"},
+	"audit.root":        {"Root hash", "根哈希"},
+	"audit.verify":      {"Verify the whole trail", "校验整个审计日志"},
+	"audit.ok":          {"Intact", "完好"},
+	"audit.bad":         {"Tampering found at seq", "发现篡改，位置"},
+}
+
+// texts is the table of one language.
+func texts(lang string) map[string]string {
+	i := 0
+	if lang == "zh" {
+		i = 1
+	}
+	m := make(map[string]string, len(phrases))
+	for k, v := range phrases {
+		m[k] = v[i]
+	}
+	return m
+}
+
+// language picks the page language: the switch's cookie, else Accept-Language, else English.
+func language(r *http.Request) string {
+	if c, err := r.Cookie(langCookie); err == nil && validLang(c.Value) {
+		return c.Value
+	}
+	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
+		tag := strings.ToLower(strings.TrimSpace(strings.SplitN(part, ";", 2)[0]))
+		for _, l := range languages {
+			if tag == l || strings.HasPrefix(tag, l+"-") {
+				return l
+			}
+		}
+	}
+	return languages[0]
+}
+
+func validLang(l string) bool {
+	for _, have := range languages {
+		if l == have {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,175 @@
+package webui
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/profilevault/profilevault/internal/authn"
+	"github.com/profilevault/profilevault/policies"
+)
+
+// Cookie names. The session cookie holds only a random id; the bearer token stays on the server.
+const (
+	sessionCookie = "pv_session"
+	// signinCookie carries the double-submit token of the sign-in forms, which come before any session.
+	signinCookie = "pv_signin"
+	langCookie   = "pv_lang"
+)
+
+// session is a signed-in browser: the bearer token pasted (or minted by the demo page) once, verified,
+// and the CSRF token every state-changing request of that browser must repeat.
+type session struct {
+	token   string
+	csrf    string
+	subject string
+	roles   []policies.Role
+	expires time.Time // the token's own expiry: a session never outlives its token
+}
+
+func (s *session) hasRole(r policies.Role) bool {
+	for _, have := range s.roles {
+		if have == r {
+			return true
+		}
+	}
+	return false
+}
+
+// ErrTooManySessions refuses a sign-in while the session table is full of live sessions.
+var ErrTooManySessions = errors.New("webui: too many open sessions")
+
+// Sessions is the server-side session table, in memory: a restart signs everyone out, which is the safe
+// failure. It is bounded (expired sessions are dropped when it fills).
+type Sessions struct {
+	mu  sync.Mutex
+	m   map[string]*session
+	max int
+	now func() time.Time
+}
+
+// NewSessions returns a table of at most max live sessions (default 10,000).
+func NewSessions(max int, now func() time.Time) *Sessions {
+	if max <= 0 {
+		max = 10_000
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Sessions{m: map[string]*session{}, max: max, now: now}
+}
+
+// create opens a session for a verified token and returns its id.
+func (t *Sessions) create(token string, p authn.Principal) (string, *session, error) {
+	s := &session{token: token, csrf: randomToken(), subject: p.Subject, roles: p.Roles, expires: p.ExpiresAt}
+	id := randomToken()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.m) >= t.max {
+		now := t.now()
+		for k, v := range t.m {
+			if !now.Before(v.expires) {
+				delete(t.m, k)
+			}
+		}
+		if len(t.m) >= t.max {
+			return "", nil, ErrTooManySessions
+		}
+	}
+	t.m[id] = s
+	return id, s, nil
+}
+
+// get returns the live session of id; an expired one is dropped.
+func (t *Sessions) get(id string) (*session, bool) {
+	if id == "" {
+		return nil, false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s, ok := t.m[id]
+	if ok && !t.now().Before(s.expires) {
+		delete(t.m, id)
+		return nil, false
+	}
+	return s, ok
+}
+
+func (t *Sessions) delete(id string) {
+	t.mu.Lock()
+	delete(t.m, id)
+	t.mu.Unlock()
+}
+
+// Len is the number of sessions held (live or not yet dropped).
+func (t *Sessions) Len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.m)
+}
+
+// fromRequest is the session of r's cookie.
+func (t *Sessions) fromRequest(r *http.Request) (string, *session, bool) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return "", nil, false
+	}
+	s, ok := t.get(c.Value)
+	return c.Value, s, ok
+}
+
+// Lookup gives the HTTP API the bearer token of r's session cookie and the CSRF token that a
+// state-changing request with that cookie must carry in X-CSRF-Token.
+func (t *Sessions) Lookup(r *http.Request) (token, csrf string, ok bool) {
+	_, s, ok := t.fromRequest(r)
+	if !ok {
+		return "", "", false
+	}
+	return s.token, s.csrf, true
+}
+
+// SameToken compares two CSRF tokens in constant time; an empty one never matches.
+func SameToken(a, b string) bool {
+	return a != "" && b != "" && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}
+
+// randomToken is 256 random bits, URL-safe.
+func randomToken() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// setCookie sets an HttpOnly, SameSite=Strict cookie on path /, Secure unless the request came over plain
+// http to a loopback address (a browser drops Secure cookies there; nothing leaves the machine).
+func setCookie(w http.ResponseWriter, r *http.Request, name, value string, expires time.Time) {
+	c := &http.Cookie{Name: name, Value: value, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Secure: !plainLoopback(r)}
+	if expires.IsZero() {
+		c.MaxAge = -1
+	} else {
+		c.Expires = expires
+	}
+	http.SetCookie(w, c)
+}
+
+// plainLoopback reports a plain-http request to a loopback host.
+func plainLoopback(r *http.Request) bool {
+	if r.TLS != nil {
+		return false
+	}
+	host, _, err := net.SplitHostPort(r.Host)
+	if err != nil {
+		host = r.Host
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,145 @@
+// The privacy centre: the subject's own data through /v1/me — profile and correction, purposes with their
+// legal basis and notice and the consent controls, the objection to personalised marketing, tags with
+// their explanations, who accessed the data and why, export, requests and deletion.
+'use strict';
+(() => {
+  const { T, api, el, clear, status, failed, time, lang } = PV;
+  const correctable = ['name', 'gender', 'birth_date', 'phone', 'email', 'province', 'city', 'district', 'address_line', 'occupation', 'industry'];
+
+  async function loadProfile() {
+    const me = await api('GET', '/v1/me');
+    const tb = clear(document.querySelector('#profile tbody'));
+    for (const [k, v] of Object.entries(me.fields || {}).sort()) {
+      tb.append(el('tr', { 'data-field': k }, el('th', {}, k), el('td', {}, String(v))));
+    }
+    const sel = clear(document.getElementById('correct-field'));
+    for (const f of correctable) sel.append(el('option', { value: f }, f));
+    const tags = clear(document.querySelector('#tags tbody'));
+    for (const t of me.tags || []) {
+      tags.append(el('tr', {}, el('td', {}, t.key), el('td', {}, String(t.value)), el('td', {}, t.purpose),
+        el('td', {}, (lang === 'zh' ? t.explanation_zh : t.explanation_en) || t.explanation || '')));
+    }
+    if (!(me.tags || []).length) tags.append(el('tr', {}, el('td', { colspan: '4' }, T['none'])));
+    const objected = (me.objections || []).some(o => (o.kind || o) === 'personalized_marketing');
+    document.getElementById('objection-state').textContent = objected ? T['privacy.objected'] : T['privacy.notobj'];
+    const toggle = document.getElementById('objection-toggle');
+    toggle.textContent = objected ? T['privacy.unobject'] : T['privacy.object'];
+    toggle.dataset.objected = objected ? '1' : '';
+  }
+
+  async function loadPurposes() {
+    const ex = await api('GET', '/v1/me/explanation');
+    const box = clear(document.getElementById('purposes'));
+    for (const p of ex.purposes) {
+      const consentBased = p.legal_basis === 'consent' || !!p.consent_kind;
+      const granted = p.your_consent === 'granted';
+      const msg = el('p', { class: 'error', role: 'alert', hidden: true });
+      const card = el('article', { class: 'purpose', 'data-purpose': p.purpose },
+        el('h3', {}, p.purpose),
+        el('p', {}, p.description || ''),
+        el('dl', {},
+          el('dt', {}, T['privacy.basis']), el('dd', {}, p.legal_basis + (p.consent_kind ? ' (' + p.consent_kind + ')' : '')),
+          el('dt', {}, T['privacy.notice']), el('dd', {}, p.notice_version || ''),
+          el('dt', {}, T['privacy.retention']), el('dd', {}, String(p.retention_days || '')),
+          consentBased ? [el('dt', {}, T['privacy.consent']), el('dd', { class: 'consent-state' }, p.your_consent || 'none')] : []),
+        el('p', { class: 'why' }, p.why || ''));
+      if (consentBased) {
+        const btn = el('button', { type: 'button', class: granted ? 'withdraw' : 'grant' }, granted ? T['privacy.withdraw'] : T['privacy.grant']);
+        btn.addEventListener('click', async () => {
+          msg.hidden = true;
+          try {
+            await api('PUT', '/v1/me/consents/' + encodeURIComponent(p.purpose), { body: granted ? { granted: false } : { granted: true, notice_version: p.notice_version } });
+            status(T['done']);
+            await loadPurposes();
+            await loadProfile();
+          } catch (e) {
+            msg.textContent = T['error'] + ' ' + (e.code ? e.code + ': ' : '') + e.message;
+            msg.hidden = false;
+          }
+        });
+        card.append(btn, msg);
+      }
+      box.append(card);
+    }
+  }
+
+  let logCursor = '';
+  async function loadAccessLog(more) {
+    const q = new URLSearchParams({ limit: '20' });
+    if (more && logCursor) q.set('cursor', logCursor);
+    const page = await api('GET', '/v1/me/access-log?' + q.toString());
+    const tb = document.querySelector('#access-log tbody');
+    if (!more) clear(tb);
+    for (const e of page.entries) {
+      tb.append(el('tr', {}, el('td', {}, time(e.ts)), el('td', {}, (e.actor_roles || []).join(', ')), el('td', {}, e.team || ''),
+        el('td', {}, e.purpose || ''), el('td', {}, e.action), el('td', {}, (e.fields || []).join(', ')), el('td', {}, e.decision)));
+    }
+    logCursor = page.next_cursor || '';
+    document.getElementById('access-log-more').hidden = !logCursor;
+  }
+
+  async function loadRequests() {
+    const r = await api('GET', '/v1/me/requests');
+    const tb = clear(document.querySelector('#requests tbody'));
+    for (const q of r.requests) {
+      tb.append(el('tr', {}, el('td', {}, q.type), el('td', {}, q.state), el('td', {}, time(q.created_at)), el('td', {}, time(q.due_at))));
+    }
+    if (!r.requests.length) tb.append(el('tr', {}, el('td', { colspan: '4' }, T['none'])));
+  }
+
+  document.getElementById('correct').addEventListener('submit', async ev => {
+    ev.preventDefault();
+    const f = document.getElementById('correct-field').value;
+    const v = document.getElementById('correct-value').value;
+    try {
+      await api('PATCH', '/v1/me', { body: { fields: { [f]: v } } });
+      document.getElementById('correct-value').value = '';
+      status(T['done']);
+      await loadProfile();
+    } catch (e) { failed(e); }
+  });
+
+  document.getElementById('objection-toggle').addEventListener('click', async ev => {
+    try {
+      if (ev.target.dataset.objected) await api('DELETE', '/v1/me/objections/personalized_marketing');
+      else await api('POST', '/v1/me/objections', { body: { kind: 'personalized_marketing' } });
+      status(T['done']);
+      await loadProfile();
+      await loadPurposes();
+    } catch (e) { failed(e); }
+  });
+
+  document.getElementById('access-log-more').addEventListener('click', () => loadAccessLog(true).catch(failed));
+
+  document.getElementById('file-request').addEventListener('submit', async ev => {
+    ev.preventDefault();
+    try {
+      await api('POST', '/v1/me/requests', { body: { type: document.getElementById('request-type').value } });
+      status(T['done']);
+      await loadRequests();
+    } catch (e) { failed(e); }
+  });
+
+  document.getElementById('erase').addEventListener('submit', async ev => {
+    ev.preventDefault();
+    const out = document.getElementById('erase-result');
+    try {
+      const r = await api('DELETE', '/v1/me');
+      out.textContent = T['privacy.erased'] + '\n' + JSON.stringify(r.receipt, null, 2);
+    } catch (e) {
+      if (e.code === 'legal_hold') out.textContent = T['privacy.held'] + '\n' + JSON.stringify(e.data.error.held, null, 2) + '\n' + JSON.stringify(e.data.receipt, null, 2);
+      else { failed(e); return; }
+    }
+    out.hidden = false;
+  });
+
+  (async () => {
+    status(T['loading']);
+    try {
+      await loadProfile();
+      await loadPurposes();
+      await Promise.all([loadAccessLog(false), loadRequests()]);
+      status('');
+    } catch (e) { failed(e); }
+  })();
+})();

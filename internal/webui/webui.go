@@ -1,0 +1,356 @@
+// Package webui serves the web consoles of Profile Vault: the privacy centre for data subjects (/privacy),
+// the console for staff (/console), their sign-in and the browser sessions behind them. Pages are
+// html/template shells and small scripts embedded in the binary; every piece of personal data they show or
+// change is fetched by the browser from the /v1 API, through the vault's enforcement point and its audit
+// trail. This package opens no store and renders no personal data: it holds sessions (a verified bearer
+// token behind a random cookie) and decides which page a role may open.
+package webui
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/profilevault/profilevault/internal/authn"
+	"github.com/profilevault/profilevault/policies"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// TokenVerifier checks a bearer token (internal/authn.Verifier implements it).
+type TokenVerifier interface {
+	Verify(token string) (authn.Principal, error)
+}
+
+// Demo is what the demo sign-in page needs; only `vaultd demo` provides it, so `serve` has no such page.
+type Demo struct {
+	// Mint issues a token (as app.App.Mint).
+	Mint func(sub string, roles []string, team string, ttl time.Duration) (string, error)
+	// People lists a few demo subjects' ids to sign in as.
+	People func(ctx context.Context) ([]string, error)
+}
+
+// Config wires the pages.
+type Config struct {
+	Verifier TokenVerifier
+	// Policy is the policy in force: a console page opens only for roles it allows (what the page's API
+	// calls need), so the page and the enforcement point agree.
+	Policy   func() *policies.Set
+	Sessions *Sessions
+	Demo     *Demo // nil except under vaultd demo
+}
+
+// UI is the web consoles' http.Handler.
+type UI struct {
+	cfg   Config
+	pages map[string]*template.Template
+	mux   *http.ServeMux
+}
+
+// consolePage is one page of /console and who may open it. Later pages (request queue, access requests,
+// audiences) are added to consolePages with the API permission they rest on.
+type consolePage struct {
+	Path  string
+	Title string // phrase key
+	may   func(pol *policies.Set, roles []policies.Role) bool
+}
+
+// allows is a page rule: the roles may act on the object for the purpose, as the API will check.
+func allows(purpose policies.PurposeName, obj policies.Object, act policies.Act) func(*policies.Set, []policies.Role) bool {
+	return func(pol *policies.Set, roles []policies.Role) bool { return pol.Allowed(roles, purpose, obj, act) }
+}
+
+var consolePages = []consolePage{
+	{Path: "/console/audit", Title: "page.audit", may: allows(policies.PurposeComplianceAudit, policies.ResourceAudit, policies.ActRead)},
+}
+
+// New builds the handler.
+func New(cfg Config) (*UI, error) {
+	if cfg.Verifier == nil || cfg.Policy == nil || cfg.Sessions == nil {
+		return nil, errors.New("webui: Verifier, Policy and Sessions are required")
+	}
+	u := &UI{cfg: cfg, pages: map[string]*template.Template{}, mux: http.NewServeMux()}
+	for _, name := range []string{"signin", "demo", "refused", "privacy", "console", "audit"} {
+		t, err := template.New("layout.html").ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, err
+		}
+		u.pages[name] = t
+	}
+	static, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		return nil, err
+	}
+	u.mux.Handle("GET /ui/", http.StripPrefix("/ui/", http.FileServerFS(static)))
+	u.mux.HandleFunc("GET /signin", u.getSignin)
+	u.mux.HandleFunc("POST /signin", u.postSignin)
+	u.mux.HandleFunc("POST /signout", u.postSignout)
+	if cfg.Demo != nil {
+		u.mux.HandleFunc("GET /signin/demo", u.getDemo)
+		u.mux.HandleFunc("POST /signin/demo", u.postDemo)
+	}
+	u.mux.HandleFunc("GET /{$}", u.home)
+	u.mux.HandleFunc("GET /privacy", u.privacy)
+	u.mux.HandleFunc("GET /console", u.console)
+	for _, p := range consolePages {
+		u.mux.HandleFunc("GET "+p.Path, u.consolePage(p))
+	}
+	return u, nil
+}
+
+// Route is a method and a path (in Gin's syntax) that the UI answers.
+type Route struct{ Method, Path string }
+
+// Routes are the routes the UI answers; the HTTP API mounts them on its engine.
+func (u *UI) Routes() []Route {
+	routes := []Route{{"GET", "/"}, {"GET", "/ui/*file"}, {"GET", "/signin"}, {"POST", "/signin"}, {"POST", "/signout"},
+		{"GET", "/privacy"}, {"GET", "/console"}}
+	if u.cfg.Demo != nil {
+		routes = append(routes, Route{"GET", "/signin/demo"}, Route{"POST", "/signin/demo"})
+	}
+	for _, p := range consolePages {
+		routes = append(routes, Route{"GET", p.Path})
+	}
+	return routes
+}
+
+// ServeHTTP sets the headers every page carries, then serves it.
+func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "+
+		"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-store")
+	if l := r.URL.Query().Get("lang"); l != "" && r.Method == http.MethodGet && validLang(l) {
+		// The switch: remember the choice and show the same page without the parameter.
+		setCookie(w, r, langCookie, l, time.Now().AddDate(1, 0, 0))
+		http.Redirect(w, r, r.URL.Path, http.StatusSeeOther)
+		return
+	}
+	u.mux.ServeHTTP(w, r)
+}
+
+// view is what every template gets.
+type view struct {
+	Lang     string
+	Other    string // the language the switch offers
+	Title    string // phrase key
+	T        map[string]string
+	CSRF     string
+	Roles    []policies.Role
+	Pages    []consolePage
+	Script   string // the page's script under /ui/
+	SignedIn bool
+	Demo     bool
+	Error    string // phrase key
+	People   []string
+	Staff    []policies.Role
+}
+
+func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name string, v view) {
+	v.Lang = language(r)
+	v.Other = "zh"
+	if v.Lang == "zh" {
+		v.Other = "en"
+	}
+	v.T = texts(v.Lang)
+	v.Demo = u.cfg.Demo != nil
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_ = u.pages[name].Execute(w, v)
+}
+
+// signedIn is the request's session, or a redirect to the sign-in page.
+func (u *UI) signedIn(w http.ResponseWriter, r *http.Request) (*session, bool) {
+	_, s, ok := u.cfg.Sessions.fromRequest(r)
+	if !ok {
+		http.Redirect(w, r, "/signin", http.StatusSeeOther)
+		return nil, false
+	}
+	return s, true
+}
+
+func (u *UI) refuse(w http.ResponseWriter, r *http.Request, s *session) {
+	u.render(w, r, http.StatusForbidden, "refused", view{Title: "refused.title", Roles: s.roles, CSRF: s.csrf, SignedIn: true})
+}
+
+// home sends a browser to its place: the privacy centre, the console, or the sign-in page.
+func (u *UI) home(w http.ResponseWriter, r *http.Request) {
+	s, ok := u.signedIn(w, r)
+	if !ok {
+		return
+	}
+	to := "/console"
+	if s.hasRole(policies.RoleSubject) {
+		to = "/privacy"
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+func (u *UI) privacy(w http.ResponseWriter, r *http.Request) {
+	s, ok := u.signedIn(w, r)
+	if !ok {
+		return
+	}
+	if !s.hasRole(policies.RoleSubject) {
+		u.refuse(w, r, s)
+		return
+	}
+	u.render(w, r, http.StatusOK, "privacy", view{Title: "privacy.title", CSRF: s.csrf, Roles: s.roles, SignedIn: true, Script: "privacy.js"})
+}
+
+// pagesFor lists the console pages the roles may open.
+func (u *UI) pagesFor(roles []policies.Role) []consolePage {
+	pol := u.cfg.Policy()
+	var out []consolePage
+	for _, p := range consolePages {
+		if p.may(pol, roles) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (u *UI) console(w http.ResponseWriter, r *http.Request) {
+	s, ok := u.signedIn(w, r)
+	if !ok {
+		return
+	}
+	if s.hasRole(policies.RoleSubject) && len(s.roles) == 1 {
+		u.refuse(w, r, s)
+		return
+	}
+	u.render(w, r, http.StatusOK, "console", view{Title: "console.title", CSRF: s.csrf, Roles: s.roles, SignedIn: true, Pages: u.pagesFor(s.roles)})
+}
+
+func (u *UI) consolePage(p consolePage) http.HandlerFunc {
+	name := p.Path[len("/console/"):]
+	return func(w http.ResponseWriter, r *http.Request) {
+		s, ok := u.signedIn(w, r)
+		if !ok {
+			return
+		}
+		if !p.may(u.cfg.Policy(), s.roles) {
+			u.refuse(w, r, s)
+			return
+		}
+		u.render(w, r, http.StatusOK, name, view{Title: p.Title, CSRF: s.csrf, Roles: s.roles, SignedIn: true,
+			Pages: u.pagesFor(s.roles), Script: name + ".js"})
+	}
+}
+
+// signinToken is the double-submit token of the sign-in forms: the same random value in a cookie and in
+// the form, so another site cannot sign this browser in as someone else.
+func signinToken(w http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(signinCookie); err == nil && len(c.Value) == 43 {
+		return c.Value
+	}
+	t := randomToken()
+	setCookie(w, r, signinCookie, t, time.Now().Add(time.Hour))
+	return t
+}
+
+func signinFormOK(r *http.Request) bool {
+	c, err := r.Cookie(signinCookie)
+	return err == nil && SameToken(c.Value, r.PostFormValue("csrf"))
+}
+
+func (u *UI) getSignin(w http.ResponseWriter, r *http.Request) {
+	u.render(w, r, http.StatusOK, "signin", view{Title: "signin.title", CSRF: signinToken(w, r)})
+}
+
+// postSignin verifies the pasted token and opens a session for it.
+func (u *UI) postSignin(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if !signinFormOK(r) {
+		u.render(w, r, http.StatusForbidden, "refused", view{Title: "csrf.title", Error: "csrf.lead"})
+		return
+	}
+	u.signIn(w, r, r.PostFormValue("token"))
+}
+
+func (u *UI) signIn(w http.ResponseWriter, r *http.Request, token string) {
+	p, err := u.cfg.Verifier.Verify(token)
+	if err != nil {
+		u.render(w, r, http.StatusUnauthorized, "signin", view{Title: "signin.title", CSRF: signinToken(w, r), Error: "signin.bad"})
+		return
+	}
+	id, s, err := u.cfg.Sessions.create(token, p)
+	if err != nil {
+		u.render(w, r, http.StatusServiceUnavailable, "signin", view{Title: "signin.title", CSRF: signinToken(w, r), Error: "signin.full"})
+		return
+	}
+	setCookie(w, r, sessionCookie, id, s.expires)
+	setCookie(w, r, signinCookie, "", time.Time{})
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// postSignout ends the session; the form must carry the session's CSRF token.
+func (u *UI) postSignout(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	id, s, ok := u.cfg.Sessions.fromRequest(r)
+	if ok && !SameToken(s.csrf, r.PostFormValue("csrf")) {
+		u.render(w, r, http.StatusForbidden, "refused", view{Title: "csrf.title", Error: "csrf.lead", CSRF: s.csrf, SignedIn: true})
+		return
+	}
+	if ok {
+		u.cfg.Sessions.delete(id)
+	}
+	setCookie(w, r, sessionCookie, "", time.Time{})
+	http.Redirect(w, r, "/signin", http.StatusSeeOther)
+}
+
+// demoStaff are the roles the demo page offers.
+var demoStaff = []policies.Role{policies.RoleComplianceOfficer, "customer_service", "marketing", "analyst", "data_steward", "admin"}
+
+func (u *UI) getDemo(w http.ResponseWriter, r *http.Request) {
+	people, err := u.cfg.Demo.People(r.Context())
+	if err != nil {
+		http.Error(w, "demo people unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	u.render(w, r, http.StatusOK, "demo", view{Title: "demo.title", CSRF: signinToken(w, r), People: people, Staff: demoStaff})
+}
+
+// postDemo mints a token for the chosen demo person or staff role and signs in with it.
+func (u *UI) postDemo(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if !signinFormOK(r) {
+		u.render(w, r, http.StatusForbidden, "refused", view{Title: "csrf.title", Error: "csrf.lead"})
+		return
+	}
+	var sub string
+	var roles []string
+	if person := r.PostFormValue("person"); person != "" {
+		people, err := u.cfg.Demo.People(r.Context())
+		if err != nil || !slices.Contains(people, person) {
+			http.Error(w, "unknown demo person", http.StatusBadRequest)
+			return
+		}
+		sub, roles = person, []string{string(policies.RoleSubject)}
+	} else {
+		role := policies.Role(r.PostFormValue("role"))
+		if !slices.Contains(demoStaff, role) {
+			http.Error(w, "unknown demo role", http.StatusBadRequest)
+			return
+		}
+		sub, roles = "demo-"+string(role), []string{string(role)}
+	}
+	tok, err := u.cfg.Demo.Mint(sub, roles, "demo", 12*time.Hour)
+	if err != nil {
+		http.Error(w, "could not mint a demo token", http.StatusInternalServerError)
+		return
+	}
+	u.signIn(w, r, tok)
+}
