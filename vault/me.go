@@ -360,6 +360,10 @@ type PurposeExplanation struct {
 	NoticeVersion string
 	YourConsent   string // granted, withdrawn, expired, or empty when none was given
 	Objected      bool
+	// ConsentBlocked says why the subject cannot give this consent themselves: the reason the grant would
+	// be refused with (consent.ReasonGuardianConsentRequired under 14, ReasonAgeVerificationRequired while
+	// the birth date is unknown and the purpose needs an age), or empty.
+	ConsentBlocked string
 }
 
 // MeExplanation explains every purpose for the caller, in lang ("zh" or "en").
@@ -377,10 +381,16 @@ func (s *DataSubjects) MeExplanation(ctx context.Context, a Access, lang string)
 	if err != nil {
 		return nil, nil, 0, internalErr("read tags", err)
 	}
-	return s.explain(rec, lang), tags, seq, nil
+	// The age decides who may consent; it is read under this request's own release (the subject's data,
+	// for the subject).
+	birth, known := openField(self.rel.open, rec, fieldBirthDate)
+	if _, err := time.Parse(time.DateOnly, string(birth)); err != nil {
+		known = false
+	}
+	return s.explain(rec, lang, known && minorBorn(birth, s.now()), known), tags, seq, nil
 }
 
-func (s *DataSubjects) explain(rec SubjectRecord, lang string) []PurposeExplanation {
+func (s *DataSubjects) explain(rec SubjectRecord, lang string, minor, ageKnown bool) []PurposeExplanation {
 	if lang != "zh" {
 		lang = "en"
 	}
@@ -394,6 +404,13 @@ func (s *DataSubjects) explain(rec SubjectRecord, lang string) []PurposeExplanat
 			if r.Purpose == p.Name {
 				x.YourConsent = string(r.StatusAt(now))
 			}
+		}
+		switch { // as ConsentRecords.Grant decides
+		case !p.NeedsConsent():
+		case minor:
+			x.ConsentBlocked = consent.ReasonGuardianConsentRequired
+		case !ageKnown && p.NeedsAge():
+			x.ConsentBlocked = consent.ReasonAgeVerificationRequired
 		}
 		out = append(out, x)
 	}

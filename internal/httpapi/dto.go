@@ -362,23 +362,27 @@ type purposeExplanationDTO struct {
 	YourConsent   string   `json:"your_consent,omitempty"`
 	Objected      bool     `json:"objected"`
 	Why           string   `json:"why"`
+	// ConsentBlocked: guardian_consent_required or age_verification_required when the subject cannot give
+	// this consent themselves.
+	ConsentBlocked string `json:"consent_blocked,omitempty"`
 }
 
 // toPurposeExplanationDTO renders x for a reader of lang (zh or en).
 func toPurposeExplanationDTO(x vault.PurposeExplanation, lang string) purposeExplanationDTO {
 	return purposeExplanationDTO{
-		Purpose:       string(x.Purpose),
-		Description:   x.Description,
-		LegalBasis:    x.LegalBasis,
-		ConsentKind:   x.ConsentKind,
-		Categories:    x.Categories,
-		RetentionDays: x.RetentionDays,
-		Necessary:     x.Necessary,
-		Recipients:    x.Recipients,
-		NoticeVersion: x.NoticeVersion,
-		YourConsent:   x.YourConsent,
-		Objected:      x.Objected,
-		Why:           whyText(x, lang),
+		Purpose:        string(x.Purpose),
+		Description:    x.Description,
+		LegalBasis:     x.LegalBasis,
+		ConsentKind:    x.ConsentKind,
+		Categories:     x.Categories,
+		RetentionDays:  x.RetentionDays,
+		Necessary:      x.Necessary,
+		Recipients:     x.Recipients,
+		NoticeVersion:  x.NoticeVersion,
+		YourConsent:    x.YourConsent,
+		Objected:       x.Objected,
+		Why:            whyText(x, lang),
+		ConsentBlocked: x.ConsentBlocked,
 	}
 }
 

@@ -255,3 +255,46 @@ func TestMeExportIsCompleteAndSigned(t *testing.T) {
 		t.Fatal("signature covers a tampered manifest")
 	}
 }
+
+// The explanation says, per purpose, when the subject cannot give a consent themselves, with the reason a
+// grant would be refused: the privacy centre shows it instead of a control that would fail.
+func TestMeExplanationSaysWhoMayConsent(t *testing.T) {
+	s := apptest.Start(t)
+	now := time.Now().UTC()
+	child := s.CreateSubject(map[string]any{"name": "小明", "birth_date": now.AddDate(-10, 0, 0).Format(time.DateOnly)})
+	adult := s.CreateSubject(map[string]any{"name": "大明", "birth_date": "1980-01-01"})
+	unknown := s.CreateSubject(map[string]any{"name": "无名"})
+	blocked := func(id string) map[string]string {
+		r := s.Do("GET", "/v1/me/explanation", s.Token(id, "subject"), "", nil)
+		if r.Status != 200 {
+			t.Fatalf("explanation: %d %s", r.Status, r.Body)
+		}
+		out := map[string]string{}
+		for _, p := range r.JSON["purposes"].([]any) {
+			m := p.(map[string]any)
+			if b, ok := m["consent_blocked"].(string); ok {
+				out[m["purpose"].(string)] = b
+			}
+		}
+		return out
+	}
+	if b := blocked(child); b["marketing"] != "guardian_consent_required" || b["analytics"] != "guardian_consent_required" || b["account_management"] != "" {
+		t.Fatalf("a child: %v", b)
+	}
+	if b := blocked(adult); len(b) != 0 {
+		t.Fatalf("an adult: %v", b)
+	}
+	if b := blocked(unknown); b["marketing"] != "age_verification_required" || b["analytics"] != "" {
+		t.Fatalf("an unknown birth date: %v", b)
+	}
+	// What the explanation says is what a grant answers.
+	for id, want := range map[string]string{child: "guardian_consent_required", unknown: "permission_denied"} {
+		r := s.Do("PUT", "/v1/me/consents/marketing", s.Token(id, "subject"), "", map[string]any{"granted": true, "notice_version": "2026-01"})
+		if r.Status != 403 || r.ErrorCode() != want {
+			t.Fatalf("grant: %d %s, want 403 %s", r.Status, r.Body, want)
+		}
+	}
+	if r := s.Do("PUT", "/v1/me/consents/marketing", s.Token(adult, "subject"), "", map[string]any{"granted": true, "notice_version": "2026-01"}); r.Status != 200 {
+		t.Fatalf("adult grant: %d %s", r.Status, r.Body)
+	}
+}

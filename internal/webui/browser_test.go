@@ -338,3 +338,20 @@ func TestBrowserDemoSignInOnlyUnderDemo(t *testing.T) {
 		t.Fatalf("signed in as the demo person, the privacy centre shows city %q", city)
 	}
 }
+
+// A child under 14 sees why they cannot consent, in place of the control.
+func TestBrowserChildSeesWhyTheyCannotConsent(t *testing.T) {
+	s := apptest.Start(t)
+	child := s.CreateSubject(map[string]any{"name": "小红", "birth_date": time.Now().AddDate(-9, 0, 0).Format(time.DateOnly)})
+	ctx := browser(t)
+	sel := `article[data-purpose="marketing"] [data-blocked="guardian_consent_required"]`
+	if err := chromedp.Do(ctx, signIn(s.Server.URL, s.Token(child, "subject")), chromedp.WaitVisible(chromedp.CSS(sel))); err != nil {
+		t.Fatal(err)
+	}
+	if msg := text(ctx, t, sel); !strings.Contains(msg, "guardian") {
+		t.Fatalf("the child's marketing card says %q", msg)
+	}
+	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('article[data-purpose="marketing"] button').length`)); err != nil || n != 0 {
+		t.Fatalf("a child must not get a consent button: %d %v", n, err)
+	}
+}

@@ -43,7 +43,10 @@
           el('dt', {}, T['privacy.retention']), el('dd', {}, String(p.retention_days || '')),
           consentBased ? [el('dt', {}, T['privacy.consent']), el('dd', { class: 'consent-state' }, p.your_consent || 'none')] : []),
         el('p', { class: 'why' }, p.why || ''));
-      if (consentBased) {
+      if (consentBased && p.consent_blocked && !granted) {
+        const why = p.consent_blocked === 'guardian_consent_required' ? T['privacy.guardian'] : T['privacy.ageunknown'];
+        card.append(el('p', { class: 'blocked', 'data-blocked': p.consent_blocked }, why));
+      } else if (consentBased) {
         const btn = el('button', { type: 'button', class: granted ? 'withdraw' : 'grant' }, granted ? T['privacy.withdraw'] : T['privacy.grant']);
         btn.addEventListener('click', async () => {
           msg.hidden = true;
