@@ -35,7 +35,7 @@ func browserPath() string {
 }
 
 // browser starts a fresh headless browser (its own profile, so no cookie is shared between tests).
-func browser(t *testing.T) context.Context {
+func browser(t testing.TB) context.Context {
 	t.Helper()
 	path := browserPath()
 	if path == "" {
@@ -62,7 +62,7 @@ func browser(t *testing.T) context.Context {
 
 // screenshots is where the tests write a PNG of each page: $VAULT_SCREENSHOTS, or the test's artefact
 // directory (kept with go test -artifacts). The directory is named in the log.
-func screenshots(t *testing.T) string {
+func screenshots(t testing.TB) string {
 	dir := os.Getenv("VAULT_SCREENSHOTS")
 	if dir == "" {
 		dir = t.ArtifactDir()

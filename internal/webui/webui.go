@@ -59,9 +59,10 @@ type UI struct {
 // consolePage is one page of /console and who may open it. Later pages (request queue, access requests,
 // audiences) are added to consolePages with the API permission they rest on.
 type consolePage struct {
-	Path  string
-	Title string // phrase key
-	may   func(pol *policies.Set, roles []policies.Role) bool
+	Path    string
+	Title   string   // phrase key
+	Scripts []string // under /ui/, after common.js
+	may     func(pol *policies.Set, roles []policies.Role) bool
 }
 
 // allows is a page rule: the roles may act on the object for the purpose, as the API will check.
@@ -70,7 +71,7 @@ func allows(purpose policies.PurposeName, obj policies.Object, act policies.Act)
 }
 
 var consolePages = []consolePage{
-	{Path: "/console/audit", Title: "page.audit", may: allows(policies.PurposeComplianceAudit, policies.ResourceAudit, policies.ActRead)},
+	{Path: "/console/audit", Title: "page.audit", Scripts: []string{"sha256.js", "audit.js"}, may: allows(policies.PurposeComplianceAudit, policies.ResourceAudit, policies.ActRead)},
 }
 
 // New builds the handler.
@@ -150,7 +151,7 @@ type view struct {
 	CSRF     string
 	Roles    []policies.Role
 	Pages    []consolePage
-	Script   string // the page's script under /ui/
+	Scripts  []string // the page's scripts under /ui/ (common.js comes first)
 	SignedIn bool
 	Demo     bool
 	Error    string // phrase key
@@ -207,7 +208,7 @@ func (u *UI) privacy(w http.ResponseWriter, r *http.Request) {
 		u.refuse(w, r, s)
 		return
 	}
-	u.render(w, r, http.StatusOK, "privacy", view{Title: "privacy.title", CSRF: s.csrf, Roles: s.roles, SignedIn: true, Script: "privacy.js"})
+	u.render(w, r, http.StatusOK, "privacy", view{Title: "privacy.title", CSRF: s.csrf, Roles: s.roles, SignedIn: true, Scripts: []string{"privacy.js"}})
 }
 
 // pagesFor lists the console pages the roles may open.
@@ -235,7 +236,7 @@ func (u *UI) console(w http.ResponseWriter, r *http.Request) {
 }
 
 func (u *UI) consolePage(p consolePage) http.HandlerFunc {
-	name := p.Path[len("/console/"):]
+	name := p.Path[len("/console/"):] // its template
 	return func(w http.ResponseWriter, r *http.Request) {
 		s, ok := u.signedIn(w, r)
 		if !ok {
@@ -246,7 +247,7 @@ func (u *UI) consolePage(p consolePage) http.HandlerFunc {
 			return
 		}
 		u.render(w, r, http.StatusOK, name, view{Title: p.Title, CSRF: s.csrf, Roles: s.roles, SignedIn: true,
-			Pages: u.pagesFor(s.roles), Script: name + ".js"})
+			Pages: u.pagesFor(s.roles), Scripts: p.Scripts})
 	}
 }
 
