@@ -16,6 +16,8 @@ import (
 
 	"github.com/profilevault/profilevault/internal/app"
 	"github.com/profilevault/profilevault/internal/apptest"
+	"github.com/profilevault/profilevault/policies"
+	"github.com/profilevault/profilevault/vault"
 )
 
 // The end-to-end tests of the consoles drive headless Chromium against the real server on loopback. They
@@ -91,6 +93,7 @@ func signIn(base, token string) chromedp.Action[chromedp.Void] {
 		chromedp.WaitVisible(chromedp.CSS("#token")),
 		chromedp.SetValue(chromedp.CSS("#token"), token),
 		chromedp.Click(chromedp.CSS("#signin-submit")),
+		chromedp.WaitVisible(chromedp.CSS(`form[action="/signout"]`)), // signed in, landed
 	)
 }
 
@@ -353,5 +356,84 @@ func TestBrowserChildSeesWhyTheyCannotConsent(t *testing.T) {
 	}
 	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('article[data-purpose="marketing"] button').length`)); err != nil || n != 0 {
 		t.Fatalf("a child must not get a consent button: %d %v", n, err)
+	}
+}
+
+// The staff pages: the officer moves a request on in the queue and reads the policy matrix; the steward
+// decides an identity review. Each action goes through /v1 and is checked there afterwards.
+func TestBrowserStaffPages(t *testing.T) {
+	s := apptest.Start(t)
+	dir := screenshots(t)
+	id := s.CreateSubject(map[string]any{"name": "周杰", "city": "台州", "birth_date": "1985-08-08"})
+	r := s.Do("POST", "/v1/me/requests", s.Token(id, "subject"), "", map[string]any{"type": "correction"})
+	if r.Status != 201 {
+		t.Fatalf("file a request: %d %s", r.Status, r.Body)
+	}
+	reqID := r.JSON["id"].(string)
+	ctx := browser(t)
+	move := `#queue tr[data-id="` + reqID + `"] button[data-to="in_progress"]`
+	err := chromedp.Do(ctx,
+		signIn(s.Server.URL, s.Token("co", "compliance_officer")),
+		chromedp.Navigate(s.Server.URL+"/console/requests"),
+		chromedp.WaitVisible(chromedp.CSS(move)),
+		shot(dir, "console-requests"),
+		chromedp.Click(chromedp.CSS(move)),
+		chromedp.WaitNotPresent(chromedp.CSS(move)),
+	)
+	if err != nil {
+		t.Fatalf("request queue: %v", err)
+	}
+	q := s.Do("GET", "/v1/requests", s.Token("co2", "compliance_officer"), "compliance_audit", nil)
+	if !strings.Contains(string(q.Body), `"state":"in_progress"`) {
+		t.Fatalf("after the move the queue says %s", q.Body)
+	}
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(s.Server.URL+"/console/policy"),
+		chromedp.WaitVisible(chromedp.CSS(`#matrix td[data-cell]`)),
+		chromedp.SetValue(chromedp.CSS("#f-role"), "marketing"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById('f-role').dispatchEvent(new Event('change'))`),
+		chromedp.WaitVisible(chromedp.CSS(`#matrix td[data-cell="marketing/contact"].allow`)),
+		shot(dir, "console-policy"),
+	)
+	if err != nil {
+		t.Fatalf("policy matrix: %v", err)
+	}
+	if cell := text(ctx, t, `#matrix td[data-cell="marketing/contact"]`); cell != "masked" {
+		t.Fatalf("marketing may read contact for marketing masked; the matrix says %q", cell)
+	}
+	if cell := text(ctx, t, `#matrix td[data-cell="marketing/identity"]`); cell != "—" {
+		t.Fatalf("marketing may not read identity; the matrix says %q", cell)
+	}
+
+	// The steward's identity review.
+	steward := vault.Access{Caller: vault.Caller{Subject: "st", Roles: []policies.Role{"data_steward"}}, Purpose: "account_management"}
+	str := func(v string) *string { return &v }
+	for _, ns := range []vault.NewSubject{
+		{ExternalID: "c-1", Source: "crm", Fields: map[string]*string{"name": str("王芳"), "phone": str("+8613800001234")}},
+		{ExternalID: "p-4", Source: "pos", Fields: map[string]*string{"name": str("王小明"), "phone": str("13800001234")}},
+	} {
+		if _, err := s.App.Vault.Ingestion().ImportSubject(t.Context(), steward, ns); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx = browser(t)
+	decide := `#reviews tr[data-id] button[data-decision="distinct"]`
+	err = chromedp.Do(ctx,
+		signIn(s.Server.URL, s.Token("st", "data_steward")),
+		chromedp.Navigate(s.Server.URL+"/console/identity"),
+		chromedp.WaitVisible(chromedp.CSS(decide)),
+		shot(dir, "console-identity"),
+		chromedp.Click(chromedp.CSS(decide)),
+		chromedp.WaitNotPresent(chromedp.CSS(decide)),
+	)
+	if err != nil {
+		t.Fatalf("identity reviews: %v", err)
+	}
+	rv := s.Do("GET", "/v1/identity/reviews?state=distinct", s.Token("st", "data_steward"), "account_management", nil)
+	if rows, _ := rv.JSON["reviews"].([]any); len(rows) != 1 {
+		t.Fatalf("after the decision: %s", rv.Body)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(s.Server.URL+"/console/imports"), chromedp.WaitVisible(chromedp.CSS("#reports p, #reports article"))); err != nil {
+		t.Fatalf("import reports: %v", err)
 	}
 }

@@ -72,6 +72,10 @@ func allows(purpose policies.PurposeName, obj policies.Object, act policies.Act)
 
 var consolePages = []consolePage{
 	{Path: "/console/audit", Title: "page.audit", Scripts: []string{"sha256.js", "audit.js"}, may: allows(policies.PurposeComplianceAudit, policies.ResourceAudit, policies.ActRead)},
+	{Path: "/console/requests", Title: "page.requests", Scripts: []string{"requests.js"}, may: allows(policies.PurposeComplianceAudit, policies.ResourceRequests, policies.ActRead)},
+	{Path: "/console/policy", Title: "page.policy", Scripts: []string{"policy.js"}, may: allows(policies.NoPurpose, policies.ResourcePolicies, policies.ActRead)},
+	{Path: "/console/imports", Title: "page.imports", Scripts: []string{"imports.js"}, may: allows(policies.PurposeAccountManagement, policies.ResourceSubjects, policies.ActCreate)},
+	{Path: "/console/identity", Title: "page.identity", Scripts: []string{"identity.js"}, may: allows(policies.PurposeAccountManagement, policies.ResourceSubjects, policies.ActCreate)},
 }
 
 // New builds the handler.
@@ -80,7 +84,11 @@ func New(cfg Config) (*UI, error) {
 		return nil, errors.New("webui: Verifier, Policy and Sessions are required")
 	}
 	u := &UI{cfg: cfg, pages: map[string]*template.Template{}, mux: http.NewServeMux()}
-	for _, name := range []string{"signin", "demo", "refused", "privacy", "console", "audit"} {
+	names := []string{"signin", "demo", "refused", "privacy", "console"}
+	for _, p := range consolePages {
+		names = append(names, p.template())
+	}
+	for _, name := range names {
 		t, err := template.New("layout.html").ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, err
@@ -235,8 +243,11 @@ func (u *UI) console(w http.ResponseWriter, r *http.Request) {
 	u.render(w, r, http.StatusOK, "console", view{Title: "console.title", CSRF: s.csrf, Roles: s.roles, SignedIn: true, Pages: u.pagesFor(s.roles)})
 }
 
+// template is the page's template name: the last element of its path.
+func (p consolePage) template() string { return p.Path[len("/console/"):] }
+
 func (u *UI) consolePage(p consolePage) http.HandlerFunc {
-	name := p.Path[len("/console/"):] // its template
+	name := p.template()
 	return func(w http.ResponseWriter, r *http.Request) {
 		s, ok := u.signedIn(w, r)
 		if !ok {
