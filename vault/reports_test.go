@@ -113,3 +113,71 @@ func TestPolicyVersionsAreKeptWithTheirDates(t *testing.T) {
 		t.Fatalf("marketing read the policy history: %v", err)
 	}
 }
+
+// The console's reports count from the trail and the consent histories: per day, purpose and role, the
+// denials, and the subjects holding a valid consent at each day's end.
+func TestActivityAndConsentReports(t *testing.T) {
+	ctx := context.Background()
+	cfg, _, _ := testConfig(t)
+	svc, err := vault.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for range 3 {
+		c, err := svc.Profiles().Create(ctx, steward, vault.NewSubject{Fields: map[string]*string{"name": str("客户"), "phone": str("+8613800001234"), "birth_date": str("1980-01-01")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, c.ID)
+	}
+	for _, id := range ids[:2] {
+		if _, _, err := svc.ConsentRecords().GrantConsent(ctx, steward, id, consent.Grant{Purpose: "marketing", Kind: consent.General, NoticeVersion: "2026-01", Method: "t"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := svc.ConsentRecords().WithdrawConsent(ctx, steward, ids[1], "marketing"); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids { // one allowed (consent), two denied (withdrawn, none)
+		if _, err := svc.Profiles().Read(ctx, marketer, id, []string{"phone"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err := svc.Review().ActivityReport(ctx, compliance, time.Time{}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Days) != 30 || rep.AuditSeq == 0 {
+		t.Fatalf("default window: %d days, seq %d", len(rep.Days), rep.AuditSeq)
+	}
+	today := rep.Days[len(rep.Days)-1]
+	if today.Day != time.Now().UTC().Format(time.DateOnly) || today.ByPurpose["marketing"] != 3 || today.ByRole["marketing"] != 3 ||
+		today.Denied != 2 || today.ByPurpose["account_management"] != 6 || today.Total != 9 {
+		t.Fatalf("today: %+v", today)
+	}
+	rates, err := svc.Review().ConsentRates(ctx, compliance, time.Time{}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := len(rates.Days) - 1
+	var marketing []int
+	for _, p := range rates.Purposes {
+		if p.Purpose == "marketing" {
+			marketing = p.Granted
+		}
+		if p.Purpose == "account_management" {
+			t.Fatal("a purpose on contract has no consent rate")
+		}
+	}
+	if rates.Subjects[last] != 3 || marketing[last] != 1 || rates.Subjects[0] != 0 || marketing[0] != 0 {
+		t.Fatalf("consent rates: subjects %v marketing %v", rates.Subjects, marketing)
+	}
+	// Windows are bounded, and refusals are recorded like any other.
+	if _, err := svc.Review().ActivityReport(ctx, compliance, time.Now().AddDate(0, 0, -100), time.Now()); vault.ErrorCode(err) != vault.CodeInvalidArgument {
+		t.Fatalf("a 100-day window: %v", err)
+	}
+	if _, err := svc.Review().ConsentRates(ctx, marketer, time.Time{}, time.Time{}); vault.ErrorCode(err) != vault.CodePermissionDenied {
+		t.Fatalf("marketing reading consent rates: %v", err)
+	}
+}

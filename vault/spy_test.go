@@ -440,6 +440,18 @@ func ops() map[string]op {
 			refuse: func(f *fixture) error { return e2(f.svc.DataSubjects().MeNotices(ctx, steward)) }},
 		"Review.CrossBorderReport": {run: func(f *fixture) error { return e1(f.svc.Review().CrossBorderReport(ctx, compliance, 2026)) },
 			refuse: func(f *fixture) error { return e1(f.svc.Review().CrossBorderReport(ctx, marketer, 2026)) }},
+		"Review.ActivityReport": {run: func(f *fixture) error {
+			return e1(f.svc.Review().ActivityReport(ctx, compliance, time.Time{}, time.Time{}))
+		},
+			refuse: func(f *fixture) error {
+				return e1(f.svc.Review().ActivityReport(ctx, marketer, time.Time{}, time.Time{}))
+			}},
+		"Review.ConsentRates": {run: func(f *fixture) error {
+			return e1(f.svc.Review().ConsentRates(ctx, compliance, time.Time{}, time.Time{}))
+		},
+			refuse: func(f *fixture) error {
+				return e1(f.svc.Review().ConsentRates(ctx, marketer, time.Time{}, time.Time{}))
+			}},
 		"Review.AuditEvents": {run: func(f *fixture) error {
 			return e1(f.svc.Review().AuditEvents(ctx, compliance, vault.AuditQuery{SubjectID: f.adult}))
 		},

@@ -221,3 +221,81 @@ func (s *Server) crossBorderReport(c *gin.Context) {
 	setAuditSeq(c, rep.AuditSeq)
 	c.JSON(http.StatusOK, crossBorderReportDTO{Year: rep.Year, Recipients: dtos(rep.Recipients, toRecipientVolumeDTO)})
 }
+
+// activityReportDTO is GET /v1/audit/reports/activity's body.
+type activityReportDTO struct {
+	Days []dayActivityDTO `json:"days"`
+}
+
+type dayActivityDTO struct {
+	Day       string         `json:"day"`
+	Total     int            `json:"total"`
+	Denied    int            `json:"denied"`
+	ByPurpose map[string]int `json:"by_purpose"`
+	ByRole    map[string]int `json:"by_role"`
+}
+
+func toDayActivityDTO(x vault.DayActivity) dayActivityDTO {
+	return dayActivityDTO{Day: x.Day, Total: x.Total, Denied: x.Denied, ByPurpose: x.ByPurpose, ByRole: x.ByRole}
+}
+
+// consentRatesDTO is GET /v1/audit/reports/consent-rates's body.
+type consentRatesDTO struct {
+	Days     []string         `json:"days"`
+	Subjects []int            `json:"subjects"`
+	Purposes []purposeRateDTO `json:"purposes"`
+}
+
+type purposeRateDTO struct {
+	Purpose string `json:"purpose"`
+	Granted []int  `json:"granted"`
+}
+
+func toPurposeRateDTO(x vault.PurposeRate) purposeRateDTO {
+	return purposeRateDTO{Purpose: x.Purpose, Granted: x.Granted}
+}
+
+// window reads ?since= and ?until= (RFC 3339, both optional).
+func (s *Server) window(c *gin.Context) (since, until time.Time, ok bool) {
+	since, ok1 := s.parseTimeParam(c, "since")
+	until, ok2 := s.parseTimeParam(c, "until")
+	return since, until, ok1 && ok2
+}
+
+// activityReport answers the trail's volume per day, purpose and role, and its denials.
+func (s *Server) activityReport(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	since, until, ok := s.window(c)
+	if !ok {
+		return
+	}
+	rep, err := s.vault.Review().ActivityReport(c.Request.Context(), a, since, until)
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	setAuditSeq(c, rep.AuditSeq)
+	c.JSON(http.StatusOK, activityReportDTO{Days: dtos(rep.Days, toDayActivityDTO)})
+}
+
+// consentRates answers, per consent-based purpose and day, the subjects holding a valid consent.
+func (s *Server) consentRates(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	since, until, ok := s.window(c)
+	if !ok {
+		return
+	}
+	rep, err := s.vault.Review().ConsentRates(c.Request.Context(), a, since, until)
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	setAuditSeq(c, rep.AuditSeq)
+	c.JSON(http.StatusOK, consentRatesDTO{Days: rep.Days, Subjects: rep.Subjects, Purposes: dtos(rep.Purposes, toPurposeRateDTO)})
+}

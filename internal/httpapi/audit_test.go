@@ -268,3 +268,37 @@ func TestErasureUnlinksOldEntries(t *testing.T) {
 		t.Fatalf("chain broken by erasure: %s", r.Body)
 	}
 }
+
+func TestReportsForTheCharts(t *testing.T) {
+	s := apptest.Start(t)
+	co := s.Token("co", "compliance_officer")
+	id := s.CreateSubject(map[string]any{"name": "李雷", "phone": "+8613800001234", "birth_date": "1984-09-10"})
+	s.Do("GET", "/v1/subjects/"+id+"?fields=phone", s.Token("mk", "marketing"), "marketing", nil) // denied: no consent
+	r := s.Do("GET", "/v1/audit/reports/activity", co, "compliance_audit", nil)
+	days, _ := r.JSON["days"].([]any)
+	if r.Status != 200 || len(days) != 30 || r.Header.Get("X-Audit-Seq") == "" {
+		t.Fatalf("activity: %d %s", r.Status, r.Body)
+	}
+	today := days[29].(map[string]any)
+	if today["denied"].(float64) < 1 || today["by_role"].(map[string]any)["marketing"].(float64) != 1 {
+		t.Fatalf("today: %v", today)
+	}
+	r = s.Do("GET", "/v1/audit/reports/consent-rates?since=2026-01-01T00:00:00Z&until=2026-01-08T00:00:00Z", co, "compliance_audit", nil)
+	if r.Status != 200 || len(r.JSON["days"].([]any)) != 7 || len(r.JSON["subjects"].([]any)) != 7 {
+		t.Fatalf("consent rates for a week: %d %s", r.Status, r.Body)
+	}
+	for _, tc := range []struct {
+		path, tok, purpose string
+		status             int
+	}{
+		{"/v1/audit/reports/activity", co, "", 400},
+		{"/v1/audit/reports/activity", s.Token("mk", "marketing"), "marketing", 403},
+		{"/v1/audit/reports/activity?since=yesterday", co, "compliance_audit", 400},
+		{"/v1/audit/reports/consent-rates?since=2026-01-01T00:00:00Z&until=2026-06-01T00:00:00Z", co, "compliance_audit", 400},
+		{"/v1/audit/reports/consent-rates?since=2026-02-01T00:00:00Z&until=2026-01-01T00:00:00Z", co, "compliance_audit", 400},
+	} {
+		if r := s.Do("GET", tc.path, tc.tok, tc.purpose, nil); r.Status != tc.status {
+			t.Errorf("GET %s as %s: %d, want %d", tc.path, tc.purpose, r.Status, tc.status)
+		}
+	}
+}

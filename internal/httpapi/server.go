@@ -208,6 +208,8 @@ func (s *Server) routes() *gin.Engine {
 	v1.GET("/audit/proof/:seq", s.auditProof)
 	v1.GET("/audit/consistency", s.auditConsistency)
 	v1.GET("/audit/reports/cross-border", s.requirePurpose, s.crossBorderReport)
+	v1.GET("/audit/reports/activity", s.requirePurpose, s.activityReport)
+	v1.GET("/audit/reports/consent-rates", s.requirePurpose, s.consentRates)
 	v1.POST("/incidents", s.requirePurpose, s.postIncident)
 	v1.GET("/incidents/:id", s.requirePurpose, s.getIncident)
 

@@ -437,3 +437,41 @@ func TestBrowserStaffPages(t *testing.T) {
 		t.Fatalf("import reports: %v", err)
 	}
 }
+
+// The charts page draws the reports: with one of two subjects consenting to marketing, the consent chart's
+// numbers say 50 % today, and the denial chart counts the refused marketing read.
+func TestBrowserCharts(t *testing.T) {
+	s := apptest.Start(t)
+	dir := screenshots(t)
+	a := s.CreateSubject(map[string]any{"name": "甲", "phone": "+8613800000001", "birth_date": "1980-01-01"})
+	b := s.CreateSubject(map[string]any{"name": "乙", "phone": "+8613800000002", "birth_date": "1981-01-01"})
+	grantMarketing(t, s, a)
+	mk := s.Token("mk", "marketing")
+	for _, id := range []string{a, b} {
+		s.Do("GET", "/v1/subjects/"+id+"?fields=phone", mk, "marketing", nil)
+	}
+	ctx := browser(t)
+	err := chromedp.Do(ctx,
+		signIn(s.Server.URL, s.Token("co", "compliance_officer")),
+		chromedp.Navigate(s.Server.URL+"/console/charts"),
+		chromedp.WaitVisible(chromedp.CSS(`#main[data-loaded="30"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#chart-consent polyline[data-series="marketing"]`)),
+		shot(dir, "console-charts"),
+	)
+	if err != nil {
+		t.Fatalf("charts: %v", err)
+	}
+	cells, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`(() => {
+		const last = t => { const rows = document.querySelectorAll(t + ' tbody tr'); return rows[rows.length - 1]; };
+		const head = t => [...document.querySelectorAll(t + ' thead th')].map(h => h.textContent);
+		const consent = last('#chart-consent'), denied = last('#chart-denied');
+		const mi = head('#chart-consent').indexOf('marketing');
+		return [consent.children[mi].textContent, denied.children[1].textContent];
+	})()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cells) != 2 || cells[0] != "50.0%" || cells[1] != "1" {
+		t.Fatalf("today's marketing consent rate and denials: %v, want [50.0%% 1]", cells)
+	}
+}

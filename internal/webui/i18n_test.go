@@ -13,7 +13,7 @@ func TestEveryPhraseExists(t *testing.T) {
 	uses := map[string]bool{}
 	patterns := []*regexp.Regexp{
 		regexp.MustCompile(`index \$?\.T "([a-z_.]+)"`), // templates
-		regexp.MustCompile(`T\['([a-z_.]+)'\]`),        // scripts
+		regexp.MustCompile(`T\['([a-z_.]+)'\]`),         // scripts
 	}
 	for _, root := range []fs.FS{templateFS, staticFS} {
 		err := fs.WalkDir(root, ".", func(path string, d fs.DirEntry, err error) error {
