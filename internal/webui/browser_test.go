@@ -475,3 +475,27 @@ func TestBrowserCharts(t *testing.T) {
 		t.Fatalf("today's marketing consent rate and denials: %v, want [50.0%% 1]", cells)
 	}
 }
+
+// At 375 px (a small phone) no page scrolls sideways: wide tables scroll inside their own box.
+func TestBrowserNarrowScreen(t *testing.T) {
+	s := apptest.Start(t)
+	id := s.CreateSubject(map[string]any{"name": "李雷", "phone": "+8613800001234", "city": "襄阳", "birth_date": "1984-09-10"})
+	grantMarketing(t, s, id)
+	s.Do("GET", "/v1/subjects/"+id+"?fields=phone", s.Token("mk", "marketing"), "marketing", nil)
+	for _, tc := range []struct{ token, path, ready string }{
+		{s.Token(id, "subject"), "/privacy", `#access-log tbody tr`},
+		{s.Token("co", "compliance_officer"), "/console/audit", `#entries tbody tr[data-seq]`},
+		{s.Token("co", "compliance_officer"), "/console/charts", `#main[data-loaded]`},
+	} {
+		ctx := browser(t)
+		err := chromedp.Do(ctx, chromedp.EmulateViewport(375, 740), signIn(s.Server.URL, tc.token),
+			chromedp.Navigate(s.Server.URL+tc.path), chromedp.WaitVisible(chromedp.CSS(tc.ready)))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.path, err)
+		}
+		width, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
+		if err != nil || width > 375 {
+			t.Errorf("%s at 375 px is %d px wide (%v)", tc.path, width, err)
+		}
+	}
+}
