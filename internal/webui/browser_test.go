@@ -154,6 +154,10 @@ func TestBrowserConsentWithdrawalAndAuditProof(t *testing.T) {
 		t.Fatalf("privacy centre: %v", err)
 	}
 	phone := text(ctx, t, `#profile tr[data-field="phone"] td`)
+	notice, err := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS("#notice-body")))
+	if err != nil || !strings.Contains(notice, "dpo@") || !strings.Contains(notice, "15 working days") {
+		t.Fatalf("the privacy centre's notice section: %q %v", notice, err)
+	}
 	err = chromedp.Do(ctx,
 		chromedp.Click(chromedp.CSS(`article[data-purpose="marketing"] button.withdraw`)),
 		chromedp.WaitVisible(chromedp.CSS(`article[data-purpose="marketing"] button.grant`)),

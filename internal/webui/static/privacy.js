@@ -41,6 +41,8 @@
           el('dt', {}, T['privacy.basis']), el('dd', {}, p.legal_basis + (p.consent_kind ? ' (' + p.consent_kind + ')' : '')),
           el('dt', {}, T['privacy.notice']), el('dd', {}, p.notice_version || ''),
           el('dt', {}, T['privacy.retention']), el('dd', {}, String(p.retention_days || '')),
+          el('dt', {}, T['privacy.categories']), el('dd', {}, (p.categories || []).join(', ')),
+          (p.recipients || []).length ? [el('dt', {}, T['privacy.recipients']), el('dd', {}, p.recipients.join(', '))] : [],
           consentBased ? [el('dt', {}, T['privacy.consent']), el('dd', { class: 'consent-state' }, p.your_consent || 'none')] : []),
         el('p', { class: 'why' }, p.why || ''));
       if (consentBased && p.consent_blocked && !granted) {
@@ -64,6 +66,18 @@
       }
       box.append(card);
     }
+  }
+
+  // loadNotice shows the public processing notice: who handles the data, how to reach them, the rights.
+  async function loadNotice() {
+    const n = await api('GET', '/v1/notice');
+    const h = n.handler || {};
+    const dpo = h.pi_protection_officer || {};
+    clear(document.getElementById('notice-body')).append(
+      el('dt', {}, T['privacy.handler']), el('dd', {}, [h.name, h.address, h.contact].filter(Boolean).join(' · ')),
+      el('dt', {}, T['privacy.dpo']), el('dd', {}, [dpo.name, dpo.contact].filter(Boolean).join(' · ')),
+      el('dt', {}, T['privacy.rights']), el('dd', {}, n.rights || ''),
+      el('dt', {}, T['privacy.notice']), el('dd', { class: 'mono' }, n.version || ''));
   }
 
   let logCursor = '';
@@ -141,7 +155,7 @@
     try {
       await loadProfile();
       await loadPurposes();
-      await Promise.all([loadAccessLog(false), loadRequests()]);
+      await Promise.all([loadAccessLog(false), loadRequests(), loadNotice()]);
       status('');
     } catch (e) { failed(e); }
   })();
