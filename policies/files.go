@@ -14,6 +14,7 @@ import (
 
 // Names of the policy files.
 const (
+	fileGrants     = "grants.json"
 	fileInferences = "inferences.json"
 	fileModel      = "model.conf"
 	filePolicy     = "policy.csv"
@@ -25,12 +26,12 @@ const (
 // maxFileSize bounds a policy file read from disk.
 const maxFileSize = 4 << 20
 
-//go:embed inferences.json model.conf policy.csv purposes.json schema.json taxonomy.json
+//go:embed grants.json inferences.json model.conf policy.csv purposes.json schema.json taxonomy.json
 var embedded embed.FS
 
 // FileNames returns the names of the policy files in canonical (sorted) order.
 func FileNames() []string {
-	return []string{fileInferences, fileModel, filePolicy, filePurposes, fileSchema, fileTaxonomy}
+	return []string{fileGrants, fileInferences, fileModel, filePolicy, filePurposes, fileSchema, fileTaxonomy}
 }
 
 // Embedded returns a copy of the built-in policy file with that name, or nil for an unknown name.

@@ -57,6 +57,8 @@ type Set struct {
 	taxonomy   *Taxonomy
 	rules      []Rule
 	inherits   []Inheritance
+	// grantable is what roles may ask for beyond their baseline (grants.json).
+	grantable []Grantable
 
 	roles     []string       // sorted
 	roleIndex map[string]int // position in roles
@@ -129,6 +131,9 @@ func compile(files map[string][]byte, forceFull bool) (*Set, error) {
 		multi:      map[multiKey]map[string]Grant{},
 	}
 	s.enumerate()
+	if s.grantable, err = parseGrants(files[fileGrants], schema, catalog); err != nil {
+		return nil, err
+	}
 	s.pruned = !forceFull && sameMatcher(pm.matcher, embeddedMatcher())
 	c := &compiler{
 		enf:       enf,

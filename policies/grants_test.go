@@ -1,0 +1,63 @@
+package policies
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestGrantsFile(t *testing.T) {
+	s := loadEmbedded(t)
+	cs := s.Grantable([]Role{"customer_service"}, PurposeRiskControl)
+	if len(cs) != 1 || cs[0].MaxDuration != 4*time.Hour || !cs[0].Covers(nil, []string{"id_number"}) || cs[0].Covers(nil, []string{"bank_account"}) {
+		t.Fatalf("customer_service for risk_control: %+v", cs)
+	}
+	an := s.Grantable([]Role{"analyst", "marketing"}, PurposeAnalytics)
+	if len(an) != 1 || an[0].MaxDuration != 7*24*time.Hour || !an[0].Covers([]string{"behavior", "transactions"}, nil) || an[0].Covers([]string{"contact"}, nil) {
+		t.Fatalf("analyst for analytics: %+v", an)
+	}
+	if g := s.Grantable([]Role{"marketing"}, PurposeMarketing); len(g) != 0 {
+		t.Fatalf("marketing may request nothing: %+v", g)
+	}
+	// Each entry must stay within what the catalog lets its purpose process; a broken file changes nothing.
+	for _, tc := range []struct{ name, entry, want string }{
+		{"beyond the purpose", `{"role":"analyst","purpose":"analytics","categories":["sensitive_identity"],"max_duration":"1d","approvers":["compliance_officer"]}`, "may not process"},
+		{"field beyond the purpose", `{"role":"marketing","purpose":"marketing","fields":["id_number"],"max_duration":"1h","approvers":["compliance_officer"]}`, "may not process"},
+		{"unknown purpose", `{"role":"analyst","purpose":"spying","categories":["behavior"],"max_duration":"1d","approvers":["x"]}`, "unknown purpose"},
+		{"too long", `{"role":"analyst","purpose":"analytics","categories":["behavior"],"max_duration":"91d","approvers":["compliance_officer"]}`, "at most 90d"},
+		{"no approver", `{"role":"analyst","purpose":"analytics","categories":["behavior"],"max_duration":"1d","approvers":[]}`, "no approver"},
+		{"nothing granted", `{"role":"analyst","purpose":"analytics","max_duration":"1d","approvers":["compliance_officer"]}`, "neither"},
+		{"unknown key", `{"role":"analyst","purpose":"analytics","categories":["behavior"],"max_duration":"1d","approvers":["compliance_officer"],"extra":1}`, "unknown field"},
+	} {
+		files := embeddedFiles(t)
+		files[fileGrants] = []byte(`{"grantable":[` + tc.entry + `]}`)
+		_, err := compile(files, false)
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	for in, want := range map[string]time.Duration{"4h": 4 * time.Hour, "7d": 7 * 24 * time.Hour, "90m": 90 * time.Minute, "1d": 24 * time.Hour} {
+		if got, err := ParseDuration(in); err != nil || got != want {
+			t.Errorf("%s: %v %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"", "d", "7x", "-1d", "1.5d", "7 d"} {
+		if _, err := ParseDuration(in); err == nil {
+			t.Errorf("%q parsed", in)
+		}
+	}
+}
+
+// embeddedFiles is a fresh copy of the built-in policy files.
+func embeddedFiles(t *testing.T) map[string][]byte {
+	t.Helper()
+	files, err := readFiles("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
