@@ -24,6 +24,7 @@ var txViews = map[string][]string{
 	"keys.go":        {"KeyTx"},
 	"admin.go":       {"PolicyTx"},
 	"incidents.go":   {"IncidentTx"},
+	"access.go":      {"AccessTx"},
 	"keycheck.go":    {"KeyTx"},
 }
 
@@ -31,7 +32,7 @@ var txViews = map[string][]string{
 // fields that hold a domain's own storer.
 var (
 	serviceFields = map[string]bool{"profiles": true, "subjects": true, "consents": true, "tags": true, "ingestion": true,
-		"stewardship": true, "requests": true, "review": true, "keys": true}
+		"stewardship": true, "requests": true, "review": true, "keys": true, "access": true}
 	storerFields = map[string]bool{"store": true, "events": true, "trail": true, "identity": true, "rules": true, "keyStore": true, "ring": true,
 		"incidents": true, "policies": true}
 )

@@ -33,6 +33,8 @@ const (
 type Error struct {
 	Code    Code
 	Message string
+	// Reason refines a refusal for clients (error.reason): outside_grant, grant_expired.
+	Reason string
 	// AuditSeq is the sequence number of the durable audit entry that recorded this refusal, if any.
 	AuditSeq int64
 	// RetryAfter accompanies CodeRateLimited: how long until the caller may try again (0: soon).

@@ -49,6 +49,9 @@ func (g *gate) sealNote(plaintext, ad []byte) ([]byte, error) {
 	return g.crypto.SealNote(plaintext, ad)
 }
 
+// openNote decrypts free text sealed by sealNote with the same ad.
+func (g *gate) openNote(sealed, ad []byte) ([]byte, error) { return g.crypto.OpenNote(sealed, ad) }
+
 // forget drops every cached key of subject (after erasure).
 func (g *gate) forget(subject string) { g.crypto.Forget(subject) }
 
@@ -88,6 +91,16 @@ func (r *release) covers(subject string) bool {
 // taken; then it returns the release. ErrSuperseded (nothing appended) means decide again.
 func (g *gate) authorize(ctx context.Context, guard Guard, e audit.Entry) (*release, error) {
 	seq, err := g.store.Release(ctx, guard, e)
+	if err != nil {
+		return nil, err
+	}
+	return newRelease(g.crypto, seq, []string{guard.Subject}), nil
+}
+
+// authorizeWith is authorize with a change committed with the entry (a grant's read count). The release
+// is nil when change failed: the entry then recorded the refusal, and the change's error is returned.
+func (g *gate) authorizeWith(ctx context.Context, guard Guard, change func(Tx) error, entry func(error) audit.Entry) (*release, error) {
+	seq, err := g.store.ReleaseWith(ctx, guard, change, entry)
 	if err != nil {
 		return nil, err
 	}

@@ -37,8 +37,9 @@ type Crypto interface {
 	BlindToken(field, normalized string) []byte
 	// Pseudonym is the keyed pseudonym of an identifier, used in the audit trail.
 	Pseudonym(id string) string
-	// SealNote encrypts free text kept beside an audit entry, bound to ad.
+	// SealNote encrypts free text kept beside an audit entry, bound to ad; OpenNote decrypts it.
 	SealNote(plaintext, ad []byte) ([]byte, error)
+	OpenNote(sealed, ad []byte) ([]byte, error)
 }
 
 // Normalizer returns the canonical form of a value of a typed field (E.164 phones, lower-case emails,
@@ -102,6 +103,9 @@ type Access struct {
 	// Processor names the entrusted processor (PIPL Art. 21) the read is for (X-Processor): it receives only
 	// what its contract in the catalog covers, and the entry names it.
 	Processor string
+	// Grant names an approved access request's grant the read relies on (X-Access-Grant): it widens the
+	// caller's reads for the grant's subjects and purpose (access.go).
+	Grant string
 	// self marks a data subject acting on their own data through /v1/me (set by meAccess only).
 	self bool
 }
@@ -120,6 +124,8 @@ type Config struct {
 	Policies PolicyStore
 	// Incidents reads incident records (nil: not kept).
 	Incidents IncidentStore
+	// Access reads access requests and their grants.
+	Access AccessStore
 	// Checkpoints is the checkpoint signing key (only its verifier is used here).
 	Checkpoints *audit.Signer
 	Crypto      Crypto
@@ -165,6 +171,7 @@ type Service struct {
 	stewardship *Stewardship
 	requests    *Requests
 	review      *Review
+	access      *AccessRequests
 }
 
 // stores are the read storers of the domains, each handed to the service that owns it. Every change goes
@@ -179,6 +186,7 @@ type stores struct {
 	identity  IdentityStore
 	policies  PolicyStore   // nil: no policy history
 	incidents IncidentStore // nil: no incident records
+	access    AccessStore
 }
 
 // core is what the enforcement point's services share: the sequencer, the subject records every decision
@@ -220,8 +228,8 @@ type recordReader interface {
 // New builds a Service.
 func New(cfg Config) (*Service, error) {
 	if cfg.Store == nil || cfg.Trail == nil || cfg.Checkpoints == nil || cfg.Crypto == nil || cfg.Policy == nil || cfg.Normalize == nil ||
-		cfg.Requests == nil || cfg.Rules == nil || cfg.Identity == nil {
-		return nil, errors.New("vault: Store, Trail, Requests, Rules, Identity, Checkpoints, Crypto, Normalize and Policy are required")
+		cfg.Requests == nil || cfg.Rules == nil || cfg.Identity == nil || cfg.Access == nil {
+		return nil, errors.New("vault: Store, Trail, Requests, Rules, Identity, Access, Checkpoints, Crypto, Normalize and Policy are required")
 	}
 	c := &core{
 		seq:             cfg.Store,
@@ -259,13 +267,14 @@ func New(cfg Config) (*Service, error) {
 	c.policy.Store(cfg.Policy)
 	c.keys = newKeys(c, cfg)
 	return build(c, stores{profiles: cfg.Store, events: cfg.Store, tags: cfg.Store, trail: cfg.Trail,
-		requests: cfg.Requests, rules: cfg.Rules, identity: cfg.Identity, policies: cfg.Policies, incidents: cfg.Incidents}), nil
+		requests: cfg.Requests, rules: cfg.Rules, identity: cfg.Identity, policies: cfg.Policies, incidents: cfg.Incidents, access: cfg.Access}), nil
 }
 
 // build wires the domain services on c: each gets its own storer and the services it calls.
 func build(c *core, st stores) *Service {
 	s := &Service{core: c, stores: st}
-	s.profiles = &Profiles{core: c, store: st.profiles}
+	s.access = &AccessRequests{core: c, store: st.access}
+	s.profiles = &Profiles{core: c, store: st.profiles, access: s.access}
 	s.review = &Review{core: c, trail: st.trail, incidents: st.incidents, profiles: s.profiles}
 	s.ingestion = &Ingestion{core: c, events: st.events, profiles: s.profiles}
 	s.tags = &Tags{core: c, store: st.tags, profiles: s.profiles, ingestion: s.ingestion}

@@ -96,6 +96,16 @@ func (s spyStore) CommitMany(ctx context.Context, change func(vault.Tx) error, e
 	return seq, err
 }
 
+func (s spyStore) ReleaseWith(ctx context.Context, g vault.Guard, change func(vault.Tx) error, entry func(error) audit.Entry) (int64, error) {
+	var e audit.Entry
+	seq, err := s.Store.ReleaseWith(ctx, g, change, func(cerr error) audit.Entry { e = entry(cerr); return e })
+	if seq > 0 {
+		e.Seq = seq
+		s.log.add(spyEvent{entry: e})
+	}
+	return seq, err
+}
+
 func (s spyStore) Release(ctx context.Context, g vault.Guard, e audit.Entry) (int64, error) {
 	seq, err := s.Store.Release(ctx, g, e)
 	if err == nil {
@@ -440,6 +450,37 @@ func ops() map[string]op {
 			refuse: func(f *fixture) error { return e2(f.svc.DataSubjects().MeNotices(ctx, steward)) }},
 		"Review.CrossBorderReport": {run: func(f *fixture) error { return e1(f.svc.Review().CrossBorderReport(ctx, compliance, 2026)) },
 			refuse: func(f *fixture) error { return e1(f.svc.Review().CrossBorderReport(ctx, marketer, 2026)) }},
+		// Access requests hold no personal data but subject ids (the justification is sealed); each is recorded.
+		"AccessRequests.Request": {run: func(f *fixture) error { return e1(f.svc.AccessRequests().Request(ctx, csRisk, riskRequest(f))) },
+			refuse: func(f *fixture) error { return e1(f.svc.AccessRequests().Request(ctx, marketer, riskRequest(f))) }},
+		"AccessRequests.List": {run: func(f *fixture) error { return e2(f.svc.AccessRequests().List(ctx, compliance, "", false)) },
+			refuse: func(f *fixture) error { return e2(f.svc.AccessRequests().List(ctx, f.subjectAccess, "", false)) }},
+		"AccessRequests.Decide": {run: func(f *fixture) error {
+			r, err := f.svc.AccessRequests().Request(ctx, csRisk, riskRequest(f))
+			if err != nil {
+				return err
+			}
+			return e1(f.svc.AccessRequests().Decide(ctx, compliance, r.ID, "approve", "", ""))
+		}, refuse: func(f *fixture) error {
+			r, err := f.svc.AccessRequests().Request(ctx, csRisk, riskRequest(f))
+			if err != nil {
+				return err
+			}
+			return e1(f.svc.AccessRequests().Decide(ctx, csRisk, r.ID, "approve", "", ""))
+		}},
+		"AccessRequests.Revoke": {run: func(f *fixture) error {
+			r, err := f.svc.AccessRequests().Request(ctx, csRisk, riskRequest(f))
+			if err != nil {
+				return err
+			}
+			return e1(f.svc.AccessRequests().Revoke(ctx, csRisk, r.ID))
+		}, refuse: func(f *fixture) error {
+			r, err := f.svc.AccessRequests().Request(ctx, csRisk, riskRequest(f))
+			if err != nil {
+				return err
+			}
+			return e1(f.svc.AccessRequests().Revoke(ctx, marketer, r.ID))
+		}},
 		"Review.ActivityReport": {run: func(f *fixture) error {
 			return e1(f.svc.Review().ActivityReport(ctx, compliance, time.Time{}, time.Time{}))
 		},
@@ -511,11 +552,20 @@ func ops() map[string]op {
 		"WithClock":             {exempt: "returns a copy of the service with another clock"},
 		"Tags.SetTagVocabulary": {exempt: "registers a check at start"}, "SignDocument": {exempt: "signs a digest the caller already holds"},
 		"VerifierKey": {exempt: "a public key"}, "Keys": {exempt: "returns the key management service (rows Keys.*)"},
-		"Stewardship": {exempt: "returns the service (rows Stewardship.*)"}, "Requests": {exempt: "returns the service (rows Requests.*)"},
+		"AccessRequests": {exempt: "returns the service (rows AccessRequests.*)"},
+		"Stewardship":    {exempt: "returns the service (rows Stewardship.*)"}, "Requests": {exempt: "returns the service (rows Requests.*)"},
 		"Review": {exempt: "returns the service (rows Review.*)"}, "Tags": {exempt: "returns the service (rows Tags.*)"},
 		"ConsentRecords": {exempt: "returns the service (rows ConsentRecords.*)"}, "Profiles": {exempt: "returns the service (rows Profiles.*)"},
 		"Ingestion": {exempt: "returns the service (rows Ingestion.*)"}, "DataSubjects": {exempt: "returns the service (rows DataSubjects.*)"}, "Tags.TagPurposes": {exempt: "names from the purposes catalog"},
 	}
+}
+
+// csRisk is a customer-service agent asking for access for risk control (grants.json).
+var csRisk = vault.Access{Caller: vault.Caller{Subject: "cs-7", Roles: []policies.Role{"customer_service"}}, Purpose: "risk_control"}
+
+func riskRequest(f *fixture) vault.AccessRequestInput {
+	return vault.AccessRequestInput{Fields: []string{"id_number"}, Subjects: []string{f.adult}, Justification: "fraud case 2026-118",
+		ReasonCategory: "fraud_investigation", Duration: "2h"}
 }
 
 func childAccess(f *fixture) vault.Access {
@@ -541,7 +591,7 @@ func TestEveryOperationOpensOnlyUnderADurableEntry(t *testing.T) {
 		{"Requests", reflect.TypeFor[*vault.Requests]()}, {"Review", reflect.TypeFor[*vault.Review]()},
 		{"Tags", reflect.TypeFor[*vault.Tags]()}, {"ConsentRecords", reflect.TypeFor[*vault.ConsentRecords]()},
 		{"Profiles", reflect.TypeFor[*vault.Profiles]()}, {"Ingestion", reflect.TypeFor[*vault.Ingestion]()},
-		{"DataSubjects", reflect.TypeFor[*vault.DataSubjects]()},
+		{"DataSubjects", reflect.TypeFor[*vault.DataSubjects]()}, {"AccessRequests", reflect.TypeFor[*vault.AccessRequests]()},
 	} {
 		for i := range svc.typ.NumMethod() {
 			if name := svc.typ.Method(i).Name; name != "Policy" {

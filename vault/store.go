@@ -96,6 +96,10 @@ type Sequencer interface {
 	// ordering step finds guard stale (Generations.Stale): then it appends nothing and returns ErrSuperseded.
 	// Every change a Commit makes to a subject advances its generation once committed.
 	Release(ctx context.Context, guard Guard, e audit.Entry) (seq int64, err error)
+	// ReleaseWith is Release that also runs change — a grant's read count — in the writer's transaction,
+	// after the ordering step: entry receives change's error, and the entry's sequence number is returned
+	// with it (a failed change keeps nothing; its entry records the refusal).
+	ReleaseWith(ctx context.Context, guard Guard, change func(Tx) error, entry func(changeErr error) audit.Entry) (seq int64, err error)
 }
 
 // ProfileStore reads subjects.
@@ -270,6 +274,7 @@ type Tx interface {
 	EventTx
 	TagTx
 	RequestTx
+	AccessTx
 	KeyTx
 	PolicyTx
 	IncidentTx

@@ -27,6 +27,8 @@ type Profiles struct {
 	// events no purpose may keep any longer.
 	tags      *Tags
 	ingestion *Ingestion
+	// access checks the grant a read names.
+	access *AccessRequests
 }
 
 // Profiles returns the service; it shares the enforcement point's core.
@@ -418,6 +420,17 @@ func (s *Profiles) readOnce(ctx context.Context, a Access, id string, requested 
 		e.Categories = append(e.Categories, "tags")
 	}
 	grants := pol.FieldGrants(a.Caller.Roles, a.Purpose, policies.ActRead)
+	var grant *AccessRequestRow
+	if a.Grant != "" && !a.self {
+		// An approved request widens the role's grants for its subjects, purpose and requester; decided
+		// before the subject is looked up, like the role's own baseline.
+		g, err := s.access.grantFor(ctx, a, e, id)
+		if err != nil {
+			return readResult{}, err
+		}
+		grant, e.GrantID = &g, g.GrantID
+		grants = widen(grants, schema, g)
+	}
 	if len(grants) == 0 {
 		return readResult{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy,
 			Errorf(CodePermissionDenied, "your roles may not read subject fields for this purpose"))
@@ -436,7 +449,25 @@ func (s *Profiles) readOnce(ctx context.Context, a Access, id string, requested 
 	e.ConsentIDs = consentIDs
 	e.Decision = audit.DecisionFor(len(granted), len(withheld))
 	e.Status = statusOK
-	rel, err := s.gate.authorize(ctx, guard, e)
+	var rel *release
+	if grant != nil && len(granted) > 0 {
+		// A read under a grant that releases something spends one of its reads, in the entry's own
+		// transaction: concurrent reads never exceed max_reads.
+		rel, err = s.gate.authorizeWith(ctx, guard, countRead(grant.ID, s.now()), func(cerr error) audit.Entry {
+			if cerr != nil {
+				d := e
+				d.Decision, d.Status, d.Reason = audit.Deny, statusForbidden, ReasonGrantExpired
+				d.FieldsGranted, d.FieldsWithheld = nil, d.FieldsRequested
+				return d
+			}
+			return e
+		})
+		if errors.Is(err, errAccessState) {
+			return readResult{}, &Error{Code: CodePermissionDenied, Reason: ReasonGrantExpired, Message: "the grant has expired, was revoked or has no reads left"}
+		}
+	} else {
+		rel, err = s.gate.authorize(ctx, guard, e)
+	}
 	if errors.Is(err, ErrSuperseded) {
 		return readResult{}, err
 	}

@@ -71,6 +71,11 @@ func (c *VaultCrypto) SealNote(plaintext, ad []byte) ([]byte, error) {
 	return c.ring.NoteSealer().Seal(plaintext, ad)
 }
 
+// OpenNote implements vault.Crypto.
+func (c *VaultCrypto) OpenNote(sealed, ad []byte) ([]byte, error) {
+	return c.ring.NoteSealer().Open(sealed, ad)
+}
+
 // Rotate implements vault.KeyRing.
 func (c *VaultCrypto) Rotate() (uint32, error) { return c.ring.Rotate() }
 

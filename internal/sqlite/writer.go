@@ -110,6 +110,15 @@ func (s *Store) Release(ctx context.Context, guard vault.Guard, e audit.Entry) (
 	return s.enqueue(ctx, &op{pre: e, body: body, guard: &guard, done: make(chan result, 1)})
 }
 
+// ReleaseWith implements vault.Sequencer: a guarded release whose change (a grant's read count) commits
+// with its entry.
+func (s *Store) ReleaseWith(ctx context.Context, guard vault.Guard, change func(vault.Tx) error, entry func(error) audit.Entry) (int64, error) {
+	if change == nil || entry == nil {
+		return 0, errors.New("sqlite: ReleaseWith needs a change and an audit entry")
+	}
+	return s.enqueue(ctx, &op{change: change, entry: entry, guard: &guard, done: make(chan result, 1)})
+}
+
 // writer is the single goroutine that owns the write connection and numbers the trail's entries.
 func (s *Store) writer() {
 	defer close(s.stopped)

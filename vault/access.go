@@ -1,0 +1,495 @@
+package vault
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/profilevault/profilevault/audit"
+	"github.com/profilevault/profilevault/policies"
+)
+
+// Access requests (PIPL Art. 6, minimum necessary): a staff member asks for more than the role's baseline
+// for a bounded case — categories or fields, named subjects, one purpose, a duration — someone else with an
+// approver role decides, and an approved request is a grant that widens that requester's reads for those
+// subjects and that purpose only, until it expires, is revoked or its reads run out. Every step is an audit
+// entry; every read under a grant names it.
+
+// Access request states.
+const (
+	AccessPending   = "pending"
+	AccessApproved  = "approved"
+	AccessDenied    = "denied"
+	AccessExpired   = "expired"
+	AccessRevoked   = "revoked"
+	AccessExhausted = "exhausted"
+)
+
+// Actions on access requests.
+const (
+	ActionAccessRequest Action = "access.request"
+	ActionAccessList    Action = "access.list"
+	ActionAccessDecide  Action = "access.decide"
+	ActionAccessRevoke  Action = "access.revoke"
+	ActionAccessExpire  Action = "access.expire"
+)
+
+// Refusal reasons of reads under a grant (error.reason and the entry's reason).
+const (
+	ReasonOutsideGrant = "outside_grant"
+	ReasonGrantExpired = "grant_expired"
+)
+
+// ReasonCategories are the stated reasons a request may give; the subject sees the category, never the
+// justification's text.
+var ReasonCategories = []string{"fraud_investigation", "dispute", "study", "legal_request", "other"}
+
+// Limits of a request.
+const (
+	maxGrantSubjects     = 1000
+	maxJustificationRune = 1000
+)
+
+// AccessRequestRow is an access request as stored. The justification is sealed (SealNote, bound to the
+// request id); its hash is in the access.request entry.
+type AccessRequestRow struct {
+	ID                  string
+	GrantID             string // set when approved
+	State               string
+	RequestedBy         string // the requester's token subject
+	RequesterRoles      []policies.Role
+	Team                string
+	Purpose             policies.PurposeName
+	Categories          []string
+	Fields              []string
+	Subjects            []string
+	ReasonCategory      string
+	JustificationSealed []byte
+	Duration            time.Duration // asked for; an approval may shorten it
+	MaxReads            int           // 0: no limit
+	Reads               int
+	Approvers           []policies.Role // from grants.json when the request was made
+	CreatedAt           time.Time
+	DecidedBy           string
+	DecidedAt           *time.Time
+	Note                string
+	ExpiresAt           *time.Time
+	EndedAt             *time.Time // revoked, expired or exhausted
+}
+
+// AccessFilter selects access requests; zero fields match all.
+type AccessFilter struct {
+	ID, GrantID, State, RequestedBy string
+	Limit                           int
+}
+
+// AccessStore reads access requests, newest first.
+type AccessStore interface {
+	AccessRequests(ctx context.Context, f AccessFilter) ([]AccessRequestRow, error)
+}
+
+// AccessTx changes access requests inside the writer's transaction.
+type AccessTx interface {
+	// PutAccessRequest inserts or replaces a request.
+	PutAccessRequest(r AccessRequestRow) error
+	// AccessRequest reads a request inside the transaction; ErrNotFound if there is none.
+	AccessRequest(id string) (AccessRequestRow, error)
+}
+
+// AccessRequestInput is a request as a requester files it.
+type AccessRequestInput struct {
+	Categories, Fields, Subjects []string
+	Justification                string
+	ReasonCategory               string
+	Duration                     string
+	MaxReads                     int
+}
+
+// AccessRequestView is a request as its requester and its approvers see it.
+type AccessRequestView struct {
+	ID             string
+	State          string
+	Purpose        policies.PurposeName
+	Categories     []string
+	Fields         []string
+	Subjects       []string
+	RequestedBy    string
+	ReasonCategory string
+	Justification  string
+	Duration       time.Duration
+	MaxReads       int
+	Reads          int
+	CreatedAt      time.Time
+	DecidedBy      string
+	DecidedAt      *time.Time
+	Note           string
+	GrantID        string
+	ExpiresAt      *time.Time
+}
+
+// AccessRequests is the access-request workflow; it shares the enforcement point's core.
+type AccessRequests struct {
+	*core
+	store AccessStore
+}
+
+// AccessRequests returns the service.
+func (s *Service) AccessRequests() *AccessRequests { return s.access }
+
+// Request files a request: the purpose is the declared one; what is asked must be within an entry of
+// grants.json for one of the caller's roles (not the role's baseline), for at most its duration.
+func (s *AccessRequests) Request(ctx context.Context, a Access, in AccessRequestInput) (AccessRequestView, error) {
+	pol := s.Policy()
+	if _, err := s.checkPurpose(ctx, pol, a, ActionAccessRequest); err != nil {
+		return AccessRequestView{}, err
+	}
+	id := newID("acr_")
+	a.Justification = in.Justification // sealed beside the entry, its hash inside
+	e, err := s.beginStaff(ctx, a, pol, ActionAccessRequest, "", nil)
+	if err != nil {
+		return AccessRequestView{}, err
+	}
+	e.Categories = slices.Concat(in.Categories, categoriesOf(pol.Schema(), in.Fields))
+	var entry *policies.Grantable
+	for _, g := range pol.Grantable(a.Caller.Roles, a.Purpose) {
+		if g.Covers(in.Categories, in.Fields) {
+			entry = &g
+			break
+		}
+	}
+	if entry == nil {
+		return AccessRequestView{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy,
+			Errorf(CodePermissionDenied, "your roles may not request these categories or fields for this purpose (grants.json)"))
+	}
+	invalid := func(format string, args ...any) error {
+		return s.refuseInvalid(ctx, a, ActionAccessRequest, "", Errorf(CodeInvalidArgument, format, args...))
+	}
+	d, err := policies.ParseDuration(in.Duration)
+	switch {
+	case err != nil || d <= 0:
+		return AccessRequestView{}, invalid("duration must be a Go duration or whole days, like 4h or 7d")
+	case d > entry.MaxDuration:
+		return AccessRequestView{}, invalid("duration exceeds the %s this request may last", entry.MaxDuration)
+	case len(in.Subjects) == 0 || len(in.Subjects) > maxGrantSubjects:
+		return AccessRequestView{}, invalid("subjects must name 1 to %d subjects", maxGrantSubjects)
+	case in.Justification == "" || !utf8.ValidString(in.Justification) || utf8.RuneCountInString(in.Justification) > maxJustificationRune:
+		return AccessRequestView{}, invalid("justification is required: valid UTF-8 of at most %d characters", maxJustificationRune)
+	case !slices.Contains(ReasonCategories, in.ReasonCategory):
+		return AccessRequestView{}, invalid("reason_category must be one of %v", ReasonCategories)
+	case in.MaxReads < 0:
+		return AccessRequestView{}, invalid("max_reads must not be negative")
+	}
+	subjects := slices.Clone(in.Subjects)
+	slices.Sort(subjects)
+	subjects = slices.Compact(subjects)
+	for _, id := range subjects {
+		if !plausibleID(id) {
+			return AccessRequestView{}, invalid("subjects holds a malformed id")
+		}
+	}
+	sealed, err := s.gate.sealNote([]byte(in.Justification), []byte(id))
+	if err != nil {
+		return AccessRequestView{}, internalErr("seal justification", err)
+	}
+	row := AccessRequestRow{ID: id, State: AccessPending, RequestedBy: a.Caller.Subject, RequesterRoles: a.Caller.Roles, Team: a.Caller.Team,
+		Purpose: a.Purpose, Categories: in.Categories, Fields: in.Fields, Subjects: subjects, ReasonCategory: in.ReasonCategory,
+		JustificationSealed: sealed, Duration: d, MaxReads: in.MaxReads, Approvers: entry.Approvers, CreatedAt: s.now().UTC()}
+	e.Decision, e.Status = audit.Allow, statusCreated
+	e.Reason = "access_request:" + id + " subjects:" + strconv.Itoa(len(subjects)) + " reason:" + in.ReasonCategory
+	if _, err := s.seq.Commit(ctx, func(tx Tx) error { return tx.PutAccessRequest(row) }, func(error) audit.Entry { return e }); err != nil {
+		return AccessRequestView{}, internalErr("record access request", err)
+	}
+	return s.view(row, true), nil
+}
+
+// view is a row as shown; the justification is opened only for its requester and approvers (showText).
+func (s *AccessRequests) view(r AccessRequestRow, showText bool) AccessRequestView {
+	v := AccessRequestView{ID: r.ID, State: r.State, Purpose: r.Purpose, Categories: r.Categories, Fields: r.Fields, Subjects: r.Subjects,
+		RequestedBy: r.RequestedBy, ReasonCategory: r.ReasonCategory, Duration: r.Duration, MaxReads: r.MaxReads, Reads: r.Reads,
+		CreatedAt: r.CreatedAt, DecidedBy: r.DecidedBy, DecidedAt: r.DecidedAt, Note: r.Note, GrantID: r.GrantID, ExpiresAt: r.ExpiresAt}
+	if showText {
+		if pt, err := s.gate.openNote(r.JustificationSealed, []byte(r.ID)); err == nil {
+			v.Justification = string(pt)
+		}
+	}
+	return v
+}
+
+// approves reports whether a holds one of the request's approver roles.
+func approves(a Access, r AccessRequestRow) bool {
+	return slices.ContainsFunc(a.Caller.Roles, func(x policies.Role) bool { return slices.Contains(r.Approvers, x) })
+}
+
+// List returns the requests the caller filed (mine) or may decide, newest first, in one state or all. An
+// approved request whose time ran out is recorded as expired first.
+func (s *AccessRequests) List(ctx context.Context, a Access, state string, mine bool) ([]AccessRequestView, int64, error) {
+	pol := s.Policy()
+	e, err := s.beginStaff(ctx, a, pol, ActionAccessList, "", nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	switch state {
+	case "", AccessPending, AccessApproved, AccessDenied, AccessExpired, AccessRevoked, AccessExhausted:
+	default:
+		return nil, 0, s.refuseInvalid(ctx, a, ActionAccessList, "", Errorf(CodeInvalidArgument, "state must be pending, approved, denied, expired, revoked or exhausted"))
+	}
+	rows, err := s.store.AccessRequests(ctx, AccessFilter{Limit: 1000})
+	if err != nil {
+		return nil, 0, internalErr("read access requests", err)
+	}
+	var out []AccessRequestView
+	for _, r := range rows {
+		own := r.RequestedBy == a.Caller.Subject
+		if !own && (mine || !approves(a, r)) {
+			continue
+		}
+		if r.State == AccessApproved && !s.now().Before(*r.ExpiresAt) {
+			if r, err = s.expire(ctx, a, r); err != nil {
+				return nil, 0, err
+			}
+		}
+		if state == "" || r.State == state {
+			out = append(out, s.view(r, true))
+		}
+	}
+	e.Decision, e.Status, e.Reason = audit.Allow, statusOK, "access_requests:"+strconv.Itoa(len(out))
+	seq, err := s.seq.Commit(ctx, nil, func(error) audit.Entry { return e })
+	if err != nil {
+		return nil, 0, internalErr("audit access request list", err)
+	}
+	return out, seq, nil
+}
+
+// errAccessState is a transition the request's state does not allow (409).
+var errAccessState = errors.New("access request state")
+
+// Decide approves or denies a pending request. The decider must hold an approver role and must not be
+// the requester (four eyes, whatever roles they hold); an approval may shorten the duration.
+func (s *AccessRequests) Decide(ctx context.Context, a Access, id, decision, note, duration string) (AccessRequestView, error) {
+	pol := s.Policy()
+	e, err := s.beginStaff(ctx, a, pol, ActionAccessDecide, "", nil)
+	if err != nil {
+		return AccessRequestView{}, err
+	}
+	if decision != "approve" && decision != "deny" {
+		return AccessRequestView{}, s.refuseInvalid(ctx, a, ActionAccessDecide, "", Errorf(CodeInvalidArgument, "decision must be approve or deny"))
+	}
+	if utf8.RuneCountInString(note) > maxJustificationRune || !utf8.ValidString(note) {
+		return AccessRequestView{}, s.refuseInvalid(ctx, a, ActionAccessDecide, "", Errorf(CodeInvalidArgument, "note must be valid UTF-8 of at most %d characters", maxJustificationRune))
+	}
+	r, err := s.one(ctx, id)
+	if err != nil {
+		return AccessRequestView{}, s.deny(ctx, e, statusNotFound, "access_request_not_found", Errorf(CodeNotFound, "no such access request"))
+	}
+	e.Reason = "access_request:" + id
+	switch {
+	case r.RequestedBy == a.Caller.Subject:
+		return AccessRequestView{}, s.deny(ctx, e, statusForbidden, "four_eyes", Errorf(CodePermissionDenied, "a request is decided by someone other than its requester"))
+	case !approves(a, r):
+		return AccessRequestView{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not decide this request"))
+	}
+	d := r.Duration
+	if duration != "" {
+		if d, err = policies.ParseDuration(duration); err != nil || d <= 0 || d > r.Duration {
+			return AccessRequestView{}, s.refuseInvalid(ctx, a, ActionAccessDecide, "", Errorf(CodeInvalidArgument, "duration must be positive and no longer than the one asked for"))
+		}
+	}
+	now := s.now().UTC()
+	var out AccessRequestRow
+	change := func(tx Tx) error {
+		cur, err := tx.AccessRequest(id)
+		if err != nil {
+			return err
+		}
+		if cur.State != AccessPending {
+			return errAccessState
+		}
+		cur.DecidedBy, cur.DecidedAt, cur.Note = a.Caller.Subject, &now, note
+		if decision == "approve" {
+			exp := now.Add(d)
+			cur.State, cur.GrantID, cur.ExpiresAt, cur.Duration = AccessApproved, newID("grt_"), &exp, d
+		} else {
+			cur.State = AccessDenied
+		}
+		out = cur
+		return tx.PutAccessRequest(cur)
+	}
+	_, err = s.seq.Commit(ctx, change, func(cerr error) audit.Entry {
+		if cerr != nil {
+			e.Decision, e.Status = audit.Deny, statusConflict
+			return e
+		}
+		e.Decision, e.Status = audit.Allow, statusOK
+		e.Reason += " decision:" + out.State
+		e.GrantID = out.GrantID
+		return e
+	})
+	switch {
+	case errors.Is(err, errAccessState):
+		return AccessRequestView{}, Errorf(CodeConflict, "the request was already decided")
+	case err != nil:
+		return AccessRequestView{}, internalErr("decide access request", err)
+	}
+	return s.view(out, true), nil
+}
+
+// Revoke ends an approved (or still pending) request at once: its requester or an approver may.
+func (s *AccessRequests) Revoke(ctx context.Context, a Access, id string) (AccessRequestView, error) {
+	pol := s.Policy()
+	e, err := s.beginStaff(ctx, a, pol, ActionAccessRevoke, "", nil)
+	if err != nil {
+		return AccessRequestView{}, err
+	}
+	r, err := s.one(ctx, id)
+	if err != nil {
+		return AccessRequestView{}, s.deny(ctx, e, statusNotFound, "access_request_not_found", Errorf(CodeNotFound, "no such access request"))
+	}
+	e.Reason, e.GrantID = "access_request:"+id, r.GrantID
+	if r.RequestedBy != a.Caller.Subject && !approves(a, r) {
+		return AccessRequestView{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "only the requester or an approver may revoke"))
+	}
+	now := s.now().UTC()
+	if r.State == AccessApproved && !now.Before(*r.ExpiresAt) {
+		if _, err := s.expire(ctx, a, r); err != nil { // its time ran out first: recorded as such
+			return AccessRequestView{}, err
+		}
+	}
+	var out AccessRequestRow
+	_, err = s.seq.Commit(ctx, func(tx Tx) error {
+		cur, err := tx.AccessRequest(id)
+		if err != nil {
+			return err
+		}
+		if cur.State != AccessApproved && cur.State != AccessPending {
+			return errAccessState
+		}
+		cur.State, cur.EndedAt = AccessRevoked, &now
+		out = cur
+		return tx.PutAccessRequest(cur)
+	}, func(cerr error) audit.Entry {
+		if cerr != nil {
+			e.Decision, e.Status = audit.Deny, statusConflict
+			return e
+		}
+		e.Decision, e.Status = audit.Allow, statusOK
+		return e
+	})
+	switch {
+	case errors.Is(err, errAccessState):
+		return AccessRequestView{}, Errorf(CodeConflict, "the request is not pending or approved")
+	case err != nil:
+		return AccessRequestView{}, internalErr("revoke access request", err)
+	}
+	return s.view(out, true), nil
+}
+
+// one reads a request by id.
+func (s *AccessRequests) one(ctx context.Context, id string) (AccessRequestRow, error) {
+	rows, err := s.store.AccessRequests(ctx, AccessFilter{ID: id, Limit: 1})
+	if err != nil || len(rows) == 0 {
+		return AccessRequestRow{}, ErrNotFound
+	}
+	return rows[0], nil
+}
+
+// expire records that an approved request's time ran out (access.expire), once; it returns the row as
+// it now stands.
+func (s *AccessRequests) expire(ctx context.Context, a Access, r AccessRequestRow) (AccessRequestRow, error) {
+	e := s.newEntry(ctx, a, s.Policy(), ActionAccessExpire, "")
+	e.Reason, e.GrantID = "access_request:"+r.ID, r.GrantID
+	out := r
+	_, err := s.seq.Commit(ctx, func(tx Tx) error {
+		cur, err := tx.AccessRequest(r.ID)
+		if err != nil {
+			return err
+		}
+		if cur.State != AccessApproved {
+			out = cur
+			return errAccessState // already ended: nothing to record
+		}
+		cur.State, cur.EndedAt = AccessExpired, cur.ExpiresAt
+		out = cur
+		return tx.PutAccessRequest(cur)
+	}, func(cerr error) audit.Entry {
+		e.Decision, e.Status = audit.Allow, statusOK
+		if cerr != nil {
+			e.Status, e.Reason = statusConflict, e.Reason+" already_ended"
+		}
+		return e
+	})
+	if err != nil && !errors.Is(err, errAccessState) {
+		return r, internalErr("expire access request", err)
+	}
+	return out, nil
+}
+
+// grantFor checks, before any subject is looked up, the grant a read names (a.Grant): it must be the
+// caller's own, for the declared purpose, approved and in time, and cover subject. It returns the row or
+// a recorded refusal (outside_grant, grant_expired).
+func (s *AccessRequests) grantFor(ctx context.Context, a Access, e audit.Entry, subject string) (AccessRequestRow, error) {
+	e.GrantID = a.Grant
+	rows, err := s.store.AccessRequests(ctx, AccessFilter{GrantID: a.Grant, Limit: 1})
+	if err != nil {
+		return AccessRequestRow{}, internalErr("read grant", err)
+	}
+	if len(rows) == 0 || rows[0].RequestedBy != a.Caller.Subject || rows[0].Purpose != a.Purpose {
+		return AccessRequestRow{}, s.deny(ctx, e, statusForbidden, ReasonOutsideGrant,
+			&Error{Code: CodePermissionDenied, Reason: ReasonOutsideGrant, Message: "no grant of yours by that id for this purpose"})
+	}
+	r := rows[0]
+	if r.State == AccessApproved && !s.now().Before(*r.ExpiresAt) {
+		if r, err = s.expire(ctx, a, r); err != nil {
+			return AccessRequestRow{}, err
+		}
+	}
+	if r.State != AccessApproved {
+		return AccessRequestRow{}, s.deny(ctx, e, statusForbidden, ReasonGrantExpired,
+			&Error{Code: CodePermissionDenied, Reason: ReasonGrantExpired, Message: "the grant has expired, was revoked or has no reads left"})
+	}
+	if _, ok := slices.BinarySearch(r.Subjects, subject); !ok {
+		return AccessRequestRow{}, s.deny(ctx, e, statusForbidden, ReasonOutsideGrant,
+			&Error{Code: CodePermissionDenied, Reason: ReasonOutsideGrant, Message: "the subject is outside the grant"})
+	}
+	return r, nil
+}
+
+// widen adds to the role's field grants what the grant covers: its fields and the fields of its
+// categories, in full.
+func widen(grants map[string]policies.Grant, schema *policies.Schema, r AccessRequestRow) map[string]policies.Grant {
+	out := make(map[string]policies.Grant, len(grants)+len(r.Fields))
+	for k, v := range grants {
+		out[k] = v
+	}
+	full := policies.Grant{Mask: policies.MaskFull}
+	for _, f := range r.Fields {
+		out[f] = full
+	}
+	for _, c := range r.Categories {
+		for _, f := range schema.FieldsIn(c) {
+			out[f.Name] = full
+		}
+	}
+	return out
+}
+
+// countRead is the change that spends one of a grant's reads inside the read's own transaction, so that
+// concurrent reads never exceed max_reads; the last one ends the grant (exhausted).
+func countRead(id string, now time.Time) func(Tx) error {
+	return func(tx Tx) error {
+		cur, err := tx.AccessRequest(id)
+		if err != nil {
+			return err
+		}
+		if cur.State != AccessApproved || !now.Before(*cur.ExpiresAt) || (cur.MaxReads > 0 && cur.Reads >= cur.MaxReads) {
+			return errAccessState
+		}
+		cur.Reads++
+		if cur.MaxReads > 0 && cur.Reads == cur.MaxReads {
+			cur.State, cur.EndedAt = AccessExhausted, &now
+		}
+		return tx.PutAccessRequest(cur)
+	}
+}
