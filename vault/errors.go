@@ -56,6 +56,15 @@ func Errorf(code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
+// ErrorReason returns the Reason of the first *Error in err's chain ("" if none).
+func ErrorReason(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Reason
+	}
+	return ""
+}
+
 // ErrorCode returns the code of err: the code of the first *Error in its chain, CodeNotFound for
 // ErrNotFound, and CodeInternal for anything else.
 func ErrorCode(err error) Code {

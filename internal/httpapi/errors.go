@@ -41,6 +41,7 @@ type errorDetail struct {
 	Code      vault.Code  `json:"code"`
 	Message   string      `json:"message"`
 	RequestID string      `json:"request_id"`
+	Reason    string      `json:"reason,omitempty"`
 	Held      []holdDTO   `json:"held,omitempty"`
 	Receipt   *receiptDTO `json:"receipt,omitempty"`
 }
@@ -73,7 +74,7 @@ func (s *Server) abortWith(c *gin.Context, err error) {
 		}
 		s.log.Error("request failed", "request_id", requestID(c), "route", c.FullPath(), "code", string(code), "err", cause)
 	}
-	body := errorBody{Error: errorDetail{Code: code, Message: vault.ErrorMessage(err), RequestID: requestID(c)}}
+	body := errorBody{Error: errorDetail{Code: code, Message: vault.ErrorMessage(err), RequestID: requestID(c), Reason: vault.ErrorReason(err)}}
 	switch code { // the domain names no headers or routes; the wire does
 	case vault.CodePurposeRequired:
 		body.Error.Message += " in the X-Purpose header"

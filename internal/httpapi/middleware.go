@@ -182,6 +182,7 @@ func accessOf(c *gin.Context) (vault.Access, bool) {
 		ClientAddr:      c.ClientIP(),
 		Recipient:       c.GetHeader("X-Recipient"),
 		Processor:       c.GetHeader("X-Processor"),
+		Grant:           c.GetHeader("X-Access-Grant"),
 	}, ok
 }
 

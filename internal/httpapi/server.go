@@ -213,6 +213,11 @@ func (s *Server) routes() *gin.Engine {
 	v1.POST("/incidents", s.requirePurpose, s.postIncident)
 	v1.GET("/incidents/:id", s.requirePurpose, s.getIncident)
 
+	v1.POST("/access-requests", s.requirePurpose, s.postAccessRequest)
+	v1.GET("/access-requests", s.getAccessRequests)
+	v1.POST("/access-requests/:id/decision", s.postAccessDecision)
+	v1.POST("/access-requests/:id/revoke", s.postAccessRevoke)
+
 	v1.GET("/policies", s.getPolicies)
 	v1.GET("/policies/matrix", s.getPolicyMatrix)
 	v1.GET("/policies/history", s.getPolicyHistory)

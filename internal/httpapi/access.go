@@ -1,0 +1,141 @@
+package httpapi
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/profilevault/profilevault/vault"
+)
+
+// accessRequestBody is POST /v1/access-requests' body.
+type accessRequestBody struct {
+	Categories     []string `json:"categories"`
+	Fields         []string `json:"fields"`
+	Subjects       []string `json:"subjects"`
+	Justification  string   `json:"justification"`
+	ReasonCategory string   `json:"reason_category"`
+	Duration       string   `json:"duration"`
+	MaxReads       int      `json:"max_reads"`
+}
+
+func toAccessRequestInput(b accessRequestBody) vault.AccessRequestInput {
+	return vault.AccessRequestInput{Categories: b.Categories, Fields: b.Fields, Subjects: b.Subjects, Justification: b.Justification,
+		ReasonCategory: b.ReasonCategory, Duration: b.Duration, MaxReads: b.MaxReads}
+}
+
+// accessRequestDTO is an access request on the wire.
+type accessRequestDTO struct {
+	ID             string     `json:"id"`
+	State          string     `json:"state"`
+	Purpose        string     `json:"purpose"`
+	Categories     []string   `json:"categories"`
+	Fields         []string   `json:"fields"`
+	Subjects       []string   `json:"subjects"`
+	SubjectCount   int        `json:"subject_count"`
+	RequestedBy    string     `json:"requested_by"`
+	ReasonCategory string     `json:"reason_category"`
+	Justification  string     `json:"justification,omitempty"`
+	Duration       string     `json:"duration"`
+	MaxReads       int        `json:"max_reads,omitempty"`
+	Reads          int        `json:"reads"`
+	CreatedAt      time.Time  `json:"created_at"`
+	DecidedBy      string     `json:"decided_by,omitempty"`
+	DecidedAt      *time.Time `json:"decided_at,omitempty"`
+	Note           string     `json:"note,omitempty"`
+	GrantID        string     `json:"grant_id,omitempty"`
+	ExpiresAt      *time.Time `json:"expires_at"`
+}
+
+func toAccessRequestDTO(x vault.AccessRequestView) accessRequestDTO {
+	return accessRequestDTO{ID: x.ID, State: x.State, Purpose: string(x.Purpose), Categories: nonNilStrings(x.Categories), Fields: nonNilStrings(x.Fields),
+		Subjects: nonNilStrings(x.Subjects), SubjectCount: len(x.Subjects), RequestedBy: x.RequestedBy, ReasonCategory: x.ReasonCategory,
+		Justification: x.Justification, Duration: x.Duration.String(), MaxReads: x.MaxReads, Reads: x.Reads, CreatedAt: x.CreatedAt,
+		DecidedBy: x.DecidedBy, DecidedAt: x.DecidedAt, Note: x.Note, GrantID: x.GrantID, ExpiresAt: x.ExpiresAt}
+}
+
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// postAccessRequest files a request for the declared purpose (X-Purpose).
+func (s *Server) postAccessRequest(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	var body accessRequestBody
+	if !s.bindJSON(c, &body) {
+		return
+	}
+	r, err := s.vault.AccessRequests().Request(c.Request.Context(), a, toAccessRequestInput(body))
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, toAccessRequestDTO(r))
+}
+
+// getAccessRequests lists the caller's own requests (mine=true) or also those they may decide.
+func (s *Server) getAccessRequests(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	mine := c.Query("mine")
+	if mine != "" && mine != "true" && mine != "false" {
+		s.abortCode(c, vault.CodeInvalidArgument, "mine must be true or false")
+		return
+	}
+	rows, seq, err := s.vault.AccessRequests().List(c.Request.Context(), a, c.Query("state"), mine == "true")
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	setAuditSeq(c, seq)
+	out := make([]accessRequestDTO, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, toAccessRequestDTO(r))
+	}
+	c.JSON(http.StatusOK, gin.H{"requests": out})
+}
+
+type accessDecisionBody struct {
+	Decision string `json:"decision"`
+	Note     string `json:"note"`
+	Duration string `json:"duration"`
+}
+
+func (s *Server) postAccessDecision(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	var body accessDecisionBody
+	if !s.bindJSON(c, &body) {
+		return
+	}
+	r, err := s.vault.AccessRequests().Decide(c.Request.Context(), a, c.Param("id"), body.Decision, body.Note, body.Duration)
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toAccessRequestDTO(r))
+}
+
+func (s *Server) postAccessRevoke(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	r, err := s.vault.AccessRequests().Revoke(c.Request.Context(), a, c.Param("id"))
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toAccessRequestDTO(r))
+}

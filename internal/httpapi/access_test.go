@@ -1,0 +1,106 @@
+package httpapi_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/profilevault/profilevault/internal/app"
+	"github.com/profilevault/profilevault/internal/apptest"
+)
+
+// The whole flow in the issue's words, over HTTP with real tokens.
+func TestAccessRequestOverHTTP(t *testing.T) {
+	s := apptest.Start(t)
+	id := s.CreateSubject(map[string]any{"name": "赵六", "birth_date": "1979-03-03", "id_number": "110101197903031238"})
+	other := s.CreateSubject(map[string]any{"name": "钱七", "birth_date": "1979-04-04", "id_number": "110101197904041235"})
+	cs := s.Token("cs-7", "customer_service")
+	both := s.Token("cs-7", "customer_service", "compliance_officer")
+	co := s.Token("co-1", "compliance_officer")
+	read := func(tok, subject, grant string) apptest.Response {
+		return s.DoHeaders("GET", "/v1/subjects/"+subject+"?fields=id_number", tok, "risk_control", nil, map[string]string{"X-Access-Grant": grant})
+	}
+	if r := read(cs, id, ""); r.Status != 403 {
+		t.Fatalf("before: %d %s", r.Status, r.Body)
+	}
+	body := map[string]any{"fields": []string{"id_number"}, "subjects": []string{id}, "justification": "chargeback 2026-118",
+		"reason_category": "fraud_investigation", "duration": "4h"}
+	if r := s.Do("POST", "/v1/access-requests", s.Token("mk", "marketing"), "marketing", body); r.Status != 403 {
+		t.Fatalf("marketing may request nothing: %d %s", r.Status, r.Body)
+	}
+	r := s.Do("POST", "/v1/access-requests", cs, "risk_control", body)
+	if r.Status != 201 || r.JSON["state"] != "pending" || r.JSON["subject_count"].(float64) != 1 || r.JSON["expires_at"] != nil {
+		t.Fatalf("request: %d %s", r.Status, r.Body)
+	}
+	reqID := r.JSON["id"].(string)
+	decide := func(tok string, b map[string]any) apptest.Response {
+		return s.Do("POST", "/v1/access-requests/"+reqID+"/decision", tok, "", b)
+	}
+	if r := decide(both, map[string]any{"decision": "approve"}); r.Status != 403 {
+		t.Fatalf("self-approval with both roles: %d %s", r.Status, r.Body)
+	}
+	if r := s.Do("GET", "/v1/access-requests?state=pending", co, "", nil); r.Status != 200 || len(r.JSON["requests"].([]any)) != 1 ||
+		r.JSON["requests"].([]any)[0].(map[string]any)["justification"] != "chargeback 2026-118" {
+		t.Fatalf("the approver's queue: %d %s", r.Status, r.Body)
+	}
+	ok := decide(co, map[string]any{"decision": "approve", "note": "checked", "duration": "2h"})
+	if ok.Status != 200 || ok.JSON["state"] != "approved" || ok.JSON["grant_id"] == nil || ok.JSON["expires_at"] == nil {
+		t.Fatalf("approval: %d %s", ok.Status, ok.Body)
+	}
+	if r := decide(co, map[string]any{"decision": "deny"}); r.Status != 409 {
+		t.Fatalf("deciding twice: %d", r.Status)
+	}
+	grant := ok.JSON["grant_id"].(string)
+	got := read(cs, id, grant)
+	if got.Status != 200 || got.JSON["fields"].(map[string]any)["id_number"] != "110101197903031238" {
+		t.Fatalf("read under the grant: %d %s", got.Status, got.Body)
+	}
+	if r := read(cs, other, grant); r.Status != 403 || r.JSON["error"].(map[string]any)["reason"] != "outside_grant" {
+		t.Fatalf("a subject outside the grant: %d %s", r.Status, r.Body)
+	}
+	// The read's entry names the grant.
+	seq := got.Header.Get("X-Audit-Seq")
+	ev := s.Do("GET", "/v1/audit/events?limit=1&min_seq="+seq+"&action=subject.read", co, "compliance_audit", nil)
+	if es := ev.JSON["events"].([]any); len(es) != 1 || es[0].(map[string]any)["grant_id"] != grant {
+		t.Fatalf("the read's entry: %s", ev.Body)
+	}
+	if r := s.Do("POST", "/v1/access-requests/"+reqID+"/revoke", cs, "", nil); r.Status != 200 || r.JSON["state"] != "revoked" {
+		t.Fatalf("revoke: %d %s", r.Status, r.Body)
+	}
+	if r := read(cs, id, grant); r.Status != 403 || r.JSON["error"].(map[string]any)["reason"] != "grant_expired" {
+		t.Fatalf("after revocation: %d %s", r.Status, r.Body)
+	}
+}
+
+// A grant never widens a consent-based read for a subject without consent.
+func TestGrantKeepsConsentRules(t *testing.T) {
+	dir := t.TempDir()
+	grants := `{"grantable":[{"role":"analyst","purpose":"analytics","categories":["demographic"],"max_duration":"7d","approvers":["compliance_officer"]}]}`
+	if err := os.WriteFile(filepath.Join(dir, "grants.json"), []byte(grants), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := apptest.Start(t, func(c *app.Config) { c.PolicyDir = dir })
+	with := s.CreateSubject(map[string]any{"name": "甲", "birth_date": "1980-01-01", "occupation": "teacher"})
+	without := s.CreateSubject(map[string]any{"name": "乙", "birth_date": "1980-01-01", "occupation": "doctor"})
+	if r := s.Do("POST", "/v1/subjects/"+with+"/consents", s.Token("st", "data_steward"), "account_management",
+		map[string]any{"purpose": "analytics", "notice_version": "2026-01", "method": "app_checkbox", "kind": "general"}); r.Status != 201 {
+		t.Fatalf("consent: %d %s", r.Status, r.Body)
+	}
+	an := s.Token("an-1", "analyst")
+	r := s.Do("POST", "/v1/access-requests", an, "analytics", map[string]any{"categories": []string{"demographic"}, "subjects": []string{with, without},
+		"justification": "churn study 2026-Q4", "reason_category": "study", "duration": "7d", "max_reads": 10})
+	if r.Status != 201 {
+		t.Fatalf("request: %d %s", r.Status, r.Body)
+	}
+	ok := s.Do("POST", "/v1/access-requests/"+r.JSON["id"].(string)+"/decision", s.Token("co", "compliance_officer"), "", map[string]any{"decision": "approve"})
+	grant := ok.JSON["grant_id"].(string)
+	get := func(id string) apptest.Response {
+		return s.DoHeaders("GET", "/v1/subjects/"+id+"?fields=occupation", an, "analytics", nil, map[string]string{"X-Access-Grant": grant})
+	}
+	if r := get(with); r.Status != 200 || r.JSON["fields"].(map[string]any)["occupation"] != "teacher" {
+		t.Fatalf("with consent: %d %s", r.Status, r.Body)
+	}
+	if r := get(without); r.Status != 200 || len(r.JSON["fields"].(map[string]any)) != 0 || !withheldAs(r, "occupation", "consent_required") {
+		t.Fatalf("without consent the grant must not widen the read: %d %s", r.Status, r.Body)
+	}
+}
