@@ -20,7 +20,7 @@ func indexOfFast(b []byte) (row IndexRow, ok bool) {
 		case "ts":
 			v, ok := s.str()
 			return ok && e.TS.UnmarshalText(v) == nil
-		case "purpose", "action", "subject_ref", "decision":
+		case "purpose", "action", "subject_ref", "decision", "grant_id":
 			v, ok := s.str()
 			switch string(key) {
 			case "purpose":
@@ -29,6 +29,8 @@ func indexOfFast(b []byte) (row IndexRow, ok bool) {
 				e.Action = string(v)
 			case "subject_ref":
 				e.SubjectRef = string(v)
+			case "grant_id":
+				e.GrantID = string(v)
 			default:
 				e.Decision = Decision(v)
 			}

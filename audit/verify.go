@@ -38,6 +38,7 @@ type IndexRow struct {
 	Actor      string // the staff sub, or the data subject's pseudonym
 	Purpose    string
 	Decision   Decision
+	GrantID    string // the access grant a read relied on
 }
 
 // indexed is the part of an entry that its index row repeats (decoding only it keeps verify fast).
@@ -48,6 +49,7 @@ type indexed struct {
 	Action     string    `json:"action"`
 	SubjectRef string    `json:"subject_ref"`
 	Decision   Decision  `json:"decision"`
+	GrantID    string    `json:"grant_id"`
 }
 
 // IndexOf is the review index row of an entry: the one definition of how entries are indexed.
@@ -56,7 +58,7 @@ func IndexOf(e Entry) IndexRow {
 	if actor == "" {
 		actor = e.Actor.Pseudonym
 	}
-	return IndexRow{TS: e.TS, Action: e.Action, SubjectRef: e.SubjectRef, Actor: actor, Purpose: e.Purpose, Decision: e.Decision}
+	return IndexRow{TS: e.TS, Action: e.Action, SubjectRef: e.SubjectRef, Actor: actor, Purpose: e.Purpose, Decision: e.Decision, GrantID: e.GrantID}
 }
 
 // IndexOfCanonical is IndexOf of an entry in its canonical encoding, decoding only the indexed part.
@@ -73,7 +75,7 @@ func indexOfDecoded(canonical []byte) (IndexRow, error) {
 	if err := json.Unmarshal(canonical, &e); err != nil {
 		return IndexRow{}, err
 	}
-	return IndexOf(Entry{TS: e.TS, Action: e.Action, SubjectRef: e.SubjectRef, Actor: e.Actor, Purpose: e.Purpose, Decision: e.Decision}), nil
+	return IndexOf(Entry{TS: e.TS, Action: e.Action, SubjectRef: e.SubjectRef, Actor: e.Actor, Purpose: e.Purpose, Decision: e.Decision, GrantID: e.GrantID}), nil
 }
 
 // Equal reports whether two index rows say the same (times compared as instants).
@@ -94,6 +96,8 @@ func (r IndexRow) Differs(stored IndexRow) string {
 		return "purpose"
 	case r.Decision != stored.Decision:
 		return "decision"
+	case r.GrantID != stored.GrantID:
+		return "grant_id"
 	}
 	return ""
 }
@@ -105,6 +109,7 @@ type Filter struct {
 	Purpose    string
 	Action     string
 	Decision   Decision
+	GrantID    string
 	Since      time.Time // inclusive
 	Until      time.Time // exclusive
 	Before     int64     // cursor: only entries with seq < Before; 0 starts at the newest

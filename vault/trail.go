@@ -42,6 +42,7 @@ const (
 type AuditQuery struct {
 	SubjectID, Actor, Purpose, Action string
 	Decision                          audit.Decision
+	GrantID                           string
 	Since, Until                      time.Time
 	Cursor                            string
 	Limit                             int
@@ -76,7 +77,7 @@ func (s *Review) mayReadTrail(ctx context.Context, a Access, action Action, subj
 // AuditEvents returns entries matching q, newest first, with a cursor to the next page. The read is itself
 // recorded (durably, before the page is returned).
 func (s *Review) AuditEvents(ctx context.Context, a Access, q AuditQuery) (AuditPage, error) {
-	f := audit.Filter{Actor: q.Actor, Purpose: q.Purpose, Action: q.Action, Decision: q.Decision, Since: q.Since, Until: q.Until, Limit: q.Limit, MinSeq: q.MinSeq}
+	f := audit.Filter{Actor: q.Actor, Purpose: q.Purpose, Action: q.Action, Decision: q.Decision, GrantID: q.GrantID, Since: q.Since, Until: q.Until, Limit: q.Limit, MinSeq: q.MinSeq}
 	if f.Limit <= 0 || f.Limit > maxAuditPage {
 		f.Limit = 100
 	}

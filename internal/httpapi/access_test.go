@@ -64,6 +64,20 @@ func TestAccessRequestOverHTTP(t *testing.T) {
 	if es := ev.JSON["events"].([]any); len(es) != 1 || es[0].(map[string]any)["grant_id"] != grant {
 		t.Fatalf("the read's entry: %s", ev.Body)
 	}
+	byGrant := s.Do("GET", "/v1/audit/events?grant="+grant+"&min_seq="+seq, co, "compliance_audit", nil)
+	var reads int
+	for _, x := range byGrant.JSON["events"].([]any) {
+		m := x.(map[string]any)
+		if m["grant_id"] != grant {
+			t.Fatalf("?grant= returned another grant's entry: %v", m)
+		}
+		if m["action"] == "subject.read" {
+			reads++
+		}
+	}
+	if reads != 2 { // the read and the refused one outside the grant
+		t.Fatalf("?grant= lists %d reads: %s", reads, byGrant.Body)
+	}
 	if r := s.Do("POST", "/v1/access-requests/"+reqID+"/revoke", cs, "", nil); r.Status != 200 || r.JSON["state"] != "revoked" {
 		t.Fatalf("revoke: %d %s", r.Status, r.Body)
 	}

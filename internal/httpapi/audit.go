@@ -58,7 +58,7 @@ func (s *Server) auditEvents(c *gin.Context) {
 		minSeq = n
 	}
 	page, err := s.vault.Review().AuditEvents(c.Request.Context(), a, vault.AuditQuery{
-		SubjectID: c.Query("subject_id"), Actor: c.Query("actor"), Purpose: c.Query("purpose"), Action: c.Query("action"),
+		SubjectID: c.Query("subject_id"), Actor: c.Query("actor"), Purpose: c.Query("purpose"), Action: c.Query("action"), GrantID: c.Query("grant"),
 		Decision: audit.Decision(c.Query("decision")), Since: since, Until: until, Cursor: c.Query("cursor"), Limit: limit, MinSeq: minSeq,
 	})
 	if err != nil {

@@ -193,7 +193,7 @@ func catchUpIndex(ctx context.Context, db *sql.DB, l *seglog.Log) (int64, error)
 			if tx, err = db.BeginTx(ctx, nil); err != nil {
 				return err
 			}
-			if st, err = tx.PrepareContext(ctx, `INSERT INTO audit_index (`+indexColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`); err != nil {
+			if st, err = tx.PrepareContext(ctx, `INSERT INTO audit_index (`+indexColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`); err != nil {
 				return err
 			}
 		}
@@ -217,7 +217,7 @@ func catchUpIndex(ctx context.Context, db *sql.DB, l *seglog.Log) (int64, error)
 
 // indexArgs are the audit_index column values of entry seq.
 func indexArgs(seq int64, ix audit.IndexRow) []any {
-	return []any{seq, formatTime(ix.TS), ix.Action, ix.SubjectRef, ix.Actor, ix.Purpose, string(ix.Decision)}
+	return []any{seq, formatTime(ix.TS), ix.Action, ix.SubjectRef, ix.Actor, ix.Purpose, string(ix.Decision), ix.GrantID}
 }
 
 // ReindexTrail rebuilds the review index from the log: rows that differ from their entry are corrected,
@@ -270,7 +270,7 @@ func ReindexTrail(ctx context.Context, path, logDir string) (int, error) {
 		if ok && old.Equal(ix) {
 			return nil
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO audit_index (`+indexColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`, indexArgs(seq, ix)...); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO audit_index (`+indexColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, indexArgs(seq, ix)...); err != nil {
 			return err
 		}
 		changed++

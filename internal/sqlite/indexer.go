@@ -96,7 +96,7 @@ func (x *indexer) run() {
 }
 
 // indexWidth is the number of values of one flattened audit_index row.
-const indexWidth = 7
+const indexWidth = 8
 
 // flush writes everything queued, in transactions of at most indexFlushRows rows; on failure the rows
 // stay queued and the next flush retries them.

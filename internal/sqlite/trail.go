@@ -244,13 +244,13 @@ func (t *Trail) entry(seq int64, row audit.IndexRow) ([]byte, error) {
 	return canon, nil
 }
 
-const indexColumns = `seq, ts, action, subject_ref, actor, purpose, decision`
+const indexColumns = `seq, ts, action, subject_ref, actor, purpose, decision, grant_id`
 
 func scanIndexRow(rows *sql.Rows) (int64, audit.IndexRow, error) {
 	var seq int64
 	var ts, decision string
 	var ix audit.IndexRow
-	err := rows.Scan(&seq, &ts, &ix.Action, &ix.SubjectRef, &ix.Actor, &ix.Purpose, &decision)
+	err := rows.Scan(&seq, &ts, &ix.Action, &ix.SubjectRef, &ix.Actor, &ix.Purpose, &decision, &ix.GrantID)
 	ix.TS, ix.Decision = parseTime(ts), audit.Decision(decision)
 	return seq, ix, err
 }
@@ -266,6 +266,9 @@ func (t *Trail) Query(ctx context.Context, f audit.Filter) ([]audit.Entry, error
 	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
 	if f.SubjectRef != "" {
 		add("subject_ref = ?", f.SubjectRef)
+	}
+	if f.GrantID != "" {
+		add("grant_id = ?", f.GrantID)
 	}
 	if f.Actor != "" {
 		add("actor = ?", f.Actor)

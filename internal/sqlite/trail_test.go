@@ -130,6 +130,9 @@ func TestVerifyDetectsAndLocatesTampering(t *testing.T) {
 			exec(t, db, `UPDATE audit_index SET purpose = 'marketing' WHERE seq = 15`)
 			exec(t, db, `UPDATE audit_index SET actor = 'nobody', action = 'x', ts = '2001-01-01T00:00:00.000000000Z' WHERE seq = 16`)
 		}, 15, "in purpose"},
+		{"attach a read to an access grant it never used", func(t *testing.T, _ string, db *sql.DB) {
+			exec(t, db, `UPDATE audit_index SET grant_id = 'grt_forged' WHERE seq = 17`)
+		}, 17, "in grant_id"},
 		{"delete an index row", func(t *testing.T, _ string, db *sql.DB) {
 			exec(t, db, `DELETE FROM audit_index WHERE seq = 23`)
 		}, 23, "hidden from review"},

@@ -386,14 +386,14 @@ func (s *Store) cancelIntents(intents []audit.Entry) {
 // Multi-row inserts, by table: prepared at open for a few fixed row counts (modernc parses unprepared SQL on
 // every call, and nothing can be prepared on a write connection while a transaction holds it).
 const (
-	insertIndex = `INSERT INTO audit_index (seq, ts, action, subject_ref, actor, purpose, decision) VALUES `
+	insertIndex = `INSERT INTO audit_index (seq, ts, action, subject_ref, actor, purpose, decision, grant_id) VALUES `
 	insertNotes = `INSERT INTO audit_note (seq, sealed) VALUES `
 	// Events are idempotent by id: a row whose id exists is skipped.
 	insertEvents = `INSERT OR IGNORE INTO events (id, subject_id, type, category, ts, source, class, dek_version, attrs, purpose) VALUES `
 )
 
 var (
-	insertWidths = map[string]int{insertIndex: 7, insertNotes: 2, insertEvents: 10}
+	insertWidths = map[string]int{insertIndex: 8, insertNotes: 2, insertEvents: 10}
 	insertSizes  = []int{64, 16, 4, 1} // descending
 )
 
