@@ -386,6 +386,15 @@ func (s *AccessRequests) Revoke(ctx context.Context, a Access, id string) (Acces
 	return s.view(out, true), nil
 }
 
+// reasonCategory is the stated reason category of the request behind a grant ("" if unknown).
+func (s *AccessRequests) reasonCategory(ctx context.Context, grant string) string {
+	rows, err := s.store.AccessRequests(ctx, AccessFilter{GrantID: grant, Limit: 1})
+	if err != nil || len(rows) == 0 {
+		return ""
+	}
+	return rows[0].ReasonCategory
+}
+
 // one reads a request by id.
 func (s *AccessRequests) one(ctx context.Context, id string) (AccessRequestRow, error) {
 	rows, err := s.store.AccessRequests(ctx, AccessFilter{ID: id, Limit: 1})

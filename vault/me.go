@@ -226,6 +226,10 @@ type AccessLogEntry struct {
 	Action     string
 	Fields     []string
 	Decision   string
+	// UnderRequest marks an access made under an approved access request; RequestReason is the request's
+	// stated reason category (never its justification, never the requester).
+	UnderRequest  bool
+	RequestReason string
 }
 
 // AccessLogPage is one page of a subject's access log, newest first. Next continues it (empty at the end).
@@ -270,13 +274,23 @@ func (s *Review) accessLogPage(ctx context.Context, rec SubjectRecord, before in
 		entries, next = entries[:limit], entries[limit-1].Seq
 	}
 	out := make([]AccessLogEntry, 0, len(entries))
+	reasons := map[string]string{} // grant → the request's reason category
 	for _, e := range entries {
 		fields := e.FieldsGranted
 		if e.Decision == audit.Deny {
 			fields = e.FieldsRequested
 		}
-		out = append(out, AccessLogEntry{TS: e.TS, ActorRoles: e.Actor.Roles, Team: e.Actor.Team, Purpose: e.Purpose,
-			Action: e.Action, Fields: nonNil(fields), Decision: string(e.Decision)})
+		x := AccessLogEntry{TS: e.TS, ActorRoles: e.Actor.Roles, Team: e.Actor.Team, Purpose: e.Purpose,
+			Action: e.Action, Fields: nonNil(fields), Decision: string(e.Decision)}
+		if e.GrantID != "" {
+			reason, ok := reasons[e.GrantID]
+			if !ok {
+				reason = s.access.reasonCategory(ctx, e.GrantID)
+				reasons[e.GrantID] = reason
+			}
+			x.UnderRequest, x.RequestReason = true, reason
+		}
+		out = append(out, x)
 	}
 	return out, next, nil
 }

@@ -26,6 +26,7 @@ type Review struct {
 	// is matched against.
 	incidents IncidentStore
 	profiles  *Profiles
+	access    *AccessRequests
 }
 
 // Review returns the service; it shares the enforcement point's core.

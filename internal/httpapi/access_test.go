@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/profilevault/profilevault/internal/app"
@@ -77,6 +78,20 @@ func TestAccessRequestOverHTTP(t *testing.T) {
 	}
 	if reads != 2 { // the read and the refused one outside the grant
 		t.Fatalf("?grant= lists %d reads: %s", reads, byGrant.Body)
+	}
+	// The subject sees the read as made under an approved request, with its reason category, never who.
+	log := s.Do("GET", "/v1/me/access-log", s.Token(id, "subject"), "", nil)
+	var under int
+	for _, x := range log.JSON["entries"].([]any) {
+		if m := x.(map[string]any); m["under_request"] == true {
+			under++
+			if m["reason_category"] != "fraud_investigation" || m["purpose"] != "risk_control" {
+				t.Fatalf("access log entry under a request: %v", m)
+			}
+		}
+	}
+	if under != 1 || strings.Contains(string(log.Body), "cs-7") || strings.Contains(string(log.Body), "chargeback") {
+		t.Fatalf("the subject's access log: %s", log.Body)
 	}
 	if r := s.Do("POST", "/v1/access-requests/"+reqID+"/revoke", cs, "", nil); r.Status != 200 || r.JSON["state"] != "revoked" {
 		t.Fatalf("revoke: %d %s", r.Status, r.Body)

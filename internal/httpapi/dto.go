@@ -334,17 +334,22 @@ type accessLogEntryDTO struct {
 	Action     string    `json:"action"`
 	Fields     []string  `json:"fields"`
 	Decision   string    `json:"decision"`
+	// UnderRequest: made under an approved access request, for the reason category given.
+	UnderRequest   bool   `json:"under_request,omitempty"`
+	ReasonCategory string `json:"reason_category,omitempty"`
 }
 
 func toAccessLogEntryDTO(x vault.AccessLogEntry) accessLogEntryDTO {
 	return accessLogEntryDTO{
-		TS:         x.TS,
-		ActorRoles: x.ActorRoles,
-		Team:       x.Team,
-		Purpose:    x.Purpose,
-		Action:     x.Action,
-		Fields:     x.Fields,
-		Decision:   x.Decision,
+		TS:             x.TS,
+		ActorRoles:     x.ActorRoles,
+		Team:           x.Team,
+		Purpose:        x.Purpose,
+		Action:         x.Action,
+		Fields:         x.Fields,
+		Decision:       x.Decision,
+		UnderRequest:   x.UnderRequest,
+		ReasonCategory: x.RequestReason,
 	}
 }
 
