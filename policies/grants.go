@@ -55,6 +55,19 @@ func ParseDuration(s string) (time.Duration, error) {
 	return d, nil
 }
 
+// FormatDuration writes d as ParseDuration reads it, in its largest whole unit: "7d", "4h", "90m".
+func FormatDuration(d time.Duration) string {
+	for _, u := range []struct {
+		unit   time.Duration
+		suffix string
+	}{{24 * time.Hour, "d"}, {time.Hour, "h"}, {time.Minute, "m"}} {
+		if d > 0 && d%u.unit == 0 {
+			return strconv.FormatInt(int64(d/u.unit), 10) + u.suffix
+		}
+	}
+	return d.String()
+}
+
 // parseGrants reads grants.json against the schema and the purposes catalog: an entry may only hold
 // categories its purpose may process and fields of such categories. (A role no rule names is harmless
 // here: nobody holds it, so nobody asks or approves with it.)

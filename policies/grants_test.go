@@ -45,6 +45,11 @@ func TestParseDuration(t *testing.T) {
 			t.Errorf("%s: %v %v", in, got, err)
 		}
 	}
+	for _, d := range []time.Duration{4 * time.Hour, 7 * 24 * time.Hour, 90 * time.Minute, 36 * time.Hour, 1500 * time.Millisecond} {
+		if back, err := ParseDuration(FormatDuration(d)); err != nil || back != d {
+			t.Errorf("%v → %q → %v %v", d, FormatDuration(d), back, err)
+		}
+	}
 	for _, in := range []string{"", "d", "7x", "-1d", "1.5d", "7 d"} {
 		if _, err := ParseDuration(in); err == nil {
 			t.Errorf("%q parsed", in)

@@ -169,6 +169,16 @@ func TestPolicyExplain(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^name\s+identity\s+no`).MatchString(s) {
 		t.Errorf("marketing should not read name:\n%s", s)
 	}
+	if !strings.Contains(s, "may request: nothing") {
+		t.Errorf("marketing may request nothing:\n%s", s)
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"policy", "explain", "--role", "customer_service", "--purpose", "risk_control"}, env(nil), &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if want := "field id_number, for at most 4h, approved by compliance_officer"; !strings.Contains(out.String(), want) {
+		t.Errorf("explain for customer_service/risk_control lacks %q:\n%s", want, out.String())
+	}
 }
 
 func TestAuditCommands(t *testing.T) {

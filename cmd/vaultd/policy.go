@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/profilevault/profilevault/policies"
@@ -62,5 +63,29 @@ func cmdPolicyExplain(args []string, getenv func(string) string, stdout, stderr 
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Field, r.Category, read, mask, write, needs)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	// What the role may ask for beyond this baseline (grants.json), through an access request.
+	grantable := set.Grantable([]policies.Role{policies.Role(*role)}, p.Name)
+	if len(grantable) == 0 {
+		_, err = fmt.Fprintf(stdout, "\nmay request: nothing beyond the baseline (grants.json)\n")
+		return err
+	}
+	fmt.Fprintf(stdout, "\nmay request (POST /v1/access-requests, grants.json):\n")
+	for _, g := range grantable {
+		var what []string
+		for _, c := range g.Categories {
+			what = append(what, "category "+c)
+		}
+		for _, f := range g.Fields {
+			what = append(what, "field "+f)
+		}
+		approvers := make([]string, len(g.Approvers))
+		for i, a := range g.Approvers {
+			approvers[i] = string(a)
+		}
+		fmt.Fprintf(stdout, "  %s, for at most %s, approved by %s (never the requester)\n", strings.Join(what, ", "), policies.FormatDuration(g.MaxDuration), strings.Join(approvers, " or "))
+	}
+	return nil
 }

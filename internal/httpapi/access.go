@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/profilevault/profilevault/policies"
 	"github.com/profilevault/profilevault/vault"
 )
 
@@ -51,7 +52,7 @@ type accessRequestDTO struct {
 func toAccessRequestDTO(x vault.AccessRequestView) accessRequestDTO {
 	return accessRequestDTO{ID: x.ID, State: x.State, Purpose: string(x.Purpose), Categories: nonNilStrings(x.Categories), Fields: nonNilStrings(x.Fields),
 		Subjects: nonNilStrings(x.Subjects), SubjectCount: len(x.Subjects), RequestedBy: x.RequestedBy, ReasonCategory: x.ReasonCategory,
-		Justification: x.Justification, Duration: x.Duration.String(), MaxReads: x.MaxReads, Reads: x.Reads, CreatedAt: x.CreatedAt,
+		Justification: x.Justification, Duration: policies.FormatDuration(x.Duration), MaxReads: x.MaxReads, Reads: x.Reads, CreatedAt: x.CreatedAt,
 		DecidedBy: x.DecidedBy, DecidedAt: x.DecidedAt, Note: x.Note, GrantID: x.GrantID, ExpiresAt: x.ExpiresAt}
 }
 
