@@ -24,6 +24,8 @@ type Ingestion struct {
 	// subjects' tag inputs a batch changed.
 	profiles *Profiles
 	tags     *Tags
+	// access checks the grant an event read names.
+	access *AccessRequests
 }
 
 // Ingestion returns the service; it shares the enforcement point's core.
@@ -452,16 +454,11 @@ type EventView struct {
 // openEvents streams a subject's events, decrypted under rel, oldest first.
 func (s *Ingestion) openEvents(ctx context.Context, rel *release, rec SubjectRecord, fn func(EventView) error) error {
 	return s.events.Events(ctx, rec.ID, func(ev StoredEvent) error {
-		d, ok := rec.DEKs[ev.Class]
-		if !ok {
+		if _, ok := rec.DEKs[ev.Class]; !ok {
 			return nil // shredded class
 		}
-		pt, err := rel.open(d, "event:"+ev.ID, ev.Attrs)
+		v, err := openEvent(rel, rec, ev)
 		if err != nil {
-			return err
-		}
-		v := EventView{ID: ev.ID, Type: ev.Type, Category: ev.Category, TS: ev.TS, Source: ev.Source}
-		if err := json.Unmarshal(pt, &v.Attrs); err != nil {
 			return err
 		}
 		return fn(v)

@@ -276,7 +276,7 @@ func build(c *core, st stores) *Service {
 	s.access = &AccessRequests{core: c, store: st.access}
 	s.profiles = &Profiles{core: c, store: st.profiles, access: s.access}
 	s.review = &Review{core: c, trail: st.trail, incidents: st.incidents, profiles: s.profiles, access: s.access}
-	s.ingestion = &Ingestion{core: c, events: st.events, profiles: s.profiles}
+	s.ingestion = &Ingestion{core: c, events: st.events, profiles: s.profiles, access: s.access}
 	s.tags = &Tags{core: c, store: st.tags, profiles: s.profiles, ingestion: s.ingestion}
 	s.profiles.tags, s.ingestion.tags = s.tags, s.tags
 	s.profiles.ingestion = s.ingestion

@@ -481,6 +481,11 @@ func ops() map[string]op {
 			}
 			return e1(f.svc.AccessRequests().Revoke(ctx, marketer, r.ID))
 		}},
+		"Ingestion.SubjectEvents": {run: func(f *fixture) error {
+			return e1(f.svc.Ingestion().SubjectEvents(ctx, vault.Access{Caller: vault.Caller{Subject: "cs", Roles: []policies.Role{"customer_service"}}, Purpose: "customer_service"}, f.adult, vault.EventQuery{}))
+		}, refuse: func(f *fixture) error {
+			return e1(f.svc.Ingestion().SubjectEvents(ctx, marketer, f.adult, vault.EventQuery{}))
+		}},
 		"Review.ActivityReport": {run: func(f *fixture) error {
 			return e1(f.svc.Review().ActivityReport(ctx, compliance, time.Time{}, time.Time{}))
 		},

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -139,4 +140,48 @@ func (s *Server) postAccessRevoke(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, toAccessRequestDTO(r))
+}
+
+// subjectEventsDTO is GET /v1/subjects/{id}/events' body.
+type subjectEventsDTO struct {
+	Events     []eventViewDTO `json:"events"`
+	Withheld   []withheldDTO  `json:"withheld"`
+	NextCursor string         `json:"next_cursor,omitempty"`
+}
+
+// getSubjectEvents answers a page of a subject's decrypted events in the categories the caller may read
+// (the role's baseline, or an approved grant with X-Access-Grant).
+func (s *Server) getSubjectEvents(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	since, until, ok := s.window(c)
+	if !ok {
+		return
+	}
+	limit := 0
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			s.abortCode(c, vault.CodeInvalidArgument, "limit must be 1 to 500")
+			return
+		}
+		limit = n
+	}
+	page, err := s.vault.Ingestion().SubjectEvents(c.Request.Context(), a, c.Param("id"), vault.EventQuery{Category: c.Query("category"),
+		Since: since, Until: until, Cursor: c.Query("cursor"), Limit: limit})
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	setAuditSeq(c, page.AuditSeq)
+	out := subjectEventsDTO{Events: make([]eventViewDTO, 0, len(page.Events)), Withheld: make([]withheldDTO, 0, len(page.Withheld)), NextCursor: page.Next}
+	for _, e := range page.Events {
+		out.Events = append(out.Events, toEventViewDTO(e))
+	}
+	for _, w := range page.Withheld {
+		out.Withheld = append(out.Withheld, toWithheldDTO(w))
+	}
+	c.JSON(http.StatusOK, out)
 }

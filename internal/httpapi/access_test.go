@@ -3,8 +3,10 @@ package httpapi_test
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/profilevault/profilevault/internal/app"
 	"github.com/profilevault/profilevault/internal/apptest"
@@ -131,5 +133,51 @@ func TestGrantKeepsConsentRules(t *testing.T) {
 	}
 	if r := get(without); r.Status != 200 || len(r.JSON["fields"].(map[string]any)) != 0 || !withheldAs(r, "occupation", "consent_required") {
 		t.Fatalf("without consent the grant must not widen the read: %d %s", r.Status, r.Body)
+	}
+}
+
+// GET /v1/subjects/{id}/events: the role's baseline categories, and an analyst's grant for behaviour and
+// transactions — still only for subjects whose analytics consent is valid at each read.
+func TestSubjectEventsUnderAGrant(t *testing.T) {
+	s := apptest.Start(t)
+	st := s.Token("st", "data_steward")
+	with := s.CreateSubject(map[string]any{"name": "甲", "birth_date": "1980-01-01"})
+	without := s.CreateSubject(map[string]any{"name": "乙", "birth_date": "1980-01-01"})
+	if r := s.Do("POST", "/v1/subjects/"+with+"/consents", st, "account_management",
+		map[string]any{"purpose": "analytics", "notice_version": "2026-01", "method": "app_checkbox", "kind": "general"}); r.Status != 201 {
+		t.Fatalf("consent: %d %s", r.Status, r.Body)
+	}
+	ts := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+	var batch []string
+	for i, id := range []string{with, without} {
+		batch = append(batch, `{"event_id":"o-`+strconv.Itoa(i)+`","subject_id":"`+id+`","type":"order","ts":"`+ts+`","source":"app","attrs":{"order_id":"o-1","amount":99,"currency":"CNY","items":[{"sku":"s1","category":"toys","brand":"Lego","qty":1,"price":99}]}}`)
+	}
+	if r := s.Do("POST", "/v1/events", st, "order_fulfillment", `{"events":[`+strings.Join(batch, ",")+`]}`); r.JSON["accepted"].(float64) != 2 {
+		t.Fatalf("ingest: %s", r.Body)
+	}
+	// customer_service reads transactions for its own purpose on its baseline.
+	r := s.Do("GET", "/v1/subjects/"+with+"/events?category=transactions", s.Token("cs", "customer_service"), "customer_service", nil)
+	if r.Status != 200 || len(r.JSON["events"].([]any)) != 1 || r.Header.Get("X-Audit-Seq") == "" {
+		t.Fatalf("customer_service: %d %s", r.Status, r.Body)
+	}
+	an := s.Token("an-1", "analyst")
+	if r := s.Do("GET", "/v1/subjects/"+with+"/events", an, "analytics", nil); r.Status != 403 {
+		t.Fatalf("an analyst without a grant: %d %s", r.Status, r.Body)
+	}
+	req := s.Do("POST", "/v1/access-requests", an, "analytics", map[string]any{"categories": []string{"behavior", "transactions"},
+		"subjects": []string{with, without}, "justification": "basket study", "reason_category": "study", "duration": "7d"})
+	ok := s.Do("POST", "/v1/access-requests/"+req.JSON["id"].(string)+"/decision", s.Token("co", "compliance_officer"), "", map[string]any{"decision": "approve"})
+	grant, _ := ok.JSON["grant_id"].(string)
+	get := func(id string) apptest.Response {
+		return s.DoHeaders("GET", "/v1/subjects/"+id+"/events?category=transactions", an, "analytics", nil, map[string]string{"X-Access-Grant": grant})
+	}
+	r = get(with)
+	evs, _ := r.JSON["events"].([]any)
+	if r.Status != 200 || len(evs) != 1 || evs[0].(map[string]any)["attrs"].(map[string]any)["amount"].(float64) != 99 {
+		t.Fatalf("under the grant, with consent: %d %s", r.Status, r.Body)
+	}
+	r = get(without)
+	if r.Status != 200 || len(r.JSON["events"].([]any)) != 0 || !withheldAs(r, "transactions", "consent_required") {
+		t.Fatalf("under the grant, without consent: %d %s", r.Status, r.Body)
 	}
 }

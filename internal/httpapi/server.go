@@ -171,6 +171,7 @@ func (s *Server) routes() *gin.Engine {
 	subjects.POST("/:id/consents", s.grantConsent)
 	subjects.DELETE("/:id/consents/:purpose", s.withdrawConsent)
 	subjects.GET("/:id/tags", s.getSubjectTags)
+	subjects.GET("/:id/events", s.getSubjectEvents)
 	subjects.DELETE("/:id/restriction", s.liftRestriction)
 	subjects.POST("/:id/requests", s.postRelativeRequest)
 

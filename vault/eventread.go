@@ -1,0 +1,221 @@
+package vault
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/profilevault/profilevault/audit"
+	"github.com/profilevault/profilevault/consent"
+	"github.com/profilevault/profilevault/policies"
+)
+
+// ActionEventRead records a read of a subject's collected events.
+const ActionEventRead Action = "event.read"
+
+// EventQuery selects a page of one subject's events: one category or all, a time window, a cursor.
+type EventQuery struct {
+	Category     string
+	Since, Until time.Time
+	Cursor       string // the id of the last event of the previous page
+	Limit        int    // 1 to 500, default 100
+}
+
+// EventPage is a page of decrypted events, oldest first, and the categories withheld with their reason.
+type EventPage struct {
+	Events   []EventView
+	Withheld []Withheld // Field holds the category
+	Next     string
+	AuditSeq int64
+}
+
+// SubjectEvents returns a page of a subject's events in the categories the caller may read for the
+// declared purpose — the role's baseline, widened by an approved grant (a.Grant) for its subjects — each
+// category also under the subject's legal basis at this moment (consent, restriction, objection,
+// retention), as a field read is. A read under a grant that releases at least one event spends one read.
+func (s *Ingestion) SubjectEvents(ctx context.Context, a Access, id string, q EventQuery) (EventPage, error) {
+	pol := s.Policy()
+	purpose, err := s.checkPurpose(ctx, pol, a, ActionEventRead)
+	if err != nil {
+		return EventPage{}, err
+	}
+	cats := policies.EventCategories()
+	if q.Category != "" {
+		if !slices.Contains(cats, q.Category) {
+			return EventPage{}, s.refuseInvalid(ctx, a, ActionEventRead, id, Errorf(CodeInvalidArgument, "category must be one of %v", cats))
+		}
+		cats = []string{q.Category}
+	}
+	if q.Limit <= 0 || q.Limit > 500 {
+		q.Limit = 100
+	}
+	e, err := s.beginStaff(ctx, a, pol, ActionEventRead, id, nil)
+	if err != nil {
+		return EventPage{}, err
+	}
+	e.Categories = cats
+	var allowed []string
+	for _, c := range cats {
+		if pol.Allowed(a.Caller.Roles, a.Purpose, policies.Object(c), policies.ActRead) {
+			allowed = append(allowed, c)
+		}
+	}
+	var grant *AccessRequestRow
+	if a.Grant != "" {
+		g, err := s.access.grantFor(ctx, a, e, id)
+		if err != nil {
+			return EventPage{}, err
+		}
+		grant, e.GrantID = &g, g.GrantID
+		for _, c := range cats {
+			if slices.Contains(g.Categories, c) && !slices.Contains(allowed, c) {
+				allowed = append(allowed, c)
+			}
+		}
+	}
+	if len(allowed) == 0 {
+		return EventPage{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy,
+			Errorf(CodePermissionDenied, "your roles may not read these events for this purpose"))
+	}
+	guard := s.seq.Guard(id)
+	rec, err := s.activeSubject(ctx, id)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return EventPage{}, s.deny(ctx, e, statusNotFound, reasonSubjectNotFound, Errorf(CodeNotFound, "subject not found"))
+		}
+		return EventPage{}, internalErr("read subject", err)
+	}
+	ok, withheld := s.eventBasis(&e, purpose, rec, a, allowed)
+	for _, c := range cats {
+		if !slices.Contains(allowed, c) {
+			withheld = append(withheld, Withheld{Field: c, Reason: ReasonNotPermitted})
+		}
+	}
+	// Select the page on what is stored in the clear (category, time, id); nothing opens before the entry.
+	var page []StoredEvent
+	var next string
+	passed := q.Cursor == ""
+	err = s.events.Events(ctx, id, func(ev StoredEvent) error {
+		if !passed {
+			passed = ev.ID == q.Cursor
+			return nil
+		}
+		if !slices.Contains(ok, ev.Category) || (!q.Since.IsZero() && ev.TS.Before(q.Since)) || (!q.Until.IsZero() && !ev.TS.Before(q.Until)) {
+			return nil
+		}
+		if _, held := rec.DEKs[ev.Class]; !held {
+			return nil // shredded
+		}
+		if len(page) == q.Limit {
+			next = page[len(page)-1].ID
+			return errPageFull
+		}
+		page = append(page, ev)
+		return nil
+	})
+	if err != nil && !errors.Is(err, errPageFull) {
+		return EventPage{}, internalErr("read events", err)
+	}
+	slices.SortFunc(withheld, func(x, y Withheld) int { return cmpString(x.Field, y.Field) })
+	e.FieldsWithheld = withheldNames(withheld)
+	e.Decision = audit.DecisionFor(len(ok), len(withheld))
+	if len(ok) > 0 && len(page) == 0 && len(withheld) == 0 {
+		e.Decision = audit.Allow
+	}
+	e.Status, e.Reason = statusOK, "events:"+strconv.Itoa(len(page))
+	var rel *release
+	if grant != nil && len(page) > 0 {
+		rel, err = s.gate.authorizeWith(ctx, guard, countRead(grant.ID, s.now()), func(cerr error) audit.Entry {
+			if cerr != nil {
+				d := e
+				d.Decision, d.Status, d.Reason = audit.Deny, statusForbidden, ReasonGrantExpired
+				return d
+			}
+			return e
+		})
+		if errors.Is(err, errAccessState) {
+			return EventPage{}, &Error{Code: CodePermissionDenied, Reason: ReasonGrantExpired, Message: "the grant has expired, was revoked or has no reads left"}
+		}
+	} else {
+		rel, err = s.gate.authorize(ctx, guard, e)
+	}
+	if errors.Is(err, ErrSuperseded) {
+		return EventPage{}, &Error{Code: CodeUnavailable, Message: "the subject is changing too fast to be read; try again", Err: err}
+	}
+	if err != nil {
+		return EventPage{}, internalErr("audit event read", err)
+	}
+	out := EventPage{Events: make([]EventView, 0, len(page)), Withheld: withheld, Next: next, AuditSeq: rel.seq}
+	for _, ev := range page {
+		v, err := openEvent(rel, rec, ev)
+		if err != nil {
+			return EventPage{}, internalErr("open event", err)
+		}
+		out.Events = append(out.Events, v)
+	}
+	return out, nil
+}
+
+// errPageFull stops an event stream once a page is full.
+var errPageFull = errors.New("page full")
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// eventBasis splits event categories into those the subject's legal basis allows for purpose now and
+// those withheld with the reason, as decide does for fields.
+func (s *core) eventBasis(e *audit.Entry, purpose policies.Purpose, rec SubjectRecord, a Access, cats []string) ([]string, []Withheld) {
+	now := s.now()
+	var withheld []Withheld
+	all := func(reason string) ([]string, []Withheld) {
+		for _, c := range cats {
+			withheld = append(withheld, Withheld{Field: c, Reason: reason})
+		}
+		return nil, withheld
+	}
+	switch {
+	case retentionExpired(purpose, rec, now):
+		return all(ReasonRetentionExpired)
+	case restrictsPurpose(rec, purpose):
+		return all(ReasonRestricted)
+	case objected(rec, purpose):
+		return all(ReasonObjection)
+	}
+	q := consent.Query{Purpose: purpose, Categories: cats, Records: rec.Consents, Now: now, Recipient: a.Recipient}
+	if purpose.NeedsConsent() {
+		q = s.withAge(q, e, rec)
+	}
+	basis := consent.Evaluate(q)
+	var ok []string
+	for _, c := range cats {
+		if b := basis[c]; b.OK {
+			ok = append(ok, c)
+			e.ConsentIDs = append(e.ConsentIDs, b.ConsentIDs...)
+		} else {
+			withheld = append(withheld, Withheld{Field: c, Reason: b.Reason})
+		}
+	}
+	slices.Sort(e.ConsentIDs)
+	e.ConsentIDs = slices.Compact(e.ConsentIDs)
+	return ok, withheld
+}
+
+// openEvent decrypts one stored event under rel.
+func openEvent(rel *release, rec SubjectRecord, ev StoredEvent) (EventView, error) {
+	v := EventView{ID: ev.ID, Type: ev.Type, Category: ev.Category, TS: ev.TS, Source: ev.Source}
+	pt, err := rel.open(rec.DEKs[ev.Class], "event:"+ev.ID, ev.Attrs)
+	if err != nil {
+		return v, err
+	}
+	return v, json.Unmarshal(pt, &v.Attrs)
+}
