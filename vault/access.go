@@ -436,8 +436,8 @@ func (s *AccessRequests) expire(ctx context.Context, a Access, r AccessRequestRo
 }
 
 // grantFor checks, before any subject is looked up, the grant a read names (a.Grant): it must be the
-// caller's own, for the declared purpose, approved and in time, and cover subject. It returns the row or
-// a recorded refusal (outside_grant, grant_expired).
+// caller's own, for the declared purpose, approved and in time, and cover subject (unless subject is "":
+// a read of the grant's rows). It returns the row or a recorded refusal (outside_grant, grant_expired).
 func (s *AccessRequests) grantFor(ctx context.Context, a Access, e audit.Entry, subject string) (AccessRequestRow, error) {
 	e.GrantID = a.Grant
 	rows, err := s.store.AccessRequests(ctx, AccessFilter{GrantID: a.Grant, Limit: 1})
@@ -458,7 +458,7 @@ func (s *AccessRequests) grantFor(ctx context.Context, a Access, e audit.Entry, 
 		return AccessRequestRow{}, s.deny(ctx, e, statusForbidden, ReasonGrantExpired,
 			&Error{Code: CodePermissionDenied, Reason: ReasonGrantExpired, Message: "the grant has expired, was revoked or has no reads left"})
 	}
-	if _, ok := slices.BinarySearch(r.Subjects, subject); !ok {
+	if _, ok := slices.BinarySearch(r.Subjects, subject); !ok && subject != "" {
 		return AccessRequestRow{}, s.deny(ctx, e, statusForbidden, ReasonOutsideGrant,
 			&Error{Code: CodePermissionDenied, Reason: ReasonOutsideGrant, Message: "the subject is outside the grant"})
 	}

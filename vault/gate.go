@@ -117,6 +117,16 @@ func (g *gate) commit(ctx context.Context, change func(Tx) error, entry func(err
 	return newRelease(g.crypto, seq, subjects), seq, nil
 }
 
+// commitMany runs change with several entries (Store.CommitMany) and returns the release of subjects'
+// data under the first entry (a page of rows: one entry per subject on it).
+func (g *gate) commitMany(ctx context.Context, change func(Tx) error, entries func(error) []audit.Entry, subjects []string) (*release, error) {
+	seq, err := g.store.CommitMany(ctx, change, entries)
+	if err != nil {
+		return nil, err
+	}
+	return newRelease(g.crypto, seq, subjects), nil
+}
+
 // open decrypts a value of one of the release's subjects.
 func (r *release) open(d DEK, ad string, sealed []byte) ([]byte, error) {
 	if r == nil || r.seq <= 0 || !r.covers(d.Subject) {

@@ -486,6 +486,17 @@ func ops() map[string]op {
 		}, refuse: func(f *fixture) error {
 			return e1(f.svc.Ingestion().SubjectEvents(ctx, marketer, f.adult, vault.EventQuery{}))
 		}},
+		"Ingestion.GrantRows": {run: func(f *fixture) error {
+			r, err := f.svc.AccessRequests().Request(ctx, csRisk, riskRequest(f))
+			if err != nil {
+				return err
+			}
+			ok, err := f.svc.AccessRequests().Decide(ctx, compliance, r.ID, "approve", "", "")
+			if err != nil {
+				return err
+			}
+			return e1(f.svc.Ingestion().GrantRows(ctx, csRisk, ok.GrantID, ""))
+		}, refuse: func(f *fixture) error { return e1(f.svc.Ingestion().GrantRows(ctx, marketer, "grt_nope", "")) }},
 		"Review.ActivityReport": {run: func(f *fixture) error {
 			return e1(f.svc.Review().ActivityReport(ctx, compliance, time.Time{}, time.Time{}))
 		},

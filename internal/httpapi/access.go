@@ -185,3 +185,39 @@ func (s *Server) getSubjectEvents(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, out)
 }
+
+// grantRowDTO is one row of GET /v1/grants/{id}/rows.
+type grantRowDTO struct {
+	Pseudonym string         `json:"pseudonym"`
+	Category  string         `json:"category"`
+	Type      string         `json:"type"`
+	Day       string         `json:"day"`
+	Attrs     map[string]any `json:"attrs"`
+}
+
+func toGrantRowDTO(x vault.GrantRow) grantRowDTO {
+	return grantRowDTO{Pseudonym: x.Pseudonym, Category: x.Category, Type: x.Type, Day: x.Day, Attrs: x.Attrs}
+}
+
+// getGrantRows answers a page of pseudonymous rows under an analyst's grant.
+func (s *Server) getGrantRows(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	page, err := s.vault.Ingestion().GrantRows(c.Request.Context(), a, c.Param("id"), c.Query("cursor"))
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	setAuditSeq(c, page.AuditSeq)
+	rows := make([]grantRowDTO, 0, len(page.Rows))
+	for _, r := range page.Rows {
+		rows = append(rows, toGrantRowDTO(r))
+	}
+	body := gin.H{"rows": rows}
+	if page.Next != "" {
+		body["next_cursor"] = page.Next
+	}
+	c.JSON(http.StatusOK, body)
+}

@@ -180,4 +180,22 @@ func TestSubjectEventsUnderAGrant(t *testing.T) {
 	if r.Status != 200 || len(r.JSON["events"].([]any)) != 0 || !withheldAs(r, "transactions", "consent_required") {
 		t.Fatalf("under the grant, without consent: %d %s", r.Status, r.Body)
 	}
+	// The grant's rows: pseudonymous, consenting subjects only, no identifiers.
+	rows := s.Do("GET", "/v1/grants/"+grant+"/rows", an, "analytics", nil)
+	rs, _ := rows.JSON["rows"].([]any)
+	if rows.Status != 200 || len(rs) != 1 {
+		t.Fatalf("rows: %d %s", rows.Status, rows.Body)
+	}
+	row := rs[0].(map[string]any)
+	if p := row["pseudonym"].(string); p == "" || strings.Contains(string(rows.Body), with) || strings.Contains(string(rows.Body), "order_id") || row["day"] != ts[:10] {
+		t.Fatalf("a row: %v", row)
+	}
+	if r := s.Do("GET", "/v1/grants/"+grant+"/rows", s.Token("an-2", "analyst"), "analytics", nil); r.Status != 403 {
+		t.Fatalf("another analyst using the grant: %d %s", r.Status, r.Body)
+	}
+	// Each subject on the page has its own entry under the grant: the non-consenting one as refused.
+	log := s.Do("GET", "/v1/me/access-log", s.Token(without, "subject"), "", nil)
+	if !strings.Contains(string(log.Body), `"action":"grant.rows"`) || !strings.Contains(string(log.Body), `"under_request":true`) {
+		t.Fatalf("the subject's access log: %s", log.Body)
+	}
 }

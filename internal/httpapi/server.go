@@ -218,6 +218,7 @@ func (s *Server) routes() *gin.Engine {
 	v1.GET("/access-requests", s.getAccessRequests)
 	v1.POST("/access-requests/:id/decision", s.postAccessDecision)
 	v1.POST("/access-requests/:id/revoke", s.postAccessRevoke)
+	v1.GET("/grants/:id/rows", s.requirePurpose, s.getGrantRows)
 
 	v1.GET("/policies", s.getPolicies)
 	v1.GET("/policies/matrix", s.getPolicyMatrix)
