@@ -221,3 +221,36 @@ func (s *Server) getGrantRows(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, body)
 }
+
+// grantableDTO is one entry of grants.json that the caller's roles may ask for.
+type grantableDTO struct {
+	Role        string   `json:"role"`
+	Purpose     string   `json:"purpose"`
+	Categories  []string `json:"categories"`
+	Fields      []string `json:"fields"`
+	MaxDuration string   `json:"max_duration"`
+	Approvers   []string `json:"approvers"`
+}
+
+func toGrantableDTO(g policies.Grantable) grantableDTO {
+	approvers := make([]string, len(g.Approvers))
+	for i, a := range g.Approvers {
+		approvers[i] = string(a)
+	}
+	return grantableDTO{Role: string(g.Role), Purpose: string(g.Purpose), Categories: nonNilStrings(g.Categories), Fields: nonNilStrings(g.Fields),
+		MaxDuration: policies.FormatDuration(g.MaxDuration), Approvers: approvers}
+}
+
+// getGrantable answers what the caller's roles may ask for (policy only, no personal data).
+func (s *Server) getGrantable(c *gin.Context) {
+	a, _ := accessOf(c)
+	out := []grantableDTO{}
+	for _, g := range s.vault.Policy().Grantables() {
+		for _, r := range a.Caller.Roles {
+			if g.Role == r {
+				out = append(out, toGrantableDTO(g))
+			}
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"grantable": out})
+}

@@ -216,6 +216,7 @@ func (s *Server) routes() *gin.Engine {
 
 	v1.POST("/access-requests", s.requirePurpose, s.postAccessRequest)
 	v1.GET("/access-requests", s.getAccessRequests)
+	v1.GET("/access-requests/grantable", s.getGrantable)
 	v1.POST("/access-requests/:id/decision", s.postAccessDecision)
 	v1.POST("/access-requests/:id/revoke", s.postAccessRevoke)
 	v1.GET("/grants/:id/rows", s.requirePurpose, s.getGrantRows)

@@ -503,3 +503,75 @@ func TestBrowserNarrowScreen(t *testing.T) {
 		}
 	}
 }
+
+// The issue's browser test: an analyst files a request in the console, an officer approves it there,
+// the analyst's read under the grant succeeds, and the subject's privacy centre shows that read as made
+// under an approved request.
+func TestBrowserAccessRequest(t *testing.T) {
+	s := apptest.Start(t)
+	dir := screenshots(t)
+	st := s.Token("st", "data_steward")
+	id := s.CreateSubject(map[string]any{"name": "孙八", "birth_date": "1982-06-06"})
+	if r := s.Do("POST", "/v1/subjects/"+id+"/consents", st, "account_management",
+		map[string]any{"purpose": "analytics", "notice_version": "2026-01", "method": "app_checkbox", "kind": "general"}); r.Status != 201 {
+		t.Fatalf("consent: %d %s", r.Status, r.Body)
+	}
+	ts := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+	if r := s.Do("POST", "/v1/events", st, "order_fulfillment", `{"events":[{"event_id":"o-1","subject_id":"`+id+`","type":"order","ts":"`+ts+
+		`","source":"app","attrs":{"order_id":"o-1","amount":42,"currency":"CNY","items":[{"sku":"s1","category":"toys","brand":"Lego","qty":1,"price":42}]}}]}`); r.JSON["accepted"].(float64) != 1 {
+		t.Fatalf("ingest: %s", r.Body)
+	}
+	an := s.Token("an-1", "analyst")
+	ctx := browser(t)
+	err := chromedp.Do(ctx,
+		signIn(s.Server.URL, an),
+		chromedp.Navigate(s.Server.URL+"/console/access"),
+		chromedp.WaitVisible(chromedp.CSS(`#main[data-loaded] #f-entry`)),
+		chromedp.SetValue(chromedp.CSS("#f-subjects"), id),
+		chromedp.SetValue(chromedp.CSS("#f-reason"), "study"),
+		chromedp.SetValue(chromedp.CSS("#f-justification"), "basket study 2026-Q4"),
+		chromedp.SetValue(chromedp.CSS("#f-duration"), "2d"),
+		chromedp.Click(chromedp.CSS("#f-submit")),
+		chromedp.WaitVisible(chromedp.CSS(`#mine tr[data-state="pending"]`)),
+		shot(dir, "console-access-requester"),
+	)
+	if err != nil {
+		t.Fatalf("the analyst files a request: %v", err)
+	}
+	// The officer approves it in the console.
+	ctx = browser(t)
+	err = chromedp.Do(ctx,
+		signIn(s.Server.URL, s.Token("co-1", "compliance_officer")),
+		chromedp.Navigate(s.Server.URL+"/console/access"),
+		chromedp.WaitVisible(chromedp.CSS(`#queue tr[data-state="pending"] button[data-approve]`)),
+		shot(dir, "console-access-approver"),
+		chromedp.Click(chromedp.CSS(`#queue tr[data-state="pending"] button[data-approve]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#queue tr[data-state="approved"]`)),
+	)
+	if err != nil {
+		t.Fatalf("the officer approves: %v", err)
+	}
+	list := s.Do("GET", "/v1/access-requests?mine=true", an, "", nil)
+	reqs := list.JSON["requests"].([]any)
+	if len(reqs) != 1 || reqs[0].(map[string]any)["state"] != "approved" {
+		t.Fatalf("the analyst's request: %s", list.Body)
+	}
+	grant := reqs[0].(map[string]any)["grant_id"].(string)
+	r := s.DoHeaders("GET", "/v1/subjects/"+id+"/events?category=transactions", an, "analytics", nil, map[string]string{"X-Access-Grant": grant})
+	if r.Status != 200 || len(r.JSON["events"].([]any)) != 1 {
+		t.Fatalf("the analyst's read under the grant: %d %s", r.Status, r.Body)
+	}
+	// The subject sees it.
+	ctx = browser(t)
+	err = chromedp.Do(ctx,
+		signIn(s.Server.URL, s.Token(id, "subject")),
+		chromedp.WaitVisible(chromedp.CSS(`#access-log .under-request`)),
+		shot(dir, "privacy-under-request"),
+	)
+	if err != nil {
+		t.Fatalf("the privacy centre: %v", err)
+	}
+	if txt := text(ctx, t, `#access-log .under-request`); !strings.Contains(txt, "study") {
+		t.Fatalf("the privacy centre's note: %q", txt)
+	}
+}

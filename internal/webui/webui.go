@@ -73,10 +73,23 @@ func allows(purpose policies.PurposeName, obj policies.Object, act policies.Act)
 var consolePages = []consolePage{
 	{Path: "/console/audit", Title: "page.audit", Scripts: []string{"sha256.js", "audit.js"}, may: allows(policies.PurposeComplianceAudit, policies.ResourceAudit, policies.ActRead)},
 	{Path: "/console/charts", Title: "page.charts", Scripts: []string{"charts.js"}, may: allows(policies.PurposeComplianceAudit, policies.ResourceAudit, policies.ActRead)},
+	{Path: "/console/access", Title: "page.access", Scripts: []string{"access.js"}, may: mayAskOrApprove},
 	{Path: "/console/requests", Title: "page.requests", Scripts: []string{"requests.js"}, may: allows(policies.PurposeComplianceAudit, policies.ResourceRequests, policies.ActRead)},
 	{Path: "/console/policy", Title: "page.policy", Scripts: []string{"policy.js"}, may: allows(policies.NoPurpose, policies.ResourcePolicies, policies.ActRead)},
 	{Path: "/console/imports", Title: "page.imports", Scripts: []string{"imports.js"}, may: allows(policies.PurposeAccountManagement, policies.ResourceSubjects, policies.ActCreate)},
 	{Path: "/console/identity", Title: "page.identity", Scripts: []string{"identity.js"}, may: allows(policies.PurposeAccountManagement, policies.ResourceSubjects, policies.ActCreate)},
+}
+
+// mayAskOrApprove opens the access-request page to roles grants.json lets ask for something or approve.
+func mayAskOrApprove(pol *policies.Set, roles []policies.Role) bool {
+	for _, g := range pol.Grantables() {
+		for _, r := range roles {
+			if g.Role == r || slices.Contains(g.Approvers, r) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // New builds the handler.

@@ -174,7 +174,13 @@
   first.addEventListener('click', () => search(''));
   document.getElementById('prove').addEventListener('click', () => selected && prove(0));
   document.getElementById('verify').addEventListener('click', verify);
+  // A link from the access-request page opens the reads under one grant: #grant=ID.
+  const hashGrant = new URLSearchParams(location.hash.slice(1)).get('grant');
   query = new URLSearchParams();
+  if (hashGrant) {
+    document.getElementById('f-grant').value = hashGrant;
+    query.set('grant', hashGrant);
+  }
   search('');
   api('GET', '/v1/audit/checkpoint').then(showCheckpoint).catch(() => {});
 })();
