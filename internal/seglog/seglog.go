@@ -107,6 +107,10 @@ type Log struct {
 
 	entries, groups, syncs atomic.Int64
 	syncNanos              atomic.Int64
+	// inflight counts appends between their call and their answer; lastSync is the last fdatasync's
+	// duration. The writer lingers for appends still on their way (see linger).
+	inflight atomic.Int64
+	lastSync atomic.Int64
 }
 
 type segment struct {
@@ -300,6 +304,8 @@ func (l *Log) Append(ctx context.Context, e audit.Entry, admit func() bool) (int
 	if l.shut.Load() {
 		return 0, ErrClosed
 	}
+	l.inflight.Add(1)
+	defer l.inflight.Add(-1)
 	// The body is encoded here, concurrently; the writer only splices in the two members it assigns.
 	body, err := e.Body()
 	if err != nil {
@@ -334,6 +340,8 @@ func (l *Log) AppendBatch(ctx context.Context, first int64, canons [][]byte) err
 	if l.shut.Load() {
 		return ErrClosed
 	}
+	l.inflight.Add(1)
+	defer l.inflight.Add(-1)
 	if len(canons) == 0 {
 		return nil
 	}
@@ -400,6 +408,7 @@ func (l *Log) write() {
 					break drain
 				}
 			}
+			batch = l.linger(batch)
 			l.commit(batch)
 			l.maybeCheckpoint(false)
 		case <-tick.C:
@@ -416,6 +425,32 @@ func (l *Log) write() {
 			}
 		}
 	}
+}
+
+// linger waits, briefly, for appends that are already on their way (encoding their entry) to join the
+// group: without it, writers answered at the end of one fdatasync come back just after the next group
+// was cut, and concurrent writers split into two cohorts that each wait a whole cycle. The wait ends when
+// every append in flight has joined, and is bounded by half the last fdatasync (at most 1 ms), so a lone
+// writer never waits.
+func (l *Log) linger(batch []*request) []*request {
+	if int64(len(batch)) >= l.inflight.Load() {
+		return batch
+	}
+	wait := min(time.Duration(l.lastSync.Load())/2, time.Millisecond)
+	if wait <= 0 {
+		return batch
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for len(batch) < l.opts.MaxBatch && int64(len(batch)) < l.inflight.Load() {
+		select {
+		case r := <-l.reqs:
+			batch = append(batch, r)
+		case <-timer.C:
+			return batch
+		}
+	}
+	return batch
 }
 
 // commit appends one group: frames in one write, one fdatasync, then the answers.
@@ -507,7 +542,9 @@ func (l *Log) appendFrames(frames []byte, canons [][]byte) error {
 	}
 	start := time.Now()
 	err := datasync(seg.f)
-	l.syncNanos.Add(int64(time.Since(start)))
+	took := time.Since(start)
+	l.syncNanos.Add(int64(took))
+	l.lastSync.Store(int64(took))
 	l.syncs.Add(1)
 	if err != nil {
 		_ = seg.f.Truncate(seg.end)
