@@ -56,6 +56,9 @@ type Event struct {
 	RecordedBy     string               `json:"recorded_by"`
 	// Withdraws is the grant a withdrawal ends.
 	Withdraws string `json:"withdraws,omitempty"`
+	// Channels: on a grant, the channels of commercial messages it covers (none named: all its notice
+	// version names); on a withdrawal, the only channels it withdraws (none: the whole grant).
+	Channels []string `json:"channels,omitempty"`
 }
 
 // Record is the current state of one grant, derived from the history.
@@ -71,6 +74,30 @@ type Record struct {
 	WithdrawnAt    *time.Time
 	ExpiresAt      *time.Time
 	RecordedBy     string
+	// Channels are the channels the grant named (nil: all its notice version names); ChannelsWithdrawn
+	// says when each channel withdrawn on its own was withdrawn (Advertising Law Art. 43).
+	Channels          []string
+	ChannelsWithdrawn map[string]time.Time
+}
+
+// ChannelsAt returns the channels the record covers at t: those it named (or its notice version named,
+// noticeChannels) minus those withdrawn on their own by then; none once the record itself is not granted.
+func (r Record) ChannelsAt(t time.Time, noticeChannels []string) []string {
+	if r.StatusAt(t) != Granted {
+		return nil
+	}
+	base := r.Channels
+	if len(base) == 0 {
+		base = noticeChannels
+	}
+	var out []string
+	for _, c := range base {
+		if at, ok := r.ChannelsWithdrawn[c]; ok && !at.After(t) {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // StatusAt is the record's status at t.
@@ -96,9 +123,22 @@ func Derive(events []Event) []Record {
 		case ActionGrant:
 			byID[e.ID] = len(out)
 			out = append(out, Record{ID: e.ID, Purpose: e.Purpose, Kind: e.Kind, NoticeVersion: e.NoticeVersion, Method: e.Method,
-				EvidenceSealed: e.EvidenceSealed, Recipient: e.Recipient, GrantedAt: e.At, ExpiresAt: e.ExpiresAt, RecordedBy: e.RecordedBy})
+				EvidenceSealed: e.EvidenceSealed, Recipient: e.Recipient, GrantedAt: e.At, ExpiresAt: e.ExpiresAt, RecordedBy: e.RecordedBy,
+				Channels: e.Channels})
 		case ActionWithdraw:
-			if i, ok := byID[e.Withdraws]; ok && out[i].WithdrawnAt == nil {
+			i, ok := byID[e.Withdraws]
+			switch {
+			case !ok || out[i].WithdrawnAt != nil:
+			case len(e.Channels) > 0: // one channel, or a few, withdrawn on their own
+				if out[i].ChannelsWithdrawn == nil {
+					out[i].ChannelsWithdrawn = map[string]time.Time{}
+				}
+				for _, c := range e.Channels {
+					if _, done := out[i].ChannelsWithdrawn[c]; !done {
+						out[i].ChannelsWithdrawn[c] = e.At
+					}
+				}
+			default:
 				at := e.At
 				out[i].WithdrawnAt = &at
 			}
@@ -127,6 +167,8 @@ type Grant struct {
 	Evidence      string
 	Recipient     string
 	ExpiresAt     *time.Time
+	// Channels narrows a marketing consent to some of the channels its notice version names (none: all).
+	Channels []string
 	// GrantedAt is when the collection point captured the consent, for records imported from another
 	// system (nil: now). Behaviour is collected under a consent only from this time on.
 	GrantedAt *time.Time
@@ -180,6 +222,12 @@ func (g Grant) Validate(p policies.Purpose, now time.Time) error {
 	}
 	if g.ExpiresAt != nil && !g.ExpiresAt.After(now) {
 		return bad("expires_at must be in the future")
+	}
+	notice := p.NoticeChannels(g.NoticeVersion)
+	for _, c := range g.Channels {
+		if !slices.Contains(notice, c) {
+			return bad("channel %q is not one the notice %s asks consent for (%s)", c, g.NoticeVersion, strings.Join(notice, ", "))
+		}
 	}
 	return nil
 }

@@ -27,6 +27,23 @@ type Notice struct {
 	// Material is true when this version changed the purpose, method or categories materially, so that
 	// consents given under earlier versions no longer count (PIPL Art. 14).
 	Material bool `json:"material"`
+	// Channels are the channels of commercial messages this version asks consent for (marketing): a
+	// consent given under it covers them unless it names fewer (Advertising Law Art. 43).
+	Channels []string `json:"channels,omitempty"`
+}
+
+// Channels of commercial messages a marketing consent may cover.
+var Channels = []string{"sms", "email", "push", "wecom", "short_video"}
+
+// NoticeChannels returns the channels notice version v of the purpose names (nil for an unknown version
+// or one that names none).
+func (p Purpose) NoticeChannels(v string) []string {
+	for _, n := range append(append([]Notice(nil), p.NoticeHistory...), p.Notice) {
+		if n.Version == v {
+			return n.Channels
+		}
+	}
+	return nil
 }
 
 // Purpose is one entry of the purposes catalog.
@@ -286,6 +303,16 @@ func parsePurposes(data []byte) (*Catalog, error) {
 func validatePurpose(p *Purpose) error {
 	if !validName(string(p.Name)) {
 		return errors.New("name must be 1-64 lower-case letters, digits, '_', '-' or '.'")
+	}
+	for _, n := range append(append([]Notice(nil), p.NoticeHistory...), p.Notice) {
+		if len(n.Channels) > 0 && p.LegalBasis != BasisConsent {
+			return fmt.Errorf("notice %s names channels, but only a consent-based purpose asks consent per channel", n.Version)
+		}
+		for _, c := range n.Channels {
+			if !slices.Contains(Channels, c) {
+				return fmt.Errorf("notice %s: unknown channel %q (want one of %v)", n.Version, c, Channels)
+			}
+		}
 	}
 	for _, lang := range []string{"en", "zh"} {
 		if p.Description[lang] == "" {

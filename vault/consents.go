@@ -3,6 +3,7 @@ package vault
 import (
 	"context"
 	"errors"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -51,6 +52,8 @@ type ConsentView struct {
 	ExpiresAt     *time.Time
 	RecordedBy    string
 	Withdraws     string
+	// Channels are the channels of commercial messages a live marketing consent covers now.
+	Channels []string
 }
 
 // Consents is a subject's current consent state and full history.
@@ -118,10 +121,14 @@ func (s *ConsentRecords) consentViews(rel *release, rec SubjectRecord) Consents 
 		}
 		return string(pt)
 	}
+	cat := s.Policy().Purposes()
 	view := func(r consent.Record) ConsentView {
 		v := ConsentView{ID: r.ID, Purpose: r.Purpose, Status: string(r.StatusAt(now)), Kind: string(r.Kind),
 			NoticeVersion: r.NoticeVersion, Method: r.Method, Evidence: evidence(r.EvidenceSealed),
 			WithdrawnAt: r.WithdrawnAt, ExpiresAt: r.ExpiresAt, RecordedBy: r.RecordedBy}
+		if p, ok := cat.Purpose(r.Purpose); ok {
+			v.Channels = r.ChannelsAt(now, p.NoticeChannels(r.NoticeVersion))
+		}
 		at := r.GrantedAt
 		v.GrantedAt = &at
 		if r.Recipient != "" {
@@ -206,7 +213,7 @@ func (s *ConsentRecords) grantConsent(ctx context.Context, a Access, id string, 
 		at = g.GrantedAt.UTC()
 	}
 	ev := consent.Event{ID: newID("cns_"), Action: consent.ActionGrant, Purpose: g.Purpose, Kind: g.Kind, NoticeVersion: g.NoticeVersion,
-		Method: g.Method, Recipient: g.Recipient, ExpiresAt: g.ExpiresAt, At: at, RecordedBy: a.Caller.Subject}
+		Method: g.Method, Recipient: g.Recipient, ExpiresAt: g.ExpiresAt, At: at, RecordedBy: a.Caller.Subject, Channels: sortedSet(g.Channels)}
 	seq, err := s.seq.Commit(ctx, func(tx Tx) error {
 		if err := activeIn(tx, id); err != nil {
 			return err
@@ -363,6 +370,66 @@ func (s *ConsentRecords) withdraw(ctx context.Context, e audit.Entry, id string,
 // GrantConsent is the staff form of grantConsent (see there).
 func (s *ConsentRecords) GrantConsent(ctx context.Context, a Access, id string, g consent.Grant) (ConsentView, int64, error) {
 	return s.grantConsent(ctx, a, id, g)
+}
+
+// WithdrawChannel is the staff form of withdrawChannel (see there).
+func (s *ConsentRecords) WithdrawChannel(ctx context.Context, a Access, id string, purpose policies.PurposeName, channel string) ([]ConsentView, int64, error) {
+	return s.withdrawChannel(ctx, a, id, purpose, channel)
+}
+
+// withdrawChannel withdraws one channel of commercial messages from the subject's live consents to purpose
+// (Advertising Law Art. 43): the consent itself and its other channels stand, and nothing computed under it
+// changes. 404 when no live consent covers the channel.
+func (s *ConsentRecords) withdrawChannel(ctx context.Context, a Access, id string, purpose policies.PurposeName, channel string) ([]ConsentView, int64, error) {
+	pol := s.Policy()
+	p, ok := pol.Purposes().Purpose(purpose)
+	if !ok || !slices.Contains(policies.Channels, channel) {
+		return nil, 0, s.refuseInvalid(ctx, a, ActionConsentWithdraw, id, Errorf(CodeInvalidArgument, "unknown purpose or channel (want one of %v)", policies.Channels))
+	}
+	_, e, rec, err := s.consentPreamble(ctx, a, ActionConsentWithdraw, id, policies.ActWrite)
+	if err != nil {
+		return nil, 0, err
+	}
+	now := s.now().UTC()
+	var changed []consent.Record
+	rel, seq, err := s.gate.commit(ctx, func(tx Tx) error {
+		events, err := tx.ConsentEvents(id)
+		if err != nil {
+			return err
+		}
+		for _, r := range consent.Active(consent.Derive(events), purpose, now) {
+			if !slices.Contains(r.ChannelsAt(now, p.NoticeChannels(r.NoticeVersion)), channel) {
+				continue
+			}
+			if err := tx.AppendConsent(id, consent.Event{ID: newID("cns_"), Action: consent.ActionWithdraw, Purpose: purpose,
+				At: now, RecordedBy: a.Caller.Subject, Withdraws: r.ID, Channels: []string{channel}}); err != nil {
+				return err
+			}
+			if r.ChannelsWithdrawn == nil {
+				r.ChannelsWithdrawn = map[string]time.Time{}
+			}
+			r.ChannelsWithdrawn[channel] = now
+			changed = append(changed, r)
+		}
+		if len(changed) == 0 {
+			return ErrNotFound
+		}
+		return tx.Touch(id, now)
+	}, func(changeErr error) audit.Entry {
+		e.Reason = "channel:" + channel
+		return finish(e, changeErr, nil)
+	}, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, seq, &Error{Code: CodeNotFound, Message: "no live consent covers this channel", AuditSeq: seq}
+	}
+	if err != nil {
+		return nil, 0, internalErr("withdraw channel", err)
+	}
+	views := s.consentViews(rel, SubjectRecord{DEKs: rec.DEKs, Consents: changed}).Current
+	if views == nil {
+		views = []ConsentView{}
+	}
+	return views, seq, nil
 }
 
 // WithdrawConsent is the staff form of withdrawConsent (see there).
@@ -599,4 +666,14 @@ func (s *ConsentRecords) setTagRefusal(ctx context.Context, a Access, key string
 				return s.tags.inputsChanged(tx, id)
 			}
 		}})
+}
+
+// sortedSet is s sorted without repeats (nil for none).
+func sortedSet(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return slices.Compact(out)
 }

@@ -206,6 +206,24 @@ func (s *DataSubjects) MeSetConsent(ctx context.Context, a Access, purpose polic
 	return MeConsentResult{Record: &v, AuditSeq: seq}, nil
 }
 
+// MeWithdrawChannel withdraws one channel of the caller's consent to purpose (Advertising Law Art. 43);
+// the consent and its other channels stand.
+func (s *DataSubjects) MeWithdrawChannel(ctx context.Context, a Access, purpose policies.PurposeName, channel string) (MeConsentResult, error) {
+	a, err := s.meAccess(ctx, a, ActionConsentWithdraw)
+	if err != nil {
+		return MeConsentResult{}, err
+	}
+	views, seq, err := s.consents.withdrawChannel(ctx, a, a.Caller.Subject, purpose, channel)
+	if err != nil {
+		return MeConsentResult{}, err
+	}
+	res := MeConsentResult{Withdrawn: views, AuditSeq: seq}
+	if len(views) > 0 {
+		res.Record = &views[len(views)-1]
+	}
+	return res, nil
+}
+
 // SetObjection raises (on) or lifts an objection of the caller. Lifting one that was never raised is
 // ErrNotFound (404).
 func (s *DataSubjects) SetObjection(ctx context.Context, a Access, kind string, on bool) (int64, error) {

@@ -340,6 +340,16 @@ func ops() map[string]op {
 			refuse: func(f *fixture) error { return e1(f.svc.DataSubjects().MeAccessLog(ctx, compliance, "", 0)) }},
 		"DataSubjects.MeExplanation": {run: func(f *fixture) error { return e3(f.svc.DataSubjects().MeExplanation(ctx, f.subjectAccess, "zh")) },
 			refuse: func(f *fixture) error { return e3(f.svc.DataSubjects().MeExplanation(ctx, marketer, "zh")) }},
+		"DataSubjects.MeWithdrawChannel": {run: func(f *fixture) error {
+			return e1(f.svc.DataSubjects().MeWithdrawChannel(ctx, f.subjectAccess, "marketing", "email"))
+		}, refuse: func(f *fixture) error {
+			return e1(f.svc.DataSubjects().MeWithdrawChannel(ctx, marketer, "marketing", "email"))
+		}},
+		"ConsentRecords.WithdrawChannel": {run: func(f *fixture) error {
+			return e2(f.svc.ConsentRecords().WithdrawChannel(ctx, steward, f.adult, "marketing", "sms"))
+		}, refuse: func(f *fixture) error {
+			return e2(f.svc.ConsentRecords().WithdrawChannel(ctx, analyst, f.adult, "marketing", "sms"))
+		}},
 		"DataSubjects.MeSetConsent": {run: func(f *fixture) error {
 			return e1(f.svc.DataSubjects().MeSetConsent(ctx, f.subjectAccess, "analytics", false, "", ""))
 		},

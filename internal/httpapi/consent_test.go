@@ -149,14 +149,14 @@ func TestMaterialNoticeChangeVoidsOldConsents(t *testing.T) {
 		t.Helper()
 		p := filepath.Join(dir, "purposes.json")
 		b, _ := os.ReadFile(p)
-		old := `"notice": {"version": "2026-01", "material": true},
+		old := `"notice": {"version": "2026-01", "material": true, "channels": ["sms", "email", "push", "wecom", "short_video"]},
       "notice_history": [{"version": "2025-06", "material": false}]`
 		m := "false"
 		if material {
 			m = "true"
 		}
-		repl := `"notice": {"version": "2026-07", "material": ` + m + `},
-      "notice_history": [{"version": "2025-06", "material": false}, {"version": "2026-01", "material": true}]`
+		repl := `"notice": {"version": "2026-07", "material": ` + m + `, "channels": ["sms", "email", "push", "wecom", "short_video"]},
+      "notice_history": [{"version": "2025-06", "material": false}, {"version": "2026-01", "material": true, "channels": ["sms", "email", "push", "wecom", "short_video"]}]`
 		if !strings.Contains(string(b), old) {
 			t.Fatal("purposes.json layout changed")
 		}
@@ -233,5 +233,60 @@ func TestWithdrawalUnderConcurrentReads(t *testing.T) {
 	}
 	if before == 0 || after == 0 {
 		t.Fatalf("test did not exercise both sides: %d granted reads before, %d reads after", before, after)
+	}
+}
+
+// A marketing consent covers the channels its notice names unless it names fewer; one channel is withdrawn
+// on its own (Advertising Law Art. 43) by staff or the subject, and the consent and its other channels stand.
+func TestConsentPerChannel(t *testing.T) {
+	s := apptest.Start(t)
+	st := s.Token("st", "data_steward")
+	id := s.CreateSubject(map[string]any{"name": "李雷", "phone": "+8613800001234", "birth_date": "1984-09-10"})
+	channels := func() []string {
+		r := s.Do("GET", "/v1/subjects/"+id+"/consents", st, "account_management", nil)
+		for _, c := range r.JSON["consents"].([]any) {
+			m := c.(map[string]any)
+			if m["purpose"] == "marketing" && m["status"] == "granted" {
+				var out []string
+				for _, ch := range m["channels"].([]any) {
+					out = append(out, ch.(string))
+				}
+				return out
+			}
+		}
+		return nil
+	}
+	if r := s.Do("POST", "/v1/subjects/"+id+"/consents", st, "account_management", grantBody("marketing", map[string]any{"channels": []string{"fax"}})); r.Status != 400 {
+		t.Fatalf("a channel the notice does not name: %d %s", r.Status, r.Body)
+	}
+	if r := s.Do("POST", "/v1/subjects/"+id+"/consents", st, "account_management", grantBody("marketing", nil)); r.Status != 201 {
+		t.Fatalf("grant: %d %s", r.Status, r.Body)
+	}
+	if got := strings.Join(channels(), ","); got != "sms,email,push,wecom,short_video" {
+		t.Fatalf("a consent naming no channel covers the notice's: %s", got)
+	}
+	if r := s.Do("DELETE", "/v1/subjects/"+id+"/consents/marketing?channel=sms", st, "account_management", nil); r.Status != 200 {
+		t.Fatalf("withdraw sms: %d %s", r.Status, r.Body)
+	}
+	if got := strings.Join(channels(), ","); got != "email,push,wecom,short_video" {
+		t.Fatalf("after withdrawing sms: %s", got)
+	}
+	if r := s.Do("DELETE", "/v1/subjects/"+id+"/consents/marketing?channel=sms", st, "account_management", nil); r.Status != 404 {
+		t.Fatalf("sms again: %d", r.Status)
+	}
+	me := s.Token(id, "subject")
+	if r := s.Do("PUT", "/v1/me/consents/marketing", me, "", map[string]any{"granted": false, "channel": "wecom"}); r.Status != 200 {
+		t.Fatalf("the subject withdraws wecom: %d %s", r.Status, r.Body)
+	}
+	if got := strings.Join(channels(), ","); got != "email,push,short_video" {
+		t.Fatalf("after the subject's withdrawal: %s", got)
+	}
+	// The consent itself stands: marketing still reads the masked phone.
+	r := s.Do("GET", "/v1/subjects/"+id+"?fields=phone", s.Token("mk", "marketing"), "marketing", nil)
+	if r.Status != 200 || r.JSON["fields"].(map[string]any)["phone"] == nil {
+		t.Fatalf("withdrawing channels must not withdraw the consent: %d %s", r.Status, r.Body)
+	}
+	if r := s.Do("PUT", "/v1/me/consents/marketing", me, "", map[string]any{"granted": false, "channel": "pigeon"}); r.Status != 400 {
+		t.Fatalf("an unknown channel: %d", r.Status)
 	}
 }

@@ -19,6 +19,8 @@ type grantConsentRequest struct {
 	Evidence      string     `json:"evidence"`
 	Recipient     *string    `json:"recipient"`
 	ExpiresAt     *time.Time `json:"expires_at"`
+	// Channels narrows a marketing consent to some of the channels its notice names (none: all).
+	Channels []string `json:"channels"`
 }
 
 type consentsResponse struct {
@@ -62,7 +64,7 @@ func (s *Server) grantConsent(c *gin.Context) {
 		kind = string(consent.General)
 	}
 	g := consent.Grant{Purpose: policies.PurposeName(req.Purpose), Kind: consent.Kind(kind), NoticeVersion: req.NoticeVersion, Method: req.Method,
-		Evidence: req.Evidence, ExpiresAt: req.ExpiresAt}
+		Evidence: req.Evidence, ExpiresAt: req.ExpiresAt, Channels: req.Channels}
 	if req.Recipient != nil {
 		g.Recipient = *req.Recipient
 	}
@@ -80,7 +82,14 @@ func (s *Server) withdrawConsent(c *gin.Context) {
 	if !ok {
 		return
 	}
-	views, seq, err := s.vault.ConsentRecords().WithdrawConsent(c.Request.Context(), a, c.Param("id"), policies.PurposeName(c.Param("purpose")))
+	var views []vault.ConsentView
+	var seq int64
+	var err error
+	if ch := c.Query("channel"); ch != "" { // one channel of commercial messages only
+		views, seq, err = s.vault.ConsentRecords().WithdrawChannel(c.Request.Context(), a, c.Param("id"), policies.PurposeName(c.Param("purpose")), ch)
+	} else {
+		views, seq, err = s.vault.ConsentRecords().WithdrawConsent(c.Request.Context(), a, c.Param("id"), policies.PurposeName(c.Param("purpose")))
+	}
 	if err != nil {
 		s.abortWith(c, err)
 		return

@@ -47,6 +47,8 @@ type consentViewDTO struct {
 	ExpiresAt     *time.Time `json:"expires_at"`
 	RecordedBy    string     `json:"recorded_by"`
 	Withdraws     string     `json:"withdraws,omitempty"`
+	// Channels: the channels of commercial messages a live marketing consent covers now.
+	Channels []string `json:"channels,omitempty"`
 }
 
 func toConsentViewDTO(x vault.ConsentView) consentViewDTO {
@@ -65,6 +67,7 @@ func toConsentViewDTO(x vault.ConsentView) consentViewDTO {
 		ExpiresAt:     x.ExpiresAt,
 		RecordedBy:    x.RecordedBy,
 		Withdraws:     x.Withdraws,
+		Channels:      x.Channels,
 	}
 }
 

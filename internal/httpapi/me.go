@@ -79,6 +79,8 @@ type meConsentRequest struct {
 	Granted       *bool  `json:"granted"`
 	NoticeVersion string `json:"notice_version"`
 	Recipient     string `json:"recipient"`
+	// Channel, with granted false, withdraws that channel of commercial messages only.
+	Channel string `json:"channel"`
 }
 
 func (s *Server) putMeConsent(c *gin.Context) {
@@ -94,7 +96,17 @@ func (s *Server) putMeConsent(c *gin.Context) {
 		s.abortCode(c, vault.CodeInvalidArgument, "granted (true or false) is required")
 		return
 	}
-	res, err := s.vault.DataSubjects().MeSetConsent(c.Request.Context(), a, policies.PurposeName(c.Param("purpose")), *req.Granted, req.NoticeVersion, req.Recipient)
+	var res vault.MeConsentResult
+	var err error
+	switch {
+	case req.Channel != "" && *req.Granted:
+		s.abortCode(c, vault.CodeInvalidArgument, "channel names a channel to withdraw (granted false); a grant covers the channels its notice names")
+		return
+	case req.Channel != "":
+		res, err = s.vault.DataSubjects().MeWithdrawChannel(c.Request.Context(), a, policies.PurposeName(c.Param("purpose")), req.Channel)
+	default:
+		res, err = s.vault.DataSubjects().MeSetConsent(c.Request.Context(), a, policies.PurposeName(c.Param("purpose")), *req.Granted, req.NoticeVersion, req.Recipient)
+	}
 	if err != nil {
 		s.abortWith(c, err)
 		return

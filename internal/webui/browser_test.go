@@ -166,6 +166,9 @@ func TestBrowserConsentWithdrawalAndAuditProof(t *testing.T) {
 		t.Fatalf("withdraw: %v", err)
 	}
 	state := text(ctx, t, `article[data-purpose="marketing"] .consent-state`)
+	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('article[data-purpose="marketing"] button.channel').length`)); err != nil || n != 0 {
+		t.Fatalf("a withdrawn consent offers no channel buttons: %d %v", n, err)
+	}
 	if phone != "+8613912345678" || state != "withdrawn" {
 		t.Fatalf("privacy centre showed phone %q, consent %q", phone, state)
 	}
@@ -573,5 +576,31 @@ func TestBrowserAccessRequest(t *testing.T) {
 	}
 	if txt := text(ctx, t, `#access-log .under-request`); !strings.Contains(txt, "study") {
 		t.Fatalf("the privacy centre's note: %q", txt)
+	}
+}
+
+// One channel of commercial messages is withdrawn on its own in the privacy centre.
+func TestBrowserWithdrawOneChannel(t *testing.T) {
+	s := apptest.Start(t)
+	id := s.CreateSubject(map[string]any{"name": "韩梅梅", "phone": "+8613912345678", "birth_date": "1990-05-01"})
+	grantMarketing(t, s, id)
+	ctx := browser(t)
+	err := chromedp.Do(ctx,
+		signIn(s.Server.URL, s.Token(id, "subject")),
+		chromedp.WaitVisible(chromedp.CSS(`article[data-purpose="marketing"] button.channel[data-channel="sms"]`)),
+		chromedp.Click(chromedp.CSS(`article[data-purpose="marketing"] button.channel[data-channel="sms"]`)),
+		chromedp.WaitNotPresent(chromedp.CSS(`article[data-purpose="marketing"] button.channel[data-channel="sms"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`article[data-purpose="marketing"] button.channel[data-channel="email"]`)),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := s.Do("GET", "/v1/me", s.Token(id, "subject"), "", nil)
+	for _, c := range r.JSON["consents"].([]any) {
+		if m := c.(map[string]any); m["purpose"] == "marketing" {
+			if m["status"] != "granted" || strings.Contains(fmt.Sprint(m["channels"]), "sms") || !strings.Contains(fmt.Sprint(m["channels"]), "email") {
+				t.Fatalf("after withdrawing sms in the page: %v", m)
+			}
+		}
 	}
 }

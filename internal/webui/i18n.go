@@ -31,6 +31,8 @@ var phrases = map[string][2]string{ // [en, zh]
 	"csrf.lead":            {"The form did not carry this session's anti-forgery token. Reload the page and try again.", "表单未携带本会话的防伪令牌。请刷新页面后重试。"},
 	"privacy.title":        {"Privacy centre", "隐私中心"},
 	"privacy.profile":      {"Your profile", "你的资料"},
+	"privacy.channels":     {"Messages by:", "接收渠道："},
+	"privacy.stopchannel":  {"Stop messages on this channel only", "仅停止此渠道的商业信息"},
 	"privacy.underrequest": {"under an approved request", "依据已批准的访问申请"},
 	"privacy.noticefull":   {"The processing notice: who handles your data and your rights", "个人信息处理告知：处理者与你的权利"},
 	"privacy.handler":      {"Handler", "个人信息处理者"},

@@ -6,8 +6,11 @@
   const { T, api, el, clear, status, failed, time, lang } = PV;
   const correctable = ['name', 'gender', 'birth_date', 'phone', 'email', 'province', 'city', 'district', 'address_line', 'occupation', 'industry'];
 
+  let lastMe = null; // /v1/me as last loaded: the consents' channels
+
   async function loadProfile() {
     const me = await api('GET', '/v1/me');
+    lastMe = me;
     const tb = clear(document.querySelector('#profile tbody'));
     for (const [k, v] of Object.entries(me.fields || {}).sort()) {
       tb.append(el('tr', { 'data-field': k }, el('th', {}, k), el('td', {}, String(v))));
@@ -55,14 +58,27 @@
           try {
             await api('PUT', '/v1/me/consents/' + encodeURIComponent(p.purpose), { body: granted ? { granted: false } : { granted: true, notice_version: p.notice_version } });
             status(T['done']);
-            await loadPurposes();
             await loadProfile();
+            await loadPurposes();
           } catch (e) {
             msg.textContent = T['error'] + ' ' + (e.code ? e.code + ': ' : '') + e.message;
             msg.hidden = false;
           }
         });
         card.append(btn, msg);
+        // Channels of commercial messages, each withdrawable on its own (Advertising Law Art. 43).
+        const live = ((lastMe && lastMe.consents) || []).find(c => c.purpose === p.purpose && c.status === 'granted');
+        if (live && (live.channels || []).length) {
+          card.append(el('p', { class: 'channels' }, T['privacy.channels'] + ' ',
+            live.channels.map(ch => el('button', { type: 'button', class: 'channel', 'data-channel': ch, title: T['privacy.stopchannel'], onclick: async () => {
+              try {
+                await api('PUT', '/v1/me/consents/' + encodeURIComponent(p.purpose), { body: { granted: false, channel: ch } });
+                status(T['done']);
+                await loadProfile();
+                await loadPurposes();
+              } catch (e) { failed(e); }
+            } }, ch + ' ×'))));
+        }
       }
       box.append(card);
     }
