@@ -25,6 +25,7 @@ var txViews = map[string][]string{
 	"admin.go":       {"PolicyTx"},
 	"incidents.go":   {"IncidentTx"},
 	"access.go":      {"AccessTx"},
+	"audiences.go":   {"AudienceTx"},
 	"keycheck.go":    {"KeyTx"},
 }
 
@@ -32,7 +33,7 @@ var txViews = map[string][]string{
 // fields that hold a domain's own storer.
 var (
 	serviceFields = map[string]bool{"profiles": true, "subjects": true, "consents": true, "tags": true, "ingestion": true,
-		"stewardship": true, "requests": true, "review": true, "keys": true, "access": true}
+		"stewardship": true, "requests": true, "review": true, "keys": true, "access": true, "audiences": true}
 	storerFields = map[string]bool{"store": true, "events": true, "trail": true, "identity": true, "rules": true, "keyStore": true, "ring": true,
 		"incidents": true, "policies": true}
 )

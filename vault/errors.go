@@ -35,6 +35,8 @@ type Error struct {
 	Message string
 	// Reason refines a refusal for clients (error.reason): outside_grant, grant_expired.
 	Reason string
+	// Position is the byte position of what a rule could not parse (error.position).
+	Position *int
 	// AuditSeq is the sequence number of the durable audit entry that recorded this refusal, if any.
 	AuditSeq int64
 	// RetryAfter accompanies CodeRateLimited: how long until the caller may try again (0: soon).
@@ -54,6 +56,15 @@ func (e *Error) Unwrap() error { return e.Err }
 // Errorf builds an *Error with a client-safe message.
 func Errorf(code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorPosition returns the Position of the first *Error in err's chain (nil if none).
+func ErrorPosition(err error) *int {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Position
+	}
+	return nil
 }
 
 // ErrorReason returns the Reason of the first *Error in err's chain ("" if none).

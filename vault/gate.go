@@ -2,6 +2,7 @@ package vault
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 
@@ -125,6 +126,32 @@ func (g *gate) commitMany(ctx context.Context, change func(Tx) error, entries fu
 		return nil, err
 	}
 	return newRelease(g.crypto, seq, subjects), nil
+}
+
+// decisionTags opens a subject's stored tags to decide on them (an audience rule), returning the values of
+// each key; they never leave the decision, and e names each opened tag (tag:purpose:key) among its
+// decision inputs.
+func (g *gate) decisionTags(e *audit.Entry, rec SubjectRecord, stored []StoredTag) map[string][]string {
+	out := map[string][]string{}
+	d, ok := rec.DEKs[ClassGeneral]
+	if !ok || len(stored) == 0 {
+		return out
+	}
+	for _, t := range stored {
+		ad := tagAD(t.Purpose, t.Key)
+		if !slices.Contains(e.DecisionInputs, ad) {
+			e.DecisionInputs = append(e.DecisionInputs, ad) // the tag's name, never its value
+		}
+		raw, err := g.crypto.Open(d, ad, t.Sealed)
+		if err != nil {
+			continue
+		}
+		var st sealedTag
+		if json.Unmarshal(raw, &st) == nil {
+			out[t.Key] = append(out[t.Key], st.Value)
+		}
+	}
+	return out
 }
 
 // open decrypts a value of one of the release's subjects.

@@ -11,8 +11,8 @@ import (
 )
 
 // decryptors are the only functions of gate.go that may call Crypto.Open: a release's open (after a durable
-// entry) and the gate's decision-time open (which names the field in the entry it decides).
-var decryptors = map[string]bool{"release.open": true, "gate.decisionOpen": true}
+// entry) and the gate's decision-time opens (which name the field, or the tags, in the entry they decide).
+var decryptors = map[string]bool{"release.open": true, "gate.decisionOpen": true, "gate.decisionTags": true}
 
 // TestOnlyTheGateDecrypts checks on the package's syntax that the gate alone holds the Crypto: no file but
 // gate.go touches a `crypto` field or calls Open on anything reached through one; the Crypto from Config

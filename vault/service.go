@@ -126,6 +126,8 @@ type Config struct {
 	Incidents IncidentStore
 	// Access reads access requests and their grants.
 	Access AccessStore
+	// Audiences reads built audiences and their members.
+	Audiences AudienceStore
 	// Checkpoints is the checkpoint signing key (only its verifier is used here).
 	Checkpoints *audit.Signer
 	Crypto      Crypto
@@ -172,6 +174,7 @@ type Service struct {
 	requests    *Requests
 	review      *Review
 	access      *AccessRequests
+	audiences   *Audiences
 }
 
 // stores are the read storers of the domains, each handed to the service that owns it. Every change goes
@@ -187,6 +190,7 @@ type stores struct {
 	policies  PolicyStore   // nil: no policy history
 	incidents IncidentStore // nil: no incident records
 	access    AccessStore
+	audiences AudienceStore
 }
 
 // core is what the enforcement point's services share: the sequencer, the subject records every decision
@@ -228,8 +232,8 @@ type recordReader interface {
 // New builds a Service.
 func New(cfg Config) (*Service, error) {
 	if cfg.Store == nil || cfg.Trail == nil || cfg.Checkpoints == nil || cfg.Crypto == nil || cfg.Policy == nil || cfg.Normalize == nil ||
-		cfg.Requests == nil || cfg.Rules == nil || cfg.Identity == nil || cfg.Access == nil {
-		return nil, errors.New("vault: Store, Trail, Requests, Rules, Identity, Access, Checkpoints, Crypto, Normalize and Policy are required")
+		cfg.Requests == nil || cfg.Rules == nil || cfg.Identity == nil || cfg.Access == nil || cfg.Audiences == nil {
+		return nil, errors.New("vault: Store, Trail, Requests, Rules, Identity, Access, Audiences, Checkpoints, Crypto, Normalize and Policy are required")
 	}
 	c := &core{
 		seq:             cfg.Store,
@@ -267,7 +271,7 @@ func New(cfg Config) (*Service, error) {
 	c.policy.Store(cfg.Policy)
 	c.keys = newKeys(c, cfg)
 	return build(c, stores{profiles: cfg.Store, events: cfg.Store, tags: cfg.Store, trail: cfg.Trail,
-		requests: cfg.Requests, rules: cfg.Rules, identity: cfg.Identity, policies: cfg.Policies, incidents: cfg.Incidents, access: cfg.Access}), nil
+		requests: cfg.Requests, rules: cfg.Rules, identity: cfg.Identity, policies: cfg.Policies, incidents: cfg.Incidents, access: cfg.Access, audiences: cfg.Audiences}), nil
 }
 
 // build wires the domain services on c: each gets its own storer and the services it calls.
@@ -283,6 +287,7 @@ func build(c *core, st stores) *Service {
 	s.consents = &ConsentRecords{core: c, tags: s.tags, ingestion: s.ingestion}
 	s.tags.consents = s.consents
 	s.requests = &Requests{core: c, store: st.requests, rules: st.rules, consents: s.consents, profiles: s.profiles, review: s.review}
+	s.audiences = &Audiences{core: c, store: st.audiences, tags: s.tags, profiles: s.profiles}
 	s.stewardship = &Stewardship{core: c, identity: st.identity, profiles: s.profiles, tags: s.tags}
 	s.subjects = &DataSubjects{core: c, profiles: s.profiles, consents: s.consents, tags: s.tags,
 		ingestion: s.ingestion, requests: s.requests, review: s.review}

@@ -507,6 +507,18 @@ func ops() map[string]op {
 			}
 			return e1(f.svc.Ingestion().GrantRows(ctx, csRisk, ok.GrantID, ""))
 		}, refuse: func(f *fixture) error { return e1(f.svc.Ingestion().GrantRows(ctx, marketer, "grt_nope", "")) }},
+		"Audiences.Build": {run: func(f *fixture) error {
+			return e1(f.svc.Audiences().Build(ctx, marketer, vault.AudienceInput{Rule: "value.rfm_segment == 'champions'", Channel: "push"}))
+		}, refuse: func(f *fixture) error {
+			return e1(f.svc.Audiences().Build(ctx, analyst, vault.AudienceInput{Rule: "value.rfm_segment == 'champions'", Channel: "push"}))
+		}},
+		"Audiences.Members": {run: func(f *fixture) error {
+			aud, err := f.svc.Audiences().Build(ctx, marketer, vault.AudienceInput{Rule: "value.rfm_segment == 'champions'", Channel: "push"})
+			if err != nil {
+				return err
+			}
+			return e1(f.svc.Audiences().Members(ctx, marketer, aud.ID, "", 10))
+		}, refuse: func(f *fixture) error { return e1(f.svc.Audiences().Members(ctx, analyst, "aud_x", "", 10)) }},
 		"Review.ActivityReport": {run: func(f *fixture) error {
 			return e1(f.svc.Review().ActivityReport(ctx, compliance, time.Time{}, time.Time{}))
 		},
@@ -579,6 +591,7 @@ func ops() map[string]op {
 		"Tags.SetTagVocabulary": {exempt: "registers a check at start"}, "SignDocument": {exempt: "signs a digest the caller already holds"},
 		"VerifierKey": {exempt: "a public key"}, "Keys": {exempt: "returns the key management service (rows Keys.*)"},
 		"AccessRequests": {exempt: "returns the service (rows AccessRequests.*)"},
+		"Audiences":      {exempt: "returns the service (rows Audiences.*)"},
 		"Stewardship":    {exempt: "returns the service (rows Stewardship.*)"}, "Requests": {exempt: "returns the service (rows Requests.*)"},
 		"Review": {exempt: "returns the service (rows Review.*)"}, "Tags": {exempt: "returns the service (rows Tags.*)"},
 		"ConsentRecords": {exempt: "returns the service (rows ConsentRecords.*)"}, "Profiles": {exempt: "returns the service (rows Profiles.*)"},
@@ -618,6 +631,7 @@ func TestEveryOperationOpensOnlyUnderADurableEntry(t *testing.T) {
 		{"Tags", reflect.TypeFor[*vault.Tags]()}, {"ConsentRecords", reflect.TypeFor[*vault.ConsentRecords]()},
 		{"Profiles", reflect.TypeFor[*vault.Profiles]()}, {"Ingestion", reflect.TypeFor[*vault.Ingestion]()},
 		{"DataSubjects", reflect.TypeFor[*vault.DataSubjects]()}, {"AccessRequests", reflect.TypeFor[*vault.AccessRequests]()},
+		{"Audiences", reflect.TypeFor[*vault.Audiences]()},
 	} {
 		for i := range svc.typ.NumMethod() {
 			if name := svc.typ.Method(i).Name; name != "Policy" {

@@ -275,6 +275,7 @@ type Tx interface {
 	TagTx
 	RequestTx
 	AccessTx
+	AudienceTx
 	KeyTx
 	PolicyTx
 	IncidentTx

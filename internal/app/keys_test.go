@@ -275,7 +275,7 @@ func TestRotationLeaseAcrossNodes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		v, err := vault.New(vault.Config{Store: s.App.Internals().Store, Trail: s.App.Internals().Store, Requests: s.App.Internals().Store, Identity: s.App.Internals().Store, Access: s.App.Internals().Store,
+		v, err := vault.New(vault.Config{Store: s.App.Internals().Store, Trail: s.App.Internals().Store, Requests: s.App.Internals().Store, Identity: s.App.Internals().Store, Access: s.App.Internals().Store, Audiences: s.App.Internals().Store,
 			Rules: dsr.NewRules(), Checkpoints: s.App.Auditor, Crypto: s.App.Internals().Crypto, KeyRing: s.App.Internals().Crypto, KeyStore: s.App.Internals().Store,
 			Normalize: normalize.ByType, Policy: pol, Now: now})
 		if err != nil {

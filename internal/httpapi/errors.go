@@ -42,6 +42,7 @@ type errorDetail struct {
 	Message   string      `json:"message"`
 	RequestID string      `json:"request_id"`
 	Reason    string      `json:"reason,omitempty"`
+	Position  *int        `json:"position,omitempty"`
 	Held      []holdDTO   `json:"held,omitempty"`
 	Receipt   *receiptDTO `json:"receipt,omitempty"`
 }
@@ -74,7 +75,7 @@ func (s *Server) abortWith(c *gin.Context, err error) {
 		}
 		s.log.Error("request failed", "request_id", requestID(c), "route", c.FullPath(), "code", string(code), "err", cause)
 	}
-	body := errorBody{Error: errorDetail{Code: code, Message: vault.ErrorMessage(err), RequestID: requestID(c), Reason: vault.ErrorReason(err)}}
+	body := errorBody{Error: errorDetail{Code: code, Message: vault.ErrorMessage(err), RequestID: requestID(c), Reason: vault.ErrorReason(err), Position: vault.ErrorPosition(err)}}
 	switch code { // the domain names no headers or routes; the wire does
 	case vault.CodePurposeRequired:
 		body.Error.Message += " in the X-Purpose header"

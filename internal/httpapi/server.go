@@ -220,6 +220,8 @@ func (s *Server) routes() *gin.Engine {
 	v1.POST("/access-requests/:id/decision", s.postAccessDecision)
 	v1.POST("/access-requests/:id/revoke", s.postAccessRevoke)
 	v1.GET("/grants/:id/rows", s.requirePurpose, s.getGrantRows)
+	v1.POST("/audiences", s.requirePurpose, s.postAudience)
+	v1.GET("/audiences/:id/members", s.requirePurpose, s.getAudienceMembers)
 
 	v1.GET("/policies", s.getPolicies)
 	v1.GET("/policies/matrix", s.getPolicyMatrix)

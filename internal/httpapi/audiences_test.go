@@ -1,0 +1,68 @@
+package httpapi_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/profilevault/profilevault/internal/apptest"
+	"github.com/profilevault/profilevault/policies"
+	"github.com/profilevault/profilevault/vault"
+)
+
+func TestAudiencesOverHTTP(t *testing.T) {
+	s := apptest.Start(t)
+	st := s.Token("st", "data_steward")
+	mk := s.Token("mk", "marketing")
+	id := s.CreateSubject(map[string]any{"name": "李雷", "phone": "+8613800001234", "birth_date": "1984-09-10"})
+	other := s.CreateSubject(map[string]any{"name": "韩梅梅", "phone": "+8613900005678", "birth_date": "1986-01-01"})
+	for _, sid := range []string{id, other} {
+		if r := s.Do("POST", "/v1/subjects/"+sid+"/consents", st, "account_management", grantBody("marketing", nil)); r.Status != 201 {
+			t.Fatalf("consent: %d %s", r.Status, r.Body)
+		}
+		store := s.App.Vault.Tags()
+		var cids []string
+		for _, c := range s.Do("GET", "/v1/subjects/"+sid+"/consents", st, "account_management", nil).JSON["consents"].([]any) {
+			if m := c.(map[string]any); m["purpose"] == "marketing" {
+				cids = append(cids, m["id"].(string))
+			}
+		}
+		if _, _, err := store.StoreTags(t.Context(), vault.Access{Caller: vault.Caller{Subject: "st", Roles: []policies.Role{"data_steward"}}},
+			[]vault.SubjectTags{{SubjectID: sid, Purpose: "marketing", ConsentIDs: cids, Tags: []vault.TagValue{{Key: "value.rfm_segment", Level: "value",
+				Value: "at_risk", Inputs: []string{"transactions"}, ExplanationZH: "x", ExplanationEN: "x", Algorithm: "t"}}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := s.Do("POST", "/v1/audiences", mk, "marketing", map[string]any{"name": "x", "rule": "value.rfm_segment in 'at_risk'", "channel": "sms"})
+	if r.Status != 400 || r.JSON["error"].(map[string]any)["position"].(float64) != 21 {
+		t.Fatalf("a bad rule: %d %s", r.Status, r.Body)
+	}
+	if r := s.Do("POST", "/v1/audiences", mk, "marketing", map[string]any{"rule": "nope.key == 'x'", "channel": "sms"}); r.Status != 400 {
+		t.Fatalf("an unknown tag key: %d %s", r.Status, r.Body)
+	}
+	r = s.Do("POST", "/v1/audiences", mk, "marketing", map[string]any{"name": "win back", "rule": "value.rfm_segment in ['at_risk','cant_lose']", "channel": "sms"})
+	if r.Status != 201 || r.JSON["size"].(float64) != 2 || r.JSON["excluded"].(map[string]any)["no_consent"] == nil {
+		t.Fatalf("build: %d %s", r.Status, r.Body)
+	}
+	aud := r.JSON["id"].(string)
+	members := func() string {
+		m := s.Do("GET", "/v1/audiences/"+aud+"/members", mk, "marketing", nil)
+		if m.Status != 200 {
+			t.Fatalf("members: %d %s", m.Status, m.Body)
+		}
+		return string(m.Body)
+	}
+	if body := members(); !strings.Contains(body, "138****1234") || !strings.Contains(body, "139****5678") || strings.Contains(body, id) || strings.Contains(body, "13800001234") {
+		t.Fatalf("members: %s", body)
+	}
+	if r := s.Do("PUT", "/v1/me/consents/marketing", s.Token(id, "subject"), "", map[string]any{"granted": false, "channel": "sms"}); r.Status != 200 {
+		t.Fatalf("withdraw sms: %d %s", r.Status, r.Body)
+	}
+	if body := members(); strings.Contains(body, "138****1234") || !strings.Contains(body, "139****5678") {
+		t.Fatalf("after the withdrawal: %s", body)
+	}
+	// The person sees the campaign in their access log.
+	if log := s.Do("GET", "/v1/me/access-log", s.Token(other, "subject"), "", nil); !strings.Contains(string(log.Body), `"action":"audience.select"`) ||
+		!strings.Contains(string(log.Body), `"action":"audience.member_read"`) {
+		t.Fatalf("access log: %s", log.Body)
+	}
+}

@@ -1,0 +1,91 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/profilevault/profilevault/policies"
+	"github.com/profilevault/profilevault/vault"
+)
+
+var _ vault.AudienceStore = (*Store)(nil)
+
+// audienceData is the JSON stored in audiences.data: the storage form of vault.AudienceRow.
+type audienceData struct {
+	ID          string         `json:"id"`
+	Name        string         `json:"name"`
+	Rule        string         `json:"rule"`
+	Channel     string         `json:"channel"`
+	Purpose     string         `json:"purpose"`
+	Holdout     float64        `json:"holdout"`
+	Size        int            `json:"size"`
+	HoldoutSize int            `json:"holdout_size"`
+	Excluded    map[string]int `json:"excluded"`
+	CreatedBy   string         `json:"created_by"`
+	CreatedAt   time.Time      `json:"created_at"`
+}
+
+func toAudienceData(r vault.AudienceRow) ([]byte, error) {
+	return json.Marshal(audienceData{ID: r.ID, Name: r.Name, Rule: r.Rule, Channel: r.Channel, Purpose: string(r.Purpose), Holdout: r.Holdout,
+		Size: r.Size, HoldoutSize: r.HoldoutSize, Excluded: r.Excluded, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt})
+}
+
+func fromAudienceData(b []byte) (vault.AudienceRow, error) {
+	var d audienceData
+	if err := json.Unmarshal(b, &d); err != nil {
+		return vault.AudienceRow{}, err
+	}
+	return vault.AudienceRow{ID: d.ID, Name: d.Name, Rule: d.Rule, Channel: d.Channel, Purpose: policies.PurposeName(d.Purpose), Holdout: d.Holdout,
+		Size: d.Size, HoldoutSize: d.HoldoutSize, Excluded: d.Excluded, CreatedBy: d.CreatedBy, CreatedAt: d.CreatedAt}, nil
+}
+
+// PutAudience implements vault.Tx: the audience and its members, inserted once.
+func (t *txn) PutAudience(r vault.AudienceRow, members []vault.AudienceMember) error {
+	data, err := toAudienceData(r)
+	if err != nil {
+		return err
+	}
+	if err := t.exec(`INSERT INTO audiences (id, created_at, data) VALUES (?, ?, ?)`, r.ID, formatTime(r.CreatedAt), data); err != nil {
+		return err
+	}
+	for _, m := range members {
+		if err := t.exec(`INSERT INTO audience_members (audience_id, ref, subject_id, holdout) VALUES (?, ?, ?, ?)`, r.ID, m.Ref, m.SubjectID, m.Holdout); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Audience implements vault.AudienceStore.
+func (s *Store) Audience(ctx context.Context, id string) (vault.AudienceRow, error) {
+	var data []byte
+	err := s.read.QueryRowContext(ctx, `SELECT data FROM audiences WHERE id = ?`, id).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return vault.AudienceRow{}, vault.ErrNotFound
+	}
+	if err != nil {
+		return vault.AudienceRow{}, err
+	}
+	return fromAudienceData(data)
+}
+
+// AudienceMembers implements vault.AudienceStore: members after a ref, in ref order.
+func (s *Store) AudienceMembers(ctx context.Context, id, afterRef string, limit int) ([]vault.AudienceMember, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT ref, subject_id, holdout FROM audience_members WHERE audience_id = ? AND ref > ? ORDER BY ref LIMIT ?`, id, afterRef, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []vault.AudienceMember
+	for rows.Next() {
+		var m vault.AudienceMember
+		if err := rows.Scan(&m.Ref, &m.SubjectID, &m.Holdout); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,391 @@
+package vault
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/profilevault/profilevault/audit"
+	"github.com/profilevault/profilevault/consent"
+	"github.com/profilevault/profilevault/policies"
+	"github.com/profilevault/profilevault/vault/rule"
+)
+
+// Audiences (precision marketing): a rule over stored tags selects, through the enforcement point, the
+// subjects who may be reached on one channel for the declared purpose now; everyone else is counted by the
+// reason they are not in it. Each member gets an audit entry naming the audience, so their access log shows
+// the campaign; a deterministic holdout (a keyed hash of audience and subject) is kept apart for measuring.
+
+// Actions on audiences.
+const (
+	ActionAudienceBuild      Action = "audience.build"
+	ActionAudienceSelect     Action = "audience.select"
+	ActionAudienceMemberRead Action = "audience.member_read"
+)
+
+// Exclusion reasons of an audience build.
+const (
+	ExcludedNoConsent   = "no_consent"
+	ExcludedChannel     = "channel_not_permitted"
+	ExcludedNoContact   = "no_contact"
+	ExcludedObjection   = "objection"
+	ExcludedMinor       = "minor"
+	ExcludedRestricted  = "restricted"
+	ExcludedMissingTags = "missing_tags"
+)
+
+// channelContact is the field a channel reaches a person through (none: the app's own account).
+var channelContact = map[string]string{"sms": "phone", "wecom": "phone", "email": "email"}
+
+// AudienceRow is an audience as stored.
+type AudienceRow struct {
+	ID, Name, Rule, Channel string
+	Purpose                 policies.PurposeName
+	Holdout                 float64
+	Size, HoldoutSize       int
+	Excluded                map[string]int
+	CreatedBy               string
+	CreatedAt               time.Time
+}
+
+// AudienceMember is one selected subject: Ref is the member's key outside the vault (a keyed hash of the
+// audience and the subject), Holdout marks the control group.
+type AudienceMember struct {
+	SubjectID, Ref string
+	Holdout        bool
+}
+
+// AudienceStore reads audiences and their members (by Ref order).
+type AudienceStore interface {
+	Audience(ctx context.Context, id string) (AudienceRow, error)
+	AudienceMembers(ctx context.Context, id, afterRef string, limit int) ([]AudienceMember, error)
+}
+
+// AudienceTx stores a built audience with its members.
+type AudienceTx interface {
+	PutAudience(r AudienceRow, members []AudienceMember) error
+}
+
+// AudienceInput is a build request.
+type AudienceInput struct {
+	Name, Rule, Channel string
+	Holdout             float64
+}
+
+// Audiences is the audience service; it shares the enforcement point's core.
+type Audiences struct {
+	*core
+	store    AudienceStore
+	tags     *Tags
+	profiles *Profiles
+}
+
+// Audiences returns the service.
+func (s *Service) Audiences() *Audiences { return s.audiences }
+
+// Build selects an audience.
+func (s *Audiences) Build(ctx context.Context, a Access, in AudienceInput) (AudienceRow, error) {
+	pol := s.Policy()
+	purpose, err := s.checkPurpose(ctx, pol, a, ActionAudienceBuild)
+	if err != nil {
+		return AudienceRow{}, err
+	}
+	e, err := s.beginStaff(ctx, a, pol, ActionAudienceBuild, "", nil)
+	if err != nil {
+		return AudienceRow{}, err
+	}
+	e.Categories = []string{"tags", "contact"}
+	if !pol.Allowed(a.Caller.Roles, a.Purpose, policies.ResourceAudiences, policies.ActWrite) {
+		return AudienceRow{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not build audiences for this purpose"))
+	}
+	tree, err := s.checkRule(in)
+	if err != nil {
+		return AudienceRow{}, s.refuseInvalid(ctx, a, ActionAudienceBuild, "", err)
+	}
+	id := newID("aud_")
+	now := s.now()
+	row := AudienceRow{ID: id, Name: in.Name, Rule: rule.String(tree), Channel: in.Channel, Purpose: a.Purpose, Holdout: in.Holdout,
+		Excluded: map[string]int{}, CreatedBy: a.Caller.Subject, CreatedAt: now.UTC()}
+	for _, r := range []string{ExcludedNoConsent, ExcludedChannel, ExcludedNoContact, ExcludedObjection, ExcludedMinor, ExcludedRestricted, ExcludedMissingTags} {
+		row.Excluded[r] = 0
+	}
+	var members []AudienceMember
+	var entries []audit.Entry
+	for after := ""; ; {
+		ids, err := s.profiles.activeIDs(ctx, after, 1000)
+		if err != nil {
+			return AudienceRow{}, internalErr("list subjects", err)
+		}
+		if len(ids) == 0 {
+			break
+		}
+		after = ids[len(ids)-1]
+		for _, sid := range ids {
+			rec, err := s.activeSubject(ctx, sid)
+			if err != nil {
+				continue // erased meanwhile
+			}
+			// Each candidate whose data the decision opened (birth date, tags) gets its own entry: a
+			// member as allowed, anyone else as denied with the reason.
+			se := s.newEntry(ctx, a, pol, ActionAudienceSelect, sid)
+			se.Categories, se.Status = []string{"tags"}, statusOK
+			decided := func(reason string) {
+				if reason != "" {
+					row.Excluded[reason]++
+				}
+				if len(se.DecisionInputs) > 0 {
+					se.Decision, se.Reason = audit.Deny, "audience:"+id+" not_selected:"+cmpOr(reason, "no_match")
+					entries = append(entries, se)
+				}
+			}
+			if reason := s.excluded(&se, purpose, rec, in.Channel, now); reason != "" {
+				decided(reason)
+				continue
+			}
+			stored, err := s.tags.storedTags(ctx, rec, a.Purpose)
+			if err != nil {
+				return AudienceRow{}, internalErr("read tags", err)
+			}
+			values := s.gate.decisionTags(&se, rec, stored)
+			match, missing := rule.Eval(tree, func(k string) ([]string, bool) { v, ok := values[k]; return v, ok })
+			switch {
+			case missing:
+				decided(ExcludedMissingTags)
+				continue
+			case !match:
+				decided("")
+				continue
+			}
+			ref := s.gate.pseudonym("audience:" + id + ":" + sid)
+			m := AudienceMember{SubjectID: sid, Ref: ref, Holdout: inHoldout(ref, in.Holdout)}
+			members = append(members, m)
+			se.Decision, se.Reason = audit.Allow, "audience:"+id+" group:"+group(m)
+			entries = append(entries, se)
+		}
+	}
+	for _, m := range members {
+		if m.Holdout {
+			row.HoldoutSize++
+		} else {
+			row.Size++
+		}
+	}
+	e.Decision, e.Status = audit.Allow, statusCreated
+	e.Reason = "audience:" + id + " size:" + strconv.Itoa(row.Size) + " holdout:" + strconv.Itoa(row.HoldoutSize) + " excluded:" + excludedText(row.Excluded)
+	entries = append(entries, e)
+	if _, err := s.seq.CommitMany(ctx, func(tx Tx) error { return tx.PutAudience(row, members) }, func(cerr error) []audit.Entry {
+		if cerr != nil {
+			return []audit.Entry{finish(e, cerr, nil)}
+		}
+		return entries
+	}); err != nil {
+		return AudienceRow{}, internalErr("record audience", err)
+	}
+	return row, nil
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func group(m AudienceMember) string {
+	if m.Holdout {
+		return "holdout"
+	}
+	return "treated"
+}
+
+func excludedText(m map[string]int) string {
+	var parts []string
+	for _, k := range slices.Sorted(func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		parts = append(parts, k+"="+strconv.Itoa(m[k]))
+	}
+	return strings.Join(parts, ",")
+}
+
+// checkRule parses the rule and checks the channel, the holdout and the rule's keys and literals against
+// the tag vocabulary.
+func (s *Audiences) checkRule(in AudienceInput) (rule.Node, error) {
+	if !slices.Contains(policies.Channels, in.Channel) {
+		return nil, Errorf(CodeInvalidArgument, "channel must be one of %v", policies.Channels)
+	}
+	if in.Holdout < 0 || in.Holdout > 0.5 {
+		return nil, Errorf(CodeInvalidArgument, "holdout must be between 0 and 0.5")
+	}
+	if len(in.Name) > 200 {
+		return nil, Errorf(CodeInvalidArgument, "name is at most 200 bytes")
+	}
+	tree, err := rule.Parse(in.Rule)
+	var pe *rule.Error
+	if errors.As(err, &pe) {
+		pos := pe.Pos
+		return nil, &Error{Code: CodeInvalidArgument, Message: "rule: " + pe.Msg, Position: &pos}
+	}
+	if err != nil {
+		return nil, err
+	}
+	check := s.tagVocabulary.Load()
+	var bad error
+	rule.Walk(tree, func(key string, values []rule.Literal) {
+		for _, v := range values {
+			lit := v.Str
+			if v.IsNum {
+				lit = strconv.FormatFloat(v.Num, 'f', -1, 64)
+			}
+			if check != nil && *check != nil && (*check)(key, lit) != nil && bad == nil {
+				bad = Errorf(CodeInvalidArgument, "rule: %s %s is not a tag key and value the vocabulary allows", key, lit)
+			}
+		}
+	})
+	return tree, bad
+}
+
+// excluded says why rec may not be in an audience for purpose on channel now ("" if it may).
+func (s *Audiences) excluded(e *audit.Entry, purpose policies.Purpose, rec SubjectRecord, channel string, now time.Time) string {
+	switch {
+	case restrictsPurpose(rec, purpose):
+		return ExcludedRestricted
+	case objected(rec, purpose):
+		return ExcludedObjection
+	}
+	if purpose.NeedsConsent() {
+		q := s.withAge(consent.Query{Purpose: purpose, Categories: []string{"tags", "contact"}, Records: rec.Consents, Now: now}, e, rec)
+		if q.Minor || q.AgeUnknown && purpose.NeedsAge() {
+			return ExcludedMinor
+		}
+		for _, b := range consent.Evaluate(q) {
+			if !b.OK {
+				return ExcludedNoConsent
+			}
+		}
+		covered := false
+		for _, r := range consent.Active(rec.Consents, purpose.Name, now) {
+			if slices.Contains(r.ChannelsAt(now, purpose.NoticeChannels(r.NoticeVersion)), channel) {
+				covered = true
+			}
+		}
+		if !covered {
+			return ExcludedChannel
+		}
+	}
+	if f, ok := channelContact[channel]; ok {
+		if _, has := rec.Fields[f]; !has {
+			return ExcludedNoContact
+		}
+	}
+	return ""
+}
+
+// inHoldout places a member in the holdout by its keyed ref: deterministic, and unpredictable without the
+// vault's key.
+func inHoldout(ref string, share float64) bool {
+	if share <= 0 {
+		return false
+	}
+	h := sha256.Sum256([]byte("holdout:" + ref))
+	return float64(binary.BigEndian.Uint64(h[:8])>>11)/float64(1<<53) < share
+}
+
+// MemberView is a member as a marketer sees it: the member ref and the channel address masked (or nothing
+// for channels reached through the app's own account).
+type MemberView struct {
+	Ref     string
+	Address string
+}
+
+// MembersPage is a page of an audience's treated members.
+type MembersPage struct {
+	Members  []MemberView
+	Next     string
+	AuditSeq int64
+}
+
+// Members reads a page of an audience's treated members (the holdout is never handed out), re-deciding
+// each one now: a person who withdrew since the build is left out. Each member read gets an entry.
+func (s *Audiences) Members(ctx context.Context, a Access, id, cursor string, limit int) (MembersPage, error) {
+	pol := s.Policy()
+	purpose, err := s.checkPurpose(ctx, pol, a, ActionAudienceMemberRead)
+	if err != nil {
+		return MembersPage{}, err
+	}
+	e, err := s.beginStaff(ctx, a, pol, ActionAudienceMemberRead, "", nil)
+	if err != nil {
+		return MembersPage{}, err
+	}
+	if !pol.Allowed(a.Caller.Roles, a.Purpose, policies.ResourceAudiences, policies.ActWrite) {
+		return MembersPage{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not read audiences for this purpose"))
+	}
+	row, err := s.store.Audience(ctx, id)
+	if err != nil || row.Purpose != a.Purpose {
+		return MembersPage{}, s.deny(ctx, e, statusNotFound, "audience_not_found", Errorf(CodeNotFound, "no such audience for this purpose"))
+	}
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	ms, err := s.store.AudienceMembers(ctx, id, cursor, limit)
+	if err != nil {
+		return MembersPage{}, internalErr("read members", err)
+	}
+	now := s.now()
+	type chosen struct {
+		m   AudienceMember
+		rec SubjectRecord
+	}
+	var out []chosen
+	var entries []audit.Entry
+	var subjects []string
+	for _, m := range ms {
+		if m.Holdout {
+			continue
+		}
+		rec, err := s.activeSubject(ctx, m.SubjectID)
+		if err != nil {
+			continue
+		}
+		me := s.newEntry(ctx, a, pol, ActionAudienceMemberRead, m.SubjectID)
+		if s.excluded(&me, purpose, rec, row.Channel, now) != "" {
+			continue
+		}
+		me.Categories, me.Decision, me.Status, me.Reason = []string{"contact"}, audit.Allow, statusOK, "audience:"+id
+		if f, ok := channelContact[row.Channel]; ok {
+			me.FieldsRequested, me.FieldsGranted = []string{f}, []string{f}
+		}
+		out, entries, subjects = append(out, chosen{m, rec}), append(entries, me), append(subjects, m.SubjectID)
+	}
+	e.Decision, e.Status, e.Reason = audit.Allow, statusOK, "audience:"+id+" members:"+strconv.Itoa(len(out))
+	entries = append(entries, e)
+	rel, err := s.gate.commitMany(ctx, nil, func(error) []audit.Entry { return entries }, subjects)
+	if err != nil {
+		return MembersPage{}, internalErr("audit member read", err)
+	}
+	page := MembersPage{Members: []MemberView{}, AuditSeq: rel.seq}
+	if len(ms) == limit {
+		page.Next = ms[len(ms)-1].Ref
+	}
+	schema := pol.Schema()
+	for _, c := range out {
+		v := MemberView{Ref: c.m.Ref}
+		if f, ok := channelContact[row.Channel]; ok {
+			if val, ok := rel.field(c.rec, f); ok {
+				fd, _ := schema.Field(f)
+				v.Address = fd.MaskValue(val)
+			}
+		}
+		page.Members = append(page.Members, v)
+	}
+	return page, nil
+}

@@ -1,0 +1,174 @@
+package vault_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/profilevault/profilevault/consent"
+	"github.com/profilevault/profilevault/policies"
+	"github.com/profilevault/profilevault/vault"
+)
+
+// person is one subject of the audience test with the state that decides whether they may be reached.
+type person struct {
+	id                      string
+	consent, sms, objection bool
+	minor, noPhone, noTag   bool
+	segment, phone          string
+}
+
+// eligible is the test's own statement of the rule (an oracle written apart from the vault's code).
+func (p person) eligible() (bool, string) {
+	switch {
+	case p.objection:
+		return false, vault.ExcludedObjection
+	case p.minor:
+		return false, vault.ExcludedMinor
+	case !p.consent:
+		return false, vault.ExcludedNoConsent
+	case !p.sms:
+		return false, vault.ExcludedChannel
+	case p.noPhone:
+		return false, vault.ExcludedNoContact
+	case p.noTag:
+		return false, vault.ExcludedMissingTags
+	}
+	return p.segment == "at_risk" || p.segment == "cant_lose", ""
+}
+
+// For random consent, channel, objection, age, contact and tag states, the members are exactly the
+// eligible people matching the rule, each excluded person is counted under their reason, no excluded
+// person is ever readable through the members read, and a withdrawal after the build removes the person
+// from the next members read.
+func TestAudienceSelectsOnlyWhoMayBeReached(t *testing.T) {
+	ctx := context.Background()
+	cfg, _, _ := testConfig(t)
+	svc, err := vault.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tagger := vault.Access{Caller: vault.Caller{Subject: "st", Roles: []policies.Role{"data_steward"}}}
+	mk := vault.Access{Caller: vault.Caller{Subject: "mk", Roles: []policies.Role{"marketing"}}, Purpose: "marketing"}
+	rng := rand.New(rand.NewPCG(7, 11))
+	segments := []string{"at_risk", "cant_lose", "champions", "loyal"}
+	var people []person
+	for i := range 60 {
+		p := person{consent: rng.IntN(4) > 0, sms: rng.IntN(4) > 0, objection: rng.IntN(8) == 0, minor: rng.IntN(8) == 0,
+			noPhone: rng.IntN(8) == 0, noTag: rng.IntN(8) == 0, segment: segments[rng.IntN(len(segments))]}
+		birth := "1985-03-03"
+		if p.minor {
+			birth = time.Now().AddDate(-10, 0, 0).Format(time.DateOnly)
+		}
+		fields := map[string]*string{"name": str(fmt.Sprint("客户", i)), "birth_date": str(birth)}
+		p.phone = fmt.Sprintf("+86138%08d", i)
+		if !p.noPhone {
+			fields["phone"] = str(p.phone)
+		}
+		c, err := svc.Profiles().Create(ctx, steward, vault.NewSubject{Fields: fields})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.id = c.ID
+		if p.consent {
+			kind := consent.General
+			if p.minor {
+				kind = consent.Guardian // a guardian's consent: minors are still never marketed to
+			}
+			if _, _, err := svc.ConsentRecords().GrantConsent(ctx, steward, p.id, consent.Grant{Purpose: "marketing", Kind: kind, NoticeVersion: "2026-01", Method: "app"}); err != nil {
+				t.Fatal(err)
+			}
+			if !p.sms {
+				if _, _, err := svc.ConsentRecords().WithdrawChannel(ctx, steward, p.id, "marketing", "sms"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !p.noTag && !p.minor {
+				if _, _, err := svc.Tags().StoreTags(ctx, tagger, []vault.SubjectTags{{SubjectID: p.id, Purpose: "marketing", ConsentIDs: consentIDs(svc, p.id, "marketing"),
+					Tags: []vault.TagValue{{Key: "value.rfm_segment", Level: "value", Value: p.segment, Inputs: []string{"transactions"}, ExplanationZH: "x", ExplanationEN: "x", Algorithm: "t"}}}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if p.objection {
+			if _, err := svc.ConsentRecords().RecordObjection(ctx, steward, p.id, "personalized_marketing"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		people = append(people, p)
+	}
+	aud, err := svc.Audiences().Build(ctx, mk, vault.AudienceInput{Name: "win back", Rule: "value.rfm_segment in ['at_risk', 'cant_lose']", Channel: "sms", Holdout: 0.2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{}
+	wantMembers := 0
+	for _, p := range people {
+		ok, reason := p.eligible()
+		if reason != "" {
+			want[reason]++
+		}
+		if ok {
+			wantMembers++
+		}
+	}
+	for reason, n := range want {
+		if aud.Excluded[reason] != n {
+			t.Errorf("excluded %s: %d, want %d (all: %v)", reason, aud.Excluded[reason], n, aud.Excluded)
+		}
+	}
+	if aud.Size+aud.HoldoutSize != wantMembers || aud.HoldoutSize == 0 || aud.Size == 0 {
+		t.Fatalf("members: %d treated + %d holdout, want %d in all", aud.Size, aud.HoldoutSize, wantMembers)
+	}
+	// The members read hands out treated members only, with the phone masked; never anyone excluded.
+	read := func() map[string]bool {
+		page, err := svc.Audiences().Members(ctx, mk, aud.ID, "", 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]bool{}
+		for _, m := range page.Members {
+			if len(m.Address) != 11 || m.Address[3:7] != "****" {
+				t.Fatalf("address %q is not masked", m.Address)
+			}
+			got[m.Address] = true
+		}
+		return got
+	}
+	got := read()
+	if len(got) != aud.Size {
+		t.Fatalf("members read %d, treated %d", len(got), aud.Size)
+	}
+	// Withdrawing sms after the build removes the person from the next read.
+	masked := func(p person) string { return "138****" + p.phone[len(p.phone)-4:] }
+	var gone person
+	for _, p := range people {
+		if ok, _ := p.eligible(); ok && got[masked(p)] {
+			gone = p
+			break
+		}
+	}
+	if _, _, err := svc.ConsentRecords().WithdrawChannel(ctx, steward, gone.id, "marketing", "sms"); err != nil {
+		t.Fatal(err)
+	}
+	after := read()
+	if after[masked(gone)] || len(after) != len(got)-1 {
+		t.Fatalf("after withdrawing sms: %d members (before %d), the withdrawn one still there: %v", len(after), len(got), after[masked(gone)])
+	}
+	for _, p := range people {
+		if ok, _ := p.eligible(); !ok && !p.noPhone && got[masked(p)] {
+			t.Fatalf("an excluded person was read as a member: %+v", p)
+		}
+	}
+	// Bad rules are refused with the position.
+	_, err = svc.Audiences().Build(ctx, mk, vault.AudienceInput{Rule: "value.rfm_segment in 'x'", Channel: "sms"})
+	if e, ok := err.(*vault.Error); !ok || e.Code != vault.CodeInvalidArgument || e.Position == nil || *e.Position != 21 {
+		t.Fatalf("a bad rule: %v", err)
+	}
+	if _, err := svc.Audiences().Build(ctx, vault.Access{Caller: vault.Caller{Subject: "an", Roles: []policies.Role{"analyst"}}, Purpose: "marketing"},
+		vault.AudienceInput{Rule: "value.rfm_segment == 'loyal'", Channel: "sms"}); vault.ErrorCode(err) != vault.CodePermissionDenied {
+		t.Fatalf("an analyst building an audience: %v", err)
+	}
+}
