@@ -64,11 +64,26 @@ type AudienceMember struct {
 type AudienceStore interface {
 	Audience(ctx context.Context, id string) (AudienceRow, error)
 	AudienceMembers(ctx context.Context, id, afterRef string, limit int) ([]AudienceMember, error)
+	// MemberRefs reports which of refs are members of the audience; Outcomes lists the recorded outcomes
+	// with each member's group.
+	MemberRefs(ctx context.Context, id string, refs []string) (map[string]bool, error)
+	Outcomes(ctx context.Context, id string) ([]Outcome, error)
 }
 
-// AudienceTx stores a built audience with its members.
+// AudienceTx stores a built audience with its members, and campaign outcomes.
 type AudienceTx interface {
 	PutAudience(r AudienceRow, members []AudienceMember) error
+	PutOutcomes(audienceID string, outcomes []Outcome) error
+}
+
+// Outcome is what a campaign led to for one member (treated or held out): a conversion and its order
+// value, and whether the person was still a customer 30, 60 and 90 days on (nil: not known yet).
+type Outcome struct {
+	Ref                                string
+	Holdout                            bool // from the member, on reading
+	Converted                          bool
+	OrderValue                         float64
+	Retained30, Retained60, Retained90 *bool
 }
 
 // AudienceInput is a build request.

@@ -26,6 +26,7 @@ var txViews = map[string][]string{
 	"incidents.go":   {"IncidentTx"},
 	"access.go":      {"AccessTx"},
 	"audiences.go":   {"AudienceTx"},
+	"uplift.go":      {"AudienceTx"},
 	"keycheck.go":    {"KeyTx"},
 }
 

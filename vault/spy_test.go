@@ -519,6 +519,37 @@ func ops() map[string]op {
 			}
 			return e1(f.svc.Audiences().Members(ctx, marketer, aud.ID, "", 10))
 		}, refuse: func(f *fixture) error { return e1(f.svc.Audiences().Members(ctx, analyst, "aud_x", "", 10)) }},
+		"Audiences.RecordOutcomes": {run: func(f *fixture) error {
+			aud, err := f.svc.Audiences().Build(ctx, marketer, vault.AudienceInput{Rule: "value.rfm_segment == 'champions'", Channel: "push"})
+			if err != nil {
+				return err
+			}
+			page, err := f.svc.Audiences().Members(ctx, marketer, aud.ID, "", 10)
+			if err != nil || len(page.Members) == 0 {
+				return fmt.Errorf("members: %v %v", page, err)
+			}
+			return e1(f.svc.Audiences().RecordOutcomes(ctx, marketer, aud.ID, []vault.Outcome{{Ref: page.Members[0].Ref, Converted: true, OrderValue: 10}}))
+		}, refuse: func(f *fixture) error {
+			return e1(f.svc.Audiences().RecordOutcomes(ctx, analyst, "aud_x", []vault.Outcome{{Ref: "x"}}))
+		}},
+		"Audiences.Report": {run: func(f *fixture) error {
+			aud, err := f.svc.Audiences().Build(ctx, marketer, vault.AudienceInput{Rule: "value.rfm_segment == 'champions'", Channel: "push"})
+			if err != nil {
+				return err
+			}
+			return e1(f.svc.Audiences().Report(ctx, marketer, aud.ID))
+		}, refuse: func(f *fixture) error { return e1(f.svc.Audiences().Report(ctx, analyst, "aud_x")) }},
+		"Audiences.HoldoutRefs": {run: func(f *fixture) error {
+			aud, err := f.svc.Audiences().Build(ctx, marketer, vault.AudienceInput{Rule: "value.rfm_segment == 'champions'", Channel: "push", Holdout: 0.5})
+			if err != nil {
+				return err
+			}
+			_, _, _, err = f.svc.Audiences().HoldoutRefs(ctx, marketer, aud.ID, "", 10)
+			return err
+		}, refuse: func(f *fixture) error {
+			_, _, _, err := f.svc.Audiences().HoldoutRefs(ctx, analyst, "aud_x", "", 10)
+			return err
+		}},
 		"Review.ActivityReport": {run: func(f *fixture) error {
 			return e1(f.svc.Review().ActivityReport(ctx, compliance, time.Time{}, time.Time{}))
 		},

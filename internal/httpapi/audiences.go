@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/profilevault/profilevault/vault"
+	"github.com/profilevault/profilevault/vault/uplift"
 )
 
 // audienceRequest is POST /v1/audiences' body.
@@ -85,6 +87,125 @@ func (s *Server) getAudienceMembers(c *gin.Context) {
 	body := gin.H{"members": out}
 	if page.Next != "" {
 		body["next_cursor"] = page.Next
+	}
+	c.JSON(http.StatusOK, body)
+}
+
+// outcomeDTO is one member's outcome in POST /v1/audiences/{id}/outcomes.
+type outcomeDTO struct {
+	Ref        string  `json:"member_ref"`
+	Converted  bool    `json:"converted"`
+	OrderValue float64 `json:"order_value"`
+	Retained30 *bool   `json:"retained_30"`
+	Retained60 *bool   `json:"retained_60"`
+	Retained90 *bool   `json:"retained_90"`
+}
+
+func toOutcome(x outcomeDTO) vault.Outcome {
+	return vault.Outcome{Ref: x.Ref, Converted: x.Converted, OrderValue: x.OrderValue, Retained30: x.Retained30, Retained60: x.Retained60, Retained90: x.Retained90}
+}
+
+func (s *Server) postOutcomes(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	var req struct {
+		Outcomes []outcomeDTO `json:"outcomes"`
+	}
+	if !s.bindJSON(c, &req) {
+		return
+	}
+	outcomes := make([]vault.Outcome, len(req.Outcomes))
+	for i, o := range req.Outcomes {
+		outcomes[i] = toOutcome(o)
+	}
+	seq, err := s.vault.Audiences().RecordOutcomes(c.Request.Context(), a, c.Param("id"), outcomes)
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	setAuditSeq(c, seq)
+	c.JSON(http.StatusOK, gin.H{"recorded": len(outcomes)})
+}
+
+// intervalDTO is an estimate with its 95 % interval; significant when the interval excludes zero.
+type intervalDTO struct {
+	Estimate    *float64 `json:"estimate"`
+	Lo          *float64 `json:"ci95_lo"`
+	Hi          *float64 `json:"ci95_hi"`
+	Significant bool     `json:"significant"`
+}
+
+func finite(f float64) *float64 {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return nil
+	}
+	return &f
+}
+
+func toIntervalDTO(x uplift.Interval) intervalDTO {
+	return intervalDTO{Estimate: finite(x.Estimate), Lo: finite(x.Lo), Hi: finite(x.Hi), Significant: x.Significant()}
+}
+
+type groupDTO struct {
+	Members    int      `json:"members"`
+	Converted  int      `json:"converted"`
+	Conversion *float64 `json:"conversion_rate"`
+	Retained   [3]int   `json:"retained_30_60_90"`
+	Known      [3]int   `json:"retention_known_30_60_90"`
+	AOV        *float64 `json:"aov"`
+}
+
+func toGroupDTO(g vault.GroupStats) groupDTO {
+	d := groupDTO{Members: g.Members, Converted: g.Converted, Retained: g.Retained, Known: g.Known}
+	if g.Members > 0 {
+		d.Conversion = finite(float64(g.Converted) / float64(g.Members))
+	}
+	if g.AOV.N > 0 {
+		d.AOV = finite(g.AOV.Mean)
+	}
+	return d
+}
+
+func (s *Server) getAudienceReport(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	rep, err := s.vault.Audiences().Report(c.Request.Context(), a, c.Param("id"))
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	setAuditSeq(c, rep.AuditSeq)
+	retention := map[string]any{}
+	for i, d := range []string{"30d", "60d", "90d"} {
+		retention[d] = gin.H{"difference": toIntervalDTO(rep.Retention[i]), "relative": finite(rep.RelativeRetention[i])}
+	}
+	c.JSON(http.StatusOK, gin.H{
+		"treated": toGroupDTO(rep.Treated), "holdout": toGroupDTO(rep.Holdout),
+		"conversion": gin.H{"difference": toIntervalDTO(rep.Conversion), "relative": finite(rep.RelativeConversion)},
+		"retention":  retention,
+		"aov":        gin.H{"difference": toIntervalDTO(rep.AOV)},
+		"method":     "rates: Newcombe hybrid score interval of the difference (Wilson); average order value: Welch; 95 %; not significant when the interval spans zero",
+	})
+}
+
+func (s *Server) getHoldoutRefs(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	refs, next, seq, err := s.vault.Audiences().HoldoutRefs(c.Request.Context(), a, c.Param("id"), c.Query("cursor"), 0)
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	setAuditSeq(c, seq)
+	body := gin.H{"member_refs": refs}
+	if next != "" {
+		body["next_cursor"] = next
 	}
 	c.JSON(http.StatusOK, body)
 }

@@ -60,6 +60,19 @@ func TestAudiencesOverHTTP(t *testing.T) {
 	if body := members(); strings.Contains(body, "138****1234") || !strings.Contains(body, "139****5678") {
 		t.Fatalf("after the withdrawal: %s", body)
 	}
+	// Outcomes by member ref and the uplift report.
+	m := s.Do("GET", "/v1/audiences/"+aud+"/members", mk, "marketing", nil)
+	ref := m.JSON["members"].([]any)[0].(map[string]any)["member_ref"].(string)
+	if r := s.Do("POST", "/v1/audiences/"+aud+"/outcomes", mk, "marketing", map[string]any{"outcomes": []map[string]any{{"member_ref": ref, "converted": true, "order_value": 88.5, "retained_30": true}}}); r.Status != 200 {
+		t.Fatalf("outcomes: %d %s", r.Status, r.Body)
+	}
+	if r := s.Do("GET", "/v1/audiences/"+aud+"/holdout", mk, "marketing", nil); r.Status != 200 || r.JSON["member_refs"] == nil {
+		t.Fatalf("holdout refs: %d %s", r.Status, r.Body)
+	}
+	rep := s.Do("GET", "/v1/audiences/"+aud+"/report", mk, "marketing", nil)
+	if rep.Status != 200 || rep.JSON["treated"].(map[string]any)["converted"].(float64) != 1 || !strings.Contains(string(rep.Body), "Newcombe") {
+		t.Fatalf("report: %d %s", rep.Status, rep.Body)
+	}
 	// The person sees the campaign in their access log.
 	if log := s.Do("GET", "/v1/me/access-log", s.Token(other, "subject"), "", nil); !strings.Contains(string(log.Body), `"action":"audience.select"`) ||
 		!strings.Contains(string(log.Body), `"action":"audience.member_read"`) {

@@ -222,6 +222,9 @@ func (s *Server) routes() *gin.Engine {
 	v1.GET("/grants/:id/rows", s.requirePurpose, s.getGrantRows)
 	v1.POST("/audiences", s.requirePurpose, s.postAudience)
 	v1.GET("/audiences/:id/members", s.requirePurpose, s.getAudienceMembers)
+	v1.GET("/audiences/:id/holdout", s.requirePurpose, s.getHoldoutRefs)
+	v1.POST("/audiences/:id/outcomes", s.requirePurpose, s.postOutcomes)
+	v1.GET("/audiences/:id/report", s.requirePurpose, s.getAudienceReport)
 
 	v1.GET("/policies", s.getPolicies)
 	v1.GET("/policies/matrix", s.getPolicyMatrix)

@@ -89,3 +89,51 @@ func (s *Store) AudienceMembers(ctx context.Context, id, afterRef string, limit 
 	}
 	return out, rows.Err()
 }
+
+// PutOutcomes implements vault.Tx: each outcome replaces the member's previous one.
+func (t *txn) PutOutcomes(audienceID string, outcomes []vault.Outcome) error {
+	for _, o := range outcomes {
+		if err := t.exec(`INSERT OR REPLACE INTO audience_outcomes (audience_id, ref, converted, order_value, retained_30, retained_60, retained_90)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, audienceID, o.Ref, o.Converted, o.OrderValue, o.Retained30, o.Retained60, o.Retained90); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Outcomes implements vault.AudienceStore: every recorded outcome with its member's group.
+func (s *Store) Outcomes(ctx context.Context, audienceID string) ([]vault.Outcome, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT o.ref, m.holdout, o.converted, o.order_value, o.retained_30, o.retained_60, o.retained_90
+		FROM audience_outcomes o JOIN audience_members m ON m.audience_id = o.audience_id AND m.ref = o.ref
+		WHERE o.audience_id = ? ORDER BY o.ref`, audienceID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []vault.Outcome
+	for rows.Next() {
+		var o vault.Outcome
+		if err := rows.Scan(&o.Ref, &o.Holdout, &o.Converted, &o.OrderValue, &o.Retained30, &o.Retained60, &o.Retained90); err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// MemberRefs implements vault.AudienceStore: which of refs are members of the audience.
+func (s *Store) MemberRefs(ctx context.Context, audienceID string, refs []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	for _, r := range refs {
+		var one int
+		err := s.read.QueryRowContext(ctx, `SELECT 1 FROM audience_members WHERE audience_id = ? AND ref = ?`, audienceID, r).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[r] = true
+	}
+	return out, nil
+}

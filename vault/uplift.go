@@ -1,0 +1,183 @@
+package vault
+
+import (
+	"context"
+	"math"
+	"strconv"
+
+	"github.com/profilevault/profilevault/audit"
+	"github.com/profilevault/profilevault/policies"
+	"github.com/profilevault/profilevault/vault/uplift"
+)
+
+// ActionAudienceOutcomes records campaign outcomes; ActionAudienceReport the uplift report read.
+const (
+	ActionAudienceOutcomes Action = "audience.outcomes"
+	ActionAudienceReport   Action = "audience.report"
+)
+
+// maxOutcomes bounds one outcomes batch.
+const maxOutcomes = 10_000
+
+// audienceAccess checks the caller may work on audiences for the declared purpose and that id is one of
+// them, returning the row and the open entry.
+func (s *Audiences) audienceAccess(ctx context.Context, a Access, action Action, id string) (AudienceRow, audit.Entry, error) {
+	pol := s.Policy()
+	if _, err := s.checkPurpose(ctx, pol, a, action); err != nil {
+		return AudienceRow{}, audit.Entry{}, err
+	}
+	e, err := s.beginStaff(ctx, a, pol, action, "", nil)
+	if err != nil {
+		return AudienceRow{}, e, err
+	}
+	if !pol.Allowed(a.Caller.Roles, a.Purpose, policies.ResourceAudiences, policies.ActWrite) {
+		return AudienceRow{}, e, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not work on audiences for this purpose"))
+	}
+	row, err := s.store.Audience(ctx, id)
+	if err != nil || row.Purpose != a.Purpose {
+		return AudienceRow{}, e, s.deny(ctx, e, statusNotFound, "audience_not_found", Errorf(CodeNotFound, "no such audience for this purpose"))
+	}
+	e.Reason = "audience:" + id
+	return row, e, nil
+}
+
+// RecordOutcomes stores what the campaign led to for members of either group, by member ref (a ref that is
+// not a member of the audience refuses the batch). One entry records the batch and its size.
+func (s *Audiences) RecordOutcomes(ctx context.Context, a Access, id string, outcomes []Outcome) (int64, error) {
+	_, e, err := s.audienceAccess(ctx, a, ActionAudienceOutcomes, id)
+	if err != nil {
+		return 0, err
+	}
+	if len(outcomes) == 0 || len(outcomes) > maxOutcomes {
+		return 0, s.refuseInvalid(ctx, a, ActionAudienceOutcomes, "", Errorf(CodeInvalidArgument, "outcomes must hold 1 to %d members", maxOutcomes))
+	}
+	refs := make([]string, len(outcomes))
+	for i, o := range outcomes {
+		if o.OrderValue < 0 || math.IsNaN(o.OrderValue) || math.IsInf(o.OrderValue, 0) || !o.Converted && o.OrderValue != 0 {
+			return 0, s.refuseInvalid(ctx, a, ActionAudienceOutcomes, "", Errorf(CodeInvalidArgument, "outcome %d: order_value must be a finite amount >= 0, and 0 without a conversion", i))
+		}
+		refs[i] = o.Ref
+	}
+	known, err := s.store.MemberRefs(ctx, id, refs)
+	if err != nil {
+		return 0, internalErr("check members", err)
+	}
+	for i, r := range refs {
+		if !known[r] {
+			return 0, s.refuseInvalid(ctx, a, ActionAudienceOutcomes, "", Errorf(CodeInvalidArgument, "outcome %d: member_ref is not a member of this audience", i))
+		}
+	}
+	e.Decision, e.Status = audit.Allow, statusOK
+	e.Reason += " outcomes:" + strconv.Itoa(len(outcomes))
+	return s.seq.Commit(ctx, func(tx Tx) error { return tx.PutOutcomes(id, outcomes) }, func(cerr error) audit.Entry { return finish(e, cerr, nil) })
+}
+
+// GroupStats are one group's outcome counts.
+type GroupStats struct {
+	Members, Converted int
+	Retained           [3]int // at 30, 60, 90 days, of Known
+	Known              [3]int
+	AOV                uplift.Sample // order values of conversions
+}
+
+// UpliftReport compares the treated group with the holdout: differences with 95 % intervals (Newcombe
+// for rates, Welch for the average order value) and the relative uplift of each rate.
+type UpliftReport struct {
+	Treated, Holdout GroupStats
+	Conversion       uplift.Interval
+	Retention        [3]uplift.Interval // 30, 60, 90 days
+	AOV              uplift.Interval
+	// RelativeConversion and RelativeRetention are the differences over the holdout's rate (NaN when
+	// the holdout's rate is 0).
+	RelativeConversion float64
+	RelativeRetention  [3]float64
+	AuditSeq           int64
+}
+
+// Report computes the uplift report from the recorded outcomes (counts and statistics only).
+func (s *Audiences) Report(ctx context.Context, a Access, id string) (UpliftReport, error) {
+	_, e, err := s.audienceAccess(ctx, a, ActionAudienceReport, id)
+	if err != nil {
+		return UpliftReport{}, err
+	}
+	outcomes, err := s.store.Outcomes(ctx, id)
+	if err != nil {
+		return UpliftReport{}, internalErr("read outcomes", err)
+	}
+	var rep UpliftReport
+	var values [2][]float64
+	for _, o := range outcomes {
+		g, k := &rep.Treated, 0
+		if o.Holdout {
+			g, k = &rep.Holdout, 1
+		}
+		g.Members++
+		if o.Converted {
+			g.Converted++
+			values[k] = append(values[k], o.OrderValue)
+		}
+		for i, r := range []*bool{o.Retained30, o.Retained60, o.Retained90} {
+			if r != nil {
+				g.Known[i]++
+				if *r {
+					g.Retained[i]++
+				}
+			}
+		}
+	}
+	rep.Treated.AOV, rep.Holdout.AOV = uplift.Summarise(values[0]), uplift.Summarise(values[1])
+	rep.Conversion = uplift.ProportionDiff(rep.Treated.Converted, rep.Treated.Members, rep.Holdout.Converted, rep.Holdout.Members)
+	rep.RelativeConversion = relative(rep.Conversion.Estimate, rep.Holdout.Converted, rep.Holdout.Members)
+	for i := range 3 {
+		rep.Retention[i] = uplift.ProportionDiff(rep.Treated.Retained[i], rep.Treated.Known[i], rep.Holdout.Retained[i], rep.Holdout.Known[i])
+		rep.RelativeRetention[i] = relative(rep.Retention[i].Estimate, rep.Holdout.Retained[i], rep.Holdout.Known[i])
+	}
+	rep.AOV = uplift.MeanDiff(rep.Treated.AOV, rep.Holdout.AOV)
+	e.Decision, e.Status = audit.Allow, statusOK
+	e.Reason += " outcomes:" + strconv.Itoa(len(outcomes))
+	if rep.AuditSeq, err = s.seq.Commit(ctx, nil, func(error) audit.Entry { return e }); err != nil {
+		return UpliftReport{}, internalErr("audit report", err)
+	}
+	return rep, nil
+}
+
+func relative(diff float64, x, n int) float64 {
+	if n == 0 || x == 0 {
+		return math.NaN()
+	}
+	return diff / (float64(x) / float64(n))
+}
+
+// HoldoutRefs lists the holdout's member refs among a page of members after cursor (to report their
+// outcomes), and the cursor of the next page ("" at the end); no address and no contact: a holdout is never
+// reached. One entry records the read.
+func (s *Audiences) HoldoutRefs(ctx context.Context, a Access, id, cursor string, limit int) ([]string, string, int64, error) {
+	_, e, err := s.audienceAccess(ctx, a, ActionAudienceMemberRead, id)
+	if err != nil {
+		return nil, "", 0, err
+	}
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	ms, err := s.store.AudienceMembers(ctx, id, cursor, limit)
+	if err != nil {
+		return nil, "", 0, internalErr("read members", err)
+	}
+	next := ""
+	if len(ms) == limit {
+		next = ms[len(ms)-1].Ref
+	}
+	refs := []string{}
+	for _, m := range ms {
+		if m.Holdout {
+			refs = append(refs, m.Ref)
+		}
+	}
+	e.Decision, e.Status = audit.Allow, statusOK
+	e.Reason += " holdout_refs:" + strconv.Itoa(len(refs))
+	seq, err := s.seq.Commit(ctx, nil, func(error) audit.Entry { return e })
+	if err != nil {
+		return nil, "", 0, internalErr("audit holdout read", err)
+	}
+	return refs, next, seq, nil
+}
