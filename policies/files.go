@@ -20,18 +20,19 @@ const (
 	filePolicy     = "policy.csv"
 	filePurposes   = "purposes.json"
 	fileSchema     = "schema.json"
+	fileStrategy   = "strategy.json"
 	fileTaxonomy   = "taxonomy.json"
 )
 
 // maxFileSize bounds a policy file read from disk.
 const maxFileSize = 4 << 20
 
-//go:embed grants.json inferences.json model.conf policy.csv purposes.json schema.json taxonomy.json
+//go:embed grants.json inferences.json model.conf policy.csv purposes.json schema.json strategy.json taxonomy.json
 var embedded embed.FS
 
 // FileNames returns the names of the policy files in canonical (sorted) order.
 func FileNames() []string {
-	return []string{fileGrants, fileInferences, fileModel, filePolicy, filePurposes, fileSchema, fileTaxonomy}
+	return []string{fileGrants, fileInferences, fileModel, filePolicy, filePurposes, fileSchema, fileStrategy, fileTaxonomy}
 }
 
 // Embedded returns a copy of the built-in policy file with that name, or nil for an unknown name.

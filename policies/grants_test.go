@@ -66,3 +66,22 @@ func embeddedFiles(t *testing.T) map[string][]byte {
 	}
 	return files
 }
+
+func TestStrategyFile(t *testing.T) {
+	s := loadEmbedded(t)
+	tiers := s.Strategy()
+	if len(tiers) < 8 || tiers[0].Name != "churn_winback" || tiers[0].Channel != "sms" || tiers[0].Content["zh"] == "" {
+		t.Fatalf("strategy: %d tiers, first %+v", len(tiers), tiers[0])
+	}
+	for _, tc := range []struct{ name, tier, want string }{
+		{"bad rule", `{"name":"x","rule":"a ==","channel":"sms","content":{"en":"e","zh":"z"}}`, "at 4"},
+		{"unknown channel", `{"name":"x","rule":"a == 'b'","channel":"fax","content":{"en":"e","zh":"z"}}`, "unknown channel"},
+		{"no zh content", `{"name":"x","rule":"a == 'b'","channel":"sms","content":{"en":"e"}}`, "en and zh"},
+	} {
+		files := embeddedFiles(t)
+		files[fileStrategy] = []byte(`{"tiers":[` + tc.tier + `]}`)
+		if _, err := compile(files, false); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}

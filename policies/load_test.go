@@ -58,7 +58,7 @@ func replaceOnce(t testing.TB, s, old, new string) string {
 func TestLoadEmbedded(t *testing.T) {
 	s := loadEmbedded(t)
 	files := s.Files()
-	if len(files) != len(FileNames()) || len(files) != 7 {
+	if len(files) != len(FileNames()) || len(files) != 8 {
 		t.Fatalf("Files has %d entries", len(files))
 	}
 	for _, name := range FileNames() {

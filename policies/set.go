@@ -57,8 +57,10 @@ type Set struct {
 	taxonomy   *Taxonomy
 	rules      []Rule
 	inherits   []Inheritance
-	// grantable is what roles may ask for beyond their baseline (grants.json).
+	// grantable is what roles may ask for beyond their baseline (grants.json); strategy the marketing
+	// tiers (strategy.json).
 	grantable []Grantable
+	strategy  []Tier
 
 	roles     []string       // sorted
 	roleIndex map[string]int // position in roles
@@ -132,6 +134,9 @@ func compile(files map[string][]byte, forceFull bool) (*Set, error) {
 	}
 	s.enumerate()
 	if s.grantable, err = parseGrants(files[fileGrants], schema, catalog); err != nil {
+		return nil, err
+	}
+	if s.strategy, err = parseStrategy(files[fileStrategy]); err != nil {
 		return nil, err
 	}
 	s.pruned = !forceFull && sameMatcher(pm.matcher, embeddedMatcher())

@@ -253,23 +253,26 @@ func (s *Audiences) checkRule(in AudienceInput) (rule.Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	return tree, s.checkVocabulary(tree)
+}
+
+// checkVocabulary checks a rule's keys and literals against the tag vocabulary.
+func (s *Audiences) checkVocabulary(tree rule.Node) error {
 	check := s.tagVocabulary.Load()
 	var bad error
 	rule.Walk(tree, func(key string, values []rule.Literal) {
 		for _, v := range values {
-			lit := v.Str
-			if v.IsNum {
-				lit = strconv.FormatFloat(v.Num, 'f', -1, 64)
-			}
+			lit := v.Str // a number as written
 			if check != nil && *check != nil && (*check)(key, lit) != nil && bad == nil {
 				bad = Errorf(CodeInvalidArgument, "rule: %s %s is not a tag key and value the vocabulary allows", key, lit)
 			}
 		}
 	})
-	return tree, bad
+	return bad
 }
 
-// excluded says why rec may not be in an audience for purpose on channel now ("" if it may).
+// excluded says why rec may not be in an audience for purpose on channel now ("" if it may); with channel
+// "" it checks only what does not depend on the channel.
 func (s *Audiences) excluded(e *audit.Entry, purpose policies.Purpose, rec SubjectRecord, channel string, now time.Time) string {
 	switch {
 	case restrictsPurpose(rec, purpose):
@@ -286,6 +289,9 @@ func (s *Audiences) excluded(e *audit.Entry, purpose policies.Purpose, rec Subje
 			if !b.OK {
 				return ExcludedNoConsent
 			}
+		}
+		if channel == "" {
+			return ""
 		}
 		covered := false
 		for _, r := range consent.Active(rec.Consents, purpose.Name, now) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -239,5 +240,56 @@ func TestAudienceOutcomesAndReport(t *testing.T) {
 	if rep.Treated.Members != aud.Size || rep.Holdout.Members != aud.HoldoutSize || rep.Treated.Converted != conv ||
 		rep.Conversion.Estimate != wantDiff || !rep.Conversion.Significant() || rep.Retention[0].Estimate != 1 || rep.Retention[1].Significant() {
 		t.Fatalf("report: %+v", rep)
+	}
+}
+
+// The campaign plan puts each reachable person in the first tier of strategy.json whose rule matches,
+// on that tier's channel.
+func TestCampaignPlanTiers(t *testing.T) {
+	ctx := context.Background()
+	cfg, _, _ := testConfig(t)
+	svc, err := vault.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tagger := vault.Access{Caller: vault.Caller{Subject: "st", Roles: []policies.Role{"data_steward"}}}
+	mk := vault.Access{Caller: vault.Caller{Subject: "mk", Roles: []policies.Role{"marketing"}}, Purpose: "marketing"}
+	add := func(i int, consentOn bool, tags map[string]string) {
+		c, err := svc.Profiles().Create(ctx, steward, vault.NewSubject{Fields: map[string]*string{"name": str("客户"), "birth_date": str("1985-03-03"), "phone": str(fmt.Sprintf("+86138%08d", i))}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !consentOn {
+			return
+		}
+		g, _, err := svc.ConsentRecords().GrantConsent(ctx, steward, c.ID, consent.Grant{Purpose: "marketing", Kind: consent.General, NoticeVersion: "2026-01", Method: "app"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tv []vault.TagValue
+		for k, v := range tags {
+			tv = append(tv, vault.TagValue{Key: k, Level: strings.SplitN(k, ".", 2)[0], Value: v, Inputs: []string{"transactions"}, ExplanationZH: "x", ExplanationEN: "x", Algorithm: "t"})
+		}
+		if _, _, err := svc.Tags().StoreTags(ctx, tagger, []vault.SubjectTags{{SubjectID: c.ID, Purpose: "marketing", ConsentIDs: []string{g.ID}, Tags: tv}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add(1, true, map[string]string{"value.churn_risk": "high", "behavior.price_sensitivity": "price_sensitive"}) // churn first
+	add(2, true, map[string]string{"value.churn_risk": "low", "behavior.price_sensitivity": "price_sensitive"})  // price_sensitive, push
+	add(3, true, map[string]string{"value.churn_risk": "low", "behavior.price_sensitivity": "neutral"})          // no tier
+	add(4, false, nil)                                                                                           // no consent
+	plan, err := svc.Audiences().Plan(ctx, mk, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sizes := map[string]int{}
+	for _, tr := range plan.Tiers {
+		sizes[tr.Tier] = tr.Audience.Size
+		if tr.Tier == "price_sensitive" && tr.Channel != "push" {
+			t.Fatalf("price_sensitive tier on %s", tr.Channel)
+		}
+	}
+	if sizes["churn_winback"] != 1 || sizes["price_sensitive"] != 1 || plan.Unmatched != 1 || plan.Excluded[vault.ExcludedNoConsent] != 1 {
+		t.Fatalf("plan: sizes %v unmatched %d excluded %v", sizes, plan.Unmatched, plan.Excluded)
 	}
 }

@@ -27,6 +27,7 @@ var txViews = map[string][]string{
 	"access.go":      {"AccessTx"},
 	"audiences.go":   {"AudienceTx"},
 	"uplift.go":      {"AudienceTx"},
+	"plan.go":        {"AudienceTx"},
 	"keycheck.go":    {"KeyTx"},
 }
 

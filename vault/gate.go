@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 
 	"github.com/profilevault/profilevault/audit"
 )
@@ -148,7 +149,8 @@ func (g *gate) decisionTags(e *audit.Entry, rec SubjectRecord, stored []StoredTa
 		}
 		var st sealedTag
 		if json.Unmarshal(raw, &st) == nil {
-			out[t.Key] = append(out[t.Key], st.Value)
+			// A list-valued tag (top categories, top brands) is stored comma-joined: one value each.
+			out[t.Key] = append(out[t.Key], strings.Split(st.Value, ",")...)
 		}
 	}
 	return out

@@ -550,6 +550,8 @@ func ops() map[string]op {
 			_, _, _, err := f.svc.Audiences().HoldoutRefs(ctx, analyst, "aud_x", "", 10)
 			return err
 		}},
+		"Audiences.Plan": {run: func(f *fixture) error { return e1(f.svc.Audiences().Plan(ctx, marketer, 0.1)) },
+			refuse: func(f *fixture) error { return e1(f.svc.Audiences().Plan(ctx, analyst, 0.1)) }},
 		"Review.ActivityReport": {run: func(f *fixture) error {
 			return e1(f.svc.Review().ActivityReport(ctx, compliance, time.Time{}, time.Time{}))
 		},

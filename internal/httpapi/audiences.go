@@ -209,3 +209,38 @@ func (s *Server) getHoldoutRefs(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, body)
 }
+
+type planTierDTO struct {
+	Tier     string            `json:"tier"`
+	Channel  string            `json:"channel"`
+	Content  map[string]string `json:"content"`
+	Audience audienceDTO       `json:"audience"`
+}
+
+// postCampaignPlan builds the tiered audiences of the strategy table for the whole population.
+func (s *Server) postCampaignPlan(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	var req struct {
+		Holdout *float64 `json:"holdout"`
+	}
+	if !s.bindJSON(c, &req) {
+		return
+	}
+	holdout := 0.1
+	if req.Holdout != nil {
+		holdout = *req.Holdout
+	}
+	plan, err := s.vault.Audiences().Plan(c.Request.Context(), a, holdout)
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	tiers := make([]planTierDTO, 0, len(plan.Tiers))
+	for _, t := range plan.Tiers {
+		tiers = append(tiers, planTierDTO{Tier: t.Tier, Channel: t.Channel, Content: t.Content, Audience: toAudienceDTO(t.Audience)})
+	}
+	c.JSON(http.StatusCreated, gin.H{"tiers": tiers, "excluded": plan.Excluded, "unmatched": plan.Unmatched})
+}

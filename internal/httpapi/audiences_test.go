@@ -73,6 +73,10 @@ func TestAudiencesOverHTTP(t *testing.T) {
 	if rep.Status != 200 || rep.JSON["treated"].(map[string]any)["converted"].(float64) != 1 || !strings.Contains(string(rep.Body), "Newcombe") {
 		t.Fatalf("report: %d %s", rep.Status, rep.Body)
 	}
+	plan := s.Do("POST", "/v1/campaigns/plan", mk, "marketing", map[string]any{"holdout": 0})
+	if plan.Status != 201 || len(plan.JSON["tiers"].([]any)) < 5 || plan.JSON["unmatched"] == nil {
+		t.Fatalf("plan: %d %s", plan.Status, plan.Body)
+	}
 	// The person sees the campaign in their access log.
 	if log := s.Do("GET", "/v1/me/access-log", s.Token(other, "subject"), "", nil); !strings.Contains(string(log.Body), `"action":"audience.select"`) ||
 		!strings.Contains(string(log.Body), `"action":"audience.member_read"`) {

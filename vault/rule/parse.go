@@ -252,7 +252,7 @@ func (p *parser) literal() (Literal, error) {
 		p.next()
 		return l, nil
 	case tNumber:
-		l := Literal{Num: p.tok.num, IsNum: true}
+		l := Literal{Num: p.tok.num, IsNum: true, Str: p.tok.text} // Str keeps the number as written
 		p.next()
 		return l, nil
 	}

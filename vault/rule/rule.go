@@ -25,7 +25,7 @@ type (
 	Not struct{ X Node }
 )
 
-// Literal is a string or a number.
+// Literal is a string or a number (whose Str is the number as written: 0.50 stays "0.50").
 type Literal struct {
 	Str   string
 	Num   float64
@@ -111,6 +111,9 @@ func String(n Node) string {
 // quote writes a literal as the lexer reads it.
 func quote(l Literal) string {
 	if l.IsNum {
+		if l.Str != "" {
+			return l.Str
+		}
 		return strconv.FormatFloat(l.Num, 'f', -1, 64)
 	}
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(l.Str) + "'"

@@ -2,12 +2,15 @@ package rule
 
 import (
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
 
-func str(s string) Literal            { return Literal{Str: s} }
-func num(f float64) Literal           { return Literal{Num: f, IsNum: true} }
+func str(s string) Literal { return Literal{Str: s} }
+func num(f float64) Literal {
+	return Literal{Num: f, IsNum: true, Str: strconv.FormatFloat(f, 'f', -1, 64)}
+}
 func cmp(k, op string, v Literal) Cmp { return Cmp{Key: k, Op: op, Value: v} }
 
 func TestParseValid(t *testing.T) {

@@ -1,0 +1,150 @@
+package vault
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/profilevault/profilevault/audit"
+	"github.com/profilevault/profilevault/policies"
+	"github.com/profilevault/profilevault/vault/rule"
+)
+
+// ActionCampaignPlan records a campaign plan: one audience per tier of the strategy table.
+const ActionCampaignPlan Action = "campaign.plan"
+
+// PlanTier is one tier of a campaign plan: the strategy row and the audience built for it.
+type PlanTier struct {
+	Tier     string
+	Channel  string
+	Content  map[string]string
+	Audience AudienceRow
+}
+
+// CampaignPlan is the tiered plan for the whole consenting population: each reachable person in the first
+// tier (strategy.json order) whose rule matches; Excluded counts those nobody may reach (the same reasons as
+// an audience, before any tier); Unmatched those reachable that no tier's rule matches.
+type CampaignPlan struct {
+	Tiers     []PlanTier
+	Excluded  map[string]int
+	Unmatched int
+}
+
+// Plan builds one audience per tier of the strategy table over the whole population, in one pass and one
+// group commit, with the same rules as Build (holdout share for every tier).
+func (s *Audiences) Plan(ctx context.Context, a Access, holdout float64) (CampaignPlan, error) {
+	pol := s.Policy()
+	purpose, err := s.checkPurpose(ctx, pol, a, ActionCampaignPlan)
+	if err != nil {
+		return CampaignPlan{}, err
+	}
+	e, err := s.beginStaff(ctx, a, pol, ActionCampaignPlan, "", nil)
+	if err != nil {
+		return CampaignPlan{}, err
+	}
+	e.Categories = []string{"tags", "contact"}
+	if !pol.Allowed(a.Caller.Roles, a.Purpose, policies.ResourceAudiences, policies.ActWrite) {
+		return CampaignPlan{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not build audiences for this purpose"))
+	}
+	if holdout < 0 || holdout > 0.5 {
+		return CampaignPlan{}, s.refuseInvalid(ctx, a, ActionCampaignPlan, "", Errorf(CodeInvalidArgument, "holdout must be between 0 and 0.5"))
+	}
+	tiers := pol.Strategy()
+	for _, t := range tiers {
+		if err := s.checkVocabulary(t.Rule); err != nil {
+			return CampaignPlan{}, s.refuseInvalid(ctx, a, ActionCampaignPlan, "", Errorf(CodeInvalidArgument, "strategy tier %s: %s", t.Name, ErrorMessage(err)))
+		}
+	}
+	now := s.now()
+	plan := CampaignPlan{Excluded: map[string]int{}}
+	members := make([][]AudienceMember, len(tiers))
+	for _, t := range tiers {
+		id := newID("aud_")
+		row := AudienceRow{ID: id, Name: "plan:" + t.Name, Rule: rule.String(t.Rule), Channel: t.Channel, Purpose: a.Purpose, Holdout: holdout,
+			Excluded: map[string]int{ExcludedChannel: 0, ExcludedNoContact: 0}, CreatedBy: a.Caller.Subject, CreatedAt: now.UTC()}
+		plan.Tiers = append(plan.Tiers, PlanTier{Tier: t.Name, Channel: t.Channel, Content: t.Content, Audience: row})
+	}
+	var entries []audit.Entry
+	for after := ""; ; {
+		ids, err := s.profiles.activeIDs(ctx, after, 1000)
+		if err != nil {
+			return CampaignPlan{}, internalErr("list subjects", err)
+		}
+		if len(ids) == 0 {
+			break
+		}
+		after = ids[len(ids)-1]
+		for _, sid := range ids {
+			rec, err := s.activeSubject(ctx, sid)
+			if err != nil {
+				continue
+			}
+			se := s.newEntry(ctx, a, pol, ActionAudienceSelect, sid)
+			se.Categories, se.Status = []string{"tags"}, statusOK
+			refuse := func(reason string) {
+				if len(se.DecisionInputs) > 0 {
+					se.Decision, se.Reason = audit.Deny, "campaign_plan not_selected:"+reason
+					entries = append(entries, se)
+				}
+			}
+			if reason := s.excluded(&se, purpose, rec, "", now); reason != "" {
+				plan.Excluded[reason]++
+				refuse(reason)
+				continue
+			}
+			stored, err := s.tags.storedTags(ctx, rec, a.Purpose)
+			if err != nil {
+				return CampaignPlan{}, internalErr("read tags", err)
+			}
+			values := s.gate.decisionTags(&se, rec, stored)
+			get := func(k string) ([]string, bool) { v, ok := values[k]; return v, ok }
+			tier := -1
+			for i, t := range tiers {
+				if match, missing := rule.Eval(t.Rule, get); match && !missing {
+					tier = i
+					break
+				}
+			}
+			if tier < 0 {
+				plan.Unmatched++
+				refuse("no_tier")
+				continue
+			}
+			pt := &plan.Tiers[tier]
+			if reason := s.excluded(&se, purpose, rec, pt.Channel, now); reason != "" {
+				pt.Audience.Excluded[reason]++
+				refuse(reason)
+				continue
+			}
+			ref := s.gate.pseudonym("audience:" + pt.Audience.ID + ":" + sid)
+			m := AudienceMember{SubjectID: sid, Ref: ref, Holdout: inHoldout(ref, holdout)}
+			members[tier] = append(members[tier], m)
+			if m.Holdout {
+				pt.Audience.HoldoutSize++
+			} else {
+				pt.Audience.Size++
+			}
+			se.Decision, se.Reason = audit.Allow, "audience:"+pt.Audience.ID+" tier:"+pt.Tier+" group:"+group(m)
+			entries = append(entries, se)
+		}
+	}
+	e.Decision, e.Status = audit.Allow, statusCreated
+	e.Reason = "campaign_plan tiers:" + strconv.Itoa(len(tiers)) + " excluded:" + excludedText(plan.Excluded) + " unmatched:" + strconv.Itoa(plan.Unmatched)
+	entries = append(entries, e)
+	_, err = s.seq.CommitMany(ctx, func(tx Tx) error {
+		for i, t := range plan.Tiers {
+			if err := tx.PutAudience(t.Audience, members[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, func(cerr error) []audit.Entry {
+		if cerr != nil {
+			return []audit.Entry{finish(e, cerr, nil)}
+		}
+		return entries
+	})
+	if err != nil {
+		return CampaignPlan{}, internalErr("record campaign plan", err)
+	}
+	return plan, nil
+}
