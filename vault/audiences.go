@@ -68,6 +68,8 @@ type AudienceStore interface {
 	// with each member's group.
 	MemberRefs(ctx context.Context, id string, refs []string) (map[string]bool, error)
 	Outcomes(ctx context.Context, id string) ([]Outcome, error)
+	// Audiences lists audiences, the newest first.
+	Audiences(ctx context.Context, limit int) ([]AudienceRow, error)
 }
 
 // AudienceTx stores a built audience with its members, and campaign outcomes.

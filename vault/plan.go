@@ -9,6 +9,60 @@ import (
 	"github.com/profilevault/profilevault/vault/rule"
 )
 
+// ActionAudienceList records a read of the audiences list or of one audience (counts only).
+const ActionAudienceList Action = "audience.list"
+
+// List returns the audiences built for the declared purpose, the newest first (sizes and counts only).
+func (s *Audiences) List(ctx context.Context, a Access) ([]AudienceRow, int64, error) {
+	pol := s.Policy()
+	if _, err := s.checkPurpose(ctx, pol, a, ActionAudienceList); err != nil {
+		return nil, 0, err
+	}
+	e, err := s.beginStaff(ctx, a, pol, ActionAudienceList, "", nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	if !pol.Allowed(a.Caller.Roles, a.Purpose, policies.ResourceAudiences, policies.ActWrite) {
+		return nil, 0, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not read audiences for this purpose"))
+	}
+	rows, err := s.store.Audiences(ctx, 500)
+	if err != nil {
+		return nil, 0, internalErr("list audiences", err)
+	}
+	out := []AudienceRow{}
+	for _, r := range rows {
+		if r.Purpose == a.Purpose {
+			out = append(out, r)
+		}
+	}
+	e.Decision, e.Status, e.Reason = audit.Allow, statusOK, "audiences:"+strconv.Itoa(len(out))
+	seq, err := s.seq.Commit(ctx, nil, func(error) audit.Entry { return e })
+	if err != nil {
+		return nil, 0, internalErr("audit audience list", err)
+	}
+	return out, seq, nil
+}
+
+// Audience returns one audience with, for a tier of a campaign plan, its strategy row (nil otherwise).
+func (s *Audiences) Audience(ctx context.Context, a Access, id string) (AudienceRow, *policies.Tier, int64, error) {
+	row, e, err := s.audienceAccess(ctx, a, ActionAudienceList, id)
+	if err != nil {
+		return AudienceRow{}, nil, 0, err
+	}
+	var tier *policies.Tier
+	for _, t := range s.Policy().Strategy() {
+		if row.Name == "plan:"+t.Name {
+			tier = &t
+		}
+	}
+	e.Decision, e.Status = audit.Allow, statusOK
+	seq, err := s.seq.Commit(ctx, nil, func(error) audit.Entry { return e })
+	if err != nil {
+		return AudienceRow{}, nil, 0, internalErr("audit audience read", err)
+	}
+	return row, tier, seq, nil
+}
+
 // ActionCampaignPlan records a campaign plan: one audience per tier of the strategy table.
 const ActionCampaignPlan Action = "campaign.plan"
 

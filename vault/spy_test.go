@@ -550,6 +550,16 @@ func ops() map[string]op {
 			_, _, _, err := f.svc.Audiences().HoldoutRefs(ctx, analyst, "aud_x", "", 10)
 			return err
 		}},
+		"Audiences.List": {run: func(f *fixture) error { return e2(f.svc.Audiences().List(ctx, marketer)) },
+			refuse: func(f *fixture) error { return e2(f.svc.Audiences().List(ctx, analyst)) }},
+		"Audiences.Audience": {run: func(f *fixture) error {
+			aud, err := f.svc.Audiences().Build(ctx, marketer, vault.AudienceInput{Rule: "value.rfm_segment == 'champions'", Channel: "push"})
+			if err != nil {
+				return err
+			}
+			_, _, _, err = f.svc.Audiences().Audience(ctx, marketer, aud.ID)
+			return err
+		}, refuse: func(f *fixture) error { _, _, _, err := f.svc.Audiences().Audience(ctx, analyst, "aud_x"); return err }},
 		"Audiences.Plan": {run: func(f *fixture) error { return e1(f.svc.Audiences().Plan(ctx, marketer, 0.1)) },
 			refuse: func(f *fixture) error { return e1(f.svc.Audiences().Plan(ctx, analyst, 0.1)) }},
 		"Review.ActivityReport": {run: func(f *fixture) error {

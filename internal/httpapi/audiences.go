@@ -244,3 +244,40 @@ func (s *Server) postCampaignPlan(c *gin.Context) {
 	}
 	c.JSON(http.StatusCreated, gin.H{"tiers": tiers, "excluded": plan.Excluded, "unmatched": plan.Unmatched})
 }
+
+func (s *Server) getAudiences(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	rows, seq, err := s.vault.Audiences().List(c.Request.Context(), a)
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	setAuditSeq(c, seq)
+	out := make([]audienceDTO, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, toAudienceDTO(r))
+	}
+	c.JSON(http.StatusOK, gin.H{"audiences": out})
+}
+
+// getAudience answers one audience and, for a tier of a campaign plan, the plan: its channel and content.
+func (s *Server) getAudience(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	row, tier, seq, err := s.vault.Audiences().Audience(c.Request.Context(), a, c.Param("id"))
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	setAuditSeq(c, seq)
+	body := gin.H{"audience": toAudienceDTO(row)}
+	if tier != nil {
+		body["plan"] = gin.H{"tier": tier.Name, "channel": tier.Channel, "content": tier.Content}
+	}
+	c.JSON(http.StatusOK, body)
+}

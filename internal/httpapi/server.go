@@ -221,6 +221,8 @@ func (s *Server) routes() *gin.Engine {
 	v1.POST("/access-requests/:id/revoke", s.postAccessRevoke)
 	v1.GET("/grants/:id/rows", s.requirePurpose, s.getGrantRows)
 	v1.POST("/audiences", s.requirePurpose, s.postAudience)
+	v1.GET("/audiences", s.requirePurpose, s.getAudiences)
+	v1.GET("/audiences/:id", s.requirePurpose, s.getAudience)
 	v1.POST("/campaigns/plan", s.requirePurpose, s.postCampaignPlan)
 	v1.GET("/audiences/:id/members", s.requirePurpose, s.getAudienceMembers)
 	v1.GET("/audiences/:id/holdout", s.requirePurpose, s.getHoldoutRefs)

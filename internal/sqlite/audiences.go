@@ -137,3 +137,25 @@ func (s *Store) MemberRefs(ctx context.Context, audienceID string, refs []string
 	}
 	return out, nil
 }
+
+// Audiences implements vault.AudienceStore: the newest first.
+func (s *Store) Audiences(ctx context.Context, limit int) ([]vault.AudienceRow, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT data FROM audiences ORDER BY created_at DESC, id DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []vault.AudienceRow
+	for rows.Next() {
+		var data []byte
+		if err := rows.Scan(&data); err != nil {
+			return nil, err
+		}
+		r, err := fromAudienceData(data)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}

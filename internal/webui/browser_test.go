@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -253,7 +254,7 @@ func TestBrowserConsolePageRefusedToOtherRoles(t *testing.T) {
 	ctx := browser(t)
 	err := chromedp.Do(ctx,
 		signIn(s.Server.URL, s.Token("mk", "marketing")),
-		chromedp.WaitVisible(chromedp.CSS("#no-pages")),
+		chromedp.WaitVisible(chromedp.CSS(`ul.pages a[href="/console/audiences"]`)), // its own page, not the audit browser
 		chromedp.Navigate(s.Server.URL+"/console/audit"),
 		chromedp.WaitVisible(chromedp.CSS("#refused")),
 		shot(dir, "refused"),
@@ -264,7 +265,7 @@ func TestBrowserConsolePageRefusedToOtherRoles(t *testing.T) {
 	if msg := text(ctx, t, "#refused"); !strings.Contains(msg, "marketing") {
 		t.Fatalf("refusal should name the roles held: %q", msg)
 	}
-	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#entries').length`)); err != nil || n != 0 {
+	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#entries, a[href="/console/audit"]').length`)); err != nil || n != 0 {
 		t.Fatalf("the refused page must not carry the audit browser: %d %v", n, err)
 	}
 }
@@ -604,3 +605,63 @@ func TestBrowserWithdrawOneChannel(t *testing.T) {
 		}
 	}
 }
+
+// The audiences page: a rule that does not parse shows its position; a good one builds with its counts;
+// the campaign plan lists its tiers; an audience's uplift report opens.
+func TestBrowserAudiences(t *testing.T) {
+	s := apptest.Start(t)
+	dir := screenshots(t)
+	st := s.Token("st", "data_steward")
+	for i := range 3 {
+		id := s.CreateSubject(map[string]any{"name": "客户", "phone": fmt.Sprintf("+86138000000%02d", i), "birth_date": "1985-01-01"})
+		grantMarketing(t, s, id)
+		var cids []string
+		for _, c := range s.Do("GET", "/v1/subjects/"+id+"/consents", st, "account_management", nil).JSON["consents"].([]any) {
+			cids = append(cids, c.(map[string]any)["id"].(string))
+		}
+		if _, _, err := s.App.Vault.Tags().StoreTags(t.Context(), vault.Access{Caller: vault.Caller{Subject: "st", Roles: []policies.Role{"data_steward"}}},
+			[]vault.SubjectTags{{SubjectID: id, Purpose: "marketing", ConsentIDs: cids, Tags: []vault.TagValue{
+				{Key: "value.rfm_segment", Level: "value", Value: "at_risk", Inputs: []string{"transactions"}, ExplanationZH: "x", ExplanationEN: "x", Algorithm: "t"},
+				{Key: "value.churn_risk", Level: "value", Value: "high", Inputs: []string{"transactions"}, ExplanationZH: "x", ExplanationEN: "x", Algorithm: "t"}}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := browser(t)
+	err := chromedp.Do(ctx,
+		signIn(s.Server.URL, s.Token("mk", "marketing")),
+		chromedp.Navigate(s.Server.URL+"/console/audiences"),
+		chromedp.WaitVisible(chromedp.CSS(`#main[data-loaded]`)),
+		chromedp.SetValue(chromedp.CSS("#a-rule"), "value.rfm_segment in 'at_risk'"),
+		chromedp.Click(chromedp.CSS("#a-submit")),
+		chromedp.WaitVisible(chromedp.CSS("#built-error")),
+	)
+	if err != nil {
+		t.Fatalf("a bad rule: %v", err)
+	}
+	if msg := text(ctx, t, "#built-error"); !strings.Contains(msg, "21") {
+		t.Fatalf("the error should name the position: %q", msg)
+	}
+	err = chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.CSS("#a-rule"), "value.rfm_segment in ['at_risk', 'cant_lose']"),
+		chromedp.SetValue(chromedp.CSS("#a-holdout"), "0"),
+		chromedp.Click(chromedp.CSS("#a-submit")),
+		chromedp.WaitVisible(chromedp.CSS("#built-size")),
+		chromedp.Click(chromedp.CSS("#plan")),
+		chromedp.WaitVisible(chromedp.CSS(`#tiers tr[data-tier="churn_winback"]`)),
+		chromedp.Click(chromedp.CSS(`#audiences button[data-report]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#report-table tr[data-metric="conversion"]`)),
+		shot(dir, "console-audiences"),
+	)
+	if err != nil {
+		t.Fatalf("build, plan, report: %v", err)
+	}
+	if size, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS("#built-size"), "data-size")); err != nil || size.Value != "3" {
+		t.Fatalf("built size %q %v", size.Value, err)
+	}
+	cells, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#tiers tr[data-tier="churn_winback"] td')].map(td => td.textContent)`))
+	if err != nil || len(cells) != 6 || cells[1] != "sms" || atoi(cells[3])+atoi(cells[4]) != 3 {
+		t.Fatalf("the churn tier (treated + holdout = 3 on sms): %q %v", cells, err)
+	}
+}
+
+func atoi(s string) int { n, _ := strconv.Atoi(s); return n }

@@ -184,6 +184,11 @@ func TestPagesByRole(t *testing.T) {
 	if p := staff.do("GET", "/console", nil, nil); p.status != 200 || strings.Contains(p.body, `href="/console/audit"`) {
 		t.Errorf("customer_service console must not offer the audit browser: %d", p.status)
 	}
+	w := newClient(t, s)
+	w.signIn(s.Token("w", "witness"))
+	if p := w.do("GET", "/console", nil, nil); p.status != 200 || !strings.Contains(p.body, `id="no-pages"`) {
+		t.Errorf("a witness's console offers no page: %d", p.status)
+	}
 }
 
 // The /v1 API accepts the session cookie: reads as they are, changes only with X-CSRF-Token; a refused

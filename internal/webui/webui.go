@@ -74,6 +74,7 @@ var consolePages = []consolePage{
 	{Path: "/console/audit", Title: "page.audit", Scripts: []string{"sha256.js", "audit.js"}, may: allows(policies.PurposeComplianceAudit, policies.ResourceAudit, policies.ActRead)},
 	{Path: "/console/charts", Title: "page.charts", Scripts: []string{"charts.js"}, may: allows(policies.PurposeComplianceAudit, policies.ResourceAudit, policies.ActRead)},
 	{Path: "/console/access", Title: "page.access", Scripts: []string{"access.js"}, may: mayAskOrApprove},
+	{Path: "/console/audiences", Title: "page.audiences", Scripts: []string{"audiences.js"}, may: allows(policies.PurposeMarketing, policies.ResourceAudiences, policies.ActWrite)},
 	{Path: "/console/requests", Title: "page.requests", Scripts: []string{"requests.js"}, may: allows(policies.PurposeComplianceAudit, policies.ResourceRequests, policies.ActRead)},
 	{Path: "/console/policy", Title: "page.policy", Scripts: []string{"policy.js"}, may: allows(policies.NoPurpose, policies.ResourcePolicies, policies.ActRead)},
 	{Path: "/console/imports", Title: "page.imports", Scripts: []string{"imports.js"}, may: allows(policies.PurposeAccountManagement, policies.ResourceSubjects, policies.ActCreate)},

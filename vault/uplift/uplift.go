@@ -70,8 +70,12 @@ func Summarise(xs []float64) Sample {
 	return s
 }
 
-// MeanDiff is mean1 − mean0 with Welch's 95 % interval (NaN bounds with fewer than two values a side).
+// MeanDiff is mean1 − mean0 with Welch's 95 % interval (NaN without values on a side; NaN bounds with
+// fewer than two values a side).
 func MeanDiff(treated, holdout Sample) Interval {
+	if treated.N == 0 || holdout.N == 0 {
+		return Interval{Estimate: math.NaN(), Lo: math.NaN(), Hi: math.NaN()}
+	}
 	d := treated.Mean - holdout.Mean
 	if treated.N < 2 || holdout.N < 2 {
 		return Interval{Estimate: d, Lo: math.NaN(), Hi: math.NaN()}
