@@ -92,6 +92,8 @@ type Outcome struct {
 type AudienceInput struct {
 	Name, Rule, Channel string
 	Holdout             float64
+	// Progress, if set, is told how many subjects were decided so far (every 1,000), for a batch caller.
+	Progress func(done int)
 }
 
 // Audiences is the audience service; it shares the enforcement point's core.
@@ -133,6 +135,7 @@ func (s *Audiences) Build(ctx context.Context, a Access, in AudienceInput) (Audi
 	}
 	var members []AudienceMember
 	var entries []audit.Entry
+	decided := 0
 	for after := ""; ; {
 		ids, err := s.profiles.activeIDs(ctx, after, 1000)
 		if err != nil {
@@ -142,6 +145,10 @@ func (s *Audiences) Build(ctx context.Context, a Access, in AudienceInput) (Audi
 			break
 		}
 		after = ids[len(ids)-1]
+		if in.Progress != nil {
+			in.Progress(decided)
+		}
+		decided += len(ids)
 		for _, sid := range ids {
 			rec, err := s.activeSubject(ctx, sid)
 			if err != nil {
@@ -184,6 +191,9 @@ func (s *Audiences) Build(ctx context.Context, a Access, in AudienceInput) (Audi
 			se.Decision, se.Reason = audit.Allow, "audience:"+id+" group:"+group(m)
 			entries = append(entries, se)
 		}
+	}
+	if in.Progress != nil {
+		in.Progress(decided)
 	}
 	for _, m := range members {
 		if m.Holdout {

@@ -43,6 +43,7 @@ commands:
   serve            serve the API (creates the data dir on first start)
   demo             seed demo subjects, print tokens and curl lines, then serve
   tags compute     compute every subject's tags (population models, then per purpose; --subject ID for one)
+  audiences build  build a marketing audience (--rule, --channel, --holdout) through the enforcement point
   token            print a signed JWT for local use
   keys rotate      new KEK version, rewrap every DEK, retire unused KEKs (resumes an interrupted one)
   keys check       unwrap every stored DEK, count them per KEK version (exit 1 if any fails)
@@ -89,6 +90,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdRetention(ctx, rest, getenv, stdout, stderr)
 	case "audit":
 		return cmdAudit(ctx, rest, getenv, stdout, stderr)
+	case "audiences":
+		return cmdAudiences(ctx, rest, getenv, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil
