@@ -149,9 +149,13 @@ func (s *Audiences) Build(ctx context.Context, a Access, in AudienceInput) (Audi
 			in.Progress(decided)
 		}
 		decided += len(ids)
+		recs, tagsOf, err := s.page(ctx, ids, a.Purpose)
+		if err != nil {
+			return AudienceRow{}, err
+		}
 		for _, sid := range ids {
-			rec, err := s.activeSubject(ctx, sid)
-			if err != nil {
+			rec, ok := recs[sid]
+			if !ok {
 				continue // erased meanwhile
 			}
 			// Each candidate whose data the decision opened (birth date, tags) gets its own entry: a
@@ -171,11 +175,7 @@ func (s *Audiences) Build(ctx context.Context, a Access, in AudienceInput) (Audi
 				decided(reason)
 				continue
 			}
-			stored, err := s.tags.storedTags(ctx, rec, a.Purpose)
-			if err != nil {
-				return AudienceRow{}, internalErr("read tags", err)
-			}
-			values := s.gate.decisionTags(&se, rec, stored)
+			values := s.gate.decisionTags(&se, rec, tagsOf[sid])
 			match, missing := rule.Eval(tree, func(k string) ([]string, bool) { v, ok := values[k]; return v, ok })
 			switch {
 			case missing:
@@ -214,6 +214,21 @@ func (s *Audiences) Build(ctx context.Context, a Access, in AudienceInput) (Audi
 		return AudienceRow{}, internalErr("record audience", err)
 	}
 	return row, nil
+}
+
+// page reads a page of subjects' records and their sealed tags of purpose (one read for the tags).
+func (s *Audiences) page(ctx context.Context, ids []string, purpose policies.PurposeName) (map[string]SubjectRecord, map[string][]StoredTag, error) {
+	recs := make(map[string]SubjectRecord, len(ids))
+	for _, id := range ids {
+		if rec, err := s.activeSubject(ctx, id); err == nil {
+			recs[id] = rec
+		}
+	}
+	tagsOf, err := s.tags.storedTagsOf(ctx, recs, purpose)
+	if err != nil {
+		return nil, nil, internalErr("read tags", err)
+	}
+	return recs, tagsOf, nil
 }
 
 func cmpOr(a, b string) string {

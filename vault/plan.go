@@ -127,9 +127,13 @@ func (s *Audiences) Plan(ctx context.Context, a Access, holdout float64) (Campai
 			break
 		}
 		after = ids[len(ids)-1]
+		recs, tagsOf, err := s.page(ctx, ids, a.Purpose)
+		if err != nil {
+			return CampaignPlan{}, err
+		}
 		for _, sid := range ids {
-			rec, err := s.activeSubject(ctx, sid)
-			if err != nil {
+			rec, ok := recs[sid]
+			if !ok {
 				continue
 			}
 			se := s.newEntry(ctx, a, pol, ActionAudienceSelect, sid)
@@ -145,11 +149,7 @@ func (s *Audiences) Plan(ctx context.Context, a Access, holdout float64) (Campai
 				refuse(reason)
 				continue
 			}
-			stored, err := s.tags.storedTags(ctx, rec, a.Purpose)
-			if err != nil {
-				return CampaignPlan{}, internalErr("read tags", err)
-			}
-			values := s.gate.decisionTags(&se, rec, stored)
+			values := s.gate.decisionTags(&se, rec, tagsOf[sid])
 			get := func(k string) ([]string, bool) { v, ok := values[k]; return v, ok }
 			tier := -1
 			for i, t := range tiers {

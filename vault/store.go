@@ -129,6 +129,8 @@ type TagStore interface {
 	// Tags returns the subject's stored tags (sealed); TagModel the frozen population model of the last
 	// full tag run (ok false before the first).
 	Tags(ctx context.Context, subject string) ([]StoredTag, error)
+	// TagsOf is Tags for several subjects in one read (audience builds), by subject.
+	TagsOf(ctx context.Context, subjects []string) (map[string][]StoredTag, error)
 	TagModel(ctx context.Context) (model []byte, fittedAt time.Time, ok bool, err error)
 }
 

@@ -557,6 +557,31 @@ func (s *Tags) storedTags(ctx context.Context, rec SubjectRecord, purpose polici
 	return out, nil
 }
 
+// storedTagsOf reads the sealed tags of purpose of several subjects in one read, by subject (those
+// without a general key have none).
+func (s *Tags) storedTagsOf(ctx context.Context, recs map[string]SubjectRecord, purpose policies.PurposeName) (map[string][]StoredTag, error) {
+	ids := make([]string, 0, len(recs))
+	for id, rec := range recs {
+		if _, ok := rec.DEKs[ClassGeneral]; ok {
+			ids = append(ids, id)
+		}
+	}
+	all, err := s.store.TagsOf(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	for id, ts := range all {
+		kept := ts[:0]
+		for _, t := range ts {
+			if t.Purpose == purpose {
+				kept = append(kept, t)
+			}
+		}
+		all[id] = kept
+	}
+	return all, nil
+}
+
 // openTags decrypts stored tags under rel, in lang.
 func (s *Tags) openTags(rel *release, rec SubjectRecord, stored []StoredTag, lang string) ([]TagView, error) {
 	out := []TagView{}

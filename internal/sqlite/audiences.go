@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/profilevault/profilevault/policies"
@@ -51,10 +52,18 @@ func (t *txn) PutAudience(r vault.AudienceRow, members []vault.AudienceMember) e
 	if err := t.exec(`INSERT INTO audiences (id, created_at, data) VALUES (?, ?, ?)`, r.ID, formatTime(r.CreatedAt), data); err != nil {
 		return err
 	}
-	for _, m := range members {
-		if err := t.exec(`INSERT INTO audience_members (audience_id, ref, subject_id, holdout) VALUES (?, ?, ?, ?)`, r.ID, m.Ref, m.SubjectID, m.Holdout); err != nil {
+	// Multi-row inserts: one statement per 250 members (SQLite parses each statement once).
+	for len(members) > 0 {
+		n := min(len(members), 250)
+		args := make([]any, 0, 4*n)
+		for _, m := range members[:n] {
+			args = append(args, r.ID, m.Ref, m.SubjectID, m.Holdout)
+		}
+		if err := t.exec(`INSERT INTO audience_members (audience_id, ref, subject_id, holdout) VALUES (?, ?, ?, ?)`+
+			strings.Repeat(", (?, ?, ?, ?)", n-1), args...); err != nil {
 			return err
 		}
+		members = members[n:]
 	}
 	return nil
 }

@@ -80,10 +80,10 @@ type Store struct {
 	// gens orders releases against changes (vault.Generations): the writer checks and advances it.
 	gens *vault.Generations
 	// prepared statements: modernc parses SQL on every unprepared call.
-	stmtSubject, stmtLookup *sql.Stmt
-	insertStmts             inserts              // multi-row inserts by table and row count (writer only)
-	writeStmts              map[string]*sql.Stmt // the writer's other statements by SQL text (writer only)
-	toPrepare               map[string]struct{}  // statements to prepare after the current transaction (writer only)
+	stmtSubject, stmtLookup, stmtTags *sql.Stmt
+	insertStmts                       inserts              // multi-row inserts by table and row count (writer only)
+	writeStmts                        map[string]*sql.Stmt // the writer's other statements by SQL text (writer only)
+	toPrepare                         map[string]struct{}  // statements to prepare after the current transaction (writer only)
 	// auditLog holds the entries, tiles and checkpoints; the writer appends to it.
 	auditLog *seglog.Log
 	// The writer's state: the chain head.
@@ -240,6 +240,9 @@ func (s *Store) prepare(ctx context.Context) error {
 	if s.stmtLookup, err = s.read.PrepareContext(ctx, lookupQuery); err != nil {
 		return fmt.Errorf("prepare lookup query: %w", err)
 	}
+	if s.stmtTags, err = s.read.PrepareContext(ctx, tagsQuery); err != nil {
+		return fmt.Errorf("prepare tags query: %w", err)
+	}
 	if s.insertStmts, err = prepareInserts(ctx, s.write, insertNotes, insertEvents); err != nil {
 		return fmt.Errorf("prepare multi-row inserts: %w", err)
 	}
@@ -305,7 +308,7 @@ func (s *Store) closeDBs() error {
 		idxErr = s.indexer.close() // the last index rows, before the log closes
 	}
 	logErr := errors.Join(idxErr, s.auditLog.Close())
-	for _, st := range []*sql.Stmt{s.stmtSubject, s.stmtLookup} {
+	for _, st := range []*sql.Stmt{s.stmtSubject, s.stmtLookup, s.stmtTags} {
 		if st != nil {
 			st.Close()
 		}

@@ -12,10 +12,13 @@ import (
 	"github.com/profilevault/profilevault/vault"
 )
 
+// tagsQuery reads a subject's stored tags.
+const tagsQuery = `SELECT purpose, key, level, inputs, consent_ids, computed_at, dek_version, sealed
+	FROM tags WHERE subject_id = ? ORDER BY purpose, key`
+
 // Tags implements vault.Store: the subject's stored tags, sealed.
 func (s *Store) Tags(ctx context.Context, subject string) ([]vault.StoredTag, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT purpose, key, level, inputs, consent_ids, computed_at, dek_version, sealed
-		FROM tags WHERE subject_id = ? ORDER BY purpose, key`, subject)
+	rows, err := s.stmtTags.QueryContext(ctx, subject) // prepared: audience builds read every subject's tags
 	if err != nil {
 		return nil, err
 	}
@@ -31,6 +34,39 @@ func (s *Store) Tags(ctx context.Context, subject string) ([]vault.StoredTag, er
 		out = append(out, t)
 	}
 	return out, rows.Err()
+}
+
+// TagsOf implements vault.Store: the stored tags of several subjects, read in chunks of 500.
+func (s *Store) TagsOf(ctx context.Context, subjects []string) (map[string][]vault.StoredTag, error) {
+	out := make(map[string][]vault.StoredTag, len(subjects))
+	for len(subjects) > 0 {
+		n := min(len(subjects), 500)
+		chunk := subjects[:n]
+		subjects = subjects[n:]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		rows, err := s.read.QueryContext(ctx, `SELECT subject_id, purpose, key, level, inputs, consent_ids, computed_at, dek_version, sealed
+			FROM tags WHERE subject_id IN (?`+strings.Repeat(", ?", n-1)+`) ORDER BY subject_id, purpose, key`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var t vault.StoredTag
+			var inputs, consents, at string
+			if err := rows.Scan(&t.SubjectID, &t.Purpose, &t.Key, &t.Level, &inputs, &consents, &at, &t.DEKVersion, &t.Sealed); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			t.Inputs, t.ConsentIDs, t.ComputedAt = splitList(inputs), splitList(consents), parseTime(at)
+			out[t.SubjectID] = append(out[t.SubjectID], t)
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // TagModel implements vault.Store: the frozen population model (ok false before the first full run).
