@@ -13,7 +13,7 @@ import (
 )
 
 // audiencesCaller is the identity offline audience builds act under (a marketing role, purpose marketing).
-var audiencesCaller = vault.Caller{Subject: "vaultd-audiences", Roles: []policies.Role{"marketing"}}
+var audiencesCaller = vault.Caller{Subject: "vaultd-audiences", Roles: []policies.Role{policies.RoleMarketing}}
 
 // cmdAudiences runs `vaultd audiences build`: an audience built through the enforcement point, for batch
 // use, with a progress bar when stderr is a terminal. It takes the data dir's lock.

@@ -339,7 +339,7 @@ func (u *UI) postSignout(w http.ResponseWriter, r *http.Request) {
 }
 
 // demoStaff are the roles the demo page offers.
-var demoStaff = []policies.Role{policies.RoleComplianceOfficer, "customer_service", "marketing", "analyst", "data_steward", "admin"}
+var demoStaff = []policies.Role{policies.RoleComplianceOfficer, policies.RoleCustomerService, policies.RoleMarketing, policies.RoleAnalyst, policies.RoleDataSteward, policies.RoleAdmin}
 
 func (u *UI) getDemo(w http.ResponseWriter, r *http.Request) {
 	people, err := u.cfg.Demo.People(r.Context())
