@@ -44,6 +44,7 @@ commands:
   demo             seed demo subjects, print tokens and curl lines, then serve
   tags compute     compute every subject's tags (population models, then per purpose; --subject ID for one)
   audiences build  build a marketing audience (--rule, --channel, --holdout) through the enforcement point
+  audiences simulate  the synthetic shop's response to a campaign on an audience (--audience ID), and its report
   token            print a signed JWT for local use
   keys rotate      new KEK version, rewrap every DEK, retire unused KEKs (resumes an interrupted one)
   keys check       unwrap every stored DEK, count them per KEK version (exit 1 if any fails)

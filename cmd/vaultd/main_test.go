@@ -262,3 +262,27 @@ func TestAudiencesBuildCommand(t *testing.T) {
 		t.Fatal("missing flags must fail")
 	}
 }
+
+func TestAudiencesSimulateAndCampaignTruth(t *testing.T) {
+	dir := t.TempDir()
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"synth", "--subjects", "5", "--out", dir + "/shop"}, env(nil), &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(dir + "/shop/campaign_truth.json")
+	if err != nil || !strings.Contains(string(b), `"retention_lift_relative": 0.18`) {
+		t.Fatalf("campaign truth: %v %s", err, b)
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"audiences", "build", "--data-dir", dir + "/data", "--rule", "value.churn_risk == 'high'", "--channel", "sms"}, env(nil), &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	id := strings.TrimSpace(strings.SplitN(strings.TrimPrefix(out.String(), "audience: "), "\n", 2)[0])
+	out.Reset()
+	if err := run(context.Background(), []string{"audiences", "simulate", "--data-dir", dir + "/data", "--audience", id}, env(nil), &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "tier: ") || !strings.Contains(out.String(), "treated: 0") {
+		t.Fatalf("simulate: %s", out.String())
+	}
+}

@@ -54,6 +54,14 @@ func cmdSynth(args []string, getenv func(string) string, stdout, stderr io.Write
 	if err := os.WriteFile(filepath.Join(*out, importer.StoresFile), append(raw, '\n'), 0o644); err != nil {
 		return err
 	}
+	// The true effect of a simulated campaign per strategy tier (vaultd audiences simulate draws from it).
+	truth, err := json.MarshalIndent(synth.CampaignTruth(), "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(*out, "campaign_truth.json"), append(truth, '\n'), 0o644); err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "subjects: %d\nevents: %d\nconsents: %d\nobjections: %d\nduration: %s\nout: %s\n",
 		sum.Subjects, sum.Events, sum.Consents, sum.Objections, time.Since(start).Round(time.Millisecond), *out)
 	return nil
