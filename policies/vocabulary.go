@@ -122,6 +122,7 @@ const (
 	ResourceAudiences  Object = "audiences"
 	ResourceAggregates Object = "aggregates"
 	ResourceJobs       Object = "jobs"
+	ResourceTokens     Object = "tokens"
 	// ResourceTags is the tags category as the object of computing tags.
 	ResourceTags Object = CategoryTags
 )
@@ -138,6 +139,7 @@ const (
 	ActVerify     Act = "verify"
 	ActReload     Act = "reload"
 	ActRotate     Act = "rotate"
+	ActRevoke     Act = "revoke"
 )
 
 // Masks of a read grant.
@@ -179,6 +181,7 @@ var resourceActions = map[string][]string{
 	string(ResourceAudiences):  acts(ActWrite),
 	string(ResourceAggregates): acts(ActRead),
 	string(ResourceJobs):       acts(ActRead),
+	string(ResourceTokens):     acts(ActRevoke),
 }
 
 // acts lists actions as the rule tables hold them (the policy files' text).

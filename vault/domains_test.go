@@ -28,6 +28,7 @@ var txViews = map[string][]string{
 	"audiences.go":   {"AudienceTx"},
 	"uplift.go":      {"AudienceTx"},
 	"plan.go":        {"AudienceTx"},
+	"tokens.go":      {"RevocationTx"},
 	"keycheck.go":    {"KeyTx"},
 }
 

@@ -128,6 +128,8 @@ type Config struct {
 	Access AccessStore
 	// Audiences reads built audiences and their members.
 	Audiences AudienceStore
+	// Revocations reads token revocations (nil: none are kept).
+	Revocations RevocationStore
 	// Checkpoints is the checkpoint signing key (only its verifier is used here).
 	Checkpoints *audit.Signer
 	Crypto      Crypto
@@ -180,17 +182,18 @@ type Service struct {
 // stores are the read storers of the domains, each handed to the service that owns it. Every change goes
 // through the core's sequencer instead.
 type stores struct {
-	profiles  ProfileStore
-	events    EventStore
-	tags      TagStore
-	trail     audit.Store
-	requests  RequestStore
-	rules     RequestRules
-	identity  IdentityStore
-	policies  PolicyStore   // nil: no policy history
-	incidents IncidentStore // nil: no incident records
-	access    AccessStore
-	audiences AudienceStore
+	profiles    ProfileStore
+	events      EventStore
+	tags        TagStore
+	trail       audit.Store
+	requests    RequestStore
+	rules       RequestRules
+	identity    IdentityStore
+	policies    PolicyStore   // nil: no policy history
+	incidents   IncidentStore // nil: no incident records
+	access      AccessStore
+	audiences   AudienceStore
+	revocations RevocationStore
 }
 
 // core is what the enforcement point's services share: the sequencer, the subject records every decision
@@ -220,6 +223,8 @@ type core struct {
 	requestsPerDay int
 	// transactionHold is how long transaction records survive an erasure.
 	transactionHold time.Duration
+	// revoked is the in-memory set of token revocations (tokens.go), shared by WithClock copies.
+	revoked *atomic.Pointer[revocations]
 	// tagVocabulary checks every stored tag's key and value (nil: unchecked).
 	tagVocabulary *atomic.Pointer[func(key, value string) error]
 }
@@ -268,10 +273,11 @@ func New(cfg Config) (*Service, error) {
 	c.lookups = newRateLimiter(rps, burst, c.now)
 	c.authFails = newAuthFolder(c.now)
 	c.policy = &atomic.Pointer[policies.Set]{}
+	c.revoked = &atomic.Pointer[revocations]{}
 	c.policy.Store(cfg.Policy)
 	c.keys = newKeys(c, cfg)
 	return build(c, stores{profiles: cfg.Store, events: cfg.Store, tags: cfg.Store, trail: cfg.Trail,
-		requests: cfg.Requests, rules: cfg.Rules, identity: cfg.Identity, policies: cfg.Policies, incidents: cfg.Incidents, access: cfg.Access, audiences: cfg.Audiences}), nil
+		requests: cfg.Requests, rules: cfg.Rules, identity: cfg.Identity, policies: cfg.Policies, incidents: cfg.Incidents, access: cfg.Access, audiences: cfg.Audiences, revocations: cfg.Revocations}), nil
 }
 
 // build wires the domain services on c: each gets its own storer and the services it calls.

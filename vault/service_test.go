@@ -60,7 +60,7 @@ func testConfig(t testing.TB) (vault.Config, *sqlite.Store, *keys.VaultCrypto) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return vault.Config{Store: store, Trail: store, Requests: store, Identity: store, Policies: store, Incidents: store, Access: store, Audiences: store, Rules: dsr.NewRules(), Checkpoints: signer,
+	return vault.Config{Store: store, Trail: store, Requests: store, Identity: store, Policies: store, Incidents: store, Access: store, Audiences: store, Revocations: store, Rules: dsr.NewRules(), Checkpoints: signer,
 		Crypto: crypto, Normalize: normalize.ByType, Policy: pol,
 		NameSimilarity: func(a, b string) float64 {
 			if strings.ReplaceAll(a, " ", "") == strings.ReplaceAll(b, " ", "") {

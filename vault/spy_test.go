@@ -625,6 +625,12 @@ func ops() map[string]op {
 		"RefuseInvalidRequest": {refuse: func(f *fixture) error {
 			return f.svc.RefuseInvalidRequest(ctx, marketer, f.adult, vault.Errorf(vault.CodeInvalidArgument, "bad body"))
 		}},
+		"RevokeTokens": {run: func(f *fixture) error { return e1(f.svc.RevokeTokens(ctx, admin, vault.Revocation{TokenID: "jti-1"})) },
+			refuse: func(f *fixture) error {
+				return e1(f.svc.RevokeTokens(ctx, marketer, vault.Revocation{TokenID: "jti-1"}))
+			}},
+		"TokenRevoked":      {exempt: "a lookup in memory; opens nothing"},
+		"LoadRevocations":   {exempt: "reads the revocation list at start; no personal data"},
 		"RecordAuthFailure": {exempt: "an unauthenticated request has no caller; it only appends its entry"},
 		"FlushAuthFailures": {exempt: "records folded authentication failures (no caller, no personal data)"},
 		"Keys.CheckKeys":    {exempt: "unwraps each DEK and forgets it; opens no field, event or tag"},

@@ -278,6 +278,7 @@ type Tx interface {
 	RequestTx
 	AccessTx
 	AudienceTx
+	RevocationTx
 	KeyTx
 	PolicyTx
 	IncidentTx

@@ -181,10 +181,13 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, err
 	}
 	if a.Vault, err = vault.New(vault.Config{
-		Store: a.store, Trail: a.store, Requests: a.store, Identity: a.store, Policies: a.store, Incidents: a.store, Access: a.store, Audiences: a.store, Rules: dsr.NewRules(), Checkpoints: a.Auditor, Crypto: a.crypto,
+		Store: a.store, Trail: a.store, Requests: a.store, Identity: a.store, Policies: a.store, Incidents: a.store, Access: a.store, Audiences: a.store, Revocations: a.store, Rules: dsr.NewRules(), Checkpoints: a.Auditor, Crypto: a.crypto,
 		KeyRing: a.crypto, KeyStore: a.store, ExclusiveStore: true,
 		NameSimilarity: ingest.NameSimilarity, Normalize: normalize.ByType, Policy: pol, Logger: cfg.Logger,
 	}); err != nil {
+		return nil, err
+	}
+	if err := a.Vault.LoadRevocations(ctx); err != nil {
 		return nil, err
 	}
 	// The policy this process serves is kept with the date it came into force.

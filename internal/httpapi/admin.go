@@ -120,3 +120,28 @@ func (s *Server) getPolicyAt(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, gin.H{"hash": v.Hash, "since": v.Since, "files": v.Files})
 }
+
+type revokeRequest struct {
+	JTI    string    `json:"jti"`
+	Sub    string    `json:"sub"`
+	Before time.Time `json:"before"`
+}
+
+// revokeTokens revokes a token by jti, or a subject's tokens issued before a time (default now).
+func (s *Server) revokeTokens(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	var req revokeRequest
+	if !s.bindJSON(c, &req) {
+		return
+	}
+	seq, err := s.vault.RevokeTokens(c.Request.Context(), a, vault.Revocation{TokenID: req.JTI, Subject: req.Sub, Before: req.Before})
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	setAuditSeq(c, seq)
+	c.JSON(http.StatusOK, gin.H{"revoked": true})
+}

@@ -125,10 +125,16 @@ func (s *Server) authenticate(c *gin.Context) {
 	if err == nil {
 		p, err = s.verifier.Verify(tok)
 	}
+	if err == nil && s.vault.TokenRevoked(p.TokenID, p.Subject, p.IssuedAt) {
+		err = errRevoked
+	}
 	if err != nil {
 		reason := authn.Reason(err)
-		if err == errCSRF {
+		switch err {
+		case errCSRF:
 			reason = "csrf_token_invalid"
+		case errRevoked:
+			reason = "token_revoked"
 		}
 		s.log.Info("authentication failed", "request_id", requestID(c), "route", c.FullPath(), "reason", reason)
 		seq, aerr := s.vault.RecordAuthFailure(c.Request.Context(), requestID(c), c.ClientIP(), reason)
@@ -150,6 +156,9 @@ func (s *Server) authenticate(c *gin.Context) {
 	c.Set(ctxPrincipal, p)
 	c.Next()
 }
+
+// errRevoked refuses a token that was revoked (POST /v1/tokens/revoke).
+var errRevoked = errors.New("revoked token")
 
 // errCSRF refuses a state-changing request that a session cookie alone would have authenticated.
 var errCSRF = errors.New("session cookie without its CSRF token")

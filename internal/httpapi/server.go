@@ -235,6 +235,7 @@ func (s *Server) routes() *gin.Engine {
 	v1.GET("/policies/at", s.getPolicyAt)
 	v1.POST("/policies/reload", s.reloadPolicies)
 	v1.POST("/keys/rotate", s.rotateKeys)
+	v1.POST("/tokens/revoke", s.revokeTokens)
 	v1.GET("/keys", s.getKeys)
 	return r
 }
