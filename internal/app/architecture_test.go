@@ -168,3 +168,37 @@ func checkNamedField(t *testing.T, fset *token.FileSet, kv *ast.KeyValueExpr) {
 		}
 	}
 }
+
+// TestCIFuzzesEveryTarget: every fuzz target of the module is run by .ci/run for a bounded time.
+func TestCIFuzzesEveryTarget(t *testing.T) {
+	ci, err := os.ReadFile(filepath.Join("..", "..", ".ci", "run"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	err = filepath.WalkDir(filepath.Join("..", ".."), func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, "_test.go") {
+			return err
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
+		if err != nil {
+			return err
+		}
+		for _, decl := range f.Decls {
+			if fn, ok := decl.(*ast.FuncDecl); ok && strings.HasPrefix(fn.Name.Name, "Fuzz") && fn.Recv == nil {
+				n++
+				pkg := "./" + filepath.ToSlash(filepath.Dir(strings.TrimPrefix(path, filepath.Join("..", "..")+string(filepath.Separator))))
+				if !strings.Contains(string(ci), pkg+":"+fn.Name.Name) {
+					t.Errorf("%s:%s is not fuzzed in .ci/run", pkg, fn.Name.Name)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 10 {
+		t.Fatalf("found only %d fuzz targets", n)
+	}
+}
