@@ -267,3 +267,52 @@ func TestGrantReadsUnderConcurrency(t *testing.T) {
 		t.Fatalf("after revocation: %v", err)
 	}
 }
+
+// Exports run one at a time per subject and a few at once overall; a refused one is a 429 with the time
+// to wait, and recorded.
+func TestExportSlots(t *testing.T) {
+	ctx := context.Background()
+	cfg, _, _ := testConfig(t)
+	cfg.MaxConcurrentExports = 2
+	svc, err := vault.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var me []vault.Access
+	for range 3 {
+		c, err := svc.Profiles().Create(ctx, steward, vault.NewSubject{Fields: map[string]*string{"name": str("甲"), "birth_date": str("1980-01-01")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		me = append(me, vault.Access{Caller: vault.Caller{Subject: c.ID, Roles: []policies.Role{vault.RoleSubject}}})
+	}
+	first, err := svc.DataSubjects().MeExportStream(ctx, me[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = svc.DataSubjects().MeExportStream(ctx, me[0])
+	if e, ok := err.(*vault.Error); !ok || e.Code != vault.CodeRateLimited || e.RetryAfter <= 0 || e.AuditSeq == 0 {
+		t.Fatalf("a second export of the same subject while the first runs: %v", err)
+	}
+	second, err := svc.DataSubjects().MeExportStream(ctx, me[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.DataSubjects().MeExportStream(ctx, me[2]); vault.ErrorCode(err) != vault.CodeRateLimited {
+		t.Fatalf("a third export over a limit of two: %v", err)
+	}
+	first.Done()
+	first.Done() // twice is harmless
+	third, err := svc.DataSubjects().MeExportStream(ctx, me[2])
+	if err != nil {
+		t.Fatalf("after one ends: %v", err)
+	}
+	second.Done()
+	third.Done()
+	if _, err := svc.DataSubjects().MeExport(ctx, me[0]); err != nil {
+		t.Fatalf("a loaded export frees its slot itself: %v", err)
+	}
+	if _, err := svc.DataSubjects().MeExport(ctx, me[0]); err != nil {
+		t.Fatalf("twice in a row: %v", err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/profilevault/profilevault/audit"
@@ -464,11 +465,17 @@ type Export struct {
 	AuditSeq       int64
 	// EachEvent streams the events (decrypted, oldest first) when Events was not loaded.
 	EachEvent func(fn func(EventView) error) error
+	// Done frees the export's slot once the caller has written it out (streamed exports); always safe.
+	Done func()
 }
 
 // MeExport gathers the caller's complete copy, tags included.
 func (s *DataSubjects) MeExport(ctx context.Context, a Access) (Export, error) {
-	return s.meExport(ctx, a, false)
+	x, err := s.meExport(ctx, a, false)
+	if err == nil {
+		x.Done() // loaded whole: the slot is free again
+	}
+	return x, err
 }
 
 // MeExportStream is MeExport without loading the events: the caller streams them with Export.EachEvent,
@@ -477,11 +484,23 @@ func (s *DataSubjects) MeExportStream(ctx context.Context, a Access) (Export, er
 	return s.meExport(ctx, a, true)
 }
 
-func (s *DataSubjects) meExport(ctx context.Context, a Access, stream bool) (Export, error) {
-	a, err := s.meAccess(ctx, a, ActionMeExport)
+func (s *DataSubjects) meExport(ctx context.Context, a Access, stream bool) (_ Export, err error) {
+	a, err = s.meAccess(ctx, a, ActionMeExport)
 	if err != nil {
 		return Export{}, err
 	}
+	// Exports are heavy: at most one at a time per subject and a few at once overall (429 otherwise).
+	done, ok := s.exports.take(a.Caller.Subject)
+	if !ok {
+		e := s.newEntry(ctx, a, s.Policy(), ActionMeExport, a.Caller.Subject)
+		return Export{}, s.deny(ctx, e, statusTooManyRequests, "export_busy",
+			&Error{Code: CodeRateLimited, Message: "an export is already running; try again shortly", RetryAfter: 5 * time.Second})
+	}
+	defer func() {
+		if err != nil {
+			done()
+		}
+	}()
 	v, _, _, err := s.profiles.read(ctx, a, a.Caller.Subject, nil) // records the read of every field
 	if err != nil {
 		return Export{}, err
@@ -515,7 +534,32 @@ func (s *DataSubjects) meExport(ctx context.Context, a Access, stream bool) (Exp
 	cv := s.consents.consentViews(rel, rec)
 	return Export{SubjectID: rec.ID, ExportedAt: s.now().UTC(), Profile: v.Fields, Consents: nonNil(cv.Current),
 		ConsentHistory: nonNil(cv.History), Objections: objectionKinds(rec), Events: events, Tags: tags,
-		AccessLog: log, Requests: reqs, AuditSeq: seq, EachEvent: each}, nil
+		AccessLog: log, Requests: reqs, AuditSeq: seq, EachEvent: each, Done: done}, nil
+}
+
+// exportSlots bounds concurrent exports: one per subject, max overall.
+type exportSlots struct {
+	mu   sync.Mutex
+	busy map[string]bool
+	max  int
+}
+
+// take reserves a slot for subject; done frees it (once).
+func (x *exportSlots) take(subject string) (done func(), ok bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.busy[subject] || len(x.busy) >= x.max {
+		return nil, false
+	}
+	x.busy[subject] = true
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			x.mu.Lock()
+			delete(x.busy, subject)
+			x.mu.Unlock()
+		})
+	}, true
 }
 
 // SignDocument signs a document digest with the server's checkpoint key (a C2SP signed note), so a

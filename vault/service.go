@@ -157,6 +157,9 @@ type Config struct {
 	// RequestsPerDay caps the data-subject requests one subject may file in 24 hours (default 20): more are
 	// refused with rate_limited and the time until the oldest leaves the window.
 	RequestsPerDay int
+	// MaxConcurrentExports bounds the exports running at once, one per subject at most (default 4); more
+	// are refused with rate_limited.
+	MaxConcurrentExports int
 }
 
 // Service is the enforcement point: it builds the domain services on their shared core (Profiles(),
@@ -225,6 +228,8 @@ type core struct {
 	transactionHold time.Duration
 	// revoked is the in-memory set of token revocations (tokens.go), shared by WithClock copies.
 	revoked *atomic.Pointer[revocations]
+	// exports bounds concurrent exports (me.go).
+	exports *exportSlots
 	// tagVocabulary checks every stored tag's key and value (nil: unchecked).
 	tagVocabulary *atomic.Pointer[func(key, value string) error]
 }
@@ -274,6 +279,11 @@ func New(cfg Config) (*Service, error) {
 	c.authFails = newAuthFolder(c.now)
 	c.policy = &atomic.Pointer[policies.Set]{}
 	c.revoked = &atomic.Pointer[revocations]{}
+	maxExports := cfg.MaxConcurrentExports
+	if maxExports <= 0 {
+		maxExports = 4
+	}
+	c.exports = &exportSlots{busy: map[string]bool{}, max: maxExports}
 	c.policy.Store(cfg.Policy)
 	c.keys = newKeys(c, cfg)
 	return build(c, stores{profiles: cfg.Store, events: cfg.Store, tags: cfg.Store, trail: cfg.Trail,

@@ -334,6 +334,7 @@ func ops() map[string]op {
 			if err != nil {
 				return err
 			}
+			defer x.Done()
 			return x.EachEvent(func(vault.EventView) error { return nil })
 		}, refuse: func(f *fixture) error { return e1(f.svc.DataSubjects().MeExportStream(ctx, marketer)) }},
 		"DataSubjects.MeAccessLog": {run: func(f *fixture) error { return e1(f.svc.DataSubjects().MeAccessLog(ctx, f.subjectAccess, "", 0)) },

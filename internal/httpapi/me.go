@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -212,34 +213,27 @@ func (s *Server) getMeExport(c *gin.Context) {
 		s.abortCode(c, vault.CodeInvalidArgument, "format must be json or zip")
 		return
 	}
-	if format == "json" {
-		x, err := s.vault.DataSubjects().MeExportStream(c.Request.Context(), a)
-		if err != nil {
-			s.abortWith(c, err)
-			return
-		}
-		setAuditSeq(c, x.AuditSeq)
-		c.Header("Content-Type", "application/json; charset=utf-8")
-		c.Status(http.StatusOK)
-		if err := writeExportJSON(c.Writer, x); err != nil {
-			// Headers are gone: the body ends short and does not parse; never a wrong export.
-			s.log.Error("export stream stopped", "request_id", requestID(c), "err", err)
-		}
-		return
-	}
-	x, err := s.vault.DataSubjects().MeExport(c.Request.Context(), a)
+	x, err := s.vault.DataSubjects().MeExportStream(c.Request.Context(), a)
 	if err != nil {
 		s.abortWith(c, err)
 		return
 	}
+	defer x.Done()
 	setAuditSeq(c, x.AuditSeq)
-	body, err := s.exportZip(x)
-	if err != nil {
-		s.abortWith(c, err)
-		return
+	write := writeExportJSON
+	if format == "json" {
+		c.Header("Content-Type", "application/json; charset=utf-8")
+	} else {
+		c.Header("Content-Type", "application/zip")
+		c.Header("Content-Disposition", `attachment; filename="profile-export.zip"`)
+		write = s.writeExportZip
 	}
-	c.Header("Content-Disposition", `attachment; filename="profile-export.zip"`)
-	c.Data(http.StatusOK, "application/zip", body)
+	c.Status(http.StatusOK)
+	// Streamed: a long history never sits in memory whole. Past the headers an error can only cut the body
+	// short (then it does not parse, or the ZIP has no manifest): never a wrong export.
+	if err := write(c.Writer, x); err != nil {
+		s.log.Error("export stream stopped", "request_id", requestID(c), "format", format, "err", err)
+	}
 }
 
 // writeExportJSON writes the export object member by member, streaming the events, so a subject with a
@@ -298,20 +292,39 @@ func writeExportJSON(w io.Writer, x vault.Export) error {
 	return bw.Flush()
 }
 
-// exportFile is one file of an export package with its digest.
-type exportFile struct {
-	Name   string `json:"name"`
-	SHA256 string `json:"sha256"`
-	Bytes  int    `json:"bytes"`
-}
-
-func (s *Server) exportZip(x vault.Export) ([]byte, error) {
-	files := map[string][]byte{}
-	j, err := json.MarshalIndent(toExportDTO(x), "", "  ")
-	if err != nil {
-		return nil, err
+// writeExportZip streams the export package: each file goes into the ZIP as it is produced (the events
+// straight from the store, twice: in export.json and events.csv), hashed on the way, and the manifest of
+// the files' digests, signed, comes last.
+func (s *Server) writeExportZip(w io.Writer, x vault.Export) error {
+	zw := zip.NewWriter(w)
+	var files []exportFile
+	add := func(name string, write func(io.Writer) error) error {
+		fw, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: x.ExportedAt})
+		if err != nil {
+			return err
+		}
+		h, n := sha256.New(), &countingWriter{}
+		if err := write(io.MultiWriter(fw, h, n)); err != nil {
+			return err
+		}
+		files = append(files, exportFile{Name: name, SHA256: hex.EncodeToString(h.Sum(nil)), Bytes: n.n})
+		return nil
 	}
-	files["export.json"] = j
+	rows := func(r [][]string) func(io.Writer) error {
+		return func(w io.Writer) error { _, err := w.Write(csvBytes(r)); return err }
+	}
+	consentRows := func(vs []vault.ConsentView) [][]string {
+		out := [][]string{{"id", "action", "purpose", "status", "kind", "notice_version", "method", "evidence", "recipient", "granted_at", "withdrawn_at", "expires_at"}}
+		for _, v := range vs {
+			out = append(out, []string{v.ID, v.Action, string(v.Purpose), v.Status, v.Kind, v.NoticeVersion, v.Method, v.Evidence,
+				strOrEmpty(v.Recipient), timeOrEmpty(v.GrantedAt), timeOrEmpty(v.WithdrawnAt), timeOrEmpty(v.ExpiresAt)})
+		}
+		return out
+	}
+	access := [][]string{{"ts", "actor_roles", "team", "purpose", "action", "fields", "decision"}}
+	for _, e := range x.AccessLog {
+		access = append(access, []string{e.TS.Format(time.RFC3339Nano), strings.Join(e.ActorRoles, " "), e.Team, e.Purpose, e.Action, strings.Join(e.Fields, " "), e.Decision})
+	}
 	keys := make([]string, 0, len(x.Profile))
 	for k := range x.Profile {
 		keys = append(keys, k)
@@ -321,83 +334,79 @@ func (s *Server) exportZip(x vault.Export) ([]byte, error) {
 	for _, k := range keys {
 		profile = append(profile, []string{k, x.Profile[k]})
 	}
-	files["profile.csv"] = csvBytes(profile)
-	consentRows := func(vs []vault.ConsentView) [][]string {
-		rows := [][]string{{"id", "action", "purpose", "status", "kind", "notice_version", "method", "evidence", "recipient", "granted_at", "withdrawn_at", "expires_at"}}
-		for _, v := range vs {
-			rows = append(rows, []string{v.ID, v.Action, string(v.Purpose), v.Status, v.Kind, v.NoticeVersion, v.Method, v.Evidence,
-				strOrEmpty(v.Recipient), timeOrEmpty(v.GrantedAt), timeOrEmpty(v.WithdrawnAt), timeOrEmpty(v.ExpiresAt)})
-		}
-		return rows
-	}
-	files["consents.csv"] = csvBytes(consentRows(x.Consents))
-	files["consent_history.csv"] = csvBytes(consentRows(x.ConsentHistory))
-	access := [][]string{{"ts", "actor_roles", "team", "purpose", "action", "fields", "decision"}}
-	for _, e := range x.AccessLog {
-		access = append(access, []string{e.TS.Format(time.RFC3339Nano), strings.Join(e.ActorRoles, " "), e.Team, e.Purpose, e.Action, strings.Join(e.Fields, " "), e.Decision})
-	}
-	files["access_log.csv"] = csvBytes(access)
-	events := [][]string{{"event_id", "type", "category", "ts", "source", "attrs"}}
-	for _, e := range x.Events {
-		attrs, _ := json.Marshal(e.Attrs)
-		events = append(events, []string{e.ID, e.Type, e.Category, e.TS.Format(time.RFC3339Nano), e.Source, string(attrs)})
-	}
-	files["events.csv"] = csvBytes(events)
 	requests := [][]string{{"id", "type", "state", "created_at", "due_at", "updated_at", "reason", "note"}}
 	for _, r := range x.Requests {
 		requests = append(requests, []string{r.ID, r.Type, r.State, r.CreatedAt.Format(time.RFC3339Nano), r.DueAt.Format(time.RFC3339Nano),
 			r.UpdatedAt.Format(time.RFC3339Nano), r.Reason, r.Note})
 	}
-	files["requests.csv"] = csvBytes(requests)
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
+	events := func(w io.Writer) error {
+		cw := audit.NewCSVWriter(w)
+		if err := cw.Write([]string{"event_id", "type", "category", "ts", "source", "attrs"}); err != nil {
+			return err
+		}
+		err := x.EachEvent(func(e vault.EventView) error {
+			attrs, _ := json.Marshal(e.Attrs)
+			return cw.Write([]string{e.ID, e.Type, e.Category, e.TS.Format(time.RFC3339Nano), e.Source, string(attrs)})
+		})
+		return errors.Join(err, cw.Flush())
 	}
-	sort.Strings(names)
+	for _, f := range []struct {
+		name  string
+		write func(io.Writer) error
+	}{
+		{"access_log.csv", rows(access)},
+		{"consent_history.csv", rows(consentRows(x.ConsentHistory))},
+		{"consents.csv", rows(consentRows(x.Consents))},
+		{"events.csv", events},
+		{"export.json", func(w io.Writer) error { return writeExportJSON(w, x) }},
+		{"profile.csv", rows(profile)},
+		{"requests.csv", rows(requests)},
+	} {
+		if err := add(f.name, f.write); err != nil {
+			return err
+		}
+	}
 	manifest := struct {
 		SubjectID   string       `json:"subject_id"`
 		ExportedAt  time.Time    `json:"exported_at"`
 		Files       []exportFile `json:"files"`
 		VerifierKey string       `json:"verifier_key"`
-	}{SubjectID: x.SubjectID, ExportedAt: x.ExportedAt, VerifierKey: s.vault.VerifierKey()}
-	for _, n := range names {
-		sum := sha256.Sum256(files[n])
-		manifest.Files = append(manifest.Files, exportFile{Name: n, SHA256: hex.EncodeToString(sum[:]), Bytes: len(files[n])})
-	}
+	}{SubjectID: x.SubjectID, ExportedAt: x.ExportedAt, Files: files, VerifierKey: s.vault.VerifierKey()}
 	mj, err := json.MarshalIndent(manifest, "", "  ")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	msum := sha256.Sum256(mj)
 	sig, err := s.vault.SignDocument("export manifest", "sha256 "+hex.EncodeToString(msum[:]), "subject "+x.SubjectID)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for _, n := range append(names, "manifest.json", "manifest.sig") {
-		var data []byte
-		switch n {
-		case "manifest.json":
-			data = mj
-		case "manifest.sig":
-			data = []byte(sig)
-		default:
-			data = files[n]
-		}
-		w, err := zw.CreateHeader(&zip.FileHeader{Name: n, Method: zip.Deflate, Modified: x.ExportedAt})
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{"manifest.json", mj}, {"manifest.sig", []byte(sig)}} {
+		fw, err := zw.CreateHeader(&zip.FileHeader{Name: f.name, Method: zip.Deflate, Modified: x.ExportedAt})
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if _, err := w.Write(data); err != nil {
-			return nil, err
+		if _, err := fw.Write(f.data); err != nil {
+			return err
 		}
 	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return zw.Close()
 }
+
+// exportFile is one file of an export package with its digest.
+type exportFile struct {
+	Name   string `json:"name"`
+	SHA256 string `json:"sha256"`
+	Bytes  int    `json:"bytes"`
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct{ n int }
+
+func (c *countingWriter) Write(p []byte) (int, error) { c.n += len(p); return len(p), nil }
 
 // csvBytes renders rows with the vault's formula-safe CSV writer.
 func csvBytes(rows [][]string) []byte {
