@@ -24,7 +24,7 @@ func TestTokenRevocation(t *testing.T) {
 		}
 		return tok, p.TokenID
 	}
-	ok := func(tok string) int { return s.Do("GET", "/v1/audit/checkpoint", tok, "", nil).Status }
+	ok := func(tok string) int { return s.Do("GET", "/v1/policies", tok, "", nil).Status }
 	now := time.Now()
 	a1, jti1 := mint("co-1", now.Add(-time.Minute))
 	a2, _ := mint("co-1", now.Add(-time.Minute))
@@ -38,7 +38,7 @@ func TestTokenRevocation(t *testing.T) {
 	if r := s.Do("POST", "/v1/tokens/revoke", admin, "", map[string]any{"jti": jti1}); r.Status != 200 {
 		t.Fatalf("revoke by jti: %d %s", r.Status, r.Body)
 	}
-	r := s.Do("GET", "/v1/audit/checkpoint", a1, "", nil)
+	r := s.Do("GET", "/v1/policies", a1, "", nil)
 	if r.Status != 401 || r.Header.Get("X-Audit-Seq") == "" {
 		t.Fatalf("the revoked token: %d", r.Status)
 	}
