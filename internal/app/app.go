@@ -52,6 +52,8 @@ type Config struct {
 	Logger             *slog.Logger
 	// Notices receives one line per file created on first start (stderr in the CLI).
 	Notices io.Writer
+	// WriteStall cuts a streamed response whose client stops reading for this long (default 60 s).
+	WriteStall time.Duration
 	// DemoSignIn adds the web consoles' demo sign-in page, which mints tokens for demo people and staff
 	// roles (vaultd demo only; never serve).
 	DemoSignIn bool
@@ -253,6 +255,7 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 		Background: jobCtx,
 		Pages:      ui,
 		Sessions:   a.Sessions,
+		WriteStall: cfg.WriteStall,
 	}); err != nil {
 		return nil, err
 	}

@@ -100,7 +100,7 @@ func (s *Server) auditExport(c *gin.Context) {
 		c.Header("Content-Type", ct)
 		c.Status(http.StatusOK)
 		var err error
-		x, err = audit.NewExportWriter(c.Writer, format)
+		x, err = audit.NewExportWriter(s.streaming(c), format)
 		return err
 	}
 	_, err := s.vault.Review().AuditExport(c.Request.Context(), a, since, until, func(seq int64) { setAuditSeq(c, seq) },

@@ -231,7 +231,7 @@ func (s *Server) getMeExport(c *gin.Context) {
 	c.Status(http.StatusOK)
 	// Streamed: a long history never sits in memory whole. Past the headers an error can only cut the body
 	// short (then it does not parse, or the ZIP has no manifest): never a wrong export.
-	if err := write(c.Writer, x); err != nil {
+	if err := write(s.streaming(c), x); err != nil {
 		s.log.Error("export stream stopped", "request_id", requestID(c), "format", format, "err", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -207,4 +208,36 @@ func (s *Server) requirePurpose(c *gin.Context) {
 		return
 	}
 	c.Next()
+}
+
+// stallWriter moves the connection's write deadline before each write of a streamed response: the
+// stream lasts as long as the client keeps reading (the server-wide WriteTimeout would cut a long export),
+// and a client that stops reading is cut after stall.
+type stallWriter struct {
+	w     io.Writer
+	rc    *http.ResponseController
+	stall time.Duration
+}
+
+func (s *Server) streaming(c *gin.Context) io.Writer {
+	return stallWriter{w: c.Writer, rc: http.NewResponseController(c.Writer), stall: s.writeStall}
+}
+
+// stallChunk bounds one write under one deadline, so a large write to a slow but steady reader is not
+// cut: each chunk gets the whole stall to drain.
+const stallChunk = 32 << 10
+
+func (w stallWriter) Write(p []byte) (int, error) {
+	written := 0
+	for len(p) > 0 {
+		n := min(len(p), stallChunk)
+		_ = w.rc.SetWriteDeadline(time.Now().Add(w.stall)) // not every writer supports deadlines (tests' recorders)
+		m, err := w.w.Write(p[:n])
+		written += m
+		if err != nil {
+			return written, err
+		}
+		p = p[n:]
+	}
+	return written, nil
 }

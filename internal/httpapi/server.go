@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -64,6 +65,9 @@ type Config struct {
 	// Pages and Sessions serve the web consoles; with Sessions, /v1 also accepts the session cookie.
 	Pages    Pages
 	Sessions Sessions
+	// WriteStall cuts a streamed response (exports) whose client stops reading for this long (default
+	// 60 s); the stream itself may last as long as the client keeps reading.
+	WriteStall time.Duration
 }
 
 // Server is the HTTP API.
@@ -82,6 +86,7 @@ type Server struct {
 	jobs       *tagrun.Jobs
 	pages      Pages
 	sessions   Sessions
+	writeStall time.Duration
 }
 
 // New builds the Server and its routes.
@@ -92,7 +97,10 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		vault: cfg.Vault, verifier: cfg.Verifier, log: cfg.Logger, registry: cfg.Registry,
 		ready: cfg.Ready, loadPolicy: cfg.LoadPolicy, background: cfg.Background, maxBody: cfg.MaxBody, maxBulk: cfg.MaxBulkBody, jobs: cfg.Jobs,
-		pages: cfg.Pages, sessions: cfg.Sessions,
+		pages: cfg.Pages, sessions: cfg.Sessions, writeStall: cfg.WriteStall,
+	}
+	if s.writeStall <= 0 {
+		s.writeStall = 60 * time.Second
 	}
 	if s.log == nil {
 		s.log = slog.Default()
