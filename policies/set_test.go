@@ -670,7 +670,7 @@ func TestVocabulary(t *testing.T) {
 	if !slices.Contains(ActionsFor("tags"), string(ActCompute)) || slices.Contains(ActionsFor("field:city"), string(ActCompute)) {
 		t.Error("compute is only for tags")
 	}
-	if len(Resources()) != 11 || len(Categories()) != 10 {
+	if len(Resources()) != 12 || len(Categories()) != 10 {
 		t.Errorf("Resources %v, Categories %v", Resources(), Categories())
 	}
 	if !IsSensitiveCategory("sensitive_identity") || IsSensitiveCategory("identity") || IsSensitiveCategory("sensitive_x") {
@@ -684,7 +684,7 @@ func TestVocabulary(t *testing.T) {
 			t.Errorf("validName(%q) = %v", tt.in, !tt.ok)
 		}
 	}
-	if len(allActions()) != 11 {
+	if len(allActions()) != 12 {
 		t.Errorf("allActions = %v", allActions())
 	}
 }

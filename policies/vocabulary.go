@@ -123,6 +123,7 @@ const (
 	ResourceAggregates Object = "aggregates"
 	ResourceJobs       Object = "jobs"
 	ResourceTokens     Object = "tokens"
+	ResourceBackups    Object = "backups"
 	// ResourceTags is the tags category as the object of computing tags.
 	ResourceTags Object = CategoryTags
 )
@@ -140,6 +141,7 @@ const (
 	ActReload     Act = "reload"
 	ActRotate     Act = "rotate"
 	ActRevoke     Act = "revoke"
+	ActRestore    Act = "restore"
 )
 
 // Masks of a read grant.
@@ -182,6 +184,7 @@ var resourceActions = map[string][]string{
 	string(ResourceAggregates): acts(ActRead),
 	string(ResourceJobs):       acts(ActRead),
 	string(ResourceTokens):     acts(ActRevoke),
+	string(ResourceBackups):    acts(ActRestore),
 }
 
 // acts lists actions as the rule tables hold them (the policy files' text).

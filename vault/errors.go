@@ -138,4 +138,5 @@ const (
 	statusConflict        = 409
 	statusTooManyRequests = 429
 	statusInternal        = 500
+	statusUnavailable     = 503
 )

@@ -64,6 +64,7 @@ const (
 	reasonSubjectNotFound          = "subject_not_found"
 	reasonInvalidArgument          = "invalid_argument"
 	reasonUnavailable              = "store_unavailable"
+	reasonErasureLedger            = "erasure_ledger_unavailable"
 	reasonInternal                 = "internal_error"
 	defaultLookupsPerSecondPerUser = 5
 	defaultLookupBurst             = 50
@@ -130,6 +131,8 @@ type Config struct {
 	Audiences AudienceStore
 	// Revocations reads token revocations (nil: none are kept).
 	Revocations RevocationStore
+	// Erasures records every erasure before it happens, apart from the data (nil: not kept; erasures.go).
+	Erasures ErasureLedger
 	// Checkpoints is the checkpoint signing key (only its verifier is used here).
 	Checkpoints *audit.Signer
 	Crypto      Crypto
@@ -226,6 +229,8 @@ type core struct {
 	requestsPerDay int
 	// transactionHold is how long transaction records survive an erasure.
 	transactionHold time.Duration
+	// erasures is the erasure ledger (Config.Erasures; nil: none).
+	erasures ErasureLedger
 	// revoked is the in-memory set of token revocations (tokens.go), shared by WithClock copies.
 	revoked *atomic.Pointer[revocations]
 	// exports bounds concurrent exports (me.go).
@@ -253,6 +258,7 @@ func New(cfg Config) (*Service, error) {
 		normalize:       cfg.Normalize,
 		similar:         cfg.NameSimilarity,
 		transactionHold: cfg.TransactionHold,
+		erasures:        cfg.Erasures,
 		requestsPerDay:  cfg.RequestsPerDay,
 		purges:          &sync.WaitGroup{},
 		log:             cfg.Logger,

@@ -614,6 +614,10 @@ func ops() map[string]op {
 			return e2(f.svc.Keys().RotationStatus(ctx, admin, r.JobID))
 		}, refuse: func(f *fixture) error { return e2(f.svc.Keys().RotationStatus(ctx, marketer, "rot_x")) }},
 		"Profiles.RunRetention": {run: func(f *fixture) error { return e1(f.svc.Profiles().RunRetention(ctx, admin)) }},
+		"Profiles.ReapplyErasures": {run: func(f *fixture) error {
+			return e1(f.svc.Profiles().ReapplyErasures(ctx, admin, []string{"no-such-ref"}))
+		},
+			refuse: func(f *fixture) error { return e1(f.svc.Profiles().ReapplyErasures(ctx, marketer, nil)) }},
 		"Profiles.ExpireRetained": {run: func(f *fixture) error {
 			return e1(f.svc.WithClock(func() time.Time { return time.Now().AddDate(0, 0, 400) }).Profiles().ExpireRetained(ctx, admin))
 		}},

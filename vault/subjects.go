@@ -877,6 +877,16 @@ func (s *Profiles) eraseSubject(ctx context.Context, a Access, id string) (Recei
 
 func (s *Profiles) erase(ctx context.Context, e audit.Entry, id string) (Receipt, error) {
 	now := s.now().UTC()
+	// The ledger learns of the erasure before it happens: a crash after the COMMIT can then never leave an
+	// erasure a restore would not apply again. A record whose erasure then fails is applied at a restore,
+	// which is what its subject asked for.
+	if s.erasures != nil {
+		if err := s.erasures.Record(ctx, e.SubjectRef, now); err != nil {
+			s.log.Error("erasure ledger unavailable", "request_id", e.RequestID, "err", err)
+			return Receipt{}, s.deny(ctx, e, statusUnavailable, reasonErasureLedger,
+				Errorf(CodeUnavailable, "erasure is unavailable: the erasure ledger cannot be written; try again later"))
+		}
+	}
 	var classes []string
 	var held []Hold
 	erasedAt := now

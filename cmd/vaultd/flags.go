@@ -16,7 +16,7 @@ import (
 // commonFlags are the flags shared by commands that open a data directory. Defaults come from the VAULT_*
 // environment variables, and a flag given on the command line wins over both.
 type commonFlags struct {
-	dataDir, db, kekFile, policyDir, timeZone, issuer, audience, jwtKeys, logLevel, logFormat string
+	dataDir, db, kekFile, policyDir, timeZone, issuer, audience, jwtKeys, logLevel, logFormat, erasureLedger string
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet, getenv func(string) string) {
@@ -29,6 +29,7 @@ func (c *commonFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&c.dataDir, "data-dir", env("VAULT_DATA_DIR", "data"), "data directory (VAULT_DATA_DIR)")
 	fs.StringVar(&c.db, "db", env("VAULT_DB", ""), "storage: empty for the embedded SQLite in the data dir (VAULT_DB)")
 	fs.StringVar(&c.kekFile, "kek-file", env("VAULT_KEK_FILE", ""), "key-encryption key ring file; default DATA_DIR/kek.json (VAULT_KEK_FILE)")
+	fs.StringVar(&c.erasureLedger, "erasure-ledger", env("VAULT_ERASURE_LEDGER", ""), "erasure ledger file, best on another volume; default DATA_DIR/erasures.ledger (VAULT_ERASURE_LEDGER)")
 	fs.StringVar(&c.timeZone, "tz", env("VAULT_TZ", "Asia/Shanghai"), "local time zone of time-of-day tags (VAULT_TZ)")
 	fs.StringVar(&c.policyDir, "policy-dir", env("VAULT_POLICY_DIR", ""), "directory overriding the embedded policy files (VAULT_POLICY_DIR)")
 	fs.StringVar(&c.issuer, "jwt-issuer", env("VAULT_JWT_ISSUER", "vaultd"), "required JWT iss (VAULT_JWT_ISSUER)")
@@ -54,7 +55,7 @@ func (c *commonFlags) config(stderr io.Writer) (app.Config, error) {
 		return app.Config{}, fmt.Errorf("--log-format must be json or text")
 	}
 	return app.Config{
-		DataDir: c.dataDir, DB: c.db, KEKFile: c.kekFile, PolicyDir: c.policyDir, TimeZone: c.timeZone,
+		DataDir: c.dataDir, DB: c.db, KEKFile: c.kekFile, ErasureLedger: c.erasureLedger, PolicyDir: c.policyDir, TimeZone: c.timeZone,
 		JWTIssuer: c.issuer, JWTAudience: c.audience, JWTKeysFile: c.jwtKeys,
 		Logger: slog.New(h), Notices: stderr,
 	}, nil

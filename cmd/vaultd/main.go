@@ -57,6 +57,9 @@ commands:
   audit reindex    rebuild the review index from the log's entries
   audit witness    an outside auditor's check over HTTP: checkpoint signature and consistency (exit 0 ok, 1 inconsistent, 2 cannot run)
   policy explain   what a role sees for a purpose, and why
+  backup           write an encrypted, consistent snapshot of the data dir (works beside a running server)
+  backup keygen    create an age identity for backups and print its recipient
+  restore          restore a backup into a new data dir and erase again everyone the erasure ledger names
 
 Run "vaultd <command> -h" for its flags. Every flag has a VAULT_* environment variable (see README).`
 
@@ -93,6 +96,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdAudit(ctx, rest, getenv, stdout, stderr)
 	case "audiences":
 		return cmdAudiences(ctx, rest, getenv, stdout, stderr)
+	case "backup":
+		return cmdBackup(ctx, rest, getenv, stdout, stderr)
+	case "restore":
+		return cmdRestore(ctx, rest, getenv, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil

@@ -22,6 +22,7 @@ import (
 	"github.com/profilevault/profilevault/internal/authn"
 	"github.com/profilevault/profilevault/internal/datadir"
 	"github.com/profilevault/profilevault/internal/dsr"
+	"github.com/profilevault/profilevault/internal/erasures"
 	"github.com/profilevault/profilevault/internal/httpapi"
 	"github.com/profilevault/profilevault/internal/ingest"
 	"github.com/profilevault/profilevault/internal/keys"
@@ -42,6 +43,8 @@ type Config struct {
 	DB            string // "" or "sqlite" → DataDir/vault.db; postgres://… is refused for now
 	KEKFile       string // default DataDir/kek.json
 	AuditKeyFile  string // checkpoint signing key; default DataDir/audit-checkpoint.key
+	// ErasureLedger is the erasure ledger file (VAULT_ERASURE_LEDGER); default DataDir/erasures.ledger.
+	ErasureLedger string
 	PolicyDir     string // "" → embedded policy files
 	JWTIssuer     string // default vaultd
 	JWTAudience   string // default profile-vault
@@ -79,6 +82,7 @@ type App struct {
 	stopJobs context.CancelFunc
 	// Sessions are the web consoles' signed-in browsers.
 	Sessions *webui.Sessions
+	erasures *erasures.Ledger
 }
 
 // Defaults fills in the documented defaults.
@@ -182,8 +186,11 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	if a.crypto, err = keys.NewVaultCrypto(a.ring, 100_000); err != nil {
 		return nil, err
 	}
+	if a.erasures, err = erasures.Open(a.erasureLedgerPath()); err != nil {
+		return nil, err
+	}
 	if a.Vault, err = vault.New(vault.Config{
-		Store: a.store, Trail: a.store, Requests: a.store, Identity: a.store, Policies: a.store, Incidents: a.store, Access: a.store, Audiences: a.store, Revocations: a.store, Rules: dsr.NewRules(), Checkpoints: a.Auditor, Crypto: a.crypto,
+		Store: a.store, Trail: a.store, Requests: a.store, Identity: a.store, Policies: a.store, Incidents: a.store, Access: a.store, Audiences: a.store, Revocations: a.store, Erasures: a.erasures, Rules: dsr.NewRules(), Checkpoints: a.Auditor, Crypto: a.crypto,
 		KeyRing: a.crypto, KeyStore: a.store, ExclusiveStore: true,
 		NameSimilarity: ingest.NameSimilarity, Normalize: normalize.ByType, Policy: pol, Logger: cfg.Logger,
 	}); err != nil {
@@ -260,6 +267,14 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, err
 	}
 	return a, nil
+}
+
+// erasureLedgerPath is where this vault's erasure ledger lives.
+func (a *App) erasureLedgerPath() string {
+	if a.Config.ErasureLedger != "" {
+		return a.Config.ErasureLedger
+	}
+	return a.Dir.File(datadir.ErasureLedgerFile)
 }
 
 // ready reports whether the store and the audit writer are healthy and every stored DEK unwraps.
@@ -343,6 +358,9 @@ func (a *App) Close() error {
 	}
 	if a.store != nil {
 		errs = append(errs, a.store.Close())
+	}
+	if a.erasures != nil {
+		errs = append(errs, a.erasures.Close())
 	}
 	if a.Dir != nil {
 		errs = append(errs, a.Dir.Close())

@@ -19,6 +19,9 @@ const (
 	AuditKeyFile = "audit-checkpoint.key"
 	// AuditLogDir holds the audit log: segments, tiles and checkpoints (internal/seglog).
 	AuditLogDir = "audit"
+	// ErasureLedgerFile is the erasure ledger's default place (internal/erasures). It is never part of a
+	// backup; keep it on another volume (--erasure-ledger) so it outlives the loss of this directory.
+	ErasureLedgerFile = "erasures.ledger"
 )
 
 // ErrLocked means another process (usually a running `vaultd serve`) holds the directory.

@@ -1,0 +1,139 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"filippo.io/age"
+
+	"github.com/profilevault/profilevault/audit"
+	"github.com/profilevault/profilevault/internal/backup"
+	"github.com/profilevault/profilevault/internal/datadir"
+	"github.com/profilevault/profilevault/internal/erasures"
+	"github.com/profilevault/profilevault/internal/sqlite"
+	"github.com/profilevault/profilevault/vault"
+)
+
+// Backup writes an encrypted, consistent snapshot of cfg's data directory to w (internal/backup). It
+// takes no lock: it runs beside a serving vaultd. The database copy is staged in the data directory's
+// parent, so it never leaves the file system the data lives on.
+func Backup(ctx context.Context, cfg Config, recipients []age.Recipient, w io.Writer) (backup.Manifest, error) {
+	cfg = cfg.Defaults()
+	dir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return backup.Manifest{}, err
+	}
+	db := filepath.Join(dir, datadir.DatabaseFile)
+	src := backup.Sources{
+		SnapshotDB:  func(ctx context.Context, dst string) error { return sqlite.Snapshot(ctx, db, dst) },
+		KEKRing:     orDefault(cfg.KEKFile, filepath.Join(dir, datadir.KEKFile)),
+		JWTKey:      filepath.Join(dir, datadir.JWTKeyFile),
+		AuditKey:    orDefault(cfg.AuditKeyFile, filepath.Join(dir, datadir.AuditKeyFile)),
+		AuditLogDir: filepath.Join(dir, datadir.AuditLogDir),
+	}
+	if _, err := os.Stat(db); err != nil {
+		return backup.Manifest{}, fmt.Errorf("no database at %s", db)
+	}
+	return backup.Write(ctx, src, filepath.Dir(dir), recipients, w)
+}
+
+func orDefault(v, def string) string {
+	if v != "" {
+		return v
+	}
+	return def
+}
+
+// RestoreOptions says where a restore finds the erasures recorded since the backup.
+type RestoreOptions struct {
+	// Ledger is the erasure ledger to apply (the one the vault wrote to; another volume, ideally).
+	Ledger string
+	// WithoutLedger restores without applying any erasure: everyone erased after the backup comes back.
+	// Only for a vault that never erased anyone, or on a lawyer's word.
+	WithoutLedger bool
+}
+
+// RestoreReport says what a restore did.
+type RestoreReport struct {
+	Manifest backup.Manifest
+	Reapply  vault.ReapplyResult
+	// LedgerCopied is how many ledger records were copied into the restored directory's own ledger.
+	LedgerCopied int
+	Verify       audit.Report
+}
+
+// ErrNoLedger refuses a restore that names no erasure ledger.
+var ErrNoLedger = errors.New("restore needs the erasure ledger (--erasure-ledger FILE), or --without-ledger to bring back everyone erased after the backup")
+
+// Restore writes the backup from r into cfg.DataDir (which must not exist or be empty), starts the vault
+// on it once — which records changes the backup's log holds but its database does not as aborted —,
+// erases again every person the ledger names, and verifies the trail. The restored directory keeps its
+// key files inside it, whatever cfg.KEKFile and cfg.AuditKeyFile say.
+func Restore(ctx context.Context, cfg Config, r io.Reader, identities []age.Identity, opts RestoreOptions) (RestoreReport, error) {
+	if opts.Ledger == "" && !opts.WithoutLedger {
+		return RestoreReport{}, ErrNoLedger
+	}
+	var rep RestoreReport
+	var err error
+	if opts.Ledger != "" {
+		// A missing or damaged ledger refuses the restore before anything is written.
+		if _, err := erasures.ReadFile(opts.Ledger); err != nil {
+			return rep, err
+		}
+	}
+	if rep.Manifest, err = backup.Restore(r, identities, cfg.DataDir); err != nil {
+		return rep, err
+	}
+	cfg.KEKFile, cfg.AuditKeyFile = "", ""
+	own := orDefault(cfg.ErasureLedger, filepath.Join(cfg.DataDir, datadir.ErasureLedgerFile))
+	if opts.Ledger != "" && !sameFile(opts.Ledger, own) {
+		if rep.LedgerCopied, err = erasures.Copy(opts.Ledger, own); err != nil {
+			return rep, err
+		}
+	}
+	a, err := Open(ctx, cfg)
+	if err != nil {
+		return rep, fmt.Errorf("start the restored vault: %w", err)
+	}
+	if opts.Ledger != "" {
+		records, err := erasures.ReadFile(own)
+		if err != nil {
+			a.Close()
+			return rep, err
+		}
+		refs := make([]string, len(records))
+		for i, rec := range records {
+			refs[i] = rec.SubjectRef
+		}
+		if rep.Reapply, err = a.Vault.Profiles().ReapplyErasures(ctx, SystemAccess("restore"), refs); err != nil {
+			a.Close()
+			return rep, fmt.Errorf("apply the ledger's erasures: %w", err)
+		}
+	}
+	verifier := a.Auditor.Verifier()
+	if err := a.Close(); err != nil {
+		return rep, err
+	}
+	trail, err := OpenTrail(cfg.DataDir)
+	if err != nil {
+		return rep, err
+	}
+	defer trail.Close()
+	if rep.Verify, err = trail.Verify(ctx, verifier); err != nil {
+		return rep, fmt.Errorf("verify the restored trail: %w", err)
+	}
+	if !rep.Verify.OK {
+		return rep, fmt.Errorf("the restored trail does not verify: first bad seq %d: %s", rep.Verify.FirstBadSeq, rep.Verify.Reason)
+	}
+	return rep, nil
+}
+
+func sameFile(a, b string) bool {
+	fa, errA := os.Stat(a)
+	fb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(fa, fb)
+}

@@ -1,0 +1,161 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"filippo.io/age"
+
+	"github.com/profilevault/profilevault/internal/app"
+	"github.com/profilevault/profilevault/internal/apptest"
+	"github.com/profilevault/profilevault/internal/backup"
+)
+
+// A backup taken while the vault serves writes, restored after a person was erased, never brings that
+// person back: the restore erases again everyone the erasure ledger names. Without the ledger (the
+// explicit --without-ledger) the person would come back — which is what the ledger is for.
+func TestRestoreNeverResurrectsAnErasedPerson(t *testing.T) {
+	ledger := filepath.Join(t.TempDir(), "elsewhere", "erasures.ledger") // another volume, as the README advises
+	s := apptest.Start(t, func(c *app.Config) { c.ErasureLedger = ledger })
+	st := s.Token("st-1", "data_steward")
+	cs := s.Token("cs-1", "customer_service")
+	erased := s.CreateSubject(map[string]any{"name": "韩梅梅", "phone": "+8613800005678"})
+	kept := s.CreateSubject(map[string]any{"name": "李雷", "phone": "+8613800001234"})
+
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Online: writes and reads go on while the backup is taken.
+	var created atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			r := s.Do("POST", "/v1/subjects", st, "account_management", map[string]any{"fields": map[string]any{"name": fmt.Sprintf("顾客%d", i)}})
+			if r.Status == 201 {
+				created.Add(1)
+			}
+			s.Do("GET", "/v1/subjects/"+kept, cs, "customer_service", nil)
+		}
+	}()
+	var archive bytes.Buffer
+	m, err := app.Backup(context.Background(), app.Config{DataDir: s.Dir}, []age.Recipient{id.Recipient()}, &archive)
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		t.Fatalf("backup: %v", err)
+	}
+	if created.Load() == 0 {
+		t.Fatal("no write ran beside the backup: not an online test")
+	}
+	names := map[string]bool{}
+	for _, f := range m.Files {
+		names[f.Name] = true
+	}
+	for _, want := range []string{"vault.db", "kek.json", "jwt-signing-key.pem", "audit-checkpoint.key", "audit/checkpoints"} {
+		if !names[want] {
+			t.Errorf("the backup lacks %s: %v", want, names)
+		}
+	}
+	for n := range names {
+		if strings.Contains(n, "erasures") {
+			t.Errorf("the erasure ledger is in the backup (%s)", n)
+		}
+	}
+	for _, secret := range []string{"韩梅梅", "8613800005678", "AGE-SECRET-KEY"} {
+		if bytes.Contains(archive.Bytes(), []byte(secret)) {
+			t.Errorf("the encrypted archive shows %q", secret)
+		}
+	}
+
+	// After the backup: one person is erased.
+	if r := s.Do("DELETE", "/v1/subjects/"+erased, st, "account_management", nil); r.Status != 200 {
+		t.Fatalf("erase: %d %s", r.Status, r.Body)
+	}
+	if _, err := os.Stat(ledger); err != nil {
+		t.Fatalf("no ledger after an erasure: %v", err)
+	}
+
+	restore := func(t *testing.T, opts app.RestoreOptions) (string, app.RestoreReport, error) {
+		dir := filepath.Join(t.TempDir(), "restored")
+		rep, err := app.Restore(context.Background(), app.Config{DataDir: dir}, bytes.NewReader(archive.Bytes()), []age.Identity{id}, opts)
+		return dir, rep, err
+	}
+	serve := func(t *testing.T, dir string) func(subject string) apptest.Response {
+		r := apptest.Start(t, func(c *app.Config) { c.DataDir = dir })
+		tok := r.Token("cs-1", "customer_service")
+		return func(subject string) apptest.Response {
+			return r.Do("GET", "/v1/subjects/"+subject, tok, "customer_service", nil)
+		}
+	}
+
+	t.Run("with the ledger, the erased person stays erased", func(t *testing.T) {
+		dir, rep, err := restore(t, app.RestoreOptions{Ledger: ledger})
+		if err != nil {
+			t.Fatalf("restore: %v", err)
+		}
+		if rep.Reapply.Erased != 1 || rep.Reapply.Records != 1 || !rep.Verify.OK {
+			t.Fatalf("report %+v", rep)
+		}
+		if rep.LedgerCopied != 1 {
+			t.Errorf("the restored dir's own ledger got %d records, want 1", rep.LedgerCopied)
+		}
+		read := serve(t, dir)
+		if r := read(erased); r.Status != 404 {
+			t.Fatalf("the erased person after restore: %d %s", r.Status, r.Body)
+		}
+		r := read(kept)
+		if r.Status != 200 || r.JSON["fields"].(map[string]any)["name"] != "李雷" {
+			t.Fatalf("the kept person after restore: %d %s", r.Status, r.Body)
+		}
+	})
+	t.Run("without the ledger the person would come back", func(t *testing.T) {
+		if _, _, err := restore(t, app.RestoreOptions{}); !errors.Is(err, app.ErrNoLedger) {
+			t.Fatalf("restore with no ledger named = %v, want ErrNoLedger", err)
+		}
+		dir, rep, err := restore(t, app.RestoreOptions{WithoutLedger: true})
+		if err != nil || rep.Reapply.Erased != 0 {
+			t.Fatalf("restore --without-ledger: %v %+v", err, rep)
+		}
+		if r := serve(t, dir)(erased); r.Status != 200 {
+			t.Fatalf("without the ledger the erased person is %d: the test above proves nothing", r.Status)
+		}
+	})
+	t.Run("a wrong key or a damaged archive restores nothing", func(t *testing.T) {
+		other, _ := age.GenerateX25519Identity()
+		dir := filepath.Join(t.TempDir(), "restored")
+		if _, err := app.Restore(context.Background(), app.Config{DataDir: dir}, bytes.NewReader(archive.Bytes()), []age.Identity{other}, app.RestoreOptions{Ledger: ledger}); err == nil {
+			t.Fatal("restored with the wrong identity")
+		}
+		bad := bytes.Clone(archive.Bytes())
+		bad[len(bad)/2] ^= 1
+		if _, err := app.Restore(context.Background(), app.Config{DataDir: dir}, bytes.NewReader(bad), []age.Identity{id}, app.RestoreOptions{Ledger: ledger}); err == nil {
+			t.Fatal("restored a damaged archive")
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+			t.Fatalf("a failed restore left %d files behind", len(entries))
+		}
+	})
+	t.Run("a restore never overwrites a data dir", func(t *testing.T) {
+		_, err := app.Restore(context.Background(), app.Config{DataDir: s.Dir}, bytes.NewReader(archive.Bytes()), []age.Identity{id}, app.RestoreOptions{Ledger: ledger})
+		if !errors.Is(err, backup.ErrNotEmpty) {
+			t.Fatalf("restore over the live dir = %v", err)
+		}
+	})
+}

@@ -1,0 +1,345 @@
+// Package backup owns the vault's backup archive: a consistent online snapshot of a data directory's
+// database, key files and audit log, written as a tar stream encrypted with age (filippo.io/age) to one
+// or more X25519 recipients, and its restore into a new data directory.
+//
+// The archive is a standard format on purpose: `age -d -i KEY backup.age | tar -t` lists it with
+// off-the-shelf tools. Its last member, MANIFEST.json, holds the SHA-256 and size of every other
+// member; Restore refuses an archive whose members do not match it, and removes what it wrote.
+//
+// Consistency without stopping the server rests on three facts of the data directory's design:
+//   - the database copy is the database as of one commit (for SQLite, VACUUM INTO inside one read
+//     transaction: sqlite.Snapshot);
+//   - the audit log is append-only and every change's entry is on disk before its COMMIT (write-ahead
+//     intents), so a log copied after the database holds every entry the copy's changes need; entries
+//     beyond (reads, or changes committed after the snapshot) are kept, and at the restored vault's
+//     first start the recovery records each such change as aborted: it is not in the restored data;
+//   - the checkpoints file is copied before the segments, so no copied checkpoint covers more entries
+//     than the copied segments hold (a segment's last frame may be cut mid-write; the log's recovery
+//     cuts such a torn frame off, as after a crash). Tiles are not copied: the log rebuilds them.
+//
+// The key ring is read before and after the database copy and the copy is retried if a key rotation
+// changed the ring in between, so every DEK in the copy is wrapped under a KEK the copied ring holds.
+//
+// The erasure ledger (internal/erasures) is never part of a backup: it is what a restore reads to erase
+// again everyone erased after the backup was taken.
+package backup
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"time"
+
+	"filippo.io/age"
+)
+
+// Archive member names: the data directory's layout (internal/datadir).
+const (
+	nameDB          = "vault.db"
+	nameKEK         = "kek.json"
+	nameJWTKey      = "jwt-signing-key.pem"
+	nameAuditKey    = "audit-checkpoint.key"
+	nameAuditPub    = "audit-checkpoint.key.pub"
+	nameCheckpoints = "audit/checkpoints"
+	segmentsDir     = "audit/segments/"
+	nameManifest    = "MANIFEST.json"
+	formatVersion   = 1
+)
+
+var segmentName = regexp.MustCompile(`^audit/segments/[0-9]{20}\.log$`)
+
+// Sources are what a backup copies: a data directory's files, or files kept elsewhere (--kek-file), and
+// the database, which the store's own driver copies (SnapshotDB writes a consistent copy to dst).
+type Sources struct {
+	SnapshotDB                             func(ctx context.Context, dst string) error
+	KEKRing, JWTKey, AuditKey, AuditLogDir string
+}
+
+// Manifest describes an archive: its format, when it was taken, and every member's size and SHA-256.
+type Manifest struct {
+	Format    int       `json:"format"`
+	CreatedAt time.Time `json:"created_at"`
+	Files     []File    `json:"files"`
+}
+
+// File is one archive member.
+type File struct {
+	Name   string `json:"name"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// member is a file to archive: its bytes (small files read at snapshot time) or a prefix of a file on disk.
+type member struct {
+	name string
+	data []byte
+	path string
+	size int64
+}
+
+// maxRingRetries bounds how often a key rotation may force the snapshot to start over.
+const maxRingRetries = 5
+
+// Write takes a consistent snapshot of src and writes it to w, encrypted to recipients. staging is a
+// directory for the database copy (removed afterwards); it needs room for one compacted copy.
+func Write(ctx context.Context, src Sources, staging string, recipients []age.Recipient, w io.Writer) (Manifest, error) {
+	if len(recipients) == 0 {
+		return Manifest{}, errors.New("backup: no recipient: a backup is always encrypted")
+	}
+	tmp, err := os.MkdirTemp(staging, "vault-backup-")
+	if err != nil {
+		return Manifest{}, err
+	}
+	defer os.RemoveAll(tmp)
+	members, err := snapshot(ctx, src, tmp)
+	if err != nil {
+		return Manifest{}, err
+	}
+	enc, err := age.Encrypt(w, recipients...)
+	if err != nil {
+		return Manifest{}, err
+	}
+	tw := tar.NewWriter(enc)
+	m := Manifest{Format: formatVersion, CreatedAt: time.Now().UTC()}
+	for _, mb := range members {
+		f, err := writeMember(tw, mb, m.CreatedAt)
+		if err != nil {
+			return Manifest{}, fmt.Errorf("backup %s: %w", mb.name, err)
+		}
+		m.Files = append(m.Files, f)
+	}
+	body, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return Manifest{}, err
+	}
+	if _, err := writeMember(tw, member{name: nameManifest, data: body, size: int64(len(body))}, m.CreatedAt); err != nil {
+		return Manifest{}, err
+	}
+	if err := tw.Close(); err != nil {
+		return Manifest{}, err
+	}
+	return m, enc.Close()
+}
+
+// snapshot captures the members in the order that keeps them consistent (see the package comment).
+func snapshot(ctx context.Context, src Sources, tmp string) ([]member, error) {
+	for attempt := 0; attempt < maxRingRetries; attempt++ {
+		ring, err := os.ReadFile(src.KEKRing)
+		if err != nil {
+			return nil, fmt.Errorf("backup: key ring: %w", err)
+		}
+		var small []member
+		for _, f := range []struct {
+			name, path string
+			optional   bool
+		}{{nameJWTKey, src.JWTKey, false}, {nameAuditKey, src.AuditKey, false}, {nameAuditPub, src.AuditKey + ".pub", true}} {
+			b, err := os.ReadFile(f.path)
+			if errors.Is(err, os.ErrNotExist) && f.optional {
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("backup: %s: %w", f.name, err)
+			}
+			small = append(small, member{name: f.name, data: b, size: int64(len(b))})
+		}
+		cps, err := os.ReadFile(filepath.Join(src.AuditLogDir, "checkpoints"))
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("backup: checkpoints: %w", err)
+		}
+		db := filepath.Join(tmp, nameDB)
+		_ = os.Remove(db)
+		if err := src.SnapshotDB(ctx, db); err != nil {
+			return nil, fmt.Errorf("backup: %w", err)
+		}
+		segs, err := segmentPrefixes(filepath.Join(src.AuditLogDir, "segments"))
+		if err != nil {
+			return nil, fmt.Errorf("backup: audit log: %w", err)
+		}
+		after, err := os.ReadFile(src.KEKRing)
+		if err != nil {
+			return nil, fmt.Errorf("backup: key ring: %w", err)
+		}
+		if !bytes.Equal(ring, after) {
+			continue // a key rotation changed the ring while the database was copied: start over
+		}
+		fi, err := os.Stat(db)
+		if err != nil {
+			return nil, err
+		}
+		out := append([]member{{name: nameKEK, data: ring, size: int64(len(ring))}}, small...)
+		out = append(out, member{name: nameDB, path: db, size: fi.Size()})
+		out = append(out, member{name: nameCheckpoints, data: cps, size: int64(len(cps))})
+		return append(out, segs...), nil
+	}
+	return nil, errors.New("backup: the key ring kept changing (a key rotation is running); try again when it is done")
+}
+
+// segmentPrefixes lists the log's segments with their sizes now: the archive copies exactly that much of
+// each, whatever is appended while it is written.
+func segmentPrefixes(dir string) ([]member, error) {
+	names, err := filepath.Glob(filepath.Join(dir, "*.log"))
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	var out []member
+	for _, n := range names {
+		fi, err := os.Stat(n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, member{name: segmentsDir + filepath.Base(n), path: n, size: fi.Size()})
+	}
+	return out, nil
+}
+
+func writeMember(tw *tar.Writer, mb member, at time.Time) (File, error) {
+	if err := tw.WriteHeader(&tar.Header{Name: mb.name, Mode: 0o600, Size: mb.size, ModTime: at, Typeflag: tar.TypeReg, Format: tar.FormatPAX}); err != nil {
+		return File{}, err
+	}
+	h := sha256.New()
+	var r io.Reader = bytes.NewReader(mb.data)
+	if mb.path != "" {
+		f, err := os.Open(mb.path)
+		if err != nil {
+			return File{}, err
+		}
+		defer f.Close()
+		r = io.LimitReader(f, mb.size)
+	}
+	n, err := io.Copy(io.MultiWriter(tw, h), r)
+	if err != nil {
+		return File{}, err
+	}
+	if n != mb.size {
+		return File{}, fmt.Errorf("%d bytes of %d: the file shrank while it was copied", n, mb.size)
+	}
+	return File{Name: mb.name, Size: n, SHA256: hexSum(h)}, nil
+}
+
+// ErrNotEmpty means the restore target already holds files: a restore never overwrites a data directory.
+var ErrNotEmpty = errors.New("restore target is not empty: restore into a new directory")
+
+// Restore decrypts the archive from r with identities and writes its files into dir (created, mode
+// 0700; it must not exist or be empty), checking every member against the manifest. On any error it
+// removes what it wrote.
+func Restore(r io.Reader, identities []age.Identity, dir string) (_ Manifest, err error) {
+	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+		return Manifest{}, ErrNotEmpty
+	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return Manifest{}, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return Manifest{}, err
+	}
+	defer func() {
+		if err != nil {
+			cleanDir(dir)
+		}
+	}()
+	dec, err := age.Decrypt(r, identities...)
+	if err != nil {
+		return Manifest{}, fmt.Errorf("restore: decrypt: %w", err)
+	}
+	tr := tar.NewReader(dec)
+	got := map[string]File{}
+	var m *Manifest
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return Manifest{}, fmt.Errorf("restore: archive: %w", err)
+		}
+		if m != nil {
+			return Manifest{}, errors.New("restore: archive: members after the manifest")
+		}
+		if hdr.Name == nameManifest {
+			var mf Manifest
+			if err := json.NewDecoder(io.LimitReader(tr, 64<<20)).Decode(&mf); err != nil {
+				return Manifest{}, fmt.Errorf("restore: manifest: %w", err)
+			}
+			m = &mf
+			continue
+		}
+		if hdr.Typeflag != tar.TypeReg || !knownMember(hdr.Name) {
+			return Manifest{}, fmt.Errorf("restore: archive: unexpected member %q", hdr.Name)
+		}
+		if _, dup := got[hdr.Name]; dup {
+			return Manifest{}, fmt.Errorf("restore: archive: member %q twice", hdr.Name)
+		}
+		f, err := extract(tr, filepath.Join(dir, filepath.FromSlash(hdr.Name)))
+		if err != nil {
+			return Manifest{}, fmt.Errorf("restore %s: %w", hdr.Name, err)
+		}
+		f.Name = hdr.Name
+		got[hdr.Name] = f
+	}
+	if m == nil {
+		return Manifest{}, errors.New("restore: archive has no manifest (cut short?)")
+	}
+	if m.Format != formatVersion {
+		return Manifest{}, fmt.Errorf("restore: archive format %d, this vaultd reads %d", m.Format, formatVersion)
+	}
+	if len(m.Files) != len(got) {
+		return Manifest{}, fmt.Errorf("restore: the manifest names %d files, the archive holds %d", len(m.Files), len(got))
+	}
+	for _, want := range m.Files {
+		if have, ok := got[want.Name]; !ok || have != want {
+			return Manifest{}, fmt.Errorf("restore: %s does not match the manifest", want.Name)
+		}
+	}
+	for _, need := range []string{nameDB, nameKEK, nameJWTKey, nameAuditKey} {
+		if _, ok := got[need]; !ok {
+			return Manifest{}, fmt.Errorf("restore: the archive lacks %s", need)
+		}
+	}
+	return *m, nil
+}
+
+func knownMember(name string) bool {
+	return slices.Contains([]string{nameDB, nameKEK, nameJWTKey, nameAuditKey, nameAuditPub, nameCheckpoints}, name) ||
+		segmentName.MatchString(name)
+}
+
+func extract(r io.Reader, path string) (File, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return File{}, err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return File{}, err
+	}
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(f, h), r)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return File{Size: n, SHA256: hexSum(h)}, err
+}
+
+func hexSum(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil)) }
+
+// cleanDir removes what a failed restore wrote (the directory stays if it existed empty).
+func cleanDir(dir string) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		_ = os.RemoveAll(filepath.Join(dir, e.Name()))
+	}
+}
