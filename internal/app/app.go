@@ -38,11 +38,11 @@ import (
 // Config is everything the service needs to start. Zero values take the documented defaults.
 type Config struct {
 	// TimeZone is the local zone of time-of-day tags (VAULT_TZ); default Asia/Shanghai.
-	TimeZone      string
-	DataDir       string // default ./data
-	DB            string // "" or "sqlite" → DataDir/vault.db; postgres://… is refused for now
-	KEKFile       string // default DataDir/kek.json
-	AuditKeyFile  string // checkpoint signing key; default DataDir/audit-checkpoint.key
+	TimeZone     string
+	DataDir      string // default ./data
+	DB           string // "" or "sqlite" → DataDir/vault.db; postgres://… is refused for now
+	KEKFile      string // default DataDir/kek.json
+	AuditKeyFile string // checkpoint signing key; default DataDir/audit-checkpoint.key
 	// ErasureLedger is the erasure ledger file (VAULT_ERASURE_LEDGER); default DataDir/erasures.ledger.
 	ErasureLedger string
 	PolicyDir     string // "" → embedded policy files
