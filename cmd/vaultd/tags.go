@@ -40,8 +40,16 @@ func cmdTags(ctx context.Context, args []string, getenv func(string) string, std
 	one := fs.String("subject", "", "recompute only this subject, with the frozen population models")
 	cpuProfile := fs.String("cpuprofile", "", "diagnostics: write a CPU profile of the computation to this file")
 	changed := fs.Bool("changed", false, "recompute only subjects whose data or consent changed, with the frozen population models")
+	var ro tagrun.RulesOptions
+	fs.Float64Var(&ro.MinSupport, "rules-min-support", 0, "association rules: least share of baskets holding an itemset (default 0.01)")
+	fs.Float64Var(&ro.MinConfidence, "rules-min-confidence", 0, "association rules: least confidence of a rule (default 0.1)")
+	fs.IntVar(&ro.MaxLen, "rules-max-len", 0, "association rules: most items in a rule, 1 to 10 (default 3)")
+	fs.Float64Var(&ro.MinLift, "rules-min-lift", 0, "association rules: least lift of a rule (default none)")
 	if err := parse(fs, args[1:]); err != nil {
 		return err
+	}
+	if _, err := ro.Normalize(); err != nil {
+		return exitError{code: 2, msg: "vaultd tags compute: " + err.Error()}
 	}
 	cfg, err := common.config(stderr)
 	if err != nil {
@@ -67,7 +75,7 @@ func cmdTags(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprintf(stdout, "recomputed: %d\nduration: %s\n", n, time.Since(start).Round(time.Millisecond))
 		return nil
 	}
-	return computeTags(ctx, a, *one, stdout, stderr)
+	return computeTags(ctx, a, *one, ro, stdout, stderr)
 }
 
 // tagsLoop recomputes, every interval, the tags of subjects whose data or consent changed (once a full run
@@ -91,8 +99,9 @@ func tagsLoop(ctx context.Context, a *app.App, every time.Duration) {
 }
 
 // computeTags runs the tag engine, with a progress bar when stderr is a terminal.
-func computeTags(ctx context.Context, a *app.App, one string, stdout, stderr io.Writer) error {
+func computeTags(ctx context.Context, a *app.App, one string, ro tagrun.RulesOptions, stdout, stderr io.Writer) error {
 	r := offlineRunner(a)
+	r.Rules = ro
 	start := time.Now()
 	if one != "" {
 		if err := r.One(ctx, one); err != nil {

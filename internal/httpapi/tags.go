@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -44,13 +45,17 @@ func (s *Server) postTagsCompute(c *gin.Context) {
 		s.abortCode(c, vault.CodeInvalidArgument, "mode must be full or changed")
 		return
 	}
+	ro, ok := s.rulesOptions(c)
+	if !ok {
+		return
+	}
 	seq, err := s.vault.Tags().AuthorizeTagCompute(c.Request.Context(), a, "job:start "+kind)
 	if err != nil {
 		s.abortWith(c, err)
 		return
 	}
 	setAuditSeq(c, seq)
-	id, started := s.jobs.Start(a.Caller, kind)
+	id, started := s.jobs.Start(a.Caller, kind, ro)
 	if !started {
 		c.JSON(http.StatusConflict, gin.H{"job_id": id, "error": gin.H{"code": "conflict", "message": "a tag computation is already running"}})
 		return
@@ -120,4 +125,40 @@ func (s *Server) getInsight(c *gin.Context) {
 		body = json.RawMessage("null")
 	}
 	c.JSON(http.StatusOK, gin.H{"insight": c.Param("kind"), "computed_at": at, "data": body})
+}
+
+// rulesOptions reads a full run's association-rule thresholds from the query (rules_min_support,
+// rules_min_confidence, rules_max_len, rules_min_lift; absent: the defaults), answering 400 for a value
+// out of range.
+func (s *Server) rulesOptions(c *gin.Context) (tagrun.RulesOptions, bool) {
+	var ro tagrun.RulesOptions
+	for _, p := range []struct {
+		name string
+		f    *float64
+		i    *int
+	}{{"rules_min_support", &ro.MinSupport, nil}, {"rules_min_confidence", &ro.MinConfidence, nil},
+		{"rules_max_len", nil, &ro.MaxLen}, {"rules_min_lift", &ro.MinLift, nil}} {
+		v, ok := c.GetQuery(p.name)
+		if !ok {
+			continue
+		}
+		var err error
+		if p.f != nil {
+			*p.f, err = strconv.ParseFloat(v, 64)
+		} else {
+			*p.i, err = strconv.Atoi(v)
+		}
+		if err == nil && (p.i != nil && *p.i <= 0 || p.f != nil && (*p.f < 0 || *p.f == 0 && p.name != "rules_min_lift")) {
+			err = strconv.ErrRange
+		}
+		if err != nil {
+			s.abortCode(c, vault.CodeInvalidArgument, p.name+" must be a positive number")
+			return ro, false
+		}
+	}
+	if _, err := ro.Normalize(); err != nil {
+		s.abortCode(c, vault.CodeInvalidArgument, "rule thresholds out of range: min_support and min_confidence in (0, 1], max_len 1 to 10, min_lift ≥ 0")
+		return ro, false
+	}
+	return ro, true
 }

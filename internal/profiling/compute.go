@@ -686,11 +686,12 @@ func clusterTag(c *evalCtx) (string, Explanation, bool) {
 	}
 	o := cm.original(j)
 	k := len(cm.Centroids)
+	name := cm.name(j)
 	return fmt.Sprintf("cluster_%d", j+1), Explanation{
-		ZH: fmt.Sprintf("属于客群 %d（共 %d 个，按消费从高到低编号）：该客群的典型客户最近一次下单在 %d 天前，下单 %.1f 次，净消费 %s，每次会话浏览 %.1f 页",
-			j+1, k, int(math.Round(o[0])), o[1], yuan(o[2]), o[4]),
-		EN: fmt.Sprintf("In segment %d of %d (numbered by spend, highest first): its typical customer last ordered %d days ago, has %.1f orders, %s net spend and %.1f page views per session",
-			j+1, k, int(math.Round(o[0])), o[1], yuan(o[2]), o[4]),
+		ZH: fmt.Sprintf("属于客群 %d「%s」（共 %d 个，按消费从高到低编号）：该客群的典型客户最近一次下单在 %d 天前，下单 %.1f 次，净消费 %s，每次会话浏览 %.1f 页",
+			j+1, name.ZH, k, int(math.Round(o[0])), o[1], yuan(o[2]), o[4]),
+		EN: fmt.Sprintf("In segment %d of %d, \"%s\" (numbered by spend, highest first): its typical customer last ordered %d days ago, has %.1f orders, %s net spend and %.1f page views per session",
+			j+1, k, name.EN, int(math.Round(o[0])), o[1], yuan(o[2]), o[4]),
 	}, true
 }
 

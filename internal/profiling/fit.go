@@ -123,6 +123,16 @@ type ClusterModel struct {
 	Sizes []int `json:"sizes"`
 	// Silhouettes maps each k tried to its sampled mean silhouette.
 	Silhouettes map[int]float64 `json:"silhouettes"`
+	// SegmentNames name the clusters from their centroids (Names), cluster_1 first.
+	SegmentNames []SegmentName `json:"segment_names,omitempty"`
+}
+
+// name returns cluster j's name (computed from the centroids for a model frozen before names existed).
+func (cm *ClusterModel) name(j int) SegmentName {
+	if j < len(cm.SegmentNames) {
+		return cm.SegmentNames[j]
+	}
+	return cm.Names()[j]
 }
 
 // SeasonModel holds the population's season shares: Overall is the share of all interest weight in each
@@ -474,6 +484,7 @@ func fitCluster(buyers []*Features, now time.Time, o Options) (*ClusterModel, st
 		cm.Centroids = append(cm.Centroids, slices.Clone(model.Centroids[j]))
 		cm.Sizes = append(cm.Sizes, model.Sizes[j])
 	}
+	cm.SegmentNames = cm.Names()
 	return cm, StatusOK
 }
 

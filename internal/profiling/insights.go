@@ -114,8 +114,9 @@ func suppress(counts []int) []bool {
 
 // SegmentCell is one cluster of the segments insight.
 type SegmentCell struct {
-	// Cluster is the tag value (cluster_1, ...).
-	Cluster string `json:"cluster"`
+	// Cluster is the tag value (cluster_1, ...), and Name its name from the centroid, in zh and en.
+	Cluster string      `json:"cluster"`
+	Name    SegmentName `json:"name,omitzero"`
 	// Size is the number of buyers in the cluster at the fit, and Share its share of all clustered buyers
 	// (both 0 when suppressed).
 	Size  int     `json:"size"`
@@ -155,6 +156,7 @@ func SegmentsInsight(pop Population) (SegmentsReport, error) {
 	for j := range cm.Centroids {
 		cell := SegmentCell{Cluster: fmt.Sprintf("cluster_%d", j+1), Suppressed: hide[j] || cm.Sizes[j] == 0}
 		if !cell.Suppressed {
+			cell.Name = cm.name(j) // drawn from the centroid: hidden with it
 			cell.Size = cm.Sizes[j]
 			cell.Share = float64(cm.Sizes[j]) / float64(total)
 			cell.Centroid = map[string]float64{}
@@ -222,6 +224,18 @@ type RulesReport struct {
 	Rules []rules.Rule `json:"rules"`
 	// Suppressed counts the rules left out because fewer than MinCell subjects support them.
 	Suppressed int `json:"suppressed"`
+	// Thresholds are the thresholds the rules were mined with.
+	Thresholds RulesThresholds `json:"thresholds"`
+}
+
+// RulesThresholds says how the rules of a report were mined: the FP-Growth thresholds (defaults filled
+// in) and the least number of distinct subjects a reported rule needs.
+type RulesThresholds struct {
+	MinSupport    float64 `json:"min_support"`
+	MinConfidence float64 `json:"min_confidence"`
+	MaxLen        int     `json:"max_len"`
+	MinLift       float64 `json:"min_lift"`
+	MinSubjects   int     `json:"min_subjects"`
 }
 
 // RulesInsight mines association rules (FP-Growth, rules.Mine) over category baskets grouped by subject
@@ -244,10 +258,16 @@ func RulesInsight(bySubject [][][]string, opts rules.Options) (RulesReport, erro
 		}
 	}
 	rep.Baskets = len(flat)
+	o, err := opts.Normalize()
+	if err != nil {
+		return RulesReport{}, err
+	}
+	rep.Thresholds = RulesThresholds{MinSupport: o.MinSupport, MinConfidence: o.MinConfidence, MaxLen: o.MaxLen,
+		MinLift: o.MinLift, MinSubjects: MinCell}
 	if rep.Subjects < MinCell {
 		return RulesReport{}, fmt.Errorf("%w: fewer than %d subjects with baskets", ErrNoData, MinCell)
 	}
-	mined, err := rules.Mine(flat, opts)
+	mined, err := rules.Mine(flat, o)
 	if err != nil {
 		return RulesReport{}, err
 	}

@@ -36,8 +36,8 @@ const (
 )
 
 // Start starts a computation of kind run as caller (whose roles every vault call checks) unless one is
-// running; ok is false when one is (its id is returned).
-func (j *Jobs) Start(caller vault.Caller, kind string) (id string, ok bool) {
+// running; ok is false when one is (its id is returned). A full run mines its rules insight with ro.
+func (j *Jobs) Start(caller vault.Caller, kind string, ro RulesOptions) (id string, ok bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.running {
@@ -55,6 +55,7 @@ func (j *Jobs) Start(caller vault.Caller, kind string) (id string, ok bool) {
 	j.running = true
 	r := *j.Runner
 	r.Caller = caller
+	r.Rules = ro
 	r.Progress = func(done, total int) {
 		j.mu.Lock()
 		st.Done, st.Total = done, total

@@ -38,6 +38,8 @@ type Runner struct {
 	BatchSize int
 	// Progress, if set, is told how many of the total subject passes are done.
 	Progress func(done, total int)
+	// Rules are the association-rule thresholds of a full run's insight (zero fields: rules' defaults).
+	Rules RulesOptions
 
 	cache *modelCache // the decoded frozen model (shared by copies of the Runner)
 }
@@ -47,6 +49,9 @@ type modelCache struct {
 	raw []byte
 	pop profiling.Population
 }
+
+// RulesOptions are the association-rule thresholds (min_support, min_confidence, max_len, min_lift).
+type RulesOptions = rules.Options
 
 // Model is what a full run freezes: the population parameters and the aggregate insights.
 type Model struct {
@@ -277,7 +282,7 @@ func (r *Runner) Full(ctx context.Context) (Summary, error) {
 		if model.Population, err = profiling.Fit(fitOn, now, profiling.Options{}); err != nil {
 			return sum, fmt.Errorf("fit: %w", err)
 		}
-		model.Insights = insights(fitOn, baskets, model.Population, now)
+		model.Insights = insights(fitOn, baskets, model.Population, now, r.Rules)
 	}
 	fitOn, baskets = nil, nil
 	raw, err := json.Marshal(model)
@@ -335,7 +340,7 @@ func compute(p pending, pop profiling.Population, now time.Time, loc *time.Locat
 }
 
 // insights computes the population aggregates; a part without enough data is recorded by its status.
-func insights(features []profiling.Features, baskets [][][]string, pop profiling.Population, now time.Time) Insights {
+func insights(features []profiling.Features, baskets [][][]string, pop profiling.Population, now time.Time, ro RulesOptions) Insights {
 	in := Insights{Subjects: len(features), Status: map[string]string{}}
 	status := func(part string, err error) bool {
 		if err != nil {
@@ -351,7 +356,7 @@ func insights(features []profiling.Features, baskets [][][]string, pop profiling
 	if rep, err := profiling.SegmentsInsight(pop); status("segments", err) {
 		in.Segments = &rep
 	}
-	if rep, err := profiling.RulesInsight(baskets, rules.Options{}); status("rules", err) {
+	if rep, err := profiling.RulesInsight(baskets, ro); status("rules", err) {
 		in.Rules = &rep
 	}
 	if rep, err := profiling.PurchaseFactors(features, profiling.FactorsOptions{}); status("purchase_factors", err) {

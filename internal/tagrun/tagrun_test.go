@@ -237,7 +237,12 @@ func TestTagsOverHTTP(t *testing.T) {
 	if r := s.Do("POST", "/v1/tags/compute", mk, "", nil); r.Status != 403 {
 		t.Fatalf("marketing starting a job: %d %s", r.Status, r.Body)
 	}
-	r = s.Do("POST", "/v1/tags/compute", st, "", nil)
+	for _, bad := range []string{"rules_max_len=0", "rules_max_len=11", "rules_min_support=abc", "rules_min_confidence=1.5", "rules_min_support=0"} {
+		if r := s.Do("POST", "/v1/tags/compute?"+bad, st, "", nil); r.Status != 400 || r.ErrorCode() != "invalid_argument" {
+			t.Fatalf("%s: %d %s", bad, r.Status, r.Body)
+		}
+	}
+	r = s.Do("POST", "/v1/tags/compute?rules_max_len=4&rules_min_confidence=0.2", st, "", nil)
 	if r.Status != 202 {
 		t.Fatalf("start job: %d %s", r.Status, r.Body)
 	}
@@ -258,6 +263,11 @@ func TestTagsOverHTTP(t *testing.T) {
 	}
 	if r.JSON["state"] != "done" || r.JSON["done"] != r.JSON["total"] {
 		t.Fatalf("job finished as %s", r.Body)
+	}
+	// The rules insight says the thresholds the job was started with.
+	if r := s.Do("GET", "/v1/insights/rules", an, "analytics", nil); r.Status != 200 || !strings.Contains(string(r.Body), `"max_len":4`) ||
+		!strings.Contains(string(r.Body), `"min_confidence":0.2`) {
+		t.Fatalf("rules insight after a job with thresholds: %d %s", r.Status, r.Body)
 	}
 	// The subject's own view and export carry their tags.
 	me := s.Token(ids[0], string(vault.RoleSubject))

@@ -139,6 +139,10 @@ func FrequentItemsets(baskets [][]string, minSupport float64, maxLen int) []Item
 	return mineItemsets(baskets, minSupport, maxLen).itemsets()
 }
 
+// Normalize returns opts with every zero field set to its default, or an error wrapping
+// ErrInvalidOptions naming the field out of range: the thresholds Mine would use.
+func (o Options) Normalize() (Options, error) { return o.normalize() }
+
 func (o Options) normalize() (Options, error) {
 	if o.MinSupport == 0 {
 		o.MinSupport = DefaultMinSupport
