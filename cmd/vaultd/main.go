@@ -60,6 +60,7 @@ commands:
   backup           write an encrypted, consistent snapshot of the data dir (works beside a running server)
   backup keygen    create an age identity for backups and print its recipient
   restore          restore a backup into a new data dir and erase again everyone the erasure ledger names
+  sentiment score  score texts (one a line, or label<TAB>id<TAB>text) as id<TAB>label<TAB>score; accuracy on stderr
 
 Run "vaultd <command> -h" for its flags. Every flag has a VAULT_* environment variable (see README).`
 
@@ -100,6 +101,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdBackup(ctx, rest, getenv, stdout, stderr)
 	case "restore":
 		return cmdRestore(ctx, rest, getenv, stdout, stderr)
+	case "sentiment":
+		return cmdSentiment(rest, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil

@@ -513,7 +513,7 @@ func TestAttitudeTags(t *testing.T) {
 			if got[KeySatisfaction].Value != tc.sat || got[KeyAdvocacy].Value != tc.advoc {
 				t.Errorf("satisfaction %q advocacy %q, want %q %q", got[KeySatisfaction].Value, got[KeyAdvocacy].Value, tc.sat, tc.advoc)
 			}
-			if !strings.HasSuffix(got[KeySentiment].AlgorithmVersion, "sentiment-lexicon-2026.11-1") {
+			if !strings.HasSuffix(got[KeySentiment].AlgorithmVersion, "sentiment-model-2026.12-2") {
 				t.Errorf("sentiment version %q", got[KeySentiment].AlgorithmVersion)
 			}
 		})

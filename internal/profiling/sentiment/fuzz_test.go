@@ -7,7 +7,7 @@ import (
 )
 
 func FuzzScore(f *testing.F) {
-	for _, s := range []string{"", "not bad", "不好", "太贵了，但是质量很好", "very very good 👍", "\xff"} {
+	for _, s := range []string{"", "not bad", "不好", "太贵了，但是质量很好", "very very good 👍", "\xff", "GREAT!!!", "不会再买了！！", "请问可以开发票吗", "iPhone 不太好用 OK"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, text string) {
@@ -23,6 +23,15 @@ func FuzzScore(f *testing.F) {
 		}
 		if text == "" && s != 0 {
 			t.Fatalf("empty text scored %v", s)
+		}
+		ex := Explain(text)
+		if ex.Score != s || ex.Label != LabelOf(s) || len(ex.Phrases) > MaxPhrases {
+			t.Fatalf("Explain(%q) = %v %s (%d phrases), Score = %v", text, ex.Score, ex.Label, len(ex.Phrases), s)
+		}
+		for _, p := range ex.Phrases {
+			if p.Start < 0 || p.End > len(text) || p.Start >= p.End || text[p.Start:p.End] != p.Phrase || math.IsNaN(p.Weight) {
+				t.Fatalf("Explain(%q): bad phrase %+v", text, p)
+			}
 		}
 		if utf8.ValidString(text) {
 			_ = DetectLanguage(text)

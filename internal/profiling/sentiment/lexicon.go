@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	vaderdata "github.com/jonreiter/govader/data"
 )
 
 // lexiconFS holds the embedded lexicon files; see the header of each file for the format.
@@ -58,6 +61,48 @@ type entry struct {
 type dict struct {
 	m      map[string]entry
 	maxLen int // longest key: in runes for Chinese, in words for English
+
+	// lens[first] has bit l set when an entry of l units starts with the unit first (a
+	// rune's UTF-8 for Chinese, a word for English), so that matching tries only lengths
+	// that exist. hanLens holds the same for the common Han block, indexed by rune.
+	lens    map[string]uint32
+	hanLens []uint32
+}
+
+// Bounds of the Han block indexed by dict.hanLens.
+const hanLo, hanHi = 0x4e00, 0x9fff
+
+// index builds lens (and hanLens for a Chinese dict) once all entries are in.
+func (d *dict) index(chinese bool) {
+	d.lens = make(map[string]uint32)
+	if chinese {
+		d.hanLens = make([]uint32, hanHi-hanLo+1)
+	}
+	for k := range d.m {
+		var first string
+		n := 0
+		if chinese {
+			r, size := utf8.DecodeRuneInString(k)
+			first, n = k[:size], utf8.RuneCountInString(k)
+			if r >= hanLo && r <= hanHi && n < 32 {
+				d.hanLens[r-hanLo] |= 1 << n
+			}
+		} else {
+			first, _, _ = strings.Cut(k, " ")
+			n = strings.Count(k, " ") + 1
+		}
+		if n < 32 {
+			d.lens[first] |= 1 << n
+		}
+	}
+}
+
+// lensOf returns the length mask of entries starting with the Han-run rune r spelled s.
+func (d *dict) lensOf(r rune, s string) uint32 {
+	if r >= hanLo && r <= hanHi && d.hanLens != nil {
+		return d.hanLens[r-hanLo]
+	}
+	return d.lens[s]
 }
 
 // lexicon is the immutable, fully parsed lexicon built once at package initialisation.
@@ -84,13 +129,111 @@ func loadLexicon() (*lexicon, error) {
 	if l.en, err = loadDict(enFile, enKey); err != nil {
 		return nil, err
 	}
+	if err = loadVader(&l.en); err != nil {
+		return nil, err
+	}
+	l.en.index(false)
 	if l.zh, err = loadDict(zhFile, zhKey); err != nil {
 		return nil, err
 	}
+	addNegatedVariants(&l.zh)
+	l.zh.index(true)
 	if l.emoji, err = loadDict(emojiFile, zhKey); err != nil {
 		return nil, err
 	}
 	return &l, nil
+}
+
+// vaderScale converts a VADER mean valence (−4..+4) to a weight of this lexicon, where
+// "good" is about 1: VADER rates "good" 1.9.
+const vaderScale = 0.5
+
+// vaderLexicon is the VADER lexicon (MIT, github.com/cjhutto/vaderSentiment) as the govader module ships
+// it: lines of token, mean valence (−4..+4), standard deviation and the raters' scores.
+const vaderLexicon = "rawdata/vaderLexicon.txt"
+
+// vaderWord keeps the lexicon's word and phrase entries (emoticons, symbols and single letters are left
+// out: the tokenizer never yields them).
+var vaderWord = regexp.MustCompile(`^[a-z][a-z' -]*[a-z]$`)
+
+// loadVader adds the word entries of the VADER lexicon that en.tsv does not have, as sentiment words of
+// weight valence × vaderScale.
+func loadVader(d *dict) error {
+	raw, err := vaderdata.Asset(vaderLexicon)
+	if err != nil {
+		return fmt.Errorf("%w: VADER lexicon: %w", errLexicon, err)
+	}
+	sc := bufio.NewScanner(strings.NewReader(string(raw)))
+	for n := 1; sc.Scan(); n++ {
+		fields := strings.Split(sc.Text(), "\t")
+		if len(fields) < 2 || !vaderWord.MatchString(fields[0]) {
+			continue
+		}
+		v, err := strconv.ParseFloat(fields[1], 64)
+		if err != nil || math.IsNaN(v) || math.Abs(v) > 4 {
+			return fmt.Errorf("%w: VADER lexicon line %d: want word<TAB>valence", errLexicon, n)
+		}
+		k, size := enKey(fields[0])
+		if size == 0 {
+			continue
+		}
+		if _, dup := d.m[k]; dup || v == 0 {
+			continue
+		}
+		d.m[k] = entry{kind: kindWord, val: v * vaderScale}
+		d.maxLen = max(d.maxLen, size)
+	}
+	return sc.Err()
+}
+
+// zhInnerNegators are inserted before the last character of a Chinese phrase entry by
+// addNegatedVariants, with the share of the flipped weight the variant keeps.
+var zhInnerNegators = [...]struct {
+	neg   string
+	share float64
+}{{"不", 1}, {"不太", 0.5}, {"不是很", 0.5}, {"没那么", 0.5}}
+
+// addNegatedVariants adds, for every sentiment phrase of three or more characters, the
+// phrase with a negator before its last character ("性价比高" → "性价比不高", "物流快" →
+// "物流不太快"), weighted as a negated word. Forward maximum matching would otherwise split
+// such text into single characters and lose both the phrase and the negation. Entries of
+// the file win over generated ones.
+func addNegatedVariants(d *dict) {
+	type variant struct {
+		key string
+		e   entry
+	}
+	var add []variant
+	for k, e := range d.m {
+		runes := []rune(k)
+		if e.kind != kindWord || len(runes) < 3 {
+			continue
+		}
+		head, last := string(runes[:len(runes)-1]), string(runes[len(runes)-1])
+		flip := flipPositive
+		if e.val < 0 {
+			flip = flipNegative
+		}
+		for _, n := range zhInnerNegators {
+			add = append(add, variant{head + n.neg + last, entry{kind: kindWord, val: flip * n.share * e.val}})
+		}
+	}
+	// Deterministic: when two phrases generate the same variant, the larger weight wins.
+	gen := map[string]entry{}
+	for _, v := range add {
+		if _, inFile := d.m[v.key]; inFile {
+			continue
+		}
+		if old, ok := gen[v.key]; ok && (math.Abs(old.val) > math.Abs(v.e.val) ||
+			(math.Abs(old.val) == math.Abs(v.e.val) && old.val >= v.e.val)) {
+			continue
+		}
+		gen[v.key] = v.e
+	}
+	for k, e := range gen {
+		d.m[k] = e
+		d.maxLen = max(d.maxLen, utf8.RuneCountInString(k))
+	}
 }
 
 // enKey normalises an English entry exactly as text is tokenised, and returns its length in words.

