@@ -57,6 +57,10 @@ type Config struct {
 	Notices io.Writer
 	// WriteStall cuts a streamed response whose client stops reading for this long (default 60 s).
 	WriteStall time.Duration
+	// AuthTarpit holds each authentication failure refused beyond the auth-failure budget this long before
+	// its 429 (default 1 s; negative: at once), at most AuthTarpitSlots (default 512) at a time.
+	AuthTarpit      time.Duration
+	AuthTarpitSlots int
 	// DemoSignIn adds the web consoles' demo sign-in page, which mints tokens for demo people and staff
 	// roles (vaultd demo only; never serve).
 	DemoSignIn bool
@@ -263,6 +267,7 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 		Pages:      ui,
 		Sessions:   a.Sessions,
 		WriteStall: cfg.WriteStall,
+		AuthTarpit: cfg.AuthTarpit, AuthTarpitSlots: cfg.AuthTarpitSlots,
 	}); err != nil {
 		return nil, err
 	}

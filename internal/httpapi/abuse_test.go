@@ -8,6 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/profilevault/profilevault/internal/app"
 
 	"github.com/profilevault/profilevault/internal/apptest"
 )
@@ -142,7 +145,7 @@ func TestRequestsPerSubjectAreLimited(t *testing.T) {
 // entries, the rest 429 with none of their own; a flush records how many were folded, so the trail shows
 // the whole attack in a bounded number of entries, and a valid token still works meanwhile.
 func TestAuthFailureFloodIsBounded(t *testing.T) {
-	s := apptest.Start(t)
+	s := apptest.Start(t, func(c *app.Config) { c.AuthTarpit = time.Millisecond })
 	authFailures := func() (entries, folded int) {
 		for _, e := range exportTrail(t, s) {
 			if e.Action == "auth.failure" {
@@ -179,5 +182,67 @@ func TestAuthFailureFloodIsBounded(t *testing.T) {
 	entries, folded := authFailures()
 	if entries != got[401]+1 || folded != got[429] {
 		t.Fatalf("after the flush: %d entries, %d folded; want %d and %d", entries, folded, got[401]+1, got[429])
+	}
+}
+
+// TestOverBudgetAuthFailuresAreTarpitted: beyond the auth-failure budget a refusal is held for the tarpit's
+// delay before its 429 (so a flooding connection gets about one answer per delay), and once every place is
+// taken the next is answered at once with Connection: close; legitimate requests are never held.
+func TestOverBudgetAuthFailuresAreTarpitted(t *testing.T) {
+	const delay = 300 * time.Millisecond
+	s := apptest.Start(t, func(c *app.Config) { c.AuthTarpit, c.AuthTarpitSlots = delay, 1 })
+	garbage := func() (*http.Response, time.Duration) {
+		req, _ := http.NewRequest("GET", s.Server.URL+"/v1/subjects/x", nil)
+		req.Header.Set("Authorization", "Bearer garbage")
+		start := time.Now()
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp, time.Since(start)
+	}
+	var (
+		resp *http.Response
+		took time.Duration
+	)
+	for range 1000 { // the budget's burst is answered 401 at once
+		if resp, took = garbage(); resp.StatusCode != http.StatusUnauthorized {
+			break
+		}
+	}
+	if resp.StatusCode != http.StatusTooManyRequests || took < delay || resp.Close || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("the first failure beyond the budget: %d after %v (close %v, Retry-After %q); want 429 held ≥ %v on a kept connection",
+			resp.StatusCode, took, resp.Close, resp.Header.Get("Retry-After"), delay)
+	}
+	// Eight at once with one place: the budget refilled during the hold answers a few 401, one 429 is held,
+	// the others find no place and are answered with Connection: close.
+	type answer struct {
+		status int
+		close  bool
+		took   time.Duration
+	}
+	answers := make(chan answer, 8)
+	for range 8 {
+		go func() { r, d := garbage(); answers <- answer{r.StatusCode, r.Close, d} }()
+	}
+	var heldN, closedN int
+	for range 8 {
+		a := <-answers
+		switch {
+		case a.status == http.StatusTooManyRequests && a.close:
+			closedN++
+		case a.status == http.StatusTooManyRequests && a.took >= delay:
+			heldN++
+		case a.status != http.StatusUnauthorized:
+			t.Errorf("an answer %+v is neither 401, nor held, nor closed", a)
+		}
+	}
+	if heldN != 1 || closedN == 0 {
+		t.Fatalf("%d held and %d closed; want exactly 1 held (one place) and the rest closed", heldN, closedN)
+	}
+	if r := s.Do("GET", "/v1/policies", s.Token("root", "admin"), "", nil); r.Status != http.StatusOK {
+		t.Fatalf("a valid token during the flood: %d", r.Status)
 	}
 }

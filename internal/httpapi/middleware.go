@@ -137,12 +137,17 @@ func (s *Server) authenticate(c *gin.Context) {
 		case errRevoked:
 			reason = "token_revoked"
 		}
-		s.log.Info("authentication failed", "request_id", requestID(c), "route", c.FullPath(), "reason", reason)
 		seq, aerr := s.vault.RecordAuthFailure(c.Request.Context(), requestID(c), c.ClientIP(), reason)
 		if vault.ErrorCode(aerr) == vault.CodeRateLimited {
-			s.abortWith(c, aerr) // a flood: folded into the address's next entry
+			// A flood: folded into the address's next entry, logged by that entry's failure only, and
+			// answered slowly (or by closing the connection) so it cannot take the cores.
+			if !s.tarpit.hold(c.Request.Context()) {
+				c.Header("Connection", "close")
+			}
+			s.abortWith(c, aerr)
 			return
 		}
+		s.log.Info("authentication failed", "request_id", requestID(c), "route", c.FullPath(), "reason", reason)
 		if aerr == nil {
 			c.Header("X-Audit-Seq", strconv.FormatInt(seq, 10))
 		}

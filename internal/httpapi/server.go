@@ -68,6 +68,11 @@ type Config struct {
 	// WriteStall cuts a streamed response (exports) whose client stops reading for this long (default
 	// 60 s); the stream itself may last as long as the client keeps reading.
 	WriteStall time.Duration
+	// AuthTarpit holds each authentication failure refused beyond the auth-failure budget (429) this long
+	// before answering it (default 1 s; negative: answer at once); AuthTarpitSlots bounds how many are held
+	// at once (default 512), and one beyond them is answered at once with Connection: close.
+	AuthTarpit      time.Duration
+	AuthTarpitSlots int
 }
 
 // Server is the HTTP API.
@@ -87,6 +92,7 @@ type Server struct {
 	pages      Pages
 	sessions   Sessions
 	writeStall time.Duration
+	tarpit     *tarpit
 }
 
 // New builds the Server and its routes.
@@ -99,6 +105,13 @@ func New(cfg Config) (*Server, error) {
 		ready: cfg.Ready, loadPolicy: cfg.LoadPolicy, background: cfg.Background, maxBody: cfg.MaxBody, maxBulk: cfg.MaxBulkBody, jobs: cfg.Jobs,
 		pages: cfg.Pages, sessions: cfg.Sessions, writeStall: cfg.WriteStall,
 	}
+	if cfg.AuthTarpit == 0 {
+		cfg.AuthTarpit = time.Second
+	}
+	if cfg.AuthTarpitSlots <= 0 {
+		cfg.AuthTarpitSlots = 512
+	}
+	s.tarpit = newTarpit(cfg.AuthTarpit, cfg.AuthTarpitSlots)
 	if s.writeStall <= 0 {
 		s.writeStall = 60 * time.Second
 	}
