@@ -36,6 +36,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	subjects := fs.Int("subjects", 2000, "demo: number of synthetic subjects to seed into a new data dir")
 	seed := fs.Uint64("seed", 1, "demo: seed of the synthetic data")
 	cpuProfile := fs.String("cpuprofile", "", "diagnostics: write a CPU profile of the whole run to this file")
+	memProfile := fs.String("memprofile", "", "diagnostics: write a heap profile to this file when the server stops")
 	idsOut := fs.String("ids-out", "", "demo: write the ids of up to 10,000 active subjects to this file, one per line (for load tests)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -75,7 +76,10 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 			}
 		}
 	}
-	return serveHTTP(ctx, a, ln, stderr)
+	if err := serveHTTP(ctx, a, ln, stderr); err != nil {
+		return err
+	}
+	return writeHeapProfile(*memProfile)
 }
 
 func envOr(getenv func(string) string, name, def string) string {

@@ -58,7 +58,7 @@ type Config struct {
 	// WriteStall cuts a streamed response whose client stops reading for this long (default 60 s).
 	WriteStall time.Duration
 	// AuthTarpit holds each authentication failure refused beyond the auth-failure budget this long before
-	// its 429 (default 1 s; negative: at once), at most AuthTarpitSlots (default 512) at a time.
+	// its 429 (default 1 s; negative: at once), at most AuthTarpitSlots (default 2,048) at a time.
 	AuthTarpit      time.Duration
 	AuthTarpitSlots int
 	// DemoSignIn adds the web consoles' demo sign-in page, which mints tokens for demo people and staff

@@ -70,7 +70,7 @@ type Config struct {
 	WriteStall time.Duration
 	// AuthTarpit holds each authentication failure refused beyond the auth-failure budget (429) this long
 	// before answering it (default 1 s; negative: answer at once); AuthTarpitSlots bounds how many are held
-	// at once (default 512), and one beyond them is answered at once with Connection: close.
+	// at once (default 2,048), and one beyond them is answered at once with Connection: close.
 	AuthTarpit      time.Duration
 	AuthTarpitSlots int
 }
@@ -109,7 +109,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.AuthTarpit = time.Second
 	}
 	if cfg.AuthTarpitSlots <= 0 {
-		cfg.AuthTarpitSlots = 512
+		cfg.AuthTarpitSlots = 2048
 	}
 	s.tarpit = newTarpit(cfg.AuthTarpit, cfg.AuthTarpitSlots)
 	if s.writeStall <= 0 {
