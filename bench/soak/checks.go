@@ -339,8 +339,10 @@ func report(cfg config, l *load, rs restart, loadEnd time.Time, rb readBackResul
 			g.rssOK()})
 		rows = append(rows, row{"(d) open files after restart, first vs last",
 			fmt.Sprintf("%d → %d (%+.1f %%)", g.first.fds, g.last.fds, pct(float64(g.first.fds), float64(g.last.fds))), g.fdsOK()})
-		memLine = fmt.Sprintf("VmRSS in the same windows: anonymous %.1f → %.1f MiB, of which Go heap in use %.1f → %.1f MiB; mapped files %.1f → %.1f MiB\n",
-			mib(g.first.anon), mib(g.last.anon), mib(g.first.heap), mib(g.last.heap), mib(g.first.file), mib(g.last.file))
+		memLine = fmt.Sprintf("VmRSS in the same windows: anonymous %.1f → %.1f MiB, of which Go heap in use %.1f → %.1f MiB; mapped files %.1f → %.1f MiB\n"+
+			"caches in the same windows: %d → %d sealed records, %d → %d data keys (the server's --record-cache %s, --dek-cache %s)\n",
+			mib(g.first.anon), mib(g.last.anon), mib(g.first.heap), mib(g.last.heap), mib(g.first.file), mib(g.last.file),
+			g.first.records, g.last.records, g.first.deks, g.last.deks, cacheFlag(cfg.recordCache), cacheFlag(cfg.dekCache))
 	} else {
 		rows = append(rows, row{"(d) VmRSS and open files after restart", "not enough samples after the restart", false})
 	}

@@ -24,9 +24,14 @@
 //	    X-Audit-Seq must carry that response's request id;
 //	(d) the server's VmRSS and open file descriptors, sampled from /proc every -sample, do not grow by more
 //	    than 20 % between the first and the last minute after the restart (medians; a third of the time
-//	    after the restart each when that is shorter). To tell a leak from caches warming up, the same windows
-//	    also give VmRSS split into anonymous memory — with the Go heap in use, from the server's /metrics —
-//	    and mapped files;
+//	    after the restart each when that is shorter). The server's two caches of subject data (sealed
+//	    records, unwrapped data keys) fill as subjects are read and then stay at their bound; the load keeps
+//	    creating subjects, so at the server's defaults (20,000 and 50,000 entries) they would still be
+//	    filling at the end of a short run. The soak therefore runs the server with small bounds
+//	    (-record-cache 1000, -dek-cache 2000; 0 for the server's defaults), full within seconds of the
+//	    restart, so that growth after that is growth the caches do not explain. The same windows also give
+//	    VmRSS split into anonymous memory — with the Go heap in use and the caches' sizes, from the server's
+//	    /metrics — and mapped files;
 //
 // and every complete 2xx export must parse and be the requesting subject's own. Progress lines every 30 s
 // show the server's and the whole machine's CPU use, since other work on a shared machine slows the load.
@@ -44,6 +49,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -59,6 +65,7 @@ type config struct {
 	readers, writers, consenters int
 	exporters                    int
 	writePause, consentPause     time.Duration
+	recordCache, dekCache        int // the server's --record-cache and --dek-cache; 0: its defaults
 	binary                       string
 	keep                         bool
 }
@@ -76,6 +83,8 @@ func main() {
 	flag.IntVar(&cfg.exporters, "exporters", 1, "goroutines exporting subjects' data (GET /v1/me/export)")
 	flag.DurationVar(&cfg.writePause, "write-pause", 10*time.Millisecond, "pause of a writer between requests")
 	flag.DurationVar(&cfg.consentPause, "consent-pause", 20*time.Millisecond, "pause of a consent goroutine between requests")
+	flag.IntVar(&cfg.recordCache, "record-cache", 1000, "the server's --record-cache: small, so that it is full before the first window after the restart (0: the server's default)")
+	flag.IntVar(&cfg.dekCache, "dek-cache", 2000, "the server's --dek-cache, likewise (0: the server's default)")
 	flag.StringVar(&cfg.binary, "binary", "", "a vaultd binary to run instead of building ./cmd/vaultd")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the work directory (data dir, logs) after the run")
 	flag.Parse()
@@ -125,7 +134,7 @@ func run(ctx context.Context, cfg config) (bool, error) {
 	idsFile := filepath.Join(work, "ids.txt")
 	fmt.Printf("starting vaultd demo with %d subjects on %s …\n", cfg.subjects, addr)
 	t0 := time.Now()
-	srv, err := vaultproc.StartDemo(bin, dataDir, addr, work, cfg.subjects, idsFile)
+	srv, err := vaultproc.StartDemo(bin, dataDir, addr, work, cfg.subjects, idsFile, cfg.serverFlags()...)
 	if err != nil {
 		return false, err
 	}
@@ -171,7 +180,7 @@ loop:
 			l.printProgress(time.Since(start), cur, lastProgress)
 			lastProgress = cur
 		case <-killTimer.C:
-			rs, err = killAndRestart(ctx, bin, dataDir, work, srv, l, smp)
+			rs, err = killAndRestart(ctx, bin, dataDir, work, cfg.serverFlags(), srv, l, smp)
 			if err != nil {
 				stopLoad()
 				wg.Wait()
@@ -221,7 +230,7 @@ type restart struct {
 
 // killAndRestart kills the server with SIGKILL while the load runs, verifies the trail offline, starts
 // `vaultd serve` on the same data dir and address and waits for /readyz.
-func killAndRestart(ctx context.Context, bin, dataDir, work string, srv *vaultproc.Server, l *load, smp *sampler) (restart, error) {
+func killAndRestart(ctx context.Context, bin, dataDir, work string, serverFlags []string, srv *vaultproc.Server, l *load, smp *sampler) (restart, error) {
 	var rs restart
 	smp.sampleOnce(srv)
 	l.setPhase(phaseRestart)
@@ -231,7 +240,7 @@ func killAndRestart(ctx context.Context, bin, dataDir, work string, srv *vaultpr
 	v0 := time.Now()
 	rs.verifyOut, rs.verifyCode = vaultproc.AuditVerify(ctx, bin, dataDir)
 	rs.verifyTook = time.Since(v0)
-	next, err := vaultproc.StartServe(bin, dataDir, srv.Addr, work)
+	next, err := vaultproc.StartServe(bin, dataDir, srv.Addr, work, serverFlags...)
 	if err != nil {
 		return rs, fmt.Errorf("restart after kill -9: %w", err)
 	}
@@ -252,4 +261,25 @@ func killAndRestart(ctx context.Context, bin, dataDir, work string, srv *vaultpr
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
 	return s
+}
+
+// serverFlags are the cache bounds given to the server; none when they are 0, so the server's defaults apply
+// (and an older binary without the flags can be measured).
+func (c config) serverFlags() []string {
+	var f []string
+	if c.recordCache != 0 {
+		f = append(f, "--record-cache", strconv.Itoa(c.recordCache))
+	}
+	if c.dekCache != 0 {
+		f = append(f, "--dek-cache", strconv.Itoa(c.dekCache))
+	}
+	return f
+}
+
+// cacheFlag prints a cache bound as the report shows it.
+func cacheFlag(n int) string {
+	if n == 0 {
+		return "default"
+	}
+	return strconv.Itoa(n)
 }

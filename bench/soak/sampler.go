@@ -20,6 +20,8 @@ type sample struct {
 	pid       int
 	stats     vaultproc.ProcStats
 	heapInuse int64         // go_memstats_heap_inuse_bytes; 0 when /metrics did not answer
+	records   int64         // vault_cache_entries{cache="records"}: sealed records cached
+	deks      int64         // vault_cache_entries{cache="deks"}: unwrapped data keys cached
 	machine   time.Duration // CPU time of the whole machine, not idle
 }
 
@@ -49,28 +51,36 @@ func (s *sampler) sampleOnce(srv *vaultproc.Server) {
 	if err != nil {
 		return // the process is gone (the kill)
 	}
-	x := sample{at: time.Now(), pid: srv.PID(), stats: st, heapInuse: s.heapInuse(srv.Base()), machine: vaultproc.MachineBusy()}
+	x := sample{at: time.Now(), pid: srv.PID(), stats: st, machine: vaultproc.MachineBusy()}
+	s.readMetrics(srv.Base(), &x)
 	s.mu.Lock()
 	s.samples = append(s.samples, x)
 	s.mu.Unlock()
 }
 
-// heapInuse reads go_memstats_heap_inuse_bytes from the server's /metrics (no token needed, no personal data).
-func (s *sampler) heapInuse(base string) int64 {
+// readMetrics reads the Go heap in use and the caches' sizes from the server's /metrics (no token needed,
+// no personal data); what does not answer stays 0.
+func (s *sampler) readMetrics(base string, x *sample) {
 	s.client.Timeout = 2 * time.Second
 	resp, err := s.client.Get(base + "/metrics")
 	if err != nil {
-		return 0
+		return
 	}
 	defer resp.Body.Close()
+	into := map[string]*int64{
+		"go_memstats_heap_inuse_bytes ":         &x.heapInuse,
+		`vault_cache_entries{cache="records"} `: &x.records,
+		`vault_cache_entries{cache="deks"} `:    &x.deks,
+	}
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "go_memstats_heap_inuse_bytes "); ok {
-			f, _ := strconv.ParseFloat(v, 64)
-			return int64(f)
+		for prefix, dst := range into {
+			if v, ok := strings.CutPrefix(sc.Text(), prefix); ok {
+				f, _ := strconv.ParseFloat(v, 64)
+				*dst = int64(f)
+			}
 		}
 	}
-	return 0
 }
 
 func (s *sampler) last() sample {
@@ -94,6 +104,7 @@ type growthResult struct {
 // reading is the medians of a window of samples.
 type reading struct {
 	rss, anon, file, heap int64 // KiB
+	records, deks         int64 // cache entries
 	fds                   int
 }
 
@@ -150,10 +161,12 @@ func medians(xs []sample) reading {
 		return (v[len(v)/2-1] + v[len(v)/2]) / 2
 	}
 	return reading{
-		rss:  of(func(x sample) int64 { return x.stats.RSSKiB }),
-		anon: of(func(x sample) int64 { return x.stats.RSSAnonKiB }),
-		file: of(func(x sample) int64 { return x.stats.RSSFileKiB }),
-		heap: of(func(x sample) int64 { return x.heapInuse / 1024 }),
-		fds:  int(of(func(x sample) int64 { return int64(x.stats.OpenFDs) })),
+		rss:     of(func(x sample) int64 { return x.stats.RSSKiB }),
+		anon:    of(func(x sample) int64 { return x.stats.RSSAnonKiB }),
+		file:    of(func(x sample) int64 { return x.stats.RSSFileKiB }),
+		heap:    of(func(x sample) int64 { return x.heapInuse / 1024 }),
+		records: of(func(x sample) int64 { return x.records }),
+		deks:    of(func(x sample) int64 { return x.deks }),
+		fds:     int(of(func(x sample) int64 { return int64(x.stats.OpenFDs) })),
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,6 +19,8 @@ import (
 // environment variables, and a flag given on the command line wins over both.
 type commonFlags struct {
 	dataDir, db, kekFile, policyDir, timeZone, issuer, audience, jwtKeys, logLevel, logFormat, erasureLedger string
+	recordCache, dekCache                                                                                    int
+	envErr                                                                                                   error // a VAULT_* variable that does not parse
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet, getenv func(string) string) {
@@ -38,6 +41,22 @@ func (c *commonFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&c.jwtKeys, "jwt-keys", env("VAULT_JWT_KEYS", ""), "JSON file of extra JWT verification keys (VAULT_JWT_KEYS)")
 	fs.StringVar(&c.logLevel, "log-level", env("VAULT_LOG_LEVEL", "info"), "debug, info, warn or error (VAULT_LOG_LEVEL)")
 	fs.StringVar(&c.logFormat, "log-format", env("VAULT_LOG_FORMAT", "json"), "json or text (VAULT_LOG_FORMAT)")
+	envInt := func(name string, def int) int {
+		v := getenv(name)
+		if v == "" {
+			return def
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			c.envErr = fmt.Errorf("%s must be an integer", name)
+			return def
+		}
+		return n
+	}
+	fs.IntVar(&c.recordCache, "record-cache", envInt("VAULT_RECORD_CACHE", 20_000),
+		"sealed subject records kept in memory, about 3 KiB each; negative for none (VAULT_RECORD_CACHE)")
+	fs.IntVar(&c.dekCache, "dek-cache", envInt("VAULT_DEK_CACHE", 50_000),
+		"unwrapped data keys kept in memory, about 1 KiB each (VAULT_DEK_CACHE)")
 }
 
 func (c *commonFlags) config(stderr io.Writer) (app.Config, error) {
@@ -55,7 +74,14 @@ func (c *commonFlags) config(stderr io.Writer) (app.Config, error) {
 	default:
 		return app.Config{}, fmt.Errorf("--log-format must be json or text")
 	}
+	if c.envErr != nil {
+		return app.Config{}, c.envErr
+	}
+	if c.dekCache <= 0 {
+		return app.Config{}, fmt.Errorf("--dek-cache must be positive")
+	}
 	return app.Config{
+		RecordCache: c.recordCache, DEKCache: c.dekCache,
 		DataDir: c.dataDir, DB: c.db, KEKFile: c.kekFile, ErasureLedger: c.erasureLedger, PolicyDir: c.policyDir, TimeZone: c.timeZone,
 		JWTIssuer: c.issuer, JWTAudience: c.audience, JWTKeysFile: c.jwtKeys,
 		Logger: slog.New(h), Notices: stderr,

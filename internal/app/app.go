@@ -4,6 +4,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -61,6 +62,11 @@ type Config struct {
 	// its 429 (default 1 s; negative: at once), at most AuthTarpitSlots (default 2,048) at a time.
 	AuthTarpit      time.Duration
 	AuthTarpitSlots int
+	// RecordCache bounds the sealed subject records kept in memory (default 20,000, about 3 KiB each;
+	// negative: none); DEKCache the unwrapped data keys (default 50,000, about 1 KiB each). Both fill as
+	// subjects are read and stay at their bound (vault_cache_entries).
+	RecordCache int
+	DEKCache    int
 	// DemoSignIn adds the web consoles' demo sign-in page, which mints tokens for demo people and staff
 	// roles (vaultd demo only; never serve).
 	DemoSignIn bool
@@ -178,7 +184,7 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
 	if a.store, err = sqlite.Open(ctx, dbPath, sqlite.Options{CommitTimeout: cfg.CommitTimeout, Logger: cfg.Logger, Signer: a.Auditor,
-		LogDir: a.Dir.File(datadir.AuditLogDir), CheckpointInterval: cfg.CheckpointInterval}); err != nil {
+		LogDir: a.Dir.File(datadir.AuditLogDir), CheckpointInterval: cfg.CheckpointInterval, RecordCache: cfg.RecordCache}); err != nil {
 		return nil, err
 	}
 	if errors.Is(statErr, os.ErrNotExist) {
@@ -187,7 +193,7 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 		}
 		fmt.Fprintf(cfg.Notices, "vaultd: created database %s (mode 0600)\n", dbPath)
 	}
-	if a.crypto, err = keys.NewVaultCrypto(a.ring, 100_000); err != nil {
+	if a.crypto, err = keys.NewVaultCrypto(a.ring, cmp.Or(cfg.DEKCache, 50_000)); err != nil {
 		return nil, err
 	}
 	if a.erasures, err = erasures.Open(a.erasureLedgerPath()); err != nil {
@@ -249,6 +255,11 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "vault_audit_index_lag_entries",
 		Help: "Audit log entries the review index does not cover yet."}, func() float64 { return float64(a.store.IndexLag()) }))
+	for name, n := range map[string]func() int{"records": a.store.CachedRecords, "deks": a.crypto.CachedDEKs} {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "vault_cache_entries", ConstLabels: prometheus.Labels{"cache": name},
+			Help: "Entries held by a bounded in-memory cache (records: sealed subject records; deks: unwrapped data keys)."},
+			func() float64 { return float64(n()) }))
+	}
 	a.Sessions = webui.NewSessions(0, nil)
 	var demo *webui.Demo
 	if cfg.DemoSignIn {

@@ -246,3 +246,35 @@ func TestOverBudgetAuthFailuresAreTarpitted(t *testing.T) {
 		t.Fatalf("a valid token during the flood: %d", r.Status)
 	}
 }
+
+// TestCachesStayWithinTheirBounds reads more subjects than the record and DEK caches hold: /metrics shows
+// both filled to their bound and no further, so memory stops growing with the number of subjects read.
+func TestCachesStayWithinTheirBounds(t *testing.T) {
+	const bound = 5
+	s := apptest.Start(t, func(c *app.Config) { c.RecordCache, c.DEKCache = bound, bound })
+	cs := s.Token("cs", "customer_service")
+	for i := range 3 * bound {
+		id := s.CreateSubject(map[string]any{"name": "客户", "phone": "+8613800000" + strconv.Itoa(100+i)})
+		if r := s.Do("GET", "/v1/subjects/"+id, cs, "customer_service", nil); r.Status != http.StatusOK {
+			t.Fatalf("read %d: %d", i, r.Status)
+		}
+	}
+	resp, err := http.Get(s.Server.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	page, _ := io.ReadAll(resp.Body)
+	for _, cache := range []string{"records", "deks"} {
+		prefix := `vault_cache_entries{cache="` + cache + `"} `
+		i := strings.Index(string(page), "\n"+prefix)
+		if i < 0 {
+			t.Fatalf("no %s in /metrics", prefix)
+		}
+		line := string(page[i+1+len(prefix):])
+		n, err := strconv.Atoi(line[:strings.IndexByte(line, '\n')])
+		if err != nil || n != bound {
+			t.Errorf("%s cache holds %q entries after %d subjects were read, want its bound %d", cache, line[:strings.IndexByte(line, '\n')], 3*bound, bound)
+		}
+	}
+}

@@ -79,6 +79,13 @@ func NewFieldCipher(r *Ring, cacheSize int) (*FieldCipher, error) {
 	return c, nil
 }
 
+// Cached is how many built AEADs the cache holds.
+func (c *FieldCipher) Cached() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lru.Len()
+}
+
 // onEvict keeps bySubject in step with the LRU. It runs with c.mu held.
 func (c *FieldCipher) onEvict(ref DEKRef, _ *cachedDEK) {
 	refs := c.bySubject[ref.Subject]

@@ -30,6 +30,9 @@ func NewVaultCrypto(r *Ring, cacheSize int) (*VaultCrypto, error) {
 	return &VaultCrypto{ring: r, fields: fc, index: r.BlindIndex(), pseud: r.Pseudonymizer()}, nil
 }
 
+// CachedDEKs is how many unwrapped DEKs (built AEADs) are cached.
+func (c *VaultCrypto) CachedDEKs() int { return c.fields.Cached() }
+
 func refOf(d vault.DEK) (DEKRef, WrappedDEK) {
 	return DEKRef{Subject: d.Subject, Class: d.Class, Version: d.Version}, WrappedDEK{KEKVersion: d.KEKVersion, Ciphertext: d.Wrapped}
 }

@@ -36,6 +36,13 @@ func (c *recordCache) get(id string) (vault.SubjectRecord, bool) {
 	return c.lru.Get(id)
 }
 
+func (c *recordCache) len() int {
+	if c == nil {
+		return 0
+	}
+	return c.lru.Len()
+}
+
 // generation is read before a database read whose result may be cached.
 func (c *recordCache) generation() uint64 {
 	if c == nil {

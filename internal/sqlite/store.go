@@ -336,6 +336,9 @@ func (s *Store) Ready(ctx context.Context) error {
 // Stats returns the writer's counters.
 func (s *Store) Stats() *Metrics { return &s.metrics }
 
+// CachedRecords is how many sealed subject records the record cache holds.
+func (s *Store) CachedRecords() int { return s.records.len() }
+
 // IndexLag is how many entries of the audit log the review index does not cover yet.
 func (s *Store) IndexLag() int64 { return max(s.auditLog.Size()-s.index.Through(), 0) }
 

@@ -67,18 +67,20 @@ type Server struct {
 }
 
 // StartDemo runs `vaultd demo` (it seeds a new data dir with subjects, or serves an existing one as it is)
-// and waits until it serves. idsOut, when set, receives the ids of up to 10,000 active subjects.
-func StartDemo(bin, dataDir, addr, logDir string, subjects int, idsOut string) (*Server, error) {
+// and waits until it serves. idsOut, when set, receives the ids of up to 10,000 active subjects; extra are
+// further flags of the server.
+func StartDemo(bin, dataDir, addr, logDir string, subjects int, idsOut string, extra ...string) (*Server, error) {
 	args := []string{"demo", "--data-dir", dataDir, "--addr", addr, "--subjects", strconv.Itoa(subjects), "--log-level", "warn"}
 	if idsOut != "" {
 		args = append(args, "--ids-out", idsOut)
 	}
+	args = append(args, extra...)
 	return start(bin, dataDir, addr, logDir, "demo", args, 15*time.Minute)
 }
 
 // StartServe runs `vaultd serve` on an existing (or new) data dir and waits until it serves.
-func StartServe(bin, dataDir, addr, logDir string) (*Server, error) {
-	args := []string{"serve", "--data-dir", dataDir, "--addr", addr, "--log-level", "warn"}
+func StartServe(bin, dataDir, addr, logDir string, extra ...string) (*Server, error) {
+	args := append([]string{"serve", "--data-dir", dataDir, "--addr", addr, "--log-level", "warn"}, extra...)
 	return start(bin, dataDir, addr, logDir, "serve", args, 5*time.Minute)
 }
 
