@@ -19,7 +19,7 @@ import (
 // environment variables, and a flag given on the command line wins over both.
 type commonFlags struct {
 	dataDir, db, kekFile, policyDir, timeZone, issuer, audience, jwtKeys, logLevel, logFormat, erasureLedger string
-	recordCache, dekCache                                                                                    int
+	recordCache, dekCache, minFreeMiB                                                                        int
 	envErr                                                                                                   error // a VAULT_* variable that does not parse
 }
 
@@ -57,6 +57,8 @@ func (c *commonFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 		"sealed subject records kept in memory, about 3 KiB each; negative for none (VAULT_RECORD_CACHE)")
 	fs.IntVar(&c.dekCache, "dek-cache", envInt("VAULT_DEK_CACHE", 50_000),
 		"unwrapped data keys kept in memory, about 1 KiB each (VAULT_DEK_CACHE)")
+	fs.IntVar(&c.minFreeMiB, "min-free-mib", envInt("VAULT_MIN_FREE_MIB", app.DefaultMinFreeBytes>>20),
+		"free-space watermark in MiB: below it on the data dir's or the erasure ledger's volume /readyz fails; 0 or negative for none (VAULT_MIN_FREE_MIB)")
 }
 
 func (c *commonFlags) config(stderr io.Writer) (app.Config, error) {
@@ -81,7 +83,7 @@ func (c *commonFlags) config(stderr io.Writer) (app.Config, error) {
 		return app.Config{}, fmt.Errorf("--dek-cache must be positive")
 	}
 	return app.Config{
-		RecordCache: c.recordCache, DEKCache: c.dekCache,
+		RecordCache: c.recordCache, DEKCache: c.dekCache, MinFreeBytes: minFreeBytes(c.minFreeMiB),
 		DataDir: c.dataDir, DB: c.db, KEKFile: c.kekFile, ErasureLedger: c.erasureLedger, PolicyDir: c.policyDir, TimeZone: c.timeZone,
 		JWTIssuer: c.issuer, JWTAudience: c.audience, JWTKeysFile: c.jwtKeys,
 		Logger: slog.New(h), Notices: stderr,
@@ -149,4 +151,13 @@ func writeHeapProfile(path string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// minFreeBytes turns --min-free-mib into Config.MinFreeBytes, where 0 would mean the default: 0 or
+// negative MiB is no watermark.
+func minFreeBytes(mib int) int64 {
+	if mib <= 0 {
+		return -1
+	}
+	return int64(mib) << 20
 }

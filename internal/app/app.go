@@ -10,8 +10,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 	_ "time/tzdata" // VAULT_TZ works on machines without a zoneinfo database
@@ -67,6 +69,10 @@ type Config struct {
 	// subjects are read and stay at their bound (vault_cache_entries).
 	RecordCache int
 	DEKCache    int
+	// MinFreeBytes is the free-space watermark: below it on the volume of the data dir or of the erasure
+	// ledger, /readyz answers 503, so a load balancer drains the node before its disk is full and every
+	// write would fail closed (default 512 MiB; negative: no watermark).
+	MinFreeBytes int64
 	// DemoSignIn adds the web consoles' demo sign-in page, which mints tokens for demo people and staff
 	// roles (vaultd demo only; never serve).
 	DemoSignIn bool
@@ -255,6 +261,11 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "vault_audit_index_lag_entries",
 		Help: "Audit log entries the review index does not cover yet."}, func() float64 { return float64(a.store.IndexLag()) }))
+	for name, dir := range a.volumes() {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "vault_disk_free_bytes", ConstLabels: prometheus.Labels{"volume": name},
+			Help: "Free space on a volume the vault writes to (data: database and audit log; erasure_ledger); /readyz fails below the watermark."},
+			func() float64 { free, _ := datadir.FreeBytes(dir); return float64(free) }))
+	}
 	for name, n := range map[string]func() int{"records": a.store.CachedRecords, "deks": a.crypto.CachedDEKs} {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "vault_cache_entries", ConstLabels: prometheus.Labels{"cache": name},
 			Help: "Entries held by a bounded in-memory cache (records: sealed subject records; deks: unwrapped data keys)."},
@@ -298,8 +309,42 @@ func (a *App) ready(ctx context.Context) error {
 	if err := a.store.Ready(ctx); err != nil {
 		return err
 	}
+	if err := a.diskReady(); err != nil {
+		return err
+	}
 	return a.Vault.Keys().KeyHealth()
 }
+
+// DefaultMinFreeBytes is the free-space watermark when Config.MinFreeBytes is 0.
+const DefaultMinFreeBytes = 512 << 20
+
+// volumes are the places the vault writes to, by the name vault_disk_free_bytes gives them: the data dir
+// (database, audit log) and the erasure ledger, which may be on another volume.
+func (a *App) volumes() map[string]string {
+	return map[string]string{"data": a.Dir.Path, "erasure_ledger": filepath.Dir(a.erasureLedgerPath())}
+}
+
+// diskReady fails when a volume the vault writes to has less free space than the watermark.
+func (a *App) diskReady() error {
+	if a.Config.MinFreeBytes < 0 {
+		return nil
+	}
+	minFree := uint64(cmp.Or(a.Config.MinFreeBytes, DefaultMinFreeBytes))
+	for _, name := range slices.Sorted(maps.Keys(a.volumes())) {
+		free, err := datadir.FreeBytes(a.volumes()[name])
+		if err != nil {
+			return err
+		}
+		if free < minFree {
+			return fmt.Errorf("%w: %d MiB free on the %s volume, below the watermark of %d MiB",
+				ErrDiskLow, free>>20, name, minFree>>20)
+		}
+	}
+	return nil
+}
+
+// ErrDiskLow means a volume the vault writes to is below the free-space watermark (Config.MinFreeBytes).
+var ErrDiskLow = errors.New("disk space low")
 
 // RequireKeys returns an error naming how many DEKs and subjects are affected if the key check at start
 // found DEKs that do not unwrap (a KEK version missing from the ring): serving would answer 500 for every

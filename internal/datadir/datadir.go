@@ -74,3 +74,12 @@ func (d *Dir) Close() error {
 	d.lock = nil
 	return err
 }
+
+// FreeBytes is the space an unprivileged process can still write on the volume that holds path.
+func FreeBytes(path string) (uint64, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(path, &st); err != nil {
+		return 0, fmt.Errorf("free space of %s: %w", path, err)
+	}
+	return uint64(st.Bavail) * uint64(st.Bsize), nil
+}

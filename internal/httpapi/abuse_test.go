@@ -278,3 +278,35 @@ func TestCachesStayWithinTheirBounds(t *testing.T) {
 		}
 	}
 }
+
+// TestReadinessGoesDownBelowTheFreeSpaceWatermark: with less free space than the watermark on the data
+// dir's volume /readyz answers 503 (a load balancer drains the node while writes still succeed), with room
+// it answers 200, and /metrics shows the free space of each volume the vault writes to.
+func TestReadinessGoesDownBelowTheFreeSpaceWatermark(t *testing.T) {
+	low := apptest.Start(t, func(c *app.Config) { c.MinFreeBytes = 1 << 62 }) // more than any disk has
+	if r := low.Do("GET", "/readyz", "", "", nil); r.Status != http.StatusServiceUnavailable || r.JSON["status"] != "unavailable" {
+		t.Fatalf("readyz below the watermark: %d %s", r.Status, r.Body)
+	}
+	if !strings.Contains(low.Logs(), "below the watermark") {
+		t.Error("the log does not say why the node is not ready")
+	}
+	st := low.Token("st", "data_steward")
+	if r := low.Do("POST", "/v1/subjects", st, "account_management", map[string]any{"fields": map[string]any{"name": "客户"}}); r.Status != http.StatusCreated {
+		t.Fatalf("a write below the watermark (before the disk is full): %d", r.Status)
+	}
+	ok := apptest.Start(t, func(c *app.Config) { c.MinFreeBytes = 1 })
+	if r := ok.Do("GET", "/readyz", "", "", nil); r.Status != http.StatusOK {
+		t.Fatalf("readyz with room: %d %s", r.Status, r.Body)
+	}
+	resp, err := http.Get(ok.Server.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	page, _ := io.ReadAll(resp.Body)
+	for _, v := range []string{"data", "erasure_ledger"} {
+		if !strings.Contains(string(page), "\nvault_disk_free_bytes{volume=\""+v+"\"} ") {
+			t.Errorf("no vault_disk_free_bytes for the %s volume", v)
+		}
+	}
+}
