@@ -489,7 +489,14 @@ func (s *DataSubjects) meExport(ctx context.Context, a Access, stream bool) (_ E
 	if err != nil {
 		return Export{}, err
 	}
-	// Exports are heavy: at most one at a time per subject and a few at once overall (429 otherwise).
+	// Exports are heavy: at most one at a time per subject, a few at once overall, and a bounded number per
+	// subject an hour (429 otherwise).
+	if s.exportRate != nil && !s.exportRate.allow(a.Caller.Subject) {
+		e := s.newEntry(ctx, a, s.Policy(), ActionMeExport, a.Caller.Subject)
+		return Export{}, s.deny(ctx, e, statusTooManyRequests, "export_rate",
+			&Error{Code: CodeRateLimited, Message: "too many exports in the last hour; try again later",
+				RetryAfter: time.Duration(float64(time.Hour) / s.exportRate.burst)})
+	}
 	done, ok := s.exports.take(a.Caller.Subject)
 	if !ok {
 		e := s.newEntry(ctx, a, s.Policy(), ActionMeExport, a.Caller.Subject)

@@ -9,6 +9,7 @@
 package vault
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -163,6 +164,9 @@ type Config struct {
 	// MaxConcurrentExports bounds the exports running at once, one per subject at most (default 4); more
 	// are refused with rate_limited.
 	MaxConcurrentExports int
+	// ExportsPerHour caps one subject's exports (default 60 an hour, as a bucket of that size refilling
+	// evenly; negative: no cap): more are refused with rate_limited and when the next one may start.
+	ExportsPerHour int
 }
 
 // Service is the enforcement point: it builds the domain services on their shared core (Profiles(),
@@ -235,6 +239,8 @@ type core struct {
 	revoked *atomic.Pointer[revocations]
 	// exports bounds concurrent exports (me.go).
 	exports *exportSlots
+	// exportRate caps each subject's exports per hour (nil: no cap; Config.ExportsPerHour).
+	exportRate *rateLimiter
 	// tagVocabulary checks every stored tag's key and value (nil: unchecked).
 	tagVocabulary *atomic.Pointer[func(key, value string) error]
 }
@@ -290,6 +296,9 @@ func New(cfg Config) (*Service, error) {
 		maxExports = 4
 	}
 	c.exports = &exportSlots{busy: map[string]bool{}, max: maxExports}
+	if n := cmp.Or(cfg.ExportsPerHour, 60); n > 0 {
+		c.exportRate = newRateLimiter(float64(n)/3600, n, c.now)
+	}
 	c.policy.Store(cfg.Policy)
 	c.keys = newKeys(c, cfg)
 	return build(c, stores{profiles: cfg.Store, events: cfg.Store, tags: cfg.Store, trail: cfg.Trail,

@@ -66,6 +66,7 @@ type config struct {
 	exporters                    int
 	writePause, consentPause     time.Duration
 	recordCache, dekCache        int // the server's --record-cache and --dek-cache; 0: its defaults
+	exportsPerHour               int // the server's --exports-per-hour; 0: its default
 	binary                       string
 	keep                         bool
 }
@@ -85,6 +86,7 @@ func main() {
 	flag.DurationVar(&cfg.consentPause, "consent-pause", 20*time.Millisecond, "pause of a consent goroutine between requests")
 	flag.IntVar(&cfg.recordCache, "record-cache", 1000, "the server's --record-cache: small, so that it is full before the first window after the restart (0: the server's default)")
 	flag.IntVar(&cfg.dekCache, "dek-cache", 2000, "the server's --dek-cache, likewise (0: the server's default)")
+	flag.IntVar(&cfg.exportsPerHour, "exports-per-hour", -1, "the server's --exports-per-hour: no limit by default, since the exporters ask far more often than a person would (0: the server's default of 60)")
 	flag.StringVar(&cfg.binary, "binary", "", "a vaultd binary to run instead of building ./cmd/vaultd")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the work directory (data dir, logs) after the run")
 	flag.Parse()
@@ -272,6 +274,9 @@ func (c config) serverFlags() []string {
 	}
 	if c.dekCache != 0 {
 		f = append(f, "--dek-cache", strconv.Itoa(c.dekCache))
+	}
+	if c.exportsPerHour != 0 {
+		f = append(f, "--exports-per-hour", strconv.Itoa(c.exportsPerHour))
 	}
 	return f
 }

@@ -36,6 +36,9 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	subjects := fs.Int("subjects", 2000, "demo: number of synthetic subjects to seed into a new data dir")
 	seed := fs.Uint64("seed", 1, "demo: seed of the synthetic data")
 	cpuProfile := fs.String("cpuprofile", "", "diagnostics: write a CPU profile of the whole run to this file")
+	requestsPerDay := fs.Int("requests-per-day", 20, "data-subject requests one subject may file in 24 hours")
+	exportsPerHour := fs.Int("exports-per-hour", 60, "exports one subject may make in an hour; negative for no limit")
+	maxExports := fs.Int("max-exports", 4, "exports running at once over all subjects (one per subject at most)")
 	memProfile := fs.String("memprofile", "", "diagnostics: write a heap profile to this file when the server stops")
 	idsOut := fs.String("ids-out", "", "demo: write the ids of up to 10,000 active subjects to this file, one per line (for load tests)")
 	if err := parse(fs, args); err != nil {
@@ -47,6 +50,10 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	cfg.CommitTimeout = envDuration(getenv, "VAULT_COMMIT_TIMEOUT", 5*time.Second)
 	cfg.DemoSignIn = demo // the consoles' demo sign-in page: demo only, never serve
+	if *requestsPerDay <= 0 || *exportsPerHour == 0 || *maxExports <= 0 {
+		return fmt.Errorf("--requests-per-day and --max-exports must be positive, --exports-per-hour not 0")
+	}
+	cfg.RequestsPerDay, cfg.ExportsPerHour, cfg.MaxExports = *requestsPerDay, *exportsPerHour, *maxExports
 	stop, err := startCPUProfile(*cpuProfile)
 	if err != nil {
 		return err

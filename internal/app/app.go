@@ -73,6 +73,9 @@ type Config struct {
 	// ledger, /readyz answers 503, so a load balancer drains the node before its disk is full and every
 	// write would fail closed (default 512 MiB; negative: no watermark).
 	MinFreeBytes int64
+	// Per-subject limits (vault.Config): requests filed a day (default 20), exports an hour (default 60;
+	// negative: none), and exports running at once over all subjects (default 4).
+	RequestsPerDay, ExportsPerHour, MaxExports int
 	// DemoSignIn adds the web consoles' demo sign-in page, which mints tokens for demo people and staff
 	// roles (vaultd demo only; never serve).
 	DemoSignIn bool
@@ -209,6 +212,7 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 		Store: a.store, Trail: a.store, Requests: a.store, Identity: a.store, Policies: a.store, Incidents: a.store, Access: a.store, Audiences: a.store, Revocations: a.store, Erasures: a.erasures, Rules: dsr.NewRules(), Checkpoints: a.Auditor, Crypto: a.crypto,
 		KeyRing: a.crypto, KeyStore: a.store, ExclusiveStore: true,
 		NameSimilarity: ingest.NameSimilarity, Normalize: normalize.ByType, Policy: pol, Logger: cfg.Logger,
+		RequestsPerDay: cfg.RequestsPerDay, ExportsPerHour: cfg.ExportsPerHour, MaxConcurrentExports: cfg.MaxExports,
 	}); err != nil {
 		return nil, err
 	}

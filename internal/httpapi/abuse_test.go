@@ -310,3 +310,35 @@ func TestReadinessGoesDownBelowTheFreeSpaceWatermark(t *testing.T) {
 		}
 	}
 }
+
+// TestExportsPerSubjectAreLimited: beyond its hourly budget a subject's export is refused 429 with
+// Retry-After (the time one export takes to refill) and recorded; another subject's exports are not touched.
+func TestExportsPerSubjectAreLimited(t *testing.T) {
+	s := apptest.Start(t, func(c *app.Config) { c.ExportsPerHour = 2 })
+	id, other := s.CreateSubject(map[string]any{"name": "癸"}), s.CreateSubject(map[string]any{"name": "子"})
+	me := s.Token(id, "subject")
+	for i := range 2 {
+		if r := s.Do("GET", "/v1/me/export", me, "", nil); r.Status != http.StatusOK {
+			t.Fatalf("export %d: %d %s", i, r.Status, r.Body)
+		}
+	}
+	r := s.Do("GET", "/v1/me/export?format=zip", me, "", nil)
+	if r.Status != http.StatusTooManyRequests || r.ErrorCode() != "rate_limited" || r.Header.Get("X-Audit-Seq") == "" {
+		t.Fatalf("third export in the hour: %d %s (audit seq %q)", r.Status, r.Body, r.Header.Get("X-Audit-Seq"))
+	}
+	if after, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || after != 30*60 {
+		t.Errorf("Retry-After = %q, want 1800 (an hour over a budget of 2)", r.Header.Get("Retry-After"))
+	}
+	refused := 0
+	for _, e := range exportTrail(t, s) {
+		if e.Action == "me.export" && e.Reason == "export_rate" {
+			refused++
+		}
+	}
+	if refused != 1 {
+		t.Errorf("%d me.export entries with reason export_rate, want 1", refused)
+	}
+	if r := s.Do("GET", "/v1/me/export", s.Token(other, "subject"), "", nil); r.Status != http.StatusOK {
+		t.Fatalf("another subject's export: %d", r.Status)
+	}
+}

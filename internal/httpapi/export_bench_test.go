@@ -12,13 +12,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/profilevault/profilevault/internal/app"
 	"github.com/profilevault/profilevault/internal/apptest"
 )
 
 // BenchmarkStreamedExportWith10kEvents is GET /v1/me/export over HTTP for a subject with 10,000 events;
 // it reports the largest heap in use seen while the export streams.
 func BenchmarkStreamedExportWith10kEvents(b *testing.B) {
-	s := apptest.Start(b)
+	s := apptest.Start(b, func(c *app.Config) { c.ExportsPerHour = -1 }) // exports in a loop
 	id := s.CreateSubject(map[string]any{"name": "李雷"})
 	st := s.Token("st", "data_steward")
 	base := time.Now().Add(-72 * time.Hour)
@@ -80,7 +81,7 @@ func BenchmarkFourParallelZipExports(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("VAULT_BENCH_EVENTS")); err == nil && v > 0 {
 		n = v
 	}
-	s := apptest.Start(b)
+	s := apptest.Start(b, func(c *app.Config) { c.ExportsPerHour = -1 }) // exports in a loop
 	st := s.Token("st", "data_steward")
 	base := time.Now().Add(-72 * time.Hour)
 	var toks []string

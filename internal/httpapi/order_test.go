@@ -25,6 +25,7 @@ type trailEntry struct {
 	Decision      string   `json:"decision"`
 	ConsentIDs    []string `json:"consent_ids"`
 	FieldsGranted []string `json:"fields_granted"`
+	Reason        string   `json:"reason"`
 }
 
 func exportTrail(t *testing.T, s *apptest.Stack) []trailEntry {
