@@ -54,7 +54,7 @@ func (c *commonFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 		return n
 	}
 	fs.IntVar(&c.recordCache, "record-cache", envInt("VAULT_RECORD_CACHE", 20_000),
-		"sealed subject records kept in memory, about 3 KiB each; negative for none (VAULT_RECORD_CACHE)")
+		"sealed subject records kept in memory, 3–8 KiB each; negative for none (VAULT_RECORD_CACHE)")
 	fs.IntVar(&c.dekCache, "dek-cache", envInt("VAULT_DEK_CACHE", 50_000),
 		"unwrapped data keys kept in memory, about 1 KiB each (VAULT_DEK_CACHE)")
 	fs.IntVar(&c.minFreeMiB, "min-free-mib", envInt("VAULT_MIN_FREE_MIB", app.DefaultMinFreeBytes>>20),

@@ -64,7 +64,7 @@ type Config struct {
 	// its 429 (default 1 s; negative: at once), at most AuthTarpitSlots (default 2,048) at a time.
 	AuthTarpit      time.Duration
 	AuthTarpitSlots int
-	// RecordCache bounds the sealed subject records kept in memory (default 20,000, about 3 KiB each;
+	// RecordCache bounds the sealed subject records kept in memory (default 20,000, 3–8 KiB each;
 	// negative: none); DEKCache the unwrapped data keys (default 50,000, about 1 KiB each). Both fill as
 	// subjects are read and stay at their bound (vault_cache_entries).
 	RecordCache int

@@ -330,7 +330,10 @@ func (l *Log) Append(ctx context.Context, e audit.Entry, admit func() bool) (int
 
 // ErrOutOfOrder is returned by AppendBatch for entries that do not continue the log: the first is not
 // numbered Size()+1, or an entry is not numbered and chained after the one before it.
-var ErrOutOfOrder = errors.New("seglog: entries do not continue the log")
+var ErrOutOfOrder = audit.ErrOutOfOrder
+
+// Log is the embedded driver of the audit log's storage.
+var _ audit.LogStorage = (*Log)(nil)
 
 // AppendBatch appends canonical entries that an outside sequencer numbered and chained (audit.Assemble),
 // first being the first one's number, and returns once all of them are on disk. The entries join the

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/profilevault/profilevault/audit"
+	"github.com/profilevault/profilevault/audit/logtest"
 )
 
 func signer(t testing.TB) *audit.Signer {
@@ -127,7 +128,7 @@ func TestAppendReopenVerifyAndCheckWithTlog(t *testing.T) {
 		t.Fatal(err)
 	}
 	tree := tlog.Tree{N: c.Size, Hash: c.Root}
-	hr := tlog.TileHashReader(tree, tileReader{l})
+	hr := tlog.TileHashReader(tree, logtest.TileReader{Log: l})
 	for _, i := range []int64{0, 1, 255, 256, 2999} {
 		p, err := tlog.ProveRecord(tree.N, i, hr)
 		if err != nil {
@@ -142,25 +143,6 @@ func TestAppendReopenVerifyAndCheckWithTlog(t *testing.T) {
 		}
 	}
 }
-
-// tileReader serves the log's tiles to tlog by their C2SP paths.
-type tileReader struct{ l *Log }
-
-func (r tileReader) Height() int { return audit.TileHeight }
-
-func (r tileReader) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
-	out := make([][]byte, len(tiles))
-	for i, t := range tiles {
-		b, err := r.l.ReadTile(audit.C2SPPath(t))
-		if err != nil {
-			return nil, err
-		}
-		out[i] = b
-	}
-	return out, nil
-}
-
-func (r tileReader) SaveTiles([]tlog.Tile, [][]byte) {}
 
 // A frame torn by a crash mid-write (never acknowledged) is cut off at startup and the log goes on; damage
 // inside an earlier segment is refused and located.

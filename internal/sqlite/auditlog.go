@@ -167,7 +167,7 @@ func (s *Store) chain(entries []audit.Entry) ([][]byte, string, error) {
 // catchUpIndex adds the review index rows of the log's entries after the last indexed one, in one
 // sequential pass over the log and a transaction per 4,096 rows, and returns the sequence number the index
 // then covers.
-func catchUpIndex(ctx context.Context, db *sql.DB, l *seglog.Log) (int64, error) {
+func catchUpIndex(ctx context.Context, db *sql.DB, l audit.LogReader) (int64, error) {
 	var last sql.NullInt64
 	if err := db.QueryRowContext(ctx, `SELECT max(seq) FROM audit_index`).Scan(&last); err != nil {
 		return 0, err

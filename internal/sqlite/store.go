@@ -85,7 +85,7 @@ type Store struct {
 	writeStmts                        map[string]*sql.Stmt // the writer's other statements by SQL text (writer only)
 	toPrepare                         map[string]struct{}  // statements to prepare after the current transaction (writer only)
 	// auditLog holds the entries, tiles and checkpoints; the writer appends to it.
-	auditLog *seglog.Log
+	auditLog audit.LogStorage
 	// The writer's state: the chain head.
 	headSeq  int64
 	headHash string

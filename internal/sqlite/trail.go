@@ -25,7 +25,7 @@ import (
 // opens one read-only for offline commands, beside a running server if need be.
 type Trail struct {
 	db  *sql.DB
-	log *seglog.Log
+	log audit.LogStorage
 	// index, set in a running store, lets queries wait for the index to cover what the log holds.
 	index *indexProgress
 }
@@ -200,7 +200,7 @@ func (t *Trail) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 }
 
 // logTiles is tlog.TileReader over the log's C2SP tile files.
-type logTiles struct{ log *seglog.Log }
+type logTiles struct{ log audit.LogReader }
 
 func (r logTiles) Height() int { return audit.TileHeight }
 
