@@ -1,10 +1,13 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"strconv"
 
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // LogStorage persists the audit log for a store that numbers and chains entries itself (Assemble): it
@@ -49,3 +52,42 @@ type LogReader interface {
 
 // ErrOutOfOrder refuses a batch that does not continue the log (LogAppender.AppendBatch).
 var ErrOutOfOrder = errors.New("audit: entries do not continue the log")
+
+// Continues reports whether canons, the first numbered first, follow an entry numbered seq with
+// chain hash head; it returns the chain hash of the last and appends each entry's leaf hash to leaves.
+func Continues(seq int64, head string, first int64, canons [][]byte, leaves []tlog.Hash) (string, []tlog.Hash, bool) {
+	if first != seq+1 {
+		return head, leaves, false
+	}
+	n := len(leaves)
+	var scratch []byte
+	for _, c := range canons {
+		seq++
+		if !HoldsSeq(c, seq, &scratch) || !ChainedTo(c, head) {
+			return head, leaves[:n], false
+		}
+		leaf := LeafHash(c)
+		leaves = append(leaves, leaf)
+		head = HexHash(leaf)
+	}
+	return head, leaves, true
+}
+
+// HoldsSeq reports whether a canonical entry begins with its sequence number seq ({"seq":N,); scratch is
+// reused so that the check allocates nothing.
+func HoldsSeq(canonical []byte, seq int64, scratch *[]byte) bool {
+	b := append((*scratch)[:0], `{"seq":`...)
+	b = strconv.AppendInt(b, seq, 10)
+	b = append(b, ',')
+	*scratch = b
+	return bytes.HasPrefix(canonical, b)
+}
+
+// ChainedTo reports whether a canonical entry ends with prev_hash prev (,"prev_hash":"<prev>"}), without
+// allocating.
+func ChainedTo(canonical []byte, prev string) bool {
+	const member = `,"prev_hash":"`
+	n := len(canonical) - 2 - len(prev)
+	return n >= len(member) && string(canonical[n-len(member):n]) == member &&
+		string(canonical[n:n+len(prev)]) == prev && string(canonical[n+len(prev):]) == `"}`
+}

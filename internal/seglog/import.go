@@ -52,7 +52,7 @@ func Import(dir string, entries func(yield func(canonical []byte) error) error, 
 	)
 	err = entries(func(canonical []byte) error {
 		one := [][]byte{canonical}
-		next, leaf, ok := continuesHashed(size, head, size+1, one, nil)
+		next, leaf, ok := audit.Continues(size, head, size+1, one, nil)
 		if !ok {
 			return fmt.Errorf("%w: entry %d is not numbered and chained after entry %d", ErrOutOfOrder, size+1, size)
 		}

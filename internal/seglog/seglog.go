@@ -19,7 +19,6 @@ package seglog
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -372,26 +371,6 @@ func (l *Log) Head() (int64, string) {
 	return l.size, l.head
 }
 
-// continuesHashed reports whether canons, the first numbered first, follow an entry numbered seq with
-// chain hash head; it returns the chain hash of the last and appends each entry's leaf hash to leaves.
-func continuesHashed(seq int64, head string, first int64, canons [][]byte, leaves []tlog.Hash) (string, []tlog.Hash, bool) {
-	if first != seq+1 {
-		return head, leaves, false
-	}
-	n := len(leaves)
-	var scratch []byte
-	for _, c := range canons {
-		seq++
-		if !holdsSeq(c, seq, &scratch) || !chainedTo(c, head) {
-			return head, leaves[:n], false
-		}
-		leaf := audit.LeafHash(c)
-		leaves = append(leaves, leaf)
-		head = audit.HexHash(leaf)
-	}
-	return head, leaves, true
-}
-
 // write is the writer goroutine: it takes what is queued as one group.
 func (l *Log) write() {
 	defer close(l.done)
@@ -465,7 +444,7 @@ func (l *Log) commit(batch []*request) {
 	results := make([]result, len(batch))
 	for i, r := range batch {
 		if r.canons != nil {
-			next, hashed, ok := continuesHashed(seq, head, r.first, r.canons, leaves)
+			next, hashed, ok := audit.Continues(seq, head, r.first, r.canons, leaves)
 			if !ok {
 				results[i].err = ErrOutOfOrder
 				continue
@@ -903,23 +882,4 @@ func (l *Log) closeFiles() error {
 		errs = append(errs, l.cpFile.Close())
 	}
 	return errors.Join(errs...)
-}
-
-// holdsSeq reports whether a canonical entry begins with its sequence number seq ({"seq":N,); scratch is
-// reused so that the check allocates nothing.
-func holdsSeq(canonical []byte, seq int64, scratch *[]byte) bool {
-	b := append((*scratch)[:0], `{"seq":`...)
-	b = strconv.AppendInt(b, seq, 10)
-	b = append(b, ',')
-	*scratch = b
-	return bytes.HasPrefix(canonical, b)
-}
-
-// chainedTo reports whether a canonical entry ends with prev_hash prev (,"prev_hash":"<prev>"}), without
-// allocating.
-func chainedTo(canonical []byte, prev string) bool {
-	const member = `,"prev_hash":"`
-	n := len(canonical) - 2 - len(prev)
-	return n >= len(member) && string(canonical[n-len(member):n]) == member &&
-		string(canonical[n:n+len(prev)]) == prev && string(canonical[n+len(prev):]) == `"}`
 }

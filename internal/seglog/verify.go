@@ -75,10 +75,10 @@ func (l *Log) Verify(v note.Verifier) (audit.Report, error) {
 	prev := audit.GenesisHash
 	var scratch, arena []byte
 	err = l.Scan(1, func(seq int64, canonical []byte) error {
-		if !holdsSeq(canonical, seq, &scratch) {
+		if !audit.HoldsSeq(canonical, seq, &scratch) {
 			return stop(seq, "entry %d does not hold its own sequence number (moved or swapped)", seq)
 		}
-		if !chainedTo(canonical, prev) {
+		if !audit.ChainedTo(canonical, prev) {
 			return stop(seq, "entry %d is not chained to entry %d", seq, seq-1)
 		}
 		leaf := audit.LeafHash(canonical) // the chain hash and the tree's leaf: hashed once
