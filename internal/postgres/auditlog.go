@@ -1,0 +1,324 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/profilevault/profilevault/audit"
+)
+
+// Log is the audit log kept in the database (audit.LogStorage). An append is one transaction that locks
+// the head row, checks that the batch continues the log (audit.Continues), inserts the entries and moves
+// the head; it is acknowledged once PostgreSQL has committed it. The integrator — a goroutine of the Log
+// opened with a Signer — reads what was appended, integrates it into the tree (audit.Tree) and writes the
+// completed hash tiles and entry bundles, the right edge and a signed checkpoint in one transaction, at
+// most CheckpointInterval after an entry and on Close. Tiles and checkpoints are derived: the same entries
+// give the same bytes (Ed25519 signatures are deterministic), so a second integrator would write nothing
+// different.
+type Log struct {
+	db   *DB
+	opts LogOptions
+
+	mu   sync.Mutex // guards size and head: this process's view of the head row
+	size int64
+	head string
+
+	// Integrator state (its goroutine only, and Close after it stopped).
+	tree    audit.Tree
+	pending []audit.TileData // completed since the last checkpoint
+	cpSize  int64
+	cpAt    time.Time
+	wake    chan struct{}
+	quit    chan struct{}
+	done    chan struct{}
+	errMu   sync.Mutex
+	lastErr error
+}
+
+// LogOptions tune a Log.
+type LogOptions struct {
+	// Signer signs checkpoints; without one the Log only appends and reads (no integrator).
+	Signer *audit.Signer
+	// CheckpointInterval is how long an entry may stay uncovered by a checkpoint (default 1 s).
+	CheckpointInterval time.Duration
+}
+
+var _ audit.LogStorage = (*Log)(nil)
+
+// OpenLog opens the audit log in db: it reads the head and, with a Signer, rebuilds the tree from the
+// stored entries and starts the integrator.
+func (db *DB) OpenLog(ctx context.Context, opts LogOptions) (*Log, error) {
+	if opts.CheckpointInterval <= 0 {
+		opts.CheckpointInterval = time.Second
+	}
+	l := &Log{db: db, opts: opts, wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+	if err := l.refreshHead(ctx); err != nil {
+		return nil, err
+	}
+	if opts.Signer == nil {
+		close(l.done)
+		return l, nil
+	}
+	if err := db.Pool.QueryRow(ctx, "SELECT coalesce(max(size), 0) FROM audit_log_checkpoints").Scan(&l.cpSize); err != nil {
+		return nil, fmt.Errorf("postgres: audit log checkpoints: %w", err)
+	}
+	if err := l.integrate(ctx); err != nil {
+		return nil, err
+	}
+	l.cpAt = time.Now()
+	go l.integrator()
+	return l, nil
+}
+
+// refreshHead reads the head row.
+func (l *Log) refreshHead(ctx context.Context) error {
+	var size int64
+	var head string
+	if err := l.db.Pool.QueryRow(ctx, "SELECT size, head FROM audit_log_head").Scan(&size, &head); err != nil {
+		return fmt.Errorf("postgres: audit log head: %w", err)
+	}
+	l.mu.Lock()
+	l.size, l.head = size, head
+	l.mu.Unlock()
+	return nil
+}
+
+// AppendBatch implements audit.LogAppender.
+func (l *Log) AppendBatch(ctx context.Context, first int64, canons [][]byte) error {
+	if len(canons) == 0 {
+		return nil
+	}
+	var newSize int64
+	var newHead string
+	err := pgx.BeginFunc(ctx, l.db.Pool, func(tx pgx.Tx) error {
+		var size int64
+		var head string
+		if err := tx.QueryRow(ctx, "SELECT size, head FROM audit_log_head FOR UPDATE").Scan(&size, &head); err != nil {
+			return err
+		}
+		next, _, ok := audit.Continues(size, head, first, canons, nil)
+		if !ok {
+			return audit.ErrOutOfOrder
+		}
+		rows := make([][]any, len(canons))
+		for i, c := range canons {
+			rows[i] = []any{first + int64(i), c}
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"audit_log_entries"}, []string{"seq", "canonical"}, pgx.CopyFromRows(rows)); err != nil {
+			return err
+		}
+		newSize, newHead = size+int64(len(canons)), next
+		_, err := tx.Exec(ctx, "UPDATE audit_log_head SET size = $1, head = $2", newSize, newHead)
+		return err
+	})
+	if errors.Is(err, audit.ErrOutOfOrder) {
+		// Another appender moved the head: take its view, so the caller's next Head is right.
+		return errors.Join(err, l.refreshHead(ctx))
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: append to the audit log: %w", err)
+	}
+	l.mu.Lock()
+	l.size, l.head = newSize, newHead
+	l.mu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// Head implements audit.LogAppender: this process's view of the head row, current after its own appends.
+func (l *Log) Head() (int64, string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.size, l.head
+}
+
+// Size implements audit.LogReader.
+func (l *Log) Size() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.size
+}
+
+// Entry implements audit.LogReader.
+func (l *Log) Entry(seq int64) ([]byte, error) {
+	var c []byte
+	err := l.db.Pool.QueryRow(context.Background(), "SELECT canonical FROM audit_log_entries WHERE seq = $1", seq).Scan(&c)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, audit.ErrNoEntry
+	}
+	return c, err
+}
+
+// scanPage is how many entries Scan reads per query.
+const scanPage = 8192
+
+// Scan implements audit.LogReader: entries from seq from up to the size when it was called, a page per
+// query, in order.
+func (l *Log) Scan(from int64, fn func(seq int64, canonical []byte) error) error {
+	end := l.Size()
+	for next := max(from, 1); next <= end; {
+		rows, err := l.db.Pool.Query(context.Background(),
+			"SELECT seq, canonical FROM audit_log_entries WHERE seq >= $1 AND seq <= $2 ORDER BY seq LIMIT $3", next, end, scanPage)
+		if err != nil {
+			return err
+		}
+		var seq int64
+		var c []byte
+		start := next
+		_, err = pgx.ForEachRow(rows, []any{&seq, &c}, func() error {
+			if seq != next {
+				return fmt.Errorf("postgres: audit log entry %d is missing", next)
+			}
+			next++
+			return fn(seq, c)
+		})
+		if err != nil {
+			return err
+		}
+		if next == start {
+			return fmt.Errorf("postgres: audit log entry %d is missing", next)
+		}
+	}
+	return nil
+}
+
+// ReadTile implements audit.LogReader.
+func (l *Log) ReadTile(path string) ([]byte, error) {
+	var b []byte
+	err := l.db.Pool.QueryRow(context.Background(), "SELECT data FROM audit_log_tiles WHERE path = $1", path).Scan(&b)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("postgres: tile %s: %w", path, errNotExist)
+	}
+	return b, err
+}
+
+// Checkpoint implements audit.LogReader.
+func (l *Log) Checkpoint() ([]byte, error) {
+	var b []byte
+	err := l.db.Pool.QueryRow(context.Background(), "SELECT note FROM audit_log_checkpoints ORDER BY size DESC LIMIT 1").Scan(&b)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, audit.ErrNoCheckpoint
+	}
+	return b, err
+}
+
+// Checkpoints implements audit.LogReader.
+func (l *Log) Checkpoints() ([]audit.StoredCheckpoint, error) {
+	rows, err := l.db.Pool.Query(context.Background(), "SELECT size, note FROM audit_log_checkpoints ORDER BY size")
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (audit.StoredCheckpoint, error) {
+		var c audit.StoredCheckpoint
+		return c, r.Scan(&c.Size, &c.Note)
+	})
+}
+
+// Verify implements audit.LogStorage (audit.VerifyLog).
+func (l *Log) Verify(v note.Verifier) (audit.Report, error) { return audit.VerifyLog(l, v) }
+
+// Close stops the integrator after a last integration and checkpoint; the DB stays open.
+func (l *Log) Close() error {
+	select {
+	case <-l.quit:
+		return nil
+	default:
+	}
+	close(l.quit)
+	<-l.done
+	if l.opts.Signer == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return errors.Join(l.err(), l.integrate(ctx), l.checkpoint(ctx))
+}
+
+// integrator integrates appended entries when woken and writes a checkpoint when one is due.
+func (l *Log) integrator() {
+	defer close(l.done)
+	tick := time.NewTicker(l.opts.CheckpointInterval / 2)
+	defer tick.Stop()
+	for {
+		select {
+		case <-l.quit:
+			return
+		case <-l.wake:
+		case <-tick.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := l.integrate(ctx)
+		if err == nil && time.Since(l.cpAt) >= l.opts.CheckpointInterval/2 {
+			err = l.checkpoint(ctx)
+		}
+		cancel()
+		l.errMu.Lock()
+		l.lastErr = err
+		l.errMu.Unlock()
+	}
+}
+
+func (l *Log) err() error {
+	l.errMu.Lock()
+	defer l.errMu.Unlock()
+	return l.lastErr
+}
+
+// integrate reads the entries past the tree and integrates them, keeping the tiles they completed.
+func (l *Log) integrate(ctx context.Context) error {
+	if err := l.refreshHead(ctx); err != nil {
+		return err
+	}
+	var chunk [][]byte
+	flush := func() {
+		l.pending = append(l.pending, l.tree.Integrate(chunk).Tiles...)
+		chunk = chunk[:0]
+	}
+	err := l.Scan(l.tree.Frontier.Size()+1, func(_ int64, c []byte) error {
+		chunk = append(chunk, c) // pgx gives each row its own slice
+		if len(chunk) == 4096 {
+			flush()
+		}
+		return ctx.Err()
+	})
+	if len(chunk) > 0 {
+		flush()
+	}
+	return err
+}
+
+// checkpoint writes the tiles completed since the last checkpoint, the right edge and a checkpoint signed
+// over the tree, in one transaction, if the tree grew.
+func (l *Log) checkpoint(ctx context.Context) error {
+	size := l.tree.Frontier.Size()
+	if size <= l.cpSize {
+		return nil
+	}
+	signed, err := l.opts.Signer.Sign(size, l.tree.Frontier.Root())
+	if err != nil {
+		return err
+	}
+	tiles := append(l.pending, l.tree.Edge()...)
+	err = pgx.BeginFunc(ctx, l.db.Pool, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		for _, t := range tiles {
+			b.Queue("INSERT INTO audit_log_tiles (path, data) VALUES ($1, $2) ON CONFLICT (path) DO NOTHING", t.Path(), t.Data)
+		}
+		b.Queue("INSERT INTO audit_log_checkpoints (size, note) VALUES ($1, $2) ON CONFLICT (size) DO NOTHING", size, signed)
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: audit log checkpoint: %w", err)
+	}
+	l.pending, l.cpSize, l.cpAt = nil, size, time.Now()
+	return nil
+}
