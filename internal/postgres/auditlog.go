@@ -2,24 +2,31 @@ package postgres
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/profilevault/profilevault/audit"
 )
 
 // Log is the audit log kept in the database (audit.LogStorage). An append is one transaction that locks
 // the head row, checks that the batch continues the log (audit.Continues), inserts the entries and moves
-// the head; it is acknowledged once PostgreSQL has committed it. The integrator — a goroutine of the Log
-// opened with a Signer — reads what was appended, integrates it into the tree (audit.Tree) and writes the
-// completed hash tiles and entry bundles, the right edge and a signed checkpoint in one transaction, at
-// most CheckpointInterval after an entry and on Close. Tiles and checkpoints are derived: the same entries
-// give the same bytes (Ed25519 signatures are deterministic), so a second integrator would write nothing
+// the head; it is acknowledged once PostgreSQL has committed it. Any node appends.
+//
+// The integrator — a goroutine of every Log opened with a Signer — reads what was appended and integrates
+// it into its tree (audit.Tree). The node holding the integrator's lease (a row renewed every tick, taken
+// over once it has expired) also writes the completed hash tiles and entry bundles, the right edge and a
+// signed checkpoint in one transaction, at most CheckpointInterval after an entry and on Close. The lease
+// saves work, not safety: tiles and checkpoints are derived, the same entries give the same bytes (Ed25519
+// signatures are deterministic), so two nodes that both believed they held it would write nothing
 // different.
 type Log struct {
 	db   *DB
@@ -30,6 +37,7 @@ type Log struct {
 	head string
 
 	// Integrator state (its goroutine only, and Close after it stopped).
+	holding bool // this node held the lease at its last renewal
 	tree    audit.Tree
 	pending []audit.TileData // completed since the last checkpoint
 	cpSize  int64
@@ -47,6 +55,11 @@ type LogOptions struct {
 	Signer *audit.Signer
 	// CheckpointInterval is how long an entry may stay uncovered by a checkpoint (default 1 s).
 	CheckpointInterval time.Duration
+	// Node names this process in the integrator's lease (default: random).
+	Node string
+	// LeaseTTL is how long the lease lasts unless renewed (default 5 s): how long the log can go without a
+	// checkpoint after its holder dies.
+	LeaseTTL time.Duration
 }
 
 var _ audit.LogStorage = (*Log)(nil)
@@ -56,6 +69,14 @@ var _ audit.LogStorage = (*Log)(nil)
 func (db *DB) OpenLog(ctx context.Context, opts LogOptions) (*Log, error) {
 	if opts.CheckpointInterval <= 0 {
 		opts.CheckpointInterval = time.Second
+	}
+	if opts.LeaseTTL <= 0 {
+		opts.LeaseTTL = 5 * time.Second
+	}
+	if opts.Node == "" {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		opts.Node = hex.EncodeToString(b[:])
 	}
 	l := &Log{db: db, opts: opts, wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 	if err := l.refreshHead(ctx); err != nil {
@@ -67,6 +88,9 @@ func (db *DB) OpenLog(ctx context.Context, opts LogOptions) (*Log, error) {
 	}
 	if err := db.Pool.QueryRow(ctx, "SELECT coalesce(max(size), 0) FROM audit_log_checkpoints").Scan(&l.cpSize); err != nil {
 		return nil, fmt.Errorf("postgres: audit log checkpoints: %w", err)
+	}
+	if err := l.renewLease(ctx); err != nil {
+		return nil, err
 	}
 	if err := l.integrate(ctx); err != nil {
 		return nil, err
@@ -240,7 +264,32 @@ func (l *Log) Close() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return errors.Join(l.err(), l.integrate(ctx), l.checkpoint(ctx))
+	err := errors.Join(l.err(), l.renewLease(ctx), l.integrate(ctx), l.checkpoint(ctx))
+	if l.holding { // hand the lease on at once rather than at its expiry
+		_, rerr := l.db.Pool.Exec(ctx, "UPDATE audit_log_lease SET expires_at = '-infinity' WHERE holder = $1", l.opts.Node)
+		err = errors.Join(err, rerr)
+	}
+	return err
+}
+
+// renewLease takes the integrator's lease if it is free or expired, or renews it if this node holds it.
+func (l *Log) renewLease(ctx context.Context) error {
+	tag, err := l.db.Pool.Exec(ctx, `UPDATE audit_log_lease SET holder = $1, expires_at = now() + $2 * interval '1 millisecond'
+		WHERE holder = $1 OR expires_at < now()`, l.opts.Node, l.opts.LeaseTTL.Milliseconds())
+	if err != nil {
+		l.holding = false
+		return fmt.Errorf("postgres: audit log lease: %w", err)
+	}
+	if now := tag.RowsAffected() == 1; now && !l.holding {
+		// Taking over: what the last holder checkpointed is written; start from there.
+		if err := l.db.Pool.QueryRow(ctx, "SELECT coalesce(max(size), 0) FROM audit_log_checkpoints").Scan(&l.cpSize); err != nil {
+			return fmt.Errorf("postgres: audit log checkpoints: %w", err)
+		}
+		l.holding = true
+	} else {
+		l.holding = now
+	}
+	return nil
 }
 
 // integrator integrates appended entries when woken and writes a checkpoint when one is due.
@@ -256,7 +305,10 @@ func (l *Log) integrator() {
 		case <-tick.C:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		err := l.integrate(ctx)
+		err := l.renewLease(ctx)
+		if err == nil {
+			err = l.integrate(ctx)
+		}
 		if err == nil && time.Since(l.cpAt) >= l.opts.CheckpointInterval/2 {
 			err = l.checkpoint(ctx)
 		}
@@ -297,9 +349,19 @@ func (l *Log) integrate(ctx context.Context) error {
 }
 
 // checkpoint writes the tiles completed since the last checkpoint, the right edge and a checkpoint signed
-// over the tree, in one transaction, if the tree grew.
+// over the tree, in one transaction, if the tree grew and this node holds the lease. A node without it
+// keeps only the tiles the holder has not checkpointed yet, so that it can take over.
 func (l *Log) checkpoint(ctx context.Context) error {
 	size := l.tree.Frontier.Size()
+	if !l.holding {
+		var cp int64
+		if err := l.db.Pool.QueryRow(ctx, "SELECT coalesce(max(size), 0) FROM audit_log_checkpoints").Scan(&cp); err != nil {
+			return fmt.Errorf("postgres: audit log checkpoints: %w", err)
+		}
+		l.pending = slices.DeleteFunc(l.pending, func(t audit.TileData) bool { return lastLeaf(t.Tile) <= cp })
+		l.cpSize = cp
+		return nil
+	}
 	if size <= l.cpSize {
 		return nil
 	}
@@ -321,4 +383,9 @@ func (l *Log) checkpoint(ctx context.Context) error {
 	}
 	l.pending, l.cpSize, l.cpAt = nil, size, time.Now()
 	return nil
+}
+
+// lastLeaf is the number of entries up to the last one a tile (or entry bundle, L -1) covers.
+func lastLeaf(t tlog.Tile) int64 {
+	return (t.N<<audit.TileHeight + int64(t.W)) << (audit.TileHeight * max(t.L, 0))
 }

@@ -175,3 +175,95 @@ func TestNodesAppendToOneSequence(t *testing.T) {
 		t.Fatalf("newest checkpoint: %+v %v", c, err)
 	}
 }
+
+// TestIntegratorLeaseMovesWhenItsHolderDies: two nodes integrate one log; only the lease holder writes
+// checkpoints. The holder dies under load (no last checkpoint, the lease left to expire); the other node
+// takes the lease over within its TTL and goes on writing checkpoints from where the dead one stopped, and
+// the log — one sequence, one tree, one checkpoint series — verifies.
+func TestIntegratorLeaseMovesWhenItsHolderDies(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	sk, vk, err := audit.GenerateSignerKey("profile-vault.test/pg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := audit.NewSigner(sk, vk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := func(node string) postgres.LogOptions {
+		return postgres.LogOptions{Signer: s, CheckpointInterval: 20 * time.Millisecond, LeaseTTL: 300 * time.Millisecond, Node: node}
+	}
+	a, err := db.OpenLog(ctx, opts("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := db.OpenLog(ctx, opts("b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder := func() string {
+		var h string
+		if err := db.Pool.QueryRow(ctx, "SELECT holder FROM audit_log_lease").Scan(&h); err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	newest := func() int64 {
+		var n int64
+		if err := db.Pool.QueryRow(ctx, "SELECT coalesce(max(size), 0) FROM audit_log_checkpoints").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	appendSome := func(l *postgres.Log, n int) {
+		for range n {
+			for {
+				size, head := l.Head()
+				batch, _ := logtest.Chain(size, head, 5)
+				err := l.AppendBatch(ctx, size+1, batch)
+				if errors.Is(err, audit.ErrOutOfOrder) {
+					continue
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				break
+			}
+		}
+	}
+	if h := holder(); h != "a" {
+		t.Fatalf("the first node to open holds no lease: holder %q", h)
+	}
+	appendSome(b, 40) // appends come from the node without the lease; the holder checkpoints them
+	waitFor(t, func() bool { return newest() == b.Size() }, "the holder to checkpoint the other node's appends")
+	a.Crash()
+	died := time.Now()
+	appendSome(b, 40)
+	waitFor(t, func() bool { return holder() == "b" }, "the lease to move to the living node")
+	if took := time.Since(died); took > 5*time.Second {
+		t.Errorf("the lease moved %v after its holder died (TTL 300ms)", took)
+	}
+	waitFor(t, func() bool { return newest() == b.Size() }, "the new holder to checkpoint every entry")
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l, err := db.OpenLog(ctx, postgres.LogOptions{Signer: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if rep, err := l.Verify(s.Verifier()); err != nil || !rep.OK || rep.Entries != 400 {
+		t.Fatalf("verify: %+v %v", rep, err)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
