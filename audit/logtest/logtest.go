@@ -15,6 +15,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/profilevault/profilevault/audit"
+	"github.com/profilevault/profilevault/policies"
 )
 
 // Driver opens a log storage. New returns an opener for a fresh, empty log signed by s: each call of the
@@ -52,7 +53,7 @@ func Chain(seq int64, head string, n int) ([][]byte, string) {
 	for i := range n {
 		q := seq + int64(i) + 1
 		e := audit.Entry{Seq: q, PrevHash: head, TS: time.Unix(1_700_000_000+q, 0).UTC(), RequestID: fmt.Sprintf("req-%d", q),
-			Action: "subject.read", Decision: audit.Allow, Status: 200, Purpose: "customer_service"}
+			Action: "subject.read", Decision: audit.Allow, Status: 200, Purpose: string(policies.PurposeCustomerService)}
 		c, err := e.Canonical()
 		if err != nil {
 			panic(err)
