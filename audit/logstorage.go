@@ -53,6 +53,10 @@ type LogReader interface {
 // ErrOutOfOrder refuses a batch that does not continue the log (LogAppender.AppendBatch).
 var ErrOutOfOrder = errors.New("audit: entries do not continue the log")
 
+// ErrRefused is returned by a driver's Append for an entry whose admit check declined it in the sequencing
+// step (the gate's ordering check): nothing was appended.
+var ErrRefused = errors.New("audit: entry refused at sequencing")
+
 // Continues reports whether canons, the first numbered first, follow an entry numbered seq with
 // chain hash head; it returns the chain hash of the last and appends each entry's leaf hash to leaves.
 func Continues(seq int64, head string, first int64, canons [][]byte, leaves []tlog.Hash) (string, []tlog.Hash, bool) {

@@ -36,6 +36,9 @@ type Log struct {
 	size int64
 	head string
 
+	reqs     chan *appendReq // to the appender: unbuffered, so a request is taken or Close wins
+	appended chan struct{}   // closed when the appender has stopped
+
 	// Integrator state (its goroutine only, and Close after it stopped).
 	holding bool // this node held the lease at its last renewal
 	tree    audit.Tree
@@ -78,10 +81,12 @@ func (db *DB) OpenLog(ctx context.Context, opts LogOptions) (*Log, error) {
 		_, _ = rand.Read(b[:])
 		opts.Node = hex.EncodeToString(b[:])
 	}
-	l := &Log{db: db, opts: opts, wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+	l := &Log{db: db, opts: opts, wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{}),
+		reqs: make(chan *appendReq), appended: make(chan struct{})}
 	if err := l.refreshHead(ctx); err != nil {
 		return nil, err
 	}
+	go l.appender()
 	if opts.Signer == nil {
 		close(l.done)
 		return l, nil
@@ -258,6 +263,7 @@ func (l *Log) Close() error {
 	default:
 	}
 	close(l.quit)
+	<-l.appended
 	<-l.done
 	if l.opts.Signer == nil {
 		return nil
@@ -388,4 +394,122 @@ func (l *Log) checkpoint(ctx context.Context) error {
 // lastLeaf is the number of entries up to the last one a tile (or entry bundle, L -1) covers.
 func lastLeaf(t tlog.Tile) int64 {
 	return (t.N<<audit.TileHeight + int64(t.W)) << (audit.TileHeight * max(t.L, 0))
+}
+
+// appendReq is one Append waiting for its group.
+type appendReq struct {
+	body  []byte // audit.Entry.Body: numbered and chained in the appending transaction
+	admit func() bool
+	done  chan appendResult
+}
+
+type appendResult struct {
+	seq int64
+	err error
+}
+
+// maxGroup bounds the entries one appending transaction takes.
+const maxGroup = 1024
+
+// Append numbers and chains e in the appending transaction — after whatever any node appended before, under
+// the head row's lock — and returns its sequence number once PostgreSQL has committed it. Appends running at
+// once on this node share one transaction (group commit). admit, if not nil, is called inside it, in log
+// order, just before the entry is numbered (the place for an ordering check); if it returns false nothing is
+// appended and Append returns audit.ErrRefused.
+func (l *Log) Append(ctx context.Context, e audit.Entry, admit func() bool) (int64, error) {
+	body, err := e.Body()
+	if err != nil {
+		return 0, err
+	}
+	r := &appendReq{body: body, admit: admit, done: make(chan appendResult, 1)}
+	select {
+	case l.reqs <- r:
+	case <-l.quit:
+		return 0, errClosed
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	// Taken: wait for the outcome even if ctx ends, so that a committed entry is never reported as not written.
+	res := <-r.done
+	return res.seq, res.err
+}
+
+// appender takes the Appends waiting at once as one group, until Close.
+func (l *Log) appender() {
+	defer close(l.appended)
+	for {
+		var r *appendReq
+		select {
+		case r = <-l.reqs:
+		case <-l.quit:
+			return
+		}
+		group := []*appendReq{r}
+	more:
+		for len(group) < maxGroup {
+			select {
+			case r := <-l.reqs:
+				group = append(group, r)
+			default:
+				break more
+			}
+		}
+		l.commitGroup(group)
+	}
+}
+
+// commitGroup appends a group in one transaction: lock the head row, admit, number and chain each entry,
+// copy them in, move the head, commit; then answer each.
+func (l *Log) commitGroup(group []*appendReq) {
+	results := make([]appendResult, len(group))
+	var newSize int64
+	var newHead string
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := pgx.BeginFunc(ctx, l.db.Pool, func(tx pgx.Tx) error {
+		var seq int64
+		var head string
+		if err := tx.QueryRow(ctx, "SELECT size, head FROM audit_log_head FOR UPDATE").Scan(&seq, &head); err != nil {
+			return err
+		}
+		rows := make([][]any, 0, len(group))
+		for i, r := range group {
+			results[i] = appendResult{}
+			if r.admit != nil && !r.admit() {
+				results[i].err = audit.ErrRefused
+				continue
+			}
+			canon := audit.Assemble(seq+1, r.body, head)
+			seq, head = seq+1, audit.ChainHash(canon)
+			rows = append(rows, []any{seq, canon})
+			results[i].seq = seq
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"audit_log_entries"}, []string{"seq", "canonical"}, pgx.CopyFromRows(rows)); err != nil {
+			return err
+		}
+		newSize, newHead = seq, head
+		_, err := tx.Exec(ctx, "UPDATE audit_log_head SET size = $1, head = $2", seq, head)
+		return err
+	})
+	if err != nil {
+		for i := range results {
+			if results[i].err == nil {
+				results[i] = appendResult{err: fmt.Errorf("postgres: append to the audit log: %w", err)}
+			}
+		}
+	} else if newSize > 0 {
+		l.mu.Lock()
+		l.size, l.head = newSize, newHead
+		l.mu.Unlock()
+		select {
+		case l.wake <- struct{}{}:
+		default:
+		}
+	}
+	for i, r := range group {
+		r.done <- results[i]
+	}
 }

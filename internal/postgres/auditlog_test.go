@@ -3,7 +3,9 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,9 +15,11 @@ import (
 	"github.com/profilevault/profilevault/internal/postgres/pgtest"
 )
 
+func pgtestDatabase(t testing.TB) string { return pgtest.NewDatabase(t) }
+
 func openDB(t *testing.T) *postgres.DB {
 	t.Helper()
-	db, err := postgres.Open(context.Background(), pgtest.NewDatabase(t))
+	db, err := postgres.Open(context.Background(), pgtestDatabase(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,14 +46,7 @@ func TestLogConformance(t *testing.T) {
 func TestLogIsAppendOnly(t *testing.T) {
 	db := openDB(t)
 	ctx := context.Background()
-	sk, vk, err := audit.GenerateSignerKey("profile-vault.test/pg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := audit.NewSigner(sk, vk)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newSigner(t)
 	l, err := db.OpenLog(ctx, postgres.LogOptions{Signer: s})
 	if err != nil {
 		t.Fatal(err)
@@ -104,14 +101,7 @@ func TestMigrationsRunOnceFromConcurrentNodes(t *testing.T) {
 func TestNodesAppendToOneSequence(t *testing.T) {
 	db := openDB(t)
 	ctx := context.Background()
-	sk, vk, err := audit.GenerateSignerKey("profile-vault.test/pg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := audit.NewSigner(sk, vk)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newSigner(t)
 	integrating, err := db.OpenLog(ctx, postgres.LogOptions{Signer: s, CheckpointInterval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -183,14 +173,7 @@ func TestNodesAppendToOneSequence(t *testing.T) {
 func TestIntegratorLeaseMovesWhenItsHolderDies(t *testing.T) {
 	db := openDB(t)
 	ctx := context.Background()
-	sk, vk, err := audit.GenerateSignerKey("profile-vault.test/pg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := audit.NewSigner(sk, vk)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newSigner(t)
 	opts := func(node string) postgres.LogOptions {
 		return postgres.LogOptions{Signer: s, CheckpointInterval: 20 * time.Millisecond, LeaseTTL: 300 * time.Millisecond, Node: node}
 	}
@@ -266,4 +249,100 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// TestAppendsNumberedInTheTransaction: two nodes append entries from many goroutines with Append, which
+// numbers and chains them inside the appending transaction: nothing is refused for racing, every
+// acknowledged entry is at its number with its own request id, an entry its admit check declines is not in
+// the log, and the log verifies.
+func TestAppendsNumberedInTheTransaction(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	s := newSigner(t)
+	a, err := db.OpenLog(ctx, postgres.LogOptions{Signer: s, CheckpointInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := db.OpenLog(ctx, postgres.LogOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type ack struct {
+		seq int64
+		id  string
+	}
+	const writers, each = 16, 25
+	acks := make(chan ack, 2*writers*each)
+	errs := make(chan error, 2*writers)
+	var refused atomic.Int64
+	for n, l := range []*postgres.Log{a, b} {
+		for w := range writers {
+			go func() {
+				for i := range each {
+					id := fmt.Sprintf("node%d-w%d-%d", n, w, i)
+					decline := i%7 == 3
+					seq, err := l.Append(ctx, audit.Entry{TS: time.Now().UTC(), RequestID: id, Action: "subject.read",
+						Decision: audit.Allow, Status: 200}, func() bool { return !decline })
+					switch {
+					case decline && errors.Is(err, audit.ErrRefused):
+						refused.Add(1)
+					case err != nil:
+						errs <- fmt.Errorf("%s: %w", id, err)
+						return
+					default:
+						acks <- ack{seq, id}
+					}
+				}
+				errs <- nil
+			}()
+		}
+	}
+	for range 2 * writers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(acks)
+	seen := map[int64]bool{}
+	for k := range acks {
+		if seen[k.seq] {
+			t.Fatalf("sequence number %d acknowledged twice", k.seq)
+		}
+		seen[k.seq] = true
+		c, err := a.Entry(k.seq)
+		if err != nil || !strings.Contains(string(c), `"request_id":"`+k.id+`"`) {
+			t.Fatalf("entry %d does not hold %s: %v", k.seq, k.id, err)
+		}
+	}
+	want := int64(2*writers*each) - refused.Load()
+	if int64(len(seen)) != want || refused.Load() != 2*writers*4 {
+		t.Fatalf("%d acknowledged, %d refused; want %d and %d", len(seen), refused.Load(), want, 2*writers*4)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l, err := db.OpenLog(ctx, postgres.LogOptions{Signer: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if rep, err := l.Verify(s.Verifier()); err != nil || !rep.OK || rep.Entries != want {
+		t.Fatalf("verify: %+v %v; want %d entries", rep, err, want)
+	}
+}
+
+func newSigner(t *testing.T) *audit.Signer {
+	t.Helper()
+	sk, vk, err := audit.GenerateSignerKey("profile-vault.test/pg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := audit.NewSigner(sk, vk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -49,7 +49,7 @@ var (
 	// ErrClosed is returned by appends after Close.
 	ErrClosed = errors.New("seglog: log closed")
 	// ErrRefused is returned for an entry whose admit check declined it in the sequencing step.
-	ErrRefused = errors.New("seglog: entry refused at sequencing")
+	ErrRefused = audit.ErrRefused
 	// ErrTooLarge is returned for an entry longer than MaxEntry.
 	ErrTooLarge = errors.New("seglog: entry too large")
 	// ErrCorrupt is returned by Open when a segment other than the last is damaged.
