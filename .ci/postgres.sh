@@ -6,7 +6,7 @@
 #                                          # VAULT_TEST_POSTGRES (the DSN) and VAULT_TEST_POSTGRES_DIR
 #   bash .ci/postgres.sh stop "$VAULT_TEST_POSTGRES_DIR"
 #
-# PGPORT picks the port (default 55432). Everything it prints on stdout is for eval; progress goes to stderr.
+# PGPORT picks the first port tried (default 55432; the next free one if it is taken). Everything it prints on stdout is for eval; progress goes to stderr.
 set -euo pipefail
 
 bindir() {
@@ -46,6 +46,10 @@ start)
 		useradd --system --no-create-home postgres
 	fi
 	port=${PGPORT:-55432}
+	# Another server on the port (a forgotten cluster, another job): take the next free one.
+	while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+		port=$((port + 1))
+	done
 	dir=$(mktemp -d /tmp/vault-test-postgres.XXXXXX)
 	chmod 0755 "$dir"
 	if [ "$(id -u)" -eq 0 ]; then chown postgres "$dir"; fi
