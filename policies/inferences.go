@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Inferences is the sensitive-inference lexicon (inferences.json): terms whose presence in a tag value
@@ -14,7 +15,17 @@ import (
 type Inferences struct {
 	categories []string
 	terms      map[string]Terms
+	memo       matchMemo
 }
+
+// matchMemo remembers Match's answers: the values screened (tag values and explanations, product category
+// and brand names) repeat across subjects. It stops growing at memoLimit entries.
+type matchMemo struct {
+	mu      sync.RWMutex
+	answers map[string]string // value → the category it matched, "" for none
+}
+
+const memoLimit = 1 << 16
 
 type inferencesFile struct {
 	About      string              `json:"about"`
@@ -53,12 +64,28 @@ func (x *Inferences) Categories() []string { return slices.Clone(x.categories) }
 
 // Match reports the sensitive category a value lets one infer, if any (the first in sorted order).
 func (x *Inferences) Match(value string) (category string, ok bool) {
+	x.memo.mu.RLock()
+	category, known := x.memo.answers[value]
+	x.memo.mu.RUnlock()
+	if known {
+		return category, category != ""
+	}
+	t := newText(value) // lower-cased and split once for every category
 	for _, c := range x.categories {
-		if _, hit := x.terms[c].Match(value); hit {
-			return c, true
+		if _, hit := x.terms[c].match(t); hit {
+			category = c
+			break
 		}
 	}
-	return "", false
+	x.memo.mu.Lock()
+	if x.memo.answers == nil {
+		x.memo.answers = map[string]string{}
+	}
+	if len(x.memo.answers) < memoLimit {
+		x.memo.answers[value] = category
+	}
+	x.memo.mu.Unlock()
+	return category, category != ""
 }
 
 // Inferences returns the sensitive-inference lexicon in force.
