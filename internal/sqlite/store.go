@@ -243,7 +243,7 @@ func (s *Store) prepare(ctx context.Context) error {
 	if s.stmtTags, err = s.read.PrepareContext(ctx, tagsQuery); err != nil {
 		return fmt.Errorf("prepare tags query: %w", err)
 	}
-	if s.insertStmts, err = prepareInserts(ctx, s.write, insertNotes, insertEvents); err != nil {
+	if s.insertStmts, err = prepareInserts(ctx, s.write, insertNotes, insertEvents, insertTags); err != nil {
 		return fmt.Errorf("prepare multi-row inserts: %w", err)
 	}
 	return nil

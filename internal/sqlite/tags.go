@@ -87,14 +87,13 @@ func (t *txn) ReplaceTags(subject string, purpose policies.PurposeName, tags []v
 	if err := t.DeleteTags(subject, purpose); err != nil {
 		return err
 	}
+	args := make([]any, 0, len(tags)*insertWidths[insertTags])
 	for _, tg := range tags {
-		if err := t.exec(`INSERT INTO tags (subject_id, purpose, key, level, inputs, consent_ids, computed_at, dek_version, sealed)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, subject, purpose, tg.Key, tg.Level, strings.Join(tg.Inputs, ","),
-			strings.Join(tg.ConsentIDs, ","), formatTime(tg.ComputedAt), tg.DEKVersion, tg.Sealed); err != nil {
-			return err
-		}
+		args = append(args, subject, purpose, tg.Key, tg.Level, strings.Join(tg.Inputs, ","),
+			strings.Join(tg.ConsentIDs, ","), formatTime(tg.ComputedAt), tg.DEKVersion, tg.Sealed)
 	}
-	return nil
+	_, err := t.store.insertStmts.insertRows(t.ctx, t.tx, insertTags, args)
+	return err
 }
 
 // DeleteTags implements vault.Tx: every tag of the subject computed under purpose ("" for all).
