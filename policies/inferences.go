@@ -15,17 +15,7 @@ import (
 type Inferences struct {
 	categories []string
 	terms      map[string]Terms
-	memo       matchMemo
 }
-
-// matchMemo remembers Match's answers: the values screened (tag values and explanations, product category
-// and brand names) repeat across subjects. It stops growing at memoLimit entries.
-type matchMemo struct {
-	mu      sync.RWMutex
-	answers map[string]string // value → the category it matched, "" for none
-}
-
-const memoLimit = 1 << 16
 
 type inferencesFile struct {
 	About      string              `json:"about"`
@@ -64,28 +54,39 @@ func (x *Inferences) Categories() []string { return slices.Clone(x.categories) }
 
 // Match reports the sensitive category a value lets one infer, if any (the first in sorted order).
 func (x *Inferences) Match(value string) (category string, ok bool) {
-	x.memo.mu.RLock()
-	category, known := x.memo.answers[value]
-	x.memo.mu.RUnlock()
-	if known {
-		return category, category != ""
-	}
 	t := newText(value) // lower-cased and split once for every category
 	for _, c := range x.categories {
 		if _, hit := x.terms[c].match(t); hit {
-			category = c
-			break
+			return c, true
 		}
 	}
-	x.memo.mu.Lock()
-	if x.memo.answers == nil {
-		x.memo.answers = map[string]string{}
+	return "", false
+}
+
+// matcherLimit is how many answers a Matcher remembers.
+const matcherLimit = 1 << 16
+
+// Matcher returns Match with its answers remembered, for one batch or run whose values repeat (tag values
+// and explanations, product names). It holds the values it has seen until it is dropped — they may be
+// derived from personal data — so keep it no longer than that work. It is safe for concurrent use and
+// stops remembering after matcherLimit values.
+func (x *Inferences) Matcher() func(value string) (category string, ok bool) {
+	var mu sync.Mutex
+	seen := map[string]string{} // value → the category it matched, "" for none
+	return func(value string) (string, bool) {
+		mu.Lock()
+		c, known := seen[value]
+		mu.Unlock()
+		if !known {
+			c, _ = x.Match(value)
+			mu.Lock()
+			if len(seen) < matcherLimit {
+				seen[value] = c
+			}
+			mu.Unlock()
+		}
+		return c, c != ""
 	}
-	if len(x.memo.answers) < memoLimit {
-		x.memo.answers[value] = category
-	}
-	x.memo.mu.Unlock()
-	return category, category != ""
 }
 
 // Inferences returns the sensitive-inference lexicon in force.

@@ -809,12 +809,13 @@ func (s *Tags) inputsChanged(tx TagTx, subjects ...string) error {
 // sensitive-inference lexicon, and how many it left out. The batch is not modified.
 func screenSensitive(x *policies.Inferences, batch []SubjectTags) ([]SubjectTags, int) {
 	out, n := batch, 0
+	match := x.Matcher() // values repeat within a batch; the matcher is dropped with it
 	for i, st := range batch {
 		var keep []TagValue
 		for k, t := range st.Tags {
-			_, v := x.Match(t.Value)
-			_, zh := x.Match(t.ExplanationZH)
-			_, en := x.Match(t.ExplanationEN)
+			_, v := match(t.Value)
+			_, zh := match(t.ExplanationZH)
+			_, en := match(t.ExplanationEN)
 			if v || zh || en {
 				if keep == nil {
 					keep = append(make([]TagValue, 0, len(st.Tags)), st.Tags[:k]...)

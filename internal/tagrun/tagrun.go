@@ -109,12 +109,13 @@ type nameScreen struct {
 	categories func(string) (string, bool)
 }
 
-// names returns the policy's name screen, read once per run so one run sees one policy version.
+// names returns the policy's name screen, read once per run so one run sees one policy version; it
+// remembers its answers for the run (product names repeat across subjects).
 func (r *Runner) names() nameScreen {
 	pol := r.Vault.Policy()
-	inf := pol.Inferences()
+	match := pol.Inferences().Matcher()
 	return nameScreen{
-		sensitive:  func(name string) bool { _, hit := inf.Match(name); return hit },
+		sensitive:  func(name string) bool { _, hit := match(name); return hit },
 		categories: pol.Taxonomy().Key,
 	}
 }
