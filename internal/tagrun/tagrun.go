@@ -201,7 +201,10 @@ func (r *Runner) Full(ctx context.Context) (Summary, error) {
 	tagged := catalog.Tagged()
 	purposes := append(slices.Clone(population), tagged...)
 	// Batches are released and extracted on every core; their results are joined in batch order so that
-	// a run is deterministic.
+	// a run is deterministic. Twice as many batches as cores are in flight, in this pass and the store
+	// pass: a batch waits for its audit entries, or its tags, to be durable, and the others use the cores
+	// meanwhile.
+	workers := 2 * runtime.GOMAXPROCS(0)
 	type released struct {
 		fitOn   []profiling.Features
 		baskets [][][]string
@@ -214,7 +217,7 @@ func (r *Runner) Full(ctx context.Context) (Summary, error) {
 	}
 	results := make([]released, len(starts))
 	var mu sync.Mutex // guards progress and sum
-	err = eachBatch(len(starts), runtime.GOMAXPROCS(0), func(k int) error {
+	err = eachBatch(len(starts), workers, func(k int) error {
 		b := starts[k]
 		batch := ids[b:min(b+r.BatchSize, len(ids))]
 		res := &results[k]
@@ -288,9 +291,9 @@ func (r *Runner) Full(ctx context.Context) (Summary, error) {
 	for i, p := range waiting {
 		has[[2]string{p.subject, string(p.purpose)}] = i
 	}
-	// Batches are computed, screened and sealed on every core, and stored by the single writer; twice as
-	// many batches as cores are in flight, so that the writer group-commits one while others are prepared.
-	err = eachBatch(len(starts), 2*runtime.GOMAXPROCS(0), func(k int) error {
+	// Batches are computed, screened and sealed on every core, and stored by the single writer, which
+	// group-commits one while others are prepared.
+	err = eachBatch(len(starts), workers, func(k int) error {
 		b := starts[k]
 		batch := ids[b:min(b+r.BatchSize, len(ids))]
 		sets := make([]vault.SubjectTags, 0, len(batch)*len(tagged))
