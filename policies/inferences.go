@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Inferences is the sensitive-inference lexicon (inferences.json): terms whose presence in a tag value
@@ -53,12 +54,39 @@ func (x *Inferences) Categories() []string { return slices.Clone(x.categories) }
 
 // Match reports the sensitive category a value lets one infer, if any (the first in sorted order).
 func (x *Inferences) Match(value string) (category string, ok bool) {
+	t := newText(value) // lower-cased and split once for every category
 	for _, c := range x.categories {
-		if _, hit := x.terms[c].Match(value); hit {
+		if _, hit := x.terms[c].match(t); hit {
 			return c, true
 		}
 	}
 	return "", false
+}
+
+// matcherLimit is how many answers a Matcher remembers.
+const matcherLimit = 1 << 16
+
+// Matcher returns Match with its answers remembered, for one batch or run whose values repeat (tag values
+// and explanations, product names). It holds the values it has seen until it is dropped — they may be
+// derived from personal data — so keep it no longer than that work. It is safe for concurrent use and
+// stops remembering after matcherLimit values.
+func (x *Inferences) Matcher() func(value string) (category string, ok bool) {
+	var mu sync.Mutex
+	seen := map[string]string{} // value → the category it matched, "" for none
+	return func(value string) (string, bool) {
+		mu.Lock()
+		c, known := seen[value]
+		mu.Unlock()
+		if !known {
+			c, _ = x.Match(value)
+			mu.Lock()
+			if len(seen) < matcherLimit {
+				seen[value] = c
+			}
+			mu.Unlock()
+		}
+		return c, c != ""
+	}
 }
 
 // Inferences returns the sensitive-inference lexicon in force.

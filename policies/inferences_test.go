@@ -51,3 +51,19 @@ func TestSensitiveInferences(t *testing.T) {
 		}
 	}
 }
+
+// A Matcher answers as Match does, the first time and when it answers from memory, for hits and misses,
+// mixed-case Latin words and Han substrings.
+func TestInferencesMatcher(t *testing.T) {
+	x := loadEmbedded(t).Inferences()
+	match := x.Matcher()
+	values := []string{"降压药,清真食品", "Diabetes Care", "diapers,toys", "Maternity dress", "books", "安全套", "running shoes"}
+	for round := range 2 {
+		for _, v := range values {
+			wantCat, wantOK := x.Match(v)
+			if cat, ok := match(v); cat != wantCat || ok != wantOK {
+				t.Errorf("round %d, %q: matcher says %q %v, Match %q %v", round, v, cat, ok, wantCat, wantOK)
+			}
+		}
+	}
+}

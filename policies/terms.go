@@ -46,25 +46,44 @@ func isLatin(s string) bool {
 	return true
 }
 
-// splitWords lower-cases s and splits it into runs of ASCII letters and digits.
+// splitWords splits lower-cased s into runs of ASCII letters and digits.
 func splitWords(s string) []string {
-	return strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
+	return strings.FieldsFunc(s, func(r rune) bool {
 		return r >= utf8.RuneSelf || !(unicode.IsLetter(r) || unicode.IsDigit(r))
 	})
 }
 
+// text is a value prepared for matching: lower-cased once, split into words at most once, so that several
+// term lists (the lexicon's categories) can be matched against it without redoing either.
+type text struct {
+	low   string
+	words []string
+	split bool
+}
+
+func newText(s string) *text { return &text{low: strings.ToLower(s)} }
+
+// latinWords returns the text's words, splitting it on first use.
+func (t *text) latinWords() []string {
+	if !t.split {
+		t.words, t.split = splitWords(t.low), true
+	}
+	return t.words
+}
+
 // Match returns the first term that s matches.
-func (d Terms) Match(s string) (string, bool) {
-	low := strings.ToLower(s)
+func (d Terms) Match(s string) (string, bool) { return d.match(newText(s)) }
+
+func (d Terms) match(x *text) (string, bool) {
 	for _, t := range d.substrings {
-		if strings.Contains(low, t) {
+		if strings.Contains(x.low, t) {
 			return t, true
 		}
 	}
 	if len(d.words) == 0 {
 		return "", false
 	}
-	words := splitWords(low)
+	words := x.latinWords()
 	for _, t := range d.words {
 		n := len(t)
 		for i := 0; i+n <= len(words); i++ {

@@ -2,7 +2,6 @@ package vault
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"slices"
 	"strconv"
@@ -217,7 +216,8 @@ func openEvent(rel *release, rec SubjectRecord, ev StoredEvent) (EventView, erro
 	if err != nil {
 		return v, err
 	}
-	return v, json.Unmarshal(pt, &v.Attrs)
+	v.Attrs, err = decodeAttrs(pt)
+	return v, err
 }
 
 // ActionGrantRows records a page of pseudonymous rows read under a grant: one entry per subject on it.

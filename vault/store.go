@@ -132,6 +132,9 @@ type TagStore interface {
 	// TagsOf is Tags for several subjects in one read (audience builds), by subject.
 	TagsOf(ctx context.Context, subjects []string) (map[string][]StoredTag, error)
 	TagModel(ctx context.Context) (model []byte, fittedAt time.Time, ok bool, err error)
+	// CurrentDEKs returns, for those of subjects that have one, the current DEK of class (sealed tag
+	// batches are prepared under it without reading whole subject records).
+	CurrentDEKs(ctx context.Context, subjects []string, class string) (map[string]DEK, error)
 }
 
 // Store is everything the enforcement point reads, with the sequencer it writes through.

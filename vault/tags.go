@@ -402,7 +402,18 @@ func (s *Tags) StoreTags(ctx context.Context, a Access, batch []SubjectTags) (in
 	// A tag value that lets one infer sensitive information (health, religion, pregnancy, …) is never
 	// stored, whatever computed it: the engine screens names, and the enforcement point checks again.
 	batch, screened := screenSensitive(s.Policy().Inferences(), batch)
-	// Seal outside the writer, under the key the cached record holds; the writer only confirms the key.
+	// Seal outside the writer, under the subjects' current general keys read in one go; the writer only
+	// confirms each key (and that its subject is still active).
+	var tagged []string
+	for _, st := range batch {
+		if len(st.Tags) > 0 {
+			tagged = append(tagged, st.SubjectID)
+		}
+	}
+	deks, err := s.store.CurrentDEKs(ctx, tagged, ClassGeneral)
+	if err != nil {
+		return 0, 0, internalErr("read tag keys", err)
+	}
 	sealed := make([][]StoredTag, len(batch))
 	for i, st := range batch {
 		if len(st.Tags) == 0 {
@@ -415,11 +426,9 @@ func (s *Tags) StoreTags(ctx context.Context, a Access, batch []SubjectTags) (in
 				}
 			}
 		}
-		if rec, err := s.activeSubject(ctx, st.SubjectID); err == nil {
-			if d, ok := rec.DEKs[ClassGeneral]; ok {
-				if sealed[i], err = s.sealTags(st, d, now); err != nil {
-					return 0, 0, internalErr("seal tags", err)
-				}
+		if d, ok := deks[st.SubjectID]; ok {
+			if sealed[i], err = s.sealTags(st, d, now); err != nil {
+				return 0, 0, internalErr("seal tags", err)
 			}
 		}
 	}
@@ -800,12 +809,13 @@ func (s *Tags) inputsChanged(tx TagTx, subjects ...string) error {
 // sensitive-inference lexicon, and how many it left out. The batch is not modified.
 func screenSensitive(x *policies.Inferences, batch []SubjectTags) ([]SubjectTags, int) {
 	out, n := batch, 0
+	match := x.Matcher() // values repeat within a batch; the matcher is dropped with it
 	for i, st := range batch {
 		var keep []TagValue
 		for k, t := range st.Tags {
-			_, v := x.Match(t.Value)
-			_, zh := x.Match(t.ExplanationZH)
-			_, en := x.Match(t.ExplanationEN)
+			_, v := match(t.Value)
+			_, zh := match(t.ExplanationZH)
+			_, en := match(t.ExplanationEN)
 			if v || zh || en {
 				if keep == nil {
 					keep = append(make([]TagValue, 0, len(st.Tags)), st.Tags[:k]...)

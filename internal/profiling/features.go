@@ -463,7 +463,7 @@ func (x *extractor) interest(ts time.Time, category, brand string, w float64) {
 		category = strings.ReplaceAll(category, ",", " ")
 		if x.cat == nil {
 			x.cat = make(map[string]float64, 16)
-			x.season = make(map[string][4]float64, 16)
+			x.season = map[string][4]float64{} // kept in the features until the tags are computed: no spare room
 		}
 		x.cat[category] += d
 		s := x.season[category]

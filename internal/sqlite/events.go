@@ -6,16 +6,28 @@ import (
 	"github.com/profilevault/profilevault/vault"
 )
 
+// eventsQuery reads a page of a subject's events after a (ts, id) cursor.
+const eventsQuery = `SELECT id, type, category, ts, source, class, dek_version, attrs FROM events
+	WHERE subject_id = ? AND (ts, id) > (?, ?) ORDER BY ts, id LIMIT 1000`
+
 // Events implements vault.Store, in pages so memory stays bounded for subjects with many events.
 func (s *Store) Events(ctx context.Context, subjectID string, fn func(vault.StoredEvent) error) error {
+	buf, _ := s.eventPages.Get().(*[]vault.StoredEvent)
+	if buf == nil {
+		buf = new([]vault.StoredEvent)
+	}
+	defer func() {
+		clear(*buf) // keep no event alive through the pool
+		*buf = (*buf)[:0]
+		s.eventPages.Put(buf)
+	}()
 	after, afterID := "", ""
 	for {
-		rows, err := s.read.QueryContext(ctx, `SELECT id, type, category, ts, source, class, dek_version, attrs FROM events
-			WHERE subject_id = ? AND (ts, id) > (?, ?) ORDER BY ts, id LIMIT 1000`, subjectID, after, afterID)
+		rows, err := s.stmtEvents.QueryContext(ctx, subjectID, after, afterID) // prepared: a tag run reads every subject's events
 		if err != nil {
 			return err
 		}
-		var page []vault.StoredEvent
+		page := (*buf)[:0]
 		for rows.Next() {
 			e := vault.StoredEvent{SubjectID: subjectID}
 			var ts string
@@ -27,6 +39,7 @@ func (s *Store) Events(ctx context.Context, subjectID string, fn func(vault.Stor
 			after, afterID = ts, e.ID
 			page = append(page, e)
 		}
+		*buf = page
 		if err := rows.Err(); err != nil {
 			rows.Close()
 			return err

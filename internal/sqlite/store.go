@@ -23,6 +23,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -80,10 +81,10 @@ type Store struct {
 	// gens orders releases against changes (vault.Generations): the writer checks and advances it.
 	gens *vault.Generations
 	// prepared statements: modernc parses SQL on every unprepared call.
-	stmtSubject, stmtLookup, stmtTags *sql.Stmt
-	insertStmts                       inserts              // multi-row inserts by table and row count (writer only)
-	writeStmts                        map[string]*sql.Stmt // the writer's other statements by SQL text (writer only)
-	toPrepare                         map[string]struct{}  // statements to prepare after the current transaction (writer only)
+	stmtSubject, stmtLookup, stmtTags, stmtEvents *sql.Stmt
+	insertStmts                                   inserts              // multi-row inserts by table and row count (writer only)
+	writeStmts                                    map[string]*sql.Stmt // the writer's other statements by SQL text (writer only)
+	toPrepare                                     map[string]struct{}  // statements to prepare after the current transaction (writer only)
 	// auditLog holds the entries, tiles and checkpoints; the writer appends to it.
 	auditLog audit.LogStorage
 	// The writer's state: the chain head.
@@ -97,6 +98,9 @@ type Store struct {
 	// index is how far the review index covers the log (shared with the Trail's queries and the indexer).
 	index   *indexProgress
 	metrics Metrics
+	// eventPages recycles the page buffers of Events (*[]vault.StoredEvent): a tag run reads every
+	// subject's events.
+	eventPages sync.Pool
 }
 
 // Metrics counts the writer's work; read them with Stats.
@@ -240,10 +244,13 @@ func (s *Store) prepare(ctx context.Context) error {
 	if s.stmtLookup, err = s.read.PrepareContext(ctx, lookupQuery); err != nil {
 		return fmt.Errorf("prepare lookup query: %w", err)
 	}
+	if s.stmtEvents, err = s.read.PrepareContext(ctx, eventsQuery); err != nil {
+		return fmt.Errorf("prepare events query: %w", err)
+	}
 	if s.stmtTags, err = s.read.PrepareContext(ctx, tagsQuery); err != nil {
 		return fmt.Errorf("prepare tags query: %w", err)
 	}
-	if s.insertStmts, err = prepareInserts(ctx, s.write, insertNotes, insertEvents); err != nil {
+	if s.insertStmts, err = prepareInserts(ctx, s.write, insertNotes, insertEvents, insertTags); err != nil {
 		return fmt.Errorf("prepare multi-row inserts: %w", err)
 	}
 	return nil
@@ -308,7 +315,7 @@ func (s *Store) closeDBs() error {
 		idxErr = s.indexer.close() // the last index rows, before the log closes
 	}
 	logErr := errors.Join(idxErr, s.auditLog.Close())
-	for _, st := range []*sql.Stmt{s.stmtSubject, s.stmtLookup, s.stmtTags} {
+	for _, st := range []*sql.Stmt{s.stmtSubject, s.stmtLookup, s.stmtTags, s.stmtEvents} {
 		if st != nil {
 			st.Close()
 		}

@@ -39,34 +39,65 @@ func (s *Store) Tags(ctx context.Context, subject string) ([]vault.StoredTag, er
 // TagsOf implements vault.Store: the stored tags of several subjects, read in chunks of 500.
 func (s *Store) TagsOf(ctx context.Context, subjects []string) (map[string][]vault.StoredTag, error) {
 	out := make(map[string][]vault.StoredTag, len(subjects))
-	for len(subjects) > 0 {
-		n := min(len(subjects), 500)
-		chunk := subjects[:n]
-		subjects = subjects[n:]
-		args := make([]any, len(chunk))
-		for i, id := range chunk {
-			args[i] = id
-		}
+	err := inChunks(subjects, func(in string, args []any) error {
 		rows, err := s.read.QueryContext(ctx, `SELECT subject_id, purpose, key, level, inputs, consent_ids, computed_at, dek_version, sealed
-			FROM tags WHERE subject_id IN (?`+strings.Repeat(", ?", n-1)+`) ORDER BY subject_id, purpose, key`, args...)
+			FROM tags WHERE subject_id IN `+in+` ORDER BY subject_id, purpose, key`, args...)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for rows.Next() {
 			var t vault.StoredTag
 			var inputs, consents, at string
 			if err := rows.Scan(&t.SubjectID, &t.Purpose, &t.Key, &t.Level, &inputs, &consents, &at, &t.DEKVersion, &t.Sealed); err != nil {
 				rows.Close()
-				return nil, err
+				return err
 			}
 			t.Inputs, t.ConsentIDs, t.ComputedAt = splitList(inputs), splitList(consents), parseTime(at)
 			out[t.SubjectID] = append(out[t.SubjectID], t)
 		}
-		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-			return nil, err
+		return errors.Join(rows.Err(), rows.Close())
+	})
+	return out, err
+}
+
+// CurrentDEKs implements vault.Store: the newest DEK of class of each subject that has one.
+func (s *Store) CurrentDEKs(ctx context.Context, subjects []string, class string) (map[string]vault.DEK, error) {
+	out := make(map[string]vault.DEK, len(subjects))
+	err := inChunks(subjects, func(in string, args []any) error {
+		rows, err := s.read.QueryContext(ctx, `SELECT subject_id, version, kek_version, wrapped FROM deks
+			WHERE class = ? AND subject_id IN `+in, append([]any{class}, args...)...)
+		if err != nil {
+			return err
 		}
+		for rows.Next() {
+			d := vault.DEK{Class: class}
+			if err := rows.Scan(&d.Subject, &d.Version, &d.KEKVersion, &d.Wrapped); err != nil {
+				rows.Close()
+				return err
+			}
+			if cur, ok := out[d.Subject]; !ok || d.Version > cur.Version {
+				out[d.Subject] = d
+			}
+		}
+		return errors.Join(rows.Err(), rows.Close())
+	})
+	return out, err
+}
+
+// inChunks calls fn for ids in chunks of up to 500, with the chunk's "(?, ?, …)" list and its arguments.
+func inChunks(ids []string, fn func(in string, args []any) error) error {
+	for len(ids) > 0 {
+		n := min(len(ids), 500)
+		args := make([]any, n)
+		for i, id := range ids[:n] {
+			args[i] = id
+		}
+		if err := fn("(?"+strings.Repeat(", ?", n-1)+")", args); err != nil {
+			return err
+		}
+		ids = ids[n:]
 	}
-	return out, nil
+	return nil
 }
 
 // TagModel implements vault.Store: the frozen population model (ok false before the first full run).
@@ -87,14 +118,13 @@ func (t *txn) ReplaceTags(subject string, purpose policies.PurposeName, tags []v
 	if err := t.DeleteTags(subject, purpose); err != nil {
 		return err
 	}
+	args := make([]any, 0, len(tags)*insertWidths[insertTags])
 	for _, tg := range tags {
-		if err := t.exec(`INSERT INTO tags (subject_id, purpose, key, level, inputs, consent_ids, computed_at, dek_version, sealed)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, subject, purpose, tg.Key, tg.Level, strings.Join(tg.Inputs, ","),
-			strings.Join(tg.ConsentIDs, ","), formatTime(tg.ComputedAt), tg.DEKVersion, tg.Sealed); err != nil {
-			return err
-		}
+		args = append(args, subject, purpose, tg.Key, tg.Level, strings.Join(tg.Inputs, ","),
+			strings.Join(tg.ConsentIDs, ","), formatTime(tg.ComputedAt), tg.DEKVersion, tg.Sealed)
 	}
-	return nil
+	_, err := t.store.insertStmts.insertRows(t.ctx, t.tx, insertTags, args)
+	return err
 }
 
 // DeleteTags implements vault.Tx: every tag of the subject computed under purpose ("" for all).

@@ -390,10 +390,11 @@ const (
 	insertNotes = `INSERT INTO audit_note (seq, sealed) VALUES `
 	// Events are idempotent by id: a row whose id exists is skipped.
 	insertEvents = `INSERT OR IGNORE INTO events (id, subject_id, type, category, ts, source, class, dek_version, attrs, purpose) VALUES `
+	insertTags   = `INSERT INTO tags (subject_id, purpose, key, level, inputs, consent_ids, computed_at, dek_version, sealed) VALUES `
 )
 
 var (
-	insertWidths = map[string]int{insertIndex: 8, insertNotes: 2, insertEvents: 10}
+	insertWidths = map[string]int{insertIndex: 8, insertNotes: 2, insertEvents: 10, insertTags: 9}
 	insertSizes  = []int{64, 16, 4, 1} // descending
 )
 

@@ -8,6 +8,7 @@ package tagrun
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -108,12 +109,13 @@ type nameScreen struct {
 	categories func(string) (string, bool)
 }
 
-// names returns the policy's name screen, read once per run so one run sees one policy version.
+// names returns the policy's name screen, read once per run so one run sees one policy version; it
+// remembers its answers for the run (product names repeat across subjects).
 func (r *Runner) names() nameScreen {
 	pol := r.Vault.Policy()
-	inf := pol.Inferences()
+	match := pol.Inferences().Matcher()
 	return nameScreen{
-		sensitive:  func(name string) bool { _, hit := inf.Match(name); return hit },
+		sensitive:  func(name string) bool { _, hit := match(name); return hit },
 		categories: pol.Taxonomy().Key,
 	}
 }
@@ -199,79 +201,70 @@ func (r *Runner) Full(ctx context.Context) (Summary, error) {
 	tagged := catalog.Tagged()
 	purposes := append(slices.Clone(population), tagged...)
 	// Batches are released and extracted on every core; their results are joined in batch order so that
-	// a run is deterministic.
+	// a run is deterministic. Twice as many batches as cores are in flight, in this pass and the store
+	// pass: a batch waits for its audit entries, or its tags, to be durable, and the others use the cores
+	// meanwhile.
+	workers := 2 * runtime.GOMAXPROCS(0)
 	type released struct {
 		fitOn   []profiling.Features
 		baskets [][][]string
 		waiting []pending
 		seq     int64
-		err     error
 	}
 	starts := make([]int, 0, len(ids)/r.BatchSize+1)
 	for b := 0; b < len(ids); b += r.BatchSize {
 		starts = append(starts, b)
 	}
 	results := make([]released, len(starts))
-	var next atomic.Int64
-	var mu sync.Mutex // guards progress
-	var wg sync.WaitGroup
-	for range max(1, runtime.GOMAXPROCS(0)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				k := int(next.Add(1)) - 1
-				if k >= len(starts) {
-					return
+	var mu sync.Mutex // guards progress and sum
+	err = eachBatch(len(starts), workers, func(k int) error {
+		b := starts[k]
+		batch := ids[b:min(b+r.BatchSize, len(ids))]
+		res := &results[k]
+		var err error
+		res.seq, _, err = r.Vault.Tags().TagInputs(ctx, r.access(), purposes, batch, func(in vault.TagInput) error {
+			all := engineInput(in, names)
+			extracted := map[string]*profiling.Features{} // by allowed categories: purposes with the same basis share
+			for _, purpose := range purposes {
+				basis, ok := in.Bases[purpose]
+				if !ok {
+					continue
 				}
-				b := starts[k]
-				batch := ids[b:min(b+r.BatchSize, len(ids))]
-				res := &results[k]
-				res.seq, _, res.err = r.Vault.Tags().TagInputs(ctx, r.access(), purposes, batch, func(in vault.TagInput) error {
-					all := engineInput(in, names)
-					extracted := map[string]*profiling.Features{} // by allowed categories: purposes with the same basis share
-					for _, purpose := range purposes {
-						basis, ok := in.Bases[purpose]
-						if !ok {
-							continue
-						}
-						s := forPurpose(all, basis)
-						key := strings.Join(basis.Allowed, ",")
-						f, done := extracted[key]
-						if !done {
-							x := profiling.Extract(s, now, r.Loc)
-							f = &x
-							extracted[key] = f
-						}
-						if slices.Contains(population, purpose) {
-							res.fitOn = append(res.fitOn, *f)
-							if bs := profiling.Baskets(s); len(bs) > 0 {
-								res.baskets = append(res.baskets, bs)
-							}
-							continue
-						}
-						res.waiting = append(res.waiting, pending{purpose: purpose, subject: in.SubjectID, seen: in.Seen, allowed: s.Allowed, consentIDs: basis.ConsentIDs, features: f})
+				s := forPurpose(all, basis)
+				key := strings.Join(basis.Allowed, ",")
+				f, done := extracted[key]
+				if !done {
+					x := profiling.Extract(s, now, r.Loc)
+					f = &x
+					extracted[key] = f
+				}
+				if slices.Contains(population, purpose) {
+					res.fitOn = append(res.fitOn, *f)
+					if bs := profiling.Baskets(s); len(bs) > 0 {
+						res.baskets = append(res.baskets, bs)
 					}
-					return nil
-				})
-				if res.err != nil {
-					return
+					continue
 				}
-				mu.Lock()
-				progress(len(batch))
-				mu.Unlock()
+				res.waiting = append(res.waiting, pending{purpose: purpose, subject: in.SubjectID, seen: in.Seen, allowed: s.Allowed, consentIDs: basis.ConsentIDs, features: f})
 			}
-		}()
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("release: %w", err)
+		}
+		mu.Lock()
+		progress(len(batch))
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return sum, err
 	}
-	wg.Wait()
 	var fitOn []profiling.Features
 	var baskets [][][]string
 	var waiting []pending
 	seen := map[int]int64{} // batch start → the audit sequence number of its release
 	for k, res := range results {
-		if res.err != nil {
-			return sum, fmt.Errorf("release: %w", res.err)
-		}
 		fitOn, baskets, waiting = append(fitOn, res.fitOn...), append(baskets, res.baskets...), append(waiting, res.waiting...)
 		seen[starts[k]] = res.seq
 		results[k] = released{}
@@ -298,9 +291,12 @@ func (r *Runner) Full(ctx context.Context) (Summary, error) {
 	for i, p := range waiting {
 		has[[2]string{p.subject, string(p.purpose)}] = i
 	}
-	for b := 0; b < len(ids); b += r.BatchSize {
+	// Batches are computed, screened and sealed on every core, and stored by the single writer, which
+	// group-commits one while others are prepared.
+	err = eachBatch(len(starts), workers, func(k int) error {
+		b := starts[k]
 		batch := ids[b:min(b+r.BatchSize, len(ids))]
-		var sets []vault.SubjectTags
+		sets := make([]vault.SubjectTags, 0, len(batch)*len(tagged))
 		for _, id := range batch {
 			for _, purpose := range tagged {
 				i, ok := has[[2]string{id, string(purpose)}]
@@ -312,17 +308,53 @@ func (r *Runner) Full(ctx context.Context) (Summary, error) {
 			}
 		}
 		if _, _, err := r.Vault.Tags().StoreTags(ctx, r.access(), sets); err != nil {
-			return sum, fmt.Errorf("store tags: %w", err)
+			return fmt.Errorf("store tags: %w", err)
 		}
+		mu.Lock()
+		defer mu.Unlock()
 		for _, st := range sets {
 			if len(st.Tags) > 0 {
 				sum.TaggedByPurp[st.Purpose]++
 			}
 		}
 		progress(len(batch))
+		return nil
+	})
+	if err != nil {
+		return sum, err
 	}
 	sum.Duration = time.Since(start)
 	return sum, nil
+}
+
+// eachBatch runs fn(k) for every k in [0, n) on up to workers goroutines, and returns the first error;
+// once one batch has failed, no further batch is started.
+func eachBatch(n, workers int, fn func(k int) error) error {
+	var (
+		next  atomic.Int64
+		mu    sync.Mutex
+		first error
+		wg    sync.WaitGroup
+	)
+	failed := func() bool { mu.Lock(); defer mu.Unlock(); return first != nil }
+	for range min(n, max(1, workers)) {
+		wg.Go(func() {
+			for !failed() {
+				k := int(next.Add(1)) - 1
+				if k >= n {
+					return
+				}
+				if err := fn(k); err != nil {
+					mu.Lock()
+					first = cmp.Or(first, err)
+					mu.Unlock()
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return first
 }
 
 // compute turns one subject's features for one purpose into the tags to store.
