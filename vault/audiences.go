@@ -135,6 +135,7 @@ func (s *Audiences) Build(ctx context.Context, a Access, in AudienceInput) (Audi
 	}
 	var members []AudienceMember
 	var entries []audit.Entry
+	selectEntry := s.newEntry(ctx, a, pol, ActionAudienceSelect, "")
 	decided := 0
 	for after := ""; ; {
 		ids, err := s.profiles.activeIDs(ctx, after, 1000)
@@ -160,7 +161,7 @@ func (s *Audiences) Build(ctx context.Context, a Access, in AudienceInput) (Audi
 			}
 			// Each candidate whose data the decision opened (birth date, tags) gets its own entry: a
 			// member as allowed, anyone else as denied with the reason.
-			se := s.newEntry(ctx, a, pol, ActionAudienceSelect, sid)
+			se := s.entryFor(selectEntry, rec)
 			se.Categories, se.Status = []string{"tags"}, statusOK
 			decided := func(reason string) {
 				if reason != "" {
@@ -216,13 +217,12 @@ func (s *Audiences) Build(ctx context.Context, a Access, in AudienceInput) (Audi
 	return row, nil
 }
 
-// page reads a page of subjects' records and their sealed tags of purpose (one read for the tags).
+// page reads a page of subjects' records (the active ones) and their sealed tags of purpose: one read for
+// the records, one for the tags.
 func (s *Audiences) page(ctx context.Context, ids []string, purpose policies.PurposeName) (map[string]SubjectRecord, map[string][]StoredTag, error) {
-	recs := make(map[string]SubjectRecord, len(ids))
-	for _, id := range ids {
-		if rec, err := s.activeSubject(ctx, id); err == nil {
-			recs[id] = rec
-		}
+	recs, err := s.activeSubjects(ctx, ids)
+	if err != nil {
+		return nil, nil, internalErr("read subjects", err)
 	}
 	tagsOf, err := s.tags.storedTagsOf(ctx, recs, purpose)
 	if err != nil {
@@ -393,18 +393,26 @@ func (s *Audiences) Members(ctx context.Context, a Access, id, cursor string, li
 		m   AudienceMember
 		rec SubjectRecord
 	}
+	treated := make([]string, 0, len(ms))
+	for _, m := range ms {
+		if !m.Holdout {
+			treated = append(treated, m.SubjectID)
+		}
+	}
+	recs, err := s.activeSubjects(ctx, treated)
+	if err != nil {
+		return MembersPage{}, internalErr("read subjects", err)
+	}
 	var out []chosen
 	var entries []audit.Entry
 	var subjects []string
+	readEntry := s.newEntry(ctx, a, pol, ActionAudienceMemberRead, "")
 	for _, m := range ms {
-		if m.Holdout {
+		rec, ok := recs[m.SubjectID]
+		if m.Holdout || !ok {
 			continue
 		}
-		rec, err := s.activeSubject(ctx, m.SubjectID)
-		if err != nil {
-			continue
-		}
-		me := s.newEntry(ctx, a, pol, ActionAudienceMemberRead, m.SubjectID)
+		me := s.entryFor(readEntry, rec)
 		if s.excluded(&me, purpose, rec, row.Channel, now) != "" {
 			continue
 		}

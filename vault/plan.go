@@ -118,6 +118,7 @@ func (s *Audiences) Plan(ctx context.Context, a Access, holdout float64) (Campai
 		plan.Tiers = append(plan.Tiers, PlanTier{Tier: t.Name, Channel: t.Channel, Content: t.Content, Audience: row})
 	}
 	var entries []audit.Entry
+	selectEntry := s.newEntry(ctx, a, pol, ActionAudienceSelect, "")
 	for after := ""; ; {
 		ids, err := s.profiles.activeIDs(ctx, after, 1000)
 		if err != nil {
@@ -136,7 +137,7 @@ func (s *Audiences) Plan(ctx context.Context, a Access, holdout float64) (Campai
 			if !ok {
 				continue
 			}
-			se := s.newEntry(ctx, a, pol, ActionAudienceSelect, sid)
+			se := s.entryFor(selectEntry, rec)
 			se.Categories, se.Status = []string{"tags"}, statusOK
 			refuse := func(reason string) {
 				if len(se.DecisionInputs) > 0 {
