@@ -331,3 +331,38 @@ func TestSubjectsReadsWhatSubjectReads(t *testing.T) {
 		})
 	}
 }
+
+// A group of thousands of entries (an audience build's), encoded on several goroutines, is logged in
+// order, each entry numbered, chained, marked as the intent of its change, and exactly as Canonical
+// encodes it.
+func TestCommitManyLogsALargeGroupInOrder(t *testing.T) {
+	s := openTest(t, Options{})
+	const n = 3000
+	entries := make([]audit.Entry, n)
+	for i := range entries {
+		entries[i] = audit.Entry{TS: time.Now(), Action: "audience.select", Decision: audit.Allow, Status: 200, Reason: "n:" + strconv.Itoa(i)}
+	}
+	first, err := s.CommitMany(t.Context(), func(tx vault.Tx) error {
+		return tx.CreateSubject("sub_x", "", nil, time.Now())
+	}, func(error) []audit.Entry { return entries })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := verifyChain(t, s); got != int(first)+n-1 {
+		t.Fatalf("%d entries in the log, want %d", got, int(first)+n-1)
+	}
+	for i := range n {
+		canon, err := s.auditLog.Entry(first + int64(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e audit.Entry
+		if err := json.Unmarshal(canon, &e); err != nil {
+			t.Fatal(err)
+		}
+		again, err := e.Canonical()
+		if err != nil || string(again) != string(canon) || e.Reason != "n:"+strconv.Itoa(i) || e.Intent != first {
+			t.Fatalf("entry %d: intent %d (want %d), reason %q, canonical as logged: %v", i, e.Intent, first, e.Reason, string(again) == string(canon))
+		}
+	}
+}
