@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -327,6 +328,29 @@ func TestSubjectsReadsWhatSubjectReads(t *testing.T) {
 			got, err := s.Subjects(t.Context(), []string{"sub_a"})
 			if err != nil || string(got["sub_a"].Fields["phone"].Value) != "new" {
 				t.Fatalf("after an update: %q, %v", got["sub_a"].Fields["phone"].Value, err)
+			}
+			// A page large enough to be read in parts, on several connections, is read whole.
+			var many []string
+			if _, err := s.Commit(t.Context(), func(tx vault.Tx) error {
+				for i := range 1200 {
+					id := fmt.Sprintf("sub_m%04d", i)
+					many = append(many, id)
+					if err := errors.Join(tx.CreateSubject(id, "", nil, at),
+						tx.PutField(id, vault.SealedField{Name: "name", Class: vault.ClassGeneral, DEKVersion: 1, Value: []byte(id), UpdatedAt: at})); err != nil {
+						return err
+					}
+				}
+				return nil
+			}, entry("subject.create")); err != nil {
+				t.Fatal(err)
+			}
+			if got, err = s.Subjects(t.Context(), append(many, ids...)); err != nil || len(got) != len(many)+len(ids) {
+				t.Fatalf("a page of %d: %d records, %v", len(many)+len(ids), len(got), err)
+			}
+			for _, id := range many {
+				if got[id].ID != id || string(got[id].Fields["name"].Value) != id {
+					t.Fatalf("%s read as %+v", id, got[id])
+				}
 			}
 		})
 	}
