@@ -5,9 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/profilevault/profilevault/audit"
@@ -133,67 +135,68 @@ func (s *Audiences) Build(ctx context.Context, a Access, in AudienceInput) (Audi
 	for _, r := range []string{ExcludedNoConsent, ExcludedChannel, ExcludedNoContact, ExcludedObjection, ExcludedMinor, ExcludedRestricted, ExcludedMissingTags} {
 		row.Excluded[r] = 0
 	}
-	var members []AudienceMember
-	var entries []audit.Entry
-	decided := 0
-	for after := ""; ; {
-		ids, err := s.profiles.activeIDs(ctx, after, 1000)
-		if err != nil {
-			return AudienceRow{}, internalErr("list subjects", err)
-		}
-		if len(ids) == 0 {
-			break
-		}
-		after = ids[len(ids)-1]
-		if in.Progress != nil {
-			in.Progress(decided)
-		}
-		decided += len(ids)
-		recs, tagsOf, err := s.page(ctx, ids, a.Purpose)
-		if err != nil {
-			return AudienceRow{}, err
-		}
-		for _, sid := range ids {
-			rec, ok := recs[sid]
+	// Each candidate whose data the decision opened (birth date, tags) gets its own entry: a member as
+	// allowed, anyone else as denied with the reason.
+	selectEntry := s.newEntry(ctx, a, pol, ActionAudienceSelect, "")
+	type decided struct {
+		members  []AudienceMember
+		entries  []audit.Entry
+		excluded map[string]int
+	}
+	decide := func(p subjectPage) (out decided) {
+		out.excluded = map[string]int{}
+		for _, sid := range p.ids {
+			rec, ok := p.recs[sid]
 			if !ok {
 				continue // erased meanwhile
 			}
-			// Each candidate whose data the decision opened (birth date, tags) gets its own entry: a
-			// member as allowed, anyone else as denied with the reason.
-			se := s.newEntry(ctx, a, pol, ActionAudienceSelect, sid)
+			se := s.entryFor(selectEntry, rec)
 			se.Categories, se.Status = []string{"tags"}, statusOK
-			decided := func(reason string) {
+			refuse := func(reason string) {
 				if reason != "" {
-					row.Excluded[reason]++
+					out.excluded[reason]++
 				}
 				if len(se.DecisionInputs) > 0 {
 					se.Decision, se.Reason = audit.Deny, "audience:"+id+" not_selected:"+cmpOr(reason, "no_match")
-					entries = append(entries, se)
+					out.entries = append(out.entries, se)
 				}
 			}
 			if reason := s.excluded(&se, purpose, rec, in.Channel, now); reason != "" {
-				decided(reason)
+				refuse(reason)
 				continue
 			}
-			values := s.gate.decisionTags(&se, rec, tagsOf[sid])
+			values := s.gate.decisionTags(&se, rec, p.tags[sid])
 			match, missing := rule.Eval(tree, func(k string) ([]string, bool) { v, ok := values[k]; return v, ok })
 			switch {
 			case missing:
-				decided(ExcludedMissingTags)
+				refuse(ExcludedMissingTags)
 				continue
 			case !match:
-				decided("")
+				refuse("")
 				continue
 			}
 			ref := s.gate.pseudonym("audience:" + id + ":" + sid)
 			m := AudienceMember{SubjectID: sid, Ref: ref, Holdout: inHoldout(ref, in.Holdout)}
-			members = append(members, m)
+			out.members = append(out.members, m)
 			se.Decision, se.Reason = audit.Allow, "audience:"+id+" group:"+group(m)
-			entries = append(entries, se)
+			out.entries = append(out.entries, se)
 		}
+		return out
 	}
-	if in.Progress != nil {
-		in.Progress(decided)
+	var members []AudienceMember
+	var entries [][]audit.Entry
+	err = scanPages(ctx, s, a.Purpose, decide, func(p decided, done int) {
+		members = append(members, p.members...)
+		entries = append(entries, p.entries)
+		for reason, n := range p.excluded {
+			row.Excluded[reason] += n
+		}
+		if in.Progress != nil {
+			in.Progress(done)
+		}
+	})
+	if err != nil {
+		return AudienceRow{}, err
 	}
 	for _, m := range members {
 		if m.Holdout {
@@ -204,25 +207,113 @@ func (s *Audiences) Build(ctx context.Context, a Access, in AudienceInput) (Audi
 	}
 	e.Decision, e.Status = audit.Allow, statusCreated
 	e.Reason = "audience:" + id + " size:" + strconv.Itoa(row.Size) + " holdout:" + strconv.Itoa(row.HoldoutSize) + " excluded:" + excludedText(row.Excluded)
-	entries = append(entries, e)
+	all := slices.Concat(append(entries, []audit.Entry{e})...)
 	if _, err := s.seq.CommitMany(ctx, func(tx Tx) error { return tx.PutAudience(row, members) }, func(cerr error) []audit.Entry {
 		if cerr != nil {
 			return []audit.Entry{finish(e, cerr, nil)}
 		}
-		return entries
+		return all
 	}); err != nil {
 		return AudienceRow{}, internalErr("record audience", err)
 	}
 	return row, nil
 }
 
-// page reads a page of subjects' records and their sealed tags of purpose (one read for the tags).
-func (s *Audiences) page(ctx context.Context, ids []string, purpose policies.PurposeName) (map[string]SubjectRecord, map[string][]StoredTag, error) {
-	recs := make(map[string]SubjectRecord, len(ids))
-	for _, id := range ids {
-		if rec, err := s.activeSubject(ctx, id); err == nil {
-			recs[id] = rec
+// pageSize is how many subjects a batch decision reads at once (a variable for tests of page boundaries).
+var pageSize = 1000
+
+// subjectPage is a page of subjects to decide on: their ids in order, the records of those still active and
+// their sealed tags of the decision's purpose.
+type subjectPage struct {
+	ids  []string
+	recs map[string]SubjectRecord
+	tags map[string][]StoredTag
+}
+
+// scanPages decides every active subject, a page at a time, on one worker per core: each page's records
+// and its tags of purpose are read with one read each and handed to decide, which must only read shared
+// state; merge gets the pages' results in subject id order — the order of a serial scan — each with the
+// number of subjects decided so far. The first error stops the scan.
+func scanPages[R any](ctx context.Context, s *Audiences, purpose policies.PurposeName, decide func(subjectPage) R, merge func(R, int)) error {
+	type result struct {
+		page R
+		n    int
+		err  error
+	}
+	type job struct {
+		ids []string
+		out chan result
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var workers sync.WaitGroup
+	defer workers.Wait()
+	defer cancel()
+	jobs := make(chan job)
+	order := make(chan chan result, runtime.GOMAXPROCS(0)) // the pages in id order, a few ahead of merge
+	go func() {
+		defer close(order)
+		defer close(jobs)
+		for after := ""; ; {
+			ids, err := s.profiles.activeIDs(ctx, after, pageSize)
+			if err != nil {
+				err = internalErr("list subjects", err)
+			}
+			j := job{ids: ids, out: make(chan result, 1)}
+			last := err != nil || len(ids) == 0 // the end of the scan: an error, or an empty page
+			if last {
+				j.out <- result{err: err}
+			}
+			select {
+			case order <- j.out:
+			case <-ctx.Done():
+				return
+			}
+			if last {
+				return
+			}
+			after = ids[len(ids)-1]
+			select {
+			case jobs <- j:
+			case <-ctx.Done():
+				return
+			}
 		}
+	}()
+	for range runtime.GOMAXPROCS(0) {
+		workers.Go(func() {
+			for j := range jobs {
+				recs, tags, err := s.page(ctx, j.ids, purpose)
+				if err != nil {
+					j.out <- result{err: err}
+					continue
+				}
+				j.out <- result{page: decide(subjectPage{ids: j.ids, recs: recs, tags: tags}), n: len(j.ids)}
+			}
+		})
+	}
+	decided := 0
+	for out := range order {
+		var r result
+		select {
+		case r = <-out:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if r.err != nil || r.n == 0 {
+			return r.err
+		}
+		decided += r.n
+		merge(r.page, decided)
+	}
+	return ctx.Err()
+}
+
+// page reads a page of subjects' records (the active ones) and their sealed tags of purpose: one read for
+// the records, one for the tags.
+func (s *Audiences) page(ctx context.Context, ids []string, purpose policies.PurposeName) (map[string]SubjectRecord, map[string][]StoredTag, error) {
+	recs, err := s.activeSubjects(ctx, ids)
+	if err != nil {
+		return nil, nil, internalErr("read subjects", err)
 	}
 	tagsOf, err := s.tags.storedTagsOf(ctx, recs, purpose)
 	if err != nil {
@@ -393,18 +484,26 @@ func (s *Audiences) Members(ctx context.Context, a Access, id, cursor string, li
 		m   AudienceMember
 		rec SubjectRecord
 	}
+	treated := make([]string, 0, len(ms))
+	for _, m := range ms {
+		if !m.Holdout {
+			treated = append(treated, m.SubjectID)
+		}
+	}
+	recs, err := s.activeSubjects(ctx, treated)
+	if err != nil {
+		return MembersPage{}, internalErr("read subjects", err)
+	}
 	var out []chosen
 	var entries []audit.Entry
 	var subjects []string
+	readEntry := s.newEntry(ctx, a, pol, ActionAudienceMemberRead, "")
 	for _, m := range ms {
-		if m.Holdout {
+		rec, ok := recs[m.SubjectID]
+		if m.Holdout || !ok {
 			continue
 		}
-		rec, err := s.activeSubject(ctx, m.SubjectID)
-		if err != nil {
-			continue
-		}
-		me := s.newEntry(ctx, a, pol, ActionAudienceMemberRead, m.SubjectID)
+		me := s.entryFor(readEntry, rec)
 		if s.excluded(&me, purpose, rec, row.Channel, now) != "" {
 			continue
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -13,11 +14,12 @@ import (
 	"github.com/profilevault/profilevault/vault"
 )
 
-// BenchmarkAudienceBuild is the number: an audience built over N subjects with stored tags and a
-// marketing consent (N from VAULT_BENCH_SUBJECTS, default 10,000), and the members read rate.
-//
-//	VAULT_BENCH_SUBJECTS=100000 go test -run '^$' -bench AudienceBuild -benchtime 1x ./vault
-func BenchmarkAudienceBuild(b *testing.B) {
+// benchMarketer builds audiences in the benchmarks.
+var benchMarketer = vault.Access{Caller: vault.Caller{Subject: "mk", Roles: []policies.Role{"marketing"}}, Purpose: "marketing"}
+
+// benchPopulation is a vault of N subjects (N from VAULT_BENCH_SUBJECTS, default 10,000), each with a
+// name, a birth date, a phone, a marketing consent and the marketing tags tags(i) (key=value).
+func benchPopulation(b *testing.B, tags func(i int) []string) (*vault.Service, int) {
 	n := 10_000
 	if v, err := strconv.Atoi(os.Getenv("VAULT_BENCH_SUBJECTS")); err == nil && v > 0 {
 		n = v
@@ -29,7 +31,6 @@ func BenchmarkAudienceBuild(b *testing.B) {
 		b.Fatal(err)
 	}
 	tagger := vault.Access{Caller: vault.Caller{Subject: "st", Roles: []policies.Role{"data_steward"}}}
-	segments := []string{"at_risk", "cant_lose", "champions", "loyal"}
 	var wg sync.WaitGroup
 	work := make(chan int)
 	for range 32 {
@@ -46,8 +47,12 @@ func BenchmarkAudienceBuild(b *testing.B) {
 					b.Error(err)
 					return
 				}
-				if _, _, err := svc.Tags().StoreTags(ctx, tagger, []vault.SubjectTags{{SubjectID: c.ID, Purpose: "marketing", ConsentIDs: []string{g.ID},
-					Tags: []vault.TagValue{{Key: "value.rfm_segment", Level: "value", Value: segments[i%4], Inputs: []string{"transactions"}, ExplanationZH: "x", ExplanationEN: "x", Algorithm: "t"}}}}); err != nil {
+				var tv []vault.TagValue
+				for _, kv := range tags(i) {
+					k, v, _ := strings.Cut(kv, "=")
+					tv = append(tv, vault.TagValue{Key: k, Level: strings.SplitN(k, ".", 2)[0], Value: v, Inputs: []string{"transactions"}, ExplanationZH: "x", ExplanationEN: "x", Algorithm: "t"})
+				}
+				if _, _, err := svc.Tags().StoreTags(ctx, tagger, []vault.SubjectTags{{SubjectID: c.ID, Purpose: "marketing", ConsentIDs: []string{g.ID}, Tags: tv}}); err != nil {
 					b.Error(err)
 					return
 				}
@@ -59,11 +64,22 @@ func BenchmarkAudienceBuild(b *testing.B) {
 	}
 	close(work)
 	wg.Wait()
-	mk := vault.Access{Caller: vault.Caller{Subject: "mk", Roles: []policies.Role{"marketing"}}, Purpose: "marketing"}
+	return svc, n
+}
+
+// BenchmarkAudienceBuild is the number: an audience built over N subjects with stored tags and a
+// marketing consent (N from VAULT_BENCH_SUBJECTS, default 10,000), and the members read rate.
+//
+//	VAULT_BENCH_SUBJECTS=100000 go test -run '^$' -bench AudienceBuild -benchtime 1x ./vault
+func BenchmarkAudienceBuild(b *testing.B) {
+	ctx := context.Background()
+	segments := []string{"at_risk", "cant_lose", "champions", "loyal"}
+	svc, n := benchPopulation(b, func(i int) []string { return []string{"value.rfm_segment=" + segments[i%4]} })
 	b.ResetTimer()
 	var aud vault.AudienceRow
+	var err error
 	for range b.N {
-		if aud, err = svc.Audiences().Build(ctx, mk, vault.AudienceInput{Rule: "value.rfm_segment in ['at_risk', 'cant_lose']", Channel: "sms", Holdout: 0.1}); err != nil {
+		if aud, err = svc.Audiences().Build(ctx, benchMarketer, vault.AudienceInput{Rule: "value.rfm_segment in ['at_risk', 'cant_lose']", Channel: "sms", Holdout: 0.1}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -75,7 +91,7 @@ func BenchmarkAudienceBuild(b *testing.B) {
 	b.StartTimer()
 	start := b.Elapsed()
 	for {
-		page, err := svc.Audiences().Members(ctx, mk, aud.ID, cursor, 1000)
+		page, err := svc.Audiences().Members(ctx, benchMarketer, aud.ID, cursor, 1000)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -86,4 +102,38 @@ func BenchmarkAudienceBuild(b *testing.B) {
 		cursor = page.Next
 	}
 	b.ReportMetric(float64(read)/(b.Elapsed()-start).Seconds(), "members_read/s")
+}
+
+// BenchmarkCampaignPlan is the third number: the campaign plan (POST /v1/campaigns/plan) over N
+// subjects whose tags spread them over the strategy's tiers (and some over none).
+//
+//	VAULT_BENCH_SUBJECTS=100000 go test -run '^$' -bench CampaignPlan -benchtime 1x ./vault
+func BenchmarkCampaignPlan(b *testing.B) {
+	ctx := context.Background()
+	stages := []string{"new", "active", "loyal", "dormant", "churned"}
+	prices := []string{"price_sensitive", "quality_seeking", "neutral"}
+	svc, n := benchPopulation(b, func(i int) []string {
+		churn := "low"
+		if i%7 == 0 {
+			churn = "high"
+		}
+		return []string{"value.churn_risk=" + churn, "behavior.price_sensitivity=" + prices[i%3], "value.lifecycle_stage=" + stages[i%5]}
+	})
+	b.ResetTimer()
+	var plan vault.CampaignPlan
+	var err error
+	for range b.N {
+		if plan, err = svc.Audiences().Plan(ctx, benchMarketer, 0.1); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	members := 0
+	for _, t := range plan.Tiers {
+		members += t.Audience.Size + t.Audience.HoldoutSize
+	}
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/plan")
+	b.ReportMetric(float64(n), "subjects")
+	b.ReportMetric(float64(members), "members")
+	b.ReportMetric(float64(plan.Unmatched), "unmatched")
 }

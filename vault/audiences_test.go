@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/profilevault/profilevault/audit"
 	"github.com/profilevault/profilevault/consent"
 	"github.com/profilevault/profilevault/policies"
 	"github.com/profilevault/profilevault/vault"
@@ -40,23 +41,30 @@ func (p person) eligible() (bool, string) {
 	return p.segment == "at_risk" || p.segment == "cant_lose", ""
 }
 
-// For random consent, channel, objection, age, contact and tag states, the members are exactly the
-// eligible people matching the rule, each excluded person is counted under their reason, no excluded
-// person is ever readable through the members read, and a withdrawal after the build removes the person
-// from the next members read.
-func TestAudienceSelectsOnlyWhoMayBeReached(t *testing.T) {
-	ctx := context.Background()
-	cfg, _, _ := testConfig(t)
-	svc, err := vault.New(cfg)
-	if err != nil {
-		t.Fatal(err)
+// expected is what the oracle says an audience over people comes to: the exclusions by reason and the
+// number of members.
+func expected(people []person) (map[string]int, int) {
+	want, members := map[string]int{}, 0
+	for _, p := range people {
+		ok, reason := p.eligible()
+		if reason != "" {
+			want[reason]++
+		}
+		if ok {
+			members++
+		}
 	}
+	return want, members
+}
+
+// seedPeople creates n subjects with random consent, channel, objection, age, contact and tag states.
+func seedPeople(t *testing.T, svc *vault.Service, rng *rand.Rand, n int) []person {
+	t.Helper()
+	ctx := context.Background()
 	tagger := vault.Access{Caller: vault.Caller{Subject: "st", Roles: []policies.Role{"data_steward"}}}
-	mk := vault.Access{Caller: vault.Caller{Subject: "mk", Roles: []policies.Role{"marketing"}}, Purpose: "marketing"}
-	rng := rand.New(rand.NewPCG(7, 11))
 	segments := []string{"at_risk", "cant_lose", "champions", "loyal"}
 	var people []person
-	for i := range 60 {
+	for i := range n {
 		p := person{consent: rng.IntN(4) > 0, sms: rng.IntN(4) > 0, objection: rng.IntN(8) == 0, minor: rng.IntN(8) == 0,
 			noPhone: rng.IntN(8) == 0, noTag: rng.IntN(8) == 0, segment: segments[rng.IntN(len(segments))]}
 		birth := "1985-03-03"
@@ -100,21 +108,27 @@ func TestAudienceSelectsOnlyWhoMayBeReached(t *testing.T) {
 		}
 		people = append(people, p)
 	}
+	return people
+}
+
+// For random consent, channel, objection, age, contact and tag states, the members are exactly the
+// eligible people matching the rule, each excluded person is counted under their reason, no excluded
+// person is ever readable through the members read, and a withdrawal after the build removes the person
+// from the next members read.
+func TestAudienceSelectsOnlyWhoMayBeReached(t *testing.T) {
+	ctx := context.Background()
+	cfg, _, _ := testConfig(t)
+	svc, err := vault.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := vault.Access{Caller: vault.Caller{Subject: "mk", Roles: []policies.Role{"marketing"}}, Purpose: "marketing"}
+	people := seedPeople(t, svc, rand.New(rand.NewPCG(7, 11)), 60)
 	aud, err := svc.Audiences().Build(ctx, mk, vault.AudienceInput{Name: "win back", Rule: "value.rfm_segment in ['at_risk', 'cant_lose']", Channel: "sms", Holdout: 0.2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]int{}
-	wantMembers := 0
-	for _, p := range people {
-		ok, reason := p.eligible()
-		if reason != "" {
-			want[reason]++
-		}
-		if ok {
-			wantMembers++
-		}
-	}
+	want, wantMembers := expected(people)
 	for reason, n := range want {
 		if aud.Excluded[reason] != n {
 			t.Errorf("excluded %s: %d, want %d (all: %v)", reason, aud.Excluded[reason], n, aud.Excluded)
@@ -171,6 +185,78 @@ func TestAudienceSelectsOnlyWhoMayBeReached(t *testing.T) {
 	if _, err := svc.Audiences().Build(ctx, vault.Access{Caller: vault.Caller{Subject: "an", Roles: []policies.Role{"analyst"}}, Purpose: "marketing"},
 		vault.AudienceInput{Rule: "value.rfm_segment == 'loyal'", Channel: "sms"}); vault.ErrorCode(err) != vault.CodePermissionDenied {
 		t.Fatalf("an analyst building an audience: %v", err)
+	}
+}
+
+// Decided a few subjects at a time on parallel workers, an audience has exactly the members and
+// exclusions the oracle says and one audience.select entry per candidate whose data was opened — and an
+// objection raised while the build is under way, before the page of its subject is read, keeps that
+// person out: no page is decided on a record read before it. (A withdrawal is dated: one recorded after
+// the build's decision time leaves the build as it was; the next members read drops the person.)
+func TestAudienceBatchesDecideEverySubject(t *testing.T) {
+	defer vault.SetPageSize(3)()
+	ctx := context.Background()
+	cfg, store, _ := testConfig(t)
+	svc, err := vault.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := vault.Access{Caller: vault.Caller{Subject: "mk", Roles: []policies.Role{"marketing"}}, Purpose: "marketing"}
+	people := seedPeople(t, svc, rand.New(rand.NewPCG(3, 5)), 90)
+	// The eligible person of the last page (subjects are decided in id order) objects once the first
+	// page is decided: 30 pages of 3, of which the workers can have read only a few ahead.
+	last := -1
+	for i, p := range people {
+		if ok, _ := p.eligible(); ok && (last < 0 || p.id > people[last].id) {
+			last = i
+		}
+	}
+	objected := false
+	aud, err := svc.Audiences().Build(ctx, mk, vault.AudienceInput{Rule: "value.rfm_segment in ['at_risk', 'cant_lose']", Channel: "sms",
+		Progress: func(int) {
+			if !objected {
+				objected = true
+				if _, err := svc.ConsentRecords().RecordObjection(ctx, steward, people[last].id, "personalized_marketing"); err != nil {
+					t.Error(err)
+				}
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	people[last].objection = true
+	want, wantMembers := expected(people)
+	for _, reason := range []string{vault.ExcludedNoConsent, vault.ExcludedChannel, vault.ExcludedNoContact, vault.ExcludedObjection, vault.ExcludedMinor, vault.ExcludedMissingTags} {
+		if aud.Excluded[reason] != want[reason] {
+			t.Errorf("excluded %s: %d, want %d (all: %v)", reason, aud.Excluded[reason], want[reason], aud.Excluded)
+		}
+	}
+	if aud.Size != wantMembers || aud.HoldoutSize != 0 {
+		t.Fatalf("members: %d treated + %d holdout, want %d", aud.Size, aud.HoldoutSize, wantMembers)
+	}
+	page, err := svc.Audiences().Members(ctx, mk, aud.ID, "", 1000)
+	if err != nil || len(page.Members) != wantMembers {
+		t.Fatalf("members read: %d, want %d (%v)", len(page.Members), wantMembers, err)
+	}
+	// Everyone but those objecting (decided before anything is opened) had their birth date opened: each
+	// has an entry, allowed exactly for the members.
+	entries, err := store.Query(ctx, audit.Filter{Action: string(vault.ActionAudienceSelect), MinSeq: page.AuditSeq, Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	allowed, denied := 0, 0
+	for _, e := range entries {
+		switch {
+		case !strings.HasPrefix(e.Reason, "audience:"+aud.ID+" "):
+			t.Fatalf("entry of another audience: %q", e.Reason)
+		case e.Decision == audit.Allow:
+			allowed++
+		default:
+			denied++
+		}
+	}
+	if allowed != wantMembers || allowed+denied != len(people)-want[vault.ExcludedObjection] {
+		t.Fatalf("audience.select entries: %d allowed, %d denied; want %d allowed of %d", allowed, denied, wantMembers, len(people)-want[vault.ExcludedObjection])
 	}
 }
 

@@ -71,11 +71,29 @@ func (s *core) newEntry(ctx context.Context, a Access, pol *policies.Set, action
 // (unknown or erased subjects) get a pseudonym of the bare id, so attempts on them are still grouped.
 func (s *core) subjectRef(ctx context.Context, id string) string {
 	if plausibleID(id) {
-		if rec, err := s.records.Subject(ctx, id); err == nil && rec.State == StateActive && len(rec.RefSalt) > 0 {
-			return refFor(s.gate, id, rec.RefSalt)
+		if rec, err := s.records.Subject(ctx, id); err == nil {
+			return recordRef(s.gate, rec)
 		}
 	}
 	return refFor(s.gate, id, nil)
+}
+
+// recordRef is subjectRef of a record already read.
+func recordRef(g *gate, rec SubjectRecord) string {
+	if rec.State == StateActive && len(rec.RefSalt) > 0 {
+		return refFor(g, rec.ID, rec.RefSalt)
+	}
+	return refFor(g, rec.ID, nil)
+}
+
+// entryFor is the entry of one subject of a batch decision (an audience's candidates): a copy of tmpl —
+// newEntry's for the batch, naming no subject — with its own time and the pseudonym of rec, a record
+// already read, so that a page of subjects is not read twice.
+func (s *core) entryFor(tmpl audit.Entry, rec SubjectRecord) audit.Entry {
+	e := tmpl
+	e.TS = s.now().UTC()
+	e.SubjectRef = recordRef(s.gate, rec)
+	return e
 }
 
 func refFor(g *gate, id string, salt []byte) string {

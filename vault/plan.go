@@ -2,6 +2,7 @@ package vault
 
 import (
 	"context"
+	"slices"
 	"strconv"
 
 	"github.com/profilevault/profilevault/audit"
@@ -117,39 +118,38 @@ func (s *Audiences) Plan(ctx context.Context, a Access, holdout float64) (Campai
 			Excluded: map[string]int{ExcludedChannel: 0, ExcludedNoContact: 0}, CreatedBy: a.Caller.Subject, CreatedAt: now.UTC()}
 		plan.Tiers = append(plan.Tiers, PlanTier{Tier: t.Name, Channel: t.Channel, Content: t.Content, Audience: row})
 	}
-	var entries []audit.Entry
-	for after := ""; ; {
-		ids, err := s.profiles.activeIDs(ctx, after, 1000)
-		if err != nil {
-			return CampaignPlan{}, internalErr("list subjects", err)
+	selectEntry := s.newEntry(ctx, a, pol, ActionAudienceSelect, "")
+	type decided struct {
+		members   [][]AudienceMember // by tier
+		excluded  []map[string]int   // by tier
+		entries   []audit.Entry
+		before    map[string]int // excluded before any tier
+		unmatched int
+	}
+	decide := func(p subjectPage) decided {
+		out := decided{members: make([][]AudienceMember, len(tiers)), excluded: make([]map[string]int, len(tiers)), before: map[string]int{}}
+		for i := range tiers {
+			out.excluded[i] = map[string]int{}
 		}
-		if len(ids) == 0 {
-			break
-		}
-		after = ids[len(ids)-1]
-		recs, tagsOf, err := s.page(ctx, ids, a.Purpose)
-		if err != nil {
-			return CampaignPlan{}, err
-		}
-		for _, sid := range ids {
-			rec, ok := recs[sid]
+		for _, sid := range p.ids {
+			rec, ok := p.recs[sid]
 			if !ok {
 				continue
 			}
-			se := s.newEntry(ctx, a, pol, ActionAudienceSelect, sid)
+			se := s.entryFor(selectEntry, rec)
 			se.Categories, se.Status = []string{"tags"}, statusOK
 			refuse := func(reason string) {
 				if len(se.DecisionInputs) > 0 {
 					se.Decision, se.Reason = audit.Deny, "campaign_plan not_selected:"+reason
-					entries = append(entries, se)
+					out.entries = append(out.entries, se)
 				}
 			}
 			if reason := s.excluded(&se, purpose, rec, "", now); reason != "" {
-				plan.Excluded[reason]++
+				out.before[reason]++
 				refuse(reason)
 				continue
 			}
-			values := s.gate.decisionTags(&se, rec, tagsOf[sid])
+			values := s.gate.decisionTags(&se, rec, p.tags[sid])
 			get := func(k string) ([]string, bool) { v, ok := values[k]; return v, ok }
 			tier := -1
 			for i, t := range tiers {
@@ -159,31 +159,53 @@ func (s *Audiences) Plan(ctx context.Context, a Access, holdout float64) (Campai
 				}
 			}
 			if tier < 0 {
-				plan.Unmatched++
+				out.unmatched++
 				refuse("no_tier")
 				continue
 			}
-			pt := &plan.Tiers[tier]
+			pt := &plan.Tiers[tier] // read only: the workers share it
 			if reason := s.excluded(&se, purpose, rec, pt.Channel, now); reason != "" {
-				pt.Audience.Excluded[reason]++
+				out.excluded[tier][reason]++
 				refuse(reason)
 				continue
 			}
 			ref := s.gate.pseudonym("audience:" + pt.Audience.ID + ":" + sid)
 			m := AudienceMember{SubjectID: sid, Ref: ref, Holdout: inHoldout(ref, holdout)}
-			members[tier] = append(members[tier], m)
-			if m.Holdout {
-				pt.Audience.HoldoutSize++
-			} else {
-				pt.Audience.Size++
-			}
+			out.members[tier] = append(out.members[tier], m)
 			se.Decision, se.Reason = audit.Allow, "audience:"+pt.Audience.ID+" tier:"+pt.Tier+" group:"+group(m)
-			entries = append(entries, se)
+			out.entries = append(out.entries, se)
+		}
+		return out
+	}
+	var entries [][]audit.Entry
+	err = scanPages(ctx, s, a.Purpose, decide, func(p decided, _ int) {
+		entries = append(entries, p.entries)
+		for reason, n := range p.before {
+			plan.Excluded[reason] += n
+		}
+		plan.Unmatched += p.unmatched
+		for i := range tiers {
+			members[i] = append(members[i], p.members[i]...)
+			for reason, n := range p.excluded[i] {
+				plan.Tiers[i].Audience.Excluded[reason] += n
+			}
+		}
+	})
+	if err != nil {
+		return CampaignPlan{}, err
+	}
+	for i := range plan.Tiers {
+		for _, m := range members[i] {
+			if m.Holdout {
+				plan.Tiers[i].Audience.HoldoutSize++
+			} else {
+				plan.Tiers[i].Audience.Size++
+			}
 		}
 	}
 	e.Decision, e.Status = audit.Allow, statusCreated
 	e.Reason = "campaign_plan tiers:" + strconv.Itoa(len(tiers)) + " excluded:" + excludedText(plan.Excluded) + " unmatched:" + strconv.Itoa(plan.Unmatched)
-	entries = append(entries, e)
+	all := slices.Concat(append(entries, []audit.Entry{e})...)
 	_, err = s.seq.CommitMany(ctx, func(tx Tx) error {
 		for i, t := range plan.Tiers {
 			if err := tx.PutAudience(t.Audience, members[i]); err != nil {
@@ -195,7 +217,7 @@ func (s *Audiences) Plan(ctx context.Context, a Access, holdout float64) (Campai
 		if cerr != nil {
 			return []audit.Entry{finish(e, cerr, nil)}
 		}
-		return entries
+		return all
 	})
 	if err != nil {
 		return CampaignPlan{}, internalErr("record campaign plan", err)

@@ -245,9 +245,10 @@ type core struct {
 	tagVocabulary *atomic.Pointer[func(key, value string) error]
 }
 
-// recordReader reads one subject's record: what every decision rests on.
+// recordReader reads subjects' records: what every decision rests on (ProfileStore.Subject and Subjects).
 type recordReader interface {
 	Subject(ctx context.Context, id string) (SubjectRecord, error)
+	Subjects(ctx context.Context, ids []string) (map[string]SubjectRecord, error)
 }
 
 // New builds a Service.

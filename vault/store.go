@@ -108,6 +108,9 @@ type ProfileStore interface {
 	// State == StateErased and no DEKs or fields. The record may be shared with a cache: callers must not
 	// modify its maps.
 	Subject(ctx context.Context, id string) (SubjectRecord, error)
+	// Subjects is Subject for several subjects in one read (a batch job's page), by id: ids without a
+	// record are absent. Each record is one snapshot, as Subject's is.
+	Subjects(ctx context.Context, ids []string) (map[string]SubjectRecord, error)
 	// LookupIndex returns the ids of active subjects whose blind-index token for field equals token.
 	LookupIndex(ctx context.Context, field string, token []byte) ([]string, error)
 	// SubjectIDs lists active subject ids after the given one, in id order.

@@ -495,6 +495,27 @@ func (s *core) activeSubject(ctx context.Context, id string) (SubjectRecord, err
 	return rec, nil
 }
 
+// activeSubjects is activeSubject for several subjects in one read: the records of those that are active,
+// by id.
+func (s *core) activeSubjects(ctx context.Context, ids []string) (map[string]SubjectRecord, error) {
+	plausible := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if plausibleID(id) {
+			plausible = append(plausible, id)
+		}
+	}
+	recs, err := s.records.Subjects(ctx, plausible)
+	if err != nil {
+		return nil, err
+	}
+	for id, rec := range recs {
+		if rec.State != StateActive {
+			delete(recs, id)
+		}
+	}
+	return recs, nil
+}
+
 // decide splits the requested fields into granted (with mask) and withheld (with reason): policy first,
 // then retention, then the legal basis of the purpose for this subject at this moment (consent.Evaluate).
 //

@@ -20,8 +20,10 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net/url"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -82,6 +84,7 @@ type Store struct {
 	gens *vault.Generations
 	// prepared statements: modernc parses SQL on every unprepared call.
 	stmtSubject, stmtLookup, stmtTags, stmtEvents *sql.Stmt
+	stmtSubjects                                  *sql.Stmt            // a page of records (batch jobs)
 	insertStmts                                   inserts              // multi-row inserts by table and row count (writer only)
 	writeStmts                                    map[string]*sql.Stmt // the writer's other statements by SQL text (writer only)
 	toPrepare                                     map[string]struct{}  // statements to prepare after the current transaction (writer only)
@@ -132,6 +135,9 @@ func dsn(path string, write bool) string {
 		q.Add("_pragma", "temp_store(2)")
 	} else {
 		q.Add("_pragma", "query_only(1)")
+		// Readers map the file instead of copying each page through read(2) into a small cache of their
+		// own: batch reads (a page of audience members, in random order) touch pages all over it.
+		q.Add("_pragma", "mmap_size(1073741824)")
 	}
 	return "file:" + path + "?" + q.Encode()
 }
@@ -241,6 +247,9 @@ func (s *Store) prepare(ctx context.Context) error {
 	if s.stmtSubject, err = s.read.PrepareContext(ctx, subjectQuery); err != nil {
 		return fmt.Errorf("prepare subject query: %w", err)
 	}
+	if s.stmtSubjects, err = s.read.PrepareContext(ctx, subjectsQuery); err != nil {
+		return fmt.Errorf("prepare subjects query: %w", err)
+	}
 	if s.stmtLookup, err = s.read.PrepareContext(ctx, lookupQuery); err != nil {
 		return fmt.Errorf("prepare lookup query: %w", err)
 	}
@@ -315,7 +324,7 @@ func (s *Store) closeDBs() error {
 		idxErr = s.indexer.close() // the last index rows, before the log closes
 	}
 	logErr := errors.Join(idxErr, s.auditLog.Close())
-	for _, st := range []*sql.Stmt{s.stmtSubject, s.stmtLookup, s.stmtTags, s.stmtEvents} {
+	for _, st := range []*sql.Stmt{s.stmtSubject, s.stmtSubjects, s.stmtLookup, s.stmtTags, s.stmtEvents} {
 		if st != nil {
 			st.Close()
 		}
@@ -362,21 +371,32 @@ func parseTime(s string) time.Time {
 	return t
 }
 
-// subjectQuery reads a subject, its DEKs and its sealed fields in one statement — so in one snapshot,
-// without an explicit transaction — tagged by row kind: 0 subject, 1 DEK, 2 field, 3 consent event,
-// 4 objection, 5 newest event of a type.
-const subjectQuery = `
-SELECT 0, state, source, created_at, updated_at, ref_salt FROM subjects WHERE id = ?1
+// recordQuery selects the rows of the records of the subjects whose id matches match (a condition on the id
+// column), in one statement — so in one snapshot, without an explicit transaction — each row with its
+// subject's id and tagged by kind: 0 subject, 1 DEK, 2 field, 3 consent event, 4 objection, 5 newest event
+// of a type.
+func recordQuery(match string) string {
+	return `
+SELECT id, 0, state, source, created_at, updated_at, ref_salt FROM subjects WHERE id ` + match + `
 UNION ALL
-SELECT 1, class, version, kek_version, wrapped, NULL FROM deks WHERE subject_id = ?1
+SELECT subject_id, 1, class, version, kek_version, wrapped, NULL FROM deks WHERE subject_id ` + match + `
 UNION ALL
-SELECT 2, name, class, dek_version, value, updated_at FROM fields WHERE subject_id = ?1
+SELECT subject_id, 2, name, class, dek_version, value, updated_at FROM fields WHERE subject_id ` + match + `
 UNION ALL
-SELECT 3, id, purpose, at, data, NULL FROM consent_events WHERE subject_id = ?1
+SELECT subject_id, 3, id, purpose, at, data, NULL FROM consent_events WHERE subject_id ` + match + `
 UNION ALL
-SELECT 4, kind, created_at, NULL, NULL, NULL FROM objections WHERE subject_id = ?1
+SELECT subject_id, 4, kind, created_at, NULL, NULL, NULL FROM objections WHERE subject_id ` + match + `
 UNION ALL
-SELECT 5, type, last_at, NULL, NULL, NULL FROM subject_activity WHERE subject_id = ?1`
+SELECT subject_id, 5, type, last_at, NULL, NULL, NULL FROM subject_activity WHERE subject_id ` + match
+}
+
+var (
+	// subjectQuery reads one subject's record (?1 the id).
+	subjectQuery = recordQuery("= ?1")
+	// subjectsQuery reads the records of several subjects (?1 a JSON array of ids): a batch job's page in
+	// one statement instead of one per subject.
+	subjectsQuery = `WITH ids(id) AS (SELECT value FROM json_each(?1))` + recordQuery("IN ids")
+)
 
 // Subject implements vault.Store.
 func (s *Store) Subject(ctx context.Context, id string) (vault.SubjectRecord, error) {
@@ -384,31 +404,85 @@ func (s *Store) Subject(ctx context.Context, id string) (vault.SubjectRecord, er
 		return rec, nil
 	}
 	gen := s.records.generation()
-	rec, err := s.readSubject(ctx, id)
-	if err == nil {
-		s.records.add(id, rec, gen)
-	}
-	return rec, err
-}
-
-func (s *Store) readSubject(ctx context.Context, id string) (vault.SubjectRecord, error) {
-	rows, err := s.stmtSubject.QueryContext(ctx, id)
+	recs, err := scanRecords(s.stmtSubject.QueryContext(ctx, id))
 	if err != nil {
 		return vault.SubjectRecord{}, err
 	}
+	rec, ok := recs[id]
+	if !ok {
+		return vault.SubjectRecord{}, vault.ErrNotFound
+	}
+	s.records.add(id, rec, gen)
+	return rec, nil
+}
+
+// Subjects implements vault.Store: cached records as they are, the others read in one statement per
+// reader connection in parallel (one per core, for more than a few hundred). A batch job's scan does not
+// fill the cache, which keeps the records interactive reads need.
+func (s *Store) Subjects(ctx context.Context, ids []string) (map[string]vault.SubjectRecord, error) {
+	out := make(map[string]vault.SubjectRecord, len(ids))
+	missing := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if rec, ok := s.records.get(id); ok {
+			out[id] = rec
+		} else {
+			missing = append(missing, id)
+		}
+	}
+	parts := min(runtime.GOMAXPROCS(0), 1+len(missing)/250)
+	read := make([]map[string]vault.SubjectRecord, parts)
+	errs := make([]error, parts)
+	var wg sync.WaitGroup
+	size := (len(missing) + parts - 1) / parts
+	for p := range parts {
+		chunk := missing[min(p*size, len(missing)):min((p+1)*size, len(missing))]
+		wg.Go(func() { read[p], errs[p] = s.readRecords(ctx, chunk) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	for _, recs := range read {
+		maps.Copy(out, recs)
+	}
+	return out, nil
+}
+
+// readRecords reads the records of ids in one statement.
+func (s *Store) readRecords(ctx context.Context, ids []string) (map[string]vault.SubjectRecord, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
+	}
+	return scanRecords(s.stmtSubjects.QueryContext(ctx, string(list)))
+}
+
+// scanRecords decodes the rows of recordQuery into records by subject id; a subject without its kind-0 row
+// (none such) is left out.
+func scanRecords(rows *sql.Rows, err error) (map[string]vault.SubjectRecord, error) {
+	if err != nil {
+		return nil, err
+	}
 	defer rows.Close()
-	rec := vault.SubjectRecord{ID: id, DEKs: map[string]vault.DEK{}, Fields: map[string]vault.SealedField{}}
-	found := false
+	recs := map[string]*vault.SubjectRecord{}
 	for rows.Next() {
+		var id string
 		var kind int
 		var a string
 		var b, c, d, e any
-		if err := rows.Scan(&kind, &a, &b, &c, &d, &e); err != nil {
-			return vault.SubjectRecord{}, err
+		if err := rows.Scan(&id, &kind, &a, &b, &c, &d, &e); err != nil {
+			return nil, err
+		}
+		rec := recs[id]
+		if rec == nil {
+			rec = &vault.SubjectRecord{ID: id, DEKs: map[string]vault.DEK{}, Fields: map[string]vault.SealedField{}}
+			recs[id] = rec
 		}
 		switch kind {
 		case 0:
-			found = true
 			rec.State, rec.Source = a, asString(b)
 			rec.CreatedAt, rec.UpdatedAt = parseTime(asString(c)), parseTime(asString(d))
 			rec.RefSalt = asBytes(e)
@@ -422,7 +496,7 @@ func (s *Store) readSubject(ctx context.Context, id string) (vault.SubjectRecord
 		case 3:
 			var ev consent.Event
 			if err := json.Unmarshal(asBytes(d), &ev); err != nil {
-				return vault.SubjectRecord{}, fmt.Errorf("decode consent event: %w", err)
+				return nil, fmt.Errorf("decode consent event: %w", err)
 			}
 			rec.ConsentEvents = append(rec.ConsentEvents, ev)
 		case 4:
@@ -438,13 +512,17 @@ func (s *Store) readSubject(ctx context.Context, id string) (vault.SubjectRecord
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return vault.SubjectRecord{}, err
+		return nil, err
 	}
-	if !found {
-		return vault.SubjectRecord{}, vault.ErrNotFound
+	out := make(map[string]vault.SubjectRecord, len(recs))
+	for id, rec := range recs {
+		if rec.State == "" {
+			continue // rows of a subject whose own row is gone
+		}
+		rec.Consents = consent.Derive(rec.ConsentEvents)
+		out[id] = *rec
 	}
-	rec.Consents = consent.Derive(rec.ConsentEvents)
-	return rec, nil
+	return out, nil
 }
 
 func asString(v any) string {

@@ -108,7 +108,7 @@ func OpenTrail(path, logDir string) (*Trail, error) {
 	if _, err := os.Stat(logDir); err != nil {
 		return nil, fmt.Errorf("open audit trail: no log at %s", logDir)
 	}
-	db, err := sql.Open("sqlite", dsn(path, false)+"&mode=ro&_pragma=mmap_size(1073741824)&_pragma=cache_size(-65536)")
+	db, err := sql.Open("sqlite", dsn(path, false)+"&mode=ro&_pragma=cache_size(-65536)")
 	if err != nil {
 		return nil, err
 	}

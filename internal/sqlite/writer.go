@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -261,21 +263,26 @@ func (s *Store) commitBatch(batch []*op) {
 				} else {
 					entries = []audit.Entry{o.entry(changeErr)}
 				}
-				for _, e := range entries {
+				kept := o.change != nil && changeErr == nil // its entries are intents until the transaction commits
+				if kept && intent == 0 {
+					intent = seq + 1
+				}
+				opIntent := int64(0)
+				if kept {
+					opIntent = intent
+				}
+				bodies, err := encodeBodies(entries, opIntent)
+				if err != nil {
+					return fmt.Errorf("encode audit entry: %w", err)
+				}
+				canons, rows = slices.Grow(canons, len(entries)), slices.Grow(rows, len(entries)*insertWidths[insertIndex])
+				for i, e := range entries {
 					e.Seq, e.PrevHash = seq+1, head
-					if o.change != nil && changeErr == nil {
-						// The change is kept: its entry is an intent until the transaction commits.
-						if intent == 0 {
-							intent = e.Seq
-						}
+					if kept {
 						e.Intent = intent
 						intents = append(intents, e)
 					}
-					canon, err := e.Canonical()
-					if err != nil {
-						return fmt.Errorf("encode audit entry: %w", err)
-					}
-					if err := appendEntry(e, canon); err != nil {
+					if err := appendEntry(e, audit.Assemble(e.Seq, bodies[i], head)); err != nil {
 						return err
 					}
 				}
@@ -356,6 +363,39 @@ func (s *Store) commitBatch(batch []*op) {
 	for i, o := range batch {
 		o.done <- results[i]
 	}
+}
+
+// encodeBodies encodes the canonical bodies of entries (audit.Entry.Body: all but seq and prev_hash), each
+// with intent when it is not zero. A large group — an audience build's entry per candidate — is encoded on
+// one goroutine per core; the writer then only splices in each seq and prev_hash (audit.Assemble).
+func encodeBodies(entries []audit.Entry, intent int64) ([][]byte, error) {
+	out := make([][]byte, len(entries))
+	encode := func(part []audit.Entry, bodies [][]byte) error {
+		for i, e := range part {
+			if intent != 0 {
+				e.Intent = intent
+			}
+			b, err := e.Body()
+			if err != nil {
+				return err
+			}
+			bodies[i] = b
+		}
+		return nil
+	}
+	workers := runtime.GOMAXPROCS(0)
+	if len(entries) < 1024 || workers == 1 {
+		return out, encode(entries, out)
+	}
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	size := (len(entries) + workers - 1) / workers
+	for w := range workers {
+		lo, hi := min(w*size, len(entries)), min((w+1)*size, len(entries))
+		wg.Go(func() { errs[w] = encode(entries[lo:hi], out[lo:hi]) })
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
 }
 
 // cancelIntents appends an aborted entry for each intent whose change failed to commit. If even that
