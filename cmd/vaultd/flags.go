@@ -21,6 +21,9 @@ type commonFlags struct {
 	dataDir, db, kekFile, policyDir, timeZone, issuer, audience, jwtKeys, logLevel, logFormat, erasureLedger string
 	recordCache, dekCache, minFreeMiB                                                                        int
 	envErr                                                                                                   error // a VAULT_* variable that does not parse
+	// commitTimeout is how long a change waits for its audit entry before failing closed: a minute for the
+	// offline commands, which have no interactive client and commit large batches (serve and demo set 5 s).
+	commitTimeout time.Duration
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet, getenv func(string) string) {
@@ -53,6 +56,7 @@ func (c *commonFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 		}
 		return n
 	}
+	c.commitTimeout = envDuration(getenv, "VAULT_COMMIT_TIMEOUT", time.Minute)
 	fs.IntVar(&c.recordCache, "record-cache", envInt("VAULT_RECORD_CACHE", 20_000),
 		"sealed subject records kept in memory, 3–8 KiB each; negative for none (VAULT_RECORD_CACHE)")
 	fs.IntVar(&c.dekCache, "dek-cache", envInt("VAULT_DEK_CACHE", 50_000),
@@ -83,7 +87,7 @@ func (c *commonFlags) config(stderr io.Writer) (app.Config, error) {
 		return app.Config{}, fmt.Errorf("--dek-cache must be positive")
 	}
 	return app.Config{
-		RecordCache: c.recordCache, DEKCache: c.dekCache, MinFreeBytes: minFreeBytes(c.minFreeMiB),
+		CommitTimeout: c.commitTimeout, RecordCache: c.recordCache, DEKCache: c.dekCache, MinFreeBytes: minFreeBytes(c.minFreeMiB),
 		DataDir: c.dataDir, DB: c.db, KEKFile: c.kekFile, ErasureLedger: c.erasureLedger, PolicyDir: c.policyDir, TimeZone: c.timeZone,
 		JWTIssuer: c.issuer, JWTAudience: c.audience, JWTKeysFile: c.jwtKeys,
 		Logger: slog.New(h), Notices: stderr,

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"flag"
+	"io"
+	"testing"
+	"time"
+)
+
+// TestCommonFlagsFromTheEnvironment: VAULT_* variables give the defaults, flags win, a variable that does
+// not parse is an error, and offline commands wait a minute for their audit entries unless told otherwise.
+func TestCommonFlagsFromTheEnvironment(t *testing.T) {
+	config := func(env map[string]string, args ...string) (commonFlags, error) {
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		var c commonFlags
+		c.register(fs, func(k string) string { return env[k] })
+		if err := fs.Parse(args); err != nil {
+			return c, err
+		}
+		_, err := c.config(io.Discard)
+		return c, err
+	}
+	c, err := config(nil)
+	if err != nil || c.commitTimeout != time.Minute || c.recordCache != 20_000 || c.dekCache != 50_000 || c.minFreeMiB != 512 {
+		t.Fatalf("defaults: %+v %v", c, err)
+	}
+	c, err = config(map[string]string{"VAULT_COMMIT_TIMEOUT": "10s", "VAULT_RECORD_CACHE": "7"}, "--record-cache", "9")
+	if err != nil || c.commitTimeout != 10*time.Second || c.recordCache != 9 {
+		t.Fatalf("environment and flag: %+v %v", c, err)
+	}
+	if _, err := config(map[string]string{"VAULT_DEK_CACHE": "many"}); err == nil {
+		t.Error("VAULT_DEK_CACHE=many was accepted")
+	}
+	if _, err := config(nil, "--dek-cache", "0"); err == nil {
+		t.Error("--dek-cache 0 was accepted")
+	}
+}
