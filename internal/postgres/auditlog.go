@@ -86,9 +86,9 @@ func (db *DB) OpenLog(ctx context.Context, opts LogOptions) (*Log, error) {
 	if err := l.refreshHead(ctx); err != nil {
 		return nil, err
 	}
-	go l.appender()
 	if opts.Signer == nil {
 		close(l.done)
+		go l.appender()
 		return l, nil
 	}
 	if err := db.Pool.QueryRow(ctx, "SELECT coalesce(max(size), 0) FROM audit_log_checkpoints").Scan(&l.cpSize); err != nil {
@@ -101,21 +101,31 @@ func (db *DB) OpenLog(ctx context.Context, opts LogOptions) (*Log, error) {
 		return nil, err
 	}
 	l.cpAt = time.Now()
+	go l.appender()
 	go l.integrator()
 	return l, nil
 }
 
-// refreshHead reads the head row.
+// refreshHead reads the head row. The log only grows, so a read that an append of this node has already
+// overtaken changes nothing.
 func (l *Log) refreshHead(ctx context.Context) error {
 	var size int64
 	var head string
 	if err := l.db.Pool.QueryRow(ctx, "SELECT size, head FROM audit_log_head").Scan(&size, &head); err != nil {
 		return fmt.Errorf("postgres: audit log head: %w", err)
 	}
-	l.mu.Lock()
-	l.size, l.head = size, head
-	l.mu.Unlock()
+	l.advance(size, head)
 	return nil
+}
+
+// advance moves this node's view of the head forward to (size, head), never back: the log only grows, and a
+// head read or committed earlier may arrive after a later one.
+func (l *Log) advance(size int64, head string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if size > l.size || l.head == "" {
+		l.size, l.head = size, head
+	}
 }
 
 // AppendBatch implements audit.LogAppender.
@@ -153,9 +163,7 @@ func (l *Log) AppendBatch(ctx context.Context, first int64, canons [][]byte) err
 	if err != nil {
 		return fmt.Errorf("postgres: append to the audit log: %w", err)
 	}
-	l.mu.Lock()
-	l.size, l.head = newSize, newHead
-	l.mu.Unlock()
+	l.advance(newSize, newHead)
 	select {
 	case l.wake <- struct{}{}:
 	default:
@@ -501,9 +509,7 @@ func (l *Log) commitGroup(group []*appendReq) {
 			}
 		}
 	} else if newSize > 0 {
-		l.mu.Lock()
-		l.size, l.head = newSize, newHead
-		l.mu.Unlock()
+		l.advance(newSize, newHead)
 		select {
 		case l.wake <- struct{}{}:
 		default:
