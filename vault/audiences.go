@@ -207,16 +207,41 @@ func (s *Audiences) Build(ctx context.Context, a Access, in AudienceInput) (Audi
 	}
 	e.Decision, e.Status = audit.Allow, statusCreated
 	e.Reason = "audience:" + id + " size:" + strconv.Itoa(row.Size) + " holdout:" + strconv.Itoa(row.HoldoutSize) + " excluded:" + excludedText(row.Excluded)
-	all := slices.Concat(append(entries, []audit.Entry{e})...)
-	if _, err := s.seq.CommitMany(ctx, func(tx Tx) error { return tx.PutAudience(row, members) }, func(cerr error) []audit.Entry {
-		if cerr != nil {
-			return []audit.Entry{finish(e, cerr, nil)}
-		}
-		return all
-	}); err != nil {
+	if err := s.commitSelections(ctx, entries); err != nil {
+		return AudienceRow{}, err
+	}
+	if _, err := s.seq.CommitMany(ctx, func(tx Tx) error { return tx.PutAudience(row, members) }, func(cerr error) []audit.Entry { return []audit.Entry{buildEntry(e, cerr)} }); err != nil {
 		return AudienceRow{}, internalErr("record audience", err)
 	}
 	return row, nil
+}
+
+// selectionGroup bounds the decision entries logged in one group commit (a variable for tests).
+var selectionGroup = 4096
+
+// commitSelections logs the decisions' entries (audience.select), in order and in groups of at most
+// selectionGroup, before the change they led to is committed: they record data the decisions opened,
+// whatever becomes of the change (a failed store of the audience is its build entry's, after them), and a
+// group this size never holds the single writer long enough for the requests queued behind it to time out
+// — one commit of a 100,000-subject build's entries did.
+func (s *Audiences) commitSelections(ctx context.Context, pages [][]audit.Entry) error {
+	all := slices.Concat(pages...)
+	for len(all) > 0 {
+		group := all[:min(len(all), selectionGroup)]
+		all = all[len(group):]
+		if _, err := s.seq.CommitMany(ctx, nil, func(error) []audit.Entry { return group }); err != nil {
+			return internalErr("audit selections", err)
+		}
+	}
+	return nil
+}
+
+// buildEntry is a build's (or plan's) own entry: as recorded, or refused when storing the audience failed.
+func buildEntry(e audit.Entry, changeErr error) audit.Entry {
+	if changeErr != nil {
+		return finish(e, changeErr, nil)
+	}
+	return e
 }
 
 // pageSize is how many subjects a batch decision reads at once (a variable for tests of page boundaries).

@@ -2,9 +2,11 @@ package vault_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -377,5 +379,69 @@ func TestCampaignPlanTiers(t *testing.T) {
 	}
 	if sizes["churn_winback"] != 1 || sizes["price_sensitive"] != 1 || plan.Unmatched != 1 || plan.Excluded[vault.ExcludedNoConsent] != 1 {
 		t.Fatalf("plan: sizes %v unmatched %d excluded %v", sizes, plan.Unmatched, plan.Excluded)
+	}
+}
+
+// noAudienceStore fails every change that stores an audience, and counts the group commits without a change.
+type noAudienceStore struct {
+	vault.Store
+	logged *atomic.Int64
+}
+
+type noAudienceTx struct{ vault.Tx }
+
+func (noAudienceTx) PutAudience(vault.AudienceRow, []vault.AudienceMember) error {
+	return errors.New("disk on fire")
+}
+
+func (s noAudienceStore) CommitMany(ctx context.Context, change func(vault.Tx) error, entries func(error) []audit.Entry) (int64, error) {
+	if change == nil {
+		s.logged.Add(1)
+		return s.Store.CommitMany(ctx, nil, entries)
+	}
+	return s.Store.CommitMany(ctx, func(tx vault.Tx) error { return change(noAudienceTx{tx}) }, entries)
+}
+
+// TestSelectionsAreLoggedEvenWhenTheAudienceIsNot: a build's audience.select entries record data its
+// decisions opened, so they are logged — in groups of bounded size, ahead of the change — whatever becomes
+// of the audience; when storing it fails, the build's own entry says so after them, and nothing is stored.
+func TestSelectionsAreLoggedEvenWhenTheAudienceIsNot(t *testing.T) {
+	defer vault.SetPageSize(3)()
+	defer vault.SetSelectionGroup(4)()
+	ctx := context.Background()
+	cfg, store, _ := testConfig(t)
+	var logged atomic.Int64
+	cfg.Store = noAudienceStore{Store: store, logged: &logged}
+	svc, err := vault.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := vault.Access{Caller: vault.Caller{Subject: "mk", Roles: []policies.Role{"marketing"}}, Purpose: "marketing"}
+	people := seedPeople(t, svc, rand.New(rand.NewPCG(7, 9)), 30)
+	before := logged.Load()
+	if _, err := svc.Audiences().Build(ctx, mk, vault.AudienceInput{Rule: "value.rfm_segment in ['at_risk', 'cant_lose']", Channel: "sms"}); err == nil {
+		t.Fatal("the build succeeded though its audience could not be stored")
+	}
+	want, _ := expected(people)
+	opened := len(people) - want[vault.ExcludedObjection]
+	selections, err := store.Query(ctx, audit.Filter{Action: string(vault.ActionAudienceSelect), Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(selections) != opened {
+		t.Fatalf("%d audience.select entries, want one for each of the %d candidates whose data was opened", len(selections), opened)
+	}
+	if groups := logged.Load() - before; groups < int64((opened+3)/4) {
+		t.Errorf("the %d selections went in %d group commits, want groups of at most 4", opened, groups)
+	}
+	builds, err := store.Query(ctx, audit.Filter{Action: string(vault.ActionAudienceBuild), Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(builds) != 1 || builds[0].Decision != audit.Deny || builds[0].Seq < selections[0].Seq {
+		t.Fatalf("build entries: %+v; want one refusal after the selections", builds)
+	}
+	if list, _, err := svc.Audiences().List(ctx, mk); err != nil || len(list) != 0 {
+		t.Fatalf("audiences stored: %v %v", list, err)
 	}
 }

@@ -7,3 +7,10 @@ func SetPageSize(n int) (restore func()) {
 	pageSize = n
 	return func() { pageSize = old }
 }
+
+// SetSelectionGroup logs decision entries n to a group commit until restore is called.
+func SetSelectionGroup(n int) (restore func()) {
+	old := selectionGroup
+	selectionGroup = n
+	return func() { selectionGroup = old }
+}

@@ -2,7 +2,6 @@ package vault
 
 import (
 	"context"
-	"slices"
 	"strconv"
 
 	"github.com/profilevault/profilevault/audit"
@@ -205,7 +204,9 @@ func (s *Audiences) Plan(ctx context.Context, a Access, holdout float64) (Campai
 	}
 	e.Decision, e.Status = audit.Allow, statusCreated
 	e.Reason = "campaign_plan tiers:" + strconv.Itoa(len(tiers)) + " excluded:" + excludedText(plan.Excluded) + " unmatched:" + strconv.Itoa(plan.Unmatched)
-	all := slices.Concat(append(entries, []audit.Entry{e})...)
+	if err := s.commitSelections(ctx, entries); err != nil {
+		return CampaignPlan{}, err
+	}
 	_, err = s.seq.CommitMany(ctx, func(tx Tx) error {
 		for i, t := range plan.Tiers {
 			if err := tx.PutAudience(t.Audience, members[i]); err != nil {
@@ -213,12 +214,7 @@ func (s *Audiences) Plan(ctx context.Context, a Access, holdout float64) (Campai
 			}
 		}
 		return nil
-	}, func(cerr error) []audit.Entry {
-		if cerr != nil {
-			return []audit.Entry{finish(e, cerr, nil)}
-		}
-		return all
-	})
+	}, func(cerr error) []audit.Entry { return []audit.Entry{buildEntry(e, cerr)} })
 	if err != nil {
 		return CampaignPlan{}, internalErr("record campaign plan", err)
 	}
