@@ -102,6 +102,15 @@ func (r *Runner) defaults() {
 	}
 }
 
+// asOf is the instant a run's features, population fits and tags describe: the end of the current day in
+// the run's time zone (its next midnight). Recency in whole days and the feature windows then move only at
+// midnight, so every run of one day over the same data sees the same rows, the same RFM edges and the same
+// K-Means segments, whatever the hour; nothing happens after it yet, so no event is in its future.
+func (r *Runner) asOf() time.Time {
+	y, m, d := r.Now().In(r.Loc).Date()
+	return time.Date(y, m, d+1, 0, 0, 0, 0, r.Loc)
+}
+
 // nameScreen is how the policy in force lets product names into the engine: the sensitive-inference
 // lexicon screens category and brand names, and the taxonomy maps category names to its keys.
 type nameScreen struct {
@@ -181,7 +190,7 @@ func (r *Runner) allIDs(ctx context.Context) ([]string, error) {
 func (r *Runner) Full(ctx context.Context) (Summary, error) {
 	r.defaults()
 	start := time.Now()
-	now := r.Now()
+	now := r.asOf()
 	names := r.names()
 	ids, err := r.allIDs(ctx)
 	if err != nil {
@@ -433,7 +442,7 @@ func (r *Runner) recompute(ctx context.Context, ids []string) error {
 	if err != nil {
 		return err
 	}
-	now := r.Now()
+	now := r.asOf()
 	got := map[[2]string]pending{}
 	tagged := r.Vault.Tags().TagPurposes()
 	seq, _, err := r.Vault.Tags().TagInputs(ctx, r.access(), tagged, ids, func(in vault.TagInput) error {

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/profilevault/profilevault/internal/app"
 	"github.com/profilevault/profilevault/internal/apptest"
 	"github.com/profilevault/profilevault/internal/importer"
+	"github.com/profilevault/profilevault/internal/profiling"
 	"github.com/profilevault/profilevault/internal/synth"
 	"github.com/profilevault/profilevault/internal/tagrun"
 	"github.com/profilevault/profilevault/policies"
@@ -373,5 +375,43 @@ func TestInterestTagsNameTheTaxonomyOnly(t *testing.T) {
 	}
 	if named == 0 {
 		t.Fatal("no interest.top_categories tag at all")
+	}
+}
+
+// TestRunsOfOneDayFitTheSameModels: two full runs over the same data at different hours of one local day
+// fit the same RFM edges, lifetime-value model and K-Means segments (a run describes the data as of the end
+// of its day), so segment names and members do not move with the hour; a run the next day may differ.
+func TestRunsOfOneDayFitTheSameModels(t *testing.T) {
+	s, r := shop(t, 300)
+	a := vault.Access{Caller: steward}
+	day := time.Now().In(r.Loc)
+	fit := func(hour int) profiling.Population {
+		t.Helper()
+		r.Now = func() time.Time { return time.Date(day.Year(), day.Month(), day.Day(), hour, 17, 0, 0, r.Loc) }
+		if _, err := r.Full(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		raw, err := s.App.Vault.Tags().TagModel(t.Context(), a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m tagrun.Model
+		if err := json.Unmarshal(raw, &m); err != nil {
+			t.Fatal(err)
+		}
+		return m.Population
+	}
+	morning, evening := fit(0), fit(23)
+	if morning.Cluster == nil || morning.LTV == nil {
+		t.Fatalf("the shop fits no segments or no LTV model: %s, %s", morning.ClusterStatus, morning.LTVStatus)
+	}
+	for name, pair := range map[string][2]any{
+		"RFM edges": {morning.RFM, evening.RFM},
+		"LTV model": {morning.LTV, evening.LTV},
+		"segments":  {morning.Cluster, evening.Cluster},
+	} {
+		if !reflect.DeepEqual(pair[0], pair[1]) {
+			t.Errorf("%s differ between 00:17 and 23:17 of one day:\n%+v\n%+v", name, pair[0], pair[1])
+		}
 	}
 }
