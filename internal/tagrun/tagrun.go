@@ -102,13 +102,14 @@ func (r *Runner) defaults() {
 	}
 }
 
-// asOf is the instant a run's features, population fits and tags describe: the end of the current day in
-// the run's time zone (its next midnight). Recency in whole days and the feature windows then move only at
-// midnight, so every run of one day over the same data sees the same rows, the same RFM edges and the same
-// K-Means segments, whatever the hour; nothing happens after it yet, so no event is in its future.
+// asOf is the instant a run's features, population fits and tags describe: the last instant of the current
+// day in the run's time zone. Recency in whole days and the feature windows then move only at midnight, so
+// every run of one day over the same data sees the same rows, the same RFM edges and the same K-Means
+// segments, whatever the hour; nothing has happened after it yet, and it is still today (an age is not a
+// birthday early).
 func (r *Runner) asOf() time.Time {
 	y, m, d := r.Now().In(r.Loc).Date()
-	return time.Date(y, m, d+1, 0, 0, 0, 0, r.Loc)
+	return time.Date(y, m, d+1, 0, 0, 0, 0, r.Loc).Add(-time.Nanosecond)
 }
 
 // nameScreen is how the policy in force lets product names into the engine: the sensitive-inference
