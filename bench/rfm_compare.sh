@@ -3,7 +3,7 @@
 # same machine. Needs Debian's python3-pandas and python3-sklearn (apt-get install python3-pandas
 # python3-sklearn); not part of the test suite. Usage: bench/rfm_compare.sh [subjects]
 set -euo pipefail
-export GOTOOLCHAIN=${GOTOOLCHAIN:-go1.27.3} # go.mod asks for it (see README)
+export GOTOOLCHAIN=${GOTOOLCHAIN:-go1.27.3} # go.mod's toolchain (see README)
 cd "$(dirname "$0")/.."
 n=${1:-100000}
 dir=$(mktemp -d)

@@ -4,7 +4,7 @@
 #   bench/wrk.sh                 # 64 connections, 10 s each
 #   CONNS=128 DURATION=20s bench/wrk.sh
 set -euo pipefail
-export GOTOOLCHAIN=${GOTOOLCHAIN:-go1.27.3} # go.mod asks for it (see README)
+export GOTOOLCHAIN=${GOTOOLCHAIN:-go1.27.3} # go.mod's toolchain (see README)
 cd "$(dirname "$0")/.."
 CONNS=${CONNS:-64}
 DURATION=${DURATION:-10s}
