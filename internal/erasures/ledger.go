@@ -20,6 +20,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/profilevault/profilevault/internal/datadir"
 )
 
 // Record is one erasure as the ledger keeps it.
@@ -53,7 +55,7 @@ func Open(path string) (*Ledger, error) {
 		return nil, fmt.Errorf("erasure ledger: %w", err)
 	}
 	if errors.Is(statErr, os.ErrNotExist) {
-		if err := syncDir(filepath.Dir(path)); err != nil {
+		if err := datadir.SyncDir(filepath.Dir(path)); err != nil {
 			f.Close()
 			return nil, fmt.Errorf("erasure ledger: %w", err)
 		}
@@ -194,13 +196,4 @@ func cutTornTail(f *os.File) error {
 		return err
 	}
 	return f.Sync()
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/profilevault/profilevault/internal/datadir"
 )
 
 const (
@@ -627,14 +629,9 @@ func createExclusive(path string, data []byte) error {
 	return syncDir(filepath.Dir(path))
 }
 
-// syncDir fsyncs a directory so that a rename or link in it is durable.
+// syncDir fsyncs the ring's directory so that a rename or link in it is durable.
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("keys: open ring directory: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
+	if err := datadir.SyncDir(dir); err != nil {
 		return fmt.Errorf("keys: fsync ring directory: %w", err)
 	}
 	return nil

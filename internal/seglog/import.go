@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/profilevault/profilevault/audit"
+	"github.com/profilevault/profilevault/internal/datadir"
 )
 
 // Import builds a new log in dir from a trail kept elsewhere until now: entries already numbered from 1 and
@@ -95,7 +96,7 @@ func Import(dir string, entries func(yield func(canonical []byte) error) error, 
 			return 0, err
 		}
 	}
-	if err := errors.Join(syncDir(filepath.Join(tmp, "segments")), syncDir(tmp)); err != nil {
+	if err := errors.Join(datadir.SyncDir(filepath.Join(tmp, "segments")), datadir.SyncDir(tmp)); err != nil {
 		return 0, err
 	}
 	// dir may exist, empty (created by a first Open that found nothing to import): replace it.
@@ -105,7 +106,7 @@ func Import(dir string, entries func(yield func(canonical []byte) error) error, 
 	if err := os.Rename(tmp, dir); err != nil {
 		return 0, err
 	}
-	return size, syncDir(filepath.Dir(dir))
+	return size, datadir.SyncDir(filepath.Dir(dir))
 }
 
 // parseNote reads the checkpoint a signed note carries (without checking its signature).

@@ -38,6 +38,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/profilevault/profilevault/audit"
+	"github.com/profilevault/profilevault/internal/datadir"
 )
 
 // MaxEntry is the largest canonical entry the log takes: entry bundles store lengths as uint16.
@@ -551,7 +552,7 @@ func (l *Log) newSegment(first int64) (*segment, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := syncDir(filepath.Dir(name)); err != nil {
+	if err := datadir.SyncDir(filepath.Dir(name)); err != nil {
 		f.Close()
 		return nil, err
 	}
@@ -560,15 +561,6 @@ func (l *Log) newSegment(first int64) (*segment, error) {
 	l.segs = append(l.segs, seg)
 	l.mu.Unlock()
 	return seg, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // checkpointJob is what the checkpointer needs to publish a checkpoint: the tiles to write first, and the
@@ -713,7 +705,7 @@ func writeFileAtomic(path string, data []byte) error {
 	if err := os.Rename(tmp, path); err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(path))
+	return datadir.SyncDir(filepath.Dir(path))
 }
 
 // lastCheckpointSize reads the size of the newest checkpoint (0 without one).
