@@ -33,7 +33,8 @@ func Run(t *testing.T, d Driver) {
 	t.Run(d.Name+"/TilesAndCheckpointsVerifyWithTlog", func(t *testing.T) { tilesAndCheckpoints(t, d) })
 }
 
-func signer(t *testing.T) *audit.Signer {
+// NewSigner is a fresh checkpoint signer for a test log.
+func NewSigner(t testing.TB) *audit.Signer {
 	t.Helper()
 	sk, vk, err := audit.GenerateSignerKey("profile-vault.test/logtest")
 	if err != nil {
@@ -72,7 +73,7 @@ func closeLog(t *testing.T, l audit.LogStorage) {
 }
 
 func emptyLog(t *testing.T, d Driver) {
-	l := d.New(t, signer(t))()
+	l := d.New(t, NewSigner(t))()
 	defer closeLog(t, l)
 	if size, head := l.Head(); size != 0 || head != audit.GenesisHash || l.Size() != 0 {
 		t.Fatalf("empty log: head (%d, %s), size %d", size, head, l.Size())
@@ -88,7 +89,7 @@ func emptyLog(t *testing.T, d Driver) {
 // appendsReadBack appends batches of several sizes (crossing tile boundaries), reads every entry back by
 // number and by scan, and after a reopen finds the same head and continues it.
 func appendsReadBack(t *testing.T, d Driver) {
-	open := d.New(t, signer(t))
+	open := d.New(t, NewSigner(t))
 	l := open()
 	ctx := context.Background()
 	var all [][]byte
@@ -145,7 +146,7 @@ func appendsReadBack(t *testing.T, d Driver) {
 // refusesWhatDoesNotContinue: a gap, an overlap, a wrong chain hash or a wrong number inside the batch are
 // refused whole with audit.ErrOutOfOrder and change nothing.
 func refusesWhatDoesNotContinue(t *testing.T, d Driver) {
-	l := d.New(t, signer(t))()
+	l := d.New(t, NewSigner(t))()
 	defer closeLog(t, l)
 	ctx := context.Background()
 	first, head := Chain(0, audit.GenesisHash, 5)
@@ -178,7 +179,7 @@ func refusesWhatDoesNotContinue(t *testing.T, d Driver) {
 // and its root is the RFC 6962 root of the entries computed here independently; tlog proves entries from
 // the stored tiles; entry bundles hold the entries; Verify passes.
 func tilesAndCheckpoints(t *testing.T, d Driver) {
-	s := signer(t)
+	s := NewSigner(t)
 	open := d.New(t, s)
 	l := open()
 	const n = 700

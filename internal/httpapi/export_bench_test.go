@@ -39,20 +39,7 @@ func BenchmarkStreamedExportWith10kEvents(b *testing.B) {
 		}
 	}
 	tok := s.Token(id, "subject")
-	var peak uint64
-	stop := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(time.Millisecond):
-				var ms runtime.MemStats
-				runtime.ReadMemStats(&ms)
-				peak = max(peak, ms.HeapInuse)
-			}
-		}
-	}()
+	peakHeap := watchPeakHeap()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		req, _ := http.NewRequest("GET", s.Server.URL+"/v1/me/export", nil)
@@ -68,8 +55,7 @@ func BenchmarkStreamedExportWith10kEvents(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	close(stop)
-	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+	b.ReportMetric(float64(peakHeap())/(1<<20), "peak-heap-MiB")
 }
 
 // BenchmarkFourParallelZipExports is the number: four ZIP exports at once, each of a subject with
@@ -105,20 +91,7 @@ func BenchmarkFourParallelZipExports(b *testing.B) {
 		toks = append(toks, s.Token(id, "subject"))
 	}
 	runtime.GC()
-	var peak uint64
-	stop := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(time.Millisecond):
-				var ms runtime.MemStats
-				runtime.ReadMemStats(&ms)
-				peak = max(peak, ms.HeapInuse)
-			}
-		}
-	}()
+	peakHeap := watchPeakHeap()
 	b.ResetTimer()
 	for range b.N {
 		var wg sync.WaitGroup
@@ -141,6 +114,30 @@ func BenchmarkFourParallelZipExports(b *testing.B) {
 		wg.Wait()
 	}
 	b.StopTimer()
-	close(stop)
-	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+	b.ReportMetric(float64(peakHeap())/(1<<20), "peak-heap-MiB")
+}
+
+// watchPeakHeap samples the heap in use every millisecond until the returned function is called, which
+// stops the sampling and returns the highest value seen.
+func watchPeakHeap() (stop func() uint64) {
+	var peak uint64
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-quit:
+				return
+			case <-time.After(time.Millisecond):
+				var ms runtime.MemStats
+				runtime.ReadMemStats(&ms)
+				peak = max(peak, ms.HeapInuse)
+			}
+		}
+	}()
+	return func() uint64 {
+		close(quit)
+		<-done
+		return peak
+	}
 }

@@ -46,7 +46,7 @@ func TestLogConformance(t *testing.T) {
 func TestLogIsAppendOnly(t *testing.T) {
 	db := openDB(t)
 	ctx := context.Background()
-	s := newSigner(t)
+	s := logtest.NewSigner(t)
 	l, err := db.OpenLog(ctx, postgres.LogOptions{Signer: s})
 	if err != nil {
 		t.Fatal(err)
@@ -101,7 +101,7 @@ func TestMigrationsRunOnceFromConcurrentNodes(t *testing.T) {
 func TestNodesAppendToOneSequence(t *testing.T) {
 	db := openDB(t)
 	ctx := context.Background()
-	s := newSigner(t)
+	s := logtest.NewSigner(t)
 	integrating, err := db.OpenLog(ctx, postgres.LogOptions{Signer: s, CheckpointInterval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -173,7 +173,7 @@ func TestNodesAppendToOneSequence(t *testing.T) {
 func TestIntegratorLeaseMovesWhenItsHolderDies(t *testing.T) {
 	db := openDB(t)
 	ctx := context.Background()
-	s := newSigner(t)
+	s := logtest.NewSigner(t)
 	opts := func(node string) postgres.LogOptions {
 		return postgres.LogOptions{Signer: s, CheckpointInterval: 20 * time.Millisecond, LeaseTTL: 300 * time.Millisecond, Node: node}
 	}
@@ -258,7 +258,7 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 func TestAppendsNumberedInTheTransaction(t *testing.T) {
 	db := openDB(t)
 	ctx := context.Background()
-	s := newSigner(t)
+	s := logtest.NewSigner(t)
 	a, err := db.OpenLog(ctx, postgres.LogOptions{Signer: s, CheckpointInterval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -332,17 +332,4 @@ func TestAppendsNumberedInTheTransaction(t *testing.T) {
 	if rep, err := l.Verify(s.Verifier()); err != nil || !rep.OK || rep.Entries != want {
 		t.Fatalf("verify: %+v %v; want %d entries", rep, err, want)
 	}
-}
-
-func newSigner(t *testing.T) *audit.Signer {
-	t.Helper()
-	sk, vk, err := audit.GenerateSignerKey("profile-vault.test/pg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := audit.NewSigner(sk, vk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/profilevault/profilevault/audit"
+	"github.com/profilevault/profilevault/audit/logtest"
 )
 
 // chain numbers and chains n entries after an entry seq with chain hash head, as an outside sequencer does.
@@ -29,7 +30,7 @@ func chain(seq int64, head string, from, n int) ([][]byte, string) {
 // A store that orders entries itself appends numbered, chained batches; a batch that does not continue the
 // log is refused whole, and the log stays verifiable, Append and AppendBatch interleaved.
 func TestAppendBatchContinuesTheLog(t *testing.T) {
-	s := signer(t)
+	s := logtest.NewSigner(t)
 	dir := t.TempDir()
 	l := open(t, dir, s)
 	ctx := context.Background()
@@ -75,7 +76,7 @@ func TestAppendBatchContinuesTheLog(t *testing.T) {
 // A trail kept elsewhere moves into a new log with its checkpoints, which must sign the entries' tree; an
 // import that fails leaves no log behind.
 func TestImport(t *testing.T) {
-	s := signer(t)
+	s := logtest.NewSigner(t)
 	entries, _ := chain(0, audit.GenesisHash, 0, 1000)
 	var front audit.Frontier
 	var cps []audit.StoredCheckpoint

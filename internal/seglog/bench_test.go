@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/profilevault/profilevault/audit"
+	"github.com/profilevault/profilevault/audit/logtest"
 )
 
 // BenchmarkDurableAppend64 is the number: durable appends per second from 64 concurrent writers,
@@ -46,5 +47,5 @@ func benchSigner(b *testing.B) *audit.Signer {
 	if os.Getenv("SEGLOG_BENCH_NO_TILES") != "" {
 		return nil
 	}
-	return signer(b)
+	return logtest.NewSigner(b)
 }

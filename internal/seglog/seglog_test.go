@@ -19,19 +19,6 @@ import (
 	"github.com/profilevault/profilevault/audit/logtest"
 )
 
-func signer(t testing.TB) *audit.Signer {
-	t.Helper()
-	sk, vk, err := audit.GenerateSignerKey("profile-vault.test/audit")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := audit.NewSigner(sk, vk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 func entry(i int) audit.Entry {
 	return audit.Entry{TS: time.Unix(1_700_000_000+int64(i), 0).UTC(), RequestID: fmt.Sprintf("req-%d", i), Action: "subject.read",
 		Decision: audit.Allow, Status: 200, Purpose: "customer_service"}
@@ -88,7 +75,7 @@ func mustVerify(t testing.TB, l *Log, v note.Verifier) audit.Report {
 // verifies, ends with a checkpoint covering every entry, and its tiles and proofs check with tlog's own
 // checkers: TileHashReader verifies each tile against the signed root as it reads it.
 func TestAppendReopenVerifyAndCheckWithTlog(t *testing.T) {
-	dir, s := t.TempDir(), signer(t)
+	dir, s := t.TempDir(), logtest.NewSigner(t)
 	l := open(t, dir, s)
 	seqs := appendN(t, l, 3000)
 	seen := map[int64]bool{}
@@ -147,7 +134,7 @@ func TestAppendReopenVerifyAndCheckWithTlog(t *testing.T) {
 // A frame torn by a crash mid-write (never acknowledged) is cut off at startup and the log goes on; damage
 // inside an earlier segment is refused and located.
 func TestTornTailIsCutAndEarlierDamageRefused(t *testing.T) {
-	dir, s := t.TempDir(), signer(t)
+	dir, s := t.TempDir(), logtest.NewSigner(t)
 	l := open(t, dir, s)
 	appendN(t, l, 1000)
 	if err := l.Close(); err != nil {
@@ -192,7 +179,7 @@ func TestTornTailIsCutAndEarlierDamageRefused(t *testing.T) {
 // Verify locates tampering: an edited entry (re-framed with a valid checksum), a deleted entry, two
 // swapped entries, a truncated tail behind a checkpoint, an edited tile, a forged checkpoint.
 func TestVerifyLocatesTampering(t *testing.T) {
-	s := signer(t)
+	s := logtest.NewSigner(t)
 	build := func(t *testing.T) string {
 		dir := t.TempDir()
 		l := open(t, dir, s)
@@ -255,7 +242,7 @@ func TestVerifyLocatesTampering(t *testing.T) {
 			os.WriteFile(p, b, 0o600)
 		}, 257, false},
 		{"forged checkpoint", func(t *testing.T, dir string) {
-			forger := signer(t)
+			forger := logtest.NewSigner(t)
 			l, _ := Open(dir, Options{})
 			size := l.Size()
 			l.Close()
