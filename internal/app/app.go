@@ -334,8 +334,9 @@ func (a *App) diskReady() error {
 		return nil
 	}
 	minFree := uint64(cmp.Or(a.Config.MinFreeBytes, DefaultMinFreeBytes))
-	for _, name := range slices.Sorted(maps.Keys(a.volumes())) {
-		free, err := datadir.FreeBytes(a.volumes()[name])
+	vols := a.volumes()
+	for _, name := range slices.Sorted(maps.Keys(vols)) {
+		free, err := datadir.FreeBytes(vols[name])
 		if err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"slices"
 	"sync"
 	"time"
@@ -233,7 +234,7 @@ func (l *Log) ReadTile(path string) ([]byte, error) {
 	var b []byte
 	err := l.db.Pool.QueryRow(context.Background(), "SELECT data FROM audit_log_tiles WHERE path = $1", path).Scan(&b)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("postgres: tile %s: %w", path, errNotExist)
+		return nil, fmt.Errorf("postgres: tile %s: %w", path, fs.ErrNotExist)
 	}
 	return b, err
 }
