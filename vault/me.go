@@ -491,17 +491,19 @@ func (s *DataSubjects) meExport(ctx context.Context, a Access, stream bool) (_ E
 	}
 	// Exports are heavy: at most one at a time per subject, a few at once overall, and a bounded number per
 	// subject an hour (429 otherwise).
-	if s.exportRate != nil && !s.exportRate.allow(a.Caller.Subject) {
-		e := s.newEntry(ctx, a, s.Policy(), ActionMeExport, a.Caller.Subject)
-		return Export{}, s.deny(ctx, e, statusTooManyRequests, "export_rate",
-			&Error{Code: CodeRateLimited, Message: "too many exports in the last hour; try again later",
-				RetryAfter: time.Duration(float64(time.Hour) / s.exportRate.burst)})
-	}
 	done, ok := s.exports.take(a.Caller.Subject)
 	if !ok {
 		e := s.newEntry(ctx, a, s.Policy(), ActionMeExport, a.Caller.Subject)
 		return Export{}, s.deny(ctx, e, statusTooManyRequests, "export_busy",
 			&Error{Code: CodeRateLimited, Message: "an export is already running; try again shortly", RetryAfter: 5 * time.Second})
+	}
+	// The hourly budget is spent only by an export that can run: a retry while one runs costs nothing.
+	if s.exportRate != nil && !s.exportRate.allow(a.Caller.Subject) {
+		done()
+		e := s.newEntry(ctx, a, s.Policy(), ActionMeExport, a.Caller.Subject)
+		return Export{}, s.deny(ctx, e, statusTooManyRequests, "export_rate",
+			&Error{Code: CodeRateLimited, Message: "too many exports in the last hour; try again later",
+				RetryAfter: time.Duration(float64(time.Hour) / s.exportRate.burst)})
 	}
 	defer func() {
 		if err != nil {

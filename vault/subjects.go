@@ -901,7 +901,8 @@ func (s *Profiles) erase(ctx context.Context, e audit.Entry, id string) (Receipt
 	// The ledger learns of the erasure before it happens: a crash after the COMMIT can then never leave an
 	// erasure a restore would not apply again. A record whose erasure then fails is applied at a restore,
 	// which is what its subject asked for.
-	if s.erasures != nil {
+	// An erasure applied again after a restore is already in the ledger (the restore copied it there).
+	if s.erasures != nil && e.Action != string(ActionErasureReapply) {
 		if err := s.erasures.Record(ctx, e.SubjectRef, now); err != nil {
 			s.log.Error("erasure ledger unavailable", "request_id", e.RequestID, "err", err)
 			return Receipt{}, s.deny(ctx, e, statusUnavailable, reasonErasureLedger,

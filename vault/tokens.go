@@ -2,6 +2,7 @@ package vault
 
 import (
 	"context"
+	"maps"
 	"time"
 	"unicode/utf8"
 
@@ -41,21 +42,20 @@ type revocations struct {
 	subjects map[string]time.Time // tokens issued before the time are revoked
 }
 
-func (r *revocations) with(x Revocation) *revocations {
+// with is a copy of r with x added: the published view is never changed in place.
+func (r *revocations) with(x ...Revocation) *revocations {
 	out := &revocations{tokens: map[string]bool{}, subjects: map[string]time.Time{}}
 	if r != nil {
-		for k, v := range r.tokens {
-			out.tokens[k] = v
-		}
-		for k, v := range r.subjects {
-			out.subjects[k] = v
-		}
+		maps.Copy(out.tokens, r.tokens)
+		maps.Copy(out.subjects, r.subjects)
 	}
-	if x.TokenID != "" {
-		out.tokens[x.TokenID] = true
-	}
-	if x.Subject != "" && x.Before.After(out.subjects[x.Subject]) {
-		out.subjects[x.Subject] = x.Before
+	for _, x := range x {
+		if x.TokenID != "" {
+			out.tokens[x.TokenID] = true
+		}
+		if x.Subject != "" && x.Before.After(out.subjects[x.Subject]) {
+			out.subjects[x.Subject] = x.Before
+		}
 	}
 	return out
 }
@@ -69,11 +69,7 @@ func (s *Service) LoadRevocations(ctx context.Context) error {
 	if err != nil {
 		return internalErr("read revocations", err)
 	}
-	var r *revocations
-	for _, x := range rows {
-		r = r.with(x)
-	}
-	s.revoked.Store(r)
+	s.revoked.Store((*revocations)(nil).with(rows...))
 	return nil
 }
 
