@@ -490,6 +490,9 @@ func (r *Runner) frozen(ctx context.Context) (profiling.Population, error) {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return profiling.Population{}, fmt.Errorf("frozen model: %w", err)
 	}
+	if c := m.Population.Cluster; c != nil && len(c.SegmentNames) == 0 {
+		c.SegmentNames = c.Names() // a model frozen before names were kept: named once, not per subject
+	}
 	r.cache.raw, r.cache.pop = raw, m.Population
 	return m.Population, nil
 }

@@ -200,6 +200,10 @@ func (s *scanner) release() {
 	b.starts, b.ends, b.han = s.starts[:0], s.ends[:0], s.han[:0]
 	b.oStarts, b.oEnds, b.oCaps = s.oStarts[:0], s.oEnds[:0], s.oCaps[:0]
 	b.hanFlag, b.hanKeys, b.hanMult, b.hanRunes = s.hanFlag[:0], s.hanKeys[:0], s.hanMult[:0], s.hanRunes[:0]
+	// The pool keeps no review text: the buffers that held its words and characters are cleared.
+	clear(b.word[:cap(b.word)])
+	clear(b.run[:cap(b.run)])
+	clear(b.hanRunes[:cap(b.hanRunes)])
 	s.bufs = nil
 	bufPool.Put(b)
 }
