@@ -3,6 +3,7 @@ package vault
 import (
 	"context"
 	"maps"
+	"regexp"
 	"time"
 	"unicode/utf8"
 
@@ -35,6 +36,9 @@ type RevocationStore interface {
 type RevocationTx interface {
 	PutRevocation(r Revocation) error
 }
+
+// tokenIDPattern is what a jti named in a revocation may hold (empty when the revocation names a sub).
+var tokenIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]*$`)
 
 // revocations is the in-memory view every request is checked against.
 type revocations struct {
@@ -101,6 +105,9 @@ func (s *Service) RevokeTokens(ctx context.Context, a Access, x Revocation) (int
 		return 0, s.refuseInvalid(ctx, a, ActionTokenRevoke, "", Errorf(CodeInvalidArgument, "name either a jti or a sub"))
 	case len(x.TokenID) > 128 || len(x.Subject) > 256 || !utf8.ValidString(x.TokenID+x.Subject):
 		return 0, s.refuseInvalid(ctx, a, ActionTokenRevoke, "", Errorf(CodeInvalidArgument, "jti or sub too long"))
+	case !tokenIDPattern.MatchString(x.TokenID):
+		// The jti goes into the revocation's entry as it is: only a token id's characters, never free text.
+		return 0, s.refuseInvalid(ctx, a, ActionTokenRevoke, "", Errorf(CodeInvalidArgument, "a jti has only letters, digits and . _ : -"))
 	}
 	now := s.now().UTC()
 	if x.Subject != "" && x.Before.IsZero() {

@@ -32,7 +32,10 @@ func shop(t testing.TB, subjects int, mutate ...func(*app.Config)) (*apptest.Sta
 	if err := synth.Generate(synth.Options{Seed: 11, Subjects: subjects, Now: now}).WriteDir(dir, "ndjson"); err != nil {
 		t.Fatal(err)
 	}
-	s := apptest.Start(t, mutate...)
+	// The import is an offline job, and `vaultd import` waits a minute for its audit entries: under -race
+	// on a busy machine a 5 s wait (the server's) failed it.
+	offline := func(c *app.Config) { c.CommitTimeout = time.Minute }
+	s := apptest.Start(t, append([]func(*app.Config){offline}, mutate...)...)
 	im := &importer.Importer{Vault: s.App.Vault, Steward: steward}
 	if _, err := im.Run(t.Context(), []string{dir}); err != nil {
 		t.Fatal(err)
