@@ -11,7 +11,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"strconv"
 	"time"
 )
@@ -113,31 +112,104 @@ func (e Entry) Canonical() ([]byte, error) {
 
 // Body is the canonical encoding without its first member (seq) and last member (prev_hash), which only the
 // single writer knows. Requests encode their own bodies concurrently; the writer just splices.
+//
+// It is written by hand, member by member in field order, because every audited request encodes one; the
+// bytes are those encoding/json gives the struct with HTML escaping off (FuzzEntryBody compares the two).
 func (e Entry) Body() ([]byte, error) {
-	c := e
-	c.Seq, c.PrevHash = 0, ""
-	if c.Version == 0 {
-		c.Version = FormatVersion
-	}
-	c.TS = e.TS.UTC()
-	c.Actor.Roles = nonNil(e.Actor.Roles)
-	c.Categories = nonNil(e.Categories)
-	c.FieldsRequested = nonNil(e.FieldsRequested)
-	c.FieldsGranted = nonNil(e.FieldsGranted)
-	c.FieldsWithheld = nonNil(e.FieldsWithheld)
-	c.ConsentIDs = nonNil(e.ConsentIDs)
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(c); err != nil {
+	ts := e.TS.UTC()
+	if y := ts.Year(); y < 0 || y > 9999 {
+		_, err := ts.MarshalJSON() // its error names the range
 		return nil, err
 	}
-	b := bytes.TrimRight(buf.Bytes(), "\n")
-	const head, tail = `{"seq":0,`, `,"prev_hash":""}`
-	if !bytes.HasPrefix(b, []byte(head)) || !bytes.HasSuffix(b, []byte(tail)) {
-		return nil, errors.New("audit: unexpected canonical layout")
+	v := e.Version
+	if v == 0 {
+		v = FormatVersion
 	}
-	return b[len(head) : len(b)-len(tail)], nil
+	b := make([]byte, 0, 640)
+	b = append(b, `"v":`...)
+	b = strconv.AppendInt(b, int64(v), 10)
+	b = append(b, `,"ts":"`...)
+	b = ts.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, '"')
+	b = appendMember(b, "request_id", e.RequestID, false)
+	b = append(b, `,"actor":{`...)
+	a := len(b)
+	b = appendMember(b, "sub", e.Actor.Sub, true)
+	b = appendMember(b, "pseudonym", e.Actor.Pseudonym, true)
+	b = appendList(b, "roles", e.Actor.Roles, false)
+	b = appendMember(b, "team", e.Actor.Team, true)
+	b = appendMember(b, "token_id", e.Actor.TokenID, true)
+	b = append(b[:a], b[a+1:]...) // the actor's first member has no comma before it
+	b = append(b, '}')
+	b = appendMember(b, "purpose", e.Purpose, false)
+	b = appendMember(b, "justification_hash", e.JustificationHash, true)
+	b = appendMember(b, "action", e.Action, false)
+	b = appendMember(b, "subject_ref", e.SubjectRef, true)
+	b = appendList(b, "categories", e.Categories, false)
+	b = appendList(b, "fields_requested", e.FieldsRequested, false)
+	b = appendList(b, "fields_granted", e.FieldsGranted, false)
+	b = appendList(b, "fields_withheld", e.FieldsWithheld, false)
+	b = appendList(b, "decision_inputs", e.DecisionInputs, true)
+	b = appendMember(b, "decision", string(e.Decision), false)
+	b = appendMember(b, "reason", e.Reason, true)
+	b = appendList(b, "consent_ids", e.ConsentIDs, false)
+	b = append(b, `,"status":`...)
+	b = strconv.AppendInt(b, int64(e.Status), 10)
+	b = appendMember(b, "policy_hash", e.PolicyHash, false)
+	b = appendMember(b, "client_ref", e.ClientRef, true)
+	b = appendMember(b, "client_request_ref", e.ClientRequestRef, true)
+	b = appendMember(b, "grant_id", e.GrantID, true)
+	b = appendMember(b, "recipient", e.Recipient, true)
+	if e.Intent != 0 {
+		b = append(b, `,"intent":`...)
+		b = strconv.AppendInt(b, e.Intent, 10)
+	}
+	return b, nil
+}
+
+// appendMember appends `,"name":"value"` (nothing for an empty value when omitEmpty).
+func appendMember(b []byte, name, value string, omitEmpty bool) []byte {
+	if omitEmpty && value == "" {
+		return b
+	}
+	b = append(b, ',', '"')
+	b = append(b, name...)
+	b = append(b, '"', ':')
+	return appendString(b, value)
+}
+
+// appendList appends `,"name":[...]`; a nil list is an empty array, or nothing when omitEmpty.
+func appendList(b []byte, name string, values []string, omitEmpty bool) []byte {
+	if omitEmpty && len(values) == 0 {
+		return b
+	}
+	b = append(b, ',', '"')
+	b = append(b, name...)
+	b = append(b, '"', ':', '[')
+	for i, v := range values {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, v)
+	}
+	return append(b, ']')
+}
+
+// appendString appends s as a JSON string. Printable ASCII without quote or backslash — every name, id and
+// hash an entry holds — is copied; anything else is quoted by encoding/json, so the bytes stay its own.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			var buf bytes.Buffer
+			enc := json.NewEncoder(&buf)
+			enc.SetEscapeHTML(false)
+			_ = enc.Encode(s) // a string always encodes
+			return append(b, bytes.TrimRight(buf.Bytes(), "\n")...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // Assemble builds canonical bytes from a body and the two members the writer assigns.
@@ -169,13 +241,6 @@ func HashText(s string) string {
 	}
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }
 
 // ActionAborted records that the change of a write-ahead intent entry did not happen: the store never
