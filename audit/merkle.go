@@ -29,6 +29,7 @@ func LeafHash(canonical []byte) tlog.Hash { return tlog.RecordHash(canonical) }
 type Frontier struct {
 	n      int64
 	hashes []tlog.Hash // at FrontierIndexes(n), in that order
+	stored []tlog.Hash // Append's result, reused
 }
 
 // NewFrontier rebuilds a frontier of size n from its subtree roots (largest first), as returned by
@@ -76,16 +77,22 @@ func (f *Frontier) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 
 // Append adds a leaf and returns the hashes tlog stores for it (tlog.StoredHashesForRecordHash), in storage
 // order: the leaf, then every subtree the leaf completes. They belong at stored-hash indexes
-// tlog.StoredHashCount(n) onwards, where n is the leaf's index.
+// tlog.StoredHashCount(n) onwards, where n is the leaf's index. The slice is the frontier's own, valid
+// until the next Append.
+//
+// The leaf is merged with one frontier subtree per trailing 1 bit of n, smallest first; the largest subtree
+// it completes (the last stored hash) replaces them on the frontier. TestIntegrateMatchesTlogAndTransparencyDev
+// checks the hashes against tlog's.
 func (f *Frontier) Append(leaf tlog.Hash) []tlog.Hash {
-	stored, err := tlog.StoredHashesForRecordHash(f.n, leaf, f)
-	if err != nil {
-		panic("audit: frontier inconsistent: " + err.Error()) // every index tlog reads is on the frontier
-	}
-	// The leaf merged with one subtree per trailing 1 bit of n; the largest subtree it completed (the
-	// last stored hash) replaces them on the frontier.
 	merged := bits.TrailingZeros64(^uint64(f.n))
-	f.hashes = append(f.hashes[:len(f.hashes)-merged], stored[len(stored)-1])
+	stored := append(f.stored[:0], leaf)
+	h := leaf
+	for k := range merged {
+		h = tlog.NodeHash(f.hashes[len(f.hashes)-1-k], h)
+		stored = append(stored, h)
+	}
+	f.hashes = append(f.hashes[:len(f.hashes)-merged], h)
+	f.stored = stored
 	f.n++
 	return stored
 }

@@ -14,6 +14,9 @@ type Tree struct {
 	Frontier Frontier
 	edge     [][]tlog.Hash // by tile level: hashes of the partial tile (tree level 8·L), in order
 	bundle   [][]byte      // entries of the partial entry bundle
+	// upper makes only the hash tiles above level 0 (VerifyLog's workers check level 0 and the entry
+	// bundles themselves, chunk by chunk).
+	upper bool
 }
 
 // TileData is one hash tile or entry bundle (Tile.L == -1, as tlog names data tiles) to persist.
@@ -61,7 +64,7 @@ func (t *Tree) IntegrateHashed(entries [][]byte, leaves []tlog.Hash) TreeIntegra
 		base := tlog.StoredHashCount(n)
 		for k, h := range t.Frontier.Append(leaves[i]) {
 			level, idx := tlog.SplitStoredHashIndex(base + int64(k))
-			if level%TileHeight != 0 {
+			if level%TileHeight != 0 || t.upper && level == 0 {
 				continue
 			}
 			tl := level / TileHeight
@@ -73,6 +76,9 @@ func (t *Tree) IntegrateHashed(entries [][]byte, leaves []tlog.Hash) TreeIntegra
 				out.Tiles = append(out.Tiles, hashTile(tl, idx>>TileHeight, t.edge[tl]))
 				t.edge[tl] = t.edge[tl][:0]
 			}
+		}
+		if t.upper {
+			continue
 		}
 		t.bundle = append(t.bundle, e)
 		if len(t.bundle) == 1<<TileHeight {

@@ -2,17 +2,25 @@ package audit
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
-// VerifyLog recomputes a stored log from its entries, for any driver: every entry holds its own sequence number and is chained to
-// the one before, every signed checkpoint verifies with v and its root is the tree of the entries it
-// covers, no checkpoint covers more entries than are stored, and every hash tile and entry bundle stored
-// up to the newest checkpoint is the one the entries make. It names the first bad sequence number.
+// VerifyLog recomputes a stored log from its entries, for any driver: every entry holds its own sequence
+// number and is chained to the one before, every signed checkpoint verifies with v and its root is the tree
+// of the entries it covers, no checkpoint covers more entries than are stored, and every hash tile and entry
+// bundle stored up to the newest checkpoint is the one the entries make. It names the first bad sequence
+// number.
+//
+// The entries are read in chunks that are checked and hashed on every core (verifyChunk); the tree is then
+// built from their leaf hashes in order, comparing each tile as it completes, so no entry is hashed twice
+// and at most a few chunks are held in memory.
 func VerifyLog(l LogReader, v note.Verifier) (Report, error) {
 	cps, err := l.Checkpoints()
 	if err != nil {
@@ -31,90 +39,294 @@ func VerifyLog(l LogReader, v note.Verifier) (Report, error) {
 		}
 		roots[c.Size] = c.Root[:]
 	}
-	// Tiles are written at checkpoint time: every tile and entry bundle of the newest checkpoint's tree
-	// must be on disk as the entries make it. Each is compared as the entries complete it.
 	newest := int64(0)
 	if n := len(cps); n > 0 {
 		newest = cps[n-1].Size
 	}
-	var (
-		tree   Tree
-		chunk  [][]byte
-		leaves []tlog.Hash
-		bad    Report
-	)
+	b := treeCheck{l: l, roots: roots, newest: newest, prev: GenesisHash, tree: Tree{upper: true}}
+
+	// The scan (this goroutine) fills chunks; workers check and hash them; build takes them in order.
+	workers := runtime.GOMAXPROCS(0)
+	work := make(chan *verifyChunk, workers)
+	inOrder := make(chan *verifyChunk, 2*workers)
+	free := make(chan *verifyChunk, 3*workers)
+	quit := make(chan struct{}) // closed by build on the first failure: the scan stops
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for c := range work {
+				c.check()
+				c.checkBundles(l, newest)
+				close(c.done)
+			}
+		})
+	}
+	built := make(chan struct{})
+	go func() {
+		defer close(built)
+		for c := range inOrder {
+			<-c.done
+			if !b.failed() {
+				if b.take(c) {
+					close(quit)
+				}
+			}
+			select {
+			case free <- c:
+			default:
+			}
+		}
+	}()
 	errStop := errors.New("stop")
-	stop := func(seq int64, format string, args ...any) error {
-		bad, _ = fail(seq, format, args...)
-		return errStop
+	var c *verifyChunk
+	send := func() {
+		c.done = make(chan struct{})
+		inOrder <- c
+		work <- c
+		c = nil
 	}
-	integrate := func(edge bool) error {
-		in := tree.IntegrateHashed(chunk, leaves)
-		chunk, leaves = chunk[:0], leaves[:0]
-		if in.NewSize > newest {
-			return nil // written with the next checkpoint
-		}
-		tiles := in.Tiles
-		if edge && in.NewSize == newest {
-			tiles = append(tiles, tree.Edge()...)
-		}
-		for _, t := range tiles {
-			path := t.Path()
-			got, err := l.ReadTile(path)
-			if err != nil {
-				return stop(firstLeaf(t.Tile), "tile %s of the checkpointed tree is missing", path)
-			}
-			if !bytes.Equal(got, t.Data) {
-				return stop(firstLeaf(t.Tile), "tile %s differs from the entries", path)
-			}
-		}
-		return nil
-	}
-	prev := GenesisHash
-	var scratch, arena []byte
 	err = l.Scan(1, func(seq int64, canonical []byte) error {
-		if !HoldsSeq(canonical, seq, &scratch) {
-			return stop(seq, "entry %d does not hold its own sequence number (moved or swapped)", seq)
-		}
-		if !ChainedTo(canonical, prev) {
-			return stop(seq, "entry %d is not chained to entry %d", seq, seq-1)
-		}
-		leaf := LeafHash(canonical) // the chain hash and the tree's leaf: hashed once
-		prev = HexHash(leaf)
-		// Scan reuses its buffer: the chunk's entries are copied into one arena per chunk.
-		if len(chunk) == 0 {
-			arena = make([]byte, 0, 4096*(len(canonical)+64))
-		}
-		start := len(arena)
-		arena = append(arena, canonical...)
-		chunk = append(chunk, arena[start:len(arena):len(arena)])
-		leaves = append(leaves, leaf)
-		if root, ok := roots[seq]; ok {
-			if err := integrate(true); err != nil {
-				return err
-			}
-			if r := tree.Frontier.Root(); !bytes.Equal(r[:], root) {
-				return stop(seq, "checkpoint at size %d: Merkle root differs from the entries", seq)
-			}
-		} else if len(chunk) == 4096 {
-			if err := integrate(false); err != nil {
-				return err
+		if c == nil {
+			select {
+			case <-quit:
+				return errStop
+			case c = <-free:
+				c.reset(seq)
+			default:
+				c = newVerifyChunk(seq, len(canonical))
 			}
 		}
-		rep.Entries, rep.Head = seq, prev
+		c.add(canonical)
+		if len(c.ends) == verifyChunkSize {
+			send()
+		}
 		return nil
 	})
-	if errors.Is(err, errStop) {
-		return bad, nil
+	if c != nil && err == nil {
+		send()
 	}
-	if err != nil {
+	close(work)
+	close(inOrder)
+	wg.Wait()
+	<-built
+	if b.failed() {
+		rep.FirstBadSeq, rep.Reason = b.badSeq, b.reason
+		return rep, nil
+	}
+	if err != nil && !errors.Is(err, errStop) {
 		return Report{}, err
 	}
+	rep.Entries, rep.Head = b.size, b.prev
 	if n := len(cps); n > 0 && cps[n-1].Size > rep.Entries {
 		return fail(rep.Entries+1, "the log ends at %d but a checkpoint covers %d entries (truncated)", rep.Entries, cps[n-1].Size)
 	}
 	rep.OK = true
 	return rep, nil
+}
+
+// verifyChunkSize is the number of entries a verify chunk holds: a multiple of an entry bundle's 256, so no
+// bundle spans two chunks and a chunk's memory can be reused once it is built into the tree.
+const verifyChunkSize = 4096
+
+// verifyChunk is a run of consecutive entries that a worker checks on its own: each holds its sequence
+// number, each after the first is chained to the one before, and each is hashed once (its leaf and chain
+// hash). The first entry's chain to the previous chunk is checked in order, by treeCheck.
+type verifyChunk struct {
+	first   int64
+	arena   []byte   // the entries' bytes (Scan reuses its buffer)
+	ends    []int    // end offset of each entry in arena
+	entries [][]byte // views into arena, made by check
+	leaves  []tlog.Hash
+	badSeq  int64 // the chunk's first entry that fails its own checks (0: none)
+	reason  string
+	done    chan struct{}
+}
+
+func newVerifyChunk(first int64, entrySize int) *verifyChunk {
+	c := &verifyChunk{arena: make([]byte, 0, verifyChunkSize*(entrySize+64))}
+	c.reset(first)
+	return c
+}
+
+func (c *verifyChunk) reset(first int64) {
+	c.first, c.arena, c.ends, c.entries, c.leaves = first, c.arena[:0], c.ends[:0], c.entries[:0], c.leaves[:0]
+	c.badSeq, c.reason = 0, ""
+}
+
+// add copies the next entry into the chunk (entries are sliced out of arena by check, once it no longer
+// grows).
+func (c *verifyChunk) add(canonical []byte) {
+	c.arena = append(c.arena, canonical...)
+	c.ends = append(c.ends, len(c.arena))
+}
+
+func (c *verifyChunk) check() {
+	var scratch []byte
+	start := 0
+	for i, end := range c.ends {
+		e := c.arena[start:end:end]
+		start = end
+		c.entries = append(c.entries, e)
+		seq := c.first + int64(i)
+		if c.badSeq == 0 && !HoldsSeq(e, seq, &scratch) {
+			c.badSeq, c.reason = seq, fmt.Sprintf("entry %d does not hold its own sequence number (moved or swapped)", seq)
+		}
+		if c.badSeq == 0 && i > 0 && !chainedToLeaf(e, c.leaves[i-1]) {
+			c.badSeq, c.reason = seq, fmt.Sprintf("entry %d is not chained to entry %d", seq, seq-1)
+		}
+		c.leaves = append(c.leaves, LeafHash(e))
+	}
+}
+
+// checkBundles compares the entry bundles and level-0 hash tiles of the chunk's entries — the whole ones up
+// to the newest checkpoint and the partial one that ends it — with the stored ones, up to the chunk's first
+// bad entry (a tile that holds it is not blamed before it). Chunks start on a bundle boundary.
+func (c *verifyChunk) checkBundles(l LogReader, newest int64) {
+	const width = 1 << TileHeight
+	last := c.first + int64(len(c.entries)) - 1
+	for start := c.first; start <= last; start += width {
+		end := min(start+width-1, last, newest)
+		if end < start || (c.badSeq != 0 && end >= c.badSeq) || (end-start+1 < width && end != newest) {
+			return
+		}
+		n, i, j := (start-1)/width, start-c.first, end-c.first+1
+		w := int(j - i)
+		for _, t := range []struct {
+			tile tlog.Tile
+			same func([]byte) bool
+		}{
+			{tlog.Tile{H: TileHeight, L: -1, N: n, W: w}, func(b []byte) bool { return isBundleOf(b, c.entries[i:j]) }},
+			{tlog.Tile{H: TileHeight, L: 0, N: n, W: w}, func(b []byte) bool { return isTileOf(b, c.leaves[i:j]) }},
+		} {
+			path := C2SPPath(t.tile)
+			got, err := l.ReadTile(path)
+			if err != nil {
+				c.badSeq, c.reason = start, fmt.Sprintf("tile %s of the checkpointed tree is missing", path)
+				return
+			}
+			if !t.same(got) {
+				c.badSeq, c.reason = start, fmt.Sprintf("tile %s differs from the entries", path)
+				return
+			}
+		}
+	}
+}
+
+// isBundleOf reports whether data is the entry bundle of entries (entryBundle's encoding), compared in place.
+func isBundleOf(data []byte, entries [][]byte) bool {
+	for _, e := range entries {
+		if len(data) < 2 || int(data[0])<<8|int(data[1]) != len(e) || len(data)-2 < len(e) || !bytes.Equal(data[2:2+len(e)], e) {
+			return false
+		}
+		data = data[2+len(e):]
+	}
+	return len(data) == 0
+}
+
+// isTileOf reports whether data is the hash tile of hashes (hashTile's encoding), compared in place.
+func isTileOf(data []byte, hashes []tlog.Hash) bool {
+	if len(data) != len(hashes)*tlog.HashSize {
+		return false
+	}
+	for k, h := range hashes {
+		if !bytes.Equal(data[k*tlog.HashSize:(k+1)*tlog.HashSize], h[:]) {
+			return false
+		}
+	}
+	return true
+}
+
+// chainedToLeaf is ChainedTo for the previous entry's leaf hash, without making its hex string.
+func chainedToLeaf(canonical []byte, leaf tlog.Hash) bool {
+	var prev [2 * tlog.HashSize]byte
+	hex.Encode(prev[:], leaf[:])
+	return ChainedTo(canonical, string(prev[:]))
+}
+
+// treeCheck builds the tree from checked chunks, in order: it chains each chunk to the last, checks every
+// checkpoint's root at its size, and compares each tile and entry bundle up to the newest checkpoint with
+// the stored one as the entries complete it.
+type treeCheck struct {
+	l      LogReader
+	roots  map[int64][]byte
+	newest int64
+	tree   Tree
+	size   int64  // entries built into the tree
+	prev   string // chain hash of entry size
+	badSeq int64
+	reason string
+}
+
+func (b *treeCheck) failed() bool { return b.badSeq != 0 }
+
+func (b *treeCheck) fail(seq int64, format string, args ...any) {
+	b.badSeq, b.reason = seq, fmt.Sprintf(format, args...)
+}
+
+// take builds chunk c into the tree and reports whether a failure was found (in c or before it).
+func (b *treeCheck) take(c *verifyChunk) bool {
+	n := len(c.entries)
+	if c.badSeq != c.first && n > 0 && !ChainedTo(c.entries[0], b.prev) {
+		b.fail(c.first, "entry %d is not chained to entry %d", c.first, c.first-1)
+		return true
+	}
+	if c.badSeq != 0 {
+		n = int(c.badSeq - c.first) // the entries before the bad one still count, and their checkpoints
+	}
+	from := 0
+	for i := range n {
+		seq := c.first + int64(i)
+		if root, ok := b.roots[seq]; ok {
+			if b.integrate(c.entries[from:i+1], c.leaves[from:i+1], true) {
+				return true
+			}
+			from = i + 1
+			if r := b.tree.Frontier.Root(); !bytes.Equal(r[:], root) {
+				b.fail(seq, "checkpoint at size %d: Merkle root differs from the entries", seq)
+				return true
+			}
+		}
+	}
+	if b.integrate(c.entries[from:n], c.leaves[from:n], false) {
+		return true
+	}
+	if n > 0 {
+		b.size, b.prev = c.first+int64(n)-1, HexHash(c.leaves[n-1])
+	}
+	if c.badSeq != 0 {
+		b.fail(c.badSeq, "%s", c.reason)
+		return true
+	}
+	return false
+}
+
+// integrate adds entries to the tree and compares the tiles they complete (with the right edge's partial
+// ones when edge is set and they end the newest checkpoint's tree); it reports a mismatch.
+func (b *treeCheck) integrate(entries [][]byte, leaves []tlog.Hash, edge bool) bool {
+	if len(entries) == 0 {
+		return false
+	}
+	in := b.tree.IntegrateHashed(entries, leaves)
+	if in.NewSize > b.newest {
+		return false // written with the next checkpoint
+	}
+	tiles := in.Tiles
+	if edge && in.NewSize == b.newest {
+		tiles = append(tiles, b.tree.Edge()...)
+	}
+	for _, t := range tiles {
+		path := t.Path()
+		got, err := b.l.ReadTile(path)
+		if err != nil {
+			b.fail(firstLeaf(t.Tile), "tile %s of the checkpointed tree is missing", path)
+			return true
+		}
+		if !bytes.Equal(got, t.Data) {
+			b.fail(firstLeaf(t.Tile), "tile %s differs from the entries", path)
+			return true
+		}
+	}
+	return false
 }
 
 // firstLeaf is the sequence number of the first entry a tile (or entry bundle, L -1) covers.

@@ -1,0 +1,142 @@
+package audit_test
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/profilevault/profilevault/audit"
+	"github.com/profilevault/profilevault/audit/logtest"
+)
+
+// memLog is a log kept in memory: entries, tiles by C2SP path and signed checkpoints, as a driver stores
+// them; tests edit them to tamper.
+type memLog struct {
+	entries [][]byte
+	tiles   map[string][]byte
+	cps     []audit.StoredCheckpoint
+}
+
+func (m *memLog) Size() int64 { return int64(len(m.entries)) }
+func (m *memLog) Entry(seq int64) ([]byte, error) {
+	return m.entries[seq-1], nil
+}
+func (m *memLog) Scan(from int64, fn func(int64, []byte) error) error {
+	buf := make([]byte, 0, 1024) // reused, as drivers do
+	for i := from - 1; i < int64(len(m.entries)); i++ {
+		buf = append(buf[:0], m.entries[i]...)
+		if err := fn(i+1, buf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+func (m *memLog) ReadTile(path string) ([]byte, error) {
+	if b, ok := m.tiles[path]; ok {
+		return b, nil
+	}
+	return nil, fmt.Errorf("no tile %s", path)
+}
+func (m *memLog) Checkpoint() ([]byte, error) { return m.cps[len(m.cps)-1].Note, nil }
+func (m *memLog) Checkpoints() ([]audit.StoredCheckpoint, error) {
+	return m.cps, nil
+}
+
+// buildMemLog chains n entries and stores the tiles and a signed checkpoint at each size in cps, as a
+// writer would.
+func buildMemLog(t *testing.T, s *audit.Signer, n int, cps []int64) *memLog {
+	t.Helper()
+	m := &memLog{tiles: map[string][]byte{}}
+	m.entries, _ = logtest.Chain(0, audit.GenesisHash, n)
+	var tree audit.Tree
+	done := 0
+	for _, size := range cps {
+		in := tree.Integrate(m.entries[done:size])
+		done = int(size)
+		for _, td := range append(in.Tiles, tree.Edge()...) {
+			m.tiles[td.Path()] = td.Data
+		}
+		note, err := s.Sign(size, tree.Frontier.Root())
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.cps = append(m.cps, audit.StoredCheckpoint{Size: size, Note: note})
+	}
+	return m
+}
+
+// flip returns a copy of b with its first bit flipped.
+func flip(b []byte) []byte {
+	out := slices.Clone(b)
+	out[0] ^= 1
+	return out
+}
+
+// VerifyLog checks the log in chunks on every core and builds the tree in order: tampering anywhere —
+// at the first or last entry of a chunk, in a chunk whose memory is being reused, right at a checkpoint
+// — is found at the first bad sequence number, as a check one entry at a time finds it.
+func TestVerifyLogAcrossChunks(t *testing.T) {
+	s := logtest.NewSigner(t)
+	const n = 5*4096 + 100
+	cps := []int64{1000, 4096, 4097, 9000, 12288, n}
+	edit := func(e []byte) []byte { return bytes.Replace(e, []byte(`"allow"`), []byte(`"deny"`), 1) }
+	for _, c := range []struct {
+		name   string
+		tamper func(m *memLog)
+		want   int64
+		cps    []int64 // checkpoints if not the default ones
+	}{
+		{"intact", func(*memLog) {}, 0, nil},
+		// The root at 4097 covers the edit before the next entry's broken chain is reached.
+		{"edited first entry of a chunk, at a checkpoint", func(m *memLog) { m.entries[4096] = edit(m.entries[4096]) }, 4097, nil},
+		{"edited entry mid-chunk", func(m *memLog) { m.entries[9499] = edit(m.entries[9499]) }, 9501, nil},
+		// The entry bundle 7937..8192 completes with the edited entry and differs from the stored one.
+		{"edited last entry of a chunk", func(m *memLog) { m.entries[8191] = edit(m.entries[8191]) }, 7937, nil},
+		// Past the newest checkpoint no tile or root is compared: only the chain from the chunk before
+		// catches this one.
+		{"first entry of a chunk chained elsewhere", func(m *memLog) {
+			e := m.entries[8192]
+			m.entries[8192] = append(e[:len(e)-66:len(e)-66], audit.GenesisHash+`"}`...)
+		}, 8193, []int64{1000, 4096}},
+		{"swapped entries", func(m *memLog) { m.entries[11999], m.entries[12000] = m.entries[12000], m.entries[11999] }, 12000, nil},
+		{"deleted entry across chunks", func(m *memLog) { m.entries = slices.Delete(m.entries, 16383, 16384) }, 16384, nil},
+		{"truncated tail", func(m *memLog) { m.entries = m.entries[:n-10] }, n - 9, nil},
+		{"edited tile", func(m *memLog) { m.tiles["tile/0/040"] = flip(m.tiles["tile/0/040"]) }, 40*256 + 1, nil},
+		{"edited entry bundle", func(m *memLog) { m.tiles["tile/entries/030"] = flip(m.tiles["tile/entries/030"]) }, 30*256 + 1, nil},
+		{"edited partial bundle of the newest checkpoint", func(m *memLog) {
+			m.tiles["tile/entries/080.p/100"] = flip(m.tiles["tile/entries/080.p/100"])
+		}, 80*256 + 1, nil},
+		{"edited upper tile", func(m *memLog) { m.tiles["tile/1/000.p/80"] = flip(m.tiles["tile/1/000.p/80"]) }, 1, nil},
+		{"missing tile", func(m *memLog) { delete(m.tiles, "tile/0/020") }, 20*256 + 1, nil},
+		{"bad checkpoint root", func(m *memLog) {
+			note, _ := s.Sign(12288, [32]byte{1})
+			m.cps[4].Note = note
+		}, 12288, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sizes := cps
+			if c.cps != nil {
+				sizes = c.cps
+			}
+			m := buildMemLog(t, s, n, sizes)
+			c.tamper(m)
+			rep, err := audit.VerifyLog(m, s.Verifier())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.want == 0 {
+				if !rep.OK || rep.Entries != n || rep.Checkpoints != len(sizes) {
+					t.Fatalf("intact log: %+v", rep)
+				}
+				if want := audit.ChainHash(m.entries[n-1]); rep.Head != want {
+					t.Fatalf("head %s, want %s", rep.Head, want)
+				}
+				return
+			}
+			if rep.OK || rep.FirstBadSeq != c.want {
+				t.Fatalf("first bad seq %d (%s), want %d", rep.FirstBadSeq, rep.Reason, c.want)
+			}
+		})
+	}
+}
