@@ -158,7 +158,10 @@ func (s *Store) ReleaseWith(ctx context.Context, guard vault.Guard, change func(
 
 // run commits change (in a savepoint: a failed change keeps nothing) with the generation bump of the
 // subjects it touched and its entries, in one transaction. Without a guard the change runs before the
-// head row is locked, so that only numbering and COMMIT hold it; with one it runs after the ordering check.
+// head row is locked, so that only numbering and COMMIT hold it; with one it runs after the ordering check,
+// under the head lock — so a ReleaseWith change that waits for a row a Commit holds while that Commit
+// waits for the head is a deadlock, which PostgreSQL breaks by failing one of them (ErrUnavailable).
+// Grants' read counts, the only such changes today, lock no row a Commit holds for long.
 func (s *Store) run(ctx context.Context, guard *vault.Guard, change func(vault.Tx) error, entries func(error) []audit.Entry) (int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
