@@ -137,9 +137,8 @@ func (l *Log) AppendBatch(ctx context.Context, first int64, canons [][]byte) err
 	var newSize int64
 	var newHead string
 	err := pgx.BeginFunc(ctx, l.db.Pool, func(tx pgx.Tx) error {
-		var size int64
-		var head string
-		if err := tx.QueryRow(ctx, "SELECT size, head FROM audit_log_head FOR UPDATE").Scan(&size, &head); err != nil {
+		size, head, err := lockHead(ctx, tx)
+		if err != nil {
 			return err
 		}
 		next, _, ok := audit.Continues(size, head, first, canons, nil)
@@ -154,7 +153,7 @@ func (l *Log) AppendBatch(ctx context.Context, first int64, canons [][]byte) err
 			return err
 		}
 		newSize, newHead = size+int64(len(canons)), next
-		_, err := tx.Exec(ctx, "UPDATE audit_log_head SET size = $1, head = $2", newSize, newHead)
+		_, err = tx.Exec(ctx, "UPDATE audit_log_head SET size = $1, head = $2", newSize, newHead)
 		return err
 	})
 	if errors.Is(err, audit.ErrOutOfOrder) {
@@ -408,9 +407,14 @@ func lastLeaf(t tlog.Tile) int64 {
 // appendReq is one Append waiting for its group.
 type appendReq struct {
 	body  []byte // audit.Entry.Body: numbered and chained in the appending transaction
-	admit func() bool
+	admit Admit
 	done  chan appendResult
 }
+
+// Admit is an ordering check run inside the appending transaction, after the head row is locked and just
+// before the entry is numbered: every append from any node before it has committed, and anything it reads
+// in tx was committed before the entry's place in the log. It returns false to refuse the entry.
+type Admit func(ctx context.Context, tx pgx.Tx) (bool, error)
 
 type appendResult struct {
 	seq int64
@@ -426,6 +430,16 @@ const maxGroup = 1024
 // order, just before the entry is numbered (the place for an ordering check); if it returns false nothing is
 // appended and Append returns audit.ErrRefused.
 func (l *Log) Append(ctx context.Context, e audit.Entry, admit func() bool) (int64, error) {
+	var check Admit
+	if admit != nil {
+		check = func(context.Context, pgx.Tx) (bool, error) { return admit(), nil }
+	}
+	return l.AppendChecked(ctx, e, check)
+}
+
+// AppendChecked is Append with an ordering check that reads the database in the appending transaction
+// (Admit): an error from it fails the entry alone.
+func (l *Log) AppendChecked(ctx context.Context, e audit.Entry, admit Admit) (int64, error) {
 	body, err := e.Body()
 	if err != nil {
 		return 0, err
@@ -476,32 +490,32 @@ func (l *Log) commitGroup(group []*appendReq) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := pgx.BeginFunc(ctx, l.db.Pool, func(tx pgx.Tx) error {
-		var seq int64
-		var head string
-		if err := tx.QueryRow(ctx, "SELECT size, head FROM audit_log_head FOR UPDATE").Scan(&seq, &head); err != nil {
+		seq, head, err := lockHead(ctx, tx)
+		if err != nil {
 			return err
 		}
-		rows := make([][]any, 0, len(group))
+		var c chained
+		c.seq, c.head = seq, head
 		for i, r := range group {
 			results[i] = appendResult{}
-			if r.admit != nil && !r.admit() {
-				results[i].err = audit.ErrRefused
-				continue
+			if r.admit != nil {
+				ok, err := r.admit(ctx, tx)
+				if err != nil {
+					results[i].err = fmt.Errorf("postgres: ordering check: %w", err)
+					continue
+				}
+				if !ok {
+					results[i].err = audit.ErrRefused
+					continue
+				}
 			}
-			canon := audit.Assemble(seq+1, r.body, head)
-			seq, head = seq+1, audit.ChainHash(canon)
-			rows = append(rows, []any{seq, canon})
-			results[i].seq = seq
+			results[i].seq = c.add(r.body)
 		}
-		if len(rows) == 0 {
+		if len(c.rows) == 0 {
 			return nil
 		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"audit_log_entries"}, []string{"seq", "canonical"}, pgx.CopyFromRows(rows)); err != nil {
-			return err
-		}
-		newSize, newHead = seq, head
-		_, err := tx.Exec(ctx, "UPDATE audit_log_head SET size = $1, head = $2", seq, head)
-		return err
+		newSize, newHead = c.seq, c.head
+		return c.write(ctx, tx)
 	})
 	if err != nil {
 		for i := range results {
@@ -518,5 +532,93 @@ func (l *Log) commitGroup(group []*appendReq) {
 	}
 	for i, r := range group {
 		r.done <- results[i]
+	}
+}
+
+// lockHead locks the log's head row in tx and returns it: an append on any node waits here until the one
+// before it has committed, so every node's entries form one sequence.
+func lockHead(ctx context.Context, tx pgx.Tx) (size int64, head string, err error) {
+	err = tx.QueryRow(ctx, "SELECT size, head FROM audit_log_head FOR UPDATE").Scan(&size, &head)
+	return size, head, err
+}
+
+// chained numbers and chains entry bodies after a locked head, and writes them.
+type chained struct {
+	seq  int64
+	head string
+	rows [][]any
+}
+
+// add numbers and chains body after the entries before it and returns its sequence number.
+func (c *chained) add(body []byte) int64 {
+	canon := audit.Assemble(c.seq+1, body, c.head)
+	c.seq, c.head = c.seq+1, audit.ChainHash(canon)
+	c.rows = append(c.rows, []any{c.seq, canon})
+	return c.seq
+}
+
+// write copies the entries in and moves the head row (locked by lockHead in the same tx).
+func (c *chained) write(ctx context.Context, tx pgx.Tx) error {
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"audit_log_entries"}, []string{"seq", "canonical"}, pgx.CopyFromRows(c.rows)); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, "UPDATE audit_log_head SET size = $1, head = $2", c.seq, c.head)
+	return err
+}
+
+// TxAppend is what AppendTx appended in a caller's transaction; report it with Committed once that
+// transaction has committed.
+type TxAppend struct {
+	First, Size int64
+	Head        string
+}
+
+// AppendTx appends entries inside the caller's transaction tx, so that a change and its entries commit
+// together or not at all: it locks the head row (held until tx ends: appends from every node are ordered
+// by their commits), runs admit if not nil (the ordering check: false appends nothing and returns
+// audit.ErrRefused), then calls entries — which may still change data in tx, after the ordering check —
+// and numbers, chains and writes what it returns. The entries are durable once tx commits.
+func (l *Log) AppendTx(ctx context.Context, tx pgx.Tx, admit Admit, entries func() ([]audit.Entry, error)) (TxAppend, error) {
+	size, head, err := lockHead(ctx, tx)
+	if err != nil {
+		return TxAppend{}, fmt.Errorf("postgres: audit log head: %w", err)
+	}
+	if admit != nil {
+		ok, err := admit(ctx, tx)
+		if err != nil {
+			return TxAppend{}, fmt.Errorf("postgres: ordering check: %w", err)
+		}
+		if !ok {
+			return TxAppend{}, audit.ErrRefused
+		}
+	}
+	es, err := entries()
+	if err != nil {
+		return TxAppend{}, err
+	}
+	if len(es) == 0 {
+		return TxAppend{}, errors.New("postgres: no audit entry to append")
+	}
+	c := chained{seq: size, head: head, rows: make([][]any, 0, len(es))}
+	for _, e := range es {
+		body, err := e.Body()
+		if err != nil {
+			return TxAppend{}, fmt.Errorf("encode audit entry: %w", err)
+		}
+		c.add(body)
+	}
+	if err := c.write(ctx, tx); err != nil {
+		return TxAppend{}, fmt.Errorf("postgres: append to the audit log: %w", err)
+	}
+	return TxAppend{First: size + 1, Size: c.seq, Head: c.head}, nil
+}
+
+// Committed reports that the transaction of an AppendTx committed: this node's view of the head moves and
+// the integrator is woken.
+func (l *Log) Committed(a TxAppend) {
+	l.advance(a.Size, a.Head)
+	select {
+	case l.wake <- struct{}{}:
+	default:
 	}
 }

@@ -1,8 +1,10 @@
 // Package postgres keeps the vault in PostgreSQL (github.com/jackc/pgx/v5), for operators who outgrow one
 // machine: several vaultd nodes on one database. It holds the adapters only — what is stored and how —
 // never the rules: the audit log's tree math and verification are package audit's, the decisions package
-// vault's. Today it holds the audit log's storage driver (Log, an audit.LogStorage that runs the same
-// conformance suite as the embedded segment files); the domain storers follow (issue #22).
+// vault's. It holds the audit log's storage driver (Log, an audit.LogStorage that runs the same conformance
+// suite as the embedded segment files) and the vault's storers (Store: the sequencer, the subject records
+// and every domain's storer), which pass the storers' conformance suite (internal/storetest) like the
+// embedded adapter. A change and its audit entries commit in one PostgreSQL transaction.
 //
 // Migrations are embedded and run at Open under a PostgreSQL advisory lock, so nodes starting together
 // migrate once.

@@ -156,21 +156,52 @@ func (s *Store) DirtySubjects(ctx context.Context, limit int) ([]string, error) 
 // number seen; a change marked later stays pending.
 func (t *txn) ClearDirty(subject string, seen int64) error {
 	if seen == math.MaxInt64 {
-		delete(t.stale, subject) // nothing of this batch stays pending either
+		t.setStale(subject, false) // nothing of this batch stays pending either
 	}
 	return t.exec(`DELETE FROM tag_dirty WHERE subject_id = ? AND marked_seq < ?`, subject, seen)
 }
 
 // MarkStale implements vault.Tx: the row is written with the batch's first sequence number (markDirty).
 func (t *txn) MarkStale(subject string) error {
-	if t.stale == nil {
-		t.stale = map[string]struct{}{}
-	}
-	t.stale[subject] = struct{}{}
+	t.setStale(subject, true)
 	return nil
 }
 
 // DeleteTag implements vault.Tx.
 func (t *txn) DeleteTag(subject, key string) error {
 	return t.exec(`DELETE FROM tags WHERE subject_id = ? AND key = ?`, subject, key)
+}
+
+// setStale adds subject to the batch's stale set or removes it, noting what it was so that a failed change
+// can be undone (undoStale).
+func (t *txn) setStale(subject string, on bool) {
+	if t.stale == nil {
+		t.stale = map[string]struct{}{}
+	}
+	_, was := t.stale[subject]
+	t.staleUndo = append(t.staleUndo, staleMark{subject, was})
+	if on {
+		t.stale[subject] = struct{}{}
+	} else {
+		delete(t.stale, subject)
+	}
+}
+
+// staleMark is what the stale set held for a subject before a change's setStale.
+type staleMark struct {
+	subject string
+	was     bool
+}
+
+// undoStale restores the stale set to what it was before the current change (rolled back to its
+// savepoint), so that a failed change marks nothing.
+func (t *txn) undoStale() {
+	for i := len(t.staleUndo) - 1; i >= 0; i-- {
+		if m := t.staleUndo[i]; m.was {
+			t.stale[m.subject] = struct{}{}
+		} else {
+			delete(t.stale, m.subject)
+		}
+	}
+	t.staleUndo = t.staleUndo[:0]
 }

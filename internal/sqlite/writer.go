@@ -237,8 +237,10 @@ func (s *Store) commitBatch(batch []*op) {
 				if _, err := tx.ExecContext(ctx, "SAVEPOINT op"); err != nil {
 					return err
 				}
+				t.staleUndo = t.staleUndo[:0]
 				changeErr = safeChange(o.change, t)
 				if changeErr != nil {
+					t.undoStale() // a failed change marks nothing
 					if _, err := tx.ExecContext(ctx, "ROLLBACK TO op"); err != nil {
 						return err
 					}
@@ -511,6 +513,8 @@ type txn struct {
 	erased  bool
 	touched map[string]struct{} // subjects whose cached records must be dropped after commit
 	stale   map[string]struct{} // subjects whose tag inputs changed (vault.TagTx.MarkStale)
+	// staleUndo records the current change's edits of stale, undone if the change fails.
+	staleUndo []staleMark
 	// rewrapped holds subjects whose DEKs were only rewrapped: their cached records are dropped too, but
 	// their tags stay current.
 	rewrapped map[string]struct{}

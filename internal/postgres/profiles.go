@@ -1,0 +1,158 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/profilevault/profilevault/consent"
+	"github.com/profilevault/profilevault/vault"
+)
+
+// recordsQuery reads the records of the subjects in $1 in one statement — one snapshot — each row tagged by
+// kind: 0 subject, 1 DEK, 2 field, 3 consent event, 4 objection, 5 newest event of a type.
+const recordsQuery = `
+SELECT subject_id, 0 AS kind, state AS a, source AS b, 0::bigint AS n1, 0::bigint AS n2, ref_salt AS bin, created_at AS t1, updated_at AS t2
+	FROM subjects WHERE subject_id = ANY($1)
+UNION ALL SELECT subject_id, 1, class, '', version, kek_version, wrapped, NULL, NULL FROM deks WHERE subject_id = ANY($1)
+UNION ALL SELECT subject_id, 2, name, class, dek_version, 0, value, updated_at, NULL FROM fields WHERE subject_id = ANY($1)
+UNION ALL SELECT subject_id, 3, id, '', 0, 0, data, at, NULL FROM consent_events WHERE subject_id = ANY($1)
+UNION ALL SELECT subject_id, 4, kind, '', 0, 0, NULL, created_at, NULL FROM objections WHERE subject_id = ANY($1)
+UNION ALL SELECT subject_id, 5, type, '', 0, 0, NULL, last_at, NULL FROM subject_activity WHERE subject_id = ANY($1)`
+
+// Subject implements vault.ProfileStore, always from the database.
+func (s *Store) Subject(ctx context.Context, id string) (vault.SubjectRecord, error) {
+	recs, err := s.Subjects(ctx, []string{id})
+	if err != nil {
+		return vault.SubjectRecord{}, err
+	}
+	rec, ok := recs[id]
+	if !ok {
+		return vault.SubjectRecord{}, vault.ErrNotFound
+	}
+	return rec, nil
+}
+
+// Subjects implements vault.ProfileStore.
+func (s *Store) Subjects(ctx context.Context, ids []string) (map[string]vault.SubjectRecord, error) {
+	rows, err := s.db.Pool.Query(ctx, recordsQuery, ids)
+	if err != nil {
+		return nil, err
+	}
+	recs := map[string]*vault.SubjectRecord{}
+	var (
+		id, a, b string
+		kind     int
+		n1, n2   int64
+		bin      []byte
+		t1, t2   *time.Time
+	)
+	_, err = pgx.ForEachRow(rows, []any{&id, &kind, &a, &b, &n1, &n2, &bin, &t1, &t2}, func() error {
+		rec := recs[id]
+		if rec == nil {
+			rec = &vault.SubjectRecord{ID: id, DEKs: map[string]vault.DEK{}, Fields: map[string]vault.SealedField{}}
+			recs[id] = rec
+		}
+		switch kind {
+		case 0:
+			rec.State, rec.Source, rec.RefSalt = a, b, bin
+			rec.CreatedAt, rec.UpdatedAt = t1.UTC(), t2.UTC()
+		case 1:
+			d := vault.DEK{Subject: id, Class: a, Version: uint32(n1), KEKVersion: uint32(n2), Wrapped: bin}
+			if cur, ok := rec.DEKs[d.Class]; !ok || d.Version > cur.Version {
+				rec.DEKs[d.Class] = d
+			}
+		case 2:
+			rec.Fields[a] = vault.SealedField{Name: a, Class: b, DEKVersion: uint32(n1), Value: bin, UpdatedAt: t1.UTC()}
+		case 3:
+			var e consent.Event
+			if err := json.Unmarshal(bin, &e); err != nil {
+				return fmt.Errorf("decode consent event: %w", err)
+			}
+			rec.ConsentEvents = append(rec.ConsentEvents, e)
+		case 4:
+			if rec.Objections == nil {
+				rec.Objections = map[string]time.Time{}
+			}
+			rec.Objections[a] = t1.UTC()
+		case 5:
+			if rec.Activity == nil {
+				rec.Activity = map[string]time.Time{}
+			}
+			rec.Activity[a] = t1.UTC()
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]vault.SubjectRecord, len(recs))
+	for id, rec := range recs {
+		if rec.State == "" {
+			continue // rows of a subject whose own row is gone
+		}
+		slices.SortStableFunc(rec.ConsentEvents, func(x, y consent.Event) int {
+			if c := x.At.Compare(y.At); c != 0 {
+				return c
+			}
+			return strings.Compare(x.ID, y.ID)
+		})
+		rec.Consents = consent.Derive(rec.ConsentEvents)
+		out[id] = *rec
+	}
+	return out, nil
+}
+
+// LookupIndex implements vault.ProfileStore.
+func (s *Store) LookupIndex(ctx context.Context, field string, token []byte) ([]string, error) {
+	return texts(s.db.Pool.Query(ctx, `SELECT b.subject_id FROM blind_index b JOIN subjects s ON s.subject_id = b.subject_id
+		WHERE b.field = $1 AND b.token = $2 AND s.state = 'active' ORDER BY b.subject_id LIMIT 100`, field, token))
+}
+
+// SubjectIDs implements vault.ProfileStore.
+func (s *Store) SubjectIDs(ctx context.Context, after string, limit int) ([]string, error) {
+	return texts(s.db.Pool.Query(ctx, `SELECT subject_id FROM subjects WHERE state = 'active' AND subject_id > $1 ORDER BY subject_id LIMIT $2`, after, limit))
+}
+
+// ExpiredHolds implements vault.ProfileStore.
+func (s *Store) ExpiredHolds(ctx context.Context, now time.Time) ([]string, error) {
+	return texts(s.db.Pool.Query(ctx, `SELECT subject_id FROM subjects WHERE hold_until <= $1 ORDER BY hold_until LIMIT 10000`, now))
+}
+
+// eventPage is how many events Events reads per query.
+const eventPage = 1000
+
+// Events implements vault.EventStore, a page at a time so memory stays bounded.
+func (s *Store) Events(ctx context.Context, subjectID string, fn func(vault.StoredEvent) error) error {
+	after, afterID := time.Time{}, ""
+	for {
+		rows, err := s.db.Pool.Query(ctx, `SELECT id, type, category, ts, source, class, dek_version, purpose, attrs FROM events
+			WHERE subject_id = $1 AND (ts, id) > ($2, $3) ORDER BY ts, id LIMIT $4`, subjectID, after, afterID, eventPage)
+		if err != nil {
+			return err
+		}
+		page, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (vault.StoredEvent, error) {
+			e := vault.StoredEvent{SubjectID: subjectID}
+			err := r.Scan(&e.ID, &e.Type, &e.Category, &e.TS, &e.Source, &e.Class, &e.DEKVersion, &e.Purpose, &e.Attrs)
+			e.TS = e.TS.UTC()
+			return e, err
+		})
+		if err != nil {
+			return err
+		}
+		for _, e := range page {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		if len(page) < eventPage {
+			return nil
+		}
+		after, afterID = page[len(page)-1].TS, page[len(page)-1].ID
+	}
+}

@@ -1,0 +1,403 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/profilevault/profilevault/vault"
+)
+
+// The storers of the domains beside the subject record: requests, identity resolution's records, access
+// requests, audiences, revocations, policy versions and incidents.
+
+// where builds a conjunction of col = value for the non-empty values, numbering parameters from 1.
+func where(conds ...[2]string) (string, []any) {
+	var parts []string
+	var args []any
+	for _, c := range conds {
+		if c[1] != "" {
+			args = append(args, c[1])
+			parts = append(parts, fmt.Sprintf("%s = $%d", c[0], len(args)))
+		}
+	}
+	if len(parts) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(parts, " AND "), args
+}
+
+func limitOr(n, def int) int {
+	if n <= 0 {
+		return def
+	}
+	return n
+}
+
+const requestColumns = `SELECT id, subject_id, type, state, created_at, due_at, updated_at, reason, note, relationship, evidence FROM dsr_requests`
+
+func scanRequests(rows pgx.Rows, err error) ([]vault.RequestRow, error) {
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (vault.RequestRow, error) {
+		var q vault.RequestRow
+		err := r.Scan(&q.ID, &q.SubjectID, &q.Type, &q.State, &q.CreatedAt, &q.DueAt, &q.UpdatedAt, &q.ReasonSealed, &q.Note, &q.Relationship, &q.EvidenceSealed)
+		q.CreatedAt, q.DueAt, q.UpdatedAt = q.CreatedAt.UTC(), q.DueAt.UTC(), q.UpdatedAt.UTC()
+		return q, err
+	})
+}
+
+// Requests implements vault.RequestStore, newest first.
+func (s *Store) Requests(ctx context.Context, f vault.RequestFilter) ([]vault.RequestRow, error) {
+	w, args := where([2]string{"id", f.ID}, [2]string{"subject_id", f.SubjectID}, [2]string{"state", f.State})
+	return scanRequests(s.db.Pool.Query(ctx, requestColumns+w+fmt.Sprintf(" ORDER BY created_at DESC, id DESC LIMIT %d", limitOr(f.Limit, 1000)), args...))
+}
+
+// PutRequest implements vault.RequestTx.
+func (t *txn) PutRequest(r vault.RequestRow) error {
+	return t.exec(`INSERT INTO dsr_requests (subject_id, id, type, state, created_at, due_at, updated_at, reason, note, relationship, evidence)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		ON CONFLICT (id) DO UPDATE SET subject_id = excluded.subject_id, type = excluded.type, state = excluded.state, created_at = excluded.created_at,
+			due_at = excluded.due_at, updated_at = excluded.updated_at, reason = excluded.reason, note = excluded.note,
+			relationship = excluded.relationship, evidence = excluded.evidence`,
+		r.SubjectID, r.ID, r.Type, r.State, r.CreatedAt, r.DueAt, r.UpdatedAt, r.ReasonSealed, r.Note, r.Relationship, r.EvidenceSealed)
+}
+
+// Request implements vault.RequestTx.
+func (t *txn) Request(id string) (vault.RequestRow, error) {
+	rows, err := scanRequests(t.tx.Query(t.ctx, requestColumns+` WHERE id = $1`, id))
+	if err != nil {
+		return vault.RequestRow{}, err
+	}
+	if len(rows) == 0 {
+		return vault.RequestRow{}, vault.ErrNotFound
+	}
+	return rows[0], nil
+}
+
+const mergeColumns = `SELECT id, subject_id, source, matched_on, fields_added, created_at, reverted_at, restored_subject_id, external_token FROM merges`
+
+func scanMerges(rows pgx.Rows, err error) ([]vault.MergeRow, error) {
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (vault.MergeRow, error) {
+		var m vault.MergeRow
+		err := r.Scan(&m.ID, &m.SubjectID, &m.Source, &m.MatchedOn, &m.FieldsAdded, &m.CreatedAt, &m.RevertedAt, &m.RestoredSubjectID, &m.ExternalToken)
+		if len(m.FieldsAdded) == 0 {
+			m.FieldsAdded = nil
+		}
+		m.CreatedAt, m.RevertedAt = m.CreatedAt.UTC(), utcPtr(m.RevertedAt)
+		return m, err
+	})
+}
+
+func oneMerge(rows pgx.Rows, err error) (vault.MergeRow, error) {
+	ms, err := scanMerges(rows, err)
+	if err != nil {
+		return vault.MergeRow{}, err
+	}
+	if len(ms) == 0 {
+		return vault.MergeRow{}, vault.ErrNotFound
+	}
+	return ms[0], nil
+}
+
+// Merges implements vault.IdentityStore, newest first.
+func (s *Store) Merges(ctx context.Context, limit int) ([]vault.MergeRow, error) {
+	return scanMerges(s.db.Pool.Query(ctx, mergeColumns+` ORDER BY created_at DESC, id DESC LIMIT $1`, clampLimit(limit)))
+}
+
+// Merge implements vault.IdentityStore.
+func (s *Store) Merge(ctx context.Context, id string) (vault.MergeRow, error) {
+	return oneMerge(s.db.Pool.Query(ctx, mergeColumns+` WHERE id = $1`, id))
+}
+
+// Reviews implements vault.IdentityStore, oldest first.
+func (s *Store) Reviews(ctx context.Context, state string, limit int) ([]vault.ReviewRow, error) {
+	w, args := where([2]string{"state", state})
+	rows, err := s.db.Pool.Query(ctx, `SELECT id, subject_a, subject_b, reason, state, created_at, decided_at FROM merge_reviews`+w+
+		fmt.Sprintf(" ORDER BY created_at, id LIMIT %d", clampLimit(limit)), args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (vault.ReviewRow, error) {
+		var v vault.ReviewRow
+		err := r.Scan(&v.ID, &v.SubjectA, &v.SubjectB, &v.Reason, &v.State, &v.CreatedAt, &v.DecidedAt)
+		v.CreatedAt, v.DecidedAt = v.CreatedAt.UTC(), utcPtr(v.DecidedAt)
+		return v, err
+	})
+}
+
+// ImportReports implements vault.IdentityStore, newest first.
+func (s *Store) ImportReports(ctx context.Context, limit int) ([]vault.ImportReport, error) {
+	rows, err := s.db.Pool.Query(ctx, `SELECT id, created_at, report FROM import_reports ORDER BY created_at DESC, id DESC LIMIT $1`, clampLimit(limit))
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (vault.ImportReport, error) {
+		var rep vault.ImportReport
+		var text string
+		err := r.Scan(&rep.ID, &rep.CreatedAt, &text)
+		rep.CreatedAt, rep.Lines = rep.CreatedAt.UTC(), strings.Split(text, "\n")
+		return rep, err
+	})
+}
+
+func clampLimit(n int) int {
+	if n <= 0 || n > 1000 {
+		return 1000
+	}
+	return n
+}
+
+// AccessRequests implements vault.AccessStore, newest first.
+func (s *Store) AccessRequests(ctx context.Context, f vault.AccessFilter) ([]vault.AccessRequestRow, error) {
+	w, args := where([2]string{"id", f.ID}, [2]string{"grant_id", f.GrantID}, [2]string{"state", f.State}, [2]string{"requested_by", f.RequestedBy})
+	return scanJSON[vault.AccessRequestRow](s.db.Pool.Query(ctx, `SELECT data FROM access_requests`+w+
+		fmt.Sprintf(" ORDER BY created_at DESC, id DESC LIMIT %d", limitOr(f.Limit, 1000)), args...))
+}
+
+// scanJSON collects a single column of T as JSON.
+func scanJSON[T any](rows pgx.Rows, err error) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) {
+		var data []byte
+		var v T
+		if err := r.Scan(&data); err != nil {
+			return v, err
+		}
+		return v, json.Unmarshal(data, &v)
+	})
+}
+
+// PutAccessRequest implements vault.AccessTx.
+func (t *txn) PutAccessRequest(r vault.AccessRequestRow) error {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	var grant *string
+	if r.GrantID != "" {
+		grant = &r.GrantID
+	}
+	return t.exec(`INSERT INTO access_requests (id, grant_id, state, requested_by, created_at, data) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (id) DO UPDATE SET grant_id = excluded.grant_id, state = excluded.state, requested_by = excluded.requested_by,
+			created_at = excluded.created_at, data = excluded.data`, r.ID, grant, r.State, r.RequestedBy, r.CreatedAt, data)
+}
+
+// AccessRequest implements vault.AccessTx.
+func (t *txn) AccessRequest(id string) (vault.AccessRequestRow, error) {
+	rows, err := scanJSON[vault.AccessRequestRow](t.tx.Query(t.ctx, `SELECT data FROM access_requests WHERE id = $1`, id))
+	if err != nil {
+		return vault.AccessRequestRow{}, err
+	}
+	if len(rows) == 0 {
+		return vault.AccessRequestRow{}, vault.ErrNotFound
+	}
+	return rows[0], nil
+}
+
+// PutAudience implements vault.AudienceTx.
+func (t *txn) PutAudience(r vault.AudienceRow, members []vault.AudienceMember) error {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	if err := t.exec(`INSERT INTO audiences (id, created_at, data) VALUES ($1, $2, $3)`, r.ID, r.CreatedAt, data); err != nil || len(members) == 0 {
+		return err
+	}
+	rows := make([][]any, len(members))
+	for i, m := range members {
+		rows[i] = []any{r.ID, m.Ref, m.SubjectID, m.Holdout}
+	}
+	_, err = t.tx.CopyFrom(t.ctx, pgx.Identifier{"audience_members"}, []string{"audience_id", "ref", "subject_id", "holdout"}, pgx.CopyFromRows(rows))
+	return err
+}
+
+// PutOutcomes implements vault.AudienceTx.
+func (t *txn) PutOutcomes(audienceID string, outcomes []vault.Outcome) error {
+	for _, o := range outcomes {
+		if err := t.exec(`INSERT INTO audience_outcomes (audience_id, ref, converted, order_value, retained_30, retained_60, retained_90)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)
+			ON CONFLICT (audience_id, ref) DO UPDATE SET converted = excluded.converted, order_value = excluded.order_value,
+				retained_30 = excluded.retained_30, retained_60 = excluded.retained_60, retained_90 = excluded.retained_90`,
+			audienceID, o.Ref, o.Converted, o.OrderValue, o.Retained30, o.Retained60, o.Retained90); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Audience implements vault.AudienceStore.
+func (s *Store) Audience(ctx context.Context, id string) (vault.AudienceRow, error) {
+	rows, err := scanJSON[vault.AudienceRow](s.db.Pool.Query(ctx, `SELECT data FROM audiences WHERE id = $1`, id))
+	if err != nil {
+		return vault.AudienceRow{}, err
+	}
+	if len(rows) == 0 {
+		return vault.AudienceRow{}, vault.ErrNotFound
+	}
+	return rows[0], nil
+}
+
+// Audiences implements vault.AudienceStore, newest first.
+func (s *Store) Audiences(ctx context.Context, limit int) ([]vault.AudienceRow, error) {
+	return scanJSON[vault.AudienceRow](s.db.Pool.Query(ctx, `SELECT data FROM audiences ORDER BY created_at DESC, id DESC LIMIT $1`, limitOr(limit, 1000)))
+}
+
+// AudienceMembers implements vault.AudienceStore, by ref.
+func (s *Store) AudienceMembers(ctx context.Context, id, afterRef string, limit int) ([]vault.AudienceMember, error) {
+	rows, err := s.db.Pool.Query(ctx, `SELECT ref, subject_id, holdout FROM audience_members WHERE audience_id = $1 AND ref > $2 ORDER BY ref LIMIT $3`,
+		id, afterRef, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (vault.AudienceMember, error) {
+		var m vault.AudienceMember
+		return m, r.Scan(&m.Ref, &m.SubjectID, &m.Holdout)
+	})
+}
+
+// MemberRefs implements vault.AudienceStore.
+func (s *Store) MemberRefs(ctx context.Context, id string, refs []string) (map[string]bool, error) {
+	found, err := texts(s.db.Pool.Query(ctx, `SELECT ref FROM audience_members WHERE audience_id = $1 AND ref = ANY($2)`, id, refs))
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(found))
+	for _, r := range found {
+		out[r] = true
+	}
+	return out, nil
+}
+
+// Outcomes implements vault.AudienceStore, with each member's group.
+func (s *Store) Outcomes(ctx context.Context, id string) ([]vault.Outcome, error) {
+	rows, err := s.db.Pool.Query(ctx, `SELECT o.ref, m.holdout, o.converted, o.order_value, o.retained_30, o.retained_60, o.retained_90
+		FROM audience_outcomes o JOIN audience_members m ON m.audience_id = o.audience_id AND m.ref = o.ref
+		WHERE o.audience_id = $1 ORDER BY o.ref`, id)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (vault.Outcome, error) {
+		var o vault.Outcome
+		return o, r.Scan(&o.Ref, &o.Holdout, &o.Converted, &o.OrderValue, &o.Retained30, &o.Retained60, &o.Retained90)
+	})
+}
+
+// PutRevocation implements vault.RevocationTx.
+func (t *txn) PutRevocation(r vault.Revocation) error {
+	var before *time.Time
+	if !r.Before.IsZero() {
+		before = &r.Before
+	}
+	return t.exec(`INSERT INTO token_revocations (token_id, subject, before, at, by) VALUES ($1, $2, $3, $4, $5)`, r.TokenID, r.Subject, before, r.At, r.By)
+}
+
+// Revocations implements vault.RevocationStore, in the order they were recorded.
+func (s *Store) Revocations(ctx context.Context) ([]vault.Revocation, error) {
+	rows, err := s.db.Pool.Query(ctx, `SELECT token_id, subject, before, at, by FROM token_revocations ORDER BY n`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (vault.Revocation, error) {
+		var v vault.Revocation
+		var before *time.Time
+		err := r.Scan(&v.TokenID, &v.Subject, &before, &v.At, &v.By)
+		if before != nil {
+			v.Before = before.UTC()
+		}
+		v.At = v.At.UTC()
+		return v, err
+	})
+}
+
+// PutPolicyInForce implements vault.PolicyTx.
+func (t *txn) PutPolicyInForce(hash string, files []byte, since time.Time) error {
+	if err := t.exec(`INSERT INTO policy_versions (hash, files) VALUES ($1, $2) ON CONFLICT DO NOTHING`, hash, files); err != nil {
+		return err
+	}
+	return t.exec(`INSERT INTO policy_in_force (since, hash) VALUES ($1, $2)`, since, hash)
+}
+
+// PolicyHistory implements vault.PolicyStore, oldest first.
+func (s *Store) PolicyHistory(ctx context.Context) ([]vault.PolicyInForce, error) {
+	rows, err := s.db.Pool.Query(ctx, `SELECT hash, since FROM policy_in_force ORDER BY since, n`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (vault.PolicyInForce, error) {
+		var p vault.PolicyInForce
+		err := r.Scan(&p.Hash, &p.Since)
+		p.Since = p.Since.UTC()
+		return p, err
+	})
+}
+
+// PolicyFiles implements vault.PolicyStore.
+func (s *Store) PolicyFiles(ctx context.Context, hash string) ([]byte, error) {
+	var b []byte
+	err := s.db.Pool.QueryRow(ctx, `SELECT files FROM policy_versions WHERE hash = $1`, hash).Scan(&b)
+	return b, notFound(err)
+}
+
+// PutIncident implements vault.IncidentTx.
+func (t *txn) PutIncident(i vault.Incident) error {
+	cats := i.Categories
+	if cats == nil {
+		cats = []string{}
+	}
+	return t.exec(`INSERT INTO incidents (id, created_at, discovered_at, since, until, actor, affected, categories, notice, regulator)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, i.ID, i.CreatedAt, i.DiscoveredAt, i.Since, i.Until, i.Actor, i.Affected, cats,
+		[]byte(i.Notice), i.Regulator)
+}
+
+// QueueIncidentNotice implements vault.IncidentTx.
+func (t *txn) QueueIncidentNotice(incidentID, subject string) error {
+	return t.exec(`INSERT INTO incident_notices (subject_id, incident_id, state) VALUES ($1, $2, 'queued') ON CONFLICT DO NOTHING`, subject, incidentID)
+}
+
+const incidentColumns = `SELECT id, created_at, discovered_at, since, until, actor, affected, categories, notice, regulator,
+	(SELECT count(*) FROM incident_notices n WHERE n.incident_id = incidents.id) FROM incidents`
+
+func scanIncidents(rows pgx.Rows, err error) ([]vault.Incident, error) {
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (vault.Incident, error) {
+		var i vault.Incident
+		var notice []byte
+		err := r.Scan(&i.ID, &i.CreatedAt, &i.DiscoveredAt, &i.Since, &i.Until, &i.Actor, &i.Affected, &i.Categories, &notice, &i.Regulator, &i.NoticesQueued)
+		i.CreatedAt, i.DiscoveredAt, i.Since, i.Until, i.Notice = i.CreatedAt.UTC(), i.DiscoveredAt.UTC(), i.Since.UTC(), i.Until.UTC(), string(notice)
+		if i.Categories == nil {
+			i.Categories = []string{}
+		}
+		return i, err
+	})
+}
+
+// Incident implements vault.IncidentStore.
+func (s *Store) Incident(ctx context.Context, id string) (vault.Incident, error) {
+	list, err := scanIncidents(s.db.Pool.Query(ctx, incidentColumns+` WHERE id = $1`, id))
+	if err != nil {
+		return vault.Incident{}, err
+	}
+	if len(list) == 0 {
+		return vault.Incident{}, vault.ErrNotFound
+	}
+	return list[0], nil
+}
+
+// IncidentsOf implements vault.IncidentStore, newest first.
+func (s *Store) IncidentsOf(ctx context.Context, subject string) ([]vault.Incident, error) {
+	return scanIncidents(s.db.Pool.Query(ctx, incidentColumns+` WHERE id IN (SELECT incident_id FROM incident_notices WHERE subject_id = $1)
+		ORDER BY created_at DESC, id DESC`, subject))
+}

@@ -1,0 +1,136 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"math"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/profilevault/profilevault/policies"
+	"github.com/profilevault/profilevault/vault"
+)
+
+const tagColumns = `SELECT subject_id, purpose, key, level, inputs, consent_ids, computed_at, dek_version, sealed FROM tags`
+
+func scanTags(rows pgx.Rows, err error) ([]vault.StoredTag, error) {
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (vault.StoredTag, error) {
+		var t vault.StoredTag
+		var purpose string
+		err := r.Scan(&t.SubjectID, &purpose, &t.Key, &t.Level, &t.Inputs, &t.ConsentIDs, &t.ComputedAt, &t.DEKVersion, &t.Sealed)
+		t.Purpose, t.ComputedAt = policies.PurposeName(purpose), t.ComputedAt.UTC()
+		return t, err
+	})
+}
+
+// Tags implements vault.TagStore.
+func (s *Store) Tags(ctx context.Context, subject string) ([]vault.StoredTag, error) {
+	return scanTags(s.db.Pool.Query(ctx, tagColumns+` WHERE subject_id = $1 ORDER BY purpose, key`, subject))
+}
+
+// TagsOf implements vault.TagStore.
+func (s *Store) TagsOf(ctx context.Context, subjects []string) (map[string][]vault.StoredTag, error) {
+	tags, err := scanTags(s.db.Pool.Query(ctx, tagColumns+` WHERE subject_id = ANY($1) ORDER BY subject_id, purpose, key`, subjects))
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]vault.StoredTag, len(subjects))
+	for _, t := range tags {
+		out[t.SubjectID] = append(out[t.SubjectID], t)
+	}
+	return out, nil
+}
+
+// TagModel implements vault.TagStore.
+func (s *Store) TagModel(ctx context.Context) (model []byte, fittedAt time.Time, ok bool, err error) {
+	err = s.db.Pool.QueryRow(ctx, `SELECT model, fitted_at FROM tag_models WHERE id = 'current'`).Scan(&model, &fittedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, time.Time{}, false, nil
+	}
+	return model, fittedAt.UTC(), err == nil, err
+}
+
+// CurrentDEKs implements vault.TagStore.
+func (s *Store) CurrentDEKs(ctx context.Context, subjects []string, class string) (map[string]vault.DEK, error) {
+	rows, err := s.db.Pool.Query(ctx, `SELECT DISTINCT ON (subject_id) subject_id, version, kek_version, wrapped FROM deks
+		WHERE subject_id = ANY($1) AND class = $2 ORDER BY subject_id, version DESC`, subjects, class)
+	if err != nil {
+		return nil, err
+	}
+	deks, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (vault.DEK, error) {
+		d := vault.DEK{Class: class}
+		return d, r.Scan(&d.Subject, &d.Version, &d.KEKVersion, &d.Wrapped)
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]vault.DEK, len(deks))
+	for _, d := range deks {
+		out[d.Subject] = d
+	}
+	return out, nil
+}
+
+// DirtySubjects implements vault.TagStore: the oldest mark first.
+func (s *Store) DirtySubjects(ctx context.Context, limit int) ([]string, error) {
+	return texts(s.db.Pool.Query(ctx, `SELECT subject_id FROM tag_dirty ORDER BY marked_seq, subject_id LIMIT $1`, limit))
+}
+
+// ReplaceTags implements vault.TagTx.
+func (t *txn) ReplaceTags(subject string, purpose policies.PurposeName, tags []vault.StoredTag) error {
+	if err := t.DeleteTags(subject, purpose); err != nil || len(tags) == 0 {
+		return err
+	}
+	rows := make([][]any, len(tags))
+	for i, g := range tags {
+		inputs, consents := g.Inputs, g.ConsentIDs
+		if inputs == nil {
+			inputs = []string{}
+		}
+		if consents == nil {
+			consents = []string{}
+		}
+		rows[i] = []any{subject, string(purpose), g.Key, g.Level, inputs, consents, g.ComputedAt, int64(g.DEKVersion), g.Sealed}
+	}
+	_, err := t.tx.CopyFrom(t.ctx, pgx.Identifier{"tags"},
+		[]string{"subject_id", "purpose", "key", "level", "inputs", "consent_ids", "computed_at", "dek_version", "sealed"}, pgx.CopyFromRows(rows))
+	return err
+}
+
+// DeleteTags implements vault.TagTx ("" for every purpose).
+func (t *txn) DeleteTags(subject string, purpose policies.PurposeName) error {
+	if purpose == "" {
+		return t.exec(`DELETE FROM tags WHERE subject_id = $1`, subject)
+	}
+	return t.exec(`DELETE FROM tags WHERE subject_id = $1 AND purpose = $2`, subject, string(purpose))
+}
+
+// DeleteTag implements vault.TagTx.
+func (t *txn) DeleteTag(subject, key string) error {
+	return t.exec(`DELETE FROM tags WHERE subject_id = $1 AND key = $2`, subject, key)
+}
+
+// MarkStale implements vault.TagTx: the mark is written with the change's first sequence number
+// (Store.run).
+func (t *txn) MarkStale(subject string) error {
+	t.stale[subject] = struct{}{}
+	return nil
+}
+
+// ClearDirty implements vault.TagTx.
+func (t *txn) ClearDirty(subject string, seen int64) error {
+	if seen == math.MaxInt64 {
+		delete(t.stale, subject) // nothing of this change stays pending either
+	}
+	return t.exec(`DELETE FROM tag_dirty WHERE subject_id = $1 AND marked_seq < $2`, subject, seen)
+}
+
+// PutTagModel implements vault.TagTx.
+func (t *txn) PutTagModel(model []byte, at time.Time) error {
+	return t.exec(`INSERT INTO tag_models (id, fitted_at, model) VALUES ('current', $1, $2)
+		ON CONFLICT (id) DO UPDATE SET fitted_at = excluded.fitted_at, model = excluded.model`, at, model)
+}

@@ -1,0 +1,382 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/profilevault/profilevault/consent"
+	"github.com/profilevault/profilevault/policies"
+	"github.com/profilevault/profilevault/vault"
+)
+
+// txn implements vault.Tx on one change's transaction.
+type txn struct {
+	ctx context.Context
+	tx  pgx.Tx
+	// touched are the subjects whose records the change altered: their generations advance with it.
+	touched map[string]struct{}
+	// stale are the subjects whose tag inputs changed (vault.TagTx.MarkStale).
+	stale map[string]struct{}
+}
+
+var _ vault.Tx = (*txn)(nil)
+
+func (t *txn) touch(subject string) { t.touched[subject] = struct{}{} }
+
+func (t *txn) exec(q string, args ...any) error {
+	_, err := t.tx.Exec(t.ctx, q, args...)
+	return err
+}
+
+// count runs q and returns how many rows it affected.
+func (t *txn) count(q string, args ...any) (int, error) {
+	tag, err := t.tx.Exec(t.ctx, q, args...)
+	return int(tag.RowsAffected()), err
+}
+
+// notFound turns pgx.ErrNoRows into vault.ErrNotFound.
+func notFound(err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return vault.ErrNotFound
+	}
+	return err
+}
+
+// utcPtr is *t in UTC (pgx gives timestamptz in the local zone), or nil.
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// CreateSubject implements vault.ProfileTx.
+func (t *txn) CreateSubject(id, source string, refSalt []byte, at time.Time) error {
+	t.touch(id)
+	return t.exec(`INSERT INTO subjects (subject_id, state, source, ref_salt, created_at, updated_at) VALUES ($1, 'active', $2, $3, $4, $4)`,
+		id, source, refSalt, at)
+}
+
+// SubjectState implements vault.SubjectTx.
+func (t *txn) SubjectState(id string) (string, error) {
+	var st string
+	err := t.tx.QueryRow(t.ctx, `SELECT state FROM subjects WHERE subject_id = $1`, id).Scan(&st)
+	return st, notFound(err)
+}
+
+// DEK implements vault.SubjectTx.
+func (t *txn) DEK(subject, class string) (vault.DEK, error) {
+	d := vault.DEK{Subject: subject, Class: class}
+	err := t.tx.QueryRow(t.ctx, `SELECT version, kek_version, wrapped FROM deks WHERE subject_id = $1 AND class = $2 ORDER BY version DESC LIMIT 1`,
+		subject, class).Scan(&d.Version, &d.KEKVersion, &d.Wrapped)
+	if err != nil {
+		return vault.DEK{}, notFound(err)
+	}
+	return d, nil
+}
+
+// PutDEK implements vault.SubjectTx.
+func (t *txn) PutDEK(d vault.DEK) error {
+	t.touch(d.Subject)
+	return t.exec(`INSERT INTO deks (subject_id, class, version, kek_version, wrapped) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (subject_id, class, version) DO UPDATE SET kek_version = excluded.kek_version, wrapped = excluded.wrapped, created_at = now()`,
+		d.Subject, d.Class, d.Version, d.KEKVersion, d.Wrapped)
+}
+
+// Touch implements vault.SubjectTx.
+func (t *txn) Touch(subject string, at time.Time) error {
+	t.touch(subject)
+	return t.exec(`UPDATE subjects SET updated_at = $2 WHERE subject_id = $1`, subject, at)
+}
+
+// PutField implements vault.ProfileTx.
+func (t *txn) PutField(subject string, f vault.SealedField) error {
+	t.touch(subject)
+	return t.exec(`INSERT INTO fields (subject_id, name, class, dek_version, value, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (subject_id, name) DO UPDATE SET class = excluded.class, dek_version = excluded.dek_version, value = excluded.value,
+		updated_at = excluded.updated_at`, subject, f.Name, f.Class, f.DEKVersion, f.Value, f.UpdatedAt)
+}
+
+// DeleteField implements vault.ProfileTx.
+func (t *txn) DeleteField(subject, name string) error {
+	t.touch(subject)
+	return t.exec(`DELETE FROM fields WHERE subject_id = $1 AND name = $2`, subject, name)
+}
+
+// SetIndex implements vault.ProfileTx.
+func (t *txn) SetIndex(field, subject string, token []byte) error {
+	if token == nil {
+		return t.SetIndexTokens(field, subject, nil)
+	}
+	return t.SetIndexTokens(field, subject, [][]byte{token})
+}
+
+// SetIndexTokens implements vault.ProfileTx.
+func (t *txn) SetIndexTokens(field, subject string, tokens [][]byte) error {
+	t.touch(subject)
+	if err := t.exec(`DELETE FROM blind_index WHERE subject_id = $1 AND field = $2`, subject, field); err != nil {
+		return err
+	}
+	if len(tokens) == 0 {
+		return nil
+	}
+	return t.exec(`INSERT INTO blind_index (subject_id, field, token) SELECT $1, $2, unnest($3::bytea[]) ON CONFLICT DO NOTHING`, subject, field, tokens)
+}
+
+// AppendConsent implements consent.Store.
+func (t *txn) AppendConsent(subject string, e consent.Event) error {
+	t.touch(subject)
+	data, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	return t.exec(`INSERT INTO consent_events (subject_id, id, purpose, action, at, data) VALUES ($1, $2, $3, $4, $5, $6)`,
+		subject, e.ID, e.Purpose, e.Action, e.At, data)
+}
+
+// ConsentEvents implements consent.Store.
+func (t *txn) ConsentEvents(subject string) ([]consent.Event, error) {
+	rows, err := t.tx.Query(t.ctx, `SELECT data FROM consent_events WHERE subject_id = $1 ORDER BY at, id`, subject)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (consent.Event, error) {
+		var data []byte
+		var e consent.Event
+		if err := r.Scan(&data); err != nil {
+			return e, err
+		}
+		return e, json.Unmarshal(data, &e)
+	})
+}
+
+// SetObjection implements consent.Store.
+func (t *txn) SetObjection(subject, kind string, on bool, at time.Time) (bool, error) {
+	t.touch(subject)
+	var n int
+	var err error
+	if on {
+		n, err = t.count(`INSERT INTO objections (subject_id, kind, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, subject, kind, at)
+	} else {
+		n, err = t.count(`DELETE FROM objections WHERE subject_id = $1 AND kind = $2`, subject, kind)
+	}
+	return n > 0, err
+}
+
+// Objections implements consent.Store.
+func (t *txn) Objections(subject string) ([]string, error) {
+	return texts(t.tx.Query(t.ctx, `SELECT kind FROM objections WHERE subject_id = $1 ORDER BY kind`, subject))
+}
+
+// texts collects a single text column.
+func texts(rows pgx.Rows, err error) ([]string, error) {
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// Erase implements vault.ErasureTx: the keys first, then the ciphertexts, index entries, objections and
+// activity; the subject row stays as a tombstone so the id is never reused and reads answer erased.
+func (t *txn) Erase(subject string, at time.Time, keep []string, holdUntil time.Time) ([]string, error) {
+	t.touch(subject)
+	if keep == nil {
+		keep = []string{}
+	}
+	classes, err := texts(t.tx.Query(t.ctx, `DELETE FROM deks WHERE subject_id = $1 AND NOT (class = ANY($2)) RETURNING class`, subject, keep))
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(classes)
+	classes = slices.Compact(classes)
+	for _, q := range []string{
+		`DELETE FROM fields WHERE subject_id = $1`,
+		`DELETE FROM blind_index WHERE subject_id = $1`,
+		`DELETE FROM objections WHERE subject_id = $1`,
+		`DELETE FROM subject_activity WHERE subject_id = $1`,
+	} {
+		if err := t.exec(q, subject); err != nil {
+			return nil, err
+		}
+	}
+	var hold *time.Time
+	if len(keep) > 0 {
+		hold = &holdUntil
+	}
+	if err := t.exec(`UPDATE subjects SET state = 'erased', source = '', ref_salt = NULL, updated_at = $2, erased_at = coalesce(erased_at, $2),
+		hold_until = $3 WHERE subject_id = $1`, subject, at, hold); err != nil {
+		return nil, err
+	}
+	return classes, nil
+}
+
+// PurgeEvents implements vault.ErasureTx.
+func (t *txn) PurgeEvents(subject string, classes []string, limit int) (int, error) {
+	return t.deleteEvents(`subject_id = $1 AND class = ANY($2) LIMIT $3`, subject, classes, limit)
+}
+
+// deleteEvents deletes the events the condition selects (with subject_id = $1) and their ids, and reports
+// how many.
+func (t *txn) deleteEvents(cond string, args ...any) (int, error) {
+	var n int
+	err := t.tx.QueryRow(t.ctx, `WITH gone AS (
+			DELETE FROM events WHERE (subject_id, id) IN (SELECT subject_id, id FROM events WHERE `+cond+`) RETURNING id),
+		ids AS (DELETE FROM event_ids WHERE id IN (SELECT id FROM gone))
+		SELECT count(*) FROM gone`, args...).Scan(&n)
+	return n, err
+}
+
+// LatestEvent implements vault.ErasureTx.
+func (t *txn) LatestEvent(subject, category string) (time.Time, bool, error) {
+	var ts *time.Time
+	if err := t.tx.QueryRow(t.ctx, `SELECT max(ts) FROM events WHERE subject_id = $1 AND category = $2`, subject, category).Scan(&ts); err != nil || ts == nil {
+		return time.Time{}, false, err
+	}
+	return ts.UTC(), true, nil
+}
+
+// Hold implements vault.ErasureTx.
+func (t *txn) Hold(subject string) (until, erasedAt time.Time, ok bool, err error) {
+	var u, e *time.Time
+	if err := t.tx.QueryRow(t.ctx, `SELECT hold_until, erased_at FROM subjects WHERE subject_id = $1`, subject).Scan(&u, &e); err != nil {
+		return time.Time{}, time.Time{}, false, notFound(err)
+	}
+	if e != nil {
+		erasedAt = e.UTC()
+	}
+	if u == nil {
+		return time.Time{}, erasedAt, false, nil
+	}
+	return u.UTC(), erasedAt, true, nil
+}
+
+// PutEvents implements vault.EventTx: ids already stored are skipped (event_ids), and the newest event of
+// each type per subject moves the subject's activity.
+func (t *txn) PutEvents(events []vault.StoredEvent) (int, error) {
+	if len(events) == 0 {
+		return 0, nil
+	}
+	var (
+		subjects, ids, types, categories, sources, classes, purposes []string
+		ts                                                           []time.Time
+		versions                                                     []int64
+		attrs                                                        [][]byte
+	)
+	for _, e := range events {
+		subjects, ids, types, categories = append(subjects, e.SubjectID), append(ids, e.ID), append(types, e.Type), append(categories, e.Category)
+		sources, classes, purposes = append(sources, e.Source), append(classes, e.Class), append(purposes, string(e.Purpose))
+		ts, versions, attrs = append(ts, e.TS), append(versions, int64(e.DEKVersion)), append(attrs, e.Attrs)
+	}
+	var n int
+	err := t.tx.QueryRow(t.ctx, `WITH input AS (
+			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[], $8::bigint[], $9::text[], $10::bytea[])
+				WITH ORDINALITY AS x (subject_id, id, type, category, ts, source, class, dek_version, purpose, attrs, n)),
+		fresh AS (INSERT INTO event_ids (id, subject_id) SELECT DISTINCT ON (id) id, subject_id FROM input ORDER BY id, n
+			ON CONFLICT (id) DO NOTHING RETURNING id, subject_id),
+		added AS (INSERT INTO events (subject_id, id, type, category, ts, source, class, dek_version, purpose, attrs)
+			SELECT DISTINCT ON (i.id) i.subject_id, i.id, i.type, i.category, i.ts, i.source, i.class, i.dek_version, i.purpose, i.attrs
+			FROM input i JOIN fresh f ON f.id = i.id AND f.subject_id = i.subject_id ORDER BY i.id, i.n RETURNING 1)
+		SELECT count(*) FROM added`, subjects, ids, types, categories, ts, sources, classes, versions, purposes, attrs).Scan(&n)
+	if err != nil {
+		return 0, err
+	}
+	type key struct{ subject, typ string }
+	latest := map[key]time.Time{}
+	for _, e := range events {
+		k := key{e.SubjectID, e.Type}
+		if at, ok := latest[k]; !ok || e.TS.After(at) {
+			latest[k] = e.TS
+		}
+	}
+	var who, what []string
+	var ats []time.Time
+	for k, at := range latest {
+		who, what, ats = append(who, k.subject), append(what, k.typ), append(ats, at)
+		t.touch(k.subject)
+	}
+	return n, t.exec(`INSERT INTO subject_activity (subject_id, type, last_at) SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])
+		ON CONFLICT (subject_id, type) DO UPDATE SET last_at = greatest(subject_activity.last_at, excluded.last_at)`, who, what, ats)
+}
+
+// DeleteEventsCollectedUnder implements vault.EventTx.
+func (t *txn) DeleteEventsCollectedUnder(subject string, purpose policies.PurposeName) (int, error) {
+	return t.deleteEvents(`subject_id = $1 AND purpose = $2`, subject, string(purpose))
+}
+
+// DeleteEventsOfCategory implements vault.EventTx.
+func (t *txn) DeleteEventsOfCategory(subject, category string) (int, error) {
+	t.touch(subject)
+	n, err := t.deleteEvents(`subject_id = $1 AND category = $2`, subject, category)
+	if err != nil {
+		return 0, err
+	}
+	var types []string
+	for _, typ := range policies.EventTypes() {
+		if c, _ := policies.EventCategory(typ); c == category {
+			types = append(types, typ)
+		}
+	}
+	return n, t.exec(`DELETE FROM subject_activity WHERE subject_id = $1 AND type = ANY($2)`, subject, types)
+}
+
+// AddExternalID implements vault.IdentityTx (field "_external_id" of the blind index, several per subject).
+func (t *txn) AddExternalID(subject string, token []byte) error {
+	t.touch(subject)
+	return t.exec(`INSERT INTO blind_index (subject_id, field, token) VALUES ($1, '_external_id', $2) ON CONFLICT DO NOTHING`, subject, token)
+}
+
+// RemoveExternalID implements vault.IdentityTx.
+func (t *txn) RemoveExternalID(subject string, token []byte) error {
+	t.touch(subject)
+	return t.exec(`DELETE FROM blind_index WHERE subject_id = $1 AND field = '_external_id' AND token = $2`, subject, token)
+}
+
+// PutMerge implements vault.IdentityTx.
+func (t *txn) PutMerge(m vault.MergeRow) error {
+	added := m.FieldsAdded
+	if added == nil {
+		added = []string{}
+	}
+	return t.exec(`INSERT INTO merges (id, subject_id, source, matched_on, fields_added, created_at, external_token) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		m.ID, m.SubjectID, m.Source, m.MatchedOn, added, m.CreatedAt, m.ExternalToken)
+}
+
+// PutReview implements vault.IdentityTx.
+func (t *txn) PutReview(r vault.ReviewRow) error {
+	return t.exec(`INSERT INTO merge_reviews (id, subject_a, subject_b, reason, created_at) VALUES ($1, $2, $3, $4, $5)`,
+		r.ID, r.SubjectA, r.SubjectB, r.Reason, r.CreatedAt)
+}
+
+// Merge implements vault.IdentityTx.
+func (t *txn) Merge(id string) (vault.MergeRow, error) {
+	return oneMerge(t.tx.Query(t.ctx, mergeColumns+` WHERE id = $1`, id))
+}
+
+// RevertMerge implements vault.IdentityTx.
+func (t *txn) RevertMerge(id, restored string, at time.Time) error {
+	return t.exec(`UPDATE merges SET reverted_at = $2, restored_subject_id = $3 WHERE id = $1`, id, at, restored)
+}
+
+// DecideReview implements vault.IdentityTx.
+func (t *txn) DecideReview(id, state string, at time.Time) (string, error) {
+	var was string
+	err := t.tx.QueryRow(t.ctx, `SELECT state FROM merge_reviews WHERE id = $1 FOR UPDATE`, id).Scan(&was)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil || was != vault.ReviewOpen {
+		return was, err
+	}
+	return was, t.exec(`UPDATE merge_reviews SET state = $2, decided_at = $3 WHERE id = $1`, id, state, at)
+}
+
+// PutImportReport implements vault.IdentityTx.
+func (t *txn) PutImportReport(id, report string, at time.Time) error {
+	return t.exec(`INSERT INTO import_reports (id, created_at, report) VALUES ($1, $2, $3)`, id, at, report)
+}

@@ -1,0 +1,20 @@
+package sqlite
+
+import (
+	"testing"
+
+	"github.com/profilevault/profilevault/internal/storetest"
+)
+
+// The SQLite adapter passes the storers' conformance suite, with its record cache on and off.
+func TestConformance(t *testing.T) {
+	for name, cache := range map[string]int{"cache on": 0, "cache off": -1} {
+		t.Run(name, func(t *testing.T) {
+			storetest.Run(t, func(t testing.TB) storetest.Adapter {
+				s := openTest(t, Options{RecordCache: cache})
+				return storetest.Adapter{Store: s, Log: s.auditLog, Identity: s, Requests: s, Access: s, Audiences: s, Revocations: s,
+					Keys: s, Policies: s, Incidents: s}
+			})
+		})
+	}
+}

@@ -1,0 +1,262 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/profilevault/profilevault/consent"
+	"github.com/profilevault/profilevault/policies"
+	"github.com/profilevault/profilevault/vault"
+)
+
+// RunConsents tests vault.ConsentTx (consent.Store): append-only histories and objections.
+func RunConsents(t *testing.T, open Open) {
+	a := open(t)
+	create(t, a, "sub_a", "sub_b")
+	exp := at.Add(24 * time.Hour)
+	grant := consent.Event{ID: "c1", Action: consent.ActionGrant, Purpose: policies.PurposeMarketing, Kind: consent.Separate, NoticeVersion: "v2",
+		Method: "web", EvidenceSealed: []byte("sealed"), ExpiresAt: &exp, At: at, RecordedBy: "st", Channels: []string{"sms", "email"}}
+	commit(t, a, func(tx vault.Tx) error {
+		if err := tx.AppendConsent("sub_a", grant); err != nil {
+			return err
+		}
+		if err := tx.AppendConsent("sub_a", consent.Event{ID: "c2", Action: consent.ActionWithdraw, Purpose: policies.PurposeMarketing, Withdraws: "c1",
+			At: at.Add(time.Hour), RecordedBy: "sub"}); err != nil {
+			return err
+		}
+		evs, err := tx.ConsentEvents("sub_a")
+		if err != nil || len(evs) != 2 || evs[0].ID != "c1" || evs[1].ID != "c2" {
+			return fmt.Errorf("history in the transaction: %+v, %v", evs, err)
+		}
+		if evs, err := tx.ConsentEvents("sub_b"); err != nil || len(evs) != 0 {
+			return fmt.Errorf("another subject's history: %+v, %v", evs, err)
+		}
+		changed, err := tx.SetObjection("sub_a", "automated_marketing", true, at)
+		if err != nil || !changed {
+			return fmt.Errorf("first objection: %v %v", changed, err)
+		}
+		if changed, err = tx.SetObjection("sub_a", "automated_marketing", true, at); err != nil || changed {
+			return fmt.Errorf("repeated objection changed something: %v %v", changed, err)
+		}
+		if changed, err = tx.SetObjection("sub_a", "personalized_marketing", false, at); err != nil || changed {
+			return fmt.Errorf("lifting an absent objection changed something: %v %v", changed, err)
+		}
+		if _, err := tx.SetObjection("sub_a", "personalized_marketing", true, at); err != nil {
+			return err
+		}
+		if kinds, err := tx.Objections("sub_a"); err != nil || !slices.Equal(kinds, []string{"automated_marketing", "personalized_marketing"}) {
+			return fmt.Errorf("objections %v, %v", kinds, err)
+		}
+		return nil
+	})
+	// A duplicate event id is refused: histories are never rewritten.
+	if _, err := a.Store.Commit(t.Context(), func(tx vault.Tx) error { return tx.AppendConsent("sub_a", grant) }, entry("consent.grant")); err == nil {
+		t.Fatal("a consent event was recorded twice")
+	}
+	commit(t, a, func(tx vault.Tx) error {
+		changed, err := tx.SetObjection("sub_a", "personalized_marketing", false, at)
+		if err != nil || !changed {
+			return fmt.Errorf("lifting an objection: %v %v", changed, err)
+		}
+		return nil
+	})
+	rec, err := a.Store.Subject(t.Context(), "sub_a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.ConsentEvents) != 2 || len(rec.Consents) != 1 {
+		t.Fatalf("history %+v", rec.ConsentEvents)
+	}
+	c := rec.Consents[0]
+	if c.Kind != consent.Separate || c.NoticeVersion != "v2" || string(c.EvidenceSealed) != "sealed" || c.ExpiresAt == nil || !c.ExpiresAt.Equal(exp) ||
+		c.WithdrawnAt == nil || !c.WithdrawnAt.Equal(at.Add(time.Hour)) || !slices.Equal(c.Channels, []string{"sms", "email"}) {
+		t.Fatalf("derived consent %+v", c)
+	}
+	if len(rec.Objections) != 1 || !rec.Objections["automated_marketing"].Equal(at) {
+		t.Fatalf("objections %v", rec.Objections)
+	}
+}
+
+// RunEvents tests vault.EventStore with vault.EventTx.
+func RunEvents(t *testing.T, open Open) {
+	a := open(t)
+	create(t, a, "sub_a", "sub_b")
+	ev := func(id, subject, typ string, ts time.Time, purpose policies.PurposeName) vault.StoredEvent {
+		c, _ := policies.EventCategory(typ)
+		return vault.StoredEvent{ID: id, SubjectID: subject, Type: typ, Category: c, Source: "shop", Class: vault.ClassGeneral,
+			Purpose: purpose, TS: ts, DEKVersion: 1, Attrs: []byte("a-" + id)}
+	}
+	var batch []vault.StoredEvent
+	for i := range 2500 { // more than a page
+		batch = append(batch, ev(fmt.Sprintf("e%05d", i), "sub_a", "page_view", at.Add(time.Duration(2500-i)*time.Second), policies.PurposeAnalytics))
+	}
+	batch = append(batch, ev("o1", "sub_a", "order", at, policies.PurposeOrderFulfillment), ev("o2", "sub_b", "order", at.Add(time.Minute), policies.PurposeOrderFulfillment))
+	var n int
+	commit(t, a, func(tx vault.Tx) error { var err error; n, err = tx.PutEvents(batch); return err })
+	if n != len(batch) {
+		t.Fatalf("inserted %d of %d", n, len(batch))
+	}
+	// Existing ids are skipped and not counted.
+	commit(t, a, func(tx vault.Tx) error {
+		var err error
+		n, err = tx.PutEvents([]vault.StoredEvent{ev("o1", "sub_a", "order", at, policies.PurposeOrderFulfillment), ev("o3", "sub_a", "order", at.Add(time.Hour), policies.PurposeOrderFulfillment),
+			ev("e00001", "sub_a", "page_view", at, policies.PurposeAnalytics)})
+		return err
+	})
+	if n != 1 {
+		t.Fatalf("re-sent events counted: %d inserted, want 1", n)
+	}
+	var got []vault.StoredEvent
+	if err := a.Store.Events(t.Context(), "sub_a", func(e vault.StoredEvent) error { got = append(got, e); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2502 {
+		t.Fatalf("%d events, want 2502", len(got))
+	}
+	if !slices.IsSortedFunc(got, func(x, y vault.StoredEvent) int { return x.TS.Compare(y.TS) }) {
+		t.Fatal("events are not oldest first")
+	}
+	if e := got[0]; e.ID != "o1" || e.Type != "order" || e.Category != "transactions" || e.Source != "shop" || e.Class != vault.ClassGeneral ||
+		e.DEKVersion != 1 || string(e.Attrs) != "a-o1" || e.SubjectID != "sub_a" || !e.TS.Equal(at) {
+		t.Fatalf("first event %+v", e)
+	}
+	rec, _ := a.Store.Subject(t.Context(), "sub_a")
+	if !rec.Activity["order"].Equal(at.Add(time.Hour)) || !rec.Activity["page_view"].Equal(at.Add(2500*time.Second)) {
+		t.Fatalf("activity %v", rec.Activity)
+	}
+	stop := errors.New("stop")
+	calls := 0
+	if err := a.Store.Events(t.Context(), "sub_a", func(vault.StoredEvent) error { calls++; return stop }); !errors.Is(err, stop) || calls != 1 {
+		t.Fatalf("Events did not stop at fn's error: %v after %d", err, calls)
+	}
+	commit(t, a, func(tx vault.Tx) error {
+		latest, ok, err := tx.LatestEvent("sub_a", "transactions")
+		if err != nil || !ok || !latest.Equal(at.Add(time.Hour)) {
+			return fmt.Errorf("latest transaction %v %v %v", latest, ok, err)
+		}
+		if _, ok, err := tx.LatestEvent("sub_b", "behavior"); ok || err != nil {
+			return fmt.Errorf("latest of no events: %v %v", ok, err)
+		}
+		if n, err := tx.DeleteEventsCollectedUnder("sub_a", policies.PurposeAnalytics); err != nil || n != 2500 {
+			return fmt.Errorf("deleted %d collected under analytics, %v", n, err)
+		}
+		if n, err := tx.DeleteEventsOfCategory("sub_a", "transactions"); err != nil || n != 2 {
+			return fmt.Errorf("deleted %d transactions, %v", n, err)
+		}
+		return nil
+	})
+	rec, _ = a.Store.Subject(t.Context(), "sub_a")
+	if _, ok := rec.Activity["order"]; ok {
+		t.Fatalf("the activity of a deleted category stays: %v", rec.Activity)
+	}
+	got = nil
+	a.Store.Events(t.Context(), "sub_b", func(e vault.StoredEvent) error { got = append(got, e); return nil })
+	if len(got) != 1 || got[0].ID != "o2" {
+		t.Fatalf("another subject's events changed: %+v", got)
+	}
+}
+
+// RunTags tests vault.TagStore with vault.TagTx: sealed tags, the frozen model, and the dirty set ordered
+// by audit sequence numbers.
+func RunTags(t *testing.T, open Open) {
+	a := open(t)
+	create(t, a, "sub_a", "sub_b", "sub_c")
+	tag := func(subject string, purpose policies.PurposeName, key, level string) vault.StoredTag {
+		return vault.StoredTag{SubjectID: subject, Purpose: purpose, Key: key, Level: level, Inputs: []string{"orders", "visits"},
+			ConsentIDs: []string{"c1"}, ComputedAt: at, DEKVersion: 1, Sealed: []byte("s-" + key)}
+	}
+	commit(t, a, func(tx vault.Tx) error {
+		return errors.Join(
+			tx.ReplaceTags("sub_a", policies.PurposeMarketing, []vault.StoredTag{tag("sub_a", policies.PurposeMarketing, "rfm", "high"), tag("sub_a", policies.PurposeMarketing, "churn", "low")}),
+			tx.ReplaceTags("sub_a", policies.PurposePersonalization, []vault.StoredTag{tag("sub_a", policies.PurposePersonalization, "rfm", "mid")}),
+			tx.ReplaceTags("sub_b", policies.PurposeMarketing, []vault.StoredTag{tag("sub_b", policies.PurposeMarketing, "rfm", "low")}),
+			tx.PutTagModel([]byte("model-1"), at),
+		)
+	})
+	tags, err := a.Store.Tags(t.Context(), "sub_a")
+	if err != nil || len(tags) != 3 {
+		t.Fatalf("tags %+v, %v", tags, err)
+	}
+	if g := tags[0]; g.Purpose != policies.PurposeMarketing || g.Key != "churn" || g.Level != "low" || !slices.Equal(g.Inputs, []string{"orders", "visits"}) ||
+		!slices.Equal(g.ConsentIDs, []string{"c1"}) || !g.ComputedAt.Equal(at) || g.DEKVersion != 1 || string(g.Sealed) != "s-churn" || g.SubjectID != "sub_a" {
+		t.Fatalf("first tag %+v", g)
+	}
+	of, err := a.Store.TagsOf(t.Context(), []string{"sub_a", "sub_b", "sub_c"})
+	if err != nil || len(of["sub_a"]) != 3 || len(of["sub_b"]) != 1 || len(of["sub_c"]) != 0 {
+		t.Fatalf("TagsOf %v, %v", of, err)
+	}
+	// ReplaceTags replaces only the purpose's tags; DeleteTag removes a key under every purpose.
+	commit(t, a, func(tx vault.Tx) error {
+		return errors.Join(tx.ReplaceTags("sub_a", policies.PurposeMarketing, []vault.StoredTag{tag("sub_a", policies.PurposeMarketing, "ltv", "high")}), tx.DeleteTag("sub_a", "rfm"))
+	})
+	if tags, _ = a.Store.Tags(t.Context(), "sub_a"); len(tags) != 1 || tags[0].Key != "ltv" {
+		t.Fatalf("after replace and delete: %+v", tags)
+	}
+	commit(t, a, func(tx vault.Tx) error {
+		return errors.Join(tx.DeleteTags("sub_b", policies.PurposePersonalization), tx.DeleteTags("sub_a", ""))
+	})
+	if tags, _ = a.Store.Tags(t.Context(), "sub_a"); len(tags) != 0 {
+		t.Fatalf("DeleteTags of every purpose left %+v", tags)
+	}
+	if tags, _ = a.Store.Tags(t.Context(), "sub_b"); len(tags) != 1 {
+		t.Fatalf("DeleteTags of another purpose removed %+v", tags)
+	}
+	model, fitted, ok, err := a.Store.TagModel(t.Context())
+	if err != nil || !ok || string(model) != "model-1" || !fitted.Equal(at) {
+		t.Fatalf("model %q %v %v %v", model, fitted, ok, err)
+	}
+	commit(t, a, func(tx vault.Tx) error {
+		return errors.Join(tx.PutTagModel([]byte("model-2"), at.Add(time.Hour)),
+			tx.PutDEK(vault.DEK{Subject: "sub_a", Class: vault.ClassGeneral, Version: 2, KEKVersion: 3, Wrapped: []byte("w2")}))
+	})
+	if model, _, _, _ := a.Store.TagModel(t.Context()); string(model) != "model-2" {
+		t.Fatalf("model after a refit: %q", model)
+	}
+	deks, err := a.Store.CurrentDEKs(t.Context(), []string{"sub_a", "sub_b", "sub_none"}, vault.ClassGeneral)
+	if err != nil || len(deks) != 2 || deks["sub_a"].Version != 2 || deks["sub_a"].KEKVersion != 3 || deks["sub_b"].Version != 1 || deks["sub_a"].Subject != "sub_a" {
+		t.Fatalf("current DEKs %+v, %v", deks, err)
+	}
+
+	t.Run("DirtySubjects", func(t *testing.T) {
+		a := open(t)
+		create(t, a, "sub_a", "sub_b", "sub_c")
+		if ids, err := a.Store.DirtySubjects(t.Context(), 10); err != nil || len(ids) != 0 {
+			t.Fatalf("dirty before any mark: %v %v", ids, err)
+		}
+		first := commit(t, a, func(tx vault.Tx) error { return errors.Join(tx.MarkStale("sub_b"), tx.MarkStale("sub_a")) })
+		commit(t, a, func(tx vault.Tx) error { return tx.MarkStale("sub_c") })
+		ids, err := a.Store.DirtySubjects(t.Context(), 10)
+		if err != nil || !slices.Equal(ids, []string{"sub_a", "sub_b", "sub_c"}) {
+			t.Fatalf("dirty %v, %v; want oldest mark first", ids, err)
+		}
+		if ids, _ := a.Store.DirtySubjects(t.Context(), 1); len(ids) != 1 {
+			t.Fatalf("limit ignored: %v", ids)
+		}
+		// A tag run that saw everything up to first's entry clears sub_a; a mark made after the run started
+		// (sub_b, marked again at a later sequence number) stays pending.
+		later := commit(t, a, func(tx vault.Tx) error { return tx.MarkStale("sub_b") })
+		commit(t, a, func(tx vault.Tx) error {
+			return errors.Join(tx.ClearDirty("sub_a", first+1), tx.ClearDirty("sub_b", first+1), tx.ClearDirty("sub_c", first))
+		})
+		if ids, _ := a.Store.DirtySubjects(t.Context(), 10); !slices.Equal(ids, []string{"sub_c", "sub_b"}) {
+			t.Fatalf("after clearing up to %d: %v, want [sub_c sub_b]", first+1, ids)
+		}
+		commit(t, a, func(tx vault.Tx) error { return tx.ClearDirty("sub_b", later+1) })
+		// A change marked in the same transaction as a clearing of everything is cleared with it.
+		commit(t, a, func(tx vault.Tx) error {
+			return errors.Join(tx.MarkStale("sub_c"), tx.ClearDirty("sub_c", math.MaxInt64))
+		})
+		if ids, _ := a.Store.DirtySubjects(t.Context(), 10); len(ids) != 0 {
+			t.Fatalf("still dirty: %v", ids)
+		}
+		// A failed change's marks are not kept.
+		a.Store.Commit(t.Context(), func(tx vault.Tx) error { tx.MarkStale("sub_a"); return errors.New("boom") }, entry("x"))
+		if ids, _ := a.Store.DirtySubjects(t.Context(), 10); len(ids) != 0 {
+			t.Fatalf("a failed change marked %v", ids)
+		}
+	})
+}
