@@ -117,36 +117,40 @@ func (s *scanner) rawString() ([]byte, bool) {
 	if !s.consume('"') {
 		return nil, false
 	}
-	start := s.i
-	for s.i < len(s.b) {
-		switch c := s.b[s.i]; {
-		case c == '\\':
-			if s.i+1 >= len(s.b) {
-				return nil, false
-			}
-			switch s.b[s.i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				s.i += 2
-			case 'u':
-				if s.i+6 > len(s.b) {
-					return nil, false
-				}
-				for _, h := range s.b[s.i+2 : s.i+6] {
-					if !(h >= '0' && h <= '9' || h >= 'a' && h <= 'f' || h >= 'A' && h <= 'F') {
-						return nil, false
-					}
-				}
-				s.i += 6
-			default:
-				return nil, false
-			}
+	b, i := s.b, s.i // locals, so the loop over plain bytes stays in registers
+	start := i
+	for i < len(b) {
+		c := b[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			i++
+			continue
+		}
+		switch {
 		case c == '"':
-			s.i++
-			return s.b[start : s.i-1], true
+			s.i = i + 1
+			return b[start:i], true
 		case c < 0x20:
 			return nil, false
+		}
+		// An escape.
+		if i+1 >= len(b) {
+			return nil, false
+		}
+		switch b[i+1] {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			i += 2
+		case 'u':
+			if i+6 > len(b) {
+				return nil, false
+			}
+			for _, h := range b[i+2 : i+6] {
+				if !(h >= '0' && h <= '9' || h >= 'a' && h <= 'f' || h >= 'A' && h <= 'F') {
+					return nil, false
+				}
+			}
+			i += 6
 		default:
-			s.i++
+			return nil, false
 		}
 	}
 	return nil, false

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -22,6 +23,26 @@ import (
 // built from their leaf hashes in order, comparing each tile as it completes, so no entry is hashed twice
 // and at most a few chunks are held in memory.
 func VerifyLog(l LogReader, v note.Verifier) (Report, error) {
+	return verifyLog(context.Background(), l, nil, v)
+}
+
+// IndexRows reads a store's review index: the rows (the columns review queries filter on, derived from the
+// entries) of entries lo..hi, in sequence order.
+type IndexRows interface {
+	IndexRows(ctx context.Context, lo, hi int64, fn func(seq int64, row IndexRow) error) error
+}
+
+// VerifyLogIndex is VerifyLog that also checks the review index row by row: from the first entry, every
+// entry up to the last row has its row and each row says what its entry says. Rows may end before the log
+// does (the index's lag; Report.Indexed says how far they reach), but an entry without a row before a later
+// row is hidden from review and a row that differs relabels it: both are named like any tampering, at the
+// first bad sequence number of the log and index together. Rows past the log's end are the store's to
+// look for.
+func VerifyLogIndex(ctx context.Context, l LogReader, ix IndexRows, v note.Verifier) (Report, error) {
+	return verifyLog(ctx, l, ix, v)
+}
+
+func verifyLog(ctx context.Context, l LogReader, ix IndexRows, v note.Verifier) (Report, error) {
 	cps, err := l.Checkpoints()
 	if err != nil {
 		return Report{}, err
@@ -43,7 +64,7 @@ func VerifyLog(l LogReader, v note.Verifier) (Report, error) {
 	if n := len(cps); n > 0 {
 		newest = cps[n-1].Size
 	}
-	b := treeCheck{l: l, roots: roots, newest: newest, prev: GenesisHash, tree: Tree{upper: true}}
+	b := treeCheck{l: l, roots: roots, newest: newest, prev: GenesisHash, tree: Tree{upper: true}, index: ix != nil}
 
 	// The scan (this goroutine) fills chunks; workers check and hash them; build takes them in order.
 	workers := runtime.GOMAXPROCS(0)
@@ -55,7 +76,10 @@ func VerifyLog(l LogReader, v note.Verifier) (Report, error) {
 	for range workers {
 		wg.Go(func() {
 			for c := range work {
-				c.check()
+				if ix != nil {
+					c.err = c.readIndex(ctx, ix)
+				}
+				c.check(ix != nil)
 				c.checkBundles(l, newest)
 				close(c.done)
 			}
@@ -109,6 +133,9 @@ func VerifyLog(l LogReader, v note.Verifier) (Report, error) {
 	close(inOrder)
 	wg.Wait()
 	<-built
+	if b.err != nil {
+		return Report{}, b.err
+	}
 	if b.failed() {
 		rep.FirstBadSeq, rep.Reason = b.badSeq, b.reason
 		return rep, nil
@@ -116,7 +143,7 @@ func VerifyLog(l LogReader, v note.Verifier) (Report, error) {
 	if err != nil && !errors.Is(err, errStop) {
 		return Report{}, err
 	}
-	rep.Entries, rep.Head = b.size, b.prev
+	rep.Entries, rep.Head, rep.Indexed = b.size, b.prev, b.indexed
 	if n := len(cps); n > 0 && cps[n-1].Size > rep.Entries {
 		return fail(rep.Entries+1, "the log ends at %d but a checkpoint covers %d entries (truncated)", rep.Entries, cps[n-1].Size)
 	}
@@ -139,7 +166,13 @@ type verifyChunk struct {
 	leaves  []tlog.Hash
 	badSeq  int64 // the chunk's first entry that fails its own checks (0: none)
 	reason  string
-	done    chan struct{}
+	// The review index rows of the chunk's entries (VerifyLogIndex): the first row's seq and the last of
+	// the rows that start at the chunk's first entry without a gap (0: none), or the first bad one.
+	rows                      []seqRow
+	ixFirst, ixThrough, ixBad int64
+	ixReason                  string
+	err                       error // reading the index failed
+	done                      chan struct{}
 }
 
 func newVerifyChunk(first int64, entrySize int) *verifyChunk {
@@ -151,6 +184,7 @@ func newVerifyChunk(first int64, entrySize int) *verifyChunk {
 func (c *verifyChunk) reset(first int64) {
 	c.first, c.arena, c.ends, c.entries, c.leaves = first, c.arena[:0], c.ends[:0], c.entries[:0], c.leaves[:0]
 	c.badSeq, c.reason = 0, ""
+	c.rows, c.ixFirst, c.ixThrough, c.ixBad, c.ixReason, c.err = c.rows[:0], 0, 0, 0, "", nil
 }
 
 // add copies the next entry into the chunk (entries are sliced out of arena by check, once it no longer
@@ -160,7 +194,10 @@ func (c *verifyChunk) add(canonical []byte) {
 	c.ends = append(c.ends, len(c.arena))
 }
 
-func (c *verifyChunk) check() {
+func (c *verifyChunk) check(index bool) {
+	if index && len(c.rows) > 0 {
+		c.ixFirst = c.rows[0].seq
+	}
 	var scratch []byte
 	start := 0
 	for i, end := range c.ends {
@@ -168,6 +205,9 @@ func (c *verifyChunk) check() {
 		start = end
 		c.entries = append(c.entries, e)
 		seq := c.first + int64(i)
+		if index {
+			c.checkRow(i, seq, e) // while the entry is in cache
+		}
 		if c.badSeq == 0 && !HoldsSeq(e, seq, &scratch) {
 			c.badSeq, c.reason = seq, fmt.Sprintf("entry %d does not hold its own sequence number (moved or swapped)", seq)
 		}
@@ -236,6 +276,43 @@ func isTileOf(data []byte, hashes []tlog.Hash) bool {
 	return true
 }
 
+// readIndex reads the index rows of the chunk's entries, which check compares with them.
+func (c *verifyChunk) readIndex(ctx context.Context, ix IndexRows) error {
+	return ix.IndexRows(ctx, c.first, c.first+int64(len(c.ends))-1, func(seq int64, row IndexRow) error {
+		c.rows = append(c.rows, seqRow{seq, row})
+		return nil
+	})
+}
+
+// seqRow is an index row and the entry it claims to be the row of.
+type seqRow struct {
+	seq int64
+	row IndexRow
+}
+
+// checkRow checks the chunk's i-th index row against entry seq, e, as the entries go by: rows must start
+// at the chunk's first entry and follow without a gap until they end, each the row of its entry.
+func (c *verifyChunk) checkRow(i int, seq int64, e []byte) {
+	if c.ixBad != 0 || i >= len(c.rows) {
+		return // a bad row found already, or the rows have ended
+	}
+	r := c.rows[i]
+	if r.seq != seq {
+		c.ixBad, c.ixReason = seq, fmt.Sprintf("review index row %d is missing: the entry is hidden from review", seq)
+		return
+	}
+	row, err := IndexOfCanonical(e)
+	if err != nil {
+		c.ixBad, c.ixReason = seq, fmt.Sprintf("entry %d does not decode: %v", seq, err)
+		return
+	}
+	if col := row.Differs(r.row); col != "" {
+		c.ixBad, c.ixReason = seq, fmt.Sprintf("review index row %d differs from its entry in %s", seq, col)
+		return
+	}
+	c.ixThrough = seq
+}
+
 // chainedToLeaf is ChainedTo for the previous entry's leaf hash, without making its hex string.
 func chainedToLeaf(canonical []byte, leaf tlog.Hash) bool {
 	var prev [2 * tlog.HashSize]byte
@@ -255,9 +332,15 @@ type treeCheck struct {
 	prev   string // chain hash of entry size
 	badSeq int64
 	reason string
+	err    error // a chunk's index could not be read
+	// With the review index (VerifyLogIndex): how far its rows reach without a gap, and whether they have
+	// ended (a later row is then an entry hidden from review).
+	index   bool
+	indexed int64
+	ixEnded bool
 }
 
-func (b *treeCheck) failed() bool { return b.badSeq != 0 }
+func (b *treeCheck) failed() bool { return b.badSeq != 0 || b.err != nil }
 
 func (b *treeCheck) fail(seq int64, format string, args ...any) {
 	b.badSeq, b.reason = seq, fmt.Sprintf(format, args...)
@@ -265,10 +348,21 @@ func (b *treeCheck) fail(seq int64, format string, args ...any) {
 
 // take builds chunk c into the tree and reports whether a failure was found (in c or before it).
 func (b *treeCheck) take(c *verifyChunk) bool {
+	if c.err != nil {
+		b.err = c.err
+		return true
+	}
 	n := len(c.entries)
 	if c.badSeq != c.first && n > 0 && !ChainedTo(c.entries[0], b.prev) {
 		b.fail(c.first, "entry %d is not chained to entry %d", c.first, c.first-1)
 		return true
+	}
+	if b.index {
+		b.takeIndex(c)                           // after the log's own checks of the first entry, which name it first
+		if c.badSeq != 0 && c.badSeq < c.first { // an entry of an earlier chunk, hidden from review
+			b.fail(c.badSeq, "%s", c.reason)
+			return true
+		}
 	}
 	if c.badSeq != 0 {
 		n = int(c.badSeq - c.first) // the entries before the bad one still count, and their checkpoints
@@ -298,6 +392,24 @@ func (b *treeCheck) take(c *verifyChunk) bool {
 		return true
 	}
 	return false
+}
+
+// takeIndex carries the index check across chunks, in order: a chunk's bad row, or rows in a chunk after
+// rows that ended earlier, become the chunk's first bad entry if none comes before.
+func (b *treeCheck) takeIndex(c *verifyChunk) {
+	seq, reason := c.ixBad, c.ixReason
+	if b.ixEnded && c.ixFirst != 0 { // before anything the chunk's own rows show
+		seq, reason = b.indexed+1, fmt.Sprintf("review index row %d is missing: the entry is hidden from review", b.indexed+1)
+	}
+	if seq != 0 && (c.badSeq == 0 || seq < c.badSeq) {
+		c.badSeq, c.reason = seq, reason
+	}
+	if !b.ixEnded {
+		if c.ixFirst == c.first {
+			b.indexed = c.ixThrough
+		}
+		b.ixEnded = b.indexed < c.first+int64(len(c.entries))-1
+	}
 }
 
 // integrate adds entries to the tree and compares the tiles they complete (with the right edge's partial

@@ -2,6 +2,7 @@ package audit_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"slices"
 	"testing"
@@ -139,4 +140,101 @@ func TestVerifyLogAcrossChunks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// memIndex is a review index in memory: rows by seq.
+type memIndex map[int64]audit.IndexRow
+
+func (x memIndex) IndexRows(_ context.Context, lo, hi int64, fn func(int64, audit.IndexRow) error) error {
+	for seq := lo; seq <= hi; seq++ {
+		if row, ok := x[seq]; ok {
+			if err := fn(seq, row); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// VerifyLogIndex checks index rows chunk by chunk on every core and carries what it found across chunks:
+// rows may end (lag) anywhere, but a row after a gap — inside a chunk or chunks later — names the first
+// entry hidden from review, and the first bad seq of log and index together is reported.
+func TestVerifyLogIndexAcrossChunks(t *testing.T) {
+	s := logtest.NewSigner(t)
+	const n = 5*4096 + 100
+	cps := []int64{1000, 4096, 12288, n}
+	edit := func(e []byte) []byte { return bytes.Replace(e, []byte(`"allow"`), []byte(`"deny"`), 1) }
+	build := func(t *testing.T) (*memLog, memIndex) {
+		m := buildMemLog(t, s, n, cps)
+		ix := memIndex{}
+		for i, e := range m.entries {
+			row, err := audit.IndexOfCanonical(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ix[int64(i+1)] = row
+		}
+		return m, ix
+	}
+	drop := func(ix memIndex, lo, hi int64) {
+		for seq := lo; seq <= hi; seq++ {
+			delete(ix, seq)
+		}
+	}
+	relabel := func(ix memIndex, seq int64) {
+		row := ix[seq]
+		row.Decision = audit.Deny
+		ix[seq] = row
+	}
+	for _, c := range []struct {
+		name    string
+		tamper  func(m *memLog, ix memIndex)
+		want    int64 // first bad seq; 0 for a log that verifies
+		indexed int64 // with want 0: how far the rows reach
+	}{
+		{"whole index", func(*memLog, memIndex) {}, 0, n},
+		{"lag mid-chunk", func(_ *memLog, ix memIndex) { drop(ix, 10001, n) }, 0, 10000},
+		{"lag from a chunk boundary", func(_ *memLog, ix memIndex) { drop(ix, 8193, n) }, 0, 8192},
+		{"no index yet", func(_ *memLog, ix memIndex) { drop(ix, 1, n) }, 0, 0},
+		{"row missing mid-chunk", func(_ *memLog, ix memIndex) { delete(ix, 5000) }, 5000, 0},
+		{"a chunk's rows missing", func(_ *memLog, ix memIndex) { drop(ix, 4097, 8192) }, 4097, 0},
+		{"rows end, then start again chunks later", func(_ *memLog, ix memIndex) { drop(ix, 5001, 9000) }, 5001, 0},
+		{"rows end at a chunk's end, then start again mid-chunk", func(_ *memLog, ix memIndex) { drop(ix, 8193, 15000) }, 8193, 0},
+		{"relabelled row", func(_ *memLog, ix memIndex) { relabel(ix, 12000) }, 12000, 0},
+		{"relabelled row before an edited entry", func(m *memLog, ix memIndex) {
+			m.entries[9499] = edit(m.entries[9499])
+			ix[9500] = must(audit.IndexOfCanonical(m.entries[9499]))
+			relabel(ix, 9400)
+		}, 9400, 0},
+		{"edited entry before a relabelled row", func(m *memLog, ix memIndex) {
+			m.entries[9499] = edit(m.entries[9499])
+			ix[9500] = must(audit.IndexOfCanonical(m.entries[9499]))
+			relabel(ix, 9600)
+		}, 9501, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m, ix := build(t)
+			c.tamper(m, ix)
+			rep, err := audit.VerifyLogIndex(context.Background(), m, ix, s.Verifier())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.want == 0 {
+				if !rep.OK || rep.Entries != n || rep.Indexed != c.indexed {
+					t.Fatalf("got %+v, want OK with %d indexed", rep, c.indexed)
+				}
+				return
+			}
+			if rep.OK || rep.FirstBadSeq != c.want {
+				t.Fatalf("first bad seq %d (%s), want %d", rep.FirstBadSeq, rep.Reason, c.want)
+			}
+		})
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

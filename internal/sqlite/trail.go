@@ -372,146 +372,45 @@ func (t *Trail) Export(ctx context.Context, since, until time.Time, fn func(seq 
 	}
 }
 
-// Verify implements audit.Store: the log (chain, checkpoints under v, tiles; seglog.Log.Verify) and, at the
-// same time on another core, every review index row against its entry — a missing row hides an entry from
-// review, an edited one relabels it, a row past the log invents one; each is tampering. The first bad seq of
-// either is reported. Rows the index has not reached yet (lag) are not tampering; in a running store the
-// index is first brought up to the log.
+// Verify implements audit.Store: the log (chain, checkpoints under v, tiles) and every review index row
+// against its entry, together (audit.VerifyLogIndex) — a missing row hides an entry from review, an edited
+// one relabels it, a row past the log invents one; each is tampering, and the first bad seq is reported.
+// Rows the index has not reached yet (lag) are not tampering; in a running store the index is first brought
+// up to the log.
 func (t *Trail) Verify(ctx context.Context, v note.Verifier) (audit.Report, error) {
 	if err := t.covered(ctx, 0); err != nil {
 		return audit.Report{}, err
 	}
-	type logResult struct {
-		rep audit.Report
-		err error
+	rep, err := audit.VerifyLogIndex(ctx, t.log, t, v)
+	if err != nil || !rep.OK {
+		return rep, err
 	}
-	logDone := make(chan logResult, 1)
-	go func() {
-		rep, err := t.log.Verify(v)
-		logDone <- logResult{rep, err}
-	}()
-	ix, ixErr := t.verifyIndex(ctx)
-	lr := <-logDone
-	if err := errors.Join(lr.err, ixErr); err != nil {
+	var past sql.NullInt64
+	if err := t.db.QueryRowContext(ctx, `SELECT min(seq) FROM audit_index WHERE seq > ?`, rep.Entries).Scan(&past); err != nil {
 		return audit.Report{}, err
 	}
-	rep := lr.rep
-	if ix.badSeq != 0 && (rep.OK || ix.badSeq < rep.FirstBadSeq) {
-		rep.OK, rep.FirstBadSeq, rep.Reason = false, ix.badSeq, ix.reason
-	}
-	if rep.OK {
-		rep.Indexed = ix.indexed
+	if past.Valid {
+		rep.OK, rep.FirstBadSeq, rep.Indexed = false, past.Int64, 0
+		rep.Reason = fmt.Sprintf("review index row %d has no entry in the log", past.Int64)
 	}
 	return rep, nil
 }
 
-// verifyIndex checks the index rows up to the log's size when it starts, in two halves at once (each a
-// merge of its rows with a sequential pass over its part of the log); a row past the log's size when it
-// ends has no entry.
-func (t *Trail) verifyIndex(ctx context.Context) (indexCheck, error) {
-	size := t.log.Size()
-	mid := size / 2
-	type half struct {
-		c   indexCheck
-		err error
-	}
-	second := make(chan half, 1)
-	go func() {
-		c, err := t.verifyRange(ctx, mid+1, size)
-		second <- half{c, err}
-	}()
-	out, err := t.verifyRange(ctx, 1, mid)
-	h := <-second
-	if err := errors.Join(err, h.err); err != nil {
-		return indexCheck{}, err
-	}
-	switch {
-	case out.badSeq != 0:
-	case out.indexed < mid && h.c.first != 0:
-		// The first half's rows end early while the second half has rows: the rows between are missing
-		// (before anything the second half found).
-		out.badSeq, out.reason = out.indexed+1, fmt.Sprintf("review index row %d is missing: the entry is hidden from review", out.indexed+1)
-	case h.c.badSeq != 0:
-		out = h.c
-	case out.indexed == mid && h.c.first != 0:
-		out.indexed = h.c.indexed
-	}
-	if out.badSeq != 0 {
-		return out, nil
-	}
-	var past sql.NullInt64
-	if err := t.db.QueryRowContext(ctx, `SELECT min(seq) FROM audit_index WHERE seq > ?`, t.log.Size()).Scan(&past); err != nil {
-		return indexCheck{}, err
-	}
-	if past.Valid {
-		out.badSeq, out.reason = past.Int64, fmt.Sprintf("review index row %d has no entry in the log", past.Int64)
-	}
-	return out, nil
-}
-
-// indexCheck is what a check of index rows found: the first row's seq, how far the rows reach without a
-// gap, or the first bad one.
-type indexCheck struct {
-	first, indexed int64
-	badSeq         int64
-	reason         string
-}
-
-// verifyRange merges the index rows of entries lo..hi with one sequential pass over that part of the log:
-// from lo, every entry up to the last row must have its row, and each row must say what its entry says.
-func (t *Trail) verifyRange(ctx context.Context, lo, hi int64) (indexCheck, error) {
-	out := indexCheck{indexed: lo - 1}
-	if lo > hi {
-		return out, nil
-	}
+// IndexRows implements audit.IndexRows: the review index rows of entries lo..hi, in seq order.
+func (t *Trail) IndexRows(ctx context.Context, lo, hi int64, fn func(seq int64, row audit.IndexRow) error) error {
 	rows, err := t.db.QueryContext(ctx, `SELECT `+indexColumns+` FROM audit_index WHERE seq BETWEEN ? AND ? ORDER BY seq`, lo, hi)
 	if err != nil {
-		return out, err
+		return err
 	}
 	defer rows.Close()
-	var (
-		rowSeq int64
-		stored audit.IndexRow
-		more   bool
-	)
-	nextRow := func() error {
-		if more = rows.Next(); more {
-			var err error
-			rowSeq, stored, err = scanIndexRow(rows)
+	for rows.Next() {
+		seq, row, err := scanIndexRow(rows)
+		if err != nil {
 			return err
 		}
-		return rows.Err()
-	}
-	if err := nextRow(); err != nil {
-		return out, err
-	}
-	if more {
-		out.first = rowSeq
-	}
-	stop := errors.New("stop")
-	bad := func(seq int64, format string, args ...any) error {
-		out.badSeq, out.reason = seq, fmt.Sprintf(format, args...)
-		return stop
-	}
-	err = t.log.Scan(lo, func(seq int64, canon []byte) error {
-		switch {
-		case !more || seq > hi:
-			return stop // the rows end here: what follows is lag (or the other half's)
-		case rowSeq > seq:
-			return bad(seq, "review index row %d is missing: the entry is hidden from review", seq)
+		if err := fn(seq, row); err != nil {
+			return err
 		}
-		ix, err := audit.IndexOfCanonical(canon)
-		if err != nil {
-			return bad(seq, "entry %d does not decode: %v", seq, err)
-		}
-		if col := ix.Differs(stored); col != "" {
-			return bad(seq, "review index row %d differs from its entry in %s", seq, col)
-		}
-		out.indexed = seq
-		return nextRow()
-	})
-	if err != nil && !errors.Is(err, stop) {
-		return out, err
 	}
-	return out, nil
+	return rows.Err()
 }
