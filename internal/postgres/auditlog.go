@@ -248,6 +248,16 @@ func (l *Log) Checkpoint() ([]byte, error) {
 	return b, err
 }
 
+// Note returns the sealed free text stored beside entry seq (audit.Entry.Note), or nil.
+func (l *Log) Note(ctx context.Context, seq int64) ([]byte, error) {
+	var b []byte
+	err := l.db.Pool.QueryRow(ctx, "SELECT sealed FROM audit_log_notes WHERE seq = $1", seq).Scan(&b)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	return b, err
+}
+
 // Checkpoints implements audit.LogReader.
 func (l *Log) Checkpoints() ([]audit.StoredCheckpoint, error) {
 	rows, err := l.db.Pool.Query(context.Background(), "SELECT size, note FROM audit_log_checkpoints ORDER BY size")
@@ -407,6 +417,7 @@ func lastLeaf(t tlog.Tile) int64 {
 // appendReq is one Append waiting for its group.
 type appendReq struct {
 	body  []byte // audit.Entry.Body: numbered and chained in the appending transaction
+	note  []byte // audit.Entry.Note, kept beside the entry in the same transaction
 	admit Admit
 	done  chan appendResult
 }
@@ -444,7 +455,7 @@ func (l *Log) AppendChecked(ctx context.Context, e audit.Entry, admit Admit) (in
 	if err != nil {
 		return 0, err
 	}
-	r := &appendReq{body: body, admit: admit, done: make(chan appendResult, 1)}
+	r := &appendReq{body: body, note: e.Note, admit: admit, done: make(chan appendResult, 1)}
 	select {
 	case l.reqs <- r:
 	case <-l.quit:
@@ -509,7 +520,7 @@ func (l *Log) commitGroup(group []*appendReq) {
 					continue
 				}
 			}
-			results[i].seq = c.add(r.body)
+			results[i].seq = c.add(r.body, r.note)
 		}
 		if len(c.rows) == 0 {
 			return nil
@@ -544,23 +555,33 @@ func lockHead(ctx context.Context, tx pgx.Tx) (size int64, head string, err erro
 
 // chained numbers and chains entry bodies after a locked head, and writes them.
 type chained struct {
-	seq  int64
-	head string
-	rows [][]any
+	seq   int64
+	head  string
+	rows  [][]any
+	notes [][]any
 }
 
-// add numbers and chains body after the entries before it and returns its sequence number.
-func (c *chained) add(body []byte) int64 {
+// add numbers and chains body after the entries before it, with its sealed note if any, and returns its
+// sequence number.
+func (c *chained) add(body, sealedNote []byte) int64 {
 	canon := audit.Assemble(c.seq+1, body, c.head)
 	c.seq, c.head = c.seq+1, audit.ChainHash(canon)
 	c.rows = append(c.rows, []any{c.seq, canon})
+	if len(sealedNote) > 0 {
+		c.notes = append(c.notes, []any{c.seq, sealedNote})
+	}
 	return c.seq
 }
 
-// write copies the entries in and moves the head row (locked by lockHead in the same tx).
+// write copies the entries and their notes in and moves the head row (locked by lockHead in the same tx).
 func (c *chained) write(ctx context.Context, tx pgx.Tx) error {
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"audit_log_entries"}, []string{"seq", "canonical"}, pgx.CopyFromRows(c.rows)); err != nil {
 		return err
+	}
+	if len(c.notes) > 0 {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"audit_log_notes"}, []string{"seq", "sealed"}, pgx.CopyFromRows(c.notes)); err != nil {
+			return err
+		}
 	}
 	_, err := tx.Exec(ctx, "UPDATE audit_log_head SET size = $1, head = $2", c.seq, c.head)
 	return err
@@ -605,7 +626,7 @@ func (l *Log) AppendTx(ctx context.Context, tx pgx.Tx, admit Admit, entries func
 		if err != nil {
 			return TxAppend{}, fmt.Errorf("encode audit entry: %w", err)
 		}
-		c.add(body)
+		c.add(body, e.Note)
 	}
 	if err := c.write(ctx, tx); err != nil {
 		return TxAppend{}, fmt.Errorf("postgres: append to the audit log: %w", err)

@@ -63,6 +63,9 @@ func (db *DB) NewStore(log *Log, opts StoreOptions) (*Store, error) {
 // Log returns the audit log the store appends to.
 func (s *Store) Log() *Log { return s.log }
 
+// Note returns the sealed free text stored beside entry seq (audit.Entry.Note), or nil.
+func (s *Store) Note(ctx context.Context, seq int64) ([]byte, error) { return s.log.Note(ctx, seq) }
+
 // Ready reports whether the database answers.
 func (s *Store) Ready(ctx context.Context) error { return s.db.Pool.Ping(ctx) }
 

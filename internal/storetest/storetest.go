@@ -34,6 +34,7 @@ type Adapter struct {
 	Keys        vault.KeyStore
 	Policies    vault.PolicyStore
 	Incidents   vault.IncidentStore
+	Notes       Notes
 }
 
 // Open opens an empty store for t, closed when t ends.
@@ -55,6 +56,7 @@ func Run(t *testing.T, open Open) {
 		"Revocations": RunRevocations,
 		"Policies":    RunPolicies,
 		"Incidents":   RunIncidents,
+		"Notes":       RunNotes,
 	} {
 		t.Run(name, func(t *testing.T) { run(t, open) })
 	}
