@@ -162,61 +162,17 @@ func (t *Trail) Checkpoints(context.Context) ([]audit.StoredCheckpoint, error) {
 
 // LatestCheckpoint implements audit.Store.
 func (t *Trail) LatestCheckpoint(context.Context) (audit.StoredCheckpoint, error) {
-	signed, err := t.log.Checkpoint()
-	if err != nil {
-		return audit.StoredCheckpoint{}, err
-	}
-	c, err := noteCheckpoint(signed)
-	if err != nil {
-		return audit.StoredCheckpoint{}, err
-	}
-	return audit.StoredCheckpoint{Size: c.Size, Note: signed}, nil
-}
-
-// noteCheckpoint reads the checkpoint a signed note carries (its signature is the verifier's business).
-func noteCheckpoint(signed []byte) (audit.Checkpoint, error) {
-	text := string(signed)
-	if i := strings.Index(text, "\n\n"); i >= 0 {
-		text = text[:i+1]
-	}
-	return audit.ParseCheckpoint(text)
+	return audit.LatestCheckpoint(t.log)
 }
 
 // Leaf implements audit.Store.
 func (t *Trail) Leaf(_ context.Context, seq int64) ([]byte, error) { return t.log.Entry(seq) }
 
-// ReadHashes implements tlog.HashReader over the log's hash tiles, for the tree of the newest checkpoint:
-// every hash read is checked against that checkpoint's root (tlog.TileHashReader).
+// ReadHashes implements tlog.HashReader over the log's hash tiles, for the tree of the newest checkpoint
+// (audit.ReadHashes).
 func (t *Trail) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
-	signed, err := t.log.Checkpoint()
-	if err != nil {
-		return nil, err
-	}
-	c, err := noteCheckpoint(signed)
-	if err != nil {
-		return nil, err
-	}
-	return tlog.TileHashReader(tlog.Tree{N: c.Size, Hash: c.Root}, logTiles{t.log}).ReadHashes(indexes)
+	return audit.ReadHashes(t.log, indexes)
 }
-
-// logTiles is tlog.TileReader over the log's C2SP tile files.
-type logTiles struct{ log audit.LogReader }
-
-func (r logTiles) Height() int { return audit.TileHeight }
-
-func (r logTiles) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
-	out := make([][]byte, len(tiles))
-	for i, tile := range tiles {
-		data, err := r.log.ReadTile(audit.C2SPPath(tile))
-		if err != nil {
-			return nil, fmt.Errorf("read tile %s: %w", audit.C2SPPath(tile), err)
-		}
-		out[i] = data
-	}
-	return out, nil
-}
-
-func (r logTiles) SaveTiles([]tlog.Tile, [][]byte) {}
 
 // Note returns the sealed free text stored beside an entry, or nil.
 func (t *Trail) Note(ctx context.Context, seq int64) ([]byte, error) {
@@ -234,14 +190,7 @@ func (t *Trail) entry(seq int64, row audit.IndexRow) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read audit entry %d: %w", seq, err)
 	}
-	ix, err := audit.IndexOfCanonical(canon)
-	if err != nil {
-		return nil, fmt.Errorf("decode audit entry %d: %w", seq, err)
-	}
-	if col := ix.Differs(row); col != "" {
-		return nil, fmt.Errorf("%w: review index row %d differs from its entry in %s (run vaultd audit verify)", audit.ErrIndexTampered, seq, col)
-	}
-	return canon, nil
+	return canon, audit.CheckIndexed(seq, canon, row)
 }
 
 const indexColumns = `seq, ts, action, subject_ref, actor, purpose, decision, grant_id`
@@ -372,146 +321,40 @@ func (t *Trail) Export(ctx context.Context, since, until time.Time, fn func(seq 
 	}
 }
 
-// Verify implements audit.Store: the log (chain, checkpoints under v, tiles; seglog.Log.Verify) and, at the
-// same time on another core, every review index row against its entry — a missing row hides an entry from
-// review, an edited one relabels it, a row past the log invents one; each is tampering. The first bad seq of
-// either is reported. Rows the index has not reached yet (lag) are not tampering; in a running store the
-// index is first brought up to the log.
+// Verify implements audit.Store (audit.VerifyTrail: the log, and every review index row against its
+// entry). In a running store the index is first brought up to the log.
 func (t *Trail) Verify(ctx context.Context, v note.Verifier) (audit.Report, error) {
 	if err := t.covered(ctx, 0); err != nil {
 		return audit.Report{}, err
 	}
-	type logResult struct {
-		rep audit.Report
-		err error
-	}
-	logDone := make(chan logResult, 1)
-	go func() {
-		rep, err := t.log.Verify(v)
-		logDone <- logResult{rep, err}
-	}()
-	ix, ixErr := t.verifyIndex(ctx)
-	lr := <-logDone
-	if err := errors.Join(lr.err, ixErr); err != nil {
-		return audit.Report{}, err
-	}
-	rep := lr.rep
-	if ix.badSeq != 0 && (rep.OK || ix.badSeq < rep.FirstBadSeq) {
-		rep.OK, rep.FirstBadSeq, rep.Reason = false, ix.badSeq, ix.reason
-	}
-	if rep.OK {
-		rep.Indexed = ix.indexed
-	}
-	return rep, nil
+	return audit.VerifyTrail(ctx, t.log, v, indexSource{t.db})
 }
 
-// verifyIndex checks the index rows up to the log's size when it starts, in two halves at once (each a
-// merge of its rows with a sequential pass over its part of the log); a row past the log's size when it
-// ends has no entry.
-func (t *Trail) verifyIndex(ctx context.Context) (indexCheck, error) {
-	size := t.log.Size()
-	mid := size / 2
-	type half struct {
-		c   indexCheck
-		err error
-	}
-	second := make(chan half, 1)
-	go func() {
-		c, err := t.verifyRange(ctx, mid+1, size)
-		second <- half{c, err}
-	}()
-	out, err := t.verifyRange(ctx, 1, mid)
-	h := <-second
-	if err := errors.Join(err, h.err); err != nil {
-		return indexCheck{}, err
-	}
-	switch {
-	case out.badSeq != 0:
-	case out.indexed < mid && h.c.first != 0:
-		// The first half's rows end early while the second half has rows: the rows between are missing
-		// (before anything the second half found).
-		out.badSeq, out.reason = out.indexed+1, fmt.Sprintf("review index row %d is missing: the entry is hidden from review", out.indexed+1)
-	case h.c.badSeq != 0:
-		out = h.c
-	case out.indexed == mid && h.c.first != 0:
-		out.indexed = h.c.indexed
-	}
-	if out.badSeq != 0 {
-		return out, nil
-	}
-	var past sql.NullInt64
-	if err := t.db.QueryRowContext(ctx, `SELECT min(seq) FROM audit_index WHERE seq > ?`, t.log.Size()).Scan(&past); err != nil {
-		return indexCheck{}, err
-	}
-	if past.Valid {
-		out.badSeq, out.reason = past.Int64, fmt.Sprintf("review index row %d has no entry in the log", past.Int64)
-	}
-	return out, nil
-}
+// indexSource is the review index as audit.VerifyTrail reads it.
+type indexSource struct{ db *sql.DB }
 
-// indexCheck is what a check of index rows found: the first row's seq, how far the rows reach without a
-// gap, or the first bad one.
-type indexCheck struct {
-	first, indexed int64
-	badSeq         int64
-	reason         string
-}
-
-// verifyRange merges the index rows of entries lo..hi with one sequential pass over that part of the log:
-// from lo, every entry up to the last row must have its row, and each row must say what its entry says.
-func (t *Trail) verifyRange(ctx context.Context, lo, hi int64) (indexCheck, error) {
-	out := indexCheck{indexed: lo - 1}
-	if lo > hi {
-		return out, nil
-	}
-	rows, err := t.db.QueryContext(ctx, `SELECT `+indexColumns+` FROM audit_index WHERE seq BETWEEN ? AND ? ORDER BY seq`, lo, hi)
+func (s indexSource) IndexRows(ctx context.Context, lo, hi int64) (audit.IndexCursor, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+indexColumns+` FROM audit_index WHERE seq BETWEEN ? AND ? ORDER BY seq`, lo, hi)
 	if err != nil {
-		return out, err
+		return nil, err
 	}
-	defer rows.Close()
-	var (
-		rowSeq int64
-		stored audit.IndexRow
-		more   bool
-	)
-	nextRow := func() error {
-		if more = rows.Next(); more {
-			var err error
-			rowSeq, stored, err = scanIndexRow(rows)
-			return err
-		}
-		return rows.Err()
-	}
-	if err := nextRow(); err != nil {
-		return out, err
-	}
-	if more {
-		out.first = rowSeq
-	}
-	stop := errors.New("stop")
-	bad := func(seq int64, format string, args ...any) error {
-		out.badSeq, out.reason = seq, fmt.Sprintf(format, args...)
-		return stop
-	}
-	err = t.log.Scan(lo, func(seq int64, canon []byte) error {
-		switch {
-		case !more || seq > hi:
-			return stop // the rows end here: what follows is lag (or the other half's)
-		case rowSeq > seq:
-			return bad(seq, "review index row %d is missing: the entry is hidden from review", seq)
-		}
-		ix, err := audit.IndexOfCanonical(canon)
-		if err != nil {
-			return bad(seq, "entry %d does not decode: %v", seq, err)
-		}
-		if col := ix.Differs(stored); col != "" {
-			return bad(seq, "review index row %d differs from its entry in %s", seq, col)
-		}
-		out.indexed = seq
-		return nextRow()
-	})
-	if err != nil && !errors.Is(err, stop) {
-		return out, err
-	}
-	return out, nil
+	return indexCursor{rows}, nil
 }
+
+func (s indexSource) FirstIndexRowAfter(ctx context.Context, seq int64) (int64, bool, error) {
+	var past sql.NullInt64
+	err := s.db.QueryRowContext(ctx, `SELECT min(seq) FROM audit_index WHERE seq > ?`, seq).Scan(&past)
+	return past.Int64, past.Valid, err
+}
+
+type indexCursor struct{ rows *sql.Rows }
+
+func (c indexCursor) Next() (int64, audit.IndexRow, bool, error) {
+	if !c.rows.Next() {
+		return 0, audit.IndexRow{}, false, c.rows.Err()
+	}
+	seq, row, err := scanIndexRow(c.rows)
+	return seq, row, true, err
+}
+
+func (c indexCursor) Close() error { return c.rows.Close() }
