@@ -35,6 +35,7 @@ type Adapter struct {
 	Policies    vault.PolicyStore
 	Incidents   vault.IncidentStore
 	Notes       Notes
+	Trail       audit.Store
 }
 
 // Open opens an empty store for t, closed when t ends.
@@ -57,6 +58,7 @@ func Run(t *testing.T, open Open) {
 		"Policies":    RunPolicies,
 		"Incidents":   RunIncidents,
 		"Notes":       RunNotes,
+		"Trail":       RunTrail,
 	} {
 		t.Run(name, func(t *testing.T) { run(t, open) })
 	}
