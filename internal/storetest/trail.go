@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/profilevault/profilevault/audit"
+	"github.com/profilevault/profilevault/policies"
 )
 
 // RunTrail tests the trail's review reads (audit.Store) over what the sequencer appended: every filter of
@@ -23,7 +24,7 @@ func RunTrail(t *testing.T, open Open) {
 	var all []audit.Entry
 	for i := range 40 {
 		e := audit.Entry{TS: base.Add(time.Duration(i) * 37 * time.Millisecond), Action: []string{"subject.read", "subject.update", "consent.grant"}[i%3],
-			SubjectRef: fmt.Sprintf("ps_%d", i%4), Actor: audit.Actor{Sub: fmt.Sprintf("staff_%d", i%5)}, Purpose: []string{"support", "marketing"}[i%2],
+			SubjectRef: fmt.Sprintf("ps_%d", i%4), Actor: audit.Actor{Sub: fmt.Sprintf("staff_%d", i%5)}, Purpose: []string{string(policies.PurposeCustomerService), string(policies.PurposeMarketing)}[i%2],
 			Decision: []audit.Decision{audit.Allow, audit.Deny}[i%3/2], Status: 200}
 		if i%7 == 0 {
 			e.GrantID = "grt_1"
@@ -65,7 +66,7 @@ func RunTrail(t *testing.T, open Open) {
 		{SubjectRef: "ps_2", Limit: 100},
 		{Actor: "staff_3", Limit: 100},
 		{Actor: "ps_self", Limit: 100},
-		{Purpose: "marketing", Action: "subject.read", Limit: 100},
+		{Purpose: string(policies.PurposeMarketing), Action: "subject.read", Limit: 100},
 		{Decision: audit.Deny, Limit: 100},
 		{GrantID: "grt_1", Limit: 100},
 		{Since: all[10].TS, Until: all[20].TS, Limit: 100},
