@@ -26,23 +26,17 @@ func VerifyLog(l LogReader, v note.Verifier) (Report, error) {
 	return verifyLog(context.Background(), l, nil, v)
 }
 
-// IndexRows reads a store's review index: the rows (the columns review queries filter on, derived from the
-// entries) of entries lo..hi, in sequence order.
-type IndexRows interface {
-	IndexRows(ctx context.Context, lo, hi int64, fn func(seq int64, row IndexRow) error) error
-}
-
 // VerifyLogIndex is VerifyLog that also checks the review index row by row: from the first entry, every
 // entry up to the last row has its row and each row says what its entry says. Rows may end before the log
 // does (the index's lag; Report.Indexed says how far they reach), but an entry without a row before a later
 // row is hidden from review and a row that differs relabels it: both are named like any tampering, at the
 // first bad sequence number of the log and index together. Rows past the log's end are the store's to
 // look for.
-func VerifyLogIndex(ctx context.Context, l LogReader, ix IndexRows, v note.Verifier) (Report, error) {
+func VerifyLogIndex(ctx context.Context, l LogReader, ix IndexSource, v note.Verifier) (Report, error) {
 	return verifyLog(ctx, l, ix, v)
 }
 
-func verifyLog(ctx context.Context, l LogReader, ix IndexRows, v note.Verifier) (Report, error) {
+func verifyLog(ctx context.Context, l LogReader, ix IndexSource, v note.Verifier) (Report, error) {
 	cps, err := l.Checkpoints()
 	if err != nil {
 		return Report{}, err
@@ -216,6 +210,11 @@ func (c *verifyChunk) check(index bool) {
 		}
 		c.leaves = append(c.leaves, LeafHash(e))
 	}
+	if index && c.ixBad == 0 && len(c.rows) > len(c.entries) {
+		// More rows than entries, all within the chunk: the last entry's row twice.
+		r := c.rows[len(c.entries)]
+		c.ixBad, c.ixReason = r.seq, fmt.Sprintf("review index row %d is duplicated", r.seq)
+	}
 }
 
 // checkBundles compares the entry bundles and level-0 hash tiles of the chunk's entries — the whole ones up
@@ -277,11 +276,18 @@ func isTileOf(data []byte, hashes []tlog.Hash) bool {
 }
 
 // readIndex reads the index rows of the chunk's entries, which check compares with them.
-func (c *verifyChunk) readIndex(ctx context.Context, ix IndexRows) error {
-	return ix.IndexRows(ctx, c.first, c.first+int64(len(c.ends))-1, func(seq int64, row IndexRow) error {
+func (c *verifyChunk) readIndex(ctx context.Context, ix IndexSource) error {
+	rows, err := ix.IndexRows(ctx, c.first, c.first+int64(len(c.ends))-1)
+	if err != nil {
+		return err
+	}
+	for {
+		seq, row, ok, err := rows.Next()
+		if err != nil || !ok {
+			return errors.Join(err, rows.Close())
+		}
 		c.rows = append(c.rows, seqRow{seq, row})
-		return nil
-	})
+	}
 }
 
 // seqRow is an index row and the entry it claims to be the row of.
@@ -297,7 +303,11 @@ func (c *verifyChunk) checkRow(i int, seq int64, e []byte) {
 		return // a bad row found already, or the rows have ended
 	}
 	r := c.rows[i]
-	if r.seq != seq {
+	switch {
+	case r.seq < seq: // a second row of an entry already matched (a store whose key is not seq alone)
+		c.ixBad, c.ixReason = r.seq, fmt.Sprintf("review index row %d is duplicated", r.seq)
+		return
+	case r.seq > seq:
 		c.ixBad, c.ixReason = seq, fmt.Sprintf("review index row %d is missing: the entry is hidden from review", seq)
 		return
 	}

@@ -142,21 +142,51 @@ func TestVerifyLogAcrossChunks(t *testing.T) {
 	}
 }
 
-// memIndex is a review index in memory: rows by seq.
-type memIndex map[int64]audit.IndexRow
+// memIndex is a review index in memory: rows by seq, a row's duplicates in dup.
+type memIndex struct {
+	rows map[int64]audit.IndexRow
+	dup  map[int64]int
+}
 
-func (x memIndex) IndexRows(_ context.Context, lo, hi int64, fn func(int64, audit.IndexRow) error) error {
+func (x memIndex) IndexRows(_ context.Context, lo, hi int64) (audit.IndexCursor, error) {
+	var c memCursor
 	for seq := lo; seq <= hi; seq++ {
-		if row, ok := x[seq]; ok {
-			if err := fn(seq, row); err != nil {
-				return err
+		if row, ok := x.rows[seq]; ok {
+			for range 1 + x.dup[seq] {
+				c.seqs, c.rows = append(c.seqs, seq), append(c.rows, row)
 			}
 		}
 	}
-	return nil
+	return &c, nil
 }
 
-// VerifyLogIndex checks index rows chunk by chunk on every core and carries what it found across chunks:
+func (x memIndex) FirstIndexRowAfter(_ context.Context, seq int64) (int64, bool, error) {
+	first, ok := int64(0), false
+	for s := range x.rows {
+		if s > seq && (!ok || s < first) {
+			first, ok = s, true
+		}
+	}
+	return first, ok, nil
+}
+
+type memCursor struct {
+	seqs []int64
+	rows []audit.IndexRow
+}
+
+func (c *memCursor) Next() (int64, audit.IndexRow, bool, error) {
+	if len(c.seqs) == 0 {
+		return 0, audit.IndexRow{}, false, nil
+	}
+	seq, row := c.seqs[0], c.rows[0]
+	c.seqs, c.rows = c.seqs[1:], c.rows[1:]
+	return seq, row, true, nil
+}
+
+func (c *memCursor) Close() error { return nil }
+
+// VerifyTrail checks index rows chunk by chunk on every core and carries what it found across chunks:
 // rows may end (lag) anywhere, but a row after a gap — inside a chunk or chunks later — names the first
 // entry hidden from review, and the first bad seq of log and index together is reported.
 func TestVerifyLogIndexAcrossChunks(t *testing.T) {
@@ -166,25 +196,25 @@ func TestVerifyLogIndexAcrossChunks(t *testing.T) {
 	edit := func(e []byte) []byte { return bytes.Replace(e, []byte(`"allow"`), []byte(`"deny"`), 1) }
 	build := func(t *testing.T) (*memLog, memIndex) {
 		m := buildMemLog(t, s, n, cps)
-		ix := memIndex{}
+		ix := memIndex{rows: map[int64]audit.IndexRow{}, dup: map[int64]int{}}
 		for i, e := range m.entries {
 			row, err := audit.IndexOfCanonical(e)
 			if err != nil {
 				t.Fatal(err)
 			}
-			ix[int64(i+1)] = row
+			ix.rows[int64(i+1)] = row
 		}
 		return m, ix
 	}
 	drop := func(ix memIndex, lo, hi int64) {
 		for seq := lo; seq <= hi; seq++ {
-			delete(ix, seq)
+			delete(ix.rows, seq)
 		}
 	}
 	relabel := func(ix memIndex, seq int64) {
-		row := ix[seq]
+		row := ix.rows[seq]
 		row.Decision = audit.Deny
-		ix[seq] = row
+		ix.rows[seq] = row
 	}
 	for _, c := range []struct {
 		name    string
@@ -196,26 +226,30 @@ func TestVerifyLogIndexAcrossChunks(t *testing.T) {
 		{"lag mid-chunk", func(_ *memLog, ix memIndex) { drop(ix, 10001, n) }, 0, 10000},
 		{"lag from a chunk boundary", func(_ *memLog, ix memIndex) { drop(ix, 8193, n) }, 0, 8192},
 		{"no index yet", func(_ *memLog, ix memIndex) { drop(ix, 1, n) }, 0, 0},
-		{"row missing mid-chunk", func(_ *memLog, ix memIndex) { delete(ix, 5000) }, 5000, 0},
+		{"row missing mid-chunk", func(_ *memLog, ix memIndex) { delete(ix.rows, 5000) }, 5000, 0},
+		{"row duplicated mid-chunk", func(_ *memLog, ix memIndex) { ix.dup[5000] = 1 }, 5000, 0},
+		{"last row of a chunk duplicated", func(_ *memLog, ix memIndex) { ix.dup[8192] = 2 }, 8192, 0},
+		{"last row duplicated", func(_ *memLog, ix memIndex) { ix.dup[n] = 1 }, n, 0},
+		{"row past the log", func(_ *memLog, ix memIndex) { ix.rows[n+5] = ix.rows[n] }, n + 5, 0},
 		{"a chunk's rows missing", func(_ *memLog, ix memIndex) { drop(ix, 4097, 8192) }, 4097, 0},
 		{"rows end, then start again chunks later", func(_ *memLog, ix memIndex) { drop(ix, 5001, 9000) }, 5001, 0},
 		{"rows end at a chunk's end, then start again mid-chunk", func(_ *memLog, ix memIndex) { drop(ix, 8193, 15000) }, 8193, 0},
 		{"relabelled row", func(_ *memLog, ix memIndex) { relabel(ix, 12000) }, 12000, 0},
 		{"relabelled row before an edited entry", func(m *memLog, ix memIndex) {
 			m.entries[9499] = edit(m.entries[9499])
-			ix[9500] = must(audit.IndexOfCanonical(m.entries[9499]))
+			ix.rows[9500] = must(audit.IndexOfCanonical(m.entries[9499]))
 			relabel(ix, 9400)
 		}, 9400, 0},
 		{"edited entry before a relabelled row", func(m *memLog, ix memIndex) {
 			m.entries[9499] = edit(m.entries[9499])
-			ix[9500] = must(audit.IndexOfCanonical(m.entries[9499]))
+			ix.rows[9500] = must(audit.IndexOfCanonical(m.entries[9499]))
 			relabel(ix, 9600)
 		}, 9501, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			m, ix := build(t)
 			c.tamper(m, ix)
-			rep, err := audit.VerifyLogIndex(context.Background(), m, ix, s.Verifier())
+			rep, err := audit.VerifyTrail(context.Background(), m, s.Verifier(), ix)
 			if err != nil {
 				t.Fatal(err)
 			}

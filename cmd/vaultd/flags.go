@@ -34,7 +34,7 @@ func (c *commonFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 		return def
 	}
 	fs.StringVar(&c.dataDir, "data-dir", env("VAULT_DATA_DIR", "data"), "data directory (VAULT_DATA_DIR)")
-	fs.StringVar(&c.db, "db", env("VAULT_DB", ""), "storage: empty for the embedded SQLite in the data dir (VAULT_DB)")
+	fs.StringVar(&c.db, "db", env("VAULT_DB", ""), "storage: empty for the embedded SQLite in the data dir, or postgres://… for a PostgreSQL database several nodes share (VAULT_DB)")
 	fs.StringVar(&c.kekFile, "kek-file", env("VAULT_KEK_FILE", ""), "key-encryption key ring file; default DATA_DIR/kek.json (VAULT_KEK_FILE)")
 	fs.StringVar(&c.erasureLedger, "erasure-ledger", env("VAULT_ERASURE_LEDGER", ""), "erasure ledger file, best on another volume; default DATA_DIR/erasures.ledger (VAULT_ERASURE_LEDGER)")
 	fs.StringVar(&c.timeZone, "tz", env("VAULT_TZ", "Asia/Shanghai"), "local time zone of time-of-day tags (VAULT_TZ)")

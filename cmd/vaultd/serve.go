@@ -40,6 +40,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	exportsPerHour := fs.Int("exports-per-hour", 60, "exports one subject may make in an hour; negative for no limit")
 	maxExports := fs.Int("max-exports", 4, "exports running at once over all subjects (one per subject at most)")
 	memProfile := fs.String("memprofile", "", "diagnostics: write a heap profile to this file when the server stops")
+	auditKey := fs.String("audit-key-file", envOr(getenv, "VAULT_AUDIT_KEY_FILE", ""), "checkpoint signing key file; default DATA_DIR/audit-checkpoint.key (VAULT_AUDIT_KEY_FILE)")
 	idsOut := fs.String("ids-out", "", "demo: write the ids of up to 10,000 active subjects to this file, one per line (for load tests)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -49,6 +50,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	cfg.CommitTimeout = envDuration(getenv, "VAULT_COMMIT_TIMEOUT", 5*time.Second)
+	cfg.AuditKeyFile = *auditKey
 	cfg.DemoSignIn = demo // the consoles' demo sign-in page: demo only, never serve
 	if *requestsPerDay <= 0 || *exportsPerHour == 0 || *maxExports <= 0 {
 		return fmt.Errorf("--requests-per-day and --max-exports must be positive, --exports-per-hour not 0")

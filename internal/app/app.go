@@ -30,6 +30,7 @@ import (
 	"github.com/profilevault/profilevault/internal/ingest"
 	"github.com/profilevault/profilevault/internal/keys"
 	"github.com/profilevault/profilevault/internal/normalize"
+	"github.com/profilevault/profilevault/internal/postgres"
 	"github.com/profilevault/profilevault/internal/profiling"
 	"github.com/profilevault/profilevault/internal/sqlite"
 	"github.com/profilevault/profilevault/internal/tagrun"
@@ -41,9 +42,12 @@ import (
 // Config is everything the service needs to start. Zero values take the documented defaults.
 type Config struct {
 	// TimeZone is the local zone of time-of-day tags (VAULT_TZ); default Asia/Shanghai.
-	TimeZone     string
-	DataDir      string // default ./data
-	DB           string // "" or "sqlite" → DataDir/vault.db; postgres://… is refused for now
+	TimeZone string
+	DataDir  string // default ./data
+	// DB is the store: "" or "sqlite" → DataDir/vault.db and its audit log in DataDir; postgres://… (or
+	// postgresql://…) → that PostgreSQL database, shared with the other nodes that name it (the data dir
+	// then keeps the lock, the key files and the erasure ledger).
+	DB           string
 	KEKFile      string // default DataDir/kek.json
 	AuditKeyFile string // checkpoint signing key; default DataDir/audit-checkpoint.key
 	// ErasureLedger is the erasure ledger file (VAULT_ERASURE_LEDGER); default DataDir/erasures.ledger.
@@ -87,7 +91,9 @@ type Config struct {
 type App struct {
 	Config   Config
 	Dir      *datadir.Dir
-	store    *sqlite.Store
+	store    storage
+	trail    audit.Store
+	pgDB     *postgres.DB // until the PostgreSQL store owns it
 	ring     *keys.Ring
 	crypto   *keys.VaultCrypto
 	Auditor  *audit.Signer
@@ -103,6 +109,43 @@ type App struct {
 	Sessions *webui.Sessions
 	erasures *erasures.Ledger
 }
+
+// storage is the store behind the vault — the embedded SQLite one or PostgreSQL: every storer the vault
+// needs, and what the app itself asks of it.
+type storage interface {
+	vault.Store
+	vault.IdentityStore
+	vault.RequestStore
+	vault.PolicyStore
+	vault.IncidentStore
+	vault.AccessStore
+	vault.AudienceStore
+	vault.RevocationStore
+	vault.KeyStore
+	// Ready reports whether the store can commit.
+	Ready(ctx context.Context) error
+	CountActiveSubjects(ctx context.Context) (int, error)
+	ActiveSubjectIDs(ctx context.Context, limit int) ([]string, error)
+	// CachedRecords is how many sealed records the store keeps in memory; IndexLag how many entries the
+	// review index does not cover yet.
+	CachedRecords() int
+	IndexLag() int64
+	// Close commits what is queued and closes the store.
+	Close() error
+}
+
+var (
+	_ storage = (*sqlite.Store)(nil)
+	_ storage = (*postgres.Store)(nil)
+)
+
+// postgresDSN reports whether db names a PostgreSQL database.
+func postgresDSN(db string) bool {
+	return strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://")
+}
+
+// ErrPostgresBackup is returned by Backup and Restore for a vault kept in PostgreSQL.
+var ErrPostgresBackup = errors.New("vaultd backup and restore cover the embedded SQLite store only: back up a PostgreSQL-backed vault with pg_dump (and the key files of a node's data dir)")
 
 // Defaults fills in the documented defaults.
 func (c Config) Defaults() Config {
@@ -127,10 +170,8 @@ func (c Config) Defaults() Config {
 // Open starts the vault on cfg's data directory, creating what is missing.
 func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	cfg = cfg.Defaults()
-	if cfg.DB != "" && cfg.DB != "sqlite" {
-		if strings.HasPrefix(cfg.DB, "postgres://") || strings.HasPrefix(cfg.DB, "postgresql://") {
-			return nil, errors.New("PostgreSQL storage is not available in this build yet; use the embedded SQLite default")
-		}
+	onPG := postgresDSN(cfg.DB)
+	if cfg.DB != "" && cfg.DB != "sqlite" && !onPG {
 		return nil, fmt.Errorf("unknown --db value (want sqlite or postgres://…)")
 	}
 	a := &App{Config: cfg}
@@ -149,6 +190,35 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	var created bool
 	dbPath := a.Dir.File(datadir.DatabaseFile)
 	_, statErr := os.Stat(dbPath)
+	// On PostgreSQL, keys that the database's other nodes already use are never created here: a new one
+	// would write what they cannot read.
+	var known map[string]string
+	if onPG {
+		// Migrations run under the database's advisory lock, so nodes starting together migrate once.
+		if a.pgDB, err = postgres.Open(ctx, cfg.DB); err != nil {
+			return nil, err
+		}
+		if known, err = a.pgDB.KnownKeys(ctx); err != nil {
+			return nil, fmt.Errorf("postgres: node keys: %w", err)
+		}
+		var missing []string
+		for _, k := range []struct{ name, path string }{{keyRing, kekPath}, {keyAudit, orDefault(cfg.AuditKeyFile, a.Dir.File(datadir.AuditKeyFile))},
+			{keyJWT, a.Dir.File(datadir.JWTKeyFile)}} {
+			if _, ok := known[k.name]; !ok {
+				continue
+			}
+			if _, err := os.Stat(k.path); errors.Is(err, os.ErrNotExist) {
+				missing = append(missing, fmt.Sprintf("%s (%s)", k.name, k.path))
+			}
+		}
+		if len(missing) > 0 {
+			return nil, fmt.Errorf("no file for the %s, which the database's other nodes already use: copy theirs there or point at shared files (a new key would write what they cannot read)",
+				strings.Join(missing, ", "))
+		}
+		if _, ok := known[keyRing]; ok {
+			statErr = nil // open the ring, never create one
+		}
+	}
 	if statErr == nil {
 		// The database holds DEKs wrapped under this ring: a new ring would make all of them unreadable.
 		if a.ring, err = keys.OpenRing(kekPath); err != nil {
@@ -192,15 +262,12 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
-	if a.store, err = sqlite.Open(ctx, dbPath, sqlite.Options{CommitTimeout: cfg.CommitTimeout, Logger: cfg.Logger, Signer: a.Auditor,
-		LogDir: a.Dir.File(datadir.AuditLogDir), CheckpointInterval: cfg.CheckpointInterval, RecordCache: cfg.RecordCache}); err != nil {
-		return nil, err
-	}
-	if errors.Is(statErr, os.ErrNotExist) {
-		for _, f := range []string{dbPath, dbPath + "-wal", dbPath + "-shm"} {
-			_ = os.Chmod(f, 0o600)
+	if onPG {
+		if err := a.openPostgres(ctx); err != nil {
+			return nil, err
 		}
-		fmt.Fprintf(cfg.Notices, "vaultd: created database %s (mode 0600)\n", dbPath)
+	} else if err := a.openSQLite(ctx, dbPath, errors.Is(statErr, os.ErrNotExist)); err != nil {
+		return nil, err
 	}
 	if a.crypto, err = keys.NewVaultCrypto(a.ring, cmp.Or(cfg.DEKCache, 50_000)); err != nil {
 		return nil, err
@@ -209,8 +276,9 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, err
 	}
 	if a.Vault, err = vault.New(vault.Config{
-		Store: a.store, Trail: a.store, Requests: a.store, Identity: a.store, Policies: a.store, Incidents: a.store, Access: a.store, Audiences: a.store, Revocations: a.store, Erasures: a.erasures, Rules: dsr.NewRules(), Checkpoints: a.Auditor, Crypto: a.crypto,
-		KeyRing: a.crypto, KeyStore: a.store, ExclusiveStore: true,
+		Store: a.store, Trail: a.trail, Requests: a.store, Identity: a.store, Policies: a.store, Incidents: a.store, Access: a.store, Audiences: a.store, Revocations: a.store, Erasures: a.erasures, Rules: dsr.NewRules(), Checkpoints: a.Auditor, Crypto: a.crypto,
+		// On PostgreSQL other nodes use the store: a rotation lease another node holds is waited out.
+		KeyRing: a.crypto, KeyStore: a.store, ExclusiveStore: !onPG,
 		NameSimilarity: ingest.NameSimilarity, Normalize: normalize.ByType, Policy: pol, Logger: cfg.Logger,
 		RequestsPerDay: cfg.RequestsPerDay, ExportsPerHour: cfg.ExportsPerHour, MaxConcurrentExports: cfg.MaxExports,
 	}); err != nil {
@@ -248,20 +316,22 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	a.Jobs.OnError = func(id string, err error) { cfg.Logger.Error("tag computation failed", "job", id, "err", err) }
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	st := a.store.Stats()
-	for _, m := range []struct {
-		name, help string
-		value      func() float64
-	}{
-		{"vault_audit_entries_total", "Audit entries appended.", func() float64 { return float64(st.Ops.Load()) }},
-		{"vault_audit_commits_total", "Group commits of the audit writer.", func() float64 { return float64(st.Batches.Load()) }},
-		{"vault_audit_commit_failures_total", "Group commits that failed (their requests failed closed).", func() float64 { return float64(st.Failures.Load()) }},
-		{"vault_audit_abandoned_total", "Requests that gave up waiting for their audit entry (503).", func() float64 { return float64(st.Abandoned.Load()) }},
-		{"vault_audit_commit_seconds_total", "Time spent in group commits.", func() float64 { return time.Duration(st.CommitNanos.Load()).Seconds() }},
-		{"vault_audit_sync_seconds_total", "Time spent in database COMMIT (WAL write and fsync).", func() float64 { return time.Duration(st.SyncNanos.Load()).Seconds() }},
-		{"vault_audit_log_sync_seconds_total", "Time spent appending to the audit log (write and fdatasync).", func() float64 { return time.Duration(st.LogSyncNanos.Load()).Seconds() }},
-	} {
-		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: m.name, Help: m.help}, m.value))
+	if sq, ok := a.store.(*sqlite.Store); ok { // the embedded writer's counters
+		st := sq.Stats()
+		for _, m := range []struct {
+			name, help string
+			value      func() float64
+		}{
+			{"vault_audit_entries_total", "Audit entries appended.", func() float64 { return float64(st.Ops.Load()) }},
+			{"vault_audit_commits_total", "Group commits of the audit writer.", func() float64 { return float64(st.Batches.Load()) }},
+			{"vault_audit_commit_failures_total", "Group commits that failed (their requests failed closed).", func() float64 { return float64(st.Failures.Load()) }},
+			{"vault_audit_abandoned_total", "Requests that gave up waiting for their audit entry (503).", func() float64 { return float64(st.Abandoned.Load()) }},
+			{"vault_audit_commit_seconds_total", "Time spent in group commits.", func() float64 { return time.Duration(st.CommitNanos.Load()).Seconds() }},
+			{"vault_audit_sync_seconds_total", "Time spent in database COMMIT (WAL write and fsync).", func() float64 { return time.Duration(st.SyncNanos.Load()).Seconds() }},
+			{"vault_audit_log_sync_seconds_total", "Time spent appending to the audit log (write and fdatasync).", func() float64 { return time.Duration(st.LogSyncNanos.Load()).Seconds() }},
+		} {
+			reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: m.name, Help: m.help}, m.value))
+		}
 	}
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "vault_audit_index_lag_entries",
 		Help: "Audit log entries the review index does not cover yet."}, func() float64 { return float64(a.store.IndexLag()) }))
@@ -298,6 +368,55 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, err
 	}
 	return a, nil
+}
+
+// Names of the keys the nodes of one PostgreSQL database must share (postgres.DB.AgreeOnKeys).
+const (
+	keyRing  = "key ring"
+	keyJWT   = "JWT signing key"
+	keyAudit = "audit checkpoint key"
+)
+
+// openSQLite opens the embedded store at dbPath with its audit log in the data dir.
+func (a *App) openSQLite(ctx context.Context, dbPath string, creating bool) error {
+	cfg := a.Config
+	s, err := sqlite.Open(ctx, dbPath, sqlite.Options{CommitTimeout: cfg.CommitTimeout, Logger: cfg.Logger, Signer: a.Auditor,
+		LogDir: a.Dir.File(datadir.AuditLogDir), CheckpointInterval: cfg.CheckpointInterval, RecordCache: cfg.RecordCache})
+	if err != nil {
+		return err
+	}
+	a.store, a.trail = s, s
+	if creating {
+		for _, f := range []string{dbPath, dbPath + "-wal", dbPath + "-shm"} {
+			_ = os.Chmod(f, 0o600)
+		}
+		fmt.Fprintf(cfg.Notices, "vaultd: created database %s (mode 0600)\n", dbPath)
+	}
+	return nil
+}
+
+// openPostgres opens the store and the audit log in the PostgreSQL database (a.pgDB, migrated), after
+// checking that this node's keys are those the database's other nodes use (the first node records them).
+func (a *App) openPostgres(ctx context.Context) error {
+	if err := a.pgDB.AgreeOnKeys(ctx, map[string]string{
+		// A keyed check value of the ring (its pseudonym of a constant): the same ring gives the same one,
+		// and it reveals nothing of the key.
+		keyRing:  a.ring.Pseudonymizer().Pseudonym("profile-vault/node-key-check"),
+		keyAudit: a.Auditor.VerifierKey(),
+		keyJWT:   a.Signer.KeyID(),
+	}); err != nil {
+		return fmt.Errorf("%w; give every node the same key files (copy the first node's, or point --kek-file and --audit-key-file at shared ones)", err)
+	}
+	l, err := a.pgDB.OpenLog(ctx, postgres.LogOptions{Signer: a.Auditor, CheckpointInterval: a.Config.CheckpointInterval})
+	if err != nil {
+		return err
+	}
+	s, err := a.pgDB.NewStore(l, postgres.StoreOptions{CommitTimeout: a.Config.CommitTimeout})
+	if err != nil {
+		return errors.Join(err, l.Close())
+	}
+	a.store, a.trail = s, s.Trail()
+	return nil
 }
 
 // erasureLedgerPath is where this vault's erasure ledger lives.
@@ -379,8 +498,14 @@ func SystemAccess(requestID string) vault.Access {
 	return vault.Access{Caller: vault.Caller{Subject: "vaultd-cli", Roles: []policies.Role{policies.RoleAdmin}}, RequestID: requestID}
 }
 
-// Stats returns the audit writer's counters (group commits, their time), for benchmarks and metrics.
-func (a *App) Stats() *sqlite.Metrics { return a.store.Stats() }
+// Stats returns the embedded audit writer's counters (group commits, their time), for benchmarks and
+// metrics; nil on PostgreSQL.
+func (a *App) Stats() *sqlite.Metrics {
+	if s, ok := a.store.(*sqlite.Store); ok {
+		return s.Stats()
+	}
+	return nil
+}
 
 // CountActiveSubjects counts the subjects that are not erased (a number, for the demo's banner).
 func (a *App) CountActiveSubjects(ctx context.Context) (int, error) {
@@ -393,13 +518,19 @@ func (a *App) KeyRingPath() string { return a.ring.Path() }
 // Internals are the parts behind the services. Only tests may use them — to look at what storage holds
 // or to break a key on purpose; the architecture test refuses any use of Internals in non-test code.
 type Internals struct {
-	Store  *sqlite.Store
-	Ring   *keys.Ring
-	Crypto *keys.VaultCrypto
+	Store    *sqlite.Store   // nil on PostgreSQL
+	Postgres *postgres.Store // nil on SQLite
+	Ring     *keys.Ring
+	Crypto   *keys.VaultCrypto
 }
 
 // Internals returns the parts behind the services (tests only; see Internals).
-func (a *App) Internals() Internals { return Internals{Store: a.store, Ring: a.ring, Crypto: a.crypto} }
+func (a *App) Internals() Internals {
+	in := Internals{Ring: a.ring, Crypto: a.crypto}
+	in.Store, _ = a.store.(*sqlite.Store)
+	in.Postgres, _ = a.store.(*postgres.Store)
+	return in
+}
 
 // Mint signs a token with the server's own key for this deployment's issuer and audience.
 func (a *App) Mint(sub string, roles []string, team string, ttl time.Duration) (string, error) {
@@ -424,6 +555,8 @@ func (a *App) Close() error {
 	}
 	if a.store != nil {
 		errs = append(errs, a.store.Close())
+	} else if a.pgDB != nil {
+		a.pgDB.Close()
 	}
 	if a.erasures != nil {
 		errs = append(errs, a.erasures.Close())

@@ -27,7 +27,7 @@ func goList(t *testing.T, args ...string) []string {
 // and without exemptions:
 //
 //   - the domain packages (vault, consent, audit, policies) reach nothing of HTTP, SQL, JWT or internal/;
-//   - no package reaches the store (internal/sqlite, modernc.org/sqlite) or the keys (internal/keys) except
+//   - no package reaches a store (internal/sqlite, modernc.org/sqlite, internal/postgres) or the keys (internal/keys) except
 //     through internal/app, which wires them and exposes only services — so every data path goes through
 //     the vault's enforcement point, from cmd/vaultd and bench/ too;
 //   - internal/webui reaches neither vault nor internal/httpapi (its pages fetch data from /v1);
@@ -58,8 +58,8 @@ func TestArchitecture(t *testing.T) {
 			t.Errorf("internal/webui reaches %s; its pages must get data from /v1 in the browser", d)
 		}
 	}
-	guarded := map[string]bool{mod + "internal/sqlite": true, mod + "internal/keys": true, "modernc.org/sqlite": true}
-	owners := map[string]bool{"internal/app": true, "internal/sqlite": true, "internal/keys": true}
+	guarded := map[string]bool{mod + "internal/sqlite": true, mod + "internal/keys": true, "modernc.org/sqlite": true, mod + "internal/postgres": true}
+	owners := map[string]bool{"internal/app": true, "internal/sqlite": true, "internal/keys": true, "internal/postgres": true}
 	for pkg := range imports {
 		if owners[pkg] {
 			continue

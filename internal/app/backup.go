@@ -23,6 +23,9 @@ import (
 // parent, so it never leaves the file system the data lives on.
 func Backup(ctx context.Context, cfg Config, recipients []age.Recipient, w io.Writer) (backup.Manifest, error) {
 	cfg = cfg.Defaults()
+	if postgresDSN(cfg.DB) {
+		return backup.Manifest{}, ErrPostgresBackup
+	}
 	dir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
 		return backup.Manifest{}, err
@@ -74,6 +77,9 @@ var ErrNoLedger = errors.New("restore needs the erasure ledger (--erasure-ledger
 // erases again every person the ledger names, and verifies the trail. The restored directory keeps its
 // key files inside it, whatever cfg.KEKFile and cfg.AuditKeyFile say.
 func Restore(ctx context.Context, cfg Config, r io.Reader, identities []age.Identity, opts RestoreOptions) (RestoreReport, error) {
+	if postgresDSN(cfg.DB) {
+		return RestoreReport{}, ErrPostgresBackup
+	}
 	if opts.Ledger == "" && !opts.WithoutLedger {
 		return RestoreReport{}, ErrNoLedger
 	}

@@ -46,6 +46,7 @@ type Log struct {
 	pending []audit.TileData // completed since the last checkpoint
 	cpSize  int64
 	cpAt    time.Time
+	partsAt time.Time // when the lease holder last made the review index partitions ahead
 	wake    chan struct{}
 	quit    chan struct{}
 	done    chan struct{}
@@ -101,7 +102,7 @@ func (db *DB) OpenLog(ctx context.Context, opts LogOptions) (*Log, error) {
 	if err := l.integrate(ctx); err != nil {
 		return nil, err
 	}
-	l.cpAt = time.Now()
+	l.cpAt, l.partsAt = time.Now(), time.Now() // Open made the partitions
 	go l.appender()
 	go l.integrator()
 	return l, nil
@@ -145,11 +146,14 @@ func (l *Log) AppendBatch(ctx context.Context, first int64, canons [][]byte) err
 		if !ok {
 			return audit.ErrOutOfOrder
 		}
-		rows := make([][]any, len(canons))
+		rows, index := make([][]any, len(canons)), make([][]any, len(canons))
 		for i, c := range canons {
 			rows[i] = []any{first + int64(i), c}
+			if index[i], err = indexRow(first+int64(i), c); err != nil {
+				return err
+			}
 		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"audit_log_entries"}, []string{"seq", "canonical"}, pgx.CopyFromRows(rows)); err != nil {
+		if err := writeEntries(ctx, tx, rows, index); err != nil {
 			return err
 		}
 		newSize, newHead = size+int64(len(canons)), next
@@ -201,7 +205,11 @@ const scanPage = 8192
 // Scan implements audit.LogReader: entries from seq from up to the size when it was called, a page per
 // query, in order.
 func (l *Log) Scan(from int64, fn func(seq int64, canonical []byte) error) error {
-	end := l.Size()
+	return l.scanTo(from, l.Size(), fn)
+}
+
+// scanTo is Scan up to entry end.
+func (l *Log) scanTo(from, end int64, fn func(seq int64, canonical []byte) error) error {
 	for next := max(from, 1); next <= end; {
 		rows, err := l.db.Pool.Query(context.Background(),
 			"SELECT seq, canonical FROM audit_log_entries WHERE seq >= $1 AND seq <= $2 ORDER BY seq LIMIT $3", next, end, scanPage)
@@ -244,6 +252,16 @@ func (l *Log) Checkpoint() ([]byte, error) {
 	err := l.db.Pool.QueryRow(context.Background(), "SELECT note FROM audit_log_checkpoints ORDER BY size DESC LIMIT 1").Scan(&b)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, audit.ErrNoCheckpoint
+	}
+	return b, err
+}
+
+// Note returns the sealed free text stored beside entry seq (audit.Entry.Note), or nil.
+func (l *Log) Note(ctx context.Context, seq int64) ([]byte, error) {
+	var b []byte
+	err := l.db.Pool.QueryRow(ctx, "SELECT sealed FROM audit_log_notes WHERE seq = $1", seq).Scan(&b)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
 	}
 	return b, err
 }
@@ -326,6 +344,11 @@ func (l *Log) integrator() {
 		if err == nil && time.Since(l.cpAt) >= l.opts.CheckpointInterval/2 {
 			err = l.checkpoint(ctx)
 		}
+		if err == nil && l.holding && time.Since(l.partsAt) >= time.Hour {
+			if err = l.db.EnsurePartitions(ctx, time.Now()); err == nil {
+				l.partsAt = time.Now()
+			}
+		}
 		cancel()
 		l.errMu.Lock()
 		l.lastErr = err
@@ -407,6 +430,7 @@ func lastLeaf(t tlog.Tile) int64 {
 // appendReq is one Append waiting for its group.
 type appendReq struct {
 	body  []byte // audit.Entry.Body: numbered and chained in the appending transaction
+	note  []byte // audit.Entry.Note, kept beside the entry in the same transaction
 	admit Admit
 	done  chan appendResult
 }
@@ -444,7 +468,7 @@ func (l *Log) AppendChecked(ctx context.Context, e audit.Entry, admit Admit) (in
 	if err != nil {
 		return 0, err
 	}
-	r := &appendReq{body: body, admit: admit, done: make(chan appendResult, 1)}
+	r := &appendReq{body: body, note: e.Note, admit: admit, done: make(chan appendResult, 1)}
 	select {
 	case l.reqs <- r:
 	case <-l.quit:
@@ -509,7 +533,7 @@ func (l *Log) commitGroup(group []*appendReq) {
 					continue
 				}
 			}
-			results[i].seq = c.add(r.body)
+			results[i].seq = c.add(r.body, r.note)
 		}
 		if len(c.rows) == 0 {
 			return nil
@@ -544,25 +568,74 @@ func lockHead(ctx context.Context, tx pgx.Tx) (size int64, head string, err erro
 
 // chained numbers and chains entry bodies after a locked head, and writes them.
 type chained struct {
-	seq  int64
-	head string
-	rows [][]any
+	seq   int64
+	head  string
+	rows  [][]any
+	notes [][]any
+	index [][]any
+	err   error // an entry whose index row could not be derived: nothing is written
 }
 
-// add numbers and chains body after the entries before it and returns its sequence number.
-func (c *chained) add(body []byte) int64 {
+// add numbers and chains body after the entries before it, with its sealed note if any, and returns its
+// sequence number.
+func (c *chained) add(body, sealedNote []byte) int64 {
 	canon := audit.Assemble(c.seq+1, body, c.head)
 	c.seq, c.head = c.seq+1, audit.ChainHash(canon)
 	c.rows = append(c.rows, []any{c.seq, canon})
+	if row, err := indexRow(c.seq, canon); err != nil {
+		c.err = errors.Join(c.err, err)
+	} else {
+		c.index = append(c.index, row)
+	}
+	if len(sealedNote) > 0 {
+		c.notes = append(c.notes, []any{c.seq, sealedNote})
+	}
 	return c.seq
 }
 
-// write copies the entries in and moves the head row (locked by lockHead in the same tx).
+// write copies the entries, their review index rows and their notes in and moves the head row (locked by
+// lockHead in the same tx).
 func (c *chained) write(ctx context.Context, tx pgx.Tx) error {
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"audit_log_entries"}, []string{"seq", "canonical"}, pgx.CopyFromRows(c.rows)); err != nil {
+	if c.err != nil {
+		return c.err
+	}
+	if err := writeEntries(ctx, tx, c.rows, c.index); err != nil {
 		return err
 	}
+	if len(c.notes) > 0 {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"audit_log_notes"}, []string{"seq", "sealed"}, pgx.CopyFromRows(c.notes)); err != nil {
+			return err
+		}
+	}
 	_, err := tx.Exec(ctx, "UPDATE audit_log_head SET size = $1, head = $2", c.seq, c.head)
+	return err
+}
+
+// indexColumns are the review index's columns, in the order of indexRow.
+var indexColumns = []string{"seq", "ts", "ts_ns", "action", "subject_ref", "actor", "purpose", "decision", "grant_id"}
+
+// indexRow is the review index row of entry seq (audit.IndexOfCanonical), as audit_index keeps it.
+func indexRow(seq int64, canon []byte) ([]any, error) {
+	ix, err := audit.IndexOfCanonical(canon)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: audit entry %d does not decode: %w", seq, err)
+	}
+	us, ns := splitTime(ix.TS)
+	return []any{seq, us, ns, ix.Action, ix.SubjectRef, ix.Actor, ix.Purpose, string(ix.Decision), ix.GrantID}, nil
+}
+
+// splitTime splits t into the microsecond PostgreSQL keeps (timestamptz) and the nanoseconds below it.
+func splitTime(t time.Time) (time.Time, int16) {
+	us := t.Truncate(time.Microsecond)
+	return us, int16(t.Sub(us))
+}
+
+// writeEntries copies entries and their review index rows in.
+func writeEntries(ctx context.Context, tx pgx.Tx, rows, index [][]any) error {
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"audit_log_entries"}, []string{"seq", "canonical"}, pgx.CopyFromRows(rows)); err != nil {
+		return err
+	}
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"audit_index"}, indexColumns, pgx.CopyFromRows(index))
 	return err
 }
 
@@ -605,7 +678,7 @@ func (l *Log) AppendTx(ctx context.Context, tx pgx.Tx, admit Admit, entries func
 		if err != nil {
 			return TxAppend{}, fmt.Errorf("encode audit entry: %w", err)
 		}
-		c.add(body)
+		c.add(body, e.Note)
 	}
 	if err := c.write(ctx, tx); err != nil {
 		return TxAppend{}, fmt.Errorf("postgres: append to the audit log: %w", err)

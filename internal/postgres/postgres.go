@@ -19,7 +19,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -99,6 +101,11 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 		if _, err := tx.Exec(ctx, string(sql)); err != nil {
 			return errors.Join(fmt.Errorf("postgres: migration %s: %w", base, err), tx.Rollback(ctx))
 		}
+		if then := afterMigration[v]; then != nil {
+			if err := then(ctx, tx); err != nil {
+				return errors.Join(fmt.Errorf("postgres: migration %s: %w", base, err), tx.Rollback(ctx))
+			}
+		}
 		if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version) VALUES ($1)", v); err != nil {
 			return errors.Join(fmt.Errorf("postgres: migration %s: %w", base, err), tx.Rollback(ctx))
 		}
@@ -106,5 +113,76 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 			return fmt.Errorf("postgres: migration %s: %w", base, err)
 		}
 	}
+	return ensureIndexPartitions(ctx, conn, time.Now())
+}
+
+// afterMigration are steps in Go that complete a migration, in its transaction.
+var afterMigration = map[int]func(ctx context.Context, tx pgx.Tx) error{
+	5: backfillIndex,
+}
+
+// backfillIndex derives the review index rows of the entries appended before the index existed.
+func backfillIndex(ctx context.Context, tx pgx.Tx) error {
+	rows, err := tx.Query(ctx, "SELECT seq, canonical FROM audit_log_entries ORDER BY seq")
+	if err != nil {
+		return err
+	}
+	var index [][]any
+	var seq int64
+	var canon []byte
+	_, err = pgx.ForEachRow(rows, []any{&seq, &canon}, func() error {
+		row, err := indexRow(seq, canon)
+		index = append(index, row)
+		return err
+	})
+	if err != nil || len(index) == 0 {
+		return err
+	}
+	_, err = tx.CopyFrom(ctx, pgx.Identifier{"audit_index"}, indexColumns, pgx.CopyFromRows(index))
+	return err
+}
+
+// partitionsAhead is how many months after the current one have their review index partition made ahead.
+const partitionsAhead = 2
+
+// ensureIndexPartitions creates the review index partitions (audit_index_yYYYYmMM, UTC months) of the month
+// of now and the partitionsAhead after it that do not exist yet. A month whose rows already went to the
+// default partition (an entry stamped ahead of the clock) keeps them there: its partition is not made.
+func ensureIndexPartitions(ctx context.Context, conn *pgxpool.Conn, now time.Time) error {
+	now = now.UTC()
+	month := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+	for range partitionsAhead + 1 {
+		next := month.AddDate(0, 1, 0)
+		name := fmt.Sprintf("audit_index_y%04dm%02d", month.Year(), int(month.Month()))
+		var exists, stray bool
+		err := conn.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL, EXISTS (SELECT 1 FROM audit_index_default WHERE ts >= $2 AND ts < $3)`,
+			name, month, next).Scan(&exists, &stray)
+		if err != nil {
+			return fmt.Errorf("postgres: review index partitions: %w", err)
+		}
+		if !exists && !stray {
+			// Names and bounds come from the calendar, never from input.
+			if _, err := conn.Exec(ctx, fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s PARTITION OF audit_index FOR VALUES FROM ('%s') TO ('%s')`,
+				name, month.Format(time.RFC3339), next.Format(time.RFC3339))); err != nil {
+				return fmt.Errorf("postgres: review index partition %s: %w", name, err)
+			}
+		}
+		month = next
+	}
 	return nil
+}
+
+// EnsurePartitions creates the review index partitions of the current month and the next ones ahead that
+// are missing, under the migration lock (Open does it; the audit log's lease holder does it hourly).
+func (db *DB) EnsurePartitions(ctx context.Context, now time.Time) error {
+	conn, err := db.Pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", migrationLock); err != nil {
+		return fmt.Errorf("postgres: migration lock: %w", err)
+	}
+	defer conn.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", migrationLock) //nolint:errcheck // the session ends with the connection anyway
+	return ensureIndexPartitions(ctx, conn, now)
 }

@@ -24,6 +24,13 @@ import (
 // a release's ordering check reads the subject's generation after taking that lock, so a change committed
 // on another node supersedes it as surely as one committed here. Reads go to the database every time (no
 // record cache): a withdrawal committed on one node binds every node's next read.
+//
+// The same holds for keys. A read fetches the subject's state and its wrapped DEKs in one statement (one
+// snapshot), and a node's DEK cache (keys.FieldCipher) serves only a caller presenting the very wrapped DEK
+// it was unwrapped from — so a node uses a cached DEK only after its read has found that DEK still in the
+// database. An erasure (which deletes the DEKs) or a rewrap acknowledged on one node binds every node's
+// next read, whatever their caches hold; a record cache here would break that, and the two-node erasure
+// test in internal/app fails with one.
 type Store struct {
 	db      *DB
 	log     *Log
@@ -62,6 +69,9 @@ func (db *DB) NewStore(log *Log, opts StoreOptions) (*Store, error) {
 
 // Log returns the audit log the store appends to.
 func (s *Store) Log() *Log { return s.log }
+
+// Note returns the sealed free text stored beside entry seq (audit.Entry.Note), or nil.
+func (s *Store) Note(ctx context.Context, seq int64) ([]byte, error) { return s.log.Note(ctx, seq) }
 
 // Ready reports whether the database answers.
 func (s *Store) Ready(ctx context.Context) error { return s.db.Pool.Ping(ctx) }

@@ -36,6 +36,6 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t testing.TB) storetest.Adapter {
 		s := openStore(t)
 		return storetest.Adapter{Store: s, Log: s.Log(), Identity: s, Requests: s, Access: s, Audiences: s, Revocations: s,
-			Keys: s, Policies: s, Incidents: s}
+			Keys: s, Policies: s, Incidents: s, Notes: s, Trail: s.Trail()}
 	})
 }

@@ -13,7 +13,7 @@ func TestConformance(t *testing.T) {
 			storetest.Run(t, func(t testing.TB) storetest.Adapter {
 				s := openTest(t, Options{RecordCache: cache})
 				return storetest.Adapter{Store: s, Log: s.auditLog, Identity: s, Requests: s, Access: s, Audiences: s, Revocations: s,
-					Keys: s, Policies: s, Incidents: s}
+					Keys: s, Policies: s, Incidents: s, Notes: s, Trail: s}
 			})
 		})
 	}

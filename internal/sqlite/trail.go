@@ -162,61 +162,17 @@ func (t *Trail) Checkpoints(context.Context) ([]audit.StoredCheckpoint, error) {
 
 // LatestCheckpoint implements audit.Store.
 func (t *Trail) LatestCheckpoint(context.Context) (audit.StoredCheckpoint, error) {
-	signed, err := t.log.Checkpoint()
-	if err != nil {
-		return audit.StoredCheckpoint{}, err
-	}
-	c, err := noteCheckpoint(signed)
-	if err != nil {
-		return audit.StoredCheckpoint{}, err
-	}
-	return audit.StoredCheckpoint{Size: c.Size, Note: signed}, nil
-}
-
-// noteCheckpoint reads the checkpoint a signed note carries (its signature is the verifier's business).
-func noteCheckpoint(signed []byte) (audit.Checkpoint, error) {
-	text := string(signed)
-	if i := strings.Index(text, "\n\n"); i >= 0 {
-		text = text[:i+1]
-	}
-	return audit.ParseCheckpoint(text)
+	return audit.LatestCheckpoint(t.log)
 }
 
 // Leaf implements audit.Store.
 func (t *Trail) Leaf(_ context.Context, seq int64) ([]byte, error) { return t.log.Entry(seq) }
 
-// ReadHashes implements tlog.HashReader over the log's hash tiles, for the tree of the newest checkpoint:
-// every hash read is checked against that checkpoint's root (tlog.TileHashReader).
+// ReadHashes implements tlog.HashReader over the log's hash tiles, for the tree of the newest checkpoint
+// (audit.ReadHashes).
 func (t *Trail) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
-	signed, err := t.log.Checkpoint()
-	if err != nil {
-		return nil, err
-	}
-	c, err := noteCheckpoint(signed)
-	if err != nil {
-		return nil, err
-	}
-	return tlog.TileHashReader(tlog.Tree{N: c.Size, Hash: c.Root}, logTiles{t.log}).ReadHashes(indexes)
+	return audit.ReadHashes(t.log, indexes)
 }
-
-// logTiles is tlog.TileReader over the log's C2SP tile files.
-type logTiles struct{ log audit.LogReader }
-
-func (r logTiles) Height() int { return audit.TileHeight }
-
-func (r logTiles) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
-	out := make([][]byte, len(tiles))
-	for i, tile := range tiles {
-		data, err := r.log.ReadTile(audit.C2SPPath(tile))
-		if err != nil {
-			return nil, fmt.Errorf("read tile %s: %w", audit.C2SPPath(tile), err)
-		}
-		out[i] = data
-	}
-	return out, nil
-}
-
-func (r logTiles) SaveTiles([]tlog.Tile, [][]byte) {}
 
 // Note returns the sealed free text stored beside an entry, or nil.
 func (t *Trail) Note(ctx context.Context, seq int64) ([]byte, error) {
@@ -234,14 +190,7 @@ func (t *Trail) entry(seq int64, row audit.IndexRow) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read audit entry %d: %w", seq, err)
 	}
-	ix, err := audit.IndexOfCanonical(canon)
-	if err != nil {
-		return nil, fmt.Errorf("decode audit entry %d: %w", seq, err)
-	}
-	if col := ix.Differs(row); col != "" {
-		return nil, fmt.Errorf("%w: review index row %d differs from its entry in %s (run vaultd audit verify)", audit.ErrIndexTampered, seq, col)
-	}
-	return canon, nil
+	return canon, audit.CheckIndexed(seq, canon, row)
 }
 
 const indexColumns = `seq, ts, action, subject_ref, actor, purpose, decision, grant_id`
@@ -372,45 +321,40 @@ func (t *Trail) Export(ctx context.Context, since, until time.Time, fn func(seq 
 	}
 }
 
-// Verify implements audit.Store: the log (chain, checkpoints under v, tiles) and every review index row
-// against its entry, together (audit.VerifyLogIndex) — a missing row hides an entry from review, an edited
-// one relabels it, a row past the log invents one; each is tampering, and the first bad seq is reported.
-// Rows the index has not reached yet (lag) are not tampering; in a running store the index is first brought
-// up to the log.
+// Verify implements audit.Store (audit.VerifyTrail: the log, and every review index row against its
+// entry). In a running store the index is first brought up to the log.
 func (t *Trail) Verify(ctx context.Context, v note.Verifier) (audit.Report, error) {
 	if err := t.covered(ctx, 0); err != nil {
 		return audit.Report{}, err
 	}
-	rep, err := audit.VerifyLogIndex(ctx, t.log, t, v)
-	if err != nil || !rep.OK {
-		return rep, err
-	}
-	var past sql.NullInt64
-	if err := t.db.QueryRowContext(ctx, `SELECT min(seq) FROM audit_index WHERE seq > ?`, rep.Entries).Scan(&past); err != nil {
-		return audit.Report{}, err
-	}
-	if past.Valid {
-		rep.OK, rep.FirstBadSeq, rep.Indexed = false, past.Int64, 0
-		rep.Reason = fmt.Sprintf("review index row %d has no entry in the log", past.Int64)
-	}
-	return rep, nil
+	return audit.VerifyTrail(ctx, t.log, v, indexSource{t.db})
 }
 
-// IndexRows implements audit.IndexRows: the review index rows of entries lo..hi, in seq order.
-func (t *Trail) IndexRows(ctx context.Context, lo, hi int64, fn func(seq int64, row audit.IndexRow) error) error {
-	rows, err := t.db.QueryContext(ctx, `SELECT `+indexColumns+` FROM audit_index WHERE seq BETWEEN ? AND ? ORDER BY seq`, lo, hi)
+// indexSource is the review index as audit.VerifyTrail reads it.
+type indexSource struct{ db *sql.DB }
+
+func (s indexSource) IndexRows(ctx context.Context, lo, hi int64) (audit.IndexCursor, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+indexColumns+` FROM audit_index WHERE seq BETWEEN ? AND ? ORDER BY seq`, lo, hi)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		seq, row, err := scanIndexRow(rows)
-		if err != nil {
-			return err
-		}
-		if err := fn(seq, row); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return indexCursor{rows}, nil
 }
+
+func (s indexSource) FirstIndexRowAfter(ctx context.Context, seq int64) (int64, bool, error) {
+	var past sql.NullInt64
+	err := s.db.QueryRowContext(ctx, `SELECT min(seq) FROM audit_index WHERE seq > ?`, seq).Scan(&past)
+	return past.Int64, past.Valid, err
+}
+
+type indexCursor struct{ rows *sql.Rows }
+
+func (c indexCursor) Next() (int64, audit.IndexRow, bool, error) {
+	if !c.rows.Next() {
+		return 0, audit.IndexRow{}, false, c.rows.Err()
+	}
+	seq, row, err := scanIndexRow(c.rows)
+	return seq, row, true, err
+}
+
+func (c indexCursor) Close() error { return c.rows.Close() }

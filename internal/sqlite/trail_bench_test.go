@@ -101,7 +101,7 @@ func reportCPU(b *testing.B) func() {
 		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
 	start := cpu()
-	return func() { b.ReportMetric((cpu() - start).Seconds()/float64(b.N), "cpu-s/op") }
+	return func() { b.ReportMetric((cpu()-start).Seconds()/float64(b.N), "cpu-s/op") }
 }
 
 // BenchmarkInclusionProof builds and checks proofs against the last checkpoint of a 100k trail.

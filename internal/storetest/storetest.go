@@ -34,6 +34,8 @@ type Adapter struct {
 	Keys        vault.KeyStore
 	Policies    vault.PolicyStore
 	Incidents   vault.IncidentStore
+	Notes       Notes
+	Trail       audit.Store
 }
 
 // Open opens an empty store for t, closed when t ends.
@@ -55,6 +57,8 @@ func Run(t *testing.T, open Open) {
 		"Revocations": RunRevocations,
 		"Policies":    RunPolicies,
 		"Incidents":   RunIncidents,
+		"Notes":       RunNotes,
+		"Trail":       RunTrail,
 	} {
 		t.Run(name, func(t *testing.T) { run(t, open) })
 	}

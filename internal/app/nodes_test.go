@@ -1,0 +1,196 @@
+package app_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/profilevault/profilevault/audit"
+
+	"github.com/profilevault/profilevault/internal/app"
+	"github.com/profilevault/profilevault/internal/apptest"
+	"github.com/profilevault/profilevault/internal/postgres/pgtest"
+)
+
+// twoNodes starts two vaults on one fresh PostgreSQL database, each with its own data dir holding the same
+// key files, as two vaultd nodes behind a load balancer.
+func twoNodes(t *testing.T) (a, b *apptest.Stack) {
+	t.Helper()
+	dsn := pgtest.NewDatabase(t)
+	a = apptest.Start(t, func(c *app.Config) { c.DB = dsn })
+	b = apptest.Start(t, func(c *app.Config) { c.DB, c.DataDir = dsn, copyKeys(t, a.Dir, keyFiles...) })
+	return a, b
+}
+
+// A node uses a cached DEK only with the wrapped DEK its read has just fetched from the database, in the
+// same statement as the subject's state: an erasure acknowledged through node A binds node B's very next
+// read, although B still holds the subject's unwrapped DEK in its cache.
+func TestErasureOnOneNodeBindsTheOthersNextRead(t *testing.T) {
+	a, b := twoNodes(t)
+	id := a.CreateSubject(map[string]any{"name": "韩梅梅", "phone": "+8613500000002"})
+	cs := b.Token("cs", "customer_service")
+	read := func() apptest.Response {
+		return b.Do("GET", "/v1/subjects/"+id+"?fields=name,phone", cs, "customer_service", nil)
+	}
+	if r := read(); r.Status != 200 || r.JSON["fields"].(map[string]any)["name"] != "韩梅梅" {
+		t.Fatalf("node B before the erasure: %d %s", r.Status, r.Body)
+	}
+	cached := b.App.Internals().Crypto.CachedDEKs()
+	if cached == 0 {
+		t.Fatal("node B cached no DEK: the test would prove nothing")
+	}
+	if r := a.Do("DELETE", "/v1/subjects/"+id, a.Token("st", "data_steward"), "account_management", nil); r.Status != 200 {
+		t.Fatalf("erase through node A: %d %s", r.Status, r.Body)
+	}
+	r := read()
+	if r.Status == 200 || strings.Contains(string(r.Body), "韩梅梅") || strings.Contains(string(r.Body), "13500000002") {
+		t.Fatalf("node B's next read after the erasure: %d %s", r.Status, r.Body)
+	}
+	if n := b.App.Internals().Crypto.CachedDEKs(); n != cached {
+		t.Fatalf("node B's DEK cache changed (%d → %d): the database, not a local eviction, must be what binds it", cached, n)
+	}
+}
+
+// served is a 2xx answer of the load: the request id it carries and the entry it names, if any.
+type served struct {
+	node, what string
+	requestID  string
+	seq        int64
+}
+
+// Two nodes on one database over HTTP on loopback: a withdrawal through one node binds the other's very
+// next request (both ways, during load); mixed reads, updates, grants and withdrawals through both nodes
+// all succeed; afterwards the one trail verifies through either node, and every 2xx answer has its entry
+// (by request id, and at the seq it named).
+func TestTwoNodesOverHTTP(t *testing.T) {
+	a, b := twoNodes(t)
+	nodes := map[string]*apptest.Stack{"A": a, "B": b}
+	st, cs, mk := a.Token("st", "data_steward"), a.Token("cs", "customer_service"), a.Token("mk", "marketing")
+	const subjects = 12
+	ids := make([]string, subjects)
+	for i := range ids {
+		n := []*apptest.Stack{a, b}[i%2]
+		ids[i] = n.CreateSubject(map[string]any{"name": fmt.Sprintf("韩梅梅%d", i), "phone": fmt.Sprintf("+86135%08d", i), "city": "襄阳", "birth_date": "1984-09-10"})
+	}
+	var mu sync.Mutex
+	var ok []served
+	var failures []string
+	record := func(node, what string, r apptest.Response) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Status/100 != 2 {
+			failures = append(failures, fmt.Sprintf("%s %s: %d %s", node, what, r.Status, r.Body))
+			return false
+		}
+		s := served{node: node, what: what, requestID: r.Header.Get("X-Request-Id")}
+		if h := r.Header.Get("X-Audit-Seq"); h != "" {
+			s.seq, _ = strconv.ParseInt(h, 10, 64)
+		}
+		ok = append(ok, s)
+		return true
+	}
+	marketingRead := func(n *apptest.Stack, id string) apptest.Response {
+		return n.Do("GET", "/v1/subjects/"+id+"?fields=phone,city", mk, "marketing", nil)
+	}
+	grant := func(n *apptest.Stack, id string) apptest.Response {
+		return n.Do("POST", "/v1/subjects/"+id+"/consents", st, "account_management", map[string]any{"purpose": "marketing",
+			"notice_version": "2026-01", "method": "app_checkbox", "kind": "general", "evidence": "form 2026-0042"})
+	}
+	withdraw := func(n *apptest.Stack, id string) apptest.Response {
+		return n.Do("DELETE", "/v1/subjects/"+id+"/consents/marketing", st, "account_management", nil)
+	}
+	// The withdrawal check: subject id granted through one node, read for marketing through the other,
+	// withdrawn through the first; the other's very next request sees nothing.
+	bindsNext := func(from, to string, id string) {
+		record(from, "grant", grant(nodes[from], id))
+		if r := marketingRead(nodes[to], id); !record(to, "marketing read", r) || len(r.JSON["fields"].(map[string]any)) == 0 {
+			t.Errorf("node %s before the withdrawal through %s: %d %s", to, from, r.Status, r.Body)
+			return
+		}
+		record(from, "withdraw", withdraw(nodes[from], id))
+		if r := marketingRead(nodes[to], id); !record(to, "marketing read", r) || len(r.JSON["fields"].(map[string]any)) != 0 {
+			t.Errorf("node %s's next request after the withdrawal through %s: %d %s", to, from, r.Status, r.Body)
+		}
+	}
+	bindsNext("A", "B", ids[0])
+	for i, id := range ids[2:] { // so that a withdrawal under load always finds a consent that was granted
+		record([]string{"A", "B"}[i%2], "grant", grant([]*apptest.Stack{a, b}[i%2], id))
+	}
+
+	// Mixed load through both nodes on the other subjects, with withdrawal checks running through it.
+	var wg sync.WaitGroup
+	for name, n := range nodes {
+		for w := range 3 {
+			wg.Go(func() {
+				for i := range 30 {
+					id := ids[2+(w*7+i)%(subjects-2)]
+					switch i % 5 {
+					case 0:
+						record(name, "read", n.Do("GET", "/v1/subjects/"+id+"?fields=name,phone", cs, "customer_service", nil))
+					case 1:
+						record(name, "update", n.Do("PATCH", "/v1/subjects/"+id, st, "account_management", map[string]any{"fields": map[string]any{"city": fmt.Sprintf("城%d", i)}}))
+					case 2:
+						record(name, "grant", grant(n, id))
+					case 3:
+						record(name, "marketing read", marketingRead(n, id))
+					case 4:
+						record(name, "withdraw", withdraw(n, id))
+					}
+				}
+			})
+		}
+	}
+	wg.Go(func() {
+		for range 3 {
+			bindsNext("B", "A", ids[1])
+			bindsNext("A", "B", ids[1])
+		}
+	})
+	wg.Wait()
+	if len(failures) > 0 {
+		t.Fatalf("%d requests failed, first: %s", len(failures), failures[0])
+	}
+
+	// The one trail verifies through either node and covers everything.
+	co := b.Token("co", "compliance_officer")
+	for name, n := range nodes {
+		r := n.Do("GET", "/v1/audit/verify", co, "", nil)
+		if r.Status != 200 || r.JSON["ok"] != true || r.JSON["indexed"] != r.JSON["entries"] || r.JSON["entries"].(float64) < float64(len(ok)) {
+			t.Fatalf("verify through node %s: %d %s (%d answers served)", name, r.Status, r.Body, len(ok))
+		}
+	}
+	// Every 2xx has its entry: its request id is in the trail, at the seq it named.
+	trail := a.App.Internals().Postgres.Trail()
+	byRequest, entries := map[string][]int64{}, 0
+	if err := trail.Export(t.Context(), time.Time{}, time.Time{}, func(seq int64, canon []byte) error {
+		var e audit.Entry
+		if err := json.Unmarshal(canon, &e); err != nil {
+			return err
+		}
+		byRequest[e.RequestID] = append(byRequest[e.RequestID], seq)
+		entries++
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	named := 0
+	for _, s := range ok {
+		seqs := byRequest[s.requestID]
+		if s.requestID == "" || len(seqs) == 0 {
+			t.Errorf("node %s %s (request %q) answered 2xx with no entry", s.node, s.what, s.requestID)
+			continue
+		}
+		if s.seq != 0 {
+			named++
+			if !slices.Contains(seqs, s.seq) {
+				t.Errorf("node %s %s named entry %d, but its request's entries are %v", s.node, s.what, s.seq, seqs)
+			}
+		}
+	}
+	t.Logf("%d answers served through two nodes, %d naming their entry; %d entries in the trail", len(ok), named, entries)
+}
