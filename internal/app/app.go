@@ -6,6 +6,8 @@ package app
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -407,7 +409,7 @@ func (a *App) openPostgres(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("%w; give every node the same key files (copy the first node's, or point --kek-file and --audit-key-file at shared ones)", err)
 	}
-	l, err := a.pgDB.OpenLog(ctx, postgres.LogOptions{Signer: a.Auditor, CheckpointInterval: a.Config.CheckpointInterval})
+	l, err := a.pgDB.OpenLog(ctx, postgres.LogOptions{Signer: a.Auditor, CheckpointInterval: a.Config.CheckpointInterval, Node: nodeName()})
 	if err != nil {
 		return err
 	}
@@ -417,6 +419,15 @@ func (a *App) openPostgres(ctx context.Context) error {
 	}
 	a.store, a.trail = s, s.Trail()
 	return nil
+}
+
+// nodeName names this process in the database's leases (audit_log_lease.holder): host, process id and a
+// random suffix, so that an operator — or a test — can tell which process holds the integrator's lease.
+func nodeName() string {
+	host, _ := os.Hostname()
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s-%d-%s", cmp.Or(host, "vaultd"), os.Getpid(), hex.EncodeToString(b[:]))
 }
 
 // erasureLedgerPath is where this vault's erasure ledger lives.
@@ -591,6 +602,18 @@ func ReindexTrail(ctx context.Context, dataDir string) (int, error) {
 		return 0, fmt.Errorf("no database at %s", path)
 	}
 	return sqlite.ReindexTrail(ctx, path, dir.File(datadir.AuditLogDir))
+}
+
+// OpenTrailOn opens the audit trail of db (Config.DB) for reading: PostgreSQL's for a postgres:// DSN
+// (beside the nodes serving it), else the embedded one in dataDir (OpenTrail).
+func OpenTrailOn(ctx context.Context, db, dataDir string) (Trail, error) {
+	switch {
+	case postgresDSN(db):
+		return postgres.OpenTrail(ctx, db)
+	case db == "" || db == "sqlite":
+		return OpenTrail(dataDir)
+	}
+	return nil, fmt.Errorf("unknown --db value (want sqlite or postgres://…)")
 }
 
 // OpenTrail opens the audit trail in dataDir read-only (no lock: it works beside a running server).
