@@ -107,6 +107,7 @@ type App struct {
 	Tags     *tagrun.Runner
 	Jobs     *tagrun.Jobs
 	stopJobs context.CancelFunc
+	watching chan struct{} // closed when the policy watcher (PostgreSQL) has stopped
 	// Sessions are the web consoles' signed-in browsers.
 	Sessions *webui.Sessions
 	erasures *erasures.Ledger
@@ -316,6 +317,18 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	a.stopJobs = stop
 	a.Jobs = tagrun.NewJobs(jobCtx, a.Tags)
 	a.Jobs.OnError = func(id string, err error) { cfg.Logger.Error("tag computation failed", "job", id, "err", err) }
+	if pg, ok := a.store.(*postgres.Store); ok {
+		// A policy version put in force by another node of the database (its reload, or its start with other
+		// files) is put in force here too, within milliseconds (LISTEN/NOTIFY; see WatchPolicy).
+		a.watching = make(chan struct{})
+		go func() {
+			defer close(a.watching)
+			pg.WatchPolicy(jobCtx, policyCheckInterval, func(ctx context.Context, hash string) error {
+				_, err := a.Vault.AdoptPolicy(ctx, hash)
+				return err
+			}, func(err error) { cfg.Logger.Warn("policy watch", "err", err) })
+		}()
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if sq, ok := a.store.(*sqlite.Store); ok { // the embedded writer's counters
@@ -371,6 +384,10 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	return a, nil
 }
+
+// policyCheckInterval is how often a node on PostgreSQL checks the policy version in force besides the
+// notifications (the fallback of WatchPolicy).
+const policyCheckInterval = 5 * time.Second
 
 // Names of the keys the nodes of one PostgreSQL database must share (postgres.DB.AgreeOnKeys).
 const (
@@ -554,6 +571,9 @@ func (a *App) Close() error {
 	var errs []error
 	if a.stopJobs != nil {
 		a.stopJobs()
+	}
+	if a.watching != nil {
+		<-a.watching
 	}
 	if a.Vault != nil {
 		// A rotation stops at its next batch and stays resumable.
