@@ -16,8 +16,10 @@ import (
 
 	"github.com/profilevault/profilevault/internal/app"
 	"github.com/profilevault/profilevault/internal/apptest"
+	"github.com/profilevault/profilevault/internal/datadir"
 	"github.com/profilevault/profilevault/internal/postgres/pgtest"
 	"github.com/profilevault/profilevault/policies"
+	"github.com/profilevault/profilevault/vault"
 )
 
 // twoNodes starts two vaults on one fresh PostgreSQL database, each with its own data dir holding the same
@@ -241,5 +243,44 @@ func TestPolicyReloadReachesEveryNode(t *testing.T) {
 	t.Logf("node B enforced the reloaded policy %s after it was put in force", time.Since(reloaded).Round(time.Millisecond))
 	if got, want := b.App.Vault.Policy().Hash(), r.JSON["hash"]; got != want {
 		t.Fatalf("node B's policy is %s, the reload put %s in force", got, want)
+	}
+}
+
+// Key rotation with two nodes on one PostgreSQL database sharing one ring file (--kek-file): one node at a
+// time rotates (the lease row: the other's request is refused, audited, while the first holds it); after
+// the rotation, which rewraps every DEK under the new KEK version and retires the old one, the other node
+// reads every subject and wraps new DEKs under the new version — it picked the version up from the file.
+func TestKeyRotationAcrossNodes(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	kek := filepath.Join(t.TempDir(), "kek.json")
+	a := apptest.Start(t, func(c *app.Config) { c.DB, c.KEKFile = dsn, kek })
+	b := apptest.Start(t, func(c *app.Config) {
+		c.DB, c.KEKFile, c.DataDir = dsn, kek, copyKeys(t, a.Dir, datadir.JWTKeyFile, datadir.AuditKeyFile, datadir.AuditKeyFile+".pub")
+	})
+	var ids []string
+	for i := range 6 {
+		ids = append(ids, []*apptest.Stack{a, b}[i%2].CreateSubject(map[string]any{"name": fmt.Sprintf("韩梅梅%d", i), "phone": fmt.Sprintf("+86135%08d", i)}))
+	}
+	job, err := a.App.Vault.Keys().StartRotation(t.Context(), app.SystemAccess("rotate-a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := b.Token("root", "admin")
+	if r := b.Do("POST", "/v1/keys/rotate", root, "", nil); r.Status != 409 || !strings.Contains(string(r.Body), "rotation") || r.Header.Get("X-Audit-Seq") == "" {
+		t.Fatalf("node B's rotation while A holds the lease: %d %s", r.Status, r.Body)
+	}
+	res, err := job.Run(t.Context(), vault.RunOptions{})
+	if err != nil || res.NewVersion != 2 || !slices.Equal(res.Retired, []uint32{1}) {
+		t.Fatalf("node A's rotation: %+v %v", res, err)
+	}
+	cs := b.Token("cs", "customer_service")
+	for i, id := range ids {
+		if r := b.Do("GET", "/v1/subjects/"+id+"?fields=name", cs, "customer_service", nil); r.Status != 200 || r.JSON["fields"].(map[string]any)["name"] != fmt.Sprintf("韩梅梅%d", i) {
+			t.Fatalf("node B reads a subject after A's rotation: %d %s", r.Status, r.Body)
+		}
+	}
+	b.CreateSubject(map[string]any{"name": "李雷", "phone": "+8613500000099"}) // v1 is retired: only a v2 DEK is accepted
+	if v := b.App.Internals().Ring.ActiveVersion(); v != 2 {
+		t.Fatalf("node B's active KEK version: %d", v)
 	}
 }
