@@ -94,6 +94,18 @@ func Load(dir string) (*Set, error) {
 	return compile(files, false)
 }
 
+// FromFiles builds a Set from the files of a recorded policy version (Set.Files, by name), as Load does from
+// a directory: a node of a shared database adopts the version another node put in force. A file missing
+// from files is an error, never silently the embedded one: the result must be the version recorded.
+func FromFiles(files map[string][]byte) (*Set, error) {
+	for _, name := range FileNames() {
+		if _, ok := files[name]; !ok {
+			return nil, fmt.Errorf("%w: policy version without %s", ErrInvalid, name)
+		}
+	}
+	return compile(files, false)
+}
+
 // compile validates the files and builds a Set. forceFull disables the pruned compilation (for tests).
 func compile(files map[string][]byte, forceFull bool) (*Set, error) {
 	schema, err := parseSchema(files[fileSchema])

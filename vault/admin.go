@@ -3,6 +3,7 @@ package vault
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/profilevault/profilevault/audit"
@@ -134,4 +135,40 @@ func (s *Service) PolicyAt(ctx context.Context, a Access, at time.Time) (PolicyV
 		return PolicyVersion{}, internalErr("decode policy version", err)
 	}
 	return out, nil
+}
+
+// AdoptPolicy puts in force in this process the policy version with that hash, as recorded by another
+// process sharing the store (its reload or its start recorded and audited it there): the version's files
+// are read from the store, compiled, and swapped in if their hash is the one asked for. It reports whether
+// the policy changed; a version already in force changes nothing. Requests in flight finish under the
+// policy they started with, as with ReloadPolicy.
+func (s *Service) AdoptPolicy(ctx context.Context, hash string) (bool, error) {
+	if s.Policy().Hash() == hash {
+		return false, nil
+	}
+	if s.stores.policies == nil {
+		return false, Errorf(CodeUnavailable, "policy history is not kept by this store")
+	}
+	raw, err := s.stores.policies.PolicyFiles(ctx, hash)
+	if err != nil {
+		return false, internalErr("read policy version", err)
+	}
+	var text map[string]string
+	if err := json.Unmarshal(raw, &text); err != nil {
+		return false, internalErr("decode policy version", err)
+	}
+	files := make(map[string][]byte, len(text))
+	for name, t := range text {
+		files[name] = []byte(t)
+	}
+	next, err := policies.FromFiles(files)
+	if err != nil {
+		return false, internalErr("compile policy version", err)
+	}
+	if next.Hash() != hash {
+		return false, internalErr("adopt policy", fmt.Errorf("the recorded files hash to %s, not %s", next.Hash(), hash))
+	}
+	s.policy.Store(next)
+	s.log.Info("policy adopted from the store", "hash", hash)
+	return true, nil
 }

@@ -623,6 +623,7 @@ func ops() map[string]op {
 		}},
 		"RefuseMissingPurpose": {refuse: func(f *fixture) error { return f.svc.RefuseMissingPurpose(ctx, marketer) }},
 		"RecordPolicyInForce":  {exempt: "records the policy a process starts with (no personal data, no caller choice)"},
+		"AdoptPolicy":          {exempt: "puts in force a policy version another node recorded and audited (no personal data, no caller)"},
 		"PolicyHistory": {run: func(f *fixture) error { return e1(f.svc.PolicyHistory(ctx, admin)) },
 			refuse: func(f *fixture) error { return e1(f.svc.PolicyHistory(ctx, marketer)) }},
 		"PolicyAt": {run: func(f *fixture) error { return e1(f.svc.PolicyAt(ctx, admin, time.Now())) },

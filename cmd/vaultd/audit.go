@@ -17,7 +17,8 @@ import (
 )
 
 // cmdAudit runs `vaultd audit verify|export`. Both only read the database (read-only, no lock), so they
-// work beside a running server; they need file access to the data dir, which is outside the API's access
+// work beside a running server — or, with --db postgres://…, beside the nodes serving that database (the
+// data dir then only supplies the checkpoint verifier key, unless --pubkey pins one); they need file access to the data dir, which is outside the API's access
 // model, so an export made here is not recorded in the trail — GET /v1/audit/export is.
 func cmdAudit(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "witness" {
@@ -38,11 +39,12 @@ func cmdAudit(ctx context.Context, args []string, getenv func(string) string, st
 		return nil
 	}
 	if len(args) == 0 || (args[0] != "verify" && args[0] != "export") {
-		return exitError{code: 2, msg: "usage: vaultd audit verify|export --data-dir DIR, or vaultd audit witness --url URL --state FILE [--pubkey KEY] [--token T]"}
+		return exitError{code: 2, msg: "usage: vaultd audit verify|export --data-dir DIR [--db postgres://…], or vaultd audit witness --url URL --state FILE [--pubkey KEY] [--token T]"}
 	}
 	fs := flag.NewFlagSet("audit "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dataDir := fs.String("data-dir", envOr(getenv, "VAULT_DATA_DIR", "data"), "data directory (VAULT_DATA_DIR)")
+	db := fs.String("db", envOr(getenv, "VAULT_DB", ""), "the trail's store: empty for the data dir's embedded one, or postgres://… (VAULT_DB)")
 	keyFile := fs.String("audit-key-file", envOr(getenv, "VAULT_AUDIT_KEY_FILE", ""), "checkpoint key file; its .pub verifier key is read (VAULT_AUDIT_KEY_FILE)")
 	since := fs.String("since", "", "export: entries at or after this RFC 3339 time")
 	until := fs.String("until", "", "export: entries before this RFC 3339 time")
@@ -51,7 +53,7 @@ func cmdAudit(ctx context.Context, args []string, getenv func(string) string, st
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
-	trail, err := app.OpenTrail(*dataDir)
+	trail, err := app.OpenTrailOn(ctx, *db, *dataDir)
 	if err != nil {
 		return exitError{code: 2, msg: "vaultd audit: " + err.Error()}
 	}

@@ -6,6 +6,8 @@ package app
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -105,6 +107,7 @@ type App struct {
 	Tags     *tagrun.Runner
 	Jobs     *tagrun.Jobs
 	stopJobs context.CancelFunc
+	watching chan struct{} // closed when the policy watcher (PostgreSQL) has stopped
 	// Sessions are the web consoles' signed-in browsers.
 	Sessions *webui.Sessions
 	erasures *erasures.Ledger
@@ -314,6 +317,18 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	a.stopJobs = stop
 	a.Jobs = tagrun.NewJobs(jobCtx, a.Tags)
 	a.Jobs.OnError = func(id string, err error) { cfg.Logger.Error("tag computation failed", "job", id, "err", err) }
+	if pg, ok := a.store.(*postgres.Store); ok {
+		// A policy version put in force by another node of the database (its reload, or its start with other
+		// files) is put in force here too, within milliseconds (LISTEN/NOTIFY; see WatchPolicy).
+		a.watching = make(chan struct{})
+		go func() {
+			defer close(a.watching)
+			pg.WatchPolicy(jobCtx, policyCheckInterval, func(ctx context.Context, hash string) error {
+				_, err := a.Vault.AdoptPolicy(ctx, hash)
+				return err
+			}, func(err error) { cfg.Logger.Warn("policy watch", "err", err) })
+		}()
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if sq, ok := a.store.(*sqlite.Store); ok { // the embedded writer's counters
@@ -370,6 +385,10 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	return a, nil
 }
 
+// policyCheckInterval is how often a node on PostgreSQL checks the policy version in force besides the
+// notifications (the fallback of WatchPolicy).
+const policyCheckInterval = 5 * time.Second
+
 // Names of the keys the nodes of one PostgreSQL database must share (postgres.DB.AgreeOnKeys).
 const (
 	keyRing  = "key ring"
@@ -407,7 +426,7 @@ func (a *App) openPostgres(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("%w; give every node the same key files (copy the first node's, or point --kek-file and --audit-key-file at shared ones)", err)
 	}
-	l, err := a.pgDB.OpenLog(ctx, postgres.LogOptions{Signer: a.Auditor, CheckpointInterval: a.Config.CheckpointInterval})
+	l, err := a.pgDB.OpenLog(ctx, postgres.LogOptions{Signer: a.Auditor, CheckpointInterval: a.Config.CheckpointInterval, Node: nodeName()})
 	if err != nil {
 		return err
 	}
@@ -417,6 +436,15 @@ func (a *App) openPostgres(ctx context.Context) error {
 	}
 	a.store, a.trail = s, s.Trail()
 	return nil
+}
+
+// nodeName names this process in the database's leases (audit_log_lease.holder): host, process id and a
+// random suffix, so that an operator — or a test — can tell which process holds the integrator's lease.
+func nodeName() string {
+	host, _ := os.Hostname()
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s-%d-%s", cmp.Or(host, "vaultd"), os.Getpid(), hex.EncodeToString(b[:]))
 }
 
 // erasureLedgerPath is where this vault's erasure ledger lives.
@@ -544,6 +572,9 @@ func (a *App) Close() error {
 	if a.stopJobs != nil {
 		a.stopJobs()
 	}
+	if a.watching != nil {
+		<-a.watching
+	}
 	if a.Vault != nil {
 		// A rotation stops at its next batch and stays resumable.
 		a.Vault.Keys().WaitRotation()
@@ -591,6 +622,18 @@ func ReindexTrail(ctx context.Context, dataDir string) (int, error) {
 		return 0, fmt.Errorf("no database at %s", path)
 	}
 	return sqlite.ReindexTrail(ctx, path, dir.File(datadir.AuditLogDir))
+}
+
+// OpenTrailOn opens the audit trail of db (Config.DB) for reading: PostgreSQL's for a postgres:// DSN
+// (beside the nodes serving it), else the embedded one in dataDir (OpenTrail).
+func OpenTrailOn(ctx context.Context, db, dataDir string) (Trail, error) {
+	switch {
+	case postgresDSN(db):
+		return postgres.OpenTrail(ctx, db)
+	case db == "" || db == "sqlite":
+		return OpenTrail(dataDir)
+	}
+	return nil, fmt.Errorf("unknown --db value (want sqlite or postgres://…)")
 }
 
 // OpenTrail opens the audit trail in dataDir read-only (no lock: it works beside a running server).

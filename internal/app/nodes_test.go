@@ -3,6 +3,8 @@ package app_test
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,7 +16,10 @@ import (
 
 	"github.com/profilevault/profilevault/internal/app"
 	"github.com/profilevault/profilevault/internal/apptest"
+	"github.com/profilevault/profilevault/internal/datadir"
 	"github.com/profilevault/profilevault/internal/postgres/pgtest"
+	"github.com/profilevault/profilevault/policies"
+	"github.com/profilevault/profilevault/vault"
 )
 
 // twoNodes starts two vaults on one fresh PostgreSQL database, each with its own data dir holding the same
@@ -193,4 +198,89 @@ func TestTwoNodesOverHTTP(t *testing.T) {
 		}
 	}
 	t.Logf("%d answers served through two nodes, %d naming their entry; %d entries in the trail", len(ok), named, entries)
+}
+
+// A policy reload through one node reaches the other within a second: node B, whose own policy files did
+// not change, enforces the version node A put in force (LISTEN/NOTIFY, WatchPolicy). Each node has its own
+// policy dir, so B can have it only from the database.
+func TestPolicyReloadReachesEveryNode(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	dirA, dirB := t.TempDir(), t.TempDir()
+	a := apptest.Start(t, func(c *app.Config) { c.DB, c.PolicyDir = dsn, dirA })
+	b := apptest.Start(t, func(c *app.Config) { c.DB, c.DataDir, c.PolicyDir = dsn, copyKeys(t, a.Dir, keyFiles...), dirB })
+	id := a.CreateSubject(map[string]any{"name": "韩梅梅", "phone": "+8613500000003"})
+	cs := b.Token("cs", "customer_service")
+	phone := func(n *apptest.Stack) bool {
+		r := n.Do("GET", "/v1/subjects/"+id+"?fields=name,phone", cs, "customer_service", nil)
+		if r.Status != 200 {
+			t.Fatalf("read: %d %s", r.Status, r.Body)
+		}
+		_, ok := r.JSON["fields"].(map[string]any)["phone"]
+		return ok
+	}
+	if !phone(a) || !phone(b) {
+		t.Fatal("customer service does not read the phone before the reload: the test would prove nothing")
+	}
+	// Node A's files now deny customer service the contact category; reload through A.
+	csv := string(policies.Embedded("policy.csv")) + "\np, customer_service, customer_service, contact, read, deny, -\n"
+	if err := os.WriteFile(filepath.Join(dirA, "policy.csv"), []byte(csv), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := a.Do("POST", "/v1/policies/reload", a.Token("root", "admin"), "", nil)
+	if r.Status != 200 {
+		t.Fatalf("reload through A: %d %s", r.Status, r.Body)
+	}
+	reloaded := time.Now()
+	if phone(a) {
+		t.Fatal("node A still grants the phone after its reload")
+	}
+	for phone(b) {
+		if time.Since(reloaded) > time.Second {
+			t.Fatal("node B still grants the phone a second after the reload through node A")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("node B enforced the reloaded policy %s after it was put in force", time.Since(reloaded).Round(time.Millisecond))
+	if got, want := b.App.Vault.Policy().Hash(), r.JSON["hash"]; got != want {
+		t.Fatalf("node B's policy is %s, the reload put %s in force", got, want)
+	}
+}
+
+// Key rotation with two nodes on one PostgreSQL database sharing one ring file (--kek-file): one node at a
+// time rotates (the lease row: the other's request is refused, audited, while the first holds it); after
+// the rotation, which rewraps every DEK under the new KEK version and retires the old one, the other node
+// reads every subject and wraps new DEKs under the new version — it picked the version up from the file.
+func TestKeyRotationAcrossNodes(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	kek := filepath.Join(t.TempDir(), "kek.json")
+	a := apptest.Start(t, func(c *app.Config) { c.DB, c.KEKFile = dsn, kek })
+	b := apptest.Start(t, func(c *app.Config) {
+		c.DB, c.KEKFile, c.DataDir = dsn, kek, copyKeys(t, a.Dir, datadir.JWTKeyFile, datadir.AuditKeyFile, datadir.AuditKeyFile+".pub")
+	})
+	var ids []string
+	for i := range 6 {
+		ids = append(ids, []*apptest.Stack{a, b}[i%2].CreateSubject(map[string]any{"name": fmt.Sprintf("韩梅梅%d", i), "phone": fmt.Sprintf("+86135%08d", i)}))
+	}
+	job, err := a.App.Vault.Keys().StartRotation(t.Context(), app.SystemAccess("rotate-a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := b.Token("root", "admin")
+	if r := b.Do("POST", "/v1/keys/rotate", root, "", nil); r.Status != 409 || !strings.Contains(string(r.Body), "rotation") || r.Header.Get("X-Audit-Seq") == "" {
+		t.Fatalf("node B's rotation while A holds the lease: %d %s", r.Status, r.Body)
+	}
+	res, err := job.Run(t.Context(), vault.RunOptions{})
+	if err != nil || res.NewVersion != 2 || !slices.Equal(res.Retired, []uint32{1}) {
+		t.Fatalf("node A's rotation: %+v %v", res, err)
+	}
+	cs := b.Token("cs", "customer_service")
+	for i, id := range ids {
+		if r := b.Do("GET", "/v1/subjects/"+id+"?fields=name", cs, "customer_service", nil); r.Status != 200 || r.JSON["fields"].(map[string]any)["name"] != fmt.Sprintf("韩梅梅%d", i) {
+			t.Fatalf("node B reads a subject after A's rotation: %d %s", r.Status, r.Body)
+		}
+	}
+	b.CreateSubject(map[string]any{"name": "李雷", "phone": "+8613500000099"}) // v1 is retired: only a v2 DEK is accepted
+	if v := b.App.Internals().Ring.ActiveVersion(); v != 2 {
+		t.Fatalf("node B's active KEK version: %d", v)
+	}
 }

@@ -77,6 +77,7 @@ func (r *Ring) NewDEK(ref DEKRef) (WrappedDEK, error) {
 	}
 	dek := randomKey()
 	defer wipe(dek)
+	_, _ = r.refresh(refreshEvery) // another process's rotation; a file that cannot be read keeps this ring
 	r.mu.RLock()
 	k := r.keks[r.active]
 	r.mu.RUnlock()
@@ -102,7 +103,20 @@ func (r *Ring) Unwrap(ref DEKRef, w WrappedDEK) ([]byte, error) {
 	r.mu.RLock()
 	k := r.keks[w.KEKVersion]
 	r.mu.RUnlock()
-	if k == nil || k.aead == nil {
+	if k == nil {
+		// Rotated by another process sharing the ring file? Take its versions.
+		if _, err := r.refresh(0); err != nil {
+			return nil, fmt.Errorf("keys: unwrap DEK under KEK version %d, which this ring lacks; re-reading %s: %w", w.KEKVersion, r.path, err)
+		}
+		r.mu.RLock()
+		k = r.keks[w.KEKVersion]
+		r.mu.RUnlock()
+	}
+	if k == nil {
+		return nil, fmt.Errorf("keys: unwrap DEK under KEK version %d, which %s does not hold (rotated by another node? give every node the same ring file): %w",
+			w.KEKVersion, r.path, ErrKEKUnavailable)
+	}
+	if k.aead == nil {
 		return nil, fmt.Errorf("keys: unwrap DEK under KEK version %d: %w", w.KEKVersion, ErrKEKUnavailable)
 	}
 	return unwrap(k, ref, w)

@@ -76,6 +76,7 @@ type Ring struct {
 	pseudo *Pseudonymizer
 	notes  *NoteSealer
 	now    func() time.Time
+	file   refreshState // the file as last read or written (refresh.go)
 }
 
 // ringFile is the on-disk JSON document; see the package documentation.
@@ -203,6 +204,7 @@ func openRing(path string) (*Ring, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keys: ring %s: %w", path, err)
 	}
+	r.file.size, r.file.mod = fi.Size(), fi.ModTime()
 	return r, nil
 }
 
@@ -490,7 +492,11 @@ func (r *Ring) persistLocked(active uint32, keks map[uint32]*kek) error {
 		return err
 	}
 	defer wipe(data)
-	return writeAtomic(r.path, data)
+	if err := writeAtomic(r.path, data); err != nil {
+		return err
+	}
+	r.noteFile()
+	return nil
 }
 
 // encodeLocked renders the given state as the ring JSON document.

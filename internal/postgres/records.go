@@ -325,7 +325,11 @@ func (t *txn) PutPolicyInForce(hash string, files []byte, since time.Time) error
 	if err := t.exec(`INSERT INTO policy_versions (hash, files) VALUES ($1, $2) ON CONFLICT DO NOTHING`, hash, files); err != nil {
 		return err
 	}
-	return t.exec(`INSERT INTO policy_in_force (since, hash) VALUES ($1, $2)`, since, hash)
+	if err := t.exec(`INSERT INTO policy_in_force (since, hash) VALUES ($1, $2)`, since, hash); err != nil {
+		return err
+	}
+	// Delivered to every listening node when (and only if) this transaction commits (WatchPolicy).
+	return t.exec(`SELECT pg_notify('`+policyChannel+`', $1)`, hash)
 }
 
 // PolicyHistory implements vault.PolicyStore, oldest first.

@@ -269,3 +269,31 @@ func (c indexCursor) Close() error {
 	c.rows.Close()
 	return c.rows.Err()
 }
+
+// ReadTrail is the trail of a database opened by an offline command (vaultd audit verify|export): it
+// reads, and never appends, integrates or signs; the nodes serving the database go on meanwhile.
+type ReadTrail struct {
+	*Trail
+	db *DB
+}
+
+// OpenTrail opens the audit trail of the database dsn names for reading.
+func OpenTrail(ctx context.Context, dsn string) (*ReadTrail, error) {
+	db, err := Open(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	l, err := db.OpenLog(ctx, LogOptions{}) // no signer: no integrator, no lease
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &ReadTrail{Trail: &Trail{log: l}, db: db}, nil
+}
+
+// Close closes the database.
+func (t *ReadTrail) Close() error {
+	err := t.log.Close()
+	t.db.Close()
+	return err
+}
