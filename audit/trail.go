@@ -61,6 +61,24 @@ func VerifyTrail(ctx context.Context, log LogReader, v note.Verifier, index Inde
 	return rep, nil
 }
 
+// LogViews answers the parts of Store that only read the log — checkpoints, leaves, tree hashes — the same
+// for every store; a store's trail embeds it over its log.
+type LogViews struct{ Log LogReader }
+
+// Checkpoints implements Store: every signed checkpoint, oldest first.
+func (v LogViews) Checkpoints(context.Context) ([]StoredCheckpoint, error) { return v.Log.Checkpoints() }
+
+// LatestCheckpoint implements Store.
+func (v LogViews) LatestCheckpoint(context.Context) (StoredCheckpoint, error) {
+	return LatestCheckpoint(v.Log)
+}
+
+// Leaf implements Store: the canonical entry numbered seq.
+func (v LogViews) Leaf(_ context.Context, seq int64) ([]byte, error) { return v.Log.Entry(seq) }
+
+// ReadHashes implements tlog.HashReader over the log's hash tiles, for the tree of the newest checkpoint.
+func (v LogViews) ReadHashes(indexes []int64) ([]tlog.Hash, error) { return ReadHashes(v.Log, indexes) }
+
 // LatestCheckpoint returns the log's newest signed checkpoint with the size it covers (its signature is
 // the verifier's business), or ErrNoCheckpoint.
 func LatestCheckpoint(log LogReader) (StoredCheckpoint, error) {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/mod/sumdb/note"
-	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/profilevault/profilevault/audit"
 )
@@ -22,13 +21,16 @@ import (
 // appended it). Every entry a query returns is checked against the row that selected it, and Verify checks
 // every row (audit.VerifyTrail), so an edited row can neither relabel nor hide an entry unnoticed.
 type Trail struct {
-	log *Log
+	audit.LogViews // checkpoints, leaves and tree hashes, read from log
+	log            *Log
 }
 
 var _ audit.Store = (*Trail)(nil)
 
 // Trail returns the trail of the store's log.
-func (s *Store) Trail() *Trail { return &Trail{log: s.log} }
+func (s *Store) Trail() *Trail { return newTrail(s.log) }
+
+func newTrail(l *Log) *Trail { return &Trail{LogViews: audit.LogViews{Log: l}, log: l} }
 
 // upTo is the log as every node had appended it when a verification began: its size is read from the head
 // row once, and the entries, checkpoints and index rows it checks are those up to it, so that entries other
@@ -56,25 +58,6 @@ func (l upTo) Checkpoints() ([]audit.StoredCheckpoint, error) {
 }
 
 func (l upTo) Verify(v note.Verifier) (audit.Report, error) { return audit.VerifyLog(l, v) }
-
-// Checkpoints implements audit.Store.
-func (t *Trail) Checkpoints(context.Context) ([]audit.StoredCheckpoint, error) {
-	return t.log.Checkpoints()
-}
-
-// LatestCheckpoint implements audit.Store.
-func (t *Trail) LatestCheckpoint(context.Context) (audit.StoredCheckpoint, error) {
-	return audit.LatestCheckpoint(t.log)
-}
-
-// Leaf implements audit.Store.
-func (t *Trail) Leaf(_ context.Context, seq int64) ([]byte, error) { return t.log.Entry(seq) }
-
-// ReadHashes implements tlog.HashReader over the log's hash tiles, for the tree of the newest checkpoint
-// (audit.ReadHashes).
-func (t *Trail) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
-	return audit.ReadHashes(t.log, indexes)
-}
 
 // Note returns the sealed free text stored beside entry seq, or nil.
 func (t *Trail) Note(ctx context.Context, seq int64) ([]byte, error) { return t.log.Note(ctx, seq) }
@@ -288,7 +271,7 @@ func OpenTrail(ctx context.Context, dsn string) (*ReadTrail, error) {
 		db.Close()
 		return nil, err
 	}
-	return &ReadTrail{Trail: &Trail{log: l}, db: db}, nil
+	return &ReadTrail{Trail: newTrail(l), db: db}, nil
 }
 
 // Close closes the database.

@@ -209,7 +209,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open audit log: %w", err)
 	}
 	s := &Store{
-		Trail: &Trail{db: r, log: l},
+		Trail: newTrail(r, l),
 		path:  path, write: w, read: r, ckpt: ck, auditLog: l,
 		ops:         make(chan *op, 4096),
 		stop:        make(chan struct{}),

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
-	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/profilevault/profilevault/audit"
 	"github.com/profilevault/profilevault/internal/seglog"
@@ -24,13 +23,18 @@ import (
 // row, so an edited row can neither relabel nor hide an entry unnoticed. The Store embeds one; OpenTrail
 // opens one read-only for offline commands, beside a running server if need be.
 type Trail struct {
-	db  *sql.DB
-	log audit.LogStorage
+	audit.LogViews // checkpoints, leaves and tree hashes, read from log
+	db             *sql.DB
+	log            audit.LogStorage
 	// index, set in a running store, lets queries wait for the index to cover what the log holds.
 	index *indexProgress
 }
 
 var _ audit.Store = (*Trail)(nil)
+
+func newTrail(db *sql.DB, l audit.LogStorage) *Trail {
+	return &Trail{LogViews: audit.LogViews{Log: l}, db: db, log: l}
+}
 
 // IndexWait is how long a query waits for the review index to reach the entries it must cover.
 const IndexWait = 5 * time.Second
@@ -125,7 +129,7 @@ func OpenTrail(path, logDir string) (*Trail, error) {
 		db.Close()
 		return nil, fmt.Errorf("open audit log: %w", err)
 	}
-	return &Trail{db: db, log: l}, nil
+	return newTrail(db, l), nil
 }
 
 // Close closes a trail opened with OpenTrail.
@@ -153,25 +157,6 @@ func (t *Trail) covered(ctx context.Context, min int64) error {
 		min = t.log.Size()
 	}
 	return t.index.wait(ctx, min)
-}
-
-// Checkpoints returns every signed checkpoint, oldest first.
-func (t *Trail) Checkpoints(context.Context) ([]audit.StoredCheckpoint, error) {
-	return t.log.Checkpoints()
-}
-
-// LatestCheckpoint implements audit.Store.
-func (t *Trail) LatestCheckpoint(context.Context) (audit.StoredCheckpoint, error) {
-	return audit.LatestCheckpoint(t.log)
-}
-
-// Leaf implements audit.Store.
-func (t *Trail) Leaf(_ context.Context, seq int64) ([]byte, error) { return t.log.Entry(seq) }
-
-// ReadHashes implements tlog.HashReader over the log's hash tiles, for the tree of the newest checkpoint
-// (audit.ReadHashes).
-func (t *Trail) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
-	return audit.ReadHashes(t.log, indexes)
 }
 
 // Note returns the sealed free text stored beside an entry, or nil.
