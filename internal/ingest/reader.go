@@ -35,6 +35,7 @@ type Reader struct {
 	buf   []byte
 	done  bool
 	setup error // a NewReader argument error, reported by the first Next
+	skip  func(line []byte) bool
 
 	// CSV state.
 	header    []string       // column names, once read
@@ -60,6 +61,11 @@ func NewReader(r io.Reader, kind Kind, format string) *Reader {
 
 // SetClock sets the clock used to reject times in the future (default time.Now); for tests.
 func (r *Reader) SetClock(now func() time.Time) { r.now = now }
+
+// SkipLines makes Next pass over every NDJSON line for which skip returns true without parsing it (a
+// pre-scan that needs only some records can drop the others on a cheap byte test). It has no effect on
+// CSV, whose records may span lines.
+func (r *Reader) SkipLines(skip func(line []byte) bool) { r.skip = skip }
 
 // Line returns the number of physical lines consumed so far (for the report and progress).
 func (r *Reader) Line() int { return r.line }
@@ -98,6 +104,8 @@ func (r *Reader) Next() (Row, bool) {
 			case tooLong:
 				return r.reject(n, ReasonLineTooLong), true
 			case isBlank(line):
+				continue
+			case r.skip != nil && r.skip(line):
 				continue
 			case !utf8.Valid(line):
 				return r.reject(n, ReasonBadEncoding), true
