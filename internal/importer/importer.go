@@ -15,6 +15,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -217,6 +218,9 @@ func (im *Importer) importFile(ctx context.Context, f file, cleaner *ingest.Clea
 		im.fileSize = fi.Size()
 	}
 	r := ingest.NewReader(fh, f.kind, f.format)
+	// Lines are parsed on every core while the records are cleaned and handed on in file order.
+	r.Parallel(runtime.GOMAXPROCS(0))
+	defer r.Close()
 	switch f.kind {
 	case ingest.KindSubjects:
 		return im.subjects(ctx, r, cleaner, stores, rep)
