@@ -281,7 +281,9 @@ func seedDemo(ctx context.Context, a *app.App, n int, seed uint64, stderr io.Wri
 	if isTerminal(stderr) {
 		im.Progress = stderr
 	}
+	restoreGC := importGC()
 	rep, err := im.Run(ctx, []string{files})
+	restoreGC()
 	if err != nil {
 		return nil, fmt.Errorf("import the synthetic shop: %w", err)
 	}

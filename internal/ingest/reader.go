@@ -35,6 +35,8 @@ type Reader struct {
 	buf   []byte
 	done  bool
 	setup error // a NewReader argument error, reported by the first Next
+	skip  func(line []byte) bool
+	par   *parallel // set by Parallel
 
 	// CSV state.
 	header    []string       // column names, once read
@@ -61,11 +63,26 @@ func NewReader(r io.Reader, kind Kind, format string) *Reader {
 // SetClock sets the clock used to reject times in the future (default time.Now); for tests.
 func (r *Reader) SetClock(now func() time.Time) { r.now = now }
 
+// SkipLines makes Next pass over every NDJSON line for which skip returns true without parsing it (a
+// pre-scan that needs only some records can drop the others on a cheap byte test). It has no effect on
+// CSV, whose records may span lines.
+func (r *Reader) SkipLines(skip func(line []byte) bool) { r.skip = skip }
+
 // Line returns the number of physical lines consumed so far (for the report and progress).
-func (r *Reader) Line() int { return r.line }
+func (r *Reader) Line() int {
+	if r.par != nil {
+		return r.par.line
+	}
+	return r.line
+}
 
 // BytesRead returns the number of input bytes consumed so far (for a progress bar).
-func (r *Reader) BytesRead() int64 { return r.bytes }
+func (r *Reader) BytesRead() int64 {
+	if r.par != nil {
+		return r.par.bytes
+	}
+	return r.bytes
+}
 
 // Next returns the next record and true, or false at the end of the input. A rejected record comes
 // back with a RowError in Err and reading can go on; an I/O error comes back once as a Row whose Err
@@ -77,6 +94,9 @@ func (r *Reader) Next() (Row, bool) {
 	if r.setup != nil {
 		r.done = true
 		return Row{Kind: r.kind, Err: r.setup}, true
+	}
+	if r.par != nil {
+		return r.nextParallel()
 	}
 	for {
 		line, tooLong, err := r.readLine()
@@ -98,6 +118,8 @@ func (r *Reader) Next() (Row, bool) {
 			case tooLong:
 				return r.reject(n, ReasonLineTooLong), true
 			case isBlank(line):
+				continue
+			case r.skip != nil && r.skip(line):
 				continue
 			case !utf8.Valid(line):
 				return r.reject(n, ReasonBadEncoding), true

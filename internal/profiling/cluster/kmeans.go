@@ -244,6 +244,8 @@ type fitState struct {
 	chunkCounts [][]int     // per chunk, k
 	chunkVals   [][]float64 // per chunk scratch for scalar reductions
 	chunkInts   []int
+	chunkIdx    [][]int32   // per chunk scratch: rows whose bounds do not prove their label
+	chunkThresh [][]float64 // per chunk scratch: the bound each row's upper bound is compared with
 }
 
 func newFitState(ds *dataset, k, workers int) *fitState {
@@ -261,12 +263,17 @@ func newFitState(ds *dataset, k, workers int) *fitState {
 		chunkCounts: make([][]int, nc),
 		chunkVals:   make([][]float64, nc),
 		chunkInts:   make([]int, nc),
+		chunkIdx:    make([][]int32, nc),
+		chunkThresh: make([][]float64, nc),
 	}
 	trials := seedTrials(k)
 	for c := 0; c < nc; c++ {
 		st.chunkSums[c] = make([]float64, k*ds.d)
 		st.chunkCounts[c] = make([]int, k)
 		st.chunkVals[c] = make([]float64, trials)
+		rows := min(chunkRows, ds.n-c*chunkRows)
+		st.chunkIdx[c] = make([]int32, rows)
+		st.chunkThresh[c] = make([]float64, rows)
 	}
 	return st
 }
@@ -321,6 +328,7 @@ func (st *fitState) seed(rng *rand.Rand) {
 	trials := seedTrials(k)
 	cands := make([]int, trials)
 	cum := make([]float64, ds.n)
+	candRows := make([]float64, trials*d)
 	for j := 1; j < k; j++ {
 		var s float64
 		for i, v := range st.closest {
@@ -339,20 +347,26 @@ func (st *fitState) seed(rng *rand.Rand) {
 			}
 			cands[t] = idx
 		}
-		// Potential of each candidate: sum over rows of min(closest, distance to candidate).
+		// Potential of each candidate: sum over rows of min(closest, distance to candidate). The rows are read
+		// once for all candidates; each candidate's sum still runs over the rows in order.
+		for t, ci := range cands {
+			copy(candRows[t*d:(t+1)*d], ds.row(ci))
+		}
 		forChunks(ds.n, st.workers, func(c, lo, hi int) {
 			vals := st.chunkVals[c]
-			for t, ci := range cands {
-				cr := ds.row(ci)
-				var p float64
-				for i := lo; i < hi; i++ {
-					dv := sqDist(ds.row(i), cr)
-					if c := st.closest[i]; c < dv {
-						dv = c
+			vals = vals[:len(cands)]
+			clear(vals)
+			closest := st.closest[lo:hi]
+			rows := ds.v[lo*d : hi*d]
+			for i, cl := range closest {
+				r := rows[i*d : (i+1)*d : (i+1)*d]
+				for t := range vals {
+					dv := sqDist(r, candRows[t*d:(t+1)*d])
+					if cl < dv {
+						dv = cl
 					}
-					p += dv
+					vals[t] += dv
 				}
-				vals[t] = p
 			}
 		})
 		bestT, bestPot := 0, math.Inf(1)
@@ -384,39 +398,51 @@ func (st *fitState) lloyd(maxIter int, tolAbs float64) int {
 	iter := 0
 	for {
 		iter++
-		shift := st.update()
+		shift, adj := st.update()
 		st.computeHalf()
-		changed := st.assignBounded()
+		changed := st.assignBounded(adj)
 		if changed == 0 || shift <= tolAbs || iter >= maxIter {
 			return iter
 		}
 	}
 }
 
+// nearest2 returns the index of the centre nearest to r (lowest index on ties) with the squared distances to
+// the nearest and the second-nearest centre.
+func nearest2(r, centers []float64, k, d int) (b1 int, d1, d2 float64) {
+	// Branch-free form of: if dj < d1 { d2, d1, b1 = d1, dj, j } else if dj < d2 { d2 = dj }, which it
+	// equals for the non-negative distances here.
+	d1, d2 = math.Inf(1), math.Inf(1)
+	for j := 0; j < k; j++ {
+		dj := sqDist(r, centers[j*d:(j+1)*d])
+		d2 = min(d2, max(d1, dj))
+		if dj < d1 {
+			b1 = j
+		}
+		d1 = min(d1, dj)
+	}
+	return b1, d1, d2
+}
+
 // assignFull assigns every row to its nearest centre with exact bounds and accumulates the chunk sums.
 func (st *fitState) assignFull() {
 	ds, k, d := st.ds, st.k, st.ds.d
+	centers := st.centers
 	forChunks(ds.n, st.workers, func(c, lo, hi int) {
 		sums, counts := st.chunkSums[c], st.chunkCounts[c]
 		clear(sums)
 		clear(counts)
-		for i := lo; i < hi; i++ {
-			r := ds.row(i)
-			b1, d1, d2 := 0, math.Inf(1), math.Inf(1)
-			for j := 0; j < k; j++ {
-				dj := sqDist(r, st.centers[j*d:(j+1)*d])
-				if dj < d1 {
-					d2 = d1
-					b1, d1 = j, dj
-				} else if dj < d2 {
-					d2 = dj
-				}
-			}
-			st.labels[i] = int32(b1)
-			st.upper[i] = math.Sqrt(d1)
-			st.lower[i] = math.Sqrt(d2)
+		labels, upper, lower := st.labels[lo:hi], st.upper[lo:hi], st.lower[lo:hi]
+		rows := ds.v[lo*d : hi*d]
+		for i := range labels {
+			r := rows[i*d : (i+1)*d : (i+1)*d]
+			b1, d1, d2 := nearest2(r, centers, k, d)
+			labels[i] = int32(b1)
+			upper[i] = math.Sqrt(d1)
+			lower[i] = math.Sqrt(d2)
 			counts[b1]++
 			s := sums[b1*d : (b1+1)*d]
+			s = s[:len(r)]
 			for t, v := range r {
 				s[t] += v
 			}
@@ -437,51 +463,70 @@ func (st *fitState) computeHalf() {
 	}
 }
 
-// assignBounded reassigns rows whose bounds do not prove their label, accumulates the chunk sums and returns
-// the number of rows whose label changed.
-func (st *fitState) assignBounded() int {
+// boundShift is how the bounds of every row move after a centroid update: the upper bound grows by the
+// movement of the row's own centre, the lower bound shrinks by the largest movement of another centre.
+type boundShift struct {
+	apply      bool
+	arg1       int32   // the centre that moved most
+	max1, max2 float64 // the largest and second-largest movements
+}
+
+// assignBounded shifts the bounds by adj, reassigns rows whose bounds do not prove their label, accumulates
+// the chunk sums and returns the number of rows whose label changed. Each chunk is processed in passes so
+// that the common case (the bounds prove the label) runs without unpredictable branches: shift the bounds
+// and collect the rows whose upper bound is not below their threshold; tighten those upper bounds and keep
+// the rows still in doubt; search all centres for those; then accumulate the sums in row order.
+func (st *fitState) assignBounded(adj boundShift) int {
 	ds, k, d := st.ds, st.k, st.ds.d
+	centers, half, move := st.centers, st.half, st.move
 	forChunks(ds.n, st.workers, func(c, lo, hi int) {
-		sums, counts := st.chunkSums[c], st.chunkCounts[c]
-		clear(sums)
-		clear(counts)
-		changed := 0
-		for i := lo; i < hi; i++ {
-			r := ds.row(i)
-			a := int(st.labels[i])
-			m := st.half[a]
-			if l := st.lower[i]; l > m {
-				m = l
-			}
-			if st.upper[i] > m {
-				st.upper[i] = math.Sqrt(sqDist(r, st.centers[a*d:(a+1)*d]))
-				if st.upper[i] > m {
-					b1, d1, d2 := 0, math.Inf(1), math.Inf(1)
-					for j := 0; j < k; j++ {
-						dj := sqDist(r, st.centers[j*d:(j+1)*d])
-						if dj < d1 {
-							d2 = d1
-							b1, d1 = j, dj
-						} else if dj < d2 {
-							d2 = dj
-						}
-					}
-					if b1 != a {
-						changed++
-						st.labels[i] = int32(b1)
-						a = b1
-					}
-					st.upper[i] = math.Sqrt(d1)
-					st.lower[i] = math.Sqrt(d2)
+		labels, upper, lower := st.labels[lo:hi], st.upper[lo:hi], st.lower[lo:hi]
+		upper, lower = upper[:len(labels)], lower[:len(labels)]
+		rows := ds.v[lo*d : hi*d]
+		doubt := st.chunkIdx[c][:len(labels)]
+		thresh := st.chunkThresh[c][:len(labels)]
+		nd := 0
+		for i, a := range labels {
+			u, l := upper[i], lower[i]
+			if adj.apply {
+				sh := adj.max1
+				if a == adj.arg1 {
+					sh = adj.max2
 				}
+				u += move[a]
+				l -= sh
+				upper[i], lower[i] = u, l
 			}
-			counts[a]++
-			s := sums[a*d : (a+1)*d]
-			for t, v := range r {
-				s[t] += v
+			m := max(half[a], l)
+			thresh[i] = m
+			doubt[nd] = int32(i)
+			if u > m {
+				nd++
 			}
 		}
+		// Tighten the upper bound of the rows in doubt; keep those still in doubt.
+		nd2 := 0
+		for _, i := range doubt[:nd] {
+			a := int(labels[i])
+			u := math.Sqrt(sqDist(rows[int(i)*d:(int(i)+1)*d], centers[a*d:(a+1)*d]))
+			upper[i] = u
+			doubt[nd2] = i
+			if u > thresh[i] {
+				nd2++
+			}
+		}
+		changed := 0
+		for _, i := range doubt[:nd2] {
+			b1, d1, d2 := nearest2(rows[int(i)*d:(int(i)+1)*d], centers, k, d)
+			if int32(b1) != labels[i] {
+				changed++
+				labels[i] = int32(b1)
+			}
+			upper[i] = math.Sqrt(d1)
+			lower[i] = math.Sqrt(d2)
+		}
 		st.chunkInts[c] = changed
+		st.accumulate(c, labels, rows)
 	})
 	total := 0
 	for _, v := range st.chunkInts {
@@ -490,9 +535,28 @@ func (st *fitState) assignBounded() int {
 	return total
 }
 
+// accumulate sets the sums and counts of chunk c from its rows and labels, adding rows in order.
+func (st *fitState) accumulate(c int, labels []int32, rows []float64) {
+	d := st.ds.d
+	sums, counts := st.chunkSums[c], st.chunkCounts[c]
+	clear(sums)
+	clear(counts)
+	rows = rows[:len(labels)*d]
+	for i, a := range labels {
+		r := rows[i*d : (i+1)*d : (i+1)*d]
+		counts[a]++
+		s := sums[int(a)*d : (int(a)+1)*d]
+		s = s[:len(r)]
+		for t, v := range r {
+			s[t] += v
+		}
+	}
+}
+
 // update moves every centre to the mean of its rows (relocating empty clusters to the rows farthest from
-// their centres), shifts the bounds by the movements and returns the summed squared movement.
-func (st *fitState) update() float64 {
+// their centres), records the movements and returns the summed squared movement together with the shift of
+// the bounds that the next assignBounded applies.
+func (st *fitState) update() (float64, boundShift) {
 	k, d := st.k, st.ds.d
 	sums := make([]float64, k*d)
 	counts := make([]int, k)
@@ -533,20 +597,7 @@ func (st *fitState) update() float64 {
 			max2 = m
 		}
 	}
-	if max1 > 0 {
-		forChunks(st.ds.n, st.workers, func(_, lo, hi int) {
-			for i := lo; i < hi; i++ {
-				a := int(st.labels[i])
-				st.upper[i] += st.move[a]
-				if a == arg1 {
-					st.lower[i] -= max2
-				} else {
-					st.lower[i] -= max1
-				}
-			}
-		})
-	}
-	return shift
+	return shift, boundShift{apply: max1 > 0, arg1: int32(arg1), max1: max1, max2: max2}
 }
 
 // relocate places each empty cluster's centre on a distinct row farthest from its current (old) centre.
