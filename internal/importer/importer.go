@@ -223,7 +223,12 @@ func (im *Importer) importFile(ctx context.Context, f file, cleaner *ingest.Clea
 	defer r.Close()
 	switch f.kind {
 	case ingest.KindSubjects:
-		return im.subjects(ctx, r, cleaner, stores, rep)
+		// A cleaner of its own: the import's counts of standardised values are not doubled.
+		groups, err := scanIdentityGroups(f, ingest.NewCleanerWithSchema(im.Vault.Policy().Schema(), im.Stores))
+		if err != nil {
+			return err
+		}
+		return im.subjects(ctx, r, cleaner, stores, rep, groups)
 	case ingest.KindEvents:
 		return im.events(ctx, r, cleaner, rep)
 	case ingest.KindConsents:
@@ -258,10 +263,10 @@ func reasonOf(err error) string {
 	return "internal"
 }
 
-// subjects imports subject records with several workers. Records that share a phone or email go to the
-// same worker, in file order, so that identity resolution sees the earlier one before it matches the
-// later one (two workers racing could otherwise create two subjects for one person).
-func (im *Importer) subjects(ctx context.Context, r *ingest.Reader, cleaner *ingest.Cleaner, stores map[string]string, rep *ingest.Report) error {
+// subjects imports subject records with several workers. Records that may be one person (groups) go to
+// the same worker, in file order, so that identity resolution sees the earlier one before it matches the
+// later one (two workers racing could otherwise create two subjects for one person, or keep either).
+func (im *Importer) subjects(ctx context.Context, r *ingest.Reader, cleaner *ingest.Cleaner, stores map[string]string, rep *ingest.Report, groups *identityGroups) error {
 	queues := make([]chan ingest.SubjectRow, im.Workers)
 	var mu sync.Mutex
 	var firstErr error
@@ -340,24 +345,11 @@ func (im *Importer) subjects(ctx context.Context, r *ingest.Reader, cleaner *ing
 		if failed {
 			break
 		}
-		queues[route(s, len(queues))] <- *s
+		queues[groups.route(s, len(queues))] <- *s
 	}
 	stop()
 	im.progress("subjects: %d\n", done)
 	return firstErr
-}
-
-// route picks a worker by the record's phone (else email, else external id), so that records of one
-// person are imported in order by one worker.
-func route(s *ingest.SubjectRow, n int) int {
-	key := s.Fields["phone"]
-	if key == "" {
-		key = s.Fields["email"]
-	}
-	if key == "" {
-		key = s.Source + ":" + s.ExternalID
-	}
-	return routeKey(key, n)
 }
 
 // routeKey spreads keys over n workers, the same key always to the same worker.

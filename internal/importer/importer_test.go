@@ -1,6 +1,7 @@
 package importer_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -115,5 +116,44 @@ func TestImportUsesTheLoadedSchema(t *testing.T) {
 	rep, err := im.Run(t.Context(), []string{dir})
 	if err != nil || rep.RejectedTotal() != 0 {
 		t.Fatalf("import with a policy-dir field: %v %v", err, rep.Lines())
+	}
+}
+
+// Two records of one person that share only an email (their phones differ) are merged the same way on
+// every run: the first in the file is kept, the second merges into it, and what depends on the survivor
+// (a consent that needs the birth date only the second record had) comes out the same each time.
+func TestImportOfOnePersonsRecordsIsTheSameOnEveryRun(t *testing.T) {
+	const pairs = 60
+	dir := t.TempDir()
+	var subjects, consents strings.Builder
+	for i := range pairs {
+		fmt.Fprintf(&subjects, `{"external_id":"A%04d","source":"crm","fields":{"name":"王芳","email":"p%d@example.cn","phone":"1380013%04d"}}`+"\n", i, i, i)
+		fmt.Fprintf(&subjects, `{"external_id":"B%04d","source":"app","fields":{"name":"王芳","email":"p%d@example.cn","phone":"1390013%04d","birth_date":"1990-01-01"}}`+"\n", i, i, i)
+		fmt.Fprintf(&consents, `{"subject_id":"external:app:B%04d","purpose":"marketing","notice_version":"2026-01","method":"app_checkbox","kind":"general","granted_at":"2026-10-27T14:19:37Z"}`+"\n", i)
+	}
+	for name, body := range map[string]string{"subjects.ndjson": subjects.String(), "consents.ndjson": consents.String()} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var first []string
+	for run := range 3 {
+		s := apptest.Start(t)
+		im := &importer.Importer{Vault: s.App.Vault, Steward: vault.Caller{Subject: "import-test", Roles: []policies.Role{"data_steward"}}}
+		rep, err := im.Run(t.Context(), []string{dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Merged != pairs {
+			t.Fatalf("run %d: %d of %d pairs merged\n%s", run, rep.Merged, pairs, strings.Join(rep.Lines(), "\n"))
+		}
+		lines := rep.Lines()
+		if run == 0 {
+			first = lines
+			continue
+		}
+		if strings.Join(lines, "\n") != strings.Join(first, "\n") {
+			t.Fatalf("run %d differs from the first:\n%s\n--- first:\n%s", run, strings.Join(lines, "\n"), strings.Join(first, "\n"))
+		}
 	}
 }
