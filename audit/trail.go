@@ -66,7 +66,9 @@ func VerifyTrail(ctx context.Context, log LogReader, v note.Verifier, index Inde
 type LogViews struct{ Log LogReader }
 
 // Checkpoints implements Store: every signed checkpoint, oldest first.
-func (v LogViews) Checkpoints(context.Context) ([]StoredCheckpoint, error) { return v.Log.Checkpoints() }
+func (v LogViews) Checkpoints(context.Context) ([]StoredCheckpoint, error) {
+	return v.Log.Checkpoints()
+}
 
 // LatestCheckpoint implements Store.
 func (v LogViews) LatestCheckpoint(context.Context) (StoredCheckpoint, error) {
