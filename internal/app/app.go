@@ -386,8 +386,9 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 }
 
 // policyCheckInterval is how often a node on PostgreSQL checks the policy version in force besides the
-// notifications (the fallback of WatchPolicy).
-const policyCheckInterval = 5 * time.Second
+// notifications (the fallback of WatchPolicy). A variable for tests, which lengthen it to see that the
+// notifications alone carry a reload.
+var policyCheckInterval = 5 * time.Second
 
 // Names of the keys the nodes of one PostgreSQL database must share (postgres.DB.AgreeOnKeys).
 const (

@@ -200,10 +200,14 @@ func TestTwoNodesOverHTTP(t *testing.T) {
 	t.Logf("%d answers served through two nodes, %d naming their entry; %d entries in the trail", len(ok), named, entries)
 }
 
-// A policy reload through one node reaches the other within a second: node B, whose own policy files did
-// not change, enforces the version node A put in force (LISTEN/NOTIFY, WatchPolicy). Each node has its own
-// policy dir, so B can have it only from the database.
+// A policy reload through one node reaches the other by its notification: node B, whose own policy files
+// did not change, enforces the version node A put in force (LISTEN/NOTIFY, WatchPolicy). Each node has its
+// own policy dir, so B can have it only from the database, and B's periodic check is pushed out to a
+// minute, so only the notification can bring it in the time allowed. The time it took is logged (tens of
+// milliseconds here; a bound of a second failed once under -race on a loaded machine, so the bound is
+// generous: timing is a benchmark's business, delivery the test's).
 func TestPolicyReloadReachesEveryNode(t *testing.T) {
+	app.SetPolicyCheckInterval(t, time.Minute)
 	dsn := pgtest.NewDatabase(t)
 	dirA, dirB := t.TempDir(), t.TempDir()
 	a := apptest.Start(t, func(c *app.Config) { c.DB, c.PolicyDir = dsn, dirA })
@@ -235,8 +239,8 @@ func TestPolicyReloadReachesEveryNode(t *testing.T) {
 		t.Fatal("node A still grants the phone after its reload")
 	}
 	for phone(b) {
-		if time.Since(reloaded) > time.Second {
-			t.Fatal("node B still grants the phone a second after the reload through node A")
+		if time.Since(reloaded) > 15*time.Second {
+			t.Fatal("node B still grants the phone 15 s after the reload through node A: the notification did not carry it")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

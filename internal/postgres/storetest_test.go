@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/profilevault/profilevault/internal/postgres/pgtest"
 	"github.com/profilevault/profilevault/internal/storetest"
@@ -20,7 +21,7 @@ func openStore(t testing.TB) *Store {
 		db.Close()
 		t.Fatal(err)
 	}
-	s, err := db.NewStore(l, StoreOptions{})
+	s, err := db.NewStore(l, StoreOptions{CommitTimeout: time.Minute}) // behaviour, not latency (see sqlite's TestConformance)
 	if err != nil {
 		t.Fatal(err)
 	}
