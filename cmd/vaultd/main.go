@@ -55,6 +55,7 @@ commands:
   audit verify     recheck the whole audit trail (exit 0 intact, 1 tampered, 2 cannot run)
   audit export     write audit entries to stdout (--since, --until, --format ndjson|csv)
   audit reindex    rebuild the review index from the log's entries
+  migrate          move a data dir into an empty PostgreSQL database (--from sqlite:DIR --to postgres://…), verified
   audit witness    an outside auditor's check over HTTP: checkpoint signature and consistency (exit 0 ok, 1 inconsistent, 2 cannot run)
   policy explain   what a role sees for a purpose, and why
   backup           write an encrypted, consistent snapshot of the data dir (works beside a running server)
@@ -103,6 +104,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdRestore(ctx, rest, getenv, stdout, stderr)
 	case "sentiment":
 		return cmdSentiment(rest, stdout, stderr)
+	case "migrate":
+		return cmdMigrate(ctx, rest, getenv, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil

@@ -418,13 +418,7 @@ func (a *App) openSQLite(ctx context.Context, dbPath string, creating bool) erro
 // openPostgres opens the store and the audit log in the PostgreSQL database (a.pgDB, migrated), after
 // checking that this node's keys are those the database's other nodes use (the first node records them).
 func (a *App) openPostgres(ctx context.Context) error {
-	if err := a.pgDB.AgreeOnKeys(ctx, map[string]string{
-		// A keyed check value of the ring (its pseudonym of a constant): the same ring gives the same one,
-		// and it reveals nothing of the key.
-		keyRing:  a.ring.Pseudonymizer().Pseudonym("profile-vault/node-key-check"),
-		keyAudit: a.Auditor.VerifierKey(),
-		keyJWT:   a.Signer.KeyID(),
-	}); err != nil {
+	if err := a.pgDB.AgreeOnKeys(ctx, nodeKeyFingerprints(a.ring, a.Auditor, a.Signer)); err != nil {
 		return fmt.Errorf("%w; give every node the same key files (copy the first node's, or point --kek-file and --audit-key-file at shared ones)", err)
 	}
 	l, err := a.pgDB.OpenLog(ctx, postgres.LogOptions{Signer: a.Auditor, CheckpointInterval: a.Config.CheckpointInterval, Node: nodeName()})

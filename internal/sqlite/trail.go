@@ -343,3 +343,15 @@ func (c indexCursor) Next() (int64, audit.IndexRow, bool, error) {
 }
 
 func (c indexCursor) Close() error { return c.rows.Close() }
+
+// Log is the trail's audit log (vaultd migrate reads it whole, in order).
+func (t *Trail) Log() audit.LogReader { return t.log }
+
+// OpenReadOnly opens the database at path read-only (query_only), for a command that copies it elsewhere
+// while holding the data dir's lock (vaultd migrate).
+func OpenReadOnly(path string) (*sql.DB, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("no database at %s", path)
+	}
+	return sql.Open("sqlite", dsn(path, false)+"&mode=ro")
+}
