@@ -172,16 +172,23 @@ func TestAuthFailureFloodIsBounded(t *testing.T) {
 	if r := s.Do("GET", "/v1/policies", s.Token("root", "admin"), "", nil); r.Status != http.StatusOK {
 		t.Fatalf("a valid token during the flood: %d", r.Status)
 	}
-	entries, _ := authFailures()
+	entries, carried := authFailures()
 	if entries != got[401] || entries > 150 {
 		t.Fatalf("%d auth.failure entries for %d failures (%d answered 401)", entries, flood, got[401])
+	}
+	// A 401 let through as the budget refills carries the count folded before it; the flush records the
+	// rest in one more entry — none if the flood's last failure carried it all (a slow run's budget refills
+	// more often).
+	want := got[401]
+	if carried < got[429] {
+		want++
 	}
 	if err := s.App.Vault.FlushAuthFailures(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	entries, folded := authFailures()
-	if entries != got[401]+1 || folded != got[429] {
-		t.Fatalf("after the flush: %d entries, %d folded; want %d and %d", entries, folded, got[401]+1, got[429])
+	if entries != want || folded != got[429] {
+		t.Fatalf("after the flush: %d entries, %d folded; want %d and %d (%d carried before it)", entries, folded, want, got[429], carried)
 	}
 }
 
