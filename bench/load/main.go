@@ -16,7 +16,6 @@ import (
 	"io"
 	"log"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"runtime"
@@ -27,10 +26,8 @@ import (
 	"time"
 
 	"github.com/profilevault/profilevault/bench/bare"
+	"github.com/profilevault/profilevault/bench/internal/inproc"
 	"github.com/profilevault/profilevault/internal/app"
-	"github.com/profilevault/profilevault/internal/synth"
-	"github.com/profilevault/profilevault/policies"
-	"github.com/profilevault/profilevault/vault"
 )
 
 var profilePath, blockPath string
@@ -61,7 +58,7 @@ func run(duration, warmup time.Duration, conns, n int) error {
 		return err
 	}
 	defer a.Close()
-	ids, err := seed(ctx, a, n)
+	ids, err := inproc.Seed(ctx, a, n, 32)
 	if err != nil {
 		return err
 	}
@@ -69,12 +66,12 @@ func run(duration, warmup time.Duration, conns, n int) error {
 	if err != nil {
 		return err
 	}
-	vaultURL, stopVault, err := listen(a.HTTP)
+	vaultURL, stopVault, err := inproc.Listen(a.HTTP)
 	if err != nil {
 		return err
 	}
 	defer stopVault()
-	bareURL, stopBare, err := listen(bare.Handler())
+	bareURL, stopBare, err := inproc.Listen(bare.Handler())
 	if err != nil {
 		return err
 	}
@@ -120,49 +117,6 @@ func run(duration, warmup time.Duration, conns, n int) error {
 	fmt.Printf("audit: %d entries in %d group commits (%.1f entries/commit)\n",
 		st.Ops.Load(), st.Batches.Load(), float64(st.Ops.Load())/float64(max(1, st.Batches.Load())))
 	return nil
-}
-
-// seed creates n synthetic subjects through the enforcement point.
-func seed(ctx context.Context, a *app.App, n int) ([]string, error) {
-	acc := vault.Access{Caller: vault.Caller{Subject: "load-seeder", Roles: []policies.Role{policies.RoleDataSteward}}, Purpose: policies.PurposeAccountManagement}
-	profiles := synth.Profiles(7, n, time.Now())
-	ids := make([]string, n)
-	var wg sync.WaitGroup
-	var next atomic.Int64
-	var firstErr atomic.Value
-	for w := 0; w < 32; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
-				f := map[string]*string{}
-				for k, v := range profiles[i].Fields {
-					f[k] = &v
-				}
-				c, err := a.Vault.Profiles().Create(ctx, acc, vault.NewSubject{Fields: f})
-				if err != nil {
-					firstErr.CompareAndSwap(nil, err)
-					return
-				}
-				ids[i] = c.ID
-			}
-		}()
-	}
-	wg.Wait()
-	if err, _ := firstErr.Load().(error); err != nil {
-		return nil, err
-	}
-	return ids, nil
-}
-
-func listen(h http.Handler) (string, func(), error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
 }
 
 type result struct {

@@ -21,7 +21,6 @@ import (
 	"io"
 	"log"
 	mrand "math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -34,11 +33,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/profilevault/profilevault/bench/internal/inproc"
 	"github.com/profilevault/profilevault/internal/app"
 	"github.com/profilevault/profilevault/internal/datadir"
-	"github.com/profilevault/profilevault/internal/synth"
-	"github.com/profilevault/profilevault/policies"
-	"github.com/profilevault/profilevault/vault"
 )
 
 func main() {
@@ -80,7 +77,7 @@ func run(admin string, duration, warmup time.Duration, conns, n int) error {
 	if err != nil {
 		return err
 	}
-	ids, err := seed(ctx, sq, n)
+	ids, err := inproc.Seed(ctx, sq, n, 16)
 	if err != nil {
 		return err
 	}
@@ -88,7 +85,7 @@ func run(admin string, duration, warmup time.Duration, conns, n int) error {
 	if err != nil {
 		return err
 	}
-	u, stop, err := listen(sq.HTTP)
+	u, stop, err := inproc.Listen(sq.HTTP)
 	if err != nil {
 		return err
 	}
@@ -103,13 +100,13 @@ func run(admin string, duration, warmup time.Duration, conns, n int) error {
 		return err
 	}
 	defer a.Close()
-	if ids, err = seed(ctx, a, n); err != nil {
+	if ids, err = inproc.Seed(ctx, a, n, 16); err != nil {
 		return err
 	}
 	if token, err = a.Mint("load-agent", []string{"customer_service"}, "load", time.Hour); err != nil {
 		return err
 	}
-	ua, stopA, err := listen(a.HTTP)
+	ua, stopA, err := inproc.Listen(a.HTTP)
 	if err != nil {
 		return err
 	}
@@ -124,7 +121,7 @@ func run(admin string, duration, warmup time.Duration, conns, n int) error {
 		return err
 	}
 	defer b.Close()
-	ub, stopB, err := listen(b.HTTP)
+	ub, stopB, err := inproc.Listen(b.HTTP)
 	if err != nil {
 		return err
 	}
@@ -175,47 +172,6 @@ func copyKeys(src, dst string) error {
 		}
 	}
 	return nil
-}
-
-// seed creates n synthetic subjects through the enforcement point.
-func seed(ctx context.Context, a *app.App, n int) ([]string, error) {
-	acc := vault.Access{Caller: vault.Caller{Subject: "load-seeder", Roles: []policies.Role{policies.RoleDataSteward}}, Purpose: policies.PurposeAccountManagement}
-	profiles := synth.Profiles(7, n, time.Now())
-	ids := make([]string, n)
-	var wg sync.WaitGroup
-	var next atomic.Int64
-	var firstErr atomic.Value
-	for range 16 {
-		wg.Go(func() {
-			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
-				f := map[string]*string{}
-				for k, v := range profiles[i].Fields {
-					f[k] = &v
-				}
-				c, err := a.Vault.Profiles().Create(ctx, acc, vault.NewSubject{Fields: f})
-				if err != nil {
-					firstErr.CompareAndSwap(nil, err)
-					return
-				}
-				ids[i] = c.ID
-			}
-		})
-	}
-	wg.Wait()
-	if err, _ := firstErr.Load().(error); err != nil {
-		return nil, err
-	}
-	return ids, nil
-}
-
-func listen(h http.Handler) (string, func(), error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
 }
 
 type result struct {

@@ -21,7 +21,6 @@ import (
 	"log/slog"
 	"maps"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"runtime"
@@ -32,6 +31,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/profilevault/profilevault/bench/internal/inproc"
 	"github.com/profilevault/profilevault/internal/app"
 	"github.com/profilevault/profilevault/internal/synth"
 	"github.com/profilevault/profilevault/policies"
@@ -117,7 +117,7 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	url, stop, err := listen(a.HTTP)
+	url, stop, err := inproc.Listen(a.HTTP)
 	if err != nil {
 		return err
 	}
@@ -266,16 +266,6 @@ func seed(ctx context.Context, a *app.App, from, n int) ([]string, error) {
 	el := time.Since(start)
 	fmt.Fprintf(os.Stderr, "seed: %d subjects in %s (%.0f/s, %d workers)\n", n, el.Round(time.Millisecond), float64(n)/el.Seconds(), seedWorkers)
 	return ids, nil
-}
-
-func listen(h http.Handler) (string, func(), error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
 }
 
 // Phases a completed read is counted in (by its completion time).

@@ -11,21 +11,9 @@ import (
 	"time"
 
 	"github.com/profilevault/profilevault/audit"
+	"github.com/profilevault/profilevault/audit/logtest"
 	"github.com/profilevault/profilevault/internal/postgres/pgtest"
 )
-
-func testSigner(t testing.TB) *audit.Signer {
-	t.Helper()
-	skey, vkey, err := audit.GenerateSignerKey("test.example/audit")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := audit.NewSigner(skey, vkey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
 
 // openSigned opens a node on dsn whose log signs checkpoints.
 func openSigned(t testing.TB, dsn string, signer *audit.Signer) *Store {
@@ -76,7 +64,7 @@ func buildTrail(t *testing.T, signer *audit.Signer, n int) (*DB, *Trail) {
 // The review index is checked against the log like SQLite's (audit.VerifyTrail): an edited, deleted,
 // duplicated or invented row is located, and a query refuses an entry through a row that lies about it.
 func TestTrailVerifyLocatesTampering(t *testing.T) {
-	signer := testSigner(t)
+	signer := logtest.NewSigner(t)
 	cases := []struct {
 		name     string
 		sql      []string
@@ -132,7 +120,7 @@ func TestTrailVerifyLocatesTampering(t *testing.T) {
 	// With the wrong verifier key, the first checkpoint fails.
 	t.Run("wrong key", func(t *testing.T) {
 		_, trail := buildTrail(t, signer, 5)
-		if rep, err := trail.Verify(t.Context(), testSigner(t).Verifier()); err != nil || rep.OK || !strings.Contains(rep.Reason, "checkpoint at size") {
+		if rep, err := trail.Verify(t.Context(), logtest.NewSigner(t).Verifier()); err != nil || rep.OK || !strings.Contains(rep.Reason, "checkpoint at size") {
 			t.Fatalf("wrong key: %+v %v", rep, err)
 		}
 	})
@@ -141,7 +129,7 @@ func TestTrailVerifyLocatesTampering(t *testing.T) {
 // Rows go to the partition of their entry's month (UTC), made ahead at Open; another month's row goes to
 // the default partition and does not stop its month's partition from being made later only if it is empty.
 func TestTrailIndexIsPartitionedByMonth(t *testing.T) {
-	db, _ := buildTrail(t, testSigner(t), 3)
+	db, _ := buildTrail(t, logtest.NewSigner(t), 3)
 	ctx := t.Context()
 	now := time.Now().UTC()
 	var part string
@@ -178,7 +166,7 @@ func TestTrailIndexIsPartitionedByMonth(t *testing.T) {
 // A verification while another node appends finds the trail whole: the rows of entries committed after it
 // read the log's size are not taken for invented ones, and no checkpoint read first is past the entries.
 func TestTrailVerifiesWhileAnotherNodeAppends(t *testing.T) {
-	signer := testSigner(t)
+	signer := logtest.NewSigner(t)
 	dsn := pgtest.NewDatabase(t)
 	a, b := openSigned(t, dsn, signer), openSigned(t, dsn, signer)
 	ctx, cancel := context.WithCancel(t.Context())
