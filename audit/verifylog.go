@@ -108,6 +108,9 @@ func verifyLog(ctx context.Context, l LogReader, ix IndexSource, v note.Verifier
 			select {
 			case <-quit:
 				return errStop
+			default:
+			}
+			select {
 			case c = <-free:
 				c.reset(seq)
 			default:
