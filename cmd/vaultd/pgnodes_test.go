@@ -277,7 +277,10 @@ func TestLeaseHolderKill9UnderLoad(t *testing.T) {
 	dead.Store(int32(victim + 1))
 	nodes[victim].cmd.Wait()
 	before := served[1-victim].Load()
-	t.Logf("killed node %s (the lease holder) at log size %d, checkpoint %d; %d answers so far", nodes[victim].name, headAtKill, cpAtKill, len(acks))
+	mu.Lock()
+	answered := len(acks) // the load goroutines append under mu
+	mu.Unlock()
+	t.Logf("killed node %s (the lease holder) at log size %d, checkpoint %d; %d answers so far", nodes[victim].name, headAtKill, cpAtKill, answered)
 
 	// The load goes on through the survivor, which takes the lease over and checkpoints past the kill.
 	var moved bool
