@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// FuzzRecover opens a log whose only segment holds arbitrary bytes after valid frames: recovery never
+// FuzzRecover opens a log whose only segment holds arbitrary bytes right after valid frames: recovery never
 // panics, keeps every valid leading frame, cuts the rest off, and the log then takes appends.
 func FuzzRecover(f *testing.F) {
 	f.Add([]byte{}, 3)
@@ -34,12 +34,12 @@ func FuzzRecover(f *testing.F) {
 			}
 			segs = []string{filepath.Join(dir, "segments", "00000000000000000001.log")}
 		}
-		fh, err := os.OpenFile(segs[0], os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-		if err != nil {
-			t.Fatal(err)
+		if n == 0 {
+			if err := os.WriteFile(segs[0], nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
 		}
-		fh.Write(tail)
-		fh.Close()
+		writeAfterLastFrame(t, segs[0], tail) // over the zero fill, as a torn write would land
 		l, err = Open(dir, Options{})
 		if err != nil {
 			t.Fatalf("recovery failed: %v", err)

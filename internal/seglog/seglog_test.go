@@ -149,12 +149,7 @@ func TestTornTailIsCutAndEarlierDamageRefused(t *testing.T) {
 		"absurd length":   {0xff, 0xff, 0xff, 0xff, 1},
 		"zero length run": make([]byte, 64),
 	} {
-		f, err := os.OpenFile(last, os.O_APPEND|os.O_WRONLY, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.Write(tail)
-		f.Close()
+		writeAfterLastFrame(t, last, tail)
 		l, err := Open(dir, Options{Signer: s})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
@@ -275,4 +270,102 @@ func TestVerifyLocatesTampering(t *testing.T) {
 			}
 		})
 	}
+}
+
+// writeAfterLastFrame writes tail into the segment file at path just after its last good frame, where a
+// crash mid-write leaves a torn frame, over the writer's zero fill.
+func writeAfterLastFrame(t *testing.T, path string, tail []byte) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	end, err := scanFrames(f, func(int64, []byte) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(tail, end); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The writer keeps the last segment zero-filled ahead of its frames, so that a group's fdatasync has no
+// file size to journal: the zeros are there after appends, a reopen reads them as the clean end (nothing
+// cut, nothing lost, the fill kept), and anything but zeros after the last frame — a group that reached the
+// disk only in part: a torn frame, then zeros, then the rest of the group — is cut off at the next start.
+func TestZeroFillAhead(t *testing.T) {
+	dir, s := t.TempDir(), logtest.NewSigner(t)
+	open := func(t *testing.T, dir string, s *audit.Signer) *Log { // segments of the default size
+		t.Helper()
+		l, err := Open(dir, Options{Signer: s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	l := open(t, dir, s)
+	appendN(t, l, 500)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	segs, _ := filepath.Glob(filepath.Join(dir, "segments", "*.log"))
+	last := segs[len(segs)-1]
+	end := func() int64 {
+		f, err := os.Open(last)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		n, err := scanFrames(f, func(int64, []byte) error { return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	size := func() int64 {
+		fi, err := os.Stat(last)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	if size()-end() < zeroAhead/2 {
+		t.Fatalf("%d bytes of zero fill after the last frame, want at least %d", size()-end(), zeroAhead/2)
+	}
+	before := size()
+	l = open(t, dir, s)
+	if l.Size() != 500 || size() != before {
+		t.Fatalf("reopen: %d entries, file %d bytes; want 500 and %d", l.Size(), size(), before)
+	}
+	appendN(t, l, 10)
+	mustVerify(t, l, s.Verifier())
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// A torn frame, zeros, and a whole frame further on: everything after entry 510 goes.
+	at := end()
+	writeAfterLastFrame(t, last, []byte{0, 0, 1, 0, '{'})
+	f, err := os.OpenFile(last, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(appendFrame(nil, []byte(`{"seq":511}`)), at+4096); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	l = open(t, dir, s)
+	defer l.Close()
+	if l.Size() != 510 || size() < end() || end() != at {
+		t.Fatalf("after a torn group: %d entries, data ends at %d (was %d)", l.Size(), end(), at)
+	}
+	b, err := os.ReadFile(last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if zero, _ := allZero(bytes.NewReader(b[at:])); !zero {
+		t.Fatal("bytes of the torn group are left after the last frame")
+	}
+	appendN(t, l, 1)
+	mustVerify(t, l, s.Verifier())
 }
