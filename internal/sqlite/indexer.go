@@ -11,7 +11,7 @@ import (
 // Index flushing: the review index rows of logged entries are written by the indexer once this many are
 // queued, this long after the oldest, or at once when a query waits for them.
 const (
-	indexFlushRows  = 4096
+	indexFlushRows  = 32768
 	indexFlushAfter = time.Second
 )
 
