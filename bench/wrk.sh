@@ -36,7 +36,11 @@ run() {
 	echo $((after - before)) > "$tmp/$2.cpu"
 }
 run http://127.0.0.1:18182 bare "$bare_pid"
+# The review index's lag behind the log, sampled every second while the vault is loaded.
+(while sleep 1; do curl -s http://127.0.0.1:18181/metrics | awk '/^vault_audit_index_lag_entries/ {print $2}'; done) > "$tmp/lag.txt" &
+lag_pid=$!
 run http://127.0.0.1:18181 vault "$vault_pid"
+kill "$lag_pid" 2>/dev/null || true
 rps() { awk '/Requests\/sec/ {print $2}' "$tmp/$1.txt"; }
 lat() { awk -v p="$2" '$1 == p {print $2}' "$tmp/$1.txt"; }
 errs() { awk '/Non-2xx/ {print $5}' "$tmp/$1.txt"; }
@@ -49,3 +53,4 @@ for t in bare vault; do
 	printf "%-30s %10s %9s %9s %9s %14s\n" "$t" "$(rps $t)" "$(lat $t 50%)" "$(lat $t 99%)" "$(errs $t || true)" "$(cpureq $t)"
 done
 awk -v b="$(rps bare)" -v v="$(rps vault)" 'BEGIN { printf "\nratio vault/bare = %.1f%%\n", 100 * v / b }'
+sort -g "$tmp/lag.txt" | awk '{v[NR] = $1} END { if (NR) printf "review index lag under load: median %d, max %d entries (%d samples)\n", v[int((NR + 1) / 2)], v[NR], NR }'
