@@ -109,8 +109,11 @@ func (s *Server) readSubject(c *gin.Context) {
 		return
 	}
 	setAuditSeq(c, v.AuditSeq)
-	c.JSON(http.StatusOK, toView(v))
+	c.Data(http.StatusOK, jsonContentType, appendSubjectView(nil, toView(v)))
 }
+
+// jsonContentType is the Content-Type c.JSON sets.
+const jsonContentType = "application/json; charset=utf-8"
 
 func (s *Server) updateSubject(c *gin.Context) {
 	a, ok := s.access(c)
