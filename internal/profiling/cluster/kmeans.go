@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -287,27 +288,55 @@ func (st *fitState) center(j int) []float64 {
 
 // fit runs opts.Restarts seedings and returns the best model.
 func fit(ds *dataset, k int, rng *rand.Rand, opts Options, meanVar float64) Model {
-	st := newFitState(ds, k, opts.Workers)
 	tolAbs := opts.Tol * meanVar
-	var best Model
-	bestLabels := make([]int32, ds.n)
-	for r := 0; r < opts.Restarts; r++ {
+	// Every restart is seeded first, in order: seeding alone draws from rng, so each restart starts from the
+	// centres it had when restarts ran one after another.
+	st := newFitState(ds, k, opts.Workers)
+	seeds := make([][]float64, opts.Restarts)
+	for r := range seeds {
 		st.seed(rng)
-		iters := st.lloyd(opts.MaxIter, tolAbs)
-		inertia := st.inertia()
-		if r == 0 || inertia < best.Inertia {
-			best.Inertia = inertia
-			best.Iterations = iters
-			best.Centroids = make([][]float64, k)
-			for j := range best.Centroids {
-				best.Centroids[j] = append([]float64(nil), st.center(j)...)
+		seeds[r] = slices.Clone(st.centers)
+	}
+	// Then Lloyd runs from each seeding, as many at once as there are workers, each on a state of its own and
+	// splitting the workers: a restart's result does not depend on how many work on it, and whole restarts
+	// side by side keep the cores busier than chunks of one restart that meet at every iteration.
+	par := max(1, min(opts.Workers, opts.Restarts))
+	st.workers = max(1, opts.Workers/par)
+	states := []*fitState{st}
+	for len(states) < par {
+		states = append(states, newFitState(ds, k, st.workers))
+	}
+	type outcome struct {
+		inertia float64
+		iters   int
+		centers []float64
+		labels  []int32
+	}
+	outs := make([]outcome, opts.Restarts)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for _, s := range states {
+		wg.Go(func() {
+			for r := int(next.Add(1) - 1); r < len(seeds); r = int(next.Add(1) - 1) {
+				copy(s.centers, seeds[r])
+				iters := s.lloyd(opts.MaxIter, tolAbs)
+				outs[r] = outcome{inertia: s.inertia(), iters: iters, centers: slices.Clone(s.centers), labels: slices.Clone(s.labels)}
 			}
-			copy(bestLabels, st.labels)
+		})
+	}
+	wg.Wait()
+	win := 0 // the lowest inertia; the first restart on ties
+	for r := range outs {
+		if outs[r].inertia < outs[win].inertia {
+			win = r
 		}
 	}
-	best.Labels = make([]int, ds.n)
-	best.Sizes = make([]int, k)
-	for i, l := range bestLabels {
+	o := outs[win]
+	best := Model{Inertia: o.inertia, Iterations: o.iters, Centroids: make([][]float64, k), Labels: make([]int, ds.n), Sizes: make([]int, k)}
+	for j := range best.Centroids {
+		best.Centroids[j] = slices.Clone(o.centers[j*ds.d : (j+1)*ds.d])
+	}
+	for i, l := range o.labels {
 		best.Labels[i] = int(l)
 		best.Sizes[l]++
 	}
