@@ -102,8 +102,9 @@ func (s *Store) commitGroup(group []*op) {
 		}
 	} else {
 		s.log.Committed(a)
+		s.groups.Add(1)
+		s.changes.Add(int64(len(group)))
 	}
-	s.groups.Add(1)
 	for i, o := range group {
 		o.done <- results[i]
 	}

@@ -150,13 +150,13 @@ func TestGroupPipelinesWriteOnlyChanges(t *testing.T) {
 			return tx.SetIndex("phone", id, []byte{byte(i)})
 		}
 	}
-	_, before := s.GroupStats()
+	_, _, before := s.GroupStats()
 	for i, r := range group(s, changes...) {
 		if r.err != nil || r.changeErr != nil {
 			t.Fatalf("change %d: %v %v", i, r.err, r.changeErr)
 		}
 	}
-	groups, trips := s.GroupStats()
+	groups, _, trips := s.GroupStats()
 	if trips-before > 3 || groups != 1 {
 		t.Errorf("50 write-only changes: %d round trips in %d groups, want at most 3 in 1", trips-before, groups)
 	}

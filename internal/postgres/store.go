@@ -41,8 +41,9 @@ type Store struct {
 	ops     chan *op // to the committer: unbuffered, so a change is taken or refused
 	quit    chan struct{}
 	stopped chan struct{}
-	// groups and roundTrips count the committed groups and the round trips they made (GroupStats).
-	groups, roundTrips atomic.Int64
+	// groups, changes and roundTrips count the committed groups, their changes and the round trips they
+	// made (GroupStats).
+	groups, changes, roundTrips atomic.Int64
 }
 
 // StoreOptions tune a Store.
@@ -77,9 +78,11 @@ func (db *DB) NewStore(log *Log, opts StoreOptions) (*Store, error) {
 	return s, nil
 }
 
-// GroupStats reports how many group transactions of changes committed and how many round trips to the
-// database they made, since the store was opened (for benchmarks and tests).
-func (s *Store) GroupStats() (groups, roundTrips int64) { return s.groups.Load(), s.roundTrips.Load() }
+// GroupStats reports how many group transactions of changes committed, how many changes they held and
+// how many round trips to the database they made, since the store was opened (benchmarks and tests).
+func (s *Store) GroupStats() (groups, changes, roundTrips int64) {
+	return s.groups.Load(), s.changes.Load(), s.roundTrips.Load()
+}
 
 // stopCommitter stops taking changes once the group being committed, if any, is done.
 func (s *Store) stopCommitter() {
