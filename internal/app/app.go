@@ -150,9 +150,6 @@ func postgresDSN(db string) bool {
 	return strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://")
 }
 
-// ErrPostgresBackup is returned by Backup and Restore for a vault kept in PostgreSQL.
-var ErrPostgresBackup = errors.New("vaultd backup and restore cover the embedded SQLite store only: back up a PostgreSQL-backed vault with pg_dump (and the key files of a node's data dir)")
-
 // Defaults fills in the documented defaults.
 func (c Config) Defaults() Config {
 	if c.DataDir == "" {
