@@ -111,9 +111,10 @@ func (s *Store) commitGroup(group []*op) {
 }
 
 // groupTx runs the group's transaction on a connection of its own: BEGIN and the lock of the log's head
-// row in one round trip; each change in a savepoint (a round trip or more each); then the generation bump
-// of every subject touched, the entries with their index rows and notes, the head, the tag marks and
-// COMMIT in one. results receive each change's outcome and first sequence number.
+// row in one round trip; each change in a savepoint, its statements pipelined (a round trip for each of
+// its reads, none for its writes, which go with the next read); the last changes' statements; then the
+// generation bump of every subject touched, the entries with their index rows and notes, the head, the tag
+// marks and COMMIT in one. results receive each change's outcome and first sequence number.
 //
 // The head row is locked first, before any change runs: a group locks rows of many subjects, in whatever
 // order its changes come, and two groups on two nodes that each held some of them while waiting for the
