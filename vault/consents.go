@@ -184,18 +184,33 @@ func historyTime(v ConsentView) time.Time {
 // grantConsent records a consent that a collection point captured (staff: data_steward or
 // customer_service under account_management). Evidence is sealed under the subject's DEK.
 func (s *ConsentRecords) grantConsent(ctx context.Context, a Access, id string, g consent.Grant) (ConsentView, int64, error) {
-	pol := s.Policy()
-	p, ok := pol.Purposes().Purpose(g.Purpose)
-	if !ok {
-		return ConsentView{}, 0, s.refuseInvalid(ctx, a, ActionConsentGrant, id, Errorf(CodeInvalidArgument, "unknown purpose in consent"))
-	}
-	if err := g.Validate(p, s.now()); err != nil {
-		return ConsentView{}, 0, s.refuseInvalid(ctx, a, ActionConsentGrant, id, &Error{Code: CodeInvalidArgument, Message: err.Error()})
+	p, err := s.validGrant(ctx, a, id, g)
+	if err != nil {
+		return ConsentView{}, 0, err
 	}
 	_, e, rec, err := s.consentPreamble(ctx, a, ActionConsentGrant, id, policies.ActWrite)
 	if err != nil {
 		return ConsentView{}, 0, err
 	}
+	return s.grantAfterPreamble(ctx, a, id, g, p, e, rec)
+}
+
+// validGrant checks a grant against the purpose catalog, refusing (audited) one that does not hold, and
+// returns its purpose.
+func (s *ConsentRecords) validGrant(ctx context.Context, a Access, id string, g consent.Grant) (policies.Purpose, error) {
+	p, ok := s.Policy().Purposes().Purpose(g.Purpose)
+	if !ok {
+		return p, s.refuseInvalid(ctx, a, ActionConsentGrant, id, Errorf(CodeInvalidArgument, "unknown purpose in consent"))
+	}
+	if err := g.Validate(p, s.now()); err != nil {
+		return p, s.refuseInvalid(ctx, a, ActionConsentGrant, id, &Error{Code: CodeInvalidArgument, Message: err.Error()})
+	}
+	return p, nil
+}
+
+// grantAfterPreamble is grantConsent once the grant is valid and consentPreamble has allowed it (its entry
+// e and the subject's record rec): the age rule, then the grant recorded with its entry.
+func (s *ConsentRecords) grantAfterPreamble(ctx context.Context, a Access, id string, g consent.Grant, p policies.Purpose, e audit.Entry, rec SubjectRecord) (ConsentView, int64, error) {
 	now := s.now().UTC()
 	if g.Kind != consent.Guardian {
 		switch minor, known := s.ageAtDecision(&e, rec, now); {
@@ -254,7 +269,9 @@ func (s *ConsentRecords) grantConsent(ctx context.Context, a Access, id string, 
 
 // ImportConsent records a grant read from an import file unless the subject already holds an active grant
 // of the same purpose, kind, notice version, method, recipient and expiry: re-importing a file then changes
-// nothing (the check is audited like any consent access), and duplicate reports it. Otherwise it is GrantConsent.
+// nothing (the check is audited like any consent access), and duplicate reports it. Otherwise it is
+// GrantConsent, on the record and under the checks its duplicate check already read and made (the subject
+// is not read again).
 func (s *ConsentRecords) ImportConsent(ctx context.Context, a Access, id string, g consent.Grant) (duplicate bool, err error) {
 	_, e, rec, err := s.consentPreamble(ctx, a, ActionConsentGrant, id, policies.ActWrite)
 	if err != nil {
@@ -273,7 +290,11 @@ func (s *ConsentRecords) ImportConsent(ctx context.Context, a Access, id string,
 			return true, nil
 		}
 	}
-	_, _, err = s.GrantConsent(ctx, a, id, g)
+	p, err := s.validGrant(ctx, a, id, g)
+	if err != nil {
+		return false, err
+	}
+	_, _, err = s.grantAfterPreamble(ctx, a, id, g, p, e, rec)
 	return false, err
 }
 

@@ -86,7 +86,7 @@ func ErrorCode(err error) Code {
 	if errors.Is(err, ErrNotFound) {
 		return CodeNotFound
 	}
-	if errors.Is(err, ErrUnavailable) {
+	if errors.Is(err, ErrUnavailable) || errors.Is(err, ErrKEKMissing) {
 		return CodeUnavailable
 	}
 	return CodeInternal
@@ -102,6 +102,9 @@ func ErrorMessage(err error) string {
 	case CodeNotFound:
 		return "not found"
 	case CodeUnavailable:
+		if errors.Is(err, ErrKEKMissing) {
+			return kekMissingMessage
+		}
 		return "the audit trail is unavailable; no data was returned"
 	}
 	return "internal error"

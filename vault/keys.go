@@ -82,8 +82,13 @@ type KEKState struct {
 	PurgedAt  *time.Time
 }
 
-// ErrKEKMissing means a DEK is wrapped under a KEK version the ring does not hold (unknown or purged).
+// ErrKEKMissing means a DEK is wrapped under a KEK version the ring does not hold (unknown or purged). An
+// access that needs such a DEK is answered CodeUnavailable (503): the data is intact and another node —
+// or this one, once its ring file holds the version — can serve it.
 var ErrKEKMissing = errors.New("KEK version missing from the key ring")
+
+// kekMissingMessage is the client's message for ErrKEKMissing: it names no key, version or subject.
+const kekMissingMessage = "a data key is wrapped under a key-encryption key this node's key ring does not hold; no data was returned"
 
 // KeyStore is what key rotation and the key check read outside the writer's transaction.
 type KeyStore interface {

@@ -390,5 +390,8 @@ func internalErr(op string, err error) *Error {
 	if errors.Is(err, audit.ErrIndexBehind) {
 		return &Error{Code: CodeUnavailable, Message: "the audit review index has not reached the requested entry yet; retry", Err: err}
 	}
+	if errors.Is(err, ErrKEKMissing) {
+		return &Error{Code: CodeUnavailable, Message: kekMissingMessage, Err: fmt.Errorf("%s: %w", op, err)}
+	}
 	return &Error{Code: CodeInternal, Message: "internal error", Err: fmt.Errorf("%s: %w", op, err)}
 }

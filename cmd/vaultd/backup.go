@@ -13,6 +13,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/profilevault/profilevault/internal/app"
+	"github.com/profilevault/profilevault/internal/backup"
 )
 
 // cmdBackup writes an encrypted backup of a data dir; `backup keygen` creates the key pair for it. It
@@ -73,6 +74,11 @@ func cmdBackup(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	fmt.Fprintf(stdout, "backup: %s — %d files, %d bytes before encryption, taken %s in %s\n",
 		*out, len(m.Files), size, m.CreatedAt.Format(time.RFC3339), time.Since(start).Round(time.Millisecond))
+	if m.Format == backup.FormatPostgres {
+		fmt.Fprintln(stdout, "a dump of the PostgreSQL database taken in one snapshot, with the key files; restore it into an empty database with:")
+		fmt.Fprintln(stdout, "  vaultd restore --from FILE --identity KEY --data-dir NEW_DIR --db postgres://…/EMPTY_DB --erasure-ledger LEDGER")
+		return nil
+	}
 	fmt.Fprintln(stdout, "restore it with: vaultd restore --from FILE --identity KEY --data-dir NEW_DIR --erasure-ledger LEDGER")
 	return nil
 }

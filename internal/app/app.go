@@ -49,7 +49,10 @@ type Config struct {
 	// DB is the store: "" or "sqlite" → DataDir/vault.db and its audit log in DataDir; postgres://… (or
 	// postgresql://…) → that PostgreSQL database, shared with the other nodes that name it (the data dir
 	// then keeps the lock, the key files and the erasure ledger).
-	DB           string
+	DB string
+	// DBPool is the least number of connections a PostgreSQL node's pool may open (default pgx's: the
+	// larger of 4 and the cores); pool_max_conns in DB wins.
+	DBPool       int32
 	KEKFile      string // default DataDir/kek.json
 	AuditKeyFile string // checkpoint signing key; default DataDir/audit-checkpoint.key
 	// ErasureLedger is the erasure ledger file (VAULT_ERASURE_LEDGER); default DataDir/erasures.ledger.
@@ -147,9 +150,6 @@ func postgresDSN(db string) bool {
 	return strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://")
 }
 
-// ErrPostgresBackup is returned by Backup and Restore for a vault kept in PostgreSQL.
-var ErrPostgresBackup = errors.New("vaultd backup and restore cover the embedded SQLite store only: back up a PostgreSQL-backed vault with pg_dump (and the key files of a node's data dir)")
-
 // Defaults fills in the documented defaults.
 func (c Config) Defaults() Config {
 	if c.DataDir == "" {
@@ -198,7 +198,7 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	var known map[string]string
 	if onPG {
 		// Migrations run under the database's advisory lock, so nodes starting together migrate once.
-		if a.pgDB, err = postgres.Open(ctx, cfg.DB); err != nil {
+		if a.pgDB, err = postgres.OpenPool(ctx, cfg.DB, cfg.DBPool); err != nil {
 			return nil, err
 		}
 		if known, err = a.pgDB.KnownKeys(ctx); err != nil {

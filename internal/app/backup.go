@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,21 +15,36 @@ import (
 	"github.com/profilevault/profilevault/internal/backup"
 	"github.com/profilevault/profilevault/internal/datadir"
 	"github.com/profilevault/profilevault/internal/erasures"
+	"github.com/profilevault/profilevault/internal/postgres"
 	"github.com/profilevault/profilevault/internal/sqlite"
 	"github.com/profilevault/profilevault/vault"
 )
 
 // Backup writes an encrypted, consistent snapshot of cfg's data directory to w (internal/backup). It
 // takes no lock: it runs beside a serving vaultd. The database copy is staged in the data directory's
-// parent, so it never leaves the file system the data lives on.
+// parent, so it never leaves the file system the data lives on. For a vault kept in PostgreSQL (cfg.DB)
+// the archive holds a dump of the database taken in one snapshot (postgres.Dump) and the key files of the
+// data dir (or of --kek-file, --audit-key-file), which every node of the database shares.
 func Backup(ctx context.Context, cfg Config, recipients []age.Recipient, w io.Writer) (backup.Manifest, error) {
 	cfg = cfg.Defaults()
-	if postgresDSN(cfg.DB) {
-		return backup.Manifest{}, ErrPostgresBackup
-	}
 	dir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
 		return backup.Manifest{}, err
+	}
+	if postgresDSN(cfg.DB) {
+		src := backup.PostgresSources{
+			Dump: func(ctx context.Context, dst string) (json.RawMessage, error) {
+				info, err := postgres.Dump(ctx, cfg.DB, dst)
+				if err != nil {
+					return nil, err
+				}
+				return json.Marshal(info)
+			},
+			KEKRing:  orDefault(cfg.KEKFile, filepath.Join(dir, datadir.KEKFile)),
+			JWTKey:   filepath.Join(dir, datadir.JWTKeyFile),
+			AuditKey: orDefault(cfg.AuditKeyFile, filepath.Join(dir, datadir.AuditKeyFile)),
+		}
+		return backup.WritePostgres(ctx, src, filepath.Dir(dir), recipients, w)
 	}
 	db := filepath.Join(dir, datadir.DatabaseFile)
 	src := backup.Sources{
@@ -72,14 +88,20 @@ type RestoreReport struct {
 // ErrNoLedger refuses a restore that names no erasure ledger.
 var ErrNoLedger = errors.New("restore needs the erasure ledger (--erasure-ledger FILE), or --without-ledger to bring back everyone erased after the backup")
 
+// ErrArchiveKind refuses to restore an archive of one store into the other.
+var ErrArchiveKind = errors.New("the backup is of another store")
+
 // Restore writes the backup from r into cfg.DataDir (which must not exist or be empty), starts the vault
 // on it once — which records changes the backup's log holds but its database does not as aborted —,
 // erases again every person the ledger names, and verifies the trail. The restored directory keeps its
 // key files inside it, whatever cfg.KEKFile and cfg.AuditKeyFile say.
+//
+// A backup of a vault kept in PostgreSQL is restored into cfg.DB, a database whose schema holds no table:
+// the key files into cfg.DataDir, the dump by pg_restore in one transaction (postgres.RestoreDump); the
+// restored database must then hold what the backup's manifest says its snapshot held (the log's head and
+// newest checkpoint, every table's row count, the key fingerprints) before the vault starts on it, the
+// ledger's erasures are applied again and the trail is verified, as for SQLite.
 func Restore(ctx context.Context, cfg Config, r io.Reader, identities []age.Identity, opts RestoreOptions) (RestoreReport, error) {
-	if postgresDSN(cfg.DB) {
-		return RestoreReport{}, ErrPostgresBackup
-	}
 	if opts.Ledger == "" && !opts.WithoutLedger {
 		return RestoreReport{}, ErrNoLedger
 	}
@@ -94,6 +116,33 @@ func Restore(ctx context.Context, cfg Config, r io.Reader, identities []age.Iden
 	if rep.Manifest, err = backup.Restore(r, identities, cfg.DataDir); err != nil {
 		return rep, err
 	}
+	onPG := rep.Manifest.Format == backup.FormatPostgres
+	if onPG != postgresDSN(cfg.DB) {
+		cleanRestored(cfg.DataDir)
+		if onPG {
+			return rep, fmt.Errorf("%w: it holds a PostgreSQL dump: restore it with --db postgres://… naming an empty database", ErrArchiveKind)
+		}
+		return rep, fmt.Errorf("%w: it holds a SQLite data dir: restore it without --db, then move it with vaultd migrate", ErrArchiveKind)
+	}
+	if onPG {
+		var info postgres.DumpInfo
+		dump := backup.DumpFile(cfg.DataDir)
+		err := json.Unmarshal(rep.Manifest.Postgres, &info)
+		if err == nil {
+			err = postgres.RestoreDump(ctx, cfg.DB, dump, info)
+		}
+		if err != nil {
+			cleanRestored(cfg.DataDir) // nothing was restored: the database is as it was
+			return rep, fmt.Errorf("restore the database: %w", err)
+		}
+		// The data is in the database now: no copy of it stays in the data dir.
+		if err := os.Remove(dump); err != nil {
+			return rep, err
+		}
+		if err := postgres.CheckRestored(ctx, cfg.DB, info); err != nil {
+			return rep, fmt.Errorf("restore the database: %w", err)
+		}
+	}
 	cfg.KEKFile, cfg.AuditKeyFile = "", ""
 	own := orDefault(cfg.ErasureLedger, filepath.Join(cfg.DataDir, datadir.ErasureLedgerFile))
 	if opts.Ledger != "" && !sameFile(opts.Ledger, own) {
@@ -104,6 +153,10 @@ func Restore(ctx context.Context, cfg Config, r io.Reader, identities []age.Iden
 	a, err := Open(ctx, cfg)
 	if err != nil {
 		return rep, fmt.Errorf("start the restored vault: %w", err)
+	}
+	if err := a.RequireKeys(); err != nil { // every DEK in the backup unwraps under its ring
+		a.Close()
+		return rep, fmt.Errorf("the restored vault: %w", err)
 	}
 	if opts.Ledger != "" {
 		records, err := erasures.ReadFile(own)
@@ -124,7 +177,7 @@ func Restore(ctx context.Context, cfg Config, r io.Reader, identities []age.Iden
 	if err := a.Close(); err != nil {
 		return rep, err
 	}
-	trail, err := OpenTrail(cfg.DataDir)
+	trail, err := OpenTrailOn(ctx, cfg.DB, cfg.DataDir)
 	if err != nil {
 		return rep, err
 	}
@@ -136,6 +189,14 @@ func Restore(ctx context.Context, cfg Config, r io.Reader, identities []age.Iden
 		return rep, fmt.Errorf("the restored trail does not verify: first bad seq %d: %s", rep.Verify.FirstBadSeq, rep.Verify.Reason)
 	}
 	return rep, nil
+}
+
+// cleanRestored removes what backup.Restore wrote into dir (the directory stays).
+func cleanRestored(dir string) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		_ = os.RemoveAll(filepath.Join(dir, e.Name()))
+	}
 }
 
 func sameFile(a, b string) bool {

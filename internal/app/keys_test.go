@@ -242,6 +242,58 @@ func TestMissingKEKStopsTheServer(t *testing.T) {
 	readAll(t, s, names, "restored ring")
 }
 
+// A read or a change that needs a DEK wrapped under a KEK version the ring lacks (a ring file that is an
+// older copy: here version 1 purged behind the vault's back) is answered 503 unavailable over HTTP, not
+// 500: the data is intact, and the node serves it again once its ring file holds the version. Neither the
+// answer nor the log names a value of the subject.
+func TestAMissingKEKAnswersUnavailable(t *testing.T) {
+	s := apptest.Start(t)
+	id := s.CreateSubject(map[string]any{"name": "韩梅梅", "phone": "+8613500000007", "birth_date": "1984-09-10"})
+	ringPath := s.App.Internals().Ring.Path()
+	s.RestartWith(func(string) {
+		r, err := keys.OpenRing(ringPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Rotate(); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Retire([]uint32{1}); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Purge([]uint32{1}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	cs, st := s.Token("cs", "customer_service"), s.Token("st", "data_steward")
+	for _, r := range []apptest.Response{
+		s.Do("GET", "/v1/subjects/"+id+"?fields=name,phone", cs, "customer_service", nil),
+		// Sealing a corrected value under the subject's DEK needs it too.
+		s.Do("PATCH", "/v1/subjects/"+id, st, "account_management", map[string]any{"fields": map[string]any{"city": "杭州"}}),
+	} {
+		if r.Status != 503 || r.ErrorCode() != string(vault.CodeUnavailable) || !strings.Contains(string(r.Body), "key ring does not hold") {
+			t.Errorf("with the KEK missing: %d %s, want 503 unavailable", r.Status, r.Body)
+		}
+		if strings.Contains(string(r.Body), "韩梅梅") || strings.Contains(string(r.Body), "13500000007") {
+			t.Errorf("the answer holds a value of the subject: %s", r.Body)
+		}
+	}
+	if logs := s.Logs(); strings.Contains(logs, "韩梅梅") || strings.Contains(logs, "13500000007") || !strings.Contains(logs, "KEK version missing") {
+		t.Errorf("the log names a value of the subject, or not the cause:\n%s", logs)
+	}
+	// With the previous ring file back, the same read answers.
+	s.RestartWith(func(string) {
+		prev, err := os.ReadFile(ringPath + ".prev")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(ringPath, prev, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	})
+	readAll(t, s, map[string]string{id: "韩梅梅"}, "restored ring")
+}
+
 // TestNoNewRingBesideADatabase refuses to start a data dir whose database exists but whose ring is gone:
 // a fresh ring would make every stored DEK unreadable.
 func TestNoNewRingBesideADatabase(t *testing.T) {

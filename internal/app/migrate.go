@@ -253,12 +253,13 @@ func Migrate(ctx context.Context, opts MigrateOptions) (_ MigrateSummary, err er
 	if err != nil {
 		return MigrateSummary{}, err
 	}
-	src, err := sqlite.OpenReadOnly(dbPath)
+	// Opened for one pass: unmapped, so that what stays resident is bounded by the batch, not the database.
+	src, err := sqlite.OpenScan(dbPath)
 	if err != nil {
 		return MigrateSummary{}, err
 	}
 	defer src.Close()
-	trail, err := sqlite.OpenTrail(dbPath, dir.File(datadir.AuditLogDir))
+	trail, err := sqlite.OpenScanTrail(dbPath, dir.File(datadir.AuditLogDir))
 	if err != nil {
 		return MigrateSummary{}, err
 	}

@@ -288,3 +288,39 @@ func TestKeyRotationAcrossNodes(t *testing.T) {
 		t.Fatalf("node B's active KEK version: %d", v)
 	}
 }
+
+// A node with a copy of the ring file (not the shared file) cannot follow a rotation made through another
+// node: its reads of the rewrapped DEKs are answered 503 unavailable — the data is intact and the other
+// node serves it — and it serves them again once the rotated ring file is copied to it (a node re-reads
+// its ring file when a DEK names a version it lacks).
+func TestACopiedRingAnswersUnavailableAfterARotationElsewhere(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	a := apptest.Start(t, func(c *app.Config) { c.DB = dsn })
+	b := apptest.Start(t, func(c *app.Config) { c.DB, c.DataDir = dsn, copyKeys(t, a.Dir, keyFiles...) })
+	id := a.CreateSubject(map[string]any{"name": "韩梅梅", "phone": "+8613500000008"})
+	job, err := a.App.Vault.Keys().StartRotation(t.Context(), app.SystemAccess("rotate-a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := job.Run(t.Context(), vault.RunOptions{}); err != nil || res.NewVersion != 2 {
+		t.Fatalf("node A's rotation: %+v %v", res, err)
+	}
+	cs := b.Token("cs", "customer_service")
+	r := b.Do("GET", "/v1/subjects/"+id+"?fields=name", cs, "customer_service", nil)
+	if r.Status != 503 || r.ErrorCode() != string(vault.CodeUnavailable) || strings.Contains(string(r.Body), "韩梅梅") {
+		t.Fatalf("node B with a copy of the ring before the rotation: %d %s, want 503 unavailable", r.Status, r.Body)
+	}
+	if r := a.Do("GET", "/v1/subjects/"+id+"?fields=name", cs, "customer_service", nil); r.Status != 200 {
+		t.Fatalf("node A after its rotation: %d %s", r.Status, r.Body)
+	}
+	rotated, err := os.ReadFile(a.App.KeyRingPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(b.App.KeyRingPath(), rotated, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := b.Do("GET", "/v1/subjects/"+id+"?fields=name", cs, "customer_service", nil); r.Status != 200 || r.JSON["fields"].(map[string]any)["name"] != "韩梅梅" {
+		t.Fatalf("node B with the rotated ring file: %d %s", r.Status, r.Body)
+	}
+}

@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -75,13 +74,6 @@ func TestServesFromPostgres(t *testing.T) {
 	r := b.Do("GET", "/v1/subjects/"+id+"?fields=name", b.Token("cs", "customer_service"), "customer_service", nil)
 	if r.Status != 200 || r.JSON["fields"].(map[string]any)["name"] != "韩梅梅" {
 		t.Fatalf("node B reads node A's subject: %d %s", r.Status, r.Body)
-	}
-	// Backup and restore refuse rather than copy a data dir that holds no data.
-	if _, err := app.Backup(context.Background(), app.Config{DataDir: a.Dir, DB: dsn}, nil, &bytes.Buffer{}); !errors.Is(err, app.ErrPostgresBackup) {
-		t.Fatalf("backup on PostgreSQL: %v", err)
-	}
-	if _, err := app.Restore(context.Background(), app.Config{DataDir: t.TempDir(), DB: dsn}, &bytes.Buffer{}, nil, app.RestoreOptions{WithoutLedger: true}); !errors.Is(err, app.ErrPostgresBackup) {
-		t.Fatalf("restore on PostgreSQL: %v", err)
 	}
 }
 

@@ -22,6 +22,11 @@
 //
 // The erasure ledger (internal/erasures) is never part of a backup: it is what a restore reads to erase
 // again everyone erased after the backup was taken.
+//
+// A vault kept in PostgreSQL is archived the same way (WritePostgres, format 2): the key files and a dump
+// of the database taken in one snapshot — its rows and its audit log, written in the same transactions,
+// so the dump holds every change with its entries — with what that snapshot held (the log's head, row
+// counts) in the manifest, for the restore to check the restored database against.
 package backup
 
 import (
@@ -55,7 +60,10 @@ const (
 	nameCheckpoints = "audit/checkpoints"
 	segmentsDir     = "audit/segments/"
 	nameManifest    = "MANIFEST.json"
-	formatVersion   = 1
+	nameDump        = "postgres.dump"
+	formatVersion   = 1 // a data dir of the embedded store
+	// FormatPostgres is the format of an archive of a vault kept in PostgreSQL: the key files and a dump.
+	FormatPostgres = 2
 )
 
 var segmentName = regexp.MustCompile(`^audit/segments/[0-9]{20}\.log$`)
@@ -72,7 +80,20 @@ type Manifest struct {
 	Format    int       `json:"format"`
 	CreatedAt time.Time `json:"created_at"`
 	Files     []File    `json:"files"`
+	// Postgres is what the dump of a PostgreSQL archive holds (postgres.DumpInfo), read in its snapshot.
+	Postgres json.RawMessage `json:"postgres,omitempty"`
 }
+
+// PostgresSources are what a backup of a vault kept in PostgreSQL copies: the key files, and the database,
+// which Dump writes to dst in one snapshot, returning what that snapshot held (kept in the manifest).
+type PostgresSources struct {
+	Dump                      func(ctx context.Context, dst string) (json.RawMessage, error)
+	KEKRing, JWTKey, AuditKey string
+}
+
+// DumpFile is where Restore leaves a PostgreSQL archive's dump in the restored directory (for the caller
+// to restore into the database and remove).
+func DumpFile(dir string) string { return filepath.Join(dir, nameDump) }
 
 // File is one archive member.
 type File struct {
@@ -107,12 +128,79 @@ func Write(ctx context.Context, src Sources, staging string, recipients []age.Re
 	if err != nil {
 		return Manifest{}, err
 	}
+	return writeArchive(members, Manifest{Format: formatVersion, CreatedAt: time.Now().UTC()}, recipients, w)
+}
+
+// WritePostgres takes a consistent backup of a vault kept in PostgreSQL — the key files and src.Dump's
+// dump, the ring read before and after it (a rotation in between starts it over) — and writes it to w,
+// encrypted to recipients. staging is a directory for the dump (removed afterwards).
+func WritePostgres(ctx context.Context, src PostgresSources, staging string, recipients []age.Recipient, w io.Writer) (Manifest, error) {
+	if len(recipients) == 0 {
+		return Manifest{}, errors.New("backup: no recipient: a backup is always encrypted")
+	}
+	tmp, err := os.MkdirTemp(staging, "vault-backup-")
+	if err != nil {
+		return Manifest{}, err
+	}
+	defer os.RemoveAll(tmp)
+	for attempt := 0; attempt < maxRingRetries; attempt++ {
+		ring, small, err := keyFiles(src.KEKRing, src.JWTKey, src.AuditKey)
+		if err != nil {
+			return Manifest{}, err
+		}
+		dump := filepath.Join(tmp, nameDump)
+		_ = os.Remove(dump)
+		info, err := src.Dump(ctx, dump)
+		if err != nil {
+			return Manifest{}, fmt.Errorf("backup: %w", err)
+		}
+		after, err := os.ReadFile(src.KEKRing)
+		if err != nil {
+			return Manifest{}, fmt.Errorf("backup: key ring: %w", err)
+		}
+		if !bytes.Equal(ring, after) {
+			continue // a key rotation changed the ring while the database was dumped: start over
+		}
+		fi, err := os.Stat(dump)
+		if err != nil {
+			return Manifest{}, err
+		}
+		members := append([]member{{name: nameKEK, data: ring, size: int64(len(ring))}}, small...)
+		members = append(members, member{name: nameDump, path: dump, size: fi.Size()})
+		return writeArchive(members, Manifest{Format: FormatPostgres, CreatedAt: time.Now().UTC(), Postgres: info}, recipients, w)
+	}
+	return Manifest{}, errors.New("backup: the key ring kept changing (a key rotation is running); try again when it is done")
+}
+
+// keyFiles reads the key ring and the other key files (the verifier key beside the checkpoint key is
+// optional).
+func keyFiles(ringPath, jwtKey, auditKey string) (ring []byte, small []member, err error) {
+	if ring, err = os.ReadFile(ringPath); err != nil {
+		return nil, nil, fmt.Errorf("backup: key ring: %w", err)
+	}
+	for _, f := range []struct {
+		name, path string
+		optional   bool
+	}{{nameJWTKey, jwtKey, false}, {nameAuditKey, auditKey, false}, {nameAuditPub, auditKey + ".pub", true}} {
+		b, err := os.ReadFile(f.path)
+		if errors.Is(err, os.ErrNotExist) && f.optional {
+			continue
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("backup: %s: %w", f.name, err)
+		}
+		small = append(small, member{name: f.name, data: b, size: int64(len(b))})
+	}
+	return ring, small, nil
+}
+
+// writeArchive writes members and then m, completed with their sizes and digests, as an age-encrypted tar.
+func writeArchive(members []member, m Manifest, recipients []age.Recipient, w io.Writer) (Manifest, error) {
 	enc, err := age.Encrypt(w, recipients...)
 	if err != nil {
 		return Manifest{}, err
 	}
 	tw := tar.NewWriter(enc)
-	m := Manifest{Format: formatVersion, CreatedAt: time.Now().UTC()}
 	for _, mb := range members {
 		f, err := writeMember(tw, mb, m.CreatedAt)
 		if err != nil {
@@ -136,23 +224,9 @@ func Write(ctx context.Context, src Sources, staging string, recipients []age.Re
 // snapshot captures the members in the order that keeps them consistent (see the package comment).
 func snapshot(ctx context.Context, src Sources, tmp string) ([]member, error) {
 	for attempt := 0; attempt < maxRingRetries; attempt++ {
-		ring, err := os.ReadFile(src.KEKRing)
+		ring, small, err := keyFiles(src.KEKRing, src.JWTKey, src.AuditKey)
 		if err != nil {
-			return nil, fmt.Errorf("backup: key ring: %w", err)
-		}
-		var small []member
-		for _, f := range []struct {
-			name, path string
-			optional   bool
-		}{{nameJWTKey, src.JWTKey, false}, {nameAuditKey, src.AuditKey, false}, {nameAuditPub, src.AuditKey + ".pub", true}} {
-			b, err := os.ReadFile(f.path)
-			if errors.Is(err, os.ErrNotExist) && f.optional {
-				continue
-			}
-			if err != nil {
-				return nil, fmt.Errorf("backup: %s: %w", f.name, err)
-			}
-			small = append(small, member{name: f.name, data: b, size: int64(len(b))})
+			return nil, err
 		}
 		cps, err := os.ReadFile(filepath.Join(src.AuditLogDir, "checkpoints"))
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -291,8 +365,8 @@ func Restore(r io.Reader, identities []age.Identity, dir string) (_ Manifest, er
 	if m == nil {
 		return Manifest{}, errors.New("restore: archive has no manifest (cut short?)")
 	}
-	if m.Format != formatVersion {
-		return Manifest{}, fmt.Errorf("restore: archive format %d, this vaultd reads %d", m.Format, formatVersion)
+	if m.Format != formatVersion && m.Format != FormatPostgres {
+		return Manifest{}, fmt.Errorf("restore: archive format %d, this vaultd reads %d and %d", m.Format, formatVersion, FormatPostgres)
 	}
 	if len(m.Files) != len(got) {
 		return Manifest{}, fmt.Errorf("restore: the manifest names %d files, the archive holds %d", len(m.Files), len(got))
@@ -302,17 +376,39 @@ func Restore(r io.Reader, identities []age.Identity, dir string) (_ Manifest, er
 			return Manifest{}, fmt.Errorf("restore: %s does not match the manifest", want.Name)
 		}
 	}
-	for _, need := range []string{nameDB, nameKEK, nameJWTKey, nameAuditKey} {
-		if _, ok := got[need]; !ok {
-			return Manifest{}, fmt.Errorf("restore: the archive lacks %s", need)
+	need := []string{nameDB, nameKEK, nameJWTKey, nameAuditKey}
+	if m.Format == FormatPostgres {
+		need = []string{nameDump, nameKEK, nameJWTKey, nameAuditKey}
+		if len(m.Postgres) == 0 {
+			return Manifest{}, errors.New("restore: the manifest of a PostgreSQL archive does not say what its dump holds")
+		}
+	}
+	for _, n := range need {
+		if _, ok := got[n]; !ok {
+			return Manifest{}, fmt.Errorf("restore: the archive lacks %s", n)
+		}
+	}
+	for name := range got {
+		if !memberOf(m.Format, name) {
+			return Manifest{}, fmt.Errorf("restore: archive: member %q does not belong in an archive of format %d", name, m.Format)
 		}
 	}
 	return *m, nil
 }
 
 func knownMember(name string) bool {
-	return slices.Contains([]string{nameDB, nameKEK, nameJWTKey, nameAuditKey, nameAuditPub, nameCheckpoints}, name) ||
-		segmentName.MatchString(name)
+	return memberOf(formatVersion, name) || memberOf(FormatPostgres, name)
+}
+
+// memberOf reports whether name is a member of an archive of format.
+func memberOf(format int, name string) bool {
+	if slices.Contains([]string{nameKEK, nameJWTKey, nameAuditKey, nameAuditPub}, name) {
+		return true
+	}
+	if format == FormatPostgres {
+		return name == nameDump
+	}
+	return name == nameDB || name == nameCheckpoints || segmentName.MatchString(name)
 }
 
 func extract(r io.Reader, path string) (File, error) {

@@ -44,8 +44,28 @@ type Importer struct {
 	// BatchSize is how many events go into one transaction.
 	BatchSize int
 
+	// Phases are filled by Run: one per file imported, with its lines and how long it took.
+	Phases []Phase
+
 	fileSize  int64        // size of the file being imported, for the progress bar
 	bytesRead atomic.Int64 // how much of it the reader consumed (the reader stores, workers read)
+}
+
+// Phase is the import of one file: its kind, the lines read from it and how long it took.
+type Phase struct {
+	Kind     ingest.Kind
+	Path     string
+	Lines    int
+	Duration time.Duration
+}
+
+// String is the phase as `vaultd import` prints it: lines and lines a second.
+func (p Phase) String() string {
+	rate := 0.0
+	if p.Duration > 0 {
+		rate = float64(p.Lines) / p.Duration.Seconds()
+	}
+	return fmt.Sprintf("phase %s: %d lines in %s (%.0f lines/s)", p.Kind, p.Lines, p.Duration.Round(time.Millisecond), rate)
 }
 
 // StoresFile is the name of the POS store table (JSON: store id → city) that Run picks up from an imported
@@ -126,8 +146,12 @@ func (im *Importer) Run(ctx context.Context, paths []string) (ingest.Report, err
 	stores := im.storeOf(files)
 	// Records are checked against the schema the vault runs with (--policy-dir may add fields), not the embedded one.
 	cleaner := ingest.NewCleanerWithSchema(im.Vault.Policy().Schema(), im.Stores)
+	im.Phases = nil
 	for _, f := range files {
-		if err := im.importFile(ctx, f, cleaner, stores, &rep); err != nil {
+		start, lines := time.Now(), rep.LinesRead
+		err := im.importFile(ctx, f, cleaner, stores, &rep)
+		im.Phases = append(im.Phases, Phase{Kind: f.kind, Path: f.path, Lines: rep.LinesRead - lines, Duration: time.Since(start)})
+		if err != nil {
 			return rep, fmt.Errorf("%s: %w", f.path, err)
 		}
 	}

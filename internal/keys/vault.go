@@ -46,16 +46,19 @@ func (c *VaultCrypto) NewDEK(subject, class string, version uint32) (vault.DEK, 
 	return vault.DEK{Subject: subject, Class: class, Version: version, KEKVersion: w.KEKVersion, Wrapped: w.Ciphertext}, nil
 }
 
-// Seal implements vault.Crypto.
+// Seal implements vault.Crypto: vault.ErrKEKMissing if d is wrapped under a KEK version the ring lacks.
 func (c *VaultCrypto) Seal(d vault.DEK, field string, plaintext []byte) ([]byte, error) {
 	ref, w := refOf(d)
-	return c.fields.Seal(ref, w, field, plaintext)
+	out, err := c.fields.Seal(ref, w, field, plaintext)
+	return out, vaultKeyErr(err)
 }
 
-// Open implements vault.Crypto.
+// Open implements vault.Crypto: vault.ErrKEKMissing if d is wrapped under a KEK version the ring lacks (a
+// node with a copy of a ring rotated elsewhere), which the vault answers as unavailable, not internal.
 func (c *VaultCrypto) Open(d vault.DEK, field string, sealed []byte) ([]byte, error) {
 	ref, w := refOf(d)
-	return c.fields.Open(ref, w, field, sealed)
+	out, err := c.fields.Open(ref, w, field, sealed)
+	return out, vaultKeyErr(err)
 }
 
 // Forget implements vault.Crypto.
@@ -131,7 +134,7 @@ func (c *VaultCrypto) CheckDEK(d vault.DEK) error {
 	return nil
 }
 
-// vaultKeyErr marks a missing KEK version with vault.ErrKEKMissing, keeping the ring's error.
+// vaultKeyErr marks a missing KEK version with vault.ErrKEKMissing, keeping the ring's error (nil stays nil).
 func vaultKeyErr(err error) error {
 	if errors.Is(err, ErrKEKUnavailable) {
 		return fmt.Errorf("%w: %w", vault.ErrKEKMissing, err)

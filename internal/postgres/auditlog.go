@@ -539,7 +539,11 @@ func (l *Log) commitGroup(group []*appendReq) {
 			return nil
 		}
 		newSize, newHead = c.seq, c.head
-		return c.write(ctx, tx)
+		p := pipeline{ctx: ctx, c: tx}
+		if err := c.write(&p); err != nil {
+			return err
+		}
+		return p.flush()
 	})
 	if err != nil {
 		for i := range results {
@@ -593,22 +597,72 @@ func (c *chained) add(body, sealedNote []byte) int64 {
 	return c.seq
 }
 
-// write copies the entries, their review index rows and their notes in and moves the head row (locked by
-// lockHead in the same tx).
-func (c *chained) write(ctx context.Context, tx pgx.Tx) error {
+// entriesInline is the most entries an append writes with pipelined INSERTs; larger appends (an audience
+// build's entry per candidate, an import) go in by COPY.
+const entriesInline = 2048
+
+// write queues the entries, their review index rows and their notes and the head row's move (the row is
+// locked by lockHead in the same transaction) on p: they are sent with p's next statement (COMMIT, or a
+// flush). Above entriesInline entries they are copied in at once.
+func (c *chained) write(p *pipeline) error {
 	if c.err != nil {
 		return c.err
 	}
-	if err := writeEntries(ctx, tx, c.rows, c.index); err != nil {
-		return err
-	}
-	if len(c.notes) > 0 {
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"audit_log_notes"}, []string{"seq", "sealed"}, pgx.CopyFromRows(c.notes)); err != nil {
+	if len(c.rows) > entriesInline {
+		if err := p.copyFrom("audit_log_entries", []string{"seq", "canonical"}, c.rows); err != nil {
 			return err
 		}
+		if err := p.copyFrom("audit_index", indexColumns, c.index); err != nil {
+			return err
+		}
+		if len(c.notes) > 0 {
+			if err := p.copyFrom("audit_log_notes", []string{"seq", "sealed"}, c.notes); err != nil {
+				return err
+			}
+		}
+	} else {
+		queueRows(p, `INSERT INTO audit_log_entries (seq, canonical) SELECT * FROM unnest($1::bigint[], $2::bytea[])`, c.rows)
+		queueRows(p, `INSERT INTO audit_index (seq, ts, ts_ns, action, subject_ref, actor, purpose, decision, grant_id)
+			SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::smallint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])`, c.index)
+		if len(c.notes) > 0 {
+			queueRows(p, `INSERT INTO audit_log_notes (seq, sealed) SELECT * FROM unnest($1::bigint[], $2::bytea[])`, c.notes)
+		}
 	}
-	_, err := tx.Exec(ctx, "UPDATE audit_log_head SET size = $1, head = $2", c.seq, c.head)
-	return err
+	p.queue("UPDATE audit_log_head SET size = $1, head = $2", c.seq, c.head)
+	return nil
+}
+
+// queueRows queues q with one array argument per column of rows (an INSERT … SELECT FROM unnest).
+func queueRows(p *pipeline, q string, rows [][]any) {
+	if len(rows) == 0 {
+		return
+	}
+	cols := make([]any, len(rows[0]))
+	for j := range cols {
+		switch rows[0][j].(type) {
+		case int64:
+			cols[j] = column[int64](rows, j)
+		case []byte:
+			cols[j] = column[[]byte](rows, j)
+		case time.Time:
+			cols[j] = column[time.Time](rows, j)
+		case int16:
+			cols[j] = column[int16](rows, j)
+		case string:
+			cols[j] = column[string](rows, j)
+		default:
+			panic(fmt.Sprintf("postgres: queueRows: column %d of type %T", j, rows[0][j]))
+		}
+	}
+	p.queue(q, cols...)
+}
+
+func column[T any](rows [][]any, j int) []T {
+	out := make([]T, len(rows))
+	for i, r := range rows {
+		out[i] = r[j].(T)
+	}
+	return out
 }
 
 // indexColumns are the review index's columns, in the order of indexRow.
@@ -680,7 +734,11 @@ func (l *Log) AppendTx(ctx context.Context, tx pgx.Tx, admit Admit, entries func
 		}
 		c.add(body, e.Note)
 	}
-	if err := c.write(ctx, tx); err != nil {
+	p := pipeline{ctx: ctx, c: tx}
+	if err := c.write(&p); err != nil {
+		return TxAppend{}, fmt.Errorf("postgres: append to the audit log: %w", err)
+	}
+	if err := p.flush(); err != nil {
 		return TxAppend{}, fmt.Errorf("postgres: append to the audit log: %w", err)
 	}
 	return TxAppend{First: size + 1, Size: c.seq, Head: c.head}, nil

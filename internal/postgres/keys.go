@@ -104,7 +104,7 @@ func (s *Store) LatestRotation(ctx context.Context) (vault.Rotation, error) {
 
 // LatestRotation implements vault.KeyTx.
 func (t *txn) LatestRotation() (vault.Rotation, error) {
-	return scanRotation(t.tx.QueryRow(t.ctx, latestRotation))
+	return scanRotation(t.queryRow(latestRotation))
 }
 
 // PutRotation implements vault.KeyTx.
@@ -127,7 +127,7 @@ func (t *txn) PutRotation(r vault.Rotation) error {
 
 // KEKUsage implements vault.KeyTx.
 func (t *txn) KEKUsage() (map[uint32]int, error) {
-	rows, err := t.tx.Query(t.ctx, `SELECT kek_version, count(*) FROM deks GROUP BY kek_version`)
+	rows, err := t.query(`SELECT kek_version, count(*) FROM deks GROUP BY kek_version`)
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ import (
 // Close stops the audit log (a last integration and checkpoint if this node signs them) and closes the
 // database.
 func (s *Store) Close() error {
+	s.stopCommitter()
 	err := s.log.Close()
 	s.db.Close()
 	return err

@@ -37,10 +37,18 @@ type DB struct {
 }
 
 // Open connects to dsn (postgres://…) and brings the schema up to date.
-func Open(ctx context.Context, dsn string) (*DB, error) {
+func Open(ctx context.Context, dsn string) (*DB, error) { return OpenPool(ctx, dsn, 0) }
+
+// OpenPool is Open with a pool of at least minConns connections, unless dsn sets pool_max_conns (pgx's
+// default is the larger of 4 and the cores). A bulk command whose many workers each read before they
+// change (vaultd import) waits for connections with fewer.
+func OpenPool(ctx context.Context, dsn string, minConns int32) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err) // pgx's message names the part that does not parse, never the password
+	}
+	if !strings.Contains(dsn, "pool_max_conns") {
+		cfg.MaxConns = max(cfg.MaxConns, minConns)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -25,9 +25,15 @@ UNION ALL SELECT subject_id, 3, id, '', 0, 0, data, at, NULL FROM consent_events
 UNION ALL SELECT subject_id, 4, kind, '', 0, 0, NULL, created_at, NULL FROM objections WHERE subject_id = ANY($1)
 UNION ALL SELECT subject_id, 5, type, '', 0, 0, NULL, last_at, NULL FROM subject_activity WHERE subject_id = ANY($1)`
 
+// recordQuery is recordsQuery for one subject ($1 a text, not an array). PostgreSQL plans recordsQuery anew
+// on every call (its custom plans for an array look cheaper than the generic one, and planning six
+// branches cost twice what running them did: 0.16 ms against 0.07 ms a read, measured by
+// pg_stat_statements on an import); with one id, the generic plan is kept after the first executions.
+var recordQuery = strings.ReplaceAll(recordsQuery, "= ANY($1)", "= $1")
+
 // Subject implements vault.ProfileStore, always from the database.
 func (s *Store) Subject(ctx context.Context, id string) (vault.SubjectRecord, error) {
-	recs, err := s.Subjects(ctx, []string{id})
+	recs, err := s.records(ctx, recordQuery, id)
 	if err != nil {
 		return vault.SubjectRecord{}, err
 	}
@@ -40,7 +46,12 @@ func (s *Store) Subject(ctx context.Context, id string) (vault.SubjectRecord, er
 
 // Subjects implements vault.ProfileStore.
 func (s *Store) Subjects(ctx context.Context, ids []string) (map[string]vault.SubjectRecord, error) {
-	rows, err := s.db.Pool.Query(ctx, recordsQuery, ids)
+	return s.records(ctx, recordsQuery, ids)
+}
+
+// records reads the records that q (recordsQuery or recordQuery) selects with arg.
+func (s *Store) records(ctx context.Context, q string, arg any) (map[string]vault.SubjectRecord, error) {
+	rows, err := s.db.Pool.Query(ctx, q, arg)
 	if err != nil {
 		return nil, err
 	}

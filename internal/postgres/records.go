@@ -70,7 +70,7 @@ func (t *txn) PutRequest(r vault.RequestRow) error {
 
 // Request implements vault.RequestTx.
 func (t *txn) Request(id string) (vault.RequestRow, error) {
-	rows, err := scanRequests(t.tx.Query(t.ctx, requestColumns+` WHERE id = $1`, id))
+	rows, err := scanRequests(t.query(requestColumns+` WHERE id = $1`, id))
 	if err != nil {
 		return vault.RequestRow{}, err
 	}
@@ -195,7 +195,7 @@ func (t *txn) PutAccessRequest(r vault.AccessRequestRow) error {
 
 // AccessRequest implements vault.AccessTx.
 func (t *txn) AccessRequest(id string) (vault.AccessRequestRow, error) {
-	rows, err := scanJSON[vault.AccessRequestRow](t.tx.Query(t.ctx, `SELECT data FROM access_requests WHERE id = $1`, id))
+	rows, err := scanJSON[vault.AccessRequestRow](t.query(`SELECT data FROM access_requests WHERE id = $1`, id))
 	if err != nil {
 		return vault.AccessRequestRow{}, err
 	}
@@ -218,8 +218,7 @@ func (t *txn) PutAudience(r vault.AudienceRow, members []vault.AudienceMember) e
 	for i, m := range members {
 		rows[i] = []any{r.ID, m.Ref, m.SubjectID, m.Holdout}
 	}
-	_, err = t.tx.CopyFrom(t.ctx, pgx.Identifier{"audience_members"}, []string{"audience_id", "ref", "subject_id", "holdout"}, pgx.CopyFromRows(rows))
-	return err
+	return t.copyFrom("audience_members", []string{"audience_id", "ref", "subject_id", "holdout"}, rows)
 }
 
 // PutOutcomes implements vault.AudienceTx.

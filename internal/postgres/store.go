@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -35,6 +37,13 @@ type Store struct {
 	db      *DB
 	log     *Log
 	timeout time.Duration
+
+	ops     chan *op // to the committer: unbuffered, so a change is taken or refused
+	quit    chan struct{}
+	stopped chan struct{}
+	// groups, changes and roundTrips count the committed groups, their changes and the round trips they
+	// made (GroupStats).
+	groups, changes, roundTrips atomic.Int64
 }
 
 // StoreOptions tune a Store.
@@ -64,7 +73,25 @@ func (db *DB) NewStore(log *Log, opts StoreOptions) (*Store, error) {
 	if opts.CommitTimeout <= 0 {
 		opts.CommitTimeout = 5 * time.Second
 	}
-	return &Store{db: db, log: log, timeout: opts.CommitTimeout}, nil
+	s := &Store{db: db, log: log, timeout: opts.CommitTimeout, ops: make(chan *op), quit: make(chan struct{}), stopped: make(chan struct{})}
+	go s.committer()
+	return s, nil
+}
+
+// GroupStats reports how many group transactions of changes committed, how many changes they held and
+// how many round trips to the database they made, since the store was opened (benchmarks and tests).
+func (s *Store) GroupStats() (groups, changes, roundTrips int64) {
+	return s.groups.Load(), s.changes.Load(), s.roundTrips.Load()
+}
+
+// stopCommitter stops taking changes once the group being committed, if any, is done.
+func (s *Store) stopCommitter() {
+	select {
+	case <-s.quit:
+	default:
+		close(s.quit)
+	}
+	<-s.stopped
 }
 
 // Log returns the audit log the store appends to.
@@ -96,7 +123,7 @@ func (s *Store) Commit(ctx context.Context, change func(vault.Tx) error, entry f
 		}
 		return seq, nil
 	}
-	return s.run(ctx, nil, change, func(err error) []audit.Entry { return []audit.Entry{entry(err)} })
+	return s.enqueue(ctx, &op{change: change, entries: func(err error) []audit.Entry { return []audit.Entry{entry(err)} }})
 }
 
 // CommitMany implements vault.Sequencer.
@@ -104,7 +131,7 @@ func (s *Store) CommitMany(ctx context.Context, change func(vault.Tx) error, ent
 	if entries == nil {
 		return 0, errors.New("postgres: CommitMany needs audit entries")
 	}
-	return s.run(ctx, nil, change, entries)
+	return s.enqueue(ctx, &op{change: change, entries: entries})
 }
 
 // guardTimeout bounds the read of a subject's generation in Guard.
@@ -163,16 +190,16 @@ func (s *Store) ReleaseWith(ctx context.Context, guard vault.Guard, change func(
 	if change == nil || entry == nil {
 		return 0, errors.New("postgres: ReleaseWith needs a change and an audit entry")
 	}
-	return s.run(ctx, &guard, change, func(err error) []audit.Entry { return []audit.Entry{entry(err)} })
+	return s.runGuarded(ctx, guard, change, func(err error) []audit.Entry { return []audit.Entry{entry(err)} })
 }
 
-// run commits change (in a savepoint: a failed change keeps nothing) with the generation bump of the
-// subjects it touched and its entries, in one transaction. Without a guard the change runs before the
-// head row is locked, so that only numbering and COMMIT hold it; with one it runs after the ordering check,
-// under the head lock — so a ReleaseWith change that waits for a row a Commit holds while that Commit
-// waits for the head is a deadlock, which PostgreSQL breaks by failing one of them (ErrUnavailable).
-// Grants' read counts, the only such changes today, lock no row a Commit holds for long.
-func (s *Store) run(ctx context.Context, guard *vault.Guard, change func(vault.Tx) error, entries func(error) []audit.Entry) (int64, error) {
+// runGuarded commits a guarded release's change with its entry in one transaction: the head row locked, the
+// ordering check, the change (in a savepoint: a failed change keeps nothing), the generation bump of the
+// subjects it touched and the entry. The change runs under the head lock, after the ordering check — so a
+// ReleaseWith change that waits for a row a group of changes holds while that group waits for the head
+// is a deadlock, which PostgreSQL breaks by failing one of them (ErrUnavailable). Grants' read counts, the
+// only such changes today, lock no row a change holds for long.
+func (s *Store) runGuarded(ctx context.Context, guard vault.Guard, change func(vault.Tx) error, entries func(error) []audit.Entry) (int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	tx, err := s.db.Pool.Begin(ctx)
@@ -180,31 +207,20 @@ func (s *Store) run(ctx context.Context, guard *vault.Guard, change func(vault.T
 		return 0, unavailable(err)
 	}
 	defer tx.Rollback(context.Background()) //nolint:errcheck // after Commit: nothing to do
-	t := &txn{ctx: ctx, tx: tx, touched: map[string]struct{}{}, stale: map[string]struct{}{}}
+	t := newTxn(ctx, tx)
 	var changeErr error
-	apply := func() error {
-		if change == nil {
-			return nil
+	a, err := s.log.AppendTx(ctx, tx, current(guard), func() ([]audit.Entry, error) {
+		t.apply(0, change)
+		if err := t.flush(); err != nil {
+			return nil, err
 		}
-		var err error
-		if changeErr, err = t.apply(change); err != nil {
-			return err
+		if t.broken != nil {
+			return nil, t.broken
 		}
-		return t.bump()
-	}
-	var admit Admit
-	if guard != nil {
-		admit = current(*guard)
-	} else if err := apply(); err != nil {
-		return 0, unavailable(err)
-	}
-	a, err := s.log.AppendTx(ctx, tx, admit, func() ([]audit.Entry, error) {
-		if guard != nil {
-			if err := apply(); err != nil {
-				return nil, err
-			}
-		}
-		return entries(changeErr), nil
+		changeErr = t.outcome(0)
+		t.settleEdits(1, func(int) bool { return changeErr == nil })
+		t.bump()
+		return entries(changeErr), t.flush()
 	})
 	if errors.Is(err, audit.ErrRefused) {
 		return 0, vault.ErrSuperseded
@@ -212,7 +228,8 @@ func (s *Store) run(ctx context.Context, guard *vault.Guard, change func(vault.T
 	if err != nil {
 		return 0, unavailable(err)
 	}
-	if err := t.markDirty(a.First); err != nil {
+	t.markDirty(a.First)
+	if err := t.flush(); err != nil {
 		return 0, unavailable(err)
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -222,55 +239,62 @@ func (s *Store) run(ctx context.Context, guard *vault.Guard, change func(vault.T
 	return a.First, changeErr
 }
 
-// apply runs change in a savepoint, rolled back if it fails or panics; the error returned is the
-// transaction's own failure.
-func (t *txn) apply(change func(vault.Tx) error) (changeErr, err error) {
-	sp, err := t.tx.Begin(t.ctx)
-	if err != nil {
-		return nil, err
+// apply runs change as owner's, in a savepoint, and returns its failure as far as its function saw it: its
+// own error (a statement's it read the outcome of included). It does not wait for the statements the
+// change only queued: pipelined, they are sent with the next read or at the end, and if one of them fails
+// the change is failed then (t.failed[owner]; see pipeline) — kept reports the outcome once everything is
+// sent. A change whose function fails is rolled back at once; if that cannot be done, the transaction is
+// broken (t.broken) and fails as a whole.
+func (t *txn) apply(owner int, change func(vault.Tx) error) error {
+	if change == nil {
+		return nil
 	}
-	changeErr = func() (err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				err = fmt.Errorf("change panicked: %v", r)
-			}
-		}()
-		return change(t)
+	t.owner = owner
+	defer func() { t.owner = noOwner }()
+	t.queue("SAVEPOINT change")
+	if err := safeChange(change, t); err != nil {
+		// What it queued runs (and may fail: the error is this one's, or an earlier change's, handled),
+		// then the rollback.
+		_ = t.flush()
+		if rerr := t.rollbackChange(); rerr != nil {
+			t.broken = rerr
+		}
+		t.failed[owner] = err
+		return err
+	}
+	t.queue("RELEASE SAVEPOINT change")
+	return nil
+}
+
+// outcome is owner's failure once everything it queued has been sent (nil if it kept what it did).
+func (t *txn) outcome(owner int) error { return t.failed[owner] }
+
+// safeChange runs a change and turns a panic into an error, so that one bad change cannot stop the group.
+func safeChange(change func(vault.Tx) error, t *txn) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("change panicked: %v", r)
+		}
 	}()
-	if changeErr != nil {
-		clear(t.touched)
-		clear(t.stale)
-		return changeErr, sp.Rollback(t.ctx)
-	}
-	return nil, sp.Commit(t.ctx)
+	return change(t)
 }
 
-// bump advances the generation of every subject the change touched (in id order, so that two changes
-// lock the rows in the same order).
-func (t *txn) bump() error {
+// bump queues the generation bump of every subject the changes touched (in id order, so that two
+// transactions lock the rows in the same order).
+func (t *txn) bump() {
 	if len(t.touched) == 0 {
-		return nil
+		return
 	}
-	ids := make([]string, 0, len(t.touched))
-	for id := range t.touched {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	_, err := t.tx.Exec(t.ctx, `UPDATE subjects SET generation = generation + 1 WHERE subject_id = ANY($1)`, ids)
-	return err
+	t.queue(`UPDATE subjects SET generation = generation + 1 WHERE subject_id = ANY($1)`, slices.Sorted(maps.Keys(t.touched)))
 }
 
-// markDirty records the subjects the change marked stale as needing their tags recomputed, as of its first
-// entry's sequence number.
-func (t *txn) markDirty(seq int64) error {
+// markDirty queues the marks of the subjects the changes marked stale as needing their tags recomputed, as
+// of the first entry's sequence number (the entries of one transaction are consecutive: no other entry can
+// fall between them, so a tag run's release is either before all of them or after all of them).
+func (t *txn) markDirty(seq int64) {
 	if len(t.stale) == 0 {
-		return nil
+		return
 	}
-	ids := make([]string, 0, len(t.stale))
-	for id := range t.stale {
-		ids = append(ids, id)
-	}
-	_, err := t.tx.Exec(t.ctx, `INSERT INTO tag_dirty (subject_id, marked_seq) SELECT unnest($1::text[]), $2
-		ON CONFLICT (subject_id) DO UPDATE SET marked_seq = excluded.marked_seq`, ids, seq)
-	return err
+	t.queue(`INSERT INTO tag_dirty (subject_id, marked_seq) SELECT unnest($1::text[]), $2
+		ON CONFLICT (subject_id) DO UPDATE SET marked_seq = excluded.marked_seq`, slices.Sorted(maps.Keys(t.stale)), seq)
 }

@@ -96,9 +96,7 @@ func (t *txn) ReplaceTags(subject string, purpose policies.PurposeName, tags []v
 		}
 		rows[i] = []any{subject, string(purpose), g.Key, g.Level, inputs, consents, g.ComputedAt, int64(g.DEKVersion), g.Sealed}
 	}
-	_, err := t.tx.CopyFrom(t.ctx, pgx.Identifier{"tags"},
-		[]string{"subject_id", "purpose", "key", "level", "inputs", "consent_ids", "computed_at", "dek_version", "sealed"}, pgx.CopyFromRows(rows))
-	return err
+	return t.copyFrom("tags", []string{"subject_id", "purpose", "key", "level", "inputs", "consent_ids", "computed_at", "dek_version", "sealed"}, rows)
 }
 
 // DeleteTags implements vault.TagTx ("" for every purpose).
@@ -117,14 +115,14 @@ func (t *txn) DeleteTag(subject, key string) error {
 // MarkStale implements vault.TagTx: the mark is written with the change's first sequence number
 // (Store.run).
 func (t *txn) MarkStale(subject string) error {
-	t.stale[subject] = struct{}{}
+	t.note(edit{stale: true, subject: subject, on: true})
 	return nil
 }
 
 // ClearDirty implements vault.TagTx.
 func (t *txn) ClearDirty(subject string, seen int64) error {
 	if seen == math.MaxInt64 {
-		delete(t.stale, subject) // nothing of this change stays pending either
+		t.note(edit{stale: true, subject: subject}) // nothing of this change (or of the group's earlier ones) stays pending either
 	}
 	return t.exec(`DELETE FROM tag_dirty WHERE subject_id = $1 AND marked_seq < $2`, subject, seen)
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,28 +16,74 @@ import (
 	"github.com/profilevault/profilevault/vault"
 )
 
-// txn implements vault.Tx on one change's transaction.
+// txn implements vault.Tx on the transaction of one change, or of a group of changes (Store.groupTx)
+// each in its own savepoint. Its statements are pipelined (pipeline).
 type txn struct {
-	ctx context.Context
-	tx  pgx.Tx
-	// touched are the subjects whose records the change altered: their generations advance with it.
+	pipeline
+	// edits are what each change (by owner) did to the sets below, applied by settleEdits for the changes
+	// that succeeded.
+	edits map[int][]edit
+	// touched are the subjects whose records the changes altered: their generations advance with them.
 	touched map[string]struct{}
 	// stale are the subjects whose tag inputs changed (vault.TagTx.MarkStale).
 	stale map[string]struct{}
+	// broken is why a failed change could not be rolled back: the transaction cannot commit.
+	broken error
+	// created are the subjects this transaction created, indexed the (subject, field) pairs whose blind
+	// index tokens it wrote: a pair of a created subject not indexed yet has no tokens to replace. Both
+	// only grow (a failed change's entries stay: the index then deletes what it need not, never less).
+	created map[string]bool
+	indexed map[[2]string]bool
+}
+
+// edit is one change's edit of the touched or stale set.
+type edit struct {
+	stale   bool // of stale, else of touched
+	subject string
+	on      bool
 }
 
 var _ vault.Tx = (*txn)(nil)
 
-func (t *txn) touch(subject string) { t.touched[subject] = struct{}{} }
-
-func (t *txn) exec(q string, args ...any) error {
-	_, err := t.tx.Exec(t.ctx, q, args...)
-	return err
+func newTxn(ctx context.Context, c conn) *txn {
+	return &txn{pipeline: newPipeline(ctx, c), edits: map[int][]edit{}, touched: map[string]struct{}{}, stale: map[string]struct{}{},
+		created: map[string]bool{}, indexed: map[[2]string]bool{}}
 }
 
-// count runs q and returns how many rows it affected.
+func (t *txn) note(e edit) { t.edits[t.owner] = append(t.edits[t.owner], e) }
+
+func (t *txn) touch(subject string) { t.note(edit{subject: subject, on: true}) }
+
+// settleEdits applies the edits of the changes that kept what they did, in their order (owners 0, 1, …, n-1).
+func (t *txn) settleEdits(n int, kept func(owner int) bool) {
+	for owner := range n {
+		if !kept(owner) {
+			continue
+		}
+		for _, e := range t.edits[owner] {
+			set := t.touched
+			if e.stale {
+				set = t.stale
+			}
+			if e.on {
+				set[e.subject] = struct{}{}
+			} else {
+				delete(set, e.subject)
+			}
+		}
+	}
+	clear(t.edits)
+}
+
+// exec queues q: it runs with the change's next read, or when the change ends.
+func (t *txn) exec(q string, args ...any) error {
+	t.queue(q, args...)
+	return nil
+}
+
+// count runs q (after what is queued) and returns how many rows it affected.
 func (t *txn) count(q string, args ...any) (int, error) {
-	tag, err := t.tx.Exec(t.ctx, q, args...)
+	tag, err := t.execTag(q, args...)
 	return int(tag.RowsAffected()), err
 }
 
@@ -59,6 +107,7 @@ func utcPtr(t *time.Time) *time.Time {
 // CreateSubject implements vault.ProfileTx.
 func (t *txn) CreateSubject(id, source string, refSalt []byte, at time.Time) error {
 	t.touch(id)
+	t.created[id] = true
 	return t.exec(`INSERT INTO subjects (subject_id, state, source, ref_salt, created_at, updated_at) VALUES ($1, 'active', $2, $3, $4, $4)`,
 		id, source, refSalt, at)
 }
@@ -66,14 +115,14 @@ func (t *txn) CreateSubject(id, source string, refSalt []byte, at time.Time) err
 // SubjectState implements vault.SubjectTx.
 func (t *txn) SubjectState(id string) (string, error) {
 	var st string
-	err := t.tx.QueryRow(t.ctx, `SELECT state FROM subjects WHERE subject_id = $1`, id).Scan(&st)
+	err := t.queryRow(`SELECT state FROM subjects WHERE subject_id = $1`, id).Scan(&st)
 	return st, notFound(err)
 }
 
 // DEK implements vault.SubjectTx.
 func (t *txn) DEK(subject, class string) (vault.DEK, error) {
 	d := vault.DEK{Subject: subject, Class: class}
-	err := t.tx.QueryRow(t.ctx, `SELECT version, kek_version, wrapped FROM deks WHERE subject_id = $1 AND class = $2 ORDER BY version DESC LIMIT 1`,
+	err := t.queryRow(`SELECT version, kek_version, wrapped FROM deks WHERE subject_id = $1 AND class = $2 ORDER BY version DESC LIMIT 1`,
 		subject, class).Scan(&d.Version, &d.KEKVersion, &d.Wrapped)
 	if err != nil {
 		return vault.DEK{}, notFound(err)
@@ -95,13 +144,20 @@ func (t *txn) Touch(subject string, at time.Time) error {
 	return t.exec(`UPDATE subjects SET updated_at = $2 WHERE subject_id = $1`, subject, at)
 }
 
-// PutField implements vault.ProfileTx.
+// PutField implements vault.ProfileTx: consecutive fields go in by one statement (mergeFields).
 func (t *txn) PutField(subject string, f vault.SealedField) error {
 	t.touch(subject)
-	return t.exec(`INSERT INTO fields (subject_id, name, class, dek_version, value, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (subject_id, name) DO UPDATE SET class = excluded.class, dek_version = excluded.dek_version, value = excluded.value,
-		updated_at = excluded.updated_at`, subject, f.Name, f.Class, f.DEKVersion, f.Value, f.UpdatedAt)
+	t.add(mergeFields, subject+"\x00"+f.Name, subject, f.Name, f.Class, int64(f.DEKVersion), f.Value, f.UpdatedAt)
+	return nil
 }
+
+// mergeFields writes fields (subject, name, class, DEK version, value, time), each (subject, name) once.
+var mergeFields = &mergeKind{emit: func(p *pipeline, rows [][]any) {
+	queueRows(p, `INSERT INTO fields (subject_id, name, class, dek_version, value, updated_at)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bytea[], $6::timestamptz[])
+		ON CONFLICT (subject_id, name) DO UPDATE SET class = excluded.class, dek_version = excluded.dek_version, value = excluded.value,
+		updated_at = excluded.updated_at`, rows)
+}}
 
 // DeleteField implements vault.ProfileTx.
 func (t *txn) DeleteField(subject, name string) error {
@@ -117,17 +173,42 @@ func (t *txn) SetIndex(field, subject string, token []byte) error {
 	return t.SetIndexTokens(field, subject, [][]byte{token})
 }
 
-// SetIndexTokens implements vault.ProfileTx.
+// SetIndexTokens implements vault.ProfileTx: consecutive calls go in by one DELETE and one INSERT
+// (mergeIndex).
 func (t *txn) SetIndexTokens(field, subject string, tokens [][]byte) error {
 	t.touch(subject)
-	if err := t.exec(`DELETE FROM blind_index WHERE subject_id = $1 AND field = $2`, subject, field); err != nil {
-		return err
-	}
-	if len(tokens) == 0 {
-		return nil
-	}
-	return t.exec(`INSERT INTO blind_index (subject_id, field, token) SELECT $1, $2, unnest($3::bytea[]) ON CONFLICT DO NOTHING`, subject, field, tokens)
+	k := [2]string{subject, field}
+	// A subject created in this transaction has no tokens but those written in it: nothing to delete.
+	replace := !t.created[subject] || t.indexed[k]
+	t.indexed[k] = true
+	t.add(mergeIndex, subject+"\x00"+field, subject, field, tokens, replace)
+	return nil
 }
+
+// mergeIndex replaces the blind index tokens of (subject, field) pairs, each pair once: their tokens are
+// deleted (unless the pair can have none yet), then the new ones inserted — for distinct pairs the same as
+// one pair after the other.
+var mergeIndex = &mergeKind{emit: func(p *pipeline, rows [][]any) {
+	var subjects, fields, tokSubjects, tokFields []string
+	var tokens [][]byte
+	for _, r := range rows {
+		subject, field := r[0].(string), r[1].(string)
+		if r[3].(bool) {
+			subjects, fields = append(subjects, subject), append(fields, field)
+		}
+		for _, tok := range r[2].([][]byte) {
+			tokSubjects, tokFields, tokens = append(tokSubjects, subject), append(tokFields, field), append(tokens, tok)
+		}
+	}
+	if len(subjects) > 0 {
+		p.queue(`DELETE FROM blind_index b USING unnest($1::text[], $2::text[]) AS d (subject_id, field)
+			WHERE b.subject_id = d.subject_id AND b.field = d.field`, subjects, fields)
+	}
+	if len(tokens) > 0 {
+		p.queue(`INSERT INTO blind_index (subject_id, field, token) SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[]) ON CONFLICT DO NOTHING`,
+			tokSubjects, tokFields, tokens)
+	}
+}}
 
 // AppendConsent implements consent.Store.
 func (t *txn) AppendConsent(subject string, e consent.Event) error {
@@ -142,7 +223,7 @@ func (t *txn) AppendConsent(subject string, e consent.Event) error {
 
 // ConsentEvents implements consent.Store.
 func (t *txn) ConsentEvents(subject string) ([]consent.Event, error) {
-	rows, err := t.tx.Query(t.ctx, `SELECT data FROM consent_events WHERE subject_id = $1 ORDER BY at, id`, subject)
+	rows, err := t.query(`SELECT data FROM consent_events WHERE subject_id = $1 ORDER BY at, id`, subject)
 	if err != nil {
 		return nil, err
 	}
@@ -171,7 +252,7 @@ func (t *txn) SetObjection(subject, kind string, on bool, at time.Time) (bool, e
 
 // Objections implements consent.Store.
 func (t *txn) Objections(subject string) ([]string, error) {
-	return texts(t.tx.Query(t.ctx, `SELECT kind FROM objections WHERE subject_id = $1 ORDER BY kind`, subject))
+	return texts(t.query(`SELECT kind FROM objections WHERE subject_id = $1 ORDER BY kind`, subject))
 }
 
 // texts collects a single text column.
@@ -189,7 +270,7 @@ func (t *txn) Erase(subject string, at time.Time, keep []string, holdUntil time.
 	if keep == nil {
 		keep = []string{}
 	}
-	classes, err := texts(t.tx.Query(t.ctx, `DELETE FROM deks WHERE subject_id = $1 AND NOT (class = ANY($2)) RETURNING class`, subject, keep))
+	classes, err := texts(t.query(`DELETE FROM deks WHERE subject_id = $1 AND NOT (class = ANY($2)) RETURNING class`, subject, keep))
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +306,7 @@ func (t *txn) PurgeEvents(subject string, classes []string, limit int) (int, err
 // how many.
 func (t *txn) deleteEvents(cond string, args ...any) (int, error) {
 	var n int
-	err := t.tx.QueryRow(t.ctx, `WITH gone AS (
+	err := t.queryRow(`WITH gone AS (
 			DELETE FROM events WHERE (subject_id, id) IN (SELECT subject_id, id FROM events WHERE `+cond+`) RETURNING id),
 		ids AS (DELETE FROM event_ids WHERE id IN (SELECT id FROM gone))
 		SELECT count(*) FROM gone`, args...).Scan(&n)
@@ -235,7 +316,7 @@ func (t *txn) deleteEvents(cond string, args ...any) (int, error) {
 // LatestEvent implements vault.ErasureTx.
 func (t *txn) LatestEvent(subject, category string) (time.Time, bool, error) {
 	var ts *time.Time
-	if err := t.tx.QueryRow(t.ctx, `SELECT max(ts) FROM events WHERE subject_id = $1 AND category = $2`, subject, category).Scan(&ts); err != nil || ts == nil {
+	if err := t.queryRow(`SELECT max(ts) FROM events WHERE subject_id = $1 AND category = $2`, subject, category).Scan(&ts); err != nil || ts == nil {
 		return time.Time{}, false, err
 	}
 	return ts.UTC(), true, nil
@@ -244,7 +325,7 @@ func (t *txn) LatestEvent(subject, category string) (time.Time, bool, error) {
 // Hold implements vault.ErasureTx.
 func (t *txn) Hold(subject string) (until, erasedAt time.Time, ok bool, err error) {
 	var u, e *time.Time
-	if err := t.tx.QueryRow(t.ctx, `SELECT hold_until, erased_at FROM subjects WHERE subject_id = $1`, subject).Scan(&u, &e); err != nil {
+	if err := t.queryRow(`SELECT hold_until, erased_at FROM subjects WHERE subject_id = $1`, subject).Scan(&u, &e); err != nil {
 		return time.Time{}, time.Time{}, false, notFound(err)
 	}
 	if e != nil {
@@ -274,7 +355,7 @@ func (t *txn) PutEvents(events []vault.StoredEvent) (int, error) {
 		ts, versions, attrs = append(ts, e.TS), append(versions, int64(e.DEKVersion)), append(attrs, e.Attrs)
 	}
 	var n int
-	err := t.tx.QueryRow(t.ctx, `WITH input AS (
+	err := t.queryRow(`WITH input AS (
 			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[], $8::bigint[], $9::text[], $10::bytea[])
 				WITH ORDINALITY AS x (subject_id, id, type, category, ts, source, class, dek_version, purpose, attrs, n)),
 		fresh AS (INSERT INTO event_ids (id, subject_id) SELECT DISTINCT ON (id) id, subject_id FROM input ORDER BY id, n
@@ -294,10 +375,15 @@ func (t *txn) PutEvents(events []vault.StoredEvent) (int, error) {
 			latest[k] = e.TS
 		}
 	}
-	var who, what []string
-	var ats []time.Time
-	for k, at := range latest {
-		who, what, ats = append(who, k.subject), append(what, k.typ), append(ats, at)
+	keys := slices.SortedFunc(maps.Keys(latest), func(a, b key) int { // one lock order for every transaction
+		if c := strings.Compare(a.subject, b.subject); c != 0 {
+			return c
+		}
+		return strings.Compare(a.typ, b.typ)
+	})
+	who, what, ats := make([]string, len(keys)), make([]string, len(keys)), make([]time.Time, len(keys))
+	for i, k := range keys {
+		who[i], what[i], ats[i] = k.subject, k.typ, latest[k]
 		t.touch(k.subject)
 	}
 	return n, t.exec(`INSERT INTO subject_activity (subject_id, type, last_at) SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])
@@ -328,6 +414,7 @@ func (t *txn) DeleteEventsOfCategory(subject, category string) (int, error) {
 // AddExternalID implements vault.IdentityTx (field "_external_id" of the blind index, several per subject).
 func (t *txn) AddExternalID(subject string, token []byte) error {
 	t.touch(subject)
+	t.indexed[[2]string{subject, "_external_id"}] = true
 	return t.exec(`INSERT INTO blind_index (subject_id, field, token) VALUES ($1, '_external_id', $2) ON CONFLICT DO NOTHING`, subject, token)
 }
 
@@ -355,7 +442,7 @@ func (t *txn) PutReview(r vault.ReviewRow) error {
 
 // Merge implements vault.IdentityTx.
 func (t *txn) Merge(id string) (vault.MergeRow, error) {
-	return oneMerge(t.tx.Query(t.ctx, mergeColumns+` WHERE id = $1`, id))
+	return oneMerge(t.query(mergeColumns+` WHERE id = $1`, id))
 }
 
 // RevertMerge implements vault.IdentityTx.
@@ -366,7 +453,7 @@ func (t *txn) RevertMerge(id, restored string, at time.Time) error {
 // DecideReview implements vault.IdentityTx.
 func (t *txn) DecideReview(id, state string, at time.Time) (string, error) {
 	var was string
-	err := t.tx.QueryRow(t.ctx, `SELECT state FROM merge_reviews WHERE id = $1 FOR UPDATE`, id).Scan(&was)
+	err := t.queryRow(`SELECT state FROM merge_reviews WHERE id = $1 FOR UPDATE`, id).Scan(&was)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", nil
 	}
