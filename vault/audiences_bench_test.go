@@ -4,12 +4,16 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/profilevault/profilevault/consent"
+	"github.com/profilevault/profilevault/internal/sqlite"
 	"github.com/profilevault/profilevault/policies"
 	"github.com/profilevault/profilevault/vault"
 )
@@ -19,16 +23,39 @@ var benchMarketer = vault.Access{Caller: vault.Caller{Subject: "mk", Roles: []po
 
 // benchPopulation is a vault of N subjects (N from VAULT_BENCH_SUBJECTS, default 10,000), each with a
 // name, a birth date, a phone, a marketing consent and the marketing tags tags(i) (key=value).
-func benchPopulation(b *testing.B, tags func(i int) []string) (*vault.Service, int) {
+//
+// With VAULT_BENCH_DIR set, the population is kept in that directory (one subdirectory per benchmark and
+// N) and seeded only once, for profiling runs one after another; the trail and the audiences of earlier
+// runs stay in it, so numbers to report come from a fresh population (without the variable).
+func benchPopulation(b *testing.B, tags func(i int) []string) (*vault.Service, int, *sqlite.Store) {
 	n := 10_000
 	if v, err := strconv.Atoi(os.Getenv("VAULT_BENCH_SUBJECTS")); err == nil && v > 0 {
 		n = v
 	}
 	ctx := context.Background()
-	cfg, _, _ := testConfig(b)
+	dir, seeded := b.TempDir(), ""
+	if keep := os.Getenv("VAULT_BENCH_DIR"); keep != "" {
+		dir = filepath.Join(keep, fmt.Sprintf("%s-%d", b.Name(), n))
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			b.Fatal(err)
+		}
+		seeded = filepath.Join(dir, "seeded")
+	}
+	cfg, store, _ := testConfigIn(b, dir)
 	svc, err := vault.New(cfg)
 	if err != nil {
 		b.Fatal(err)
+	}
+	if seeded != "" {
+		if _, err := os.Stat(seeded); err == nil {
+			indexSettled(b, store)
+			return svc, n, store
+		}
+		defer func() {
+			if !b.Failed() {
+				os.WriteFile(seeded, nil, 0o600)
+			}
+		}()
 	}
 	tagger := vault.Access{Caller: vault.Caller{Subject: "st", Roles: []policies.Role{"data_steward"}}}
 	var wg sync.WaitGroup
@@ -64,7 +91,39 @@ func benchPopulation(b *testing.B, tags func(i int) []string) (*vault.Service, i
 	}
 	close(work)
 	wg.Wait()
-	return svc, n
+	indexSettled(b, store)
+	return svc, n, store
+}
+
+// indexSettled waits until the review index covers the trail (it is written off the hot path, after the
+// entries), so that a measurement does not pay for the index of the work before it; it returns how long
+// that took.
+func indexSettled(b *testing.B, store *sqlite.Store) time.Duration {
+	start := time.Now()
+	for store.IndexLag() > 0 {
+		if time.Since(start) > 5*time.Minute {
+			b.Fatalf("the review index is still %d entries behind", store.IndexLag())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+// benchProfile starts a CPU profile of the timed part alone (not the population's seeding) when
+// VAULT_BENCH_CPUPROFILE names a file prefix: it writes PREFIX.part; the returned func stops it.
+func benchProfile(b *testing.B, part string) func() {
+	prefix := os.Getenv("VAULT_BENCH_CPUPROFILE")
+	if prefix == "" {
+		return func() {}
+	}
+	f, err := os.Create(prefix + "." + part)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
 }
 
 // BenchmarkAudienceBuild is the number: an audience built over N subjects with stored tags and a
@@ -74,22 +133,33 @@ func benchPopulation(b *testing.B, tags func(i int) []string) (*vault.Service, i
 func BenchmarkAudienceBuild(b *testing.B) {
 	ctx := context.Background()
 	segments := []string{"at_risk", "cant_lose", "champions", "loyal"}
-	svc, n := benchPopulation(b, func(i int) []string { return []string{"value.rfm_segment=" + segments[i%4]} })
+	svc, n, store := benchPopulation(b, func(i int) []string { return []string{"value.rfm_segment=" + segments[i%4]} })
 	b.ResetTimer()
 	var aud vault.AudienceRow
 	var err error
+	stop := benchProfile(b, "build")
+	cpu := processCPU()
 	for range b.N {
 		if aud, err = svc.Audiences().Build(ctx, benchMarketer, vault.AudienceInput{Rule: "value.rfm_segment in ['at_risk', 'cant_lose']", Channel: "sms", Holdout: 0.1}); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.StopTimer()
+	stop()
+	b.ReportMetric(float64((processCPU()-cpu).Milliseconds())/float64(b.N), "cpu-ms/build")
 	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/build")
 	b.ReportMetric(float64(n), "subjects")
 	b.ReportMetric(float64(aud.Size+aud.HoldoutSize), "members")
+	if os.Getenv("VAULT_BENCH_SETTLE") != "" {
+		// The review index of the build's entries first (by default the members are read while the index
+		// catches up, as right after a build).
+		b.ReportMetric(float64(indexSettled(b, store).Milliseconds()), "index-ms")
+	}
 	read, cursor := 0, ""
 	b.StartTimer()
 	start := b.Elapsed()
+	stop = benchProfile(b, "members")
+	cpu = processCPU()
 	for {
 		page, err := svc.Audiences().Members(ctx, benchMarketer, aud.ID, cursor, 1000)
 		if err != nil {
@@ -101,6 +171,8 @@ func BenchmarkAudienceBuild(b *testing.B) {
 		}
 		cursor = page.Next
 	}
+	stop()
+	b.ReportMetric(float64((processCPU() - cpu).Milliseconds()), "cpu-ms/members")
 	b.ReportMetric(float64(read)/(b.Elapsed()-start).Seconds(), "members_read/s")
 }
 
@@ -112,7 +184,7 @@ func BenchmarkCampaignPlan(b *testing.B) {
 	ctx := context.Background()
 	stages := []string{"new", "active", "loyal", "dormant", "churned"}
 	prices := []string{"price_sensitive", "quality_seeking", "neutral"}
-	svc, n := benchPopulation(b, func(i int) []string {
+	svc, n, _ := benchPopulation(b, func(i int) []string {
 		churn := "low"
 		if i%7 == 0 {
 			churn = "high"
@@ -122,12 +194,16 @@ func BenchmarkCampaignPlan(b *testing.B) {
 	b.ResetTimer()
 	var plan vault.CampaignPlan
 	var err error
+	stop := benchProfile(b, "plan")
+	cpu := processCPU()
 	for range b.N {
 		if plan, err = svc.Audiences().Plan(ctx, benchMarketer, 0.1); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.StopTimer()
+	stop()
+	b.ReportMetric(float64((processCPU()-cpu).Milliseconds())/float64(b.N), "cpu-ms/plan")
 	members := 0
 	for _, t := range plan.Tiers {
 		members += t.Audience.Size + t.Audience.HoldoutSize
