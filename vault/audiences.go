@@ -138,6 +138,7 @@ func (s *Audiences) Build(ctx context.Context, a Access, in AudienceInput) (Audi
 	// Each candidate whose data the decision opened (birth date, tags) gets its own entry: a member as
 	// allowed, anyone else as denied with the reason.
 	selectEntry := s.newEntry(ctx, a, pol, ActionAudienceSelect, "")
+	compiled := rule.Compile(tree)
 	type decided struct {
 		members  []AudienceMember
 		entries  []audit.Entry
@@ -145,11 +146,8 @@ func (s *Audiences) Build(ctx context.Context, a Access, in AudienceInput) (Audi
 	}
 	decide := func(p subjectPage) (out decided) {
 		out.excluded = map[string]int{}
-		for _, sid := range p.ids {
-			rec, ok := p.recs[sid]
-			if !ok {
-				continue // erased meanwhile
-			}
+		out.entries = make([]audit.Entry, 0, len(p.recs))
+		for _, rec := range p.recs {
 			se := s.entryFor(selectEntry, rec)
 			se.Categories, se.Status = []string{"tags"}, statusOK
 			refuse := func(reason string) {
@@ -165,8 +163,8 @@ func (s *Audiences) Build(ctx context.Context, a Access, in AudienceInput) (Audi
 				refuse(reason)
 				continue
 			}
-			values := s.gate.decisionTags(&se, rec, p.tags[sid])
-			match, missing := rule.Eval(tree, func(k string) ([]string, bool) { v, ok := values[k]; return v, ok })
+			values := s.gate.decisionTags(&se, rec, p.tags[rec.ID])
+			match, missing := compiled.Eval(func(k string) ([]string, bool) { v, ok := values[k]; return v, ok })
 			switch {
 			case missing:
 				refuse(ExcludedMissingTags)
@@ -175,8 +173,8 @@ func (s *Audiences) Build(ctx context.Context, a Access, in AudienceInput) (Audi
 				refuse("")
 				continue
 			}
-			ref := s.gate.pseudonym("audience:" + id + ":" + sid)
-			m := AudienceMember{SubjectID: sid, Ref: ref, Holdout: inHoldout(ref, in.Holdout)}
+			ref := s.gate.pseudonym("audience:" + id + ":" + rec.ID)
+			m := AudienceMember{SubjectID: rec.ID, Ref: ref, Holdout: inHoldout(ref, in.Holdout)}
 			out.members = append(out.members, m)
 			se.Decision, se.Reason = audit.Allow, "audience:"+id+" group:"+group(m)
 			out.entries = append(out.entries, se)
@@ -184,10 +182,10 @@ func (s *Audiences) Build(ctx context.Context, a Access, in AudienceInput) (Audi
 		return out
 	}
 	var members []AudienceMember
-	var entries [][]audit.Entry
-	err = scanPages(ctx, s, a.Purpose, decide, func(p decided, done int) {
+	reads := pageReads{purpose: a.Purpose, fields: decisionFields(in.Channel), keys: compiled.Keys}
+	err = scanLogged(ctx, s, reads, decide, func(p decided, log func([]audit.Entry), done int) {
+		log(p.entries)
 		members = append(members, p.members...)
-		entries = append(entries, p.entries)
 		for reason, n := range p.excluded {
 			row.Excluded[reason] += n
 		}
@@ -207,33 +205,74 @@ func (s *Audiences) Build(ctx context.Context, a Access, in AudienceInput) (Audi
 	}
 	e.Decision, e.Status = audit.Allow, statusCreated
 	e.Reason = "audience:" + id + " size:" + strconv.Itoa(row.Size) + " holdout:" + strconv.Itoa(row.HoldoutSize) + " excluded:" + excludedText(row.Excluded)
-	if err := s.commitSelections(ctx, entries); err != nil {
-		return AudienceRow{}, err
-	}
 	if _, err := s.seq.CommitMany(ctx, func(tx Tx) error { return tx.PutAudience(row, members) }, func(cerr error) []audit.Entry { return []audit.Entry{buildEntry(e, cerr)} }); err != nil {
 		return AudienceRow{}, internalErr("record audience", err)
 	}
 	return row, nil
 }
 
+// decisionFields are the fields an audience decision on channel reads of each record: the birth date (the
+// age rule) and the channel's contact field, if it has one.
+func decisionFields(channels ...string) []string {
+	fields := []string{fieldBirthDate}
+	for _, c := range channels {
+		if f, ok := channelContact[c]; ok && !slices.Contains(fields, f) {
+			fields = append(fields, f)
+		}
+	}
+	return fields
+}
+
 // selectionGroup bounds the decision entries logged in one group commit (a variable for tests).
 var selectionGroup = 4096
 
-// commitSelections logs the decisions' entries (audience.select), in order and in groups of at most
-// selectionGroup, before the change they led to is committed: they record data the decisions opened,
-// whatever becomes of the change (a failed store of the audience is its build entry's, after them), and a
-// group this size never holds the single writer long enough for the requests queued behind it to time out
-// — one commit of a 100,000-subject build's entries did.
-func (s *Audiences) commitSelections(ctx context.Context, pages [][]audit.Entry) error {
-	all := slices.Concat(pages...)
-	for len(all) > 0 {
-		group := all[:min(len(all), selectionGroup)]
-		all = all[len(group):]
-		if _, err := s.seq.CommitMany(ctx, nil, func(error) []audit.Entry { return group }); err != nil {
-			return internalErr("audit selections", err)
+// scanLogged is scanPages with a log for the decisions' entries (audience.select): merge hands each page's
+// entries to log, in id order, and they are logged in that order while the scan goes on, in group commits
+// of at most selectionGroup — before the change the decisions lead to is committed, since they record
+// data the decisions opened, whatever becomes of the change (a failed store of the audience is its build
+// entry's, after them). A group this size never holds the single writer long enough for the requests
+// queued behind it to time out; one commit of a 100,000-subject build's entries did. Whatever was decided
+// is logged even when the scan fails or the caller goes away; a failed commit stops the scan.
+func scanLogged[R any](ctx context.Context, s *Audiences, reads pageReads, decide func(subjectPage) R, merge func(R, func([]audit.Entry), int)) error {
+	scanCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	logCtx := context.WithoutCancel(ctx)
+	pages := make(chan []audit.Entry, 4)
+	logged := make(chan error, 1)
+	go func() {
+		var group []audit.Entry
+		var failed error
+		flush := func(all bool) {
+			for failed == nil && (len(group) >= selectionGroup || all && len(group) > 0) {
+				n := min(len(group), selectionGroup)
+				g := group[:n:n]
+				if _, err := s.seq.CommitMany(logCtx, nil, func(error) []audit.Entry { return g }); err != nil {
+					failed = internalErr("audit selections", err)
+					cancel()
+				}
+				group = group[n:]
+			}
+		}
+		for p := range pages {
+			if failed == nil {
+				group = append(group, p...)
+				flush(false)
+			}
+		}
+		flush(true)
+		logged <- failed
+	}()
+	log := func(entries []audit.Entry) {
+		if len(entries) > 0 {
+			pages <- entries
 		}
 	}
-	return nil
+	err := scanPages(scanCtx, s, reads, decide, func(r R, done int) { merge(r, log, done) })
+	close(pages)
+	if lerr := <-logged; lerr != nil {
+		return lerr
+	}
+	return err
 }
 
 // buildEntry is a build's (or plan's) own entry: as recorded, or refused when storing the audience failed.
@@ -247,27 +286,36 @@ func buildEntry(e audit.Entry, changeErr error) audit.Entry {
 // pageSize is how many subjects a batch decision reads at once (a variable for tests of page boundaries).
 var pageSize = 1000
 
-// subjectPage is a page of subjects to decide on: their ids in order, the records of those still active and
-// their sealed tags of the decision's purpose.
+// pageReads is what a batch decision reads of each subject: of the record, the fields named (the rest of
+// it but for Activity); of the stored tags, those of the purpose whose keys are named.
+type pageReads struct {
+	purpose policies.PurposeName
+	fields  []string
+	keys    []string
+}
+
+// subjectPage is a page of subjects to decide on: the records of its active subjects in id order and
+// their sealed tags (pageReads), by subject.
 type subjectPage struct {
-	ids  []string
-	recs map[string]SubjectRecord
+	recs []SubjectRecord
 	tags map[string][]StoredTag
 }
 
-// scanPages decides every active subject, a page at a time, on one worker per core: each page's records
-// and its tags of purpose are read with one read each and handed to decide, which must only read shared
-// state; merge gets the pages' results in subject id order — the order of a serial scan — each with the
-// number of subjects decided so far. The first error stops the scan.
-func scanPages[R any](ctx context.Context, s *Audiences, purpose policies.PurposeName, decide func(subjectPage) R, merge func(R, int)) error {
+// scanPages decides every active subject, a page at a time, on one worker per core: each page is a range
+// of the subject ids (listed ahead), whose records and tags are read with one range read each and handed
+// to decide, which must only read shared state; merge gets the pages' results in subject id order — the
+// order of a serial scan — each with the number of subjects decided so far. The first error stops the
+// scan.
+func scanPages[R any](ctx context.Context, s *Audiences, reads pageReads, decide func(subjectPage) R, merge func(R, int)) error {
 	type result struct {
 		page R
 		n    int
 		err  error
 	}
 	type job struct {
-		ids []string
-		out chan result
+		after, through string
+		n              int
+		out            chan result
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	var workers sync.WaitGroup
@@ -283,7 +331,7 @@ func scanPages[R any](ctx context.Context, s *Audiences, purpose policies.Purpos
 			if err != nil {
 				err = internalErr("list subjects", err)
 			}
-			j := job{ids: ids, out: make(chan result, 1)}
+			j := job{after: after, n: len(ids), out: make(chan result, 1)}
 			last := err != nil || len(ids) == 0 // the end of the scan: an error, or an empty page
 			if last {
 				j.out <- result{err: err}
@@ -296,7 +344,7 @@ func scanPages[R any](ctx context.Context, s *Audiences, purpose policies.Purpos
 			if last {
 				return
 			}
-			after = ids[len(ids)-1]
+			j.through, after = ids[len(ids)-1], ids[len(ids)-1]
 			select {
 			case jobs <- j:
 			case <-ctx.Done():
@@ -307,12 +355,12 @@ func scanPages[R any](ctx context.Context, s *Audiences, purpose policies.Purpos
 	for range runtime.GOMAXPROCS(0) {
 		workers.Go(func() {
 			for j := range jobs {
-				recs, tags, err := s.page(ctx, j.ids, purpose)
+				p, err := s.page(ctx, j.after, j.through, reads)
 				if err != nil {
 					j.out <- result{err: err}
 					continue
 				}
-				j.out <- result{page: decide(subjectPage{ids: j.ids, recs: recs, tags: tags}), n: len(j.ids)}
+				j.out <- result{page: decide(p), n: j.n}
 			}
 		})
 	}
@@ -333,18 +381,18 @@ func scanPages[R any](ctx context.Context, s *Audiences, purpose policies.Purpos
 	return ctx.Err()
 }
 
-// page reads a page of subjects' records (the active ones) and their sealed tags of purpose: one read for
-// the records, one for the tags.
-func (s *Audiences) page(ctx context.Context, ids []string, purpose policies.PurposeName) (map[string]SubjectRecord, map[string][]StoredTag, error) {
-	recs, err := s.activeSubjects(ctx, ids)
+// page reads the page of subjects after after and through through: the active ones' records and their
+// sealed tags, one range read each.
+func (s *Audiences) page(ctx context.Context, after, through string, reads pageReads) (subjectPage, error) {
+	recs, err := s.profiles.activeRange(ctx, after, through, reads.fields)
 	if err != nil {
-		return nil, nil, internalErr("read subjects", err)
+		return subjectPage{}, internalErr("read subjects", err)
 	}
-	tagsOf, err := s.tags.storedTagsOf(ctx, recs, purpose)
+	tags, err := s.tags.storedTagRange(ctx, recs, after, through, reads.purpose, reads.keys)
 	if err != nil {
-		return nil, nil, internalErr("read tags", err)
+		return subjectPage{}, internalErr("read tags", err)
 	}
-	return recs, tagsOf, nil
+	return subjectPage{recs: recs, tags: tags}, nil
 }
 
 func cmpOr(a, b string) string {
@@ -415,8 +463,17 @@ func (s *Audiences) checkVocabulary(tree rule.Node) error {
 }
 
 // excluded says why rec may not be in an audience for purpose on channel now ("" if it may); with channel
-// "" it checks only what does not depend on the channel.
+// "" it checks only what does not depend on the channel (excludedAny).
 func (s *Audiences) excluded(e *audit.Entry, purpose policies.Purpose, rec SubjectRecord, channel string, now time.Time) string {
+	if reason := s.excludedAny(e, purpose, rec, now); reason != "" {
+		return reason
+	}
+	return excludedOn(purpose, rec, channel, now)
+}
+
+// excludedAny says why rec may not be in any audience for purpose now: a restriction, an objection, the
+// age rule (the birth date opened inside the gate and named in e) or the legal basis.
+func (s *Audiences) excludedAny(e *audit.Entry, purpose policies.Purpose, rec SubjectRecord, now time.Time) string {
 	switch {
 	case restrictsPurpose(rec, purpose):
 		return ExcludedRestricted
@@ -433,9 +490,17 @@ func (s *Audiences) excluded(e *audit.Entry, purpose policies.Purpose, rec Subje
 				return ExcludedNoConsent
 			}
 		}
-		if channel == "" {
-			return ""
-		}
+	}
+	return ""
+}
+
+// excludedOn says why rec, whom excludedAny lets through, may not be reached on channel now: the consent
+// does not cover the channel, or there is no contact field for it ("" for channel "").
+func excludedOn(purpose policies.Purpose, rec SubjectRecord, channel string, now time.Time) string {
+	if channel == "" {
+		return ""
+	}
+	if purpose.NeedsConsent() {
 		covered := false
 		for _, r := range consent.Active(rec.Consents, purpose.Name, now) {
 			if slices.Contains(r.ChannelsAt(now, purpose.NoticeChannels(r.NoticeVersion)), channel) {
