@@ -217,6 +217,7 @@ func sameCounts(t *testing.T, what string, got, want map[string]int) {
 // a list-valued tag, and the campaign plan over all of the strategy's tiers.
 func TestAudienceBuildMatchesSerialDecisions(t *testing.T) {
 	defer vault.SetPageSize(7)()
+	defer vault.SetParallelMin(2)()
 	ctx := context.Background()
 	cfg, store, _ := testConfig(t)
 	svc, err := vault.New(cfg)
@@ -272,6 +273,46 @@ func TestAudienceBuildMatchesSerialDecisions(t *testing.T) {
 			}
 			if len(members) == 0 || in.Holdout > 0 && (holdout == 0 || holdout == len(members)) {
 				t.Errorf("%d members, %d held out", len(members), holdout)
+			}
+			// The members read (pages of 7, decided on parallel workers) hands out the treated members in
+			// ref order, each with the channel's address masked, and nobody else.
+			var want []string
+			for _, m := range members {
+				if !m.Holdout {
+					want = append(want, m.Ref)
+				}
+			}
+			slices.Sort(want)
+			var got []string
+			for cursor := ""; ; {
+				page, err := svc.Audiences().Members(ctx, mk, aud.ID, cursor, 7)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, m := range page.Members {
+					got = append(got, m.Ref)
+					switch in.Channel {
+					case "sms":
+						if len(m.Address) != 11 || m.Address[:7] != "139****" {
+							t.Fatalf("sms address %q", m.Address)
+						}
+					case "email":
+						if !strings.HasSuffix(m.Address, "***@example.cn") {
+							t.Fatalf("email address %q", m.Address)
+						}
+					default:
+						if m.Address != "" {
+							t.Fatalf("an address %q for %s", m.Address, in.Channel)
+						}
+					}
+				}
+				if page.Next == "" {
+					break
+				}
+				cursor = page.Next
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("members read %d, want the %d treated in ref order", len(got), len(want))
 			}
 		})
 	}

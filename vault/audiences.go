@@ -395,6 +395,26 @@ func (s *Audiences) page(ctx context.Context, after, through string, reads pageR
 	return subjectPage{recs: recs, tags: tags}, nil
 }
 
+// parallelMin is how many items make it worth a second core (a variable for tests).
+var parallelMin = 256
+
+// inParallel calls fn over [0, n) split in one contiguous part per core (for more than a few hundred
+// items) and waits for them; fn must only read shared state, and write only its own part of the results.
+func inParallel(n int, fn func(lo, hi int)) {
+	parts := min(runtime.GOMAXPROCS(0), 1+n/parallelMin)
+	if parts <= 1 {
+		fn(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	size := (n + parts - 1) / parts
+	for p := range parts {
+		lo, hi := min(p*size, n), min((p+1)*size, n)
+		wg.Go(func() { fn(lo, hi) })
+	}
+	wg.Wait()
+}
+
 func cmpOr(a, b string) string {
 	if a != "" {
 		return a
@@ -584,24 +604,33 @@ func (s *Audiences) Members(ctx context.Context, a Access, id, cursor string, li
 	if err != nil {
 		return MembersPage{}, internalErr("read subjects", err)
 	}
+	// Each member is decided again now, on one worker per core (the records are read only).
+	readEntry := s.newEntry(ctx, a, pol, ActionAudienceMemberRead, "")
+	decided, reachable := make([]audit.Entry, len(ms)), make([]bool, len(ms))
+	inParallel(len(ms), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			rec, ok := recs[ms[i].SubjectID]
+			if ms[i].Holdout || !ok {
+				continue
+			}
+			me := s.entryFor(readEntry, rec)
+			if s.excluded(&me, purpose, rec, row.Channel, now) != "" {
+				continue
+			}
+			me.Categories, me.Decision, me.Status, me.Reason = []string{"contact"}, audit.Allow, statusOK, "audience:"+id
+			if f, ok := channelContact[row.Channel]; ok {
+				me.FieldsRequested, me.FieldsGranted = []string{f}, []string{f}
+			}
+			decided[i], reachable[i] = me, true
+		}
+	})
 	var out []chosen
 	var entries []audit.Entry
 	var subjects []string
-	readEntry := s.newEntry(ctx, a, pol, ActionAudienceMemberRead, "")
-	for _, m := range ms {
-		rec, ok := recs[m.SubjectID]
-		if m.Holdout || !ok {
-			continue
+	for i, m := range ms {
+		if reachable[i] {
+			out, entries, subjects = append(out, chosen{m, recs[m.SubjectID]}), append(entries, decided[i]), append(subjects, m.SubjectID)
 		}
-		me := s.entryFor(readEntry, rec)
-		if s.excluded(&me, purpose, rec, row.Channel, now) != "" {
-			continue
-		}
-		me.Categories, me.Decision, me.Status, me.Reason = []string{"contact"}, audit.Allow, statusOK, "audience:"+id
-		if f, ok := channelContact[row.Channel]; ok {
-			me.FieldsRequested, me.FieldsGranted = []string{f}, []string{f}
-		}
-		out, entries, subjects = append(out, chosen{m, rec}), append(entries, me), append(subjects, m.SubjectID)
 	}
 	e.Decision, e.Status, e.Reason = audit.Allow, statusOK, "audience:"+id+" members:"+strconv.Itoa(len(out))
 	entries = append(entries, e)
@@ -609,20 +638,22 @@ func (s *Audiences) Members(ctx context.Context, a Access, id, cursor string, li
 	if err != nil {
 		return MembersPage{}, internalErr("audit member read", err)
 	}
-	page := MembersPage{Members: []MemberView{}, AuditSeq: rel.seq}
+	page := MembersPage{Members: make([]MemberView, len(out)), AuditSeq: rel.seq}
 	if len(ms) == limit {
 		page.Next = ms[len(ms)-1].Ref
 	}
-	schema := pol.Schema()
-	for _, c := range out {
-		v := MemberView{Ref: c.m.Ref}
-		if f, ok := channelContact[row.Channel]; ok {
-			if val, ok := rel.field(c.rec, f); ok {
-				fd, _ := schema.Field(f)
-				v.Address = fd.MaskValue(val)
+	field, hasContact := channelContact[row.Channel]
+	fd, _ := pol.Schema().Field(field)
+	inParallel(len(out), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			v := MemberView{Ref: out[i].m.Ref}
+			if hasContact {
+				if val, ok := rel.field(out[i].rec, field); ok {
+					v.Address = fd.MaskValue(val)
+				}
 			}
+			page.Members[i] = v
 		}
-		page.Members = append(page.Members, v)
-	}
+	})
 	return page, nil
 }

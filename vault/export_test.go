@@ -27,6 +27,14 @@ func SetSelectionGroup(n int) (restore func()) {
 	return func() { selectionGroup = old }
 }
 
+// SetParallelMin splits work over the cores from n items on until restore is called, so that a test can
+// run the parallel paths with few subjects.
+func SetParallelMin(n int) (restore func()) {
+	old := parallelMin
+	parallelMin = n
+	return func() { parallelMin = old }
+}
+
 // SerialDecision is how the serial reference decided one subject: "allow:treated", "allow:holdout", or
 // the reason it was left out ("no_match" when the rule did not match, "no_tier" when no tier's did).
 type SerialDecision = string
