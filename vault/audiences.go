@@ -41,6 +41,9 @@ const (
 	ExcludedMissingTags = "missing_tags"
 )
 
+// exclusionReasons are every reason an audience build excludes a subject for.
+var exclusionReasons = []string{ExcludedNoConsent, ExcludedChannel, ExcludedNoContact, ExcludedObjection, ExcludedMinor, ExcludedRestricted, ExcludedMissingTags}
+
 // channelContact is the field a channel reaches a person through (none: the app's own account).
 var channelContact = map[string]string{"sms": "phone", "wecom": "phone", "email": "email"}
 
@@ -132,13 +135,20 @@ func (s *Audiences) Build(ctx context.Context, a Access, in AudienceInput) (Audi
 	now := s.now()
 	row := AudienceRow{ID: id, Name: in.Name, Rule: rule.String(tree), Channel: in.Channel, Purpose: a.Purpose, Holdout: in.Holdout,
 		Excluded: map[string]int{}, CreatedBy: a.Caller.Subject, CreatedAt: now.UTC()}
-	for _, r := range []string{ExcludedNoConsent, ExcludedChannel, ExcludedNoContact, ExcludedObjection, ExcludedMinor, ExcludedRestricted, ExcludedMissingTags} {
+	for _, r := range exclusionReasons {
 		row.Excluded[r] = 0
 	}
 	// Each candidate whose data the decision opened (birth date, tags) gets its own entry: a member as
 	// allowed, anyone else as denied with the reason.
 	selectEntry := s.newEntry(ctx, a, pol, ActionAudienceSelect, "")
+	selectEntry.Categories, selectEntry.Status = []string{"tags"}, statusOK // shared by every entry, never changed
 	compiled := rule.Compile(tree)
+	// The reasons an entry can give, written once.
+	notSelected := map[string]string{"": "audience:" + id + " not_selected:no_match"}
+	for _, r := range exclusionReasons {
+		notSelected[r] = "audience:" + id + " not_selected:" + r
+	}
+	selected := map[bool]string{false: "audience:" + id + " group:treated", true: "audience:" + id + " group:holdout"}
 	type decided struct {
 		members  []AudienceMember
 		entries  []audit.Entry
@@ -149,13 +159,15 @@ func (s *Audiences) Build(ctx context.Context, a Access, in AudienceInput) (Audi
 		out.entries = make([]audit.Entry, 0, len(p.recs))
 		for _, rec := range p.recs {
 			se := s.entryFor(selectEntry, rec)
-			se.Categories, se.Status = []string{"tags"}, statusOK
 			refuse := func(reason string) {
 				if reason != "" {
 					out.excluded[reason]++
 				}
 				if len(se.DecisionInputs) > 0 {
-					se.Decision, se.Reason = audit.Deny, "audience:"+id+" not_selected:"+cmpOr(reason, "no_match")
+					se.Decision, se.Reason = audit.Deny, notSelected[reason]
+					if se.Reason == "" { // a reason not written out above
+						se.Reason = "audience:" + id + " not_selected:" + reason
+					}
 					out.entries = append(out.entries, se)
 				}
 			}
@@ -176,7 +188,7 @@ func (s *Audiences) Build(ctx context.Context, a Access, in AudienceInput) (Audi
 			ref := s.gate.pseudonym("audience:" + id + ":" + rec.ID)
 			m := AudienceMember{SubjectID: rec.ID, Ref: ref, Holdout: inHoldout(ref, in.Holdout)}
 			out.members = append(out.members, m)
-			se.Decision, se.Reason = audit.Allow, "audience:"+id+" group:"+group(m)
+			se.Decision, se.Reason = audit.Allow, selected[m.Holdout]
 			out.entries = append(out.entries, se)
 		}
 		return out
@@ -413,13 +425,6 @@ func inParallel(n int, fn func(lo, hi int)) {
 		wg.Go(func() { fn(lo, hi) })
 	}
 	wg.Wait()
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func group(m AudienceMember) string {

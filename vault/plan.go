@@ -119,6 +119,17 @@ func (s *Audiences) Plan(ctx context.Context, a Access, holdout float64) (Campai
 		plan.Tiers = append(plan.Tiers, PlanTier{Tier: t.Name, Channel: t.Channel, Content: t.Content, Audience: row})
 	}
 	selectEntry := s.newEntry(ctx, a, pol, ActionAudienceSelect, "")
+	selectEntry.Categories, selectEntry.Status = []string{"tags"}, statusOK // shared by every entry, never changed
+	// The reasons an entry can give, written once.
+	notSelected := map[string]string{"no_tier": "campaign_plan not_selected:no_tier"}
+	for _, r := range exclusionReasons {
+		notSelected[r] = "campaign_plan not_selected:" + r
+	}
+	selected := make([]map[bool]string, len(tiers))
+	for i, t := range plan.Tiers {
+		prefix := "audience:" + t.Audience.ID + " tier:" + t.Tier + " group:"
+		selected[i] = map[bool]string{false: prefix + "treated", true: prefix + "holdout"}
+	}
 	// Each subject's birth date and the contact fields of the tiers' channels; its tags of the keys any
 	// tier's rule names.
 	rules, channels := make([]rule.Compiled, len(tiers)), make([]string, len(tiers))
@@ -148,10 +159,12 @@ func (s *Audiences) Plan(ctx context.Context, a Access, holdout float64) (Campai
 		for _, rec := range p.recs {
 			sid := rec.ID
 			se := s.entryFor(selectEntry, rec)
-			se.Categories, se.Status = []string{"tags"}, statusOK
 			refuse := func(reason string) {
 				if len(se.DecisionInputs) > 0 {
-					se.Decision, se.Reason = audit.Deny, "campaign_plan not_selected:"+reason
+					se.Decision, se.Reason = audit.Deny, notSelected[reason]
+					if se.Reason == "" { // a reason not written out above
+						se.Reason = "campaign_plan not_selected:" + reason
+					}
 					out.entries = append(out.entries, se)
 				}
 			}
@@ -184,7 +197,7 @@ func (s *Audiences) Plan(ctx context.Context, a Access, holdout float64) (Campai
 			ref := s.gate.pseudonym("audience:" + pt.Audience.ID + ":" + sid)
 			m := AudienceMember{SubjectID: sid, Ref: ref, Holdout: inHoldout(ref, holdout)}
 			out.members[tier] = append(out.members[tier], m)
-			se.Decision, se.Reason = audit.Allow, "audience:"+pt.Audience.ID+" tier:"+pt.Tier+" group:"+group(m)
+			se.Decision, se.Reason = audit.Allow, selected[tier][m.Holdout]
 			out.entries = append(out.entries, se)
 		}
 		return out
