@@ -139,7 +139,8 @@ type TagStore interface {
 	Tags(ctx context.Context, subject string) ([]StoredTag, error)
 	// TagRange reads the stored tags of purpose whose key is one of keys of the subjects whose id is after
 	// after and at most through (a batch decision's page: SubjectRange), by subject, each subject's in key
-	// order.
+	// order. Each holds what a decision opens — SubjectID, Purpose, Key, DEKVersion, Sealed — and not
+	// Level, Inputs, ConsentIDs or ComputedAt.
 	TagRange(ctx context.Context, after, through string, purpose policies.PurposeName, keys []string) (map[string][]StoredTag, error)
 	TagModel(ctx context.Context) (model []byte, fittedAt time.Time, ok bool, err error)
 	// CurrentDEKs returns, for those of subjects that have one, the current DEK of class (sealed tag

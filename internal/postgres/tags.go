@@ -38,8 +38,15 @@ func (s *Store) TagRange(ctx context.Context, after, through string, purpose pol
 	if len(keys) == 0 {
 		return out, nil
 	}
-	tags, err := scanTags(s.db.Pool.Query(ctx, tagColumns+` WHERE subject_id > $1 AND subject_id <= $2 AND purpose = $3 AND key = ANY($4)
-		ORDER BY subject_id, purpose, key`, after, through, string(purpose), keys))
+	rows, err := s.db.Pool.Query(ctx, `SELECT subject_id, key, dek_version, sealed FROM tags
+		WHERE subject_id > $1 AND subject_id <= $2 AND purpose = $3 AND key = ANY($4) ORDER BY subject_id, key`, after, through, string(purpose), keys)
+	if err != nil {
+		return nil, err
+	}
+	tags, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (vault.StoredTag, error) {
+		t := vault.StoredTag{Purpose: purpose}
+		return t, r.Scan(&t.SubjectID, &t.Key, &t.DEKVersion, &t.Sealed)
+	})
 	if err != nil {
 		return nil, err
 	}

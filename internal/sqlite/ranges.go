@@ -32,7 +32,7 @@ const (
 	rangeObjectionsQuery = `SELECT subject_id, kind, created_at FROM objections
 		WHERE subject_id > ?1 AND subject_id <= ?2 ORDER BY subject_id`
 	// ?3 the purpose, ?4 a JSON array of tag keys.
-	rangeTagsQuery = `SELECT subject_id, purpose, key, level, inputs, consent_ids, computed_at, dek_version, sealed FROM tags
+	rangeTagsQuery = `SELECT subject_id, purpose, key, dek_version, sealed FROM tags
 		WHERE subject_id > ?1 AND subject_id <= ?2 AND purpose = ?3 AND key IN (SELECT value FROM json_each(?4))
 		ORDER BY subject_id` // and, along the primary key, by key (TagRange checks: the planner sorts for an ORDER BY key)
 )
@@ -185,7 +185,7 @@ func (s *Store) SubjectRange(ctx context.Context, after, through string, fields 
 	return recs, nil
 }
 
-// TagRange implements vault.TagStore: one range read.
+// TagRange implements vault.TagStore: one range read, of the columns a decision uses.
 func (s *Store) TagRange(ctx context.Context, after, through string, purpose policies.PurposeName, keys []string) (map[string][]vault.StoredTag, error) {
 	out := map[string][]vault.StoredTag{}
 	if through <= after || len(keys) == 0 {
@@ -202,11 +202,9 @@ func (s *Store) TagRange(ctx context.Context, after, through string, purpose pol
 	defer rows.Close()
 	for rows.Next() {
 		var t vault.StoredTag
-		var inputs, consents, at string
-		if err := rows.Scan(&t.SubjectID, &t.Purpose, &t.Key, &t.Level, &inputs, &consents, &at, &t.DEKVersion, &t.Sealed); err != nil {
+		if err := rows.Scan(&t.SubjectID, &t.Purpose, &t.Key, &t.DEKVersion, &t.Sealed); err != nil {
 			return nil, err
 		}
-		t.Inputs, t.ConsentIDs, t.ComputedAt = splitList(inputs), splitList(consents), parseTime(at)
 		out[t.SubjectID] = append(out[t.SubjectID], t)
 	}
 	if err := rows.Err(); err != nil {
