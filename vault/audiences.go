@@ -427,13 +427,6 @@ func inParallel(n int, fn func(lo, hi int)) {
 	wg.Wait()
 }
 
-func group(m AudienceMember) string {
-	if m.Holdout {
-		return "holdout"
-	}
-	return "treated"
-}
-
 func excludedText(m map[string]int) string {
 	var parts []string
 	for _, k := range slices.Sorted(func(yield func(string) bool) {

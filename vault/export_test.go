@@ -148,6 +148,13 @@ func SerialPlan(ctx context.Context, s *Service, purposeName policies.PurposeNam
 	return members, before, byTier, unmatched, decisions, err
 }
 
+func group(m AudienceMember) string {
+	if m.Holdout {
+		return "holdout"
+	}
+	return "treated"
+}
+
 // serialScan calls fn with the record of every active subject, one read each.
 func serialScan(ctx context.Context, s *Service, fn func(SubjectRecord) error) error {
 	for after := ""; ; {

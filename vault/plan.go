@@ -84,8 +84,8 @@ type CampaignPlan struct {
 	Unmatched int
 }
 
-// Plan builds one audience per tier of the strategy table over the whole population, in one pass and one
-// group commit, with the same rules as Build (holdout share for every tier).
+// Plan builds one audience per tier of the strategy table over the whole population in one pass, with the
+// same rules as Build (holdout share for every tier); the tiers' audiences are stored in one commit.
 func (s *Audiences) Plan(ctx context.Context, a Access, holdout float64) (CampaignPlan, error) {
 	pol := s.Policy()
 	purpose, err := s.checkPurpose(ctx, pol, a, ActionCampaignPlan)
