@@ -41,6 +41,9 @@ const (
 	ExcludedMissingTags = "missing_tags"
 )
 
+// exclusionReasons are every reason an audience build excludes a subject for.
+var exclusionReasons = []string{ExcludedNoConsent, ExcludedChannel, ExcludedNoContact, ExcludedObjection, ExcludedMinor, ExcludedRestricted, ExcludedMissingTags}
+
 // channelContact is the field a channel reaches a person through (none: the app's own account).
 var channelContact = map[string]string{"sms": "phone", "wecom": "phone", "email": "email"}
 
@@ -132,12 +135,20 @@ func (s *Audiences) Build(ctx context.Context, a Access, in AudienceInput) (Audi
 	now := s.now()
 	row := AudienceRow{ID: id, Name: in.Name, Rule: rule.String(tree), Channel: in.Channel, Purpose: a.Purpose, Holdout: in.Holdout,
 		Excluded: map[string]int{}, CreatedBy: a.Caller.Subject, CreatedAt: now.UTC()}
-	for _, r := range []string{ExcludedNoConsent, ExcludedChannel, ExcludedNoContact, ExcludedObjection, ExcludedMinor, ExcludedRestricted, ExcludedMissingTags} {
+	for _, r := range exclusionReasons {
 		row.Excluded[r] = 0
 	}
 	// Each candidate whose data the decision opened (birth date, tags) gets its own entry: a member as
 	// allowed, anyone else as denied with the reason.
 	selectEntry := s.newEntry(ctx, a, pol, ActionAudienceSelect, "")
+	selectEntry.Categories, selectEntry.Status = []string{"tags"}, statusOK // shared by every entry, never changed
+	compiled := rule.Compile(tree)
+	// The reasons an entry can give, written once.
+	notSelected := map[string]string{"": "audience:" + id + " not_selected:no_match"}
+	for _, r := range exclusionReasons {
+		notSelected[r] = "audience:" + id + " not_selected:" + r
+	}
+	selected := map[bool]string{false: "audience:" + id + " group:treated", true: "audience:" + id + " group:holdout"}
 	type decided struct {
 		members  []AudienceMember
 		entries  []audit.Entry
@@ -145,19 +156,18 @@ func (s *Audiences) Build(ctx context.Context, a Access, in AudienceInput) (Audi
 	}
 	decide := func(p subjectPage) (out decided) {
 		out.excluded = map[string]int{}
-		for _, sid := range p.ids {
-			rec, ok := p.recs[sid]
-			if !ok {
-				continue // erased meanwhile
-			}
+		out.entries = make([]audit.Entry, 0, len(p.recs))
+		for _, rec := range p.recs {
 			se := s.entryFor(selectEntry, rec)
-			se.Categories, se.Status = []string{"tags"}, statusOK
 			refuse := func(reason string) {
 				if reason != "" {
 					out.excluded[reason]++
 				}
 				if len(se.DecisionInputs) > 0 {
-					se.Decision, se.Reason = audit.Deny, "audience:"+id+" not_selected:"+cmpOr(reason, "no_match")
+					se.Decision, se.Reason = audit.Deny, notSelected[reason]
+					if se.Reason == "" { // a reason not written out above
+						se.Reason = "audience:" + id + " not_selected:" + reason
+					}
 					out.entries = append(out.entries, se)
 				}
 			}
@@ -165,8 +175,8 @@ func (s *Audiences) Build(ctx context.Context, a Access, in AudienceInput) (Audi
 				refuse(reason)
 				continue
 			}
-			values := s.gate.decisionTags(&se, rec, p.tags[sid])
-			match, missing := rule.Eval(tree, func(k string) ([]string, bool) { v, ok := values[k]; return v, ok })
+			values := s.gate.decisionTags(&se, rec, p.tags[rec.ID])
+			match, missing := compiled.Eval(func(k string) ([]string, bool) { v, ok := values[k]; return v, ok })
 			switch {
 			case missing:
 				refuse(ExcludedMissingTags)
@@ -175,19 +185,19 @@ func (s *Audiences) Build(ctx context.Context, a Access, in AudienceInput) (Audi
 				refuse("")
 				continue
 			}
-			ref := s.gate.pseudonym("audience:" + id + ":" + sid)
-			m := AudienceMember{SubjectID: sid, Ref: ref, Holdout: inHoldout(ref, in.Holdout)}
+			ref := s.gate.pseudonym("audience:" + id + ":" + rec.ID)
+			m := AudienceMember{SubjectID: rec.ID, Ref: ref, Holdout: inHoldout(ref, in.Holdout)}
 			out.members = append(out.members, m)
-			se.Decision, se.Reason = audit.Allow, "audience:"+id+" group:"+group(m)
+			se.Decision, se.Reason = audit.Allow, selected[m.Holdout]
 			out.entries = append(out.entries, se)
 		}
 		return out
 	}
 	var members []AudienceMember
-	var entries [][]audit.Entry
-	err = scanPages(ctx, s, a.Purpose, decide, func(p decided, done int) {
+	reads := pageReads{purpose: a.Purpose, fields: decisionFields(in.Channel), keys: compiled.Keys}
+	err = scanLogged(ctx, s, reads, decide, func(p decided, log func([]audit.Entry), done int) {
+		log(p.entries)
 		members = append(members, p.members...)
-		entries = append(entries, p.entries)
 		for reason, n := range p.excluded {
 			row.Excluded[reason] += n
 		}
@@ -207,33 +217,74 @@ func (s *Audiences) Build(ctx context.Context, a Access, in AudienceInput) (Audi
 	}
 	e.Decision, e.Status = audit.Allow, statusCreated
 	e.Reason = "audience:" + id + " size:" + strconv.Itoa(row.Size) + " holdout:" + strconv.Itoa(row.HoldoutSize) + " excluded:" + excludedText(row.Excluded)
-	if err := s.commitSelections(ctx, entries); err != nil {
-		return AudienceRow{}, err
-	}
 	if _, err := s.seq.CommitMany(ctx, func(tx Tx) error { return tx.PutAudience(row, members) }, func(cerr error) []audit.Entry { return []audit.Entry{buildEntry(e, cerr)} }); err != nil {
 		return AudienceRow{}, internalErr("record audience", err)
 	}
 	return row, nil
 }
 
+// decisionFields are the fields an audience decision on channel reads of each record: the birth date (the
+// age rule) and the channel's contact field, if it has one.
+func decisionFields(channels ...string) []string {
+	fields := []string{fieldBirthDate}
+	for _, c := range channels {
+		if f, ok := channelContact[c]; ok && !slices.Contains(fields, f) {
+			fields = append(fields, f)
+		}
+	}
+	return fields
+}
+
 // selectionGroup bounds the decision entries logged in one group commit (a variable for tests).
 var selectionGroup = 4096
 
-// commitSelections logs the decisions' entries (audience.select), in order and in groups of at most
-// selectionGroup, before the change they led to is committed: they record data the decisions opened,
-// whatever becomes of the change (a failed store of the audience is its build entry's, after them), and a
-// group this size never holds the single writer long enough for the requests queued behind it to time out
-// — one commit of a 100,000-subject build's entries did.
-func (s *Audiences) commitSelections(ctx context.Context, pages [][]audit.Entry) error {
-	all := slices.Concat(pages...)
-	for len(all) > 0 {
-		group := all[:min(len(all), selectionGroup)]
-		all = all[len(group):]
-		if _, err := s.seq.CommitMany(ctx, nil, func(error) []audit.Entry { return group }); err != nil {
-			return internalErr("audit selections", err)
+// scanLogged is scanPages with a log for the decisions' entries (audience.select): merge hands each page's
+// entries to log, in id order, and they are logged in that order while the scan goes on, in group commits
+// of at most selectionGroup — before the change the decisions lead to is committed, since they record
+// data the decisions opened, whatever becomes of the change (a failed store of the audience is its build
+// entry's, after them). A group this size never holds the single writer long enough for the requests
+// queued behind it to time out; one commit of a 100,000-subject build's entries did. Whatever was decided
+// is logged even when the scan fails or the caller goes away; a failed commit stops the scan.
+func scanLogged[R any](ctx context.Context, s *Audiences, reads pageReads, decide func(subjectPage) R, merge func(R, func([]audit.Entry), int)) error {
+	scanCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	logCtx := context.WithoutCancel(ctx)
+	pages := make(chan []audit.Entry, 4)
+	logged := make(chan error, 1)
+	go func() {
+		var group []audit.Entry
+		var failed error
+		flush := func(all bool) {
+			for failed == nil && (len(group) >= selectionGroup || all && len(group) > 0) {
+				n := min(len(group), selectionGroup)
+				g := group[:n:n]
+				if _, err := s.seq.CommitMany(logCtx, nil, func(error) []audit.Entry { return g }); err != nil {
+					failed = internalErr("audit selections", err)
+					cancel()
+				}
+				group = group[n:]
+			}
+		}
+		for p := range pages {
+			if failed == nil {
+				group = append(group, p...)
+				flush(false)
+			}
+		}
+		flush(true)
+		logged <- failed
+	}()
+	log := func(entries []audit.Entry) {
+		if len(entries) > 0 {
+			pages <- entries
 		}
 	}
-	return nil
+	err := scanPages(scanCtx, s, reads, decide, func(r R, done int) { merge(r, log, done) })
+	close(pages)
+	if lerr := <-logged; lerr != nil {
+		return lerr
+	}
+	return err
 }
 
 // buildEntry is a build's (or plan's) own entry: as recorded, or refused when storing the audience failed.
@@ -247,27 +298,36 @@ func buildEntry(e audit.Entry, changeErr error) audit.Entry {
 // pageSize is how many subjects a batch decision reads at once (a variable for tests of page boundaries).
 var pageSize = 1000
 
-// subjectPage is a page of subjects to decide on: their ids in order, the records of those still active and
-// their sealed tags of the decision's purpose.
+// pageReads is what a batch decision reads of each subject: of the record, the fields named (the rest of
+// it but for Activity); of the stored tags, those of the purpose whose keys are named.
+type pageReads struct {
+	purpose policies.PurposeName
+	fields  []string
+	keys    []string
+}
+
+// subjectPage is a page of subjects to decide on: the records of its active subjects in id order and
+// their sealed tags (pageReads), by subject.
 type subjectPage struct {
-	ids  []string
-	recs map[string]SubjectRecord
+	recs []SubjectRecord
 	tags map[string][]StoredTag
 }
 
-// scanPages decides every active subject, a page at a time, on one worker per core: each page's records
-// and its tags of purpose are read with one read each and handed to decide, which must only read shared
-// state; merge gets the pages' results in subject id order — the order of a serial scan — each with the
-// number of subjects decided so far. The first error stops the scan.
-func scanPages[R any](ctx context.Context, s *Audiences, purpose policies.PurposeName, decide func(subjectPage) R, merge func(R, int)) error {
+// scanPages decides every active subject, a page at a time, on one worker per core: each page is a range
+// of the subject ids (listed ahead), whose records and tags are read with one range read each and handed
+// to decide, which must only read shared state; merge gets the pages' results in subject id order — the
+// order of a serial scan — each with the number of subjects decided so far. The first error stops the
+// scan.
+func scanPages[R any](ctx context.Context, s *Audiences, reads pageReads, decide func(subjectPage) R, merge func(R, int)) error {
 	type result struct {
 		page R
 		n    int
 		err  error
 	}
 	type job struct {
-		ids []string
-		out chan result
+		after, through string
+		n              int
+		out            chan result
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	var workers sync.WaitGroup
@@ -283,7 +343,7 @@ func scanPages[R any](ctx context.Context, s *Audiences, purpose policies.Purpos
 			if err != nil {
 				err = internalErr("list subjects", err)
 			}
-			j := job{ids: ids, out: make(chan result, 1)}
+			j := job{after: after, n: len(ids), out: make(chan result, 1)}
 			last := err != nil || len(ids) == 0 // the end of the scan: an error, or an empty page
 			if last {
 				j.out <- result{err: err}
@@ -296,7 +356,7 @@ func scanPages[R any](ctx context.Context, s *Audiences, purpose policies.Purpos
 			if last {
 				return
 			}
-			after = ids[len(ids)-1]
+			j.through, after = ids[len(ids)-1], ids[len(ids)-1]
 			select {
 			case jobs <- j:
 			case <-ctx.Done():
@@ -307,12 +367,12 @@ func scanPages[R any](ctx context.Context, s *Audiences, purpose policies.Purpos
 	for range runtime.GOMAXPROCS(0) {
 		workers.Go(func() {
 			for j := range jobs {
-				recs, tags, err := s.page(ctx, j.ids, purpose)
+				p, err := s.page(ctx, j.after, j.through, reads)
 				if err != nil {
 					j.out <- result{err: err}
 					continue
 				}
-				j.out <- result{page: decide(subjectPage{ids: j.ids, recs: recs, tags: tags}), n: len(j.ids)}
+				j.out <- result{page: decide(p), n: j.n}
 			}
 		})
 	}
@@ -333,32 +393,38 @@ func scanPages[R any](ctx context.Context, s *Audiences, purpose policies.Purpos
 	return ctx.Err()
 }
 
-// page reads a page of subjects' records (the active ones) and their sealed tags of purpose: one read for
-// the records, one for the tags.
-func (s *Audiences) page(ctx context.Context, ids []string, purpose policies.PurposeName) (map[string]SubjectRecord, map[string][]StoredTag, error) {
-	recs, err := s.activeSubjects(ctx, ids)
+// page reads the page of subjects after after and through through: the active ones' records and their
+// sealed tags, one range read each.
+func (s *Audiences) page(ctx context.Context, after, through string, reads pageReads) (subjectPage, error) {
+	recs, err := s.profiles.activeRange(ctx, after, through, reads.fields)
 	if err != nil {
-		return nil, nil, internalErr("read subjects", err)
+		return subjectPage{}, internalErr("read subjects", err)
 	}
-	tagsOf, err := s.tags.storedTagsOf(ctx, recs, purpose)
+	tags, err := s.tags.storedTagRange(ctx, recs, after, through, reads.purpose, reads.keys)
 	if err != nil {
-		return nil, nil, internalErr("read tags", err)
+		return subjectPage{}, internalErr("read tags", err)
 	}
-	return recs, tagsOf, nil
+	return subjectPage{recs: recs, tags: tags}, nil
 }
 
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
+// parallelMin is how many items make it worth a second core (a variable for tests).
+var parallelMin = 256
 
-func group(m AudienceMember) string {
-	if m.Holdout {
-		return "holdout"
+// inParallel calls fn over [0, n) split in one contiguous part per core (for more than a few hundred
+// items) and waits for them; fn must only read shared state, and write only its own part of the results.
+func inParallel(n int, fn func(lo, hi int)) {
+	parts := min(runtime.GOMAXPROCS(0), 1+n/parallelMin)
+	if parts <= 1 {
+		fn(0, n)
+		return
 	}
-	return "treated"
+	var wg sync.WaitGroup
+	size := (n + parts - 1) / parts
+	for p := range parts {
+		lo, hi := min(p*size, n), min((p+1)*size, n)
+		wg.Go(func() { fn(lo, hi) })
+	}
+	wg.Wait()
 }
 
 func excludedText(m map[string]int) string {
@@ -415,8 +481,17 @@ func (s *Audiences) checkVocabulary(tree rule.Node) error {
 }
 
 // excluded says why rec may not be in an audience for purpose on channel now ("" if it may); with channel
-// "" it checks only what does not depend on the channel.
+// "" it checks only what does not depend on the channel (excludedAny).
 func (s *Audiences) excluded(e *audit.Entry, purpose policies.Purpose, rec SubjectRecord, channel string, now time.Time) string {
+	if reason := s.excludedAny(e, purpose, rec, now); reason != "" {
+		return reason
+	}
+	return excludedOn(purpose, rec, channel, now)
+}
+
+// excludedAny says why rec may not be in any audience for purpose now: a restriction, an objection, the
+// age rule (the birth date opened inside the gate and named in e) or the legal basis.
+func (s *Audiences) excludedAny(e *audit.Entry, purpose policies.Purpose, rec SubjectRecord, now time.Time) string {
 	switch {
 	case restrictsPurpose(rec, purpose):
 		return ExcludedRestricted
@@ -433,9 +508,17 @@ func (s *Audiences) excluded(e *audit.Entry, purpose policies.Purpose, rec Subje
 				return ExcludedNoConsent
 			}
 		}
-		if channel == "" {
-			return ""
-		}
+	}
+	return ""
+}
+
+// excludedOn says why rec, whom excludedAny lets through, may not be reached on channel now: the consent
+// does not cover the channel, or there is no contact field for it ("" for channel "").
+func excludedOn(purpose policies.Purpose, rec SubjectRecord, channel string, now time.Time) string {
+	if channel == "" {
+		return ""
+	}
+	if purpose.NeedsConsent() {
 		covered := false
 		for _, r := range consent.Active(rec.Consents, purpose.Name, now) {
 			if slices.Contains(r.ChannelsAt(now, purpose.NoticeChannels(r.NoticeVersion)), channel) {
@@ -519,24 +602,33 @@ func (s *Audiences) Members(ctx context.Context, a Access, id, cursor string, li
 	if err != nil {
 		return MembersPage{}, internalErr("read subjects", err)
 	}
+	// Each member is decided again now, on one worker per core (the records are read only).
+	readEntry := s.newEntry(ctx, a, pol, ActionAudienceMemberRead, "")
+	decided, reachable := make([]audit.Entry, len(ms)), make([]bool, len(ms))
+	inParallel(len(ms), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			rec, ok := recs[ms[i].SubjectID]
+			if ms[i].Holdout || !ok {
+				continue
+			}
+			me := s.entryFor(readEntry, rec)
+			if s.excluded(&me, purpose, rec, row.Channel, now) != "" {
+				continue
+			}
+			me.Categories, me.Decision, me.Status, me.Reason = []string{"contact"}, audit.Allow, statusOK, "audience:"+id
+			if f, ok := channelContact[row.Channel]; ok {
+				me.FieldsRequested, me.FieldsGranted = []string{f}, []string{f}
+			}
+			decided[i], reachable[i] = me, true
+		}
+	})
 	var out []chosen
 	var entries []audit.Entry
 	var subjects []string
-	readEntry := s.newEntry(ctx, a, pol, ActionAudienceMemberRead, "")
-	for _, m := range ms {
-		rec, ok := recs[m.SubjectID]
-		if m.Holdout || !ok {
-			continue
+	for i, m := range ms {
+		if reachable[i] {
+			out, entries, subjects = append(out, chosen{m, recs[m.SubjectID]}), append(entries, decided[i]), append(subjects, m.SubjectID)
 		}
-		me := s.entryFor(readEntry, rec)
-		if s.excluded(&me, purpose, rec, row.Channel, now) != "" {
-			continue
-		}
-		me.Categories, me.Decision, me.Status, me.Reason = []string{"contact"}, audit.Allow, statusOK, "audience:"+id
-		if f, ok := channelContact[row.Channel]; ok {
-			me.FieldsRequested, me.FieldsGranted = []string{f}, []string{f}
-		}
-		out, entries, subjects = append(out, chosen{m, rec}), append(entries, me), append(subjects, m.SubjectID)
 	}
 	e.Decision, e.Status, e.Reason = audit.Allow, statusOK, "audience:"+id+" members:"+strconv.Itoa(len(out))
 	entries = append(entries, e)
@@ -544,20 +636,22 @@ func (s *Audiences) Members(ctx context.Context, a Access, id, cursor string, li
 	if err != nil {
 		return MembersPage{}, internalErr("audit member read", err)
 	}
-	page := MembersPage{Members: []MemberView{}, AuditSeq: rel.seq}
+	page := MembersPage{Members: make([]MemberView, len(out)), AuditSeq: rel.seq}
 	if len(ms) == limit {
 		page.Next = ms[len(ms)-1].Ref
 	}
-	schema := pol.Schema()
-	for _, c := range out {
-		v := MemberView{Ref: c.m.Ref}
-		if f, ok := channelContact[row.Channel]; ok {
-			if val, ok := rel.field(c.rec, f); ok {
-				fd, _ := schema.Field(f)
-				v.Address = fd.MaskValue(val)
+	field, hasContact := channelContact[row.Channel]
+	fd, _ := pol.Schema().Field(field)
+	inParallel(len(out), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			v := MemberView{Ref: out[i].m.Ref}
+			if hasContact {
+				if val, ok := rel.field(out[i].rec, field); ok {
+					v.Address = fd.MaskValue(val)
+				}
 			}
+			page.Members[i] = v
 		}
-		page.Members = append(page.Members, v)
-	}
+	})
 	return page, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -444,4 +445,101 @@ func TestSelectionsAreLoggedEvenWhenTheAudienceIsNot(t *testing.T) {
 	if list, _, err := svc.Audiences().List(ctx, mk); err != nil || len(list) != 0 {
 		t.Fatalf("audiences stored: %v %v", list, err)
 	}
+}
+
+// failingStore fails the read of the page after the first readsOK page reads, or every group commit of
+// selections after the first logsOK.
+type failingStore struct {
+	vault.Store
+	readsOK, logsOK int64
+	reads, logs     *atomic.Int64
+}
+
+func (s failingStore) SubjectRange(ctx context.Context, after, through string, fields []string) ([]vault.SubjectRecord, error) {
+	if s.reads.Add(1) > s.readsOK {
+		return nil, errors.New("disk on fire")
+	}
+	return s.Store.SubjectRange(ctx, after, through, fields)
+}
+
+func (s failingStore) CommitMany(ctx context.Context, change func(vault.Tx) error, entries func(error) []audit.Entry) (int64, error) {
+	if change == nil && s.logs.Add(1) > s.logsOK {
+		return 0, vault.ErrUnavailable
+	}
+	return s.Store.CommitMany(ctx, change, entries)
+}
+
+// TestSelectionsOfAFailedBuild: a build whose page read fails still logs the entries of every subject it
+// decided before (their data was opened) and stores no audience; one whose selections cannot be logged
+// stops and stores no audience either.
+func TestSelectionsOfAFailedBuild(t *testing.T) {
+	defer vault.SetPageSize(3)()
+	defer vault.SetSelectionGroup(4)()
+	ctx := context.Background()
+	mk := vault.Access{Caller: vault.Caller{Subject: "mk", Roles: []policies.Role{"marketing"}}, Purpose: "marketing"}
+	in := vault.AudienceInput{Rule: "value.rfm_segment in ['at_risk', 'cant_lose']", Channel: "sms"}
+	t.Run("read fails", func(t *testing.T) {
+		cfg, store, _ := testConfig(t)
+		var reads, logs atomic.Int64
+		cfg.Store = failingStore{Store: store, readsOK: 4, logsOK: 1 << 30, reads: &reads, logs: &logs}
+		svc, err := vault.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		people := seedPeople(t, svc, rand.New(rand.NewPCG(5, 8)), 30)
+		decided := 0 // subjects merged, in id order, before the failure
+		failed := in
+		failed.Progress = func(done int) { decided = done }
+		if _, err := svc.Audiences().Build(ctx, mk, failed); err == nil {
+			t.Fatal("the build succeeded though a page could not be read")
+		}
+		if decided < 2*3 {
+			t.Fatalf("%d subjects decided before the failure; the first two pages were read", decided)
+		}
+		// The subjects of the pages decided before the failure, in id order, whose data was opened.
+		ids := make([]string, 0, len(people))
+		objecting := map[string]bool{}
+		for _, p := range people {
+			ids = append(ids, p.id)
+			objecting[p.id] = p.objection
+		}
+		slices.Sort(ids)
+		want := 0
+		for _, id := range ids[:decided] {
+			if !objecting[id] {
+				want++
+			}
+		}
+		selections, err := store.Query(ctx, audit.Filter{Action: string(vault.ActionAudienceSelect), Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(selections) != want {
+			t.Fatalf("%d audience.select entries, want one for each of the %d subjects decided before the failure whose data was opened", len(selections), want)
+		}
+		if list, _, err := svc.Audiences().List(ctx, mk); err != nil || len(list) != 0 {
+			t.Fatalf("audiences stored: %v %v", list, err)
+		}
+	})
+	t.Run("log fails", func(t *testing.T) {
+		cfg, store, _ := testConfig(t)
+		var reads, logs atomic.Int64
+		cfg.Store = failingStore{Store: store, readsOK: 1 << 30, logsOK: 1, reads: &reads, logs: &logs}
+		svc, err := vault.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seedPeople(t, svc, rand.New(rand.NewPCG(5, 8)), 30)
+		logs.Store(0)
+		if _, err := svc.Audiences().Build(ctx, mk, in); err == nil {
+			t.Fatal("the build succeeded though its selections could not be logged")
+		}
+		if list, _, err := svc.Audiences().List(ctx, mk); err != nil || len(list) != 0 {
+			t.Fatalf("audiences stored: %v %v", list, err)
+		}
+		builds, err := store.Query(ctx, audit.Filter{Action: string(vault.ActionAudienceBuild), Limit: 10})
+		if err != nil || len(builds) != 0 {
+			t.Fatalf("build entries %+v, %v: the build stopped before its own entry", builds, err)
+		}
+	})
 }

@@ -1,5 +1,17 @@
 package vault
 
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/profilevault/profilevault/audit"
+	"github.com/profilevault/profilevault/consent"
+	"github.com/profilevault/profilevault/policies"
+	"github.com/profilevault/profilevault/vault/rule"
+)
+
 // SetPageSize makes batch decisions read n subjects at a time until restore is called, so that a test can
 // cross many page boundaries with few subjects.
 func SetPageSize(n int) (restore func()) {
@@ -13,4 +25,195 @@ func SetSelectionGroup(n int) (restore func()) {
 	old := selectionGroup
 	selectionGroup = n
 	return func() { selectionGroup = old }
+}
+
+// SetParallelMin splits work over the cores from n items on until restore is called, so that a test can
+// run the parallel paths with few subjects.
+func SetParallelMin(n int) (restore func()) {
+	old := parallelMin
+	parallelMin = n
+	return func() { parallelMin = old }
+}
+
+// SerialDecision is how the serial reference decided one subject: "allow:treated", "allow:holdout", or
+// the reason it was left out ("no_match" when the rule did not match, "no_tier" when no tier's did).
+type SerialDecision = string
+
+// SerialBuild decides every active subject one at a time, the plainest way — the whole record (Subject),
+// every stored tag of the purpose, the rule evaluated as parsed, the exclusions as written when this was
+// (excludedBefore) — for an audience with row's id, rule, channel and holdout. It returns the members by subject id, the exclusion counts, and the decision of each subject
+// whose data was opened (so Build logged an entry for it) by the subject's audit pseudonym.
+func SerialBuild(ctx context.Context, s *Service, purposeName policies.PurposeName, row AudienceRow) (map[string]AudienceMember, map[string]int, map[string]SerialDecision, error) {
+	purpose, ok := s.Policy().Purposes().Purpose(purposeName)
+	if !ok {
+		return nil, nil, nil, fmt.Errorf("no purpose %s", purposeName)
+	}
+	tree, err := rule.Parse(row.Rule)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	now := s.now()
+	members, excluded, decisions := map[string]AudienceMember{}, map[string]int{}, map[string]SerialDecision{}
+	err = serialScan(ctx, s, func(rec SubjectRecord) error {
+		var e audit.Entry
+		decide := func(d SerialDecision) {
+			if len(e.DecisionInputs) > 0 {
+				decisions[recordRef(s.gate, rec)] = d
+			}
+		}
+		if reason := s.audiences.excludedBefore(&e, purpose, rec, row.Channel, now); reason != "" {
+			excluded[reason]++
+			decide(reason)
+			return nil
+		}
+		stored, err := s.tags.storedTags(ctx, rec, purposeName)
+		if err != nil {
+			return err
+		}
+		values := s.gate.decisionTags(&e, rec, stored)
+		match, missing := rule.Eval(tree, func(k string) ([]string, bool) { v, ok := values[k]; return v, ok })
+		switch {
+		case missing:
+			excluded[ExcludedMissingTags]++
+			decide(ExcludedMissingTags)
+		case !match:
+			decide("no_match")
+		default:
+			ref := s.gate.pseudonym("audience:" + row.ID + ":" + rec.ID)
+			m := AudienceMember{SubjectID: rec.ID, Ref: ref, Holdout: inHoldout(ref, row.Holdout)}
+			members[rec.ID] = m
+			decide("allow:" + group(m))
+		}
+		return nil
+	})
+	return members, excluded, decisions, err
+}
+
+// SerialPlan is SerialBuild for a campaign plan already made: each active subject decided on its own
+// before any tier, then in the first tier whose rule matches on that tier's channel. It returns the
+// members by tier and subject id, the exclusions before any tier and by tier, the unmatched, and the
+// decisions by audit pseudonym.
+func SerialPlan(ctx context.Context, s *Service, purposeName policies.PurposeName, plan CampaignPlan) ([]map[string]AudienceMember, map[string]int, []map[string]int, int, map[string]SerialDecision, error) {
+	purpose, ok := s.Policy().Purposes().Purpose(purposeName)
+	if !ok {
+		return nil, nil, nil, 0, nil, fmt.Errorf("no purpose %s", purposeName)
+	}
+	tiers := s.Policy().Strategy()
+	now := s.now()
+	members, byTier := make([]map[string]AudienceMember, len(tiers)), make([]map[string]int, len(tiers))
+	for i := range tiers {
+		members[i], byTier[i] = map[string]AudienceMember{}, map[string]int{}
+	}
+	before, unmatched, decisions := map[string]int{}, 0, map[string]SerialDecision{}
+	err := serialScan(ctx, s, func(rec SubjectRecord) error {
+		var e audit.Entry
+		decide := func(d SerialDecision) {
+			if len(e.DecisionInputs) > 0 {
+				decisions[recordRef(s.gate, rec)] = d
+			}
+		}
+		if reason := s.audiences.excludedBefore(&e, purpose, rec, "", now); reason != "" {
+			before[reason]++
+			decide(reason)
+			return nil
+		}
+		stored, err := s.tags.storedTags(ctx, rec, purposeName)
+		if err != nil {
+			return err
+		}
+		values := s.gate.decisionTags(&e, rec, stored)
+		tier := -1
+		for i, t := range tiers {
+			if match, missing := rule.Eval(t.Rule, func(k string) ([]string, bool) { v, ok := values[k]; return v, ok }); match && !missing {
+				tier = i
+				break
+			}
+		}
+		if tier < 0 {
+			unmatched++
+			decide("no_tier")
+			return nil
+		}
+		if reason := s.audiences.excludedBefore(&e, purpose, rec, tiers[tier].Channel, now); reason != "" {
+			byTier[tier][reason]++
+			decide(reason)
+			return nil
+		}
+		ref := s.gate.pseudonym("audience:" + plan.Tiers[tier].Audience.ID + ":" + rec.ID)
+		m := AudienceMember{SubjectID: rec.ID, Ref: ref, Holdout: inHoldout(ref, plan.Tiers[tier].Audience.Holdout)}
+		members[tier][rec.ID] = m
+		decide("allow:" + group(m))
+		return nil
+	})
+	return members, before, byTier, unmatched, decisions, err
+}
+
+func group(m AudienceMember) string {
+	if m.Holdout {
+		return "holdout"
+	}
+	return "treated"
+}
+
+// serialScan calls fn with the record of every active subject, one read each.
+func serialScan(ctx context.Context, s *Service, fn func(SubjectRecord) error) error {
+	for after := ""; ; {
+		ids, err := s.profiles.activeIDs(ctx, after, 100)
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		for _, id := range ids {
+			rec, err := s.records.Subject(ctx, id)
+			if err != nil {
+				return err
+			}
+			if rec.State != StateActive {
+				continue
+			}
+			if err := fn(rec); err != nil {
+				return err
+			}
+		}
+		after = ids[len(ids)-1]
+	}
+}
+
+// excludedBefore is a copy of excluded as it was written when SerialBuild was: the reference the tests
+// hold the batch decisions to, whatever becomes of excluded.
+func (s *Audiences) excludedBefore(e *audit.Entry, purpose policies.Purpose, rec SubjectRecord, channel string, now time.Time) string {
+	switch {
+	case restrictsPurpose(rec, purpose):
+		return ExcludedRestricted
+	case objected(rec, purpose):
+		return ExcludedObjection
+	}
+	if purpose.NeedsConsent() {
+		q := s.withAge(consent.Query{Purpose: purpose, Categories: []string{"tags", "contact"}, Records: rec.Consents, Now: now}, e, rec)
+		if q.Minor || q.AgeUnknown && purpose.NeedsAge() {
+			return ExcludedMinor
+		}
+		for _, b := range consent.Evaluate(q) {
+			if !b.OK {
+				return ExcludedNoConsent
+			}
+		}
+		if channel == "" {
+			return ""
+		}
+		covered := false
+		for _, r := range consent.Active(rec.Consents, purpose.Name, now) {
+			if slices.Contains(r.ChannelsAt(now, purpose.NoticeChannels(r.NoticeVersion)), channel) {
+				covered = true
+			}
+		}
+		if !covered {
+			return ExcludedChannel
+		}
+	}
+	if f, ok := channelContact[channel]; ok {
+		if _, has := rec.Fields[f]; !has {
+			return ExcludedNoContact
+		}
+	}
+	return ""
 }

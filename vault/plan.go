@@ -2,6 +2,7 @@ package vault
 
 import (
 	"context"
+	"slices"
 	"strconv"
 
 	"github.com/profilevault/profilevault/audit"
@@ -83,8 +84,8 @@ type CampaignPlan struct {
 	Unmatched int
 }
 
-// Plan builds one audience per tier of the strategy table over the whole population, in one pass and one
-// group commit, with the same rules as Build (holdout share for every tier).
+// Plan builds one audience per tier of the strategy table over the whole population in one pass, with the
+// same rules as Build (holdout share for every tier); the tiers' audiences are stored in one commit.
 func (s *Audiences) Plan(ctx context.Context, a Access, holdout float64) (CampaignPlan, error) {
 	pol := s.Policy()
 	purpose, err := s.checkPurpose(ctx, pol, a, ActionCampaignPlan)
@@ -118,6 +119,30 @@ func (s *Audiences) Plan(ctx context.Context, a Access, holdout float64) (Campai
 		plan.Tiers = append(plan.Tiers, PlanTier{Tier: t.Name, Channel: t.Channel, Content: t.Content, Audience: row})
 	}
 	selectEntry := s.newEntry(ctx, a, pol, ActionAudienceSelect, "")
+	selectEntry.Categories, selectEntry.Status = []string{"tags"}, statusOK // shared by every entry, never changed
+	// The reasons an entry can give, written once.
+	notSelected := map[string]string{"no_tier": "campaign_plan not_selected:no_tier"}
+	for _, r := range exclusionReasons {
+		notSelected[r] = "campaign_plan not_selected:" + r
+	}
+	selected := make([]map[bool]string, len(tiers))
+	for i, t := range plan.Tiers {
+		prefix := "audience:" + t.Audience.ID + " tier:" + t.Tier + " group:"
+		selected[i] = map[bool]string{false: prefix + "treated", true: prefix + "holdout"}
+	}
+	// Each subject's birth date and the contact fields of the tiers' channels; its tags of the keys any
+	// tier's rule names.
+	rules, channels := make([]rule.Compiled, len(tiers)), make([]string, len(tiers))
+	reads := pageReads{purpose: a.Purpose}
+	for i, t := range tiers {
+		rules[i], channels[i] = rule.Compile(t.Rule), t.Channel
+		for _, k := range rules[i].Keys {
+			if !slices.Contains(reads.keys, k) {
+				reads.keys = append(reads.keys, k)
+			}
+		}
+	}
+	reads.fields = decisionFields(channels...)
 	type decided struct {
 		members   [][]AudienceMember // by tier
 		excluded  []map[string]int   // by tier
@@ -126,24 +151,25 @@ func (s *Audiences) Plan(ctx context.Context, a Access, holdout float64) (Campai
 		unmatched int
 	}
 	decide := func(p subjectPage) decided {
-		out := decided{members: make([][]AudienceMember, len(tiers)), excluded: make([]map[string]int, len(tiers)), before: map[string]int{}}
+		out := decided{members: make([][]AudienceMember, len(tiers)), excluded: make([]map[string]int, len(tiers)), before: map[string]int{},
+			entries: make([]audit.Entry, 0, len(p.recs))}
 		for i := range tiers {
 			out.excluded[i] = map[string]int{}
 		}
-		for _, sid := range p.ids {
-			rec, ok := p.recs[sid]
-			if !ok {
-				continue
-			}
+		for _, rec := range p.recs {
+			sid := rec.ID
 			se := s.entryFor(selectEntry, rec)
-			se.Categories, se.Status = []string{"tags"}, statusOK
 			refuse := func(reason string) {
 				if len(se.DecisionInputs) > 0 {
-					se.Decision, se.Reason = audit.Deny, "campaign_plan not_selected:"+reason
+					se.Decision, se.Reason = audit.Deny, notSelected[reason]
+					if se.Reason == "" { // a reason not written out above
+						se.Reason = "campaign_plan not_selected:" + reason
+					}
 					out.entries = append(out.entries, se)
 				}
 			}
-			if reason := s.excluded(&se, purpose, rec, "", now); reason != "" {
+			// What does not depend on the tier's channel is decided once (the birth date opened once).
+			if reason := s.excludedAny(&se, purpose, rec, now); reason != "" {
 				out.before[reason]++
 				refuse(reason)
 				continue
@@ -151,8 +177,8 @@ func (s *Audiences) Plan(ctx context.Context, a Access, holdout float64) (Campai
 			values := s.gate.decisionTags(&se, rec, p.tags[sid])
 			get := func(k string) ([]string, bool) { v, ok := values[k]; return v, ok }
 			tier := -1
-			for i, t := range tiers {
-				if match, missing := rule.Eval(t.Rule, get); match && !missing {
+			for i, r := range rules {
+				if match, missing := r.Eval(get); match && !missing {
 					tier = i
 					break
 				}
@@ -163,7 +189,7 @@ func (s *Audiences) Plan(ctx context.Context, a Access, holdout float64) (Campai
 				continue
 			}
 			pt := &plan.Tiers[tier] // read only: the workers share it
-			if reason := s.excluded(&se, purpose, rec, pt.Channel, now); reason != "" {
+			if reason := excludedOn(purpose, rec, pt.Channel, now); reason != "" {
 				out.excluded[tier][reason]++
 				refuse(reason)
 				continue
@@ -171,14 +197,13 @@ func (s *Audiences) Plan(ctx context.Context, a Access, holdout float64) (Campai
 			ref := s.gate.pseudonym("audience:" + pt.Audience.ID + ":" + sid)
 			m := AudienceMember{SubjectID: sid, Ref: ref, Holdout: inHoldout(ref, holdout)}
 			out.members[tier] = append(out.members[tier], m)
-			se.Decision, se.Reason = audit.Allow, "audience:"+pt.Audience.ID+" tier:"+pt.Tier+" group:"+group(m)
+			se.Decision, se.Reason = audit.Allow, selected[tier][m.Holdout]
 			out.entries = append(out.entries, se)
 		}
 		return out
 	}
-	var entries [][]audit.Entry
-	err = scanPages(ctx, s, a.Purpose, decide, func(p decided, _ int) {
-		entries = append(entries, p.entries)
+	err = scanLogged(ctx, s, reads, decide, func(p decided, log func([]audit.Entry), _ int) {
+		log(p.entries)
 		for reason, n := range p.before {
 			plan.Excluded[reason] += n
 		}
@@ -204,9 +229,6 @@ func (s *Audiences) Plan(ctx context.Context, a Access, holdout float64) (Campai
 	}
 	e.Decision, e.Status = audit.Allow, statusCreated
 	e.Reason = "campaign_plan tiers:" + strconv.Itoa(len(tiers)) + " excluded:" + excludedText(plan.Excluded) + " unmatched:" + strconv.Itoa(plan.Unmatched)
-	if err := s.commitSelections(ctx, entries); err != nil {
-		return CampaignPlan{}, err
-	}
 	_, err = s.seq.CommitMany(ctx, func(tx Tx) error {
 		for i, t := range plan.Tiers {
 			if err := tx.PutAudience(t.Audience, members[i]); err != nil {

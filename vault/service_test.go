@@ -34,7 +34,13 @@ func newService(t testing.TB, lookupsPerSecond float64) (*vault.Service, *sqlite
 // store and the crypto.
 func testConfig(t testing.TB) (vault.Config, *sqlite.Store, *keys.VaultCrypto) {
 	t.Helper()
-	dir := t.TempDir()
+	return testConfigIn(t, t.TempDir())
+}
+
+// testConfigIn is testConfig over the data in dir (created if missing): a benchmark's seeded population can
+// be kept between runs.
+func testConfigIn(t testing.TB, dir string) (vault.Config, *sqlite.Store, *keys.VaultCrypto) {
+	t.Helper()
 	store, err := sqlite.Open(context.Background(), filepath.Join(dir, "vault.db"), sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -115,6 +115,11 @@ type ProfileStore interface {
 	LookupIndex(ctx context.Context, field string, token []byte) ([]string, error)
 	// SubjectIDs lists active subject ids after the given one, in id order.
 	SubjectIDs(ctx context.Context, after string, limit int) ([]string, error)
+	// SubjectRange reads, in one snapshot, the records of the active subjects whose id is after after and
+	// at most through, in id order: a batch decision's page of SubjectIDs, read as a range rather than id
+	// by id. Each record holds what Subject's does except Activity, which is not read, and of its fields
+	// only those named in fields.
+	SubjectRange(ctx context.Context, after, through string, fields []string) ([]SubjectRecord, error)
 	// ExpiredHolds lists subjects whose legal hold ended before now.
 	ExpiredHolds(ctx context.Context, now time.Time) ([]string, error)
 }
@@ -132,8 +137,11 @@ type TagStore interface {
 	// Tags returns the subject's stored tags (sealed); TagModel the frozen population model of the last
 	// full tag run (ok false before the first).
 	Tags(ctx context.Context, subject string) ([]StoredTag, error)
-	// TagsOf is Tags for several subjects in one read (audience builds), by subject.
-	TagsOf(ctx context.Context, subjects []string) (map[string][]StoredTag, error)
+	// TagRange reads the stored tags of purpose whose key is one of keys of the subjects whose id is after
+	// after and at most through (a batch decision's page: SubjectRange), by subject, each subject's in key
+	// order. Each holds what a decision opens — SubjectID, Purpose, Key, DEKVersion, Sealed — and not
+	// Level, Inputs, ConsentIDs or ComputedAt.
+	TagRange(ctx context.Context, after, through string, purpose policies.PurposeName, keys []string) (map[string][]StoredTag, error)
 	TagModel(ctx context.Context) (model []byte, fittedAt time.Time, ok bool, err error)
 	// CurrentDEKs returns, for those of subjects that have one, the current DEK of class (sealed tag
 	// batches are prepared under it without reading whole subject records).

@@ -874,6 +874,12 @@ func (s *Profiles) activeIDs(ctx context.Context, after string, limit int) ([]st
 	return s.store.SubjectIDs(ctx, after, limit)
 }
 
+// activeRange reads the records of the active subjects after after and through through, in id order,
+// with only the fields named and no activity (ProfileStore.SubjectRange).
+func (s *Profiles) activeRange(ctx context.Context, after, through string, fields []string) ([]SubjectRecord, error) {
+	return s.store.SubjectRange(ctx, after, through, fields)
+}
+
 // eraseSubject crypto-shreds a subject: their DEKs are destroyed first, then every sealed value and index entry is
 // deleted, in one transaction with the audit entry; cached keys are evicted afterwards.
 func (s *Profiles) eraseSubject(ctx context.Context, a Access, id string) (Receipt, error) {

@@ -566,29 +566,22 @@ func (s *Tags) storedTags(ctx context.Context, rec SubjectRecord, purpose polici
 	return out, nil
 }
 
-// storedTagsOf reads the sealed tags of purpose of several subjects in one read, by subject (those
-// without a general key have none).
-func (s *Tags) storedTagsOf(ctx context.Context, recs map[string]SubjectRecord, purpose policies.PurposeName) (map[string][]StoredTag, error) {
-	ids := make([]string, 0, len(recs))
-	for id, rec := range recs {
-		if _, ok := rec.DEKs[ClassGeneral]; ok {
-			ids = append(ids, id)
-		}
-	}
-	all, err := s.store.TagsOf(ctx, ids)
+// storedTagRange reads the sealed tags of purpose and keys of the subjects after after and through
+// through, by subject, keeping those of recs that have a general key (tags are sealed under it).
+func (s *Tags) storedTagRange(ctx context.Context, recs []SubjectRecord, after, through string, purpose policies.PurposeName, keys []string) (map[string][]StoredTag, error) {
+	tags, err := s.store.TagRange(ctx, after, through, purpose, keys)
 	if err != nil {
 		return nil, err
 	}
-	for id, ts := range all {
-		kept := ts[:0]
-		for _, t := range ts {
-			if t.Purpose == purpose {
-				kept = append(kept, t)
-			}
+	for id := range tags {
+		i, found := slices.BinarySearchFunc(recs, id, func(r SubjectRecord, id string) int { return strings.Compare(r.ID, id) })
+		if !found {
+			delete(tags, id)
+		} else if _, ok := recs[i].DEKs[ClassGeneral]; !ok {
+			delete(tags, id)
 		}
-		all[id] = kept
 	}
-	return all, nil
+	return tags, nil
 }
 
 // openTags decrypts stored tags under rel, in lang.

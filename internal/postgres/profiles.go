@@ -44,6 +44,35 @@ func (s *Store) Subject(ctx context.Context, id string) (vault.SubjectRecord, er
 	return rec, nil
 }
 
+// rangeRecordsQuery reads, in one statement, the records of the active subjects with $1 < subject_id <= $2,
+// as recordsQuery does, but only the fields named in $3 and no activity.
+const rangeRecordsQuery = `
+WITH page AS (SELECT subject_id FROM subjects WHERE state = 'active' AND subject_id > $1 AND subject_id <= $2)
+SELECT subject_id, 0 AS kind, state AS a, source AS b, 0::bigint AS n1, 0::bigint AS n2, ref_salt AS bin, created_at AS t1, updated_at AS t2
+	FROM subjects WHERE subject_id IN (SELECT subject_id FROM page)
+UNION ALL SELECT subject_id, 1, class, '', version, kek_version, wrapped, NULL, NULL FROM deks WHERE subject_id IN (SELECT subject_id FROM page)
+UNION ALL SELECT subject_id, 2, name, class, dek_version, 0, value, updated_at, NULL FROM fields
+	WHERE subject_id IN (SELECT subject_id FROM page) AND name = ANY($3)
+UNION ALL SELECT subject_id, 3, id, '', 0, 0, data, at, NULL FROM consent_events WHERE subject_id IN (SELECT subject_id FROM page)
+UNION ALL SELECT subject_id, 4, kind, '', 0, 0, NULL, created_at, NULL FROM objections WHERE subject_id IN (SELECT subject_id FROM page)`
+
+// SubjectRange implements vault.ProfileStore.
+func (s *Store) SubjectRange(ctx context.Context, after, through string, fields []string) ([]vault.SubjectRecord, error) {
+	if fields == nil {
+		fields = []string{}
+	}
+	recs, err := scanRecords(s.db.Pool.Query(ctx, rangeRecordsQuery, after, through, fields))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]vault.SubjectRecord, 0, len(recs))
+	for _, rec := range recs {
+		out = append(out, rec)
+	}
+	slices.SortFunc(out, func(x, y vault.SubjectRecord) int { return strings.Compare(x.ID, y.ID) })
+	return out, nil
+}
+
 // Subjects implements vault.ProfileStore.
 func (s *Store) Subjects(ctx context.Context, ids []string) (map[string]vault.SubjectRecord, error) {
 	return s.records(ctx, recordsQuery, ids)
@@ -51,7 +80,11 @@ func (s *Store) Subjects(ctx context.Context, ids []string) (map[string]vault.Su
 
 // records reads the records that q (recordsQuery or recordQuery) selects with arg.
 func (s *Store) records(ctx context.Context, q string, arg any) (map[string]vault.SubjectRecord, error) {
-	rows, err := s.db.Pool.Query(ctx, q, arg)
+	return scanRecords(s.db.Pool.Query(ctx, q, arg))
+}
+
+// scanRecords decodes the rows of recordsQuery (or recordQuery, or a range's) into records by subject id.
+func scanRecords(rows pgx.Rows, err error) (map[string]vault.SubjectRecord, error) {
 	if err != nil {
 		return nil, err
 	}

@@ -32,13 +32,24 @@ func (s *Store) Tags(ctx context.Context, subject string) ([]vault.StoredTag, er
 	return scanTags(s.db.Pool.Query(ctx, tagColumns+` WHERE subject_id = $1 ORDER BY purpose, key`, subject))
 }
 
-// TagsOf implements vault.TagStore.
-func (s *Store) TagsOf(ctx context.Context, subjects []string) (map[string][]vault.StoredTag, error) {
-	tags, err := scanTags(s.db.Pool.Query(ctx, tagColumns+` WHERE subject_id = ANY($1) ORDER BY subject_id, purpose, key`, subjects))
+// TagRange implements vault.TagStore.
+func (s *Store) TagRange(ctx context.Context, after, through string, purpose policies.PurposeName, keys []string) (map[string][]vault.StoredTag, error) {
+	out := map[string][]vault.StoredTag{}
+	if len(keys) == 0 {
+		return out, nil
+	}
+	rows, err := s.db.Pool.Query(ctx, `SELECT subject_id, key, dek_version, sealed FROM tags
+		WHERE subject_id > $1 AND subject_id <= $2 AND purpose = $3 AND key = ANY($4) ORDER BY subject_id, key`, after, through, string(purpose), keys)
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string][]vault.StoredTag, len(subjects))
+	tags, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (vault.StoredTag, error) {
+		t := vault.StoredTag{Purpose: purpose}
+		return t, r.Scan(&t.SubjectID, &t.Key, &t.DEKVersion, &t.Sealed)
+	})
+	if err != nil {
+		return nil, err
+	}
 	for _, t := range tags {
 		out[t.SubjectID] = append(out[t.SubjectID], t)
 	}

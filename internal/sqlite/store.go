@@ -85,6 +85,7 @@ type Store struct {
 	// prepared statements: modernc parses SQL on every unprepared call.
 	stmtSubject, stmtLookup, stmtTags, stmtEvents *sql.Stmt
 	stmtSubjects                                  *sql.Stmt            // a page of records (batch jobs)
+	ranges                                        rangeStmts           // a batch decision's page as ranges
 	insertStmts                                   inserts              // multi-row inserts by table and row count (writer only)
 	writeStmts                                    map[string]*sql.Stmt // the writer's other statements by SQL text (writer only)
 	toPrepare                                     map[string]struct{}  // statements to prepare after the current transaction (writer only)
@@ -259,7 +260,10 @@ func (s *Store) prepare(ctx context.Context) error {
 	if s.stmtTags, err = s.read.PrepareContext(ctx, tagsQuery); err != nil {
 		return fmt.Errorf("prepare tags query: %w", err)
 	}
-	if s.insertStmts, err = prepareInserts(ctx, s.write, insertNotes, insertEvents, insertTags); err != nil {
+	if s.ranges, err = prepareRanges(ctx, s.read); err != nil {
+		return fmt.Errorf("prepare range reads: %w", err)
+	}
+	if s.insertStmts, err = prepareInserts(ctx, s.write, insertNotes, insertEvents, insertTags, insertMembers); err != nil {
 		return fmt.Errorf("prepare multi-row inserts: %w", err)
 	}
 	return nil
@@ -329,6 +333,7 @@ func (s *Store) closeDBs() error {
 			st.Close()
 		}
 	}
+	s.ranges.close()
 	s.insertStmts.close()
 	for _, st := range s.writeStmts {
 		st.Close()

@@ -36,30 +36,6 @@ func (s *Store) Tags(ctx context.Context, subject string) ([]vault.StoredTag, er
 	return out, rows.Err()
 }
 
-// TagsOf implements vault.Store: the stored tags of several subjects, read in chunks of 500.
-func (s *Store) TagsOf(ctx context.Context, subjects []string) (map[string][]vault.StoredTag, error) {
-	out := make(map[string][]vault.StoredTag, len(subjects))
-	err := inChunks(subjects, func(in string, args []any) error {
-		rows, err := s.read.QueryContext(ctx, `SELECT subject_id, purpose, key, level, inputs, consent_ids, computed_at, dek_version, sealed
-			FROM tags WHERE subject_id IN `+in+` ORDER BY subject_id, purpose, key`, args...)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var t vault.StoredTag
-			var inputs, consents, at string
-			if err := rows.Scan(&t.SubjectID, &t.Purpose, &t.Key, &t.Level, &inputs, &consents, &at, &t.DEKVersion, &t.Sealed); err != nil {
-				rows.Close()
-				return err
-			}
-			t.Inputs, t.ConsentIDs, t.ComputedAt = splitList(inputs), splitList(consents), parseTime(at)
-			out[t.SubjectID] = append(out[t.SubjectID], t)
-		}
-		return errors.Join(rows.Err(), rows.Close())
-	})
-	return out, err
-}
-
 // CurrentDEKs implements vault.Store: the newest DEK of class of each subject that has one.
 func (s *Store) CurrentDEKs(ctx context.Context, subjects []string, class string) (map[string]vault.DEK, error) {
 	out := make(map[string]vault.DEK, len(subjects))

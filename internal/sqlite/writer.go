@@ -433,10 +433,12 @@ const (
 	// Events are idempotent by id: a row whose id exists is skipped.
 	insertEvents = `INSERT OR IGNORE INTO events (id, subject_id, type, category, ts, source, class, dek_version, attrs, purpose) VALUES `
 	insertTags   = `INSERT INTO tags (subject_id, purpose, key, level, inputs, consent_ids, computed_at, dek_version, sealed) VALUES `
+	// An audience's members (PutAudience).
+	insertMembers = `INSERT INTO audience_members (audience_id, ref, subject_id, holdout) VALUES `
 )
 
 var (
-	insertWidths = map[string]int{insertIndex: 8, insertNotes: 2, insertEvents: 10, insertTags: 9}
+	insertWidths = map[string]int{insertIndex: 8, insertNotes: 2, insertEvents: 10, insertTags: 9, insertMembers: 4}
 	insertSizes  = []int{64, 16, 4, 1} // descending
 )
 

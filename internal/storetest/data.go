@@ -185,10 +185,34 @@ func RunTags(t *testing.T, open Open) {
 		!slices.Equal(g.ConsentIDs, []string{"c1"}) || !g.ComputedAt.Equal(at) || g.DEKVersion != 1 || string(g.Sealed) != "s-churn" || g.SubjectID != "sub_a" {
 		t.Fatalf("first tag %+v", g)
 	}
-	of, err := a.Store.TagsOf(t.Context(), []string{"sub_a", "sub_b", "sub_c"})
-	if err != nil || len(of["sub_a"]) != 3 || len(of["sub_b"]) != 1 || len(of["sub_c"]) != 0 {
-		t.Fatalf("TagsOf %v, %v", of, err)
+	// A range reads the tags of one purpose and of the keys named, by subject, in key order.
+	inRange := func(after, through string, purpose policies.PurposeName, keys []string, want map[string][]string) {
+		t.Helper()
+		got, err := a.Store.TagRange(t.Context(), after, through, purpose, keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("tag range (%s, %s] %s %v: %+v, want %v", after, through, purpose, keys, got, want)
+		}
+		for id, tags := range got {
+			var ks []string
+			for _, tg := range tags {
+				if tg.SubjectID != id || tg.Purpose != purpose || string(tg.Sealed) != "s-"+tg.Key || tg.DEKVersion != 1 {
+					t.Fatalf("tag range: %+v", tg)
+				}
+				ks = append(ks, tg.Key)
+			}
+			if !slices.Equal(ks, want[id]) {
+				t.Fatalf("tag range (%s, %s] %s %v: %s has %v, want %v", after, through, purpose, keys, id, ks, want[id])
+			}
+		}
 	}
+	inRange("", "sub_c", policies.PurposeMarketing, []string{"rfm", "churn"}, map[string][]string{"sub_a": {"churn", "rfm"}, "sub_b": {"rfm"}})
+	inRange("", "sub_c", policies.PurposeMarketing, []string{"churn", "ltv"}, map[string][]string{"sub_a": {"churn"}})
+	inRange("sub_a", "sub_c", policies.PurposeMarketing, []string{"rfm", "churn"}, map[string][]string{"sub_b": {"rfm"}})
+	inRange("", "sub_a", policies.PurposePersonalization, []string{"rfm"}, map[string][]string{"sub_a": {"rfm"}})
+	inRange("", "sub_c", policies.PurposeMarketing, nil, map[string][]string{})
 	// ReplaceTags replaces only the purpose's tags; DeleteTag removes a key under every purpose.
 	commit(t, a, func(tx vault.Tx) error {
 		return errors.Join(tx.ReplaceTags("sub_a", policies.PurposeMarketing, []vault.StoredTag{tag("sub_a", policies.PurposeMarketing, "ltv", "high")}), tx.DeleteTag("sub_a", "rfm"))

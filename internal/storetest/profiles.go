@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"testing"
@@ -70,6 +71,35 @@ func RunProfiles(t *testing.T, open Open) {
 		}
 		check("cold")
 		check("again") // from a cache, if the adapter keeps one
+		// A range holds the active subjects in it, in id order, each as Subject reads it but for Activity
+		// and the fields not named.
+		inRange := func(after, through string, fields []string, want ...string) {
+			t.Helper()
+			got, err := a.Store.SubjectRange(t.Context(), after, through, fields)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("range (%s, %s]: %d records, want %v", after, through, len(got), want)
+			}
+			for i, id := range want {
+				one, err := a.Store.Subject(t.Context(), id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				one.Activity = nil
+				one.Fields = maps.Clone(one.Fields)
+				maps.DeleteFunc(one.Fields, func(name string, _ vault.SealedField) bool { return !slices.Contains(fields, name) })
+				if !reflect.DeepEqual(got[i], one) {
+					t.Fatalf("range (%s, %s] record %d\n%+v\nwant %s as Subject reads it, fields %v\n%+v", after, through, i, got[i], id, fields, one)
+				}
+			}
+		}
+		inRange("", "sub_d", []string{"phone", "birth_date"}, "sub_a", "sub_b", "sub_d") // sub_c is erased
+		inRange("sub_a", "sub_c", []string{"name", "phone"}, "sub_b")
+		inRange("", "sub_z", nil, "sub_a", "sub_b", "sub_d")
+		inRange("sub_d", "sub_d", []string{"phone"})
+		inRange("sub_d", "sub_z", []string{"phone"})
 		commit(t, a, func(tx vault.Tx) error {
 			return tx.PutField("sub_a", vault.SealedField{Name: "phone", Class: vault.ClassGeneral, DEKVersion: 2, Value: []byte("new"), UpdatedAt: at})
 		})
@@ -97,6 +127,10 @@ func RunProfiles(t *testing.T, open Open) {
 			if got[id].ID != id || string(got[id].Fields["name"].Value) != id {
 				t.Fatalf("%s read as %+v", id, got[id])
 			}
+		}
+		all, err := a.Store.SubjectRange(t.Context(), "", "sub_z", []string{"name"})
+		if err != nil || len(all) != len(many)+3 || all[0].ID != "sub_a" || all[4].ID != many[1] || string(all[len(all)-1].Fields["name"].Value) != many[len(many)-1] {
+			t.Fatalf("the range of every subject: %d records, %v", len(all), err)
 		}
 	})
 

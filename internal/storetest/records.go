@@ -295,19 +295,22 @@ func RunAudiences(t *testing.T, open Open) {
 	a := open(t)
 	row := vault.AudienceRow{ID: "aud_1", Name: "n", Rule: "rfm=high", Channel: "sms", Purpose: policies.PurposeMarketing, Holdout: 0.1, Size: 3, HoldoutSize: 1,
 		Excluded: map[string]int{"no_consent": 2}, CreatedBy: "ana", CreatedAt: at}
+	// More members than an adapter may insert at once, handed over in no particular order.
+	const many = 2500
 	var members []vault.AudienceMember
-	for i := range 600 {
-		members = append(members, vault.AudienceMember{SubjectID: fmt.Sprintf("sub_%03d", i), Ref: fmt.Sprintf("ref_%03d", i), Holdout: i%10 == 0})
+	for k := range many {
+		i := k * 1013 % many
+		members = append(members, vault.AudienceMember{SubjectID: fmt.Sprintf("sub_%04d", i), Ref: fmt.Sprintf("ref_%04d", i), Holdout: i%10 == 0})
 	}
 	yes := true
 	commit(t, a, func(tx vault.Tx) error {
 		later := row
 		later.ID, later.CreatedAt = "aud_2", at.Add(time.Hour)
 		return errors.Join(tx.PutAudience(row, members), tx.PutAudience(later, nil),
-			tx.PutOutcomes("aud_1", []vault.Outcome{{Ref: "ref_000", Converted: true, OrderValue: 12.5, Retained30: &yes}, {Ref: "ref_001"}}))
+			tx.PutOutcomes("aud_1", []vault.Outcome{{Ref: "ref_0000", Converted: true, OrderValue: 12.5, Retained30: &yes}, {Ref: "ref_0001"}}))
 	})
 	commit(t, a, func(tx vault.Tx) error {
-		return tx.PutOutcomes("aud_1", []vault.Outcome{{Ref: "ref_001", Converted: true, OrderValue: 3}}) // replaces
+		return tx.PutOutcomes("aud_1", []vault.Outcome{{Ref: "ref_0001", Converted: true, OrderValue: 3}}) // replaces
 	})
 	got, err := a.Audiences.Audience(t.Context(), "aud_1")
 	if err != nil || got.Name != "n" || got.Excluded["no_consent"] != 2 || got.Holdout != 0.1 || got.Size != 3 || got.HoldoutSize != 1 || !got.CreatedAt.Equal(at) ||
@@ -320,12 +323,31 @@ func RunAudiences(t *testing.T, open Open) {
 	if list, err := a.Audiences.Audiences(t.Context(), 10); err != nil || len(list) != 2 || list[0].ID != "aud_2" {
 		t.Fatalf("audiences, newest first: %+v %v", list, err)
 	}
-	page, err := a.Audiences.AudienceMembers(t.Context(), "aud_1", "ref_009", 5)
-	if err != nil || len(page) != 5 || page[0].Ref != "ref_010" || !page[0].Holdout || page[0].SubjectID != "sub_010" || page[1].Holdout {
-		t.Fatalf("members after ref_009: %+v %v", page, err)
+	page, err := a.Audiences.AudienceMembers(t.Context(), "aud_1", "ref_0009", 5)
+	if err != nil || len(page) != 5 || page[0].Ref != "ref_0010" || !page[0].Holdout || page[0].SubjectID != "sub_0010" || page[1].Holdout {
+		t.Fatalf("members after ref_0009: %+v %v", page, err)
 	}
-	refs, err := a.Audiences.MemberRefs(t.Context(), "aud_1", []string{"ref_001", "ref_999", "ref_599"})
-	if err != nil || len(refs) != 2 || !refs["ref_001"] || !refs["ref_599"] {
+	for after, n := "", 0; ; {
+		page, err := a.Audiences.AudienceMembers(t.Context(), "aud_1", after, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			if n != many {
+				t.Fatalf("%d members read in pages, %d stored", n, many)
+			}
+			break
+		}
+		for _, m := range page {
+			if want := fmt.Sprintf("ref_%04d", n); m.Ref != want || m.SubjectID != "sub_"+want[4:] {
+				t.Fatalf("member %d in ref order: %+v, want %s", n, m, want)
+			}
+			n++
+		}
+		after = page[len(page)-1].Ref
+	}
+	refs, err := a.Audiences.MemberRefs(t.Context(), "aud_1", []string{"ref_0001", "ref_9999", "ref_2499"})
+	if err != nil || len(refs) != 2 || !refs["ref_0001"] || !refs["ref_2499"] {
 		t.Fatalf("member refs %v %v", refs, err)
 	}
 	outs, err := a.Audiences.Outcomes(t.Context(), "aud_1")
@@ -335,7 +357,7 @@ func RunAudiences(t *testing.T, open Open) {
 	}
 	// An outcome for someone who is not a member is refused.
 	if _, err := a.Store.Commit(t.Context(), func(tx vault.Tx) error {
-		return tx.PutOutcomes("aud_1", []vault.Outcome{{Ref: "ref_999"}})
+		return tx.PutOutcomes("aud_1", []vault.Outcome{{Ref: "ref_9999"}})
 	}, entry("audience.outcomes")); err == nil {
 		t.Fatal("an outcome of a non-member was stored")
 	}

@@ -154,12 +154,27 @@ func Walk(n Node, fn func(key string, values []Literal)) {
 // no such tag). missing reports that a tag the rule names is absent (the caller excludes the subject
 // rather than guessing).
 func Eval(n Node, values func(key string) ([]string, bool)) (match, missing bool) {
-	for _, k := range Keys(n) {
+	return Compile(n).Eval(values)
+}
+
+// Compiled is a rule with the tag keys it names worked out once, to evaluate it over many subjects.
+type Compiled struct {
+	Node Node
+	// Keys are the tag keys the rule names, each once, in the order they first appear.
+	Keys []string
+}
+
+// Compile works out n's keys.
+func Compile(n Node) Compiled { return Compiled{Node: n, Keys: Keys(n)} }
+
+// Eval is Eval of the compiled rule.
+func (c Compiled) Eval(values func(key string) ([]string, bool)) (match, missing bool) {
+	for _, k := range c.Keys {
 		if _, ok := values(k); !ok {
 			return false, true
 		}
 	}
-	return eval(n, values), false
+	return eval(c.Node, values), false
 }
 
 func eval(n Node, values func(string) ([]string, bool)) bool {
