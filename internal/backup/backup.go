@@ -116,10 +116,7 @@ const maxRingRetries = 5
 // Write takes a consistent snapshot of src and writes it to w, encrypted to recipients. staging is a
 // directory for the database copy (removed afterwards); it needs room for one compacted copy.
 func Write(ctx context.Context, src Sources, staging string, recipients []age.Recipient, w io.Writer) (Manifest, error) {
-	if len(recipients) == 0 {
-		return Manifest{}, errors.New("backup: no recipient: a backup is always encrypted")
-	}
-	tmp, err := os.MkdirTemp(staging, "vault-backup-")
+	tmp, err := stagingDir(staging, recipients)
 	if err != nil {
 		return Manifest{}, err
 	}
@@ -131,14 +128,20 @@ func Write(ctx context.Context, src Sources, staging string, recipients []age.Re
 	return writeArchive(members, Manifest{Format: formatVersion, CreatedAt: time.Now().UTC()}, recipients, w)
 }
 
+// stagingDir refuses a backup without recipients (a backup is always encrypted) and makes the temporary
+// directory under staging that the caller removes.
+func stagingDir(staging string, recipients []age.Recipient) (string, error) {
+	if len(recipients) == 0 {
+		return "", errors.New("backup: no recipient: a backup is always encrypted")
+	}
+	return os.MkdirTemp(staging, "vault-backup-")
+}
+
 // WritePostgres takes a consistent backup of a vault kept in PostgreSQL — the key files and src.Dump's
 // dump, the ring read before and after it (a rotation in between starts it over) — and writes it to w,
 // encrypted to recipients. staging is a directory for the dump (removed afterwards).
 func WritePostgres(ctx context.Context, src PostgresSources, staging string, recipients []age.Recipient, w io.Writer) (Manifest, error) {
-	if len(recipients) == 0 {
-		return Manifest{}, errors.New("backup: no recipient: a backup is always encrypted")
-	}
-	tmp, err := os.MkdirTemp(staging, "vault-backup-")
+	tmp, err := stagingDir(staging, recipients)
 	if err != nil {
 		return Manifest{}, err
 	}

@@ -2,14 +2,11 @@ package sqlite
 
 import (
 	"database/sql"
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"slices"
 	"strings"
-
-	"github.com/profilevault/profilevault/internal/seglog"
 )
 
 // For a reader that goes through a whole database once (vaultd migrate), the readers' settings are wrong:
@@ -47,25 +44,5 @@ func OpenScan(path string) (*sql.DB, error) {
 // OpenScanTrail opens the audit trail of the database at path and of the log in logDir, read-only, for one
 // pass over it (verification, then the entries in order) — OpenTrail with the scanning settings.
 func OpenScanTrail(path, logDir string) (*Trail, error) {
-	if _, err := os.Stat(logDir); err != nil {
-		return nil, fmt.Errorf("open audit trail: no log at %s", logDir)
-	}
-	db, err := OpenScan(path)
-	if err != nil {
-		return nil, err
-	}
-	var n int
-	if err := db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE name = 'audit_index'`).Scan(&n); err != nil || n == 0 {
-		db.Close()
-		if err == nil {
-			err = errors.New("no audit index in this database")
-		}
-		return nil, fmt.Errorf("open audit trail: %w", err)
-	}
-	l, err := seglog.Open(logDir, seglog.Options{ReadOnly: true})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open audit log: %w", err)
-	}
-	return newTrail(db, l), nil
+	return openReadOnlyTrail(logDir, func() (*sql.DB, error) { return OpenScan(path) })
 }

@@ -109,10 +109,18 @@ func (p *indexProgress) wait(ctx context.Context, seq int64) error {
 
 // OpenTrail opens the trail of the database at path and the log in logDir read-only.
 func OpenTrail(path, logDir string) (*Trail, error) {
+	return openReadOnlyTrail(logDir, func() (*sql.DB, error) {
+		return sql.Open("sqlite", dsn(path, false)+"&mode=ro&_pragma=cache_size(-65536)")
+	})
+}
+
+// openReadOnlyTrail opens the log in logDir read-only beside the database open returns, which must hold the review
+// index.
+func openReadOnlyTrail(logDir string, open func() (*sql.DB, error)) (*Trail, error) {
 	if _, err := os.Stat(logDir); err != nil {
 		return nil, fmt.Errorf("open audit trail: no log at %s", logDir)
 	}
-	db, err := sql.Open("sqlite", dsn(path, false)+"&mode=ro&_pragma=cache_size(-65536)")
+	db, err := open()
 	if err != nil {
 		return nil, err
 	}
