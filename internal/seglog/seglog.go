@@ -11,8 +11,10 @@
 // synced by their fdatasync, about zeroAhead bytes past the last frame (PostgreSQL zero-fills its WAL segments
 // for the same reason). A group then overwrites allocated blocks and its fdatasync has no file size or
 // extent to journal, only the data to flush — on ext4 here, about half the latency of a sync that grows the
-// file. A segment therefore ends at its last frame or at a zero length header followed by nothing but zeros. The segments are the source of truth; tiles and checkpoints are derived
-// from them and written at checkpoint time (at most CheckpointInterval after an entry, and on Close).
+// file. A segment therefore ends at its last frame or at a zero length header followed by nothing but zeros.
+//
+// The segments are the source of truth; tiles and checkpoints are derived from them and written at
+// checkpoint time (at most CheckpointInterval after an entry, and on Close).
 //
 // Layout under the directory:
 //
@@ -228,7 +230,7 @@ func (l *Log) recover() error {
 		seg := &segment{first: first, f: f}
 		l.segs = append(l.segs, seg)
 		last := i == len(names)-1
-		_, err = scanFrames(f, func(off int64, payload []byte) error {
+		err = scanFrames(f, func(off int64, payload []byte) error {
 			seg.offsets = append(seg.offsets, off)
 			seg.end = off + frameOverhead + int64(len(payload))
 			l.size++
@@ -243,13 +245,13 @@ func (l *Log) recover() error {
 			}
 			return nil
 		})
+		// A torn last frame means the process died mid-write: it was never acknowledged, and cutTail cuts it
+		// off. A torn frame anywhere else is damage.
 		var torn *tornError
 		switch {
-		case errors.As(err, &torn) && last:
-			// The process died mid-write: the frame was never acknowledged. cutTail cuts it off.
-		case errors.As(err, &torn):
+		case errors.As(err, &torn) && !last:
 			return fmt.Errorf("%w: segment %s is damaged at offset %d (entry %d)", ErrCorrupt, filepath.Base(name), torn.off, l.size+1)
-		case err != nil:
+		case err != nil && torn == nil:
 			return err
 		}
 		if last && !l.opts.ReadOnly {
@@ -317,10 +319,10 @@ type tornError struct{ off int64 }
 func (e *tornError) Error() string { return fmt.Sprintf("torn frame at offset %d", e.off) }
 
 // scanFrames reads frames from the start of f up to the end of the file or a zero length header (where the
-// zero fill begins), and returns the offset just past the last frame it read.
-func scanFrames(f *os.File, fn func(off int64, payload []byte) error) (int64, error) {
+// zero fill begins).
+func scanFrames(f *os.File, fn func(off int64, payload []byte) error) error {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return 0, err
+		return err
 	}
 	r := bufio.NewReaderSize(f, 1<<20)
 	var off int64
@@ -329,27 +331,27 @@ func scanFrames(f *os.File, fn func(off int64, payload []byte) error) (int64, er
 	for {
 		if _, err := io.ReadFull(r, hdr[:]); err != nil {
 			if errors.Is(err, io.EOF) {
-				return off, nil
+				return nil
 			}
-			return off, &tornError{off}
+			return &tornError{off}
 		}
 		n := binary.BigEndian.Uint32(hdr[:])
 		if n == 0 {
-			return off, nil // the zero fill: no entry is empty
+			return nil // the zero fill: no entry is empty
 		}
 		if n > MaxEntry {
-			return off, &tornError{off}
+			return &tornError{off}
 		}
 		buf = slices.Grow(buf[:0], int(n)+4)[:n+4]
 		if _, err := io.ReadFull(r, buf); err != nil {
-			return off, &tornError{off}
+			return &tornError{off}
 		}
 		payload := buf[:n]
 		if crc32.Checksum(payload, castagnoli) != binary.BigEndian.Uint32(buf[n:]) {
-			return off, &tornError{off}
+			return &tornError{off}
 		}
 		if err := fn(off, payload); err != nil {
-			return off, err
+			return err
 		}
 		off += frameOverhead + int64(n)
 	}
@@ -855,7 +857,7 @@ func (l *Log) Scan(from int64, fn func(seq int64, canonical []byte) error) error
 			return err
 		}
 		seq := seg.first
-		_, err = scanFrames(f, func(_ int64, payload []byte) error {
+		err = scanFrames(f, func(_ int64, payload []byte) error {
 			if seq > last {
 				return errScanned
 			}
@@ -911,7 +913,7 @@ func (l *Log) Checkpoints() ([]audit.StoredCheckpoint, error) {
 	}
 	defer f.Close()
 	var out []audit.StoredCheckpoint
-	_, err = scanFrames(f, func(_ int64, signed []byte) error {
+	err = scanFrames(f, func(_ int64, signed []byte) error {
 		text := string(signed)
 		if i := strings.Index(text, "\n\n"); i >= 0 {
 			text = text[:i+1]

@@ -281,13 +281,29 @@ func writeAfterLastFrame(t *testing.T, path string, tail []byte) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	end, err := scanFrames(f, func(int64, []byte) error { return nil })
+	if _, err := f.WriteAt(tail, lastFrameEnd(t, path)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// lastFrameEnd returns the offset just past the last good frame of the segment file at path.
+func lastFrameEnd(t *testing.T, path string) int64 {
+	t.Helper()
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.WriteAt(tail, end); err != nil {
+	defer f.Close()
+	var end int64
+	err = scanFrames(f, func(off int64, payload []byte) error {
+		end = off + frameOverhead + int64(len(payload))
+		return nil
+	})
+	var torn *tornError
+	if err != nil && !errors.As(err, &torn) {
 		t.Fatal(err)
 	}
+	return end
 }
 
 // The writer keeps the last segment zero-filled ahead of its frames, so that a group's fdatasync has no
@@ -311,18 +327,7 @@ func TestZeroFillAhead(t *testing.T) {
 	}
 	segs, _ := filepath.Glob(filepath.Join(dir, "segments", "*.log"))
 	last := segs[len(segs)-1]
-	end := func() int64 {
-		f, err := os.Open(last)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		n, err := scanFrames(f, func(int64, []byte) error { return nil })
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	end := func() int64 { return lastFrameEnd(t, last) }
 	size := func() int64 {
 		fi, err := os.Stat(last)
 		if err != nil {
