@@ -7,12 +7,12 @@
 package audit
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"strconv"
 	"time"
+
+	"github.com/profilevault/profilevault/internal/jsonenc"
 )
 
 // Decision is the outcome of an access as API.md defines it.
@@ -209,22 +209,9 @@ func appendList(b []byte, name string, values []string, omitEmpty bool) []byte {
 	return append(b, ']')
 }
 
-// appendString appends s as a JSON string. Printable ASCII without quote or backslash — every name, id and
-// hash an entry holds — is copied; anything else is quoted by encoding/json, so the bytes stay its own.
-func appendString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
-			var buf bytes.Buffer
-			enc := json.NewEncoder(&buf)
-			enc.SetEscapeHTML(false)
-			_ = enc.Encode(s) // a string always encodes
-			return append(b, bytes.TrimRight(buf.Bytes(), "\n")...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
-}
+// appendString appends s as a JSON string as a json.Encoder with SetEscapeHTML(false) writes it, so the
+// bytes stay encoding/json's own.
+func appendString(b []byte, s string) []byte { return jsonenc.AppendString(b, s, false) }
 
 // Assemble builds canonical bytes from a body and the two members the writer assigns.
 func Assemble(seq int64, body []byte, prevHash string) []byte {
