@@ -344,11 +344,12 @@ func bgCondMeanQuad(r, a, b, x, u float64) float64 {
 		return (a-1)*lnp + bb*lnq + lng + math.Ln2 - lnB
 	}
 	// Centre: the mode of Beta(a, b+x), p = a/(a+b+x), in s. The integrand is
-	// unimodal in s; reach widens each side until it has fallen far enough
-	// below the largest value seen on either side.
+	// unimodal in s; reach doubles the distance on one side until the
+	// integrand there has fallen e^-45 below the largest value seen. The
+	// right side's search may raise that largest value, so the left side is
+	// reached once more against it (nothing further left can raise it again).
 	c := 0.5 * (math.Log(a) - math.Log(bb))
 	top := logg(c)
-	lo, hi := 0.25, 0.25
 	reach := func(d, dir float64) float64 {
 		for ; d < 1e8; d *= 2 {
 			v := logg(c + dir*d)
@@ -359,12 +360,9 @@ func bgCondMeanQuad(r, a, b, x, u float64) float64 {
 		}
 		return d
 	}
-	for {
-		lo, hi = reach(lo, -1), reach(hi, 1)
-		if logg(c-lo) < top-45 && logg(c+hi) < top-45 || lo >= 1e8 || hi >= 1e8 {
-			break
-		}
-	}
+	lo := reach(0.25, -1)
+	hi := reach(0.25, 1)
+	lo = reach(lo, -1)
 	tLo, tHi := math.Asinh(lo*2/math.Pi), math.Asinh(hi*2/math.Pi)
 	f := func(t float64) float64 {
 		return math.Exp(logg(c+math.Pi/2*math.Sinh(t)) + math.Log(math.Pi/2*math.Cosh(t)))
