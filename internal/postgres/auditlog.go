@@ -485,23 +485,12 @@ func (l *Log) AppendChecked(ctx context.Context, e audit.Entry, admit Admit) (in
 func (l *Log) appender() {
 	defer close(l.appended)
 	for {
-		var r *appendReq
 		select {
-		case r = <-l.reqs:
+		case r := <-l.reqs:
+			l.commitGroup(gather(r, l.reqs, maxGroup))
 		case <-l.quit:
 			return
 		}
-		group := []*appendReq{r}
-	more:
-		for len(group) < maxGroup {
-			select {
-			case r := <-l.reqs:
-				group = append(group, r)
-			default:
-				break more
-			}
-		}
-		l.commitGroup(group)
 	}
 }
 

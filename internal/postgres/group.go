@@ -67,26 +67,30 @@ func (s *Store) enqueue(ctx context.Context, o *op) (int64, error) {
 func (s *Store) committer() {
 	defer close(s.stopped)
 	for {
-		var o *op
 		select {
-		case o = <-s.ops:
+		case o := <-s.ops:
+			s.commitGroup(gather(o, s.ops, maxOps))
 		case <-s.quit:
 			return
 		case <-s.log.quit:
 			return
 		}
-		group := []*op{o}
-	more:
-		for len(group) < maxOps {
-			select {
-			case o := <-s.ops:
-				group = append(group, o)
-			default:
-				break more
-			}
-		}
-		s.commitGroup(group)
 	}
+}
+
+// gather is a group: first and whatever else waits on ch at once, up to limit in all (the changes of a
+// Store's committer, the entries of a Log's appender).
+func gather[T any](first T, ch <-chan T, limit int) []T {
+	group := []T{first}
+	for len(group) < limit {
+		select {
+		case o := <-ch:
+			group = append(group, o)
+		default:
+			return group
+		}
+	}
+	return group
 }
 
 // commitGroup commits a group in one transaction and answers each of its changes.
