@@ -528,7 +528,7 @@ func (l *Log) commitGroup(group []*appendReq) {
 			return nil
 		}
 		newSize, newHead = c.seq, c.head
-		p := pipeline{ctx: ctx, c: tx}
+		p := newPipeline(ctx, tx)
 		if err := c.write(&p); err != nil {
 			return err
 		}
@@ -584,6 +584,18 @@ func (c *chained) add(body, sealedNote []byte) int64 {
 		c.notes = append(c.notes, []any{c.seq, sealedNote})
 	}
 	return c.seq
+}
+
+// addEntries numbers, chains and adds es (audit.Entry.Body, with their notes) after the entries before them.
+func (c *chained) addEntries(es []audit.Entry) error {
+	for _, e := range es {
+		body, err := e.Body()
+		if err != nil {
+			return fmt.Errorf("encode audit entry: %w", err)
+		}
+		c.add(body, e.Note)
+	}
+	return nil
 }
 
 // entriesInline is the most entries an append writes with pipelined INSERTs; larger appends (an audience
@@ -716,14 +728,10 @@ func (l *Log) AppendTx(ctx context.Context, tx pgx.Tx, admit Admit, entries func
 		return TxAppend{}, errors.New("postgres: no audit entry to append")
 	}
 	c := chained{seq: size, head: head, rows: make([][]any, 0, len(es))}
-	for _, e := range es {
-		body, err := e.Body()
-		if err != nil {
-			return TxAppend{}, fmt.Errorf("encode audit entry: %w", err)
-		}
-		c.add(body, e.Note)
+	if err := c.addEntries(es); err != nil {
+		return TxAppend{}, err
 	}
-	p := pipeline{ctx: ctx, c: tx}
+	p := newPipeline(ctx, tx)
 	if err := c.write(&p); err != nil {
 		return TxAppend{}, fmt.Errorf("postgres: append to the audit log: %w", err)
 	}

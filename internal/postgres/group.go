@@ -161,32 +161,20 @@ func (s *Store) groupTx(ctx context.Context, group []*op, results []opResult) (a
 	if t.broken != nil {
 		return a, fmt.Errorf("postgres: roll back a failed change: %w", t.broken)
 	}
-	type encoded struct{ bodies, notes [][]byte }
-	enc := make([]encoded, len(group))
+	ch := chained{seq: size, head: head}
 	for i, o := range group {
 		changeErr := t.outcome(i)
 		es := o.entries(changeErr)
 		if len(es) == 0 {
 			return a, errors.New("postgres: a change returned no audit entry")
 		}
-		e := encoded{bodies: make([][]byte, len(es)), notes: make([][]byte, len(es))}
-		for j, entry := range es {
-			if e.bodies[j], err = entry.Body(); err != nil {
-				return a, fmt.Errorf("encode audit entry: %w", err)
-			}
-			e.notes[j] = entry.Note
+		results[i] = opResult{seq: ch.seq + 1, changeErr: changeErr}
+		if err := ch.addEntries(es); err != nil {
+			return a, err
 		}
-		enc[i], results[i].changeErr = e, changeErr
 	}
 	t.settleEdits(len(group), func(i int) bool { return results[i].changeErr == nil })
 	t.bump()
-	ch := chained{seq: size, head: head}
-	for i, e := range enc {
-		results[i].seq = ch.seq + 1
-		for j, body := range e.bodies {
-			ch.add(body, e.notes[j])
-		}
-	}
 	if err := ch.write(&t.pipeline); err != nil {
 		return a, fmt.Errorf("postgres: append to the audit log: %w", err)
 	}
