@@ -146,14 +146,7 @@ func (l *Log) AppendBatch(ctx context.Context, first int64, canons [][]byte) err
 		if !ok {
 			return audit.ErrOutOfOrder
 		}
-		rows, index := make([][]any, len(canons)), make([][]any, len(canons))
-		for i, c := range canons {
-			rows[i] = []any{first + int64(i), c}
-			if index[i], err = indexRow(first+int64(i), c); err != nil {
-				return err
-			}
-		}
-		if err := writeEntries(ctx, tx, rows, index); err != nil {
+		if err := writeEntries(ctx, tx, first, canons); err != nil {
 			return err
 		}
 		newSize, newHead = size+int64(len(canons)), next
@@ -167,11 +160,7 @@ func (l *Log) AppendBatch(ctx context.Context, first int64, canons [][]byte) err
 	if err != nil {
 		return fmt.Errorf("postgres: append to the audit log: %w", err)
 	}
-	l.advance(newSize, newHead)
-	select {
-	case l.wake <- struct{}{}:
-	default:
-	}
+	l.Committed(TxAppend{Size: newSize, Head: newHead})
 	return nil
 }
 
@@ -541,11 +530,7 @@ func (l *Log) commitGroup(group []*appendReq) {
 			}
 		}
 	} else if newSize > 0 {
-		l.advance(newSize, newHead)
-		select {
-		case l.wake <- struct{}{}:
-		default:
-		}
+		l.Committed(TxAppend{Size: newSize, Head: newHead})
 	}
 	for i, r := range group {
 		r.done <- results[i]
@@ -685,8 +670,16 @@ func splitTime(t time.Time) (time.Time, int16) {
 	return us, int16(t.Sub(us))
 }
 
-// writeEntries copies entries and their review index rows in.
-func writeEntries(ctx context.Context, tx pgx.Tx, rows, index [][]any) error {
+// writeEntries copies canonical entries, numbered from first, and their review index rows in.
+func writeEntries(ctx context.Context, tx pgx.Tx, first int64, canons [][]byte) error {
+	rows, index := make([][]any, len(canons)), make([][]any, len(canons))
+	for i, c := range canons {
+		var err error
+		rows[i] = []any{first + int64(i), c}
+		if index[i], err = indexRow(first+int64(i), c); err != nil {
+			return err
+		}
+	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"audit_log_entries"}, []string{"seq", "canonical"}, pgx.CopyFromRows(rows)); err != nil {
 		return err
 	}
@@ -741,8 +734,8 @@ func (l *Log) AppendTx(ctx context.Context, tx pgx.Tx, admit Admit, entries func
 	return TxAppend{First: size + 1, Size: c.seq, Head: c.head}, nil
 }
 
-// Committed reports that the transaction of an AppendTx committed: this node's view of the head moves and
-// the integrator is woken.
+// Committed reports that the transaction of an AppendTx (or of the Log's own appends) committed: this
+// node's view of the head moves and the integrator is woken.
 func (l *Log) Committed(a TxAppend) {
 	l.advance(a.Size, a.Head)
 	select {
