@@ -146,33 +146,50 @@ func WritePostgres(ctx context.Context, src PostgresSources, staging string, rec
 		return Manifest{}, err
 	}
 	defer os.RemoveAll(tmp)
-	for attempt := 0; attempt < maxRingRetries; attempt++ {
-		ring, small, err := keyFiles(src.KEKRing, src.JWTKey, src.AuditKey)
-		if err != nil {
-			return Manifest{}, err
-		}
+	var info json.RawMessage
+	members, err := underStableRing(src.KEKRing, src.JWTKey, src.AuditKey, func() ([]member, error) {
 		dump := filepath.Join(tmp, nameDump)
 		_ = os.Remove(dump)
-		info, err := src.Dump(ctx, dump)
-		if err != nil {
-			return Manifest{}, fmt.Errorf("backup: %w", err)
-		}
-		after, err := os.ReadFile(src.KEKRing)
-		if err != nil {
-			return Manifest{}, fmt.Errorf("backup: key ring: %w", err)
-		}
-		if !bytes.Equal(ring, after) {
-			continue // a key rotation changed the ring while the database was dumped: start over
+		var err error
+		if info, err = src.Dump(ctx, dump); err != nil {
+			return nil, fmt.Errorf("backup: %w", err)
 		}
 		fi, err := os.Stat(dump)
 		if err != nil {
-			return Manifest{}, err
+			return nil, err
 		}
-		members := append([]member{{name: nameKEK, data: ring, size: int64(len(ring))}}, small...)
-		members = append(members, member{name: nameDump, path: dump, size: fi.Size()})
-		return writeArchive(members, Manifest{Format: FormatPostgres, CreatedAt: time.Now().UTC(), Postgres: info}, recipients, w)
+		return []member{{name: nameDump, path: dump, size: fi.Size()}}, nil
+	})
+	if err != nil {
+		return Manifest{}, err
 	}
-	return Manifest{}, errors.New("backup: the key ring kept changing (a key rotation is running); try again when it is done")
+	return writeArchive(members, Manifest{Format: FormatPostgres, CreatedAt: time.Now().UTC(), Postgres: info}, recipients, w)
+}
+
+// underStableRing reads the key files, runs capture (the copy of what the ring's keys open: the database,
+// the log), then reads the ring again: a key rotation in between starts over, at most maxRingRetries
+// times. It returns the key files' members, then capture's.
+func underStableRing(ringPath, jwtKey, auditKey string, capture func() ([]member, error)) ([]member, error) {
+	for attempt := 0; attempt < maxRingRetries; attempt++ {
+		ring, small, err := keyFiles(ringPath, jwtKey, auditKey)
+		if err != nil {
+			return nil, err
+		}
+		captured, err := capture()
+		if err != nil {
+			return nil, err
+		}
+		after, err := os.ReadFile(ringPath)
+		if err != nil {
+			return nil, fmt.Errorf("backup: key ring: %w", err)
+		}
+		if !bytes.Equal(ring, after) {
+			continue // a key rotation changed the ring while the data was copied: start over
+		}
+		out := append([]member{{name: nameKEK, data: ring, size: int64(len(ring))}}, small...)
+		return append(out, captured...), nil
+	}
+	return nil, errors.New("backup: the key ring kept changing (a key rotation is running); try again when it is done")
 }
 
 // keyFiles reads the key ring and the other key files (the verifier key beside the checkpoint key is
@@ -226,11 +243,7 @@ func writeArchive(members []member, m Manifest, recipients []age.Recipient, w io
 
 // snapshot captures the members in the order that keeps them consistent (see the package comment).
 func snapshot(ctx context.Context, src Sources, tmp string) ([]member, error) {
-	for attempt := 0; attempt < maxRingRetries; attempt++ {
-		ring, small, err := keyFiles(src.KEKRing, src.JWTKey, src.AuditKey)
-		if err != nil {
-			return nil, err
-		}
+	return underStableRing(src.KEKRing, src.JWTKey, src.AuditKey, func() ([]member, error) {
 		cps, err := os.ReadFile(filepath.Join(src.AuditLogDir, "checkpoints"))
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("backup: checkpoints: %w", err)
@@ -244,23 +257,13 @@ func snapshot(ctx context.Context, src Sources, tmp string) ([]member, error) {
 		if err != nil {
 			return nil, fmt.Errorf("backup: audit log: %w", err)
 		}
-		after, err := os.ReadFile(src.KEKRing)
-		if err != nil {
-			return nil, fmt.Errorf("backup: key ring: %w", err)
-		}
-		if !bytes.Equal(ring, after) {
-			continue // a key rotation changed the ring while the database was copied: start over
-		}
 		fi, err := os.Stat(db)
 		if err != nil {
 			return nil, err
 		}
-		out := append([]member{{name: nameKEK, data: ring, size: int64(len(ring))}}, small...)
-		out = append(out, member{name: nameDB, path: db, size: fi.Size()})
-		out = append(out, member{name: nameCheckpoints, data: cps, size: int64(len(cps))})
+		out := []member{{name: nameDB, path: db, size: fi.Size()}, {name: nameCheckpoints, data: cps, size: int64(len(cps))}}
 		return append(out, segs...), nil
-	}
-	return nil, errors.New("backup: the key ring kept changing (a key rotation is running); try again when it is done")
+	})
 }
 
 // segmentPrefixes lists the log's segments with their sizes now: the archive copies exactly that much of

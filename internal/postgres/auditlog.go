@@ -146,14 +146,7 @@ func (l *Log) AppendBatch(ctx context.Context, first int64, canons [][]byte) err
 		if !ok {
 			return audit.ErrOutOfOrder
 		}
-		rows, index := make([][]any, len(canons)), make([][]any, len(canons))
-		for i, c := range canons {
-			rows[i] = []any{first + int64(i), c}
-			if index[i], err = indexRow(first+int64(i), c); err != nil {
-				return err
-			}
-		}
-		if err := writeEntries(ctx, tx, rows, index); err != nil {
+		if err := writeEntries(ctx, tx, first, canons); err != nil {
 			return err
 		}
 		newSize, newHead = size+int64(len(canons)), next
@@ -167,11 +160,7 @@ func (l *Log) AppendBatch(ctx context.Context, first int64, canons [][]byte) err
 	if err != nil {
 		return fmt.Errorf("postgres: append to the audit log: %w", err)
 	}
-	l.advance(newSize, newHead)
-	select {
-	case l.wake <- struct{}{}:
-	default:
-	}
+	l.Committed(TxAppend{Size: newSize, Head: newHead})
 	return nil
 }
 
@@ -485,23 +474,12 @@ func (l *Log) AppendChecked(ctx context.Context, e audit.Entry, admit Admit) (in
 func (l *Log) appender() {
 	defer close(l.appended)
 	for {
-		var r *appendReq
 		select {
-		case r = <-l.reqs:
+		case r := <-l.reqs:
+			l.commitGroup(gather(r, l.reqs, maxGroup))
 		case <-l.quit:
 			return
 		}
-		group := []*appendReq{r}
-	more:
-		for len(group) < maxGroup {
-			select {
-			case r := <-l.reqs:
-				group = append(group, r)
-			default:
-				break more
-			}
-		}
-		l.commitGroup(group)
 	}
 }
 
@@ -539,7 +517,7 @@ func (l *Log) commitGroup(group []*appendReq) {
 			return nil
 		}
 		newSize, newHead = c.seq, c.head
-		p := pipeline{ctx: ctx, c: tx}
+		p := newPipeline(ctx, tx)
 		if err := c.write(&p); err != nil {
 			return err
 		}
@@ -552,11 +530,7 @@ func (l *Log) commitGroup(group []*appendReq) {
 			}
 		}
 	} else if newSize > 0 {
-		l.advance(newSize, newHead)
-		select {
-		case l.wake <- struct{}{}:
-		default:
-		}
+		l.Committed(TxAppend{Size: newSize, Head: newHead})
 	}
 	for i, r := range group {
 		r.done <- results[i]
@@ -595,6 +569,18 @@ func (c *chained) add(body, sealedNote []byte) int64 {
 		c.notes = append(c.notes, []any{c.seq, sealedNote})
 	}
 	return c.seq
+}
+
+// addEntries numbers, chains and adds es (audit.Entry.Body, with their notes) after the entries before them.
+func (c *chained) addEntries(es []audit.Entry) error {
+	for _, e := range es {
+		body, err := e.Body()
+		if err != nil {
+			return fmt.Errorf("encode audit entry: %w", err)
+		}
+		c.add(body, e.Note)
+	}
+	return nil
 }
 
 // entriesInline is the most entries an append writes with pipelined INSERTs; larger appends (an audience
@@ -684,8 +670,16 @@ func splitTime(t time.Time) (time.Time, int16) {
 	return us, int16(t.Sub(us))
 }
 
-// writeEntries copies entries and their review index rows in.
-func writeEntries(ctx context.Context, tx pgx.Tx, rows, index [][]any) error {
+// writeEntries copies canonical entries, numbered from first, and their review index rows in.
+func writeEntries(ctx context.Context, tx pgx.Tx, first int64, canons [][]byte) error {
+	rows, index := make([][]any, len(canons)), make([][]any, len(canons))
+	for i, c := range canons {
+		var err error
+		rows[i] = []any{first + int64(i), c}
+		if index[i], err = indexRow(first+int64(i), c); err != nil {
+			return err
+		}
+	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"audit_log_entries"}, []string{"seq", "canonical"}, pgx.CopyFromRows(rows)); err != nil {
 		return err
 	}
@@ -727,14 +721,10 @@ func (l *Log) AppendTx(ctx context.Context, tx pgx.Tx, admit Admit, entries func
 		return TxAppend{}, errors.New("postgres: no audit entry to append")
 	}
 	c := chained{seq: size, head: head, rows: make([][]any, 0, len(es))}
-	for _, e := range es {
-		body, err := e.Body()
-		if err != nil {
-			return TxAppend{}, fmt.Errorf("encode audit entry: %w", err)
-		}
-		c.add(body, e.Note)
+	if err := c.addEntries(es); err != nil {
+		return TxAppend{}, err
 	}
-	p := pipeline{ctx: ctx, c: tx}
+	p := newPipeline(ctx, tx)
 	if err := c.write(&p); err != nil {
 		return TxAppend{}, fmt.Errorf("postgres: append to the audit log: %w", err)
 	}
@@ -744,8 +734,8 @@ func (l *Log) AppendTx(ctx context.Context, tx pgx.Tx, admit Admit, entries func
 	return TxAppend{First: size + 1, Size: c.seq, Head: c.head}, nil
 }
 
-// Committed reports that the transaction of an AppendTx committed: this node's view of the head moves and
-// the integrator is woken.
+// Committed reports that the transaction of an AppendTx (or of the Log's own appends) committed: this
+// node's view of the head moves and the integrator is woken.
 func (l *Log) Committed(a TxAppend) {
 	l.advance(a.Size, a.Head)
 	select {

@@ -291,11 +291,17 @@ func run(ctx context.Context, env []string, bin string, args ...string) error {
 
 // libpq turns a postgres:// DSN into what the PostgreSQL programs take: the URL without its password and
 // without pgx's own parameters (libpq refuses parameters it does not know), and an environment carrying
-// the password (PGPASSWORD), so that it never shows in a process list.
+// the password (PGPASSWORD), so that it never shows in a process list. The password may be the URL's or
+// its password parameter's (the parameter wins, as in libpq). A key's passphrase (sslpassword) has no
+// variable of its own: such a DSN is refused rather than put on the command line.
 func libpq(dsn string) (string, []string, error) {
 	u, err := url.Parse(dsn)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		return "", nil, errors.New("postgres: the DSN is not a postgres:// URL") // never the DSN: it may hold a password
+	}
+	q := u.Query()
+	if q.Has("sslpassword") {
+		return "", nil, errors.New("postgres: the DSN's sslpassword would show on the command line of pg_dump and pg_restore: name a service (service=…, PGSERVICEFILE) that holds it instead")
 	}
 	env := os.Environ()
 	if u.User != nil {
@@ -304,7 +310,9 @@ func libpq(dsn string) (string, []string, error) {
 			u.User = url.User(u.User.Username())
 		}
 	}
-	q := u.Query()
+	if q.Has("password") {
+		env = append(env, "PGPASSWORD="+q.Get("password"))
+	}
 	for k := range q {
 		if !libpqParams[k] {
 			q.Del(k)
@@ -320,7 +328,7 @@ var libpqParams = map[string]bool{}
 func init() {
 	for _, k := range strings.Fields(`host hostaddr port dbname user passfile channel_binding connect_timeout client_encoding options
 		application_name fallback_application_name keepalives keepalives_idle keepalives_interval keepalives_count tcp_user_timeout
-		replication gssencmode sslmode requiressl sslcompression sslcert sslkey sslpassword sslcertmode sslrootcert sslcrl sslcrldir
+		replication gssencmode sslmode requiressl sslcompression sslcert sslkey sslcertmode sslrootcert sslcrl sslcrldir
 		sslsni requirepeer ssl_min_protocol_version ssl_max_protocol_version krbsrvname gsslib gssdelegation service
 		target_session_attrs load_balance_hosts`) {
 		libpqParams[k] = true

@@ -98,3 +98,19 @@ func TestLibpqHidesThePassword(t *testing.T) {
 		t.Fatalf("the password is not in the environment: %v", env[len(env)-1])
 	}
 }
+
+// A password given as the DSN's parameter goes to PGPASSWORD too, and a key's passphrase (sslpassword),
+// which no variable carries, is refused rather than put on the programs' command line.
+func TestLibpqHidesParameterSecrets(t *testing.T) {
+	dsn, env, err := libpq("postgres://vault@db.example/vault?password=s3cret&sslmode=require")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(dsn, "s3cret") || !strings.Contains(dsn, "sslmode=require") || env[len(env)-1] != "PGPASSWORD=s3cret" {
+		t.Fatalf("DSN for the programs: %s, last variable %s", dsn, env[len(env)-1])
+	}
+	_, _, err = libpq("postgres://vault@db.example/vault?sslkey=/k.pem&sslpassword=s3cret")
+	if err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("a DSN with sslpassword = %v, want a refusal that does not name it", err)
+	}
+}

@@ -67,26 +67,30 @@ func (s *Store) enqueue(ctx context.Context, o *op) (int64, error) {
 func (s *Store) committer() {
 	defer close(s.stopped)
 	for {
-		var o *op
 		select {
-		case o = <-s.ops:
+		case o := <-s.ops:
+			s.commitGroup(gather(o, s.ops, maxOps))
 		case <-s.quit:
 			return
 		case <-s.log.quit:
 			return
 		}
-		group := []*op{o}
-	more:
-		for len(group) < maxOps {
-			select {
-			case o := <-s.ops:
-				group = append(group, o)
-			default:
-				break more
-			}
-		}
-		s.commitGroup(group)
 	}
+}
+
+// gather is a group: first and whatever else waits on ch at once, up to limit in all (the changes of a
+// Store's committer, the entries of a Log's appender).
+func gather[T any](first T, ch <-chan T, limit int) []T {
+	group := []T{first}
+	for len(group) < limit {
+		select {
+		case o := <-ch:
+			group = append(group, o)
+		default:
+			return group
+		}
+	}
+	return group
 }
 
 // commitGroup commits a group in one transaction and answers each of its changes.
@@ -157,32 +161,20 @@ func (s *Store) groupTx(ctx context.Context, group []*op, results []opResult) (a
 	if t.broken != nil {
 		return a, fmt.Errorf("postgres: roll back a failed change: %w", t.broken)
 	}
-	type encoded struct{ bodies, notes [][]byte }
-	enc := make([]encoded, len(group))
+	ch := chained{seq: size, head: head}
 	for i, o := range group {
 		changeErr := t.outcome(i)
 		es := o.entries(changeErr)
 		if len(es) == 0 {
 			return a, errors.New("postgres: a change returned no audit entry")
 		}
-		e := encoded{bodies: make([][]byte, len(es)), notes: make([][]byte, len(es))}
-		for j, entry := range es {
-			if e.bodies[j], err = entry.Body(); err != nil {
-				return a, fmt.Errorf("encode audit entry: %w", err)
-			}
-			e.notes[j] = entry.Note
+		results[i] = opResult{seq: ch.seq + 1, changeErr: changeErr}
+		if err := ch.addEntries(es); err != nil {
+			return a, err
 		}
-		enc[i], results[i].changeErr = e, changeErr
 	}
 	t.settleEdits(len(group), func(i int) bool { return results[i].changeErr == nil })
 	t.bump()
-	ch := chained{seq: size, head: head}
-	for i, e := range enc {
-		results[i].seq = ch.seq + 1
-		for j, body := range e.bodies {
-			ch.add(body, e.notes[j])
-		}
-	}
 	if err := ch.write(&t.pipeline); err != nil {
 		return a, fmt.Errorf("postgres: append to the audit log: %w", err)
 	}

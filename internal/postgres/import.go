@@ -153,15 +153,7 @@ func (im *Import) appendChunk(ctx context.Context, canons [][]byte) error {
 	if !ok {
 		return fmt.Errorf("%w: the entries from %d are not numbered and chained after entry %d", audit.ErrOutOfOrder, first, im.size)
 	}
-	rows, index := make([][]any, len(canons)), make([][]any, len(canons))
-	for i, c := range canons {
-		var err error
-		rows[i] = []any{first + int64(i), c}
-		if index[i], err = indexRow(first+int64(i), c); err != nil {
-			return err
-		}
-	}
-	if err := writeEntries(ctx, im.tx, rows, index); err != nil {
+	if err := writeEntries(ctx, im.tx, first, canons); err != nil {
 		return fmt.Errorf("postgres: import audit entries: %w", err)
 	}
 	tiles := im.tree.IntegrateHashed(canons, leaves).Tiles
