@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/profilevault/profilevault/audit"
@@ -107,9 +108,23 @@ func (im *Import) Copy(ctx context.Context, table string, columns []string, rows
 		return nil
 	}
 	if _, err := im.tx.CopyFrom(ctx, pgx.Identifier{table}, columns, pgx.CopyFromRows(rows)); err != nil {
-		return fmt.Errorf("postgres: copy into %s: %w", table, err)
+		return copyError(table, err)
 	}
 	return nil
+}
+
+// copyError describes a failed COPY without the values it carried: pgx's encoding errors quote the value
+// (%#v), and PostgreSQL's messages and details quote the input and the key, and a migrated table can hold
+// clear text (a request's note, a review's reason). It keeps the SQLSTATE, the column and the constraint.
+func copyError(table string, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("postgres: copy into %s: %w", table, err)
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("postgres: copy into %s: SQLSTATE %s (column %q, constraint %q)", table, pe.Code, pe.ColumnName, pe.ConstraintName)
+	}
+	return fmt.Errorf("postgres: copy into %s: a value does not fit its column (%T)", table, err)
 }
 
 // Exec runs a statement in the import's transaction (derived tables).
