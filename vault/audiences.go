@@ -400,7 +400,7 @@ func (s *Audiences) page(ctx context.Context, after, through string, reads pageR
 	if err != nil {
 		return subjectPage{}, internalErr("read subjects", err)
 	}
-	tags, err := s.tags.storedTagRange(ctx, recs, after, through, reads.purpose, reads.keys)
+	tags, err := s.tags.storedTagRange(ctx, after, through, reads.purpose, reads.keys)
 	if err != nil {
 		return subjectPage{}, internalErr("read tags", err)
 	}
