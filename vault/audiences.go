@@ -562,7 +562,8 @@ type MembersPage struct {
 }
 
 // Members reads a page of an audience's treated members (the holdout is never handed out), re-deciding
-// each one now: a person who withdrew since the build is left out. Each member read gets an entry.
+// each one now: a person who withdrew since the build is left out. Each member read gets an entry, and so
+// does each member left out whose data the decision opened.
 func (s *Audiences) Members(ctx context.Context, a Access, id, cursor string, limit int) (MembersPage, error) {
 	pol := s.Policy()
 	purpose, err := s.checkPurpose(ctx, pol, a, ActionAudienceMemberRead)
@@ -602,9 +603,14 @@ func (s *Audiences) Members(ctx context.Context, a Access, id, cursor string, li
 	if err != nil {
 		return MembersPage{}, internalErr("read subjects", err)
 	}
-	// Each member is decided again now, on one worker per core (the records are read only).
+	// Each member is decided again now, on one worker per core (the records are read only). A member
+	// left out gets an entry too if the decision opened their data (the birth date, for the age rule).
 	readEntry := s.newEntry(ctx, a, pol, ActionAudienceMemberRead, "")
-	decided, reachable := make([]audit.Entry, len(ms)), make([]bool, len(ms))
+	readEntry.Categories, readEntry.Status = []string{"contact"}, statusOK
+	if f, ok := channelContact[row.Channel]; ok {
+		readEntry.FieldsRequested = []string{f}
+	}
+	decided, reachable := make([]audit.Entry, len(ms)), make([]bool, len(ms)) // no entry: Action ""
 	inParallel(len(ms), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			rec, ok := recs[ms[i].SubjectID]
@@ -612,13 +618,14 @@ func (s *Audiences) Members(ctx context.Context, a Access, id, cursor string, li
 				continue
 			}
 			me := s.entryFor(readEntry, rec)
-			if s.excluded(&me, purpose, rec, row.Channel, now) != "" {
+			if reason := s.excluded(&me, purpose, rec, row.Channel, now); reason != "" {
+				if len(me.DecisionInputs) > 0 {
+					me.Decision, me.Reason, me.FieldsWithheld = audit.Deny, "audience:"+id+" not_selected:"+reason, me.FieldsRequested
+					decided[i] = me
+				}
 				continue
 			}
-			me.Categories, me.Decision, me.Status, me.Reason = []string{"contact"}, audit.Allow, statusOK, "audience:"+id
-			if f, ok := channelContact[row.Channel]; ok {
-				me.FieldsRequested, me.FieldsGranted = []string{f}, []string{f}
-			}
+			me.Decision, me.Reason, me.FieldsGranted = audit.Allow, "audience:"+id, me.FieldsRequested
 			decided[i], reachable[i] = me, true
 		}
 	})
@@ -626,8 +633,11 @@ func (s *Audiences) Members(ctx context.Context, a Access, id, cursor string, li
 	var entries []audit.Entry
 	var subjects []string
 	for i, m := range ms {
+		if decided[i].Action != "" {
+			entries = append(entries, decided[i])
+		}
 		if reachable[i] {
-			out, entries, subjects = append(out, chosen{m, recs[m.SubjectID]}), append(entries, decided[i]), append(subjects, m.SubjectID)
+			out, subjects = append(out, chosen{m, recs[m.SubjectID]}), append(subjects, m.SubjectID)
 		}
 	}
 	e.Decision, e.Status, e.Reason = audit.Allow, statusOK, "audience:"+id+" members:"+strconv.Itoa(len(out))
