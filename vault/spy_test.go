@@ -805,7 +805,7 @@ func describe(events []spyEvent) string {
 
 // TestAudienceDecisionsOpenOnlyUnderEntries: the audience paths that stop or leave someone out still log
 // an entry for each subject whose data their decisions opened — a member left out of a members read (the
-// age rule opened the birth date).
+// age rule opened the birth date), and the pages a cancelled build had decided before it stopped.
 func TestAudienceDecisionsOpenOnlyUnderEntries(t *testing.T) {
 	ctx := context.Background()
 	t.Run("member left out", func(t *testing.T) {
@@ -824,6 +824,21 @@ func TestAudienceDecisionsOpenOnlyUnderEntries(t *testing.T) {
 		}
 		if checkOpens(t, f.log.take()) == 0 {
 			t.Fatal("the members read opened nothing: the age rule was not applied")
+		}
+	})
+	t.Run("build cancelled", func(t *testing.T) {
+		defer vault.SetPageSize(1)()
+		f := newFixture(t)
+		for range 20 {
+			f.log.take()
+			cctx, cancel := context.WithCancel(ctx)
+			_, err := f.svc.Audiences().Build(cctx, marketer, vault.AudienceInput{Rule: "value.rfm_segment == 'champions'", Channel: "push",
+				Progress: func(int) { cancel() }})
+			cancel()
+			if err == nil {
+				t.Fatal("a build cancelled after its first page succeeded")
+			}
+			checkOpens(t, f.log.take())
 		}
 	})
 }
