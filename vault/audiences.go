@@ -195,8 +195,7 @@ func (s *Audiences) Build(ctx context.Context, a Access, in AudienceInput) (Audi
 	}
 	var members []AudienceMember
 	reads := pageReads{purpose: a.Purpose, fields: decisionFields(in.Channel), keys: compiled.Keys}
-	err = scanLogged(ctx, s, reads, decide, func(p decided, log func([]audit.Entry), done int) {
-		log(p.entries)
+	err = scanLogged(ctx, s, reads, decide, func(p decided) []audit.Entry { return p.entries }, func(p decided, done int) {
 		members = append(members, p.members...)
 		for reason, n := range p.excluded {
 			row.Excluded[reason] += n
@@ -238,14 +237,15 @@ func decisionFields(channels ...string) []string {
 // selectionGroup bounds the decision entries logged in one group commit (a variable for tests).
 var selectionGroup = 4096
 
-// scanLogged is scanPages with a log for the decisions' entries (audience.select): merge hands each page's
-// entries to log, in id order, and they are logged in that order while the scan goes on, in group commits
-// of at most selectionGroup — before the change the decisions lead to is committed, since they record
-// data the decisions opened, whatever becomes of the change (a failed store of the audience is its build
-// entry's, after them). A group this size never holds the single writer long enough for the requests
+// scanLogged is scanPages with a log for the decisions' entries (audience.select, entries of each page's
+// result): they are logged in id order while the scan goes on, each page's before it is merged, in group
+// commits of at most selectionGroup — before the change the decisions lead to is committed, since they
+// record data the decisions opened, whatever becomes of the change (a failed store of the audience is its
+// build entry's, after them). A group this size never holds the single writer long enough for the requests
 // queued behind it to time out; one commit of a 100,000-subject build's entries did. Whatever was decided
-// is logged even when the scan fails or the caller goes away; a failed commit stops the scan.
-func scanLogged[R any](ctx context.Context, s *Audiences, reads pageReads, decide func(subjectPage) R, merge func(R, func([]audit.Entry), int)) error {
+// is logged even when the scan fails or the caller goes away (the pages decided but not merged too); a
+// failed commit stops the scan.
+func scanLogged[R any](ctx context.Context, s *Audiences, reads pageReads, decide func(subjectPage) R, entries func(R) []audit.Entry, merge func(R, int)) error {
 	scanCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	logCtx := context.WithoutCancel(ctx)
@@ -274,12 +274,12 @@ func scanLogged[R any](ctx context.Context, s *Audiences, reads pageReads, decid
 		flush(true)
 		logged <- failed
 	}()
-	log := func(entries []audit.Entry) {
-		if len(entries) > 0 {
-			pages <- entries
+	log := func(r R) {
+		if es := entries(r); len(es) > 0 {
+			pages <- es
 		}
 	}
-	err := scanPages(scanCtx, s, reads, decide, func(r R, done int) { merge(r, log, done) })
+	err := scanPages(scanCtx, s, reads, decide, func(r R, done int) { log(r); merge(r, done) }, log)
 	close(pages)
 	if lerr := <-logged; lerr != nil {
 		return lerr
@@ -316,9 +316,10 @@ type subjectPage struct {
 // scanPages decides every active subject, a page at a time, on one worker per core: each page is a range
 // of the subject ids (listed ahead), whose records and tags are read with one range read each and handed
 // to decide, which must only read shared state; merge gets the pages' results in subject id order — the
-// order of a serial scan — each with the number of subjects decided so far. The first error stops the
-// scan.
-func scanPages[R any](ctx context.Context, s *Audiences, reads pageReads, decide func(subjectPage) R, merge func(R, int)) error {
+// order of a serial scan — each with the number of subjects decided so far. The first error (or the end
+// of ctx) stops the scan; the pages the workers had decided by then but merge did not get are handed to
+// abandoned, in id order, once the workers are done (decide may have opened their data).
+func scanPages[R any](ctx context.Context, s *Audiences, reads pageReads, decide func(subjectPage) R, merge func(R, int), abandoned func(R)) error {
 	type result struct {
 		page R
 		n    int
@@ -331,7 +332,6 @@ func scanPages[R any](ctx context.Context, s *Audiences, reads pageReads, decide
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	var workers sync.WaitGroup
-	defer workers.Wait()
 	defer cancel()
 	jobs := make(chan job)
 	order := make(chan chan result, runtime.GOMAXPROCS(0)) // the pages in id order, a few ahead of merge
@@ -367,6 +367,10 @@ func scanPages[R any](ctx context.Context, s *Audiences, reads pageReads, decide
 	for range runtime.GOMAXPROCS(0) {
 		workers.Go(func() {
 			for j := range jobs {
+				if ctx.Err() != nil { // stopped: decide (open) no more
+					j.out <- result{err: ctx.Err()}
+					continue
+				}
 				p, err := s.page(ctx, j.after, j.through, reads)
 				if err != nil {
 					j.out <- result{err: err}
@@ -376,21 +380,44 @@ func scanPages[R any](ctx context.Context, s *Audiences, reads pageReads, decide
 			}
 		})
 	}
+	// stop ends the scan with err: it waits for the workers (the producer stops on the cancel, closing jobs
+	// and order) and hands abandoned what they decided that merge did not get — pending first, the page
+	// merge was waiting for, then the rest of order.
+	stop := func(err error, pending chan result) error {
+		cancel()
+		workers.Wait()
+		drain := func(out chan result) {
+			select {
+			case r := <-out:
+				if r.err == nil && r.n > 0 {
+					abandoned(r.page)
+				}
+			default: // never decided
+			}
+		}
+		if pending != nil {
+			drain(pending)
+		}
+		for out := range order {
+			drain(out)
+		}
+		return err
+	}
 	decided := 0
 	for out := range order {
 		var r result
 		select {
 		case r = <-out:
 		case <-ctx.Done():
-			return ctx.Err()
+			return stop(ctx.Err(), out)
 		}
 		if r.err != nil || r.n == 0 {
-			return r.err
+			return stop(r.err, nil)
 		}
 		decided += r.n
 		merge(r.page, decided)
 	}
-	return ctx.Err()
+	return stop(ctx.Err(), nil)
 }
 
 // page reads the page of subjects after after and through through: the active ones' records and their
@@ -400,7 +427,7 @@ func (s *Audiences) page(ctx context.Context, after, through string, reads pageR
 	if err != nil {
 		return subjectPage{}, internalErr("read subjects", err)
 	}
-	tags, err := s.tags.storedTagRange(ctx, recs, after, through, reads.purpose, reads.keys)
+	tags, err := s.tags.storedTagRange(ctx, after, through, reads.purpose, reads.keys)
 	if err != nil {
 		return subjectPage{}, internalErr("read tags", err)
 	}
@@ -562,7 +589,8 @@ type MembersPage struct {
 }
 
 // Members reads a page of an audience's treated members (the holdout is never handed out), re-deciding
-// each one now: a person who withdrew since the build is left out. Each member read gets an entry.
+// each one now: a person who withdrew since the build is left out. Each member read gets an entry, and so
+// does each member left out whose data the decision opened.
 func (s *Audiences) Members(ctx context.Context, a Access, id, cursor string, limit int) (MembersPage, error) {
 	pol := s.Policy()
 	purpose, err := s.checkPurpose(ctx, pol, a, ActionAudienceMemberRead)
@@ -602,9 +630,14 @@ func (s *Audiences) Members(ctx context.Context, a Access, id, cursor string, li
 	if err != nil {
 		return MembersPage{}, internalErr("read subjects", err)
 	}
-	// Each member is decided again now, on one worker per core (the records are read only).
+	// Each member is decided again now, on one worker per core (the records are read only). A member
+	// left out gets an entry too if the decision opened their data (the birth date, for the age rule).
 	readEntry := s.newEntry(ctx, a, pol, ActionAudienceMemberRead, "")
-	decided, reachable := make([]audit.Entry, len(ms)), make([]bool, len(ms))
+	readEntry.Categories, readEntry.Status = []string{"contact"}, statusOK
+	if f, ok := channelContact[row.Channel]; ok {
+		readEntry.FieldsRequested = []string{f}
+	}
+	decided, reachable := make([]audit.Entry, len(ms)), make([]bool, len(ms)) // no entry: Action ""
 	inParallel(len(ms), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			rec, ok := recs[ms[i].SubjectID]
@@ -612,13 +645,14 @@ func (s *Audiences) Members(ctx context.Context, a Access, id, cursor string, li
 				continue
 			}
 			me := s.entryFor(readEntry, rec)
-			if s.excluded(&me, purpose, rec, row.Channel, now) != "" {
+			if reason := s.excluded(&me, purpose, rec, row.Channel, now); reason != "" {
+				if len(me.DecisionInputs) > 0 {
+					me.Decision, me.Reason, me.FieldsWithheld = audit.Deny, "audience:"+id+" not_selected:"+reason, me.FieldsRequested
+					decided[i] = me
+				}
 				continue
 			}
-			me.Categories, me.Decision, me.Status, me.Reason = []string{"contact"}, audit.Allow, statusOK, "audience:"+id
-			if f, ok := channelContact[row.Channel]; ok {
-				me.FieldsRequested, me.FieldsGranted = []string{f}, []string{f}
-			}
+			me.Decision, me.Reason, me.FieldsGranted = audit.Allow, "audience:"+id, me.FieldsRequested
 			decided[i], reachable[i] = me, true
 		}
 	})
@@ -626,8 +660,11 @@ func (s *Audiences) Members(ctx context.Context, a Access, id, cursor string, li
 	var entries []audit.Entry
 	var subjects []string
 	for i, m := range ms {
+		if decided[i].Action != "" {
+			entries = append(entries, decided[i])
+		}
 		if reachable[i] {
-			out, entries, subjects = append(out, chosen{m, recs[m.SubjectID]}), append(entries, decided[i]), append(subjects, m.SubjectID)
+			out, subjects = append(out, chosen{m, recs[m.SubjectID]}), append(subjects, m.SubjectID)
 		}
 	}
 	e.Decision, e.Status, e.Reason = audit.Allow, statusOK, "audience:"+id+" members:"+strconv.Itoa(len(out))

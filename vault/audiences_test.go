@@ -447,16 +447,21 @@ func TestSelectionsAreLoggedEvenWhenTheAudienceIsNot(t *testing.T) {
 	}
 }
 
-// failingStore fails the read of the page after the first readsOK page reads, or every group commit of
-// selections after the first logsOK.
+// failingStore fails the read of every page after the first readsOK pages of page subjects (by position,
+// whichever order the workers read them in), or every group commit of selections after the first logsOK.
 type failingStore struct {
 	vault.Store
 	readsOK, logsOK int64
-	reads, logs     *atomic.Int64
+	page            int
+	logs            *atomic.Int64
 }
 
 func (s failingStore) SubjectRange(ctx context.Context, after, through string, fields []string) ([]vault.SubjectRecord, error) {
-	if s.reads.Add(1) > s.readsOK {
+	first, err := s.Store.SubjectIDs(ctx, "", int(s.readsOK)*s.page)
+	if err != nil {
+		return nil, err
+	}
+	if n := len(first); n > 0 && through > first[n-1] {
 		return nil, errors.New("disk on fire")
 	}
 	return s.Store.SubjectRange(ctx, after, through, fields)
@@ -480,8 +485,8 @@ func TestSelectionsOfAFailedBuild(t *testing.T) {
 	in := vault.AudienceInput{Rule: "value.rfm_segment in ['at_risk', 'cant_lose']", Channel: "sms"}
 	t.Run("read fails", func(t *testing.T) {
 		cfg, store, _ := testConfig(t)
-		var reads, logs atomic.Int64
-		cfg.Store = failingStore{Store: store, readsOK: 4, logsOK: 1 << 30, reads: &reads, logs: &logs}
+		var logs atomic.Int64
+		cfg.Store = failingStore{Store: store, readsOK: 4, logsOK: 1 << 30, page: 3, logs: &logs}
 		svc, err := vault.New(cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -523,8 +528,8 @@ func TestSelectionsOfAFailedBuild(t *testing.T) {
 	})
 	t.Run("log fails", func(t *testing.T) {
 		cfg, store, _ := testConfig(t)
-		var reads, logs atomic.Int64
-		cfg.Store = failingStore{Store: store, readsOK: 1 << 30, logsOK: 1, reads: &reads, logs: &logs}
+		var logs atomic.Int64
+		cfg.Store = failingStore{Store: store, readsOK: 1 << 30, logsOK: 1, page: 3, logs: &logs}
 		svc, err := vault.New(cfg)
 		if err != nil {
 			t.Fatal(err)

@@ -3,11 +3,9 @@ package vault
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/profilevault/profilevault/audit"
-	"github.com/profilevault/profilevault/consent"
 	"github.com/profilevault/profilevault/policies"
 	"github.com/profilevault/profilevault/vault/rule"
 )
@@ -40,9 +38,10 @@ func SetParallelMin(n int) (restore func()) {
 type SerialDecision = string
 
 // SerialBuild decides every active subject one at a time, the plainest way — the whole record (Subject),
-// every stored tag of the purpose, the rule evaluated as parsed, the exclusions as written when this was
-// (excludedBefore) — for an audience with row's id, rule, channel and holdout. It returns the members by subject id, the exclusion counts, and the decision of each subject
-// whose data was opened (so Build logged an entry for it) by the subject's audit pseudonym.
+// every stored tag of the purpose, the rule evaluated as parsed, the exclusions (excluded) on the
+// audience's channel at once — for an audience with row's id, rule, channel and holdout. It returns the
+// members by subject id, the exclusion counts, and the decision of each subject whose data was opened (so
+// Build logged an entry for it) by the subject's audit pseudonym.
 func SerialBuild(ctx context.Context, s *Service, purposeName policies.PurposeName, row AudienceRow) (map[string]AudienceMember, map[string]int, map[string]SerialDecision, error) {
 	purpose, ok := s.Policy().Purposes().Purpose(purposeName)
 	if !ok {
@@ -56,21 +55,16 @@ func SerialBuild(ctx context.Context, s *Service, purposeName policies.PurposeNa
 	members, excluded, decisions := map[string]AudienceMember{}, map[string]int{}, map[string]SerialDecision{}
 	err = serialScan(ctx, s, func(rec SubjectRecord) error {
 		var e audit.Entry
-		decide := func(d SerialDecision) {
-			if len(e.DecisionInputs) > 0 {
-				decisions[recordRef(s.gate, rec)] = d
-			}
+		decide := noteDecision(s, decisions, &e, rec)
+		reason, values, err := serialValues(ctx, s, &e, purpose, rec, row.Channel, now)
+		if err != nil {
+			return err
 		}
-		if reason := s.audiences.excludedBefore(&e, purpose, rec, row.Channel, now); reason != "" {
+		if reason != "" {
 			excluded[reason]++
 			decide(reason)
 			return nil
 		}
-		stored, err := s.tags.storedTags(ctx, rec, purposeName)
-		if err != nil {
-			return err
-		}
-		values := s.gate.decisionTags(&e, rec, stored)
 		match, missing := rule.Eval(tree, func(k string) ([]string, bool) { v, ok := values[k]; return v, ok })
 		switch {
 		case missing:
@@ -107,21 +101,16 @@ func SerialPlan(ctx context.Context, s *Service, purposeName policies.PurposeNam
 	before, unmatched, decisions := map[string]int{}, 0, map[string]SerialDecision{}
 	err := serialScan(ctx, s, func(rec SubjectRecord) error {
 		var e audit.Entry
-		decide := func(d SerialDecision) {
-			if len(e.DecisionInputs) > 0 {
-				decisions[recordRef(s.gate, rec)] = d
-			}
+		decide := noteDecision(s, decisions, &e, rec)
+		reason, values, err := serialValues(ctx, s, &e, purpose, rec, "", now)
+		if err != nil {
+			return err
 		}
-		if reason := s.audiences.excludedBefore(&e, purpose, rec, "", now); reason != "" {
+		if reason != "" {
 			before[reason]++
 			decide(reason)
 			return nil
 		}
-		stored, err := s.tags.storedTags(ctx, rec, purposeName)
-		if err != nil {
-			return err
-		}
-		values := s.gate.decisionTags(&e, rec, stored)
 		tier := -1
 		for i, t := range tiers {
 			if match, missing := rule.Eval(t.Rule, func(k string) ([]string, bool) { v, ok := values[k]; return v, ok }); match && !missing {
@@ -134,7 +123,7 @@ func SerialPlan(ctx context.Context, s *Service, purposeName policies.PurposeNam
 			decide("no_tier")
 			return nil
 		}
-		if reason := s.audiences.excludedBefore(&e, purpose, rec, tiers[tier].Channel, now); reason != "" {
+		if reason := s.audiences.excluded(&e, purpose, rec, tiers[tier].Channel, now); reason != "" {
 			byTier[tier][reason]++
 			decide(reason)
 			return nil
@@ -153,6 +142,30 @@ func group(m AudienceMember) string {
 		return "holdout"
 	}
 	return "treated"
+}
+
+// serialValues is the start of a serial decision on rec: why it may not be in an audience on channel (""
+// for the checks that do not depend on the channel) or, if it may, its stored tags of purpose opened to
+// decide on; e names what was opened.
+func serialValues(ctx context.Context, s *Service, e *audit.Entry, purpose policies.Purpose, rec SubjectRecord, channel string, now time.Time) (excluded string, values map[string][]string, err error) {
+	if reason := s.audiences.excluded(e, purpose, rec, channel, now); reason != "" {
+		return reason, nil, nil
+	}
+	stored, err := s.tags.storedTags(ctx, rec, purpose.Name)
+	if err != nil {
+		return "", nil, err
+	}
+	return "", s.gate.decisionTags(e, rec, stored), nil
+}
+
+// noteDecision returns the function that notes a decision on rec in decisions, by the subject's audit
+// pseudonym, if e names data the decision opened (Build logs an entry only then).
+func noteDecision(s *Service, decisions map[string]SerialDecision, e *audit.Entry, rec SubjectRecord) func(SerialDecision) {
+	return func(d SerialDecision) {
+		if len(e.DecisionInputs) > 0 {
+			decisions[recordRef(s.gate, rec)] = d
+		}
+	}
 }
 
 // serialScan calls fn with the record of every active subject, one read each.
@@ -176,44 +189,4 @@ func serialScan(ctx context.Context, s *Service, fn func(SubjectRecord) error) e
 		}
 		after = ids[len(ids)-1]
 	}
-}
-
-// excludedBefore is a copy of excluded as it was written when SerialBuild was: the reference the tests
-// hold the batch decisions to, whatever becomes of excluded.
-func (s *Audiences) excludedBefore(e *audit.Entry, purpose policies.Purpose, rec SubjectRecord, channel string, now time.Time) string {
-	switch {
-	case restrictsPurpose(rec, purpose):
-		return ExcludedRestricted
-	case objected(rec, purpose):
-		return ExcludedObjection
-	}
-	if purpose.NeedsConsent() {
-		q := s.withAge(consent.Query{Purpose: purpose, Categories: []string{"tags", "contact"}, Records: rec.Consents, Now: now}, e, rec)
-		if q.Minor || q.AgeUnknown && purpose.NeedsAge() {
-			return ExcludedMinor
-		}
-		for _, b := range consent.Evaluate(q) {
-			if !b.OK {
-				return ExcludedNoConsent
-			}
-		}
-		if channel == "" {
-			return ""
-		}
-		covered := false
-		for _, r := range consent.Active(rec.Consents, purpose.Name, now) {
-			if slices.Contains(r.ChannelsAt(now, purpose.NoticeChannels(r.NoticeVersion)), channel) {
-				covered = true
-			}
-		}
-		if !covered {
-			return ExcludedChannel
-		}
-	}
-	if f, ok := channelContact[channel]; ok {
-		if _, has := rec.Fields[f]; !has {
-			return ExcludedNoContact
-		}
-	}
-	return ""
 }

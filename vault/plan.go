@@ -202,8 +202,7 @@ func (s *Audiences) Plan(ctx context.Context, a Access, holdout float64) (Campai
 		}
 		return out
 	}
-	err = scanLogged(ctx, s, reads, decide, func(p decided, log func([]audit.Entry), _ int) {
-		log(p.entries)
+	err = scanLogged(ctx, s, reads, decide, func(p decided) []audit.Entry { return p.entries }, func(p decided, _ int) {
 		for reason, n := range p.before {
 			plan.Excluded[reason] += n
 		}

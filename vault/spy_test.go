@@ -802,3 +802,43 @@ func describe(events []spyEvent) string {
 	}
 	return s
 }
+
+// TestAudienceDecisionsOpenOnlyUnderEntries: the audience paths that stop or leave someone out still log
+// an entry for each subject whose data their decisions opened — a member left out of a members read (the
+// age rule opened the birth date), and the pages a cancelled build had decided before it stopped.
+func TestAudienceDecisionsOpenOnlyUnderEntries(t *testing.T) {
+	ctx := context.Background()
+	t.Run("member left out", func(t *testing.T) {
+		f := newFixture(t)
+		aud, err := f.svc.Audiences().Build(ctx, marketer, vault.AudienceInput{Rule: "value.rfm_segment == 'champions'", Channel: "push"})
+		if err != nil || aud.Size != 1 {
+			t.Fatalf("build: %+v %v", aud, err)
+		}
+		if _, _, err := f.svc.ConsentRecords().WithdrawConsent(ctx, steward, f.adult, "marketing"); err != nil {
+			t.Fatal(err)
+		}
+		f.log.take()
+		page, err := f.svc.Audiences().Members(ctx, marketer, aud.ID, "", 10)
+		if err != nil || len(page.Members) != 0 {
+			t.Fatalf("members read after the withdrawal: %+v %v", page, err)
+		}
+		if checkOpens(t, f.log.take()) == 0 {
+			t.Fatal("the members read opened nothing: the age rule was not applied")
+		}
+	})
+	t.Run("build cancelled", func(t *testing.T) {
+		defer vault.SetPageSize(1)()
+		f := newFixture(t)
+		for range 20 {
+			f.log.take()
+			cctx, cancel := context.WithCancel(ctx)
+			_, err := f.svc.Audiences().Build(cctx, marketer, vault.AudienceInput{Rule: "value.rfm_segment == 'champions'", Channel: "push",
+				Progress: func(int) { cancel() }})
+			cancel()
+			if err == nil {
+				t.Fatal("a build cancelled after its first page succeeded")
+			}
+			checkOpens(t, f.log.take())
+		}
+	})
+}

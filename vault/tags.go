@@ -567,21 +567,10 @@ func (s *Tags) storedTags(ctx context.Context, rec SubjectRecord, purpose polici
 }
 
 // storedTagRange reads the sealed tags of purpose and keys of the subjects after after and through
-// through, by subject, keeping those of recs that have a general key (tags are sealed under it).
-func (s *Tags) storedTagRange(ctx context.Context, recs []SubjectRecord, after, through string, purpose policies.PurposeName, keys []string) (map[string][]StoredTag, error) {
-	tags, err := s.store.TagRange(ctx, after, through, purpose, keys)
-	if err != nil {
-		return nil, err
-	}
-	for id := range tags {
-		i, found := slices.BinarySearchFunc(recs, id, func(r SubjectRecord, id string) int { return strings.Compare(r.ID, id) })
-		if !found {
-			delete(tags, id)
-		} else if _, ok := recs[i].DEKs[ClassGeneral]; !ok {
-			delete(tags, id)
-		}
-	}
-	return tags, nil
+// through, by subject. It keeps the tags of subjects no longer active or without a general key: a page's
+// decisions look tags up by their records only, and decisionTags opens none without the general key.
+func (s *Tags) storedTagRange(ctx context.Context, after, through string, purpose policies.PurposeName, keys []string) (map[string][]StoredTag, error) {
+	return s.store.TagRange(ctx, after, through, purpose, keys)
 }
 
 // openTags decrypts stored tags under rel, in lang.

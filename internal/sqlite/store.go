@@ -598,7 +598,7 @@ func (s *Store) SubjectIDs(ctx context.Context, after string, limit int) ([]stri
 	return scanIDs(s.read.QueryContext(ctx, `SELECT id FROM subjects WHERE state = 'active' AND id > ? ORDER BY id LIMIT ?`, after, limit))
 }
 
-// scanIDs collects a single text column.
+// scanIDs collects a single text column (ids, table names).
 func scanIDs(rows *sql.Rows, err error) ([]string, error) {
 	if err != nil {
 		return nil, err
@@ -641,18 +641,5 @@ func (s *Store) ExpiredHolds(ctx context.Context, now time.Time) ([]string, erro
 
 // TableNames lists the database's tables (vaultd migrate's coverage test).
 func (s *Store) TableNames(ctx context.Context) ([]string, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
+	return scanIDs(s.read.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`))
 }
