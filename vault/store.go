@@ -2,6 +2,7 @@ package vault
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/profilevault/profilevault/audit"
@@ -278,6 +279,17 @@ type PolicyStore interface {
 type PolicyInForce struct {
 	Hash  string
 	Since time.Time
+}
+
+// RunChange runs change on tx for a store, turning a panic in it into the change's error, so that one bad
+// change fails alone (its savepoint rolled back) instead of taking the store's writer down.
+func RunChange(change func(Tx) error, tx Tx) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("change panicked: %v", r)
+		}
+	}()
+	return change(tx)
 }
 
 // Tx is the writer's transaction: the union of the per-domain views, so that a change spanning domains (a

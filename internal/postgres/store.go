@@ -252,7 +252,7 @@ func (t *txn) apply(owner int, change func(vault.Tx) error) error {
 	t.owner = owner
 	defer func() { t.owner = noOwner }()
 	t.queue("SAVEPOINT change")
-	if err := safeChange(change, t); err != nil {
+	if err := vault.RunChange(change, t); err != nil {
 		// What it queued runs (and may fail: the error is this one's, or an earlier change's, handled),
 		// then the rollback.
 		_ = t.flush()
@@ -268,16 +268,6 @@ func (t *txn) apply(owner int, change func(vault.Tx) error) error {
 
 // outcome is owner's failure once everything it queued has been sent (nil if it kept what it did).
 func (t *txn) outcome(owner int) error { return t.failed[owner] }
-
-// safeChange runs a change and turns a panic into an error, so that one bad change cannot stop the group.
-func safeChange(change func(vault.Tx) error, t *txn) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("change panicked: %v", r)
-		}
-	}()
-	return change(t)
-}
 
 // bump queues the generation bump of every subject the changes touched (in id order, so that two
 // transactions lock the rows in the same order).

@@ -238,7 +238,7 @@ func (s *Store) commitBatch(batch []*op) {
 					return err
 				}
 				t.staleUndo = t.staleUndo[:0]
-				changeErr = safeChange(o.change, t)
+				changeErr = vault.RunChange(o.change, t)
 				if changeErr != nil {
 					t.undoStale() // a failed change marks nothing
 					if _, err := tx.ExecContext(ctx, "ROLLBACK TO op"); err != nil {
@@ -495,16 +495,6 @@ func (in inserts) insertRows(ctx context.Context, tx *sql.Tx, prefix string, arg
 		args = args[n*width:]
 	}
 	return inserted, nil
-}
-
-// safeChange runs a change and turns a panic into an error so one bad request cannot stop the writer.
-func safeChange(change func(vault.Tx) error, t *txn) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("change panicked: %v", r)
-		}
-	}()
-	return change(t)
 }
 
 // txn implements vault.Tx on the writer's transaction.
