@@ -12,7 +12,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
-	"unicode/utf8"
+
+	"github.com/profilevault/profilevault/internal/jsonenc"
 )
 
 // Output formats of WriteDir and Write.
@@ -324,66 +325,16 @@ func (w *shopWriter) objection(o ObjectionRecord) error {
 	return w.emit(fObjections)
 }
 
-// appendString appends s as a JSON string: quotes, backslashes and control characters escaped, other
-// characters (including non-ASCII) as they are; invalid UTF-8 becomes U+FFFD.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				b = append(b, s[start:i]...)
-				b = append(b, `\ufffd`...)
-				i++
-				start = i
-				continue
-			}
-			i += size
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&15])
-		}
-		i++
-		start = i
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
+// appendString appends s as a JSON string, as encoding/json writes it without HTML escaping (invalid UTF-8
+// becomes U+FFFD).
+func appendString(b []byte, s string) []byte { return jsonenc.AppendString(b, s, false) }
 
-// appendStringMap appends a map of strings as a JSON object with sorted keys.
+// appendStringMap appends a map of strings as a JSON object with sorted keys ({} for none).
 func appendStringMap(b []byte, m map[string]string) []byte {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+	if m == nil {
+		return append(b, "{}"...)
 	}
-	slices.Sort(keys)
-	b = append(b, '{')
-	for i, k := range keys {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendString(b, k)
-		b = append(b, ':')
-		b = appendString(b, m[k])
-	}
-	return append(b, '}')
+	return jsonenc.AppendStringMap(b, m, false)
 }
 
 // appendValue appends an attribute value as JSON; objects get sorted keys. Types outside those the
