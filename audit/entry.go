@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/profilevault/profilevault/internal/jsonenc"
+	"github.com/profilevault/profilevault/audit/jsonenc"
 )
 
 // Decision is the outcome of an access as API.md defines it.

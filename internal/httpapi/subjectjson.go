@@ -4,7 +4,7 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/profilevault/profilevault/internal/jsonenc"
+	"github.com/profilevault/profilevault/audit/jsonenc"
 )
 
 // appendSubjectView appends v exactly as encoding/json marshals it (keys of fields sorted, HTML characters

@@ -13,7 +13,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/profilevault/profilevault/internal/jsonenc"
+	"github.com/profilevault/profilevault/audit/jsonenc"
 )
 
 // Output formats of WriteDir and Write.
