@@ -75,7 +75,11 @@ type Store struct {
 	ckptDone chan struct{} // closed when the checkpointer goroutine has returned
 	timeout  time.Duration
 	maxBatch int
-	log      *slog.Logger
+	// inflight counts ops between their enqueue and their answer; lastAppend is how long the last group
+	// took to append to the audit log. The writer lingers for ops still on their way (see linger).
+	inflight   atomic.Int64
+	lastAppend atomic.Int64
+	log        *slog.Logger
 	healthy  atomic.Bool
 	// head of the audit chain; touched only by the writer goroutine after Open.
 	checkpoints chan struct{}
