@@ -80,7 +80,7 @@ type Store struct {
 	inflight   atomic.Int64
 	lastAppend atomic.Int64
 	log        *slog.Logger
-	healthy  atomic.Bool
+	healthy    atomic.Bool
 	// head of the audit chain; touched only by the writer goroutine after Open.
 	checkpoints chan struct{}
 	records     *recordCache
