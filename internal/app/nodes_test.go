@@ -42,8 +42,10 @@ func TestErasureOnOneNodeBindsTheOthersNextRead(t *testing.T) {
 	read := func() apptest.Response {
 		return b.Do("GET", "/v1/subjects/"+id+"?fields=name,phone", cs, "customer_service", nil)
 	}
-	if r := read(); r.Status != 200 || r.JSON["fields"].(map[string]any)["name"] != "韩梅梅" {
-		t.Fatalf("node B before the erasure: %d %s", r.Status, r.Body)
+	for range 2 { // a DEK enters the cache on its second use
+		if r := read(); r.Status != 200 || r.JSON["fields"].(map[string]any)["name"] != "韩梅梅" {
+			t.Fatalf("node B before the erasure: %d %s", r.Status, r.Body)
+		}
 	}
 	cached := b.App.Internals().Crypto.CachedDEKs()
 	if cached == 0 {

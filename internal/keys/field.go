@@ -47,8 +47,11 @@ type cachedDEK struct {
 //
 // Unwrapped DEKs are kept as built AEADs in a bounded LRU keyed by DEKRef, because unwrapping and
 // building a cipher per field is far slower than sealing a short value. A cached AEAD is used
-// only when the caller presents the same wrapped DEK it was built from. FieldCipher is safe for
-// concurrent use.
+// only when the caller presents the same wrapped DEK it was built from. A DEK enters the cache on
+// its second miss within a window of the cache's size (a doorkeeper, as in TinyLFU): a scan that
+// opens one field of each of 100,000 subjects would otherwise push every DEK in use out of the
+// cache, paying an insertion and an eviction for each DEK it never uses again. FieldCipher is safe
+// for concurrent use.
 type FieldCipher struct {
 	ring *Ring
 
@@ -56,6 +59,10 @@ type FieldCipher struct {
 	lru       *simplelru.LRU[DEKRef, *cachedDEK]
 	bySubject map[string]map[DEKRef]struct{} // index for Evict, maintained by the evict callback
 	gen       uint64                         // bumped by Evict; fills started before a bump are dropped
+	// missed holds the DEKs missed once since it was last cleared (when it reached the cache's size):
+	// a second miss admits a DEK to the cache.
+	missed map[DEKRef]struct{}
+	window int
 
 	// testHookAfterUnwrap, if set, runs between unwrapping a DEK and caching its AEAD (tests only).
 	testHookAfterUnwrap func()
@@ -70,7 +77,7 @@ func NewFieldCipher(r *Ring, cacheSize int) (*FieldCipher, error) {
 	if cacheSize <= 0 {
 		return nil, fmt.Errorf("keys: field cipher cache size %d must be positive: %w", cacheSize, ErrInvalidArgument)
 	}
-	c := &FieldCipher{ring: r, bySubject: make(map[string]map[DEKRef]struct{})}
+	c := &FieldCipher{ring: r, bySubject: make(map[string]map[DEKRef]struct{}), missed: make(map[DEKRef]struct{}), window: cacheSize}
 	lru, err := simplelru.NewLRU(cacheSize, c.onEvict)
 	if err != nil {
 		return nil, fmt.Errorf("keys: build DEK cache: %w", err)
@@ -124,6 +131,9 @@ func (c *FieldCipher) aead(ref DEKRef, w WrappedDEK) (cipher.AEAD, error) {
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if !c.admit(ref) {
+		return aead, nil
+	}
 	if c.gen == gen { // no Evict ran while we were unwrapping: safe to cache
 		c.lru.Add(ref, &cachedDEK{
 			kekVersion: w.KEKVersion,
@@ -138,6 +148,20 @@ func (c *FieldCipher) aead(ref DEKRef, w WrappedDEK) (cipher.AEAD, error) {
 		refs[ref] = struct{}{}
 	}
 	return aead, nil
+}
+
+// admit is the doorkeeper: it reports whether ref, just missed, enters the cache — on its second miss
+// within the window. It runs with c.mu held.
+func (c *FieldCipher) admit(ref DEKRef) bool {
+	if _, again := c.missed[ref]; again {
+		delete(c.missed, ref)
+		return true
+	}
+	if len(c.missed) >= c.window {
+		clear(c.missed)
+	}
+	c.missed[ref] = struct{}{}
+	return false
 }
 
 // Seal encrypts plaintext as the value of field for the subject and class of ref, using the DEK
@@ -216,6 +240,7 @@ func (c *FieldCipher) Purge() {
 	c.gen++
 	c.lru.Purge()
 	clear(c.bySubject)
+	clear(c.missed)
 }
 
 // Len returns the number of cached AEADs.

@@ -163,6 +163,13 @@ func TestFieldCipherCacheAndEvict(t *testing.T) {
 	sA1 := mustSeal(t, c, refA1, wA1, "name", []byte("韩梅梅"))
 	sA2 := mustSeal(t, c, refA2, wA2, "amount", []byte("199.00"))
 	sB := mustSeal(t, c, refB, wB, "name", []byte("李雷"))
+	if c.Len() != 0 {
+		t.Fatalf("cache holds %d after one use of each DEK, want 0 (a DEK enters on its second miss)", c.Len())
+	}
+	// The second use of each admits it.
+	mustOpen(t, c, refA1, wA1, "name", sA1, "韩梅梅")
+	mustOpen(t, c, refA2, wA2, "amount", sA2, "199.00")
+	mustOpen(t, c, refB, wB, "name", sB, "李雷")
 	if c.Len() != 3 {
 		t.Fatalf("cache holds %d, want 3", c.Len())
 	}
@@ -171,9 +178,11 @@ func TestFieldCipherCacheAndEvict(t *testing.T) {
 	if c.Len() != 1 {
 		t.Fatalf("after Evict(a) cache holds %d, want 1", c.Len())
 	}
-	// Open still works: the DEK unwraps again.
-	mustOpen(t, c, refA1, wA1, "name", sA1, "韩梅梅")
-	mustOpen(t, c, refA2, wA2, "amount", sA2, "199.00")
+	// Open still works: the DEK unwraps again (twice, to enter the cache again).
+	for range 2 {
+		mustOpen(t, c, refA1, wA1, "name", sA1, "韩梅梅")
+		mustOpen(t, c, refA2, wA2, "amount", sA2, "199.00")
+	}
 	mustOpen(t, c, refB, wB, "name", sB, "李雷")
 	c.Evict("nobody")
 	if c.Len() != 3 {
@@ -183,6 +192,7 @@ func TestFieldCipherCacheAndEvict(t *testing.T) {
 	// The LRU is bounded and its eviction keeps the subject index right.
 	refC := DEKRef{Subject: "c", Class: "general", Version: 1}
 	wC := mustNewDEK(t, r, refC)
+	mustSeal(t, c, refC, wC, "name", []byte("x"))
 	mustSeal(t, c, refC, wC, "name", []byte("x"))
 	if c.Len() != 3 {
 		t.Fatalf("cache holds %d, want the bound 3", c.Len())
@@ -196,6 +206,10 @@ func TestFieldCipherCacheAndEvict(t *testing.T) {
 
 	// A cached AEAD serves only the wrapped DEK it came from.
 	mustOpen(t, c, refA1, wA1, "name", sA1, "韩梅梅")
+	mustOpen(t, c, refA1, wA1, "name", sA1, "韩梅梅")
+	if c.Len() != 1 {
+		t.Fatalf("cache holds %d, want A1 alone", c.Len())
+	}
 	forged := WrappedDEK{KEKVersion: wA1.KEKVersion, Ciphertext: bytes.Clone(wA1.Ciphertext)}
 	forged.Ciphertext[20] ^= 1
 	if _, err := c.Open(refA1, forged, "name", sA1); !errors.Is(err, ErrDecrypt) {
@@ -214,12 +228,14 @@ func TestFieldCipherEvictDuringUnwrapDoesNotCache(t *testing.T) {
 	c := newTestCipher(t, r, 4)
 	ref := DEKRef{Subject: "erased", Class: "general", Version: 1}
 	w := mustNewDEK(t, r, ref)
+	sealed := mustSeal(t, c, ref, w, "name", []byte("v")) // the first miss: the second is admitted
 	c.testHookAfterUnwrap = func() { c.Evict("erased") }
-	sealed := mustSeal(t, c, ref, w, "name", []byte("v"))
+	mustOpen(t, c, ref, w, "name", sealed, "v")
 	if c.Len() != 0 {
 		t.Fatalf("AEAD cached although Evict ran during the unwrap (len %d)", c.Len())
 	}
 	c.testHookAfterUnwrap = nil
+	mustOpen(t, c, ref, w, "name", sealed, "v")
 	mustOpen(t, c, ref, w, "name", sealed, "v")
 	if c.Len() != 1 {
 		t.Fatalf("cache holds %d, want 1", c.Len())
@@ -308,5 +324,41 @@ func TestNewFieldCipherValidation(t *testing.T) {
 	}
 	if _, err := SealedDEKVersion([]byte{1, 2, 3}); !errors.Is(err, ErrDecrypt) {
 		t.Errorf("SealedDEKVersion of garbage: %v", err)
+	}
+}
+
+// A scan that opens one field of each of many subjects, each DEK once, leaves the DEKs in use cached:
+// without the doorkeeper every one of them would be pushed out of the LRU by DEKs never used again.
+func TestFieldCipherScanKeepsTheCache(t *testing.T) {
+	r := newTestRing(t)
+	c := newTestCipher(t, r, 8)
+	hot := DEKRef{Subject: "hot", Class: "general", Version: 1}
+	wHot := mustNewDEK(t, r, hot)
+	sHot := mustSeal(t, c, hot, wHot, "name", []byte("韩梅梅"))
+	mustOpen(t, c, hot, wHot, "name", sHot, "韩梅梅")
+	if c.Len() != 1 {
+		t.Fatalf("cache holds %d, want the hot DEK", c.Len())
+	}
+	// The scanned values were sealed long before, elsewhere.
+	sealer := newTestCipher(t, r, 8)
+	type scanned struct {
+		ref    DEKRef
+		w      WrappedDEK
+		sealed []byte
+	}
+	var scan []scanned
+	for i := range 50 {
+		ref := DEKRef{Subject: fmt.Sprintf("scanned-%d", i), Class: "general", Version: 1}
+		w := mustNewDEK(t, r, ref)
+		scan = append(scan, scanned{ref, w, mustSeal(t, sealer, ref, w, "name", []byte("x"))})
+	}
+	for _, sc := range scan {
+		mustOpen(t, c, sc.ref, sc.w, "name", sc.sealed, "x")
+	}
+	c.mu.Lock()
+	_, ok := c.lru.Peek(hot)
+	c.mu.Unlock()
+	if !ok || c.Len() != 1 {
+		t.Fatalf("a scan of 50 DEKs used once each changed a cache of 8 (hot kept: %v, len %d)", ok, c.Len())
 	}
 }
