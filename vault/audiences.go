@@ -39,10 +39,13 @@ const (
 	ExcludedMinor       = "minor"
 	ExcludedRestricted  = "restricted"
 	ExcludedMissingTags = "missing_tags"
+	// ExcludedKeyUnavailable: the decision needs a field (the birth date) sealed under a KEK version this
+	// node's ring lacks, so the subject cannot be decided here and is left out (ErrKEKMissing).
+	ExcludedKeyUnavailable = "key_unavailable"
 )
 
 // exclusionReasons are every reason an audience build excludes a subject for.
-var exclusionReasons = []string{ExcludedNoConsent, ExcludedChannel, ExcludedNoContact, ExcludedObjection, ExcludedMinor, ExcludedRestricted, ExcludedMissingTags}
+var exclusionReasons = []string{ExcludedNoConsent, ExcludedChannel, ExcludedNoContact, ExcludedObjection, ExcludedMinor, ExcludedRestricted, ExcludedMissingTags, ExcludedKeyUnavailable}
 
 // channelContact is the field a channel reaches a person through (none: the app's own account).
 var channelContact = map[string]string{"sms": "phone", "wecom": "phone", "email": "email"}
@@ -517,7 +520,8 @@ func (s *Audiences) excluded(e *audit.Entry, purpose policies.Purpose, rec Subje
 }
 
 // excludedAny says why rec may not be in any audience for purpose now: a restriction, an objection, the
-// age rule (the birth date opened inside the gate and named in e) or the legal basis.
+// age rule (the birth date opened inside the gate and named in e; a birth date this node cannot open
+// leaves the subject out as key_unavailable) or the legal basis.
 func (s *Audiences) excludedAny(e *audit.Entry, purpose policies.Purpose, rec SubjectRecord, now time.Time) string {
 	switch {
 	case restrictsPurpose(rec, purpose):
@@ -526,7 +530,10 @@ func (s *Audiences) excludedAny(e *audit.Entry, purpose policies.Purpose, rec Su
 		return ExcludedObjection
 	}
 	if purpose.NeedsConsent() {
-		q := s.withAge(consent.Query{Purpose: purpose, Categories: []string{"tags", "contact"}, Records: rec.Consents, Now: now}, e, rec)
+		q, err := s.withAge(consent.Query{Purpose: purpose, Categories: []string{"tags", "contact"}, Records: rec.Consents, Now: now}, e, rec)
+		if err != nil {
+			return ExcludedKeyUnavailable
+		}
 		if q.Minor || q.AgeUnknown && purpose.NeedsAge() {
 			return ExcludedMinor
 		}

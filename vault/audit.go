@@ -125,6 +125,13 @@ func (s *core) deny(ctx context.Context, e audit.Entry, status int, reason strin
 	return cerr
 }
 
+// keyUnavailable records an access that could not be decided on this node because a field the decision
+// needs is sealed under a KEK version its ring lacks (err, ErrKEKMissing), and returns the 503 carrying
+// the entry's sequence number. The answer names no key, version or subject.
+func (s *core) keyUnavailable(ctx context.Context, e audit.Entry, err error) error {
+	return s.deny(ctx, e, statusUnavailable, reasonKeyUnavailable, &Error{Code: CodeUnavailable, Message: kekMissingMessage, Err: err})
+}
+
 // refuseInvalid records a request refused for its input (400) and returns the client error carrying the
 // entry's sequence number. The entry names the operation, the caller and the subject, never the input; a
 // declared purpose the catalog does not know is client text and is left out too.

@@ -213,7 +213,9 @@ func (s *ConsentRecords) validGrant(ctx context.Context, a Access, id string, g 
 func (s *ConsentRecords) grantAfterPreamble(ctx context.Context, a Access, id string, g consent.Grant, p policies.Purpose, e audit.Entry, rec SubjectRecord) (ConsentView, int64, error) {
 	now := s.now().UTC()
 	if g.Kind != consent.Guardian {
-		switch minor, known := s.ageAtDecision(&e, rec, now); {
+		switch minor, known, err := s.ageAtDecision(&e, rec, now); {
+		case err != nil:
+			return ConsentView{}, 0, s.keyUnavailable(ctx, e, err)
 		case minor:
 			return ConsentView{}, 0, s.deny(ctx, e, statusForbidden, consent.ReasonGuardianConsentRequired,
 				Errorf(CodeGuardianConsentRequired, "the subject is under 14: only a guardian's consent can be recorded (PIPL Art. 31)"))

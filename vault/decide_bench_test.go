@@ -42,8 +42,8 @@ func BenchmarkDecide(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		grants := pol.FieldGrants(a.Caller.Roles, a.Purpose, "read")
 		var e audit.Entry
-		granted, _, ids := s.decide(&e, pol, purpose, grants, rec, a, fields)
-		if len(granted) == 0 || len(ids) != 1 {
+		granted, _, ids, err := s.decide(&e, pol, purpose, grants, rec, a, fields)
+		if err != nil || len(granted) == 0 || len(ids) != 1 {
 			b.Fatalf("granted %v ids %v", granted, ids)
 		}
 	}

@@ -87,7 +87,10 @@ func (s *Ingestion) SubjectEvents(ctx context.Context, a Access, id string, q Ev
 		}
 		return EventPage{}, internalErr("read subject", err)
 	}
-	ok, withheld := s.eventBasis(&e, purpose, rec, a, allowed)
+	ok, withheld, err := s.eventBasis(&e, purpose, rec, a, allowed)
+	if err != nil {
+		return EventPage{}, s.keyUnavailable(ctx, e, err)
+	}
 	for _, c := range cats {
 		if !slices.Contains(allowed, c) {
 			withheld = append(withheld, Withheld{Field: c, Reason: ReasonNotPermitted})
@@ -172,15 +175,16 @@ func cmpString(a, b string) int {
 }
 
 // eventBasis splits event categories into those the subject's legal basis allows for purpose now and
-// those withheld with the reason, as decide does for fields.
-func (s *core) eventBasis(e *audit.Entry, purpose policies.Purpose, rec SubjectRecord, a Access, cats []string) ([]string, []Withheld) {
+// those withheld with the reason, as decide does for fields; ErrKEKMissing if the age rule needs a birth
+// date this node cannot open (nothing is decided).
+func (s *core) eventBasis(e *audit.Entry, purpose policies.Purpose, rec SubjectRecord, a Access, cats []string) ([]string, []Withheld, error) {
 	now := s.now()
 	var withheld []Withheld
-	all := func(reason string) ([]string, []Withheld) {
+	all := func(reason string) ([]string, []Withheld, error) {
 		for _, c := range cats {
 			withheld = append(withheld, Withheld{Field: c, Reason: reason})
 		}
-		return nil, withheld
+		return nil, withheld, nil
 	}
 	switch {
 	case retentionExpired(purpose, rec, now):
@@ -192,7 +196,10 @@ func (s *core) eventBasis(e *audit.Entry, purpose policies.Purpose, rec SubjectR
 	}
 	q := consent.Query{Purpose: purpose, Categories: cats, Records: rec.Consents, Now: now, Recipient: a.Recipient}
 	if purpose.NeedsConsent() {
-		q = s.withAge(q, e, rec)
+		var err error
+		if q, err = s.withAge(q, e, rec); err != nil {
+			return nil, nil, err
+		}
 	}
 	basis := consent.Evaluate(q)
 	var ok []string
@@ -206,7 +213,7 @@ func (s *core) eventBasis(e *audit.Entry, purpose policies.Purpose, rec SubjectR
 	}
 	slices.Sort(e.ConsentIDs)
 	e.ConsentIDs = slices.Compact(e.ConsentIDs)
-	return ok, withheld
+	return ok, withheld, nil
 }
 
 // openEvent decrypts one stored event under rel.
@@ -285,7 +292,14 @@ func (s *Ingestion) GrantRows(ctx context.Context, a Access, grantID, cursor str
 		}
 		se := s.newEntry(ctx, a, pol, ActionGrantRows, id)
 		se.Categories, se.GrantID = g.Categories, g.GrantID
-		ok, withheld := s.eventBasis(&se, purpose, rec, a, g.Categories)
+		ok, withheld, err := s.eventBasis(&se, purpose, rec, a, g.Categories)
+		if err != nil {
+			// This node cannot decide on the subject: none of their rows is released, and the entry says why.
+			ok, withheld = nil, nil
+			for _, c := range g.Categories {
+				withheld = append(withheld, Withheld{Field: c, Reason: reasonKeyUnavailable})
+			}
+		}
 		var evs []StoredEvent
 		err = s.events.Events(ctx, id, func(ev StoredEvent) error {
 			if _, held := rec.DEKs[ev.Class]; held && slices.Contains(ok, ev.Category) {

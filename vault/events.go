@@ -423,12 +423,17 @@ type collectionBasis struct {
 
 // collectionRefusal decides whether behaviour of a subject may be collected for a consent-based purpose
 // now, and from when: only events dated at or after a consent that is still valid now. The age rule's
-// birth date is opened inside the gate and named in e (the subject's own inputs).
+// birth date is opened inside the gate and named in e (the subject's own inputs); one this node cannot
+// open refuses the events as key_unavailable.
 func (s *Ingestion) collectionRefusal(e *audit.Entry, purpose policies.Purpose, rec SubjectRecord, cat string, now time.Time) collectionBasis {
 	if objected(rec, purpose) {
 		return collectionBasis{refusal: ReasonObjection}
 	}
-	b := consent.Evaluate(s.withAge(consent.Query{Purpose: purpose, Categories: []string{cat}, Records: rec.Consents, Now: now}, e, rec))[cat]
+	q, err := s.withAge(consent.Query{Purpose: purpose, Categories: []string{cat}, Records: rec.Consents, Now: now}, e, rec)
+	if err != nil {
+		return collectionBasis{refusal: reasonKeyUnavailable}
+	}
+	b := consent.Evaluate(q)[cat]
 	if !b.OK {
 		return collectionBasis{refusal: b.Reason}
 	}

@@ -171,18 +171,33 @@ func (r *release) field(rec SubjectRecord, name string) (string, bool) {
 }
 
 // decisionOpen decrypts field of rec to decide on it and names the field in e.DecisionInputs; the caller
-// appends e whatever it decides. ok is false if the subject has no such field or it does not open.
-func (g *gate) decisionOpen(e *audit.Entry, rec SubjectRecord, field string) ([]byte, bool) {
-	if _, has := rec.Fields[field]; !has {
-		return nil, false
+// appends e whatever it decides. ok is false if the subject has no such field or it does not open. err is
+// ErrKEKMissing, and nothing else, when the field's DEK is wrapped under a KEK version this node's ring
+// lacks: the field is there, so the decision cannot be made here at all — deciding as if it were absent
+// would, say, take an adult for someone of unknown age — and the caller answers 503 (keyUnavailable).
+func (g *gate) decisionOpen(e *audit.Entry, rec SubjectRecord, field string) ([]byte, bool, error) {
+	sf, has := rec.Fields[field]
+	if !has {
+		return nil, false, nil
 	}
 	if !slices.Contains(e.DecisionInputs, field) {
 		e.DecisionInputs = append(e.DecisionInputs, field)
 	}
-	return openField(g.crypto.Open, rec, field)
+	d, ok := rec.DEKs[sf.Class]
+	if !ok {
+		return nil, false, nil
+	}
+	pt, err := g.crypto.Open(d, field, sf.Value)
+	switch {
+	case errors.Is(err, ErrKEKMissing):
+		return nil, false, err
+	case err != nil:
+		return nil, false, nil
+	}
+	return pt, true, nil
 }
 
-// opener decrypts one sealed value under a DEK: a release's open, or the gate's decision-time open.
+// opener decrypts one sealed value under a DEK: a release's open.
 type opener func(d DEK, ad string, sealed []byte) ([]byte, error)
 
 // openField decrypts one field of rec with open.

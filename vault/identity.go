@@ -156,7 +156,12 @@ func (s *Ingestion) findMatch(ctx context.Context, e *audit.Entry, values map[st
 	name := values["name"]
 	if name != nil && s.similar != nil {
 		if rec, err := s.activeSubject(ctx, ids[0]); err == nil {
-			if other, ok := s.gate.decisionOpen(e, rec, "name"); ok && s.similar(*name, string(other)) >= nameMatchThreshold {
+			other, ok, err := s.gate.decisionOpen(e, rec, "name")
+			if err != nil {
+				// This node cannot compare the names: no merge, and the review says why.
+				return "", "", ids[0], reasonKeyUnavailable
+			}
+			if ok && s.similar(*name, string(other)) >= nameMatchThreshold {
 				return ids[0], "phone", "", ""
 			}
 		}

@@ -53,26 +53,34 @@ func normaliseName(name string) string {
 
 // nameKeyTokens returns the blind tokens of the name keys of a subject whose current record is rec after
 // values (changes: nil removes) apply, and whether the write changes them at all. A kept value is opened
-// inside the gate and named in e.
-func (s *Profiles) nameKeyTokens(e *audit.Entry, rec SubjectRecord, values map[string]*string) ([][]byte, bool) {
+// inside the gate and named in e; ErrKEKMissing if it cannot be opened on this node.
+func (s *Profiles) nameKeyTokens(e *audit.Entry, rec SubjectRecord, values map[string]*string) ([][]byte, bool, error) {
 	nv, nameChanged := values["name"]
 	bv, birthChanged := values["birth_date"]
 	if !nameChanged && !birthChanged {
-		return nil, false
+		return nil, false, nil
 	}
-	current := func(v *string, changed bool, field string) string {
+	current := func(v *string, changed bool, field string) (string, error) {
 		if changed {
 			if v == nil {
-				return ""
+				return "", nil
 			}
-			return *v
+			return *v, nil
 		}
-		got, _ := s.gate.decisionOpen(e, rec, field)
-		return string(got)
+		got, _, err := s.gate.decisionOpen(e, rec, field)
+		return string(got), err
+	}
+	name, err := current(nv, nameChanged, "name")
+	if err != nil {
+		return nil, false, err
+	}
+	birth, err := current(bv, birthChanged, "birth_date")
+	if err != nil {
+		return nil, false, err
 	}
 	var tokens [][]byte
-	for _, v := range nameKeyValues(current(nv, nameChanged, "name"), current(bv, birthChanged, "birth_date")) {
+	for _, v := range nameKeyValues(name, birth) {
 		tokens = append(tokens, s.gate.blindToken(fieldNameKey, v))
 	}
-	return tokens, true
+	return tokens, true, nil
 }

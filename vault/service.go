@@ -58,14 +58,17 @@ const (
 	// ReasonNotEntrusted withholds a field from a read for an entrusted processor (X-Processor) whose
 	// contract does not cover it now: unknown processor, another purpose, a category outside the
 	// contract, or a contract not in force (PIPL Art. 21).
-	ReasonNotEntrusted             = "not_entrusted"
-	ReasonRetentionExpired         = "retention_expired"
-	ReasonLegalHold                = "legal_hold"
-	reasonNoPolicy                 = "no_policy_for_purpose"
-	reasonSubjectNotFound          = "subject_not_found"
-	reasonInvalidArgument          = "invalid_argument"
-	reasonUnavailable              = "store_unavailable"
-	reasonErasureLedger            = "erasure_ledger_unavailable"
+	ReasonNotEntrusted     = "not_entrusted"
+	ReasonRetentionExpired = "retention_expired"
+	ReasonLegalHold        = "legal_hold"
+	reasonNoPolicy         = "no_policy_for_purpose"
+	reasonSubjectNotFound  = "subject_not_found"
+	reasonInvalidArgument  = "invalid_argument"
+	reasonUnavailable      = "store_unavailable"
+	reasonErasureLedger    = "erasure_ledger_unavailable"
+	// reasonKeyUnavailable: a field the decision needs is sealed under a DEK whose KEK version this node's
+	// ring lacks (ErrKEKMissing); nothing was decided or released.
+	reasonKeyUnavailable           = "key_unavailable"
 	reasonInternal                 = "internal_error"
 	defaultLookupsPerSecondPerUser = 5
 	defaultLookupBurst             = 50

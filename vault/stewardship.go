@@ -185,7 +185,11 @@ func (s *Stewardship) RevertMerge(ctx context.Context, a Access, id string) (Rev
 			continue // gone or corrected since the merge: it is the subject's now
 		}
 		// Re-sealing under the restored subject's key needs the value: opened in the gate, named in e.
-		if pt, ok := s.gate.decisionOpen(&e, rec, name); ok {
+		pt, ok, err := s.gate.decisionOpen(&e, rec, name)
+		if err != nil {
+			return RevertResult{}, s.keyUnavailable(ctx, e, err) // a revert that dropped the value would lose it
+		}
+		if ok {
 			v := string(pt)
 			values[name], moved = &v, append(moved, name)
 		}

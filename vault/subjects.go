@@ -306,6 +306,8 @@ func finish(e audit.Entry, changeErr error, names []string) audit.Entry {
 		}
 	case errors.Is(changeErr, ErrNotFound):
 		e.Decision, e.Status, e.Reason, e.FieldsWithheld = audit.Deny, statusNotFound, reasonSubjectNotFound, names
+	case errors.Is(changeErr, ErrKEKMissing):
+		e.Decision, e.Status, e.Reason, e.FieldsWithheld = audit.Deny, statusUnavailable, reasonKeyUnavailable, names
 	default:
 		e.Decision, e.Status, e.Reason, e.FieldsWithheld = audit.Deny, statusInternal, reasonInternal, names
 	}
@@ -325,7 +327,11 @@ func (s *core) mayWriteAll(pol *policies.Set, a Access, names []string) bool {
 // writeFields seals and stores (or clears) values inside the writer's transaction. Recomputing the name
 // keys may open the name or birth date that the change keeps; those opens are named in e, the change's entry.
 func (s *Profiles) writeFields(tx ProfileTx, e *audit.Entry, schema *policies.Schema, d DEK, id string, before SubjectRecord, values map[string]*string, now time.Time) error {
-	if tokens, changed := s.nameKeyTokens(e, before, values); changed {
+	tokens, changed, err := s.nameKeyTokens(e, before, values)
+	if err != nil {
+		return err
+	}
+	if changed {
 		if err := tx.SetIndexTokens(fieldNameKey, id, tokens); err != nil {
 			return err
 		}
@@ -443,7 +449,10 @@ func (s *Profiles) readOnce(ctx context.Context, a Access, id string, requested 
 		}
 		return readResult{}, internalErr("read subject", err)
 	}
-	granted, withheld, consentIDs := s.decide(&e, pol, purpose, grants, rec, a, fields)
+	granted, withheld, consentIDs, err := s.decide(&e, pol, purpose, grants, rec, a, fields)
+	if err != nil {
+		return readResult{}, s.keyUnavailable(ctx, e, err)
+	}
 	e.FieldsGranted = names(granted)
 	e.FieldsWithheld = withheldNames(withheld)
 	e.ConsentIDs = consentIDs
@@ -521,8 +530,10 @@ func (s *core) activeSubjects(ctx context.Context, ids []string) (map[string]Sub
 //
 // A consent-based purpose needs the subject's age: the birth date is opened inside the gate for that and
 // named in e.
+//
+// err is ErrKEKMissing when the age rule needs a birth date this node cannot open: nothing is decided.
 func (s *Profiles) decide(e *audit.Entry, pol *policies.Set, purpose policies.Purpose, grants map[string]policies.Grant,
-	rec SubjectRecord, a Access, fields []string) (map[string]policies.Grant, []Withheld, []string) {
+	rec SubjectRecord, a Access, fields []string) (map[string]policies.Grant, []Withheld, []string, error) {
 	schema := pol.Schema()
 	now := s.now()
 	granted := make(map[string]policies.Grant, len(fields))
@@ -565,7 +576,10 @@ func (s *Profiles) decide(e *audit.Entry, pol *policies.Set, purpose policies.Pu
 		}
 		q := consent.Query{Purpose: purpose, Categories: cats, Sensitive: sensitive, Recipient: a.Recipient, Records: rec.Consents, Now: now}
 		if purpose.NeedsConsent() {
-			q = s.withAge(q, e, rec)
+			var err error
+			if q, err = s.withAge(q, e, rec); err != nil {
+				return nil, nil, nil, err
+			}
 		}
 		basis := consent.Evaluate(q)
 		seen := map[string]bool{}
@@ -587,7 +601,7 @@ func (s *Profiles) decide(e *audit.Entry, pol *policies.Set, purpose policies.Pu
 	}
 	sort.Slice(withheld, func(i, j int) bool { return withheld[i].Field < withheld[j].Field })
 	sort.Strings(consentIDs)
-	return granted, withheld, consentIDs
+	return granted, withheld, consentIDs, nil
 }
 
 // entrusted keeps of permitted the fields that an entrusted processor may receive for purpose at now (PIPL
@@ -652,32 +666,33 @@ const fieldBirthDate = "birth_date"
 const reasonAgeVerification = consent.ReasonAgeVerificationRequired
 
 // withAge fills in q's Minor and AgeUnknown at q.Now (PIPL Art. 31) from the subject's birth date, opened
-// inside the gate and named in e.
-func (s *core) withAge(q consent.Query, e *audit.Entry, rec SubjectRecord) consent.Query {
-	minor, known := s.ageAtDecision(e, rec, q.Now)
+// inside the gate and named in e; ErrKEKMissing if the birth date cannot be opened on this node.
+func (s *core) withAge(q consent.Query, e *audit.Entry, rec SubjectRecord) (consent.Query, error) {
+	minor, known, err := s.ageAtDecision(e, rec, q.Now)
 	q.Minor, q.AgeUnknown = minor, !known
-	return q
+	return q, err
 }
 
 // minorAtDecision applies PIPL Art. 31 while deciding: the birth date is opened inside the gate, never
 // returned, and named in e.
-func (s *core) minorAtDecision(e *audit.Entry, rec SubjectRecord, now time.Time) bool {
-	pt, ok := s.gate.decisionOpen(e, rec, fieldBirthDate)
-	return ok && minorBorn(pt, now)
+func (s *core) minorAtDecision(e *audit.Entry, rec SubjectRecord, now time.Time) (bool, error) {
+	pt, ok, err := s.gate.decisionOpen(e, rec, fieldBirthDate)
+	return ok && minorBorn(pt, now), err
 }
 
 // ageAtDecision is minorAtDecision that also says whether the age is known: false without a birth date
-// or with one that does not read as a date.
-func (s *core) ageAtDecision(e *audit.Entry, rec SubjectRecord, now time.Time) (minor, known bool) {
-	pt, ok := s.gate.decisionOpen(e, rec, fieldBirthDate)
+// or with one that does not read as a date. err is ErrKEKMissing if the birth date cannot be opened on
+// this node (and then the age is not known here, but must not be taken as unknown).
+func (s *core) ageAtDecision(e *audit.Entry, rec SubjectRecord, now time.Time) (minor, known bool, err error) {
+	pt, ok, err := s.gate.decisionOpen(e, rec, fieldBirthDate)
 	if !ok {
-		return false, false
+		return false, false, err
 	}
-	birth, err := time.Parse(time.DateOnly, string(pt))
-	if err != nil {
-		return false, false
+	birth, perr := time.Parse(time.DateOnly, string(pt))
+	if perr != nil {
+		return false, false, nil
 	}
-	return consent.IsMinor(birth, now), true
+	return consent.IsMinor(birth, now), true, nil
 }
 
 // minorBorn reports whether a birth date (YYYY-MM-DD) makes the subject a minor now. An unknown or unreadable
@@ -766,13 +781,22 @@ func (s *Profiles) updateSubject(ctx context.Context, a Access, id string, in ma
 	if a.self {
 		// A child cannot leave the guardian rule (PIPL Art. 31) alone: clearing the birth date or moving it
 		// past 14 years ago needs a data steward, who verifies the evidence.
-		if v, touched := values[fieldBirthDate]; touched && s.minorAtDecision(&e, rec, s.now()) && (v == nil || !minorBorn([]byte(*v), s.now())) {
-			return View{}, s.deny(ctx, e, statusForbidden, reasonAgeVerification,
-				Errorf(CodePermissionDenied, "a birth date change that ends the guardian rule needs a data steward's verification"))
+		if v, touched := values[fieldBirthDate]; touched {
+			minor, err := s.minorAtDecision(&e, rec, s.now())
+			if err != nil {
+				return View{}, s.keyUnavailable(ctx, e, err)
+			}
+			if minor && (v == nil || !minorBorn([]byte(*v), s.now())) {
+				return View{}, s.deny(ctx, e, statusForbidden, reasonAgeVerification,
+					Errorf(CodePermissionDenied, "a birth date change that ends the guardian rule needs a data steward's verification"))
+			}
 		}
 	}
 	readGrants := pol.FieldGrants(a.Caller.Roles, a.Purpose, policies.ActRead)
-	granted, withheld, consentIDs := s.decide(&e, pol, purpose, readGrants, rec, a, fieldNames)
+	granted, withheld, consentIDs, err := s.decide(&e, pol, purpose, readGrants, rec, a, fieldNames)
+	if err != nil {
+		return View{}, s.keyUnavailable(ctx, e, err)
+	}
 	now := s.now().UTC()
 	seq, err := s.seq.Commit(ctx, func(tx Tx) error {
 		if err := activeIn(tx, id); err != nil {

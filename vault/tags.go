@@ -250,14 +250,23 @@ func (s *Tags) decideTagInputs(ctx context.Context, e audit.Entry, purposes []po
 		base.SubjectRef = refFor(s.gate, id, rec.RefSalt)
 		base.Decision, base.Status = audit.Allow, statusOK
 		minor, ageKnown := false, false
+		var ageErr error
 		for _, purpose := range purposes {
 			if catalog[purpose].NeedsConsent() {
-				minor, ageKnown = s.ageAtDecision(&base, rec, now)
+				minor, ageKnown, ageErr = s.ageAtDecision(&base, rec, now)
 				break
 			}
 		}
 		d := &tagDecision{guard: guard, rec: rec, union: map[string]bool{},
 			in: TagInput{SubjectID: id, Fields: map[string]string{}, CreatedAt: rec.CreatedAt, Bases: map[policies.PurposeName]TagBasis{}, Seen: seen}}
+		if ageErr != nil {
+			// This node cannot open the birth date (ErrKEKMissing): nothing is decided or computed for the
+			// subject, their tags stay as they are, and the entry says why.
+			base.Decision, base.Status, base.Reason = audit.Deny, statusUnavailable, reasonKeyUnavailable
+			d.entries, d.withheld = []audit.Entry{base}, true
+			out = append(out, d)
+			continue
+		}
 		for _, purpose := range purposes {
 			if objected(rec, catalog[purpose]) || retentionExpired(catalog[purpose], rec, now) || restrictsPurpose(rec, catalog[purpose]) {
 				continue // nothing of the subject may feed the purpose any longer
@@ -640,7 +649,11 @@ func (s *Tags) subjectTagsOnce(ctx context.Context, a Access, id, lang string) (
 	} else if restrictsPurpose(rec, purpose) {
 		reason = ReasonRestricted
 	} else if purpose.NeedsConsent() {
-		b := consent.Evaluate(s.withAge(consent.Query{Purpose: purpose, Categories: []string{"tags"}, Records: rec.Consents, Now: now}, &e, rec))["tags"]
+		q, err := s.withAge(consent.Query{Purpose: purpose, Categories: []string{"tags"}, Records: rec.Consents, Now: now}, &e, rec)
+		if err != nil {
+			return TagsResult{}, s.keyUnavailable(ctx, e, err)
+		}
+		b := consent.Evaluate(q)["tags"]
 		if !b.OK {
 			reason = b.Reason
 		} else {

@@ -294,6 +294,75 @@ func TestAMissingKEKAnswersUnavailable(t *testing.T) {
 	readAll(t, s, map[string]string{id: "韩梅梅"}, "restored ring")
 }
 
+// A decision that has to open a field — the age rule's birth date, for a purpose based on consent — cannot
+// be made on a node whose ring lacks the field's KEK version: it is answered 503 unavailable, with an entry
+// that says so, and never decided as if the subject had no birth date (which would take an adult for
+// someone of unknown age and withhold their data, or refuse their consent, as age_verification_required).
+func TestADecisionThatNeedsAMissingKEKAnswersUnavailable(t *testing.T) {
+	s := apptest.Start(t)
+	id := s.CreateSubject(map[string]any{"name": "韩梅梅", "phone": "+8613500000008", "birth_date": "1984-09-10"})
+	st := s.Token("st", "data_steward")
+	if r := s.Do("POST", "/v1/subjects/"+id+"/consents", st, "account_management", map[string]any{"purpose": "marketing", "notice_version": "2026-01",
+		"method": "app_checkbox", "kind": "general", "evidence": "checkbox"}); r.Status != 201 {
+		t.Fatalf("grant before the rotation: %d %s", r.Status, r.Body)
+	}
+	mk := s.Token("mk", "marketing")
+	if r := s.Do("GET", "/v1/subjects/"+id+"?fields=phone", mk, "marketing", nil); r.Status != 200 || !strings.Contains(string(r.Body), "0008") {
+		t.Fatalf("marketing read before the rotation: %d %s", r.Status, r.Body)
+	}
+	ringPath := s.App.Internals().Ring.Path()
+	s.RestartWith(func(string) {
+		r, err := keys.OpenRing(ringPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Rotate(); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Retire([]uint32{1}); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Purge([]uint32{1}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	mk, st = s.Token("mk", "marketing"), s.Token("st", "data_steward")
+	co := s.Token("co", "compliance_officer")
+	for name, r := range map[string]apptest.Response{
+		"marketing read": s.Do("GET", "/v1/subjects/"+id+"?fields=phone", mk, "marketing", nil),
+		"tags read":      s.Do("GET", "/v1/subjects/"+id+"/tags", mk, "marketing", nil),
+		"consent grant": s.Do("POST", "/v1/subjects/"+id+"/consents", st, "account_management", map[string]any{"purpose": "personalization", "notice_version": "2026-01",
+			"method": "app_checkbox", "kind": "general", "evidence": "checkbox"}),
+	} {
+		if r.Status != 503 || r.ErrorCode() != string(vault.CodeUnavailable) || !strings.Contains(string(r.Body), "key ring does not hold") {
+			t.Errorf("%s with the KEK missing: %d %s, want 503 unavailable", name, r.Status, r.Body)
+			continue
+		}
+		seq := r.Header.Get("X-Audit-Seq")
+		ev := s.Do("GET", "/v1/audit/events?limit=50&min_seq="+seq+"&subject_id="+id, co, "compliance_audit", nil)
+		events, _ := ev.JSON["events"].([]any)
+		var entry map[string]any
+		for _, x := range events {
+			if m := x.(map[string]any); fmt.Sprint(m["seq"]) == seq {
+				entry = m
+			}
+		}
+		if ev.Status != 200 || entry == nil {
+			t.Errorf("%s: no entry %s in the review: %d %s", name, seq, ev.Status, ev.Body)
+			continue
+		}
+		if entry["decision"] != "deny" || fmt.Sprint(entry["status"]) != "503" || entry["reason"] != "key_unavailable" {
+			t.Errorf("%s: the entry says %v, want denied 503 key_unavailable", name, entry)
+		}
+	}
+	// A batch decision leaves such a subject out and counts them apart, rather than as a minor.
+	r := s.Do("POST", "/v1/audiences", mk, "marketing", map[string]any{"name": "x", "rule": "value.rfm_segment in ['at_risk']", "channel": "sms"})
+	excluded, _ := r.JSON["excluded"].(map[string]any)
+	if r.Status != 201 || fmt.Sprint(excluded["key_unavailable"]) != "1" || fmt.Sprint(excluded["minor"]) != "0" {
+		t.Errorf("audience build with the KEK missing: %d %s, want the subject excluded as key_unavailable", r.Status, r.Body)
+	}
+}
+
 // TestNoNewRingBesideADatabase refuses to start a data dir whose database exists but whose ring is gone:
 // a fresh ring would make every stored DEK unreadable.
 func TestNoNewRingBesideADatabase(t *testing.T) {
