@@ -187,13 +187,10 @@ func copyFile(t *testing.T, from, to string) {
 	}
 }
 
-// TestMissingKEKStopsTheServer loses a KEK version that DEKs still use (purged behind the vault's back):
-// opening the data dir reports how many DEKs and subjects are affected, RequireKeys refuses, /readyz says
-// so, and no rotation starts.
-func TestMissingKEKStopsTheServer(t *testing.T) {
-	s := apptest.Start(t)
-	names := seed(t, s, 4)
-	ringPath := s.App.Internals().Ring.Path()
+// restartWithKEKPurged restarts s after rotating its ring at ringPath and purging KEK version 1 behind the
+// vault's back, as a stale ring file or a lost key would leave it: DEKs still wrapped under 1 do not open.
+func restartWithKEKPurged(t *testing.T, s *apptest.Stack, ringPath string) {
+	t.Helper()
 	s.RestartWith(func(string) {
 		r, err := keys.OpenRing(ringPath)
 		if err != nil {
@@ -209,6 +206,16 @@ func TestMissingKEKStopsTheServer(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestMissingKEKStopsTheServer loses a KEK version that DEKs still use (purged behind the vault's back):
+// opening the data dir reports how many DEKs and subjects are affected, RequireKeys refuses, /readyz says
+// so, and no rotation starts.
+func TestMissingKEKStopsTheServer(t *testing.T) {
+	s := apptest.Start(t)
+	names := seed(t, s, 4)
+	ringPath := s.App.Internals().Ring.Path()
+	restartWithKEKPurged(t, s, ringPath)
 	rep, _ := s.App.Vault.Keys().LastKeyReport()
 	if rep.OK() || rep.Missing != len(names) || rep.Affected != len(names) {
 		t.Fatalf("key report %+v, want %d missing", rep, len(names))
@@ -250,21 +257,7 @@ func TestAMissingKEKAnswersUnavailable(t *testing.T) {
 	s := apptest.Start(t)
 	id := s.CreateSubject(map[string]any{"name": "韩梅梅", "phone": "+8613500000007", "birth_date": "1984-09-10"})
 	ringPath := s.App.Internals().Ring.Path()
-	s.RestartWith(func(string) {
-		r, err := keys.OpenRing(ringPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := r.Rotate(); err != nil {
-			t.Fatal(err)
-		}
-		if err := r.Retire([]uint32{1}); err != nil {
-			t.Fatal(err)
-		}
-		if err := r.Purge([]uint32{1}); err != nil {
-			t.Fatal(err)
-		}
-	})
+	restartWithKEKPurged(t, s, ringPath)
 	cs, st := s.Token("cs", "customer_service"), s.Token("st", "data_steward")
 	for _, r := range []apptest.Response{
 		s.Do("GET", "/v1/subjects/"+id+"?fields=name,phone", cs, "customer_service", nil),
@@ -311,21 +304,7 @@ func TestADecisionThatNeedsAMissingKEKAnswersUnavailable(t *testing.T) {
 		t.Fatalf("marketing read before the rotation: %d %s", r.Status, r.Body)
 	}
 	ringPath := s.App.Internals().Ring.Path()
-	s.RestartWith(func(string) {
-		r, err := keys.OpenRing(ringPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := r.Rotate(); err != nil {
-			t.Fatal(err)
-		}
-		if err := r.Retire([]uint32{1}); err != nil {
-			t.Fatal(err)
-		}
-		if err := r.Purge([]uint32{1}); err != nil {
-			t.Fatal(err)
-		}
-	})
+	restartWithKEKPurged(t, s, ringPath)
 	mk, st = s.Token("mk", "marketing"), s.Token("st", "data_steward")
 	co := s.Token("co", "compliance_officer")
 	for name, r := range map[string]apptest.Response{
