@@ -39,6 +39,7 @@ func BenchmarkDurableAppend64(b *testing.B) {
 	if st.Syncs > 0 {
 		b.ReportMetric(float64(st.SyncTime.Microseconds())/float64(st.Syncs), "µs/fdatasync")
 		b.ReportMetric(float64(st.Entries)/float64(st.Groups), "entries/group")
+		b.ReportMetric(float64(st.Writes)/float64(st.Syncs), "writes/fdatasync")
 	}
 }
 

@@ -1,7 +1,14 @@
 // Package seglog is the audit log's embedded storage: canonical entries appended to segment files by one
-// writer with group commit — one write and one fdatasync per group, and an entry is acknowledged only once
-// it is on disk — and, beside them, the log's hash tiles, entry bundles and signed checkpoints in the C2SP
-// tlog-tiles layout, so that any tlog-tiles client can read and verify the log from the files alone.
+// writer with group commit — an entry is acknowledged only once it is on disk — and, beside them, the log's
+// hash tiles, entry bundles and signed checkpoints in the C2SP tlog-tiles layout, so that any tlog-tiles
+// client can read and verify the log from the files alone.
+//
+// Two goroutines append. The writer numbers and chains each group, writes it with one write and hands it
+// to the syncer, then integrates it into the tree while the syncer runs the fdatasync: the next group forms
+// and is written while the previous one syncs, and one fdatasync covers every group written meanwhile. The
+// syncer answers the groups, in log order, once they are on disk. A failed fdatasync stops the log for
+// good (ErrSyncFailed): which written pages reached the disk is then unknown, so nothing more is appended
+// until the log is reopened and recovery finds where it ends.
 //
 // The tree math is audit.Tree's; this package persists what it is given and recovers after a crash: a torn
 // last frame (the process died mid-write) is cut off at startup, and tiles a crash left unwritten are
@@ -84,7 +91,10 @@ type Options struct {
 
 // Stats are counters of the writer, for benchmarks and metrics.
 type Stats struct {
+	// Groups counts the rounds of the syncer (each one fdatasync per segment it touched, answering every
+	// group written since the last); Writes the groups written.
 	Entries, Groups, Syncs int64
+	Writes                 int64
 	SyncTime               time.Duration
 }
 
@@ -101,10 +111,13 @@ type Log struct {
 	segs []*segment
 	size int64
 
-	// Writer goroutine state.
+	head string // the chain hash of entry size
+
+	// Writer goroutine state: wsize and whead are size and head counting the groups written but not yet
+	// synced.
 	tree     audit.Tree
-	head     string
-	frames   []byte           // the group being written (its buffer reused)
+	wsize    int64
+	whead    string
 	full     []audit.TileData // tiles completed since the last checkpoint, written with the next one
 	cpSize   int64            // size the newest checkpoint covers, or the one being written (writer's view)
 	cpAt     time.Time        // when the writer last handed a checkpoint to the checkpointer
@@ -113,10 +126,21 @@ type Log struct {
 	cpFile   *os.File
 	checkErr atomic.Pointer[error]
 
-	entries, groups, syncs atomic.Int64
-	syncNanos              atomic.Int64
+	// The syncer's: written groups in log order, closed by the writer when it stops; syncDone is closed
+	// once the last is synced and answered. synced is the size synced so far, and syncNote is signalled
+	// after each sync (maybeCheckpoint waits for the syncer to catch up). failed is set by a failed
+	// fdatasync, for good.
+	jobs     chan *job
+	syncDone chan struct{}
+	synced   atomic.Int64
+	unsynced atomic.Int64 // requests written and not answered yet
+	syncNote chan struct{}
+	failed   atomic.Pointer[error]
+
+	entries, groups, syncs, writes atomic.Int64
+	syncNanos                      atomic.Int64
 	// inflight counts appends between their call and their answer; lastSync is the last fdatasync's
-	// duration. The writer lingers for appends still on their way (see linger).
+	// duration. The writer waits for appends still on their way (see gather).
 	inflight atomic.Int64
 	lastSync atomic.Int64
 }
@@ -124,9 +148,10 @@ type Log struct {
 type segment struct {
 	first   int64
 	f       *os.File
-	offsets []int64 // offset of each frame
-	end     int64
-	zeroed  int64 // the writer's: bytes [end, zeroed) are zeros written to disk (see zeroAhead)
+	offsets []int64 // offset of each synced frame
+	end     int64   // the end of the last synced frame
+	wend    int64   // the writer's: the end of the last frame written
+	zeroed  int64   // the writer's: bytes [wend, zeroed) are zeros written (see zeroAhead)
 }
 
 // zeroAhead is how far past its last frame the writer keeps the last segment zero-filled. The zeros go out
@@ -199,6 +224,13 @@ func Open(dir string, opts Options) (*Log, error) {
 		l.cps, l.cpDone = make(chan checkpointJob, 1), make(chan struct{})
 		go l.checkpointer()
 	}
+	for _, seg := range l.segs {
+		seg.wend = seg.end
+	}
+	l.wsize, l.whead = l.size, l.head
+	l.synced.Store(l.size)
+	l.jobs, l.syncDone, l.syncNote = make(chan *job, 1024), make(chan struct{}), make(chan struct{}, 1)
+	go l.sync()
 	go l.write()
 	return l, nil
 }
@@ -365,8 +397,14 @@ func (l *Log) Append(ctx context.Context, e audit.Entry, admit func() bool) (int
 	if l.shut.Load() {
 		return 0, ErrClosed
 	}
+	if err := l.failure(); err != nil {
+		return 0, err
+	}
 	l.inflight.Add(1)
 	defer l.inflight.Add(-1)
+	if l.shut.Load() { // checked again once counted: the closing writer waits only for appends it sees
+		return 0, ErrClosed
+	}
 	// The body is encoded here, concurrently; the writer only splices in the two members it assigns.
 	body, err := e.Body()
 	if err != nil {
@@ -375,18 +413,36 @@ func (l *Log) Append(ctx context.Context, e audit.Entry, admit func() bool) (int
 	if len(body) > MaxEntry-200 {
 		return 0, ErrTooLarge
 	}
-	r := &request{body: body, admit: admit, done: make(chan result, 1)}
-	select {
-	case l.reqs <- r:
-	case <-l.quit:
-		return 0, ErrClosed
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	}
-	// Once queued the entry may be written: wait for the outcome even if ctx ends, so that an entry on disk
-	// is never reported as not written.
-	res := <-r.done
+	r := newRequest()
+	r.body, r.admit = body, admit
+	res := l.submit(ctx, r)
 	return res.seq, res.err
+}
+
+// requests recycles requests and their answer channels (one of each per append otherwise).
+var requests = sync.Pool{New: func() any { return &request{done: make(chan result, 1)} }}
+
+func newRequest() *request { return requests.Get().(*request) }
+
+// submit queues r for the writer and returns its outcome. Once queued the entry may be written, so it
+// waits for the outcome even if ctx ends: an entry on disk is never reported as not written. A request
+// queued as the log closes is refused by the writer (see write).
+func (l *Log) submit(ctx context.Context, r *request) result {
+	select {
+	case l.reqs <- r: // the usual case: room in the queue
+	default:
+		select {
+		case l.reqs <- r:
+		case <-l.quit:
+			return result{err: ErrClosed}
+		case <-ctx.Done():
+			return result{err: ctx.Err()}
+		}
+	}
+	res := <-r.done
+	*r = request{done: r.done}
+	requests.Put(r)
+	return res
 }
 
 // ErrOutOfOrder is returned by AppendBatch for entries that do not continue the log: the first is not
@@ -404,8 +460,14 @@ func (l *Log) AppendBatch(ctx context.Context, first int64, canons [][]byte) err
 	if l.shut.Load() {
 		return ErrClosed
 	}
+	if err := l.failure(); err != nil {
+		return err
+	}
 	l.inflight.Add(1)
 	defer l.inflight.Add(-1)
+	if l.shut.Load() { // as in Append
+		return ErrClosed
+	}
 	if len(canons) == 0 {
 		return nil
 	}
@@ -414,15 +476,9 @@ func (l *Log) AppendBatch(ctx context.Context, first int64, canons [][]byte) err
 			return ErrTooLarge
 		}
 	}
-	r := &request{canons: canons, first: first, done: make(chan result, 1)}
-	select {
-	case l.reqs <- r:
-	case <-l.quit:
-		return ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	return (<-r.done).err
+	r := newRequest()
+	r.canons, r.first = canons, first
+	return l.submit(ctx, r).err
 }
 
 // Head returns the number of durable entries and the chain hash of the last (audit.GenesisHash for an
@@ -433,129 +489,304 @@ func (l *Log) Head() (int64, string) {
 	return l.size, l.head
 }
 
-// write is the writer goroutine: it takes what is queued as one group.
+// write is the writer goroutine. It numbers and chains each request as it comes (stage), waits briefly for
+// the appends still on their way (gather), writes the group with one write, hands it to the syncer and
+// integrates it into the tree while the syncer's fdatasync runs: the next group forms and is written
+// while the previous one syncs. It also takes the checkpoints (maybeCheckpoint).
 func (l *Log) write() {
 	defer close(l.done)
 	tick := time.NewTicker(l.opts.CheckpointInterval / 2)
 	defer tick.Stop()
-	batch := make([]*request, 0, l.opts.MaxBatch)
+	g := &group{}
 	for {
 		select {
 		case r := <-l.reqs:
-			batch = append(batch[:0], r)
-		drain:
-			for len(batch) < l.opts.MaxBatch {
-				select {
-				case r := <-l.reqs:
-					batch = append(batch, r)
-				default:
-					break drain
-				}
-			}
-			batch = l.linger(batch)
-			l.commit(batch)
+			g.reset(l)
+			l.stage(g, r)
+			l.gather(g)
+			l.flush(g)
 			l.maybeCheckpoint(false)
 		case <-tick.C:
 			l.maybeCheckpoint(false)
 		case <-l.quit:
-			for {
+			// Appends that passed their shut check may still queue a request: refuse each until none is in
+			// flight (the syncer answers those written).
+			for l.inflight.Load() > l.unsynced.Load() || len(l.reqs) > 0 {
 				select {
 				case r := <-l.reqs:
 					r.done <- result{err: ErrClosed}
-				default:
-					l.maybeCheckpoint(true)
-					return
+				case <-time.After(50 * time.Microsecond):
 				}
 			}
+			close(l.jobs)
+			<-l.syncDone // every group written is synced and answered
+			l.maybeCheckpoint(true)
+			return
 		}
 	}
 }
 
-// linger waits, briefly, for appends that are already on their way (encoding their entry) to join the
-// group: without it, writers answered at the end of one fdatasync come back just after the next group
-// was cut, and concurrent writers split into two cohorts that each wait a whole cycle. The wait ends when
-// every append in flight has joined, and is bounded by half the last fdatasync (at most 1 ms), so a lone
-// writer never waits.
-func (l *Log) linger(batch []*request) []*request {
-	if int64(len(batch)) >= l.inflight.Load() {
-		return batch
+// group is the group the writer is forming: its frames, entries and leaf hashes, and the job that carries
+// its requests to the syncer.
+type group struct {
+	reqs   int // requests taken, answered or not
+	seq    int64
+	head   string
+	frames []byte // reused: the kernel has a copy once written
+	canons [][]byte
+	leaves []tlog.Hash
+	job    *job
+}
+
+func (g *group) reset(l *Log) {
+	g.reqs, g.seq, g.head = 0, l.wsize, l.whead
+	g.frames, g.canons, g.leaves = g.frames[:0], g.canons[:0], g.leaves[:0]
+	g.job = &job{}
+}
+
+// job is one written group on its way to the syncer: the requests to answer once it is on disk, and what
+// readers may see then.
+type job struct {
+	reqs    []*request
+	results []result
+	seg     *segment
+	offsets []int64 // of the group's frames in seg
+	end     int64   // seg's end after the group
+	size    int64   // the log's size after the group
+	head    string  // the chain hash of its last entry
+}
+
+// stage numbers and chains r's entries after the group's last and frames them; a request refused here
+// (its admit check declined, or a batch that does not continue the log) is answered at once.
+func (l *Log) stage(g *group, r *request) {
+	g.reqs++
+	if err := l.failure(); err != nil {
+		r.done <- result{err: err}
+		return
 	}
-	wait := min(time.Duration(l.lastSync.Load())/2, time.Millisecond)
+	j := g.job
+	if r.canons != nil {
+		next, hashed, ok := audit.Continues(g.seq, g.head, r.first, r.canons, g.leaves)
+		if !ok {
+			r.done <- result{err: ErrOutOfOrder}
+			return
+		}
+		for _, canon := range r.canons {
+			g.frames = appendFrame(g.frames, canon)
+		}
+		g.canons, g.leaves = append(g.canons, r.canons...), hashed
+		g.seq, g.head = g.seq+int64(len(r.canons)), next
+		j.reqs, j.results = append(j.reqs, r), append(j.results, result{seq: r.first})
+		return
+	}
+	if r.admit != nil && !r.admit() {
+		r.done <- result{err: ErrRefused}
+		return
+	}
+	canon := audit.Assemble(g.seq+1, r.body, g.head)
+	g.frames = appendFrame(g.frames, canon)
+	leaf := audit.LeafHash(canon)
+	g.canons, g.leaves = append(g.canons, canon), append(g.leaves, leaf)
+	g.seq, g.head = g.seq+1, audit.HexHash(leaf)
+	j.reqs, j.results = append(j.reqs, r), append(j.results, result{seq: g.seq})
+}
+
+// gather stages what is queued and then waits, briefly, for appends that are already on their way
+// (encoding their entry) to join the group: without it, writers answered at the end of one fdatasync come
+// back one by one, and each would cost a write of its own, or the group would be cut early and concurrent
+// writers split into two cohorts that each wait a whole cycle. The wait ends when every append in flight
+// is in this group or in one written before, and is bounded by the last fdatasync (at most 1 ms), so a
+// lone writer never waits.
+func (l *Log) gather(g *group) {
+	for g.reqs < l.opts.MaxBatch {
+		select {
+		case r := <-l.reqs:
+			l.stage(g, r)
+			continue
+		default:
+		}
+		break
+	}
+	waiting := func() bool {
+		return g.reqs < l.opts.MaxBatch && int64(g.reqs)+l.unsynced.Load() < l.inflight.Load()
+	}
+	if !waiting() {
+		return
+	}
+	wait := min(time.Duration(l.lastSync.Load()), time.Millisecond)
 	if wait <= 0 {
-		return batch
+		return
 	}
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
-	for len(batch) < l.opts.MaxBatch && int64(len(batch)) < l.inflight.Load() {
+	for waiting() {
 		select {
 		case r := <-l.reqs:
-			batch = append(batch, r)
+			l.stage(g, r)
 		case <-timer.C:
-			return batch
+			return
 		}
 	}
-	return batch
 }
 
-// commit appends one group: frames in one write, one fdatasync, then the answers.
-func (l *Log) commit(batch []*request) {
-	seq, head := l.size, l.head
-	frames := l.frames[:0] // reused: written and synced before the next group
-	canons := make([][]byte, 0, len(batch))
-	leaves := make([]tlog.Hash, 0, len(batch))
-	results := make([]result, len(batch))
-	for i, r := range batch {
-		if r.canons != nil {
-			next, hashed, ok := audit.Continues(seq, head, r.first, r.canons, leaves)
+// flush writes the group with one write, hands it to the syncer and integrates it into the tree.
+func (l *Log) flush(g *group) {
+	if len(g.canons) == 0 {
+		return
+	}
+	j := g.job
+	seg, err := l.writeFrames(g.frames)
+	if err != nil {
+		err = fmt.Errorf("seglog: append: %w", err)
+		for _, r := range j.reqs {
+			r.done <- result{err: err}
+		}
+		return
+	}
+	j.seg, j.end, j.size, j.head = seg, seg.wend, g.seq, g.head
+	j.offsets = make([]int64, len(g.canons))
+	off := seg.wend - int64(len(g.frames))
+	for i, c := range g.canons {
+		j.offsets[i] = off
+		off += frameOverhead + int64(len(c))
+	}
+	l.wsize, l.whead = g.seq, g.head
+	l.unsynced.Add(int64(len(j.reqs)))
+	l.jobs <- j
+	// The tree is the writer's: it is brought up to date while the group syncs. Tiles are written at the
+	// next checkpoint, which covers only synced entries (maybeCheckpoint), and recovery recomputes them.
+	l.full = append(l.full, l.tree.IntegrateHashed(g.canons, g.leaves).Tiles...)
+}
+
+// sync is the syncer goroutine: it takes every group written since its last fdatasync, waiting briefly
+// for appends still on their way (see linger), syncs them with one fdatasync per segment, makes them
+// visible to readers and answers their requests, in log order.
+func (l *Log) sync() {
+	defer close(l.syncDone)
+	var jobs []*job
+	for j := range l.jobs {
+		jobs = l.linger(append(jobs[:0], j))
+		l.syncJobs(jobs)
+	}
+}
+
+// linger takes the groups written meanwhile and waits, briefly, for the appends still in flight to be
+// written too, so that one fdatasync covers them all. Without it, the writers answered at the end of one
+// fdatasync come back while the next one (of the group written meanwhile) runs, and concurrent writers
+// split into two cohorts that alternate, each with half the fdatasyncs. The wait ends when every append in
+// flight is in a group taken, and is bounded by the last fdatasync (at most 1 ms), so a lone writer never
+// waits.
+func (l *Log) linger(jobs []*job) []*job {
+	reqs := 0
+	for _, j := range jobs {
+		reqs += len(j.reqs)
+	}
+	take := func(j *job) {
+		jobs, reqs = append(jobs, j), reqs+len(j.reqs)
+	}
+	for {
+		select {
+		case j, ok := <-l.jobs:
 			if !ok {
-				results[i].err = ErrOutOfOrder
-				continue
+				return jobs
 			}
-			for _, canon := range r.canons {
-				frames = appendFrame(frames, canon)
-			}
-			canons, leaves = append(canons, r.canons...), hashed
-			seq, head = seq+int64(len(r.canons)), next
-			results[i].seq = r.first
+			take(j)
 			continue
+		default:
 		}
-		if r.admit != nil && !r.admit() {
-			results[i].err = ErrRefused
-			continue
-		}
-		canon := audit.Assemble(seq+1, r.body, head)
-		frames = appendFrame(frames, canon)
-		leaf := audit.LeafHash(canon)
-		canons, leaves = append(canons, canon), append(leaves, leaf)
-		seq, head = seq+1, audit.HexHash(leaf)
-		results[i].seq = seq
+		break
 	}
-	defer func() { l.frames = frames[:0] }()
-	appended := false
-	if len(canons) > 0 {
-		if err := l.appendFrames(frames, canons); err != nil {
-			for i := range results {
-				if results[i].err == nil {
-					results[i] = result{err: fmt.Errorf("seglog: append: %w", err)}
-				}
+	if int64(reqs) >= l.inflight.Load() {
+		return jobs
+	}
+	wait := min(time.Duration(l.lastSync.Load()), time.Millisecond)
+	if wait <= 0 {
+		return jobs
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for reqs < l.opts.MaxBatch && int64(reqs) < l.inflight.Load() {
+		select {
+		case j, ok := <-l.jobs:
+			if !ok {
+				return jobs
 			}
-		} else {
-			l.mu.Lock()
-			l.head = head
-			l.mu.Unlock()
-			appended = true
-			l.entries.Add(int64(len(canons)))
-			l.groups.Add(1)
+			take(j)
+		case <-timer.C:
+			return jobs
 		}
 	}
-	// The entries are on disk: answer first, then integrate them into the tree (tiles are written at the
-	// next checkpoint, and recovery recomputes them from the segments).
-	for i, r := range batch {
-		r.done <- results[i]
+	return jobs
+}
+
+// syncJobs syncs the segments the groups were written to, oldest first, then publishes the groups to
+// readers and answers them. A failed fdatasync fails the log (see failure).
+func (l *Log) syncJobs(jobs []*job) {
+	err := l.failure()
+	for i := 0; i < len(jobs) && err == nil; i++ {
+		if i+1 < len(jobs) && jobs[i+1].seg == jobs[i].seg {
+			continue // the segment's last group in the set syncs the earlier ones with it
+		}
+		start := time.Now()
+		if serr := datasync(jobs[i].seg.f); serr != nil {
+			err = fmt.Errorf("%w: %v", ErrSyncFailed, serr)
+			l.failed.Store(&err)
+			break
+		}
+		took := time.Since(start)
+		l.syncNanos.Add(int64(took))
+		l.lastSync.Store(int64(took))
+		l.syncs.Add(1)
 	}
-	if appended {
-		l.full = append(l.full, l.tree.IntegrateHashed(canons, leaves).Tiles...)
+	if err == nil {
+		l.mu.Lock()
+		for _, j := range jobs {
+			j.seg.offsets = append(j.seg.offsets, j.offsets...)
+			j.seg.end = j.end
+			l.size, l.head = j.size, j.head
+		}
+		size := l.size
+		l.mu.Unlock()
+		l.synced.Store(size)
+		l.groups.Add(1)
+		l.entries.Add(size - l.syncedBefore(jobs))
 	}
+	for _, j := range jobs {
+		l.unsynced.Add(-int64(len(j.reqs)))
+		for i, r := range j.reqs {
+			if err != nil {
+				r.done <- result{err: err}
+			} else {
+				r.done <- j.results[i]
+			}
+		}
+	}
+	select {
+	case l.syncNote <- struct{}{}:
+	default:
+	}
+}
+
+// syncedBefore is the log's size before the first of jobs.
+func (l *Log) syncedBefore(jobs []*job) int64 {
+	n := jobs[len(jobs)-1].size
+	for _, j := range jobs {
+		n -= int64(len(j.offsets))
+	}
+	return n
+}
+
+// ErrSyncFailed is returned by every append once an fdatasync has failed: which written pages reached the
+// disk is then unknown (the kernel may have dropped them), so the log takes nothing more until it is
+// reopened and recovery finds where it ends — as PostgreSQL stops on a failed fsync of its WAL.
+var ErrSyncFailed = errors.New("seglog: fdatasync failed; the log takes no more appends until it is reopened")
+
+// failure is the error of the failed fdatasync that stopped the log, or nil.
+func (l *Log) failure() error {
+	if p := l.failed.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // appendFrame appends the frame of payload to frames: length, payload, CRC-32C.
@@ -565,53 +796,37 @@ func appendFrame(frames, payload []byte) []byte {
 	return binary.BigEndian.AppendUint32(frames, crc32.Checksum(payload, castagnoli))
 }
 
-// appendFrames writes frames at the end of the last segment (starting a new one when it is full) and syncs
-// them; on failure the segment is cut back so that nothing half-written stays.
-func (l *Log) appendFrames(frames []byte, canons [][]byte) error {
+// writeFrames writes frames at the written end of the last segment, starting a new one when it is full,
+// and returns the segment (the syncer syncs it). On failure the segment is cut back so that nothing
+// half-written stays past the groups written before.
+func (l *Log) writeFrames(frames []byte) (*segment, error) {
 	l.mu.RLock()
 	var seg *segment
 	if n := len(l.segs); n > 0 {
 		seg = l.segs[n-1]
 	}
 	l.mu.RUnlock()
-	if seg == nil || (seg.end > 0 && seg.end+int64(len(frames)) > l.opts.SegmentSize) {
+	if seg == nil || (seg.wend > 0 && seg.wend+int64(len(frames)) > l.opts.SegmentSize) {
 		var err error
-		if seg, err = l.newSegment(l.size + 1); err != nil {
-			return err
+		if seg, err = l.newSegment(l.wsize + 1); err != nil {
+			return nil, err
 		}
 	}
-	err := seg.write(frames, l.opts.SegmentSize)
-	if err == nil {
-		start := time.Now()
-		err = datasync(seg.f)
-		took := time.Since(start)
-		l.syncNanos.Add(int64(took))
-		l.lastSync.Store(int64(took))
-		l.syncs.Add(1)
+	if err := seg.write(frames, l.opts.SegmentSize); err != nil {
+		_ = seg.f.Truncate(seg.wend)
+		seg.zeroed = seg.wend
+		return nil, err
 	}
-	if err != nil {
-		// Nothing half-written may stay past the last acknowledged frame.
-		_ = seg.f.Truncate(seg.end)
-		seg.zeroed = seg.end
-		return err
-	}
-	l.mu.Lock()
-	off := seg.end
-	for _, c := range canons {
-		seg.offsets = append(seg.offsets, off)
-		off += frameOverhead + int64(len(c))
-	}
-	seg.end = off
-	l.size += int64(len(canons))
-	l.mu.Unlock()
-	return nil
+	seg.wend += int64(len(frames))
+	l.writes.Add(1)
+	return seg, nil
 }
 
 // write writes frames at the segment's end and, when they come within half of zeroAhead of the zero fill's
 // end, the next zeros after them (up to limit, the segment size), for the group's fdatasync to flush.
 func (seg *segment) write(frames []byte, limit int64) error {
-	end := seg.end + int64(len(frames))
-	if _, err := seg.f.WriteAt(frames, seg.end); err != nil {
+	end := seg.wend + int64(len(frames))
+	if _, err := seg.f.WriteAt(frames, seg.wend); err != nil {
 		return err
 	}
 	if seg.zeroed-end >= zeroAhead/2 {
@@ -669,10 +884,18 @@ func (l *Log) maybeCheckpoint(final bool) {
 			<-l.cpDone
 		}()
 	}
-	if l.size == l.cpSize || !final && time.Since(l.cpAt) < l.opts.CheckpointInterval/2 {
+	if l.wsize == l.cpSize || !final && time.Since(l.cpAt) < l.opts.CheckpointInterval/2 {
 		return
 	}
-	job := checkpointJob{tiles: append(slices.Clone(l.full), l.tree.Edge()...), size: l.size, root: l.tree.Frontier.Root()}
+	// A checkpoint covers only synced entries, and the tree is at the size written: wait for the syncer
+	// to catch up (one fdatasync, at most once per checkpoint).
+	for l.synced.Load() < l.wsize {
+		if l.failure() != nil {
+			return
+		}
+		<-l.syncNote
+	}
+	job := checkpointJob{tiles: append(slices.Clone(l.full), l.tree.Edge()...), size: l.wsize, root: l.tree.Frontier.Root()}
 	if final {
 		l.cps <- job
 	} else {
@@ -810,7 +1033,7 @@ func (l *Log) Size() int64 {
 
 // Stats returns the writer's counters.
 func (l *Log) Stats() Stats {
-	return Stats{Entries: l.entries.Load(), Groups: l.groups.Load(), Syncs: l.syncs.Load(), SyncTime: time.Duration(l.syncNanos.Load())}
+	return Stats{Entries: l.entries.Load(), Groups: l.groups.Load(), Syncs: l.syncs.Load(), Writes: l.writes.Load(), SyncTime: time.Duration(l.syncNanos.Load())}
 }
 
 // Entry returns the canonical bytes of entry seq.

@@ -374,3 +374,40 @@ func TestZeroFillAhead(t *testing.T) {
 	appendN(t, l, 1)
 	mustVerify(t, l, s.Verifier())
 }
+
+// A failed fdatasync stops the log: the group it was syncing is answered with ErrSyncFailed, and so is
+// every append after it, acknowledged or queued, until the log is reopened — which keeps every entry
+// acknowledged before the failure and verifies. Without the stop, an append after the failure would be
+// acknowledged on top of pages the kernel may have dropped.
+func TestAFailedSyncStopsTheLog(t *testing.T) {
+	dir := t.TempDir()
+	signer := logtest.NewSigner(t)
+	l := open(t, dir, signer)
+	acked := appendN(t, l, 300)
+	failing := errors.New("EIO")
+	syncFault.Store(&failing)
+	defer syncFault.Store(nil)
+	if _, err := l.Append(context.Background(), entry(1000), nil); !errors.Is(err, ErrSyncFailed) {
+		t.Fatalf("append whose fdatasync fails: %v, want ErrSyncFailed", err)
+	}
+	syncFault.Store(nil) // the disk is back: the log must still refuse, it cannot know what was lost
+	if _, err := l.Append(context.Background(), entry(1001), nil); !errors.Is(err, ErrSyncFailed) {
+		t.Fatalf("append after a failed fdatasync: %v, want ErrSyncFailed", err)
+	}
+	if err := l.AppendBatch(context.Background(), l.Size()+1, [][]byte{[]byte("x")}); !errors.Is(err, ErrSyncFailed) {
+		t.Fatalf("a batch after a failed fdatasync: %v, want ErrSyncFailed", err)
+	}
+	if got := l.Size(); got != int64(len(acked)) {
+		t.Fatalf("readers see %d entries, want the %d acknowledged", got, len(acked))
+	}
+	l.Close()
+	l = open(t, dir, signer)
+	defer l.Close()
+	if got := l.Size(); got < int64(len(acked)) {
+		t.Fatalf("reopened with %d entries: an acknowledged entry is lost (%d acknowledged)", got, len(acked))
+	}
+	if _, err := l.Append(context.Background(), entry(1002), nil); err != nil {
+		t.Fatalf("append after the reopen: %v", err)
+	}
+	mustVerify(t, l, signer.Verifier())
+}

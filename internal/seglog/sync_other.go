@@ -4,5 +4,5 @@ package seglog
 
 import "os"
 
-// datasync flushes f to stable storage (fsync where fdatasync is not available).
-func datasync(f *os.File) error { return f.Sync() }
+// fdatasync flushes f to stable storage (fsync where fdatasync is not available).
+func fdatasync(f *os.File) error { return f.Sync() }
