@@ -7,14 +7,17 @@ package main
 
 import (
 	"bufio"
+	"encoding/binary"
 	"encoding/csv"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"math"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -142,30 +145,14 @@ func run(path, cpuprofile string, repeat int) error {
 // compute is the timed part: RFM scoring and K-Means from the parsed columns; it returns the result line.
 func compute(subj []string, tss []int64, amts []float64) (string, error) {
 	start := time.Now()
-	// RFM per subject: one group index per subject and flat accumulators, no allocation per subject.
-	ids := make(map[string]int32, len(subj)/2)
-	var keys []string
-	var lastTS []int64
-	var orders []int
-	var spend []float64
-	for i, sub := range subj {
-		g, ok := ids[sub]
-		if !ok {
-			g = int32(len(keys))
-			ids[sub] = g
-			keys, lastTS, orders, spend = append(keys, sub), append(lastTS, 0), append(orders, 0), append(spend, 0)
-		}
-		orders[g]++
-		spend[g] += amts[i]
-		lastTS[g] = max(lastTS[g], tss[i])
-	}
-	n := len(keys)
-	order := sortedGroups(keys) // pandas' groupby order, so rank ties break the same way
+	gr := groupBy(subj, tss, amts, runtime.GOMAXPROCS(0))
+	n := len(gr.keys)
+	order := sortedGroups(gr.keys) // pandas' groupby order, so rank ties break the same way
 	R, F, M := make([]float64, n), make([]float64, n), make([]float64, n)
 	for i, g := range order {
-		R[i] = asOf.Sub(time.Unix(lastTS[g], 0)).Hours() / 24
-		F[i] = float64(orders[g])
-		M[i] = spend[g]
+		R[i] = asOf.Sub(time.Unix(gr.lastTS[g], 0)).Hours() / 24
+		F[i] = float64(gr.orders[g])
+		M[i] = gr.spend[g]
 	}
 	var rs, fsc, ms []int
 	var wg sync.WaitGroup
@@ -174,14 +161,19 @@ func compute(subj []string, tss []int64, amts []float64) (string, error) {
 	ms = quintiles(M, false)
 	wg.Wait()
 	read := time.Since(start)
-	// K-Means on standardised log1p(R, F, M); the rows share one backing array.
+	// K-Means on standardised log1p(R, F, M); the rows share one backing array, filled half by half at once.
 	flat := make([]float64, 3*n)
 	x := make([][]float64, n)
-	for i := range x {
-		r := flat[3*i : 3*i+3 : 3*i+3]
-		r[0], r[1], r[2] = math.Log1p(R[i]), math.Log1p(F[i]), math.Log1p(M[i])
-		x[i] = r
+	fill := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			r := flat[3*i : 3*i+3 : 3*i+3]
+			r[0], r[1], r[2] = math.Log1p(R[i]), math.Log1p(F[i]), math.Log1p(M[i])
+			x[i] = r
+		}
 	}
+	wg.Go(func() { fill(0, n/2) })
+	fill(n/2, n)
+	wg.Wait()
 	z, _, _ := cluster.Standardize(x)
 	kstart := time.Now()
 	model, err := cluster.KMeans(z, 5, rand.New(rand.NewPCG(1, 1)), cluster.Options{Restarts: 4})
@@ -199,41 +191,204 @@ func compute(subj []string, tss []int64, amts []float64) (string, error) {
 		n, read.Seconds(), time.Since(kstart).Seconds(), total.Seconds(), model.Inertia, champions), nil
 }
 
-// sortedGroups returns the group indices of keys (distinct strings) in ascending key order. The two halves
-// are sorted concurrently and merged.
-func sortedGroups(keys []string) []int32 {
-	type kv struct {
-		key string
-		g   int32
-	}
-	all := make([]kv, len(keys))
-	for i, k := range keys {
-		all[i] = kv{k, int32(i)}
-	}
-	cmpKV := func(a, b kv) int { return strings.Compare(a.key, b.key) }
-	lo, hi := all[:len(all)/2], all[len(all)/2:]
+// groups holds one entry per distinct subject: its key, latest timestamp (at least 0), number of orders and
+// spend.
+type groups struct {
+	keys   []string
+	lastTS []int64
+	orders []int
+	spend  []float64
+}
+
+// groupBy groups the rows by subject. Every subject is hashed once; the groups are split by hash between
+// parts goroutines, each of which owns an open-addressing table for its share and scans the rows in file
+// order, so a group's spend is summed in file order whatever the split. The groups come out part by part,
+// each part's in order of first appearance.
+func groupBy(subj []string, tss []int64, amts []float64, parts int) groups {
+	parts = max(1, parts)
+	hashes := make([]uint64, len(subj))
+	seed := maphash.MakeSeed()
 	var wg sync.WaitGroup
-	wg.Go(func() { slices.SortFunc(lo, cmpKV) })
-	slices.SortFunc(hi, cmpKV)
+	step := (len(subj) + parts - 1) / parts
+	for lo := 0; lo < len(subj); lo += step {
+		hi := min(len(subj), lo+step)
+		wg.Go(func() {
+			for i, s := range subj[lo:hi] {
+				hashes[lo+i] = maphash.String(seed, s)
+			}
+		})
+	}
 	wg.Wait()
-	out := make([]int32, 0, len(keys))
-	i, j := 0, 0
-	for i < len(lo) && j < len(hi) {
-		if lo[i].key < hi[j].key {
-			out = append(out, lo[i].g)
-			i++
-		} else {
-			out = append(out, hi[j].g)
-			j++
+	tabs := make([]groupTable, parts)
+	for p := range tabs {
+		wg.Go(func() {
+			part := func(h uint64) bool { return int((h>>32)*uint64(parts)>>32) == p }
+			rows := 0
+			for _, h := range hashes {
+				rows += b2i(part(h))
+			}
+			t := &tabs[p]
+			t.init(rows)
+			for i, h := range hashes {
+				if part(h) {
+					t.add(h, int32(i), subj, tss[i], amts[i])
+				}
+			}
+		})
+	}
+	wg.Wait()
+	total := 0
+	for p := range tabs {
+		total += len(tabs[p].first)
+	}
+	gr := groups{make([]string, 0, total), make([]int64, 0, total), make([]int, 0, total), make([]float64, 0, total)}
+	for p := range tabs {
+		t := &tabs[p]
+		for _, i := range t.first {
+			gr.keys = append(gr.keys, subj[i])
+		}
+		gr.lastTS = append(gr.lastTS, t.lastTS...)
+		gr.orders = append(gr.orders, t.orders...)
+		gr.spend = append(gr.spend, t.spend...)
+	}
+	return gr
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// groupTable is an open-addressing (linear probing) hash table from subject to group, with the groups'
+// accumulators. A group is known by the row of its first appearance, so the table holds no pointers.
+type groupTable struct {
+	slots  []uint64 // high 32 bits of the hash, low 32 bits group+1; 0 is empty
+	hashes []uint64 // per group, for growing
+	first  []int32  // per group, its first row
+	lastTS []int64
+	orders []int
+	spend  []float64
+}
+
+// init sizes the table for at most rows groups; the slots, for half as many (at most 3/4 full), and grow
+// when needed.
+func (t *groupTable) init(rows int) {
+	size := 16
+	for size < rows/2 {
+		size *= 2
+	}
+	t.slots = make([]uint64, size)
+	t.hashes, t.first = make([]uint64, 0, rows), make([]int32, 0, rows)
+	t.lastTS, t.orders, t.spend = make([]int64, 0, rows), make([]int, 0, rows), make([]float64, 0, rows)
+}
+
+// add adds row i (subject subj[i], hash h) to its group, creating the group on its first row.
+func (t *groupTable) add(h uint64, i int32, subj []string, ts int64, amt float64) {
+	const low = 1<<32 - 1
+	mask := uint64(len(t.slots) - 1)
+	tag := h &^ low
+	key := subj[i]
+	for j := h & mask; ; j = (j + 1) & mask {
+		s := t.slots[j]
+		if s == 0 {
+			g := len(t.first)
+			t.slots[j] = tag | uint64(g+1)
+			t.hashes, t.first = append(t.hashes, h), append(t.first, i)
+			t.lastTS, t.orders, t.spend = append(t.lastTS, 0), append(t.orders, 0), append(t.spend, 0)
+			t.accumulate(g, ts, amt)
+			if 4*len(t.first) > 3*len(t.slots) {
+				t.grow()
+			}
+			return
+		}
+		if s&^low == tag {
+			if g := int(s&low) - 1; subj[t.first[g]] == key {
+				t.accumulate(g, ts, amt)
+				return
+			}
 		}
 	}
-	for ; i < len(lo); i++ {
-		out = append(out, lo[i].g)
+}
+
+func (t *groupTable) accumulate(g int, ts int64, amt float64) {
+	t.orders[g]++
+	t.spend[g] += amt
+	t.lastTS[g] = max(t.lastTS[g], ts)
+}
+
+func (t *groupTable) grow() {
+	const low = 1<<32 - 1
+	t.slots = make([]uint64, 2*len(t.slots))
+	mask := uint64(len(t.slots) - 1)
+	for g, h := range t.hashes {
+		j := h & mask
+		for t.slots[j] != 0 {
+			j = (j + 1) & mask
+		}
+		t.slots[j] = h&^low | uint64(g+1)
 	}
-	for ; j < len(hi); j++ {
-		out = append(out, hi[j].g)
+}
+
+// sortedGroups returns the group indices of keys (distinct strings) in ascending key order.
+func sortedGroups(keys []string) []int32 {
+	idx := make([]int32, len(keys))
+	for i := range idx {
+		idx[i] = int32(i)
 	}
-	return out
+	sortKeys(keys, idx, 0)
+	return idx
+}
+
+// sortKeys sorts idx by keys[idx[i]], distinct strings that agree in their first depth bytes and are at
+// least that long: a most-significant-digit radix sort, 7 bytes at a time past the prefix the keys share.
+// Each key's digit is those 7 bytes (zero-padded) followed by a byte holding how many bytes the key has left,
+// at most 8, so that a key sorts before the longer keys it is a prefix of; keys with equal digits both have
+// at least 8 bytes left and are sorted further from 7 bytes on.
+func sortKeys(keys []string, idx []int32, depth int) {
+	if len(idx) <= 32 {
+		slices.SortFunc(idx, func(a, b int32) int { return strings.Compare(keys[a], keys[b]) })
+		return
+	}
+	first := keys[idx[0]]
+	end := len(first) // the keys agree in their first end bytes
+	for _, i := range idx[1:] {
+		k := keys[i]
+		end = min(end, len(k))
+		if k[depth:end] != first[depth:end] {
+			m := depth
+			for k[m] == first[m] {
+				m++
+			}
+			end = m
+		}
+	}
+	depth = end
+	digits := make([]uint64, len(idx))
+	for j, i := range idx {
+		var b [8]byte
+		k := keys[i][depth:]
+		copy(b[:7], k)
+		b[7] = byte(min(len(k), 8))
+		digits[j] = binary.BigEndian.Uint64(b[:])
+	}
+	perm := radixOrder(digits)
+	sorted := make([]int32, len(idx))
+	for j, p := range perm {
+		sorted[j] = idx[p]
+	}
+	copy(idx, sorted)
+	for lo := 0; lo < len(idx); {
+		hi := lo + 1
+		for hi < len(idx) && digits[perm[hi]] == digits[perm[lo]] {
+			hi++
+		}
+		if hi-lo > 1 {
+			sortKeys(keys, idx[lo:hi], depth+7)
+		}
+		lo = hi
+	}
 }
 
 // quintiles scores values 1–5 by rank (ties by order of appearance); lowerBetter flips the scale. The ranks
@@ -254,10 +409,7 @@ func quintiles(v []float64, lowerBetter bool) []int {
 // rankOrder returns the indices of v in ascending order of value, equal values in index order (what a stable
 // sort with < gives). NaNs are not expected.
 func rankOrder(v []float64) []int32 {
-	const bits, buckets = 11, 1 << 11
-	const passes = (64 + bits - 1) / bits
 	keys := make([]uint64, len(v))
-	var hist [passes][buckets]int
 	for i, x := range v {
 		if x == 0 {
 			x = 0 // -0 sorts with +0
@@ -269,17 +421,28 @@ func rankOrder(v []float64) []int32 {
 			b |= 1 << 63
 		}
 		keys[i] = b
+	}
+	return radixOrder(keys)
+}
+
+// radixOrder returns the indices of keys in ascending order, equal keys in index order: a stable
+// least-significant-digit radix sort, skipping the digits in which all keys agree.
+func radixOrder(keys []uint64) []int32 {
+	const bits, buckets = 11, 1 << 11
+	const passes = (64 + bits - 1) / bits
+	var hist [passes][buckets]int
+	for _, b := range keys {
 		for p := range passes {
 			hist[p][(b>>(p*bits))&(buckets-1)]++
 		}
 	}
-	idx, tmp := make([]int32, len(v)), make([]int32, len(v))
+	idx, tmp := make([]int32, len(keys)), make([]int32, len(keys))
 	for i := range idx {
 		idx[i] = int32(i)
 	}
 	for p := range passes {
 		h := &hist[p]
-		if h[(keys[0]>>(p*bits))&(buckets-1)] == len(v) {
+		if len(keys) == 0 || h[(keys[0]>>(p*bits))&(buckets-1)] == len(keys) {
 			continue // every key has the same digit here
 		}
 		sum := 0
