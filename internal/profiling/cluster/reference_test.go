@@ -354,3 +354,66 @@ func FuzzKMeansMatchesReference(f *testing.F) {
 		}
 	})
 }
+
+// refStandardize is Standardize one column at a time, as it was written first.
+func refStandardize(x [][]float64) (z [][]float64, mean, std []float64) {
+	d := len(x[0])
+	n := float64(len(x))
+	mean = make([]float64, d)
+	std = make([]float64, d)
+	for j := 0; j < d; j++ {
+		lo, hi := x[0][j], x[0][j]
+		var s float64
+		for _, r := range x {
+			v := r[j]
+			s += v
+			lo = math.Min(lo, v)
+			hi = math.Max(hi, v)
+		}
+		m := s / n
+		mean[j] = m
+		if lo == hi {
+			continue
+		}
+		var ss float64
+		for _, r := range x {
+			dv := r[j] - m
+			ss += dv * dv
+		}
+		std[j] = math.Sqrt(ss / n)
+	}
+	z = make([][]float64, len(x))
+	for i, r := range x {
+		z[i] = make([]float64, d)
+		applyInto(z[i], r, mean, std)
+	}
+	return z, mean, std
+}
+
+func TestStandardizeMatchesReference(t *testing.T) {
+	r := newRand(31)
+	x := make([][]float64, 3000)
+	for i := range x {
+		x[i] = []float64{r.NormFloat64() * 1e3, 7, math.Copysign(0, float64(i%2)-0.5), float64(r.IntN(5)), math.Exp(r.NormFloat64() * 4)}
+	}
+	withNaN := make([][]float64, 10)
+	for i := range withNaN {
+		withNaN[i] = []float64{float64(i), math.NaN(), math.Inf(1)}
+	}
+	for _, x := range [][][]float64{x, withNaN, {{1, 2}}} {
+		z, mean, std := Standardize(x)
+		wz, wmean, wstd := refStandardize(x)
+		bits := func(v [][]float64) [][]uint64 {
+			out := make([][]uint64, len(v))
+			for i := range v {
+				for _, f := range v[i] {
+					out[i] = append(out[i], math.Float64bits(f))
+				}
+			}
+			return out
+		}
+		if !reflect.DeepEqual(bits([][]float64{mean, std}), bits([][]float64{wmean, wstd})) || !reflect.DeepEqual(bits(z), bits(wz)) {
+			t.Fatalf("Standardize differs from the reference: mean %v std %v, want %v %v", mean, std, wmean, wstd)
+		}
+	}
+}
