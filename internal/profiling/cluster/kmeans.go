@@ -269,9 +269,9 @@ func (ds *dataset) diameter() float64 {
 // a row stores up = u - ushift[label] and dif = up - (l + lshift[label]) as of the moment its bounds were
 // set; its current bounds are u = up + ushift[label] and l = up - dif - lshift[label].
 type fitState struct {
-	ds      *dataset
-	k       int
-	workers int
+	ds *dataset
+	k  int
+	tm *team
 	// bounded is false when squared distances may overflow; then every row is reassigned by a full search.
 	bounded bool
 	diam    float64
@@ -302,10 +302,10 @@ type fitState struct {
 	chunkIdx    [][]int32 // per chunk scratch: rows whose bounds do not prove their label
 }
 
-func newFitState(ds *dataset, k, workers int, diam float64) *fitState {
+func newFitState(ds *dataset, k int, tm *team, diam float64) *fitState {
 	nc := numChunks(ds.n)
 	st := &fitState{
-		ds: ds, k: k, workers: workers, diam: diam,
+		ds: ds, k: k, tm: tm, diam: diam,
 		bounded:     diam*diam < math.MaxFloat64/4,
 		centers:     make([]float64, k*ds.d),
 		labels:      make([]int32, ds.n),
@@ -344,27 +344,82 @@ func (st *fitState) center(j int) []float64 {
 	return st.centers[j*d : (j+1)*d : (j+1)*d]
 }
 
+// team spreads the chunks of parallel passes over a fixed set of goroutines: each pass is run by the goroutine
+// that needs it, and offered to the members that have nothing of their own to do (waiting for their turn to
+// seed, or out of restarts). Which goroutine runs a chunk never changes a result (see forChunks).
+type team struct {
+	size   int
+	offers chan *chunkJob
+}
+
+type chunkJob struct {
+	fn   func(c, lo, hi int)
+	n    int
+	nc   int64
+	next atomic.Int64
+	left atomic.Int64
+	done chan struct{}
+}
+
+// work runs chunks of j until none is left to start.
+func (j *chunkJob) work() {
+	for {
+		c := j.next.Add(1) - 1
+		if c >= j.nc {
+			return
+		}
+		lo := int(c) * chunkRows
+		j.fn(int(c), lo, min(j.n, lo+chunkRows))
+		if j.left.Add(-1) == 0 {
+			close(j.done)
+		}
+	}
+}
+
+// forChunks calls fn for every chunk of [0, n), with the help of idle members of the team. fn must write only
+// to per-row or per-chunk state so that the outcome is independent of scheduling.
+func (tm *team) forChunks(n int, fn func(c, lo, hi int)) {
+	nc := numChunks(n)
+	if tm.size <= 1 || nc <= 1 {
+		for c := 0; c < nc; c++ {
+			fn(c, c*chunkRows, min(n, (c+1)*chunkRows))
+		}
+		return
+	}
+	j := &chunkJob{fn: fn, n: n, nc: int64(nc), done: make(chan struct{})}
+	j.left.Store(int64(nc))
+	for range min(tm.size-1, nc-1) {
+		select {
+		case tm.offers <- j:
+		default: // nobody is idle: the queue holds offers of passes that may be over already
+		}
+	}
+	j.work()
+	<-j.done
+}
+
+// help runs offered passes until stop is closed.
+func (tm *team) help(stop <-chan struct{}) {
+	for {
+		select {
+		case <-stop:
+			return
+		case j := <-tm.offers:
+			j.work()
+		}
+	}
+}
+
 // fit runs opts.Restarts seedings and returns the best model.
+//
+// Each worker takes the next restart, seeds it when the restart before it has been seeded (seeding alone
+// draws from rng, so each restart starts from the centres it had when restarts ran one after another), and
+// runs Lloyd from there on a state of its own. A worker waiting for its turn to seed, or left without
+// restarts, helps the others with the chunks of their passes, so the cores stay busy to the end.
 func fit(ds *dataset, k int, rng *rand.Rand, opts Options, meanVar float64) Model {
 	tolAbs := opts.Tol * meanVar
 	diam := ds.diameter()
-	// Every restart is seeded first, in order: seeding alone draws from rng, so each restart starts from the
-	// centres it had when restarts ran one after another.
-	st := newFitState(ds, k, opts.Workers, diam)
-	seeds := make([][]float64, opts.Restarts)
-	for r := range seeds {
-		st.seed(rng)
-		seeds[r] = slices.Clone(st.centers)
-	}
-	// Then Lloyd runs from each seeding, as many at once as there are workers, each on a state of its own and
-	// splitting the workers: a restart's result does not depend on how many work on it, and whole restarts
-	// side by side keep the cores busier than chunks of one restart that meet at every iteration.
-	par := max(1, min(opts.Workers, opts.Restarts))
-	st.workers = max(1, opts.Workers/par)
-	states := []*fitState{st}
-	for len(states) < par {
-		states = append(states, newFitState(ds, k, st.workers, diam))
-	}
+	tm := &team{size: opts.Workers, offers: make(chan *chunkJob, 4*opts.Workers)}
 	type outcome struct {
 		inertia float64
 		iters   int
@@ -372,15 +427,32 @@ func fit(ds *dataset, k int, rng *rand.Rand, opts Options, meanVar float64) Mode
 		labels  []int32
 	}
 	outs := make([]outcome, opts.Restarts)
-	var next atomic.Int64
+	seeded := make([]chan struct{}, opts.Restarts) // closed when restart r has been seeded
+	for r := range seeded {
+		seeded[r] = make(chan struct{})
+	}
+	allDone := make(chan struct{})
+	var next, finished atomic.Int64
 	var wg sync.WaitGroup
-	for _, s := range states {
+	for range tm.size {
 		wg.Go(func() {
-			for r := int(next.Add(1) - 1); r < len(seeds); r = int(next.Add(1) - 1) {
-				copy(s.centers, seeds[r])
+			var s *fitState // allocated for the first restart this worker takes
+			for r := int(next.Add(1) - 1); r < len(outs); r = int(next.Add(1) - 1) {
+				if s == nil {
+					s = newFitState(ds, k, tm, diam)
+				}
+				if r > 0 {
+					tm.help(seeded[r-1])
+				}
+				s.seed(rng)
+				close(seeded[r])
 				iters := s.lloyd(opts.MaxIter, tolAbs)
 				outs[r] = outcome{inertia: s.inertia(), iters: iters, centers: slices.Clone(s.centers), labels: slices.Clone(s.labels)}
+				if finished.Add(1) == int64(len(outs)) {
+					close(allDone)
+				}
 			}
+			tm.help(allDone)
 		})
 	}
 	wg.Wait()
@@ -413,7 +485,7 @@ func (st *fitState) seed(rng *rand.Rand) {
 	first := rng.IntN(n)
 	copy(st.center(0), ds.row(first))
 	c0 := st.center(0)
-	forChunks(n, st.workers, func(_, lo, hi int) {
+	st.tm.forChunks(n, func(_, lo, hi int) {
 		closest, rows := st.closest[lo:hi], ds.v[lo*d:hi*d]
 		if d == 3 {
 			rows = rows[:3*len(closest)]
@@ -450,7 +522,7 @@ func (st *fitState) seed(rng *rand.Rand) {
 		for t, ci := range cands {
 			copy(candRows[t*d:(t+1)*d], ds.row(ci))
 		}
-		forChunks(n, st.workers, func(c, lo, hi int) {
+		st.tm.forChunks(n, func(c, lo, hi int) {
 			vals := st.chunkVals[c][:len(cands)]
 			closest, rows := st.closest[lo:hi], ds.v[lo*d:hi*d]
 			for t := range vals {
@@ -581,7 +653,7 @@ func (st *fitState) assignFull() {
 	centers := st.centers
 	clear(st.ushift)
 	clear(st.lshift)
-	forChunks(ds.n, st.workers, func(c, lo, hi int) {
+	st.tm.forChunks(ds.n, func(c, lo, hi int) {
 		labels, up, dif := st.labels[lo:hi], st.up[lo:hi], st.dif[lo:hi]
 		up, dif = up[:len(labels)], dif[:len(labels)]
 		rows := ds.v[lo*d : hi*d]
@@ -649,7 +721,7 @@ func (st *fitState) assignBounded() int {
 	ds, k, d := st.ds, st.k, st.ds.d
 	centers, half, ushift, lshift := st.centers, st.half[:k], st.ushift[:k], st.lshift[:k]
 	hThresh, wThresh, margin := st.hThresh[:k], st.wThresh[:k], st.margin
-	forChunks(ds.n, st.workers, func(c, lo, hi int) {
+	st.tm.forChunks(ds.n, func(c, lo, hi int) {
 		labels, up, dif := st.labels[lo:hi], st.up[lo:hi], st.dif[lo:hi]
 		up, dif = up[:len(labels)], dif[:len(labels)]
 		rows := ds.v[lo*d : hi*d]
@@ -771,7 +843,7 @@ func (st *fitState) update() float64 {
 func (st *fitState) relocate(empty []int, old []float64) {
 	ds, d := st.ds, st.ds.d
 	dist := st.closest // scratch: seeding is over for this restart
-	forChunks(ds.n, st.workers, func(_, lo, hi int) {
+	st.tm.forChunks(ds.n, func(_, lo, hi int) {
 		for i := lo; i < hi; i++ {
 			a := int(st.labels[i])
 			dist[i] = sqDist(ds.row(i), old[a*d:(a+1)*d])
@@ -794,7 +866,7 @@ func (st *fitState) inertia() float64 {
 	ds, d := st.ds, st.ds.d
 	nc := numChunks(ds.n)
 	part := make([]float64, nc)
-	forChunks(ds.n, st.workers, func(c, lo, hi int) {
+	st.tm.forChunks(ds.n, func(c, lo, hi int) {
 		var s float64
 		for i := lo; i < hi; i++ {
 			a := int(st.labels[i])

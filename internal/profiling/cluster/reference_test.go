@@ -254,7 +254,7 @@ func TestSeedMatchesReference(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, workers := range []int{1, 2} {
-			st := newFitState(ds, tc.k, workers, ds.diameter())
+			st := newFitState(ds, tc.k, &team{size: workers, offers: make(chan *chunkJob, 8)}, ds.diameter())
 			rng, refRng := newRand(9), newRand(9)
 			for r := 0; r < 3; r++ {
 				st.seed(rng)
