@@ -281,6 +281,10 @@ type fitState struct {
 	up      []float64 // lazy upper bound (see above)
 	dif     []float64 // lazy upper bound minus lazy lower bound
 	closest []float64 // seeding: squared distance to the nearest chosen centre
+	// folded is the number of centres (0 to folded-1) whose distances seeding has already folded into
+	// closest, labels (the nearest of them) and up (the squared distance to the second nearest), as nearest2
+	// does; assignFull then needs only the other centres. 0 when those buffers hold something else.
+	folded  int
 	cum     []float64 // seeding: running sum of closest
 	half    []float64 // half the distance from each centre to its nearest other centre
 	move    []float64 // distance each centre moved in the last update
@@ -487,6 +491,11 @@ func (st *fitState) seed(rng *rand.Rand) {
 	c0 := st.center(0)
 	st.tm.forChunks(n, func(_, lo, hi int) {
 		closest, rows := st.closest[lo:hi], ds.v[lo*d:hi*d]
+		clear(st.labels[lo:hi])
+		second := st.up[lo:hi]
+		for i := range second {
+			second[i] = math.Inf(1)
+		}
 		if d == 3 {
 			rows = rows[:3*len(closest)]
 			x, y, z := c0[0], c0[1], c0[2]
@@ -499,12 +508,13 @@ func (st *fitState) seed(rng *rand.Rand) {
 			closest[i] = sqDist(rows[i*d:(i+1)*d], c0)
 		}
 	})
+	st.folded = 1
 	trials := seedTrials(k)
 	cands := make([]int, trials)
 	candRows := make([]float64, trials*d)
 	var prev []float64 // the centre chosen last, not yet folded into closest
 	for j := 1; j < k; j++ {
-		s := st.cumulate(prev)
+		s := st.cumulate(prev, j-1)
 		for t := range cands {
 			if s <= 0 {
 				cands[t] = rng.IntN(n)
@@ -523,11 +533,7 @@ func (st *fitState) seed(rng *rand.Rand) {
 			copy(candRows[t*d:(t+1)*d], ds.row(ci))
 		}
 		st.tm.forChunks(n, func(c, lo, hi int) {
-			vals := st.chunkVals[c][:len(cands)]
-			closest, rows := st.closest[lo:hi], ds.v[lo*d:hi*d]
-			for t := range vals {
-				vals[t] = potential(rows, closest, candRows[t*d:(t+1)*d])
-			}
+			potentials(st.chunkVals[c][:len(cands)], ds.v[lo*d:hi*d], st.closest[lo:hi], candRows)
 		})
 		bestT, bestPot := 0, math.Inf(1)
 		for t := range cands {
@@ -544,10 +550,11 @@ func (st *fitState) seed(rng *rand.Rand) {
 	}
 }
 
-// cumulate lowers closest to the squared distance to c where that is nearer (c nil: no change), sets cum to
-// the running sum of closest and returns the total.
-func (st *fitState) cumulate(c []float64) float64 {
-	closest, cum, rows := st.closest, st.cum[:len(st.closest)], st.ds.v
+// cumulate folds centre j (c; nil: none) into closest, labels and up as nearest2 would, sets cum to the
+// running sum of closest and returns the total.
+func (st *fitState) cumulate(c []float64, j int) float64 {
+	closest, rows := st.closest, st.ds.v
+	cum, labels, second := st.cum[:len(closest)], st.labels[:len(closest)], st.up[:len(closest)]
 	var s float64
 	switch {
 	case c == nil:
@@ -555,11 +562,15 @@ func (st *fitState) cumulate(c []float64) float64 {
 			s += v
 			cum[i] = s
 		}
+		return s
 	case len(c) == 3:
 		rows = rows[:3*len(closest)]
 		x, y, z := c[0], c[1], c[2]
 		for i, v := range closest {
-			v = min(v, sqDist3(rows[3*i:], x, y, z))
+			dj := sqDist3(rows[3*i:], x, y, z)
+			second[i] = min(second[i], max(v, dj))
+			labels[i] += (int32(j) - labels[i]) & -int32(b2i(dj < v))
+			v = min(v, dj)
 			closest[i] = v
 			s += v
 			cum[i] = s
@@ -567,13 +578,41 @@ func (st *fitState) cumulate(c []float64) float64 {
 	default:
 		d := len(c)
 		for i, v := range closest {
-			v = min(v, sqDist(rows[i*d:(i+1)*d], c))
+			dj := sqDist(rows[i*d:(i+1)*d], c)
+			second[i] = min(second[i], max(v, dj))
+			labels[i] += (int32(j) - labels[i]) & -int32(b2i(dj < v))
+			v = min(v, dj)
 			closest[i] = v
 			s += v
 			cum[i] = s
 		}
 	}
+	st.folded = j + 1
 	return s
+}
+
+// potentials sets vals[t] to the sum, in row order, of min(closest[i], squared distance of row i to candidate
+// t), the candidates' rows one after another in cands; three candidates at a time for three columns.
+func potentials(vals, rows, closest, cands []float64) {
+	d := len(cands) / len(vals)
+	t := 0
+	if d == 3 {
+		rows = rows[:3*len(closest)]
+		for ; t+3 <= len(vals); t += 3 {
+			c := cands[3*t : 3*t+9 : 3*t+9]
+			var s0, s1, s2 float64
+			for i, cl := range closest {
+				r := rows[3*i : 3*i+3 : 3*i+3]
+				s0 += min(cl, sqDist3(r, c[0], c[1], c[2]))
+				s1 += min(cl, sqDist3(r, c[3], c[4], c[5]))
+				s2 += min(cl, sqDist3(r, c[6], c[7], c[8]))
+			}
+			vals[t], vals[t+1], vals[t+2] = s0, s1, s2
+		}
+	}
+	for ; t < len(vals); t++ {
+		vals[t] = potential(rows, closest, cands[t*d:(t+1)*d])
+	}
 }
 
 // potential returns the sum, in row order, of min(closest[i], squared distance of row i to c).
@@ -647,22 +686,42 @@ func dist(rows, centers []float64, i, a, d int) float64 {
 	return sqDist(rows[i*d:(i+1)*d], centers[a*d:(a+1)*d])
 }
 
-// assignFull assigns every row to its nearest centre with exact bounds and accumulates the chunk sums.
+// assignFull assigns every row to its nearest centre with exact bounds and accumulates the chunk sums. After
+// seeding, only the centres seeding has not folded in are searched.
 func (st *fitState) assignFull() {
 	ds, k, d := st.ds, st.k, st.ds.d
-	centers := st.centers
+	centers, folded := st.centers, st.folded
+	st.folded = 0
 	clear(st.ushift)
 	clear(st.lshift)
 	st.tm.forChunks(ds.n, func(c, lo, hi int) {
 		labels, up, dif := st.labels[lo:hi], st.up[lo:hi], st.dif[lo:hi]
 		up, dif = up[:len(labels)], dif[:len(labels)]
 		rows := ds.v[lo*d : hi*d]
-		for i := range labels {
-			b1, d1, d2 := nearest2(rows[i*d:(i+1)*d], centers, k, d)
-			labels[i] = int32(b1)
-			u := math.Sqrt(d1)
-			up[i] = u
-			dif[i] = u - math.Sqrt(d2)
+		if folded > 0 {
+			closest := st.closest[lo:hi]
+			closest = closest[:len(labels)]
+			for i := range labels {
+				b1, d1, d2 := int(labels[i]), closest[i], up[i]
+				for j := folded; j < k; j++ {
+					dj := dist(rows, centers, i, j, d)
+					d2 = min(d2, max(d1, dj))
+					b1 += (j - b1) & -b2i(dj < d1)
+					d1 = min(d1, dj)
+				}
+				labels[i] = int32(b1)
+				u := math.Sqrt(d1)
+				up[i] = u
+				dif[i] = u - math.Sqrt(d2)
+			}
+		} else {
+			for i := range labels {
+				b1, d1, d2 := nearest2(rows[i*d:(i+1)*d], centers, k, d)
+				labels[i] = int32(b1)
+				u := math.Sqrt(d1)
+				up[i] = u
+				dif[i] = u - math.Sqrt(d2)
+			}
 		}
 		st.accumulate(c, labels, rows)
 	})
