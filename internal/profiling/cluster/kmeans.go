@@ -285,7 +285,7 @@ type fitState struct {
 	// closest, labels (the nearest of them) and up (the squared distance to the second nearest), as nearest2
 	// does; assignFull then needs only the other centres. 0 when those buffers hold something else.
 	folded  int
-	cum     []float64 // seeding: running sum of closest
+	cumEnd  []float64 // seeding: running sum of closest at the end of each chunk
 	half    []float64 // half the distance from each centre to its nearest other centre
 	move    []float64 // distance each centre moved in the last update
 	ushift  []float64 // per centre: accumulated growth of the upper bounds of its rows
@@ -483,8 +483,8 @@ func fit(ds *dataset, k int, rng *rand.Rand, opts Options, meanVar float64) Mode
 // centre chosen so far.
 func (st *fitState) seed(rng *rand.Rand) {
 	ds, k, d, n := st.ds, st.k, st.ds.d, st.ds.n
-	if len(st.cum) != n {
-		st.cum = make([]float64, n)
+	if len(st.cumEnd) != numChunks(n) {
+		st.cumEnd = make([]float64, numChunks(n))
 	}
 	first := rng.IntN(n)
 	copy(st.center(0), ds.row(first))
@@ -520,12 +520,7 @@ func (st *fitState) seed(rng *rand.Rand) {
 				cands[t] = rng.IntN(n)
 				continue
 			}
-			r := rng.Float64() * s
-			idx := sort.Search(n, func(i int) bool { return st.cum[i] > r })
-			if idx >= n {
-				idx = n - 1
-			}
-			cands[t] = idx
+			cands[t] = st.firstAbove(rng.Float64() * s)
 		}
 		// Potential of each candidate: sum over rows of min(closest, distance to candidate), in row order
 		// within a chunk and then over chunks in order.
@@ -550,45 +545,70 @@ func (st *fitState) seed(rng *rand.Rand) {
 	}
 }
 
-// cumulate folds centre j (c; nil: none) into closest, labels and up as nearest2 would, sets cum to the
-// running sum of closest and returns the total.
+// cumulate folds centre j (c; nil: none) into closest, labels and up as nearest2 would, records the running
+// sum of closest at the end of every chunk and returns the total.
 func (st *fitState) cumulate(c []float64, j int) float64 {
-	closest, rows := st.closest, st.ds.v
-	cum, labels, second := st.cum[:len(closest)], st.labels[:len(closest)], st.up[:len(closest)]
 	var s float64
-	switch {
-	case c == nil:
-		for i, v := range closest {
-			s += v
-			cum[i] = s
+	d := st.ds.d
+	for ch := range st.cumEnd {
+		lo := ch * chunkRows
+		closest := st.closest[lo:min(len(st.closest), lo+chunkRows)]
+		labels, second := st.labels[lo:lo+len(closest)], st.up[lo:lo+len(closest)]
+		rows := st.ds.v[lo*d : (lo+len(closest))*d]
+		switch {
+		case c == nil:
+			for _, v := range closest {
+				s += v
+			}
+		case d == 3:
+			x, y, z := c[0], c[1], c[2]
+			for i, v := range closest {
+				dj := sqDist3(rows[3*i:], x, y, z)
+				second[i] = min(second[i], max(v, dj))
+				labels[i] += (int32(j) - labels[i]) & -int32(b2i(dj < v))
+				v = min(v, dj)
+				closest[i] = v
+				s += v
+			}
+		default:
+			for i, v := range closest {
+				dj := sqDist(rows[i*d:(i+1)*d], c)
+				second[i] = min(second[i], max(v, dj))
+				labels[i] += (int32(j) - labels[i]) & -int32(b2i(dj < v))
+				v = min(v, dj)
+				closest[i] = v
+				s += v
+			}
 		}
-		return s
-	case len(c) == 3:
-		rows = rows[:3*len(closest)]
-		x, y, z := c[0], c[1], c[2]
-		for i, v := range closest {
-			dj := sqDist3(rows[3*i:], x, y, z)
-			second[i] = min(second[i], max(v, dj))
-			labels[i] += (int32(j) - labels[i]) & -int32(b2i(dj < v))
-			v = min(v, dj)
-			closest[i] = v
-			s += v
-			cum[i] = s
-		}
-	default:
-		d := len(c)
-		for i, v := range closest {
-			dj := sqDist(rows[i*d:(i+1)*d], c)
-			second[i] = min(second[i], max(v, dj))
-			labels[i] += (int32(j) - labels[i]) & -int32(b2i(dj < v))
-			v = min(v, dj)
-			closest[i] = v
-			s += v
-			cum[i] = s
+		st.cumEnd[ch] = s
+	}
+	if c != nil {
+		st.folded = j + 1
+	}
+	return s
+}
+
+// firstAbove returns the first row at which the running sum of closest (in row order, as cumulate adds)
+// exceeds r, or the last row if it never does: the chunk from cumEnd, then the row by adding again from the
+// chunk's start, with the same additions.
+func (st *fitState) firstAbove(r float64) int {
+	n := len(st.closest)
+	ch := sort.Search(len(st.cumEnd), func(ch int) bool { return st.cumEnd[ch] > r })
+	if ch == len(st.cumEnd) {
+		return n - 1
+	}
+	var s float64
+	if ch > 0 {
+		s = st.cumEnd[ch-1]
+	}
+	lo := ch * chunkRows
+	for i, v := range st.closest[lo:min(n, lo+chunkRows)] {
+		s += v
+		if s > r {
+			return lo + i
 		}
 	}
-	st.folded = j + 1
-	return s
+	return min(n, lo+chunkRows) - 1 // not reached: the chunk ends above r
 }
 
 // potentials sets vals[t] to the sum, in row order, of min(closest[i], squared distance of row i to candidate
