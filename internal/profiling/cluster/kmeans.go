@@ -623,9 +623,10 @@ func potentials(vals, rows, closest, cands []float64) {
 			var s0, s1, s2 float64
 			for i, cl := range closest {
 				r := rows[3*i : 3*i+3 : 3*i+3]
-				s0 += min(cl, sqDist3(r, c[0], c[1], c[2]))
-				s1 += min(cl, sqDist3(r, c[3], c[4], c[5]))
-				s2 += min(cl, sqDist3(r, c[6], c[7], c[8]))
+				cb := math.Float64bits(cl)
+				s0 += math.Float64frombits(min(cb, math.Float64bits(sqDist3(r, c[0], c[1], c[2]))))
+				s1 += math.Float64frombits(min(cb, math.Float64bits(sqDist3(r, c[3], c[4], c[5]))))
+				s2 += math.Float64frombits(min(cb, math.Float64bits(sqDist3(r, c[6], c[7], c[8]))))
 			}
 			vals[t], vals[t+1], vals[t+2] = s0, s1, s2
 		}
@@ -670,31 +671,40 @@ func (st *fitState) lloyd(maxIter int, tolAbs float64) int {
 	}
 }
 
+// Squared distances are never NaN or -0 (an overflow gives +Inf), so their bit patterns order as their values
+// do: below, integer min and max of math.Float64bits (conditional moves) stand for the float builtins, which
+// cost several instructions each to handle NaN and signed zeros.
+var infBits = math.Float64bits(math.Inf(1))
+
 // nearest2 returns the index of the centre nearest to r (lowest index on ties) with the squared distances to
 // the nearest and the second-nearest centre.
 func nearest2(r, centers []float64, k, d int) (b1 int, d1, d2 float64) {
 	// Branch-free form of: if dj < d1 { d2, d1, b1 = d1, dj, j } else if dj < d2 { d2 = dj }, which it
 	// equals for the non-negative distances here.
-	d1, d2 = math.Inf(1), math.Inf(1)
+	n1, n2 := infBits, infBits
 	if d == 3 {
 		r = r[:3]
 		x, y, z := r[0], r[1], r[2]
 		centers = centers[:3*k]
 		for j := 0; j < k; j++ {
-			dj := sqDist3(centers[3*j:], x, y, z) // (c-r)² = (r-c)² bit for bit
-			d2 = min(d2, max(d1, dj))
-			b1 += (j - b1) & -b2i(dj < d1)
-			d1 = min(d1, dj)
+			dj := math.Float64bits(sqDist3(centers[3*j:], x, y, z)) // (c-r)² = (r-c)² bit for bit
+			n2 = min(n2, max(n1, dj))
+			if dj < n1 {
+				b1 = j
+			}
+			n1 = min(n1, dj)
 		}
-		return b1, d1, d2
+		return b1, math.Float64frombits(n1), math.Float64frombits(n2)
 	}
 	for j := 0; j < k; j++ {
-		dj := sqDist(r, centers[j*d:(j+1)*d])
-		d2 = min(d2, max(d1, dj))
-		b1 += (j - b1) & -b2i(dj < d1)
-		d1 = min(d1, dj)
+		dj := math.Float64bits(sqDist(r, centers[j*d:(j+1)*d]))
+		n2 = min(n2, max(n1, dj))
+		if dj < n1 {
+			b1 = j
+		}
+		n1 = min(n1, dj)
 	}
-	return b1, d1, d2
+	return b1, math.Float64frombits(n1), math.Float64frombits(n2)
 }
 
 // dist returns the squared distance of row i of rows to centre a.
@@ -722,17 +732,19 @@ func (st *fitState) assignFull() {
 			closest := st.closest[lo:hi]
 			closest = closest[:len(labels)]
 			for i := range labels {
-				b1, d1, d2 := int(labels[i]), closest[i], up[i]
+				b1, n1, n2 := int(labels[i]), math.Float64bits(closest[i]), math.Float64bits(up[i])
 				for j := folded; j < k; j++ {
-					dj := dist(rows, centers, i, j, d)
-					d2 = min(d2, max(d1, dj))
-					b1 += (j - b1) & -b2i(dj < d1)
-					d1 = min(d1, dj)
+					dj := math.Float64bits(dist(rows, centers, i, j, d))
+					n2 = min(n2, max(n1, dj))
+					if dj < n1 {
+						b1 = j
+					}
+					n1 = min(n1, dj)
 				}
 				labels[i] = int32(b1)
-				u := math.Sqrt(d1)
+				u := math.Sqrt(math.Float64frombits(n1))
 				up[i] = u
-				dif[i] = u - math.Sqrt(d2)
+				dif[i] = u - math.Sqrt(math.Float64frombits(n2))
 			}
 		} else {
 			for i := range labels {
