@@ -150,11 +150,12 @@ func compute(subj []string, tss []int64, amts []float64) (string, error) {
 	order := sortedGroups(gr.keys) // pandas' groupby order, so rank ties break the same way
 	R, F, M := make([]float64, n), make([]float64, n), make([]float64, n)
 	for i, g := range order {
-		R[i] = asOf.Sub(time.Unix(gr.lastTS[g], 0)).Hours() / 24
-		F[i] = float64(gr.orders[g])
-		M[i] = gr.spend[g]
+		lastTS, orders, spend := gr.at(int(g))
+		R[i] = asOf.Sub(time.Unix(lastTS, 0)).Hours() / 24
+		F[i] = float64(orders)
+		M[i] = spend
 	}
-	var rs, fsc, ms []int
+	var rs, fsc, ms []int8
 	var wg sync.WaitGroup
 	wg.Go(func() { rs = quintiles(R, true) })
 	wg.Go(func() { fsc = quintiles(F, false) })
@@ -191,13 +192,22 @@ func compute(subj []string, tss []int64, amts []float64) (string, error) {
 		n, read.Seconds(), time.Since(kstart).Seconds(), total.Seconds(), model.Inertia, champions), nil
 }
 
-// groups holds one entry per distinct subject: its key, latest timestamp (at least 0), number of orders and
-// spend.
+// groups holds the distinct subjects: keys, and the tables of groupBy's parts, whose groups are numbered on
+// from part to part.
 type groups struct {
-	keys   []string
-	lastTS []int64
-	orders []int
-	spend  []float64
+	keys  []string
+	parts []groupTable
+}
+
+// at returns the latest timestamp (at least 0), number of orders and spend of group g.
+func (gr *groups) at(g int) (lastTS int64, orders int, spend float64) {
+	p := 0
+	for g >= len(gr.parts[p].first) {
+		g -= len(gr.parts[p].first)
+		p++
+	}
+	t := &gr.parts[p]
+	return t.lastTS[g], int(t.orders[g]), t.spend[g]
 }
 
 // groupBy groups the rows by subject. Every subject is hashed once; the groups are split by hash between
@@ -219,16 +229,16 @@ func groupBy(subj []string, tss []int64, amts []float64, parts int) groups {
 		})
 	}
 	wg.Wait()
-	tabs := make([]groupTable, parts)
-	for p := range tabs {
+	gr := groups{parts: make([]groupTable, parts)}
+	for p := range gr.parts {
 		wg.Go(func() {
 			part := func(h uint64) bool { return int((h>>32)*uint64(parts)>>32) == p }
 			rows := 0
 			for _, h := range hashes {
 				rows += b2i(part(h))
 			}
-			t := &tabs[p]
-			t.init(rows)
+			t := &gr.parts[p]
+			t.init(seed, rows)
 			for i, h := range hashes {
 				if part(h) {
 					t.add(h, int32(i), subj, tss[i], amts[i])
@@ -238,18 +248,14 @@ func groupBy(subj []string, tss []int64, amts []float64, parts int) groups {
 	}
 	wg.Wait()
 	total := 0
-	for p := range tabs {
-		total += len(tabs[p].first)
+	for p := range gr.parts {
+		total += len(gr.parts[p].first)
 	}
-	gr := groups{make([]string, 0, total), make([]int64, 0, total), make([]int, 0, total), make([]float64, 0, total)}
-	for p := range tabs {
-		t := &tabs[p]
-		for _, i := range t.first {
+	gr.keys = make([]string, 0, total)
+	for p := range gr.parts {
+		for _, i := range gr.parts[p].first {
 			gr.keys = append(gr.keys, subj[i])
 		}
-		gr.lastTS = append(gr.lastTS, t.lastTS...)
-		gr.orders = append(gr.orders, t.orders...)
-		gr.spend = append(gr.spend, t.spend...)
 	}
 	return gr
 }
@@ -264,24 +270,23 @@ func b2i(b bool) int {
 // groupTable is an open-addressing (linear probing) hash table from subject to group, with the groups'
 // accumulators. A group is known by the row of its first appearance, so the table holds no pointers.
 type groupTable struct {
+	seed   maphash.Seed
 	slots  []uint64 // high 32 bits of the hash, low 32 bits group+1; 0 is empty
-	hashes []uint64 // per group, for growing
 	first  []int32  // per group, its first row
 	lastTS []int64
-	orders []int
+	orders []int32
 	spend  []float64
 }
 
-// init sizes the table for at most rows groups; the slots, for half as many (at most 3/4 full), and grow
-// when needed.
-func (t *groupTable) init(rows int) {
+// init sizes the table for rows rows, expecting about half as many groups (it grows if there are more).
+func (t *groupTable) init(seed maphash.Seed, rows int) {
 	size := 16
 	for size < rows/2 {
 		size *= 2
 	}
-	t.slots = make([]uint64, size)
-	t.hashes, t.first = make([]uint64, 0, rows), make([]int32, 0, rows)
-	t.lastTS, t.orders, t.spend = make([]int64, 0, rows), make([]int, 0, rows), make([]float64, 0, rows)
+	t.seed, t.slots = seed, make([]uint64, size)
+	c := rows/2 + 16
+	t.first, t.lastTS, t.orders, t.spend = make([]int32, 0, c), make([]int64, 0, c), make([]int32, 0, c), make([]float64, 0, c)
 }
 
 // add adds row i (subject subj[i], hash h) to its group, creating the group on its first row.
@@ -295,11 +300,11 @@ func (t *groupTable) add(h uint64, i int32, subj []string, ts int64, amt float64
 		if s == 0 {
 			g := len(t.first)
 			t.slots[j] = tag | uint64(g+1)
-			t.hashes, t.first = append(t.hashes, h), append(t.first, i)
+			t.first = append(t.first, i)
 			t.lastTS, t.orders, t.spend = append(t.lastTS, 0), append(t.orders, 0), append(t.spend, 0)
 			t.accumulate(g, ts, amt)
 			if 4*len(t.first) > 3*len(t.slots) {
-				t.grow()
+				t.grow(subj)
 			}
 			return
 		}
@@ -318,11 +323,13 @@ func (t *groupTable) accumulate(g int, ts int64, amt float64) {
 	t.lastTS[g] = max(t.lastTS[g], ts)
 }
 
-func (t *groupTable) grow() {
+// grow doubles the slots, hashing the groups' subjects again.
+func (t *groupTable) grow(subj []string) {
 	const low = 1<<32 - 1
 	t.slots = make([]uint64, 2*len(t.slots))
 	mask := uint64(len(t.slots) - 1)
-	for g, h := range t.hashes {
+	for g, i := range t.first {
+		h := maphash.String(t.seed, subj[i])
 		j := h & mask
 		for t.slots[j] != 0 {
 			j = (j + 1) & mask
@@ -337,7 +344,7 @@ func sortedGroups(keys []string) []int32 {
 	for i := range idx {
 		idx[i] = int32(i)
 	}
-	sortKeys(keys, idx, 0)
+	sortKeys(keys, idx, 0, make([]uint64, len(keys)), make([]int32, len(keys)), make([]int32, len(keys)))
 	return idx
 }
 
@@ -345,8 +352,8 @@ func sortedGroups(keys []string) []int32 {
 // least that long: a most-significant-digit radix sort, 7 bytes at a time past the prefix the keys share.
 // Each key's digit is those 7 bytes (zero-padded) followed by a byte holding how many bytes the key has left,
 // at most 8, so that a key sorts before the longer keys it is a prefix of; keys with equal digits both have
-// at least 8 bytes left and are sorted further from 7 bytes on.
-func sortKeys(keys []string, idx []int32, depth int) {
+// at least 8 bytes left and are sorted further from 7 bytes on. digits, a and b are scratch, as long as idx.
+func sortKeys(keys []string, idx []int32, depth int, digits []uint64, a, b []int32) {
 	if len(idx) <= 32 {
 		slices.SortFunc(idx, func(a, b int32) int { return strings.Compare(keys[a], keys[b]) })
 		return
@@ -365,43 +372,51 @@ func sortKeys(keys []string, idx []int32, depth int) {
 		}
 	}
 	depth = end
-	digits := make([]uint64, len(idx))
 	for j, i := range idx {
-		var b [8]byte
-		k := keys[i][depth:]
-		copy(b[:7], k)
-		b[7] = byte(min(len(k), 8))
-		digits[j] = binary.BigEndian.Uint64(b[:])
+		digits[j] = digit(keys[i], depth)
 	}
-	perm := radixOrder(digits)
-	sorted := make([]int32, len(idx))
+	perm := radixOrder(digits, a, b)
+	sorted := a
+	if &perm[0] == &a[0] {
+		sorted = b
+	}
 	for j, p := range perm {
 		sorted[j] = idx[p]
 	}
 	copy(idx, sorted)
 	for lo := 0; lo < len(idx); {
+		dg := digit(keys[idx[lo]], depth)
 		hi := lo + 1
-		for hi < len(idx) && digits[perm[hi]] == digits[perm[lo]] {
+		for hi < len(idx) && digit(keys[idx[hi]], depth) == dg {
 			hi++
 		}
 		if hi-lo > 1 {
-			sortKeys(keys, idx[lo:hi], depth+7)
+			sortKeys(keys, idx[lo:hi], depth+7, digits[lo:hi], a[lo:hi], b[lo:hi])
 		}
 		lo = hi
 	}
 }
 
+// digit is sortKeys' digit of k at depth.
+func digit(k string, depth int) uint64 {
+	var b [8]byte
+	k = k[depth:]
+	copy(b[:7], k)
+	b[7] = byte(min(len(k), 8))
+	return binary.BigEndian.Uint64(b[:])
+}
+
 // quintiles scores values 1–5 by rank (ties by order of appearance); lowerBetter flips the scale. The ranks
 // come from a stable least-significant-digit radix sort of the values' order-preserving bit patterns.
-func quintiles(v []float64, lowerBetter bool) []int {
+func quintiles(v []float64, lowerBetter bool) []int8 {
 	idx := rankOrder(v)
-	out := make([]int, len(v))
+	out := make([]int8, len(v))
 	for rank, i := range idx {
 		q := 1 + rank*5/len(v)
 		if lowerBetter {
 			q = 6 - q
 		}
-		out[i] = q
+		out[i] = int8(q)
 	}
 	return out
 }
@@ -422,12 +437,13 @@ func rankOrder(v []float64) []int32 {
 		}
 		keys[i] = b
 	}
-	return radixOrder(keys)
+	return radixOrder(keys, make([]int32, len(v)), make([]int32, len(v)))
 }
 
 // radixOrder returns the indices of keys in ascending order, equal keys in index order: a stable
-// least-significant-digit radix sort, skipping the digits in which all keys agree.
-func radixOrder(keys []uint64) []int32 {
+// least-significant-digit radix sort, skipping the digits in which all keys agree. The result is a or b (both
+// as long as keys), the other is overwritten.
+func radixOrder(keys []uint64, a, b []int32) []int32 {
 	const bits, buckets = 11, 1 << 11
 	const passes = (64 + bits - 1) / bits
 	var hist [passes][buckets]int
@@ -436,7 +452,7 @@ func radixOrder(keys []uint64) []int32 {
 			hist[p][(b>>(p*bits))&(buckets-1)]++
 		}
 	}
-	idx, tmp := make([]int32, len(keys)), make([]int32, len(keys))
+	idx, tmp := a[:len(keys)], b[:len(keys)]
 	for i := range idx {
 		idx[i] = int32(i)
 	}

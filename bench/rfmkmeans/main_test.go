@@ -11,19 +11,19 @@ import (
 )
 
 // oldQuintiles is the straightforward version quintiles replaced: a stable sort of the indices by value.
-func oldQuintiles(v []float64, lowerBetter bool) []int {
+func oldQuintiles(v []float64, lowerBetter bool) []int8 {
 	idx := make([]int, len(v))
 	for i := range idx {
 		idx[i] = i
 	}
 	sort.SliceStable(idx, func(a, b int) bool { return v[idx[a]] < v[idx[b]] })
-	out := make([]int, len(v))
+	out := make([]int8, len(v))
 	for rank, i := range idx {
 		q := 1 + rank*5/len(v)
 		if lowerBetter {
 			q = 6 - q
 		}
-		out[i] = q
+		out[i] = int8(q)
 	}
 	return out
 }
@@ -165,8 +165,9 @@ func testGroupBy(t *testing.T, distinct int) {
 		}
 		for g, k := range gr.keys {
 			a := want[k]
-			if a == nil || gr.lastTS[g] != a.last || gr.orders[g] != a.orders || math.Float64bits(gr.spend[g]) != math.Float64bits(a.spend) {
-				t.Fatalf("parts=%d: group %q = (%d, %d, %v), want %+v", parts, k, gr.lastTS[g], gr.orders[g], gr.spend[g], a)
+			last, orders, spend := gr.at(g)
+			if a == nil || last != a.last || orders != a.orders || math.Float64bits(spend) != math.Float64bits(a.spend) {
+				t.Fatalf("parts=%d: group %q = (%d, %d, %v), want %+v", parts, k, last, orders, spend, a)
 			}
 		}
 	}
