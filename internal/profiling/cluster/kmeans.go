@@ -402,9 +402,15 @@ func (tm *team) forChunks(n int, fn func(c, lo, hi int)) {
 	<-j.done
 }
 
-// help runs offered passes until stop is closed.
+// help runs offered passes until stop is closed, returning as soon as it is (a select with both ready
+// would pick at random).
 func (tm *team) help(stop <-chan struct{}) {
 	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
 		select {
 		case <-stop:
 			return
