@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/profilevault/profilevault/internal/profiling/cluster"
@@ -149,14 +150,19 @@ func compute(subj []string, tss []int64, amts []float64) (string, error) {
 	n := len(gr.keys)
 	order := sortedGroups(gr.keys) // pandas' groupby order, so rank ties break the same way
 	R, F, M := make([]float64, n), make([]float64, n), make([]float64, n)
-	for i, g := range order {
-		lastTS, orders, spend := gr.at(int(g))
-		R[i] = asOf.Sub(time.Unix(lastTS, 0)).Hours() / 24
-		F[i] = float64(orders)
-		M[i] = spend
+	rfm := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			lastTS, orders, spend := gr.at(int(order[i]))
+			R[i] = asOf.Sub(time.Unix(lastTS, 0)).Hours() / 24
+			F[i] = float64(orders)
+			M[i] = spend
+		}
 	}
-	var rs, fsc, ms []int8
 	var wg sync.WaitGroup
+	wg.Go(func() { rfm(0, n/2) })
+	rfm(n/2, n)
+	wg.Wait()
+	var rs, fsc, ms []int8
 	wg.Go(func() { rs = quintiles(R, true) })
 	wg.Go(func() { fsc = quintiles(F, false) })
 	ms = quintiles(M, false)
@@ -344,7 +350,7 @@ func sortedGroups(keys []string) []int32 {
 	for i := range idx {
 		idx[i] = int32(i)
 	}
-	sortKeys(keys, idx, 0, make([]uint64, len(keys)), make([]int32, len(keys)), make([]int32, len(keys)))
+	sortKeys(keys, idx, 0, make([]uint64, len(keys)), make([]int32, len(keys)), make([]int32, len(keys)), runtime.GOMAXPROCS(0))
 	return idx
 }
 
@@ -353,7 +359,8 @@ func sortedGroups(keys []string) []int32 {
 // Each key's digit is those 7 bytes (zero-padded) followed by a byte holding how many bytes the key has left,
 // at most 8, so that a key sorts before the longer keys it is a prefix of; keys with equal digits both have
 // at least 8 bytes left and are sorted further from 7 bytes on. digits, a and b are scratch, as long as idx.
-func sortKeys(keys []string, idx []int32, depth int, digits []uint64, a, b []int32) {
+// Runs of equal digits are sorted by par goroutines at once (each run in its own part of idx and the scratch).
+func sortKeys(keys []string, idx []int32, depth int, digits []uint64, a, b []int32, par int) {
 	if len(idx) <= 32 {
 		slices.SortFunc(idx, func(a, b int32) int { return strings.Compare(keys[a], keys[b]) })
 		return
@@ -384,17 +391,32 @@ func sortKeys(keys []string, idx []int32, depth int, digits []uint64, a, b []int
 		sorted[j] = idx[p]
 	}
 	copy(idx, sorted)
+	var runs [][2]int // when sorting them in parallel
 	for lo := 0; lo < len(idx); {
 		dg := digit(keys[idx[lo]], depth)
 		hi := lo + 1
 		for hi < len(idx) && digit(keys[idx[hi]], depth) == dg {
 			hi++
 		}
-		if hi-lo > 1 {
-			sortKeys(keys, idx[lo:hi], depth+7, digits[lo:hi], a[lo:hi], b[lo:hi])
+		switch {
+		case hi-lo > 1 && par > 1:
+			runs = append(runs, [2]int{lo, hi})
+		case hi-lo > 1:
+			sortKeys(keys, idx[lo:hi], depth+7, digits[lo:hi], a[lo:hi], b[lo:hi], 1)
 		}
 		lo = hi
 	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(par, len(runs)) {
+		wg.Go(func() {
+			for r := next.Add(1) - 1; r < int64(len(runs)); r = next.Add(1) - 1 {
+				lo, hi := runs[r][0], runs[r][1]
+				sortKeys(keys, idx[lo:hi], depth+7, digits[lo:hi], a[lo:hi], b[lo:hi], 1)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // digit is sortKeys' digit of k at depth.
