@@ -7,7 +7,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/binary"
 	"encoding/csv"
 	"encoding/json"
 	"flag"
@@ -391,20 +390,24 @@ func sortKeys(keys []string, idx []int32, depth int, digits []uint64, a, b []int
 		sorted[j] = idx[p]
 	}
 	copy(idx, sorted)
-	var runs [][2]int // when sorting them in parallel
-	for lo := 0; lo < len(idx); {
-		dg := digit(keys[idx[lo]], depth)
+	// The runs of equal digits, found before sorting any of them reuses the scratch.
+	var runs [][2]int
+	for lo := 0; lo < len(perm); {
 		hi := lo + 1
-		for hi < len(idx) && digit(keys[idx[hi]], depth) == dg {
+		for hi < len(perm) && digits[perm[hi]] == digits[perm[lo]] {
 			hi++
 		}
-		switch {
-		case hi-lo > 1 && par > 1:
+		if hi-lo > 1 {
 			runs = append(runs, [2]int{lo, hi})
-		case hi-lo > 1:
-			sortKeys(keys, idx[lo:hi], depth+7, digits[lo:hi], a[lo:hi], b[lo:hi], 1)
 		}
 		lo = hi
+	}
+	if par <= 1 {
+		for _, r := range runs {
+			lo, hi := r[0], r[1]
+			sortKeys(keys, idx[lo:hi], depth+7, digits[lo:hi], a[lo:hi], b[lo:hi], 1)
+		}
+		return
 	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -419,13 +422,18 @@ func sortKeys(keys []string, idx []int32, depth int, digits []uint64, a, b []int
 	wg.Wait()
 }
 
-// digit is sortKeys' digit of k at depth.
+// digit is sortKeys' digit of k at depth: 7 bytes big-endian (zero-padded), then min(bytes left, 8).
 func digit(k string, depth int) uint64 {
-	var b [8]byte
 	k = k[depth:]
-	copy(b[:7], k)
-	b[7] = byte(min(len(k), 8))
-	return binary.BigEndian.Uint64(b[:])
+	if len(k) >= 8 {
+		return uint64(k[0])<<56 | uint64(k[1])<<48 | uint64(k[2])<<40 | uint64(k[3])<<32 |
+			uint64(k[4])<<24 | uint64(k[5])<<16 | uint64(k[6])<<8 | 8
+	}
+	v := uint64(len(k))
+	for i := range len(k) {
+		v |= uint64(k[i]) << (56 - 8*i)
+	}
+	return v
 }
 
 // quintiles scores values 1–5 by rank (ties by order of appearance); lowerBetter flips the scale. The ranks
