@@ -128,23 +128,42 @@ type dataset struct {
 
 func (ds *dataset) row(i int) []float64 { return ds.v[i*ds.d : (i+1)*ds.d : (i+1)*ds.d] }
 
-// flatten validates x (non-empty, rectangular, finite) and copies it into one contiguous slice.
-func flatten(x [][]float64) (*dataset, error) {
+// flatten validates x (non-empty, rectangular, finite) and copies it into one contiguous slice, in up to
+// workers parts at once. An error names the first offending row.
+func flatten(x [][]float64, workers int) (*dataset, error) {
 	if len(x) == 0 || len(x[0]) == 0 {
 		return nil, ErrEmpty
 	}
 	d := len(x[0])
-	ds := &dataset{v: make([]float64, 0, len(x)*d), n: len(x), d: d}
-	for i, r := range x {
-		if len(r) != d {
-			return nil, fmt.Errorf("row %d has %d columns, want %d: %w", i, len(r), d, ErrDimension)
-		}
-		for j, v := range r {
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return nil, fmt.Errorf("row %d column %d: %w", i, j, ErrNonFinite)
+	ds := &dataset{v: make([]float64, len(x)*d), n: len(x), d: d}
+	parts := max(1, min(workers, len(x)/chunkRows))
+	errs := make([]error, parts)
+	part := func(p int) {
+		for i := p * len(x) / parts; i < (p+1)*len(x)/parts; i++ {
+			r := x[i]
+			if len(r) != d {
+				errs[p] = fmt.Errorf("row %d has %d columns, want %d: %w", i, len(r), d, ErrDimension)
+				return
 			}
+			for j, v := range r {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					errs[p] = fmt.Errorf("row %d column %d: %w", i, j, ErrNonFinite)
+					return
+				}
+			}
+			copy(ds.v[i*d:(i+1)*d], r)
 		}
-		ds.v = append(ds.v, r...)
+	}
+	var wg sync.WaitGroup
+	for p := 1; p < parts; p++ {
+		wg.Go(func() { part(p) })
+	}
+	part(0)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
 	}
 	return ds, nil
 }
@@ -232,7 +251,8 @@ func b2i(b bool) int {
 // Options.MaxIter; Options.Restarts seedings are tried and the lowest inertia wins (earliest on ties). The
 // result is a deterministic function of x, k, the state of rng and opts (except Workers, which never matters).
 func KMeans(x [][]float64, k int, rng *rand.Rand, opts Options) (Model, error) {
-	ds, err := flatten(x)
+	opts = opts.withDefaults()
+	ds, err := flatten(x, opts.Workers)
 	if err != nil {
 		return Model{}, err
 	}
@@ -242,7 +262,36 @@ func KMeans(x [][]float64, k int, rng *rand.Rand, opts Options) (Model, error) {
 	if k < 1 || k > ds.n {
 		return Model{}, fmt.Errorf("k=%d with %d rows: %w", k, ds.n, ErrInvalidK)
 	}
-	return fit(ds, k, rng, opts.withDefaults(), ds.meanVariance()), nil
+	return fit(ds, k, rng, opts, ds.stats(opts.Workers > 1)), nil
+}
+
+// dataStats is what every fit of a dataset needs besides the rows: the mean column variance, to which
+// Options.Tol is relative, and the diameter, which sets the margin of the bounds. Only Lloyd needs them, so
+// with several workers they are computed while the first restart is seeded.
+type dataStats struct {
+	done    chan struct{}
+	meanVar float64
+	diam    float64
+}
+
+func (ds *dataset) stats(async bool) *dataStats {
+	s := &dataStats{done: make(chan struct{})}
+	compute := func() {
+		s.meanVar, s.diam = ds.meanVariance(), ds.diameter()
+		close(s.done)
+	}
+	if async {
+		go compute()
+	} else {
+		compute()
+	}
+	return s
+}
+
+// get waits for the statistics.
+func (s *dataStats) get() (meanVar, diam float64) {
+	<-s.done
+	return s.meanVar, s.diam
 }
 
 // diameter returns the diagonal of the bounding box of the rows: no row or centroid (a mean of rows, or a
@@ -274,13 +323,13 @@ type fitState struct {
 	tm *team
 	// bounded is false when squared distances may overflow; then every row is reassigned by a full search.
 	bounded bool
-	diam    float64
+	diam    float64 // the diameter of the data (see setDiameter)
 
 	centers []float64 // k*d
 	labels  []int32
 	up      []float64 // lazy upper bound (see above)
 	dif     []float64 // lazy upper bound minus lazy lower bound
-	closest []float64 // seeding: squared distance to the nearest chosen centre
+	closest []float64 // seeding: squared distance to the nearest chosen centre (shares dif's storage)
 	// folded is the number of centres (0 to folded-1) whose distances seeding has already folded into
 	// closest, labels (the nearest of them) and up (the squared distance to the second nearest), as nearest2
 	// does; assignFull then needs only the other centres. 0 when those buffers hold something else.
@@ -306,16 +355,17 @@ type fitState struct {
 	chunkIdx    [][]int32 // per chunk scratch: rows whose bounds do not prove their label
 }
 
-func newFitState(ds *dataset, k int, tm *team, diam float64) *fitState {
+func newFitState(ds *dataset, k int, tm *team) *fitState {
 	nc := numChunks(ds.n)
+	dif := make([]float64, ds.n)
 	st := &fitState{
-		ds: ds, k: k, tm: tm, diam: diam,
-		bounded:     diam*diam < math.MaxFloat64/4,
-		centers:     make([]float64, k*ds.d),
-		labels:      make([]int32, ds.n),
-		up:          make([]float64, ds.n),
-		dif:         make([]float64, ds.n),
-		closest:     make([]float64, ds.n),
+		ds: ds, k: k, tm: tm,
+		centers: make([]float64, k*ds.d),
+		labels:  make([]int32, ds.n),
+		up:      make([]float64, ds.n),
+		dif:     dif,
+		// Seeding's closest is done with when the first assignment reads it into dif, row by row.
+		closest:     dif,
 		half:        make([]float64, k),
 		move:        make([]float64, k),
 		ushift:      make([]float64, k),
@@ -342,6 +392,11 @@ func newFitState(ds *dataset, k int, tm *team, diam float64) *fitState {
 }
 
 func seedTrials(k int) int { return 2 + int(math.Log(float64(k))) }
+
+// setDiameter sets the diameter of the data, which the bounds need.
+func (st *fitState) setDiameter(diam float64) {
+	st.diam, st.bounded = diam, diam*diam < math.MaxFloat64/4
+}
 
 func (st *fitState) center(j int) []float64 {
 	d := st.ds.d
@@ -426,39 +481,48 @@ func (tm *team) help(stop <-chan struct{}) {
 // draws from rng, so each restart starts from the centres it had when restarts ran one after another), and
 // runs Lloyd from there on a state of its own. A worker waiting for its turn to seed, or left without
 // restarts, helps the others with the chunks of their passes, so the cores stay busy to the end.
-func fit(ds *dataset, k int, rng *rand.Rand, opts Options, meanVar float64) Model {
-	tolAbs := opts.Tol * meanVar
-	diam := ds.diameter()
+func fit(ds *dataset, k int, rng *rand.Rand, opts Options, stats *dataStats) Model {
 	tm := &team{size: opts.Workers, offers: make(chan *chunkJob, 4*opts.Workers)}
-	type outcome struct {
-		inertia float64
-		iters   int
-		centers []float64
-		labels  []int32
-	}
-	outs := make([]outcome, opts.Restarts)
 	seeded := make([]chan struct{}, opts.Restarts) // closed when restart r has been seeded
 	for r := range seeded {
 		seeded[r] = make(chan struct{})
 	}
+	// The best restart so far: the lowest inertia, the first restart on ties.
+	var mu sync.Mutex
+	best := struct {
+		r       int
+		inertia float64
+		iters   int
+		centers []float64
+		labels  []int32
+	}{r: -1, centers: make([]float64, k*ds.d), labels: make([]int32, ds.n)}
 	allDone := make(chan struct{})
 	var next, finished atomic.Int64
 	var wg sync.WaitGroup
 	for range tm.size {
 		wg.Go(func() {
 			var s *fitState // allocated for the first restart this worker takes
-			for r := int(next.Add(1) - 1); r < len(outs); r = int(next.Add(1) - 1) {
+			for r := int(next.Add(1) - 1); r < opts.Restarts; r = int(next.Add(1) - 1) {
 				if s == nil {
-					s = newFitState(ds, k, tm, diam)
+					s = newFitState(ds, k, tm)
 				}
 				if r > 0 {
 					tm.help(seeded[r-1])
 				}
 				s.seed(rng)
 				close(seeded[r])
-				iters := s.lloyd(opts.MaxIter, tolAbs)
-				outs[r] = outcome{inertia: s.inertia(), iters: iters, centers: slices.Clone(s.centers), labels: slices.Clone(s.labels)}
-				if finished.Add(1) == int64(len(outs)) {
+				meanVar, diam := stats.get()
+				s.setDiameter(diam)
+				iters := s.lloyd(opts.MaxIter, opts.Tol*meanVar)
+				inertia := s.inertia()
+				mu.Lock()
+				if best.r < 0 || inertia < best.inertia || inertia == best.inertia && r < best.r {
+					best.r, best.inertia, best.iters = r, inertia, iters
+					copy(best.centers, s.centers)
+					copy(best.labels, s.labels)
+				}
+				mu.Unlock()
+				if finished.Add(1) == int64(opts.Restarts) {
 					close(allDone)
 				}
 			}
@@ -466,22 +530,15 @@ func fit(ds *dataset, k int, rng *rand.Rand, opts Options, meanVar float64) Mode
 		})
 	}
 	wg.Wait()
-	win := 0 // the lowest inertia; the first restart on ties
-	for r := range outs {
-		if outs[r].inertia < outs[win].inertia {
-			win = r
-		}
+	m := Model{Inertia: best.inertia, Iterations: best.iters, Centroids: make([][]float64, k), Labels: make([]int, ds.n), Sizes: make([]int, k)}
+	for j := range m.Centroids {
+		m.Centroids[j] = slices.Clone(best.centers[j*ds.d : (j+1)*ds.d])
 	}
-	o := outs[win]
-	best := Model{Inertia: o.inertia, Iterations: o.iters, Centroids: make([][]float64, k), Labels: make([]int, ds.n), Sizes: make([]int, k)}
-	for j := range best.Centroids {
-		best.Centroids[j] = slices.Clone(o.centers[j*ds.d : (j+1)*ds.d])
+	for i, l := range best.labels {
+		m.Labels[i] = int(l)
+		m.Sizes[l]++
 	}
-	for i, l := range o.labels {
-		best.Labels[i] = int(l)
-		best.Sizes[l]++
-	}
-	return best
+	return m
 }
 
 // seed chooses k initial centres by greedy k-means++: each centre after the first is the best (lowest
@@ -939,7 +996,7 @@ func (st *fitState) update() float64 {
 // relocate places each empty cluster's centre on a distinct row farthest from its current (old) centre.
 func (st *fitState) relocate(empty []int, old []float64) {
 	ds, d := st.ds, st.ds.d
-	dist := st.closest // scratch: seeding is over for this restart
+	dist := make([]float64, ds.n) // rare: only when a cluster is empty
 	st.tm.forChunks(ds.n, func(_, lo, hi int) {
 		for i := lo; i < hi; i++ {
 			a := int(st.labels[i])

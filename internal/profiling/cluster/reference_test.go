@@ -1,12 +1,14 @@
 package cluster
 
 import (
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 )
 
@@ -158,7 +160,7 @@ func refLloyd(x [][]float64, centers [][]float64, maxIter int, tolAbs float64) (
 
 func refKMeans(x [][]float64, k int, rng *rand.Rand, opts Options) Model {
 	opts = opts.withDefaults()
-	ds, _ := flatten(x)
+	ds, _ := flatten(x, 1)
 	tolAbs := opts.Tol * ds.meanVariance()
 	seeds := make([][][]float64, opts.Restarts)
 	for r := range seeds {
@@ -249,12 +251,12 @@ func TestKMeansMatchesReference(t *testing.T) {
 // TestSeedMatchesReference checks the seeding alone, for every dimension the kernels treat differently.
 func TestSeedMatchesReference(t *testing.T) {
 	for _, tc := range refCases(t) {
-		ds, err := flatten(tc.x)
+		ds, err := flatten(tc.x, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, workers := range []int{1, 2} {
-			st := newFitState(ds, tc.k, &team{size: workers, offers: make(chan *chunkJob, 8)}, ds.diameter())
+			st := newFitState(ds, tc.k, &team{size: workers, offers: make(chan *chunkJob, 8)})
 			rng, refRng := newRand(9), newRand(9)
 			for r := 0; r < 3; r++ {
 				st.seed(rng)
@@ -415,5 +417,29 @@ func TestStandardizeMatchesReference(t *testing.T) {
 		if !reflect.DeepEqual(bits([][]float64{mean, std}), bits([][]float64{wmean, wstd})) || !reflect.DeepEqual(bits(z), bits(wz)) {
 			t.Fatalf("Standardize differs from the reference: mean %v std %v, want %v %v", mean, std, wmean, wstd)
 		}
+	}
+}
+
+// TestFlattenNamesFirstBadRow: the rows are checked in parts at once, and the error still names the first
+// offending row.
+func TestFlattenNamesFirstBadRow(t *testing.T) {
+	n := 5 * chunkRows
+	x := make([][]float64, n)
+	for i := range x {
+		x[i] = []float64{float64(i), 1}
+	}
+	x[4*chunkRows+7] = []float64{1}          // ragged, in a later part
+	x[3*chunkRows+1][1] = math.Inf(-1)       // non-finite, earlier
+	x[3*chunkRows+2] = []float64{math.NaN()} // ragged and NaN, later still
+	for _, workers := range []int{1, 2, 5} {
+		_, err := flatten(x, workers)
+		if !errors.Is(err, ErrNonFinite) || !strings.Contains(err.Error(), fmt.Sprintf("row %d column 1", 3*chunkRows+1)) {
+			t.Fatalf("workers=%d: err = %v", workers, err)
+		}
+	}
+	x[3*chunkRows+1][1] = 0
+	x[3*chunkRows+2] = []float64{0, 0}
+	if _, err := flatten(x, 4); !errors.Is(err, ErrDimension) || !strings.Contains(err.Error(), fmt.Sprintf("row %d has 1 columns", 4*chunkRows+7)) {
+		t.Fatalf("err = %v", err)
 	}
 }
