@@ -11,15 +11,18 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"math"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/profilevault/profilevault/internal/profiling/cluster"
@@ -142,46 +145,41 @@ func run(path, cpuprofile string, repeat int) error {
 // compute is the timed part: RFM scoring and K-Means from the parsed columns; it returns the result line.
 func compute(subj []string, tss []int64, amts []float64) (string, error) {
 	start := time.Now()
-	// RFM per subject: one group index per subject and flat accumulators, no allocation per subject.
-	ids := make(map[string]int32, len(subj)/2)
-	var keys []string
-	var lastTS []int64
-	var orders []int
-	var spend []float64
-	for i, sub := range subj {
-		g, ok := ids[sub]
-		if !ok {
-			g = int32(len(keys))
-			ids[sub] = g
-			keys, lastTS, orders, spend = append(keys, sub), append(lastTS, 0), append(orders, 0), append(spend, 0)
-		}
-		orders[g]++
-		spend[g] += amts[i]
-		lastTS[g] = max(lastTS[g], tss[i])
-	}
-	n := len(keys)
-	order := sortedGroups(keys) // pandas' groupby order, so rank ties break the same way
+	gr := groupBy(subj, tss, amts, runtime.GOMAXPROCS(0))
+	n := len(gr.keys)
+	order := sortedGroups(gr.keys) // pandas' groupby order, so rank ties break the same way
 	R, F, M := make([]float64, n), make([]float64, n), make([]float64, n)
-	for i, g := range order {
-		R[i] = asOf.Sub(time.Unix(lastTS[g], 0)).Hours() / 24
-		F[i] = float64(orders[g])
-		M[i] = spend[g]
+	rfm := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			lastTS, orders, spend := gr.at(int(order[i]))
+			R[i] = asOf.Sub(time.Unix(lastTS, 0)).Hours() / 24
+			F[i] = float64(orders)
+			M[i] = spend
+		}
 	}
-	var rs, fsc, ms []int
 	var wg sync.WaitGroup
+	wg.Go(func() { rfm(0, n/2) })
+	rfm(n/2, n)
+	wg.Wait()
+	var rs, fsc, ms []int8
 	wg.Go(func() { rs = quintiles(R, true) })
 	wg.Go(func() { fsc = quintiles(F, false) })
 	ms = quintiles(M, false)
 	wg.Wait()
 	read := time.Since(start)
-	// K-Means on standardised log1p(R, F, M); the rows share one backing array.
+	// K-Means on standardised log1p(R, F, M); the rows share one backing array, filled half by half at once.
 	flat := make([]float64, 3*n)
 	x := make([][]float64, n)
-	for i := range x {
-		r := flat[3*i : 3*i+3 : 3*i+3]
-		r[0], r[1], r[2] = math.Log1p(R[i]), math.Log1p(F[i]), math.Log1p(M[i])
-		x[i] = r
+	fill := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			r := flat[3*i : 3*i+3 : 3*i+3]
+			r[0], r[1], r[2] = math.Log1p(R[i]), math.Log1p(F[i]), math.Log1p(M[i])
+			x[i] = r
+		}
 	}
+	wg.Go(func() { fill(0, n/2) })
+	fill(n/2, n)
+	wg.Wait()
 	z, _, _ := cluster.Standardize(x)
 	kstart := time.Now()
 	model, err := cluster.KMeans(z, 5, rand.New(rand.NewPCG(1, 1)), cluster.Options{Restarts: 4})
@@ -199,54 +197,256 @@ func compute(subj []string, tss []int64, amts []float64) (string, error) {
 		n, read.Seconds(), time.Since(kstart).Seconds(), total.Seconds(), model.Inertia, champions), nil
 }
 
-// sortedGroups returns the group indices of keys (distinct strings) in ascending key order. The two halves
-// are sorted concurrently and merged.
-func sortedGroups(keys []string) []int32 {
-	type kv struct {
-		key string
-		g   int32
+// groups holds the distinct subjects: keys, and the tables of groupBy's parts, whose groups are numbered on
+// from part to part.
+type groups struct {
+	keys  []string
+	parts []groupTable
+}
+
+// at returns the latest timestamp (at least 0), number of orders and spend of group g.
+func (gr *groups) at(g int) (lastTS int64, orders int, spend float64) {
+	p := 0
+	for g >= len(gr.parts[p].first) {
+		g -= len(gr.parts[p].first)
+		p++
 	}
-	all := make([]kv, len(keys))
-	for i, k := range keys {
-		all[i] = kv{k, int32(i)}
-	}
-	cmpKV := func(a, b kv) int { return strings.Compare(a.key, b.key) }
-	lo, hi := all[:len(all)/2], all[len(all)/2:]
+	t := &gr.parts[p]
+	return t.lastTS[g], int(t.orders[g]), t.spend[g]
+}
+
+// groupBy groups the rows by subject. Every subject is hashed once; the groups are split by hash between
+// parts goroutines, each of which owns an open-addressing table for its share and scans the rows in file
+// order, so a group's spend is summed in file order whatever the split. The groups come out part by part,
+// each part's in order of first appearance.
+func groupBy(subj []string, tss []int64, amts []float64, parts int) groups {
+	parts = max(1, parts)
+	hashes := make([]uint64, len(subj))
+	seed := maphash.MakeSeed()
 	var wg sync.WaitGroup
-	wg.Go(func() { slices.SortFunc(lo, cmpKV) })
-	slices.SortFunc(hi, cmpKV)
+	step := (len(subj) + parts - 1) / parts
+	for lo := 0; lo < len(subj); lo += step {
+		hi := min(len(subj), lo+step)
+		wg.Go(func() {
+			for i, s := range subj[lo:hi] {
+				hashes[lo+i] = maphash.String(seed, s)
+			}
+		})
+	}
 	wg.Wait()
-	out := make([]int32, 0, len(keys))
-	i, j := 0, 0
-	for i < len(lo) && j < len(hi) {
-		if lo[i].key < hi[j].key {
-			out = append(out, lo[i].g)
-			i++
-		} else {
-			out = append(out, hi[j].g)
-			j++
+	gr := groups{parts: make([]groupTable, parts)}
+	for p := range gr.parts {
+		wg.Go(func() {
+			part := func(h uint64) bool { return int((h>>32)*uint64(parts)>>32) == p }
+			rows := 0
+			for _, h := range hashes {
+				rows += b2i(part(h))
+			}
+			t := &gr.parts[p]
+			t.init(seed, rows)
+			for i, h := range hashes {
+				if part(h) {
+					t.add(h, int32(i), subj, tss[i], amts[i])
+				}
+			}
+		})
+	}
+	wg.Wait()
+	total := 0
+	for p := range gr.parts {
+		total += len(gr.parts[p].first)
+	}
+	gr.keys = make([]string, 0, total)
+	for p := range gr.parts {
+		for _, i := range gr.parts[p].first {
+			gr.keys = append(gr.keys, subj[i])
 		}
 	}
-	for ; i < len(lo); i++ {
-		out = append(out, lo[i].g)
+	return gr
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
 	}
-	for ; j < len(hi); j++ {
-		out = append(out, hi[j].g)
+	return 0
+}
+
+// groupTable is an open-addressing (linear probing) hash table from subject to group, with the groups'
+// accumulators. A group is known by the row of its first appearance, so the table holds no pointers.
+type groupTable struct {
+	seed   maphash.Seed
+	slots  []uint64 // high 32 bits of the hash, low 32 bits group+1; 0 is empty
+	first  []int32  // per group, its first row
+	lastTS []int64
+	orders []int32
+	spend  []float64
+}
+
+// init sizes the table for rows rows, expecting about half as many groups (it grows if there are more).
+func (t *groupTable) init(seed maphash.Seed, rows int) {
+	size := 16
+	for size < rows/2 {
+		size *= 2
 	}
-	return out
+	t.seed, t.slots = seed, make([]uint64, size)
+	c := rows/2 + 16
+	t.first, t.lastTS, t.orders, t.spend = make([]int32, 0, c), make([]int64, 0, c), make([]int32, 0, c), make([]float64, 0, c)
+}
+
+// add adds row i (subject subj[i], hash h) to its group, creating the group on its first row.
+func (t *groupTable) add(h uint64, i int32, subj []string, ts int64, amt float64) {
+	const low = 1<<32 - 1
+	mask := uint64(len(t.slots) - 1)
+	tag := h &^ low
+	key := subj[i]
+	for j := h & mask; ; j = (j + 1) & mask {
+		s := t.slots[j]
+		if s == 0 {
+			g := len(t.first)
+			t.slots[j] = tag | uint64(g+1)
+			t.first = append(t.first, i)
+			t.lastTS, t.orders, t.spend = append(t.lastTS, 0), append(t.orders, 0), append(t.spend, 0)
+			t.accumulate(g, ts, amt)
+			if 4*len(t.first) > 3*len(t.slots) {
+				t.grow(subj)
+			}
+			return
+		}
+		if s&^low == tag {
+			if g := int(s&low) - 1; subj[t.first[g]] == key {
+				t.accumulate(g, ts, amt)
+				return
+			}
+		}
+	}
+}
+
+func (t *groupTable) accumulate(g int, ts int64, amt float64) {
+	t.orders[g]++
+	t.spend[g] += amt
+	t.lastTS[g] = max(t.lastTS[g], ts)
+}
+
+// grow doubles the slots, hashing the groups' subjects again.
+func (t *groupTable) grow(subj []string) {
+	const low = 1<<32 - 1
+	t.slots = make([]uint64, 2*len(t.slots))
+	mask := uint64(len(t.slots) - 1)
+	for g, i := range t.first {
+		h := maphash.String(t.seed, subj[i])
+		j := h & mask
+		for t.slots[j] != 0 {
+			j = (j + 1) & mask
+		}
+		t.slots[j] = h&^low | uint64(g+1)
+	}
+}
+
+// sortedGroups returns the group indices of keys (distinct strings) in ascending key order.
+func sortedGroups(keys []string) []int32 {
+	idx := make([]int32, len(keys))
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	sortKeys(keys, idx, 0, make([]uint64, len(keys)), make([]int32, len(keys)), make([]int32, len(keys)), runtime.GOMAXPROCS(0))
+	return idx
+}
+
+// sortKeys sorts idx by keys[idx[i]], distinct strings that agree in their first depth bytes and are at
+// least that long: a most-significant-digit radix sort, 7 bytes at a time past the prefix the keys share.
+// Each key's digit is those 7 bytes (zero-padded) followed by a byte holding how many bytes the key has left,
+// at most 8, so that a key sorts before the longer keys it is a prefix of; keys with equal digits both have
+// at least 8 bytes left and are sorted further from 7 bytes on. digits, a and b are scratch, as long as idx.
+// Runs of equal digits are sorted by par goroutines at once (each run in its own part of idx and the scratch).
+func sortKeys(keys []string, idx []int32, depth int, digits []uint64, a, b []int32, par int) {
+	if len(idx) <= 32 {
+		slices.SortFunc(idx, func(a, b int32) int { return strings.Compare(keys[a], keys[b]) })
+		return
+	}
+	first := keys[idx[0]]
+	end := len(first) // the keys agree in their first end bytes
+	for _, i := range idx[1:] {
+		k := keys[i]
+		end = min(end, len(k))
+		if k[depth:end] != first[depth:end] {
+			m := depth
+			for k[m] == first[m] {
+				m++
+			}
+			end = m
+		}
+	}
+	depth = end
+	for j, i := range idx {
+		digits[j] = digit(keys[i], depth)
+	}
+	perm := radixOrder(digits, a, b)
+	sorted := a
+	if &perm[0] == &a[0] {
+		sorted = b
+	}
+	for j, p := range perm {
+		sorted[j] = idx[p]
+	}
+	copy(idx, sorted)
+	// The runs of equal digits, found before sorting any of them reuses the scratch.
+	var runs [][2]int
+	for lo := 0; lo < len(perm); {
+		hi := lo + 1
+		for hi < len(perm) && digits[perm[hi]] == digits[perm[lo]] {
+			hi++
+		}
+		if hi-lo > 1 {
+			runs = append(runs, [2]int{lo, hi})
+		}
+		lo = hi
+	}
+	if par <= 1 {
+		for _, r := range runs {
+			lo, hi := r[0], r[1]
+			sortKeys(keys, idx[lo:hi], depth+7, digits[lo:hi], a[lo:hi], b[lo:hi], 1)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(par, len(runs)) {
+		wg.Go(func() {
+			for r := next.Add(1) - 1; r < int64(len(runs)); r = next.Add(1) - 1 {
+				lo, hi := runs[r][0], runs[r][1]
+				sortKeys(keys, idx[lo:hi], depth+7, digits[lo:hi], a[lo:hi], b[lo:hi], 1)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// digit is sortKeys' digit of k at depth: 7 bytes big-endian (zero-padded), then min(bytes left, 8).
+func digit(k string, depth int) uint64 {
+	k = k[depth:]
+	if len(k) >= 8 {
+		return uint64(k[0])<<56 | uint64(k[1])<<48 | uint64(k[2])<<40 | uint64(k[3])<<32 |
+			uint64(k[4])<<24 | uint64(k[5])<<16 | uint64(k[6])<<8 | 8
+	}
+	v := uint64(len(k))
+	for i := range len(k) {
+		v |= uint64(k[i]) << (56 - 8*i)
+	}
+	return v
 }
 
 // quintiles scores values 1–5 by rank (ties by order of appearance); lowerBetter flips the scale. The ranks
 // come from a stable least-significant-digit radix sort of the values' order-preserving bit patterns.
-func quintiles(v []float64, lowerBetter bool) []int {
+func quintiles(v []float64, lowerBetter bool) []int8 {
 	idx := rankOrder(v)
-	out := make([]int, len(v))
+	out := make([]int8, len(v))
 	for rank, i := range idx {
 		q := 1 + rank*5/len(v)
 		if lowerBetter {
 			q = 6 - q
 		}
-		out[i] = q
+		out[i] = int8(q)
 	}
 	return out
 }
@@ -254,10 +454,7 @@ func quintiles(v []float64, lowerBetter bool) []int {
 // rankOrder returns the indices of v in ascending order of value, equal values in index order (what a stable
 // sort with < gives). NaNs are not expected.
 func rankOrder(v []float64) []int32 {
-	const bits, buckets = 11, 1 << 11
-	const passes = (64 + bits - 1) / bits
 	keys := make([]uint64, len(v))
-	var hist [passes][buckets]int
 	for i, x := range v {
 		if x == 0 {
 			x = 0 // -0 sorts with +0
@@ -269,17 +466,29 @@ func rankOrder(v []float64) []int32 {
 			b |= 1 << 63
 		}
 		keys[i] = b
+	}
+	return radixOrder(keys, make([]int32, len(v)), make([]int32, len(v)))
+}
+
+// radixOrder returns the indices of keys in ascending order, equal keys in index order: a stable
+// least-significant-digit radix sort, skipping the digits in which all keys agree. The result is a or b (both
+// as long as keys), the other is overwritten.
+func radixOrder(keys []uint64, a, b []int32) []int32 {
+	const bits, buckets = 11, 1 << 11
+	const passes = (64 + bits - 1) / bits
+	var hist [passes][buckets]int
+	for _, b := range keys {
 		for p := range passes {
 			hist[p][(b>>(p*bits))&(buckets-1)]++
 		}
 	}
-	idx, tmp := make([]int32, len(v)), make([]int32, len(v))
+	idx, tmp := a[:len(keys)], b[:len(keys)]
 	for i := range idx {
 		idx[i] = int32(i)
 	}
 	for p := range passes {
 		h := &hist[p]
-		if h[(keys[0]>>(p*bits))&(buckets-1)] == len(v) {
+		if len(keys) == 0 || h[(keys[0]>>(p*bits))&(buckets-1)] == len(keys) {
 			continue // every key has the same digit here
 		}
 		sum := 0

@@ -12,7 +12,8 @@ import (
 // go to the smaller k. kMin must be at least 2 and kMax at most len(x). It returns ErrUndefined (with the
 // kMin model) when no k has a defined silhouette, e.g. when all rows are equal.
 func ChooseK(x [][]float64, kMin, kMax, sample int, rng *rand.Rand, opts Options) (Model, map[int]float64, error) {
-	ds, err := flatten(x)
+	opts = opts.withDefaults()
+	ds, err := flatten(x, opts.Workers)
 	if err != nil {
 		return Model{}, nil, err
 	}
@@ -22,15 +23,14 @@ func ChooseK(x [][]float64, kMin, kMax, sample int, rng *rand.Rand, opts Options
 	if kMin < 2 || kMax < kMin || kMax > ds.n {
 		return Model{}, nil, fmt.Errorf("k range [%d, %d] with %d rows: %w", kMin, kMax, ds.n, ErrInvalidK)
 	}
-	opts = opts.withDefaults()
 	idx := sampleIndices(ds.n, sample, rng)
-	meanVar := ds.meanVariance()
+	stats := ds.stats(opts.Workers > 1)
 	scores := make(map[int]float64, kMax-kMin+1)
 	var best Model
 	bestScore := math.Inf(-1)
 	found := false
 	for k := kMin; k <= kMax; k++ {
-		m := fit(ds, k, rng, opts, meanVar)
+		m := fit(ds, k, rng, opts, stats)
 		s := silhouetteIdx(ds, m.Labels, k, idx, opts.Workers)
 		scores[k] = s
 		if k == kMin {

@@ -128,23 +128,42 @@ type dataset struct {
 
 func (ds *dataset) row(i int) []float64 { return ds.v[i*ds.d : (i+1)*ds.d : (i+1)*ds.d] }
 
-// flatten validates x (non-empty, rectangular, finite) and copies it into one contiguous slice.
-func flatten(x [][]float64) (*dataset, error) {
+// flatten validates x (non-empty, rectangular, finite) and copies it into one contiguous slice, in up to
+// workers parts at once. An error names the first offending row.
+func flatten(x [][]float64, workers int) (*dataset, error) {
 	if len(x) == 0 || len(x[0]) == 0 {
 		return nil, ErrEmpty
 	}
 	d := len(x[0])
-	ds := &dataset{v: make([]float64, 0, len(x)*d), n: len(x), d: d}
-	for i, r := range x {
-		if len(r) != d {
-			return nil, fmt.Errorf("row %d has %d columns, want %d: %w", i, len(r), d, ErrDimension)
-		}
-		for j, v := range r {
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return nil, fmt.Errorf("row %d column %d: %w", i, j, ErrNonFinite)
+	ds := &dataset{v: make([]float64, len(x)*d), n: len(x), d: d}
+	parts := max(1, min(workers, len(x)/chunkRows))
+	errs := make([]error, parts)
+	part := func(p int) {
+		for i := p * len(x) / parts; i < (p+1)*len(x)/parts; i++ {
+			r := x[i]
+			if len(r) != d {
+				errs[p] = fmt.Errorf("row %d has %d columns, want %d: %w", i, len(r), d, ErrDimension)
+				return
 			}
+			for j, v := range r {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					errs[p] = fmt.Errorf("row %d column %d: %w", i, j, ErrNonFinite)
+					return
+				}
+			}
+			copy(ds.v[i*d:(i+1)*d], r)
 		}
-		ds.v = append(ds.v, r...)
+	}
+	var wg sync.WaitGroup
+	for p := 1; p < parts; p++ {
+		wg.Go(func() { part(p) })
+	}
+	part(0)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
 	}
 	return ds, nil
 }
@@ -199,14 +218,32 @@ func forChunks(n, workers int, fn func(c, lo, hi int)) {
 	wg.Wait()
 }
 
+// sqDist returns the squared Euclidean distance of a and b (b at least as long as a). The squares are added in
+// column order, each rounded on its own (the conversion forbids a fused multiply-add), so that sqDist3 and
+// every kernel below give the same bits on every platform.
 func sqDist(a, b []float64) float64 {
 	b = b[:len(a)] // bounds-check elimination
 	var s float64
 	for t := range a {
 		dv := a[t] - b[t]
-		s += dv * dv
+		s += float64(dv * dv)
 	}
 	return s
+}
+
+// sqDist3 is sqDist for three columns: the first three values of r against (c0, c1, c2).
+func sqDist3(r []float64, c0, c1, c2 float64) float64 {
+	r = r[:3]
+	d0, d1, d2 := r[0]-c0, r[1]-c1, r[2]-c2
+	return float64(d0*d0) + float64(d1*d1) + float64(d2*d2)
+}
+
+// b2i is 1 for true and 0 for false (compiled without a branch).
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // KMeans partitions the rows of x into k clusters: k-means++ seeding (greedy, 2+ln k candidates per centre),
@@ -214,7 +251,8 @@ func sqDist(a, b []float64) float64 {
 // Options.MaxIter; Options.Restarts seedings are tried and the lowest inertia wins (earliest on ties). The
 // result is a deterministic function of x, k, the state of rng and opts (except Workers, which never matters).
 func KMeans(x [][]float64, k int, rng *rand.Rand, opts Options) (Model, error) {
-	ds, err := flatten(x)
+	opts = opts.withDefaults()
+	ds, err := flatten(x, opts.Workers)
 	if err != nil {
 		return Model{}, err
 	}
@@ -224,179 +262,336 @@ func KMeans(x [][]float64, k int, rng *rand.Rand, opts Options) (Model, error) {
 	if k < 1 || k > ds.n {
 		return Model{}, fmt.Errorf("k=%d with %d rows: %w", k, ds.n, ErrInvalidK)
 	}
-	return fit(ds, k, rng, opts.withDefaults(), ds.meanVariance()), nil
+	return fit(ds, k, rng, opts, ds.stats(opts.Workers > 1)), nil
+}
+
+// dataStats is what every fit of a dataset needs besides the rows: the mean column variance, to which
+// Options.Tol is relative, and the diameter, which sets the margin of the bounds. Only Lloyd needs them, so
+// with several workers they are computed while the first restart is seeded.
+type dataStats struct {
+	done    chan struct{}
+	meanVar float64
+	diam    float64
+}
+
+func (ds *dataset) stats(async bool) *dataStats {
+	s := &dataStats{done: make(chan struct{})}
+	compute := func() {
+		s.meanVar, s.diam = ds.meanVariance(), ds.diameter()
+		close(s.done)
+	}
+	if async {
+		go compute()
+	} else {
+		compute()
+	}
+	return s
+}
+
+// get waits for the statistics.
+func (s *dataStats) get() (meanVar, diam float64) {
+	<-s.done
+	return s.meanVar, s.diam
+}
+
+// diameter returns the diagonal of the bounding box of the rows: no row or centroid (a mean of rows, or a
+// row) is farther than that from another.
+func (ds *dataset) diameter() float64 {
+	var s float64
+	for j := 0; j < ds.d; j++ {
+		lo, hi := ds.v[j], ds.v[j]
+		for i := j; i < len(ds.v); i += ds.d {
+			lo, hi = min(lo, ds.v[i]), max(hi, ds.v[i])
+		}
+		s += (hi - lo) * (hi - lo)
+	}
+	return math.Sqrt(s)
 }
 
 // fitState holds the buffers of one k-means run, reused across restarts.
+//
+// The Lloyd iterations keep Hamerly's bounds for every row: an upper bound u on the distance to its centre and
+// a lower bound l on the distance to every other centre. After the centres move, u grows by the movement of
+// the row's centre and l shrinks by the largest movement of another centre; only rows whose bounds do not
+// prove their label are looked at. The bounds are stored lazily so that this shift costs nothing per row:
+// ushift[j] and lshift[j] accumulate the shifts of the rows labelled j since the last full assignment, and
+// a row stores up = u - ushift[label] and dif = up - (l + lshift[label]) as of the moment its bounds were
+// set; its current bounds are u = up + ushift[label] and l = up - dif - lshift[label].
 type fitState struct {
-	ds      *dataset
-	k       int
-	workers int
+	ds *dataset
+	k  int
+	tm *team
+	// bounded is false when squared distances may overflow; then every row is reassigned by a full search.
+	bounded bool
+	diam    float64 // the diameter of the data (see setDiameter)
 
 	centers []float64 // k*d
 	labels  []int32
-	upper   []float64 // upper bound on the distance to the assigned centre
-	lower   []float64 // lower bound on the distance to every other centre
-	closest []float64 // seeding: squared distance to the nearest chosen centre
+	up      []float64 // lazy upper bound (see above)
+	dif     []float64 // lazy upper bound minus lazy lower bound
+	closest []float64 // seeding: squared distance to the nearest chosen centre (shares dif's storage)
+	// folded is the number of centres (0 to folded-1) whose distances seeding has already folded into
+	// closest, labels (the nearest of them) and up (the squared distance to the second nearest), as nearest2
+	// does; assignFull then needs only the other centres. 0 when those buffers hold something else.
+	folded  int
+	cumEnd  []float64 // seeding: running sum of closest at the end of each chunk
 	half    []float64 // half the distance from each centre to its nearest other centre
 	move    []float64 // distance each centre moved in the last update
+	ushift  []float64 // per centre: accumulated growth of the upper bounds of its rows
+	lshift  []float64 // per centre: accumulated shrinkage of the lower bounds of its rows
+	hThresh []float64 // per centre: a row is in doubt only if up >= hThresh[label] ...
+	wThresh []float64 // ... and dif >= wThresh[label]
+	margin  float64   // slack for rounding in the bounds, added on the side of doubt
+
+	// update's scratch
+	sums   []float64
+	counts []int
+	old    []float64
 
 	chunkSums   [][]float64 // per chunk, k*d
 	chunkCounts [][]int     // per chunk, k
 	chunkVals   [][]float64 // per chunk scratch for scalar reductions
 	chunkInts   []int
-	chunkIdx    [][]int32   // per chunk scratch: rows whose bounds do not prove their label
-	chunkThresh [][]float64 // per chunk scratch: the bound each row's upper bound is compared with
+	chunkIdx    [][]int32 // per chunk scratch: rows whose bounds do not prove their label
 }
 
-func newFitState(ds *dataset, k, workers int) *fitState {
+func newFitState(ds *dataset, k int, tm *team) *fitState {
 	nc := numChunks(ds.n)
+	dif := make([]float64, ds.n)
 	st := &fitState{
-		ds: ds, k: k, workers: workers,
-		centers:     make([]float64, k*ds.d),
-		labels:      make([]int32, ds.n),
-		upper:       make([]float64, ds.n),
-		lower:       make([]float64, ds.n),
-		closest:     make([]float64, ds.n),
+		ds: ds, k: k, tm: tm,
+		centers: make([]float64, k*ds.d),
+		labels:  make([]int32, ds.n),
+		up:      make([]float64, ds.n),
+		dif:     dif,
+		// Seeding's closest is done with when the first assignment reads it into dif, row by row.
+		closest:     dif,
 		half:        make([]float64, k),
 		move:        make([]float64, k),
+		ushift:      make([]float64, k),
+		lshift:      make([]float64, k),
+		hThresh:     make([]float64, k),
+		wThresh:     make([]float64, k),
+		sums:        make([]float64, k*ds.d),
+		counts:      make([]int, k),
+		old:         make([]float64, k*ds.d),
 		chunkSums:   make([][]float64, nc),
 		chunkCounts: make([][]int, nc),
 		chunkVals:   make([][]float64, nc),
 		chunkInts:   make([]int, nc),
 		chunkIdx:    make([][]int32, nc),
-		chunkThresh: make([][]float64, nc),
 	}
 	trials := seedTrials(k)
 	for c := 0; c < nc; c++ {
 		st.chunkSums[c] = make([]float64, k*ds.d)
 		st.chunkCounts[c] = make([]int, k)
 		st.chunkVals[c] = make([]float64, trials)
-		rows := min(chunkRows, ds.n-c*chunkRows)
-		st.chunkIdx[c] = make([]int32, rows)
-		st.chunkThresh[c] = make([]float64, rows)
+		st.chunkIdx[c] = make([]int32, min(chunkRows, ds.n-c*chunkRows))
 	}
 	return st
 }
 
 func seedTrials(k int) int { return 2 + int(math.Log(float64(k))) }
 
+// setDiameter sets the diameter of the data, which the bounds need.
+func (st *fitState) setDiameter(diam float64) {
+	st.diam, st.bounded = diam, diam*diam < math.MaxFloat64/4
+}
+
 func (st *fitState) center(j int) []float64 {
 	d := st.ds.d
 	return st.centers[j*d : (j+1)*d : (j+1)*d]
 }
 
+// team spreads the chunks of parallel passes over a fixed set of goroutines: each pass is run by the goroutine
+// that needs it, and offered to the members that have nothing of their own to do (waiting for their turn to
+// seed, or out of restarts). Which goroutine runs a chunk never changes a result (see forChunks).
+type team struct {
+	size   int
+	offers chan *chunkJob
+}
+
+type chunkJob struct {
+	fn   func(c, lo, hi int)
+	n    int
+	nc   int64
+	next atomic.Int64
+	left atomic.Int64
+	done chan struct{}
+}
+
+// work runs chunks of j until none is left to start.
+func (j *chunkJob) work() {
+	for {
+		c := j.next.Add(1) - 1
+		if c >= j.nc {
+			return
+		}
+		lo := int(c) * chunkRows
+		j.fn(int(c), lo, min(j.n, lo+chunkRows))
+		if j.left.Add(-1) == 0 {
+			close(j.done)
+		}
+	}
+}
+
+// forChunks calls fn for every chunk of [0, n), with the help of idle members of the team. fn must write only
+// to per-row or per-chunk state so that the outcome is independent of scheduling.
+func (tm *team) forChunks(n int, fn func(c, lo, hi int)) {
+	nc := numChunks(n)
+	if tm.size <= 1 || nc <= 1 {
+		for c := 0; c < nc; c++ {
+			fn(c, c*chunkRows, min(n, (c+1)*chunkRows))
+		}
+		return
+	}
+	j := &chunkJob{fn: fn, n: n, nc: int64(nc), done: make(chan struct{})}
+	j.left.Store(int64(nc))
+	for range min(tm.size-1, nc-1) {
+		select {
+		case tm.offers <- j:
+		default: // nobody is idle: the queue holds offers of passes that may be over already
+		}
+	}
+	j.work()
+	<-j.done
+}
+
+// help runs offered passes until stop is closed, returning as soon as it is (a select with both ready
+// would pick at random).
+func (tm *team) help(stop <-chan struct{}) {
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		select {
+		case <-stop:
+			return
+		case j := <-tm.offers:
+			j.work()
+		}
+	}
+}
+
 // fit runs opts.Restarts seedings and returns the best model.
-func fit(ds *dataset, k int, rng *rand.Rand, opts Options, meanVar float64) Model {
-	tolAbs := opts.Tol * meanVar
-	// Every restart is seeded first, in order: seeding alone draws from rng, so each restart starts from the
-	// centres it had when restarts ran one after another.
-	st := newFitState(ds, k, opts.Workers)
-	seeds := make([][]float64, opts.Restarts)
-	for r := range seeds {
-		st.seed(rng)
-		seeds[r] = slices.Clone(st.centers)
+//
+// Each worker takes the next restart, seeds it when the restart before it has been seeded (seeding alone
+// draws from rng, so each restart starts from the centres it had when restarts ran one after another), and
+// runs Lloyd from there on a state of its own. A worker waiting for its turn to seed, or left without
+// restarts, helps the others with the chunks of their passes, so the cores stay busy to the end.
+func fit(ds *dataset, k int, rng *rand.Rand, opts Options, stats *dataStats) Model {
+	tm := &team{size: opts.Workers, offers: make(chan *chunkJob, 4*opts.Workers)}
+	seeded := make([]chan struct{}, opts.Restarts) // closed when restart r has been seeded
+	for r := range seeded {
+		seeded[r] = make(chan struct{})
 	}
-	// Then Lloyd runs from each seeding, as many at once as there are workers, each on a state of its own and
-	// splitting the workers: a restart's result does not depend on how many work on it, and whole restarts
-	// side by side keep the cores busier than chunks of one restart that meet at every iteration.
-	par := max(1, min(opts.Workers, opts.Restarts))
-	st.workers = max(1, opts.Workers/par)
-	states := []*fitState{st}
-	for len(states) < par {
-		states = append(states, newFitState(ds, k, st.workers))
-	}
-	type outcome struct {
+	// The best restart so far: the lowest inertia, the first restart on ties.
+	var mu sync.Mutex
+	best := struct {
+		r       int
 		inertia float64
 		iters   int
 		centers []float64
 		labels  []int32
-	}
-	outs := make([]outcome, opts.Restarts)
-	var next atomic.Int64
+	}{r: -1, centers: make([]float64, k*ds.d), labels: make([]int32, ds.n)}
+	allDone := make(chan struct{})
+	var next, finished atomic.Int64
 	var wg sync.WaitGroup
-	for _, s := range states {
+	for range tm.size {
 		wg.Go(func() {
-			for r := int(next.Add(1) - 1); r < len(seeds); r = int(next.Add(1) - 1) {
-				copy(s.centers, seeds[r])
-				iters := s.lloyd(opts.MaxIter, tolAbs)
-				outs[r] = outcome{inertia: s.inertia(), iters: iters, centers: slices.Clone(s.centers), labels: slices.Clone(s.labels)}
+			var s *fitState // allocated for the first restart this worker takes
+			for r := int(next.Add(1) - 1); r < opts.Restarts; r = int(next.Add(1) - 1) {
+				if s == nil {
+					s = newFitState(ds, k, tm)
+				}
+				if r > 0 {
+					tm.help(seeded[r-1])
+				}
+				s.seed(rng)
+				close(seeded[r])
+				meanVar, diam := stats.get()
+				s.setDiameter(diam)
+				iters := s.lloyd(opts.MaxIter, opts.Tol*meanVar)
+				inertia := s.inertia()
+				mu.Lock()
+				if best.r < 0 || inertia < best.inertia || inertia == best.inertia && r < best.r {
+					best.r, best.inertia, best.iters = r, inertia, iters
+					copy(best.centers, s.centers)
+					copy(best.labels, s.labels)
+				}
+				mu.Unlock()
+				if finished.Add(1) == int64(opts.Restarts) {
+					close(allDone)
+				}
 			}
+			tm.help(allDone)
 		})
 	}
 	wg.Wait()
-	win := 0 // the lowest inertia; the first restart on ties
-	for r := range outs {
-		if outs[r].inertia < outs[win].inertia {
-			win = r
-		}
+	m := Model{Inertia: best.inertia, Iterations: best.iters, Centroids: make([][]float64, k), Labels: make([]int, ds.n), Sizes: make([]int, k)}
+	for j := range m.Centroids {
+		m.Centroids[j] = slices.Clone(best.centers[j*ds.d : (j+1)*ds.d])
 	}
-	o := outs[win]
-	best := Model{Inertia: o.inertia, Iterations: o.iters, Centroids: make([][]float64, k), Labels: make([]int, ds.n), Sizes: make([]int, k)}
-	for j := range best.Centroids {
-		best.Centroids[j] = slices.Clone(o.centers[j*ds.d : (j+1)*ds.d])
+	for i, l := range best.labels {
+		m.Labels[i] = int(l)
+		m.Sizes[l]++
 	}
-	for i, l := range o.labels {
-		best.Labels[i] = int(l)
-		best.Sizes[l]++
-	}
-	return best
+	return m
 }
 
-// seed chooses k initial centres by greedy k-means++.
+// seed chooses k initial centres by greedy k-means++: each centre after the first is the best (lowest
+// potential) of 2+ln k rows drawn with probability proportional to their squared distance to the nearest
+// centre chosen so far.
 func (st *fitState) seed(rng *rand.Rand) {
-	ds, k, d := st.ds, st.k, st.ds.d
-	first := rng.IntN(ds.n)
+	ds, k, d, n := st.ds, st.k, st.ds.d, st.ds.n
+	if len(st.cumEnd) != numChunks(n) {
+		st.cumEnd = make([]float64, numChunks(n))
+	}
+	first := rng.IntN(n)
 	copy(st.center(0), ds.row(first))
 	c0 := st.center(0)
-	forChunks(ds.n, st.workers, func(_, lo, hi int) {
-		for i := lo; i < hi; i++ {
-			st.closest[i] = sqDist(ds.row(i), c0)
+	st.tm.forChunks(n, func(_, lo, hi int) {
+		closest, rows := st.closest[lo:hi], ds.v[lo*d:hi*d]
+		clear(st.labels[lo:hi])
+		second := st.up[lo:hi]
+		for i := range second {
+			second[i] = math.Inf(1)
+		}
+		if d == 3 {
+			rows = rows[:3*len(closest)]
+			x, y, z := c0[0], c0[1], c0[2]
+			for i := range closest {
+				closest[i] = sqDist3(rows[3*i:], x, y, z)
+			}
+			return
+		}
+		for i := range closest {
+			closest[i] = sqDist(rows[i*d:(i+1)*d], c0)
 		}
 	})
+	st.folded = 1
 	trials := seedTrials(k)
 	cands := make([]int, trials)
-	cum := make([]float64, ds.n)
 	candRows := make([]float64, trials*d)
+	var prev []float64 // the centre chosen last, not yet folded into closest
 	for j := 1; j < k; j++ {
-		var s float64
-		for i, v := range st.closest {
-			s += v
-			cum[i] = s
-		}
+		s := st.cumulate(prev, j-1)
 		for t := range cands {
 			if s <= 0 {
-				cands[t] = rng.IntN(ds.n)
+				cands[t] = rng.IntN(n)
 				continue
 			}
-			r := rng.Float64() * s
-			idx := sort.Search(ds.n, func(i int) bool { return cum[i] > r })
-			if idx >= ds.n {
-				idx = ds.n - 1
-			}
-			cands[t] = idx
+			cands[t] = st.firstAbove(rng.Float64() * s)
 		}
-		// Potential of each candidate: sum over rows of min(closest, distance to candidate). The rows are read
-		// once for all candidates; each candidate's sum still runs over the rows in order.
+		// Potential of each candidate: sum over rows of min(closest, distance to candidate), in row order
+		// within a chunk and then over chunks in order.
 		for t, ci := range cands {
 			copy(candRows[t*d:(t+1)*d], ds.row(ci))
 		}
-		forChunks(ds.n, st.workers, func(c, lo, hi int) {
-			vals := st.chunkVals[c]
-			vals = vals[:len(cands)]
-			clear(vals)
-			closest := st.closest[lo:hi]
-			rows := ds.v[lo*d : hi*d]
-			for i, cl := range closest {
-				r := rows[i*d : (i+1)*d : (i+1)*d]
-				for t := range vals {
-					dv := sqDist(r, candRows[t*d:(t+1)*d])
-					if cl < dv {
-						dv = cl
-					}
-					vals[t] += dv
-				}
-			}
+		st.tm.forChunks(n, func(c, lo, hi int) {
+			potentials(st.chunkVals[c][:len(cands)], ds.v[lo*d:hi*d], st.closest[lo:hi], candRows)
 		})
 		bestT, bestPot := 0, math.Inf(1)
 		for t := range cands {
@@ -408,16 +603,118 @@ func (st *fitState) seed(rng *rand.Rand) {
 				bestT, bestPot = t, p
 			}
 		}
-		chosen := ds.row(cands[bestT])
-		copy(st.centers[j*d:(j+1)*d], chosen)
-		forChunks(ds.n, st.workers, func(_, lo, hi int) {
-			for i := lo; i < hi; i++ {
-				if dv := sqDist(ds.row(i), chosen); dv < st.closest[i] {
-					st.closest[i] = dv
-				}
-			}
-		})
+		copy(st.center(j), ds.row(cands[bestT]))
+		prev = st.center(j)
 	}
+}
+
+// cumulate folds centre j (c; nil: none) into closest, labels and up as nearest2 would, records the running
+// sum of closest at the end of every chunk and returns the total.
+func (st *fitState) cumulate(c []float64, j int) float64 {
+	var s float64
+	d := st.ds.d
+	for ch := range st.cumEnd {
+		lo := ch * chunkRows
+		closest := st.closest[lo:min(len(st.closest), lo+chunkRows)]
+		labels, second := st.labels[lo:lo+len(closest)], st.up[lo:lo+len(closest)]
+		rows := st.ds.v[lo*d : (lo+len(closest))*d]
+		switch {
+		case c == nil:
+			for _, v := range closest {
+				s += v
+			}
+		case d == 3:
+			x, y, z := c[0], c[1], c[2]
+			for i, v := range closest {
+				dj := sqDist3(rows[3*i:], x, y, z)
+				second[i] = min(second[i], max(v, dj))
+				labels[i] += (int32(j) - labels[i]) & -int32(b2i(dj < v))
+				v = min(v, dj)
+				closest[i] = v
+				s += v
+			}
+		default:
+			for i, v := range closest {
+				dj := sqDist(rows[i*d:(i+1)*d], c)
+				second[i] = min(second[i], max(v, dj))
+				labels[i] += (int32(j) - labels[i]) & -int32(b2i(dj < v))
+				v = min(v, dj)
+				closest[i] = v
+				s += v
+			}
+		}
+		st.cumEnd[ch] = s
+	}
+	if c != nil {
+		st.folded = j + 1
+	}
+	return s
+}
+
+// firstAbove returns the first row at which the running sum of closest (in row order, as cumulate adds)
+// exceeds r, or the last row if it never does: the chunk from cumEnd, then the row by adding again from the
+// chunk's start, with the same additions.
+func (st *fitState) firstAbove(r float64) int {
+	n := len(st.closest)
+	ch := sort.Search(len(st.cumEnd), func(ch int) bool { return st.cumEnd[ch] > r })
+	if ch == len(st.cumEnd) {
+		return n - 1
+	}
+	var s float64
+	if ch > 0 {
+		s = st.cumEnd[ch-1]
+	}
+	lo := ch * chunkRows
+	for i, v := range st.closest[lo:min(n, lo+chunkRows)] {
+		s += v
+		if s > r {
+			return lo + i
+		}
+	}
+	return min(n, lo+chunkRows) - 1 // not reached: the chunk ends above r
+}
+
+// potentials sets vals[t] to the sum, in row order, of min(closest[i], squared distance of row i to candidate
+// t), the candidates' rows one after another in cands; three candidates at a time for three columns.
+func potentials(vals, rows, closest, cands []float64) {
+	d := len(cands) / len(vals)
+	t := 0
+	if d == 3 {
+		rows = rows[:3*len(closest)]
+		for ; t+3 <= len(vals); t += 3 {
+			c := cands[3*t : 3*t+9 : 3*t+9]
+			var s0, s1, s2 float64
+			for i, cl := range closest {
+				r := rows[3*i : 3*i+3 : 3*i+3]
+				cb := math.Float64bits(cl)
+				s0 += math.Float64frombits(min(cb, math.Float64bits(sqDist3(r, c[0], c[1], c[2]))))
+				s1 += math.Float64frombits(min(cb, math.Float64bits(sqDist3(r, c[3], c[4], c[5]))))
+				s2 += math.Float64frombits(min(cb, math.Float64bits(sqDist3(r, c[6], c[7], c[8]))))
+			}
+			vals[t], vals[t+1], vals[t+2] = s0, s1, s2
+		}
+	}
+	for ; t < len(vals); t++ {
+		vals[t] = potential(rows, closest, cands[t*d:(t+1)*d])
+	}
+}
+
+// potential returns the sum, in row order, of min(closest[i], squared distance of row i to c).
+func potential(rows, closest, c []float64) float64 {
+	var s float64
+	if len(c) == 3 {
+		rows = rows[:3*len(closest)]
+		x, y, z := c[0], c[1], c[2]
+		for i, cl := range closest {
+			s += min(cl, sqDist3(rows[3*i:], x, y, z))
+		}
+		return s
+	}
+	d := len(c)
+	for i, cl := range closest {
+		s += min(cl, sqDist(rows[i*d:(i+1)*d], c))
+	}
+	return s
 }
 
 // lloyd runs Lloyd iterations with Hamerly's bounds from the current centres and returns the number of
@@ -427,55 +724,101 @@ func (st *fitState) lloyd(maxIter int, tolAbs float64) int {
 	iter := 0
 	for {
 		iter++
-		shift, adj := st.update()
+		shift := st.update()
 		st.computeHalf()
-		changed := st.assignBounded(adj)
+		st.shiftBounds(iter)
+		changed := st.assignBounded()
 		if changed == 0 || shift <= tolAbs || iter >= maxIter {
 			return iter
 		}
 	}
 }
 
+// Squared distances are never NaN or -0 (an overflow gives +Inf), so their bit patterns order as their values
+// do: below, integer min and max of math.Float64bits (conditional moves) stand for the float builtins, which
+// cost several instructions each to handle NaN and signed zeros.
+var infBits = math.Float64bits(math.Inf(1))
+
 // nearest2 returns the index of the centre nearest to r (lowest index on ties) with the squared distances to
 // the nearest and the second-nearest centre.
 func nearest2(r, centers []float64, k, d int) (b1 int, d1, d2 float64) {
 	// Branch-free form of: if dj < d1 { d2, d1, b1 = d1, dj, j } else if dj < d2 { d2 = dj }, which it
 	// equals for the non-negative distances here.
-	d1, d2 = math.Inf(1), math.Inf(1)
+	n1, n2 := infBits, infBits
+	if d == 3 {
+		r = r[:3]
+		x, y, z := r[0], r[1], r[2]
+		centers = centers[:3*k]
+		for j := 0; j < k; j++ {
+			dj := math.Float64bits(sqDist3(centers[3*j:], x, y, z)) // (c-r)² = (r-c)² bit for bit
+			n2 = min(n2, max(n1, dj))
+			if dj < n1 {
+				b1 = j
+			}
+			n1 = min(n1, dj)
+		}
+		return b1, math.Float64frombits(n1), math.Float64frombits(n2)
+	}
 	for j := 0; j < k; j++ {
-		dj := sqDist(r, centers[j*d:(j+1)*d])
-		d2 = min(d2, max(d1, dj))
-		if dj < d1 {
+		dj := math.Float64bits(sqDist(r, centers[j*d:(j+1)*d]))
+		n2 = min(n2, max(n1, dj))
+		if dj < n1 {
 			b1 = j
 		}
-		d1 = min(d1, dj)
+		n1 = min(n1, dj)
 	}
-	return b1, d1, d2
+	return b1, math.Float64frombits(n1), math.Float64frombits(n2)
 }
 
-// assignFull assigns every row to its nearest centre with exact bounds and accumulates the chunk sums.
+// dist returns the squared distance of row i of rows to centre a.
+func dist(rows, centers []float64, i, a, d int) float64 {
+	if d == 3 {
+		c := centers[3*a : 3*a+3 : 3*a+3]
+		return sqDist3(rows[3*i:], c[0], c[1], c[2])
+	}
+	return sqDist(rows[i*d:(i+1)*d], centers[a*d:(a+1)*d])
+}
+
+// assignFull assigns every row to its nearest centre with exact bounds and accumulates the chunk sums. After
+// seeding, only the centres seeding has not folded in are searched.
 func (st *fitState) assignFull() {
 	ds, k, d := st.ds, st.k, st.ds.d
-	centers := st.centers
-	forChunks(ds.n, st.workers, func(c, lo, hi int) {
-		sums, counts := st.chunkSums[c], st.chunkCounts[c]
-		clear(sums)
-		clear(counts)
-		labels, upper, lower := st.labels[lo:hi], st.upper[lo:hi], st.lower[lo:hi]
+	centers, folded := st.centers, st.folded
+	st.folded = 0
+	clear(st.ushift)
+	clear(st.lshift)
+	st.tm.forChunks(ds.n, func(c, lo, hi int) {
+		labels, up, dif := st.labels[lo:hi], st.up[lo:hi], st.dif[lo:hi]
+		up, dif = up[:len(labels)], dif[:len(labels)]
 		rows := ds.v[lo*d : hi*d]
-		for i := range labels {
-			r := rows[i*d : (i+1)*d : (i+1)*d]
-			b1, d1, d2 := nearest2(r, centers, k, d)
-			labels[i] = int32(b1)
-			upper[i] = math.Sqrt(d1)
-			lower[i] = math.Sqrt(d2)
-			counts[b1]++
-			s := sums[b1*d : (b1+1)*d]
-			s = s[:len(r)]
-			for t, v := range r {
-				s[t] += v
+		if folded > 0 {
+			closest := st.closest[lo:hi]
+			closest = closest[:len(labels)]
+			for i := range labels {
+				b1, n1, n2 := int(labels[i]), math.Float64bits(closest[i]), math.Float64bits(up[i])
+				for j := folded; j < k; j++ {
+					dj := math.Float64bits(dist(rows, centers, i, j, d))
+					n2 = min(n2, max(n1, dj))
+					if dj < n1 {
+						b1 = j
+					}
+					n1 = min(n1, dj)
+				}
+				labels[i] = int32(b1)
+				u := math.Sqrt(math.Float64frombits(n1))
+				up[i] = u
+				dif[i] = u - math.Sqrt(math.Float64frombits(n2))
+			}
+		} else {
+			for i := range labels {
+				b1, d1, d2 := nearest2(rows[i*d:(i+1)*d], centers, k, d)
+				labels[i] = int32(b1)
+				u := math.Sqrt(d1)
+				up[i] = u
+				dif[i] = u - math.Sqrt(d2)
 			}
 		}
+		st.accumulate(c, labels, rows)
 	})
 }
 
@@ -492,70 +835,87 @@ func (st *fitState) computeHalf() {
 	}
 }
 
-// boundShift is how the bounds of every row move after a centroid update: the upper bound grows by the
-// movement of the row's own centre, the lower bound shrinks by the largest movement of another centre.
-type boundShift struct {
-	apply      bool
-	arg1       int32   // the centre that moved most
-	max1, max2 float64 // the largest and second-largest movements
+// shiftBounds accounts for the last centroid update in the lazy bounds: the upper bound of a row grows by the
+// movement of its centre, its lower bound shrinks by the largest movement of another centre. It also sets the
+// margin for rounding of iteration iter: the bounds are sums of up to iter rounded terms no larger than
+// the diameter of the data, so their error is far below diam·2⁻⁴⁴·(iter+1)²; a row whose label the bounds
+// prove by less than that is looked at as if they did not.
+func (st *fitState) shiftBounds(iter int) {
+	max1, max2, arg1 := 0.0, 0.0, -1
+	for j, m := range st.move {
+		if m > max1 {
+			max2 = max1
+			max1, arg1 = m, j
+		} else if m > max2 {
+			max2 = m
+		}
+	}
+	t := float64(iter) + 1
+	st.margin = st.diam * 0x1p-44 * t * t
+	for j := range st.move {
+		sh := max1
+		if j == arg1 {
+			sh = max2
+		}
+		st.ushift[j] += st.move[j]
+		st.lshift[j] += sh
+		// Doubt: up + ushift + margin >= half and up + ushift + margin >= up - dif - lshift.
+		st.hThresh[j] = st.half[j] - st.ushift[j] - st.margin
+		st.wThresh[j] = -(st.ushift[j] + st.lshift[j] + st.margin)
+	}
 }
 
-// assignBounded shifts the bounds by adj, reassigns rows whose bounds do not prove their label, accumulates
-// the chunk sums and returns the number of rows whose label changed. Each chunk is processed in passes so
-// that the common case (the bounds prove the label) runs without unpredictable branches: shift the bounds
-// and collect the rows whose upper bound is not below their threshold; tighten those upper bounds and keep
-// the rows still in doubt; search all centres for those; then accumulate the sums in row order.
-func (st *fitState) assignBounded(adj boundShift) int {
+// assignBounded reassigns the rows whose bounds do not prove their label, accumulates the chunk sums and
+// returns the number of rows whose label changed. Each chunk is processed in passes so that the common case
+// (the bounds prove the label) runs without unpredictable branches: collect the rows whose bounds are in
+// doubt; tighten their upper bounds and keep the rows still in doubt; search all centres for those; then
+// accumulate the sums in row order (unless no label of the chunk changed: then its sums are those of the
+// last assignment already).
+func (st *fitState) assignBounded() int {
 	ds, k, d := st.ds, st.k, st.ds.d
-	centers, half, move := st.centers, st.half, st.move
-	forChunks(ds.n, st.workers, func(c, lo, hi int) {
-		labels, upper, lower := st.labels[lo:hi], st.upper[lo:hi], st.lower[lo:hi]
-		upper, lower = upper[:len(labels)], lower[:len(labels)]
+	centers, half, ushift, lshift := st.centers, st.half[:k], st.ushift[:k], st.lshift[:k]
+	hThresh, wThresh, margin := st.hThresh[:k], st.wThresh[:k], st.margin
+	st.tm.forChunks(ds.n, func(c, lo, hi int) {
+		labels, up, dif := st.labels[lo:hi], st.up[lo:hi], st.dif[lo:hi]
+		up, dif = up[:len(labels)], dif[:len(labels)]
 		rows := ds.v[lo*d : hi*d]
 		doubt := st.chunkIdx[c][:len(labels)]
-		thresh := st.chunkThresh[c][:len(labels)]
 		nd := 0
-		for i, a := range labels {
-			u, l := upper[i], lower[i]
-			if adj.apply {
-				sh := adj.max1
-				if a == adj.arg1 {
-					sh = adj.max2
-				}
-				u += move[a]
-				l -= sh
-				upper[i], lower[i] = u, l
+		if st.bounded {
+			for i, a := range labels {
+				doubt[nd] = int32(i)
+				nd += b2i(up[i] >= hThresh[a]) & b2i(dif[i] >= wThresh[a])
 			}
-			m := max(half[a], l)
-			thresh[i] = m
-			doubt[nd] = int32(i)
-			if u > m {
-				nd++
+			// Tighten the upper bound of the rows in doubt; keep those still in doubt.
+			nd2 := 0
+			for _, i := range doubt[:nd] {
+				a := labels[i]
+				u := math.Sqrt(dist(rows, centers, int(i), int(a), d))
+				lazyLo := up[i] - dif[i]
+				nu := u - ushift[a]
+				up[i], dif[i] = nu, nu-lazyLo
+				doubt[nd2] = i
+				nd2 += b2i(u+margin >= max(half[a], lazyLo-lshift[a]))
 			}
-		}
-		// Tighten the upper bound of the rows in doubt; keep those still in doubt.
-		nd2 := 0
-		for _, i := range doubt[:nd] {
-			a := int(labels[i])
-			u := math.Sqrt(sqDist(rows[int(i)*d:(int(i)+1)*d], centers[a*d:(a+1)*d]))
-			upper[i] = u
-			doubt[nd2] = i
-			if u > thresh[i] {
-				nd2++
+			nd = nd2
+		} else {
+			for i := range doubt {
+				doubt[i] = int32(i)
 			}
+			nd = len(doubt)
 		}
 		changed := 0
-		for _, i := range doubt[:nd2] {
+		for _, i := range doubt[:nd] {
 			b1, d1, d2 := nearest2(rows[int(i)*d:(int(i)+1)*d], centers, k, d)
-			if int32(b1) != labels[i] {
-				changed++
-				labels[i] = int32(b1)
-			}
-			upper[i] = math.Sqrt(d1)
-			lower[i] = math.Sqrt(d2)
+			changed += b2i(int32(b1) != labels[i])
+			labels[i] = int32(b1)
+			nu := math.Sqrt(d1) - ushift[b1]
+			up[i], dif[i] = nu, nu-(math.Sqrt(d2)+lshift[b1])
 		}
 		st.chunkInts[c] = changed
-		st.accumulate(c, labels, rows)
+		if changed > 0 {
+			st.accumulate(c, labels, rows)
+		}
 	})
 	total := 0
 	for _, v := range st.chunkInts {
@@ -571,6 +931,17 @@ func (st *fitState) accumulate(c int, labels []int32, rows []float64) {
 	clear(sums)
 	clear(counts)
 	rows = rows[:len(labels)*d]
+	if d == 3 {
+		for i, a := range labels {
+			r := rows[3*i : 3*i+3 : 3*i+3]
+			s := sums[3*a : 3*a+3 : 3*a+3]
+			s[0] += r[0]
+			s[1] += r[1]
+			s[2] += r[2]
+			counts[a]++
+		}
+		return
+	}
 	for i, a := range labels {
 		r := rows[i*d : (i+1)*d : (i+1)*d]
 		counts[a]++
@@ -583,12 +954,12 @@ func (st *fitState) accumulate(c int, labels []int32, rows []float64) {
 }
 
 // update moves every centre to the mean of its rows (relocating empty clusters to the rows farthest from
-// their centres), records the movements and returns the summed squared movement together with the shift of
-// the bounds that the next assignBounded applies.
-func (st *fitState) update() (float64, boundShift) {
+// their centres), records the movements and returns the summed squared movement.
+func (st *fitState) update() float64 {
 	k, d := st.k, st.ds.d
-	sums := make([]float64, k*d)
-	counts := make([]int, k)
+	sums, counts := st.sums, st.counts
+	clear(sums)
+	clear(counts)
 	for c := range st.chunkSums {
 		for t, v := range st.chunkSums[c] {
 			sums[t] += v
@@ -597,7 +968,8 @@ func (st *fitState) update() (float64, boundShift) {
 			counts[j] += v
 		}
 	}
-	old := append([]float64(nil), st.centers...)
+	old := st.old
+	copy(old, st.centers)
 	var empty []int
 	for j := 0; j < k; j++ {
 		if counts[j] == 0 {
@@ -613,27 +985,19 @@ func (st *fitState) update() (float64, boundShift) {
 		st.relocate(empty, old)
 	}
 	var shift float64
-	max1, max2, arg1 := 0.0, 0.0, -1
 	for j := 0; j < k; j++ {
 		s := sqDist(old[j*d:(j+1)*d], st.center(j))
 		shift += s
-		m := math.Sqrt(s)
-		st.move[j] = m
-		if m > max1 {
-			max2 = max1
-			max1, arg1 = m, j
-		} else if m > max2 {
-			max2 = m
-		}
+		st.move[j] = math.Sqrt(s)
 	}
-	return shift, boundShift{apply: max1 > 0, arg1: int32(arg1), max1: max1, max2: max2}
+	return shift
 }
 
 // relocate places each empty cluster's centre on a distinct row farthest from its current (old) centre.
 func (st *fitState) relocate(empty []int, old []float64) {
 	ds, d := st.ds, st.ds.d
-	dist := st.closest // scratch: seeding is over for this restart
-	forChunks(ds.n, st.workers, func(_, lo, hi int) {
+	dist := make([]float64, ds.n) // rare: only when a cluster is empty
+	st.tm.forChunks(ds.n, func(_, lo, hi int) {
 		for i := lo; i < hi; i++ {
 			a := int(st.labels[i])
 			dist[i] = sqDist(ds.row(i), old[a*d:(a+1)*d])
@@ -656,7 +1020,7 @@ func (st *fitState) inertia() float64 {
 	ds, d := st.ds, st.ds.d
 	nc := numChunks(ds.n)
 	part := make([]float64, nc)
-	forChunks(ds.n, st.workers, func(c, lo, hi int) {
+	st.tm.forChunks(ds.n, func(c, lo, hi int) {
 		var s float64
 		for i := lo; i < hi; i++ {
 			a := int(st.labels[i])

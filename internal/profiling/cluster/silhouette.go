@@ -40,7 +40,7 @@ func SilhouetteSample(x [][]float64, labels []int, k, n int, rng *rand.Rand) flo
 }
 
 func silhouetteInput(x [][]float64, labels []int, k int) (*dataset, error) {
-	ds, err := flatten(x)
+	ds, err := flatten(x, runtime.GOMAXPROCS(0))
 	if err != nil {
 		return nil, err
 	}

@@ -14,26 +14,34 @@ func Standardize(x [][]float64) (z [][]float64, mean, std []float64) {
 	n := float64(len(x))
 	mean = make([]float64, d)
 	std = make([]float64, d)
-	for j := 0; j < d; j++ {
-		lo, hi := x[0][j], x[0][j]
-		var s float64
-		for _, r := range x {
+	// Column statistics in row order, all columns in one pass over the rows (each column's sum in the same
+	// order as one column at a time). The builtin min and max treat NaN and ±0 as math.Min and math.Max do.
+	lo, hi := make([]float64, d), make([]float64, d)
+	copy(lo, x[0])
+	copy(hi, x[0])
+	for _, r := range x {
+		for j := range mean {
 			v := r[j]
-			s += v
-			lo = math.Min(lo, v)
-			hi = math.Max(hi, v)
+			mean[j] += v
+			lo[j] = min(lo[j], v)
+			hi[j] = max(hi[j], v)
 		}
-		m := s / n
-		mean[j] = m
-		if lo == hi {
-			continue // constant column (exactly): std 0, not a rounding residue
-		}
-		var ss float64
-		for _, r := range x {
+	}
+	for j := range mean {
+		mean[j] /= n
+	}
+	for _, r := range x {
+		for j, m := range mean {
 			dv := r[j] - m
-			ss += dv * dv
+			std[j] += dv * dv
 		}
-		std[j] = math.Sqrt(ss / n)
+	}
+	for j := range std {
+		if lo[j] == hi[j] {
+			std[j] = 0 // constant column (exactly): std 0, not a rounding residue
+			continue
+		}
+		std[j] = math.Sqrt(std[j] / n)
 	}
 	z = make([][]float64, len(x))
 	flat := make([]float64, len(x)*d)
