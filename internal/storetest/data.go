@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -283,4 +285,74 @@ func RunTags(t *testing.T, open Open) {
 			t.Fatalf("a failed change marked %v", ids)
 		}
 	})
+}
+
+// RunEventOrder tests that EventStore.Events streams every event of the subject exactly once, in (ts, id)
+// order, whatever order they were stored in: instants shared by several events straddle the adapters'
+// page boundaries, and one instant holds more events than two pages.
+func RunEventOrder(t *testing.T, open Open) {
+	a := open(t)
+	create(t, a, "sub_a", "sub_b")
+	rng := rand.New(rand.NewPCG(21, 7))
+	var stored []vault.StoredEvent
+	add := func(subject string, ts time.Time) {
+		id := fmt.Sprintf("ev_%08x_%d", rng.Uint32(), len(stored)) // ids in no relation to the storage order
+		stored = append(stored, vault.StoredEvent{ID: id, SubjectID: subject, Type: "page_view", Category: "behavior", Source: "web",
+			Class: vault.ClassGeneral, Purpose: policies.PurposeAnalytics, TS: ts, DEKVersion: 1, Attrs: []byte("a-" + id)})
+	}
+	for i := range 4200 {
+		ts := at.Add(time.Duration(i/7) * time.Second) // instants of seven events
+		switch {
+		case i >= 1500 && i < 3700:
+			ts = at.Add(time.Hour) // one instant of 2,200 events
+		case i >= 3700:
+			ts = at.Add(time.Hour + time.Duration(i%5)*time.Microsecond)
+		}
+		add("sub_a", ts)
+		if i%10 == 0 {
+			add("sub_b", ts) // another subject's events in between
+		}
+	}
+	rng.Shuffle(len(stored), func(i, j int) { stored[i], stored[j] = stored[j], stored[i] })
+	for b := 0; b < len(stored); b += 500 { // stored in several batches, in shuffled order
+		batch := stored[b:min(b+500, len(stored))]
+		commit(t, a, func(tx vault.Tx) error { _, err := tx.PutEvents(batch); return err })
+	}
+	for _, subject := range []string{"sub_a", "sub_b"} {
+		var want []string
+		for _, e := range stored {
+			if e.SubjectID == subject {
+				want = append(want, e.ID)
+			}
+		}
+		byID := map[string]vault.StoredEvent{}
+		for _, e := range stored {
+			byID[e.ID] = e
+		}
+		slices.SortFunc(want, func(x, y string) int {
+			if c := byID[x].TS.Compare(byID[y].TS); c != 0 {
+				return c
+			}
+			return strings.Compare(x, y)
+		})
+		var got []string
+		err := a.Store.Events(t.Context(), subject, func(e vault.StoredEvent) error {
+			w := byID[e.ID]
+			if e.SubjectID != subject || !e.TS.Equal(w.TS) || string(e.Attrs) != string(w.Attrs) || e.Type != w.Type || e.Class != w.Class {
+				t.Fatalf("event %s read as %+v, stored as %+v", e.ID, e, w)
+			}
+			got = append(got, e.ID)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) {
+			first := 0
+			for first < min(len(got), len(want)) && got[first] == want[first] {
+				first++
+			}
+			t.Fatalf("%s: %d events read, %d stored; the order differs from (ts, id) from position %d", subject, len(got), len(want), first)
+		}
+	}
 }
