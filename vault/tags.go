@@ -197,7 +197,10 @@ func (s *Tags) TagInputs(ctx context.Context, a Access, purposes []policies.Purp
 	if err != nil {
 		return 0, 0, internalErr("audit tag inputs", err)
 	}
-	decided := s.decideTagInputs(ctx, e, purposes, ids, seq)
+	decided, err := s.decideTagInputs(ctx, e, purposes, ids, seq)
+	if err != nil {
+		return seq, 0, internalErr("read subjects", err)
+	}
 	if err := s.releaseTagInputs(ctx, decided); err != nil {
 		return seq, 0, err
 	}
@@ -231,19 +234,29 @@ type tagDecision struct {
 }
 
 // decideTagInputs decides, for each subject, what each purpose may use of it now (nothing is opened but the
-// birth date for the age rule, named in the subject's entries).
-func (s *Tags) decideTagInputs(ctx context.Context, e audit.Entry, purposes []policies.PurposeName, ids []string, seen int64) []*tagDecision {
+// birth date for the age rule, named in the subject's entries). The records of the batch are read in one go
+// (a statement per core rather than one per subject), each after its subject's guard was taken, so a change
+// committed after the read still supersedes the decision.
+func (s *Tags) decideTagInputs(ctx context.Context, e audit.Entry, purposes []policies.PurposeName, ids []string, seen int64) ([]*tagDecision, error) {
 	pol := s.Policy()
 	catalog := make(map[policies.PurposeName]policies.Purpose, len(purposes))
 	for _, name := range purposes {
 		catalog[name], _ = pol.Purposes().Purpose(name) // known: tagCaller checked
 	}
 	now := s.now()
+	guards := make([]Guard, len(ids))
+	for i, id := range ids {
+		guards[i] = s.seq.Guard(id)
+	}
+	recs, err := s.activeSubjects(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
 	var out []*tagDecision
-	for _, id := range ids {
-		guard := s.seq.Guard(id)
-		rec, err := s.activeSubject(ctx, id)
-		if err != nil {
+	for i, id := range ids {
+		guard := guards[i]
+		rec, ok := recs[id]
+		if !ok {
 			continue // erased or unknown: nothing to compute
 		}
 		base := e
@@ -303,7 +316,7 @@ func (s *Tags) decideTagInputs(ctx context.Context, e audit.Entry, purposes []po
 			out = append(out, d)
 		}
 	}
-	return out
+	return out, nil
 }
 
 // releaseTagInputs appends every subject's entries at once, so that they share group commits. A subject

@@ -137,7 +137,8 @@ func computeTags(ctx context.Context, a *app.App, one string, ro tagrun.RulesOpt
 	for _, p := range a.Vault.Tags().TagPurposes() {
 		fmt.Fprintf(stdout, "tagged.%s: %d\n", p, sum.TaggedByPurp[p])
 	}
-	fmt.Fprintf(stdout, "duration: %s\n", time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(stdout, "duration: %s (release %s, fit %s, store %s)\n", time.Since(start).Round(time.Millisecond),
+		sum.Release.Round(time.Millisecond), sum.Fit.Round(time.Millisecond), sum.Store.Round(time.Millisecond))
 	return nil
 }
 
