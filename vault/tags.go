@@ -445,59 +445,56 @@ func (s *Tags) StoreTags(ctx context.Context, a Access, batch []SubjectTags) (in
 			}
 		}
 	}
+	// What the change checks, per subject, and the rows it writes are read and written a batch at a time:
+	// a statement per table for the batch, not several per subject.
+	var subjects []string
+	cleared := make(map[string]int64, len(batch))
+	for _, st := range batch {
+		if _, ok := cleared[st.SubjectID]; !ok {
+			subjects = append(subjects, st.SubjectID)
+			cleared[st.SubjectID] = 0
+		}
+	}
 	stored, tagCount := 0, 0
 	seq, err := s.seq.Commit(ctx, func(tx Tx) error {
 		stored, tagCount = 0, 0
+		clear(cleared)
+		for _, st := range batch {
+			if st.Seen > 0 && cleared[st.SubjectID] < st.Seen { // once per subject and release
+				if err := tx.ClearDirty(st.SubjectID, st.Seen); err != nil {
+					return err
+				}
+				cleared[st.SubjectID] = st.Seen
+			}
+		}
+		active, err := tx.TagSubjects(subjects, ClassGeneral)
+		if err != nil {
+			return err
+		}
 		type subjectState struct {
-			active  bool
 			granted map[string]bool // consent ids granted now
 			refused map[string]bool // tag keys the subject refused
 			dek     DEK
 		}
-		states := map[string]*subjectState{}
-		stateOf := func(id string) (*subjectState, error) {
-			if st, ok := states[id]; ok {
-				return st, nil
+		states := make(map[string]*subjectState, len(active))
+		for id, a := range active {
+			if a.DEK.Version == 0 {
+				return ErrNotFound // an active subject without a general key (as SubjectTx.DEK)
 			}
-			st := &subjectState{}
-			states[id] = st
-			state, err := tx.SubjectState(id)
-			if err != nil || state != StateActive {
-				return st, nil
-			}
-			st.active = true
-			if st.granted, err = s.consents.grantedNow(tx, id, now); err != nil {
-				return nil, err
-			}
-			if st.refused, err = s.consents.refusedTags(tx, id); err != nil {
-				return nil, err
-			}
-			if st.dek, err = tx.DEK(id, ClassGeneral); err != nil {
-				return nil, err
-			}
-			return st, nil
+			states[id] = &subjectState{granted: grantedAt(a.ConsentEvents, now), refused: refusedIn(a.Objections), dek: a.DEK}
 		}
+		sets := make([]TagSet, 0, len(batch))
 		for i, st := range batch {
-			if st.Seen > 0 {
-				if err := tx.ClearDirty(st.SubjectID, st.Seen); err != nil {
-					return err
-				}
+			subj, ok := states[st.SubjectID]
+			if !ok {
+				continue // erased or unknown
 			}
-			subj, err := stateOf(st.SubjectID)
-			if err != nil {
-				return err
-			}
-			if !subj.active {
-				continue
-			}
-			ok := true
+			ok = true
 			for _, id := range st.ConsentIDs {
 				ok = ok && subj.granted[id]
 			}
 			if !ok || len(st.Tags) == 0 {
-				if err := tx.DeleteTags(st.SubjectID, st.Purpose); err != nil {
-					return err
-				}
+				sets = append(sets, TagSet{Subject: st.SubjectID, Purpose: st.Purpose})
 				continue
 			}
 			rows := sealed[i]
@@ -509,13 +506,11 @@ func (s *Tags) StoreTags(ctx context.Context, a Access, batch []SubjectTags) (in
 			if len(subj.refused) > 0 {
 				rows = slices.DeleteFunc(slices.Clone(rows), func(t StoredTag) bool { return subj.refused[t.Key] })
 			}
-			if err := tx.ReplaceTags(st.SubjectID, st.Purpose, rows); err != nil {
-				return err
-			}
+			sets = append(sets, TagSet{Subject: st.SubjectID, Purpose: st.Purpose, Tags: rows})
 			stored++
 			tagCount += len(rows)
 		}
-		return nil
+		return tx.PutTags(sets)
 	}, func(changeErr error) audit.Entry {
 		e = finish(e, changeErr, nil)
 		e.Reason = "store purposes:" + strings.Join(policies.Texts(list), ",") + " sets:" + strconv.Itoa(stored) + " tags:" + strconv.Itoa(tagCount)
