@@ -60,7 +60,7 @@ func (d *attrDecoder) object() (map[string]any, bool) {
 	}
 	for {
 		d.space()
-		k, ok := d.str()
+		k, ok := d.key()
 		if !ok || !d.next(':') {
 			return nil, false
 		}
@@ -131,25 +131,52 @@ func (d *attrDecoder) value() (any, bool) {
 
 // str reads a string without escapes or control characters, in valid UTF-8.
 func (d *attrDecoder) str() (string, bool) {
+	b, ok := d.strBytes()
+	return string(b), ok
+}
+
+// strBytes is str's bytes, in d's buffer.
+func (d *attrDecoder) strBytes() ([]byte, bool) {
 	if d.i == len(d.b) || d.b[d.i] != '"' {
-		return "", false
+		return nil, false
 	}
 	start, ascii := d.i+1, true
 	for i := start; i < len(d.b); i++ {
 		switch c := d.b[i]; {
 		case c == '"':
 			if !ascii && !utf8.Valid(d.b[start:i]) {
-				return "", false
+				return nil, false
 			}
 			d.i = i + 1
-			return string(d.b[start:i]), true
+			return d.b[start:i], true
 		case c == '\\' || c < 0x20:
-			return "", false
+			return nil, false
 		case c >= utf8.RuneSelf:
 			ascii = false
 		}
 	}
-	return "", false
+	return nil, false
+}
+
+// attrKeys are the attribute names of the event types (API.md), so that decoding an event does not
+// allocate its keys: a tag run decodes about four of them for each of millions of events. Read only.
+var attrKeys = func() map[string]string {
+	m := map[string]string{}
+	for _, k := range []string{"amount", "brand", "category", "channel", "coupon", "currency", "discount", "dwell_ms",
+		"items", "lang", "order_id", "page", "price", "qty", "query", "rating", "reason", "return_id", "session_id",
+		"sku", "store_id", "text", "ticket_id"} {
+		m[k] = k
+	}
+	return m
+}()
+
+// key reads an object's key as str does, without allocating one of attrKeys.
+func (d *attrDecoder) key() (string, bool) {
+	b, ok := d.strBytes()
+	if known, hit := attrKeys[string(b)]; hit && ok {
+		return known, true
+	}
+	return string(b), ok
 }
 
 // number reads a number in JSON's grammar as a float64.

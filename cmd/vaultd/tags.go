@@ -46,6 +46,7 @@ func cmdTags(ctx context.Context, args []string, getenv func(string) string, std
 	common.register(fs, getenv)
 	one := fs.String("subject", "", "recompute only this subject, with the frozen population models")
 	cpuProfile := fs.String("cpuprofile", "", "diagnostics: write a CPU profile of the computation to this file")
+	memProfile := fs.String("memprofile", "", "diagnostics: write a heap profile (what the computation allocated, and still holds) to this file")
 	changed := fs.Bool("changed", false, "recompute only subjects whose data or consent changed, with the frozen population models")
 	var ro tagrun.RulesOptions
 	fs.Float64Var(&ro.MinSupport, "rules-min-support", 0, "association rules: least share of baskets holding an itemset (default 0.01)")
@@ -90,7 +91,10 @@ func cmdTags(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprintf(stdout, "recomputed: %d\nduration: %s\n", n, time.Since(start).Round(time.Millisecond))
 		return nil
 	}
-	return computeTags(ctx, a, *one, ro, stdout, stderr)
+	if err := computeTags(ctx, a, *one, ro, stdout, stderr); err != nil {
+		return err
+	}
+	return writeHeapProfile(*memProfile)
 }
 
 // tagsLoop recomputes, every interval, the tags of subjects whose data or consent changed (once a full run

@@ -46,35 +46,34 @@ func (s *Store) Events(ctx context.Context, subjectID string, fn func(vault.Stor
 		*buf = (*buf)[:0]
 		s.eventPages.Put(buf)
 	}()
-	var keys []eventKey
 	after := eventKey{}
 	for {
-		page, k, err := readEvents(ctx, s.stmtEvents, (*buf)[:0], keys[:0], subjectID, after.ts, after.seq)
-		*buf, keys = page, k
+		rows, err := s.stmtEvents.QueryContext(ctx, subjectID, after.ts, after.seq) // prepared: a tag run reads every subject's events
 		if err != nil {
 			return err
 		}
+		sc := eventScan{page: (*buf)[:0]}
+		err = sc.scan(rows, subjectID)
+		*buf = sc.page
+		if err != nil {
+			return err
+		}
+		page := sc.page
 		full := len(page) == eventPage
-		n := len(page)
 		if full {
 			// The page may end inside an instant whose other events come next: hold that instant back
 			// (the next page starts with it) so that its events are put in id order together.
-			last := keys[n-1].ts
-			for n > 0 && keys[n-1].ts == last {
-				n--
-			}
-			if n == 0 {
+			if sc.lastStart == 0 {
 				// One instant fills the whole page: read it by id, then go on after it.
-				if err := s.eventsAt(ctx, subjectID, last, fn); err != nil {
+				if err := s.eventsAt(ctx, subjectID, sc.last.ts, fn); err != nil {
 					return err
 				}
-				after = eventKey{ts: last, seq: math.MaxInt64}
+				after = eventKey{ts: sc.last.ts, seq: math.MaxInt64}
 				continue
 			}
-			after = keys[n-1]
+			page, after = page[:sc.lastStart], sc.beforeLast
 		}
-		page = page[:n]
-		sortInstants(page, keys[:n])
+		sc.sortInstants(len(page))
 		for _, e := range page {
 			if err := fn(e); err != nil {
 				return err
@@ -89,64 +88,70 @@ func (s *Store) Events(ctx context.Context, subjectID string, fn func(vault.Stor
 // eventsAt streams a subject's events at the instant ts (as stored) to fn, by id.
 func (s *Store) eventsAt(ctx context.Context, subjectID, ts string, fn func(vault.StoredEvent) error) error {
 	afterID := ""
-	var page []vault.StoredEvent
-	var keys []eventKey
 	for {
 		rows, err := s.read.QueryContext(ctx, eventsAtQuery, subjectID, ts, afterID)
 		if err != nil {
 			return err
 		}
-		page, keys, err = scanEvents(rows, page[:0], keys[:0], subjectID)
-		if err != nil {
+		var sc eventScan
+		if err := sc.scan(rows, subjectID); err != nil {
 			return err
 		}
-		for _, e := range page {
+		for _, e := range sc.page {
 			if err := fn(e); err != nil {
 				return err
 			}
 		}
-		if len(page) < eventPage {
+		if len(sc.page) < eventPage {
 			return nil
 		}
-		afterID = page[len(page)-1].ID
+		afterID = sc.page[len(sc.page)-1].ID
 	}
 }
 
-// readEvents runs the prepared page query st and appends its events to page and their index keys to keys.
-func readEvents(ctx context.Context, st *sql.Stmt, page []vault.StoredEvent, keys []eventKey, subjectID string, args ...any) ([]vault.StoredEvent, []eventKey, error) {
-	rows, err := st.QueryContext(ctx, append([]any{subjectID}, args...)...) // prepared: a tag run reads every subject's events
-	if err != nil {
-		return page, keys, err
-	}
-	return scanEvents(rows, page, keys, subjectID)
+// eventScan is a page of a subject's events as read, with where its instants of several events are.
+type eventScan struct {
+	page       []vault.StoredEvent
+	ties       [][2]int // [start, end) of each instant of several events, in order
+	last       eventKey // the index key of the page's last event
+	lastStart  int      // where the page's last instant starts
+	beforeLast eventKey // the index key of the event before it
 }
 
-// scanEvents reads rows (seq, id, type, category, ts, source, class, dek_version, attrs) and closes them.
-func scanEvents(rows *sql.Rows, page []vault.StoredEvent, keys []eventKey, subjectID string) ([]vault.StoredEvent, []eventKey, error) {
+// scan reads rows (seq, id, type, category, ts, source, class, dek_version, attrs) into the page and
+// closes them.
+func (sc *eventScan) scan(rows *sql.Rows, subjectID string) error {
 	defer rows.Close()
+	var k eventKey
 	for rows.Next() {
 		e := vault.StoredEvent{SubjectID: subjectID}
-		var k eventKey
 		if err := rows.Scan(&k.seq, &e.ID, &e.Type, &e.Category, &k.ts, &e.Source, &e.Class, &e.DEKVersion, &e.Attrs); err != nil {
-			return page, keys, err
+			return err
 		}
 		e.TS = parseTime(k.ts)
-		page, keys = append(page, e), append(keys, k)
+		i := len(sc.page)
+		if i == 0 || k.ts != sc.last.ts {
+			if i-sc.lastStart > 1 {
+				sc.ties = append(sc.ties, [2]int{sc.lastStart, i})
+			}
+			sc.beforeLast, sc.lastStart = sc.last, i
+		}
+		sc.last = k
+		sc.page = append(sc.page, e)
 	}
-	return page, keys, rows.Err()
+	if len(sc.page)-sc.lastStart > 1 {
+		sc.ties = append(sc.ties, [2]int{sc.lastStart, len(sc.page)})
+	}
+	return rows.Err()
 }
 
-// sortInstants puts the events of each instant of page — read in (ts, seq) order, keys[i] page[i]'s — in
-// id order, so that page is in (ts, id) order. Most instants hold one event.
-func sortInstants(page []vault.StoredEvent, keys []eventKey) {
-	for i := 0; i < len(page); {
-		j := i + 1
-		for j < len(page) && keys[j].ts == keys[i].ts {
-			j++
+// sortInstants puts the events of each instant among the page's first n — read in (ts, seq) order — in
+// id order, so that they are in (ts, id) order. Most instants hold one event.
+func (sc *eventScan) sortInstants(n int) {
+	for _, t := range sc.ties {
+		if t[1] > n {
+			break
 		}
-		if j-i > 1 {
-			slices.SortFunc(page[i:j], func(a, b vault.StoredEvent) int { return strings.Compare(a.ID, b.ID) })
-		}
-		i = j
+		slices.SortFunc(sc.page[t[0]:t[1]], func(a, b vault.StoredEvent) int { return strings.Compare(a.ID, b.ID) })
 	}
 }

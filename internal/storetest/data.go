@@ -398,8 +398,8 @@ func RunTags(t *testing.T, open Open) {
 }
 
 // RunEventOrder tests that EventStore.Events streams every event of the subject exactly once, in (ts, id)
-// order, whatever order they were stored in: instants shared by several events straddle the adapters'
-// page boundaries, and one instant holds more events than two pages.
+// order, whatever order they were stored in: instants of 1 to 9 events straddle the adapters' page
+// boundaries, and one instant holds more events than two pages.
 func RunEventOrder(t *testing.T, open Open) {
 	a := open(t)
 	create(t, a, "sub_a", "sub_b")
@@ -410,8 +410,14 @@ func RunEventOrder(t *testing.T, open Open) {
 		stored = append(stored, vault.StoredEvent{ID: id, SubjectID: subject, Type: "page_view", Category: "behavior", Source: "web",
 			Class: vault.ClassGeneral, Purpose: policies.PurposeAnalytics, TS: ts, DEKVersion: 1, Attrs: []byte("a-" + id)})
 	}
+	instant, left := 0, 1
 	for i := range 4200 {
-		ts := at.Add(time.Duration(i/7) * time.Second) // instants of seven events
+		if left == 0 { // instants of 1 to 9 events in turn
+			instant++
+			left = 1 + instant%9
+		}
+		left--
+		ts := at.Add(time.Duration(instant) * time.Second)
 		switch {
 		case i >= 1500 && i < 3700:
 			ts = at.Add(time.Hour) // one instant of 2,200 events
