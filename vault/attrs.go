@@ -2,6 +2,7 @@ package vault
 
 import (
 	"encoding/json"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 )
@@ -12,14 +13,28 @@ import (
 // invalid UTF-8 in a string, a repeated key, a number out of range, anything malformed, a null document —
 // goes to json.Unmarshal, so the value and the error are always encoding/json's.
 func decodeAttrs(b []byte) (map[string]any, error) {
+	return decodeAttrsOf(b, nil)
+}
+
+// decodeAttrsOf is decodeAttrs keeping only the attributes (top-level keys) named in keep, or all when keep
+// is nil: the others are parsed — a document decodeAttrs refuses is refused — but not built. It returns
+// what decodeAttrs returns with the other keys deleted.
+func decodeAttrsOf(b []byte, keep map[string]bool) (map[string]any, error) {
 	d := attrDecoder{b: b}
-	if m, ok := d.object(); ok {
+	if m, ok := d.object(keep); ok {
 		if d.space(); d.i == len(d.b) {
 			return m, nil
 		}
 	}
 	var m map[string]any
 	err := json.Unmarshal(b, &m)
+	if keep != nil {
+		for k := range m {
+			if !keep[k] {
+				delete(m, k)
+			}
+		}
+	}
 	return m, err
 }
 
@@ -50,7 +65,8 @@ func (d *attrDecoder) next(c byte) bool {
 	return false
 }
 
-func (d *attrDecoder) object() (map[string]any, bool) {
+// object reads an object, with only the keys in keep (all when keep is nil).
+func (d *attrDecoder) object(keep map[string]bool) (map[string]any, bool) {
 	if !d.next('{') {
 		return nil, false
 	}
@@ -58,6 +74,7 @@ func (d *attrDecoder) object() (map[string]any, bool) {
 	if d.next('}') {
 		return m, true
 	}
+	var skipped []string // keys parsed but not kept: a repeated one goes to encoding/json too
 	for {
 		d.space()
 		k, ok := d.key()
@@ -67,8 +84,18 @@ func (d *attrDecoder) object() (map[string]any, bool) {
 		if _, dup := m[k]; dup {
 			return nil, false
 		}
-		if m[k], ok = d.value(); !ok {
-			return nil, false
+		if keep == nil || keep[k] {
+			if m[k], ok = d.value(); !ok {
+				return nil, false
+			}
+		} else {
+			if slices.Contains(skipped, k) {
+				return nil, false
+			}
+			skipped = append(skipped, k)
+			if !d.skip() {
+				return nil, false
+			}
 		}
 		if d.next('}') {
 			return m, true
@@ -77,6 +104,24 @@ func (d *attrDecoder) object() (map[string]any, bool) {
 			return nil, false
 		}
 	}
+}
+
+// skip reads a value as value does, building only what must be checked (a nested object's keys).
+func (d *attrDecoder) skip() bool {
+	d.space()
+	if d.i == len(d.b) {
+		return false
+	}
+	switch c := d.b[d.i]; {
+	case c == '"':
+		_, ok := d.strBytes()
+		return ok
+	case c == '-' || c >= '0' && c <= '9':
+		_, ok := d.number()
+		return ok
+	}
+	_, ok := d.value()
+	return ok
 }
 
 func (d *attrDecoder) array() ([]any, bool) {
@@ -111,7 +156,7 @@ func (d *attrDecoder) value() (any, bool) {
 	case c == '"':
 		return d.str()
 	case c == '{':
-		return d.object()
+		return d.object(nil)
 	case c == '[':
 		return d.array()
 	case c == '-' || c >= '0' && c <= '9':

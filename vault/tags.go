@@ -57,7 +57,7 @@ var (
 type TagInput struct {
 	SubjectID string
 	Fields    map[string]string // birth_date, gender, province, city (allowed for some purpose and present)
-	Events    []EventView       // events of categories allowed for some purpose, oldest first
+	Events    []EventView       // events of categories allowed for some purpose, oldest first; Attrs only those SetTagAttributes named
 	CreatedAt time.Time
 	Bases     map[policies.PurposeName]TagBasis // by purpose; absent when nothing is allowed for it
 	// Seen is the audit sequence number of the release: every change committed before it was visible to
@@ -376,10 +376,15 @@ func (s *Tags) openTagInput(ctx context.Context, d *tagDecision) error {
 		}
 	}
 	if d.union["transactions"] || d.union["behavior"] || d.union["interactions"] {
-		return s.ingestion.openEvents(ctx, d.rel, d.rec, func(ev EventView) error {
-			if d.union[ev.Category] {
-				d.in.Events = append(d.in.Events, ev)
-			}
+		var attrs map[string]bool
+		if p := s.tagAttributes.Load(); p != nil {
+			attrs = *p
+		}
+		// Only the events of categories some purpose may use are opened, and only the attributes the
+		// engine reads are decoded.
+		allowed := func(ev StoredEvent) bool { return d.union[ev.Category] }
+		return s.ingestion.openEventsOf(ctx, d.rel, d.rec, allowed, attrs, func(ev EventView) error {
+			d.in.Events = append(d.in.Events, ev)
 			return nil
 		})
 	}
@@ -541,6 +546,17 @@ func (s *Tags) sealTags(st SubjectTags, d DEK, now time.Time) ([]StoredTag, erro
 			ConsentIDs: st.ConsentIDs, ComputedAt: now, DEKVersion: d.Version, Sealed: sealed})
 	}
 	return rows, nil
+}
+
+// SetTagAttributes names the event attributes the tag engine reads (internal/profiling's
+// EventAttributes): tag inputs carry no others, which are then not even decoded. Until it is called they
+// carry every attribute.
+func (s *Tags) SetTagAttributes(names []string) {
+	keep := make(map[string]bool, len(names))
+	for _, n := range names {
+		keep[n] = true
+	}
+	s.tagAttributes.Store(&keep)
 }
 
 // SetTagVocabulary installs the check every stored tag's key and value must pass (internal/profiling's
