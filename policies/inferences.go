@@ -48,7 +48,7 @@ func parseInferences(raw []byte) (*Inferences, error) {
 	}
 	slices.Sort(x.categories)
 	for i, c := range x.categories {
-		x.scan.add(i, x.terms[c])
+		x.scan.add(x.terms[c], func(int) int { return i })
 	}
 	return x, nil
 }

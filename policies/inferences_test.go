@@ -70,8 +70,8 @@ func TestInferencesMatcher(t *testing.T) {
 	}
 }
 
-// Match scans a value once for every category's terms (termScan); it must answer as matching each
-// category's terms in turn does: the embedded lexicon and one with overlapping terms of several
+// Match scans a value once for every category's terms (termScan), and Terms.Match once for its terms; they
+// must answer as matching each category's terms in turn does: the embedded lexicon and one with overlapping terms of several
 // categories, multi-word and prefix Latin terms and a term without letters, over values built from the
 // terms' pieces, mixed case and random text.
 func TestInferencesScanMatchesEachList(t *testing.T) {
@@ -111,6 +111,7 @@ func TestInferencesScanMatchesEachList(t *testing.T) {
 				values = append(values, b.String())
 			}
 			answers := map[string]int{} // by category, "" for none
+			terms := map[string]int{}   // the terms Terms.Match answered, "" for none
 			for _, v := range values {
 				cat, ok := x.Match(v)
 				wantCat, wantOK := x.matchEach(v)
@@ -118,9 +119,19 @@ func TestInferencesScanMatchesEachList(t *testing.T) {
 					t.Fatalf("%q: Match says %q %v, each list in turn %q %v", v, cat, ok, wantCat, wantOK)
 				}
 				answers[cat]++
+				// Terms.Match, on its own scan, answers the first term in order, as matching the terms
+				// in turn does.
+				for _, c := range x.categories {
+					term, ok := x.terms[c].Match(v)
+					wantTerm, wantOK := x.terms[c].match(newText(v))
+					if term != wantTerm || ok != wantOK {
+						t.Fatalf("%q: %s's Terms.Match says %q %v, the terms in turn %q %v", v, c, term, ok, wantTerm, wantOK)
+					}
+					terms[term]++
+				}
 			}
-			if len(answers) < 3 || answers[""] > len(values)*9/10 {
-				t.Fatalf("answers %v: the values test too little", answers)
+			if len(answers) < 3 || answers[""] > len(values)*9/10 || len(terms) < 10 {
+				t.Fatalf("answers %v, terms %v: the values test too little", answers, terms)
 			}
 		})
 	}

@@ -15,6 +15,7 @@ import (
 type Terms struct {
 	substrings []string
 	words      [][]string
+	scan       *termScan // the terms numbered in match's order (nil: search them in turn)
 }
 
 // NewTerms compiles terms; an empty term is an error.
@@ -31,6 +32,8 @@ func NewTerms(terms []string) (Terms, error) {
 			d.substrings = append(d.substrings, t)
 		}
 	}
+	d.scan = &termScan{}
+	d.scan.add(d, func(k int) int { return k })
 	return d, nil
 }
 
@@ -73,7 +76,22 @@ func (t *text) latinWords() []string {
 }
 
 // Match returns the first term that s matches.
-func (d Terms) Match(s string) (string, bool) { return d.match(newText(s)) }
+func (d Terms) Match(s string) (string, bool) {
+	if d.scan == nil {
+		return d.match(newText(s))
+	}
+	k := d.scan.first(s)
+	switch {
+	case k < len(d.substrings):
+		return d.substrings[k], true
+	case k < d.Len():
+		return strings.Join(d.words[k-len(d.substrings)], " "), true
+	}
+	return "", false
+}
+
+// match returns the first term that x matches, searching for the terms in turn (the reference the scans
+// are tested against).
 
 func (d Terms) match(x *text) (string, bool) {
 	for _, t := range d.substrings {
@@ -104,9 +122,11 @@ func (d Terms) match(x *text) (string, bool) {
 	return "", false
 }
 
-// termScan finds which of several term lists (Terms, numbered in order) matches a text, scanning the text
-// once instead of searching it for every term: tag values and explanations are screened by every category
-// of the sensitive-inference lexicon, and a tag run stores about a million of them.
+// termScan finds the lowest-numbered term that occurs in a text — of one term list (Terms.Match, the
+// terms numbered in order) or of several (Inferences.Match, each list's terms numbered by the list) —
+// scanning the text once instead of searching it for every term: tag values and explanations are screened
+// by every category of the sensitive-inference lexicon and by the vocabulary's deny list, and a tag run
+// stores about a million of them.
 //
 // A Latin term's words match where the text's words (splitWords) hold them in a row, the last one as a
 // prefix; that is where " " + the term's words joined by " " occurs in " " + the text's words joined by
@@ -117,18 +137,18 @@ type termScan struct {
 	first2 [1 << 16 / 64]uint64  // bit b: some term starts with the two bytes b
 	starts map[uint16][]scanTerm // the terms by their first two bytes
 	words  bool                  // whether any term is Latin
-	every  int                   // 1 + the lowest number of a list with a term that matches every text; 0 if none
+	every  int                   // 1 + the lowest number of a term that matches every text; 0 if none
 }
 
 // scanTerm is one term as the scan looks for it.
 type scanTerm struct {
 	s    string // lower-cased; a Latin term as " w1 w2 …"
-	list int    // the term list's number
+	list int    // the term's number
 	word bool   // Latin: searched in the joined words
 }
 
-// add adds the terms of list number i.
-func (sc *termScan) add(i int, d Terms) {
+// add adds the terms of d, the k-th (its substrings first, then its Latin terms) numbered number(k).
+func (sc *termScan) add(d Terms, number func(k int) int) {
 	if sc.starts == nil {
 		sc.starts = map[uint16][]scanTerm{}
 	}
@@ -138,10 +158,11 @@ func (sc *termScan) add(i int, d Terms) {
 		sc.first2[k>>6] |= 1 << (k & 63)
 		sc.starts[k] = append(sc.starts[k], t)
 	}
-	for _, s := range d.substrings {
-		put(scanTerm{s: s, list: i})
+	for k, s := range d.substrings {
+		put(scanTerm{s: s, list: number(k)})
 	}
-	for _, w := range d.words {
+	for k, w := range d.words {
+		i := number(len(d.substrings) + k)
 		if len(w) == 0 { // a Latin term without letters or digits matches every text (Terms.match)
 			if sc.every == 0 || i+1 < sc.every {
 				sc.every = i + 1
@@ -153,7 +174,7 @@ func (sc *termScan) add(i int, d Terms) {
 	}
 }
 
-// first returns the lowest number of a term list with a term in value (math.MaxInt if none).
+// first returns the lowest number of a term in value (math.MaxInt if none).
 func (sc *termScan) first(value string) int {
 	best := math.MaxInt
 	if sc.every > 0 {
@@ -204,7 +225,7 @@ func joinedWords(low string) string {
 	return string(b)
 }
 
-// find lowers *best to the number of any term list below it with a term (of the kind word) in text.
+// find lowers *best to the number of any term below it (of the kind word) in text.
 func (sc *termScan) find(text string, word bool, best *int) {
 	for i := 0; i+1 < len(text); i++ {
 		k := uint16(text[i])<<8 | uint16(text[i+1])

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/profilevault/profilevault/audit"
+	"github.com/profilevault/profilevault/audit/jsonenc"
 	"github.com/profilevault/profilevault/consent"
 	"github.com/profilevault/profilevault/policies"
 )
@@ -128,6 +129,20 @@ type sealedTag struct {
 	ZH        string `json:"zh"`
 	EN        string `json:"en"`
 	Algorithm string `json:"alg"`
+}
+
+// appendJSON appends t as json.Marshal encodes it, byte for byte, without reflection: a full tag run seals
+// about 800,000 tags.
+func (t sealedTag) appendJSON(b []byte) []byte {
+	b = append(b, `{"v":`...)
+	b = jsonenc.AppendString(b, t.Value, true)
+	b = append(b, `,"zh":`...)
+	b = jsonenc.AppendString(b, t.ZH, true)
+	b = append(b, `,"en":`...)
+	b = jsonenc.AppendString(b, t.EN, true)
+	b = append(b, `,"alg":`...)
+	b = jsonenc.AppendString(b, t.Algorithm, true)
+	return append(b, '}')
 }
 
 // tagAD binds a sealed tag to its purpose and key.
@@ -534,10 +549,7 @@ func (s *Tags) StoreTags(ctx context.Context, a Access, batch []SubjectTags) (in
 func (s *Tags) sealTags(st SubjectTags, d DEK, now time.Time) ([]StoredTag, error) {
 	rows := make([]StoredTag, 0, len(st.Tags))
 	for _, t := range st.Tags {
-		raw, err := json.Marshal(sealedTag{Value: t.Value, ZH: t.ExplanationZH, EN: t.ExplanationEN, Algorithm: t.Algorithm})
-		if err != nil {
-			return nil, err
-		}
+		raw := sealedTag{Value: t.Value, ZH: t.ExplanationZH, EN: t.ExplanationEN, Algorithm: t.Algorithm}.appendJSON(nil)
 		sealed, err := s.gate.seal(d, tagAD(st.Purpose, t.Key), raw)
 		if err != nil {
 			return nil, err
