@@ -250,7 +250,7 @@ type core struct {
 // recordReader reads subjects' records: what every decision rests on (ProfileStore.Subject and Subjects).
 type recordReader interface {
 	Subject(ctx context.Context, id string) (SubjectRecord, error)
-	Subjects(ctx context.Context, ids []string) (map[string]SubjectRecord, error)
+	Subjects(ctx context.Context, ids []string, fields []string) (map[string]SubjectRecord, error)
 }
 
 // New builds a Service.

@@ -124,8 +124,9 @@ type ProfileStore interface {
 	// modify its maps.
 	Subject(ctx context.Context, id string) (SubjectRecord, error)
 	// Subjects is Subject for several subjects in one read (a batch job's page), by id: ids without a
-	// record are absent. Each record is one snapshot, as Subject's is.
-	Subjects(ctx context.Context, ids []string) (map[string]SubjectRecord, error)
+	// record are absent. Each record is one snapshot, as Subject's is, and holds of its fields only those
+	// named in fields (every field when fields is nil).
+	Subjects(ctx context.Context, ids []string, fields []string) (map[string]SubjectRecord, error)
 	// LookupIndex returns the ids of active subjects whose blind-index token for field equals token.
 	LookupIndex(ctx context.Context, field string, token []byte) ([]string, error)
 	// SubjectIDs lists active subject ids after the given one, in id order.

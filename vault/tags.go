@@ -250,8 +250,8 @@ type tagDecision struct {
 
 // decideTagInputs decides, for each subject, what each purpose may use of it now (nothing is opened but the
 // birth date for the age rule, named in the subject's entries). The records of the batch are read in one go
-// (a statement per core rather than one per subject), each after its subject's guard was taken, so a change
-// committed after the read still supersedes the decision.
+// (a statement per core rather than one per subject), with only the fields tag inputs may hold, each after
+// its subject's guard was taken, so a change committed after the read still supersedes the decision.
 func (s *Tags) decideTagInputs(ctx context.Context, e audit.Entry, purposes []policies.PurposeName, ids []string, seen int64) ([]*tagDecision, error) {
 	pol := s.Policy()
 	catalog := make(map[policies.PurposeName]policies.Purpose, len(purposes))
@@ -263,7 +263,7 @@ func (s *Tags) decideTagInputs(ctx context.Context, e audit.Entry, purposes []po
 	for i, id := range ids {
 		guards[i] = s.seq.Guard(id)
 	}
-	recs, err := s.activeSubjects(ctx, ids)
+	recs, err := s.activeSubjects(ctx, ids, tagInputFields) // the fields a decision or a release opens
 	if err != nil {
 		return nil, err
 	}
