@@ -15,6 +15,7 @@ import (
 type Inferences struct {
 	categories []string
 	terms      map[string]Terms
+	scan       termScan // every category's terms, for Match in one pass over a value
 }
 
 type inferencesFile struct {
@@ -46,6 +47,9 @@ func parseInferences(raw []byte) (*Inferences, error) {
 		x.categories = append(x.categories, name)
 	}
 	slices.Sort(x.categories)
+	for i, c := range x.categories {
+		x.scan.add(x.terms[c], func(int) int { return i })
+	}
 	return x, nil
 }
 
@@ -54,6 +58,15 @@ func (x *Inferences) Categories() []string { return slices.Clone(x.categories) }
 
 // Match reports the sensitive category a value lets one infer, if any (the first in sorted order).
 func (x *Inferences) Match(value string) (category string, ok bool) {
+	if i := x.scan.first(value); i < len(x.categories) {
+		return x.categories[i], true
+	}
+	return "", false
+}
+
+// matchEach is Match term list by term list (Terms.match for each category in order): what termScan
+// must answer the same as.
+func (x *Inferences) matchEach(value string) (category string, ok bool) {
 	t := newText(value) // lower-cased and split once for every category
 	for _, c := range x.categories {
 		if _, hit := x.terms[c].match(t); hit {

@@ -34,7 +34,7 @@ func TestDecodeAttrsMatchesEncodingJSON(t *testing.T) {
 func TestDecodeAttrsFastPath(t *testing.T) {
 	for _, s := range attrSamples[:5] {
 		d := attrDecoder{b: []byte(s)}
-		if _, ok := d.object(); !ok {
+		if _, ok := d.object(nil); !ok {
 			t.Errorf("%s: left the fast path", s)
 		}
 	}
@@ -47,15 +47,45 @@ func FuzzDecodeAttrs(f *testing.F) {
 	f.Fuzz(sameAsEncodingJSON)
 }
 
+// sameAsEncodingJSON checks decodeAttrs against json.Unmarshal, and decodeAttrsOf, for a few sets of
+// attributes to keep, against json.Unmarshal's map without the others.
 func sameAsEncodingJSON(t *testing.T, b []byte) {
-	var want map[string]any
-	wantErr := json.Unmarshal(b, &want)
-	got, err := decodeAttrs(b)
-	if (err == nil) != (wantErr == nil) {
-		t.Fatalf("%q: error %v, encoding/json's %v", b, err, wantErr)
+	for _, keep := range []map[string]bool{nil, {}, {"category": true}, {"a": true, "items": true, "text": true, "n": true}} {
+		var want map[string]any
+		wantErr := json.Unmarshal(b, &want)
+		for k := range want {
+			if keep != nil && !keep[k] {
+				delete(want, k)
+			}
+		}
+		got, err := decodeAttrsOf(b, keep)
+		if keep == nil {
+			got, err = decodeAttrs(b)
+		}
+		if (err == nil) != (wantErr == nil) {
+			t.Fatalf("%q, keeping %v: error %v, encoding/json's %v", b, keep, err, wantErr)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q, keeping %v: decoded %#v, encoding/json %#v", b, keep, got, want)
+		}
 	}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("%q: decoded %#v, encoding/json %#v", b, got, want)
+}
+
+// TestDecodeAttrsOfFastPath: keeping some attributes, the documents events carry still take the fast path,
+// and only the attributes kept are built.
+func TestDecodeAttrsOfFastPath(t *testing.T) {
+	keep := map[string]bool{"category": true, "items": true}
+	for _, s := range attrSamples[:5] {
+		d := attrDecoder{b: []byte(s)}
+		m, ok := d.object(keep)
+		if !ok {
+			t.Errorf("%s: left the fast path", s)
+		}
+		for k := range m {
+			if !keep[k] {
+				t.Errorf("%s: %s decoded", s, k)
+			}
+		}
 	}
 }
 

@@ -633,7 +633,7 @@ func (s *Audiences) Members(ctx context.Context, a Access, id, cursor string, li
 			treated = append(treated, m.SubjectID)
 		}
 	}
-	recs, err := s.activeSubjects(ctx, treated)
+	recs, err := s.activeSubjects(ctx, treated, nil)
 	if err != nil {
 		return MembersPage{}, internalErr("read subjects", err)
 	}

@@ -551,20 +551,17 @@ func (s *ConsentRecords) recordChoice(ctx context.Context, a Access, id string, 
 	return seq, nil
 }
 
-// grantedNow returns the subject's consent records that are granted and unexpired now, as the transaction
-// sees the history (a withdrawal committed before this transaction is seen).
-func (s *ConsentRecords) grantedNow(tx ConsentTx, subject string, now time.Time) (map[string]bool, error) {
-	events, err := tx.ConsentEvents(subject)
-	if err != nil {
-		return nil, err
-	}
+// grantedAt returns the ids of the consent records of a subject's history that are granted and unexpired
+// at now. Read the history inside the change's transaction, so that a withdrawal committed before it is
+// seen.
+func grantedAt(events []consent.Event, now time.Time) map[string]bool {
 	out := map[string]bool{}
 	for _, r := range consent.Derive(events) {
 		if r.StatusAt(now) == consent.Granted {
 			out[r.ID] = true
 		}
 	}
-	return out, nil
+	return out
 }
 
 // RestrictionKind is the standing choice of PIPL Art. 44 (restricting processing), kept beside the
@@ -645,12 +642,9 @@ func validTagKey(key string) bool {
 	return true
 }
 
-// refusedTags returns the tag keys the subject refused, as the change's transaction sees them.
-func (s *ConsentRecords) refusedTags(tx ConsentTx, subject string) (map[string]bool, error) {
-	kinds, err := tx.Objections(subject)
-	if err != nil {
-		return nil, err
-	}
+// refusedIn returns the tag keys a subject refused, from its objection kinds (read inside the change's
+// transaction).
+func refusedIn(kinds []string) map[string]bool {
 	var out map[string]bool
 	for _, k := range kinds {
 		if key, ok := strings.CutPrefix(k, "tag:"); ok {
@@ -660,7 +654,7 @@ func (s *ConsentRecords) refusedTags(tx ConsentTx, subject string) (map[string]b
 			out[key] = true
 		}
 	}
-	return out, nil
+	return out
 }
 
 // setTagRefusal records the subject's refusal of a tag key (on) — deleting the tag under every purpose in

@@ -218,12 +218,17 @@ func (s *core) eventBasis(e *audit.Entry, purpose policies.Purpose, rec SubjectR
 
 // openEvent decrypts one stored event under rel.
 func openEvent(rel *release, rec SubjectRecord, ev StoredEvent) (EventView, error) {
+	return openEventOf(rel, rec, ev, nil)
+}
+
+// openEventOf is openEvent with only the attributes in attrs (all if nil).
+func openEventOf(rel *release, rec SubjectRecord, ev StoredEvent, attrs map[string]bool) (EventView, error) {
 	v := EventView{ID: ev.ID, Type: ev.Type, Category: ev.Category, TS: ev.TS, Source: ev.Source}
 	pt, err := rel.open(rec.DEKs[ev.Class], "event:"+ev.ID, ev.Attrs)
 	if err != nil {
 		return v, err
 	}
-	v.Attrs, err = decodeAttrs(pt)
+	v.Attrs, err = decodeAttrsOf(pt, attrs)
 	return v, err
 }
 

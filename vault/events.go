@@ -458,11 +458,21 @@ type EventView struct {
 
 // openEvents streams a subject's events, decrypted under rel, oldest first.
 func (s *Ingestion) openEvents(ctx context.Context, rel *release, rec SubjectRecord, fn func(EventView) error) error {
+	return s.openEventsOf(ctx, rel, rec, nil, nil, fn)
+}
+
+// openEventsOf is openEvents for the events want accepts (all if nil), with only the attributes in attrs
+// (all if nil): the others are not opened, or not decoded.
+func (s *Ingestion) openEventsOf(ctx context.Context, rel *release, rec SubjectRecord, want func(StoredEvent) bool, attrs map[string]bool,
+	fn func(EventView) error) error {
 	return s.events.Events(ctx, rec.ID, func(ev StoredEvent) error {
 		if _, ok := rec.DEKs[ev.Class]; !ok {
 			return nil // shredded class
 		}
-		v, err := openEvent(rel, rec, ev)
+		if want != nil && !want(ev) {
+			return nil
+		}
+		v, err := openEventOf(rel, rec, ev, attrs)
 		if err != nil {
 			return err
 		}

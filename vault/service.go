@@ -246,12 +246,14 @@ type core struct {
 	exportRate *rateLimiter
 	// tagVocabulary checks every stored tag's key and value (nil: unchecked).
 	tagVocabulary *atomic.Pointer[func(key, value string) error]
+	// tagAttributes are the event attributes tag inputs carry (nil: all).
+	tagAttributes *atomic.Pointer[map[string]bool]
 }
 
 // recordReader reads subjects' records: what every decision rests on (ProfileStore.Subject and Subjects).
 type recordReader interface {
 	Subject(ctx context.Context, id string) (SubjectRecord, error)
-	Subjects(ctx context.Context, ids []string) (map[string]SubjectRecord, error)
+	Subjects(ctx context.Context, ids []string, fields []string) (map[string]SubjectRecord, error)
 }
 
 // New builds a Service.
@@ -274,6 +276,7 @@ func New(cfg Config) (*Service, error) {
 		log:             cfg.Logger,
 		now:             cfg.Now,
 		tagVocabulary:   &atomic.Pointer[func(key, value string) error]{},
+		tagAttributes:   &atomic.Pointer[map[string]bool]{},
 	}
 	if c.log == nil {
 		c.log = slog.Default()

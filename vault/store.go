@@ -61,6 +61,20 @@ type SubjectRecord struct {
 	Activity map[string]time.Time
 }
 
+// TagSubject is what storing tags confirms of an active subject inside the transaction (TagTx.TagSubjects).
+type TagSubject struct {
+	ConsentEvents []consent.Event
+	Objections    []string
+	DEK           DEK // of the class asked for; zero Version if the subject has none
+}
+
+// TagSet is one subject's tags of one purpose to store (TagTx.PutTags); no tags deletes them.
+type TagSet struct {
+	Subject string
+	Purpose policies.PurposeName
+	Tags    []StoredTag
+}
+
 // StoredTag is a tag as stored: value and explanation sealed under the subject's general DEK; the rest is
 // what gating and deletion need.
 type StoredTag struct {
@@ -110,8 +124,9 @@ type ProfileStore interface {
 	// modify its maps.
 	Subject(ctx context.Context, id string) (SubjectRecord, error)
 	// Subjects is Subject for several subjects in one read (a batch job's page), by id: ids without a
-	// record are absent. Each record is one snapshot, as Subject's is.
-	Subjects(ctx context.Context, ids []string) (map[string]SubjectRecord, error)
+	// record are absent. Each record is one snapshot, as Subject's is, and holds of its fields only those
+	// named in fields (every field when fields is nil).
+	Subjects(ctx context.Context, ids []string, fields []string) (map[string]SubjectRecord, error)
 	// LookupIndex returns the ids of active subjects whose blind-index token for field equals token.
 	LookupIndex(ctx context.Context, field string, token []byte) ([]string, error)
 	// SubjectIDs lists active subject ids after the given one, in id order.
@@ -238,8 +253,14 @@ type EventTx interface {
 
 // TagTx changes stored tags and the frozen model.
 type TagTx interface {
-	// ReplaceTags makes tags the subject's tags of purpose; DeleteTags removes them ("" for every purpose).
-	ReplaceTags(subject string, purpose policies.PurposeName, tags []StoredTag) error
+	// TagSubjects reads, inside the transaction, what storing tags confirms of each of subjects that is
+	// active (the others are absent): its consent history, oldest first (ConsentTx.ConsentEvents), its
+	// objection kinds (ConsentTx.Objections) and its current DEK of class (SubjectTx.DEK; zero if none).
+	TagSubjects(subjects []string, class string) (map[string]TagSubject, error)
+	// PutTags stores a batch of tag sets: each set's tags become its subject's tags of its purpose, and a
+	// set without tags deletes them; of several sets of one subject and purpose the last counts.
+	PutTags(sets []TagSet) error
+	// DeleteTags removes the subject's tags of purpose ("" for every purpose).
 	DeleteTags(subject string, purpose policies.PurposeName) error
 	// DeleteTag removes the subject's tag of key under every purpose.
 	DeleteTag(subject, key string) error

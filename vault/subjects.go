@@ -505,15 +505,15 @@ func (s *core) activeSubject(ctx context.Context, id string) (SubjectRecord, err
 }
 
 // activeSubjects is activeSubject for several subjects in one read: the records of those that are active,
-// by id.
-func (s *core) activeSubjects(ctx context.Context, ids []string) (map[string]SubjectRecord, error) {
+// by id, with only the fields named (all when fields is nil).
+func (s *core) activeSubjects(ctx context.Context, ids []string, fields []string) (map[string]SubjectRecord, error) {
 	plausible := make([]string, 0, len(ids))
 	for _, id := range ids {
 		if plausibleID(id) {
 			plausible = append(plausible, id)
 		}
 	}
-	recs, err := s.records.Subjects(ctx, plausible)
+	recs, err := s.records.Subjects(ctx, plausible, fields)
 	if err != nil {
 		return nil, err
 	}

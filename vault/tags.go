@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/profilevault/profilevault/audit"
+	"github.com/profilevault/profilevault/audit/jsonenc"
 	"github.com/profilevault/profilevault/consent"
 	"github.com/profilevault/profilevault/policies"
 )
@@ -57,7 +58,7 @@ var (
 type TagInput struct {
 	SubjectID string
 	Fields    map[string]string // birth_date, gender, province, city (allowed for some purpose and present)
-	Events    []EventView       // events of categories allowed for some purpose, oldest first
+	Events    []EventView       // events of categories allowed for some purpose, oldest first; Attrs only those SetTagAttributes named
 	CreatedAt time.Time
 	Bases     map[policies.PurposeName]TagBasis // by purpose; absent when nothing is allowed for it
 	// Seen is the audit sequence number of the release: every change committed before it was visible to
@@ -130,6 +131,20 @@ type sealedTag struct {
 	Algorithm string `json:"alg"`
 }
 
+// appendJSON appends t as json.Marshal encodes it, byte for byte, without reflection: a full tag run seals
+// about 800,000 tags.
+func (t sealedTag) appendJSON(b []byte) []byte {
+	b = append(b, `{"v":`...)
+	b = jsonenc.AppendString(b, t.Value, true)
+	b = append(b, `,"zh":`...)
+	b = jsonenc.AppendString(b, t.ZH, true)
+	b = append(b, `,"en":`...)
+	b = jsonenc.AppendString(b, t.EN, true)
+	b = append(b, `,"alg":`...)
+	b = jsonenc.AppendString(b, t.Algorithm, true)
+	return append(b, '}')
+}
+
 // tagAD binds a sealed tag to its purpose and key.
 func tagAD(purpose policies.PurposeName, key string) string {
 	return "tag:" + string(purpose) + ":" + key
@@ -197,7 +212,10 @@ func (s *Tags) TagInputs(ctx context.Context, a Access, purposes []policies.Purp
 	if err != nil {
 		return 0, 0, internalErr("audit tag inputs", err)
 	}
-	decided := s.decideTagInputs(ctx, e, purposes, ids, seq)
+	decided, err := s.decideTagInputs(ctx, e, purposes, ids, seq)
+	if err != nil {
+		return seq, 0, internalErr("read subjects", err)
+	}
 	if err := s.releaseTagInputs(ctx, decided); err != nil {
 		return seq, 0, err
 	}
@@ -231,19 +249,29 @@ type tagDecision struct {
 }
 
 // decideTagInputs decides, for each subject, what each purpose may use of it now (nothing is opened but the
-// birth date for the age rule, named in the subject's entries).
-func (s *Tags) decideTagInputs(ctx context.Context, e audit.Entry, purposes []policies.PurposeName, ids []string, seen int64) []*tagDecision {
+// birth date for the age rule, named in the subject's entries). The records of the batch are read in one go
+// (a statement per core rather than one per subject), with only the fields tag inputs may hold, each after
+// its subject's guard was taken, so a change committed after the read still supersedes the decision.
+func (s *Tags) decideTagInputs(ctx context.Context, e audit.Entry, purposes []policies.PurposeName, ids []string, seen int64) ([]*tagDecision, error) {
 	pol := s.Policy()
 	catalog := make(map[policies.PurposeName]policies.Purpose, len(purposes))
 	for _, name := range purposes {
 		catalog[name], _ = pol.Purposes().Purpose(name) // known: tagCaller checked
 	}
 	now := s.now()
+	guards := make([]Guard, len(ids))
+	for i, id := range ids {
+		guards[i] = s.seq.Guard(id)
+	}
+	recs, err := s.activeSubjects(ctx, ids, tagInputFields) // the fields a decision or a release opens
+	if err != nil {
+		return nil, err
+	}
 	var out []*tagDecision
-	for _, id := range ids {
-		guard := s.seq.Guard(id)
-		rec, err := s.activeSubject(ctx, id)
-		if err != nil {
+	for i, id := range ids {
+		guard := guards[i]
+		rec, ok := recs[id]
+		if !ok {
 			continue // erased or unknown: nothing to compute
 		}
 		base := e
@@ -312,7 +340,7 @@ func (s *Tags) decideTagInputs(ctx context.Context, e audit.Entry, purposes []po
 			out = append(out, d)
 		}
 	}
-	return out
+	return out, nil
 }
 
 // releaseTagInputs appends every subject's entries at once, so that they share group commits. A subject
@@ -372,10 +400,15 @@ func (s *Tags) openTagInput(ctx context.Context, d *tagDecision) error {
 		}
 	}
 	if d.union["transactions"] || d.union["behavior"] || d.union["interactions"] {
-		return s.ingestion.openEvents(ctx, d.rel, d.rec, func(ev EventView) error {
-			if d.union[ev.Category] {
-				d.in.Events = append(d.in.Events, ev)
-			}
+		var attrs map[string]bool
+		if p := s.tagAttributes.Load(); p != nil {
+			attrs = *p
+		}
+		// Only the events of categories some purpose may use are opened, and only the attributes the
+		// engine reads are decoded.
+		allowed := func(ev StoredEvent) bool { return d.union[ev.Category] }
+		return s.ingestion.openEventsOf(ctx, d.rel, d.rec, allowed, attrs, func(ev EventView) error {
+			d.in.Events = append(d.in.Events, ev)
 			return nil
 		})
 	}
@@ -441,59 +474,56 @@ func (s *Tags) StoreTags(ctx context.Context, a Access, batch []SubjectTags) (in
 			}
 		}
 	}
+	// What the change checks, per subject, and the rows it writes are read and written a batch at a time:
+	// a statement per table for the batch, not several per subject.
+	var subjects []string
+	cleared := make(map[string]int64, len(batch))
+	for _, st := range batch {
+		if _, ok := cleared[st.SubjectID]; !ok {
+			subjects = append(subjects, st.SubjectID)
+			cleared[st.SubjectID] = 0
+		}
+	}
 	stored, tagCount := 0, 0
 	seq, err := s.seq.Commit(ctx, func(tx Tx) error {
 		stored, tagCount = 0, 0
+		clear(cleared)
+		for _, st := range batch {
+			if st.Seen > 0 && cleared[st.SubjectID] < st.Seen { // once per subject and release
+				if err := tx.ClearDirty(st.SubjectID, st.Seen); err != nil {
+					return err
+				}
+				cleared[st.SubjectID] = st.Seen
+			}
+		}
+		active, err := tx.TagSubjects(subjects, ClassGeneral)
+		if err != nil {
+			return err
+		}
 		type subjectState struct {
-			active  bool
 			granted map[string]bool // consent ids granted now
 			refused map[string]bool // tag keys the subject refused
 			dek     DEK
 		}
-		states := map[string]*subjectState{}
-		stateOf := func(id string) (*subjectState, error) {
-			if st, ok := states[id]; ok {
-				return st, nil
+		states := make(map[string]*subjectState, len(active))
+		for id, a := range active {
+			if a.DEK.Version == 0 {
+				return ErrNotFound // an active subject without a general key (as SubjectTx.DEK)
 			}
-			st := &subjectState{}
-			states[id] = st
-			state, err := tx.SubjectState(id)
-			if err != nil || state != StateActive {
-				return st, nil
-			}
-			st.active = true
-			if st.granted, err = s.consents.grantedNow(tx, id, now); err != nil {
-				return nil, err
-			}
-			if st.refused, err = s.consents.refusedTags(tx, id); err != nil {
-				return nil, err
-			}
-			if st.dek, err = tx.DEK(id, ClassGeneral); err != nil {
-				return nil, err
-			}
-			return st, nil
+			states[id] = &subjectState{granted: grantedAt(a.ConsentEvents, now), refused: refusedIn(a.Objections), dek: a.DEK}
 		}
+		sets := make([]TagSet, 0, len(batch))
 		for i, st := range batch {
-			if st.Seen > 0 {
-				if err := tx.ClearDirty(st.SubjectID, st.Seen); err != nil {
-					return err
-				}
+			subj, ok := states[st.SubjectID]
+			if !ok {
+				continue // erased or unknown
 			}
-			subj, err := stateOf(st.SubjectID)
-			if err != nil {
-				return err
-			}
-			if !subj.active {
-				continue
-			}
-			ok := true
+			ok = true
 			for _, id := range st.ConsentIDs {
 				ok = ok && subj.granted[id]
 			}
 			if !ok || len(st.Tags) == 0 {
-				if err := tx.DeleteTags(st.SubjectID, st.Purpose); err != nil {
-					return err
-				}
+				sets = append(sets, TagSet{Subject: st.SubjectID, Purpose: st.Purpose})
 				continue
 			}
 			rows := sealed[i]
@@ -505,13 +535,11 @@ func (s *Tags) StoreTags(ctx context.Context, a Access, batch []SubjectTags) (in
 			if len(subj.refused) > 0 {
 				rows = slices.DeleteFunc(slices.Clone(rows), func(t StoredTag) bool { return subj.refused[t.Key] })
 			}
-			if err := tx.ReplaceTags(st.SubjectID, st.Purpose, rows); err != nil {
-				return err
-			}
+			sets = append(sets, TagSet{Subject: st.SubjectID, Purpose: st.Purpose, Tags: rows})
 			stored++
 			tagCount += len(rows)
 		}
-		return nil
+		return tx.PutTags(sets)
 	}, func(changeErr error) audit.Entry {
 		e = finish(e, changeErr, nil)
 		e.Reason = "store purposes:" + strings.Join(policies.Texts(list), ",") + " sets:" + strconv.Itoa(stored) + " tags:" + strconv.Itoa(tagCount)
@@ -530,10 +558,7 @@ func (s *Tags) StoreTags(ctx context.Context, a Access, batch []SubjectTags) (in
 func (s *Tags) sealTags(st SubjectTags, d DEK, now time.Time) ([]StoredTag, error) {
 	rows := make([]StoredTag, 0, len(st.Tags))
 	for _, t := range st.Tags {
-		raw, err := json.Marshal(sealedTag{Value: t.Value, ZH: t.ExplanationZH, EN: t.ExplanationEN, Algorithm: t.Algorithm})
-		if err != nil {
-			return nil, err
-		}
+		raw := sealedTag{Value: t.Value, ZH: t.ExplanationZH, EN: t.ExplanationEN, Algorithm: t.Algorithm}.appendJSON(nil)
 		sealed, err := s.gate.seal(d, tagAD(st.Purpose, t.Key), raw)
 		if err != nil {
 			return nil, err
@@ -542,6 +567,17 @@ func (s *Tags) sealTags(st SubjectTags, d DEK, now time.Time) ([]StoredTag, erro
 			ConsentIDs: st.ConsentIDs, ComputedAt: now, DEKVersion: d.Version, Sealed: sealed})
 	}
 	return rows, nil
+}
+
+// SetTagAttributes names the event attributes the tag engine reads (internal/profiling's
+// EventAttributes): tag inputs carry no others, which are then not even decoded. Until it is called they
+// carry every attribute.
+func (s *Tags) SetTagAttributes(names []string) {
+	keep := make(map[string]bool, len(names))
+	for _, n := range names {
+		keep[n] = true
+	}
+	s.tagAttributes.Store(&keep)
 }
 
 // SetTagVocabulary installs the check every stored tag's key and value must pass (internal/profiling's

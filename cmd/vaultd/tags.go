@@ -18,8 +18,15 @@ import (
 	"github.com/profilevault/profilevault/vault"
 )
 
-// tagsMemoryLimit is the soft limit on the Go runtime's memory during `vaultd tags compute`.
-const tagsMemoryLimit = 1200 << 20
+// tagsMemoryLimit is the soft limit on the Go runtime's memory during `vaultd tags compute`. The process
+// holds more than the Go heap — SQLite's page caches and the pages of the database file its readers map
+// (up to about 600 MB on the 100,000-subject shop) — so the limit leaves room for them under 1.5 GiB.
+const tagsMemoryLimit = 1100 << 20
+
+// tagsDEKCache is the default number of unwrapped data keys `vaultd tags compute` keeps (--dek-cache): a
+// full run uses each subject's keys while it reads the subject, and again only in its second pass, after
+// every other subject's; a large cache only holds keys that will not be used before they are evicted.
+const tagsDEKCache = 4096
 
 // tagsGCPercent is the collector's target (GOGC) during `vaultd tags compute`, under tagsMemoryLimit.
 const tagsGCPercent = 400
@@ -46,6 +53,7 @@ func cmdTags(ctx context.Context, args []string, getenv func(string) string, std
 	common.register(fs, getenv)
 	one := fs.String("subject", "", "recompute only this subject, with the frozen population models")
 	cpuProfile := fs.String("cpuprofile", "", "diagnostics: write a CPU profile of the computation to this file")
+	memProfile := fs.String("memprofile", "", "diagnostics: write a heap profile (what the computation allocated, and still holds) to this file")
 	changed := fs.Bool("changed", false, "recompute only subjects whose data or consent changed, with the frozen population models")
 	var ro tagrun.RulesOptions
 	fs.Float64Var(&ro.MinSupport, "rules-min-support", 0, "association rules: least share of baskets holding an itemset (default 0.01)")
@@ -58,11 +66,13 @@ func cmdTags(ctx context.Context, args []string, getenv func(string) string, std
 	if _, err := ro.Normalize(); err != nil {
 		return exitError{code: 2, msg: "vaultd tags compute: " + err.Error()}
 	}
+	if !flagSet(fs, "dek-cache") && getenv("VAULT_DEK_CACHE") == "" {
+		common.dekCache = tagsDEKCache
+	}
 	if getenv("GOMEMLIMIT") == "" && getenv("GOGC") == "" {
-		// A full run holds every subject's features until the population is fitted, while the caches of
-		// subject records and key ciphers fill: a soft limit on the Go runtime's memory keeps the peak RSS
-		// of the 100,000-subject shop under 1.5 GiB, and below it the collector runs only every
-		// 4 x the live heap of allocation (GOMEMLIMIT or GOGC override both).
+		// A full run holds every subject's features until the population is fitted: a soft limit on the
+		// Go runtime's memory keeps the peak RSS of the 100,000-subject shop under 1.5 GiB, and below it
+		// the collector runs only every 4 x the live heap of allocation (GOMEMLIMIT or GOGC override both).
 		defer debug.SetMemoryLimit(debug.SetMemoryLimit(tagsMemoryLimit))
 		defer debug.SetGCPercent(debug.SetGCPercent(tagsGCPercent))
 	}
@@ -90,7 +100,10 @@ func cmdTags(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprintf(stdout, "recomputed: %d\nduration: %s\n", n, time.Since(start).Round(time.Millisecond))
 		return nil
 	}
-	return computeTags(ctx, a, *one, ro, stdout, stderr)
+	if err := computeTags(ctx, a, *one, ro, stdout, stderr); err != nil {
+		return err
+	}
+	return writeHeapProfile(*memProfile)
 }
 
 // tagsLoop recomputes, every interval, the tags of subjects whose data or consent changed (once a full run
@@ -137,8 +150,16 @@ func computeTags(ctx context.Context, a *app.App, one string, ro tagrun.RulesOpt
 	for _, p := range a.Vault.Tags().TagPurposes() {
 		fmt.Fprintf(stdout, "tagged.%s: %d\n", p, sum.TaggedByPurp[p])
 	}
-	fmt.Fprintf(stdout, "duration: %s\n", time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(stdout, "duration: %s (release %s, fit %s, store %s)\n", time.Since(start).Round(time.Millisecond),
+		sum.Release.Round(time.Millisecond), sum.Fit.Round(time.Millisecond), sum.Store.Round(time.Millisecond))
 	return nil
+}
+
+// flagSet reports whether the flag name was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // isTerminal reports whether w is a terminal (progress is drawn only there).

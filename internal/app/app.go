@@ -299,6 +299,7 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, err
 	}
 	vocab := profiling.DefaultVocabulary()
+	a.Vault.Tags().SetTagAttributes(profiling.EventAttributes())
 	a.Vault.Tags().SetTagVocabulary(func(key, value string) error {
 		if !vocab.Allows(key, value) {
 			return fmt.Errorf("tag %s: value outside the vocabulary", key)

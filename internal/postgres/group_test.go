@@ -160,7 +160,7 @@ func TestGroupPipelinesWriteOnlyChanges(t *testing.T) {
 	if trips-before > 3 || groups != 1 {
 		t.Errorf("50 write-only changes: %d round trips in %d groups, want at most 3 in 1", trips-before, groups)
 	}
-	recs, err := s.Subjects(t.Context(), []string{"sub_00", "sub_49"})
+	recs, err := s.Subjects(t.Context(), []string{"sub_00", "sub_49"}, nil)
 	if err != nil || len(recs) != 2 || len(recs["sub_49"].Fields) != 3 {
 		t.Fatalf("what the group wrote: %+v %v", recs, err)
 	}

@@ -2,12 +2,15 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/profilevault/profilevault/consent"
 	"github.com/profilevault/profilevault/policies"
 	"github.com/profilevault/profilevault/vault"
 )
@@ -91,21 +94,116 @@ func (s *Store) DirtySubjects(ctx context.Context, limit int) ([]string, error) 
 	return texts(s.db.Pool.Query(ctx, `SELECT subject_id FROM tag_dirty ORDER BY marked_seq, subject_id LIMIT $1`, limit))
 }
 
-// ReplaceTags implements vault.TagTx.
-func (t *txn) ReplaceTags(subject string, purpose policies.PurposeName, tags []vault.StoredTag) error {
-	if err := t.DeleteTags(subject, purpose); err != nil || len(tags) == 0 {
-		return err
+// TagSubjects implements vault.TagTx: one query per table for the whole batch.
+func (t *txn) TagSubjects(subjects []string, class string) (map[string]vault.TagSubject, error) {
+	out := make(map[string]vault.TagSubject, len(subjects))
+	if len(subjects) == 0 {
+		return out, nil
 	}
-	rows := make([][]any, len(tags))
-	for i, g := range tags {
-		inputs, consents := g.Inputs, g.ConsentIDs
-		if inputs == nil {
-			inputs = []string{}
+	ids, err := texts(t.query(`SELECT subject_id FROM subjects WHERE subject_id = ANY($1) AND state = 'active'`, subjects))
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		out[id] = vault.TagSubject{}
+	}
+	// each hands the rows of q, whose first column is the subject's id, to fn for the active subjects.
+	each := func(q string, args []any, dest []any, fn func(id string, s *vault.TagSubject) error) error {
+		rows, err := t.query(q, args...)
+		if err != nil {
+			return err
 		}
-		if consents == nil {
-			consents = []string{}
+		defer rows.Close()
+		var id string
+		dest = append([]any{&id}, dest...)
+		for rows.Next() {
+			if err := rows.Scan(dest...); err != nil {
+				return err
+			}
+			if s, ok := out[id]; ok {
+				if err := fn(id, &s); err != nil {
+					return err
+				}
+				out[id] = s
+			}
 		}
-		rows[i] = []any{subject, string(purpose), g.Key, g.Level, inputs, consents, g.ComputedAt, int64(g.DEKVersion), g.Sealed}
+		return rows.Err()
+	}
+	var (
+		data, wrapped []byte
+		kind          string
+		version, kekV int64
+	)
+	err = each(`SELECT subject_id, data FROM consent_events WHERE subject_id = ANY($1) ORDER BY subject_id, at, id`, []any{subjects}, []any{&data},
+		func(_ string, s *vault.TagSubject) error {
+			var e consent.Event
+			if err := json.Unmarshal(data, &e); err != nil {
+				return err
+			}
+			s.ConsentEvents = append(s.ConsentEvents, e)
+			return nil
+		})
+	if err == nil {
+		err = each(`SELECT subject_id, kind FROM objections WHERE subject_id = ANY($1) ORDER BY subject_id, kind`, []any{subjects}, []any{&kind},
+			func(_ string, s *vault.TagSubject) error {
+				s.Objections = append(s.Objections, kind)
+				return nil
+			})
+	}
+	if err == nil {
+		err = each(`SELECT subject_id, version, kek_version, wrapped FROM deks WHERE subject_id = ANY($1) AND class = $2`, []any{subjects, class},
+			[]any{&version, &kekV, &wrapped}, func(id string, s *vault.TagSubject) error {
+				if uint32(version) > s.DEK.Version {
+					s.DEK = vault.DEK{Subject: id, Class: class, Version: uint32(version), KEKVersion: uint32(kekV), Wrapped: slices.Clone(wrapped)}
+				}
+				return nil
+			})
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// PutTags implements vault.TagTx: one DELETE per purpose for the batch, then one COPY of its rows.
+func (t *txn) PutTags(sets []vault.TagSet) error {
+	type key struct {
+		subject string
+		purpose policies.PurposeName
+	}
+	last := make(map[key]int, len(sets))
+	for i, set := range sets {
+		last[key{set.Subject, set.Purpose}] = i
+	}
+	byPurpose := map[policies.PurposeName][]string{}
+	var purposes []policies.PurposeName
+	var rows [][]any
+	for i, set := range sets {
+		if last[key{set.Subject, set.Purpose}] != i {
+			continue // a later set of the subject and purpose counts
+		}
+		if _, ok := byPurpose[set.Purpose]; !ok {
+			purposes = append(purposes, set.Purpose)
+		}
+		byPurpose[set.Purpose] = append(byPurpose[set.Purpose], set.Subject)
+		for _, g := range set.Tags {
+			inputs, consents := g.Inputs, g.ConsentIDs
+			if inputs == nil {
+				inputs = []string{}
+			}
+			if consents == nil {
+				consents = []string{}
+			}
+			rows = append(rows, []any{set.Subject, string(set.Purpose), g.Key, g.Level, inputs, consents, g.ComputedAt, int64(g.DEKVersion), g.Sealed})
+		}
+	}
+	for _, p := range purposes {
+		if err := t.exec(`DELETE FROM tags WHERE subject_id = ANY($1) AND purpose = $2`, byPurpose[p], string(p)); err != nil {
+			return err
+		}
+	}
+	if len(rows) == 0 {
+		return nil
 	}
 	return t.copyFrom("tags", []string{"subject_id", "purpose", "key", "level", "inputs", "consent_ids", "computed_at", "dek_version", "sealed"}, rows)
 }

@@ -531,7 +531,7 @@ func ltvTag(c *evalCtx) (string, Explanation, bool) {
 	cust := customerOf(f, c.now)
 	n := c.pop.LTV.BGNBD.ExpectedPurchases(ltvHorizonDays, cust)
 	spend := c.pop.LTV.GammaGamma.ExpectedAverageSpend(cust.Frequency, monetaryOf(f))
-	v := ltv.LTV(c.pop.LTV.BGNBD, c.pop.LTV.GammaGamma, cust, monetaryOf(f), ltvHorizonDays)
+	v := ltv.Value(n, spend) // ltv.LTV without computing n a second time (a numerical integral for many customers)
 	if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
 		return "", Explanation{}, false
 	}

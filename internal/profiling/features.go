@@ -653,6 +653,14 @@ func placeOf(province, city string) (string, string, int) {
 	return p, c, tier
 }
 
+// EventAttributes are the event attributes the engine reads (Extract, Compute, Baskets): the vault hands it
+// no others (vault.Tags.SetTagAttributes), so it neither decodes nor holds session ids, SKUs, page names
+// or search queries it has no use for. An attribute read anywhere in the engine must be listed here
+// (TestEngineReadsOnlyEventAttributes).
+func EventAttributes() []string {
+	return []string{"amount", "brand", "category", "coupon", "discount", "items", "order_id", "rating", "text"}
+}
+
 // attrString returns a string attribute (a json.Number is returned in its text form).
 func attrString(a map[string]any, k string) string {
 	switch v := a[k].(type) {

@@ -1,7 +1,9 @@
 package profiling
 
 import (
+	"maps"
 	"math"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -154,4 +156,73 @@ func TestRulesInsightFindsInjectedPairs(t *testing.T) {
 			r.Lift, p.Lift, r.Confidence, p.Confidence, r.Count)
 	}
 
+}
+
+// TestEngineReadsOnlyEventAttributes: with only the attributes of EventAttributes, every subject of a
+// synthetic shop (which has every attribute the event types carry) gets the same features, tags and
+// baskets as with all of them, and so does the population fitted on them.
+func TestEngineReadsOnlyEventAttributes(t *testing.T) {
+	keep := map[string]bool{}
+	for _, k := range EventAttributes() {
+		keep[k] = true
+	}
+	loc := shanghai(t)
+	full := shopSubjects(smallShop(), func(int) map[string]bool { return allowAll() })
+	cut := shopSubjects(smallShop(), func(int) map[string]bool { return allowAll() })
+	dropped := map[string]bool{}
+	for n, s := range cut {
+		for i, e := range s.Events {
+			a := make(map[string]any, len(e.Attrs))
+			for k, v := range e.Attrs {
+				if keep[k] {
+					a[k] = v
+				} else {
+					dropped[k] = true
+				}
+			}
+			if e.Type == "order" && n%3 == 0 {
+				// Orders without a discount, so that a coupon marks a deal (the shop's coupon orders
+				// have both); the full subject's copy loses it too (the shared shop is not changed).
+				delete(a, "discount")
+				full[n].Events[i].Attrs = maps.Clone(full[n].Events[i].Attrs)
+				delete(full[n].Events[i].Attrs, "discount")
+			}
+			s.Events[i].Attrs = a
+		}
+	}
+	for _, k := range []string{"session_id", "sku", "page", "dwell_ms", "price", "query"} {
+		if !dropped[k] {
+			t.Fatalf("the shop has no %s attribute to leave out", k)
+		}
+	}
+	extract := func(subs []Subject) []Features {
+		var fs []Features
+		for _, s := range subs {
+			fs = append(fs, Extract(s, testNow, loc))
+		}
+		return fs
+	}
+	ff, fc := extract(full), extract(cut)
+	pf, err := Fit(ff, testNow, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, err := Fit(fc, testNow, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(pf, pc) {
+		t.Fatal("the population fitted differs without the unlisted attributes")
+	}
+	for i := range full {
+		if !reflect.DeepEqual(ff[i], fc[i]) {
+			t.Fatalf("%s: features differ without the unlisted attributes:\n%+v\n%+v", full[i].ID, ff[i], fc[i])
+		}
+		if a, b := Compute(full[i], ff[i], pf, testNow, loc), Compute(cut[i], fc[i], pc, testNow, loc); !reflect.DeepEqual(a, b) {
+			t.Fatalf("%s: tags differ without the unlisted attributes", full[i].ID)
+		}
+		if a, b := Baskets(full[i]), Baskets(cut[i]); !reflect.DeepEqual(a, b) {
+			t.Fatalf("%s: baskets differ without the unlisted attributes", full[i].ID)
+		}
+	}
 }

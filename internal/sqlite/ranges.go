@@ -37,9 +37,21 @@ const (
 		ORDER BY subject_id` // and, along the primary key, by key (TagRange checks: the planner sorts for an ORDER BY key)
 )
 
-// rangeStmts are the prepared range reads (on the reader pool).
+// subjectsFieldsQuery is subjectsQuery reading only the fields named in ?2 (a JSON array): a tag run's
+// decisions and releases open four of a record's dozen fields.
+var subjectsFieldsQuery = func() string {
+	from, to := "FROM fields WHERE subject_id IN ids", "FROM fields WHERE subject_id IN ids AND name IN (SELECT value FROM json_each(?2))"
+	if strings.Count(subjectsQuery, from) != 1 {
+		panic("sqlite: subjectsQuery reads fields differently") // at initialisation: every test of the package fails
+	}
+	return strings.Replace(subjectsQuery, from, to, 1)
+}()
+
+// rangeStmts are the prepared range reads (on the reader pool), and the read of a batch's records with
+// some of their fields.
 type rangeStmts struct {
 	subjects, deks, fields, consents, objections, tags *sql.Stmt
+	subjectsFields                                     *sql.Stmt // subjectsFieldsQuery
 }
 
 func prepareRanges(ctx context.Context, db *sql.DB) (rangeStmts, error) {
@@ -48,7 +60,8 @@ func prepareRanges(ctx context.Context, db *sql.DB) (rangeStmts, error) {
 		st **sql.Stmt
 		q  string
 	}{{&r.subjects, rangeSubjectsQuery}, {&r.deks, rangeDEKsQuery}, {&r.fields, rangeFieldsQuery},
-		{&r.consents, rangeConsentsQuery}, {&r.objections, rangeObjectionsQuery}, {&r.tags, rangeTagsQuery}} {
+		{&r.consents, rangeConsentsQuery}, {&r.objections, rangeObjectionsQuery}, {&r.tags, rangeTagsQuery},
+		{&r.subjectsFields, subjectsFieldsQuery}} {
 		st, err := db.PrepareContext(ctx, p.q)
 		if err != nil {
 			r.close()
@@ -60,11 +73,37 @@ func prepareRanges(ctx context.Context, db *sql.DB) (rangeStmts, error) {
 }
 
 func (r rangeStmts) close() {
-	for _, st := range []*sql.Stmt{r.subjects, r.deks, r.fields, r.consents, r.objections, r.tags} {
+	for _, st := range []*sql.Stmt{r.subjects, r.deks, r.fields, r.consents, r.objections, r.tags, r.subjectsFields} {
 		if st != nil {
 			st.Close()
 		}
 	}
+}
+
+// readRecordsWith reads the records of the subjects in list (a JSON array) in one statement, with only the
+// fields named.
+func (s *Store) readRecordsWith(ctx context.Context, list string, fields []string) (map[string]vault.SubjectRecord, error) {
+	names, err := json.Marshal(fields)
+	if err != nil {
+		return nil, err
+	}
+	return scanRecords(s.ranges.subjectsFields.QueryContext(ctx, list, string(names)))
+}
+
+// onlyFields returns rec with only the fields named (rec itself when fields is nil); rec's maps are not
+// changed (it may be the cache's).
+func onlyFields(rec vault.SubjectRecord, fields []string) vault.SubjectRecord {
+	if fields == nil {
+		return rec
+	}
+	kept := make(map[string]vault.SealedField, len(fields))
+	for _, name := range fields {
+		if f, ok := rec.Fields[name]; ok {
+			kept[name] = f
+		}
+	}
+	rec.Fields = kept
+	return rec
 }
 
 // SubjectRange implements vault.ProfileStore: one read transaction (one snapshot), one range read per

@@ -425,15 +425,15 @@ func (s *Store) Subject(ctx context.Context, id string) (vault.SubjectRecord, er
 	return rec, nil
 }
 
-// Subjects implements vault.Store: cached records as they are, the others read in one statement per
-// reader connection in parallel (one per core, for more than a few hundred). A batch job's scan does not
-// fill the cache, which keeps the records interactive reads need.
-func (s *Store) Subjects(ctx context.Context, ids []string) (map[string]vault.SubjectRecord, error) {
+// Subjects implements vault.Store: cached records (with only the fields named), the others read in one
+// statement per reader connection in parallel (one per core, for more than a few hundred). A batch job's
+// scan does not fill the cache, which keeps the records interactive reads need.
+func (s *Store) Subjects(ctx context.Context, ids []string, fields []string) (map[string]vault.SubjectRecord, error) {
 	out := make(map[string]vault.SubjectRecord, len(ids))
 	missing := make([]string, 0, len(ids))
 	for _, id := range ids {
 		if rec, ok := s.records.get(id); ok {
-			out[id] = rec
+			out[id] = onlyFields(rec, fields)
 		} else {
 			missing = append(missing, id)
 		}
@@ -445,7 +445,7 @@ func (s *Store) Subjects(ctx context.Context, ids []string) (map[string]vault.Su
 	size := (len(missing) + parts - 1) / parts
 	for p := range parts {
 		chunk := missing[min(p*size, len(missing)):min((p+1)*size, len(missing))]
-		wg.Go(func() { read[p], errs[p] = s.readRecords(ctx, chunk) })
+		wg.Go(func() { read[p], errs[p] = s.readRecords(ctx, chunk, fields) })
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
@@ -457,14 +457,17 @@ func (s *Store) Subjects(ctx context.Context, ids []string) (map[string]vault.Su
 	return out, nil
 }
 
-// readRecords reads the records of ids in one statement.
-func (s *Store) readRecords(ctx context.Context, ids []string) (map[string]vault.SubjectRecord, error) {
+// readRecords reads the records of ids in one statement, with only the fields named (all if nil).
+func (s *Store) readRecords(ctx context.Context, ids []string, fields []string) (map[string]vault.SubjectRecord, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
 	list, err := json.Marshal(ids)
 	if err != nil {
 		return nil, err
+	}
+	if fields != nil {
+		return s.readRecordsWith(ctx, string(list), fields)
 	}
 	return scanRecords(s.stmtSubjects.QueryContext(ctx, string(list)))
 }

@@ -3,11 +3,13 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"math"
 	"strings"
 	"time"
 
+	"github.com/profilevault/profilevault/consent"
 	"github.com/profilevault/profilevault/policies"
 	"github.com/profilevault/profilevault/vault"
 )
@@ -89,15 +91,134 @@ func (s *Store) TagModel(ctx context.Context) (model []byte, fittedAt time.Time,
 	return model, parseTime(at), true, nil
 }
 
-// ReplaceTags implements vault.Tx: the subject's tags of purpose become tags.
-func (t *txn) ReplaceTags(subject string, purpose policies.PurposeName, tags []vault.StoredTag) error {
-	if err := t.DeleteTags(subject, purpose); err != nil {
-		return err
+// Queries of TagSubjects: ?1 a JSON array of subject ids, each table read along its subject index.
+const (
+	tagSubjectsQuery   = `SELECT id FROM subjects WHERE id IN (SELECT value FROM json_each(?1)) AND state = 'active'`
+	tagConsentsQuery   = `SELECT subject_id, data FROM consent_events WHERE subject_id IN (SELECT value FROM json_each(?1)) ORDER BY subject_id, at, id`
+	tagObjectionsQuery = `SELECT subject_id, kind FROM objections WHERE subject_id IN (SELECT value FROM json_each(?1)) ORDER BY subject_id, kind`
+	// ?2 the class.
+	tagDEKsQuery = `SELECT subject_id, version, kek_version, wrapped FROM deks WHERE subject_id IN (SELECT value FROM json_each(?1)) AND class = ?2`
+	// tagsDeleteQuery deletes the tags of purpose ?2 of the subjects in ?1.
+	tagsDeleteQuery = `DELETE FROM tags WHERE subject_id IN (SELECT value FROM json_each(?1)) AND purpose = ?2`
+)
+
+// TagSubjects implements vault.TagTx: one statement per table for the whole batch, rather than
+// SubjectState, ConsentEvents, Objections and DEK once per subject.
+func (t *txn) TagSubjects(subjects []string, class string) (map[string]vault.TagSubject, error) {
+	out := make(map[string]vault.TagSubject, len(subjects))
+	if len(subjects) == 0 {
+		return out, nil
 	}
-	args := make([]any, 0, len(tags)*insertWidths[insertTags])
-	for _, tg := range tags {
-		args = append(args, subject, purpose, tg.Key, tg.Level, strings.Join(tg.Inputs, ","),
-			strings.Join(tg.ConsentIDs, ","), formatTime(tg.ComputedAt), tg.DEKVersion, tg.Sealed)
+	list, err := json.Marshal(subjects)
+	if err != nil {
+		return nil, err
+	}
+	// each reads the rows of one query, the first column the subject's id, and hands the active subjects'
+	// to fn.
+	each := func(q string, args []any, dest []any, fn func(id string, s *vault.TagSubject) error) error {
+		rows, err := t.query(q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		var id string
+		dest = append([]any{&id}, dest...)
+		for rows.Next() {
+			if err := rows.Scan(dest...); err != nil {
+				return err
+			}
+			if s, ok := out[id]; ok {
+				if err := fn(id, &s); err != nil {
+					return err
+				}
+				out[id] = s
+			}
+		}
+		return rows.Err()
+	}
+	ids, err := scanIDs(t.query(tagSubjectsQuery, string(list)))
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		out[id] = vault.TagSubject{}
+	}
+	var (
+		data, wrapped []byte
+		kind          string
+		version, kekV int64
+	)
+	args := []any{string(list)}
+	err = each(tagConsentsQuery, args, []any{&data}, func(_ string, s *vault.TagSubject) error {
+		var e consent.Event
+		if err := json.Unmarshal(data, &e); err != nil {
+			return err
+		}
+		s.ConsentEvents = append(s.ConsentEvents, e)
+		return nil
+	})
+	if err == nil {
+		err = each(tagObjectionsQuery, args, []any{&kind}, func(_ string, s *vault.TagSubject) error {
+			s.Objections = append(s.Objections, kind)
+			return nil
+		})
+	}
+	if err == nil {
+		err = each(tagDEKsQuery, append(args, class), []any{&version, &kekV, &wrapped}, func(id string, s *vault.TagSubject) error {
+			if uint32(version) > s.DEK.Version {
+				s.DEK = vault.DEK{Subject: id, Class: class, Version: uint32(version), KEKVersion: uint32(kekV), Wrapped: wrapped}
+			}
+			return nil
+		})
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// PutTags implements vault.TagTx: the batch's tags of each purpose are deleted by one statement, and its
+// rows inserted by the largest multi-row inserts.
+func (t *txn) PutTags(sets []vault.TagSet) error {
+	type key struct {
+		subject string
+		purpose policies.PurposeName
+	}
+	last := make(map[key]int, len(sets))
+	for i, set := range sets {
+		last[key{set.Subject, set.Purpose}] = i
+	}
+	byPurpose := map[policies.PurposeName][]string{}
+	var purposes []policies.PurposeName
+	n := 0
+	for i, set := range sets {
+		if last[key{set.Subject, set.Purpose}] != i {
+			continue // a later set of the subject and purpose counts
+		}
+		if _, ok := byPurpose[set.Purpose]; !ok {
+			purposes = append(purposes, set.Purpose)
+		}
+		byPurpose[set.Purpose] = append(byPurpose[set.Purpose], set.Subject)
+		n += len(set.Tags)
+	}
+	for _, p := range purposes {
+		list, err := json.Marshal(byPurpose[p])
+		if err != nil {
+			return err
+		}
+		if err := t.exec(tagsDeleteQuery, string(list), p); err != nil {
+			return err
+		}
+	}
+	args := make([]any, 0, n*insertWidths[insertTags])
+	for i, set := range sets {
+		if last[key{set.Subject, set.Purpose}] != i {
+			continue
+		}
+		for _, tg := range set.Tags {
+			args = append(args, set.Subject, set.Purpose, tg.Key, tg.Level, strings.Join(tg.Inputs, ","),
+				strings.Join(tg.ConsentIDs, ","), formatTime(tg.ComputedAt), tg.DEKVersion, tg.Sealed)
+		}
 	}
 	_, err := t.store.insertStmts.insertRows(t.ctx, t.tx, insertTags, args)
 	return err

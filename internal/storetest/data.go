@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -171,9 +173,11 @@ func RunTags(t *testing.T, open Open) {
 	}
 	commit(t, a, func(tx vault.Tx) error {
 		return errors.Join(
-			tx.ReplaceTags("sub_a", policies.PurposeMarketing, []vault.StoredTag{tag("sub_a", policies.PurposeMarketing, "rfm", "high"), tag("sub_a", policies.PurposeMarketing, "churn", "low")}),
-			tx.ReplaceTags("sub_a", policies.PurposePersonalization, []vault.StoredTag{tag("sub_a", policies.PurposePersonalization, "rfm", "mid")}),
-			tx.ReplaceTags("sub_b", policies.PurposeMarketing, []vault.StoredTag{tag("sub_b", policies.PurposeMarketing, "rfm", "low")}),
+			tx.PutTags([]vault.TagSet{
+				{Subject: "sub_a", Purpose: policies.PurposeMarketing, Tags: []vault.StoredTag{tag("sub_a", policies.PurposeMarketing, "rfm", "high"), tag("sub_a", policies.PurposeMarketing, "churn", "low")}},
+				{Subject: "sub_a", Purpose: policies.PurposePersonalization, Tags: []vault.StoredTag{tag("sub_a", policies.PurposePersonalization, "rfm", "mid")}},
+				{Subject: "sub_b", Purpose: policies.PurposeMarketing, Tags: []vault.StoredTag{tag("sub_b", policies.PurposeMarketing, "rfm", "low")}},
+			}),
 			tx.PutTagModel([]byte("model-1"), at),
 		)
 	})
@@ -213,9 +217,10 @@ func RunTags(t *testing.T, open Open) {
 	inRange("sub_a", "sub_c", policies.PurposeMarketing, []string{"rfm", "churn"}, map[string][]string{"sub_b": {"rfm"}})
 	inRange("", "sub_a", policies.PurposePersonalization, []string{"rfm"}, map[string][]string{"sub_a": {"rfm"}})
 	inRange("", "sub_c", policies.PurposeMarketing, nil, map[string][]string{})
-	// ReplaceTags replaces only the purpose's tags; DeleteTag removes a key under every purpose.
+	// PutTags replaces only the purpose's tags; DeleteTag removes a key under every purpose.
 	commit(t, a, func(tx vault.Tx) error {
-		return errors.Join(tx.ReplaceTags("sub_a", policies.PurposeMarketing, []vault.StoredTag{tag("sub_a", policies.PurposeMarketing, "ltv", "high")}), tx.DeleteTag("sub_a", "rfm"))
+		return errors.Join(tx.PutTags([]vault.TagSet{{Subject: "sub_a", Purpose: policies.PurposeMarketing, Tags: []vault.StoredTag{tag("sub_a", policies.PurposeMarketing, "ltv", "high")}}}),
+			tx.DeleteTag("sub_a", "rfm"))
 	})
 	if tags, _ = a.Store.Tags(t.Context(), "sub_a"); len(tags) != 1 || tags[0].Key != "ltv" {
 		t.Fatalf("after replace and delete: %+v", tags)
@@ -244,6 +249,113 @@ func RunTags(t *testing.T, open Open) {
 	if err != nil || len(deks) != 2 || deks["sub_a"].Version != 2 || deks["sub_a"].KEKVersion != 3 || deks["sub_b"].Version != 1 || deks["sub_a"].Subject != "sub_a" {
 		t.Fatalf("current DEKs %+v, %v", deks, err)
 	}
+
+	t.Run("PutTags", func(t *testing.T) {
+		a := open(t)
+		create(t, a, "sub_a", "sub_b", "sub_c")
+		mk := func(subject string, purpose policies.PurposeName, keys ...string) vault.TagSet {
+			set := vault.TagSet{Subject: subject, Purpose: purpose}
+			for _, k := range keys {
+				set.Tags = append(set.Tags, tag(subject, purpose, k, "x"))
+			}
+			return set
+		}
+		commit(t, a, func(tx vault.Tx) error {
+			return tx.PutTags([]vault.TagSet{mk("sub_a", policies.PurposeMarketing, "k1", "k2"), mk("sub_a", policies.PurposePersonalization, "p1"),
+				mk("sub_b", policies.PurposeMarketing, "k1"), mk("sub_c", policies.PurposeMarketing, "k3")})
+		})
+		// In one batch: a set replaces the purpose's tags, a set without tags deletes them, a later set of
+		// the same subject and purpose wins, and the other purposes' tags stay.
+		commit(t, a, func(tx vault.Tx) error {
+			return tx.PutTags([]vault.TagSet{mk("sub_a", policies.PurposeMarketing, "k9"), mk("sub_b", policies.PurposeMarketing),
+				mk("sub_c", policies.PurposeMarketing, "k4", "k5"), mk("sub_c", policies.PurposeMarketing, "k6"), mk("sub_b", policies.PurposePersonalization, "p2"),
+				mk("sub_a", policies.PurposeMarketing, "k7", "k8")})
+		})
+		want := map[string][]string{"sub_a": {"marketing/k7", "marketing/k8", "personalization/p1"}, "sub_b": {"personalization/p2"}, "sub_c": {"marketing/k6"}}
+		for id, keys := range want {
+			tags, err := a.Store.Tags(t.Context(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, g := range tags {
+				got = append(got, string(g.Purpose)+"/"+g.Key)
+			}
+			if !slices.Equal(got, keys) {
+				t.Fatalf("%s: tags %v, want %v", id, got, keys)
+			}
+		}
+		// An empty batch does nothing.
+		commit(t, a, func(tx vault.Tx) error { return tx.PutTags(nil) })
+	})
+
+	t.Run("TagSubjects", func(t *testing.T) {
+		a := open(t)
+		create(t, a, "sub_a", "sub_b", "sub_c")
+		grant := func(id, purpose string, at time.Time) consent.Event {
+			return consent.Event{ID: id, Action: consent.ActionGrant, Purpose: policies.PurposeName(purpose), At: at, RecordedBy: "t"}
+		}
+		commit(t, a, func(tx vault.Tx) error {
+			return errors.Join(
+				tx.AppendConsent("sub_a", grant("c2", "marketing", at.Add(time.Hour))),
+				tx.AppendConsent("sub_a", grant("c1", "marketing", at)),
+				tx.AppendConsent("sub_a", grant("c3", "personalization", at.Add(time.Hour))),
+				tx.AppendConsent("sub_b", grant("c4", "marketing", at)),
+				tx.PutDEK(vault.DEK{Subject: "sub_a", Class: vault.ClassGeneral, Version: 2, KEKVersion: 1, Wrapped: []byte("w2")}),
+				tx.PutDEK(vault.DEK{Subject: "sub_a", Class: vault.ClassTransactions, Version: 5, KEKVersion: 1, Wrapped: []byte("t5")}),
+			)
+		})
+		commit(t, a, func(tx vault.Tx) error {
+			_, err1 := tx.SetObjection("sub_a", "tag:interest.top_brands", true, at)
+			_, err2 := tx.SetObjection("sub_a", vault.ObjectionPersonalizedMarketing, true, at)
+			_, err3 := tx.Erase("sub_c", at, nil, time.Time{})
+			return errors.Join(err1, err2, err3)
+		})
+		var got map[string]vault.TagSubject
+		var one map[string][]consent.Event
+		commit(t, a, func(tx vault.Tx) error {
+			var err error
+			if got, err = tx.TagSubjects([]string{"sub_a", "sub_b", "sub_c", "sub_none"}, vault.ClassGeneral); err != nil {
+				return err
+			}
+			one = map[string][]consent.Event{}
+			for _, id := range []string{"sub_a", "sub_b"} {
+				if one[id], err = tx.ConsentEvents(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if len(got) != 2 {
+			t.Fatalf("TagSubjects answered for %d subjects, want the 2 active ones: %+v", len(got), got)
+		}
+		for _, id := range []string{"sub_a", "sub_b"} {
+			var ids, want []string
+			for _, e := range got[id].ConsentEvents {
+				ids = append(ids, e.ID)
+			}
+			for _, e := range one[id] {
+				want = append(want, e.ID)
+			}
+			if !slices.Equal(ids, want) {
+				t.Fatalf("%s: consent history %v, want %v (ConsentEvents)", id, ids, want)
+			}
+		}
+		if sa := got["sub_a"]; sa.DEK.Version != 2 || string(sa.DEK.Wrapped) != "w2" || sa.DEK.Subject != "sub_a" || sa.DEK.Class != vault.ClassGeneral ||
+			!slices.Equal(sa.Objections, []string{vault.ObjectionPersonalizedMarketing, "tag:interest.top_brands"}) {
+			t.Fatalf("sub_a: %+v", sa)
+		}
+		if sb := got["sub_b"]; sb.DEK.Version != 1 || len(sb.Objections) != 0 || len(sb.ConsentEvents) != 1 {
+			t.Fatalf("sub_b: %+v", sb)
+		}
+		commit(t, a, func(tx vault.Tx) error {
+			got, err := tx.TagSubjects(nil, vault.ClassGeneral)
+			if err != nil || len(got) != 0 {
+				return fmt.Errorf("no subjects: %v %v", got, err)
+			}
+			return nil
+		})
+	})
 
 	t.Run("DirtySubjects", func(t *testing.T) {
 		a := open(t)
@@ -283,4 +395,80 @@ func RunTags(t *testing.T, open Open) {
 			t.Fatalf("a failed change marked %v", ids)
 		}
 	})
+}
+
+// RunEventOrder tests that EventStore.Events streams every event of the subject exactly once, in (ts, id)
+// order, whatever order they were stored in: instants of 1 to 9 events straddle the adapters' page
+// boundaries, and one instant holds more events than two pages.
+func RunEventOrder(t *testing.T, open Open) {
+	a := open(t)
+	create(t, a, "sub_a", "sub_b")
+	rng := rand.New(rand.NewPCG(21, 7))
+	var stored []vault.StoredEvent
+	add := func(subject string, ts time.Time) {
+		id := fmt.Sprintf("ev_%08x_%d", rng.Uint32(), len(stored)) // ids in no relation to the storage order
+		stored = append(stored, vault.StoredEvent{ID: id, SubjectID: subject, Type: "page_view", Category: "behavior", Source: "web",
+			Class: vault.ClassGeneral, Purpose: policies.PurposeAnalytics, TS: ts, DEKVersion: 1, Attrs: []byte("a-" + id)})
+	}
+	instant, left := 0, 1
+	for i := range 4200 {
+		if left == 0 { // instants of 1 to 9 events in turn
+			instant++
+			left = 1 + instant%9
+		}
+		left--
+		ts := at.Add(time.Duration(instant) * time.Second)
+		switch {
+		case i >= 1500 && i < 3700:
+			ts = at.Add(time.Hour) // one instant of 2,200 events
+		case i >= 3700:
+			ts = at.Add(time.Hour + time.Duration(i%5)*time.Microsecond)
+		}
+		add("sub_a", ts)
+		if i%10 == 0 {
+			add("sub_b", ts) // another subject's events in between
+		}
+	}
+	rng.Shuffle(len(stored), func(i, j int) { stored[i], stored[j] = stored[j], stored[i] })
+	for b := 0; b < len(stored); b += 500 { // stored in several batches, in shuffled order
+		batch := stored[b:min(b+500, len(stored))]
+		commit(t, a, func(tx vault.Tx) error { _, err := tx.PutEvents(batch); return err })
+	}
+	for _, subject := range []string{"sub_a", "sub_b"} {
+		var want []string
+		for _, e := range stored {
+			if e.SubjectID == subject {
+				want = append(want, e.ID)
+			}
+		}
+		byID := map[string]vault.StoredEvent{}
+		for _, e := range stored {
+			byID[e.ID] = e
+		}
+		slices.SortFunc(want, func(x, y string) int {
+			if c := byID[x].TS.Compare(byID[y].TS); c != 0 {
+				return c
+			}
+			return strings.Compare(x, y)
+		})
+		var got []string
+		err := a.Store.Events(t.Context(), subject, func(e vault.StoredEvent) error {
+			w := byID[e.ID]
+			if e.SubjectID != subject || !e.TS.Equal(w.TS) || string(e.Attrs) != string(w.Attrs) || e.Type != w.Type || e.Class != w.Class {
+				t.Fatalf("event %s read as %+v, stored as %+v", e.ID, e, w)
+			}
+			got = append(got, e.ID)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) {
+			first := 0
+			for first < min(len(got), len(want)) && got[first] == want[first] {
+				first++
+			}
+			t.Fatalf("%s: %d events read, %d stored; the order differs from (ts, id) from position %d", subject, len(got), len(want), first)
+		}
+	}
 }

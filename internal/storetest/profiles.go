@@ -43,7 +43,7 @@ func RunProfiles(t *testing.T, open Open) {
 		commit(t, a, func(tx vault.Tx) error { _, err := tx.Erase("sub_c", at, nil, time.Time{}); return err })
 		check := func(stage string) {
 			t.Helper()
-			got, err := a.Store.Subjects(t.Context(), append(slices.Clone(ids), "sub_unknown"))
+			got, err := a.Store.Subjects(t.Context(), append(slices.Clone(ids), "sub_unknown"), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -57,6 +57,21 @@ func RunProfiles(t *testing.T, open Open) {
 				}
 				if !reflect.DeepEqual(got[id], one) {
 					t.Fatalf("%s: %s read in a batch\n%+v\nalone\n%+v", stage, id, got[id], one)
+				}
+			}
+			// With fields named, each record is Subject's with only those fields (none of an empty list).
+			for _, fields := range [][]string{{"phone", "birth_date"}, {}} {
+				some, err := a.Store.Subjects(t.Context(), ids, fields)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, id := range ids {
+					one, _ := a.Store.Subject(t.Context(), id)
+					one.Fields = maps.Clone(one.Fields)
+					maps.DeleteFunc(one.Fields, func(name string, _ vault.SealedField) bool { return !slices.Contains(fields, name) })
+					if !reflect.DeepEqual(some[id], one) {
+						t.Fatalf("%s: %s read with fields %v\n%+v\nwant\n%+v", stage, id, fields, some[id], one)
+					}
 				}
 			}
 			r := got["sub_a"]
@@ -103,7 +118,7 @@ func RunProfiles(t *testing.T, open Open) {
 		commit(t, a, func(tx vault.Tx) error {
 			return tx.PutField("sub_a", vault.SealedField{Name: "phone", Class: vault.ClassGeneral, DEKVersion: 2, Value: []byte("new"), UpdatedAt: at})
 		})
-		got, err := a.Store.Subjects(t.Context(), []string{"sub_a"})
+		got, err := a.Store.Subjects(t.Context(), []string{"sub_a"}, nil)
 		if err != nil || string(got["sub_a"].Fields["phone"].Value) != "new" {
 			t.Fatalf("after an update: %q, %v", got["sub_a"].Fields["phone"].Value, err)
 		}
@@ -120,7 +135,7 @@ func RunProfiles(t *testing.T, open Open) {
 			}
 			return nil
 		})
-		if got, err = a.Store.Subjects(t.Context(), append(many, ids...)); err != nil || len(got) != len(many)+len(ids) {
+		if got, err = a.Store.Subjects(t.Context(), append(many, ids...), nil); err != nil || len(got) != len(many)+len(ids) {
 			t.Fatalf("a page of %d: %d records, %v", len(many)+len(ids), len(got), err)
 		}
 		for _, id := range many {

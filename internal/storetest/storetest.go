@@ -48,6 +48,7 @@ func Run(t *testing.T, open Open) {
 		"Profiles":    RunProfiles,
 		"Consents":    RunConsents,
 		"Events":      RunEvents,
+		"EventOrder":  RunEventOrder,
 		"Tags":        RunTags,
 		"Requests":    RunRequests,
 		"Identity":    RunIdentity,

@@ -78,6 +78,9 @@ type Summary struct {
 	FittedOn     int                          `json:"fitted_on"`
 	TaggedByPurp map[policies.PurposeName]int `json:"tagged"`
 	Duration     time.Duration                `json:"-"`
+	// Release, Fit and Store are the durations of a full run's passes: every subject's data released and
+	// its features extracted, the population models fitted, every subject's tags computed and stored.
+	Release, Fit, Store time.Duration `json:"-"`
 }
 
 // NewRunner returns a Runner over v with local zone loc; copies of it share the decoded frozen model.
@@ -279,6 +282,7 @@ func (r *Runner) Full(ctx context.Context) (Summary, error) {
 		seen[starts[k]] = res.seq
 		results[k] = released{}
 	}
+	sum.Release = time.Since(start)
 	sum.FittedOn = len(fitOn)
 	model := Model{Insights: Insights{Status: map[string]string{}}}
 	if len(fitOn) > 0 {
@@ -296,6 +300,7 @@ func (r *Runner) Full(ctx context.Context) (Summary, error) {
 		return sum, err
 	}
 	r.remember(model, raw)
+	sum.Fit = time.Since(start) - sum.Release
 	// Tags with the frozen models; a subject with nothing released for a purpose loses its tags of it.
 	has := map[[2]string]int{}
 	for i, p := range waiting {
@@ -334,6 +339,7 @@ func (r *Runner) Full(ctx context.Context) (Summary, error) {
 		return sum, err
 	}
 	sum.Duration = time.Since(start)
+	sum.Store = sum.Duration - sum.Release - sum.Fit
 	return sum, nil
 }
 

@@ -125,12 +125,17 @@ func Summarize(purchaseTimes []float64, end float64) (Customer, error) {
 // LTV returns NaN if any input is invalid (see Customer.Validate and the
 // method docs).
 func LTV(bg BGNBD, gg GammaGamma, c Customer, monetary float64, horizon float64) float64 {
-	n := bg.ExpectedPurchases(horizon, c)
-	if n == 0 && !math.IsNaN(gg.ExpectedAverageSpend(c.Frequency, monetary)) {
+	return Value(bg.ExpectedPurchases(horizon, c), gg.ExpectedAverageSpend(c.Frequency, monetary))
+}
+
+// Value is LTV from its two factors, for a caller that has them already: purchases expected in the
+// horizon (BGNBD.ExpectedPurchases) times the expected spend of each (GammaGamma.ExpectedAverageSpend).
+func Value(purchases, spend float64) float64 {
+	if purchases == 0 && !math.IsNaN(spend) {
 		// Avoid 0 × Inf when the spend model has no finite mean.
 		return 0
 	}
-	return n * gg.ExpectedAverageSpend(c.Frequency, monetary)
+	return purchases * spend
 }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
