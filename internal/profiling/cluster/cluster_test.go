@@ -476,3 +476,21 @@ func BenchmarkChooseK100kx6(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkKMeansSkewed100kx3 fits k = 5 with 4 restarts on 100,000 standardised rows of three skewed,
+// unclustered columns, like log RFM (bench/rfm_compare.sh): many rows near the boundaries, so the bounds
+// leave much to the full search, and the d = 3 kernels.
+func BenchmarkKMeansSkewed100kx3(b *testing.B) {
+	r := newRand(17)
+	x := make([][]float64, 100000)
+	for i := range x {
+		x[i] = []float64{math.Log1p(r.ExpFloat64() * 90), math.Log1p(float64(1 + r.IntN(1+r.IntN(12)))), math.Log1p(r.ExpFloat64() * 300)}
+	}
+	z, _, _ := Standardize(x)
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if _, err := KMeans(z, 5, newRand(uint64(i)), Options{Restarts: 4}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

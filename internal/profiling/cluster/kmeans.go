@@ -51,7 +51,8 @@ type Options struct {
 	// Tol stops a restart when the summed squared centroid movement of an iteration is at most Tol times the
 	// mean per-column variance of the data (default DefaultTol). A restart also stops when no label changes.
 	Tol float64
-	// Workers is the number of goroutines used (default runtime.GOMAXPROCS(0)); it never changes the result.
+	// Workers is the number of goroutines that seed, fit and help one another with the passes (default
+	// runtime.GOMAXPROCS(0)); it never changes the result.
 	Workers int
 }
 
