@@ -78,7 +78,9 @@ func TestScanReadsStoreMapsNothing(t *testing.T) {
 		t.Error("a reader wrote")
 	}
 	if _, err := s.Commit(t.Context(), func(tx vault.Tx) error { return tx.CreateSubject("sub_a", "crm", []byte("salt"), time.Now()) },
-		func(error) audit.Entry { return audit.Entry{TS: time.Now().UTC(), Action: "test", Decision: audit.Allow, Status: 200} }); err != nil {
+		func(error) audit.Entry {
+			return audit.Entry{TS: time.Now().UTC(), Action: "test", Decision: audit.Allow, Status: 200}
+		}); err != nil {
 		t.Fatal(err)
 	}
 	if ids, err := s.SubjectIDs(t.Context(), "", 10); err != nil || len(ids) != 1 {
