@@ -78,6 +78,9 @@ type Config struct {
 	// subjects are read and stay at their bound (vault_cache_entries).
 	RecordCache int
 	DEKCache    int
+	// ScanReads has SQLite's readers read through a small page cache of their own instead of mapping the
+	// database (sqlite.Options.ScanReads): for a run that reads most of it once (vaultd tags compute).
+	ScanReads bool
 	// MinFreeBytes is the free-space watermark: below it on the volume of the data dir or of the erasure
 	// ledger, /readyz answers 503, so a load balancer drains the node before its disk is full and every
 	// write would fail closed (default 512 MiB; negative: no watermark).
@@ -402,7 +405,8 @@ const (
 func (a *App) openSQLite(ctx context.Context, dbPath string, creating bool) error {
 	cfg := a.Config
 	s, err := sqlite.Open(ctx, dbPath, sqlite.Options{CommitTimeout: cfg.CommitTimeout, Logger: cfg.Logger, Signer: a.Auditor,
-		LogDir: a.Dir.File(datadir.AuditLogDir), CheckpointInterval: cfg.CheckpointInterval, RecordCache: cfg.RecordCache})
+		LogDir: a.Dir.File(datadir.AuditLogDir), CheckpointInterval: cfg.CheckpointInterval, RecordCache: cfg.RecordCache,
+		ScanReads: cfg.ScanReads})
 	if err != nil {
 		return err
 	}

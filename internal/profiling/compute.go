@@ -10,6 +10,7 @@ import (
 
 	"github.com/profilevault/profilevault/internal/profiling/ltv"
 	"github.com/profilevault/profilevault/internal/profiling/sentiment"
+	"github.com/profilevault/profilevault/policies"
 )
 
 // Thresholds of the per-subject tags (see the definitions and Definition.Description).
@@ -58,9 +59,20 @@ func Compute(s Subject, f Features, pop Population, now time.Time, loc *time.Loc
 	return ComputeWith(s, f, pop, now, loc, defaultVocabulary)
 }
 
+// ComputeFor is Compute for the tags of one purpose only: the others are not computed (a subject's tags
+// are computed and stored purpose by purpose, and the marketing ones include the LTV's integral).
+func ComputeFor(s Subject, f Features, pop Population, now time.Time, loc *time.Location, purpose policies.PurposeName) []Tag {
+	return computeWith(s, f, pop, now, loc, defaultVocabulary, purpose)
+}
+
 // ComputeWith is Compute with a given vocabulary. A tag is emitted only if the vocabulary lists its key
 // with the definition's level, purpose and inputs and allows its value.
 func ComputeWith(s Subject, f Features, pop Population, now time.Time, loc *time.Location, v Vocabulary) []Tag {
+	return computeWith(s, f, pop, now, loc, v, "")
+}
+
+// computeWith is ComputeWith for the definitions of purpose ("" for all).
+func computeWith(s Subject, f Features, pop Population, now time.Time, loc *time.Location, v Vocabulary, purpose policies.PurposeName) []Tag {
 	if f.SubjectID != s.ID {
 		return nil
 	}
@@ -72,7 +84,7 @@ func ComputeWith(s Subject, f Features, pop Population, now time.Time, loc *time
 	tags := make([]Tag, 0, len(definitions))
 	for k := range definitions {
 		d := &definitions[k]
-		if !allowed.Contains(d.set) {
+		if !allowed.Contains(d.set) || purpose != "" && d.Purpose != purpose {
 			continue
 		}
 		value, ex, ok := d.compute(c)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/profilevault/profilevault/internal/profiling/rules"
 	"github.com/profilevault/profilevault/internal/synth"
+	"github.com/profilevault/profilevault/policies"
 )
 
 func TestSyntheticShopEndToEnd(t *testing.T) {
@@ -224,5 +225,40 @@ func TestEngineReadsOnlyEventAttributes(t *testing.T) {
 		if a, b := Baskets(full[i]), Baskets(cut[i]); !reflect.DeepEqual(a, b) {
 			t.Fatalf("%s: baskets differ without the unlisted attributes", full[i].ID)
 		}
+	}
+}
+
+// TestComputeForOnePurpose: ComputeFor gives exactly Compute's tags of that purpose, for every subject of a
+// synthetic shop and both tag purposes (the tag run computes and stores them purpose by purpose).
+func TestComputeForOnePurpose(t *testing.T) {
+	loc := shanghai(t)
+	subs := shopSubjects(smallShop(), func(int) map[string]bool { return allowAll() })
+	var fs []Features
+	for _, s := range subs {
+		fs = append(fs, Extract(s, testNow, loc))
+	}
+	pop, err := Fit(fs, testNow, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	counted := map[policies.PurposeName]int{}
+	for i, s := range subs {
+		all := Compute(s, fs[i], pop, testNow, loc)
+		for _, p := range []policies.PurposeName{policies.PurposeMarketing, policies.PurposePersonalization} {
+			var want []Tag
+			for _, tg := range all {
+				if tg.Purpose == p {
+					want = append(want, tg)
+				}
+			}
+			got := ComputeFor(s, fs[i], pop, testNow, loc, p)
+			if len(got) != len(want) || (len(want) > 0 && !reflect.DeepEqual(got, want)) {
+				t.Fatalf("%s, %s: ComputeFor gives %d tags, Compute %d of the purpose", s.ID, p, len(got), len(want))
+			}
+			counted[p] += len(got)
+		}
+	}
+	if counted[policies.PurposeMarketing] == 0 || counted[policies.PurposePersonalization] == 0 {
+		t.Fatalf("tags computed: %v", counted)
 	}
 }

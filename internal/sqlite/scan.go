@@ -15,22 +15,32 @@ import (
 // below 100 MB. The scanning opens below leave the file unmapped and read through SQLite's own page
 // cache, kept small: what they hold is bounded by the rows in flight, not by the database's size.
 
-// scanDSN is a reader's DSN (dsn) read-only, with the memory map off and an 8 MiB page cache. The readers'
-// own mmap_size is taken out rather than overridden: the driver runs the _pragma list sorted, so a later
-// mmap_size(0) would run first.
+// scanDSN is a reader's DSN (dsn) read-only, with the memory map off and an 8 MiB page cache.
 func scanDSN(path string) string {
-	base := dsn(path, false)
-	i := strings.LastIndexByte(base, '?')
-	q, err := url.ParseQuery(base[i+1:])
+	return withQuery(unmappedDSN(path), func(q url.Values) { q.Set("mode", "ro") })
+}
+
+// unmappedDSN is a reader's DSN (dsn) with the memory map off and an 8 MiB page cache. The readers' own
+// mmap_size is taken out rather than overridden: the driver runs the _pragma list sorted, so a later
+// mmap_size(0) would run first.
+func unmappedDSN(path string) string {
+	return withQuery(dsn(path, false), func(q url.Values) {
+		pragmas := slices.DeleteFunc(q["_pragma"], func(p string) bool {
+			return strings.HasPrefix(p, "mmap_size") || strings.HasPrefix(p, "cache_size")
+		})
+		q["_pragma"] = append(pragmas, "mmap_size(0)", "cache_size(-8192)")
+	})
+}
+
+// withQuery returns dsn with its query changed by edit.
+func withQuery(dsn string, edit func(url.Values)) string {
+	i := strings.LastIndexByte(dsn, '?')
+	q, err := url.ParseQuery(dsn[i+1:])
 	if err != nil {
 		panic(err) // dsn's own encoding
 	}
-	pragmas := slices.DeleteFunc(q["_pragma"], func(p string) bool {
-		return strings.HasPrefix(p, "mmap_size") || strings.HasPrefix(p, "cache_size")
-	})
-	q["_pragma"] = append(pragmas, "mmap_size(0)", "cache_size(-8192)")
-	q.Set("mode", "ro")
-	return base[:i+1] + q.Encode()
+	edit(q)
+	return dsn[:i+1] + q.Encode()
 }
 
 // OpenScan opens the database at path read-only for one pass over its tables.

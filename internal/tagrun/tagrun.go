@@ -377,7 +377,7 @@ func eachBatch(n, workers int, fn func(k int) error) error {
 func compute(p pending, pop profiling.Population, now time.Time, loc *time.Location) vault.SubjectTags {
 	st := vault.SubjectTags{SubjectID: p.subject, Purpose: p.purpose, ConsentIDs: p.consentIDs, Seen: p.seen}
 	s := profiling.Subject{ID: p.subject, Allowed: p.allowed}
-	for _, t := range profiling.Compute(s, *p.features, pop, now, loc) {
+	for _, t := range profiling.ComputeFor(s, *p.features, pop, now, loc, p.purpose) {
 		if t.Purpose != p.purpose {
 			continue
 		}
