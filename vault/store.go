@@ -75,6 +75,32 @@ type TagSet struct {
 	Tags    []StoredTag
 }
 
+// ResolveTagSets is what a PutTags batch does, for the adapters: of several sets for one subject and purpose
+// the last counts. It returns the sets that count, in order, and each purpose (in the order first seen) with
+// the subjects whose tags under it the batch replaces.
+func ResolveTagSets(sets []TagSet) (kept []TagSet, purposes []policies.PurposeName, subjects map[policies.PurposeName][]string) {
+	type key struct {
+		subject string
+		purpose policies.PurposeName
+	}
+	last := make(map[key]int, len(sets))
+	for i, set := range sets {
+		last[key{set.Subject, set.Purpose}] = i
+	}
+	subjects = map[policies.PurposeName][]string{}
+	for i, set := range sets {
+		if last[key{set.Subject, set.Purpose}] != i {
+			continue // a later set of the subject and purpose counts
+		}
+		if _, ok := subjects[set.Purpose]; !ok {
+			purposes = append(purposes, set.Purpose)
+		}
+		subjects[set.Purpose] = append(subjects[set.Purpose], set.Subject)
+		kept = append(kept, set)
+	}
+	return kept, purposes, subjects
+}
+
 // StoredTag is a tag as stored: value and explanation sealed under the subject's general DEK; the rest is
 // what gating and deletion need.
 type StoredTag struct {

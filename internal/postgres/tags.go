@@ -167,25 +167,9 @@ func (t *txn) TagSubjects(subjects []string, class string) (map[string]vault.Tag
 
 // PutTags implements vault.TagTx: one DELETE per purpose for the batch, then one COPY of its rows.
 func (t *txn) PutTags(sets []vault.TagSet) error {
-	type key struct {
-		subject string
-		purpose policies.PurposeName
-	}
-	last := make(map[key]int, len(sets))
-	for i, set := range sets {
-		last[key{set.Subject, set.Purpose}] = i
-	}
-	byPurpose := map[policies.PurposeName][]string{}
-	var purposes []policies.PurposeName
+	kept, purposes, byPurpose := vault.ResolveTagSets(sets)
 	var rows [][]any
-	for i, set := range sets {
-		if last[key{set.Subject, set.Purpose}] != i {
-			continue // a later set of the subject and purpose counts
-		}
-		if _, ok := byPurpose[set.Purpose]; !ok {
-			purposes = append(purposes, set.Purpose)
-		}
-		byPurpose[set.Purpose] = append(byPurpose[set.Purpose], set.Subject)
+	for _, set := range kept {
 		for _, g := range set.Tags {
 			inputs, consents := g.Inputs, g.ConsentIDs
 			if inputs == nil {

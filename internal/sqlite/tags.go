@@ -180,25 +180,9 @@ func (t *txn) TagSubjects(subjects []string, class string) (map[string]vault.Tag
 // PutTags implements vault.TagTx: the batch's tags of each purpose are deleted by one statement, and its
 // rows inserted by the largest multi-row inserts.
 func (t *txn) PutTags(sets []vault.TagSet) error {
-	type key struct {
-		subject string
-		purpose policies.PurposeName
-	}
-	last := make(map[key]int, len(sets))
-	for i, set := range sets {
-		last[key{set.Subject, set.Purpose}] = i
-	}
-	byPurpose := map[policies.PurposeName][]string{}
-	var purposes []policies.PurposeName
+	kept, purposes, byPurpose := vault.ResolveTagSets(sets)
 	n := 0
-	for i, set := range sets {
-		if last[key{set.Subject, set.Purpose}] != i {
-			continue // a later set of the subject and purpose counts
-		}
-		if _, ok := byPurpose[set.Purpose]; !ok {
-			purposes = append(purposes, set.Purpose)
-		}
-		byPurpose[set.Purpose] = append(byPurpose[set.Purpose], set.Subject)
+	for _, set := range kept {
 		n += len(set.Tags)
 	}
 	for _, p := range purposes {
@@ -211,10 +195,7 @@ func (t *txn) PutTags(sets []vault.TagSet) error {
 		}
 	}
 	args := make([]any, 0, n*insertWidths[insertTags])
-	for i, set := range sets {
-		if last[key{set.Subject, set.Purpose}] != i {
-			continue
-		}
+	for _, set := range kept {
 		for _, tg := range set.Tags {
 			args = append(args, set.Subject, set.Purpose, tg.Key, tg.Level, strings.Join(tg.Inputs, ","),
 				strings.Join(tg.ConsentIDs, ","), formatTime(tg.ComputedAt), tg.DEKVersion, tg.Sealed)
