@@ -2,6 +2,7 @@ package vault
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -66,6 +67,45 @@ type TagSubject struct {
 	ConsentEvents []consent.Event
 	Objections    []string
 	DEK           DEK // of the class asked for; zero Version if the subject has none
+}
+
+// TagSubjectRows gathers, for an adapter's TagTx.TagSubjects, the rows of the batch it reads table by table:
+// the active subjects first, then their consent events (the stored JSON, in order), objections and DEKs
+// (the highest version kept); rows of subjects not named active are dropped. The adapter only reads.
+type TagSubjectRows map[string]TagSubject
+
+// Active names an active subject of the batch.
+func (m TagSubjectRows) Active(id string) { m[id] = TagSubject{} }
+
+// ConsentEvent adds a consent event, as stored (JSON), to subject id's.
+func (m TagSubjectRows) ConsentEvent(id string, data []byte) error {
+	s, ok := m[id]
+	if !ok {
+		return nil
+	}
+	var e consent.Event
+	if err := json.Unmarshal(data, &e); err != nil {
+		return fmt.Errorf("decode consent event: %w", err)
+	}
+	s.ConsentEvents = append(s.ConsentEvents, e)
+	m[id] = s
+	return nil
+}
+
+// Objection adds an objection (its kind) to subject id's.
+func (m TagSubjectRows) Objection(id, kind string) {
+	if s, ok := m[id]; ok {
+		s.Objections = append(s.Objections, kind)
+		m[id] = s
+	}
+}
+
+// DEK keeps d as its subject's DEK if it is the highest version seen.
+func (m TagSubjectRows) DEK(d DEK) {
+	if s, ok := m[d.Subject]; ok && d.Version > s.DEK.Version {
+		s.DEK = d
+		m[d.Subject] = s
+	}
 }
 
 // TagSet is one subject's tags of one purpose to store (TagTx.PutTags); no tags deletes them.

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"math"
 	"slices"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/profilevault/profilevault/consent"
 	"github.com/profilevault/profilevault/policies"
 	"github.com/profilevault/profilevault/vault"
 )
@@ -96,7 +94,7 @@ func (s *Store) DirtySubjects(ctx context.Context, limit int) ([]string, error) 
 
 // TagSubjects implements vault.TagTx: one query per table for the whole batch.
 func (t *txn) TagSubjects(subjects []string, class string) (map[string]vault.TagSubject, error) {
-	out := make(map[string]vault.TagSubject, len(subjects))
+	out := vault.TagSubjectRows{}
 	if len(subjects) == 0 {
 		return out, nil
 	}
@@ -105,10 +103,10 @@ func (t *txn) TagSubjects(subjects []string, class string) (map[string]vault.Tag
 		return nil, err
 	}
 	for _, id := range ids {
-		out[id] = vault.TagSubject{}
+		out.Active(id)
 	}
-	// each hands the rows of q, whose first column is the subject's id, to fn for the active subjects.
-	each := func(q string, args []any, dest []any, fn func(id string, s *vault.TagSubject) error) error {
+	// each scans the rows of q into dest (after the subject's id) and hands each to fn.
+	each := func(q string, args []any, dest []any, fn func(id string) error) error {
 		rows, err := t.query(q, args...)
 		if err != nil {
 			return err
@@ -120,11 +118,8 @@ func (t *txn) TagSubjects(subjects []string, class string) (map[string]vault.Tag
 			if err := rows.Scan(dest...); err != nil {
 				return err
 			}
-			if s, ok := out[id]; ok {
-				if err := fn(id, &s); err != nil {
-					return err
-				}
-				out[id] = s
+			if err := fn(id); err != nil {
+				return err
 			}
 		}
 		return rows.Err()
@@ -135,27 +130,15 @@ func (t *txn) TagSubjects(subjects []string, class string) (map[string]vault.Tag
 		version, kekV int64
 	)
 	err = each(`SELECT subject_id, data FROM consent_events WHERE subject_id = ANY($1) ORDER BY subject_id, at, id`, []any{subjects}, []any{&data},
-		func(_ string, s *vault.TagSubject) error {
-			var e consent.Event
-			if err := json.Unmarshal(data, &e); err != nil {
-				return err
-			}
-			s.ConsentEvents = append(s.ConsentEvents, e)
-			return nil
-		})
+		func(id string) error { return out.ConsentEvent(id, data) })
 	if err == nil {
 		err = each(`SELECT subject_id, kind FROM objections WHERE subject_id = ANY($1) ORDER BY subject_id, kind`, []any{subjects}, []any{&kind},
-			func(_ string, s *vault.TagSubject) error {
-				s.Objections = append(s.Objections, kind)
-				return nil
-			})
+			func(id string) error { out.Objection(id, kind); return nil })
 	}
 	if err == nil {
 		err = each(`SELECT subject_id, version, kek_version, wrapped FROM deks WHERE subject_id = ANY($1) AND class = $2`, []any{subjects, class},
-			[]any{&version, &kekV, &wrapped}, func(id string, s *vault.TagSubject) error {
-				if uint32(version) > s.DEK.Version {
-					s.DEK = vault.DEK{Subject: id, Class: class, Version: uint32(version), KEKVersion: uint32(kekV), Wrapped: slices.Clone(wrapped)}
-				}
+			[]any{&version, &kekV, &wrapped}, func(id string) error {
+				out.DEK(vault.DEK{Subject: id, Class: class, Version: uint32(version), KEKVersion: uint32(kekV), Wrapped: slices.Clone(wrapped)})
 				return nil
 			})
 	}

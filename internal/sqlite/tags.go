@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/profilevault/profilevault/consent"
 	"github.com/profilevault/profilevault/policies"
 	"github.com/profilevault/profilevault/vault"
 )
@@ -105,7 +104,7 @@ const (
 // TagSubjects implements vault.TagTx: one statement per table for the whole batch, rather than
 // SubjectState, ConsentEvents, Objections and DEK once per subject.
 func (t *txn) TagSubjects(subjects []string, class string) (map[string]vault.TagSubject, error) {
-	out := make(map[string]vault.TagSubject, len(subjects))
+	out := vault.TagSubjectRows{}
 	if len(subjects) == 0 {
 		return out, nil
 	}
@@ -113,9 +112,8 @@ func (t *txn) TagSubjects(subjects []string, class string) (map[string]vault.Tag
 	if err != nil {
 		return nil, err
 	}
-	// each reads the rows of one query, the first column the subject's id, and hands the active subjects'
-	// to fn.
-	each := func(q string, args []any, dest []any, fn func(id string, s *vault.TagSubject) error) error {
+	// each scans the rows of one query into dest (after the subject's id) and hands each to fn.
+	each := func(q string, args []any, dest []any, fn func(id string) error) error {
 		rows, err := t.query(q, args...)
 		if err != nil {
 			return err
@@ -127,11 +125,8 @@ func (t *txn) TagSubjects(subjects []string, class string) (map[string]vault.Tag
 			if err := rows.Scan(dest...); err != nil {
 				return err
 			}
-			if s, ok := out[id]; ok {
-				if err := fn(id, &s); err != nil {
-					return err
-				}
-				out[id] = s
+			if err := fn(id); err != nil {
+				return err
 			}
 		}
 		return rows.Err()
@@ -141,7 +136,7 @@ func (t *txn) TagSubjects(subjects []string, class string) (map[string]vault.Tag
 		return nil, err
 	}
 	for _, id := range ids {
-		out[id] = vault.TagSubject{}
+		out.Active(id)
 	}
 	var (
 		data, wrapped []byte
@@ -149,25 +144,13 @@ func (t *txn) TagSubjects(subjects []string, class string) (map[string]vault.Tag
 		version, kekV int64
 	)
 	args := []any{string(list)}
-	err = each(tagConsentsQuery, args, []any{&data}, func(_ string, s *vault.TagSubject) error {
-		var e consent.Event
-		if err := json.Unmarshal(data, &e); err != nil {
-			return err
-		}
-		s.ConsentEvents = append(s.ConsentEvents, e)
-		return nil
-	})
+	err = each(tagConsentsQuery, args, []any{&data}, func(id string) error { return out.ConsentEvent(id, data) })
 	if err == nil {
-		err = each(tagObjectionsQuery, args, []any{&kind}, func(_ string, s *vault.TagSubject) error {
-			s.Objections = append(s.Objections, kind)
-			return nil
-		})
+		err = each(tagObjectionsQuery, args, []any{&kind}, func(id string) error { out.Objection(id, kind); return nil })
 	}
 	if err == nil {
-		err = each(tagDEKsQuery, append(args, class), []any{&version, &kekV, &wrapped}, func(id string, s *vault.TagSubject) error {
-			if uint32(version) > s.DEK.Version {
-				s.DEK = vault.DEK{Subject: id, Class: class, Version: uint32(version), KEKVersion: uint32(kekV), Wrapped: wrapped}
-			}
+		err = each(tagDEKsQuery, append(args, class), []any{&version, &kekV, &wrapped}, func(id string) error {
+			out.DEK(vault.DEK{Subject: id, Class: class, Version: uint32(version), KEKVersion: uint32(kekV), Wrapped: wrapped})
 			return nil
 		})
 	}
