@@ -740,6 +740,7 @@ func (l *Log) syncJobs(jobs []*job) {
 	}
 	if err == nil {
 		l.mu.Lock()
+		before := l.size
 		for _, j := range jobs {
 			j.seg.offsets = append(j.seg.offsets, j.offsets...)
 			j.seg.end = j.end
@@ -749,7 +750,7 @@ func (l *Log) syncJobs(jobs []*job) {
 		l.mu.Unlock()
 		l.synced.Store(size)
 		l.groups.Add(1)
-		l.entries.Add(size - l.syncedBefore(jobs))
+		l.entries.Add(size - before)
 	}
 	for _, j := range jobs {
 		l.unsynced.Add(-int64(len(j.reqs)))
@@ -765,15 +766,6 @@ func (l *Log) syncJobs(jobs []*job) {
 	case l.syncNote <- struct{}{}:
 	default:
 	}
-}
-
-// syncedBefore is the log's size before the first of jobs.
-func (l *Log) syncedBefore(jobs []*job) int64 {
-	n := jobs[len(jobs)-1].size
-	for _, j := range jobs {
-		n -= int64(len(j.offsets))
-	}
-	return n
 }
 
 // ErrSyncFailed is returned by every append once an fdatasync has failed: which written pages reached the
