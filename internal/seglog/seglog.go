@@ -598,32 +598,46 @@ func (l *Log) stage(g *group, r *request) {
 // is in this group or in one written before, and is bounded by the last fdatasync (at most 1 ms), so a
 // lone writer never waits.
 func (l *Log) gather(g *group) {
-	for g.reqs < l.opts.MaxBatch {
+	awaitInFlight(l.reqs, l.lingerBound(), func() bool {
+		return g.reqs < l.opts.MaxBatch && int64(g.reqs)+l.unsynced.Load() < l.inflight.Load()
+	}, func(r *request) { l.stage(g, r) })
+}
+
+// lingerBound is how long the writer and the syncer wait for appends in flight: the last fdatasync's
+// duration, at most 1 ms (nothing before the first).
+func (l *Log) lingerBound() time.Duration {
+	return min(time.Duration(l.lastSync.Load()), time.Millisecond)
+}
+
+// awaitInFlight hands take what ch holds while more says appends in flight are missing: what is queued
+// at once, then what arrives within bound. It stops early if ch is closed.
+func awaitInFlight[T any](ch <-chan T, bound time.Duration, more func() bool, take func(T)) {
+	var timeout <-chan time.Time
+	for more() {
 		select {
-		case r := <-l.reqs:
-			l.stage(g, r)
+		case v, ok := <-ch:
+			if !ok {
+				return
+			}
+			take(v)
 			continue
 		default:
 		}
-		break
-	}
-	waiting := func() bool {
-		return g.reqs < l.opts.MaxBatch && int64(g.reqs)+l.unsynced.Load() < l.inflight.Load()
-	}
-	if !waiting() {
-		return
-	}
-	wait := min(time.Duration(l.lastSync.Load()), time.Millisecond)
-	if wait <= 0 {
-		return
-	}
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	for waiting() {
+		if timeout == nil {
+			if bound <= 0 {
+				return
+			}
+			timer := time.NewTimer(bound)
+			defer timer.Stop()
+			timeout = timer.C
+		}
 		select {
-		case r := <-l.reqs:
-			l.stage(g, r)
-		case <-timer.C:
+		case v, ok := <-ch:
+			if !ok {
+				return
+			}
+			take(v)
+		case <-timeout:
 			return
 		}
 	}
@@ -681,41 +695,9 @@ func (l *Log) linger(jobs []*job) []*job {
 	for _, j := range jobs {
 		reqs += len(j.reqs)
 	}
-	take := func(j *job) {
-		jobs, reqs = append(jobs, j), reqs+len(j.reqs)
-	}
-	for {
-		select {
-		case j, ok := <-l.jobs:
-			if !ok {
-				return jobs
-			}
-			take(j)
-			continue
-		default:
-		}
-		break
-	}
-	if int64(reqs) >= l.inflight.Load() {
-		return jobs
-	}
-	wait := min(time.Duration(l.lastSync.Load()), time.Millisecond)
-	if wait <= 0 {
-		return jobs
-	}
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	for reqs < l.opts.MaxBatch && int64(reqs) < l.inflight.Load() {
-		select {
-		case j, ok := <-l.jobs:
-			if !ok {
-				return jobs
-			}
-			take(j)
-		case <-timer.C:
-			return jobs
-		}
-	}
+	awaitInFlight(l.jobs, l.lingerBound(), func() bool {
+		return reqs < l.opts.MaxBatch && int64(reqs) < l.inflight.Load()
+	}, func(j *job) { jobs, reqs = append(jobs, j), reqs+len(j.reqs) })
 	return jobs
 }
 
