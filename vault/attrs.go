@@ -7,19 +7,28 @@ import (
 	"unicode/utf8"
 )
 
-// decodeAttrs decodes an event's opened attributes exactly as json.Unmarshal into a map[string]any does
-// (objects as map[string]any, arrays as []any, numbers as float64), but several times faster: every event a
-// tag run, an export or an event read releases is decoded. What its fast path does not take — an escape or
-// invalid UTF-8 in a string, a repeated key, a number out of range, anything malformed, a null document —
-// goes to json.Unmarshal, so the value and the error are always encoding/json's.
+// decodeAttrs decodes an event's opened attributes, in the binary encoding (attrbin.go) or, stored before
+// it, JSON: every event a tag run, an export or an event read releases is decoded.
 func decodeAttrs(b []byte) (map[string]any, error) {
 	return decodeAttrsOf(b, nil)
 }
 
 // decodeAttrsOf is decodeAttrs keeping only the attributes (top-level keys) named in keep, or all when keep
-// is nil: the others are parsed — a document decodeAttrs refuses is refused — but not built. It returns
+// is nil: the others are read — a document decodeAttrs refuses is refused — but not built. It returns
 // what decodeAttrs returns with the other keys deleted.
 func decodeAttrsOf(b []byte, keep map[string]bool) (map[string]any, error) {
+	if len(b) > 0 && b[0] == attrsBinary {
+		return decodeBinaryAttrs(b, keep)
+	}
+	return decodeJSONAttrsOf(b, keep)
+}
+
+// decodeJSONAttrsOf decodes attributes stored as JSON exactly as json.Unmarshal into a map[string]any does
+// (objects as map[string]any, arrays as []any, numbers as float64), but several times faster, keeping only
+// the keys in keep (all when nil). What its fast path does not take — an escape or invalid UTF-8 in a
+// string, a repeated key, a number out of range, anything malformed, a null document — goes to
+// json.Unmarshal, so the value and the error are always encoding/json's.
+func decodeJSONAttrsOf(b []byte, keep map[string]bool) (map[string]any, error) {
 	d := attrDecoder{b: b}
 	if m, ok := d.object(keep); ok {
 		if d.space(); d.i == len(d.b) {

@@ -2,7 +2,6 @@ package vault
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"slices"
 	"sort"
@@ -203,8 +202,8 @@ func (s *Ingestion) IngestEvents(ctx context.Context, a Access, in []EventInput)
 				continue
 			}
 		}
-		attrs, err := json.Marshal(ev.Attrs)
-		if err != nil || len(attrs) > 4096 {
+		attrs, err := encodeEventAttrs(ev.Attrs)
+		if err != nil || len(attrs) > maxAttrsEncoded {
 			reject(i, "bad_attrs")
 			continue
 		}
