@@ -2,6 +2,7 @@ package vault
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -17,6 +18,17 @@ func SetPageSize(n int) (restore func()) {
 	pageSize = n
 	return func() { pageSize = old }
 }
+
+// SetJSONAttrs stores the attributes of the events collected as JSON, as before the binary encoding, until
+// restore is called.
+func SetJSONAttrs() (restore func()) {
+	old := encodeEventAttrs
+	encodeEventAttrs = func(m map[string]any) ([]byte, error) { return json.Marshal(m) }
+	return func() { encodeEventAttrs = old }
+}
+
+// IsBinaryAttrs reports whether opened attributes are in the binary encoding.
+func IsBinaryAttrs(plain []byte) bool { return len(plain) > 0 && plain[0] == attrsBinary }
 
 // SetSelectionGroup logs decision entries n to a group commit until restore is called.
 func SetSelectionGroup(n int) (restore func()) {

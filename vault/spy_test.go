@@ -264,6 +264,10 @@ func ops() map[string]op {
 		}, refuse: func(f *fixture) error {
 			return e1(f.svc.Ingestion().ImportSubject(ctx, marketer, vault.NewSubject{Source: "pos", ExternalID: "p-8", Fields: map[string]*string{"phone": str("+8613800001234"), "name": str("王芳")}}))
 		}},
+		"Ingestion.ResealEvents": {run: func(f *fixture) error { return e1(f.svc.Ingestion().ResealEvents(ctx, admin, vault.ResealOptions{})) },
+			refuse: func(f *fixture) error {
+				return e1(f.svc.Ingestion().ResealEvents(ctx, marketer, vault.ResealOptions{}))
+			}},
 		"Ingestion.ResolveSubject": {run: func(f *fixture) error { return e1(f.svc.Ingestion().ResolveSubject(ctx, steward, "external:crm:c-1")) },
 			refuse: func(f *fixture) error { return e1(f.svc.Ingestion().ResolveSubject(ctx, marketer, "external:crm:c-1")) }},
 		"Profiles.Lookup": {run: func(f *fixture) error { return e1(f.svc.Profiles().Lookup(ctx, steward, "phone", "13800001234")) },

@@ -315,6 +315,15 @@ type EventTx interface {
 	// DeleteEventsOfCategory deletes the subject's events of category, with their activity times, and
 	// reports how many.
 	DeleteEventsOfCategory(subject, category string) (int, error)
+	// ResealEvents replaces the sealed attributes of each event whose attributes are still Old by New,
+	// and reports how many it replaced: an event deleted or changed since it was read is left as it is.
+	ResealEvents(events []ResealedEvent) (int, error)
+}
+
+// ResealedEvent is an event's attributes sealed again (ResealEvents): the same values, under the same DEK.
+type ResealedEvent struct {
+	SubjectID, ID string
+	Old, New      []byte
 }
 
 // TagTx changes stored tags and the frozen model.

@@ -49,6 +49,7 @@ commands:
   keys rotate      new KEK version, rewrap every DEK, retire unused KEKs (resumes an interrupted one)
   keys check       unwrap every stored DEK, count them per KEK version (exit 1 if any fails)
   keys purge       destroy retired KEK versions' key material (--retired-before T)
+  events reseal    seal events stored as JSON again in the binary attribute encoding (progress bar; resumable)
   import           import subjects, consents, objections and events (NDJSON or CSV files or directories)
   synth            write the deterministic synthetic shop as NDJSON/CSV files
   retention run    shred data whose legal hold has ended (the server also does it hourly)
@@ -88,6 +89,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return exitError{code: 2}
 		}
 		return cmdPolicyExplain(rest[1:], getenv, stdout, stderr)
+	case "events":
+		return cmdEvents(ctx, rest, getenv, stdout, stderr)
 	case "import":
 		return cmdImport(ctx, rest, getenv, stdout, stderr)
 	case "synth":

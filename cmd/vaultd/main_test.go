@@ -286,3 +286,33 @@ func TestAudiencesSimulateAndCampaignTruth(t *testing.T) {
 		t.Fatalf("simulate: %s", out.String())
 	}
 }
+
+// TestEventsResealCommand: on a shop imported in the binary attribute encoding the command opens every
+// event and reseals none; without a subcommand it prints its usage. (The conversion itself:
+// vault.TestResealEventsMovesJSONToBinary.)
+func TestEventsResealCommand(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	if err := run(ctx, []string{"synth", "--subjects", "20", "--months", "2", "--out", dir + "/shop"}, env(nil), io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(ctx, []string{"import", "--data-dir", dir + "/data", "--stores", dir + "/shop/stores.json", dir + "/shop"}, env(nil), io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := run(ctx, []string{"events", "reseal", "--data-dir", dir + "/data"}, env(nil), &out, io.Discard); err != nil {
+		t.Fatalf("reseal: %v\n%s", err, out.String())
+	}
+	var subjects, events, resealed, current, unopened int
+	if _, err := fmt.Sscanf(out.String(), "subjects: %d\nevents: %d\nresealed: %d\nalready binary: %d\nnot opened: %d\n",
+		&subjects, &events, &resealed, &current, &unopened); err != nil {
+		t.Fatalf("output %q: %v", out.String(), err)
+	}
+	if subjects < 15 || events == 0 || resealed != 0 || current != events || unopened != 0 {
+		t.Fatalf("reseal on binary events:\n%s", out.String())
+	}
+	var ex exitError
+	if err := run(ctx, []string{"events"}, env(nil), io.Discard, io.Discard); !errors.As(err, &ex) || ex.code != 2 {
+		t.Fatalf("no subcommand: %v", err)
+	}
+}

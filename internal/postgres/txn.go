@@ -390,6 +390,21 @@ func (t *txn) PutEvents(events []vault.StoredEvent) (int, error) {
 		ON CONFLICT (subject_id, type) DO UPDATE SET last_at = greatest(subject_activity.last_at, excluded.last_at)`, who, what, ats)
 }
 
+// ResealEvents implements vault.EventTx, in one statement.
+func (t *txn) ResealEvents(events []vault.ResealedEvent) (int, error) {
+	if len(events) == 0 {
+		return 0, nil
+	}
+	subjects, ids := make([]string, len(events)), make([]string, len(events))
+	olds, news := make([][]byte, len(events)), make([][]byte, len(events))
+	for i, e := range events {
+		subjects[i], ids[i], olds[i], news[i] = e.SubjectID, e.ID, e.Old, e.New
+	}
+	return t.count(`UPDATE events e SET attrs = x.new
+		FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bytea[]) AS x (subject_id, id, old, new)
+		WHERE e.subject_id = x.subject_id AND e.id = x.id AND e.attrs = x.old`, subjects, ids, olds, news)
+}
+
 // DeleteEventsCollectedUnder implements vault.EventTx.
 func (t *txn) DeleteEventsCollectedUnder(subject string, purpose policies.PurposeName) (int, error) {
 	return t.deleteEvents(`subject_id = $1 AND purpose = $2`, subject, string(purpose))

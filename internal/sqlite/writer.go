@@ -895,6 +895,23 @@ func (t *txn) PutEvents(events []vault.StoredEvent) (int, error) {
 	return int(n), nil
 }
 
+// ResealEvents implements vault.EventTx.
+func (t *txn) ResealEvents(events []vault.ResealedEvent) (int, error) {
+	n := 0
+	for _, e := range events {
+		r, err := t.execResult(`UPDATE events SET attrs = ? WHERE id = ? AND subject_id = ? AND attrs = ?`, e.New, e.ID, e.SubjectID, e.Old)
+		if err != nil {
+			return n, err
+		}
+		k, err := r.RowsAffected()
+		if err != nil {
+			return n, err
+		}
+		n += int(k)
+	}
+	return n, nil
+}
+
 // DeleteEventsCollectedUnder implements vault.Tx.
 func (t *txn) DeleteEventsCollectedUnder(subject string, purpose policies.PurposeName) (int, error) {
 	r, err := t.execResult(`DELETE FROM events WHERE subject_id = ? AND purpose = ?`, subject, purpose)

@@ -130,6 +130,31 @@ func RunEvents(t *testing.T, open Open) {
 	if !rec.Activity["order"].Equal(at.Add(time.Hour)) || !rec.Activity["page_view"].Equal(at.Add(2500*time.Second)) {
 		t.Fatalf("activity %v", rec.Activity)
 	}
+	// Resealing replaces attributes that are still what was read, and nothing else: not an event whose
+	// attributes changed meanwhile, not one that is gone, not another subject's event of the same id.
+	commit(t, a, func(tx vault.Tx) error {
+		n, err := tx.ResealEvents([]vault.ResealedEvent{
+			{SubjectID: "sub_a", ID: "o1", Old: []byte("a-o1"), New: []byte("new-o1")},
+			{SubjectID: "sub_a", ID: "e00002", Old: []byte("a-e00002"), New: []byte("new-e00002")},
+			{SubjectID: "sub_a", ID: "e00003", Old: []byte("stale"), New: []byte("lost")},
+			{SubjectID: "sub_a", ID: "gone", Old: []byte("a-gone"), New: []byte("lost")},
+			{SubjectID: "sub_b", ID: "o3", Old: []byte("a-o3"), New: []byte("lost")},
+		})
+		if err == nil && n != 2 {
+			err = fmt.Errorf("resealed %d events, want 2", n)
+		}
+		return err
+	})
+	attrsOf := map[string]string{}
+	for _, s := range []string{"sub_a", "sub_b"} {
+		a.Store.Events(t.Context(), s, func(e vault.StoredEvent) error { attrsOf[e.ID] = string(e.Attrs); return nil })
+	}
+	if attrsOf["o1"] != "new-o1" || attrsOf["e00002"] != "new-e00002" || attrsOf["e00003"] != "a-e00003" || attrsOf["o3"] != "a-o3" || attrsOf["o2"] != "a-o2" {
+		t.Fatalf("after resealing: o1 %q, e00002 %q, e00003 %q, o3 %q, o2 %q", attrsOf["o1"], attrsOf["e00002"], attrsOf["e00003"], attrsOf["o3"], attrsOf["o2"])
+	}
+	if _, ok := attrsOf["gone"]; ok || len(attrsOf) != 2503 {
+		t.Fatalf("resealing added events: %d", len(attrsOf))
+	}
 	stop := errors.New("stop")
 	calls := 0
 	if err := a.Store.Events(t.Context(), "sub_a", func(vault.StoredEvent) error { calls++; return stop }); !errors.Is(err, stop) || calls != 1 {
