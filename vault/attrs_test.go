@@ -246,3 +246,29 @@ func BenchmarkDecodeAttrsEncodingJSON(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkEncodeAttrs encodes an order's attributes as collection does; compare
+// BenchmarkEncodeAttrsJSON (json.Marshal, as before the binary encoding).
+func BenchmarkEncodeAttrs(b *testing.B) {
+	var m map[string]any
+	if err := json.Unmarshal([]byte(attrSamples[1]), &m); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := encodeAttrs(m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEncodeAttrsJSON(b *testing.B) {
+	var m map[string]any
+	if err := json.Unmarshal([]byte(attrSamples[1]), &m); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := json.Marshal(m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
