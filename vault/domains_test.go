@@ -17,6 +17,7 @@ var txViews = map[string][]string{
 	"namekeys.go":    {"SubjectTx", "ProfileTx"},
 	"consents.go":    {"SubjectTx", "ConsentTx"},
 	"events.go":      {"SubjectTx", "EventTx", "IdentityTx"},
+	"reseal.go":      {"EventTx"},
 	"identity.go":    {"SubjectTx", "EventTx", "IdentityTx"},
 	"stewardship.go": {"SubjectTx", "IdentityTx"},
 	"requests.go":    {"SubjectTx", "RequestTx"},
