@@ -33,6 +33,7 @@ func cmdEvents(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
+	cfg.BulkWrites = true
 	a, err := app.Open(ctx, cfg)
 	if err != nil {
 		return err

@@ -42,6 +42,7 @@ func cmdImport(ctx context.Context, args []string, getenv func(string) string, s
 	// record): with the default pool of 4 they queue for connections (the 10,000-subject shop's subjects
 	// at 576/s with 4, 996/s with 16).
 	cfg.DBPool = importPool
+	cfg.BulkWrites = true
 	var stores map[string]string
 	if *storesFile != "" {
 		raw, err := os.ReadFile(*storesFile)

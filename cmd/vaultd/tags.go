@@ -83,6 +83,7 @@ func cmdTags(ctx context.Context, args []string, getenv func(string) string, std
 	// A full run reads nearly every page of the database once: mapped, they would stay in the process's
 	// resident set (file-backed, 450-650 MB on the 100,000-subject shop, on top of the heap).
 	cfg.ScanReads = true
+	cfg.BulkWrites = true // about 780,000 tag rows for the 100,000-subject shop
 	a, err := app.Open(ctx, cfg)
 	if err != nil {
 		return err

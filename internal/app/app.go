@@ -81,6 +81,9 @@ type Config struct {
 	// ScanReads has SQLite's readers read through a small page cache of their own instead of mapping the
 	// database (sqlite.Options.ScanReads): for a run that reads most of it once (vaultd tags compute).
 	ScanReads bool
+	// BulkWrites lets SQLite's WAL grow between checkpoints (sqlite.Options.BulkWrites): for an offline
+	// bulk load (vaultd import, tags compute, events reseal).
+	BulkWrites bool
 	// MinFreeBytes is the free-space watermark: below it on the volume of the data dir or of the erasure
 	// ledger, /readyz answers 503, so a load balancer drains the node before its disk is full and every
 	// write would fail closed (default 512 MiB; negative: no watermark).
@@ -406,7 +409,7 @@ func (a *App) openSQLite(ctx context.Context, dbPath string, creating bool) erro
 	cfg := a.Config
 	s, err := sqlite.Open(ctx, dbPath, sqlite.Options{CommitTimeout: cfg.CommitTimeout, Logger: cfg.Logger, Signer: a.Auditor,
 		LogDir: a.Dir.File(datadir.AuditLogDir), CheckpointInterval: cfg.CheckpointInterval, RecordCache: cfg.RecordCache,
-		ScanReads: cfg.ScanReads})
+		ScanReads: cfg.ScanReads, BulkWrites: cfg.BulkWrites})
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -63,8 +64,20 @@ type Options struct {
 	// file (unmappedDSN): for a process that reads most of a large database once, whose mapped pages would
 	// stay resident (vaultd tags compute).
 	ScanReads bool
-	Logger    *slog.Logger
+	// BulkWrites lets the WAL grow to bulkCheckpointPages before a checkpoint copies it into the database,
+	// instead of SQLite's 1,000 pages: for an offline bulk load (vaultd import, tags compute, events
+	// reseal), whose commits insert at scattered places of the same indexes. A page rewritten by many
+	// commits is then copied into the database once a window rather than about once a commit. Not for a
+	// server: every page read looks the page up in the WAL's index, which grows with it.
+	BulkWrites bool
+	Logger     *slog.Logger
 }
+
+// bulkCheckpointPages is the WAL's size between checkpoints under Options.BulkWrites: 64 MiB of 4 KiB
+// pages. Measured on the 10,000-subject shop's import (load 2.7–3.6, one core busy elsewhere): the events
+// phase took 28.9–31.8 s with SQLite's default and 18.3–24.9 s with this, writing 22 % fewer bytes; larger
+// windows wrote fewer bytes still but read more slowly (262,144 pages: 25.5 s).
+const bulkCheckpointPages = 16384
 
 // Store is the SQLite implementation of vault.Store.
 type Store struct {
@@ -178,7 +191,11 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	w, err := sql.Open("sqlite", dsn(path, true))
+	writer := dsn(path, true)
+	if opts.BulkWrites {
+		writer += "&_pragma=" + url.QueryEscape("wal_autocheckpoint("+strconv.Itoa(bulkCheckpointPages)+")")
+	}
+	w, err := sql.Open("sqlite", writer)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}

@@ -181,3 +181,21 @@ func TestCommitManyMarksItsEntriesAsIntents(t *testing.T) {
 		}
 	}
 }
+
+// TestBulkWritesWidensTheCheckpointWindow: an offline bulk load's writer checkpoints the WAL every
+// bulkCheckpointPages pages; a server's keeps SQLite's default.
+func TestBulkWritesWidensTheCheckpointWindow(t *testing.T) {
+	for _, c := range []struct {
+		bulk bool
+		want int
+	}{{false, 1000}, {true, bulkCheckpointPages}} {
+		s := openTest(t, Options{BulkWrites: c.bulk})
+		var got int
+		if err := s.write.QueryRowContext(t.Context(), `PRAGMA wal_autocheckpoint`).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != c.want {
+			t.Errorf("BulkWrites %t: wal_autocheckpoint %d, want %d", c.bulk, got, c.want)
+		}
+	}
+}
