@@ -195,6 +195,10 @@ type ProfileStore interface {
 	Subjects(ctx context.Context, ids []string, fields []string) (map[string]SubjectRecord, error)
 	// LookupIndex returns the ids of active subjects whose blind-index token for field equals token.
 	LookupIndex(ctx context.Context, field string, token []byte) ([]string, error)
+	// LookupIndexTokens is LookupIndex for several tokens of one field in one read (an import batch's):
+	// by token (the token's bytes as a string), the ids of the active subjects holding it, in id order, at
+	// most 100 each, as LookupIndex returns them; a token no active subject holds is absent.
+	LookupIndexTokens(ctx context.Context, field string, tokens [][]byte) (map[string][]string, error)
 	// SubjectIDs lists active subject ids after the given one, in id order.
 	SubjectIDs(ctx context.Context, after string, limit int) ([]string, error)
 	// SubjectRange reads, in one snapshot, the records of the active subjects whose id is after after and

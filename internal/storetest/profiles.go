@@ -224,6 +224,53 @@ func RunProfiles(t *testing.T, open Open) {
 		lookup("email", "e3", "sub_a")
 	})
 
+	// LookupIndexTokens answers, for many tokens at once, what LookupIndex answers for each: ids in order,
+	// only active subjects, only the field asked, no entry for a token nobody holds — past the size of one
+	// statement's chunk too.
+	t.Run("BlindIndexTokens", func(t *testing.T) {
+		a := open(t)
+		create(t, a, "sub_a", "sub_b", "sub_c", "sub_d")
+		commit(t, a, func(tx vault.Tx) error {
+			return errors.Join(
+				tx.SetIndex("phone", "sub_c", []byte("t1")),
+				tx.SetIndex("phone", "sub_a", []byte("t1")),
+				tx.SetIndex("phone", "sub_b", []byte("t700")),
+				tx.SetIndex("phone", "sub_d", []byte("t1199")),
+				tx.SetIndex("email", "sub_d", []byte("t2")),
+				tx.SetIndexTokens("_name_key", "sub_b", [][]byte{[]byte("t1"), []byte("t3")}),
+			)
+		})
+		commit(t, a, func(tx vault.Tx) error {
+			_, err := tx.Erase("sub_d", at, nil, time.Time{})
+			return err
+		})
+		var tokens [][]byte
+		for i := range 1200 {
+			tokens = append(tokens, []byte(fmt.Sprintf("t%d", i)))
+		}
+		tokens = append(tokens, []byte("t1")) // asked twice
+		got, err := a.Store.LookupIndexTokens(t.Context(), "phone", tokens)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string][]string{"t1": {"sub_a", "sub_c"}, "t700": {"sub_b"}}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("phone tokens: %v; want %v", got, want)
+		}
+		for _, tok := range tokens {
+			one, err := a.Store.LookupIndex(t.Context(), "phone", tok)
+			if err != nil || !slices.Equal(one, got[string(tok)]) {
+				t.Fatalf("token %s: LookupIndex %v, %v; LookupIndexTokens %v", tok, one, err, got[string(tok)])
+			}
+		}
+		if got, err := a.Store.LookupIndexTokens(t.Context(), "_name_key", [][]byte{[]byte("t3")}); err != nil || fmt.Sprint(got) != "map[t3:[sub_b]]" {
+			t.Fatalf("name key tokens: %v, %v", got, err)
+		}
+		if got, err := a.Store.LookupIndexTokens(t.Context(), "email", nil); err != nil || len(got) != 0 {
+			t.Fatalf("no tokens: %v, %v", got, err)
+		}
+	})
+
 	t.Run("SubjectIDsAndHolds", func(t *testing.T) {
 		a := open(t)
 		create(t, a, "sub_1", "sub_2", "sub_3", "sub_4", "sub_5")
