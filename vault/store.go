@@ -270,6 +270,31 @@ type ProfileTx interface {
 	SetIndex(field, subject string, token []byte) error
 }
 
+// ImportTx inserts new subjects whole (a creation, or an import batch's in one go).
+type ImportTx interface {
+	// InsertSubjects inserts new active subjects, each with its DEK, its sealed fields and its blind-index
+	// tokens: what CreateSubject, PutDEK, PutField and SetIndexTokens write for subjects that did not exist,
+	// in a few statements for the lot. An id that exists already is an error.
+	InsertSubjects(subjects []SubjectRows) error
+}
+
+// SubjectRows is a new subject as InsertSubjects stores it, everything sealed or tokenised already.
+type SubjectRows struct {
+	ID      string
+	Source  string
+	RefSalt []byte
+	At      time.Time // created_at and updated_at
+	DEK     DEK
+	Fields  []SealedField
+	Index   []IndexToken
+}
+
+// IndexToken is one blind-index token of a field (or pseudo-field) of a subject.
+type IndexToken struct {
+	Field string
+	Token []byte
+}
+
 // ErasureTx erases subjects and keeps what the law holds.
 type ErasureTx interface {
 	// Erase destroys the subject's DEKs, then deletes every sealed field, index entry and objection, and
@@ -387,6 +412,7 @@ func RunChange(change func(Tx) error, tx Tx) (err error) {
 // withdrawal and the deletion of the tags that relied on it) is still one transaction.
 type Tx interface {
 	ProfileTx
+	ImportTx
 	ErasureTx
 	ConsentTx
 	IdentityTx

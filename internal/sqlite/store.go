@@ -277,7 +277,8 @@ func (s *Store) prepare(ctx context.Context) error {
 	if s.ranges, err = prepareRanges(ctx, s.read); err != nil {
 		return fmt.Errorf("prepare range reads: %w", err)
 	}
-	if s.insertStmts, err = prepareInserts(ctx, s.write, insertNotes, insertEvents, insertTags, insertMembers); err != nil {
+	if s.insertStmts, err = prepareInserts(ctx, s.write, insertNotes, insertEvents, insertTags, insertMembers,
+		insertSubjects, insertDEKs, insertFields, insertTokens); err != nil {
 		return fmt.Errorf("prepare multi-row inserts: %w", err)
 	}
 	return nil
