@@ -230,6 +230,16 @@ func consentIDs(svc *vault.Service, id string, purpose policies.PurposeName) []s
 	return out
 }
 
+// batchErr is the first error of a batch's results.
+func batchErr(results []vault.ImportResult) error {
+	for _, r := range results {
+		if r.Err != nil {
+			return r.Err
+		}
+	}
+	return nil
+}
+
 // op is one row: how to run the operation as it is meant to be used, and as a caller it must refuse.
 type op struct {
 	run    func(f *fixture) error
@@ -263,6 +273,20 @@ func ops() map[string]op {
 			return e1(f.svc.Ingestion().ImportSubject(ctx, steward, vault.NewSubject{Source: "pos", ExternalID: "p-9", Fields: map[string]*string{"phone": str("+8613800001234"), "name": str("王芳芳")}}))
 		}, refuse: func(f *fixture) error {
 			return e1(f.svc.Ingestion().ImportSubject(ctx, marketer, vault.NewSubject{Source: "pos", ExternalID: "p-8", Fields: map[string]*string{"phone": str("+8613800001234"), "name": str("王芳")}}))
+		}},
+		// A batch: a family phone (the name opened to compare), a new record created in the batch's change,
+		// and a duplicate; the marketer's batch is refused record by record.
+		"Ingestion.ImportSubjects": {run: func(f *fixture) error {
+			return batchErr(f.svc.Ingestion().ImportSubjects(ctx, steward, []vault.NewSubject{
+				{Source: "pos", ExternalID: "p-20", Fields: map[string]*string{"phone": str("+8613800001234"), "name": str("李四")}},
+				{Source: "pos", ExternalID: "p-21", Fields: map[string]*string{"phone": str("+8613800005678"), "name": str("张三"), "birth_date": str("1990-01-02")}},
+				{Source: "crm", ExternalID: "c-1", Fields: profile()},
+			}))
+		}, refuse: func(f *fixture) error {
+			return batchErr(f.svc.Ingestion().ImportSubjects(ctx, marketer, []vault.NewSubject{
+				{Source: "pos", ExternalID: "p-22", Fields: map[string]*string{"phone": str("+8613800001234"), "name": str("王芳")}},
+				{Source: "pos", ExternalID: "p-23", Fields: map[string]*string{"name": str("赵六")}},
+			}))
 		}},
 		"Ingestion.ResolveSubject": {run: func(f *fixture) error { return e1(f.svc.Ingestion().ResolveSubject(ctx, steward, "external:crm:c-1")) },
 			refuse: func(f *fixture) error { return e1(f.svc.Ingestion().ResolveSubject(ctx, marketer, "external:crm:c-1")) }},

@@ -933,6 +933,12 @@ func (s *Profiles) holding(ctx context.Context, field, normalized string) ([]str
 	return s.store.LookupIndex(ctx, field, s.gate.blindToken(field, normalized))
 }
 
+// holdingTokens is holding for several blind-index tokens of one field in one read: by token, the active
+// subjects holding it (ProfileStore.LookupIndexTokens).
+func (s *Profiles) holdingTokens(ctx context.Context, field string, tokens [][]byte) (map[string][]string, error) {
+	return s.store.LookupIndexTokens(ctx, field, tokens)
+}
+
 // activeIDs lists active subject ids after the given one, in id order.
 func (s *Profiles) activeIDs(ctx context.Context, after string, limit int) ([]string, error) {
 	return s.store.SubjectIDs(ctx, after, limit)
