@@ -43,6 +43,10 @@ type Importer struct {
 	Workers int
 	// BatchSize is how many events go into one transaction.
 	BatchSize int
+	// SubjectBatch is how many subject records a worker imports in one call (vault.ImportSubjects: one
+	// lookup per index field and one change for the records nothing matches); 1 imports them one by one
+	// (vault.ImportSubject). Default 128.
+	SubjectBatch int
 
 	// Phases are filled by Run: one per file imported, with its lines and how long it took.
 	Phases []Phase
@@ -138,6 +142,9 @@ func (im *Importer) Run(ctx context.Context, paths []string) (ingest.Report, err
 	}
 	if im.BatchSize <= 0 {
 		im.BatchSize = 4000
+	}
+	if im.SubjectBatch <= 0 {
+		im.SubjectBatch = 128
 	}
 	rep := ingest.Report{Rejected: map[string]int{}}
 	if im.Stores == nil {
@@ -289,46 +296,70 @@ func reasonOf(err error) string {
 
 // subjects imports subject records with several workers. Records that may be one person (groups) go to
 // the same worker, in file order, so that identity resolution sees the earlier one before it matches the
-// later one (two workers racing could otherwise create two subjects for one person, or keep either).
+// later one (two workers racing could otherwise create two subjects for one person, or keep either). A
+// worker takes what its queue holds, up to SubjectBatch records, and imports them in one call, in order
+// (vault.ImportSubjects decides them as if one after another).
 func (im *Importer) subjects(ctx context.Context, r *ingest.Reader, cleaner *ingest.Cleaner, stores map[string]string, rep *ingest.Report, groups *identityGroups) error {
 	queues := make([]chan ingest.SubjectRow, im.Workers)
 	var mu sync.Mutex
 	var firstErr error
 	var wg sync.WaitGroup
 	done := 0
+	count := func(o vault.ImportOutcome, err error) {
+		switch code := vault.ErrorCode(err); {
+		case err != nil && (code == vault.CodeInternal || code == vault.CodeUnavailable):
+			if firstErr == nil {
+				firstErr = err
+			}
+		case err != nil:
+			reject(rep, reasonOf(err))
+		case o.Duplicate:
+			rep.Duplicates++
+		case o.Merged:
+			rep.Merged++
+		default:
+			rep.Accepted++
+			if o.Review {
+				rep.ReviewQueued++
+			}
+		}
+		done++
+		if done%500 == 0 {
+			im.progress("subjects: %d", done)
+		}
+	}
+	a := im.access(policies.PurposeAccountManagement)
 	for w := range queues {
-		queues[w] = make(chan ingest.SubjectRow, 64)
+		queues[w] = make(chan ingest.SubjectRow, max(64, im.SubjectBatch))
 		wg.Add(1)
 		go func(jobs <-chan ingest.SubjectRow) {
 			defer wg.Done()
+			batch := make([]vault.NewSubject, 0, im.SubjectBatch)
 			for row := range jobs {
-				fields := make(map[string]*string, len(row.Fields))
-				for k, v := range row.Fields {
-					v := v
-					fields[k] = &v
+				batch = append(batch[:0], newSubject(row))
+			take:
+				for len(batch) < im.SubjectBatch {
+					select {
+					case row, ok := <-jobs:
+						if !ok {
+							break take
+						}
+						batch = append(batch, newSubject(row))
+					default:
+						break take
+					}
 				}
-				o, err := im.Vault.Ingestion().ImportSubject(ctx, im.access(policies.PurposeAccountManagement), vault.NewSubject{ExternalID: row.ExternalID, Source: row.Source, Fields: fields})
+				if im.SubjectBatch == 1 {
+					o, err := im.Vault.Ingestion().ImportSubject(ctx, a, batch[0])
+					mu.Lock()
+					count(o, err)
+					mu.Unlock()
+					continue
+				}
+				results := im.Vault.Ingestion().ImportSubjects(ctx, a, batch)
 				mu.Lock()
-				switch code := vault.ErrorCode(err); {
-				case err != nil && (code == vault.CodeInternal || code == vault.CodeUnavailable):
-					if firstErr == nil {
-						firstErr = err
-					}
-				case err != nil:
-					reject(rep, reasonOf(err))
-				case o.Duplicate:
-					rep.Duplicates++
-				case o.Merged:
-					rep.Merged++
-				default:
-					rep.Accepted++
-					if o.Review {
-						rep.ReviewQueued++
-					}
-				}
-				done++
-				if done%500 == 0 {
-					im.progress("subjects: %d", done)
+				for _, res := range results {
+					count(res.Outcome, res.Err)
 				}
 				mu.Unlock()
 			}
@@ -374,6 +405,15 @@ func (im *Importer) subjects(ctx context.Context, r *ingest.Reader, cleaner *ing
 	stop()
 	im.progress("subjects: %d\n", done)
 	return firstErr
+}
+
+// newSubject is a cleaned subject row as the vault imports it.
+func newSubject(row ingest.SubjectRow) vault.NewSubject {
+	fields := make(map[string]*string, len(row.Fields))
+	for k, v := range row.Fields {
+		fields[k] = &v
+	}
+	return vault.NewSubject{ExternalID: row.ExternalID, Source: row.Source, Fields: fields}
 }
 
 // routeKey spreads keys over n workers, the same key always to the same worker.
