@@ -251,3 +251,77 @@ func (s *Ingestion) createBatch(ctx context.Context, a Access, pol *policies.Set
 		out[i] = ImportResult{Outcome: o, Err: err}
 	}
 }
+
+// Resolved is what ResolveSubjects answers for one reference: what ResolveSubject returns for it.
+type Resolved struct {
+	ID  string
+	Err error
+}
+
+// ResolveSubjects is ResolveSubject for the references of a batch, in order (a reference may repeat): the
+// external ones looked up with one read of the blind index, and every subject found checked active in one
+// read, instead of a lookup and a record read per reference. A caller whose roles may not resolve
+// subjects is refused reference by reference, each refusal with its entry, as ResolveSubject refuses it.
+func (s *Ingestion) ResolveSubjects(ctx context.Context, a Access, refs []string) []Resolved {
+	out := make([]Resolved, len(refs))
+	pol := s.Policy()
+	if !pol.Allowed(a.Caller.Roles, a.Purpose, policies.ResourceSubjects, policies.ActCreate) && !pol.Allowed(a.Caller.Roles, a.Purpose, policies.ResourceConsents, policies.ActWrite) {
+		for i, ref := range refs {
+			id, err := s.ResolveSubject(ctx, a, ref)
+			out[i] = Resolved{ID: id, Err: err}
+		}
+		return out
+	}
+	fail := func(err error) []Resolved {
+		for i := range out {
+			out[i] = Resolved{Err: err}
+		}
+		return out
+	}
+	// The subject each reference names (resolveRecord): a vault id, or an external id's first holder.
+	named := make([]string, len(refs))
+	var tokens [][]byte
+	tokenOf := make([]string, len(refs))
+	for i, ref := range refs {
+		rest, external := strings.CutPrefix(ref, "external:")
+		if !external {
+			named[i] = ref
+			continue
+		}
+		if source, ext, ok := strings.Cut(rest, ":"); ok && ext != "" {
+			tok := s.gate.blindToken(fieldExternalID, source+"\x00"+ext)
+			tokenOf[i] = string(tok)
+			tokens = append(tokens, tok)
+		}
+	}
+	if len(tokens) > 0 {
+		held, err := s.profiles.holdingTokens(ctx, fieldExternalID, tokens)
+		if err != nil {
+			return fail(err)
+		}
+		for i, tok := range tokenOf {
+			if ids := held[tok]; tok != "" && len(ids) > 0 {
+				named[i] = ids[0]
+			}
+		}
+	}
+	var ids []string
+	for _, id := range named {
+		if id != "" {
+			ids = append(ids, id)
+		}
+	}
+	// Active, as activeSubject checks it (no field is read).
+	active, err := s.activeSubjects(ctx, ids, []string{})
+	if err != nil {
+		return fail(err)
+	}
+	for i, id := range named {
+		if _, ok := active[id]; ok && id != "" {
+			out[i] = Resolved{ID: id}
+		} else {
+			out[i] = Resolved{Err: ErrNotFound}
+		}
+	}
+	return out
+}

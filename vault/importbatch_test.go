@@ -11,6 +11,7 @@ import (
 	"github.com/profilevault/profilevault/audit"
 	"github.com/profilevault/profilevault/internal/keys"
 	"github.com/profilevault/profilevault/internal/sqlite"
+	"github.com/profilevault/profilevault/policies"
 	"github.com/profilevault/profilevault/vault"
 )
 
@@ -146,5 +147,47 @@ func TestImportSubjectsAsOneAtATime(t *testing.T) {
 	}
 	if b, s := entries(batched), entries(single); !slices.Equal(b, s) {
 		t.Errorf("audit entries differ\nbatch:\n  %s\none at a time:\n  %s", strings.Join(b, "\n  "), strings.Join(s, "\n  "))
+	}
+}
+
+// ResolveSubjects answers every reference as ResolveSubject does: vault ids and external ids of active
+// subjects, an erased subject, unknown and malformed references, repeats; and refuses, with an entry per
+// reference, a caller who may not resolve subjects.
+func TestResolveSubjectsAsResolveSubject(t *testing.T) {
+	svc, store := newService(t, 1000)
+	ctx := t.Context()
+	var ids []string
+	for i, ext := range []string{"c-1", "c-2", "c:3"} {
+		o, err := svc.Ingestion().ImportSubject(ctx, steward, vault.NewSubject{ExternalID: ext, Source: "crm", Fields: map[string]*string{"name": str(fmt.Sprintf("客户%d", i))}})
+		if err != nil || !o.Created {
+			t.Fatal(o, err)
+		}
+		ids = append(ids, o.ID)
+	}
+	if _, err := svc.Profiles().Erase(ctx, steward, ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	refs := []string{"external:crm:c-1", ids[0], "external:crm:c-2", ids[1], "external:crm:c:3", "external:crm:c-9", "external:crm", "external:crm:",
+		"external:", "sub_nobody", "", "external:crm:c-1", ids[2], "external:app:c-1"}
+	got := svc.Ingestion().ResolveSubjects(ctx, steward, refs)
+	for i, ref := range refs {
+		id, err := svc.Ingestion().ResolveSubject(ctx, steward, ref)
+		if got[i].ID != id || fmt.Sprint(got[i].Err) != fmt.Sprint(err) {
+			t.Errorf("%q: ResolveSubjects %q %v; ResolveSubject %q %v", ref, got[i].ID, got[i].Err, id, err)
+		}
+	}
+	if got[0].ID != ids[0] || got[4].ID != ids[2] || got[11].ID != ids[0] {
+		t.Errorf("known references not resolved: %+v", got)
+	}
+	svc.Profiles().WaitPurges() // the erasure's purge has its entry
+	before := store.Size()
+	marketer := vault.Access{Caller: vault.Caller{Subject: "mk", Roles: []policies.Role{"marketing"}}, Purpose: "marketing"}
+	for _, r := range svc.Ingestion().ResolveSubjects(ctx, marketer, refs[:3]) {
+		if vault.ErrorCode(r.Err) != vault.CodePermissionDenied || r.ID != "" {
+			t.Fatalf("a marketer resolved a subject: %+v", r)
+		}
+	}
+	if n := store.Size() - before; n != 3 {
+		t.Errorf("%d entries for 3 refused references", n)
 	}
 }

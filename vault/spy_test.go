@@ -240,6 +240,16 @@ func batchErr(results []vault.ImportResult) error {
 	return nil
 }
 
+// resolvedErr is the first error of ResolveSubjects's answers.
+func resolvedErr(results []vault.Resolved) error {
+	for _, r := range results {
+		if r.Err != nil {
+			return r.Err
+		}
+	}
+	return nil
+}
+
 // op is one row: how to run the operation as it is meant to be used, and as a caller it must refuse.
 type op struct {
 	run    func(f *fixture) error
@@ -287,6 +297,11 @@ func ops() map[string]op {
 				{Source: "pos", ExternalID: "p-22", Fields: map[string]*string{"phone": str("+8613800001234"), "name": str("王芳")}},
 				{Source: "pos", ExternalID: "p-23", Fields: map[string]*string{"name": str("赵六")}},
 			}))
+		}},
+		"Ingestion.ResolveSubjects": {run: func(f *fixture) error {
+			return resolvedErr(f.svc.Ingestion().ResolveSubjects(ctx, steward, []string{"external:crm:c-1", f.adult, "external:crm:c-1"}))
+		}, refuse: func(f *fixture) error {
+			return resolvedErr(f.svc.Ingestion().ResolveSubjects(ctx, marketer, []string{"external:crm:c-1", f.adult}))
 		}},
 		"Ingestion.ResolveSubject": {run: func(f *fixture) error { return e1(f.svc.Ingestion().ResolveSubject(ctx, steward, "external:crm:c-1")) },
 			refuse: func(f *fixture) error { return e1(f.svc.Ingestion().ResolveSubject(ctx, marketer, "external:crm:c-1")) }},
