@@ -446,6 +446,11 @@ func (im *Importer) objections(ctx context.Context, r *ingest.Reader, rep *inges
 // refused, or the error that must stop the import.
 func (im *Importer) applyTo(ctx context.Context, row ingest.Row, refOf func(ingest.Row) string, apply func(string, ingest.Row) (bool, error)) (duplicate bool, reason string, fatal error) {
 	id, err := im.Vault.Ingestion().ResolveSubject(ctx, im.access(policies.PurposeAccountManagement), refOf(row))
+	return applyResolved(row, id, err, apply)
+}
+
+// applyResolved is applyTo with the row's subject resolved already (id, or the error resolving it).
+func applyResolved(row ingest.Row, id string, err error, apply func(string, ingest.Row) (bool, error)) (duplicate bool, reason string, fatal error) {
 	if errors.Is(err, vault.ErrNotFound) {
 		return false, "unknown_subject", nil
 	}
@@ -464,33 +469,63 @@ func (im *Importer) applyTo(ctx context.Context, row ingest.Row, refOf func(inge
 
 // perSubject applies apply to every good row with its resolved subject id, on several workers (their
 // audit entries share group commits); rows of one subject reference go to the same worker in file order.
-// A vault error that is about the row is counted as a rejection; an internal one stops the import.
+// A worker takes what its queue holds, up to SubjectBatch rows, resolves their subjects in one call
+// (vault.ResolveSubjects) and applies the rows in order. A vault error that is about the row is counted
+// as a rejection; an internal one stops the import.
 func (im *Importer) perSubject(ctx context.Context, r *ingest.Reader, rep *ingest.Report, refOf func(ingest.Row) string, apply func(id string, row ingest.Row) (duplicate bool, err error)) error {
 	var mu sync.Mutex // guards rep and firstErr
 	var firstErr error
+	count := func(duplicate bool, reason string, fatal error) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case fatal != nil:
+			if firstErr == nil {
+				firstErr = fatal
+			}
+		case reason != "":
+			reject(rep, reason)
+		case duplicate:
+			rep.Duplicates++
+		default:
+			rep.Accepted++
+		}
+	}
 	queues := make([]chan ingest.Row, im.Workers)
 	var wg sync.WaitGroup
+	a := im.access(policies.PurposeAccountManagement)
 	for w := range queues {
-		queues[w] = make(chan ingest.Row, 16)
+		queues[w] = make(chan ingest.Row, max(16, im.SubjectBatch))
 		wg.Add(1)
 		go func(rows <-chan ingest.Row) {
 			defer wg.Done()
+			batch := make([]ingest.Row, 0, im.SubjectBatch)
+			refs := make([]string, 0, im.SubjectBatch)
 			for row := range rows {
-				duplicate, reason, fatal := im.applyTo(ctx, row, refOf, apply)
-				mu.Lock()
-				switch {
-				case fatal != nil:
-					if firstErr == nil {
-						firstErr = fatal
-					}
-				case reason != "":
-					reject(rep, reason)
-				case duplicate:
-					rep.Duplicates++
-				default:
-					rep.Accepted++
+				if im.SubjectBatch == 1 {
+					count(im.applyTo(ctx, row, refOf, apply))
+					continue
 				}
-				mu.Unlock()
+				batch = append(batch[:0], row)
+			take:
+				for len(batch) < im.SubjectBatch {
+					select {
+					case row, ok := <-rows:
+						if !ok {
+							break take
+						}
+						batch = append(batch, row)
+					default:
+						break take
+					}
+				}
+				refs = refs[:0]
+				for _, row := range batch {
+					refs = append(refs, refOf(row))
+				}
+				for i, res := range im.Vault.Ingestion().ResolveSubjects(ctx, a, refs) {
+					count(applyResolved(batch[i], res.ID, res.Err, apply))
+				}
 			}
 		}(queues[w])
 	}
