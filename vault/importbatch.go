@@ -214,8 +214,9 @@ func (s *Ingestion) createBatch(ctx context.Context, a Access, pol *policies.Set
 	for _, i := range created {
 		id := NewSubjectID()
 		salt := newRefSalt()
-		// A staff caller (ImportSubjects checked): nothing is refused here.
-		e, err := s.beginStaff(ctx, a, pol, ActionSubjectCreate, id, recs[i].names)
+		// A staff caller (ImportSubjects checked): nothing is refused here. The entry names the new subject
+		// by the pseudonym of its salt, as Create's does (without reading a record that does not exist yet).
+		e, err := s.beginStaff(ctx, a, pol, ActionSubjectCreate, "", recs[i].names)
 		if err != nil {
 			out[i] = ImportResult{Err: err}
 			continue

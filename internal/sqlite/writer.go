@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -630,6 +631,11 @@ func (t *txn) CreateSubject(id, source string, refSalt []byte, at time.Time) err
 // prepared multi-row inserts, table by table.
 func (t *txn) InsertSubjects(subjects []vault.SubjectRows) error {
 	var subj, deks, fields, tokens []any
+	type token struct {
+		x  vault.IndexToken
+		id string
+	}
+	var index []token
 	dekAt := formatTime(time.Now())
 	for _, s := range subjects {
 		t.touch(s.ID)
@@ -640,8 +646,22 @@ func (t *txn) InsertSubjects(subjects []vault.SubjectRows) error {
 			fields = append(fields, s.ID, f.Name, f.Class, f.DEKVersion, f.Value, formatTime(f.UpdatedAt))
 		}
 		for _, x := range s.Index {
-			tokens = append(tokens, x.Field, x.Token, s.ID)
+			index = append(index, token{x, s.ID})
 		}
+	}
+	// In the index's key order: random tokens inserted in order descend the B-tree along neighbouring
+	// pages instead of all over it.
+	slices.SortFunc(index, func(a, b token) int {
+		if c := strings.Compare(a.x.Field, b.x.Field); c != 0 {
+			return c
+		}
+		if c := bytes.Compare(a.x.Token, b.x.Token); c != 0 {
+			return c
+		}
+		return strings.Compare(a.id, b.id)
+	})
+	for _, x := range index {
+		tokens = append(tokens, x.x.Field, x.x.Token, x.id)
 	}
 	for _, table := range []struct {
 		prefix string
