@@ -315,18 +315,14 @@ func (s *ConsentRecords) ImportConsent(ctx context.Context, a Access, id string,
 	if err != nil {
 		return false, err
 	}
-	now := s.now()
-	for _, r := range rec.Consents {
-		if r.StatusAt(now) == consent.Granted && r.Purpose == g.Purpose && r.Kind == g.Kind && r.NoticeVersion == g.NoticeVersion &&
-			r.Method == g.Method && r.Recipient == g.Recipient && sameTime(r.ExpiresAt, g.ExpiresAt) {
-			// The check read the subject's consent state: it is recorded like any access.
-			e.Decision, e.Status, e.Reason = audit.Allow, statusOK, "unchanged: identical grant active purpose:"+string(g.Purpose)
-			e.ConsentIDs = []string{r.ID}
-			if _, err := s.seq.Commit(ctx, nil, func(error) audit.Entry { return e }); err != nil {
-				return false, internalErr("audit consent import", err)
-			}
-			return true, nil
+	if id, ok := identicalActive(rec, g, s.now()); ok {
+		// The check read the subject's consent state: it is recorded like any access.
+		e.Decision, e.Status, e.Reason = audit.Allow, statusOK, "unchanged: identical grant active purpose:"+string(g.Purpose)
+		e.ConsentIDs = []string{id}
+		if _, err := s.seq.Commit(ctx, nil, func(error) audit.Entry { return e }); err != nil {
+			return false, internalErr("audit consent import", err)
 		}
+		return true, nil
 	}
 	p, err := s.validGrant(ctx, a, id, g)
 	if err != nil {

@@ -77,43 +77,7 @@ func TestImportSubjectsAsOneAtATime(t *testing.T) {
 		}
 		return fmt.Sprintf("%s created=%v duplicate=%v merged=%v review=%v on=%q err=%s", v.label[o.ID], o.Created, o.Duplicate, o.Merged, o.Review, o.MatchedOn, code)
 	}
-	// entries describes the trail without sequence numbers, times, ids and hashes: action, decision,
-	// status, reason (ids cut), fields and decision inputs, whose subject (by label), sorted.
-	entries := func(v vaultUnderTest) []string {
-		refs := map[string]string{}
-		for id, label := range v.label {
-			rec, err := v.store.Subject(t.Context(), id)
-			if err != nil {
-				t.Fatal(err)
-			}
-			refs[v.crypto.Pseudonym("subject:"+hex.EncodeToString(rec.RefSalt)+":"+id)] = label
-		}
-		var out []string
-		for seq := int64(1); seq <= v.store.Size(); seq++ {
-			canon, err := v.store.Leaf(t.Context(), seq)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var e audit.Entry
-			if err := json.Unmarshal(canon, &e); err != nil {
-				t.Fatal(err)
-			}
-			var reason []string
-			for _, part := range strings.Fields(e.Reason) {
-				if k, _, ok := strings.Cut(part, ":"); ok && (k == "merge" || k == "review") {
-					part = k
-				}
-				reason = append(reason, part)
-			}
-			who := refs[e.SubjectRef]
-			if e.SubjectRef != "" && who == "" {
-				who = "unknown"
-			}
-			out = append(out, fmt.Sprintf("%s %s %d %q %v %v %v %v %s", e.Action, e.Decision, e.Status, strings.Join(reason, " "), e.FieldsRequested, e.FieldsGranted, e.FieldsWithheld, e.DecisionInputs, who))
-		}
-		slices.Sort(out)
-		return out
-	}
+	entries := func(v vaultUnderTest) []string { return trailSummary(t, v.store, v.crypto, v.label) }
 
 	batched, single := setUp(), setUp()
 	var got, want []string
@@ -190,4 +154,45 @@ func TestResolveSubjectsAsResolveSubject(t *testing.T) {
 	if n := store.Size() - before; n != 3 {
 		t.Errorf("%d entries for 3 refused references", n)
 	}
+}
+
+// trailSummary describes the trail without sequence numbers, times, ids and hashes — action, decision,
+// status, reason (merge and review ids cut), fields, decision inputs and whose subject (by its label in
+// labels, a subject id → name) — sorted, so that two vaults' trails of the same work compare equal.
+func trailSummary(t *testing.T, store *sqlite.Store, crypto *keys.VaultCrypto, labels map[string]string) []string {
+	t.Helper()
+	refs := map[string]string{}
+	for id, label := range labels {
+		rec, err := store.Subject(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs[crypto.Pseudonym("subject:"+hex.EncodeToString(rec.RefSalt)+":"+id)] = label
+		refs[crypto.Pseudonym("subject-without-salt:"+id)] = label
+	}
+	var out []string
+	for seq := int64(1); seq <= store.Size(); seq++ {
+		canon, err := store.Leaf(t.Context(), seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e audit.Entry
+		if err := json.Unmarshal(canon, &e); err != nil {
+			t.Fatal(err)
+		}
+		var reason []string
+		for _, part := range strings.Fields(e.Reason) {
+			if k, _, ok := strings.Cut(part, ":"); ok && (k == "merge" || k == "review") {
+				part = k
+			}
+			reason = append(reason, part)
+		}
+		who := refs[e.SubjectRef]
+		if e.SubjectRef != "" && who == "" {
+			who = "unknown"
+		}
+		out = append(out, fmt.Sprintf("%s %s %d %q %v %v %v %v %d %s", e.Action, e.Decision, e.Status, strings.Join(reason, " "), e.FieldsRequested, e.FieldsGranted, e.FieldsWithheld, e.DecisionInputs, len(e.ConsentIDs), who))
+	}
+	slices.Sort(out)
+	return out
 }

@@ -240,6 +240,16 @@ func batchErr(results []vault.ImportResult) error {
 	return nil
 }
 
+// consentErr is the first error of ImportConsents's answers.
+func consentErr(results []vault.ConsentImported) error {
+	for _, r := range results {
+		if r.Err != nil {
+			return r.Err
+		}
+	}
+	return nil
+}
+
 // resolvedErr is the first error of ResolveSubjects's answers.
 func resolvedErr(results []vault.Resolved) error {
 	for _, r := range results {
@@ -320,6 +330,31 @@ func ops() map[string]op {
 			return e1(f.svc.ConsentRecords().ImportConsent(ctx, steward, f.adult, consent.Grant{Purpose: "analytics", Kind: consent.General, NoticeVersion: "2026-01", Method: "web", Evidence: "form 7"}))
 		}, refuse: func(f *fixture) error {
 			return e1(f.svc.ConsentRecords().ImportConsent(ctx, marketer, f.adult, consent.Grant{Purpose: "analytics", Kind: consent.General, NoticeVersion: "2026-01", Method: "web"}))
+		}},
+		// A batch: two subjects' new grants recorded in one change (the adult's birth date opened for the age
+		// rule), an identical grant again (a duplicate), and the child's, which the age rule refuses.
+		"ConsentRecords.ImportConsents": {run: func(f *fixture) error {
+			grant := func(p policies.PurposeName, method string) consent.Grant {
+				return consent.Grant{Purpose: p, Kind: consent.General, NoticeVersion: "2026-01", Method: method, Evidence: "form 8"}
+			}
+			res := f.svc.ConsentRecords().ImportConsents(ctx, steward, []vault.ConsentImport{
+				{Subject: f.adult, Grant: grant("analytics", "batch")}, {Subject: f.other, Grant: grant("analytics", "batch")},
+				{Subject: f.leaver, Grant: grant("marketing", "batch")}, {Subject: f.child, Grant: grant("marketing", "batch")},
+			})
+			for i, r := range res[:3] {
+				if r.Err != nil {
+					return fmt.Errorf("record %d: %w", i, r.Err)
+				}
+			}
+			if vault.ErrorCode(res[3].Err) != vault.CodeGuardianConsentRequired {
+				return fmt.Errorf("the child's grant: %v", res[3].Err)
+			}
+			return nil
+		}, refuse: func(f *fixture) error {
+			return consentErr(f.svc.ConsentRecords().ImportConsents(ctx, marketer, []vault.ConsentImport{
+				{Subject: f.adult, Grant: consent.Grant{Purpose: "analytics", Kind: consent.General, NoticeVersion: "2026-01", Method: "web"}},
+				{Subject: f.other, Grant: consent.Grant{Purpose: "analytics", Kind: consent.General, NoticeVersion: "2026-01", Method: "web"}},
+			}))
 		}},
 		"ConsentRecords.WithdrawConsent": {run: func(f *fixture) error {
 			return e2(f.svc.ConsentRecords().WithdrawConsent(ctx, steward, f.adult, "personalization"))
