@@ -426,11 +426,25 @@ func routeKey(key string, n int) int {
 // consents imports consent records; records of one subject go to one worker, in file order, so a grant
 // and a later withdrawal keep their order.
 func (im *Importer) consents(ctx context.Context, r *ingest.Reader, rep *ingest.Report) error {
-	return im.perSubject(ctx, r, rep, func(row ingest.Row) string { return row.Consent.SubjectRef }, func(id string, row ingest.Row) (bool, error) {
+	grantOf := func(row ingest.Row) consent.Grant {
 		c := row.Consent
-		return im.Vault.ConsentRecords().ImportConsent(ctx, im.access(policies.PurposeAccountManagement), id, consent.Grant{Purpose: policies.PurposeName(c.Purpose), Kind: consent.Kind(c.Kind),
+		return consent.Grant{Purpose: policies.PurposeName(c.Purpose), Kind: consent.Kind(c.Kind),
 			NoticeVersion: c.NoticeVersion, Method: c.Method, Evidence: c.Evidence, Recipient: c.Recipient, ExpiresAt: c.ExpiresAt,
-			GrantedAt: &c.GrantedAt})
+			GrantedAt: &c.GrantedAt}
+	}
+	a := im.access(policies.PurposeAccountManagement)
+	return im.perSubject(ctx, r, rep, func(row ingest.Row) string { return row.Consent.SubjectRef }, func(id string, row ingest.Row) (bool, error) {
+		return im.Vault.ConsentRecords().ImportConsent(ctx, a, id, grantOf(row))
+	}, func(ids []string, rows []ingest.Row) []applied {
+		batch := make([]vault.ConsentImport, len(rows))
+		for i, row := range rows {
+			batch[i] = vault.ConsentImport{Subject: ids[i], Grant: grantOf(row)}
+		}
+		out := make([]applied, len(rows))
+		for i, res := range im.Vault.ConsentRecords().ImportConsents(ctx, a, batch) {
+			out[i] = applied{duplicate: res.Duplicate, err: res.Err}
+		}
+		return out
 	})
 }
 
@@ -439,7 +453,7 @@ func (im *Importer) objections(ctx context.Context, r *ingest.Reader, rep *inges
 	return im.perSubject(ctx, r, rep, func(row ingest.Row) string { return row.Objection.SubjectRef }, func(id string, row ingest.Row) (bool, error) {
 		_, err := im.Vault.ConsentRecords().RecordObjection(ctx, im.access(policies.PurposeAccountManagement), id, row.Objection.Kind)
 		return false, err // recording an objection twice changes nothing
-	})
+	}, nil)
 }
 
 // applyTo resolves the row's subject and applies apply: it returns the rejection reason of a row the vault
@@ -467,12 +481,20 @@ func applyResolved(row ingest.Row, id string, err error, apply func(string, inge
 	}
 }
 
+// applied is what applying one row did.
+type applied struct {
+	duplicate bool
+	err       error
+}
+
 // perSubject applies apply to every good row with its resolved subject id, on several workers (their
 // audit entries share group commits); rows of one subject reference go to the same worker in file order.
 // A worker takes what its queue holds, up to SubjectBatch rows, resolves their subjects in one call
-// (vault.ResolveSubjects) and applies the rows in order. A vault error that is about the row is counted
-// as a rejection; an internal one stops the import.
-func (im *Importer) perSubject(ctx context.Context, r *ingest.Reader, rep *ingest.Report, refOf func(ingest.Row) string, apply func(id string, row ingest.Row) (duplicate bool, err error)) error {
+// (vault.ResolveSubjects) and applies the rows in order — with applyBatch, if given, the rows whose
+// subject was found in one call (it must do what apply does row after row). A vault error that is about
+// the row is counted as a rejection; an internal one stops the import.
+func (im *Importer) perSubject(ctx context.Context, r *ingest.Reader, rep *ingest.Report, refOf func(ingest.Row) string, apply func(id string, row ingest.Row) (duplicate bool, err error),
+	applyBatch func(ids []string, rows []ingest.Row) []applied) error {
 	var mu sync.Mutex // guards rep and firstErr
 	var firstErr error
 	count := func(duplicate bool, reason string, fatal error) {
@@ -501,6 +523,8 @@ func (im *Importer) perSubject(ctx context.Context, r *ingest.Reader, rep *inges
 			defer wg.Done()
 			batch := make([]ingest.Row, 0, im.SubjectBatch)
 			refs := make([]string, 0, im.SubjectBatch)
+			var found []ingest.Row // the batch's rows whose subject was found, and their ids
+			var ids []string
 			for row := range rows {
 				if im.SubjectBatch == 1 {
 					count(im.applyTo(ctx, row, refOf, apply))
@@ -523,8 +547,26 @@ func (im *Importer) perSubject(ctx context.Context, r *ingest.Reader, rep *inges
 				for _, row := range batch {
 					refs = append(refs, refOf(row))
 				}
-				for i, res := range im.Vault.Ingestion().ResolveSubjects(ctx, a, refs) {
-					count(applyResolved(batch[i], res.ID, res.Err, apply))
+				resolved := im.Vault.Ingestion().ResolveSubjects(ctx, a, refs)
+				if applyBatch == nil {
+					for i, res := range resolved {
+						count(applyResolved(batch[i], res.ID, res.Err, apply))
+					}
+					continue
+				}
+				found, ids := found[:0], ids[:0]
+				for i, res := range resolved {
+					if res.Err != nil {
+						count(applyResolved(batch[i], "", res.Err, apply))
+						continue
+					}
+					found, ids = append(found, batch[i]), append(ids, res.ID)
+				}
+				if len(found) == 0 {
+					continue
+				}
+				for i, res := range applyBatch(ids, found) {
+					count(applyResolved(found[i], ids[i], nil, func(string, ingest.Row) (bool, error) { return res.duplicate, res.err }))
 				}
 			}
 		}(queues[w])
