@@ -212,50 +212,17 @@ func (s *ConsentRecords) validGrant(ctx context.Context, a Access, id string, g 
 // e and the subject's record rec): the age rule, then the grant recorded with its entry.
 func (s *ConsentRecords) grantAfterPreamble(ctx context.Context, a Access, id string, g consent.Grant, p policies.Purpose, e audit.Entry, rec SubjectRecord) (ConsentView, int64, error) {
 	now := s.now().UTC()
-	if g.Kind != consent.Guardian {
-		switch minor, known, err := s.ageAtDecision(&e, rec, now); {
-		case err != nil:
-			return ConsentView{}, 0, s.keyUnavailable(ctx, e, err)
-		case minor:
-			return ConsentView{}, 0, s.deny(ctx, e, statusForbidden, consent.ReasonGuardianConsentRequired,
-				Errorf(CodeGuardianConsentRequired, "the subject is under 14: only a guardian's consent can be recorded (PIPL Art. 31)"))
-		case !known && p.NeedsAge():
-			// Unverified, not adult: the purpose treats a child differently, so it needs the age first.
-			return ConsentView{}, 0, s.deny(ctx, e, statusForbidden, consent.ReasonAgeVerificationRequired,
-				Errorf(CodePermissionDenied, "the subject's birth date is unknown: record it (or a guardian's consent) before consent to this purpose"))
-		}
+	if err := s.ageRule(ctx, &e, rec, g, p, now); err != nil {
+		return ConsentView{}, 0, err
 	}
-	at := now
-	if g.GrantedAt != nil { // imported: when the collection point captured it
-		at = g.GrantedAt.UTC()
-	}
-	ev := consent.Event{ID: newID("cns_"), Action: consent.ActionGrant, Purpose: g.Purpose, Kind: g.Kind, NoticeVersion: g.NoticeVersion,
-		Method: g.Method, Recipient: g.Recipient, ExpiresAt: g.ExpiresAt, At: at, RecordedBy: a.Caller.Subject, Channels: sortedSet(g.Channels)}
+	ev := grantEvent(a, g, now)
 	seq, err := s.seq.Commit(ctx, func(tx Tx) error {
-		if err := activeIn(tx, id); err != nil {
+		if err := s.sealGrantIn(tx, id, &ev, g.Evidence); err != nil {
 			return err
 		}
-		if g.Evidence != "" {
-			d, err := tx.DEK(id, ClassGeneral)
-			if err != nil {
-				return err
-			}
-			if ev.EvidenceSealed, err = s.gate.seal(d, "consent_evidence", []byte(g.Evidence)); err != nil {
-				return err
-			}
-		}
-		if err := tx.AppendConsent(id, ev); err != nil {
-			return err
-		}
-		return s.tags.inputsChanged(tx, id)
+		return s.appendGrantIn(tx, id, ev)
 	}, func(changeErr error) audit.Entry {
-		e.ConsentIDs = []string{ev.ID}
-		e.Reason = "purpose:" + string(g.Purpose)
-		e = finish(e, changeErr, nil)
-		if changeErr == nil {
-			e.Status = statusCreated
-		}
-		return e
+		return grantEntry(e, ev, changeErr)
 	})
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
@@ -269,6 +236,75 @@ func (s *ConsentRecords) grantAfterPreamble(ctx context.Context, a Access, id st
 	return v, seq, nil
 }
 
+// ageRule refuses, with its entry e, a grant the age rule forbids: only a guardian's consent for a subject
+// under 14 (PIPL Art. 31), and no consent to a purpose that needs the age while the birth date is unknown.
+// The birth date is opened for it and named in e. nil if the grant may be recorded.
+func (s *ConsentRecords) ageRule(ctx context.Context, e *audit.Entry, rec SubjectRecord, g consent.Grant, p policies.Purpose, now time.Time) error {
+	if g.Kind == consent.Guardian {
+		return nil
+	}
+	switch minor, known, err := s.ageAtDecision(e, rec, now); {
+	case err != nil:
+		return s.keyUnavailable(ctx, *e, err)
+	case minor:
+		return s.deny(ctx, *e, statusForbidden, consent.ReasonGuardianConsentRequired,
+			Errorf(CodeGuardianConsentRequired, "the subject is under 14: only a guardian's consent can be recorded (PIPL Art. 31)"))
+	case !known && p.NeedsAge():
+		// Unverified, not adult: the purpose treats a child differently, so it needs the age first.
+		return s.deny(ctx, *e, statusForbidden, consent.ReasonAgeVerificationRequired,
+			Errorf(CodePermissionDenied, "the subject's birth date is unknown: record it (or a guardian's consent) before consent to this purpose"))
+	}
+	return nil
+}
+
+// grantEvent is the consent event that records g, granted now unless it is imported with the time its
+// collection point captured it.
+func grantEvent(a Access, g consent.Grant, now time.Time) consent.Event {
+	at := now
+	if g.GrantedAt != nil { // imported: when the collection point captured it
+		at = g.GrantedAt.UTC()
+	}
+	return consent.Event{ID: newID("cns_"), Action: consent.ActionGrant, Purpose: g.Purpose, Kind: g.Kind, NoticeVersion: g.NoticeVersion,
+		Method: g.Method, Recipient: g.Recipient, ExpiresAt: g.ExpiresAt, At: at, RecordedBy: a.Caller.Subject, Channels: sortedSet(g.Channels)}
+}
+
+// sealGrantIn checks, inside the writer's transaction, that the subject is still active and seals the
+// grant's evidence (if any) into ev under its key. It writes nothing.
+func (s *ConsentRecords) sealGrantIn(tx Tx, id string, ev *consent.Event, evidence string) error {
+	if err := activeIn(tx, id); err != nil {
+		return err
+	}
+	if evidence != "" {
+		d, err := tx.DEK(id, ClassGeneral)
+		if err != nil {
+			return err
+		}
+		if ev.EvidenceSealed, err = s.gate.seal(d, "consent_evidence", []byte(evidence)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// appendGrantIn records the grant ev (sealed by sealGrantIn) and marks the subject's tags stale.
+func (s *ConsentRecords) appendGrantIn(tx Tx, id string, ev consent.Event) error {
+	if err := tx.AppendConsent(id, ev); err != nil {
+		return err
+	}
+	return s.tags.inputsChanged(tx, id)
+}
+
+// grantEntry completes a grant's entry e from the change's outcome.
+func grantEntry(e audit.Entry, ev consent.Event, changeErr error) audit.Entry {
+	e.ConsentIDs = []string{ev.ID}
+	e.Reason = "purpose:" + string(ev.Purpose)
+	e = finish(e, changeErr, nil)
+	if changeErr == nil {
+		e.Status = statusCreated
+	}
+	return e
+}
+
 // ImportConsent records a grant read from an import file unless the subject already holds an active grant
 // of the same purpose, kind, notice version, method, recipient and expiry: re-importing a file then changes
 // nothing (the check is audited like any consent access), and duplicate reports it. Otherwise it is
@@ -279,18 +315,14 @@ func (s *ConsentRecords) ImportConsent(ctx context.Context, a Access, id string,
 	if err != nil {
 		return false, err
 	}
-	now := s.now()
-	for _, r := range rec.Consents {
-		if r.StatusAt(now) == consent.Granted && r.Purpose == g.Purpose && r.Kind == g.Kind && r.NoticeVersion == g.NoticeVersion &&
-			r.Method == g.Method && r.Recipient == g.Recipient && sameTime(r.ExpiresAt, g.ExpiresAt) {
-			// The check read the subject's consent state: it is recorded like any access.
-			e.Decision, e.Status, e.Reason = audit.Allow, statusOK, "unchanged: identical grant active purpose:"+string(g.Purpose)
-			e.ConsentIDs = []string{r.ID}
-			if _, err := s.seq.Commit(ctx, nil, func(error) audit.Entry { return e }); err != nil {
-				return false, internalErr("audit consent import", err)
-			}
-			return true, nil
+	if id, ok := identicalActive(rec, g, s.now()); ok {
+		// The check read the subject's consent state: it is recorded like any access.
+		e.Decision, e.Status, e.Reason = audit.Allow, statusOK, "unchanged: identical grant active purpose:"+string(g.Purpose)
+		e.ConsentIDs = []string{id}
+		if _, err := s.seq.Commit(ctx, nil, func(error) audit.Entry { return e }); err != nil {
+			return false, internalErr("audit consent import", err)
 		}
+		return true, nil
 	}
 	p, err := s.validGrant(ctx, a, id, g)
 	if err != nil {

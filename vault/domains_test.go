@@ -13,7 +13,7 @@ import (
 // another's data goes through the owning service (s.tags.inputsChanged(tx, id)), which takes the narrow
 // view it needs. Files not listed may call none.
 var txViews = map[string][]string{
-	"subjects.go":    {"SubjectTx", "ProfileTx", "ErasureTx"},
+	"subjects.go":    {"SubjectTx", "ProfileTx", "ErasureTx", "ImportTx"},
 	"namekeys.go":    {"SubjectTx", "ProfileTx"},
 	"consents.go":    {"SubjectTx", "ConsentTx"},
 	"events.go":      {"SubjectTx", "EventTx", "IdentityTx"},

@@ -14,6 +14,12 @@ import (
 // matches are weak and only ever go to the steward's review queue.
 const fieldNameKey = "_name_key"
 
+// NameKeys returns the values a record's name keys are made of (nameKeyValues): records that share one
+// have names within one edit of each other and the same birth date, and the second is queued for review
+// against the first. An importer groups such records so that which comes first does not depend on its
+// workers. The values are personal data: keep them in memory only.
+func NameKeys(name, birthDate string) []string { return nameKeyValues(name, birthDate) }
+
 // nameKeyValues returns the values whose tokens index a name and birth date ("" if either is missing).
 func nameKeyValues(name, birthDate string) []string {
 	norm := normaliseName(name)

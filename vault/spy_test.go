@@ -230,6 +230,36 @@ func consentIDs(svc *vault.Service, id string, purpose policies.PurposeName) []s
 	return out
 }
 
+// batchErr is the first error of a batch's results.
+func batchErr(results []vault.ImportResult) error {
+	for _, r := range results {
+		if r.Err != nil {
+			return r.Err
+		}
+	}
+	return nil
+}
+
+// consentErr is the first error of ImportConsents's answers.
+func consentErr(results []vault.ConsentImported) error {
+	for _, r := range results {
+		if r.Err != nil {
+			return r.Err
+		}
+	}
+	return nil
+}
+
+// resolvedErr is the first error of ResolveSubjects's answers.
+func resolvedErr(results []vault.Resolved) error {
+	for _, r := range results {
+		if r.Err != nil {
+			return r.Err
+		}
+	}
+	return nil
+}
+
 // op is one row: how to run the operation as it is meant to be used, and as a caller it must refuse.
 type op struct {
 	run    func(f *fixture) error
@@ -268,6 +298,25 @@ func ops() map[string]op {
 			refuse: func(f *fixture) error {
 				return e1(f.svc.Ingestion().ResealEvents(ctx, marketer, vault.ResealOptions{}))
 			}},
+		// A batch: a family phone (the name opened to compare), a new record created in the batch's change,
+		// and a duplicate; the marketer's batch is refused record by record.
+		"Ingestion.ImportSubjects": {run: func(f *fixture) error {
+			return batchErr(f.svc.Ingestion().ImportSubjects(ctx, steward, []vault.NewSubject{
+				{Source: "pos", ExternalID: "p-20", Fields: map[string]*string{"phone": str("+8613800001234"), "name": str("李四")}},
+				{Source: "pos", ExternalID: "p-21", Fields: map[string]*string{"phone": str("+8613800005678"), "name": str("张三"), "birth_date": str("1990-01-02")}},
+				{Source: "crm", ExternalID: "c-1", Fields: profile()},
+			}))
+		}, refuse: func(f *fixture) error {
+			return batchErr(f.svc.Ingestion().ImportSubjects(ctx, marketer, []vault.NewSubject{
+				{Source: "pos", ExternalID: "p-22", Fields: map[string]*string{"phone": str("+8613800001234"), "name": str("王芳")}},
+				{Source: "pos", ExternalID: "p-23", Fields: map[string]*string{"name": str("赵六")}},
+			}))
+		}},
+		"Ingestion.ResolveSubjects": {run: func(f *fixture) error {
+			return resolvedErr(f.svc.Ingestion().ResolveSubjects(ctx, steward, []string{"external:crm:c-1", f.adult, "external:crm:c-1"}))
+		}, refuse: func(f *fixture) error {
+			return resolvedErr(f.svc.Ingestion().ResolveSubjects(ctx, marketer, []string{"external:crm:c-1", f.adult}))
+		}},
 		"Ingestion.ResolveSubject": {run: func(f *fixture) error { return e1(f.svc.Ingestion().ResolveSubject(ctx, steward, "external:crm:c-1")) },
 			refuse: func(f *fixture) error { return e1(f.svc.Ingestion().ResolveSubject(ctx, marketer, "external:crm:c-1")) }},
 		"Profiles.Lookup": {run: func(f *fixture) error { return e1(f.svc.Profiles().Lookup(ctx, steward, "phone", "13800001234")) },
@@ -285,6 +334,31 @@ func ops() map[string]op {
 			return e1(f.svc.ConsentRecords().ImportConsent(ctx, steward, f.adult, consent.Grant{Purpose: "analytics", Kind: consent.General, NoticeVersion: "2026-01", Method: "web", Evidence: "form 7"}))
 		}, refuse: func(f *fixture) error {
 			return e1(f.svc.ConsentRecords().ImportConsent(ctx, marketer, f.adult, consent.Grant{Purpose: "analytics", Kind: consent.General, NoticeVersion: "2026-01", Method: "web"}))
+		}},
+		// A batch: two subjects' new grants recorded in one change (the adult's birth date opened for the age
+		// rule), an identical grant again (a duplicate), and the child's, which the age rule refuses.
+		"ConsentRecords.ImportConsents": {run: func(f *fixture) error {
+			grant := func(p policies.PurposeName, method string) consent.Grant {
+				return consent.Grant{Purpose: p, Kind: consent.General, NoticeVersion: "2026-01", Method: method, Evidence: "form 8"}
+			}
+			res := f.svc.ConsentRecords().ImportConsents(ctx, steward, []vault.ConsentImport{
+				{Subject: f.adult, Grant: grant("analytics", "batch")}, {Subject: f.other, Grant: grant("analytics", "batch")},
+				{Subject: f.leaver, Grant: grant("marketing", "batch")}, {Subject: f.child, Grant: grant("marketing", "batch")},
+			})
+			for i, r := range res[:3] {
+				if r.Err != nil {
+					return fmt.Errorf("record %d: %w", i, r.Err)
+				}
+			}
+			if vault.ErrorCode(res[3].Err) != vault.CodeGuardianConsentRequired {
+				return fmt.Errorf("the child's grant: %v", res[3].Err)
+			}
+			return nil
+		}, refuse: func(f *fixture) error {
+			return consentErr(f.svc.ConsentRecords().ImportConsents(ctx, marketer, []vault.ConsentImport{
+				{Subject: f.adult, Grant: consent.Grant{Purpose: "analytics", Kind: consent.General, NoticeVersion: "2026-01", Method: "web"}},
+				{Subject: f.other, Grant: consent.Grant{Purpose: "analytics", Kind: consent.General, NoticeVersion: "2026-01", Method: "web"}},
+			}))
 		}},
 		"ConsentRecords.WithdrawConsent": {run: func(f *fixture) error {
 			return e2(f.svc.ConsentRecords().WithdrawConsent(ctx, steward, f.adult, "personalization"))

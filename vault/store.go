@@ -195,6 +195,10 @@ type ProfileStore interface {
 	Subjects(ctx context.Context, ids []string, fields []string) (map[string]SubjectRecord, error)
 	// LookupIndex returns the ids of active subjects whose blind-index token for field equals token.
 	LookupIndex(ctx context.Context, field string, token []byte) ([]string, error)
+	// LookupIndexTokens is LookupIndex for several tokens of one field in one read (an import batch's):
+	// by token (the token's bytes as a string), the ids of the active subjects holding it, in id order, at
+	// most 100 each, as LookupIndex returns them; a token no active subject holds is absent.
+	LookupIndexTokens(ctx context.Context, field string, tokens [][]byte) (map[string][]string, error)
 	// SubjectIDs lists active subject ids after the given one, in id order.
 	SubjectIDs(ctx context.Context, after string, limit int) ([]string, error)
 	// SubjectRange reads, in one snapshot, the records of the active subjects whose id is after after and
@@ -264,6 +268,31 @@ type ProfileTx interface {
 	SetIndexTokens(field, subject string, tokens [][]byte) error
 	// SetIndex replaces the blind-index token of (field, subject); a nil token removes it.
 	SetIndex(field, subject string, token []byte) error
+}
+
+// ImportTx inserts new subjects whole (a creation, or an import batch's in one go).
+type ImportTx interface {
+	// InsertSubjects inserts new active subjects, each with its DEK, its sealed fields and its blind-index
+	// tokens: what CreateSubject, PutDEK, PutField and SetIndexTokens write for subjects that did not exist,
+	// in a few statements for the lot. An id that exists already is an error.
+	InsertSubjects(subjects []SubjectRows) error
+}
+
+// SubjectRows is a new subject as InsertSubjects stores it, everything sealed or tokenised already.
+type SubjectRows struct {
+	ID      string
+	Source  string
+	RefSalt []byte
+	At      time.Time // created_at and updated_at
+	DEK     DEK
+	Fields  []SealedField
+	Index   []IndexToken
+}
+
+// IndexToken is one blind-index token of a field (or pseudo-field) of a subject.
+type IndexToken struct {
+	Field string
+	Token []byte
 }
 
 // ErasureTx erases subjects and keeps what the law holds.
@@ -392,6 +421,7 @@ func RunChange(change func(Tx) error, tx Tx) (err error) {
 // withdrawal and the deletion of the tags that relied on it) is still one transaction.
 type Tx interface {
 	ProfileTx
+	ImportTx
 	ErasureTx
 	ConsentTx
 	IdentityTx

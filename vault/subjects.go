@@ -230,27 +230,12 @@ func (s *Profiles) create(ctx context.Context, a Access, in NewSubject, opened [
 			Errorf(CodePermissionDenied, "your roles may not create subjects with these fields for this purpose"))
 	}
 	now := s.now().UTC()
-	var extSealed []byte
 	seq, err := s.seq.Commit(ctx, func(tx Tx) error {
-		d, err := s.newSubjectIn(tx, id, in.Source, salt, now)
+		rows, err := s.newSubjectRows(&e, schema, id, salt, in, values, now)
 		if err != nil {
 			return err
 		}
-		if in.ExternalID != "" {
-			if extSealed, err = s.gate.seal(d, fieldExternalID, []byte(in.ExternalID)); err != nil {
-				return err
-			}
-			if err := tx.PutField(id, SealedField{Name: fieldExternalID, Class: ClassGeneral, DEKVersion: d.Version, Value: extSealed, UpdatedAt: now}); err != nil {
-				return err
-			}
-			if err := tx.SetIndex(fieldExternalID, id, s.gate.blindToken(fieldExternalID, in.Source+"\x00"+in.ExternalID)); err != nil {
-				return err
-			}
-		}
-		if err := s.writeFields(tx, &e, schema, d, id, SubjectRecord{}, values, now); err != nil {
-			return err
-		}
-		return s.tags.inputsChanged(tx, id)
+		return s.insertIn(tx, []SubjectRows{rows})
 	}, func(changeErr error) audit.Entry {
 		return finish(e, changeErr, names)
 	})
@@ -258,6 +243,61 @@ func (s *Profiles) create(ctx context.Context, a Access, in NewSubject, opened [
 		return Created{}, internalErr("create subject", err)
 	}
 	return Created{ID: id, CreatedAt: now, AuditSeq: seq}, nil
+}
+
+// newSubjectRows seals what a new subject is stored as: its first general DEK, its source's external id
+// (sealed and blind-indexed) and its validated values sealed under that key, with the blind-index tokens
+// of the indexed ones and of its name keys. Recomputing the name keys opens nothing of a new subject; e is
+// the creation's entry all the same.
+func (s *Profiles) newSubjectRows(e *audit.Entry, schema *policies.Schema, id string, salt []byte, in NewSubject, values map[string]*string, now time.Time) (SubjectRows, error) {
+	d, err := s.gate.newDEK(id, ClassGeneral, 1)
+	if err != nil {
+		return SubjectRows{}, err
+	}
+	rows := SubjectRows{ID: id, Source: in.Source, RefSalt: salt, At: now, DEK: d, Fields: make([]SealedField, 0, len(values)+1)}
+	if in.ExternalID != "" {
+		sealed, err := s.gate.seal(d, fieldExternalID, []byte(in.ExternalID))
+		if err != nil {
+			return SubjectRows{}, err
+		}
+		rows.Fields = append(rows.Fields, SealedField{Name: fieldExternalID, Class: ClassGeneral, DEKVersion: d.Version, Value: sealed, UpdatedAt: now})
+		rows.Index = append(rows.Index, IndexToken{Field: fieldExternalID, Token: s.gate.blindToken(fieldExternalID, in.Source+"\x00"+in.ExternalID)})
+	}
+	tokens, _, err := s.nameKeyTokens(e, SubjectRecord{}, values)
+	if err != nil {
+		return SubjectRows{}, err
+	}
+	for _, tok := range tokens {
+		rows.Index = append(rows.Index, IndexToken{Field: fieldNameKey, Token: tok})
+	}
+	for name, v := range values {
+		if v == nil {
+			continue // a new subject has nothing to clear
+		}
+		sealed, err := s.gate.seal(d, name, []byte(*v))
+		if err != nil {
+			return SubjectRows{}, err
+		}
+		rows.Fields = append(rows.Fields, SealedField{Name: name, Class: d.Class, DEKVersion: d.Version, Value: sealed, UpdatedAt: now})
+		if f, _ := schema.Field(name); f.BlindIndex {
+			rows.Index = append(rows.Index, IndexToken{Field: name, Token: s.gate.blindToken(name, *v)})
+		}
+	}
+	return rows, nil
+}
+
+// insertIn stores the rows of new subjects (newSubjectRows) and marks their tags stale, inside the writer's
+// transaction: a creation, or an import batch's creations in one go.
+func (s *Profiles) insertIn(tx Tx, rows []SubjectRows) error {
+	if err := tx.InsertSubjects(rows); err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if err := s.tags.inputsChanged(tx, r.ID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // activeIn checks, inside a change's transaction, that the subject is still active (ErrNotFound if not).
@@ -891,6 +931,12 @@ func (s *Profiles) Lookup(ctx context.Context, a Access, field, value string) (L
 // holding returns the active subjects whose blind-indexed field (or pseudo-field) has the normalised value.
 func (s *Profiles) holding(ctx context.Context, field, normalized string) ([]string, error) {
 	return s.store.LookupIndex(ctx, field, s.gate.blindToken(field, normalized))
+}
+
+// holdingTokens is holding for several blind-index tokens of one field in one read: by token, the active
+// subjects holding it (ProfileStore.LookupIndexTokens).
+func (s *Profiles) holdingTokens(ctx context.Context, field string, tokens [][]byte) (map[string][]string, error) {
+	return s.store.LookupIndexTokens(ctx, field, tokens)
 }
 
 // activeIDs lists active subject ids after the given one, in id order.

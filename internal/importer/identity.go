@@ -4,14 +4,18 @@ import (
 	"os"
 
 	"github.com/profilevault/profilevault/internal/ingest"
+	"github.com/profilevault/profilevault/vault"
 )
 
 // identityGroups is which subject records may turn out to be one person: records linked, directly or
-// through others, by a phone, an email or a source's external id. Identity resolution matches on those, so
-// a group's records go to one worker, in file order, and the first of them is the one the others merge
-// into — on every run. Routing by one key alone (the phone, else the email) sent a record sharing only
-// its email with an earlier one to another worker, and which of the two was imported first, and so kept,
-// depended on the scheduler.
+// through others, by a phone, an email or a source's external id, or by a name key (a name within one edit
+// of another's and the same birth date, which identity resolution queues for review). Identity resolution
+// matches on those, so a group's records go to one worker, in file order, and the first of them is the one
+// the others merge into, or are queued for review against — on every run. Routing by one key alone (the
+// phone, else the email) sent a record sharing only its email with an earlier one to another worker, and
+// which of the two was imported first, and so kept, depended on the scheduler; without the name keys, two
+// workers' records with similar names missed each other when both were looked up before either was
+// created (more often once the vault imports a worker's records in batches).
 type identityGroups struct {
 	parent map[string]string // union-find over the records' keys
 }
@@ -24,6 +28,9 @@ func subjectKeys(s *ingest.SubjectRow) []string {
 	}
 	if e := s.Fields["email"]; e != "" {
 		keys = append(keys, "email:"+e)
+	}
+	for _, k := range vault.NameKeys(s.Fields["name"], s.Fields["birth_date"]) {
+		keys = append(keys, "name:"+k)
 	}
 	return append(keys, "external:"+s.Source+":"+s.ExternalID)
 }

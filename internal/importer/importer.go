@@ -43,6 +43,10 @@ type Importer struct {
 	Workers int
 	// BatchSize is how many events go into one transaction.
 	BatchSize int
+	// SubjectBatch is how many subject records a worker imports in one call (vault.ImportSubjects: one
+	// lookup per index field and one change for the records nothing matches); 1 imports them one by one
+	// (vault.ImportSubject). Default 128.
+	SubjectBatch int
 
 	// Phases are filled by Run: one per file imported, with its lines and how long it took.
 	Phases []Phase
@@ -138,6 +142,9 @@ func (im *Importer) Run(ctx context.Context, paths []string) (ingest.Report, err
 	}
 	if im.BatchSize <= 0 {
 		im.BatchSize = 4000
+	}
+	if im.SubjectBatch <= 0 {
+		im.SubjectBatch = 128
 	}
 	rep := ingest.Report{Rejected: map[string]int{}}
 	if im.Stores == nil {
@@ -289,46 +296,70 @@ func reasonOf(err error) string {
 
 // subjects imports subject records with several workers. Records that may be one person (groups) go to
 // the same worker, in file order, so that identity resolution sees the earlier one before it matches the
-// later one (two workers racing could otherwise create two subjects for one person, or keep either).
+// later one (two workers racing could otherwise create two subjects for one person, or keep either). A
+// worker takes what its queue holds, up to SubjectBatch records, and imports them in one call, in order
+// (vault.ImportSubjects decides them as if one after another).
 func (im *Importer) subjects(ctx context.Context, r *ingest.Reader, cleaner *ingest.Cleaner, stores map[string]string, rep *ingest.Report, groups *identityGroups) error {
 	queues := make([]chan ingest.SubjectRow, im.Workers)
 	var mu sync.Mutex
 	var firstErr error
 	var wg sync.WaitGroup
 	done := 0
+	count := func(o vault.ImportOutcome, err error) {
+		switch code := vault.ErrorCode(err); {
+		case err != nil && (code == vault.CodeInternal || code == vault.CodeUnavailable):
+			if firstErr == nil {
+				firstErr = err
+			}
+		case err != nil:
+			reject(rep, reasonOf(err))
+		case o.Duplicate:
+			rep.Duplicates++
+		case o.Merged:
+			rep.Merged++
+		default:
+			rep.Accepted++
+			if o.Review {
+				rep.ReviewQueued++
+			}
+		}
+		done++
+		if done%500 == 0 {
+			im.progress("subjects: %d", done)
+		}
+	}
+	a := im.access(policies.PurposeAccountManagement)
 	for w := range queues {
-		queues[w] = make(chan ingest.SubjectRow, 64)
+		queues[w] = make(chan ingest.SubjectRow, max(64, im.SubjectBatch))
 		wg.Add(1)
 		go func(jobs <-chan ingest.SubjectRow) {
 			defer wg.Done()
+			batch := make([]vault.NewSubject, 0, im.SubjectBatch)
 			for row := range jobs {
-				fields := make(map[string]*string, len(row.Fields))
-				for k, v := range row.Fields {
-					v := v
-					fields[k] = &v
+				batch = append(batch[:0], newSubject(row))
+			take:
+				for len(batch) < im.SubjectBatch {
+					select {
+					case row, ok := <-jobs:
+						if !ok {
+							break take
+						}
+						batch = append(batch, newSubject(row))
+					default:
+						break take
+					}
 				}
-				o, err := im.Vault.Ingestion().ImportSubject(ctx, im.access(policies.PurposeAccountManagement), vault.NewSubject{ExternalID: row.ExternalID, Source: row.Source, Fields: fields})
+				if im.SubjectBatch == 1 {
+					o, err := im.Vault.Ingestion().ImportSubject(ctx, a, batch[0])
+					mu.Lock()
+					count(o, err)
+					mu.Unlock()
+					continue
+				}
+				results := im.Vault.Ingestion().ImportSubjects(ctx, a, batch)
 				mu.Lock()
-				switch code := vault.ErrorCode(err); {
-				case err != nil && (code == vault.CodeInternal || code == vault.CodeUnavailable):
-					if firstErr == nil {
-						firstErr = err
-					}
-				case err != nil:
-					reject(rep, reasonOf(err))
-				case o.Duplicate:
-					rep.Duplicates++
-				case o.Merged:
-					rep.Merged++
-				default:
-					rep.Accepted++
-					if o.Review {
-						rep.ReviewQueued++
-					}
-				}
-				done++
-				if done%500 == 0 {
-					im.progress("subjects: %d", done)
+				for _, res := range results {
+					count(res.Outcome, res.Err)
 				}
 				mu.Unlock()
 			}
@@ -376,6 +407,15 @@ func (im *Importer) subjects(ctx context.Context, r *ingest.Reader, cleaner *ing
 	return firstErr
 }
 
+// newSubject is a cleaned subject row as the vault imports it.
+func newSubject(row ingest.SubjectRow) vault.NewSubject {
+	fields := make(map[string]*string, len(row.Fields))
+	for k, v := range row.Fields {
+		fields[k] = &v
+	}
+	return vault.NewSubject{ExternalID: row.ExternalID, Source: row.Source, Fields: fields}
+}
+
 // routeKey spreads keys over n workers, the same key always to the same worker.
 func routeKey(key string, n int) int {
 	h := fnv.New32a()
@@ -386,11 +426,25 @@ func routeKey(key string, n int) int {
 // consents imports consent records; records of one subject go to one worker, in file order, so a grant
 // and a later withdrawal keep their order.
 func (im *Importer) consents(ctx context.Context, r *ingest.Reader, rep *ingest.Report) error {
-	return im.perSubject(ctx, r, rep, func(row ingest.Row) string { return row.Consent.SubjectRef }, func(id string, row ingest.Row) (bool, error) {
+	grantOf := func(row ingest.Row) consent.Grant {
 		c := row.Consent
-		return im.Vault.ConsentRecords().ImportConsent(ctx, im.access(policies.PurposeAccountManagement), id, consent.Grant{Purpose: policies.PurposeName(c.Purpose), Kind: consent.Kind(c.Kind),
+		return consent.Grant{Purpose: policies.PurposeName(c.Purpose), Kind: consent.Kind(c.Kind),
 			NoticeVersion: c.NoticeVersion, Method: c.Method, Evidence: c.Evidence, Recipient: c.Recipient, ExpiresAt: c.ExpiresAt,
-			GrantedAt: &c.GrantedAt})
+			GrantedAt: &c.GrantedAt}
+	}
+	a := im.access(policies.PurposeAccountManagement)
+	return im.perSubject(ctx, r, rep, func(row ingest.Row) string { return row.Consent.SubjectRef }, func(id string, row ingest.Row) (bool, error) {
+		return im.Vault.ConsentRecords().ImportConsent(ctx, a, id, grantOf(row))
+	}, func(ids []string, rows []ingest.Row) []applied {
+		batch := make([]vault.ConsentImport, len(rows))
+		for i, row := range rows {
+			batch[i] = vault.ConsentImport{Subject: ids[i], Grant: grantOf(row)}
+		}
+		out := make([]applied, len(rows))
+		for i, res := range im.Vault.ConsentRecords().ImportConsents(ctx, a, batch) {
+			out[i] = applied{duplicate: res.Duplicate, err: res.Err}
+		}
+		return out
 	})
 }
 
@@ -399,13 +453,18 @@ func (im *Importer) objections(ctx context.Context, r *ingest.Reader, rep *inges
 	return im.perSubject(ctx, r, rep, func(row ingest.Row) string { return row.Objection.SubjectRef }, func(id string, row ingest.Row) (bool, error) {
 		_, err := im.Vault.ConsentRecords().RecordObjection(ctx, im.access(policies.PurposeAccountManagement), id, row.Objection.Kind)
 		return false, err // recording an objection twice changes nothing
-	})
+	}, nil)
 }
 
 // applyTo resolves the row's subject and applies apply: it returns the rejection reason of a row the vault
 // refused, or the error that must stop the import.
 func (im *Importer) applyTo(ctx context.Context, row ingest.Row, refOf func(ingest.Row) string, apply func(string, ingest.Row) (bool, error)) (duplicate bool, reason string, fatal error) {
 	id, err := im.Vault.Ingestion().ResolveSubject(ctx, im.access(policies.PurposeAccountManagement), refOf(row))
+	return applyResolved(row, id, err, apply)
+}
+
+// applyResolved is applyTo with the row's subject resolved already (id, or the error resolving it).
+func applyResolved(row ingest.Row, id string, err error, apply func(string, ingest.Row) (bool, error)) (duplicate bool, reason string, fatal error) {
 	if errors.Is(err, vault.ErrNotFound) {
 		return false, "unknown_subject", nil
 	}
@@ -422,35 +481,93 @@ func (im *Importer) applyTo(ctx context.Context, row ingest.Row, refOf func(inge
 	}
 }
 
+// applied is what applying one row did.
+type applied struct {
+	duplicate bool
+	err       error
+}
+
 // perSubject applies apply to every good row with its resolved subject id, on several workers (their
 // audit entries share group commits); rows of one subject reference go to the same worker in file order.
-// A vault error that is about the row is counted as a rejection; an internal one stops the import.
-func (im *Importer) perSubject(ctx context.Context, r *ingest.Reader, rep *ingest.Report, refOf func(ingest.Row) string, apply func(id string, row ingest.Row) (duplicate bool, err error)) error {
+// A worker takes what its queue holds, up to SubjectBatch rows, resolves their subjects in one call
+// (vault.ResolveSubjects) and applies the rows in order — with applyBatch, if given, the rows whose
+// subject was found in one call (it must do what apply does row after row). A vault error that is about
+// the row is counted as a rejection; an internal one stops the import.
+func (im *Importer) perSubject(ctx context.Context, r *ingest.Reader, rep *ingest.Report, refOf func(ingest.Row) string, apply func(id string, row ingest.Row) (duplicate bool, err error),
+	applyBatch func(ids []string, rows []ingest.Row) []applied) error {
 	var mu sync.Mutex // guards rep and firstErr
 	var firstErr error
+	count := func(duplicate bool, reason string, fatal error) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case fatal != nil:
+			if firstErr == nil {
+				firstErr = fatal
+			}
+		case reason != "":
+			reject(rep, reason)
+		case duplicate:
+			rep.Duplicates++
+		default:
+			rep.Accepted++
+		}
+	}
 	queues := make([]chan ingest.Row, im.Workers)
 	var wg sync.WaitGroup
+	a := im.access(policies.PurposeAccountManagement)
 	for w := range queues {
-		queues[w] = make(chan ingest.Row, 16)
+		queues[w] = make(chan ingest.Row, max(16, im.SubjectBatch))
 		wg.Add(1)
 		go func(rows <-chan ingest.Row) {
 			defer wg.Done()
+			batch := make([]ingest.Row, 0, im.SubjectBatch)
+			refs := make([]string, 0, im.SubjectBatch)
+			var found []ingest.Row // the batch's rows whose subject was found, and their ids
+			var ids []string
 			for row := range rows {
-				duplicate, reason, fatal := im.applyTo(ctx, row, refOf, apply)
-				mu.Lock()
-				switch {
-				case fatal != nil:
-					if firstErr == nil {
-						firstErr = fatal
-					}
-				case reason != "":
-					reject(rep, reason)
-				case duplicate:
-					rep.Duplicates++
-				default:
-					rep.Accepted++
+				if im.SubjectBatch == 1 {
+					count(im.applyTo(ctx, row, refOf, apply))
+					continue
 				}
-				mu.Unlock()
+				batch = append(batch[:0], row)
+			take:
+				for len(batch) < im.SubjectBatch {
+					select {
+					case row, ok := <-rows:
+						if !ok {
+							break take
+						}
+						batch = append(batch, row)
+					default:
+						break take
+					}
+				}
+				refs = refs[:0]
+				for _, row := range batch {
+					refs = append(refs, refOf(row))
+				}
+				resolved := im.Vault.Ingestion().ResolveSubjects(ctx, a, refs)
+				if applyBatch == nil {
+					for i, res := range resolved {
+						count(applyResolved(batch[i], res.ID, res.Err, apply))
+					}
+					continue
+				}
+				found, ids := found[:0], ids[:0]
+				for i, res := range resolved {
+					if res.Err != nil {
+						count(applyResolved(batch[i], "", res.Err, apply))
+						continue
+					}
+					found, ids = append(found, batch[i]), append(ids, res.ID)
+				}
+				if len(found) == 0 {
+					continue
+				}
+				for i, res := range applyBatch(ids, found) {
+					count(applyResolved(found[i], ids[i], nil, func(string, ingest.Row) (bool, error) { return res.duplicate, res.err }))
+				}
 			}
 		}(queues[w])
 	}

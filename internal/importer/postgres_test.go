@@ -35,8 +35,8 @@ type imported struct {
 }
 
 // importTwice imports dir into a fresh vault (on PostgreSQL when dsn is set) twice, with the importer's
-// default workers, and returns what it made.
-func importTwice(t *testing.T, dir, dsn string) imported {
+// default workers and batches unless configure changes them, and returns what it made.
+func importTwice(t *testing.T, dir, dsn string, configure func(*importer.Importer)) imported {
 	t.Helper()
 	s := apptest.Start(t, func(c *app.Config) { c.DB = dsn })
 	count := func() map[string]int {
@@ -57,6 +57,9 @@ func importTwice(t *testing.T, dir, dsn string) imported {
 		return out
 	}
 	im := &importer.Importer{Vault: s.App.Vault, Steward: vault.Caller{Subject: "import-test", Roles: []policies.Role{"data_steward"}}}
+	if configure != nil {
+		configure(im)
+	}
 	var out imported
 	for run := range 2 {
 		rep, err := im.Run(t.Context(), []string{dir})
@@ -132,7 +135,7 @@ func TestImportOnPostgresAsOnSQLite(t *testing.T) {
 	if err := shop.WriteDir(dir, "ndjson"); err != nil {
 		t.Fatal(err)
 	}
-	sq, pg := importTwice(t, dir, ""), importTwice(t, dir, dsn)
+	sq, pg := importTwice(t, dir, "", nil), importTwice(t, dir, dsn, nil)
 	if sq.rows["events"] == 0 || sq.rows["consent_events"] == 0 {
 		t.Fatalf("the SQLite import stored nothing: %v", sq.rows)
 	}

@@ -170,6 +170,31 @@ func (s *Store) LookupIndex(ctx context.Context, field string, token []byte) ([]
 		WHERE b.field = $1 AND b.token = $2 AND s.state = 'active' ORDER BY b.subject_id LIMIT 100`, field, token))
 }
 
+// LookupIndexTokens implements vault.ProfileStore: one statement for every token.
+func (s *Store) LookupIndexTokens(ctx context.Context, field string, tokens [][]byte) (map[string][]string, error) {
+	out := map[string][]string{}
+	if len(tokens) == 0 {
+		return out, nil
+	}
+	rows, err := s.db.Pool.Query(ctx, `SELECT b.token, b.subject_id FROM blind_index b JOIN subjects s ON s.subject_id = b.subject_id
+		WHERE b.field = $1 AND b.token = ANY($2) AND s.state = 'active' ORDER BY b.token, b.subject_id`, field, tokens)
+	if err != nil {
+		return nil, err
+	}
+	var tok []byte
+	var id string
+	_, err = pgx.ForEachRow(rows, []any{&tok, &id}, func() error {
+		if ids := out[string(tok)]; len(ids) < 100 {
+			out[string(tok)] = append(ids, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SubjectIDs implements vault.ProfileStore.
 func (s *Store) SubjectIDs(ctx context.Context, after string, limit int) ([]string, error) {
 	return texts(s.db.Pool.Query(ctx, `SELECT subject_id FROM subjects WHERE state = 'active' AND subject_id > $1 ORDER BY subject_id LIMIT $2`, after, limit))

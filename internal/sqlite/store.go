@@ -24,8 +24,10 @@ import (
 	"net/url"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -292,7 +294,8 @@ func (s *Store) prepare(ctx context.Context) error {
 	if s.ranges, err = prepareRanges(ctx, s.read); err != nil {
 		return fmt.Errorf("prepare range reads: %w", err)
 	}
-	if s.insertStmts, err = prepareInserts(ctx, s.write, insertNotes, insertEvents, insertTags, insertMembers); err != nil {
+	if s.insertStmts, err = prepareInserts(ctx, s.write, insertNotes, insertEvents, insertTags, insertMembers,
+		insertSubjects, insertDEKs, insertFields, insertTokens); err != nil {
 		return fmt.Errorf("prepare multi-row inserts: %w", err)
 	}
 	return nil
@@ -595,6 +598,52 @@ const lookupQuery = `SELECT b.subject_id FROM blind_index b JOIN subjects s ON s
 // LookupIndex implements vault.Store.
 func (s *Store) LookupIndex(ctx context.Context, field string, token []byte) ([]string, error) {
 	return scanIDs(s.stmtLookup.QueryContext(ctx, field, token))
+}
+
+// lookupChunk is how many tokens one statement of LookupIndexTokens looks up (SQLite binds at most 32,766
+// parameters; a few hundred keep the statement small).
+const lookupChunk = 500
+
+// LookupIndexTokens implements vault.ProfileStore: one statement per chunk of distinct tokens.
+func (s *Store) LookupIndexTokens(ctx context.Context, field string, tokens [][]byte) (map[string][]string, error) {
+	out := map[string][]string{}
+	seen := make(map[string]bool, len(tokens))
+	tokens = slices.DeleteFunc(slices.Clone(tokens), func(tok []byte) bool {
+		dup := seen[string(tok)]
+		seen[string(tok)] = true
+		return dup
+	})
+	for len(tokens) > 0 {
+		chunk := tokens[:min(len(tokens), lookupChunk)]
+		tokens = tokens[len(chunk):]
+		args := make([]any, 0, 1+len(chunk))
+		args = append(args, field)
+		for _, tok := range chunk {
+			args = append(args, tok)
+		}
+		rows, err := s.read.QueryContext(ctx, `SELECT b.token, b.subject_id FROM blind_index b JOIN subjects s ON s.id = b.subject_id
+	WHERE b.field = ? AND b.token IN (?`+strings.Repeat(",?", len(chunk)-1)+`) AND s.state = 'active' ORDER BY b.token, b.subject_id`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var tok []byte
+			var id string
+			if err := rows.Scan(&tok, &id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if ids := out[string(tok)]; len(ids) < 100 {
+				out[string(tok)] = append(ids, id)
+			}
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // checkpointer truncates the WAL after erasures, on its own connection and off the writer's path, so that

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -473,11 +474,17 @@ const (
 	insertTags   = `INSERT INTO tags (subject_id, purpose, key, level, inputs, consent_ids, computed_at, dek_version, sealed) VALUES `
 	// An audience's members (PutAudience).
 	insertMembers = `INSERT INTO audience_members (audience_id, ref, subject_id, holdout) VALUES `
+	// New subjects' rows (InsertSubjects).
+	insertSubjects = `INSERT INTO subjects (id, state, source, ref_salt, created_at, updated_at) VALUES `
+	insertDEKs     = `INSERT INTO deks (subject_id, class, version, kek_version, wrapped, created_at) VALUES `
+	insertFields   = `INSERT INTO fields (subject_id, name, class, dek_version, value, updated_at) VALUES `
+	insertTokens   = `INSERT OR IGNORE INTO blind_index (field, token, subject_id) VALUES `
 )
 
 var (
-	insertWidths = map[string]int{insertIndex: 8, insertNotes: 2, insertEvents: 10, insertTags: 9, insertMembers: 4}
-	insertSizes  = []int{64, 16, 4, 1} // descending
+	insertWidths = map[string]int{insertIndex: 8, insertNotes: 2, insertEvents: 10, insertTags: 9, insertMembers: 4,
+		insertSubjects: 6, insertDEKs: 6, insertFields: 6, insertTokens: 3}
+	insertSizes = []int{64, 16, 4, 1} // descending
 )
 
 // inserts holds the prepared multi-row inserts of one write connection, by table prefix and row count.
@@ -618,6 +625,53 @@ func (t *txn) CreateSubject(id, source string, refSalt []byte, at time.Time) err
 	t.touch(id)
 	ts := formatTime(at)
 	return t.exec(`INSERT INTO subjects (id, state, source, ref_salt, created_at, updated_at) VALUES (?, 'active', ?, ?, ?, ?)`, id, source, refSalt, ts, ts)
+}
+
+// InsertSubjects implements vault.ImportTx: the subjects, their DEKs, fields and index tokens by the
+// prepared multi-row inserts, table by table.
+func (t *txn) InsertSubjects(subjects []vault.SubjectRows) error {
+	var subj, deks, fields, tokens []any
+	type token struct {
+		x  vault.IndexToken
+		id string
+	}
+	var index []token
+	dekAt := formatTime(time.Now())
+	for _, s := range subjects {
+		t.touch(s.ID)
+		at := formatTime(s.At)
+		subj = append(subj, s.ID, vault.StateActive, s.Source, s.RefSalt, at, at)
+		deks = append(deks, s.ID, s.DEK.Class, s.DEK.Version, s.DEK.KEKVersion, s.DEK.Wrapped, dekAt)
+		for _, f := range s.Fields {
+			fields = append(fields, s.ID, f.Name, f.Class, f.DEKVersion, f.Value, formatTime(f.UpdatedAt))
+		}
+		for _, x := range s.Index {
+			index = append(index, token{x, s.ID})
+		}
+	}
+	// In the index's key order: random tokens inserted in order descend the B-tree along neighbouring
+	// pages instead of all over it.
+	slices.SortFunc(index, func(a, b token) int {
+		if c := strings.Compare(a.x.Field, b.x.Field); c != 0 {
+			return c
+		}
+		if c := bytes.Compare(a.x.Token, b.x.Token); c != 0 {
+			return c
+		}
+		return strings.Compare(a.id, b.id)
+	})
+	for _, x := range index {
+		tokens = append(tokens, x.x.Field, x.x.Token, x.id)
+	}
+	for _, table := range []struct {
+		prefix string
+		args   []any
+	}{{insertSubjects, subj}, {insertDEKs, deks}, {insertFields, fields}, {insertTokens, tokens}} {
+		if _, err := t.store.insertStmts.insertRows(t.ctx, t.tx, table.prefix, table.args); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (t *txn) SubjectState(id string) (string, error) {

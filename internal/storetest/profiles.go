@@ -224,6 +224,125 @@ func RunProfiles(t *testing.T, open Open) {
 		lookup("email", "e3", "sub_a")
 	})
 
+	// InsertSubjects stores new subjects as CreateSubject, PutDEK, PutField and SetIndexTokens store them
+	// one call at a time: the same records, the same lookups; an id that exists is an error and the change
+	// keeps nothing.
+	t.Run("InsertSubjects", func(t *testing.T) {
+		a := open(t)
+		rows := func(id string) vault.SubjectRows {
+			return vault.SubjectRows{ID: id, Source: "pos", RefSalt: []byte("salt-" + id), At: at,
+				DEK: vault.DEK{Subject: id, Class: vault.ClassGeneral, Version: 1, KEKVersion: 2, Wrapped: []byte("w-" + id)},
+				Fields: []vault.SealedField{
+					{Name: "_external_id", Class: vault.ClassGeneral, DEKVersion: 1, Value: []byte("x-" + id), UpdatedAt: at},
+					{Name: "name", Class: vault.ClassGeneral, DEKVersion: 1, Value: []byte("n-" + id), UpdatedAt: at},
+					{Name: "phone", Class: vault.ClassGeneral, DEKVersion: 1, Value: []byte("p-" + id), UpdatedAt: at},
+				},
+				Index: []vault.IndexToken{{Field: "_external_id", Token: []byte("x-" + id)}, {Field: "phone", Token: []byte("p-" + id)},
+					{Field: "_name_key", Token: []byte("k1-" + id)}, {Field: "_name_key", Token: []byte("k2-" + id)}},
+			}
+		}
+		// One subject a call at a time, and 70 (past the largest multi-row statement) in one go.
+		one := rows("sub_one")
+		commit(t, a, func(tx vault.Tx) error {
+			err := errors.Join(tx.CreateSubject(one.ID, one.Source, one.RefSalt, one.At), tx.PutDEK(one.DEK))
+			for _, f := range one.Fields {
+				err = errors.Join(err, tx.PutField(one.ID, f))
+			}
+			return errors.Join(err, tx.SetIndex("_external_id", one.ID, []byte("x-sub_one")), tx.SetIndex("phone", one.ID, []byte("p-sub_one")),
+				tx.SetIndexTokens("_name_key", one.ID, [][]byte{[]byte("k1-sub_one"), []byte("k2-sub_one")}))
+		})
+		var batch []vault.SubjectRows
+		for i := range 70 {
+			batch = append(batch, rows(fmt.Sprintf("sub_%02d", i)))
+		}
+		commit(t, a, func(tx vault.Tx) error { return tx.InsertSubjects(batch) })
+		want, err := a.Store.Subject(t.Context(), "sub_one")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range append(batch, one) {
+			got, err := a.Store.Subject(t.Context(), r.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			same := func(x vault.SubjectRecord) string {
+				x.ID, x.RefSalt = "", nil
+				d := x.DEKs[vault.ClassGeneral]
+				d.Subject, d.Wrapped = "", nil
+				fields := map[string]string{}
+				for n, f := range x.Fields {
+					fields[n] = fmt.Sprintf("%s/%d/%s", f.Class, f.DEKVersion, f.UpdatedAt)
+				}
+				return fmt.Sprintf("%s %s %s %s %d %+v %v", x.State, x.Source, x.CreatedAt, x.UpdatedAt, len(x.DEKs), d, fields)
+			}
+			if same(got) != same(want) || string(got.RefSalt) != "salt-"+r.ID || string(got.DEKs[vault.ClassGeneral].Wrapped) != "w-"+r.ID ||
+				string(got.Fields["phone"].Value) != "p-"+r.ID {
+				t.Fatalf("%s: %s\nas created one call at a time: %s", r.ID, same(got), same(want))
+			}
+			for _, x := range r.Index {
+				if ids, err := a.Store.LookupIndex(t.Context(), x.Field, x.Token); err != nil || !slices.Equal(ids, []string{r.ID}) {
+					t.Fatalf("%s: lookup %s: %v, %v", r.ID, x.Field, ids, err)
+				}
+			}
+		}
+		_, err = a.Store.Commit(t.Context(), func(tx vault.Tx) error {
+			return tx.InsertSubjects([]vault.SubjectRows{rows("sub_new"), rows("sub_05")})
+		}, entry("test.change"))
+		if err == nil {
+			t.Fatal("inserting an existing subject succeeded")
+		}
+		if _, err := a.Store.Subject(t.Context(), "sub_new"); !errors.Is(err, vault.ErrNotFound) {
+			t.Fatalf("the failed change kept a subject: %v", err)
+		}
+	})
+
+	// LookupIndexTokens answers, for many tokens at once, what LookupIndex answers for each: ids in order,
+	// only active subjects, only the field asked, no entry for a token nobody holds — past the size of one
+	// statement's chunk too.
+	t.Run("BlindIndexTokens", func(t *testing.T) {
+		a := open(t)
+		create(t, a, "sub_a", "sub_b", "sub_c", "sub_d")
+		commit(t, a, func(tx vault.Tx) error {
+			return errors.Join(
+				tx.SetIndex("phone", "sub_c", []byte("t1")),
+				tx.SetIndex("phone", "sub_a", []byte("t1")),
+				tx.SetIndex("phone", "sub_b", []byte("t700")),
+				tx.SetIndex("phone", "sub_d", []byte("t1199")),
+				tx.SetIndex("email", "sub_d", []byte("t2")),
+				tx.SetIndexTokens("_name_key", "sub_b", [][]byte{[]byte("t1"), []byte("t3")}),
+			)
+		})
+		commit(t, a, func(tx vault.Tx) error {
+			_, err := tx.Erase("sub_d", at, nil, time.Time{})
+			return err
+		})
+		var tokens [][]byte
+		for i := range 1200 {
+			tokens = append(tokens, []byte(fmt.Sprintf("t%d", i)))
+		}
+		tokens = append(tokens, []byte("t1")) // asked twice
+		got, err := a.Store.LookupIndexTokens(t.Context(), "phone", tokens)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string][]string{"t1": {"sub_a", "sub_c"}, "t700": {"sub_b"}}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("phone tokens: %v; want %v", got, want)
+		}
+		for _, tok := range tokens {
+			one, err := a.Store.LookupIndex(t.Context(), "phone", tok)
+			if err != nil || !slices.Equal(one, got[string(tok)]) {
+				t.Fatalf("token %s: LookupIndex %v, %v; LookupIndexTokens %v", tok, one, err, got[string(tok)])
+			}
+		}
+		if got, err := a.Store.LookupIndexTokens(t.Context(), "_name_key", [][]byte{[]byte("t3")}); err != nil || fmt.Sprint(got) != "map[t3:[sub_b]]" {
+			t.Fatalf("name key tokens: %v, %v", got, err)
+		}
+		if got, err := a.Store.LookupIndexTokens(t.Context(), "email", nil); err != nil || len(got) != 0 {
+			t.Fatalf("no tokens: %v, %v", got, err)
+		}
+	})
+
 	t.Run("SubjectIDsAndHolds", func(t *testing.T) {
 		a := open(t)
 		create(t, a, "sub_1", "sub_2", "sub_3", "sub_4", "sub_5")
