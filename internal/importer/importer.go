@@ -371,20 +371,18 @@ func (im *Importer) subjects(ctx context.Context, r *ingest.Reader, cleaner *ing
 		}
 		wg.Wait()
 	}
-	for row, ok := r.Next(); ok; row, ok = r.Next() {
-		im.bytesRead.Store(r.BytesRead())
+	// prepare checks and cleans a row, counting what it rejects or changes in rep; the workers count into
+	// rep too, so it runs under mu. It returns nil for a row that is not imported.
+	prepare := func(row ingest.Row) (*ingest.SubjectRow, error) {
 		rep.LinesRead++
-		if bad, err := badRow(row, rep); err != nil {
-			stop()
-			return err
-		} else if bad {
-			continue
+		if bad, err := badRow(row, rep); err != nil || bad {
+			return nil, err
 		}
 		s := row.Subject
 		changed, rerr := cleaner.Subject(s)
 		if rerr != nil {
 			reject(rep, rerr.Reason)
-			continue
+			return nil, nil
 		}
 		if len(changed) > 0 {
 			rep.Standardised++
@@ -394,13 +392,25 @@ func (im *Importer) subjects(ctx context.Context, r *ingest.Reader, cleaner *ing
 				rep.Imputed++
 			}
 		}
+		return s, nil
+	}
+	for row, ok := r.Next(); ok; row, ok = r.Next() {
+		im.bytesRead.Store(r.BytesRead())
 		mu.Lock()
+		s, err := prepare(row)
 		failed := firstErr != nil
 		mu.Unlock()
+		if err != nil {
+			stop()
+			return err
+		}
 		if failed {
 			break
 		}
-		queues[groups.route(s, len(queues))] <- *s
+		if s != nil {
+			// Not under mu: a full queue waits for its worker, which takes mu to count.
+			queues[groups.route(s, len(queues))] <- *s
+		}
 	}
 	stop()
 	im.progress("subjects: %d\n", done)
