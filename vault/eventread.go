@@ -224,7 +224,7 @@ func openEvent(rel *release, rec SubjectRecord, ev StoredEvent) (EventView, erro
 // openEventOf is openEvent with only the attributes in attrs (all if nil).
 func openEventOf(rel *release, rec SubjectRecord, ev StoredEvent, attrs map[string]bool) (EventView, error) {
 	v := EventView{ID: ev.ID, Type: ev.Type, Category: ev.Category, TS: ev.TS, Source: ev.Source}
-	pt, err := rel.open(rec.DEKs[ev.Class], "event:"+ev.ID, ev.Attrs)
+	pt, err := rel.open(rec.DEKs[ev.Class], eventAD(ev.ID), ev.Attrs)
 	if err != nil {
 		return v, err
 	}

@@ -99,7 +99,7 @@ func (s *Ingestion) resolveRecord(ctx context.Context, ref string) (SubjectRecor
 		if !ok || ext == "" {
 			return SubjectRecord{}, ErrNotFound
 		}
-		ids, err := s.profiles.holding(ctx, fieldExternalID, source+"\x00"+ext)
+		ids, err := s.profiles.holding(ctx, fieldExternalID, externalIDValue(source, ext))
 		if err != nil {
 			return SubjectRecord{}, err
 		}
@@ -353,13 +353,16 @@ type pendingEvent struct {
 }
 
 func (s *Ingestion) sealEvent(p *pendingEvent, d DEK) error {
-	sealed, err := s.gate.seal(d, "event:"+p.ev.ID, p.plain)
+	sealed, err := s.gate.seal(d, eventAD(p.ev.ID), p.plain)
 	if err != nil {
 		return err
 	}
 	p.ev.Attrs, p.ev.DEKVersion = sealed, d.Version
 	return nil
 }
+
+// eventAD binds an event's sealed attributes to its id: they open only as that event's.
+func eventAD(id string) string { return "event:" + id }
 
 // checkEventKeys runs in the writer: it confirms, once per subject and class, that the key each event was
 // sealed under is still the current one (re-sealing under the current key after a rotation, and under a new

@@ -215,7 +215,7 @@ func (s *Ingestion) merge(ctx context.Context, a Access, target, on string, in N
 	row := MergeRow{ID: newID("mrg_"), SubjectID: target, Source: in.Source, MatchedOn: on, FieldsAdded: added, CreatedAt: now}
 	var token []byte
 	if in.ExternalID != "" {
-		token = s.gate.blindToken(fieldExternalID, in.Source+"\x00"+in.ExternalID)
+		token = s.gate.blindToken(fieldExternalID, externalIDValue(in.Source, in.ExternalID))
 		row.ExternalToken = token
 	}
 	_, err = s.seq.Commit(ctx, func(tx Tx) error {

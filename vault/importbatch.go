@@ -125,11 +125,11 @@ func (s *Ingestion) batchTokens(schema *policies.Schema, in NewSubject, values m
 	if in.ExternalID != "" && in.Source != "" {
 		// ImportSubject resolves "external:<source>:<id>", split at the first colon (resolveRecord).
 		if source, ext, ok := strings.Cut(in.Source+":"+in.ExternalID, ":"); ok && ext != "" {
-			lookups = append(lookups, key(fieldExternalID, source+"\x00"+ext))
+			lookups = append(lookups, key(fieldExternalID, externalIDValue(source, ext)))
 		}
 	}
 	if in.ExternalID != "" {
-		writes = append(writes, key(fieldExternalID, in.Source+"\x00"+in.ExternalID))
+		writes = append(writes, key(fieldExternalID, externalIDValue(in.Source, in.ExternalID)))
 	}
 	for _, field := range []string{"email", "phone"} {
 		if v := values[field]; v != nil {
@@ -290,7 +290,7 @@ func (s *Ingestion) ResolveSubjects(ctx context.Context, a Access, refs []string
 			continue
 		}
 		if source, ext, ok := strings.Cut(rest, ":"); ok && ext != "" {
-			tok := s.gate.blindToken(fieldExternalID, source+"\x00"+ext)
+			tok := s.gate.blindToken(fieldExternalID, externalIDValue(source, ext))
 			tokenOf[i] = string(tok)
 			tokens = append(tokens, tok)
 		}

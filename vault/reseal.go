@@ -118,7 +118,7 @@ func (s *Ingestion) resealSubjects(ctx context.Context, e audit.Entry, ids []str
 				res.Unopened++ // its key is gone (shredded, waiting for the purge) or newer than the record read
 				return nil
 			}
-			ad := "event:" + ev.ID
+			ad := eventAD(ev.ID)
 			plain, err := rel.open(d, ad, ev.Attrs)
 			if err != nil {
 				res.Unopened++

@@ -261,7 +261,7 @@ func (s *Profiles) newSubjectRows(e *audit.Entry, schema *policies.Schema, id st
 			return SubjectRows{}, err
 		}
 		rows.Fields = append(rows.Fields, SealedField{Name: fieldExternalID, Class: ClassGeneral, DEKVersion: d.Version, Value: sealed, UpdatedAt: now})
-		rows.Index = append(rows.Index, IndexToken{Field: fieldExternalID, Token: s.gate.blindToken(fieldExternalID, in.Source+"\x00"+in.ExternalID)})
+		rows.Index = append(rows.Index, IndexToken{Field: fieldExternalID, Token: s.gate.blindToken(fieldExternalID, externalIDValue(in.Source, in.ExternalID))})
 	}
 	tokens, _, err := s.nameKeyTokens(e, SubjectRecord{}, values)
 	if err != nil {
@@ -326,6 +326,10 @@ func (s *Profiles) newSubjectIn(tx ProfileTx, id, source string, salt []byte, no
 
 // fieldExternalID is the pseudo-field under which a source system's own id is kept (sealed, blind-indexed).
 const fieldExternalID = "_external_id"
+
+// externalIDValue is the value a source's id is blind-indexed under (fieldExternalID): the source and the
+// id, joined by a NUL that neither holds.
+func externalIDValue(source, id string) string { return source + "\x00" + id }
 
 func utf8Safe(s string) bool {
 	for _, r := range s {
