@@ -3,6 +3,7 @@ package profiling
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/profilevault/profilevault/internal/profiling/sentiment"
 	"slices"
 	"strings"
 	"testing"
@@ -513,7 +514,7 @@ func TestAttitudeTags(t *testing.T) {
 			if got[KeySatisfaction].Value != tc.sat || got[KeyAdvocacy].Value != tc.advoc {
 				t.Errorf("satisfaction %q advocacy %q, want %q %q", got[KeySatisfaction].Value, got[KeyAdvocacy].Value, tc.sat, tc.advoc)
 			}
-			if !strings.HasSuffix(got[KeySentiment].AlgorithmVersion, "sentiment-model-2026.12-2") {
+			if !strings.HasSuffix(got[KeySentiment].AlgorithmVersion, "+"+sentiment.Version) {
 				t.Errorf("sentiment version %q", got[KeySentiment].AlgorithmVersion)
 			}
 		})

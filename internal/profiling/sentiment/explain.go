@@ -40,19 +40,19 @@ func Explain(text string) Explanation {
 	tr := &trace{}
 	ex := Explanation{Lang: DetectLanguage(text)}
 	var parts []contrib
+	m, score := zhModel(), scoreChinese
+	if ex.Lang != Chinese {
+		m, score = enModel(), scoreEnglish
+	}
+	z, lexSum := score(text, tr)
+	ex.Score, ex.Evidence = modelScore(m, z, lexSum), z
+	for _, c := range tr.lex {
+		parts = append(parts, contrib{start: c.start, end: c.end, w: m.lex * c.w})
+	}
 	if ex.Lang == Chinese {
-		z, lexSum := scoreChinese(text, tr)
-		ex.Score, ex.Evidence = chineseScore(z, lexSum), z
-		lam := zhModel().lex
-		parts = append(parts, tr.feats...)
-		for _, c := range tr.lex {
-			parts = append(parts, contrib{start: c.start, end: c.end, w: lam * c.w})
-		}
-		ex.Phrases = mergeSpans(text, parts)
+		ex.Phrases = mergeSpans(text, append(parts, tr.feats...))
 	} else {
-		sum := scoreEnglish(text, tr)
-		ex.Score, ex.Evidence = englishScore(sum), sum
-		ex.Phrases = groupSpans(text, tr.lex)
+		ex.Phrases = wordSpans(text, parts, tr.feats)
 	}
 	ex.Label = LabelOf(ex.Score)
 	slices.SortStableFunc(ex.Phrases, func(a, b Contribution) int {
@@ -72,20 +72,28 @@ func Explain(text string) Explanation {
 	return ex
 }
 
-// groupSpans sums contributions of identical spans (an English phrase hit twice by
-// post-degree words, say) in text order.
-func groupSpans(text string, parts []contrib) []Contribution {
+// wordSpans groups English contributions: a lexicon unit's span ("had to return") takes
+// the word features inside it; every other word is a phrase of its own. Identical spans
+// add up (a phrase hit twice by post-degree words, say); phrases are in text order.
+func wordSpans(text string, lexParts, feats []contrib) []Contribution {
 	var out []Contribution
-	for _, c := range parts {
+	add := func(c contrib) {
 		if c.start < 0 || c.end > len(text) || c.start >= c.end {
-			continue
+			return
 		}
-		if i := slices.IndexFunc(out, func(o Contribution) bool { return o.Start == c.start && o.End == c.end }); i >= 0 {
+		if i := slices.IndexFunc(out, func(o Contribution) bool { return o.Start <= c.start && c.end <= o.End }); i >= 0 {
 			out[i].Weight += c.w
-			continue
+			return
 		}
 		out = append(out, Contribution{Phrase: text[c.start:c.end], Start: c.start, End: c.end, Weight: c.w})
 	}
+	for _, c := range lexParts {
+		add(c)
+	}
+	for _, c := range feats {
+		add(c)
+	}
+	slices.SortStableFunc(out, func(a, b Contribution) int { return cmp.Compare(a.Start, b.Start) })
 	return out
 }
 

@@ -45,6 +45,16 @@ const (
 	kindAck              // "好的": nothing at the start of a clause, else a sentiment word
 )
 
+// isRule reports whether an entry of kind k acts on other words rather than carrying a
+// sentiment of its own.
+func (k kind) isRule() bool {
+	switch k {
+	case kindNegator, kindDegree, kindPostDegree, kindAdversative, kindAdvClause, kindConcessive:
+		return true
+	}
+	return false
+}
+
 // kindCodes maps the one-letter code in the lexicon files to a kind.
 var kindCodes = map[string]kind{
 	"w": kindWord, "x": kindOther, "n": kindNegator, "d": kindDegree, "p": kindPostDegree,

@@ -12,7 +12,15 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode"
 )
+
+// The English model has the same form over Latin words (each marked in a negator's scope,
+// as the English rules reach it) and the English lexicon scorer's summed weight, fitted by
+// ./train -vader on the rated snippets published with VADER (see DATA.md).
+//
+//go:embed model/en.tsv.gz
+var enModelGz []byte
 
 // The Chinese model is a logistic regression over character n-grams (one to three Han
 // characters, each n-gram marked when it lies in the scope of a negator), Latin words, and
@@ -22,6 +30,15 @@ import (
 //
 //go:embed model/zh.tsv.gz
 var zhModelGz []byte
+
+// enModel parses the embedded English model on first use.
+var enModel = sync.OnceValue(func() *model {
+	m, err := parseModel(bytes.NewReader(enModelGz), true)
+	if err != nil {
+		panic(err) // the model is part of the binary: an error is a build defect
+	}
+	return m
+})
 
 // errModel is wrapped by every model parsing error.
 var errModel = errors.New("sentiment: bad model")
@@ -299,15 +316,47 @@ func TrainingFeatures(text string, fn func(Feature)) {
 	fn(Feature{Name: LexiconFeature, Value: sc.total, Contrast: 1})
 }
 
-// scoreChinese returns the model's log-odds z for a Chinese text and the lexicon scorer's
+// TrainingFeaturesEnglish is TrainingFeatures for the English model: the Latin words of text
+// (marked in a negator's scope, as the English rules reach it) and the English lexicon
+// scorer's summed weight, last.
+func TrainingFeaturesEnglish(text string, fn func(Feature)) {
+	sc := englishScorer(text, nil)
+	s := newScanner(text, &sc)
+	s.sink = fn
+	s.features, s.negate, s.maxGram, s.ruleWordsOff = true, true, maxGram, true
+	s.scan()
+	s.release()
+	fn(Feature{Name: LexiconFeature, Value: sc.total, Contrast: 1})
+}
+
+// englishScorer returns the rule scorer for an English text.
+func englishScorer(text string, tr *trace) scorer {
+	sc := scorer{negWindow: enNegWindow, tr: tr, emph: true}
+	sc.capsOK = strings.IndexFunc(text, unicode.IsLower) >= 0
+	sc.reset()
+	return sc
+}
+
+// scoreChinese returns the Chinese model's log-odds z for a text and the lexicon scorer's
 // summed weight; tr, if not nil, receives the spans of all contributions.
 func scoreChinese(text string, tr *trace) (z, lexSum float64) {
-	m := zhModel()
 	sc := scorer{negWindow: zhNegWindow, tr: tr}
 	sc.reset()
-	s := newScanner(text, &sc)
+	return scoreWith(zhModel(), text, &sc, tr, false)
+}
+
+// scoreEnglish is scoreChinese for the English model.
+func scoreEnglish(text string, tr *trace) (z, lexSum float64) {
+	sc := englishScorer(text, tr)
+	return scoreWith(enModel(), text, &sc, tr, true)
+}
+
+// scoreWith runs the scanner over text with model m and rule scorer sc (ruleWordsOff: see
+// scanner).
+func scoreWith(m *model, text string, sc *scorer, tr *trace, ruleWordsOff bool) (z, lexSum float64) {
+	s := newScanner(text, sc)
 	s.m = m
-	s.features, s.negate, s.maxGram = true, m.negate, m.maxN
+	s.features, s.negate, s.maxGram, s.ruleWordsOff = true, m.negate, m.maxN, ruleWordsOff
 	s.tr = tr
 	s.scan()
 	z = s.z
@@ -315,14 +364,13 @@ func scoreChinese(text string, tr *trace) (z, lexSum float64) {
 	return m.bias + z + m.lex*sc.total, sc.total
 }
 
-// chineseScore maps the model's log-odds z to a score: 2σ(z) − 1 = tanh(z/2), with the
-// model's neutral threshold moved onto NeutralBand. The threshold is wider for a text
-// without lexicon evidence (lexSum, the lexicon scorer's summed weight, near zero).
-func chineseScore(z, lexSum float64) float64 {
+// modelScore maps model m's log-odds z to a score: 2σ(z) − 1 = tanh(z/2), with the model's
+// neutral threshold moved onto NeutralBand. The threshold is wider for a text without
+// lexicon evidence (lexSum, the lexicon scorer's summed weight, near zero).
+func modelScore(m *model, z, lexSum float64) float64 {
 	if math.IsNaN(z) {
 		return 0
 	}
-	m := zhModel()
 	t := m.neutral
 	if math.Abs(m.lex*lexSum) < m.quietLx {
 		t = max(t, m.quiet)

