@@ -323,7 +323,7 @@ func TrainingFeaturesEnglish(text string, fn func(Feature)) {
 	sc := englishScorer(text, nil)
 	s := newScanner(text, &sc)
 	s.sink = fn
-	s.features, s.negate, s.maxGram, s.ruleWordsOff = true, true, maxGram, true
+	s.features, s.negate, s.maxGram, s.englishModel = true, true, maxGram, true
 	s.scan()
 	s.release()
 	fn(Feature{Name: LexiconFeature, Value: sc.total, Contrast: 1})
@@ -351,12 +351,12 @@ func scoreEnglish(text string, tr *trace) (z, lexSum float64) {
 	return scoreWith(enModel(), text, &sc, tr, true)
 }
 
-// scoreWith runs the scanner over text with model m and rule scorer sc (ruleWordsOff: see
+// scoreWith runs the scanner over text with model m and rule scorer sc (englishModel: see
 // scanner).
-func scoreWith(m *model, text string, sc *scorer, tr *trace, ruleWordsOff bool) (z, lexSum float64) {
+func scoreWith(m *model, text string, sc *scorer, tr *trace, englishModel bool) (z, lexSum float64) {
 	s := newScanner(text, sc)
 	s.m = m
-	s.features, s.negate, s.maxGram, s.ruleWordsOff = true, m.negate, m.maxN, ruleWordsOff
+	s.features, s.negate, s.maxGram, s.englishModel = true, m.negate, m.maxN, englishModel
 	s.tr = tr
 	s.scan()
 	z = s.z

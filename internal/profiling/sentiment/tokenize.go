@@ -144,9 +144,11 @@ type scanner struct {
 	// sink (if not nil) and its weight in m (if not nil) is added to z. negate marks features
 	// in a negator's scope.
 	features bool
-	// ruleWords: the words the English rules act on (negators, degree words, "but",
-	// "although") are not model features; the rules alone decide what they do.
-	ruleWordsOff bool
+	// englishModel: the English model's features. The words the English rules act on
+	// (negators, degree words, "but", "although") are not features — the rules alone decide
+	// what they do — and two consecutive other words of a clause are also one ("had to").
+	englishModel bool
+	prevWord     int // index in the run of the last word emitted, for the bigram; -1 if none
 	negate       bool
 	maxGram      int // longest n-gram to emit
 	sink         featureSink
@@ -302,6 +304,7 @@ func (s *scanner) addWord(b []byte) {
 func (s *scanner) flushEnglish() {
 	s.ws.finish(s.addWord)
 	n := len(s.starts)
+	s.prevWord = -1
 	for i := 0; i < n; {
 		matched := 1
 		e, found := entry{}, false
@@ -318,7 +321,9 @@ func (s *scanner) flushEnglish() {
 		if !found {
 			e = stemLookup(s.run[s.starts[i]:s.ends[i]])
 		}
-		if s.features && !(s.ruleWordsOff && e.kind.isRule()) {
+		if s.features && s.englishModel && e.kind.isRule() {
+			s.prevWord = -1
+		} else if s.features {
 			neg := s.negate && s.sc.negLeft > 0 && s.sc.neg
 			inLex := e.kind == kindWord
 			mult := s.sc.weight()
@@ -329,6 +334,16 @@ func (s *scanner) flushEnglish() {
 					key = negKey(key)
 				}
 				s.emit(key, s.oStarts[j], s.oEnds[j], 0, neg, inLex, mult, w)
+				if s.englishModel && j > 0 && s.prevWord == j-1 {
+					// The two words as the run holds them, one space apart: "@had to".
+					w2 := s.run[s.starts[j-1]:s.ends[j]]
+					key := wordKey(w2)
+					if neg {
+						key = negKey(key)
+					}
+					s.emit(key, s.oStarts[j-1], s.oEnds[j], 0, neg, inLex, mult, w2)
+				}
+				s.prevWord = j
 			}
 		}
 		if s.sc.emph {
