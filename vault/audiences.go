@@ -633,7 +633,8 @@ func (s *Audiences) Members(ctx context.Context, a Access, id, cursor string, li
 			treated = append(treated, m.SubjectID)
 		}
 	}
-	recs, err := s.activeSubjects(ctx, treated, nil)
+	// Only the fields the decision and the masked address need (as the build reads them).
+	recs, err := s.activeSubjects(ctx, treated, decisionFields(row.Channel))
 	if err != nil {
 		return MembersPage{}, internalErr("read subjects", err)
 	}
