@@ -15,9 +15,10 @@ import (
 	"unicode"
 )
 
-// The English model has the same form over Latin words (each marked in a negator's scope,
-// as the English rules reach it) and the English lexicon scorer's summed weight, fitted by
-// ./train -vader on the rated snippets published with VADER (see DATA.md).
+// The English model has the same form over Latin words and pairs of consecutive words (each
+// marked in a negator's scope, as the English rules reach it) and the English lexicon
+// scorer's summed weight, fitted by ./train -vader on the rated snippets published with VADER
+// (see DATA.md).
 //
 //go:embed model/en.tsv.gz
 var enModelGz []byte
@@ -71,7 +72,8 @@ var zhModel = sync.OnceValue(func() *model {
 // parseModel reads a model file: "key<TAB>value" lines. The keys bias, lexicon, negation,
 // mask, contrast, neutral, neutral_quiet and quiet_lexicon set the scalars; any other key is a feature: Han characters (an n-gram), "!" and Han
 // characters (the n-gram in a negator's scope), "@" and a lower-case word (a Latin word),
-// "!@" and a word (in a negator's scope).
+// "!@" and a word (in a negator's scope); an English pair of words is one "word" with one space
+// ("@had to").
 func parseModel(r io.Reader, gzipped bool) (*model, error) {
 	if gzipped {
 		zr, err := gzip.NewReader(r)
@@ -285,7 +287,7 @@ func (t *table) get(k uint64) float32 {
 // featureSink receives the features of a text when its sentence ends.
 type featureSink func(Feature)
 
-// Feature is one feature of the Chinese model as the training program sees it.
+// Feature is one feature of a model as the training program sees it.
 type Feature struct {
 	Name  string  // as spelled in the model file: "好吃", "!好吃", "@ok", "!@ok"
 	Value float64 // 1 for an n-gram or word occurrence (questionFeatures in a question); the summed weight for LexiconFeature
@@ -317,8 +319,8 @@ func TrainingFeatures(text string, fn func(Feature)) {
 }
 
 // TrainingFeaturesEnglish is TrainingFeatures for the English model: the Latin words of text
-// (marked in a negator's scope, as the English rules reach it) and the English lexicon
-// scorer's summed weight, last.
+// and their pairs (marked in a negator's scope, as the English rules reach it; see scanner)
+// and the English lexicon scorer's summed weight, last.
 func TrainingFeaturesEnglish(text string, fn func(Feature)) {
 	sc := englishScorer(text, nil)
 	s := newScanner(text, &sc)
