@@ -546,6 +546,7 @@ var lexiconDigests = map[string]string{
 	"sentiment-model-2026.12-3": "8d724fadf44fd586afc9c2679fc73bd034ad796e791776c77f491a6b8d895d56",
 	"sentiment-model-2026.12-4": "a5cb08cb2b8dacc732dbd0e82e2c73e372dd1064bc38a153134711252c3b0818",
 	"sentiment-model-2026.12-5": "4a4612239a628acc38eb83e44f01652d08debf017c72c8c64bfb6a79ed716028",
+	"sentiment-model-2026.12-6": "c2fd77304dedcfe193d9cc7cf87aca7df999f3ea7c8f37b61f3ff03cb89f5b51",
 }
 
 func TestVersionTracksLexicon(t *testing.T) {
