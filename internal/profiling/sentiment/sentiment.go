@@ -24,7 +24,7 @@ package sentiment
 
 // Version identifies the model, the lexicons and the scoring rules, for provenance of stored
 // scores. It changes whenever the model file, a lexicon file or a scoring constant changes.
-const Version = "sentiment-model-2026.12-6"
+const Version = "sentiment-model-2026.12-7"
 
 // Label is the sentiment class of a text.
 type Label string

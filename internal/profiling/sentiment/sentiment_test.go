@@ -547,6 +547,7 @@ var lexiconDigests = map[string]string{
 	"sentiment-model-2026.12-4": "a5cb08cb2b8dacc732dbd0e82e2c73e372dd1064bc38a153134711252c3b0818",
 	"sentiment-model-2026.12-5": "4a4612239a628acc38eb83e44f01652d08debf017c72c8c64bfb6a79ed716028",
 	"sentiment-model-2026.12-6": "c2fd77304dedcfe193d9cc7cf87aca7df999f3ea7c8f37b61f3ff03cb89f5b51",
+	"sentiment-model-2026.12-7": "b242de1cc80de932d1c923c6a0c60084fdaa224a035b68f632c07cb870110cee",
 }
 
 func TestVersionTracksLexicon(t *testing.T) {
