@@ -505,7 +505,7 @@ func zhGrid() []config {
 	var grid []config
 	for _, contrast := range []bool{false, true} {
 		for _, maxN := range []int{2, 3} {
-			for _, l2 := range []float64{0.1, 0.3} {
+			for _, l2 := range []float64{0.03, 0.1, 0.3} {
 				grid = append(grid, config{l2: l2, maxN: maxN, negate: true, lexicon: true, backbone: true, contrast: contrast})
 			}
 		}
