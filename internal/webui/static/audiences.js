@@ -26,8 +26,8 @@
       channel: document.getElementById('a-channel').value, holdout: Number(document.getElementById('a-holdout').value) || 0 };
     try {
       const a = await api('POST', '/v1/audiences', { purpose: 'marketing', body });
+      await loadList(); // the list first: once the result shows, the list holds the new audience
       out.append(el('p', { class: 'ok', id: 'built-size', 'data-size': String(a.size) }, T['aud.size'] + ' ' + a.size + ', ' + T['aud.holdoutn'] + ' ' + a.holdout_size + '; ' + T['aud.excluded'] + ': ' + excludedText(a.excluded)));
-      await loadList();
     } catch (e) {
       const pos = e.data && e.data.error && e.data.error.position;
       out.append(el('p', { class: 'error', role: 'alert', id: 'built-error' }, e.message + (pos !== undefined ? ' (' + T['aud.at'] + ' ' + pos + ')' : '')));
@@ -45,9 +45,9 @@
         tb.append(el('tr', { 'data-tier': t.tier }, el('td', {}, t.tier), el('td', {}, t.channel), el('td', {}, t.content[lang] || t.content.en),
           el('td', {}, String(t.audience.size)), el('td', {}, String(t.audience.holdout_size)), el('td', {}, excludedText(t.audience.excluded))));
       }
+      await loadList(); // as for a build: the tiers show once the list is redrawn
       table.hidden = false;
       document.getElementById('plan-summary').textContent = T['aud.excluded'] + ': ' + excludedText(p.excluded) + '; ' + T['aud.unmatched'] + ' ' + p.unmatched;
-      await loadList();
       status('');
     } catch (e) { failed(e); }
   });
