@@ -56,9 +56,22 @@ start)
 	as "$bin/initdb" -D "$dir/data" -U postgres --auth=trust --no-sync -E UTF8 >"$dir/initdb.log" 2>&1 ||
 		{ cat "$dir/initdb.log" >&2; exit 1; }
 	# Tests only: no fsync (the durability under test is the vault's own log, not this cluster's disks).
-	as "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-		-o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
-		start >&2 || { cat "$dir/server.log" >&2; exit 1; }
+	# A port can be bound without answering (a server shutting down, another job's socket): if the
+	# server cannot bind it, try the next ports.
+	for try in 1 2 3 4 5; do
+		if as "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+			-o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+			start >&2; then
+			break
+		fi
+		if [ "$try" -eq 5 ] || ! grep -q "could not bind\|Address already in use" "$dir/server.log"; then
+			cat "$dir/server.log" >&2
+			exit 1
+		fi
+		echo "postgres.sh: port $port is taken, trying $((port + 1))" >&2
+		port=$((port + 1))
+		: >"$dir/server.log"
+	done
 	echo "export VAULT_TEST_POSTGRES='postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable'"
 	echo "export VAULT_TEST_POSTGRES_DIR='$dir'"
 	;;
