@@ -61,6 +61,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer stop()
+	defer setGC(getenv, serveGCPercent, serveMemoryLimit)()
 	a, err := app.Open(ctx, cfg)
 	if err != nil {
 		return err
@@ -281,9 +282,7 @@ func seedDemo(ctx context.Context, a *app.App, n int, seed uint64, stderr io.Wri
 	if isTerminal(stderr) {
 		im.Progress = stderr
 	}
-	restoreGC := importGC()
-	rep, err := im.Run(ctx, []string{files})
-	restoreGC()
+	rep, err := im.Run(ctx, []string{files}) // under serve's GC settings (setGC), which are import's but for the limit
 	if err != nil {
 		return nil, fmt.Errorf("import the synthetic shop: %w", err)
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 	"time"
 
 	"github.com/mattn/go-isatty"
@@ -18,18 +17,10 @@ import (
 	"github.com/profilevault/profilevault/vault"
 )
 
-// tagsMemoryLimit is the soft limit on the Go runtime's memory during `vaultd tags compute`. The process
-// holds more than the Go heap — SQLite's page caches, up to 64 MiB the writer's and 8 MiB each reader's
-// (ScanReads) — so the limit leaves room for them under 1.5 GiB.
-const tagsMemoryLimit = 1100 << 20
-
 // tagsDEKCache is the default number of unwrapped data keys `vaultd tags compute` keeps (--dek-cache): a
 // full run uses each subject's keys while it reads the subject, and again only in its second pass, after
 // every other subject's; a large cache only holds keys that will not be used before they are evicted.
 const tagsDEKCache = 4096
-
-// tagsGCPercent is the collector's target (GOGC) during `vaultd tags compute`, under tagsMemoryLimit.
-const tagsGCPercent = 400
 
 // tagsCaller is the identity offline tag runs act under.
 var tagsCaller = vault.Caller{Subject: "vaultd-tags", Roles: []policies.Role{policies.RoleDataSteward}}
@@ -69,13 +60,7 @@ func cmdTags(ctx context.Context, args []string, getenv func(string) string, std
 	if !flagSet(fs, "dek-cache") && getenv("VAULT_DEK_CACHE") == "" {
 		common.dekCache = tagsDEKCache
 	}
-	if getenv("GOMEMLIMIT") == "" && getenv("GOGC") == "" {
-		// A full run holds every subject's features until the population is fitted: a soft limit on the
-		// Go runtime's memory keeps the peak RSS of the 100,000-subject shop under 1.5 GiB, and below it
-		// the collector runs only every 4 x the live heap of allocation (GOMEMLIMIT or GOGC override both).
-		defer debug.SetMemoryLimit(debug.SetMemoryLimit(tagsMemoryLimit))
-		defer debug.SetGCPercent(debug.SetGCPercent(tagsGCPercent))
-	}
+	defer setGC(getenv, tagsGCPercent, tagsMemoryLimit)()
 	cfg, err := common.config(stderr)
 	if err != nil {
 		return err
