@@ -41,6 +41,9 @@ run http://127.0.0.1:18182 bare "$bare_pid"
 lag_pid=$!
 run http://127.0.0.1:18181 vault "$vault_pid"
 kill "$lag_pid" 2>/dev/null || true
+# The vault's memory after the load: resident now, and the peak since it started (seeding the demo included).
+rss() { awk -v k="$2:" '$1 == k {printf "%.0f MB", $2 / 1024}' "/proc/$1/status"; }
+vault_rss=$(rss "$vault_pid" VmRSS) vault_hwm=$(rss "$vault_pid" VmHWM)
 rps() { awk '/Requests\/sec/ {print $2}' "$tmp/$1.txt"; }
 lat() { awk -v p="$2" '$1 == p {print $2}' "$tmp/$1.txt"; }
 errs() { awk '/Non-2xx/ {print $5}' "$tmp/$1.txt"; }
@@ -54,3 +57,4 @@ for t in bare vault; do
 done
 awk -v b="$(rps bare)" -v v="$(rps vault)" 'BEGIN { printf "\nratio vault/bare = %.1f%%\n", 100 * v / b }'
 sort -g "$tmp/lag.txt" | awk '{v[NR] = $1} END { if (NR) printf "review index lag under load: median %d, max %d entries (%d samples)\n", v[int((NR + 1) / 2)], v[NR], NR }'
+echo "vault RSS after the load: $vault_rss (peak $vault_hwm, seeding included)"
