@@ -110,6 +110,34 @@ func (s *Service) PolicyHistory(ctx context.Context, a Access) ([]PolicyInForce,
 	return nonNil(hist), nil
 }
 
+// NoticeVersion is a version of the public processing notice — the policy version it renders — and when
+// it was published and, unless it is current, superseded.
+type NoticeVersion struct {
+	Version                   string
+	PublishedAt, SupersededAt time.Time // SupersededAt zero: in force
+}
+
+// NoticeVersions lists every published version of the public notice, oldest first. The notice is public
+// (GET /v1/notice needs no token) and its history holds no personal data, so this is neither authorized nor
+// recorded. An empty list when the store keeps no policy history.
+func (s *Service) NoticeVersions(ctx context.Context) ([]NoticeVersion, error) {
+	if s.stores.policies == nil {
+		return []NoticeVersion{}, nil
+	}
+	hist, err := s.stores.policies.PolicyHistory(ctx)
+	if err != nil {
+		return nil, internalErr("read policy history", err)
+	}
+	out := make([]NoticeVersion, len(hist))
+	for i, h := range hist {
+		out[i] = NoticeVersion{Version: h.Hash, PublishedAt: h.Since}
+		if i > 0 {
+			out[i-1].SupersededAt = h.Since
+		}
+	}
+	return out, nil
+}
+
 // PolicyAt returns the policy that was in force at the given time (roles that may read the policy): the
 // processing record as of that date. 404 before the first recorded version.
 func (s *Service) PolicyAt(ctx context.Context, a Access, at time.Time) (PolicyVersion, error) {

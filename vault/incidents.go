@@ -12,54 +12,80 @@ import (
 	"github.com/profilevault/profilevault/audit"
 )
 
-// Personal information incidents (PIPL Art. 57): a compliance officer records one with the window and the
-// actor (a token subject) it concerns; the vault derives the scope from the trail — the subjects whose data
-// that actor was given in the window, and the categories — and queues a notice to each of them and one to
-// the regulator. Everything is audited; a subject sees the notices that concern them at /v1/me/notices.
+// Personal information incidents (PIPL Art. 57): a compliance officer records one — a title, when it was
+// detected, a summary the affected subjects will read, and optionally the actor (a token subject) and the
+// window it concerns — and the vault derives the scope from the trail: the subjects whose data was given
+// out in the window (to that actor, if one is named) and the categories. The incident is open; notifying
+// it queues a notice to each affected subject and records the regulator report. Every step is audited; a
+// subject sees the notices that concern them at /v1/me/notices and in /v1/me.
 
 // Incident actions recorded in the trail.
 const (
 	ActionIncidentRecord Action = "incident.record"
 	ActionIncidentRead   Action = "incident.read"
+	ActionIncidentList   Action = "incident.list"
+	ActionIncidentNotify Action = "incident.notify"
 	ActionMeNotices      Action = "me.notices"
 )
+
+// Incident states.
+const (
+	IncidentOpen     = "open"     // recorded, its scope derived; nobody told yet
+	IncidentNotified = "notified" // notices queued to the affected subjects and the regulator report recorded
+)
+
+// ErrIncidentNotOpen is IncidentTx.NotifyIncident's answer for an incident already notified.
+var ErrIncidentNotOpen = errors.New("vault: the incident is not open")
 
 // Incident is a recorded incident.
 type Incident struct {
 	ID                      string
+	Title                   string
+	State                   string // IncidentOpen or IncidentNotified
 	CreatedAt, DiscoveredAt time.Time
+	NotifiedAt              time.Time // zero while open
 	Since, Until            time.Time
-	Actor                   string
-	Affected                int
+	Actor                   string // "" when the incident names no actor
+	Affected                int    // pseudonyms of subjects in the scope (the trail's count)
 	Categories              []string
-	Notice                  string // what the affected subjects are told (no personal data)
-	Regulator               string // the regulator notice's state
+	Notice                  string // the summary the affected subjects are told (no personal data)
+	Regulator               string // the regulator report's state: "pending" while open, then "queued"
+	AffectedSubjects        int    // subjects in the scope who can be told (active when it was recorded)
 	NoticesQueued           int
 }
 
 // IncidentInput is what a compliance officer records.
 type IncidentInput struct {
-	DiscoveredAt, Since, Until time.Time
-	Actor                      string // the token subject whose accesses the incident concerns
-	Notice                     string // what happened, the possible harm, the measures and whom to contact
+	Title        string
+	DiscoveredAt time.Time // when it was detected
+	Since, Until time.Time // the window; zero Since: from the start of the trail, zero Until: now
+	Actor        string    // the token subject whose accesses it concerns; "" for every access in the window
+	Notice       string    // the summary: what happened, the possible harm, the measures and whom to contact
 }
 
 // IncidentTx keeps incidents and their notices.
 type IncidentTx interface {
 	PutIncident(i Incident) error
-	QueueIncidentNotice(incidentID, subject string) error
+	// AddIncidentSubject records a subject in an incident's scope, not yet notified.
+	AddIncidentSubject(incidentID, subject string) error
+	// NotifyIncident marks an open incident notified at at, its regulator report queued, and queues the
+	// notice to each subject in its scope; it returns how many, or ErrIncidentNotOpen.
+	NotifyIncident(incidentID string, at time.Time) (int, error)
 }
 
 // IncidentStore reads incidents.
 type IncidentStore interface {
-	// Incident reads one with the number of notices queued; ErrNotFound if unknown.
+	// Incident reads one with the number of subjects in its scope and of notices queued; ErrNotFound if
+	// unknown.
 	Incident(ctx context.Context, id string) (Incident, error)
+	// Incidents lists every incident, newest first.
+	Incidents(ctx context.Context) ([]Incident, error)
 	// IncidentsOf lists the incidents a subject was notified of, newest first.
 	IncidentsOf(ctx context.Context, subject string) ([]Incident, error)
 }
 
-// RecordIncident records an incident (compliance officers, purpose compliance_audit, who may read the
-// trail): its scope from the trail, a notice queued to each affected subject and one to the regulator.
+// RecordIncident records an open incident (compliance officers, purpose compliance_audit, who may read the
+// trail) with its scope from the trail; NotifyIncident tells the people concerned.
 func (s *Review) RecordIncident(ctx context.Context, a Access, in IncidentInput) (Incident, error) {
 	_, e, err := s.mayReadTrail(ctx, a, ActionIncidentRecord, "")
 	if err != nil {
@@ -68,9 +94,14 @@ func (s *Review) RecordIncident(ctx context.Context, a Access, in IncidentInput)
 	if s.incidents == nil {
 		return Incident{}, Errorf(CodeUnavailable, "incidents are not kept by this store")
 	}
-	if in.Actor == "" || len(in.Actor) > 128 || !in.Since.Before(in.Until) || in.DiscoveredAt.IsZero() || in.Notice == "" || utf8.RuneCountInString(in.Notice) > 2000 {
+	now := s.now().UTC()
+	if in.Until.IsZero() {
+		in.Until = now
+	}
+	if in.Title == "" || utf8.RuneCountInString(in.Title) > 200 || len(in.Actor) > 128 || !in.Since.Before(in.Until) ||
+		in.DiscoveredAt.IsZero() || in.Notice == "" || utf8.RuneCountInString(in.Notice) > 2000 {
 		return Incident{}, s.refuseInvalid(ctx, a, ActionIncidentRecord, "", Errorf(CodeInvalidArgument,
-			"actor, a window (since before until), discovered_at and a notice (at most 2000 characters) are required"))
+			"title (at most 200 characters), detected_at and summary (at most 2000 characters) are required; actor is at most 128 bytes; since must be before until"))
 	}
 	refs := map[string]bool{}
 	var cats []string
@@ -79,7 +110,7 @@ func (s *Review) RecordIncident(ctx context.Context, a Access, in IncidentInput)
 		if err := json.Unmarshal(canonical, &x); err != nil {
 			return err
 		}
-		if x.Actor.Sub != in.Actor || x.SubjectRef == "" || x.Decision == audit.Deny {
+		if in.Actor != "" && x.Actor.Sub != in.Actor || x.SubjectRef == "" || x.Decision == audit.Deny {
 			return nil
 		}
 		refs[x.SubjectRef] = true
@@ -111,18 +142,18 @@ func (s *Review) RecordIncident(ctx context.Context, a Access, in IncidentInput)
 			}
 		}
 	}
-	now := s.now().UTC()
-	inc := Incident{ID: newID("inc_"), CreatedAt: now, DiscoveredAt: in.DiscoveredAt.UTC(), Since: in.Since.UTC(), Until: in.Until.UTC(),
-		Actor: in.Actor, Affected: len(refs), Categories: nonNil(cats), Notice: in.Notice, Regulator: "queued", NoticesQueued: len(affected)}
+	inc := Incident{ID: newID("inc_"), Title: in.Title, State: IncidentOpen, CreatedAt: now, DiscoveredAt: in.DiscoveredAt.UTC(),
+		Since: in.Since.UTC(), Until: in.Until.UTC(), Actor: in.Actor, Affected: len(refs), Categories: nonNil(cats), Notice: in.Notice,
+		Regulator: "pending", AffectedSubjects: len(affected)}
 	e.Categories = inc.Categories
 	e.Decision, e.Status = audit.Allow, statusCreated
-	e.Reason = "incident:" + inc.ID + " affected:" + strconv.Itoa(inc.Affected) + " notices:" + strconv.Itoa(len(affected)) + " regulator:queued"
+	e.Reason = "incident:" + inc.ID + " affected:" + strconv.Itoa(inc.Affected) + " subjects:" + strconv.Itoa(len(affected))
 	if _, err := s.seq.Commit(ctx, func(tx Tx) error {
 		if err := tx.PutIncident(inc); err != nil {
 			return err
 		}
 		for _, id := range affected {
-			if err := tx.QueueIncidentNotice(inc.ID, id); err != nil {
+			if err := tx.AddIncidentSubject(inc.ID, id); err != nil {
 				return err
 			}
 		}
@@ -131,6 +162,72 @@ func (s *Review) RecordIncident(ctx context.Context, a Access, in IncidentInput)
 		return Incident{}, internalErr("record incident", err)
 	}
 	return inc, nil
+}
+
+// NotifyIncident queues the notice of an open incident to each subject in its scope and records the
+// regulator report (compliance officers; recorded). An incident is notified once: again is a conflict.
+func (s *Review) NotifyIncident(ctx context.Context, a Access, id string) (Incident, int64, error) {
+	_, e, err := s.mayReadTrail(ctx, a, ActionIncidentNotify, "")
+	if err != nil {
+		return Incident{}, 0, err
+	}
+	if s.incidents == nil {
+		return Incident{}, 0, Errorf(CodeUnavailable, "incidents are not kept by this store")
+	}
+	if _, err := s.incidents.Incident(ctx, id); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return Incident{}, 0, s.deny(ctx, e, statusNotFound, "incident_not_found", Errorf(CodeNotFound, "no such incident"))
+		}
+		return Incident{}, 0, internalErr("read incident", err)
+	}
+	var queued int
+	var conflict bool
+	e.Decision, e.Status = audit.Allow, statusOK
+	seq, err := s.seq.Commit(ctx, func(tx Tx) error {
+		n, err := tx.NotifyIncident(id, s.now().UTC())
+		queued, conflict = n, errors.Is(err, ErrIncidentNotOpen)
+		return err
+	}, func(cerr error) audit.Entry {
+		if conflict {
+			d := e
+			d.Decision, d.Status, d.Reason = audit.Deny, statusConflict, "incident_already_notified incident:"+id
+			return d
+		}
+		e.Reason = "incident:" + id + " notices:" + strconv.Itoa(queued) + " regulator:queued"
+		return e
+	})
+	if conflict {
+		return Incident{}, 0, Errorf(CodeConflict, "the incident was already notified")
+	}
+	if err != nil {
+		return Incident{}, 0, internalErr("notify incident", err)
+	}
+	inc, err := s.incidents.Incident(ctx, id)
+	if err != nil {
+		return Incident{}, 0, internalErr("read incident", err)
+	}
+	return inc, seq, nil
+}
+
+// Incidents lists every recorded incident, newest first (compliance officers; recorded).
+func (s *Review) Incidents(ctx context.Context, a Access) ([]Incident, int64, error) {
+	_, e, err := s.mayReadTrail(ctx, a, ActionIncidentList, "")
+	if err != nil {
+		return nil, 0, err
+	}
+	if s.incidents == nil {
+		return nil, 0, Errorf(CodeUnavailable, "incidents are not kept by this store")
+	}
+	list, err := s.incidents.Incidents(ctx)
+	if err != nil {
+		return nil, 0, internalErr("list incidents", err)
+	}
+	e.Decision, e.Status, e.Reason = audit.Allow, statusOK, "incidents:"+strconv.Itoa(len(list))
+	seq, err := s.seq.Commit(ctx, nil, func(error) audit.Entry { return e })
+	if err != nil {
+		return nil, 0, internalErr("audit incident list", err)
+	}
+	return nonNil(list), seq, nil
 }
 
 // Incident reads a recorded incident (compliance officers; recorded).

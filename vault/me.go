@@ -83,6 +83,7 @@ type MeView struct {
 	Consents   []ConsentView
 	Objections []string
 	Tags       []TagView
+	Notices    []Incident // the incidents the caller was notified of, newest first (as MeNotices)
 	AuditSeq   int64
 }
 
@@ -101,7 +102,12 @@ func (s *DataSubjects) Me(ctx context.Context, a Access) (MeView, error) {
 	if err != nil {
 		return MeView{}, internalErr("read tags", err)
 	}
-	return MeView{ID: v.ID, Fields: v.Fields, Consents: s.consents.consentViews(rel, rec).Current, Objections: objectionKinds(rec), Tags: tags, AuditSeq: v.AuditSeq}, nil
+	notices, err := s.review.incidentsOf(ctx, rec.ID)
+	if err != nil {
+		return MeView{}, internalErr("read notices", err)
+	}
+	return MeView{ID: v.ID, Fields: v.Fields, Consents: s.consents.consentViews(rel, rec).Current, Objections: objectionKinds(rec), Tags: tags,
+		Notices: notices, AuditSeq: v.AuditSeq}, nil
 }
 
 func objectionKinds(rec SubjectRecord) []string {

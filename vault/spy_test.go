@@ -519,15 +519,15 @@ func ops() map[string]op {
 				return e3(f.svc.Tags().Insights(ctx, vault.Access{Caller: steward.Caller, Purpose: "analytics"}, "rfm"))
 			}},
 		"Review.RecordIncident": {run: func(f *fixture) error {
-			return e1(f.svc.Review().RecordIncident(ctx, compliance, vault.IncidentInput{DiscoveredAt: time.Now(), Since: time.Now().Add(-time.Hour),
+			return e1(f.svc.Review().RecordIncident(ctx, compliance, vault.IncidentInput{Title: "misuse", DiscoveredAt: time.Now(), Since: time.Now().Add(-time.Hour),
 				Until: time.Now().Add(time.Minute), Actor: "st", Notice: "an account was misused; we reset it"}))
 		},
 			refuse: func(f *fixture) error {
-				return e1(f.svc.Review().RecordIncident(ctx, marketer, vault.IncidentInput{DiscoveredAt: time.Now(), Since: time.Now().Add(-time.Hour),
+				return e1(f.svc.Review().RecordIncident(ctx, marketer, vault.IncidentInput{Title: "x", DiscoveredAt: time.Now(), Since: time.Now().Add(-time.Hour),
 					Until: time.Now(), Actor: "st", Notice: "x"}))
 			}},
 		"Review.Incident": {run: func(f *fixture) error {
-			inc, err := f.svc.Review().RecordIncident(ctx, compliance, vault.IncidentInput{DiscoveredAt: time.Now(), Since: time.Now().Add(-time.Hour),
+			inc, err := f.svc.Review().RecordIncident(ctx, compliance, vault.IncidentInput{Title: "misuse", DiscoveredAt: time.Now(), Since: time.Now().Add(-time.Hour),
 				Until: time.Now().Add(time.Minute), Actor: "mk", Notice: "n"})
 			if err != nil {
 				return err
@@ -535,6 +535,16 @@ func ops() map[string]op {
 			return e2(f.svc.Review().Incident(ctx, compliance, inc.ID))
 		},
 			refuse: func(f *fixture) error { return e2(f.svc.Review().Incident(ctx, marketer, "inc_x")) }},
+		"Review.NotifyIncident": {run: func(f *fixture) error {
+			inc, err := f.svc.Review().RecordIncident(ctx, compliance, vault.IncidentInput{Title: "misuse", DiscoveredAt: time.Now(), Notice: "n"})
+			if err != nil {
+				return err
+			}
+			return e2(f.svc.Review().NotifyIncident(ctx, compliance, inc.ID))
+		},
+			refuse: func(f *fixture) error { return e2(f.svc.Review().NotifyIncident(ctx, marketer, "inc_x")) }},
+		"Review.Incidents": {run: func(f *fixture) error { return e2(f.svc.Review().Incidents(ctx, compliance)) },
+			refuse: func(f *fixture) error { return e2(f.svc.Review().Incidents(ctx, marketer)) }},
 		"DataSubjects.MeNotices": {run: func(f *fixture) error { return e2(f.svc.DataSubjects().MeNotices(ctx, f.subjectAccess)) },
 			refuse: func(f *fixture) error { return e2(f.svc.DataSubjects().MeNotices(ctx, steward)) }},
 		"Review.CrossBorderReport": {run: func(f *fixture) error { return e1(f.svc.Review().CrossBorderReport(ctx, compliance, 2026)) },
@@ -702,6 +712,7 @@ func ops() map[string]op {
 		"RefuseMissingPurpose": {refuse: func(f *fixture) error { return f.svc.RefuseMissingPurpose(ctx, marketer) }},
 		"RecordPolicyInForce":  {exempt: "records the policy a process starts with (no personal data, no caller choice)"},
 		"AdoptPolicy":          {exempt: "puts in force a policy version another node recorded and audited (no personal data, no caller)"},
+		"NoticeVersions":       {exempt: "the public notice's versions and dates (no personal data, no token, like GET /v1/notice)"},
 		"PolicyHistory": {run: func(f *fixture) error { return e1(f.svc.PolicyHistory(ctx, admin)) },
 			refuse: func(f *fixture) error { return e1(f.svc.PolicyHistory(ctx, marketer)) }},
 		"PolicyAt": {run: func(f *fixture) error { return e1(f.svc.PolicyAt(ctx, admin, time.Now())) },

@@ -24,11 +24,12 @@ import (
 )
 
 type meResponse struct {
-	ID         string            `json:"id"`
-	Fields     map[string]string `json:"fields"`
-	Tags       []tagViewDTO      `json:"tags"`
-	Consents   []consentViewDTO  `json:"consents"`
-	Objections []string          `json:"objections"`
+	ID         string             `json:"id"`
+	Fields     map[string]string  `json:"fields"`
+	Tags       []tagViewDTO       `json:"tags"`
+	Consents   []consentViewDTO   `json:"consents"`
+	Objections []string           `json:"objections"`
+	Notices    []subjectNoticeDTO `json:"notices"`
 }
 
 func (s *Server) getMe(c *gin.Context) {
@@ -42,7 +43,8 @@ func (s *Server) getMe(c *gin.Context) {
 		return
 	}
 	setAuditSeq(c, m.AuditSeq)
-	c.JSON(http.StatusOK, meResponse{ID: m.ID, Fields: m.Fields, Tags: dtos(m.Tags, toTagViewDTO), Consents: nonNilViews(m.Consents), Objections: m.Objections})
+	c.JSON(http.StatusOK, meResponse{ID: m.ID, Fields: m.Fields, Tags: dtos(m.Tags, toTagViewDTO), Consents: nonNilViews(m.Consents), Objections: m.Objections,
+		Notices: dtos(m.Notices, toSubjectNoticeDTO)})
 }
 
 func (s *Server) patchMe(c *gin.Context) {

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -15,11 +16,12 @@ import (
 // (?lang=zh|en, else Accept-Language). It holds no personal data and is not recorded.
 
 type noticeDTO struct {
-	Language string             `json:"language"`
-	Version  string             `json:"version"`
-	Handler  noticeHandlerDTO   `json:"handler"`
-	Rights   string             `json:"rights"`
-	Purposes []noticePurposeDTO `json:"purposes"`
+	Language    string             `json:"language"`
+	Version     string             `json:"version"`
+	PublishedAt *time.Time         `json:"published_at,omitempty"` // when this version came into force
+	Handler     noticeHandlerDTO   `json:"handler"`
+	Rights      string             `json:"rights"`
+	Purposes    []noticePurposeDTO `json:"purposes"`
 }
 
 type noticeHandlerDTO struct {
@@ -60,8 +62,45 @@ func (s *Server) getNotice(c *gin.Context) {
 		lang = language(c)
 	}
 	pol := s.vault.Policy()
+	versions, err := s.vault.NoticeVersions(c.Request.Context())
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	out := toNoticeDTO(pol, lang)
+	for _, v := range versions { // the latest time this version came into force
+		if v.Version == out.Version {
+			out.PublishedAt = &v.PublishedAt
+		}
+	}
 	c.Header("Content-Language", lang)
-	c.JSON(http.StatusOK, toNoticeDTO(pol, lang))
+	c.JSON(http.StatusOK, out)
+}
+
+// GET /v1/notice/versions lists every published version of the notice with its dates, oldest first (no
+// token, not recorded, like the notice).
+
+type noticeVersionDTO struct {
+	Version      string     `json:"version"`
+	PublishedAt  time.Time  `json:"published_at"`
+	SupersededAt *time.Time `json:"superseded_at,omitempty"`
+	Current      bool       `json:"current"`
+}
+
+func (s *Server) getNoticeVersions(c *gin.Context) {
+	versions, err := s.vault.NoticeVersions(c.Request.Context())
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	out := make([]noticeVersionDTO, len(versions))
+	for i, v := range versions {
+		out[i] = noticeVersionDTO{Version: v.Version, PublishedAt: v.PublishedAt, Current: v.SupersededAt.IsZero()}
+		if !v.SupersededAt.IsZero() {
+			out[i].SupersededAt = &versions[i].SupersededAt
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"versions": out})
 }
 
 // toNoticeDTO renders the catalog's notice content in lang.

@@ -2,11 +2,15 @@ package httpapi_test
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/profilevault/profilevault/internal/app"
 	"github.com/profilevault/profilevault/internal/apptest"
+	"github.com/profilevault/profilevault/policies"
 )
 
 // Every request refused for its form — bad JSON, an unknown field, a bad value, a bad query parameter, a bad
@@ -123,5 +127,49 @@ func TestPublicNotice(t *testing.T) {
 	}
 	if r := s.DoHeaders("GET", "/v1/notice", "", "", nil, map[string]string{"Accept-Language": "zh-CN"}); r.Status != 200 || r.JSON["language"] != "zh" {
 		t.Fatalf("Accept-Language: %s", r.Body)
+	}
+}
+
+// Every published version of the notice is listed with its dates (no token); the notice names its version
+// and when it was published, and a reloaded policy publishes a new one and supersedes the old.
+func TestNoticeVersions(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range policies.FileNames() {
+		if err := os.WriteFile(filepath.Join(dir, name), policies.Embedded(name), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := apptest.Start(t, func(c *app.Config) { c.PolicyDir = dir })
+	versions := func() []map[string]any {
+		t.Helper()
+		r := s.Do("GET", "/v1/notice/versions", "", "", nil)
+		if r.Status != 200 {
+			t.Fatalf("versions: %d %s", r.Status, r.Body)
+		}
+		var out []map[string]any
+		for _, v := range r.JSON["versions"].([]any) {
+			out = append(out, v.(map[string]any))
+		}
+		return out
+	}
+	first := versions()
+	n := s.Do("GET", "/v1/notice", "", "", nil)
+	if len(first) != 1 || first[0]["current"] != true || first[0]["superseded_at"] != nil || n.JSON["version"] != first[0]["version"] ||
+		n.JSON["published_at"] != first[0]["published_at"] {
+		t.Fatalf("one version: %v; the notice: version %v published %v", first, n.JSON["version"], n.JSON["published_at"])
+	}
+	p := filepath.Join(dir, "purposes.json")
+	b, _ := os.ReadFile(p)
+	if err := os.WriteFile(p, []byte(strings.Replace(string(b), `"version": "2026-01", "material": false}`, `"version": "2026-08", "material": false}`, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := s.Do("POST", "/v1/policies/reload", s.Token("root", "admin"), "", nil); r.Status != 200 {
+		t.Fatalf("reload: %d %s", r.Status, r.Body)
+	}
+	two := versions()
+	n = s.Do("GET", "/v1/notice", "", "", nil)
+	if len(two) != 2 || two[0]["version"] != first[0]["version"] || two[0]["current"] != false || two[0]["superseded_at"] != two[1]["published_at"] ||
+		two[1]["current"] != true || n.JSON["version"] != two[1]["version"] || n.JSON["version"] == first[0]["version"] || n.JSON["published_at"] != two[1]["published_at"] {
+		t.Fatalf("after a reload: %v; the notice: version %v published %v", two, n.JSON["version"], n.JSON["published_at"])
 	}
 }

@@ -335,9 +335,10 @@ func TestCompletingACorrectionRequestNamesTheCorrection(t *testing.T) {
 	}
 }
 
-// An incident (PIPL Art. 57): the compliance officer names the actor and the window; the vault finds in
-// the trail the subjects whose data that actor was given, queues a notice to each and one to the
-// regulator; the subjects concerned (and no one else) see it, without learning who the actor was.
+// An incident (PIPL Art. 57): the compliance officer records it with the actor and the window; the vault
+// finds in the trail the subjects whose data that actor was given. It is open until notified; notifying it
+// queues a notice to each of them and the regulator report, once. The subjects concerned (and no one else)
+// see it, in /v1/me/notices and /v1/me, without learning who the actor was.
 func TestIncidentScopeAndNotices(t *testing.T) {
 	s := apptest.Start(t)
 	a, b, c := s.CreateSubject(map[string]any{"name": "甲"}), s.CreateSubject(map[string]any{"name": "乙"}), s.CreateSubject(map[string]any{"name": "丙"})
@@ -350,23 +351,68 @@ func TestIncidentScopeAndNotices(t *testing.T) {
 	}
 	s.Do("GET", "/v1/subjects/"+c+"?fields=name", s.Token("cs-ok", "customer_service"), "customer_service", nil)
 	co := s.Token("co", "compliance_officer")
-	body := map[string]any{"discovered_at": time.Now().UTC(), "since": start, "until": time.Now().Add(time.Minute).UTC(), "actor": "cs-rogue",
-		"notice": "An account of our customer service was misused to view customer names; it was locked and its sessions ended. Contact dpo@example-shop.cn."}
+	summary := "An account of our customer service was misused to view customer names; it was locked and its sessions ended. Contact dpo@example-shop.cn."
+	body := map[string]any{"title": "Misused service account", "detected_at": time.Now().UTC(), "since": start, "until": time.Now().Add(time.Minute).UTC(),
+		"actor": "cs-rogue", "summary": summary}
 	r := s.Do("POST", "/v1/incidents", co, "compliance_audit", body)
-	if r.Status != 201 || r.JSON["affected"].(float64) != 2 || r.JSON["subject_notices_queued"].(float64) != 2 || r.JSON["regulator_notice"] != "queued" {
+	if r.Status != 201 || r.JSON["state"] != "open" || r.JSON["affected_subjects"].(float64) != 2 || r.JSON["subject_notices_queued"].(float64) != 0 ||
+		r.JSON["regulator_notice"] != "pending" || r.JSON["title"] != "Misused service account" {
 		t.Fatalf("incident: %d %s", r.Status, r.Body)
 	}
 	id := r.JSON["id"].(string)
-	for sub, want := range map[string]int{a: 1, b: 1, c: 0} {
+	notices := func(sub string) (int, apptest.Response) {
 		n := s.Do("GET", "/v1/me/notices", s.Token(sub, "subject"), "", nil)
-		if n.Status != 200 || len(n.JSON["notices"].([]any)) != want || strings.Contains(string(n.Body), "cs-rogue") {
-			t.Fatalf("notices of %s: %d %s (want %d)", sub, n.Status, n.Body, want)
+		if n.Status != 200 || strings.Contains(string(n.Body), "cs-rogue") {
+			t.Fatalf("notices of %s: %d %s", sub, n.Status, n.Body)
+		}
+		return len(n.JSON["notices"].([]any)), n
+	}
+	for _, sub := range []string{a, b, c} {
+		if got, n := notices(sub); got != 0 {
+			t.Fatalf("%s sees an incident before it is notified: %s", sub, n.Body)
 		}
 	}
-	if g := s.Do("GET", "/v1/incidents/"+id, co, "compliance_audit", nil); g.Status != 200 || g.JSON["id"] != id {
+	if l := s.Do("GET", "/v1/incidents", co, "compliance_audit", nil); l.Status != 200 || len(l.JSON["incidents"].([]any)) != 1 ||
+		l.Header.Get("X-Audit-Seq") == "" {
+		t.Fatalf("list: %d %s", l.Status, l.Body)
+	}
+	nt := s.Do("POST", "/v1/incidents/"+id+"/notify", co, "compliance_audit", nil)
+	if nt.Status != 200 || nt.JSON["state"] != "notified" || nt.JSON["subject_notices_queued"].(float64) != 2 || nt.JSON["regulator_notice"] != "queued" ||
+		nt.JSON["notified_at"] == nil {
+		t.Fatalf("notify: %d %s", nt.Status, nt.Body)
+	}
+	for sub, want := range map[string]int{a: 1, b: 1, c: 0} {
+		if got, n := notices(sub); got != want {
+			t.Fatalf("notices of %s: %s (want %d)", sub, n.Body, want)
+		}
+	}
+	me := s.Do("GET", "/v1/me", s.Token(a, "subject"), "", nil)
+	if me.Status != 200 || len(me.JSON["notices"].([]any)) != 1 || !strings.Contains(string(me.Body), summary) || strings.Contains(string(me.Body), "cs-rogue") {
+		t.Fatalf("/v1/me of an affected subject: %d %s", me.Status, me.Body)
+	}
+	if again := s.Do("POST", "/v1/incidents/"+id+"/notify", co, "compliance_audit", nil); again.Status != 409 {
+		t.Fatalf("notified twice: %d %s", again.Status, again.Body)
+	}
+	if g := s.Do("GET", "/v1/incidents/"+id, co, "compliance_audit", nil); g.Status != 200 || g.JSON["id"] != id || g.JSON["state"] != "notified" {
 		t.Fatalf("read incident: %d %s", g.Status, g.Body)
 	}
-	if g := s.Do("POST", "/v1/incidents", s.Token("mk", "marketing"), "marketing", body); g.Status != 403 {
-		t.Fatalf("marketing recorded an incident: %d", g.Status)
+	if g := s.Do("POST", "/v1/incidents/inc_nope/notify", co, "compliance_audit", nil); g.Status != 404 {
+		t.Fatalf("notify an unknown incident: %d", g.Status)
+	}
+	mk := s.Token("mk", "marketing")
+	for _, call := range []struct{ method, path string }{{"POST", "/v1/incidents"}, {"GET", "/v1/incidents"}, {"POST", "/v1/incidents/" + id + "/notify"}} {
+		if g := s.Do(call.method, call.path, mk, "marketing", body); g.Status != 403 {
+			t.Fatalf("marketing: %s %s: %d", call.method, call.path, g.Status)
+		}
+	}
+
+	// Without an actor every release in the window is in scope; the earlier release's field names still work.
+	all := s.Do("POST", "/v1/incidents", co, "compliance_audit", map[string]any{"title": "Database copy", "discovered_at": time.Now().UTC(),
+		"since": start, "notice": summary})
+	if all.Status != 201 || all.JSON["affected_subjects"].(float64) != 3 || all.JSON["actor"] != "" || all.JSON["detected_at"] == nil {
+		t.Fatalf("incident without an actor: %d %s", all.Status, all.Body)
+	}
+	if bad := s.Do("POST", "/v1/incidents", co, "compliance_audit", map[string]any{"detected_at": time.Now().UTC(), "summary": summary}); bad.Status != 400 {
+		t.Fatalf("incident without a title: %d %s", bad.Status, bad.Body)
 	}
 }

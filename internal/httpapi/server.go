@@ -169,6 +169,7 @@ func (s *Server) routes() *gin.Engine {
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})))
 	r.GET("/openapi.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json", openAPIDocument) })
 	r.GET("/v1/notice", s.getNotice) // public: the notice comes before any collection
+	r.GET("/v1/notice/versions", s.getNoticeVersions)
 	if s.pages != nil {
 		pages := gin.WrapH(s.pages)
 		for _, rt := range s.pages.Routes() {
@@ -233,7 +234,9 @@ func (s *Server) routes() *gin.Engine {
 	v1.GET("/audit/reports/activity", s.requirePurpose, s.activityReport)
 	v1.GET("/audit/reports/consent-rates", s.requirePurpose, s.consentRates)
 	v1.POST("/incidents", s.requirePurpose, s.postIncident)
+	v1.GET("/incidents", s.requirePurpose, s.listIncidents)
 	v1.GET("/incidents/:id", s.requirePurpose, s.getIncident)
+	v1.POST("/incidents/:id/notify", s.requirePurpose, s.notifyIncident)
 
 	v1.POST("/access-requests", s.requirePurpose, s.postAccessRequest)
 	v1.GET("/access-requests", s.getAccessRequests)

@@ -358,18 +358,35 @@ func (t *txn) PutIncident(i vault.Incident) error {
 	if cats == nil {
 		cats = []string{}
 	}
-	return t.exec(`INSERT INTO incidents (id, created_at, discovered_at, since, until, actor, affected, categories, notice, regulator)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, i.ID, i.CreatedAt, i.DiscoveredAt, i.Since, i.Until, i.Actor, i.Affected, cats,
-		[]byte(i.Notice), i.Regulator)
+	var notified *time.Time
+	if !i.NotifiedAt.IsZero() {
+		notified = &i.NotifiedAt
+	}
+	return t.exec(`INSERT INTO incidents (id, title, state, created_at, discovered_at, notified_at, since, until, actor, affected, categories, notice, regulator)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`, i.ID, i.Title, i.State, i.CreatedAt, i.DiscoveredAt, notified, i.Since, i.Until,
+		i.Actor, i.Affected, cats, []byte(i.Notice), i.Regulator)
 }
 
-// QueueIncidentNotice implements vault.IncidentTx.
-func (t *txn) QueueIncidentNotice(incidentID, subject string) error {
-	return t.exec(`INSERT INTO incident_notices (subject_id, incident_id, state) VALUES ($1, $2, 'queued') ON CONFLICT DO NOTHING`, subject, incidentID)
+// AddIncidentSubject implements vault.IncidentTx.
+func (t *txn) AddIncidentSubject(incidentID, subject string) error {
+	return t.exec(`INSERT INTO incident_notices (subject_id, incident_id, state) VALUES ($1, $2, 'pending') ON CONFLICT DO NOTHING`, subject, incidentID)
 }
 
-const incidentColumns = `SELECT id, created_at, discovered_at, since, until, actor, affected, categories, notice, regulator,
-	(SELECT count(*) FROM incident_notices n WHERE n.incident_id = incidents.id) FROM incidents`
+// NotifyIncident implements vault.IncidentTx.
+func (t *txn) NotifyIncident(incidentID string, at time.Time) (int, error) {
+	n, err := t.count(`UPDATE incidents SET state = 'notified', notified_at = $1, regulator = 'queued' WHERE id = $2 AND state = 'open'`, at, incidentID)
+	if err != nil {
+		return 0, err
+	}
+	if n == 0 {
+		return 0, vault.ErrIncidentNotOpen
+	}
+	return t.count(`UPDATE incident_notices SET state = 'queued' WHERE incident_id = $1 AND state = 'pending'`, incidentID)
+}
+
+const incidentColumns = `SELECT id, title, state, created_at, discovered_at, notified_at, since, until, actor, affected, categories, notice, regulator,
+	(SELECT count(*) FROM incident_notices n WHERE n.incident_id = incidents.id),
+	(SELECT count(*) FROM incident_notices n WHERE n.incident_id = incidents.id AND n.state = 'queued') FROM incidents`
 
 func scanIncidents(rows pgx.Rows, err error) ([]vault.Incident, error) {
 	if err != nil {
@@ -378,8 +395,13 @@ func scanIncidents(rows pgx.Rows, err error) ([]vault.Incident, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (vault.Incident, error) {
 		var i vault.Incident
 		var notice []byte
-		err := r.Scan(&i.ID, &i.CreatedAt, &i.DiscoveredAt, &i.Since, &i.Until, &i.Actor, &i.Affected, &i.Categories, &notice, &i.Regulator, &i.NoticesQueued)
+		var notified *time.Time
+		err := r.Scan(&i.ID, &i.Title, &i.State, &i.CreatedAt, &i.DiscoveredAt, &notified, &i.Since, &i.Until, &i.Actor, &i.Affected, &i.Categories,
+			&notice, &i.Regulator, &i.AffectedSubjects, &i.NoticesQueued)
 		i.CreatedAt, i.DiscoveredAt, i.Since, i.Until, i.Notice = i.CreatedAt.UTC(), i.DiscoveredAt.UTC(), i.Since.UTC(), i.Until.UTC(), string(notice)
+		if notified != nil {
+			i.NotifiedAt = notified.UTC()
+		}
 		if i.Categories == nil {
 			i.Categories = []string{}
 		}
@@ -399,8 +421,13 @@ func (s *Store) Incident(ctx context.Context, id string) (vault.Incident, error)
 	return list[0], nil
 }
 
-// IncidentsOf implements vault.IncidentStore, newest first.
+// Incidents implements vault.IncidentStore, newest first.
+func (s *Store) Incidents(ctx context.Context) ([]vault.Incident, error) {
+	return scanIncidents(s.db.Pool.Query(ctx, incidentColumns+` ORDER BY created_at DESC, id DESC`))
+}
+
+// IncidentsOf implements vault.IncidentStore, newest first: the incidents whose notice was queued to subject.
 func (s *Store) IncidentsOf(ctx context.Context, subject string) ([]vault.Incident, error) {
-	return scanIncidents(s.db.Pool.Query(ctx, incidentColumns+` WHERE id IN (SELECT incident_id FROM incident_notices WHERE subject_id = $1)
-		ORDER BY created_at DESC, id DESC`, subject))
+	return scanIncidents(s.db.Pool.Query(ctx, incidentColumns+` WHERE id IN (SELECT incident_id FROM incident_notices WHERE subject_id = $1
+		AND state = 'queued') ORDER BY created_at DESC, id DESC`, subject))
 }

@@ -94,18 +94,46 @@ func (s *Store) PolicyFiles(ctx context.Context, hash string) ([]byte, error) {
 
 // PutIncident implements vault.Tx.
 func (t *txn) PutIncident(i vault.Incident) error {
-	return t.exec(`INSERT INTO incidents (id, created_at, discovered_at, since, until, actor, affected, categories, description, regulator)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, i.ID, formatTime(i.CreatedAt), formatTime(i.DiscoveredAt), formatTime(i.Since), formatTime(i.Until),
-		i.Actor, i.Affected, strings.Join(i.Categories, ","), []byte(i.Notice), i.Regulator)
+	return t.exec(`INSERT INTO incidents (id, title, state, created_at, discovered_at, notified_at, since, until, actor, affected, categories,
+		description, regulator) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, i.ID, i.Title, i.State, formatTime(i.CreatedAt),
+		formatTime(i.DiscoveredAt), notifiedAt(i.NotifiedAt), formatTime(i.Since), formatTime(i.Until), i.Actor, i.Affected,
+		strings.Join(i.Categories, ","), []byte(i.Notice), i.Regulator)
 }
 
-// QueueIncidentNotice implements vault.Tx.
-func (t *txn) QueueIncidentNotice(incidentID, subject string) error {
-	return t.exec(`INSERT OR IGNORE INTO incident_notices (incident_id, subject_id, state) VALUES (?, ?, 'queued')`, incidentID, subject)
+// notifiedAt is the notified_at column of an incident: empty while it is open.
+func notifiedAt(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return formatTime(t)
 }
 
-const incidentColumns = `SELECT id, created_at, discovered_at, since, until, actor, affected, categories, description, regulator,
-	(SELECT count(*) FROM incident_notices n WHERE n.incident_id = incidents.id) FROM incidents`
+// AddIncidentSubject implements vault.Tx.
+func (t *txn) AddIncidentSubject(incidentID, subject string) error {
+	return t.exec(`INSERT OR IGNORE INTO incident_notices (incident_id, subject_id, state) VALUES (?, ?, 'pending')`, incidentID, subject)
+}
+
+// NotifyIncident implements vault.Tx.
+func (t *txn) NotifyIncident(incidentID string, at time.Time) (int, error) {
+	res, err := t.execResult(`UPDATE incidents SET state = 'notified', notified_at = ?, regulator = 'queued' WHERE id = ? AND state = 'open'`,
+		formatTime(at), incidentID)
+	if err != nil {
+		return 0, err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return 0, errors.Join(err, vault.ErrIncidentNotOpen)
+	}
+	res, err = t.execResult(`UPDATE incident_notices SET state = 'queued' WHERE incident_id = ? AND state = 'pending'`, incidentID)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+const incidentColumns = `SELECT id, title, state, created_at, discovered_at, notified_at, since, until, actor, affected, categories, description,
+	regulator, (SELECT count(*) FROM incident_notices n WHERE n.incident_id = incidents.id),
+	(SELECT count(*) FROM incident_notices n WHERE n.incident_id = incidents.id AND n.state = 'queued') FROM incidents`
 
 // Incident implements vault.IncidentStore.
 func (s *Store) Incident(ctx context.Context, id string) (vault.Incident, error) {
@@ -119,9 +147,15 @@ func (s *Store) Incident(ctx context.Context, id string) (vault.Incident, error)
 	return list[0], nil
 }
 
-// IncidentsOf implements vault.IncidentStore.
+// Incidents implements vault.IncidentStore.
+func (s *Store) Incidents(ctx context.Context) ([]vault.Incident, error) {
+	return s.scanIncidents(ctx, incidentColumns+` ORDER BY created_at DESC, id DESC`)
+}
+
+// IncidentsOf implements vault.IncidentStore: the incidents whose notice was queued to subject.
 func (s *Store) IncidentsOf(ctx context.Context, subject string) ([]vault.Incident, error) {
-	return s.scanIncidents(ctx, incidentColumns+` WHERE id IN (SELECT incident_id FROM incident_notices WHERE subject_id = ?) ORDER BY created_at DESC`, subject)
+	return s.scanIncidents(ctx, incidentColumns+` WHERE id IN (SELECT incident_id FROM incident_notices WHERE subject_id = ? AND state = 'queued')
+		ORDER BY created_at DESC, id DESC`, subject)
 }
 
 func (s *Store) scanIncidents(ctx context.Context, q string, args ...any) ([]vault.Incident, error) {
@@ -133,12 +167,16 @@ func (s *Store) scanIncidents(ctx context.Context, q string, args ...any) ([]vau
 	var out []vault.Incident
 	for rows.Next() {
 		var i vault.Incident
-		var created, discovered, since, until, cats string
+		var created, discovered, notified, since, until, cats string
 		var notice []byte
-		if err := rows.Scan(&i.ID, &created, &discovered, &since, &until, &i.Actor, &i.Affected, &cats, &notice, &i.Regulator, &i.NoticesQueued); err != nil {
+		if err := rows.Scan(&i.ID, &i.Title, &i.State, &created, &discovered, &notified, &since, &until, &i.Actor, &i.Affected, &cats, &notice,
+			&i.Regulator, &i.AffectedSubjects, &i.NoticesQueued); err != nil {
 			return nil, err
 		}
 		i.CreatedAt, i.DiscoveredAt, i.Since, i.Until = parseTime(created), parseTime(discovered), parseTime(since), parseTime(until)
+		if notified != "" {
+			i.NotifiedAt = parseTime(notified)
+		}
 		i.Categories, i.Notice = []string{}, string(notice)
 		if cats != "" {
 			i.Categories = strings.Split(cats, ",")

@@ -396,28 +396,56 @@ func RunPolicies(t *testing.T, open Open) {
 	}
 }
 
-// RunIncidents tests vault.IncidentStore with vault.IncidentTx.
+// RunIncidents tests vault.IncidentStore with vault.IncidentTx: incidents are recorded open with the
+// subjects in their scope, and notified once.
 func RunIncidents(t *testing.T, open Open) {
 	a := open(t)
-	inc := vault.Incident{ID: "inc_1", CreatedAt: at, DiscoveredAt: at, Since: at.Add(-time.Hour), Until: at, Actor: "ana", Affected: 2,
-		Categories: []string{"contact", "identity"}, Notice: "what happened", Regulator: "queued"}
+	inc := vault.Incident{ID: "inc_1", Title: "misused account", State: vault.IncidentOpen, CreatedAt: at, DiscoveredAt: at, Since: at.Add(-time.Hour),
+		Until: at, Actor: "ana", Affected: 2, Categories: []string{"contact", "identity"}, Notice: "what happened", Regulator: "pending"}
 	commit(t, a, func(tx vault.Tx) error {
 		later := inc
-		later.ID, later.CreatedAt, later.Categories = "inc_2", at.Add(time.Hour), nil
-		return errors.Join(tx.PutIncident(inc), tx.PutIncident(later), tx.QueueIncidentNotice("inc_1", "sub_a"), tx.QueueIncidentNotice("inc_1", "sub_b"),
-			tx.QueueIncidentNotice("inc_1", "sub_a"), tx.QueueIncidentNotice("inc_2", "sub_a"))
+		later.ID, later.CreatedAt, later.Categories, later.Actor = "inc_2", at.Add(time.Hour), nil, ""
+		return errors.Join(tx.PutIncident(inc), tx.PutIncident(later), tx.AddIncidentSubject("inc_1", "sub_a"), tx.AddIncidentSubject("inc_1", "sub_b"),
+			tx.AddIncidentSubject("inc_1", "sub_a"), tx.AddIncidentSubject("inc_2", "sub_a"))
 	})
 	got, err := a.Incidents.Incident(t.Context(), "inc_1")
-	if err != nil || got.NoticesQueued != 2 || !slices.Equal(got.Categories, inc.Categories) || got.Notice != inc.Notice || !got.Since.Equal(inc.Since) ||
-		got.Actor != "ana" || got.Affected != 2 || got.Regulator != "queued" {
-		t.Fatalf("incident %+v %v", got, err)
+	if err != nil || got.State != vault.IncidentOpen || got.Title != inc.Title || got.AffectedSubjects != 2 || got.NoticesQueued != 0 ||
+		!got.NotifiedAt.IsZero() || !slices.Equal(got.Categories, inc.Categories) || got.Notice != inc.Notice || !got.Since.Equal(inc.Since) ||
+		got.Actor != "ana" || got.Affected != 2 || got.Regulator != "pending" {
+		t.Fatalf("open incident %+v %v", got, err)
+	}
+	if of, _ := a.Incidents.IncidentsOf(t.Context(), "sub_a"); len(of) != 0 {
+		t.Fatalf("a subject sees an incident before it is notified: %+v", of)
+	}
+	var queued int
+	commit(t, a, func(tx vault.Tx) error {
+		var err error
+		queued, err = tx.NotifyIncident("inc_1", at.Add(2*time.Hour))
+		return err
+	})
+	if queued != 2 {
+		t.Fatalf("notify queued %d notices, want 2", queued)
+	}
+	if _, err := a.Store.Commit(t.Context(), func(tx vault.Tx) error {
+		_, err := tx.NotifyIncident("inc_1", at.Add(3*time.Hour))
+		return err
+	}, entry("incident.notify")); !errors.Is(err, vault.ErrIncidentNotOpen) {
+		t.Fatalf("notified twice: %v", err)
+	}
+	got, err = a.Incidents.Incident(t.Context(), "inc_1")
+	if err != nil || got.State != vault.IncidentNotified || got.NoticesQueued != 2 || got.Regulator != "queued" || !got.NotifiedAt.Equal(at.Add(2*time.Hour)) {
+		t.Fatalf("notified incident %+v %v", got, err)
 	}
 	if _, err := a.Incidents.Incident(t.Context(), "inc_9"); !errors.Is(err, vault.ErrNotFound) {
 		t.Fatalf("unknown incident: %v", err)
 	}
+	all, err := a.Incidents.Incidents(t.Context())
+	if err != nil || len(all) != 2 || all[0].ID != "inc_2" || all[0].Actor != "" || len(all[0].Categories) != 0 || all[1].ID != "inc_1" {
+		t.Fatalf("every incident, newest first: %+v %v", all, err)
+	}
 	of, err := a.Incidents.IncidentsOf(t.Context(), "sub_a")
-	if err != nil || len(of) != 2 || of[0].ID != "inc_2" || len(of[0].Categories) != 0 {
-		t.Fatalf("incidents of sub_a, newest first: %+v %v", of, err)
+	if err != nil || len(of) != 1 || of[0].ID != "inc_1" {
+		t.Fatalf("incidents sub_a was notified of: %+v %v", of, err)
 	}
 	if of, _ := a.Incidents.IncidentsOf(t.Context(), "sub_c"); len(of) != 0 {
 		t.Fatalf("incidents of a subject never notified: %+v", of)

@@ -128,6 +128,36 @@ func withheld(r apptest.Response, field string) string {
 	return ""
 }
 
+// A subject whose data an incident concerns sees its notice in the privacy centre once the compliance
+// officer has notified it (PIPL Art. 57) — what happened, never who the actor was.
+func TestBrowserPrivacyCentreShowsIncidentNotices(t *testing.T) {
+	s := apptest.Start(t)
+	id := s.CreateSubject(map[string]any{"name": "李雷", "city": "杭州"})
+	start := time.Now().Add(-time.Minute).UTC()
+	if r := s.Do("GET", "/v1/subjects/"+id+"?fields=name", s.Token("cs-rogue", "customer_service"), "customer_service", nil); r.Status != 200 {
+		t.Fatalf("read: %d", r.Status)
+	}
+	co := s.Token("co", "compliance_officer")
+	summary := "A service account was misused to view names; it was locked. Contact dpo@example-shop.cn."
+	inc := s.Do("POST", "/v1/incidents", co, "compliance_audit", map[string]any{"title": "Misused service account", "detected_at": time.Now().UTC(),
+		"since": start, "actor": "cs-rogue", "summary": summary})
+	if inc.Status != 201 {
+		t.Fatalf("incident: %d %s", inc.Status, inc.Body)
+	}
+	if r := s.Do("POST", "/v1/incidents/"+inc.JSON["id"].(string)+"/notify", co, "compliance_audit", nil); r.Status != 200 {
+		t.Fatalf("notify: %d %s", r.Status, r.Body)
+	}
+	ctx := browser(t)
+	if err := chromedp.Do(ctx, signIn(s.Server.URL, s.Token(id, "subject")), chromedp.WaitVisible(chromedp.CSS(`#notices li[data-incident]`)),
+		shot(screenshots(t), "privacy-notices")); err != nil {
+		t.Fatalf("privacy centre: %v", err)
+	}
+	got := text(ctx, t, `#notices li[data-incident]`)
+	if !strings.Contains(got, summary) || !strings.Contains(got, "Misused service account") || strings.Contains(got, "cs-rogue") {
+		t.Fatalf("the notice as shown: %q", got)
+	}
+}
+
 // Tests 1 and 2 of the issue: a subject withdraws marketing consent in the privacy centre, the next
 // marketing read withholds the phone; a compliance officer finds that read in the audit browser and the
 // page checks its inclusion proof.

@@ -45,6 +45,8 @@ var phrases = map[string][2]string{ // [en, zh]
 	"privacy.value":        {"Value", "值"},
 	"privacy.save":         {"Save", "保存"},
 	"privacy.tags":         {"Your tags and why you have them", "你的标签及其原因"},
+	"privacy.notices":      {"Incidents that concern your data", "与你的数据有关的安全事件"},
+	"privacy.detected":     {"Detected", "发现时间"},
 	"privacy.purposes":     {"Purposes, legal bases and your consent", "处理目的、法律依据与你的同意"},
 	"privacy.basis":        {"Legal basis", "法律依据"},
 	"privacy.notice":       {"Notice version", "告知版本"},

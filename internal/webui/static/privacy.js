@@ -1,6 +1,7 @@
 // The privacy centre: the subject's own data through /v1/me — profile and correction, purposes with their
 // legal basis and notice and the consent controls, the objection to personalised marketing, tags with
-// their explanations, who accessed the data and why, export, requests and deletion.
+// their explanations, the incidents the person was notified of, who accessed the data and why, export,
+// requests and deletion.
 'use strict';
 (() => {
   const { T, api, el, clear, status, failed, time, lang } = PV;
@@ -23,6 +24,15 @@
         el('td', {}, (lang === 'zh' ? t.explanation_zh : t.explanation_en) || t.explanation || '')));
     }
     if (!(me.tags || []).length) tags.append(el('tr', {}, el('td', { colspan: '4' }, T['none'])));
+    // The incidents the vault notified this person of (PIPL Art. 57): what happened, never who did it.
+    const notices = clear(document.getElementById('notices'));
+    for (const n of me.notices || []) {
+      notices.append(el('li', { 'data-incident': n.incident_id }, el('strong', {}, n.title || ''),
+        ' — ' + T['privacy.detected'] + ' ' + time(n.detected_at || n.discovered_at) + ' — ',
+        el('span', { class: 'notice-text' }, n.notice || ''),
+        (n.categories || []).length ? ' (' + n.categories.join(', ') + ')' : ''));
+    }
+    if (!(me.notices || []).length) notices.append(el('li', {}, T['none']));
     const objected = (me.objections || []).some(o => (o.kind || o) === 'personalized_marketing');
     document.getElementById('objection-state').textContent = objected ? T['privacy.objected'] : T['privacy.notobj'];
     const toggle = document.getElementById('objection-toggle');
