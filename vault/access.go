@@ -66,6 +66,7 @@ type AccessRequestRow struct {
 	Categories          []string
 	Fields              []string
 	Subjects            []string
+	Audience            string // the audience Subjects were taken from, when the request named one
 	ReasonCategory      string
 	JustificationSealed []byte
 	Duration            time.Duration // asked for; an approval may shorten it
@@ -99,9 +100,11 @@ type AccessTx interface {
 	AccessRequest(id string) (AccessRequestRow, error)
 }
 
-// AccessRequestInput is a request as a requester files it.
+// AccessRequestInput is a request as a requester files it: for Subjects, or for the treated members of
+// Audience (one of the two).
 type AccessRequestInput struct {
 	Categories, Fields, Subjects []string
+	Audience                     string
 	Justification                string
 	ReasonCategory               string
 	Duration                     string
@@ -115,7 +118,9 @@ type AccessRequestView struct {
 	Purpose        policies.PurposeName
 	Categories     []string
 	Fields         []string
-	Subjects       []string
+	Subjects       []string // nil for a request by audience: its members stay inside the vault
+	SubjectCount   int
+	Audience       string
 	RequestedBy    string
 	ReasonCategory string
 	Justification  string
@@ -133,7 +138,8 @@ type AccessRequestView struct {
 // AccessRequests is the access-request workflow; it shares the enforcement point's core.
 type AccessRequests struct {
 	*core
-	store AccessStore
+	store     AccessStore
+	audiences AudienceStore // nil: requests cannot name an audience
 }
 
 // AccessRequests returns the service.
@@ -173,7 +179,9 @@ func (s *AccessRequests) Request(ctx context.Context, a Access, in AccessRequest
 		return AccessRequestView{}, invalid("duration must be a Go duration or whole days, like 4h or 7d")
 	case d > entry.MaxDuration:
 		return AccessRequestView{}, invalid("duration exceeds the %s this request may last", entry.MaxDuration)
-	case len(in.Subjects) == 0 || len(in.Subjects) > maxGrantSubjects:
+	case in.Audience != "" && len(in.Subjects) > 0:
+		return AccessRequestView{}, invalid("name subjects or an audience, not both")
+	case in.Audience == "" && (len(in.Subjects) == 0 || len(in.Subjects) > maxGrantSubjects):
 		return AccessRequestView{}, invalid("subjects must name 1 to %d subjects", maxGrantSubjects)
 	case in.Justification == "" || !utf8.ValidString(in.Justification) || utf8.RuneCountInString(in.Justification) > maxJustificationRune:
 		return AccessRequestView{}, invalid("justification is required: valid UTF-8 of at most %d characters", maxJustificationRune)
@@ -181,6 +189,19 @@ func (s *AccessRequests) Request(ctx context.Context, a Access, in AccessRequest
 		return AccessRequestView{}, invalid("reason_category must be one of %v", ReasonCategories)
 	case in.MaxReads < 0:
 		return AccessRequestView{}, invalid("max_reads must not be negative")
+	}
+	if in.Audience != "" {
+		members, err := s.audienceSubjects(ctx, in.Audience)
+		if errors.Is(err, ErrNotFound) {
+			return AccessRequestView{}, invalid("no such audience")
+		}
+		if err != nil {
+			return AccessRequestView{}, internalErr("read audience", err)
+		}
+		if len(members) == 0 || len(members) > maxGrantSubjects {
+			return AccessRequestView{}, invalid("the audience has %d treated members; a request may name 1 to %d subjects", len(members), maxGrantSubjects)
+		}
+		in.Subjects = members
 	}
 	subjects := slices.Clone(in.Subjects)
 	slices.Sort(subjects)
@@ -195,7 +216,7 @@ func (s *AccessRequests) Request(ctx context.Context, a Access, in AccessRequest
 		return AccessRequestView{}, internalErr("seal justification", err)
 	}
 	row := AccessRequestRow{ID: id, State: AccessPending, RequestedBy: a.Caller.Subject, RequesterRoles: a.Caller.Roles, Team: a.Caller.Team,
-		Purpose: a.Purpose, Categories: in.Categories, Fields: in.Fields, Subjects: subjects, ReasonCategory: in.ReasonCategory,
+		Purpose: a.Purpose, Categories: in.Categories, Fields: in.Fields, Subjects: subjects, Audience: in.Audience, ReasonCategory: in.ReasonCategory,
 		JustificationSealed: sealed, Duration: d, MaxReads: in.MaxReads, Approvers: entry.Approvers, CreatedAt: s.now().UTC()}
 	e.Decision, e.Status = audit.Allow, statusCreated
 	e.Reason = "access_request:" + id + " subjects:" + strconv.Itoa(len(subjects)) + " reason:" + in.ReasonCategory
@@ -205,11 +226,42 @@ func (s *AccessRequests) Request(ctx context.Context, a Access, in AccessRequest
 	return s.view(row, true), nil
 }
 
+// audienceSubjects returns the subject ids of an audience's treated members (the held-out ones are not
+// to be contacted, so nobody asks for their data for the campaign); ErrNotFound for an unknown audience.
+func (s *AccessRequests) audienceSubjects(ctx context.Context, id string) ([]string, error) {
+	if s.audiences == nil {
+		return nil, ErrNotFound
+	}
+	if _, err := s.audiences.Audience(ctx, id); err != nil {
+		return nil, err
+	}
+	var out []string
+	for after := ""; ; {
+		page, err := s.audiences.AudienceMembers(ctx, id, after, 1000)
+		if err != nil || len(page) == 0 {
+			return out, err
+		}
+		for _, m := range page {
+			if !m.Holdout {
+				out = append(out, m.SubjectID)
+			}
+		}
+		if len(out) > maxGrantSubjects {
+			return out, nil // enough to refuse
+		}
+		after = page[len(page)-1].Ref
+	}
+}
+
 // view is a row as shown; the justification is opened only for its requester and approvers (showText).
 func (s *AccessRequests) view(r AccessRequestRow, showText bool) AccessRequestView {
 	v := AccessRequestView{ID: r.ID, State: r.State, Purpose: r.Purpose, Categories: r.Categories, Fields: r.Fields, Subjects: r.Subjects,
+		SubjectCount: len(r.Subjects), Audience: r.Audience,
 		RequestedBy: r.RequestedBy, ReasonCategory: r.ReasonCategory, Duration: r.Duration, MaxReads: r.MaxReads, Reads: r.Reads,
 		CreatedAt: r.CreatedAt, DecidedBy: r.DecidedBy, DecidedAt: r.DecidedAt, Note: r.Note, GrantID: r.GrantID, ExpiresAt: r.ExpiresAt}
+	if r.Audience != "" {
+		v.Subjects = nil // an audience's members are known outside the vault only by their per-audience refs
+	}
 	if showText {
 		if pt, err := s.gate.openNote(r.JustificationSealed, []byte(r.ID)); err == nil {
 			v.Justification = string(pt)

@@ -59,6 +59,7 @@ type AudienceRow struct {
 	Excluded                map[string]int
 	CreatedBy               string
 	CreatedAt               time.Time
+	AuditSeq                int64 // Build's answer only: the build's entry (not stored)
 }
 
 // AudienceMember is one selected subject: Ref is the member's key outside the vault (a keyed hash of the
@@ -219,9 +220,11 @@ func (s *Audiences) Build(ctx context.Context, a Access, in AudienceInput) (Audi
 	}
 	e.Decision, e.Status = audit.Allow, statusCreated
 	e.Reason = "audience:" + id + " size:" + strconv.Itoa(row.Size) + " holdout:" + strconv.Itoa(row.HoldoutSize) + " excluded:" + excludedText(row.Excluded)
-	if _, err := s.seq.CommitMany(ctx, func(tx Tx) error { return tx.PutAudience(row, members) }, func(cerr error) []audit.Entry { return []audit.Entry{buildEntry(e, cerr)} }); err != nil {
+	seq, err := s.seq.CommitMany(ctx, func(tx Tx) error { return tx.PutAudience(row, members) }, func(cerr error) []audit.Entry { return []audit.Entry{buildEntry(e, cerr)} })
+	if err != nil {
 		return AudienceRow{}, internalErr("record audience", err)
 	}
+	row.AuditSeq = seq
 	return row, nil
 }
 

@@ -52,6 +52,7 @@ type Incident struct {
 	Regulator               string // the regulator report's state: "pending" while open, then "queued"
 	AffectedSubjects        int    // subjects in the scope who can be told (active when it was recorded)
 	NoticesQueued           int
+	AuditSeq                int64 // RecordIncident's answer only: its entry (not stored)
 }
 
 // IncidentInput is what a compliance officer records.
@@ -148,7 +149,7 @@ func (s *Review) RecordIncident(ctx context.Context, a Access, in IncidentInput)
 	e.Categories = inc.Categories
 	e.Decision, e.Status = audit.Allow, statusCreated
 	e.Reason = "incident:" + inc.ID + " affected:" + strconv.Itoa(inc.Affected) + " subjects:" + strconv.Itoa(len(affected))
-	if _, err := s.seq.Commit(ctx, func(tx Tx) error {
+	seq, err := s.seq.Commit(ctx, func(tx Tx) error {
 		if err := tx.PutIncident(inc); err != nil {
 			return err
 		}
@@ -158,9 +159,11 @@ func (s *Review) RecordIncident(ctx context.Context, a Access, in IncidentInput)
 			}
 		}
 		return nil
-	}, func(error) audit.Entry { return e }); err != nil {
+	}, func(error) audit.Entry { return e })
+	if err != nil {
 		return Incident{}, internalErr("record incident", err)
 	}
+	inc.AuditSeq = seq
 	return inc, nil
 }
 

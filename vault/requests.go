@@ -49,7 +49,7 @@ type RequestRules interface {
 	DueAt(t string, received time.Time) time.Time
 	// Overdue reports whether a request in state, due at due, is overdue at now.
 	Overdue(due, now time.Time, state string) bool
-	// AutoCompletes reports whether the system fulfils requests of type t at once.
+	// AutoCompletes reports whether the subject can serve requests of type t themselves at once.
 	AutoCompletes(t string) bool
 }
 
@@ -121,16 +121,17 @@ type RequestView struct {
 	Relationship string
 }
 
-// autoNotes tells the subject what an automatically fulfilled request gave them; where to fetch it is
-// the transport's business (the HTTP layer adds the route).
-var autoNotes = map[string]string{
-	"access":      "fulfilled automatically: your data export is available at any time",
-	"portability": "fulfilled automatically: your data export is available as a portable archive at any time",
-	"explanation": "fulfilled automatically: the explanation of how your data is used is available at any time",
+// selfServiceNotes tells the subject, on a request they can also serve themselves, where the answer is
+// already; the transport adds the route. The request still starts verified and a compliance officer
+// completes it (API.md: requests made with a subject token start verified).
+var selfServiceNotes = map[string]string{
+	"access":      "your data export is available now and at any time; this request is answered within the deadline",
+	"portability": "your data export is available now as a portable archive; this request is answered within the deadline",
+	"explanation": "the explanation of how your data is used is available now; this request is answered within the deadline",
 }
 
 // MeCreateRequest files a request by the caller. A subject's own token is verification, so it starts
-// verified; requests the system can fulfil at once complete at once and say where.
+// verified; a request the subject can also serve themselves (access, portability, explanation) says where.
 func (s *Requests) MeCreateRequest(ctx context.Context, a Access, typ string) (RequestView, int64, error) {
 	a, err := s.meAccess(ctx, a, ActionRequestCreate)
 	if err != nil {
@@ -158,7 +159,7 @@ func (s *Requests) MeCreateRequest(ctx context.Context, a Access, typ string) (R
 	row := RequestRow{ID: newID("req_"), SubjectID: a.Caller.Subject, Type: typ, State: RequestVerified,
 		CreatedAt: now, DueAt: s.rules.DueAt(typ, now).UTC(), UpdatedAt: now}
 	if s.rules.AutoCompletes(typ) {
-		row.State, row.Note = RequestCompleted, autoNotes[typ]
+		row.Note = selfServiceNotes[typ]
 	}
 	seq, err := s.seq.Commit(ctx, func(tx Tx) error {
 		if err := activeIn(tx, row.SubjectID); err != nil {

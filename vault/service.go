@@ -315,7 +315,7 @@ func New(cfg Config) (*Service, error) {
 // build wires the domain services on c: each gets its own storer and the services it calls.
 func build(c *core, st stores) *Service {
 	s := &Service{core: c, stores: st}
-	s.access = &AccessRequests{core: c, store: st.access}
+	s.access = &AccessRequests{core: c, store: st.access, audiences: st.audiences}
 	s.profiles = &Profiles{core: c, store: st.profiles, access: s.access}
 	s.review = &Review{core: c, trail: st.trail, incidents: st.incidents, profiles: s.profiles, access: s.access}
 	s.ingestion = &Ingestion{core: c, events: st.events, profiles: s.profiles, access: s.access}

@@ -149,6 +149,18 @@ func TestCommandErrors(t *testing.T) {
 			t.Errorf("%v: %v, want exit %d", tc.args, err, tc.code)
 		}
 	}
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"serve", "--data-dir", t.TempDir(), "--max-bulk-mib", "0"}, nil, "--max-bulk-mib must be 1 to 4096"},
+		{[]string{"serve", "--data-dir", t.TempDir()}, map[string]string{"VAULT_MAX_BULK_MIB": "lots"}, "VAULT_MAX_BULK_MIB must be an integer"},
+	} {
+		if err := run(context.Background(), tc.args, env(tc.env), io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v %v: %v, want %q", tc.args, tc.env, err, tc.want)
+		}
+	}
 	err := run(context.Background(), []string{"token", "--data-dir", t.TempDir(), "--role", "admin", "--sub", "x"}, env(nil), io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "no signing key") {
 		t.Errorf("token without a data dir: %v", err)

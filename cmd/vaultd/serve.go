@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,6 +40,15 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	requestsPerDay := fs.Int("requests-per-day", 20, "data-subject requests one subject may file in 24 hours")
 	exportsPerHour := fs.Int("exports-per-hour", 60, "exports one subject may make in an hour; negative for no limit")
 	maxExports := fs.Int("max-exports", 4, "exports running at once over all subjects (one per subject at most)")
+	bulkDefault := 64
+	if v := getenv("VAULT_MAX_BULK_MIB"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("VAULT_MAX_BULK_MIB must be an integer")
+		}
+		bulkDefault = n
+	}
+	maxBulkMiB := fs.Int("max-bulk-mib", bulkDefault, "largest body of POST /v1/events (bulk ingest), in MiB (VAULT_MAX_BULK_MIB)")
 	memProfile := fs.String("memprofile", "", "diagnostics: write a heap profile to this file when the server stops")
 	auditKey := fs.String("audit-key-file", envOr(getenv, "VAULT_AUDIT_KEY_FILE", ""), "checkpoint signing key file; default DATA_DIR/audit-checkpoint.key (VAULT_AUDIT_KEY_FILE)")
 	idsOut := fs.String("ids-out", "", "demo: write the ids of up to 10,000 active subjects to this file, one per line (for load tests)")
@@ -56,6 +66,10 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("--requests-per-day and --max-exports must be positive, --exports-per-hour not 0")
 	}
 	cfg.RequestsPerDay, cfg.ExportsPerHour, cfg.MaxExports = *requestsPerDay, *exportsPerHour, *maxExports
+	if *maxBulkMiB <= 0 || *maxBulkMiB > 4096 {
+		return fmt.Errorf("--max-bulk-mib must be 1 to 4096")
+	}
+	cfg.MaxBulkBody = int64(*maxBulkMiB) << 20
 	stop, err := startCPUProfile(*cpuProfile)
 	if err != nil {
 		return err

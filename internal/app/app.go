@@ -91,6 +91,8 @@ type Config struct {
 	// Per-subject limits (vault.Config): requests filed a day (default 20), exports an hour (default 60;
 	// negative: none), and exports running at once over all subjects (default 4).
 	RequestsPerDay, ExportsPerHour, MaxExports int
+	// MaxBulkBody caps the body of POST /v1/events in bytes (default 64 MiB).
+	MaxBulkBody int64
 	// DemoSignIn adds the web consoles' demo sign-in page, which mints tokens for demo people and staff
 	// roles (vaultd demo only; never serve).
 	DemoSignIn bool
@@ -386,6 +388,7 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 		Sessions:   a.Sessions,
 		WriteStall: cfg.WriteStall,
 		AuthTarpit: cfg.AuthTarpit, AuthTarpitSlots: cfg.AuthTarpitSlots,
+		MaxBulkBody: cfg.MaxBulkBody,
 	}); err != nil {
 		return nil, err
 	}

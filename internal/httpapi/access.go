@@ -16,6 +16,7 @@ type accessRequestBody struct {
 	Categories     []string `json:"categories"`
 	Fields         []string `json:"fields"`
 	Subjects       []string `json:"subjects"`
+	Audience       string   `json:"audience"`
 	Justification  string   `json:"justification"`
 	ReasonCategory string   `json:"reason_category"`
 	Duration       string   `json:"duration"`
@@ -23,7 +24,7 @@ type accessRequestBody struct {
 }
 
 func toAccessRequestInput(b accessRequestBody) vault.AccessRequestInput {
-	return vault.AccessRequestInput{Categories: b.Categories, Fields: b.Fields, Subjects: b.Subjects, Justification: b.Justification,
+	return vault.AccessRequestInput{Categories: b.Categories, Fields: b.Fields, Subjects: b.Subjects, Audience: b.Audience, Justification: b.Justification,
 		ReasonCategory: b.ReasonCategory, Duration: b.Duration, MaxReads: b.MaxReads}
 }
 
@@ -36,6 +37,7 @@ type accessRequestDTO struct {
 	Fields         []string   `json:"fields"`
 	Subjects       []string   `json:"subjects"`
 	SubjectCount   int        `json:"subject_count"`
+	Audience       string     `json:"audience,omitempty"`
 	RequestedBy    string     `json:"requested_by"`
 	ReasonCategory string     `json:"reason_category"`
 	Justification  string     `json:"justification,omitempty"`
@@ -52,7 +54,7 @@ type accessRequestDTO struct {
 
 func toAccessRequestDTO(x vault.AccessRequestView) accessRequestDTO {
 	return accessRequestDTO{ID: x.ID, State: x.State, Purpose: string(x.Purpose), Categories: nonNilStrings(x.Categories), Fields: nonNilStrings(x.Fields),
-		Subjects: nonNilStrings(x.Subjects), SubjectCount: len(x.Subjects), RequestedBy: x.RequestedBy, ReasonCategory: x.ReasonCategory,
+		Subjects: nonNilStrings(x.Subjects), SubjectCount: x.SubjectCount, Audience: x.Audience, RequestedBy: x.RequestedBy, ReasonCategory: x.ReasonCategory,
 		Justification: x.Justification, Duration: policies.FormatDuration(x.Duration), MaxReads: x.MaxReads, Reads: x.Reads, CreatedAt: x.CreatedAt,
 		DecidedBy: x.DecidedBy, DecidedAt: x.DecidedAt, Note: x.Note, GrantID: x.GrantID, ExpiresAt: x.ExpiresAt}
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/profilevault/profilevault/internal/app"
 	"github.com/profilevault/profilevault/internal/apptest"
+	"github.com/profilevault/profilevault/policies"
+	"github.com/profilevault/profilevault/vault"
 )
 
 // The whole flow in the issue's words, over HTTP with real tokens.
@@ -85,6 +87,9 @@ func TestAccessRequestOverHTTP(t *testing.T) {
 	log := s.Do("GET", "/v1/me/access-log", s.Token(id, "subject"), "", nil)
 	var under int
 	for _, x := range log.JSON["entries"].([]any) {
+		if _, ok := x.(map[string]any)["team"]; !ok {
+			t.Fatalf("an access log entry without the team key (API.md names it): %v", x)
+		}
 		if m := x.(map[string]any); m["under_request"] == true {
 			under++
 			if m["reason_category"] != "fraud_investigation" || m["purpose"] != "risk_control" {
@@ -104,6 +109,67 @@ func TestAccessRequestOverHTTP(t *testing.T) {
 }
 
 // A grant never widens a consent-based read for a subject without consent.
+// A request may name an audience instead of subjects (API.md): it covers the audience's treated members,
+// whose ids stay inside the vault (the request shows the audience and the count), up to the same cap.
+func TestAccessRequestForAnAudience(t *testing.T) {
+	s := apptest.Start(t)
+	st := s.Token("st", "data_steward")
+	var ids []string
+	for i, idn := range []string{"110101198001011232", "110101198102022344", "110101198203033456"} {
+		id := s.CreateSubject(map[string]any{"name": "王" + strconv.Itoa(i), "phone": "+861380000123" + strconv.Itoa(i), "birth_date": idn[6:10] + "-" + idn[10:12] + "-" + idn[12:14],
+			"id_number": idn})
+		if r := s.Do("POST", "/v1/subjects/"+id+"/consents", st, "account_management", grantBody("marketing", nil)); r.Status != 201 {
+			t.Fatalf("consent: %d %s", r.Status, r.Body)
+		}
+		var cids []string
+		for _, c := range s.Do("GET", "/v1/subjects/"+id+"/consents", st, "account_management", nil).JSON["consents"].([]any) {
+			if m := c.(map[string]any); m["purpose"] == "marketing" {
+				cids = append(cids, m["id"].(string))
+			}
+		}
+		if _, _, err := s.App.Vault.Tags().StoreTags(t.Context(), vault.Access{Caller: vault.Caller{Subject: "st", Roles: []policies.Role{"data_steward"}}},
+			[]vault.SubjectTags{{SubjectID: id, Purpose: "marketing", ConsentIDs: cids, Tags: []vault.TagValue{{Key: "value.rfm_segment", Level: "value",
+				Value: "at_risk", Inputs: []string{"transactions"}, ExplanationZH: "x", ExplanationEN: "x", Algorithm: "t"}}}}); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	b := s.Do("POST", "/v1/audiences", s.Token("mk", "marketing"), "marketing", map[string]any{"name": "win back", "rule": "value.rfm_segment == 'at_risk'", "channel": "sms"})
+	if b.Status != 201 || b.JSON["size"].(float64) != 3 || b.Header.Get("X-Audit-Seq") == "" {
+		t.Fatalf("build: %d %s (X-Audit-Seq %q)", b.Status, b.Body, b.Header.Get("X-Audit-Seq"))
+	}
+	aud := b.JSON["id"].(string)
+	cs := s.Token("cs-7", "customer_service")
+	body := map[string]any{"fields": []string{"id_number"}, "audience": aud, "justification": "fraud ring among the win-back offers",
+		"reason_category": "fraud_investigation", "duration": "4h"}
+	r := s.Do("POST", "/v1/access-requests", cs, "risk_control", body)
+	if r.Status != 201 || r.JSON["subject_count"].(float64) != 3 || r.JSON["audience"] != aud || len(r.JSON["subjects"].([]any)) != 0 {
+		t.Fatalf("request for an audience: %d %s", r.Status, r.Body)
+	}
+	for _, id := range ids {
+		if strings.Contains(string(r.Body), id) {
+			t.Fatalf("the request shows a member's subject id: %s", r.Body)
+		}
+	}
+	ok := s.Do("POST", "/v1/access-requests/"+r.JSON["id"].(string)+"/decision", s.Token("co-1", "compliance_officer"), "", map[string]any{"decision": "approve"})
+	if ok.Status != 200 || ok.JSON["grant_id"] == nil {
+		t.Fatalf("approval: %d %s", ok.Status, ok.Body)
+	}
+	got := s.DoHeaders("GET", "/v1/subjects/"+ids[1]+"?fields=id_number", cs, "risk_control", nil, map[string]string{"X-Access-Grant": ok.JSON["grant_id"].(string)})
+	if got.Status != 200 || got.JSON["fields"].(map[string]any)["id_number"] != "110101198102022344" {
+		t.Fatalf("a member read under the grant: %d %s", got.Status, got.Body)
+	}
+	both := map[string]any{"fields": []string{"id_number"}, "audience": aud, "subjects": []string{ids[0]}, "justification": "x",
+		"reason_category": "fraud_investigation", "duration": "4h"}
+	if r := s.Do("POST", "/v1/access-requests", cs, "risk_control", both); r.Status != 400 {
+		t.Fatalf("subjects and an audience: %d %s", r.Status, r.Body)
+	}
+	body["audience"] = "aud_nope"
+	if r := s.Do("POST", "/v1/access-requests", cs, "risk_control", body); r.Status != 400 {
+		t.Fatalf("an unknown audience: %d %s", r.Status, r.Body)
+	}
+}
+
 func TestGrantKeepsConsentRules(t *testing.T) {
 	dir := t.TempDir()
 	grants := `{"grantable":[{"role":"analyst","purpose":"analytics","categories":["demographic"],"max_duration":"7d","approvers":["compliance_officer"]}]}`

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/profilevault/profilevault/internal/app"
 	"github.com/profilevault/profilevault/internal/apptest"
 )
 
@@ -233,6 +234,20 @@ func TestLookupIsRateLimited(t *testing.T) {
 	r := s.Do("POST", "/v1/subjects/lookup", s.Token("st-2", "data_steward"), "account_management", map[string]any{"field": "phone", "value": "13800001234"})
 	if r.Status != 200 {
 		t.Fatalf("second caller: %d", r.Status)
+	}
+}
+
+// The bulk-ingest body limit is configurable (app.Config.MaxBulkBody, vaultd serve --max-bulk-mib); other
+// routes keep the 1 MiB limit.
+func TestBulkBodyLimitIsConfigurable(t *testing.T) {
+	s := apptest.Start(t, func(c *app.Config) { c.MaxBulkBody = 2 << 20 })
+	st := s.Token("st-1", "data_steward")
+	pad := strings.Repeat("a", 3<<20>>1) // 1.5 MiB: over the normal limit, under this bulk one
+	if r := s.Do("POST", "/v1/events", st, "order_fulfillment", `{"events":[],"pad":"`+pad+`"}`); r.Status == 413 {
+		t.Fatalf("1.5 MiB under a 2 MiB bulk limit: %d %s", r.Status, r.Body)
+	}
+	if r := s.Do("POST", "/v1/events", st, "order_fulfillment", `{"events":[],"pad":"`+pad+pad+`"}`); r.Status != 413 || r.ErrorCode() != "payload_too_large" {
+		t.Fatalf("3 MiB over a 2 MiB bulk limit: %d %s", r.Status, r.Body)
 	}
 }
 

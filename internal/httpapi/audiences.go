@@ -52,6 +52,7 @@ func (s *Server) postAudience(c *gin.Context) {
 		s.abortWith(c, err)
 		return
 	}
+	setAuditSeq(c, aud.AuditSeq)
 	c.JSON(http.StatusCreated, toAudienceDTO(aud))
 }
 

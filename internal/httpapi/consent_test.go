@@ -275,7 +275,9 @@ func TestConsentPerChannel(t *testing.T) {
 		t.Fatalf("sms again: %d", r.Status)
 	}
 	me := s.Token(id, "subject")
-	if r := s.Do("PUT", "/v1/me/consents/marketing", me, "", map[string]any{"granted": false, "channel": "wecom"}); r.Status != 200 {
+	// The answer is the record (API.md), its keys at the top level; "record" repeats it.
+	if r := s.Do("PUT", "/v1/me/consents/marketing", me, "", map[string]any{"granted": false, "channel": "wecom"}); r.Status != 200 ||
+		r.JSON["purpose"] != "marketing" || r.JSON["id"] == nil || r.JSON["id"] != r.JSON["record"].(map[string]any)["id"] {
 		t.Fatalf("the subject withdraws wecom: %d %s", r.Status, r.Body)
 	}
 	if got := strings.Join(channels(), ","); got != "email,push,short_video" {

@@ -316,15 +316,20 @@ func toJobStatusDTO(x vault.JobStatus) jobStatusDTO {
 }
 
 // meConsentResultDTO is the wire form of vault.MeConsentResult.
+// The record's own keys are also at the top level: API.md answers PUT /v1/me/consents/{purpose} "with the
+// record"; "record" and "withdrawn" stay as the release before had them.
 type meConsentResultDTO struct {
+	*consentViewDTO
 	Record    *consentViewDTO  `json:"record"`
 	Withdrawn []consentViewDTO `json:"withdrawn,omitempty"`
 }
 
 func toMeConsentResultDTO(x vault.MeConsentResult) meConsentResultDTO {
+	rec := dtoPtr(x.Record, toConsentViewDTO)
 	return meConsentResultDTO{
-		Record:    dtoPtr(x.Record, toConsentViewDTO),
-		Withdrawn: dtos(x.Withdrawn, toConsentViewDTO),
+		consentViewDTO: rec,
+		Record:         rec,
+		Withdrawn:      dtos(x.Withdrawn, toConsentViewDTO),
 	}
 }
 
@@ -332,7 +337,7 @@ func toMeConsentResultDTO(x vault.MeConsentResult) meConsentResultDTO {
 type accessLogEntryDTO struct {
 	TS         time.Time `json:"ts"`
 	ActorRoles []string  `json:"actor_roles"`
-	Team       string    `json:"team,omitempty"`
+	Team       string    `json:"team"` // API.md names the key; "" for a token without a team
 	Purpose    string    `json:"purpose"`
 	Action     string    `json:"action"`
 	Fields     []string  `json:"fields"`
@@ -436,7 +441,7 @@ type requestViewDTO struct {
 	Note      string    `json:"note,omitempty"`
 	// Relationship is a deceased subject's relative's, for a deceased_relative request.
 	Relationship string `json:"relationship,omitempty"`
-	// AnswerRoute names the route that answers a completed request the subject can fetch themselves.
+	// AnswerRoute names the route where the subject can fetch the answer to the request themselves.
 	AnswerRoute string `json:"answer_route,omitempty"`
 }
 
@@ -448,10 +453,7 @@ var answerRoutes = map[string]string{
 }
 
 func toRequestViewDTO(x vault.RequestView) requestViewDTO {
-	var answer string
-	if x.State == vault.RequestCompleted {
-		answer = answerRoutes[x.Type]
-	}
+	answer := answerRoutes[x.Type] // where the subject can fetch the answer themselves, whatever the state
 	return requestViewDTO{
 		ID:           x.ID,
 		Type:         x.Type,

@@ -98,6 +98,7 @@ func (s *Server) postIncident(c *gin.Context) {
 		s.abortWith(c, err)
 		return
 	}
+	setAuditSeq(c, inc.AuditSeq)
 	c.JSON(http.StatusCreated, toIncidentDTO(inc))
 }
 

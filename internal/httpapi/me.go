@@ -454,7 +454,17 @@ func (s *Server) deleteMeRestriction(c *gin.Context) {
 // stands; putMeTag withdraws that choice (Algorithmic Recommendation Provisions Art. 17).
 func (s *Server) deleteMeTag(c *gin.Context) { s.meTagChoice(c, true) }
 
-func (s *Server) putMeTag(c *gin.Context) { s.meTagChoice(c, false) }
+// putMeTag lifts the refusal of a tag ({"allowed": true}, or no body); {"allowed": false} refuses it, as
+// DELETE does.
+func (s *Server) putMeTag(c *gin.Context) {
+	var req struct {
+		Allowed *bool `json:"allowed"`
+	}
+	if c.Request.ContentLength != 0 && !s.bindJSON(c, &req) {
+		return
+	}
+	s.meTagChoice(c, req.Allowed != nil && !*req.Allowed)
+}
 
 func (s *Server) meTagChoice(c *gin.Context, refuse bool) {
 	a, ok := s.access(c)

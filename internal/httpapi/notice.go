@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -40,6 +41,7 @@ type noticePurposeDTO struct {
 	Purpose       string               `json:"purpose"`
 	Description   string               `json:"description"`
 	LegalBasis    string               `json:"legal_basis"`
+	Method        string               `json:"method"` // how the data is processed (PIPL Art. 17), in the notice's language
 	ConsentKind   string               `json:"consent_kind,omitempty"`
 	Categories    []string             `json:"categories"`
 	RetentionDays int                  `json:"retention_days"`
@@ -111,7 +113,7 @@ func toNoticeDTO(pol *policies.Set, lang string) noticeDTO {
 		Handler: noticeHandlerDTO{Name: h.Name[lang], Address: h.Address[lang], Contact: h.Contact,
 			Officer: noticeOfficerDTO{Name: h.Officer.Name[lang], Contact: h.Officer.Contact}}}
 	for _, p := range cat.All() {
-		np := noticePurposeDTO{Purpose: string(p.Name), Description: p.Description[lang], LegalBasis: p.LegalBasis, ConsentKind: p.ConsentKind,
+		np := noticePurposeDTO{Purpose: string(p.Name), Description: p.Description[lang], LegalBasis: p.LegalBasis, Method: processingMethod(p, lang), ConsentKind: p.ConsentKind,
 			Categories: p.Categories, RetentionDays: p.Retention.Days, Necessary: p.Necessary, NoticeVersion: p.Notice.Version,
 			Recipients: []noticeRecipientDTO{}}
 		for _, r := range p.Recipients {
@@ -122,4 +124,31 @@ func toNoticeDTO(pol *policies.Set, lang string) noticeDTO {
 		out.Purposes = append(out.Purposes, np)
 	}
 	return out
+}
+
+// processingMethod describes how a purpose processes data (PIPL Art. 17: the method of processing), from
+// what the catalog says the purpose does: every purpose stores its categories encrypted and lets the roles
+// the policy names use them; a purpose that feeds the tag engine also analyses them automatically, and one
+// with recipients provides them.
+func processingMethod(p policies.Purpose, lang string) string {
+	parts := map[string][]string{
+		"en": {"stored encrypted field by field and used by the staff roles the policy names for this purpose, every access recorded"},
+		"zh": {"逐字段加密存储，仅由策略为此目的指定的员工角色使用，每次访问均有记录"},
+	}
+	switch p.Tags {
+	case policies.TagsSubject:
+		parts["en"] = append(parts["en"], "analysed automatically to compute profile tags about you, which you can see, have explained and refuse")
+		parts["zh"] = append(parts["zh"], "自动分析以计算关于你的画像标签，你可以查看、获得解释并拒绝")
+	case policies.TagsPopulation:
+		parts["en"] = append(parts["en"], "analysed automatically in aggregate (population statistics, no decision about you)")
+		parts["zh"] = append(parts["zh"], "以汇总方式自动分析（群体统计，不针对你作出决定）")
+	}
+	if len(p.Recipients) > 0 {
+		parts["en"] = append(parts["en"], "provided to the recipients listed")
+		parts["zh"] = append(parts["zh"], "提供给下列接收方")
+	}
+	if lang == "zh" {
+		return strings.Join(parts["zh"], "；")
+	}
+	return strings.Join(parts["en"], "; ")
 }

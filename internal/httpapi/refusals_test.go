@@ -120,6 +120,14 @@ func TestPublicNotice(t *testing.T) {
 		if len(purposes) != len(s.App.Vault.Policy().Purposes().All()) {
 			t.Fatalf("%s: %d purposes", lang, len(purposes))
 		}
+		for name, p := range purposes {
+			if m, _ := p["method"].(string); m == "" {
+				t.Fatalf("%s: purpose %s names no processing method", lang, name)
+			}
+		}
+		if m := purposes["marketing"]["method"].(string); lang == "en" && !strings.Contains(m, "profile tags") {
+			t.Fatalf("marketing's method does not say it computes tags: %q", m)
+		}
 		abroad := purposes["cross_border_transfer"]["recipients"].([]any)[0].(map[string]any)
 		if abroad["country"] != "SG" || abroad["transfer_mechanism"] != "standard_contract" || abroad["name"] == "" {
 			t.Fatalf("%s: cross-border recipient %v", lang, abroad)

@@ -14,8 +14,9 @@ func TestRequestWorkflow(t *testing.T) {
 	me := s.Token(id, "subject")
 	co := s.Token("co-1", "compliance_officer")
 
+	// A subject's own token verifies the request (API.md); one they can also serve themselves says where.
 	auto := s.Do("POST", "/v1/me/requests", me, "", map[string]any{"type": "access"})
-	if auto.Status != 201 || auto.JSON["state"] != "completed" || auto.JSON["note"] == "" ||
+	if auto.Status != 201 || auto.JSON["state"] != "verified" || auto.JSON["note"] == "" ||
 		auto.JSON["answer_route"] != "GET /v1/me/export" {
 		t.Fatalf("access request: %d %s", auto.Status, auto.Body)
 	}
@@ -40,7 +41,7 @@ func TestRequestWorkflow(t *testing.T) {
 	}
 	// The compliance queue sees all, by pseudonym.
 	q := s.Do("GET", "/v1/requests?state=verified", co, "compliance_audit", nil)
-	if q.Status != 200 || len(q.JSON["requests"].([]any)) != 2 {
+	if q.Status != 200 || len(q.JSON["requests"].([]any)) != 3 {
 		t.Fatalf("queue: %d %s", q.Status, q.Body)
 	}
 	if r := s.Do("GET", "/v1/requests?overdue=true", co, "compliance_audit", nil); len(r.JSON["requests"].([]any)) != 0 {
@@ -67,6 +68,11 @@ func TestRequestWorkflow(t *testing.T) {
 	}
 	if r := move("completed", ""); r.Status != 409 {
 		t.Fatalf("a final state moved: %d", r.Status)
+	}
+	// The access request is answered by the officer once its export was given.
+	if r := s.Do("POST", "/v1/requests/"+auto.JSON["id"].(string)+"/transition", co, "compliance_audit", map[string]any{"to": "completed"}); r.Status != 200 ||
+		r.JSON["state"] != "completed" || r.JSON["answer_route"] != "GET /v1/me/export" {
+		t.Fatalf("completing the access request: %d %s", r.Status, r.Body)
 	}
 	if r := s.Do("POST", "/v1/requests/req_nope/transition", co, "compliance_audit", map[string]any{"to": "completed"}); r.Status != 404 {
 		t.Fatalf("unknown request: %d", r.Status)

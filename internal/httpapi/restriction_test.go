@@ -150,12 +150,22 @@ func TestSubjectDeletesASingleTag(t *testing.T) {
 	if r := s.Do("DELETE", "/v1/me/tags/not-a-key", me, "", nil); r.Status != 400 {
 		t.Fatalf("bad key: %d", r.Status)
 	}
-	if r := s.Do("PUT", "/v1/me/tags/value.rfm_segment", me, "", nil); r.Status != 200 {
+	if r := s.Do("PUT", "/v1/me/tags/value.rfm_segment", me, "", map[string]any{"allowed": true}); r.Status != 200 || r.JSON["refused"] != false {
 		t.Fatalf("allow again: %d %s", r.Status, r.Body)
 	}
 	store()
 	if k := keys(); !k["value.rfm_segment"] {
 		t.Fatalf("after withdrawing the choice: %v", k)
+	}
+	// {"allowed": false} refuses it as DELETE does; PUT without a body allows it.
+	if r := s.Do("PUT", "/v1/me/tags/value.rfm_segment", me, "", map[string]any{"allowed": false}); r.Status != 200 || r.JSON["refused"] != true {
+		t.Fatalf(`{"allowed": false}: %d %s`, r.Status, r.Body)
+	}
+	if k := keys(); k["value.rfm_segment"] {
+		t.Fatalf(`after {"allowed": false}: %v`, k)
+	}
+	if r := s.Do("PUT", "/v1/me/tags/value.rfm_segment", me, "", nil); r.Status != 200 || r.JSON["refused"] != false {
+		t.Fatalf("allow without a body: %d %s", r.Status, r.Body)
 	}
 }
 

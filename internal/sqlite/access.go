@@ -28,6 +28,7 @@ type accessData struct {
 	Categories          []string   `json:"categories,omitempty"`
 	Fields              []string   `json:"fields,omitempty"`
 	Subjects            []string   `json:"subjects"`
+	Audience            string     `json:"audience,omitempty"`
 	ReasonCategory      string     `json:"reason_category"`
 	JustificationSealed []byte     `json:"justification_sealed"`
 	DurationSeconds     int64      `json:"duration_seconds"`
@@ -61,8 +62,8 @@ func roles(ns []string) []policies.Role {
 // toAccessData encodes a request for the data column (the justification is already sealed).
 func toAccessData(r vault.AccessRequestRow) ([]byte, error) {
 	return json.Marshal(accessData{ID: r.ID, GrantID: r.GrantID, State: r.State, RequestedBy: r.RequestedBy, RequesterRoles: roleNames(r.RequesterRoles),
-		Team: r.Team, Purpose: string(r.Purpose), Categories: r.Categories, Fields: r.Fields, Subjects: r.Subjects, ReasonCategory: r.ReasonCategory,
-		JustificationSealed: r.JustificationSealed, DurationSeconds: int64(r.Duration / time.Second), MaxReads: r.MaxReads, Reads: r.Reads,
+		Team: r.Team, Purpose: string(r.Purpose), Categories: r.Categories, Fields: r.Fields, Subjects: r.Subjects, Audience: r.Audience,
+		ReasonCategory: r.ReasonCategory, JustificationSealed: r.JustificationSealed, DurationSeconds: int64(r.Duration / time.Second), MaxReads: r.MaxReads, Reads: r.Reads,
 		Approvers: roleNames(r.Approvers), CreatedAt: r.CreatedAt, DecidedBy: r.DecidedBy, DecidedAt: r.DecidedAt, Note: r.Note,
 		ExpiresAt: r.ExpiresAt, EndedAt: r.EndedAt})
 }
@@ -75,7 +76,7 @@ func fromAccessData(b []byte) (vault.AccessRequestRow, error) {
 	}
 	return vault.AccessRequestRow{ID: d.ID, GrantID: d.GrantID, State: d.State, RequestedBy: d.RequestedBy, RequesterRoles: roles(d.RequesterRoles),
 		Team: d.Team, Purpose: policies.PurposeName(d.Purpose), Categories: d.Categories, Fields: d.Fields, Subjects: d.Subjects,
-		ReasonCategory: d.ReasonCategory, JustificationSealed: d.JustificationSealed, Duration: time.Duration(d.DurationSeconds) * time.Second,
+		Audience: d.Audience, ReasonCategory: d.ReasonCategory, JustificationSealed: d.JustificationSealed, Duration: time.Duration(d.DurationSeconds) * time.Second,
 		MaxReads: d.MaxReads, Reads: d.Reads, Approvers: roles(d.Approvers), CreatedAt: d.CreatedAt, DecidedBy: d.DecidedBy, DecidedAt: d.DecidedAt,
 		Note: d.Note, ExpiresAt: d.ExpiresAt, EndedAt: d.EndedAt}, nil
 }
