@@ -3,6 +3,7 @@ package httpapi
 import (
 	"time"
 
+	"github.com/profilevault/profilevault/internal/ingest"
 	"github.com/profilevault/profilevault/vault"
 )
 
@@ -169,18 +170,34 @@ func toReviewRowDTO(x vault.ReviewRow) reviewRowDTO {
 }
 
 // importReportDTO is the wire form of vault.ImportReport.
+// The counts API.md names (accepted, duplicates, standardised, anomalies, imputed, merged, review_queued,
+// rejected per reason) are read back from the stored lines and sit at the top level beside them.
 type importReportDTO struct {
 	ID        string    `json:"id"`
 	CreatedAt time.Time `json:"created_at"`
 	Lines     []string  `json:"lines"`
+	*importCountsDTO
+}
+
+type importCountsDTO struct {
+	Accepted     int            `json:"accepted"`
+	Duplicates   int            `json:"duplicates"`
+	Standardised int            `json:"standardised"`
+	Anomalies    int            `json:"anomalies"`
+	Imputed      int            `json:"imputed"`
+	Merged       int            `json:"merged"`
+	ReviewQueued int            `json:"review_queued"`
+	Rejected     map[string]int `json:"rejected"`
+	Details      map[string]int `json:"details,omitempty"`
 }
 
 func toImportReportDTO(x vault.ImportReport) importReportDTO {
-	return importReportDTO{
-		ID:        x.ID,
-		CreatedAt: x.CreatedAt,
-		Lines:     x.Lines,
+	out := importReportDTO{ID: x.ID, CreatedAt: x.CreatedAt, Lines: x.Lines}
+	if r, err := ingest.ParseLines(x.Lines); err == nil { // a report in another form keeps its lines only
+		out.importCountsDTO = &importCountsDTO{Accepted: r.Accepted, Duplicates: r.Duplicates, Standardised: r.Standardised, Anomalies: r.Anomalies,
+			Imputed: r.Imputed, Merged: r.Merged, ReviewQueued: r.ReviewQueued, Rejected: r.Rejected, Details: r.Details}
 	}
+	return out
 }
 
 // kEKUseDTO is the wire form of vault.KEKUse.

@@ -106,12 +106,17 @@ func TestIdentityStewardship(t *testing.T) {
 	}
 
 	// Stored import reports are readable, counts only.
-	if _, err := s.App.Vault.Ingestion().SaveImportReport(ctx, steward, []string{"accepted: 3", "rejected: 1"}); err != nil {
+	// The counts API.md names are fields beside the lines, the rejections per reason.
+	if _, err := s.App.Vault.Ingestion().SaveImportReport(ctx, steward, []string{"accepted: 3", "duplicates: 2", "rejected: 1", "rejected.bad_time: 1"}); err != nil {
 		t.Fatal(err)
 	}
 	r = s.Do("GET", "/v1/imports", st, "account_management", "")
 	if r.Status != 200 || !strings.Contains(string(r.Body), "accepted: 3") {
 		t.Fatalf("import reports: %d %s", r.Status, r.Body)
+	}
+	rep := r.JSON["reports"].([]any)[0].(map[string]any)
+	if rep["accepted"] != 3.0 || rep["duplicates"] != 2.0 || rep["merged"] != 0.0 || rep["rejected"].(map[string]any)["bad_time"] != 1.0 {
+		t.Fatalf("import report counts: %v", rep)
 	}
 	// Every stewardship call left an audit entry.
 	r = s.Do("GET", "/v1/audit/events?action=subject.merge_revert", s.Token("co", "compliance_officer"), "compliance_audit", "")

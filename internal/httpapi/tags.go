@@ -57,7 +57,9 @@ func (s *Server) postTagsCompute(c *gin.Context) {
 	setAuditSeq(c, seq)
 	id, started := s.jobs.Start(a.Caller, kind, ro)
 	if !started {
-		c.JSON(http.StatusConflict, gin.H{"job_id": id, "error": gin.H{"code": "conflict", "message": "a tag computation is already running"}})
+		// The standard error body, with the running job's id beside it.
+		c.JSON(http.StatusConflict, gin.H{"job_id": id, "error": errorDetail{Code: vault.CodeConflict, Message: "a tag computation is already running",
+			RequestID: requestID(c)}})
 		return
 	}
 	c.JSON(http.StatusAccepted, gin.H{"job_id": id})

@@ -2,9 +2,11 @@ package ingest
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // Report is the data-quality report of one import (or one POST /v1/events call): what was accepted,
@@ -114,6 +116,34 @@ func (r Report) Lines() []string {
 		out = append(out, k+": "+strconv.Itoa(r.Details[k]))
 	}
 	return out
+}
+
+// ParseLines reads a report back from its Lines: the counts, the rejections per reason and the details
+// (LinesRead is not among the lines). A line that is not "name: count" is an error.
+func ParseLines(lines []string) (Report, error) {
+	r := Report{Rejected: map[string]int{}}
+	counts := map[string]*int{"accepted": &r.Accepted, "duplicates": &r.Duplicates, "standardised": &r.Standardised,
+		"anomalies": &r.Anomalies, "imputed": &r.Imputed, "merged": &r.Merged, "review_queued": &r.ReviewQueued}
+	for _, l := range lines {
+		name, v, ok := strings.Cut(l, ": ")
+		n, err := strconv.Atoi(v)
+		if !ok || err != nil || name == "" {
+			return Report{}, fmt.Errorf("ingest: report line %q is not name: count", l)
+		}
+		switch reason, isReason := strings.CutPrefix(name, "rejected."); {
+		case counts[name] != nil:
+			*counts[name] = n
+		case name == "rejected": // the total, which the reasons add up to
+		case isReason:
+			r.Rejected[reason] = n
+		default:
+			if r.Details == nil {
+				r.Details = map[string]int{}
+			}
+			r.Details[name] = n
+		}
+	}
+	return r, nil
 }
 
 // MarshalJSON encodes the report with "rejected" always an object ({} rather than null).

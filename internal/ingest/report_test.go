@@ -3,6 +3,7 @@ package ingest
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"slices"
 	"testing"
 )
@@ -32,6 +33,17 @@ func TestReportLines(t *testing.T) {
 	empty := Report{}.Lines()
 	if len(empty) != 8 || empty[7] != "rejected: 0" {
 		t.Errorf("empty report lines %q", empty)
+	}
+	// ParseLines reads the lines back (LinesRead is not among them).
+	back, err := ParseLines(r.Lines())
+	r.LinesRead = 0
+	if err != nil || !reflect.DeepEqual(back, r) {
+		t.Errorf("ParseLines(Lines()) = %+v, %v; want %+v", back, err, r)
+	}
+	for _, bad := range []string{"accepted 10", "accepted: ten", ": 3"} {
+		if _, err := ParseLines([]string{bad}); err == nil {
+			t.Errorf("ParseLines accepted %q", bad)
+		}
 	}
 }
 
