@@ -28,14 +28,6 @@ type consentsResponse struct {
 	History  []consentViewDTO `json:"history"`
 }
 
-// nonNilViews converts consent views for the wire, none as [] rather than null.
-func nonNilViews(v []vault.ConsentView) []consentViewDTO {
-	if v == nil {
-		return []consentViewDTO{}
-	}
-	return dtos(v, toConsentViewDTO)
-}
-
 func (s *Server) listConsents(c *gin.Context) {
 	a, ok := s.access(c)
 	if !ok {
@@ -47,7 +39,7 @@ func (s *Server) listConsents(c *gin.Context) {
 		return
 	}
 	setAuditSeq(c, res.AuditSeq)
-	c.JSON(http.StatusOK, consentsResponse{Consents: nonNilViews(res.Current), History: nonNilViews(res.History)})
+	c.JSON(http.StatusOK, consentsResponse{Consents: dtosOrEmpty(res.Current, toConsentViewDTO), History: dtosOrEmpty(res.History, toConsentViewDTO)})
 }
 
 func (s *Server) grantConsent(c *gin.Context) {

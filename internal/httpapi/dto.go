@@ -11,6 +11,14 @@ import (
 // that the domain carries no JSON tags and nothing reaches a client that a DTO does not name.
 // dto_test.go checks every DTO's encoding against a golden file.
 
+// dtosOrEmpty is dtos with nil as [] too: for lists API.md shows as arrays, which a client iterates.
+func dtosOrEmpty[T, D any](in []T, conv func(T) D) []D {
+	if in == nil {
+		return []D{}
+	}
+	return dtos(in, conv)
+}
+
 // dtos converts a slice, keeping nil as nil (JSON null) and empty as empty ([]).
 func dtos[T, D any](in []T, conv func(T) D) []D {
 	if in == nil {

@@ -43,8 +43,8 @@ func (s *Server) getMe(c *gin.Context) {
 		return
 	}
 	setAuditSeq(c, m.AuditSeq)
-	c.JSON(http.StatusOK, meResponse{ID: m.ID, Fields: m.Fields, Tags: dtos(m.Tags, toTagViewDTO), Consents: nonNilViews(m.Consents), Objections: m.Objections,
-		Notices: dtos(m.Notices, toSubjectNoticeDTO)})
+	c.JSON(http.StatusOK, meResponse{ID: m.ID, Fields: m.Fields, Tags: dtosOrEmpty(m.Tags, toTagViewDTO), Consents: dtosOrEmpty(m.Consents, toConsentViewDTO), Objections: m.Objections,
+		Notices: dtosOrEmpty(m.Notices, toSubjectNoticeDTO)})
 }
 
 func (s *Server) patchMe(c *gin.Context) {

@@ -23,6 +23,10 @@ func TestMeIsOnlyForTheSubjectsOwnToken(t *testing.T) {
 	a := s.CreateSubject(map[string]any{"name": "李雷", "phone": "+8613800001234"})
 	b := s.CreateSubject(map[string]any{"name": "韩梅梅", "phone": "+8613900009999"})
 	ta, tb := s.Token(a, "subject"), s.Token(b, "subject")
+	// Lists are arrays even when empty (a subject without tags, consents or notices).
+	if r := s.Do("GET", "/v1/me", ta, "", nil); !strings.Contains(string(r.Body), `"tags":[]`) || !strings.Contains(string(r.Body), `"notices":[]`) {
+		t.Fatalf("empty lists of /v1/me: %s", r.Body)
+	}
 	if r := s.Do("GET", "/v1/me", ta, "", nil); r.Status != 200 || r.JSON["id"] != a || r.JSON["fields"].(map[string]any)["name"] != "李雷" {
 		t.Fatalf("own data: %d %s", r.Status, r.Body)
 	}
