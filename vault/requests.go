@@ -457,6 +457,29 @@ func (s *Requests) fulfilRestriction(ctx context.Context, r RequestRow) (string,
 	return note, nil
 }
 
+// MeRelativeRequest files, from a deceased subject's account (a close relative signed in to it), a
+// request by that relative (PIPL Art. 49) for the account's subject: as RecordRelativeRequest, and within
+// the subject's daily request budget. It starts received: the token proves the account, not the kinship.
+func (s *Requests) MeRelativeRequest(ctx context.Context, a Access, relationship, evidence string) (RequestView, int64, error) {
+	a, err := s.meAccess(ctx, a, ActionRequestCreate)
+	if err != nil {
+		return RequestView{}, 0, err
+	}
+	wait, err := s.requestBudget(ctx, a.Caller.Subject, s.now().UTC())
+	if err != nil {
+		return RequestView{}, 0, internalErr("count requests", err)
+	}
+	if wait > 0 {
+		e, err := s.beginStaff(ctx, a, s.Policy(), ActionRequestCreate, a.Caller.Subject, nil)
+		if err != nil {
+			return RequestView{}, 0, err
+		}
+		return RequestView{}, 0, s.deny(ctx, e, statusTooManyRequests, "rate_limited",
+			&Error{Code: CodeRateLimited, Message: "too many requests in 24 hours", RetryAfter: wait})
+	}
+	return s.RecordRelativeRequest(ctx, a, a.Caller.Subject, relationship, evidence)
+}
+
 // RecordRelativeRequest records, for staff (the requests permission of the declared purpose: a compliance
 // officer or customer service), a request by a close relative of a deceased subject (PIPL Art. 49): the
 // relationship, and the evidence (a death certificate, proof of kinship) sealed under the subject's key.

@@ -8,8 +8,11 @@ import (
 	"github.com/profilevault/profilevault/vault"
 )
 
+// createRequestBody is POST /v1/me/requests; relationship and evidence come with deceased_relative only.
 type createRequestBody struct {
-	Type string `json:"type"`
+	Type         string `json:"type"`
+	Relationship string `json:"relationship"`
+	Evidence     string `json:"evidence"`
 }
 
 func (s *Server) postMeRequest(c *gin.Context) {
@@ -21,7 +24,17 @@ func (s *Server) postMeRequest(c *gin.Context) {
 	if !s.bindJSON(c, &req) {
 		return
 	}
-	v, seq, err := s.vault.Requests().MeCreateRequest(c.Request.Context(), a, req.Type)
+	var v vault.RequestView
+	var seq int64
+	var err error
+	switch {
+	case req.Type == vault.RequestDeceasedRelative:
+		v, seq, err = s.vault.Requests().MeRelativeRequest(c.Request.Context(), a, req.Relationship, req.Evidence)
+	case req.Relationship != "" || req.Evidence != "":
+		err = vault.Errorf(vault.CodeInvalidArgument, "relationship and evidence come with type deceased_relative only")
+	default:
+		v, seq, err = s.vault.Requests().MeCreateRequest(c.Request.Context(), a, req.Type)
+	}
 	if err != nil {
 		s.abortWith(c, err)
 		return

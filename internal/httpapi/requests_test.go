@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -31,6 +32,19 @@ func TestRequestWorkflow(t *testing.T) {
 	}
 	if r := s.Do("POST", "/v1/me/requests", me, "", map[string]any{"type": "refund"}); r.Status != 400 {
 		t.Fatalf("unknown type: %d", r.Status)
+	}
+	// A close relative signed in to a deceased subject's account (PIPL Art. 49): the request starts received,
+	// the evidence sealed, and a compliance officer verifies it.
+	rel := s.Do("POST", "/v1/me/requests", s.Token(other, "subject"), "", map[string]any{"type": "deceased_relative", "relationship": "child",
+		"evidence": "death certificate 2026-0457 and household register"})
+	if rel.Status != 201 || rel.JSON["state"] != "received" || rel.JSON["relationship"] != "child" || strings.Contains(string(rel.Body), "2026-0457") {
+		t.Fatalf("a relative's request: %d %s", rel.Status, rel.Body)
+	}
+	for _, bad := range []map[string]any{{"type": "deceased_relative", "relationship": "child"}, {"type": "deceased_relative", "relationship": "friend", "evidence": "x"},
+		{"type": "access", "relationship": "child", "evidence": "x"}} {
+		if r := s.Do("POST", "/v1/me/requests", me, "", bad); r.Status != 400 {
+			t.Fatalf("%v: %d %s", bad, r.Status, r.Body)
+		}
 	}
 	s.Do("POST", "/v1/me/requests", s.Token(other, "subject"), "", map[string]any{"type": "correction"})
 
