@@ -481,7 +481,9 @@ func ops() map[string]op {
 		"Requests.MeRelativeRequest": {run: func(f *fixture) error {
 			return e2(f.svc.Requests().MeRelativeRequest(ctx, f.subjectAccess, "child", "death certificate no. 123"))
 		},
-			refuse: func(f *fixture) error { return e2(f.svc.Requests().MeRelativeRequest(ctx, steward, "child", "certificate")) }},
+			refuse: func(f *fixture) error {
+				return e2(f.svc.Requests().MeRelativeRequest(ctx, steward, "child", "certificate"))
+			}},
 		"Requests.RequestQueue": {run: func(f *fixture) error { return e2(f.svc.Requests().RequestQueue(ctx, compliance, "", false)) },
 			refuse: func(f *fixture) error { return e2(f.svc.Requests().RequestQueue(ctx, marketer, "", false)) }},
 		"Requests.TransitionRequest": {run: func(f *fixture) error {

@@ -397,6 +397,42 @@ func TestBrowserChildSeesWhyTheyCannotConsent(t *testing.T) {
 	}
 }
 
+// The incidents page: the officer records an incident for an actor (the page derives nothing itself: the
+// API finds the person affected in the trail), then notifies it; the person sees the notice.
+func TestBrowserConsoleIncidents(t *testing.T) {
+	s := apptest.Start(t)
+	id := s.CreateSubject(map[string]any{"name": "钱八", "city": "宁波"})
+	if r := s.Do("GET", "/v1/subjects/"+id+"?fields=name", s.Token("cs-rogue", "customer_service"), "customer_service", nil); r.Status != 200 {
+		t.Fatalf("read: %d", r.Status)
+	}
+	ctx := browser(t)
+	dir := screenshots(t)
+	err := chromedp.Do(ctx,
+		signIn(s.Server.URL, s.Token("co", "compliance_officer")),
+		chromedp.Navigate(s.Server.URL+"/console/incidents"),
+		chromedp.WaitVisible(chromedp.CSS("#record")),
+		chromedp.SetValue(chromedp.CSS("#i-title"), "Misused service account"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById('i-detected').value = new Date(Date.now() - new Date().getTimezoneOffset() * 60000).toISOString().slice(0, 16)`),
+		chromedp.SetValue(chromedp.CSS("#i-actor"), "cs-rogue"),
+		chromedp.SetValue(chromedp.CSS("#i-summary"), "A service account was misused to view names; it was locked."),
+		chromedp.Click(chromedp.CSS(`#record button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#incidents tr[data-state="open"] button.notify`)),
+		shot(dir, "console-incidents"),
+	)
+	if err != nil {
+		t.Fatalf("record an incident: %v", err)
+	}
+	if n := text(ctx, t, `#incidents tr[data-state="open"] td.affected`); n != "1" {
+		t.Fatalf("people affected as shown: %q", n)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#incidents button.notify`)), chromedp.WaitVisible(chromedp.CSS(`#incidents tr[data-state="notified"]`))); err != nil {
+		t.Fatalf("notify: %v", err)
+	}
+	if n := s.Do("GET", "/v1/me/notices", s.Token(id, "subject"), "", nil); n.Status != 200 || len(n.JSON["notices"].([]any)) != 1 {
+		t.Fatalf("the person's notices after the page notified: %d %s", n.Status, n.Body)
+	}
+}
+
 // The staff pages: the officer moves a request on in the queue and reads the policy matrix; the steward
 // decides an identity review. Each action goes through /v1 and is checked there afterwards.
 func TestBrowserStaffPages(t *testing.T) {

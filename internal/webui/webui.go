@@ -76,6 +76,7 @@ var consolePages = []consolePage{
 	{Path: "/console/access", Title: "page.access", Scripts: []string{"access.js"}, may: mayAskOrApprove},
 	{Path: "/console/audiences", Title: "page.audiences", Scripts: []string{"audiences.js"}, may: allows(policies.PurposeMarketing, policies.ResourceAudiences, policies.ActWrite)},
 	{Path: "/console/requests", Title: "page.requests", Scripts: []string{"requests.js"}, may: allows(policies.PurposeComplianceAudit, policies.ResourceRequests, policies.ActRead)},
+	{Path: "/console/incidents", Title: "page.incidents", Scripts: []string{"incidents.js"}, may: allows(policies.PurposeComplianceAudit, policies.ResourceAudit, policies.ActRead)},
 	{Path: "/console/policy", Title: "page.policy", Scripts: []string{"policy.js"}, may: allows(policies.NoPurpose, policies.ResourcePolicies, policies.ActRead)},
 	{Path: "/console/imports", Title: "page.imports", Scripts: []string{"imports.js"}, may: allows(policies.PurposeAccountManagement, policies.ResourceSubjects, policies.ActCreate)},
 	{Path: "/console/identity", Title: "page.identity", Scripts: []string{"identity.js"}, may: allows(policies.PurposeAccountManagement, policies.ResourceSubjects, policies.ActCreate)},
