@@ -220,6 +220,9 @@ func (s *AccessRequests) Request(ctx context.Context, a Access, in AccessRequest
 		JustificationSealed: sealed, Duration: d, MaxReads: in.MaxReads, Approvers: entry.Approvers, CreatedAt: s.now().UTC()}
 	e.Decision, e.Status = audit.Allow, statusCreated
 	e.Reason = "access_request:" + id + " subjects:" + strconv.Itoa(len(subjects)) + " reason:" + in.ReasonCategory
+	if in.Audience != "" {
+		e.Reason += " audience:" + in.Audience
+	}
 	if _, err := s.seq.Commit(ctx, func(tx Tx) error { return tx.PutAccessRequest(row) }, func(error) audit.Entry { return e }); err != nil {
 		return AccessRequestView{}, internalErr("record access request", err)
 	}

@@ -151,6 +151,9 @@ func TestAccessRequestForAnAudience(t *testing.T) {
 			t.Fatalf("the request shows a member's subject id: %s", r.Body)
 		}
 	}
+	if a := s.Do("GET", "/v1/audit/events?action=access.request", s.Token("co-2", "compliance_officer"), "compliance_audit", nil); !strings.Contains(string(a.Body), "audience:"+aud) {
+		t.Fatalf("the request's entry does not name the audience: %s", a.Body)
+	}
 	ok := s.Do("POST", "/v1/access-requests/"+r.JSON["id"].(string)+"/decision", s.Token("co-1", "compliance_officer"), "", map[string]any{"decision": "approve"})
 	if ok.Status != 200 || ok.JSON["grant_id"] == nil {
 		t.Fatalf("approval: %d %s", ok.Status, ok.Body)
