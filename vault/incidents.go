@@ -52,7 +52,6 @@ type Incident struct {
 	Regulator               string // the regulator report's state: "pending" while open, then "queued"
 	AffectedSubjects        int    // subjects in the scope who can be told (active when it was recorded)
 	NoticesQueued           int
-	AuditSeq                int64 // RecordIncident's answer only: its entry (not stored)
 }
 
 // IncidentInput is what a compliance officer records.
@@ -87,13 +86,13 @@ type IncidentStore interface {
 
 // RecordIncident records an open incident (compliance officers, purpose compliance_audit, who may read the
 // trail) with its scope from the trail; NotifyIncident tells the people concerned.
-func (s *Review) RecordIncident(ctx context.Context, a Access, in IncidentInput) (Incident, error) {
+func (s *Review) RecordIncident(ctx context.Context, a Access, in IncidentInput) (Incident, int64, error) {
 	_, e, err := s.mayReadTrail(ctx, a, ActionIncidentRecord, "")
 	if err != nil {
-		return Incident{}, err
+		return Incident{}, 0, err
 	}
 	if s.incidents == nil {
-		return Incident{}, Errorf(CodeUnavailable, "incidents are not kept by this store")
+		return Incident{}, 0, Errorf(CodeUnavailable, "incidents are not kept by this store")
 	}
 	now := s.now().UTC()
 	if in.Until.IsZero() {
@@ -101,7 +100,7 @@ func (s *Review) RecordIncident(ctx context.Context, a Access, in IncidentInput)
 	}
 	if in.Title == "" || utf8.RuneCountInString(in.Title) > 200 || len(in.Actor) > 128 || !in.Since.Before(in.Until) ||
 		in.DiscoveredAt.IsZero() || in.Notice == "" || utf8.RuneCountInString(in.Notice) > 2000 {
-		return Incident{}, s.refuseInvalid(ctx, a, ActionIncidentRecord, "", Errorf(CodeInvalidArgument,
+		return Incident{}, 0, s.refuseInvalid(ctx, a, ActionIncidentRecord, "", Errorf(CodeInvalidArgument,
 			"title (at most 200 characters), detected_at and summary (at most 2000 characters) are required; actor is at most 128 bytes; since must be before until"))
 	}
 	refs := map[string]bool{}
@@ -123,7 +122,7 @@ func (s *Review) RecordIncident(ctx context.Context, a Access, in IncidentInput)
 		return nil
 	})
 	if err != nil {
-		return Incident{}, internalErr("read trail", err)
+		return Incident{}, 0, internalErr("read trail", err)
 	}
 	slices.Sort(cats)
 	// The trail names subjects by pseudonym only: find the active subjects behind them.
@@ -131,7 +130,7 @@ func (s *Review) RecordIncident(ctx context.Context, a Access, in IncidentInput)
 	for after := ""; ; {
 		ids, err := s.profiles.activeIDs(ctx, after, 500)
 		if err != nil {
-			return Incident{}, internalErr("list subjects", err)
+			return Incident{}, 0, internalErr("list subjects", err)
 		}
 		if len(ids) == 0 {
 			break
@@ -147,7 +146,6 @@ func (s *Review) RecordIncident(ctx context.Context, a Access, in IncidentInput)
 		Since: in.Since.UTC(), Until: in.Until.UTC(), Actor: in.Actor, Affected: len(refs), Categories: nonNil(cats), Notice: in.Notice,
 		Regulator: "pending", AffectedSubjects: len(affected)}
 	e.Categories = inc.Categories
-	e.Decision, e.Status = audit.Allow, statusCreated
 	e.Reason = "incident:" + inc.ID + " affected:" + strconv.Itoa(inc.Affected) + " subjects:" + strconv.Itoa(len(affected))
 	seq, err := s.seq.Commit(ctx, func(tx Tx) error {
 		if err := tx.PutIncident(inc); err != nil {
@@ -159,12 +157,16 @@ func (s *Review) RecordIncident(ctx context.Context, a Access, in IncidentInput)
 			}
 		}
 		return nil
-	}, func(error) audit.Entry { return e })
+	}, func(cerr error) audit.Entry {
+		if e = finish(e, cerr, nil); cerr == nil {
+			e.Status = statusCreated
+		}
+		return e
+	})
 	if err != nil {
-		return Incident{}, internalErr("record incident", err)
+		return Incident{}, 0, internalErr("record incident", err)
 	}
-	inc.AuditSeq = seq
-	return inc, nil
+	return inc, seq, nil
 }
 
 // NotifyIncident queues the notice of an open incident to each subject in its scope and records the
@@ -184,23 +186,21 @@ func (s *Review) NotifyIncident(ctx context.Context, a Access, id string) (Incid
 		return Incident{}, 0, internalErr("read incident", err)
 	}
 	var queued int
-	var conflict bool
-	e.Decision, e.Status = audit.Allow, statusOK
-	seq, err := s.seq.Commit(ctx, func(tx Tx) error {
-		n, err := tx.NotifyIncident(id, s.now().UTC())
-		queued, conflict = n, errors.Is(err, ErrIncidentNotOpen)
+	seq, err := s.seq.Commit(ctx, func(tx Tx) (err error) {
+		queued, err = tx.NotifyIncident(id, s.now().UTC())
 		return err
 	}, func(cerr error) audit.Entry {
-		if conflict {
-			d := e
-			d.Decision, d.Status, d.Reason = audit.Deny, statusConflict, "incident_already_notified incident:"+id
-			return d
+		if errors.Is(cerr, ErrIncidentNotOpen) {
+			e.Decision, e.Status, e.Reason = audit.Deny, statusConflict, "incident_already_notified incident:"+id
+			return e
 		}
-		e.Reason = "incident:" + id + " notices:" + strconv.Itoa(queued) + " regulator:queued"
+		if e = finish(e, cerr, nil); cerr == nil {
+			e.Reason = "incident:" + id + " notices:" + strconv.Itoa(queued) + " regulator:queued"
+		}
 		return e
 	})
-	if conflict {
-		return Incident{}, 0, Errorf(CodeConflict, "the incident was already notified")
+	if errors.Is(err, ErrIncidentNotOpen) {
+		return Incident{}, 0, &Error{Code: CodeConflict, Message: "the incident was already notified", AuditSeq: seq}
 	}
 	if err != nil {
 		return Incident{}, 0, internalErr("notify incident", err)

@@ -525,15 +525,15 @@ func ops() map[string]op {
 				return e3(f.svc.Tags().Insights(ctx, vault.Access{Caller: steward.Caller, Purpose: "analytics"}, "rfm"))
 			}},
 		"Review.RecordIncident": {run: func(f *fixture) error {
-			return e1(f.svc.Review().RecordIncident(ctx, compliance, vault.IncidentInput{Title: "misuse", DiscoveredAt: time.Now(), Since: time.Now().Add(-time.Hour),
+			return e2(f.svc.Review().RecordIncident(ctx, compliance, vault.IncidentInput{Title: "misuse", DiscoveredAt: time.Now(), Since: time.Now().Add(-time.Hour),
 				Until: time.Now().Add(time.Minute), Actor: "st", Notice: "an account was misused; we reset it"}))
 		},
 			refuse: func(f *fixture) error {
-				return e1(f.svc.Review().RecordIncident(ctx, marketer, vault.IncidentInput{Title: "x", DiscoveredAt: time.Now(), Since: time.Now().Add(-time.Hour),
+				return e2(f.svc.Review().RecordIncident(ctx, marketer, vault.IncidentInput{Title: "x", DiscoveredAt: time.Now(), Since: time.Now().Add(-time.Hour),
 					Until: time.Now(), Actor: "st", Notice: "x"}))
 			}},
 		"Review.Incident": {run: func(f *fixture) error {
-			inc, err := f.svc.Review().RecordIncident(ctx, compliance, vault.IncidentInput{Title: "misuse", DiscoveredAt: time.Now(), Since: time.Now().Add(-time.Hour),
+			inc, _, err := f.svc.Review().RecordIncident(ctx, compliance, vault.IncidentInput{Title: "misuse", DiscoveredAt: time.Now(), Since: time.Now().Add(-time.Hour),
 				Until: time.Now().Add(time.Minute), Actor: "mk", Notice: "n"})
 			if err != nil {
 				return err
@@ -542,7 +542,7 @@ func ops() map[string]op {
 		},
 			refuse: func(f *fixture) error { return e2(f.svc.Review().Incident(ctx, marketer, "inc_x")) }},
 		"Review.NotifyIncident": {run: func(f *fixture) error {
-			inc, err := f.svc.Review().RecordIncident(ctx, compliance, vault.IncidentInput{Title: "misuse", DiscoveredAt: time.Now(), Notice: "n"})
+			inc, _, err := f.svc.Review().RecordIncident(ctx, compliance, vault.IncidentInput{Title: "misuse", DiscoveredAt: time.Now(), Notice: "n"})
 			if err != nil {
 				return err
 			}

@@ -93,12 +93,12 @@ func (s *Server) postIncident(c *gin.Context) {
 	if !s.bindJSON(c, &req) {
 		return
 	}
-	inc, err := s.vault.Review().RecordIncident(c.Request.Context(), a, req.toInput())
+	inc, seq, err := s.vault.Review().RecordIncident(c.Request.Context(), a, req.toInput())
 	if err != nil {
 		s.abortWith(c, err)
 		return
 	}
-	setAuditSeq(c, inc.AuditSeq)
+	setAuditSeq(c, seq)
 	c.JSON(http.StatusCreated, toIncidentDTO(inc))
 }
 
