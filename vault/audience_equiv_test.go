@@ -238,7 +238,7 @@ func TestAudienceBuildMatchesSerialDecisions(t *testing.T) {
 			if err != nil || len(head) != 1 {
 				t.Fatal(head, err)
 			}
-			aud, err := svc.Audiences().Build(ctx, mk, in)
+			aud, _, err := svc.Audiences().Build(ctx, mk, in)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -59,7 +59,6 @@ type AudienceRow struct {
 	Excluded                map[string]int
 	CreatedBy               string
 	CreatedAt               time.Time
-	AuditSeq                int64 // Build's answer only: the build's entry (not stored)
 }
 
 // AudienceMember is one selected subject: Ref is the member's key outside the vault (a keyed hash of the
@@ -116,24 +115,24 @@ type Audiences struct {
 // Audiences returns the service.
 func (s *Service) Audiences() *Audiences { return s.audiences }
 
-// Build selects an audience.
-func (s *Audiences) Build(ctx context.Context, a Access, in AudienceInput) (AudienceRow, error) {
+// Build selects an audience; it returns the stored audience and the sequence number of the build's entry.
+func (s *Audiences) Build(ctx context.Context, a Access, in AudienceInput) (AudienceRow, int64, error) {
 	pol := s.Policy()
 	purpose, err := s.checkPurpose(ctx, pol, a, ActionAudienceBuild)
 	if err != nil {
-		return AudienceRow{}, err
+		return AudienceRow{}, 0, err
 	}
 	e, err := s.beginStaff(ctx, a, pol, ActionAudienceBuild, "", nil)
 	if err != nil {
-		return AudienceRow{}, err
+		return AudienceRow{}, 0, err
 	}
 	e.Categories = []string{"tags", "contact"}
 	if !pol.Allowed(a.Caller.Roles, a.Purpose, policies.ResourceAudiences, policies.ActWrite) {
-		return AudienceRow{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not build audiences for this purpose"))
+		return AudienceRow{}, 0, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not build audiences for this purpose"))
 	}
 	tree, err := s.checkRule(in)
 	if err != nil {
-		return AudienceRow{}, s.refuseInvalid(ctx, a, ActionAudienceBuild, "", err)
+		return AudienceRow{}, 0, s.refuseInvalid(ctx, a, ActionAudienceBuild, "", err)
 	}
 	id := newID("aud_")
 	now := s.now()
@@ -209,7 +208,7 @@ func (s *Audiences) Build(ctx context.Context, a Access, in AudienceInput) (Audi
 		}
 	})
 	if err != nil {
-		return AudienceRow{}, err
+		return AudienceRow{}, 0, err
 	}
 	for _, m := range members {
 		if m.Holdout {
@@ -222,10 +221,9 @@ func (s *Audiences) Build(ctx context.Context, a Access, in AudienceInput) (Audi
 	e.Reason = "audience:" + id + " size:" + strconv.Itoa(row.Size) + " holdout:" + strconv.Itoa(row.HoldoutSize) + " excluded:" + excludedText(row.Excluded)
 	seq, err := s.seq.CommitMany(ctx, func(tx Tx) error { return tx.PutAudience(row, members) }, func(cerr error) []audit.Entry { return []audit.Entry{buildEntry(e, cerr)} })
 	if err != nil {
-		return AudienceRow{}, internalErr("record audience", err)
+		return AudienceRow{}, 0, internalErr("record audience", err)
 	}
-	row.AuditSeq = seq
-	return row, nil
+	return row, seq, nil
 }
 
 // decisionFields are the fields an audience decision on channel reads of each record: the birth date (the

@@ -141,7 +141,7 @@ func BenchmarkAudienceBuild(b *testing.B) {
 	stop := benchProfile(b, "build")
 	cpu := processCPU()
 	for range b.N {
-		if aud, err = svc.Audiences().Build(ctx, benchMarketer, vault.AudienceInput{Rule: "value.rfm_segment in ['at_risk', 'cant_lose']", Channel: "sms", Holdout: 0.1}); err != nil {
+		if aud, _, err = svc.Audiences().Build(ctx, benchMarketer, vault.AudienceInput{Rule: "value.rfm_segment in ['at_risk', 'cant_lose']", Channel: "sms", Holdout: 0.1}); err != nil {
 			b.Fatal(err)
 		}
 	}

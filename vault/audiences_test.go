@@ -127,7 +127,7 @@ func TestAudienceSelectsOnlyWhoMayBeReached(t *testing.T) {
 	}
 	mk := vault.Access{Caller: vault.Caller{Subject: "mk", Roles: []policies.Role{"marketing"}}, Purpose: "marketing"}
 	people := seedPeople(t, svc, rand.New(rand.NewPCG(7, 11)), 60)
-	aud, err := svc.Audiences().Build(ctx, mk, vault.AudienceInput{Name: "win back", Rule: "value.rfm_segment in ['at_risk', 'cant_lose']", Channel: "sms", Holdout: 0.2})
+	aud, _, err := svc.Audiences().Build(ctx, mk, vault.AudienceInput{Name: "win back", Rule: "value.rfm_segment in ['at_risk', 'cant_lose']", Channel: "sms", Holdout: 0.2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,11 +181,11 @@ func TestAudienceSelectsOnlyWhoMayBeReached(t *testing.T) {
 		}
 	}
 	// Bad rules are refused with the position.
-	_, err = svc.Audiences().Build(ctx, mk, vault.AudienceInput{Rule: "value.rfm_segment in 'x'", Channel: "sms"})
+	_, _, err = svc.Audiences().Build(ctx, mk, vault.AudienceInput{Rule: "value.rfm_segment in 'x'", Channel: "sms"})
 	if e, ok := err.(*vault.Error); !ok || e.Code != vault.CodeInvalidArgument || e.Position == nil || *e.Position != 21 {
 		t.Fatalf("a bad rule: %v", err)
 	}
-	if _, err := svc.Audiences().Build(ctx, vault.Access{Caller: vault.Caller{Subject: "an", Roles: []policies.Role{"analyst"}}, Purpose: "marketing"},
+	if _, _, err := svc.Audiences().Build(ctx, vault.Access{Caller: vault.Caller{Subject: "an", Roles: []policies.Role{"analyst"}}, Purpose: "marketing"},
 		vault.AudienceInput{Rule: "value.rfm_segment == 'loyal'", Channel: "sms"}); vault.ErrorCode(err) != vault.CodePermissionDenied {
 		t.Fatalf("an analyst building an audience: %v", err)
 	}
@@ -215,7 +215,7 @@ func TestAudienceBatchesDecideEverySubject(t *testing.T) {
 		}
 	}
 	objected := false
-	aud, err := svc.Audiences().Build(ctx, mk, vault.AudienceInput{Rule: "value.rfm_segment in ['at_risk', 'cant_lose']", Channel: "sms",
+	aud, _, err := svc.Audiences().Build(ctx, mk, vault.AudienceInput{Rule: "value.rfm_segment in ['at_risk', 'cant_lose']", Channel: "sms",
 		Progress: func(int) {
 			if !objected {
 				objected = true
@@ -287,7 +287,7 @@ func TestAudienceOutcomesAndReport(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	aud, err := svc.Audiences().Build(ctx, mk, vault.AudienceInput{Rule: "value.rfm_segment == 'at_risk'", Channel: "sms", Holdout: 0.5})
+	aud, _, err := svc.Audiences().Build(ctx, mk, vault.AudienceInput{Rule: "value.rfm_segment == 'at_risk'", Channel: "sms", Holdout: 0.5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -420,7 +420,7 @@ func TestSelectionsAreLoggedEvenWhenTheAudienceIsNot(t *testing.T) {
 	mk := vault.Access{Caller: vault.Caller{Subject: "mk", Roles: []policies.Role{"marketing"}}, Purpose: "marketing"}
 	people := seedPeople(t, svc, rand.New(rand.NewPCG(7, 9)), 30)
 	before := logged.Load()
-	if _, err := svc.Audiences().Build(ctx, mk, vault.AudienceInput{Rule: "value.rfm_segment in ['at_risk', 'cant_lose']", Channel: "sms"}); err == nil {
+	if _, _, err := svc.Audiences().Build(ctx, mk, vault.AudienceInput{Rule: "value.rfm_segment in ['at_risk', 'cant_lose']", Channel: "sms"}); err == nil {
 		t.Fatal("the build succeeded though its audience could not be stored")
 	}
 	want, _ := expected(people)
@@ -495,7 +495,7 @@ func TestSelectionsOfAFailedBuild(t *testing.T) {
 		decided := 0 // subjects merged, in id order, before the failure
 		failed := in
 		failed.Progress = func(done int) { decided = done }
-		if _, err := svc.Audiences().Build(ctx, mk, failed); err == nil {
+		if _, _, err := svc.Audiences().Build(ctx, mk, failed); err == nil {
 			t.Fatal("the build succeeded though a page could not be read")
 		}
 		if decided < 2*3 {
@@ -536,7 +536,7 @@ func TestSelectionsOfAFailedBuild(t *testing.T) {
 		}
 		seedPeople(t, svc, rand.New(rand.NewPCG(5, 8)), 30)
 		logs.Store(0)
-		if _, err := svc.Audiences().Build(ctx, mk, in); err == nil {
+		if _, _, err := svc.Audiences().Build(ctx, mk, in); err == nil {
 			t.Fatal("the build succeeded though its selections could not be logged")
 		}
 		if list, _, err := svc.Audiences().List(ctx, mk); err != nil || len(list) != 0 {

@@ -603,19 +603,19 @@ func ops() map[string]op {
 			return e1(f.svc.Ingestion().GrantRows(ctx, csRisk, ok.GrantID, ""))
 		}, refuse: func(f *fixture) error { return e1(f.svc.Ingestion().GrantRows(ctx, marketer, "grt_nope", "")) }},
 		"Audiences.Build": {run: func(f *fixture) error {
-			return e1(f.svc.Audiences().Build(ctx, marketer, vault.AudienceInput{Rule: "value.rfm_segment == 'champions'", Channel: "push"}))
+			return e2(f.svc.Audiences().Build(ctx, marketer, vault.AudienceInput{Rule: "value.rfm_segment == 'champions'", Channel: "push"}))
 		}, refuse: func(f *fixture) error {
-			return e1(f.svc.Audiences().Build(ctx, analyst, vault.AudienceInput{Rule: "value.rfm_segment == 'champions'", Channel: "push"}))
+			return e2(f.svc.Audiences().Build(ctx, analyst, vault.AudienceInput{Rule: "value.rfm_segment == 'champions'", Channel: "push"}))
 		}},
 		"Audiences.Members": {run: func(f *fixture) error {
-			aud, err := f.svc.Audiences().Build(ctx, marketer, vault.AudienceInput{Rule: "value.rfm_segment == 'champions'", Channel: "push"})
+			aud, _, err := f.svc.Audiences().Build(ctx, marketer, vault.AudienceInput{Rule: "value.rfm_segment == 'champions'", Channel: "push"})
 			if err != nil {
 				return err
 			}
 			return e1(f.svc.Audiences().Members(ctx, marketer, aud.ID, "", 10))
 		}, refuse: func(f *fixture) error { return e1(f.svc.Audiences().Members(ctx, analyst, "aud_x", "", 10)) }},
 		"Audiences.RecordOutcomes": {run: func(f *fixture) error {
-			aud, err := f.svc.Audiences().Build(ctx, marketer, vault.AudienceInput{Rule: "value.rfm_segment == 'champions'", Channel: "push"})
+			aud, _, err := f.svc.Audiences().Build(ctx, marketer, vault.AudienceInput{Rule: "value.rfm_segment == 'champions'", Channel: "push"})
 			if err != nil {
 				return err
 			}
@@ -628,14 +628,14 @@ func ops() map[string]op {
 			return e1(f.svc.Audiences().RecordOutcomes(ctx, analyst, "aud_x", []vault.Outcome{{Ref: "x"}}))
 		}},
 		"Audiences.Report": {run: func(f *fixture) error {
-			aud, err := f.svc.Audiences().Build(ctx, marketer, vault.AudienceInput{Rule: "value.rfm_segment == 'champions'", Channel: "push"})
+			aud, _, err := f.svc.Audiences().Build(ctx, marketer, vault.AudienceInput{Rule: "value.rfm_segment == 'champions'", Channel: "push"})
 			if err != nil {
 				return err
 			}
 			return e1(f.svc.Audiences().Report(ctx, marketer, aud.ID))
 		}, refuse: func(f *fixture) error { return e1(f.svc.Audiences().Report(ctx, analyst, "aud_x")) }},
 		"Audiences.HoldoutRefs": {run: func(f *fixture) error {
-			aud, err := f.svc.Audiences().Build(ctx, marketer, vault.AudienceInput{Rule: "value.rfm_segment == 'champions'", Channel: "push", Holdout: 0.5})
+			aud, _, err := f.svc.Audiences().Build(ctx, marketer, vault.AudienceInput{Rule: "value.rfm_segment == 'champions'", Channel: "push", Holdout: 0.5})
 			if err != nil {
 				return err
 			}
@@ -648,7 +648,7 @@ func ops() map[string]op {
 		"Audiences.List": {run: func(f *fixture) error { return e2(f.svc.Audiences().List(ctx, marketer)) },
 			refuse: func(f *fixture) error { return e2(f.svc.Audiences().List(ctx, analyst)) }},
 		"Audiences.Audience": {run: func(f *fixture) error {
-			aud, err := f.svc.Audiences().Build(ctx, marketer, vault.AudienceInput{Rule: "value.rfm_segment == 'champions'", Channel: "push"})
+			aud, _, err := f.svc.Audiences().Build(ctx, marketer, vault.AudienceInput{Rule: "value.rfm_segment == 'champions'", Channel: "push"})
 			if err != nil {
 				return err
 			}
@@ -906,7 +906,7 @@ func TestAudienceDecisionsOpenOnlyUnderEntries(t *testing.T) {
 	ctx := context.Background()
 	t.Run("member left out", func(t *testing.T) {
 		f := newFixture(t)
-		aud, err := f.svc.Audiences().Build(ctx, marketer, vault.AudienceInput{Rule: "value.rfm_segment == 'champions'", Channel: "push"})
+		aud, _, err := f.svc.Audiences().Build(ctx, marketer, vault.AudienceInput{Rule: "value.rfm_segment == 'champions'", Channel: "push"})
 		if err != nil || aud.Size != 1 {
 			t.Fatalf("build: %+v %v", aud, err)
 		}
@@ -928,7 +928,7 @@ func TestAudienceDecisionsOpenOnlyUnderEntries(t *testing.T) {
 		for range 20 {
 			f.log.take()
 			cctx, cancel := context.WithCancel(ctx)
-			_, err := f.svc.Audiences().Build(cctx, marketer, vault.AudienceInput{Rule: "value.rfm_segment == 'champions'", Channel: "push",
+			_, _, err := f.svc.Audiences().Build(cctx, marketer, vault.AudienceInput{Rule: "value.rfm_segment == 'champions'", Channel: "push",
 				Progress: func(int) { cancel() }})
 			cancel()
 			if err == nil {

@@ -58,7 +58,7 @@ func cmdAudiences(ctx context.Context, args []string, getenv func(string) string
 		in.Progress = func(done int) { draw(done, total) }
 		defer fmt.Fprintln(stderr)
 	}
-	aud, err := a.Vault.Audiences().Build(ctx, vault.Access{Caller: audiencesCaller, Purpose: policies.PurposeMarketing, RequestID: "cli"}, in)
+	aud, _, err := a.Vault.Audiences().Build(ctx, vault.Access{Caller: audiencesCaller, Purpose: policies.PurposeMarketing, RequestID: "cli"}, in)
 	if err != nil {
 		if p := vault.ErrorPosition(err); p != nil {
 			return fmt.Errorf("%s (at byte %d of the rule)", vault.ErrorMessage(err), *p)

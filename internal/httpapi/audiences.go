@@ -47,12 +47,12 @@ func (s *Server) postAudience(c *gin.Context) {
 	if !s.bindJSON(c, &req) {
 		return
 	}
-	aud, err := s.vault.Audiences().Build(c.Request.Context(), a, vault.AudienceInput{Name: req.Name, Rule: req.Rule, Channel: req.Channel, Holdout: req.Holdout})
+	aud, seq, err := s.vault.Audiences().Build(c.Request.Context(), a, vault.AudienceInput{Name: req.Name, Rule: req.Rule, Channel: req.Channel, Holdout: req.Holdout})
 	if err != nil {
 		s.abortWith(c, err)
 		return
 	}
-	setAuditSeq(c, aud.AuditSeq)
+	setAuditSeq(c, seq)
 	c.JSON(http.StatusCreated, toAudienceDTO(aud))
 }
 
