@@ -150,11 +150,8 @@ func (s *Requests) MeCreateRequest(ctx context.Context, a Access, typ string) (R
 		return RequestView{}, 0, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "requests are not permitted"))
 	}
 	now := s.now().UTC()
-	if wait, err := s.requestBudget(ctx, a.Caller.Subject, now); err != nil {
-		return RequestView{}, 0, internalErr("count requests", err)
-	} else if wait > 0 {
-		return RequestView{}, 0, s.deny(ctx, e, statusTooManyRequests, "rate_limited",
-			&Error{Code: CodeRateLimited, Message: "too many requests in 24 hours", RetryAfter: wait})
+	if err := s.overBudget(ctx, e, a.Caller.Subject, now); err != nil {
+		return RequestView{}, 0, err
 	}
 	row := RequestRow{ID: newID("req_"), SubjectID: a.Caller.Subject, Type: typ, State: RequestVerified,
 		CreatedAt: now, DueAt: s.rules.DueAt(typ, now).UTC(), UpdatedAt: now}
@@ -190,8 +187,21 @@ func (s *Requests) MeCreateRequest(ctx context.Context, a Access, typ string) (R
 	return s.requestView(nil, row, SubjectRecord{}), seq, nil
 }
 
-// requestBudget returns how long subject must wait before filing another request (0 if they may now): at
-// most requestsPerDay in any 24 hours.
+// overBudget refuses (recording e as rate_limited, with how long to wait) a request by subject beyond
+// requestsPerDay in any 24 hours; nil when they may file one now.
+func (s *Requests) overBudget(ctx context.Context, e audit.Entry, subject string, now time.Time) error {
+	wait, err := s.requestBudget(ctx, subject, now)
+	if err != nil {
+		return internalErr("count requests", err)
+	}
+	if wait > 0 {
+		return s.deny(ctx, e, statusTooManyRequests, "rate_limited",
+			&Error{Code: CodeRateLimited, Message: "too many requests in 24 hours", RetryAfter: wait})
+	}
+	return nil
+}
+
+// requestBudget returns how long subject must wait before filing another request (0 if they may now).
 func (s *Requests) requestBudget(ctx context.Context, subject string, now time.Time) (time.Duration, error) {
 	rows, err := s.store.Requests(ctx, RequestFilter{SubjectID: subject, Limit: s.requestsPerDay + 1})
 	if err != nil {
@@ -465,19 +475,7 @@ func (s *Requests) MeRelativeRequest(ctx context.Context, a Access, relationship
 	if err != nil {
 		return RequestView{}, 0, err
 	}
-	wait, err := s.requestBudget(ctx, a.Caller.Subject, s.now().UTC())
-	if err != nil {
-		return RequestView{}, 0, internalErr("count requests", err)
-	}
-	if wait > 0 {
-		e, err := s.beginStaff(ctx, a, s.Policy(), ActionRequestCreate, a.Caller.Subject, nil)
-		if err != nil {
-			return RequestView{}, 0, err
-		}
-		return RequestView{}, 0, s.deny(ctx, e, statusTooManyRequests, "rate_limited",
-			&Error{Code: CodeRateLimited, Message: "too many requests in 24 hours", RetryAfter: wait})
-	}
-	return s.RecordRelativeRequest(ctx, a, a.Caller.Subject, relationship, evidence)
+	return s.recordRelative(ctx, a, a.Caller.Subject, relationship, evidence, true)
 }
 
 // RecordRelativeRequest records, for staff (the requests permission of the declared purpose: a compliance
@@ -485,6 +483,12 @@ func (s *Requests) MeRelativeRequest(ctx context.Context, a Access, relationship
 // relationship, and the evidence (a death certificate, proof of kinship) sealed under the subject's key.
 // It starts received; a compliance officer verifies it (received → verified) before anything is done.
 func (s *Requests) RecordRelativeRequest(ctx context.Context, a Access, id, relationship, evidence string) (RequestView, int64, error) {
+	return s.recordRelative(ctx, a, id, relationship, evidence, false)
+}
+
+// recordRelative is RecordRelativeRequest; budgeted also holds the subject to the daily request budget
+// (a request filed with the subject's own token).
+func (s *Requests) recordRelative(ctx context.Context, a Access, id, relationship, evidence string, budgeted bool) (RequestView, int64, error) {
 	pol := s.Policy()
 	if _, err := s.checkPurpose(ctx, pol, a, ActionRequestCreate); err != nil {
 		return RequestView{}, 0, err
@@ -501,6 +505,11 @@ func (s *Requests) RecordRelativeRequest(ctx context.Context, a Access, id, rela
 		return RequestView{}, 0, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not record requests for this purpose"))
 	}
 	now := s.now().UTC()
+	if budgeted {
+		if err := s.overBudget(ctx, e, id, now); err != nil {
+			return RequestView{}, 0, err
+		}
+	}
 	row := RequestRow{ID: newID("req_"), SubjectID: id, Type: RequestDeceasedRelative, State: RequestReceived, Relationship: relationship,
 		CreatedAt: now, DueAt: s.rules.DueAt(RequestDeceasedRelative, now).UTC(), UpdatedAt: now}
 	seq, err := s.seq.Commit(ctx, func(tx Tx) error {
