@@ -40,11 +40,7 @@ func Explain(text string) Explanation {
 	tr := &trace{}
 	ex := Explanation{Lang: DetectLanguage(text)}
 	var parts []contrib
-	m, score := zhModel(), scoreChinese
-	if ex.Lang != Chinese {
-		m, score = enModel(), scoreEnglish
-	}
-	z, lexSum := score(text, tr)
+	m, z, lexSum := scoreText(text, ex.Lang, tr)
 	ex.Score, ex.Evidence = modelScore(m, z, lexSum), z
 	for _, c := range tr.lex {
 		parts = append(parts, contrib{start: c.start, end: c.end, w: m.lex * c.w})

@@ -339,6 +339,17 @@ func englishScorer(text string, tr *trace) scorer {
 	return sc
 }
 
+// scoreText scores text in lang with that language's model, which it returns with the model's
+// log-odds z and the lexicon scorer's summed weight; tr, if not nil, receives the contributions.
+func scoreText(text string, lang Lang, tr *trace) (m *model, z, lexSum float64) {
+	if lang == Chinese {
+		z, lexSum = scoreChinese(text, tr)
+		return zhModel(), z, lexSum
+	}
+	z, lexSum = scoreEnglish(text, tr)
+	return enModel(), z, lexSum
+}
+
 // scoreChinese returns the Chinese model's log-odds z for a text and the lexicon scorer's
 // summed weight; tr, if not nil, receives the spans of all contributions.
 func scoreChinese(text string, tr *trace) (z, lexSum float64) {

@@ -88,12 +88,7 @@ func DetectLanguage(text string) Lang {
 // exactly 0 for the empty string. Chinese text (any Han character) is scored by the Chinese
 // model, other text by the English one; see the package comment.
 func Score(text string) float64 {
-	m, score := zhModel(), scoreChinese
-	if DetectLanguage(text) != Chinese {
-		m, score = enModel(), scoreEnglish
-	}
-	z, lexSum := score(text, nil)
-	return modelScore(m, z, lexSum)
+	return modelScore(scoreText(text, DetectLanguage(text), nil))
 }
 
 // LabelOf returns the label of a score: Neutral inside the band (−NeutralBand, NeutralBand).
