@@ -73,7 +73,8 @@ func runEnglish(dir, out, heldout string, quick bool, log io.Writer) error {
 	}
 	fmt.Fprintf(log, "split: train %d (movie, tweet and editorial snippets), validation %d (odd Amazon reviews), test %d (even Amazon reviews), clearly polar\n", len(trn), len(val), len(test))
 	header := fmt.Sprintf("# English sentiment model, written by internal/profiling/sentiment/train; see DATA.md.\n# Data: VADER's rated snippets (MIT, Copyright (c) 2016 C.J. Hutto): %d training, %d validation snippets.\n", len(trn), len(val))
-	return train(trn, val, test, enGrid(), enQuick, 0, out, heldout, "vader-amazon", header, quick, nil, log)
+	return fitting{grid: enGrid(), quickCfg: enQuick, out: out, heldout: heldout, prefix: "vader-amazon", header: header,
+		quick: quick}.train(trn, val, test, log)
 }
 
 // enGrid is the English model's grid (words only: maxN does not apply), and enQuick its

