@@ -131,24 +131,30 @@ func toNoticeDTO(pol *policies.Set, lang string) noticeDTO {
 // the policy names use them; a purpose that feeds the tag engine also analyses them automatically, and one
 // with recipients provides them.
 func processingMethod(p policies.Purpose, lang string) string {
-	parts := map[string][]string{
-		"en": {"stored encrypted field by field and used by the staff roles the policy names for this purpose, every access recorded"},
-		"zh": {"逐字段加密存储，仅由策略为此目的指定的员工角色使用，每次访问均有记录"},
-	}
+	parts := []string{methodPhrases.stored[lang]}
 	switch p.Tags {
 	case policies.TagsSubject:
-		parts["en"] = append(parts["en"], "analysed automatically to compute profile tags about you, which you can see, have explained and refuse")
-		parts["zh"] = append(parts["zh"], "自动分析以计算关于你的画像标签，你可以查看、获得解释并拒绝")
+		parts = append(parts, methodPhrases.subjectTags[lang])
 	case policies.TagsPopulation:
-		parts["en"] = append(parts["en"], "analysed automatically in aggregate (population statistics, no decision about you)")
-		parts["zh"] = append(parts["zh"], "以汇总方式自动分析（群体统计，不针对你作出决定）")
+		parts = append(parts, methodPhrases.populationTags[lang])
 	}
 	if len(p.Recipients) > 0 {
-		parts["en"] = append(parts["en"], "provided to the recipients listed")
-		parts["zh"] = append(parts["zh"], "提供给下列接收方")
+		parts = append(parts, methodPhrases.recipients[lang])
 	}
-	if lang == "zh" {
-		return strings.Join(parts["zh"], "；")
-	}
-	return strings.Join(parts["en"], "; ")
+	return strings.Join(parts, methodPhrases.separator[lang])
+}
+
+// methodPhrases are processingMethod's phrases by language, as the catalog holds its texts.
+var methodPhrases = struct{ stored, subjectTags, populationTags, recipients, separator map[string]string }{
+	stored: map[string]string{
+		"en": "stored encrypted field by field and used by the staff roles the policy names for this purpose, every access recorded",
+		"zh": "逐字段加密存储，仅由策略为此目的指定的员工角色使用，每次访问均有记录"},
+	subjectTags: map[string]string{
+		"en": "analysed automatically to compute profile tags about you, which you can see, have explained and refuse",
+		"zh": "自动分析以计算关于你的画像标签，你可以查看、获得解释并拒绝"},
+	populationTags: map[string]string{
+		"en": "analysed automatically in aggregate (population statistics, no decision about you)",
+		"zh": "以汇总方式自动分析（群体统计，不针对你作出决定）"},
+	recipients: map[string]string{"en": "provided to the recipients listed", "zh": "提供给下列接收方"},
+	separator:  map[string]string{"en": "; ", "zh": "；"},
 }
