@@ -8,7 +8,9 @@ import (
 	"github.com/profilevault/profilevault/vault"
 )
 
-// createRequestBody is POST /v1/me/requests; relationship and evidence come with deceased_relative only.
+// createRequestBody is POST /v1/me/requests and, for a deceased subject's close relative's request (PIPL
+// Art. 49) recorded by staff, POST /v1/subjects/{id}/requests; relationship and evidence come with
+// deceased_relative only.
 type createRequestBody struct {
 	Type         string `json:"type"`
 	Relationship string `json:"relationship"`
@@ -102,20 +104,12 @@ func (s *Server) postTransition(c *gin.Context) {
 	c.JSON(http.StatusOK, toRequestViewDTO(v))
 }
 
-// relativeRequestBody is POST /v1/subjects/{id}/requests: a deceased subject's close relative's request
-// (PIPL Art. 49), recorded by staff.
-type relativeRequestBody struct {
-	Type         string `json:"type"`
-	Relationship string `json:"relationship"`
-	Evidence     string `json:"evidence"`
-}
-
 func (s *Server) postRelativeRequest(c *gin.Context) {
 	a, ok := s.access(c)
 	if !ok {
 		return
 	}
-	var req relativeRequestBody
+	var req createRequestBody
 	if !s.bindJSON(c, &req) {
 		return
 	}
