@@ -65,6 +65,7 @@ type IncidentInput struct {
 
 // IncidentTx keeps incidents and their notices.
 type IncidentTx interface {
+	// PutIncident records a new incident, open (NotifyIncident sets when it was notified).
 	PutIncident(i Incident) error
 	// AddIncidentSubject records a subject in an incident's scope, not yet notified.
 	AddIncidentSubject(incidentID, subject string) error

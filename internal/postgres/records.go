@@ -358,12 +358,8 @@ func (t *txn) PutIncident(i vault.Incident) error {
 	if cats == nil {
 		cats = []string{}
 	}
-	var notified *time.Time
-	if !i.NotifiedAt.IsZero() {
-		notified = &i.NotifiedAt
-	}
-	return t.exec(`INSERT INTO incidents (id, title, state, created_at, discovered_at, notified_at, since, until, actor, affected, categories, notice, regulator)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`, i.ID, i.Title, i.State, i.CreatedAt, i.DiscoveredAt, notified, i.Since, i.Until,
+	return t.exec(`INSERT INTO incidents (id, title, state, created_at, discovered_at, since, until, actor, affected, categories, notice, regulator)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, i.ID, i.Title, i.State, i.CreatedAt, i.DiscoveredAt, i.Since, i.Until,
 		i.Actor, i.Affected, cats, []byte(i.Notice), i.Regulator)
 }
 

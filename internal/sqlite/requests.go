@@ -94,18 +94,10 @@ func (s *Store) PolicyFiles(ctx context.Context, hash string) ([]byte, error) {
 
 // PutIncident implements vault.Tx.
 func (t *txn) PutIncident(i vault.Incident) error {
-	return t.exec(`INSERT INTO incidents (id, title, state, created_at, discovered_at, notified_at, since, until, actor, affected, categories,
-		description, regulator) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, i.ID, i.Title, i.State, formatTime(i.CreatedAt),
-		formatTime(i.DiscoveredAt), notifiedAt(i.NotifiedAt), formatTime(i.Since), formatTime(i.Until), i.Actor, i.Affected,
+	return t.exec(`INSERT INTO incidents (id, title, state, created_at, discovered_at, since, until, actor, affected, categories,
+		description, regulator) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, i.ID, i.Title, i.State, formatTime(i.CreatedAt),
+		formatTime(i.DiscoveredAt), formatTime(i.Since), formatTime(i.Until), i.Actor, i.Affected,
 		strings.Join(i.Categories, ","), []byte(i.Notice), i.Regulator)
-}
-
-// notifiedAt is the notified_at column of an incident: empty while it is open.
-func notifiedAt(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return formatTime(t)
 }
 
 // AddIncidentSubject implements vault.Tx.
