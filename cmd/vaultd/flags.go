@@ -44,24 +44,19 @@ func (c *commonFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&c.jwtKeys, "jwt-keys", env("VAULT_JWT_KEYS", ""), "JSON file of extra JWT verification keys (VAULT_JWT_KEYS)")
 	fs.StringVar(&c.logLevel, "log-level", env("VAULT_LOG_LEVEL", "info"), "debug, info, warn or error (VAULT_LOG_LEVEL)")
 	fs.StringVar(&c.logFormat, "log-format", env("VAULT_LOG_FORMAT", "json"), "json or text (VAULT_LOG_FORMAT)")
-	envInt := func(name string, def int) int {
-		v := getenv(name)
-		if v == "" {
-			return def
-		}
-		n, err := strconv.Atoi(v)
+	intEnv := func(name string, def int) int {
+		n, err := envInt(getenv, name, def)
 		if err != nil {
-			c.envErr = fmt.Errorf("%s must be an integer", name)
-			return def
+			c.envErr = err
 		}
 		return n
 	}
 	c.commitTimeout = envDuration(getenv, "VAULT_COMMIT_TIMEOUT", time.Minute)
-	fs.IntVar(&c.recordCache, "record-cache", envInt("VAULT_RECORD_CACHE", 20_000),
+	fs.IntVar(&c.recordCache, "record-cache", intEnv("VAULT_RECORD_CACHE", 20_000),
 		"sealed subject records kept in memory, 3–8 KiB each; negative for none (VAULT_RECORD_CACHE)")
-	fs.IntVar(&c.dekCache, "dek-cache", envInt("VAULT_DEK_CACHE", 50_000),
+	fs.IntVar(&c.dekCache, "dek-cache", intEnv("VAULT_DEK_CACHE", 50_000),
 		"unwrapped data keys kept in memory, about 1 KiB each (VAULT_DEK_CACHE)")
-	fs.IntVar(&c.minFreeMiB, "min-free-mib", envInt("VAULT_MIN_FREE_MIB", app.DefaultMinFreeBytes>>20),
+	fs.IntVar(&c.minFreeMiB, "min-free-mib", intEnv("VAULT_MIN_FREE_MIB", app.DefaultMinFreeBytes>>20),
 		"free-space watermark in MiB: below it on the data dir's or the erasure ledger's volume /readyz fails; 0 or negative for none (VAULT_MIN_FREE_MIB)")
 }
 
@@ -113,6 +108,19 @@ type rolesFlag []string
 
 func (r *rolesFlag) String() string     { return strings.Join(*r, ",") }
 func (r *rolesFlag) Set(v string) error { *r = append(*r, v); return nil }
+
+// envInt reads an integer from the environment variable name; def when it is unset.
+func envInt(getenv func(string) string, name string, def int) (int, error) {
+	v := getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return def, fmt.Errorf("%s must be an integer", name)
+	}
+	return n, nil
+}
 
 func envDuration(getenv func(string) string, name string, def time.Duration) time.Duration {
 	if v := getenv(name); v != "" {

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -40,13 +39,9 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	requestsPerDay := fs.Int("requests-per-day", 20, "data-subject requests one subject may file in 24 hours")
 	exportsPerHour := fs.Int("exports-per-hour", 60, "exports one subject may make in an hour; negative for no limit")
 	maxExports := fs.Int("max-exports", 4, "exports running at once over all subjects (one per subject at most)")
-	bulkDefault := 64
-	if v := getenv("VAULT_MAX_BULK_MIB"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return fmt.Errorf("VAULT_MAX_BULK_MIB must be an integer")
-		}
-		bulkDefault = n
+	bulkDefault, err := envInt(getenv, "VAULT_MAX_BULK_MIB", 64)
+	if err != nil {
+		return err
 	}
 	maxBulkMiB := fs.Int("max-bulk-mib", bulkDefault, "largest body of POST /v1/events (bulk ingest), in MiB (VAULT_MAX_BULK_MIB)")
 	memProfile := fs.String("memprofile", "", "diagnostics: write a heap profile to this file when the server stops")
