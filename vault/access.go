@@ -44,8 +44,11 @@ const (
 )
 
 // ReasonCategories are the stated reasons a request may give; the subject sees the category, never the
-// justification's text.
-var ReasonCategories = []string{"fraud_investigation", "dispute", "study", "legal_request", "other"}
+// justification's text. A request that names none states ReasonOther.
+var ReasonCategories = []string{"fraud_investigation", "dispute", "study", "legal_request", ReasonOther}
+
+// ReasonOther is the reason category of a request that states none.
+const ReasonOther = "other"
 
 // Limits of a request.
 const (
@@ -133,6 +136,7 @@ type AccessRequestView struct {
 	Note           string
 	GrantID        string
 	ExpiresAt      *time.Time
+	AuditSeq       int64 // the entry of the change that returned this view (X-Audit-Seq); 0 in listings
 }
 
 // AccessRequests is the access-request workflow; it shares the enforcement point's core.
@@ -172,6 +176,9 @@ func (s *AccessRequests) Request(ctx context.Context, a Access, in AccessRequest
 	}
 	invalid := func(format string, args ...any) error {
 		return s.refuseInvalid(ctx, a, ActionAccessRequest, "", Errorf(CodeInvalidArgument, format, args...))
+	}
+	if in.ReasonCategory == "" {
+		in.ReasonCategory = ReasonOther
 	}
 	d, err := policies.ParseDuration(in.Duration)
 	switch {
@@ -223,10 +230,13 @@ func (s *AccessRequests) Request(ctx context.Context, a Access, in AccessRequest
 	if in.Audience != "" {
 		e.Reason += " audience:" + in.Audience
 	}
-	if _, err := s.seq.Commit(ctx, func(tx Tx) error { return tx.PutAccessRequest(row) }, func(error) audit.Entry { return e }); err != nil {
+	seq, err := s.seq.Commit(ctx, func(tx Tx) error { return tx.PutAccessRequest(row) }, func(error) audit.Entry { return e })
+	if err != nil {
 		return AccessRequestView{}, internalErr("record access request", err)
 	}
-	return s.view(row, true), nil
+	v := s.view(row, true)
+	v.AuditSeq = seq
+	return v, nil
 }
 
 // audienceSubjects returns the subject ids of an audience's treated members (the held-out ones are not
@@ -372,7 +382,7 @@ func (s *AccessRequests) Decide(ctx context.Context, a Access, id, decision, not
 		out = cur
 		return tx.PutAccessRequest(cur)
 	}
-	_, err = s.seq.Commit(ctx, change, func(cerr error) audit.Entry {
+	seq, err := s.seq.Commit(ctx, change, func(cerr error) audit.Entry {
 		if cerr != nil {
 			e.Decision, e.Status = audit.Deny, statusConflict
 			return e
@@ -388,7 +398,9 @@ func (s *AccessRequests) Decide(ctx context.Context, a Access, id, decision, not
 	case err != nil:
 		return AccessRequestView{}, internalErr("decide access request", err)
 	}
-	return s.view(out, true), nil
+	v := s.view(out, true)
+	v.AuditSeq = seq
+	return v, nil
 }
 
 // Revoke ends an approved (or still pending) request at once: its requester or an approver may.
@@ -413,7 +425,7 @@ func (s *AccessRequests) Revoke(ctx context.Context, a Access, id string) (Acces
 		}
 	}
 	var out AccessRequestRow
-	_, err = s.seq.Commit(ctx, func(tx Tx) error {
+	seq, err := s.seq.Commit(ctx, func(tx Tx) error {
 		cur, err := tx.AccessRequest(id)
 		if err != nil {
 			return err
@@ -438,7 +450,9 @@ func (s *AccessRequests) Revoke(ctx context.Context, a Access, id string) (Acces
 	case err != nil:
 		return AccessRequestView{}, internalErr("revoke access request", err)
 	}
-	return s.view(out, true), nil
+	v := s.view(out, true)
+	v.AuditSeq = seq
+	return v, nil
 }
 
 // reasonCategory is the stated reason category of the request behind a grant ("" if unknown).

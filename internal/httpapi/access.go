@@ -81,6 +81,7 @@ func (s *Server) postAccessRequest(c *gin.Context) {
 		s.abortWith(c, err)
 		return
 	}
+	setAuditSeq(c, r.AuditSeq)
 	c.JSON(http.StatusCreated, toAccessRequestDTO(r))
 }
 
@@ -128,6 +129,7 @@ func (s *Server) postAccessDecision(c *gin.Context) {
 		s.abortWith(c, err)
 		return
 	}
+	setAuditSeq(c, r.AuditSeq)
 	c.JSON(http.StatusOK, toAccessRequestDTO(r))
 }
 
@@ -141,6 +143,7 @@ func (s *Server) postAccessRevoke(c *gin.Context) {
 		s.abortWith(c, err)
 		return
 	}
+	setAuditSeq(c, r.AuditSeq)
 	c.JSON(http.StatusOK, toAccessRequestDTO(r))
 }
 

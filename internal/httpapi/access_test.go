@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -105,6 +106,38 @@ func TestAccessRequestOverHTTP(t *testing.T) {
 	}
 	if r := read(cs, id, grant); r.Status != 403 || r.JSON["error"].(map[string]any)["reason"] != "grant_expired" {
 		t.Fatalf("after revocation: %d %s", r.Status, r.Body)
+	}
+}
+
+// The body exactly as API.md writes it (no reason category: the request states "other"), and every step of
+// the workflow answers with the sequence number of its audit entry.
+func TestAccessRequestAsTheContractWritesIt(t *testing.T) {
+	s := apptest.Start(t)
+	id := s.CreateSubject(map[string]any{"name": "赵六", "birth_date": "1979-03-03", "id_number": "110101197903031238"})
+	cs, co := s.Token("cs-7", "customer_service"), s.Token("co-1", "compliance_officer")
+	r := s.Do("POST", "/v1/access-requests", cs, "risk_control", map[string]any{"fields": []string{"id_number"},
+		"subjects": []string{id}, "justification": "chargeback 2026-118", "duration": "4h"})
+	if r.Status != 201 || r.JSON["reason_category"] != "other" || r.Header.Get("X-Audit-Seq") == "" {
+		t.Fatalf("request: %d %v %s", r.Status, r.Header, r.Body)
+	}
+	seqs := []string{r.Header.Get("X-Audit-Seq")}
+	reqID := r.JSON["id"].(string)
+	if r := s.Do("POST", "/v1/access-requests/"+reqID+"/decision", co, "", map[string]any{"decision": "approve"}); r.Status != 200 {
+		t.Fatalf("decision: %d %s", r.Status, r.Body)
+	} else {
+		seqs = append(seqs, r.Header.Get("X-Audit-Seq"))
+	}
+	if r := s.Do("POST", "/v1/access-requests/"+reqID+"/revoke", cs, "", nil); r.Status != 200 {
+		t.Fatalf("revoke: %d %s", r.Status, r.Body)
+	} else {
+		seqs = append(seqs, r.Header.Get("X-Audit-Seq"))
+	}
+	for i, want := range []string{"access.request", "access.decide", "access.revoke"} {
+		ev := s.Do("GET", "/v1/audit/events?limit=1&min_seq="+seqs[i]+"&action="+want, co, "compliance_audit", nil)
+		es, _ := ev.JSON["events"].([]any)
+		if len(es) != 1 || fmt.Sprint(es[0].(map[string]any)["seq"]) != seqs[i] {
+			t.Fatalf("X-Audit-Seq %q of %s does not name its entry: %s", seqs[i], want, ev.Body)
+		}
 	}
 }
 
