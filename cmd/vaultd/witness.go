@@ -36,7 +36,8 @@ func cmdAuditWitness(ctx context.Context, args []string, getenv func(string) str
 	url := fs.String("url", envOr(getenv, "VAULT_URL", ""), "base URL of the vault (VAULT_URL)")
 	stateFile := fs.String("state", "", "file keeping the pinned key and the last verified checkpoint")
 	pubkey := fs.String("pubkey", "", "the log's checkpoint verifier key (note format); required on the first run, pinned after")
-	token := fs.String("token", envOr(getenv, "VAULT_TOKEN", ""), "bearer token of role witness (VAULT_TOKEN)")
+	token := fs.String("token", envOr(getenv, "VAULT_TOKEN", ""), "bearer token of role witness (VAULT_TOKEN); --token-file keeps it out of the process list")
+	tokenFile := fs.String("token-file", envOr(getenv, "VAULT_TOKEN_FILE", ""), "file holding the bearer token of role witness (VAULT_TOKEN_FILE)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -45,6 +46,13 @@ func cmdAuditWitness(ctx context.Context, args []string, getenv func(string) str
 	}
 	if *url == "" || *stateFile == "" {
 		return cannot("--url and --state are required")
+	}
+	if *tokenFile != "" {
+		raw, err := os.ReadFile(*tokenFile)
+		if err != nil {
+			return cannot("token file: %v", err)
+		}
+		*token = strings.TrimSpace(string(raw))
 	}
 	var st witnessState
 	switch raw, err := os.ReadFile(*stateFile); {
@@ -188,7 +196,10 @@ func (c *tileClient) get(path string) ([]byte, error) {
 	if err != nil {
 		return nil, &tileError{err}
 	}
-	if resp.StatusCode != http.StatusOK {
+	switch {
+	case resp.StatusCode == http.StatusUnauthorized && c.token == "":
+		return nil, &tileError{fmt.Errorf("GET %s: %s: the log wants a token of role witness (--token-file F, or VAULT_TOKEN)", path, resp.Status)}
+	case resp.StatusCode != http.StatusOK:
 		return nil, &tileError{fmt.Errorf("GET %s: %s", path, resp.Status)}
 	}
 	return body, nil

@@ -41,11 +41,25 @@ func TestWitness(t *testing.T) {
 		t.Fatalf("checkpoint: %d %s", cp.Status, cp.Body)
 	}
 	state := filepath.Join(t.TempDir(), "witness.json")
-	witness := func(extra ...string) (string, error) {
+	tokenFile := filepath.Join(t.TempDir(), "witness.token")
+	if err := os.WriteFile(tokenFile, []byte(s.Token("w", "witness")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	witnessWith := func(auth []string, extra ...string) (string, error) {
 		var out bytes.Buffer
-		args := append([]string{"audit", "witness", "--url", s.Server.URL, "--state", state, "--token", s.Token("w", "witness")}, extra...)
+		args := append(append([]string{"audit", "witness", "--url", s.Server.URL, "--state", state}, auth...), extra...)
 		err := run(context.Background(), args, env(nil), &out, io.Discard)
 		return out.String(), err
+	}
+	witness := func(extra ...string) (string, error) { return witnessWith([]string{"--token-file", tokenFile}, extra...) }
+	if _, err := witnessWith(nil, "--pubkey", pub); exitCode(err) != 2 || !strings.Contains(err.Error(), "--token-file") {
+		t.Fatalf("without a token: %v, want exit 2 saying how to pass one", err)
+	}
+	if out, err := witnessWith([]string{"--token", s.Token("w", "witness")}, "--pubkey", pub); err != nil || !strings.HasPrefix(out, "consistent: size ") {
+		t.Fatalf("with --token: %q %v", out, err)
+	}
+	if err := os.Remove(state); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := witness(); exitCode(err) != 2 {
 		t.Fatalf("first run without --pubkey: %v, want exit 2", err)
