@@ -177,6 +177,11 @@ func (s *Review) LatestCheckpoint(ctx context.Context, a Access) (CheckpointInfo
 	if err := s.mayCheckTrail(ctx, a); err != nil {
 		return CheckpointInfo{}, err
 	}
+	return s.latestCheckpoint(ctx)
+}
+
+// latestCheckpoint reads and opens the newest signed checkpoint; not found if none was signed yet.
+func (s *Review) latestCheckpoint(ctx context.Context) (CheckpointInfo, error) {
 	sc, err := s.trail.LatestCheckpoint(ctx)
 	if errors.Is(err, audit.ErrNoCheckpoint) {
 		return CheckpointInfo{}, Errorf(CodeNotFound, "no checkpoint has been signed yet")
@@ -220,16 +225,21 @@ type InclusionProof struct {
 	RootHash  string
 	Entry     string // canonical bytes, base64
 	Hashes    []string
+	AuditSeq  int64 // the entry recording this read
 }
 
 // Proof returns an RFC 6962 inclusion proof of entry seq against the newest checkpoint, or against the
 // signed checkpoint of size treeSize (one an auditor kept); the auditor checks it with the entry bytes and
-// that checkpoint (tlog.CheckRecord), without trusting the server.
+// that checkpoint (tlog.CheckRecord), without trusting the server. The proof carries the entry, so it is an
+// audit read like an entry bundle: compliance officers only (not witnesses, who see checkpoints and hash
+// tiles alone), recorded. The route takes no purpose; it implies PurposeComplianceAudit.
 func (s *Review) Proof(ctx context.Context, a Access, seq, treeSize int64) (InclusionProof, error) {
-	if err := s.mayCheckTrail(ctx, a); err != nil {
+	a.Purpose = PurposeComplianceAudit
+	_, e, err := s.mayReadTrail(ctx, a, ActionAuditRead, "")
+	if err != nil {
 		return InclusionProof{}, err
 	}
-	cp, err := s.LatestCheckpoint(ctx, a)
+	cp, err := s.latestCheckpoint(ctx)
 	if err != nil {
 		return InclusionProof{}, err
 	}
@@ -249,8 +259,13 @@ func (s *Review) Proof(ctx context.Context, a Access, seq, treeSize int64) (Incl
 	if err != nil {
 		return InclusionProof{}, internalErr("prove entry", err)
 	}
+	e.Decision, e.Status, e.Reason = audit.Allow, statusOK, "proof:"+strconv.FormatInt(seq, 10)
+	read, err := s.seq.Commit(ctx, nil, func(error) audit.Entry { return e })
+	if err != nil {
+		return InclusionProof{}, internalErr("audit the proof read", err)
+	}
 	out := InclusionProof{Seq: seq, LeafIndex: seq - 1, TreeSize: cp.Size, RootHash: cp.RootHash,
-		Entry: base64.StdEncoding.EncodeToString(canon), Hashes: make([]string, len(p))}
+		Entry: base64.StdEncoding.EncodeToString(canon), Hashes: make([]string, len(p)), AuditSeq: read}
 	for i, h := range p {
 		out.Hashes[i] = base64.StdEncoding.EncodeToString(h[:])
 	}

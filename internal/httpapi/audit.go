@@ -180,6 +180,7 @@ func (s *Server) auditProof(c *gin.Context) {
 		s.abortWith(c, err)
 		return
 	}
+	setAuditSeq(c, p.AuditSeq)
 	c.JSON(http.StatusOK, toInclusionProofDTO(p))
 }
 

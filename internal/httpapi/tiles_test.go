@@ -168,6 +168,15 @@ func TestLogVerifiesWithOffTheShelfTlog(t *testing.T) {
 	if _, status := witness.get("/audit/tile/entries/000"); status != http.StatusForbidden {
 		t.Errorf("witness reading entries: %d", status)
 	}
+	// Nor through an inclusion proof, which carries the entry (nor may an admin: no personal data is theirs).
+	for _, tok := range []string{witness.token, s.Token("root", "admin")} {
+		if r := s.Do("GET", "/v1/audit/proof/1", tok, "", nil); r.Status != http.StatusForbidden || strings.Contains(string(r.Body), `"entry"`) {
+			t.Errorf("an inclusion proof with its entry for %s: %d %s", tok[:8], r.Status, r.Body)
+		}
+	}
+	if r := s.Do("GET", "/v1/audit/proof/1", s.Token("co", "compliance_officer"), "", nil); r.Status != http.StatusOK || r.Header.Get("X-Audit-Seq") == "" {
+		t.Errorf("a compliance officer's proof: %d %v (its read is recorded: X-Audit-Seq)", r.Status, r.Header)
+	}
 	cs := httpTiles{t: t, base: s.Server.URL, token: s.Token("cs", "customer_service")}
 	for _, path := range []string{"/audit/checkpoint", "/audit/tile/0/000"} {
 		if _, status := cs.get(path); status != http.StatusForbidden {
@@ -199,10 +208,10 @@ func TestCheckpointWithinTwoSeconds(t *testing.T) {
 	if seq == "" {
 		t.Fatalf("no audit seq: %d", r.Status)
 	}
-	admin := s.Token("root", "admin")
+	co := s.Token("co", "compliance_officer")
 	deadline := time.Now().Add(2 * time.Second)
 	for {
-		if p := s.Do("GET", "/v1/audit/proof/"+seq, admin, "", nil); p.Status == http.StatusOK {
+		if p := s.Do("GET", "/v1/audit/proof/"+seq, co, "", nil); p.Status == http.StatusOK {
 			return
 		}
 		if time.Now().After(deadline) {
