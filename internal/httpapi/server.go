@@ -160,8 +160,10 @@ func (s *Server) routes() *gin.Engine {
 	r.NoRoute(func(c *gin.Context) { s.abortCode(c, vault.CodeNotFound, "no such route") })
 	r.NoMethod(func(c *gin.Context) {
 		c.Header("Allow", allowedMethods(r, c.Request.URL.Path))
+		// API.md's error codes are a closed list without one of its own for 405: the request is malformed
+		// for the route, so invalid_argument, and the Allow header names the methods that are not.
 		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, errorBody{Error: errorDetail{
-			Code: "method_not_allowed", Message: "method not allowed on this route", RequestID: requestID(c)}})
+			Code: vault.CodeInvalidArgument, Message: "method not allowed on this route (see the Allow header)", RequestID: requestID(c)}})
 	})
 
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
