@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"strings"
 	"time"
 
 	"github.com/profilevault/profilevault/internal/ingest"
@@ -80,16 +81,20 @@ func toConsentViewDTO(x vault.ConsentView) consentViewDTO {
 	}
 }
 
-// eventRejectionDTO is the wire form of vault.EventRejection.
+// eventRejectionDTO is the wire form of vault.EventRejection: the stable code alone in error (API.md), the
+// attribute or field it concerns, when there is one, beside it ("bad_attrs:items" → bad_attrs, items).
 type eventRejectionDTO struct {
 	Index int    `json:"index"`
 	Error string `json:"error"`
+	Field string `json:"field,omitempty"`
 }
 
 func toEventRejectionDTO(x vault.EventRejection) eventRejectionDTO {
+	code, field, _ := strings.Cut(x.Error, ":")
 	return eventRejectionDTO{
 		Index: x.Index,
-		Error: x.Error,
+		Error: code,
+		Field: field,
 	}
 }
 

@@ -2,10 +2,12 @@ package httpapi
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 
 	"github.com/gin-gonic/gin"
 
@@ -89,6 +91,8 @@ func (s *Server) postEvents(c *gin.Context) {
 	for _, rj := range out.Rejected {
 		res.Rejected = append(res.Rejected, vault.EventRejection{Index: index[rj.Index], Error: rj.Error})
 	}
+	// Those the envelope check refused and those the vault refused, in the order of the events.
+	slices.SortFunc(res.Rejected, func(a, b vault.EventRejection) int { return cmp.Compare(a.Index, b.Index) })
 	setAuditSeq(c, out.AuditSeq)
 	c.JSON(http.StatusOK, toIngestResultDTO(res))
 }

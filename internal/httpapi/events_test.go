@@ -60,9 +60,27 @@ func TestPostEvents(t *testing.T) {
 	if r := s.Do("POST", "/v1/events", st, "order_fulfillment", `{"events":`); r.Status != 400 {
 		t.Fatalf("broken envelope: %d", r.Status)
 	}
+	// Each rejection is a bare code from the vocabulary with the attribute beside it, in the order of the
+	// events whichever check refused them (the vault's own, unknown_subject, before the envelope's);
+	// descriptive attributes may be left out, as long as those present are well formed.
+	ghost := `{"event_id":"ev-7","subject_id":"sub_00000000000000000000000000","type":"cancel","ts":"` + ts + `","source":"app","attrs":{"order_id":"o-9","reason":"late"}}`
+	badRating := `{"event_id":"ev-8","subject_id":"` + id + `","type":"review","ts":"` + ts + `","source":"app","attrs":{"order_id":"o-1","rating":9}}`
+	noID := `{"subject_id":"` + id + `","type":"search","ts":"` + ts + `","source":"app","attrs":{"query":"q"}}`
+	minimal := `{"event_id":"ev-9","subject_id":"` + id + `","type":"review","ts":"` + ts + `","source":"app","attrs":{"order_id":"o-1","rating":4}}`
+	r = s.Do("POST", "/v1/events", st, "order_fulfillment", `{"events":[`+ghost+`,`+badRating+`,`+noID+`,`+minimal+`]}`)
+	want := []map[string]any{{"index": 0.0, "error": "unknown_subject"}, {"index": 1.0, "error": "bad_attrs", "field": "rating"},
+		{"index": 2.0, "error": "missing_field", "field": "event_id"}}
+	if r.Status != 200 || r.JSON["accepted"].(float64) != 1 || len(r.JSON["rejected"].([]any)) != len(want) {
+		t.Fatalf("mixed batch: %d %s", r.Status, r.Body)
+	}
+	for i, x := range r.JSON["rejected"].([]any) {
+		if got := x.(map[string]any); len(got) != len(want[i]) || got["index"] != want[i]["index"] || got["error"] != want[i]["error"] || got["field"] != want[i]["field"] {
+			t.Fatalf("rejection %d = %v, want %v (%s)", i, got, want[i], r.Body)
+		}
+	}
 	// The export carries the events, decrypted; at rest their text is sealed.
 	x := s.Do("GET", "/v1/me/export", s.Token(id, "subject"), "", nil)
-	if n := len(x.JSON["events"].([]any)); n != 2 || !strings.Contains(string(x.Body), "宝宝很喜欢") {
+	if n := len(x.JSON["events"].([]any)); n != 3 || !strings.Contains(string(x.Body), "宝宝很喜欢") {
 		t.Fatalf("export events: %d", n)
 	}
 	raw, _ := os.ReadFile(filepath.Join(s.Dir, datadir.DatabaseFile))

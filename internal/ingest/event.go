@@ -148,12 +148,12 @@ func ValidateEvent(e *EventRow) *RowError { return ValidateEventAt(e, time.Now()
 //	                      price number ≥ 0}; optional coupon string, discount number ≥ 0, store_id string
 //	cancel                order_id string; reason string
 //	return                order_id string; amount number > 0; reason string; optional currency
-//	review                order_id string; rating count 1-5; text a string (may be empty)
+//	review                order_id string; rating count 1-5; optional text string (may be empty)
 //	chat, complaint       text string
 //	share                 sku string
-//	page_view             page string; category string; dwell_ms count ≥ 0; session_id string
+//	page_view             page string; optional category string, dwell_ms count ≥ 0, session_id string
 //	click, favorite,
-//	cart_add, cart_remove sku, category, brand strings; price number ≥ 0
+//	cart_add, cart_remove sku string; optional category, brand strings, price number ≥ 0
 //	search                query string
 //
 // An order_id may also be a whole number. The reason never contains a value from the event.
@@ -233,8 +233,10 @@ func checkAttrs(typ string, a map[string]any) *RowError {
 		if bad := firstBad(a, reqID("order_id"), reqCount("rating", 1, 5)); bad != "" {
 			return rowErr(ReasonBadAttrs, bad)
 		}
-		if _, ok := a["text"].(string); !ok {
-			return rowErr(ReasonBadAttrs, "text")
+		if v, present := a["text"]; present && v != nil {
+			if _, ok := v.(string); !ok {
+				return rowErr(ReasonBadAttrs, "text")
+			}
 		}
 	case TypeChat, TypeComplaint:
 		if bad := firstBad(a, reqStr("text")); bad != "" {
@@ -245,12 +247,12 @@ func checkAttrs(typ string, a map[string]any) *RowError {
 			return rowErr(ReasonBadAttrs, bad)
 		}
 	case TypePageView:
-		if bad := firstBad(a, reqStr("page"), reqStr("category"), reqCount("dwell_ms", 0, math.MaxInt64),
-			reqStr("session_id")); bad != "" {
+		if bad := firstBad(a, reqStr("page"), optStr("category"), optCount("dwell_ms", 0, math.MaxInt64),
+			optStr("session_id")); bad != "" {
 			return rowErr(ReasonBadAttrs, bad)
 		}
 	case TypeClick, TypeFavorite, TypeCartAdd, TypeCartRemove:
-		if bad := firstBad(a, reqStr("sku"), reqStr("category"), reqStr("brand"), reqNum("price", ge0)); bad != "" {
+		if bad := firstBad(a, reqStr("sku"), optStr("category"), optStr("brand"), optNum("price", ge0)); bad != "" {
 			return rowErr(ReasonBadAttrs, bad)
 		}
 	case TypeSearch:
@@ -371,6 +373,17 @@ func reqCount(name string, lo, hi float64) attrCheck {
 			return name
 		}
 		return ""
+	}
+}
+
+// optCount allows a missing or null attribute, otherwise requires a whole number in [lo, hi].
+func optCount(name string, lo, hi float64) attrCheck {
+	req := reqCount(name, lo, hi)
+	return func(a map[string]any) string {
+		if v, present := a[name]; !present || v == nil {
+			return ""
+		}
+		return req(a)
 	}
 }
 
