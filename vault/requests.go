@@ -42,6 +42,8 @@ const (
 type RequestRules interface {
 	// ValidType reports whether t is a request type.
 	ValidType(t string) bool
+	// ValidState reports whether st is a request state.
+	ValidState(st string) bool
 	// Transition returns an error wrapping ErrIllegalTransition or ErrReasonRequired when the move is not
 	// allowed.
 	Transition(from, to, reason string) error
@@ -285,6 +287,9 @@ func (s *Requests) RequestQueue(ctx context.Context, a Access, state string, ove
 	if !pol.Allowed(a.Caller.Roles, a.Purpose, policies.ResourceRequests, policies.ActRead) {
 		return nil, 0, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not read the request queue for this purpose"))
 	}
+	if state != "" && !s.rules.ValidState(state) {
+		return nil, 0, s.refuseInvalid(ctx, a, ActionRequestRead, "", Errorf(CodeInvalidArgument, "state must be received, verified, in_progress, completed or rejected"))
+	}
 	rows, err := s.store.Requests(ctx, RequestFilter{State: state, Limit: 1000})
 	if err != nil {
 		return nil, 0, internalErr("read requests", err)
@@ -336,6 +341,9 @@ func (s *Requests) TransitionRequest(ctx context.Context, a Access, id, to, reas
 	}
 	if !pol.Allowed(a.Caller.Roles, a.Purpose, policies.ResourceRequests, policies.ActTransition) {
 		return RequestView{}, 0, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not move requests on"))
+	}
+	if !s.rules.ValidState(to) {
+		return RequestView{}, 0, s.refuseInvalid(ctx, a, ActionRequestTransition, "", Errorf(CodeInvalidArgument, "to must be in_progress, completed or rejected"))
 	}
 	// Completing a deletion request performs the erasure through the gate first (its own entry), and the
 	// completion says which entry fulfilled it.

@@ -22,6 +22,9 @@ func NewRules() Rules { return Rules{Calendar: PRC(), Deadlines: DefaultDeadline
 // ValidType implements vault.RequestRules.
 func (r Rules) ValidType(t string) bool { _, err := ParseType(t); return err == nil }
 
+// ValidState implements vault.RequestRules.
+func (r Rules) ValidState(st string) bool { return State(st).Valid() }
+
 // Transition implements vault.RequestRules, mapping this package's errors onto the vault's.
 func (r Rules) Transition(from, to, reason string) error {
 	err := Transition(State(from), State(to), reason)

@@ -71,6 +71,14 @@ func TestRequestWorkflow(t *testing.T) {
 	if r := move("received", ""); r.Status != 409 || r.ErrorCode() != "conflict" {
 		t.Fatalf("illegal transition: %d %s", r.Status, r.Body)
 	}
+	for _, to := range []string{"done", ""} { // not a state at all: a bad argument, not a conflict
+		if r := move(to, ""); r.Status != 400 || r.ErrorCode() != "invalid_argument" {
+			t.Fatalf("transition to %q: %d %s", to, r.Status, r.Body)
+		}
+	}
+	if r := s.Do("GET", "/v1/requests?state=open", co, "compliance_audit", nil); r.Status != 400 || r.ErrorCode() != "invalid_argument" {
+		t.Fatalf("queue of an unknown state: %d %s", r.Status, r.Body)
+	}
 	if r := move("in_progress", ""); r.Status != 200 || r.JSON["state"] != "in_progress" {
 		t.Fatalf("in_progress: %d %s", r.Status, r.Body)
 	}
