@@ -78,6 +78,7 @@ const (
 	RoleAnalyst           Role = "analyst"
 	RoleComplianceOfficer Role = "compliance_officer"
 	RoleSubject           Role = "subject"
+	RoleWitness           Role = "witness" // an outside auditor: signed checkpoints and hash tiles only
 )
 
 // Built-in purpose names (API.md). The purposes a policy knows are those of its catalog; see [Set.Purposes].

@@ -61,6 +61,29 @@ func TestDemoServesAndTokensWork(t *testing.T) {
 	if tok == nil || id == nil || !regexp.MustCompile(`demo — \d+ subjects`).MatchString(out) {
 		t.Fatalf("demo output lacks a token or subject id:\n%s", out)
 	}
+	// One ready token per role of API.md, and a few demo subjects' own tokens, each of which works.
+	for _, role := range []string{"ADMIN", "DATA_STEWARD", "CUSTOMER_SERVICE", "MARKETING", "ANALYST", "COMPLIANCE_OFFICER", "WITNESS"} {
+		if !strings.Contains(out, "export "+role+"_TOKEN=") {
+			t.Errorf("demo prints no %s token", role)
+		}
+	}
+	subjectTokens := regexp.MustCompile(`export (SUBJECT_TOKEN(?:_\d)?)=(\S+)   # data subject (sub_[a-z0-9]+)`).FindAllStringSubmatch(out, -1)
+	if len(subjectTokens) != 3 {
+		t.Errorf("demo prints %d subject tokens, want 3:\n%s", len(subjectTokens), out)
+	}
+	for _, m := range subjectTokens {
+		req, _ := http.NewRequest("GET", "http://"+addr+"/v1/me", nil)
+		req.Header.Set("Authorization", "Bearer "+m[2])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), m[3]) {
+			t.Errorf("%s: GET /v1/me %d", m[1], resp.StatusCode)
+		}
+	}
 	req, _ := http.NewRequest("GET", "http://"+addr+"/v1/subjects/"+id[1], nil)
 	req.Header.Set("Authorization", "Bearer "+tok[1])
 	req.Header.Set("X-Purpose", "customer_service")

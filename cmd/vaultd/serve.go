@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -189,6 +190,7 @@ var demoRoles = []struct {
 	{policies.RoleAnalyst, policies.PurposeAnalytics},
 	{policies.RoleComplianceOfficer, policies.PurposeComplianceAudit},
 	{policies.RoleAdmin, ""},
+	{policies.RoleWitness, ""},
 }
 
 // runDemo seeds a new data dir with synthetic subjects (through the enforcement point, so every creation is
@@ -217,11 +219,18 @@ func runDemo(ctx context.Context, a *app.App, n int, seed uint64, addr string, s
 		return nil
 	}
 	id := ids[0]
-	subjectToken, err := a.Mint(id, []string{string(vault.RoleSubject)}, "", 12*time.Hour)
-	if err != nil {
-		return err
+	// A few demo subjects, each with their own token (role subject: only their own data, via /v1/me).
+	for i, sid := range ids[:min(3, len(ids))] {
+		tok, err := a.Mint(sid, []string{string(vault.RoleSubject)}, "", 12*time.Hour)
+		if err != nil {
+			return err
+		}
+		name := "SUBJECT_TOKEN"
+		if i > 0 {
+			name += "_" + strconv.Itoa(i+1)
+		}
+		fmt.Fprintf(stdout, "  export %s=%s   # data subject %s\n", name, tok, sid)
 	}
-	fmt.Fprintf(stdout, "  export SUBJECT_TOKEN=%s   # data subject %s (role subject: only their own data, via /v1/me)\n", subjectToken, id)
 	fmt.Fprintf(stdout, `
 Try (subject %[2]s):
   # customer service sees contact details in full for its purpose
@@ -246,6 +255,11 @@ Try (subject %[2]s):
   curl -s -X POST -H "Authorization: Bearer $DATA_STEWARD_TOKEN" -H "X-Purpose: account_management" -H "Content-Type: application/json" \
        -d '{"field":"phone","value":"138 0000 1234"}' %[1]s/v1/subjects/lookup
   curl -s -X DELETE -H "Authorization: Bearer $DATA_STEWARD_TOKEN" -H "X-Purpose: account_management" %[1]s/v1/subjects/%[2]s
+  # the subject's own view, and who accessed their data
+  curl -s -H "Authorization: Bearer $SUBJECT_TOKEN" %[1]s/v1/me
+  curl -s -H "Authorization: Bearer $SUBJECT_TOKEN" %[1]s/v1/me/access-log
+  # an outside witness: the signed checkpoint (and hash tiles), never entries
+  curl -s -H "Authorization: Bearer $WITNESS_TOKEN" %[1]s/audit/checkpoint
   # operations
   curl -s %[1]s/readyz; curl -s %[1]s/metrics | head; curl -s %[1]s/openapi.json | head -c 300
 

@@ -51,7 +51,9 @@ func TestWitness(t *testing.T) {
 		err := run(context.Background(), args, env(nil), &out, io.Discard)
 		return out.String(), err
 	}
-	witness := func(extra ...string) (string, error) { return witnessWith([]string{"--token-file", tokenFile}, extra...) }
+	witness := func(extra ...string) (string, error) {
+		return witnessWith([]string{"--token-file", tokenFile}, extra...)
+	}
 	if _, err := witnessWith(nil, "--pubkey", pub); exitCode(err) != 2 || !strings.Contains(err.Error(), "--token-file") {
 		t.Fatalf("without a token: %v, want exit 2 saying how to pass one", err)
 	}
