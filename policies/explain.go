@@ -8,13 +8,22 @@ type MatrixCell struct {
 	Purpose  string `json:"purpose"`
 	Category string `json:"category"`
 	Action   string `json:"action"`
-	// Allowed is the decision for the category as a whole.
-	Allowed bool `json:"allowed"`
+	// Allowed is the decision for the category as a whole; Decision says it as API.md does: allow or deny.
+	Allowed  bool   `json:"allowed"`
+	Decision string `json:"decision"`
 	// Mask is full or masked for allowed reads, empty otherwise.
 	Mask string `json:"mask"`
 	// Fields maps each field of the category the role may act on to its mask ("" for writes). It shows
 	// field-level rules (marketing reads field:city without the rest of address); nil when none.
 	Fields map[string]string `json:"fields,omitempty"`
+}
+
+// decisionWord is a matrix cell's decision in API.md's words.
+func decisionWord(allowed bool) string {
+	if allowed {
+		return "allow"
+	}
+	return "deny"
 }
 
 // Matrix returns the decision for every role × catalog purpose × category × {read, write}, in the order
@@ -27,7 +36,7 @@ func (s *Set) Matrix() []MatrixCell {
 			for _, cat := range categoryOrder {
 				for _, act := range []Act{ActRead, ActWrite} {
 					g, ok := s.Access(rs, pur, CategoryObject(cat), act)
-					cellOut := MatrixCell{Role: role, Purpose: string(pur), Category: cat, Action: string(act), Allowed: ok, Mask: g.Mask}
+					cellOut := MatrixCell{Role: role, Purpose: string(pur), Category: cat, Action: string(act), Allowed: ok, Decision: decisionWord(ok), Mask: g.Mask}
 					grants := s.FieldGrants(rs, pur, act)
 					for _, f := range s.schema.fields {
 						if f.Category != cat {

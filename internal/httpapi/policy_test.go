@@ -67,6 +67,26 @@ func TestPolicyReloadIsAtomicAndAudited(t *testing.T) {
 	if m.Status != 200 || len(m.JSON["matrix"].([]any)) == 0 {
 		t.Fatalf("matrix: %d", m.Status)
 	}
+	// Each cell says allow or deny with its mask (API.md); marketing reads contact masked for marketing.
+	var sawAllow, sawDeny bool
+	for _, x := range m.JSON["matrix"].([]any) {
+		c := x.(map[string]any)
+		switch d := c["decision"]; {
+		case d == "allow" && c["allowed"] == true:
+			sawAllow = true
+		case d == "deny" && c["allowed"] == false:
+			sawDeny = true
+		default:
+			t.Fatalf("matrix cell %v", c)
+		}
+		if c["role"] == "marketing" && c["purpose"] == "marketing" && c["category"] == "contact" && c["action"] == "read" &&
+			(c["decision"] != "allow" || c["mask"] != "masked") {
+			t.Fatalf("marketing's contact cell: %v", c)
+		}
+	}
+	if !sawAllow || !sawDeny {
+		t.Fatal("the matrix lacks allow or deny cells")
+	}
 	if s.Do("GET", "/v1/policies", cs, "", nil).Status != 403 {
 		t.Fatal("customer service read the policy set")
 	}
