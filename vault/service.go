@@ -373,20 +373,21 @@ func (s *core) refusePurpose(ctx context.Context, pol *policies.Set, a Access, a
 	return s.deny(ctx, e, statusBadRequest, reason, cerr)
 }
 
-// ActionAccess records an access refused before any operation was chosen (a missing purpose at the door).
-const ActionAccess Action = "access"
+// ActionRefuse records a call refused before any operation was chosen: a missing purpose at the door, a
+// body or a query parameter that does not parse. Actions are dotted names (API.md).
+const ActionRefuse Action = "api.refuse"
 
 // RefuseMissingPurpose records, and returns as an error, a request to a route that needs a declared purpose
 // but came without one.
 func (s *Service) RefuseMissingPurpose(ctx context.Context, a Access) error {
-	return s.refusePurpose(ctx, s.Policy(), a, ActionAccess, reasonPurposeRequired, Errorf(CodePurposeRequired, "declare the purpose of this access"))
+	return s.refusePurpose(ctx, s.Policy(), a, ActionRefuse, reasonPurposeRequired, Errorf(CodePurposeRequired, "declare the purpose of this access"))
 }
 
 // RefuseInvalidRequest records, and returns as an error carrying the entry's sequence number, a request
 // refused before any operation for its form (bad JSON, a bad query parameter). subjectID is the subject the
 // route names, if any. Only invalid_argument errors are recorded; others are returned as they are.
 func (s *Service) RefuseInvalidRequest(ctx context.Context, a Access, subjectID string, err error) error {
-	return s.refuseInvalid(ctx, a, ActionAccess, subjectID, err)
+	return s.refuseInvalid(ctx, a, ActionRefuse, subjectID, err)
 }
 
 func internalErr(op string, err error) *Error {

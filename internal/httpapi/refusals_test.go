@@ -58,6 +58,18 @@ func TestEveryBadRequestLeavesAnEntry(t *testing.T) {
 			t.Errorf("%s: entry %d holds the client's input: %s", c.name, seq, entry)
 		}
 	}
+	// A call without its purpose is refused at the door, under a dotted action like every other (API.md).
+	r := s.Do("GET", "/v1/subjects/"+id, cs, "", nil)
+	seq, _ := strconv.ParseInt(r.Header.Get("X-Audit-Seq"), 10, 64)
+	if entry := rawEntry(t, s, seq); r.Status != 400 || !bytes.Contains(entry, []byte(`"action":"api.refuse"`)) {
+		t.Errorf("a missing purpose: %d, entry %s", r.Status, entry)
+	}
+	ev := s.Do("GET", "/v1/audit/events?limit=500", co, "compliance_audit", nil)
+	for _, x := range ev.JSON["events"].([]any) {
+		if a, _ := x.(map[string]any)["action"].(string); !strings.Contains(a, ".") {
+			t.Errorf("entry %v: action %q is not a dotted name", x.(map[string]any)["seq"], a)
+		}
+	}
 }
 
 // rawEntry reads one entry's canonical bytes straight from the audit log.
