@@ -16,8 +16,12 @@ import (
 
 // bindJSON reads the whole (size-capped) body, insists on valid UTF-8 — encoding/json would silently
 // replace bad bytes — and decodes it strictly into dst. Error messages never echo the body.
+//
+// A body is JSON whatever its Content-Type when the caller sent a bearer token (curl -d says
+// application/x-www-form-urlencoded); a browser session's cookie is accepted only with a JSON type, which
+// a cross-site form cannot send — a second guard beside the CSRF token.
 func (s *Server) bindJSON(c *gin.Context, dst any) bool {
-	if ct := c.ContentType(); ct != "" && ct != "application/json" {
+	if ct := c.ContentType(); !isJSONContentType(ct) && c.GetHeader("Authorization") == "" {
 		s.abortCode(c, vault.CodeInvalidArgument, "Content-Type must be application/json")
 		return false
 	}
@@ -47,6 +51,11 @@ func (s *Server) bindJSON(c *gin.Context, dst any) bool {
 		return false
 	}
 	return true
+}
+
+// isJSONContentType reports whether ct (without parameters) says JSON, or nothing.
+func isJSONContentType(ct string) bool {
+	return ct == "" || ct == "application/json" || strings.HasPrefix(ct, "application/") && strings.HasSuffix(ct, "+json")
 }
 
 // jsonProblem describes a decode error without quoting the input.

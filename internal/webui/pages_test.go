@@ -225,6 +225,19 @@ func TestAPIWithSessionCookie(t *testing.T) {
 	if p := patch(map[string]string{"X-CSRF-Token": csrf}); p.status != 200 {
 		t.Fatalf("PATCH with the CSRF token: %d %s", p.status, p.body)
 	}
+	// With the cookie the body must say it is JSON (a cross-site form cannot); with a bearer token it is
+	// JSON whatever it says (curl -d).
+	if p := patch(map[string]string{"X-CSRF-Token": csrf, "Content-Type": "text/plain"}); p.status != 400 || !strings.Contains(p.body, "Content-Type") {
+		t.Fatalf("PATCH with the cookie as text/plain: %d %s", p.status, p.body)
+	}
+	req, _ := http.NewRequest("PATCH", c.base+"/v1/me", strings.NewReader(`{"fields":{"city":"苏州"}}`))
+	req.Header.Set("Authorization", "Bearer "+s.Token(id, "subject"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("PATCH with a bearer token as a form: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	// A bearer header is not mixed with the cookie: it is checked alone.
 	if p := patch(map[string]string{"Authorization": "Bearer bad", "X-CSRF-Token": csrf}); p.status != 401 {
 		t.Fatalf("a bad bearer header with a good cookie: %d", p.status)
