@@ -12,8 +12,62 @@ import (
 )
 
 type auditEventsResponse struct {
-	Events     []audit.Entry `json:"events"`
-	NextCursor string        `json:"next_cursor"`
+	Events     []auditEntryDTO `json:"events"`
+	NextCursor string          `json:"next_cursor"`
+}
+
+// auditEntryDTO is an entry as the review API shows it: the canonical entry's keys in its order, with the
+// keys API.md lists always present — subject_ref, reason and the actor's team are empty strings when the
+// entry has none (its canonical bytes, which proofs and exports carry, leave them out) — and grant_id, by
+// which reviews filter.
+type auditEntryDTO struct {
+	Seq               int64          `json:"seq"`
+	Version           int            `json:"v,omitempty"`
+	TS                time.Time      `json:"ts"`
+	RequestID         string         `json:"request_id"`
+	Actor             auditActorDTO  `json:"actor"`
+	Purpose           string         `json:"purpose"`
+	JustificationHash string         `json:"justification_hash,omitempty"`
+	Action            string         `json:"action"`
+	SubjectRef        string         `json:"subject_ref"`
+	Categories        []string       `json:"categories"`
+	FieldsRequested   []string       `json:"fields_requested"`
+	FieldsGranted     []string       `json:"fields_granted"`
+	FieldsWithheld    []string       `json:"fields_withheld"`
+	DecisionInputs    []string       `json:"decision_inputs,omitempty"`
+	Decision          audit.Decision `json:"decision"`
+	Reason            string         `json:"reason"`
+	ConsentIDs        []string       `json:"consent_ids"`
+	Status            int            `json:"status"`
+	PolicyHash        string         `json:"policy_hash"`
+	ClientRef         string         `json:"client_ref,omitempty"`
+	ClientRequestRef  string         `json:"client_request_ref,omitempty"`
+	GrantID           string         `json:"grant_id"`
+	Recipient         string         `json:"recipient,omitempty"`
+	Intent            int64          `json:"intent,omitempty"`
+	PrevHash          string         `json:"prev_hash"`
+}
+
+// auditActorDTO is an entry's actor: the staff member's sub, or a data subject's pseudonym.
+type auditActorDTO struct {
+	Sub       string   `json:"sub,omitempty"`
+	Pseudonym string   `json:"pseudonym,omitempty"`
+	Roles     []string `json:"roles"`
+	Team      string   `json:"team"`
+	TokenID   string   `json:"token_id,omitempty"`
+}
+
+func toAuditEntryDTO(e audit.Entry) auditEntryDTO {
+	return auditEntryDTO{
+		Seq: e.Seq, Version: e.Version, TS: e.TS, RequestID: e.RequestID,
+		Actor:   auditActorDTO{Sub: e.Actor.Sub, Pseudonym: e.Actor.Pseudonym, Roles: nonNilStrings(e.Actor.Roles), Team: e.Actor.Team, TokenID: e.Actor.TokenID},
+		Purpose: e.Purpose, JustificationHash: e.JustificationHash, Action: e.Action, SubjectRef: e.SubjectRef,
+		Categories: nonNilStrings(e.Categories), FieldsRequested: nonNilStrings(e.FieldsRequested),
+		FieldsGranted: nonNilStrings(e.FieldsGranted), FieldsWithheld: nonNilStrings(e.FieldsWithheld),
+		DecisionInputs: e.DecisionInputs, Decision: e.Decision, Reason: e.Reason, ConsentIDs: nonNilStrings(e.ConsentIDs),
+		Status: e.Status, PolicyHash: e.PolicyHash, ClientRef: e.ClientRef, ClientRequestRef: e.ClientRequestRef,
+		GrantID: e.GrantID, Recipient: e.Recipient, Intent: e.Intent, PrevHash: e.PrevHash,
+	}
 }
 
 func (s *Server) parseTimeParam(c *gin.Context, name string) (time.Time, bool) {
@@ -65,11 +119,8 @@ func (s *Server) auditEvents(c *gin.Context) {
 		s.abortWith(c, err)
 		return
 	}
-	if page.Events == nil {
-		page.Events = []audit.Entry{}
-	}
 	setAuditSeq(c, page.AuditSeq)
-	c.JSON(http.StatusOK, auditEventsResponse{Events: page.Events, NextCursor: page.NextCursor})
+	c.JSON(http.StatusOK, auditEventsResponse{Events: dtosOrEmpty(page.Events, toAuditEntryDTO), NextCursor: page.NextCursor})
 }
 
 // auditExport streams NDJSON (each line an entry's canonical bytes, so it can be re-hashed and checked

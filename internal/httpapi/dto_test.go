@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"flag"
+	"github.com/profilevault/profilevault/audit"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -92,6 +93,11 @@ var dtoCases = []struct {
 		var x vault.RequestView
 		fill(reflect.ValueOf(&x).Elem())
 		return x, toRequestViewDTO(x)
+	}},
+	{"AuditEntry", func() (any, any) { var x audit.Entry; fill(reflect.ValueOf(&x).Elem()); return x, toAuditEntryDTO(x) }},
+	{"AuditEntryBare", func() (any, any) { // the keys API.md lists are there when the entry leaves them out
+		x := audit.Entry{Seq: 1, TS: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Action: "policy.load", Decision: audit.Allow}
+		return x, toAuditEntryDTO(x)
 	}},
 	{"QueueItem", func() (any, any) {
 		var x vault.QueueItem
