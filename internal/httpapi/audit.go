@@ -11,9 +11,10 @@ import (
 	"github.com/profilevault/profilevault/vault"
 )
 
+// auditEventsResponse is GET /v1/audit/events' body; next_cursor is null on the last page.
 type auditEventsResponse struct {
 	Events     []auditEntryDTO `json:"events"`
-	NextCursor string          `json:"next_cursor"`
+	NextCursor *string         `json:"next_cursor"`
 }
 
 // auditEntryDTO is an entry as the review API shows it: the canonical entry's keys in its order, with the
@@ -120,7 +121,11 @@ func (s *Server) auditEvents(c *gin.Context) {
 		return
 	}
 	setAuditSeq(c, page.AuditSeq)
-	c.JSON(http.StatusOK, auditEventsResponse{Events: dtosOrEmpty(page.Events, toAuditEntryDTO), NextCursor: page.NextCursor})
+	out := auditEventsResponse{Events: dtosOrEmpty(page.Events, toAuditEntryDTO)}
+	if page.NextCursor != "" {
+		out.NextCursor = &page.NextCursor
+	}
+	c.JSON(http.StatusOK, out)
 }
 
 // auditExport streams NDJSON (each line an entry's canonical bytes, so it can be re-hashed and checked

@@ -78,10 +78,14 @@ func TestAuditReview(t *testing.T) {
 			}
 			seen[e["seq"].(float64)] = true
 		}
-		cursor, _ = r.JSON["next_cursor"].(string)
-		if cursor == "" || pages > 50 {
+		next, present := r.JSON["next_cursor"]
+		if !present {
+			t.Fatal("no next_cursor key (API.md names it)")
+		}
+		if next == nil || pages > 50 { // null on the last page
 			break
 		}
+		cursor = next.(string)
 	}
 	if len(seen) < 8 {
 		t.Fatalf("pagination saw %d entries", len(seen))
