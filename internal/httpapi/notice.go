@@ -17,12 +17,15 @@ import (
 // (?lang=zh|en, else Accept-Language). It holds no personal data and is not recorded.
 
 type noticeDTO struct {
-	Language    string             `json:"language"`
-	Version     string             `json:"version"`
-	PublishedAt *time.Time         `json:"published_at,omitempty"` // when this version came into force
-	Handler     noticeHandlerDTO   `json:"handler"`
-	Rights      string             `json:"rights"`
-	Purposes    []noticePurposeDTO `json:"purposes"`
+	Language string `json:"language"`
+	// Version identifies the published text exactly (the policy set's hash: any edit makes a new one);
+	// NoticeVersion is the newest of the purposes' notice versions, the label consents carry ("2026-01").
+	Version       string             `json:"version"`
+	NoticeVersion string             `json:"notice_version"`
+	PublishedAt   *time.Time         `json:"published_at,omitempty"` // when this version came into force
+	Handler       noticeHandlerDTO   `json:"handler"`
+	Rights        string             `json:"rights"`
+	Purposes      []noticePurposeDTO `json:"purposes"`
 }
 
 type noticeHandlerDTO struct {
@@ -122,6 +125,7 @@ func toNoticeDTO(pol *policies.Set, lang string) noticeDTO {
 				Country: info.Country, TransferMechanism: info.TransferMechanism})
 		}
 		out.Purposes = append(out.Purposes, np)
+		out.NoticeVersion = max(out.NoticeVersion, p.Notice.Version) // versions are dates, "2026-01": they sort as text
 	}
 	return out
 }

@@ -125,6 +125,9 @@ func TestPublicNotice(t *testing.T) {
 		if h["name"] == "" || h["contact"] == "" || officer["contact"] == "" || r.JSON["rights"] == "" {
 			t.Fatalf("%s: handler or rights missing: %s", lang, r.Body)
 		}
+		if r.JSON["notice_version"] != "2026-01" || r.JSON["version"] == "" {
+			t.Fatalf("%s: notice version %v (the purposes' newest, as consents carry it), version %v", lang, r.JSON["notice_version"], r.JSON["version"])
+		}
 		purposes := map[string]map[string]any{}
 		for _, p := range r.JSON["purposes"].([]any) {
 			purposes[p.(map[string]any)["purpose"].(string)] = p.(map[string]any)
