@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -334,6 +335,81 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 		if _, ok := ops[strings.ToLower(rt.Method)]; !ok {
 			t.Errorf("method %s of %s is not in openapi.json", rt.Method, path)
 		}
+	}
+}
+
+// TestOpenAPIHasTheContractsRoutes reads API.md (../shared/design beside the checkout, as for every
+// developer and CI; skipped where it is absent) and checks that every route it names is in openapi.json:
+// "METHOD /path" with that method, and the bare paths listed after one ("GET /v1/insights/rfm,
+// /v1/insights/segments") at least as paths. A literal segment of API.md (consents/marketing) matches a
+// parameter of the document (consents/{purpose}); optional parts ([.p/{W}]) and queries are left out.
+func TestOpenAPIHasTheContractsRoutes(t *testing.T) {
+	contract, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "design", "API.md"))
+	if err != nil {
+		t.Skipf("no API.md beside the checkout: %v", err)
+	}
+	raw, err := os.ReadFile("openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Paths map[string]map[string]any `json:"paths"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	segments := func(path string) []string {
+		if i := strings.IndexAny(path, "?["); i >= 0 {
+			path = path[:i]
+		}
+		return strings.Split(strings.TrimSuffix(path, "/"), "/")
+	}
+	// documented reports whether the document has path (with method, unless it is "").
+	documented := func(method, path string) bool {
+		want := segments(path)
+		for p, ops := range doc.Paths {
+			have := strings.Split(p, "/")
+			if len(have) != len(want) {
+				continue
+			}
+			match := true
+			for i := range want {
+				param := strings.HasPrefix(have[i], "{")
+				if have[i] != want[i] && !param || param && want[i] == "" {
+					match = false
+					break
+				}
+			}
+			if _, ok := ops[strings.ToLower(method)]; match && (method == "" || ok) {
+				return true
+			}
+		}
+		return false
+	}
+	route := regexp.MustCompile("^(GET|POST|PUT|PATCH|DELETE) (/[^ ]+)")
+	var checked int
+	for _, line := range strings.Split(string(contract), "\n") {
+		method := ""
+		spans := strings.Split(line, "`")
+		for i := 1; i < len(spans); i += 2 { // the code spans of the line
+			span := spans[i]
+			switch m := route.FindStringSubmatch(span); {
+			case m != nil:
+				method = m[1]
+				if !documented(method, m[2]) {
+					t.Errorf("API.md names %s %s; openapi.json does not", method, m[2])
+				}
+				checked++
+			case method != "" && (strings.HasPrefix(span, "/v1/") || strings.HasPrefix(span, "/audit/")) && !strings.Contains(span, "*") && !strings.Contains(span, " "):
+				if !documented("", span) {
+					t.Errorf("API.md names %s (after a %s route); openapi.json does not", span, method)
+				}
+				checked++
+			}
+		}
+	}
+	if checked < 60 {
+		t.Fatalf("only %d routes found in API.md: is the parser still reading it?", checked)
 	}
 }
 
