@@ -21,6 +21,7 @@ const (
 	CodeConsentRequired         Code = "consent_required"
 	CodeGuardianConsentRequired Code = "guardian_consent_required"
 	CodeLegalHold               Code = "legal_hold"
+	CodeRestricted              Code = "restricted" // the subject restricted processing (PIPL Art. 44)
 	CodePayloadTooLarge         Code = "payload_too_large"
 	CodeRateLimited             Code = "rate_limited"
 	CodeRotationInProgress      Code = "rotation_in_progress"

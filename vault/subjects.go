@@ -822,6 +822,12 @@ func (s *Profiles) updateSubject(ctx context.Context, a Access, id string, in ma
 		}
 		return View{}, internalErr("update subject", err)
 	}
+	if !a.self && restrictsPurpose(rec, purpose) {
+		// Storage only while the subject restricts processing (PIPL Art. 44): staff change nothing; the subject
+		// corrects their own data as always.
+		return View{}, s.deny(ctx, e, statusForbidden, ReasonRestricted,
+			Errorf(CodeRestricted, "the subject has restricted processing: their data is kept, not changed, until they lift it"))
+	}
 	if a.self {
 		// A child cannot leave the guardian rule (PIPL Art. 31) alone: clearing the birth date or moving it
 		// past 14 years ago needs a data steward, who verifies the evidence.

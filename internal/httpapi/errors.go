@@ -20,6 +20,7 @@ var statusOf = map[vault.Code]int{
 	vault.CodePermissionDenied:        http.StatusForbidden,
 	vault.CodeGuardianConsentRequired: http.StatusForbidden,
 	vault.CodeConsentRequired:         http.StatusForbidden,
+	vault.CodeRestricted:              http.StatusForbidden,
 	vault.CodeNotFound:                http.StatusNotFound,
 	vault.CodeConflict:                http.StatusConflict,
 	vault.CodeLegalHold:               http.StatusConflict,

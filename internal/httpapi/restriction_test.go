@@ -70,7 +70,16 @@ func TestRestrictionIsEnforcedUntilLifted(t *testing.T) {
 	if r := s.Do("POST", "/v1/events", st, "order_fulfillment", ev); r.JSON["accepted"].(float64) != 0 {
 		t.Fatalf("collected under restriction: %s", r.Body)
 	}
-	if r := s.Do("GET", "/v1/me", me, "", nil); r.Status != 200 || r.JSON["fields"].(map[string]any)["name"] != "王芳" {
+	// Storage only: staff change nothing (403 restricted, recorded); the subject still corrects their own data.
+	if r := s.Do("PATCH", "/v1/subjects/"+id, st, "account_management", map[string]any{"fields": map[string]any{"city": "宁波"}}); r.Status != 403 ||
+		r.ErrorCode() != "restricted" || r.Header.Get("X-Audit-Seq") == "" {
+		t.Fatalf("staff change under restriction: %d %s", r.Status, r.Body)
+	}
+	if r := s.Do("PATCH", "/v1/me", me, "", map[string]any{"fields": map[string]any{"city": "绍兴"}}); r.Status != 200 {
+		t.Fatalf("own correction under restriction: %d %s", r.Status, r.Body)
+	}
+	if r := s.Do("GET", "/v1/me", me, "", nil); r.Status != 200 || r.JSON["fields"].(map[string]any)["name"] != "王芳" ||
+		r.JSON["fields"].(map[string]any)["city"] != "绍兴" {
 		t.Fatalf("own data under restriction: %d %s", r.Status, r.Body)
 	}
 	// The subject lifts it; lifting twice is 404.
