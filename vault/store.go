@@ -299,16 +299,27 @@ type IndexToken struct {
 type ErasureTx interface {
 	// Erase destroys the subject's DEKs, then deletes every sealed field, index entry and objection, and
 	// marks the subject erased (its tags are the tag domain's: TagTx.DeleteTags in the same transaction); events of the destroyed classes are unreadable at once and are deleted afterwards with
-	// PurgeEvents. Classes in keep (under a legal hold) keep their key and events until holdUntil. It
-	// returns the classes whose keys were destroyed.
+	// PurgeEvents. Classes in keep (under a legal hold) keep their key and events until holdUntil; the
+	// subject's reference salt and the classes destroyed are kept with the hold (HeldErasure), so that a
+	// repeated erasure answers the same; an erasure without keep drops them. It returns the classes whose
+	// keys were destroyed.
 	Erase(subject string, at time.Time, keep []string, holdUntil time.Time) ([]string, error)
 	// PurgeEvents deletes up to limit events of the subject in classes (whose keys are already destroyed)
 	// and reports how many it deleted.
 	PurgeEvents(subject string, classes []string, limit int) (int, error)
 	// LatestEvent returns the time of the subject's newest event of category (ok false if none).
 	LatestEvent(subject, category string) (time.Time, bool, error)
-	// Hold returns an erased subject's hold end and erasure time; ok is false without a hold.
-	Hold(subject string) (until, erasedAt time.Time, ok bool, err error)
+	// Hold returns an erased subject's legal hold; ok is false without one, ErrNotFound for no subject.
+	Hold(subject string) (h HeldErasure, ok bool, err error)
+}
+
+// HeldErasure is what an erasure under a legal hold kept to answer a repeat of it the same way (API.md):
+// when the hold ends, when the erasure happened, the key classes it destroyed and the subject's reference
+// salt (so the receipt names the same subject_ref; dropped with the held data when the hold ends).
+type HeldErasure struct {
+	Until, ErasedAt time.Time
+	Shredded        []string
+	RefSalt         []byte
 }
 
 // ConsentTx changes consent histories and objections: the consent package's Store, inside the writer's

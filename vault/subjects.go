@@ -997,6 +997,7 @@ func (s *Profiles) erase(ctx context.Context, e audit.Entry, id string) (Receipt
 	}
 	var classes []string
 	var held []Hold
+	var repeat *HeldErasure // erased before, under a hold that still runs
 	erasedAt := now
 	seq, err := s.seq.Commit(ctx, func(tx Tx) error {
 		st, err := tx.SubjectState(id)
@@ -1004,13 +1005,15 @@ func (s *Profiles) erase(ctx context.Context, e audit.Entry, id string) (Receipt
 			return err
 		}
 		if st != StateActive {
-			// Erased before: under a hold that still runs, the answer is the same 409; otherwise 404.
-			until, at, ok, err := tx.Hold(id)
+			// Erased before: under a hold that still runs, the answer is the same 409 with the same receipt
+			// (but for this call's entry); otherwise 404.
+			h, ok, err := tx.Hold(id)
 			if err != nil {
 				return err
 			}
-			if ok && until.After(now) {
-				held, erasedAt = []Hold{{Category: "transactions", Until: until}}, at
+			if ok && h.Until.After(now) {
+				repeat = &h
+				held, erasedAt, classes = []Hold{{Category: "transactions", Until: h.Until}}, h.ErasedAt, h.Shredded
 				return errHeld
 			}
 			return ErrNotFound
@@ -1033,8 +1036,14 @@ func (s *Profiles) erase(ctx context.Context, e audit.Entry, id string) (Receipt
 			changeErr = nil
 		}
 		e = finish(e, changeErr, nil)
+		if repeat != nil && len(repeat.RefSalt) > 0 {
+			e.SubjectRef = refFor(s.gate, id, repeat.RefSalt)
+		}
 		if changeErr == nil {
 			e.Reason = "crypto_shredded:" + strings.Join(classes, ",")
+			if repeat != nil {
+				e.Reason = "erased_before crypto_shredded:" + strings.Join(classes, ",")
+			}
 			if len(held) > 0 {
 				e.Decision, e.Status = audit.Partial, 409
 				e.Reason += " legal_hold:transactions_until_" + held[0].Until.Format(time.DateOnly)

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -49,10 +50,20 @@ func TestErasureUnderLegalHold(t *testing.T) {
 	if _, ok := rec.DEKs[vault.ClassTransactions]; !ok || len(rec.DEKs) != 1 {
 		t.Fatalf("keys after held erasure: %v", rec.DEKs)
 	}
-	// Repeating the call gives the same answer.
+	// Repeating the call gives the same answer: the same hold and the same receipt, but for the entry of
+	// this call (its audit_seq and so its signature).
 	r2 := s.Do("DELETE", "/v1/subjects/"+id, st, "account_management", nil)
-	if r2.Status != 409 || !strings.Contains(string(r2.Body), held["until"].(string)) {
+	if r2.Status != 409 || r2.ErrorCode() != "legal_hold" || !strings.Contains(string(r2.Body), held["until"].(string)) {
 		t.Fatalf("repeat: %d %s", r2.Status, r2.Body)
+	}
+	again := r2.JSON["error"].(map[string]any)["receipt"].(map[string]any)
+	for _, k := range []string{"subject_id", "subject_ref", "erased_at", "classes_shredded", "held"} {
+		if fmt.Sprint(again[k]) != fmt.Sprint(receipt[k]) {
+			t.Errorf("repeated receipt %s = %v, first %v", k, again[k], receipt[k])
+		}
+	}
+	if again["subject_ref"] == "" || again["audit_seq"] == receipt["audit_seq"] {
+		t.Errorf("repeated receipt: %v (first %v)", again, receipt)
 	}
 	// Nothing expires before the hold ends.
 	if n, err := s.App.Vault.Profiles().RunRetention(t.Context(), vault.Access{Caller: vault.Caller{Subject: "retention", Roles: []policies.Role{"admin"}}}); err != nil || n != 0 {

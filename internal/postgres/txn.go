@@ -321,11 +321,13 @@ func (t *txn) Erase(subject string, at time.Time, keep []string, holdUntil time.
 		}
 	}
 	var hold *time.Time
+	var shredded *string // NULL without a hold: the salt goes too
 	if len(keep) > 0 {
-		hold = &holdUntil
+		joined := strings.Join(classes, ",")
+		hold, shredded = &holdUntil, &joined
 	}
-	if err := t.exec(`UPDATE subjects SET state = 'erased', source = '', ref_salt = NULL, updated_at = $2, erased_at = coalesce(erased_at, $2),
-		hold_until = $3 WHERE subject_id = $1`, subject, at, hold); err != nil {
+	if err := t.exec(`UPDATE subjects SET state = 'erased', source = '', ref_salt = CASE WHEN $3::timestamptz IS NULL THEN NULL ELSE ref_salt END,
+		shredded = $4, updated_at = $2, erased_at = coalesce(erased_at, $2), hold_until = $3 WHERE subject_id = $1`, subject, at, hold, shredded); err != nil {
 		return nil, err
 	}
 	return classes, nil
@@ -357,18 +359,24 @@ func (t *txn) LatestEvent(subject, category string) (time.Time, bool, error) {
 }
 
 // Hold implements vault.ErasureTx.
-func (t *txn) Hold(subject string) (until, erasedAt time.Time, ok bool, err error) {
+func (t *txn) Hold(subject string) (vault.HeldErasure, bool, error) {
 	var u, e *time.Time
-	if err := t.queryRow(`SELECT hold_until, erased_at FROM subjects WHERE subject_id = $1`, subject).Scan(&u, &e); err != nil {
-		return time.Time{}, time.Time{}, false, notFound(err)
-	}
-	if e != nil {
-		erasedAt = e.UTC()
+	var shredded *string
+	var salt []byte
+	if err := t.queryRow(`SELECT hold_until, erased_at, shredded, ref_salt FROM subjects WHERE subject_id = $1`, subject).Scan(&u, &e, &shredded, &salt); err != nil {
+		return vault.HeldErasure{}, false, notFound(err)
 	}
 	if u == nil {
-		return time.Time{}, erasedAt, false, nil
+		return vault.HeldErasure{}, false, nil
 	}
-	return u.UTC(), erasedAt, true, nil
+	h := vault.HeldErasure{Until: u.UTC(), RefSalt: salt}
+	if e != nil {
+		h.ErasedAt = e.UTC()
+	}
+	if shredded != nil && *shredded != "" {
+		h.Shredded = strings.Split(*shredded, ",")
+	}
+	return h, true, nil
 }
 
 // PutEvents implements vault.EventTx: ids already stored are skipped (event_ids), and the newest event of

@@ -841,12 +841,13 @@ func (t *txn) Erase(subject string, at time.Time, keep []string, holdUntil time.
 		}
 	}
 	ts := formatTime(at)
-	var hold any
+	var hold, shredded any // NULL without a hold: the salt goes too
 	if len(keep) > 0 {
-		hold = formatTime(holdUntil)
+		hold, shredded = formatTime(holdUntil), strings.Join(classes, ",")
 	}
-	if err := t.exec(`UPDATE subjects SET state = 'erased', source = '', ref_salt = NULL, updated_at = ?, erased_at = coalesce(erased_at, ?), hold_until = ? WHERE id = ?`,
-		ts, ts, hold, subject); err != nil {
+	if err := t.exec(`UPDATE subjects SET state = 'erased', source = '', ref_salt = CASE WHEN ?1 IS NULL THEN NULL ELSE ref_salt END,
+		shredded = ?2, updated_at = ?3, erased_at = coalesce(erased_at, ?3), hold_until = ?1 WHERE id = ?4`,
+		hold, shredded, ts, subject); err != nil {
 		return nil, err
 	}
 	t.erased = true
@@ -885,17 +886,22 @@ func (t *txn) LatestEvent(subject, category string) (time.Time, bool, error) {
 	return parseTime(ts.String), true, nil
 }
 
-// Hold returns an erased subject's hold end and erasure time; ok is false without a hold.
-func (t *txn) Hold(subject string) (until, erasedAt time.Time, ok bool, err error) {
-	var u, e sql.NullString
-	err = t.queryRow(`SELECT hold_until, erased_at FROM subjects WHERE id = ?`, subject).Scan(&u, &e)
+// Hold implements vault.ErasureTx.
+func (t *txn) Hold(subject string) (vault.HeldErasure, bool, error) {
+	var u, e, shredded sql.NullString
+	var salt []byte
+	err := t.queryRow(`SELECT hold_until, erased_at, shredded, ref_salt FROM subjects WHERE id = ?`, subject).Scan(&u, &e, &shredded, &salt)
 	if errors.Is(err, sql.ErrNoRows) {
-		return time.Time{}, time.Time{}, false, vault.ErrNotFound
+		return vault.HeldErasure{}, false, vault.ErrNotFound
 	}
 	if err != nil || !u.Valid {
-		return time.Time{}, parseTime(e.String), false, err
+		return vault.HeldErasure{}, false, err
 	}
-	return parseTime(u.String), parseTime(e.String), true, nil
+	h := vault.HeldErasure{Until: parseTime(u.String), ErasedAt: parseTime(e.String), RefSalt: salt}
+	if shredded.String != "" {
+		h.Shredded = strings.Split(shredded.String, ",")
+	}
+	return h, true, nil
 }
 
 // PutRequest implements vault.Tx.

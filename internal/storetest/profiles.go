@@ -365,18 +365,36 @@ func RunProfiles(t *testing.T, open Open) {
 			t.Fatalf("expired holds: %v, %v", ids, err)
 		}
 		commit(t, a, func(tx vault.Tx) error {
-			until, erasedAt, ok, err := tx.Hold("sub_4")
-			if err != nil || !ok || !until.Equal(at.Add(48*time.Hour)) || !erasedAt.Equal(at) {
-				return fmt.Errorf("hold %v %v %v %v", until, erasedAt, ok, err)
+			// The hold keeps what a repeated erasure answers with: the classes destroyed and the salt.
+			h, ok, err := tx.Hold("sub_4")
+			if err != nil || !ok || !h.Until.Equal(at.Add(48*time.Hour)) || !h.ErasedAt.Equal(at) ||
+				!slices.Equal(h.Shredded, []string{vault.ClassGeneral}) || string(h.RefSalt) != "salt-sub_4" {
+				return fmt.Errorf("hold %+v %v %v", h, ok, err)
 			}
-			if _, _, ok, err := tx.Hold("sub_2"); ok || err != nil {
+			if _, ok, err := tx.Hold("sub_2"); ok || err != nil {
 				return fmt.Errorf("a hold without one: %v %v", ok, err)
 			}
-			if _, _, _, err := tx.Hold("sub_none"); !errors.Is(err, vault.ErrNotFound) {
+			if _, _, err := tx.Hold("sub_none"); !errors.Is(err, vault.ErrNotFound) {
 				return fmt.Errorf("hold of an unknown subject: %v", err)
 			}
 			return nil
 		})
+		// When the hold ends (the retention job erases again, keeping nothing) the salt goes with the rest.
+		commit(t, a, func(tx vault.Tx) error {
+			_, err := tx.Erase("sub_4", at.Add(49*time.Hour), nil, time.Time{})
+			return err
+		})
+		commit(t, a, func(tx vault.Tx) error {
+			if h, ok, err := tx.Hold("sub_4"); ok || err != nil || len(h.RefSalt) != 0 {
+				return fmt.Errorf("after the hold: %+v %v %v", h, ok, err)
+			}
+			return nil
+		})
+		for _, id := range []string{"sub_2", "sub_4"} {
+			if rec, err := a.Store.Subject(t.Context(), id); err == nil && len(rec.RefSalt) != 0 {
+				t.Fatalf("%s keeps its reference salt after erasure", id)
+			}
+		}
 	})
 
 	t.Run("EraseDestroysKeysAndFields", func(t *testing.T) {
@@ -416,7 +434,9 @@ func RunProfiles(t *testing.T, open Open) {
 			t.Fatalf("destroyed classes %v", destroyed)
 		}
 		rec, err := a.Store.Subject(t.Context(), "sub_a")
-		if err != nil || rec.State != vault.StateErased || len(rec.Fields) != 0 || len(rec.Objections) != 0 || len(rec.Activity) != 0 || rec.RefSalt != nil {
+		// Under the hold the reference salt stays with the held data (a repeat's receipt names the same
+		// reference); SubjectIDsAndHolds checks it goes when the hold ends, and that no hold keeps none.
+		if err != nil || rec.State != vault.StateErased || len(rec.Fields) != 0 || len(rec.Objections) != 0 || len(rec.Activity) != 0 || string(rec.RefSalt) != "salt-sub_a" {
 			t.Fatalf("erased record keeps data: %+v %v", rec, err)
 		}
 		if _, ok := rec.DEKs[vault.ClassGeneral]; ok {
