@@ -149,9 +149,9 @@ type migrateTable struct {
 // migrateTables are the stores' tables in an order that satisfies the target's foreign keys. Every table
 // of the SQLite schema is either here or in notMigrated (a test checks).
 var migrateTables = []migrateTable{
-	{"subjects", "subjects", "SELECT id, state, source, ref_salt, created_at, updated_at, erased_at, hold_until FROM subjects ORDER BY id",
-		[]string{"subject_id", "state", "source", "ref_salt", "created_at", "updated_at", "erased_at", "hold_until"},
-		[]conv{same, same, same, blob, ts, ts, tsNull, tsNull}},
+	{"subjects", "subjects", "SELECT id, state, source, ref_salt, created_at, updated_at, erased_at, hold_until, shredded FROM subjects ORDER BY id",
+		[]string{"subject_id", "state", "source", "ref_salt", "created_at", "updated_at", "erased_at", "hold_until", "shredded"},
+		[]conv{same, same, same, blob, ts, ts, tsNull, tsNull, same}},
 	{"retired_keks", "retired_keks", "SELECT version, retired_at FROM retired_keks ORDER BY version",
 		[]string{"version", "retired_at"}, []conv{same, ts}},
 	{"deks", "deks", "SELECT subject_id, class, version, kek_version, wrapped, created_at FROM deks ORDER BY subject_id, class, version",
