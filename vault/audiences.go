@@ -525,7 +525,7 @@ func (s *Audiences) excluded(e *audit.Entry, purpose policies.Purpose, rec Subje
 // leaves the subject out as key_unavailable) or the legal basis.
 func (s *Audiences) excludedAny(e *audit.Entry, purpose policies.Purpose, rec SubjectRecord, now time.Time) string {
 	switch {
-	case restrictsPurpose(rec, purpose):
+	case restricted(rec):
 		return ExcludedRestricted
 	case objected(rec, purpose):
 		return ExcludedObjection

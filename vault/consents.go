@@ -597,8 +597,8 @@ func grantedAt(events []consent.Event, now time.Time) map[string]bool {
 }
 
 // RestrictionKind is the standing choice of PIPL Art. 44 (restricting processing), kept beside the
-// objections: while it stands, staff reads, tags and collection are withheld with ReasonRestricted
-// (purposes under a legal obligation excepted), and the subject's own access is untouched. A verified
+// objections: while it stands, staff reads (for every purpose: PIPL.md, "reason restricted on every staff
+// read"), tags and collection are withheld with ReasonRestricted, and the subject's own access is untouched. A verified
 // restriction request sets it; the subject lifts it (DELETE /v1/me/restriction), or staff record the
 // lift, and a rejected restriction request lifts it.
 const RestrictionKind = "restriction"
@@ -606,16 +606,12 @@ const RestrictionKind = "restriction"
 // ActionRestrictionLift records that processing of a subject may resume.
 const ActionRestrictionLift Action = "restriction.lift"
 
-// restricted reports whether processing of the subject is restricted (RestrictionKind).
+// restricted reports whether processing of the subject is restricted (RestrictionKind): for every staff
+// purpose, those under a legal obligation too — the data are stored, and what the law needs of them is
+// asked for through the restriction request's workflow, not read around it.
 func restricted(rec SubjectRecord) bool {
 	_, ok := rec.Objections[RestrictionKind]
 	return ok
-}
-
-// restrictsPurpose reports whether a standing restriction withholds processing for purpose: every purpose
-// but those the law requires.
-func restrictsPurpose(rec SubjectRecord, purpose policies.Purpose) bool {
-	return restricted(rec) && purpose.LegalBasis != policies.BasisLegalObligation
 }
 
 // restrictionIn sets (on) or lifts the subject's restriction inside a change's transaction; a change marks

@@ -189,7 +189,7 @@ func (s *core) eventBasis(e *audit.Entry, purpose policies.Purpose, rec SubjectR
 	switch {
 	case retentionExpired(purpose, rec, now):
 		return all(ReasonRetentionExpired)
-	case restrictsPurpose(rec, purpose):
+	case restricted(rec):
 		return all(ReasonRestricted)
 	case objected(rec, purpose):
 		return all(ReasonObjection)

@@ -168,7 +168,7 @@ func (s *Ingestion) IngestEvents(ctx context.Context, a Access, in []EventInput)
 			reject(i, "unknown_subject")
 			continue
 		}
-		if restrictsPurpose(*rec, purpose) {
+		if restricted(*rec) {
 			reject(i, ReasonRestricted) // the subject restricted processing (PIPL Art. 44)
 			continue
 		}

@@ -601,7 +601,7 @@ func (s *Profiles) decide(e *audit.Entry, pol *policies.Set, purpose policies.Pu
 		for _, f := range permitted {
 			withheld = append(withheld, Withheld{Field: f, Reason: ReasonRetentionExpired})
 		}
-	case !a.self && restrictsPurpose(rec, purpose):
+	case !a.self && restricted(rec):
 		// The subject restricted processing (PIPL Art. 44); their own access stays.
 		for _, f := range permitted {
 			withheld = append(withheld, Withheld{Field: f, Reason: ReasonRestricted})
@@ -822,7 +822,7 @@ func (s *Profiles) updateSubject(ctx context.Context, a Access, id string, in ma
 		}
 		return View{}, internalErr("update subject", err)
 	}
-	if !a.self && restrictsPurpose(rec, purpose) {
+	if !a.self && restricted(rec) {
 		// Storage only while the subject restricts processing (PIPL Art. 44): staff change nothing; the subject
 		// corrects their own data as always.
 		return View{}, s.deny(ctx, e, statusForbidden, ReasonRestricted,

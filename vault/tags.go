@@ -296,7 +296,7 @@ func (s *Tags) decideTagInputs(ctx context.Context, e audit.Entry, purposes []po
 			continue
 		}
 		for _, purpose := range purposes {
-			if objected(rec, catalog[purpose]) || retentionExpired(catalog[purpose], rec, now) || restrictsPurpose(rec, catalog[purpose]) {
+			if objected(rec, catalog[purpose]) || retentionExpired(catalog[purpose], rec, now) || restricted(rec) {
 				continue // nothing of the subject may feed the purpose any longer
 			}
 			if (minor || !ageKnown) && catalog[purpose].Tags == policies.TagsSubject {
@@ -682,7 +682,7 @@ func (s *Tags) subjectTagsOnce(ctx context.Context, a Access, id, lang string) (
 		reason = ReasonObjection
 	} else if retentionExpired(purpose, rec, now) {
 		reason = ReasonRetentionExpired
-	} else if restrictsPurpose(rec, purpose) {
+	} else if restricted(rec) {
 		reason = ReasonRestricted
 	} else if purpose.NeedsConsent() {
 		q, err := s.withAge(consent.Query{Purpose: purpose, Categories: []string{"tags"}, Records: rec.Consents, Now: now}, &e, rec)

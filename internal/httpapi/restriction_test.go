@@ -51,6 +51,11 @@ func TestRestrictionIsEnforcedUntilLifted(t *testing.T) {
 	if ok, reason := readName(); ok || reason != "restricted" {
 		t.Fatalf("read under restriction: granted %v reason %q", ok, reason)
 	}
+	// Every staff read (PIPL.md), a purpose under a legal obligation too.
+	if r := s.Do("GET", "/v1/subjects/"+id+"?fields=name", st, "risk_control", nil); r.Status != 200 || len(r.JSON["fields"].(map[string]any)) != 0 ||
+		r.JSON["withheld"].([]any)[0].(map[string]any)["reason"] != "restricted" {
+		t.Fatalf("risk_control read under restriction: %d %s", r.Status, r.Body)
+	}
 	// Completing the request names the entry that restricted processing: the request's own.
 	restrictedAt := ""
 	if r := s.Do("GET", "/v1/audit/events?action=request.create&subject_id="+id, co, "compliance_audit", nil); r.Status == 200 {
