@@ -463,6 +463,18 @@ func (s *Set) Access(roles []Role, purpose PurposeName, obj Object, act Act) (Gr
 	return grantOf(string(act), full), true
 }
 
+// Denied reports whether an explicit deny rule of one of the roles matches (purpose, obj, act): a refusal
+// nothing lifts, not even an approved access request (a token with several roles gets their union, and an
+// explicit deny wins).
+func (s *Set) Denied(roles []Role, purpose PurposeName, obj Object, act Act) bool {
+	for _, r := range roles {
+		if s.table[tupleKey{string(r), string(purpose), string(obj), string(act)}].dec == decDeny {
+			return true
+		}
+	}
+	return false
+}
+
 // FieldGrants returns every schema field the role set may act on for purpose, with its grant. For reads
 // the mask is that of the most specific matching allow rule (a field: rule beats a category rule); across
 // several roles the result is their union, full beating masked, and an explicit deny from any role for a

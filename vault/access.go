@@ -513,9 +513,12 @@ func (s *AccessRequests) grantFor(ctx context.Context, a Access, e audit.Entry, 
 	if err != nil {
 		return AccessRequestRow{}, internalErr("read grant", err)
 	}
-	if len(rows) == 0 || rows[0].RequestedBy != a.Caller.Subject || rows[0].Purpose != a.Purpose {
+	// The requester's own grant: the same person, for the purpose asked for, in a role they asked in (a
+	// grant made to a customer-service agent is not the same person's as a data steward's).
+	if len(rows) == 0 || rows[0].RequestedBy != a.Caller.Subject || rows[0].Purpose != a.Purpose ||
+		!slices.ContainsFunc(a.Caller.Roles, func(r policies.Role) bool { return slices.Contains(rows[0].RequesterRoles, r) }) {
 		return AccessRequestRow{}, s.deny(ctx, e, statusForbidden, ReasonOutsideGrant,
-			&Error{Code: CodePermissionDenied, Reason: ReasonOutsideGrant, Message: "no grant of yours by that id for this purpose"})
+			&Error{Code: CodePermissionDenied, Reason: ReasonOutsideGrant, Message: "no grant of yours by that id for this purpose and role"})
 	}
 	r := rows[0]
 	if r.State == AccessApproved && !s.now().Before(*r.ExpiresAt) {
@@ -535,19 +538,25 @@ func (s *AccessRequests) grantFor(ctx context.Context, a Access, e audit.Entry, 
 }
 
 // widen adds to the role's field grants what the grant covers: its fields and the fields of its
-// categories, in full.
-func widen(grants map[string]policies.Grant, schema *policies.Schema, r AccessRequestRow) map[string]policies.Grant {
+// categories, in full — but never a field an explicit deny rule of one of the caller's roles refuses for the
+// purpose (a deny wins over every allow, a grant's too).
+func widen(grants map[string]policies.Grant, pol *policies.Set, a Access, r AccessRequestRow) map[string]policies.Grant {
 	out := make(map[string]policies.Grant, len(grants)+len(r.Fields))
 	for k, v := range grants {
 		out[k] = v
 	}
 	full := policies.Grant{Mask: policies.MaskFull}
+	add := func(field string) {
+		if !pol.Denied(a.Caller.Roles, a.Purpose, policies.FieldObject(field), policies.ActRead) {
+			out[field] = full
+		}
+	}
 	for _, f := range r.Fields {
-		out[f] = full
+		add(f)
 	}
 	for _, c := range r.Categories {
-		for _, f := range schema.FieldsIn(c) {
-			out[f.Name] = full
+		for _, f := range pol.Schema().FieldsIn(c) {
+			add(f.Name)
 		}
 	}
 	return out

@@ -64,13 +64,22 @@ func (s *Ingestion) SubjectEvents(ctx context.Context, a Access, id string, q Ev
 	}
 	var grant *AccessRequestRow
 	if a.Grant != "" {
+		if purpose.Name == policies.PurposeAnalytics {
+			// Analytics sees no one (API.md: analysts get aggregates; a study's grant gives pseudonymous rows
+			// keyed per grant, GET /v1/grants/{id}/rows), never a person's identified events.
+			e.GrantID = a.Grant
+			return EventPage{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy,
+				Errorf(CodePermissionDenied, "an analytics grant gives pseudonymous rows only: GET /v1/grants/{id}/rows"))
+		}
 		g, err := s.access.grantFor(ctx, a, e, id)
 		if err != nil {
 			return EventPage{}, err
 		}
 		grant, e.GrantID = &g, g.GrantID
 		for _, c := range cats {
-			if slices.Contains(g.Categories, c) && !slices.Contains(allowed, c) {
+			// What the grant adds, unless an explicit deny of one of the caller's roles refuses it.
+			if slices.Contains(g.Categories, c) && !slices.Contains(allowed, c) &&
+				!pol.Denied(a.Caller.Roles, a.Purpose, policies.Object(c), policies.ActRead) {
 				allowed = append(allowed, c)
 			}
 		}

@@ -479,7 +479,7 @@ func (s *Profiles) readOnce(ctx context.Context, a Access, id string, requested 
 			return readResult{}, err
 		}
 		grant, e.GrantID = &g, g.GrantID
-		grants = widen(grants, schema, g)
+		grants = widen(grants, pol, a, g)
 	}
 	if len(grants) == 0 {
 		return readResult{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy,
