@@ -624,16 +624,9 @@ func (s *ConsentRecords) restrictionIn(tx Tx, subject string, on bool, at time.T
 	return true, s.tags.inputsChanged(tx, subject)
 }
 
-// LiftRestriction records, for staff (the objections permission of the declared purpose), that the
-// subject lifted their restriction by other means (a signed letter, a call): processing resumes. 404 if
-// none stands.
-func (s *ConsentRecords) LiftRestriction(ctx context.Context, a Access, id string) (int64, error) {
-	if _, err := s.checkPurpose(ctx, s.Policy(), a, ActionRestrictionLift); err != nil {
-		return 0, err
-	}
-	return s.liftRestriction(ctx, a, id)
-}
-
+// liftRestriction lifts the subject's own restriction. Staff cannot: a restriction stands with the subject's
+// request (API.md: while it is verified, in progress or completed), and ends when the subject lifts it or a
+// compliance officer rejects the request — never by one staff member alone.
 func (s *ConsentRecords) liftRestriction(ctx context.Context, a Access, id string) (int64, error) {
 	return s.recordChoice(ctx, a, id, choice{action: ActionRestrictionLift, reason: "restriction:lifted",
 		forbidden: "your roles may not lift restrictions for this purpose", notFound: "no restriction stands",

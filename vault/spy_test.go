@@ -461,13 +461,6 @@ func ops() map[string]op {
 			return e1(f.svc.DataSubjects().MeLiftRestriction(ctx, f.subjectAccess))
 		},
 			refuse: func(f *fixture) error { return e1(f.svc.DataSubjects().MeLiftRestriction(ctx, steward)) }},
-		"ConsentRecords.LiftRestriction": {run: func(f *fixture) error {
-			if _, _, err := f.svc.Requests().MeCreateRequest(ctx, f.subjectAccess, "restriction"); err != nil {
-				return err
-			}
-			return e1(f.svc.ConsentRecords().LiftRestriction(ctx, steward, f.adult))
-		},
-			refuse: func(f *fixture) error { return e1(f.svc.ConsentRecords().LiftRestriction(ctx, analyst, f.adult)) }},
 		"Requests.RecordRelativeRequest": {run: func(f *fixture) error {
 			return e2(f.svc.Requests().RecordRelativeRequest(ctx, vault.Access{Caller: compliance.Caller, Purpose: "compliance_audit"}, f.adult, "child", "death certificate no. 123"))
 		},

@@ -89,18 +89,3 @@ func (s *Server) withdrawConsent(c *gin.Context) {
 	setAuditSeq(c, seq)
 	c.JSON(http.StatusOK, gin.H{"withdrawn": dtos(views, toConsentViewDTO)})
 }
-
-// liftRestriction records, for staff, that a subject lifted their restriction of processing.
-func (s *Server) liftRestriction(c *gin.Context) {
-	a, ok := s.access(c)
-	if !ok {
-		return
-	}
-	seq, err := s.vault.ConsentRecords().LiftRestriction(c.Request.Context(), a, c.Param("id"))
-	if err != nil {
-		s.abortWith(c, err)
-		return
-	}
-	setAuditSeq(c, seq)
-	c.JSON(http.StatusOK, gin.H{"restricted": false})
-}

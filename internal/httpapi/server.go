@@ -196,7 +196,6 @@ func (s *Server) routes() *gin.Engine {
 	subjects.DELETE("/:id/consents/:purpose", s.withdrawConsent)
 	subjects.GET("/:id/tags", s.getSubjectTags)
 	subjects.GET("/:id/events", s.getSubjectEvents)
-	subjects.DELETE("/:id/restriction", s.liftRestriction)
 	subjects.POST("/:id/requests", s.postRelativeRequest)
 
 	me := v1.Group("/me")
