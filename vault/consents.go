@@ -107,6 +107,25 @@ func (s *ConsentRecords) ListConsents(ctx context.Context, a Access, id string) 
 	return out, nil
 }
 
+// seenBy hides, when a is the subject themself, who recorded each consent change (API.md: a subject sees
+// roles and teams, never another person's identity): "subject" for their own changes, "staff" for the rest.
+// Staff see the recorder as stored.
+func seenBy(a Access, views []ConsentView) []ConsentView {
+	if !a.self {
+		return views
+	}
+	for i := range views {
+		switch views[i].RecordedBy {
+		case "":
+		case a.Caller.Subject:
+			views[i].RecordedBy = "subject"
+		default:
+			views[i].RecordedBy = "staff"
+		}
+	}
+	return views
+}
+
 // consentViews renders a subject's consents, opening evidence under rel (none without one).
 func (s *ConsentRecords) consentViews(rel *release, rec SubjectRecord) Consents {
 	now := s.now()
@@ -231,7 +250,7 @@ func (s *ConsentRecords) grantAfterPreamble(ctx context.Context, a Access, id st
 		return ConsentView{}, 0, internalErr("grant consent", err)
 	}
 	rec.Consents = consent.Derive([]consent.Event{ev})
-	v := s.consentViews(nil, SubjectRecord{DEKs: rec.DEKs, Consents: rec.Consents}).Current[0]
+	v := seenBy(a, s.consentViews(nil, SubjectRecord{DEKs: rec.DEKs, Consents: rec.Consents}).Current)[0]
 	v.Evidence = g.Evidence
 	return v, seq, nil
 }
@@ -360,7 +379,7 @@ func (s *ConsentRecords) withdrawConsent(ctx context.Context, a Access, id strin
 		}
 		return nil, 0, internalErr("withdraw consent", err)
 	}
-	views := s.consentViews(rel, SubjectRecord{DEKs: rec.DEKs, Consents: withdrawn}).Current
+	views := seenBy(a, s.consentViews(rel, SubjectRecord{DEKs: rec.DEKs, Consents: withdrawn}).Current)
 	if views == nil {
 		views = []ConsentView{}
 	}
@@ -480,7 +499,7 @@ func (s *ConsentRecords) withdrawChannel(ctx context.Context, a Access, id strin
 	if err != nil {
 		return nil, 0, internalErr("withdraw channel", err)
 	}
-	views := s.consentViews(rel, SubjectRecord{DEKs: rec.DEKs, Consents: changed}).Current
+	views := seenBy(a, s.consentViews(rel, SubjectRecord{DEKs: rec.DEKs, Consents: changed}).Current)
 	if views == nil {
 		views = []ConsentView{}
 	}

@@ -106,7 +106,7 @@ func (s *DataSubjects) Me(ctx context.Context, a Access) (MeView, error) {
 	if err != nil {
 		return MeView{}, internalErr("read notices", err)
 	}
-	return MeView{ID: v.ID, Fields: v.Fields, Consents: s.consents.consentViews(rel, rec).Current, Objections: objectionKinds(rec), Tags: tags,
+	return MeView{ID: v.ID, Fields: v.Fields, Consents: seenBy(a, s.consents.consentViews(rel, rec).Current), Objections: objectionKinds(rec), Tags: tags,
 		Notices: notices, AuditSeq: v.AuditSeq}, nil
 }
 
@@ -547,8 +547,8 @@ func (s *DataSubjects) meExport(ctx context.Context, a Access, stream bool) (_ E
 		}
 	}
 	cv := s.consents.consentViews(rel, rec)
-	return Export{SubjectID: rec.ID, ExportedAt: s.now().UTC(), Profile: v.Fields, Consents: nonNil(cv.Current),
-		ConsentHistory: nonNil(cv.History), Objections: objectionKinds(rec), Events: events, Tags: tags,
+	return Export{SubjectID: rec.ID, ExportedAt: s.now().UTC(), Profile: v.Fields, Consents: nonNil(seenBy(a, cv.Current)),
+		ConsentHistory: nonNil(seenBy(a, cv.History)), Objections: objectionKinds(rec), Events: events, Tags: tags,
 		AccessLog: log, Requests: reqs, AuditSeq: seq, EachEvent: each, Done: done}, nil
 }
 

@@ -193,6 +193,20 @@ func TestMeExportIsCompleteAndSigned(t *testing.T) {
 	if len(r.JSON["consents"].([]any)) != 2 || len(r.JSON["consent_history"].([]any)) != 2 || len(r.JSON["access_log"].([]any)) < 2 {
 		t.Fatalf("consents/history/access log: %s", r.Body)
 	}
+	// Who recorded a change is "subject" or "staff", never a staff member's identity (API.md).
+	recorders := map[any]bool{}
+	for _, x := range r.JSON["consent_history"].([]any) {
+		recorders[x.(map[string]any)["recorded_by"]] = true
+	}
+	if len(recorders) != 2 || !recorders["subject"] || !recorders["staff"] || bytes.Contains(r.Body, []byte(`"st"`)) {
+		t.Fatalf("consent history recorders %v", recorders)
+	}
+	if m := s.Do("GET", "/v1/me", me, "", nil); bytes.Contains(m.Body, []byte(`"recorded_by":"st"`)) {
+		t.Fatalf("GET /v1/me names the staff member: %s", m.Body)
+	}
+	if w := s.Do("PUT", "/v1/me/consents/marketing", me, "", map[string]any{"granted": false}); w.Status != 200 || bytes.Contains(w.Body, []byte(`"recorded_by":"st"`)) {
+		t.Fatalf("withdrawing a grant staff recorded: %d %s", w.Status, w.Body)
+	}
 	if bytes.Contains(r.Body, []byte("司马光")) || bytes.Contains(r.Body, []byte("13733334444")) || bytes.Contains(r.Body, []byte(other)) ||
 		bytes.Contains(r.Body, []byte("别人的聊天记录")) {
 		t.Fatal("export holds another subject's data")
