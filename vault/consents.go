@@ -617,9 +617,9 @@ func grantedAt(events []consent.Event, now time.Time) map[string]bool {
 
 // RestrictionKind is the standing choice of PIPL Art. 44 (restricting processing), kept beside the
 // objections: while it stands, staff reads (for every purpose: PIPL.md, "reason restricted on every staff
-// read"), tags and collection are withheld with ReasonRestricted, and the subject's own access is untouched. A verified
-// restriction request sets it; the subject lifts it (DELETE /v1/me/restriction), or staff record the
-// lift, and a rejected restriction request lifts it.
+// read"), tags and collection are withheld with ReasonRestricted, and the subject's own access is
+// untouched. A verified restriction request sets it; the subject lifts it (DELETE /v1/me/restriction), and
+// a rejected restriction request lifts it.
 const RestrictionKind = "restriction"
 
 // ActionRestrictionLift records that processing of a subject may resume.
