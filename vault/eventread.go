@@ -64,9 +64,10 @@ func (s *Ingestion) SubjectEvents(ctx context.Context, a Access, id string, q Ev
 	}
 	var grant *AccessRequestRow
 	if a.Grant != "" {
-		if purpose.Name == policies.PurposeAnalytics {
-			// Analytics sees no one (API.md: analysts get aggregates; a study's grant gives pseudonymous rows
-			// keyed per grant, GET /v1/grants/{id}/rows), never a person's identified events.
+		if purpose.Tags == policies.TagsPopulation {
+			// A purpose that works on aggregates (analytics: "no individual results are shown to analysts")
+			// sees no one: a study's grant gives pseudonymous rows keyed per grant (GET /v1/grants/{id}/rows),
+			// never a person's identified events.
 			e.GrantID = a.Grant
 			return EventPage{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy,
 				Errorf(CodePermissionDenied, "an analytics grant gives pseudonymous rows only: GET /v1/grants/{id}/rows"))
