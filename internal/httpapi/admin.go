@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"errors"
+	"io/fs"
 	"net/http"
 	"time"
 
@@ -64,9 +66,14 @@ func (s *Server) reloadPolicies(c *gin.Context) {
 	}
 	next, err := s.loadPolicy()
 	if err != nil {
-		// The file names and line numbers in a load error are about policy files, not personal data.
+		// A validation error names policy files, lines and rules — the admin's own input, no personal data — so
+		// it is shown; an error reading the files is the server's and stays in its log.
 		s.log.Warn("policy reload refused; the old policy stays in force", "err", err)
-		s.abortWith(c, &vault.Error{Code: vault.CodeInvalidArgument, Message: "policy files refused: " + err.Error()})
+		msg := "policy files refused: " + err.Error()
+		if pathErr := (*fs.PathError)(nil); errors.As(err, &pathErr) {
+			msg = "policy files could not be read; the server log says why"
+		}
+		s.abortWith(c, &vault.Error{Code: vault.CodeInvalidArgument, Message: msg})
 		return
 	}
 	seq, err := s.vault.ReloadPolicy(c.Request.Context(), a, next)

@@ -42,6 +42,18 @@ func TestPolicyReloadIsAtomicAndAudited(t *testing.T) {
 	if read() != 200 || s.Do("GET", "/v1/policies", admin, "", nil).JSON["hash"] != hash {
 		t.Fatal("a refused reload changed the policy in force")
 	}
+	// A file the server cannot read is refused without its path or the OS error in the answer.
+	schema := filepath.Join(dir, "schema.json")
+	saved, _ := os.ReadFile(schema)
+	if err := os.Remove(schema); err != nil {
+		t.Fatal(err)
+	}
+	if r := s.Do("POST", "/v1/policies/reload", admin, "", nil); r.Status != 400 || strings.Contains(string(r.Body), dir) {
+		t.Fatalf("unreadable reload: %d %s", r.Status, r.Body)
+	}
+	if err := os.WriteFile(schema, saved, 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	// A valid change takes effect at once: customer service loses its reads.
 	var kept []string
