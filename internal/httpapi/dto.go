@@ -402,6 +402,7 @@ type purposeExplanationDTO struct {
 	Necessary     bool     `json:"necessary"`
 	Recipients    []string `json:"recipients"`
 	NoticeVersion string   `json:"notice_version"`
+	Method        string   `json:"method"` // how the data are processed (PIPL Art. 17), as GET /v1/notice says
 	YourConsent   string   `json:"your_consent,omitempty"`
 	Objected      bool     `json:"objected"`
 	Why           string   `json:"why"`

@@ -200,7 +200,19 @@ func (s *Server) getMeExplanation(c *gin.Context) {
 	}
 	setAuditSeq(c, seq)
 	c.Header("Content-Language", lang)
-	c.JSON(http.StatusOK, gin.H{"language": lang, "purposes": dtos(purposes, func(x vault.PurposeExplanation) purposeExplanationDTO { return toPurposeExplanationDTO(x, lang) }), "tags": dtos(tags, toTagViewDTO)})
+	// The notice's own parts (PIPL Art. 17: handler, method, how to exercise each right), beside what
+	// applies to this subject.
+	notice := toNoticeDTO(s.vault.Policy(), lang)
+	methods := map[string]string{}
+	for _, p := range notice.Purposes {
+		methods[p.Purpose] = p.Method
+	}
+	out := dtos(purposes, func(x vault.PurposeExplanation) purposeExplanationDTO { return toPurposeExplanationDTO(x, lang) })
+	for i := range out {
+		out[i].Method = methods[out[i].Purpose]
+	}
+	c.JSON(http.StatusOK, gin.H{"language": lang, "handler": notice.Handler, "rights": notice.Rights, "notice_version": notice.NoticeVersion,
+		"purposes": out, "tags": dtos(tags, toTagViewDTO)})
 }
 
 // getMeExport returns the complete copy as JSON, or (?format=zip) as a ZIP of the same JSON, CSV files and a

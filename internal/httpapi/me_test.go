@@ -287,9 +287,16 @@ func TestMeExplanationSaysWhoMayConsent(t *testing.T) {
 		if r.Status != 200 {
 			t.Fatalf("explanation: %d %s", r.Status, r.Body)
 		}
+		// The notice's parts that PIPL Art. 17 lists are rendered here too (PIPL.md): handler, method, rights.
+		if h, _ := r.JSON["handler"].(map[string]any); h == nil || h["name"] == "" || r.JSON["rights"] == "" || r.JSON["notice_version"] == "" {
+			t.Fatalf("explanation without the notice's handler or rights: %s", r.Body)
+		}
 		out := map[string]string{}
 		for _, p := range r.JSON["purposes"].([]any) {
 			m := p.(map[string]any)
+			if m["method"] == "" || m["retention_days"] == nil {
+				t.Fatalf("purpose %v without its method or retention", m["purpose"])
+			}
 			if b, ok := m["consent_blocked"].(string); ok {
 				out[m["purpose"].(string)] = b
 			}
