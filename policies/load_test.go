@@ -254,7 +254,13 @@ func TestLoadBrokenFiles(t *testing.T) {
 			[]string{"purposes.json", "\"zto\"", "does not describe"}},
 		{"officer without contact", map[string]string{filePurposes: replaceOnce(t, purposes, `"contact": "dpo@example-shop.cn"`, `"contact": ""`)},
 			[]string{"purposes.json", "pi_protection_officer.contact"}},
-		{"consent purpose without impact assessment", map[string]string{filePurposes: replaceOnce(t, purposes, `"impact_assessment": {"id": "PIA-2026-02", "date": "2026-01-15", "conclusion": "Tags from consented data only, no minors, sensitive inferences screened, objection honoured; risk acceptable with these measures."},`, ``)},
+		{"impact assessment without a review date", map[string]string{filePurposes: replaceOnce(t, purposes, `, "review_by": "2027-01-15", "conclusion": "Tags from`, `, "conclusion": "Tags from`)},
+			[]string{"purposes.json", "marketing", "impact_assessment needs"}},
+		{"impact assessment reviewed before it was made", map[string]string{filePurposes: replaceOnce(t, purposes, `"review_by": "2027-01-15", "conclusion": "Tags from`, `"review_by": "2025-01-15", "conclusion": "Tags from`)},
+			[]string{"purposes.json", "marketing", "impact_assessment needs"}},
+		{"impact assessment without a scope", map[string]string{filePurposes: replaceOnce(t, purposes, `"scope": "profile tags for marketing from transactions, behaviour, interactions, demographic and address data", `, ``)},
+			[]string{"purposes.json", "marketing", "impact_assessment needs"}},
+		{"consent purpose without impact assessment", map[string]string{filePurposes: replaceOnce(t, purposes, `"impact_assessment": {"id": "PIA-2026-02", "date": "2026-01-15", "scope": "profile tags for marketing from transactions, behaviour, interactions, demographic and address data", "review_by": "2027-01-15", "conclusion": "Tags from consented data only, no minors, sensitive inferences screened, objection honoured; risk acceptable with these measures."},`, ``)},
 			[]string{"purposes.json", "marketing", "impact_assessment is required"}},
 		{"impact assessment without a date", map[string]string{filePurposes: replaceOnce(t, purposes, `"id": "PIA-2026-02", "date": "2026-01-15"`, `"id": "PIA-2026-02", "date": "soon"`)},
 			[]string{"purposes.json", "marketing", "impact_assessment needs"}},
@@ -327,7 +333,7 @@ func TestPurposeBehaviourComesFromTheCatalog(t *testing.T) {
       "legal_basis": "consent", "consent_kind": "general", "categories": ["transactions", "tags"],
       "retention_days": 365, "necessary": false, "recipients": [],
       "tags": "subject", "objections": ["personalized_marketing"],
-      "impact_assessment": {"id": "PIA-2026-09", "date": "2026-02-01", "conclusion": "acceptable"},
+      "impact_assessment": {"id": "PIA-2026-09", "date": "2026-02-01", "scope": "loyalty points", "review_by": "2027-02-01", "conclusion": "acceptable"},
       "notice": {"version": "2026-01", "material": false}
     },
     {

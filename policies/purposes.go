@@ -94,12 +94,15 @@ type Purpose struct {
 	Collects []string `json:"collects,omitempty"`
 }
 
-// ImpactAssessment records a purpose's impact assessment: its register id, the date it was made and its
-// conclusion. The assessment itself is kept for at least three years (Art. 56) where the id points.
+// ImpactAssessment records a purpose's impact assessment (PIPL.md's register): its register id, what was
+// assessed, the date it was made, its conclusion and when it is to be reviewed. The assessment itself is kept
+// for at least three years (Art. 56) where the id points.
 type ImpactAssessment struct {
 	ID         string `json:"id"`
+	Scope      string `json:"scope"`
 	Date       string `json:"date"`
 	Conclusion string `json:"conclusion"`
+	ReviewBy   string `json:"review_by"`
 }
 
 // needsImpactAssessment reports whether PIPL Art. 55 requires an assessment before the purpose's processing.
@@ -374,8 +377,10 @@ func validatePurpose(p *Purpose) error {
 		return errors.New("notice.version is missing")
 	}
 	if a := p.ImpactAssessment; a != nil {
-		if _, err := time.Parse(time.DateOnly, a.Date); err != nil || a.ID == "" || a.Conclusion == "" {
-			return errors.New("impact_assessment needs an id, a date (YYYY-MM-DD) and a conclusion")
+		made, err1 := time.Parse(time.DateOnly, a.Date)
+		review, err2 := time.Parse(time.DateOnly, a.ReviewBy)
+		if err1 != nil || err2 != nil || !review.After(made) || a.ID == "" || a.Scope == "" || a.Conclusion == "" {
+			return errors.New("impact_assessment needs an id, a scope, a date, a conclusion and a review_by date after it (YYYY-MM-DD)")
 		}
 	} else if p.needsImpactAssessment() {
 		return errors.New("impact_assessment is required: the purpose rests on consent, has recipients, feeds tags or processes sensitive categories (PIPL Art. 55)")
