@@ -389,6 +389,18 @@ func TestPricingNeverReadsTags(t *testing.T) {
 			t.Errorf("%s: %v", rule, err)
 		}
 	}
+	// Nor can the catalog let pricing process tags, or feed them.
+	purposes := embeddedText(t, filePurposes)
+	i := strings.Index(purposes, `"name": "pricing"`)
+	j := i + strings.Index(purposes[i:], `"categories": [`) + len(`"categories": [`)
+	for name, changed := range map[string]string{
+		"tags among its categories": purposes[:j] + `"tags", ` + purposes[j:],
+		"feeding tags":              purposes[:i] + `"tags": "subject", ` + purposes[i:],
+	} {
+		if _, err := Load(writeDir(t, map[string]string{filePurposes: changed})); err == nil || !strings.Contains(err.Error(), "pricing may process no tag") {
+			t.Errorf("a catalog with pricing %s: %v", name, err)
+		}
+	}
 	s := loadCustom(t, map[string]string{filePolicy: base + "p, pricer, pricing, transactions, read, allow, masked\n"})
 	if s.Allowed([]Role{"pricer"}, PurposePricing, ResourceTags, ActRead) || !s.Allowed([]Role{"pricer"}, PurposePricing, CategoryObject(CategoryTransactions), ActRead) {
 		t.Error("pricing reads orders only")

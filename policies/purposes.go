@@ -376,6 +376,10 @@ func validatePurpose(p *Purpose) error {
 	if p.Notice.Version == "" {
 		return errors.New("notice.version is missing")
 	}
+	if p.Name == PurposePricing && (slices.Contains(p.Categories, CategoryTags) || p.Tags != "") {
+		// PIPL Art. 24 ¶1: no unreasonable price differentiation from profiles, whatever the catalog says.
+		return errors.New("pricing may process no tag and feed none (PIPL Art. 24 ¶1: prices never depend on a profile)")
+	}
 	if a := p.ImpactAssessment; a != nil {
 		made, err1 := time.Parse(time.DateOnly, a.Date)
 		review, err2 := time.Parse(time.DateOnly, a.ReviewBy)
