@@ -380,6 +380,18 @@ func TestRetentionClockFormats(t *testing.T) {
 	}
 }
 
+// Every legal basis of PIPL Art. 13(1) can be declared; only consent makes a purpose check consent.
+func TestEveryLegalBasisOfArticle13(t *testing.T) {
+	purposes := embeddedText(t, filePurposes)
+	for _, basis := range []string{BasisContract, BasisHumanResources, BasisLegalObligation, BasisEmergency, BasisNewsReporting, BasisDisclosedInformation, BasisOtherLaw} {
+		s := loadCustom(t, map[string]string{filePurposes: replaceOnce(t, purposes, `"legal_basis": "contract"`, `"legal_basis": "`+basis+`"`)})
+		p, ok := s.Purposes().Purpose(PurposeAccountManagement)
+		if !ok || p.LegalBasis != basis || p.NeedsConsent() {
+			t.Errorf("%s: %+v", basis, p)
+		}
+	}
+}
+
 // Prices never depend on a profile (PIPL Art. 24 ¶1): the pricing purpose does not process tags, so no
 // policy can let any role read a tag (value tier, price sensitivity) for it, while it may read orders.
 func TestPricingNeverReadsTags(t *testing.T) {

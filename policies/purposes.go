@@ -7,11 +7,17 @@ import (
 	"time"
 )
 
-// Legal bases of a purpose (PIPL Art. 13).
+// Legal bases of a purpose: the seven of PIPL Art. 13(1). Only consent needs the subject's consent; under
+// every other basis the policy alone decides, and every access is still audited.
 const (
-	BasisContract        = "contract"
-	BasisLegalObligation = "legal_obligation"
-	BasisConsent         = "consent"
+	BasisConsent              = "consent"               // (1)
+	BasisContract             = "contract"              // (2) concluding or performing a contract
+	BasisHumanResources       = "human_resources"       // (2) HR management under lawful labour rules
+	BasisLegalObligation      = "legal_obligation"      // (3)
+	BasisEmergency            = "emergency"             // (4) public health emergency, or life and property in an emergency
+	BasisNewsReporting        = "news_reporting"        // (5) news reporting and public-opinion supervision in the public interest
+	BasisDisclosedInformation = "disclosed_information" // (6) information the subject disclosed, or otherwise lawfully disclosed
+	BasisOtherLaw             = "other_law"             // (7) other cases laws and administrative regulations provide
 )
 
 // Consent kinds a consent-based purpose requires (PIPL Art. 14, 23, 29, 39).
@@ -330,7 +336,7 @@ func validatePurpose(p *Purpose) error {
 		if p.Necessary {
 			return errors.New("a consent-based purpose cannot be necessary")
 		}
-	case BasisContract, BasisLegalObligation:
+	case BasisContract, BasisHumanResources, BasisLegalObligation, BasisEmergency, BasisNewsReporting, BasisDisclosedInformation, BasisOtherLaw:
 		if p.ConsentKind != "" {
 			return fmt.Errorf("consent_kind %q: only consent-based purposes have one", p.ConsentKind)
 		}
