@@ -3,6 +3,8 @@ package main
 import (
 	"flag"
 	"io"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -34,5 +36,28 @@ func TestCommonFlagsFromTheEnvironment(t *testing.T) {
 	}
 	if _, err := config(nil, "--dek-cache", "0"); err == nil {
 		t.Error("--dek-cache 0 was accepted")
+	}
+}
+
+// --request-deadlines and --holiday-calendar read their files; a bad one stops the server from starting.
+func TestRequestRulesFromFiles(t *testing.T) {
+	if r, err := requestRules("", ""); err != nil || r == nil {
+		t.Fatalf("defaults: %v %v", r, err)
+	}
+	dir := t.TempDir()
+	good, bad := filepath.Join(dir, "deadlines.json"), filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(good, []byte(`{"default": 10}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, []byte(`{"default": 999}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := requestRules(good, ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range [][2]string{{bad, ""}, {filepath.Join(dir, "missing.json"), ""}, {"", filepath.Join(dir, "missing.json")}} {
+		if _, err := requestRules(tc[0], tc[1]); err == nil {
+			t.Errorf("%v: no error", tc)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/profilevault/profilevault/internal/dsr"
 	"io"
 	"net"
 	"net/http"
@@ -48,11 +49,18 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	memProfile := fs.String("memprofile", "", "diagnostics: write a heap profile to this file when the server stops")
 	auditKey := fs.String("audit-key-file", envOr(getenv, "VAULT_AUDIT_KEY_FILE", ""), "checkpoint signing key file; default DATA_DIR/audit-checkpoint.key (VAULT_AUDIT_KEY_FILE)")
 	idsOut := fs.String("ids-out", "", "demo: write the ids of up to 10,000 active subjects to this file, one per line (for load tests)")
+	deadlines := fs.String("request-deadlines", envOr(getenv, "VAULT_REQUEST_DEADLINES", ""),
+		`data-subject request deadlines in working days, JSON {"default": 15, "per_type": {"access": 10}} (VAULT_REQUEST_DEADLINES)`)
+	calendar := fs.String("holiday-calendar", envOr(getenv, "VAULT_HOLIDAY_CALENDAR", ""),
+		"holidays and make-up working days the deadlines count around, JSON as internal/dsr/calendar_prc.json; default PRC (VAULT_HOLIDAY_CALENDAR)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	cfg, err := common.config(stderr)
 	if err != nil {
+		return err
+	}
+	if cfg.RequestRules, err = requestRules(*deadlines, *calendar); err != nil {
 		return err
 	}
 	cfg.CommitTimeout = envDuration(getenv, "VAULT_COMMIT_TIMEOUT", 5*time.Second)
@@ -100,6 +108,29 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	return writeHeapProfile(*memProfile)
+}
+
+// requestRules reads the request deadlines and the holiday calendar from their files ("": the defaults).
+func requestRules(deadlinesFile, calendarFile string) (vault.RequestRules, error) {
+	read := func(path string) ([]byte, error) {
+		if path == "" {
+			return nil, nil
+		}
+		return os.ReadFile(path)
+	}
+	d, err := read(deadlinesFile)
+	if err != nil {
+		return nil, fmt.Errorf("--request-deadlines: %w", err)
+	}
+	c, err := read(calendarFile)
+	if err != nil {
+		return nil, fmt.Errorf("--holiday-calendar: %w", err)
+	}
+	r, err := dsr.LoadRules(d, c)
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 func envOr(getenv func(string) string, name, def string) string {

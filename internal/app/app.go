@@ -93,6 +93,9 @@ type Config struct {
 	RequestsPerDay, ExportsPerHour, MaxExports int
 	// MaxBulkBody caps the body of POST /v1/events in bytes (default 64 MiB).
 	MaxBulkBody int64
+	// RequestRules are the data-subject requests' deadlines and holiday calendar (nil: dsr.NewRules, 15
+	// working days for every type on the PRC calendar).
+	RequestRules vault.RequestRules
 	// DemoSignIn adds the web consoles' demo sign-in page, which mints tokens for demo people and staff
 	// roles (vaultd demo only; never serve).
 	DemoSignIn bool
@@ -287,7 +290,7 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, err
 	}
 	if a.Vault, err = vault.New(vault.Config{
-		Store: a.store, Trail: a.trail, Requests: a.store, Identity: a.store, Policies: a.store, Incidents: a.store, Access: a.store, Audiences: a.store, Revocations: a.store, Erasures: a.erasures, Rules: dsr.NewRules(), Checkpoints: a.Auditor, Crypto: a.crypto,
+		Store: a.store, Trail: a.trail, Requests: a.store, Identity: a.store, Policies: a.store, Incidents: a.store, Access: a.store, Audiences: a.store, Revocations: a.store, Erasures: a.erasures, Rules: requestRules(cfg.RequestRules), Checkpoints: a.Auditor, Crypto: a.crypto,
 		// On PostgreSQL other nodes use the store: a rotation lease another node holds is waited out.
 		KeyRing: a.crypto, KeyStore: a.store, ExclusiveStore: !onPG,
 		NameSimilarity: ingest.NameSimilarity, Normalize: normalize.ByType, Policy: pol, Logger: cfg.Logger,
@@ -649,4 +652,13 @@ func OpenTrail(dataDir string) (Trail, error) {
 		return nil, fmt.Errorf("no database at %s", path)
 	}
 	return sqlite.OpenTrail(path, filepath.Join(dataDir, datadir.AuditLogDir))
+}
+
+// requestRules are the configured request rules, or the defaults (dsr.NewRules). (cmp.Or would compare
+// the interfaces, which panics on dsr.Rules: its deadlines hold a map.)
+func requestRules(r vault.RequestRules) vault.RequestRules {
+	if r == nil {
+		return dsr.NewRules()
+	}
+	return r
 }

@@ -1,6 +1,8 @@
 package dsr
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -18,6 +20,45 @@ var _ vault.RequestRules = Rules{}
 
 // NewRules uses the PRC calendar and the default deadlines (15 working days for every type).
 func NewRules() Rules { return Rules{Calendar: PRC(), Deadlines: DefaultDeadlines()} }
+
+// deadlinesFile is the JSON form of Deadlines: {"default": 15, "per_type": {"access": 10}}.
+type deadlinesFile struct {
+	Default int            `json:"default"`
+	PerType map[string]int `json:"per_type"`
+}
+
+// LoadRules builds Rules from a deadlines file (nil: 15 working days for every type) and a calendar file
+// in LoadCalendar's form (nil: the embedded PRC calendar) — GB/T 35273 §8.7's deadlines and the holidays
+// they count around, kept configurable. Errors wrap ErrInvalidDeadline or ErrInvalidCalendar.
+func LoadRules(deadlines, calendar []byte) (Rules, error) {
+	r := NewRules()
+	if deadlines != nil {
+		dec := json.NewDecoder(bytes.NewReader(deadlines))
+		dec.DisallowUnknownFields()
+		var f deadlinesFile
+		if err := dec.Decode(&f); err != nil {
+			return Rules{}, fmt.Errorf("%w: %w", ErrInvalidDeadline, err)
+		}
+		r.Deadlines = Deadlines{Default: f.Default}
+		if len(f.PerType) > 0 {
+			r.Deadlines.PerType = map[Type]int{}
+			for t, n := range f.PerType {
+				r.Deadlines.PerType[Type(t)] = n
+			}
+		}
+		if err := r.Deadlines.Validate(); err != nil {
+			return Rules{}, err
+		}
+	}
+	if calendar != nil {
+		c, err := LoadCalendar(calendar)
+		if err != nil {
+			return Rules{}, err
+		}
+		r.Calendar = c
+	}
+	return r, nil
+}
 
 // ValidType implements vault.RequestRules.
 func (r Rules) ValidType(t string) bool { _, err := ParseType(t); return err == nil }

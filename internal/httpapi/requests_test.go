@@ -1,6 +1,9 @@
 package httpapi_test
 
 import (
+	"fmt"
+	"github.com/profilevault/profilevault/internal/app"
+	"github.com/profilevault/profilevault/internal/dsr"
 	"strings"
 	"testing"
 	"time"
@@ -115,5 +118,28 @@ func TestRequestWorkflow(t *testing.T) {
 	x := s.Do("GET", "/v1/me/export", me, "", nil)
 	if n := len(x.JSON["requests"].([]any)); n != 2 {
 		t.Fatalf("export requests: %d", n)
+	}
+}
+
+// The deadlines are configuration (app.Config.RequestRules; vaultd serve --request-deadlines): a request's
+// due date follows them.
+func TestRequestDeadlinesAreConfigured(t *testing.T) {
+	rules, err := dsr.LoadRules([]byte(`{"default": 15, "per_type": {"deletion": 3}}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := apptest.Start(t, func(c *app.Config) { c.RequestRules = rules })
+	me := s.Token(s.CreateSubject(map[string]any{"name": "李雷"}), "subject")
+	due := func(typ string) time.Time {
+		r := s.Do("POST", "/v1/me/requests", me, "", map[string]any{"type": typ})
+		d, err := time.Parse(time.RFC3339, fmt.Sprint(r.JSON["due_at"]))
+		if r.Status != 201 || err != nil {
+			t.Fatalf("%s request: %d %s", typ, r.Status, r.Body)
+		}
+		return d
+	}
+	deletion, access := due("deletion"), due("access")
+	if days := access.Sub(deletion).Hours() / 24; days < 12 { // 12 working days apart: at least 12 calendar days
+		t.Fatalf("deletion due %v, access due %v: the per-type deadline was not used", deletion, access)
 	}
 }
