@@ -20,6 +20,7 @@ import (
 type commonFlags struct {
 	dataDir, db, kekFile, policyDir, timeZone, issuer, audience, jwtKeys, logLevel, logFormat, erasureLedger string
 	recordCache, dekCache, minFreeMiB                                                                        int
+	halfLifeDays                                                                                             int
 	envErr                                                                                                   error // a VAULT_* variable that does not parse
 	// commitTimeout is how long a change waits for its audit entry before failing closed: a minute for the
 	// offline commands, which have no interactive client and commit large batches (serve and demo set 5 s).
@@ -56,6 +57,8 @@ func (c *commonFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 		"sealed subject records kept in memory, 3–8 KiB each; negative for none (VAULT_RECORD_CACHE)")
 	fs.IntVar(&c.dekCache, "dek-cache", intEnv("VAULT_DEK_CACHE", 50_000),
 		"unwrapped data keys kept in memory, about 1 KiB each (VAULT_DEK_CACHE)")
+	fs.IntVar(&c.halfLifeDays, "interest-half-life-days", intEnv("VAULT_INTEREST_HALF_LIFE_DAYS", 30),
+		"half-life of the interest tags' weights, in days, 1–3650 (VAULT_INTEREST_HALF_LIFE_DAYS)")
 	fs.IntVar(&c.minFreeMiB, "min-free-mib", intEnv("VAULT_MIN_FREE_MIB", app.DefaultMinFreeBytes>>20),
 		"free-space watermark in MiB: below it on the data dir's or the erasure ledger's volume /readyz fails; 0 or negative for none (VAULT_MIN_FREE_MIB)")
 }
@@ -81,10 +84,14 @@ func (c *commonFlags) config(stderr io.Writer) (app.Config, error) {
 	if c.dekCache <= 0 {
 		return app.Config{}, fmt.Errorf("--dek-cache must be positive")
 	}
+	if c.halfLifeDays < 1 || c.halfLifeDays > 3650 {
+		return app.Config{}, fmt.Errorf("--interest-half-life-days must be 1 to 3650")
+	}
 	return app.Config{
 		CommitTimeout: c.commitTimeout, RecordCache: c.recordCache, DEKCache: c.dekCache, MinFreeBytes: minFreeBytes(c.minFreeMiB),
 		DataDir: c.dataDir, DB: c.db, KEKFile: c.kekFile, ErasureLedger: c.erasureLedger, PolicyDir: c.policyDir, TimeZone: c.timeZone,
-		JWTIssuer: c.issuer, JWTAudience: c.audience, JWTKeysFile: c.jwtKeys,
+		InterestHalfLifeDays: float64(c.halfLifeDays),
+		JWTIssuer:            c.issuer, JWTAudience: c.audience, JWTKeysFile: c.jwtKeys,
 		Logger: slog.New(h), Notices: stderr,
 	}, nil
 }

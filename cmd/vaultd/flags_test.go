@@ -37,6 +37,12 @@ func TestCommonFlagsFromTheEnvironment(t *testing.T) {
 	if _, err := config(nil, "--dek-cache", "0"); err == nil {
 		t.Error("--dek-cache 0 was accepted")
 	}
+	if c, err := config(map[string]string{"VAULT_INTEREST_HALF_LIFE_DAYS": "7"}); err != nil || c.halfLifeDays != 7 {
+		t.Errorf("VAULT_INTEREST_HALF_LIFE_DAYS=7: %d %v", c.halfLifeDays, err)
+	}
+	if _, err := config(nil, "--interest-half-life-days", "0"); err == nil {
+		t.Error("--interest-half-life-days 0 was accepted")
+	}
 }
 
 // --request-deadlines and --holiday-calendar read their files; a bad one stops the server from starting.

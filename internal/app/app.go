@@ -43,6 +43,8 @@ import (
 
 // Config is everything the service needs to start. Zero values take the documented defaults.
 type Config struct {
+	// InterestHalfLifeDays is the half-life of the interest tags' weights (TAGS.md; default 30 days).
+	InterestHalfLifeDays float64
 	// TimeZone is the local zone of time-of-day tags (VAULT_TZ); default Asia/Shanghai.
 	TimeZone string
 	DataDir  string // default ./data
@@ -325,6 +327,7 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, fmt.Errorf("VAULT_TZ: %w", err)
 	}
 	a.Tags = tagrun.NewRunner(a.Vault, loc)
+	a.Tags.Extract.HalfLifeDays = cfg.InterestHalfLifeDays
 	jobCtx, stop := context.WithCancel(context.Background())
 	a.stopJobs = stop
 	a.Jobs = tagrun.NewJobs(jobCtx, a.Tags)

@@ -41,6 +41,8 @@ type Runner struct {
 	Progress func(done, total int)
 	// Rules are the association-rule thresholds of a full run's insight (zero fields: rules' defaults).
 	Rules RulesOptions
+	// Extract tunes feature extraction (the interest half-life; zero fields: the defaults).
+	Extract profiling.ExtractOptions
 
 	cache *modelCache // the decoded frozen model (shared by copies of the Runner)
 }
@@ -247,7 +249,7 @@ func (r *Runner) Full(ctx context.Context) (Summary, error) {
 				key := strings.Join(basis.Allowed, ",")
 				f, done := extracted[key]
 				if !done {
-					x := profiling.Extract(s, now, r.Loc)
+					x := profiling.ExtractWith(s, now, r.Loc, r.Extract)
 					f = &x
 					extracted[key] = f
 				}
@@ -457,7 +459,7 @@ func (r *Runner) recompute(ctx context.Context, ids []string) error {
 		for purpose, basis := range in.Bases {
 			s := forPurpose(all, basis)
 			got[[2]string{in.SubjectID, string(purpose)}] = pending{purpose: purpose, subject: in.SubjectID, seen: in.Seen, allowed: s.Allowed,
-				consentIDs: basis.ConsentIDs, features: ptr(profiling.Extract(s, now, r.Loc))}
+				consentIDs: basis.ConsentIDs, features: ptr(profiling.ExtractWith(s, now, r.Loc, r.Extract))}
 		}
 		return nil
 	})

@@ -418,3 +418,24 @@ func TestRunsOfOneDayFitTheSameModels(t *testing.T) {
 		}
 	}
 }
+
+// The interest half-life is configuration (TAGS.md: 30 days, configurable; vaultd --interest-half-life-days):
+// the interest tags are weighted by it, and their explanation says which.
+func TestInterestHalfLifeIsConfigured(t *testing.T) {
+	s, _ := shop(t, 30, func(c *app.Config) { c.InterestHalfLifeDays = 7 })
+	mk := s.Token("mk", "marketing")
+	ids, _ := s.App.Internals().Store.SubjectIDs(t.Context(), "", 1000)
+	for _, id := range ids {
+		r := s.Do("GET", "/v1/subjects/"+id+"/tags", mk, "personalization", nil)
+		tags, _ := r.JSON["tags"].([]any)
+		for _, x := range tags {
+			if tg := x.(map[string]any); tg["key"] == "interest.top_categories" {
+				if e := tg["explanation"].(string); !strings.Contains(e, "half-life 7 days") {
+					t.Fatalf("explanation %q does not name the configured half-life", e)
+				}
+				return
+			}
+		}
+	}
+	t.Fatal("no interest.top_categories tag at all")
+}
