@@ -636,10 +636,24 @@ func sentimentTag(c *evalCtx) (string, Explanation, bool) {
 		return "", Explanation{}, false
 	}
 	v := formatSentiment(f.SentimentSum / float64(f.SentimentTexts))
-	return v, Explanation{
+	ex := Explanation{
 		ZH: fmt.Sprintf("%d 条评价和咨询文本的平均情感得分为 %s（-1 最负面，1 最正面）", f.SentimentTexts, v),
 		EN: fmt.Sprintf("Mean sentiment %s over %d review and chat texts (-1 most negative, 1 most positive)", v, f.SentimentTexts),
-	}, true
+	}
+	// The lexicon entries that moved the most extreme texts (PIPL Art. 24: what drove the score), never the
+	// texts themselves.
+	if len(f.SentimentDrivers) > 0 {
+		zh, en := make([]string, len(f.SentimentDrivers)), make([]string, len(f.SentimentDrivers))
+		for i, d := range f.SentimentDrivers {
+			zh[i], en[i] = d.Phrase+"（正面）", d.Phrase+" (positive)"
+			if d.Negative {
+				zh[i], en[i] = d.Phrase+"（负面）", d.Phrase+" (negative)"
+			}
+		}
+		ex.ZH += "；影响最大的词句：" + strings.Join(zh, "、")
+		ex.EN += "; the phrases that moved it most: " + strings.Join(en, ", ")
+	}
+	return v, ex, true
 }
 
 func satisfactionTag(c *evalCtx) (string, Explanation, bool) {

@@ -561,3 +561,21 @@ func TestNeverReadsContactOrSensitiveFields(t *testing.T) {
 		}
 	}
 }
+
+// The sentiment tag says which phrases drove it (PIPL Art. 24) — entries of the lexicon, with their sign —
+// and never quotes the texts.
+func TestSentimentExplanationNamesItsDrivers(t *testing.T) {
+	s := Subject{ID: "s", Allowed: allow(Transactions, Interactions), Events: []Event{
+		order("o1", ago(20), 100, 0, "x"),
+		ev("review", ago(10), map[string]any{"order_id": "o1", "rating": json.Number("1"), "text": "宝宝用了过敏，质量太差了，不会再买了"}),
+		ev("chat", ago(5), map[string]any{"text": "物流很快，宝宝很喜欢"}),
+	}}
+	tag := computeOne(t, s, Population{})[KeySentiment]
+	zh, en := tag.Explanation.ZH, tag.Explanation.EN
+	if !strings.Contains(zh, "不会再买了（负面）") || !strings.Contains(en, "不会再买了 (negative)") || !strings.Contains(en, "(positive)") {
+		t.Fatalf("explanation names no drivers: %q / %q", zh, en)
+	}
+	if strings.Contains(zh+en, "宝宝") || strings.Contains(zh+en, "物流很快") {
+		t.Fatalf("explanation quotes a text: %q / %q", zh, en)
+	}
+}

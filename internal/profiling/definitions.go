@@ -104,7 +104,7 @@ var definitions = []definition{
 		"prospect, new (first order within 30 days), loyal (champions/loyal), active, dormant or churned.",
 		Transactions),
 	def(KeySentiment, LevelAttitude, policies.PurposeMarketing, sentimentTag,
-		"Mean lexicon sentiment (-1..1) of review and chat texts, two decimals.", Interactions),
+		"Mean sentiment (-1..1) of review and chat texts by the trained model (lexicon score and n-grams), two decimals; the explanation names the lexicon entries that drove the most negative and the most positive text.", Interactions),
 	def(KeySatisfaction, LevelAttitude, policies.PurposeMarketing, satisfactionTag,
 		"satisfied, neutral or dissatisfied from the mean review rating and complaints per order.",
 		Transactions, Interactions),

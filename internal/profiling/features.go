@@ -176,6 +176,9 @@ type Features struct {
 	// SentimentSum and SentimentTexts give the mean sentiment of review and chat texts.
 	SentimentSum   float64 `json:"sentiment_sum"`
 	SentimentTexts int     `json:"sentiment_texts"`
+	// SentimentDrivers are the lexicon entries that moved the most negative and the most positive of those
+	// texts most (sentiment.Drivers): what the tag's explanation names, never the texts themselves.
+	SentimentDrivers []sentiment.Driver `json:"sentiment_drivers,omitempty"`
 
 	// TopCategories and TopBrands are the strongest time-decayed interests, strongest first (at most 5).
 	TopCategories []Weighted `json:"top_categories,omitempty"`
@@ -242,6 +245,10 @@ type extractor struct {
 	lastBeh    time.Time
 	sessPV     int
 	inSession  bool
+	// The most negative and the most positive review or chat text so far, and their scores: the texts
+	// whose drivers the attitude.sentiment tag names.
+	mostNeg, mostPos   string
+	negScore, posScore float64
 }
 
 // ExtractWith computes a subject's features at now. Only fields and events of categories in s.Allowed are
@@ -408,8 +415,7 @@ func (x *extractor) interaction(e *Event) {
 		score := 0.0
 		if text != "" {
 			score = sentiment.Score(text)
-			f.SentimentSum += score
-			f.SentimentTexts++
+			x.scored(text, score)
 		}
 		if r, ok := attrNumber(e.Attrs, "rating"); ok && r >= 1 && r <= 5 {
 			f.Rated++
@@ -433,8 +439,7 @@ func (x *extractor) interaction(e *Event) {
 		}
 	case "chat":
 		if text := attrString(e.Attrs, "text"); text != "" {
-			f.SentimentSum += sentiment.Score(text)
-			f.SentimentTexts++
+			x.scored(text, sentiment.Score(text))
 		}
 	case "complaint":
 		f.Complaints++
@@ -480,8 +485,47 @@ func (x *extractor) interest(ts time.Time, category, brand string, w float64) {
 }
 
 // finish resolves cancellations, derives the order features, cart abandonment and the top lists.
+// scored folds one text's sentiment score into the features and keeps the most extreme texts.
+func (x *extractor) scored(text string, score float64) {
+	x.f.SentimentSum += score
+	x.f.SentimentTexts++
+	if score < x.negScore {
+		x.mostNeg, x.negScore = text, score
+	}
+	if score > x.posScore {
+		x.mostPos, x.posScore = text, score
+	}
+}
+
+// maxDrivers is how many lexicon entries the sentiment tag's explanation names at most.
+const maxDrivers = 3
+
+// sentimentDrivers are the drivers of the most negative and the most positive text — two of each, the
+// stronger text's first, three in all — without repeats.
+func (x *extractor) sentimentDrivers() []sentiment.Driver {
+	texts := []string{x.mostNeg, x.mostPos}
+	if x.posScore > -x.negScore {
+		texts[0], texts[1] = texts[1], texts[0]
+	}
+	var out []sentiment.Driver
+	seen := map[string]bool{}
+	for _, t := range texts {
+		if t == "" {
+			continue
+		}
+		for _, d := range sentiment.Drivers(t, 2) {
+			if len(out) < maxDrivers && !seen[d.Phrase] {
+				seen[d.Phrase] = true
+				out = append(out, d)
+			}
+		}
+	}
+	return out
+}
+
 func (x *extractor) finish() {
 	f := x.f
+	f.SentimentDrivers = x.sentimentDrivers()
 	for _, id := range x.cancels {
 		if k, ok := x.orderIDs[id]; ok && !x.purchases[k].cancelled {
 			x.purchases[k].cancelled = true
