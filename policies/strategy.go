@@ -10,12 +10,16 @@ import (
 )
 
 // Tier is one row of the marketing strategy table (strategy.json): who (a rule over tags), through which
-// channel, with which content.
+// channels, with which content.
 type Tier struct {
-	Name    string
-	Rule    rule.Node
-	Channel string
-	Content map[string]string // by language: en, zh
+	Name string
+	Rule rule.Node
+	// Channels are the tier's channels in order of preference (TAGS.md: "wecom, email"; "any consented"):
+	// a person is reached on the first one their consent covers and they can be reached on. Channel is the
+	// first.
+	Channels []string
+	Channel  string
+	Content  map[string]string // by language: en, zh
 }
 
 // parseStrategy reads strategy.json: each tier's rule must parse and its channel be known.
@@ -23,10 +27,11 @@ func parseStrategy(b []byte) ([]Tier, error) {
 	var doc struct {
 		Comment string `json:"comment"`
 		Tiers   []struct {
-			Name    string            `json:"name"`
-			Rule    string            `json:"rule"`
-			Channel string            `json:"channel"`
-			Content map[string]string `json:"content"`
+			Name     string            `json:"name"`
+			Rule     string            `json:"rule"`
+			Channel  string            `json:"channel"`
+			Channels []string          `json:"channels"`
+			Content  map[string]string `json:"content"`
 		} `json:"tiers"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -48,13 +53,27 @@ func parseStrategy(b []byte) ([]Tier, error) {
 		if err != nil {
 			return nil, bad("%v", err)
 		}
-		if !slices.Contains(Channels, t.Channel) {
-			return nil, bad("unknown channel %q", t.Channel)
+		channels := t.Channels
+		switch {
+		case t.Channel != "" && len(channels) > 0:
+			return nil, bad("give channel or channels, not both")
+		case t.Channel != "":
+			channels = []string{t.Channel}
+		case len(channels) == 0:
+			return nil, bad("no channel")
+		}
+		for k, c := range channels {
+			if !slices.Contains(Channels, c) {
+				return nil, bad("unknown channel %q", c)
+			}
+			if slices.Contains(channels[:k], c) {
+				return nil, bad("channel %q listed twice", c)
+			}
 		}
 		if t.Content["en"] == "" || t.Content["zh"] == "" {
 			return nil, bad("content needs en and zh")
 		}
-		out = append(out, Tier{Name: t.Name, Rule: n, Channel: t.Channel, Content: t.Content})
+		out = append(out, Tier{Name: t.Name, Rule: n, Channels: channels, Channel: channels[0], Content: t.Content})
 	}
 	return out, nil
 }

@@ -343,7 +343,7 @@ func TestCampaignPlanTiers(t *testing.T) {
 	}
 	tagger := vault.Access{Caller: vault.Caller{Subject: "st", Roles: []policies.Role{"data_steward"}}}
 	mk := vault.Access{Caller: vault.Caller{Subject: "mk", Roles: []policies.Role{"marketing"}}, Purpose: "marketing"}
-	add := func(i int, consentOn bool, tags map[string]string) {
+	add := func(i int, consentOn bool, tags map[string]string, withdrawn ...string) {
 		c, err := svc.Profiles().Create(ctx, steward, vault.NewSubject{Fields: map[string]*string{"name": str("客户"), "birth_date": str("1985-03-03"), "phone": str(fmt.Sprintf("+86138%08d", i))}})
 		if err != nil {
 			t.Fatal(err)
@@ -351,6 +351,13 @@ func TestCampaignPlanTiers(t *testing.T) {
 		if !consentOn {
 			return
 		}
+		defer func() {
+			for _, ch := range withdrawn {
+				if _, _, err := svc.ConsentRecords().WithdrawChannel(ctx, steward, c.ID, "marketing", ch); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}()
 		g, _, err := svc.ConsentRecords().GrantConsent(ctx, steward, c.ID, consent.Grant{Purpose: "marketing", Kind: consent.General, NoticeVersion: "2026-01", Method: "app"})
 		if err != nil {
 			t.Fatal(err)
@@ -367,19 +374,28 @@ func TestCampaignPlanTiers(t *testing.T) {
 	add(2, true, map[string]string{"value.churn_risk": "low", "behavior.price_sensitivity": "price_sensitive"})  // price_sensitive, push
 	add(3, true, map[string]string{"value.churn_risk": "low", "behavior.price_sensitivity": "neutral"})          // no tier
 	add(4, false, nil)                                                                                           // no consent
+	// price_sensitive reaches "any consented" channel (TAGS.md): push first, and on the next one for a person
+	// who withdrew push.
+	add(5, true, map[string]string{"value.churn_risk": "low", "behavior.price_sensitivity": "price_sensitive"}, "push")
 	plan, err := svc.Audiences().Plan(ctx, mk, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sizes := map[string]int{}
+	sizes, byChannel := map[string]int{}, map[string]int{}
 	for _, tr := range plan.Tiers {
-		sizes[tr.Tier] = tr.Audience.Size
-		if tr.Tier == "price_sensitive" && tr.Channel != "push" {
-			t.Fatalf("price_sensitive tier on %s", tr.Channel)
+		sizes[tr.Tier] += tr.Audience.Size
+		if tr.Tier == "price_sensitive" {
+			byChannel[tr.Channel] = tr.Audience.Size
+			if tr.Audience.Name != "plan:price_sensitive:"+tr.Channel {
+				t.Errorf("audience %q of the price_sensitive tier on %s", tr.Audience.Name, tr.Channel)
+			}
 		}
 	}
-	if sizes["churn_winback"] != 1 || sizes["price_sensitive"] != 1 || plan.Unmatched != 1 || plan.Excluded[vault.ExcludedNoConsent] != 1 {
+	if sizes["churn_winback"] != 1 || sizes["price_sensitive"] != 2 || plan.Unmatched != 1 || plan.Excluded[vault.ExcludedNoConsent] != 1 {
 		t.Fatalf("plan: sizes %v unmatched %d excluded %v", sizes, plan.Unmatched, plan.Excluded)
+	}
+	if byChannel["push"] != 1 || byChannel["sms"] != 1 || len(byChannel) != 5 {
+		t.Fatalf("price_sensitive by channel: %v, want one on push and the one who withdrew push on sms", byChannel)
 	}
 }
 

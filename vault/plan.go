@@ -52,7 +52,7 @@ func (s *Audiences) Audience(ctx context.Context, a Access, id string) (Audience
 	}
 	var tier *policies.Tier
 	for _, t := range s.Policy().Strategy() {
-		if row.Name == "plan:"+t.Name {
+		if row.Name == planName(t, row.Channel) {
 			tier = &t
 		}
 	}
@@ -67,7 +67,17 @@ func (s *Audiences) Audience(ctx context.Context, a Access, id string) (Audience
 // ActionCampaignPlan records a campaign plan: one audience per tier of the strategy table.
 const ActionCampaignPlan Action = "campaign.plan"
 
-// PlanTier is one tier of a campaign plan: the strategy row and the audience built for it.
+// planName names the audience of a tier's channel: plan:<tier>, or plan:<tier>:<channel> for a tier of
+// several channels.
+func planName(t policies.Tier, channel string) string {
+	if len(t.Channels) > 1 {
+		return "plan:" + t.Name + ":" + channel
+	}
+	return "plan:" + t.Name
+}
+
+// PlanTier is one tier of a campaign plan on one of its channels: the strategy row and the audience built
+// for it (a tier of several channels has one PlanTier for each).
 type PlanTier struct {
 	Tier     string
 	Channel  string
@@ -111,13 +121,16 @@ func (s *Audiences) Plan(ctx context.Context, a Access, holdout float64) (Campai
 	}
 	now := s.now()
 	plan := CampaignPlan{Excluded: map[string]int{}}
-	members := make([][]AudienceMember, len(tiers))
-	for _, t := range tiers {
-		id := newID("aud_")
-		row := AudienceRow{ID: id, Name: "plan:" + t.Name, Rule: rule.String(t.Rule), Channel: t.Channel, Purpose: a.Purpose, Holdout: holdout,
-			Excluded: map[string]int{ExcludedChannel: 0, ExcludedNoContact: 0}, CreatedBy: a.Caller.Subject, CreatedAt: now.UTC()}
-		plan.Tiers = append(plan.Tiers, PlanTier{Tier: t.Name, Channel: t.Channel, Content: t.Content, Audience: row})
+	slots := make([][]int, len(tiers)) // by tier: its PlanTiers, one per channel, in order of preference
+	for ti, t := range tiers {
+		for _, ch := range t.Channels {
+			row := AudienceRow{ID: newID("aud_"), Name: planName(t, ch), Rule: rule.String(t.Rule), Channel: ch, Purpose: a.Purpose, Holdout: holdout,
+				Excluded: map[string]int{ExcludedChannel: 0, ExcludedNoContact: 0}, CreatedBy: a.Caller.Subject, CreatedAt: now.UTC()}
+			slots[ti] = append(slots[ti], len(plan.Tiers))
+			plan.Tiers = append(plan.Tiers, PlanTier{Tier: t.Name, Channel: ch, Content: t.Content, Audience: row})
+		}
 	}
+	members := make([][]AudienceMember, len(plan.Tiers))
 	selectEntry := s.newEntry(ctx, a, pol, ActionAudienceSelect, "")
 	selectEntry.Categories, selectEntry.Status = []string{"tags"}, statusOK // shared by every entry, never changed
 	// The reasons an entry can give, written once.
@@ -125,17 +138,18 @@ func (s *Audiences) Plan(ctx context.Context, a Access, holdout float64) (Campai
 	for _, r := range exclusionReasons {
 		notSelected[r] = "campaign_plan not_selected:" + r
 	}
-	selected := make([]map[bool]string, len(tiers))
+	selected := make([]map[bool]string, len(plan.Tiers))
 	for i, t := range plan.Tiers {
 		prefix := "audience:" + t.Audience.ID + " tier:" + t.Tier + " group:"
 		selected[i] = map[bool]string{false: prefix + "treated", true: prefix + "holdout"}
 	}
 	// Each subject's birth date and the contact fields of the tiers' channels; its tags of the keys any
 	// tier's rule names.
-	rules, channels := make([]rule.Compiled, len(tiers)), make([]string, len(tiers))
+	rules, channels := make([]rule.Compiled, len(tiers)), []string{}
 	reads := pageReads{purpose: a.Purpose}
 	for i, t := range tiers {
-		rules[i], channels[i] = rule.Compile(t.Rule), t.Channel
+		rules[i] = rule.Compile(t.Rule)
+		channels = append(channels, t.Channels...)
 		for _, k := range rules[i].Keys {
 			if !slices.Contains(reads.keys, k) {
 				reads.keys = append(reads.keys, k)
@@ -144,16 +158,16 @@ func (s *Audiences) Plan(ctx context.Context, a Access, holdout float64) (Campai
 	}
 	reads.fields = decisionFields(channels...)
 	type decided struct {
-		members   [][]AudienceMember // by tier
-		excluded  []map[string]int   // by tier
+		members   [][]AudienceMember // by PlanTier
+		excluded  []map[string]int   // by PlanTier
 		entries   []audit.Entry
 		before    map[string]int // excluded before any tier
 		unmatched int
 	}
 	decide := func(p subjectPage) decided {
-		out := decided{members: make([][]AudienceMember, len(tiers)), excluded: make([]map[string]int, len(tiers)), before: map[string]int{},
+		out := decided{members: make([][]AudienceMember, len(plan.Tiers)), excluded: make([]map[string]int, len(plan.Tiers)), before: map[string]int{},
 			entries: make([]audit.Entry, 0, len(p.recs))}
-		for i := range tiers {
+		for i := range plan.Tiers {
 			out.excluded[i] = map[string]int{}
 		}
 		for _, rec := range p.recs {
@@ -188,12 +202,25 @@ func (s *Audiences) Plan(ctx context.Context, a Access, holdout float64) (Campai
 				refuse("no_tier")
 				continue
 			}
-			pt := &plan.Tiers[tier] // read only: the workers share it
-			if reason := excludedOn(purpose, rec, pt.Channel, now); reason != "" {
-				out.excluded[tier][reason]++
+			// The first of the tier's channels the person can be reached on; if none, the first channel's reason.
+			slot, reason := -1, ""
+			for _, j := range slots[tier] {
+				r := excludedOn(purpose, rec, plan.Tiers[j].Channel, now)
+				if r == "" {
+					slot = j
+					break
+				}
+				if reason == "" {
+					reason = r
+				}
+			}
+			if slot < 0 {
+				out.excluded[slots[tier][0]][reason]++
 				refuse(reason)
 				continue
 			}
+			tier = slot
+			pt := &plan.Tiers[tier] // read only: the workers share it
 			ref := s.gate.pseudonym("audience:" + pt.Audience.ID + ":" + sid)
 			m := AudienceMember{SubjectID: sid, Ref: ref, Holdout: inHoldout(ref, holdout)}
 			out.members[tier] = append(out.members[tier], m)
@@ -207,7 +234,7 @@ func (s *Audiences) Plan(ctx context.Context, a Access, holdout float64) (Campai
 			plan.Excluded[reason] += n
 		}
 		plan.Unmatched += p.unmatched
-		for i := range tiers {
+		for i := range plan.Tiers {
 			members[i] = append(members[i], p.members[i]...)
 			for reason, n := range p.excluded[i] {
 				plan.Tiers[i].Audience.Excluded[reason] += n

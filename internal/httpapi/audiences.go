@@ -278,7 +278,8 @@ func (s *Server) getAudience(c *gin.Context) {
 	setAuditSeq(c, seq)
 	body := gin.H{"audience": toAudienceDTO(row)}
 	if tier != nil {
-		body["plan"] = gin.H{"tier": tier.Name, "channel": tier.Channel, "content": tier.Content}
+		// This audience's channel, and all the tier's in order of preference.
+		body["plan"] = gin.H{"tier": tier.Name, "channel": row.Channel, "channels": tier.Channels, "content": tier.Content}
 	}
 	c.JSON(http.StatusOK, body)
 }
