@@ -106,8 +106,9 @@ func SerialPlan(ctx context.Context, s *Service, purposeName policies.PurposeNam
 	}
 	tiers := s.Policy().Strategy()
 	now := s.now()
-	members, byTier := make([]map[string]AudienceMember, len(tiers)), make([]map[string]int, len(tiers))
-	for i := range tiers {
+	// By PlanTier: a tier of several channels has one for each, in its order of preference.
+	members, byTier := make([]map[string]AudienceMember, len(plan.Tiers)), make([]map[string]int, len(plan.Tiers))
+	for i := range plan.Tiers {
 		members[i], byTier[i] = map[string]AudienceMember{}, map[string]int{}
 	}
 	before, unmatched, decisions := map[string]int{}, 0, map[string]SerialDecision{}
@@ -135,14 +136,29 @@ func SerialPlan(ctx context.Context, s *Service, purposeName policies.PurposeNam
 			decide("no_tier")
 			return nil
 		}
-		if reason := s.audiences.excluded(&e, purpose, rec, tiers[tier].Channel, now); reason != "" {
-			byTier[tier][reason]++
+		// The first of the tier's channels the subject can be reached on; none: the first channel's reason.
+		slot, first, reason := -1, -1, ""
+		for j, pt := range plan.Tiers {
+			if pt.Tier != tiers[tier].Name {
+				continue
+			}
+			r := s.audiences.excluded(&e, purpose, rec, pt.Channel, now)
+			if first < 0 {
+				first, reason = j, r
+			}
+			if r == "" {
+				slot = j
+				break
+			}
+		}
+		if slot < 0 {
+			byTier[first][reason]++
 			decide(reason)
 			return nil
 		}
-		ref := s.gate.pseudonym("audience:" + plan.Tiers[tier].Audience.ID + ":" + rec.ID)
-		m := AudienceMember{SubjectID: rec.ID, Ref: ref, Holdout: inHoldout(ref, plan.Tiers[tier].Audience.Holdout)}
-		members[tier][rec.ID] = m
+		ref := s.gate.pseudonym("audience:" + plan.Tiers[slot].Audience.ID + ":" + rec.ID)
+		m := AudienceMember{SubjectID: rec.ID, Ref: ref, Holdout: inHoldout(ref, plan.Tiers[slot].Audience.Holdout)}
+		members[slot][rec.ID] = m
 		decide("allow:" + group(m))
 		return nil
 	})

@@ -219,12 +219,11 @@ func (s *Audiences) Plan(ctx context.Context, a Access, holdout float64) (Campai
 				refuse(reason)
 				continue
 			}
-			tier = slot
-			pt := &plan.Tiers[tier] // read only: the workers share it
+			pt := &plan.Tiers[slot] // read only: the workers share it
 			ref := s.gate.pseudonym("audience:" + pt.Audience.ID + ":" + sid)
 			m := AudienceMember{SubjectID: sid, Ref: ref, Holdout: inHoldout(ref, holdout)}
-			out.members[tier] = append(out.members[tier], m)
-			se.Decision, se.Reason = audit.Allow, selected[tier][m.Holdout]
+			out.members[slot] = append(out.members[slot], m)
+			se.Decision, se.Reason = audit.Allow, selected[slot][m.Holdout]
 			out.entries = append(out.entries, se)
 		}
 		return out
