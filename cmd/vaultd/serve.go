@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/profilevault/profilevault/internal/dsr"
 	"io"
 	"net"
 	"net/http"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/profilevault/profilevault/consent"
 	"github.com/profilevault/profilevault/internal/app"
+	"github.com/profilevault/profilevault/internal/dsr"
 	"github.com/profilevault/profilevault/internal/importer"
 	"github.com/profilevault/profilevault/internal/ingest"
 	"github.com/profilevault/profilevault/internal/synth"
@@ -280,17 +280,17 @@ Try (subject %[2]s):
   curl -s -X POST -H "Authorization: Bearer $DATA_STEWARD_TOKEN" %[1]s/v1/tags/compute
   # no purpose declared -> 400 purpose_required
   curl -s -H "Authorization: Bearer $CUSTOMER_SERVICE_TOKEN" %[1]s/v1/subjects/%[2]s
+  # the subject's own view, and who accessed their data
+  curl -s -H "Authorization: Bearer $SUBJECT_TOKEN" %[1]s/v1/me
+  curl -s -H "Authorization: Bearer $SUBJECT_TOKEN" %[1]s/v1/me/access-log
+  # an outside witness: the signed checkpoint (and hash tiles), never entries
+  curl -s -H "Authorization: Bearer $WITNESS_TOKEN" %[1]s/audit/checkpoint
   # create, look up by phone (the value travels only in the body), correct, erase
   curl -s -X POST -H "Authorization: Bearer $DATA_STEWARD_TOKEN" -H "X-Purpose: account_management" -H "Content-Type: application/json" \
        -d '{"fields":{"name":"李雷","phone":"+8613800001234","city":"襄阳"}}' %[1]s/v1/subjects
   curl -s -X POST -H "Authorization: Bearer $DATA_STEWARD_TOKEN" -H "X-Purpose: account_management" -H "Content-Type: application/json" \
        -d '{"field":"phone","value":"138 0000 1234"}' %[1]s/v1/subjects/lookup
   curl -s -X DELETE -H "Authorization: Bearer $DATA_STEWARD_TOKEN" -H "X-Purpose: account_management" %[1]s/v1/subjects/%[2]s
-  # the subject's own view, and who accessed their data
-  curl -s -H "Authorization: Bearer $SUBJECT_TOKEN" %[1]s/v1/me
-  curl -s -H "Authorization: Bearer $SUBJECT_TOKEN" %[1]s/v1/me/access-log
-  # an outside witness: the signed checkpoint (and hash tiles), never entries
-  curl -s -H "Authorization: Bearer $WITNESS_TOKEN" %[1]s/audit/checkpoint
   # operations
   curl -s %[1]s/readyz; curl -s %[1]s/metrics | head; curl -s %[1]s/openapi.json | head -c 300
 

@@ -3,13 +3,13 @@ package httpapi
 import (
 	"encoding/json"
 	"flag"
-	"github.com/profilevault/profilevault/audit"
 	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
 
+	"github.com/profilevault/profilevault/audit"
 	"github.com/profilevault/profilevault/vault"
 )
 

@@ -2,13 +2,13 @@ package httpapi_test
 
 import (
 	"fmt"
-	"github.com/profilevault/profilevault/internal/app"
-	"github.com/profilevault/profilevault/internal/dsr"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/profilevault/profilevault/internal/app"
 	"github.com/profilevault/profilevault/internal/apptest"
+	"github.com/profilevault/profilevault/internal/dsr"
 )
 
 func TestRequestWorkflow(t *testing.T) {

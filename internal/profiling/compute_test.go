@@ -3,11 +3,12 @@ package profiling
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/profilevault/profilevault/internal/profiling/sentiment"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/profilevault/profilevault/internal/profiling/sentiment"
 )
 
 func TestAgeBand(t *testing.T) {
