@@ -70,7 +70,7 @@ func embeddedFiles(t *testing.T) map[string][]byte {
 func TestStrategyFile(t *testing.T) {
 	s := loadEmbedded(t)
 	tiers := s.Strategy()
-	if len(tiers) < 8 || tiers[0].Name != "churn_winback" || tiers[0].Channel != "sms" || tiers[0].Content["zh"] == "" {
+	if len(tiers) < 8 || tiers[0].Name != "churn_winback" || tiers[0].Channels[0] != "sms" || tiers[0].Content["zh"] == "" {
 		t.Fatalf("strategy: %d tiers, first %+v", len(tiers), tiers[0])
 	}
 	for _, tc := range []struct{ name, tier, want string }{

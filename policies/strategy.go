@@ -15,10 +15,8 @@ type Tier struct {
 	Name string
 	Rule rule.Node
 	// Channels are the tier's channels in order of preference (TAGS.md: "wecom, email"; "any consented"):
-	// a person is reached on the first one their consent covers and they can be reached on. Channel is the
-	// first.
+	// a person is reached on the first one their consent covers and they can be reached on.
 	Channels []string
-	Channel  string
 	Content  map[string]string // by language: en, zh
 }
 
@@ -73,7 +71,7 @@ func parseStrategy(b []byte) ([]Tier, error) {
 		if t.Content["en"] == "" || t.Content["zh"] == "" {
 			return nil, bad("content needs en and zh")
 		}
-		out = append(out, Tier{Name: t.Name, Rule: n, Channels: channels, Channel: channels[0], Content: t.Content})
+		out = append(out, Tier{Name: t.Name, Rule: n, Channels: channels, Content: t.Content})
 	}
 	return out, nil
 }
