@@ -234,9 +234,7 @@ func (s *AccessRequests) Request(ctx context.Context, a Access, in AccessRequest
 	if err != nil {
 		return AccessRequestView{}, internalErr("record access request", err)
 	}
-	v := s.view(row, true)
-	v.AuditSeq = seq
-	return v, nil
+	return s.changed(row, seq), nil
 }
 
 // audienceSubjects returns the subject ids of an audience's treated members (the held-out ones are not
@@ -264,6 +262,13 @@ func (s *AccessRequests) audienceSubjects(ctx context.Context, id string) ([]str
 		}
 		after = page[len(page)-1].Ref
 	}
+}
+
+// changed is the view a change answers with: the row as its requester sees it, and the change's entry.
+func (s *AccessRequests) changed(r AccessRequestRow, seq int64) AccessRequestView {
+	v := s.view(r, true)
+	v.AuditSeq = seq
+	return v
 }
 
 // view is a row as shown; the justification is opened only for its requester and approvers (showText).
@@ -398,9 +403,7 @@ func (s *AccessRequests) Decide(ctx context.Context, a Access, id, decision, not
 	case err != nil:
 		return AccessRequestView{}, internalErr("decide access request", err)
 	}
-	v := s.view(out, true)
-	v.AuditSeq = seq
-	return v, nil
+	return s.changed(out, seq), nil
 }
 
 // Revoke ends an approved (or still pending) request at once: its requester or an approver may.
@@ -450,9 +453,7 @@ func (s *AccessRequests) Revoke(ctx context.Context, a Access, id string) (Acces
 	case err != nil:
 		return AccessRequestView{}, internalErr("revoke access request", err)
 	}
-	v := s.view(out, true)
-	v.AuditSeq = seq
-	return v, nil
+	return s.changed(out, seq), nil
 }
 
 // reasonCategory is the stated reason category of the request behind a grant ("" if unknown).

@@ -1,9 +1,6 @@
 package sentiment
 
-import (
-	"strings"
-	"unicode/utf8"
-)
+import "strings"
 
 // Driver is a lexicon entry that moved a text's score, with the sign of its push.
 type Driver struct {
@@ -52,7 +49,7 @@ func longestEntry(phrase string) string {
 	}
 	for l := min(len(words), lex.en.maxLen); l > 0; l-- {
 		for i := 0; i+l <= len(words); i++ {
-			if k := strings.Join(words[i:i+l], " "); utf8.ValidString(k) && sentimentEntry(lex.en, k) {
+			if k := strings.Join(words[i:i+l], " "); sentimentEntry(lex.en, k) {
 				return k
 			}
 		}
