@@ -202,17 +202,15 @@ func (s *Server) getMeExplanation(c *gin.Context) {
 	c.Header("Content-Language", lang)
 	// The notice's own parts (PIPL Art. 17: handler, method, how to exercise each right), beside what
 	// applies to this subject.
-	notice := toNoticeDTO(s.vault.Policy(), lang)
-	methods := map[string]string{}
-	for _, p := range notice.Purposes {
-		methods[p.Purpose] = p.Method
-	}
+	cat := s.vault.Policy().Purposes()
 	out := dtos(purposes, func(x vault.PurposeExplanation) purposeExplanationDTO { return toPurposeExplanationDTO(x, lang) })
 	for i := range out {
-		out[i].Method = methods[out[i].Purpose]
+		if p, ok := cat.Purpose(policies.PurposeName(out[i].Purpose)); ok {
+			out[i].Method = processingMethod(p, lang)
+		}
 	}
-	c.JSON(http.StatusOK, gin.H{"language": lang, "handler": notice.Handler, "rights": notice.Rights, "notice_version": notice.NoticeVersion,
-		"purposes": out, "tags": dtos(tags, toTagViewDTO)})
+	c.JSON(http.StatusOK, gin.H{"language": lang, "handler": toNoticeHandlerDTO(cat, lang), "rights": cat.Handler().Rights[lang],
+		"notice_version": newestNoticeVersion(cat), "purposes": out, "tags": dtos(tags, toTagViewDTO)})
 }
 
 // getMeExport returns the complete copy as JSON, or (?format=zip) as a ZIP of the same JSON, CSV files and a

@@ -111,10 +111,8 @@ func (s *Server) getNoticeVersions(c *gin.Context) {
 // toNoticeDTO renders the catalog's notice content in lang.
 func toNoticeDTO(pol *policies.Set, lang string) noticeDTO {
 	cat := pol.Purposes()
-	h := cat.Handler()
-	out := noticeDTO{Language: lang, Version: pol.Hash(), Rights: h.Rights[lang],
-		Handler: noticeHandlerDTO{Name: h.Name[lang], Address: h.Address[lang], Contact: h.Contact,
-			Officer: noticeOfficerDTO{Name: h.Officer.Name[lang], Contact: h.Officer.Contact}}}
+	out := noticeDTO{Language: lang, Version: pol.Hash(), NoticeVersion: newestNoticeVersion(cat), Rights: cat.Handler().Rights[lang],
+		Handler: toNoticeHandlerDTO(cat, lang)}
 	for _, p := range cat.All() {
 		np := noticePurposeDTO{Purpose: string(p.Name), Description: p.Description[lang], LegalBasis: p.LegalBasis, Method: processingMethod(p, lang), ConsentKind: p.ConsentKind,
 			Categories: p.Categories, RetentionDays: p.Retention.Days, Necessary: p.Necessary, NoticeVersion: p.Notice.Version,
@@ -125,9 +123,25 @@ func toNoticeDTO(pol *policies.Set, lang string) noticeDTO {
 				Country: info.Country, TransferMechanism: info.TransferMechanism})
 		}
 		out.Purposes = append(out.Purposes, np)
-		out.NoticeVersion = max(out.NoticeVersion, p.Notice.Version) // versions are dates, "2026-01": they sort as text
 	}
 	return out
+}
+
+// newestNoticeVersion is the newest of the purposes' notice versions: the label consents carry. Versions
+// are dates ("2026-01"), so they sort as text.
+func newestNoticeVersion(cat *policies.Catalog) string {
+	newest := ""
+	for _, p := range cat.All() {
+		newest = max(newest, p.Notice.Version)
+	}
+	return newest
+}
+
+// toNoticeHandlerDTO renders the catalog's handler and its PI protection officer in lang.
+func toNoticeHandlerDTO(cat *policies.Catalog, lang string) noticeHandlerDTO {
+	h := cat.Handler()
+	return noticeHandlerDTO{Name: h.Name[lang], Address: h.Address[lang], Contact: h.Contact,
+		Officer: noticeOfficerDTO{Name: h.Officer.Name[lang], Contact: h.Officer.Contact}}
 }
 
 // processingMethod describes how a purpose processes data (PIPL Art. 17: the method of processing), from
