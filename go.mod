@@ -1,6 +1,6 @@
 module github.com/profilevault/profilevault
 
-go 1.26.0
+go 1.27.0
 
 toolchain go1.27.3
 
@@ -22,6 +22,7 @@ require (
 
 require (
 	filippo.io/hpke v0.4.0 // indirect
+	filippo.io/torchwood v0.10.0 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/bmatcuk/doublestar/v4 v4.6.1 // indirect
 	github.com/bytedance/gopkg v0.1.3 // indirect

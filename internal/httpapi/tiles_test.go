@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/torchwood"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -219,4 +221,99 @@ func TestCheckpointWithinTwoSeconds(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// bearer is an http.RoundTripper that adds a bearer token to every request, the way an auditor's tool is
+// pointed at a log behind authentication.
+type bearer struct{ token string }
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestLogReadsWithTorchwood reads the trail with a second, independent C2SP client — filippo.io/torchwood,
+// the tlog-tiles library behind Sunlight — pointed at the vault's /audit/ prefix as at any tlog-tiles log: it
+// verifies the checkpoint under a policy that checks the origin and the pinned key, walks every entry through
+// hash tiles and entry bundles (partial tiles at the right edge included) and proves one by inclusion.
+func TestLogReadsWithTorchwood(t *testing.T) {
+	s := apptest.Start(t, func(c *app.Config) { c.CheckpointInterval = 20 * time.Millisecond })
+	for i := 0; i < 300; i++ { // past one full tile, ending inside a partial one
+		s.CreateSubject(map[string]any{"name": fmt.Sprintf("丙%d", i)})
+	}
+	last := s.Do("POST", "/v1/subjects", s.Token("st", "data_steward"), "account_management", map[string]any{"fields": map[string]any{"name": "丁"}})
+	lastSeq, err := strconv.ParseInt(last.Header.Get("X-Audit-Seq"), 10, 64)
+	if err != nil {
+		t.Fatalf("no audit seq: %d", last.Status)
+	}
+	co := s.Token("co", "compliance_officer")
+	vkey := s.Do("GET", "/v1/audit/checkpoint", co, "", nil).JSON["public_key"].(string)
+	verifier, err := torchwood.NewLogVerifier(vkey)
+	if err != nil {
+		t.Fatalf("torchwood rejects the published verifier key: %v", err)
+	}
+	policy := torchwood.ThresholdPolicy(2, torchwood.OriginPolicy(verifier.Name()), torchwood.SingleVerifierPolicy(verifier))
+	var cp torchwood.Checkpoint
+	for i := 0; cp.N < lastSeq; i++ {
+		if i == 200 {
+			t.Fatalf("no checkpoint covers entry %d", lastSeq)
+		}
+		time.Sleep(20 * time.Millisecond)
+		signed := s.Do("GET", "/audit/checkpoint", co, "", nil).Body
+		if cp, _, err = torchwood.VerifyCheckpoint(signed, policy); err != nil {
+			t.Fatalf("torchwood rejects the checkpoint: %v\n%s", err, signed)
+		}
+	}
+	if cp.N < 300 || cp.N%256 == 0 {
+		t.Fatalf("checkpoint of %d entries; the test wants a partial tile at the right edge", cp.N)
+	}
+	fetcher, err := torchwood.NewTileFetcher(s.Server.URL+"/audit/", torchwood.WithHTTPClient(&http.Client{Transport: bearer{co}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := torchwood.NewClient(fetcher)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	n := int64(0)
+	for i, entry := range client.AllEntries(ctx, cp.Tree, 0) {
+		var e struct {
+			Seq int64 `json:"seq"`
+		}
+		if err := json.Unmarshal(entry, &e); err != nil || e.Seq != i+1 {
+			t.Fatalf("entry %d: seq %d, %v", i, e.Seq, err)
+		}
+		n++
+	}
+	if err := client.Err(); err != nil || n != cp.N {
+		t.Fatalf("torchwood read %d of %d entries: %v", n, cp.N, err)
+	}
+	k := cp.N - 2
+	entry, proof, err := client.Entry(ctx, cp.Tree, k)
+	if err != nil {
+		t.Fatalf("entry %d: %v", k, err)
+	}
+	if err := tlog.CheckRecord(proof, cp.N, cp.Hash, k, tlog.RecordHash(entry)); err != nil {
+		t.Fatalf("entry %d does not prove its inclusion: %v", k, err)
+	}
+	// A checkpoint signed by another key, or for another origin, fails torchwood's policy.
+	other, _, _ := note.GenerateKey(nil, verifier.Name())
+	forged, err := note.Sign(&note.Note{Text: cp.String()}, mustSigner(t, other))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := torchwood.VerifyCheckpoint(forged, policy); err == nil {
+		t.Error("torchwood accepted a checkpoint signed by another key")
+	}
+}
+
+func mustSigner(t *testing.T, skey string) note.Signer {
+	t.Helper()
+	s, err := note.NewSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
