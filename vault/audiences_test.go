@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -377,6 +378,13 @@ func TestCampaignPlanTiers(t *testing.T) {
 	// price_sensitive reaches "any consented" channel (TAGS.md): push first, and on the next one for a person
 	// who withdrew push.
 	add(5, true, map[string]string{"value.churn_risk": "low", "behavior.price_sensitivity": "price_sensitive"}, "push")
+	// High value reaches business users only (TAGS.md: "high-value business users"), by WeCom first; the same
+	// value without the business occupation group, or without an occupation group at all, is another tier's.
+	highValue := map[string]string{"value.churn_risk": "low", "value.rfm_segment": "champions", "value.ltv_12m": "2400"}
+	with := func(k, v string) map[string]string { m := maps.Clone(highValue); m[k] = v; return m }
+	add(6, true, with("basic.occupation_group", "business"))
+	add(7, true, with("basic.occupation_group", "professional")) // no tier
+	add(8, true, highValue)                                      // no tier
 	plan, err := svc.Audiences().Plan(ctx, mk, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -384,6 +392,9 @@ func TestCampaignPlanTiers(t *testing.T) {
 	sizes, byChannel := map[string]int{}, map[string]int{}
 	for _, tr := range plan.Tiers {
 		sizes[tr.Tier] += tr.Audience.Size
+		if tr.Tier == "high_value" {
+			byChannel["high_value:"+tr.Channel] = tr.Audience.Size
+		}
 		if tr.Tier == "price_sensitive" {
 			byChannel[tr.Channel] = tr.Audience.Size
 			if tr.Audience.Name != "plan:price_sensitive:"+tr.Channel {
@@ -391,10 +402,11 @@ func TestCampaignPlanTiers(t *testing.T) {
 			}
 		}
 	}
-	if sizes["churn_winback"] != 1 || sizes["price_sensitive"] != 2 || plan.Unmatched != 1 || plan.Excluded[vault.ExcludedNoConsent] != 1 {
+	if sizes["churn_winback"] != 1 || sizes["price_sensitive"] != 2 || sizes["high_value"] != 1 || byChannel["high_value:wecom"] != 1 ||
+		plan.Unmatched != 3 || plan.Excluded[vault.ExcludedNoConsent] != 1 {
 		t.Fatalf("plan: sizes %v unmatched %d excluded %v", sizes, plan.Unmatched, plan.Excluded)
 	}
-	if byChannel["push"] != 1 || byChannel["sms"] != 1 || len(byChannel) != 5 {
+	if byChannel["push"] != 1 || byChannel["sms"] != 1 || len(byChannel) != 7 {
 		t.Fatalf("price_sensitive by channel: %v, want one on push and the one who withdrew push on sms", byChannel)
 	}
 }

@@ -49,7 +49,7 @@ func (s *Tags) TagPurposes() []policies.PurposeName { return s.Policy().Purposes
 // released for tagging (data minimisation: no name, contact or street address ever reaches the engine).
 var (
 	tagInputCategories = []string{"identity", "address", "demographic", "transactions", "behavior", "interactions"}
-	tagInputFields     = []string{"birth_date", "gender", "province", "city"}
+	tagInputFields     = []string{"birth_date", "gender", "province", "city", "occupation"}
 )
 
 // TagInput is what the enforcement point releases to compute one subject's tags: the data of the input
@@ -57,7 +57,7 @@ var (
 // each purpose which categories that is. A purpose's computation must read only its own categories.
 type TagInput struct {
 	SubjectID string
-	Fields    map[string]string // birth_date, gender, province, city (allowed for some purpose and present)
+	Fields    map[string]string // birth_date, gender, province, city, occupation (allowed for some purpose and present)
 	Events    []EventView       // events of categories allowed for some purpose, oldest first; Attrs only those SetTagAttributes named
 	CreatedAt time.Time
 	Bases     map[policies.PurposeName]TagBasis // by purpose; absent when nothing is allowed for it

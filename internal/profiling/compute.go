@@ -175,6 +175,35 @@ func cityTierTag(c *evalCtx) (string, Explanation, bool) {
 	}, true
 }
 
+// occupationGroupNames are the groups' names in explanations.
+var occupationGroupNames = map[string]Explanation{
+	"business":       {ZH: "商务人群（经营、管理或从事销售）", EN: "business (runs, manages or sells for a business)"},
+	"professional":   {ZH: "专业人士", EN: "professional"},
+	"public_service": {ZH: "公共服务", EN: "public service"},
+	"student":        {ZH: "学生", EN: "student"},
+	"worker":         {ZH: "职工", EN: "worker"},
+	"retired":        {ZH: "退休", EN: "retired"},
+	"homemaker":      {ZH: "全职家庭", EN: "homemaker"},
+}
+
+func occupationGroupTag(c *evalCtx) (string, Explanation, bool) {
+	g, title := c.f.OccupationGroup, c.f.OccupationTitle
+	if g == "" {
+		return "", Explanation{}, false
+	}
+	name, known := occupationGroupNames[g]
+	if !known || title == "" {
+		return OccupationOther, Explanation{
+			ZH: "填写的职业不在职业分组表中，归为其他",
+			EN: "The occupation given is not in the occupation table, so the group is other",
+		}, true
+	}
+	return g, Explanation{
+		ZH: "职业分组表中“" + title + "”属于" + name.ZH,
+		EN: "In the occupation table, \"" + title + "\" is in the group " + name.EN,
+	}, true
+}
+
 func memberSinceTag(c *evalCtx) (string, Explanation, bool) {
 	f := c.f
 	if f.MemberSince.IsZero() || f.MemberSince.After(c.now) {

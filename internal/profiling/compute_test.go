@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/profilevault/profilevault/internal/profiling/sentiment"
+	"github.com/profilevault/profilevault/policies"
 )
 
 func TestAgeBand(t *testing.T) {
@@ -578,5 +579,58 @@ func TestSentimentExplanationNamesItsDrivers(t *testing.T) {
 	}
 	if strings.Contains(zh+en, "宝宝") || strings.Contains(zh+en, "物流很快") {
 		t.Fatalf("explanation quotes a text: %q / %q", zh, en)
+	}
+}
+
+func TestOccupationGroup(t *testing.T) {
+	tests := []struct {
+		occupation, group, title string
+	}{
+		{"manager", "business", "manager"},
+		{"  Senior  Sales Manager ", "business", "manager"},
+		{"self-employed", "business", "self-employed"},
+		{"销售经理", "business", "经理"},
+		{"个体户", "business", "个体户"},
+		{"IT工程师", "professional", "工程师"},
+		{"software engineer", "professional", "engineer"},
+		{"大学老师", "professional", "老师"},
+		{"civil servant", "public_service", "civil servant"},
+		{"小学生", "student", "学生"},
+		{"driver", "worker", "driver"},
+		{"退休", "retired", "退休"},
+		{"salesperson", "business", "salesperson"},
+		{"person", "other", ""},    // one Latin word has no shorter title ("salesperson" is not "person")
+		{"astronaut", "other", ""}, // not in the table
+		{"宇航员", "other", ""},       // nor this
+	}
+	for _, tc := range tests {
+		t.Run(tc.occupation, func(t *testing.T) {
+			g, title, ok := OccupationGroup(tc.occupation)
+			if !ok || g != tc.group || title != tc.title {
+				t.Errorf("OccupationGroup(%q) = %q, %q, %v; want %q, %q", tc.occupation, g, title, ok, tc.group, tc.title)
+			}
+			s := Subject{ID: "s", Fields: map[string]string{"occupation": tc.occupation}, Allowed: allow(Demographic)}
+			tag := computeOne(t, s, Population{})[KeyOccupationGroup]
+			if tag.Value != tc.group || tag.Purpose != policies.PurposeMarketing || !slices.Equal(tag.Inputs, []string{Demographic}) {
+				t.Errorf("tag %+v", tag)
+			}
+			if tc.title != "" && !strings.Contains(tag.Explanation.EN, tc.title) {
+				t.Errorf("explanation %q does not name the title it matched", tag.Explanation.EN)
+			}
+		})
+	}
+	if _, _, ok := OccupationGroup("  "); ok {
+		t.Error("a blank occupation has a group")
+	}
+	// The occupation is demographic data: without that category, no tag, whatever the field holds.
+	s := Subject{ID: "s", Fields: map[string]string{"occupation": "manager", "city": "广州"}, Allowed: allow(Address)}
+	if tag, ok := computeOne(t, s, Population{})[KeyOccupationGroup]; ok {
+		t.Errorf("occupation group without the demographic category: %+v", tag)
+	}
+	// Every occupation the synthetic shop writes has a group of its own.
+	for _, o := range []string{"teacher", "engineer", "nurse", "sales", "designer", "student", "civil servant", "self-employed", "accountant", "driver", "doctor", "manager"} {
+		if g, _, _ := OccupationGroup(o); g == OccupationOther {
+			t.Errorf("synthetic occupation %q has no group", o)
+		}
 	}
 }

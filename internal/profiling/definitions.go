@@ -12,6 +12,7 @@ const (
 	KeyRegion           = "basic.region"
 	KeyCityTier         = "basic.city_tier"
 	KeyMemberSince      = "basic.member_since_band"
+	KeyOccupationGroup  = "basic.occupation_group"
 	KeyActiveSlot       = "behavior.active_slot"
 	KeyBrowseDepth      = "behavior.browse_depth"
 	KeyCartAbandonRate  = "behavior.cart_abandon_rate"
@@ -58,6 +59,10 @@ var definitions = []definition{
 		"City tier 1, 2, 3 or 4+ from the shipped city table; cities not in the table are 4+.", Address),
 	def(KeyMemberSince, LevelBasic, policies.PurposeMarketing, memberSinceTag,
 		"Tenure band since registration or the first event, whichever is earlier.", Identity),
+	def(KeyOccupationGroup, LevelBasic, policies.PurposeMarketing, occupationGroupTag,
+		"Occupation group from the occupation field by the shipped table (whole title, else its longest trailing "+
+			"title): business (runs, manages or sells for a business), professional, public_service, student, worker, "+
+			"retired, homemaker, or other.", Demographic),
 	def(KeyActiveSlot, LevelBehavior, policies.PurposeMarketing, activeSlotTag,
 		"Time-of-day slot (local time) in which most browsing sessions start: morning 6-11, midday 11-14, "+
 			"afternoon 14-18, evening 18-23, night 23-6.", Behavior),

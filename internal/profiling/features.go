@@ -122,6 +122,10 @@ type Features struct {
 	Province string `json:"province,omitempty"`
 	City     string `json:"city,omitempty"`
 	CityTier int    `json:"city_tier,omitempty"`
+	// OccupationGroup is the group of the occupation field and OccupationTitle the table's title it matched
+	// (empty for "other"); both empty when there is none (demographic).
+	OccupationGroup string `json:"occupation_group,omitempty"`
+	OccupationTitle string `json:"occupation_title,omitempty"`
 	// MemberSince is the earlier of registration and the first event read; MemberSinceInputs is the
 	// category of that event when it came first (empty when registration came first).
 	MemberSince       time.Time   `json:"member_since"`
@@ -268,6 +272,9 @@ func ExtractWith(s Subject, now time.Time, loc *time.Location, o ExtractOptions)
 	}
 	if mask.Has(Address) {
 		f.Province, f.City, f.CityTier = placeOf(s.Fields["province"], s.Fields["city"])
+	}
+	if mask.Has(Demographic) {
+		f.OccupationGroup, f.OccupationTitle, _ = OccupationGroup(s.Fields["occupation"])
 	}
 	if !s.CreatedAt.IsZero() && !s.CreatedAt.After(now) {
 		f.MemberSince = s.CreatedAt
