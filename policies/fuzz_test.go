@@ -13,7 +13,7 @@ func FuzzPolicyFile(f *testing.F) {
 		f.Add(uint8(i), Embedded(name))
 	}
 	f.Add(uint8(4), []byte(`{"purposes":[]}`))
-	f.Add(uint8(6), []byte(`{"tiers":[{"name":"x","rule":"a == 1","channel":"sms","content":{"en":"e","zh":"z"}}]}`))
+	f.Add(uint8(6), []byte(`{"personalised":{"label":{"en":"P","zh":"个"},"opt_out":{"en":"o","zh":"退"}},"tiers":[{"name":"x","rule":"a == 1","channel":"sms","content":{"en":"e","zh":"z"}}]}`))
 	f.Add(uint8(0), []byte(`{"grantable":[{"role":"r","purpose":"analytics","categories":["behavior"],"max_duration":"1d","approvers":["a"]}]}`))
 	f.Fuzz(func(t *testing.T, which uint8, data []byte) {
 		files, err := readFiles("")

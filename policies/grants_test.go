@@ -73,13 +73,19 @@ func TestStrategyFile(t *testing.T) {
 	if len(tiers) < 8 || tiers[0].Name != "churn_winback" || tiers[0].Channels[0] != "sms" || tiers[0].Content["zh"] == "" {
 		t.Fatalf("strategy: %d tiers, first %+v", len(tiers), tiers[0])
 	}
-	for _, tc := range []struct{ name, tier, want string }{
-		{"bad rule", `{"name":"x","rule":"a ==","channel":"sms","content":{"en":"e","zh":"z"}}`, "at 4"},
-		{"unknown channel", `{"name":"x","rule":"a == 'b'","channel":"fax","content":{"en":"e","zh":"z"}}`, "unknown channel"},
-		{"no zh content", `{"name":"x","rule":"a == 'b'","channel":"sms","content":{"en":"e"}}`, "en and zh"},
+	if m := s.Personalised(); m.Label["zh"] != "个性化推荐" || m.Label["en"] == "" || m.OptOut["zh"] == "" || m.OptOut["en"] == "" {
+		t.Fatalf("personalised marker %+v", m)
+	}
+	const marker = `"personalised":{"label":{"en":"P","zh":"个"},"opt_out":{"en":"o","zh":"退"}}`
+	for _, tc := range []struct{ name, marker, tier, want string }{
+		{"bad rule", marker, `{"name":"x","rule":"a ==","channel":"sms","content":{"en":"e","zh":"z"}}`, "at 4"},
+		{"unknown channel", marker, `{"name":"x","rule":"a == 'b'","channel":"fax","content":{"en":"e","zh":"z"}}`, "unknown channel"},
+		{"no zh content", marker, `{"name":"x","rule":"a == 'b'","channel":"sms","content":{"en":"e"}}`, "content needs en and zh"},
+		{"no marker", `"comment":""`, `{"name":"x","rule":"a == 'b'","channel":"sms","content":{"en":"e","zh":"z"}}`, "personalised needs"},
+		{"no zh opt-out", `"personalised":{"label":{"en":"P","zh":"个"},"opt_out":{"en":"o"}}`, `{"name":"x","rule":"a == 'b'","channel":"sms","content":{"en":"e","zh":"z"}}`, "personalised needs"},
 	} {
 		files := embeddedFiles(t)
-		files[fileStrategy] = []byte(`{"tiers":[` + tc.tier + `]}`)
+		files[fileStrategy] = []byte(`{` + tc.marker + `,"tiers":[` + tc.tier + `]}`)
 		if _, err := compile(files, false); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
 		}

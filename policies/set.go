@@ -58,9 +58,10 @@ type Set struct {
 	rules      []Rule
 	inherits   []Inheritance
 	// grantable is what roles may ask for beyond their baseline (grants.json); strategy the marketing
-	// tiers (strategy.json).
-	grantable []Grantable
-	strategy  []Tier
+	// tiers and personalised the marker their messages carry (strategy.json).
+	grantable    []Grantable
+	strategy     []Tier
+	personalised PersonalisedMarker
 
 	roles     []string       // sorted
 	roleIndex map[string]int // position in roles
@@ -148,7 +149,7 @@ func compile(files map[string][]byte, forceFull bool) (*Set, error) {
 	if s.grantable, err = parseGrants(files[fileGrants], schema, catalog); err != nil {
 		return nil, err
 	}
-	if s.strategy, err = parseStrategy(files[fileStrategy]); err != nil {
+	if s.strategy, s.personalised, err = parseStrategy(files[fileStrategy]); err != nil {
 		return nil, err
 	}
 	s.pruned = !forceFull && sameMatcher(pm.matcher, embeddedMatcher())

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/profilevault/profilevault/vault/rule"
@@ -20,11 +21,24 @@ type Tier struct {
 	Content  map[string]string // by language: en, zh
 }
 
-// parseStrategy reads strategy.json: each tier's rule must parse and its channel be known.
-func parseStrategy(b []byte) ([]Tier, error) {
+// PersonalisedMarker is what every message sent to an audience carries (GB/T 35273 §7.5, PIPL Art. 24):
+// a label that says the content was picked from the person's profile, and how to turn that off. Audiences
+// are always built from profile tags, so every audience, member page and plan tier carries it.
+type PersonalisedMarker struct {
+	Label  map[string]string // by language: en, zh ("Personalised for you", "个性化推荐")
+	OptOut map[string]string // by language: how to refuse personalised marketing or the channel
+}
+
+// parseStrategy reads strategy.json: each tier's rule must parse and its channel be known, and the
+// personalised marker must have en and zh texts.
+func parseStrategy(b []byte) ([]Tier, PersonalisedMarker, error) {
 	var doc struct {
-		Comment string `json:"comment"`
-		Tiers   []struct {
+		Comment      string `json:"comment"`
+		Personalised struct {
+			Label  map[string]string `json:"label"`
+			OptOut map[string]string `json:"opt_out"`
+		} `json:"personalised"`
+		Tiers []struct {
 			Name     string            `json:"name"`
 			Rule     string            `json:"rule"`
 			Channel  string            `json:"channel"`
@@ -35,7 +49,13 @@ func parseStrategy(b []byte) ([]Tier, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&doc); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrInvalid, fileStrategy, err)
+		return nil, PersonalisedMarker{}, fmt.Errorf("%w: %s: %v", ErrInvalid, fileStrategy, err)
+	}
+	marker := PersonalisedMarker{Label: doc.Personalised.Label, OptOut: doc.Personalised.OptOut}
+	for _, texts := range []map[string]string{marker.Label, marker.OptOut} {
+		if texts["en"] == "" || texts["zh"] == "" {
+			return nil, PersonalisedMarker{}, fmt.Errorf("%w: %s: personalised needs a label and an opt_out, each in en and zh", ErrInvalid, fileStrategy)
+		}
 	}
 	var out []Tier
 	seen := map[string]bool{}
@@ -44,37 +64,42 @@ func parseStrategy(b []byte) ([]Tier, error) {
 			return fmt.Errorf("%w: %s: tier %d: %s", ErrInvalid, fileStrategy, i+1, fmt.Sprintf(format, args...))
 		}
 		if !validName(t.Name) || seen[t.Name] {
-			return nil, bad("name must be a unique lower-case name")
+			return nil, PersonalisedMarker{}, bad("name must be a unique lower-case name")
 		}
 		seen[t.Name] = true
 		n, err := rule.Parse(t.Rule)
 		if err != nil {
-			return nil, bad("%v", err)
+			return nil, PersonalisedMarker{}, bad("%v", err)
 		}
 		channels := t.Channels
 		switch {
 		case t.Channel != "" && len(channels) > 0:
-			return nil, bad("give channel or channels, not both")
+			return nil, PersonalisedMarker{}, bad("give channel or channels, not both")
 		case t.Channel != "":
 			channels = []string{t.Channel}
 		case len(channels) == 0:
-			return nil, bad("no channel")
+			return nil, PersonalisedMarker{}, bad("no channel")
 		}
 		for k, c := range channels {
 			if !slices.Contains(Channels, c) {
-				return nil, bad("unknown channel %q", c)
+				return nil, PersonalisedMarker{}, bad("unknown channel %q", c)
 			}
 			if slices.Contains(channels[:k], c) {
-				return nil, bad("channel %q listed twice", c)
+				return nil, PersonalisedMarker{}, bad("channel %q listed twice", c)
 			}
 		}
 		if t.Content["en"] == "" || t.Content["zh"] == "" {
-			return nil, bad("content needs en and zh")
+			return nil, PersonalisedMarker{}, bad("content needs en and zh")
 		}
 		out = append(out, Tier{Name: t.Name, Rule: n, Channels: channels, Content: t.Content})
 	}
-	return out, nil
+	return out, marker, nil
 }
 
 // Strategy returns the tiers of the marketing strategy table, in priority order.
 func (s *Set) Strategy() []Tier { return slices.Clone(s.strategy) }
+
+// Personalised returns the marker every audience's messages carry (strategy.json "personalised").
+func (s *Set) Personalised() PersonalisedMarker {
+	return PersonalisedMarker{Label: maps.Clone(s.personalised.Label), OptOut: maps.Clone(s.personalised.OptOut)}
+}

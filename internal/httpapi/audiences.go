@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/profilevault/profilevault/policies"
 	"github.com/profilevault/profilevault/vault"
 	"github.com/profilevault/profilevault/vault/uplift"
 )
@@ -31,11 +32,29 @@ type audienceDTO struct {
 	HoldoutSize int            `json:"holdout_size"`
 	Excluded    map[string]int `json:"excluded"`
 	CreatedAt   time.Time      `json:"created_at"`
+	// Personalised is the marker its messages must carry: audiences are always picked from profile tags.
+	Personalised personalisedDTO `json:"personalised"`
 }
 
-func toAudienceDTO(x vault.AudienceRow) audienceDTO {
+func toAudienceDTO(x vault.AudienceRow, m personalisedDTO) audienceDTO {
 	return audienceDTO{ID: x.ID, Name: x.Name, Rule: x.Rule, Channel: x.Channel, Holdout: x.Holdout, Size: x.Size, HoldoutSize: x.HoldoutSize,
-		Excluded: x.Excluded, CreatedAt: x.CreatedAt}
+		Excluded: x.Excluded, CreatedAt: x.CreatedAt, Personalised: m}
+}
+
+// personalisedDTO is the label and opt-out text every message sent to an audience carries (GB/T 35273 §7.5:
+// personalised content marked, with a way to turn it off; strategy.json "personalised").
+type personalisedDTO struct {
+	Label  map[string]string `json:"label"`
+	OptOut map[string]string `json:"opt_out"`
+}
+
+func toPersonalisedDTO(m policies.PersonalisedMarker) personalisedDTO {
+	return personalisedDTO{Label: m.Label, OptOut: m.OptOut}
+}
+
+// personalised is the marker of the policy in force.
+func (s *Server) personalised() personalisedDTO {
+	return toPersonalisedDTO(s.vault.Policy().Personalised())
 }
 
 func (s *Server) postAudience(c *gin.Context) {
@@ -53,7 +72,7 @@ func (s *Server) postAudience(c *gin.Context) {
 		return
 	}
 	setAuditSeq(c, seq)
-	c.JSON(http.StatusCreated, toAudienceDTO(aud))
+	c.JSON(http.StatusCreated, toAudienceDTO(aud, s.personalised()))
 }
 
 type memberDTO struct {
@@ -85,7 +104,7 @@ func (s *Server) getAudienceMembers(c *gin.Context) {
 	for _, m := range page.Members {
 		out = append(out, memberDTO{Ref: m.Ref, Address: m.Address})
 	}
-	body := gin.H{"members": out}
+	body := gin.H{"members": out, "personalised": s.personalised()}
 	if page.Next != "" {
 		body["next_cursor"] = page.Next
 	}
@@ -240,8 +259,9 @@ func (s *Server) postCampaignPlan(c *gin.Context) {
 		return
 	}
 	tiers := make([]planTierDTO, 0, len(plan.Tiers))
+	marker := s.personalised()
 	for _, t := range plan.Tiers {
-		tiers = append(tiers, planTierDTO{Tier: t.Tier, Channel: t.Channel, Content: t.Content, Audience: toAudienceDTO(t.Audience)})
+		tiers = append(tiers, planTierDTO{Tier: t.Tier, Channel: t.Channel, Content: t.Content, Audience: toAudienceDTO(t.Audience, marker)})
 	}
 	c.JSON(http.StatusCreated, gin.H{"tiers": tiers, "excluded": plan.Excluded, "unmatched": plan.Unmatched})
 }
@@ -258,8 +278,9 @@ func (s *Server) getAudiences(c *gin.Context) {
 	}
 	setAuditSeq(c, seq)
 	out := make([]audienceDTO, 0, len(rows))
+	marker := s.personalised()
 	for _, r := range rows {
-		out = append(out, toAudienceDTO(r))
+		out = append(out, toAudienceDTO(r, marker))
 	}
 	c.JSON(http.StatusOK, gin.H{"audiences": out})
 }
@@ -276,7 +297,7 @@ func (s *Server) getAudience(c *gin.Context) {
 		return
 	}
 	setAuditSeq(c, seq)
-	body := gin.H{"audience": toAudienceDTO(row)}
+	body := gin.H{"audience": toAudienceDTO(row, s.personalised())}
 	if tier != nil {
 		// This audience's channel, and all the tier's in order of preference.
 		body["plan"] = gin.H{"tier": tier.Name, "channel": row.Channel, "channels": tier.Channels, "content": tier.Content}

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -44,6 +45,20 @@ func TestAudiencesOverHTTP(t *testing.T) {
 		t.Fatalf("build: %d %s", r.Status, r.Body)
 	}
 	aud := r.JSON["id"].(string)
+	// Personalised content is marked, with the way to turn it off (GB/T 35273 §7.5): on the audience and on
+	// every members page the sender works from.
+	marked := func(what string, m any) {
+		t.Helper()
+		p, _ := m.(map[string]any)
+		label, _ := p["label"].(map[string]any)
+		optOut, _ := p["opt_out"].(map[string]any)
+		if label["zh"] != "个性化推荐" || label["en"] == nil || !strings.Contains(fmt.Sprint(optOut["en"]), "/privacy") || optOut["zh"] == nil {
+			t.Fatalf("%s: personalised marker %v", what, m)
+		}
+	}
+	marked("the built audience", r.JSON["personalised"])
+	marked("a members page", s.Do("GET", "/v1/audiences/"+aud+"/members", mk, "marketing", nil).JSON["personalised"])
+	marked("the audience read", s.Do("GET", "/v1/audiences/"+aud, mk, "marketing", nil).JSON["audience"].(map[string]any)["personalised"])
 	members := func() string {
 		m := s.Do("GET", "/v1/audiences/"+aud+"/members", mk, "marketing", nil)
 		if m.Status != 200 {

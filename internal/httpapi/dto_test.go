@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/profilevault/profilevault/audit"
+	"github.com/profilevault/profilevault/policies"
 	"github.com/profilevault/profilevault/vault"
 )
 
@@ -50,6 +51,13 @@ var dtoCases = []struct {
 		var x vault.ImportReport
 		fill(reflect.ValueOf(&x).Elem())
 		return x, toImportReportDTO(x)
+	}},
+	{"AudienceRow", func() (any, any) {
+		var x vault.AudienceRow
+		fill(reflect.ValueOf(&x).Elem())
+		var m policies.PersonalisedMarker
+		fill(reflect.ValueOf(&m).Elem())
+		return x, toAudienceDTO(x, toPersonalisedDTO(m))
 	}},
 	{"KEKUse", func() (any, any) { var x vault.KEKUse; fill(reflect.ValueOf(&x).Elem()); return x, toKEKUseDTO(x) }},
 	{"KeyReport", func() (any, any) {
@@ -171,6 +179,8 @@ func fill(v reflect.Value) {
 		v.SetInt(7)
 	case reflect.Uint32:
 		v.SetUint(3)
+	case reflect.Float64:
+		v.SetFloat(0.25)
 	case reflect.Bool:
 		v.SetBool(true)
 	case reflect.Pointer:
