@@ -728,6 +728,12 @@ func TestBrowserAudiences(t *testing.T) {
 	if err != nil || len(cells) != 6 || cells[1] != "sms" || atoi(cells[3])+atoi(cells[4]) != 3 {
 		t.Fatalf("the churn tier (treated + holdout = 3 on sms): %q %v", cells, err)
 	}
+	// The label and opt-out every message carries, shown with the build and the plan (GB/T 35273 §7.5).
+	for _, sel := range []string{"#built-marker", "#plan-marker"} {
+		if m := text(ctx, t, sel); !strings.Contains(m, "Personalised for you") || !strings.Contains(m, "/privacy") {
+			t.Errorf("%s: %q", sel, m)
+		}
+	}
 }
 
 func atoi(s string) int { n, _ := strconv.Atoi(s); return n }

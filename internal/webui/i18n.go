@@ -112,6 +112,7 @@ var phrases = map[string][2]string{ // [en, zh]
 	"aud.holdoutn":         {"Holdout", "对照组"},
 	"aud.excluded":         {"Excluded", "已排除"},
 	"aud.unmatched":        {"matching no tier:", "未匹配任何层级："},
+	"aud.marker":           {"Every message carries", "每条消息须标注"},
 	"aud.list":             {"Audiences built", "已创建的人群"},
 	"aud.report":           {"Uplift report", "提升报告"},
 	"aud.treated":          {"Treated", "实验组"},

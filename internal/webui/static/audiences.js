@@ -5,6 +5,11 @@
   const { T, api, el, clear, status, failed, time } = PV;
   const purpose = { purpose: 'marketing' };
   const SVG = 'http://www.w3.org/2000/svg';
+  // marker is the label and opt-out every message to an audience carries (GB/T 35273 §7.5), in the page's language.
+  const marker = m => {
+    const lang = document.documentElement.lang;
+    return m ? T['aud.marker'] + ': “' + (m.label[lang] || m.label.en) + '” — ' + (m.opt_out[lang] || m.opt_out.en) : '';
+  };
   const excludedText = ex => Object.entries(ex || {}).filter(([, n]) => n).map(([k, n]) => k + ' ' + n).join(', ') || '0';
 
   async function loadList() {
@@ -27,7 +32,8 @@
     try {
       const a = await api('POST', '/v1/audiences', { purpose: 'marketing', body });
       await loadList(); // the list first: once the result shows, the list holds the new audience
-      out.append(el('p', { class: 'ok', id: 'built-size', 'data-size': String(a.size) }, T['aud.size'] + ' ' + a.size + ', ' + T['aud.holdoutn'] + ' ' + a.holdout_size + '; ' + T['aud.excluded'] + ': ' + excludedText(a.excluded)));
+      out.append(el('p', { class: 'ok', id: 'built-size', 'data-size': String(a.size) }, T['aud.size'] + ' ' + a.size + ', ' + T['aud.holdoutn'] + ' ' + a.holdout_size + '; ' + T['aud.excluded'] + ': ' + excludedText(a.excluded)),
+        el('p', { class: 'why', id: 'built-marker' }, marker(a.personalised)));
     } catch (e) {
       const pos = e.data && e.data.error && e.data.error.position;
       out.append(el('p', { class: 'error', role: 'alert', id: 'built-error' }, e.message + (pos !== undefined ? ' (' + T['aud.at'] + ' ' + pos + ')' : '')));
@@ -48,6 +54,7 @@
       await loadList(); // as for a build: the tiers show once the list is redrawn
       table.hidden = false;
       document.getElementById('plan-summary').textContent = T['aud.excluded'] + ': ' + excludedText(p.excluded) + '; ' + T['aud.unmatched'] + ' ' + p.unmatched;
+      document.getElementById('plan-marker').textContent = p.tiers.length ? marker(p.tiers[0].audience.personalised) : '';
       status('');
     } catch (e) { failed(e); }
   });
