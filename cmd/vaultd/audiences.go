@@ -44,6 +44,7 @@ func cmdAudiences(ctx context.Context, args []string, getenv func(string) string
 	if err != nil {
 		return err
 	}
+	cfg.Existing = true // a mistyped --data-dir must not become a new, empty vault
 	a, err := app.Open(ctx, cfg)
 	if err != nil {
 		return err
@@ -98,6 +99,7 @@ func cmdAudiencesSimulate(ctx context.Context, args []string, getenv func(string
 	if err != nil {
 		return err
 	}
+	cfg.Existing = true // a mistyped --data-dir must not become a new, empty vault
 	a, err := app.Open(ctx, cfg)
 	if err != nil {
 		return err

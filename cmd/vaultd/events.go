@@ -34,6 +34,7 @@ func cmdEvents(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	cfg.BulkWrites = true
+	cfg.Existing = true // a mistyped --data-dir must not become a new, empty vault
 	a, err := app.Open(ctx, cfg)
 	if err != nil {
 		return err

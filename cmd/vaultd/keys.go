@@ -53,6 +53,7 @@ func openKeys(ctx context.Context, name string, args []string, getenv func(strin
 	if err != nil {
 		return nil, err
 	}
+	cfg.Existing = true // a mistyped --data-dir must not become a new, empty vault
 	return app.Open(ctx, cfg)
 }
 

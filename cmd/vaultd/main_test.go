@@ -190,6 +190,24 @@ func TestCommandErrors(t *testing.T) {
 	}
 }
 
+// TestOfflineCommandsRefuseAMistypedDataDir: the commands that work on a vault refuse a data dir without
+// one, and create nothing there (a rotation "done" on a typo would leave the real vault unrotated).
+func TestOfflineCommandsRefuseAMistypedDataDir(t *testing.T) {
+	for _, args := range [][]string{
+		{"keys", "check"}, {"keys", "rotate"}, {"tags", "compute"}, {"retention", "run"}, {"events", "reseal"},
+		{"audiences", "build", "--rule", "value.churn_risk == 'high'", "--channel", "sms"}, {"audit", "reindex"},
+	} {
+		dir := filepath.Join(t.TempDir(), "typo")
+		err := run(context.Background(), append(args, "--data-dir", dir), env(nil), io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "no vault in the data directory") {
+			t.Errorf("%v on a data dir that does not exist: %v", args, err)
+		}
+		if _, statErr := os.Stat(dir); !errors.Is(statErr, os.ErrNotExist) {
+			t.Errorf("%v created %s", args, dir)
+		}
+	}
+}
+
 func TestPolicyExplain(t *testing.T) {
 	var out bytes.Buffer
 	if err := run(context.Background(), []string{"policy", "explain", "--role", "marketing", "--purpose", "marketing"}, env(nil), &out, io.Discard); err != nil {

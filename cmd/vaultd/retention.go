@@ -32,6 +32,7 @@ func cmdRetention(ctx context.Context, args []string, getenv func(string) string
 	if err != nil {
 		return err
 	}
+	cfg.Existing = true // a mistyped --data-dir must not become a new, empty vault
 	a, err := app.Open(ctx, cfg)
 	if err != nil {
 		return err

@@ -48,6 +48,9 @@ type Config struct {
 	// TimeZone is the local zone of time-of-day tags (VAULT_TZ); default Asia/Shanghai.
 	TimeZone string
 	DataDir  string // default ./data
+	// Existing refuses a data dir that holds no vault instead of creating one (the offline commands that
+	// work on a vault: keys, tags, retention, events, audiences; a mistyped --data-dir must not pass).
+	Existing bool
 	// DB is the store: "" or "sqlite" → DataDir/vault.db and its audit log in DataDir; postgres://… (or
 	// postgresql://…) → that PostgreSQL database, shared with the other nodes that name it (the data dir
 	// then keeps the lock, the key files and the erasure ledger).
@@ -196,7 +199,11 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 			a.Close()
 		}
 	}()
-	if a.Dir, err = datadir.Open(cfg.DataDir); err != nil {
+	openDir := datadir.Open
+	if cfg.Existing && !onPG {
+		openDir = datadir.OpenExisting
+	}
+	if a.Dir, err = openDir(cfg.DataDir); err != nil {
 		return nil, err
 	}
 	kekPath := cfg.KEKFile
@@ -624,16 +631,12 @@ type Trail interface {
 // ReindexTrail rebuilds the audit trail's review index from its entries (vaultd audit reindex). It takes the
 // data dir's lock, so it refuses while a server runs.
 func ReindexTrail(ctx context.Context, dataDir string) (int, error) {
-	dir, err := datadir.Open(dataDir)
+	dir, err := datadir.OpenExisting(dataDir)
 	if err != nil {
 		return 0, err
 	}
 	defer dir.Close()
-	path := dir.File(datadir.DatabaseFile)
-	if _, err := os.Stat(path); err != nil {
-		return 0, fmt.Errorf("no database at %s", path)
-	}
-	return sqlite.ReindexTrail(ctx, path, dir.File(datadir.AuditLogDir))
+	return sqlite.ReindexTrail(ctx, dir.File(datadir.DatabaseFile), dir.File(datadir.AuditLogDir))
 }
 
 // OpenTrailOn opens the audit trail of db (Config.DB) for reading: PostgreSQL's for a postgres:// DSN

@@ -27,11 +27,34 @@ const (
 // ErrLocked means another process (usually a running `vaultd serve`) holds the directory.
 var ErrLocked = errors.New("data directory is in use by another vaultd process")
 
+// ErrNoVault means a directory holds no vault (no database file), so a command that works on an existing
+// vault refuses it rather than creating one (a mistyped --data-dir).
+var ErrNoVault = errors.New("no vault in the data directory")
+
 // Dir is an opened, locked data directory.
 type Dir struct {
 	Path    string
 	Created bool // the directory did not exist or was empty
 	lock    *os.File
+}
+
+// OpenExisting is Open for a directory that must already hold a vault: it refuses, creating nothing, when
+// path has no database file.
+func OpenExisting(path string) (*Dir, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(filepath.Join(abs, DatabaseFile)); err != nil {
+		reason := "it has no " + DatabaseFile
+		if !errors.Is(err, os.ErrNotExist) {
+			reason = err.Error()
+		} else if _, err := os.Stat(abs); errors.Is(err, os.ErrNotExist) {
+			reason = "it does not exist"
+		}
+		return nil, fmt.Errorf("%w: %s (%s); check --data-dir: only serve, demo and import create a vault", ErrNoVault, abs, reason)
+	}
+	return Open(abs)
 }
 
 // Open creates path (0700) if needed and takes an exclusive, non-blocking lock on it. The lock is released
