@@ -69,7 +69,7 @@ func cmdTags(ctx context.Context, args []string, getenv func(string) string, std
 	// resident set (file-backed, 450-650 MB on the 100,000-subject shop, on top of the heap).
 	cfg.ScanReads = true
 	cfg.BulkWrites = true // about 780,000 tag rows for the 100,000-subject shop
-	cfg.Existing = true // a mistyped --data-dir must not become a new, empty vault
+	cfg.Existing = true   // a mistyped --data-dir must not become a new, empty vault
 	a, err := app.Open(ctx, cfg)
 	if err != nil {
 		return err
