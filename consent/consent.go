@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/profilevault/profilevault/internal/safetext"
 	"github.com/profilevault/profilevault/policies"
 )
 
@@ -226,7 +227,7 @@ func (g Grant) Validate(p policies.Purpose, now time.Time) error {
 	notice := p.NoticeChannels(g.NoticeVersion)
 	for _, c := range g.Channels {
 		if !slices.Contains(notice, c) {
-			return bad("channel %q is not one the notice %s asks consent for (%s)", c, g.NoticeVersion, strings.Join(notice, ", "))
+			return bad("channel %s is not one the notice %s asks consent for (%s)", safetext.Name(c), g.NoticeVersion, strings.Join(notice, ", "))
 		}
 	}
 	return nil

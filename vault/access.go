@@ -3,6 +3,7 @@ package vault
 import (
 	"context"
 	"errors"
+	"regexp"
 	"slices"
 	"strconv"
 	"time"
@@ -155,6 +156,12 @@ func (s *AccessRequests) Request(ctx context.Context, a Access, in AccessRequest
 	pol := s.Policy()
 	if _, err := s.checkPurpose(ctx, pol, a, ActionAccessRequest); err != nil {
 		return AccessRequestView{}, err
+	}
+	for _, c := range in.Categories {
+		if !policies.IsCategory(c) { // client text: refused before an entry could name it
+			return AccessRequestView{}, s.refuseInvalid(ctx, a, ActionAccessRequest, "",
+				Errorf(CodeInvalidArgument, "categories must be among %v", policies.Categories()))
+		}
 	}
 	id := newID("acr_")
 	a.Justification = in.Justification // sealed beside the entry, its hash inside
@@ -509,10 +516,13 @@ func (s *AccessRequests) expire(ctx context.Context, a Access, r AccessRequestRo
 // caller's own, for the declared purpose, approved and in time, and cover subject (unless subject is "":
 // a read of the grant's rows). It returns the row or a recorded refusal (outside_grant, grant_expired).
 func (s *AccessRequests) grantFor(ctx context.Context, a Access, e audit.Entry, subject string) (AccessRequestRow, error) {
-	e.GrantID = a.Grant
-	rows, err := s.store.AccessRequests(ctx, AccessFilter{GrantID: a.Grant, Limit: 1})
-	if err != nil {
-		return AccessRequestRow{}, internalErr("read grant", err)
+	e.GrantID = recordedGrant(a.Grant)
+	var rows []AccessRequestRow
+	if e.GrantID != "" {
+		var err error
+		if rows, err = s.store.AccessRequests(ctx, AccessFilter{GrantID: a.Grant, Limit: 1}); err != nil {
+			return AccessRequestRow{}, internalErr("read grant", err)
+		}
 	}
 	// The requester's own grant: the same person, for the purpose asked for, in a role they asked in (a
 	// grant made to a customer-service agent is not the same person's as a data steward's).
@@ -523,6 +533,7 @@ func (s *AccessRequests) grantFor(ctx context.Context, a Access, e audit.Entry, 
 	}
 	r := rows[0]
 	if r.State == AccessApproved && !s.now().Before(*r.ExpiresAt) {
+		var err error
 		if r, err = s.expire(ctx, a, r); err != nil {
 			return AccessRequestRow{}, err
 		}
@@ -536,6 +547,18 @@ func (s *AccessRequests) grantFor(ctx context.Context, a Access, e audit.Entry, 
 			&Error{Code: CodePermissionDenied, Reason: ReasonOutsideGrant, Message: "the subject is outside the grant"})
 	}
 	return r, nil
+}
+
+// grantIDPattern is what the vault's grant ids look like (newID("grt_")).
+var grantIDPattern = regexp.MustCompile(`^grt_[0-9a-f]{32}$`)
+
+// recordedGrant is the grant id an entry may name: a grant id as the vault issues them, or "" for any other
+// text a client sent (X-Access-Grant, a path), which is never written into the trail.
+func recordedGrant(id string) string {
+	if grantIDPattern.MatchString(id) {
+		return id
+	}
+	return ""
 }
 
 // widen adds to the role's field grants what the grant covers: its fields and the fields of its

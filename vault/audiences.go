@@ -14,6 +14,7 @@ import (
 
 	"github.com/profilevault/profilevault/audit"
 	"github.com/profilevault/profilevault/consent"
+	"github.com/profilevault/profilevault/internal/safetext"
 	"github.com/profilevault/profilevault/policies"
 	"github.com/profilevault/profilevault/vault/rule"
 )
@@ -504,7 +505,8 @@ func (s *Audiences) checkVocabulary(tree rule.Node) error {
 		for _, v := range values {
 			lit := v.Str // a number as written
 			if check != nil && *check != nil && (*check)(key, lit) != nil && bad == nil {
-				bad = Errorf(CodeInvalidArgument, "rule: %s %s is not a tag key and value the vocabulary allows", key, lit)
+				// The literal is never repeated: a marketer may have typed a person's name or number.
+				bad = Errorf(CodeInvalidArgument, "rule: %s is not a tag key, or a value the rule compares it with is not one the vocabulary allows for it", safetext.Name(key))
 			}
 		}
 	})

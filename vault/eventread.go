@@ -68,7 +68,7 @@ func (s *Ingestion) SubjectEvents(ctx context.Context, a Access, id string, q Ev
 			// A purpose that works on aggregates (analytics: "no individual results are shown to analysts")
 			// sees no one: a study's grant gives pseudonymous rows keyed per grant (GET /v1/grants/{id}/rows),
 			// never a person's identified events.
-			e.GrantID = a.Grant
+			e.GrantID = recordedGrant(a.Grant)
 			return EventPage{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy,
 				Errorf(CodePermissionDenied, "an analytics grant gives pseudonymous rows only: GET /v1/grants/{id}/rows"))
 		}

@@ -7,6 +7,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/profilevault/profilevault/internal/safetext"
 	"github.com/profilevault/profilevault/policies"
 )
 
@@ -95,20 +96,7 @@ func (s *core) validateValue(f policies.Field, v string) (string, error) {
 // like a schema field name is repeated: a lower-case letter, then at most 31 lower-case letters, digits and
 // underscores, with at most two digits (a phone or id number is none of these).
 func SafeFieldName(name string) string {
-	if len(name) == 0 || len(name) > 32 || name[0] < 'a' || name[0] > 'z' {
-		return "(not a field name)"
-	}
-	digits := 0
-	for _, r := range name {
-		switch {
-		case r >= '0' && r <= '9':
-			digits++
-		case r == '_' || r >= 'a' && r <= 'z':
-		default:
-			return "(not a field name)"
-		}
-	}
-	if digits > 2 {
+	if len(name) > 32 || strings.Contains(name, ".") || safetext.Name(name) == safetext.NotAName {
 		return "(not a field name)"
 	}
 	return name

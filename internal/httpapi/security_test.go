@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -442,5 +443,54 @@ func TestAuditEntriesHoldNoValues(t *testing.T) {
 	}
 	if n < 4 {
 		t.Fatalf("only %d audit entries", n)
+	}
+}
+
+// TestClientTextNeverReachesTheTrailOrAnError: text a client puts where the vault expects one of its own
+// names or ids — a grant id header or path, an access request's categories, a consent's channels, an
+// audience rule's keys and values — is never written into the trail (which can never be redacted) nor
+// repeated in an error, whatever is refused.
+func TestClientTextNeverReachesTheTrailOrAnError(t *testing.T) {
+	s := apptest.Start(t)
+	const marker = "泄漏标记 leak.marker@example.cn 13900000174"
+	st, cs, mk, co := s.Token("st", "data_steward"), s.Token("cs", "customer_service"), s.Token("mk", "marketing"), s.Token("co", "compliance_officer")
+	id := s.CreateSubject(map[string]any{"name": "甲"})
+	var replies []apptest.Response
+	do := func(method, path, token, purpose string, body any, headers ...map[string]string) {
+		t.Helper()
+		var h map[string]string
+		if len(headers) > 0 {
+			h = headers[0]
+		}
+		replies = append(replies, s.DoHeaders(method, path, token, purpose, body, h))
+	}
+	grant := map[string]string{"X-Access-Grant": marker}
+	do("GET", "/v1/subjects/"+id, cs, "customer_service", nil, grant)
+	do("GET", "/v1/subjects/"+id+"/events", cs, "customer_service", nil, grant)
+	do("GET", "/v1/grants/"+url.PathEscape(marker)+"/rows", s.Token("an", "analyst"), "analytics", nil)
+	do("POST", "/v1/access-requests", cs, "risk_control", map[string]any{"categories": []string{marker}, "subjects": []string{id}, "justification": "x", "duration": "2h"})
+	do("POST", "/v1/subjects/"+id+"/consents", st, "account_management", map[string]any{"purpose": "marketing", "notice_version": "2026-01",
+		"method": "app_checkbox", "kind": "general", "channels": []string{"sms:" + marker}})
+	for _, rule := range []string{"basic.gender == '" + marker + "'", "value.churn_risk == 'high' and " + marker + " == 'x'", "x13900000174.phone == '1'", "value.churn_risk == 'high' x13900000174"} {
+		do("POST", "/v1/audiences", mk, "marketing", map[string]any{"rule": rule, "channel": "sms"})
+	}
+	for i, r := range replies {
+		if r.Status < 400 {
+			t.Errorf("request %d was not refused: %d %s", i, r.Status, r.Body)
+		}
+		for _, part := range append(strings.Fields(marker), "x13900000174") {
+			if strings.Contains(string(r.Body), part) {
+				t.Errorf("reply %d (%d) repeats %q: %s", i, r.Status, part, r.Body)
+			}
+		}
+	}
+	trail := s.Do("GET", "/v1/audit/events?limit=1000", co, "compliance_audit", nil)
+	if trail.Status != 200 || len(trail.JSON["events"].([]any)) < len(replies) {
+		t.Fatalf("trail: %d", trail.Status)
+	}
+	for _, part := range append(strings.Fields(marker), "x13900000174") {
+		if strings.Contains(string(trail.Body), part) {
+			t.Errorf("the trail holds %q", part)
+		}
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/profilevault/profilevault/internal/safetext"
 )
 
 type kind int
@@ -42,9 +44,15 @@ func (t token) describe() string {
 	case tNumber:
 		return "a number"
 	case tIdent:
-		return "tag key " + strconv.Quote(t.text)
+		if name := safetext.Name(t.text); name != safetext.NotAName {
+			return "tag key " + strconv.Quote(name)
+		}
+		return "a word that is not a tag key" // client text, repeated only when it looks like a name
 	}
-	return strconv.Quote(t.text)
+	if len(t.text) <= 2 && strings.Trim(t.text, "()[],=!<>") == "" {
+		return strconv.Quote(t.text)
+	}
+	return "a character the rule language does not use"
 }
 
 type lexer struct {
