@@ -15,6 +15,7 @@ import (
 
 	"github.com/profilevault/profilevault/audit"
 	"github.com/profilevault/profilevault/consent"
+	"github.com/profilevault/profilevault/internal/safetext"
 	"github.com/profilevault/profilevault/policies"
 )
 
@@ -198,8 +199,12 @@ func (s *Profiles) Create(ctx context.Context, a Access, in NewSubject) (Created
 // create is Create; opened names the fields an import's match decision opened (see ImportSubject).
 // checkSourceRef checks a new subject's source reference (source and external id).
 func checkSourceRef(in NewSubject) error {
-	if len(in.Source) > 32 || len(in.ExternalID) > 128 || !utf8Safe(in.Source) || !utf8Safe(in.ExternalID) {
-		return Errorf(CodeInvalidArgument, "source or external_id too long or not valid text")
+	if len(in.ExternalID) > 128 || !utf8Safe(in.ExternalID) {
+		return Errorf(CodeInvalidArgument, "external_id too long or not valid text")
+	}
+	// The source names a system (crm, app, erp, …), stored as is: a name, never a value a client typed.
+	if in.Source != "" && (len(in.Source) > 32 || safetext.Name(in.Source) == safetext.NotAName) {
+		return Errorf(CodeInvalidArgument, "source must name the system the record comes from, like crm: lower-case letters, digits and _, at most 32")
 	}
 	return nil
 }

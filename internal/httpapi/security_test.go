@@ -471,6 +471,7 @@ func TestClientTextNeverReachesTheTrailOrAnError(t *testing.T) {
 	do("POST", "/v1/access-requests", cs, "risk_control", map[string]any{"categories": []string{marker}, "subjects": []string{id}, "justification": "x", "duration": "2h"})
 	do("POST", "/v1/subjects/"+id+"/consents", st, "account_management", map[string]any{"purpose": "marketing", "notice_version": "2026-01",
 		"method": "app_checkbox", "kind": "general", "channels": []string{"sms:" + marker}})
+	do("POST", "/v1/subjects", st, "account_management", map[string]any{"source": marker, "external_id": "e-1", "fields": map[string]any{"name": "乙"}})
 	for _, rule := range []string{"basic.gender == '" + marker + "'", "value.churn_risk == 'high' and " + marker + " == 'x'", "x13900000174.phone == '1'", "value.churn_risk == 'high' x13900000174"} {
 		do("POST", "/v1/audiences", mk, "marketing", map[string]any{"rule": rule, "channel": "sms"})
 	}
