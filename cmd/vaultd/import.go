@@ -33,6 +33,15 @@ func cmdImport(ctx context.Context, args []string, getenv func(string) string, s
 	if fs.NArg() == 0 {
 		return exitError{code: 2, msg: "usage: vaultd import --data-dir DIR PATH..."}
 	}
+	// Every file opens and every CSV header is usable before the vault is opened (or created): a bad file
+	// leaves nothing half-imported.
+	_, skipped, err := importer.Check(fs.Args())
+	for _, line := range skipped {
+		fmt.Fprintln(stderr, "vaultd import: skipped "+line)
+	}
+	if err != nil {
+		return err
+	}
 	cfg, err := common.config(stderr)
 	if err != nil {
 		return err

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/profilevault/profilevault/internal/app"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -297,10 +299,21 @@ func TestAuditCommands(t *testing.T) {
 	}
 }
 
+// newVault creates an empty vault in dir, as a first serve would.
+func newVault(t *testing.T, dir string) {
+	t.Helper()
+	a, err := app.Open(context.Background(), app.Config{DataDir: dir, Notices: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+}
+
 func TestAudiencesBuildCommand(t *testing.T) {
 	dir := t.TempDir() + "/data"
+	newVault(t, dir)
 	var out bytes.Buffer
-	// On an empty data dir the build runs and finds nobody; a bad rule names its position.
+	// On a vault with nobody in it the build runs and finds nobody; a bad rule names its position.
 	if err := run(context.Background(), []string{"audiences", "build", "--data-dir", dir, "--rule", "value.rfm_segment == 'at_risk'", "--channel", "sms"}, env(nil), &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
@@ -327,6 +340,7 @@ func TestAudiencesSimulateAndCampaignTruth(t *testing.T) {
 		t.Fatalf("campaign truth: %v %s", err, b)
 	}
 	out.Reset()
+	newVault(t, dir+"/data")
 	if err := run(context.Background(), []string{"audiences", "build", "--data-dir", dir + "/data", "--rule", "value.churn_risk == 'high'", "--channel", "sms"}, env(nil), &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}

@@ -50,6 +50,8 @@ type Importer struct {
 
 	// Phases are filled by Run: one per file imported, with its lines and how long it took.
 	Phases []Phase
+	// Skipped lists the directory entries Run did not import, each with why (Expand).
+	Skipped []string
 
 	fileSize  int64        // size of the file being imported, for the progress bar
 	bytesRead atomic.Int64 // how much of it the reader consumed (the reader stores, workers read)
@@ -82,60 +84,97 @@ type file struct {
 }
 
 // Expand turns paths (files or directories) into importable files, subjects first, then consents,
-// objections and events.
-func Expand(paths []string) ([]file, error) {
-	var out []file
+// objections and events. A file named on the command line must be importable; in a directory, the entries
+// that are not (other names, subdirectories) are returned as skipped, each with why, except StoresFile.
+func Expand(paths []string) (files []file, skipped []string, err error) {
 	add := func(p string) error {
-		kind, err := ingest.DetectKind(p)
+		kind, format, err := ingest.Detect(p)
 		if err != nil {
 			return err
 		}
-		format := "ndjson"
-		if strings.HasSuffix(strings.ToLower(p), ".csv") {
-			format = "csv"
-		}
-		out = append(out, file{path: p, format: format, kind: kind})
+		files = append(files, file{path: p, format: format, kind: kind})
 		return nil
 	}
 	for _, p := range paths {
 		fi, err := os.Stat(p)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if !fi.IsDir() {
 			if err := add(p); err != nil {
-				return nil, fmt.Errorf("%s: %w", p, err)
+				return nil, nil, fmt.Errorf("%s: %w", p, err)
 			}
 			continue
 		}
 		entries, err := os.ReadDir(p)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, e := range entries {
-			if e.IsDir() {
-				continue
-			}
-			if _, err := ingest.DetectKind(e.Name()); err == nil {
-				if err := add(filepath.Join(p, e.Name())); err != nil {
-					return nil, err
+			path := filepath.Join(p, e.Name())
+			switch {
+			case e.IsDir():
+				skipped = append(skipped, path+": a directory (directories are not read recursively)")
+			case e.Name() == StoresFile:
+			default:
+				if err := add(path); err != nil {
+					skipped = append(skipped, path+": not a subjects*, consents*, objections* or events* file (.ndjson, .jsonl or .csv)")
 				}
 			}
 		}
 	}
 	order := map[ingest.Kind]int{ingest.KindSubjects: 0, ingest.KindConsents: 1, ingest.KindObjections: 2, ingest.KindEvents: 3}
-	sort.SliceStable(out, func(i, j int) bool { return order[out[i].kind] < order[out[j].kind] })
-	return out, nil
+	sort.SliceStable(files, func(i, j int) bool { return order[files[i].kind] < order[files[j].kind] })
+	return files, skipped, nil
+}
+
+// Check expands paths and makes sure every file can be imported before anything is: each one opens, and a
+// CSV file's header row names the columns its kind needs. It returns the files and what was skipped (see
+// Expand); an error names the file and what is wrong, and means nothing was imported.
+func Check(paths []string) (files []file, skipped []string, err error) {
+	if files, skipped, err = Expand(paths); err != nil {
+		return nil, nil, err
+	}
+	if len(files) == 0 {
+		return nil, skipped, errors.New("no subjects*, consents*, objections* or events* files (.ndjson, .jsonl or .csv) found")
+	}
+	for _, f := range files {
+		if err := checkFile(f); err != nil {
+			return nil, skipped, fmt.Errorf("%s: %w; nothing was imported", f.path, err)
+		}
+	}
+	return files, skipped, nil
+}
+
+// checkFile opens f and, for CSV, reads its header row.
+func checkFile(f file) error {
+	fh, err := os.Open(f.path)
+	if err != nil {
+		return err
+	}
+	defer fh.Close()
+	if f.format != ingest.FormatCSV {
+		return nil
+	}
+	r := ingest.NewReader(fh, f.kind, f.format)
+	defer r.Close()
+	row, ok := r.Next()
+	var re *ingest.RowError
+	if !ok || row.Err == nil || !errors.As(row.Err, &re) || !strings.HasPrefix(re.Reason, ingest.ReasonBadHeader) {
+		return nil
+	}
+	if p := r.HeaderProblem(); p != "" {
+		return fmt.Errorf("bad CSV header: %s", p)
+	}
+	return errors.New("bad CSV header: the file has no header row")
 }
 
 // Run imports paths and returns the data-quality report.
 func (im *Importer) Run(ctx context.Context, paths []string) (ingest.Report, error) {
-	files, err := Expand(paths)
+	files, skipped, err := Check(paths)
+	im.Skipped = skipped
 	if err != nil {
 		return ingest.Report{}, err
-	}
-	if len(files) == 0 {
-		return ingest.Report{}, errors.New("no subjects*, consents*, objections* or events* files (.ndjson, .jsonl or .csv) found")
 	}
 	if im.Workers <= 0 {
 		im.Workers = 64

@@ -157,3 +157,66 @@ func TestImportOfOnePersonsRecordsIsTheSameOnEveryRun(t *testing.T) {
 		}
 	}
 }
+
+// TestABadFileImportsNothing: a file that cannot be imported — a CSV header without a column its kind
+// needs, or one that does not open — stops the import before any record is stored, and says which file and
+// which column; a directory's entries that are not import files are listed as skipped, not passed over.
+func TestABadFileImportsNothing(t *testing.T) {
+	s := apptest.Start(t)
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	write("subjects.ndjson", `{"source":"crm","external_id":"c-1","fields":{"name":"孙八","phone":"+8613800007777"}}`+"\n")
+	write("events.csv", "event_id;subject_id;type;ts;source;attrs\ne1;external:crm:c-1;page_view;2026-01-01T00:00:00Z;app;{}\n")
+	write("customers.json", "{}\n")
+	if err := os.Mkdir(filepath.Join(dir, "old"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	im := &importer.Importer{Vault: s.App.Vault, Steward: vault.Caller{Subject: "import-test", Roles: []policies.Role{"data_steward"}}}
+	_, err := im.Run(t.Context(), []string{dir})
+	if err == nil || !strings.Contains(err.Error(), "events.csv: bad CSV header") || !strings.Contains(err.Error(), "nothing was imported") {
+		t.Fatalf("a semicolon-separated header: %v", err)
+	}
+	if len(im.Skipped) != 2 || !strings.Contains(strings.Join(im.Skipped, "\n"), "customers.json: not a subjects*") ||
+		!strings.Contains(strings.Join(im.Skipped, "\n"), "old: a directory") {
+		t.Fatalf("skipped: %q", im.Skipped)
+	}
+	st := s.Token("st", "data_steward")
+	found := func() int {
+		r := s.Do("POST", "/v1/subjects/lookup", st, "account_management", map[string]any{"field": "phone", "value": "+8613800007777"})
+		if r.Status != 200 {
+			t.Fatalf("lookup: %d %s", r.Status, r.Body)
+		}
+		return len(r.JSON["ids"].([]any))
+	}
+	if found() != 0 {
+		t.Fatal("the subjects file was imported before the bad events file stopped the import")
+	}
+	// The header names what is missing; a header that is a record is not repeated.
+	for header, want := range map[string]string{
+		"event_id,subject_id,type,ts,attrs\n":               "no source column",
+		"13900000174,e1,page_view,2026,app,{}\n":            "column 1 ((not a name)) is not a column of events files",
+		"event_id,subject_id,type,ts,source,source,attrs\n": "column 6 (source) appears twice",
+	} {
+		write("events.csv", header)
+		_, err := im.Run(t.Context(), []string{filepath.Join(dir, "events.csv")})
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "13900000174") {
+			t.Errorf("header %q: %v, want %q", header, err, want)
+		}
+	}
+	// The good file alone imports (the lookup above could see it).
+	if _, err := im.Run(t.Context(), []string{filepath.Join(dir, "subjects.ndjson")}); err != nil || found() != 1 {
+		t.Fatalf("the subjects file alone: %v", err)
+	}
+	if err := os.Chmod(filepath.Join(dir, "events.csv"), 0); err == nil && os.Geteuid() != 0 {
+		if _, err := im.Run(t.Context(), []string{dir}); err == nil || !strings.Contains(err.Error(), "nothing was imported") {
+			t.Errorf("an unreadable file: %v", err)
+		}
+	}
+}

@@ -61,7 +61,7 @@ func TestStoreOfSkipsOnlyLinesWithoutPOSPurchases(t *testing.T) {
 		t.Fatal("no store ids in the reference")
 	}
 	im := &Importer{Stores: map[string]string{"any": "city"}}
-	files, err := Expand([]string{dir})
+	files, _, err := Expand([]string{dir})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,9 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/profilevault/profilevault/internal/safetext"
 )
 
 // MaxLineBytes bounds one line of input (and one CSV record, which may span lines inside quotes),
@@ -40,6 +43,8 @@ type Reader struct {
 
 	// CSV state.
 	header    []string       // column names, once read
+	// headerProblem says what is wrong with an unusable header row (HeaderProblem).
+	headerProblem string
 	col       map[string]int // column name → index
 	csv       csvParser
 	recStart  int  // line the current CSV record starts on
@@ -513,35 +518,47 @@ func (r *Reader) resetRecord() {
 	r.csv.reset()
 }
 
-// setHeader checks and records the header row; it returns a reason code when the header is unusable.
+// setHeader checks and records the header row; it returns a reason code when the header is unusable, and
+// keeps what is wrong with it for HeaderProblem.
 func (r *Reader) setHeader(cols []string) string {
 	r.col = make(map[string]int, len(cols))
 	names := make([]string, len(cols))
+	bad := func(reason, problem string) string {
+		r.headerProblem = problem
+		return ReasonBadHeader + ":" + reason
+	}
 	for i, c := range cols {
 		name := strings.ToLower(strings.TrimSpace(c))
 		if canon, ok := csvAliases[r.kind][name]; ok {
 			name = canon
 		}
+		// A column is named only when it looks like a name: a file without its header row has a record there.
+		named := fmt.Sprintf("column %d (%s)", i+1, safetext.Name(name))
 		if name == "" {
-			return ReasonBadHeader + ":empty_column"
+			return bad("empty_column", fmt.Sprintf("column %d has no name", i+1))
 		}
 		if _, dup := r.col[name]; dup {
-			return ReasonBadHeader + ":duplicate_column"
+			return bad("duplicate_column", named+" appears twice")
 		}
 		if r.kind != KindSubjects && !contains(csvRequired[r.kind], name) && !contains(csvOptional[r.kind], name) {
-			return ReasonBadHeader + ":unknown_column"
+			return bad("unknown_column", fmt.Sprintf("%s is not a column of %s files (they have %s)", named, r.kind,
+				strings.Join(append(slices.Clone(csvRequired[r.kind]), csvOptional[r.kind]...), ", ")))
 		}
 		r.col[name] = i
 		names[i] = name
 	}
 	for _, req := range csvRequired[r.kind] {
 		if _, ok := r.col[req]; !ok {
-			return ReasonBadHeader + ":missing_column"
+			return bad("missing_column", fmt.Sprintf("no %s column (%s files need %s)", req, r.kind, strings.Join(csvRequired[r.kind], ", ")))
 		}
 	}
 	r.header = names
 	return ""
 }
+
+// HeaderProblem says what made a CSV header row unusable (after Next returned a bad_header row): which
+// column, never a cell's text unless it looks like a column name.
+func (r *Reader) HeaderProblem() string { return r.headerProblem }
 
 // cell returns the trimmed value of a named column, or "" when the header lacks it.
 func (r *Reader) cell(fields []string, name string) string {
