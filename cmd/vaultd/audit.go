@@ -55,9 +55,24 @@ func cmdAudit(ctx context.Context, args []string, getenv func(string) string, st
 	since := fs.String("since", "", "export: entries at or after this RFC 3339 time")
 	until := fs.String("until", "", "export: entries before this RFC 3339 time")
 	format := fs.String("format", "ndjson", "export: ndjson or csv")
-	pubkey := fs.String("pubkey", "", "verify: the pinned checkpoint verifier key (note format), or a file holding it; without it the host's own .pub is trusted")
+	pubkey := fs.String("pubkey", getenv("VAULT_AUDIT_PUBKEY"), "verify: the pinned checkpoint verifier key (note format), or a file holding it; without it the host's own .pub is trusted (VAULT_AUDIT_PUBKEY)")
 	if err := parse(fs, args[1:]); err != nil {
 		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for _, name := range []string{"since", "until", "format", "pubkey"} {
+		if set[name] && (name == "pubkey") != (args[0] == "verify") {
+			return exitError{code: 2, msg: fmt.Sprintf("vaultd audit %s: --%s is a flag of audit %s", args[0], name, map[bool]string{true: "verify", false: "export"}[name == "pubkey"])}
+		}
+	}
+	var keyText string
+	var pinned bool
+	if args[0] == "verify" {
+		var err error
+		if keyText, pinned, err = pinnedKey(*pubkey, set["pubkey"]); err != nil {
+			return exitError{code: 2, msg: "vaultd audit verify: " + err.Error()}
+		}
 	}
 	trail, err := app.OpenTrailOn(ctx, *db, *dataDir)
 	if err != nil {
@@ -67,11 +82,8 @@ func cmdAudit(ctx context.Context, args []string, getenv func(string) string, st
 	if args[0] == "export" {
 		return auditExport(ctx, trail, *since, *until, *format, stdout)
 	}
-	keyText, trusted := *pubkey, ""
-	if raw, err := os.ReadFile(*pubkey); *pubkey != "" && err == nil {
-		keyText = string(raw)
-	}
-	if keyText == "" {
+	trusted := ""
+	if !pinned {
 		pub := *keyFile
 		if pub == "" {
 			pub = filepath.Join(*dataDir, datadir.AuditKeyFile)
@@ -105,6 +117,32 @@ func cmdAudit(ctx context.Context, args []string, getenv func(string) string, st
 	return nil
 }
 
+// pinnedKey returns the verifier key --pubkey pins: the key itself, or the contents of the file it names.
+// A --pubkey given but empty (an unset shell variable), a file that does not exist or an empty one is an
+// error, never a quiet fall-back to the host's own key; pinned is false only when no key was given.
+func pinnedKey(pubkey string, given bool) (key string, pinned bool, err error) {
+	pubkey = strings.TrimSpace(pubkey)
+	switch {
+	case pubkey == "" && given:
+		return "", false, errors.New("--pubkey is empty (an unset variable?): give the verifier key or a file holding it")
+	case pubkey == "":
+		return "", false, nil
+	}
+	if _, err := audit.NewVerifier(pubkey); err == nil {
+		return pubkey, true, nil // the key itself, in note format: name+hash+key
+	}
+	raw, err := os.ReadFile(pubkey)
+	switch {
+	case err == nil && strings.TrimSpace(string(raw)) == "":
+		return "", false, fmt.Errorf("--pubkey file %s is empty", pubkey)
+	case err == nil:
+		return strings.TrimSpace(string(raw)), true, nil
+	case errors.Is(err, os.ErrNotExist):
+		return "", false, fmt.Errorf("--pubkey: no such file %s (and not a verifier key: name+hash+key)", pubkey)
+	}
+	return "", false, fmt.Errorf("--pubkey: %w", err)
+}
+
 func auditExport(ctx context.Context, trail app.Trail, sinceS, untilS, format string, stdout io.Writer) error {
 	var since, until time.Time
 	var err error
@@ -117,6 +155,9 @@ func auditExport(ctx context.Context, trail app.Trail, sinceS, untilS, format st
 		if until, err = time.Parse(time.RFC3339, untilS); err != nil {
 			return exitError{code: 2, msg: "vaultd audit export: --until must be an RFC 3339 time"}
 		}
+	}
+	if !since.IsZero() && !until.IsZero() && !since.Before(until) {
+		return exitError{code: 2, msg: "vaultd audit export: --since must be before --until"}
 	}
 	x, err := audit.NewExportWriter(stdout, format)
 	if err != nil {

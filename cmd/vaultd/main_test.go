@@ -383,3 +383,34 @@ func TestEventsResealCommand(t *testing.T) {
 		t.Fatalf("no subcommand: %v", err)
 	}
 }
+
+// TestPinnedKey: a --pubkey that is given must pin a key; an empty one (an unset variable), a missing or
+// empty file, or text that is neither a key nor a file is an error, never a quiet fall-back to the host's key.
+func TestPinnedKey(t *testing.T) {
+	dir := t.TempDir()
+	const key = "profile-vault/audit/70d9b815+7f4ee8fd+AasR8obesnPKMnBsMgFND7EeD8idZg8NGgkYm9TJHSPK"
+	keyFile, empty := filepath.Join(dir, "k.pub"), filepath.Join(dir, "empty.pub")
+	os.WriteFile(keyFile, []byte(key+"\n"), 0o600)
+	os.WriteFile(empty, nil, 0o600)
+	for _, tc := range []struct {
+		pubkey string
+		given  bool
+		pinned bool
+		err    string
+	}{
+		{"", false, false, ""},
+		{"", true, false, "--pubkey is empty"},
+		{"  ", true, false, "--pubkey is empty"},
+		{key, true, true, ""},
+		{keyFile, true, true, ""},
+		{key, false, true, ""}, // VAULT_AUDIT_PUBKEY
+		{empty, true, false, "is empty"},
+		{filepath.Join(dir, "typo.pub"), true, false, "no such file"},
+		{"garbage", true, false, "no such file garbage"},
+	} {
+		got, pinned, err := pinnedKey(tc.pubkey, tc.given)
+		if pinned != tc.pinned || (err == nil) != (tc.err == "") || err != nil && !strings.Contains(err.Error(), tc.err) || pinned && got != key {
+			t.Errorf("pinnedKey(%q, %v) = %q, %v, %v; want pinned %v, error %q", tc.pubkey, tc.given, got, pinned, err, tc.pinned, tc.err)
+		}
+	}
+}
