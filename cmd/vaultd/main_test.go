@@ -164,6 +164,9 @@ func TestCommandErrors(t *testing.T) {
 		{nil, 2},
 		{[]string{"frobnicate"}, 2},
 		{[]string{"token", "--data-dir", t.TempDir()}, 2},
+		{[]string{"token", "--data-dir", t.TempDir(), "--role", "adminn", "--sub", "x"}, 2},          // no such role
+		{[]string{"token", "--data-dir", t.TempDir(), "--role", "admin,marketing", "--sub", "x"}, 2}, // one role of that name
+		{[]string{"token", "--data-dir", t.TempDir(), "--role", "admin", "--sub", "x", "--ttl", "48h"}, 2},
 		{[]string{"policy", "explain", "--role", "marketing"}, 2},
 		{[]string{"policy", "explain", "--role", "marketing", "--purpose", "nope"}, 2},
 		{[]string{"serve", "stray"}, 2},
