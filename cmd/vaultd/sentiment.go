@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -52,15 +53,21 @@ func cmdSentiment(args []string, stdout, stderr io.Writer) error {
 		in = f
 	}
 	out := bufio.NewWriter(stdout)
+	defer out.Flush() // what was scored before an error is kept
 	var tally sentimentTally
+	var odd []int // lines with tabs that are not label<TAB>id<TAB>text
 	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 0, 64*1024), 16<<20)
-	for n := 1; sc.Scan(); n++ {
+	sc.Buffer(make([]byte, 0, 64*1024), maxSentimentLine)
+	n := 1
+	for ; sc.Scan(); n++ {
 		line := strings.TrimSuffix(sc.Text(), "\r")
 		if n == 1 {
 			line = strings.TrimPrefix(line, "\ufeff")
 		}
 		gold, id, text := parseSentimentLine(line, n)
+		if gold == "" && strings.Contains(line, "\t") {
+			odd = append(odd, n)
+		}
 		var score float64
 		var phrases []sentiment.Contribution
 		if *explain {
@@ -86,10 +93,19 @@ func cmdSentiment(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return fmt.Errorf("vaultd sentiment score: reading input: %w", err)
+		if errors.Is(err, bufio.ErrTooLong) {
+			err = fmt.Errorf("longer than %d MiB", maxSentimentLine>>20)
+		}
+		return fmt.Errorf("sentiment score: line %d: %w (the lines before it were scored)", n, err)
 	}
 	if err := out.Flush(); err != nil {
 		return err
+	}
+	if tally.n > 0 && len(odd) > 0 {
+		// Labelled input with lines that are not: they were scored as texts and count for no accuracy.
+		first := odd[:min(len(odd), 5)]
+		fmt.Fprintf(stderr, "warning: %d lines with tabs are not label<TAB>id<TAB>text with label pos, neu or neg (lines %s%s): scored as texts, not counted in the accuracy\n",
+			len(odd), strings.Trim(strings.Join(strings.Fields(fmt.Sprint(first)), ", "), "[]"), map[bool]string{true: ", …"}[len(odd) > len(first)])
 	}
 	if tally.n > 0 {
 		tally.report(stderr)
@@ -97,14 +113,21 @@ func cmdSentiment(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// parseSentimentLine splits "label<TAB>id<TAB>text" (label pos, neu or neg); any other line is
-// an unlabelled text whose id is its line number.
+// maxSentimentLine bounds one input line of vaultd sentiment score.
+const maxSentimentLine = 16 << 20
+
+// parseSentimentLine splits "label<TAB>id<TAB>text" (label pos, neu or neg in any case, or positive,
+// neutral, negative); any other line is an unlabelled text whose id is its line number.
 func parseSentimentLine(line string, n int) (gold sentiment.Label, id, text string) {
 	if label, rest, ok := strings.Cut(line, "\t"); ok {
-		if id, text, ok := strings.Cut(rest, "\t"); ok {
-			switch l := sentiment.Label(label); l {
-			case sentiment.Positive, sentiment.Neutral, sentiment.Negative:
-				return l, id, text
+		if id, text, ok := strings.Cut(rest, "\t"); ok && strings.TrimSpace(id) != "" {
+			switch strings.ToLower(strings.TrimSpace(label)) {
+			case "pos", "positive":
+				return sentiment.Positive, id, text
+			case "neu", "neutral":
+				return sentiment.Neutral, id, text
+			case "neg", "negative":
+				return sentiment.Negative, id, text
 			}
 		}
 	}

@@ -105,3 +105,25 @@ func TestSentimentUsage(t *testing.T) {
 		t.Error("missing file accepted")
 	}
 }
+
+// TestSentimentScoreOddLines: labels are read in any case (POS, Negative); in labelled input, a line with
+// tabs that is not label<TAB>id<TAB>text is scored as text and named in a warning, not silently dropped
+// from the accuracy; a line too long names its number, and the lines before it keep their scores.
+func TestSentimentScoreOddLines(t *testing.T) {
+	in := "POS\t1\t很好用\nNegative\t2\t太差了\npos\tonly two columns\nhappy\t7\t喜欢\n"
+	out, errOut, err := runSentiment(t, in, "score")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(errOut, "labelled lines: 2") || !strings.Contains(errOut, "warning: 2 lines with tabs") || !strings.Contains(errOut, "lines 3, 4") {
+		t.Fatalf("stderr:\n%s", errOut)
+	}
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 4 || !strings.HasPrefix(lines[2], "3\t") {
+		t.Fatalf("stdout:\n%s", out)
+	}
+	long := "pos\t1\t好\n" + strings.Repeat("长", maxSentimentLine/3+1) + "\n"
+	out, _, err = runSentiment(t, long, "score")
+	if err == nil || !strings.Contains(err.Error(), "line 2: longer than 16 MiB") || !strings.HasPrefix(out, "1\tpos") {
+		t.Fatalf("a line too long: %v; stdout %q", err, out)
+	}
+}
