@@ -45,7 +45,7 @@ func cmdAudit(ctx context.Context, args []string, getenv func(string) string, st
 		return nil
 	}
 	if len(args) == 0 || (args[0] != "verify" && args[0] != "export") {
-		return exitError{code: 2, msg: "usage: vaultd audit verify|export --data-dir DIR [--db postgres://…], or vaultd audit witness --url URL --state FILE [--pubkey KEY] [--token T]"}
+		return exitError{code: 2, msg: "usage: vaultd audit verify|export|reindex --data-dir DIR [--db postgres://…], or vaultd audit witness --url URL --state FILE [--pubkey KEY] [--token-file F]"}
 	}
 	fs := flag.NewFlagSet("audit "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)

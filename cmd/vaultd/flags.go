@@ -52,7 +52,10 @@ func (c *commonFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 		}
 		return n
 	}
-	c.commitTimeout = envDuration(getenv, "VAULT_COMMIT_TIMEOUT", time.Minute)
+	var err error
+	if c.commitTimeout, err = envDuration(getenv, "VAULT_COMMIT_TIMEOUT", time.Minute); err != nil {
+		c.envErr = err
+	}
 	fs.IntVar(&c.recordCache, "record-cache", intEnv("VAULT_RECORD_CACHE", 20_000),
 		"sealed subject records kept in memory, 3–8 KiB each; negative for none (VAULT_RECORD_CACHE)")
 	fs.IntVar(&c.dekCache, "dek-cache", intEnv("VAULT_DEK_CACHE", 50_000),
@@ -129,13 +132,16 @@ func envInt(getenv func(string) string, name string, def int) (int, error) {
 	return n, nil
 }
 
-func envDuration(getenv func(string) string, name string, def time.Duration) time.Duration {
-	if v := getenv(name); v != "" {
-		if d, err := time.ParseDuration(v); err == nil {
-			return d
-		}
+func envDuration(getenv func(string) string, name string, def time.Duration) (time.Duration, error) {
+	v := getenv(name)
+	if v == "" {
+		return def, nil
 	}
-	return def
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return def, fmt.Errorf("%s must be a positive duration such as 5s", name)
+	}
+	return d, nil
 }
 
 // startCPUProfile writes a CPU profile to path until stop is called (a no-op for an empty path).

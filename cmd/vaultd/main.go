@@ -64,7 +64,8 @@ commands:
   restore          restore a backup into a new data dir and erase again everyone the erasure ledger names
   sentiment score  score texts (one a line, or label<TAB>id<TAB>text) as id<TAB>label<TAB>score; accuracy on stderr
 
-Run "vaultd <command> -h" for its flags. Every flag has a VAULT_* environment variable (see README).`
+Run "vaultd <command> -h" for its flags. The settings of a deployment (data dir, keys, database, limits)
+also have a VAULT_* environment variable, named in each flag's help; a flag on the command line wins.`
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {

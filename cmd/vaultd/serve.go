@@ -63,7 +63,12 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if cfg.RequestRules, err = requestRules(*deadlines, *calendar); err != nil {
 		return err
 	}
-	cfg.CommitTimeout = envDuration(getenv, "VAULT_COMMIT_TIMEOUT", 5*time.Second)
+	if cfg.CommitTimeout, err = envDuration(getenv, "VAULT_COMMIT_TIMEOUT", 5*time.Second); err != nil {
+		return err
+	}
+	if demo && *subjects < 1 {
+		return fmt.Errorf("--subjects must be at least 1")
+	}
 	cfg.AuditKeyFile = *auditKey
 	cfg.DemoSignIn = demo // the consoles' demo sign-in page: demo only, never serve
 	if *requestsPerDay <= 0 || *exportsPerHour == 0 || *maxExports <= 0 {
@@ -80,17 +85,20 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer stop()
 	defer setGC(getenv, serveGCPercent, serveMemoryLimit)()
+	// The address first: a bad or busy one must not leave a new data dir behind.
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
 	a, err := app.Open(ctx, cfg)
 	if err != nil {
+		ln.Close()
 		return err
 	}
 	defer a.Close()
 	if err := a.RequireKeys(); err != nil {
+		ln.Close()
 		return err
-	}
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
 	}
 	if demo {
 		if err := runDemo(ctx, a, *subjects, *seed, ln.Addr().String(), stdout, stderr); err != nil {

@@ -30,6 +30,9 @@ func cmdSynth(args []string, getenv func(string) string, stdout, stderr io.Write
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if *months > maxSynthMonths {
+		return exitError{code: 2, msg: fmt.Sprintf("vaultd synth: --months must be 1 to %d", maxSynthMonths)}
+	}
 	if *out == "" || *subjects < 1 || *months < 1 || (*format != "ndjson" && *format != "csv") {
 		return exitError{code: 2, msg: "usage: vaultd synth --subjects N --out DIR [--seed S] [--format ndjson|csv] [--as-of YYYY-MM-DD] [--months M]"}
 	}
@@ -66,3 +69,7 @@ func cmdSynth(args []string, getenv func(string) string, stdout, stderr io.Write
 		sum.Subjects, sum.Events, sum.Consents, sum.Objections, time.Since(start).Round(time.Millisecond), *out)
 	return nil
 }
+
+// maxSynthMonths bounds the synthetic shop's observation window (50 years; customer histories of the
+// model's kind are far shorter, and timestamps must stay in years 0001–9999).
+const maxSynthMonths = 600

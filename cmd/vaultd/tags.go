@@ -122,8 +122,15 @@ func computeTags(ctx context.Context, a *app.App, one string, ro tagrun.RulesOpt
 	r.Rules = ro
 	start := time.Now()
 	if one != "" {
-		if err := r.One(ctx, one); err != nil {
+		released, err := r.One(ctx, one)
+		if err != nil {
 			return err
+		}
+		if !released {
+			// Not an error: a subject without a legal basis for any tag purpose has its tags removed.
+			fmt.Fprintf(stdout, "nothing released in %s: no active subject by that id, or none of its data may feed a tag purpose now (any tags it had are removed)\n",
+				time.Since(start).Round(time.Microsecond))
+			return nil
 		}
 		fmt.Fprintf(stdout, "subject recomputed in %s\n", time.Since(start).Round(time.Microsecond))
 		return nil

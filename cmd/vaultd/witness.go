@@ -60,6 +60,9 @@ func cmdAuditWitness(ctx context.Context, args []string, getenv func(string) str
 		if err := json.Unmarshal(raw, &st); err != nil {
 			return cannot("state file %s: %v", *stateFile, err)
 		}
+		if st.PublicKey == "" {
+			return cannot("state file %s pins no key: it is not a witness state (delete it and run again with --pubkey to start over)", *stateFile)
+		}
 		if *pubkey != "" && *pubkey != st.PublicKey {
 			return cannot("--pubkey differs from the key pinned in %s", *stateFile)
 		}

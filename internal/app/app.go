@@ -331,7 +331,7 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	loc, err := time.LoadLocation(cfg.TimeZone)
 	if err != nil {
-		return nil, fmt.Errorf("VAULT_TZ: %w", err)
+		return nil, fmt.Errorf("time zone (--tz, VAULT_TZ): %w", err)
 	}
 	a.Tags = tagrun.NewRunner(a.Vault, loc)
 	a.Tags.Extract.HalfLifeDays = cfg.InterestHalfLifeDays

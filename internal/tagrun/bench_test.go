@@ -12,7 +12,7 @@ func BenchmarkOneSubject(b *testing.B) {
 	}
 	i := 0
 	for b.Loop() {
-		if err := r.One(b.Context(), ids[i%len(ids)]); err != nil {
+		if _, err := r.One(b.Context(), ids[i%len(ids)]); err != nil {
 			b.Fatal(err)
 		}
 		i++

@@ -420,9 +420,10 @@ var ErrNoModel = errors.New("tagrun: no frozen model yet: run a full computation
 
 // One recomputes one subject's tags with the frozen models (after its data or consent changed): one
 // release and one store, each a durable audit entry.
-func (r *Runner) One(ctx context.Context, id string) error {
+func (r *Runner) One(ctx context.Context, id string) (released bool, err error) {
 	r.defaults()
-	return r.recompute(ctx, []string{id})
+	n, err := r.recompute(ctx, []string{id})
+	return n > 0, err
 }
 
 // Incremental recomputes, with the frozen models, the tags of every subject whose fields, consents,
@@ -434,7 +435,7 @@ func (r *Runner) Incremental(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	for b := 0; b < len(ids); b += r.BatchSize {
-		if err := r.recompute(ctx, ids[b:min(b+r.BatchSize, len(ids))]); err != nil {
+		if _, err := r.recompute(ctx, ids[b:min(b+r.BatchSize, len(ids))]); err != nil {
 			return b, err
 		}
 		if r.Progress != nil {
@@ -444,17 +445,18 @@ func (r *Runner) Incremental(ctx context.Context) (int, error) {
 	return len(ids), nil
 }
 
-// recompute releases, computes and stores the tags of a batch of subjects with the frozen models.
-func (r *Runner) recompute(ctx context.Context, ids []string) error {
+// recompute releases, computes and stores the tags of a batch of subjects with the frozen models, and
+// returns how many subjects had data released.
+func (r *Runner) recompute(ctx context.Context, ids []string) (int, error) {
 	names := r.names()
 	pop, err := r.frozen(ctx)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	now := r.asOf()
 	got := map[[2]string]pending{}
 	tagged := r.Vault.Tags().TagPurposes()
-	seq, _, err := r.Vault.Tags().TagInputs(ctx, r.access(), tagged, ids, func(in vault.TagInput) error {
+	seq, released, err := r.Vault.Tags().TagInputs(ctx, r.access(), tagged, ids, func(in vault.TagInput) error {
 		all := engineInput(in, names)
 		for purpose, basis := range in.Bases {
 			s := forPurpose(all, basis)
@@ -464,7 +466,7 @@ func (r *Runner) recompute(ctx context.Context, ids []string) error {
 		return nil
 	})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	sets := make([]vault.SubjectTags, 0, len(ids)*len(tagged))
 	for _, id := range ids {
@@ -477,7 +479,7 @@ func (r *Runner) recompute(ctx context.Context, ids []string) error {
 		}
 	}
 	_, _, err = r.Vault.Tags().StoreTags(ctx, r.access(), sets)
-	return err
+	return released, err
 }
 
 // frozen returns the population of the last full run, decoding the stored model only when it changed.

@@ -142,7 +142,7 @@ func TestTagsRestOnLiveConsentOnly(t *testing.T) {
 			if kept := countPurpose(before, otherPurpose(purpose)); kept != countPurpose(after, otherPurpose(purpose)) {
 				t.Fatalf("withdrawing %s changed the %s tags", purpose, otherPurpose(purpose))
 			}
-			if err := r.One(ctx, id); err != nil {
+			if _, err := r.One(ctx, id); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -171,6 +171,12 @@ func TestObjectionAndErasureRemoveTags(t *testing.T) {
 	if len(tagged) < 2 {
 		t.Fatalf("%d tagged subjects", len(tagged))
 	}
+	// One says whether anything was released: for a tagged subject yes, for an id nobody has no.
+	for id, want := range map[string]bool{tagged[0]: true, "sub_nosuchsubject": false} {
+		if released, err := r.One(ctx, id); err != nil || released != want {
+			t.Fatalf("One(%s) released %v, %v; want %v", id, released, err, want)
+		}
+	}
 	steward := vault.Access{Caller: steward, Purpose: "account_management"}
 	if _, err := s.App.Vault.ConsentRecords().RecordObjection(ctx, steward, tagged[0], vault.ObjectionPersonalizedMarketing); err != nil {
 		t.Fatal(err)
@@ -178,8 +184,8 @@ func TestObjectionAndErasureRemoveTags(t *testing.T) {
 	if tg, _ := s.App.Internals().Store.Tags(ctx, tagged[0]); len(tg) != 0 {
 		t.Fatalf("an objector keeps %d tags", len(tg))
 	}
-	if err := r.One(ctx, tagged[0]); err != nil {
-		t.Fatal(err)
+	if released, err := r.One(ctx, tagged[0]); err != nil || released {
+		t.Fatalf("One of an objector: released %v, %v", released, err)
 	}
 	if tg, _ := s.App.Internals().Store.Tags(ctx, tagged[0]); len(tg) != 0 {
 		t.Fatalf("recomputation gave an objector %d tags", len(tg))
