@@ -9,8 +9,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/profilevault/profilevault/internal/safetext"
 	"github.com/profilevault/profilevault/policies"
+	"github.com/profilevault/profilevault/policies/safetext"
 )
 
 // Kind is how a consent was given.

@@ -14,8 +14,8 @@ import (
 
 	"github.com/profilevault/profilevault/audit"
 	"github.com/profilevault/profilevault/consent"
-	"github.com/profilevault/profilevault/internal/safetext"
 	"github.com/profilevault/profilevault/policies"
+	"github.com/profilevault/profilevault/policies/safetext"
 	"github.com/profilevault/profilevault/vault/rule"
 )
 

@@ -15,8 +15,8 @@ import (
 
 	"github.com/profilevault/profilevault/audit"
 	"github.com/profilevault/profilevault/consent"
-	"github.com/profilevault/profilevault/internal/safetext"
 	"github.com/profilevault/profilevault/policies"
+	"github.com/profilevault/profilevault/policies/safetext"
 )
 
 // Profiles is the profile service for staff: create, read for a declared purpose, correct, look up by a

@@ -7,8 +7,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/profilevault/profilevault/internal/safetext"
 	"github.com/profilevault/profilevault/policies"
+	"github.com/profilevault/profilevault/policies/safetext"
 )
 
 // maxFieldsPerRequest bounds the work one request can cause.

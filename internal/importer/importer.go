@@ -50,6 +50,8 @@ type Importer struct {
 
 	// Phases are filled by Run: one per file imported, with its lines and how long it took.
 	Phases []Phase
+	// file is the file being imported, for the places of its rejected records (Report.At).
+	file string
 	// Skipped lists the directory entries Run did not import, each with why (Expand).
 	Skipped []string
 
@@ -278,6 +280,7 @@ func (im *Importer) progress(format string, args ...any) {
 }
 
 func (im *Importer) importFile(ctx context.Context, f file, cleaner *ingest.Cleaner, stores map[string]string, rep *ingest.Report) error {
+	im.file = f.path
 	fh, err := os.Open(f.path)
 	if err != nil {
 		return err
@@ -309,10 +312,13 @@ func (im *Importer) importFile(ctx context.Context, f file, cleaner *ingest.Clea
 	return nil
 }
 
-func reject(rep *ingest.Report, reason string) { rep.Rejected[reason]++ }
+// reject counts a record of the file being imported, at line, as rejected for reason.
+func (im *Importer) reject(rep *ingest.Report, line int, reason string) {
+	rep.RejectAt(im.file, line, reason)
+}
 
 // badRow counts a row the reader refused (bad reports true) or returns the I/O error that ends the file.
-func badRow(row ingest.Row, rep *ingest.Report) (bad bool, err error) {
+func (im *Importer) badRow(row ingest.Row, rep *ingest.Report) (bad bool, err error) {
 	if row.Err == nil {
 		return false, nil
 	}
@@ -320,7 +326,7 @@ func badRow(row ingest.Row, rep *ingest.Report) (bad bool, err error) {
 	if !errors.As(row.Err, &re) {
 		return false, row.Err
 	}
-	reject(rep, re.Reason)
+	im.reject(rep, row.Line, re.Reason)
 	return true, nil
 }
 
@@ -339,19 +345,24 @@ func reasonOf(err error) string {
 // worker takes what its queue holds, up to SubjectBatch records, and imports them in one call, in order
 // (vault.ImportSubjects decides them as if one after another).
 func (im *Importer) subjects(ctx context.Context, r *ingest.Reader, cleaner *ingest.Cleaner, stores map[string]string, rep *ingest.Report, groups *identityGroups) error {
-	queues := make([]chan ingest.SubjectRow, im.Workers)
+	// A subject record travels with the line it came from, for the report.
+	type subjectJob struct {
+		row  ingest.SubjectRow
+		line int
+	}
+	queues := make([]chan subjectJob, im.Workers)
 	var mu sync.Mutex
 	var firstErr error
 	var wg sync.WaitGroup
 	done := 0
-	count := func(o vault.ImportOutcome, err error) {
+	count := func(line int, o vault.ImportOutcome, err error) {
 		switch code := vault.ErrorCode(err); {
 		case err != nil && (code == vault.CodeInternal || code == vault.CodeUnavailable):
 			if firstErr == nil {
 				firstErr = err
 			}
 		case err != nil:
-			reject(rep, reasonOf(err))
+			im.reject(rep, line, reasonOf(err))
 		case o.Duplicate:
 			rep.Duplicates++
 		case o.Merged:
@@ -369,21 +380,22 @@ func (im *Importer) subjects(ctx context.Context, r *ingest.Reader, cleaner *ing
 	}
 	a := im.access(policies.PurposeAccountManagement)
 	for w := range queues {
-		queues[w] = make(chan ingest.SubjectRow, max(64, im.SubjectBatch))
+		queues[w] = make(chan subjectJob, max(64, im.SubjectBatch))
 		wg.Add(1)
-		go func(jobs <-chan ingest.SubjectRow) {
+		go func(jobs <-chan subjectJob) {
 			defer wg.Done()
 			batch := make([]vault.NewSubject, 0, im.SubjectBatch)
-			for row := range jobs {
-				batch = append(batch[:0], newSubject(row))
+			lines := make([]int, 0, im.SubjectBatch)
+			for job := range jobs {
+				batch, lines = append(batch[:0], newSubject(job.row)), append(lines[:0], job.line)
 			take:
 				for len(batch) < im.SubjectBatch {
 					select {
-					case row, ok := <-jobs:
+					case job, ok := <-jobs:
 						if !ok {
 							break take
 						}
-						batch = append(batch, newSubject(row))
+						batch, lines = append(batch, newSubject(job.row)), append(lines, job.line)
 					default:
 						break take
 					}
@@ -391,14 +403,14 @@ func (im *Importer) subjects(ctx context.Context, r *ingest.Reader, cleaner *ing
 				if im.SubjectBatch == 1 {
 					o, err := im.Vault.Ingestion().ImportSubject(ctx, a, batch[0])
 					mu.Lock()
-					count(o, err)
+					count(lines[0], o, err)
 					mu.Unlock()
 					continue
 				}
 				results := im.Vault.Ingestion().ImportSubjects(ctx, a, batch)
 				mu.Lock()
-				for _, res := range results {
-					count(res.Outcome, res.Err)
+				for i, res := range results {
+					count(lines[i], res.Outcome, res.Err)
 				}
 				mu.Unlock()
 			}
@@ -414,13 +426,13 @@ func (im *Importer) subjects(ctx context.Context, r *ingest.Reader, cleaner *ing
 	// rep too, so it runs under mu. It returns nil for a row that is not imported.
 	prepare := func(row ingest.Row) (*ingest.SubjectRow, error) {
 		rep.LinesRead++
-		if bad, err := badRow(row, rep); err != nil || bad {
+		if bad, err := im.badRow(row, rep); err != nil || bad {
 			return nil, err
 		}
 		s := row.Subject
 		changed, rerr := cleaner.Subject(s)
 		if rerr != nil {
-			reject(rep, rerr.Reason)
+			im.reject(rep, row.Line, rerr.Reason)
 			return nil, nil
 		}
 		if len(changed) > 0 {
@@ -448,7 +460,7 @@ func (im *Importer) subjects(ctx context.Context, r *ingest.Reader, cleaner *ing
 		}
 		if s != nil {
 			// Not under mu: a full queue waits for its worker, which takes mu to count.
-			queues[groups.route(s, len(queues))] <- *s
+			queues[groups.route(s, len(queues))] <- subjectJob{*s, row.Line}
 		}
 	}
 	stop()
@@ -546,7 +558,7 @@ func (im *Importer) perSubject(ctx context.Context, r *ingest.Reader, rep *inges
 	applyBatch func(ids []string, rows []ingest.Row) []applied) error {
 	var mu sync.Mutex // guards rep and firstErr
 	var firstErr error
-	count := func(duplicate bool, reason string, fatal error) {
+	count := func(line int, duplicate bool, reason string, fatal error) {
 		mu.Lock()
 		defer mu.Unlock()
 		switch {
@@ -555,7 +567,7 @@ func (im *Importer) perSubject(ctx context.Context, r *ingest.Reader, rep *inges
 				firstErr = fatal
 			}
 		case reason != "":
-			reject(rep, reason)
+			im.reject(rep, line, reason)
 		case duplicate:
 			rep.Duplicates++
 		default:
@@ -576,7 +588,8 @@ func (im *Importer) perSubject(ctx context.Context, r *ingest.Reader, rep *inges
 			var ids []string
 			for row := range rows {
 				if im.SubjectBatch == 1 {
-					count(im.applyTo(ctx, row, refOf, apply))
+					duplicate, reason, fatal := im.applyTo(ctx, row, refOf, apply)
+					count(row.Line, duplicate, reason, fatal)
 					continue
 				}
 				batch = append(batch[:0], row)
@@ -599,14 +612,16 @@ func (im *Importer) perSubject(ctx context.Context, r *ingest.Reader, rep *inges
 				resolved := im.Vault.Ingestion().ResolveSubjects(ctx, a, refs)
 				if applyBatch == nil {
 					for i, res := range resolved {
-						count(applyResolved(batch[i], res.ID, res.Err, apply))
+						duplicate, reason, fatal := applyResolved(batch[i], res.ID, res.Err, apply)
+						count(batch[i].Line, duplicate, reason, fatal)
 					}
 					continue
 				}
 				found, ids := found[:0], ids[:0]
 				for i, res := range resolved {
 					if res.Err != nil {
-						count(applyResolved(batch[i], "", res.Err, apply))
+						duplicate, reason, fatal := applyResolved(batch[i], "", res.Err, apply)
+						count(batch[i].Line, duplicate, reason, fatal)
 						continue
 					}
 					found, ids = append(found, batch[i]), append(ids, res.ID)
@@ -615,7 +630,8 @@ func (im *Importer) perSubject(ctx context.Context, r *ingest.Reader, rep *inges
 					continue
 				}
 				for i, res := range applyBatch(ids, found) {
-					count(applyResolved(found[i], ids[i], nil, func(string, ingest.Row) (bool, error) { return res.duplicate, res.err }))
+					duplicate, reason, fatal := applyResolved(found[i], ids[i], nil, func(string, ingest.Row) (bool, error) { return res.duplicate, res.err })
+					count(found[i].Line, duplicate, reason, fatal)
 				}
 			}
 		}(queues[w])
@@ -624,7 +640,7 @@ func (im *Importer) perSubject(ctx context.Context, r *ingest.Reader, rep *inges
 	for row, ok := r.Next(); ok; row, ok = r.Next() {
 		mu.Lock()
 		rep.LinesRead++
-		bad, err := badRow(row, rep)
+		bad, err := im.badRow(row, rep)
 		failed := firstErr != nil
 		mu.Unlock()
 		if err != nil {
@@ -657,6 +673,7 @@ func (im *Importer) events(ctx context.Context, r *ingest.Reader, cleaner *inges
 	type job struct {
 		purpose policies.PurposeName
 		batch   []vault.EventInput
+		lines   []int // the line of each event of batch
 	}
 	// A few batches in flight keep the writer busy; more would only hold memory.
 	workers := min(im.Workers, 4)
@@ -672,15 +689,15 @@ func (im *Importer) events(ctx context.Context, r *ingest.Reader, cleaner *inges
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				counts, err := im.ingestBatch(ctx, j.purpose, j.batch)
+				counts, err := im.ingestBatch(ctx, j.purpose, j.batch, j.lines)
 				mu.Lock()
 				if err != nil && firstErr == nil {
 					firstErr = err
 				}
 				rep.Accepted += counts.Accepted
 				rep.Duplicates += counts.Duplicates
-				for reason, n := range counts.Rejected {
-					rep.Rejected[reason] += n
+				for _, line := range counts.Rejected {
+					im.reject(rep, line.line, line.reason)
 				}
 				total += len(j.batch)
 				im.progress("events: %d (%.0f/s)", total, float64(total)/time.Since(start).Seconds())
@@ -689,11 +706,13 @@ func (im *Importer) events(ctx context.Context, r *ingest.Reader, cleaner *inges
 		}()
 	}
 	batches := map[policies.PurposeName][]vault.EventInput{}
+	lines := map[policies.PurposeName][]int{}
 	catalog := im.Vault.Policy().Purposes()
 	send := func(purpose policies.PurposeName) {
 		if len(batches[purpose]) > 0 {
-			jobs <- job{purpose, batches[purpose]}
+			jobs <- job{purpose, batches[purpose], lines[purpose]}
 			delete(batches, purpose)
+			delete(lines, purpose)
 		}
 	}
 	var readErr error
@@ -701,7 +720,7 @@ func (im *Importer) events(ctx context.Context, r *ingest.Reader, cleaner *inges
 		im.bytesRead.Store(r.BytesRead())
 		mu.Lock()
 		rep.LinesRead++
-		bad, err := badRow(row, rep)
+		bad, err := im.badRow(row, rep)
 		mu.Unlock()
 		if err != nil {
 			readErr = err
@@ -712,7 +731,7 @@ func (im *Importer) events(ctx context.Context, r *ingest.Reader, cleaner *inges
 		e := row.Event
 		if rerr := ingest.ValidateEvent(e); rerr != nil {
 			mu.Lock()
-			reject(rep, rerr.Reason)
+			im.reject(rep, row.Line, rerr.Reason)
 			mu.Unlock()
 			continue
 		}
@@ -745,12 +764,13 @@ func (im *Importer) events(ctx context.Context, r *ingest.Reader, cleaner *inges
 		collecting := catalog.CollectingFor(cat)
 		if len(collecting) == 0 {
 			mu.Lock()
-			reject(rep, "not_collected")
+			im.reject(rep, row.Line, "not_collected")
 			mu.Unlock()
 			continue
 		}
 		purpose := collecting[0]
 		batches[purpose] = append(batches[purpose], vault.EventInput{EventID: e.EventID, SubjectRef: e.SubjectRef, Type: e.Type, TS: e.TS, Source: e.Source, Attrs: e.Attrs})
+		lines[purpose] = append(lines[purpose], row.Line)
 		if len(batches[purpose]) >= im.BatchSize {
 			send(purpose)
 		}
@@ -776,14 +796,20 @@ func (im *Importer) events(ctx context.Context, r *ingest.Reader, cleaner *inges
 // batchCounts is what one batch did.
 type batchCounts struct {
 	Accepted, Duplicates int
-	Rejected             map[string]int
+	Rejected             []rejectedLine
+}
+
+// rejectedLine is a record the vault refused: the line it came from and why.
+type rejectedLine struct {
+	line   int
+	reason string
 }
 
 // ingestBatch collects one batch for its purpose. An event refused for lack of consent is offered again
 // under the next purpose the catalog collects its category under (behaviour without a personalization
 // consent may still be collected for analytics), until none is left.
-func (im *Importer) ingestBatch(ctx context.Context, purpose policies.PurposeName, batch []vault.EventInput) (batchCounts, error) {
-	out := batchCounts{Rejected: map[string]int{}}
+func (im *Importer) ingestBatch(ctx context.Context, purpose policies.PurposeName, batch []vault.EventInput, lines []int) (batchCounts, error) {
+	var out batchCounts
 	catalog := im.Vault.Policy().Purposes()
 	for len(batch) > 0 {
 		res, err := im.Vault.Ingestion().IngestEvents(ctx, im.access(purpose), batch)
@@ -793,24 +819,26 @@ func (im *Importer) ingestBatch(ctx context.Context, purpose policies.PurposeNam
 		out.Accepted += res.Accepted
 		out.Duplicates += res.Duplicates
 		retry := map[policies.PurposeName][]vault.EventInput{} // by the next purpose to try
+		retryLines := map[policies.PurposeName][]int{}
 		for _, rj := range res.Rejected {
 			ev := batch[rj.Index]
 			if rj.Error == vault.ReasonConsentRequired {
 				cat, _ := ingest.Category(ev.Type)
 				if next := nextPurpose(catalog.CollectingFor(cat), purpose); next != "" {
 					retry[next] = append(retry[next], ev)
+					retryLines[next] = append(retryLines[next], lines[rj.Index])
 					continue
 				}
 			}
-			out.Rejected[rj.Error]++
+			out.Rejected = append(out.Rejected, rejectedLine{lines[rj.Index], rj.Error})
 		}
 		batch, purpose = nil, ""
 		for _, p := range slices.Sorted(maps.Keys(retry)) {
 			if purpose == "" {
-				purpose, batch = p, retry[p]
+				purpose, batch, lines = p, retry[p], retryLines[p]
 				continue
 			}
-			more, err := im.ingestBatch(ctx, p, retry[p])
+			more, err := im.ingestBatch(ctx, p, retry[p], retryLines[p])
 			if err != nil {
 				return out, err
 			}
@@ -832,7 +860,5 @@ func nextPurpose(order []policies.PurposeName, current policies.PurposeName) pol
 func (b *batchCounts) add(o batchCounts) {
 	b.Accepted += o.Accepted
 	b.Duplicates += o.Duplicates
-	for k, n := range o.Rejected {
-		b.Rejected[k] += n
-	}
+	b.Rejected = append(b.Rejected, o.Rejected...)
 }

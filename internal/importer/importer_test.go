@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -218,5 +219,51 @@ func TestABadFileImportsNothing(t *testing.T) {
 		if _, err := im.Run(t.Context(), []string{dir}); err == nil || !strings.Contains(err.Error(), "nothing was imported") {
 			t.Errorf("an unreadable file: %v", err)
 		}
+	}
+}
+
+// TestRejectionsNameTheirLines: the report says where each rejected record was — the reader's refusals,
+// the cleaner's, and the vault's (an event of a subject nobody has, a consent for no one) — by file and line.
+func TestRejectionsNameTheirLines(t *testing.T) {
+	s := apptest.Start(t)
+	dir := t.TempDir()
+	subjects := `{"source":"crm","external_id":"c-1","fields":{"name":"孙八"}}
+{"source":"crm","external_id":"c-2","fields":{"name":"周九","phone":"not a phone"}}
+not json
+{"source":"crm","external_id":"c-3","fields":{"name":"吴十"}}
+`
+	events := `{"event_id":"e1","subject_id":"external:crm:c-1","type":"page_view","ts":"2026-01-01T00:00:00Z","source":"app","attrs":{"page":"home"}}
+{"event_id":"e2","subject_id":"external:crm:nobody","type":"page_view","ts":"2026-01-01T00:00:00Z","source":"app","attrs":{"page":"home"}}
+{"event_id":"e3","subject_id":"external:crm:c-1","type":"teleport","ts":"2026-01-01T00:00:00Z","source":"app","attrs":{}}
+`
+	consents := `{"subject_id":"external:crm:nobody","purpose":"marketing","kind":"general","notice_version":"2026-01","method":"app","granted_at":"2026-01-01T00:00:00Z"}
+`
+	for name, text := range map[string]string{"subjects.ndjson": subjects, "events.ndjson": events, "consents.ndjson": consents} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	im := &importer.Importer{Vault: s.App.Vault, Steward: vault.Caller{Subject: "import-test", Roles: []policies.Role{"data_steward"}}}
+	rep, err := im.Run(t.Context(), []string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := map[string]string{}
+	for _, x := range rep.At {
+		at[fmt.Sprintf("%s:%d", filepath.Base(x.File), x.Line)] = x.Reason
+	}
+	for place, reason := range map[string]string{"subjects.ndjson:2": "bad_value:phone", "subjects.ndjson:3": "malformed_json",
+		"events.ndjson:2": "unknown_subject", "events.ndjson:3": "unknown_type", "consents.ndjson:1": "unknown_subject"} {
+		if !strings.HasPrefix(at[place], strings.SplitN(reason, ":", 2)[0]) {
+			t.Errorf("%s: rejected as %q, want %q (all: %v)", place, at[place], reason, at)
+		}
+	}
+	if len(rep.At) != rep.RejectedTotal() {
+		t.Errorf("%d places for %d rejections: %v", len(rep.At), rep.RejectedTotal(), rep.At)
+	}
+	if !slices.ContainsFunc(rep.Lines(), func(l string) bool {
+		return strings.HasPrefix(l, "at ") && strings.HasSuffix(l, "events.ndjson:2: "+at["events.ndjson:2"])
+	}) {
+		t.Errorf("the report's lines do not name the place: %q", rep.Lines())
 	}
 }

@@ -12,7 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/profilevault/profilevault/internal/safetext"
+	"github.com/profilevault/profilevault/policies/safetext"
 )
 
 // MaxLineBytes bounds one line of input (and one CSV record, which may span lines inside quotes),
@@ -42,13 +42,13 @@ type Reader struct {
 	par   *parallel // set by Parallel
 
 	// CSV state.
-	header    []string       // column names, once read
+	header []string // column names, once read
 	// headerProblem says what is wrong with an unusable header row (HeaderProblem).
 	headerProblem string
-	col       map[string]int // column name → index
-	csv       csvParser
-	recStart  int  // line the current CSV record starts on
-	recActive bool // a multi-line CSV record is being assembled
+	col           map[string]int // column name → index
+	csv           csvParser
+	recStart      int  // line the current CSV record starts on
+	recActive     bool // a multi-line CSV record is being assembled
 }
 
 // NewReader returns a Reader of records of kind in format (FormatNDJSON or FormatCSV) from r. An unknown

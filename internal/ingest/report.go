@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -33,6 +34,27 @@ type Report struct {
 	// Details counts individual choices ("standardised.phone", "imputed.city", "anomalies.amount",
 	// "anomalies.bot", ...); see Count.
 	Details map[string]int `json:"details,omitempty"`
+	// At says where the first MaxRejectedAt rejected records were: file, line and reason, in the order
+	// they were rejected (records of one file go through several workers, so not always in line order).
+	At []Rejection `json:"at,omitempty"`
+}
+
+// Rejection is where one rejected record was.
+type Rejection struct {
+	File   string `json:"file"`
+	Line   int    `json:"line"`
+	Reason string `json:"reason"`
+}
+
+// MaxRejectedAt bounds Report.At: a file of a million bad lines gives counts, and the first hundred places.
+const MaxRejectedAt = 100
+
+// RejectAt counts one record rejected for reason, at line of file.
+func (r *Report) RejectAt(file string, line int, reason string) {
+	r.Reject(reason)
+	if len(r.At) < MaxRejectedAt {
+		r.At = append(r.At, Rejection{File: file, Line: line, Reason: reason})
+	}
 }
 
 // Reject counts one record rejected for reason.
@@ -93,11 +115,13 @@ func (r *Report) Merge(o Report) {
 	for k, n := range o.Details {
 		r.Count(k, n)
 	}
+	r.At = append(r.At, o.At[:min(len(o.At), MaxRejectedAt-min(len(r.At), MaxRejectedAt))]...)
 }
 
 // Lines returns the report as "name: value" lines in a stable order: accepted, duplicates,
 // standardised, anomalies, imputed, merged, review_queued, rejected (the total), then one
-// "rejected.<reason>: n" line per reason, sorted by reason, then the details sorted by name.
+// "rejected.<reason>: n" line per reason, sorted by reason, then the details sorted by name, then one
+// "at FILE:LINE: reason" line per place in At, by file and line.
 func (r Report) Lines() []string {
 	out := []string{
 		"accepted: " + strconv.Itoa(r.Accepted),
@@ -115,16 +139,32 @@ func (r Report) Lines() []string {
 	for _, k := range slices.Sorted(maps.Keys(r.Details)) {
 		out = append(out, k+": "+strconv.Itoa(r.Details[k]))
 	}
+	at := slices.Clone(r.At)
+	slices.SortStableFunc(at, func(a, b Rejection) int { return cmp.Or(strings.Compare(a.File, b.File), a.Line-b.Line) })
+	for _, x := range at {
+		out = append(out, "at "+x.File+":"+strconv.Itoa(x.Line)+": "+x.Reason)
+	}
 	return out
 }
 
 // ParseLines reads a report back from its Lines: the counts, the rejections per reason and the details
-// (LinesRead is not among the lines). A line that is not "name: count" is an error.
+// (LinesRead is not among the lines) and where rejected records were. A line that is not "name: count" or
+// "at FILE:LINE: reason" is an error.
 func ParseLines(lines []string) (Report, error) {
 	r := Report{Rejected: map[string]int{}}
 	counts := map[string]*int{"accepted": &r.Accepted, "duplicates": &r.Duplicates, "standardised": &r.Standardised,
 		"anomalies": &r.Anomalies, "imputed": &r.Imputed, "merged": &r.Merged, "review_queued": &r.ReviewQueued}
 	for _, l := range lines {
+		if at, ok := strings.CutPrefix(l, "at "); ok {
+			i := strings.LastIndex(at, ": ")
+			j := strings.LastIndex(at[:max(i, 0)], ":")
+			n, err := strconv.Atoi(at[j+1 : max(i, j+1)])
+			if i < 0 || j < 0 || err != nil {
+				return Report{}, fmt.Errorf("ingest: report line %q is not at FILE:LINE: reason", l)
+			}
+			r.At = append(r.At, Rejection{File: at[:j], Line: n, Reason: at[i+2:]})
+			continue
+		}
 		name, v, ok := strings.Cut(l, ": ")
 		n, err := strconv.Atoi(v)
 		if !ok || err != nil || name == "" {

@@ -1,10 +1,12 @@
 package ingest
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -12,14 +14,15 @@ func TestReportLines(t *testing.T) {
 	var r Report
 	r.Accepted, r.Duplicates, r.Standardised, r.Anomalies = 10, 2, 4, 1
 	r.Imputed, r.Merged, r.ReviewQueued, r.LinesRead = 3, 1, 2, 20
-	r.Reject("bad_time")
-	r.Reject("unknown_type")
-	r.Reject("bad_time")
+	r.RejectAt("shop/events.ndjson", 12, "bad_time")
+	r.RejectAt("shop/events.ndjson", 7, "unknown_type")
+	r.RejectAt("c:/shop/subjects.csv", 3, "bad_attrs:items")
 	r.AddCleanCounts(CleanCounts{Standardised: map[string]int{"phone": 3}, Imputed: map[string]int{"city": 2}})
 	want := []string{
 		"accepted: 10", "duplicates: 2", "standardised: 4", "anomalies: 1", "imputed: 3", "merged: 1",
-		"review_queued: 2", "rejected: 3", "rejected.bad_time: 2", "rejected.unknown_type: 1",
+		"review_queued: 2", "rejected: 3", "rejected.bad_attrs:items: 1", "rejected.bad_time: 1", "rejected.unknown_type: 1",
 		"imputed.city: 2", "standardised.phone: 3",
+		"at c:/shop/subjects.csv:3: bad_attrs:items", "at shop/events.ndjson:7: unknown_type", "at shop/events.ndjson:12: bad_time",
 	}
 	if got := r.Lines(); !slices.Equal(got, want) {
 		t.Errorf("Lines() =\n%q\nwant\n%q", got, want)
@@ -27,20 +30,28 @@ func TestReportLines(t *testing.T) {
 	var total Report
 	total.Merge(r)
 	total.Merge(r)
-	if total.Accepted != 20 || total.Rejected["bad_time"] != 4 || total.RejectedTotal() != 6 || total.Details["standardised.phone"] != 6 || total.LinesRead != 40 {
+	if total.Accepted != 20 || total.Rejected["bad_time"] != 2 || total.RejectedTotal() != 6 || total.Details["standardised.phone"] != 6 || total.LinesRead != 40 || len(total.At) != 6 {
 		t.Errorf("merged %+v", total)
 	}
 	empty := Report{}.Lines()
 	if len(empty) != 8 || empty[7] != "rejected: 0" {
 		t.Errorf("empty report lines %q", empty)
 	}
+	// At is bounded.
+	for i := range MaxRejectedAt + 5 {
+		total.RejectAt("f", i, "x")
+	}
+	if len(total.At) != MaxRejectedAt || total.Rejected["x"] != MaxRejectedAt+5 {
+		t.Errorf("%d places kept, %d counted", len(total.At), total.Rejected["x"])
+	}
 	// ParseLines reads the lines back (LinesRead is not among them).
 	back, err := ParseLines(r.Lines())
 	r.LinesRead = 0
+	slices.SortStableFunc(r.At, func(a, b Rejection) int { return cmp.Or(strings.Compare(a.File, b.File), a.Line-b.Line) })
 	if err != nil || !reflect.DeepEqual(back, r) {
 		t.Errorf("ParseLines(Lines()) = %+v, %v; want %+v", back, err, r)
 	}
-	for _, bad := range []string{"accepted 10", "accepted: ten", ": 3"} {
+	for _, bad := range []string{"accepted 10", "accepted: ten", ": 3", "at events.ndjson: bad_time", "at events.ndjson:x: bad_time"} {
 		if _, err := ParseLines([]string{bad}); err == nil {
 			t.Errorf("ParseLines accepted %q", bad)
 		}

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/profilevault/profilevault/internal/safetext"
+	"github.com/profilevault/profilevault/policies/safetext"
 )
 
 type kind int
