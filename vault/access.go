@@ -2,10 +2,12 @@ package vault
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -278,12 +280,45 @@ func (s *AccessRequests) changed(r AccessRequestRow, seq int64) AccessRequestVie
 	return v
 }
 
+// sealedTextPrefix marks free text stored sealed in a text column: the prefix, then the sealed bytes in
+// base64 (an approver's note may name a person; only the vault's key opens it, as a justification).
+const sealedTextPrefix = "sealed:"
+
+// sealText seals a request's free text (bound to the request id) for a text column; "" stays "".
+func (s *AccessRequests) sealText(text, id string) (string, error) {
+	if text == "" {
+		return "", nil
+	}
+	sealed, err := s.gate.sealNote([]byte(text), []byte(id+":note"))
+	if err != nil {
+		return "", err
+	}
+	return sealedTextPrefix + base64.StdEncoding.EncodeToString(sealed), nil
+}
+
+// openText opens what sealText stored; text stored before notes were sealed is returned as it is.
+func (s *AccessRequests) openText(stored, id string) string {
+	b64, ok := strings.CutPrefix(stored, sealedTextPrefix)
+	if !ok {
+		return stored
+	}
+	sealed, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return ""
+	}
+	pt, err := s.gate.openNote(sealed, []byte(id+":note"))
+	if err != nil {
+		return ""
+	}
+	return string(pt)
+}
+
 // view is a row as shown; the justification is opened only for its requester and approvers (showText).
 func (s *AccessRequests) view(r AccessRequestRow, showText bool) AccessRequestView {
 	v := AccessRequestView{ID: r.ID, State: r.State, Purpose: r.Purpose, Categories: r.Categories, Fields: r.Fields, Subjects: r.Subjects,
 		SubjectCount: len(r.Subjects), Audience: r.Audience,
 		RequestedBy: r.RequestedBy, ReasonCategory: r.ReasonCategory, Duration: r.Duration, MaxReads: r.MaxReads, Reads: r.Reads,
-		CreatedAt: r.CreatedAt, DecidedBy: r.DecidedBy, DecidedAt: r.DecidedAt, Note: r.Note, GrantID: r.GrantID, ExpiresAt: r.ExpiresAt}
+		CreatedAt: r.CreatedAt, DecidedBy: r.DecidedBy, DecidedAt: r.DecidedAt, Note: s.openText(r.Note, r.ID), GrantID: r.GrantID, ExpiresAt: r.ExpiresAt}
 	if r.Audience != "" {
 		v.Subjects = nil // an audience's members are known outside the vault only by their per-audience refs
 	}
@@ -357,6 +392,10 @@ func (s *AccessRequests) Decide(ctx context.Context, a Access, id, decision, not
 	if utf8.RuneCountInString(note) > maxJustificationRune || !utf8.ValidString(note) {
 		return AccessRequestView{}, s.refuseInvalid(ctx, a, ActionAccessDecide, "", Errorf(CodeInvalidArgument, "note must be valid UTF-8 of at most %d characters", maxJustificationRune))
 	}
+	sealedNote, err := s.sealText(note, id)
+	if err != nil {
+		return AccessRequestView{}, internalErr("seal decision note", err)
+	}
 	r, err := s.one(ctx, id)
 	if err != nil {
 		return AccessRequestView{}, s.deny(ctx, e, statusNotFound, "access_request_not_found", Errorf(CodeNotFound, "no such access request"))
@@ -384,7 +423,7 @@ func (s *AccessRequests) Decide(ctx context.Context, a Access, id, decision, not
 		if cur.State != AccessPending {
 			return errAccessState
 		}
-		cur.DecidedBy, cur.DecidedAt, cur.Note = a.Caller.Subject, &now, note
+		cur.DecidedBy, cur.DecidedAt, cur.Note = a.Caller.Subject, &now, sealedNote
 		if decision == "approve" {
 			exp := now.Add(d)
 			cur.State, cur.GrantID, cur.ExpiresAt, cur.Duration = AccessApproved, newID("grt_"), &exp, d

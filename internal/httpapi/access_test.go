@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -49,9 +50,22 @@ func TestAccessRequestOverHTTP(t *testing.T) {
 		r.JSON["requests"].([]any)[0].(map[string]any)["justification"] != "chargeback 2026-118" {
 		t.Fatalf("the approver's queue: %d %s", r.Status, r.Body)
 	}
-	ok := decide(co, map[string]any{"decision": "approve", "note": "checked", "duration": "2h"})
-	if ok.Status != 200 || ok.JSON["state"] != "approved" || ok.JSON["grant_id"] == nil || ok.JSON["expires_at"] == nil {
+	const note = "checked with 韩梅梅 at +8613912340000" // an approver's note may name a person
+	ok := decide(co, map[string]any{"decision": "approve", "note": note, "duration": "2h"})
+	if ok.Status != 200 || ok.JSON["state"] != "approved" || ok.JSON["grant_id"] == nil || ok.JSON["expires_at"] == nil || ok.JSON["note"] != note {
 		t.Fatalf("approval: %d %s", ok.Status, ok.Body)
+	}
+	// The note is shown, and stored sealed: the database files never hold it.
+	if err := s.App.Internals().Store.Checkpoint(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"vault.db", "vault.db-wal"} {
+		if b, _ := os.ReadFile(filepath.Join(s.Dir, f)); bytes.Contains(b, []byte("+8613912340000")) || bytes.Contains(b, []byte("韩梅梅")) {
+			t.Errorf("%s holds the decision note in plain text", f)
+		}
+	}
+	if r := s.Do("GET", "/v1/access-requests", co, "", nil); !strings.Contains(string(r.Body), note) {
+		t.Errorf("the note is not shown to the approver: %s", r.Body)
 	}
 	if r := decide(co, map[string]any{"decision": "deny"}); r.Status != 409 {
 		t.Fatalf("deciding twice: %d", r.Status)
