@@ -242,6 +242,12 @@ func (l *Log) recover() error {
 		return err
 	}
 	sort.Strings(names)
+	// Entries a signed checkpoint covers were acknowledged (a checkpoint covers durable entries only): a
+	// torn frame among them is damage, never a crash's torn tail, and nothing of the log is cut.
+	covered, err := l.lastCheckpointSize()
+	if err != nil {
+		return err
+	}
 	// The writer needs the tree (a read-only log never writes, and Verify recomputes it itself).
 	var chunk [][]byte
 	var leaves []tlog.Hash
@@ -283,6 +289,9 @@ func (l *Log) recover() error {
 		switch {
 		case errors.As(err, &torn) && !last:
 			return fmt.Errorf("%w: segment %s is damaged at offset %d (entry %d)", ErrCorrupt, filepath.Base(name), torn.off, l.size+1)
+		case torn != nil && l.size < covered && !l.opts.ReadOnly:
+			return fmt.Errorf("%w: segment %s is damaged at offset %d (entry %d), which a signed checkpoint of %d entries covers: nothing was cut; restore the segment from a backup",
+				ErrCorrupt, filepath.Base(name), torn.off, l.size+1, covered)
 		case err != nil && torn == nil:
 			return err
 		}
@@ -319,11 +328,31 @@ func (seg *segment) cutTail() error {
 		seg.zeroed = fi.Size()
 		return nil
 	}
+	// What is cut is kept beside the segment first (never read as part of the log): if it was damage
+	// rather than a crash's torn write, nothing is lost.
+	if err := seg.keepTail(seg.end, fi.Size()); err != nil {
+		return err
+	}
 	if err := seg.f.Truncate(seg.end); err != nil {
 		return err
 	}
 	seg.zeroed = seg.end
 	return datasync(seg.f)
+}
+
+// keepTail copies bytes [from, to) of the segment to SEGMENT.tail-FROM beside it (not a *.log name, so
+// never read as the log), synced, before they are cut.
+func (seg *segment) keepTail(from, to int64) error {
+	path := seg.f.Name() + ".tail-" + strconv.FormatInt(from, 10)
+	out, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, io.NewSectionReader(seg.f, from, to-from)); err != nil {
+		out.Close()
+		return err
+	}
+	return errors.Join(datasync(out), out.Close())
 }
 
 // allZero reports whether r holds nothing but zero bytes.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -168,6 +169,53 @@ func TestTornTailIsCutAndEarlierDamageRefused(t *testing.T) {
 	os.WriteFile(segs[0], b, 0o600)
 	if _, err := Open(dir, Options{Signer: s}); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("damaged first segment opened: %v", err)
+	}
+}
+
+// TestDamageUnderACheckpointIsNeverCut: a flipped byte in the middle of the last segment, among entries a
+// signed checkpoint covers, is damage, not a crash's torn write: the log refuses to open and cuts nothing
+// (it used to cut everything after the damaged frame). A torn write past the last checkpoint is cut, and
+// the bytes cut are kept beside the segment.
+func TestDamageUnderACheckpointIsNeverCut(t *testing.T) {
+	dir, s := t.TempDir(), logtest.NewSigner(t)
+	l, err := Open(dir, Options{Signer: s, CheckpointInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, l, 500)
+	if err := l.Close(); err != nil { // a final checkpoint covers all 500
+		t.Fatal(err)
+	}
+	segs, _ := filepath.Glob(filepath.Join(dir, "segments", "*.log"))
+	if len(segs) != 1 {
+		t.Fatalf("%d segments; the test wants the damage in the last", len(segs))
+	}
+	good, _ := os.ReadFile(segs[0])
+	bad := slices.Clone(good)
+	bad[lastFrameEnd(t, segs[0])/2] ^= 0x20 // among the frames (the file runs on in zero fill)
+	os.WriteFile(segs[0], bad, 0o600)
+	if _, err := Open(dir, Options{Signer: s}); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "nothing was cut") {
+		t.Fatalf("damage under a checkpoint: %v", err)
+	}
+	if after, _ := os.ReadFile(segs[0]); !bytes.Equal(after, bad) {
+		t.Fatalf("the damaged segment was changed: %d bytes, was %d", len(after), len(bad))
+	}
+	// Restored, it opens; a torn write after the last checkpoint is cut and kept.
+	os.WriteFile(segs[0], good, 0o600)
+	torn := []byte{0, 0, 1, 0, '{', '"', 'x'}
+	writeAfterLastFrame(t, segs[0], torn)
+	end := lastFrameEnd(t, segs[0])
+	l, err = Open(dir, Options{Signer: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Size() != 500 {
+		t.Fatalf("size %d", l.Size())
+	}
+	l.Close()
+	kept, err := os.ReadFile(fmt.Sprintf("%s.tail-%d", segs[0], end))
+	if err != nil || !bytes.HasPrefix(kept, torn) {
+		t.Fatalf("the cut tail was not kept: %v %q", err, kept)
 	}
 }
 

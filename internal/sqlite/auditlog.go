@@ -238,6 +238,15 @@ func ReindexTrail(ctx context.Context, path, logDir string) (int, error) {
 		return 0, fmt.Errorf("open audit log: %w", err)
 	}
 	defer l.Close()
+	// The index is rebuilt from an intact log only: rows of entries a damaged or cut log has lost are the
+	// last trace of them.
+	cps, err := l.Checkpoints()
+	if err != nil {
+		return 0, fmt.Errorf("read checkpoints: %w", err)
+	}
+	if n := len(cps); n > 0 && cps[n-1].Size > l.Size() {
+		return 0, fmt.Errorf("the audit log is damaged: its newest checkpoint covers %d entries but only %d can be read; nothing was changed (vaultd audit verify locates the damage; restore the log first)", cps[n-1].Size, l.Size())
+	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err
