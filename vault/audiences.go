@@ -641,6 +641,17 @@ func (s *Audiences) Members(ctx context.Context, a Access, id, cursor string, li
 	if err != nil {
 		return MembersPage{}, internalErr("read subjects", err)
 	}
+	// The rule is decided again too, over the tags stored now: a tag the person refused (deleted with the
+	// refusal), or tags removed by an objection and not computed since, leave them out.
+	tree, err := rule.Parse(row.Rule)
+	if err != nil {
+		return MembersPage{}, internalErr("stored audience rule", err)
+	}
+	compiled := rule.Compile(tree)
+	tags, err := s.tags.storedTagsOf(ctx, treated, row.Purpose, compiled.Keys)
+	if err != nil {
+		return MembersPage{}, internalErr("read tags", err)
+	}
 	// Each member is decided again now, on one worker per core (the records are read only). A member
 	// left out gets an entry too if the decision opened their data (the birth date, for the age rule).
 	readEntry := s.newEntry(ctx, a, pol, ActionAudienceMemberRead, "")
@@ -656,7 +667,17 @@ func (s *Audiences) Members(ctx context.Context, a Access, id, cursor string, li
 				continue
 			}
 			me := s.entryFor(readEntry, rec)
-			if reason := s.excluded(&me, purpose, rec, row.Channel, now); reason != "" {
+			reason := s.excluded(&me, purpose, rec, row.Channel, now)
+			if reason == "" {
+				values := s.gate.decisionTags(&me, rec, tags[rec.ID])
+				switch match, missing := compiled.Eval(func(k string) ([]string, bool) { v, ok := values[k]; return v, ok }); {
+				case missing:
+					reason = ExcludedMissingTags
+				case !match:
+					reason = "no_match"
+				}
+			}
+			if reason != "" {
 				if len(me.DecisionInputs) > 0 {
 					me.Decision, me.Reason, me.FieldsWithheld = audit.Deny, "audience:"+id+" not_selected:"+reason, me.FieldsRequested
 					decided[i] = me

@@ -228,6 +228,8 @@ type TagStore interface {
 	// order. Each holds what a decision opens — SubjectID, Purpose, Key, DEKVersion, Sealed — and not
 	// Level, Inputs, ConsentIDs or ComputedAt.
 	TagRange(ctx context.Context, after, through string, purpose policies.PurposeName, keys []string) (map[string][]StoredTag, error)
+	// TagsOf is TagRange for the subjects named (a page of audience members, in no order of ids).
+	TagsOf(ctx context.Context, subjects []string, purpose policies.PurposeName, keys []string) (map[string][]StoredTag, error)
 	TagModel(ctx context.Context) (model []byte, fittedAt time.Time, ok bool, err error)
 	// CurrentDEKs returns, for those of subjects that have one, the current DEK of class (sealed tag
 	// batches are prepared under it without reading whole subject records).

@@ -618,6 +618,11 @@ func (s *Tags) storedTagRange(ctx context.Context, after, through string, purpos
 	return s.store.TagRange(ctx, after, through, purpose, keys)
 }
 
+// storedTagsOf is storedTagRange for the subjects named (a page of audience members).
+func (s *Tags) storedTagsOf(ctx context.Context, subjects []string, purpose policies.PurposeName, keys []string) (map[string][]StoredTag, error) {
+	return s.store.TagsOf(ctx, subjects, purpose, keys)
+}
+
 // openTags decrypts stored tags under rel, in lang.
 func (s *Tags) openTags(rel *release, rec SubjectRecord, stored []StoredTag, lang string) ([]TagView, error) {
 	out := []TagView{}

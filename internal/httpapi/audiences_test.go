@@ -88,6 +88,14 @@ func TestAudiencesOverHTTP(t *testing.T) {
 	if rep.Status != 200 || rep.JSON["treated"].(map[string]any)["converted"].(float64) != 1 || !strings.Contains(string(rep.Body), "Newcombe") {
 		t.Fatalf("report: %d %s", rep.Status, rep.Body)
 	}
+	// A tag the person refuses after the build takes them out of the audiences built on it, at the next
+	// members read: the rule is decided again over the tags stored now.
+	if r := s.Do("DELETE", "/v1/me/tags/value.rfm_segment", s.Token(other, "subject"), "", nil); r.Status != 200 {
+		t.Fatalf("refuse the tag: %d %s", r.Status, r.Body)
+	}
+	if body := members(); strings.Contains(body, "139****5678") {
+		t.Fatalf("after the tag was refused: %s", body)
+	}
 	plan := s.Do("POST", "/v1/campaigns/plan", mk, "marketing", map[string]any{"holdout": 0})
 	if plan.Status != 201 || len(plan.JSON["tiers"].([]any)) < 5 || plan.JSON["unmatched"] == nil {
 		t.Fatalf("plan: %d %s", plan.Status, plan.Body)

@@ -57,6 +57,30 @@ func (s *Store) TagRange(ctx context.Context, after, through string, purpose pol
 	return out, nil
 }
 
+// TagsOf implements vault.TagStore.
+func (s *Store) TagsOf(ctx context.Context, subjects []string, purpose policies.PurposeName, keys []string) (map[string][]vault.StoredTag, error) {
+	out := map[string][]vault.StoredTag{}
+	if len(keys) == 0 || len(subjects) == 0 {
+		return out, nil
+	}
+	rows, err := s.db.Pool.Query(ctx, `SELECT subject_id, key, dek_version, sealed FROM tags
+		WHERE subject_id = ANY($1) AND purpose = $2 AND key = ANY($3) ORDER BY subject_id, key`, subjects, string(purpose), keys)
+	if err != nil {
+		return nil, err
+	}
+	tags, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (vault.StoredTag, error) {
+		t := vault.StoredTag{Purpose: purpose}
+		return t, r.Scan(&t.SubjectID, &t.Key, &t.DEKVersion, &t.Sealed)
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range tags {
+		out[t.SubjectID] = append(out[t.SubjectID], t)
+	}
+	return out, nil
+}
+
 // TagModel implements vault.TagStore.
 func (s *Store) TagModel(ctx context.Context) (model []byte, fittedAt time.Time, ok bool, err error) {
 	err = s.db.Pool.QueryRow(ctx, `SELECT model, fitted_at FROM tag_models WHERE id = 'current'`).Scan(&model, &fittedAt)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -58,6 +59,39 @@ func (s *Store) CurrentDEKs(ctx context.Context, subjects []string, class string
 		}
 		return errors.Join(rows.Err(), rows.Close())
 	})
+	return out, err
+}
+
+// TagsOf implements vault.TagStore.
+func (s *Store) TagsOf(ctx context.Context, subjects []string, purpose policies.PurposeName, keys []string) (map[string][]vault.StoredTag, error) {
+	out := map[string][]vault.StoredTag{}
+	if len(keys) == 0 {
+		return out, nil
+	}
+	list, err := json.Marshal(keys)
+	if err != nil {
+		return nil, err
+	}
+	err = inChunks(subjects, func(in string, args []any) error {
+		rows, err := s.read.QueryContext(ctx, `SELECT subject_id, purpose, key, dek_version, sealed FROM tags
+			WHERE purpose = ? AND key IN (SELECT value FROM json_each(?)) AND subject_id IN `+in,
+			append([]any{string(purpose), string(list)}, args...)...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var t vault.StoredTag
+			if err := rows.Scan(&t.SubjectID, &t.Purpose, &t.Key, &t.DEKVersion, &t.Sealed); err != nil {
+				rows.Close()
+				return err
+			}
+			out[t.SubjectID] = append(out[t.SubjectID], t)
+		}
+		return errors.Join(rows.Err(), rows.Close())
+	})
+	for _, tags := range out {
+		slices.SortFunc(tags, byKey)
+	}
 	return out, err
 }
 

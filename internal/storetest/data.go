@@ -215,28 +215,43 @@ func RunTags(t *testing.T, open Open) {
 		t.Fatalf("first tag %+v", g)
 	}
 	// A range reads the tags of one purpose and of the keys named, by subject, in key order.
-	inRange := func(after, through string, purpose policies.PurposeName, keys []string, want map[string][]string) {
+	check := func(what string, purpose policies.PurposeName, got map[string][]vault.StoredTag, err error, want map[string][]string) {
 		t.Helper()
-		got, err := a.Store.TagRange(t.Context(), after, through, purpose, keys)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(got) != len(want) {
-			t.Fatalf("tag range (%s, %s] %s %v: %+v, want %v", after, through, purpose, keys, got, want)
+			t.Fatalf("%s: %+v, want %v", what, got, want)
 		}
 		for id, tags := range got {
 			var ks []string
 			for _, tg := range tags {
 				if tg.SubjectID != id || tg.Purpose != purpose || string(tg.Sealed) != "s-"+tg.Key || tg.DEKVersion != 1 {
-					t.Fatalf("tag range: %+v", tg)
+					t.Fatalf("%s: %+v", what, tg)
 				}
 				ks = append(ks, tg.Key)
 			}
 			if !slices.Equal(ks, want[id]) {
-				t.Fatalf("tag range (%s, %s] %s %v: %s has %v, want %v", after, through, purpose, keys, id, ks, want[id])
+				t.Fatalf("%s: %s has %v, want %v", what, id, ks, want[id])
 			}
 		}
 	}
+	inRange := func(after, through string, purpose policies.PurposeName, keys []string, want map[string][]string) {
+		t.Helper()
+		got, err := a.Store.TagRange(t.Context(), after, through, purpose, keys)
+		check(fmt.Sprintf("tag range (%s, %s] %s %v", after, through, purpose, keys), purpose, got, err, want)
+	}
+	// TagsOf reads the same for subjects named, in any order.
+	of := func(subjects []string, purpose policies.PurposeName, keys []string, want map[string][]string) {
+		t.Helper()
+		got, err := a.Store.TagsOf(t.Context(), subjects, purpose, keys)
+		check(fmt.Sprintf("tags of %v %s %v", subjects, purpose, keys), purpose, got, err, want)
+	}
+	of([]string{"sub_b", "sub_a", "sub_z"}, policies.PurposeMarketing, []string{"rfm", "churn"}, map[string][]string{"sub_a": {"churn", "rfm"}, "sub_b": {"rfm"}})
+	of([]string{"sub_b"}, policies.PurposeMarketing, []string{"rfm", "churn"}, map[string][]string{"sub_b": {"rfm"}})
+	of([]string{"sub_a", "sub_b"}, policies.PurposePersonalization, []string{"rfm"}, map[string][]string{"sub_a": {"rfm"}})
+	of([]string{"sub_a"}, policies.PurposeMarketing, nil, map[string][]string{})
+	of(nil, policies.PurposeMarketing, []string{"rfm"}, map[string][]string{})
 	inRange("", "sub_c", policies.PurposeMarketing, []string{"rfm", "churn"}, map[string][]string{"sub_a": {"churn", "rfm"}, "sub_b": {"rfm"}})
 	inRange("", "sub_c", policies.PurposeMarketing, []string{"churn", "ltv"}, map[string][]string{"sub_a": {"churn"}})
 	inRange("sub_a", "sub_c", policies.PurposeMarketing, []string{"rfm", "churn"}, map[string][]string{"sub_b": {"rfm"}})
