@@ -89,9 +89,8 @@ func (s *Server) auditEvents(c *gin.Context) {
 	if !ok {
 		return
 	}
-	since, ok1 := s.parseTimeParam(c, "since")
-	until, ok2 := s.parseTimeParam(c, "until")
-	if !ok1 || !ok2 {
+	since, until, ok := s.window(c)
+	if !ok {
 		return
 	}
 	limit := 0
@@ -140,9 +139,8 @@ func (s *Server) auditExport(c *gin.Context) {
 		s.abortCode(c, vault.CodeInvalidArgument, "format must be ndjson or csv")
 		return
 	}
-	since, ok1 := s.parseTimeParam(c, "since")
-	until, ok2 := s.parseTimeParam(c, "until")
-	if !ok1 || !ok2 {
+	since, until, ok := s.window(c)
+	if !ok {
 		return
 	}
 	var x *audit.ExportWriter
@@ -313,10 +311,20 @@ func toPurposeRateDTO(x vault.PurposeRate) purposeRateDTO {
 }
 
 // window reads ?since= and ?until= (RFC 3339, both optional).
+// window reads ?since= and ?until= (RFC 3339, either may be absent; since inclusive, until exclusive),
+// answering one 400 for the first that does not parse, or when since is not before until.
 func (s *Server) window(c *gin.Context) (since, until time.Time, ok bool) {
-	since, ok1 := s.parseTimeParam(c, "since")
-	until, ok2 := s.parseTimeParam(c, "until")
-	return since, until, ok1 && ok2
+	if since, ok = s.parseTimeParam(c, "since"); !ok {
+		return
+	}
+	if until, ok = s.parseTimeParam(c, "until"); !ok {
+		return
+	}
+	if !since.IsZero() && !until.IsZero() && !since.Before(until) {
+		s.abortCode(c, vault.CodeInvalidArgument, "since must be before until")
+		return since, until, false
+	}
+	return since, until, true
 }
 
 // activityReport answers the trail's volume per day, purpose and role, and its denials.

@@ -300,9 +300,16 @@ func TestReportsForTheCharts(t *testing.T) {
 		{"/v1/audit/reports/activity?since=yesterday", co, "compliance_audit", 400},
 		{"/v1/audit/reports/consent-rates?since=2026-01-01T00:00:00Z&until=2026-06-01T00:00:00Z", co, "compliance_audit", 400},
 		{"/v1/audit/reports/consent-rates?since=2026-02-01T00:00:00Z&until=2026-01-01T00:00:00Z", co, "compliance_audit", 400},
+		{"/v1/audit/reports/activity?since=2026-12-07&until=2026-12-07", co, "compliance_audit", 400}, // neither parses: one error
+		{"/v1/audit/events?since=2026-02-01T00:00:00Z&until=2026-01-01T00:00:00Z", co, "compliance_audit", 400},
+		{"/v1/audit/export?since=2026-02-01T00:00:00Z&until=2026-02-01T00:00:00Z", co, "compliance_audit", 400},
 	} {
-		if r := s.Do("GET", tc.path, tc.tok, tc.purpose, nil); r.Status != tc.status {
+		r := s.Do("GET", tc.path, tc.tok, tc.purpose, nil)
+		if r.Status != tc.status {
 			t.Errorf("GET %s as %s: %d, want %d", tc.path, tc.purpose, r.Status, tc.status)
+		}
+		if r.Status >= 400 && r.JSON == nil {
+			t.Errorf("GET %s: the error body is not one JSON object: %s", tc.path, r.Body)
 		}
 	}
 }
