@@ -88,7 +88,7 @@ type IncidentStore interface {
 // RecordIncident records an open incident (compliance officers, purpose compliance_audit, who may read the
 // trail) with its scope from the trail; NotifyIncident tells the people concerned.
 func (s *Review) RecordIncident(ctx context.Context, a Access, in IncidentInput) (Incident, int64, error) {
-	_, e, err := s.mayReadTrail(ctx, a, ActionIncidentRecord, "")
+	pol, e, err := s.mayReadTrail(ctx, a, ActionIncidentRecord, "")
 	if err != nil {
 		return Incident{}, 0, err
 	}
@@ -115,7 +115,13 @@ func (s *Review) RecordIncident(ctx context.Context, a Access, in IncidentInput)
 			return nil
 		}
 		refs[x.SubjectRef] = true
-		for _, c := range x.Categories {
+		// What was released, not what was asked for: a read of fields names the categories of the fields
+		// granted (an id number withheld is not part of the incident); other entries name theirs.
+		released := x.Categories
+		if len(x.FieldsRequested)+len(x.FieldsGranted)+len(x.FieldsWithheld) > 0 {
+			released = categoriesOf(pol.Schema(), x.FieldsGranted)
+		}
+		for _, c := range released {
 			if !slices.Contains(cats, c) {
 				cats = append(cats, c)
 			}
