@@ -175,10 +175,23 @@ func (s *ConsentRecords) consentViews(rel *release, rec SubjectRecord) Consents 
 	for _, r := range rec.Consents {
 		byID[r.ID] = r
 	}
+	// The history is never rewritten: each event shows the channels as it named them, not as they stand now.
+	noticeChannels := func(r consent.Record) []string {
+		if p, ok := cat.Purpose(r.Purpose); ok {
+			return p.NoticeChannels(r.NoticeVersion)
+		}
+		return nil
+	}
 	for _, ev := range rec.ConsentEvents {
 		if ev.Action == consent.ActionGrant {
-			v := view(byID[ev.ID])
+			g := byID[ev.ID]
+			v := view(g)
 			v.Action, v.Status, v.WithdrawnAt = consent.ActionGrant, string(consent.Granted), nil
+			// A grant shows the channels it named (none named: all its notice version names).
+			v.Channels = ev.Channels
+			if len(v.Channels) == 0 {
+				v.Channels = noticeChannels(g)
+			}
 			out.History = append(out.History, v)
 			continue
 		}
@@ -186,6 +199,11 @@ func (s *ConsentRecords) consentViews(rel *release, rec SubjectRecord) Consents 
 		v := view(g)
 		at := ev.At
 		v.ID, v.Action, v.Status, v.WithdrawnAt, v.RecordedBy, v.Withdraws = ev.ID, consent.ActionWithdraw, string(consent.Withdrawn), &at, ev.RecordedBy, ev.Withdraws
+		// A withdrawal shows the channels it withdrew: those it named, or all the grant still covered.
+		v.Channels = ev.Channels
+		if len(v.Channels) == 0 {
+			v.Channels = g.ChannelsAt(at.Add(-time.Nanosecond), noticeChannels(g))
+		}
 		out.History = append(out.History, v)
 	}
 	sort.SliceStable(out.History, func(i, j int) bool { return historyTime(out.History[i]).After(historyTime(out.History[j])) })

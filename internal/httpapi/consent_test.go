@@ -291,4 +291,24 @@ func TestConsentPerChannel(t *testing.T) {
 	if r := s.Do("PUT", "/v1/me/consents/marketing", me, "", map[string]any{"granted": false, "channel": "pigeon"}); r.Status != 400 {
 		t.Fatalf("an unknown channel: %d", r.Status)
 	}
+	// The history is never rewritten: the grant still shows the five channels it covered, each channel's
+	// withdrawal the channel it withdrew, and a full withdrawal the channels the consent still covered.
+	if r := s.Do("PUT", "/v1/me/consents/marketing", me, "", map[string]any{"granted": false}); r.Status != 200 {
+		t.Fatalf("withdraw: %d %s", r.Status, r.Body)
+	}
+	hist := s.Do("GET", "/v1/subjects/"+id+"/consents", st, "account_management", nil)
+	var got []string
+	for _, h := range hist.JSON["history"].([]any) {
+		m := h.(map[string]any)
+		var chs []string
+		list, _ := m["channels"].([]any)
+		for _, c := range list {
+			chs = append(chs, c.(string))
+		}
+		got = append(got, m["action"].(string)+":"+strings.Join(chs, ","))
+	}
+	want := []string{"withdraw:email,push,short_video", "withdraw:wecom", "withdraw:sms", "grant:sms,email,push,wecom,short_video"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("history, newest first:\n%q\nwant\n%q", got, want)
+	}
 }

@@ -57,7 +57,8 @@ type consentViewDTO struct {
 	ExpiresAt     *time.Time `json:"expires_at"`
 	RecordedBy    string     `json:"recorded_by"`
 	Withdraws     string     `json:"withdraws,omitempty"`
-	// Channels: the channels of commercial messages a live marketing consent covers now.
+	// Channels: the channels of commercial messages a live marketing consent covers now; in a history, the
+	// channels the event named (a grant its channels, a withdrawal those it withdrew).
 	Channels []string `json:"channels,omitempty"`
 }
 

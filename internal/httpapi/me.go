@@ -326,10 +326,12 @@ func (s *Server) writeExportZip(w io.Writer, x vault.Export) error {
 		return func(w io.Writer) error { _, err := w.Write(csvBytes(r)); return err }
 	}
 	consentRows := func(vs []vault.ConsentView) [][]string {
-		out := [][]string{{"id", "action", "purpose", "status", "kind", "notice_version", "method", "evidence", "recipient", "granted_at", "withdrawn_at", "expires_at"}}
+		out := [][]string{{"id", "action", "purpose", "status", "kind", "notice_version", "method", "evidence", "recipient", "granted_at", "withdrawn_at", "expires_at",
+			"channels", "recorded_by", "withdraws"}}
 		for _, v := range vs {
 			out = append(out, []string{v.ID, v.Action, string(v.Purpose), v.Status, v.Kind, v.NoticeVersion, v.Method, v.Evidence,
-				strOrEmpty(v.Recipient), timeOrEmpty(v.GrantedAt), timeOrEmpty(v.WithdrawnAt), timeOrEmpty(v.ExpiresAt)})
+				strOrEmpty(v.Recipient), timeOrEmpty(v.GrantedAt), timeOrEmpty(v.WithdrawnAt), timeOrEmpty(v.ExpiresAt),
+				strings.Join(v.Channels, " "), v.RecordedBy, v.Withdraws})
 		}
 		return out
 	}
