@@ -389,13 +389,18 @@ func (s *Requests) TransitionRequest(ctx context.Context, a Access, id, to, reas
 		if subjectID != "" {
 			e.SubjectRef = s.subjectRef(ctx, subjectID)
 		}
-		e.Reason = "request:" + id + " to:" + to
 		e = finish(e, changeErr, nil)
+		// The entry names the request and the move, and why a refused move was refused.
+		e.Reason = "request:" + recordedID(id) + " to:" + to
 		switch {
 		case errors.Is(changeErr, ErrIllegalTransition):
-			e.Status = 409
+			e.Status, e.Reason = 409, e.Reason+" illegal_transition"
 		case errors.Is(changeErr, ErrReasonRequired):
-			e.Status = 400
+			e.Status, e.Reason = 400, e.Reason+" reason_required"
+		case errors.Is(changeErr, ErrNotFound):
+			e.Reason += " request_not_found"
+		case changeErr != nil:
+			e.Reason += " " + reasonInternal
 		}
 		return e
 	})

@@ -137,7 +137,7 @@ func (s *Stewardship) DecideReview(ctx context.Context, a Access, id, decision s
 		return err
 	}, func(changeErr error) audit.Entry {
 		e = finish(e, changeErr, nil)
-		e.Reason = "review:" + id + " decision:" + decision
+		e.Reason = "review:" + recordedID(id) + " decision:" + decision
 		return e
 	})
 	switch {

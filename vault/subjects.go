@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"maps"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -106,6 +107,19 @@ var idEncoding = base32.NewEncoding("0123456789abcdefghijklmnopqrstuv").WithPadd
 func NewSubjectID() string {
 	b := timeOrdered()
 	return idPrefix + idEncoding.EncodeToString(b[:])
+}
+
+// issuedIDPattern is what the ids the vault issues look like (NewSubjectID, newID): a short prefix, then 26
+// base32 or 32 hex characters.
+var issuedIDPattern = regexp.MustCompile(`^[a-z]{2,4}_([0-9a-v]{26}|[0-9a-f]{32})$`)
+
+// recordedID is an id from a request path as an entry may name it: as given when it is in the form the vault
+// issues, else "invalid" — a path is client text, and the trail can never be redacted.
+func recordedID(id string) string {
+	if issuedIDPattern.MatchString(id) {
+		return id
+	}
+	return "invalid"
 }
 
 // newID returns prefix followed by a time-ordered id in hex (consent, request, merge and report ids).
