@@ -1,6 +1,9 @@
 package audit
 
 import (
+	"encoding/json"
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -69,5 +72,65 @@ func TestEntryFormatVersion(t *testing.T) {
 	ix, err := IndexOfCanonical(v1)
 	if err != nil || ix.Action != "policy.reload" {
 		t.Fatalf("version 1 entry: %+v %v", ix, err)
+	}
+}
+
+// TestCSVHasEveryMember: a CSV export carries every member of the canonical entry, each in the column of
+// its name ("actor_" before the actor's members), with the value the entry holds — so a column cannot be
+// forgotten when the entry grows (grant_id and recipient were).
+func TestCSVHasEveryMember(t *testing.T) {
+	e := Entry{Seq: 7, Version: FormatVersion, TS: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC), RequestID: "r",
+		Actor: Actor{Sub: "s", Pseudonym: "p", Roles: []string{"a", "b"}, Team: "t", TokenID: "tok"}, Purpose: "pu",
+		JustificationHash: "jh", Action: "subject.read", SubjectRef: "ps_x", Categories: []string{"identity"},
+		FieldsRequested: []string{"name"}, FieldsGranted: []string{"name"}, FieldsWithheld: []string{"phone"},
+		DecisionInputs: []string{"birth_date"}, Decision: Partial, Reason: "why", ConsentIDs: []string{"c1"}, Status: 200,
+		PolicyHash: "ph", ClientRef: "cr", ClientRequestRef: "crr", GrantID: "grt_1", Recipient: "sf_express", Intent: 5, PrevHash: "prev"}
+	canon, err := e.Canonical()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var members map[string]any
+	if err := json.Unmarshal(canon, &members); err != nil {
+		t.Fatal(err)
+	}
+	record := e.CSVRecord()
+	if len(record) != len(CSVHeader) {
+		t.Fatalf("%d values for %d columns", len(record), len(CSVHeader))
+	}
+	column := map[string]string{}
+	for i, name := range CSVHeader {
+		column[name] = record[i]
+	}
+	text := func(v any) string {
+		switch v := v.(type) {
+		case []any:
+			var s []string
+			for _, x := range v {
+				s = append(s, fmt.Sprint(x))
+			}
+			return strings.Join(s, " ")
+		case float64:
+			return strconv.FormatFloat(v, 'f', -1, 64)
+		}
+		return fmt.Sprint(v)
+	}
+	for name, v := range members {
+		if actor, ok := v.(map[string]any); ok {
+			for k, av := range actor {
+				if got, ok := column["actor_"+k]; !ok || got != text(av) {
+					t.Errorf("actor.%s: column %q holds %q, the entry %q", k, "actor_"+k, got, text(av))
+				}
+			}
+			continue
+		}
+		if name == "v" || name == "ts" {
+			continue // v and ts are checked below (a number; a time written as RFC 3339)
+		}
+		if got, ok := column[name]; !ok || got != text(v) {
+			t.Errorf("%s: column holds %q (present %v), the entry %q", name, got, ok, text(v))
+		}
+	}
+	if column["v"] != strconv.Itoa(FormatVersion) || column["ts"] != "2026-01-02T03:04:05.000000006Z" {
+		t.Errorf("v %q, ts %q", column["v"], column["ts"])
 	}
 }
