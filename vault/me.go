@@ -185,6 +185,10 @@ func (s *DataSubjects) MeSetConsent(ctx context.Context, a Access, purpose polic
 		return MeConsentResult{}, Errorf(CodeNotFound, "unknown purpose")
 	}
 	if !granted {
+		if !p.NeedsConsent() { // as a grant is refused: there is no consent to withdraw (recorded like any 400)
+			return MeConsentResult{}, s.refuseInvalid(ctx, a, ActionConsentWithdraw, a.Caller.Subject,
+				Errorf(CodeInvalidArgument, "purpose %s rests on %s, not on consent: there is no consent to withdraw (object to it, or ask for restriction or deletion)", p.Name, p.LegalBasis))
+		}
 		withdrawn, seq, err := s.consents.withdrawConsent(ctx, a, a.Caller.Subject, purpose)
 		if ErrorCode(err) == CodeNotFound && AuditSeqOf(err) > 0 {
 			return MeConsentResult{Withdrawn: []ConsentView{}, AuditSeq: AuditSeqOf(err)}, nil // nothing to withdraw

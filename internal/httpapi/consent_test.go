@@ -291,6 +291,12 @@ func TestConsentPerChannel(t *testing.T) {
 	if r := s.Do("PUT", "/v1/me/consents/marketing", me, "", map[string]any{"granted": false, "channel": "pigeon"}); r.Status != 400 {
 		t.Fatalf("an unknown channel: %d", r.Status)
 	}
+	// A purpose that rests on a contract has no consent to withdraw, as it has none to grant.
+	for _, granted := range []bool{true, false} {
+		if r := s.Do("PUT", "/v1/me/consents/account_management", me, "", map[string]any{"granted": granted}); r.Status != 400 || !strings.Contains(string(r.Body), "not on consent") {
+			t.Fatalf("granted %v on a contract purpose: %d %s", granted, r.Status, r.Body)
+		}
+	}
 	// The history is never rewritten: the grant still shows the five channels it covered, each channel's
 	// withdrawal the channel it withdrew, and a full withdrawal the channels the consent still covered.
 	if r := s.Do("PUT", "/v1/me/consents/marketing", me, "", map[string]any{"granted": false}); r.Status != 200 {
