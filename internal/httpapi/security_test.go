@@ -472,7 +472,7 @@ func TestClientTextNeverReachesTheTrailOrAnError(t *testing.T) {
 	do("POST", "/v1/subjects/"+id+"/consents", st, "account_management", map[string]any{"purpose": "marketing", "notice_version": "2026-01",
 		"method": "app_checkbox", "kind": "general", "channels": []string{"sms:" + marker}})
 	do("POST", "/v1/subjects", st, "account_management", map[string]any{"source": marker, "external_id": "e-1", "fields": map[string]any{"name": "乙"}})
-	do("POST", "/v1/requests/"+url.PathEscape(marker)+"/transition", co, "data_subject_request", map[string]any{"to": "in_progress"})
+	do("POST", "/v1/requests/"+url.PathEscape(marker)+"/transition", co, "compliance_audit", map[string]any{"to": "in_progress"})
 	do("POST", "/v1/identity/reviews/"+url.PathEscape(marker)+"/decision", st, "account_management", map[string]any{"decision": "distinct"})
 	for _, rule := range []string{"basic.gender == '" + marker + "'", "value.churn_risk == 'high' and " + marker + " == 'x'", "x13900000174.phone == '1'", "value.churn_risk == 'high' x13900000174"} {
 		do("POST", "/v1/audiences", mk, "marketing", map[string]any{"rule": rule, "channel": "sms"})

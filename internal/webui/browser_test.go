@@ -672,6 +672,43 @@ func TestBrowserWithdrawOneChannel(t *testing.T) {
 	}
 }
 
+// The privacy centre shows a restriction the person asked for, with a button that lifts it, and each
+// request's answer: a refused request says why (PIPL Art. 44, 50).
+func TestBrowserRestrictionAndRequestAnswers(t *testing.T) {
+	s := apptest.Start(t)
+	id := s.CreateSubject(map[string]any{"name": "韩梅梅", "birth_date": "1990-05-01"})
+	me := s.Token(id, "subject")
+	co := s.Token("co", "compliance_officer")
+	if r := s.Do("POST", "/v1/me/requests", me, "", map[string]any{"type": "restriction"}); r.Status != 201 {
+		t.Fatalf("restriction request: %d %s", r.Status, r.Body)
+	}
+	ex := s.Do("POST", "/v1/me/requests", me, "", map[string]any{"type": "explanation"})
+	if ex.Status != 201 {
+		t.Fatalf("explanation request: %d %s", ex.Status, ex.Body)
+	}
+	if r := s.Do("POST", "/v1/requests/"+ex.JSON["id"].(string)+"/transition", co, "compliance_audit", map[string]any{"to": "rejected", "reason": "duplicate of an earlier request"}); r.Status != 200 {
+		t.Fatalf("reject: %d %s", r.Status, r.Body)
+	}
+	ctx := browser(t)
+	err := chromedp.Do(ctx,
+		signIn(s.Server.URL, me),
+		chromedp.WaitVisible(chromedp.CSS("#restriction-lift")),
+		chromedp.WaitVisible(chromedp.CSS(`#requests tr[data-request="`+ex.JSON["id"].(string)+`"] td.answer`)),
+	)
+	if err != nil {
+		t.Fatalf("the restriction and the requests: %v", err)
+	}
+	if a := text(ctx, t, `#requests tr[data-request="`+ex.JSON["id"].(string)+`"] td.answer`); !strings.Contains(a, "duplicate of an earlier request") {
+		t.Fatalf("the refused request's answer: %q", a)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#restriction-lift")), chromedp.WaitNotVisible(chromedp.CSS("#restriction"))); err != nil {
+		t.Fatalf("lift: %v", err)
+	}
+	if r := s.Do("GET", "/v1/me", me, "", nil); strings.Contains(fmt.Sprint(r.JSON["objections"]), "restriction") {
+		t.Fatalf("still restricted after lifting in the page: %v", r.JSON["objections"])
+	}
+}
+
 // The audiences page: a rule that does not parse shows its position; a good one builds with its counts;
 // the campaign plan lists its tiers; an audience's uplift report opens.
 func TestBrowserAudiences(t *testing.T) {

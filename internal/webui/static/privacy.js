@@ -33,6 +33,8 @@
         (n.categories || []).length ? ' (' + n.categories.join(', ') + ')' : ''));
     }
     if (!(me.notices || []).length) notices.append(el('li', {}, T['none']));
+    // A restriction of processing (PIPL Art. 44) the person asked for stands until they lift it.
+    document.getElementById('restriction').hidden = !(me.objections || []).some(o => (o.kind || o) === 'restriction');
     const objected = (me.objections || []).some(o => (o.kind || o) === 'personalized_marketing');
     document.getElementById('objection-state').textContent = objected ? T['privacy.objected'] : T['privacy.notobj'];
     const toggle = document.getElementById('objection-toggle');
@@ -125,9 +127,12 @@
     const r = await api('GET', '/v1/me/requests');
     const tb = clear(document.querySelector('#requests tbody'));
     for (const q of r.requests) {
-      tb.append(el('tr', {}, el('td', {}, q.type), el('td', {}, q.state), el('td', {}, time(q.created_at)), el('td', {}, time(q.due_at))));
+      // The answer: why a request was refused (PIPL Art. 50), or what fulfilled it and how it reaches the person.
+      const answer = [q.reason, q.note, q.answer_route].filter(Boolean).join(' — ');
+      tb.append(el('tr', { 'data-request': q.id }, el('td', {}, q.type), el('td', {}, q.state), el('td', {}, time(q.created_at)), el('td', {}, time(q.due_at)),
+        el('td', { class: 'answer' }, answer)));
     }
-    if (!r.requests.length) tb.append(el('tr', {}, el('td', { colspan: '4' }, T['none'])));
+    if (!r.requests.length) tb.append(el('tr', {}, el('td', { colspan: '5' }, T['none'])));
   }
 
   document.getElementById('correct').addEventListener('submit', async ev => {
@@ -139,6 +144,15 @@
       document.getElementById('correct-value').value = '';
       status(T['done']);
       await loadProfile();
+    } catch (e) { failed(e); }
+  });
+
+  document.getElementById('restriction-lift').addEventListener('click', async () => {
+    try {
+      await api('DELETE', '/v1/me/restriction');
+      status(T['done']);
+      await loadProfile();
+      await loadRequests();
     } catch (e) { failed(e); }
   });
 
