@@ -343,7 +343,7 @@ func (s *Requests) TransitionRequest(ctx context.Context, a Access, id, to, reas
 		return RequestView{}, 0, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not move requests on"))
 	}
 	if !s.rules.ValidState(to) {
-		return RequestView{}, 0, s.refuseInvalid(ctx, a, ActionRequestTransition, "", Errorf(CodeInvalidArgument, "to must be in_progress, completed or rejected"))
+		return RequestView{}, 0, s.refuseInvalid(ctx, a, ActionRequestTransition, "", Errorf(CodeInvalidArgument, "to must be verified, in_progress, completed or rejected"))
 	}
 	// Completing a deletion request performs the erasure through the gate first (its own entry), and the
 	// completion says which entry fulfilled it.

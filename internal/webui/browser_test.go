@@ -461,6 +461,20 @@ func TestBrowserStaffPages(t *testing.T) {
 	if !strings.Contains(string(q.Body), `"state":"in_progress"`) {
 		t.Fatalf("after the move the queue says %s", q.Body)
 	}
+	// A close relative's request arrives received: the officer verifies it first (PIPL Art. 49).
+	rel := s.Do("POST", "/v1/subjects/"+id+"/requests", s.Token("cs", "customer_service"), "customer_service",
+		map[string]any{"type": "deceased_relative", "relationship": "child", "evidence": "死亡证明"})
+	if rel.Status != 201 {
+		t.Fatalf("a relative's request: %d %s", rel.Status, rel.Body)
+	}
+	verify := `#queue tr[data-id="` + rel.JSON["id"].(string) + `"] button[data-to="verified"]`
+	if err := chromedp.Do(ctx, chromedp.Navigate(s.Server.URL+"/console/requests"), chromedp.WaitVisible(chromedp.CSS(verify)),
+		chromedp.Click(chromedp.CSS(verify)), chromedp.WaitNotPresent(chromedp.CSS(verify))); err != nil {
+		t.Fatalf("verify a relative's request in the console: %v", err)
+	}
+	if q := s.Do("GET", "/v1/requests?state=verified", s.Token("co2", "compliance_officer"), "compliance_audit", nil); !strings.Contains(string(q.Body), rel.JSON["id"].(string)) {
+		t.Fatalf("after verifying: %s", q.Body)
+	}
 	err = chromedp.Do(ctx,
 		chromedp.Navigate(s.Server.URL+"/console/policy"),
 		chromedp.WaitVisible(chromedp.CSS(`#matrix td[data-cell]`)),

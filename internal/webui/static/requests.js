@@ -4,7 +4,7 @@
   const { T, api, el, clear, status, failed, time } = PV;
   const purpose = 'compliance_audit';
   const form = document.getElementById('filters');
-  const next = { received: ['in_progress', 'rejected'], verified: ['in_progress', 'completed', 'rejected'], in_progress: ['completed', 'rejected'] };
+  const next = { received: ['verified', 'rejected'], verified: ['in_progress', 'completed', 'rejected'], in_progress: ['completed', 'rejected'] };
 
   async function load() {
     const q = new URLSearchParams();
