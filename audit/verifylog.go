@@ -191,6 +191,15 @@ func (c *verifyChunk) add(canonical []byte) {
 	c.ends = append(c.ends, len(c.arena))
 }
 
+// entry is the canonical bytes of the chunk's entry i.
+func (c *verifyChunk) entry(i int) []byte {
+	start := 0
+	if i > 0 {
+		start = c.ends[i-1]
+	}
+	return c.arena[start:c.ends[i]:c.ends[i]]
+}
+
 func (c *verifyChunk) check(index bool) {
 	if index && len(c.rows) > 0 {
 		c.ixFirst = c.rows[0].seq
@@ -210,6 +219,11 @@ func (c *verifyChunk) check(index bool) {
 		}
 		if c.badSeq == 0 && i > 0 && !chainedToLeaf(e, c.leaves[i-1]) {
 			c.badSeq, c.reason = seq, fmt.Sprintf("entry %d is not chained to entry %d", seq, seq-1)
+			if i+1 < len(c.ends) && chainedToLeaf(c.entry(i+1), LeafHash(e)) {
+				// This entry is intact — the next still holds its hash — so the one before it was changed
+				// after it was logged: this entry holds the hash it had.
+				c.badSeq, c.reason = seq-1, fmt.Sprintf("entry %d was changed after it was logged (entry %d holds the hash it had)", seq-1, seq)
+			}
 		}
 		c.leaves = append(c.leaves, LeafHash(e))
 	}
@@ -235,10 +249,10 @@ func (c *verifyChunk) checkBundles(l LogReader, newest int64) {
 		w := int(j - i)
 		for _, t := range []struct {
 			tile tlog.Tile
-			same func([]byte) bool
+			diff func([]byte) int // the first entry of the tile that differs, -1 if none
 		}{
-			{tlog.Tile{H: TileHeight, L: -1, N: n, W: w}, func(b []byte) bool { return isBundleOf(b, c.entries[i:j]) }},
-			{tlog.Tile{H: TileHeight, L: 0, N: n, W: w}, func(b []byte) bool { return isTileOf(b, c.leaves[i:j]) }},
+			{tlog.Tile{H: TileHeight, L: -1, N: n, W: w}, func(b []byte) int { return bundleDiff(b, c.entries[i:j]) }},
+			{tlog.Tile{H: TileHeight, L: 0, N: n, W: w}, func(b []byte) int { return tileDiff(b, c.leaves[i:j]) }},
 		} {
 			path := C2SPPath(t.tile)
 			got, err := l.ReadTile(path)
@@ -246,36 +260,42 @@ func (c *verifyChunk) checkBundles(l LogReader, newest int64) {
 				c.badSeq, c.reason = start, fmt.Sprintf("tile %s of the checkpointed tree is missing", path)
 				return
 			}
-			if !t.same(got) {
-				c.badSeq, c.reason = start, fmt.Sprintf("tile %s differs from the entries", path)
+			if k := t.diff(got); k >= 0 {
+				// Named at the entry where they part: an edit of the last entry is that entry, not its tile's first.
+				c.badSeq, c.reason = start+int64(k), fmt.Sprintf("tile %s differs from the entries at entry %d", path, start+int64(k))
 				return
 			}
 		}
 	}
 }
 
-// isBundleOf reports whether data is the entry bundle of entries (entryBundle's encoding), compared in place.
-func isBundleOf(data []byte, entries [][]byte) bool {
-	for _, e := range entries {
+// bundleDiff returns the index of the first of entries that data, an entry bundle (entryBundle's encoding),
+// does not hold as it is, compared in place; len(entries) when data holds more; -1 when it is their bundle.
+func bundleDiff(data []byte, entries [][]byte) int {
+	for k, e := range entries {
 		if len(data) < 2 || int(data[0])<<8|int(data[1]) != len(e) || len(data)-2 < len(e) || !bytes.Equal(data[2:2+len(e)], e) {
-			return false
+			return k
 		}
 		data = data[2+len(e):]
 	}
-	return len(data) == 0
+	if len(data) != 0 {
+		return len(entries)
+	}
+	return -1
 }
 
-// isTileOf reports whether data is the hash tile of hashes (hashTile's encoding), compared in place.
-func isTileOf(data []byte, hashes []tlog.Hash) bool {
-	if len(data) != len(hashes)*tlog.HashSize {
-		return false
-	}
+// tileDiff returns the index of the first of hashes that data, a level-0 hash tile, does not hold; -1 when
+// it is their tile.
+func tileDiff(data []byte, hashes []tlog.Hash) int {
 	for k, h := range hashes {
-		if !bytes.Equal(data[k*tlog.HashSize:(k+1)*tlog.HashSize], h[:]) {
-			return false
+		if len(data) < (k+1)*tlog.HashSize || !bytes.Equal(data[k*tlog.HashSize:(k+1)*tlog.HashSize], h[:]) {
+			return k
 		}
 	}
-	return true
+	if len(data) != len(hashes)*tlog.HashSize {
+		return len(hashes)
+	}
+	return -1
 }
 
 // readIndex reads the index rows of the chunk's entries, which check compares with them.
@@ -367,6 +387,10 @@ func (b *treeCheck) take(c *verifyChunk) bool {
 	}
 	n := len(c.entries)
 	if c.badSeq != c.first && n > 0 && !ChainedTo(c.entries[0], b.prev) {
+		if n > 1 && chainedToLeaf(c.entries[1], LeafHash(c.entries[0])) { // as within a chunk (check)
+			b.fail(c.first-1, "entry %d was changed after it was logged (entry %d holds the hash it had)", c.first-1, c.first)
+			return true
+		}
 		b.fail(c.first, "entry %d is not chained to entry %d", c.first, c.first-1)
 		return true
 	}

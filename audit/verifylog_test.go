@@ -91,15 +91,19 @@ func TestVerifyLogAcrossChunks(t *testing.T) {
 		{"intact", func(*memLog) {}, 0, nil},
 		// The root at 4097 covers the edit before the next entry's broken chain is reached.
 		{"edited first entry of a chunk, at a checkpoint", func(m *memLog) { m.entries[4096] = edit(m.entries[4096]) }, 4097, nil},
-		{"edited entry mid-chunk", func(m *memLog) { m.entries[9499] = edit(m.entries[9499]) }, 9501, nil},
-		// The entry bundle 7937..8192 completes with the edited entry and differs from the stored one.
-		{"edited last entry of a chunk", func(m *memLog) { m.entries[8191] = edit(m.entries[8191]) }, 7937, nil},
+		// The next entry still holds the hash the edited one had: the edited one is named, not the next.
+		{"edited entry mid-chunk", func(m *memLog) { m.entries[9499] = edit(m.entries[9499]) }, 9500, nil},
+		// The entry bundle 7937..8192 completes with the edited entry and differs from the stored one at it.
+		{"edited last entry of a chunk", func(m *memLog) { m.entries[8191] = edit(m.entries[8191]) }, 8192, nil},
 		// Past the newest checkpoint no tile or root is compared: only the chain from the chunk before
 		// catches this one.
 		{"first entry of a chunk chained elsewhere", func(m *memLog) {
 			e := m.entries[8192]
 			m.entries[8192] = append(e[:len(e)-66:len(e)-66], audit.GenesisHash+`"}`...)
 		}, 8193, []int64{1000, 4096}},
+		// Past the newest checkpoint, at a chunk's end: the next chunk's first entry still holds the hash
+		// the edited one had, so the edited one is named.
+		{"edited last entry of a chunk past the checkpoints", func(m *memLog) { m.entries[8191] = edit(m.entries[8191]) }, 8192, []int64{1000, 4096}},
 		{"swapped entries", func(m *memLog) { m.entries[11999], m.entries[12000] = m.entries[12000], m.entries[11999] }, 12000, nil},
 		{"deleted entry across chunks", func(m *memLog) { m.entries = slices.Delete(m.entries, 16383, 16384) }, 16384, nil},
 		{"truncated tail", func(m *memLog) { m.entries = m.entries[:n-10] }, n - 9, nil},
@@ -244,7 +248,7 @@ func TestVerifyLogIndexAcrossChunks(t *testing.T) {
 			m.entries[9499] = edit(m.entries[9499])
 			ix.rows[9500] = must(audit.IndexOfCanonical(m.entries[9499]))
 			relabel(ix, 9600)
-		}, 9501, 0},
+		}, 9500, 0}, // the edited entry itself: 9501 still holds the hash 9500 had
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			m, ix := build(t)
