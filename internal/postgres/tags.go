@@ -41,6 +41,11 @@ func (s *Store) TagRange(ctx context.Context, after, through string, purpose pol
 	}
 	rows, err := s.db.Pool.Query(ctx, `SELECT subject_id, key, dek_version, sealed FROM tags
 		WHERE subject_id > $1 AND subject_id <= $2 AND purpose = $3 AND key = ANY($4) ORDER BY subject_id, key`, after, through, string(purpose), keys)
+	return bySubject(rows, err, purpose, out)
+}
+
+// bySubject collects the rows of a tag query (subject_id, key, dek_version, sealed) into out by subject.
+func bySubject(rows pgx.Rows, err error, purpose policies.PurposeName, out map[string][]vault.StoredTag) (map[string][]vault.StoredTag, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -65,20 +70,7 @@ func (s *Store) TagsOf(ctx context.Context, subjects []string, purpose policies.
 	}
 	rows, err := s.db.Pool.Query(ctx, `SELECT subject_id, key, dek_version, sealed FROM tags
 		WHERE subject_id = ANY($1) AND purpose = $2 AND key = ANY($3) ORDER BY subject_id, key`, subjects, string(purpose), keys)
-	if err != nil {
-		return nil, err
-	}
-	tags, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (vault.StoredTag, error) {
-		t := vault.StoredTag{Purpose: purpose}
-		return t, r.Scan(&t.SubjectID, &t.Key, &t.DEKVersion, &t.Sealed)
-	})
-	if err != nil {
-		return nil, err
-	}
-	for _, t := range tags {
-		out[t.SubjectID] = append(out[t.SubjectID], t)
-	}
-	return out, nil
+	return bySubject(rows, err, purpose, out)
 }
 
 // TagModel implements vault.TagStore.
