@@ -311,7 +311,7 @@ func (s *Review) accessLogPage(ctx context.Context, rec SubjectRecord, before in
 		}
 		x := AccessLogEntry{TS: e.TS, ActorRoles: e.Actor.Roles, Team: e.Actor.Team, Purpose: e.Purpose,
 			Action: e.Action, Fields: nonNil(fields), Decision: string(e.Decision)}
-		if e.GrantID != "" {
+		if e.GrantID != "" && e.Decision != audit.Deny { // a refused read used no grant, whatever it named
 			reason, ok := reasons[e.GrantID]
 			if !ok {
 				reason = s.access.reasonCategory(ctx, e.GrantID)

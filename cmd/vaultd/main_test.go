@@ -230,6 +230,17 @@ func TestPolicyExplain(t *testing.T) {
 	if !strings.Contains(s, "may request: nothing") {
 		t.Errorf("marketing may request nothing:\n%s", s)
 	}
+	// The categories without fields are explained too: marketing reads behaviour and tags for
+	// personalization (the matrix says so), not transactions.
+	out.Reset()
+	if err := run(context.Background(), []string{"policy", "explain", "--role", "marketing", "--purpose", "personalization"}, env(nil), &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for _, re := range []string{`(?m)^behavior\s+yes\s+no\s+yes\s+general consent`, `(?m)^tags\s+yes`, `(?m)^transactions\s+no`} {
+		if !regexp.MustCompile(re).MatchString(out.String()) {
+			t.Errorf("explain marketing/personalization lacks %s:\n%s", re, out.String())
+		}
+	}
 	out.Reset()
 	if err := run(context.Background(), []string{"policy", "explain", "--role", "customer_service", "--purpose", "risk_control"}, env(nil), &out, io.Discard); err != nil {
 		t.Fatal(err)

@@ -66,6 +66,36 @@ func cmdPolicyExplain(args []string, getenv func(string) string, stdout, stderr 
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	// The categories that hold no fields — events (behaviour, transactions, interactions) and tags — are
+	// decided as wholes: what the role may do with each.
+	cats, err := set.ExplainCategories(*role, policies.PurposeName(*purpose))
+	if err != nil {
+		return err
+	}
+	withFields := map[string]bool{}
+	for _, r := range rows {
+		withFields[r.Category] = true
+	}
+	fmt.Fprintln(stdout)
+	tw = tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CATEGORY	READ	WRITE	PROCESSED FOR THE PURPOSE	NEEDS")
+	for _, c := range cats {
+		if withFields[c.Category] {
+			continue
+		}
+		yes := map[bool]string{true: "yes", false: "no"}
+		needs := "-"
+		if c.Read || c.Write {
+			needs = p.LegalBasis
+			if p.LegalBasis == "consent" {
+				needs = p.ConsentKind + " consent"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Category, yes[c.Read], yes[c.Write], yes[c.Processed], needs)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
 	// What the role may ask for beyond this baseline (grants.json), through an access request.
 	grantable := set.Grantable([]policies.Role{policies.Role(*role)}, p.Name)
 	if len(grantable) == 0 {

@@ -114,7 +114,11 @@ func TestAccessRequestOverHTTP(t *testing.T) {
 		if _, ok := x.(map[string]any)["team"]; !ok {
 			t.Fatalf("an access log entry without the team key (API.md names it): %v", x)
 		}
-		if m := x.(map[string]any); m["under_request"] == true && m["decision"] == "allow" { // refused attempts show too
+		m := x.(map[string]any)
+		if m["under_request"] == true && m["decision"] == "deny" {
+			t.Fatalf("a refused read is shown as made under an approved request: %v", m)
+		}
+		if m["under_request"] == true {
 			under++
 			if m["reason_category"] != "fraud_investigation" || m["purpose"] != "risk_control" {
 				t.Fatalf("access log entry under a request: %v", m)
