@@ -723,8 +723,8 @@ func (s *ConsentRecords) setTagRefusal(ctx context.Context, a Access, key string
 		action = ActionTagRefuse
 	}
 	id := a.Caller.Subject
-	if !validTagKey(key) {
-		return 0, s.refuseInvalid(ctx, a, action, id, Errorf(CodeInvalidArgument, "not a tag key (level.name)"))
+	if !validTagKey(key) || !s.tags.knownTagKey(key) {
+		return 0, s.refuseInvalid(ctx, a, action, id, Errorf(CodeInvalidArgument, "not a tag key of the vocabulary (level.name, as GET /v1/me shows them)"))
 	}
 	return s.recordChoice(ctx, a, id, choice{action: action, reason: "tag:" + key, categories: []string{policies.CategoryTags},
 		forbidden: "tag choices are not permitted", notFound: "nothing to change for this tag",

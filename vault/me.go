@@ -311,7 +311,9 @@ func (s *Review) accessLogPage(ctx context.Context, rec SubjectRecord, before in
 		}
 		x := AccessLogEntry{TS: e.TS, ActorRoles: e.Actor.Roles, Team: e.Actor.Team, Purpose: e.Purpose,
 			Action: e.Action, Fields: nonNil(fields), Decision: string(e.Decision)}
-		if e.GrantID != "" && e.Decision != audit.Deny { // a refused read used no grant, whatever it named
+		// Under an approved request: a grant the access could use. A read refused because the grant was not
+		// the caller's, or had run out, used no grant, whatever it named.
+		if e.GrantID != "" && !(e.Decision == audit.Deny && (e.Reason == ReasonOutsideGrant || e.Reason == ReasonGrantExpired)) {
 			reason, ok := reasons[e.GrantID]
 			if !ok {
 				reason = s.access.reasonCategory(ctx, e.GrantID)

@@ -244,8 +244,9 @@ type core struct {
 	exports *exportSlots
 	// exportRate caps each subject's exports per hour (nil: no cap; Config.ExportsPerHour).
 	exportRate *rateLimiter
-	// tagVocabulary checks every stored tag's key and value (nil: unchecked).
-	tagVocabulary *atomic.Pointer[func(key, value string) error]
+	// tagVocabulary is what stored tags' keys and values, rules and tag refusals are checked against (nil:
+	// unchecked).
+	tagVocabulary *atomic.Pointer[TagVocabulary]
 	// tagAttributes are the event attributes tag inputs carry (nil: all).
 	tagAttributes *atomic.Pointer[map[string]bool]
 }
@@ -275,7 +276,7 @@ func New(cfg Config) (*Service, error) {
 		purges:          &sync.WaitGroup{},
 		log:             cfg.Logger,
 		now:             cfg.Now,
-		tagVocabulary:   &atomic.Pointer[func(key, value string) error]{},
+		tagVocabulary:   &atomic.Pointer[TagVocabulary]{},
 		tagAttributes:   &atomic.Pointer[map[string]bool]{},
 	}
 	if c.log == nil {

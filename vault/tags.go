@@ -462,10 +462,8 @@ func (s *Tags) StoreTags(ctx context.Context, a Access, batch []SubjectTags) (in
 			continue
 		}
 		for _, t := range st.Tags {
-			if vocab != nil && *vocab != nil {
-				if err := (*vocab)(t.Key, t.Value); err != nil {
-					return 0, 0, internalErr("tag outside the vocabulary", err)
-				}
+			if vocab != nil && *vocab != nil && !(*vocab).Allows(t.Key, t.Value) {
+				return 0, 0, internalErr("tag outside the vocabulary", errors.New("tag "+t.Key+": value outside the vocabulary"))
 			}
 		}
 		if d, ok := deks[st.SubjectID]; ok {
@@ -580,9 +578,23 @@ func (s *Tags) SetTagAttributes(names []string) {
 	s.tagAttributes.Store(&keep)
 }
 
-// SetTagVocabulary installs the check every stored tag's key and value must pass (internal/profiling's
-// vocabulary, validated against the deny list at load).
-func (s *Tags) SetTagVocabulary(check func(key, value string) error) { s.tagVocabulary.Store(&check) }
+// TagVocabulary is what tag keys and values may be (internal/profiling's vocabulary, validated against the
+// deny list at load).
+type TagVocabulary interface {
+	// Has reports whether key is a tag key; Allows whether value is a value key may take.
+	Has(key string) bool
+	Allows(key, value string) bool
+}
+
+// SetTagVocabulary installs the vocabulary every stored tag, audience rule and tag refusal is checked
+// against.
+func (s *Tags) SetTagVocabulary(v TagVocabulary) { s.tagVocabulary.Store(&v) }
+
+// knownTagKey reports whether key is in the vocabulary (true when none is installed).
+func (s *Tags) knownTagKey(key string) bool {
+	v := s.tagVocabulary.Load()
+	return v == nil || *v == nil || (*v).Has(key)
+}
 
 // tagViews decrypts, under rel, a subject's stored tags of purpose ("" for all) in lang ("zh" or "en").
 func (s *Tags) tagViews(ctx context.Context, rel *release, rec SubjectRecord, purpose policies.PurposeName, lang string) ([]TagView, error) {

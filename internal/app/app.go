@@ -320,12 +320,7 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	vocab := profiling.DefaultVocabulary()
 	a.Vault.Tags().SetTagAttributes(profiling.EventAttributes())
-	a.Vault.Tags().SetTagVocabulary(func(key, value string) error {
-		if !vocab.Allows(key, value) {
-			return fmt.Errorf("tag %s: value outside the vocabulary", key)
-		}
-		return nil
-	})
+	a.Vault.Tags().SetTagVocabulary(vocab)
 	if cfg.TimeZone == "" {
 		cfg.TimeZone = "Asia/Shanghai"
 	}

@@ -96,6 +96,9 @@ func TestAudiencesOverHTTP(t *testing.T) {
 	if body := members(); strings.Contains(body, "139****5678") {
 		t.Fatalf("after the tag was refused: %s", body)
 	}
+	if r := s.Do("DELETE", "/v1/me/tags/no.such_key", s.Token(other, "subject"), "", nil); r.Status != 400 {
+		t.Fatalf("refusing a key the vocabulary does not have: %d %s", r.Status, r.Body)
+	}
 	plan := s.Do("POST", "/v1/campaigns/plan", mk, "marketing", map[string]any{"holdout": 0})
 	if plan.Status != 201 || len(plan.JSON["tiers"].([]any)) < 5 || plan.JSON["unmatched"] == nil {
 		t.Fatalf("plan: %d %s", plan.Status, plan.Body)

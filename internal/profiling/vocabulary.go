@@ -148,6 +148,12 @@ func (v Vocabulary) Entry(key string) (VocabularyEntry, bool) {
 	return out, true
 }
 
+// Has reports whether the vocabulary has the tag key.
+func (v Vocabulary) Has(key string) bool {
+	_, ok := v.entries[key]
+	return ok
+}
+
 // Allows reports whether the vocabulary has the tag key and allows the value: listed among the entry's
 // values, or matching its pattern and no deny-list term (list-valued tags carry names from the data, so
 // they are checked when computed).
