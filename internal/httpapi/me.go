@@ -348,6 +348,15 @@ func (s *Server) writeExportZip(w io.Writer, x vault.Export) error {
 	for _, k := range keys {
 		profile = append(profile, []string{k, x.Profile[k]})
 	}
+	tags := [][]string{{"key", "level", "purpose", "value", "computed_at", "inputs", "consent_ids", "explanation_en", "explanation_zh"}}
+	for _, t := range x.Tags {
+		tags = append(tags, []string{t.Key, t.Level, string(t.Purpose), t.Value, t.ComputedAt.Format(time.RFC3339Nano),
+			strings.Join(t.Inputs, " "), strings.Join(t.ConsentIDs, " "), t.ExplanationEN, t.ExplanationZH})
+	}
+	objections := [][]string{{"kind"}}
+	for _, o := range x.Objections {
+		objections = append(objections, []string{o})
+	}
 	requests := [][]string{{"id", "type", "state", "created_at", "due_at", "updated_at", "reason", "note"}}
 	for _, r := range x.Requests {
 		requests = append(requests, []string{r.ID, r.Type, r.State, r.CreatedAt.Format(time.RFC3339Nano), r.DueAt.Format(time.RFC3339Nano),
@@ -373,8 +382,10 @@ func (s *Server) writeExportZip(w io.Writer, x vault.Export) error {
 		{"consents.csv", rows(consentRows(x.Consents))},
 		{"events.csv", events},
 		{"export.json", func(w io.Writer) error { return writeExportJSON(w, x) }},
+		{"objections.csv", rows(objections)},
 		{"profile.csv", rows(profile)},
 		{"requests.csv", rows(requests)},
+		{"tags.csv", rows(tags)},
 	} {
 		if err := add(f.name, f.write); err != nil {
 			return err

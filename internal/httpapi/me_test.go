@@ -250,7 +250,7 @@ func TestMeExportIsCompleteAndSigned(t *testing.T) {
 	if !bytes.Contains(files["profile.csv"], []byte("欧阳娜娜")) {
 		t.Error("profile.csv lacks the name")
 	}
-	for _, name := range []string{"export.json", "profile.csv", "consents.csv", "consent_history.csv", "access_log.csv", "events.csv", "requests.csv"} {
+	for _, name := range []string{"export.json", "profile.csv", "consents.csv", "consent_history.csv", "access_log.csv", "events.csv", "requests.csv", "tags.csv", "objections.csv"} {
 		if _, ok := files[name]; !ok {
 			t.Errorf("zip lacks %s", name)
 		}
