@@ -723,6 +723,34 @@ func TestBrowserRestrictionAndRequestAnswers(t *testing.T) {
 	}
 }
 
+// A separate consent to a purpose that provides data to a recipient is granted in the page for the
+// recipient chosen there (it failed: the page sent none).
+func TestBrowserGrantForARecipient(t *testing.T) {
+	s := apptest.Start(t)
+	id := s.CreateSubject(map[string]any{"name": "韩梅梅", "birth_date": "1990-05-01"})
+	ctx := browser(t)
+	grant := `article[data-purpose="third_party_sharing"] button.grant`
+	err := chromedp.Do(ctx,
+		signIn(s.Server.URL, s.Token(id, "subject")),
+		chromedp.WaitVisible(chromedp.CSS(`article[data-purpose="third_party_sharing"] select.recipient`)),
+		chromedp.Click(chromedp.CSS(grant)),
+		chromedp.WaitVisible(chromedp.CSS(`article[data-purpose="third_party_sharing"] button.withdraw`)),
+	)
+	if err != nil {
+		t.Fatalf("grant for a recipient in the page: %v", err)
+	}
+	r := s.Do("GET", "/v1/me", s.Token(id, "subject"), "", nil)
+	var got string
+	for _, c := range r.JSON["consents"].([]any) {
+		if m := c.(map[string]any); m["purpose"] == "third_party_sharing" && m["status"] == "granted" {
+			got, _ = m["recipient"].(string)
+		}
+	}
+	if got == "" {
+		t.Fatalf("no granted consent with a recipient: %s", r.Body)
+	}
+}
+
 // The audiences page: a rule that does not parse shows its position; a good one builds with its counts;
 // the campaign plan lists its tiers; an audience's uplift report opens.
 func TestBrowserAudiences(t *testing.T) {

@@ -65,10 +65,16 @@
         card.append(el('p', { class: 'blocked', 'data-blocked': p.consent_blocked }, why));
       } else if (consentBased) {
         const btn = el('button', { type: 'button', class: granted ? 'withdraw' : 'grant' }, granted ? T['privacy.withdraw'] : T['privacy.grant']);
+        // A purpose that provides data to others (PIPL Art. 23, 39) is consented to for one recipient.
+        const pick = !granted && (p.recipients || []).length
+          ? el('select', { class: 'recipient', 'aria-label': T['privacy.recipients'] }, p.recipients.map(r => el('option', { value: r }, r)))
+          : null;
         btn.addEventListener('click', async () => {
           msg.hidden = true;
+          const body = granted ? { granted: false } : { granted: true, notice_version: p.notice_version };
+          if (pick) body.recipient = pick.value;
           try {
-            await api('PUT', '/v1/me/consents/' + encodeURIComponent(p.purpose), { body: granted ? { granted: false } : { granted: true, notice_version: p.notice_version } });
+            await api('PUT', '/v1/me/consents/' + encodeURIComponent(p.purpose), { body });
             status(T['done']);
             await loadProfile();
             await loadPurposes();
@@ -77,7 +83,7 @@
             msg.hidden = false;
           }
         });
-        card.append(btn, msg);
+        card.append(...(pick ? [pick] : []), btn, msg);
         // Channels of commercial messages, each withdrawable on its own (Advertising Law Art. 43).
         const live = ((lastMe && lastMe.consents) || []).find(c => c.purpose === p.purpose && c.status === 'granted');
         if (live && (live.channels || []).length) {
