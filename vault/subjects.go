@@ -947,7 +947,17 @@ func (s *Profiles) Lookup(ctx context.Context, a Access, field, value string) (L
 	}
 	e.Decision, e.Status, e.FieldsGranted = audit.Allow, statusOK, []string{field}
 	e.Reason = "matches:" + strconv.Itoa(len(ids))
-	seq, err := s.seq.Commit(ctx, nil, func(error) audit.Entry { return e })
+	// Each person the lookup found gets the entry under their own reference, so their access log shows that
+	// staff looked them up and why; a lookup that found no one has one entry without a subject.
+	entries := []audit.Entry{e}
+	if len(ids) > 0 {
+		entries = make([]audit.Entry, len(ids))
+		for i, id := range ids {
+			entries[i] = e
+			entries[i].SubjectRef = s.subjectRef(ctx, id)
+		}
+	}
+	seq, err := s.seq.CommitMany(ctx, nil, func(error) []audit.Entry { return entries })
 	if err != nil {
 		return LookupResult{}, internalErr("audit lookup", err)
 	}

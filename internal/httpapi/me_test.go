@@ -323,3 +323,21 @@ func TestMeExplanationSaysWhoMayConsent(t *testing.T) {
 		t.Fatalf("adult grant: %d %s", r.Status, r.Body)
 	}
 }
+
+// TestLookupShowsInTheAccessLog: a staff lookup that found a person is in that person's access log (it had
+// no subject and showed nowhere), and in no one else's.
+func TestLookupShowsInTheAccessLog(t *testing.T) {
+	s := apptest.Start(t)
+	found := s.CreateSubject(map[string]any{"name": "甲", "phone": "+8613800004321"})
+	other := s.CreateSubject(map[string]any{"name": "乙", "phone": "+8613800009876"})
+	r := s.Do("POST", "/v1/subjects/lookup", s.Token("st", "data_steward"), "account_management", map[string]any{"field": "phone", "value": "+8613800004321"})
+	if r.Status != 200 || len(r.JSON["ids"].([]any)) != 1 {
+		t.Fatalf("lookup: %d %s", r.Status, r.Body)
+	}
+	for id, want := range map[string]bool{found: true, other: false} {
+		log := s.Do("GET", "/v1/me/access-log", s.Token(id, "subject"), "", nil)
+		if got := strings.Contains(string(log.Body), `"action":"subject.lookup"`); got != want {
+			t.Errorf("%s's access log shows the lookup: %v, want %v: %s", id, got, want, log.Body)
+		}
+	}
+}
