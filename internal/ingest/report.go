@@ -34,8 +34,8 @@ type Report struct {
 	// Details counts individual choices ("standardised.phone", "imputed.city", "anomalies.amount",
 	// "anomalies.bot", ...); see Count.
 	Details map[string]int `json:"details,omitempty"`
-	// At says where the first MaxRejectedAt rejected records were: file, line and reason, in the order
-	// they were rejected (records of one file go through several workers, so not always in line order).
+	// At says where rejected records were: file, line and reason of the first MaxRejectedAt by file and
+	// line (records of one file go through several workers, so they are not rejected in line order).
 	At []Rejection `json:"at,omitempty"`
 }
 
@@ -49,13 +49,33 @@ type Rejection struct {
 // MaxRejectedAt bounds Report.At: a file of a million bad lines gives counts, and the first hundred places.
 const MaxRejectedAt = 100
 
-// RejectAt counts one record rejected for reason, at line of file.
+// RejectAt counts one record rejected for reason, at line of file. At keeps the first MaxRejectedAt places
+// by file and line, whatever order the import's workers rejected them in, so a report is the same on every
+// run of the same input.
 func (r *Report) RejectAt(file string, line int, reason string) {
 	r.Reject(reason)
+	r.keepAt(Rejection{File: file, Line: line, Reason: reason})
+}
+
+// keepAt adds x to At, or puts it in place of the last place kept when x comes before it.
+func (r *Report) keepAt(x Rejection) {
 	if len(r.At) < MaxRejectedAt {
-		r.At = append(r.At, Rejection{File: file, Line: line, Reason: reason})
+		r.At = append(r.At, x)
+		return
+	}
+	last := 0
+	for i := range r.At {
+		if rejectionOrder(r.At[i], r.At[last]) > 0 {
+			last = i
+		}
+	}
+	if rejectionOrder(x, r.At[last]) < 0 {
+		r.At[last] = x
 	}
 }
+
+// rejectionOrder orders places by file, then line.
+func rejectionOrder(a, b Rejection) int { return cmp.Or(strings.Compare(a.File, b.File), a.Line-b.Line) }
 
 // Reject counts one record rejected for reason.
 func (r *Report) Reject(reason string) {
@@ -115,7 +135,9 @@ func (r *Report) Merge(o Report) {
 	for k, n := range o.Details {
 		r.Count(k, n)
 	}
-	r.At = append(r.At, o.At[:min(len(o.At), MaxRejectedAt-min(len(r.At), MaxRejectedAt))]...)
+	for _, x := range o.At {
+		r.keepAt(x)
+	}
 }
 
 // Lines returns the report as "name: value" lines in a stable order: accepted, duplicates,
@@ -140,7 +162,7 @@ func (r Report) Lines() []string {
 		out = append(out, k+": "+strconv.Itoa(r.Details[k]))
 	}
 	at := slices.Clone(r.At)
-	slices.SortStableFunc(at, func(a, b Rejection) int { return cmp.Or(strings.Compare(a.File, b.File), a.Line-b.Line) })
+	slices.SortStableFunc(at, rejectionOrder)
 	for _, x := range at {
 		out = append(out, "at "+x.File+":"+strconv.Itoa(x.Line)+": "+x.Reason)
 	}

@@ -101,3 +101,29 @@ func TestReportJSON(t *testing.T) {
 		t.Errorf("got %s\nwant %s", b, want)
 	}
 }
+
+// TestRejectAtKeepsTheFirstPlaces: whatever order the workers reject records in, the report keeps the first
+// MaxRejectedAt places by file and line, so two runs of one import report the same places.
+func TestRejectAtKeepsTheFirstPlaces(t *testing.T) {
+	lines := make([]int, 500)
+	for i := range lines {
+		lines[i] = i + 1
+	}
+	var inOrder, shuffled Report
+	for _, l := range lines {
+		inOrder.RejectAt("events.ndjson", l, "x")
+	}
+	for i := range lines { // a fixed shuffle
+		j := (i*7919 + 13) % len(lines)
+		lines[i], lines[j] = lines[j], lines[i]
+	}
+	for _, l := range lines {
+		shuffled.RejectAt("events.ndjson", l, "x")
+	}
+	if !slices.Equal(inOrder.Lines(), shuffled.Lines()) {
+		t.Fatalf("the places kept depend on the order:\n%q\n%q", inOrder.Lines(), shuffled.Lines())
+	}
+	if l := shuffled.Lines(); l[len(l)-1] != "at events.ndjson:100: x" {
+		t.Fatalf("last place kept %q, want line 100", l[len(l)-1])
+	}
+}
