@@ -75,7 +75,9 @@ func (r *Report) keepAt(x Rejection) {
 }
 
 // rejectionOrder orders places by file, then line.
-func rejectionOrder(a, b Rejection) int { return cmp.Or(strings.Compare(a.File, b.File), a.Line-b.Line) }
+func rejectionOrder(a, b Rejection) int {
+	return cmp.Or(strings.Compare(a.File, b.File), a.Line-b.Line)
+}
 
 // Reject counts one record rejected for reason.
 func (r *Report) Reject(reason string) {
