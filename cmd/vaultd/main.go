@@ -3,12 +3,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -67,12 +69,29 @@ commands:
 Run "vaultd <command> -h" for its flags. The settings of a deployment (data dir, keys, database, limits)
 also have a VAULT_* environment variable, named in each flag's help; a flag on the command line wins.`
 
+// commandGroups are the commands whose first argument is a subcommand (tags compute, audit verify, …).
+var commandGroups = map[string]bool{"tags": true, "keys": true, "policy": true, "audit": true, "retention": true,
+	"sentiment": true, "events": true, "audiences": true}
+
+func isHelp(arg string) bool { return arg == "-h" || arg == "--help" || arg == "help" }
+
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, usage)
 		return exitError{code: 2}
 	}
 	cmd, rest := args[0], args[1:]
+	if len(rest) == 1 && isHelp(rest[0]) && commandGroups[cmd] {
+		// A group's help asked for: its usage on stdout and exit 0 (a usage error goes to stderr, exit 2).
+		var usage bytes.Buffer
+		err := run(ctx, []string{cmd}, getenv, stdout, &usage)
+		var ex exitError
+		if errors.As(err, &ex) {
+			usage.WriteString(ex.msg)
+		}
+		fmt.Fprintln(stdout, strings.TrimSpace(usage.String()))
+		return nil
+	}
 	switch cmd {
 	case "serve":
 		return cmdServe(ctx, rest, getenv, stdout, stderr, false)

@@ -428,3 +428,19 @@ func TestPinnedKey(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupHelp: "vaultd tags -h" and the like print the group's usage on stdout and exit 0, as "vaultd -h"
+// does (they printed it on stderr with exit 2, as for a usage error).
+func TestGroupHelp(t *testing.T) {
+	for cmd := range commandGroups {
+		for _, h := range []string{"-h", "--help", "help"} {
+			var out, errOut bytes.Buffer
+			if err := run(context.Background(), []string{cmd, h}, env(nil), &out, &errOut); err != nil {
+				t.Errorf("%s %s: %v", cmd, h, err)
+			}
+			if !strings.HasPrefix(out.String(), "usage: vaultd "+cmd) || errOut.Len() != 0 {
+				t.Errorf("%s %s: stdout %q, stderr %q", cmd, h, out.String(), errOut.String())
+			}
+		}
+	}
+}
