@@ -309,6 +309,15 @@ func (s *Review) CrossBorderReport(ctx context.Context, a Access, year int) (Cro
 	since := time.Date(year, 1, 1, 0, 0, 0, 0, time.UTC)
 	seen := map[string]map[string]bool{}      // recipient → subject refs
 	sensitive := map[string]map[string]bool{} // recipient → subject refs with sensitive categories
+	// Every recipient abroad the catalog names is in the report, with 0 when it received nothing that year:
+	// "no transfers" must not read like "no recipients".
+	for _, p := range cat.All() {
+		for _, r := range p.Recipients {
+			if info, ok := cat.Party(r); ok && !strings.EqualFold(info.Country, "CN") && seen[r] == nil {
+				seen[r] = map[string]bool{}
+			}
+		}
+	}
 	err = s.trail.Export(ctx, since, since.AddDate(1, 0, 0), func(_ int64, canonical []byte) error {
 		var x audit.Entry
 		if err := json.Unmarshal(canonical, &x); err != nil {
