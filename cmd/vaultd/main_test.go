@@ -169,6 +169,8 @@ func TestCommandErrors(t *testing.T) {
 		{[]string{"token", "--data-dir", t.TempDir(), "--role", "admin", "--sub", "x", "--ttl", "48h"}, 2},
 		{[]string{"policy", "explain", "--role", "marketing"}, 2},
 		{[]string{"policy", "explain", "--role", "marketing", "--purpose", "nope"}, 2},
+		{[]string{"policy", "explain", "--role", "markting", "--purpose", "marketing"}, 2}, // an unknown role, as an unknown purpose
+		{[]string{"migrate", "--from", "sqlite:" + t.TempDir(), "--to", "mysql://x"}, 2},
 		{[]string{"serve", "stray"}, 2},
 	} {
 		err := run(context.Background(), tc.args, env(nil), io.Discard, io.Discard)

@@ -26,7 +26,7 @@ func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 	dir, ok := strings.CutPrefix(*from, "sqlite:")
-	if !ok || dir == "" || *to == "" {
+	if !ok || dir == "" || !(strings.HasPrefix(*to, "postgres://") || strings.HasPrefix(*to, "postgresql://")) {
 		return exitError{code: 2, msg: "usage: vaultd migrate --from sqlite:DIR --to postgres://…"}
 	}
 	opts := app.MigrateOptions{DataDir: dir, DB: *to, KEKFile: *kekFile, AuditKeyFile: *auditKey, Batch: *batch}

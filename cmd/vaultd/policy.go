@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -33,6 +34,9 @@ func cmdPolicyExplain(args []string, getenv func(string) string, stdout, stderr 
 		return exitError{code: 2, msg: fmt.Sprintf("vaultd policy explain: unknown purpose %q", *purpose)}
 	}
 	rows, err := set.Explain(*role, policies.PurposeName(*purpose))
+	if errors.Is(err, policies.ErrUnknownRole) {
+		return exitError{code: 2, msg: fmt.Sprintf("vaultd policy explain: unknown role %q (the policy's roles: %s)", *role, strings.Join(set.Roles(), ", "))}
+	}
 	if err != nil {
 		return err
 	}
