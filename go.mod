@@ -1,11 +1,12 @@
 module github.com/profilevault/profilevault
 
-go 1.27.0
+go 1.26.0
 
 toolchain go1.27.3
 
 require (
 	filippo.io/age v1.3.2
+	filippo.io/torchwood v0.6.1
 	github.com/casbin/casbin/v2 v2.135.0
 	github.com/chromedp/chromedp v0.23.1
 	github.com/gin-gonic/gin v1.12.0
@@ -22,7 +23,6 @@ require (
 
 require (
 	filippo.io/hpke v0.4.0 // indirect
-	filippo.io/torchwood v0.10.0 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/bmatcuk/doublestar/v4 v4.6.1 // indirect
 	github.com/bytedance/gopkg v0.1.3 // indirect
