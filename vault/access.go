@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -392,10 +391,6 @@ func (s *AccessRequests) Decide(ctx context.Context, a Access, id, decision, not
 	if utf8.RuneCountInString(note) > maxJustificationRune || !utf8.ValidString(note) {
 		return AccessRequestView{}, s.refuseInvalid(ctx, a, ActionAccessDecide, "", Errorf(CodeInvalidArgument, "note must be valid UTF-8 of at most %d characters", maxJustificationRune))
 	}
-	sealedNote, err := s.sealText(note, id)
-	if err != nil {
-		return AccessRequestView{}, internalErr("seal decision note", err)
-	}
 	r, err := s.one(ctx, id)
 	if err != nil {
 		return AccessRequestView{}, s.deny(ctx, e, statusNotFound, "access_request_not_found", Errorf(CodeNotFound, "no such access request"))
@@ -412,6 +407,10 @@ func (s *AccessRequests) Decide(ctx context.Context, a Access, id, decision, not
 		if d, err = policies.ParseDuration(duration); err != nil || d <= 0 || d > r.Duration {
 			return AccessRequestView{}, s.refuseInvalid(ctx, a, ActionAccessDecide, "", Errorf(CodeInvalidArgument, "duration must be positive and no longer than the one asked for"))
 		}
+	}
+	sealedNote, err := s.sealText(note, id) // once the decision may be made
+	if err != nil {
+		return AccessRequestView{}, internalErr("seal decision note", err)
 	}
 	now := s.now().UTC()
 	var out AccessRequestRow
@@ -588,13 +587,10 @@ func (s *AccessRequests) grantFor(ctx context.Context, a Access, e audit.Entry, 
 	return r, nil
 }
 
-// grantIDPattern is what the vault's grant ids look like (newID("grt_")).
-var grantIDPattern = regexp.MustCompile(`^grt_[0-9a-f]{32}$`)
-
-// recordedGrant is the grant id an entry may name: a grant id as the vault issues them, or "" for any other
-// text a client sent (X-Access-Grant, a path), which is never written into the trail.
+// recordedGrant is the grant id an entry may name: a grant id as the vault issues them (newID("grt_")), or
+// "" for any other text a client sent (X-Access-Grant, a path), which is never written into the trail.
 func recordedGrant(id string) string {
-	if grantIDPattern.MatchString(id) {
+	if strings.HasPrefix(id, "grt_") && issued(id) {
 		return id
 	}
 	return ""

@@ -499,12 +499,12 @@ func (s *Audiences) checkRule(in AudienceInput) (rule.Node, error) {
 
 // checkVocabulary checks a rule's keys and literals against the tag vocabulary.
 func (s *Audiences) checkVocabulary(tree rule.Node) error {
-	vocab := s.tagVocabulary.Load()
+	vocab := s.vocabulary()
 	var bad error
 	rule.Walk(tree, func(key string, values []rule.Literal) {
 		for _, v := range values {
 			lit := v.Str // a number as written
-			if vocab != nil && *vocab != nil && !(*vocab).Allows(key, lit) && bad == nil {
+			if vocab != nil && !vocab.Allows(key, lit) && bad == nil {
 				// The literal is never repeated: a marketer may have typed a person's name or number.
 				bad = Errorf(CodeInvalidArgument, "rule: %s is not a tag key, or a value the rule compares it with is not one the vocabulary allows for it", safetext.Name(key))
 			}

@@ -113,10 +113,13 @@ func NewSubjectID() string {
 // base32 or 32 hex characters.
 var issuedIDPattern = regexp.MustCompile(`^[a-z]{2,4}_([0-9a-v]{26}|[0-9a-f]{32})$`)
 
+// issued reports whether id has the form of an id the vault issues.
+func issued(id string) bool { return issuedIDPattern.MatchString(id) }
+
 // recordedID is an id from a request path as an entry may name it: as given when it is in the form the vault
 // issues, else "invalid" — a path is client text, and the trail can never be redacted.
 func recordedID(id string) string {
-	if issuedIDPattern.MatchString(id) {
+	if issued(id) {
 		return id
 	}
 	return "invalid"

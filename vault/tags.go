@@ -439,7 +439,7 @@ func (s *Tags) StoreTags(ctx context.Context, a Access, batch []SubjectTags) (in
 	if err != nil {
 		return 0, 0, err
 	}
-	vocab := s.tagVocabulary.Load()
+	vocab := s.vocabulary()
 	now := s.now().UTC()
 	// A tag value that lets one infer sensitive information (health, religion, pregnancy, …) is never
 	// stored, whatever computed it: the engine screens names, and the enforcement point checks again.
@@ -462,7 +462,7 @@ func (s *Tags) StoreTags(ctx context.Context, a Access, batch []SubjectTags) (in
 			continue
 		}
 		for _, t := range st.Tags {
-			if vocab != nil && *vocab != nil && !(*vocab).Allows(t.Key, t.Value) {
+			if vocab != nil && !vocab.Allows(t.Key, t.Value) {
 				return 0, 0, internalErr("tag outside the vocabulary", errors.New("tag "+t.Key+": value outside the vocabulary"))
 			}
 		}
@@ -590,10 +590,18 @@ type TagVocabulary interface {
 // against.
 func (s *Tags) SetTagVocabulary(v TagVocabulary) { s.tagVocabulary.Store(&v) }
 
+// vocabulary is the installed tag vocabulary, or nil when none is (everything passes).
+func (c *core) vocabulary() TagVocabulary {
+	if v := c.tagVocabulary.Load(); v != nil {
+		return *v
+	}
+	return nil
+}
+
 // knownTagKey reports whether key is in the vocabulary (true when none is installed).
 func (s *Tags) knownTagKey(key string) bool {
-	v := s.tagVocabulary.Load()
-	return v == nil || *v == nil || (*v).Has(key)
+	v := s.vocabulary()
+	return v == nil || v.Has(key)
 }
 
 // tagViews decrypts, under rel, a subject's stored tags of purpose ("" for all) in lang ("zh" or "en").

@@ -200,12 +200,7 @@ func Open(dir string, opts Options) (*Log, error) {
 		l.closeFiles()
 		return nil, err
 	}
-	var err error
-	if l.cpSize, err = l.lastCheckpointSize(); err != nil {
-		l.closeFiles()
-		return nil, err
-	}
-	if l.cpSize > l.size && !opts.ReadOnly {
+	if l.cpSize > l.size && !opts.ReadOnly { // recover read the newest checkpoint's size
 		l.closeFiles()
 		return nil, fmt.Errorf("%w: a checkpoint covers %d entries but only %d are stored (truncated)", ErrCorrupt, l.cpSize, l.size)
 	}
@@ -215,6 +210,7 @@ func Open(dir string, opts Options) (*Log, error) {
 		return l, nil
 	}
 	if opts.Signer != nil {
+		var err error
 		if l.cpFile, err = os.OpenFile(filepath.Join(dir, "checkpoints"), os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o600); err != nil {
 			l.closeFiles()
 			return nil, err
@@ -244,10 +240,10 @@ func (l *Log) recover() error {
 	sort.Strings(names)
 	// Entries a signed checkpoint covers were acknowledged (a checkpoint covers durable entries only): a
 	// torn frame among them is damage, never a crash's torn tail, and nothing of the log is cut.
-	covered, err := l.lastCheckpointSize()
-	if err != nil {
+	if l.cpSize, err = l.lastCheckpointSize(); err != nil {
 		return err
 	}
+	covered := l.cpSize
 	// The writer needs the tree (a read-only log never writes, and Verify recomputes it itself).
 	var chunk [][]byte
 	var leaves []tlog.Hash
