@@ -61,9 +61,11 @@ func cmdAudit(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	for _, name := range []string{"since", "until", "format", "pubkey"} {
-		if set[name] && (name == "pubkey") != (args[0] == "verify") {
-			return exitError{code: 2, msg: fmt.Sprintf("vaultd audit %s: --%s is a flag of audit %s", args[0], name, map[bool]string{true: "verify", false: "export"}[name == "pubkey"])}
+	// verify and export share one flag set; each refuses the other's flags.
+	owner := map[string]string{"since": "export", "until": "export", "format": "export", "pubkey": "verify"}
+	for name, of := range owner {
+		if set[name] && of != args[0] {
+			return exitError{code: 2, msg: fmt.Sprintf("vaultd audit %s: --%s is a flag of audit %s", args[0], name, of)}
 		}
 	}
 	var keyText string

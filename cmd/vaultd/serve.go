@@ -90,24 +90,21 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	defer ln.Close() // on every early return; serving closes it too, and a second Close is harmless
 	a, err := app.Open(ctx, cfg)
 	if err != nil {
-		ln.Close()
 		return err
 	}
 	defer a.Close()
 	if err := a.RequireKeys(); err != nil {
-		ln.Close()
 		return err
 	}
 	if demo {
 		if err := runDemo(ctx, a, *subjects, *seed, ln.Addr().String(), stdout, stderr); err != nil {
-			ln.Close()
 			return err
 		}
 		if *idsOut != "" {
 			if err := writeSubjectIDs(ctx, a, *idsOut, 10_000); err != nil {
-				ln.Close()
 				return err
 			}
 		}
