@@ -191,6 +191,11 @@ func (c *verifyChunk) add(canonical []byte) {
 	c.ends = append(c.ends, len(c.arena))
 }
 
+// changedBefore is the reason for entry seq-1 when seq, intact, still holds the hash seq-1 had.
+func changedBefore(seq int64) string {
+	return fmt.Sprintf("entry %d was changed after it was logged (entry %d holds the hash it had)", seq-1, seq)
+}
+
 // entry is the canonical bytes of the chunk's entry i.
 func (c *verifyChunk) entry(i int) []byte {
 	start := 0
@@ -222,7 +227,7 @@ func (c *verifyChunk) check(index bool) {
 			if i+1 < len(c.ends) && chainedToLeaf(c.entry(i+1), LeafHash(e)) {
 				// This entry is intact — the next still holds its hash — so the one before it was changed
 				// after it was logged: this entry holds the hash it had.
-				c.badSeq, c.reason = seq-1, fmt.Sprintf("entry %d was changed after it was logged (entry %d holds the hash it had)", seq-1, seq)
+				c.badSeq, c.reason = seq-1, changedBefore(seq)
 			}
 		}
 		c.leaves = append(c.leaves, LeafHash(e))
@@ -388,7 +393,7 @@ func (b *treeCheck) take(c *verifyChunk) bool {
 	n := len(c.entries)
 	if c.badSeq != c.first && n > 0 && !ChainedTo(c.entries[0], b.prev) {
 		if n > 1 && chainedToLeaf(c.entries[1], LeafHash(c.entries[0])) { // as within a chunk (check)
-			b.fail(c.first-1, "entry %d was changed after it was logged (entry %d holds the hash it had)", c.first-1, c.first)
+			b.fail(c.first-1, "%s", changedBefore(c.first))
 			return true
 		}
 		b.fail(c.first, "entry %d is not chained to entry %d", c.first, c.first-1)

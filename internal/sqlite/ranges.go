@@ -238,15 +238,7 @@ func (s *Store) TagRange(ctx context.Context, after, through string, purpose pol
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var t vault.StoredTag
-		if err := rows.Scan(&t.SubjectID, &t.Purpose, &t.Key, &t.DEKVersion, &t.Sealed); err != nil {
-			return nil, err
-		}
-		out[t.SubjectID] = append(out[t.SubjectID], t)
-	}
-	if err := rows.Err(); err != nil {
+	if err := collectTags(rows, out); err != nil {
 		return nil, err
 	}
 	for _, tags := range out {
@@ -258,3 +250,17 @@ func (s *Store) TagRange(ctx context.Context, after, through string, purpose pol
 }
 
 func byKey(a, b vault.StoredTag) int { return strings.Compare(a.Key, b.Key) }
+
+// collectTags adds the rows of a tag query (subject_id, purpose, key, dek_version, sealed) to out by subject,
+// and closes them.
+func collectTags(rows *sql.Rows, out map[string][]vault.StoredTag) error {
+	defer rows.Close()
+	for rows.Next() {
+		var t vault.StoredTag
+		if err := rows.Scan(&t.SubjectID, &t.Purpose, &t.Key, &t.DEKVersion, &t.Sealed); err != nil {
+			return err
+		}
+		out[t.SubjectID] = append(out[t.SubjectID], t)
+	}
+	return rows.Err()
+}

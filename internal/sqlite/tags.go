@@ -79,15 +79,7 @@ func (s *Store) TagsOf(ctx context.Context, subjects []string, purpose policies.
 		if err != nil {
 			return err
 		}
-		for rows.Next() {
-			var t vault.StoredTag
-			if err := rows.Scan(&t.SubjectID, &t.Purpose, &t.Key, &t.DEKVersion, &t.Sealed); err != nil {
-				rows.Close()
-				return err
-			}
-			out[t.SubjectID] = append(out[t.SubjectID], t)
-		}
-		return errors.Join(rows.Err(), rows.Close())
+		return collectTags(rows, out)
 	})
 	for _, tags := range out {
 		slices.SortFunc(tags, byKey)
