@@ -572,6 +572,7 @@ func (s *ConsentRecords) setObjection(ctx context.Context, a Access, id, kind st
 type choice struct {
 	action     Action
 	reason     string                           // the entry's reason
+	detail     func() string                    // if set, the rest of the reason, known once apply ran
 	categories []string                         // the entry's categories, if any
 	created    bool                             // a new choice: 201
 	forbidden  string                           // the 403 message without the objections permission
@@ -605,6 +606,11 @@ func (s *ConsentRecords) recordChoice(ctx context.Context, a Access, id string, 
 		return tx.Touch(id, now)
 	}, func(changeErr error) audit.Entry {
 		e.Reason = c.reason
+		if c.detail != nil {
+			if d := c.detail(); d != "" {
+				e.Reason += " " + d
+			}
+		}
 		e = finish(e, changeErr, nil)
 		if changeErr == nil && c.created {
 			e.Status = statusCreated
@@ -661,17 +667,25 @@ func (s *ConsentRecords) restrictionIn(tx Tx, subject string, on bool, at time.T
 	return true, s.tags.inputsChanged(tx, subject)
 }
 
-// liftRestriction lifts the subject's own restriction. Staff cannot: a restriction stands with the subject's
-// request (API.md: while it is verified, in progress or completed), and ends when the subject lifts it or a
-// compliance officer rejects the request — never by one staff member alone.
-func (s *ConsentRecords) liftRestriction(ctx context.Context, a Access, id string) (int64, error) {
+// liftRestriction lifts the subject's own restriction, and in the same transaction withdraws the requests
+// that asked for it (withdraw returns the ids it withdrew, which the entry's reason names). Staff cannot: a
+// restriction stands with the subject's request (API.md: while it is verified, in progress or completed),
+// and ends when the subject lifts it or a compliance officer rejects the request — never by one staff
+// member alone.
+func (s *ConsentRecords) liftRestriction(ctx context.Context, a Access, id string, withdraw func(Tx, time.Time) ([]string, error)) (int64, error) {
+	var withdrawn []string
 	return s.recordChoice(ctx, a, id, choice{action: ActionRestrictionLift, reason: "restriction:lifted",
+		detail:    func() string { return withdrawalReason("", withdrawn) },
 		forbidden: "your roles may not lift restrictions for this purpose", notFound: "no restriction stands",
 		apply: func(tx Tx, now time.Time) error {
 			changed, err := s.restrictionIn(tx, id, false, now)
 			if err == nil && !changed {
 				err = ErrNotFound
 			}
+			if err != nil {
+				return err
+			}
+			withdrawn, err = withdraw(tx, now)
 			return err
 		}})
 }

@@ -138,13 +138,21 @@ func (s *DataSubjects) MeAllowTag(ctx context.Context, a Access, key string) (in
 	return s.consents.setTagRefusal(ctx, a, key, false)
 }
 
-// MeLiftRestriction lifts the caller's own restriction of processing (PIPL Art. 44): processing resumes.
+// MeLiftRestriction lifts the caller's own restriction of processing (PIPL Art. 44): processing resumes,
+// and the restriction requests still open are withdrawn with it, so that no officer is left asked to act
+// on a restriction that no longer stands (the entry names them).
 func (s *DataSubjects) MeLiftRestriction(ctx context.Context, a Access) (int64, error) {
 	a, err := s.meAccess(ctx, a, ActionRestrictionLift)
 	if err != nil {
 		return 0, err
 	}
-	return s.consents.liftRestriction(ctx, a, a.Caller.Subject)
+	open, err := s.requests.openRequests(ctx, a.Caller.Subject, RequestRestriction)
+	if err != nil {
+		return 0, internalErr("read requests", err)
+	}
+	return s.consents.liftRestriction(ctx, a, a.Caller.Subject, func(tx Tx, now time.Time) ([]string, error) {
+		return s.requests.withdrawIn(tx, open, now)
+	})
 }
 
 // MeUpdate corrects the caller's own fields (PIPL Art. 46), validated like staff updates.

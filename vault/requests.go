@@ -35,6 +35,7 @@ const (
 	ActionRequestCreate     Action = "request.create"
 	ActionRequestRead       Action = "request.read"
 	ActionRequestTransition Action = "request.transition"
+	ActionRequestWithdraw   Action = "request.withdraw"
 )
 
 // RequestRules is the domain logic of the data-subject request workflow (PIPL Art. 50): types, legal
@@ -67,6 +68,9 @@ const (
 	RequestVerified  = "verified"
 	RequestCompleted = "completed"
 	RequestRejected  = "rejected"
+	// RequestWithdrawn is the final state of a request its subject withdrew before it was answered: by
+	// withdrawing it, or, for a restriction request, by lifting the restriction it set.
+	RequestWithdrawn = "withdrawn"
 )
 
 // RequestRestriction is the request type of PIPL Art. 44: the vault restricts processing while it stands.
@@ -288,7 +292,7 @@ func (s *Requests) RequestQueue(ctx context.Context, a Access, state string, ove
 		return nil, 0, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not read the request queue for this purpose"))
 	}
 	if state != "" && !s.rules.ValidState(state) {
-		return nil, 0, s.refuseInvalid(ctx, a, ActionRequestRead, "", Errorf(CodeInvalidArgument, "state must be received, verified, in_progress, completed or rejected"))
+		return nil, 0, s.refuseInvalid(ctx, a, ActionRequestRead, "", Errorf(CodeInvalidArgument, "state must be received, verified, in_progress, completed, rejected or withdrawn"))
 	}
 	rows, err := s.store.Requests(ctx, RequestFilter{State: state, Limit: 1000})
 	if err != nil {
@@ -342,7 +346,7 @@ func (s *Requests) TransitionRequest(ctx context.Context, a Access, id, to, reas
 	if !pol.Allowed(a.Caller.Roles, a.Purpose, policies.ResourceRequests, policies.ActTransition) {
 		return RequestView{}, 0, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not move requests on"))
 	}
-	if !s.rules.ValidState(to) {
+	if !s.rules.ValidState(to) || to == RequestWithdrawn { // only the subject withdraws a request
 		return RequestView{}, 0, s.refuseInvalid(ctx, a, ActionRequestTransition, "", Errorf(CodeInvalidArgument, "to must be verified, in_progress, completed or rejected"))
 	}
 	// Completing a deletion request performs the erasure through the gate first (its own entry), and the
@@ -420,6 +424,136 @@ func (s *Requests) TransitionRequest(ctx context.Context, a Access, id, to, reas
 		v.Reason = reason // the officer's own words, just sealed: nothing to open
 	}
 	return v, seq, nil
+}
+
+// MeWithdrawRequest withdraws one of the caller's own requests that is not answered yet (DELETE
+// /v1/me/requests/{id}): it leaves the officers' queue as withdrawn. Withdrawing a restriction request
+// lifts the restriction and withdraws the subject's other open restriction requests with it, as lifting
+// the restriction does (MeLiftRestriction): what they asked for has ended. A request of someone else is
+// not found; an answered one is 409.
+func (s *Requests) MeWithdrawRequest(ctx context.Context, a Access, id string) (RequestView, int64, error) {
+	a, err := s.meAccess(ctx, a, ActionRequestWithdraw)
+	if err != nil {
+		return RequestView{}, 0, err
+	}
+	pol := s.Policy()
+	e, err := s.beginStaff(ctx, a, pol, ActionRequestWithdraw, a.Caller.Subject, nil)
+	if err != nil {
+		return RequestView{}, 0, err
+	}
+	// Withdrawing is the counterpart of filing: the same permission.
+	if !pol.Allowed(a.Caller.Roles, a.Purpose, policies.ResourceRequests, policies.ActCreate) {
+		return RequestView{}, 0, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "requests are not permitted"))
+	}
+	restrictions, err := s.openRequests(ctx, a.Caller.Subject, RequestRestriction)
+	if err != nil {
+		return RequestView{}, 0, internalErr("read requests", err)
+	}
+	now := s.now().UTC()
+	var row RequestRow
+	var withdrawn []string
+	seq, err := s.seq.Commit(ctx, func(tx Tx) error {
+		r, err := tx.Request(id)
+		if err != nil {
+			return err
+		}
+		if r.SubjectID != a.Caller.Subject {
+			return ErrNotFound // another person's request does not exist for this caller
+		}
+		if err := s.rules.Transition(r.State, RequestWithdrawn, ""); err != nil {
+			return err
+		}
+		ids := []string{r.ID}
+		if r.Type == RequestRestriction {
+			ids = append(ids, restrictions...)
+			if _, err := s.consents.restrictionIn(tx, r.SubjectID, false, now); err != nil {
+				return err
+			}
+		}
+		if withdrawn, err = s.withdrawIn(tx, ids, now); err != nil {
+			return err
+		}
+		row, err = tx.Request(id)
+		return err
+	}, func(changeErr error) audit.Entry {
+		e = finish(e, changeErr, nil)
+		e.Reason = withdrawalReason(recordedID(id), withdrawn)
+		switch {
+		case errors.Is(changeErr, ErrIllegalTransition):
+			e.Status, e.Reason = 409, e.Reason+" illegal_transition"
+		case errors.Is(changeErr, ErrNotFound):
+			e.Reason += " request_not_found"
+		case changeErr != nil:
+			e.Reason += " " + reasonInternal
+		}
+		return e
+	})
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return RequestView{}, seq, &Error{Code: CodeNotFound, Message: "no such request", AuditSeq: seq}
+	case errors.Is(err, ErrIllegalTransition):
+		return RequestView{}, seq, &Error{Code: CodeConflict, Message: "the request is already answered: it can no longer be withdrawn", AuditSeq: seq}
+	case err != nil:
+		return RequestView{}, 0, internalErr("withdraw request", err)
+	}
+	return s.requestView(nil, row, SubjectRecord{}), seq, nil
+}
+
+// withdrawalReason is the reason of an entry that withdrew requests: the one asked for (if any), and every
+// request the change withdrew, as the vault issued their ids.
+func withdrawalReason(asked string, withdrawn []string) string {
+	var b strings.Builder
+	if asked != "" {
+		b.WriteString("request:" + asked + " to:" + RequestWithdrawn)
+	}
+	for _, id := range withdrawn {
+		if id != asked {
+			if b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString("withdrawn:" + id)
+		}
+	}
+	return b.String()
+}
+
+// openRequests returns the ids of the subject's requests of type typ that are not answered yet.
+func (s *Requests) openRequests(ctx context.Context, subject, typ string) ([]string, error) {
+	rows, err := s.store.Requests(ctx, RequestFilter{SubjectID: subject, Limit: 1000})
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, r := range rows {
+		if r.Type == typ && s.rules.Transition(r.State, RequestWithdrawn, "") == nil {
+			ids = append(ids, r.ID)
+		}
+	}
+	return ids, nil
+}
+
+// withdrawIn withdraws, inside a change's transaction, those of ids that are still open (a request may
+// have been answered since the ids were read), and returns the ids it withdrew.
+func (s *Requests) withdrawIn(tx Tx, ids []string, now time.Time) ([]string, error) {
+	var done []string
+	for _, id := range ids {
+		if slices.Contains(done, id) {
+			continue
+		}
+		r, err := tx.Request(id)
+		if err != nil {
+			return nil, err
+		}
+		if s.rules.Transition(r.State, RequestWithdrawn, "") != nil {
+			continue
+		}
+		r.State, r.UpdatedAt, r.Note = RequestWithdrawn, now, "withdrawn by the subject"
+		if err := tx.PutRequest(r); err != nil {
+			return nil, err
+		}
+		done = append(done, id)
+	}
+	return done, nil
 }
 
 // fulfil performs what completing a request means and returns the note that links the request to it: a

@@ -27,13 +27,14 @@ const (
 // State is where a data-subject request stands in the workflow.
 type State string
 
-// The request states. Completed and rejected are final.
+// The request states. Completed, rejected and withdrawn are final.
 const (
 	StateReceived   State = "received"    // accepted, identity not yet verified
 	StateVerified   State = "verified"    // the requester's identity is verified
 	StateInProgress State = "in_progress" // someone is working on it
 	StateCompleted  State = "completed"   // fulfilled (final)
 	StateRejected   State = "rejected"    // refused with a reason (final)
+	StateWithdrawn  State = "withdrawn"   // withdrawn by its subject before it was answered (final)
 )
 
 // MaxReasonLen is the largest number of characters (Unicode code points) a transition reason may
@@ -56,7 +57,7 @@ var (
 	// ErrUnknownType is returned (wrapped) by ParseType for a string that names no request type.
 	ErrUnknownType = errors.New("dsr: unknown request type")
 	// ErrUnknownState is returned (wrapped) by ParseState, and by Transition, together with
-	// ErrIllegalTransition, for a state that is not one of the five.
+	// ErrIllegalTransition, for a state that is not one of the six.
 	ErrUnknownState = errors.New("dsr: unknown request state")
 	// ErrInvalidDeadline is returned (wrapped) by Deadlines.Validate.
 	ErrInvalidDeadline = errors.New("dsr: invalid deadline")
@@ -66,7 +67,7 @@ var (
 var allTypes = []Type{TypeAccess, TypePortability, TypeCorrection, TypeDeletion, TypeRestriction, TypeExplanation, TypeDeceasedRelative}
 
 // allStates lists the request states in workflow order.
-var allStates = []State{StateReceived, StateVerified, StateInProgress, StateCompleted, StateRejected}
+var allStates = []State{StateReceived, StateVerified, StateInProgress, StateCompleted, StateRejected, StateWithdrawn}
 
 // legal holds every allowed transition.
 var legal = map[[2]State]bool{
@@ -77,6 +78,9 @@ var legal = map[[2]State]bool{
 	{StateVerified, StateRejected}:    true,
 	{StateInProgress, StateCompleted}: true,
 	{StateInProgress, StateRejected}:  true,
+	{StateReceived, StateWithdrawn}:   true,
+	{StateVerified, StateWithdrawn}:   true,
+	{StateInProgress, StateWithdrawn}: true,
 }
 
 // Types returns every request type, in a stable order; the slice is the caller's.
@@ -104,17 +108,17 @@ func ParseState(s string) (State, error) {
 			return st, nil
 		}
 	}
-	return "", fmt.Errorf("%w: want one of received, verified, in_progress, completed, rejected", ErrUnknownState)
+	return "", fmt.Errorf("%w: want one of received, verified, in_progress, completed, rejected, withdrawn", ErrUnknownState)
 }
 
-// Valid reports whether s is one of the five request states.
+// Valid reports whether s is one of the six request states.
 func (s State) Valid() bool {
 	_, err := ParseState(string(s))
 	return err == nil
 }
 
-// Final reports whether s is a final state (completed or rejected), from which no move is legal.
-func (s State) Final() bool { return s == StateCompleted || s == StateRejected }
+// Final reports whether s is a final state (completed, rejected or withdrawn), from which no move is legal.
+func (s State) Final() bool { return s == StateCompleted || s == StateRejected || s == StateWithdrawn }
 
 // NormalizeReason returns reason with surrounding white space removed: the form Transition
 // measures and the form to store.
@@ -122,9 +126,10 @@ func NormalizeReason(reason string) string { return strings.TrimSpace(reason) }
 
 // Transition checks a move of a request from one state to another. The legal moves are
 // received→verified, received→rejected, verified→in_progress, verified→completed,
-// verified→rejected, in_progress→completed and in_progress→rejected; anything else, including
-// staying in the same state and any move out of completed or rejected, wraps
-// ErrIllegalTransition (a state that is not one of the five also wraps ErrUnknownState). A
+// verified→rejected, in_progress→completed and in_progress→rejected, and from any state that is not
+// final to withdrawn (the subject's move, not an officer's); anything else, including staying in
+// the same state and any move out of a final state, wraps
+// ErrIllegalTransition (a state that is not one of the six also wraps ErrUnknownState). A
 // move to rejected needs a reason that is non-empty after trimming; any reason longer than
 // MaxReasonLen characters after trimming is refused. Both wrap ErrReasonRequired. Legality is
 // checked before the reason.

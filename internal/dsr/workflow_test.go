@@ -16,8 +16,11 @@ func TestTransitionMatrix(t *testing.T) {
 		{StateVerified, StateRejected}:    true,
 		{StateInProgress, StateCompleted}: true,
 		{StateInProgress, StateRejected}:  true,
+		{StateReceived, StateWithdrawn}:   true,
+		{StateVerified, StateWithdrawn}:   true,
+		{StateInProgress, StateWithdrawn}: true,
 	}
-	// Every pair of the five states, including staying put: 7 legal, 18 illegal.
+	// Every pair of the six states, including staying put: 10 legal, 26 illegal.
 	var nLegal, nIllegal int
 	for _, from := range States() {
 		for _, to := range States() {
@@ -38,8 +41,8 @@ func TestTransitionMatrix(t *testing.T) {
 			}
 		}
 	}
-	if nLegal != 7 || nIllegal != 18 {
-		t.Errorf("checked %d legal and %d illegal moves, want 7 and 18", nLegal, nIllegal)
+	if nLegal != 10 || nIllegal != 26 {
+		t.Errorf("checked %d legal and %d illegal moves, want 10 and 26", nLegal, nIllegal)
 	}
 }
 

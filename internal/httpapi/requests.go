@@ -62,6 +62,21 @@ func (s *Server) getMeRequests(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"requests": dtos(views, toRequestViewDTO)})
 }
 
+// deleteMeRequest withdraws one of the caller's own requests that is not answered yet.
+func (s *Server) deleteMeRequest(c *gin.Context) {
+	a, ok := s.access(c)
+	if !ok {
+		return
+	}
+	v, seq, err := s.vault.Requests().MeWithdrawRequest(c.Request.Context(), a, c.Param("id"))
+	if err != nil {
+		s.abortWith(c, err)
+		return
+	}
+	setAuditSeq(c, seq)
+	c.JSON(http.StatusOK, toRequestViewDTO(v))
+}
+
 func (s *Server) getRequestQueue(c *gin.Context) {
 	a, ok := s.access(c)
 	if !ok {

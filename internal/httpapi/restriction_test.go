@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -111,6 +112,94 @@ func TestRestrictionIsEnforcedUntilLifted(t *testing.T) {
 	}
 	if ok, reason := readName(); !ok {
 		t.Fatalf("read after the rejection: %q", reason)
+	}
+}
+
+// A restriction lifted by its subject takes its open requests out of the officers' queue (withdrawn, the
+// lift's entry naming them); a subject withdraws an open request of their own — a restriction request
+// lifting the restriction with it — but not an answered one, and not another person's; an officer cannot
+// withdraw one.
+func TestLiftingARestrictionWithdrawsItsRequests(t *testing.T) {
+	s := apptest.Start(t)
+	id := s.CreateSubject(map[string]any{"name": "王芳", "phone": "+8613800007777"})
+	other := s.CreateSubject(map[string]any{"name": "李雷"})
+	me := s.Token(id, "subject")
+	co := s.Token("co", "compliance_officer")
+	file := func(typ string) string {
+		t.Helper()
+		r := s.Do("POST", "/v1/me/requests", me, "", map[string]any{"type": typ})
+		if r.Status != 201 {
+			t.Fatalf("%s request: %d %s", typ, r.Status, r.Body)
+		}
+		return r.JSON["id"].(string)
+	}
+	queued := func(rid string) string {
+		t.Helper()
+		for _, q := range s.Do("GET", "/v1/requests", co, "compliance_audit", nil).JSON["requests"].([]any) {
+			if q.(map[string]any)["id"] == rid {
+				return q.(map[string]any)["state"].(string)
+			}
+		}
+		t.Fatalf("request %s is not in the queue", rid)
+		return ""
+	}
+	restricted := func() bool {
+		r := s.Do("GET", "/v1/subjects/"+id+"?fields=name", s.Token("cs", "customer_service"), "customer_service", nil)
+		return r.JSON["fields"].(map[string]any)["name"] != "王芳"
+	}
+
+	first, second := file("restriction"), file("restriction")
+	if r := s.Do("POST", "/v1/requests/"+second+"/transition", co, "compliance_audit", map[string]any{"to": "in_progress"}); r.Status != 200 {
+		t.Fatalf("in_progress: %d %s", r.Status, r.Body)
+	}
+	lift := s.Do("DELETE", "/v1/me/restriction", me, "", nil)
+	if lift.Status != 200 || restricted() {
+		t.Fatalf("lift: %d %s", lift.Status, lift.Body)
+	}
+	for _, rid := range []string{first, second} {
+		if got := queued(rid); got != "withdrawn" {
+			t.Fatalf("request %s is %s after the subject lifted the restriction, want withdrawn", rid, got)
+		}
+	}
+	seq, _ := strconv.ParseInt(lift.Header.Get("X-Audit-Seq"), 10, 64)
+	if entry := rawEntry(t, s, seq); !bytes.Contains(entry, []byte("withdrawn:"+first)) || !bytes.Contains(entry, []byte("withdrawn:"+second)) {
+		t.Fatalf("the lift's entry does not name the requests it withdrew: %s", entry)
+	}
+	if r := s.Do("GET", "/v1/requests?state=withdrawn", co, "compliance_audit", nil); r.Status != 200 || len(r.JSON["requests"].([]any)) != 2 {
+		t.Fatalf("queue of withdrawn requests: %d %s", r.Status, r.Body)
+	}
+
+	// Withdrawing a restriction request lifts the restriction.
+	third := file("restriction")
+	if !restricted() {
+		t.Fatal("not restricted after the third request")
+	}
+	w := s.Do("DELETE", "/v1/me/requests/"+third, me, "", nil)
+	if w.Status != 200 || w.JSON["state"] != "withdrawn" || w.Header.Get("X-Audit-Seq") == "" || restricted() {
+		t.Fatalf("withdraw: %d %s", w.Status, w.Body)
+	}
+	if r := s.Do("DELETE", "/v1/me/requests/"+third, me, "", nil); r.Status != 409 {
+		t.Fatalf("withdrawn twice: %d %s", r.Status, r.Body)
+	}
+	// An answered request stays as it was answered; another person's request is not found; an officer
+	// cannot move one to withdrawn.
+	access := file("access")
+	if r := s.Do("POST", "/v1/requests/"+access+"/transition", co, "compliance_audit", map[string]any{"to": "withdrawn"}); r.Status != 400 {
+		t.Fatalf("an officer withdrew a request: %d %s", r.Status, r.Body)
+	}
+	s.Do("POST", "/v1/requests/"+access+"/transition", co, "compliance_audit", map[string]any{"to": "completed"})
+	if r := s.Do("DELETE", "/v1/me/requests/"+access, me, "", nil); r.Status != 409 || queued(access) != "completed" {
+		t.Fatalf("withdrew a completed request: %d %s", r.Status, r.Body)
+	}
+	deletion := file("deletion")
+	if r := s.Do("DELETE", "/v1/me/requests/"+deletion, s.Token(other, "subject"), "", nil); r.Status != 404 || queued(deletion) != "verified" {
+		t.Fatalf("another subject withdrew the request: %d %s", r.Status, r.Body)
+	}
+	if r := s.Do("DELETE", "/v1/me/requests/"+deletion, me, "", nil); r.Status != 200 || queued(deletion) != "withdrawn" {
+		t.Fatalf("withdraw a deletion request: %d %s", r.Status, r.Body)
+	}
+	if r := s.Do("DELETE", "/v1/me/requests/nope", me, "", nil); r.Status != 404 {
+		t.Fatalf("withdraw an unknown request: %d %s", r.Status, r.Body)
 	}
 }
 

@@ -214,6 +214,7 @@ func (s *Server) routes() *gin.Engine {
 	me.GET("/explanation", s.getMeExplanation)
 	me.POST("/requests", s.postMeRequest)
 	me.GET("/requests", s.getMeRequests)
+	me.DELETE("/requests/:id", s.deleteMeRequest)
 	v1.GET("/identity/merges", s.requirePurpose, s.getMerges)
 	v1.POST("/identity/merges/:id/revert", s.requirePurpose, s.postMergeRevert)
 	v1.GET("/identity/reviews", s.requirePurpose, s.getReviews)

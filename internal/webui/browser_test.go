@@ -686,15 +686,21 @@ func TestBrowserWithdrawOneChannel(t *testing.T) {
 	}
 }
 
-// The privacy centre shows a restriction the person asked for, with a button that lifts it, and each
-// request's answer: a refused request says why (PIPL Art. 44, 50).
+// The privacy centre shows a restriction the person asked for, with a button that lifts it (withdrawing
+// the request that set it), each request's answer — a refused request says why (PIPL Art. 44, 50) — and a
+// button that withdraws a request not answered yet.
 func TestBrowserRestrictionAndRequestAnswers(t *testing.T) {
 	s := apptest.Start(t)
 	id := s.CreateSubject(map[string]any{"name": "韩梅梅", "birth_date": "1990-05-01"})
 	me := s.Token(id, "subject")
 	co := s.Token("co", "compliance_officer")
-	if r := s.Do("POST", "/v1/me/requests", me, "", map[string]any{"type": "restriction"}); r.Status != 201 {
-		t.Fatalf("restriction request: %d %s", r.Status, r.Body)
+	rs := s.Do("POST", "/v1/me/requests", me, "", map[string]any{"type": "restriction"})
+	if rs.Status != 201 {
+		t.Fatalf("restriction request: %d %s", rs.Status, rs.Body)
+	}
+	del := s.Do("POST", "/v1/me/requests", me, "", map[string]any{"type": "deletion"})
+	if del.Status != 201 {
+		t.Fatalf("deletion request: %d %s", del.Status, del.Body)
 	}
 	ex := s.Do("POST", "/v1/me/requests", me, "", map[string]any{"type": "explanation"})
 	if ex.Status != 201 {
@@ -720,6 +726,18 @@ func TestBrowserRestrictionAndRequestAnswers(t *testing.T) {
 	}
 	if r := s.Do("GET", "/v1/me", me, "", nil); strings.Contains(fmt.Sprint(r.JSON["objections"]), "restriction") {
 		t.Fatalf("still restricted after lifting in the page: %v", r.JSON["objections"])
+	}
+	row := func(r apptest.Response) string { return `#requests tr[data-request="` + r.JSON["id"].(string) + `"]` }
+	err = chromedp.Do(ctx,
+		chromedp.WaitVisible(chromedp.CSS(row(rs)+`[data-state="withdrawn"]`)),
+		chromedp.Click(chromedp.CSS(row(del)+` button.withdraw-request`)),
+		chromedp.WaitVisible(chromedp.CSS(row(del)+`[data-state="withdrawn"]`)),
+	)
+	if err != nil {
+		t.Fatalf("the lifted restriction's request, and withdrawing the deletion request: %v", err)
+	}
+	if st := text(ctx, t, row(del)+` td.state`); st != "Withdrawn" {
+		t.Fatalf("the withdrawn request's state reads %q", st)
 	}
 }
 

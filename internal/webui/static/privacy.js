@@ -135,8 +135,20 @@
     for (const q of r.requests) {
       // The answer: why a request was refused (PIPL Art. 50), or what fulfilled it and how it reaches the person.
       const answer = [q.reason, q.note, q.answer_route].filter(Boolean).join(' — ');
-      tb.append(el('tr', { 'data-request': q.id }, el('td', {}, q.type), el('td', {}, q.state), el('td', {}, time(q.created_at)), el('td', {}, time(q.due_at)),
-        el('td', { class: 'answer' }, answer)));
+      // A request not answered yet can be withdrawn, beside its state (a restriction request lifts the
+      // restriction with it).
+      const open = ['received', 'verified', 'in_progress'].includes(q.state);
+      const withdraw = open ? el('button', { type: 'button', class: 'withdraw-request' }, T['privacy.withdrawrequest']) : null;
+      if (withdraw) withdraw.addEventListener('click', async () => {
+        try {
+          await api('DELETE', '/v1/me/requests/' + encodeURIComponent(q.id));
+          status(T['done']);
+          await loadProfile();
+          await loadRequests();
+        } catch (e) { failed(e); }
+      });
+      tb.append(el('tr', { 'data-request': q.id, 'data-state': q.state }, el('td', {}, T['request.' + q.type] || q.type), el('td', { class: 'state' }, T['state.' + q.state] || q.state, withdraw ? ' ' : null, withdraw),
+        el('td', {}, time(q.created_at)), el('td', {}, time(q.due_at)), el('td', { class: 'answer' }, answer)));
     }
     if (!r.requests.length) tb.append(el('tr', {}, el('td', { colspan: '5' }, T['none'])));
   }
