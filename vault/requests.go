@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"slices"
@@ -232,12 +233,42 @@ func (s *Requests) requestBudget(ctx context.Context, subject string, now time.T
 func (s *Requests) requestView(rel *release, r RequestRow, rec SubjectRecord) RequestView {
 	v := RequestView{ID: r.ID, Type: r.Type, State: r.State, CreatedAt: r.CreatedAt, DueAt: r.DueAt, UpdatedAt: r.UpdatedAt,
 		Overdue: s.rules.Overdue(r.DueAt, s.now(), r.State), Note: r.Note, Relationship: r.Relationship}
-	if d, ok := rec.DEKs[ClassGeneral]; ok && len(r.ReasonSealed) > 0 && rel != nil {
-		if pt, err := rel.open(d, "request_reason:"+r.ID, r.ReasonSealed); err == nil {
+	if len(r.ReasonSealed) == 0 || rel == nil {
+		return v
+	}
+	if sealed, ok := bytes.CutPrefix(r.ReasonSealed, reasonUnderNoteKey); ok {
+		if pt, err := s.gate.openNote(sealed, []byte(reasonAD(r.ID))); err == nil {
+			v.Reason = string(pt)
+		}
+	} else if d, ok := rec.DEKs[ClassGeneral]; ok {
+		if pt, err := rel.open(d, reasonAD(r.ID), r.ReasonSealed); err == nil {
 			v.Reason = string(pt)
 		}
 	}
 	return v
+}
+
+// reasonUnderNoteKey marks a rejection reason sealed under the vault's note key, not the subject's DEK:
+// the reason of a request whose subject was erased (their key is gone), kept for the record of why it was
+// refused. A value sealed under a DEK starts with its format byte (1), never this.
+var reasonUnderNoteKey = []byte("note:")
+
+// reasonAD is what a request's rejection reason is sealed to.
+func reasonAD(id string) string { return "request_reason:" + id }
+
+// sealReason seals a rejection reason under the subject's general DEK, or, if the subject was erased and
+// that key is gone, under the note key (reasonUnderNoteKey): the reason is never dropped.
+func (s *Requests) sealReason(tx Tx, r RequestRow, reason string) ([]byte, error) {
+	d, err := tx.DEK(r.SubjectID, ClassGeneral)
+	switch {
+	case err == nil:
+		return s.gate.seal(d, reasonAD(r.ID), []byte(reason))
+	case errors.Is(err, ErrNotFound):
+		sealed, err := s.gate.sealNote([]byte(reason), []byte(reasonAD(r.ID)))
+		return append(slices.Clip(reasonUnderNoteKey), sealed...), err
+	default:
+		return nil, err
+	}
 }
 
 // requestViews lists a subject's requests, newest first, reasons opened under rel.
@@ -374,10 +405,8 @@ func (s *Requests) TransitionRequest(ctx context.Context, a Access, id, to, reas
 			r.Note = fulfilled
 		}
 		if reason != "" {
-			if d, err := tx.DEK(r.SubjectID, ClassGeneral); err == nil {
-				if r.ReasonSealed, err = s.gate.seal(d, "request_reason:"+r.ID, []byte(reason)); err != nil {
-					return err
-				}
+			if r.ReasonSealed, err = s.sealReason(tx, r, reason); err != nil {
+				return err
 			}
 		}
 		row = r

@@ -203,6 +203,46 @@ func TestLiftingARestrictionWithdrawsItsRequests(t *testing.T) {
 	}
 }
 
+// A request whose subject was erased before it was answered is rejected with a reason, and the reason is
+// kept for the queue (sealed under the vault's note key, the subject's key being gone), not dropped.
+func TestRejectionReasonOfAnErasedSubjectIsKept(t *testing.T) {
+	s := apptest.Start(t)
+	id := s.CreateSubject(map[string]any{"name": "王芳"})
+	me := s.Token(id, "subject")
+	co := s.Token("co", "compliance_officer")
+	r := s.Do("POST", "/v1/me/requests", me, "", map[string]any{"type": "restriction"})
+	if r.Status != 201 {
+		t.Fatalf("request: %d %s", r.Status, r.Body)
+	}
+	rid := r.JSON["id"].(string)
+	if r := s.Do("DELETE", "/v1/me", me, "", nil); r.Status != 200 {
+		t.Fatalf("erase: %d %s", r.Status, r.Body)
+	}
+	if r := s.Do("POST", "/v1/requests/"+rid+"/transition", co, "compliance_audit", map[string]any{"to": "completed"}); r.Status != 409 {
+		t.Fatalf("completed for an erased subject: %d %s", r.Status, r.Body)
+	}
+	const why = "the person deleted their account before the request was answered"
+	if r := s.Do("POST", "/v1/requests/"+rid+"/transition", co, "compliance_audit", map[string]any{"to": "rejected", "reason": why}); r.Status != 200 || r.JSON["reason"] != why {
+		t.Fatalf("reject: %d %s", r.Status, r.Body)
+	}
+	found := false
+	for _, q := range s.Do("GET", "/v1/requests?state=rejected", co, "compliance_audit", nil).JSON["requests"].([]any) {
+		if q := q.(map[string]any); q["id"] == rid {
+			found = true
+			if q["reason"] != why {
+				t.Fatalf("the queue shows the rejection of the erased subject's request without its reason: %v", q)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("the rejected request is not in the queue")
+	}
+	var n int
+	if err := rawDB(t, s).QueryRow(`SELECT count(*) FROM dsr_requests WHERE instr(reason, CAST(? AS BLOB)) > 0`, why).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("the reason is stored in clear (%d rows, %v)", n, err)
+	}
+}
+
 // A subject deletes one tag: it is gone under every purpose, a later tag run does not store it again while
 // the choice stands, and withdrawing the choice lets it back.
 func TestSubjectDeletesASingleTag(t *testing.T) {
