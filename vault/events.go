@@ -133,10 +133,26 @@ func (s *Ingestion) IngestEvents(ctx context.Context, a Access, in []EventInput)
 	now := s.now()
 	var ok []pendingEvent
 	cats := map[string]bool{}
-	subjects := map[string]*SubjectRecord{}  // subject references resolved in this batch (nil: unknown)
-	refusals := map[string]collectionBasis{} // subject and category → the decision, once per batch
-	opened := map[string][]string{}          // subject id → fields opened to decide for it (the age rule)
-	var openedOrder []*SubjectRecord         // subjects with an opened field, in first-seen order
+	subjects := map[string]*SubjectRecord{}    // subject references resolved in this batch (nil: unknown)
+	refusals := map[string]collectionBasis{}   // subject and category → the decision, once per batch
+	opened := map[string][]string{}            // subject id → fields opened to decide for it (the age rule)
+	refused := map[string]*refusedCollection{} // subject id → what of theirs was refused, and why
+	var noted []*SubjectRecord                 // subjects with an opened field or a refused event, in first-seen order
+	refuse := func(i int, rec *SubjectRecord, cat, code string) {
+		reject(i, code)
+		r := refused[rec.ID]
+		if r == nil {
+			r = &refusedCollection{reason: code}
+			refused[rec.ID] = r
+			if _, seen := opened[rec.ID]; !seen {
+				noted = append(noted, rec)
+			}
+		}
+		if !slices.Contains(r.categories, cat) {
+			r.categories = append(r.categories, cat)
+			slices.Sort(r.categories)
+		}
+	}
 	for i, ev := range in {
 		cat, known := policies.EventCategory(ev.Type)
 		switch {
@@ -169,7 +185,7 @@ func (s *Ingestion) IngestEvents(ctx context.Context, a Access, in []EventInput)
 			continue
 		}
 		if restricted(*rec) {
-			reject(i, ReasonRestricted) // the subject restricted processing (PIPL Art. 44)
+			refuse(i, rec, cat, ReasonRestricted) // the subject restricted processing (PIPL Art. 44)
 			continue
 		}
 		if purpose.NeedsConsent() {
@@ -180,8 +196,8 @@ func (s *Ingestion) IngestEvents(ctx context.Context, a Access, in []EventInput)
 				se := audit.Entry{DecisionInputs: opened[rec.ID]}
 				basis = s.collectionRefusal(&se, purpose, *rec, cat, now)
 				if len(se.DecisionInputs) > 0 {
-					if _, seen := opened[rec.ID]; !seen {
-						openedOrder = append(openedOrder, rec)
+					if _, seen := opened[rec.ID]; !seen && refused[rec.ID] == nil {
+						noted = append(noted, rec)
 					}
 					opened[rec.ID] = se.DecisionInputs
 					for _, f := range se.DecisionInputs {
@@ -193,12 +209,12 @@ func (s *Ingestion) IngestEvents(ctx context.Context, a Access, in []EventInput)
 				refusals[key] = basis // one decision per subject and category per batch, not per event
 			}
 			if basis.refusal != "" {
-				reject(i, basis.refusal)
+				refuse(i, rec, cat, basis.refusal)
 				continue
 			}
 			if ev.TS.Before(basis.since) {
 				// Behaviour from before the consent was given is not collected once it is (PIPL Art. 14).
-				reject(i, ReasonConsentRequired)
+				refuse(i, rec, cat, ReasonConsentRequired)
 				continue
 			}
 		}
@@ -250,7 +266,8 @@ func (s *Ingestion) IngestEvents(ctx context.Context, a Access, in []EventInput)
 			return entries
 		}
 		// Then one entry per subject whose events were collected, for their access log, naming what was
-		// opened to decide for them; a subject whose field was opened but nothing collected gets a refusal.
+		// opened to decide for them; a subject of whom nothing was collected, but whose field was opened or
+		// whose events were refused, gets a refusal naming the categories refused and the first reason.
 		lateIdx := make(map[int]bool, len(late))
 		for _, r := range late {
 			lateIdx[r.Index] = true
@@ -267,7 +284,7 @@ func (s *Ingestion) IngestEvents(ctx context.Context, a Access, in []EventInput)
 			entries = append(entries, se)
 			recorded[c.rec.ID] = true
 		}
-		for _, rec := range openedOrder {
+		for _, rec := range noted {
 			if recorded[rec.ID] {
 				continue
 			}
@@ -275,6 +292,9 @@ func (s *Ingestion) IngestEvents(ctx context.Context, a Access, in []EventInput)
 			se.SubjectRef = refFor(s.gate, rec.ID, rec.RefSalt)
 			se.Categories, se.DecisionInputs = nil, opened[rec.ID]
 			se.Decision, se.Status, se.Reason = audit.Deny, statusForbidden, "not_collected"
+			if r := refused[rec.ID]; r != nil {
+				se.Categories, se.Reason = r.categories, "not_collected:"+r.reason
+			}
 			se.FieldsGranted = nil
 			entries = append(entries, se)
 		}
@@ -287,6 +307,13 @@ func (s *Ingestion) IngestEvents(ctx context.Context, a Access, in []EventInput)
 	sort.Slice(res.Rejected, func(i, j int) bool { return res.Rejected[i].Index < res.Rejected[j].Index })
 	res.AuditSeq = seq
 	return res, nil
+}
+
+// refusedCollection is what one batch refused to collect of one subject: the categories, and the reason of
+// the first refusal.
+type refusedCollection struct {
+	categories []string
+	reason     string
 }
 
 // collection is what one batch collects of one subject.

@@ -262,6 +262,9 @@ type AccessLogEntry struct {
 	Purpose    string
 	Action     string
 	Fields     []string
+	// Categories are the categories of data the access concerned (those released, or asked for when it was
+	// refused): what a tag computation, an audience selection or a collection touched, which name no field.
+	Categories []string
 	Decision   string
 	// UnderRequest marks an access made under an approved access request; RequestReason is the request's
 	// stated reason category (never its justification, never the requester).
@@ -318,7 +321,7 @@ func (s *Review) accessLogPage(ctx context.Context, rec SubjectRecord, before in
 			fields = e.FieldsRequested
 		}
 		x := AccessLogEntry{TS: e.TS, ActorRoles: e.Actor.Roles, Team: e.Actor.Team, Purpose: e.Purpose,
-			Action: e.Action, Fields: nonNil(fields), Decision: string(e.Decision)}
+			Action: e.Action, Fields: nonNil(fields), Categories: nonNil(e.Categories), Decision: string(e.Decision)}
 		// Under an approved request: a grant the access could use. A read refused because the grant was not
 		// the caller's, or had run out, used no grant, whatever it named.
 		if e.GrantID != "" && !(e.Decision == audit.Deny && (e.Reason == ReasonOutsideGrant || e.Reason == ReasonGrantExpired)) {

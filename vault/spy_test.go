@@ -471,6 +471,14 @@ func ops() map[string]op {
 			return e2(f.svc.Requests().MeCreateRequest(ctx, f.subjectAccess, "explanation"))
 		},
 			refuse: func(f *fixture) error { return e2(f.svc.Requests().MeCreateRequest(ctx, steward, "explanation")) }},
+		"Requests.MeWithdrawRequest": {run: func(f *fixture) error {
+			r, _, err := f.svc.Requests().MeCreateRequest(ctx, f.subjectAccess, "restriction")
+			if err != nil {
+				return err
+			}
+			return e2(f.svc.Requests().MeWithdrawRequest(ctx, f.subjectAccess, r.ID))
+		},
+			refuse: func(f *fixture) error { return e2(f.svc.Requests().MeWithdrawRequest(ctx, steward, f.requestID)) }},
 		"Requests.MeRelativeRequest": {run: func(f *fixture) error {
 			return e2(f.svc.Requests().MeRelativeRequest(ctx, f.subjectAccess, "child", "death certificate no. 123"))
 		},

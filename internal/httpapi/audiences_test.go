@@ -107,5 +107,12 @@ func TestAudiencesOverHTTP(t *testing.T) {
 	if log := s.Do("GET", "/v1/me/access-log", s.Token(other, "subject"), "", nil); !strings.Contains(string(log.Body), `"action":"audience.select"`) ||
 		!strings.Contains(string(log.Body), `"action":"audience.member_read"`) {
 		t.Fatalf("access log: %s", log.Body)
+	} else {
+		// Which kind of data the campaign used: an audience names no field, so its categories say it.
+		for _, e := range log.JSON["entries"].([]any) {
+			if e := e.(map[string]any); e["action"] == "audience.select" && fmt.Sprint(e["categories"]) != "[tags]" {
+				t.Fatalf("an audience.select entry of the access log names categories %v, want [tags]", e["categories"])
+			}
+		}
 	}
 }

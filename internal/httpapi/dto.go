@@ -372,6 +372,7 @@ type accessLogEntryDTO struct {
 	Purpose    string    `json:"purpose"`
 	Action     string    `json:"action"`
 	Fields     []string  `json:"fields"`
+	Categories []string  `json:"categories"`
 	Decision   string    `json:"decision"`
 	// UnderRequest: made under an approved access request, for the reason category given.
 	UnderRequest   bool   `json:"under_request,omitempty"`
@@ -386,6 +387,7 @@ func toAccessLogEntryDTO(x vault.AccessLogEntry) accessLogEntryDTO {
 		Purpose:        x.Purpose,
 		Action:         x.Action,
 		Fields:         x.Fields,
+		Categories:     x.Categories,
 		Decision:       x.Decision,
 		UnderRequest:   x.UnderRequest,
 		ReasonCategory: x.RequestReason,

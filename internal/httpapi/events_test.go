@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -52,6 +53,17 @@ func TestPostEvents(t *testing.T) {
 	r = s.Do("POST", "/v1/events", st, "personalization", `{"events":[`+view+`]}`)
 	if r.JSON["accepted"].(float64) != 0 || !strings.Contains(string(r.Body), "consent_required") {
 		t.Fatalf("gated behaviour: %s", r.Body)
+	}
+	// The person sees the refused collection in their access log: what kind of data, and that it was refused.
+	refusedSeen := false
+	for _, e := range s.Do("GET", "/v1/me/access-log", s.Token(id, "subject"), "", nil).JSON["entries"].([]any) {
+		e := e.(map[string]any)
+		if e["action"] == "event.ingest" && e["decision"] == "deny" && e["purpose"] == "personalization" {
+			refusedSeen = fmt.Sprint(e["categories"]) == "[behavior]"
+		}
+	}
+	if !refusedSeen {
+		t.Fatal("a refused collection is missing from the subject's access log, or names no category")
 	}
 	r = s.Do("POST", "/v1/events", s.Token("mk", "marketing"), "marketing", `{"events":[`+order+`]}`)
 	if !strings.Contains(string(r.Body), "not_permitted_for_purpose") {

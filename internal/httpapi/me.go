@@ -335,9 +335,10 @@ func (s *Server) writeExportZip(w io.Writer, x vault.Export) error {
 		}
 		return out
 	}
-	access := [][]string{{"ts", "actor_roles", "team", "purpose", "action", "fields", "decision"}}
+	access := [][]string{{"ts", "actor_roles", "team", "purpose", "action", "fields", "categories", "decision", "under_request", "reason_category"}}
 	for _, e := range x.AccessLog {
-		access = append(access, []string{e.TS.Format(time.RFC3339Nano), strings.Join(e.ActorRoles, " "), e.Team, e.Purpose, e.Action, strings.Join(e.Fields, " "), e.Decision})
+		access = append(access, []string{e.TS.Format(time.RFC3339Nano), strings.Join(e.ActorRoles, " "), e.Team, e.Purpose, e.Action,
+			strings.Join(e.Fields, " "), strings.Join(e.Categories, " "), e.Decision, strconv.FormatBool(e.UnderRequest), e.RequestReason})
 	}
 	keys := make([]string, 0, len(x.Profile))
 	for k := range x.Profile {

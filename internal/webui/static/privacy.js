@@ -123,7 +123,9 @@
     if (!more) clear(tb);
     for (const e of page.entries) {
       tb.append(el('tr', {}, el('td', {}, time(e.ts)), el('td', {}, (e.actor_roles || []).join(', ')), el('td', {}, e.team || ''),
-        el('td', {}, e.purpose || '', e.under_request ? el('span', { class: 'under-request' }, ' — ' + T['privacy.underrequest'] + ' (' + (e.reason_category || '') + ')') : null), el('td', {}, e.action), el('td', {}, (e.fields || []).join(', ')), el('td', {}, e.decision)));
+        el('td', {}, e.purpose || '', e.under_request ? el('span', { class: 'under-request' }, ' — ' + T['privacy.underrequest'] + ' (' + (e.reason_category || '') + ')') : null), el('td', {}, e.action),
+        // The fields, or for an access that names none (a tag run, an audience, a collection) its categories.
+        el('td', {}, (e.fields && e.fields.length ? e.fields : (e.categories || [])).join(', ')), el('td', {}, e.decision)));
     }
     logCursor = page.next_cursor || '';
     document.getElementById('access-log-more').hidden = !logCursor;
