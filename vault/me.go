@@ -416,6 +416,8 @@ type PurposeExplanation struct {
 	NoticeVersion string
 	YourConsent   string // granted, withdrawn, expired, or empty when none was given
 	Objected      bool
+	// Restricted says the subject restricted processing (PIPL Art. 44): it stands for every purpose.
+	Restricted bool
 	// ConsentBlocked says why the subject cannot give this consent themselves: the reason the grant would
 	// be refused with (consent.ReasonGuardianConsentRequired under 14, ReasonAgeVerificationRequired while
 	// the birth date is unknown and the purpose needs an age), or empty.
@@ -455,7 +457,7 @@ func (s *DataSubjects) explain(rec SubjectRecord, lang string, minor, ageKnown b
 	for _, p := range s.Policy().Purposes().All() {
 		x := PurposeExplanation{Purpose: p.Name, Description: p.Description[lang], LegalBasis: p.LegalBasis, ConsentKind: p.ConsentKind,
 			Categories: p.Categories, RetentionDays: p.RetentionDays, Necessary: p.Necessary, Recipients: p.Recipients,
-			NoticeVersion: p.Notice.Version, Objected: objected(rec, p)}
+			NoticeVersion: p.Notice.Version, Objected: objected(rec, p), Restricted: restricted(rec)}
 		for _, r := range rec.Consents {
 			if r.Purpose == p.Name {
 				x.YourConsent = string(r.StatusAt(now))

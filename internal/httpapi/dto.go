@@ -408,6 +408,7 @@ type purposeExplanationDTO struct {
 	Method        string   `json:"method"` // how the data are processed (PIPL Art. 17), as GET /v1/notice says
 	YourConsent   string   `json:"your_consent,omitempty"`
 	Objected      bool     `json:"objected"`
+	Restricted    bool     `json:"restricted"`
 	Why           string   `json:"why"`
 	// ConsentBlocked: guardian_consent_required or age_verification_required when the subject cannot give
 	// this consent themselves.
@@ -428,6 +429,7 @@ func toPurposeExplanationDTO(x vault.PurposeExplanation, lang string) purposeExp
 		NoticeVersion:  x.NoticeVersion,
 		YourConsent:    x.YourConsent,
 		Objected:       x.Objected,
+		Restricted:     x.Restricted,
 		Why:            whyText(x, lang),
 		ConsentBlocked: x.ConsentBlocked,
 	}

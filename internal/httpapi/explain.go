@@ -4,11 +4,13 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/profilevault/profilevault/consent"
 	"github.com/profilevault/profilevault/vault"
 )
 
 // whyText tells a data subject, in their language (zh or en), why a purpose may use their data: its
-// legal basis, their own consent or objection, and how long it is kept. It is presentation: the domain
+// legal basis, their own consent (given, withdrawn, expired, or one only a guardian can give) or objection, a
+// restriction they asked for, and how long it is kept. It is presentation: the domain
 // gives the facts (vault.PurposeExplanation), the wire words them.
 func whyText(x vault.PurposeExplanation, lang string) string {
 	days := strconv.Itoa(x.RetentionDays)
@@ -44,11 +46,32 @@ func whyText(x vault.PurposeExplanation, lang string) string {
 			b.WriteString("基于您的同意，您可随时撤回。")
 		case x.YourConsent == "granted":
 			b.WriteString("Based on your consent, which you can withdraw at any time.")
+		case x.ConsentBlocked == consent.ReasonGuardianConsentRequired && zh:
+			b.WriteString("需要同意；您未满14周岁，此项同意只能由父母或其他监护人作出（个人信息保护法第31条），在此之前不会用于此目的。")
+		case x.ConsentBlocked == consent.ReasonGuardianConsentRequired:
+			b.WriteString("Needs consent; you are under 14, so only a parent or guardian can give it (PIPL Art. 31), and until then your data is not used for this purpose.")
+		case x.ConsentBlocked == consent.ReasonAgeVerificationRequired && zh:
+			b.WriteString("需要您的同意，且此目的对儿童有不同处理：请先补充出生日期再作出同意；在此之前不会用于此目的。")
+		case x.ConsentBlocked == consent.ReasonAgeVerificationRequired:
+			b.WriteString("Needs your consent, and this purpose treats children differently: add your birth date before consenting; until then your data is not used for it.")
+		case x.YourConsent == "withdrawn" && zh:
+			b.WriteString("基于同意，而您已撤回同意，因此不再用于此目的。")
+		case x.YourConsent == "withdrawn":
+			b.WriteString("Based on consent, which you withdrew: your data is no longer used for this purpose.")
+		case x.YourConsent == "expired" && zh:
+			b.WriteString("基于同意，而您的同意已到期，因此不再用于此目的；您可以重新同意。")
+		case x.YourConsent == "expired":
+			b.WriteString("Based on consent, which has expired: your data is no longer used for this purpose until you consent again.")
 		case zh:
 			b.WriteString("需要您的同意；您尚未同意，因此不会用于此目的。")
 		default:
 			b.WriteString("Needs your consent; you have not given it, so your data is not used for this purpose.")
 		}
+	}
+	if x.Restricted && zh {
+		b.WriteString("您已要求限制处理（个人信息保护法第44条）：在您解除之前，工作人员看不到您的数据，也不会用于标签或营销，仅作存储。")
+	} else if x.Restricted {
+		b.WriteString(" You restricted processing (PIPL Art. 44): until you lift it, staff see none of your data for this purpose and it feeds no tag or campaign; it is only stored.")
 	}
 	if zh {
 		b.WriteString("保存期限：" + days + "天。")

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/profilevault/profilevault/internal/app"
 	"github.com/profilevault/profilevault/internal/apptest"
@@ -87,7 +88,7 @@ func rawEntry(t *testing.T, s *apptest.Stack, seq int64) []byte {
 // subject consented.
 func TestExplanationIsWordedInTheReadersLanguage(t *testing.T) {
 	s := apptest.Start(t)
-	id := s.CreateSubject(map[string]any{"city": "杭州"})
+	id := s.CreateSubject(map[string]any{"city": "杭州", "birth_date": "1990-01-01"})
 	me := s.Token(id, "subject")
 	why := func(lang string) map[string]string {
 		t.Helper()
@@ -108,6 +109,18 @@ func TestExplanationIsWordedInTheReadersLanguage(t *testing.T) {
 	}
 	if !strings.Contains(en["marketing"], "not given it") || !strings.Contains(zh["marketing"], "尚未同意") {
 		t.Fatalf("marketing without consent: zh %q en %q", zh["marketing"], en["marketing"])
+	}
+	// A child under 14 is told that only a guardian can consent; a restriction is named on every purpose.
+	child := s.Token(s.CreateSubject(map[string]any{"city": "杭州", "birth_date": time.Now().AddDate(-10, 0, 0).Format(time.DateOnly)}), "subject")
+	r := s.DoHeaders("GET", "/v1/me/explanation", child, "", nil, map[string]string{"Accept-Language": "en"})
+	if !strings.Contains(string(r.Body), "only a parent or guardian can give it") {
+		t.Fatalf("a child's explanation: %s", r.Body)
+	}
+	if r := s.Do("POST", "/v1/me/requests", me, "", map[string]any{"type": "restriction"}); r.Status != 201 {
+		t.Fatalf("restriction: %d %s", r.Status, r.Body)
+	}
+	if en := why("en"); !strings.Contains(en["order_fulfillment"], "You restricted processing") || !strings.Contains(en["marketing"], "You restricted processing") {
+		t.Fatalf("under a restriction: %v", en)
 	}
 }
 
