@@ -35,8 +35,8 @@ func cmdImport(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	// Every file opens and every CSV header is usable before the vault is opened (or created): a bad file
 	// leaves nothing half-imported.
-	_, skipped, err := importer.Check(fs.Args())
-	for _, line := range skipped {
+	plan, err := importer.Check(fs.Args())
+	for _, line := range plan.Skipped {
 		fmt.Fprintln(stderr, "vaultd import: skipped "+line)
 	}
 	if err != nil {
@@ -77,7 +77,7 @@ func cmdImport(ctx context.Context, args []string, getenv func(string) string, s
 		im.Progress = stderr
 	}
 	start := time.Now()
-	rep, err := im.Run(ctx, fs.Args())
+	rep, err := im.RunPlan(ctx, plan)
 	for _, line := range rep.Lines() {
 		fmt.Fprintln(stdout, line)
 	}

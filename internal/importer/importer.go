@@ -130,22 +130,31 @@ func Expand(paths []string) (files []file, skipped []string, err error) {
 	return files, skipped, nil
 }
 
+// Plan is an import Check found ready: the files to import, in import order, and what was skipped.
+type Plan struct {
+	paths   []string
+	files   []file
+	Skipped []string // "path: why" of each file or entry not imported (see Expand)
+}
+
 // Check expands paths and makes sure every file can be imported before anything is: each one opens, and a
-// CSV file's header row names the columns its kind needs. It returns the files and what was skipped (see
-// Expand); an error names the file and what is wrong, and means nothing was imported.
-func Check(paths []string) (files []file, skipped []string, err error) {
-	if files, skipped, err = Expand(paths); err != nil {
-		return nil, nil, err
+// CSV file's header row names the columns its kind needs. It returns the plan RunPlan imports, with what
+// was skipped (see Expand) — also beside an error, which names the file and what is wrong, and means
+// nothing was imported.
+func Check(paths []string) (Plan, error) {
+	files, skipped, err := Expand(paths)
+	if err != nil {
+		return Plan{}, err
 	}
 	if len(files) == 0 {
-		return nil, skipped, errors.New("no subjects*, consents*, objections* or events* files (.ndjson, .jsonl or .csv) found")
+		return Plan{Skipped: skipped}, errors.New("no subjects*, consents*, objections* or events* files (.ndjson, .jsonl or .csv) found")
 	}
 	for _, f := range files {
 		if err := checkFile(f); err != nil {
-			return nil, skipped, fmt.Errorf("%s: %w; nothing was imported", f.path, err)
+			return Plan{Skipped: skipped}, fmt.Errorf("%s: %w; nothing was imported", f.path, err)
 		}
 	}
-	return files, skipped, nil
+	return Plan{paths: paths, files: files, Skipped: skipped}, nil
 }
 
 // checkFile opens f and, for CSV, reads its header row.
@@ -171,13 +180,21 @@ func checkFile(f file) error {
 	return errors.New("bad CSV header: the file has no header row")
 }
 
-// Run imports paths and returns the data-quality report.
+// Run checks and imports paths (Check, then RunPlan) and returns the data-quality report.
 func (im *Importer) Run(ctx context.Context, paths []string) (ingest.Report, error) {
-	files, skipped, err := Check(paths)
-	im.Skipped = skipped
+	plan, err := Check(paths)
 	if err != nil {
+		im.Skipped = plan.Skipped
 		return ingest.Report{}, err
 	}
+	return im.RunPlan(ctx, plan)
+}
+
+// RunPlan imports what Check found ready, without checking the files again, and returns the data-quality
+// report.
+func (im *Importer) RunPlan(ctx context.Context, plan Plan) (ingest.Report, error) {
+	paths, files := plan.paths, plan.files
+	im.Skipped = plan.Skipped
 	if im.Workers <= 0 {
 		im.Workers = 64
 	}
