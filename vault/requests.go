@@ -422,20 +422,7 @@ func (s *Requests) TransitionRequest(ctx context.Context, a Access, id, to, reas
 		if subjectID != "" {
 			e.SubjectRef = s.subjectRef(ctx, subjectID)
 		}
-		e = finish(e, changeErr, nil)
-		// The entry names the request and the move, and why a refused move was refused.
-		e.Reason = "request:" + recordedID(id) + " to:" + to
-		switch {
-		case errors.Is(changeErr, ErrIllegalTransition):
-			e.Status, e.Reason = 409, e.Reason+" illegal_transition"
-		case errors.Is(changeErr, ErrReasonRequired):
-			e.Status, e.Reason = 400, e.Reason+" reason_required"
-		case errors.Is(changeErr, ErrNotFound):
-			e.Reason += " request_not_found"
-		case changeErr != nil:
-			e.Reason += " " + reasonInternal
-		}
-		return e
+		return moveEntry(e, changeErr, "request:"+recordedID(id)+" to:"+to)
 	})
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -505,17 +492,7 @@ func (s *Requests) MeWithdrawRequest(ctx context.Context, a Access, id string) (
 		row, err = tx.Request(id)
 		return err
 	}, func(changeErr error) audit.Entry {
-		e = finish(e, changeErr, nil)
-		e.Reason = withdrawalReason(recordedID(id), withdrawn)
-		switch {
-		case errors.Is(changeErr, ErrIllegalTransition):
-			e.Status, e.Reason = 409, e.Reason+" illegal_transition"
-		case errors.Is(changeErr, ErrNotFound):
-			e.Reason += " request_not_found"
-		case changeErr != nil:
-			e.Reason += " " + reasonInternal
-		}
-		return e
+		return moveEntry(e, changeErr, withdrawalReason(recordedID(id), withdrawn))
 	})
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -526,6 +503,24 @@ func (s *Requests) MeWithdrawRequest(ctx context.Context, a Access, id string) (
 		return RequestView{}, 0, internalErr("withdraw request", err)
 	}
 	return s.requestView(nil, row, SubjectRecord{}), seq, nil
+}
+
+// moveEntry finishes e, the entry of a request's move: reason names the request and the move, and a refused
+// move says why it was refused.
+func moveEntry(e audit.Entry, changeErr error, reason string) audit.Entry {
+	e = finish(e, changeErr, nil)
+	e.Reason = reason
+	switch {
+	case errors.Is(changeErr, ErrIllegalTransition):
+		e.Status, e.Reason = 409, e.Reason+" illegal_transition"
+	case errors.Is(changeErr, ErrReasonRequired):
+		e.Status, e.Reason = 400, e.Reason+" reason_required"
+	case errors.Is(changeErr, ErrNotFound):
+		e.Reason += " request_not_found"
+	case changeErr != nil:
+		e.Reason += " " + reasonInternal
+	}
+	return e
 }
 
 // withdrawalReason is the reason of an entry that withdrew requests: the one asked for (if any), and every
