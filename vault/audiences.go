@@ -84,7 +84,9 @@ type AudienceStore interface {
 // AudienceTx stores a built audience with its members, and campaign outcomes.
 type AudienceTx interface {
 	PutAudience(r AudienceRow, members []AudienceMember) error
-	PutOutcomes(audienceID string, outcomes []Outcome) error
+	// PutOutcomes records what each update says of a member's outcome and keeps what it does not say
+	// (nil): a first update of a member stores it with a conversion of false and no retention known.
+	PutOutcomes(audienceID string, updates []OutcomeUpdate) error
 }
 
 // Outcome is what a campaign led to for one member (treated or held out): a conversion and its order
@@ -94,6 +96,16 @@ type Outcome struct {
 	Holdout                            bool // from the member, on reading
 	Converted                          bool
 	OrderValue                         float64
+	Retained30, Retained60, Retained90 *bool
+}
+
+// OutcomeUpdate is what one upload says of a member's outcome, only the parts it names (nil: not said):
+// conversions come first, retention at 30, 60 and 90 days later, and a later upload keeps what an earlier
+// one said. A conversion of false sets the order value to 0.
+type OutcomeUpdate struct {
+	Ref                                string
+	Converted                          *bool
+	OrderValue                         *float64
 	Retained30, Retained60, Retained90 *bool
 }
 

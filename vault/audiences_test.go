@@ -301,26 +301,35 @@ func TestAudienceOutcomesAndReport(t *testing.T) {
 		t.Fatalf("treated %d/%d, holdout %d/%d: %v", len(page.Members), aud.Size, len(hold), aud.HoldoutSize, err)
 	}
 	yes, no := true, false
-	var outcomes []vault.Outcome
+	// The orders first (converters only: the rest of each group did not convert), the retention later —
+	// the second upload keeps the first's conversions.
+	var orders, retention []vault.OutcomeUpdate
 	conv := 0
 	for i, m := range page.Members { // treated: every second converts, all retained at 30 days
-		o := vault.Outcome{Ref: m.Ref, Converted: i%2 == 0, Retained30: &yes}
-		if o.Converted {
-			o.OrderValue, conv = 100+float64(i), conv+1
+		if i%2 == 0 {
+			value := 100 + float64(i)
+			orders, conv = append(orders, vault.OutcomeUpdate{Ref: m.Ref, Converted: &yes, OrderValue: &value}), conv+1
 		}
-		outcomes = append(outcomes, o)
+		retention = append(retention, vault.OutcomeUpdate{Ref: m.Ref, Retained30: &yes})
 	}
-	for _, r := range hold { // holdout: nobody converts, half retained
-		outcomes = append(outcomes, vault.Outcome{Ref: r, Retained30: &no})
+	for _, r := range hold { // holdout: nobody converts, none retained
+		retention = append(retention, vault.OutcomeUpdate{Ref: r, Retained30: &no})
 	}
-	if _, err := svc.Audiences().RecordOutcomes(ctx, mk, aud.ID, outcomes); err != nil {
-		t.Fatal(err)
+	for _, batch := range [][]vault.OutcomeUpdate{orders, retention} {
+		if _, err := svc.Audiences().RecordOutcomes(ctx, mk, aud.ID, batch); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if _, err := svc.Audiences().RecordOutcomes(ctx, mk, aud.ID, []vault.Outcome{{Ref: "ps_not_a_member"}}); vault.ErrorCode(err) != vault.CodeInvalidArgument {
-		t.Fatalf("a ref outside the audience: %v", err)
-	}
-	if _, err := svc.Audiences().RecordOutcomes(ctx, mk, aud.ID, []vault.Outcome{{Ref: hold[0], OrderValue: 5}}); vault.ErrorCode(err) != vault.CodeInvalidArgument {
-		t.Fatalf("an order value without a conversion: %v", err)
+	five := 5.0
+	for name, bad := range map[string][]vault.OutcomeUpdate{
+		"a ref outside the audience":          {{Ref: "ps_not_a_member", Converted: &yes}},
+		"an order value without a conversion": {{Ref: hold[0], OrderValue: &five}},
+		"an outcome that says nothing":        {{Ref: hold[0]}},
+		"one member twice":                    {{Ref: hold[0], Converted: &no}, {Ref: hold[0], Retained60: &no}},
+	} {
+		if _, err := svc.Audiences().RecordOutcomes(ctx, mk, aud.ID, bad); vault.ErrorCode(err) != vault.CodeInvalidArgument {
+			t.Fatalf("%s: %v", name, err)
+		}
 	}
 	rep, err := svc.Audiences().Report(ctx, mk, aud.ID)
 	if err != nil {

@@ -624,9 +624,10 @@ func ops() map[string]op {
 			if err != nil || len(page.Members) == 0 {
 				return fmt.Errorf("members: %v %v", page, err)
 			}
-			return e1(f.svc.Audiences().RecordOutcomes(ctx, marketer, aud.ID, []vault.Outcome{{Ref: page.Members[0].Ref, Converted: true, OrderValue: 10}}))
+			yes := true
+			return e1(f.svc.Audiences().RecordOutcomes(ctx, marketer, aud.ID, []vault.OutcomeUpdate{{Ref: page.Members[0].Ref, Converted: &yes}}))
 		}, refuse: func(f *fixture) error {
-			return e1(f.svc.Audiences().RecordOutcomes(ctx, analyst, "aud_x", []vault.Outcome{{Ref: "x"}}))
+			return e1(f.svc.Audiences().RecordOutcomes(ctx, analyst, "aud_x", []vault.OutcomeUpdate{{Ref: "x"}}))
 		}},
 		"Audiences.Report": {run: func(f *fixture) error {
 			aud, _, err := f.svc.Audiences().Build(ctx, marketer, vault.AudienceInput{Rule: "value.rfm_segment == 'champions'", Channel: "push"})

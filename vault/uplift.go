@@ -41,20 +41,32 @@ func (s *Audiences) audienceAccess(ctx context.Context, a Access, action Action,
 	return row, e, nil
 }
 
-// RecordOutcomes stores what the campaign led to for members of either group, by member ref (a ref that is
-// not a member of the audience refuses the batch). One entry records the batch and its size.
-func (s *Audiences) RecordOutcomes(ctx context.Context, a Access, id string, outcomes []Outcome) (int64, error) {
+// RecordOutcomes stores what the campaign led to for members of either group, by member ref: each update
+// says only what it names, and a later one keeps what an earlier one said (conversions first, retention
+// when it is known). A ref that is not a member of the audience, one named twice, an update that says
+// nothing, or an order value without converted: true refuses the batch. One entry records the batch and
+// its size.
+func (s *Audiences) RecordOutcomes(ctx context.Context, a Access, id string, updates []OutcomeUpdate) (int64, error) {
 	_, e, err := s.audienceAccess(ctx, a, ActionAudienceOutcomes, id)
 	if err != nil {
 		return 0, err
 	}
-	if len(outcomes) == 0 || len(outcomes) > maxOutcomes {
+	if len(updates) == 0 || len(updates) > maxOutcomes {
 		return 0, s.refuseInvalid(ctx, a, ActionAudienceOutcomes, "", Errorf(CodeInvalidArgument, "outcomes must hold 1 to %d members", maxOutcomes))
 	}
-	refs := make([]string, len(outcomes))
-	for i, o := range outcomes {
-		if o.OrderValue < 0 || math.IsNaN(o.OrderValue) || math.IsInf(o.OrderValue, 0) || !o.Converted && o.OrderValue != 0 {
-			return 0, s.refuseInvalid(ctx, a, ActionAudienceOutcomes, "", Errorf(CodeInvalidArgument, "outcome %d: order_value must be a finite amount >= 0, and 0 without a conversion", i))
+	refs := make([]string, len(updates))
+	seen := make(map[string]bool, len(updates))
+	for i, o := range updates {
+		if err := validOutcome(o); err != "" {
+			return 0, s.refuseInvalid(ctx, a, ActionAudienceOutcomes, "", Errorf(CodeInvalidArgument, "outcome %d: %s", i, err))
+		}
+		if seen[o.Ref] {
+			return 0, s.refuseInvalid(ctx, a, ActionAudienceOutcomes, "", Errorf(CodeInvalidArgument, "outcome %d: the member_ref of an earlier outcome of this batch: send one outcome a member", i))
+		}
+		seen[o.Ref] = true
+		if o.Converted != nil && !*o.Converted && o.OrderValue == nil {
+			zero := 0.0
+			updates[i].OrderValue = &zero // no conversion, no order
 		}
 		refs[i] = o.Ref
 	}
@@ -68,16 +80,36 @@ func (s *Audiences) RecordOutcomes(ctx context.Context, a Access, id string, out
 		}
 	}
 	e.Decision, e.Status = audit.Allow, statusOK
-	e.Reason += " outcomes:" + strconv.Itoa(len(outcomes))
-	return s.seq.Commit(ctx, func(tx Tx) error { return tx.PutOutcomes(id, outcomes) }, func(cerr error) audit.Entry { return finish(e, cerr, nil) })
+	e.Reason += " outcomes:" + strconv.Itoa(len(updates))
+	return s.seq.Commit(ctx, func(tx Tx) error { return tx.PutOutcomes(id, updates) }, func(cerr error) audit.Entry { return finish(e, cerr, nil) })
 }
 
-// GroupStats are one group's outcome counts.
+// validOutcome says what is wrong with an outcome update ("" if nothing): it must name a member and say
+// something, and an order value is a finite amount >= 0 that comes with converted: true.
+func validOutcome(o OutcomeUpdate) string {
+	switch {
+	case o.Ref == "":
+		return "member_ref is missing"
+	case o.Converted == nil && o.OrderValue == nil && o.Retained30 == nil && o.Retained60 == nil && o.Retained90 == nil:
+		return "says nothing: give converted, order_value or retained_30/60/90"
+	case o.OrderValue == nil:
+		return ""
+	case *o.OrderValue < 0 || math.IsNaN(*o.OrderValue) || math.IsInf(*o.OrderValue, 0):
+		return "order_value must be a finite amount >= 0"
+	case *o.OrderValue != 0 && (o.Converted == nil || !*o.Converted):
+		return "an order_value comes with converted: true in the same outcome"
+	}
+	return ""
+}
+
+// GroupStats are one group's outcome counts. Members is the group's size at the build — the denominator of
+// its conversion rate: a member no upload reported did not convert (uploads usually carry the orders
+// only) — and Reported how many members an upload named.
 type GroupStats struct {
-	Members, Converted int
-	Retained           [3]int // at 30, 60, 90 days, of Known
-	Known              [3]int
-	AOV                uplift.Sample // order values of conversions
+	Members, Reported, Converted int
+	Retained                     [3]int // at 30, 60, 90 days, of Known
+	Known                        [3]int
+	AOV                          uplift.Sample // order values of conversions
 }
 
 // UpliftReport compares the treated group with the holdout: differences with 95 % intervals (Newcombe
@@ -96,7 +128,7 @@ type UpliftReport struct {
 
 // Report computes the uplift report from the recorded outcomes (counts and statistics only).
 func (s *Audiences) Report(ctx context.Context, a Access, id string) (UpliftReport, error) {
-	_, e, err := s.audienceAccess(ctx, a, ActionAudienceReport, id)
+	row, e, err := s.audienceAccess(ctx, a, ActionAudienceReport, id)
 	if err != nil {
 		return UpliftReport{}, err
 	}
@@ -105,13 +137,14 @@ func (s *Audiences) Report(ctx context.Context, a Access, id string) (UpliftRepo
 		return UpliftReport{}, internalErr("read outcomes", err)
 	}
 	var rep UpliftReport
+	rep.Treated.Members, rep.Holdout.Members = row.Size, row.HoldoutSize
 	var values [2][]float64
 	for _, o := range outcomes {
 		g, k := &rep.Treated, 0
 		if o.Holdout {
 			g, k = &rep.Holdout, 1
 		}
-		g.Members++
+		g.Reported++
 		if o.Converted {
 			g.Converted++
 			values[k] = append(values[k], o.OrderValue)

@@ -114,11 +114,11 @@ func cmdAudiencesSimulate(ctx context.Context, args []string, getenv func(string
 		*tier = planTier.Name
 	}
 	effect := synth.EffectOf(*tier)
-	var outcomes []vault.Outcome
+	var outcomes []vault.OutcomeUpdate
 	add := func(ref string, treated bool) {
 		o := synth.Simulate(*seed, effect, ref, treated)
-		r30, r60, r90 := o.Retained30, o.Retained60, o.Retained90
-		outcomes = append(outcomes, vault.Outcome{Ref: ref, Converted: o.Converted, OrderValue: o.OrderValue, Retained30: &r30, Retained60: &r60, Retained90: &r90})
+		outcomes = append(outcomes, vault.OutcomeUpdate{Ref: ref, Converted: &o.Converted, OrderValue: &o.OrderValue,
+			Retained30: &o.Retained30, Retained60: &o.Retained60, Retained90: &o.Retained90})
 	}
 	for cursor := ""; ; {
 		page, err := a.Vault.Audiences().Members(ctx, acc, aud.ID, cursor, 1000)

@@ -112,17 +112,18 @@ func (s *Server) getAudienceMembers(c *gin.Context) {
 }
 
 // outcomeDTO is one member's outcome in POST /v1/audiences/{id}/outcomes.
+// Every part but member_ref may be left out: it then keeps what an earlier upload said.
 type outcomeDTO struct {
-	Ref        string  `json:"member_ref"`
-	Converted  bool    `json:"converted"`
-	OrderValue float64 `json:"order_value"`
-	Retained30 *bool   `json:"retained_30"`
-	Retained60 *bool   `json:"retained_60"`
-	Retained90 *bool   `json:"retained_90"`
+	Ref        string   `json:"member_ref"`
+	Converted  *bool    `json:"converted"`
+	OrderValue *float64 `json:"order_value"`
+	Retained30 *bool    `json:"retained_30"`
+	Retained60 *bool    `json:"retained_60"`
+	Retained90 *bool    `json:"retained_90"`
 }
 
-func toOutcome(x outcomeDTO) vault.Outcome {
-	return vault.Outcome{Ref: x.Ref, Converted: x.Converted, OrderValue: x.OrderValue, Retained30: x.Retained30, Retained60: x.Retained60, Retained90: x.Retained90}
+func toOutcome(x outcomeDTO) vault.OutcomeUpdate {
+	return vault.OutcomeUpdate{Ref: x.Ref, Converted: x.Converted, OrderValue: x.OrderValue, Retained30: x.Retained30, Retained60: x.Retained60, Retained90: x.Retained90}
 }
 
 func (s *Server) postOutcomes(c *gin.Context) {
@@ -136,7 +137,7 @@ func (s *Server) postOutcomes(c *gin.Context) {
 	if !s.bindJSON(c, &req) {
 		return
 	}
-	outcomes := make([]vault.Outcome, len(req.Outcomes))
+	outcomes := make([]vault.OutcomeUpdate, len(req.Outcomes))
 	for i, o := range req.Outcomes {
 		outcomes[i] = toOutcome(o)
 	}
@@ -168,8 +169,11 @@ func toIntervalDTO(x uplift.Interval) intervalDTO {
 	return intervalDTO{Estimate: finite(x.Estimate), Lo: finite(x.Lo), Hi: finite(x.Hi), Significant: x.Significant()}
 }
 
+// groupDTO is one group of the report: members is the group's size at the build, the denominator of the
+// conversion rate (a member no upload named did not convert); reported, how many members uploads named.
 type groupDTO struct {
 	Members    int      `json:"members"`
+	Reported   int      `json:"reported"`
 	Converted  int      `json:"converted"`
 	Conversion *float64 `json:"conversion_rate"`
 	Retained   [3]int   `json:"retained_30_60_90"`
@@ -178,7 +182,7 @@ type groupDTO struct {
 }
 
 func toGroupDTO(g vault.GroupStats) groupDTO {
-	d := groupDTO{Members: g.Members, Converted: g.Converted, Retained: g.Retained, Known: g.Known}
+	d := groupDTO{Members: g.Members, Reported: g.Reported, Converted: g.Converted, Retained: g.Retained, Known: g.Known}
 	if g.Members > 0 {
 		d.Conversion = finite(float64(g.Converted) / float64(g.Members))
 	}

@@ -221,13 +221,14 @@ func (t *txn) PutAudience(r vault.AudienceRow, members []vault.AudienceMember) e
 	return t.copyFrom("audience_members", []string{"audience_id", "ref", "subject_id", "holdout"}, rows)
 }
 
-// PutOutcomes implements vault.AudienceTx.
-func (t *txn) PutOutcomes(audienceID string, outcomes []vault.Outcome) error {
-	for _, o := range outcomes {
-		if err := t.exec(`INSERT INTO audience_outcomes (audience_id, ref, converted, order_value, retained_30, retained_60, retained_90)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)
-			ON CONFLICT (audience_id, ref) DO UPDATE SET converted = excluded.converted, order_value = excluded.order_value,
-				retained_30 = excluded.retained_30, retained_60 = excluded.retained_60, retained_90 = excluded.retained_90`,
+// PutOutcomes implements vault.AudienceTx: what an update does not say (NULL) keeps the member's stored value.
+func (t *txn) PutOutcomes(audienceID string, updates []vault.OutcomeUpdate) error {
+	for _, o := range updates {
+		if err := t.exec(`INSERT INTO audience_outcomes AS o (audience_id, ref, converted, order_value, retained_30, retained_60, retained_90)
+			VALUES ($1, $2, coalesce($3::boolean, false), coalesce($4::double precision, 0), $5, $6, $7)
+			ON CONFLICT (audience_id, ref) DO UPDATE SET converted = coalesce($3::boolean, o.converted),
+				order_value = coalesce($4::double precision, o.order_value), retained_30 = coalesce($5::boolean, o.retained_30),
+				retained_60 = coalesce($6::boolean, o.retained_60), retained_90 = coalesce($7::boolean, o.retained_90)`,
 			audienceID, o.Ref, o.Converted, o.OrderValue, o.Retained30, o.Retained60, o.Retained90); err != nil {
 			return err
 		}

@@ -105,11 +105,14 @@ func (s *Store) AudienceMembers(ctx context.Context, id, afterRef string, limit 
 	return out, rows.Err()
 }
 
-// PutOutcomes implements vault.Tx: each outcome replaces the member's previous one.
-func (t *txn) PutOutcomes(audienceID string, outcomes []vault.Outcome) error {
-	for _, o := range outcomes {
-		if err := t.exec(`INSERT OR REPLACE INTO audience_outcomes (audience_id, ref, converted, order_value, retained_30, retained_60, retained_90)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, audienceID, o.Ref, o.Converted, o.OrderValue, o.Retained30, o.Retained60, o.Retained90); err != nil {
+// PutOutcomes implements vault.Tx: what an update does not say (NULL) keeps the member's stored value.
+func (t *txn) PutOutcomes(audienceID string, updates []vault.OutcomeUpdate) error {
+	for _, o := range updates {
+		if err := t.exec(`INSERT INTO audience_outcomes (audience_id, ref, converted, order_value, retained_30, retained_60, retained_90)
+			VALUES (?1, ?2, coalesce(?3, 0), coalesce(?4, 0), ?5, ?6, ?7)
+			ON CONFLICT (audience_id, ref) DO UPDATE SET converted = coalesce(?3, converted), order_value = coalesce(?4, order_value),
+				retained_30 = coalesce(?5, retained_30), retained_60 = coalesce(?6, retained_60), retained_90 = coalesce(?7, retained_90)`,
+			audienceID, o.Ref, o.Converted, o.OrderValue, o.Retained30, o.Retained60, o.Retained90); err != nil {
 			return err
 		}
 	}

@@ -302,15 +302,16 @@ func RunAudiences(t *testing.T, open Open) {
 		i := k * 1013 % many
 		members = append(members, vault.AudienceMember{SubjectID: fmt.Sprintf("sub_%04d", i), Ref: fmt.Sprintf("ref_%04d", i), Holdout: i%10 == 0})
 	}
-	yes := true
+	yes, no, value, three := true, false, 12.5, 3.0
 	commit(t, a, func(tx vault.Tx) error {
 		later := row
 		later.ID, later.CreatedAt = "aud_2", at.Add(time.Hour)
 		return errors.Join(tx.PutAudience(row, members), tx.PutAudience(later, nil),
-			tx.PutOutcomes("aud_1", []vault.Outcome{{Ref: "ref_0000", Converted: true, OrderValue: 12.5, Retained30: &yes}, {Ref: "ref_0001"}}))
+			tx.PutOutcomes("aud_1", []vault.OutcomeUpdate{{Ref: "ref_0000", Converted: &yes, OrderValue: &value, Retained30: &yes}, {Ref: "ref_0001", Retained60: &no}}))
 	})
 	commit(t, a, func(tx vault.Tx) error {
-		return tx.PutOutcomes("aud_1", []vault.Outcome{{Ref: "ref_0001", Converted: true, OrderValue: 3}}) // replaces
+		// What an update says replaces what was stored; what it does not say is kept.
+		return tx.PutOutcomes("aud_1", []vault.OutcomeUpdate{{Ref: "ref_0001", Converted: &yes, OrderValue: &three}, {Ref: "ref_0000", Retained90: &no}})
 	})
 	got, err := a.Audiences.Audience(t.Context(), "aud_1")
 	if err != nil || got.Name != "n" || got.Excluded["no_consent"] != 2 || got.Holdout != 0.1 || got.Size != 3 || got.HoldoutSize != 1 || !got.CreatedAt.Equal(at) ||
@@ -352,12 +353,13 @@ func RunAudiences(t *testing.T, open Open) {
 	}
 	outs, err := a.Audiences.Outcomes(t.Context(), "aud_1")
 	if err != nil || len(outs) != 2 || !outs[0].Holdout || !outs[0].Converted || outs[0].OrderValue != 12.5 || outs[0].Retained30 == nil || !*outs[0].Retained30 ||
-		outs[0].Retained60 != nil || outs[1].Holdout || outs[1].OrderValue != 3 || !outs[1].Converted {
+		outs[0].Retained60 != nil || outs[0].Retained90 == nil || *outs[0].Retained90 ||
+		outs[1].Holdout || outs[1].OrderValue != 3 || !outs[1].Converted || outs[1].Retained60 == nil || *outs[1].Retained60 || outs[1].Retained30 != nil {
 		t.Fatalf("outcomes %+v %v", outs, err)
 	}
 	// An outcome for someone who is not a member is refused.
 	if _, err := a.Store.Commit(t.Context(), func(tx vault.Tx) error {
-		return tx.PutOutcomes("aud_1", []vault.Outcome{{Ref: "ref_9999"}})
+		return tx.PutOutcomes("aud_1", []vault.OutcomeUpdate{{Ref: "ref_9999", Converted: &yes}})
 	}, entry("audience.outcomes")); err == nil {
 		t.Fatal("an outcome of a non-member was stored")
 	}

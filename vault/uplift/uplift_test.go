@@ -17,11 +17,22 @@ func TestAgainstPublishedValues(t *testing.T) {
 	if math.Abs(d.Estimate-0.2) > 1e-9 || math.Abs(d.Lo-0.0524) > 5e-4 || math.Abs(d.Hi-0.3339) > 5e-4 {
 		t.Errorf("ProportionDiff(56/70, 48/80) = %+v", d)
 	}
-	// t quantiles: 2.5706 (5 df), 2.0423 (30 df), 1.9840 (100 df).
-	for df, want := range map[float64]float64{5: 2.5706, 30: 2.0423, 100: 1.9840} {
-		if got := tQuantile975(df); math.Abs(got-want) > 2e-3 {
-			t.Errorf("t(0.975, %v) = %v, want %v", df, got, want)
+	// t quantiles from the tables, small samples included (where an expansion around the normal fails).
+	for df, want := range map[float64]float64{1: 12.706204736, 2: 4.302652730, 3: 3.182446305, 5: 2.570581836, 10: 2.228138852,
+		30: 2.042272456, 100: 1.983971519, 1e6: 1.959966} {
+		if got := tQuantile975(df); math.Abs(got-want) > 1e-6*want {
+			t.Errorf("t(0.975, %v) = %.9f, want %.9f", df, got, want)
 		}
+	}
+	// Welch at 1 df: [100, 102] against [89, 89] has se = √(2/2 + 0/2) = 1 and 1 degree of freedom, so
+	// 12 ± 12.706 — wide, and spanning zero.
+	welch := MeanDiff(Summarise([]float64{100, 102}), Summarise([]float64{89, 89}))
+	if math.Abs(welch.Lo-(12-12.706204736)) > 1e-6 || math.Abs(welch.Hi-(12+12.706204736)) > 1e-6 || welch.Significant() {
+		t.Errorf("MeanDiff([100 102], [89 89]) = %+v, want 12 in [-0.706, 24.706], not significant", welch)
+	}
+	// Neither side varies: no interval, not significant.
+	if d := MeanDiff(Summarise([]float64{100, 100}), Summarise([]float64{90, 90})); d.Estimate != 10 || !math.IsNaN(d.Lo) || d.Significant() {
+		t.Errorf("MeanDiff without spread = %+v", d)
 	}
 }
 
