@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/profilevault/profilevault/audit"
 	"github.com/profilevault/profilevault/consent"
@@ -143,7 +144,7 @@ func (s *Audiences) Build(ctx context.Context, a Access, in AudienceInput) (Audi
 	if !pol.Allowed(a.Caller.Roles, a.Purpose, policies.ResourceAudiences, policies.ActWrite) {
 		return AudienceRow{}, 0, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not build audiences for this purpose"))
 	}
-	tree, err := s.checkRule(in)
+	tree, err := s.checkRule(in, purpose.Name)
 	if err != nil {
 		return AudienceRow{}, 0, s.refuseInvalid(ctx, a, ActionAudienceBuild, "", err)
 	}
@@ -487,7 +488,7 @@ func excludedText(m map[string]int) string {
 
 // checkRule parses the rule and checks the channel, the holdout and the rule's keys and literals against
 // the tag vocabulary.
-func (s *Audiences) checkRule(in AudienceInput) (rule.Node, error) {
+func (s *Audiences) checkRule(in AudienceInput, purpose policies.PurposeName) (rule.Node, error) {
 	if !slices.Contains(policies.Channels, in.Channel) {
 		return nil, Errorf(CodeInvalidArgument, "channel must be one of %v", policies.Channels)
 	}
@@ -500,26 +501,51 @@ func (s *Audiences) checkRule(in AudienceInput) (rule.Node, error) {
 	tree, err := rule.Parse(in.Rule)
 	var pe *rule.Error
 	if errors.As(err, &pe) {
-		pos := pe.Pos
+		// The position counts characters from 0, as a person reading the rule counts them (the parser's
+		// is a byte offset, and region values are Chinese).
+		pos := utf8.RuneCountInString(in.Rule[:min(pe.Pos, len(in.Rule))])
 		return nil, &Error{Code: CodeInvalidArgument, Message: "rule: " + pe.Msg, Position: &pos}
 	}
 	if err != nil {
 		return nil, err
 	}
-	return tree, s.checkVocabulary(tree)
+	return tree, s.checkVocabulary(tree, purpose)
 }
 
 // checkVocabulary checks a rule's keys and literals against the tag vocabulary.
-func (s *Audiences) checkVocabulary(tree rule.Node) error {
+//
+// A key must be one of the vocabulary's, of the audience's purpose (an audience reads that purpose's tags
+// only: a key of another would leave everyone out as missing it). A number tag is compared with numbers,
+// written as one likes (0.5, 0.50, 1000.0); any other tag only with ==, !=, in and not in, and only with
+// values its list allows. A literal is never repeated in an error: a marketer may have typed a person's
+// name or number.
+func (s *Audiences) checkVocabulary(tree rule.Node, purpose policies.PurposeName) error {
 	vocab := s.vocabulary()
+	if vocab == nil {
+		return nil
+	}
 	var bad error
-	rule.Walk(tree, func(key string, values []rule.Literal) {
-		for _, v := range values {
-			lit := v.Str // a number as written
-			if vocab != nil && !vocab.Allows(key, lit) && bad == nil {
-				// The literal is never repeated: a marketer may have typed a person's name or number.
-				bad = Errorf(CodeInvalidArgument, "rule: %s is not a tag key, or a value the rule compares it with is not one the vocabulary allows for it", safetext.Name(key))
+	rule.Walk(tree, func(key, op string, values []rule.Literal) {
+		if bad != nil {
+			return
+		}
+		name := safetext.Name(key)
+		if !vocab.Has(key) {
+			bad = Errorf(CodeInvalidArgument, "rule: %s is not a tag key", name)
+			return
+		}
+		tagPurpose, number := vocab.Describe(key)
+		switch {
+		case tagPurpose != string(purpose):
+			bad = Errorf(CodeInvalidArgument, "rule: %s is a tag of the purpose %s; an audience of the purpose %s reads only that purpose's tags", name, tagPurpose, purpose)
+		case number:
+			if slices.ContainsFunc(values, func(v rule.Literal) bool { return !v.IsNum }) {
+				bad = Errorf(CodeInvalidArgument, "rule: %s is a number: compare it with a number, not a string", name)
 			}
+		case op == "<" || op == "<=" || op == ">" || op == ">=":
+			bad = Errorf(CodeInvalidArgument, "rule: %s is not a number: compare it with ==, !=, in or not in", name)
+		case slices.ContainsFunc(values, func(v rule.Literal) bool { return !vocab.Allows(key, v.Str) }):
+			bad = Errorf(CodeInvalidArgument, "rule: a value compared with %s is not one the vocabulary allows for it", name)
 		}
 	})
 	return bad

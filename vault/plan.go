@@ -115,7 +115,7 @@ func (s *Audiences) Plan(ctx context.Context, a Access, holdout float64) (Campai
 	}
 	tiers := pol.Strategy()
 	for _, t := range tiers {
-		if err := s.checkVocabulary(t.Rule); err != nil {
+		if err := s.checkVocabulary(t.Rule, purpose.Name); err != nil {
 			return CampaignPlan{}, s.refuseInvalid(ctx, a, ActionCampaignPlan, "", Errorf(CodeInvalidArgument, "strategy tier %s: %s", t.Name, ErrorMessage(err)))
 		}
 	}

@@ -584,6 +584,9 @@ type TagVocabulary interface {
 	// Has reports whether key is a tag key; Allows whether value is a value key may take.
 	Has(key string) bool
 	Allows(key, value string) bool
+	// Describe says what audience rules need of key: the purpose its tags are computed for, and whether
+	// its values are numbers.
+	Describe(key string) (purpose string, number bool)
 }
 
 // SetTagVocabulary installs the vocabulary every stored tag, audience rule and tag refusal is checked

@@ -40,6 +40,34 @@ func TestAudiencesOverHTTP(t *testing.T) {
 	if r := s.Do("POST", "/v1/audiences", mk, "marketing", map[string]any{"rule": "nope.key == 'x'", "channel": "sms"}); r.Status != 400 {
 		t.Fatalf("an unknown tag key: %d %s", r.Status, r.Body)
 	}
+	// The position counts characters, not bytes: the error sits after a Chinese value.
+	r = s.Do("POST", "/v1/audiences", mk, "marketing", map[string]any{"rule": "basic.region == '云南' an value.churn_risk == 'high'", "channel": "sms"})
+	if r.Status != 400 || r.JSON["error"].(map[string]any)["position"].(float64) != 21 {
+		t.Fatalf("a bad rule after a Chinese value: %d %s", r.Status, r.Body)
+	}
+	// What the vocabulary says of a key decides what a rule may do with it: numbers are compared as
+	// numbers however they are written; other tags only with ==, !=, in and not in; a tag of another purpose
+	// (personalization) would leave everyone out, so it is refused.
+	for rule, want := range map[string]string{
+		"behavior.cart_abandon_rate >= 0.5":               "",
+		"value.ltv_12m > -1 and attitude.sentiment > 0":   "",
+		"value.ltv_12m >= 1000.0":                         "",
+		"basic.city_tier >= 3":                            "is not a number",
+		"value.ltv_12m == 'high'":                         "is a number",
+		"interest.top_categories == 'toys'":               "purpose personalization",
+		"basic.city_tier == '5'":                          "not one the vocabulary allows",
+		"value.rfm_segment == 'at_risk' or nope.key == 1": "not a tag key",
+	} {
+		r := s.Do("POST", "/v1/audiences", mk, "marketing", map[string]any{"rule": rule, "channel": "sms"})
+		if want == "" && r.Status != 201 || want != "" && (r.Status != 400 || !strings.Contains(string(r.Body), want)) {
+			t.Fatalf("%s: %d %s (want %q)", rule, r.Status, r.Body, want)
+		}
+	}
+	// A subject lacking a tag one branch of an or names is in the audience when the other branch holds.
+	r = s.Do("POST", "/v1/audiences", mk, "marketing", map[string]any{"rule": "value.rfm_segment == 'at_risk' or value.churn_risk == 'high'", "channel": "sms"})
+	if r.Status != 201 || r.JSON["size"].(float64) != 2 || r.JSON["excluded"].(map[string]any)["missing_tags"].(float64) != 0 {
+		t.Fatalf("an or with a branch on a tag nobody has: %d %s", r.Status, r.Body)
+	}
 	r = s.Do("POST", "/v1/audiences", mk, "marketing", map[string]any{"name": "win back", "rule": "value.rfm_segment in ['at_risk','cant_lose']", "channel": "sms"})
 	if r.Status != 201 || r.JSON["size"].(float64) != 2 || r.JSON["excluded"].(map[string]any)["no_consent"] == nil {
 		t.Fatalf("build: %d %s", r.Status, r.Body)

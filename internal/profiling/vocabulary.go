@@ -26,6 +26,9 @@ type VocabularyEntry struct {
 	Values []string `json:"values,omitempty"`
 	// Pattern is an anchored regular expression (RE2) every value must match (empty for an enumerated tag).
 	Pattern string `json:"pattern,omitempty"`
+	// Number says the values are decimal numbers (a pattern tag): audience rules compare them as numbers,
+	// whatever the digits a rule writes, and compare the other tags only with values the list allows.
+	Number bool `json:"number,omitempty"`
 
 	values  map[string]bool
 	pattern *regexp.Regexp
@@ -79,6 +82,9 @@ func LoadVocabulary(raw []byte) (Vocabulary, error) {
 		}
 		if (len(e.Values) == 0) == (e.Pattern == "") {
 			return Vocabulary{}, fmt.Errorf("%w: tag %q needs exactly one of values and pattern", ErrVocabulary, e.Key)
+		}
+		if e.Number && e.Pattern == "" {
+			return Vocabulary{}, fmt.Errorf("%w: number tag %q needs a pattern", ErrVocabulary, e.Key)
 		}
 		e.values = make(map[string]bool, len(e.Values))
 		for _, val := range e.Values {
@@ -170,6 +176,16 @@ func (v Vocabulary) Allows(key, value string) bool {
 	}
 	_, bad := v.deny.Match(value)
 	return !bad
+}
+
+// Describe says what audience rules need of key: the purpose its tags are computed for, and whether its
+// values are numbers ("" and false for a key the vocabulary does not have).
+func (v Vocabulary) Describe(key string) (purpose string, number bool) {
+	e, ok := v.entries[key]
+	if !ok {
+		return "", false
+	}
+	return string(e.Purpose), e.Number
 }
 
 // Denied reports whether s matches a term of the vocabulary's deny list.

@@ -7,6 +7,11 @@
 // combined with and, or, not and parentheses (not binds tighter than and, and tighter than or). Strings are
 // quoted with ' or " (a backslash escapes the quote or itself); numbers are decimal. A tag with several
 // values matches a comparison if any of its values does.
+//
+// A comparison on a tag the subject does not have is unknown, and and, or and not follow Kleene's
+// three-valued logic over it (as SQL does with NULL): "A or B" holds for a subject for whom A holds and B's
+// tag is absent, "A and B" fails for one for whom A fails; a rule whose outcome is unknown neither matches
+// nor fails — the caller excludes that subject as missing the tags it would need.
 package rule
 
 import (
@@ -71,6 +76,9 @@ func Parse(src string) (Node, error) {
 	if len(src) > MaxLen {
 		return nil, &Error{Pos: MaxLen, Msg: fmt.Sprintf("the rule is longer than %d bytes", MaxLen)}
 	}
+	if strings.TrimSpace(src) == "" {
+		return nil, &Error{Pos: 0, Msg: "the rule is empty: write a comparison such as value.churn_risk == 'high'"}
+	}
 	p := &parser{lx: lexer{src: src}}
 	p.next()
 	n, err := p.or(0)
@@ -123,7 +131,7 @@ func quote(l Literal) string {
 func Keys(n Node) []string {
 	var out []string
 	seen := map[string]bool{}
-	Walk(n, func(key string, _ []Literal) {
+	Walk(n, func(key, _ string, _ []Literal) {
 		if !seen[key] {
 			seen[key] = true
 			out = append(out, key)
@@ -132,8 +140,9 @@ func Keys(n Node) []string {
 	return out
 }
 
-// Walk calls fn for each comparison: its key and literals.
-func Walk(n Node, fn func(key string, values []Literal)) {
+// Walk calls fn for each comparison: its key, its operator (one of == != < <= > >=, or "in" and "not in"
+// for a list) and its literals.
+func Walk(n Node, fn func(key, op string, values []Literal)) {
 	switch n := n.(type) {
 	case And:
 		Walk(n.L, fn)
@@ -144,15 +153,19 @@ func Walk(n Node, fn func(key string, values []Literal)) {
 	case Not:
 		Walk(n.X, fn)
 	case Cmp:
-		fn(n.Key, []Literal{n.Value})
+		fn(n.Key, n.Op, []Literal{n.Value})
 	case In:
-		fn(n.Key, n.Values)
+		op := "in"
+		if n.Negate {
+			op = "not in"
+		}
+		fn(n.Key, op, n.Values)
 	}
 }
 
 // Eval evaluates n against a subject's tags: values returns a key's values (ok false when the subject has
-// no such tag). missing reports that a tag the rule names is absent (the caller excludes the subject
-// rather than guessing).
+// no such tag). missing reports that the outcome depends on a tag the subject does not have (match is
+// then false; the caller excludes the subject rather than guessing).
 func Eval(n Node, values func(key string) ([]string, bool)) (match, missing bool) {
 	return Compile(n).Eval(values)
 }
@@ -169,32 +182,72 @@ func Compile(n Node) Compiled { return Compiled{Node: n, Keys: Keys(n)} }
 
 // Eval is Eval of the compiled rule.
 func (c Compiled) Eval(values func(key string) ([]string, bool)) (match, missing bool) {
-	for _, k := range c.Keys {
-		if _, ok := values(k); !ok {
-			return false, true
-		}
-	}
-	return eval(c.Node, values), false
+	t := eval(c.Node, values)
+	return t == yes, t == unknown
 }
 
-func eval(n Node, values func(string) ([]string, bool)) bool {
+// truth is a value of Kleene's three-valued logic.
+type truth uint8
+
+const (
+	no truth = iota
+	yes
+	unknown // the comparison's tag is absent
+)
+
+func truthOf(b bool) truth {
+	if b {
+		return yes
+	}
+	return no
+}
+
+func eval(n Node, values func(string) ([]string, bool)) truth {
 	switch n := n.(type) {
 	case And:
-		return eval(n.L, values) && eval(n.R, values)
+		l := eval(n.L, values)
+		if l == no {
+			return no
+		}
+		r := eval(n.R, values)
+		if r == no {
+			return no
+		}
+		return max(l, r) // yes and yes is yes; with an unknown side, unknown
 	case Or:
-		return eval(n.L, values) || eval(n.R, values)
+		l := eval(n.L, values)
+		if l == yes {
+			return yes
+		}
+		r := eval(n.R, values)
+		if r == yes {
+			return yes
+		}
+		return max(l, r) // no or no is no; with an unknown side, unknown
 	case Not:
-		return !eval(n.X, values)
+		switch eval(n.X, values) {
+		case yes:
+			return no
+		case no:
+			return yes
+		}
+		return unknown
 	case Cmp:
-		vs, _ := values(n.Key)
+		vs, ok := values(n.Key)
+		if !ok {
+			return unknown
+		}
 		for _, v := range vs {
 			if compare(v, n.Op, n.Value) {
-				return true
+				return yes
 			}
 		}
-		return false
+		return no
 	case In:
-		vs, _ := values(n.Key)
+		vs, ok := values(n.Key)
+		if !ok {
+			return unknown
+		}
 		any := false
 		for _, v := range vs {
 			for _, l := range n.Values {
@@ -203,9 +256,9 @@ func eval(n Node, values func(string) ([]string, bool)) bool {
 				}
 			}
 		}
-		return any != n.Negate
+		return truthOf(any != n.Negate)
 	}
-	return false
+	return no
 }
 
 // compare applies op to a tag value and a literal. A number literal compares numerically (a value that

@@ -49,7 +49,8 @@ func TestParseErrorsNameThePosition(t *testing.T) {
 		pos  int
 		want string
 	}{
-		{``, 0, "expected a tag key"},
+		{``, 0, "the rule is empty"},
+		{" \t", 0, "the rule is empty"},
 		{`a ==`, 4, "expected a string or a number, found the end"},
 		{`a == 'x' and`, 12, "expected a tag key"},
 		{`a = 'x'`, 2, `found "="`},
@@ -106,10 +107,28 @@ func TestEval(t *testing.T) {
 			t.Errorf("%s = %v (missing %v), want %v", src, got, missing, want)
 		}
 	}
-	n, _ := Parse(`value.rfm_segment == 'at_risk' or attitude.sentiment == 'negative'`)
-	if got, missing := Eval(n, get); got || !missing {
-		t.Errorf("a rule naming an absent tag: match %v missing %v", got, missing)
+	// An absent tag makes its comparison unknown (Kleene): the rule matches when the known part decides it,
+	// fails when it decides that, and is missing otherwise.
+	for src, want := range map[string][2]bool{ // match, missing
+		`attitude.sentiment == 'negative'`:                                            {false, true},
+		`not attitude.sentiment == 'negative'`:                                        {false, true},
+		`value.rfm_segment == 'at_risk' or attitude.sentiment == 'negative'`:          {true, false},
+		`attitude.sentiment == 'negative' or value.rfm_segment == 'at_risk'`:          {true, false},
+		`value.rfm_segment == 'champions' or attitude.sentiment == 'negative'`:        {false, true},
+		`value.rfm_segment == 'champions' and attitude.sentiment == 'negative'`:       {false, false},
+		`attitude.sentiment == 'negative' and value.rfm_segment == 'champions'`:       {false, false},
+		`value.rfm_segment == 'at_risk' and attitude.sentiment == 'negative'`:         {false, true},
+		`not (value.rfm_segment == 'champions' and attitude.sentiment == 'negative')`: {true, false},
+	} {
+		n, err := Parse(src)
+		if err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		if got, missing := Eval(n, get); got != want[0] || missing != want[1] {
+			t.Errorf("%s = match %v missing %v, want %v %v", src, got, missing, want[0], want[1])
+		}
 	}
+	n, _ := Parse(`value.rfm_segment == 'at_risk' or attitude.sentiment == 'negative'`)
 	if keys := Keys(n); !reflect.DeepEqual(keys, []string{"value.rfm_segment", "attitude.sentiment"}) {
 		t.Errorf("keys %v", keys)
 	}
