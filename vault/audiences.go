@@ -498,6 +498,10 @@ func (s *Audiences) checkRule(in AudienceInput, purpose policies.PurposeName) (r
 	if len(in.Name) > 200 {
 		return nil, Errorf(CodeInvalidArgument, "name is at most 200 bytes")
 	}
+	if strings.HasPrefix(in.Name, planPrefix) {
+		// The campaign plan's tiers are known by these names (their content and simulated truth follow).
+		return nil, Errorf(CodeInvalidArgument, "names starting with %s belong to the campaign plan's tiers", planPrefix)
+	}
 	tree, err := rule.Parse(in.Rule)
 	var pe *rule.Error
 	if errors.As(err, &pe) {

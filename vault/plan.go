@@ -67,13 +67,16 @@ func (s *Audiences) Audience(ctx context.Context, a Access, id string) (Audience
 // ActionCampaignPlan records a campaign plan: one audience per tier of the strategy table.
 const ActionCampaignPlan Action = "campaign.plan"
 
+// planPrefix starts the name of every audience of a campaign plan's tier, and no other audience's.
+const planPrefix = "plan:"
+
 // planName names the audience of a tier's channel: plan:<tier>, or plan:<tier>:<channel> for a tier of
 // several channels.
 func planName(t policies.Tier, channel string) string {
 	if len(t.Channels) > 1 {
-		return "plan:" + t.Name + ":" + channel
+		return planPrefix + t.Name + ":" + channel
 	}
-	return "plan:" + t.Name
+	return planPrefix + t.Name
 }
 
 // PlanTier is one tier of a campaign plan on one of its channels: the strategy row and the audience built
@@ -92,6 +95,7 @@ type CampaignPlan struct {
 	Tiers     []PlanTier
 	Excluded  map[string]int
 	Unmatched int
+	AuditSeq  int64 // the plan's own entry
 }
 
 // Plan builds one audience per tier of the strategy table over the whole population in one pass, with the
@@ -254,7 +258,7 @@ func (s *Audiences) Plan(ctx context.Context, a Access, holdout float64) (Campai
 	}
 	e.Decision, e.Status = audit.Allow, statusCreated
 	e.Reason = "campaign_plan tiers:" + strconv.Itoa(len(tiers)) + " excluded:" + excludedText(plan.Excluded) + " unmatched:" + strconv.Itoa(plan.Unmatched)
-	_, err = s.seq.CommitMany(ctx, func(tx Tx) error {
+	plan.AuditSeq, err = s.seq.CommitMany(ctx, func(tx Tx) error {
 		for i, t := range plan.Tiers {
 			if err := tx.PutAudience(t.Audience, members[i]); err != nil {
 				return err

@@ -5,7 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/profilevault/profilevault/internal/app"
 	"github.com/profilevault/profilevault/internal/synth"
@@ -62,7 +64,7 @@ func cmdAudiences(ctx context.Context, args []string, getenv func(string) string
 	aud, _, err := a.Vault.Audiences().Build(ctx, vault.Access{Caller: audiencesCaller, Purpose: policies.PurposeMarketing, RequestID: "cli"}, in)
 	if err != nil {
 		if p := vault.ErrorPosition(err); p != nil {
-			return fmt.Errorf("%s (at byte %d of the rule)", vault.ErrorMessage(err), *p)
+			return fmt.Errorf("%s (at character %d of the rule)", vault.ErrorMessage(err), *p)
 		}
 		return err
 	}
@@ -113,6 +115,15 @@ func cmdAudiencesSimulate(ctx context.Context, args []string, getenv func(string
 	if *tier == "" && planTier != nil {
 		*tier = planTier.Name
 	}
+	if *tier != "" {
+		var names []string
+		for _, t := range a.Vault.Policy().Strategy() {
+			names = append(names, t.Name)
+		}
+		if !slices.Contains(names, *tier) {
+			return exitError{code: 2, msg: "vaultd audiences simulate: --tier names no tier of the strategy table (want one of " + strings.Join(names, ", ") + ")"}
+		}
+	}
 	effect := synth.EffectOf(*tier)
 	var outcomes []vault.OutcomeUpdate
 	add := func(ref string, treated bool) {
@@ -157,7 +168,11 @@ func cmdAudiencesSimulate(ctx context.Context, args []string, getenv func(string
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "audience: %s\ntier: %s\ntreated: %d\nholdout: %d\n", aud.ID, effect.Tier, rep.Treated.Members, rep.Holdout.Members)
+	tierLine := effect.Tier
+	if tierLine == "" {
+		tierLine = "none (not a plan tier's audience: the simulated truth is no effect)"
+	}
+	fmt.Fprintf(stdout, "audience: %s\ntier: %s\ntreated: %d\nholdout: %d\n", aud.ID, tierLine, rep.Treated.Members, rep.Holdout.Members)
 	fmt.Fprintf(stdout, "conversion difference: %.4f [%.4f, %.4f] (true %.4f)\n", rep.Conversion.Estimate, rep.Conversion.Lo, rep.Conversion.Hi, effect.ConversionLift)
 	fmt.Fprintf(stdout, "retention 90d difference: %.4f [%.4f, %.4f] (true %.4f)\n", rep.Retention[2].Estimate, rep.Retention[2].Lo, rep.Retention[2].Hi,
 		effect.BaseRetention*effect.RetentionLiftRel)

@@ -337,7 +337,7 @@ func TestAudiencesBuildCommand(t *testing.T) {
 		t.Fatalf("output: %s", out.String())
 	}
 	err := run(context.Background(), []string{"audiences", "build", "--data-dir", dir, "--rule", "value.rfm_segment in 'x'", "--channel", "sms"}, env(nil), &out, io.Discard)
-	if err == nil || !strings.Contains(err.Error(), "at byte 21") {
+	if err == nil || !strings.Contains(err.Error(), "at character 21") {
 		t.Fatalf("a bad rule: %v", err)
 	}
 	if err := run(context.Background(), []string{"audiences", "build", "--data-dir", dir}, env(nil), &out, io.Discard); err == nil {
@@ -365,8 +365,13 @@ func TestAudiencesSimulateAndCampaignTruth(t *testing.T) {
 	if err := run(context.Background(), []string{"audiences", "simulate", "--data-dir", dir + "/data", "--audience", id}, env(nil), &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "tier: ") || !strings.Contains(out.String(), "treated: 0") {
+	if !strings.Contains(out.String(), "tier: none") || !strings.Contains(out.String(), "treated: 0") {
 		t.Fatalf("simulate: %s", out.String())
+	}
+	var ex exitError
+	if err := run(context.Background(), []string{"audiences", "simulate", "--data-dir", dir + "/data", "--audience", id, "--tier", "nonsense"}, env(nil), &out, io.Discard); !errors.As(err, &ex) || ex.code != 2 ||
+		!strings.Contains(ex.msg, "churn_winback") {
+		t.Fatalf("an unknown tier: %v", err)
 	}
 }
 

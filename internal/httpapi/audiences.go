@@ -14,11 +14,13 @@ import (
 )
 
 // audienceRequest is POST /v1/audiences' body.
+// audienceRequest is POST /v1/audiences; a holdout left out is 10 %, as the campaign plan's (0 asks for
+// none: without a holdout there is nothing to measure an uplift against).
 type audienceRequest struct {
-	Name    string  `json:"name"`
-	Rule    string  `json:"rule"`
-	Channel string  `json:"channel"`
-	Holdout float64 `json:"holdout"`
+	Name    string   `json:"name"`
+	Rule    string   `json:"rule"`
+	Channel string   `json:"channel"`
+	Holdout *float64 `json:"holdout"`
 }
 
 // audienceDTO is a built audience on the wire: sizes and exclusion counts, never a person.
@@ -66,7 +68,11 @@ func (s *Server) postAudience(c *gin.Context) {
 	if !s.bindJSON(c, &req) {
 		return
 	}
-	aud, seq, err := s.vault.Audiences().Build(c.Request.Context(), a, vault.AudienceInput{Name: req.Name, Rule: req.Rule, Channel: req.Channel, Holdout: req.Holdout})
+	holdout := 0.1
+	if req.Holdout != nil {
+		holdout = *req.Holdout
+	}
+	aud, seq, err := s.vault.Audiences().Build(c.Request.Context(), a, vault.AudienceInput{Name: req.Name, Rule: req.Rule, Channel: req.Channel, Holdout: holdout})
 	if err != nil {
 		s.abortWith(c, err)
 		return
@@ -250,7 +256,7 @@ func (s *Server) postCampaignPlan(c *gin.Context) {
 	var req struct {
 		Holdout *float64 `json:"holdout"`
 	}
-	if !s.bindJSON(c, &req) {
+	if c.Request.ContentLength != 0 && !s.bindJSON(c, &req) { // the body is optional: its one member is
 		return
 	}
 	holdout := 0.1
@@ -267,6 +273,7 @@ func (s *Server) postCampaignPlan(c *gin.Context) {
 	for _, t := range plan.Tiers {
 		tiers = append(tiers, planTierDTO{Tier: t.Tier, Channel: t.Channel, Content: t.Content, Audience: toAudienceDTO(t.Audience, marker)})
 	}
+	setAuditSeq(c, plan.AuditSeq)
 	c.JSON(http.StatusCreated, gin.H{"tiers": tiers, "excluded": plan.Excluded, "unmatched": plan.Unmatched})
 }
 

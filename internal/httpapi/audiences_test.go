@@ -127,6 +127,17 @@ func TestAudiencesOverHTTP(t *testing.T) {
 	if r := s.Do("DELETE", "/v1/me/tags/no.such_key", s.Token(other, "subject"), "", nil); r.Status != 400 {
 		t.Fatalf("refusing a key the vocabulary does not have: %d %s", r.Status, r.Body)
 	}
+	// The plan's body is optional (its holdout defaults to 10 %), and the plan answers with its entry.
+	if p := s.Do("POST", "/v1/campaigns/plan", mk, "marketing", nil); p.Status != 201 || p.Header.Get("X-Audit-Seq") == "" {
+		t.Fatalf("plan without a body: %d %s", p.Status, p.Body)
+	}
+	// An audience's holdout defaults to 10 % too; the plan's names are the plan's.
+	if r := s.Do("POST", "/v1/audiences", mk, "marketing", map[string]any{"rule": "value.rfm_segment == 'at_risk'", "channel": "sms"}); r.Status != 201 || r.JSON["holdout"] != 0.1 {
+		t.Fatalf("an audience without a holdout: %d %s", r.Status, r.Body)
+	}
+	if r := s.Do("POST", "/v1/audiences", mk, "marketing", map[string]any{"name": "plan:churn_winback", "rule": "value.rfm_segment == 'at_risk'", "channel": "sms"}); r.Status != 400 {
+		t.Fatalf("an audience posing as a plan tier: %d %s", r.Status, r.Body)
+	}
 	plan := s.Do("POST", "/v1/campaigns/plan", mk, "marketing", map[string]any{"holdout": 0})
 	if plan.Status != 201 || len(plan.JSON["tiers"].([]any)) < 5 || plan.JSON["unmatched"] == nil {
 		t.Fatalf("plan: %d %s", plan.Status, plan.Body)
