@@ -74,9 +74,9 @@ type AudienceMember struct {
 type AudienceStore interface {
 	Audience(ctx context.Context, id string) (AudienceRow, error)
 	AudienceMembers(ctx context.Context, id, afterRef string, limit int) ([]AudienceMember, error)
-	// MemberRefs reports which of refs are members of the audience; Outcomes lists the recorded outcomes
-	// with each member's group.
-	MemberRefs(ctx context.Context, id string, refs []string) (map[string]bool, error)
+	// MemberRefs returns those of refs that are members of the audience, by ref; Outcomes lists the
+	// recorded outcomes with each member's group.
+	MemberRefs(ctx context.Context, id string, refs []string) (map[string]AudienceMember, error)
 	Outcomes(ctx context.Context, id string) ([]Outcome, error)
 	// Audiences lists audiences, the newest first.
 	Audiences(ctx context.Context, limit int) ([]AudienceRow, error)

@@ -41,27 +41,42 @@ func (s *Audiences) audienceAccess(ctx context.Context, a Access, action Action,
 	return row, e, nil
 }
 
+// OutcomesRecorded is what an outcomes batch did: how many outcomes it recorded, and how many it left out
+// by reason — a member erased since the build (ExcludedErased), or one the purpose may no longer process
+// (no_consent, objection, restricted, minor, key_unavailable).
+type OutcomesRecorded struct {
+	Recorded int
+	Skipped  map[string]int
+	AuditSeq int64
+}
+
+// ExcludedErased is the reason an outcome of a member erased since the build is not recorded.
+const ExcludedErased = "erased"
+
 // RecordOutcomes stores what the campaign led to for members of either group, by member ref: each update
 // says only what it names, and a later one keeps what an earlier one said (conversions first, retention
 // when it is known). A ref that is not a member of the audience, one named twice, an update that says
-// nothing, or an order value without converted: true refuses the batch. One entry records the batch and
-// its size.
-func (s *Audiences) RecordOutcomes(ctx context.Context, a Access, id string, updates []OutcomeUpdate) (int64, error) {
-	_, e, err := s.audienceAccess(ctx, a, ActionAudienceOutcomes, id)
+// nothing, or an order value without converted: true refuses the batch. Each member is decided again:
+// what a campaign led to is data about the person, processed for the purpose, so the outcome of someone
+// erased since the build, or who withdrew their consent, objected or restricted processing, is not
+// recorded (Skipped counts them). One entry records the batch, and one each person whose outcome was
+// recorded (their access log shows it), or whose data was opened to decide.
+func (s *Audiences) RecordOutcomes(ctx context.Context, a Access, id string, updates []OutcomeUpdate) (OutcomesRecorded, error) {
+	row, e, err := s.audienceAccess(ctx, a, ActionAudienceOutcomes, id)
 	if err != nil {
-		return 0, err
+		return OutcomesRecorded{}, err
 	}
 	if len(updates) == 0 || len(updates) > maxOutcomes {
-		return 0, s.refuseInvalid(ctx, a, ActionAudienceOutcomes, "", Errorf(CodeInvalidArgument, "outcomes must hold 1 to %d members", maxOutcomes))
+		return OutcomesRecorded{}, s.refuseInvalid(ctx, a, ActionAudienceOutcomes, "", Errorf(CodeInvalidArgument, "outcomes must hold 1 to %d members", maxOutcomes))
 	}
 	refs := make([]string, len(updates))
 	seen := make(map[string]bool, len(updates))
 	for i, o := range updates {
 		if err := validOutcome(o); err != "" {
-			return 0, s.refuseInvalid(ctx, a, ActionAudienceOutcomes, "", Errorf(CodeInvalidArgument, "outcome %d: %s", i, err))
+			return OutcomesRecorded{}, s.refuseInvalid(ctx, a, ActionAudienceOutcomes, "", Errorf(CodeInvalidArgument, "outcome %d: %s", i, err))
 		}
 		if seen[o.Ref] {
-			return 0, s.refuseInvalid(ctx, a, ActionAudienceOutcomes, "", Errorf(CodeInvalidArgument, "outcome %d: the member_ref of an earlier outcome of this batch: send one outcome a member", i))
+			return OutcomesRecorded{}, s.refuseInvalid(ctx, a, ActionAudienceOutcomes, "", Errorf(CodeInvalidArgument, "outcome %d: the member_ref of an earlier outcome of this batch: send one outcome a member", i))
 		}
 		seen[o.Ref] = true
 		if o.Converted != nil && !*o.Converted && o.OrderValue == nil {
@@ -72,16 +87,89 @@ func (s *Audiences) RecordOutcomes(ctx context.Context, a Access, id string, upd
 	}
 	known, err := s.store.MemberRefs(ctx, id, refs)
 	if err != nil {
-		return 0, internalErr("check members", err)
+		return OutcomesRecorded{}, internalErr("check members", err)
 	}
 	for i, r := range refs {
-		if !known[r] {
-			return 0, s.refuseInvalid(ctx, a, ActionAudienceOutcomes, "", Errorf(CodeInvalidArgument, "outcome %d: member_ref is not a member of this audience", i))
+		if _, ok := known[r]; !ok {
+			return OutcomesRecorded{}, s.refuseInvalid(ctx, a, ActionAudienceOutcomes, "", Errorf(CodeInvalidArgument, "outcome %d: member_ref is not a member of this audience", i))
+		}
+	}
+	members := make([]AudienceMember, len(refs))
+	for i, r := range refs {
+		members[i] = known[r]
+	}
+	tmpl := e
+	tmpl.Categories = []string{"transactions"} // what the campaign led to: orders and whether the person stayed
+	keep, entries, skipped, err := s.stillMembers(ctx, row, tmpl, members, "outcome")
+	if err != nil {
+		return OutcomesRecorded{}, err
+	}
+	var kept []OutcomeUpdate
+	for i, u := range updates {
+		if keep[i] {
+			kept = append(kept, u)
 		}
 	}
 	e.Decision, e.Status = audit.Allow, statusOK
-	e.Reason += " outcomes:" + strconv.Itoa(len(updates))
-	return s.seq.Commit(ctx, func(tx Tx) error { return tx.PutOutcomes(id, updates) }, func(cerr error) audit.Entry { return finish(e, cerr, nil) })
+	e.Reason += " outcomes:" + strconv.Itoa(len(kept)) + " skipped:" + strconv.Itoa(len(updates)-len(kept))
+	seq, err := s.seq.CommitMany(ctx, func(tx Tx) error {
+		if len(kept) == 0 {
+			return nil
+		}
+		return tx.PutOutcomes(id, kept)
+	}, func(cerr error) []audit.Entry {
+		if cerr != nil {
+			return []audit.Entry{finish(e, cerr, nil)}
+		}
+		return append(entries, e)
+	})
+	if err != nil {
+		return OutcomesRecorded{}, internalErr("record outcomes", err)
+	}
+	return OutcomesRecorded{Recorded: len(kept), Skipped: skipped, AuditSeq: seq}, nil
+}
+
+// stillMembers decides again, now, whether each of members may still be processed for the audience's
+// purpose: its subject active (not erased since the build), and not excluded from every audience of the
+// purpose (excludedAny: restriction, objection, age, consent). It returns which may, an entry (from tmpl)
+// for each that may — what names them in their access log — and for each refused whose data was opened to
+// decide, and the refusals counted by reason.
+func (s *Audiences) stillMembers(ctx context.Context, row AudienceRow, tmpl audit.Entry, members []AudienceMember, what string) ([]bool, []audit.Entry, map[string]int, error) {
+	purpose, ok := s.Policy().Purposes().Purpose(row.Purpose)
+	if !ok {
+		return nil, nil, nil, internalErr("audience purpose", ErrNotFound)
+	}
+	ids := make([]string, len(members))
+	for i, m := range members {
+		ids[i] = m.SubjectID
+	}
+	recs, err := s.activeSubjects(ctx, ids, decisionFields())
+	if err != nil {
+		return nil, nil, nil, internalErr("read subjects", err)
+	}
+	now := s.now()
+	keep := make([]bool, len(members))
+	skipped := map[string]int{}
+	var entries []audit.Entry
+	for i, m := range members {
+		rec, ok := recs[m.SubjectID]
+		if !ok {
+			skipped[ExcludedErased]++
+			continue
+		}
+		me := s.entryFor(tmpl, rec)
+		if reason := s.excludedAny(&me, purpose, rec, now); reason != "" {
+			skipped[reason]++
+			if len(me.DecisionInputs) > 0 {
+				me.Decision, me.Status, me.Reason = audit.Deny, statusForbidden, "audience:"+row.ID+" "+what+" not_recorded:"+reason
+				entries = append(entries, me)
+			}
+			continue
+		}
+		me.Decision, me.Status, me.Reason = audit.Allow, statusOK, "audience:"+row.ID+" "+what
+		keep[i], entries = true, append(entries, me)
+	}
+	return keep, entries, skipped, nil
 }
 
 // validOutcome says what is wrong with an outcome update ("" if nothing): it must name a member and say
@@ -185,7 +273,7 @@ func relative(diff float64, x, n int) float64 {
 // outcomes), and the cursor of the next page ("" at the end); no address and no contact: a holdout is never
 // reached. One entry records the read.
 func (s *Audiences) HoldoutRefs(ctx context.Context, a Access, id, cursor string, limit int) ([]string, string, int64, error) {
-	_, e, err := s.audienceAccess(ctx, a, ActionAudienceMemberRead, id)
+	row, e, err := s.audienceAccess(ctx, a, ActionAudienceMemberRead, id)
 	if err != nil {
 		return nil, "", 0, err
 	}
@@ -200,15 +288,27 @@ func (s *Audiences) HoldoutRefs(ctx context.Context, a Access, id, cursor string
 	if len(ms) == limit {
 		next = ms[len(ms)-1].Ref
 	}
-	refs := []string{}
+	var holdout []AudienceMember
 	for _, m := range ms {
 		if m.Holdout {
+			holdout = append(holdout, m)
+		}
+	}
+	// Only those whose outcome may still be recorded (see RecordOutcomes): not someone erased since, or who
+	// withdrew their consent.
+	keep, entries, _, err := s.stillMembers(ctx, row, e, holdout, "holdout_ref")
+	if err != nil {
+		return nil, "", 0, err
+	}
+	refs := []string{}
+	for i, m := range holdout {
+		if keep[i] {
 			refs = append(refs, m.Ref)
 		}
 	}
 	e.Decision, e.Status = audit.Allow, statusOK
 	e.Reason += " holdout_refs:" + strconv.Itoa(len(refs))
-	seq, err := s.seq.Commit(ctx, nil, func(error) audit.Entry { return e })
+	seq, err := s.seq.CommitMany(ctx, nil, func(error) []audit.Entry { return append(entries, e) })
 	if err != nil {
 		return nil, "", 0, internalErr("audit holdout read", err)
 	}

@@ -193,7 +193,7 @@ func TestAccessRequestForAnAudience(t *testing.T) {
 		}
 		ids = append(ids, id)
 	}
-	b := s.Do("POST", "/v1/audiences", s.Token("mk", "marketing"), "marketing", map[string]any{"name": "win back", "rule": "value.rfm_segment == 'at_risk'", "channel": "sms"})
+	b := s.Do("POST", "/v1/audiences", s.Token("mk", "marketing"), "marketing", map[string]any{"name": "win back", "rule": "value.rfm_segment == 'at_risk'", "channel": "sms", "holdout": 0})
 	if b.Status != 201 || b.JSON["size"].(float64) != 3 || b.Header.Get("X-Audit-Seq") == "" {
 		t.Fatalf("build: %d %s (X-Audit-Seq %q)", b.Status, b.Body, b.Header.Get("X-Audit-Seq"))
 	}

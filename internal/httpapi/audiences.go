@@ -147,13 +147,15 @@ func (s *Server) postOutcomes(c *gin.Context) {
 	for i, o := range req.Outcomes {
 		outcomes[i] = toOutcome(o)
 	}
-	seq, err := s.vault.Audiences().RecordOutcomes(c.Request.Context(), a, c.Param("id"), outcomes)
+	res, err := s.vault.Audiences().RecordOutcomes(c.Request.Context(), a, c.Param("id"), outcomes)
 	if err != nil {
 		s.abortWith(c, err)
 		return
 	}
-	setAuditSeq(c, seq)
-	c.JSON(http.StatusOK, gin.H{"recorded": len(outcomes)})
+	setAuditSeq(c, res.AuditSeq)
+	// skipped: members whose outcome was not recorded, by reason (erased since the build, or no longer to be
+	// processed for the purpose: no_consent, objection, restricted, minor).
+	c.JSON(http.StatusOK, gin.H{"recorded": res.Recorded, "skipped": res.Skipped})
 }
 
 // intervalDTO is an estimate with its 95 % interval; significant when the interval excludes zero.

@@ -10,12 +10,12 @@ import (
 	"github.com/profilevault/profilevault/vault"
 )
 
-func TestAudiencesOverHTTP(t *testing.T) {
-	s := apptest.Start(t)
+// twoAtRisk makes two adults with a phone, a marketing consent and the tag value.rfm_segment = at_risk.
+func twoAtRisk(t *testing.T, s *apptest.Stack) (id, other string) {
+	t.Helper()
 	st := s.Token("st", "data_steward")
-	mk := s.Token("mk", "marketing")
-	id := s.CreateSubject(map[string]any{"name": "李雷", "phone": "+8613800001234", "birth_date": "1984-09-10"})
-	other := s.CreateSubject(map[string]any{"name": "韩梅梅", "phone": "+8613900005678", "birth_date": "1986-01-01"})
+	id = s.CreateSubject(map[string]any{"name": "李雷", "phone": "+8613800001234", "birth_date": "1984-09-10"})
+	other = s.CreateSubject(map[string]any{"name": "韩梅梅", "phone": "+8613900005678", "birth_date": "1986-01-01"})
 	for _, sid := range []string{id, other} {
 		if r := s.Do("POST", "/v1/subjects/"+sid+"/consents", st, "account_management", grantBody("marketing", nil)); r.Status != 201 {
 			t.Fatalf("consent: %d %s", r.Status, r.Body)
@@ -33,6 +33,13 @@ func TestAudiencesOverHTTP(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	return id, other
+}
+
+func TestAudiencesOverHTTP(t *testing.T) {
+	s := apptest.Start(t)
+	mk := s.Token("mk", "marketing")
+	id, other := twoAtRisk(t, s)
 	r := s.Do("POST", "/v1/audiences", mk, "marketing", map[string]any{"name": "x", "rule": "value.rfm_segment in 'at_risk'", "channel": "sms"})
 	if r.Status != 400 || r.JSON["error"].(map[string]any)["position"].(float64) != 21 {
 		t.Fatalf("a bad rule: %d %s", r.Status, r.Body)
@@ -64,11 +71,11 @@ func TestAudiencesOverHTTP(t *testing.T) {
 		}
 	}
 	// A subject lacking a tag one branch of an or names is in the audience when the other branch holds.
-	r = s.Do("POST", "/v1/audiences", mk, "marketing", map[string]any{"rule": "value.rfm_segment == 'at_risk' or value.churn_risk == 'high'", "channel": "sms"})
+	r = s.Do("POST", "/v1/audiences", mk, "marketing", map[string]any{"rule": "value.rfm_segment == 'at_risk' or value.churn_risk == 'high'", "channel": "sms", "holdout": 0})
 	if r.Status != 201 || r.JSON["size"].(float64) != 2 || r.JSON["excluded"].(map[string]any)["missing_tags"].(float64) != 0 {
 		t.Fatalf("an or with a branch on a tag nobody has: %d %s", r.Status, r.Body)
 	}
-	r = s.Do("POST", "/v1/audiences", mk, "marketing", map[string]any{"name": "win back", "rule": "value.rfm_segment in ['at_risk','cant_lose']", "channel": "sms"})
+	r = s.Do("POST", "/v1/audiences", mk, "marketing", map[string]any{"name": "win back", "rule": "value.rfm_segment in ['at_risk','cant_lose']", "channel": "sms", "holdout": 0})
 	if r.Status != 201 || r.JSON["size"].(float64) != 2 || r.JSON["excluded"].(map[string]any)["no_consent"] == nil {
 		t.Fatalf("build: %d %s", r.Status, r.Body)
 	}
@@ -152,6 +159,58 @@ func TestAudiencesOverHTTP(t *testing.T) {
 			if e := e.(map[string]any); e["action"] == "audience.select" && fmt.Sprint(e["categories"]) != "[tags]" {
 				t.Fatalf("an audience.select entry of the access log names categories %v, want [tags]", e["categories"])
 			}
+		}
+	}
+}
+
+// What a campaign led to is data about the person: the outcome of someone who withdrew their consent
+// after the build is not recorded (skipped, by reason), nor is their ref listed among a holdout's, and each
+// outcome recorded is an entry in that person's access log.
+func TestOutcomesAreDecidedAgain(t *testing.T) {
+	s := apptest.Start(t)
+	mk := s.Token("mk", "marketing")
+	id, other := twoAtRisk(t, s)
+	build := func(holdout float64) string {
+		t.Helper()
+		r := s.Do("POST", "/v1/audiences", mk, "marketing", map[string]any{"rule": "value.rfm_segment == 'at_risk'", "channel": "sms", "holdout": holdout})
+		if r.Status != 201 {
+			t.Fatalf("build: %d %s", r.Status, r.Body)
+		}
+		return r.JSON["id"].(string)
+	}
+	// Both refs of an audience without a holdout, and audiences whose holdouts hold either person (one of
+	// six holds the one who withdraws, but for a chance of 1 in 64).
+	treated := build(0)
+	var refs []string
+	for _, m := range s.Do("GET", "/v1/audiences/"+treated+"/members", mk, "marketing", nil).JSON["members"].([]any) {
+		refs = append(refs, m.(map[string]any)["member_ref"].(string))
+	}
+	if len(refs) != 2 {
+		t.Fatalf("two treated members: %v", refs)
+	}
+	var held []string
+	for range 6 {
+		held = append(held, build(0.5))
+	}
+	if r := s.Do("PUT", "/v1/me/consents/marketing", s.Token(id, "subject"), "", map[string]any{"granted": false}); r.Status != 200 {
+		t.Fatalf("withdraw: %d %s", r.Status, r.Body)
+	}
+	r := s.Do("POST", "/v1/audiences/"+treated+"/outcomes", mk, "marketing", map[string]any{"outcomes": []map[string]any{
+		{"member_ref": refs[0], "converted": true, "order_value": 80}, {"member_ref": refs[1], "converted": true, "order_value": 90}}})
+	if r.Status != 200 || r.JSON["recorded"].(float64) != 1 || r.JSON["skipped"].(map[string]any)["no_consent"].(float64) != 1 {
+		t.Fatalf("outcomes after a withdrawal: %d %s", r.Status, r.Body)
+	}
+	log := s.Do("GET", "/v1/me/access-log", s.Token(other, "subject"), "", nil)
+	if !strings.Contains(string(log.Body), `"action":"audience.outcomes"`) {
+		t.Fatalf("the recorded outcome is not in the person's access log: %s", log.Body)
+	}
+	// Of each audience built before the withdrawal, the treated members read and the holdout's refs
+	// together hold the one person who still consents.
+	for _, aud := range held {
+		m := s.Do("GET", "/v1/audiences/"+aud+"/members", mk, "marketing", nil)
+		h := s.Do("GET", "/v1/audiences/"+aud+"/holdout", mk, "marketing", nil)
+		if n := len(m.JSON["members"].([]any)) + len(h.JSON["member_refs"].([]any)); h.Status != 200 || n != 1 {
+			t.Fatalf("audience %s after a withdrawal: %d reachable (members %s, holdout %s)", aud, n, m.Body, h.Body)
 		}
 	}
 }

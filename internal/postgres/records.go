@@ -267,14 +267,21 @@ func (s *Store) AudienceMembers(ctx context.Context, id, afterRef string, limit 
 }
 
 // MemberRefs implements vault.AudienceStore.
-func (s *Store) MemberRefs(ctx context.Context, id string, refs []string) (map[string]bool, error) {
-	found, err := texts(s.db.Pool.Query(ctx, `SELECT ref FROM audience_members WHERE audience_id = $1 AND ref = ANY($2)`, id, refs))
+func (s *Store) MemberRefs(ctx context.Context, id string, refs []string) (map[string]vault.AudienceMember, error) {
+	rows, err := s.db.Pool.Query(ctx, `SELECT ref, subject_id, holdout FROM audience_members WHERE audience_id = $1 AND ref = ANY($2)`, id, refs)
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]bool, len(found))
-	for _, r := range found {
-		out[r] = true
+	found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (vault.AudienceMember, error) {
+		var m vault.AudienceMember
+		return m, r.Scan(&m.Ref, &m.SubjectID, &m.Holdout)
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]vault.AudienceMember, len(found))
+	for _, m := range found {
+		out[m.Ref] = m
 	}
 	return out, nil
 }

@@ -139,19 +139,20 @@ func (s *Store) Outcomes(ctx context.Context, audienceID string) ([]vault.Outcom
 	return out, rows.Err()
 }
 
-// MemberRefs implements vault.AudienceStore: which of refs are members of the audience.
-func (s *Store) MemberRefs(ctx context.Context, audienceID string, refs []string) (map[string]bool, error) {
-	out := map[string]bool{}
+// MemberRefs implements vault.AudienceStore: those of refs that are members of the audience.
+func (s *Store) MemberRefs(ctx context.Context, audienceID string, refs []string) (map[string]vault.AudienceMember, error) {
+	out := map[string]vault.AudienceMember{}
 	for _, r := range refs {
-		var one int
-		err := s.read.QueryRowContext(ctx, `SELECT 1 FROM audience_members WHERE audience_id = ? AND ref = ?`, audienceID, r).Scan(&one)
+		m := vault.AudienceMember{Ref: r}
+		err := s.read.QueryRowContext(ctx, `SELECT subject_id, holdout FROM audience_members WHERE audience_id = ? AND ref = ?`, audienceID, r).
+			Scan(&m.SubjectID, &m.Holdout)
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		out[r] = true
+		out[r] = m
 	}
 	return out, nil
 }

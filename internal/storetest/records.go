@@ -347,8 +347,9 @@ func RunAudiences(t *testing.T, open Open) {
 		}
 		after = page[len(page)-1].Ref
 	}
-	refs, err := a.Audiences.MemberRefs(t.Context(), "aud_1", []string{"ref_0001", "ref_9999", "ref_2499"})
-	if err != nil || len(refs) != 2 || !refs["ref_0001"] || !refs["ref_2499"] {
+	refs, err := a.Audiences.MemberRefs(t.Context(), "aud_1", []string{"ref_0001", "ref_9999", "ref_2499", "ref_0000"})
+	if err != nil || len(refs) != 3 || refs["ref_0001"].SubjectID != "sub_0001" || refs["ref_0001"].Holdout || refs["ref_2499"].SubjectID != "sub_2499" ||
+		refs["ref_0000"].Ref != "ref_0000" || !refs["ref_0000"].Holdout {
 		t.Fatalf("member refs %v %v", refs, err)
 	}
 	outs, err := a.Audiences.Outcomes(t.Context(), "aud_1")
