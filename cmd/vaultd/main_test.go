@@ -288,6 +288,31 @@ func TestAuditCommands(t *testing.T) {
 	if err := run(context.Background(), []string{"audit", "export", "--data-dir", dir, "--since", "2999-01-01T00:00:00Z"}, env(nil), &out, io.Discard); err != nil || out.Len() != 0 {
 		t.Fatalf("export since the future: %v %q", err, out.String())
 	}
+	// Without its checkpoints the log proves nothing (a rewritten history passes every other check):
+	// exit 1, and serve refuses to sign over it.
+	unsigned := t.TempDir() + "/unsigned"
+	if err := os.CopyFS(unsigned, os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	filepath.WalkDir(unsigned, func(path string, d os.DirEntry, err error) error { // CopyFS leaves files 0644
+		if err == nil && !d.IsDir() {
+			err = os.Chmod(path, 0o600)
+		}
+		return err
+	})
+	for _, f := range []string{"checkpoints", "checkpoint"} {
+		os.Remove(filepath.Join(unsigned, "audit", f))
+	}
+	out.Reset()
+	var ex exitError
+	if err := run(context.Background(), []string{"audit", "verify", "--data-dir", unsigned}, env(nil), &out, io.Discard); !errors.As(err, &ex) || ex.code != 1 ||
+		!strings.Contains(out.String(), "no signed checkpoint") {
+		t.Fatalf("verify without checkpoints: %v\n%s", err, out.String())
+	}
+	if err := run(context.Background(), []string{"serve", "--data-dir", unsigned, "--addr", "127.0.0.1:0"}, env(nil), io.Discard, io.Discard); err == nil ||
+		!strings.Contains(err.Error(), "no signed checkpoint") {
+		t.Fatalf("serve over a log without checkpoints: %v", err)
+	}
 	// Tamper with one entry in the log's segment file: exit 1 and the bad sequence number.
 	segs, err := filepath.Glob(filepath.Join(dir, "audit", "segments", "*.log"))
 	if err != nil || len(segs) != 1 {
@@ -305,7 +330,6 @@ func TestAuditCommands(t *testing.T) {
 	}
 	out.Reset()
 	err = run(context.Background(), []string{"audit", "verify", "--data-dir", dir}, env(nil), &out, io.Discard)
-	var ex exitError
 	if !errors.As(err, &ex) || ex.code != 1 || !strings.Contains(out.String(), "first bad seq: 7") {
 		t.Fatalf("tampered: %v\n%s", err, out.String())
 	}

@@ -118,9 +118,10 @@ type Log struct {
 	tree     audit.Tree
 	wsize    int64
 	whead    string
-	full     []audit.TileData // tiles completed since the last checkpoint, written with the next one
-	cpSize   int64            // size the newest checkpoint covers, or the one being written (writer's view)
-	cpAt     time.Time        // when the writer last handed a checkpoint to the checkpointer
+	full     []audit.TileData         // tiles completed since the last checkpoint, written with the next one
+	cpSize   int64                    // size the newest checkpoint covers, or the one being written (writer's view)
+	frozen   []audit.StoredCheckpoint // a read-only log's checkpoints, as they were when it was opened
+	cpAt     time.Time                // when the writer last handed a checkpoint to the checkpointer
 	cps      chan checkpointJob
 	cpDone   chan struct{}
 	cpFile   *os.File
@@ -204,6 +205,13 @@ func Open(dir string, opts Options) (*Log, error) {
 		l.closeFiles()
 		return nil, fmt.Errorf("%w: a checkpoint covers %d entries but only %d are stored (truncated)", ErrCorrupt, l.cpSize, l.size)
 	}
+	if l.cpSize == 0 && l.size > 0 && opts.Signer != nil {
+		// Signing now would vouch for entries no checkpoint ever covered: a log rewritten after its
+		// checkpoints were deleted. (A writer that died before its first checkpoint — within a second of
+		// the first entry — leaves the same; restore the data dir from a backup then.)
+		l.closeFiles()
+		return nil, fmt.Errorf("%w: the log holds %d entries but no signed checkpoint (audit/checkpoints is missing or empty): refusing to sign over entries nothing vouches for; restore audit/checkpoints or the data dir from a backup", ErrCorrupt, l.size)
+	}
 	if opts.ReadOnly {
 		l.shut.Store(true)
 		close(l.done)
@@ -240,8 +248,17 @@ func (l *Log) recover() error {
 	sort.Strings(names)
 	// Entries a signed checkpoint covers were acknowledged (a checkpoint covers durable entries only): a
 	// torn frame among them is damage, never a crash's torn tail, and nothing of the log is cut.
-	if l.cpSize, err = l.lastCheckpointSize(); err != nil {
+	cps, err := l.Checkpoints()
+	if err != nil {
 		return err
+	}
+	if n := len(cps); n > 0 {
+		l.cpSize = cps[n-1].Size
+	}
+	if l.opts.ReadOnly {
+		// A read-only view beside a running writer answers with the checkpoints read before the segments:
+		// each covers entries durable when it was signed, so all of them are in the segments read after.
+		l.frozen = cps
 	}
 	covered := l.cpSize
 	// The writer needs the tree (a read-only log never writes, and Verify recomputes it itself).
@@ -1014,13 +1031,35 @@ func writeFileAtomic(path string, data []byte) error {
 	return datadir.SyncDir(filepath.Dir(path))
 }
 
-// lastCheckpointSize reads the size of the newest checkpoint (0 without one).
-func (l *Log) lastCheckpointSize() (int64, error) {
-	cps, err := l.Checkpoints()
-	if err != nil || len(cps) == 0 {
-		return 0, err
+// Appended reports, for a log opened read-only beside a running writer, whether entries were appended
+// after it was opened: a frame past the last one it read, or a newer segment. A log this process writes is
+// never behind itself (false).
+func (l *Log) Appended() (bool, error) {
+	if !l.opts.ReadOnly {
+		return false, nil
 	}
-	return cps[len(cps)-1].Size, nil
+	names, err := filepath.Glob(filepath.Join(l.dir, "segments", "*.log"))
+	if err != nil {
+		return false, err
+	}
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if len(names) != len(l.segs) {
+		return len(names) > len(l.segs), nil
+	}
+	if len(l.segs) == 0 {
+		return false, nil
+	}
+	last := l.segs[len(l.segs)-1]
+	var hdr [4]byte
+	n, err := last.f.ReadAt(hdr[:], last.end)
+	if n < len(hdr) {
+		if errors.Is(err, io.EOF) {
+			err = nil
+		}
+		return false, err
+	}
+	return hdr != [4]byte{}, nil // zeros are the writer's fill, a length is a frame
 }
 
 // Size is the number of durable entries.
@@ -1117,6 +1156,12 @@ func (l *Log) ReadTile(path string) ([]byte, error) {
 
 // Checkpoint returns the newest signed checkpoint note, or audit.ErrNoCheckpoint.
 func (l *Log) Checkpoint() ([]byte, error) {
+	if l.opts.ReadOnly {
+		if len(l.frozen) == 0 {
+			return nil, audit.ErrNoCheckpoint
+		}
+		return slices.Clone(l.frozen[len(l.frozen)-1].Note), nil
+	}
 	b, err := os.ReadFile(filepath.Join(l.dir, "checkpoint"))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, audit.ErrNoCheckpoint
@@ -1126,6 +1171,9 @@ func (l *Log) Checkpoint() ([]byte, error) {
 
 // Checkpoints returns every signed checkpoint, oldest first, with the size it covers.
 func (l *Log) Checkpoints() ([]audit.StoredCheckpoint, error) {
+	if l.opts.ReadOnly && l.frozen != nil {
+		return slices.Clone(l.frozen), nil
+	}
 	f, err := os.Open(filepath.Join(l.dir, "checkpoints"))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil

@@ -219,6 +219,30 @@ func TestDamageUnderACheckpointIsNeverCut(t *testing.T) {
 	}
 }
 
+// A log whose checkpoints were removed is refused by a signing writer (it would vouch for entries nothing
+// covers: a rewritten history), and still opens read-only, for verify to say so.
+func TestALogWithoutItsCheckpointsIsNotSignedOver(t *testing.T) {
+	dir, s := t.TempDir(), logtest.NewSigner(t)
+	l := open(t, dir, s)
+	appendN(t, l, 20)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"checkpoints", "checkpoint"} {
+		if err := os.Remove(filepath.Join(dir, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := Open(dir, Options{Signer: s}); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "no signed checkpoint") {
+		t.Fatalf("a writer over a log without checkpoints: %v", err)
+	}
+	ro, err := Open(dir, Options{ReadOnly: true})
+	if err != nil || ro.Size() != 20 {
+		t.Fatalf("read-only: %v", err)
+	}
+	ro.Close()
+}
+
 // Verify locates tampering: an edited entry (re-framed with a valid checksum), a deleted entry, two
 // swapped entries, a truncated tail behind a checkpoint, an edited tile, a forged checkpoint.
 func TestVerifyLocatesTampering(t *testing.T) {

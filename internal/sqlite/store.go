@@ -235,6 +235,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		closeConns()
 		return nil, err
 	}
+	if err := requireLog(ctx, w, opts.LogDir); err != nil {
+		closeConns()
+		return nil, err
+	}
 	l, err := seglog.Open(opts.LogDir, seglog.Options{Signer: opts.Signer, CheckpointInterval: opts.CheckpointInterval})
 	if err != nil {
 		closeConns()
@@ -723,4 +727,27 @@ func (s *Store) ExpiredHolds(ctx context.Context, now time.Time) ([]string, erro
 // TableNames lists the database's tables (vaultd migrate's coverage test).
 func (s *Store) TableNames(ctx context.Context) ([]string, error) {
 	return scanIDs(s.read.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`))
+}
+
+// ErrLogMissing refuses a database that has had an audit trail beside a log directory without one: a new,
+// empty log would reuse the sequence numbers of the history it replaces.
+var ErrLogMissing = errors.New("the audit log is missing")
+
+// requireLog refuses to start a new audit log beside a database that already holds what only a trail
+// produces — review index rows, intents, subjects — as the key ring is never silently recreated beside an
+// existing database.
+func requireLog(ctx context.Context, db *sql.DB, logDir string) error {
+	segs, err := filepath.Glob(filepath.Join(logDir, "segments", "*.log"))
+	if err != nil || len(segs) > 0 {
+		return err
+	}
+	var used bool
+	err = db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM audit_index) OR EXISTS (SELECT 1 FROM audit_intents) OR EXISTS (SELECT 1 FROM subjects)`).Scan(&used)
+	if err != nil {
+		return err
+	}
+	if used {
+		return fmt.Errorf("%w: the database at hand holds a history (review index, subjects) but %s has no log segments; restore the audit log (audit/) from a backup — starting a new trail would reuse its sequence numbers", ErrLogMissing, logDir)
+	}
+	return nil
 }

@@ -433,3 +433,64 @@ func TestQueriesWaitForTheIndex(t *testing.T) {
 		t.Fatalf("index lag %d after a query", lag)
 	}
 }
+
+// Verify beside a running writer checks the trail as it was when the log was opened: entries appended
+// since, with their index rows and checkpoints, are not "rows without an entry" nor "a checkpoint past the
+// log" — and an invented row past every entry still is.
+func TestVerifyBesideARunningWriter(t *testing.T) {
+	signer := testSigner(t)
+	dir := t.TempDir()
+	s, err := Open(context.Background(), filepath.Join(dir, "vault.db"), Options{Signer: signer, CheckpointInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	commit := func(n int) {
+		for range n {
+			if _, err := s.Commit(t.Context(), nil, entry("subject.read")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for s.IndexLag() > 0 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		time.Sleep(30 * time.Millisecond) // a checkpoint over them
+	}
+	commit(50)
+	tr := openTrail(t, dir) // the snapshot: 50 entries
+	commit(50)              // then the writer goes on: entries, index rows and checkpoints past it
+	rep, err := tr.Verify(t.Context(), signer.Verifier())
+	if err != nil || !rep.OK || rep.Entries != 50 {
+		t.Fatalf("verify beside a running writer: %+v %v", rep, err)
+	}
+	// A row invented past every entry the log holds is still found.
+	s.Close()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "vault.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`INSERT INTO audit_index (` + indexColumns + `) SELECT seq + 1000, ` + strings.TrimPrefix(indexColumns, "seq, ") + ` FROM audit_index WHERE seq = 1`); err != nil {
+		t.Fatal(err)
+	}
+	if rep := verifyDir(t, dir, signer); rep.OK || rep.FirstBadSeq != 1001 || !strings.Contains(rep.Reason, "no entry in the log") {
+		t.Fatalf("an invented row past the log: %+v", rep)
+	}
+}
+
+// A database that has had a trail is never given a new, empty log: its audit directory gone, the store
+// refuses to open (a new log would reuse the sequence numbers of the history it replaces).
+func TestAMissingLogIsNotRecreated(t *testing.T) {
+	signer := testSigner(t)
+	dir := buildTrail(t, signer, 5)
+	if err := os.RemoveAll(filepath.Join(dir, "audit")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(context.Background(), filepath.Join(dir, "vault.db"), Options{Signer: signer})
+	if !errors.Is(err, ErrLogMissing) {
+		t.Fatalf("open without the log: %v", err)
+	}
+	// A new database beside no log starts one, as ever.
+	fresh := openStore(t, t.TempDir(), signer)
+	fresh.Close()
+}
