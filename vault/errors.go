@@ -42,7 +42,9 @@ type Error struct {
 	AuditSeq int64
 	// RetryAfter accompanies CodeRateLimited: how long until the caller may try again (0: soon).
 	RetryAfter time.Duration
-	Err        error
+	// Job names the running job a refusal is about (CodeRotationInProgress: the rotation), if known.
+	Job string
+	Err error
 }
 
 func (e *Error) Error() string {

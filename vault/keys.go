@@ -206,7 +206,7 @@ func rotationBusy(id string) *Error {
 	if id != "" {
 		msg += " (job " + id + ")"
 	}
-	return &Error{Code: CodeRotationInProgress, Message: msg}
+	return &Error{Code: CodeRotationInProgress, Message: msg, Job: id}
 }
 
 // RotationJob is a rotation that holds the lease. Run it to the end (or until its context ends); until Run

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -94,6 +95,10 @@ func cmdKeysRotate(ctx context.Context, args []string, getenv func(string) strin
 // cmdKeysCheck unwraps every stored DEK and prints the count per KEK version; exit 1 if any fails.
 func cmdKeysCheck(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	a, err := openKeys(ctx, "check", args, getenv, stderr, nil)
+	var ex exitError
+	if errors.As(err, &ex) {
+		return err // -h (exit 0) or a bad flag (exit 2), already explained by the flag set
+	}
 	if err != nil {
 		return exitError{code: 2, msg: "vaultd: " + err.Error()}
 	}

@@ -59,6 +59,12 @@ func TestKeysCommands(t *testing.T) {
 			!strings.Contains(out.String(), "KEK versions purged: [1]\n") {
 			t.Fatalf("purge: %v %s", err, out.String())
 		}
+		// No file of the data dir keeps the purged key: the ring's previous copy is the purged ring too.
+		ring := filepath.Join(dir, datadir.KEKFile)
+		cur, _ := os.ReadFile(ring)
+		if prev, err := os.ReadFile(ring + ".prev"); err != nil || !bytes.Equal(prev, cur) {
+			t.Fatalf("kek.json.prev after a purge differs from the purged ring: %v", err)
+		}
 	})
 	readable := s.Do("GET", "/v1/keys", s.Token("root", "admin"), "", nil)
 	if readable.JSON["check"].(map[string]any)["missing"] != float64(0) {

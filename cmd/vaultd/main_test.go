@@ -463,6 +463,16 @@ func TestPinnedKey(t *testing.T) {
 // TestGroupHelp: "vaultd tags -h" and the like print the group's usage on stdout and exit 0, as "vaultd -h"
 // does (they printed it on stderr with exit 2, as for a usage error).
 func TestGroupHelp(t *testing.T) {
+	// A subcommand's -h is exit 0 too (keys check said "vaultd: " and exit 2).
+	for _, sub := range [][]string{{"keys", "check"}, {"keys", "rotate"}, {"keys", "purge"}, {"audit", "verify"}, {"audiences", "build"}} {
+		var errOut bytes.Buffer
+		if err := run(context.Background(), append(sub, "-h"), env(nil), io.Discard, &errOut); err != nil {
+			var ex exitError
+			if !errors.As(err, &ex) || ex.code != 0 {
+				t.Errorf("%v -h: %v", sub, err)
+			}
+		}
+	}
 	for cmd := range commandGroups {
 		for _, h := range []string{"-h", "--help", "help"} {
 			var out, errOut bytes.Buffer

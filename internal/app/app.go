@@ -25,6 +25,7 @@ import (
 
 	"github.com/profilevault/profilevault/audit"
 	"github.com/profilevault/profilevault/internal/authn"
+	"github.com/profilevault/profilevault/internal/backup"
 	"github.com/profilevault/profilevault/internal/datadir"
 	"github.com/profilevault/profilevault/internal/dsr"
 	"github.com/profilevault/profilevault/internal/erasures"
@@ -206,6 +207,10 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	if a.Dir, err = openDir(cfg.DataDir); err != nil {
 		return nil, err
 	}
+	// An unencrypted database copy a killed backup left behind (see backup.CleanStaging).
+	if err := backup.CleanStaging(a.Dir.Path); err != nil {
+		return nil, err
+	}
 	kekPath := cfg.KEKFile
 	if kekPath == "" {
 		kekPath = a.Dir.File(datadir.KEKFile)
@@ -253,6 +258,21 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	if created {
 		fmt.Fprintf(cfg.Notices, "vaultd: created key-encryption key ring %s (mode 0600)\n", kekPath)
 	}
+	auditKey := cfg.AuditKeyFile
+	if auditKey == "" {
+		auditKey = a.Dir.File(datadir.AuditKeyFile)
+	}
+	if statErr == nil && !onPG {
+		// As the ring: beside an existing database a missing key is a mistake (a forgotten --audit-key-file,
+		// a file moved away), and a new one would sign checkpoints no pinned key or witness accepts, or
+		// make every token issued so far fail.
+		for _, k := range []struct{ what, path, flag string }{{"audit checkpoint signing key", auditKey, "--audit-key-file (VAULT_AUDIT_KEY_FILE)"},
+			{"JWT signing key", a.Dir.File(datadir.JWTKeyFile), "the data dir"}} {
+			if _, err := os.Stat(k.path); errors.Is(err, os.ErrNotExist) {
+				return nil, fmt.Errorf("%s %s is missing and the data dir already has a database, so no new key is created: check %s, or restore the key from a backup", k.what, k.path, k.flag)
+			}
+		}
+	}
 	if a.Signer, created, err = authn.LoadOrCreateSigner(a.Dir.File(datadir.JWTKeyFile)); err != nil {
 		return nil, fmt.Errorf("jwt signing key: %w", err)
 	}
@@ -270,10 +290,6 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	if a.Verifier, err = authn.NewVerifier(ks, authn.Config{Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience}); err != nil {
 		return nil, err
-	}
-	auditKey := cfg.AuditKeyFile
-	if auditKey == "" {
-		auditKey = a.Dir.File(datadir.AuditKeyFile)
 	}
 	if a.Auditor, created, err = loadOrCreateAuditSigner(auditKey); err != nil {
 		return nil, fmt.Errorf("audit checkpoint key: %w", err)

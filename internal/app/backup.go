@@ -44,7 +44,7 @@ func Backup(ctx context.Context, cfg Config, recipients []age.Recipient, w io.Wr
 			JWTKey:   filepath.Join(dir, datadir.JWTKeyFile),
 			AuditKey: orDefault(cfg.AuditKeyFile, filepath.Join(dir, datadir.AuditKeyFile)),
 		}
-		return backup.WritePostgres(ctx, src, filepath.Dir(dir), recipients, w)
+		return backup.WritePostgres(ctx, src, dir, recipients, w)
 	}
 	db := filepath.Join(dir, datadir.DatabaseFile)
 	src := backup.Sources{
@@ -57,7 +57,9 @@ func Backup(ctx context.Context, cfg Config, recipients []age.Recipient, w io.Wr
 	if _, err := os.Stat(db); err != nil {
 		return backup.Manifest{}, fmt.Errorf("no database at %s", db)
 	}
-	return backup.Write(ctx, src, filepath.Dir(dir), recipients, w)
+	// The unencrypted copy is staged inside the data dir (0700, the database's own volume), where a start
+	// or the next backup removes what a killed backup left (backup.CleanStaging).
+	return backup.Write(ctx, src, dir, recipients, w)
 }
 
 func orDefault(v, def string) string {

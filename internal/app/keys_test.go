@@ -426,3 +426,26 @@ func TestRotationLeaseAcrossNodes(t *testing.T) {
 	}
 	readAll(t, s, names, "after the takeover")
 }
+
+// The audit checkpoint key and the JWT signing key are never silently replaced beside a database either: a
+// new checkpoint key signs what no pinned key or witness accepts, a new JWT key fails every token issued.
+func TestNoNewSigningKeysBesideADatabase(t *testing.T) {
+	for _, file := range []string{datadir.AuditKeyFile, datadir.JWTKeyFile} {
+		dir := t.TempDir()
+		a, err := app.Open(context.Background(), app.Config{DataDir: dir, Notices: io.Discard})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Close()
+		if err := os.Remove(filepath.Join(dir, file)); err != nil {
+			t.Fatal(err)
+		}
+		_, err = app.Open(context.Background(), app.Config{DataDir: dir, Notices: io.Discard})
+		if err == nil || !strings.Contains(err.Error(), "no new key is created") {
+			t.Fatalf("open without %s: %v", file, err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, file)); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("a new %s was created", file)
+		}
+	}
+}

@@ -48,6 +48,7 @@ import (
 	"time"
 
 	"filippo.io/age"
+	"syscall"
 )
 
 // Archive member names: the data directory's layout (internal/datadir).
@@ -114,13 +115,14 @@ type member struct {
 const maxRingRetries = 5
 
 // Write takes a consistent snapshot of src and writes it to w, encrypted to recipients. staging is a
-// directory for the database copy (removed afterwards); it needs room for one compacted copy.
+// directory for the database copy (removed afterwards; see StagingDir); it needs room for one compacted
+// copy.
 func Write(ctx context.Context, src Sources, staging string, recipients []age.Recipient, w io.Writer) (Manifest, error) {
-	tmp, err := stagingDir(staging, recipients)
+	tmp, done, err := stagingDir(staging, recipients)
 	if err != nil {
 		return Manifest{}, err
 	}
-	defer os.RemoveAll(tmp)
+	defer done()
 	members, err := snapshot(ctx, src, tmp)
 	if err != nil {
 		return Manifest{}, err
@@ -128,24 +130,69 @@ func Write(ctx context.Context, src Sources, staging string, recipients []age.Re
 	return writeArchive(members, Manifest{Format: formatVersion, CreatedAt: time.Now().UTC()}, recipients, w)
 }
 
-// stagingDir refuses a backup without recipients (a backup is always encrypted) and makes the temporary
-// directory under staging that the caller removes.
-func stagingDir(staging string, recipients []age.Recipient) (string, error) {
+// stagingPrefix names the directories a backup stages its unencrypted database copy in.
+const stagingPrefix = ".backup-staging-"
+
+// stagingDir refuses a backup without recipients (a backup is always encrypted), removes what backups
+// killed before they could clean up left behind (CleanStaging), and makes the temporary directory (0700)
+// under staging, locked while this backup uses it; done removes it.
+func stagingDir(staging string, recipients []age.Recipient) (dir string, done func(), err error) {
 	if len(recipients) == 0 {
-		return "", errors.New("backup: no recipient: a backup is always encrypted")
+		return "", nil, errors.New("backup: no recipient: a backup is always encrypted")
 	}
-	return os.MkdirTemp(staging, "vault-backup-")
+	if err := CleanStaging(staging); err != nil {
+		return "", nil, err
+	}
+	if dir, err = os.MkdirTemp(staging, stagingPrefix); err != nil {
+		return "", nil, err
+	}
+	lock, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err == nil {
+		err = syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	}
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", nil, fmt.Errorf("backup: lock staging dir: %w", err)
+	}
+	return dir, func() { os.RemoveAll(dir); lock.Close() }, nil
+}
+
+// CleanStaging removes the staging directories under dir that no running backup holds: a backup killed
+// (kill -9, a power cut) leaves an unencrypted copy of the database there, with the wrapped keys of people
+// erased since, which no erasure would ever reach. Backups and the server's start call it.
+func CleanStaging(dir string) error {
+	stale, err := filepath.Glob(filepath.Join(dir, stagingPrefix+"*"))
+	if err != nil {
+		return err
+	}
+	for _, d := range stale {
+		lock, err := os.OpenFile(filepath.Join(d, ".lock"), os.O_RDWR, 0)
+		if err == nil {
+			if syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+				lock.Close()
+				continue // a backup is using it
+			}
+		}
+		rmErr := os.RemoveAll(d)
+		if lock != nil {
+			lock.Close()
+		}
+		if rmErr != nil {
+			return fmt.Errorf("backup: remove a stale staging dir: %w", rmErr)
+		}
+	}
+	return nil
 }
 
 // WritePostgres takes a consistent backup of a vault kept in PostgreSQL — the key files and src.Dump's
 // dump, the ring read before and after it (a rotation in between starts it over) — and writes it to w,
 // encrypted to recipients. staging is a directory for the dump (removed afterwards).
 func WritePostgres(ctx context.Context, src PostgresSources, staging string, recipients []age.Recipient, w io.Writer) (Manifest, error) {
-	tmp, err := stagingDir(staging, recipients)
+	tmp, done, err := stagingDir(staging, recipients)
 	if err != nil {
 		return Manifest{}, err
 	}
-	defer os.RemoveAll(tmp)
+	defer done()
 	var info json.RawMessage
 	members, err := underStableRing(src.KEKRing, src.JWTKey, src.AuditKey, func() ([]member, error) {
 		dump := filepath.Join(tmp, nameDump)

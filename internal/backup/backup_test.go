@@ -80,3 +80,39 @@ func TestRestoreRefusesWhatIsNotAVaultBackup(t *testing.T) {
 		})
 	}
 }
+
+// A backup killed before it cleaned up leaves its unencrypted database copy behind: the next backup (and a
+// start) removes it — but never the staging dir of a backup that is still running.
+func TestStaleStagingIsRemoved(t *testing.T) {
+	dir := t.TempDir()
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	running, done, err := stagingDir(dir, []age.Recipient{id.Recipient()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(running); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("staging dir: %v %v", fi, err)
+	}
+	killed := filepath.Join(dir, stagingPrefix+"killed")
+	if err := os.MkdirAll(killed, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(killed, "vault.db"), []byte("an unencrypted copy"), 0o600)
+	os.WriteFile(filepath.Join(killed, ".lock"), nil, 0o600) // its holder is gone: the lock is free
+	if err := CleanStaging(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(killed); !os.IsNotExist(err) {
+		t.Fatalf("the killed backup's copy is still there: %v", err)
+	}
+	if _, err := os.Stat(running); err != nil {
+		t.Fatalf("the running backup's staging dir was removed: %v", err)
+	}
+	done()
+	if _, err := os.Stat(running); !os.IsNotExist(err) {
+		t.Fatalf("a finished backup's staging dir remains: %v", err)
+	}
+}

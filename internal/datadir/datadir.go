@@ -36,6 +36,7 @@ type Dir struct {
 	Path    string
 	Created bool // the directory did not exist or was empty
 	lock    *os.File
+	dirLock *os.File // the directory itself, locked too
 }
 
 // OpenExisting is Open for a directory that must already hold a vault: it refuses, creating nothing, when
@@ -71,18 +72,36 @@ func Open(path string) (*Dir, error) {
 	if err := os.MkdirAll(abs, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	f, err := os.OpenFile(filepath.Join(abs, LockFile), os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("open lock file: %w", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%w (%s): stop the server or send this request to it over HTTP", ErrLocked, abs)
+	// The lock is taken on the directory itself and on the lock file: the file shows who holds the dir,
+	// and deleting it as "stale" — a common reflex — must not let a second process in (two writers broke
+	// the audit chain for good).
+	var held []*os.File
+	release := func() {
+		for _, f := range held {
+			f.Close()
 		}
-		return nil, fmt.Errorf("lock data dir: %w", err)
 	}
-	return &Dir{Path: abs, Created: created, lock: f}, nil
+	for _, open := range []func() (*os.File, error){
+		func() (*os.File, error) { return os.Open(abs) },
+		func() (*os.File, error) {
+			return os.OpenFile(filepath.Join(abs, LockFile), os.O_CREATE|os.O_RDWR, 0o600)
+		},
+	} {
+		f, err := open()
+		if err != nil {
+			release()
+			return nil, fmt.Errorf("open lock: %w", err)
+		}
+		held = append(held, f)
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			release()
+			if errors.Is(err, syscall.EWOULDBLOCK) {
+				return nil, fmt.Errorf("%w (%s): stop the server or send this request to it over HTTP", ErrLocked, abs)
+			}
+			return nil, fmt.Errorf("lock data dir: %w", err)
+		}
+	}
+	return &Dir{Path: abs, Created: created, lock: held[1], dirLock: held[0]}, nil
 }
 
 // File returns the path of a file inside the directory.
@@ -93,8 +112,8 @@ func (d *Dir) Close() error {
 	if d.lock == nil {
 		return nil
 	}
-	err := d.lock.Close()
-	d.lock = nil
+	err := errors.Join(d.lock.Close(), d.dirLock.Close())
+	d.lock, d.dirLock = nil, nil
 	return err
 }
 

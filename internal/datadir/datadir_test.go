@@ -22,6 +22,13 @@ func TestLockIsExclusive(t *testing.T) {
 	if _, err := Open(path); !errors.Is(err, ErrLocked) {
 		t.Fatalf("second Open = %v, want ErrLocked", err)
 	}
+	// Deleting the lock file as "stale" does not let a second process in: the directory is locked too.
+	if err := os.Remove(filepath.Join(path, LockFile)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(path); !errors.Is(err, ErrLocked) {
+		t.Fatalf("Open after the lock file was deleted = %v, want ErrLocked", err)
+	}
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}

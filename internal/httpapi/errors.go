@@ -44,6 +44,7 @@ type errorDetail struct {
 	RequestID string      `json:"request_id"`
 	Reason    string      `json:"reason,omitempty"`
 	Position  *int        `json:"position,omitempty"`
+	JobID     string      `json:"job_id,omitempty"` // rotation_in_progress: the running rotation's job
 	Held      []holdDTO   `json:"held,omitempty"`
 	Receipt   *receiptDTO `json:"receipt,omitempty"`
 }
@@ -81,7 +82,13 @@ func (s *Server) abortWith(c *gin.Context, err error) {
 	case vault.CodePurposeRequired:
 		body.Error.Message += " in the X-Purpose header"
 	case vault.CodeRotationInProgress:
-		body.Error.Message += "; follow it at GET /v1/jobs/{job}"
+		var ve *vault.Error
+		if errors.As(err, &ve) && ve.Job != "" {
+			body.Error.JobID = ve.Job
+			body.Error.Message += "; follow it at GET /v1/jobs/" + ve.Job
+		} else {
+			body.Error.Message += "; it runs on another node or is starting: try again when it is done"
+		}
 	}
 	c.AbortWithStatusJSON(status, body)
 }

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -166,6 +167,11 @@ func TestConcurrentRotationsNeverLoseAKey(t *testing.T) {
 				ok++
 			case r.Status == http.StatusConflict && r.ErrorCode() == string(vault.CodeRotationInProgress):
 				busy++
+				// The refusal names the running job where it knows it, never a placeholder.
+				job, _ := r.JSON["error"].(map[string]any)["job_id"].(string)
+				if strings.Contains(string(r.Body), "{job}") || job != "" && !strings.Contains(string(r.Body), "/v1/jobs/"+job) {
+					t.Errorf("409 without the running job: %s", r.Body)
+				}
 			default:
 				t.Errorf("rotation answered %d %s, want 200 or 409 rotation_in_progress", r.Status, r.Body)
 			}

@@ -450,6 +450,15 @@ func (r *Ring) Purge(versions []uint32) error {
 	return err
 }
 
+// ForgetPrevious makes the copy of the ring kept beside it (PATH.prev, the ring before its last write)
+// the current ring: after a deliberate purge, the copy would still hold the purged keys. (Ring.Purge
+// alone keeps it, so that a purge nobody meant can be undone from it.)
+func (r *Ring) ForgetPrevious() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return keepPrevious(r.path)
+}
+
 // change applies fn to each named non-active version (nil from fn: leave it) and persists the result.
 func (r *Ring) change(versions []uint32, fn func(*kek, time.Time) (*kek, error)) error {
 	r.mu.Lock()

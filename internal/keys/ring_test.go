@@ -317,6 +317,19 @@ func TestRotateRetireAndReload(t *testing.T) {
 	if err := r2.Purge([]uint32{2}); err != nil {
 		t.Fatalf("Purge: %v", err)
 	}
+	// The copy of the ring before the purge (PATH.prev) still holds the purged key, until ForgetPrevious
+	// (which the vault's purge calls) makes it the purged ring too.
+	if cur, _ := os.ReadFile(r2.Path()); bytes.Equal(cur, must(os.ReadFile(r2.Path()+prevSuffix))) {
+		t.Fatal("the ring's previous copy is the purged ring before ForgetPrevious")
+	}
+	if err := r2.ForgetPrevious(); err != nil {
+		t.Fatal(err)
+	}
+	if cur, _ := os.ReadFile(r2.Path()); len(cur) == 0 {
+		t.Fatal("no ring file")
+	} else if prev, err := os.ReadFile(r2.Path() + prevSuffix); err != nil || !bytes.Equal(prev, cur) {
+		t.Fatalf("the ring's previous copy after a purge differs from the purged ring (%v)", err)
+	}
 	if _, err := r2.Unwrap(ref, w2); !errors.Is(err, ErrKEKUnavailable) {
 		t.Errorf("Unwrap under a purged version: %v, want ErrKEKUnavailable", err)
 	}
@@ -491,4 +504,11 @@ func TestConcurrentRotateAndUse(t *testing.T) {
 func itoa(i int) string {
 	b, _ := json.Marshal(i)
 	return string(b)
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

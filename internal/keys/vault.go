@@ -146,4 +146,12 @@ func vaultKeyErr(err error) error {
 func (c *VaultCrypto) Retire(versions []uint32) error { return c.ring.Retire(versions) }
 
 // Purge implements vault.KeyRing.
-func (c *VaultCrypto) Purge(versions []uint32) error { return c.ring.Purge(versions) }
+//
+// The ring's previous copy is made the purged ring too (Ring.ForgetPrevious): the vault purges only
+// versions no DEK uses, and what it destroys must not stay in a file beside the ring.
+func (c *VaultCrypto) Purge(versions []uint32) error {
+	if err := c.ring.Purge(versions); err != nil {
+		return err
+	}
+	return c.ring.ForgetPrevious()
+}
