@@ -13,6 +13,8 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -398,7 +400,16 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	if cfg.DemoSignIn {
 		demo = &webui.Demo{Mint: a.Mint, People: func(ctx context.Context) ([]string, error) { return a.DemoSubjects(ctx, 5) }}
 	}
-	ui, err := webui.New(webui.Config{Verifier: a.Verifier, Policy: a.Vault.Policy, Sessions: a.Sessions, Demo: demo})
+	ui, err := webui.New(webui.Config{Verifier: a.Verifier, Policy: a.Vault.Policy, Sessions: a.Sessions, Demo: demo,
+		Revoked: func(p authn.Principal) bool { return a.Vault.TokenRevoked(p.TokenID, p.Subject, p.IssuedAt) },
+		AuthFailed: func(r *http.Request, reason string) bool {
+			addr, _, err := net.SplitHostPort(r.RemoteAddr)
+			if err != nil {
+				addr = r.RemoteAddr
+			}
+			_, err = a.Vault.RecordAuthFailure(r.Context(), r.Header.Get("X-Request-Id"), addr, reason)
+			return vault.ErrorCode(err) == vault.CodeRateLimited
+		}})
 	if err != nil {
 		return nil, err
 	}

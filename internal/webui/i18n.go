@@ -239,7 +239,7 @@ func texts(lang string) map[string]string {
 
 // language picks the page language: the switch's cookie, else Accept-Language, else English.
 func language(r *http.Request) string {
-	if c, err := r.Cookie(langCookie); err == nil && validLang(c.Value) {
+	if c, err := cookie(r, langCookie); err == nil && validLang(c.Value) {
 		return c.Value
 	}
 	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {

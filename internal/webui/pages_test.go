@@ -74,7 +74,18 @@ func (c *client) do(method, path string, form url.Values, headers map[string]str
 func (c *client) signIn(token string) page {
 	c.t.Helper()
 	c.do("GET", "/signin", nil, nil)
-	return c.do("POST", "/signin", url.Values{"csrf": {c.cookies["pv_signin"].Value}, "token": {token}}, nil)
+	return c.do("POST", "/signin", url.Values{"csrf": {c.cookie("pv_signin").Value}, "token": {token}}, nil)
+}
+
+// cookie is the client's cookie of a base name, __Host- prefixed or not.
+func (c *client) cookie(base string) *http.Cookie {
+	if ck := c.cookies["__Host-"+base]; ck != nil {
+		return ck
+	}
+	if ck := c.cookies[base]; ck != nil {
+		return ck
+	}
+	return &http.Cookie{}
 }
 
 func TestPagesCarrySecurityHeaders(t *testing.T) {
@@ -123,11 +134,103 @@ func TestSessionCookieAttributes(t *testing.T) {
 	if strings.Contains(ck.Value, tok[:20]) {
 		t.Fatal("the cookie must not carry the token")
 	}
-	// Reached under another host name (behind a proxy), the cookie is Secure.
+	// Reached under another host name (behind a proxy), the cookie is Secure and __Host- named (no other
+	// origin may set it); so it is on loopback behind a TLS proxy that says so.
 	remote := newClient(t, s)
 	remote.host = "vault.example.cn"
-	if ck := remote.signIn(tok).set["pv_session"]; ck == nil || !ck.Secure || !ck.HttpOnly {
+	if ck := remote.signIn(tok).set["__Host-pv_session"]; ck == nil || !ck.Secure || !ck.HttpOnly || ck.Path != "/" || ck.Domain != "" {
 		t.Fatalf("non-loopback session cookie: %+v", ck)
+	}
+	if p := remote.do("GET", "/console", nil, nil); p.status != 200 {
+		t.Fatalf("the console under the __Host- cookie: %d", p.status)
+	}
+	proxied := newClient(t, s)
+	proxied.do("GET", "/signin", nil, map[string]string{"X-Forwarded-Proto": "https"})
+	p := proxied.do("POST", "/signin", url.Values{"csrf": {proxied.cookie("pv_signin").Value}, "token": {tok}}, map[string]string{"X-Forwarded-Proto": "https"})
+	if ck := p.set["__Host-pv_session"]; ck == nil || !ck.Secure {
+		t.Fatalf("loopback behind a TLS proxy: %+v", p.set)
+	}
+}
+
+// Sign-in is refused from another origin even when that origin could write this site's cookies (another
+// port of the host: cookies are not per port), a cookie planted twice signs no one in, signing in again
+// ends the browser's earlier session, and one identity holds a bounded number of sessions.
+func TestSignInCannotBeForged(t *testing.T) {
+	s := apptest.Start(t)
+	tok := s.Token("co", "compliance_officer")
+	form := func(c *client) url.Values {
+		c.do("GET", "/signin", nil, nil)
+		return url.Values{"csrf": {c.cookie("pv_signin").Value}, "token": {tok}}
+	}
+	for _, h := range []map[string]string{{"Origin": "http://127.0.0.1:18999"}, {"Sec-Fetch-Site": "same-site"}, {"Sec-Fetch-Site": "cross-site"}} {
+		c := newClient(t, s)
+		if p := c.do("POST", "/signin", form(c), h); p.status != 403 || p.set["pv_session"] != nil {
+			t.Fatalf("sign-in with %v: %d", h, p.status)
+		}
+	}
+	c := newClient(t, s)
+	if p := c.do("POST", "/signin", form(c), map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": s.Server.URL}); p.status != 303 {
+		t.Fatalf("a same-origin sign-in: %d", p.status)
+	}
+	mine := c.cookies["pv_session"]
+	// A second session cookie planted on a narrower path: the browser sends both, and neither counts.
+	planted := newClient(t, s)
+	planted.signIn(s.Token("attacker", "compliance_officer"))
+	req, _ := http.NewRequest("GET", s.Server.URL+"/console", nil)
+	req.AddCookie(planted.cookies["pv_session"])
+	req.AddCookie(mine)
+	resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 303 {
+		t.Fatalf("two session cookies: %d, want a redirect to sign in", resp.StatusCode)
+	}
+	// Signing in again in the same browser ends the earlier session.
+	old := c.cookies["pv_session"]
+	c.signIn(s.Token("co2", "compliance_officer"))
+	stale := newClient(t, s)
+	stale.cookies["pv_session"] = old
+	if p := stale.do("GET", "/console", nil, nil); p.status != 303 {
+		t.Fatalf("the session before a second sign-in still works: %d", p.status)
+	}
+	// One identity, many sign-ins: its oldest sessions end, the table does not fill.
+	before := s.App.Sessions.Len()
+	for range 20 {
+		newClient(t, s).signIn(tok)
+	}
+	if n := s.App.Sessions.Len() - before; n > 8 {
+		t.Fatalf("one identity holds %d new sessions", n)
+	}
+}
+
+// A refused sign-in is audited (auth.failure), as the API's refusals are; a revoked token opens no session,
+// and a session of a token revoked since ends at its next page.
+func TestSignInRefusalsAreAuditedAndRevocationHolds(t *testing.T) {
+	s := apptest.Start(t)
+	co := s.Token("co", "compliance_officer")
+	c := newClient(t, s)
+	if p := c.signIn("not.a.token"); p.status != 401 {
+		t.Fatalf("bad token: %d", p.status)
+	}
+	r := s.Do("GET", "/v1/audit/events?action=auth.failure", co, "compliance_audit", nil)
+	if r.Status != 200 || len(r.JSON["events"].([]any)) == 0 {
+		t.Fatalf("a refused sign-in left no auth.failure entry: %d %s", r.Status, r.Body)
+	}
+	leaver := s.Token("leaver", "data_steward")
+	in := newClient(t, s)
+	if p := in.signIn(leaver); p.status != 303 {
+		t.Fatalf("sign-in: %d", p.status)
+	}
+	if r := s.Do("POST", "/v1/tokens/revoke", s.Token("root", "admin"), "", map[string]any{"sub": "leaver"}); r.Status != 200 {
+		t.Fatalf("revoke: %d %s", r.Status, r.Body)
+	}
+	if p := in.do("GET", "/console", nil, nil); p.status != 303 || p.header.Get("Location") != "/signin" {
+		t.Fatalf("a session of a revoked token: %d", p.status)
+	}
+	if p := newClient(t, s).signIn(leaver); p.status != 401 {
+		t.Fatalf("sign-in with a revoked token: %d", p.status)
 	}
 }
 

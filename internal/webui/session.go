@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -25,11 +26,13 @@ const (
 // session is a signed-in browser: the bearer token pasted (or minted by the demo page) once, verified,
 // and the CSRF token every state-changing request of that browser must repeat.
 type session struct {
-	token   string
-	csrf    string
-	subject string
-	roles   []policies.Role
-	expires time.Time // the token's own expiry: a session never outlives its token
+	token     string
+	csrf      string
+	subject   string
+	roles     []policies.Role
+	principal authn.Principal // what the token said: its id and issue time, for revocation
+	created   time.Time
+	expires   time.Time // the token's own expiry: a session never outlives its token
 }
 
 func (s *session) hasRole(r policies.Role) bool {
@@ -53,6 +56,10 @@ type Sessions struct {
 	now func() time.Time
 }
 
+// maxPerSubject bounds the sessions one signed-in identity holds: a sign-in beyond it ends that identity's
+// oldest session, so no one token — a customer's own — can fill the table and lock everyone out.
+const maxPerSubject = 8
+
 // NewSessions returns a table of at most max live sessions (default 10,000).
 func NewSessions(max int, now func() time.Time) *Sessions {
 	if max <= 0 {
@@ -66,10 +73,22 @@ func NewSessions(max int, now func() time.Time) *Sessions {
 
 // create opens a session for a verified token and returns its id.
 func (t *Sessions) create(token string, p authn.Principal) (string, *session, error) {
-	s := &session{token: token, csrf: randomToken(), subject: p.Subject, roles: p.Roles, expires: p.ExpiresAt}
+	s := &session{token: token, csrf: randomToken(), subject: p.Subject, roles: p.Roles, principal: p, created: t.now(), expires: p.ExpiresAt}
 	id := randomToken()
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	var mine []string
+	for k, v := range t.m {
+		if v.subject == p.Subject {
+			mine = append(mine, k)
+		}
+	}
+	if len(mine) >= maxPerSubject {
+		slices.SortFunc(mine, func(a, b string) int { return t.m[a].created.Compare(t.m[b].created) })
+		for _, k := range mine[:len(mine)-maxPerSubject+1] {
+			delete(t.m, k)
+		}
+	}
 	if len(t.m) >= t.max {
 		now := t.now()
 		for k, v := range t.m {
@@ -115,7 +134,7 @@ func (t *Sessions) Len() int {
 
 // fromRequest is the session of r's cookie.
 func (t *Sessions) fromRequest(r *http.Request) (string, *session, bool) {
-	c, err := r.Cookie(sessionCookie)
+	c, err := cookie(r, sessionCookie)
 	if err != nil {
 		return "", nil, false
 	}
@@ -145,11 +164,50 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// setCookie sets an HttpOnly, SameSite=Strict cookie on path /, Secure unless the request came over plain
-// http to a loopback address (a browser drops Secure cookies there; nothing leaves the machine).
+// errCookieConflict refuses a request that carries a cookie name twice: another site that can write this
+// site's cookies (another port of the host, a sibling domain) planted one on a narrower path, to sign the
+// browser into the planter's session.
+var errCookieConflict = errors.New("webui: a cookie is set twice")
+
+// cookie returns r's cookie of the given base name (see cookieName), refusing a name sent twice.
+func cookie(r *http.Request, base string) (*http.Cookie, error) {
+	name := cookieName(r, base)
+	var found *http.Cookie
+	for _, c := range r.Cookies() {
+		if c.Name != name {
+			continue
+		}
+		if found != nil {
+			return nil, errCookieConflict
+		}
+		found = c
+	}
+	if found == nil {
+		return nil, http.ErrNoCookie
+	}
+	return found, nil
+}
+
+// cookieName is a cookie's name for r: with the __Host- prefix whenever the cookie is Secure, so that a
+// browser refuses it from anyone but this origin (no Domain, path /, over HTTPS only).
+func cookieName(r *http.Request, base string) string {
+	if secure(r) {
+		return "__Host-" + base
+	}
+	return base
+}
+
+// secure reports whether cookies for r are marked Secure: always, unless r came over plain http to a loopback
+// address (a browser drops Secure cookies there; nothing leaves the machine) and says nothing of a TLS proxy
+// in front (X-Forwarded-Proto: https — which a client can only use to make its own cookies stricter).
+func secure(r *http.Request) bool {
+	return !plainLoopback(r) || r.Header.Get("X-Forwarded-Proto") == "https"
+}
+
+// setCookie sets an HttpOnly, SameSite=Strict cookie on path /, Secure (and __Host- named) as secure says.
 func setCookie(w http.ResponseWriter, r *http.Request, name, value string, expires time.Time) {
-	c := &http.Cookie{Name: name, Value: value, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
-		Secure: !plainLoopback(r)}
+	c := &http.Cookie{Name: cookieName(r, name), Value: value, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Secure: secure(r)}
 	if expires.IsZero() {
 		c.MaxAge = -1
 	} else {

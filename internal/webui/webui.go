@@ -13,6 +13,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"slices"
 	"time"
 
@@ -42,6 +43,12 @@ type Demo struct {
 // Config wires the pages.
 type Config struct {
 	Verifier TokenVerifier
+	// Revoked reports a verified token revoked since (POST /v1/tokens/revoke): it opens no session, and a
+	// session of it ends at its next page. Nil: none is.
+	Revoked func(authn.Principal) bool
+	// AuthFailed records a refused sign-in (an auth.failure audit entry, as the API's) and reports whether
+	// the client is over its budget of failures (then 429).
+	AuthFailed func(r *http.Request, reason string) (limited bool)
 	// Policy is the policy in force: a console page opens only for roles it allows (what the page's API
 	// calls need), so the page and the enforcement point agree.
 	Policy   func() *policies.Set
@@ -196,15 +203,22 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name str
 	_ = u.pages[name].Execute(w, v)
 }
 
-// signedIn is the request's session, or a redirect to the sign-in page.
+// signedIn is the request's session, or a redirect to the sign-in page. A session whose token was revoked
+// since it opened ends here.
 func (u *UI) signedIn(w http.ResponseWriter, r *http.Request) (*session, bool) {
-	_, s, ok := u.cfg.Sessions.fromRequest(r)
+	id, s, ok := u.cfg.Sessions.fromRequest(r)
+	if ok && u.revoked(s.principal) {
+		u.cfg.Sessions.delete(id)
+		ok = false
+	}
 	if !ok {
 		http.Redirect(w, r, "/signin", http.StatusSeeOther)
 		return nil, false
 	}
 	return s, true
 }
+
+func (u *UI) revoked(p authn.Principal) bool { return u.cfg.Revoked != nil && u.cfg.Revoked(p) }
 
 func (u *UI) refuse(w http.ResponseWriter, r *http.Request, s *session) {
 	u.render(w, r, http.StatusForbidden, "refused", view{Title: "refused.title", Roles: s.roles, CSRF: s.csrf, SignedIn: true})
@@ -281,7 +295,7 @@ func (u *UI) consolePage(p consolePage) http.HandlerFunc {
 // signinToken is the double-submit token of the sign-in forms: the same random value in a cookie and in
 // the form, so another site cannot sign this browser in as someone else.
 func signinToken(w http.ResponseWriter, r *http.Request) string {
-	if c, err := r.Cookie(signinCookie); err == nil && len(c.Value) == 43 {
+	if c, err := cookie(r, signinCookie); err == nil && len(c.Value) == 43 {
 		return c.Value
 	}
 	t := randomToken()
@@ -289,9 +303,31 @@ func signinToken(w http.ResponseWriter, r *http.Request) string {
 	return t
 }
 
+// signinFormOK checks a sign-in form: posted from this origin, and carrying the double-submit token. The
+// origin check is what holds when another site can write this site's cookies (another port of the same
+// host, a sibling subdomain): it could set the cookie half of the token, never the browser's Origin.
 func signinFormOK(r *http.Request) bool {
-	c, err := r.Cookie(signinCookie)
-	return err == nil && SameToken(c.Value, r.PostFormValue("csrf"))
+	c, err := cookie(r, signinCookie)
+	return err == nil && sameOrigin(r) && SameToken(c.Value, r.PostFormValue("csrf"))
+}
+
+// sameOrigin reports whether a browser says r comes from a page of this origin: Sec-Fetch-Site
+// same-origin (or none: typed, bookmarked), else an Origin naming this host. A request with neither
+// header comes from no browser, which no other site can make send it.
+func sameOrigin(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "same-origin", "none":
+		return true
+	case "":
+	default:
+		return false
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	return err == nil && u.Host == r.Host
 }
 
 func (u *UI) getSignin(w http.ResponseWriter, r *http.Request) {
@@ -310,9 +346,23 @@ func (u *UI) postSignin(w http.ResponseWriter, r *http.Request) {
 
 func (u *UI) signIn(w http.ResponseWriter, r *http.Request, token string) {
 	p, err := u.cfg.Verifier.Verify(token)
+	reason := authn.Reason(err)
+	if err == nil && u.revoked(p) {
+		err, reason = errRevoked, "token_revoked"
+	}
 	if err != nil {
+		// Refused as the API refuses: audited, and within a budget of failures per address.
+		if u.cfg.AuthFailed != nil && u.cfg.AuthFailed(r, reason) {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "too many failed sign-ins; try again shortly", http.StatusTooManyRequests)
+			return
+		}
 		u.render(w, r, http.StatusUnauthorized, "signin", view{Title: "signin.title", CSRF: signinToken(w, r), Error: "signin.bad"})
 		return
+	}
+	// Signing in again ends the session this browser had: one browser, one session.
+	if old, _, ok := u.cfg.Sessions.fromRequest(r); ok {
+		u.cfg.Sessions.delete(old)
 	}
 	id, s, err := u.cfg.Sessions.create(token, p)
 	if err != nil {
@@ -324,11 +374,14 @@ func (u *UI) signIn(w http.ResponseWriter, r *http.Request, token string) {
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
+// errRevoked refuses a sign-in with a token revoked since it was issued.
+var errRevoked = errors.New("webui: revoked token")
+
 // postSignout ends the session; the form must carry the session's CSRF token.
 func (u *UI) postSignout(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	id, s, ok := u.cfg.Sessions.fromRequest(r)
-	if ok && !SameToken(s.csrf, r.PostFormValue("csrf")) {
+	if ok && (!sameOrigin(r) || !SameToken(s.csrf, r.PostFormValue("csrf"))) {
 		u.render(w, r, http.StatusForbidden, "refused", view{Title: "csrf.title", Error: "csrf.lead", CSRF: s.csrf, SignedIn: true})
 		return
 	}
