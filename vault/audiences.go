@@ -59,8 +59,11 @@ type AudienceRow struct {
 	Holdout                 float64
 	Size, HoldoutSize       int
 	Excluded                map[string]int
-	CreatedBy               string
-	CreatedAt               time.Time
+	// Unmatched counts those who could be reached but whose tags the rule does not match: with the sizes
+	// and the exclusions it adds up to everyone decided.
+	Unmatched int
+	CreatedBy string
+	CreatedAt time.Time
 }
 
 // AudienceMember is one selected subject: Ref is the member's key outside the vault (a keyed hash of the
@@ -167,9 +170,10 @@ func (s *Audiences) Build(ctx context.Context, a Access, in AudienceInput) (Audi
 	}
 	selected := map[bool]string{false: "audience:" + id + " group:treated", true: "audience:" + id + " group:holdout"}
 	type decided struct {
-		members  []AudienceMember
-		entries  []audit.Entry
-		excluded map[string]int
+		members   []AudienceMember
+		entries   []audit.Entry
+		excluded  map[string]int
+		unmatched int
 	}
 	decide := func(p subjectPage) (out decided) {
 		out.excluded = map[string]int{}
@@ -179,6 +183,8 @@ func (s *Audiences) Build(ctx context.Context, a Access, in AudienceInput) (Audi
 			refuse := func(reason string) {
 				if reason != "" {
 					out.excluded[reason]++
+				} else {
+					out.unmatched++
 				}
 				if len(se.DecisionInputs) > 0 {
 					se.Decision, se.Reason = audit.Deny, notSelected[reason]
@@ -217,6 +223,7 @@ func (s *Audiences) Build(ctx context.Context, a Access, in AudienceInput) (Audi
 		for reason, n := range p.excluded {
 			row.Excluded[reason] += n
 		}
+		row.Unmatched += p.unmatched
 		if in.Progress != nil {
 			in.Progress(done)
 		}

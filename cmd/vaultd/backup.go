@@ -173,6 +173,11 @@ func cmdRestore(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
+	if cfg.KEKFile != "" || cfg.AuditKeyFile != "" {
+		// The archive's key files are restored into the data dir, where the restore's own start and check
+		// read them; a key kept elsewhere is moved there by the operator after the restore.
+		return exitError{code: 2, msg: "vaultd restore: --kek-file and --audit-key-file are not used by restore: it writes the key ring and the checkpoint key into --data-dir; move them after the restore and start serve with the flags"}
+	}
 	in, err := os.Open(*from)
 	if err != nil {
 		return exitError{code: 2, msg: "vaultd restore: " + err.Error()}

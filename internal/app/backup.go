@@ -103,12 +103,10 @@ var ErrArchiveKind = errors.New("the backup is of another store")
 // restored database must then hold what the backup's manifest says its snapshot held (the log's head and
 // newest checkpoint, every table's row count, the key fingerprints) before the vault starts on it, the
 // ledger's erasures are applied again and the trail is verified, as for SQLite.
-func Restore(ctx context.Context, cfg Config, r io.Reader, identities []age.Identity, opts RestoreOptions) (RestoreReport, error) {
+func Restore(ctx context.Context, cfg Config, r io.Reader, identities []age.Identity, opts RestoreOptions) (rep RestoreReport, err error) {
 	if opts.Ledger == "" && !opts.WithoutLedger {
 		return RestoreReport{}, ErrNoLedger
 	}
-	var rep RestoreReport
-	var err error
 	if opts.Ledger != "" {
 		// A missing or damaged ledger refuses the restore before anything is written.
 		if _, err := erasures.ReadFile(opts.Ledger); err != nil {
@@ -119,6 +117,15 @@ func Restore(ctx context.Context, cfg Config, r io.Reader, identities []age.Iden
 		return rep, err
 	}
 	onPG := rep.Manifest.Format == backup.FormatPostgres
+	if !onPG {
+		// Whatever fails from here on — the restored vault does not start, a DEK does not unwrap, the trail
+		// does not verify — leaves nothing behind, so the same target can be used again.
+		defer func() {
+			if err != nil {
+				cleanRestored(cfg.DataDir)
+			}
+		}()
+	}
 	if onPG != postgresDSN(cfg.DB) {
 		cleanRestored(cfg.DataDir)
 		if onPG {

@@ -155,6 +155,19 @@ func TestRestoreNeverResurrectsAnErasedPerson(t *testing.T) {
 			t.Fatalf("a failed restore left %d files behind", len(entries))
 		}
 	})
+	t.Run("a restored vault that does not start leaves nothing behind", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "restored")
+		cfg := app.Config{DataDir: dir, PolicyDir: filepath.Join(t.TempDir(), "no-such-policy")} // fails after the archive is extracted
+		if _, err := app.Restore(context.Background(), cfg, bytes.NewReader(archive.Bytes()), []age.Identity{id}, app.RestoreOptions{Ledger: ledger}); err == nil {
+			t.Fatal("restored under a policy dir that does not exist")
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+			t.Fatalf("a restore that failed after extracting left %d files behind (keys among them)", len(entries))
+		}
+		if _, err := app.Restore(context.Background(), app.Config{DataDir: dir}, bytes.NewReader(archive.Bytes()), []age.Identity{id}, app.RestoreOptions{Ledger: ledger}); err != nil {
+			t.Fatalf("a restore into the same dir after the failed one: %v", err)
+		}
+	})
 	t.Run("a restore never overwrites a data dir", func(t *testing.T) {
 		_, err := app.Restore(context.Background(), app.Config{DataDir: s.Dir}, bytes.NewReader(archive.Bytes()), []age.Identity{id}, app.RestoreOptions{Ledger: ledger})
 		if !errors.Is(err, backup.ErrNotEmpty) {

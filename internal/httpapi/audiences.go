@@ -33,14 +33,17 @@ type audienceDTO struct {
 	Size        int            `json:"size"`
 	HoldoutSize int            `json:"holdout_size"`
 	Excluded    map[string]int `json:"excluded"`
-	CreatedAt   time.Time      `json:"created_at"`
+	// Unmatched: reachable, but the rule does not match their tags (size + holdout_size + excluded +
+	// unmatched is everyone decided).
+	Unmatched int       `json:"unmatched"`
+	CreatedAt time.Time `json:"created_at"`
 	// Personalised is the marker its messages must carry: audiences are always picked from profile tags.
 	Personalised personalisedDTO `json:"personalised"`
 }
 
 func toAudienceDTO(x vault.AudienceRow, m personalisedDTO) audienceDTO {
 	return audienceDTO{ID: x.ID, Name: x.Name, Rule: x.Rule, Channel: x.Channel, Holdout: x.Holdout, Size: x.Size, HoldoutSize: x.HoldoutSize,
-		Excluded: x.Excluded, CreatedAt: x.CreatedAt, Personalised: m}
+		Excluded: x.Excluded, Unmatched: x.Unmatched, CreatedAt: x.CreatedAt, Personalised: m}
 }
 
 // personalisedDTO is the label and opt-out text every message sent to an audience carries (GB/T 35273 §7.5:

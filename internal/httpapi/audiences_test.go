@@ -70,6 +70,11 @@ func TestAudiencesOverHTTP(t *testing.T) {
 			t.Fatalf("%s: %d %s (want %q)", rule, r.Status, r.Body, want)
 		}
 	}
+	// Everyone decided is counted: the two reachable people whose tags the rule does not match too.
+	if r := s.Do("POST", "/v1/audiences", mk, "marketing", map[string]any{"rule": "value.rfm_segment == 'champions'", "channel": "sms"}); r.Status != 201 ||
+		r.JSON["size"].(float64)+r.JSON["holdout_size"].(float64) != 0 || r.JSON["unmatched"].(float64) != 2 {
+		t.Fatalf("an audience nobody matches: %d %s", r.Status, r.Body)
+	}
 	// A subject lacking a tag one branch of an or names is in the audience when the other branch holds.
 	r = s.Do("POST", "/v1/audiences", mk, "marketing", map[string]any{"rule": "value.rfm_segment == 'at_risk' or value.churn_risk == 'high'", "channel": "sms", "holdout": 0})
 	if r.Status != 201 || r.JSON["size"].(float64) != 2 || r.JSON["excluded"].(map[string]any)["missing_tags"].(float64) != 0 {
@@ -199,6 +204,15 @@ func TestOutcomesAreDecidedAgain(t *testing.T) {
 		{"member_ref": refs[0], "converted": true, "order_value": 80}, {"member_ref": refs[1], "converted": true, "order_value": 90}}})
 	if r.Status != 200 || r.JSON["recorded"].(float64) != 1 || r.JSON["skipped"].(map[string]any)["no_consent"].(float64) != 1 {
 		t.Fatalf("outcomes after a withdrawal: %d %s", r.Status, r.Body)
+	}
+	// A batch of 10,000 full outcomes is about 1.6 MiB: over the 1 MiB of ordinary bodies, within the
+	// outcomes' bulk cap, so it reaches the check of its size (10,001 are too many: 400, not 413).
+	many := make([]map[string]any, 10_001)
+	for i := range many {
+		many[i] = map[string]any{"member_ref": refs[0], "converted": true, "order_value": 100.5, "retained_30": true, "retained_60": true, "retained_90": false}
+	}
+	if r := s.Do("POST", "/v1/audiences/"+treated+"/outcomes", mk, "marketing", map[string]any{"outcomes": many}); r.Status != 400 || !strings.Contains(string(r.Body), "10000") {
+		t.Fatalf("a batch over 1 MiB: %d %.200s", r.Status, r.Body)
 	}
 	log := s.Do("GET", "/v1/me/access-log", s.Token(other, "subject"), "", nil)
 	if !strings.Contains(string(log.Body), `"action":"audience.outcomes"`) {

@@ -89,12 +89,14 @@ func noStore(c *gin.Context) {
 	c.Next()
 }
 
-// limitBody caps request bodies (bulk ingest has its own, larger cap); the handler's read fails with
+// limitBody caps request bodies (the bulk routes have their own, larger cap: event ingestion, and campaign
+// outcomes, whose batch of 10,000 full outcomes is about 1.6 MiB); the handler's read fails with
 // payload_too_large past the cap.
 func limitBody(normal, bulk int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		max := normal
-		if c.FullPath() == "/v1/events" {
+		switch c.FullPath() {
+		case "/v1/events", "/v1/audiences/:id/outcomes":
 			max = bulk
 		}
 		if c.Request.ContentLength > max {

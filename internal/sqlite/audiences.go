@@ -26,13 +26,14 @@ type audienceData struct {
 	Size        int            `json:"size"`
 	HoldoutSize int            `json:"holdout_size"`
 	Excluded    map[string]int `json:"excluded"`
+	Unmatched   int            `json:"unmatched,omitempty"`
 	CreatedBy   string         `json:"created_by"`
 	CreatedAt   time.Time      `json:"created_at"`
 }
 
 func toAudienceData(r vault.AudienceRow) ([]byte, error) {
 	return json.Marshal(audienceData{ID: r.ID, Name: r.Name, Rule: r.Rule, Channel: r.Channel, Purpose: string(r.Purpose), Holdout: r.Holdout,
-		Size: r.Size, HoldoutSize: r.HoldoutSize, Excluded: r.Excluded, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt})
+		Size: r.Size, HoldoutSize: r.HoldoutSize, Excluded: r.Excluded, Unmatched: r.Unmatched, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt})
 }
 
 func fromAudienceData(b []byte) (vault.AudienceRow, error) {
@@ -41,7 +42,7 @@ func fromAudienceData(b []byte) (vault.AudienceRow, error) {
 		return vault.AudienceRow{}, err
 	}
 	return vault.AudienceRow{ID: d.ID, Name: d.Name, Rule: d.Rule, Channel: d.Channel, Purpose: policies.PurposeName(d.Purpose), Holdout: d.Holdout,
-		Size: d.Size, HoldoutSize: d.HoldoutSize, Excluded: d.Excluded, CreatedBy: d.CreatedBy, CreatedAt: d.CreatedAt}, nil
+		Size: d.Size, HoldoutSize: d.HoldoutSize, Excluded: d.Excluded, Unmatched: d.Unmatched, CreatedBy: d.CreatedBy, CreatedAt: d.CreatedAt}, nil
 }
 
 // PutAudience implements vault.Tx: the audience and its members, inserted once.

@@ -294,7 +294,7 @@ func RunAccess(t *testing.T, open Open) {
 func RunAudiences(t *testing.T, open Open) {
 	a := open(t)
 	row := vault.AudienceRow{ID: "aud_1", Name: "n", Rule: "rfm=high", Channel: "sms", Purpose: policies.PurposeMarketing, Holdout: 0.1, Size: 3, HoldoutSize: 1,
-		Excluded: map[string]int{"no_consent": 2}, CreatedBy: "ana", CreatedAt: at}
+		Excluded: map[string]int{"no_consent": 2}, Unmatched: 4, CreatedBy: "ana", CreatedAt: at}
 	// More members than an adapter may insert at once, handed over in no particular order.
 	const many = 2500
 	var members []vault.AudienceMember
@@ -314,7 +314,7 @@ func RunAudiences(t *testing.T, open Open) {
 		return tx.PutOutcomes("aud_1", []vault.OutcomeUpdate{{Ref: "ref_0001", Converted: &yes, OrderValue: &three}, {Ref: "ref_0000", Retained90: &no}})
 	})
 	got, err := a.Audiences.Audience(t.Context(), "aud_1")
-	if err != nil || got.Name != "n" || got.Excluded["no_consent"] != 2 || got.Holdout != 0.1 || got.Size != 3 || got.HoldoutSize != 1 || !got.CreatedAt.Equal(at) ||
+	if err != nil || got.Name != "n" || got.Excluded["no_consent"] != 2 || got.Unmatched != 4 || got.Holdout != 0.1 || got.Size != 3 || got.HoldoutSize != 1 || !got.CreatedAt.Equal(at) ||
 		got.Purpose != policies.PurposeMarketing || got.Rule != "rfm=high" || got.Channel != "sms" || got.CreatedBy != "ana" {
 		t.Fatalf("audience %+v %v", got, err)
 	}

@@ -818,6 +818,10 @@ func TestBrowserAudiences(t *testing.T) {
 	if err != nil {
 		t.Fatalf("build, plan, report: %v", err)
 	}
+	// The chart's holdout bars have the legend's colour (they did not).
+	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#report-chart svg rect[fill="#5b6570"]').length`)); err != nil || n < 1 {
+		t.Fatalf("the report chart's holdout bars: %d %v", n, err)
+	}
 	if size, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS("#built-size"), "data-size")); err != nil || size.Value != "3" {
 		t.Fatalf("built size %q %v", size.Value, err)
 	}

@@ -60,11 +60,16 @@
   });
 
   const pct = v => (v === null || v === undefined) ? '—' : (v * 100).toFixed(1) + '%';
+  // A difference of two rates is in percentage points, not per cent of anything.
+  const pp = v => (v === null || v === undefined) ? '—' : (v >= 0 ? '+' : '') + (v * 100).toFixed(1) + ' pp';
 
   // chart draws the treated and holdout rates as bars, and the difference's 95 % interval as a whisker.
+  // chart draws each rate of both groups as bars, and under them the difference (treated − holdout) as a
+  // dot with its 95 % interval as a whisker on a scale centred on zero: a whisker across the zero line is
+  // a difference the data cannot tell from none.
   function chart(rows) {
     const box = clear(document.getElementById('report-chart'));
-    const W = 520, H = 40 + rows.length * 60, L = 120;
+    const W = 520, H = 40 + rows.length * 84, L = 120;
     const svg = document.createElementNS(SVG, 'svg');
     svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
     svg.setAttribute('class', 'plot');
@@ -77,13 +82,24 @@
       if (text !== undefined) n.textContent = text;
       svg.append(n);
     };
+    const mid = L + (W - L - 20) / 2, half = (W - L - 20) / 2;
+    const dx = v => mid + Math.max(-1, Math.min(1, v)) * half; // a difference of −100 to +100 points
     rows.forEach((r, i) => {
-      const y = 20 + i * 60;
+      const y = 20 + i * 84;
       add('text', { x: 4, y: y + 20, 'font-size': 12, fill: '#1b1f24' }, r.name);
       add('rect', { x: L, y, width: Math.max(1, x(r.treated) - L), height: 16, fill: '#0b5cad' });
-      add('rect', { x: L, y: y + 20, width: Math.max(1, x(r.holdout) - L), height: 16, fill: '#9aa5b1' });
+      add('rect', { x: L, y: y + 20, width: Math.max(1, x(r.holdout) - L), height: 16, fill: '#5b6570' });
       add('text', { x: x(r.treated) + 4, y: y + 13, 'font-size': 11, fill: '#1b1f24' }, pct(r.treated));
       add('text', { x: x(r.holdout) + 4, y: y + 33, 'font-size': 11, fill: '#1b1f24' }, pct(r.holdout));
+      const d = r.diff, wy = y + 56;
+      add('line', { x1: mid, y1: wy - 8, x2: mid, y2: wy + 8, stroke: '#8a949e', 'stroke-dasharray': '2 2' });
+      if (d && d.estimate !== null) {
+        if (d.ci95_lo !== null && d.ci95_hi !== null) {
+          add('line', { class: 'whisker', x1: dx(d.ci95_lo), y1: wy, x2: dx(d.ci95_hi), y2: wy, stroke: d.significant ? '#1e6b34' : '#b3261e', 'stroke-width': 2 });
+        }
+        add('circle', { cx: dx(d.estimate), cy: wy, r: 4, fill: '#1b1f24' });
+        add('text', { x: 4, y: wy + 4, 'font-size': 11, fill: '#1b1f24' }, T['aud.diff'] + ' ' + pp(d.estimate));
+      }
     });
     box.append(svg, el('ul', { class: 'legend' }, el('li', {}, el('span', { class: 'swatch swatch-0' }), T['aud.treated']),
       el('li', {}, el('span', { class: 'swatch swatch-6' }), T['aud.holdoutg'])));
@@ -96,10 +112,10 @@
       document.getElementById('report-name').textContent = a.name || a.rule;
       const tb = clear(document.querySelector('#report-table tbody'));
       const row = (name, t, h, d, rel) => tb.append(el('tr', { 'data-metric': name }, el('th', {}, name), el('td', {}, t), el('td', {}, h),
-        el('td', {}, d.estimate === null ? '—' : (name === 'aov' ? d.estimate.toFixed(2) : pct(d.estimate))),
+        el('td', {}, d.estimate === null ? '—' : (name === 'aov' ? d.estimate.toFixed(2) : pp(d.estimate))),
         el('td', { class: d.significant ? 'ok' : '' }, d.ci95_lo === null ? '—' : '[' + fmt(name, d.ci95_lo) + ', ' + fmt(name, d.ci95_hi) + '] ' + (d.significant ? T['aud.sig'] : T['aud.notsig'])),
         el('td', {}, rel === null || rel === undefined ? '—' : pct(rel))));
-      const fmt = (name, v) => name === 'aov' ? v.toFixed(2) : pct(v);
+      const fmt = (name, v) => name === 'aov' ? v.toFixed(2) : pp(v);
       row('conversion', pct(r.treated.conversion_rate) + ' (' + r.treated.converted + '/' + r.treated.members + ')',
         pct(r.holdout.conversion_rate) + ' (' + r.holdout.converted + '/' + r.holdout.members + ')', r.conversion.difference, r.conversion.relative);
       ['30d', '60d', '90d'].forEach((k, i) => {
@@ -108,7 +124,15 @@
       });
       row('aov', r.treated.aov === null ? '—' : r.treated.aov.toFixed(2), r.holdout.aov === null ? '—' : r.holdout.aov.toFixed(2), r.aov.difference, null);
       document.getElementById('report-method').textContent = r.method;
-      chart([{ name: 'conversion', treated: r.treated.conversion_rate || 0, holdout: r.holdout.conversion_rate || 0 }]);
+      const rows = [{ name: 'conversion', treated: r.treated.conversion_rate || 0, holdout: r.holdout.conversion_rate || 0, diff: r.conversion.difference }];
+      ['30d', '60d', '90d'].forEach((k, i) => {
+        const known = g => g.retention_known_30_60_90[i];
+        if (known(r.treated) && known(r.holdout)) {
+          rows.push({ name: 'retention ' + k, treated: r.treated.retained_30_60_90[i] / known(r.treated),
+            holdout: r.holdout.retained_30_60_90[i] / known(r.holdout), diff: r.retention[k].difference });
+        }
+      });
+      chart(rows);
     } catch (e) { failed(e); }
   }
 
