@@ -79,10 +79,6 @@ func (s *Audiences) RecordOutcomes(ctx context.Context, a Access, id string, upd
 			return OutcomesRecorded{}, s.refuseInvalid(ctx, a, ActionAudienceOutcomes, "", Errorf(CodeInvalidArgument, "outcome %d: the member_ref of an earlier outcome of this batch: send one outcome a member", i))
 		}
 		seen[o.Ref] = true
-		if o.Converted != nil && !*o.Converted && o.OrderValue == nil {
-			zero := 0.0
-			updates[i].OrderValue = &zero // no conversion, no order
-		}
 		refs[i] = o.Ref
 	}
 	known, err := s.store.MemberRefs(ctx, id, refs)
@@ -106,9 +102,14 @@ func (s *Audiences) RecordOutcomes(ctx context.Context, a Access, id string, upd
 	}
 	var kept []OutcomeUpdate
 	for i, u := range updates {
-		if keep[i] {
-			kept = append(kept, u)
+		if !keep[i] {
+			continue
 		}
+		if u.Converted != nil && !*u.Converted && u.OrderValue == nil {
+			zero := 0.0
+			u.OrderValue = &zero // no conversion, no order
+		}
+		kept = append(kept, u)
 	}
 	e.Decision, e.Status = audit.Allow, statusOK
 	e.Reason += " outcomes:" + strconv.Itoa(len(kept)) + " skipped:" + strconv.Itoa(len(updates)-len(kept))
