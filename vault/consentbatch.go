@@ -90,7 +90,8 @@ func (s *ConsentRecords) importRound(ctx context.Context, a Access, pol *policie
 		rec, found := recs[c.Subject]
 		p, valid := pol.Purposes().Purpose(c.Grant.Purpose)
 		_, duplicate := identicalActive(rec, c.Grant, s.now())
-		if !found || duplicate || !valid || c.Grant.Validate(p, s.now()) != nil {
+		_, recorded := capturedBefore(rec, c.Grant)
+		if !found || duplicate || recorded != "" || !valid || c.Grant.Validate(p, s.now()) != nil {
 			one(i)
 			continue
 		}
@@ -148,6 +149,28 @@ func (s *ConsentRecords) importRound(ctx context.Context, a Access, pol *policie
 			out[g.i] = ConsentImported{Err: internalErr("grant consent", g.err)}
 		}
 	}
+}
+
+// capturedBefore reports what rec's history already says of an imported grant g carrying the time its
+// collection point captured it: "recorded" when that very capture is recorded already (the same purpose,
+// kind, recipient and capture time), whatever its status now — re-importing a file must not grant again
+// what the person has withdrawn since — or "withdrawn_since" when the person withdrew the purpose after g
+// was captured (a stale feed must not undo a withdrawal); "" otherwise. id is the recorded grant's.
+func capturedBefore(rec SubjectRecord, g consent.Grant) (id, state string) {
+	if g.GrantedAt == nil {
+		return "", ""
+	}
+	for _, r := range rec.Consents {
+		if r.Purpose == g.Purpose && r.Kind == g.Kind && r.Recipient == g.Recipient && r.GrantedAt.Equal(*g.GrantedAt) {
+			return r.ID, "recorded"
+		}
+	}
+	for _, r := range rec.Consents {
+		if r.Purpose == g.Purpose && r.Recipient == g.Recipient && r.WithdrawnAt != nil && r.WithdrawnAt.After(*g.GrantedAt) {
+			return r.ID, "withdrawn_since"
+		}
+	}
+	return "", ""
 }
 
 // identicalActive returns the id of an active grant of rec identical to g — same purpose, kind, notice

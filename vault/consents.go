@@ -361,6 +361,20 @@ func (s *ConsentRecords) ImportConsent(ctx context.Context, a Access, id string,
 		}
 		return true, nil
 	}
+	switch id, state := capturedBefore(rec, g); state {
+	case "recorded":
+		// This capture was recorded before (and withdrawn or expired since): importing it again changes nothing.
+		e.Decision, e.Status, e.Reason = audit.Allow, statusOK, "unchanged: this capture is recorded purpose:"+string(g.Purpose)
+		e.ConsentIDs = []string{id}
+		if _, err := s.seq.Commit(ctx, nil, func(error) audit.Entry { return e }); err != nil {
+			return false, internalErr("audit consent import", err)
+		}
+		return true, nil
+	case "withdrawn_since":
+		e.ConsentIDs = []string{id}
+		return false, s.deny(ctx, e, statusConflict, "withdrawn_since", &Error{Code: CodeConflict, Reason: "withdrawn_since",
+			Message: "the person withdrew this purpose after this grant was captured: a later withdrawal stands"})
+	}
 	p, err := s.validGrant(ctx, a, id, g)
 	if err != nil {
 		return false, err

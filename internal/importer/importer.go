@@ -351,6 +351,9 @@ func (im *Importer) badRow(row ingest.Row, rep *ingest.Report) (bad bool, err er
 func reasonOf(err error) string {
 	var ve *vault.Error
 	if errors.As(err, &ve) {
+		if ve.Reason != "" {
+			return ve.Reason // a refinement the vault names (withdrawn_since)
+		}
 		return string(ve.Code)
 	}
 	return "internal"

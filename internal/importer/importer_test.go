@@ -267,3 +267,53 @@ not json
 		t.Errorf("the report's lines do not name the place: %q", rep.Lines())
 	}
 }
+
+// TestReimportNeverUndoesAWithdrawal: a person withdraws a consent an import granted; importing the same
+// file again is unchanged (the capture is recorded: a duplicate), and a feed with an older capture of the
+// same purpose is refused as withdrawn_since — neither grants it again.
+func TestReimportNeverUndoesAWithdrawal(t *testing.T) {
+	dir := t.TempDir()
+	write := func(consents string) {
+		t.Helper()
+		for name, body := range map[string]string{
+			"subjects.ndjson": `{"external_id":"T1","source":"crm","fields":{"name":"周杰","phone":"13800000101","birth_date":"1990-01-01"}}` + "\n",
+			"consents.ndjson": consents} {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	grant := func(at string) string {
+		return `{"subject_id":"external:crm:T1","purpose":"marketing","notice_version":"2026-01","method":"app_checkbox","kind":"general","granted_at":"` + at + `"}` + "\n"
+	}
+	s := apptest.Start(t)
+	im := &importer.Importer{Vault: s.App.Vault, Steward: vault.Caller{Subject: "import-test", Roles: []policies.Role{"data_steward"}}}
+	write(grant("2026-10-01T23:40:00Z"))
+	if _, err := im.Run(t.Context(), []string{dir}); err != nil {
+		t.Fatal(err)
+	}
+	id, err := s.App.Vault.Ingestion().ResolveSubject(t.Context(), vault.Access{Caller: im.Steward, Purpose: policies.PurposeAccountManagement}, "external:crm:T1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := s.Do("PUT", "/v1/me/consents/marketing", s.Token(id, "subject"), "", map[string]any{"granted": false}); r.Status != 200 {
+		t.Fatalf("withdraw: %d %s", r.Status, r.Body)
+	}
+	granted := func() bool {
+		for _, c := range s.Do("GET", "/v1/me", s.Token(id, "subject"), "", nil).JSON["consents"].([]any) {
+			if m := c.(map[string]any); m["purpose"] == "marketing" && m["status"] == "granted" {
+				return true
+			}
+		}
+		return false
+	}
+	rep, err := im.Run(t.Context(), []string{dir})
+	if err != nil || granted() || rep.Duplicates < 1 {
+		t.Fatalf("re-import after a withdrawal: granted %v, %v\n%s", granted(), err, strings.Join(rep.Lines(), "\n"))
+	}
+	write(grant("2026-09-01T08:00:00Z")) // an older capture from another feed
+	rep, err = im.Run(t.Context(), []string{dir})
+	if err != nil || granted() || rep.Rejected["withdrawn_since"] != 1 {
+		t.Fatalf("an older capture after a withdrawal: granted %v, %v\n%s", granted(), err, strings.Join(rep.Lines(), "\n"))
+	}
+}
