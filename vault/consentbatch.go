@@ -153,7 +153,7 @@ func (s *ConsentRecords) importRound(ctx context.Context, a Access, pol *policie
 
 // capturedBefore reports what rec's history already says of an imported grant g carrying the time its
 // collection point captured it: "recorded" when that very capture is recorded already (the same purpose,
-// kind, recipient and capture time), whatever its status now — re-importing a file must not grant again
+// kind, recipient, notice version, method and capture time), whatever its status now — re-importing a file must not grant again
 // what the person has withdrawn since — or "withdrawn_since" when the person withdrew the purpose after g
 // was captured (a stale feed must not undo a withdrawal); "" otherwise. id is the recorded grant's.
 func capturedBefore(rec SubjectRecord, g consent.Grant) (id, state string) {
@@ -161,7 +161,8 @@ func capturedBefore(rec SubjectRecord, g consent.Grant) (id, state string) {
 		return "", ""
 	}
 	for _, r := range rec.Consents {
-		if r.Purpose == g.Purpose && r.Kind == g.Kind && r.Recipient == g.Recipient && r.GrantedAt.Equal(*g.GrantedAt) {
+		if r.Purpose == g.Purpose && r.Kind == g.Kind && r.Recipient == g.Recipient && r.NoticeVersion == g.NoticeVersion && r.Method == g.Method &&
+			r.GrantedAt.Equal(*g.GrantedAt) {
 			return r.ID, "recorded"
 		}
 	}

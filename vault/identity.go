@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/profilevault/profilevault/audit"
@@ -144,29 +145,77 @@ func (s *Ingestion) findMatch(ctx context.Context, e *audit.Entry, values map[st
 		return ids
 	}
 	if ids := lookup("email"); len(ids) == 1 {
+		// An email is one person's more often than a phone is, but a family shares one too: a record whose
+		// name, birth date or id number says another person is queued, never merged.
+		switch reason := s.conflicts(ctx, e, ids[0], values); reason {
+		case "":
+		case reasonKeyUnavailable:
+			return "", "", ids[0], reason
+		default:
+			return "", "", ids[0], "shared_email_" + reason
+		}
 		return ids[0], "email", "", ""
 	}
 	ids := lookup("phone")
-	if len(ids) != 1 {
+	if len(ids) == 0 {
 		if other := s.similarName(ctx, values); other != "" {
 			return "", "", other, "similar_name_same_birth_date"
 		}
 		return "", "", "", ""
 	}
-	name := values["name"]
-	if name != nil && s.similar != nil {
-		if rec, err := s.activeSubject(ctx, ids[0]); err == nil {
-			other, ok, err := s.gate.decisionOpen(e, rec, "name")
-			if err != nil {
-				// This node cannot compare the names: no merge, and the review says why.
-				return "", "", ids[0], reasonKeyUnavailable
-			}
-			if ok && s.similar(*name, string(other)) >= nameMatchThreshold {
-				return ids[0], "phone", "", ""
-			}
+	if values["name"] == nil || s.similar == nil {
+		return "", "", ids[0], "shared_phone_no_name"
+	}
+	if len(ids) > 1 {
+		// A phone a family shares is held by several subjects already: no guess between them (and none of
+		// them is opened), the record is queued with the first.
+		return "", "", ids[0], "shared_phone_several_holders"
+	}
+	switch reason := s.conflicts(ctx, e, ids[0], values); reason {
+	case "":
+		return ids[0], "phone", "", ""
+	case reasonKeyUnavailable:
+		// This node cannot compare them: no merge, and the review says why.
+		return "", "", ids[0], reason
+	default:
+		return "", "", ids[0], "shared_phone_" + reason
+	}
+}
+
+// conflicts compares the record's identifying fields with those of the candidate it shares an identifier
+// with, opened inside the gate (and named in e): a birth date or id number both hold and that differ says
+// two people (a parent and a child share a phone, and 李娜 and 李娜娜 are similar names), and so does a
+// name both hold that is not similar. It returns why they conflict ("different_name",
+// "different_birth_date", "different_id_number", or key_unavailable when this node cannot open the
+// candidate's fields), or "".
+func (s *Ingestion) conflicts(ctx context.Context, e *audit.Entry, candidate string, values map[string]*string) string {
+	rec, err := s.activeSubject(ctx, candidate)
+	if err != nil {
+		return ""
+	}
+	for _, f := range []string{fieldBirthDate, "id_number"} {
+		mine := values[f]
+		if mine == nil || *mine == "" {
+			continue
+		}
+		theirs, ok, err := s.gate.decisionOpen(e, rec, f)
+		if err != nil {
+			return reasonKeyUnavailable
+		}
+		if ok && string(theirs) != "" && !strings.EqualFold(string(theirs), *mine) {
+			return "different_" + f
 		}
 	}
-	return "", "", ids[0], "shared_phone_different_name"
+	if name := values["name"]; name != nil && s.similar != nil {
+		theirs, ok, err := s.gate.decisionOpen(e, rec, "name")
+		if err != nil {
+			return reasonKeyUnavailable
+		}
+		if ok && s.similar(*name, string(theirs)) < nameMatchThreshold {
+			return "different_name"
+		}
+	}
+	return ""
 }
 
 // similarName returns an existing subject whose name is within one edit of the record's and who shares its

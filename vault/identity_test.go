@@ -33,6 +33,16 @@ func TestImportResolvesIdentity(t *testing.T) {
 			func(o vault.ImportOutcome) bool { return o.Merged && o.ID == base.ID && o.MatchedOn == "phone" }},
 		{"family phone, another name", vault.NewSubject{ExternalID: "p-4", Source: "pos", Fields: map[string]*string{"phone": str("13800001234"), "name": str("王小明")}},
 			func(o vault.ImportOutcome) bool { return o.Created && o.Review && o.ID != base.ID }},
+		// A child shares the parent's phone and a similar name (王芳芳: 0.91 against 王芳), but not the birth
+		// date: two people, never merged (the child's consents would land on the parent, around the
+		// guardian rule).
+		{"family phone, similar name, another birth date", vault.NewSubject{ExternalID: "p-5", Source: "pos",
+			Fields: map[string]*string{"phone": str("13800001234"), "name": str("王芳芳"), "birth_date": str("2016-05-01")}},
+			func(o vault.ImportOutcome) bool { return o.Created && o.Review && o.ID != base.ID }},
+		// A shared email with another name, birth date or id number says another person, too.
+		{"same email, another person", vault.NewSubject{ExternalID: "a-7", Source: "app",
+			Fields: map[string]*string{"email": str("wang@example.cn"), "name": str("张伟"), "birth_date": str("1985-05-05")}},
+			func(o vault.ImportOutcome) bool { return o.Created && o.Review && o.ID != base.ID }},
 	} {
 		o, err := svc.Ingestion().ImportSubject(ctx, steward, tc.in)
 		if err != nil || !tc.want(o) {
@@ -55,8 +65,8 @@ func TestImportResolvesIdentity(t *testing.T) {
 	if id, err := svc.Ingestion().ResolveSubject(ctx, steward, "external:app:a-9"); err != nil || id != base.ID {
 		t.Fatalf("external id after merge: %q %v", id, err)
 	}
-	if n, _ := store.CountRows(ctx, "subjects"); n != 2 {
-		t.Fatalf("%d subjects, want 2 (one merged person, one family member)", n)
+	if n, _ := store.CountRows(ctx, "subjects"); n != 4 {
+		t.Fatalf("%d subjects, want 4 (one merged person, three others sharing an identifier)", n)
 	}
 	// A merge never carries a consent across: the family member has none.
 	fam, _ := svc.Ingestion().ResolveSubject(ctx, steward, "external:pos:p-4")
