@@ -108,6 +108,9 @@ func (s *Ingestion) ImportSubject(ctx context.Context, a Access, in NewSubject) 
 		if rec, err := s.resolveRecord(ctx, "external:"+in.Source+":"+in.ExternalID); err == nil {
 			return ImportOutcome{ID: rec.ID, Duplicate: true, MatchedOn: "external_id"}, nil
 		}
+		if err := s.refuseErasedSource(ctx, a, in); err != nil {
+			return ImportOutcome{}, err
+		}
 	}
 	// A name opened to compare it is named in the entry of whatever the import then does.
 	var decided audit.Entry
@@ -127,6 +130,25 @@ func (s *Ingestion) ImportSubject(ctx context.Context, a Access, in NewSubject) 
 		return out, nil
 	}
 	return s.merge(ctx, a, match, on, in, values, names, decided.DecisionInputs)
+}
+
+// refuseErasedSource refuses, with its entry, the source record of a person who was erased: the subject
+// is not created again from a re-import of the same files (nor their consents and behaviour after it).
+func (s *Ingestion) refuseErasedSource(ctx context.Context, a Access, in NewSubject) error {
+	source, ext, ok := strings.Cut(in.Source+":"+in.ExternalID, ":") // as resolveRecord splits it
+	if !ok || ext == "" {
+		return nil
+	}
+	tok := s.gate.blindToken(fieldExternalID, externalIDValue(source, ext))
+	erased, err := s.profiles.erasedHolders(ctx, fieldExternalID, [][]byte{tok})
+	if err != nil {
+		return internalErr("look up erasures", err)
+	}
+	if !erased[string(tok)] {
+		return nil
+	}
+	return s.refuseInvalid(ctx, a, ActionSubjectImport, "", &Error{Code: CodeConflict, Reason: "erased_subject",
+		Message: "the person of this source record was erased: the record is not imported again"})
 }
 
 // findMatch looks for an existing subject by verified identifiers. It returns the subject to merge into,

@@ -124,3 +124,29 @@ func TestNearIdenticalNameGoesToReview(t *testing.T) {
 		}
 	}
 }
+
+// An erased person's source record is not imported again — alone or in a batch — so a re-import of the
+// same files never brings them back (their consents and behaviour then find no subject either).
+func TestAnErasedPersonIsNotImportedAgain(t *testing.T) {
+	svc, store := newService(t, 1000)
+	ctx := t.Context()
+	rec := vault.NewSubject{ExternalID: "T2", Source: "crm", Fields: map[string]*string{"name": str("王芳"), "phone": str("+8613800009999")}}
+	o, err := svc.Ingestion().ImportSubject(ctx, steward, rec)
+	if err != nil || !o.Created {
+		t.Fatalf("import: %+v %v", o, err)
+	}
+	if _, err := svc.Profiles().Erase(ctx, steward, o.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Ingestion().ImportSubject(ctx, steward, rec); vault.ErrorReason(err) != "erased_subject" {
+		t.Fatalf("a re-import of the erased person's record: %v", err)
+	}
+	other := vault.NewSubject{ExternalID: "T3", Source: "crm", Fields: map[string]*string{"name": str("李雷")}}
+	res := svc.Ingestion().ImportSubjects(ctx, steward, []vault.NewSubject{rec, other})
+	if vault.ErrorReason(res[0].Err) != "erased_subject" || res[1].Err != nil || !res[1].Outcome.Created {
+		t.Fatalf("a batch: %+v %+v", res[0], res[1])
+	}
+	if n, _ := store.CountRows(ctx, "subjects"); n != 2 {
+		t.Fatalf("%d subject rows, want the erased one and T3", n)
+	}
+}

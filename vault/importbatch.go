@@ -174,6 +174,11 @@ func (s *Ingestion) lookUpBatch(ctx context.Context, recs []batchRecord, from in
 			found[indexKey{field, tok}] = ids
 		}
 	}
+	// The source record of a person erased goes through ImportSubject, which refuses it.
+	erased, err := s.profiles.erasedHolders(ctx, fieldExternalID, byField[fieldExternalID])
+	if err != nil {
+		return err
+	}
 	for i := from; i < len(recs); i++ {
 		r := &recs[i]
 		if r.alone {
@@ -181,6 +186,10 @@ func (s *Ingestion) lookUpBatch(ctx context.Context, recs []batchRecord, from in
 		}
 		for _, k := range r.lookups {
 			ids := found[k]
+			if k.field == fieldExternalID && len(ids) == 0 && erased[k.token] {
+				r.alone = true
+				break
+			}
 			if len(ids) == 0 {
 				continue
 			}

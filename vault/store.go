@@ -199,6 +199,10 @@ type ProfileStore interface {
 	// by token (the token's bytes as a string), the ids of the active subjects holding it, in id order, at
 	// most 100 each, as LookupIndex returns them; a token no active subject holds is absent.
 	LookupIndexTokens(ctx context.Context, field string, tokens [][]byte) (map[string][]string, error)
+	// ErasedHolders reports which of tokens (by the token's bytes as a string) an erased subject holds for
+	// field: erasure keeps a subject's source-record tokens (_external_id, keyed hashes), so that an import
+	// of an erased person's source record is refused rather than creating them again.
+	ErasedHolders(ctx context.Context, field string, tokens [][]byte) (map[string]bool, error)
 	// SubjectIDs lists active subject ids after the given one, in id order.
 	SubjectIDs(ctx context.Context, after string, limit int) ([]string, error)
 	// SubjectRange reads, in one snapshot, the records of the active subjects whose id is after after and

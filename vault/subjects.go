@@ -981,6 +981,12 @@ func (s *Profiles) holdingTokens(ctx context.Context, field string, tokens [][]b
 	return s.store.LookupIndexTokens(ctx, field, tokens)
 }
 
+// erasedHolders reports which of the blind-index tokens of field an erased subject holds (their source
+// records' tokens, ProfileStore.ErasedHolders).
+func (s *Profiles) erasedHolders(ctx context.Context, field string, tokens [][]byte) (map[string]bool, error) {
+	return s.store.ErasedHolders(ctx, field, tokens)
+}
+
 // activeIDs lists active subject ids after the given one, in id order.
 func (s *Profiles) activeIDs(ctx context.Context, after string, limit int) ([]string, error) {
 	return s.store.SubjectIDs(ctx, after, limit)

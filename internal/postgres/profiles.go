@@ -170,6 +170,25 @@ func (s *Store) LookupIndex(ctx context.Context, field string, token []byte) ([]
 		WHERE b.field = $1 AND b.token = $2 AND s.state = 'active' ORDER BY b.subject_id LIMIT 100`, field, token))
 }
 
+// ErasedHolders implements vault.ProfileStore.
+func (s *Store) ErasedHolders(ctx context.Context, field string, tokens [][]byte) (map[string]bool, error) {
+	out := map[string]bool{}
+	if len(tokens) == 0 {
+		return out, nil
+	}
+	rows, err := s.db.Pool.Query(ctx, `SELECT DISTINCT b.token FROM blind_index b JOIN subjects s ON s.subject_id = b.subject_id
+		WHERE b.field = $1 AND b.token = ANY($2) AND s.state = 'erased'`, field, tokens)
+	if err != nil {
+		return nil, err
+	}
+	var tok []byte
+	_, err = pgx.ForEachRow(rows, []any{&tok}, func() error {
+		out[string(tok)] = true
+		return nil
+	})
+	return out, err
+}
+
 // LookupIndexTokens implements vault.ProfileStore: one statement for every token.
 func (s *Store) LookupIndexTokens(ctx context.Context, field string, tokens [][]byte) (map[string][]string, error) {
 	out := map[string][]string{}

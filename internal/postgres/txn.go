@@ -312,7 +312,8 @@ func (t *txn) Erase(subject string, at time.Time, keep []string, holdUntil time.
 	classes = slices.Compact(classes)
 	for _, q := range []string{
 		`DELETE FROM fields WHERE subject_id = $1`,
-		`DELETE FROM blind_index WHERE subject_id = $1`,
+		// The source-record tokens stay (see vault.ProfileStore.ErasedHolders).
+		`DELETE FROM blind_index WHERE subject_id = $1 AND field <> '_external_id'`,
 		`DELETE FROM objections WHERE subject_id = $1`,
 		`DELETE FROM subject_activity WHERE subject_id = $1`,
 	} {

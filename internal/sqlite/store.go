@@ -608,6 +608,39 @@ func (s *Store) LookupIndex(ctx context.Context, field string, token []byte) ([]
 // parameters; a few hundred keep the statement small).
 const lookupChunk = 500
 
+// ErasedHolders implements vault.ProfileStore.
+func (s *Store) ErasedHolders(ctx context.Context, field string, tokens [][]byte) (map[string]bool, error) {
+	out := map[string]bool{}
+	for len(tokens) > 0 {
+		chunk := tokens[:min(len(tokens), lookupChunk)]
+		tokens = tokens[len(chunk):]
+		args := make([]any, 0, 1+len(chunk))
+		args = append(args, field)
+		for _, tok := range chunk {
+			args = append(args, tok)
+		}
+		rows, err := s.read.QueryContext(ctx, `SELECT DISTINCT b.token FROM blind_index b JOIN subjects s ON s.id = b.subject_id
+	WHERE b.field = ? AND b.token IN (?`+strings.Repeat(",?", len(chunk)-1)+`) AND s.state = 'erased'`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var tok []byte
+			if err := rows.Scan(&tok); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[string(tok)] = true
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 // LookupIndexTokens implements vault.ProfileStore: one statement per chunk of distinct tokens.
 func (s *Store) LookupIndexTokens(ctx context.Context, field string, tokens [][]byte) (map[string][]string, error) {
 	out := map[string][]string{}

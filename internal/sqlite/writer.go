@@ -832,7 +832,9 @@ func (t *txn) Erase(subject string, at time.Time, keep []string, holdUntil time.
 	}
 	for _, q := range []string{
 		`DELETE FROM fields WHERE subject_id = ?`,
-		`DELETE FROM blind_index WHERE subject_id = ?`,
+		// The source-record tokens stay (keyed hashes of source and external id): an import of an erased
+		// person's source record is refused, not created again (vault.ProfileStore.ErasedHolders).
+		`DELETE FROM blind_index WHERE subject_id = ? AND field <> '_external_id'`,
 		`DELETE FROM objections WHERE subject_id = ?`,
 		`DELETE FROM subject_activity WHERE subject_id = ?`,
 	} {
