@@ -130,26 +130,41 @@ func (s *Stewardship) DecideReview(ctx context.Context, a Access, id, decision s
 	if err != nil {
 		return 0, err
 	}
-	var was string
 	seq, err := s.seq.Commit(ctx, func(tx Tx) error {
-		var err error
-		was, err = tx.DecideReview(id, decision, s.now().UTC())
-		return err
+		switch was, err := tx.DecideReview(id, decision, s.now().UTC()); {
+		case err != nil:
+			return err
+		case was == "":
+			return ErrNotFound
+		case was != ReviewOpen:
+			return errReviewDecided
+		}
+		return nil
 	}, func(changeErr error) audit.Entry {
 		e = finish(e, changeErr, nil)
 		e.Reason = "review:" + recordedID(id) + " decision:" + decision
+		// A refused decision is recorded as refused (it was recorded as allowed, 200).
+		switch {
+		case errors.Is(changeErr, ErrNotFound):
+			e.Decision, e.Status, e.Reason = audit.Deny, statusNotFound, e.Reason+" review_not_found"
+		case errors.Is(changeErr, errReviewDecided):
+			e.Decision, e.Status, e.Reason = audit.Deny, statusConflict, e.Reason+" already_decided"
+		}
 		return e
 	})
 	switch {
+	case errors.Is(err, ErrNotFound):
+		return seq, &Error{Code: CodeNotFound, Message: "no such review", AuditSeq: seq}
+	case errors.Is(err, errReviewDecided):
+		return seq, &Error{Code: CodeConflict, Message: "the review was already decided", AuditSeq: seq}
 	case err != nil:
 		return 0, internalErr("decide review", err)
-	case was == "":
-		return seq, Errorf(CodeNotFound, "no such review")
-	case was != ReviewOpen:
-		return seq, Errorf(CodeConflict, "the review was already decided")
 	}
 	return seq, nil
 }
+
+// errReviewDecided refuses a decision on a review that is no longer open.
+var errReviewDecided = errors.New("review already decided")
 
 // RevertMerge undoes an automatic merge: the fields the merge added move (re-sealed) to a restored subject
 // of the merged source, the source's external id links to it again, and the merge is marked reverted, in

@@ -208,8 +208,29 @@ func staffOnly(a Access) *Error {
 	return nil
 }
 
-// Create stores a new subject with its fields sealed under a fresh DEK.
+// Create stores a new subject with its fields sealed under a fresh DEK. A source record (source and
+// external id) is one person's: one a subject holds already is 409 conflict (an import resolves it as a
+// duplicate; this call would have made a second subject of it), and one of an erased person too.
 func (s *Profiles) Create(ctx context.Context, a Access, in NewSubject) (Created, error) {
+	if in.ExternalID != "" && checkSourceRef(in) == nil {
+		tok := s.gate.blindToken(fieldExternalID, externalIDValue(in.Source, in.ExternalID))
+		held, err := s.holdingTokens(ctx, fieldExternalID, [][]byte{tok})
+		if err != nil {
+			return Created{}, internalErr("look up source record", err)
+		}
+		erased, err := s.erasedHolders(ctx, fieldExternalID, [][]byte{tok})
+		if err != nil {
+			return Created{}, internalErr("look up source record", err)
+		}
+		switch {
+		case len(held[string(tok)]) > 0:
+			return Created{}, s.refuseInvalid(ctx, a, ActionSubjectCreate, "", &Error{Code: CodeConflict, Reason: "source_record_exists",
+				Message: "a subject already holds this source record (source and external_id): import it to merge, or read that subject"})
+		case erased[string(tok)]:
+			return Created{}, s.refuseInvalid(ctx, a, ActionSubjectCreate, "", &Error{Code: CodeConflict, Reason: "erased_subject",
+				Message: "the person of this source record was erased: it is not created again"})
+		}
+	}
 	return s.create(ctx, a, in, nil)
 }
 

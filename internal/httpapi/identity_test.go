@@ -1,6 +1,8 @@
 package httpapi_test
 
 import (
+	"bytes"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -94,8 +96,15 @@ func TestIdentityStewardship(t *testing.T) {
 	if r := s.Do("POST", path, st, "account_management", `{"decision":"distinct"}`); r.Status != 200 {
 		t.Fatalf("decision: %d %s", r.Status, r.Body)
 	}
-	if r := s.Do("POST", path, st, "account_management", `{"decision":"same_person"}`); r.Status != 409 {
-		t.Fatalf("second decision: %d %s", r.Status, r.Body)
+	second := s.Do("POST", path, st, "account_management", `{"decision":"same_person"}`)
+	if second.Status != 409 {
+		t.Fatalf("second decision: %d %s", second.Status, second.Body)
+	}
+	// The refused decision is recorded as refused (it was recorded as allowed, 200).
+	if seq, err := strconv.ParseInt(second.Header.Get("X-Audit-Seq"), 10, 64); err != nil {
+		t.Fatalf("the refused decision names no entry: %v", err)
+	} else if entry := rawEntry(t, s, seq); !bytes.Contains(entry, []byte(`"decision":"deny"`)) || !bytes.Contains(entry, []byte(`"status":409`)) {
+		t.Fatalf("the refused decision's entry: %s", entry)
 	}
 	if r := s.Do("POST", "/v1/identity/reviews/rev_nope/decision", st, "account_management", `{"decision":"distinct"}`); r.Status != 404 {
 		t.Fatalf("unknown review: %d %s", r.Status, r.Body)

@@ -572,3 +572,21 @@ func TestIncidentScopeAndNotices(t *testing.T) {
 		t.Fatalf("incident without a title: %d %s", bad.Status, bad.Body)
 	}
 }
+
+// A source record is one person's: creating a subject for one a subject holds already is 409 (it made a
+// second subject of the same CRM record, and every later import matched neither).
+func TestASourceRecordIsCreatedOnce(t *testing.T) {
+	s := apptest.Start(t)
+	st := s.Token("st", "data_steward")
+	body := map[string]any{"external_id": "T1", "source": "crm", "fields": map[string]any{"name": "周杰", "phone": "+8613800000101"}}
+	if r := s.Do("POST", "/v1/subjects", st, "account_management", body); r.Status != 201 {
+		t.Fatalf("create: %d %s", r.Status, r.Body)
+	}
+	if r := s.Do("POST", "/v1/subjects", st, "account_management", body); r.Status != 409 || r.JSON["error"].(map[string]any)["reason"] != "source_record_exists" {
+		t.Fatalf("the same source record again: %d %s", r.Status, r.Body)
+	}
+	other := map[string]any{"external_id": "T2", "source": "crm", "fields": map[string]any{"name": "周杰"}}
+	if r := s.Do("POST", "/v1/subjects", st, "account_management", other); r.Status != 201 {
+		t.Fatalf("another source record: %d %s", r.Status, r.Body)
+	}
+}
