@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -64,6 +65,9 @@ type TagInput struct {
 	// Seen is the audit sequence number of the release: every change committed before it was visible to
 	// it. Pass it on in SubjectTags.
 	Seen int64
+	// Refused are the tag keys the subject refused (DELETE /v1/me/tags/{key}): none is stored, and the
+	// engine uses none to decide or explain another tag either.
+	Refused map[string]bool
 }
 
 // TagBasis is what one purpose may use of a subject.
@@ -286,7 +290,8 @@ func (s *Tags) decideTagInputs(ctx context.Context, e audit.Entry, purposes []po
 			}
 		}
 		d := &tagDecision{guard: guard, rec: rec, union: map[string]bool{},
-			in: TagInput{SubjectID: id, Fields: map[string]string{}, CreatedAt: rec.CreatedAt, Bases: map[policies.PurposeName]TagBasis{}, Seen: seen}}
+			in: TagInput{SubjectID: id, Fields: map[string]string{}, CreatedAt: rec.CreatedAt, Bases: map[policies.PurposeName]TagBasis{}, Seen: seen,
+				Refused: refusedIn(slices.Collect(maps.Keys(rec.Objections)))}}
 		if ageErr != nil {
 			// This node cannot open the birth date (ErrKEKMissing): nothing is decided or computed for the
 			// subject, their tags stay as they are, and the entry says why.

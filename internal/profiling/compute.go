@@ -44,6 +44,7 @@ type evalCtx struct {
 	now time.Time
 	loc *time.Location
 
+	refused      map[string]bool // the subject's refused tag keys
 	rfmDone      bool
 	r, fq, m     int
 	rfmOK        bool
@@ -80,11 +81,11 @@ func computeWith(s Subject, f Features, pop Population, now time.Time, loc *time
 	if allowed == 0 {
 		return nil
 	}
-	c := &evalCtx{f: &f, pop: &pop, now: now, loc: locOrDefault(loc)}
+	c := &evalCtx{f: &f, pop: &pop, now: now, loc: locOrDefault(loc), refused: s.Refused}
 	tags := make([]Tag, 0, len(definitions))
 	for k := range definitions {
 		d := &definitions[k]
-		if !allowed.Contains(d.set) || purpose != "" && d.Purpose != purpose {
+		if !allowed.Contains(d.set) || purpose != "" && d.Purpose != purpose || s.Refused[d.Key] {
 			continue
 		}
 		value, ex, ok := d.compute(c)
@@ -517,8 +518,8 @@ var segmentWords = map[string][2]string{
 // segment returns the subject's RFM segment.
 func (c *evalCtx) segment() (string, bool) {
 	r, fq, _, ok := c.rfm()
-	if !ok {
-		return "", false
+	if !ok || c.refused[KeyRFMSegment] {
+		return "", false // a refused segment decides and names nothing else
 	}
 	return RFMSegment(r, fq, c.daysSinceLast(), c.interval()), true
 }
@@ -742,6 +743,14 @@ func clusterTag(c *evalCtx) (string, Explanation, bool) {
 	o := cm.original(j)
 	k := len(cm.Centroids)
 	name := cm.name(j)
+	if j >= len(cm.Sizes) || cm.Sizes[j] < MinCell {
+		// A segment of fewer than MinCell buyers is not described: its centroid is the mean of those few
+		// people (insights suppress it too), and the explanation reaches marketing.
+		return fmt.Sprintf("cluster_%d", j+1), Explanation{
+			ZH: fmt.Sprintf("属于客群 %d（共 %d 个，按消费从高到低编号）：该客群人数过少，不予描述", j+1, k),
+			EN: fmt.Sprintf("In segment %d of %d (numbered by spend, highest first): too few customers to describe", j+1, k),
+		}, true
+	}
 	return fmt.Sprintf("cluster_%d", j+1), Explanation{
 		ZH: fmt.Sprintf("属于客群 %d「%s」（共 %d 个，按消费从高到低编号）：该客群的典型客户最近一次下单在 %d 天前，下单 %.1f 次，净消费 %s，每次会话浏览 %.1f 页",
 			j+1, name.ZH, k, int(math.Round(o[0])), o[1], yuan(o[2]), o[4]),

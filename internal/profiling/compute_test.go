@@ -466,6 +466,23 @@ func TestLifecycleStage(t *testing.T) {
 	}
 }
 
+// A tag the subject refused is neither computed nor used by another tag: the lifecycle stage of a loyal
+// RFM segment does not say "loyal" because of the refused segment, nor name it (it did, to marketing).
+func TestARefusedTagDecidesAndNamesNothing(t *testing.T) {
+	s := Subject{ID: "s", Events: orders("a", 6, 300, 2), Allowed: allow(Transactions, Behavior)}
+	if got := computeOne(t, s, rfmPopulation); got[KeyLifecycleStage].Value != "loyal" || !strings.Contains(got[KeyLifecycleStage].Explanation.EN, "RFM segment") {
+		t.Fatalf("the setting: %+v", got[KeyLifecycleStage])
+	}
+	s.Refused = map[string]bool{KeyRFMSegment: true}
+	got := computeOne(t, s, rfmPopulation)
+	if _, ok := got[KeyRFMSegment]; ok {
+		t.Error("a refused tag was computed")
+	}
+	if l := got[KeyLifecycleStage]; l.Value == "loyal" || strings.Contains(l.Explanation.EN+l.Explanation.ZH, "RFM") {
+		t.Errorf("the lifecycle stage rests on the refused segment: %+v", l)
+	}
+}
+
 func TestRFMTagsAgainstFrozenEdges(t *testing.T) {
 	events := append(orders("a", 5, 40, 5), ev("return", ago(3), map[string]any{"order_id": "a00", "amount": json.Number("100")}),
 		order("x", ago(2), 1000, 0, "x"), ev("cancel", ago(1.9), map[string]any{"order_id": "x"}))

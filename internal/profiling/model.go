@@ -97,6 +97,9 @@ type Subject struct {
 	// (policies.Taxonomy); a name outside it feeds no interest, season, segment or basket. Nil keeps names
 	// as they are.
 	Categories func(name string) (key string, ok bool)
+	// Refused are the tag keys the subject refused: they are not computed, and no other tag uses their
+	// value to decide or explain itself (the lifecycle stage does not name a refused RFM segment).
+	Refused map[string]bool
 }
 
 // category returns the name under which a product category feeds the profile, or "" when it feeds nothing:

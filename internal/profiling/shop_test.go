@@ -5,6 +5,7 @@ import (
 	"math"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/profilevault/profilevault/internal/profiling/rules"
@@ -69,6 +70,26 @@ func TestSyntheticShopEndToEnd(t *testing.T) {
 		}
 	}
 	t.Logf("buyers %d, k %d, LTV %+v, tags per key %v", buyers, len(pop.Cluster.Centroids), *pop.LTV, perKey)
+
+	// A segment of fewer than MinCell buyers is named but not described: its centroid is those few people's
+	// mean (insights suppress it; the explanation reaches marketing).
+	small := *pop.Cluster
+	small.Sizes = make([]int, len(pop.Cluster.Sizes)) // as if every segment were tiny
+	tiny := pop
+	tiny.Cluster = &small
+	described := 0
+	for i, s := range subs {
+		if !clusterable(&feats[i]) {
+			continue
+		}
+		big, few := tagMap(Compute(s, feats[i], pop, testNow, loc))[KeyCluster], tagMap(Compute(s, feats[i], tiny, testNow, loc))[KeyCluster]
+		if !strings.Contains(big.Explanation.EN, "typical customer") || !strings.Contains(few.Explanation.EN, "too few") || strings.Contains(few.Explanation.EN, "¥") {
+			t.Fatalf("%s: a segment of %d described as %q; a tiny one as %q", s.ID, pop.Cluster.Sizes[0], big.Explanation.EN, few.Explanation.EN)
+		}
+		if described++; described == 20 {
+			break
+		}
+	}
 
 	// The rules insight runs over the subjects' baskets (its lift is checked on a larger shop below).
 	if rep, err := RulesInsight(baskets, rules.Options{}); err != nil || rep.Baskets == 0 || len(rep.Rules) == 0 {

@@ -145,7 +145,7 @@ func (r *Runner) access() vault.Access {
 // taxonomy (names).
 func engineInput(in vault.TagInput, names nameScreen) profiling.Subject {
 	s := profiling.Subject{ID: in.SubjectID, Fields: in.Fields, CreatedAt: in.CreatedAt, Events: make([]profiling.Event, len(in.Events)),
-		Sensitive: names.sensitive, Categories: names.categories}
+		Sensitive: names.sensitive, Categories: names.categories, Refused: in.Refused}
 	for i, e := range in.Events {
 		s.Events[i] = profiling.Event{ID: e.ID, Type: e.Type, Category: e.Category, Source: e.Source, TS: e.TS, Attrs: e.Attrs}
 	}
@@ -169,6 +169,7 @@ type pending struct {
 	subject    string
 	seen       int64
 	allowed    map[string]bool
+	refused    map[string]bool // tag keys the subject refused
 	consentIDs []string
 	features   *profiling.Features // shared by the purposes of a subject whose bases allow the same categories
 }
@@ -260,7 +261,7 @@ func (r *Runner) Full(ctx context.Context) (Summary, error) {
 					}
 					continue
 				}
-				res.waiting = append(res.waiting, pending{purpose: purpose, subject: in.SubjectID, seen: in.Seen, allowed: s.Allowed, consentIDs: basis.ConsentIDs, features: f})
+				res.waiting = append(res.waiting, pending{purpose: purpose, subject: in.SubjectID, seen: in.Seen, allowed: s.Allowed, refused: s.Refused, consentIDs: basis.ConsentIDs, features: f})
 			}
 			return nil
 		})
@@ -378,7 +379,7 @@ func eachBatch(n, workers int, fn func(k int) error) error {
 // compute turns one subject's features for one purpose into the tags to store.
 func compute(p pending, pop profiling.Population, now time.Time, loc *time.Location) vault.SubjectTags {
 	st := vault.SubjectTags{SubjectID: p.subject, Purpose: p.purpose, ConsentIDs: p.consentIDs, Seen: p.seen}
-	s := profiling.Subject{ID: p.subject, Allowed: p.allowed}
+	s := profiling.Subject{ID: p.subject, Allowed: p.allowed, Refused: p.refused}
 	for _, t := range profiling.ComputeFor(s, *p.features, pop, now, loc, p.purpose) {
 		if t.Purpose != p.purpose {
 			continue
@@ -460,7 +461,7 @@ func (r *Runner) recompute(ctx context.Context, ids []string) (int, error) {
 		all := engineInput(in, names)
 		for purpose, basis := range in.Bases {
 			s := forPurpose(all, basis)
-			got[[2]string{in.SubjectID, string(purpose)}] = pending{purpose: purpose, subject: in.SubjectID, seen: in.Seen, allowed: s.Allowed,
+			got[[2]string{in.SubjectID, string(purpose)}] = pending{purpose: purpose, subject: in.SubjectID, seen: in.Seen, allowed: s.Allowed, refused: s.Refused,
 				consentIDs: basis.ConsentIDs, features: ptr(profiling.ExtractWith(s, now, r.Loc, r.Extract))}
 		}
 		return nil
