@@ -49,6 +49,18 @@ type Reader struct {
 	csv           csvParser
 	recStart      int  // line the current CSV record starts on
 	recActive     bool // a multi-line CSV record is being assembled
+	// recLines are the physical lines of the record being assembled (copies, with their numbers), and
+	// replay the lines to parse again before reading on: a record that spans lines and turns out bad — a
+	// stray opening quote, which swallows every line after it until the end of the file or 1 MiB — is
+	// rejected on its first line alone, and the lines after it are records of their own.
+	recLines []numberedLine
+	replay   []numberedLine
+}
+
+// numberedLine is a physical line and its number.
+type numberedLine struct {
+	text []byte
+	n    int
 }
 
 // NewReader returns a Reader of records of kind in format (FormatNDJSON or FormatCSV) from r. An unknown
@@ -104,13 +116,28 @@ func (r *Reader) Next() (Row, bool) {
 		return r.nextParallel()
 	}
 	for {
+		if len(r.replay) > 0 {
+			l := r.replay[0]
+			r.replay = r.replay[1:]
+			if row, ok := r.csvLine(l.text, l.n, false); ok {
+				return row, true
+			}
+			if r.done {
+				return Row{}, false
+			}
+			continue
+		}
 		line, tooLong, err := r.readLine()
 		if errors.Is(err, io.EOF) {
-			r.done = true
 			if r.recActive { // end of input inside a quoted CSV field
-				r.recActive = false
-				return r.reject(r.recStart, ReasonBadCSV), true
+				start := r.recStart
+				r.failRecord()
+				if len(r.replay) == 0 {
+					r.done = true
+				}
+				return r.reject(start, ReasonBadCSV), true
 			}
+			r.done = true
 			return Row{}, false
 		}
 		if err != nil {
@@ -474,6 +501,9 @@ func (r *Reader) csvLine(line []byte, n int, tooLong bool) (Row, bool) {
 		r.recStart = n
 		r.recActive = true
 	}
+	if r.header != nil {
+		r.recLines = append(r.recLines, numberedLine{text: bytes.Clone(line), n: n})
+	}
 	if !utf8.Valid(line) {
 		start := r.recStart
 		r.resetRecord()
@@ -486,14 +516,22 @@ func (r *Reader) csvLine(line []byte, n int, tooLong bool) (Row, bool) {
 	complete, ok := r.csv.feed(line)
 	if ok && !complete && r.csv.size > MaxLineBytes {
 		start := r.recStart
-		r.resetRecord()
-		return r.reject(start, ReasonLineTooLong), true
+		reason := ReasonLineTooLong
+		if len(r.recLines) > 1 {
+			reason = ReasonBadCSV // an unclosed quote ran on: the lines after the first are parsed again
+		}
+		r.failRecord()
+		return r.reject(start, reason), true
 	}
 	if ok && !complete {
 		return Row{}, false
 	}
 	start := r.recStart
 	fields := r.csv.fields
+	if r.header != nil && (!ok || len(fields) != len(r.header)) {
+		r.failRecord()
+		return r.reject(start, ReasonBadCSV), true
+	}
 	r.resetRecord()
 	if r.header == nil {
 		if !ok {
@@ -515,7 +553,19 @@ func (r *Reader) csvLine(line []byte, n int, tooLong bool) (Row, bool) {
 // resetRecord forgets the CSV record being assembled.
 func (r *Reader) resetRecord() {
 	r.recActive = false
+	r.recLines = r.recLines[:0]
 	r.csv.reset()
+}
+
+// failRecord forgets a bad CSV record and, if it spanned lines, has the lines after its first parsed again
+// as records of their own: the first line is where it went wrong (a stray quote), and what follows it is
+// not lost.
+func (r *Reader) failRecord() {
+	if len(r.recLines) > 1 {
+		rest := slices.Clone(r.recLines[1:])
+		r.replay = append(rest, r.replay...)
+	}
+	r.resetRecord()
 }
 
 // setHeader checks and records the header row; it returns a reason code when the header is unusable, and
