@@ -35,7 +35,7 @@ func invalid(kind, reason string) error {
 // and ASCII or full-width parentheses.
 func isPhoneSeparator(r rune) bool {
 	switch r {
-	case '-', '(', ')', '（', '）', '‐', '‑', '‒', '–', '—', '―', '－':
+	case '-', '(', ')', '（', '）', '‐', '‑', '‒', '–', '—', '―', '－', '.', '/', '．', '／':
 		return true
 	}
 	return unicode.IsSpace(r)
@@ -56,6 +56,10 @@ func isPhoneSeparator(r rune) bool {
 func Phone(s string) (string, error) {
 	if len(s) > maxPhoneInput {
 		return "", invalid("phone", "is too long")
+	}
+	// A tel: URI (RFC 3966) is a phone number written as a link.
+	if len(s) >= 4 && strings.EqualFold(s[:4], "tel:") {
+		s = s[4:]
 	}
 	var buf [maxPhoneInput]byte
 	digits := buf[:0]

@@ -73,7 +73,11 @@ func TestNormalizePhone(t *testing.T) {
 		{"plus in the middle", "86+13800001234", ""},
 		{"letters", "+86 138 0000 12ab", ""},
 		{"extension", "+1 415 555 0100 x12", ""},
-		{"dot separators", "138.0000.1234", ""},
+		{"dot separators", "138.0000.1234", "+8613800001234"},
+		{"slashes", "138/0000/1234", "+8613800001234"},
+		{"tel: URI", "tel:+8613800001234", "+8613800001234"},
+		{"TEL: URI, national", "TEL:13800001234", "+8613800001234"},
+		{"tel: alone", "tel:", ""},
 		{"way too long", strings.Repeat("1", 65), ""},
 		{"invalid UTF-8", "+86138\xff00001234", ""},
 	})
