@@ -604,6 +604,11 @@ func churnTag(c *evalCtx) (string, Explanation, bool) {
 		en += " (population model unavailable, P(alive) not used)"
 	}
 	switch {
+	case d > churnedAfter(iv):
+		// Gone longer than the lifecycle calls churned: high, whatever a model says (BG/NBD gives a one-time
+		// buyer a probability of 1 of still being active, however long ago the order was).
+		return "high", Explanation{ZH: zh + fmt.Sprintf("，最近一次下单在 %d 天前，超过 %d 天：流失风险高", int(d), int(churnedAfter(iv))),
+			EN: en + fmt.Sprintf("; last order %d days ago, more than %d days: high churn risk", int(d), int(churnedAfter(iv)))}, true
 	case drop > ChurnDrop || paOK && pa < PAliveHigh:
 		return "high", Explanation{ZH: zh + "：流失风险高", EN: en + ": high churn risk"}, true
 	case drop > 0 || paOK && pa < PAliveMedium || (!paOK || f.PurchaseDays <= 1) && d > 2*iv:
@@ -612,6 +617,10 @@ func churnTag(c *evalCtx) (string, Explanation, bool) {
 	}
 	return "low", Explanation{ZH: zh + "：流失风险低", EN: en + ": low churn risk"}, true
 }
+
+// churnedAfter is how many days without an order make a customer churned: a year, or four of their usual
+// intervals between orders if that is longer. The lifecycle stage and the churn risk agree on it.
+func churnedAfter(interval float64) float64 { return math.Max(365, 4*interval) }
 
 func lifecycleTag(c *evalCtx) (string, Explanation, bool) {
 	f := c.f
@@ -626,15 +635,17 @@ func lifecycleTag(c *evalCtx) (string, Explanation, bool) {
 		}, true
 	}
 	seg, segOK := c.segment()
-	if segOK && (seg == "champions" || seg == "loyal") {
+	d := c.daysSinceLast()
+	iv := c.interval()
+	active, churned := math.Max(90, 2*iv), churnedAfter(iv)
+	if segOK && (seg == "champions" || seg == "loyal") && d <= active {
+		// A loyal segment still within the active window: past it, the customer is dormant or churned
+		// whatever their history (it called 131 silent customers loyal).
 		return "loyal", Explanation{
 			ZH: "RFM 分群为 " + seg + "：忠诚客户",
 			EN: "RFM segment " + seg + ": a loyal customer",
 		}, true
 	}
-	d := c.daysSinceLast()
-	iv := c.interval()
-	active, churned := math.Max(90, 2*iv), math.Max(365, 4*iv)
 	zh := fmt.Sprintf("最近一次下单在 %d 天前", int(d))
 	en := fmt.Sprintf("Last order %d days ago", int(d))
 	switch {

@@ -60,6 +60,16 @@ func TestSyntheticShopEndToEnd(t *testing.T) {
 		if _, ok := tags[KeyCluster]; clusterable(f) && !ok {
 			t.Errorf("%s: clusterable buyer without segment.cluster", s.ID)
 		}
+		// The lifecycle stage and the churn risk agree: a churned customer is at high churn risk (a one-time
+		// buyer's BG/NBD P(alive) is 1 however long ago), and "loyal" is never a customer silent past the
+		// active window.
+		if tags[KeyLifecycleStage].Value == "churned" && tags[KeyChurnRisk].Value != "high" {
+			t.Errorf("%s: churned but churn risk %q (%s)", s.ID, tags[KeyChurnRisk].Value, tags[KeyChurnRisk].Explanation.EN)
+		}
+		c := &evalCtx{f: f, pop: &pop, now: testNow}
+		if d := c.daysSinceLast(); tags[KeyLifecycleStage].Value == "loyal" && d > math.Max(90, 2*c.interval()) {
+			t.Errorf("%s: loyal, %.0f days after the last order", s.ID, d)
+		}
 	}
 	if buyers < 200 {
 		t.Fatalf("only %d buyers", buyers)
