@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -76,7 +77,19 @@ func (r *Report) keepAt(x Rejection) {
 
 // rejectionOrder orders places by file, then line.
 func rejectionOrder(a, b Rejection) int {
-	return cmp.Or(strings.Compare(a.File, b.File), a.Line-b.Line)
+	return cmp.Or(importRank(a.File)-importRank(b.File), strings.Compare(a.File, b.File), a.Line-b.Line)
+}
+
+// importRank is where a file's records come in an import: subjects first, then consents, objections and
+// events (a rejected subject is the cause of its consents' and events' unknown_subject, so it comes first).
+func importRank(file string) int {
+	base := strings.ToLower(filepath.Base(file))
+	for i, kind := range []string{"subjects", "consents", "objections", "events"} {
+		if strings.HasPrefix(base, kind) {
+			return i
+		}
+	}
+	return 4
 }
 
 // Reject counts one record rejected for reason.

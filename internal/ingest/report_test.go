@@ -127,3 +127,16 @@ func TestRejectAtKeepsTheFirstPlaces(t *testing.T) {
 		t.Fatalf("last place kept %q, want line 100", l[len(l)-1])
 	}
 }
+
+// The places kept come in import order — subjects, consents, objections, events — so a rejected subject,
+// the cause of its consents' and events' unknown_subject, is among them (consents* sorted before subjects*).
+func TestRejectAtKeepsImportOrder(t *testing.T) {
+	var r Report
+	for l := 1; l <= 150; l++ {
+		r.RejectAt("shop/consents.ndjson", l, "unknown_subject")
+	}
+	r.RejectAt("shop/subjects.csv", 7, "bad_value:phone")
+	if at := r.Lines(); !slices.Contains(at, "at shop/subjects.csv:7: bad_value:phone") {
+		t.Fatalf("the rejected subject is not among the places kept: %q", at[len(at)-3:])
+	}
+}
