@@ -611,6 +611,28 @@ const lookupChunk = 500
 // ErasedHolders implements vault.ProfileStore.
 func (s *Store) ErasedHolders(ctx context.Context, field string, tokens [][]byte) (map[string]bool, error) {
 	out := map[string]bool{}
+	err := inTokenChunks(field, tokens, func(in string, args []any) error {
+		rows, err := s.read.QueryContext(ctx, `SELECT DISTINCT b.token FROM blind_index b JOIN subjects s ON s.id = b.subject_id
+	WHERE b.field = ? AND b.token IN `+in+` AND s.state = 'erased'`, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var tok []byte
+			if err := rows.Scan(&tok); err != nil {
+				return err
+			}
+			out[string(tok)] = true
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// inTokenChunks calls fn for tokens lookupChunk at a time, with the placeholders of an IN list for the
+// chunk ("(?,?,…)") and its arguments, field first.
+func inTokenChunks(field string, tokens [][]byte, fn func(in string, args []any) error) error {
 	for len(tokens) > 0 {
 		chunk := tokens[:min(len(tokens), lookupChunk)]
 		tokens = tokens[len(chunk):]
@@ -619,26 +641,11 @@ func (s *Store) ErasedHolders(ctx context.Context, field string, tokens [][]byte
 		for _, tok := range chunk {
 			args = append(args, tok)
 		}
-		rows, err := s.read.QueryContext(ctx, `SELECT DISTINCT b.token FROM blind_index b JOIN subjects s ON s.id = b.subject_id
-	WHERE b.field = ? AND b.token IN (?`+strings.Repeat(",?", len(chunk)-1)+`) AND s.state = 'erased'`, args...)
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			var tok []byte
-			if err := rows.Scan(&tok); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			out[string(tok)] = true
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, err
+		if err := fn("(?"+strings.Repeat(",?", len(chunk)-1)+")", args); err != nil {
+			return err
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // LookupIndexTokens implements vault.ProfileStore: one statement per chunk of distinct tokens.
@@ -650,35 +657,27 @@ func (s *Store) LookupIndexTokens(ctx context.Context, field string, tokens [][]
 		seen[string(tok)] = true
 		return dup
 	})
-	for len(tokens) > 0 {
-		chunk := tokens[:min(len(tokens), lookupChunk)]
-		tokens = tokens[len(chunk):]
-		args := make([]any, 0, 1+len(chunk))
-		args = append(args, field)
-		for _, tok := range chunk {
-			args = append(args, tok)
-		}
+	err := inTokenChunks(field, tokens, func(in string, args []any) error {
 		rows, err := s.read.QueryContext(ctx, `SELECT b.token, b.subject_id FROM blind_index b JOIN subjects s ON s.id = b.subject_id
-	WHERE b.field = ? AND b.token IN (?`+strings.Repeat(",?", len(chunk)-1)+`) AND s.state = 'active' ORDER BY b.token, b.subject_id`, args...)
+	WHERE b.field = ? AND b.token IN `+in+` AND s.state = 'active' ORDER BY b.token, b.subject_id`, args...)
 		if err != nil {
-			return nil, err
+			return err
 		}
+		defer rows.Close()
 		for rows.Next() {
 			var tok []byte
 			var id string
 			if err := rows.Scan(&tok, &id); err != nil {
-				rows.Close()
-				return nil, err
+				return err
 			}
 			if ids := out[string(tok)]; len(ids) < 100 {
 				out[string(tok)] = append(ids, id)
 			}
 		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, err
-		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
