@@ -172,6 +172,11 @@ func TestCommandErrors(t *testing.T) {
 		{[]string{"policy", "explain", "--role", "markting", "--purpose", "marketing"}, 2}, // an unknown role, as an unknown purpose
 		{[]string{"migrate", "--from", "sqlite:" + t.TempDir(), "--to", "mysql://x"}, 2},
 		{[]string{"serve", "stray"}, 2},
+		// Given, 0 is refused as the API refuses it (it silently meant "the default"); --changed is a run of
+		// its own, not one subject's.
+		{[]string{"tags", "compute", "--data-dir", t.TempDir(), "--rules-max-len", "0"}, 2},
+		{[]string{"tags", "compute", "--data-dir", t.TempDir(), "--rules-min-support", "0"}, 2},
+		{[]string{"tags", "compute", "--data-dir", t.TempDir(), "--changed", "--subject", "sub_x"}, 2},
 	} {
 		err := run(context.Background(), tc.args, env(nil), io.Discard, io.Discard)
 		var ex exitError

@@ -57,6 +57,13 @@ func cmdTags(ctx context.Context, args []string, getenv func(string) string, std
 	if _, err := ro.Normalize(); err != nil {
 		return exitError{code: 2, msg: "vaultd tags compute: " + err.Error()}
 	}
+	// 0 means "the default" only when the flag is left out: given, it is refused, as the API refuses it.
+	if flagSet(fs, "rules-max-len") && ro.MaxLen == 0 || flagSet(fs, "rules-min-support") && ro.MinSupport == 0 {
+		return exitError{code: 2, msg: "vaultd tags compute: --rules-max-len must be 1 to 10 and --rules-min-support above 0 (leave them out for the defaults)"}
+	}
+	if *changed && *one != "" {
+		return exitError{code: 2, msg: "vaultd tags compute: --changed and --subject exclude each other"}
+	}
 	if !flagSet(fs, "dek-cache") && getenv("VAULT_DEK_CACHE") == "" {
 		common.dekCache = tagsDEKCache
 	}
