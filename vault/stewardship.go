@@ -173,17 +173,20 @@ var errReviewDecided = errors.New("review already decided")
 // crossed, so none moves back. 404 for an unknown merge, 409 if it was already reverted or its subject is
 // gone.
 func (s *Stewardship) RevertMerge(ctx context.Context, a Access, id string) (RevertResult, error) {
+	// The roles first: a caller who may not steward identities learns nothing of which merges exist (an
+	// unknown id answered 404 and a real one 403), and an unknown merge is a refusal on the record.
+	e, err := s.stewardship(ctx, a, ActionMergeRevert, "")
+	if err != nil {
+		return RevertResult{}, err
+	}
 	m, err := s.identity.Merge(ctx, id)
 	if errors.Is(err, ErrNotFound) {
-		return RevertResult{}, Errorf(CodeNotFound, "no such merge")
+		return RevertResult{}, s.deny(ctx, e, statusNotFound, "merge_not_found", Errorf(CodeNotFound, "no such merge"))
 	}
 	if err != nil {
 		return RevertResult{}, internalErr("read merge", err)
 	}
-	e, err := s.stewardship(ctx, a, ActionMergeRevert, m.SubjectID)
-	if err != nil {
-		return RevertResult{}, err
-	}
+	e.SubjectRef = s.subjectRef(ctx, m.SubjectID)
 	if m.RevertedAt != nil {
 		return RevertResult{}, s.deny(ctx, e, statusConflict, "already_reverted", Errorf(CodeConflict, "the merge was already reverted"))
 	}

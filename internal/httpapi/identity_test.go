@@ -75,8 +75,16 @@ func TestIdentityStewardship(t *testing.T) {
 	if r := s.Do("POST", "/v1/identity/merges/"+mergeID+"/revert", st, "account_management", ""); r.Status != 409 {
 		t.Fatalf("second revert: %d %s", r.Status, r.Body)
 	}
-	if r := s.Do("POST", "/v1/identity/merges/mrg_nope/revert", st, "account_management", ""); r.Status != 404 {
-		t.Fatalf("unknown merge: %d %s", r.Status, r.Body)
+	if r := s.Do("POST", "/v1/identity/merges/mrg_nope/revert", st, "account_management", ""); r.Status != 404 || r.Header.Get("X-Audit-Seq") == "" {
+		t.Fatalf("unknown merge: %d %s (audited: %q)", r.Status, r.Body, r.Header.Get("X-Audit-Seq"))
+	}
+	// A caller who may not steward identities learns nothing of which merges exist: 403 for a real one and
+	// an unknown one alike (an unknown id answered 404, a real one 403).
+	mk := s.Token("mk", "marketing")
+	for _, id := range []string{mergeID, "mrg_nope"} {
+		if r := s.Do("POST", "/v1/identity/merges/"+id+"/revert", mk, "account_management", ""); r.Status != 403 {
+			t.Fatalf("marketing reverting %s: %d %s", id, r.Status, r.Body)
+		}
 	}
 
 	// The review queue: the family phone waits for a decision, which is taken once.
