@@ -202,28 +202,26 @@ func truthOf(b bool) truth {
 	return no
 }
 
+// junction evaluates "l and r" (decisive no) or "l or r" (decisive yes): either side's decisive value
+// decides, and otherwise both sides agree or one is unknown — the larger of the two (unknown > yes > no).
+func junction(l, r Node, decisive truth, values func(string) ([]string, bool)) truth {
+	a := eval(l, values)
+	if a == decisive {
+		return a
+	}
+	b := eval(r, values)
+	if b == decisive {
+		return b
+	}
+	return max(a, b)
+}
+
 func eval(n Node, values func(string) ([]string, bool)) truth {
 	switch n := n.(type) {
 	case And:
-		l := eval(n.L, values)
-		if l == no {
-			return no
-		}
-		r := eval(n.R, values)
-		if r == no {
-			return no
-		}
-		return max(l, r) // yes and yes is yes; with an unknown side, unknown
+		return junction(n.L, n.R, no, values)
 	case Or:
-		l := eval(n.L, values)
-		if l == yes {
-			return yes
-		}
-		r := eval(n.R, values)
-		if r == yes {
-			return yes
-		}
-		return max(l, r) // no or no is no; with an unknown side, unknown
+		return junction(n.L, n.R, yes, values)
 	case Not:
 		switch eval(n.X, values) {
 		case yes:
