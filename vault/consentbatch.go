@@ -161,8 +161,7 @@ func capturedBefore(rec SubjectRecord, g consent.Grant) (id, state string) {
 		return "", ""
 	}
 	for _, r := range rec.Consents {
-		if r.Purpose == g.Purpose && r.Kind == g.Kind && r.Recipient == g.Recipient && r.NoticeVersion == g.NoticeVersion && r.Method == g.Method &&
-			r.GrantedAt.Equal(*g.GrantedAt) {
+		if sameGrant(r, g) && r.GrantedAt.Equal(*g.GrantedAt) {
 			return r.ID, "recorded"
 		}
 	}
@@ -174,12 +173,17 @@ func capturedBefore(rec SubjectRecord, g consent.Grant) (id, state string) {
 	return "", ""
 }
 
+// sameGrant reports whether record r grants what g grants: the same purpose, kind, notice version, method
+// and recipient.
+func sameGrant(r consent.Record, g consent.Grant) bool {
+	return r.Purpose == g.Purpose && r.Kind == g.Kind && r.NoticeVersion == g.NoticeVersion && r.Method == g.Method && r.Recipient == g.Recipient
+}
+
 // identicalActive returns the id of an active grant of rec identical to g — same purpose, kind, notice
 // version, method, recipient and expiry — if there is one (ImportConsent's duplicate).
 func identicalActive(rec SubjectRecord, g consent.Grant, now time.Time) (string, bool) {
 	for _, r := range rec.Consents {
-		if r.StatusAt(now) == consent.Granted && r.Purpose == g.Purpose && r.Kind == g.Kind && r.NoticeVersion == g.NoticeVersion &&
-			r.Method == g.Method && r.Recipient == g.Recipient && sameTime(r.ExpiresAt, g.ExpiresAt) {
+		if r.StatusAt(now) == consent.Granted && sameGrant(r, g) && sameTime(r.ExpiresAt, g.ExpiresAt) {
 			return r.ID, true
 		}
 	}
