@@ -3,6 +3,7 @@ package vault
 import (
 	"context"
 	"errors"
+	"iter"
 	"slices"
 	"sort"
 	"strconv"
@@ -728,11 +729,11 @@ func validTagKey(key string) bool {
 	return true
 }
 
-// refusedIn returns the tag keys a subject refused, from its objection kinds (read inside the change's
-// transaction).
-func refusedIn(kinds []string) map[string]bool {
+// refusedIn returns the tag keys a subject refused, from its objection kinds (a record's, or those read
+// inside a change's transaction); nil when there are none.
+func refusedIn(kinds iter.Seq[string]) map[string]bool {
 	var out map[string]bool
-	for _, k := range kinds {
+	for k := range kinds {
 		if key, ok := strings.CutPrefix(k, "tag:"); ok {
 			if out == nil {
 				out = map[string]bool{}

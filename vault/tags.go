@@ -291,7 +291,7 @@ func (s *Tags) decideTagInputs(ctx context.Context, e audit.Entry, purposes []po
 		}
 		d := &tagDecision{guard: guard, rec: rec, union: map[string]bool{},
 			in: TagInput{SubjectID: id, Fields: map[string]string{}, CreatedAt: rec.CreatedAt, Bases: map[policies.PurposeName]TagBasis{}, Seen: seen,
-				Refused: refusedIn(slices.Collect(maps.Keys(rec.Objections)))}}
+				Refused: refusedIn(maps.Keys(rec.Objections))}}
 		if ageErr != nil {
 			// This node cannot open the birth date (ErrKEKMissing): nothing is decided or computed for the
 			// subject, their tags stay as they are, and the entry says why.
@@ -513,7 +513,7 @@ func (s *Tags) StoreTags(ctx context.Context, a Access, batch []SubjectTags) (in
 			if a.DEK.Version == 0 {
 				return ErrNotFound // an active subject without a general key (as SubjectTx.DEK)
 			}
-			states[id] = &subjectState{granted: grantedAt(a.ConsentEvents, now), refused: refusedIn(a.Objections), dek: a.DEK}
+			states[id] = &subjectState{granted: grantedAt(a.ConsentEvents, now), refused: refusedIn(slices.Values(a.Objections)), dek: a.DEK}
 		}
 		sets := make([]TagSet, 0, len(batch))
 		for i, st := range batch {
