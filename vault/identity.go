@@ -135,16 +135,11 @@ func (s *Ingestion) ImportSubject(ctx context.Context, a Access, in NewSubject) 
 // refuseErasedSource refuses, with its entry, the source record of a person who was erased: the subject
 // is not created again from a re-import of the same files (nor their consents and behaviour after it).
 func (s *Ingestion) refuseErasedSource(ctx context.Context, a Access, in NewSubject) error {
-	source, ext, ok := strings.Cut(in.Source+":"+in.ExternalID, ":") // as resolveRecord splits it
-	if !ok || ext == "" {
-		return nil
-	}
-	tok := s.gate.blindToken(fieldExternalID, externalIDValue(source, ext))
-	erased, err := s.profiles.erasedHolders(ctx, fieldExternalID, [][]byte{tok})
+	_, erased, err := s.profiles.sourceRecord(ctx, in.Source, in.ExternalID)
 	if err != nil {
 		return internalErr("look up erasures", err)
 	}
-	if !erased[string(tok)] {
+	if !erased {
 		return nil
 	}
 	return s.refuseInvalid(ctx, a, ActionSubjectImport, "", &Error{Code: CodeConflict, Reason: "erased_subject",

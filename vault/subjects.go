@@ -213,20 +213,15 @@ func staffOnly(a Access) *Error {
 // duplicate; this call would have made a second subject of it), and one of an erased person too.
 func (s *Profiles) Create(ctx context.Context, a Access, in NewSubject) (Created, error) {
 	if in.ExternalID != "" && checkSourceRef(in) == nil {
-		tok := s.gate.blindToken(fieldExternalID, externalIDValue(in.Source, in.ExternalID))
-		held, err := s.holdingTokens(ctx, fieldExternalID, [][]byte{tok})
-		if err != nil {
-			return Created{}, internalErr("look up source record", err)
-		}
-		erased, err := s.erasedHolders(ctx, fieldExternalID, [][]byte{tok})
+		held, erased, err := s.sourceRecord(ctx, in.Source, in.ExternalID)
 		if err != nil {
 			return Created{}, internalErr("look up source record", err)
 		}
 		switch {
-		case len(held[string(tok)]) > 0:
+		case held:
 			return Created{}, s.refuseInvalid(ctx, a, ActionSubjectCreate, "", &Error{Code: CodeConflict, Reason: "source_record_exists",
 				Message: "a subject already holds this source record (source and external_id): import it to merge, or read that subject"})
-		case erased[string(tok)]:
+		case erased:
 			return Created{}, s.refuseInvalid(ctx, a, ActionSubjectCreate, "", &Error{Code: CodeConflict, Reason: "erased_subject",
 				Message: "the person of this source record was erased: it is not created again"})
 		}
@@ -1000,6 +995,18 @@ func (s *Profiles) holding(ctx context.Context, field, normalized string) ([]str
 // subjects holding it (ProfileStore.LookupIndexTokens).
 func (s *Profiles) holdingTokens(ctx context.Context, field string, tokens [][]byte) (map[string][]string, error) {
 	return s.store.LookupIndexTokens(ctx, field, tokens)
+}
+
+// sourceRecord reports whether an active subject holds the source record (source, external id), and
+// whether an erased one does (its tokens are kept as a suppression list: ErasedHolders).
+func (s *Profiles) sourceRecord(ctx context.Context, source, externalID string) (held, erased bool, err error) {
+	tok := [][]byte{s.gate.blindToken(fieldExternalID, externalIDValue(source, externalID))}
+	ids, err := s.holdingTokens(ctx, fieldExternalID, tok)
+	if err != nil {
+		return false, false, err
+	}
+	gone, err := s.erasedHolders(ctx, fieldExternalID, tok)
+	return len(ids[string(tok[0])]) > 0, gone[string(tok[0])], err
 }
 
 // erasedHolders reports which of the blind-index tokens of field an erased subject holds (their source
