@@ -137,6 +137,20 @@ var selfServiceNotes = map[string]string{
 	"explanation": "the explanation of how your data is used is available now; this request is answered within the deadline",
 }
 
+// ownRequests opens the entry of a data subject's action on their own requests (a, from meAccess), refused
+// without the permission to file requests: withdrawing one is the counterpart of filing it.
+func (s *Requests) ownRequests(ctx context.Context, a Access, action Action) (audit.Entry, error) {
+	pol := s.Policy()
+	e, err := s.beginStaff(ctx, a, pol, action, a.Caller.Subject, nil)
+	if err != nil {
+		return e, err
+	}
+	if !pol.Allowed(a.Caller.Roles, a.Purpose, policies.ResourceRequests, policies.ActCreate) {
+		return e, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "requests are not permitted"))
+	}
+	return e, nil
+}
+
 // MeCreateRequest files a request by the caller. A subject's own token is verification, so it starts
 // verified; a request the subject can also serve themselves (access, portability, explanation) says where.
 func (s *Requests) MeCreateRequest(ctx context.Context, a Access, typ string) (RequestView, int64, error) {
@@ -148,13 +162,9 @@ func (s *Requests) MeCreateRequest(ctx context.Context, a Access, typ string) (R
 		return RequestView{}, 0, s.refuseInvalid(ctx, a, ActionRequestCreate, a.Caller.Subject,
 			Errorf(CodeInvalidArgument, "type must be access, portability, correction, deletion, restriction or explanation"))
 	}
-	pol := s.Policy()
-	e, err := s.beginStaff(ctx, a, pol, ActionRequestCreate, a.Caller.Subject, nil)
+	e, err := s.ownRequests(ctx, a, ActionRequestCreate)
 	if err != nil {
 		return RequestView{}, 0, err
-	}
-	if !pol.Allowed(a.Caller.Roles, a.Purpose, policies.ResourceRequests, policies.ActCreate) {
-		return RequestView{}, 0, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "requests are not permitted"))
 	}
 	now := s.now().UTC()
 	if err := s.overBudget(ctx, e, a.Caller.Subject, now); err != nil {
@@ -452,14 +462,9 @@ func (s *Requests) MeWithdrawRequest(ctx context.Context, a Access, id string) (
 	if err != nil {
 		return RequestView{}, 0, err
 	}
-	pol := s.Policy()
-	e, err := s.beginStaff(ctx, a, pol, ActionRequestWithdraw, a.Caller.Subject, nil)
+	e, err := s.ownRequests(ctx, a, ActionRequestWithdraw)
 	if err != nil {
 		return RequestView{}, 0, err
-	}
-	// Withdrawing is the counterpart of filing: the same permission.
-	if !pol.Allowed(a.Caller.Roles, a.Purpose, policies.ResourceRequests, policies.ActCreate) {
-		return RequestView{}, 0, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "requests are not permitted"))
 	}
 	restrictions, err := s.openRequests(ctx, a.Caller.Subject, RequestRestriction)
 	if err != nil {
