@@ -13,8 +13,6 @@ import (
 	"io"
 	"log/slog"
 	"maps"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -402,12 +400,8 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	ui, err := webui.New(webui.Config{Verifier: a.Verifier, Policy: a.Vault.Policy, Sessions: a.Sessions, Demo: demo,
 		Revoked: func(p authn.Principal) bool { return a.Vault.TokenRevoked(p.TokenID, p.Subject, p.IssuedAt) },
-		AuthFailed: func(r *http.Request, reason string) bool {
-			addr, _, err := net.SplitHostPort(r.RemoteAddr)
-			if err != nil {
-				addr = r.RemoteAddr
-			}
-			_, err = a.Vault.RecordAuthFailure(r.Context(), r.Header.Get("X-Request-Id"), addr, reason)
+		AuthFailed: func(ctx context.Context, requestID, clientAddr, reason string) bool {
+			_, err := a.Vault.RecordAuthFailure(ctx, requestID, clientAddr, reason)
 			return vault.ErrorCode(err) == vault.CodeRateLimited
 		}})
 	if err != nil {

@@ -173,7 +173,11 @@ func (s *Server) routes() *gin.Engine {
 	r.GET("/v1/notice", s.getNotice) // public: the notice comes before any collection
 	r.GET("/v1/notice/versions", s.getNoticeVersions)
 	if s.pages != nil {
-		pages := gin.WrapH(s.pages)
+		// The pages get the request id and the client's address as this server decides them.
+		pages := func(c *gin.Context) {
+			c.Request = c.Request.WithContext(webui.WithClient(c.Request.Context(), requestID(c), c.ClientIP()))
+			s.pages.ServeHTTP(c.Writer, c.Request)
+		}
 		for _, rt := range s.pages.Routes() {
 			r.Handle(rt.Method, rt.Path, pages)
 		}

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"html/template"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -47,8 +48,9 @@ type Config struct {
 	// session of it ends at its next page. Nil: none is.
 	Revoked func(authn.Principal) bool
 	// AuthFailed records a refused sign-in (an auth.failure audit entry, as the API's) and reports whether
-	// the client is over its budget of failures (then 429).
-	AuthFailed func(r *http.Request, reason string) (limited bool)
+	// the client is over its budget of failures (then 429). requestID and clientAddr are what the server in
+	// front put in the request's context (WithClient).
+	AuthFailed func(ctx context.Context, requestID, clientAddr, reason string) (limited bool)
 	// Policy is the policy in force: a console page opens only for roles it allows (what the page's API
 	// calls need), so the page and the enforcement point agree.
 	Policy   func() *policies.Set
@@ -352,7 +354,8 @@ func (u *UI) signIn(w http.ResponseWriter, r *http.Request, token string) {
 	}
 	if err != nil {
 		// Refused as the API refuses: audited, and within a budget of failures per address.
-		if u.cfg.AuthFailed != nil && u.cfg.AuthFailed(r, reason) {
+		requestID, addr := clientOf(r)
+		if u.cfg.AuthFailed != nil && u.cfg.AuthFailed(r.Context(), requestID, addr, reason) {
 			w.Header().Set("Retry-After", "1")
 			http.Error(w, "too many failed sign-ins; try again shortly", http.StatusTooManyRequests)
 			return
@@ -372,6 +375,31 @@ func (u *UI) signIn(w http.ResponseWriter, r *http.Request, token string) {
 	setCookie(w, r, sessionCookie, id, s.expires)
 	setCookie(w, r, signinCookie, "", time.Time{})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// clientKey keys what the server in front knows of a request (WithClient).
+type clientKey struct{}
+
+// client is a request's id and its client's address, as the server in front decided them.
+type client struct{ requestID, addr string }
+
+// WithClient returns ctx carrying the request's id and its client's address as the server in front
+// decided them (a well-formed X-Request-Id or its own; the address through its trusted proxies): a refused
+// sign-in is recorded and budgeted under them, as the API's refusals are — never under a header as sent.
+func WithClient(ctx context.Context, requestID, addr string) context.Context {
+	return context.WithValue(ctx, clientKey{}, client{requestID, addr})
+}
+
+// clientOf returns what WithClient put in r's context; without it, no request id and the peer's address.
+func clientOf(r *http.Request) (requestID, addr string) {
+	if c, ok := r.Context().Value(clientKey{}).(client); ok {
+		return c.requestID, c.addr
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	return "", host
 }
 
 // errRevoked refuses a sign-in with a token revoked since it was issued.
