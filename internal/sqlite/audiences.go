@@ -140,22 +140,27 @@ func (s *Store) Outcomes(ctx context.Context, audienceID string) ([]vault.Outcom
 	return out, rows.Err()
 }
 
-// MemberRefs implements vault.AudienceStore: those of refs that are members of the audience.
+// MemberRefs implements vault.AudienceStore: those of refs that are members of the audience, a few hundred
+// refs a statement.
 func (s *Store) MemberRefs(ctx context.Context, audienceID string, refs []string) (map[string]vault.AudienceMember, error) {
 	out := map[string]vault.AudienceMember{}
-	for _, r := range refs {
-		m := vault.AudienceMember{Ref: r}
-		err := s.read.QueryRowContext(ctx, `SELECT subject_id, holdout FROM audience_members WHERE audience_id = ? AND ref = ?`, audienceID, r).
-			Scan(&m.SubjectID, &m.Holdout)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue
-		}
+	err := inChunks(refs, func(in string, args []any) error {
+		rows, err := s.read.QueryContext(ctx, `SELECT ref, subject_id, holdout FROM audience_members WHERE audience_id = ? AND ref IN `+in,
+			append([]any{audienceID}, args...)...)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		out[r] = m
-	}
-	return out, nil
+		defer rows.Close()
+		for rows.Next() {
+			var m vault.AudienceMember
+			if err := rows.Scan(&m.Ref, &m.SubjectID, &m.Holdout); err != nil {
+				return err
+			}
+			out[m.Ref] = m
+		}
+		return rows.Err()
+	})
+	return out, err
 }
 
 // Audiences implements vault.AudienceStore: the newest first.

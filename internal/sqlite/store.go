@@ -27,7 +27,6 @@ import (
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -604,16 +603,12 @@ func (s *Store) LookupIndex(ctx context.Context, field string, token []byte) ([]
 	return scanIDs(s.stmtLookup.QueryContext(ctx, field, token))
 }
 
-// lookupChunk is how many tokens one statement of LookupIndexTokens looks up (SQLite binds at most 32,766
-// parameters; a few hundred keep the statement small).
-const lookupChunk = 500
-
 // ErasedHolders implements vault.ProfileStore.
 func (s *Store) ErasedHolders(ctx context.Context, field string, tokens [][]byte) (map[string]bool, error) {
 	out := map[string]bool{}
-	err := inTokenChunks(field, tokens, func(in string, args []any) error {
+	err := inChunks(tokens, func(in string, args []any) error {
 		rows, err := s.read.QueryContext(ctx, `SELECT DISTINCT b.token FROM blind_index b JOIN subjects s ON s.id = b.subject_id
-	WHERE b.field = ? AND b.token IN `+in+` AND s.state = 'erased'`, args...)
+	WHERE b.field = ? AND b.token IN `+in+` AND s.state = 'erased'`, append([]any{field}, args...)...)
 		if err != nil {
 			return err
 		}
@@ -630,24 +625,6 @@ func (s *Store) ErasedHolders(ctx context.Context, field string, tokens [][]byte
 	return out, err
 }
 
-// inTokenChunks calls fn for tokens lookupChunk at a time, with the placeholders of an IN list for the
-// chunk ("(?,?,…)") and its arguments, field first.
-func inTokenChunks(field string, tokens [][]byte, fn func(in string, args []any) error) error {
-	for len(tokens) > 0 {
-		chunk := tokens[:min(len(tokens), lookupChunk)]
-		tokens = tokens[len(chunk):]
-		args := make([]any, 0, 1+len(chunk))
-		args = append(args, field)
-		for _, tok := range chunk {
-			args = append(args, tok)
-		}
-		if err := fn("(?"+strings.Repeat(",?", len(chunk)-1)+")", args); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // LookupIndexTokens implements vault.ProfileStore: one statement per chunk of distinct tokens.
 func (s *Store) LookupIndexTokens(ctx context.Context, field string, tokens [][]byte) (map[string][]string, error) {
 	out := map[string][]string{}
@@ -657,9 +634,9 @@ func (s *Store) LookupIndexTokens(ctx context.Context, field string, tokens [][]
 		seen[string(tok)] = true
 		return dup
 	})
-	err := inTokenChunks(field, tokens, func(in string, args []any) error {
+	err := inChunks(tokens, func(in string, args []any) error {
 		rows, err := s.read.QueryContext(ctx, `SELECT b.token, b.subject_id FROM blind_index b JOIN subjects s ON s.id = b.subject_id
-	WHERE b.field = ? AND b.token IN `+in+` AND s.state = 'active' ORDER BY b.token, b.subject_id`, args...)
+	WHERE b.field = ? AND b.token IN `+in+` AND s.state = 'active' ORDER BY b.token, b.subject_id`, append([]any{field}, args...)...)
 		if err != nil {
 			return err
 		}

@@ -88,7 +88,7 @@ func (s *Store) TagsOf(ctx context.Context, subjects []string, purpose policies.
 }
 
 // inChunks calls fn for ids in chunks of up to 500, with the chunk's "(?, ?, …)" list and its arguments.
-func inChunks(ids []string, fn func(in string, args []any) error) error {
+func inChunks[T any](ids []T, fn func(in string, args []any) error) error {
 	for len(ids) > 0 {
 		n := min(len(ids), 500)
 		args := make([]any, n)
