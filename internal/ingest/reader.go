@@ -49,8 +49,8 @@ type Reader struct {
 	csv           csvParser
 	recStart      int  // line the current CSV record starts on
 	recActive     bool // a multi-line CSV record is being assembled
-	// recLines are the physical lines of the record being assembled (copies, with their numbers), and
-	// replay the lines to parse again before reading on: a record that spans lines and turns out bad — a
+	// recLines are the physical lines after the first of the record being assembled (copies, with their
+	// numbers), and replay the lines to parse again before reading on: a record that spans lines and turns out bad — a
 	// stray opening quote, which swallows every line after it until the end of the file or 1 MiB — is
 	// rejected on its first line alone, and the lines after it are records of their own.
 	recLines []numberedLine
@@ -500,8 +500,9 @@ func (r *Reader) csvLine(line []byte, n int, tooLong bool) (Row, bool) {
 		}
 		r.recStart = n
 		r.recActive = true
-	}
-	if r.header != nil {
+	} else if r.header != nil {
+		// A line after a record's first: kept in case the record turns out bad (single-line records, nearly
+		// all of them, copy nothing).
 		r.recLines = append(r.recLines, numberedLine{text: bytes.Clone(line), n: n})
 	}
 	if !utf8.Valid(line) {
@@ -517,7 +518,7 @@ func (r *Reader) csvLine(line []byte, n int, tooLong bool) (Row, bool) {
 	if ok && !complete && r.csv.size > MaxLineBytes {
 		start := r.recStart
 		reason := ReasonLineTooLong
-		if len(r.recLines) > 1 {
+		if len(r.recLines) > 0 {
 			reason = ReasonBadCSV // an unclosed quote ran on: the lines after the first are parsed again
 		}
 		r.failRecord()
@@ -561,9 +562,8 @@ func (r *Reader) resetRecord() {
 // as records of their own: the first line is where it went wrong (a stray quote), and what follows it is
 // not lost.
 func (r *Reader) failRecord() {
-	if len(r.recLines) > 1 {
-		rest := slices.Clone(r.recLines[1:])
-		r.replay = append(rest, r.replay...)
+	if len(r.recLines) > 0 {
+		r.replay = append(slices.Clone(r.recLines), r.replay...)
 	}
 	r.resetRecord()
 }
