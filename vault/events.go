@@ -138,15 +138,19 @@ func (s *Ingestion) IngestEvents(ctx context.Context, a Access, in []EventInput)
 	opened := map[string][]string{}            // subject id → fields opened to decide for it (the age rule)
 	refused := map[string]*refusedCollection{} // subject id → what of theirs was refused, and why
 	var noted []*SubjectRecord                 // subjects with an opened field or a refused event, in first-seen order
+	isNoted := map[string]bool{}
+	note := func(rec *SubjectRecord) {
+		if !isNoted[rec.ID] {
+			isNoted[rec.ID], noted = true, append(noted, rec)
+		}
+	}
 	refuse := func(i int, rec *SubjectRecord, cat, code string) {
 		reject(i, code)
+		note(rec)
 		r := refused[rec.ID]
 		if r == nil {
 			r = &refusedCollection{reason: code}
 			refused[rec.ID] = r
-			if _, seen := opened[rec.ID]; !seen {
-				noted = append(noted, rec)
-			}
 		}
 		if !slices.Contains(r.categories, cat) {
 			r.categories = append(r.categories, cat)
@@ -196,9 +200,7 @@ func (s *Ingestion) IngestEvents(ctx context.Context, a Access, in []EventInput)
 				se := audit.Entry{DecisionInputs: opened[rec.ID]}
 				basis = s.collectionRefusal(&se, purpose, *rec, cat, now)
 				if len(se.DecisionInputs) > 0 {
-					if _, seen := opened[rec.ID]; !seen && refused[rec.ID] == nil {
-						noted = append(noted, rec)
-					}
+					note(rec)
 					opened[rec.ID] = se.DecisionInputs
 					for _, f := range se.DecisionInputs {
 						if !slices.Contains(e.DecisionInputs, f) {
