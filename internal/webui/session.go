@@ -26,17 +26,16 @@ const (
 // session is a signed-in browser: the bearer token pasted (or minted by the demo page) once, verified,
 // and the CSRF token every state-changing request of that browser must repeat.
 type session struct {
-	token     string
-	csrf      string
-	subject   string
-	roles     []policies.Role
-	principal authn.Principal // what the token said: its id and issue time, for revocation
+	token string
+	csrf  string
+	// principal is what the token said: subject, roles, its id and issue time (for revocation), and its
+	// expiry — a session never outlives its token.
+	principal authn.Principal
 	created   time.Time
-	expires   time.Time // the token's own expiry: a session never outlives its token
 }
 
 func (s *session) hasRole(r policies.Role) bool {
-	for _, have := range s.roles {
+	for _, have := range s.principal.Roles {
 		if have == r {
 			return true
 		}
@@ -73,13 +72,13 @@ func NewSessions(max int, now func() time.Time) *Sessions {
 
 // create opens a session for a verified token and returns its id.
 func (t *Sessions) create(token string, p authn.Principal) (string, *session, error) {
-	s := &session{token: token, csrf: randomToken(), subject: p.Subject, roles: p.Roles, principal: p, created: t.now(), expires: p.ExpiresAt}
+	s := &session{token: token, csrf: randomToken(), principal: p, created: t.now()}
 	id := randomToken()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var mine []string
 	for k, v := range t.m {
-		if v.subject == p.Subject {
+		if v.principal.Subject == p.Subject {
 			mine = append(mine, k)
 		}
 	}
@@ -92,7 +91,7 @@ func (t *Sessions) create(token string, p authn.Principal) (string, *session, er
 	if len(t.m) >= t.max {
 		now := t.now()
 		for k, v := range t.m {
-			if !now.Before(v.expires) {
+			if !now.Before(v.principal.ExpiresAt) {
 				delete(t.m, k)
 			}
 		}
@@ -112,7 +111,7 @@ func (t *Sessions) get(id string) (*session, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s, ok := t.m[id]
-	if ok && !t.now().Before(s.expires) {
+	if ok && !t.now().Before(s.principal.ExpiresAt) {
 		delete(t.m, id)
 		return nil, false
 	}

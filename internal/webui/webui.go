@@ -223,7 +223,7 @@ func (u *UI) signedIn(w http.ResponseWriter, r *http.Request) (*session, bool) {
 func (u *UI) revoked(p authn.Principal) bool { return u.cfg.Revoked != nil && u.cfg.Revoked(p) }
 
 func (u *UI) refuse(w http.ResponseWriter, r *http.Request, s *session) {
-	u.render(w, r, http.StatusForbidden, "refused", view{Title: "refused.title", Roles: s.roles, CSRF: s.csrf, SignedIn: true})
+	u.render(w, r, http.StatusForbidden, "refused", view{Title: "refused.title", Roles: s.principal.Roles, CSRF: s.csrf, SignedIn: true})
 }
 
 // home sends a browser to its place: the privacy centre, the console, or the sign-in page.
@@ -248,7 +248,7 @@ func (u *UI) privacy(w http.ResponseWriter, r *http.Request) {
 		u.refuse(w, r, s)
 		return
 	}
-	u.render(w, r, http.StatusOK, "privacy", view{Title: "privacy.title", CSRF: s.csrf, Roles: s.roles, SignedIn: true, Scripts: []string{"privacy.js"}})
+	u.render(w, r, http.StatusOK, "privacy", view{Title: "privacy.title", CSRF: s.csrf, Roles: s.principal.Roles, SignedIn: true, Scripts: []string{"privacy.js"}})
 }
 
 // pagesFor lists the console pages the roles may open.
@@ -268,11 +268,11 @@ func (u *UI) console(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if s.hasRole(policies.RoleSubject) && len(s.roles) == 1 {
+	if s.hasRole(policies.RoleSubject) && len(s.principal.Roles) == 1 {
 		u.refuse(w, r, s)
 		return
 	}
-	u.render(w, r, http.StatusOK, "console", view{Title: "console.title", CSRF: s.csrf, Roles: s.roles, SignedIn: true, Pages: u.pagesFor(s.roles)})
+	u.render(w, r, http.StatusOK, "console", view{Title: "console.title", CSRF: s.csrf, Roles: s.principal.Roles, SignedIn: true, Pages: u.pagesFor(s.principal.Roles)})
 }
 
 // template is the page's template name: the last element of its path.
@@ -285,12 +285,12 @@ func (u *UI) consolePage(p consolePage) http.HandlerFunc {
 		if !ok {
 			return
 		}
-		if !p.may(u.cfg.Policy(), s.roles) {
+		if !p.may(u.cfg.Policy(), s.principal.Roles) {
 			u.refuse(w, r, s)
 			return
 		}
-		u.render(w, r, http.StatusOK, name, view{Title: p.Title, CSRF: s.csrf, Roles: s.roles, SignedIn: true,
-			Pages: u.pagesFor(s.roles), Scripts: p.Scripts})
+		u.render(w, r, http.StatusOK, name, view{Title: p.Title, CSRF: s.csrf, Roles: s.principal.Roles, SignedIn: true,
+			Pages: u.pagesFor(s.principal.Roles), Scripts: p.Scripts})
 	}
 }
 
@@ -372,7 +372,7 @@ func (u *UI) signIn(w http.ResponseWriter, r *http.Request, token string) {
 		u.render(w, r, http.StatusServiceUnavailable, "signin", view{Title: "signin.title", CSRF: signinToken(w, r), Error: "signin.full"})
 		return
 	}
-	setCookie(w, r, sessionCookie, id, s.expires)
+	setCookie(w, r, sessionCookie, id, s.principal.ExpiresAt)
 	setCookie(w, r, signinCookie, "", time.Time{})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
