@@ -3,6 +3,7 @@ package ltv
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // GammaGamma holds the parameters of a fitted Gamma-Gamma spend model: each
@@ -144,14 +145,17 @@ func FitGammaGamma(freq []float64, monetary []float64) (GammaGamma, error) {
 	if positive == 0 {
 		return GammaGamma{}, fmt.Errorf("%w: no customer has a repeat purchase", ErrNoData)
 	}
-	// Measure spend in units of its mean for conditioning; V scales back.
-	var scale float64
+	// Measure spend in units of its median for conditioning; V scales back. The median, not the mean: one
+	// mistyped amount (a price in fen, a test order of 10⁹) would make the mean that outlier's and every
+	// other customer's spend a vanishing fraction of it, and the fit would leave its parameter box.
+	spends := make([]float64, 0, positive)
 	for i, x := range freq {
 		if x > 0 {
-			scale += monetary[i]
+			spends = append(spends, monetary[i])
 		}
 	}
-	scale /= float64(positive)
+	slices.Sort(spends)
+	scale := spends[len(spends)/2]
 	d := newGGData(freq, monetary, scale)
 	obj := func(x, grad []float64) float64 {
 		ll := d.logLik(math.Exp(x[0]), math.Exp(x[1]), math.Exp(x[2]), grad)

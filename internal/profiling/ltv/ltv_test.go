@@ -192,6 +192,35 @@ func TestFitGammaGammaCDNOW(t *testing.T) {
 	}
 }
 
+// One mistyped amount (a frequent customer whose mean spend reads 10⁹) must not stop the fit for everyone: it
+// did while spend was measured in units of its mean, which the outlier made every other customer's vanishing
+// fraction of. The fit is still a maximum and still in the data's own currency unit.
+func TestFitGammaGammaSurvivesOneMistypedAmount(t *testing.T) {
+	freq, monetary := loadSpend(t)
+	freq, monetary = append(freq, 40), append(monetary, 1e9)
+	g, err := FitGammaGamma(freq, monetary)
+	if err != nil {
+		t.Fatalf("FitGammaGamma with one outlier: %v", err)
+	}
+	ll := g.LogLikelihood(freq, monetary)
+	for _, d := range []GammaGamma{{g.P * 1.01, g.Q, g.V}, {g.P, g.Q * 0.99, g.V}, {g.P, g.Q, g.V * 1.01}} {
+		if d.LogLikelihood(freq, monetary) >= ll {
+			t.Errorf("perturbed parameters %+v are at least as likely as the fit %+v", d, g)
+		}
+	}
+	cents := make([]float64, len(monetary))
+	for i, m := range monetary {
+		cents[i] = 100 * m
+	}
+	c, err := FitGammaGamma(freq, cents)
+	if err != nil {
+		t.Fatalf("FitGammaGamma in cents: %v", err)
+	}
+	if relErr(c.P, g.P) > 1e-6 || relErr(c.Q, g.Q) > 1e-6 || relErr(c.V, 100*g.V) > 1e-6 {
+		t.Errorf("in cents %+v, want %+v with V×100", c, g)
+	}
+}
+
 func TestFitBGNBDTimeUnitInvariance(t *testing.T) {
 	data, _ := loadSummary(t)
 	days := make([]Customer, len(data))

@@ -12,7 +12,7 @@ type objective func(x, grad []float64) float64
 const (
 	// maxLogParam bounds |log θ| (in the internally rescaled units, where
 	// time is measured in tenths of the longest T and spend in multiples of
-	// the mean): a fit that ends outside [e^−12, e^12] ≈ [6e-6, 1.6e5] is
+	// the median): a fit that ends outside [e^−12, e^12] ≈ [6e-6, 1.6e5] is
 	// heading for a degenerate limit (e.g. Gamma or Beta shapes → ∞, all
 	// customers alike) and is reported as not identified.
 	maxLogParam = 12
