@@ -259,7 +259,7 @@ func browseDepthTag(c *evalCtx) (string, Explanation, bool) {
 	if f.PageViewSessions == 0 {
 		return "", Explanation{}, false
 	}
-	v := strconv.FormatFloat(browseDepth(f), 'f', 1, 64)
+	v := strconv.FormatFloat(rateOf(f.PageViews, f.PageViewSessions), 'f', 1, 64)
 	return v, Explanation{
 		ZH: fmt.Sprintf("%d 次会话共浏览 %d 个页面，平均每次 %s 个（间隔超过 30 分钟算新会话）", f.PageViewSessions, f.PageViews, v),
 		EN: fmt.Sprintf("%d page views in %d sessions, %s per session (a gap of over 30 minutes starts a new session)", f.PageViews, f.PageViewSessions, v),
@@ -271,7 +271,7 @@ func cartAbandonTag(c *evalCtx) (string, Explanation, bool) {
 	if f.Carts == 0 {
 		return "", Explanation{}, false
 	}
-	v := strconv.FormatFloat(cartAbandonRate(f), 'f', 2, 64)
+	v := strconv.FormatFloat(rateOf(f.CartsAbandoned, f.Carts), 'f', 2, 64)
 	return v, Explanation{
 		ZH: fmt.Sprintf("加购 %d 次，其中 %d 次在 24 小时内没有下单", f.Carts, f.CartsAbandoned),
 		EN: fmt.Sprintf("%d of %d cart additions were not followed by an order within 24 hours", f.CartsAbandoned, f.Carts),

@@ -408,31 +408,52 @@ var clusterFeatureNames = []string{"recency_days", "orders", "net_spend", "sessi
 // clusterLogColumns marks the columns clustered as log1p of the value.
 var clusterLogColumns = []bool{true, true, true, true, false, false, false}
 
-// clusterRow returns the raw segmentation features of a buyer at now.
+// clusterRow returns the raw segmentation features of a buyer at now. A rate without a denominator — browse
+// depth without a page view, cart abandonment without a cart — is NaN, not 0: a shop customer who never
+// browsed online has no browse depth, and counting it as 0 put such buyers in a "shallow browsing" segment.
+// imputeMean gives those cells the column's mean, so they pull no centroid either way.
 func clusterRow(f *Features, now time.Time) []float64 {
 	return []float64{
 		math.Log1p(math.Floor(daysBetween(f.LastOrder, now))),
 		math.Log1p(float64(f.Orders)),
 		math.Log1p(max(f.NetSpend(), 0)),
 		math.Log1p(float64(f.Sessions)),
-		browseDepth(f),
-		cartAbandonRate(f),
+		rateOf(f.PageViews, f.PageViewSessions),
+		rateOf(f.CartsAbandoned, f.Carts),
 		float64(f.DealOrders) / float64(max(f.Orders, 1)),
 	}
 }
 
-func browseDepth(f *Features) float64 {
-	if f.PageViewSessions == 0 {
-		return 0
+// rateOf returns n/d, NaN when d is 0.
+func rateOf(n, d int) float64 {
+	if d == 0 {
+		return math.NaN()
 	}
-	return float64(f.PageViews) / float64(f.PageViewSessions)
+	return float64(n) / float64(d)
 }
 
-func cartAbandonRate(f *Features) float64 {
-	if f.Carts == 0 {
-		return 0
+// imputeMean replaces the NaN cells of rows by their column's mean over the rows that have it (0 for a
+// column no row has).
+func imputeMean(rows [][]float64) {
+	if len(rows) == 0 {
+		return
 	}
-	return float64(f.CartsAbandoned) / float64(f.Carts)
+	sum, n := make([]float64, len(rows[0])), make([]float64, len(rows[0]))
+	for _, r := range rows {
+		for j, v := range r {
+			if !math.IsNaN(v) {
+				sum[j] += v
+				n[j]++
+			}
+		}
+	}
+	for _, r := range rows {
+		for j, v := range r {
+			if math.IsNaN(v) {
+				r[j] = sum[j] / max(n[j], 1)
+			}
+		}
+	}
 }
 
 // clusterable reports whether a buyer's features can be segmented.
@@ -450,6 +471,7 @@ func fitCluster(buyers []*Features, now time.Time, o Options) (*ClusterModel, st
 	if len(rows) < max(o.MinClusterSubjects, o.KMin+1) {
 		return nil, StatusTooFew
 	}
+	imputeMean(rows)
 	z, mean, std := cluster.Standardize(rows)
 	rng := rand.New(rand.NewPCG(o.Seed, o.Seed))
 	kMax := min(o.KMax, len(rows)-1)
@@ -490,7 +512,16 @@ func fitCluster(buyers []*Features, now time.Time, o Options) (*ClusterModel, st
 
 // predict returns the 0-based cluster of a buyer, or -1.
 func (cm *ClusterModel) predict(f *Features, now time.Time) int {
-	z := cluster.Apply(clusterRow(f, now), cm.Mean, cm.Std)
+	row := clusterRow(f, now)
+	if len(row) != len(cm.Mean) {
+		return -1
+	}
+	for j, v := range row {
+		if math.IsNaN(v) {
+			row[j] = cm.Mean[j] // as imputeMean did when the model was fitted
+		}
+	}
+	z := cluster.Apply(row, cm.Mean, cm.Std)
 	if z == nil {
 		return -1
 	}

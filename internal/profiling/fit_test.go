@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/profilevault/profilevault/internal/profiling/ltv"
@@ -125,6 +127,46 @@ func TestFitSmallPopulationLeavesModelsOut(t *testing.T) {
 	}
 	if got[KeyRFMScore].Value == "" || got[KeyChurnRisk].Value == "" {
 		t.Errorf("rfm or churn missing: %+v", got)
+	}
+}
+
+// A buyer who never viewed a page online has no browse depth, and one who never added to a cart no cart
+// abandonment rate: counted as 0, those shop customers formed a "shallow browsing" segment. The rates
+// without a denominator take the column's mean, so the model's means are over the buyers who have them and
+// the segments of shop customers are named for what they did.
+func TestSegmentsLeaveOutRatesWithoutADenominator(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	var fs []Features
+	var online int
+	var abandon float64
+	for i := range 400 {
+		f := buyer(fmt.Sprintf("s%03d", i), float64(1+rng.IntN(300)), 1+rng.IntN(6), float64(20+rng.IntN(2000)))
+		f.Categories = NewCategorySet(Transactions, Behavior)
+		if i%4 != 0 { // three in four browse online, five pages a session, and add to carts
+			f.Sessions = 1 + rng.IntN(40)
+			f.PageViewSessions, f.PageViews = f.Sessions, 5*f.Sessions
+			f.Carts, f.CartsAbandoned = 4, rng.IntN(5)
+			online++
+			abandon += float64(f.CartsAbandoned) / 4
+		}
+		fs = append(fs, f)
+	}
+	pop, err := Fit(fs, testNow, Options{})
+	if err != nil || pop.Cluster == nil {
+		t.Fatalf("fit: %v (cluster %s)", err, pop.ClusterStatus)
+	}
+	depth, cart := slices.Index(clusterFeatureNames, "browse_depth"), slices.Index(clusterFeatureNames, "cart_abandon_rate")
+	if m := pop.Cluster.Mean[depth]; m != 5 {
+		t.Errorf("browse depth mean %v, want 5 (the online buyers')", m)
+	}
+	if m, want := pop.Cluster.Mean[cart], abandon/float64(online); math.Abs(m-want) > 1e-12 {
+		t.Errorf("cart abandonment mean %v, want %v (over the buyers with carts)", m, want)
+	}
+	for i := 0; i < len(fs); i += 4 {
+		j := pop.Cluster.predict(&fs[i], testNow)
+		if name := pop.Cluster.SegmentNames[j].EN; strings.Contains(name, "browsing") || strings.Contains(name, "carts") {
+			t.Fatalf("a buyer who never browsed online is in segment %d %q", j+1, name)
+		}
 	}
 }
 

@@ -12,7 +12,7 @@ import (
 
 // Version identifies the tag engine's feature definitions, thresholds and model choices; it is recorded as
 // the algorithm version of every tag (attitude.sentiment adds the sentiment lexicon's version).
-const Version = "profiling-2026.06-1"
+const Version = "profiling-2026.12-1"
 
 // Sentinel errors of this package; each is wrapped with %w and a message that never holds personal data.
 var (
