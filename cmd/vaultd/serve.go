@@ -348,7 +348,7 @@ func seedDemo(ctx context.Context, a *app.App, n int, seed uint64, stderr io.Wri
 	fmt.Fprintf(stderr, "vaultd: imported in %s: %d accepted, %d merged, %d rejected (behaviour without consent is refused at collection)\n",
 		time.Since(start).Round(time.Millisecond), rep.Accepted, rep.Merged, rep.RejectedTotal())
 	fmt.Fprintln(stderr, "vaultd: computing tags (consented data only)")
-	if err := computeTags(ctx, a, "", tagrun.RulesOptions{}, stderr, stderr); err != nil {
+	if err := computeTags(ctx, a, "", tagrun.DefaultRules(), stderr, stderr); err != nil {
 		return nil, fmt.Errorf("compute tags: %w", err)
 	}
 	ids := exampleSubjects(ctx, a, filepath.Join(files, "consents.ndjson"))

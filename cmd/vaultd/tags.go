@@ -50,7 +50,7 @@ func cmdTags(ctx context.Context, args []string, getenv func(string) string, std
 	fs.Float64Var(&ro.MinSupport, "rules-min-support", 0, "association rules: least share of baskets holding an itemset (default 0.01)")
 	fs.Float64Var(&ro.MinConfidence, "rules-min-confidence", 0, "association rules: least confidence of a rule (default 0.1)")
 	fs.IntVar(&ro.MaxLen, "rules-max-len", 0, "association rules: most items in a rule, 1 to 10 (default 3)")
-	fs.Float64Var(&ro.MinLift, "rules-min-lift", 0, "association rules: least lift of a rule (default none)")
+	fs.Float64Var(&ro.MinLift, "rules-min-lift", tagrun.DefaultRules().MinLift, "association rules: least lift of a rule; 0 for every rule")
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}

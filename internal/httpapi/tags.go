@@ -130,10 +130,10 @@ func (s *Server) getInsight(c *gin.Context) {
 }
 
 // rulesOptions reads a full run's association-rule thresholds from the query (rules_min_support,
-// rules_min_confidence, rules_max_len, rules_min_lift; absent: the defaults), answering 400 for a value
-// out of range.
+// rules_min_confidence, rules_max_len, rules_min_lift; absent: the defaults, min lift 1), answering 400 for
+// a value out of range; rules_min_lift=0 asks for every rule.
 func (s *Server) rulesOptions(c *gin.Context) (tagrun.RulesOptions, bool) {
-	var ro tagrun.RulesOptions
+	ro := tagrun.DefaultRules()
 	for _, p := range []struct {
 		name string
 		f    *float64

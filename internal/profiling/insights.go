@@ -228,6 +228,12 @@ type RulesReport struct {
 	Thresholds RulesThresholds `json:"thresholds"`
 }
 
+// DefaultRulesMinLift is the least lift of a reported rule when the caller names none: a rule whose items
+// go together less often than by chance (lift below 1: buying one makes the other less likely) is not an
+// association a campaign can use. The miner itself (rules.Mine, compared with Weka) filters nothing by lift;
+// callers that want every rule pass min_lift 0 explicitly.
+const DefaultRulesMinLift = 1.0
+
 // RulesThresholds says how the rules of a report were mined: the FP-Growth thresholds (defaults filled
 // in) and the least number of distinct subjects a reported rule needs.
 type RulesThresholds struct {

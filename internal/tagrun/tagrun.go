@@ -56,6 +56,10 @@ type modelCache struct {
 // RulesOptions are the association-rule thresholds (min_support, min_confidence, max_len, min_lift).
 type RulesOptions = rules.Options
 
+// DefaultRules are the thresholds of a full run that names none: the miner's defaults and a least lift of
+// profiling.DefaultRulesMinLift.
+func DefaultRules() RulesOptions { return RulesOptions{MinLift: profiling.DefaultRulesMinLift} }
+
 // Model is what a full run freezes: the population parameters and the aggregate insights.
 type Model struct {
 	Population profiling.Population `json:"population"`

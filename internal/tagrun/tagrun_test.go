@@ -275,11 +275,14 @@ func TestTagsOverHTTP(t *testing.T) {
 	if r.JSON["state"] != "done" || r.JSON["done"] != r.JSON["total"] {
 		t.Fatalf("job finished as %s", r.Body)
 	}
-	// The rules insight says the thresholds the job was started with.
-	if r := s.Do("GET", "/v1/insights/rules", an, "analytics", nil); r.Status != 200 || !strings.Contains(string(r.Body), `"max_len":4`) ||
-		!strings.Contains(string(r.Body), `"min_confidence":0.2`) {
+	// The rules insight says the thresholds the job was started with, and the least lift it was not given:
+	// 1, so no rule says that buying one thing makes another less likely.
+	r = s.Do("GET", "/v1/insights/rules", an, "analytics", nil)
+	if r.Status != 200 || !strings.Contains(string(r.Body), `"max_len":4`) ||
+		!strings.Contains(string(r.Body), `"min_confidence":0.2`) || !strings.Contains(string(r.Body), `"min_lift":1,`) {
 		t.Fatalf("rules insight after a job with thresholds: %d %s", r.Status, r.Body)
 	}
+
 	// The subject's own view and export carry their tags.
 	me := s.Token(ids[0], string(vault.RoleSubject))
 	if r := s.Do("GET", "/v1/me", me, "", nil); r.Status != 200 || r.JSON["tags"] == nil {
