@@ -550,29 +550,48 @@ func (s *ConsentRecords) RecordObjection(ctx context.Context, a Access, id, kind
 	if _, err := s.checkPurpose(ctx, s.Policy(), a, ActionObjectionAdd); err != nil {
 		return 0, err
 	}
-	return s.setObjection(ctx, a, id, kind, true)
+	seq, _, err := s.setObjection(ctx, a, id, kind, true)
+	return seq, err
 }
 
-func (s *ConsentRecords) setObjection(ctx context.Context, a Access, id, kind string, on bool) (int64, error) {
+// ImportObjection is RecordObjection for an import: it reports an objection the subject has already raised
+// as a duplicate (recorded, with an "unchanged" entry), so an import read twice counts it once.
+func (s *ConsentRecords) ImportObjection(ctx context.Context, a Access, id, kind string) (duplicate bool, err error) {
+	if _, err := s.checkPurpose(ctx, s.Policy(), a, ActionObjectionAdd); err != nil {
+		return false, err
+	}
+	_, changed, err := s.setObjection(ctx, a, id, kind, true)
+	return err == nil && !changed, err
+}
+
+// setObjection raises (on) or withdraws an objection; changed says whether the subject's objections changed.
+func (s *ConsentRecords) setObjection(ctx context.Context, a Access, id, kind string, on bool) (seq int64, changed bool, err error) {
 	action := ActionObjectionAdd
 	if !on {
 		action = ActionObjectionRemove
 	}
 	if kind != ObjectionPersonalizedMarketing {
-		return 0, s.refuseInvalid(ctx, a, action, id, Errorf(CodeInvalidArgument, "kind must be %s", ObjectionPersonalizedMarketing))
+		return 0, false, s.refuseInvalid(ctx, a, action, id, Errorf(CodeInvalidArgument, "kind must be %s", ObjectionPersonalizedMarketing))
 	}
 	pol := s.Policy()
-	return s.recordChoice(ctx, a, id, choice{action: action, reason: "objection:" + kind, created: on,
+	seq, err = s.recordChoice(ctx, a, id, choice{action: action, reason: "objection:" + kind, created: on,
 		forbidden: "objections are not permitted", notFound: "no such objection",
+		detail: func() string {
+			if on && !changed {
+				return "unchanged"
+			}
+			return ""
+		},
 		apply: func(tx Tx, now time.Time) error {
-			changed, err := tx.SetObjection(id, kind, on, now)
+			var err error
+			changed, err = tx.SetObjection(id, kind, on, now)
 			if err != nil {
 				return err
 			}
 			if on {
 				// The purposes the objection shuts off keep no tags of the objector.
-				if err := s.tags.objectionRaised(tx, id, pol.Purposes().ShutOffBy(kind)); err != nil {
-					return err
+				if err := s.tags.objectionRaised(tx, id, pol.Purposes().ShutOffBy(kind)); err != nil || !changed {
+					return err // raised before, nothing the tags read has changed
 				}
 			}
 			if !on && !changed {
@@ -580,6 +599,7 @@ func (s *ConsentRecords) setObjection(ctx context.Context, a Access, id, kind st
 			}
 			return s.tags.inputsChanged(tx, id)
 		}})
+	return seq, changed, err
 }
 
 // choice is one change to a subject's standing choices about their data — an objection, a restriction, a

@@ -250,7 +250,8 @@ func (s *DataSubjects) SetObjection(ctx context.Context, a Access, kind string, 
 	if err != nil {
 		return 0, err
 	}
-	return s.consents.setObjection(ctx, a, a.Caller.Subject, kind, on)
+	seq, _, err := s.consents.setObjection(ctx, a, a.Caller.Subject, kind, on)
+	return seq, err
 }
 
 // AccessLogEntry is one access to the subject's data as the subject sees it: roles and team, never another

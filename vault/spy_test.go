@@ -372,6 +372,12 @@ func ops() map[string]op {
 			refuse: func(f *fixture) error {
 				return e1(f.svc.ConsentRecords().RecordObjection(ctx, analyst, f.child, "personalized_marketing"))
 			}},
+		"ConsentRecords.ImportObjection": {run: func(f *fixture) error {
+			return e1(f.svc.ConsentRecords().ImportObjection(ctx, steward, f.adult, "personalized_marketing"))
+		},
+			refuse: func(f *fixture) error {
+				return e1(f.svc.ConsentRecords().ImportObjection(ctx, analyst, f.adult, "personalized_marketing"))
+			}},
 		"Ingestion.IngestEvents": {run: func(f *fixture) error {
 			return e1(f.svc.Ingestion().IngestEvents(ctx, vault.Access{Caller: steward.Caller, Purpose: "personalization"}, []vault.EventInput{
 				{EventID: "v1", SubjectRef: f.child, Type: "page_view", TS: time.Now().Add(-time.Minute), Source: "app"}}))

@@ -532,8 +532,7 @@ func (im *Importer) consents(ctx context.Context, r *ingest.Reader, rep *ingest.
 // objections imports objections to personalised marketing, per subject in file order.
 func (im *Importer) objections(ctx context.Context, r *ingest.Reader, rep *ingest.Report) error {
 	return im.perSubject(ctx, r, rep, func(row ingest.Row) string { return row.Objection.SubjectRef }, func(id string, row ingest.Row) (bool, error) {
-		_, err := im.Vault.ConsentRecords().RecordObjection(ctx, im.access(policies.PurposeAccountManagement), id, row.Objection.Kind)
-		return false, err // recording an objection twice changes nothing
+		return im.Vault.ConsentRecords().ImportObjection(ctx, im.access(policies.PurposeAccountManagement), id, row.Objection.Kind)
 	}, nil)
 }
 

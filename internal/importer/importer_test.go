@@ -317,3 +317,27 @@ func TestReimportNeverUndoesAWithdrawal(t *testing.T) {
 		t.Fatalf("an older capture after a withdrawal: granted %v, %v\n%s", granted(), err, strings.Join(rep.Lines(), "\n"))
 	}
 }
+
+// An objection imported again is a duplicate, as a consent is: it was counted as accepted each time, so a
+// feed read twice reported objections it did not change.
+func TestReimportedObjectionIsADuplicate(t *testing.T) {
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"subjects.ndjson":   `{"external_id":"T1","source":"crm","fields":{"name":"周杰","phone":"13800000101","birth_date":"1990-01-01"}}` + "\n",
+		"objections.ndjson": `{"subject_id":"external:crm:T1","kind":"personalized_marketing"}` + "\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := apptest.Start(t)
+	im := &importer.Importer{Vault: s.App.Vault, Steward: vault.Caller{Subject: "import-test", Roles: []policies.Role{"data_steward"}}}
+	rep, err := im.Run(t.Context(), []string{dir})
+	if err != nil || rep.Accepted != 2 || rep.Duplicates != 0 {
+		t.Fatalf("first import: %v\n%s", err, strings.Join(rep.Lines(), "\n"))
+	}
+	rep, err = im.Run(t.Context(), []string{dir})
+	if err != nil || rep.Accepted != 0 || rep.Duplicates != 2 {
+		t.Fatalf("the same files again: %v\n%s", err, strings.Join(rep.Lines(), "\n"))
+	}
+}
