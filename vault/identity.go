@@ -25,7 +25,7 @@ type ImportOutcome struct {
 	Duplicate bool   // this source's record was imported before: nothing changed
 	Merged    bool   // merged into an existing subject on a verified identifier
 	Review    bool   // a weaker match was queued for a data steward
-	MatchedOn string // "email", "phone", "external_id"
+	MatchedOn string // "id_number", "email", "phone", "external_id"
 }
 
 // MergeRow is an automatic merge, kept so that it can be reverted: which fields it added to the subject
@@ -161,6 +161,21 @@ func (s *Ingestion) findMatch(ctx context.Context, e *audit.Entry, values map[st
 		}
 		return ids
 	}
+	if ids := lookup(fieldIDNumber); len(ids) > 0 {
+		// A resident id number is one person's: it merges whatever the email and phone say, unless the birth
+		// date or the name says another person (a mistyped number), which is queued, as several holders are.
+		if len(ids) > 1 {
+			return "", "", ids[0], "shared_id_number_several_holders"
+		}
+		switch reason := s.conflicts(ctx, e, ids[0], values); reason {
+		case "":
+			return ids[0], fieldIDNumber, "", ""
+		case reasonKeyUnavailable:
+			return "", "", ids[0], reason
+		default:
+			return "", "", ids[0], "shared_id_number_" + reason
+		}
+	}
 	if ids := lookup("email"); len(ids) == 1 {
 		// An email is one person's more often than a phone is, but a family shares one too: a record whose
 		// name, birth date or id number says another person is queued, never merged.
@@ -210,7 +225,7 @@ func (s *Ingestion) conflicts(ctx context.Context, e *audit.Entry, candidate str
 	if err != nil {
 		return ""
 	}
-	for _, f := range []string{fieldBirthDate, "id_number"} {
+	for _, f := range []string{fieldBirthDate, fieldIDNumber} {
 		mine := values[f]
 		if mine == nil || *mine == "" {
 			continue

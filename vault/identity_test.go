@@ -150,3 +150,41 @@ func TestAnErasedPersonIsNotImportedAgain(t *testing.T) {
 		t.Fatalf("%d subject rows, want the erased one and T3", n)
 	}
 }
+
+// A resident id number is one person's: a record holding one a subject holds is merged into it whatever its
+// phone and email say — one at a time and in a batch — unless its birth date or name says another person (a
+// mistyped number), which is created and queued. Before, the id number only kept records apart: the same
+// person from the till with a new phone became a second subject holding the same id number.
+func TestIDNumberMergesOnItsOwn(t *testing.T) {
+	svc, store := newService(t, 1000)
+	ctx := t.Context()
+	base, err := svc.Ingestion().ImportSubject(ctx, steward, vault.NewSubject{ExternalID: "c-1", Source: "crm",
+		Fields: map[string]*string{"name": str("李雷"), "id_number": str("11010519900307101x"), "birth_date": str("1990-03-07"), "phone": str("13800001111")}})
+	if err != nil || !base.Created {
+		t.Fatalf("first import: %+v %v", base, err)
+	}
+	o, err := svc.Ingestion().ImportSubject(ctx, steward, vault.NewSubject{ExternalID: "p-1", Source: "pos",
+		Fields: map[string]*string{"name": str("李 雷"), "id_number": str("11010519900307101X"), "phone": str("13900002222"), "city": str("北京")}})
+	if err != nil || !o.Merged || o.ID != base.ID || o.MatchedOn != "id_number" {
+		t.Fatalf("same id number, another phone: %+v %v", o, err)
+	}
+	res := svc.Ingestion().ImportSubjects(ctx, steward, []vault.NewSubject{
+		{ExternalID: "a-1", Source: "app", Fields: map[string]*string{"id_number": str("11010519900307101X"), "email": str("li@example.cn")}},
+		{ExternalID: "a-2", Source: "app", Fields: map[string]*string{"name": str("韩梅梅"), "phone": str("13700003333")}},
+	})
+	if res[0].Err != nil || !res[0].Outcome.Merged || res[0].Outcome.ID != base.ID || res[1].Err != nil || !res[1].Outcome.Created {
+		t.Fatalf("a batch: %+v", res)
+	}
+	o, err = svc.Ingestion().ImportSubject(ctx, steward, vault.NewSubject{ExternalID: "p-2", Source: "pos",
+		Fields: map[string]*string{"name": str("王五"), "id_number": str("11010519900307101X")}})
+	if err != nil || !o.Created || !o.Review || o.ID == base.ID {
+		t.Fatalf("same id number, another name: %+v %v", o, err)
+	}
+	if n, _ := store.CountRows(ctx, "subjects"); n != 3 {
+		t.Fatalf("%d subjects, want 3 (李雷, 韩梅梅, and the record queued against 李雷)", n)
+	}
+	v, err := svc.Profiles().Read(ctx, agent, base.ID, []string{"phone", "city", "email"})
+	if err != nil || v.Fields["phone"] != "+8613800001111" || v.Fields["city"] != "北京" || v.Fields["email"] != "li@example.cn" {
+		t.Fatalf("after the merges: %+v %v", v, err)
+	}
+}

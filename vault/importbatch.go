@@ -131,7 +131,7 @@ func (s *Ingestion) batchTokens(schema *policies.Schema, in NewSubject, values m
 	if in.ExternalID != "" {
 		writes = append(writes, key(fieldExternalID, externalIDValue(in.Source, in.ExternalID)))
 	}
-	for _, field := range []string{"email", "phone"} {
+	for _, field := range []string{fieldIDNumber, "email", "phone"} {
 		if v := values[field]; v != nil {
 			lookups = append(lookups, key(field, *v))
 		}

@@ -743,6 +743,10 @@ func retentionClock(p policies.Purpose, rec SubjectRecord) time.Time {
 // fieldBirthDate is the schema field the age rule reads.
 const fieldBirthDate = "birth_date"
 
+// fieldIDNumber is the resident id number: identity resolution merges on it (one person's), and a record
+// whose id number differs from its candidate's is another person.
+const fieldIDNumber = "id_number"
+
 // reasonAgeVerification records a subject's own birth date change refused because it would end the
 // guardian rule.
 const reasonAgeVerification = consent.ReasonAgeVerificationRequired

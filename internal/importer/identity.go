@@ -8,7 +8,7 @@ import (
 )
 
 // identityGroups is which subject records may turn out to be one person: records linked, directly or
-// through others, by a phone, an email or a source's external id, or by a name key (a name within one edit
+// through others, by an id number, a phone, an email or a source's external id, or by a name key (a name within one edit
 // of another's and the same birth date, which identity resolution queues for review). Identity resolution
 // matches on those, so a group's records go to one worker, in file order, and the first of them is the one
 // the others merge into, or are queued for review against — on every run. Routing by one key alone (the
@@ -22,7 +22,10 @@ type identityGroups struct {
 
 // subjectKeys are a cleaned record's identity keys.
 func subjectKeys(s *ingest.SubjectRow) []string {
-	keys := make([]string, 0, 3)
+	keys := make([]string, 0, 4)
+	if id := s.Fields["id_number"]; id != "" {
+		keys = append(keys, "id:"+id)
+	}
 	if p := s.Fields["phone"]; p != "" {
 		keys = append(keys, "phone:"+p)
 	}
