@@ -206,11 +206,11 @@ func TestEveryInputChangeMarksTagsStale(t *testing.T) {
 			return err
 		}, true},
 		{"merge revert", func() error {
-			merges, _, err := svc.Stewardship().Merges(ctx, steward)
-			if err != nil || len(merges) != 1 {
-				return fmt.Errorf("merges: %v %v", merges, err)
+			page, err := svc.Stewardship().Merges(ctx, steward, "", 0)
+			if err != nil || len(page.Rows) != 1 {
+				return fmt.Errorf("merges: %v %v", page.Rows, err)
 			}
-			mergeID = merges[0].ID
+			mergeID = page.Rows[0].ID
 			_, err = svc.Stewardship().RevertMerge(ctx, steward, mergeID)
 			return err
 		}, true},

@@ -62,11 +62,13 @@ type ImportReport struct {
 
 // IdentityStore reads what identity resolution and imports recorded.
 type IdentityStore interface {
-	// Merges lists automatic merges, newest first; Merge reads one (ErrNotFound if unknown).
-	Merges(ctx context.Context, limit int) ([]MergeRow, error)
+	// Merges lists automatic merges, newest first, after the merge named after ("": from the newest;
+	// ErrNotFound if after names none); Merge reads one (ErrNotFound if unknown).
+	Merges(ctx context.Context, after string, limit int) ([]MergeRow, error)
 	Merge(ctx context.Context, id string) (MergeRow, error)
-	// Reviews lists the steward's review queue, oldest first, in one state or all ("").
-	Reviews(ctx context.Context, state string, limit int) ([]ReviewRow, error)
+	// Reviews lists the steward's review queue, oldest first, in one state or all (""), after the review
+	// named after ("": from the oldest; ErrNotFound if after names none).
+	Reviews(ctx context.Context, state, after string, limit int) ([]ReviewRow, error)
 	// ImportReports lists data-quality reports, newest first.
 	ImportReports(ctx context.Context, limit int) ([]ImportReport, error)
 }

@@ -114,7 +114,7 @@ func TestNearIdenticalNameGoesToReview(t *testing.T) {
 	if err != nil || !o.Review {
 		t.Fatalf("after the correction: %+v %v", o, err)
 	}
-	reviews, err := store.Reviews(ctx, "open", 100)
+	reviews, err := store.Reviews(ctx, "open", "", 100)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -205,11 +205,12 @@ func newFixture(t *testing.T) *fixture {
 	f.requestID = req.ID
 	_, _, err = svc.Requests().TransitionRequest(ctx, compliance, req.ID, "rejected", "nothing to correct")
 	must(err)
-	merges, _, err := svc.Stewardship().Merges(ctx, steward)
+	merges, err := svc.Stewardship().Merges(ctx, steward, "", 0)
 	must(err)
-	f.mergeID = merges[0].ID
-	reviews, _, err := svc.Stewardship().Reviews(ctx, steward, "open")
+	f.mergeID = merges.Rows[0].ID
+	reviewPage, err := svc.Stewardship().Reviews(ctx, steward, "open", "", 0)
 	must(err)
+	reviews := reviewPage.Rows
 	if len(reviews) == 0 {
 		t.Fatal("fixture has no review")
 	}
@@ -392,10 +393,10 @@ func ops() map[string]op {
 			refuse: func(f *fixture) error {
 				return e1(f.svc.Ingestion().SaveImportReport(ctx, marketer, []string{"accepted: 1"}))
 			}},
-		"Stewardship.Merges": {run: func(f *fixture) error { return e2(f.svc.Stewardship().Merges(ctx, steward)) },
-			refuse: func(f *fixture) error { return e2(f.svc.Stewardship().Merges(ctx, marketer)) }},
-		"Stewardship.Reviews": {run: func(f *fixture) error { return e2(f.svc.Stewardship().Reviews(ctx, steward, "open")) },
-			refuse: func(f *fixture) error { return e2(f.svc.Stewardship().Reviews(ctx, marketer, "open")) }},
+		"Stewardship.Merges": {run: func(f *fixture) error { return e1(f.svc.Stewardship().Merges(ctx, steward, "", 0)) },
+			refuse: func(f *fixture) error { return e1(f.svc.Stewardship().Merges(ctx, marketer, "", 0)) }},
+		"Stewardship.Reviews": {run: func(f *fixture) error { return e1(f.svc.Stewardship().Reviews(ctx, steward, "open", "", 0)) },
+			refuse: func(f *fixture) error { return e1(f.svc.Stewardship().Reviews(ctx, marketer, "open", "", 0)) }},
 		"Stewardship.ImportReports": {run: func(f *fixture) error { return e2(f.svc.Stewardship().ImportReports(ctx, steward)) },
 			refuse: func(f *fixture) error { return e2(f.svc.Stewardship().ImportReports(ctx, marketer)) }},
 		"Stewardship.DecideReview": {run: func(f *fixture) error {

@@ -73,37 +73,68 @@ func (s *Stewardship) auditedList(ctx context.Context, e audit.Entry, what strin
 	return seq, nil
 }
 
-// Merges lists automatic merges, newest first (ids, sources and field names only).
-func (s *Stewardship) Merges(ctx context.Context, a Access) ([]MergeRow, int64, error) {
-	e, err := s.stewardship(ctx, a, ActionIdentityRead, "")
-	if err != nil {
-		return nil, 0, err
-	}
-	rows, err := s.identity.Merges(ctx, 1000)
-	if err != nil {
-		return nil, 0, internalErr("read merges", err)
-	}
-	seq, err := s.auditedList(ctx, e, "merges", len(rows))
-	return nonNil(rows), seq, err
+// MaxStewardshipPage is the most merges or reviews one page holds, and a page's size when none is asked.
+const MaxStewardshipPage = 500
+
+// StewardshipPage is one page of merges (newest first) or of the review queue (oldest first); Next is the
+// cursor of the page after it, "" on the last.
+type StewardshipPage[T any] struct {
+	Rows     []T
+	Next     string
+	AuditSeq int64
 }
 
-// Reviews lists the steward's review queue (state "" for all), oldest first.
-func (s *Stewardship) Reviews(ctx context.Context, a Access, state string) ([]ReviewRow, int64, error) {
+// Merges lists automatic merges, newest first (ids, sources and field names only), a page of limit (1 to
+// MaxStewardshipPage; otherwise the most) after cursor ("" for the first page).
+func (s *Stewardship) Merges(ctx context.Context, a Access, cursor string, limit int) (StewardshipPage[MergeRow], error) {
+	e, err := s.stewardship(ctx, a, ActionIdentityRead, "")
+	if err != nil {
+		return StewardshipPage[MergeRow]{}, err
+	}
+	return stewardshipPage(ctx, s, a, e, "merges", limit, func(n int) ([]MergeRow, error) {
+		return s.identity.Merges(ctx, cursor, n)
+	}, func(m MergeRow) string { return m.ID })
+}
+
+// Reviews lists the steward's review queue (state "" for all), oldest first, a page of limit after cursor
+// as Merges does.
+func (s *Stewardship) Reviews(ctx context.Context, a Access, state, cursor string, limit int) (StewardshipPage[ReviewRow], error) {
 	switch state {
 	case "", ReviewOpen, ReviewDistinct, ReviewSamePerson:
 	default:
-		return nil, 0, s.refuseInvalid(ctx, a, ActionIdentityRead, "", Errorf(CodeInvalidArgument, "state must be open, distinct or same_person"))
+		return StewardshipPage[ReviewRow]{}, s.refuseInvalid(ctx, a, ActionIdentityRead, "", Errorf(CodeInvalidArgument, "state must be open, distinct or same_person"))
 	}
 	e, err := s.stewardship(ctx, a, ActionIdentityRead, "")
 	if err != nil {
-		return nil, 0, err
+		return StewardshipPage[ReviewRow]{}, err
 	}
-	rows, err := s.identity.Reviews(ctx, state, 1000)
+	return stewardshipPage(ctx, s, a, e, "reviews", limit, func(n int) ([]ReviewRow, error) {
+		return s.identity.Reviews(ctx, state, cursor, n)
+	}, func(r ReviewRow) string { return r.ID })
+}
+
+// stewardshipPage reads one more row than the page holds (so it knows whether another page follows),
+// refuses a cursor naming no row, and records the read with e.
+func stewardshipPage[T any](ctx context.Context, s *Stewardship, a Access, e audit.Entry, what string, limit int,
+	read func(n int) ([]T, error), idOf func(T) string) (StewardshipPage[T], error) {
+	if limit <= 0 || limit > MaxStewardshipPage {
+		limit = MaxStewardshipPage
+	}
+	rows, err := read(limit + 1)
+	if errors.Is(err, ErrNotFound) {
+		return StewardshipPage[T]{}, s.refuseInvalid(ctx, a, ActionIdentityRead, "", Errorf(CodeInvalidArgument, "bad cursor"))
+	}
 	if err != nil {
-		return nil, 0, internalErr("read reviews", err)
+		return StewardshipPage[T]{}, internalErr("read "+what, err)
 	}
-	seq, err := s.auditedList(ctx, e, "reviews", len(rows))
-	return nonNil(rows), seq, err
+	var page StewardshipPage[T]
+	if len(rows) > limit {
+		rows = rows[:limit]
+		page.Next = idOf(rows[limit-1])
+	}
+	page.Rows = nonNil(rows)
+	page.AuditSeq, err = s.auditedList(ctx, e, what, len(rows))
+	return page, err
 }
 
 // ImportReports lists stored data-quality reports, newest first.

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -165,14 +164,9 @@ func (s *Server) getSubjectEvents(c *gin.Context) {
 	if !ok {
 		return
 	}
-	limit := 0
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 500 {
-			s.abortCode(c, vault.CodeInvalidArgument, "limit must be 1 to 500")
-			return
-		}
-		limit = n
+	limit, ok := s.limitParam(c, 500)
+	if !ok {
+		return
 	}
 	page, err := s.vault.Ingestion().SubjectEvents(c.Request.Context(), a, c.Param("id"), vault.EventQuery{Category: c.Query("category"),
 		Since: since, Until: until, Cursor: c.Query("cursor"), Limit: limit})

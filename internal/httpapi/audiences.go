@@ -3,7 +3,6 @@ package httpapi
 import (
 	"math"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -94,14 +93,9 @@ func (s *Server) getAudienceMembers(c *gin.Context) {
 	if !ok {
 		return
 	}
-	limit := 0
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			s.abortCode(c, vault.CodeInvalidArgument, "limit must be 1 to 1000")
-			return
-		}
-		limit = n
+	limit, ok := s.limitParam(c, 1000)
+	if !ok {
+		return
 	}
 	page, err := s.vault.Audiences().Members(c.Request.Context(), a, c.Param("id"), c.Query("cursor"), limit)
 	if err != nil {

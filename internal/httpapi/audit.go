@@ -93,14 +93,9 @@ func (s *Server) auditEvents(c *gin.Context) {
 	if !ok {
 		return
 	}
-	limit := 0
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			s.abortCode(c, vault.CodeInvalidArgument, "limit must be a positive integer")
-			return
-		}
-		limit = n
+	limit, ok := s.limitParam(c, 0)
+	if !ok {
+		return
 	}
 	var minSeq int64
 	if v := c.Query("min_seq"); v != "" {
@@ -310,7 +305,25 @@ func toPurposeRateDTO(x vault.PurposeRate) purposeRateDTO {
 	return purposeRateDTO{Purpose: x.Purpose, Granted: x.Granted}
 }
 
-// window reads ?since= and ?until= (RFC 3339, both optional).
+// limitParam reads ?limit=: 0 when absent, else an integer from 1 to most (no bound when most is 0),
+// answering 400 otherwise.
+func (s *Server) limitParam(c *gin.Context, most int) (int, bool) {
+	v := c.Query("limit")
+	if v == "" {
+		return 0, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || most > 0 && n > most {
+		msg := "limit must be a positive integer"
+		if most > 0 {
+			msg = "limit must be 1 to " + strconv.Itoa(most)
+		}
+		s.abortCode(c, vault.CodeInvalidArgument, msg)
+		return 0, false
+	}
+	return n, true
+}
+
 // window reads ?since= and ?until= (RFC 3339, either may be absent; since inclusive, until exclusive),
 // answering one 400 for the first that does not parse, or when since is not before until.
 func (s *Server) window(c *gin.Context) (since, until time.Time, ok bool) {

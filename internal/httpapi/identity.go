@@ -4,6 +4,8 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/profilevault/profilevault/vault"
 )
 
 // Identity stewardship (data steward, purpose account_management): automatic merges and their revert, the
@@ -14,13 +16,25 @@ func (s *Server) getMerges(c *gin.Context) {
 	if !ok {
 		return
 	}
-	rows, seq, err := s.vault.Stewardship().Merges(c.Request.Context(), a)
+	limit, ok := s.limitParam(c, vault.MaxStewardshipPage)
+	if !ok {
+		return
+	}
+	page, err := s.vault.Stewardship().Merges(c.Request.Context(), a, c.Query("cursor"), limit)
 	if err != nil {
 		s.abortWith(c, err)
 		return
 	}
-	setAuditSeq(c, seq)
-	c.JSON(http.StatusOK, gin.H{"merges": dtos(rows, toMergeRowDTO)})
+	setAuditSeq(c, page.AuditSeq)
+	c.JSON(http.StatusOK, gin.H{"merges": dtos(page.Rows, toMergeRowDTO), "next_cursor": nextCursor(page.Next)})
+}
+
+// nextCursor is a page's next_cursor: null on the last page.
+func nextCursor(next string) *string {
+	if next == "" {
+		return nil
+	}
+	return &next
 }
 
 func (s *Server) postMergeRevert(c *gin.Context) {
@@ -42,13 +56,17 @@ func (s *Server) getReviews(c *gin.Context) {
 	if !ok {
 		return
 	}
-	rows, seq, err := s.vault.Stewardship().Reviews(c.Request.Context(), a, c.DefaultQuery("state", "open"))
+	limit, ok := s.limitParam(c, vault.MaxStewardshipPage)
+	if !ok {
+		return
+	}
+	page, err := s.vault.Stewardship().Reviews(c.Request.Context(), a, c.DefaultQuery("state", "open"), c.Query("cursor"), limit)
 	if err != nil {
 		s.abortWith(c, err)
 		return
 	}
-	setAuditSeq(c, seq)
-	c.JSON(http.StatusOK, gin.H{"reviews": dtos(rows, toReviewRowDTO)})
+	setAuditSeq(c, page.AuditSeq)
+	c.JSON(http.StatusOK, gin.H{"reviews": dtos(page.Rows, toReviewRowDTO), "next_cursor": nextCursor(page.Next)})
 }
 
 type decisionBody struct {

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -108,9 +109,31 @@ func oneMerge(rows pgx.Rows, err error) (vault.MergeRow, error) {
 	return ms[0], nil
 }
 
-// Merges implements vault.IdentityStore, newest first.
-func (s *Store) Merges(ctx context.Context, limit int) ([]vault.MergeRow, error) {
-	return scanMerges(s.db.Pool.Query(ctx, mergeColumns+` ORDER BY created_at DESC, id DESC LIMIT $1`, clampLimit(limit)))
+// Merges implements vault.IdentityStore, newest first, after the merge named after.
+func (s *Store) Merges(ctx context.Context, after string, limit int) ([]vault.MergeRow, error) {
+	q, args, err := s.keyset(ctx, "merges", after, "<")
+	if err != nil {
+		return nil, err
+	}
+	return scanMerges(s.db.Pool.Query(ctx, mergeColumns+q+fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT %d`, clampLimit(limit)), args...))
+}
+
+// keyset returns the condition (with its WHERE) and arguments, numbered from $1, that select a table's rows
+// on the cmp side of the row named after in (created_at, id) order, "" for no row; vault.ErrNotFound if
+// after names none.
+func (s *Store) keyset(ctx context.Context, table, after, cmp string) (string, []any, error) {
+	if after == "" {
+		return "", nil, nil
+	}
+	var at time.Time
+	err := s.db.Pool.QueryRow(ctx, `SELECT created_at FROM `+table+` WHERE id = $1`, after).Scan(&at)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil, vault.ErrNotFound
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	return ` WHERE (created_at, id) ` + cmp + ` ($1, $2)`, []any{at, after}, nil
 }
 
 // Merge implements vault.IdentityStore.
@@ -118,9 +141,20 @@ func (s *Store) Merge(ctx context.Context, id string) (vault.MergeRow, error) {
 	return oneMerge(s.db.Pool.Query(ctx, mergeColumns+` WHERE id = $1`, id))
 }
 
-// Reviews implements vault.IdentityStore, oldest first.
-func (s *Store) Reviews(ctx context.Context, state string, limit int) ([]vault.ReviewRow, error) {
-	w, args := where([2]string{"state", state})
+// Reviews implements vault.IdentityStore, oldest first, after the review named after.
+func (s *Store) Reviews(ctx context.Context, state, after string, limit int) ([]vault.ReviewRow, error) {
+	w, args, err := s.keyset(ctx, "merge_reviews", after, ">")
+	if err != nil {
+		return nil, err
+	}
+	if state != "" {
+		join := " WHERE"
+		if w != "" {
+			join = " AND"
+		}
+		args = append(args, state)
+		w += fmt.Sprintf("%s state = $%d", join, len(args))
+	}
 	rows, err := s.db.Pool.Query(ctx, `SELECT id, subject_a, subject_b, reason, state, created_at, decided_at FROM merge_reviews`+w+
 		fmt.Sprintf(" ORDER BY created_at, id LIMIT %d", clampLimit(limit)), args...)
 	if err != nil {

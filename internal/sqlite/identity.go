@@ -18,13 +18,34 @@ const (
 	reportColumns = `SELECT id, created_at, report FROM import_reports`
 )
 
-// Merges implements vault.IdentityStore: newest first.
-func (s *Store) Merges(ctx context.Context, limit int) ([]vault.MergeRow, error) {
-	rows, err := s.read.QueryContext(ctx, mergeColumns+` ORDER BY created_at DESC, id DESC LIMIT ?`, clampLimit(limit))
+// Merges implements vault.IdentityStore: newest first, after the merge named after.
+func (s *Store) Merges(ctx context.Context, after string, limit int) ([]vault.MergeRow, error) {
+	q, args, err := s.keyset(ctx, "merges", after, "<")
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.read.QueryContext(ctx, mergeColumns+q+` ORDER BY created_at DESC, id DESC LIMIT ?`, append(args, clampLimit(limit))...)
 	if err != nil {
 		return nil, err
 	}
 	return scanMerges(rows)
+}
+
+// keyset returns the condition (with its WHERE) and arguments that select a table's rows on the cmp side of
+// the row named after in (created_at, id) order, "" for no row; vault.ErrNotFound if after names none.
+func (s *Store) keyset(ctx context.Context, table, after, cmp string) (string, []any, error) {
+	if after == "" {
+		return "", nil, nil
+	}
+	var at string
+	err := s.read.QueryRowContext(ctx, `SELECT created_at FROM `+table+` WHERE id = ?`, after).Scan(&at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil, vault.ErrNotFound
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	return ` WHERE (created_at, id) ` + cmp + ` (?, ?)`, []any{at, after}, nil
 }
 
 // Merge implements vault.IdentityStore.
@@ -36,11 +57,20 @@ func (s *Store) Merge(ctx context.Context, id string) (vault.MergeRow, error) {
 	return firstMerge(rows)
 }
 
-// Reviews implements vault.IdentityStore: oldest first (a queue), optionally only one state.
-func (s *Store) Reviews(ctx context.Context, state string, limit int) ([]vault.ReviewRow, error) {
-	q, args := reviewColumns, []any{}
+// Reviews implements vault.IdentityStore: oldest first (a queue), after the review named after, optionally
+// only one state.
+func (s *Store) Reviews(ctx context.Context, state, after string, limit int) ([]vault.ReviewRow, error) {
+	cond, args, err := s.keyset(ctx, "merge_reviews", after, ">")
+	if err != nil {
+		return nil, err
+	}
+	q := reviewColumns + cond
 	if state != "" {
-		q, args = q+` WHERE state = ?`, append(args, state)
+		join := ` WHERE`
+		if cond != "" {
+			join = ` AND`
+		}
+		q, args = q+join+` state = ?`, append(args, state)
 	}
 	rows, err := s.read.QueryContext(ctx, q+` ORDER BY created_at, id LIMIT ?`, append(args, clampLimit(limit))...)
 	if err != nil {

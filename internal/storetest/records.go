@@ -110,7 +110,7 @@ func RunIdentity(t *testing.T, open Open) {
 	if ids, _ := a.Store.LookupIndex(t.Context(), "_external_id", []byte("x1")); len(ids) != 1 {
 		t.Fatal("removing one external id removed another")
 	}
-	merges, err := a.Identity.Merges(t.Context(), 10)
+	merges, err := a.Identity.Merges(t.Context(), "", 10)
 	if err != nil || len(merges) != 2 || merges[0].ID != "m2" {
 		t.Fatalf("merges, newest first: %+v %v", merges, err)
 	}
@@ -125,17 +125,64 @@ func RunIdentity(t *testing.T, open Open) {
 	if _, err := a.Identity.Merge(t.Context(), "m9"); !errors.Is(err, vault.ErrNotFound) {
 		t.Fatalf("unknown merge: %v", err)
 	}
-	open_, err := a.Identity.Reviews(t.Context(), vault.ReviewOpen, 10)
+	open_, err := a.Identity.Reviews(t.Context(), vault.ReviewOpen, "", 10)
 	if err != nil || len(open_) != 1 || open_[0].ID != "r2" || open_[0].DecidedAt != nil {
 		t.Fatalf("open reviews %+v %v", open_, err)
 	}
-	all, _ := a.Identity.Reviews(t.Context(), "", 10)
+	all, _ := a.Identity.Reviews(t.Context(), "", "", 10)
 	if len(all) != 2 || all[0].ID != "r1" || all[0].State != "distinct" || all[0].DecidedAt == nil || !all[0].DecidedAt.Equal(at.Add(2*time.Hour)) {
 		t.Fatalf("all reviews, oldest first %+v", all)
 	}
 	reps, err := a.Identity.ImportReports(t.Context(), 10)
 	if err != nil || len(reps) != 2 || reps[0].ID != "rep2" || !slices.Equal(reps[1].Lines, []string{"line one", "line two"}) || !reps[1].CreatedAt.Equal(at) {
 		t.Fatalf("reports %+v %v", reps, err)
+	}
+	// Pages: after a row, in the list's order, ties of one instant by id, a state filter with a cursor, and
+	// ErrNotFound for a cursor naming no row.
+	commit(t, a, func(tx vault.Tx) error {
+		return errors.Join(
+			tx.PutMerge(vault.MergeRow{ID: "m3", SubjectID: "sub_a", Source: "app", MatchedOn: "phone", CreatedAt: at.Add(time.Hour)}),
+			tx.PutReview(vault.ReviewRow{ID: "r3", SubjectA: "sub_a", SubjectB: "sub_b", Reason: "similar name", State: vault.ReviewOpen, CreatedAt: at.Add(time.Hour)}),
+		)
+	})
+	mergeIDs := func(after string, n int) []string {
+		rows, err := a.Identity.Merges(t.Context(), after, n)
+		if err != nil {
+			t.Fatalf("Merges(%q, %d): %v", after, n, err)
+		}
+		var ids []string
+		for _, m := range rows {
+			ids = append(ids, m.ID)
+		}
+		return ids
+	}
+	reviewIDs := func(state, after string, n int) []string {
+		rows, err := a.Identity.Reviews(t.Context(), state, after, n)
+		if err != nil {
+			t.Fatalf("Reviews(%q, %q, %d): %v", state, after, n, err)
+		}
+		var ids []string
+		for _, r := range rows {
+			ids = append(ids, r.ID)
+		}
+		return ids
+	}
+	for _, c := range []struct {
+		got, want []string
+	}{
+		{mergeIDs("", 1), []string{"m3"}}, {mergeIDs("m3", 1), []string{"m2"}}, {mergeIDs("m2", 10), []string{"m1"}}, {mergeIDs("m1", 10), nil},
+		{reviewIDs("", "", 1), []string{"r1"}}, {reviewIDs("", "r1", 1), []string{"r2"}}, {reviewIDs("", "r2", 10), []string{"r3"}},
+		{reviewIDs(vault.ReviewOpen, "r1", 10), []string{"r2", "r3"}}, {reviewIDs(vault.ReviewOpen, "r2", 10), []string{"r3"}},
+	} {
+		if !slices.Equal(c.got, c.want) {
+			t.Errorf("page %v, want %v", c.got, c.want)
+		}
+	}
+	if _, err := a.Identity.Merges(t.Context(), "m9", 10); !errors.Is(err, vault.ErrNotFound) {
+		t.Errorf("merges after an unknown merge: %v", err)
+	}
+	if _, err := a.Identity.Reviews(t.Context(), vault.ReviewOpen, "r9", 10); !errors.Is(err, vault.ErrNotFound) {
+		t.Errorf("reviews after an unknown review: %v", err)
 	}
 }
 
