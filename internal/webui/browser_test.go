@@ -521,6 +521,31 @@ func TestBrowserStaffPages(t *testing.T) {
 	if rows, _ := rv.JSON["reviews"].([]any); len(rows) != 1 {
 		t.Fatalf("after the decision: %s", rv.Body)
 	}
+	// A queue longer than a page: the first 100 open reviews, then "show more" appends the rest.
+	var batch []vault.NewSubject
+	for i := range 101 {
+		phone := fmt.Sprintf("+861390000%04d", i)
+		batch = append(batch, vault.NewSubject{ExternalID: fmt.Sprintf("q-%d", i), Source: "crm", Fields: map[string]*string{"name": str("张三"), "phone": str(phone)}},
+			vault.NewSubject{ExternalID: fmt.Sprintf("r-%d", i), Source: "pos", Fields: map[string]*string{"name": str("李四"), "phone": str(phone)}})
+	}
+	for _, res := range s.App.Vault.Ingestion().ImportSubjects(t.Context(), steward, batch) {
+		if res.Err != nil {
+			t.Fatal(res.Err)
+		}
+	}
+	countRows := chromedp.Evaluate[int](`document.querySelectorAll('#reviews tr[data-id]').length`)
+	if err := chromedp.Do(ctx, chromedp.Navigate(s.Server.URL+"/console/identity"), chromedp.WaitVisible(chromedp.CSS("#more"))); err != nil {
+		t.Fatalf("the first page of 101 open reviews: %v", err)
+	}
+	if n, err := chromedp.Run(ctx, countRows); err != nil || n != 100 {
+		t.Fatalf("the first page of 101 open reviews: %d rows, %v", n, err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#more")), chromedp.WaitNotVisible(chromedp.CSS("#more"))); err != nil {
+		t.Fatalf("show more: %v", err)
+	}
+	if n, err := chromedp.Run(ctx, countRows); err != nil || n != 101 {
+		t.Fatalf("after show more: %d rows, %v", n, err)
+	}
 	if err := chromedp.Do(ctx, chromedp.Navigate(s.Server.URL+"/console/imports"), chromedp.WaitVisible(chromedp.CSS("#reports p, #reports article"))); err != nil {
 		t.Fatalf("import reports: %v", err)
 	}

@@ -211,6 +211,7 @@ var phrases = map[string][2]string{ // [en, zh]
 	"audit.search":              {"Search", "查询"},
 	"audit.first":               {"First page", "第一页"},
 	"audit.next":                {"Next page", "下一页"},
+	"identity.more":             {"Show more", "显示更多"},
 	"audit.entry":               {"Entry", "条目"},
 	"audit.prove":               {"Check its inclusion proof here", "在本页校验其包含证明"},
 	"audit.verified":            {"Verified: the entry is in the tree of the signed checkpoint", "已验证：该条目包含在已签名检查点的树中"},
