@@ -89,7 +89,10 @@ type AccessRequestRow struct {
 // AccessFilter selects access requests; zero fields match all.
 type AccessFilter struct {
 	ID, GrantID, State, RequestedBy string
-	Limit                           int
+	// After names the request before the page, in the list's order ("" from the newest); a request that
+	// does not exist is ErrNotFound.
+	After string
+	Limit int
 }
 
 // AccessStore reads access requests, newest first.
@@ -334,44 +337,83 @@ func approves(a Access, r AccessRequestRow) bool {
 	return slices.ContainsFunc(a.Caller.Roles, func(x policies.Role) bool { return slices.Contains(r.Approvers, x) })
 }
 
-// List returns the requests the caller filed (mine) or may decide, newest first, in one state or all. An
-// approved request whose time ran out is recorded as expired first.
-func (s *AccessRequests) List(ctx context.Context, a Access, state string, mine bool) ([]AccessRequestView, int64, error) {
+// MaxAccessRequestPage is the most requests one page of List holds, and a page's size when none is asked.
+const MaxAccessRequestPage = 500
+
+// AccessRequestPage is one page of List, newest first; Next is the cursor of the page after it, "" on the
+// last.
+type AccessRequestPage struct {
+	Requests []AccessRequestView
+	Next     string
+	AuditSeq int64
+}
+
+// List returns the requests the caller filed (mine) or may decide, newest first, in one state or all, a page
+// of limit (1 to MaxAccessRequestPage; otherwise the most) after cursor ("" for the first page). An approved
+// request whose time ran out is recorded as expired first. The store is read in chunks until the page is
+// full, so the requests a caller may see are all reachable however many others there are (a list of the
+// newest 1,000 requests of everyone, filtered afterwards, let anyone who filed enough push an approver's
+// queue and live grants out of sight).
+func (s *AccessRequests) List(ctx context.Context, a Access, state string, mine bool, cursor string, limit int) (AccessRequestPage, error) {
 	pol := s.Policy()
 	e, err := s.beginStaff(ctx, a, pol, ActionAccessList, "", nil)
 	if err != nil {
-		return nil, 0, err
+		return AccessRequestPage{}, err
 	}
 	switch state {
 	case "", AccessPending, AccessApproved, AccessDenied, AccessExpired, AccessRevoked, AccessExhausted:
 	default:
-		return nil, 0, s.refuseInvalid(ctx, a, ActionAccessList, "", Errorf(CodeInvalidArgument, "state must be pending, approved, denied, expired, revoked or exhausted"))
+		return AccessRequestPage{}, s.refuseInvalid(ctx, a, ActionAccessList, "", Errorf(CodeInvalidArgument, "state must be pending, approved, denied, expired, revoked or exhausted"))
 	}
-	rows, err := s.store.AccessRequests(ctx, AccessFilter{Limit: 1000})
-	if err != nil {
-		return nil, 0, internalErr("read access requests", err)
+	if limit <= 0 || limit > MaxAccessRequestPage {
+		limit = MaxAccessRequestPage
 	}
-	var out []AccessRequestView
-	for _, r := range rows {
-		own := r.RequestedBy == a.Caller.Subject
-		if !own && (mine || !approves(a, r)) {
-			continue
+	f := AccessFilter{State: state, After: cursor, Limit: 500}
+	if state == AccessApproved || state == AccessExpired {
+		f.State = "" // an approved request whose time ran out is expired, though not yet recorded so
+	}
+	if mine {
+		f.RequestedBy = a.Caller.Subject
+	}
+	var page AccessRequestPage
+	for full := false; !full; {
+		rows, err := s.store.AccessRequests(ctx, f)
+		if errors.Is(err, ErrNotFound) {
+			return AccessRequestPage{}, s.refuseInvalid(ctx, a, ActionAccessList, "", Errorf(CodeInvalidArgument, "bad cursor"))
 		}
-		if r.State == AccessApproved && !s.now().Before(*r.ExpiresAt) {
-			if r, err = s.expire(ctx, a, r); err != nil {
-				return nil, 0, err
+		if err != nil {
+			return AccessRequestPage{}, internalErr("read access requests", err)
+		}
+		for _, r := range rows {
+			own := r.RequestedBy == a.Caller.Subject
+			if !own && (mine || !approves(a, r)) {
+				continue
 			}
+			if r.State == AccessApproved && !s.now().Before(*r.ExpiresAt) {
+				if r, err = s.expire(ctx, a, r); err != nil {
+					return AccessRequestPage{}, err
+				}
+			}
+			if state != "" && r.State != state {
+				continue
+			}
+			if len(page.Requests) == limit { // one more shown after the page: it is not the last
+				page.Next, full = page.Requests[limit-1].ID, true
+				break
+			}
+			page.Requests = append(page.Requests, s.view(r, true))
 		}
-		if state == "" || r.State == state {
-			out = append(out, s.view(r, true))
+		if len(rows) < f.Limit {
+			break
 		}
+		f.After = rows[len(rows)-1].ID
 	}
-	e.Decision, e.Status, e.Reason = audit.Allow, statusOK, "access_requests:"+strconv.Itoa(len(out))
-	seq, err := s.seq.Commit(ctx, nil, func(error) audit.Entry { return e })
+	e.Decision, e.Status, e.Reason = audit.Allow, statusOK, "access_requests:"+strconv.Itoa(len(page.Requests))
+	page.AuditSeq, err = s.seq.Commit(ctx, nil, func(error) audit.Entry { return e })
 	if err != nil {
-		return nil, 0, internalErr("audit access request list", err)
+		return AccessRequestPage{}, internalErr("audit access request list", err)
 	}
-	return out, seq, nil
+	return page, nil
 }
 
 // errAccessState is a transition the request's state does not allow (409).

@@ -148,7 +148,8 @@ func TestAccessRequestFlow(t *testing.T) {
 	if _, err := f.read(withGrant, f.in); reasonOf(err) != vault.ReasonGrantExpired {
 		t.Fatalf("at expiry: %v", err)
 	}
-	list, _, err := f.svc.AccessRequests().List(ctx, csAgent, "", true)
+	page, err := f.svc.AccessRequests().List(ctx, csAgent, "", true, "", 0)
+	list := page.Requests
 	if err != nil || len(list) != 1 || list[0].State != vault.AccessExpired {
 		t.Fatalf("mine after expiry: %+v %v", list, err)
 	}
@@ -249,7 +250,8 @@ func TestGrantReadsUnderConcurrency(t *testing.T) {
 	if granted.Load() != 3 || expired.Load() != 17 {
 		t.Fatalf("20 concurrent reads under max_reads 3: %d released, %d refused", granted.Load(), expired.Load())
 	}
-	list, _, _ := f.svc.AccessRequests().List(ctx, officer, vault.AccessExhausted, false)
+	page, _ := f.svc.AccessRequests().List(ctx, officer, vault.AccessExhausted, false, "", 0)
+	list := page.Requests
 	if len(list) != 1 || list[0].Reads != 3 {
 		t.Fatalf("exhausted: %+v", list)
 	}

@@ -566,8 +566,8 @@ func ops() map[string]op {
 		// Access requests hold no personal data but subject ids (the justification is sealed); each is recorded.
 		"AccessRequests.Request": {run: func(f *fixture) error { return e1(f.svc.AccessRequests().Request(ctx, csRisk, riskRequest(f))) },
 			refuse: func(f *fixture) error { return e1(f.svc.AccessRequests().Request(ctx, marketer, riskRequest(f))) }},
-		"AccessRequests.List": {run: func(f *fixture) error { return e2(f.svc.AccessRequests().List(ctx, compliance, "", false)) },
-			refuse: func(f *fixture) error { return e2(f.svc.AccessRequests().List(ctx, f.subjectAccess, "", false)) }},
+		"AccessRequests.List": {run: func(f *fixture) error { return e1(f.svc.AccessRequests().List(ctx, compliance, "", false, "", 0)) },
+			refuse: func(f *fixture) error { return e1(f.svc.AccessRequests().List(ctx, f.subjectAccess, "", false, "", 0)) }},
 		"AccessRequests.Decide": {run: func(f *fixture) error {
 			r, err := f.svc.AccessRequests().Request(ctx, csRisk, riskRequest(f))
 			if err != nil {

@@ -95,17 +95,17 @@ func (s *Server) getAccessRequests(c *gin.Context) {
 		s.abortCode(c, vault.CodeInvalidArgument, "mine must be true or false")
 		return
 	}
-	rows, seq, err := s.vault.AccessRequests().List(c.Request.Context(), a, c.Query("state"), mine == "true")
+	limit, ok := s.limitParam(c, vault.MaxAccessRequestPage)
+	if !ok {
+		return
+	}
+	page, err := s.vault.AccessRequests().List(c.Request.Context(), a, c.Query("state"), mine == "true", c.Query("cursor"), limit)
 	if err != nil {
 		s.abortWith(c, err)
 		return
 	}
-	setAuditSeq(c, seq)
-	out := make([]accessRequestDTO, 0, len(rows))
-	for _, r := range rows {
-		out = append(out, toAccessRequestDTO(r))
-	}
-	c.JSON(http.StatusOK, gin.H{"requests": out})
+	setAuditSeq(c, page.AuditSeq)
+	c.JSON(http.StatusOK, gin.H{"requests": dtos(page.Requests, toAccessRequestDTO), "next_cursor": nextCursor(page.Next)})
 }
 
 type accessDecisionBody struct {

@@ -325,3 +325,55 @@ func TestSubjectEventsUnderAGrant(t *testing.T) {
 		t.Fatalf("the subject's access log: %s", log.Body)
 	}
 }
+
+// Requests come in pages (`limit`, `cursor`, `next_cursor`), and every request a caller may see is reachable
+// however many others were filed: the list read the newest 1,000 requests of everyone and filtered them
+// afterwards, so one agent filing enough pushed another's pending request — and live grants — out of both
+// the requester's and the approver's sight.
+func TestAccessRequestListReachesEveryRequest(t *testing.T) {
+	s := apptest.Start(t)
+	id := s.CreateSubject(map[string]any{"name": "赵六", "birth_date": "1979-03-03", "id_number": "110101197903031238"})
+	in := vault.AccessRequestInput{Fields: []string{"id_number"}, Subjects: []string{id}, Justification: "chargeback", Duration: "1h"}
+	file := func(agent string) string {
+		t.Helper()
+		a := vault.Access{Caller: vault.Caller{Subject: agent, Roles: []policies.Role{"customer_service"}}, Purpose: "risk_control"}
+		v, err := s.App.Vault.AccessRequests().Request(t.Context(), a, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.ID
+	}
+	first := file("cs-1")
+	for range 1030 {
+		file("cs-2")
+	}
+	r := s.Do("GET", "/v1/access-requests?mine=true", s.Token("cs-1", "customer_service"), "", nil)
+	if rows, _ := r.JSON["requests"].([]any); r.Status != 200 || len(rows) != 1 || rows[0].(map[string]any)["id"] != first || r.JSON["next_cursor"] != nil {
+		t.Fatalf("the requester's own request under 1,030 newer ones: %d %.300s", r.Status, r.Body)
+	}
+	co := s.Token("co-1", "compliance_officer")
+	seen, cursor := map[string]bool{}, ""
+	for pages := 0; ; pages++ {
+		r := s.Do("GET", "/v1/access-requests?state=pending&limit=500&cursor="+cursor, co, "", nil)
+		rows, _ := r.JSON["requests"].([]any)
+		if r.Status != 200 || pages > 3 || len(rows) > 500 {
+			t.Fatalf("page %d: %d %.300s", pages, r.Status, r.Body)
+		}
+		for _, row := range rows {
+			seen[row.(map[string]any)["id"].(string)] = true
+		}
+		next, _ := r.JSON["next_cursor"].(string)
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	if len(seen) != 1031 || !seen[first] {
+		t.Fatalf("the approver's queue in pages: %d requests, the oldest seen %v", len(seen), seen[first])
+	}
+	for _, bad := range []string{"cursor=acr_nope", "limit=0", "limit=501"} {
+		if r := s.Do("GET", "/v1/access-requests?"+bad, co, "", nil); r.Status != 400 || r.ErrorCode() != "invalid_argument" {
+			t.Fatalf("%s: %d %s", bad, r.Status, r.Body)
+		}
+	}
+}

@@ -32,6 +32,17 @@ func where(conds ...[2]string) (string, []any) {
 	return " WHERE " + strings.Join(parts, " AND "), args
 }
 
+// and adds cond ("" for none) to the conjunction w that where built.
+func and(w, cond string) string {
+	switch {
+	case cond == "":
+		return w
+	case w == "":
+		return " WHERE " + cond
+	}
+	return w + " AND " + cond
+}
+
 func limitOr(n, def int) int {
 	if n <= 0 {
 		return def
@@ -111,17 +122,21 @@ func oneMerge(rows pgx.Rows, err error) (vault.MergeRow, error) {
 
 // Merges implements vault.IdentityStore, newest first, after the merge named after.
 func (s *Store) Merges(ctx context.Context, after string, limit int) ([]vault.MergeRow, error) {
-	q, args, err := s.keyset(ctx, "merges", after, "<")
+	cond, args, err := s.keyset(ctx, "merges", after, "<", 1)
 	if err != nil {
 		return nil, err
 	}
-	return scanMerges(s.db.Pool.Query(ctx, mergeColumns+q+fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT %d`, clampLimit(limit)), args...))
+	q := mergeColumns
+	if cond != "" {
+		q += " WHERE " + cond
+	}
+	return scanMerges(s.db.Pool.Query(ctx, q+fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT %d`, clampLimit(limit)), args...))
 }
 
-// keyset returns the condition (with its WHERE) and arguments, numbered from $1, that select a table's rows
-// on the cmp side of the row named after in (created_at, id) order, "" for no row; vault.ErrNotFound if
-// after names none.
-func (s *Store) keyset(ctx context.Context, table, after, cmp string) (string, []any, error) {
+// keyset returns the condition and arguments, numbered from $first, that select a table's rows on the cmp
+// side of the row named after in (created_at, id) order, "" for no row; vault.ErrNotFound if after names
+// none.
+func (s *Store) keyset(ctx context.Context, table, after, cmp string, first int) (string, []any, error) {
 	if after == "" {
 		return "", nil, nil
 	}
@@ -133,7 +148,7 @@ func (s *Store) keyset(ctx context.Context, table, after, cmp string) (string, [
 	if err != nil {
 		return "", nil, err
 	}
-	return ` WHERE (created_at, id) ` + cmp + ` ($1, $2)`, []any{at, after}, nil
+	return fmt.Sprintf("(created_at, id) %s ($%d, $%d)", cmp, first, first+1), []any{at, after}, nil
 }
 
 // Merge implements vault.IdentityStore.
@@ -143,18 +158,12 @@ func (s *Store) Merge(ctx context.Context, id string) (vault.MergeRow, error) {
 
 // Reviews implements vault.IdentityStore, oldest first, after the review named after.
 func (s *Store) Reviews(ctx context.Context, state, after string, limit int) ([]vault.ReviewRow, error) {
-	w, args, err := s.keyset(ctx, "merge_reviews", after, ">")
+	w, args := where([2]string{"state", state})
+	cond, keyArgs, err := s.keyset(ctx, "merge_reviews", after, ">", len(args)+1)
 	if err != nil {
 		return nil, err
 	}
-	if state != "" {
-		join := " WHERE"
-		if w != "" {
-			join = " AND"
-		}
-		args = append(args, state)
-		w += fmt.Sprintf("%s state = $%d", join, len(args))
-	}
+	w, args = and(w, cond), append(args, keyArgs...)
 	rows, err := s.db.Pool.Query(ctx, `SELECT id, subject_a, subject_b, reason, state, created_at, decided_at FROM merge_reviews`+w+
 		fmt.Sprintf(" ORDER BY created_at, id LIMIT %d", clampLimit(limit)), args...)
 	if err != nil {
@@ -193,6 +202,11 @@ func clampLimit(n int) int {
 // AccessRequests implements vault.AccessStore, newest first.
 func (s *Store) AccessRequests(ctx context.Context, f vault.AccessFilter) ([]vault.AccessRequestRow, error) {
 	w, args := where([2]string{"id", f.ID}, [2]string{"grant_id", f.GrantID}, [2]string{"state", f.State}, [2]string{"requested_by", f.RequestedBy})
+	cond, keyArgs, err := s.keyset(ctx, "access_requests", f.After, "<", len(args)+1)
+	if err != nil {
+		return nil, err
+	}
+	w, args = and(w, cond), append(args, keyArgs...)
 	return scanJSON[vault.AccessRequestRow](s.db.Pool.Query(ctx, `SELECT data FROM access_requests`+w+
 		fmt.Sprintf(" ORDER BY created_at DESC, id DESC LIMIT %d", limitOr(f.Limit, 1000)), args...))
 }

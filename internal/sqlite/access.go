@@ -90,6 +90,13 @@ func (s *Store) AccessRequests(ctx context.Context, f vault.AccessFilter) ([]vau
 			where, args = append(where, col+" = ?"), append(args, v)
 		}
 	}
+	cond, keyArgs, err := s.keyset(ctx, "access_requests", f.After, "<")
+	if err != nil {
+		return nil, err
+	}
+	if cond != "" {
+		where, args = append(where, cond), append(args, keyArgs...)
+	}
 	q := accessColumns
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")

@@ -20,19 +20,23 @@ const (
 
 // Merges implements vault.IdentityStore: newest first, after the merge named after.
 func (s *Store) Merges(ctx context.Context, after string, limit int) ([]vault.MergeRow, error) {
-	q, args, err := s.keyset(ctx, "merges", after, "<")
+	cond, args, err := s.keyset(ctx, "merges", after, "<")
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.read.QueryContext(ctx, mergeColumns+q+` ORDER BY created_at DESC, id DESC LIMIT ?`, append(args, clampLimit(limit))...)
+	q := mergeColumns
+	if cond != "" {
+		q += ` WHERE ` + cond
+	}
+	rows, err := s.read.QueryContext(ctx, q+` ORDER BY created_at DESC, id DESC LIMIT ?`, append(args, clampLimit(limit))...)
 	if err != nil {
 		return nil, err
 	}
 	return scanMerges(rows)
 }
 
-// keyset returns the condition (with its WHERE) and arguments that select a table's rows on the cmp side of
-// the row named after in (created_at, id) order, "" for no row; vault.ErrNotFound if after names none.
+// keyset returns the condition and arguments that select a table's rows on the cmp side of the row named
+// after in (created_at, id) order, "" for no row; vault.ErrNotFound if after names none.
 func (s *Store) keyset(ctx context.Context, table, after, cmp string) (string, []any, error) {
 	if after == "" {
 		return "", nil, nil
@@ -45,7 +49,7 @@ func (s *Store) keyset(ctx context.Context, table, after, cmp string) (string, [
 	if err != nil {
 		return "", nil, err
 	}
-	return ` WHERE (created_at, id) ` + cmp + ` (?, ?)`, []any{at, after}, nil
+	return `(created_at, id) ` + cmp + ` (?, ?)`, []any{at, after}, nil
 }
 
 // Merge implements vault.IdentityStore.
@@ -64,13 +68,16 @@ func (s *Store) Reviews(ctx context.Context, state, after string, limit int) ([]
 	if err != nil {
 		return nil, err
 	}
-	q := reviewColumns + cond
+	var where []string
+	if cond != "" {
+		where = append(where, cond)
+	}
 	if state != "" {
-		join := ` WHERE`
-		if cond != "" {
-			join = ` AND`
-		}
-		q, args = q+join+` state = ?`, append(args, state)
+		where, args = append(where, `state = ?`), append(args, state)
+	}
+	q := reviewColumns
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, ` AND `)
 	}
 	rows, err := s.read.QueryContext(ctx, q+` ORDER BY created_at, id LIMIT ?`, append(args, clampLimit(limit))...)
 	if err != nil {

@@ -325,6 +325,9 @@ func RunAccess(t *testing.T, open Open) {
 		{vault.AccessFilter{RequestedBy: "ana"}, []string{"ar_1"}},
 		{vault.AccessFilter{ID: "ar_2"}, []string{"ar_2"}},
 		{vault.AccessFilter{Limit: 1}, []string{"ar_2"}},
+		{vault.AccessFilter{After: "ar_2"}, []string{"ar_1"}},
+		{vault.AccessFilter{After: "ar_1"}, nil},
+		{vault.AccessFilter{After: "ar_2", State: "pending"}, nil},
 	} {
 		rows, err := a.Access.AccessRequests(t.Context(), c.f)
 		var ids []string
@@ -334,6 +337,9 @@ func RunAccess(t *testing.T, open Open) {
 		if err != nil || !slices.Equal(ids, c.want) {
 			t.Errorf("AccessRequests(%+v) = %v, %v; want %v", c.f, ids, err, c.want)
 		}
+	}
+	if _, err := a.Access.AccessRequests(t.Context(), vault.AccessFilter{After: "ar_9"}); !errors.Is(err, vault.ErrNotFound) {
+		t.Errorf("after an unknown request: %v", err)
 	}
 }
 
