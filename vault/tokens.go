@@ -13,7 +13,8 @@ import (
 
 // Token revocation: a token is refused from the request after it is revoked, by its id (jti) or as one of
 // a subject's tokens issued before a time (a leaked account, a person leaving). Revocations are stored, so
-// they survive restarts, and checked on every request from memory.
+// they survive restarts, and checked on every request from memory; the nodes of a shared database read
+// them again whenever one of them records one (LoadRevocations).
 
 // ActionTokenRevoke records a revocation.
 const ActionTokenRevoke Action = "token.revoke"
@@ -64,7 +65,9 @@ func (r *revocations) with(x ...Revocation) *revocations {
 	return out
 }
 
-// LoadRevocations reads the stored revocations (at start).
+// LoadRevocations reads the stored revocations into the view requests are checked against: at start, and
+// on a node of a shared database whenever another node records one. Revocations are only ever added, so
+// the view takes the union: one this node published while the read was in flight is never dropped.
 func (s *Service) LoadRevocations(ctx context.Context) error {
 	if s.stores.revocations == nil {
 		return nil
@@ -73,8 +76,18 @@ func (s *Service) LoadRevocations(ctx context.Context) error {
 	if err != nil {
 		return internalErr("read revocations", err)
 	}
-	s.revoked.Store((*revocations)(nil).with(rows...))
+	s.publishRevocations(rows...)
 	return nil
+}
+
+// publishRevocations adds revocations to the view later requests see.
+func (s *Service) publishRevocations(x ...Revocation) {
+	for {
+		old := s.revoked.Load()
+		if s.revoked.CompareAndSwap(old, old.with(x...)) {
+			return
+		}
+	}
 }
 
 // TokenRevoked reports whether a verified token has been revoked: its id, or its subject's tokens issued at
@@ -125,11 +138,6 @@ func (s *Service) RevokeTokens(ctx context.Context, a Access, x Revocation) (int
 	if err != nil {
 		return 0, internalErr("record revocation", err)
 	}
-	for { // publish: later requests see it
-		old := s.revoked.Load()
-		if s.revoked.CompareAndSwap(old, old.with(x)) {
-			break
-		}
-	}
+	s.publishRevocations(x)
 	return seq, nil
 }

@@ -352,14 +352,18 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	a.Jobs.OnError = func(id string, err error) { cfg.Logger.Error("tag computation failed", "job", id, "err", err) }
 	if pg, ok := a.store.(*postgres.Store); ok {
 		// A policy version put in force by another node of the database (its reload, or its start with other
-		// files) is put in force here too, within milliseconds (LISTEN/NOTIFY; see WatchPolicy).
+		// files) is put in force here too, and a token another node revoked is refused here too, within
+		// milliseconds (LISTEN/NOTIFY; see Watch).
 		a.watching = make(chan struct{})
 		go func() {
 			defer close(a.watching)
-			pg.WatchPolicy(jobCtx, policyCheckInterval, func(ctx context.Context, hash string) error {
-				_, err := a.Vault.AdoptPolicy(ctx, hash)
-				return err
-			}, func(err error) { cfg.Logger.Warn("policy watch", "err", err) })
+			pg.Watch(jobCtx, policyCheckInterval, postgres.Refresh{
+				Policy: func(ctx context.Context, hash string) error {
+					_, err := a.Vault.AdoptPolicy(ctx, hash)
+					return err
+				},
+				Revocations: a.Vault.LoadRevocations,
+			}, func(err error) { cfg.Logger.Warn("watch of the shared database", "err", err) })
 		}()
 	}
 	reg := prometheus.NewRegistry()
@@ -424,8 +428,8 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	return a, nil
 }
 
-// policyCheckInterval is how often a node on PostgreSQL checks the policy version in force besides the
-// notifications (the fallback of WatchPolicy). A variable for tests, which lengthen it to see that the
+// policyCheckInterval is how often a node on PostgreSQL checks the policy version in force and the token
+// revocations besides the notifications (the fallback of Watch). A variable for tests, which lengthen it to see that the
 // notifications alone carry a reload.
 var policyCheckInterval = 5 * time.Second
 

@@ -252,6 +252,40 @@ func TestPolicyReloadReachesEveryNode(t *testing.T) {
 	}
 }
 
+// A token revoked through one node is refused by the other at once: each node checks revocations from
+// memory, and node B loaded them only at its start, so a token revoked through node A kept working on B
+// until B restarted. B's periodic check is pushed out to a minute, so only the notification can carry it in
+// the time allowed; the time it took is logged.
+func TestTokenRevocationReachesEveryNode(t *testing.T) {
+	app.SetPolicyCheckInterval(t, time.Minute)
+	dsn := pgtest.NewDatabase(t)
+	a := apptest.Start(t, func(c *app.Config) { c.DB = dsn })
+	b := apptest.Start(t, func(c *app.Config) { c.DB, c.DataDir = dsn, copyKeys(t, a.Dir, keyFiles...) })
+	id := a.CreateSubject(map[string]any{"name": "韩梅梅", "phone": "+8613500000003"})
+	leaver := b.Token("agent-leaving", "customer_service")
+	read := func(n *apptest.Stack) int {
+		return n.Do("GET", "/v1/subjects/"+id+"?fields=name", leaver, "customer_service", nil).Status
+	}
+	if read(a) != 200 || read(b) != 200 {
+		t.Fatal("the token does not read before the revocation: the test would prove nothing")
+	}
+	time.Sleep(time.Second) // a revocation by subject covers tokens issued up to its second
+	if r := a.Do("POST", "/v1/tokens/revoke", a.Token("root", "admin"), "", map[string]any{"sub": "agent-leaving"}); r.Status != 200 {
+		t.Fatalf("revoke through A: %d %s", r.Status, r.Body)
+	}
+	revoked := time.Now()
+	if read(a) != 401 {
+		t.Fatal("node A still takes the token it revoked")
+	}
+	for read(b) != 401 {
+		if time.Since(revoked) > 15*time.Second {
+			t.Fatal("node B still takes the token 15 s after node A revoked it")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("node B refused the revoked token %s after the revocation", time.Since(revoked).Round(time.Millisecond))
+}
+
 // Key rotation with two nodes on one PostgreSQL database sharing one ring file (--kek-file): one node at a
 // time rotates (the lease row: the other's request is refused, audited, while the first holds it); after
 // the rotation, which rewraps every DEK under the new KEK version and retires the old one, the other node

@@ -354,7 +354,11 @@ func (t *txn) PutRevocation(r vault.Revocation) error {
 	if !r.Before.IsZero() {
 		before = &r.Before
 	}
-	return t.exec(`INSERT INTO token_revocations (token_id, subject, before, at, by) VALUES ($1, $2, $3, $4, $5)`, r.TokenID, r.Subject, before, r.At, r.By)
+	if err := t.exec(`INSERT INTO token_revocations (token_id, subject, before, at, by) VALUES ($1, $2, $3, $4, $5)`, r.TokenID, r.Subject, before, r.At, r.By); err != nil {
+		return err
+	}
+	// Delivered to every listening node when (and only if) this transaction commits (Watch).
+	return t.exec(`SELECT pg_notify('` + revocationChannel + `', '')`)
 }
 
 // Revocations implements vault.RevocationStore, in the order they were recorded.
@@ -383,7 +387,7 @@ func (t *txn) PutPolicyInForce(hash string, files []byte, since time.Time) error
 	if err := t.exec(`INSERT INTO policy_in_force (since, hash) VALUES ($1, $2)`, since, hash); err != nil {
 		return err
 	}
-	// Delivered to every listening node when (and only if) this transaction commits (WatchPolicy).
+	// Delivered to every listening node when (and only if) this transaction commits (Watch).
 	return t.exec(`SELECT pg_notify('`+policyChannel+`', $1)`, hash)
 }
 
