@@ -128,6 +128,11 @@ var ErrNoEntry = errors.New("no such audit entry")
 // ErrIndexBehind means the review index did not reach the entry a query asked for in time.
 var ErrIndexBehind = errors.New("the audit review index is behind the log")
 
+// ErrLogMissing reports an audit log that is empty, or gone, beside a database that holds what only a trail
+// produces (subjects, review index rows): a new log would reuse the sequence numbers of the history it
+// replaces, and a verify of it would check nothing. Storage drivers refuse to open such a log.
+var ErrLogMissing = errors.New("the audit log is missing")
+
 // ErrIndexTampered means a review index row does not say what its entry says.
 var ErrIndexTampered = errors.New("audit review index tampered")
 

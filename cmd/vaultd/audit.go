@@ -77,6 +77,11 @@ func cmdAudit(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	}
 	trail, err := app.OpenTrailOn(ctx, *db, *dataDir)
+	if errors.Is(err, audit.ErrLogMissing) && args[0] == "verify" {
+		// An emptied or deleted log beside a history is tampering like any other, not a usage error.
+		fmt.Fprintf(stdout, "first bad seq: 1\nreason: %v\n", err)
+		return exitError{code: 1}
+	}
 	if err != nil {
 		return exitError{code: 2, msg: "vaultd audit: " + err.Error()}
 	}

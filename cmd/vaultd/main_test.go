@@ -318,6 +318,16 @@ func TestAuditCommands(t *testing.T) {
 		!strings.Contains(err.Error(), "no signed checkpoint") {
 		t.Fatalf("serve over a log without checkpoints: %v", err)
 	}
+	// Nor an emptied one: its segments deleted too, verify checked 0 entries and said ok.
+	segments, _ := filepath.Glob(filepath.Join(unsigned, "audit", "segments", "*"))
+	for _, f := range segments {
+		os.Remove(f)
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"audit", "verify", "--data-dir", unsigned}, env(nil), &out, io.Discard); !errors.As(err, &ex) || ex.code != 1 ||
+		!strings.Contains(out.String(), "first bad seq: 1") || !strings.Contains(out.String(), "audit log is missing") {
+		t.Fatalf("verify of an emptied log: %v\n%s", err, out.String())
+	}
 	// Tamper with one entry in the log's segment file: exit 1 and the bad sequence number.
 	segs, err := filepath.Glob(filepath.Join(dir, "audit", "segments", "*.log"))
 	if err != nil || len(segs) != 1 {

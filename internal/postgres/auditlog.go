@@ -88,6 +88,9 @@ func (db *DB) OpenLog(ctx context.Context, opts LogOptions) (*Log, error) {
 	if err := l.refreshHead(ctx); err != nil {
 		return nil, err
 	}
+	if err := db.requireLog(ctx, l.size); err != nil {
+		return nil, err
+	}
 	if opts.Signer == nil {
 		close(l.done)
 		go l.appender()
@@ -106,6 +109,25 @@ func (db *DB) OpenLog(ctx context.Context, opts LogOptions) (*Log, error) {
 	go l.appender()
 	go l.integrator()
 	return l, nil
+}
+
+// requireLog refuses an empty log (head size 0) beside entries, checkpoints, review index rows or
+// subjects: as the embedded store refuses a data dir whose log segments are gone, a node never starts a
+// new trail — and an offline verify never calls "ok" a trail of no entries — over a database with a history.
+func (db *DB) requireLog(ctx context.Context, size int64) error {
+	if size > 0 {
+		return nil
+	}
+	var used bool
+	err := db.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM audit_log_entries) OR EXISTS (SELECT 1 FROM audit_log_checkpoints)
+		OR EXISTS (SELECT 1 FROM audit_index) OR EXISTS (SELECT 1 FROM subjects)`).Scan(&used)
+	if err != nil {
+		return fmt.Errorf("postgres: audit log: %w", err)
+	}
+	if used {
+		return fmt.Errorf("%w: the database holds a history (subjects, review index rows or log rows) but its audit log head is empty; restore the database from a backup — a new trail would reuse the sequence numbers of the one removed", audit.ErrLogMissing)
+	}
+	return nil
 }
 
 // refreshHead reads the head row. The log only grows, so a read that an append of this node has already

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/profilevault/profilevault/audit"
 	"github.com/profilevault/profilevault/audit/logtest"
 	"github.com/profilevault/profilevault/internal/postgres"
@@ -63,10 +65,64 @@ func TestLogIsAppendOnly(t *testing.T) {
 		"DELETE FROM audit_log_entries WHERE seq = 3",
 		"UPDATE audit_log_checkpoints SET note = 'x'",
 		"DELETE FROM audit_log_checkpoints",
+		// Not a row DELETE: it emptied the log.
+		"TRUNCATE audit_index, audit_log_checkpoints, audit_log_entries, audit_log_notes, audit_log_tiles",
+		"TRUNCATE audit_log_entries CASCADE",
+		"TRUNCATE audit_log_checkpoints",
 	} {
 		if _, err := db.Pool.Exec(ctx, sql); err == nil || !strings.Contains(err.Error(), "append-only") {
 			t.Errorf("%s: %v, want the append-only refusal", sql, err)
 		}
+	}
+}
+
+// A log emptied beside a history — by someone who can switch the triggers off — is never opened as a new
+// trail (a node started one at sequence number 1 and signed it) nor read as an intact one (verify said
+// "ok: 0 entries"); and an offline reader pointed at a database without a vault creates nothing there.
+func TestAnEmptiedLogIsNotANewOne(t *testing.T) {
+	dsn := pgtestDatabase(t)
+	ctx := context.Background()
+	db, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	l, err := db.OpenLog(ctx, postgres.LogOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, _ := logtest.Chain(0, audit.GenesisHash, 3)
+	if err := l.AppendBatch(ctx, 1, batch); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Pool.Exec(ctx, `ALTER TABLE audit_log_entries DISABLE TRIGGER USER; ALTER TABLE audit_log_checkpoints DISABLE TRIGGER USER;
+		TRUNCATE audit_index, audit_log_checkpoints, audit_log_entries, audit_log_notes, audit_log_tiles; UPDATE audit_log_head SET size = 0, head = '`+audit.GenesisHash+`'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO subjects (subject_id, state, created_at, updated_at) VALUES ('sub_x', 'active', now(), now())`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.OpenLog(ctx, postgres.LogOptions{Signer: logtest.NewSigner(t)}); !errors.Is(err, audit.ErrLogMissing) {
+		t.Fatalf("a node opening the emptied log: %v", err)
+	}
+	if _, err := postgres.OpenTrail(ctx, dsn); !errors.Is(err, audit.ErrLogMissing) {
+		t.Fatalf("an offline reader of the emptied log: %v", err)
+	}
+	empty := pgtestDatabase(t)
+	if _, err := postgres.OpenTrail(ctx, empty); !errors.Is(err, postgres.ErrNoVault) {
+		t.Fatalf("an offline reader of a database without a vault: %v", err)
+	}
+	conn, err := pgx.Connect(ctx, empty)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var created bool
+	if err := conn.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&created); err != nil || created {
+		t.Fatalf("the refused reader created the vault's schema: %v %v", created, err)
 	}
 }
 

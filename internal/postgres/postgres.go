@@ -43,6 +43,18 @@ func Open(ctx context.Context, dsn string) (*DB, error) { return OpenPool(ctx, d
 // default is the larger of 4 and the cores). A bulk command whose many workers each read before they
 // change (vaultd import) waits for connections with fewer.
 func OpenPool(ctx context.Context, dsn string, minConns int32) (*DB, error) {
+	return openPool(ctx, dsn, minConns, false)
+}
+
+// ErrNoVault is a database without the vault's schema where one must exist (an offline command's).
+var ErrNoVault = errors.New("postgres: no vault in this database")
+
+// OpenExisting is Open for a database that must hold a vault already: an offline reader (vaultd audit
+// verify, export) given the wrong database gets ErrNoVault rather than an empty vault's schema created there
+// and an empty trail called intact.
+func OpenExisting(ctx context.Context, dsn string) (*DB, error) { return openPool(ctx, dsn, 0, true) }
+
+func openPool(ctx context.Context, dsn string, minConns int32, existing bool) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err) // pgx's message names the part that does not parse, never the password
@@ -53,6 +65,17 @@ func OpenPool(ctx context.Context, dsn string, minConns int32) (*DB, error) {
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	if existing {
+		var has bool
+		if err := pool.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&has); err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("postgres: connect: %w", err)
+		}
+		if !has {
+			pool.Close()
+			return nil, ErrNoVault
+		}
 	}
 	if err := migrate(ctx, pool); err != nil {
 		pool.Close()

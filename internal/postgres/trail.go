@@ -262,7 +262,7 @@ type ReadTrail struct {
 
 // OpenTrail opens the audit trail of the database dsn names for reading.
 func OpenTrail(ctx context.Context, dsn string) (*ReadTrail, error) {
-	db, err := Open(ctx, dsn)
+	db, err := OpenExisting(ctx, dsn)
 	if err != nil {
 		return nil, err
 	}

@@ -740,7 +740,7 @@ func (s *Store) TableNames(ctx context.Context) ([]string, error) {
 
 // ErrLogMissing refuses a database that has had an audit trail beside a log directory without one: a new,
 // empty log would reuse the sequence numbers of the history it replaces.
-var ErrLogMissing = errors.New("the audit log is missing")
+var ErrLogMissing = audit.ErrLogMissing
 
 // requireLog refuses to start a new audit log beside a database that already holds what only a trail
 // produces — review index rows, intents, subjects — as the key ring is never silently recreated beside an

@@ -132,6 +132,10 @@ func openReadOnlyTrail(logDir string, open func() (*sql.DB, error)) (*Trail, err
 		}
 		return nil, fmt.Errorf("open audit trail: %w", err)
 	}
+	if err := requireLog(context.Background(), db, logDir); err != nil {
+		db.Close() // a verify of no entries beside a history would report it intact
+		return nil, err
+	}
 	l, err := seglog.Open(logDir, seglog.Options{ReadOnly: true})
 	if err != nil {
 		db.Close()

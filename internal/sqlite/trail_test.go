@@ -490,6 +490,14 @@ func TestAMissingLogIsNotRecreated(t *testing.T) {
 	if !errors.Is(err, ErrLogMissing) {
 		t.Fatalf("open without the log: %v", err)
 	}
+	// Nor is an emptied one read as intact: with the audit directory there and its segments gone, an
+	// offline verify checked 0 entries and said ok.
+	if err := os.MkdirAll(filepath.Join(dir, "audit", "segments"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenTrail(filepath.Join(dir, "vault.db"), filepath.Join(dir, "audit")); !errors.Is(err, ErrLogMissing) {
+		t.Fatalf("reading an emptied log: %v", err)
+	}
 	// A new database beside no log starts one, as ever.
 	fresh := openStore(t, t.TempDir(), signer)
 	fresh.Close()
