@@ -48,7 +48,7 @@ func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	fmt.Fprintf(stdout, "verify (target): ok, %d entries, %d checkpoints, %d index rows checked against their entries\n",
 		sum.Verify.Entries, sum.Verify.Checkpoints, sum.Verify.Indexed)
 	fmt.Fprintf(stdout, "duration: %s\n", sum.Duration.Round(1e6))
-	fmt.Fprintf(stdout, "keys: not in the database. Every node serving it needs %s, %s (and its .pub) and %s from %s — serve this data dir with --db, or copy them into each node's data dir (or point --kek-file, --audit-key-file and --jwt-keys at shared copies); keep the erasure ledger (%s) too.\n",
+	fmt.Fprintf(stdout, "keys: not in the database. Every node serving it needs %s, %s (and its .pub) and %s from %s — serve this data dir with --db, or copy them into each node's data dir (the ring and the checkpoint key may instead be shared files, --kek-file and --audit-key-file; the JWT signing key is always the data dir's); keep the erasure ledger (%s) too.\n",
 		datadir.KEKFile, datadir.AuditKeyFile, datadir.JWTKeyFile, dir, datadir.ErasureLedgerFile)
 	return nil
 }

@@ -240,8 +240,8 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 			}
 		}
 		if len(missing) > 0 {
-			return nil, fmt.Errorf("no file for the %s, which the database's other nodes already use: copy theirs there or point at shared files (a new key would write what they cannot read)",
-				strings.Join(missing, ", "))
+			return nil, fmt.Errorf("no file for the %s, which the database's other nodes already use: copy theirs there (the key ring and the checkpoint key may also be shared files: --kek-file, --audit-key-file; the JWT signing key is always %s in the data dir); a new key would write what they cannot read",
+				strings.Join(missing, ", "), datadir.JWTKeyFile)
 		}
 		if _, ok := known[keyRing]; ok {
 			statErr = nil // open the ring, never create one

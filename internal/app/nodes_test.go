@@ -346,6 +346,12 @@ func TestACopiedRingAnswersUnavailableAfterARotationElsewhere(t *testing.T) {
 	if r.Status != 503 || r.ErrorCode() != string(vault.CodeUnavailable) || strings.Contains(string(r.Body), "韩梅梅") {
 		t.Fatalf("node B with a copy of the ring before the rotation: %d %s, want 503 unavailable", r.Status, r.Body)
 	}
+	// A new subject needs a DEK wrapped under the version in force, which node B's ring lacks: 503 too (the
+	// database's refusal of a DEK under the retired version was answered 500 internal).
+	st := b.Token("st", "data_steward")
+	if r := b.Do("POST", "/v1/subjects", st, "account_management", map[string]any{"fields": map[string]any{"name": "李雷"}}); r.Status != 503 || r.ErrorCode() != string(vault.CodeUnavailable) {
+		t.Fatalf("node B creating a subject with a ring behind: %d %s, want 503 unavailable", r.Status, r.Body)
+	}
 	if r := a.Do("GET", "/v1/subjects/"+id+"?fields=name", cs, "customer_service", nil); r.Status != 200 {
 		t.Fatalf("node A after its rotation: %d %s", r.Status, r.Body)
 	}

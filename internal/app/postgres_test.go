@@ -1,12 +1,18 @@
 package app_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"io"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/profilevault/profilevault/internal/app"
 	"github.com/profilevault/profilevault/internal/apptest"
@@ -82,5 +88,100 @@ func TestPostgresErrorsHideThePassword(t *testing.T) {
 	_, err := app.Open(context.Background(), app.Config{DataDir: t.TempDir(), DB: "postgres://vault:s3cretPW@127.0.0.1:1/vault?connect_timeout=2"})
 	if err == nil || strings.Contains(err.Error(), "s3cretPW") {
 		t.Fatalf("open with an unreachable database: %v", err)
+	}
+}
+
+// proxy forwards TCP connections to target until stopped; started again, it listens on the same address.
+type proxy struct {
+	addr, target string
+	mu           sync.Mutex
+	ln           net.Listener
+	conns        []net.Conn
+}
+
+func (p *proxy) start(t *testing.T) {
+	t.Helper()
+	addr := cmp.Or(p.addr, "127.0.0.1:0")
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	p.ln, p.addr = ln, ln.Addr().String()
+	p.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", p.target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, up)
+			p.mu.Unlock()
+			go func() { io.Copy(up, c); up.Close() }()
+			go func() { io.Copy(c, up); c.Close() }()
+		}
+	}()
+}
+
+// stop closes the listener and every connection through it: the database is out of reach.
+func (p *proxy) stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ln.Close()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// With PostgreSQL out of reach, reads and changes answer 503 unavailable — nothing was released, and a
+// retry or another node may serve — not 500 internal (reads did, while commits said 503); once it is back,
+// the node serves again without a restart.
+func TestAnUnreachableDatabaseAnswersUnavailable(t *testing.T) {
+	u, err := url.Parse(pgtest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{target: u.Host}
+	p.start(t)
+	u.Host = p.addr
+	s := apptest.Start(t, func(c *app.Config) { c.DB = u.String() })
+	id := s.CreateSubject(map[string]any{"name": "韩梅梅", "phone": "+8613500000003"})
+	cs := s.Token("cs", "customer_service")
+	calls := []func() apptest.Response{
+		func() apptest.Response {
+			return s.Do("GET", "/v1/subjects/"+id+"?fields=name", cs, "customer_service", nil)
+		},
+		func() apptest.Response {
+			return s.Do("POST", "/v1/subjects/lookup", cs, "customer_service", map[string]any{"field": "phone", "value": "+8613500000003"})
+		},
+		func() apptest.Response {
+			return s.Do("PATCH", "/v1/subjects/"+id, s.Token("st", "data_steward"), "account_management", map[string]any{"fields": map[string]any{"city": "杭州"}})
+		},
+	}
+	for i, call := range calls {
+		if r := call(); r.Status != 200 {
+			t.Fatalf("call %d before: %d %s", i, r.Status, r.Body)
+		}
+	}
+	p.stop()
+	for i, call := range calls {
+		if r := call(); r.Status != 503 || r.ErrorCode() != "unavailable" {
+			t.Errorf("call %d with the database out of reach: %d %s", i, r.Status, r.Body)
+		}
+	}
+	p.start(t)
+	deadline := time.Now().Add(15 * time.Second)
+	for calls[0]().Status != 200 {
+		if time.Now().After(deadline) {
+			t.Fatal("the node does not serve again once the database is back")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -7,6 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/profilevault/profilevault/vault"
 )
 
 // A transaction's statements are pipelined: those whose outcome nobody reads (inserts, updates, deletes
@@ -166,6 +168,7 @@ func (p *pipeline) send(last string, args ...any) (br pgx.BatchResults, err erro
 		if failedAt < 0 {
 			return br, nil
 		}
+		err = retiredKEK(err)
 		_ = br.Close() // the same error again
 		owner := items[failedAt].owner
 		var prep pgx.ErrPreprocessingBatch
@@ -186,6 +189,20 @@ func (p *pipeline) send(last string, args ...any) (br pgx.BatchResults, err erro
 			return nil, nil // nothing followed it: no last either
 		}
 	}
+}
+
+// retiredKEKMessage is the refusal of the deks table's trigger (migration 0003) when a DEK is written under
+// a KEK version another node retired: this node's ring is behind.
+const retiredKEKMessage = "DEK wrapped under a retired KEK version"
+
+// retiredKEK marks that refusal as vault.ErrKEKMissing, so that the change is answered 503 unavailable
+// until this node has the ring file in force (as reads of DEKs under a version it lacks are), not 500.
+func retiredKEK(err error) error {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) && pg.Message == retiredKEKMessage {
+		return fmt.Errorf("%w: %w", vault.ErrKEKMissing, err)
+	}
+	return err
 }
 
 // rollbackChange rolls the transaction back to the savepoint of the change that failed, at once and by the

@@ -15,14 +15,19 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/profilevault/profilevault/vault"
 )
 
 //go:embed migrations/*.sql
@@ -33,7 +38,54 @@ const migrationLock int64 = 0x70766d6967726174
 
 // DB is an open PostgreSQL database with the vault's schema.
 type DB struct {
-	Pool *pgxpool.Pool
+	Pool *Pool
+}
+
+// Pool is the connection pool. Its Query, QueryRow and Exec mark a failure to reach the database (down,
+// restarting, out of reach, the connection lost) as vault.ErrUnavailable, so that the request which met it
+// is answered 503 unavailable — nothing was released, and a retry or another node may serve it — and not
+// 500 internal, as reads were while commits already said 503.
+type Pool struct{ *pgxpool.Pool }
+
+// Query is pgxpool.Pool.Query, its error marked by unreachable.
+func (p *Pool) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	rows, err := p.Pool.Query(ctx, sql, args...)
+	return rows, unreachable(err)
+}
+
+// QueryRow is pgxpool.Pool.QueryRow, its Scan's error marked by unreachable.
+func (p *Pool) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	return row{p.Pool.QueryRow(ctx, sql, args...)}
+}
+
+// Exec is pgxpool.Pool.Exec, its error marked by unreachable.
+func (p *Pool) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	tag, err := p.Pool.Exec(ctx, sql, args...)
+	return tag, unreachable(err)
+}
+
+type row struct{ pgx.Row }
+
+func (r row) Scan(dest ...any) error { return unreachable(r.Row.Scan(dest...)) }
+
+// unreachable wraps err with vault.ErrUnavailable when it says the database could not be reached or the
+// connection was lost: a connection that could not be made, a timeout, a network error or an early end of
+// the stream, or a server error of class 08 (connection exception) or 57 (operator intervention: shutting
+// down, terminating connections).
+func unreachable(err error) error {
+	if err == nil || errors.Is(err, vault.ErrUnavailable) {
+		return err
+	}
+	var connect *pgconn.ConnectError
+	var pg *pgconn.PgError
+	var netErr net.Error
+	switch {
+	case errors.As(err, &connect), pgconn.Timeout(err), errors.As(err, &netErr),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.As(err, &pg) && (strings.HasPrefix(pg.Code, "08") || strings.HasPrefix(pg.Code, "57")):
+		return fmt.Errorf("%w: %w", vault.ErrUnavailable, err)
+	}
+	return err
 }
 
 // Open connects to dsn (postgres://…) and brings the schema up to date.
@@ -81,7 +133,7 @@ func openPool(ctx context.Context, dsn string, minConns int32, existing bool) (*
 		pool.Close()
 		return nil, err
 	}
-	return &DB{Pool: pool}, nil
+	return &DB{Pool: &Pool{pool}}, nil
 }
 
 // Close closes the connection pool.
