@@ -76,7 +76,8 @@ func cmdBackup(ctx context.Context, args []string, getenv func(string) string, s
 		*out, len(m.Files), size, m.CreatedAt.Format(time.RFC3339), time.Since(start).Round(time.Millisecond))
 	if m.Format == backup.FormatPostgres {
 		fmt.Fprintln(stdout, "a dump of the PostgreSQL database taken in one snapshot, with the key files; restore it into an empty database with:")
-		fmt.Fprintln(stdout, "  vaultd restore --from FILE --identity KEY --data-dir NEW_DIR --db postgres://…/EMPTY_DB --erasure-ledger LEDGER")
+		fmt.Fprintln(stdout, "  vaultd restore --from FILE --identity KEY --data-dir NEW_DIR --db postgres://…/EMPTY_DB --from-ledger NODE1_LEDGER --from-ledger NODE2_LEDGER …")
+		fmt.Fprintln(stdout, "  (every node's erasure ledger: each records the erasures made through it)")
 		return nil
 	}
 	fmt.Fprintln(stdout, "restore it with: vaultd restore --from FILE --identity KEY --data-dir NEW_DIR --erasure-ledger LEDGER")
@@ -148,7 +149,9 @@ func cmdRestore(ctx context.Context, args []string, getenv func(string) string, 
 	common.register(fs, getenv)
 	from := fs.String("from", "", "backup file (required)")
 	identity := fs.String("identity", envOr(getenv, "VAULT_BACKUP_IDENTITY", ""), "age identity file that decrypts the backup (VAULT_BACKUP_IDENTITY)")
-	ledger := fs.String("from-ledger", "", "erasure ledger to apply; default the --erasure-ledger of the vault")
+	var ledgers []string
+	fs.Func("from-ledger", "erasure ledger to apply, once per ledger (on PostgreSQL every node keeps its own: name each); default the --erasure-ledger of the vault",
+		func(v string) error { ledgers = append(ledgers, v); return nil })
 	without := fs.Bool("without-ledger", false, "restore without applying erasures: everyone erased after the backup comes back")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -156,9 +159,8 @@ func cmdRestore(ctx context.Context, args []string, getenv func(string) string, 
 	if *from == "" || *identity == "" {
 		return exitError{code: 2, msg: "vaultd restore: --from FILE and --identity KEY are required"}
 	}
-	src := *ledger
-	if src == "" {
-		src = common.erasureLedger
+	if len(ledgers) == 0 && common.erasureLedger != "" {
+		ledgers = []string{common.erasureLedger}
 	}
 	f, err := os.Open(*identity)
 	if err != nil {
@@ -184,7 +186,7 @@ func cmdRestore(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	defer in.Close()
 	start := time.Now()
-	rep, err := app.Restore(ctx, cfg, in, ids, app.RestoreOptions{Ledger: src, WithoutLedger: *without})
+	rep, err := app.Restore(ctx, cfg, in, ids, app.RestoreOptions{Ledgers: ledgers, WithoutLedger: *without})
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}

@@ -71,8 +71,9 @@ func orDefault(v, def string) string {
 
 // RestoreOptions says where a restore finds the erasures recorded since the backup.
 type RestoreOptions struct {
-	// Ledger is the erasure ledger to apply (the one the vault wrote to; another volume, ideally).
-	Ledger string
+	// Ledgers are the erasure ledgers to apply: the one the vault wrote to (another volume, ideally) — on
+	// PostgreSQL, every node's, since each node records the erasures it made in its own.
+	Ledgers []string
 	// WithoutLedger restores without applying any erasure: everyone erased after the backup comes back.
 	// Only for a vault that never erased anyone, or on a lawyer's word.
 	WithoutLedger bool
@@ -104,12 +105,12 @@ var ErrArchiveKind = errors.New("the backup is of another store")
 // newest checkpoint, every table's row count, the key fingerprints) before the vault starts on it, the
 // ledger's erasures are applied again and the trail is verified, as for SQLite.
 func Restore(ctx context.Context, cfg Config, r io.Reader, identities []age.Identity, opts RestoreOptions) (rep RestoreReport, err error) {
-	if opts.Ledger == "" && !opts.WithoutLedger {
+	if len(opts.Ledgers) == 0 && !opts.WithoutLedger {
 		return RestoreReport{}, ErrNoLedger
 	}
-	if opts.Ledger != "" {
+	for _, l := range opts.Ledgers {
 		// A missing or damaged ledger refuses the restore before anything is written.
-		if _, err := erasures.ReadFile(opts.Ledger); err != nil {
+		if _, err := erasures.ReadFile(l); err != nil {
 			return rep, err
 		}
 	}
@@ -154,10 +155,15 @@ func Restore(ctx context.Context, cfg Config, r io.Reader, identities []age.Iden
 	}
 	cfg.KEKFile, cfg.AuditKeyFile = "", ""
 	own := orDefault(cfg.ErasureLedger, filepath.Join(cfg.DataDir, datadir.ErasureLedgerFile))
-	if opts.Ledger != "" && !sameFile(opts.Ledger, own) {
-		if rep.LedgerCopied, err = erasures.Copy(opts.Ledger, own); err != nil {
+	for _, l := range opts.Ledgers { // the union, each person once
+		if sameFile(l, own) {
+			continue
+		}
+		n, err := erasures.Copy(l, own)
+		if err != nil {
 			return rep, err
 		}
+		rep.LedgerCopied += n
 	}
 	a, err := Open(ctx, cfg)
 	if err != nil {
@@ -167,7 +173,7 @@ func Restore(ctx context.Context, cfg Config, r io.Reader, identities []age.Iden
 		a.Close()
 		return rep, fmt.Errorf("the restored vault: %w", err)
 	}
-	if opts.Ledger != "" {
+	if len(opts.Ledgers) > 0 {
 		records, err := erasures.ReadFile(own)
 		if err != nil {
 			a.Close()

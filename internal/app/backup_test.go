@@ -109,7 +109,7 @@ func TestRestoreNeverResurrectsAnErasedPerson(t *testing.T) {
 	}
 
 	t.Run("with the ledger, the erased person stays erased", func(t *testing.T) {
-		dir, rep, err := restore(t, app.RestoreOptions{Ledger: ledger})
+		dir, rep, err := restore(t, app.RestoreOptions{Ledgers: []string{ledger}})
 		if err != nil {
 			t.Fatalf("restore: %v", err)
 		}
@@ -143,12 +143,12 @@ func TestRestoreNeverResurrectsAnErasedPerson(t *testing.T) {
 	t.Run("a wrong key or a damaged archive restores nothing", func(t *testing.T) {
 		other, _ := age.GenerateX25519Identity()
 		dir := filepath.Join(t.TempDir(), "restored")
-		if _, err := app.Restore(context.Background(), app.Config{DataDir: dir}, bytes.NewReader(archive.Bytes()), []age.Identity{other}, app.RestoreOptions{Ledger: ledger}); err == nil {
+		if _, err := app.Restore(context.Background(), app.Config{DataDir: dir}, bytes.NewReader(archive.Bytes()), []age.Identity{other}, app.RestoreOptions{Ledgers: []string{ledger}}); err == nil {
 			t.Fatal("restored with the wrong identity")
 		}
 		bad := bytes.Clone(archive.Bytes())
 		bad[len(bad)/2] ^= 1
-		if _, err := app.Restore(context.Background(), app.Config{DataDir: dir}, bytes.NewReader(bad), []age.Identity{id}, app.RestoreOptions{Ledger: ledger}); err == nil {
+		if _, err := app.Restore(context.Background(), app.Config{DataDir: dir}, bytes.NewReader(bad), []age.Identity{id}, app.RestoreOptions{Ledgers: []string{ledger}}); err == nil {
 			t.Fatal("restored a damaged archive")
 		}
 		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
@@ -158,20 +158,45 @@ func TestRestoreNeverResurrectsAnErasedPerson(t *testing.T) {
 	t.Run("a restored vault that does not start leaves nothing behind", func(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "restored")
 		cfg := app.Config{DataDir: dir, PolicyDir: filepath.Join(t.TempDir(), "no-such-policy")} // fails after the archive is extracted
-		if _, err := app.Restore(context.Background(), cfg, bytes.NewReader(archive.Bytes()), []age.Identity{id}, app.RestoreOptions{Ledger: ledger}); err == nil {
+		if _, err := app.Restore(context.Background(), cfg, bytes.NewReader(archive.Bytes()), []age.Identity{id}, app.RestoreOptions{Ledgers: []string{ledger}}); err == nil {
 			t.Fatal("restored under a policy dir that does not exist")
 		}
 		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 			t.Fatalf("a restore that failed after extracting left %d files behind (keys among them)", len(entries))
 		}
-		if _, err := app.Restore(context.Background(), app.Config{DataDir: dir}, bytes.NewReader(archive.Bytes()), []age.Identity{id}, app.RestoreOptions{Ledger: ledger}); err != nil {
+		if _, err := app.Restore(context.Background(), app.Config{DataDir: dir}, bytes.NewReader(archive.Bytes()), []age.Identity{id}, app.RestoreOptions{Ledgers: []string{ledger}}); err != nil {
 			t.Fatalf("a restore into the same dir after the failed one: %v", err)
 		}
 	})
 	t.Run("a restore never overwrites a data dir", func(t *testing.T) {
-		_, err := app.Restore(context.Background(), app.Config{DataDir: s.Dir}, bytes.NewReader(archive.Bytes()), []age.Identity{id}, app.RestoreOptions{Ledger: ledger})
+		_, err := app.Restore(context.Background(), app.Config{DataDir: s.Dir}, bytes.NewReader(archive.Bytes()), []age.Identity{id}, app.RestoreOptions{Ledgers: []string{ledger}})
 		if !errors.Is(err, backup.ErrNotEmpty) {
 			t.Fatalf("restore over the live dir = %v", err)
+		}
+	})
+	// On PostgreSQL each node records the erasures it made in its own ledger: a restore applies every
+	// ledger it is given (it took one, and people erased through the other nodes came back). Here the
+	// ledger's two records are split into two files, as two nodes would have written them.
+	t.Run("every node's ledger", func(t *testing.T) {
+		if r := s.Do("DELETE", "/v1/subjects/"+kept, st, "account_management", nil); r.Status != 200 {
+			t.Fatalf("erase: %d %s", r.Status, r.Body)
+		}
+		raw, err := os.ReadFile(ledger)
+		lines := strings.SplitAfter(strings.TrimSpace(string(raw)), "\n")
+		if err != nil || len(lines) != 2 {
+			t.Fatalf("the ledger: %d records, %v", len(lines), err)
+		}
+		nodeA, nodeB := filepath.Join(t.TempDir(), "a.ledger"), filepath.Join(t.TempDir(), "b.ledger")
+		if err := errors.Join(os.WriteFile(nodeA, []byte(lines[0]), 0o600), os.WriteFile(nodeB, []byte(lines[1]+"\n"), 0o600)); err != nil {
+			t.Fatal(err)
+		}
+		dir, rep, err := restore(t, app.RestoreOptions{Ledgers: []string{nodeA, nodeB}})
+		if err != nil || rep.Reapply.Records != 2 || rep.Reapply.Erased != 2 || rep.LedgerCopied != 2 {
+			t.Fatalf("restore with both ledgers: %+v %v", rep, err)
+		}
+		read := serve(t, dir)
+		if a, b := read(erased), read(kept); a.Status != 404 || b.Status != 404 {
+			t.Fatalf("after restoring with both nodes' ledgers: %d, %d", a.Status, b.Status)
 		}
 	})
 }
@@ -238,7 +263,7 @@ func TestBackupAndRestoreOnPostgres(t *testing.T) {
 		t.Fatalf("erase: %d %s", r.Status, r.Body)
 	}
 	restore := func(dir, db string) (app.RestoreReport, error) {
-		return app.Restore(context.Background(), app.Config{DataDir: dir, DB: db}, bytes.NewReader(archive.Bytes()), []age.Identity{id}, app.RestoreOptions{Ledger: ledger})
+		return app.Restore(context.Background(), app.Config{DataDir: dir, DB: db}, bytes.NewReader(archive.Bytes()), []age.Identity{id}, app.RestoreOptions{Ledgers: []string{ledger}})
 	}
 
 	t.Run("into a database that is not empty, nothing", func(t *testing.T) {
