@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/profilevault/profilevault/audit"
@@ -265,8 +266,50 @@ type RowsPage struct {
 // rowsPageSubjects is how many of a grant's subjects one page of rows covers.
 const rowsPageSubjects = 50
 
-// identifying are event attributes that would link a row back to a person or an order.
-var identifying = []string{"order_id", "session_id", "return_id", "ticket_id", "text"}
+// rowAttrs are the event attributes a pseudonymous row keeps: what was bought, browsed or rated, for how
+// much — never an id that links a row to a person or an order (order, session, return, ticket, coupon
+// codes), nor free text the person or a clerk wrote (a search query, a cancel or return reason, a review,
+// a chat), which can hold a name or a phone number; an attribute not listed is dropped.
+var rowAttrs = map[string]bool{"amount": true, "currency": true, "items": true, "discount": true, "store_id": true,
+	"rating": true, "sku": true, "category": true, "brand": true, "price": true, "page": true, "dwell_ms": true}
+
+// rowItemAttrs are the attributes an order's item keeps in a row.
+var rowItemAttrs = map[string]bool{"sku": true, "category": true, "brand": true, "qty": true, "price": true}
+
+// rowAttrsOf keeps the attributes of rowAttrs (and of rowItemAttrs in each item); a page keeps its path only
+// (a query string or fragment can carry anything).
+func rowAttrsOf(attrs map[string]any) map[string]any {
+	out := make(map[string]any, len(attrs))
+	for k, v := range attrs {
+		if !rowAttrs[k] {
+			continue
+		}
+		switch x := v.(type) {
+		case string:
+			if k == "page" {
+				x, _, _ = strings.Cut(x, "?")
+				x, _, _ = strings.Cut(x, "#")
+				v = x
+			}
+		case []any:
+			items := make([]any, 0, len(x))
+			for _, it := range x {
+				if m, ok := it.(map[string]any); ok {
+					kept := map[string]any{}
+					for ik, iv := range m {
+						if rowItemAttrs[ik] {
+							kept[ik] = iv
+						}
+					}
+					items = append(items, kept)
+				}
+			}
+			v = items
+		}
+		out[k] = v
+	}
+	return out
+}
 
 // GrantRows returns a page of the events of an approved grant's categories, for its subjects, keyed per
 // grant (for studies: analysts get rows, not people). Each subject's legal basis is checked now, as on
@@ -366,10 +409,7 @@ func (s *Ingestion) GrantRows(ctx context.Context, a Access, grantID, cursor str
 			if err != nil {
 				return RowsPage{}, internalErr("open event", err)
 			}
-			for _, k := range identifying {
-				delete(v.Attrs, k)
-			}
-			out.Rows = append(out.Rows, GrantRow{Pseudonym: pseudonym, Category: v.Category, Type: v.Type, Day: v.TS.UTC().Format(time.DateOnly), Attrs: v.Attrs})
+			out.Rows = append(out.Rows, GrantRow{Pseudonym: pseudonym, Category: v.Category, Type: v.Type, Day: v.TS.UTC().Format(time.DateOnly), Attrs: rowAttrsOf(v.Attrs)})
 		}
 	}
 	return out, nil
