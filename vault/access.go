@@ -192,9 +192,12 @@ func (s *AccessRequests) Request(ctx context.Context, a Access, in AccessRequest
 		in.ReasonCategory = ReasonOther
 	}
 	d, err := policies.ParseDuration(in.Duration)
+	d = d.Truncate(time.Second) // as it is stored, and so as it is echoed
 	switch {
 	case err != nil || d <= 0:
 		return AccessRequestView{}, invalid("duration must be a Go duration or whole days, like 4h or 7d")
+	case d < minGrantDuration:
+		return AccessRequestView{}, invalid("duration must be at least %s", minGrantDuration)
 	case d > entry.MaxDuration:
 		return AccessRequestView{}, invalid("duration exceeds the %s this request may last", entry.MaxDuration)
 	case in.Audience != "" && len(in.Subjects) > 0:
@@ -416,6 +419,10 @@ func (s *AccessRequests) List(ctx context.Context, a Access, state string, mine 
 	return page, nil
 }
 
+// minGrantDuration is the shortest time a request may ask for or a decision grant. Durations are stored in
+// whole seconds: "500ms" was accepted and echoed, stored as 0s, and approved as a grant dead on arrival.
+const minGrantDuration = time.Minute
+
 // errAccessState is a transition the request's state does not allow (409).
 var errAccessState = errors.New("access request state")
 
@@ -438,17 +445,20 @@ func (s *AccessRequests) Decide(ctx context.Context, a Access, id, decision, not
 		return AccessRequestView{}, s.deny(ctx, e, statusNotFound, "access_request_not_found", Errorf(CodeNotFound, "no such access request"))
 	}
 	e.Reason = "access_request:" + id
+	// A refusal names the request too (deny replaces the reason): an officer reviewing four-eyes
+	// violations needs to see which request was targeted.
 	switch {
 	case r.RequestedBy == a.Caller.Subject:
-		return AccessRequestView{}, s.deny(ctx, e, statusForbidden, "four_eyes", Errorf(CodePermissionDenied, "a request is decided by someone other than its requester"))
+		return AccessRequestView{}, s.deny(ctx, e, statusForbidden, "four_eyes "+e.Reason, Errorf(CodePermissionDenied, "a request is decided by someone other than its requester"))
 	case !approves(a, r):
-		return AccessRequestView{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "your roles may not decide this request"))
+		return AccessRequestView{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy+" "+e.Reason, Errorf(CodePermissionDenied, "your roles may not decide this request"))
 	}
 	d := r.Duration
 	if duration != "" {
-		if d, err = policies.ParseDuration(duration); err != nil || d <= 0 || d > r.Duration {
-			return AccessRequestView{}, s.refuseInvalid(ctx, a, ActionAccessDecide, "", Errorf(CodeInvalidArgument, "duration must be positive and no longer than the one asked for"))
+		if d, err = policies.ParseDuration(duration); err != nil || d < minGrantDuration || d > r.Duration {
+			return AccessRequestView{}, s.refuseInvalid(ctx, a, ActionAccessDecide, "", Errorf(CodeInvalidArgument, "duration must be at least %s and no longer than the one asked for", minGrantDuration))
 		}
+		d = d.Truncate(time.Second)
 	}
 	sealedNote, err := s.sealText(note, id) // once the decision may be made
 	if err != nil {
@@ -506,7 +516,7 @@ func (s *AccessRequests) Revoke(ctx context.Context, a Access, id string) (Acces
 	}
 	e.Reason, e.GrantID = "access_request:"+id, r.GrantID
 	if r.RequestedBy != a.Caller.Subject && !approves(a, r) {
-		return AccessRequestView{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy, Errorf(CodePermissionDenied, "only the requester or an approver may revoke"))
+		return AccessRequestView{}, s.deny(ctx, e, statusForbidden, reasonNoPolicy+" "+e.Reason, Errorf(CodePermissionDenied, "only the requester or an approver may revoke"))
 	}
 	now := s.now().UTC()
 	if r.State == AccessApproved && !now.Before(*r.ExpiresAt) {

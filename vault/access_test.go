@@ -94,6 +94,8 @@ func TestAccessRequestFlow(t *testing.T) {
 		"no subjects":      {Fields: []string{"id_number"}, Justification: "x", ReasonCategory: "dispute", Duration: "1h"},
 		"unknown reason":   {Fields: []string{"id_number"}, Subjects: []string{f.in}, Justification: "x", ReasonCategory: "curiosity", Duration: "1h"},
 		"bad duration":     {Fields: []string{"id_number"}, Subjects: []string{f.in}, Justification: "x", ReasonCategory: "dispute", Duration: "soon"},
+		// Stored in whole seconds: 500ms was accepted, echoed, stored as 0s and approved dead on arrival.
+		"under a minute": {Fields: []string{"id_number"}, Subjects: []string{f.in}, Justification: "x", ReasonCategory: "dispute", Duration: "500ms"},
 	} {
 		if _, err := f.svc.AccessRequests().Request(ctx, csAgent, in); vault.ErrorCode(err) != vault.CodeInvalidArgument {
 			t.Errorf("%s: %v", name, err)

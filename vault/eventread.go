@@ -132,6 +132,10 @@ func (s *Ingestion) SubjectEvents(ctx context.Context, a Access, id string, q Ev
 	if err != nil && !errors.Is(err, errPageFull) {
 		return EventPage{}, internalErr("read events", err)
 	}
+	if !passed {
+		// No event of the subject's has the cursor's id: an empty page would read as the end of the list.
+		return EventPage{}, s.refuseInvalid(ctx, a, ActionEventRead, id, Errorf(CodeInvalidArgument, "bad cursor"))
+	}
 	slices.SortFunc(withheld, func(x, y Withheld) int { return cmpString(x.Field, y.Field) })
 	e.FieldsWithheld = withheldNames(withheld)
 	e.Decision = audit.DecisionFor(len(ok), len(withheld))
@@ -330,6 +334,7 @@ func (s *Ingestion) GrantRows(ctx context.Context, a Access, grantID, cursor str
 	if err != nil {
 		return RowsPage{}, err
 	}
+	e.GrantID = g.GrantID // the page's own entry, and its refusal, name the grant as each subject's do
 	from := 0
 	if cursor != "" {
 		if from, err = strconv.Atoi(cursor); err != nil || from < 0 || from > len(g.Subjects) {

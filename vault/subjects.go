@@ -535,6 +535,13 @@ func (s *Profiles) readOnce(ctx context.Context, a Access, id string, requested 
 	if err != nil {
 		return readResult{}, s.keyUnavailable(ctx, e, err)
 	}
+	for f := range granted {
+		if _, has := rec.Fields[f]; !has {
+			// Nothing to release: the entry (and the person's access log) must not say it was read, and a
+			// read under a grant that releases nothing spends none of its reads.
+			delete(granted, f)
+		}
+	}
 	e.FieldsGranted = names(granted)
 	e.FieldsWithheld = withheldNames(withheld)
 	e.ConsentIDs = consentIDs

@@ -105,7 +105,7 @@ func (s *Server) getAccessRequests(c *gin.Context) {
 		return
 	}
 	setAuditSeq(c, page.AuditSeq)
-	c.JSON(http.StatusOK, gin.H{"requests": dtos(page.Requests, toAccessRequestDTO), "next_cursor": nextCursor(page.Next)})
+	c.JSON(http.StatusOK, gin.H{"requests": dtosOrEmpty(page.Requests, toAccessRequestDTO), "next_cursor": nextCursor(page.Next)})
 }
 
 type accessDecisionBody struct {

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"bytes"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -45,6 +46,8 @@ func TestAccessRequestOverHTTP(t *testing.T) {
 	}
 	if r := decide(both, map[string]any{"decision": "approve"}); r.Status != 403 {
 		t.Fatalf("self-approval with both roles: %d %s", r.Status, r.Body)
+	} else if e := s.Do("GET", "/v1/audit/events?action=access.decide&min_seq="+r.Header.Get("X-Audit-Seq"), co, "compliance_audit", nil); !strings.Contains(string(e.Body), `"reason":"four_eyes access_request:`+reqID+`"`) {
+		t.Fatalf("the refused self-approval's entry does not name the request: %s", e.Body)
 	}
 	if r := s.Do("GET", "/v1/access-requests?state=pending", co, "", nil); r.Status != 200 || len(r.JSON["requests"].([]any)) != 1 ||
 		r.JSON["requests"].([]any)[0].(map[string]any)["justification"] != "chargeback 2026-118" {
@@ -301,10 +304,17 @@ func TestSubjectEventsUnderAGrant(t *testing.T) {
 		{"event_id":"p-1","subject_id":"`+with+`","type":"page_view","ts":"`+now+`","source":"app","attrs":{"page":"/p/s1?token=abc#x","category":"toys"}}]}`); r.JSON["accepted"].(float64) != 2 {
 		t.Fatalf("ingest behaviour: %s", r.Body)
 	}
-	// customer_service reads transactions for its own purpose on its baseline.
+	// customer_service reads transactions for its own purpose on its baseline, in pages; a cursor naming no
+	// event is 400 (it was an empty page, read as the end of the list).
 	r := s.Do("GET", "/v1/subjects/"+with+"/events?category=transactions", s.Token("cs", "customer_service"), "customer_service", nil)
 	if r.Status != 200 || len(r.JSON["events"].([]any)) != 3 || r.Header.Get("X-Audit-Seq") == "" {
 		t.Fatalf("customer_service: %d %s", r.Status, r.Body)
+	}
+	for _, cursor := range []string{"ev_doesnotexist", "李雷"} {
+		r := s.Do("GET", "/v1/subjects/"+with+"/events?category=transactions&cursor="+url.QueryEscape(cursor), s.Token("cs", "customer_service"), "customer_service", nil)
+		if r.Status != 400 || r.ErrorCode() != "invalid_argument" || strings.Contains(string(r.Body), cursor) {
+			t.Fatalf("cursor %q: %d %s", cursor, r.Status, r.Body)
+		}
 	}
 	an := s.Token("an-1", "analyst")
 	if r := s.Do("GET", "/v1/subjects/"+with+"/events", an, "analytics", nil); r.Status != 403 {
@@ -342,6 +352,11 @@ func TestSubjectEventsUnderAGrant(t *testing.T) {
 		if !strings.Contains(string(rows.Body), kept) {
 			t.Fatalf("the rows lack %s: %s", kept, rows.Body)
 		}
+	}
+	// The page's own entry names the grant as each subject's does: a review by grant finds all three.
+	byGrant := s.Do("GET", "/v1/audit/events?action=grant.rows&grant="+grant+"&min_seq="+rows.Header.Get("X-Audit-Seq"), s.Token("co", "compliance_officer"), "compliance_audit", nil)
+	if evs, _ := byGrant.JSON["events"].([]any); byGrant.Status != 200 || len(evs) != 3 {
+		t.Fatalf("the grant's rows entries by grant: %d %s", byGrant.Status, byGrant.Body)
 	}
 	if r := s.Do("GET", "/v1/grants/"+grant+"/rows", s.Token("an-2", "analyst"), "analytics", nil); r.Status != 403 {
 		t.Fatalf("another analyst using the grant: %d %s", r.Status, r.Body)
@@ -398,9 +413,45 @@ func TestAccessRequestListReachesEveryRequest(t *testing.T) {
 	if len(seen) != 1031 || !seen[first] {
 		t.Fatalf("the approver's queue in pages: %d requests, the oldest seen %v", len(seen), seen[first])
 	}
+	// Nobody's requests are an empty list, never null (the console iterates it).
+	if r := s.Do("GET", "/v1/access-requests?mine=true", s.Token("cs-9", "customer_service"), "", nil); r.Status != 200 || !strings.Contains(string(r.Body), `"requests":[]`) {
+		t.Fatalf("an empty list: %d %s", r.Status, r.Body)
+	}
 	for _, bad := range []string{"cursor=acr_nope", "limit=0", "limit=501"} {
 		if r := s.Do("GET", "/v1/access-requests?"+bad, co, "", nil); r.Status != 400 || r.ErrorCode() != "invalid_argument" {
 			t.Fatalf("%s: %d %s", bad, r.Status, r.Body)
+		}
+	}
+}
+
+// A read under a grant that releases nothing — the subject has none of the fields asked for — spends none
+// of its reads and is not recorded as a read of those fields: it spent one, and the person's access log
+// said their id number had been read.
+func TestAGrantReadOfNothingSpendsNothing(t *testing.T) {
+	s := apptest.Start(t)
+	none := s.CreateSubject(map[string]any{"name": "赵六", "birth_date": "1979-03-03"})
+	with := s.CreateSubject(map[string]any{"name": "钱七", "birth_date": "1979-04-04", "id_number": "110101197904041235"})
+	cs := s.Token("cs-7", "customer_service")
+	r := s.Do("POST", "/v1/access-requests", cs, "risk_control", map[string]any{"fields": []string{"id_number"}, "subjects": []string{none, with},
+		"justification": "chargeback", "duration": "1h", "max_reads": 1})
+	ok := s.Do("POST", "/v1/access-requests/"+r.JSON["id"].(string)+"/decision", s.Token("co", "compliance_officer"), "", map[string]any{"decision": "approve"})
+	grant, _ := ok.JSON["grant_id"].(string)
+	read := func(id string) apptest.Response {
+		return s.DoHeaders("GET", "/v1/subjects/"+id+"?fields=id_number", cs, "risk_control", nil, map[string]string{"X-Access-Grant": grant})
+	}
+	if r := read(none); r.Status != 200 || len(r.JSON["fields"].(map[string]any)) != 0 {
+		t.Fatalf("a read of a subject without an id number: %d %s", r.Status, r.Body)
+	}
+	if r := read(with); r.Status != 200 || r.JSON["fields"].(map[string]any)["id_number"] != "110101197904041235" {
+		t.Fatalf("the one read the grant allows, after a read that released nothing: %d %s", r.Status, r.Body)
+	}
+	if r := read(with); r.Status != 403 {
+		t.Fatalf("a second read under max_reads 1: %d %s", r.Status, r.Body)
+	}
+	log := s.Do("GET", "/v1/me/access-log", s.Token(none, "subject"), "", nil)
+	for _, e := range log.JSON["entries"].([]any) {
+		if m := e.(map[string]any); m["action"] == "subject.read" && strings.Contains(fmt.Sprint(m["fields"]), "id_number") {
+			t.Fatalf("the person without an id number reads that theirs was read: %v", m)
 		}
 	}
 }
