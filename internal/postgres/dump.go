@@ -181,6 +181,12 @@ func RestoreDump(ctx context.Context, dsn, src string, info DumpInfo) error {
 	if err := run(ctx, env, bin, append(args, src)...); err != nil {
 		return err
 	}
+	// The integrator's lease came with the dump, held by a node of the source database for up to its TTL: the
+	// restored database's first node could not take it, so it signed no checkpoint (and a backup taken
+	// before the source's first one restored as a log no checkpoint covers).
+	if _, err := conn.Exec(ctx, "UPDATE audit_log_lease SET holder = '', expires_at = '-infinity'"); err != nil {
+		return fmt.Errorf("postgres: release the restored log's lease: %w", err)
+	}
 	if _, err := conn.Exec(ctx, "ANALYZE"); err != nil {
 		return fmt.Errorf("postgres: analyze the restored database: %w", err)
 	}
