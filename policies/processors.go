@@ -2,6 +2,7 @@ package policies
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 )
@@ -90,6 +91,18 @@ func validateProcessors(procs map[string]ProcessorInfo, recipients map[string]Re
 func (c *Catalog) Processor(name string) (ProcessorInfo, bool) {
 	p, ok := c.processors[name]
 	return p, ok
+}
+
+// PartyNames lists every recipient and entrusted processor the catalog names, sorted.
+func (c *Catalog) PartyNames() []string {
+	names := slices.Collect(maps.Keys(c.recipients))
+	for name := range c.processors {
+		if _, dup := c.recipients[name]; !dup {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names
 }
 
 // Party describes whoever a release names as receiving data: a recipient, or an entrusted processor (both

@@ -148,6 +148,16 @@ func (s *core) refuseInvalid(ctx context.Context, a Access, action Action, subje
 	return s.deny(ctx, e, statusBadRequest, reasonInvalidArgument, cerr)
 }
 
+// releasedCategories returns the categories an allowed entry released, not those asked for: a read of
+// fields names the categories of the fields granted (an id number withheld was not provided); other entries
+// (events, tags, collections) name theirs.
+func releasedCategories(schema *policies.Schema, x audit.Entry) []string {
+	if len(x.FieldsRequested)+len(x.FieldsGranted)+len(x.FieldsWithheld) > 0 {
+		return categoriesOf(schema, x.FieldsGranted)
+	}
+	return x.Categories
+}
+
 func categoriesOf(schema *policies.Schema, fields []string) []string {
 	seen := map[string]bool{}
 	var out []string

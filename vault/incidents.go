@@ -115,13 +115,7 @@ func (s *Review) RecordIncident(ctx context.Context, a Access, in IncidentInput)
 			return nil
 		}
 		refs[x.SubjectRef] = true
-		// What was released, not what was asked for: a read of fields names the categories of the fields
-		// granted (an id number withheld is not part of the incident); other entries name theirs.
-		released := x.Categories
-		if len(x.FieldsRequested)+len(x.FieldsGranted)+len(x.FieldsWithheld) > 0 {
-			released = categoriesOf(pol.Schema(), x.FieldsGranted)
-		}
-		for _, c := range released {
+		for _, c := range releasedCategories(pol.Schema(), x) {
 			if !slices.Contains(cats, c) {
 				cats = append(cats, c)
 			}

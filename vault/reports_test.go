@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,6 +32,9 @@ func TestCrossBorderReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := svc.RecordPolicyInForce(ctx, admin); err != nil {
+		t.Fatal(err)
+	}
 	abroad := vault.Access{Caller: vault.Caller{Subject: "lg", Roles: []policies.Role{"logistics"}}, Purpose: "cross_border_transfer", Recipient: "example_global_sg"}
 	var ids []string
 	for i := range 3 {
@@ -52,13 +56,17 @@ func TestCrossBorderReport(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Asked for an id number, refused it: no sensitive data left (it counted as a sensitive transfer).
+	if v, err := svc.Profiles().Read(ctx, abroad, ids[1], []string{"name", "id_number"}); err != nil || len(v.Withheld) != 1 {
+		t.Fatalf("a read asking for an id number: %+v %v", v, err)
+	}
 	officer := vault.Access{Caller: compliance.Caller, Purpose: "compliance_audit"}
 	rep, err := svc.Review().CrossBorderReport(ctx, officer, time.Now().UTC().Year())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(rep.Recipients) != 1 || rep.Recipients[0].Recipient != "example_global_sg" || rep.Recipients[0].Individuals != 2 ||
-		rep.Recipients[0].Country != "SG" || rep.Recipients[0].TransferMechanism != "standard_contract" || rep.AuditSeq == 0 {
+		rep.Recipients[0].SensitiveIndividuals != 0 || rep.Recipients[0].Country != "SG" || rep.Recipients[0].TransferMechanism != "standard_contract" || rep.AuditSeq == 0 {
 		t.Fatalf("report %+v", rep)
 	}
 	// A year without transfers lists the recipient abroad with nobody, not nothing: "no transfers" is not
@@ -69,6 +77,24 @@ func TestCrossBorderReport(t *testing.T) {
 	}
 	if _, err := svc.Review().CrossBorderReport(ctx, marketer, 2026); vault.ErrorCode(err) != vault.CodePermissionDenied {
 		t.Fatalf("marketing read the report: %v", err)
+	}
+	// The catalog changes afterwards (the recipient moves into China, as if its contract were replaced):
+	// what it received abroad stays in the year's report, judged by the catalog each read was decided under
+	// (judged by today's, a recipient left the report once the catalog no longer named it abroad).
+	purposes := strings.Replace(string(policies.Embedded("purposes.json")), `"country": "SG", "transfer_mechanism": "standard_contract"`, `"country": "CN"`, 1)
+	if err := os.WriteFile(filepath.Join(dir, "purposes.json"), []byte(purposes), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	next, err := policies.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.ReloadPolicy(ctx, admin, next); err != nil {
+		t.Fatal(err)
+	}
+	if after, err := svc.Review().CrossBorderReport(ctx, officer, time.Now().UTC().Year()); err != nil || len(after.Recipients) != 1 ||
+		after.Recipients[0].Individuals != 2 || after.Recipients[0].Country != "SG" {
+		t.Fatalf("the report after the recipient left the catalog's recipients abroad: %+v %v", after, err)
 	}
 }
 

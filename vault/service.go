@@ -318,7 +318,7 @@ func build(c *core, st stores) *Service {
 	s := &Service{core: c, stores: st}
 	s.access = &AccessRequests{core: c, store: st.access, audiences: st.audiences}
 	s.profiles = &Profiles{core: c, store: st.profiles, access: s.access}
-	s.review = &Review{core: c, trail: st.trail, incidents: st.incidents, profiles: s.profiles, access: s.access}
+	s.review = &Review{core: c, trail: st.trail, incidents: st.incidents, profiles: s.profiles, access: s.access, policies: st.policies}
 	s.ingestion = &Ingestion{core: c, events: st.events, profiles: s.profiles, access: s.access}
 	s.tags = &Tags{core: c, store: st.tags, profiles: s.profiles, ingestion: s.ingestion}
 	s.profiles.tags, s.ingestion.tags = s.tags, s.tags

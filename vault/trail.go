@@ -27,6 +27,34 @@ type Review struct {
 	incidents IncidentStore
 	profiles  *Profiles
 	access    *AccessRequests
+	// policies reads the policy versions recorded in force (nil: not kept): a report judges an entry by the
+	// catalog its access was decided under.
+	policies PolicyStore
+}
+
+// policyOf returns the recorded policy version an entry names (its policy_hash), compiled once per hash
+// through cache; the policy in force when the version is not recorded (or no history is kept).
+func (s *Review) policyOf(ctx context.Context, hash string, cache map[string]*policies.Set) *policies.Set {
+	if p, ok := cache[hash]; ok {
+		return p
+	}
+	p := s.Policy()
+	if s.policies != nil && hash != "" && hash != p.Hash() {
+		if raw, err := s.policies.PolicyFiles(ctx, hash); err == nil {
+			var text map[string]string
+			if json.Unmarshal(raw, &text) == nil {
+				files := make(map[string][]byte, len(text))
+				for name, t := range text {
+					files[name] = []byte(t)
+				}
+				if v, err := policies.FromFiles(files); err == nil {
+					p = v
+				}
+			}
+		}
+	}
+	cache[hash] = p
+	return p
 }
 
 // Review returns the service; it shares the enforcement point's core.
@@ -307,17 +335,21 @@ func (s *Review) CrossBorderReport(ctx context.Context, a Access, year int) (Cro
 	}
 	cat := pol.Purposes()
 	since := time.Date(year, 1, 1, 0, 0, 0, 0, time.UTC)
-	seen := map[string]map[string]bool{}      // recipient → subject refs
-	sensitive := map[string]map[string]bool{} // recipient → subject refs with sensitive categories
-	// Every recipient abroad the catalog names is in the report, with 0 when it received nothing that year:
-	// "no transfers" must not read like "no recipients".
-	for _, p := range cat.All() {
-		for _, r := range p.Recipients {
-			if info, ok := cat.Party(r); ok && !strings.EqualFold(info.Country, "CN") && seen[r] == nil {
-				seen[r] = map[string]bool{}
-			}
+	seen := map[string]map[string]bool{}           // recipient → subject refs
+	sensitive := map[string]map[string]bool{}      // recipient → subject refs with sensitive categories
+	parties := map[string]policies.RecipientInfo{} // recipient → as the catalog of its latest transfer (or today's) names it
+	// Every recipient and processor abroad the catalog names is in the report, with 0 when it received
+	// nothing that year: "no transfers" must not read like "no recipients".
+	abroad := func(c *policies.Catalog, r string) (policies.RecipientInfo, bool) {
+		info, ok := c.Party(r)
+		return info, ok && !strings.EqualFold(info.Country, "CN")
+	}
+	for _, r := range cat.PartyNames() {
+		if info, ok := abroad(cat, r); ok {
+			seen[r], parties[r] = map[string]bool{}, info
 		}
 	}
+	versions := map[string]*policies.Set{}
 	err = s.trail.Export(ctx, since, since.AddDate(1, 0, 0), func(_ int64, canonical []byte) error {
 		var x audit.Entry
 		if err := json.Unmarshal(canonical, &x); err != nil {
@@ -326,8 +358,15 @@ func (s *Review) CrossBorderReport(ctx context.Context, a Access, year int) (Cro
 		if x.Recipient == "" || x.SubjectRef == "" || x.Decision == audit.Deny {
 			return nil
 		}
-		if info, ok := cat.Party(x.Recipient); !ok || strings.EqualFold(info.Country, "CN") {
+		// Abroad by the catalog the access was decided under: a recipient since removed from the catalog
+		// still received what it received (it fell out of the report, and with it out of the thresholds).
+		at := s.policyOf(ctx, x.PolicyHash, versions)
+		info, ok := abroad(at.Purposes(), x.Recipient)
+		if !ok {
 			return nil
+		}
+		if _, named := parties[x.Recipient]; !named || at == pol {
+			parties[x.Recipient] = info
 		}
 		add := func(m map[string]map[string]bool) {
 			if m[x.Recipient] == nil {
@@ -336,7 +375,9 @@ func (s *Review) CrossBorderReport(ctx context.Context, a Access, year int) (Cro
 			m[x.Recipient][x.SubjectRef] = true
 		}
 		add(seen)
-		if slices.ContainsFunc(x.Categories, policies.IsSensitiveCategory) {
+		// Sensitive by what was released: fields granted, or categories of an entry that names no field
+		// (events, tags); a read that asked for sensitive fields and was refused them provided none.
+		if released := releasedCategories(at.Schema(), x); slices.ContainsFunc(released, policies.IsSensitiveCategory) {
 			add(sensitive)
 		}
 		return nil
@@ -346,7 +387,7 @@ func (s *Review) CrossBorderReport(ctx context.Context, a Access, year int) (Cro
 	}
 	rep := CrossBorderReport{Year: year, Recipients: []RecipientVolume{}}
 	for _, r := range slices.Sorted(maps.Keys(seen)) {
-		info, _ := cat.Party(r)
+		info := parties[r]
 		rep.Recipients = append(rep.Recipients, RecipientVolume{Recipient: r, Country: info.Country, TransferMechanism: info.TransferMechanism,
 			Individuals: len(seen[r]), SensitiveIndividuals: len(sensitive[r])})
 	}
