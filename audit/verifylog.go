@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime"
 	"sync"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -51,6 +53,11 @@ func verifyLog(ctx context.Context, l LogReader, ix IndexSource, v note.Verifier
 		c, err := OpenCheckpoint(sc.Note, v)
 		if err != nil {
 			return fail(sc.Size, "checkpoint at size %d: %v", sc.Size, err)
+		}
+		if r, ok := roots[c.Size]; ok && !bytes.Equal(r, c.Root[:]) {
+			// A log must not sign a checkpoint inconsistent with one it signed before (c2sp.org/tlog-checkpoint):
+			// two trees of one size are a fork, whichever is genuine (the later one overwrote the earlier).
+			return fail(c.Size, "two signed checkpoints of size %d with different roots: the log was forked", c.Size)
 		}
 		roots[c.Size] = c.Root[:]
 	}
@@ -96,6 +103,7 @@ func verifyLog(ctx context.Context, l LogReader, ix IndexSource, v note.Verifier
 		}
 	}()
 	errStop := errors.New("stop")
+	var uncoveredFrom, uncoveredTo time.Time // the times of the entries past the newest checkpoint
 	var c *verifyChunk
 	send := func() {
 		c.done = make(chan struct{})
@@ -104,6 +112,17 @@ func verifyLog(ctx context.Context, l LogReader, ix IndexSource, v note.Verifier
 		c = nil
 	}
 	err = l.Scan(1, func(seq int64, canonical []byte) error {
+		if seq > newest {
+			var at struct {
+				TS time.Time `json:"ts"`
+			}
+			if json.Unmarshal(canonical, &at) == nil { // a bad entry is the chunk check's to name
+				if uncoveredFrom.IsZero() {
+					uncoveredFrom = at.TS
+				}
+				uncoveredTo = at.TS
+			}
+		}
 		if c == nil {
 			select {
 			case <-quit:
@@ -144,9 +163,19 @@ func verifyLog(ctx context.Context, l LogReader, ix IndexSource, v note.Verifier
 	if n := len(cps); n > 0 && cps[n-1].Size > rep.Entries {
 		return fail(rep.Entries+1, "the log ends at %d but a checkpoint covers %d entries (truncated)", rep.Entries, cps[n-1].Size)
 	}
+	if span := uncoveredTo.Sub(uncoveredFrom); rep.Entries > newest && span > MaxUncoveredSpan {
+		return fail(newest+1, "entries %d to %d are covered by no signed checkpoint and span %s, where the writer signs one within seconds of any entry and on every clean shutdown: later checkpoints were removed, and only a witness's checkpoint can vouch for these entries",
+			newest+1, rep.Entries, span.Round(time.Second))
+	}
 	rep.OK = true
 	return rep, nil
 }
+
+// MaxUncoveredSpan is the longest time the entries past the newest signed checkpoint may span. The writer
+// signs a checkpoint within a second or two of any entry and on every clean shutdown, so only the last
+// moments before a crash are ever left uncovered; a longer run means checkpoints were deleted — which a
+// history rewritten after them needs (verify with the pinned key said ok, and serve signed the rewrite).
+const MaxUncoveredSpan = 30 * time.Second
 
 // verifyChunkSize is the number of entries a verify chunk holds: a multiple of an entry bundle's 256, so no
 // bundle spans two chunks and a chunk's memory can be reused once it is built into the tree.
@@ -366,11 +395,14 @@ type treeCheck struct {
 	roots  map[int64][]byte
 	newest int64
 	tree   Tree
-	size   int64  // entries built into the tree
-	prev   string // chain hash of entry size
-	badSeq int64
-	reason string
-	err    error // a chunk's index could not be read
+	// vouched is the size of the last checkpoint whose root the entries gave: the entries up to it are
+	// the ones that were signed.
+	vouched int64
+	size    int64  // entries built into the tree
+	prev    string // chain hash of entry size
+	badSeq  int64
+	reason  string
+	err     error // a chunk's index could not be read
 	// With the review index (VerifyLogIndex): how far its rows reach without a gap, and whether they have
 	// ended (a later row is then an entry hidden from review).
 	index   bool
@@ -418,9 +450,13 @@ func (b *treeCheck) take(c *verifyChunk) bool {
 			}
 			from = i + 1
 			if r := b.tree.Frontier.Root(); !bytes.Equal(r[:], root) {
-				b.fail(seq, "checkpoint at size %d: Merkle root differs from the entries", seq)
+				// With the chain rebuilt over a changed entry, only the root shows it: the change is somewhere
+				// after the last checkpoint the entries still give, and that is as close as the log can say.
+				b.fail(b.vouched+1, "checkpoint at size %d: Merkle root differs from the entries: an entry from %d to %d was changed (its chain rebuilt), or the checkpoint is not this log's",
+					seq, b.vouched+1, seq)
 				return true
 			}
+			b.vouched = seq
 		}
 	}
 	if b.integrate(c.entries[from:n], c.leaves[from:n], false) {
@@ -476,11 +512,24 @@ func (b *treeCheck) integrate(entries [][]byte, leaves []tlog.Hash, edge bool) b
 			return true
 		}
 		if !bytes.Equal(got, t.Data) {
-			b.fail(firstLeaf(t.Tile), "tile %s differs from the entries", path)
+			b.fail(partsAt(t.Tile, got, t.Data), "tile %s differs from the entries", path)
 			return true
 		}
 	}
 	return false
+}
+
+// partsAt is the sequence number of the first entry under the first hash where a stored hash tile parts
+// from the one the entries give (an entry bundle's first entry: its entries are framed, not hashed).
+func partsAt(t tlog.Tile, stored, want []byte) int64 {
+	if t.L < 0 {
+		return firstLeaf(t)
+	}
+	k := int64(0)
+	for k < int64(min(len(stored), len(want)))/tlog.HashSize && bytes.Equal(stored[k*tlog.HashSize:(k+1)*tlog.HashSize], want[k*tlog.HashSize:(k+1)*tlog.HashSize]) {
+		k++
+	}
+	return (t.N<<TileHeight+k)<<(TileHeight*t.L) + 1
 }
 
 // firstLeaf is the sequence number of the first entry a tile (or entry bundle, L -1) covers.

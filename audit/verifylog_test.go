@@ -113,11 +113,29 @@ func TestVerifyLogAcrossChunks(t *testing.T) {
 			m.tiles["tile/entries/080.p/100"] = flip(m.tiles["tile/entries/080.p/100"])
 		}, 80*256 + 1, nil},
 		{"edited upper tile", func(m *memLog) { m.tiles["tile/1/000.p/80"] = flip(m.tiles["tile/1/000.p/80"]) }, 1, nil},
+		// Its 41st hash covers entries 10241–10496: the tile parts from the entries there, not at its first.
+		{"edited hash mid upper tile", func(m *memLog) {
+			tile := slices.Clone(m.tiles["tile/1/000.p/80"])
+			tile[40*32] ^= 1
+			m.tiles["tile/1/000.p/80"] = tile
+		}, 40*256 + 1, nil},
 		{"missing tile", func(m *memLog) { delete(m.tiles, "tile/0/020") }, 20*256 + 1, nil},
+		// A root the entries do not give names the first entry it could be about: after the last checkpoint
+		// they still give (9000), as a rewrite with its chain rebuilt would show.
 		{"bad checkpoint root", func(m *memLog) {
 			note, _ := s.Sign(12288, [32]byte{1})
 			m.cps[4].Note = note
-		}, 12288, nil},
+		}, 9001, nil},
+		// A second tree of one size, signed with the log's key: a fork (the later one overwrote the first,
+		// and verify said ok).
+		{"two checkpoints of one size", func(m *memLog) {
+			note, _ := s.Sign(9000, [32]byte{2})
+			m.cps = slices.Insert(m.cps, 3, audit.StoredCheckpoint{Size: 9000, Note: note}) // ahead of the genuine one
+		}, 9000, nil},
+		// The newest checkpoints deleted (as a history rewritten after them needs): the entries past the
+		// newest one left span hours where the writer signs within seconds (verify said ok with the pinned
+		// key). The test entries are a second apart.
+		{"newest checkpoints deleted", func(m *memLog) { m.cps = m.cps[:2] }, 4097, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			sizes := cps
@@ -143,6 +161,17 @@ func TestVerifyLogAcrossChunks(t *testing.T) {
 				t.Fatalf("first bad seq %d (%s), want %d", rep.FirstBadSeq, rep.Reason, c.want)
 			}
 		})
+	}
+}
+
+// The last moments before a crash are left uncovered (the writer signs within seconds of any entry): a tail
+// that spans less than audit.MaxUncoveredSpan verifies.
+func TestVerifyLogAcceptsACrashedWritersTail(t *testing.T) {
+	s := logtest.NewSigner(t)
+	const n = 3000
+	m := buildMemLog(t, s, n, []int64{1000, n - 20}) // 20 entries a second apart
+	if rep, err := audit.VerifyLog(m, s.Verifier()); err != nil || !rep.OK || rep.Entries != n {
+		t.Fatalf("a log with an uncovered tail of 20 s: %+v %v", rep, err)
 	}
 }
 

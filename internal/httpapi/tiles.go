@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/base64"
 	"net/http"
 	"strconv"
@@ -64,14 +66,37 @@ func (s *Server) getLogTile(c *gin.Context) {
 		s.abortWith(c, err)
 		return
 	}
-	// A full hash tile never changes; a partial one is superseded when the log grows. Entry bundles are
-	// never cached: every read of the entries is recorded, so each must reach the server.
-	if width == 0 && !entries {
+	// A hash tile never changes, full or partial (a wider partial one has another path): tlog-tiles asks for
+	// long-lived caching. Entry bundles are never cached — every read of the entries is recorded, so each
+	// must reach the server — and are compressed for a client that accepts it, as tlog-tiles advises.
+	if !entries {
 		c.Header("Cache-Control", "private, max-age=31536000, immutable")
-	} else {
-		c.Header("Cache-Control", "no-store")
+		c.Data(http.StatusOK, "application/octet-stream", data)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.Header("Vary", "Accept-Encoding")
+	if acceptsGzip(c.GetHeader("Accept-Encoding")) {
+		var b bytes.Buffer
+		zw := gzip.NewWriter(&b)
+		if _, err := zw.Write(data); err == nil && zw.Close() == nil {
+			c.Header("Content-Encoding", "gzip")
+			data = b.Bytes()
+		}
 	}
 	c.Data(http.StatusOK, "application/octet-stream", data)
+}
+
+// acceptsGzip reports whether an Accept-Encoding header admits gzip (not with q=0).
+func acceptsGzip(header string) bool {
+	for part := range strings.SplitSeq(header, ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(name), "gzip") {
+			q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
+			return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+		}
+	}
+	return false
 }
 
 // consistencyResponse is GET /v1/audit/consistency's body: base64 hashes of the RFC 6962 proof.

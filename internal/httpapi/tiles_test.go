@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"compress/gzip"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -153,6 +154,34 @@ func TestLogVerifiesWithOffTheShelfTlog(t *testing.T) {
 	}
 	if len(entries) != 256 {
 		t.Fatalf("a full bundle holds %d entries", len(entries))
+	}
+	// tlog-tiles: hash tiles, partial ones too (a wider one has another path), are cached long; entry
+	// bundles are compressed for a client that accepts it (and never cached: each read is recorded).
+	raw := func(path, token, encoding string) *http.Response {
+		req, _ := http.NewRequest("GET", s.Server.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Accept-Encoding", encoding)
+		resp, err := (&http.Transport{DisableCompression: true}).RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
+	}
+	partial := fmt.Sprintf("/audit/tile/0/001.p/%d", tree.N-256)
+	if r := raw(partial, witness.token, ""); r.StatusCode != http.StatusOK || !strings.Contains(r.Header.Get("Cache-Control"), "immutable") {
+		t.Errorf("partial hash tile %s: %d, Cache-Control %q", partial, r.StatusCode, r.Header.Get("Cache-Control"))
+	}
+	zipped := raw("/audit/tile/entries/000", officer.token, "gzip")
+	zr, err := gzip.NewReader(zipped.Body)
+	if err != nil || zipped.Header.Get("Content-Encoding") != "gzip" || zipped.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("entry bundle with gzip accepted: %v %v", zipped.Header, err)
+	}
+	if unzipped, err := io.ReadAll(zr); err != nil || int64(len(unzipped)) <= 256*2 || binary.BigEndian.Uint16(unzipped) != uint16(len(entries[0])) {
+		t.Fatalf("the gzipped bundle: %d bytes, %v", len(unzipped), err)
+	}
+	if plain := raw("/audit/tile/entries/000", officer.token, "gzip;q=0"); plain.Header.Get("Content-Encoding") != "" {
+		t.Errorf("gzip refused with q=0, still sent: %v", plain.Header)
 	}
 	for _, k := range []int64{0, 1, 100, 255} {
 		p, err := tlog.ProveRecord(tree.N, k, thr)

@@ -36,6 +36,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -211,6 +212,20 @@ func Open(dir string, opts Options) (*Log, error) {
 		// the first entry — leaves the same; restore the data dir from a backup then.)
 		l.closeFiles()
 		return nil, fmt.Errorf("%w: the log holds %d entries but no signed checkpoint (audit/checkpoints is missing or empty): refusing to sign over entries nothing vouches for; restore audit/checkpoints or the data dir from a backup", ErrCorrupt, l.size)
+	}
+	if l.size > l.cpSize && opts.Signer != nil {
+		// The same for the entries past the newest checkpoint when they span longer than a crash leaves
+		// uncovered: later checkpoints were deleted (a rewritten history's signature), and signing now would
+		// vouch for the rewrite.
+		span, err := l.uncoveredSpan()
+		if err == nil && span > audit.MaxUncoveredSpan {
+			err = fmt.Errorf("%w: entries %d to %d are covered by no signed checkpoint and span %s, where the writer signs one within seconds of any entry: refusing to sign over entries nothing vouches for; restore audit/checkpoints or the data dir from a backup, and check the log against a witness (vaultd audit witness)",
+				ErrCorrupt, l.cpSize+1, l.size, span.Round(time.Second))
+		}
+		if err != nil {
+			l.closeFiles()
+			return nil, err
+		}
 	}
 	if opts.ReadOnly {
 		l.shut.Store(true)
@@ -1228,4 +1243,23 @@ func (l *Log) closeFiles() error {
 		errs = append(errs, l.cpFile.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// uncoveredSpan returns the time the entries past the newest checkpoint span (by their timestamps).
+func (l *Log) uncoveredSpan() (time.Duration, error) {
+	var first, last time.Time
+	err := l.Scan(l.cpSize+1, func(_ int64, canonical []byte) error {
+		var at struct {
+			TS time.Time `json:"ts"`
+		}
+		if err := json.Unmarshal(canonical, &at); err != nil {
+			return fmt.Errorf("%w: an entry does not decode: %v", ErrCorrupt, err)
+		}
+		if first.IsZero() {
+			first = at.TS
+		}
+		last = at.TS
+		return nil
+	})
+	return last.Sub(first), err
 }

@@ -20,8 +20,10 @@ import (
 	"github.com/profilevault/profilevault/audit/logtest"
 )
 
+// entry is the i-th test entry, stamped now as a writer stamps its entries (a log whose uncovered entries
+// span minutes is refused: see Open).
 func entry(i int) audit.Entry {
-	return audit.Entry{TS: time.Unix(1_700_000_000+int64(i), 0).UTC(), RequestID: fmt.Sprintf("req-%d", i), Action: "subject.read",
+	return audit.Entry{TS: time.Now().UTC(), RequestID: fmt.Sprintf("req-%d", i), Action: "subject.read",
 		Decision: audit.Allow, Status: 200, Purpose: "customer_service"}
 }
 
@@ -241,6 +243,44 @@ func TestALogWithoutItsCheckpointsIsNotSignedOver(t *testing.T) {
 		t.Fatalf("read-only: %v", err)
 	}
 	ro.Close()
+}
+
+// Nor over entries past the newest checkpoint that span longer than a crash leaves uncovered: the newest
+// checkpoints were deleted, as a history rewritten after them needs (serve signed the rewrite).
+func TestALogWhoseNewestCheckpointsAreGoneIsNotSignedOver(t *testing.T) {
+	dir, s := t.TempDir(), logtest.NewSigner(t)
+	l := open(t, dir, s)
+	appendN(t, l, 5)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	kept := map[string][]byte{}
+	for _, f := range []string{"checkpoints", "checkpoint"} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept[f] = b
+	}
+	l = open(t, dir, s)
+	for i := range 5 {
+		e := entry(i)
+		e.TS = e.TS.Add(time.Duration(i) * time.Hour) // a day's entries
+		if _, err := l.Append(context.Background(), e, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for f, b := range kept { // the checkpoints of size 10 deleted
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := Open(dir, Options{Signer: s}); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "entries 6 to 10 are covered by no signed checkpoint") {
+		t.Fatalf("a writer over a log whose newest checkpoints are gone: %v", err)
+	}
 }
 
 // Verify locates tampering: an edited entry (re-framed with a valid checksum), a deleted entry, two
