@@ -198,6 +198,16 @@ func TestLoadBrokenFiles(t *testing.T) {
 		{"conflicting masks", map[string]string{filePolicy: "p, a, customer_service, contact, read, allow, full\np, a, customer_service, contact, read, allow, masked\n"},
 			[]string{"policy.csv:2:", "line 1"}},
 		{"inheritance cycle", map[string]string{filePolicy: policy + "g, a, b\ng, b, a\n"}, []string{"policy.csv", "cycle"}},
+		// A reload took each of these: the first locked out every later reload until a restart, the others
+		// let a data subject's token read the staff's trail.
+		{"admin without reload", map[string]string{filePolicy: strings.Replace(policy, "p, admin, *, policies, reload, allow, -\n", "", 1)},
+			[]string{"policy.csv", "admin role must keep policies reload"}},
+		{"subject given a staff resource", map[string]string{filePolicy: policy + "p, subject, data_subject_request, audit, read, allow, -\n"},
+			[]string{"policy.csv", "subject role may not be given \"audit\""}},
+		{"subject for another purpose", map[string]string{filePolicy: policy + "p, subject, customer_service, contact, read, allow, full\n"},
+			[]string{"policy.csv", "subject role is allowed only for purpose data_subject_request"}},
+		{"subject inheriting a staff role", map[string]string{filePolicy: policy + "g, subject, admin\n"},
+			[]string{"policy.csv", "inherits to or from the subject role"}},
 		{"empty policy", map[string]string{filePolicy: "# nothing\n"}, []string{"policy.csv", "no rules"}},
 		{"schema JSON syntax", map[string]string{fileSchema: "{\n  \"fields\": [\n    {\"name\": }\n  ]\n}\n"},
 			[]string{"schema.json:3:"}},

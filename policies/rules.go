@@ -126,7 +126,37 @@ func parsePolicy(data []byte, schema *Schema, catalog *Catalog) ([]Rule, []Inher
 	if cyc := inheritanceCycle(inherits); cyc != "" {
 		return nil, nil, fmt.Errorf("%w: %s: role inheritance cycle through %q", ErrInvalid, filePolicy, cyc)
 	}
+	if err := confineSubject(rules, inherits); err != nil {
+		return nil, nil, fmt.Errorf("%w: %s: %v", ErrInvalid, filePolicy, err)
+	}
 	return rules, inherits, nil
+}
+
+// subjectResources are the resources the subject role may be given, for its own requests through /v1/me.
+var subjectResources = []Object{ResourceConsents, ResourceObjections, ResourceRequests, ResourceSubjects}
+
+// confineSubject keeps the data subject's role to its own data (API.md: "only their own data, through
+// /v1/me"): its allow rules only for purpose data_subject_request and on data or its own requests'
+// resources, and no inheritance to or from it. A reload took `g, subject, admin` and
+// `p, subject, *, audit, read, allow, -`, after which a subject's token read the staff's trail.
+func confineSubject(rules []Rule, inherits []Inheritance) error {
+	for _, r := range rules {
+		if r.Role != string(RoleSubject) || r.Effect != effectAllow {
+			continue
+		}
+		if r.Purpose != string(PurposeDataSubjectRequest) {
+			return fmt.Errorf("the subject role is allowed only for purpose %s (a rule for %q)", PurposeDataSubjectRequest, r.Purpose)
+		}
+		if !isDataObject(r.Object) && !slices.Contains(subjectResources, Object(r.Object)) {
+			return fmt.Errorf("the subject role may not be given %q (only its own data, consents, objections, requests and erasure)", r.Object)
+		}
+	}
+	for _, g := range inherits {
+		if g.Role == string(RoleSubject) || g.Parent == string(RoleSubject) {
+			return fmt.Errorf("no role inherits to or from the subject role (g, %s, %s)", g.Role, g.Parent)
+		}
+	}
+	return nil
 }
 
 // validateRule checks one p rule; the error text is a bare reason.

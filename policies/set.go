@@ -171,6 +171,10 @@ func compile(files map[string][]byte, forceFull bool) (*Set, error) {
 	s.table = c.table
 	s.enforceCalls = c.calls
 	s.buildFieldGrants()
+	if !s.Allowed([]Role{RoleAdmin}, NoPurpose, ResourcePolicies, ActReload) {
+		// Loaded by a reload, such a policy locked out every later reload (the fix too) until a restart.
+		return nil, fmt.Errorf("%w: %s: the admin role must keep policies reload (p, admin, *, policies, reload, allow, -): without it no later reload could undo this one", ErrInvalid, filePolicy)
+	}
 	return s, nil
 }
 

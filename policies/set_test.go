@@ -179,6 +179,7 @@ p, lead, marketing, field:email, write, allow, -
 p, blocked, *, field:city, read, deny, -
 p, blocked, marketing, address, read, allow, full
 p, auditor, *, audit, read, allow, -
+p, admin, *, policies, reload, allow, -
 g, lead, reader
 g, senior, lead
 g, senior, auditor

@@ -47,6 +47,7 @@ func cmdAudiences(ctx context.Context, args []string, getenv func(string) string
 		return err
 	}
 	cfg.Existing = true // a mistyped --data-dir must not become a new, empty vault
+	cfg.Offline = true  // records no policy in force: the servers' is the processing record
 	a, err := app.Open(ctx, cfg)
 	if err != nil {
 		return err
@@ -102,6 +103,7 @@ func cmdAudiencesSimulate(ctx context.Context, args []string, getenv func(string
 		return err
 	}
 	cfg.Existing = true // a mistyped --data-dir must not become a new, empty vault
+	cfg.Offline = true  // records no policy in force: the servers' is the processing record
 	a, err := app.Open(ctx, cfg)
 	if err != nil {
 		return err

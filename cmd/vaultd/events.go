@@ -35,6 +35,7 @@ func cmdEvents(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	cfg.BulkWrites = true
 	cfg.Existing = true // a mistyped --data-dir must not become a new, empty vault
+	cfg.Offline = true  // records no policy in force: the servers' is the processing record
 	a, err := app.Open(ctx, cfg)
 	if err != nil {
 		return err

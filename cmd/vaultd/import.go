@@ -61,6 +61,7 @@ func cmdImport(ctx context.Context, args []string, getenv func(string) string, s
 			return fmt.Errorf("--stores: %w", err)
 		}
 	}
+	cfg.Offline = true // records no policy in force: the servers' is the processing record
 	a, err := app.Open(ctx, cfg)
 	if err != nil {
 		return err

@@ -55,6 +55,7 @@ func openKeys(ctx context.Context, name string, args []string, getenv func(strin
 		return nil, err
 	}
 	cfg.Existing = true // a mistyped --data-dir must not become a new, empty vault
+	cfg.Offline = true  // records no policy in force: the servers' is the processing record
 	return app.Open(ctx, cfg)
 }
 

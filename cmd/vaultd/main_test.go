@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/profilevault/profilevault/internal/app"
+	"github.com/profilevault/profilevault/policies"
+	"github.com/profilevault/profilevault/vault"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -498,5 +500,47 @@ func TestGroupHelp(t *testing.T) {
 				t.Errorf("%s %s: stdout %q, stderr %q", cmd, h, out.String(), errOut.String())
 			}
 		}
+	}
+}
+
+// The processing record (the policy versions in force and their dates) is the servers': an offline command
+// run without the server's --policy-dir records nothing (`keys check` recorded the built-in policy as in
+// force over the one the server ran).
+func TestOfflineCommandsRecordNoPolicyInForce(t *testing.T) {
+	dir, policyDir := t.TempDir(), t.TempDir()
+	for _, name := range policies.FileNames() {
+		b := policies.Embedded(name)
+		if name == "policy.csv" {
+			b = append(b, "\np, analyst, analytics, field:city, read, allow, full\n"...)
+		}
+		if err := os.WriteFile(filepath.Join(policyDir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	served := func() []vault.PolicyInForce {
+		t.Helper()
+		a, err := app.Open(context.Background(), app.Config{DataDir: dir, PolicyDir: policyDir, Notices: io.Discard})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		admin := vault.Access{Caller: vault.Caller{Subject: "root", Roles: []policies.Role{policies.RoleAdmin}}}
+		hist, err := a.Vault.PolicyHistory(context.Background(), admin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return hist
+	}
+	before := served()
+	if len(before) != 1 {
+		t.Fatalf("history after the server's start: %+v", before)
+	}
+	for _, args := range [][]string{{"keys", "check", "--data-dir", dir}, {"retention", "run", "--data-dir", dir}} {
+		if err := run(context.Background(), args, env(nil), io.Discard, io.Discard); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+	}
+	if after := served(); len(after) != 1 || after[0].Hash != before[0].Hash {
+		t.Fatalf("history after offline commands with the built-in policy: %+v", after)
 	}
 }

@@ -77,6 +77,7 @@ func cmdTags(ctx context.Context, args []string, getenv func(string) string, std
 	cfg.ScanReads = true
 	cfg.BulkWrites = true // about 780,000 tag rows for the 100,000-subject shop
 	cfg.Existing = true   // a mistyped --data-dir must not become a new, empty vault
+	cfg.Offline = true    // records no policy in force: the servers' is the processing record
 	a, err := app.Open(ctx, cfg)
 	if err != nil {
 		return err

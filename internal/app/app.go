@@ -52,6 +52,11 @@ type Config struct {
 	// Existing refuses a data dir that holds no vault instead of creating one (the offline commands that
 	// work on a vault: keys, tags, retention, events, audiences; a mistyped --data-dir must not pass).
 	Existing bool
+	// Offline marks a command that works on the vault without serving it (import, keys, tags, retention,
+	// events, audiences): the policy it loads is not recorded as the one in force — the processing record
+	// (PIPL Art. 55–56) is the servers', and each of the command's entries names its own policy hash. A
+	// `keys check` without --policy-dir recorded the built-in policy in force over the one the server ran.
+	Offline bool
 	// DB is the store: "" or "sqlite" → DataDir/vault.db and its audit log in DataDir; postgres://… (or
 	// postgresql://…) → that PostgreSQL database, shared with the other nodes that name it (the data dir
 	// then keeps the lock, the key files and the erasure ledger).
@@ -327,8 +332,10 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, err
 	}
 	// The policy this process serves is kept with the date it came into force.
-	if err := a.Vault.RecordPolicyInForce(ctx, SystemAccess("policy-load")); err != nil {
-		return nil, err
+	if !cfg.Offline {
+		if err := a.Vault.RecordPolicyInForce(ctx, SystemAccess("policy-load")); err != nil {
+			return nil, err
+		}
 	}
 	// Every stored DEK must unwrap; serve refuses to start otherwise (RequireKeys), and /readyz reports it.
 	if _, err = a.Vault.Keys().CheckKeys(ctx); err != nil {

@@ -105,7 +105,10 @@ func (db *DB) OpenLog(ctx context.Context, opts LogOptions) (*Log, error) {
 	if err := l.integrate(ctx); err != nil {
 		return nil, err
 	}
-	l.cpAt, l.partsAt = time.Now(), time.Now() // Open made the partitions
+	// Open made the partitions. The first entries are checkpointed as soon as the integrator wakes for them
+	// (cpAt zero), not half an interval later: a node that starts, writes and is verified at once — or is
+	// backed up, or stops — had left them covered by nothing.
+	l.partsAt = time.Now()
 	go l.appender()
 	go l.integrator()
 	return l, nil
