@@ -632,6 +632,12 @@ func (s *AccessRequests) grantFor(ctx context.Context, a Access, e audit.Entry, 
 		return AccessRequestRow{}, s.deny(ctx, e, statusForbidden, ReasonGrantExpired,
 			&Error{Code: CodePermissionDenied, Reason: ReasonGrantExpired, Message: "the grant has expired, was revoked or has no reads left"})
 	}
+	// What may be asked is policy: a grants.json reloaded without the entry that allowed this grant ends its
+	// use at once (it went on reading until it expired), as an explicit deny rule already did.
+	if !slices.ContainsFunc(s.Policy().Grantable(r.RequesterRoles, r.Purpose), func(g policies.Grantable) bool { return g.Covers(r.Categories, r.Fields) }) {
+		return AccessRequestRow{}, s.deny(ctx, e, statusForbidden, ReasonGrantExpired,
+			&Error{Code: CodePermissionDenied, Reason: ReasonGrantExpired, Message: "the grant is no longer allowed by grants.json"})
+	}
 	if _, ok := slices.BinarySearch(r.Subjects, subject); !ok && subject != "" {
 		return AccessRequestRow{}, s.deny(ctx, e, statusForbidden, ReasonOutsideGrant,
 			&Error{Code: CodePermissionDenied, Reason: ReasonOutsideGrant, Message: "the subject is outside the grant"})

@@ -2,6 +2,9 @@ package vault_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -318,5 +321,37 @@ func TestExportSlots(t *testing.T) {
 	}
 	if _, err := svc.DataSubjects().MeExport(ctx, me[0]); err != nil {
 		t.Fatalf("twice in a row: %v", err)
+	}
+}
+
+// What may be asked is policy: a grants.json reloaded without the entry that allowed an approved grant ends
+// its use at the next read (it read on until it expired; only an explicit deny rule stopped it).
+func TestAGrantEndsWithItsEntryInGrantsJSON(t *testing.T) {
+	f := newAccessFixture(t)
+	ctx := context.Background()
+	r := f.request(t, 0)
+	ok, err := f.svc.AccessRequests().Decide(ctx, officer, r.ID, "approve", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	withGrant := csAgent
+	withGrant.Grant = ok.GrantID
+	if v, err := f.read(withGrant, f.in); err != nil || v.Fields["id_number"] == "" {
+		t.Fatalf("a read under the grant: %+v %v", v, err)
+	}
+	dir := t.TempDir()
+	grants := strings.Replace(string(policies.Embedded("grants.json")), `"role": "customer_service"`, `"role": "data_steward"`, 1)
+	if err := os.WriteFile(filepath.Join(dir, "grants.json"), []byte(grants), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	next, err := policies.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.ReloadPolicy(ctx, admin, next); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.read(withGrant, f.in); reasonOf(err) != vault.ReasonGrantExpired {
+		t.Fatalf("a read under a grant grants.json no longer allows: %v", err)
 	}
 }

@@ -10,6 +10,13 @@ import (
 	"github.com/profilevault/profilevault/policies"
 )
 
+// RefusePolicyReload records a reload refused for its files (they do not load) as a refused
+// policy.reload, and returns the invalid_argument error carrying the entry's sequence number: an officer
+// filtering on policy.reload saw the successful reloads and the 403s, not the refused ones.
+func (s *Service) RefusePolicyReload(ctx context.Context, a Access, message string) error {
+	return s.refuseInvalid(ctx, a, ActionPolicyReload, "", &Error{Code: CodeInvalidArgument, Message: message})
+}
+
 // ReloadPolicy swaps in a newly loaded policy set atomically, after checking that the caller may reload
 // policy. The swap is audited; requests already in flight finish under the policy they started with.
 func (s *Service) ReloadPolicy(ctx context.Context, a Access, next *policies.Set) (int64, error) {

@@ -104,6 +104,12 @@ func (s *Review) RecordIncident(ctx context.Context, a Access, in IncidentInput)
 		return Incident{}, 0, s.refuseInvalid(ctx, a, ActionIncidentRecord, "", Errorf(CodeInvalidArgument,
 			"title (at most 200 characters), detected_at and summary (at most 2000 characters) are required; actor is at most 128 bytes; since must be before until"))
 	}
+	if soon := now.Add(time.Minute); in.DiscoveredAt.After(soon) || in.Until.After(soon) || in.DiscoveredAt.Year() < 2000 {
+		// The scope is read from the trail now and never again: an until in the future left out what came
+		// after this moment, though the incident said it covered it.
+		return Incident{}, 0, s.refuseInvalid(ctx, a, ActionIncidentRecord, "", Errorf(CodeInvalidArgument,
+			"detected_at and until may not be in the future (the scope is read from the trail now), nor detected_at before 2000"))
+	}
 	refs := map[string]bool{}
 	var cats []string
 	err = s.trail.Export(ctx, in.Since, in.Until, func(_ int64, canonical []byte) error {

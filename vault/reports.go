@@ -3,11 +3,13 @@ package vault
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/profilevault/profilevault/audit"
 	"github.com/profilevault/profilevault/consent"
+	"github.com/profilevault/profilevault/policies"
 )
 
 // Aggregate reports for compliance review (the console's charts). They hold counts only, never a subject,
@@ -147,6 +149,25 @@ func (s *Review) ConsentRates(ctx context.Context, a Access, since, until time.T
 		rep.Days = append(rep.Days, d.Format(time.DateOnly))
 		ends[i] = d.AddDate(0, 0, 1)
 	}
+	// Each day is judged by the catalog in force at its end: a notice version a material change superseded
+	// no longer counts from that change on, as enforcement holds it.
+	catalogs := make([]*policies.Catalog, len(ends))
+	var hist []PolicyInForce
+	if s.policies != nil {
+		if hist, err = s.policies.PolicyHistory(ctx); err != nil {
+			return ConsentRates{}, internalErr("read policy history", err)
+		}
+	}
+	versions := map[string]*policies.Set{}
+	for i, end := range ends {
+		hash := pol.Hash()
+		for _, h := range hist {
+			if h.Since.Before(end) {
+				hash = h.Hash
+			}
+		}
+		catalogs[i] = s.policyOf(ctx, hash, versions).Purposes()
+	}
 	for _, p := range pol.Purposes().All() {
 		if p.NeedsConsent() {
 			rep.Purposes = append(rep.Purposes, PurposeRate{Purpose: string(p.Name), Granted: make([]int, len(days))})
@@ -172,7 +193,7 @@ func (s *Review) ConsentRates(ctx context.Context, a Access, since, until time.T
 				}
 				rep.Subjects[i]++
 				for j := range rep.Purposes {
-					if heldAt(rec.Consents, rep.Purposes[j].Purpose, end) {
+					if p, ok := catalogs[i].Purpose(policies.PurposeName(rep.Purposes[j].Purpose)); ok && heldAt(rec.Consents, p, end) {
 						rep.Purposes[j].Granted[i]++
 					}
 				}
@@ -186,10 +207,18 @@ func (s *Review) ConsentRates(ctx context.Context, a Access, since, until time.T
 	return rep, nil
 }
 
-// heldAt reports a consent to purpose granted before t and still valid at t.
-func heldAt(records []consent.Record, purpose string, t time.Time) bool {
+// heldAt reports a consent to purpose granted before t and still valid at t as enforcement holds it: not
+// withdrawn or expired, for a notice version no material change has superseded, of the kind the purpose
+// needs (separate or written for one that asks for it), naming one of its recipients if it has any. (The
+// guardian rule needs the birth date, which a report does not open: a child's consent is counted.) The
+// report counted consents enforcement no longer honoured.
+func heldAt(records []consent.Record, p policies.Purpose, t time.Time) bool {
 	for _, r := range records {
-		if string(r.Purpose) == purpose && r.GrantedAt.Before(t) && r.StatusAt(t) == consent.Granted {
+		switch {
+		case r.Purpose != p.Name || !r.GrantedAt.Before(t) || r.StatusAt(t) != consent.Granted || !p.ConsentCounts(r.NoticeVersion):
+		case p.ConsentKind == string(consent.Separate) && r.Kind != consent.Separate && r.Kind != consent.Written:
+		case len(p.Recipients) > 0 && !slices.Contains(p.Recipients, r.Recipient):
+		default:
 			return true
 		}
 	}

@@ -202,6 +202,36 @@ func TestActivityAndConsentReports(t *testing.T) {
 	if rates.Subjects[last] != 3 || marketing[last] != 1 || rates.Subjects[0] != 0 || marketing[0] != 0 {
 		t.Fatalf("consent rates: subjects %v marketing %v", rates.Subjects, marketing)
 	}
+	// A material change of the marketing notice: the consent given under 2026-01 no longer counts, and the
+	// rate says so as enforcement does (it went on counting it).
+	dir := t.TempDir()
+	old := `"notice": {"version": "2026-01", "material": true, "channels": ["sms", "email", "push", "wecom", "short_video"]},
+      "notice_history": [{"version": "2025-06", "material": false}]`
+	if !strings.Contains(string(policies.Embedded("purposes.json")), old) {
+		t.Fatal("the marketing notice is not where the test looks")
+	}
+	purposes := strings.Replace(string(policies.Embedded("purposes.json")), old,
+		`"notice": {"version": "2026-12", "material": true, "channels": ["sms", "email", "push", "wecom", "short_video"]},
+      "notice_history": [{"version": "2025-06", "material": false}, {"version": "2026-01", "material": true}]`, 1)
+	if err := os.WriteFile(filepath.Join(dir, "purposes.json"), []byte(purposes), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	next, err := policies.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.ReloadPolicy(ctx, admin, next); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := svc.Profiles().Read(ctx, marketer, ids[0], []string{"phone"}); err != nil || len(v.Withheld) != 1 {
+		t.Fatalf("a marketing read after the material change: %+v %v", v, err)
+	}
+	rates, err = svc.Review().ConsentRates(ctx, compliance, time.Time{}, time.Time{})
+	for _, p := range rates.Purposes {
+		if p.Purpose == "marketing" && (err != nil || p.Granted[last] != 0) {
+			t.Fatalf("marketing consents counted after the material change: %v %v", p.Granted, err)
+		}
+	}
 	// Windows are bounded, and refusals are recorded like any other.
 	if _, err := svc.Review().ActivityReport(ctx, compliance, time.Now().AddDate(0, 0, -100), time.Now()); vault.ErrorCode(err) != vault.CodeInvalidArgument {
 		t.Fatalf("a 100-day window: %v", err)

@@ -440,7 +440,11 @@ func (s *Requests) TransitionRequest(ctx context.Context, a Access, id, to, reas
 	case errors.Is(err, ErrIllegalTransition):
 		return RequestView{}, seq, &Error{Code: CodeConflict, Message: "illegal transition for this request's state", AuditSeq: seq}
 	case errors.Is(err, ErrReasonRequired):
-		return RequestView{}, seq, &Error{Code: CodeInvalidArgument, Message: "a rejection needs a reason (at most 1000 characters)", AuditSeq: seq}
+		msg := "a rejection needs a reason (at most 1000 characters)"
+		if to != "rejected" { // a long reason on another move was answered as a missing rejection reason
+			msg = "a reason is at most 1000 characters"
+		}
+		return RequestView{}, seq, &Error{Code: CodeInvalidArgument, Message: msg, AuditSeq: seq}
 	case err != nil:
 		return RequestView{}, 0, internalErr("transition request", err)
 	}

@@ -121,6 +121,10 @@ func (s *Service) RevokeTokens(ctx context.Context, a Access, x Revocation) (int
 	case !tokenIDPattern.MatchString(x.TokenID):
 		// The jti goes into the revocation's entry as it is: only a token id's characters, never free text.
 		return 0, s.refuseInvalid(ctx, a, ActionTokenRevoke, "", Errorf(CodeInvalidArgument, "a jti has only letters, digits and . _ : -"))
+	case x.Before.After(s.now().Add(time.Minute)):
+		// Revocations are never lifted: a future time would refuse every token the subject is issued
+		// until then, with no way back.
+		return 0, s.refuseInvalid(ctx, a, ActionTokenRevoke, "", Errorf(CodeInvalidArgument, "before may not be in the future (revocations are permanent)"))
 	}
 	now := s.now().UTC()
 	if x.Subject != "" && x.Before.IsZero() {

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"time"
 
 	"github.com/profilevault/profilevault/internal/app"
+	"github.com/profilevault/profilevault/internal/datadir"
 	"github.com/profilevault/profilevault/policies"
 	"github.com/profilevault/profilevault/vault"
 )
@@ -35,6 +37,10 @@ func cmdRetention(ctx context.Context, args []string, getenv func(string) string
 	cfg.Existing = true // a mistyped --data-dir must not become a new, empty vault
 	cfg.Offline = true  // records no policy in force: the servers' is the processing record
 	a, err := app.Open(ctx, cfg)
+	if errors.Is(err, datadir.ErrLocked) {
+		// No HTTP route runs retention: the lock's "send this request over HTTP" does not apply here.
+		return fmt.Errorf("%w: a server holds this data dir, and it runs retention itself every hour; stop it to run retention now", datadir.ErrLocked)
+	}
 	if err != nil {
 		return err
 	}

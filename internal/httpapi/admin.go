@@ -73,7 +73,7 @@ func (s *Server) reloadPolicies(c *gin.Context) {
 		if pathErr := (*fs.PathError)(nil); errors.As(err, &pathErr) {
 			msg = "policy files could not be read; the server log says why"
 		}
-		s.abortWith(c, &vault.Error{Code: vault.CodeInvalidArgument, Message: msg})
+		s.abortWith(c, s.vault.RefusePolicyReload(c.Request.Context(), a, msg))
 		return
 	}
 	seq, err := s.vault.ReloadPolicy(c.Request.Context(), a, next)

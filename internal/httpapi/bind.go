@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
@@ -62,9 +63,12 @@ func isJSONContentType(ct string) bool {
 func jsonProblem(err error) string {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
+	var when *time.ParseError
 	switch {
 	case errors.As(err, &syn):
 		return "malformed JSON"
+	case errors.As(err, &when): // a time member that is not RFC 3339 (it read "malformed JSON")
+		return "a time is not RFC 3339 (like 2026-12-01T08:00:00Z)"
 	case errors.As(err, &typ):
 		if typ.Field != "" {
 			return "wrong type for " + typ.Field

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -17,6 +18,11 @@ import (
 func (s *Server) rotateKeys(c *gin.Context) {
 	a, ok := s.access(c)
 	if !ok {
+		return
+	}
+	async, err := strconv.ParseBool(c.DefaultQuery("async", "false"))
+	if err != nil { // ?async=maybe ran a whole rotation synchronously
+		s.abortCode(c, vault.CodeInvalidArgument, "async must be true or false")
 		return
 	}
 	job, err := s.vault.Keys().StartRotation(c.Request.Context(), a)
@@ -36,7 +42,7 @@ func (s *Server) rotateKeys(c *gin.Context) {
 		}
 		done <- outcome{res, err}
 	}()
-	if c.Query("async") == "true" || c.GetHeader("Prefer") == "respond-async" {
+	if async || c.GetHeader("Prefer") == "respond-async" {
 		c.JSON(http.StatusAccepted, gin.H{"job_id": job.ID(), "new_version": job.NewVersion(), "resumed": job.Resumed()})
 		return
 	}

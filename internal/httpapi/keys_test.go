@@ -251,6 +251,9 @@ func TestRotationJobAndKeyStatus(t *testing.T) {
 		s.CreateSubject(map[string]any{"name": fmt.Sprintf("甲%d", i)})
 	}
 	admin := s.Token("root", "admin")
+	if r := s.Do("POST", "/v1/keys/rotate?async=maybe", admin, "", nil); r.Status != http.StatusBadRequest { // it ran a rotation
+		t.Fatalf("async=maybe: %d %s", r.Status, r.Body)
+	}
 	r := s.Do("POST", "/v1/keys/rotate?async=true", admin, "", nil)
 	if r.Status != http.StatusAccepted {
 		t.Fatalf("async rotate: %d %s", r.Status, r.Body)

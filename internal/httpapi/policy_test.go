@@ -42,6 +42,10 @@ func TestPolicyReloadIsAtomicAndAudited(t *testing.T) {
 	if read() != 200 || s.Do("GET", "/v1/policies", admin, "", nil).JSON["hash"] != hash {
 		t.Fatal("a refused reload changed the policy in force")
 	}
+	// The refusal is a refused policy.reload in the trail (it was a generic api.refuse).
+	if e := s.Do("GET", "/v1/audit/events?action=policy.reload&decision=deny&min_seq="+r.Header.Get("X-Audit-Seq"), s.Token("co", "compliance_officer"), "compliance_audit", nil); e.Status != 200 || len(e.JSON["events"].([]any)) != 1 {
+		t.Fatalf("the refused reload in the trail: %d %s", e.Status, e.Body)
+	}
 	// A file the server cannot read is refused without its path or the OS error in the answer.
 	schema := filepath.Join(dir, "schema.json")
 	saved, _ := os.ReadFile(schema)

@@ -55,7 +55,12 @@ func TestTokenRevocation(t *testing.T) {
 	if ok(fresh) != 200 {
 		t.Fatal("a token issued after the revocation must work")
 	}
-	for _, body := range []map[string]any{{}, {"jti": "x", "sub": "y"}, {"jti": strings.Repeat("x", 200)}, {"jti": "call me on 13800000000"}} {
+	if r := s.Do("POST", "/v1/tokens/revoke", admin, "", map[string]any{"sub": "a", "before": "notatime"}); r.Status != 400 || !strings.Contains(string(r.Body), "RFC 3339") {
+		t.Fatalf("a bad time is not malformed JSON: %d %s", r.Status, r.Body)
+	}
+	// A revocation is never lifted: one "before" a future time was a permanent ban of every token to come.
+	for _, body := range []map[string]any{{}, {"jti": "x", "sub": "y"}, {"jti": strings.Repeat("x", 200)}, {"jti": "call me on 13800000000"},
+		{"sub": "agent-9", "before": "2099-01-01T00:00:00Z"}} {
 		if r := s.Do("POST", "/v1/tokens/revoke", admin, "", body); r.Status != 400 {
 			t.Fatalf("revoke %v: %d", body, r.Status)
 		}
