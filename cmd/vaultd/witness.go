@@ -28,7 +28,19 @@ import (
 type witnessState struct {
 	PublicKey  string `json:"public_key"`
 	Checkpoint string `json:"checkpoint"` // the last verified signed note
+	// Seen are the trees of the checkpoints verified so far (at most maxSeen, thinned evenly), oldest
+	// first: on an inconsistency, the witness names between which of them the log parts from its history.
+	Seen []seenTree `json:"seen,omitempty"`
 }
+
+// seenTree is a tree a run verified: its size and base64 root.
+type seenTree struct {
+	Size int64  `json:"size"`
+	Root string `json:"root"`
+}
+
+// maxSeen bounds the trees a witness keeps (a few tens of kilobytes of state).
+const maxSeen = 512
 
 func cmdAuditWitness(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("audit witness", flag.ContinueOnError)
@@ -97,10 +109,21 @@ func cmdAuditWitness(ctx context.Context, args []string, getenv func(string) str
 			if errors.As(err, &cerr) {
 				return cannot("%v", err)
 			}
-			return exitError{code: 1, msg: fmt.Sprintf("vaultd audit witness: inconsistent: the log at size %d does not extend the checkpoint kept at size %d: %v", tree.N, old.N, err)}
+			return exitError{code: 1, msg: fmt.Sprintf("vaultd audit witness: inconsistent: the log at size %d does not extend the checkpoint kept at size %d: %v%s",
+				tree.N, old.N, err, parting(st.Seen, old, tree, log))}
 		}
 	}
 	st.Checkpoint = string(signed)
+	if n := len(st.Seen); n == 0 || st.Seen[n-1].Size != tree.N {
+		st.Seen = append(st.Seen, seenTree{Size: tree.N, Root: base64.StdEncoding.EncodeToString(tree.Hash[:])})
+		if len(st.Seen) > maxSeen { // keep the first and last, thin the rest
+			kept := st.Seen[:1]
+			for i := 1; i < len(st.Seen)-1; i += 2 {
+				kept = append(kept, st.Seen[i])
+			}
+			st.Seen = append(kept, st.Seen[len(st.Seen)-1])
+		}
+	}
 	raw, _ := json.MarshalIndent(st, "", "  ")
 	tmp := *stateFile + ".tmp"
 	if err := os.WriteFile(tmp, append(raw, '\n'), 0o600); err != nil {
@@ -111,6 +134,30 @@ func cmdAuditWitness(ctx context.Context, args []string, getenv func(string) str
 	}
 	fmt.Fprintf(stdout, "consistent: size %d, root %s (state %s)\n", tree.N, tree.Hash, filepath.Base(*stateFile))
 	return nil
+}
+
+// parting names where the log parts from the witnessed history: the largest tree seen that the new tree
+// still extends and the first it does not, so the first differing entry lies between them ("" when no
+// seen tree tells more than the kept checkpoint does).
+func parting(seen []seenTree, kept, newer tlog.Tree, log *tileClient) string {
+	after := int64(0) // the largest size known consistent
+	for _, s := range seen {
+		root, err := base64.StdEncoding.DecodeString(s.Root)
+		if err != nil || len(root) != tlog.HashSize || s.Size > newer.N || s.Size > kept.N {
+			continue
+		}
+		var old tlog.Tree
+		old.N = s.Size
+		copy(old.Hash[:], root)
+		if consistent(old, newer, log) != nil {
+			return fmt.Sprintf("; first differing size: %d to %d (the log extends the tree of size %d this witness saw, not that of size %d)", after+1, s.Size, after, s.Size)
+		}
+		after = s.Size
+	}
+	if after > 0 && after < kept.N {
+		return fmt.Sprintf("; first differing size: %d to %d", after+1, kept.N)
+	}
+	return ""
 }
 
 // consistent proves that newer extends older, from hash tiles read through log and checked against newer.

@@ -92,6 +92,11 @@ func TestWitness(t *testing.T) {
 	if exitCode(err) != 1 || !strings.Contains(err.Error(), "checkpoint kept at size 50") {
 		t.Fatalf("forked history: %v, want exit 1 naming size 50", err)
 	}
+	// It also names where the log parts from what it saw (API.md: "with the first differing size"): after
+	// the tree of its first run, which the log still extends, and by size 50.
+	if first := st.Seen[0].Size; first >= 50 || !strings.Contains(err.Error(), fmt.Sprintf("first differing size: %d to 50", first+1)) {
+		t.Fatalf("forked history: %v, want the first differing size after %d", err, first)
+	}
 	// A key that is not the log's: the checkpoint does not verify.
 	if _, err := witness("--pubkey", "other+00000000+AXKU0fdj7iT2TSxYbvl5LBmd4/PGUCjGAZdyzTA9GS1b"); exitCode(err) != 2 {
 		t.Fatalf("another pinned key: %v, want exit 2", err)
