@@ -735,6 +735,9 @@ func ops() map[string]op {
 		"RefuseInvalidRequest": {refuse: func(f *fixture) error {
 			return f.svc.RefuseInvalidRequest(ctx, marketer, f.adult, vault.Errorf(vault.CodeInvalidArgument, "bad body"))
 		}},
+		"RefusePolicyReload": {refuse: func(f *fixture) error {
+			return f.svc.RefusePolicyReload(ctx, admin, "policy files refused: policy.csv:3: bad CSV")
+		}},
 		"RevokeTokens": {run: func(f *fixture) error { return e1(f.svc.RevokeTokens(ctx, admin, vault.Revocation{TokenID: "jti-1"})) },
 			refuse: func(f *fixture) error {
 				return e1(f.svc.RevokeTokens(ctx, marketer, vault.Revocation{TokenID: "jti-1"}))
