@@ -2,9 +2,6 @@ package vault_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -339,18 +336,7 @@ func TestAGrantEndsWithItsEntryInGrantsJSON(t *testing.T) {
 	if v, err := f.read(withGrant, f.in); err != nil || v.Fields["id_number"] == "" {
 		t.Fatalf("a read under the grant: %+v %v", v, err)
 	}
-	dir := t.TempDir()
-	grants := strings.Replace(string(policies.Embedded("grants.json")), `"role": "customer_service"`, `"role": "data_steward"`, 1)
-	if err := os.WriteFile(filepath.Join(dir, "grants.json"), []byte(grants), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	next, err := policies.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.svc.ReloadPolicy(ctx, admin, next); err != nil {
-		t.Fatal(err)
-	}
+	reloadEdited(t, f.svc, t.TempDir(), "grants.json", `"role": "customer_service"`, `"role": "data_steward"`)
 	if _, err := f.read(withGrant, f.in); reasonOf(err) != vault.ReasonGrantExpired {
 		t.Fatalf("a read under a grant grants.json no longer allows: %v", err)
 	}

@@ -81,17 +81,7 @@ func TestCrossBorderReport(t *testing.T) {
 	// The catalog changes afterwards (the recipient moves into China, as if its contract were replaced):
 	// what it received abroad stays in the year's report, judged by the catalog each read was decided under
 	// (judged by today's, a recipient left the report once the catalog no longer named it abroad).
-	purposes := strings.Replace(string(policies.Embedded("purposes.json")), `"country": "SG", "transfer_mechanism": "standard_contract"`, `"country": "CN"`, 1)
-	if err := os.WriteFile(filepath.Join(dir, "purposes.json"), []byte(purposes), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	next, err := policies.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := svc.ReloadPolicy(ctx, admin, next); err != nil {
-		t.Fatal(err)
-	}
+	reloadEdited(t, svc, dir, "purposes.json", `"country": "SG", "transfer_mechanism": "standard_contract"`, `"country": "CN"`)
 	if after, err := svc.Review().CrossBorderReport(ctx, officer, time.Now().UTC().Year()); err != nil || len(after.Recipients) != 1 ||
 		after.Recipients[0].Individuals != 2 || after.Recipients[0].Country != "SG" {
 		t.Fatalf("the report after the recipient left the catalog's recipients abroad: %+v %v", after, err)
@@ -204,25 +194,11 @@ func TestActivityAndConsentReports(t *testing.T) {
 	}
 	// A material change of the marketing notice: the consent given under 2026-01 no longer counts, and the
 	// rate says so as enforcement does (it went on counting it).
-	dir := t.TempDir()
-	old := `"notice": {"version": "2026-01", "material": true, "channels": ["sms", "email", "push", "wecom", "short_video"]},
-      "notice_history": [{"version": "2025-06", "material": false}]`
-	if !strings.Contains(string(policies.Embedded("purposes.json")), old) {
-		t.Fatal("the marketing notice is not where the test looks")
-	}
-	purposes := strings.Replace(string(policies.Embedded("purposes.json")), old,
+	reloadEdited(t, svc, t.TempDir(), "purposes.json",
+		`"notice": {"version": "2026-01", "material": true, "channels": ["sms", "email", "push", "wecom", "short_video"]},
+      "notice_history": [{"version": "2025-06", "material": false}]`,
 		`"notice": {"version": "2026-12", "material": true, "channels": ["sms", "email", "push", "wecom", "short_video"]},
-      "notice_history": [{"version": "2025-06", "material": false}, {"version": "2026-01", "material": true}]`, 1)
-	if err := os.WriteFile(filepath.Join(dir, "purposes.json"), []byte(purposes), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	next, err := policies.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := svc.ReloadPolicy(ctx, admin, next); err != nil {
-		t.Fatal(err)
-	}
+      "notice_history": [{"version": "2025-06", "material": false}, {"version": "2026-01", "material": true}]`)
 	if v, err := svc.Profiles().Read(ctx, marketer, ids[0], []string{"phone"}); err != nil || len(v.Withheld) != 1 {
 		t.Fatalf("a marketing read after the material change: %+v %v", v, err)
 	}
@@ -238,5 +214,25 @@ func TestActivityAndConsentReports(t *testing.T) {
 	}
 	if _, err := svc.Review().ConsentRates(ctx, marketer, time.Time{}, time.Time{}); vault.ErrorCode(err) != vault.CodePermissionDenied {
 		t.Fatalf("marketing reading consent rates: %v", err)
+	}
+}
+
+// reloadEdited puts in force, as admin, the built-in policy with one file edited (old replaced by new, which
+// must occur) in dir, which may hold other files of the policy already.
+func reloadEdited(t *testing.T, svc *vault.Service, dir, file, old, new string) {
+	t.Helper()
+	text := string(policies.Embedded(file))
+	if !strings.Contains(text, old) {
+		t.Fatalf("%s does not hold %q", file, old)
+	}
+	if err := os.WriteFile(filepath.Join(dir, file), []byte(strings.Replace(text, old, new, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	next, err := policies.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.ReloadPolicy(context.Background(), admin, next); err != nil {
+		t.Fatal(err)
 	}
 }
