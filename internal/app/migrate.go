@@ -128,14 +128,20 @@ func text(v any) (any, error) {
 	return v, nil
 }
 
-// jsonb passes a JSON document stored as a blob on; it must be JSON.
-func jsonb(v any) (any, error) {
-	b, _ := blob(v)
-	raw, _ := b.([]byte)
-	if !json.Valid(raw) {
-		return nil, errors.New("a JSON column does not hold JSON")
+// recoded returns a conv that decodes a JSON document with SQLite's storage form and encodes it with
+// PostgreSQL's: the two name their members differently (created_at, CreatedAt), and a copy passed verbatim
+// lost every member whose name differed — each audience's holdout size, creation time and creator.
+func recoded[T any](decode func([]byte) (T, error), encode func(T) ([]byte, error)) conv {
+	return func(v any) (any, error) {
+		b, _ := blob(v)
+		raw, _ := b.([]byte)
+		x, err := decode(raw)
+		if err != nil {
+			return nil, err
+		}
+		out, err := encode(x)
+		return json.RawMessage(out), err
 	}
-	return json.RawMessage(raw), nil
 }
 
 // migrateTable copies one SQLite table (or query) into a PostgreSQL table.
@@ -200,9 +206,9 @@ var migrateTables = []migrateTable{
 	{"incident_notices", "incident_notices", "SELECT subject_id, incident_id, state FROM incident_notices ORDER BY incident_id, subject_id",
 		[]string{"subject_id", "incident_id", "state"}, nil},
 	{"access_requests", "access_requests", "SELECT id, grant_id, state, requested_by, created_at, data FROM access_requests ORDER BY id",
-		[]string{"id", "grant_id", "state", "requested_by", "created_at", "data"}, []conv{same, same, same, same, ts, jsonb}},
+		[]string{"id", "grant_id", "state", "requested_by", "created_at", "data"}, []conv{same, same, same, same, ts, recoded(sqlite.DecodeAccessRequest, postgres.EncodeAccessRequest)}},
 	{"audiences", "audiences", "SELECT id, created_at, data FROM audiences ORDER BY id",
-		[]string{"id", "created_at", "data"}, []conv{same, ts, jsonb}},
+		[]string{"id", "created_at", "data"}, []conv{same, ts, recoded(sqlite.DecodeAudience, postgres.EncodeAudience)}},
 	{"audience_members", "audience_members", "SELECT audience_id, ref, subject_id, holdout FROM audience_members ORDER BY audience_id, ref",
 		[]string{"audience_id", "ref", "subject_id", "holdout"}, []conv{same, same, same, boolean}},
 	{"audience_outcomes", "audience_outcomes", "SELECT audience_id, ref, converted, order_value, retained_30, retained_60, retained_90 FROM audience_outcomes ORDER BY audience_id, ref",

@@ -113,6 +113,19 @@ func TestMigrateToPostgres(t *testing.T) {
 	ctx := context.Background()
 	s := apptest.Start(t)
 	kept, withdrew, erased := seedShop(t, s)
+	// An audience and an access request: stored as JSON documents whose member names differ between the
+	// stores (created_at, CreatedAt) — copied verbatim, they lost the holdout size, times and creators.
+	mk, co := s.Token("mk", "marketing"), s.Token("co", "compliance_officer")
+	aud := s.Do("POST", "/v1/audiences", mk, "marketing", map[string]any{"name": "m", "rule": "value.rfm_segment == 'champions'", "channel": "sms", "holdout": 0.2})
+	if aud.Status != 201 {
+		t.Fatalf("audience: %d %s", aud.Status, aud.Body)
+	}
+	audPath := "/v1/audiences/" + aud.JSON["id"].(string)
+	if r := s.Do("POST", "/v1/access-requests", s.Token("cs", "customer_service"), "risk_control", map[string]any{"fields": []string{"id_number"},
+		"subjects": []string{kept}, "justification": "chargeback", "duration": "1h"}); r.Status != 201 {
+		t.Fatalf("access request: %d %s", r.Status, r.Body)
+	}
+	audBefore, reqsBefore := s.Do("GET", audPath, mk, "marketing", nil).JSON, s.Do("GET", "/v1/access-requests", co, "", nil).JSON["requests"]
 	before := migrateReads(t, s, kept, withdrew, erased)
 	if before.erased != 404 || len(before.review) < 3 {
 		t.Fatalf("the seeded reads: erased %d, %d review entries", before.erased, len(before.review))
@@ -252,6 +265,12 @@ func TestMigrateToPostgres(t *testing.T) {
 	}
 	if after.erased != 404 {
 		t.Errorf("the erased subject reads %d on PostgreSQL", after.erased)
+	}
+	if a := node.Do("GET", audPath, node.Token("mk", "marketing"), "marketing", nil).JSON; !jsonEqual(a, audBefore) {
+		t.Errorf("the audience on PostgreSQL: %v, was %v", a, audBefore)
+	}
+	if r := node.Do("GET", "/v1/access-requests", node.Token("co", "compliance_officer"), "", nil).JSON["requests"]; !jsonEqual(r, reqsBefore) {
+		t.Errorf("the access requests on PostgreSQL: %v, were %v", r, reqsBefore)
 	}
 	// The review answers what it answered, plus the entries of the reads since (newest first).
 	if len(after.review) < len(before.review) || !jsonEqual(before.review, after.review[len(after.review)-len(before.review):]) {

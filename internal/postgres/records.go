@@ -226,9 +226,15 @@ func scanJSON[T any](rows pgx.Rows, err error) ([]T, error) {
 	})
 }
 
+// EncodeAccessRequest is the access_requests.data column of a request, as PutAccessRequest stores it.
+func EncodeAccessRequest(r vault.AccessRequestRow) ([]byte, error) { return json.Marshal(r) }
+
+// EncodeAudience is the audiences.data column of an audience, as PutAudience stores it.
+func EncodeAudience(r vault.AudienceRow) ([]byte, error) { return json.Marshal(r) }
+
 // PutAccessRequest implements vault.AccessTx.
 func (t *txn) PutAccessRequest(r vault.AccessRequestRow) error {
-	data, err := json.Marshal(r)
+	data, err := EncodeAccessRequest(r)
 	if err != nil {
 		return err
 	}
@@ -255,7 +261,7 @@ func (t *txn) AccessRequest(id string) (vault.AccessRequestRow, error) {
 
 // PutAudience implements vault.AudienceTx.
 func (t *txn) PutAudience(r vault.AudienceRow, members []vault.AudienceMember) error {
-	data, err := json.Marshal(r)
+	data, err := EncodeAudience(r)
 	if err != nil {
 		return err
 	}

@@ -68,6 +68,10 @@ func toAccessData(r vault.AccessRequestRow) ([]byte, error) {
 		ExpiresAt: r.ExpiresAt, EndedAt: r.EndedAt})
 }
 
+// DecodeAccessRequest decodes an access_requests.data column (for vaultd migrate, which re-encodes it for
+// another store).
+func DecodeAccessRequest(b []byte) (vault.AccessRequestRow, error) { return fromAccessData(b) }
+
 // fromAccessData decodes the data column.
 func fromAccessData(b []byte) (vault.AccessRequestRow, error) {
 	var d accessData

@@ -36,6 +36,9 @@ func toAudienceData(r vault.AudienceRow) ([]byte, error) {
 		Size: r.Size, HoldoutSize: r.HoldoutSize, Excluded: r.Excluded, Unmatched: r.Unmatched, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt})
 }
 
+// DecodeAudience decodes an audiences.data column (for vaultd migrate, which re-encodes it for another store).
+func DecodeAudience(b []byte) (vault.AudienceRow, error) { return fromAudienceData(b) }
+
 func fromAudienceData(b []byte) (vault.AudienceRow, error) {
 	var d audienceData
 	if err := json.Unmarshal(b, &d); err != nil {
