@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/profilevault/profilevault/audit"
@@ -502,8 +503,10 @@ func (s *Audiences) checkRule(in AudienceInput, purpose policies.PurposeName) (r
 	if in.Holdout < 0 || in.Holdout > 0.5 {
 		return nil, Errorf(CodeInvalidArgument, "holdout must be between 0 and 0.5")
 	}
-	if len(in.Name) > 200 {
-		return nil, Errorf(CodeInvalidArgument, "name is at most 200 bytes")
+	if len(in.Name) > 200 || !utf8.ValidString(in.Name) || strings.ContainsFunc(in.Name, unicode.IsControl) {
+		// Refused before anyone is decided: PostgreSQL cannot store a NUL, and a build that failed at its
+		// last insert had logged every selection of an audience that was never stored.
+		return nil, Errorf(CodeInvalidArgument, "name is at most 200 bytes of UTF-8 text without control characters")
 	}
 	if strings.HasPrefix(in.Name, planPrefix) {
 		// The campaign plan's tiers are known by these names (their content and simulated truth follow).
@@ -669,6 +672,9 @@ func (s *Audiences) Members(ctx context.Context, a Access, id, cursor string, li
 	}
 	if limit <= 0 || limit > 1000 {
 		limit = 100
+	}
+	if cursor != "" && !plausibleID(cursor) { // a member ref; PostgreSQL refuses a NUL or bad UTF-8 with a 500
+		return MembersPage{}, s.refuseInvalid(ctx, a, ActionAudienceMemberRead, "", Errorf(CodeInvalidArgument, "bad cursor"))
 	}
 	ms, err := s.store.AudienceMembers(ctx, id, cursor, limit)
 	if err != nil {

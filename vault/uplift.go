@@ -75,6 +75,9 @@ func (s *Audiences) RecordOutcomes(ctx context.Context, a Access, id string, upd
 		if err := validOutcome(o); err != "" {
 			return OutcomesRecorded{}, s.refuseInvalid(ctx, a, ActionAudienceOutcomes, "", Errorf(CodeInvalidArgument, "outcome %d: %s", i, err))
 		}
+		if !plausibleID(o.Ref) { // no ref has other characters (and PostgreSQL refuses a NUL with a 500)
+			return OutcomesRecorded{}, s.refuseInvalid(ctx, a, ActionAudienceOutcomes, "", Errorf(CodeInvalidArgument, "outcome %d: member_ref is not a member of this audience", i))
+		}
 		if seen[o.Ref] {
 			return OutcomesRecorded{}, s.refuseInvalid(ctx, a, ActionAudienceOutcomes, "", Errorf(CodeInvalidArgument, "outcome %d: the member_ref of an earlier outcome of this batch: send one outcome a member", i))
 		}
@@ -280,6 +283,9 @@ func (s *Audiences) HoldoutRefs(ctx context.Context, a Access, id, cursor string
 	}
 	if limit <= 0 || limit > 1000 {
 		limit = 1000
+	}
+	if cursor != "" && !plausibleID(cursor) { // a member ref
+		return nil, "", 0, s.refuseInvalid(ctx, a, ActionAudienceMemberRead, "", Errorf(CodeInvalidArgument, "bad cursor"))
 	}
 	ms, err := s.store.AudienceMembers(ctx, id, cursor, limit)
 	if err != nil {

@@ -150,6 +150,27 @@ func TestAudiencesOverHTTP(t *testing.T) {
 	if r := s.Do("POST", "/v1/audiences", mk, "marketing", map[string]any{"name": "plan:churn_winback", "rule": "value.rfm_segment == 'at_risk'", "channel": "sms"}); r.Status != 400 {
 		t.Fatalf("an audience posing as a plan tier: %d %s", r.Status, r.Body)
 	}
+	// Text PostgreSQL cannot store (a NUL, bad UTF-8) is 400 on every store, and a name is refused before
+	// anyone is decided: on PostgreSQL these were 500s, and a build failing at its last insert had logged
+	// every selection of an audience never stored.
+	entries := func() float64 {
+		return s.Do("GET", "/v1/audit/verify", s.Token("root", "admin"), "", nil).JSON["entries"].(float64)
+	}
+	n0 := entries()
+	if r := s.Do("POST", "/v1/audiences", mk, "marketing", map[string]any{"name": "x\u0000y", "rule": "value.rfm_segment == 'at_risk'", "channel": "sms"}); r.Status != 400 {
+		t.Fatalf("a name with a NUL: %d %s", r.Status, r.Body)
+	}
+	if n := entries(); n > n0+2 { // the refusal's entry (and verify's own), no selections
+		t.Fatalf("a refused name left %v entries", n-n0)
+	}
+	for _, path := range []string{"/members?cursor=%00", "/members?cursor=%ff", "/holdout?cursor=%00"} {
+		if r := s.Do("GET", "/v1/audiences/"+aud+path, mk, "marketing", nil); r.Status != 400 || r.ErrorCode() != "invalid_argument" {
+			t.Fatalf("%s: %d %s", path, r.Status, r.Body)
+		}
+	}
+	if r := s.Do("POST", "/v1/audiences/"+aud+"/outcomes", mk, "marketing", `{"outcomes":[{"member_ref":"ps_\u0000","converted":true}]}`); r.Status != 400 {
+		t.Fatalf("a member ref with a NUL: %d %s", r.Status, r.Body)
+	}
 	plan := s.Do("POST", "/v1/campaigns/plan", mk, "marketing", map[string]any{"holdout": 0})
 	if plan.Status != 201 || len(plan.JSON["tiers"].([]any)) < 5 || plan.JSON["unmatched"] == nil {
 		t.Fatalf("plan: %d %s", plan.Status, plan.Body)
