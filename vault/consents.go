@@ -412,11 +412,17 @@ func (s *ConsentRecords) withdrawConsent(ctx context.Context, a Access, id strin
 		}
 		return nil, 0, internalErr("withdraw consent", err)
 	}
-	views := seenBy(a, s.consentViews(rel, SubjectRecord{DEKs: rec.DEKs, Consents: withdrawn}).Current)
-	if views == nil {
-		views = []ConsentView{}
+	return seenBy(a, s.recordViews(rel, rec, withdrawn)), seq, nil
+}
+
+// recordViews returns a view of each record, as they stand now (consentViews' Current keeps one a purpose
+// and recipient: a withdrawal of two grants of one purpose answered with one of them).
+func (s *ConsentRecords) recordViews(rel *release, rec SubjectRecord, records []consent.Record) []ConsentView {
+	views := []ConsentView{}
+	for _, r := range records {
+		views = append(views, s.consentViews(rel, SubjectRecord{DEKs: rec.DEKs, Consents: []consent.Record{r}}).Current...)
 	}
-	return views, seq, nil
+	return views
 }
 
 // withdraw appends a withdrawal event for each active grant of purpose, deletes the tags that rested on it and records the
@@ -532,11 +538,7 @@ func (s *ConsentRecords) withdrawChannel(ctx context.Context, a Access, id strin
 	if err != nil {
 		return nil, 0, internalErr("withdraw channel", err)
 	}
-	views := seenBy(a, s.consentViews(rel, SubjectRecord{DEKs: rec.DEKs, Consents: changed}).Current)
-	if views == nil {
-		views = []ConsentView{}
-	}
-	return views, seq, nil
+	return seenBy(a, s.recordViews(rel, rec, changed)), seq, nil
 }
 
 // WithdrawConsent is the staff form of withdrawConsent (see there).

@@ -77,6 +77,16 @@ func TestConsentGatesMarketing(t *testing.T) {
 	if r := s.Do("DELETE", "/v1/subjects/"+id+"/consents/analytics", st, "account_management", nil); r.Status != 404 {
 		t.Fatalf("never granted: %d", r.Status)
 	}
+	// Two active grants of one purpose (two forms): the withdrawal lists both (API.md: "every active record
+	// for that purpose is withdrawn"; it listed one).
+	for _, form := range []string{"form-1", "form-2"} {
+		if r := s.Do("POST", "/v1/subjects/"+id+"/consents", st, "account_management", grantBody("personalization", map[string]any{"evidence": form})); r.Status != 201 {
+			t.Fatalf("grant %s: %d %s", form, r.Status, r.Body)
+		}
+	}
+	if r := s.Do("DELETE", "/v1/subjects/"+id+"/consents/personalization", st, "account_management", nil); r.Status != 200 || len(r.JSON["withdrawn"].([]any)) != 2 {
+		t.Fatalf("withdrawing two grants: %d %s", r.Status, r.Body)
+	}
 	// Evidence is personal data: never in clear at rest.
 	raw, _ := os.ReadFile(filepath.Join(s.Dir, datadir.DatabaseFile))
 	wal, _ := os.ReadFile(filepath.Join(s.Dir, datadir.DatabaseFile+"-wal"))
