@@ -395,6 +395,11 @@ func (s *Requests) TransitionRequest(ctx context.Context, a Access, id, to, reas
 	fulfilled := ""
 	if to == RequestCompleted {
 		if fulfilled, err = s.fulfil(ctx, a, pol, id, reason); err != nil {
+			if ve, ok := err.(*Error); ok && ve.Code == CodeConflict && ve.AuditSeq == 0 {
+				// Not fulfilled yet (no correction made, the subject erased): a refused move, on the record
+				// like any other (it left no entry).
+				return RequestView{}, 0, s.deny(ctx, e, statusConflict, "not_fulfilled request:"+recordedID(id)+" to:"+to, ve)
+			}
 			return RequestView{}, 0, err
 		}
 	}

@@ -219,8 +219,8 @@ func TestRejectionReasonOfAnErasedSubjectIsKept(t *testing.T) {
 	if r := s.Do("DELETE", "/v1/me", me, "", nil); r.Status != 200 {
 		t.Fatalf("erase: %d %s", r.Status, r.Body)
 	}
-	if r := s.Do("POST", "/v1/requests/"+rid+"/transition", co, "compliance_audit", map[string]any{"to": "completed"}); r.Status != 409 {
-		t.Fatalf("completed for an erased subject: %d %s", r.Status, r.Body)
+	if r := s.Do("POST", "/v1/requests/"+rid+"/transition", co, "compliance_audit", map[string]any{"to": "completed"}); r.Status != 409 || r.Header.Get("X-Audit-Seq") == "" {
+		t.Fatalf("completed for an erased subject: %d %s (refused, and on the record: it left no entry)", r.Status, r.Body)
 	}
 	const why = "the person deleted their account before the request was answered"
 	if r := s.Do("POST", "/v1/requests/"+rid+"/transition", co, "compliance_audit", map[string]any{"to": "rejected", "reason": why}); r.Status != 200 || r.JSON["reason"] != why {
