@@ -44,22 +44,27 @@ func TestLogConformance(t *testing.T) {
 	}})
 }
 
-// TestLogIsAppendOnly: the database itself refuses to change or delete an entry or a checkpoint.
-func TestLogIsAppendOnly(t *testing.T) {
-	db := openDB(t)
-	ctx := context.Background()
-	s := logtest.NewSigner(t)
-	l, err := db.OpenLog(ctx, postgres.LogOptions{Signer: s})
+// appendThree opens db's log with opts, appends three chained entries and closes it.
+func appendThree(t *testing.T, db *postgres.DB, opts postgres.LogOptions) {
+	t.Helper()
+	l, err := db.OpenLog(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	batch, _ := logtest.Chain(0, audit.GenesisHash, 3)
-	if err := l.AppendBatch(ctx, 1, batch); err != nil {
+	if err := l.AppendBatch(context.Background(), 1, batch); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestLogIsAppendOnly: the database itself refuses to change or delete an entry or a checkpoint.
+func TestLogIsAppendOnly(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	appendThree(t, db, postgres.LogOptions{Signer: logtest.NewSigner(t)})
 	for _, sql := range []string{
 		"UPDATE audit_log_entries SET canonical = 'x' WHERE seq = 2",
 		"DELETE FROM audit_log_entries WHERE seq = 3",
@@ -87,17 +92,7 @@ func TestAnEmptiedLogIsNotANewOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(db.Close)
-	l, err := db.OpenLog(ctx, postgres.LogOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	batch, _ := logtest.Chain(0, audit.GenesisHash, 3)
-	if err := l.AppendBatch(ctx, 1, batch); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
+	appendThree(t, db, postgres.LogOptions{})
 	if _, err := db.Pool.Exec(ctx, `ALTER TABLE audit_log_entries DISABLE TRIGGER USER; ALTER TABLE audit_log_checkpoints DISABLE TRIGGER USER;
 		TRUNCATE audit_index, audit_log_checkpoints, audit_log_entries, audit_log_notes, audit_log_tiles; UPDATE audit_log_head SET size = 0, head = '`+audit.GenesisHash+`'`); err != nil {
 		t.Fatal(err)
