@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime"
@@ -103,7 +102,7 @@ func verifyLog(ctx context.Context, l LogReader, ix IndexSource, v note.Verifier
 		}
 	}()
 	errStop := errors.New("stop")
-	var uncoveredFrom, uncoveredTo time.Time // the times of the entries past the newest checkpoint
+	var uncovered TimeSpan // of the entries past the newest checkpoint
 	var c *verifyChunk
 	send := func() {
 		c.done = make(chan struct{})
@@ -113,15 +112,7 @@ func verifyLog(ctx context.Context, l LogReader, ix IndexSource, v note.Verifier
 	}
 	err = l.Scan(1, func(seq int64, canonical []byte) error {
 		if seq > newest {
-			var at struct {
-				TS time.Time `json:"ts"`
-			}
-			if json.Unmarshal(canonical, &at) == nil { // a bad entry is the chunk check's to name
-				if uncoveredFrom.IsZero() {
-					uncoveredFrom = at.TS
-				}
-				uncoveredTo = at.TS
-			}
+			uncovered.Add(canonical) // a bad entry is the chunk check's to name
 		}
 		if c == nil {
 			select {
@@ -163,7 +154,7 @@ func verifyLog(ctx context.Context, l LogReader, ix IndexSource, v note.Verifier
 	if n := len(cps); n > 0 && cps[n-1].Size > rep.Entries {
 		return fail(rep.Entries+1, "the log ends at %d but a checkpoint covers %d entries (truncated)", rep.Entries, cps[n-1].Size)
 	}
-	if span := uncoveredTo.Sub(uncoveredFrom); rep.Entries > newest && span > MaxUncoveredSpan {
+	if span := uncovered.Duration(); rep.Entries > newest && span > MaxUncoveredSpan {
 		return fail(newest+1, "entries %d to %d are covered by no signed checkpoint and span %s, where the writer signs one within seconds of any entry and on every clean shutdown: later checkpoints were removed, and only a witness's checkpoint can vouch for these entries",
 			newest+1, rep.Entries, span.Round(time.Second))
 	}
@@ -176,6 +167,24 @@ func verifyLog(ctx context.Context, l LogReader, ix IndexSource, v note.Verifier
 // moments before a crash are ever left uncovered; a longer run means checkpoints were deleted — which a
 // history rewritten after them needs (verify with the pinned key said ok, and serve signed the rewrite).
 const MaxUncoveredSpan = 30 * time.Second
+
+// TimeSpan is the time a run of entries covers, from the first entry added to the last (by their ts).
+type TimeSpan struct{ first, last time.Time }
+
+// Add takes the next canonical entry of the run; one whose ts does not read is left out.
+func (s *TimeSpan) Add(canonical []byte) {
+	row, err := IndexOfCanonical(canonical)
+	if err != nil {
+		return
+	}
+	if s.first.IsZero() {
+		s.first = row.TS
+	}
+	s.last = row.TS
+}
+
+// Duration is the time from the first entry added to the last.
+func (s TimeSpan) Duration() time.Duration { return s.last.Sub(s.first) }
 
 // verifyChunkSize is the number of entries a verify chunk holds: a multiple of an entry bundle's 256, so no
 // bundle spans two chunks and a chunk's memory can be reused once it is built into the tree.

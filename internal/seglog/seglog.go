@@ -36,7 +36,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -1247,19 +1246,10 @@ func (l *Log) closeFiles() error {
 
 // uncoveredSpan returns the time the entries past the newest checkpoint span (by their timestamps).
 func (l *Log) uncoveredSpan() (time.Duration, error) {
-	var first, last time.Time
+	var span audit.TimeSpan
 	err := l.Scan(l.cpSize+1, func(_ int64, canonical []byte) error {
-		var at struct {
-			TS time.Time `json:"ts"`
-		}
-		if err := json.Unmarshal(canonical, &at); err != nil {
-			return fmt.Errorf("%w: an entry does not decode: %v", ErrCorrupt, err)
-		}
-		if first.IsZero() {
-			first = at.TS
-		}
-		last = at.TS
+		span.Add(canonical)
 		return nil
 	})
-	return last.Sub(first), err
+	return span.Duration(), err
 }
