@@ -152,13 +152,8 @@ func (s *Service) PolicyAt(ctx context.Context, a Access, at time.Time) (PolicyV
 	if err != nil {
 		return PolicyVersion{}, err
 	}
-	var v *PolicyInForce
-	for i := range hist {
-		if !hist[i].Since.After(at) {
-			v = &hist[i]
-		}
-	}
-	if v == nil {
+	v, ok := inForceAt(hist, at)
+	if !ok {
 		return PolicyVersion{}, Errorf(CodeNotFound, "no policy was recorded in force at that time")
 	}
 	raw, err := s.stores.policies.PolicyFiles(ctx, v.Hash)
@@ -170,6 +165,36 @@ func (s *Service) PolicyAt(ctx context.Context, a Access, at time.Time) (PolicyV
 		return PolicyVersion{}, internalErr("decode policy version", err)
 	}
 	return out, nil
+}
+
+// inForceAt returns the version of hist (oldest first) in force at at: the last that came into force at or
+// before it; false before the first.
+func inForceAt(hist []PolicyInForce, at time.Time) (PolicyInForce, bool) {
+	var v PolicyInForce
+	ok := false
+	for _, h := range hist {
+		if !h.Since.After(at) {
+			v, ok = h, true
+		}
+	}
+	return v, ok
+}
+
+// recordedPolicy compiles the policy version with that hash from the files the store recorded.
+func recordedPolicy(ctx context.Context, store PolicyStore, hash string) (*policies.Set, error) {
+	raw, err := store.PolicyFiles(ctx, hash)
+	if err != nil {
+		return nil, err
+	}
+	var text map[string]string
+	if err := json.Unmarshal(raw, &text); err != nil {
+		return nil, err
+	}
+	files := make(map[string][]byte, len(text))
+	for name, t := range text {
+		files[name] = []byte(t)
+	}
+	return policies.FromFiles(files)
 }
 
 // AdoptPolicy puts in force in this process the policy version with that hash, as recorded by another
@@ -184,21 +209,9 @@ func (s *Service) AdoptPolicy(ctx context.Context, hash string) (bool, error) {
 	if s.stores.policies == nil {
 		return false, Errorf(CodeUnavailable, "policy history is not kept by this store")
 	}
-	raw, err := s.stores.policies.PolicyFiles(ctx, hash)
+	next, err := recordedPolicy(ctx, s.stores.policies, hash)
 	if err != nil {
-		return false, internalErr("read policy version", err)
-	}
-	var text map[string]string
-	if err := json.Unmarshal(raw, &text); err != nil {
-		return false, internalErr("decode policy version", err)
-	}
-	files := make(map[string][]byte, len(text))
-	for name, t := range text {
-		files[name] = []byte(t)
-	}
-	next, err := policies.FromFiles(files)
-	if err != nil {
-		return false, internalErr("compile policy version", err)
+		return false, internalErr("load policy version", err)
 	}
 	if next.Hash() != hash {
 		return false, internalErr("adopt policy", fmt.Errorf("the recorded files hash to %s, not %s", next.Hash(), hash))

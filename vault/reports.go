@@ -161,10 +161,8 @@ func (s *Review) ConsentRates(ctx context.Context, a Access, since, until time.T
 	versions := map[string]*policies.Set{}
 	for i, end := range ends {
 		hash := pol.Hash()
-		for _, h := range hist {
-			if h.Since.Before(end) {
-				hash = h.Hash
-			}
+		if v, ok := inForceAt(hist, end.Add(-time.Nanosecond)); ok { // in force before the day ended
+			hash = v.Hash
 		}
 		catalogs[i] = s.policyOf(ctx, hash, versions).Purposes()
 	}

@@ -40,17 +40,8 @@ func (s *Review) policyOf(ctx context.Context, hash string, cache map[string]*po
 	}
 	p := s.Policy()
 	if s.policies != nil && hash != "" && hash != p.Hash() {
-		if raw, err := s.policies.PolicyFiles(ctx, hash); err == nil {
-			var text map[string]string
-			if json.Unmarshal(raw, &text) == nil {
-				files := make(map[string][]byte, len(text))
-				for name, t := range text {
-					files[name] = []byte(t)
-				}
-				if v, err := policies.FromFiles(files); err == nil {
-					p = v
-				}
-			}
+		if v, err := recordedPolicy(ctx, s.policies, hash); err == nil {
+			p = v
 		}
 	}
 	cache[hash] = p
