@@ -169,26 +169,12 @@ func (s *Ingestion) findMatch(ctx context.Context, e *audit.Entry, values map[st
 		if len(ids) > 1 {
 			return "", "", ids[0], "shared_id_number_several_holders"
 		}
-		switch reason := s.conflicts(ctx, e, ids[0], values); reason {
-		case "":
-			return ids[0], fieldIDNumber, "", ""
-		case reasonKeyUnavailable:
-			return "", "", ids[0], reason
-		default:
-			return "", "", ids[0], "shared_id_number_" + reason
-		}
+		return s.mergeUnlessConflicting(ctx, e, ids[0], values, fieldIDNumber)
 	}
 	if ids := lookup("email"); len(ids) == 1 {
 		// An email is one person's more often than a phone is, but a family shares one too: a record whose
 		// name, birth date or id number says another person is queued, never merged.
-		switch reason := s.conflicts(ctx, e, ids[0], values); reason {
-		case "":
-		case reasonKeyUnavailable:
-			return "", "", ids[0], reason
-		default:
-			return "", "", ids[0], "shared_email_" + reason
-		}
-		return ids[0], "email", "", ""
+		return s.mergeUnlessConflicting(ctx, e, ids[0], values, "email")
 	}
 	ids := lookup("phone")
 	if len(ids) == 0 {
@@ -205,14 +191,21 @@ func (s *Ingestion) findMatch(ctx context.Context, e *audit.Entry, values map[st
 		// them is opened), the record is queued with the first.
 		return "", "", ids[0], "shared_phone_several_holders"
 	}
-	switch reason := s.conflicts(ctx, e, ids[0], values); reason {
+	return s.mergeUnlessConflicting(ctx, e, ids[0], values, "phone")
+}
+
+// mergeUnlessConflicting is findMatch's answer for the one candidate that shares the record's identifier
+// field: merge into it, unless conflicts says another person — then the record is queued against it,
+// the reason naming the shared field ("shared_phone_different_birth_date"), or key_unavailable when this
+// node cannot compare them (no merge, and the review says why).
+func (s *Ingestion) mergeUnlessConflicting(ctx context.Context, e *audit.Entry, candidate string, values map[string]*string, field string) (match, on, review, reason string) {
+	switch reason := s.conflicts(ctx, e, candidate, values); reason {
 	case "":
-		return ids[0], "phone", "", ""
+		return candidate, field, "", ""
 	case reasonKeyUnavailable:
-		// This node cannot compare them: no merge, and the review says why.
-		return "", "", ids[0], reason
+		return "", "", candidate, reason
 	default:
-		return "", "", ids[0], "shared_phone_" + reason
+		return "", "", candidate, "shared_" + field + "_" + reason
 	}
 }
 
