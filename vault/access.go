@@ -343,6 +343,9 @@ func approves(a Access, r AccessRequestRow) bool {
 // MaxAccessRequestPage is the most requests one page of List holds, and a page's size when none is asked.
 const MaxAccessRequestPage = 500
 
+// accessListChunk is how many requests List reads from the store at a time while it fills a page.
+const accessListChunk = 500
+
 // AccessRequestPage is one page of List, newest first; Next is the cursor of the page after it, "" on the
 // last.
 type AccessRequestPage struct {
@@ -371,7 +374,7 @@ func (s *AccessRequests) List(ctx context.Context, a Access, state string, mine 
 	if limit <= 0 || limit > MaxAccessRequestPage {
 		limit = MaxAccessRequestPage
 	}
-	f := AccessFilter{State: state, After: cursor, Limit: 500}
+	f := AccessFilter{State: state, After: cursor, Limit: accessListChunk}
 	if state == AccessApproved || state == AccessExpired {
 		f.State = "" // an approved request whose time ran out is expired, though not yet recorded so
 	}
